@@ -1,0 +1,22 @@
+//! The policy language and its compiler to seccomp-BPF.
+//!
+//! One pipeline, shared by the `policy!` macro (at compile time) and the `sandbox` tool (at run
+//! time), so the same text always yields the same bytes:
+//!
+//! ```text
+//! text or tokens ─lex─▶ tokens ─parse─▶ syntax tree ─resolve─▶ checked policy ─lower─▶ per-arch IR ─codegen─▶ sock_filter[]
+//! ```
+//!
+//! This crate has no OS dependencies: it compiles for every architecture on any host.
+
+pub mod action;
+pub mod arch;
+pub mod bpf;
+pub mod compiled;
+pub mod ir;
+pub mod tables;
+
+pub use action::{Action, Tag, Verdict};
+pub use arch::Arch;
+pub use bpf::SockFilter;
+pub use compiled::{ArchProgram, CompiledPolicy, RuleMeta};

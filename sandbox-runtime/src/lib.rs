@@ -1,0 +1,1 @@
+//! Runs a program in namespaces under a compiled seccomp policy.

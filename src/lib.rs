@@ -1,0 +1,1 @@
+//! Examples and integration/attack test suites for the sandbox workspace.
