@@ -12,9 +12,19 @@
 pub mod action;
 pub mod arch;
 pub mod bpf;
+pub mod cache;
+pub mod codegen;
 pub mod compiled;
+pub mod diag;
+pub mod disasm;
+pub mod eval;
+pub mod groups;
 pub mod ir;
+pub mod lower;
+pub mod resolve;
+pub mod syntax;
 pub mod tables;
+pub mod verify;
 
 pub use action::{Action, Tag, Verdict};
 pub use arch::Arch;
