@@ -1,0 +1,486 @@
+//! A typed message channel between the host and the sandboxee over a Unix socketpair.
+//!
+//! The host creates the pair with [`Comms::pair`], keeps the [`Comms`] end and hands the other
+//! end to the spawner, which duplicates it onto [`COMMS_FD`] in the sandboxee. A Rust sandboxee
+//! picks its end up with [`Comms::from_sandbox_fd`].
+//!
+//! # Wire format
+//!
+//! The socket is `SOCK_STREAM`, so messages are framed explicitly. Each message is
+//!
+//! ```text
+//! +----------------+----------------+-------------------+
+//! | tag: u32 LE    | len: u32 LE    | payload: len bytes|
+//! +----------------+----------------+-------------------+
+//! ```
+//!
+//! with tags `BYTES = 1`, `STRING = 2` (UTF-8), `U64 = 3` and `I64 = 4` (8 bytes little-endian)
+//! and `FD = 5`. An `FD` message has a 1-byte payload (`0`) and the descriptor travels in an
+//! `SCM_RIGHTS` control message sent with the same `sendmsg` call as the header. Received
+//! descriptors are opened with `MSG_CMSG_CLOEXEC`.
+//!
+//! # Hostile peers
+//!
+//! The sandboxee is not trusted. A length above the receiver's maximum
+//! ([`DEFAULT_MAX_MESSAGE_LEN`], see [`Comms::set_max_message_len`]) is refused before anything
+//! is allocated, and payloads are read in bounded chunks, so memory grows only with bytes that
+//! actually arrived. Descriptors that arrive where none was expected are closed. A peer that
+//! stops sending can be bounded with [`Comms::set_timeout`].
+//!
+//! After [`CommsError::WrongType`] for a known tag within the size limit the unexpected payload
+//! has been consumed and the channel stays usable. After any other receive error (unknown tag,
+//! [`CommsError::TooLarge`], [`CommsError::BadLength`], truncation, timeout) the stream position
+//! is unknown and the channel should be dropped.
+
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    self, sockopt, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use nix::sys::stat::{fstat, SFlag};
+use nix::sys::time::TimeVal;
+
+pub use wire::Tag;
+use wire::{describe_tag, Header, FD_PAYLOAD_LEN, HEADER_LEN};
+
+/// The descriptor number at which the sandboxee finds its end of the channel.
+pub const COMMS_FD: RawFd = 1023;
+
+/// Default upper bound on a received payload: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_LEN: u32 = 64 << 20;
+
+/// Payloads are received in chunks of at most this many bytes.
+const RECV_CHUNK: usize = 64 << 10;
+
+/// Most descriptors the kernel passes in one `SCM_RIGHTS` message (`SCM_MAX_FD`); the control
+/// buffer is sized for all of them so that none is truncated and leaked.
+const MAX_FDS_PER_MESSAGE: usize = 253;
+
+/// Set once [`Comms::from_sandbox_fd`] has taken ownership of [`COMMS_FD`].
+static SANDBOX_FD_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Why a comms operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommsError {
+    /// The peer closed the channel cleanly, between two messages.
+    #[error("comms peer closed the channel")]
+    Closed,
+    /// The peer closed the channel in the middle of a message.
+    #[error("comms peer closed the channel in the middle of a message")]
+    Truncated,
+    /// A message is longer than the configured maximum.
+    #[error("comms message of {len} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// The length that was announced or asked to be sent.
+        len: u64,
+        /// The maximum in force.
+        max: u32,
+    },
+    /// A message of another type arrived than the one asked for.
+    #[error("comms expected a {expected} message, got {}", describe_tag(*got))]
+    WrongType {
+        /// The type the caller asked for.
+        expected: Tag,
+        /// The raw tag that arrived (possibly not a known [`Tag`]).
+        got: u32,
+    },
+    /// A fixed-size message announced the wrong length.
+    #[error("comms {tag} message has length {len}, expected {expected}")]
+    BadLength {
+        /// The message type.
+        tag: Tag,
+        /// The announced length.
+        len: u32,
+        /// The length this type always has.
+        expected: u32,
+    },
+    /// A string message is not valid UTF-8.
+    #[error("comms string message is not valid UTF-8")]
+    BadUtf8,
+    /// An fd message arrived without a descriptor attached.
+    #[error("comms fd message carries no file descriptor")]
+    NoFd,
+    /// The sandboxee's comms descriptor cannot be used.
+    #[error("comms fd {fd} unavailable: {reason}")]
+    NoCommsFd {
+        /// The descriptor number looked at.
+        fd: RawFd,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// The socket reported an error (a timeout appears as [`io::ErrorKind::TimedOut`]).
+    #[error("comms socket: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// One end of a comms channel.
+#[derive(Debug)]
+pub struct Comms {
+    fd: OwnedFd,
+    max_len: u32,
+    cmsg_buf: Vec<u8>,
+}
+
+impl Comms {
+    /// Creates a connected pair: the host's [`Comms`] end and the raw descriptor that the
+    /// spawner duplicates onto [`COMMS_FD`] in the sandboxee. Both ends are close-on-exec.
+    pub fn pair() -> io::Result<(Comms, OwnedFd)> {
+        let (host, sandboxee) = socket::socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(io::Error::from)?;
+        Ok((Comms::wrap(host), sandboxee))
+    }
+
+    /// Wraps an existing descriptor, checking that it is a stream socket.
+    pub fn from_fd(fd: OwnedFd) -> Result<Comms, CommsError> {
+        check_stream_socket(fd.as_raw_fd())?;
+        Ok(Comms::wrap(fd))
+    }
+
+    /// Takes the sandboxee's end at [`COMMS_FD`], checking that it is an open stream socket.
+    ///
+    /// Only the first successful call owns the descriptor; later calls fail so that it cannot
+    /// be closed twice.
+    pub fn from_sandbox_fd() -> Result<Comms, CommsError> {
+        check_stream_socket(COMMS_FD)?;
+        if SANDBOX_FD_TAKEN.swap(true, Ordering::SeqCst) {
+            return Err(CommsError::NoCommsFd {
+                fd: COMMS_FD,
+                reason: "already taken by an earlier call",
+            });
+        }
+        // SAFETY: COMMS_FD is open (fstat succeeded) and, guarded by SANDBOX_FD_TAKEN, no other
+        // owner is created for it in this process.
+        let fd = unsafe { OwnedFd::from_raw_fd(COMMS_FD) };
+        Ok(Comms::wrap(fd))
+    }
+
+    fn wrap(fd: OwnedFd) -> Comms {
+        Comms {
+            fd,
+            max_len: DEFAULT_MAX_MESSAGE_LEN,
+            cmsg_buf: nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]),
+        }
+    }
+
+    /// Sets the largest payload this end sends or accepts, in bytes.
+    pub fn set_max_message_len(&mut self, max: u32) {
+        self.max_len = max;
+    }
+
+    /// The largest payload this end sends or accepts, in bytes.
+    pub fn max_message_len(&self) -> u32 {
+        self.max_len
+    }
+
+    /// Bounds how long one send or receive call may block (`None`: forever). A zero duration is
+    /// rounded up to one microsecond, since the kernel reads zero as "no timeout".
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let tv = match timeout {
+            None => TimeVal::new(0, 0),
+            Some(d) => {
+                let secs = libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX);
+                let micros = libc::suseconds_t::from(d.subsec_micros());
+                if secs == 0 && micros == 0 {
+                    TimeVal::new(0, 1)
+                } else {
+                    TimeVal::new(secs, micros)
+                }
+            }
+        };
+        socket::setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).map_err(io::Error::from)?;
+        socket::setsockopt(&self.fd, sockopt::SendTimeout, &tv).map_err(io::Error::from)
+    }
+
+    /// Sends a byte-string message.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), CommsError> {
+        self.send_message(Tag::Bytes, bytes, None)
+    }
+
+    /// Receives a byte-string message.
+    pub fn recv_bytes(&mut self) -> Result<Vec<u8>, CommsError> {
+        Ok(self.recv_message(Tag::Bytes)?.0)
+    }
+
+    /// Sends a UTF-8 string message.
+    pub fn send_str(&mut self, text: &str) -> Result<(), CommsError> {
+        self.send_message(Tag::String, text.as_bytes(), None)
+    }
+
+    /// Receives a UTF-8 string message.
+    pub fn recv_string(&mut self) -> Result<String, CommsError> {
+        let bytes = self.recv_message(Tag::String)?.0;
+        String::from_utf8(bytes).map_err(|_| CommsError::BadUtf8)
+    }
+
+    /// Sends an unsigned 64-bit integer.
+    pub fn send_u64(&mut self, value: u64) -> Result<(), CommsError> {
+        self.send_message(Tag::U64, &value.to_le_bytes(), None)
+    }
+
+    /// Receives an unsigned 64-bit integer.
+    pub fn recv_u64(&mut self) -> Result<u64, CommsError> {
+        Ok(u64::from_le_bytes(self.recv_fixed8(Tag::U64)?))
+    }
+
+    /// Sends a signed 64-bit integer.
+    pub fn send_i64(&mut self, value: i64) -> Result<(), CommsError> {
+        self.send_message(Tag::I64, &value.to_le_bytes(), None)
+    }
+
+    /// Receives a signed 64-bit integer.
+    pub fn recv_i64(&mut self) -> Result<i64, CommsError> {
+        Ok(i64::from_le_bytes(self.recv_fixed8(Tag::I64)?))
+    }
+
+    /// Sends a duplicate of `fd` to the peer; the caller keeps its own descriptor.
+    pub fn send_fd(&mut self, fd: BorrowedFd<'_>) -> Result<(), CommsError> {
+        self.send_message(Tag::Fd, &[0], Some(fd))
+    }
+
+    /// Receives a descriptor; it is close-on-exec in this process.
+    pub fn recv_fd(&mut self) -> Result<OwnedFd, CommsError> {
+        self.recv_message(Tag::Fd)?.1.ok_or(CommsError::NoFd)
+    }
+
+    fn recv_fixed8(&mut self, tag: Tag) -> Result<[u8; 8], CommsError> {
+        let payload = self.recv_message(tag)?.0;
+        payload
+            .try_into()
+            .map_err(|p: Vec<u8>| CommsError::BadLength {
+                tag,
+                len: u32::try_from(p.len()).unwrap_or(u32::MAX),
+                expected: 8,
+            })
+    }
+
+    fn send_message(
+        &mut self,
+        tag: Tag,
+        payload: &[u8],
+        fd: Option<BorrowedFd<'_>>,
+    ) -> Result<(), CommsError> {
+        let too_large = || CommsError::TooLarge {
+            len: payload.len() as u64,
+            max: self.max_len,
+        };
+        let len = u32::try_from(payload.len()).map_err(|_| too_large())?;
+        if len > self.max_len {
+            return Err(too_large());
+        }
+        let header = Header {
+            tag: tag as u32,
+            len,
+        }
+        .encode();
+        self.send_all(&header, payload, fd)
+    }
+
+    /// Sends `header` then `payload`, attaching `fd` to the first `sendmsg` only.
+    fn send_all(
+        &self,
+        header: &[u8],
+        payload: &[u8],
+        fd: Option<BorrowedFd<'_>>,
+    ) -> Result<(), CommsError> {
+        let raw_fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+        let total = header.len() + payload.len();
+        let mut sent = 0;
+        while sent < total {
+            let iov = remaining_iov(header, payload, sent);
+            let cmsgs: &[ControlMessage<'_>] = if sent == 0 && !raw_fds.is_empty() {
+                &[ControlMessage::ScmRights(&raw_fds)]
+            } else {
+                &[]
+            };
+            match socket::sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(n) => sent += n,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(CommsError::Closed),
+                Err(e) => return Err(CommsError::Io(socket_error(e, "send"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one message of type `expected`, returning its payload and attached descriptor.
+    fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Option<OwnedFd>), CommsError> {
+        let mut fds = Vec::new();
+        let mut raw = [0u8; HEADER_LEN];
+        match self.recv_exact(&mut raw, &mut fds)? {
+            0 => return Err(CommsError::Closed),
+            HEADER_LEN => {}
+            _ => return Err(CommsError::Truncated),
+        }
+        let header = Header::decode(raw);
+        let tag = Tag::from_wire(header.tag).ok_or(CommsError::WrongType {
+            expected,
+            got: header.tag,
+        })?;
+        if header.len > self.max_len {
+            return Err(CommsError::TooLarge {
+                len: u64::from(header.len),
+                max: self.max_len,
+            });
+        }
+        if tag != expected {
+            // Consume the unexpected payload (and close any descriptor) to stay in sync.
+            self.recv_payload(header.len, &mut fds)?;
+            return Err(CommsError::WrongType {
+                expected,
+                got: header.tag,
+            });
+        }
+        if let Some(fixed) = tag.fixed_len().filter(|&f| f != header.len) {
+            return Err(CommsError::BadLength {
+                tag,
+                len: header.len,
+                expected: fixed,
+            });
+        }
+        let payload = self.recv_payload(header.len, &mut fds)?;
+        // Keep the first descriptor of an fd message; any others are closed on drop.
+        let fd = if tag == Tag::Fd && header.len == FD_PAYLOAD_LEN {
+            fds.into_iter().next()
+        } else {
+            None
+        };
+        Ok((payload, fd))
+    }
+
+    /// Reads exactly `len` payload bytes, growing the buffer only as data arrives.
+    fn recv_payload(&mut self, len: u32, fds: &mut Vec<OwnedFd>) -> Result<Vec<u8>, CommsError> {
+        let len = len as usize;
+        let mut out = Vec::with_capacity(len.min(RECV_CHUNK));
+        while out.len() < len {
+            let start = out.len();
+            let want = (len - start).min(RECV_CHUNK);
+            out.resize(start + want, 0);
+            if self.recv_exact(&mut out[start..], fds)? < want {
+                return Err(CommsError::Truncated);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fills `buf` unless the peer closes first; returns how many bytes were read. Descriptors
+    /// received along the way are appended to `fds`.
+    fn recv_exact(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> Result<usize, CommsError> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.recv_some(&mut buf[done..], fds)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        Ok(done)
+    }
+
+    /// One `recvmsg` call, retried on `EINTR`.
+    fn recv_some(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> Result<usize, CommsError> {
+        loop {
+            let mut iov = [IoSliceMut::new(buf)];
+            let msg = match socket::recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut self.cmsg_buf),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(msg) => msg,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::ECONNRESET) => return Ok(0),
+                Err(e) => return Err(CommsError::Io(socket_error(e, "receive"))),
+            };
+            let cmsgs = msg.cmsgs().map_err(|e| socket_error(e, "receive"))?;
+            for cmsg in cmsgs {
+                if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                    // SAFETY: the kernel just installed these descriptors in this process for
+                    // us; nothing else owns them.
+                    fds.extend(raw.into_iter().map(|r| unsafe { OwnedFd::from_raw_fd(r) }));
+                }
+            }
+            return Ok(msg.bytes);
+        }
+    }
+}
+
+impl AsFd for Comms {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Comms {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl From<Comms> for OwnedFd {
+    fn from(comms: Comms) -> OwnedFd {
+        comms.fd
+    }
+}
+
+/// The parts of `header` + `payload` not yet sent, as an iovec.
+fn remaining_iov<'a>(header: &'a [u8], payload: &'a [u8], sent: usize) -> Vec<IoSlice<'a>> {
+    let mut iov = Vec::with_capacity(2);
+    if sent < header.len() {
+        iov.push(IoSlice::new(&header[sent..]));
+        iov.push(IoSlice::new(payload));
+    } else {
+        iov.push(IoSlice::new(&payload[sent - header.len()..]));
+    }
+    iov
+}
+
+/// Converts a socket errno, naming timeouts as such.
+fn socket_error(errno: Errno, op: &str) -> io::Error {
+    if errno == Errno::EAGAIN {
+        io::Error::new(io::ErrorKind::TimedOut, format!("comms {op} timed out"))
+    } else {
+        io::Error::from(errno)
+    }
+}
+
+/// Checks that `fd` is open and is a stream socket.
+fn check_stream_socket(fd: RawFd) -> Result<(), CommsError> {
+    let stat = fstat(fd).map_err(|_| CommsError::NoCommsFd {
+        fd,
+        reason: "not an open descriptor",
+    })?;
+    if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFSOCK {
+        return Err(CommsError::NoCommsFd {
+            fd,
+            reason: "not a socket",
+        });
+    }
+    // SAFETY: fstat just confirmed `fd` is open; the borrow does not outlive this call.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    match socket::getsockopt(&borrowed, sockopt::SockType) {
+        Ok(SockType::Stream) => Ok(()),
+        _ => Err(CommsError::NoCommsFd {
+            fd,
+            reason: "not a stream socket",
+        }),
+    }
+}

@@ -1,0 +1,287 @@
+//! Channel tests over socketpairs, including peers that misbehave on purpose.
+
+use super::*;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::thread;
+use std::time::Instant;
+
+fn comms_pair() -> (Comms, Comms) {
+    let (host, raw) = Comms::pair().expect("socketpair");
+    (host, Comms::from_fd(raw).expect("socket"))
+}
+
+/// A host end and a raw stream the test writes arbitrary bytes into.
+fn hostile_pair() -> (Comms, UnixStream) {
+    let (host, raw) = Comms::pair().expect("socketpair");
+    (host, UnixStream::from(raw))
+}
+
+fn header(tag: u32, len: u32) -> [u8; HEADER_LEN] {
+    Header { tag, len }.encode()
+}
+
+#[test]
+fn every_type_round_trips() {
+    let (mut a, mut b) = comms_pair();
+    a.send_bytes(b"\x00\x01binary").unwrap();
+    a.send_str("héllo").unwrap();
+    a.send_u64(u64::MAX).unwrap();
+    a.send_i64(-42).unwrap();
+    a.send_bytes(b"").unwrap();
+    assert_eq!(b.recv_bytes().unwrap(), b"\x00\x01binary");
+    assert_eq!(b.recv_string().unwrap(), "héllo");
+    assert_eq!(b.recv_u64().unwrap(), u64::MAX);
+    assert_eq!(b.recv_i64().unwrap(), -42);
+    assert_eq!(b.recv_bytes().unwrap(), b"");
+}
+
+#[test]
+fn large_payload_crosses_in_chunks() {
+    let (mut a, mut b) = comms_pair();
+    let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let expected = data.clone();
+    let sender = thread::spawn(move || a.send_bytes(&data));
+    assert_eq!(b.recv_bytes().unwrap(), expected);
+    sender.join().unwrap().unwrap();
+}
+
+#[test]
+fn clean_close_between_messages_is_closed() {
+    let (mut a, mut b) = comms_pair();
+    a.send_u64(7).unwrap();
+    drop(a);
+    assert_eq!(b.recv_u64().unwrap(), 7);
+    assert!(matches!(b.recv_u64(), Err(CommsError::Closed)));
+}
+
+#[test]
+fn send_to_closed_peer_is_closed_not_sigpipe() {
+    let (mut a, b) = comms_pair();
+    drop(b);
+    assert!(matches!(a.send_str("x"), Err(CommsError::Closed)));
+}
+
+#[test]
+fn close_mid_header_is_truncated() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&[2, 0, 0]).unwrap();
+    drop(peer);
+    assert!(matches!(host.recv_string(), Err(CommsError::Truncated)));
+}
+
+#[test]
+fn close_mid_payload_is_truncated() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&header(Tag::Bytes as u32, 100)).unwrap();
+    peer.write_all(&[7; 10]).unwrap();
+    drop(peer);
+    assert!(matches!(host.recv_bytes(), Err(CommsError::Truncated)));
+}
+
+#[test]
+fn garbage_header_is_an_unknown_tag() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&[0xff; 64]).unwrap();
+    let err = host.recv_bytes().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CommsError::WrongType {
+                expected: Tag::Bytes,
+                got: 0xffff_ffff
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "comms expected a bytes message, got unknown tag 4294967295"
+    );
+}
+
+#[test]
+fn huge_length_is_refused_before_allocating() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&header(Tag::Bytes as u32, u32::MAX))
+        .unwrap();
+    let err = host.recv_bytes().unwrap_err();
+    assert!(
+        matches!(err, CommsError::TooLarge { len, max } if len == u64::from(u32::MAX) && max == DEFAULT_MAX_MESSAGE_LEN),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn configured_maximum_applies_both_ways() {
+    let (mut a, mut b) = comms_pair();
+    a.set_max_message_len(4);
+    assert!(matches!(
+        a.send_bytes(b"12345"),
+        Err(CommsError::TooLarge { len: 5, max: 4 })
+    ));
+    b.set_max_message_len(4);
+    a.set_max_message_len(100);
+    a.send_bytes(b"12345").unwrap();
+    assert!(matches!(
+        b.recv_bytes(),
+        Err(CommsError::TooLarge { len: 5, max: 4 })
+    ));
+}
+
+#[test]
+fn wrong_type_is_reported_and_skipped() {
+    let (mut a, mut b) = comms_pair();
+    a.send_str("not a number").unwrap();
+    a.send_u64(5).unwrap();
+    let err = b.recv_u64().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CommsError::WrongType {
+                expected: Tag::U64,
+                got: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        b.recv_u64().unwrap(),
+        5,
+        "channel stays in sync after a known wrong type"
+    );
+}
+
+#[test]
+fn fixed_size_with_wrong_length_is_bad_length() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&header(Tag::U64 as u32, 4)).unwrap();
+    peer.write_all(&[1, 2, 3, 4]).unwrap();
+    assert!(matches!(
+        host.recv_u64(),
+        Err(CommsError::BadLength {
+            tag: Tag::U64,
+            len: 4,
+            expected: 8
+        })
+    ));
+}
+
+#[test]
+fn invalid_utf8_is_bad_utf8() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&header(Tag::String as u32, 2)).unwrap();
+    peer.write_all(&[0xc3, 0x28]).unwrap();
+    assert!(matches!(host.recv_string(), Err(CommsError::BadUtf8)));
+}
+
+#[test]
+fn fd_message_without_descriptor_is_no_fd() {
+    let (mut host, mut peer) = hostile_pair();
+    peer.write_all(&header(Tag::Fd as u32, 1)).unwrap();
+    peer.write_all(&[0]).unwrap();
+    assert!(matches!(host.recv_fd(), Err(CommsError::NoFd)));
+}
+
+#[test]
+fn pipe_end_passes_and_is_readable_and_cloexec() {
+    let (mut a, mut b) = comms_pair();
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    a.send_fd(read_end.as_fd()).unwrap();
+    drop(read_end);
+    let received = b.recv_fd().unwrap();
+    let flags = nix::fcntl::fcntl(received.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+    assert_ne!(
+        flags & libc::FD_CLOEXEC,
+        0,
+        "received fd must be close-on-exec"
+    );
+    std::fs::File::from(write_end)
+        .write_all(b"through the pipe")
+        .unwrap();
+    let mut text = String::new();
+    std::fs::File::from(received)
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "through the pipe");
+}
+
+#[test]
+fn stray_descriptor_on_a_bytes_message_is_closed() {
+    let (mut host, peer) = hostile_pair();
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let fds = [write_end.as_raw_fd()];
+    let head = header(Tag::Bytes as u32, 3);
+    let iov = [IoSlice::new(&head), IoSlice::new(b"abc")];
+    socket::sendmsg::<()>(
+        peer.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    drop(write_end);
+    assert_eq!(host.recv_bytes().unwrap(), b"abc");
+    // Had the receiver kept the smuggled write end, this read would block instead of ending.
+    let mut rest = Vec::new();
+    std::fs::File::from(read_end)
+        .read_to_end(&mut rest)
+        .unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn silent_peer_times_out() {
+    let (mut a, _b) = comms_pair();
+    a.set_timeout(Some(Duration::from_millis(50))).unwrap();
+    let start = Instant::now();
+    let err = a.recv_u64().unwrap_err();
+    assert!(
+        matches!(&err, CommsError::Io(e) if e.kind() == io::ErrorKind::TimedOut),
+        "{err:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    a.set_timeout(None).unwrap();
+}
+
+#[test]
+fn threads_exchange_request_and_reply() {
+    let (mut host, mut sandboxee) = comms_pair();
+    let worker = thread::spawn(move || -> Result<(), CommsError> {
+        let n = sandboxee.recv_u64()?;
+        sandboxee.send_str(&format!("got {n}"))
+    });
+    host.send_u64(9).unwrap();
+    assert_eq!(host.recv_string().unwrap(), "got 9");
+    worker.join().unwrap().unwrap();
+}
+
+#[test]
+fn from_fd_rejects_non_sockets() {
+    let (read_end, _write_end) = nix::unistd::pipe().unwrap();
+    assert!(matches!(
+        Comms::from_fd(read_end),
+        Err(CommsError::NoCommsFd {
+            reason: "not a socket",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn sandbox_fd_is_taken_once() {
+    let (mut host, raw) = Comms::pair().unwrap();
+    nix::unistd::dup2(raw.as_raw_fd(), COMMS_FD).unwrap();
+    drop(raw);
+    let mut sandboxee = Comms::from_sandbox_fd().expect("fd 1023 is a socket");
+    assert!(matches!(
+        Comms::from_sandbox_fd(),
+        Err(CommsError::NoCommsFd {
+            reason: "already taken by an earlier call",
+            ..
+        })
+    ));
+    sandboxee.send_str("hi").unwrap();
+    assert_eq!(host.recv_string().unwrap(), "hi");
+}
