@@ -1,1 +1,298 @@
-//! (in progress)
+//! Source positions and diagnostics: every error names its place and, for misspellings, a
+//! suggestion. Positions are kept as byte ranges (text sources) or token ranges (tokens handed
+//! over by `policy!`), so the same parser serves both and each front end renders places its own
+//! way: `file:line:col` with a caret here, spans in the macro.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Identifies one source in a [`SourceMap`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(pub u32);
+
+/// A place in a source: a byte range of a text source, or a token-index range of a token source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Loc {
+    /// Which source.
+    pub source: SourceId,
+    /// Start (inclusive).
+    pub start: u32,
+    /// End (exclusive for byte ranges; inclusive token index for token ranges).
+    pub end: u32,
+}
+
+impl Loc {
+    /// The smallest place covering both.
+    pub fn to(self, other: Loc) -> Loc {
+        if self.source != other.source {
+            return self;
+        }
+        Loc {
+            source: self.source,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// A line and column, both starting at 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LineCol {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub col: u32,
+}
+
+/// What a source holds.
+#[derive(Clone, Debug)]
+pub enum SourceText {
+    /// A policy file's text (or text handed to the run-time compiler).
+    Text(String),
+    /// Tokens from `policy!`: the line and column of each token, by index.
+    Tokens(Vec<LineCol>),
+}
+
+/// One source: a file, a built-in group, or the tokens of a `policy!` invocation.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// How places in it are written: a path, `group stdio`, or the macro's file.
+    pub name: String,
+    /// The file on disk it came from, if any.
+    pub path: Option<PathBuf>,
+    /// The content.
+    pub text: SourceText,
+    /// The place of the `include`/`use` that brought this source in.
+    pub included_at: Option<Loc>,
+}
+
+/// All sources of one compilation.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    sources: Vec<Source>,
+}
+
+impl SourceMap {
+    /// Adds a source and returns its id.
+    pub fn add(&mut self, source: Source) -> SourceId {
+        self.sources.push(source);
+        SourceId((self.sources.len() - 1) as u32)
+    }
+
+    /// The source with this id.
+    pub fn get(&self, id: SourceId) -> &Source {
+        &self.sources[id.0 as usize]
+    }
+
+    /// Every source, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (SourceId, &Source)> {
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (SourceId(i as u32), s))
+    }
+
+    /// The line and column where a place starts.
+    pub fn line_col(&self, loc: Loc) -> LineCol {
+        match &self.get(loc.source).text {
+            SourceText::Text(text) => text_line_col(text, loc.start as usize),
+            SourceText::Tokens(positions) => positions
+                .get(loc.start as usize)
+                .copied()
+                .unwrap_or(LineCol { line: 1, col: 1 }),
+        }
+    }
+
+    /// `name:line:col` for a place.
+    pub fn describe(&self, loc: Loc) -> String {
+        let lc = self.line_col(loc);
+        format!("{}:{}:{}", self.get(loc.source).name, lc.line, lc.col)
+    }
+
+    /// Renders a diagnostic like rustc: the message, the place, the source line with a caret
+    /// under the offending text, the help line, and the chain of includes that led there.
+    pub fn render(&self, diag: &Diagnostic) -> String {
+        let mut out = format!("{}: error: {}\n", self.describe(diag.loc), diag.message);
+        if let SourceText::Text(text) = &self.get(diag.loc.source).text {
+            out.push_str(&caret_excerpt(text, diag.loc));
+        }
+        if let Some(help) = &diag.help {
+            out.push_str(&format!("  = help: {help}\n"));
+        }
+        let mut at = self.get(diag.loc.source).included_at;
+        while let Some(loc) = at {
+            out.push_str(&format!("  = note: brought in at {}\n", self.describe(loc)));
+            at = self.get(loc.source).included_at;
+        }
+        out
+    }
+}
+
+fn text_line_col(text: &str, offset: usize) -> LineCol {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() as u32 + 1;
+    LineCol { line, col }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn caret_excerpt(text: &str, loc: Loc) -> String {
+    let start = floor_char_boundary(text, (loc.start as usize).min(text.len()));
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_text = &text[line_start..line_end];
+    let lc = text_line_col(text, start);
+    let end = floor_char_boundary(text, (loc.end as usize).clamp(start, line_end));
+    let width = text[start..end].chars().count().max(1);
+    let gutter = lc.line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let indent: String = text[line_start..start]
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(
+        "{pad} |\n{} | {}\n{pad} | {}{}\n",
+        lc.line,
+        line_text,
+        indent,
+        "^".repeat(width)
+    )
+}
+
+/// One problem found in a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// Where.
+    pub loc: Loc,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// How to fix it, if known (a did-you-mean, the list of valid names, ...).
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic without help.
+    pub fn new(loc: Loc, message: impl Into<String>) -> Self {
+        Diagnostic {
+            loc,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// Adds a help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a help line unless one is already there.
+    pub fn or_help(self, help: impl Into<String>) -> Self {
+        if self.help.is_some() {
+            self
+        } else {
+            self.with_help(help)
+        }
+    }
+
+    /// Adds a did-you-mean help line when a close candidate exists.
+    pub fn suggest<'a>(self, wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        match closest(wrong, candidates) {
+            Some(best) => self.with_help(format!("did you mean `{best}`?")),
+            None => self,
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " ({help})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The candidate closest to `wrong` by edit distance, if it is close enough to be a likely
+/// misspelling (at most a third of the word's length, at least one edit). Ties go to the first
+/// candidate in order, so suggestions are stable.
+pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wrong_lower = wrong.to_ascii_lowercase();
+    let limit = (wrong.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &'a str)> = None;
+    for cand in candidates {
+        let d = edit_distance(&wrong_lower, &cand.to_ascii_lowercase());
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, cand));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Damerau-Levenshtein distance (optimal string alignment): a swap of two neighbours is one edit.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev2 = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0usize; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_common_typos() {
+        let names = ["open", "openat", "read", "write", "close"];
+        assert_eq!(closest("opne", names), Some("open"));
+        assert_eq!(closest("wrte", names), Some("write"));
+        assert_eq!(closest("xyzzy", names), None);
+    }
+
+    #[test]
+    fn caret_points_at_the_range() {
+        let mut map = SourceMap::default();
+        let id = map.add(Source {
+            name: "p.policy".into(),
+            path: None,
+            text: SourceText::Text("default kill;\nallow opne;\n".into()),
+            included_at: None,
+        });
+        let d = Diagnostic::new(
+            Loc {
+                source: id,
+                start: 20,
+                end: 24,
+            },
+            "unknown syscall `opne`",
+        )
+        .with_help("did you mean `open`?");
+        let text = map.render(&d);
+        assert!(text.starts_with("p.policy:2:7: error: unknown syscall `opne`"));
+        assert!(text.contains("2 | allow opne;"));
+        assert!(text.contains("  |       ^^^^"));
+    }
+}

@@ -30,3 +30,5 @@ pub use action::{Action, Tag, Verdict};
 pub use arch::Arch;
 pub use bpf::SockFilter;
 pub use compiled::{ArchProgram, CompiledPolicy, RuleMeta};
+pub use diag::{Diagnostic, LineCol, Loc};
+pub use resolve::{FsLoader, Loader, NoIncludes};

@@ -1,0 +1,172 @@
+//! The pipeline in one call: lex or take tokens, parse, expand, resolve, lower, generate.
+
+use crate::compiled::{ArchProgram, CompiledPolicy};
+use crate::diag::{Diagnostic, LineCol, Loc, Source, SourceId, SourceMap, SourceText};
+use crate::ir::ArchIr;
+use crate::resolve::{self, CheckedPolicy, Expander, FsLoader, Loader};
+use crate::syntax::{self, Token};
+use crate::{codegen, lower};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+/// The id of the top-level source in every compilation. Tokens handed to
+/// [`compile_tokens`] carry it in their [`Loc`]s, with token indices as positions.
+pub const ROOT_SOURCE: SourceId = SourceId(0);
+
+/// The result of a compilation, with everything needed to report on it.
+#[derive(Debug)]
+pub struct Compilation {
+    /// Every source read: the root, included files and used groups.
+    pub sources: SourceMap,
+    /// Files read through `include`, for build systems to watch.
+    pub included_files: Vec<PathBuf>,
+    /// The compiled policy, or every error found.
+    pub result: Result<Compiled, Vec<Diagnostic>>,
+}
+
+/// A successful compilation's products, stage by stage.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The checked policy (its interpreter is the policy's meaning).
+    pub checked: CheckedPolicy,
+    /// The per-architecture IR, in [`crate::Arch::ALL`] order.
+    pub irs: Vec<ArchIr>,
+    /// The programs and rule list.
+    pub policy: CompiledPolicy,
+}
+
+impl Compilation {
+    /// Every error rendered like rustc (`file:line:col: error: ...` with the line and a caret),
+    /// separated by blank lines, followed by a count.
+    pub fn render_errors(&self) -> String {
+        let Err(errors) = &self.result else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for e in errors {
+            out.push_str(&self.sources.render(e));
+            out.push('\n');
+        }
+        let n = errors.len();
+        out.push_str(&format!(
+            "error: could not compile the policy due to {n} error{}\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+}
+
+/// Compiles policy text. `path` (if any) is where relative includes are resolved from.
+pub fn compile_text(name: &str, path: Option<&Path>, text: &str, loader: &mut dyn Loader) -> Compilation {
+    let mut sources = SourceMap::default();
+    let id = sources.add(Source {
+        name: name.to_string(),
+        path: path.map(Path::to_path_buf),
+        text: SourceText::Text(text.to_string()),
+        included_at: None,
+    });
+    let (tokens, lex_errors) = syntax::lex(id, text);
+    let end = Loc {
+        source: id,
+        start: text.len() as u32,
+        end: text.len() as u32,
+    };
+    run(sources, tokens, end, lex_errors, loader)
+}
+
+/// Reads and compiles a policy file; includes are relative to the file's directory.
+pub fn compile_file(path: &Path) -> std::io::Result<Compilation> {
+    let text = std::fs::read_to_string(path)?;
+    let base = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    let mut loader = FsLoader { base };
+    Ok(compile_text(
+        &path.display().to_string(),
+        Some(path),
+        &text,
+        &mut loader,
+    ))
+}
+
+/// Compiles tokens from `policy!`. Each token's [`Loc`] has source [`ROOT_SOURCE`] and its own
+/// index as start and end; `positions[i]` is the line and column of token `i`.
+pub fn compile_tokens(
+    name: &str,
+    tokens: Vec<Token>,
+    positions: Vec<LineCol>,
+    loader: &mut dyn Loader,
+) -> Compilation {
+    let mut sources = SourceMap::default();
+    let last = positions.len().saturating_sub(1) as u32;
+    let id = sources.add(Source {
+        name: name.to_string(),
+        path: None,
+        text: SourceText::Tokens(positions),
+        included_at: None,
+    });
+    debug_assert_eq!(id, ROOT_SOURCE);
+    let end = Loc {
+        source: id,
+        start: last,
+        end: last,
+    };
+    run(sources, tokens, end, Vec::new(), loader)
+}
+
+fn run(
+    mut sources: SourceMap,
+    tokens: Vec<Token>,
+    end: Loc,
+    mut errors: Vec<Diagnostic>,
+    loader: &mut dyn Loader,
+) -> Compilation {
+    let (file, parse_errors) = syntax::parse(&tokens, end);
+    errors.extend(parse_errors);
+    let expanded = Expander::new(&mut sources, loader, &mut errors).run(ROOT_SOURCE, file);
+    let included_files = expanded.files.clone();
+    let checked = resolve::resolve(&expanded, &sources);
+    let result = match (checked, errors.is_empty()) {
+        (Ok(checked), true) => generate(checked, &sources, end),
+        (Ok(_), false) => Err(errors),
+        (Err(more), _) => {
+            errors.extend(more);
+            Err(errors)
+        }
+    };
+    Compilation {
+        sources,
+        included_files,
+        result,
+    }
+}
+
+fn generate(checked: CheckedPolicy, sources: &SourceMap, end: Loc) -> Result<Compiled, Vec<Diagnostic>> {
+    let irs = lower::lower(&checked);
+    let mut programs = Vec::new();
+    let mut errors = Vec::new();
+    for ir in &irs {
+        match codegen::compile_arch(ir) {
+            Ok(filter) => programs.push(ArchProgram {
+                arch: ir.arch,
+                filter: Cow::Owned(filter),
+            }),
+            Err(e) => errors.push(Diagnostic::new(end, e.to_string()).with_help(
+                "split the policy, use fewer argument conditions, or let the default decide more syscalls",
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let origin = sources.get(ROOT_SOURCE).name.clone();
+    let policy = CompiledPolicy {
+        origin: origin.into(),
+        default: checked.default,
+        programs: Cow::Owned(programs),
+        rules: Cow::Owned(checked.rules.clone()),
+    };
+    Ok(Compiled {
+        checked,
+        irs,
+        policy,
+    })
+}

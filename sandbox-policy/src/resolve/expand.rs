@@ -1,0 +1,261 @@
+//! Expansion: `include` and `use` are replaced, at their position, by the statements they bring
+//! in, giving one flat list of rules in the order they apply. Include cycles, missing files and
+//! unknown groups are reported here.
+
+use crate::diag::{Diagnostic, Loc, Source, SourceId, SourceMap, SourceText};
+use crate::groups;
+use crate::syntax::{self, ActionSpec, Item, Rule};
+use std::path::{Path, PathBuf};
+
+/// Reads included files. The compiler itself touches no file system: the front end decides
+/// where relative names are looked up.
+pub trait Loader {
+    /// Reads `name` as written in an `include`, relative to the directory of the including
+    /// file (`None` for the top-level source: the loader's own base). Returns the resolved path
+    /// and the text, or a message saying why it cannot (e.g. "No such file or directory").
+    fn load(
+        &mut self,
+        name: &str,
+        including_dir: Option<&Path>,
+    ) -> Result<(PathBuf, String), String>;
+}
+
+/// A [`Loader`] that reads from the file system, resolving top-level includes against `base`.
+#[derive(Clone, Debug)]
+pub struct FsLoader {
+    /// The directory for includes of a source that has no file of its own (e.g. `policy!`,
+    /// whose includes are relative to the crate's manifest directory).
+    pub base: PathBuf,
+}
+
+impl Loader for FsLoader {
+    fn load(
+        &mut self,
+        name: &str,
+        including_dir: Option<&Path>,
+    ) -> Result<(PathBuf, String), String> {
+        let path = including_dir.unwrap_or(&self.base).join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((path, text)),
+            Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+        }
+    }
+}
+
+/// A [`Loader`] that refuses every include (for sources that must be self-contained).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoIncludes;
+
+impl Loader for NoIncludes {
+    fn load(&mut self, name: &str, _: Option<&Path>) -> Result<(PathBuf, String), String> {
+        Err(format!("`include \"{name}\"` is not available here"))
+    }
+}
+
+/// A rule after expansion, with where it came from.
+#[derive(Clone, Debug)]
+pub struct FlatRule {
+    /// The rule as parsed.
+    pub rule: Rule,
+    /// The group it came from, if any.
+    pub group: Option<&'static str>,
+}
+
+/// The flat form of a policy.
+#[derive(Clone, Debug, Default)]
+pub struct Expanded {
+    /// Every `default` statement found (exactly one is valid).
+    pub defaults: Vec<(ActionSpec, Loc)>,
+    /// Every rule, in the order they apply.
+    pub rules: Vec<FlatRule>,
+    /// Files read through `include`, in the order they were read.
+    pub files: Vec<PathBuf>,
+}
+
+/// Walks the statements of `root`, expanding includes and groups.
+pub struct Expander<'a> {
+    sources: &'a mut SourceMap,
+    loader: &'a mut dyn Loader,
+    errors: &'a mut Vec<Diagnostic>,
+    out: Expanded,
+    /// Files and groups being expanded, to catch cycles.
+    stack: Vec<String>,
+}
+
+impl<'a> Expander<'a> {
+    /// Creates an expander that adds included sources to `sources`.
+    pub fn new(
+        sources: &'a mut SourceMap,
+        loader: &'a mut dyn Loader,
+        errors: &'a mut Vec<Diagnostic>,
+    ) -> Self {
+        Expander {
+            sources,
+            loader,
+            errors,
+            out: Expanded::default(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// Expands a parsed source and returns the flat policy.
+    pub fn run(mut self, root: SourceId, file: syntax::File) -> Expanded {
+        let key = self.source_key(root);
+        self.stack.push(key);
+        self.items(root, file, None);
+        self.out
+    }
+
+    fn source_key(&self, id: SourceId) -> String {
+        let source = self.sources.get(id);
+        source
+            .path
+            .as_ref()
+            .map(|p| {
+                p.canonicalize()
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_else(|| source.name.clone())
+    }
+
+    fn items(&mut self, source: SourceId, file: syntax::File, group: Option<&'static str>) {
+        for item in file.items {
+            match item {
+                Item::Default { action, loc } => {
+                    if let Some(g) = group {
+                        self.errors.push(Diagnostic::new(
+                            loc,
+                            format!("group `{g}` may not set the default action"),
+                        ));
+                    } else {
+                        self.out.defaults.push((action, loc));
+                    }
+                }
+                Item::Rule(rule) => self.out.rules.push(FlatRule { rule, group }),
+                Item::Use { groups, .. } => {
+                    for name in groups {
+                        self.use_group(&name.text, name.loc);
+                    }
+                }
+                Item::Include {
+                    path,
+                    path_loc,
+                    loc,
+                } => {
+                    if let Some(g) = group {
+                        self.errors.push(Diagnostic::new(
+                            loc,
+                            format!("group `{g}` may not include files"),
+                        ));
+                        continue;
+                    }
+                    self.include(source, &path, path_loc);
+                }
+            }
+        }
+    }
+
+    fn use_group(&mut self, name: &str, at: Loc) {
+        let Some(group) = groups::find(name) else {
+            self.errors.push(
+                Diagnostic::new(at, format!("unknown group `{name}`"))
+                    .suggest(name, groups::GROUPS.iter().map(|g| g.name))
+                    .or_help(format!(
+                        "the groups are: {}",
+                        groups::GROUPS
+                            .iter()
+                            .map(|g| g.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+            );
+            return;
+        };
+        let key = format!("group {}", group.name);
+        if self.stack.contains(&key) {
+            self.errors.push(Diagnostic::new(
+                at,
+                format!(
+                    "group `{name}` uses itself (through {})",
+                    self.stack.join(" -> ")
+                ),
+            ));
+            return;
+        }
+        let id = self.sources.add(Source {
+            name: format!("group {}", group.name),
+            path: None,
+            text: SourceText::Text(group.text.to_string()),
+            included_at: Some(at),
+        });
+        let Some(file) = self.parse(id, group.text) else {
+            return;
+        };
+        self.stack.push(key);
+        self.items(id, file, Some(group.name));
+        self.stack.pop();
+    }
+
+    fn include(&mut self, from: SourceId, name: &str, at: Loc) {
+        let dir = self
+            .sources
+            .get(from)
+            .path
+            .as_ref()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
+        let (path, text) = match self.loader.load(name, dir.as_deref()) {
+            Ok(found) => found,
+            Err(why) => {
+                self.errors.push(Diagnostic::new(
+                    at,
+                    format!("cannot include `{name}`: {why}"),
+                ));
+                return;
+            }
+        };
+        let key = path
+            .canonicalize()
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string();
+        if self.stack.contains(&key) {
+            self.errors.push(Diagnostic::new(
+                at,
+                format!(
+                    "include cycle: `{name}` is already being included ({})",
+                    self.stack.join(" -> ")
+                ),
+            ));
+            return;
+        }
+        self.out.files.push(path.clone());
+        let id = self.sources.add(Source {
+            name: path.display().to_string(),
+            path: Some(path),
+            text: SourceText::Text(text.clone()),
+            included_at: Some(at),
+        });
+        let Some(file) = self.parse(id, &text) else {
+            return;
+        };
+        self.stack.push(key);
+        self.items(id, file, None);
+        self.stack.pop();
+    }
+
+    /// Lexes and parses a text source; syntax errors are recorded and what parsed is kept.
+    fn parse(&mut self, id: SourceId, text: &str) -> Option<syntax::File> {
+        let (tokens, lex_errors) = syntax::lex(id, text);
+        let end = Loc {
+            source: id,
+            start: text.len() as u32,
+            end: text.len() as u32,
+        };
+        let (file, parse_errors) = syntax::parse(&tokens, end);
+        self.errors.extend(lex_errors);
+        self.errors.extend(parse_errors);
+        Some(file)
+    }
+}

@@ -1,0 +1,434 @@
+//! Resolution and checking: names become numbers for each architecture, arguments become
+//! indices with their kernel types, constants are checked against those types, and rules that
+//! can never apply are found. Every error is collected, each once, at its place.
+
+mod checked;
+mod expand;
+
+pub use checked::*;
+pub use expand::{Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes};
+
+use crate::action::{Action, Tag};
+use crate::arch::Arch;
+use crate::compiled::RuleMeta;
+use crate::diag::{Diagnostic, Loc, SourceMap};
+use crate::ir::CmpOp;
+use crate::syntax::{ActionSpec, ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Name};
+use crate::tables::{self, ArgSpec, ArgType, SyscallSpec};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Resolves an expanded policy. `sources` renders rule locations for the rule list.
+pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy, Vec<Diagnostic>> {
+    let mut r = Resolver {
+        errors: BTreeSet::new(),
+    };
+    let default = r.default_action(expanded);
+    let mut rules = Vec::new();
+    let mut arches: Vec<CheckedArch> = Arch::ALL
+        .iter()
+        .map(|&arch| CheckedArch {
+            arch,
+            syscalls: BTreeMap::new(),
+        })
+        .collect();
+    for flat in &expanded.rules {
+        let Some(tag) = Tag::rule(rules.len()) else {
+            r.error(Diagnostic::new(
+                flat.rule.loc,
+                format!("a policy may hold at most {} rules", Tag::MAX_RULE),
+            ));
+            break;
+        };
+        rules.push(rule_meta(flat, sources));
+        let action = r.action(&flat.rule.action);
+        r.check_syscall_names(&flat.rule.syscalls);
+        for checked in &mut arches {
+            r.add_rule(checked, flat, action, tag);
+        }
+    }
+    add_clone3_prelude(&mut rules, &mut arches);
+    if r.errors.is_empty() {
+        Ok(CheckedPolicy {
+            default: default.unwrap_or(Action::Kill),
+            rules,
+            arches,
+        })
+    } else {
+        Err(r.errors.into_iter().collect())
+    }
+}
+
+/// `clone3` passes its flags behind a pointer, where seccomp cannot see them: unless the policy
+/// names it, it fails with ENOSYS so that libc falls back to `clone`, whose flags rules can check.
+fn add_clone3_prelude(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
+    let Some(tag) = Tag::rule(rules.len()) else {
+        return;
+    };
+    let mut used = false;
+    for checked in arches.iter_mut() {
+        if let Some(spec) = tables::syscall_by_name(checked.arch, "clone3") {
+            checked.syscalls.entry(spec.nr).or_insert_with(|| {
+                used = true;
+                vec![CheckedBranch {
+                    cond: None,
+                    action: Action::Errno(ENOSYS),
+                    tag,
+                }]
+            });
+        }
+    }
+    if used {
+        rules.push(RuleMeta {
+            location: "prelude".into(),
+            text: "errno(ENOSYS) clone3".into(),
+        });
+    }
+}
+
+const ENOSYS: u16 = 38;
+
+fn rule_meta(flat: &FlatRule, sources: &SourceMap) -> RuleMeta {
+    let location = match flat.group {
+        Some(g) => {
+            let used_at = sources
+                .get(flat.rule.loc.source)
+                .included_at
+                .map(|l| format!(", used at {}", sources.describe(l)))
+                .unwrap_or_default();
+            format!("group {g}{used_at}")
+        }
+        None => sources.describe(flat.rule.loc),
+    };
+    RuleMeta {
+        location: location.into(),
+        text: flat.rule.to_string().into(),
+    }
+}
+
+struct Resolver {
+    errors: BTreeSet<Diagnostic>,
+}
+
+impl Resolver {
+    fn error(&mut self, d: Diagnostic) {
+        self.errors.insert(d);
+    }
+
+    fn default_action(&mut self, expanded: &Expanded) -> Option<Action> {
+        match expanded.defaults.as_slice() {
+            [] => {
+                let loc = expanded.rules.first().map(|r| r.rule.loc);
+                self.error(
+                    Diagnostic::new(
+                        loc.unwrap_or(Loc {
+                            source: crate::diag::SourceId(0),
+                            start: 0,
+                            end: 0,
+                        }),
+                        "the policy has no `default` action",
+                    )
+                    .with_help("add one statement such as `default kill;`"),
+                );
+                None
+            }
+            [(first, _), rest @ ..] => {
+                for (_, loc) in rest {
+                    self.error(
+                        Diagnostic::new(*loc, "the policy sets its `default` action twice")
+                            .with_help("keep exactly one `default` statement"),
+                    );
+                }
+                Some(self.action(first))
+            }
+        }
+    }
+
+    fn action(&mut self, spec: &ActionSpec) -> Action {
+        match &spec.kind {
+            ActionSyntax::Allow => Action::Allow,
+            ActionSyntax::Log => Action::Log,
+            ActionSyntax::Trap => Action::Trap,
+            ActionSyntax::Kill => Action::Kill,
+            ActionSyntax::KillThread => Action::KillThread,
+            ActionSyntax::Errno(atom) => Action::Errno(self.errno(atom).unwrap_or(1)),
+        }
+    }
+
+    fn errno(&mut self, atom: &ConstAtom) -> Option<u16> {
+        match atom {
+            ConstAtom::Int {
+                value,
+                negative: false,
+                ..
+            } if (1..=4095).contains(value) => Some(*value as u16),
+            ConstAtom::Int { loc, .. } => {
+                self.error(
+                    Diagnostic::new(*loc, format!("errno value `{atom}` is out of range"))
+                        .with_help("an errno is between 1 and 4095, or a name such as EPERM"),
+                );
+                None
+            }
+            ConstAtom::Named(name) => {
+                let value = tables::errno_value(&name.text);
+                if value.is_none() {
+                    self.error(
+                        Diagnostic::new(name.loc, format!("unknown errno `{}`", name.text))
+                            .suggest(&name.text, tables::errno_names()),
+                    );
+                }
+                value
+            }
+        }
+    }
+
+    fn check_syscall_names(&mut self, names: &[Name]) {
+        let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
+        for name in names {
+            if let Some(first) = seen.insert(&name.text, name.loc) {
+                let _ = first;
+                self.error(Diagnostic::new(
+                    name.loc,
+                    format!("`{}` is listed twice in this rule", name.text),
+                ));
+            }
+            let known = Arch::ALL
+                .iter()
+                .any(|a| tables::syscall_by_name(*a, &name.text).is_some());
+            if !known {
+                let all = tables::all_syscall_names();
+                self.error(
+                    Diagnostic::new(name.loc, format!("unknown syscall `{}`", name.text))
+                        .suggest(&name.text, all.iter().copied())
+                        .or_help(unknown_syscall_help(&name.text)),
+                );
+            }
+        }
+    }
+
+    fn add_rule(&mut self, checked: &mut CheckedArch, flat: &FlatRule, action: Action, tag: Tag) {
+        let arch = checked.arch;
+        for name in &flat.rule.syscalls {
+            let Some(spec) = tables::syscall_by_name(arch, &name.text) else {
+                continue;
+            };
+            let cond = match &flat.rule.cond {
+                Some(expr) => match self.cond(arch, spec, expr) {
+                    Some(c) => Some(c),
+                    None => continue,
+                },
+                None => None,
+            };
+            let branches = checked.syscalls.entry(spec.nr).or_default();
+            if let Some(earlier) = branches.iter().find(|b| b.cond.is_none()) {
+                if flat.group.is_none() {
+                    self.error(shadowed(name, earlier, action));
+                }
+                continue;
+            }
+            branches.push(CheckedBranch { cond, action, tag });
+        }
+    }
+
+    fn cond(&mut self, arch: Arch, spec: &SyscallSpec, expr: &Expr) -> Option<CheckedCond> {
+        Some(match expr {
+            Expr::Or(a, b) => CheckedCond::Or(
+                Box::new(self.cond(arch, spec, a)?),
+                Box::new(self.cond(arch, spec, b)?),
+            ),
+            Expr::And(a, b) => {
+                let a = self.cond(arch, spec, a);
+                let b = self.cond(arch, spec, b);
+                CheckedCond::And(Box::new(a?), Box::new(b?))
+            }
+            Expr::Not(a) => CheckedCond::Not(Box::new(self.cond(arch, spec, a)?)),
+            Expr::Cmp {
+                arg,
+                mask,
+                op,
+                value,
+                ..
+            } => {
+                let (index, arg_spec) = self.argument(spec, arg)?;
+                let mask = match mask {
+                    Some(m) => Some(self.fitting_const(arch, spec, arg_spec, m, "mask")?),
+                    None => None,
+                };
+                let value = self.fitting_const(arch, spec, arg_spec, value, "value")?;
+                CheckedCond::Cmp(CheckedCmp {
+                    arg: index,
+                    ty: arg_spec.ty,
+                    mask: mask.map(|m| checked::truncate(m, arg_spec.ty.bits())),
+                    op: cmp_op(*op),
+                    value,
+                })
+            }
+        })
+    }
+
+    fn argument(&mut self, spec: &SyscallSpec, name: &Name) -> Option<(u8, ArgSpec)> {
+        let by_position = name
+            .text
+            .strip_prefix("arg")
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| *n < 6);
+        let found = match by_position {
+            Some(i) => spec.args.get(usize::from(i)).map(|a| (i, *a)),
+            None => spec
+                .args
+                .iter()
+                .position(|a| a.name == name.text)
+                .map(|i| (i as u8, spec.args[i])),
+        };
+        if found.is_none() {
+            let list = spec.args.iter().map(|a| a.name).collect::<Vec<_>>();
+            let message = match by_position {
+                Some(_) => format!(
+                    "`{}` takes {} argument{}, so `{}` does not exist",
+                    spec.name,
+                    list.len(),
+                    if list.len() == 1 { "" } else { "s" },
+                    name.text
+                ),
+                None => format!("`{}` has no argument `{}`", spec.name, name.text),
+            };
+            let d = Diagnostic::new(name.loc, message).suggest(&name.text, list.iter().copied());
+            let help = if list.is_empty() {
+                format!("`{}` takes no arguments", spec.name)
+            } else {
+                format!("the arguments of `{}` are: {}", spec.name, list.join(", "))
+            };
+            self.error(d.or_help(help));
+        }
+        found
+    }
+
+    /// Evaluates a constant expression for `arch` and checks that it fits the argument.
+    fn fitting_const(
+        &mut self,
+        arch: Arch,
+        spec: &SyscallSpec,
+        arg: ArgSpec,
+        expr: &ConstExpr,
+        role: &str,
+    ) -> Option<i128> {
+        let mut total: Option<i128> = None;
+        for part in &expr.parts {
+            let v = self.const_atom(arch, part)?;
+            total = Some(match total {
+                None => v,
+                Some(t) if t >= 0 && v >= 0 => t | v,
+                Some(_) => {
+                    self.error(Diagnostic::new(
+                        expr.loc,
+                        "negative constants cannot be combined with `|`",
+                    ));
+                    return None;
+                }
+            });
+        }
+        let value = total?;
+        let bits = arg.ty.bits();
+        let min = -(1i128 << (bits - 1));
+        let max = (1i128 << bits) - 1;
+        if value < min || value > max {
+            self.error(
+                Diagnostic::new(
+                    expr.loc,
+                    format!(
+                        "{role} `{expr}` does not fit argument `{}` of `{}` on {arch}",
+                        arg.name, spec.name
+                    ),
+                )
+                .with_help(format!(
+                    "`{}` is {} ({bits} bits): the kernel ignores the higher bits, so this \
+                     comparison could never mean what it says",
+                    arg.name,
+                    type_words(arg.ty)
+                )),
+            );
+            return None;
+        }
+        Some(value)
+    }
+
+    fn const_atom(&mut self, arch: Arch, atom: &ConstAtom) -> Option<i128> {
+        match atom {
+            ConstAtom::Int {
+                value, negative, ..
+            } => Some(if *negative {
+                -i128::from(*value)
+            } else {
+                i128::from(*value)
+            }),
+            ConstAtom::Named(name) => {
+                if let Some(v) = tables::constant(arch, &name.text) {
+                    return Some(i128::from(v));
+                }
+                if let Some(v) = tables::errno_value(&name.text) {
+                    return Some(i128::from(v));
+                }
+                let elsewhere = Arch::ALL
+                    .iter()
+                    .find(|a| tables::constant(**a, &name.text).is_some());
+                let d = match elsewhere {
+                    Some(other) => Diagnostic::new(
+                        name.loc,
+                        format!(
+                            "constant `{}` exists on {other} but not on {arch}",
+                            name.text
+                        ),
+                    ),
+                    None => Diagnostic::new(name.loc, format!("unknown constant `{}`", name.text))
+                        .suggest(
+                            &name.text,
+                            tables::constant_names().chain(tables::errno_names()),
+                        ),
+                };
+                self.error(d);
+                None
+            }
+        }
+    }
+}
+
+fn shadowed(name: &Name, earlier: &CheckedBranch, action: Action) -> Diagnostic {
+    let _ = action;
+    Diagnostic::new(
+        name.loc,
+        format!(
+            "this rule never applies to `{}`: an earlier unconditional rule already decides it ({})",
+            name.text,
+            earlier.action
+        ),
+    )
+    .with_help(
+        "rules apply in order and the first match wins; remove this rule, or move it above the \
+         earlier one (for a group's rule, above the `use`)",
+    )
+}
+
+fn unknown_syscall_help(name: &str) -> String {
+    format!("`{name}` is not a syscall on x86_64 or aarch64")
+}
+
+fn type_words(ty: ArgType) -> &'static str {
+    match ty {
+        ArgType::I32 => "a signed int",
+        ArgType::U32 => "an unsigned int",
+        ArgType::U16 => "an unsigned short (umode_t)",
+        ArgType::I64 => "a signed long",
+        ArgType::U64 => "an unsigned long",
+        ArgType::Ptr => "a pointer",
+    }
+}
+
+fn cmp_op(op: CmpOpSyntax) -> CmpOp {
+    match op {
+        CmpOpSyntax::Eq => CmpOp::Eq,
+        CmpOpSyntax::Ne => CmpOp::Ne,
+        CmpOpSyntax::Lt => CmpOp::Lt,
+        CmpOpSyntax::Le => CmpOp::Le,
+        CmpOpSyntax::Gt => CmpOp::Gt,
+        CmpOpSyntax::Ge => CmpOp::Ge,
+    }
+}

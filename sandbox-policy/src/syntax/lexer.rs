@@ -1,0 +1,392 @@
+//! Tokens and the lexer for policy text. The token set is Rust's (identifiers, integer and
+//! string literals, punctuation), so any policy file is also valid input to `policy!`.
+
+use crate::diag::{Diagnostic, Loc, SourceId};
+use std::fmt;
+
+/// A punctuation token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Punct {
+    /// `;`
+    Semi,
+    /// `,`
+    Comma,
+    /// `(`
+    LParen,
+    /// `)`
+    RParen,
+    /// `==`
+    EqEq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `&`
+    And,
+    /// `&&`
+    AndAnd,
+    /// `|`
+    Or,
+    /// `||`
+    OrOr,
+    /// `!`
+    Bang,
+    /// `-`
+    Minus,
+    /// `=`
+    Eq,
+}
+
+impl Punct {
+    /// The punctuation as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Punct::Semi => ";",
+            Punct::Comma => ",",
+            Punct::LParen => "(",
+            Punct::RParen => ")",
+            Punct::EqEq => "==",
+            Punct::Ne => "!=",
+            Punct::Lt => "<",
+            Punct::Le => "<=",
+            Punct::Gt => ">",
+            Punct::Ge => ">=",
+            Punct::And => "&",
+            Punct::AndAnd => "&&",
+            Punct::Or => "|",
+            Punct::OrOr => "||",
+            Punct::Bang => "!",
+            Punct::Minus => "-",
+            Punct::Eq => "=",
+        }
+    }
+
+    /// Two- and one-character punctuation, longest first, as the lexer matches them.
+    pub const ALL: [Punct; 17] = [
+        Punct::EqEq,
+        Punct::Ne,
+        Punct::Le,
+        Punct::Ge,
+        Punct::AndAnd,
+        Punct::OrOr,
+        Punct::Semi,
+        Punct::Comma,
+        Punct::LParen,
+        Punct::RParen,
+        Punct::Lt,
+        Punct::Gt,
+        Punct::And,
+        Punct::Or,
+        Punct::Bang,
+        Punct::Minus,
+        Punct::Eq,
+    ];
+
+    /// The punctuation spelled by `s`, if any.
+    pub fn from_str(s: &str) -> Option<Punct> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// What a token is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// An identifier or keyword.
+    Ident(String),
+    /// A non-negative integer literal (decimal, `0x`, `0o` or `0b`, with `_` separators).
+    Int(u64),
+    /// A string literal's value.
+    Str(String),
+    /// Punctuation.
+    Punct(Punct),
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenKind::Ident(s) => write!(f, "`{s}`"),
+            TokenKind::Int(v) => write!(f, "`{v}`"),
+            TokenKind::Str(s) => write!(f, "{s:?}"),
+            TokenKind::Punct(p) => write!(f, "`{}`", p.as_str()),
+        }
+    }
+}
+
+/// A token and its place.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Token {
+    /// What it is.
+    pub kind: TokenKind,
+    /// Where it is.
+    pub loc: Loc,
+}
+
+/// Parses the text of an integer or string literal as Rust writes it (`42`, `0x7f_ff`,
+/// `"file.policy"`). Used by the lexer and by `policy!` for the compiler's literal tokens.
+pub fn token_from_literal(text: &str) -> Result<TokenKind, String> {
+    if let Some(body) = text.strip_prefix('"') {
+        let body = body
+            .strip_suffix('"')
+            .ok_or_else(|| "unterminated string literal".to_string())?;
+        return unescape(body).map(TokenKind::Str);
+    }
+    if text.starts_with('r') && text.contains('"') {
+        let body = text.trim_start_matches('r').trim_matches('#');
+        let body = body.strip_prefix('"').and_then(|b| b.strip_suffix('"'));
+        return body
+            .map(|b| TokenKind::Str(b.to_string()))
+            .ok_or_else(|| "malformed raw string literal".to_string());
+    }
+    parse_int(text).map(TokenKind::Int)
+}
+
+fn unescape(body: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('\'') => out.push('\''),
+            Some('0') => out.push('\0'),
+            other => {
+                return Err(format!(
+                    "unsupported escape `\\{}` in string literal",
+                    other.map(String::from).unwrap_or_default()
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_int(text: &str) -> Result<u64, String> {
+    let (radix, digits) = match text.get(..2) {
+        Some("0x" | "0X") => (16, &text[2..]),
+        Some("0o" | "0O") => (8, &text[2..]),
+        Some("0b" | "0B") => (2, &text[2..]),
+        _ => (10, text),
+    };
+    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
+    if cleaned.is_empty() {
+        return Err(format!("`{text}` has no digits"));
+    }
+    if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
+        return Err(if bad.is_ascii_alphabetic() && radix != 16 || radix == 16 {
+            format!("`{text}` is not an integer literal: literals take no type suffix")
+        } else {
+            format!("`{text}` is not an integer literal")
+        });
+    }
+    u64::from_str_radix(&cleaned, radix)
+        .map_err(|_| format!("integer literal `{text}` does not fit in 64 bits"))
+}
+
+/// Splits policy text into tokens, skipping whitespace and `//` and `/* */` comments. Every
+/// character that starts no token is reported, and lexing goes on after it.
+pub fn lex(source: SourceId, text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
+    let mut lexer = Lexer {
+        source,
+        text,
+        pos: 0,
+        tokens: Vec::new(),
+        errors: Vec::new(),
+    };
+    lexer.run();
+    (lexer.tokens, lexer.errors)
+}
+
+struct Lexer<'a> {
+    source: SourceId,
+    text: &'a str,
+    pos: usize,
+    tokens: Vec<Token>,
+    errors: Vec<Diagnostic>,
+}
+
+impl Lexer<'_> {
+    fn loc(&self, start: usize, end: usize) -> Loc {
+        Loc {
+            source: self.source,
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    fn rest(&self) -> &str {
+        &self.text[self.pos..]
+    }
+
+    fn run(&mut self) {
+        while let Some(c) = self.rest().chars().next() {
+            let start = self.pos;
+            if c.is_whitespace() {
+                self.pos += c.len_utf8();
+            } else if self.rest().starts_with("//") {
+                self.pos += self.rest().find('\n').unwrap_or(self.rest().len());
+            } else if self.rest().starts_with("/*") {
+                self.block_comment(start);
+            } else if c.is_ascii_alphabetic() || c == '_' {
+                let len = self.word_len();
+                let word = self.rest()[..len].to_string();
+                self.pos += len;
+                self.push(TokenKind::Ident(word), start);
+            } else if c.is_ascii_digit() {
+                let len = self.word_len();
+                let word = &self.rest()[..len];
+                let result = token_from_literal(word);
+                self.pos += len;
+                match result {
+                    Ok(kind) => self.push(kind, start),
+                    Err(e) => self
+                        .errors
+                        .push(Diagnostic::new(self.loc(start, self.pos), e)),
+                }
+            } else if c == '"' {
+                self.string(start);
+            } else if let Some(p) = Punct::ALL
+                .into_iter()
+                .find(|p| self.rest().starts_with(p.as_str()))
+            {
+                self.pos += p.as_str().len();
+                self.push(TokenKind::Punct(p), start);
+            } else {
+                self.pos += c.len_utf8();
+                self.errors.push(Diagnostic::new(
+                    self.loc(start, self.pos),
+                    format!("unexpected character `{c}`"),
+                ));
+            }
+        }
+    }
+
+    fn push(&mut self, kind: TokenKind, start: usize) {
+        let loc = self.loc(start, self.pos);
+        self.tokens.push(Token { kind, loc });
+    }
+
+    fn word_len(&self) -> usize {
+        self.rest()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(self.rest().len())
+    }
+
+    fn block_comment(&mut self, start: usize) {
+        let mut depth = 0usize;
+        while !self.rest().is_empty() {
+            if self.rest().starts_with("/*") {
+                depth += 1;
+                self.pos += 2;
+            } else if self.rest().starts_with("*/") {
+                depth -= 1;
+                self.pos += 2;
+                if depth == 0 {
+                    return;
+                }
+            } else {
+                self.pos += self.rest().chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        self.errors.push(Diagnostic::new(
+            self.loc(start, start + 2),
+            "unterminated block comment",
+        ));
+    }
+
+    fn string(&mut self, start: usize) {
+        let mut escaped = false;
+        let mut end = None;
+        for (i, c) in self.rest().char_indices().skip(1) {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                end = Some(i + 1);
+                break;
+            } else if c == '\n' {
+                break;
+            }
+        }
+        let Some(len) = end else {
+            let len = self.rest().find('\n').unwrap_or(self.rest().len());
+            self.pos += len;
+            self.errors.push(Diagnostic::new(
+                self.loc(start, self.pos),
+                "unterminated string literal",
+            ));
+            return;
+        };
+        let literal = self.rest()[..len].to_string();
+        self.pos += len;
+        match token_from_literal(&literal) {
+            Ok(kind) => self.push(kind, start),
+            Err(e) => self
+                .errors
+                .push(Diagnostic::new(self.loc(start, self.pos), e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<TokenKind> {
+        let (tokens, errors) = lex(SourceId(0), text);
+        assert!(errors.is_empty(), "{errors:?}");
+        tokens.into_iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn lexes_rules_with_comments() {
+        let k = kinds("allow write if fd == 1 || fd >= 0x2_0; // c\n/* a /* nested */ b */ !");
+        assert_eq!(
+            k,
+            vec![
+                TokenKind::Ident("allow".into()),
+                TokenKind::Ident("write".into()),
+                TokenKind::Ident("if".into()),
+                TokenKind::Ident("fd".into()),
+                TokenKind::Punct(Punct::EqEq),
+                TokenKind::Int(1),
+                TokenKind::Punct(Punct::OrOr),
+                TokenKind::Ident("fd".into()),
+                TokenKind::Punct(Punct::Ge),
+                TokenKind::Int(0x20),
+                TokenKind::Punct(Punct::Semi),
+                TokenKind::Punct(Punct::Bang),
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_bad_characters_and_literals() {
+        let (_, errors) = lex(SourceId(0), "allow read $ 12u8 \"open");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[1].message.contains("suffix"));
+    }
+
+    #[test]
+    fn integer_forms() {
+        assert_eq!(token_from_literal("0o17"), Ok(TokenKind::Int(15)));
+        assert_eq!(token_from_literal("0b101"), Ok(TokenKind::Int(5)));
+        assert_eq!(
+            token_from_literal("0xffff_ffff_ffff_ffff"),
+            Ok(TokenKind::Int(u64::MAX))
+        );
+        assert!(token_from_literal("0x1_0000_0000_0000_0000").is_err());
+    }
+}
