@@ -1,0 +1,318 @@
+//! Finds the shared libraries a dynamic ELF binary needs, the way the glibc loader does, so the
+//! runtime can bind-mount exactly those files into the sandbox.
+//!
+//! # What is returned
+//!
+//! [`resolve`] returns the paths the loader will *open*: the `PT_INTERP` interpreter and, in
+//! breadth-first load order, every library reached through `DT_NEEDED`. Paths are absolute
+//! but not canonicalised, because the loader opens (and `ldd` prints) the search directory
+//! joined with the name. Some are symlinks on the host (`/lib64/ld-linux-x86-64.so.2`, or
+//! everything under `/lib` on merged-`/usr` systems); that is fine for the intended use,
+//! bind-mounting each path onto the same path in a fresh root: a bind mount follows symlinks
+//! in its source, so the destination (created as a plain file, with real directories above
+//! it) holds the target's contents at exactly the path the loader asks for.
+//!
+//! # How libraries are searched
+//!
+//! For each `DT_NEEDED` name of an object, as `ld.so` does:
+//! 1. an already loaded object whose load name or `DT_SONAME` matches satisfies it (this is
+//!    how libc's need for `ld-linux-x86-64.so.2` is met by the interpreter);
+//! 2. a name containing `/` is used as a path (`$ORIGIN` expanded, relative to the current
+//!    directory);
+//! 3. otherwise, if the loading object has no `DT_RUNPATH`, the `DT_RPATH` of the loading
+//!    object and of each object that loaded it, up to the executable;
+//! 4. `LD_LIBRARY_PATH` is deliberately ignored: the sandboxee's environment is not ours, and
+//!    a sandbox should not let the host's environment widen what is mounted;
+//! 5. the loading object's `DT_RUNPATH`;
+//! 6. the directories of `/etc/ld.so.conf` (following `include`), in place of
+//!    `/etc/ld.so.cache`, then `/lib/<multiarch>`, `/usr/lib/<multiarch>`, `/lib`, `/usr/lib`,
+//!    `/lib64`, `/usr/lib64`.
+//!
+//! `$ORIGIN` is expanded to the directory of the executable's canonical path, or of the path
+//! a library was found at. A candidate that is not a 64-bit little-endian ELF for the same
+//! machine as the binary is skipped, like the loader skips objects of the wrong class.
+//! Not modelled: `glibc-hwcaps` and legacy hwcap subdirectories, `$LIB` and `$PLATFORM`
+//! (entries using them are skipped), `DT_FLAGS_1` `NODEFLIB`, and preloading.
+//!
+//! The parser is written by hand and bounds-checks every read, so a hostile file yields an
+//! error, never a panic.
+
+mod parse;
+mod search;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use parse::{ElfInfo, FileSource, ParseError};
+
+/// Most objects one binary may pull in before resolution stops with an error.
+const MAX_OBJECTS: usize = 4096;
+
+/// The files a dynamic binary needs at load time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfDeps {
+    /// The program interpreter (`PT_INTERP`), `None` for static binaries.
+    pub interpreter: Option<PathBuf>,
+    /// Shared libraries in load order, deduplicated, excluding the interpreter.
+    pub libraries: Vec<PathBuf>,
+}
+
+impl ElfDeps {
+    /// The interpreter (if any) followed by the libraries: every path to make visible.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.interpreter
+            .iter()
+            .chain(self.libraries.iter())
+            .map(PathBuf::as_path)
+    }
+}
+
+/// Why the dependencies of a binary could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    /// The file does not start with the ELF magic.
+    #[error("{0}: not an ELF file")]
+    NotElf(PathBuf),
+    /// A header, table or string points outside the file or is malformed.
+    #[error("{path}: truncated or malformed ELF ({what})")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The structure that did not fit.
+        what: &'static str,
+    },
+    /// A valid ELF of a kind we do not handle (32-bit, big-endian, not executable).
+    #[error("{path}: unsupported ELF: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is unsupported.
+        reason: String,
+    },
+    /// No search directory holds a suitable library of this name.
+    #[error("library {name} needed by {} not found", needed_by.display())]
+    LibraryNotFound {
+        /// The `DT_NEEDED` name (or interpreter path).
+        name: String,
+        /// The object that needs it.
+        needed_by: PathBuf,
+    },
+    /// Reading a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// Resolves the interpreter and shared libraries `binary` needs, like the loader would.
+pub fn resolve(binary: &Path) -> Result<ElfDeps, ElfError> {
+    let cwd = std::env::current_dir().map_err(|source| ElfError::Io {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let path = cwd.join(binary);
+    let info = read_elf(&path)?;
+    let canonical = path.canonicalize().map_err(|source| ElfError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let origin = canonical.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut resolver = Resolver {
+        cwd,
+        system_dirs: search::system_dirs(info.machine),
+        machine: info.machine,
+        objects: Vec::new(),
+        names: HashSet::new(),
+        paths: HashSet::new(),
+    };
+    resolver.add(path.clone(), origin, info, None, None);
+    let interpreter = resolver.load_interpreter(&path)?;
+    resolver.load_all()?;
+    let libraries = resolver
+        .objects
+        .into_iter()
+        .skip(1)
+        .map(|o| o.path)
+        .filter(|p| Some(p) != interpreter.as_ref())
+        .collect();
+    Ok(ElfDeps {
+        interpreter,
+        libraries,
+    })
+}
+
+/// One loaded object.
+struct Object {
+    path: PathBuf,
+    origin: PathBuf,
+    info: ElfInfo,
+    /// Index of the object whose `DT_NEEDED` loaded this one.
+    loader: Option<usize>,
+}
+
+/// Breadth-first loading state.
+struct Resolver {
+    cwd: PathBuf,
+    system_dirs: Vec<PathBuf>,
+    machine: u16,
+    objects: Vec<Object>,
+    /// Load names and sonames of loaded objects.
+    names: HashSet<OsString>,
+    /// Paths of loaded objects.
+    paths: HashSet<PathBuf>,
+}
+
+impl Resolver {
+    fn add(
+        &mut self,
+        path: PathBuf,
+        origin: PathBuf,
+        info: ElfInfo,
+        name: Option<&OsStr>,
+        loader: Option<usize>,
+    ) {
+        self.names.extend(name.map(OsStr::to_os_string));
+        self.names.extend(info.soname.clone());
+        self.names.insert(path.clone().into_os_string());
+        self.paths.insert(path.clone());
+        self.objects.push(Object {
+            path,
+            origin,
+            info,
+            loader,
+        });
+    }
+
+    /// Registers the interpreter as loaded, as the kernel maps it before any library.
+    fn load_interpreter(&mut self, binary: &Path) -> Result<Option<PathBuf>, ElfError> {
+        let Some(interp) = self.objects.first().and_then(|o| o.info.interp.clone()) else {
+            return Ok(None);
+        };
+        let path = self.cwd.join(&interp);
+        if !path.exists() {
+            return Err(ElfError::LibraryNotFound {
+                name: interp.to_string_lossy().into_owned(),
+                needed_by: binary.to_path_buf(),
+            });
+        }
+        let info = read_elf(&path)?;
+        let origin = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        self.add(path.clone(), origin, info, None, Some(0));
+        Ok(Some(path))
+    }
+
+    /// Loads every `DT_NEEDED` breadth-first, starting from the executable.
+    fn load_all(&mut self) -> Result<(), ElfError> {
+        let mut next = 0;
+        while next < self.objects.len() {
+            let needed = self.objects[next].info.needed.clone();
+            for name in needed {
+                self.load_needed(&name, next)?;
+            }
+            next += 1;
+        }
+        Ok(())
+    }
+
+    fn load_needed(&mut self, name: &OsStr, loader: usize) -> Result<(), ElfError> {
+        if self.names.contains(name) {
+            return Ok(());
+        }
+        let (path, info) = self.find(name, loader)?;
+        if self.paths.contains(&path) {
+            self.names.insert(name.to_os_string());
+            return Ok(());
+        }
+        if self.objects.len() >= MAX_OBJECTS {
+            return Err(ElfError::Unsupported {
+                path: self.objects[0].path.clone(),
+                reason: format!("more than {MAX_OBJECTS} shared objects"),
+            });
+        }
+        let origin = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        self.add(path, origin, info, Some(name), Some(loader));
+        Ok(())
+    }
+
+    /// Finds the file the loader would open for `name` needed by object `loader`.
+    fn find(&self, name: &OsStr, loader: usize) -> Result<(PathBuf, ElfInfo), ElfError> {
+        let not_found = || ElfError::LibraryNotFound {
+            name: name.to_string_lossy().into_owned(),
+            needed_by: self.objects[loader].path.clone(),
+        };
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(name);
+        if bytes.contains(&b'/') {
+            let origin = &self.objects[loader].origin;
+            let path = search::expand_origin(bytes, origin).ok_or_else(not_found)?;
+            let path = self.cwd.join(path);
+            return self
+                .candidate(&path)
+                .map(|i| (path, i))
+                .ok_or_else(not_found);
+        }
+        self.search_dirs(loader)
+            .into_iter()
+            .map(|dir| dir.join(name))
+            .find_map(|path| self.candidate(&path).map(|i| (path, i)))
+            .ok_or_else(not_found)
+    }
+
+    /// The directories searched for a name needed by object `loader`, in order.
+    fn search_dirs(&self, loader: usize) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        let runpath = self.objects[loader].info.runpath.as_ref();
+        if runpath.is_none() {
+            let mut current = Some(loader);
+            while let Some(index) = current {
+                let object = &self.objects[index];
+                if let (Some(rpath), None) = (&object.info.rpath, &object.info.runpath) {
+                    dirs.extend(search::expand_path_list(rpath, &object.origin, &self.cwd));
+                }
+                current = object.loader;
+            }
+        }
+        if let Some(runpath) = runpath {
+            let origin = &self.objects[loader].origin;
+            dirs.extend(search::expand_path_list(runpath, origin, &self.cwd));
+        }
+        dirs.extend(self.system_dirs.iter().cloned());
+        dirs
+    }
+
+    /// The parsed object at `path` if the loader would accept it: a readable ELF of our machine.
+    fn candidate(&self, path: &Path) -> Option<ElfInfo> {
+        let info = read_elf(path).ok()?;
+        (info.machine == self.machine).then_some(info)
+    }
+}
+
+/// Opens and parses one ELF file, naming it in any error.
+fn read_elf(path: &Path) -> Result<ElfInfo, ElfError> {
+    let io_error = |source| ElfError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let source = FileSource::new(file).map_err(io_error)?;
+    parse::parse(&source).map_err(|e| match e {
+        ParseError::NotElf => ElfError::NotElf(path.to_path_buf()),
+        ParseError::Truncated(what) => ElfError::Truncated {
+            path: path.to_path_buf(),
+            what,
+        },
+        ParseError::Unsupported(reason) => ElfError::Unsupported {
+            path: path.to_path_buf(),
+            reason,
+        },
+        ParseError::Io(source) => io_error(source),
+    })
+}

@@ -1,0 +1,180 @@
+//! Where the loader looks: `$ORIGIN` expansion of `DT_RPATH`/`DT_RUNPATH` lists and the system
+//! directories from `/etc/ld.so.conf` (with `include`) followed by the built-in defaults.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Nested `include` directives followed before giving up (guards against include loops).
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+const EM_PPC64: u16 = 21;
+const EM_S390: u16 = 22;
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const EM_RISCV: u16 = 243;
+
+/// The directories searched after `DT_RPATH` and `DT_RUNPATH`, in order: those listed in
+/// `/etc/ld.so.conf` (standing in for `/etc/ld.so.cache`), then the multiarch and classic
+/// system directories.
+pub(crate) fn system_dirs(machine: u16) -> Vec<PathBuf> {
+    let mut dirs = ld_so_conf_dirs(Path::new("/etc/ld.so.conf"));
+    if let Some(triplet) = multiarch_triplet(machine) {
+        dirs.push(Path::new("/lib").join(triplet));
+        dirs.push(Path::new("/usr/lib").join(triplet));
+    }
+    dirs.extend(["/lib", "/usr/lib", "/lib64", "/usr/lib64"].map(PathBuf::from));
+    dedup_in_order(dirs)
+}
+
+/// The Debian multiarch directory name for an ELF machine.
+fn multiarch_triplet(machine: u16) -> Option<&'static str> {
+    match machine {
+        EM_X86_64 => Some("x86_64-linux-gnu"),
+        EM_AARCH64 => Some("aarch64-linux-gnu"),
+        EM_RISCV => Some("riscv64-linux-gnu"),
+        EM_PPC64 => Some("powerpc64le-linux-gnu"),
+        EM_S390 => Some("s390x-linux-gnu"),
+        _ => None,
+    }
+}
+
+/// Directories listed in an `ld.so.conf`-style file, following `include` lines. Unreadable
+/// files contribute nothing, as with `ldconfig`.
+pub(crate) fn ld_so_conf_dirs(path: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    read_conf(path, 0, &mut dirs);
+    dedup_in_order(dirs)
+}
+
+fn read_conf(path: &Path, depth: usize, dirs: &mut Vec<PathBuf>) {
+    if depth > MAX_INCLUDE_DEPTH {
+        return;
+    }
+    let Ok(text) = fs::read_to_string(path) else {
+        return;
+    };
+    let base = path.parent().unwrap_or(Path::new("/"));
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if let Some(patterns) = line
+            .strip_prefix("include")
+            .filter(|r| r.starts_with([' ', '\t']))
+        {
+            for pattern in patterns.split_whitespace() {
+                for file in glob_files(&base.join(pattern)) {
+                    read_conf(&file, depth + 1, dirs);
+                }
+            }
+        } else if line.starts_with('/') {
+            // Old syntax allows "dir=TYPE"; the type is irrelevant here.
+            let dir = line.split('=').next().unwrap_or(line).trim_end_matches('/');
+            dirs.push(PathBuf::from(if dir.is_empty() { "/" } else { dir }));
+        }
+        // "hwcap" lines and relative entries are ignored, as ldconfig does.
+    }
+}
+
+/// Files matching `pattern`, where only the last component may contain `*` wildcards; sorted
+/// like glob(3).
+fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
+        return Vec::new();
+    };
+    let name = name.to_string_lossy();
+    if !name.contains('*') {
+        return if pattern.is_file() {
+            vec![pattern.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Matches `text` against `pattern`, where `*` matches any run of characters (not a leading dot).
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if text.starts_with('.') && !pattern.starts_with('.') {
+        return false;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = match parts.split_first() {
+        Some(split) => split,
+        None => return text.is_empty(),
+    };
+    let Some(mut remaining) = text.strip_prefix(first) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for part in middle {
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last)
+}
+
+/// Splits a colon-separated `DT_RPATH`/`DT_RUNPATH` list, expanding `$ORIGIN` and `${ORIGIN}`
+/// to `origin`. Entries using other tokens (`$LIB`, `$PLATFORM`) and empty entries are skipped;
+/// relative entries are taken relative to `cwd`.
+pub(crate) fn expand_path_list(list: &OsStr, origin: &Path, cwd: &Path) -> Vec<PathBuf> {
+    list.as_bytes()
+        .split(|&b| b == b':')
+        .filter(|entry| !entry.is_empty())
+        .filter_map(|entry| expand_origin(entry, origin))
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                cwd.join(dir)
+            }
+        })
+        .collect()
+}
+
+/// Expands `$ORIGIN` in one path entry; `None` if another `$` token remains.
+pub(crate) fn expand_origin(entry: &[u8], origin: &Path) -> Option<PathBuf> {
+    let origin = origin.as_os_str().as_bytes();
+    let mut out = Vec::with_capacity(entry.len());
+    let mut rest = entry;
+    while let Some(at) = rest.iter().position(|&b| b == b'$') {
+        out.extend_from_slice(&rest[..at]);
+        let token = &rest[at..];
+        let skip = if token.starts_with(b"${ORIGIN}") {
+            "${ORIGIN}".len()
+        } else if token.starts_with(b"$ORIGIN")
+            && !token
+                .get(7)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
+            "$ORIGIN".len()
+        } else {
+            return None;
+        };
+        out.extend_from_slice(origin);
+        rest = &token[skip..];
+    }
+    out.extend_from_slice(rest);
+    Some(PathBuf::from(OsStr::from_bytes(&out)))
+}
+
+fn dedup_in_order(dirs: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    dirs.into_iter()
+        .filter(|d| seen.insert(d.clone()))
+        .collect()
+}

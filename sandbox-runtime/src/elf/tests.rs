@@ -1,0 +1,491 @@
+//! Resolution checked against `ldd`, on hand-built ELF files, and against garbled input.
+
+use super::parse::{parse, ParseError};
+use super::search::{expand_origin, ld_so_conf_dirs, wildcard_match};
+use super::*;
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const BASE: u64 = 0x40_0000;
+
+/// Describes a minimal ELF64 little-endian file to write by hand.
+#[derive(Default)]
+struct Spec<'a> {
+    machine: u16,
+    interp: Option<&'a str>,
+    needed: &'a [&'a str],
+    soname: Option<&'a str>,
+    rpath: Option<&'a str>,
+    runpath: Option<&'a str>,
+    dynamic: bool,
+}
+
+impl Spec<'_> {
+    fn lib(needed: &'static [&'static str]) -> Spec<'static> {
+        Spec {
+            machine: EM_X86_64,
+            needed,
+            dynamic: true,
+            ..Spec::default()
+        }
+    }
+
+    /// Lays out: header, program headers, interpreter, string table, dynamic array; one
+    /// PT_LOAD maps the whole file at BASE.
+    fn build(&self) -> Vec<u8> {
+        let mut strtab = vec![0u8];
+        let mut add_str = |s: &str| {
+            let at = strtab.len() as u64;
+            strtab.extend_from_slice(s.as_bytes());
+            strtab.push(0);
+            at
+        };
+        let mut dyns: Vec<(u64, u64)> = self.needed.iter().map(|n| (1, add_str(n))).collect();
+        dyns.extend(self.soname.map(|s| (14, add_str(s))));
+        dyns.extend(self.rpath.map(|s| (15, add_str(s))));
+        dyns.extend(self.runpath.map(|s| (29, add_str(s))));
+        let phnum = 1 + u64::from(self.interp.is_some()) + u64::from(self.dynamic);
+        let interp_off = 64 + 56 * phnum;
+        let interp = self.interp.map(|s| format!("{s}\0")).unwrap_or_default();
+        let strtab_off = interp_off + interp.len() as u64;
+        let dyn_off = (strtab_off + strtab.len() as u64).next_multiple_of(8);
+        dyns.push((5, BASE + strtab_off));
+        dyns.push((10, strtab.len() as u64));
+        dyns.push((0, 0));
+        let total = dyn_off + 16 * dyns.len() as u64;
+
+        let mut out = Vec::new();
+        out.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+        out.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+        out.extend_from_slice(&self.machine.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&BASE.to_le_bytes()); // e_entry
+        out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+        out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+        out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+        for half in [64u16, 56, phnum as u16, 64, 0, 0] {
+            out.extend_from_slice(&half.to_le_bytes());
+        }
+        let mut phdr = |kind: u32, off: u64, size: u64| {
+            out.extend_from_slice(&kind.to_le_bytes());
+            out.extend_from_slice(&4u32.to_le_bytes());
+            for word in [off, BASE + off, BASE + off, size, size, 8] {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        };
+        phdr(1, 0, total);
+        if self.interp.is_some() {
+            phdr(3, interp_off, interp.len() as u64);
+        }
+        if self.dynamic {
+            phdr(2, dyn_off, 16 * dyns.len() as u64);
+        }
+        out.extend_from_slice(interp.as_bytes());
+        out.extend_from_slice(&strtab);
+        out.resize(dyn_off as usize, 0);
+        for (tag, val) in dyns {
+            out.extend_from_slice(&tag.to_le_bytes());
+            out.extend_from_slice(&val.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("elf-test-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir.canonicalize().unwrap())
+    }
+
+    fn write(&self, rel: &str, spec: &Spec<'_>) -> PathBuf {
+        let path = self.0.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, spec.build()).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The absolute paths `ldd` reports, without the vDSO.
+fn ldd_paths(binary: &str) -> BTreeSet<PathBuf> {
+    let out = Command::new("ldd")
+        .arg(binary)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("LD_PRELOAD")
+        .output()
+        .expect("ldd runs");
+    assert!(out.status.success(), "ldd {binary} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let path = match line.split_once("=>") {
+                Some((_, right)) => right.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+fn assert_matches_ldd(binary: &str) {
+    if !Path::new(binary).exists() {
+        eprintln!("skipping {binary}: not installed on this machine");
+        return;
+    }
+    let deps = resolve(Path::new(binary)).unwrap();
+    let ours: BTreeSet<PathBuf> = deps.paths().map(Path::to_path_buf).collect();
+    assert_eq!(ours.len(), deps.paths().count(), "duplicates in {deps:?}");
+    assert_eq!(ours, ldd_paths(binary), "{binary}");
+    assert!(deps.interpreter.is_some());
+}
+
+#[test]
+fn ls_matches_ldd() {
+    assert_matches_ldd("/bin/ls");
+}
+
+#[test]
+fn cat_matches_ldd() {
+    assert_matches_ldd("/bin/cat");
+}
+
+#[test]
+fn python3_matches_ldd() {
+    assert_matches_ldd("/usr/bin/python3");
+}
+
+#[test]
+fn resolution_is_stable() {
+    assert_eq!(
+        resolve(Path::new("/bin/ls")).unwrap(),
+        resolve(Path::new("/bin/ls")).unwrap()
+    );
+}
+
+#[test]
+fn static_binary_needs_nothing() {
+    let tmp = TempDir::new();
+    let spec = Spec {
+        machine: EM_X86_64,
+        ..Spec::default()
+    };
+    let bin = tmp.write("static", &spec);
+    assert_eq!(resolve(&bin).unwrap(), ElfDeps::default());
+}
+
+#[test]
+fn origin_runpath_finds_private_library() {
+    let tmp = TempDir::new();
+    tmp.write("lib/libsbxt-a.so", &Spec::lib(&[]));
+    let bin = tmp.write(
+        "bin/app",
+        &Spec {
+            runpath: Some("$ORIGIN/../lib"),
+            ..Spec::lib(&["libsbxt-a.so"])
+        },
+    );
+    let deps = resolve(&bin).unwrap();
+    assert_eq!(deps.libraries, vec![tmp.0.join("bin/../lib/libsbxt-a.so")]);
+    assert_eq!(deps.interpreter, None);
+}
+
+#[test]
+fn rpath_is_inherited_but_runpath_is_not() {
+    let tmp = TempDir::new();
+    let lib = tmp.0.join("lib");
+    tmp.write("lib/libsbxt-b.so", &Spec::lib(&["libsbxt-c.so"]));
+    tmp.write("lib/libsbxt-c.so", &Spec::lib(&[]));
+    let with_rpath = tmp.write(
+        "rpath-app",
+        &Spec {
+            rpath: Some(lib.to_str().unwrap()),
+            ..Spec::lib(&["libsbxt-b.so"])
+        },
+    );
+    let deps = resolve(&with_rpath).unwrap();
+    assert_eq!(
+        deps.libraries,
+        vec![lib.join("libsbxt-b.so"), lib.join("libsbxt-c.so")]
+    );
+
+    let with_runpath = tmp.write(
+        "runpath-app",
+        &Spec {
+            runpath: Some(lib.to_str().unwrap()),
+            ..Spec::lib(&["libsbxt-b.so"])
+        },
+    );
+    let err = resolve(&with_runpath).unwrap_err();
+    assert!(
+        matches!(&err, ElfError::LibraryNotFound { name, needed_by } if name == "libsbxt-c.so" && *needed_by == lib.join("libsbxt-b.so")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn wrong_machine_candidates_are_skipped() {
+    let tmp = TempDir::new();
+    let arm = Spec {
+        machine: EM_AARCH64,
+        ..Spec::lib(&[])
+    };
+    tmp.write("first/libsbxt-d.so", &arm);
+    tmp.write("second/libsbxt-d.so", &Spec::lib(&[]));
+    fs::write(tmp.0.join("zeroth/libsbxt-d.so").tap_mkdir(), b"not elf").unwrap();
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some("$ORIGIN/zeroth:${ORIGIN}/first:$ORIGIN/second"),
+            ..Spec::lib(&["libsbxt-d.so"])
+        },
+    );
+    assert_eq!(
+        resolve(&bin).unwrap().libraries,
+        vec![tmp.0.join("second/libsbxt-d.so")]
+    );
+}
+
+#[test]
+fn cycles_and_duplicates_load_once() {
+    let tmp = TempDir::new();
+    tmp.write(
+        "libsbxt-e.so",
+        &Spec {
+            soname: Some("libsbxt-e.so"),
+            runpath: Some("$ORIGIN"),
+            ..Spec::lib(&["libsbxt-f.so"])
+        },
+    );
+    tmp.write(
+        "libsbxt-f.so",
+        &Spec {
+            runpath: Some("$ORIGIN"),
+            ..Spec::lib(&["libsbxt-e.so"])
+        },
+    );
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some("$ORIGIN"),
+            ..Spec::lib(&["libsbxt-e.so", "libsbxt-f.so", "libsbxt-e.so"])
+        },
+    );
+    assert_eq!(
+        resolve(&bin).unwrap().libraries,
+        vec![tmp.0.join("libsbxt-e.so"), tmp.0.join("libsbxt-f.so")]
+    );
+}
+
+#[test]
+fn needed_name_with_slash_is_a_path() {
+    let tmp = TempDir::new();
+    let lib = tmp.write("sub/libsbxt-g.so", &Spec::lib(&[]));
+    let bin = tmp.write("app", &Spec::lib(&["$ORIGIN/sub/libsbxt-g.so"]));
+    assert_eq!(resolve(&bin).unwrap().libraries, vec![lib]);
+}
+
+#[test]
+fn missing_interpreter_is_reported() {
+    let tmp = TempDir::new();
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            interp: Some("/nonexistent/ld.so"),
+            ..Spec::lib(&[])
+        },
+    );
+    assert!(matches!(
+        resolve(&bin),
+        Err(ElfError::LibraryNotFound { name, .. }) if name == "/nonexistent/ld.so"
+    ));
+}
+
+#[test]
+fn non_elf_and_unsupported_files_are_named() {
+    let tmp = TempDir::new();
+    let script = tmp.0.join("script.sh");
+    fs::write(&script, "#!/bin/sh\n").unwrap();
+    assert!(matches!(resolve(&script), Err(ElfError::NotElf(p)) if p == script));
+
+    let mut elf32 = Spec::lib(&[]).build();
+    elf32[4] = 1;
+    let path = tmp.0.join("elf32");
+    fs::write(&path, &elf32).unwrap();
+    let err = resolve(&path).unwrap_err();
+    assert!(matches!(&err, ElfError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("64-bit"), "{err}");
+
+    let mut big_endian = Spec::lib(&[]).build();
+    big_endian[5] = 2;
+    fs::write(&path, &big_endian).unwrap();
+    assert!(matches!(resolve(&path), Err(ElfError::Unsupported { .. })));
+
+    assert!(matches!(
+        resolve(&tmp.0.join("missing")),
+        Err(ElfError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound
+    ));
+}
+
+#[test]
+fn truncated_headers_are_truncated() {
+    let bytes = Spec::lib(&["libc.so.6"]).build();
+    assert!(matches!(parse(&bytes[..40]), Err(ParseError::Truncated(_))));
+    assert!(matches!(
+        parse(&bytes[..100]),
+        Err(ParseError::Truncated(_))
+    ));
+    assert!(matches!(parse(&b"\x7fEL"[..]), Err(ParseError::NotElf)));
+}
+
+/// A small deterministic generator for the garbling test.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn garbled_and_truncated_input_never_panics() {
+    let mut samples = vec![Spec {
+        interp: Some("/lib64/ld-linux-x86-64.so.2"),
+        rpath: Some("$ORIGIN"),
+        soname: Some("x"),
+        ..Spec::lib(&["libc.so.6", "libm.so.6"])
+    }
+    .build()];
+    if let Ok(ls) = fs::read("/bin/ls") {
+        samples.push(ls);
+    }
+    let mut rng = Lcg(0x5eed);
+    for sample in &samples {
+        for cut in (0..sample.len().min(4096)).step_by(7) {
+            let _ = parse(&sample[..cut]);
+        }
+        for _ in 0..2000 {
+            let mut bytes = sample.clone();
+            for _ in 0..1 + rng.next() % 8 {
+                let at = (rng.next() as usize) % bytes.len().min(8192);
+                bytes[at] = rng.next() as u8;
+            }
+            let _ = parse(&bytes[..]);
+        }
+    }
+}
+
+#[test]
+fn parse_reads_what_was_written() {
+    let bytes = Spec {
+        interp: Some("/lib/ld.so"),
+        soname: Some("libme.so.1"),
+        rpath: Some("/r"),
+        runpath: Some("/rp"),
+        ..Spec::lib(&["liba.so", "libb.so"])
+    }
+    .build();
+    let info = parse(&bytes[..]).unwrap();
+    assert_eq!(info.machine, EM_X86_64);
+    assert_eq!(info.interp.as_deref(), Some(OsStr::new("/lib/ld.so")));
+    assert_eq!(
+        info.needed,
+        vec![OsString::from("liba.so"), OsString::from("libb.so")]
+    );
+    assert_eq!(info.soname.as_deref(), Some(OsStr::new("libme.so.1")));
+    assert_eq!(info.rpath.as_deref(), Some(OsStr::new("/r")));
+    assert_eq!(info.runpath.as_deref(), Some(OsStr::new("/rp")));
+}
+
+#[test]
+fn ld_so_conf_follows_includes_in_order() {
+    let tmp = TempDir::new();
+    fs::create_dir_all(tmp.0.join("conf.d")).unwrap();
+    fs::write(tmp.0.join("conf.d/b.conf"), "/b/lib # comment\n").unwrap();
+    fs::write(tmp.0.join("conf.d/a.conf"), "/a/lib\n/a/lib\n").unwrap();
+    fs::write(tmp.0.join("conf.d/skip.txt"), "/never\n").unwrap();
+    fs::write(tmp.0.join("loop.conf"), "include loop.conf\n/loop\n").unwrap();
+    fs::write(
+        tmp.0.join("ld.so.conf"),
+        "/first\ninclude conf.d/*.conf\ninclude loop.conf\n/last=libc6\nhwcap 0 x\n",
+    )
+    .unwrap();
+    let dirs = ld_so_conf_dirs(&tmp.0.join("ld.so.conf"));
+    let expected: Vec<PathBuf> = ["/first", "/a/lib", "/b/lib", "/loop", "/last"]
+        .map(PathBuf::from)
+        .into();
+    assert_eq!(dirs, expected);
+}
+
+#[test]
+fn origin_tokens_expand_and_others_are_skipped() {
+    let origin = Path::new("/opt/app/bin");
+    assert_eq!(
+        expand_origin(b"$ORIGIN/../lib", origin),
+        Some(PathBuf::from("/opt/app/bin/../lib"))
+    );
+    assert_eq!(
+        expand_origin(b"${ORIGIN}", origin),
+        Some(PathBuf::from("/opt/app/bin"))
+    );
+    assert_eq!(expand_origin(b"/usr/$LIB", origin), None);
+    assert_eq!(expand_origin(b"$ORIGINAL", origin), None);
+    assert!(wildcard_match("*.conf", "x.conf"));
+    assert!(!wildcard_match("*.conf", ".hidden.conf"));
+    assert!(!wildcard_match("a*b*c", "abx"));
+}
+
+/// Creates the parent directory of a path, for brevity in tests.
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> Self {
+        fs::create_dir_all(self.parent().unwrap()).unwrap();
+        self
+    }
+}
+
+/// Broad check against `ldd` over every dynamic binary in /usr/bin; slow, so run on demand
+/// with `cargo test -p sandbox-runtime --lib elf -- --ignored`.
+#[test]
+#[ignore]
+fn every_usr_bin_matches_ldd() {
+    let mut mismatches = Vec::new();
+    for entry in fs::read_dir("/usr/bin").unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(deps) = resolve(&path) else { continue };
+        if deps.interpreter.is_none() {
+            continue;
+        }
+        let ours: BTreeSet<PathBuf> = deps.paths().map(Path::to_path_buf).collect();
+        let theirs = ldd_paths(path.to_str().unwrap());
+        // Through a symlink, `ldd` takes $ORIGIN from the link's directory (it runs the loader
+        // on the path) while exec uses the real path; those binaries show "not found" in ldd.
+        let ldd_gave_up = theirs.len() < ours.len() && path.is_symlink();
+        if ours != theirs && !ldd_gave_up {
+            mismatches.push(format!("{}: ours {ours:?} ldd {theirs:?}", path.display()));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
