@@ -1,0 +1,140 @@
+//! Finds the cgroup hierarchies this process can use, from `/proc/self/mountinfo` and
+//! `/proc/self/cgroup`.
+
+use std::path::{Path, PathBuf};
+
+/// Where the memory and pids controllers can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// cgroup v1 (possibly a hybrid host): one mount point per controller.
+    V1 {
+        /// Mount point of the v1 `memory` hierarchy.
+        memory: Option<PathBuf>,
+        /// Mount point of the v1 `pids` hierarchy.
+        pids: Option<PathBuf>,
+    },
+    /// cgroup v2: the directory of this process's own cgroup, under which groups are created.
+    V2 {
+        /// `<mount point>/<own cgroup path>`.
+        own: PathBuf,
+    },
+}
+
+/// One cgroup filesystem mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CgroupMount {
+    /// Path inside the hierarchy that is mounted (usually `/`).
+    pub root: String,
+    /// Where it is mounted.
+    pub mount_point: PathBuf,
+    /// `true` for `cgroup2`, `false` for v1 `cgroup`.
+    pub v2: bool,
+    /// Super-block options; for v1 these name the controllers.
+    pub options: Vec<String>,
+}
+
+/// Chooses a layout: v1 when a v1 memory or pids hierarchy is mounted, else the v2 hierarchy
+/// holding this process. `proc_cgroup` is the text of `/proc/self/cgroup`.
+pub(crate) fn choose(mounts: &[CgroupMount], proc_cgroup: &str) -> Option<Layout> {
+    let v1 = |controller: &str| {
+        mounts
+            .iter()
+            .find(|m| !m.v2 && m.options.iter().any(|o| o == controller))
+            .map(|m| m.mount_point.clone())
+    };
+    let (memory, pids) = (v1("memory"), v1("pids"));
+    if memory.is_some() || pids.is_some() {
+        return Some(Layout::V1 { memory, pids });
+    }
+    let mount = mounts.iter().find(|m| m.v2)?;
+    let own = proc_cgroup
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))?;
+    let relative = own
+        .strip_prefix(mount.root.as_str())
+        .filter(|_| mount.root != "/")
+        .unwrap_or(own);
+    Some(Layout::V2 {
+        own: mount.mount_point.join(relative.trim_start_matches('/')),
+    })
+}
+
+/// Parses the cgroup mounts out of `/proc/self/mountinfo` text.
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
+    text.lines().filter_map(parse_mountinfo_line).collect()
+}
+
+/// `id parent major:minor root mount-point options [optional...] - fstype source super-options`
+fn parse_mountinfo_line(line: &str) -> Option<CgroupMount> {
+    let (left, right) = line.split_once(" - ")?;
+    let left: Vec<&str> = left.split(' ').collect();
+    let mut right = right.split(' ');
+    let fstype = right.next()?;
+    let v2 = match fstype {
+        "cgroup2" => true,
+        "cgroup" => false,
+        _ => return None,
+    };
+    let _source = right.next();
+    let options = right
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(String::from)
+        .collect();
+    Some(CgroupMount {
+        root: unescape(left.get(3)?),
+        mount_point: PathBuf::from(unescape(left.get(4)?)),
+        v2,
+        options,
+    })
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, and so on).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value for `key` in a flat keyed file such as `memory.events` (`key value` per line).
+pub(crate) fn keyed_value(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// Whether a space-separated controller list (`cgroup.controllers`) names `controller`.
+pub(crate) fn lists_controller(text: &str, controller: &str) -> bool {
+    text.split_whitespace().any(|c| c == controller)
+}
+
+/// Reads the current process's mounts and cgroup membership and chooses a layout.
+pub(crate) fn detect() -> Result<Layout, String> {
+    let mountinfo = read("/proc/self/mountinfo")?;
+    let proc_cgroup = read("/proc/self/cgroup")?;
+    choose(&parse_mountinfo(&mountinfo), &proc_cgroup).ok_or_else(|| {
+        "no cgroup hierarchy with the memory or pids controller is mounted".to_string()
+    })
+}
+
+fn read(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(Path::new(path)).map_err(|e| format!("read {path}: {e}"))
+}
