@@ -247,8 +247,8 @@ impl Comms {
     }
 
     /// Sends a duplicate of `fd` to the peer; the caller keeps its own descriptor.
-    pub fn send_fd(&mut self, fd: BorrowedFd<'_>) -> Result<(), CommsError> {
-        self.send_message(Tag::Fd, &[0], Some(fd))
+    pub fn send_fd(&mut self, fd: impl AsFd) -> Result<(), CommsError> {
+        self.send_message(Tag::Fd, &[0], Some(fd.as_fd()))
     }
 
     /// Receives a descriptor; it is close-on-exec in this process.
