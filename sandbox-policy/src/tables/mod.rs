@@ -96,14 +96,13 @@ pub fn all_syscall_names() -> Vec<&'static str> {
 }
 
 /// The value of a named constant on `arch` (negative values such as `AT_FDCWD` are negative).
+/// `None` if the name is unknown or the architecture lacks the constant (`MAP_32BIT` exists only
+/// on x86_64).
 pub fn constant(arch: Arch, name: &str) -> Option<i64> {
     constants::CONSTANTS
         .iter()
         .find(|c| c.name == name)
-        .map(|c| match arch {
-            Arch::X86_64 => c.x86_64,
-            Arch::Aarch64 => c.aarch64,
-        })
+        .and_then(|c| c.value(arch))
 }
 
 /// Every constant name, for suggestions.
@@ -133,10 +132,200 @@ pub fn errno_names() -> impl Iterator<Item = &'static str> {
     constants::ERRNOS.iter().map(|(n, _)| *n)
 }
 
-/// A named constant with its value on each architecture.
+/// Builds an [`ArgSpec`]; the generated tables use it to stay compact.
+const fn arg(name: &'static str, ty: ArgType) -> ArgSpec {
+    ArgSpec { name, ty }
+}
+
+/// A named constant with its value on each architecture, `None` where the architecture lacks it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Constant {
     pub name: &'static str,
-    pub x86_64: i64,
-    pub aarch64: i64,
+    pub x86_64: Option<i64>,
+    pub aarch64: Option<i64>,
+}
+
+impl Constant {
+    /// A constant with the same value on every architecture.
+    pub(crate) const fn same(name: &'static str, value: i64) -> Constant {
+        Constant {
+            name,
+            x86_64: Some(value),
+            aarch64: Some(value),
+        }
+    }
+
+    /// A constant whose value differs between architectures, or that some architecture lacks.
+    pub(crate) const fn per_arch(
+        name: &'static str,
+        x86_64: Option<i64>,
+        aarch64: Option<i64>,
+    ) -> Constant {
+        Constant {
+            name,
+            x86_64,
+            aarch64,
+        }
+    }
+
+    /// Its value on `arch`, if the architecture has it.
+    pub(crate) const fn value(&self, arch: Arch) -> Option<i64> {
+        match arch {
+            Arch::X86_64 => self.x86_64,
+            Arch::Aarch64 => self.aarch64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn nr(arch: Arch, name: &str) -> u32 {
+        match syscall_by_name(arch, name) {
+            Some(s) => s.nr,
+            None => panic!("{name} missing on {}", arch.name()),
+        }
+    }
+
+    fn args(arch: Arch, name: &str) -> Vec<(&'static str, ArgType)> {
+        match syscall_by_name(arch, name) {
+            Some(s) => s.args.iter().map(|a| (a.name, a.ty)).collect(),
+            None => panic!("{name} missing on {}", arch.name()),
+        }
+    }
+
+    #[test]
+    fn well_known_x86_64_numbers() {
+        assert_eq!(nr(Arch::X86_64, "read"), 0);
+        assert_eq!(nr(Arch::X86_64, "write"), 1);
+        assert_eq!(nr(Arch::X86_64, "openat"), 257);
+        assert_eq!(nr(Arch::X86_64, "newfstatat"), 262);
+        assert_eq!(nr(Arch::X86_64, "io_uring_setup"), 425);
+        assert_eq!(nr(Arch::X86_64, "clone3"), 435);
+        assert_eq!(nr(Arch::X86_64, "file_setattr"), 469);
+    }
+
+    #[test]
+    fn well_known_aarch64_numbers() {
+        assert_eq!(nr(Arch::Aarch64, "read"), 63);
+        assert_eq!(nr(Arch::Aarch64, "openat"), 56);
+        assert_eq!(nr(Arch::Aarch64, "newfstatat"), 79);
+        assert_eq!(nr(Arch::Aarch64, "clone3"), 435);
+        assert_eq!(nr(Arch::Aarch64, "mseal"), 462);
+        for legacy in ["open", "stat", "fork", "arch_prctl", "uretprobe"] {
+            assert!(syscall_by_name(Arch::Aarch64, legacy).is_none(), "{legacy}");
+        }
+    }
+
+    #[test]
+    fn tables_are_large_enough() {
+        assert!(syscalls(Arch::X86_64).len() >= 360);
+        assert!(syscalls(Arch::Aarch64).len() >= 300);
+    }
+
+    #[test]
+    fn tables_are_sorted_and_unique() {
+        for arch in Arch::ALL {
+            let table = syscalls(arch);
+            for pair in table.windows(2) {
+                assert!(
+                    pair[0].nr < pair[1].nr,
+                    "{} before {}",
+                    pair[0].name,
+                    pair[1].name
+                );
+            }
+            let mut names = HashSet::new();
+            for s in table {
+                assert!(names.insert(s.name), "{} twice on {}", s.name, arch.name());
+                assert_eq!(syscall_by_nr(arch, s.nr).map(|t| t.name), Some(s.name));
+                assert!(s.args.len() <= 6, "{}", s.name);
+                let mut arg_names = HashSet::new();
+                for a in s.args {
+                    assert!(arg_names.insert(a.name), "{}: {} twice", s.name, a.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prototypes() {
+        for arch in Arch::ALL {
+            assert_eq!(
+                args(arch, "write"),
+                [
+                    ("fd", ArgType::U32),
+                    ("buf", ArgType::Ptr),
+                    ("count", ArgType::U64)
+                ]
+            );
+            assert_eq!(args(arch, "socket")[0], ("domain", ArgType::I32));
+            assert_eq!(args(arch, "mmap")[2], ("prot", ArgType::U64));
+            assert_eq!(args(arch, "ioctl")[1], ("request", ArgType::U32));
+            assert_eq!(args(arch, "openat")[3], ("mode", ArgType::U16));
+            assert_eq!(args(arch, "personality"), [("persona", ArgType::U32)]);
+            assert!(args(arch, "rt_sigreturn").is_empty());
+        }
+        let names = |arch| -> Vec<&str> { args(arch, "clone").iter().map(|a| a.0).collect() };
+        assert_eq!(
+            names(Arch::X86_64),
+            ["flags", "stack", "parent_tid", "child_tid", "tls"]
+        );
+        assert_eq!(
+            names(Arch::Aarch64),
+            ["flags", "stack", "parent_tid", "tls", "child_tid"]
+        );
+        assert_eq!(
+            args(Arch::X86_64, "arch_prctl")[0],
+            ("option", ArgType::I32)
+        );
+    }
+
+    #[test]
+    fn all_names_cover_both_tables() {
+        let names = all_syscall_names();
+        assert!(names.windows(2).all(|w| w[0] < w[1]));
+        assert!(names.contains(&"open") && names.contains(&"renameat2"));
+    }
+
+    #[test]
+    fn constants() {
+        for arch in Arch::ALL {
+            assert_eq!(constant(arch, "AT_FDCWD"), Some(-100));
+            assert_eq!(constant(arch, "TCGETS"), Some(0x5401));
+            assert_eq!(constant(arch, "O_RDONLY"), Some(0));
+            assert_eq!(constant(arch, "PROT_EXEC"), Some(4));
+            assert_eq!(constant(arch, "AF_UNIX"), Some(1));
+            assert_eq!(constant(arch, "SOCK_CLOEXEC"), constant(arch, "O_CLOEXEC"));
+            assert_eq!(constant(arch, "SIGRTMIN"), Some(32));
+            assert_eq!(constant(arch, "NO_SUCH_CONSTANT"), None);
+        }
+        assert_eq!(constant(Arch::X86_64, "O_DIRECTORY"), Some(0o200000));
+        assert_eq!(constant(Arch::Aarch64, "O_DIRECTORY"), Some(0o40000));
+        assert_eq!(constant(Arch::X86_64, "O_LARGEFILE"), Some(0o100000));
+        assert_eq!(constant(Arch::Aarch64, "O_LARGEFILE"), Some(0o400000));
+        assert_eq!(constant(Arch::X86_64, "MAP_32BIT"), Some(0x40));
+        assert_eq!(constant(Arch::Aarch64, "MAP_32BIT"), None);
+        assert_eq!(constant(Arch::X86_64, "ARCH_SET_FS"), Some(0x1002));
+        assert_eq!(constant(Arch::Aarch64, "ARCH_SET_FS"), None);
+        let mut names = HashSet::new();
+        assert!(constant_names().all(|n| names.insert(n)));
+    }
+
+    #[test]
+    fn errnos() {
+        assert_eq!(errno_value("EPERM"), Some(1));
+        assert_eq!(errno_value("ENOSYS"), Some(38));
+        assert_eq!(errno_value("EHWPOISON"), Some(133));
+        assert_eq!(errno_value("EWOULDBLOCK"), Some(11));
+        assert_eq!(errno_value("ENOTSUP"), Some(95));
+        assert_eq!(errno_name(11), Some("EAGAIN"));
+        assert_eq!(errno_name(35), Some("EDEADLK"));
+        assert_eq!(errno_name(95), Some("EOPNOTSUPP"));
+        assert_eq!(errno_name(0), None);
+        let mut names = HashSet::new();
+        assert!(errno_names().all(|n| names.insert(n)));
+    }
 }
