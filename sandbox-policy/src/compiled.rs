@@ -39,6 +39,16 @@ pub struct RuleMeta {
 }
 
 impl CompiledPolicy {
+    /// A policy with no program for any architecture. `policy!` expands to it after reporting a
+    /// compile error, so the user sees that error and no follow-on ones; the runtime refuses to
+    /// apply it.
+    pub const EMPTY: CompiledPolicy = CompiledPolicy {
+        origin: Cow::Borrowed("(policy with errors)"),
+        default: Action::Kill,
+        programs: Cow::Borrowed(&[]),
+        rules: Cow::Borrowed(&[]),
+    };
+
     /// The program for `arch`.
     pub fn program(&self, arch: Arch) -> Option<&ArchProgram> {
         self.programs.iter().find(|p| p.arch == arch)

@@ -43,7 +43,7 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
         let action = r.action(&flat.rule.action);
         r.check_syscall_names(&flat.rule.syscalls);
         for checked in &mut arches {
-            r.add_rule(checked, flat, action, tag);
+            r.add_rule(checked, flat, action, tag, &rules);
         }
     }
     add_clone3_prelude(&mut rules, &mut arches);
@@ -205,7 +205,14 @@ impl Resolver {
         }
     }
 
-    fn add_rule(&mut self, checked: &mut CheckedArch, flat: &FlatRule, action: Action, tag: Tag) {
+    fn add_rule(
+        &mut self,
+        checked: &mut CheckedArch,
+        flat: &FlatRule,
+        action: Action,
+        tag: Tag,
+        rules: &[RuleMeta],
+    ) {
         let arch = checked.arch;
         for name in &flat.rule.syscalls {
             let Some(spec) = tables::syscall_by_name(arch, &name.text) else {
@@ -221,7 +228,8 @@ impl Resolver {
             let branches = checked.syscalls.entry(spec.nr).or_default();
             if let Some(earlier) = branches.iter().find(|b| b.cond.is_none()) {
                 if flat.group.is_none() {
-                    self.error(shadowed(name, earlier, action));
+                    let earlier_rule = earlier.tag.rule_index().and_then(|i| rules.get(i));
+                    self.error(shadowed(name, earlier_rule));
                 }
                 continue;
             }
@@ -266,19 +274,20 @@ impl Resolver {
     }
 
     fn argument(&mut self, spec: &SyscallSpec, name: &Name) -> Option<(u8, ArgSpec)> {
+        // A prototype's own names win: prctl's man page calls its arguments arg2..arg5.
+        let by_name = spec
+            .args
+            .iter()
+            .position(|a| a.name == name.text)
+            .map(|i| (i as u8, spec.args[i]));
         let by_position = name
             .text
             .strip_prefix("arg")
             .and_then(|n| n.parse::<u8>().ok())
             .filter(|n| *n < 6);
-        let found = match by_position {
-            Some(i) => spec.args.get(usize::from(i)).map(|a| (i, *a)),
-            None => spec
-                .args
-                .iter()
-                .position(|a| a.name == name.text)
-                .map(|i| (i as u8, spec.args[i])),
-        };
+        let found = by_name.or_else(|| {
+            by_position.and_then(|i| spec.args.get(usize::from(i)).map(|a| (i, *a)))
+        });
         if found.is_none() {
             let list = spec.args.iter().map(|a| a.name).collect::<Vec<_>>();
             let message = match by_position {
@@ -291,7 +300,11 @@ impl Resolver {
                 ),
                 None => format!("`{}` has no argument `{}`", spec.name, name.text),
             };
-            let d = Diagnostic::new(name.loc, message).suggest(&name.text, list.iter().copied());
+            let d = Diagnostic::new(name.loc, message);
+            let d = match by_position {
+                Some(_) => d,
+                None => d.suggest(&name.text, list.iter().copied()),
+            };
             let help = if list.is_empty() {
                 format!("`{}` takes no arguments", spec.name)
             } else {
@@ -335,7 +348,7 @@ impl Resolver {
                 Diagnostic::new(
                     expr.loc,
                     format!(
-                        "{role} `{expr}` does not fit argument `{}` of `{}` on {arch}",
+                        "{role} `{expr}` does not fit argument `{}` of `{}`",
                         arg.name, spec.name
                     ),
                 )
@@ -391,14 +404,15 @@ impl Resolver {
     }
 }
 
-fn shadowed(name: &Name, earlier: &CheckedBranch, action: Action) -> Diagnostic {
-    let _ = action;
+fn shadowed(name: &Name, earlier: Option<&RuleMeta>) -> Diagnostic {
+    let by = earlier
+        .map(|r| format!(" by `{}` ({})", r.text, r.location))
+        .unwrap_or_default();
     Diagnostic::new(
         name.loc,
         format!(
-            "this rule never applies to `{}`: an earlier unconditional rule already decides it ({})",
-            name.text,
-            earlier.action
+            "this rule never applies to `{}`: it is already decided unconditionally{by}",
+            name.text
         ),
     )
     .with_help(

@@ -1,0 +1,110 @@
+//! Code the macro emits: the compiled programs as static arrays selected by the user's
+//! `target_arch`, the rule list, and `compile_error!`s placed on the user's tokens.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use sandbox_policy::{Action, Arch, CompiledPolicy};
+use std::path::PathBuf;
+
+/// An error to show at a range of the user's tokens.
+pub struct SpannedError {
+    /// The first token.
+    pub start: Span,
+    /// The last token.
+    pub end: Span,
+    /// The message.
+    pub message: String,
+}
+
+/// `compile_error!` spanning `start..end` (the first token carries the macro name, the last the
+/// group, so rustc underlines the whole range even where spans cannot be joined).
+fn compile_error(e: &SpannedError) -> TokenStream {
+    let message = &e.message;
+    let name = quote_spanned!(e.start=> compile_error);
+    let bang = quote_spanned!(e.start=> !);
+    let group = quote_spanned!(e.end=> (#message));
+    quote!(#name #bang #group ;)
+}
+
+/// Every error, then a harmless stand-in policy so no follow-on type errors appear.
+pub fn errors(errors: Vec<SpannedError>) -> TokenStream {
+    let errs = errors.iter().map(compile_error);
+    quote! {
+        {
+            #(#errs)*
+            ::sandbox_runtime::__private::sandbox_policy::CompiledPolicy::EMPTY
+        }
+    }
+}
+
+/// One error at one place, with the stand-in.
+pub fn error_at(start: Span, end: Span, message: &str) -> TokenStream {
+    errors(vec![SpannedError {
+        start,
+        end,
+        message: message.to_string(),
+    }])
+}
+
+fn action(a: Action) -> TokenStream {
+    match a {
+        Action::Allow => quote!(Allow),
+        Action::Log => quote!(Log),
+        Action::Trap => quote!(Trap),
+        Action::Kill => quote!(Kill),
+        Action::KillThread => quote!(KillThread),
+        Action::Errno(e) => quote!(Errno(#e)),
+    }
+}
+
+fn arch_variant(a: Arch) -> TokenStream {
+    match a {
+        Arch::X86_64 => quote!(X86_64),
+        Arch::Aarch64 => quote!(Aarch64),
+    }
+}
+
+/// The policy as a constant expression of type `CompiledPolicy`.
+pub fn policy(p: &CompiledPolicy, watched: &[PathBuf]) -> TokenStream {
+    let sp = quote!(::sandbox_runtime::__private::sandbox_policy);
+    let cow = quote!(::std::borrow::Cow::Borrowed);
+    let origin = p.origin.as_ref();
+    let default = action(p.default);
+    let programs = p.programs.iter().map(|prog| {
+        let arch_name = prog.arch.name();
+        let variant = arch_variant(prog.arch);
+        let insns = prog.filter.iter().map(|i| {
+            let (code, jt, jf, k) = (i.code, i.jt, i.jf, i.k);
+            quote!(#sp::SockFilter { code: #code, jt: #jt, jf: #jf, k: #k })
+        });
+        quote! {
+            #[cfg(target_arch = #arch_name)]
+            const __PROGRAMS: &[#sp::ArchProgram] = &[#sp::ArchProgram {
+                arch: #sp::Arch::#variant,
+                filter: #cow(&[#(#insns),*]),
+            }];
+        }
+    });
+    let arch_names = p.programs.iter().map(|prog| prog.arch.name());
+    let rules = p.rules.iter().map(|r| {
+        let (location, text) = (r.location.as_ref(), r.text.as_ref());
+        quote!(#sp::RuleMeta { location: #cow(#location), text: #cow(#text) })
+    });
+    let watched = watched.iter().filter_map(|p| p.to_str()).map(|p| {
+        quote!(const _: &[u8] = include_bytes!(#p);)
+    });
+    quote! {
+        {
+            #(#watched)*
+            #(#programs)*
+            #[cfg(not(any(#(target_arch = #arch_names),*)))]
+            const __PROGRAMS: &[#sp::ArchProgram] = &[];
+            #sp::CompiledPolicy {
+                origin: #cow(#origin),
+                default: #sp::Action::#default,
+                programs: #cow(__PROGRAMS),
+                rules: #cow(&[#(#rules),*]),
+            }
+        }
+    }
+}
