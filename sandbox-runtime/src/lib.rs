@@ -1,7 +1,52 @@
-//! Runs a program in namespaces under a compiled seccomp policy.
+//! Runs a program in namespaces under a compiled seccomp policy and reports what happened.
+//!
+//! ```no_run
+//! use sandbox_runtime::{Limits, SandboxCommand, Status};
+//! use std::time::Duration;
+//! let out = SandboxCommand::new("/bin/echo")
+//!     .arg("hello")
+//!     .mount_ro("/usr", "/usr")
+//!     .mount_ro("/bin", "/bin")
+//!     .mount_ro("/lib", "/lib")
+//!     .mount_ro("/lib64", "/lib64")
+//!     .limits(Limits { wall_time: Some(Duration::from_secs(5)), ..Limits::default() })
+//!     .output()
+//!     .unwrap();
+//! assert_eq!(out.outcome.status, Status::Exited(0));
+//! println!("{}", out.outcome.to_json());
+//! ```
+//!
+//! # How a sandbox is built
+//! [`SandboxCommand::spawn`] clones the sandbox's init into new user, mount, pid, IPC, UTS,
+//! cgroup (and network) namespaces; init builds a fresh root file system and forks the program
+//! as pid 2, which drops every capability, sets `no_new_privs`, installs the policy's filter
+//! and execs. A monitor thread per sandbox watches seccomp user notifications (violations),
+//! the wall clock, and init's end. See the `spawn`, `seccomp` and `monitor` modules.
+//!
+//! # Caveats
+//! - Init dies with the *thread* that spawned it (`PR_SET_PDEATHSIG` follows the thread): keep
+//!   the spawning thread alive while the sandbox runs.
+//! - `#!` scripts cannot be the program (it is exec'd through a close-on-exec descriptor);
+//!   run their interpreter instead.
 
 pub mod cgroup;
 pub mod comms;
 pub mod elf;
+
+mod child;
+mod command;
+mod error;
+pub mod limits;
+mod monitor;
+pub mod outcome;
+mod seccomp;
+mod spawn;
+
+pub use child::{SandboxChild, SandboxOutput};
+pub use command::{Mount, SandboxCommand, Stdio};
+pub use error::SpawnError;
+pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};
+pub use outcome::{Outcome, SetupError, Status, Violation};
+pub use spawn::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
 
 pub use sandbox_policy::CompiledPolicy as Policy;

@@ -1,0 +1,155 @@
+//! A running sandbox: wait for it, kill it, talk to it through its pipes. Dropping it kills
+//! and reaps the whole sandbox.
+
+use crate::monitor;
+use crate::outcome::{Outcome, SetupError, Status};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A started sandbox. Shaped like [`std::process::Child`].
+#[derive(Debug)]
+pub struct SandboxChild {
+    pid: u32,
+    pidfd: Arc<OwnedFd>,
+    killed: Arc<AtomicBool>,
+    /// The program's standard input, when [`crate::Stdio::Piped`].
+    pub stdin: Option<File>,
+    /// The program's standard output, when [`crate::Stdio::Piped`].
+    pub stdout: Option<File>,
+    /// The program's standard error, when [`crate::Stdio::Piped`].
+    pub stderr: Option<File>,
+    result: Receiver<Outcome>,
+    monitor: Option<JoinHandle<()>>,
+    outcome: Option<Outcome>,
+}
+
+/// What [`crate::SandboxCommand::output`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxOutput {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Everything the program wrote to standard output.
+    pub stdout: Vec<u8>,
+    /// Everything the program wrote to standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl SandboxChild {
+    pub(crate) fn new(
+        pid: u32,
+        pidfd: Arc<OwnedFd>,
+        killed: Arc<AtomicBool>,
+        [stdin, stdout, stderr]: [Option<File>; 3],
+        result: Receiver<Outcome>,
+        monitor: JoinHandle<()>,
+    ) -> Self {
+        SandboxChild {
+            pid,
+            pidfd,
+            killed,
+            stdin,
+            stdout,
+            stderr,
+            result,
+            monitor: Some(monitor),
+            outcome: None,
+        }
+    }
+
+    /// The host pid of the sandbox's init (pid 1 inside; the program is its child, pid 2).
+    pub fn id(&self) -> u32 {
+        self.pid
+    }
+
+    /// Kills the whole sandbox (reported as [`Status::Killed`] unless it had already ended or
+    /// another status takes precedence). Killing an ended sandbox is not an error.
+    pub fn kill(&mut self) -> io::Result<()> {
+        if self.outcome.is_some() {
+            return Ok(());
+        }
+        self.killed.store(true, Ordering::SeqCst);
+        monitor::kill(&self.pidfd)
+    }
+
+    /// Waits for the sandbox to end (closing `stdin` first, so a program reading it sees EOF).
+    pub fn wait(&mut self) -> Outcome {
+        drop(self.stdin.take());
+        if let Some(o) = &self.outcome {
+            return o.clone();
+        }
+        let o = self.result.recv().unwrap_or_else(|_| monitor_lost());
+        self.settle(o)
+    }
+
+    /// Waits at most `timeout`; `None` if the sandbox is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Outcome> {
+        drop(self.stdin.take());
+        if let Some(o) = &self.outcome {
+            return Some(o.clone());
+        }
+        match self.result.recv_timeout(timeout) {
+            Ok(o) => Some(self.settle(o)),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(self.settle(monitor_lost())),
+        }
+    }
+
+    /// Reads standard output and error to their ends (concurrently), then waits.
+    pub fn wait_with_output(mut self) -> SandboxOutput {
+        drop(self.stdin.take());
+        let err_reader = self.stderr.take().map(|mut f| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = f.read_to_end(&mut v);
+                v
+            })
+        });
+        let mut stdout = Vec::new();
+        if let Some(mut f) = self.stdout.take() {
+            let _ = f.read_to_end(&mut stdout);
+        }
+        let stderr = err_reader.and_then(|h| h.join().ok()).unwrap_or_default();
+        let outcome = self.wait();
+        SandboxOutput {
+            outcome,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn settle(&mut self, o: Outcome) -> Outcome {
+        if let Some(h) = self.monitor.take() {
+            let _ = h.join();
+        }
+        self.outcome = Some(o.clone());
+        o
+    }
+}
+
+fn monitor_lost() -> Outcome {
+    Outcome {
+        status: Status::SetupError(SetupError::other(
+            "monitor the sandbox",
+            "the monitor thread died",
+        )),
+        wall_time: Duration::ZERO,
+        cpu_time: Duration::ZERO,
+        max_rss_kb: 0,
+        enforced_limits: Vec::new(),
+    }
+}
+
+impl Drop for SandboxChild {
+    fn drop(&mut self) {
+        if self.outcome.is_none() {
+            let _ = self.kill();
+            let _ = self.wait();
+        }
+    }
+}

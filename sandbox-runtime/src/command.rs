@@ -1,0 +1,324 @@
+//! The builder: what to run, what it sees, what bounds it. Shaped like
+//! [`std::process::Command`], with the sandbox's own knobs beside the familiar ones.
+
+use crate::child::{SandboxChild, SandboxOutput};
+use crate::error::SpawnError;
+use crate::limits::Limits;
+use crate::outcome::Outcome;
+use crate::Policy;
+use std::ffi::OsString;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How one of the program's standard streams is connected.
+#[derive(Debug, Default)]
+pub enum Stdio {
+    /// The same file as the host process's stream.
+    #[default]
+    Inherit,
+    /// `/dev/null` (opened on the host, before the sandbox's file system is built).
+    Null,
+    /// A pipe whose other end the [`SandboxChild`] holds.
+    Piped,
+    /// A file descriptor of the caller's.
+    Fd(OwnedFd),
+}
+
+impl Stdio {
+    /// [`Stdio::Inherit`].
+    pub fn inherit() -> Self {
+        Stdio::Inherit
+    }
+    /// [`Stdio::Null`].
+    pub fn null() -> Self {
+        Stdio::Null
+    }
+    /// [`Stdio::Piped`].
+    pub fn piped() -> Self {
+        Stdio::Piped
+    }
+}
+
+/// One entry of the sandbox's file system, besides `/proc` and `/dev` which are always there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mount {
+    /// A host file or directory bound at `dst`. Read-only mounts allow execution; writable ones
+    /// are `noexec` unless `exec` is set. All are `nosuid,nodev`; submounts of `src` are not
+    /// included.
+    Bind {
+        /// Host path.
+        src: PathBuf,
+        /// Absolute path inside the sandbox.
+        dst: PathBuf,
+        /// Whether the sandbox may write through it.
+        writable: bool,
+        /// Whether files on a writable mount may be executed.
+        exec: bool,
+    },
+    /// A fresh tmpfs of at most `size` bytes at `dst`, writable by the sandbox user, `noexec`
+    /// unless `exec` is set.
+    Tmpfs {
+        /// Absolute path inside the sandbox.
+        dst: PathBuf,
+        /// The size limit in bytes.
+        size: u64,
+        /// Whether files on it may be executed.
+        exec: bool,
+    },
+    /// A symbolic link at `link` pointing to `target`.
+    Symlink {
+        /// What the link points to (not checked).
+        target: PathBuf,
+        /// Absolute path inside the sandbox.
+        link: PathBuf,
+    },
+}
+
+impl Mount {
+    /// The path inside the sandbox this entry creates.
+    pub fn destination(&self) -> &Path {
+        match self {
+            Mount::Bind { dst, .. } | Mount::Tmpfs { dst, .. } => dst,
+            Mount::Symlink { link, .. } => link,
+        }
+    }
+}
+
+/// A program to run in a sandbox: the builder. Nothing happens until [`SandboxCommand::spawn`].
+///
+/// Defaults: an empty environment, cwd `/`, inherited standard streams, a file system holding
+/// only `/proc` and a minimal `/dev`, hostname `sandbox`, no network (only `lo`), no limits but
+/// `RLIMIT_CORE = 0`, and no seccomp policy (namespaces only) until [`SandboxCommand::policy`].
+///
+/// ```no_run
+/// use sandbox_runtime::{SandboxCommand, Stdio};
+/// let out = SandboxCommand::new("/bin/echo")
+///     .arg("hi")
+///     .mount_ro("/usr", "/usr")
+///     .mount_ro("/lib", "/lib")
+///     .mount_ro("/lib64", "/lib64")
+///     .mount_ro("/bin", "/bin")
+///     .output()
+///     .unwrap();
+/// assert!(out.outcome.status.success());
+/// assert_eq!(out.stdout, b"hi\n");
+/// ```
+#[derive(Debug)]
+pub struct SandboxCommand {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) stdin: Stdio,
+    pub(crate) stdout: Stdio,
+    pub(crate) stderr: Stdio,
+    pub(crate) passed_fds: Vec<(OwnedFd, RawFd)>,
+    pub(crate) mounts: Vec<Mount>,
+    pub(crate) programs_with_libraries: Vec<PathBuf>,
+    pub(crate) limits: Limits,
+    pub(crate) hostname: String,
+    pub(crate) share_network: bool,
+    pub(crate) policy: Option<Arc<Policy>>,
+}
+
+impl SandboxCommand {
+    /// A command running `program`, a path inside the sandbox (a bare name is looked up in
+    /// `/usr/local/bin:/usr/bin:/bin` inside the sandbox). `argv[0]` is `program` as given.
+    pub fn new(program: impl AsRef<Path>) -> Self {
+        let program = program.as_ref().to_path_buf();
+        SandboxCommand {
+            args: vec![program.clone().into_os_string()],
+            program,
+            env: Vec::new(),
+            cwd: PathBuf::from("/"),
+            stdin: Stdio::Inherit,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+            passed_fds: Vec::new(),
+            mounts: Vec::new(),
+            programs_with_libraries: Vec::new(),
+            limits: Limits::default(),
+            hostname: "sandbox".to_string(),
+            share_network: false,
+            policy: None,
+        }
+    }
+
+    /// Appends an argument.
+    pub fn arg(&mut self, arg: impl Into<OsString>) -> &mut Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable (the environment starts empty).
+    pub fn env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> &mut Self {
+        let key = key.into();
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+        self
+    }
+
+    /// Copies the host process's environment (variables set later with [`Self::env`] win).
+    pub fn inherit_env(&mut self) -> &mut Self {
+        for (k, v) in std::env::vars_os() {
+            if !self.env.iter().any(|(key, _)| *key == k) {
+                self.env.push((k, v));
+            }
+        }
+        self
+    }
+
+    /// The working directory inside the sandbox (default `/`).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.cwd = dir.as_ref().to_path_buf();
+        self
+    }
+
+    /// Connects standard input.
+    pub fn stdin(&mut self, s: Stdio) -> &mut Self {
+        self.stdin = s;
+        self
+    }
+
+    /// Connects standard output.
+    pub fn stdout(&mut self, s: Stdio) -> &mut Self {
+        self.stdout = s;
+        self
+    }
+
+    /// Connects standard error.
+    pub fn stderr(&mut self, s: Stdio) -> &mut Self {
+        self.stderr = s;
+        self
+    }
+
+    /// Gives the program `host_fd` as descriptor number `child_fd` (which must be above 2;
+    /// use [`Self::stdin`] and friends for 0 to 2).
+    pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
+        self.passed_fds.push((host_fd, child_fd));
+        self
+    }
+
+    /// Adds a file-system entry.
+    pub fn mount(&mut self, m: Mount) -> &mut Self {
+        self.mounts.push(m);
+        self
+    }
+
+    /// Binds a host path read-only (execution allowed).
+    pub fn mount_ro(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
+        self.mount(Mount::Bind {
+            src: src.as_ref().into(),
+            dst: dst.as_ref().into(),
+            writable: false,
+            exec: true,
+        })
+    }
+
+    /// Binds a host path read-write, `noexec`.
+    pub fn mount_rw(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
+        self.mount(Mount::Bind {
+            src: src.as_ref().into(),
+            dst: dst.as_ref().into(),
+            writable: true,
+            exec: false,
+        })
+    }
+
+    /// Binds a host path read-write with execution allowed: the program may then run code it
+    /// wrote itself, so use it only when that is intended.
+    pub fn mount_rw_exec(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
+        self.mount(Mount::Bind {
+            src: src.as_ref().into(),
+            dst: dst.as_ref().into(),
+            writable: true,
+            exec: true,
+        })
+    }
+
+    /// Mounts a fresh `noexec` tmpfs of at most `size` bytes.
+    pub fn tmpfs(&mut self, dst: impl AsRef<Path>, size: u64) -> &mut Self {
+        self.mount(Mount::Tmpfs {
+            dst: dst.as_ref().into(),
+            size,
+            exec: false,
+        })
+    }
+
+    /// Creates a symbolic link inside the sandbox.
+    pub fn symlink(&mut self, target: impl AsRef<Path>, link: impl AsRef<Path>) -> &mut Self {
+        self.mount(Mount::Symlink {
+            target: target.as_ref().into(),
+            link: link.as_ref().into(),
+        })
+    }
+
+    /// Binds a program read-only at its own path together with the shared libraries it loads
+    /// (read from its ELF headers by [`crate::elf`]).
+    pub fn add_program_with_libraries(&mut self, path: impl AsRef<Path>) -> &mut Self {
+        self.programs_with_libraries.push(path.as_ref().into());
+        self
+    }
+
+    /// Sets the resource limits (checked at spawn: a zero limit is an error).
+    pub fn limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The hostname inside the sandbox (default `sandbox`).
+    pub fn hostname(&mut self, name: impl Into<String>) -> &mut Self {
+        self.hostname = name.into();
+        self
+    }
+
+    /// Shares the host's network namespace instead of a fresh one with only `lo`.
+    pub fn share_network(&mut self, share: bool) -> &mut Self {
+        self.share_network = share;
+        self
+    }
+
+    /// The seccomp policy the program runs under, from its first instruction on.
+    pub fn policy(&mut self, policy: &Policy) -> &mut Self {
+        self.policy = Some(Arc::new(policy.clone()));
+        self
+    }
+
+    /// Starts the sandbox. Returns once the sandbox's init runs with its id maps written;
+    /// failures inside the sandbox before the exec show in the [`Outcome`] as
+    /// [`crate::Status::SetupError`].
+    pub fn spawn(&mut self) -> Result<SandboxChild, SpawnError> {
+        crate::spawn::spawn(self)
+    }
+
+    /// Runs to completion with standard output and error captured (unless set otherwise) and
+    /// standard input from `/dev/null` (unless set otherwise).
+    pub fn output(&mut self) -> Result<SandboxOutput, SpawnError> {
+        if matches!(self.stdin, Stdio::Inherit) {
+            self.stdin = Stdio::Null;
+        }
+        if matches!(self.stdout, Stdio::Inherit) {
+            self.stdout = Stdio::Piped;
+        }
+        if matches!(self.stderr, Stdio::Inherit) {
+            self.stderr = Stdio::Piped;
+        }
+        Ok(self.spawn()?.wait_with_output())
+    }
+
+    /// Runs to completion with inherited streams and returns the outcome.
+    pub fn status(&mut self) -> Result<Outcome, SpawnError> {
+        Ok(self.spawn()?.wait())
+    }
+}

@@ -1,0 +1,64 @@
+//! Errors of [`crate::SandboxCommand::spawn`]: everything that can go wrong on the host side,
+//! before the sandbox runs. Failures inside the sandbox are reported in the outcome instead.
+
+use crate::limits::LimitError;
+use std::io;
+use thiserror::Error;
+
+/// Why a sandbox could not be started.
+#[derive(Debug, Error)]
+pub enum SpawnError {
+    /// A limit is out of range.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// A string given to the builder holds a NUL byte.
+    #[error("{what} contains a NUL byte")]
+    NulByte {
+        /// Which string.
+        what: String,
+    },
+    /// A path inside the sandbox is not absolute or has `..` in it.
+    #[error("sandbox path `{path}` must be absolute and free of `..`")]
+    BadSandboxPath {
+        /// The path.
+        path: String,
+    },
+    /// A passed descriptor number is 0, 1, 2, negative or given twice.
+    #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, and each number once")]
+    BadFdNumber(i32),
+    /// The policy has no program for this machine's architecture.
+    #[error("the policy has no program for this architecture")]
+    NoProgramForArch,
+    /// The policy's program and the runtime's prelude exceed the kernel's length limit.
+    #[error(
+        "the policy's program is {0} instructions; with the runtime's prelude it exceeds 4096"
+    )]
+    FilterTooLong(usize),
+    /// Library resolution for [`crate::SandboxCommand::add_program_with_libraries`] failed.
+    #[error("libraries of {path}: {reason}")]
+    Libraries {
+        /// The program.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A host-side system call failed.
+    #[error("{what}: {source}")]
+    Os {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SpawnError {
+    /// An OS error while doing `what`.
+    pub(crate) fn os(what: impl Into<String>, source: io::Error) -> Self {
+        SpawnError::Os {
+            what: what.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Resource limits, and how each is enforced.
+//!
+//! Each limit is enforced by the strongest mechanism available, and the [`crate::Outcome`] says
+//! which one held it (`enforced_limits`), so a caller can tell a cgroup memory limit from an
+//! address-space approximation:
+//! - wall time: the monitor kills the sandbox when it runs out;
+//! - CPU time: `RLIMIT_CPU` (SIGXCPU at the limit, SIGKILL a second later), reported as a time-out;
+//! - address space, file size, open files: `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`;
+//! - memory: a cgroup when one can be created, else `RLIMIT_AS` (an over-approximation);
+//! - pids: a cgroup when one can be created, else `RLIMIT_NPROC`, which since Linux 5.14 counts
+//!   per user namespace, so it counts only the sandbox's own processes.
+//!
+//! `RLIMIT_CORE` is always 0.
+
+use serde::Serialize;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Limits on a sandbox. `None` means "no limit"; `Some(0)` is an error, not "unlimited".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Real time from start to kill.
+    pub wall_time: Option<Duration>,
+    /// CPU time (user + system) of the program, rounded up to whole seconds.
+    pub cpu_time: Option<Duration>,
+    /// Virtual address space of each process, in bytes.
+    pub address_space: Option<u64>,
+    /// Memory of the whole sandbox, in bytes.
+    pub memory: Option<u64>,
+    /// Number of processes (and threads) in the sandbox.
+    pub pids: Option<u64>,
+    /// Largest file the program may write, in bytes.
+    pub file_size: Option<u64>,
+    /// Highest file descriptor number plus one.
+    pub open_files: Option<u64>,
+}
+
+/// A limit that makes no sense.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum LimitError {
+    /// A limit of zero would kill the program before it starts.
+    #[error("limit `{0}` is zero; leave it unset for no limit")]
+    Zero(&'static str),
+}
+
+/// How a limit was enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// By `setrlimit` in the sandboxed process.
+    Rlimit,
+    /// By a cgroup controller.
+    Cgroup,
+    /// By the runtime's monitor.
+    Monitor,
+}
+
+/// One limit that was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnforcedLimit {
+    /// The field of [`Limits`] it came from (`"core"` for the implicit core-size limit).
+    pub limit: &'static str,
+    /// Its value: bytes, a count, or milliseconds for times.
+    pub value: u64,
+    /// The mechanism that enforced it.
+    pub by: Enforcement,
+}
+
+/// One `setrlimit` call prepared for the sandboxee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rlimit {
+    /// `RLIMIT_*`.
+    pub resource: u32,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
+    /// Its name for error messages.
+    pub name: &'static str,
+}
+
+impl Limits {
+    /// Checks that no limit is zero.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        let durations = [("wall_time", self.wall_time), ("cpu_time", self.cpu_time)];
+        for (name, d) in durations {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(LimitError::Zero(name));
+            }
+        }
+        let counts = [
+            ("address_space", self.address_space),
+            ("memory", self.memory),
+            ("pids", self.pids),
+            ("file_size", self.file_size),
+            ("open_files", self.open_files),
+        ];
+        for (name, v) in counts {
+            if v == Some(0) {
+                return Err(LimitError::Zero(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rlimits to set, and the record of every limit applied. `cgroup_holds_memory_and_pids`
+    /// says whether a cgroup enforces `memory` and `pids` (then no rlimit stands in for them).
+    pub(crate) fn plan(
+        &self,
+        cgroup_holds_memory_and_pids: bool,
+    ) -> (Vec<Rlimit>, Vec<EnforcedLimit>) {
+        let mut rl = vec![Rlimit {
+            resource: libc::RLIMIT_CORE,
+            soft: 0,
+            hard: 0,
+            name: "core",
+        }];
+        let mut enforced = vec![EnforcedLimit {
+            limit: "core",
+            value: 0,
+            by: Enforcement::Rlimit,
+        }];
+        let mut push = |limit: &'static str, resource: u32, soft: u64, hard: u64, shown: u64| {
+            rl.push(Rlimit {
+                resource,
+                soft,
+                hard,
+                name: limit,
+            });
+            enforced.push(EnforcedLimit {
+                limit,
+                value: shown,
+                by: Enforcement::Rlimit,
+            });
+        };
+        if let Some(cpu) = self.cpu_time {
+            let secs = cpu.as_secs() + u64::from(cpu.subsec_nanos() > 0);
+            push("cpu_time", libc::RLIMIT_CPU, secs, secs + 1, secs * 1000);
+        }
+        // Memory without a cgroup falls back to the address space (the tighter of the two).
+        let address_space = match (
+            self.address_space,
+            self.memory,
+            cgroup_holds_memory_and_pids,
+        ) {
+            (a, Some(m), false) => Some(a.map_or(m, |a| a.min(m))),
+            (a, _, _) => a,
+        };
+        if let Some(a) = address_space {
+            let name = if self.address_space == Some(a) {
+                "address_space"
+            } else {
+                "memory"
+            };
+            push(name, libc::RLIMIT_AS, a, a, a);
+        }
+        if let Some(f) = self.file_size {
+            push("file_size", libc::RLIMIT_FSIZE, f, f, f);
+        }
+        if let Some(n) = self.open_files {
+            push("open_files", libc::RLIMIT_NOFILE, n, n, n);
+        }
+        if let (Some(p), false) = (self.pids, cgroup_holds_memory_and_pids) {
+            push("pids", libc::RLIMIT_NPROC, p, p, p);
+        }
+        if let Some(w) = self.wall_time {
+            enforced.push(EnforcedLimit {
+                limit: "wall_time",
+                value: u64::try_from(w.as_millis()).unwrap_or(u64::MAX),
+                by: Enforcement::Monitor,
+            });
+        }
+        (rl, enforced)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_an_error() {
+        let l = Limits {
+            pids: Some(0),
+            ..Limits::default()
+        };
+        assert_eq!(l.validate(), Err(LimitError::Zero("pids")));
+        let l = Limits {
+            wall_time: Some(Duration::ZERO),
+            ..Limits::default()
+        };
+        assert_eq!(l.validate(), Err(LimitError::Zero("wall_time")));
+        assert!(Limits::default().validate().is_ok());
+    }
+
+    #[test]
+    fn memory_falls_back_to_address_space() {
+        let l = Limits {
+            memory: Some(1 << 30),
+            cpu_time: Some(Duration::from_millis(1500)),
+            ..Limits::default()
+        };
+        let (rl, enforced) = l.plan(false);
+        assert!(rl
+            .iter()
+            .any(|r| r.resource == libc::RLIMIT_AS && r.soft == 1 << 30));
+        assert!(rl
+            .iter()
+            .any(|r| r.resource == libc::RLIMIT_CPU && r.soft == 2 && r.hard == 3));
+        assert!(enforced.iter().any(|e| e.limit == "memory"));
+        let (rl, _) = l.plan(true);
+        assert!(!rl.iter().any(|r| r.resource == libc::RLIMIT_AS));
+    }
+}

@@ -1,0 +1,444 @@
+//! The monitor: one thread per sandbox that watches it until it ends and builds the
+//! [`Outcome`].
+//!
+//! It polls four things:
+//! - the report socket: set-up failures from init or the sandboxee, the sandboxee's hello (with
+//!   the exec pipe and, from the kernel, its host pid), and its final wait status from init;
+//! - the exec pipe: the predicted listener number, a failed exec, and, by hanging up, the proof
+//!   that the exec happened;
+//! - the seccomp listener (fetched from the sandboxee with `pidfd_getfd`): the runtime's own
+//!   calls before the exec are let through; anything after is a violation, which is named by
+//!   re-running the policy's original program, recorded, and answered by killing the sandbox;
+//! - init's pidfd, for the end, with the wall-time deadline as the poll time-out.
+//!
+//! The whole sandbox is killed as one unit by SIGKILL to init (pid 1 of its pid namespace):
+//! the kernel then kills every process in the namespace, and init's reaping by this thread
+//! (`wait4`, which also yields the CPU time and peak RSS of everything init reaped) is the end.
+
+use crate::limits::EnforcedLimit;
+use crate::outcome::{Outcome, SetupError, Status, Violation};
+use crate::seccomp::{self, Reply};
+use crate::spawn::steps::{kind, Descriptions, Report};
+use crate::Policy;
+use sandbox_policy::arch::Arch;
+use sandbox_policy::Verdict;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the sandboxee may take between announcing its listener and installing it.
+const LISTENER_GRACE: Duration = Duration::from_secs(5);
+/// How often a not-yet-installed listener is looked for.
+const LISTENER_RETRY: Duration = Duration::from_millis(1);
+
+/// Sends SIGKILL to the process behind `pidfd` (no pid-reuse race). An already-dead process is
+/// not an error.
+pub(crate) fn kill(pidfd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: integer arguments and a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Everything the monitor thread owns.
+pub(crate) struct Monitor {
+    pub pid1: libc::pid_t,
+    pub pidfd: Arc<OwnedFd>,
+    pub report: OwnedFd,
+    pub policy: Option<Arc<Policy>>,
+    pub wall_limit: Option<Duration>,
+    pub cpu_limit: Option<Duration>,
+    pub start: Instant,
+    pub killed: Arc<AtomicBool>,
+    pub enforced: Vec<EnforcedLimit>,
+    pub descriptions: Descriptions,
+}
+
+/// What the monitor has learnt so far.
+#[derive(Default)]
+struct State {
+    setup_error: Option<SetupError>,
+    violation: Option<Violation>,
+    timed_out: bool,
+    exit_status: Option<i32>,
+    sandboxee_pid: Option<u32>,
+    sandboxee_pidfd: Option<OwnedFd>,
+    exec_pipe: Option<OwnedFd>,
+    exec_done: bool,
+    listener: Option<OwnedFd>,
+    pending_listener: Option<(RawFd, Instant)>,
+}
+
+fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if r <= 0 {
+        0
+    } else {
+        p.revents
+    }
+}
+
+impl Monitor {
+    /// Watches the sandbox to its end and reaps it.
+    pub(crate) fn run(self) -> Outcome {
+        let mut st = State::default();
+        let deadline = self.wall_limit.map(|w| self.start + w);
+        loop {
+            let mut fds = vec![libc::pollfd {
+                fd: self.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            fds.push(libc::pollfd {
+                fd: self.report.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            if let (Some(p), false) = (&st.exec_pipe, st.exec_done) {
+                fds.push(libc::pollfd {
+                    fd: p.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            if let Some(l) = &st.listener {
+                fds.push(libc::pollfd {
+                    fd: l.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let now = Instant::now();
+            let mut timeout = deadline
+                .filter(|_| !st.timed_out)
+                .map(|d| d.saturating_duration_since(now));
+            if st.pending_listener.is_some() {
+                timeout = Some(timeout.map_or(LISTENER_RETRY, |t| t.min(LISTENER_RETRY)));
+            }
+            let ms = timeout.map_or(-1, |t| {
+                i32::try_from(t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 != 0))
+                    .unwrap_or(i32::MAX)
+            });
+            // SAFETY: fds is a live array of fds.len() pollfds.
+            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+            let ended = fds[0].revents != 0;
+            self.read_reports(&mut st);
+            self.read_exec_pipe(&mut st);
+            self.fetch_listener(&mut st);
+            let listener_ready = st.listener.as_ref().is_some_and(|l| {
+                fds.iter()
+                    .any(|p| p.fd == l.as_raw_fd() && p.revents & libc::POLLIN != 0)
+            });
+            if listener_ready {
+                self.handle_notification(&mut st);
+            } else if let Some(l) = &st.listener {
+                let hup = fds.iter().any(|p| {
+                    p.fd == l.as_raw_fd() && p.revents & (libc::POLLHUP | libc::POLLERR) != 0
+                });
+                if hup {
+                    st.listener = None; // every process under the filter is gone
+                }
+            }
+            if ended {
+                break;
+            }
+            if let Some(d) = deadline {
+                if !st.timed_out && Instant::now() >= d {
+                    st.timed_out = true;
+                    let _ = kill(&self.pidfd);
+                }
+            }
+        }
+        self.read_reports(&mut st);
+        self.read_exec_pipe(&mut st);
+        self.finish(st)
+    }
+
+    fn kill_sandbox(&self) {
+        let _ = kill(&self.pidfd);
+    }
+
+    fn fail_setup(&self, st: &mut State, e: SetupError) {
+        if st.setup_error.is_none() {
+            st.setup_error = Some(e);
+        }
+        self.kill_sandbox();
+    }
+
+    /// Reads every queued message of the report socket.
+    fn read_reports(&self, st: &mut State) {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+        loop {
+            let mut buf = [0u8; Report::SIZE];
+            let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
+            let mut iov = [io::IoSliceMut::new(&mut buf)];
+            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+            let (len, pid, fds) = match recvmsg::<UnixAddr>(
+                self.report.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                flags,
+            ) {
+                Ok(msg) if msg.bytes > 0 => {
+                    let mut pid = None;
+                    let mut fds = Vec::new();
+                    for c in msg.cmsgs().into_iter().flatten() {
+                        match c {
+                            ControlMessageOwned::ScmCredentials(cred) => pid = Some(cred.pid()),
+                            ControlMessageOwned::ScmRights(v) => fds.extend(v),
+                            _ => {}
+                        }
+                    }
+                    (msg.bytes, pid, fds)
+                }
+                _ => return,
+            };
+            // SAFETY: the kernel just installed these descriptors for us.
+            let mut fds: Vec<OwnedFd> = fds
+                .into_iter()
+                .map(|f| unsafe { OwnedFd::from_raw_fd(f) })
+                .collect();
+            let Some(r) = Report::from_bytes(&buf[..len]) else {
+                continue;
+            };
+            match r.kind {
+                kind::SETUP_ERROR => {
+                    let e = self.descriptions.describe(&r);
+                    self.fail_setup(st, e);
+                }
+                kind::EXIT_STATUS => st.exit_status = Some(r.value),
+                kind::HELLO => {
+                    st.exec_pipe = fds.pop();
+                    if let Some(p) = &st.exec_pipe {
+                        // SAFETY: fcntl on our own descriptor.
+                        unsafe { libc::fcntl(p.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+                    }
+                    st.sandboxee_pid = pid.and_then(|p| u32::try_from(p).ok());
+                    st.sandboxee_pidfd = pid.and_then(|p| crate::spawn::pidfd_open(p).ok());
+                    if st.exec_pipe.is_none() || st.sandboxee_pidfd.is_none() {
+                        let e = SetupError::other("receive the sandboxee's hello", "malformed");
+                        self.fail_setup(st, e);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the exec pipe's messages; notes its hang-up (the exec happened, or the sandboxee
+    /// died). Returns whether the exec pipe has hung up.
+    fn read_exec_pipe(&self, st: &mut State) -> bool {
+        if st.exec_done {
+            return true;
+        }
+        let Some(p) = &st.exec_pipe else {
+            return false;
+        };
+        let fd = p.as_raw_fd();
+        loop {
+            let mut buf = [0u8; Report::SIZE];
+            // SAFETY: reads into a live buffer of its length.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0 {
+                st.exec_done = true;
+                return true;
+            }
+            if n < 0 {
+                // EAGAIN: no data, writer still open (hang-up would read as 0).
+                return false;
+            }
+            let Some(r) = Report::from_bytes(&buf[..n as usize]) else {
+                continue;
+            };
+            match r.kind {
+                kind::LISTENER => st.pending_listener = Some((r.value, Instant::now())),
+                kind::SETUP_ERROR => {
+                    let e = self.descriptions.describe(&r);
+                    self.fail_setup(st, e);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Takes the announced listener out of the sandboxee once it exists.
+    fn fetch_listener(&self, st: &mut State) {
+        let Some((n, since)) = st.pending_listener else {
+            return;
+        };
+        let Some(pidfd) = &st.sandboxee_pidfd else {
+            return;
+        };
+        match seccomp::pidfd_getfd(pidfd.as_raw_fd(), n) {
+            Ok(fd) if seccomp::is_listener(&fd) => {
+                st.listener = Some(fd);
+                st.pending_listener = None;
+            }
+            Err(e) if e.raw_os_error() != Some(libc::EBADF) => {
+                st.pending_listener = None;
+                let errno = e.raw_os_error().unwrap_or(0);
+                let e = SetupError::from_errno("fetch the seccomp listener", errno);
+                self.fail_setup(st, e);
+            }
+            // Not installed yet (or something else holds the number for now): retry.
+            _ if since.elapsed() < LISTENER_GRACE => {
+                if poll_one(pidfd.as_raw_fd(), 0) != 0 {
+                    st.pending_listener = None; // the sandboxee is gone
+                }
+            }
+            _ => {
+                st.pending_listener = None;
+                let e = SetupError::other("fetch the seccomp listener", "not installed in time");
+                self.fail_setup(st, e);
+            }
+        }
+    }
+
+    fn handle_notification(&self, st: &mut State) {
+        let Some(listener) = &st.listener else {
+            return;
+        };
+        let notif = match seccomp::recv_notif(listener) {
+            Ok(Some(n)) => n,
+            Ok(None) => return,
+            Err(_) => {
+                st.listener = None;
+                return;
+            }
+        };
+        // The exec pipe's writer is closed by the exec itself, before any of the program's
+        // code runs: if it is still open now, the notifying call is the runtime's own.
+        let exec_done = self.read_exec_pipe(st);
+        let Some(listener) = &st.listener else {
+            return;
+        };
+        if !exec_done && Some(notif.pid) == st.sandboxee_pid {
+            seccomp::send_reply(listener, notif.id, Reply::Continue);
+            return;
+        }
+        let v = self.classify(&notif);
+        if st.violation.is_none() {
+            st.violation = Some(v);
+        }
+        self.kill_sandbox();
+        seccomp::send_reply(listener, notif.id, Reply::Fail(libc::EPERM));
+    }
+
+    /// Names the call behind a notification.
+    fn classify(&self, n: &libc::seccomp_notif) -> Violation {
+        let d = &n.data;
+        let arch = Arch::ALL.into_iter().find(|a| a.audit_arch() == d.arch);
+        let nr = d.nr as u32;
+        let syscall = arch
+            .and_then(|a| sandbox_policy::tables::syscall_by_nr(a, nr))
+            .map_or("unknown", |s| s.name)
+            .to_string();
+        let is_magic =
+            arch == Arch::native() && nr == seccomp::execveat_nr() && d.args[5] == seccomp::MAGIC;
+        let decided_by = if is_magic {
+            "the runtime's one-shot exec (its magic execveat used after the start)".to_string()
+        } else {
+            match self.policy.as_deref() {
+                Some(p) => match p.native_program() {
+                    Some(prog) => {
+                        let ret = seccomp::evaluate(&prog.filter, d);
+                        match Verdict::from_ret_value(ret) {
+                            Some(v) => p.describe_tag(v.tag),
+                            None => format!("the policy (return value {ret:#x})"),
+                        }
+                    }
+                    None => "the policy".to_string(),
+                },
+                None => "the policy".to_string(),
+            }
+        };
+        Violation {
+            syscall,
+            nr,
+            arch: Arch::audit_arch_name(d.arch).to_string(),
+            args: d.args,
+            ip: d.instruction_pointer,
+            pid: n.pid,
+            decided_by,
+        }
+    }
+
+    /// Reaps init and decides the status.
+    fn finish(self, st: State) -> Outcome {
+        // SAFETY: rusage is plain old data.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let mut status = 0;
+        let reaped = loop {
+            // SAFETY: pid1 is our child; status and ru are live.
+            let r = unsafe { libc::wait4(self.pid1, &mut status, 0, &mut ru) };
+            if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break r == self.pid1;
+            }
+        };
+        let wall_time = self.start.elapsed();
+        let tv = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        let cpu_time = tv(ru.ru_utime) + tv(ru.ru_stime);
+        let killed = self.killed.load(Ordering::SeqCst);
+        let status = if let Some(e) = st.setup_error {
+            Status::SetupError(e)
+        } else if let Some(v) = st.violation {
+            Status::Violation(v)
+        } else if st.timed_out {
+            Status::Timeout
+        } else if let Some(ws) = st.exit_status {
+            if libc::WIFEXITED(ws) {
+                Status::Exited(libc::WEXITSTATUS(ws))
+            } else {
+                let sig = libc::WTERMSIG(ws);
+                let cpu_out = self.cpu_limit.is_some_and(|l| {
+                    sig == libc::SIGXCPU || (sig == libc::SIGKILL && !killed && cpu_time >= l)
+                });
+                if cpu_out {
+                    Status::Timeout
+                } else {
+                    Status::Signaled(sig)
+                }
+            }
+        } else if killed || (reaped && libc::WIFSIGNALED(status)) {
+            Status::Killed
+        } else {
+            Status::SetupError(SetupError::other(
+                "run the sandbox's init",
+                format!("it ended (wait status {status:#x}) without a report"),
+            ))
+        };
+        Outcome {
+            status,
+            wall_time,
+            cpu_time,
+            max_rss_kb: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+            enforced_limits: self.enforced,
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! What happened to a sandboxed program: how it ended, what it used, which limits held it.
+//!
+//! [`Outcome`] prints as one line (`Display`) and as the JSON object the `sandbox` tool prints
+//! ([`Outcome::to_json`]).
+
+use crate::limits::EnforcedLimit;
+use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// Everything the runtime knows about a finished sandbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// How the sandbox ended.
+    pub status: Status,
+    /// Time from the clone to the reaping of the sandbox's init.
+    pub wall_time: Duration,
+    /// User plus system CPU time of every process of the sandbox that was reaped.
+    pub cpu_time: Duration,
+    /// The largest resident set size of any reaped process of the sandbox, in KiB.
+    pub max_rss_kb: u64,
+    /// The limits that were applied and the mechanism that enforced each.
+    pub enforced_limits: Vec<EnforcedLimit>,
+}
+
+/// How a sandbox ended, in order of precedence: a setup error hides everything after it, a
+/// violation hides the kill that follows it, and so on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The program exited on its own with this code.
+    Exited(i32),
+    /// The program made a system call its policy forbids; the whole sandbox was killed.
+    Violation(Violation),
+    /// The program was killed by this signal (not by the runtime).
+    Signaled(i32),
+    /// The wall-time or CPU-time limit ran out; the whole sandbox was killed.
+    Timeout,
+    /// The sandbox was killed from outside: [`crate::SandboxChild::kill`], a drop, or another
+    /// process killing the sandbox's init.
+    Killed,
+    /// The sandbox could not be set up; the program never ran.
+    SetupError(SetupError),
+}
+
+/// A forbidden system call, as the kernel reported it to the monitor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The call's name on its architecture, or `"unknown"`.
+    pub syscall: String,
+    /// The call's number on its architecture.
+    pub nr: u32,
+    /// The architecture of the call: `"x86_64"`, `"i386"` (an `int 0x80` call on x86-64), ...
+    pub arch: String,
+    /// The six argument registers.
+    pub args: [u64; 6],
+    /// The instruction pointer at the call.
+    pub ip: u64,
+    /// The calling process, as the host sees it.
+    pub pid: u32,
+    /// What in the policy decided: a rule, the default, or a prelude check.
+    pub decided_by: String,
+}
+
+/// A step of the set-up between clone and exec that failed, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupError {
+    /// The step, in words: `bind /data read-only`, `execute /bin/nope`, ...
+    pub step: String,
+    /// The OS error number, or 0 when the cause is not an OS error.
+    pub errno: i32,
+    /// The cause in words.
+    pub cause: String,
+}
+
+impl SetupError {
+    /// A failed step with an OS error number.
+    pub fn from_errno(step: impl Into<String>, errno: i32) -> Self {
+        SetupError {
+            step: step.into(),
+            errno,
+            cause: io::Error::from_raw_os_error(errno).to_string(),
+        }
+    }
+
+    /// A failed step whose cause is not an OS error.
+    pub fn other(step: impl Into<String>, cause: impl Into<String>) -> Self {
+        SetupError {
+            step: step.into(),
+            errno: 0,
+            cause: cause.into(),
+        }
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.cause)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.syscall)?;
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{a:#x}")?;
+        }
+        write!(
+            f,
+            ") [nr {} on {}] by pid {}, decided by {}",
+            self.nr, self.arch, self.pid, self.decided_by
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Exited(c) => write!(f, "exited with code {c}"),
+            Status::Violation(v) => write!(f, "syscall violation: {v}"),
+            Status::Signaled(s) => write!(f, "killed by signal {} ({})", s, signal_name(*s)),
+            Status::Timeout => f.write_str("timed out"),
+            Status::Killed => f.write_str("killed from outside"),
+            Status::SetupError(e) => write!(f, "setup error: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (wall {} ms, cpu {} ms, max rss {} KiB)",
+            self.status,
+            self.wall_time.as_millis(),
+            self.cpu_time.as_millis(),
+            self.max_rss_kb
+        )
+    }
+}
+
+impl Status {
+    /// The word the JSON report uses for this status.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Status::Exited(_) => "ok",
+            Status::Violation(_) => "violation",
+            Status::Signaled(_) => "signaled",
+            Status::Timeout => "timeout",
+            Status::Killed => "killed",
+            Status::SetupError(_) => "setup_error",
+        }
+    }
+
+    /// Whether the program ran and exited with code 0.
+    pub fn success(&self) -> bool {
+        matches!(self, Status::Exited(0))
+    }
+}
+
+impl Outcome {
+    /// The exit code, if the program exited on its own.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.status {
+            Status::Exited(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The report the `sandbox` tool prints:
+    /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
+    /// "max_rss_kb", "error"}`.
+    pub fn to_json(&self) -> Value {
+        let (exit_code, signal, violation, error) = match &self.status {
+            Status::Exited(c) => (json!(c), Value::Null, Value::Null, Value::Null),
+            Status::Signaled(s) => (Value::Null, json!(s), Value::Null, Value::Null),
+            Status::Violation(v) => (
+                Value::Null,
+                Value::Null,
+                json!({"syscall": v.syscall, "nr": v.nr, "arch": v.arch, "args": v.args}),
+                Value::Null,
+            ),
+            Status::SetupError(e) => (Value::Null, Value::Null, Value::Null, json!(e.to_string())),
+            Status::Timeout | Status::Killed => {
+                (Value::Null, Value::Null, Value::Null, Value::Null)
+            }
+        };
+        json!({
+            "status": self.status.keyword(),
+            "exit_code": exit_code,
+            "signal": signal,
+            "violation": violation,
+            "wall_time_ms": duration_ms(self.wall_time),
+            "cpu_time_ms": duration_ms(self.cpu_time),
+            "max_rss_kb": self.max_rss_kb,
+            "error": error,
+        })
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The conventional name of a signal number (`SIGSEGV`), or `"unknown"`.
+pub fn signal_name(sig: i32) -> &'static str {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str(),
+        Err(_) => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(status: Status) -> Outcome {
+        Outcome {
+            status,
+            wall_time: Duration::from_millis(1500),
+            cpu_time: Duration::from_millis(20),
+            max_rss_kb: 1024,
+            enforced_limits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn json_of_exit() {
+        let j = outcome(Status::Exited(3)).to_json();
+        assert_eq!(j["status"], "ok");
+        assert_eq!(j["exit_code"], 3);
+        assert_eq!(j["signal"], Value::Null);
+        assert_eq!(j["wall_time_ms"], 1500);
+    }
+
+    #[test]
+    fn json_of_violation_and_setup_error() {
+        let v = Violation {
+            syscall: "socket".into(),
+            nr: 41,
+            arch: "x86_64".into(),
+            args: [2, 1, 0, 0, 0, 0],
+            ip: 0x1000,
+            pid: 7,
+            decided_by: "rule `kill socket`".into(),
+        };
+        let j = outcome(Status::Violation(v)).to_json();
+        assert_eq!(j["status"], "violation");
+        assert_eq!(j["violation"]["syscall"], "socket");
+        assert_eq!(j["violation"]["args"][0], 2);
+        let e = SetupError::from_errno("bind /data read-only", libc::ENOENT);
+        assert_eq!(
+            e.to_string(),
+            "bind /data read-only: No such file or directory (os error 2)"
+        );
+        let j = outcome(Status::SetupError(e)).to_json();
+        assert_eq!(j["status"], "setup_error");
+        assert!(j["error"].as_str().unwrap().starts_with("bind /data"));
+    }
+
+    #[test]
+    fn display_is_one_line() {
+        let s = outcome(Status::Signaled(11)).to_string();
+        assert!(!s.contains('\n'));
+        assert!(s.contains("SIGSEGV"), "{s}");
+    }
+}

@@ -1,0 +1,180 @@
+//! The sandbox's init: pid 1 of the new pid namespace, the process the parent cloned.
+//!
+//! It does the namespace-wide set-up (ids, network, hostname, file system), forks the sandboxee
+//! (pid 2), and then only reaps: when the sandboxee ends, init reports its wait status and
+//! exits, and the kernel kills whatever else is left in the namespace. Killing init (what the
+//! monitor does) therefore kills the whole sandbox at once.
+//!
+//! Why a separate init rather than the program as pid 1: a namespace's pid 1 ignores every
+//! signal it has no handler for, even from itself (`kill -SEGV $$` would do nothing), and must
+//! reap orphans. Init is protected from the sandboxee: it keeps its capabilities in the
+//! sandbox's user namespace and becomes non-dumpable (so the sandboxee cannot ptrace it or read
+//! its memory), and installs no signal handlers (so no signal from inside reaches it).
+
+use super::mounts;
+use super::plan::Plan;
+use super::sandboxee;
+use super::steps::{kind, Failure, Report, Step};
+use super::sys;
+use crate::spawn::idmap::SANDBOX_ID;
+
+/// Init's main: never returns.
+pub(crate) fn run(plan: &Plan) -> ! {
+    match setup(plan) {
+        Ok(pid) => reap(plan, pid),
+        Err(f) => {
+            sys::send_report(plan.report_fd, Report::failure(f));
+            sys::exit(1)
+        }
+    }
+}
+
+/// The steps in order; returns the sandboxee's pid (inside the namespace).
+fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
+    parent_death_signal()?;
+    wait_for_id_maps(plan.sync_fd)?;
+    if plan.clear_groups {
+        clear_groups()?;
+    }
+    set_ids()?;
+    if plan.new_net {
+        loopback_up()?;
+    }
+    set_hostname(plan)?;
+    mounts::private_propagation()?;
+    mounts::enter_staging()?;
+    mounts::build(&plan.mounts)?;
+    mounts::enter_new_root()?;
+    fork_sandboxee(plan)
+}
+
+/// Dies with the parent (the parent thread, strictly: see the crate docs).
+fn parent_death_signal() -> Result<(), Failure> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    sys::check(r.into(), Step::ParentDeathSignal)?;
+    Ok(())
+}
+
+/// Blocks until the parent has written the id maps. End of file means the parent died before
+/// (the death signal set before this read covers the time after).
+fn wait_for_id_maps(fd: libc::c_int) -> Result<(), Failure> {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reads one byte into a live local.
+        let r = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+        match r {
+            1 => return Ok(()),
+            0 => {
+                return Err(Failure {
+                    step: Step::WaitForIdMaps,
+                    index: 0,
+                    errno: libc::EPIPE,
+                })
+            }
+            _ if sys::errno() == libc::EINTR => continue,
+            _ => return Err(Failure::errno(Step::WaitForIdMaps)),
+        }
+    }
+}
+
+fn clear_groups() -> Result<(), Failure> {
+    // SAFETY: an empty group list.
+    let r = unsafe { libc::setgroups(0, std::ptr::null()) };
+    sys::check(r.into(), Step::ClearGroups)?;
+    Ok(())
+}
+
+/// Becomes uid/gid 1000 inside. Capabilities in the namespace are kept: no id inside is 0, so
+/// the kernel's "leaving root" rule does not clear them; the sandboxee drops them explicitly.
+fn set_ids() -> Result<(), Failure> {
+    let id = SANDBOX_ID;
+    // SAFETY: integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_setresgid, id, id, id) };
+    sys::check(r, Step::SetGid)?;
+    // SAFETY: integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_setresuid, id, id, id) };
+    sys::check(r, Step::SetUid)?;
+    Ok(())
+}
+
+/// `ifreq` with the flags member, as SIOCGIFFLAGS/SIOCSIFFLAGS use it.
+#[repr(C)]
+struct IfreqFlags {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// Brings `lo` up in the new network namespace.
+fn loopback_up() -> Result<(), Failure> {
+    // SAFETY: socket with integer arguments.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    sys::check(s.into(), Step::Loopback)?;
+    let mut req = IfreqFlags {
+        name: [0; libc::IFNAMSIZ],
+        flags: 0,
+        _pad: [0; 22],
+    };
+    req.name[..2].copy_from_slice(b"lo");
+    // SAFETY: req is a live, correctly sized ifreq for both requests.
+    let r = unsafe { libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req as *mut IfreqFlags) };
+    let r = if r < 0 {
+        r
+    } else {
+        req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        // SAFETY: as above.
+        unsafe { libc::ioctl(s, libc::SIOCSIFFLAGS, &mut req as *mut IfreqFlags) }
+    };
+    let failure = (r < 0).then(|| Failure::errno(Step::Loopback));
+    // SAFETY: s is our socket.
+    unsafe { libc::close(s) };
+    failure.map_or(Ok(()), Err)
+}
+
+fn set_hostname(plan: &Plan) -> Result<(), Failure> {
+    let name = plan.hostname.as_bytes();
+    // SAFETY: name is a live buffer of name.len() bytes.
+    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    sys::check(r.into(), Step::Hostname)?;
+    Ok(())
+}
+
+/// Forks the sandboxee, which runs [`sandboxee::run`] and never returns here.
+fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
+    // SAFETY: a fork-like clone (no new stack, no shared memory): the child continues on a copy
+    // of this single-threaded process and only makes raw system calls on prepared data.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+    sys::check(pid, Step::ForkSandboxee)?;
+    if pid == 0 {
+        sandboxee::run(plan);
+    }
+    Ok(pid as libc::pid_t)
+}
+
+/// Reaps until the sandboxee ends, reports its status, and exits (which kills the rest).
+fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
+    // SAFETY: prctl with integer arguments; non-dumpable keeps the sandboxee (same uid, fewer
+    // capabilities) from ptracing init or opening its /proc files.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let report = plan.report_fd as u32;
+    // Keep only the report socket: init holds no pipe or file of the program's open.
+    sys::close_all_but(&[report]);
+    loop {
+        let mut status = 0;
+        // SAFETY: status is a live int; no rusage requested.
+        let r = unsafe { libc::wait4(-1, &mut status, libc::__WALL, std::ptr::null_mut()) };
+        if r == sandboxee {
+            let msg = Report {
+                kind: kind::EXIT_STATUS,
+                value: status,
+                ..Report::default()
+            };
+            sys::send_report(plan.report_fd, msg);
+            sys::exit(0);
+        }
+        if r < 0 && sys::errno() == libc::ECHILD {
+            sys::exit(0);
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Starting a sandbox: everything between `spawn()` and a running monitor.
+//!
+//! The parent prepares a [`plan::Plan`] (every string, path, pointer array, descriptor number
+//! and filter byte the child will need), then clones with new user, mount, pid, IPC, UTS and
+//! cgroup namespaces (and network unless shared). The clone child is the sandbox's
+//! [`init`]: it waits for the parent to write its id maps ([`idmap`]), builds the file system
+//! ([`mounts`]), and forks the [`sandboxee`], which does the per-process steps and execs. Each
+//! step is one function returning its [`steps::Failure`]; nothing in the child allocates.
+
+mod idmap;
+mod init;
+mod mounts;
+mod plan;
+mod sandboxee;
+pub(crate) mod steps;
+pub(crate) mod sys;
+
+pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
+
+use crate::child::SandboxChild;
+use crate::command::{SandboxCommand, Stdio};
+use crate::error::SpawnError;
+use crate::monitor::{self, Monitor};
+use crate::seccomp;
+use idmap::IdMaps;
+use mounts::MountPlan;
+use plan::{ChildFds, Plan};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn os(what: &str) -> impl FnOnce(io::Error) -> SpawnError + '_ {
+    move |e| SpawnError::os(what, e)
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut p = [0 as libc::c_int; 2];
+    // SAFETY: p is a live array of two ints.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are fresh and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) })
+}
+
+/// A close-on-exec copy of `fd` numbered at least `min`.
+fn relocate(fd: &OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl with integer arguments.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: r is fresh and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// The child's end and the parent's end (if piped) of one standard stream.
+fn stdio_end(
+    s: Stdio,
+    child_reads: bool,
+    min: RawFd,
+) -> Result<(Option<OwnedFd>, Option<File>), SpawnError> {
+    match s {
+        Stdio::Inherit => Ok((None, None)),
+        Stdio::Null => {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(os("open /dev/null"))?;
+            let fd = relocate(&OwnedFd::from(f), min).map_err(os("dup /dev/null"))?;
+            Ok((Some(fd), None))
+        }
+        Stdio::Fd(fd) => Ok((
+            Some(relocate(&fd, min).map_err(os("dup a stdio descriptor"))?),
+            None,
+        )),
+        Stdio::Piped => {
+            let (r, w) = pipe().map_err(os("create a stdio pipe"))?;
+            let (child, parent) = if child_reads { (r, w) } else { (w, r) };
+            let child = relocate(&child, min).map_err(os("dup a stdio pipe"))?;
+            Ok((Some(child), Some(File::from(parent))))
+        }
+    }
+}
+
+/// Starts `cmd` (see [`SandboxCommand::spawn`]).
+pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError> {
+    cmd.limits.validate()?;
+    if let Some(p) = cmd.programs_with_libraries.first() {
+        // TODO(elf.rs): bind what `crate::elf::resolve_libraries(p)` returns, read-only, once
+        // it exists; until then the caller must bind the library directories itself.
+        return Err(SpawnError::Libraries {
+            path: p.display().to_string(),
+            reason: "ELF library resolution is not available yet; bind the library directories explicitly".into(),
+        });
+    }
+    let mut targets: Vec<RawFd> = cmd.passed_fds.iter().map(|(_, t)| *t).collect();
+    targets.sort_unstable();
+    if let Some(w) = targets.windows(2).find(|w| w[0] == w[1]) {
+        return Err(SpawnError::BadFdNumber(w[0]));
+    }
+    if let Some(t) = targets.iter().find(|t| **t <= 2) {
+        return Err(SpawnError::BadFdNumber(*t));
+    }
+    // Every descriptor the child reads from is moved above every target number.
+    let min = targets.last().copied().unwrap_or(2).max(2) + 1;
+
+    let notify = cmd.policy.is_some() && seccomp::notify_supported();
+    let filter = match &cmd.policy {
+        Some(p) => Some(seccomp::prepare(p, notify)?),
+        None => None,
+    };
+    // TODO(cgroup.rs): create a cgroup for `memory` and `pids` when a writable hierarchy exists
+    // (`cgroup::Cgroup::create(&limits)`, `add_pid`, `memory_peak`, `oom_killed`, `kill_all`);
+    // until then those limits fall back to rlimits, and the outcome says so.
+    let (rlimits, enforced) = cmd.limits.plan(false);
+    let ids = IdMaps::for_caller();
+    let mounts = MountPlan::build(&cmd.mounts)?;
+
+    let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
+    let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
+    let (stdin_c, stdin_p) = stdio_end(std::mem::take(&mut cmd.stdin), true, min)?;
+    let (stdout_c, stdout_p) = stdio_end(std::mem::take(&mut cmd.stdout), false, min)?;
+    let (stderr_c, stderr_p) = stdio_end(std::mem::take(&mut cmd.stderr), false, min)?;
+    let passed = std::mem::take(&mut cmd.passed_fds)
+        .into_iter()
+        .map(|(fd, t)| Ok((relocate(&fd, min)?, t)))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(os("dup a passed descriptor"))?;
+    let fds = ChildFds {
+        sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
+        report: relocate(&report_child, min).map_err(os("dup the report socket"))?,
+        stdio: [stdin_c, stdout_c, stderr_c],
+        passed,
+    };
+    drop((sync_r, report_child));
+    let (plan, descriptions) = Plan::build(cmd, &fds, &ids, rlimits, filter, mounts)?;
+
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWCGROUP;
+    if !cmd.share_network {
+        flags |= libc::CLONE_NEWNET;
+    }
+    let start = Instant::now();
+    // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child runs init::run on a copy
+    // of this address space and never returns; it only makes raw system calls on the plan,
+    // which was fully prepared above, so no lock another thread held at the clone is touched.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    if pid == 0 {
+        init::run(&plan);
+    }
+    if pid < 0 {
+        return Err(SpawnError::os(
+            "clone the sandbox",
+            io::Error::last_os_error(),
+        ));
+    }
+    let pid = pid as libc::pid_t;
+    drop(fds);
+    drop(plan);
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // SAFETY: pid is our child, not yet reaped, so the number is still its.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            reap_quietly(pid);
+            return Err(SpawnError::os("pidfd_open the sandbox", e));
+        }
+    };
+    if let Err(e) = ids.write(pid) {
+        let _ = monitor::kill(&pidfd);
+        reap_quietly(pid);
+        return Err(SpawnError::os("write the id maps", e));
+    }
+    // SAFETY: writes one byte from a live local.
+    let w = unsafe { libc::write(sync_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    if w != 1 {
+        let e = io::Error::last_os_error();
+        let _ = monitor::kill(&pidfd);
+        reap_quietly(pid);
+        return Err(SpawnError::os("release the sandbox", e));
+    }
+    drop(sync_w);
+
+    let pidfd = Arc::new(pidfd);
+    let killed = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let m = Monitor {
+        pid1: pid,
+        pidfd: Arc::clone(&pidfd),
+        report: report_parent,
+        policy: cmd.policy.clone(),
+        wall_limit: cmd.limits.wall_time,
+        cpu_limit: cmd.limits.cpu_time,
+        start,
+        killed: Arc::clone(&killed),
+        enforced,
+        descriptions,
+    };
+    let handle = std::thread::Builder::new()
+        .name(format!("sandbox-monitor-{pid}"))
+        .spawn(move || {
+            let outcome = m.run();
+            let _ = tx.send(outcome);
+        });
+    let handle = match handle {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = monitor::kill(&pidfd);
+            reap_quietly(pid);
+            return Err(SpawnError::os("start the monitor thread", e));
+        }
+    };
+    Ok(SandboxChild::new(
+        pid as u32,
+        pidfd,
+        killed,
+        [stdin_p, stdout_p, stderr_p],
+        rx,
+        handle,
+    ))
+}
+
+fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut s = [0 as libc::c_int; 2];
+    // SAFETY: s is a live array of two ints.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            s.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are fresh and ours.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(s[0]), OwnedFd::from_raw_fd(s[1])) };
+    let one: libc::c_int = 1;
+    // SAFETY: SO_PASSCRED reads one int: the kernel then attaches each sender's pid, as seen
+    // from this (the host's) pid namespace, to every message.
+    let r = unsafe {
+        libc::setsockopt(
+            a.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((a, b))
+}
+
+/// `pidfd_open(2)`.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments; a returned descriptor is fresh and ours.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+fn reap_quietly(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: pid is our child; status is a live int.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+}

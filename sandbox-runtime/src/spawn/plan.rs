@@ -1,0 +1,150 @@
+//! Everything the child needs, prepared before the clone: C strings, pointer arrays, the mount
+//! plan, the filter, descriptor numbers. The child only reads it.
+
+use super::idmap::IdMaps;
+use super::mounts::MountPlan;
+use super::steps::Descriptions;
+use crate::command::SandboxCommand;
+use crate::error::SpawnError;
+use crate::limits::Rlimit;
+use crate::seccomp::PreparedFilter;
+use std::ffi::{CString, OsStr};
+use std::os::fd::{OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+/// The child's program, prepared.
+pub(crate) struct Plan {
+    /// Read end of the pipe on which init waits for the id maps.
+    pub sync_fd: RawFd,
+    /// Child end of the report socket (init and sandboxee).
+    pub report_fd: RawFd,
+    pub clear_groups: bool,
+    pub new_net: bool,
+    pub hostname: CString,
+    pub mounts: MountPlan,
+    /// Descriptors to put on 0, 1, 2 (`None`: inherit).
+    pub stdio: [Option<RawFd>; 3],
+    /// (source, target) of passed descriptors; every source is above every target.
+    pub passed: Vec<(RawFd, RawFd)>,
+    /// Descriptors that survive the close-all (sorted).
+    pub keep_fds: Vec<u32>,
+    pub cwd: CString,
+    pub rlimits: Vec<Rlimit>,
+    /// Paths to try, in order, for the program.
+    pub candidates: Vec<CString>,
+    #[expect(dead_code, reason = "owns the strings argv_ptrs points into")]
+    pub argv: Vec<CString>,
+    pub argv_ptrs: Vec<*const libc::c_char>,
+    #[expect(dead_code, reason = "owns the strings envp_ptrs points into")]
+    pub envp: Vec<CString>,
+    pub envp_ptrs: Vec<*const libc::c_char>,
+    pub filter: Option<PreparedFilter>,
+}
+
+fn cstr(s: &OsStr, what: &str) -> Result<CString, SpawnError> {
+    CString::new(s.as_bytes()).map_err(|_| SpawnError::NulByte { what: what.into() })
+}
+
+fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|c| c.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// The descriptors the child uses, already relocated above every target number.
+pub(crate) struct ChildFds {
+    pub sync: OwnedFd,
+    pub report: OwnedFd,
+    pub stdio: [Option<OwnedFd>; 3],
+    pub passed: Vec<(OwnedFd, RawFd)>,
+}
+
+impl Plan {
+    /// Prepares the plan for `cmd`. The descriptors stay owned by `fds` (closed in the parent
+    /// after the clone).
+    pub(crate) fn build(
+        cmd: &SandboxCommand,
+        fds: &ChildFds,
+        ids: &IdMaps,
+        rlimits: Vec<Rlimit>,
+        filter: Option<PreparedFilter>,
+        mounts: MountPlan,
+    ) -> Result<(Plan, Descriptions), SpawnError> {
+        use std::os::fd::AsRawFd;
+        let argv = cmd
+            .args
+            .iter()
+            .map(|a| cstr(a, "an argument"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envp = cmd
+            .env
+            .iter()
+            .map(|(k, v)| {
+                if k.as_bytes().contains(&b'=') {
+                    return Err(SpawnError::NulByte {
+                        what: format!("environment name {k:?} (contains '=') or it"),
+                    });
+                }
+                let mut kv = k.clone();
+                kv.push("=");
+                kv.push(v);
+                cstr(&kv, "an environment variable")
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let program = cmd.program.as_os_str();
+        let candidates = if program.as_bytes().contains(&b'/') {
+            vec![cstr(program, "the program path")?]
+        } else {
+            ["/usr/local/bin/", "/usr/bin/", "/bin/"]
+                .iter()
+                .map(|dir| {
+                    let mut p = dir.as_bytes().to_vec();
+                    p.extend_from_slice(program.as_bytes());
+                    CString::new(p).map_err(|_| SpawnError::NulByte {
+                        what: "the program name".into(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let passed: Vec<(RawFd, RawFd)> = fds
+            .passed
+            .iter()
+            .map(|(fd, target)| (fd.as_raw_fd(), *target))
+            .collect();
+        let mut keep_fds: Vec<u32> = vec![0, 1, 2, fds.report.as_raw_fd() as u32];
+        keep_fds.extend(passed.iter().map(|(_, t)| *t as u32));
+        keep_fds.sort_unstable();
+        keep_fds.dedup();
+        let stdio = [0, 1, 2].map(|i| fds.stdio[i].as_ref().map(|f| f.as_raw_fd()));
+        let descriptions = Descriptions {
+            mounts: mounts.descriptions.clone(),
+            mount_points: mounts.mount_points.clone(),
+            rlimits: rlimits.iter().map(|r| r.name).collect(),
+            passed: passed.iter().map(|(_, t)| *t).collect(),
+            program: cmd.program.display().to_string(),
+            cwd: cmd.cwd.display().to_string(),
+            hostname: cmd.hostname.clone(),
+        };
+        let plan = Plan {
+            sync_fd: fds.sync.as_raw_fd(),
+            report_fd: fds.report.as_raw_fd(),
+            clear_groups: ids.clear_groups,
+            new_net: !cmd.share_network,
+            hostname: cstr(OsStr::new(&cmd.hostname), "the hostname")?,
+            mounts,
+            stdio,
+            passed,
+            keep_fds,
+            cwd: cstr(cmd.cwd.as_os_str(), "the working directory")?,
+            rlimits,
+            candidates,
+            argv_ptrs: pointers(&argv),
+            argv,
+            envp_ptrs: pointers(&envp),
+            envp,
+            filter,
+        };
+        Ok((plan, descriptions))
+    }
+}

@@ -1,0 +1,291 @@
+//! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
+//! signal, standard streams and passed descriptors, close everything else, chdir, open the
+//! program, the exec pipe, rlimits, drop every capability, no_new_privs, and the seccomp filter
+//! last, then `execveat` of the opened program with the runtime's magic.
+//!
+//! Between installing the filter and the exec, every call (the exec, or on its failure a report
+//! and `exit_group`) passes the filter; the monitor lets such calls through only while the exec
+//! pipe shows the exec has not happened (see [`crate::seccomp`]).
+
+use super::plan::Plan;
+use super::steps::{kind, Failure, Report, Step};
+use super::sys;
+use crate::seccomp::MAGIC;
+
+/// The sandboxee's main: never returns.
+pub(crate) fn run(plan: &Plan) -> ! {
+    // Before the exec pipe exists, failures go to the report socket.
+    let mut channel = plan.report_fd;
+    let err = match setup(plan, &mut channel) {
+        Ok(never) => match never {},
+        Err(f) => f,
+    };
+    sys::send_report(channel, Report::failure(err));
+    sys::exit(127)
+}
+
+fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infallible, Failure> {
+    new_session()?;
+    death_signal()?;
+    stdio(plan)?;
+    pass_fds(plan)?;
+    close_fds(plan)?;
+    chdir(plan)?;
+    let exe = find_program(plan)?;
+    let notify = plan.filter.as_ref().is_some_and(|f| f.notify);
+    if notify {
+        *channel = exec_pipe(plan)?;
+    }
+    rlimits(plan)?;
+    drop_capabilities()?;
+    no_new_privs()?;
+    if let Some(filter) = &plan.filter {
+        if notify {
+            announce_listener(*channel)?;
+        }
+        install_filter(filter)?;
+    }
+    Err(exec(plan, exe))
+}
+
+/// A new session without a controlling terminal: no TIOCSTI into the host's terminal.
+fn new_session() -> Result<(), Failure> {
+    // SAFETY: no arguments.
+    let r = unsafe { libc::setsid() };
+    sys::check(r.into(), Step::NewSession)?;
+    Ok(())
+}
+
+/// Dies with init; if init is already gone (we were reparented), stop here.
+fn death_signal() -> Result<(), Failure> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    sys::check(r.into(), Step::SandboxeeDeathSignal)?;
+    // SAFETY: no arguments.
+    if unsafe { libc::getppid() } != 1 {
+        return Err(Failure {
+            step: Step::SandboxeeDeathSignal,
+            index: 0,
+            errno: libc::ESRCH,
+        });
+    }
+    Ok(())
+}
+
+fn stdio(plan: &Plan) -> Result<(), Failure> {
+    for (i, fd) in plan.stdio.iter().enumerate() {
+        if let Some(fd) = fd {
+            // SAFETY: dup2 with integer arguments.
+            let r = unsafe { libc::dup2(*fd, i as libc::c_int) };
+            sys::check_at(r.into(), Step::Stdio, i as u32)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every source is above every target (relocated by the parent), so no dup2 clobbers a source.
+fn pass_fds(plan: &Plan) -> Result<(), Failure> {
+    for (i, (src, dst)) in plan.passed.iter().enumerate() {
+        // SAFETY: dup2 with integer arguments; the new descriptor is not close-on-exec.
+        let r = unsafe { libc::dup2(*src, *dst) };
+        sys::check_at(r.into(), Step::PassFd, i as u32)?;
+    }
+    Ok(())
+}
+
+fn close_fds(plan: &Plan) -> Result<(), Failure> {
+    sys::check(sys::close_all_but(&plan.keep_fds), Step::CloseFds)?;
+    Ok(())
+}
+
+fn chdir(plan: &Plan) -> Result<(), Failure> {
+    sys::check(sys::chdir(&plan.cwd), Step::Chdir)?;
+    Ok(())
+}
+
+/// Opens the program (O_PATH, close-on-exec) for `execveat(fd, "", AT_EMPTY_PATH)`: the exec
+/// then cannot fail on lookup, and a single exec attempt is all the filter ever sees.
+fn find_program(plan: &Plan) -> Result<libc::c_int, Failure> {
+    let mut errno = libc::ENOENT;
+    for c in &plan.candidates {
+        // SAFETY: c is NUL-terminated.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            return Ok(fd);
+        }
+        errno = sys::errno();
+        if errno != libc::ENOENT {
+            break;
+        }
+    }
+    Err(Failure {
+        step: Step::FindProgram,
+        index: 0,
+        errno,
+    })
+}
+
+/// Creates the exec pipe (close-on-exec; this process holds the only write end), sends its read
+/// end to the parent, and returns the write end.
+fn exec_pipe(plan: &Plan) -> Result<libc::c_int, Failure> {
+    let mut p = [0 as libc::c_int; 2];
+    // SAFETY: p is a live array of two ints.
+    let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
+    sys::check(r.into(), Step::ExecPipe)?;
+    let hello = Report {
+        kind: kind::HELLO,
+        ..Report::default()
+    };
+    let sent = sys::send_report_with_fd(plan.report_fd, hello, p[0]);
+    // SAFETY: p[0] is ours; the parent has its own copy now.
+    unsafe { libc::close(p[0]) };
+    sys::check(sent, Step::ExecPipe)?;
+    Ok(p[1])
+}
+
+fn rlimits(plan: &Plan) -> Result<(), Failure> {
+    for (i, r) in plan.rlimits.iter().enumerate() {
+        let lim = libc::rlimit64 {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: prlimit64 on ourselves reads one rlimit64.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                r.resource,
+                &lim as *const libc::rlimit64,
+                std::ptr::null_mut::<libc::rlimit64>(),
+            )
+        };
+        sys::check_at(rc, Step::Rlimit, i as u32)?;
+    }
+    Ok(())
+}
+
+/// Locks securebits, empties the bounding and ambient sets, then all three capability sets.
+fn drop_capabilities() -> Result<(), Failure> {
+    let bits = libc::SECBIT_NOROOT
+        | libc::SECBIT_NOROOT_LOCKED
+        | libc::SECBIT_NO_SETUID_FIXUP
+        | libc::SECBIT_NO_SETUID_FIXUP_LOCKED
+        | libc::SECBIT_KEEP_CAPS_LOCKED
+        | libc::SECBIT_NO_CAP_AMBIENT_RAISE
+        | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) };
+    sys::check(r.into(), Step::Securebits)?;
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+        if r < 0 {
+            if sys::errno() == libc::EINVAL {
+                break; // past the last capability this kernel knows
+            }
+            return Err(Failure::at(Step::BoundingSet, cap as u32));
+        }
+    }
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    sys::check(r.into(), Step::AmbientCaps)?;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let zero = || Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    };
+    let data = [zero(), zero()];
+    // SAFETY: capset reads one header and two data structs (version 3).
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    sys::check(r, Step::DropCaps)?;
+    Ok(())
+}
+
+fn no_new_privs() -> Result<(), Failure> {
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    sys::check(r.into(), Step::NoNewPrivs)?;
+    Ok(())
+}
+
+/// Tells the parent which descriptor the listener will get: the lowest free one, which is what
+/// `seccomp(NEW_LISTENER)` allocates next in this single-threaded process.
+fn announce_listener(channel: libc::c_int) -> Result<(), Failure> {
+    // SAFETY: fcntl with integer arguments.
+    let n = unsafe { libc::fcntl(channel, libc::F_DUPFD, 0) };
+    sys::check(n.into(), Step::PredictListener)?;
+    // SAFETY: n was just created by us.
+    unsafe { libc::close(n) };
+    let msg = Report {
+        kind: kind::LISTENER,
+        value: n,
+        ..Report::default()
+    };
+    sys::send_report(channel, msg);
+    Ok(())
+}
+
+fn install_filter(f: &crate::seccomp::PreparedFilter) -> Result<(), Failure> {
+    let prog = libc::sock_fprog {
+        len: f.insns.len() as libc::c_ushort,
+        // SockFilter is #[repr(C)] with the kernel's sock_filter layout.
+        filter: f.insns.as_ptr() as *mut libc::sock_filter,
+    };
+    let flags = if f.notify {
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        0
+    };
+    // SAFETY: prog describes a live instruction array; the kernel copies it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    sys::check(r, Step::InstallFilter)?;
+    // The listener (close-on-exec) is fetched by the parent with pidfd_getfd.
+    Ok(())
+}
+
+/// `execveat(exe, "", argv, envp, AT_EMPTY_PATH, MAGIC)`; returns only on failure.
+fn exec(plan: &Plan, exe: libc::c_int) -> Failure {
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers to live C strings.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            exe,
+            c"".as_ptr(),
+            plan.argv_ptrs.as_ptr(),
+            plan.envp_ptrs.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            MAGIC,
+        );
+    }
+    Failure::errno(Step::Exec)
+}

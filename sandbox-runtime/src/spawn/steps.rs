@@ -1,0 +1,275 @@
+//! The named steps between clone and exec, and how a failure travels to the parent.
+//!
+//! A failing step in the child becomes a [`Failure`] (step id, an index for steps done once per
+//! item, errno), sent to the parent as a fixed-size [`Report`]; the parent turns it into words
+//! with [`Descriptions`], which it built from the same plan before the clone.
+
+use crate::outcome::SetupError;
+
+/// A step of the set-up, in the order the steps run. `#[repr(u32)]` so it crosses the report
+/// channel as a number.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    // In the sandbox's init (pid 1 of the new pid namespace).
+    ParentDeathSignal = 1,
+    WaitForIdMaps,
+    ClearGroups,
+    SetGid,
+    SetUid,
+    Loopback,
+    Hostname,
+    PrivatePropagation,
+    StagingTmpfs,
+    StagingDirs,
+    NewRootTmpfs,
+    PivotToStaging,
+    MountPoint,
+    Mount,
+    Remount,
+    SealReadOnly,
+    DetachOldRoot,
+    PivotToNewRoot,
+    ForkSandboxee,
+    // In the sandboxee (pid 2), before the exec.
+    NewSession,
+    SandboxeeDeathSignal,
+    Stdio,
+    PassFd,
+    CloseFds,
+    Chdir,
+    FindProgram,
+    ExecPipe,
+    Rlimit,
+    Securebits,
+    BoundingSet,
+    AmbientCaps,
+    DropCaps,
+    NoNewPrivs,
+    PredictListener,
+    InstallFilter,
+    Exec,
+}
+
+impl Step {
+    const ALL: [Step; 36] = [
+        Step::ParentDeathSignal,
+        Step::WaitForIdMaps,
+        Step::ClearGroups,
+        Step::SetGid,
+        Step::SetUid,
+        Step::Loopback,
+        Step::Hostname,
+        Step::PrivatePropagation,
+        Step::StagingTmpfs,
+        Step::StagingDirs,
+        Step::NewRootTmpfs,
+        Step::PivotToStaging,
+        Step::MountPoint,
+        Step::Mount,
+        Step::Remount,
+        Step::SealReadOnly,
+        Step::DetachOldRoot,
+        Step::PivotToNewRoot,
+        Step::ForkSandboxee,
+        Step::NewSession,
+        Step::SandboxeeDeathSignal,
+        Step::Stdio,
+        Step::PassFd,
+        Step::CloseFds,
+        Step::Chdir,
+        Step::FindProgram,
+        Step::ExecPipe,
+        Step::Rlimit,
+        Step::Securebits,
+        Step::BoundingSet,
+        Step::AmbientCaps,
+        Step::DropCaps,
+        Step::NoNewPrivs,
+        Step::PredictListener,
+        Step::InstallFilter,
+        Step::Exec,
+    ];
+
+    /// The step a number names.
+    pub(crate) fn from_u32(v: u32) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| *s as u32 == v)
+    }
+}
+
+/// A failed step: what the child sends home before it exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub step: Step,
+    pub index: u32,
+    pub errno: i32,
+}
+
+impl Failure {
+    /// A failure of `step` with the calling thread's errno.
+    pub(crate) fn errno(step: Step) -> Self {
+        Failure::at(step, 0)
+    }
+
+    /// A failure of item `index` of `step` with the calling thread's errno.
+    pub(crate) fn at(step: Step, index: u32) -> Self {
+        Failure {
+            step,
+            index,
+            errno: crate::spawn::sys::errno(),
+        }
+    }
+}
+
+/// The message kinds of the report channels.
+pub(crate) mod kind {
+    /// A step failed: `step`, `index`, `value` = errno.
+    pub const SETUP_ERROR: u32 = 1;
+    /// The sandboxee ended: `value` = its wait status (sent by init).
+    pub const EXIT_STATUS: u32 = 2;
+    /// The sandboxee says hello; carries the read end of the exec pipe (SCM_RIGHTS), and its
+    /// host pid (SCM_CREDENTIALS, added by the kernel).
+    pub const HELLO: u32 = 3;
+    /// The seccomp listener will be descriptor `value` of the sandboxee.
+    pub const LISTENER: u32 = 4;
+}
+
+/// One fixed-size message from the child to the parent.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub kind: u32,
+    pub step: u32,
+    pub index: u32,
+    pub value: i32,
+}
+
+impl Report {
+    /// The size on the wire.
+    pub(crate) const SIZE: usize = 16;
+
+    pub(crate) fn failure(f: Failure) -> Self {
+        Report {
+            kind: kind::SETUP_ERROR,
+            step: f.step as u32,
+            index: f.index,
+            value: f.errno,
+        }
+    }
+
+    pub(crate) fn to_bytes(self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&self.kind.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.step.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.index.to_ne_bytes());
+        b[12..16].copy_from_slice(&self.value.to_ne_bytes());
+        b
+    }
+
+    pub(crate) fn from_bytes(b: &[u8]) -> Option<Self> {
+        let w = |i: usize| -> Option<[u8; 4]> { b.get(i..i + 4)?.try_into().ok() };
+        (b.len() == Self::SIZE).then_some(())?;
+        Some(Report {
+            kind: u32::from_ne_bytes(w(0)?),
+            step: u32::from_ne_bytes(w(4)?),
+            index: u32::from_ne_bytes(w(8)?),
+            value: i32::from_ne_bytes(w(12)?),
+        })
+    }
+}
+
+/// The words for each step and item, built by the parent from the plan.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Descriptions {
+    /// One per mount operation, e.g. `bind /data read-only`.
+    pub mounts: Vec<String>,
+    /// The destination inside the sandbox of each mount operation.
+    pub mount_points: Vec<String>,
+    /// One per rlimit, its name.
+    pub rlimits: Vec<&'static str>,
+    /// Target numbers of passed descriptors.
+    pub passed: Vec<i32>,
+    pub program: String,
+    pub cwd: String,
+    pub hostname: String,
+}
+
+impl Descriptions {
+    /// A setup error in words.
+    pub(crate) fn describe(&self, r: &Report) -> SetupError {
+        let i = r.index as usize;
+        let item = |v: &[String]| v.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+        let step = match Step::from_u32(r.step) {
+            None => format!("unknown step {}", r.step),
+            Some(s) => match s {
+                Step::ParentDeathSignal => "set the parent-death signal of init".into(),
+                Step::WaitForIdMaps => "wait for the id maps".into(),
+                Step::ClearGroups => "clear supplementary groups".into(),
+                Step::SetGid => "set gid".into(),
+                Step::SetUid => "set uid".into(),
+                Step::Loopback => "bring up lo".into(),
+                Step::Hostname => format!("set hostname {}", self.hostname),
+                Step::PrivatePropagation => "make mount propagation private".into(),
+                Step::StagingTmpfs => "mount the staging tmpfs on /tmp".into(),
+                Step::StagingDirs => "create staging directories".into(),
+                Step::NewRootTmpfs => "mount the new root tmpfs".into(),
+                Step::PivotToStaging => "pivot_root to the staging tmpfs".into(),
+                Step::MountPoint => format!("create mount point {}", item(&self.mount_points)),
+                Step::Mount => item(&self.mounts),
+                Step::Remount => format!("set mount flags on {}", item(&self.mount_points)),
+                Step::SealReadOnly => "make the root and /dev read-only".into(),
+                Step::DetachOldRoot => "detach the host root".into(),
+                Step::PivotToNewRoot => "pivot_root to the new root".into(),
+                Step::ForkSandboxee => "fork the sandboxee".into(),
+                Step::NewSession => "setsid".into(),
+                Step::SandboxeeDeathSignal => "set the parent-death signal".into(),
+                Step::Stdio => format!("set up descriptor {i}"),
+                Step::PassFd => {
+                    format!("pass descriptor {}", self.passed.get(i).map_or(-1, |n| *n))
+                }
+                Step::CloseFds => "close inherited descriptors".into(),
+                Step::Chdir => format!("chdir {}", self.cwd),
+                Step::FindProgram => format!("find program {}", self.program),
+                Step::ExecPipe => "create the exec pipe".into(),
+                Step::Rlimit => {
+                    format!("set rlimit {}", self.rlimits.get(i).copied().unwrap_or("?"))
+                }
+                Step::Securebits => "lock securebits".into(),
+                Step::BoundingSet => "clear the capability bounding set".into(),
+                Step::AmbientCaps => "clear ambient capabilities".into(),
+                Step::DropCaps => "drop capabilities".into(),
+                Step::NoNewPrivs => "set no_new_privs".into(),
+                Step::PredictListener => "reserve the listener descriptor".into(),
+                Step::InstallFilter => "install the seccomp filter".into(),
+                Step::Exec => format!("execute {}", self.program),
+            },
+        };
+        SetupError::from_errno(step, r.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips_and_names_the_mount() {
+        let f = Failure {
+            step: Step::Mount,
+            index: 1,
+            errno: libc::ENOENT,
+        };
+        let r = Report::from_bytes(&Report::failure(f).to_bytes()).unwrap();
+        let d = Descriptions {
+            mounts: vec!["mount /proc".into(), "bind /data read-only".into()],
+            ..Descriptions::default()
+        };
+        assert_eq!(
+            d.describe(&r).to_string(),
+            "bind /data read-only: No such file or directory (os error 2)"
+        );
+        for s in Step::ALL {
+            assert_eq!(Step::from_u32(s as u32), Some(s));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Thin, allocation-free wrappers over the system calls the child makes between clone and exec.
+//! Nothing here allocates, takes a lock, or touches state another thread of the parent might
+//! have held at the clone: only raw system calls on data prepared before the clone.
+
+use super::steps::{Failure, Report, Step};
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+/// The calling thread's errno.
+pub(crate) fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+/// `Ok` for a non-negative return, else the step's failure with errno.
+pub(crate) fn check(r: libc::c_long, step: Step) -> Result<libc::c_long, Failure> {
+    check_at(r, step, 0)
+}
+
+/// `Ok` for a non-negative return, else the failure of item `index` of the step.
+pub(crate) fn check_at(r: libc::c_long, step: Step, index: u32) -> Result<libc::c_long, Failure> {
+    if r < 0 {
+        Err(Failure::at(step, index))
+    } else {
+        Ok(r)
+    }
+}
+
+/// `mount(2)` with optional strings.
+pub(crate) fn mount(
+    src: Option<&CStr>,
+    dst: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+) -> libc::c_long {
+    let p = |s: Option<&CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: every pointer is null or a NUL-terminated string that outlives the call.
+    libc::c_long::from(unsafe {
+        libc::mount(p(src), dst.as_ptr(), p(fstype), flags, p(data).cast())
+    })
+}
+
+/// `mkdir(2)`, treating "already exists" as success.
+pub(crate) fn mkdir_exist_ok(path: &CStr, mode: libc::mode_t) -> libc::c_long {
+    // SAFETY: path is NUL-terminated.
+    let r = unsafe { libc::mkdir(path.as_ptr(), mode) };
+    if r < 0 && errno() == libc::EEXIST {
+        0
+    } else {
+        libc::c_long::from(r)
+    }
+}
+
+/// `pivot_root(2)`.
+pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> libc::c_long {
+    // SAFETY: both pointers are NUL-terminated strings.
+    unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }
+}
+
+/// `chdir(2)`.
+pub(crate) fn chdir(path: &CStr) -> libc::c_long {
+    // SAFETY: path is NUL-terminated.
+    libc::c_long::from(unsafe { libc::chdir(path.as_ptr()) })
+}
+
+/// `umount2(2)`.
+pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> libc::c_long {
+    // SAFETY: path is NUL-terminated.
+    libc::c_long::from(unsafe { libc::umount2(path.as_ptr(), flags) })
+}
+
+/// `close_range(2)` over `[first, last]`.
+pub(crate) fn close_range(first: u32, last: u32) -> libc::c_long {
+    // SAFETY: close_range takes integers only.
+    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }
+}
+
+/// Closes every descriptor not in `keep` (sorted ascending).
+pub(crate) fn close_all_but(keep: &[u32]) -> libc::c_long {
+    let mut next = 0u32;
+    for &k in keep {
+        if k > next && close_range(next, k - 1) < 0 {
+            return -1;
+        }
+        next = next.max(k.saturating_add(1));
+    }
+    close_range(next, u32::MAX)
+}
+
+/// Writes one report in one `write(2)` (atomic on a pipe and a SEQPACKET socket). Errors are
+/// ignored: if the parent is gone there is nobody to tell.
+pub(crate) fn send_report(fd: RawFd, r: Report) {
+    let b = r.to_bytes();
+    // SAFETY: b is a live buffer of b.len() bytes.
+    unsafe {
+        libc::write(fd, b.as_ptr().cast(), b.len());
+    }
+}
+
+/// Sends one report with a descriptor attached (SCM_RIGHTS) on a unix socket.
+pub(crate) fn send_report_with_fd(sock: RawFd, r: Report, fd: RawFd) -> libc::c_long {
+    #[repr(C, align(8))]
+    struct CmsgBuf([u8; 64]);
+    let mut buf = CmsgBuf([0; 64]);
+    let mut bytes = r.to_bytes();
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_mut_ptr().cast(),
+        iov_len: bytes.len(),
+    };
+    // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is pure arithmetic.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
+    // SAFETY: the control buffer is aligned, zeroed, and large enough for one cmsghdr holding one
+    // int (CMSG_SPACE(4) = 24 <= 64), so CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
+    }
+    // SAFETY: msg points at live buffers described above.
+    libc::c_long::try_from(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) }).unwrap_or(-1)
+}
+
+/// Ends the calling process at once, without running any of the parent's exit handlers.
+pub(crate) fn exit(code: i32) -> ! {
+    // SAFETY: _exit never returns and runs no user-space cleanup.
+    unsafe { libc::_exit(code) }
+}
