@@ -183,7 +183,8 @@ fn jump_comment(insn: &SockFilter, acc: Acc, arch: Arch) -> String {
     let rhs = match offset {
         bpf::data::NR if op != "&" => match tables::syscall_by_nr(arch, k) {
             Some(spec) => format!("{k} ({})", spec.name),
-            None => k.to_string(),
+            None if k < 0x1000 => k.to_string(),
+            None => format!("{k:#x}"),
         },
         bpf::data::ARCH if op == "==" => match Arch::audit_arch_name(k) {
             "unknown" => format!("{k:#x}"),
