@@ -60,3 +60,80 @@ groups! {
 pub fn find(name: &str) -> Option<&'static Group> {
     GROUPS.iter().find(|g| g.name == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{compile_text, NoIncludes};
+
+    /// Syscalls no group may allow under any arguments.
+    const NEVER: [&str; 20] = [
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "bpf",
+        "ptrace",
+        "unshare",
+        "setns",
+        "mount",
+        "pivot_root",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "perf_event_open",
+        "userfaultfd",
+        "process_vm_readv",
+        "process_vm_writev",
+        "execve",
+        "execveat",
+        "clone3",
+        "fsopen",
+    ];
+
+    #[test]
+    fn every_group_compiles_and_never_allows_dangerous_calls() {
+        let all: Vec<&str> = GROUPS.iter().map(|g| g.name).collect();
+        let text = format!("default kill;\nuse {};\n", all.join(", "));
+        let compilation = compile_text("all-groups", None, &text, &mut NoIncludes);
+        let compiled = match compilation.result {
+            Ok(c) => c,
+            Err(_) => panic!("{}", compilation.render_errors()),
+        };
+        for checked in &compiled.checked.arches {
+            for name in NEVER {
+                let Some(spec) = crate::tables::syscall_by_name(checked.arch, name) else {
+                    continue;
+                };
+                let branches = checked.syscalls.get(&spec.nr).map(Vec::as_slice);
+                for b in branches.unwrap_or_default() {
+                    assert!(
+                        !b.action.permits(),
+                        "a group allows {name} on {}",
+                        checked.arch
+                    );
+                }
+            }
+            // clone is allowed only without namespace flags.
+            let clone = crate::tables::syscall_by_name(checked.arch, "clone").map(|s| s.nr);
+            for flag in [0x0002_0000u64, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0800_0000] {
+                let args = [flag | 0x0001_0000, 0, 0, 0, 0, 0];
+                let d = compiled
+                    .checked
+                    .decide(checked.arch, checked.arch.audit_arch(), clone.unwrap_or(0), &args);
+                assert!(!d.verdict.action.permits(), "clone with {flag:#x} allowed");
+            }
+        }
+    }
+
+    #[test]
+    fn the_language_reference_lists_every_group() {
+        let doc = include_str!("../LANGUAGE.md");
+        for g in GROUPS {
+            assert!(
+                doc.contains(&format!("| `{}` |", g.name)),
+                "LANGUAGE.md does not describe group `{}`",
+                g.name
+            );
+        }
+    }
+}

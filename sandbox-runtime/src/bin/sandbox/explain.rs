@@ -1,0 +1,118 @@
+//! `sandbox explain FILE [--arch A] [--syscall NAME [ARGS...]]`
+
+use crate::policy_file;
+use clap::Args;
+use sandbox_policy::{disasm, eval, tables, Arch, Verdict};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `sandbox explain`.
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The policy file.
+    file: PathBuf,
+    /// Architecture: x86_64 or aarch64 (default: this machine's).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Show which rule decides this call instead of the disassembly: a syscall name followed
+    /// by up to six arguments (integers, negative integers, or constant names like O_RDONLY).
+    #[arg(long, num_args = 1..=7, value_name = "NAME [ARGS...]", allow_hyphen_values = true)]
+    syscall: Option<Vec<String>>,
+}
+
+/// Prints the annotated disassembly and sizes, or the decision for one call.
+pub fn main(args: ExplainArgs) -> ExitCode {
+    let arch = match policy_file::arch(args.arch.as_deref()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(compiled) = policy_file::load(&args.file) else {
+        return ExitCode::from(1);
+    };
+    let Some(program) = compiled.policy.program(arch) else {
+        eprintln!("error: no program for {arch}");
+        return ExitCode::from(1);
+    };
+    let Some(call) = args.syscall else {
+        print!(
+            "{}",
+            disasm::disassemble(&program.filter, arch, Some(&compiled.policy))
+        );
+        return ExitCode::SUCCESS;
+    };
+    let (nr, values) = match parse_call(arch, &call) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let data = eval::SeccompData {
+        nr: nr as i32,
+        arch: arch.audit_arch(),
+        instruction_pointer: 0,
+        args: values,
+    };
+    let ret = match eval::run(&program.filter, &data) {
+        Ok(outcome) => outcome.ret,
+        Err(e) => {
+            eprintln!("error: the program failed to evaluate: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let meaning = compiled
+        .checked
+        .decide(arch, arch.audit_arch(), nr, &values);
+    let shown: Vec<String> = call[1..].to_vec();
+    let action = Verdict::from_ret_value(ret)
+        .map(|v| v.action.to_string())
+        .unwrap_or_else(|| format!("return value {ret:#x}"));
+    println!(
+        "{}({}) [nr {nr}, {arch}] -> {action}",
+        call[0],
+        shown.join(", ")
+    );
+    println!(
+        "decided by {}",
+        compiled.policy.describe_tag(meaning.verdict.tag)
+    );
+    if meaning.verdict.ret_value() != ret {
+        eprintln!("error: the program and the policy's meaning disagree: this is a compiler bug");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
+    let name = &call[0];
+    let spec = tables::syscall_by_name(arch, name)
+        .ok_or_else(|| format!("`{name}` is not a syscall on {arch}"))?;
+    let mut values = [0u64; 6];
+    for (i, text) in call[1..].iter().enumerate() {
+        values[i] = parse_value(arch, text)?;
+    }
+    Ok((spec.nr, values))
+}
+
+fn parse_value(arch: Arch, text: &str) -> Result<u64, String> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let magnitude = if let Some(hex) = body.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).ok()
+    } else {
+        body.parse::<u64>().ok()
+    };
+    match magnitude {
+        Some(m) if negative => Ok(m.wrapping_neg()),
+        Some(m) => Ok(m),
+        None => tables::constant(arch, text)
+            .map(|v| v as u64)
+            .or_else(|| tables::errno_value(text).map(u64::from))
+            .ok_or_else(|| format!("`{text}` is neither an integer nor a known constant")),
+    }
+}

@@ -1,0 +1,41 @@
+//! `sandbox`: run a program you did not write under a policy file, and check, explain and
+//! compile policy files. A thin layer over the same API a library user calls.
+
+mod check;
+mod compile;
+mod explain;
+mod policy_file;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Run programs in a sandbox under a seccomp policy written in the policy language.
+#[derive(Parser, Debug)]
+#[command(name = "sandbox", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run PROGRAM in a fresh sandbox under a policy.
+    Run(run::RunArgs),
+    /// Check policy files and print every error, like rustc.
+    Check(check::CheckArgs),
+    /// Show the compiled program, or which rule decides a given call.
+    Explain(explain::ExplainArgs),
+    /// Write the raw BPF program (struct sock_filter[], native byte order) to a file.
+    Compile(compile::CompileArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::main(args),
+        Command::Check(args) => check::main(args),
+        Command::Explain(args) => explain::main(args),
+        Command::Compile(args) => compile::main(args),
+    }
+}
