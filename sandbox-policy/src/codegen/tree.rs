@@ -207,7 +207,7 @@ impl<'a> Optimal<'a> {
     }
 }
 
-/// The weighted path length of `tree` for numbers `nrs` with these weights (for tests).
+/// How many tree nodes `nr` passes before reaching its leaf (for tests).
 #[cfg(test)]
 pub(crate) fn depth_of(tree: &Tree, nr: u32) -> usize {
     match tree {
