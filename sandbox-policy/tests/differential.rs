@@ -84,7 +84,12 @@ fn literal(v: i128) -> String {
     }
 }
 
-fn random_cond(rng: &mut Rng, spec: &tables::SyscallSpec, depth: u32, used: &mut Vec<u64>) -> String {
+fn random_cond(
+    rng: &mut Rng,
+    spec: &tables::SyscallSpec,
+    depth: u32,
+    used: &mut Vec<u64>,
+) -> String {
     if depth > 0 && rng.chance(40) {
         let a = random_cond(rng, spec, depth - 1, used);
         let b = random_cond(rng, spec, depth - 1, used);
@@ -115,7 +120,14 @@ fn random_cond(rng: &mut Rng, spec: &tables::SyscallSpec, depth: u32, used: &mut
     }
 }
 
-const ACTIONS: [&str; 6] = ["allow", "log", "errno(EPERM)", "trap", "kill", "kill_thread"];
+const ACTIONS: [&str; 6] = [
+    "allow",
+    "log",
+    "errno(EPERM)",
+    "trap",
+    "kill",
+    "kill_thread",
+];
 
 /// A random policy over syscalls that exist on both architectures, with the numbers used.
 fn random_policy(rng: &mut Rng) -> (String, Vec<u64>) {
@@ -168,7 +180,13 @@ fn check_against_meaning(compiled: &Compiled, rng: &mut Rng, used: &[u64], text:
     let mut probes = 0;
     for program in compiled.policy.programs.iter() {
         let arch = program.arch;
-        let named: Vec<u32> = compiled.checked.arch(arch).syscalls.keys().copied().collect();
+        let named: Vec<u32> = compiled
+            .checked
+            .arch(arch)
+            .syscalls
+            .keys()
+            .copied()
+            .collect();
         for _ in 0..300 {
             let nr = match rng.below(6) {
                 0..=2 if !named.is_empty() => *rng.pick(&named),
@@ -176,7 +194,11 @@ fn check_against_meaning(compiled: &Compiled, rng: &mut Rng, used: &[u64], text:
                 4 => *rng.pick(&[0, 1, X32_SYSCALL_BIT - 1, X32_SYSCALL_BIT, u32::MAX, 500]),
                 _ => rng.below(460) as u32,
             };
-            let audit = if rng.chance(3) { AUDIT_ARCH_I386 } else { arch.audit_arch() };
+            let audit = if rng.chance(3) {
+                AUDIT_ARCH_I386
+            } else {
+                arch.audit_arch()
+            };
             let args = probe_args(rng, used);
             let data = SeccompData {
                 nr: nr as i32,
@@ -187,7 +209,11 @@ fn check_against_meaning(compiled: &Compiled, rng: &mut Rng, used: &[u64], text:
             let got = eval::run(&program.filter, &data)
                 .unwrap_or_else(|e| panic!("evaluation failed: {e}\n{text}"))
                 .ret;
-            let want = compiled.checked.decide(arch, audit, nr, &args).verdict.ret_value();
+            let want = compiled
+                .checked
+                .decide(arch, audit, nr, &args)
+                .verdict
+                .ret_value();
             assert_eq!(
                 got, want,
                 "{arch}: nr {nr} args {args:#x?}: program returns {got:#x}, meaning {want:#x}\n{text}"
@@ -256,8 +282,22 @@ struct SimpleCmp {
 }
 
 /// A policy of one match action plus a default: per syscall, unconditional or an OR of ANDs.
-fn random_seccompiler_policy(rng: &mut Rng, arch: Arch) -> (String, BTreeMap<u32, Vec<Vec<SimpleCmp>>>, &'static str, &'static str) {
-    let pairs = [("allow", "kill"), ("errno(EPERM)", "allow"), ("kill", "allow"), ("trap", "log"), ("allow", "errno(EACCES)")];
+fn random_seccompiler_policy(
+    rng: &mut Rng,
+    arch: Arch,
+) -> (
+    String,
+    BTreeMap<u32, Vec<Vec<SimpleCmp>>>,
+    &'static str,
+    &'static str,
+) {
+    let pairs = [
+        ("allow", "kill"),
+        ("errno(EPERM)", "allow"),
+        ("kill", "allow"),
+        ("trap", "log"),
+        ("allow", "errno(EACCES)"),
+    ];
     let (matched, default) = *rng.pick(&pairs);
     let table = tables::syscalls(arch);
     let mut rules: BTreeMap<u32, Vec<Vec<SimpleCmp>>> = BTreeMap::new();
@@ -272,15 +312,27 @@ fn random_seccompiler_policy(rng: &mut Rng, arch: Arch) -> (String, BTreeMap<u32
                     let ty = spec.args[i].ty;
                     // Signed ordering means different things to the two generators: equality
                     // and masks only on signed types.
-                    let ops: &[&str] = if ty.signed() { &["==", "!="] } else { &["==", "!=", "<", "<=", ">", ">="] };
-                    let width = if ty.bits() == 64 { u64::MAX } else { 0xffff_ffff };
-                    let value = (constant_for(rng, ArgType::U64) as u64) & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX };
+                    let ops: &[&str] = if ty.signed() {
+                        &["==", "!="]
+                    } else {
+                        &["==", "!=", "<", "<=", ">", ">="]
+                    };
+                    let width = if ty.bits() == 64 {
+                        u64::MAX
+                    } else {
+                        0xffff_ffff
+                    };
+                    let value = (constant_for(rng, ArgType::U64) as u64)
+                        & width
+                        & if ty == ArgType::U16 { 0xffff } else { u64::MAX };
                     let masked = rng.chance(25);
                     conj.push(SimpleCmp {
                         arg: i as u8,
                         wide: ty.bits() == 64,
                         op: if masked { "==" } else { *rng.pick(ops) },
-                        mask: masked.then(|| rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }),
+                        mask: masked.then(|| {
+                            rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }
+                        }),
                         value,
                     });
                 }
@@ -304,8 +356,17 @@ fn random_seccompiler_policy(rng: &mut Rng, arch: Arch) -> (String, BTreeMap<u32
                 let parts: Vec<String> = conj
                     .iter()
                     .map(|c| match c.mask {
-                        Some(m) => format!("{} & {m:#x} == {:#x}", spec.args[usize::from(c.arg)].name, c.value & m),
-                        None => format!("{} {} {:#x}", spec.args[usize::from(c.arg)].name, c.op, c.value),
+                        Some(m) => format!(
+                            "{} & {m:#x} == {:#x}",
+                            spec.args[usize::from(c.arg)].name,
+                            c.value & m
+                        ),
+                        None => format!(
+                            "{} {} {:#x}",
+                            spec.args[usize::from(c.arg)].name,
+                            c.op,
+                            c.value
+                        ),
                     })
                     .collect();
                 format!("({})", parts.join(" && "))
@@ -347,7 +408,11 @@ fn seccompiler_program(
                 let conds = conj
                     .iter()
                     .map(|c| {
-                        let len = if c.wide { SeccompCmpArgLen::Qword } else { SeccompCmpArgLen::Dword };
+                        let len = if c.wide {
+                            SeccompCmpArgLen::Qword
+                        } else {
+                            SeccompCmpArgLen::Dword
+                        };
                         let (op, value) = match (c.mask, c.op) {
                             (Some(m), _) => (SeccompCmpOp::MaskedEq(m), c.value & m),
                             (None, "==") => (SeccompCmpOp::Eq, c.value),
@@ -369,11 +434,22 @@ fn seccompiler_program(
         Arch::X86_64 => TargetArch::x86_64,
         Arch::Aarch64 => TargetArch::aarch64,
     };
-    let filter = SeccompFilter::new(map, seccompiler_action(default), seccompiler_action(matched), target).unwrap();
+    let filter = SeccompFilter::new(
+        map,
+        seccompiler_action(default),
+        seccompiler_action(matched),
+        target,
+    )
+    .unwrap();
     let program: BpfProgram = filter.try_into().unwrap();
     program
         .into_iter()
-        .map(|i| sandbox_policy::SockFilter { code: i.code, jt: i.jt, jf: i.jf, k: i.k })
+        .map(|i| sandbox_policy::SockFilter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
         .collect()
 }
 
@@ -400,12 +476,23 @@ fn random_policies_match_seccompiler() {
             .values()
             .flatten()
             .flatten()
-            .flat_map(|c| [c.value, c.value.wrapping_add(1), c.value.wrapping_sub(1), c.mask.unwrap_or(0)])
+            .flat_map(|c| {
+                [
+                    c.value,
+                    c.value.wrapping_add(1),
+                    c.value.wrapping_sub(1),
+                    c.mask.unwrap_or(0),
+                ]
+            })
             .collect();
         let nrs: Vec<u32> = rules.keys().copied().collect();
         let clone3 = tables::syscall_by_name(arch, "clone3").map(|s| s.nr);
         for _ in 0..400 {
-            let nr = if rng.chance(80) && !nrs.is_empty() { *rng.pick(&nrs) } else { rng.below(460) as u32 };
+            let nr = if rng.chance(80) && !nrs.is_empty() {
+                *rng.pick(&nrs)
+            } else {
+                rng.below(460) as u32
+            };
             let data = SeccompData {
                 nr: nr as i32,
                 arch: arch.audit_arch(),
@@ -419,7 +506,11 @@ fn random_policies_match_seccompiler() {
                 continue;
             }
             let b = action_of(eval::run(&theirs, &data).unwrap().ret);
-            assert_eq!(a, b, "{arch} nr {nr} args {:#x?}: ours {a:#x}, seccompiler {b:#x}\n{text}", data.args);
+            assert_eq!(
+                a, b,
+                "{arch} nr {nr} args {:#x?}: ours {a:#x}, seccompiler {b:#x}\n{text}",
+                data.args
+            );
             probes += 1;
         }
     }
@@ -442,6 +533,12 @@ fn x32_numbers_are_killed_where_seccompiler_lets_them_through() {
         instruction_pointer: 0,
         args: [0; 6],
     };
-    assert_eq!(action_of(eval::run(&theirs, &x32_ptrace).unwrap().ret), ret::ALLOW);
-    assert_eq!(action_of(eval::run(ours, &x32_ptrace).unwrap().ret), ret::KILL_PROCESS);
+    assert_eq!(
+        action_of(eval::run(&theirs, &x32_ptrace).unwrap().ret),
+        ret::ALLOW
+    );
+    assert_eq!(
+        action_of(eval::run(ours, &x32_ptrace).unwrap().ret),
+        ret::KILL_PROCESS
+    );
 }

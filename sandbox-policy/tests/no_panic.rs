@@ -28,10 +28,46 @@ fn compile(text: &str) {
 }
 
 const PIECES: [&str; 40] = [
-    "default", "kill", "allow", "errno", "(", ")", "EPERM", ";", ",", "if", "fd", "==", "!=", "<",
-    "<=", ">", ">=", "&", "&&", "|", "||", "!", "-", "0", "0x", "4096", "0xffffffffffffffff",
-    "read", "write", "openat", "flags", "O_RDONLY", "use", "stdio", "include", "\"x\"", "arg9",
-    "/*", "//", "\n",
+    "default",
+    "kill",
+    "allow",
+    "errno",
+    "(",
+    ")",
+    "EPERM",
+    ";",
+    ",",
+    "if",
+    "fd",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "&",
+    "&&",
+    "|",
+    "||",
+    "!",
+    "-",
+    "0",
+    "0x",
+    "4096",
+    "0xffffffffffffffff",
+    "read",
+    "write",
+    "openat",
+    "flags",
+    "O_RDONLY",
+    "use",
+    "stdio",
+    "include",
+    "\"x\"",
+    "arg9",
+    "/*",
+    "//",
+    "\n",
 ];
 
 #[test]
@@ -67,7 +103,13 @@ fn mutated_groups_never_panic() {
                     0 if !chars.is_empty() => {
                         chars.remove(i.min(chars.len() - 1));
                     }
-                    1 => chars.insert(i.min(chars.len()), PIECES[rng.below(PIECES.len())].chars().next().unwrap_or(' ')),
+                    1 => chars.insert(
+                        i.min(chars.len()),
+                        PIECES[rng.below(PIECES.len())]
+                            .chars()
+                            .next()
+                            .unwrap_or(' '),
+                    ),
                     _ => {
                         let j = rng.below(chars.len().max(1));
                         if i < chars.len() && j < chars.len() {
