@@ -342,6 +342,63 @@ fn random_irs_match_their_meaning() {
     println!("{irs} random IRs, {probes} probes, no mismatch");
 }
 
+/// Large random IRs: long argument blocks spread the program over thousands of instructions,
+/// so jumps of every kind need trampolines in many shapes.
+#[test]
+fn large_random_irs_with_far_jumps() {
+    let mut rng = Rng(0xfa2_u64 << 20 | 0x1357);
+    let (mut longest, mut trampolines) = (0, 0);
+    for _ in 0..24 {
+        let arch = if rng.chance(50) {
+            Arch::X86_64
+        } else {
+            Arch::Aarch64
+        };
+        let mut syscalls = BTreeMap::new();
+        for _ in 0..60 + rng.below(100) {
+            let nr = rng.below(500) as u32;
+            let d = Decision::Branches {
+                branches: (0..1 + rng.below(4))
+                    .map(|_| Branch {
+                        cond: Cond::Any((0..2 + rng.below(3)).map(|_| cond(&mut rng, 3)).collect()),
+                        verdict: verdict(&mut rng),
+                    })
+                    .collect(),
+                otherwise: verdict(&mut rng),
+            };
+            syscalls.insert(nr, d);
+        }
+        let ir = ArchIr {
+            arch,
+            default: verdict(&mut rng),
+            syscalls,
+        };
+        match codegen::compile_arch(&ir) {
+            Ok(prog) => {
+                longest = longest.max(prog.len());
+                let rets: Vec<u32> = prog
+                    .iter()
+                    .filter(|i| i.code == bpf::BPF_RET | bpf::BPF_K)
+                    .map(|i| i.k)
+                    .collect();
+                let distinct: BTreeSet<u32> = rets.iter().copied().collect();
+                trampolines += rets.len() - distinct.len();
+                trampolines += prog
+                    .iter()
+                    .filter(|i| i.code == bpf::BPF_JMP | bpf::BPF_JA)
+                    .count();
+                check(&ir, &prog, &mut rng, 400);
+                check_cache(&ir, &prog, &mut rng);
+            }
+            Err(CodegenError::TooLong { len, .. }) => assert!(len > bpf::BPF_MAXINSNS),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(longest > 800, "longest program only {longest}");
+    assert!(trampolines > 50, "only {trampolines} trampolines");
+    println!("longest program {longest}, {trampolines} trampolines");
+}
+
 fn allow() -> Verdict {
     Verdict::new(Action::Allow, Tag::DEFAULT)
 }
@@ -603,4 +660,66 @@ fn trivial_policies() {
     };
     let prog = codegen::compile_arch(&ir).unwrap();
     check(&ir, &prog, &mut Rng(6), 200);
+}
+
+fn narrow_cmp(arg: u8, op: CmpOp, mask: u64, value: u64) -> Cond {
+    Cond::Cmp(Cmp {
+        arg,
+        wide: false,
+        mask,
+        op,
+        value,
+    })
+}
+
+/// The listing of a small policy, byte for byte: any change to layout or annotation shows up
+/// here for review.
+#[test]
+fn listing_is_stable() {
+    let kill = |tag| Verdict::new(Action::Kill, Tag(tag));
+    let mut syscalls = BTreeMap::new();
+    for nr in [0, 3, 60, 231] {
+        syscalls.insert(nr, Decision::Always(allow()));
+    }
+    syscalls.insert(
+        1,
+        Decision::Branches {
+            branches: vec![Branch {
+                cond: Cond::Any(vec![
+                    narrow_cmp(0, CmpOp::Eq, 0xffff_ffff, 1),
+                    narrow_cmp(0, CmpOp::Eq, 0xffff_ffff, 2),
+                ]),
+                verdict: allow(),
+            }],
+            otherwise: kill(2),
+        },
+    );
+    syscalls.insert(
+        257,
+        Decision::Branches {
+            branches: vec![
+                Branch {
+                    cond: Cond::All(vec![
+                        narrow_cmp(0, CmpOp::Eq, 0xffff_ffff, 0xffff_ff9c),
+                        wide_cmp(2, CmpOp::Eq, 3, 0),
+                    ]),
+                    verdict: allow(),
+                },
+                Branch {
+                    cond: wide_cmp(3, CmpOp::Ge, u64::MAX, 0x1_0000_0000),
+                    verdict: kill(4),
+                },
+            ],
+            otherwise: eperm(),
+        },
+    );
+    syscalls.insert(101, Decision::Always(kill(5)));
+    let ir = ArchIr {
+        arch: Arch::X86_64,
+        default: eperm(),
+        syscalls,
+    };
+    let prog = codegen::compile_arch(&ir).unwrap();
+    check(&ir, &prog, &mut Rng(17), 500);
+    insta::assert_snapshot!(disasm::disassemble(&prog, Arch::X86_64, None));
 }
