@@ -50,3 +50,6 @@ pub use outcome::{Outcome, SetupError, Status, Violation};
 pub use spawn::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
 
 pub use sandbox_policy::CompiledPolicy as Policy;
+
+pub mod function;
+pub use function::{dispatch, SandboxedFunction};
