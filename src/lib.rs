@@ -17,11 +17,86 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+/// Parses `key=value` lines (the parser of `examples/parser.rs`, run there in a sandbox).
+///
+/// Blank lines and lines starting with `#` are skipped; keys and values are trimmed; keys are
+/// non-empty ASCII alphanumerics, `_`, `-` or `.`, and unique. Input must be UTF-8 and at most
+/// 64 KiB. Any other input is rejected with the reason.
+pub fn parse_key_values(input: &[u8]) -> Result<Vec<(String, String)>, String> {
+    const MAX_INPUT: usize = 64 << 10;
+    if input.len() > MAX_INPUT {
+        return Err(format!(
+            "input is {} bytes; at most {MAX_INPUT}",
+            input.len()
+        ));
+    }
+    let text = std::str::from_utf8(input).map_err(|e| format!("not UTF-8: {e}"))?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let n = i + 1;
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {n}: expected key=value"))?;
+        let (k, v) = (k.trim(), v.trim());
+        let key_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        if k.is_empty() || !k.chars().all(key_ok) {
+            return Err(format!("line {n}: bad key {k:?}"));
+        }
+        if pairs.iter().any(|(seen, _)| seen == k) {
+            return Err(format!("line {n}: duplicate key {k:?}"));
+        }
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_values_parse_and_reject() {
+        let ok = super::parse_key_values(b"# c\n\n a = 1 \nb.c=x=y\n").unwrap();
+        assert_eq!(ok, [("a".into(), "1".into()), ("b.c".into(), "x=y".into())]);
+        for bad in [&b"novalue"[..], b"=v", b"a b=1", b"a=1\na=2", b"\xff=1"] {
+            assert!(super::parse_key_values(bad).is_err(), "{bad:?}");
+        }
+    }
+
     #[test]
     fn crc32_matches_the_check_value() {
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(super::crc32(b""), 0);
     }
+}
+
+/// Binds `program` (a host path, found in `PATH` when it has no `/`) read-only at its own path,
+/// with the interpreter and shared libraries it loads, resolved by
+/// [`sandbox_runtime::elf::resolve`].
+///
+/// [`sandbox_runtime::SandboxCommand::add_program_with_libraries`] is the runtime's way to ask
+/// for this; the examples do it themselves because the spawner does not honour it yet.
+pub fn bind_program_with_libraries(
+    cmd: &mut sandbox_runtime::SandboxCommand,
+    program: &str,
+) -> Result<std::path::PathBuf, String> {
+    use std::path::PathBuf;
+    let path = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("{program}: not found in PATH"))?
+    };
+    let deps = sandbox_runtime::elf::resolve(&path).map_err(|e| e.to_string())?;
+    cmd.mount_ro(&path, &path);
+    for p in deps.paths() {
+        cmd.mount_ro(p, p);
+    }
+    Ok(path)
 }
