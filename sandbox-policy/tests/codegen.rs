@@ -723,3 +723,37 @@ fn listing_is_stable() {
     check(&ir, &prog, &mut Rng(17), 500);
     insta::assert_snapshot!(disasm::disassemble(&prog, Arch::X86_64, None));
 }
+
+/// Alternating verdicts make one range per number: the exact tree search (a few hundred
+/// ranges) and the balanced fallback (more) both stay correct and fast.
+#[test]
+fn many_ranges() {
+    for count in [640u32, 1500] {
+        let syscalls = (0..count)
+            .map(|nr| {
+                let v = if nr % 2 == 0 { allow() } else { eperm() };
+                (nr, Decision::Always(v))
+            })
+            .collect();
+        let ir = ArchIr {
+            arch: Arch::Aarch64,
+            default: Verdict::new(Action::Trap, Tag::DEFAULT),
+            syscalls,
+        };
+        let start = std::time::Instant::now();
+        let prog = codegen::compile_arch(&ir).unwrap();
+        println!(
+            "{count} ranges: {} instructions in {:?}",
+            prog.len(),
+            start.elapsed()
+        );
+        check(&ir, &prog, &mut Rng(u64::from(count)), 2000);
+        let evens: Vec<u32> = (0..count).step_by(2).collect();
+        assert_eq!(
+            cache::count_cached(&prog, Arch::Aarch64, &evens),
+            evens.len()
+        );
+        let stats = eval::path_stats(&prog, Arch::Aarch64, &evens);
+        assert!(stats.max <= 4 + 13, "{stats:?}");
+    }
+}

@@ -30,8 +30,12 @@ pub(crate) enum Tree {
 
 /// The longest `jeq` chain considered.
 const MAX_CHAIN: usize = 4;
-/// Above this many ranges the cubic search is replaced by a balanced tree.
-const EXACT_LIMIT: usize = 700;
+/// Up to this many ranges every split point is tried (cubic time).
+const EXACT_LIMIT: usize = 200;
+/// Up to this many ranges split points are searched between those of the neighbouring
+/// intervals (Knuth's bound: quadratic time, optimal for plain `jge` trees, close to it with
+/// chains); above it the tree is simply balanced.
+const SEARCH_LIMIT: usize = 1000;
 
 /// The cost of a subtree: weighted path length first, instruction count second.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,7 +66,7 @@ pub(crate) fn build(ranges: &[Range], weights: &[u128]) -> Tree {
     match ranges.len() {
         0 => Tree::Leaf(0),
         1 => Tree::Leaf(ranges[0].leaf),
-        n if n > EXACT_LIMIT || weights.len() != n => balanced(ranges, 0, n - 1),
+        n if n > SEARCH_LIMIT || weights.len() != n => balanced(ranges, 0, n - 1),
         _ => Optimal::solve(ranges, weights).rebuild(0, ranges.len() - 1),
     }
 }
@@ -112,7 +116,19 @@ impl<'a> Optimal<'a> {
                 };
                 let mut best: Option<(Cost, Choice)> =
                     t.chain(i, j).map(|(c, base)| (c, Choice::Chain(base)));
-                for k in i + 1..=j {
+                let (mut first, mut last) = (i + 1, j);
+                if n > EXACT_LIMIT {
+                    if let Choice::Split(k) = t.choice[i * n + j - 1] {
+                        first = k.max(i + 1);
+                    }
+                    if let Choice::Split(k) = t.choice[(i + 1) * n + j] {
+                        last = k.min(j);
+                    }
+                    if first > last {
+                        (first, last) = (i + 1, j);
+                    }
+                }
+                for k in first..=last {
                     let c = t.cost[i * n + k - 1].plus(t.cost[k * n + j]).plus(through);
                     if best.is_none_or(|(b, _)| c < b) {
                         best = Some((c, Choice::Split(k)));
