@@ -54,24 +54,6 @@ pub fn parse_key_values(input: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn key_values_parse_and_reject() {
-        let ok = super::parse_key_values(b"# c\n\n a = 1 \nb.c=x=y\n").unwrap();
-        assert_eq!(ok, [("a".into(), "1".into()), ("b.c".into(), "x=y".into())]);
-        for bad in [&b"novalue"[..], b"=v", b"a b=1", b"a=1\na=2", b"\xff=1"] {
-            assert!(super::parse_key_values(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn crc32_matches_the_check_value() {
-        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(super::crc32(b""), 0);
-    }
-}
-
 /// Binds `program` (a host path, found in `PATH` when it has no `/`) read-only at its own path,
 /// with the interpreter and shared libraries it loads, resolved by
 /// [`sandbox_runtime::elf::resolve`].
@@ -99,4 +81,22 @@ pub fn bind_program_with_libraries(
         cmd.mount_ro(p, p);
     }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_values_parse_and_reject() {
+        let ok = super::parse_key_values(b"# c\n\n a = 1 \nb.c=x=y\n").unwrap();
+        assert_eq!(ok, [("a".into(), "1".into()), ("b.c".into(), "x=y".into())]);
+        for bad in [&b"novalue"[..], b"=v", b"a b=1", b"a=1\na=2", b"\xff=1"] {
+            assert!(super::parse_key_values(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn crc32_matches_the_check_value() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(super::crc32(b""), 0);
+    }
 }
