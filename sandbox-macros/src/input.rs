@@ -4,119 +4,284 @@
 use crate::emit;
 use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
 use sandbox_policy::syntax::{token_from_literal, Punct, Token, TokenKind};
-use sandbox_policy::{compile_text, compile_tokens, Compilation, FsLoader, LineCol, Loc, ROOT_SOURCE};
-use std::path::PathBuf;
+use sandbox_policy::{
+    compile_text, compile_tokens, Compilation, FsLoader, LineCol, Loc, ROOT_SOURCE,
+};
+use std::path::{Path, PathBuf};
 
 /// Expands one `policy!` invocation.
 pub fn expand(input: TokenStream) -> TokenStream {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let paths = Paths::new(&manifest_dir);
     let mut loader = FsLoader {
         base: manifest_dir.clone(),
     };
-    if let Some((path, lit_span)) = file_argument(&input) {
-        let full = manifest_dir.join(&path);
-        let text = match std::fs::read_to_string(&full) {
-            Ok(t) => t,
-            Err(e) => {
-                return emit::error_at(
-                    lit_span,
-                    lit_span,
-                    &format!("cannot read policy file `{}`: {e}", full.display()),
-                )
-            }
-        };
-        let compilation = compile_text(&path, Some(&full), &text, &mut loader);
-        let mut watched = vec![full];
-        watched.extend(compilation.included_files.iter().cloned());
-        return match &compilation.result {
-            Ok(compiled) => emit::policy(&compiled.policy, &watched),
-            Err(_) => emit::error_at(lit_span, lit_span, compilation.render_errors().trim_end()),
-        };
+    match file_argument(&input) {
+        FileArgument::Path(path, lit_span) => {
+            return expand_file(&path, lit_span, &manifest_dir, &paths, &mut loader)
+        }
+        FileArgument::Malformed(start, end) => {
+            return emit::error_at(
+                start,
+                end,
+                "expected a string literal after `file =`\n\
+                 help: write `policy!(file = \"policies/app.policy\")`, relative to the crate's \
+                 directory (CARGO_MANIFEST_DIR)",
+            )
+        }
+        FileArgument::None => {}
     }
-    let (tokens, positions, spans, mut errors) = convert(input);
-    let compilation = compile_tokens(&origin(&spans), tokens, positions, &mut loader);
+    let (tokens, positions, spans, mut errors, dropped) = convert(input);
+    let (file, origin) = origin(&spans);
+    let compilation = compile_tokens(&file, tokens.clone(), positions, &mut loader);
     match &compilation.result {
         Ok(compiled) if errors.is_empty() => {
-            emit::policy(&compiled.policy, &compilation.included_files)
+            let mut policy = compiled.policy.clone();
+            policy.origin = origin.into();
+            emit::policy(&policy, &compilation.included_files)
         }
         Ok(_) => emit::errors(errors),
         Err(diags) => {
+            let statement = statement_numbers(&tokens);
             for d in diags {
-                errors.push(spanned(&compilation, &spans, d));
+                // After a token the converter had to drop, the parser's complaints about the
+                // rest of that statement are follow-ons of the error already reported.
+                let follow_on = d.loc.source == ROOT_SOURCE
+                    && dropped.iter().any(|&i| {
+                        d.loc.start >= i
+                            && statement.get(d.loc.start as usize) == statement.get(i as usize)
+                    });
+                if !follow_on {
+                    errors.push(spanned(&compilation, &spans, d, &paths));
+                }
             }
             emit::errors(errors)
         }
     }
 }
 
+/// `policy!(file = "path")`: errors are placed on the path, each with its own excerpt.
+fn expand_file(
+    path: &str,
+    lit_span: Span,
+    manifest_dir: &Path,
+    paths: &Paths,
+    loader: &mut FsLoader,
+) -> TokenStream {
+    let full = manifest_dir.join(path);
+    let text = match std::fs::read_to_string(&full) {
+        Ok(t) => t,
+        Err(e) => {
+            return emit::error_at(
+                lit_span,
+                lit_span,
+                &format!(
+                    "cannot read policy file `{path}`: {e}\n\
+                     help: the path is relative to the crate's directory (CARGO_MANIFEST_DIR), \
+                     where its Cargo.toml is"
+                ),
+            )
+        }
+    };
+    let compilation = compile_text(path, Some(&full), &text, loader);
+    let mut watched = vec![full];
+    watched.extend(compilation.included_files.iter().cloned());
+    match &compilation.result {
+        Ok(compiled) => emit::policy(&compiled.policy, &watched),
+        Err(diags) => emit::errors(
+            diags
+                .iter()
+                .map(|d| emit::SpannedError {
+                    start: lit_span,
+                    end: lit_span,
+                    message: paths.relative(&excerpt(&compilation, d, true)),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Makes the paths in messages relative to the manifest directory, so they read as the user
+/// wrote them and do not depend on where the crate is checked out.
+struct Paths {
+    prefixes: Vec<String>,
+}
+
+impl Paths {
+    fn new(manifest_dir: &Path) -> Self {
+        let mut prefixes = Vec::new();
+        let canonical = manifest_dir.canonicalize().ok();
+        for dir in std::iter::once(manifest_dir).chain(canonical.as_deref()) {
+            let text = dir.display().to_string();
+            if !text.is_empty() {
+                let sep = std::path::MAIN_SEPARATOR;
+                prefixes.push(format!("{}{sep}", text.trim_end_matches(sep)));
+            }
+        }
+        // Longest first, so a prefix of another never leaves a fragment behind.
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        prefixes.dedup();
+        Paths { prefixes }
+    }
+
+    fn relative(&self, message: &str) -> String {
+        self.prefixes
+            .iter()
+            .fold(message.to_string(), |m, p| m.replace(p.as_str(), ""))
+    }
+}
+
+/// A diagnostic in a text source (a policy file, an included file or a group), as a message
+/// with the place and the offending line under it, like rustc's own excerpts.
+/// `root_is_text` says whether the top-level source is a file (its place is then worth a note;
+/// for `policy!` tokens the error's span already shows it).
+fn excerpt(
+    compilation: &Compilation,
+    d: &sandbox_policy::Diagnostic,
+    root_is_text: bool,
+) -> String {
+    let sources = &compilation.sources;
+    let bare = sandbox_policy::Diagnostic {
+        help: None,
+        ..d.clone()
+    };
+    let rendered = sources.render(&bare);
+    let mut out = format!("{}\n --> {}\n", d.message, sources.describe(d.loc));
+    for line in rendered.lines().skip(1) {
+        if !line.starts_with("  = note: ") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if let Some(help) = &d.help {
+        out.push_str(&format!("  = help: {help}\n"));
+    }
+    let mut at = sources.get(d.loc.source).included_at;
+    while let Some(loc) = at {
+        if loc.source == ROOT_SOURCE && !root_is_text {
+            break;
+        }
+        out.push_str(&format!(
+            "  = note: included at {}\n",
+            sources.describe(loc)
+        ));
+        at = sources.get(loc.source).included_at;
+    }
+    out.trim_end().to_string()
+}
+
+/// For each token, how many `;` come before it: tokens with the same number are in one statement.
+fn statement_numbers(tokens: &[Token]) -> Vec<usize> {
+    let mut n = 0;
+    let mut out = Vec::with_capacity(tokens.len() + 1);
+    for t in tokens {
+        out.push(n);
+        if t.kind == TokenKind::Punct(Punct::Semi) {
+            n += 1;
+        }
+    }
+    out.push(n);
+    out
+}
+
 /// A diagnostic placed on the user's tokens. Errors inside included files or groups are placed
-/// on the `include`/`use` that brought them in, with their own place in the message.
+/// on the `include`/`use` that brought them in, with their own place and line in the message.
 fn spanned(
     compilation: &Compilation,
     spans: &[Span],
     d: &sandbox_policy::Diagnostic,
+    paths: &Paths,
 ) -> emit::SpannedError {
     let mut loc = d.loc;
-    let mut message = d.message.clone();
-    if loc.source != ROOT_SOURCE {
-        message = format!("{}: {message}", compilation.sources.describe(loc));
+    let message = if loc.source == ROOT_SOURCE {
+        match &d.help {
+            Some(help) => format!("{}\nhelp: {help}", d.message),
+            None => d.message.clone(),
+        }
+    } else {
         while loc.source != ROOT_SOURCE {
             match compilation.sources.get(loc.source).included_at {
                 Some(at) => loc = at,
                 None => break,
             }
         }
-    }
-    if let Some(help) = &d.help {
-        message = format!("{message}\n  = help: {help}");
-    }
+        excerpt(compilation, d, false)
+    };
     let (start, end) = token_spans(spans, loc);
     emit::SpannedError {
         start,
         end,
-        message,
+        message: paths.relative(&message),
     }
 }
 
 fn token_spans(spans: &[Span], loc: Loc) -> (Span, Span) {
-    let pick = |i: u32| spans.get(i as usize).copied().unwrap_or_else(Span::call_site);
+    let pick = |i: u32| {
+        spans
+            .get(i as usize)
+            .copied()
+            .unwrap_or_else(Span::call_site)
+    };
     (pick(loc.start), pick(loc.end))
 }
 
-fn origin(spans: &[Span]) -> String {
+/// The name the policy's places are written with (the source file, so a rule's location reads
+/// `src/main.rs:12:5`), and the policy's origin (`policy! at src/main.rs:10:5`).
+fn origin(spans: &[Span]) -> (String, String) {
     match spans.first() {
         Some(s) => {
             let lc = s.start();
             let file = s.file();
-            format!("policy! at {file}:{}:{}", lc.line, lc.column + 1)
+            let origin = format!("policy! at {file}:{}:{}", lc.line, lc.column + 1);
+            (file, origin)
         }
-        None => "policy!".to_string(),
+        None => ("policy!".to_string(), "policy!".to_string()),
     }
+}
+
+enum FileArgument {
+    /// Not `file = ...`: the input is the policy itself.
+    None,
+    /// `file = "path"`.
+    Path(String, Span),
+    /// `file =` followed by anything but one string literal (first and last token).
+    Malformed(Span, Span),
 }
 
 /// Recognises `file = "path"`.
-fn file_argument(input: &TokenStream) -> Option<(String, Span)> {
+fn file_argument(input: &TokenStream) -> FileArgument {
     let trees: Vec<TokenTree> = input.clone().into_iter().collect();
     match trees.as_slice() {
-        [TokenTree::Ident(i), TokenTree::Punct(p), TokenTree::Literal(l)]
-            if i == "file" && p.as_char() == '=' =>
+        [TokenTree::Ident(i), TokenTree::Punct(p), rest @ ..]
+            if i == "file" && p.as_char() == '=' && p.spacing() == Spacing::Alone =>
         {
-            match token_from_literal(&l.to_string()) {
-                Ok(TokenKind::Str(path)) => Some((path, l.span())),
-                _ => None,
+            if let [TokenTree::Literal(l)] = rest {
+                if let Ok(TokenKind::Str(path)) = token_from_literal(&l.to_string()) {
+                    return FileArgument::Path(path, l.span());
+                }
             }
+            let first = rest.first().map_or(p.span(), TokenTree::span);
+            let last = rest.last().map_or(p.span(), TokenTree::span);
+            FileArgument::Malformed(first, last)
         }
-        _ => None,
+        _ => FileArgument::None,
     }
 }
 
-type Converted = (Vec<Token>, Vec<LineCol>, Vec<Span>, Vec<emit::SpannedError>);
+type Converted = (
+    Vec<Token>,
+    Vec<LineCol>,
+    Vec<Span>,
+    Vec<emit::SpannedError>,
+    Vec<u32>,
+);
 
-/// Converts the compiler's tokens to the policy compiler's, keeping each token's span.
+/// Converts the compiler's tokens to the policy compiler's, keeping each token's span. Also
+/// returns the token indices at which a token had to be dropped.
 fn convert(input: TokenStream) -> Converted {
     let mut c = Converter::default();
     c.stream(input);
-    (c.tokens, c.positions, c.spans, c.errors)
+    (c.tokens, c.positions, c.spans, c.errors, c.dropped)
 }
 
 #[derive(Default)]
@@ -125,6 +290,8 @@ struct Converter {
     positions: Vec<LineCol>,
     spans: Vec<Span>,
     errors: Vec<emit::SpannedError>,
+    /// Where tokens were dropped (the index the next token got).
+    dropped: Vec<u32>,
     pending: Option<(String, Span)>,
 }
 
@@ -157,14 +324,20 @@ impl Converter {
 
     fn flush_punct(&mut self) {
         if let Some((text, span)) = self.pending.take() {
-            match Punct::from_str(&text) {
+            match Punct::from_text(&text) {
                 Some(p) => self.push(TokenKind::Punct(p), span),
                 None => {
                     // A joint sequence that is no token of ours, e.g. `=>`: split it.
                     for ch in text.chars() {
-                        match Punct::from_str(&ch.to_string()) {
+                        match Punct::from_text(&ch.to_string()) {
                             Some(p) => self.push(TokenKind::Punct(p), span),
-                            None => self.error(span, format!("unexpected `{ch}`")),
+                            None => {
+                                self.error(
+                                    span,
+                                    format!("unexpected `{ch}`: no part of the policy language"),
+                                );
+                                self.dropped.push(self.tokens.len() as u32);
+                            }
                         }
                     }
                 }
@@ -184,10 +357,22 @@ impl Converter {
                     let text = text.strip_prefix("r#").unwrap_or(&text).to_string();
                     self.push(TokenKind::Ident(text), i.span());
                 }
-                TokenTree::Literal(l) => match token_from_literal(&l.to_string()) {
-                    Ok(kind) => self.push(kind, l.span()),
-                    Err(e) => self.error(l.span(), e),
-                },
+                TokenTree::Literal(l) => {
+                    let text = l.to_string();
+                    match token_from_literal(&text) {
+                        Ok(kind) => self.push(kind, l.span()),
+                        Err(e) => {
+                            self.error(l.span(), e);
+                            // Go on with the literal's value (or a harmless 1), so the parser
+                            // reports nothing about the hole a dropped token would leave.
+                            let value = match token_from_literal(without_suffix(&text)) {
+                                Ok(TokenKind::Int(v)) => v,
+                                _ => 1,
+                            };
+                            self.push(TokenKind::Int(value), l.span());
+                        }
+                    }
+                }
                 TokenTree::Punct(p) => {
                     // Doc comments arrive as `#[doc = "..."]`: skip them like comments.
                     if p.as_char() == '#' {
@@ -217,10 +402,23 @@ impl Converter {
                         self.push(TokenKind::Punct(Punct::RParen), g.span_close());
                     }
                     Delimiter::None => self.stream(g.stream()),
-                    Delimiter::Bracket | Delimiter::Brace => self.error(
-                        g.span_open(),
-                        "unexpected bracket: a policy uses only parentheses".to_string(),
-                    ),
+                    Delimiter::Bracket | Delimiter::Brace => {
+                        let (open, close) = match g.delimiter() {
+                            Delimiter::Brace => ("{", "}"),
+                            _ => ("[", "]"),
+                        };
+                        self.error(
+                            g.span_open(),
+                            format!(
+                                "unexpected `{open}`: a policy groups conditions with parentheses\n\
+                                 help: write `(` and `)` instead of `{open}` and `{close}`"
+                            ),
+                        );
+                        // Read it as parentheses, so the rest is checked as the user meant it.
+                        self.push(TokenKind::Punct(Punct::LParen), g.span_open());
+                        self.stream(g.stream());
+                        self.push(TokenKind::Punct(Punct::RParen), g.span_close());
+                    }
                 },
             }
         }
@@ -231,4 +429,15 @@ impl Converter {
     fn pending_can_grow(&self) -> bool {
         self.pending.as_ref().is_some_and(|(t, _)| t.len() < 2)
     }
+}
+
+/// An integer literal's text without a Rust type suffix (`1u32` to `1`).
+fn without_suffix(text: &str) -> &str {
+    const SUFFIXES: [&str; 12] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ];
+    SUFFIXES
+        .iter()
+        .find_map(|s| text.strip_suffix(s))
+        .unwrap_or(text)
 }

@@ -329,7 +329,7 @@ fn random_seccompiler_policy(
                     conj.push(SimpleCmp {
                         arg: i as u8,
                         wide: ty.bits() == 64,
-                        op: if masked { "==" } else { *rng.pick(ops) },
+                        op: if masked { "==" } else { ops[rng.below(ops.len())] },
                         mask: masked.then(|| {
                             rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }
                         }),

@@ -89,7 +89,7 @@ impl Punct {
     ];
 
     /// The punctuation spelled by `s`, if any.
-    pub fn from_str(s: &str) -> Option<Punct> {
+    pub fn from_text(s: &str) -> Option<Punct> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
@@ -184,7 +184,7 @@ fn parse_int(text: &str) -> Result<u64, String> {
         return Err(format!("`{text}` has no digits"));
     }
     if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
-        return Err(if bad.is_ascii_alphabetic() && radix != 16 || radix == 16 {
+        return Err(if bad.is_ascii_alphabetic() {
             format!("`{text}` is not an integer literal: literals take no type suffix")
         } else {
             format!("`{text}` is not an integer literal")
