@@ -71,12 +71,9 @@ pub fn main(args: ExplainArgs) -> ExitCode {
         .map(|v| v.action.to_string())
         .unwrap_or_else(|| format!("return value {ret:#x}"));
     println!(
-        "{}({}) [nr {nr}, {arch}] -> {action}",
+        "{}({}) [nr {nr}, {arch}] -> {action}: {}",
         call[0],
-        shown.join(", ")
-    );
-    println!(
-        "decided by {}",
+        shown.join(", "),
         compiled.policy.describe_tag(meaning.verdict.tag)
     );
     if meaning.verdict.ret_value() != ret {

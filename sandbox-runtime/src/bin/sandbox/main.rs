@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run PROGRAM in a fresh sandbox under a policy.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Check policy files and print every error, like rustc.
     Check(check::CheckArgs),
     /// Show the compiled program, or which rule decides a given call.
@@ -33,7 +33,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => run::main(args),
+        Command::Run(args) => run::main(*args),
         Command::Check(args) => check::main(args),
         Command::Explain(args) => explain::main(args),
         Command::Compile(args) => compile::main(args),
