@@ -161,9 +161,16 @@ impl Resolver {
                 negative: false,
                 ..
             } if (1..=4095).contains(value) => Some(*value as u16),
-            ConstAtom::Int { loc, .. } => {
+            ConstAtom::Int {
+                value,
+                negative,
+                loc,
+            } => {
+                // In decimal, as errno values are written (the atom's own Display uses hex for
+                // large values, which would show `5000` as `0x1388`).
+                let sign = if *negative { "-" } else { "" };
                 self.error(
-                    Diagnostic::new(*loc, format!("errno value `{atom}` is out of range"))
+                    Diagnostic::new(*loc, format!("errno value `{sign}{value}` is out of range"))
                         .with_help("an errno is between 1 and 4095, or a name such as EPERM"),
                 );
                 None
@@ -227,7 +234,8 @@ impl Resolver {
             };
             let branches = checked.syscalls.entry(spec.nr).or_default();
             if let Some(earlier) = branches.iter().find(|b| b.cond.is_none()) {
-                if flat.group.is_none() {
+                // A syscall named twice in one rule is reported as such, not as shadowed.
+                if flat.group.is_none() && earlier.tag != tag {
                     let earlier_rule = earlier.tag.rule_index().and_then(|i| rules.get(i));
                     self.error(shadowed(name, earlier_rule));
                 }
