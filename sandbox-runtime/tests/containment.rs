@@ -1,0 +1,111 @@
+//! What the program can see of the host: nothing but what was bound.
+
+mod common;
+
+use sandbox_runtime::{Status, Stdio};
+use std::time::Duration;
+
+fn run(script: &str) -> String {
+    let out = common::command("/bin/sh")
+        .args(["-c", script])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Exited(0),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn only_sandbox_pids_are_visible() {
+    let pids: Vec<u32> = run("ls /proc")
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    // init (1), sh (2) and ls (3) at most.
+    assert!(!pids.is_empty() && pids.iter().all(|p| *p <= 3), "{pids:?}");
+}
+
+#[test]
+fn hostname_is_fixed() {
+    let out = common::command("/bin/hostname")
+        .hostname("box")
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"box\n");
+}
+
+#[test]
+fn only_lo_in_the_network_namespace() {
+    let dev = run("cat /proc/net/dev");
+    let ifaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(ifaces, ["lo"]);
+}
+
+#[test]
+fn uid_inside_is_1000_and_outside_not_root() {
+    assert_eq!(run("id -u; id -g"), "1000\n1000\n");
+    let mut child = common::command("/bin/sleep")
+        .arg("5")
+        .stdout(Stdio::Null)
+        .policy(&common::permissive())
+        .spawn()
+        .unwrap();
+    // The program is init's only child.
+    let init = child.id();
+    let mut sandboxee = None;
+    for _ in 0..100 {
+        let children =
+            std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap();
+        if let Some(p) = children.split_whitespace().next() {
+            sandboxee = Some(p.to_string());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sandboxee = sandboxee.expect("the sandboxee appears");
+    for pid in [init.to_string(), sandboxee] {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        let uids: Vec<u32> = uid_line
+            .split_whitespace()
+            .skip(1)
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert!(uids.iter().all(|u| *u != 0), "pid {pid}: {uid_line}");
+        let caps = status.lines().find(|l| l.starts_with("CapEff:")).unwrap();
+        if pid != init.to_string() {
+            assert!(caps.ends_with("0000000000000000"), "{caps}");
+        }
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().status, Status::Killed);
+}
+
+#[test]
+fn root_is_read_only_and_host_files_absent() {
+    let s = run("test ! -e /etc/passwd && ! touch /newfile 2>/dev/null && echo ok");
+    assert_eq!(s, "ok\n");
+}
+
+#[test]
+fn dropping_the_child_kills_everything() {
+    let child = common::command("/bin/sh")
+        .args(["-c", "sleep 30 & sleep 30"])
+        .stdout(Stdio::Null)
+        .spawn()
+        .unwrap();
+    let init = child.id();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(child);
+    assert!(!std::path::Path::new(&format!("/proc/{init}")).exists());
+}

@@ -1,0 +1,184 @@
+//! One test per way a sandbox can end, with real programs.
+
+mod common;
+
+use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
+use std::time::{Duration, Instant};
+
+fn stderr(out: &sandbox_runtime::SandboxOutput) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn exit_code_is_reported() {
+    let out = common::command("/bin/sh")
+        .args(["-c", "exit 7"])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(7), "{}", stderr(&out));
+    assert_eq!(out.outcome.to_json()["exit_code"], 7);
+    assert_eq!(out.outcome.to_json()["status"], "ok");
+}
+
+#[test]
+fn forbidden_socket_is_a_violation_with_name_and_args() {
+    let policy = common::kill_only(&[("socket", 41)]);
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", "import socket; socket.socket()"])
+        .policy(&policy)
+        .output()
+        .unwrap();
+    let Status::Violation(v) = &out.outcome.status else {
+        panic!("{} / {}", out.outcome, stderr(&out));
+    };
+    assert_eq!(v.syscall, "socket");
+    assert_eq!(v.nr, 41);
+    assert_eq!(v.arch, "x86_64");
+    assert_eq!(v.args[0], libc::AF_INET as u64);
+    assert_eq!(v.args[1] & 0xff, libc::SOCK_STREAM as u64);
+    assert!(v.decided_by.contains("kill socket"), "{}", v.decided_by);
+    let j = out.outcome.to_json();
+    assert_eq!(j["status"], "violation");
+    assert_eq!(j["violation"]["syscall"], "socket");
+}
+
+#[test]
+fn exec_is_not_allowed_twice_by_the_magic_alone() {
+    // The policy kills execve: the runtime's own exec still works, the program's does not.
+    let policy = common::kill_only(&[("execve", 59), ("execveat", 322)]);
+    let out = common::command("/bin/sh")
+        .args(["-c", "/bin/true"])
+        .policy(&policy)
+        .output()
+        .unwrap();
+    let Status::Violation(v) = &out.outcome.status else {
+        panic!("{}", out.outcome);
+    };
+    assert_eq!(v.syscall, "execve");
+}
+
+#[test]
+fn signal_is_reported() {
+    let out = common::command("/bin/sh")
+        .args(["-c", "kill -SEGV $$"])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Signaled(libc::SIGSEGV),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(out.outcome.to_json()["signal"], libc::SIGSEGV);
+}
+
+#[test]
+fn wall_time_limit_times_out() {
+    let t = Instant::now();
+    let out = common::command("/bin/sleep")
+        .arg("10")
+        .limits(Limits {
+            wall_time: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    let elapsed = t.elapsed();
+    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    let w = out.outcome.wall_time;
+    assert!(w >= Duration::from_secs(1), "{w:?}");
+    assert!(w <= Duration::from_millis(1200), "{w:?}");
+    assert!(elapsed <= Duration::from_millis(1300), "{elapsed:?}");
+}
+
+#[test]
+fn kill_from_the_host() {
+    let mut child = common::command("/bin/sleep")
+        .arg("10")
+        .stdout(Stdio::Null)
+        .policy(&common::permissive())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(child.wait_timeout(Duration::from_millis(10)).is_none());
+    child.kill().unwrap();
+    let o = child.wait();
+    assert_eq!(o.status, Status::Killed);
+    assert!(o.wall_time < Duration::from_secs(5));
+}
+
+#[test]
+fn missing_bind_source_names_the_path() {
+    let out = common::command("/bin/true")
+        .mount_ro("/nonexistent-data-dir", "/data")
+        .output()
+        .unwrap();
+    let Status::SetupError(e) = &out.outcome.status else {
+        panic!("{}", out.outcome);
+    };
+    assert_eq!(e.errno, libc::ENOENT);
+    assert!(
+        e.to_string().starts_with(
+            "bind /nonexistent-data-dir read-only at /data: No such file or directory"
+        ),
+        "{e}"
+    );
+    assert_eq!(out.outcome.to_json()["status"], "setup_error");
+}
+
+#[test]
+fn missing_program_is_a_setup_error() {
+    let out = common::command("/bin/does-not-exist")
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    let Status::SetupError(e) = &out.outcome.status else {
+        panic!("{}", out.outcome);
+    };
+    assert_eq!(e.errno, libc::ENOENT);
+    assert!(e.step.contains("/bin/does-not-exist"), "{e}");
+}
+
+#[test]
+fn failed_exec_is_a_setup_error_even_when_write_is_killed() {
+    // A directory cannot be executed: execveat fails after the filter is installed, and the
+    // report goes through a filter that kills write.
+    let policy = common::kill_only(&[("write", 1)]);
+    let out = common::command("/usr").policy(&policy).output().unwrap();
+    let Status::SetupError(e) = &out.outcome.status else {
+        panic!("{}", out.outcome);
+    };
+    assert_eq!(e.errno, libc::EACCES, "{e}");
+    assert!(e.step.starts_with("execute"), "{e}");
+}
+
+#[test]
+fn zero_limit_is_an_error_not_a_panic() {
+    let r = SandboxCommand::new("/bin/true")
+        .limits(Limits {
+            open_files: Some(0),
+            ..Limits::default()
+        })
+        .spawn();
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("open_files"), "{e}");
+}
+
+#[test]
+fn cpu_time_limit_times_out() {
+    let out = common::command("/bin/sh")
+        .args(["-c", "while :; do :; done"])
+        .limits(Limits {
+            cpu_time: Some(Duration::from_secs(1)),
+            wall_time: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        })
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    assert!(out.outcome.cpu_time >= Duration::from_millis(900));
+    assert!(out.outcome.wall_time < Duration::from_secs(5));
+}
