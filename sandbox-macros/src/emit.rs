@@ -91,7 +91,9 @@ pub fn policy(p: &CompiledPolicy, watched: &[PathBuf]) -> TokenStream {
         quote!(#sp::RuleMeta { location: #cow(#location), text: #cow(#text) })
     });
     let watched = watched.iter().filter_map(|p| p.to_str()).map(|p| {
-        quote!(const _: &[u8] = include_bytes!(#p);)
+        quote!(
+            const _: &[u8] = include_bytes!(#p);
+        )
     });
     quote! {
         {

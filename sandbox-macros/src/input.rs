@@ -43,14 +43,22 @@ pub fn expand(input: TokenStream) -> TokenStream {
         Ok(_) => emit::errors(errors),
         Err(diags) => {
             let statement = statement_numbers(&tokens);
+            let writes_default = tokens.iter().enumerate().any(|(i, t)| {
+                matches!(&t.kind, TokenKind::Ident(w) if w == "default")
+                    && (i == 0 || tokens[i - 1].kind == TokenKind::Punct(Punct::Semi))
+            });
             for d in diags {
                 // After a token the converter had to drop, the parser's complaints about the
                 // rest of that statement are follow-ons of the error already reported.
-                let follow_on = d.loc.source == ROOT_SOURCE
+                let after_dropped = d.loc.source == ROOT_SOURCE
                     && dropped.iter().any(|&i| {
                         d.loc.start >= i
                             && statement.get(d.loc.start as usize) == statement.get(i as usize)
                     });
+                // A `default` statement that did not parse has been reported; "no default"
+                // would only repeat it.
+                let no_default_again = writes_default && d.message == NO_DEFAULT;
+                let follow_on = after_dropped || no_default_again;
                 if !follow_on {
                     errors.push(spanned(&compilation, &spans, d, &paths));
                 }
@@ -59,6 +67,9 @@ pub fn expand(input: TokenStream) -> TokenStream {
         }
     }
 }
+
+/// The resolver's message for a policy without `default`.
+const NO_DEFAULT: &str = "the policy has no `default` action";
 
 /// `policy!(file = "path")`: errors are placed on the path, each with its own excerpt.
 fn expand_file(
