@@ -141,6 +141,7 @@ fn monitor_lost() -> Outcome {
         wall_time: Duration::ZERO,
         cpu_time: Duration::ZERO,
         max_rss_kb: 0,
+        oom_killed: false,
         enforced_limits: Vec::new(),
     }
 }

@@ -42,6 +42,9 @@ pub enum SpawnError {
         /// Why.
         reason: String,
     },
+    /// The sandbox could not be put in its cgroup.
+    #[error("join the sandbox's cgroup: {0}")]
+    Cgroup(#[from] crate::cgroup::CgroupError),
     /// A host-side system call failed.
     #[error("{what}: {source}")]
     Os {

@@ -51,5 +51,15 @@ pub use spawn::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
 
 pub use sandbox_policy::CompiledPolicy as Policy;
 
+/// Compiles a seccomp policy at build time; see the crate documentation of `sandbox_policy`
+/// and the README for the language.
+pub use sandbox_macros::policy;
+
+/// Items `policy!` expands to. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use sandbox_policy;
+}
+
 pub mod function;
 pub use function::{dispatch, SandboxedFunction};

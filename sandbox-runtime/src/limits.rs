@@ -103,11 +103,13 @@ impl Limits {
         Ok(())
     }
 
-    /// The rlimits to set, and the record of every limit applied. `cgroup_holds_memory_and_pids`
-    /// says whether a cgroup enforces `memory` and `pids` (then no rlimit stands in for them).
+    /// The rlimits to set, and the record of every limit applied. `cgroup_memory` and
+    /// `cgroup_pids` say whether a cgroup enforces `memory` and `pids` (then no rlimit stands
+    /// in for them).
     pub(crate) fn plan(
         &self,
-        cgroup_holds_memory_and_pids: bool,
+        cgroup_memory: bool,
+        cgroup_pids: bool,
     ) -> (Vec<Rlimit>, Vec<EnforcedLimit>) {
         let mut rl = vec![Rlimit {
             resource: libc::RLIMIT_CORE,
@@ -138,11 +140,7 @@ impl Limits {
             push("cpu_time", libc::RLIMIT_CPU, secs, secs + 1, secs * 1000);
         }
         // Memory without a cgroup falls back to the address space (the tighter of the two).
-        let address_space = match (
-            self.address_space,
-            self.memory,
-            cgroup_holds_memory_and_pids,
-        ) {
+        let address_space = match (self.address_space, self.memory, cgroup_memory) {
             (a, Some(m), false) => Some(a.map_or(m, |a| a.min(m))),
             (a, _, _) => a,
         };
@@ -160,8 +158,21 @@ impl Limits {
         if let Some(n) = self.open_files {
             push("open_files", libc::RLIMIT_NOFILE, n, n, n);
         }
-        if let (Some(p), false) = (self.pids, cgroup_holds_memory_and_pids) {
+        if let (Some(p), false) = (self.pids, cgroup_pids) {
             push("pids", libc::RLIMIT_NPROC, p, p, p);
+        }
+        let by_cgroup = [
+            ("memory", self.memory.filter(|_| cgroup_memory)),
+            ("pids", self.pids.filter(|_| cgroup_pids)),
+        ];
+        for (limit, v) in by_cgroup {
+            if let Some(value) = v {
+                enforced.push(EnforcedLimit {
+                    limit,
+                    value,
+                    by: Enforcement::Cgroup,
+                });
+            }
         }
         if let Some(w) = self.wall_time {
             enforced.push(EnforcedLimit {
@@ -200,7 +211,7 @@ mod tests {
             cpu_time: Some(Duration::from_millis(1500)),
             ..Limits::default()
         };
-        let (rl, enforced) = l.plan(false);
+        let (rl, enforced) = l.plan(false, false);
         assert!(rl
             .iter()
             .any(|r| r.resource == libc::RLIMIT_AS && r.soft == 1 << 30));
@@ -208,7 +219,10 @@ mod tests {
             .iter()
             .any(|r| r.resource == libc::RLIMIT_CPU && r.soft == 2 && r.hard == 3));
         assert!(enforced.iter().any(|e| e.limit == "memory"));
-        let (rl, _) = l.plan(true);
+        let (rl, enforced) = l.plan(true, true);
         assert!(!rl.iter().any(|r| r.resource == libc::RLIMIT_AS));
+        assert!(enforced
+            .iter()
+            .any(|e| e.limit == "memory" && e.by == Enforcement::Cgroup));
     }
 }

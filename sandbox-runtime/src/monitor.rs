@@ -15,13 +15,14 @@
 //! the kernel then kills every process in the namespace, and init's reaping by this thread
 //! (`wait4`, which also yields the CPU time and peak RSS of everything init reaped) is the end.
 
+use crate::cgroup::Cgroup;
 use crate::limits::EnforcedLimit;
 use crate::outcome::{Outcome, SetupError, Status, Violation};
 use crate::seccomp::{self, Reply};
 use crate::spawn::steps::{kind, Descriptions, Report};
 use crate::Policy;
 use sandbox_policy::arch::Arch;
-use sandbox_policy::Verdict;
+use sandbox_policy::{Action, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,6 +68,9 @@ pub(crate) struct Monitor {
     pub killed: Arc<AtomicBool>,
     pub enforced: Vec<EnforcedLimit>,
     pub descriptions: Descriptions,
+    /// The sandbox's cgroup, if memory or pids are limited through one; dropped (killing
+    /// anything left and removing it) after init is reaped.
+    pub cgroup: Option<Cgroup>,
 }
 
 /// What the monitor has learnt so far.
@@ -340,6 +344,22 @@ impl Monitor {
             seccomp::send_reply(listener, notif.id, Reply::Continue);
             return;
         }
+        // The runtime's magic on an exec after the start: the prelude sent it here instead of
+        // to the policy, so answer as the policy would. The decision reads only registers
+        // (number, architecture, sixth argument), so CONTINUE is no TOCTOU risk.
+        if self.is_magic_exec(&notif.data) {
+            match self.policy_verdict(&notif.data).map(|v| v.action) {
+                Some(a) if a.permits() => {
+                    seccomp::send_reply(listener, notif.id, Reply::Continue);
+                    return;
+                }
+                Some(Action::Errno(e)) => {
+                    seccomp::send_reply(listener, notif.id, Reply::Fail(i32::from(e)));
+                    return;
+                }
+                _ => {}
+            }
+        }
         let v = self.classify(&notif);
         if st.violation.is_none() {
             st.violation = Some(v);
@@ -357,24 +377,9 @@ impl Monitor {
             .and_then(|a| sandbox_policy::tables::syscall_by_nr(a, nr))
             .map_or("unknown", |s| s.name)
             .to_string();
-        let is_magic =
-            arch == Arch::native() && nr == seccomp::execveat_nr() && d.args[5] == seccomp::MAGIC;
-        let decided_by = if is_magic {
-            "the runtime's one-shot exec (its magic execveat used after the start)".to_string()
-        } else {
-            match self.policy.as_deref() {
-                Some(p) => match p.native_program() {
-                    Some(prog) => {
-                        let ret = seccomp::evaluate(&prog.filter, d);
-                        match Verdict::from_ret_value(ret) {
-                            Some(v) => p.describe_tag(v.tag),
-                            None => format!("the policy (return value {ret:#x})"),
-                        }
-                    }
-                    None => "the policy".to_string(),
-                },
-                None => "the policy".to_string(),
-            }
+        let decided_by = match (self.policy_verdict(d), self.policy.as_deref()) {
+            (Some(v), Some(p)) => p.describe_tag(v.tag),
+            _ => "the policy (its program did not run to a verdict)".to_string(),
         };
         Violation {
             syscall,
@@ -385,6 +390,19 @@ impl Monitor {
             pid: n.pid,
             decided_by,
         }
+    }
+
+    /// Whether a call is the runtime's magic `execveat`.
+    fn is_magic_exec(&self, d: &libc::seccomp_data) -> bool {
+        Arch::native().is_some_and(|a| a.audit_arch() == d.arch)
+            && d.nr as u32 == seccomp::execveat_nr()
+            && d.args[5] == seccomp::MAGIC
+    }
+
+    /// The verdict of the policy's original program (kills not converted) on a call.
+    fn policy_verdict(&self, d: &libc::seccomp_data) -> Option<Verdict> {
+        let prog = self.policy.as_deref()?.native_program()?;
+        seccomp::evaluate(&prog.filter, d).and_then(Verdict::from_ret_value)
     }
 
     /// Reaps init and decides the status.
@@ -433,11 +451,14 @@ impl Monitor {
                 format!("it ended (wait status {status:#x}) without a report"),
             ))
         };
+        let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
+        drop(self.cgroup);
         Outcome {
             status,
             wall_time,
             cpu_time,
             max_rss_kb: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+            oom_killed,
             enforced_limits: self.enforced,
         }
     }

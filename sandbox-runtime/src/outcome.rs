@@ -21,6 +21,9 @@ pub struct Outcome {
     pub cpu_time: Duration,
     /// The largest resident set size of any reaped process of the sandbox, in KiB.
     pub max_rss_kb: u64,
+    /// Whether the kernel's OOM killer killed a process of the sandbox (known only when memory
+    /// was limited through a cgroup).
+    pub oom_killed: bool,
     /// The limits that were applied and the mechanism that enforced each.
     pub enforced_limits: Vec<EnforcedLimit>,
 }
@@ -141,7 +144,11 @@ impl fmt::Display for Outcome {
             self.wall_time.as_millis(),
             self.cpu_time.as_millis(),
             self.max_rss_kb
-        )
+        )?;
+        if self.oom_killed {
+            f.write_str(" [out of memory]")?;
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +239,7 @@ mod tests {
             wall_time: Duration::from_millis(1500),
             cpu_time: Duration::from_millis(20),
             max_rss_kb: 1024,
+            oom_killed: false,
             enforced_limits: Vec::new(),
         }
     }

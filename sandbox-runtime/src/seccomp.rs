@@ -16,11 +16,12 @@
 //! The monitor answers a notification with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` only while the
 //! sandboxee is still running the runtime's own code, which it knows for certain: the sandboxee
 //! holds the only write end of a close-on-exec "exec pipe", so the pipe reads as hung up exactly
-//! when the exec has succeeded (or the sandboxee died). A magic `execveat` after that, and any
-//! call the policy kills, is a violation. So the exec is one-shot even though the magic value is
-//! public, and the policy's exec ban holds. The runtime's own calls between installation and
-//! exec (only the exec, or on its failure a report and `exit_group`) are let through the same
-//! way, so a policy that kills `write` still gets a readable setup error.
+//! when the exec has succeeded (or the sandboxee died). After that, a magic `execveat` is
+//! answered as the policy's own program answers it (allowed, failed with its errno, or a
+//! violation), so the magic value, though public, grants nothing: the exec is one-shot and the
+//! policy's exec ban holds. Any call the policy kills is a violation. The runtime's own calls
+//! between installation and exec (the exec, or on its failure a report and `exit_group`) are
+//! let through the same way, so a policy that kills `write` still gets a readable setup error.
 //!
 //! Kernels without user notification or `pidfd_getfd` (before 5.6) get the plain filter: the
 //! prelude then returns ALLOW for the magic `execveat`, kills stay kills (reported as
@@ -134,96 +135,17 @@ fn kill_to_notify(i: SockFilter) -> SockFilter {
     }
 }
 
-/// Runs a classic BPF program over one `seccomp_data` and returns its verdict, as the kernel
-/// would. Used to name the rule behind a notification, over the ORIGINAL (unconverted) program.
-// TODO: use `sandbox_policy::eval` once the compiler crate provides it.
-pub(crate) fn evaluate(prog: &[SockFilter], d: &libc::seccomp_data) -> u32 {
-    let word = |off: u32| -> Option<u32> {
-        let mut bytes = [0u8; 64];
-        bytes[0..4].copy_from_slice(&d.nr.to_ne_bytes());
-        bytes[4..8].copy_from_slice(&d.arch.to_ne_bytes());
-        bytes[8..16].copy_from_slice(&d.instruction_pointer.to_ne_bytes());
-        for (i, a) in d.args.iter().enumerate() {
-            bytes[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_ne_bytes());
-        }
-        let off = off as usize;
-        (off % 4 == 0 && off + 4 <= 64)
-            .then(|| u32::from_ne_bytes(bytes[off..off + 4].try_into().expect("4 bytes")))
+/// Runs a program over the data of one notification, as the kernel would, and returns its
+/// return value (`None` if the program cannot be run to a return, which a verified program
+/// never does). Used to name the rule behind a notification, over the ORIGINAL program.
+pub(crate) fn evaluate(prog: &[SockFilter], d: &libc::seccomp_data) -> Option<u32> {
+    let data = sandbox_policy::eval::SeccompData {
+        nr: d.nr,
+        arch: d.arch,
+        instruction_pointer: d.instruction_pointer,
+        args: d.args,
     };
-    let (mut a, mut x, mut mem) = (0u32, 0u32, [0u32; 16]);
-    let mut pc = 0usize;
-    while let Some(&ins) = prog.get(pc) {
-        pc += 1;
-        let class = ins.code & 0x07;
-        match class {
-            bpf::BPF_LD | bpf::BPF_LDX => {
-                let v = match ins.code & 0xe0 {
-                    bpf::BPF_ABS => match word(ins.k) {
-                        Some(w) => w,
-                        None => return ret::KILL_THREAD,
-                    },
-                    bpf::BPF_IMM => ins.k,
-                    bpf::BPF_MEM => mem[(ins.k & 15) as usize],
-                    bpf::BPF_LEN => data::SIZE,
-                    _ => return ret::KILL_THREAD,
-                };
-                if class == bpf::BPF_LD {
-                    a = v;
-                } else {
-                    x = v;
-                }
-            }
-            bpf::BPF_ST => mem[(ins.k & 15) as usize] = a,
-            bpf::BPF_STX => mem[(ins.k & 15) as usize] = x,
-            bpf::BPF_ALU => {
-                let src = if ins.code & bpf::BPF_X != 0 { x } else { ins.k };
-                a = match ins.code & 0xf0 {
-                    bpf::BPF_ADD => a.wrapping_add(src),
-                    bpf::BPF_SUB => a.wrapping_sub(src),
-                    bpf::BPF_MUL => a.wrapping_mul(src),
-                    bpf::BPF_DIV => a.checked_div(src).unwrap_or(0),
-                    bpf::BPF_MOD => a.checked_rem(src).unwrap_or(0),
-                    bpf::BPF_OR => a | src,
-                    bpf::BPF_AND => a & src,
-                    bpf::BPF_XOR => a ^ src,
-                    bpf::BPF_LSH => a.checked_shl(src).unwrap_or(0),
-                    bpf::BPF_RSH => a.checked_shr(src).unwrap_or(0),
-                    bpf::BPF_NEG => a.wrapping_neg(),
-                    _ => return ret::KILL_THREAD,
-                };
-            }
-            bpf::BPF_JMP => {
-                let src = if ins.code & bpf::BPF_X != 0 { x } else { ins.k };
-                let taken = match ins.code & 0xf0 {
-                    bpf::BPF_JA => {
-                        pc += ins.k as usize;
-                        continue;
-                    }
-                    bpf::BPF_JEQ => a == src,
-                    bpf::BPF_JGT => a > src,
-                    bpf::BPF_JGE => a >= src,
-                    bpf::BPF_JSET => a & src != 0,
-                    _ => return ret::KILL_THREAD,
-                };
-                pc += usize::from(if taken { ins.jt } else { ins.jf });
-            }
-            bpf::BPF_RET => {
-                return match ins.code & 0x18 {
-                    bpf::BPF_A => a,
-                    _ => ins.k,
-                }
-            }
-            _ => {
-                // BPF_MISC: tax / txa.
-                if ins.code & 0xf8 == bpf::BPF_TXA {
-                    a = x;
-                } else {
-                    x = a;
-                }
-            }
-        }
-    }
-    ret::KILL_THREAD
+    sandbox_policy::eval::run(prog, &data).ok().map(|o| o.ret)
 }
 
 /// Takes a copy of descriptor `fd` of process `pidfd` (`pidfd_getfd`, Linux 5.6+).
@@ -323,18 +245,14 @@ mod tests {
         insns.extend(user.iter().map(|&i| kill_to_notify(i)));
         let nr = execveat_nr() as i32;
         let magic = data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, MAGIC]);
-        assert_eq!(evaluate(&insns, &magic), ret::USER_NOTIF);
+        assert_eq!(evaluate(&insns, &magic), Some(ret::USER_NOTIF));
         let plain = data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, 0]);
-        assert_eq!(evaluate(&insns, &plain), ret::USER_NOTIF);
-        assert_eq!(evaluate(&user, &plain), ret::KILL_PROCESS | 7);
+        assert_eq!(evaluate(&insns, &plain), Some(ret::USER_NOTIF));
+        assert_eq!(evaluate(&user, &plain), Some(ret::KILL_PROCESS | 7));
         let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, MAGIC]);
-        assert_eq!(
-            evaluate(&prelude(Arch::X86_64, false), &foreign),
-            ret::KILL_THREAD
-        );
         let mut fallback = prelude(Arch::X86_64, false);
         fallback.extend(user);
-        assert_eq!(evaluate(&fallback, &magic), ret::ALLOW);
-        assert_eq!(evaluate(&fallback, &foreign), ret::KILL_PROCESS | 7);
+        assert_eq!(evaluate(&fallback, &magic), Some(ret::ALLOW));
+        assert_eq!(evaluate(&fallback, &foreign), Some(ret::KILL_PROCESS | 7));
     }
 }

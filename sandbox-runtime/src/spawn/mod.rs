@@ -17,8 +17,9 @@ pub(crate) mod sys;
 
 pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
 
+use crate::cgroup::{Cgroup, CgroupLimits};
 use crate::child::SandboxChild;
-use crate::command::{SandboxCommand, Stdio};
+use crate::command::{Mount, SandboxCommand, Stdio};
 use crate::error::SpawnError;
 use crate::monitor::{self, Monitor};
 use crate::seccomp;
@@ -28,6 +29,7 @@ use plan::{ChildFds, Plan};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,13 +92,9 @@ fn stdio_end(
 /// Starts `cmd` (see [`SandboxCommand::spawn`]).
 pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError> {
     cmd.limits.validate()?;
-    if let Some(p) = cmd.programs_with_libraries.first() {
-        // TODO(elf.rs): bind what `crate::elf::resolve_libraries(p)` returns, read-only, once
-        // it exists; until then the caller must bind the library directories itself.
-        return Err(SpawnError::Libraries {
-            path: p.display().to_string(),
-            reason: "ELF library resolution is not available yet; bind the library directories explicitly".into(),
-        });
+    let mut all_mounts = cmd.mounts.clone();
+    for p in &cmd.programs_with_libraries {
+        add_program_with_libraries(&mut all_mounts, p)?;
     }
     let mut targets: Vec<RawFd> = cmd.passed_fds.iter().map(|(_, t)| *t).collect();
     targets.sort_unstable();
@@ -114,12 +112,21 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         Some(p) => Some(seccomp::prepare(p, notify)?),
         None => None,
     };
-    // TODO(cgroup.rs): create a cgroup for `memory` and `pids` when a writable hierarchy exists
-    // (`cgroup::Cgroup::create(&limits)`, `add_pid`, `memory_peak`, `oom_killed`, `kill_all`);
-    // until then those limits fall back to rlimits, and the outcome says so.
-    let (rlimits, enforced) = cmd.limits.plan(false);
+    // Memory and pids go to a cgroup when one can be created; else rlimits stand in, and the
+    // outcome's enforced_limits says which.
+    let cgroup = (cmd.limits.memory.is_some() || cmd.limits.pids.is_some())
+        .then(|| {
+            let l = CgroupLimits {
+                memory_bytes: cmd.limits.memory,
+                pids: cmd.limits.pids,
+            };
+            Cgroup::create("sandbox-runtime", &l).ok()
+        })
+        .flatten();
+    let in_cgroup = cgroup.as_ref().map(Cgroup::enforced).unwrap_or_default();
+    let (rlimits, enforced) = cmd.limits.plan(in_cgroup.memory, in_cgroup.pids);
     let ids = IdMaps::for_caller();
-    let mounts = MountPlan::build(&cmd.mounts)?;
+    let mounts = MountPlan::build(&all_mounts)?;
 
     let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
     let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
@@ -184,6 +191,13 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
             return Err(SpawnError::os("pidfd_open the sandbox", e));
         }
     };
+    if let Some(cg) = &cgroup {
+        if let Err(e) = cg.add_pid(nix::unistd::Pid::from_raw(pid)) {
+            let _ = monitor::kill(&pidfd);
+            reap_quietly(pid);
+            return Err(SpawnError::Cgroup(e));
+        }
+    }
     if let Err(e) = ids.write(pid) {
         let _ = monitor::kill(&pidfd);
         reap_quietly(pid);
@@ -213,6 +227,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         killed: Arc::clone(&killed),
         enforced,
         descriptions,
+        cgroup,
     };
     let handle = std::thread::Builder::new()
         .name(format!("sandbox-monitor-{pid}"))
@@ -287,4 +302,32 @@ fn reap_quietly(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: pid is our child; status is a live int.
     unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+/// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
+/// their host paths, read-only, skipping what an identity bind of the caller already shows.
+fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result<(), SpawnError> {
+    let deps = crate::elf::resolve(program).map_err(|e| SpawnError::Libraries {
+        path: program.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let abs = std::path::absolute(program).map_err(|e| SpawnError::os("resolve program", e))?;
+    let files: Vec<std::path::PathBuf> = std::iter::once(abs)
+        .chain(deps.paths().map(Path::to_path_buf))
+        .collect();
+    for f in files {
+        let visible = mounts.iter().any(|m| match m {
+            Mount::Bind { src, dst, .. } => src == dst && f.starts_with(dst),
+            _ => m.destination() == f,
+        });
+        if !visible {
+            mounts.push(Mount::Bind {
+                src: f.clone(),
+                dst: f,
+                writable: false,
+                exec: true,
+            });
+        }
+    }
+    Ok(())
 }

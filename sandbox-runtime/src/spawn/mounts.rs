@@ -379,9 +379,13 @@ fn run_op(op: &MountOp, i: u32) -> Result<(), Failure> {
             let r = unsafe { libc::stat(src.as_ptr(), &mut st) };
             sys::check_at(r.into(), Step::Mount, i)?;
             make_parents(parents, i)?;
+            // SAFETY: stat is plain old data; zero is a valid initial value.
+            let mut existing: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: dst is NUL-terminated and existing is a live stat.
+            let exists = unsafe { libc::stat(dst.as_ptr(), &mut existing) } == 0;
             if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
                 sys::check_at(sys::mkdir_exist_ok(dst, 0o755), Step::MountPoint, i)?;
-            } else {
+            } else if !exists {
                 let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC;
                 // SAFETY: dst is NUL-terminated; the descriptor is closed right away.
                 let fd = unsafe { libc::open(dst.as_ptr(), flags, 0o644) };
