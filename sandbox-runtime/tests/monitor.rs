@@ -1,0 +1,183 @@
+//! The monitor's harder cases: the runtime's magic exec reused by the program, foreign-ABI
+//! calls, limits through cgroups or rlimits, and nothing left behind afterwards.
+
+mod common;
+
+use sandbox_runtime::{Enforcement, Limits, Status, Stdio};
+use std::time::Duration;
+
+/// A python snippet calling execveat(AT_FDCWD, "/bin/true", NULL, NULL, 0, <runtime magic>).
+const MAGIC_EXEC: &str = "import ctypes; l = ctypes.CDLL(None); \
+     l.syscall.restype = ctypes.c_long; \
+     print(l.syscall(322, -100, b'/bin/true', None, None, 0, ctypes.c_ulong(0x4558454353424f58)))";
+
+#[test]
+fn the_magic_exec_grants_nothing_after_the_start() {
+    let policy = common::kill_only(&[("execveat", 322)]);
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", MAGIC_EXEC])
+        .policy(&policy)
+        .output()
+        .unwrap();
+    let Status::Violation(v) = &out.outcome.status else {
+        panic!("{} {}", out.outcome, String::from_utf8_lossy(&out.stderr));
+    };
+    assert_eq!(v.syscall, "execveat");
+    assert!(v.decided_by.contains("kill execveat"), "{}", v.decided_by);
+}
+
+#[test]
+fn the_magic_exec_is_allowed_when_the_policy_allows_execveat() {
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", MAGIC_EXEC])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn int_0x80_is_an_i386_violation() {
+    // mov eax, 20 (i386 getpid); int 0x80; ret
+    let code = "import mmap, ctypes; \
+        m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC); \
+        m.write(b'\\xb8\\x14\\x00\\x00\\x00\\xcd\\x80\\xc3'); \
+        a = ctypes.addressof(ctypes.c_char.from_buffer(m)); \
+        ctypes.CFUNCTYPE(ctypes.c_int)(a)()";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", code])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    let Status::Violation(v) = &out.outcome.status else {
+        panic!("{} {}", out.outcome, String::from_utf8_lossy(&out.stderr));
+    };
+    assert_eq!(v.arch, "i386");
+    assert_eq!(v.nr, 20);
+    assert!(v.decided_by.contains("architecture"), "{}", v.decided_by);
+}
+
+#[test]
+fn program_with_libraries_runs_without_other_mounts() {
+    let out = sandbox_runtime::SandboxCommand::new("/bin/ls")
+        .arg("/")
+        .add_program_with_libraries("/bin/ls")
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("proc") && listing.contains("dev"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn memory_limit_is_enforced_and_reported() {
+    let out = common::command("/usr/bin/python3")
+        .args([
+            "-S",
+            "-c",
+            "b = bytearray(400 * 1024 * 1024); print(len(b))",
+        ])
+        .limits(Limits {
+            memory: Some(128 << 20),
+            wall_time: Some(Duration::from_secs(20)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert!(!out.outcome.status.success(), "{}", out.outcome);
+    let mem = out
+        .outcome
+        .enforced_limits
+        .iter()
+        .find(|e| e.limit == "memory")
+        .expect("memory limit recorded");
+    match mem.by {
+        // The OOM killer or an allocation failure, depending on the cgroup's swap accounting.
+        Enforcement::Cgroup => assert!(
+            out.outcome.oom_killed || out.outcome.status == Status::Exited(1),
+            "{}",
+            out.outcome
+        ),
+        _ => assert_eq!(out.outcome.status, Status::Exited(1), "{}", out.outcome),
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn children() -> String {
+    let mut all = String::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let p = t.unwrap().path().join("children");
+        all.push_str(&std::fs::read_to_string(p).unwrap_or_default());
+    }
+    all
+}
+
+#[test]
+fn nothing_leaks_after_timeouts_violations_kills_and_crashes() {
+    // Warm up lazily-opened descriptors (e.g. the notify support probe).
+    let _ = common::command("/bin/true")
+        .policy(&common::permissive())
+        .output();
+    let before = open_fds();
+    for _ in 0..3 {
+        let out = common::command("/bin/sleep")
+            .arg("5")
+            .limits(Limits {
+                wall_time: Some(Duration::from_millis(100)),
+                ..Limits::default()
+            })
+            .policy(&common::permissive())
+            .output()
+            .unwrap();
+        assert_eq!(out.outcome.status, Status::Timeout);
+        let out = common::command("/usr/bin/python3")
+            .args(["-S", "-c", "import socket; socket.socket()"])
+            .policy(&common::kill_only(&[("socket", 41)]))
+            .output()
+            .unwrap();
+        assert!(matches!(out.outcome.status, Status::Violation(_)));
+        let out = common::command("/bin/sh")
+            .args(["-c", "kill -SEGV $$"])
+            .output()
+            .unwrap();
+        assert_eq!(out.outcome.status, Status::Signaled(libc::SIGSEGV));
+        let mut c = common::command("/bin/sh")
+            .args(["-c", "sleep 5 & sleep 5"])
+            .stdout(Stdio::Piped)
+            .spawn()
+            .unwrap();
+        c.kill().unwrap();
+        assert_eq!(c.wait().status, Status::Killed);
+    }
+    // Other tests run in parallel threads of this process: allow their descriptors to come
+    // and go, but not to pile up.
+    let after = open_fds();
+    assert!(
+        after <= before + 8,
+        "descriptors: {before} before, {after} after"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let left = children();
+    assert!(
+        left.trim().is_empty() || left.split_whitespace().count() < 4,
+        "children: {left}"
+    );
+}
