@@ -250,6 +250,20 @@ fn origin(spans: &[Span]) -> (String, String) {
     }
 }
 
+/// A token passed through a `macro_rules!` fragment (`$path:literal`) arrives wrapped in an
+/// invisible group: the token itself.
+fn unwrap_invisible(tree: TokenTree) -> TokenTree {
+    if let TokenTree::Group(g) = &tree {
+        if g.delimiter() == Delimiter::None {
+            let mut inner = g.stream().into_iter();
+            if let (Some(only), None) = (inner.next(), inner.next()) {
+                return unwrap_invisible(only);
+            }
+        }
+    }
+    tree
+}
+
 enum FileArgument {
     /// Not `file = ...`: the input is the policy itself.
     None,
@@ -261,7 +275,7 @@ enum FileArgument {
 
 /// Recognises `file = "path"`.
 fn file_argument(input: &TokenStream) -> FileArgument {
-    let trees: Vec<TokenTree> = input.clone().into_iter().collect();
+    let trees: Vec<TokenTree> = input.clone().into_iter().map(unwrap_invisible).collect();
     match trees.as_slice() {
         [TokenTree::Ident(i), TokenTree::Punct(p), rest @ ..]
             if i == "file" && p.as_char() == '=' && p.spacing() == Spacing::Alone =>

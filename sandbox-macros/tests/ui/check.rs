@@ -9,7 +9,9 @@ pub fn action(policy: &CompiledPolicy, syscall: &str, args: [u64; 6]) -> Action 
     let nr = sp::tables::syscall_by_name(arch, syscall)
         .unwrap_or_else(|| panic!("no syscall `{syscall}` on {arch}"))
         .nr;
-    let program = policy.program(arch).expect("a program for the native architecture");
+    let program = policy
+        .program(arch)
+        .expect("a program for the native architecture");
     let data = sp::eval::SeccompData::native(arch, nr, args);
     let out = sp::eval::run(&program.filter, &data).expect("the filter runs to a return");
     sp::Verdict::from_ret_value(out.ret)

@@ -16,5 +16,12 @@ fn main() {
     let texts: Vec<&str> = POLICY.rules.iter().map(|r| r.text.as_ref()).collect();
     assert!(texts.contains(&"allow getrandom"));
     assert!(texts.contains(&"allow getpid"));
-    assert_eq!(POLICY.rules.iter().filter(|r| !r.location.starts_with("group ")).count(), 3);
+    assert_eq!(
+        POLICY
+            .rules
+            .iter()
+            .filter(|r| !r.location.starts_with("group "))
+            .count(),
+        3
+    );
 }

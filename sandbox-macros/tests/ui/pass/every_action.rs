@@ -40,5 +40,8 @@ fn main() {
     assert_eq!(DEFAULT_KILL_THREAD.default, Action::KillThread);
     assert_eq!(action(&DEFAULT_KILL_THREAD, "read", z), Action::KillThread);
     // Only the clone3 prelude.
-    assert_eq!(check::rule_texts(&DEFAULT_KILL_THREAD), ["errno(ENOSYS) clone3"]);
+    assert_eq!(
+        check::rule_texts(&DEFAULT_KILL_THREAD),
+        ["errno(ENOSYS) clone3"]
+    );
 }

@@ -5,8 +5,7 @@ mod check;
 use check::action;
 use sandbox_runtime::__private::sandbox_policy::Action;
 
-static POLICY: sandbox_runtime::Policy =
-    sandbox_runtime::policy!(file = "policies/app.policy");
+static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy!(file = "policies/app.policy");
 
 fn main() {
     assert!(POLICY.native_program().is_some());

@@ -23,7 +23,9 @@ fn main() {
             "errno(ENOSYS) clone3",
         ]
     );
-    assert!(POLICY.rules[1].location.ends_with("policies/common.policy:2:1"));
+    assert!(POLICY.rules[1]
+        .location
+        .ends_with("policies/common.policy:2:1"));
     assert!(POLICY.rules[2]
         .location
         .ends_with("policies/nested/write_stdout.policy:2:1"));

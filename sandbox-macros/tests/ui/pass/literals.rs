@@ -20,8 +20,14 @@ fn main() {
     let (allow, deny) = (Action::Allow, Action::Errno(1));
     let at_fdcwd = -100i64;
     // AT_FDCWD matches sign-extended or not: the kernel reads an int's low 32 bits only.
-    assert_eq!(action(&POLICY, "openat", [at_fdcwd as u64, 0, 0, 0, 0, 0]), allow);
-    assert_eq!(action(&POLICY, "openat", [at_fdcwd as u32 as u64, 0, 0, 0, 0, 0]), allow);
+    assert_eq!(
+        action(&POLICY, "openat", [at_fdcwd as u64, 0, 0, 0, 0, 0]),
+        allow
+    );
+    assert_eq!(
+        action(&POLICY, "openat", [at_fdcwd as u32 as u64, 0, 0, 0, 0, 0]),
+        allow
+    );
     assert_eq!(action(&POLICY, "openat", [3, 0, 0, 0, 0, 0]), deny);
     assert_eq!(action(&POLICY, "fchmodat", [0, 0, 0o644, 0, 0, 0]), allow);
     assert_eq!(action(&POLICY, "fchmodat", [0, 0, 0o755, 0, 0, 0]), allow);
@@ -29,9 +35,18 @@ fn main() {
     assert_eq!(action(&POLICY, "write", [1, 0, 0, 0, 0, 0]), allow);
     assert_eq!(action(&POLICY, "write", [10, 0, 0, 0, 0, 0]), allow);
     assert_eq!(action(&POLICY, "write", [2, 0, 0, 0, 0, 0]), deny);
-    assert_eq!(action(&POLICY, "lseek", [0, -4096i64 as u64, 0, 0, 0, 0]), allow);
-    assert_eq!(action(&POLICY, "lseek", [0, -4097i64 as u64, 0, 0, 0, 0]), deny);
+    assert_eq!(
+        action(&POLICY, "lseek", [0, -4096i64 as u64, 0, 0, 0, 0]),
+        allow
+    );
+    assert_eq!(
+        action(&POLICY, "lseek", [0, -4097i64 as u64, 0, 0, 0, 0]),
+        deny
+    );
     assert_eq!(action(&POLICY, "lseek", [0, 5, 0, 0, 0, 0]), allow);
-    assert_eq!(action(&POLICY, "close", [0xffff_ffff, 0, 0, 0, 0, 0]), allow);
+    assert_eq!(
+        action(&POLICY, "close", [0xffff_ffff, 0, 0, 0, 0, 0]),
+        allow
+    );
     assert_eq!(action(&POLICY, "close", [0, 0, 0, 0, 0, 0]), deny);
 }

@@ -26,8 +26,14 @@ fn main() {
     let mmap = |prot: u64| action(&POLICY, "mmap", [0, 4096, prot, 0, 0, 0]);
     assert_eq!(mmap(c("PROT_READ") | c("PROT_WRITE")), Action::Allow);
     assert_eq!(mmap(c("PROT_READ") | c("PROT_EXEC")), Action::Kill);
-    assert_eq!(action(&POLICY, "clone", [c("CLONE_THREAD"), 0, 0, 0, 0, 0]), Action::Allow);
-    assert_eq!(action(&POLICY, "clone", [c("CLONE_NEWUSER"), 0, 0, 0, 0, 0]), Action::Kill);
+    assert_eq!(
+        action(&POLICY, "clone", [c("CLONE_THREAD"), 0, 0, 0, 0, 0]),
+        Action::Allow
+    );
+    assert_eq!(
+        action(&POLICY, "clone", [c("CLONE_NEWUSER"), 0, 0, 0, 0, 0]),
+        Action::Kill
+    );
     let socket = |domain: &str, ty: u64| action(&POLICY, "socket", [c(domain), ty, 0, 0, 0, 0]);
     assert_eq!(socket("AF_UNIX", c("SOCK_STREAM")), Action::Allow);
     assert_eq!(socket("AF_INET", c("SOCK_STREAM")), Action::Kill);

@@ -14,6 +14,9 @@ static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
 
 fn main() {
     assert!(POLICY.native_program().is_some());
-    assert_eq!(action(&POLICY, "mprotect", [0, 4096, 1, 0, 0, 0]), Action::Errno(1));
+    assert_eq!(
+        action(&POLICY, "mprotect", [0, 4096, 1, 0, 0, 0]),
+        Action::Errno(1)
+    );
     assert_eq!(action(&POLICY, "brk", [0; 6]), Action::Allow);
 }

@@ -20,7 +20,11 @@ fn main() {
     for i in 0..6 {
         let mut args = exact;
         args[i] ^= 0x10;
-        assert_eq!(action(&POLICY, "mmap", args), Action::Kill, "arg{i} is checked");
+        assert_eq!(
+            action(&POLICY, "mmap", args),
+            Action::Kill,
+            "arg{i} is checked"
+        );
     }
     assert_eq!(action(&POLICY, "write", [1, 0, 99, 0, 0, 0]), Action::Allow);
     assert_eq!(action(&POLICY, "write", [1, 0, 100, 0, 0, 0]), Action::Kill);

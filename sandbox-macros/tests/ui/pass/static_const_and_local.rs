@@ -13,5 +13,9 @@ fn main() {
     // Each knows where it was written.
     assert!(IN_STATIC.origin.starts_with("policy! at "));
     assert_ne!(IN_STATIC.origin, IN_CONST.origin);
-    assert!(IN_STATIC.rules[0].location.ends_with(":4:69"), "{}", IN_STATIC.rules[0].location);
+    assert!(
+        IN_STATIC.rules[0].location.ends_with(":4:69"),
+        "{}",
+        IN_STATIC.rules[0].location
+    );
 }
