@@ -11,7 +11,10 @@ fn main() {
             std::process::exit(1);
         }
         Ok(c) => match &c.result {
-            Ok(compiled) => print!("{}", sandbox_policy::disasm::disassemble_policy(&compiled.policy)),
+            Ok(compiled) => print!(
+                "{}",
+                sandbox_policy::disasm::disassemble_policy(&compiled.policy)
+            ),
             Err(_) => {
                 eprint!("{}", c.render_errors());
                 std::process::exit(1);

@@ -57,7 +57,12 @@ impl Compilation {
 }
 
 /// Compiles policy text. `path` (if any) is where relative includes are resolved from.
-pub fn compile_text(name: &str, path: Option<&Path>, text: &str, loader: &mut dyn Loader) -> Compilation {
+pub fn compile_text(
+    name: &str,
+    path: Option<&Path>,
+    text: &str,
+    loader: &mut dyn Loader,
+) -> Compilation {
     let mut sources = SourceMap::default();
     let id = sources.add(Source {
         name: name.to_string(),
@@ -139,7 +144,11 @@ fn run(
     }
 }
 
-fn generate(checked: CheckedPolicy, sources: &SourceMap, end: Loc) -> Result<Compiled, Vec<Diagnostic>> {
+fn generate(
+    checked: CheckedPolicy,
+    sources: &SourceMap,
+    end: Loc,
+) -> Result<Compiled, Vec<Diagnostic>> {
     let irs = lower::lower(&checked);
     let mut programs = Vec::new();
     let mut errors = Vec::new();

@@ -115,11 +115,20 @@ mod tests {
             }
             // clone is allowed only without namespace flags.
             let clone = crate::tables::syscall_by_name(checked.arch, "clone").map(|s| s.nr);
-            for flag in [0x0002_0000u64, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0800_0000] {
+            for flag in [
+                0x0002_0000u64,
+                0x1000_0000,
+                0x2000_0000,
+                0x4000_0000,
+                0x0800_0000,
+            ] {
                 let args = [flag | 0x0001_0000, 0, 0, 0, 0, 0];
-                let d = compiled
-                    .checked
-                    .decide(checked.arch, checked.arch.audit_arch(), clone.unwrap_or(0), &args);
+                let d = compiled.checked.decide(
+                    checked.arch,
+                    checked.arch.audit_arch(),
+                    clone.unwrap_or(0),
+                    &args,
+                );
                 assert!(!d.verdict.action.permits(), "clone with {flag:#x} allowed");
             }
         }

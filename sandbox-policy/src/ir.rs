@@ -77,7 +77,8 @@ impl Cmp {
 
     /// Whether the comparison holds for these syscall arguments.
     pub fn holds(&self, args: &[u64; 6]) -> bool {
-        self.op.holds(self.operand(args[usize::from(self.arg)]), self.value)
+        self.op
+            .holds(self.operand(args[usize::from(self.arg)]), self.value)
     }
 }
 

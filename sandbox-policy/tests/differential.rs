@@ -329,7 +329,11 @@ fn random_seccompiler_policy(
                     conj.push(SimpleCmp {
                         arg: i as u8,
                         wide: ty.bits() == 64,
-                        op: if masked { "==" } else { ops[rng.below(ops.len())] },
+                        op: if masked {
+                            "=="
+                        } else {
+                            ops[rng.below(ops.len())]
+                        },
                         mask: masked.then(|| {
                             rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }
                         }),

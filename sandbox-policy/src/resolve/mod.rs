@@ -293,9 +293,8 @@ impl Resolver {
             .strip_prefix("arg")
             .and_then(|n| n.parse::<u8>().ok())
             .filter(|n| *n < 6);
-        let found = by_name.or_else(|| {
-            by_position.and_then(|i| spec.args.get(usize::from(i)).map(|a| (i, *a)))
-        });
+        let found = by_name
+            .or_else(|| by_position.and_then(|i| spec.args.get(usize::from(i)).map(|a| (i, *a))));
         if found.is_none() {
             let list = spec.args.iter().map(|a| a.name).collect::<Vec<_>>();
             let message = match by_position {

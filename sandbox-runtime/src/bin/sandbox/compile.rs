@@ -35,7 +35,11 @@ pub fn main(args: CompileArgs) -> ExitCode {
         eprintln!("error: no program for {arch}");
         return ExitCode::from(1);
     };
-    let bytes: Vec<u8> = program.filter.iter().flat_map(|i| i.to_ne_bytes()).collect();
+    let bytes: Vec<u8> = program
+        .filter
+        .iter()
+        .flat_map(|i| i.to_ne_bytes())
+        .collect();
     if let Err(e) = std::fs::write(&args.output, &bytes) {
         eprintln!("error: cannot write `{}`: {e}", args.output.display());
         return ExitCode::from(1);

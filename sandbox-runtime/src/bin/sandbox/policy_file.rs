@@ -25,8 +25,7 @@ pub fn load(path: &Path) -> Option<Compiled> {
 pub fn arch(name: Option<&str>) -> Result<Arch, String> {
     match name {
         None => Ok(Arch::native().unwrap_or(Arch::X86_64)),
-        Some(n) => Arch::from_name(n).ok_or_else(|| {
-            format!("unknown architecture `{n}`: expected x86_64 or aarch64")
-        }),
+        Some(n) => Arch::from_name(n)
+            .ok_or_else(|| format!("unknown architecture `{n}`: expected x86_64 or aarch64")),
     }
 }

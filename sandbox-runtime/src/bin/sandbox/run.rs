@@ -20,9 +20,11 @@ pub const EXIT_NOT_FOUND: u8 = 127;
 
 /// Arguments of `sandbox run`.
 #[derive(Args, Debug)]
-#[command(after_help = "Exit status: the program's own exit code when it exits; 128+N when \
+#[command(
+    after_help = "Exit status: the program's own exit code when it exits; 128+N when \
     killed by signal N; 159 on a policy violation; 124 on time-out; 125 when the sandbox could \
-    not be set up; 126 when PROGRAM is not executable; 127 when it is not found.")]
+    not be set up; 126 when PROGRAM is not executable; 127 when it is not found."
+)]
 pub struct RunArgs {
     /// The policy file.
     #[arg(long)]
