@@ -1,0 +1,969 @@
+//! A hostile sandboxee: one attack on the sandbox per subcommand (`attacker <attack> [args]`).
+//!
+//! Each attack reports what the kernel answered on standard output as `key=value` lines
+//! (errno values by name), so the attack suite in `tests/attacks.rs` can assert the exact
+//! outcome. Attacks that a correct sandbox stops by killing the process (a seccomp violation,
+//! a limit) simply never get to print their last line. Arguments starting with `tag:` are
+//! ignored: the suite adds one to every run to find surviving processes by their command line.
+
+use std::ffi::CString;
+use std::io::Write;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("tag:"))
+        .collect();
+    let Some(attack) = args.first() else {
+        eprintln!("usage: attacker <attack> [args]");
+        std::process::exit(2);
+    };
+    let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    match attack.as_str() {
+        "true" => {}
+        "socket" => socket(),
+        "i386-socket" => i386_socket(),
+        "i386-getpid" => i386_getpid(),
+        "x32-getpid" => x32_getpid(),
+        "ioctl-tiocsti" => ioctl_tiocsti(),
+        "openat-fdcwd" => openat_fdcwd(),
+        "clone3" => clone3(),
+        "raw" => raw(rest[0]),
+        "read" => read_paths(&rest),
+        "write" => write_path(rest[0]),
+        "remount" => remount(rest[0]),
+        "exec" => exec_path(rest[0], &rest[1..]),
+        "chroot-escape" => chroot_escape(rest[0]),
+        "proc-root" => proc_root(rest[0]),
+        "mknod" => mknod(),
+        "proc-sys" => proc_sys(),
+        "pids" => pids(rest.first().copied()),
+        "kill-all" => kill_all(rest[0]),
+        "ptrace-parent" => ptrace_parent(),
+        "ids" => ids(),
+        "daemon" => daemon(),
+        "forkbomb" => forkbomb(),
+        "membomb" => membomb(),
+        "spin" => spin(),
+        "fsize" => fsize(rest[0]),
+        "fds" => fd_exhaustion(),
+        "fill" => fill(rest[0]),
+        "connect-tcp" => connect_tcp(rest[0].parse().expect("port")),
+        "connect-abstract" => connect_abstract(rest[0]),
+        "netdev" => netdev(),
+        "fd-list" => fd_list(),
+        "env" => env(),
+        "tiocsti" => tiocsti(),
+        "comms" => comms(rest[0]),
+        "after-violation" => after_violation(rest[0]),
+        other => {
+            eprintln!("unknown attack {other}");
+            std::process::exit(2);
+        }
+    }
+    flush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting helpers
+
+fn say(line: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", line.as_ref());
+    let _ = out.flush();
+}
+
+fn flush() {
+    let _ = std::io::stdout().flush();
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// The symbolic name of an errno value (`EPERM`), or its number.
+fn errno_name(e: i32) -> String {
+    let name = match e {
+        0 => "OK",
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::ENOTTY => "ENOTTY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        _ => return e.to_string(),
+    };
+    name.to_string()
+}
+
+/// `OK` for a non-negative result, else the errno's name.
+fn result(r: i64) -> String {
+    if r < 0 {
+        errno_name(errno())
+    } else {
+        "OK".to_string()
+    }
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("no NUL")
+}
+
+/// Opens `path` read-only and reads it: `OK:<first line>` or the errno's name.
+fn try_read(path: &str) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            format!("OK:{}", text.lines().next().unwrap_or(""))
+        }
+        Err(e) => errno_name(e.raw_os_error().unwrap_or(0)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syscall filter
+
+fn socket() {
+    // SAFETY: integer arguments.
+    let r = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    say(format!("socket={}", result(r.into())));
+}
+
+/// A 32-bit system call through `int 0x80` (the i386 ABI on an x86-64 kernel).
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u32, a: u32, b: u32, c: u32) -> i32 {
+    let ret: i32;
+    // SAFETY: a system call with integer arguments; rbx is reserved by the compiler, so the
+    // first argument is swapped into it and back around the call.
+    unsafe {
+        std::arch::asm!(
+            "xchg {a:r}, rbx",
+            "int 0x80",
+            "xchg {a:r}, rbx",
+            a = inout(reg) u64::from(a) => _,
+            inlateout("eax") nr as i32 => ret,
+            in("ecx") b,
+            in("edx") c,
+        );
+    }
+    ret
+}
+
+/// Other architectures have no i386 ABI to reach: answer ENOSYS like a missing syscall.
+#[cfg(not(target_arch = "x86_64"))]
+fn int80(_nr: u32, _a: u32, _b: u32, _c: u32) -> i32 {
+    -libc::ENOSYS
+}
+
+fn i386_socket() {
+    // i386 `socket` is 359 (AF_INET, SOCK_STREAM, 0).
+    let r = int80(359, 2, 1, 0);
+    say(format!("i386_socket={r}"));
+}
+
+fn i386_getpid() {
+    let r = int80(20, 0, 0, 0);
+    say(format!("i386_getpid={r}"));
+}
+
+fn x32_getpid() {
+    // SAFETY: getpid's x32 number, no arguments.
+    let r = unsafe { libc::syscall(39 | 0x4000_0000) };
+    say(format!("x32_getpid={}", result(r)));
+}
+
+fn ioctl_tiocsti() {
+    let c = b'x';
+    // SAFETY: raw ioctl on stdin; the pointer is live.
+    let plain = unsafe { libc::syscall(libc::SYS_ioctl, 0, libc::TIOCSTI, &c as *const u8) };
+    say(format!("tiocsti={}", result(plain)));
+    let high = libc::TIOCSTI | (1 << 32);
+    // SAFETY: as above; the kernel truncates the request to 32 bits.
+    let r = unsafe { libc::syscall(libc::SYS_ioctl, 0, high, &c as *const u8) };
+    say(format!("tiocsti_high_bits={}", result(r)));
+    // A harmless request the rule does not name still goes through to the tty layer.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize.
+    let r = unsafe { libc::syscall(libc::SYS_ioctl, 0, libc::TIOCGWINSZ, &mut ws as *mut _) };
+    say(format!("tiocgwinsz={}", result(r)));
+}
+
+fn openat_fdcwd() {
+    let path = cstr("/proc");
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    for (name, dirfd) in [
+        ("zero_extended", 0xffff_ff9c_u64),
+        ("sign_extended", 0xffff_ffff_ffff_ff9c_u64),
+        ("other_fd", 0),
+    ] {
+        // SAFETY: raw openat with a live path; the result is closed below.
+        let r = unsafe { libc::syscall(libc::SYS_openat, dirfd, path.as_ptr(), flags, 0) };
+        say(format!("{name}={}", result(r)));
+        if r >= 0 {
+            // SAFETY: r is our descriptor.
+            unsafe { libc::close(r as i32) };
+        }
+    }
+}
+
+fn clone3() {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+    }
+    let args = CloneArgs {
+        flags: libc::CLONE_NEWUSER as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 reads one clone_args; if it ever succeeded the child exits at once.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r == 0 {
+        // SAFETY: the child of a successful clone3 leaves without touching anything.
+        unsafe { libc::_exit(0) };
+    }
+    say(format!("clone3={}", result(r)));
+    // The fallback libc takes: fork through clone.
+    // SAFETY: the child only calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: leaves the child at once.
+        unsafe { libc::_exit(42) };
+    }
+    say(format!("fork={}", result(pid.into())));
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    say(format!("child_exit={}", libc::WEXITSTATUS(status)));
+}
+
+/// One system call that no built-in group may allow, with plausible arguments.
+fn raw(name: &str) {
+    let mut zeros = [0u64; 32];
+    let z = zeros.as_mut_ptr();
+    let r: i64 = unsafe {
+        // SAFETY (all arms): the pointers given point to zeroed, live buffers large enough for
+        // what each call reads or writes.
+        match name {
+            "io_uring_setup" => libc::syscall(libc::SYS_io_uring_setup, 1, z),
+            "bpf" => libc::syscall(libc::SYS_bpf, 0, z, 72),
+            "ptrace" => libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0),
+            "perf_event_open" => libc::syscall(libc::SYS_perf_event_open, z, 0, -1, -1, 0),
+            "userfaultfd" => libc::syscall(libc::SYS_userfaultfd, 0),
+            "keyctl" => libc::syscall(libc::SYS_keyctl, 0, -3i64, 0),
+            "add_key" => libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"attack".as_ptr(),
+                c"x".as_ptr(),
+                1,
+                -3i64,
+            ),
+            "unshare" => libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER),
+            "clone" => {
+                let r = libc::syscall(
+                    libc::SYS_clone,
+                    libc::CLONE_NEWNS | libc::SIGCHLD,
+                    0,
+                    0,
+                    0,
+                    0,
+                );
+                if r == 0 {
+                    libc::_exit(0);
+                }
+                r
+            }
+            "mount" => libc::syscall(
+                libc::SYS_mount,
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                0,
+            ),
+            "pivot_root" => libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()),
+            "setns" => libc::syscall(libc::SYS_setns, 0, libc::CLONE_NEWNET),
+            "process_vm_writev" => {
+                let mut buf = [0u8; 8];
+                let local = libc::iovec {
+                    iov_base: buf.as_mut_ptr().cast(),
+                    iov_len: 8,
+                };
+                let remote = libc::iovec {
+                    iov_base: z.cast(),
+                    iov_len: 8,
+                };
+                libc::syscall(
+                    libc::SYS_process_vm_writev,
+                    libc::getpid(),
+                    &local as *const libc::iovec,
+                    1,
+                    &remote as *const libc::iovec,
+                    1,
+                    0,
+                )
+            }
+            other => {
+                say(format!("unknown syscall {other}"));
+                std::process::exit(2);
+            }
+        }
+    };
+    say(format!("{name}={}", result(r)));
+}
+
+/// Makes a call the policy kills, then, if it ever returns, writes to a host file that was
+/// opened beforehand: a killed call must never return, so nothing may be written.
+fn after_violation(path: &str) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .expect("open the witness file");
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    // SAFETY: integer arguments.
+    let r = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    let e = errno();
+    let msg = format!("socket returned {r} errno {}\n", errno_name(e));
+    // SAFETY: a live buffer; one syscall, as soon as possible after the return.
+    unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
+    // Keep working for a while, as an attacker would.
+    for i in 0..1000 {
+        let line = format!("still running {i}\n");
+        // SAFETY: as above.
+        unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// File system
+
+fn read_paths(paths: &[&str]) {
+    for p in paths {
+        say(format!("read {p}={}", try_read(p)));
+    }
+}
+
+fn write_path(path: &str) {
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .and_then(|mut f| f.write_all(b"owned\n"));
+    say(format!(
+        "write={}",
+        match r {
+            Ok(()) => "OK".to_string(),
+            Err(e) => errno_name(e.raw_os_error().unwrap_or(0)),
+        }
+    ));
+}
+
+fn remount(path: &str) {
+    let p = cstr(path);
+    let tries: [(&str, libc::c_ulong); 3] = [
+        ("remount_bind_rw", libc::MS_REMOUNT | libc::MS_BIND),
+        ("remount_rw", libc::MS_REMOUNT),
+        ("bind_again", libc::MS_BIND | libc::MS_REC),
+    ];
+    for (name, flags) in tries {
+        // SAFETY: live C strings; no data.
+        let r = unsafe {
+            libc::mount(
+                p.as_ptr(),
+                p.as_ptr(),
+                std::ptr::null(),
+                flags,
+                std::ptr::null(),
+            )
+        };
+        say(format!("{name}={}", result(r.into())));
+    }
+    // Whatever happened, a write must still fail.
+    write_path(&format!("{path}/after-remount"));
+}
+
+fn exec_path(path: &str, args: &[&str]) {
+    let p = cstr(path);
+    let mut argv: Vec<CString> = vec![p.clone()];
+    argv.extend(args.iter().map(|a| cstr(a)));
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    flush();
+    // SAFETY: NULL-terminated arrays of live C strings; returns only on failure.
+    unsafe { libc::execve(p.as_ptr(), ptrs.as_ptr(), envp.as_ptr()) };
+    say(format!("exec={}", errno_name(errno())));
+}
+
+fn chroot_escape(marker: &str) {
+    // The classic escape: chroot into a subdirectory while keeping the cwd outside it, then
+    // walk up with `..` past the old root and chroot there.
+    let _ = std::fs::create_dir_all("/tmp/jail");
+    // SAFETY: live C string.
+    let r = unsafe { libc::chroot(c"/tmp/jail".as_ptr()) };
+    say(format!("chroot={}", result(r.into())));
+    for _ in 0..64 {
+        // SAFETY: live C string.
+        unsafe { libc::chdir(c"..".as_ptr()) };
+    }
+    // SAFETY: live C string.
+    let r = unsafe { libc::chroot(c".".as_ptr()) };
+    say(format!("chroot_dot={}", result(r.into())));
+    say(format!("marker={}", try_read(marker)));
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| errno_name(e.raw_os_error().unwrap_or(0)));
+    say(format!("cwd={cwd}"));
+    let listing: Vec<String> = std::fs::read_dir(".")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    say(format!("root_entries={}", listing.join(",")));
+}
+
+fn proc_root(marker: &str) {
+    for base in [
+        "/proc/1/root",
+        "/proc/self/root",
+        "/proc/2/root",
+        "/proc/1/cwd",
+    ] {
+        say(format!("{base}={}", try_read(&format!("{base}{marker}"))));
+    }
+    // Whatever pid 1 is, its root must be the sandbox's root: the host's /etc is not there.
+    say(format!(
+        "etc_passwd={}",
+        try_read("/proc/1/root/etc/passwd")
+    ));
+    // An old-root leftover of pivot_root would show as a mount here.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for l in mounts.lines() {
+        say(format!("mountinfo {l}"));
+    }
+}
+
+fn mknod() {
+    let dev = libc::makedev(1, 3);
+    for path in ["/tmp/null", "/dev/evil"] {
+        let p = cstr(path);
+        // SAFETY: live C string.
+        let r = unsafe { libc::mknod(p.as_ptr(), libc::S_IFCHR | 0o666, dev) };
+        say(format!("mknod {path}={}", result(r.into())));
+    }
+    // A block device for the host's first disk.
+    let p = cstr("/tmp/sda");
+    // SAFETY: live C string.
+    let r = unsafe { libc::mknod(p.as_ptr(), libc::S_IFBLK | 0o666, libc::makedev(8, 0)) };
+    say(format!("mknod /tmp/sda={}", result(r.into())));
+}
+
+fn proc_sys() {
+    for path in [
+        "/proc/sys/kernel/hostname",
+        "/proc/sys/kernel/domainname",
+        "/proc/sys/kernel/core_pattern",
+        "/proc/sys/vm/drop_caches",
+        "/proc/sysrq-trigger",
+    ] {
+        let r = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(b"pwned\n"));
+        say(format!(
+            "{path}={}",
+            match r {
+                Ok(()) => "OK".to_string(),
+                Err(e) => errno_name(e.raw_os_error().unwrap_or(0)),
+            }
+        ));
+    }
+    let name = b"pwned";
+    // SAFETY: a live buffer of the given length.
+    let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
+    say(format!("sethostname={}", result(r.into())));
+    say(format!(
+        "hostname={}",
+        try_read("/proc/sys/kernel/hostname")
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and signals
+
+fn pids(host_pid: Option<&str>) {
+    let mut in_proc: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    in_proc.sort_unstable();
+    say(format!(
+        "proc_pids={}",
+        in_proc
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    ));
+    let mut signalable = Vec::new();
+    for pid in 1..=32768 {
+        // SAFETY: signal 0 only checks existence and permission.
+        let r = unsafe { libc::kill(pid, 0) };
+        if r == 0 || errno() != libc::ESRCH {
+            signalable.push(pid.to_string());
+        }
+    }
+    say(format!("kill0_pids={}", signalable.join(",")));
+    say(format!("self={}", std::process::id()));
+    // SAFETY: no arguments.
+    say(format!("ppid={}", unsafe { libc::getppid() }));
+    let cmdline = std::fs::read("/proc/1/cmdline").unwrap_or_default();
+    say(format!(
+        "pid1_cmdline={}",
+        String::from_utf8_lossy(&cmdline).replace('\0', " ").trim()
+    ));
+    if let Some(h) = host_pid {
+        say(format!(
+            "host_pid_dir={}",
+            try_read(&format!("/proc/{h}/status"))
+        ));
+    }
+}
+
+fn kill_all(host_pid: &str) {
+    // SAFETY: no arguments.
+    say(format!("ppid={}", unsafe { libc::getppid() }));
+    let host: i32 = host_pid.parse().expect("pid");
+    // SAFETY: signals by number.
+    let r = unsafe { libc::kill(host, libc::SIGKILL) };
+    say(format!("kill_host_pid={}", result(r.into())));
+    // SAFETY: as above: every process this one may signal, except itself.
+    let r = unsafe { libc::kill(-1, libc::SIGKILL) };
+    say(format!("kill_minus_one={}", result(r.into())));
+    // SAFETY: as above.
+    let r = unsafe { libc::kill(1, libc::SIGKILL) };
+    say(format!("kill_init={}", result(r.into())));
+    // SAFETY: as above.
+    let r = unsafe { libc::kill(0, libc::SIGKILL) };
+    // Unreachable when the process group includes us (it does): SIGKILL to ourselves.
+    say(format!("kill_group={}", result(r.into())));
+}
+
+fn ptrace_parent() {
+    // SAFETY: no arguments.
+    let ppid = unsafe { libc::getppid() };
+    say(format!("ppid={ppid}"));
+    for target in [ppid, 1] {
+        // SAFETY: integer arguments.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_ATTACH,
+                target,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        say(format!("attach {target}={}", result(r)));
+        // SAFETY: as above.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SEIZE,
+                target,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        say(format!("seize {target}={}", result(r)));
+    }
+    say(format!("read_init_mem={}", try_read("/proc/1/mem")));
+    say(format!("init_environ={}", try_read("/proc/1/environ")));
+}
+
+fn ids() {
+    // SAFETY: no arguments.
+    let (uid, euid, gid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
+    say(format!("uid={uid}"));
+    say(format!("euid={euid}"));
+    say(format!("gid={gid}"));
+    say(format!("egid={egid}"));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for l in status.lines() {
+        if l.starts_with("NoNewPrivs") || l.starts_with("Cap") || l.starts_with("Seccomp:") {
+            say(l.replace(":\t", "=").replace(": ", "="));
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for l in mounts.lines() {
+        say(format!("mountinfo {l}"));
+    }
+}
+
+fn daemon() {
+    // The classic double fork: the grandchild is in its own session, orphaned to init.
+    // SAFETY: fork in a single-threaded program.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: no arguments.
+        unsafe { libc::setsid() };
+        // SAFETY: as above.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // Ignore everything ignorable, then wait forever.
+            // SAFETY: ignoring signals.
+            unsafe {
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+            }
+            say(format!("daemon={}", std::process::id()));
+            std::thread::sleep(std::time::Duration::from_secs(1000));
+            // SAFETY: leaves the process.
+            unsafe { libc::_exit(0) };
+        }
+        // SAFETY: leaves the intermediate child.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    // Give the grandchild time to announce itself.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    say("parent=exiting");
+}
+
+fn forkbomb() {
+    let me = std::process::id();
+    let mut made = 0u32;
+    let mut first_error = 0;
+    for _ in 0..100_000 {
+        // SAFETY: fork; children only fork, sleep and exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // Every child keeps forking too, forever.
+            loop {
+                // SAFETY: as above.
+                unsafe {
+                    libc::fork();
+                    libc::usleep(10_000);
+                }
+            }
+        }
+        if pid < 0 {
+            first_error = errno();
+            break;
+        }
+        made += 1;
+    }
+    if std::process::id() == me {
+        say(format!("forked={made}"));
+        say(format!("error={}", errno_name(first_error)));
+    }
+}
+
+fn membomb() {
+    const CHUNK: usize = 16 << 20;
+    let mut total = 0usize;
+    loop {
+        // SAFETY: anonymous private mapping; touched below, never freed (on purpose).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CHUNK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            say(format!("mmap={}", errno_name(errno())));
+            say(format!("mapped_mb={}", total >> 20));
+            return;
+        }
+        // SAFETY: the mapping is CHUNK bytes long and writable.
+        unsafe { std::ptr::write_bytes(p.cast::<u8>(), 0xa5, CHUNK) };
+        total += CHUNK;
+        if total >= 64 << 30 {
+            say("mapped_mb=65536 (no limit)");
+            return;
+        }
+    }
+}
+
+fn spin() {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+fn fsize(path: &str) {
+    let mut f = match std::fs::File::create(path) {
+        Ok(f) => f,
+        Err(e) => {
+            say(format!(
+                "create={}",
+                errno_name(e.raw_os_error().unwrap_or(0))
+            ));
+            return;
+        }
+    };
+    let block = vec![0x5au8; 64 << 10];
+    let mut written = 0u64;
+    loop {
+        match f.write(&block) {
+            Ok(n) => written += n as u64,
+            Err(e) => {
+                say(format!(
+                    "write={}",
+                    errno_name(e.raw_os_error().unwrap_or(0))
+                ));
+                say(format!("written={written}"));
+                return;
+            }
+        }
+        if written > 1 << 30 {
+            say(format!("written={written} (no limit)"));
+            return;
+        }
+    }
+}
+
+fn fd_exhaustion() {
+    let mut n = 0;
+    loop {
+        // SAFETY: live C string; descriptors are leaked on purpose.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        if fd < 0 {
+            say(format!("open={}", errno_name(errno())));
+            say(format!("opened={n}"));
+            return;
+        }
+        n += 1;
+        if n > 1_000_000 {
+            say("opened=1000000 (no limit)");
+            return;
+        }
+    }
+}
+
+fn fill(path: &str) {
+    fsize(path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+fn connect_tcp(port: u16) {
+    use std::net::{SocketAddr, TcpStream};
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let r = TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2));
+    say(format!(
+        "connect={}",
+        match r {
+            Ok(_) => "OK".to_string(),
+            Err(e) => e
+                .raw_os_error()
+                .map(errno_name)
+                .unwrap_or_else(|| format!("{:?}", e.kind())),
+        }
+    ));
+}
+
+fn connect_abstract(name: &str) {
+    // SAFETY: integer arguments.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    if fd < 0 {
+        say(format!("socket={}", errno_name(errno())));
+        return;
+    }
+    // SAFETY: sockaddr_un is plain old data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = name.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        addr.sun_path[i + 1] = *b as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + 1 + bytes.len();
+    // SAFETY: addr is live for len bytes.
+    let r = unsafe {
+        libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_un).cast(),
+            len as libc::socklen_t,
+        )
+    };
+    say(format!("connect={}", result(r.into())));
+}
+
+fn netdev() {
+    let dev = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+    let names: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    say(format!("interfaces={}", names.join(",")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaks
+
+fn fd_list() {
+    // Read the directory with a descriptor we know, so it can be left out.
+    let dir = std::fs::File::open("/proc/self/fd").expect("open /proc/self/fd");
+    use std::os::fd::AsRawFd;
+    let own = dir.as_raw_fd();
+    let mut fds: Vec<(i32, String)> = std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .filter(|fd| *fd != own)
+        .map(|fd: i32| {
+            let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            (fd, target)
+        })
+        .collect();
+    fds.sort();
+    // read_dir's own descriptor is gone by now; one of the listed may be it, so re-check.
+    fds.retain(|(fd, _)| {
+        // SAFETY: F_GETFD only queries.
+        unsafe { libc::fcntl(*fd, libc::F_GETFD) >= 0 }
+    });
+    for (fd, target) in &fds {
+        say(format!("fd {fd}={target}"));
+    }
+    drop(dir);
+}
+
+fn env() {
+    for (k, v) in std::env::vars_os() {
+        say(format!(
+            "env {}={}",
+            k.to_string_lossy(),
+            v.to_string_lossy()
+        ));
+    }
+    say("env_end=1");
+}
+
+fn tiocsti() {
+    let c = b'x';
+    // SAFETY: raw ioctl on stdin with a live pointer.
+    let r = unsafe { libc::ioctl(0, libc::TIOCSTI, &c as *const u8) };
+    say(format!("stdin_tiocsti={}", result(r.into())));
+    // SAFETY: no arguments.
+    say(format!(
+        "sid_is_self={}",
+        unsafe { libc::getsid(0) } == unsafe { libc::getpid() }
+    ));
+    // SAFETY: live C string.
+    let fd = unsafe { libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR) };
+    say(format!("open_dev_tty={}", result(fd.into())));
+    // A terminal the sandbox made itself is still not its controlling terminal.
+    // SAFETY: live C string.
+    let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
+    say(format!("open_ptmx={}", result(master.into())));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host side: a hostile comms peer on descriptor 1023.
+
+fn comms(kind: &str) {
+    const FD: i32 = 1023;
+    let send = |bytes: &[u8]| {
+        // SAFETY: a live buffer.
+        let r = unsafe { libc::write(FD, bytes.as_ptr().cast(), bytes.len()) };
+        say(format!("sent={}", result(r as i64)));
+    };
+    let header = |tag: u32, len: u32| {
+        let mut h = tag.to_le_bytes().to_vec();
+        h.extend_from_slice(&len.to_le_bytes());
+        h
+    };
+    match kind {
+        "garbage" => {
+            let junk: Vec<u8> = (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
+            send(&junk);
+        }
+        "huge" => send(&header(1, u32::MAX)),
+        "bad-tag" => send(&header(0xdead_beef, 8)),
+        "partial" => {
+            let mut m = header(1, 1000);
+            m.extend_from_slice(&[1; 10]);
+            send(&m);
+            // Exit in the middle of the message.
+            // SAFETY: ends the process.
+            unsafe { libc::_exit(0) };
+        }
+        "silent" => std::thread::sleep(std::time::Duration::from_secs(30)),
+        "flood" => {
+            // Writes as much as the socket takes (the host never reads it all).
+            let block = vec![0u8; 1 << 16];
+            for _ in 0..1024 {
+                // SAFETY: a live buffer.
+                let r = unsafe { libc::write(FD, block.as_ptr().cast(), block.len()) };
+                if r < 0 {
+                    say(format!("flood_end={}", errno_name(errno())));
+                    return;
+                }
+            }
+        }
+        other => say(format!("unknown comms attack {other}")),
+    }
+}
