@@ -1,0 +1,315 @@
+//! Filters against the peers: seccompiler 0.5 and libseccomp (default linear layout and binary
+//! tree), on the same rules.
+//!
+//! `cargo bench --bench filters` prints, per policy and generator, the program length, the
+//! instructions executed per allowed syscall (min / mean / max, native x86_64, evaluated with
+//! sandbox-policy's interpreter), the mean weighted by a real program's syscall mix
+//! (`benches/data/python3-syscall-mix.txt`), and how many unconditionally allowed syscalls the
+//! kernel's constant-action cache serves; then the wall clock per syscall under each filter.
+//! Quick mode (`SANDBOX_BENCH_QUICK=1` or `--quick`) runs far fewer wall-clock iterations, for CI.
+//! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed target a failure.
+//!
+//! libseccomp is loaded at run time; without it its rows say so and the rest still runs.
+
+#[path = "filters/libseccomp_peer.rs"]
+mod libseccomp_peer;
+#[path = "filters/measure.rs"]
+mod measure;
+#[path = "filters/policies.rs"]
+mod policies;
+#[path = "filters/rules.rs"]
+mod rules;
+#[path = "filters/seccompiler_peer.rs"]
+mod seccompiler_peer;
+#[path = "filters/wallclock.rs"]
+mod wallclock;
+
+use libseccomp_peer::{Layout, LibSeccomp};
+use measure::{Figures, Row, ARCH};
+use rules::PeerPolicy;
+use sandbox_policy::{Compiled, SockFilter};
+use wallclock::Config;
+
+/// The docker-like targets: mean executed instructions below minijail's 8.8, and at most
+/// 110 instructions.
+const DOCKER_MEAN_TARGET: f64 = 8.8;
+const DOCKER_LEN_TARGET: usize = 110;
+
+/// Whether a flag is given as an argument or its environment variable is `1`.
+fn flag(arg: &str, env: &str) -> bool {
+    std::env::args().any(|a| a == arg) || std::env::var(env).is_ok_and(|v| v == "1")
+}
+
+/// The syscall mix: `calls` (4th column) and name (last column) of strace's -c table.
+fn load_mix() -> Vec<(String, u64)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/python3-syscall-mix.txt"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}; mix columns will be 0");
+        String::new()
+    });
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let calls = cols.get(3)?.parse().ok()?;
+            let name = cols.last()?;
+            (*name != "total").then(|| (name.to_string(), calls))
+        })
+        .collect()
+}
+
+/// One table line.
+fn print_row(row: &Row) {
+    match &row.result {
+        Ok(f) => println!(
+            "  {:<20} {:>6} {:>5} {:>8.2} {:>5} {:>8.2} {:>9.2} {:>8} {}",
+            row.generator,
+            f.len,
+            f.min,
+            f.mean,
+            f.max,
+            f.mix,
+            f.mix_uncached,
+            format!("{}/{}", f.cached, f.unconditional),
+            wrong_note(f),
+        ),
+        Err(reason) => println!("  {:<20} n/a: {reason}", row.generator),
+    }
+    for note in &row.notes {
+        println!("  {:<20}   note: {note}", "");
+    }
+}
+
+/// A warning when a generator's program denies calls the policy allows.
+fn wrong_note(f: &Figures) -> String {
+    if f.wrong == 0 {
+        String::new()
+    } else {
+        format!("({} allowed samples denied!)", f.wrong)
+    }
+}
+
+/// Checks the targets for one policy; returns the misses.
+fn check_targets(policy: &str, rows: &[Row]) -> Vec<String> {
+    let mut misses = Vec::new();
+    let Some(Ok(ours)) = rows.first().map(|r| r.result.as_ref()) else {
+        return vec![format!("{policy}: no figures for ours")];
+    };
+    for row in &rows[1..] {
+        if let Ok(f) = &row.result {
+            if f.mean < ours.mean {
+                misses.push(format!(
+                    "{policy}: {} executes fewer instructions on average ({:.2} < {:.2})",
+                    row.generator, f.mean, ours.mean
+                ));
+            }
+            if f.mix < ours.mix {
+                misses.push(format!(
+                    "{policy}: {} has a lower mix-weighted mean ({:.2} < {:.2})",
+                    row.generator, f.mix, ours.mix
+                ));
+            }
+        }
+    }
+    if ours.cached != ours.unconditional {
+        misses.push(format!(
+            "{policy}: only {}/{} unconditional allows cacheable",
+            ours.cached, ours.unconditional
+        ));
+    }
+    if policy == "docker-like" && (ours.mean >= DOCKER_MEAN_TARGET || ours.len > DOCKER_LEN_TARGET)
+    {
+        misses.push(format!(
+            "docker-like: mean {:.2} (target < {DOCKER_MEAN_TARGET}), length {} (target <= {DOCKER_LEN_TARGET})",
+            ours.mean, ours.len
+        ));
+    }
+    misses
+}
+
+/// The static comparison over every policy; returns the missed targets.
+fn static_tables(lib: Option<&LibSeccomp>, mix: &[(String, u64)]) -> Vec<String> {
+    println!("== Filter size and executed instructions per allowed syscall ({ARCH}) ==");
+    println!("mix = mean weighted by benches/data/python3-syscall-mix.txt over the calls the policy allows;");
+    println!("mix-uncached = the same with calls served by the kernel's cache counted as 0;");
+    println!(
+        "cached = unconditionally allowed syscalls the cache serves / unconditionally allowed.\n"
+    );
+    let mut misses = Vec::new();
+    for bench in policies::all() {
+        let Some((ir, program)) = native(&bench.compiled) else {
+            println!("{}: no {ARCH} program", bench.name);
+            continue;
+        };
+        let samples = measure::samples(ir);
+        let (allowed, total) = measure::mix_coverage(&samples, mix);
+        println!(
+            "{}: {} allowed syscalls ({} unconditionally); allows {allowed} of the mix's {total} calls",
+            bench.name,
+            samples.len(),
+            samples.iter().filter(|s| s.unconditional).count()
+        );
+        println!(
+            "  {:<20} {:>6} {:>5} {:>8} {:>5} {:>8} {:>9} {:>8}",
+            "generator", "insns", "min", "mean", "max", "mix", "mix-uncd", "cached"
+        );
+        let rows = measure::rows(program, ir, lib, &samples, mix);
+        rows.iter().for_each(print_row);
+        misses.extend(check_targets(&bench.name, &rows));
+        println!();
+    }
+    misses
+}
+
+/// The native IR and program of a compiled policy.
+fn native(c: &Compiled) -> Option<(&sandbox_policy::ir::ArchIr, &[SockFilter])> {
+    let ir = c.irs.iter().find(|ir| ir.arch == ARCH)?;
+    let program = c.policy.program(ARCH)?;
+    Some((ir, &program.filter))
+}
+
+/// The wall-clock configurations: no filter, the floor, and each generator's program for the
+/// docker-like policy with `read` argument-checked.
+fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
+    let mut configs = vec![
+        Config {
+            name: "no filter".into(),
+            filter: None,
+        },
+        Config {
+            name: "floor (ret ALLOW)".into(),
+            filter: Some(wallclock::floor_filter()),
+        },
+    ];
+    let compiled = match policies::docker_read_checked() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wall-clock policy does not compile: {e}");
+            return configs;
+        }
+    };
+    let Some((ir, ours)) = native(&compiled) else {
+        return configs;
+    };
+    configs.push(Config {
+        name: "ours".into(),
+        filter: Some(ours.to_vec()),
+    });
+    let peer = PeerPolicy::from_ir(ir);
+    let mut add = |name: &str, program: Result<Vec<SockFilter>, String>| match program {
+        Ok(p) => configs.push(Config {
+            name: name.into(),
+            filter: Some(p),
+        }),
+        Err(e) => println!("  {name}: n/a: {e}"),
+    };
+    let sc = peer
+        .clone()
+        .and_then(|p| seccompiler_peer::program(&p).map(|(prog, _)| prog));
+    add("seccompiler 0.5", sc);
+    for (name, layout) in [
+        ("libseccomp default", Layout::Default),
+        ("libseccomp tree", Layout::BinaryTree),
+    ] {
+        let prog = match lib {
+            None => Err("libseccomp not installed: skipped".to_string()),
+            Some(lib) => peer.clone().and_then(|p| lib.program(&p, layout)),
+        };
+        add(name, prog);
+    }
+    configs
+}
+
+/// Runs and prints the wall-clock comparison.
+fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) {
+    let (n, reps) = if quick { (50_000, 3) } else { (2_000_000, 5) };
+    println!(
+        "== Wall clock per syscall (ns/call, median of {reps} interleaved runs of {n} calls) =="
+    );
+    println!("policy: docker-like with `allow read if fd == 0 || fd == 1 || fd == 2 || fd == 0xffffffff`;");
+    println!(
+        "x none = ratio to no filter; x floor = ratio to the one-instruction `ret ALLOW` filter;"
+    );
+    println!(
+        "insns = instructions the filter runs for the call (c = served by the kernel's cache).\n"
+    );
+    let configs = wall_configs(lib);
+    let probes = wallclock::probes();
+    let medians = wallclock::measure(&configs, &probes, n, reps);
+    print!("  {:<20}", "filter");
+    for p in &probes {
+        print!(" | {:^30}", p.label);
+    }
+    println!();
+    print!("  {:<20}", "");
+    for _ in &probes {
+        print!(
+            " | {:>7} {:>7} {:>7} {:>6}",
+            "ns", "x none", "x floor", "insns"
+        );
+    }
+    println!();
+    for (ci, config) in configs.iter().enumerate() {
+        print!("  {:<20}", config.name);
+        for (pi, p) in probes.iter().enumerate() {
+            print_cell(config, p, medians[ci][pi], medians[0][pi], medians[1][pi]);
+        }
+        println!();
+    }
+}
+
+/// One wall-clock cell: ns, ratio to no filter and to the floor, and the filter's path.
+fn print_cell(
+    config: &Config,
+    probe: &wallclock::Probe,
+    ns: Option<f64>,
+    none: Option<f64>,
+    floor: Option<f64>,
+) {
+    let ratio = |base: Option<f64>| match (ns, base) {
+        (Some(v), Some(b)) if b > 0.0 => format!("{:.2}", v / b),
+        _ => "-".into(),
+    };
+    let path = config.filter.as_deref().map_or("-".to_string(), |f| {
+        let (executed, cached) = wallclock::path(f, probe);
+        if cached {
+            "c".to_string()
+        } else {
+            executed.to_string()
+        }
+    });
+    let ns = ns.map_or("-".to_string(), |v| format!("{v:.1}"));
+    print!(
+        " | {ns:>7} {:>7} {:>7} {path:>6}",
+        ratio(none),
+        ratio(floor)
+    );
+}
+
+fn main() {
+    let quick = flag("--quick", "SANDBOX_BENCH_QUICK");
+    let strict = flag("--strict", "SANDBOX_BENCH_STRICT");
+    let lib = match LibSeccomp::load() {
+        Ok(lib) => Some(lib),
+        Err(e) => {
+            println!("libseccomp not installed: skipped ({e})\n");
+            None
+        }
+    };
+    let mix = load_mix();
+    let misses = static_tables(lib.as_ref(), &mix);
+    wall_clock(lib.as_ref(), quick);
+    println!("\n== Targets ==");
+    if misses.is_empty() {
+        println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable");
+    }
+    for m in &misses {
+        println!("MISSED: {m}");
+    }
+    if strict && !misses.is_empty() {
+        std::process::exit(1);
+    }
+}

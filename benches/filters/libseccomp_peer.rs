@@ -1,0 +1,325 @@
+//! libseccomp, loaded at run time with `dlopen("libseccomp.so.2")` so the benchmark builds and
+//! runs (with a notice) where it is not installed. Rules go in through `seccomp_rule_add_array`
+//! and the program comes back through `seccomp_export_bpf` into a memfd.
+
+use super::rules::{PeerCmp, PeerOp, PeerPolicy};
+use sandbox_policy::{Action, SockFilter};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// `SCMP_FLTATR_CTL_OPTIMIZE` from `enum scmp_filter_attr` in `<seccomp.h>`.
+const SCMP_FLTATR_CTL_OPTIMIZE: c_int = 8;
+/// Optimisation level 2: a binary tree over syscall numbers.
+const OPTIMIZE_BINARY_TREE: u32 = 2;
+/// `SCMP_CMP_*` from `enum scmp_compare`.
+const SCMP_CMP_NE: c_int = 1;
+const SCMP_CMP_LT: c_int = 2;
+const SCMP_CMP_LE: c_int = 3;
+const SCMP_CMP_EQ: c_int = 4;
+const SCMP_CMP_GE: c_int = 5;
+const SCMP_CMP_GT: c_int = 6;
+const SCMP_CMP_MASKED_EQ: c_int = 7;
+
+/// `struct scmp_arg_cmp`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ScmpArgCmp {
+    arg: c_uint,
+    op: c_int,
+    datum_a: u64,
+    datum_b: u64,
+}
+
+type Ctx = *mut c_void;
+type InitFn = unsafe extern "C" fn(u32) -> Ctx;
+type RuleAddArrayFn = unsafe extern "C" fn(Ctx, u32, c_int, c_uint, *const ScmpArgCmp) -> c_int;
+type AttrSetFn = unsafe extern "C" fn(Ctx, c_int, u32) -> c_int;
+type ExportBpfFn = unsafe extern "C" fn(Ctx, c_int) -> c_int;
+type ReleaseFn = unsafe extern "C" fn(Ctx);
+
+/// The library's entry points this benchmark uses.
+pub struct LibSeccomp {
+    init: InitFn,
+    rule_add_array: RuleAddArrayFn,
+    attr_set: AttrSetFn,
+    export_bpf: ExportBpfFn,
+    release: ReleaseFn,
+}
+
+/// How libseccomp lays out the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The default: a priority-sorted linear chain.
+    Default,
+    /// `SCMP_FLTATR_CTL_OPTIMIZE = 2`: a binary tree.
+    BinaryTree,
+}
+
+impl LibSeccomp {
+    /// Loads `libseccomp.so.2`, or says why it could not.
+    pub fn load() -> Result<LibSeccomp, String> {
+        // SAFETY: the name is a NUL-terminated literal; dlopen has no other preconditions.
+        let handle = unsafe { libc::dlopen(c"libseccomp.so.2".as_ptr(), libc::RTLD_NOW) };
+        if handle.is_null() {
+            return Err(dl_error());
+        }
+        // SAFETY: each symbol is looked up by its documented name and cast to its prototype
+        // from <seccomp.h> (libseccomp 2.x ABI); the handle is never closed, so they stay valid.
+        unsafe {
+            Ok(LibSeccomp {
+                init: std::mem::transmute::<*mut c_void, InitFn>(symbol(handle, c"seccomp_init")?),
+                rule_add_array: std::mem::transmute::<*mut c_void, RuleAddArrayFn>(symbol(
+                    handle,
+                    c"seccomp_rule_add_array",
+                )?),
+                attr_set: std::mem::transmute::<*mut c_void, AttrSetFn>(symbol(
+                    handle,
+                    c"seccomp_attr_set",
+                )?),
+                export_bpf: std::mem::transmute::<*mut c_void, ExportBpfFn>(symbol(
+                    handle,
+                    c"seccomp_export_bpf",
+                )?),
+                release: std::mem::transmute::<*mut c_void, ReleaseFn>(symbol(
+                    handle,
+                    c"seccomp_release",
+                )?),
+            })
+        }
+    }
+
+    /// libseccomp's program for `policy` on the native architecture (x86_64), built in a forked
+    /// child so a rule set libseccomp does not finish with (its rule database can take
+    /// unbounded time on many argument rules) costs at most [`TIME_LIMIT`].
+    pub fn program(&self, policy: &PeerPolicy, layout: Layout) -> Result<Vec<SockFilter>, String> {
+        let (reader, writer) = pipe()?;
+        // SAFETY: single-threaded here; the child builds the program, writes it and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", std::io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            drop(reader);
+            let report = match self.program_here(policy, layout) {
+                Ok(p) => p.iter().flat_map(|i| i.to_ne_bytes()).collect::<Vec<u8>>(),
+                Err(e) => format!("ERR {e}").into_bytes(),
+            };
+            let _ = std::fs::File::from(writer).write_all(&report);
+            // SAFETY: ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        drop(writer);
+        let bytes = read_within(reader, TIME_LIMIT);
+        // SAFETY: pid is our child; killing an exited child is harmless before it is reaped.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let mut status = 0;
+        // SAFETY: pid is our child; status is a valid out-pointer.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        let bytes = bytes?;
+        match bytes.strip_prefix(b"ERR ") {
+            Some(err) => Err(String::from_utf8_lossy(err).into_owned()),
+            None => Ok(bytes.chunks_exact(8).map(decode).collect()),
+        }
+    }
+
+    /// [`LibSeccomp::program`] in this process.
+    fn program_here(&self, policy: &PeerPolicy, layout: Layout) -> Result<Vec<SockFilter>, String> {
+        // SAFETY: seccomp_init takes an action value and returns a context or NULL.
+        let ctx = unsafe { (self.init)(action(policy.default)) };
+        if ctx.is_null() {
+            return Err("seccomp_init failed".into());
+        }
+        let result = self
+            .fill(ctx, policy, layout)
+            .and_then(|()| self.export(ctx));
+        // SAFETY: ctx came from seccomp_init and is released exactly once.
+        unsafe { (self.release)(ctx) };
+        result
+    }
+
+    /// Adds every rule of `policy` to `ctx` and sets the layout.
+    fn fill(&self, ctx: Ctx, policy: &PeerPolicy, layout: Layout) -> Result<(), String> {
+        if layout == Layout::BinaryTree {
+            // SAFETY: ctx is a live context; the attribute takes a plain integer.
+            let rc =
+                unsafe { (self.attr_set)(ctx, SCMP_FLTATR_CTL_OPTIMIZE, OPTIMIZE_BINARY_TREE) };
+            check(rc, "seccomp_attr_set(SCMP_FLTATR_CTL_OPTIMIZE, 2)")?;
+        }
+        for (&nr, per_action) in &policy.syscalls {
+            for rules in per_action {
+                for conj in &rules.conjs {
+                    one_comparison_per_arg(nr, conj)?;
+                    let cmps: Vec<ScmpArgCmp> = conj.iter().map(arg_cmp).collect();
+                    let len = c_uint::try_from(cmps.len()).map_err(|e| e.to_string())?;
+                    let nr = c_int::try_from(nr).map_err(|e| e.to_string())?;
+                    // SAFETY: ctx is live; cmps holds `len` initialised scmp_arg_cmp values.
+                    let rc = unsafe {
+                        (self.rule_add_array)(ctx, action(rules.action), nr, len, cmps.as_ptr())
+                    };
+                    check(rc, &format!("seccomp_rule_add_array(nr {nr})"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Exports the program of `ctx` through a memfd and decodes it.
+    fn export(&self, ctx: Ctx) -> Result<Vec<SockFilter>, String> {
+        // SAFETY: the name is a NUL-terminated literal.
+        let fd = unsafe { libc::memfd_create(c"libseccomp-bpf".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor owned by nobody else; File closes it.
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        // SAFETY: ctx is live and fd is open for writing.
+        check(unsafe { (self.export_bpf)(ctx, fd) }, "seccomp_export_bpf")?;
+        let mut bytes = Vec::new();
+        use std::io::Seek;
+        file.rewind().map_err(|e| e.to_string())?;
+        file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes.chunks_exact(8).map(decode).collect())
+    }
+}
+
+/// libseccomp rejects a rule with two comparisons of one argument (EINVAL); say so plainly.
+fn one_comparison_per_arg(nr: u32, conj: &[PeerCmp]) -> Result<(), String> {
+    for (i, c) in conj.iter().enumerate() {
+        if conj[..i].iter().any(|o| o.arg == c.arg) {
+            return Err(format!(
+                "nr {nr}: two comparisons of arg{} in one rule; libseccomp takes one per argument",
+                c.arg
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How long libseccomp may take to build one program.
+const TIME_LIMIT: Duration = Duration::from_secs(20);
+
+/// Reads `fd` to EOF, giving up after `limit`.
+fn read_within(fd: OwnedFd, limit: Duration) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + limit;
+    let mut file = std::fs::File::from(fd);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: pfd is one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return Err(format!(
+                "libseccomp did not finish within {}s (seccomp_rule_add_array/export)",
+                limit.as_secs()
+            ));
+        }
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// A pipe as (read end, write end).
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid two-element out-array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors are fresh and owned only here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// One `struct sock_filter` in native byte order.
+fn decode(b: &[u8]) -> SockFilter {
+    SockFilter {
+        code: u16::from_ne_bytes([b[0], b[1]]),
+        jt: b[2],
+        jf: b[3],
+        k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+    }
+}
+
+/// One comparison. libseccomp 2.5 compares all 64 bits, so an equality on an `int` argument
+/// becomes a masked equality on the low word; other operators on `int`s compare 64 bits
+/// (its documented behaviour; the benchmark's arguments have zero high words).
+fn arg_cmp(c: &PeerCmp) -> ScmpArgCmp {
+    let (op, a, b) = match c.op {
+        PeerOp::Eq if !c.wide => (SCMP_CMP_MASKED_EQ, 0xffff_ffff, c.value),
+        PeerOp::Eq => (SCMP_CMP_EQ, c.value, 0),
+        PeerOp::Ne => (SCMP_CMP_NE, c.value, 0),
+        PeerOp::Lt => (SCMP_CMP_LT, c.value, 0),
+        PeerOp::Le => (SCMP_CMP_LE, c.value, 0),
+        PeerOp::Gt => (SCMP_CMP_GT, c.value, 0),
+        PeerOp::Ge => (SCMP_CMP_GE, c.value, 0),
+        PeerOp::MaskedEq(mask) => (SCMP_CMP_MASKED_EQ, mask, c.value),
+    };
+    ScmpArgCmp {
+        arg: c_uint::from(c.arg),
+        op,
+        datum_a: a,
+        datum_b: b,
+    }
+}
+
+/// The `SCMP_ACT_*` value of an action.
+fn action(a: Action) -> u32 {
+    match a {
+        Action::Allow => 0x7fff_0000,
+        Action::Log => 0x7ffc_0000,
+        Action::Errno(e) => 0x0005_0000 | u32::from(e),
+        Action::Trap => 0x0003_0000,
+        Action::Kill => 0x8000_0000,
+        Action::KillThread => 0,
+    }
+}
+
+/// Turns a libseccomp return code (negative errno on failure) into a result.
+fn check(rc: c_int, what: &str) -> Result<(), String> {
+    if rc < 0 {
+        Err(format!(
+            "{what}: {}",
+            std::io::Error::from_raw_os_error(-rc)
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Looks up `name` in the library behind `handle`.
+///
+/// # Safety
+/// `handle` must come from a successful `dlopen`.
+unsafe fn symbol(handle: *mut c_void, name: &CStr) -> Result<*mut c_void, String> {
+    // SAFETY: the caller passes a live handle; name is NUL-terminated.
+    let sym = unsafe { libc::dlsym(handle, name.as_ptr()) };
+    if sym.is_null() {
+        Err(format!("{}: {}", name.to_string_lossy(), dl_error()))
+    } else {
+        Ok(sym)
+    }
+}
+
+/// The text of the last dynamic-loader error.
+fn dl_error() -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl call.
+    let msg: *const c_char = unsafe { libc::dlerror() };
+    if msg.is_null() {
+        "unknown dlopen error".into()
+    } else {
+        // SAFETY: non-NULL, NUL-terminated, and copied before any other dl call.
+        unsafe { CStr::from_ptr(msg) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}

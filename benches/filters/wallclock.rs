@@ -1,0 +1,249 @@
+//! Wall clock per syscall under each generator's filter: a child per configuration and
+//! repetition installs the filter, times N calls of each probe, and reports over a pipe.
+
+use sandbox_policy::eval::{run, SeccompData};
+use sandbox_policy::{cache, Arch, SockFilter};
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Instant;
+
+/// A filter to time, or none.
+pub struct Config {
+    /// The name printed.
+    pub name: String,
+    /// The program; `None` runs without a filter.
+    pub filter: Option<Vec<SockFilter>>,
+}
+
+/// A syscall timed in the child.
+#[derive(Clone, Copy)]
+pub struct Probe {
+    /// Column heading.
+    pub label: &'static str,
+    /// Syscall number.
+    pub nr: u32,
+    /// Arguments.
+    pub args: [u64; 6],
+}
+
+/// The probes: a cached call, an argument-checked one, and one the policy denies.
+pub fn probes() -> Vec<Probe> {
+    vec![
+        Probe {
+            label: "getppid",
+            nr: libc::SYS_getppid as u32,
+            args: [0; 6],
+        },
+        Probe {
+            label: "read(-1,0,0)",
+            nr: libc::SYS_read as u32,
+            args: [u64::MAX, 0, 0, 0, 0, 0],
+        },
+        // vserver is unimplemented (ENOSYS) and outside the allowlist: the filter's deny path.
+        Probe {
+            label: "vserver(denied)",
+            nr: libc::SYS_vserver as u32,
+            args: [0; 6],
+        },
+    ]
+}
+
+/// The one-instruction `ret ALLOW` filter: the cost of having a filter at all.
+pub fn floor_filter() -> Vec<SockFilter> {
+    vec![SockFilter {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: 0x7fff_0000,
+    }]
+}
+
+/// Medians (ns per call) for each configuration and probe, `reps` interleaved repetitions of
+/// `n` calls each; `None` where a child failed (the reason is printed).
+pub fn measure(configs: &[Config], probes: &[Probe], n: u64, reps: usize) -> Vec<Vec<Option<f64>>> {
+    let mut samples = vec![vec![Vec::new(); probes.len()]; configs.len()];
+    for _ in 0..reps {
+        for (ci, config) in configs.iter().enumerate() {
+            match in_child(config.filter.as_deref(), probes, n) {
+                Ok(ns) => {
+                    for (pi, v) in ns.into_iter().enumerate() {
+                        samples[ci][pi].push(v);
+                    }
+                }
+                Err(e) => eprintln!("wall clock, {}: {e}", config.name),
+            }
+        }
+    }
+    samples
+        .into_iter()
+        .map(|per_probe| per_probe.into_iter().map(median).collect())
+        .collect()
+}
+
+/// The median, if there are samples.
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    Some(xs[xs.len() / 2])
+}
+
+/// Instructions the filter runs for a probe, and whether the kernel's cache skips it.
+pub fn path(filter: &[SockFilter], p: &Probe) -> (usize, bool) {
+    let executed =
+        run(filter, &SeccompData::native(Arch::X86_64, p.nr, p.args)).map_or(0, |o| o.executed);
+    (executed, cache::is_cached_allow(filter, Arch::X86_64, p.nr))
+}
+
+/// Forks, runs the probes under `filter` in the child, and reads its ns-per-call figures.
+fn in_child(filter: Option<&[SockFilter]>, probes: &[Probe], n: u64) -> Result<Vec<f64>, String> {
+    let (reader, writer) = pipe()?;
+    // SAFETY: the benchmark is single-threaded here; the child only makes raw syscalls, formats
+    // into a String and writes to the pipe before _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(reader);
+        child(filter, probes, n, &writer);
+    }
+    drop(writer);
+    let mut text = String::new();
+    std::fs::File::from(reader)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    let mut status = 0;
+    // SAFETY: pid is our child; status is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    parse_report(&text, probes.len(), status)
+}
+
+/// Decodes the child's line (space-separated ns per call, or `ERR ...`).
+fn parse_report(text: &str, expected: usize, status: i32) -> Result<Vec<f64>, String> {
+    let line = text.trim();
+    if line.is_empty() {
+        return Err(format!(
+            "child died without a report (wait status {status:#x})"
+        ));
+    }
+    if let Some(err) = line.strip_prefix("ERR ") {
+        return Err(err.to_string());
+    }
+    let values: Vec<f64> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
+    if values.len() == expected {
+        Ok(values)
+    } else {
+        Err(format!("unreadable report {line:?}"))
+    }
+}
+
+/// The child: installs the filter, times the probes, reports, exits.
+fn child(filter: Option<&[SockFilter]>, probes: &[Probe], n: u64, out: &OwnedFd) -> ! {
+    let report = match filter.map_or(Ok(()), install) {
+        Err(e) => format!("ERR {e}\n"),
+        Ok(()) => {
+            let ns: Vec<String> = probes
+                .iter()
+                .map(|p| format!("{:.2}", time_probe(p, n)))
+                .collect();
+            format!("{}\n", ns.join(" "))
+        }
+    };
+    write_all(out, report.as_bytes());
+    // SAFETY: _exit ends the child without running the parent's atexit handlers twice.
+    unsafe { libc::_exit(0) }
+}
+
+/// Nanoseconds per call of `p`, after a warm-up of a tenth as many calls.
+fn time_probe(p: &Probe, n: u64) -> f64 {
+    for _ in 0..n / 10 {
+        call(p);
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        call(p);
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Makes the probe's syscall once.
+fn call(p: &Probe) {
+    let a = p.args.map(|x| x as libc::c_long);
+    // SAFETY: the probes are side-effect-free calls (getppid, read of fd -1 into NULL with
+    // count 0, an unimplemented syscall); nothing is read from or written to memory.
+    let rc = unsafe {
+        libc::syscall(
+            libc::c_long::from(std::hint::black_box(p.nr) as i32),
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            a[5],
+        )
+    };
+    std::hint::black_box(rc);
+}
+
+/// Sets no_new_privs and attaches `filter` to the calling process.
+fn install(filter: &[SockFilter]) -> Result<(), String> {
+    let insns: Vec<libc::sock_filter> = filter
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: u16::try_from(insns.len()).map_err(|_| "filter too long".to_string())?,
+        filter: insns.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!(
+            "prctl(NO_NEW_PRIVS): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: prog points at `insns`, which outlives the call; the kernel copies the program.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("seccomp: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// A pipe as (read end, write end).
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid two-element out-array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors are fresh and owned only here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Writes all of `bytes` with raw write(2) (the filters allow write).
+fn write_all(fd: &OwnedFd, mut bytes: &[u8]) {
+    use std::os::fd::AsRawFd;
+    while !bytes.is_empty() {
+        // SAFETY: bytes is a live slice; fd is open.
+        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
