@@ -79,9 +79,11 @@ fn wait_for_id_maps(fd: libc::c_int) -> Result<(), Failure> {
 }
 
 fn clear_groups() -> Result<(), Failure> {
+    // The raw call: glibc's setgroups() broadcasts to every thread it believes exists, and
+    // the copy of the parent's thread list here names threads this process does not have.
     // SAFETY: an empty group list.
-    let r = unsafe { libc::setgroups(0, std::ptr::null()) };
-    sys::check(r.into(), Step::ClearGroups)?;
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) };
+    sys::check(r, Step::ClearGroups)?;
     Ok(())
 }
 
