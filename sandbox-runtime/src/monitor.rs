@@ -364,8 +364,13 @@ impl Monitor {
         if st.violation.is_none() {
             st.violation = Some(v);
         }
+        // The violating call must never return: kill its process while it is still blocked in
+        // the notification (its pid cannot be reused while it waits there), then the whole
+        // sandbox, and send no reply. A reply (even an error) would let the call return before
+        // the kill lands, and the program could go on after a forbidden call.
+        // SAFETY: kill(2) on a pid that is blocked in our notification, with a valid signal.
+        unsafe { libc::kill(notif.pid as libc::pid_t, libc::SIGKILL) };
         self.kill_sandbox();
-        seccomp::send_reply(listener, notif.id, Reply::Fail(libc::EPERM));
     }
 
     /// Names the call behind a notification.
