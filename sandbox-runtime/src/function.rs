@@ -8,7 +8,7 @@
 //! - [`SandboxedFunction::spawn`] runs [`std::env::current_exe`] (canonicalised) in a sandbox
 //!   with the arguments `--sandbox-run-function NAME`, the executable and the shared libraries
 //!   it loads bound read-only at their own paths, and one end of a [`Comms::pair`] at
-//!   [`COMMS_FD`](crate::comms::COMMS_FD). The sandboxee's environment is empty, so the
+//!   [`COMMS_FD`]. The sandboxee's environment is empty, so the
 //!   arguments, not an environment variable, select the function.
 //! - In the sandboxee, `dispatch` recognises the arguments, takes the channel with
 //!   [`Comms::from_sandbox_fd`], runs the function and exits with the code it returns. It
@@ -73,7 +73,7 @@ pub const RUN_FUNCTION_FLAG: &str = "--sandbox-run-function";
 pub const UNKNOWN_FUNCTION_EXIT: i32 = 120;
 
 /// The exit code of a sandboxee that found no comms channel at
-/// [`COMMS_FD`](crate::comms::COMMS_FD).
+/// [`COMMS_FD`].
 pub const NO_COMMS_EXIT: i32 = 121;
 
 /// A function that can run sandboxed: it gets the channel to the host and returns the exit code.
@@ -151,7 +151,7 @@ impl SandboxedFunction {
     }
 
     /// The command [`Self::spawn`] runs, with the sandboxee's end of the channel passed at
-    /// [`COMMS_FD`](crate::comms::COMMS_FD); callers may adjust it (streams, hostname) before
+    /// [`COMMS_FD`]; callers may adjust it (streams, hostname) before
     /// spawning it themselves.
     pub fn command(&self) -> Result<(SandboxCommand, Comms), SpawnError> {
         let exe = match &self.exe {
