@@ -302,6 +302,11 @@ impl Monitor {
                 st.listener = Some(fd);
                 st.pending_listener = None;
             }
+            // The sandboxee is already gone (killed from outside, or it died): how it ended
+            // is for its wait status to say, not a set-up failure.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                st.pending_listener = None;
+            }
             Err(e) if e.raw_os_error() != Some(libc::EBADF) => {
                 st.pending_listener = None;
                 let errno = e.raw_os_error().unwrap_or(0);
