@@ -10,6 +10,7 @@
 //! tool is the `sandbox` binary (`cargo run --bin sandbox -- run --help`).
 
 use sandbox_runtime::{Limits, SandboxCommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -38,7 +39,14 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut cmd = SandboxCommand::new(program);
+    // A bare name is looked up in the host's PATH, like a shell; the sandbox gets that binary
+    // and the shared libraries it loads, read-only at their own paths.
+    let Some(program) = find_in_path(program) else {
+        eprintln!("{program}: not found");
+        return ExitCode::from(127);
+    };
+    let mut cmd = SandboxCommand::new(&program);
+    cmd.add_program_with_libraries(&program);
     cmd.args(&command[1..]).policy(&policy).limits(Limits {
         wall_time: Some(Duration::from_secs(30)),
         ..Limits::default()
@@ -52,11 +60,6 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Err(e) = sandbox_suite::bind_program_with_libraries(&mut cmd, program) {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
-
     match cmd.status() {
         Ok(outcome) => {
             eprintln!("{outcome}");
@@ -70,4 +73,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
 }

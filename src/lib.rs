@@ -54,35 +54,6 @@ pub fn parse_key_values(input: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
-/// Binds `program` (a host path, found in `PATH` when it has no `/`) read-only at its own path,
-/// with the interpreter and shared libraries it loads, resolved by
-/// [`sandbox_runtime::elf::resolve`].
-///
-/// [`sandbox_runtime::SandboxCommand::add_program_with_libraries`] is the runtime's way to ask
-/// for this; the examples do it themselves because the spawner does not honour it yet.
-pub fn bind_program_with_libraries(
-    cmd: &mut sandbox_runtime::SandboxCommand,
-    program: &str,
-) -> Result<std::path::PathBuf, String> {
-    use std::path::PathBuf;
-    let path = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-            .ok_or_else(|| format!("{program}: not found in PATH"))?
-    };
-    let deps = sandbox_runtime::elf::resolve(&path).map_err(|e| e.to_string())?;
-    cmd.mount_ro(&path, &path);
-    for p in deps.paths() {
-        cmd.mount_ro(p, p);
-    }
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -164,7 +164,7 @@ impl SandboxedFunction {
         let (host, sandboxee) = Comms::pair().map_err(|e| os("create the comms pair", e))?;
         let mut cmd = SandboxCommand::new(&exe);
         cmd.arg(RUN_FUNCTION_FLAG).arg(&self.name);
-        bind_with_libraries(&mut cmd, &exe)?;
+        cmd.add_program_with_libraries(&exe);
         for m in &self.mounts {
             cmd.mount(m.clone());
         }
@@ -182,22 +182,6 @@ impl SandboxedFunction {
         let child = cmd.spawn()?;
         Ok((child, comms))
     }
-}
-
-/// Binds `exe` and the interpreter and libraries it loads read-only at their own paths.
-///
-/// This is what [`SandboxCommand::add_program_with_libraries`] is meant to do; it is done here
-/// with [`crate::elf::resolve`] because the spawner does not yet honour that request.
-fn bind_with_libraries(cmd: &mut SandboxCommand, exe: &Path) -> Result<(), SpawnError> {
-    let deps = crate::elf::resolve(exe).map_err(|e| SpawnError::Libraries {
-        path: exe.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    cmd.mount_ro(exe, exe);
-    for p in deps.paths() {
-        cmd.mount_ro(p, p);
-    }
-    Ok(())
 }
 
 fn os(what: impl Into<String>, source: io::Error) -> SpawnError {

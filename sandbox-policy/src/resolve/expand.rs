@@ -190,9 +190,7 @@ impl<'a> Expander<'a> {
             text: SourceText::Text(group.text.to_string()),
             included_at: Some(at),
         });
-        let Some(file) = self.parse(id, group.text) else {
-            return;
-        };
+        let file = self.parse(id, group.text);
         self.stack.push(key);
         self.items(id, file, Some(group.name));
         self.stack.pop();
@@ -237,16 +235,14 @@ impl<'a> Expander<'a> {
             text: SourceText::Text(text.clone()),
             included_at: Some(at),
         });
-        let Some(file) = self.parse(id, &text) else {
-            return;
-        };
+        let file = self.parse(id, &text);
         self.stack.push(key);
         self.items(id, file, None);
         self.stack.pop();
     }
 
     /// Lexes and parses a text source; syntax errors are recorded and what parsed is kept.
-    fn parse(&mut self, id: SourceId, text: &str) -> Option<syntax::File> {
+    fn parse(&mut self, id: SourceId, text: &str) -> syntax::File {
         let (tokens, lex_errors) = syntax::lex(id, text);
         let end = Loc {
             source: id,
@@ -256,6 +252,6 @@ impl<'a> Expander<'a> {
         let (file, parse_errors) = syntax::parse(&tokens, end);
         self.errors.extend(lex_errors);
         self.errors.extend(parse_errors);
-        Some(file)
+        file
     }
 }

@@ -189,10 +189,9 @@ impl Resolver {
     }
 
     fn check_syscall_names(&mut self, names: &[Name]) {
-        let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
         for name in names {
-            if let Some(first) = seen.insert(&name.text, name.loc) {
-                let _ = first;
+            if !seen.insert(&name.text) {
                 self.error(Diagnostic::new(
                     name.loc,
                     format!("`{}` is listed twice in this rule", name.text),

@@ -21,22 +21,12 @@ pub struct CompileArgs {
 
 /// Compiles and writes the raw program.
 pub fn main(args: CompileArgs) -> ExitCode {
-    let arch = match policy_file::arch(args.arch.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
+        Ok(l) => l,
+        Err(code) => return code,
     };
-    let Some(compiled) = policy_file::load(&args.file) else {
-        return ExitCode::from(1);
-    };
-    let Some(program) = compiled.policy.program(arch) else {
-        eprintln!("error: no program for {arch}");
-        return ExitCode::from(1);
-    };
-    let bytes: Vec<u8> = program
-        .filter
+    let bytes: Vec<u8> = loaded
+        .filter()
         .iter()
         .flat_map(|i| i.to_ne_bytes())
         .collect();

@@ -22,24 +22,15 @@ pub struct ExplainArgs {
 
 /// Prints the annotated disassembly and sizes, or the decision for one call.
 pub fn main(args: ExplainArgs) -> ExitCode {
-    let arch = match policy_file::arch(args.arch.as_deref()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
+        Ok(l) => l,
+        Err(code) => return code,
     };
-    let Some(compiled) = policy_file::load(&args.file) else {
-        return ExitCode::from(1);
-    };
-    let Some(program) = compiled.policy.program(arch) else {
-        eprintln!("error: no program for {arch}");
-        return ExitCode::from(1);
-    };
+    let (compiled, arch, filter) = (&loaded.compiled, loaded.arch, loaded.filter());
     let Some(call) = args.syscall else {
         print!(
             "{}",
-            disasm::disassemble(&program.filter, arch, Some(&compiled.policy))
+            disasm::disassemble(filter, arch, Some(&compiled.policy))
         );
         return ExitCode::SUCCESS;
     };
@@ -56,7 +47,7 @@ pub fn main(args: ExplainArgs) -> ExitCode {
         instruction_pointer: 0,
         args: values,
     };
-    let ret = match eval::run(&program.filter, &data) {
+    let ret = match eval::run(filter, &data) {
         Ok(outcome) => outcome.ret,
         Err(e) => {
             eprintln!("error: the program failed to evaluate: {e}");
