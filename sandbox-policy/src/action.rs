@@ -33,6 +33,8 @@ impl Tag {
     pub const ARCH: Tag = Tag(0xffff);
     /// The call used an x32-ABI number on x86-64.
     pub const X32: Tag = Tag(0xfffe);
+    /// A sandbox runtime's own exec (see [`crate::resolve::RUNTIME_EXEC_MAGIC`]).
+    pub const RUNTIME_EXEC: Tag = Tag(0xfffd);
     /// The highest tag a rule can have.
     pub const MAX_RULE: u16 = 0xfff0;
 

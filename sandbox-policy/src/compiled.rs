@@ -71,6 +71,7 @@ impl CompiledPolicy {
             Tag::DEFAULT => format!("no rule matches; default is {}", self.default),
             Tag::ARCH => "the architecture check (foreign ABI)".to_string(),
             Tag::X32 => "the x32 check".to_string(),
+            Tag::RUNTIME_EXEC => "the runtime's exec check (magic execveat)".to_string(),
             t => match self.rule(t) {
                 Some(r) => format!("rule `{}` at {}", r.text, r.location),
                 None => format!("unknown rule tag {}", t.0),

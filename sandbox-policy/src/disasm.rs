@@ -83,6 +83,7 @@ fn describe_ret(value: u32, policy: Option<&CompiledPolicy>) -> String {
                 (None, None) => match verdict.tag {
                     Tag::ARCH => "the architecture check".to_string(),
                     Tag::X32 => "the x32 check".to_string(),
+                    Tag::RUNTIME_EXEC => "the runtime's exec check".to_string(),
                     Tag::DEFAULT => "the default".to_string(),
                     t => format!("tag {}", t.0),
                 },

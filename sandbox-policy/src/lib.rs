@@ -33,4 +33,4 @@ pub use bpf::SockFilter;
 pub use compile::{compile_file, compile_text, compile_tokens, Compilation, Compiled, ROOT_SOURCE};
 pub use compiled::{ArchProgram, CompiledPolicy, RuleMeta};
 pub use diag::{Diagnostic, LineCol, Loc};
-pub use resolve::{FsLoader, Loader, NoIncludes};
+pub use resolve::{FsLoader, Loader, NoIncludes, RUNTIME_EXEC_MAGIC};

@@ -22,7 +22,7 @@ use crate::seccomp::{self, Reply};
 use crate::spawn::steps::{kind, Descriptions, Report};
 use crate::Policy;
 use sandbox_policy::arch::Arch;
-use sandbox_policy::{Action, Verdict};
+use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -409,10 +409,18 @@ impl Monitor {
             && d.args[5] == seccomp::MAGIC
     }
 
-    /// The verdict of the policy's original program (kills not converted) on a call.
+    /// The verdict of the policy's original program (kills not converted) on a call. For a
+    /// magic `execveat` that is the policy's own verdict on `execveat`, past the compiler's exec
+    /// check: no rule can read the sixth register, so clearing it changes nothing else.
     fn policy_verdict(&self, d: &libc::seccomp_data) -> Option<Verdict> {
         let prog = self.policy.as_deref()?.native_program()?;
-        seccomp::evaluate(&prog.filter, d).and_then(Verdict::from_ret_value)
+        let verdict = seccomp::evaluate(&prog.filter, d).and_then(Verdict::from_ret_value)?;
+        if verdict.tag != Tag::RUNTIME_EXEC {
+            return Some(verdict);
+        }
+        let mut past_check = *d;
+        past_check.args[5] = 0;
+        seccomp::evaluate(&prog.filter, &past_check).and_then(Verdict::from_ret_value)
     }
 
     /// Reaps init and decides the status.

@@ -2,53 +2,40 @@
 //!
 //! # The one exec the runtime needs
 //! The program must be exec'd after the filter is installed, but the user's policy should not
-//! have to allow `execve`. The runtime prepends a prelude to the user's program:
+//! have to allow `execveat`. The runtime's exec carries [`MAGIC`] in the sixth register, which
+//! the kernel ignores for `execveat`; every compiled program sends such a call to the runtime
+//! first thing in `execveat`'s branch (`ret KILL|RUNTIME_EXEC`, see the compiler's prelude), so
+//! no other syscall pays for the check. With user notification that kill becomes a
+//! notification like every other kill, and the monitor answers it with
+//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE` only while the sandboxee is still running the runtime's
+//! own code, which it knows for certain: the sandboxee holds the only write end of a
+//! close-on-exec "exec pipe", so the pipe reads as hung up exactly when the exec has succeeded
+//! (or the sandboxee died). A magic `execveat` after that is answered exactly as the policy
+//! answers an `execveat` (no rule can look at the sixth register), so the public magic value
+//! grants nothing. The runtime's own calls between installation and exec (only the exec, or on
+//! its failure a report and `exit_group`) are let through the same way, so a policy that kills
+//! `write` still gets a readable setup error.
 //!
-//! ```text
-//! ld [arch]; jeq NATIVE, 0, user     ; foreign ABI: let the user program decide (it kills)
-//! ld [nr];   jeq execveat, 0, user
-//! ld [args[5].lo]; jeq MAGIC_LO, 0, user
-//! ld [args[5].hi]; jeq MAGIC_HI, 0, user
-//! ret USER_NOTIF                     ; the runtime's exec: ask the monitor
-//! user: <the policy's program, kill returns turned into USER_NOTIF>
-//! ```
-//!
-//! The monitor answers a notification with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` only while the
-//! sandboxee is still running the runtime's own code, which it knows for certain: the sandboxee
-//! holds the only write end of a close-on-exec "exec pipe", so the pipe reads as hung up exactly
-//! when the exec has succeeded (or the sandboxee died). After that, a magic `execveat` is
-//! answered as the policy's own program answers it (allowed, failed with its errno, or a
-//! violation), so the magic value, though public, grants nothing: the exec is one-shot and the
-//! policy's exec ban holds. Any call the policy kills is a violation. The runtime's own calls
-//! between installation and exec (the exec, or on its failure a report and `exit_group`) are
-//! let through the same way, so a policy that kills `write` still gets a readable setup error.
-//!
-//! Kernels without user notification or `pidfd_getfd` (before 5.6) get the plain filter: the
-//! prelude then returns ALLOW for the magic `execveat`, kills stay kills (reported as
-//! SIGSYS), and the magic exec stays usable after the start: a documented weakening, chosen
-//! over not running at all.
+//! Kernels without user notification or `pidfd_getfd` (before 5.6) get the program with the
+//! exec check's kill turned into ALLOW: kills stay kills (reported as SIGSYS), and the magic
+//! exec stays usable after the start: a documented weakening, chosen over not running at all.
 
 use crate::error::SpawnError;
 use crate::Policy;
 use sandbox_policy::arch::Arch;
-use sandbox_policy::bpf::{self, data, ret, SockFilter};
+use sandbox_policy::bpf::{self, ret, SockFilter};
+use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
-/// The sixth argument of the runtime's own `execveat`, split into words.
-pub(crate) const MAGIC_LO: u32 = 0x5342_4f58; // "SBOX"
-/// High word of the magic.
-pub(crate) const MAGIC_HI: u32 = 0x4558_4543; // "EXEC"
-/// The whole magic value.
-pub(crate) const MAGIC: u64 = ((MAGIC_HI as u64) << 32) | MAGIC_LO as u64;
-/// Instructions in the prelude.
-pub(crate) const PRELUDE_LEN: usize = 9;
+/// The sixth register of the runtime's own `execveat`.
+pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
 
 /// The filter the sandboxee installs, prepared before the clone.
 #[derive(Debug)]
 pub(crate) struct PreparedFilter {
-    /// Prelude + the policy's program (kills converted when `notify`).
+    /// The policy's program (kills converted when `notify`, the exec check otherwise).
     pub insns: Vec<SockFilter>,
     /// Whether kills were turned into user notifications (and a listener will be created).
     pub notify: bool,
@@ -82,43 +69,23 @@ pub(crate) fn notify_supported() -> bool {
     })
 }
 
-/// Builds the filter to install: the prelude, then the native program of `policy`, with every
-/// `ret KILL_PROCESS|tag` turned into `ret USER_NOTIF` when `notify`.
+/// Builds the filter to install from the native program of `policy`: every
+/// `ret KILL_PROCESS|tag` becomes `ret USER_NOTIF` when `notify`; otherwise only the exec
+/// check's kill becomes ALLOW, so the runtime can still exec.
 pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, SpawnError> {
     let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
     let prog = policy.program(native).ok_or(SpawnError::NoProgramForArch)?;
     let user: &[SockFilter] = &prog.filter;
-    if user.len() + PRELUDE_LEN > bpf::BPF_MAXINSNS {
+    if user.len() > bpf::BPF_MAXINSNS {
         return Err(SpawnError::FilterTooLong(user.len()));
     }
-    let mut insns = prelude(native, notify);
-    insns.extend(
-        user.iter()
-            .map(|&i| if notify { kill_to_notify(i) } else { i }),
-    );
+    let convert = if notify {
+        kill_to_notify
+    } else {
+        exec_check_to_allow
+    };
+    let insns = user.iter().map(|&i| convert(i)).collect();
     Ok(PreparedFilter { insns, notify })
-}
-
-fn prelude(arch: Arch, notify: bool) -> Vec<SockFilter> {
-    const LD_ABS: u16 = bpf::BPF_LD | bpf::BPF_W | bpf::BPF_ABS;
-    const JEQ: u16 = bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K;
-    let ld = |off| SockFilter::stmt(LD_ABS, off);
-    // Every false branch lands on the first user instruction, index PRELUDE_LEN.
-    let to_user = |at: usize| u8::try_from(PRELUDE_LEN - at - 1).expect("short prelude");
-    let on_magic = if notify { ret::USER_NOTIF } else { ret::ALLOW };
-    let v = vec![
-        ld(data::ARCH),
-        SockFilter::jump(JEQ, arch.audit_arch(), 0, to_user(1)),
-        ld(data::NR),
-        SockFilter::jump(JEQ, execveat_nr(), 0, to_user(3)),
-        ld(data::arg_lo(5)),
-        SockFilter::jump(JEQ, MAGIC_LO, 0, to_user(5)),
-        ld(data::arg_hi(5)),
-        SockFilter::jump(JEQ, MAGIC_HI, 0, to_user(7)),
-        SockFilter::stmt(bpf::BPF_RET | bpf::BPF_K, on_magic),
-    ];
-    debug_assert_eq!(v.len(), PRELUDE_LEN);
-    v
 }
 
 /// `execveat`'s number on this machine.
@@ -126,10 +93,22 @@ pub(crate) fn execveat_nr() -> u32 {
     libc::SYS_execveat as u32
 }
 
+fn is_ret_k(i: SockFilter) -> bool {
+    i.code == bpf::BPF_RET | bpf::BPF_K
+}
+
 fn kill_to_notify(i: SockFilter) -> SockFilter {
-    let is_ret_k = i.code == bpf::BPF_RET | bpf::BPF_K;
-    if is_ret_k && i.k & ret::ACTION_FULL == ret::KILL_PROCESS {
+    if is_ret_k(i) && i.k & ret::ACTION_FULL == ret::KILL_PROCESS {
         SockFilter::stmt(i.code, ret::USER_NOTIF)
+    } else {
+        i
+    }
+}
+
+fn exec_check_to_allow(i: SockFilter) -> SockFilter {
+    let exec_check = Verdict::new(Action::Kill, Tag::RUNTIME_EXEC).ret_value();
+    if is_ret_k(i) && i.k == exec_check {
+        SockFilter::stmt(i.code, ret::ALLOW)
     } else {
         i
     }
@@ -235,24 +214,31 @@ mod tests {
         }
     }
 
+    fn compiled(text: &str) -> Policy {
+        let c =
+            sandbox_policy::compile_text("t.policy", None, text, &mut sandbox_policy::NoIncludes);
+        c.result.expect("compiles").policy
+    }
+
     #[test]
-    fn prelude_lets_only_magic_execveat_reach_the_monitor() {
-        let user = [SockFilter::stmt(
-            bpf::BPF_RET | bpf::BPF_K,
-            ret::KILL_PROCESS | 7,
-        )];
-        let mut insns = prelude(Arch::X86_64, true);
-        insns.extend(user.iter().map(|&i| kill_to_notify(i)));
+    fn only_the_magic_execveat_reaches_the_monitor_before_the_policy() {
+        let policy = compiled("default kill;\nerrno(EPERM) execveat;\n");
         let nr = execveat_nr() as i32;
         let magic = data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, MAGIC]);
-        assert_eq!(evaluate(&insns, &magic), Some(ret::USER_NOTIF));
         let plain = data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, 0]);
-        assert_eq!(evaluate(&insns, &plain), Some(ret::USER_NOTIF));
-        assert_eq!(evaluate(&user, &plain), Some(ret::KILL_PROCESS | 7));
         let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, MAGIC]);
-        let mut fallback = prelude(Arch::X86_64, false);
-        fallback.extend(user);
+
+        let notify = prepare(&policy, true).unwrap().insns;
+        assert_eq!(evaluate(&notify, &magic), Some(ret::USER_NOTIF));
+        assert_eq!(evaluate(&notify, &plain), Some(ret::ERRNO | 1));
+        assert_eq!(evaluate(&notify, &foreign), Some(ret::USER_NOTIF));
+
+        let fallback = prepare(&policy, false).unwrap().insns;
         assert_eq!(evaluate(&fallback, &magic), Some(ret::ALLOW));
-        assert_eq!(evaluate(&fallback, &foreign), Some(ret::KILL_PROCESS | 7));
+        assert_eq!(evaluate(&fallback, &plain), Some(ret::ERRNO | 1));
+        assert_eq!(
+            evaluate(&fallback, &foreign),
+            Some(ret::KILL_PROCESS | 0xffff)
+        );
     }
 }

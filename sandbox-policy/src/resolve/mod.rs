@@ -4,9 +4,11 @@
 
 mod checked;
 mod expand;
+mod prelude;
 
 pub use checked::*;
 pub use expand::{Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes};
+pub use prelude::RUNTIME_EXEC_MAGIC;
 
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
@@ -46,7 +48,8 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
             r.add_rule(checked, flat, action, tag, &rules);
         }
     }
-    add_clone3_prelude(&mut rules, &mut arches);
+    prelude::add_clone3_enosys(&mut rules, &mut arches);
+    prelude::add_runtime_exec_check(&mut arches);
     if r.errors.is_empty() {
         Ok(CheckedPolicy {
             default: default.unwrap_or(Action::Kill),
@@ -57,35 +60,6 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
         Err(r.errors.into_iter().collect())
     }
 }
-
-/// `clone3` passes its flags behind a pointer, where seccomp cannot see them: unless the policy
-/// names it, it fails with ENOSYS so that libc falls back to `clone`, whose flags rules can check.
-fn add_clone3_prelude(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
-    let Some(tag) = Tag::rule(rules.len()) else {
-        return;
-    };
-    let mut used = false;
-    for checked in arches.iter_mut() {
-        if let Some(spec) = tables::syscall_by_name(checked.arch, "clone3") {
-            checked.syscalls.entry(spec.nr).or_insert_with(|| {
-                used = true;
-                vec![CheckedBranch {
-                    cond: None,
-                    action: Action::Errno(ENOSYS),
-                    tag,
-                }]
-            });
-        }
-    }
-    if used {
-        rules.push(RuleMeta {
-            location: "prelude".into(),
-            text: "errno(ENOSYS) clone3".into(),
-        });
-    }
-}
-
-const ENOSYS: u16 = 38;
 
 fn rule_meta(flat: &FlatRule, sources: &SourceMap) -> RuleMeta {
     let location = match flat.group {

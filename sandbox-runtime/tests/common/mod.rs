@@ -1,57 +1,27 @@
-//! Helpers shared by the integration tests: hand-built policies and a command with the host's
+//! Helpers shared by the integration tests: compiled policies and a command with the host's
 //! program directories bound read-only.
 
 #![allow(dead_code)]
 
-use sandbox_policy::arch::{Arch, AUDIT_ARCH_X86_64};
-use sandbox_policy::bpf::{self, data, ret, SockFilter};
-use sandbox_policy::{Action, ArchProgram, CompiledPolicy, RuleMeta, Tag};
+use sandbox_policy::{compile_text, NoIncludes};
 use sandbox_runtime::{Policy, SandboxCommand};
-use std::borrow::Cow;
 
-const LD: u16 = bpf::BPF_LD | bpf::BPF_W | bpf::BPF_ABS;
-const JEQ: u16 = bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K;
-const RET: u16 = bpf::BPF_RET | bpf::BPF_K;
-
-/// A policy that allows everything except the listed syscalls (x86-64 numbers), each killed by
-/// its own rule (tag = index + 1); foreign architectures are killed with the ARCH tag.
+/// A compiled policy that allows everything except the listed syscalls, each killed by its own
+/// rule (`kill NAME`, tag = index + 1). The numbers document the x86-64 call the tests make;
+/// the compiler looks the names up itself.
 pub fn kill_only(syscalls: &[(&'static str, u32)]) -> Policy {
-    let n = syscalls.len();
-    let mut f = vec![
-        SockFilter::stmt(LD, data::ARCH),
-        SockFilter::jump(JEQ, AUDIT_ARCH_X86_64, 1, 0),
-        SockFilter::stmt(RET, ret::KILL_PROCESS | u32::from(Tag::ARCH.0)),
-        SockFilter::stmt(LD, data::NR),
-    ];
-    // jeq nr_i → ret kill|tag_i, laid out as: n jumps, then ret allow, then n kill returns.
-    for (i, (_, nr)) in syscalls.iter().enumerate() {
-        let to_kill = (n - i - 1) + 1 + i;
-        f.push(SockFilter::jump(JEQ, *nr, to_kill as u8, 0));
+    let mut text = String::from("default allow;\n");
+    for (name, _) in syscalls {
+        text.push_str(&format!("kill {name};\n"));
     }
-    f.push(SockFilter::stmt(RET, ret::ALLOW));
-    for i in 0..n {
-        f.push(SockFilter::stmt(RET, ret::KILL_PROCESS | (i as u32 + 1)));
-    }
-    let rules = syscalls
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| RuleMeta {
-            location: Cow::Owned(format!("test.policy:{}:1", i + 1)),
-            text: Cow::Owned(format!("kill {name}")),
-        })
-        .collect::<Vec<_>>();
-    CompiledPolicy {
-        origin: Cow::Borrowed("tests/common"),
-        default: Action::Allow,
-        programs: Cow::Owned(vec![ArchProgram {
-            arch: Arch::X86_64,
-            filter: Cow::Owned(f),
-        }]),
-        rules: Cow::Owned(rules),
+    let c = compile_text("test.policy", None, &text, &mut NoIncludes);
+    match c.result {
+        Ok(compiled) => compiled.policy,
+        Err(_) => panic!("{}", c.render_errors()),
     }
 }
 
-/// Allows everything on x86-64 (foreign architectures killed).
+/// Allows everything (foreign architectures and x32 numbers are still killed).
 pub fn permissive() -> Policy {
     kill_only(&[])
 }
