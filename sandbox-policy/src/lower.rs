@@ -198,7 +198,8 @@ fn lower_cmp(c: &CheckedCmp) -> Cond {
         CmpOp::Gt => gt(value),
         CmpOp::Lt => not(ge(value)),
         CmpOp::Le => not(gt(value)),
-        CmpOp::Eq | CmpOp::Ne => unreachable!("ordering only"),
+        // Equality of bit patterns needs no rewrite (handled above).
+        CmpOp::Eq | CmpOp::Ne => unsigned(c.arg, bits, None, c.op, value),
     }
 }
 

@@ -46,16 +46,16 @@ impl CheckedCmp {
     pub fn holds(&self, args: &[u64; 6]) -> bool {
         let bits = self.ty.bits();
         let raw = truncate(i128::from(args[usize::from(self.arg)]), bits);
-        let ordering = !matches!(self.op, CmpOp::Eq | CmpOp::Ne);
-        if self.mask.is_none() && self.ty.signed() && ordering {
+        if self.mask.is_none() && self.ty.signed() {
             let lhs = sign_extend(raw, bits);
             let rhs = sign_extend(truncate(self.value, bits), bits);
             return match self.op {
+                CmpOp::Eq => lhs == rhs,
+                CmpOp::Ne => lhs != rhs,
                 CmpOp::Lt => lhs < rhs,
                 CmpOp::Le => lhs <= rhs,
                 CmpOp::Gt => lhs > rhs,
                 CmpOp::Ge => lhs >= rhs,
-                CmpOp::Eq | CmpOp::Ne => unreachable!("ordering only"),
             };
         }
         let lhs = raw & self.mask.unwrap_or(u64::MAX);
