@@ -18,7 +18,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-const ATTACKER: &str = env!("CARGO_BIN_EXE_attacker");
+/// The hostile program: `$SANDBOX_ATTACKER` when set (the unprivileged CI run copies the
+/// binary somewhere its user can read), else the one cargo built.
+fn attacker() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::var("SANDBOX_ATTACKER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_attacker").into())
+    })
+}
 
 /// Tests that count host resources (descriptors, mounts, zombies) or time CPU take this lock
 /// exclusively; every other test shares it.
@@ -101,10 +108,10 @@ impl Attack {
 
     fn with_limits(attack: &str, limits: Limits) -> Attack {
         let tag = unique("tag:attack");
-        let mut cmd = SandboxCommand::new(ATTACKER);
+        let mut cmd = SandboxCommand::new(attacker());
         cmd.arg(attack).arg(&tag);
         bind_libraries(&mut cmd);
-        cmd.mount_ro(ATTACKER, ATTACKER);
+        cmd.mount_ro(attacker(), attacker());
         cmd.tmpfs("/tmp", 16 << 20);
         cmd.limits(Limits {
             wall_time: limits.wall_time.or(Some(Duration::from_secs(30))),
@@ -577,7 +584,7 @@ fn exec_from_a_writable_mount_is_eacces() {
     let _g = shared();
     let dir = TempDir::new("noexec");
     let copy = dir.path().join("evil");
-    std::fs::copy(ATTACKER, &copy).unwrap();
+    std::fs::copy(attacker(), &copy).unwrap();
     set_mode(&copy, 0o755);
     let r = Attack::new("exec")
         .args(["/rw/evil", "true"])
@@ -758,7 +765,7 @@ fn setuid_binary_does_not_raise_privileges() {
     let _g = shared();
     let dir = TempDir::new("suid");
     let copy = dir.path().join("suid");
-    std::fs::copy(ATTACKER, &copy).unwrap();
+    std::fs::copy(attacker(), &copy).unwrap();
     // As root the copy is owned by root: a real setuid-root binary. Unprivileged, it is owned
     // by the caller, so only nosuid and no_new_privs can be checked.
     set_mode(&copy, 0o4755);
@@ -1142,10 +1149,10 @@ fn hostile_comms(kind: &str) -> CommsError {
     let (mut comms, theirs) = Comms::pair().unwrap();
     comms.set_timeout(Some(Duration::from_secs(2))).unwrap();
     let tag = unique("tag:comms");
-    let mut cmd = SandboxCommand::new(ATTACKER);
+    let mut cmd = SandboxCommand::new(attacker());
     cmd.args(["comms", kind, &tag]);
     bind_libraries(&mut cmd);
-    cmd.mount_ro(ATTACKER, ATTACKER)
+    cmd.mount_ro(attacker(), attacker())
         .pass_fd(theirs, COMMS_FD)
         .stdout(Stdio::Null)
         .policy(&allow_all())
