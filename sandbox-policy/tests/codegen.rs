@@ -2,6 +2,10 @@
 //! ones probed at every boundary where range, width, sign and word-splitting mistakes hide,
 //! the kernel's constant-action cache, trampolines, limits and determinism.
 
+mod common;
+
+use common::Rng;
+
 use sandbox_policy::action::{Action, Tag, Verdict};
 use sandbox_policy::arch::{Arch, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, X32_SYSCALL_BIT};
 use sandbox_policy::bpf::{self, SockFilter};
@@ -12,27 +16,6 @@ use sandbox_policy::eval::{self, SeccompData};
 use sandbox_policy::ir::{ArchIr, Branch, Cmp, CmpOp, Cond, Decision};
 use sandbox_policy::verify;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// xorshift64*: small, deterministic, good enough to spread probes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const OPS: [CmpOp; 6] = [
     CmpOp::Eq,

@@ -3,6 +3,10 @@
 //! seccompiler 0.5 can express, the same action as seccompiler's program for the same rules.
 //! Probes include every boundary where width and sign mistakes hide.
 
+mod common;
+
+use common::Rng;
+
 use sandbox_policy::arch::{AUDIT_ARCH_I386, X32_SYSCALL_BIT};
 use sandbox_policy::bpf::ret;
 use sandbox_policy::eval::{self, SeccompData};
@@ -10,27 +14,6 @@ use sandbox_policy::tables::{self, ArgType};
 use sandbox_policy::{compile_text, groups, Arch, Compiled, NoIncludes};
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-/// A small deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 const BOUNDARIES: [u64; 16] = [
     0,
@@ -73,7 +56,7 @@ fn constant_for(rng: &mut Rng, ty: ArgType) -> i128 {
         (rng.next() % 4096) as i128,
         (rng.next() as i128) & ((1i128 << bits) - 1),
     ];
-    *rng.pick(&candidates)
+    *rng.pick_ref(&candidates)
 }
 
 fn literal(v: i128) -> String {
@@ -93,20 +76,20 @@ fn random_cond(
     if depth > 0 && rng.chance(40) {
         let a = random_cond(rng, spec, depth - 1, used);
         let b = random_cond(rng, spec, depth - 1, used);
-        return match rng.below(3) {
+        return match rng.index(3) {
             0 => format!("({a} && {b})"),
             1 => format!("({a} || {b})"),
             _ => format!("!({a})"),
         };
     }
-    let i = rng.below(spec.args.len());
+    let i = rng.index(spec.args.len());
     let arg = spec.args[i];
     let name = if rng.chance(20) {
         format!("arg{i}")
     } else {
         arg.name.to_string()
     };
-    let op = *rng.pick(&["==", "!=", "<", "<=", ">", ">="]);
+    let op = *rng.pick_ref(&["==", "!=", "<", "<=", ">", ">="]);
     let value = constant_for(rng, arg.ty);
     used.push(value as u64);
     used.push((value as u64).wrapping_add(1));
@@ -135,15 +118,15 @@ fn random_policy(rng: &mut Rng) -> (String, Vec<u64>) {
         .iter()
         .filter(|s| tables::syscall_by_name(Arch::Aarch64, s.name).is_some())
         .collect();
-    let mut text = format!("default {};\n", rng.pick(&ACTIONS));
+    let mut text = format!("default {};\n", rng.pick_ref(&ACTIONS));
     let mut used = Vec::new();
     let mut closed: Vec<&str> = Vec::new();
-    for _ in 0..1 + rng.below(25) {
-        let spec = *rng.pick(&both);
+    for _ in 0..1 + rng.index(25) {
+        let spec = *rng.pick_ref(&both);
         if closed.contains(&spec.name) {
             continue;
         }
-        let action = rng.pick(&ACTIONS);
+        let action = rng.pick_ref(&ACTIONS);
         if spec.args.is_empty() || rng.chance(30) {
             closed.push(spec.name);
             writeln!(text, "{action} {};", spec.name).unwrap();
@@ -158,12 +141,12 @@ fn random_policy(rng: &mut Rng) -> (String, Vec<u64>) {
 fn probe_args(rng: &mut Rng, used: &[u64]) -> [u64; 6] {
     let mut args = [0u64; 6];
     for a in &mut args {
-        *a = match rng.below(4) {
-            0 => *rng.pick(&BOUNDARIES),
+        *a = match rng.index(4) {
+            0 => *rng.pick_ref(&BOUNDARIES),
             1 if !used.is_empty() => {
                 // A used constant, sometimes with the other word changed.
-                let v = *rng.pick(used);
-                match rng.below(3) {
+                let v = *rng.pick_ref(used);
+                match rng.index(3) {
                     0 => v,
                     1 => v | 0xffff_ffff_0000_0000,
                     _ => v & 0xffff_ffff,
@@ -188,11 +171,11 @@ fn check_against_meaning(compiled: &Compiled, rng: &mut Rng, used: &[u64], text:
             .copied()
             .collect();
         for _ in 0..300 {
-            let nr = match rng.below(6) {
-                0..=2 if !named.is_empty() => *rng.pick(&named),
+            let nr = match rng.index(6) {
+                0..=2 if !named.is_empty() => *rng.pick_ref(&named),
                 3 => rng.next() as u32,
-                4 => *rng.pick(&[0, 1, X32_SYSCALL_BIT - 1, X32_SYSCALL_BIT, u32::MAX, 500]),
-                _ => rng.below(460) as u32,
+                4 => *rng.pick_ref(&[0, 1, X32_SYSCALL_BIT - 1, X32_SYSCALL_BIT, u32::MAX, 500]),
+                _ => rng.index(460) as u32,
             };
             let audit = if rng.chance(3) {
                 AUDIT_ARCH_I386
@@ -298,17 +281,17 @@ fn random_seccompiler_policy(
         ("trap", "log"),
         ("allow", "errno(EACCES)"),
     ];
-    let (matched, default) = *rng.pick(&pairs);
+    let (matched, default) = *rng.pick_ref(&pairs);
     let table = tables::syscalls(arch);
     let mut rules: BTreeMap<u32, Vec<Vec<SimpleCmp>>> = BTreeMap::new();
-    for _ in 0..1 + rng.below(30) {
-        let spec = rng.pick(table);
+    for _ in 0..1 + rng.index(30) {
+        let spec = rng.pick_ref(table);
         let mut alternatives = Vec::new();
         if !spec.args.is_empty() && rng.chance(70) {
-            for _ in 0..1 + rng.below(3) {
+            for _ in 0..1 + rng.index(3) {
                 let mut conj = Vec::new();
-                for _ in 0..1 + rng.below(3) {
-                    let i = rng.below(spec.args.len());
+                for _ in 0..1 + rng.index(3) {
+                    let i = rng.index(spec.args.len());
                     let ty = spec.args[i].ty;
                     // Signed ordering means different things to the two generators: equality
                     // and masks only on signed types.
@@ -332,7 +315,7 @@ fn random_seccompiler_policy(
                         op: if masked {
                             "=="
                         } else {
-                            ops[rng.below(ops.len())]
+                            ops[rng.index(ops.len())]
                         },
                         mask: masked.then(|| {
                             rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }
@@ -493,9 +476,9 @@ fn random_policies_match_seccompiler() {
         let clone3 = tables::syscall_by_name(arch, "clone3").map(|s| s.nr);
         for _ in 0..400 {
             let nr = if rng.chance(80) && !nrs.is_empty() {
-                *rng.pick(&nrs)
+                *rng.pick_ref(&nrs)
             } else {
-                rng.below(460) as u32
+                rng.index(460) as u32
             };
             let data = SeccompData {
                 nr: nr as i32,

@@ -2,21 +2,11 @@
 //! valid policies all end in a result or a list of errors. (The cargo-fuzz target in `fuzz/`
 //! explores the same property with coverage guidance on a nightly toolchain.)
 
+mod common;
+
+use common::Rng;
+
 use sandbox_policy::{compile_text, groups, NoIncludes};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn compile(text: &str) {
     let c = compile_text("fuzz.policy", None, text, &mut NoIncludes);
@@ -74,7 +64,7 @@ const PIECES: [&str; 40] = [
 fn random_bytes_never_panic() {
     let mut rng = Rng(1);
     for _ in 0..3000 {
-        let len = rng.below(200);
+        let len = rng.index(200);
         let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         compile(&String::from_utf8_lossy(&bytes));
     }
@@ -84,8 +74,8 @@ fn random_bytes_never_panic() {
 fn token_soup_never_panics() {
     let mut rng = Rng(2);
     for _ in 0..5000 {
-        let n = rng.below(40);
-        let text: Vec<&str> = (0..n).map(|_| PIECES[rng.below(PIECES.len())]).collect();
+        let n = rng.index(40);
+        let text: Vec<&str> = (0..n).map(|_| PIECES[rng.index(PIECES.len())]).collect();
         compile(&text.join(" "));
     }
 }
@@ -97,21 +87,21 @@ fn mutated_groups_never_panic() {
         let base = format!("default kill;\n{}", group.text);
         for _ in 0..60 {
             let mut chars: Vec<char> = base.chars().collect();
-            for _ in 0..1 + rng.below(4) {
-                let i = rng.below(chars.len().max(1));
-                match rng.below(3) {
+            for _ in 0..1 + rng.index(4) {
+                let i = rng.index(chars.len().max(1));
+                match rng.index(3) {
                     0 if !chars.is_empty() => {
                         chars.remove(i.min(chars.len() - 1));
                     }
                     1 => chars.insert(
                         i.min(chars.len()),
-                        PIECES[rng.below(PIECES.len())]
+                        PIECES[rng.index(PIECES.len())]
                             .chars()
                             .next()
                             .unwrap_or(' '),
                     ),
                     _ => {
-                        let j = rng.below(chars.len().max(1));
+                        let j = rng.index(chars.len().max(1));
                         if i < chars.len() && j < chars.len() {
                             chars.swap(i, j);
                         }
