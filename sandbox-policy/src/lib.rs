@@ -16,6 +16,7 @@ pub mod cache;
 pub mod codegen;
 pub mod compile;
 pub mod compiled;
+pub mod describe;
 pub mod diag;
 pub mod disasm;
 pub mod eval;

@@ -4,6 +4,7 @@
 //! ([`Outcome::to_json`]).
 
 use crate::limits::EnforcedLimit;
+use sandbox_policy::{describe, Arch};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 use std::fmt;
@@ -106,17 +107,19 @@ impl fmt::Display for SetupError {
 impl std::error::Error for SetupError {}
 
 impl fmt::Display for Violation {
+    /// `socket(AF_INET, SOCK_STREAM, 0) [nr 41, x86_64] by pid 7 — no rule matches; default is
+    /// kill`: the call as its prototype reads, with the arguments policies constrain named.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}(", self.syscall)?;
-        for (i, a) in self.args.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
+        match Arch::from_name(&self.arch) {
+            Some(arch) => f.write_str(&describe::call(arch, self.nr, &self.args))?,
+            None => {
+                let raw: Vec<String> = self.args.iter().map(|a| format!("{a:#x}")).collect();
+                write!(f, "{}({})", self.syscall, raw.join(", "))?;
             }
-            write!(f, "{a:#x}")?;
         }
         write!(
             f,
-            ") [nr {} on {}] by pid {}, decided by {}",
+            " [nr {}, {}] by pid {} \u{2014} {}",
             self.nr, self.arch, self.pid, self.decided_by
         )
     }
@@ -126,7 +129,7 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Status::Exited(c) => write!(f, "exited with code {c}"),
-            Status::Violation(v) => write!(f, "syscall violation: {v}"),
+            Status::Violation(v) => write!(f, "policy violation: {v}"),
             Status::Signaled(s) => write!(f, "killed by signal {} ({})", s, signal_name(*s)),
             Status::Timeout => f.write_str("timed out"),
             Status::Killed => f.write_str("killed from outside"),

@@ -38,6 +38,13 @@ fn forbidden_socket_is_a_violation_with_name_and_args() {
     assert_eq!(v.args[0], libc::AF_INET as u64);
     assert_eq!(v.args[1] & 0xff, libc::SOCK_STREAM as u64);
     assert!(v.decided_by.contains("kill socket"), "{}", v.decided_by);
+    // The one-line summary names the arguments: python asks for SOCK_STREAM | SOCK_CLOEXEC.
+    let line = out.outcome.to_string();
+    assert!(
+        line.starts_with("policy violation: socket(AF_INET, SOCK_STREAM"),
+        "{line}"
+    );
+    assert!(line.contains("[nr 41, x86_64]"), "{line}");
     let j = out.outcome.to_json();
     assert_eq!(j["status"], "violation");
     assert_eq!(j["violation"]["syscall"], "socket");

@@ -105,6 +105,18 @@ pub fn constant(arch: Arch, name: &str) -> Option<i64> {
         .and_then(|c| c.value(arch))
 }
 
+/// Every constant whose name starts with `prefix` and that exists on `arch`, with its value, in
+/// the table's order (canonical names before their aliases).
+pub fn constants_with_prefix<'a>(
+    arch: Arch,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'static str, i64)> + 'a {
+    constants::CONSTANTS
+        .iter()
+        .filter(move |c| c.name.starts_with(prefix))
+        .filter_map(move |c| c.value(arch).map(|v| (c.name, v)))
+}
+
 /// Every constant name, for suggestions.
 pub fn constant_names() -> impl Iterator<Item = &'static str> {
     constants::CONSTANTS.iter().map(|c| c.name)
