@@ -1,10 +1,9 @@
 //! Runs the example binaries and checks what they print.
 //!
-//! `cargo test` builds every example of the package before it runs any test, into
-//! `target/<profile>/examples/`, next to this test's own `target/<profile>/deps/`. The tests
-//! find them there; when one is missing (a test binary run on its own after `cargo clean`,
-//! say) it is built with `cargo build --example` first. Running the binaries directly, rather
-//! than `cargo run`, keeps each test to the sandbox's own cost.
+//! Each example is brought up to date with `cargo build --example` (a no-op when `cargo test`
+//! has just built it; without it, `cargo test --test examples` alone would run stale binaries)
+//! into `target/<profile>/examples/`, next to this test's own `target/<profile>/deps/`, and run
+//! directly rather than through `cargo run`, which keeps each test to the sandbox's own cost.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -16,14 +15,16 @@ fn example(name: &str) -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps");
     let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cargo build --example {name} failed");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
     }
+    let status = build.status().expect("run cargo");
+    assert!(status.success(), "cargo build --example {name} failed");
+    assert!(path.exists(), "{} was not built", path.display());
     path
 }
 
@@ -62,7 +63,7 @@ fn crc4_misbehaving_sandboxee_is_stopped_by_the_policy() {
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(
-        text.starts_with("violation caught: syscall violation: openat("),
+        text.starts_with("violation caught: policy violation: openat("),
         "{text}"
     );
 }
@@ -130,5 +131,5 @@ fn tool_reports_a_violation() {
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("syscall violation: "), "{err}");
+    assert!(err.contains("policy violation: "), "{err}");
 }
