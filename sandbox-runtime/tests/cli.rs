@@ -1,0 +1,277 @@
+//! The `sandbox` command's contract, which scripts rely on: exit statuses, the JSON report,
+//! rustc-style `check` errors, `explain --syscall` and the raw bytes of `compile`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sandbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sandbox"))
+        .args(args)
+        .output()
+        .expect("run sandbox")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not signaled")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A scratch directory holding policy files, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("sandbox-cli-contract-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What `/bin/sh -c` needs, and nothing that opens files for writing or sockets.
+const SHELL_POLICY: &str = "default kill;\n\
+    use dynamic_startup, malloc, exit, signals, getpids, getids, stdio, pipes, tcgets, time;\n\
+    allow wait4, clone, vfork, execve, fcntl, getcwd, sysinfo;\n";
+
+fn shell(s: &Scratch, script: &str, extra: &[&str]) -> Output {
+    let policy = s.write("sh.policy", SHELL_POLICY);
+    let mut args = vec!["run", "--policy", &policy];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
+    sandbox(&args)
+}
+
+#[test]
+fn exit_status_is_the_programs_own() {
+    let s = Scratch::new("exit");
+    let out = shell(&s, "exit 7", &[]);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+}
+
+#[test]
+fn killed_by_a_signal_is_128_plus_n() {
+    let s = Scratch::new("signal");
+    let out = shell(&s, "kill -TERM $$", &[]);
+    assert_eq!(code(&out), 128 + libc::SIGTERM, "{}", stderr(&out));
+}
+
+#[test]
+fn violation_is_159_with_a_one_line_summary_and_a_json_report() {
+    let s = Scratch::new("violation");
+    let policy = s.write(
+        "p.policy",
+        "default kill;\nuse dynamic_startup, malloc, exit;\n",
+    );
+    let report = s.0.join("report.json");
+    let out = sandbox(&[
+        "run",
+        "--policy",
+        &policy,
+        "--report",
+        report.to_str().unwrap(),
+        "--",
+        "/bin/echo",
+        "hello",
+    ]);
+    assert_eq!(code(&out), 159, "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("policy violation"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("sandbox: policy violation: write(1, "),
+        "{err}"
+    );
+    assert!(line.contains("no rule matches; default is kill"), "{err}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["status"], "violation");
+    assert_eq!(json["violation"]["syscall"], "write");
+    assert_eq!(json["violation"]["args"][0], 1);
+    assert_eq!(json["violation"]["args"].as_array().map(Vec::len), Some(6));
+    assert!(json["exit_code"].is_null() && json["signal"].is_null());
+    for key in ["wall_time_ms", "cpu_time_ms", "max_rss_kb"] {
+        assert!(json[key].is_number(), "{key}: {json}");
+    }
+}
+
+#[test]
+fn time_out_is_124() {
+    let s = Scratch::new("timeout");
+    let policy = s.write("p.policy", &format!("{SHELL_POLICY}use sleep;\n"));
+    let out = sandbox(&[
+        "run",
+        "--policy",
+        &policy,
+        "--time-limit",
+        "0.5",
+        "--",
+        "/bin/sleep",
+        "5",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+}
+
+#[test]
+fn setup_errors_name_the_problem_and_are_125() {
+    let s = Scratch::new("setup");
+    let missing = s.0.join("no-such-dir");
+    let ro = format!("{}:/data", missing.display());
+    let out = shell(&s, "true", &["--ro", &ro]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = shell(&s, "true", &["--pids", "0"]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(stderr(&out).contains("pids"), "{}", stderr(&out));
+
+    let bad = s.write("bad.policy", "default kill;\nallow opne;\n");
+    let out = sandbox(&["run", "--policy", &bad, "--", "/bin/true"]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown syscall `opne`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn missing_program_is_127_and_not_executable_is_126() {
+    let s = Scratch::new("programs");
+    let policy = s.write("p.policy", SHELL_POLICY);
+    let out = sandbox(&["run", "--policy", &policy, "--", "/no/such/program"]);
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+    let out = sandbox(&["run", "--policy", &policy, "--", "no-such-program-on-path"]);
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+    let not_exec = s.write("data.txt", "just text\n");
+    let out = sandbox(&["run", "--policy", &policy, "--", &not_exec]);
+    assert_eq!(code(&out), 126, "{}", stderr(&out));
+}
+
+#[test]
+fn check_prints_every_error_like_rustc_and_exits_1() {
+    let s = Scratch::new("check");
+    let bad = s.write("bad.policy", "default kill;\nuse maloc;\nallow opne;\n");
+    let out = sandbox(&["check", &bad]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{bad}:2:5: error: unknown group `maloc`")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{bad}:3:7: error: unknown syscall `opne`")),
+        "{err}"
+    );
+    assert!(err.contains("3 | allow opne;"), "{err}");
+    assert!(err.contains("  |       ^^^^"), "{err}");
+    assert!(err.contains("did you mean `open`?"), "{err}");
+
+    let good = s.write("good.policy", "default kill;\nuse stdio, exit;\n");
+    let out = sandbox(&["check", &good]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn explain_names_the_deciding_rule() {
+    let s = Scratch::new("explain");
+    let policy = s.write(
+        "p.policy",
+        "default kill;\nallow openat if flags & O_ACCMODE == O_RDONLY;\nerrno(EPERM) socket;\n",
+    );
+    let out = sandbox(&[
+        "explain",
+        &policy,
+        "--arch",
+        "x86_64",
+        "--syscall",
+        "openat",
+        "AT_FDCWD",
+        "0",
+        "O_RDONLY",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("-> allow: rule `allow openat if flags & O_ACCMODE == O_RDONLY`"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{policy}:2:1")), "{text}");
+
+    let out = sandbox(&[
+        "explain",
+        &policy,
+        "--arch",
+        "aarch64",
+        "--syscall",
+        "socket",
+        "AF_INET",
+        "1",
+        "0",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[nr 198, aarch64] -> errno(EPERM)"));
+
+    let out = sandbox(&["explain", &policy]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ret   #0x7fff0000"));
+}
+
+#[test]
+fn compile_writes_the_raw_program() {
+    let s = Scratch::new("compile");
+    let policy = s.write("p.policy", "default kill;\nuse stdio, exit;\n");
+    let out_path = s.0.join("p.bpf");
+    for arch in ["x86_64", "aarch64"] {
+        let out = sandbox(&[
+            "compile",
+            &policy,
+            "--arch",
+            arch,
+            "-o",
+            out_path.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let bytes = std::fs::read(&out_path).unwrap();
+        let compiled = sandbox_policy::compile_file(Path::new(&policy))
+            .unwrap()
+            .result
+            .unwrap();
+        let program = compiled
+            .policy
+            .program(sandbox_policy::Arch::from_name(arch).unwrap())
+            .unwrap();
+        let expected: Vec<u8> = program
+            .filter
+            .iter()
+            .flat_map(|i| i.to_ne_bytes())
+            .collect();
+        assert_eq!(bytes, expected, "{arch}");
+    }
+    let out = sandbox(&[
+        "compile",
+        &policy,
+        "--arch",
+        "mips",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2);
+}
