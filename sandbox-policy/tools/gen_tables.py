@@ -50,6 +50,7 @@ X86_64_UAPI = {
 }
 AARCH64_UAPI = "/usr/aarch64-linux-gnu/include"
 X86_64_UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+I386_UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_32.h"
 AARCH64_UNISTD = AARCH64_UAPI + "/asm/unistd.h"
 
 ARCHES = ("x86_64", "aarch64")
@@ -1101,6 +1102,28 @@ def syscall_numbers(cc):
     return {names[i]: v for i, v in values.items()}
 
 
+def i386_numbers():
+    """{number: name} of the i386 ABI that x86_64 runs through `int 0x80`, for naming foreign
+    calls in violation reports (the header holds plain literals)."""
+    with open(I386_UNISTD, encoding="utf-8") as f:
+        found = re.findall(r"^#define __NR_(\w+)\s+(\d+)\s*$", f.read(), re.M)
+    if len(found) < 300:
+        raise GenError(f"{I386_UNISTD}: only {len(found)} syscalls found")
+    return {int(nr): name for name, nr in found}
+
+
+def render_i386(numbers):
+    """The Rust source of the i386 name table."""
+    out = [header_comment([I386_UNISTD]), "\n"]
+    out.append("//! i386 syscall names by number: what an `int 0x80` call on x86_64 asks for.\n\n")
+    out.append("/// Every i386 syscall, sorted by number.\n")
+    out.append("pub(super) static NAMES: &[(u32, &str)] = &[\n")
+    for nr in sorted(numbers):
+        out.append(f'    ({nr}, "{numbers[nr]}"),\n')
+    out.append("];\n")
+    return "".join(out)
+
+
 def aarch64_entry_points(cc):
     """{number: entry point} from the __SYSCALL(nr, entry) lines of asm-generic/unistd.h."""
     out = cc.preprocess(
@@ -1489,8 +1512,8 @@ def rustfmt(source):
 
 
 def generate():
-    """{file name: contents} for the three generated files."""
-    for path in (SYSCALLS_H, X86_64_UNISTD, AARCH64_UNISTD):
+    """{file name: contents} for the generated files."""
+    for path in (SYSCALLS_H, X86_64_UNISTD, AARCH64_UNISTD, I386_UNISTD):
         if not os.path.isfile(path):
             raise GenError(f"missing input {path}")
     errors = []
@@ -1520,6 +1543,7 @@ def generate():
         f"{arch}.rs": rustfmt(render_syscalls(arch, tables[arch])) for arch in ARCHES
     }
     files["constants.rs"] = rustfmt(render_constants(groups, values, errnos))
+    files["i386.rs"] = rustfmt(render_i386(i386_numbers()))
     summary = ", ".join(f"{arch}: {len(tables[arch])} syscalls" for arch in ARCHES)
     count = sum(len(e) for _t, _h, e in groups)
     print(f"{summary}; {count} constants; {len(errnos)} errno names", file=sys.stderr)

@@ -6,6 +6,7 @@ use crate::arch::Arch;
 
 mod aarch64;
 mod constants;
+mod i386;
 mod x86_64;
 
 /// The C type of a syscall argument as the kernel's `SYSCALL_DEFINE` declares it, which fixes
@@ -82,6 +83,22 @@ pub fn syscall_by_nr(arch: Arch, nr: u32) -> Option<&'static SyscallSpec> {
         .binary_search_by_key(&nr, |s| s.nr)
         .ok()
         .map(|i| &table[i])
+}
+
+/// The name of a call from a foreign ABI, as violation reports need it: an i386 number (an
+/// `int 0x80` call on x86_64) or a number of one of the supported architectures.
+pub fn foreign_syscall_name(audit_arch: u32, nr: u32) -> Option<&'static str> {
+    match audit_arch {
+        crate::arch::AUDIT_ARCH_I386 => i386::NAMES
+            .binary_search_by_key(&nr, |(n, _)| *n)
+            .ok()
+            .map(|i| i386::NAMES[i].1),
+        a => Arch::ALL
+            .into_iter()
+            .find(|arch| arch.audit_arch() == a)
+            .and_then(|arch| syscall_by_nr(arch, nr))
+            .map(|s| s.name),
+    }
 }
 
 /// Every syscall name known on at least one architecture, sorted, without duplicates.
@@ -324,6 +341,19 @@ mod tests {
         assert_eq!(constant(Arch::Aarch64, "ARCH_SET_FS"), None);
         let mut names = HashSet::new();
         assert!(constant_names().all(|n| names.insert(n)));
+    }
+
+    #[test]
+    fn i386_names() {
+        use crate::arch::AUDIT_ARCH_I386;
+        assert_eq!(foreign_syscall_name(AUDIT_ARCH_I386, 20), Some("getpid"));
+        assert_eq!(foreign_syscall_name(AUDIT_ARCH_I386, 359), Some("socket"));
+        assert_eq!(foreign_syscall_name(AUDIT_ARCH_I386, 11), Some("execve"));
+        assert_eq!(
+            foreign_syscall_name(Arch::X86_64.audit_arch(), 41),
+            Some("socket")
+        );
+        assert_eq!(foreign_syscall_name(0x1234, 1), None);
     }
 
     #[test]
