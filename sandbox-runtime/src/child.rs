@@ -2,6 +2,7 @@
 //! and reaps the whole sandbox.
 
 use crate::monitor;
+use crate::observe::Observation;
 use crate::outcome::{Outcome, SetupError, Status};
 use std::fs::File;
 use std::io::{self, Read};
@@ -27,6 +28,7 @@ pub struct SandboxChild {
     result: Receiver<Outcome>,
     monitor: Option<JoinHandle<()>>,
     outcome: Option<Outcome>,
+    observations: Option<Receiver<Observation>>,
 }
 
 /// What [`crate::SandboxCommand::output`] returns.
@@ -48,6 +50,7 @@ impl SandboxChild {
         [stdin, stdout, stderr]: [Option<File>; 3],
         result: Receiver<Outcome>,
         monitor: JoinHandle<()>,
+        observations: Option<Receiver<Observation>>,
     ) -> Self {
         SandboxChild {
             pid,
@@ -59,12 +62,22 @@ impl SandboxChild {
             result,
             monitor: Some(monitor),
             outcome: None,
+            observations,
         }
     }
 
     /// The host pid of the sandbox's init (pid 1 inside; the program is its child, pid 2).
     pub fn id(&self) -> u32 {
         self.pid
+    }
+
+    /// The system calls the monitor observes, when the command was set to
+    /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`]; `None` otherwise
+    /// and after the first call. Observations arrive while the program runs; the channel
+    /// disconnects when the sandbox has ended, so reading it to the end and then calling
+    /// [`Self::wait`] gets them all.
+    pub fn observations(&mut self) -> Option<Receiver<Observation>> {
+        self.observations.take()
     }
 
     /// Kills the whole sandbox (reported as [`Status::Killed`] unless it had already ended or

@@ -4,6 +4,7 @@
 use crate::child::{SandboxChild, SandboxOutput};
 use crate::error::SpawnError;
 use crate::limits::Limits;
+use crate::observe::SyscallMode;
 use crate::outcome::Outcome;
 use crate::Policy;
 use std::ffi::OsString;
@@ -120,6 +121,7 @@ pub struct SandboxCommand {
     pub(crate) hostname: String,
     pub(crate) share_network: bool,
     pub(crate) policy: Option<Arc<Policy>>,
+    pub(crate) syscall_mode: SyscallMode,
 }
 
 impl SandboxCommand {
@@ -142,6 +144,7 @@ impl SandboxCommand {
             hostname: "sandbox".to_string(),
             share_network: false,
             policy: None,
+            syscall_mode: SyscallMode::Enforce,
         }
     }
 
@@ -293,6 +296,21 @@ impl SandboxCommand {
     pub fn policy(&mut self, policy: &Policy) -> &mut Self {
         self.policy = Some(Arc::new(policy.clone()));
         self
+    }
+
+    /// What the monitor does with the system calls that reach it (see [`crate::observe`]):
+    /// enforce the policy (the default), learn (observe every call and let it run, under no
+    /// policy), or log violations (observe each call the policy would kill and let it run).
+    /// Outside [`SyscallMode::Enforce`] the syscall filter is not enforced; namespaces, mounts
+    /// and limits still are. The observations come from [`SandboxChild::observations`].
+    pub fn syscall_mode(&mut self, mode: SyscallMode) -> &mut Self {
+        self.syscall_mode = mode;
+        self
+    }
+
+    /// [`Self::syscall_mode`] with [`SyscallMode::Learn`].
+    pub fn learn(&mut self) -> &mut Self {
+        self.syscall_mode(SyscallMode::Learn)
     }
 
     /// Starts the sandbox. Returns once the sandbox's init runs with its id maps written;

@@ -42,6 +42,10 @@ pub enum SpawnError {
         /// Why.
         reason: String,
     },
+    /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`] needs seccomp
+    /// user notification and `pidfd_getfd` (Linux 5.6+), or a policy was missing.
+    #[error("{0}")]
+    ObserveUnsupported(&'static str),
     /// The sandbox could not be put in its cgroup.
     #[error("join the sandbox's cgroup: {0}")]
     Cgroup(#[from] crate::cgroup::CgroupError),

@@ -38,6 +38,7 @@ mod command;
 mod error;
 pub mod limits;
 mod monitor;
+pub mod observe;
 pub mod outcome;
 mod seccomp;
 mod spawn;
@@ -46,6 +47,7 @@ pub use child::{SandboxChild, SandboxOutput};
 pub use command::{Mount, SandboxCommand, Stdio};
 pub use error::SpawnError;
 pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};
+pub use observe::{Observation, SyscallMode};
 pub use outcome::{Outcome, SetupError, Status, Violation};
 pub use spawn::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
 

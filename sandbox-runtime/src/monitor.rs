@@ -17,6 +17,7 @@
 
 use crate::cgroup::Cgroup;
 use crate::limits::EnforcedLimit;
+use crate::observe::{Observation, SyscallMode};
 use crate::outcome::{Outcome, SetupError, Status, Violation};
 use crate::seccomp::{self, Reply};
 use crate::spawn::steps::{kind, Descriptions, Report};
@@ -26,6 +27,7 @@ use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +64,10 @@ pub(crate) struct Monitor {
     pub pidfd: Arc<OwnedFd>,
     pub report: OwnedFd,
     pub policy: Option<Arc<Policy>>,
+    /// Whether calls are enforced, learnt or logged.
+    pub mode: SyscallMode,
+    /// Where observed calls go (in the learn and log-violations modes).
+    pub observer: Option<Sender<Observation>>,
     pub wall_limit: Option<Duration>,
     pub cpu_limit: Option<Duration>,
     pub start: Instant,
@@ -365,6 +371,10 @@ impl Monitor {
                 _ => {}
             }
         }
+        if self.observe(&notif) {
+            seccomp::send_reply(listener, notif.id, Reply::Continue);
+            return;
+        }
         let v = self.classify(&notif);
         if st.violation.is_none() {
             st.violation = Some(v);
@@ -376,6 +386,38 @@ impl Monitor {
         // SAFETY: kill(2) on a pid that is blocked in our notification, with a valid signal.
         unsafe { libc::kill(notif.pid as libc::pid_t, libc::SIGKILL) };
         self.kill_sandbox();
+    }
+
+    /// In the learn and log-violations modes, sends a call of the native ABI that the policy
+    /// (or its default) kills to the observer and returns true: the caller then lets it run.
+    /// The prelude's architecture and x32 checks are never observed: those calls stay
+    /// violations.
+    fn observe(&self, n: &libc::seccomp_notif) -> bool {
+        let Some(observer) = &self.observer else {
+            return false;
+        };
+        let d = &n.data;
+        let Some(arch) = Arch::native().filter(|a| a.audit_arch() == d.arch) else {
+            return false;
+        };
+        let Some(verdict) = self.policy_verdict(d) else {
+            return false;
+        };
+        if verdict.action != Action::Kill || verdict.tag == Tag::ARCH || verdict.tag == Tag::X32 {
+            return false;
+        }
+        let decided_by = match (self.mode, self.policy.as_deref()) {
+            (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
+            _ => None,
+        };
+        let _ = observer.send(Observation {
+            nr: d.nr as u32,
+            arch,
+            args: d.args,
+            pid: n.pid,
+            decided_by,
+        });
+        true
     }
 
     /// Names the call behind a notification.

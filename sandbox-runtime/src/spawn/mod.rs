@@ -22,6 +22,7 @@ use crate::child::SandboxChild;
 use crate::command::{Mount, SandboxCommand, Stdio};
 use crate::error::SpawnError;
 use crate::monitor::{self, Monitor};
+use crate::observe::SyscallMode;
 use crate::seccomp;
 use idmap::IdMaps;
 use mounts::MountPlan;
@@ -107,8 +108,26 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     // Every descriptor the child reads from is moved above every target number.
     let min = targets.last().copied().unwrap_or(2).max(2) + 1;
 
-    let notify = cmd.policy.is_some() && seccomp::notify_supported();
-    let filter = match &cmd.policy {
+    let mode = cmd.syscall_mode;
+    let policy = match mode {
+        SyscallMode::Enforce => cmd.policy.clone(),
+        SyscallMode::Learn => Some(Arc::new(crate::observe::learn_policy().clone())),
+        SyscallMode::LogViolations => match &cmd.policy {
+            Some(p) => Some(Arc::clone(p)),
+            None => {
+                return Err(SpawnError::ObserveUnsupported(
+                    "logging violations needs a policy",
+                ))
+            }
+        },
+    };
+    let notify = policy.is_some() && seccomp::notify_supported();
+    if mode != SyscallMode::Enforce && !notify {
+        return Err(SpawnError::ObserveUnsupported(
+            "observing system calls needs seccomp user notification and pidfd_getfd (Linux 5.6+)",
+        ));
+    }
+    let filter = match &policy {
         Some(p) => Some(seccomp::prepare(p, notify)?),
         None => None,
     };
@@ -216,11 +235,20 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     let pidfd = Arc::new(pidfd);
     let killed = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
+    let (observer, observations) = match mode {
+        SyscallMode::Enforce => (None, None),
+        _ => {
+            let (otx, orx) = std::sync::mpsc::channel();
+            (Some(otx), Some(orx))
+        }
+    };
     let m = Monitor {
         pid1: pid,
         pidfd: Arc::clone(&pidfd),
         report: report_parent,
-        policy: cmd.policy.clone(),
+        policy,
+        mode,
+        observer,
         wall_limit: cmd.limits.wall_time,
         cpu_limit: cmd.limits.cpu_time,
         start,
@@ -250,6 +278,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         [stdin_p, stdout_p, stderr_p],
         rx,
         handle,
+        observations,
     ))
 }
 

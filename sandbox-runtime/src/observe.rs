@@ -1,0 +1,70 @@
+//! Watching system calls instead of (only) enforcing a policy: the learn mode behind
+//! `sandbox learn`, and the log-violations mode behind `sandbox run --log-violations`.
+//!
+//! In both modes the monitor answers a notification with `SECCOMP_USER_NOTIF_FLAG_CONTINUE`
+//! after sending an [`Observation`] to the receiver [`crate::SandboxChild::observations`]
+//! returns. Nothing else about the sandbox changes: namespaces, the private root, mounts,
+//! limits, dropped capabilities and `no_new_privs` all still apply. What does change is the
+//! syscall filter, which is **not enforced**: the program may make any system call the kernel
+//! lets an unprivileged process in those namespaces make. Calls from a foreign ABI (i386
+//! `int 0x80`, x32) are still killed and reported as violations in both modes.
+//!
+//! - [`SyscallMode::Learn`]: the filter is the compiler's program for `default kill;` with its
+//!   kills turned into user notifications, so every call of the program (after the runtime's
+//!   own exec) reaches the monitor, with the same prelude as any policy (`clone3` answers
+//!   `ENOSYS`, so libc uses `clone` as it will under the learned policy). Any policy set on the
+//!   command is ignored.
+//! - [`SyscallMode::LogViolations`]: the policy's own filter, so allowed calls never reach the
+//!   monitor; each call it would kill is observed (with the rule or default that decided) and
+//!   continued.
+
+use sandbox_policy::Arch;
+
+/// What the monitor does with the system calls that reach it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyscallMode {
+    /// Enforce the policy: a call it kills kills the sandbox (the default).
+    #[default]
+    Enforce,
+    /// Observe every system call and let it run; the policy is ignored.
+    Learn,
+    /// Enforce nothing: observe each call the policy would kill and let it run.
+    LogViolations,
+}
+
+/// One system call the monitor let run in [`SyscallMode::Learn`] or
+/// [`SyscallMode::LogViolations`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// The call's number on `arch`.
+    pub nr: u32,
+    /// The call's architecture (always the native one: foreign ABIs are still killed).
+    pub arch: Arch,
+    /// The six argument registers.
+    pub args: [u64; 6],
+    /// The calling process, as the host sees it.
+    pub pid: u32,
+    /// In [`SyscallMode::LogViolations`], what in the policy decided to kill it.
+    pub decided_by: Option<String>,
+}
+
+impl Observation {
+    /// The call's name, or `None` when the number is not in the tables.
+    pub fn syscall(&self) -> Option<&'static str> {
+        sandbox_policy::tables::syscall_by_nr(self.arch, self.nr).map(|s| s.name)
+    }
+}
+
+/// The policy learn mode runs under: `default kill;`, compiled once.
+pub(crate) fn learn_policy() -> &'static crate::Policy {
+    static POLICY: std::sync::OnceLock<crate::Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        let c = sandbox_policy::compile_text(
+            "(learn mode)",
+            None,
+            "default kill;\n",
+            &mut sandbox_policy::NoIncludes,
+        );
+        c.result.expect("`default kill;` compiles").policy
+    })
+}
