@@ -4,8 +4,10 @@
 mod check;
 mod compile;
 mod explain;
+mod learn;
 mod policy_file;
 mod run;
+mod synth;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run PROGRAM in a fresh sandbox under a policy.
     Run(Box<run::RunArgs>),
+    /// Run PROGRAM with every system call recorded (filter not enforced) and write a policy
+    /// that allows what it did.
+    Learn(Box<learn::LearnArgs>),
     /// Check policy files and print every error, like rustc.
     Check(check::CheckArgs),
     /// Show the compiled program, or which rule decides a given call.
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::main(*args),
+        Command::Learn(args) => learn::main(*args),
         Command::Check(args) => check::main(args),
         Command::Explain(args) => explain::main(args),
         Command::Compile(args) => compile::main(args),

@@ -2,7 +2,7 @@
 
 use crate::policy_file;
 use clap::Args;
-use sandbox_runtime::{Limits, Outcome, SandboxCommand, Status};
+use sandbox_runtime::{Limits, Outcome, SandboxCommand, Status, SyscallMode};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,6 +29,24 @@ pub struct RunArgs {
     /// The policy file.
     #[arg(long)]
     policy: PathBuf,
+    /// Do not enforce the policy: let each call it would kill run, and report each distinct
+    /// (syscall, deciding rule) once on stderr. For tightening a policy step by step; the
+    /// namespaces, mounts and limits still apply.
+    #[arg(long = "log-violations")]
+    log_violations: bool,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// Write the outcome as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
+    command: Vec<String>,
+}
+
+/// What the program sees and what bounds it: the options `run` and `learn` share.
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
     /// Bind a host path read-only at DST (default: the same path). Repeatable.
     #[arg(long = "ro", value_name = "SRC[:DST]")]
     ro: Vec<String>,
@@ -68,12 +86,6 @@ pub struct RunArgs {
     /// Maximum number of open files.
     #[arg(long = "open-files", value_name = "N")]
     open_files: Option<u64>,
-    /// Write the outcome as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    report: Option<PathBuf>,
-    /// The program and its arguments.
-    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
-    command: Vec<String>,
 }
 
 /// Runs the program and maps the outcome to an exit status.
@@ -88,20 +100,43 @@ pub fn main(args: RunArgs) -> ExitCode {
     let Some(compiled) = policy_file::load(&args.policy) else {
         return ExitCode::from(EXIT_SETUP);
     };
-    let mut cmd = match build(&args, &program, &compiled.policy) {
+    let mut cmd = match build(&args.sandbox, &args.command, &program) {
         Ok(cmd) => cmd,
         Err(message) => {
             eprintln!("sandbox: {message}");
             return ExitCode::from(EXIT_SETUP);
         }
     };
-    let outcome = match cmd.status() {
-        Ok(o) => o,
+    cmd.policy(&compiled.policy);
+    if args.log_violations {
+        cmd.syscall_mode(SyscallMode::LogViolations);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox: {e}");
             return ExitCode::from(EXIT_SETUP);
         }
     };
+    if let Some(observations) = child.observations() {
+        let mut seen = std::collections::BTreeSet::new();
+        for o in observations {
+            let name = o
+                .syscall()
+                .map_or_else(|| format!("syscall {}", o.nr), str::to_string);
+            let decided_by = o.decided_by.unwrap_or_default();
+            if seen.insert((name.clone(), decided_by.clone())) {
+                let args: Vec<String> = o.args.iter().map(|a| format!("{a:#x}")).collect();
+                eprintln!(
+                    "sandbox: violation (let run): {name}({}) [nr {} on {}], decided by {decided_by}",
+                    args.join(", "),
+                    o.nr,
+                    o.arch
+                );
+            }
+        }
+    }
+    let outcome = child.wait();
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json + "\n") {
@@ -111,7 +146,8 @@ pub fn main(args: RunArgs) -> ExitCode {
     report(&outcome)
 }
 
-fn report(outcome: &Outcome) -> ExitCode {
+/// Prints a non-exit outcome and maps it to the exit status.
+pub fn report(outcome: &Outcome) -> ExitCode {
     if !matches!(outcome.status, Status::Exited(_)) {
         eprintln!("sandbox: {outcome}");
     }
@@ -132,7 +168,7 @@ fn report(outcome: &Outcome) -> ExitCode {
 }
 
 /// Finds PROGRAM like a shell: a name with a `/` as is, otherwise on the host's PATH.
-fn find_program(name: &str) -> Result<PathBuf, (u8, String)> {
+pub fn find_program(name: &str) -> Result<PathBuf, (u8, String)> {
     let candidates: Vec<PathBuf> = if name.contains('/') {
         vec![PathBuf::from(name)]
     } else {
@@ -157,13 +193,15 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
-fn build(
-    args: &RunArgs,
+/// The command for PROGRAM (`command[0]`, found at `program`) with the shared options; no
+/// policy yet.
+pub fn build(
+    args: &SandboxArgs,
+    command: &[String],
     program: &Path,
-    policy: &sandbox_runtime::Policy,
 ) -> Result<SandboxCommand, String> {
     let mut cmd = SandboxCommand::new(program);
-    cmd.args(&args.command[1..]);
+    cmd.args(&command[1..]);
     cmd.add_program_with_libraries(program);
     for spec in &args.ro {
         let (src, dst) = split_mount(spec)?;
@@ -204,7 +242,6 @@ fn build(
     };
     limits.validate().map_err(|e| e.to_string())?;
     cmd.limits(limits);
-    cmd.policy(policy);
     Ok(cmd)
 }
 

@@ -1,0 +1,153 @@
+//! `sandbox learn -o OUT.policy [options] -- PROGRAM [ARGS...]`: runs the program with every
+//! system call observed and let through, and writes a policy that allows what it did.
+
+use crate::run::{self, SandboxArgs, EXIT_SETUP};
+use crate::synth::{self, Call, Learned, Run};
+use clap::Args;
+use sandbox_policy::Arch;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `sandbox learn`.
+#[derive(Args, Debug)]
+#[command(after_help = LEARN_HELP)]
+pub struct LearnArgs {
+    /// Where to write the policy. The observations go beside it, to OUT.policy.learn.json.
+    #[arg(short = 'o', long = "output", value_name = "OUT.policy")]
+    output: PathBuf,
+    /// Merge with the calls learnt by earlier runs (read from OUT.policy.learn.json), to cover more of
+    /// the program's code paths.
+    #[arg(long)]
+    append: bool,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
+    command: Vec<String>,
+}
+
+const LEARN_HELP: &str = "\
+How it works: PROGRAM runs in the same sandbox as under `sandbox run` (namespaces, private \
+root with only what --ro/--rw/--tmpfs add, limits), but the syscall filter is NOT enforced: \
+every system call is sent to the monitor through seccomp user notification (no ptrace), \
+recorded, and let run. Calls from a foreign ABI (i386 int 0x80, x32) are still killed. Run \
+it only on inputs you would let the program see anyway.
+
+What is recorded: each syscall with the arguments policies constrain: open flags, mmap and \
+mprotect prot, socket domain and type, ioctl request, clone flags, fcntl cmd, prctl option, \
+futex op, and every argument a built-in group's conditions look at.
+
+How the policy is written: `default kill;`, then built-in groups, then one rule per syscall \
+not covered. A group is eligible when every recorded call of the group's syscalls is one the \
+group allows (checked with the group's compiled policy) and it does not allow a syscall \
+unconditionally where the program's own use supports a condition; eligible groups are taken \
+greedily, the one covering most still-uncovered syscalls first, while it covers at least two. \
+A syscall's own rule has a condition when the program used only safe values: opens read-only \
+(no O_CREAT, O_TRUNC), mmap/mprotect without PROT_EXEC (or at least never writable and \
+executable), no namespace flags on clone; for socket domains, ioctl requests, fcntl \
+commands, prctl options, futex ops and getrandom flags it lists the values seen. The result \
+is compiled and every recorded call is checked to be allowed before the file is written.
+
+Exit status: as `sandbox run` (the program's own code; 125 when the sandbox could not be \
+set up, and nothing is written then).";
+
+/// Runs the program, merges, writes the policy and the sidecar.
+pub fn main(args: LearnArgs) -> ExitCode {
+    let program = match run::find_program(&args.command[0]) {
+        Ok(p) => p,
+        Err((code, message)) => {
+            eprintln!("sandbox: {message}");
+            return ExitCode::from(code);
+        }
+    };
+    let Some(arch) = Arch::native() else {
+        eprintln!("sandbox: learning needs a supported architecture (x86_64 or aarch64)");
+        return ExitCode::from(EXIT_SETUP);
+    };
+    let sidecar = sidecar_path(&args.output);
+    let mut learned = if args.append && sidecar.exists() {
+        match std::fs::read_to_string(&sidecar)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Learned::from_json(&t))
+        {
+            Ok(l) if l.arch == arch => l,
+            Ok(l) => {
+                eprintln!(
+                    "sandbox: `{}` was learnt on {}, this machine is {arch}",
+                    sidecar.display(),
+                    l.arch
+                );
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("sandbox: cannot read `{}`: {e}", sidecar.display());
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        Learned::new(arch)
+    };
+    let mut cmd = match run::build(&args.sandbox, &args.command, &program) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("sandbox: {message}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    cmd.learn();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    let mut seen = 0u64;
+    if let Some(observations) = child.observations() {
+        for o in observations {
+            seen += 1;
+            learned.record(&Call::from_observation(&o));
+        }
+    }
+    let outcome = child.wait();
+    if matches!(outcome.status, sandbox_runtime::Status::SetupError(_)) {
+        return run::report(&outcome);
+    }
+    learned.runs.push(Run {
+        command: std::env::args().collect(),
+        date: synth::utc_date_now(),
+        outcome: outcome.to_string(),
+    });
+    let text = match synth::write_policy(&learned) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("sandbox: the learnt policy does not hold: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let written = std::fs::write(&args.output, &text.text)
+        .and_then(|()| std::fs::write(&sidecar, learned.to_json() + "\n"));
+    if let Err(e) = written {
+        eprintln!("sandbox: cannot write `{}`: {e}", args.output.display());
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "sandbox: learnt {seen} calls; wrote {}: {} rules ({} groups, {} own rules) allowing {} \
+         syscalls, from {} distinct calls of {} runs",
+        args.output.display(),
+        text.rules,
+        text.groups.len(),
+        text.own_rules,
+        text.syscalls,
+        learned.calls.len(),
+        learned.runs.len()
+    );
+    run::report(&outcome)
+}
+
+/// `OUT.policy.learn.json` beside `OUT.policy`.
+pub fn sidecar_path(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_os_string();
+    name.push(".learn.json");
+    PathBuf::from(name)
+}

@@ -1,0 +1,688 @@
+//! From observed system calls to a policy in the language: what `sandbox learn` records, how
+//! it merges runs, and how it picks groups and writes rules (the rules are in `learn --help`).
+
+use sandbox_policy::resolve::{CheckedCond, CheckedPolicy};
+use sandbox_policy::tables::{self, SyscallSpec};
+use sandbox_policy::{compile_text, Action, Arch, NoIncludes};
+use sandbox_runtime::Observation;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+/// The arguments recorded besides the ones a group's condition reads: (syscall, argument).
+const RECORDED: &[(&str, &str)] = &[
+    ("open", "flags"),
+    ("openat", "flags"),
+    ("mmap", "prot"),
+    ("mprotect", "prot"),
+    ("pkey_mprotect", "prot"),
+    ("socket", "domain"),
+    ("socket", "type"),
+    ("socketpair", "domain"),
+    ("socketpair", "type"),
+    ("ioctl", "request"),
+    ("clone", "flags"),
+    ("fcntl", "cmd"),
+    ("prctl", "option"),
+    ("futex", "futex_op"),
+    ("getrandom", "flags"),
+];
+
+/// Namespace flags of `clone`, as the `threads` group names them.
+const CLONE_NS: &str =
+    "CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET";
+
+/// A group at most this many distinct values of an enumerated argument are listed in a rule;
+/// beyond that the rule is unconditional.
+const MAX_LISTED: usize = 12;
+
+/// One distinct call: a syscall and the recorded arguments (every other argument is zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Call {
+    /// The syscall's number.
+    pub nr: u32,
+    /// The recorded arguments, cut to their width; zero elsewhere.
+    pub args: [u64; 6],
+}
+
+impl Call {
+    /// The distinct call an observation is an instance of.
+    pub fn from_observation(o: &Observation) -> Call {
+        let mut args = [0u64; 6];
+        if let Some(spec) = tables::syscall_by_nr(o.arch, o.nr) {
+            for i in key_args(o.arch, o.nr) {
+                let bits = spec.args.get(i).map_or(64, |a| a.ty.bits());
+                args[i] = o.args[i] & width_mask(bits);
+            }
+        }
+        Call { nr: o.nr, args }
+    }
+}
+
+fn width_mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// One `sandbox learn` run that contributed.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Its command line.
+    pub command: Vec<String>,
+    /// The UTC date, `YYYY-MM-DD`.
+    pub date: String,
+    /// How the program ended.
+    pub outcome: String,
+}
+
+/// Everything learnt so far, as kept in the sidecar file.
+#[derive(Clone, Debug)]
+pub struct Learned {
+    /// The architecture the calls were made on.
+    pub arch: Arch,
+    /// The runs, oldest first.
+    pub runs: Vec<Run>,
+    /// Each distinct call and how often it was seen.
+    pub calls: BTreeMap<Call, u64>,
+}
+
+impl Learned {
+    /// Nothing learnt yet.
+    pub fn new(arch: Arch) -> Learned {
+        Learned {
+            arch,
+            runs: Vec::new(),
+            calls: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one call.
+    pub fn record(&mut self, call: &Call) {
+        *self.calls.entry(*call).or_default() += 1;
+    }
+
+    /// The sidecar's JSON text.
+    pub fn to_json(&self) -> String {
+        let runs: Vec<Value> = self
+            .runs
+            .iter()
+            .map(|r| json!({"command": r.command, "date": r.date, "outcome": r.outcome}))
+            .collect();
+        let calls: Vec<Value> = self
+            .calls
+            .iter()
+            .map(|(c, n)| {
+                let spec = tables::syscall_by_nr(self.arch, c.nr);
+                let mut args = serde_json::Map::new();
+                for i in key_args(self.arch, c.nr) {
+                    args.insert(arg_name(spec, i), json!(c.args[i]));
+                }
+                json!({
+                    "syscall": spec.map_or("unknown", |s| s.name),
+                    "nr": c.nr,
+                    "args": args,
+                    "count": n,
+                })
+            })
+            .collect();
+        let v = json!({
+            "format": "sandbox-learn 1",
+            "arch": self.arch.name(),
+            "runs": runs,
+            "calls": calls,
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+
+    /// Reads a sidecar written by [`Self::to_json`].
+    pub fn from_json(text: &str) -> Result<Learned, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if v["format"] != "sandbox-learn 1" {
+            return Err("not a `sandbox learn` file (format `sandbox-learn 1`)".into());
+        }
+        let arch = v["arch"]
+            .as_str()
+            .and_then(Arch::from_name)
+            .ok_or("unknown arch")?;
+        let mut learned = Learned::new(arch);
+        for r in v["runs"].as_array().ok_or("no runs")? {
+            learned.runs.push(Run {
+                command: r["command"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                date: r["date"].as_str().unwrap_or("").to_string(),
+                outcome: r["outcome"].as_str().unwrap_or("").to_string(),
+            });
+        }
+        for c in v["calls"].as_array().ok_or("no calls")? {
+            let spec = c["syscall"]
+                .as_str()
+                .and_then(|n| tables::syscall_by_name(arch, n));
+            let nr = match (spec, c["nr"].as_u64()) {
+                (Some(s), _) => s.nr,
+                (None, Some(n)) => u32::try_from(n).map_err(|_| "bad nr")?,
+                (None, None) => return Err(format!("a call without a syscall: {c}")),
+            };
+            let mut args = [0u64; 6];
+            for (name, value) in c["args"].as_object().into_iter().flatten() {
+                let i = arg_index(spec, name).ok_or_else(|| format!("unknown argument {name}"))?;
+                args[i] = value.as_u64().ok_or("argument values are integers")?;
+            }
+            let count = c["count"].as_u64().unwrap_or(1);
+            *learned.calls.entry(Call { nr, args }).or_default() += count;
+        }
+        Ok(learned)
+    }
+}
+
+fn arg_name(spec: Option<&SyscallSpec>, i: usize) -> String {
+    spec.and_then(|s| s.args.get(i))
+        .map_or_else(|| format!("arg{i}"), |a| a.name.to_string())
+}
+
+fn arg_index(spec: Option<&SyscallSpec>, name: &str) -> Option<usize> {
+    if let Some(i) = spec.and_then(|s| s.args.iter().position(|a| a.name == name)) {
+        return Some(i);
+    }
+    name.strip_prefix("arg")
+        .and_then(|d| d.parse::<usize>().ok())
+        .filter(|i| *i < 6)
+}
+
+/// A built-in group, compiled on its own (`default kill; use NAME;`).
+struct CompiledGroup {
+    name: &'static str,
+    checked: CheckedPolicy,
+}
+
+fn groups() -> &'static [CompiledGroup] {
+    static GROUPS: OnceLock<Vec<CompiledGroup>> = OnceLock::new();
+    GROUPS.get_or_init(|| {
+        sandbox_policy::groups::GROUPS
+            .iter()
+            .filter_map(|g| {
+                let text = format!("default kill;\nuse {};\n", g.name);
+                let c = compile_text(g.name, None, &text, &mut NoIncludes);
+                c.result.ok().map(|c| CompiledGroup {
+                    name: g.name,
+                    checked: c.checked,
+                })
+            })
+            .collect()
+    })
+}
+
+fn cond_args(c: &CheckedCond, out: &mut BTreeSet<usize>) {
+    match c {
+        CheckedCond::Cmp(cmp) => {
+            out.insert(usize::from(cmp.arg));
+        }
+        CheckedCond::Not(a) => cond_args(a, out),
+        CheckedCond::And(a, b) | CheckedCond::Or(a, b) => {
+            cond_args(a, out);
+            cond_args(b, out);
+        }
+    }
+}
+
+/// The argument positions recorded for a syscall: [`RECORDED`] and whatever a built-in group's
+/// condition on it reads, so a group's verdict on a recorded call is its verdict on the real one.
+fn key_args(arch: Arch, nr: u32) -> BTreeSet<usize> {
+    static KEYS: OnceLock<BTreeMap<(Arch, u32), BTreeSet<usize>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        let mut keys: BTreeMap<(Arch, u32), BTreeSet<usize>> = BTreeMap::new();
+        for a in Arch::ALL {
+            for (name, arg) in RECORDED {
+                if let Some(s) = tables::syscall_by_name(a, name) {
+                    if let Some(i) = s.args.iter().position(|x| x.name == *arg) {
+                        keys.entry((a, s.nr)).or_default().insert(i);
+                    }
+                }
+            }
+            for g in groups() {
+                for (nr, branches) in &g.checked.arch(a).syscalls {
+                    for b in branches {
+                        if let Some(c) = &b.cond {
+                            cond_args(c, keys.entry((a, *nr)).or_default());
+                        }
+                    }
+                }
+            }
+        }
+        keys
+    });
+    keys.get(&(arch, nr)).cloned().unwrap_or_default()
+}
+
+/// The name of a constant with value `v` among those starting with one of `prefixes`.
+fn constant_name(arch: Arch, prefixes: &[&str], bits: u32, v: u64) -> Option<&'static str> {
+    const NOT_VALUES: &[&str] = &[
+        "F_OK",
+        "F_RDLCK",
+        "F_WRLCK",
+        "F_UNLCK",
+        "F_LINUX_SPECIFIC_BASE",
+        "FUTEX_PRIVATE_FLAG",
+        "FUTEX_CLOCK_REALTIME",
+        "FUTEX_CMD_MASK",
+        "FUTEX_BITSET_MATCH_ANY",
+        "FUTEX_32",
+        "AF_MAX",
+        "TCIFLUSH",
+        "TCOFLUSH",
+        "TCIOFLUSH",
+    ];
+    prefixes.iter().find_map(|p| {
+        tables::constants_with_prefix(arch, p)
+            .filter(|(n, _)| !NOT_VALUES.contains(n) && !n.starts_with("F_SEAL_"))
+            .find(|(_, value)| (*value as u64) & width_mask(bits) == v)
+            .map(|(n, _)| n)
+    })
+}
+
+/// The condition of a syscall's own rule, or `None` for an unconditional rule.
+fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<String> {
+    let arg = |name: &str| spec.args.iter().position(|a| a.name == name);
+    let values = |i: usize| -> BTreeSet<u64> { calls.iter().map(|a| a[i]).collect() };
+    let c = |name: &str| tables::constant(arch, name).unwrap_or(0) as u64;
+    match spec.name {
+        "open" | "openat" => {
+            let i = arg("flags")?;
+            let mask = c("O_ACCMODE") | c("O_CREAT") | c("O_TRUNC");
+            values(i)
+                .iter()
+                .all(|v| v & mask == c("O_RDONLY"))
+                .then(|| "flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY".to_string())
+        }
+        "mmap" | "mprotect" | "pkey_mprotect" => {
+            let vs = values(arg("prot")?);
+            let (w, x) = (c("PROT_WRITE"), c("PROT_EXEC"));
+            if vs.iter().all(|v| v & x == 0) {
+                Some("prot & PROT_EXEC == 0".into())
+            } else if vs.iter().all(|v| v & (w | x) != (w | x)) {
+                Some("prot & PROT_WRITE == 0 || prot & PROT_EXEC == 0".into())
+            } else {
+                None
+            }
+        }
+        "clone" => {
+            let i = arg("flags")?;
+            let ns = CLONE_NS.split(" | ").map(c).fold(0, |acc, v| acc | v);
+            values(i)
+                .iter()
+                .all(|v| v & ns == 0)
+                .then(|| format!("flags & ({CLONE_NS}) == 0"))
+        }
+        "socket" | "socketpair" => listed(arch, spec, "domain", None, &["AF_"], calls),
+        "ioctl" => listed(
+            arch,
+            spec,
+            "request",
+            None,
+            &["TC", "TIOC", "FIO", "FIC"],
+            calls,
+        ),
+        "fcntl" => listed(arch, spec, "cmd", None, &["F_"], calls),
+        "prctl" => listed(arch, spec, "option", None, &["PR_"], calls),
+        "futex" => listed(arch, spec, "futex_op", Some(0x7f), &["FUTEX_"], calls),
+        "getrandom" => listed(arch, spec, "flags", None, &["GRND_"], calls),
+        _ => None,
+    }
+}
+
+/// `ARG == A || ARG == B ...` (with `& MASK` when given) over the values seen.
+fn listed(
+    arch: Arch,
+    spec: &SyscallSpec,
+    name: &str,
+    mask: Option<u64>,
+    prefixes: &[&str],
+    calls: &[[u64; 6]],
+) -> Option<String> {
+    let i = spec.args.iter().position(|a| a.name == name)?;
+    let bits = spec.args[i].ty.bits();
+    let vs: BTreeSet<u64> = calls
+        .iter()
+        .map(|a| a[i] & mask.unwrap_or(u64::MAX))
+        .collect();
+    if vs.len() > MAX_LISTED {
+        return None;
+    }
+    let lhs = match mask {
+        Some(m) => format!("{name} & {m:#x}"),
+        None => name.to_string(),
+    };
+    let terms: Vec<String> = vs
+        .iter()
+        .map(|v| {
+            let named = (*v > 0xff || !prefixes.contains(&"TC"))
+                .then(|| constant_name(arch, prefixes, bits, *v))
+                .flatten();
+            match named {
+                Some(n) => format!("{lhs} == {n}"),
+                None if *v < 10 => format!("{lhs} == {v}"),
+                None => format!("{lhs} == {v:#x}"),
+            }
+        })
+        .collect();
+    Some(terms.join(" || "))
+}
+
+/// A policy written from what was learnt.
+pub struct Written {
+    /// The policy text.
+    pub text: String,
+    /// How many rules the compiled policy has (groups' rules included).
+    pub rules: usize,
+    /// The groups used.
+    pub groups: Vec<&'static str>,
+    /// How many rules of its own the policy has.
+    pub own_rules: usize,
+    /// How many distinct syscalls the program made.
+    pub syscalls: usize,
+}
+
+/// Picks groups, writes rules, compiles the text and checks that every recorded call is
+/// allowed.
+pub fn write_policy(learned: &Learned) -> Result<Written, String> {
+    let arch = learned.arch;
+    let mut by_nr: BTreeMap<u32, Vec<[u64; 6]>> = BTreeMap::new();
+    for c in learned.calls.keys() {
+        by_nr.entry(c.nr).or_default().push(c.args);
+    }
+    let known: BTreeMap<u32, &SyscallSpec> = by_nr
+        .keys()
+        .filter_map(|nr| tables::syscall_by_nr(arch, *nr).map(|s| (*nr, s)))
+        .collect();
+    let conditions: BTreeMap<u32, Option<String>> = known
+        .iter()
+        .map(|(nr, s)| (*nr, own_condition(arch, s, &by_nr[nr])))
+        .collect();
+
+    // Eligible groups, and which recorded syscalls each covers.
+    let mut candidates: Vec<(&'static str, BTreeSet<u32>, usize)> = Vec::new();
+    for g in groups() {
+        let mine = &g.checked.arch(arch).syscalls;
+        let allows = |nr: u32, args: &[u64; 6]| {
+            g.checked
+                .decide(arch, arch.audit_arch(), nr, args)
+                .verdict
+                .action
+                == Action::Allow
+        };
+        let eligible = mine.iter().all(|(nr, branches)| {
+            let Some(calls) = by_nr.get(nr) else {
+                return true;
+            };
+            let loosens = conditions.get(nr).is_some_and(Option::is_some)
+                && branches
+                    .iter()
+                    .any(|b| b.cond.is_none() && b.action == Action::Allow);
+            !loosens && calls.iter().all(|a| allows(*nr, a))
+        });
+        let covers: BTreeSet<u32> = mine
+            .keys()
+            .filter(|nr| known.contains_key(nr))
+            .copied()
+            .collect();
+        if eligible && !covers.is_empty() {
+            candidates.push((g.name, covers, mine.len()));
+        }
+    }
+    let mut covered: BTreeSet<u32> = BTreeSet::new();
+    let mut chosen: Vec<(&'static str, BTreeSet<u32>)> = Vec::new();
+    loop {
+        let best = candidates
+            .iter()
+            .filter(|(name, _, _)| !chosen.iter().any(|(n, _)| n == name))
+            .map(|(name, covers, size)| {
+                let new: BTreeSet<u32> = covers.difference(&covered).copied().collect();
+                (
+                    new.len(),
+                    std::cmp::Reverse(*size),
+                    std::cmp::Reverse(*name),
+                    new,
+                )
+            })
+            .max_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        match best {
+            Some((n, _, std::cmp::Reverse(name), new)) if n >= 2 => {
+                covered.extend(&new);
+                chosen.push((name, new));
+            }
+            _ => break,
+        }
+    }
+
+    let name = |nr: &u32| known[nr].name;
+    let mut text = header(learned, by_nr.len());
+    text.push_str("default kill;\n");
+    for (g, new) in &chosen {
+        let names: Vec<&str> = new.iter().map(name).collect();
+        text.push_str(&wrap_comment(&format!("{g}: {}", names.join(", "))));
+        text.push_str(&format!("use {g};\n"));
+    }
+    let mut own: Vec<(&str, Option<&String>)> = known
+        .keys()
+        .filter(|nr| !covered.contains(nr))
+        .map(|nr| (name(nr), conditions[nr].as_ref()))
+        .collect();
+    own.sort();
+    let unconditional: Vec<&str> = own
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    let mut own_rules = 0;
+    if !own.is_empty() {
+        text.push_str("// Not covered by a group:\n");
+    }
+    for line in wrap_names(&unconditional) {
+        text.push_str(&format!("allow {line};\n"));
+        own_rules += 1;
+    }
+    for (n, c) in &own {
+        if let Some(c) = c {
+            text.push_str(&format!("allow {n} if {c};\n"));
+            own_rules += 1;
+        }
+    }
+    for nr in by_nr.keys().filter(|nr| !known.contains_key(nr)) {
+        text.push_str(&format!(
+            "// syscall number {nr} is not in the tables: it stays killed\n"
+        ));
+    }
+
+    let compilation = compile_text("learnt.policy", None, &text, &mut NoIncludes);
+    let compiled = match compilation.result {
+        Ok(c) => c,
+        Err(_) => return Err(format!("{}\n{text}", compilation.render_errors())),
+    };
+    for c in learned.calls.keys().filter(|c| known.contains_key(&c.nr)) {
+        let d = compiled
+            .checked
+            .decide(arch, arch.audit_arch(), c.nr, &c.args);
+        if d.verdict.action != Action::Allow {
+            return Err(format!(
+                "{}({:x?}) is not allowed by the learnt policy:\n{text}",
+                name(&c.nr),
+                c.args
+            ));
+        }
+    }
+    Ok(Written {
+        rules: compiled.policy.rules.len(),
+        groups: chosen.iter().map(|(g, _)| *g).collect(),
+        own_rules,
+        syscalls: known.len(),
+        text,
+    })
+}
+
+fn header(learned: &Learned, syscalls: usize) -> String {
+    let mut h = String::from("// Learnt with `sandbox learn` from these runs (UTC dates):\n");
+    for r in &learned.runs {
+        let cmd: Vec<String> = r.command.iter().map(|a| shell_quote(a)).collect();
+        h.push_str(&wrap_comment(&format!("{}: {}", r.date, cmd.join(" "))));
+        if !r.outcome.is_empty() {
+            h.push_str(&format!("//     {}\n", sanitize(&r.outcome)));
+        }
+    }
+    h.push_str(&format!(
+        "// {} distinct calls of {syscalls} syscalls were recorded with the filter not enforced.\n\
+         // Anything the program did not do on these runs is killed: review before use.\n",
+        learned.calls.len()
+    ));
+    h
+}
+
+/// Control characters would end a `//` comment: shown escaped.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn shell_quote(a: &str) -> String {
+    let a = sanitize(a);
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        a
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+/// A `//` comment wrapped at about 100 columns.
+fn wrap_comment(s: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from("//");
+    for word in s.split(' ') {
+        if line.len() > 2 && line.len() + 1 + word.len() > 100 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("//    ");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// Syscall names joined by `, ` in lines of about 90 columns.
+fn wrap_names(names: &[&str]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for n in names {
+        if !line.is_empty() && line.len() + n.len() > 88 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(n);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+pub fn utc_date_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    fn call(arch: Arch, name: &str, args: &[(&str, u64)]) -> Call {
+        let spec = tables::syscall_by_name(arch, name).unwrap();
+        let mut a = [0u64; 6];
+        for (n, v) in args {
+            a[spec.args.iter().position(|x| x.name == *n).unwrap()] = *v;
+        }
+        Call {
+            nr: spec.nr,
+            args: a,
+        }
+    }
+
+    #[test]
+    fn safe_values_become_conditions_and_the_json_round_trips() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        for c in [
+            call(arch, "openat", &[("flags", 0x80000)]),
+            call(arch, "mmap", &[("prot", 3)]),
+            call(arch, "mmap", &[("prot", 5)]),
+            call(arch, "socket", &[("domain", 1), ("type", 0x80001)]),
+            call(arch, "fcntl", &[("cmd", 3)]),
+            call(arch, "ioctl", &[("request", 0x5401)]),
+            call(arch, "write", &[]),
+            call(arch, "exit_group", &[]),
+        ] {
+            l.record(&c);
+        }
+        let w = write_policy(&l).unwrap();
+        assert!(w.text.contains("default kill;\n"), "{}", w.text);
+        assert!(w
+            .text
+            .contains("flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY"));
+        assert!(w
+            .text
+            .contains("prot & PROT_WRITE == 0 || prot & PROT_EXEC == 0"));
+        assert!(
+            w.text.contains("allow socket if domain == AF_UNIX;"),
+            "{}",
+            w.text
+        );
+        assert!(w.text.contains("cmd == F_GETFL"), "{}", w.text);
+        assert!(w.text.contains("request == TCGETS"), "{}", w.text);
+        let back = Learned::from_json(&l.to_json()).unwrap();
+        assert_eq!(back.calls, l.calls);
+    }
+}
