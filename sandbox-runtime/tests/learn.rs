@@ -1,0 +1,257 @@
+//! `sandbox learn` on real programs of the machine: the learnt policy passes `sandbox check`,
+//! compiles as `policy!` would compile it, and runs the same workload under `sandbox run` with
+//! the output of an unsandboxed run. Also `--append` and `run --log-violations`.
+//!
+//! The programs come from Debian's coreutils, gzip and python3 packages (`.ci/run` installs
+//! them); a missing program fails its test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch directory with a small text file to work on and a separate one for the policies
+/// (so `ls` of the data directory does not see them), removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("sandbox-learn-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        let text = "pear\napple\nfig\nbanana\n".repeat(50);
+        std::fs::write(dir.join("data/a.txt"), text).unwrap();
+        std::fs::write(dir.join("data/b.txt"), "second file\n").unwrap();
+        Scratch(dir)
+    }
+    fn data(&self) -> String {
+        self.0.join("data").to_str().unwrap().to_string()
+    }
+    fn file(&self, name: &str) -> String {
+        self.0.join("data").join(name).to_str().unwrap().to_string()
+    }
+    fn policy(&self) -> PathBuf {
+        self.0.join("out/learnt.policy")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sandbox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sandbox"))
+}
+
+fn show(what: &str, out: &Output) {
+    eprintln!(
+        "{what}: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn require(program: &str) {
+    assert!(Path::new(program).exists(), "{program} is not installed");
+}
+
+/// `sandbox learn -o POLICY [--append] --ro DIR... -- COMMAND`.
+fn learn(policy: &Path, append: bool, ro: &[&str], command: &[&str]) -> Output {
+    let mut cmd = sandbox();
+    cmd.arg("learn").arg("-o").arg(policy);
+    if append {
+        cmd.arg("--append");
+    }
+    for dir in ro {
+        cmd.arg("--ro").arg(dir);
+    }
+    let out = cmd.arg("--").args(command).output().unwrap();
+    show("learn", &out);
+    assert!(out.status.success(), "learning failed");
+    out
+}
+
+fn run(policy: &Path, extra: &[&str], ro: &[&str], command: &[&str]) -> Output {
+    let mut cmd = sandbox();
+    cmd.arg("run").arg("--policy").arg(policy).args(extra);
+    for dir in ro {
+        cmd.arg("--ro").arg(dir);
+    }
+    let out = cmd.arg("--").args(command).output().unwrap();
+    show("run", &out);
+    out
+}
+
+/// Checks the learnt file with `sandbox check` and with the compiler `policy!` uses; returns
+/// the number of rules and of syscalls the policy allows on this machine.
+fn check(policy: &Path) -> (usize, usize) {
+    let out = sandbox().arg("check").arg(policy).output().unwrap();
+    show("check", &out);
+    assert!(out.status.success(), "sandbox check rejects the learnt policy");
+    let text = std::fs::read_to_string(policy).unwrap();
+    eprintln!("{text}");
+    assert!(text.starts_with("// Learnt with `sandbox learn`"));
+    assert!(text.contains("\ndefault kill;\n"));
+    let c = sandbox_policy::compile_text(
+        "learnt.policy",
+        None,
+        &text,
+        &mut sandbox_policy::NoIncludes,
+    );
+    let compiled = c.result.expect("compile_text accepts the learnt policy");
+    let arch = sandbox_policy::Arch::native().unwrap();
+    let allowed = compiled
+        .checked
+        .arch(arch)
+        .syscalls
+        .values()
+        .filter(|branches| {
+            branches
+                .iter()
+                .any(|b| b.action == sandbox_policy::Action::Allow)
+        })
+        .count();
+    (compiled.policy.rules.len(), allowed)
+}
+
+/// Learns `command`, checks the result, runs it under the policy, and compares the output with
+/// an unsandboxed run (after `normalize`).
+fn learn_then_run(tag: &str, ro: &[&str], command: &[&str], normalize: fn(&[u8]) -> String) {
+    require(command[0]);
+    let s = Scratch::new(tag);
+    let command: Vec<String> = command
+        .iter()
+        .map(|a| a.replace("DATA", &s.data()))
+        .collect();
+    let command: Vec<&str> = command.iter().map(String::as_str).collect();
+    let data = s.data();
+    let mut ro = ro.to_vec();
+    ro.push(&data);
+    let learnt = learn(&s.policy(), false, &ro, &command);
+    let (rules, syscalls) = check(&s.policy());
+    let summary = String::from_utf8_lossy(&learnt.stderr).to_string();
+    let recorded = summary
+        .split(" syscalls, from ")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .unwrap_or("?");
+    eprintln!(
+        "LEARNT {tag}: {rules} rules, {syscalls} syscalls allowed, {recorded} syscalls used"
+    );
+    let inside = run(&s.policy(), &[], &ro, &command);
+    assert!(inside.status.success(), "the learnt policy does not run it");
+    let outside = Command::new(command[0])
+        .args(&command[1..])
+        .output()
+        .unwrap();
+    assert!(outside.status.success());
+    assert_eq!(normalize(&inside.stdout), normalize(&outside.stdout));
+    assert_eq!(normalize(&learnt.stdout), normalize(&outside.stdout));
+    assert!(!outside.stdout.is_empty());
+}
+
+fn exact(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `ls -l` with the owner and group columns left out: the host's ids map to other ids inside.
+fn without_owners(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() > 4 {
+                format!("{} {} {}", f[0], f[1], f[4..].join(" "))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn cat() {
+    learn_then_run("cat", &[], &["/bin/cat", "DATA/a.txt", "DATA/b.txt"], exact);
+}
+
+#[test]
+fn ls_long() {
+    let cmd = ["/bin/ls", "-l", "--time-style=+%s", "DATA"];
+    learn_then_run("ls", &["/etc"], &cmd, without_owners);
+}
+
+#[test]
+fn sha256sum() {
+    learn_then_run("sha256sum", &[], &["/usr/bin/sha256sum", "DATA/a.txt"], exact);
+}
+
+#[test]
+fn gzip() {
+    learn_then_run("gzip", &[], &["/bin/gzip", "-c", "DATA/a.txt"], exact);
+}
+
+#[test]
+fn sort() {
+    learn_then_run("sort", &[], &["/usr/bin/sort", "DATA/a.txt"], exact);
+}
+
+#[test]
+fn python3() {
+    let cmd = [
+        "/usr/bin/python3",
+        "-c",
+        "import json; print(json.dumps([1]))",
+    ];
+    learn_then_run("python3", &["/usr/lib/python3.11"], &cmd, exact);
+}
+
+#[test]
+fn append_merges_runs_so_both_programs_run() {
+    require("/bin/cat");
+    require("/usr/bin/sort");
+    let s = Scratch::new("append");
+    let data = s.data();
+    let (a, b) = (s.file("a.txt"), s.file("b.txt"));
+    learn(&s.policy(), false, &[&data], &["/bin/cat", &b]);
+    let first = std::fs::read_to_string(&s.policy()).unwrap();
+    learn(&s.policy(), true, &[&data], &["/usr/bin/sort", "-r", &a]);
+    let merged = std::fs::read_to_string(&s.policy()).unwrap();
+    check(&s.policy());
+    assert!(merged.contains("/bin/cat") && merged.contains("/usr/bin/sort -r"));
+    assert!(merged.len() >= first.len());
+    let sidecar = s.0.join("out/learnt.policy.learn.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 2);
+    for command in [vec!["/bin/cat", b.as_str()], vec!["/usr/bin/sort", "-r", &a]] {
+        let out = run(&s.policy(), &[], &[&data], &command);
+        assert!(out.status.success(), "{command:?} does not run under the merged policy");
+    }
+}
+
+#[test]
+fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish() {
+    require("/usr/bin/python3");
+    let s = Scratch::new("logv");
+    let py = ["/usr/lib/python3.11"];
+    learn(&s.policy(), false, &py, &["/usr/bin/python3", "-c", "print('hi')"]);
+    // umask and getpriority are not in the learnt policy: each is made twice.
+    let script = "import os\n\
+        for _ in range(2):\n    os.umask(0o22)\n    os.getpriority(os.PRIO_PROCESS, 0)\n\
+        print('done')";
+    let command = ["/usr/bin/python3", "-c", script];
+    let enforced = run(&s.policy(), &[], &py, &command);
+    assert_eq!(enforced.status.code(), Some(159), "the policy must forbid them");
+    let logged = run(&s.policy(), &["--log-violations"], &py, &command);
+    assert!(logged.status.success());
+    assert_eq!(logged.stdout, b"done\n");
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("violation")).collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(lines.iter().filter(|l| l.contains(" umask(")).count(), 1);
+    assert_eq!(lines.iter().filter(|l| l.contains(" getpriority(")).count(), 1);
+    assert!(lines.iter().all(|l| l.contains("default is kill")));
+}
