@@ -89,7 +89,10 @@ fn run(policy: &Path, extra: &[&str], ro: &[&str], command: &[&str]) -> Output {
 fn check(policy: &Path) -> (usize, usize) {
     let out = sandbox().arg("check").arg(policy).output().unwrap();
     show("check", &out);
-    assert!(out.status.success(), "sandbox check rejects the learnt policy");
+    assert!(
+        out.status.success(),
+        "sandbox check rejects the learnt policy"
+    );
     let text = std::fs::read_to_string(policy).unwrap();
     eprintln!("{text}");
     assert!(text.starts_with("// Learnt with `sandbox learn`"));
@@ -137,9 +140,7 @@ fn learn_then_run(tag: &str, ro: &[&str], command: &[&str], normalize: fn(&[u8])
         .next()
         .and_then(|s| s.rsplit(' ').next())
         .unwrap_or("?");
-    eprintln!(
-        "LEARNT {tag}: {rules} rules, {syscalls} syscalls allowed, {recorded} syscalls used"
-    );
+    eprintln!("LEARNT {tag}: {rules} rules, {syscalls} syscalls allowed, {recorded} syscalls used");
     let inside = run(&s.policy(), &[], &ro, &command);
     assert!(inside.status.success(), "the learnt policy does not run it");
     let outside = Command::new(command[0])
@@ -185,7 +186,12 @@ fn ls_long() {
 
 #[test]
 fn sha256sum() {
-    learn_then_run("sha256sum", &[], &["/usr/bin/sha256sum", "DATA/a.txt"], exact);
+    learn_then_run(
+        "sha256sum",
+        &[],
+        &["/usr/bin/sha256sum", "DATA/a.txt"],
+        exact,
+    );
 }
 
 #[test]
@@ -216,9 +222,9 @@ fn append_merges_runs_so_both_programs_run() {
     let data = s.data();
     let (a, b) = (s.file("a.txt"), s.file("b.txt"));
     learn(&s.policy(), false, &[&data], &["/bin/cat", &b]);
-    let first = std::fs::read_to_string(&s.policy()).unwrap();
+    let first = std::fs::read_to_string(s.policy()).unwrap();
     learn(&s.policy(), true, &[&data], &["/usr/bin/sort", "-r", &a]);
-    let merged = std::fs::read_to_string(&s.policy()).unwrap();
+    let merged = std::fs::read_to_string(s.policy()).unwrap();
     check(&s.policy());
     assert!(merged.contains("/bin/cat") && merged.contains("/usr/bin/sort -r"));
     assert!(merged.len() >= first.len());
@@ -226,9 +232,15 @@ fn append_merges_runs_so_both_programs_run() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
     assert_eq!(json["runs"].as_array().unwrap().len(), 2);
-    for command in [vec!["/bin/cat", b.as_str()], vec!["/usr/bin/sort", "-r", &a]] {
+    for command in [
+        vec!["/bin/cat", b.as_str()],
+        vec!["/usr/bin/sort", "-r", &a],
+    ] {
         let out = run(&s.policy(), &[], &[&data], &command);
-        assert!(out.status.success(), "{command:?} does not run under the merged policy");
+        assert!(
+            out.status.success(),
+            "{command:?} does not run under the merged policy"
+        );
     }
 }
 
@@ -237,14 +249,23 @@ fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish()
     require("/usr/bin/python3");
     let s = Scratch::new("logv");
     let py = ["/usr/lib/python3.11"];
-    learn(&s.policy(), false, &py, &["/usr/bin/python3", "-c", "print('hi')"]);
+    learn(
+        &s.policy(),
+        false,
+        &py,
+        &["/usr/bin/python3", "-c", "print('hi')"],
+    );
     // umask and getpriority are not in the learnt policy: each is made twice.
     let script = "import os\n\
         for _ in range(2):\n    os.umask(0o22)\n    os.getpriority(os.PRIO_PROCESS, 0)\n\
         print('done')";
     let command = ["/usr/bin/python3", "-c", script];
     let enforced = run(&s.policy(), &[], &py, &command);
-    assert_eq!(enforced.status.code(), Some(159), "the policy must forbid them");
+    assert_eq!(
+        enforced.status.code(),
+        Some(159),
+        "the policy must forbid them"
+    );
     let logged = run(&s.policy(), &["--log-violations"], &py, &command);
     assert!(logged.status.success());
     assert_eq!(logged.stdout, b"done\n");
@@ -252,6 +273,9 @@ fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish()
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("violation")).collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert_eq!(lines.iter().filter(|l| l.contains(" umask(")).count(), 1);
-    assert_eq!(lines.iter().filter(|l| l.contains(" getpriority(")).count(), 1);
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" getpriority(")).count(),
+        1
+    );
     assert!(lines.iter().all(|l| l.contains("default is kill")));
 }
