@@ -279,3 +279,22 @@ fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish()
     );
     assert!(lines.iter().all(|l| l.contains("default is kill")));
 }
+
+#[test]
+fn the_library_api_streams_every_call_and_the_program_runs_to_its_end() {
+    use sandbox_runtime::{SandboxCommand, Status, Stdio};
+    require("/bin/true");
+    let mut cmd = SandboxCommand::new("/bin/true");
+    cmd.add_program_with_libraries("/bin/true")
+        .stdout(Stdio::null())
+        .learn();
+    let mut child = cmd.spawn().unwrap();
+    let observations: Vec<_> = child.observations().unwrap().into_iter().collect();
+    assert_eq!(child.wait().status, Status::Exited(0));
+    let names: Vec<&str> = observations.iter().filter_map(|o| o.syscall()).collect();
+    assert!(names.contains(&"brk"), "{names:?}");
+    assert_eq!(names.last(), Some(&"exit_group"), "{names:?}");
+    // The runtime's own exec is not the program's: it is never observed.
+    assert!(!names.contains(&"execveat"), "{names:?}");
+    assert!(observations.iter().all(|o| o.decided_by.is_none()));
+}
