@@ -423,11 +423,9 @@ impl Monitor {
     /// Names the call behind a notification.
     fn classify(&self, n: &libc::seccomp_notif) -> Violation {
         let d = &n.data;
-        let arch = Arch::ALL.into_iter().find(|a| a.audit_arch() == d.arch);
         let nr = d.nr as u32;
-        let syscall = arch
-            .and_then(|a| sandbox_policy::tables::syscall_by_nr(a, nr))
-            .map_or("unknown", |s| s.name)
+        let syscall = sandbox_policy::tables::foreign_syscall_name(d.arch, nr)
+            .unwrap_or("unknown")
             .to_string();
         let decided_by = match (self.policy_verdict(d), self.policy.as_deref()) {
             (Some(v), Some(p)) => p.describe_tag(v.tag),

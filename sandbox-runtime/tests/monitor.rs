@@ -59,6 +59,7 @@ fn int_0x80_is_an_i386_violation() {
     };
     assert_eq!(v.arch, "i386");
     assert_eq!(v.nr, 20);
+    assert_eq!(v.syscall, "getpid");
     assert!(v.decided_by.contains("architecture"), "{}", v.decided_by);
 }
 
