@@ -14,7 +14,12 @@ use std::process::ExitCode;
 
 /// Run programs in a sandbox under a seccomp policy written in the policy language.
 #[derive(Parser, Debug)]
-#[command(name = "sandbox", version, about, long_about = None)]
+#[command(
+    name = "sandbox",
+    version,
+    about = "Run a program in a fresh sandbox (namespaces, private root, limits) under a seccomp policy \
+             written in the policy language; check, explain, compile and learn policy files"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
