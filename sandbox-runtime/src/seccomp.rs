@@ -29,6 +29,9 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
+/// The host environment variable that simulates a kernel without user notification.
+pub(crate) const NO_USER_NOTIF_ENV: &str = "SANDBOX_NO_USER_NOTIF";
+
 /// The sixth register of the runtime's own `execveat`.
 pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
 
@@ -43,9 +46,15 @@ pub(crate) struct PreparedFilter {
 
 /// Whether this kernel has what the notification monitor needs: `SECCOMP_GET_NOTIF_SIZES`
 /// (user notification, 5.0) and `pidfd_getfd` (5.6).
+///
+/// Setting `SANDBOX_NO_USER_NOTIF` in the host's environment makes the runtime behave as on a
+/// kernel without them, so the fallback can be tested on any kernel.
 pub(crate) fn notify_supported() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
     *SUPPORTED.get_or_init(|| {
+        if std::env::var_os(NO_USER_NOTIF_ENV).is_some() {
+            return false;
+        }
         let mut sizes = libc::seccomp_notif_sizes {
             seccomp_notif: 0,
             seccomp_notif_resp: 0,

@@ -1,0 +1,77 @@
+//! The fallback for kernels without seccomp user notification (before 5.0) or `pidfd_getfd`
+//! (before 5.6), exercised on any kernel through `SANDBOX_NO_USER_NOTIF`: the policy's kills
+//! stay kernel kills (reported as SIGSYS), errno rules still answer, and the runtime can still
+//! exec under a policy that forbids exec. Every test of this binary runs in that mode.
+
+mod common;
+
+use sandbox_runtime::Status;
+
+fn without_user_notification() {
+    // Set before any sandbox starts in this process, and never unset: every test of this
+    // binary wants the same mode, and the runtime reads it once.
+    std::env::set_var("SANDBOX_NO_USER_NOTIF", "1");
+}
+
+#[test]
+fn a_forbidden_call_is_killed_by_the_kernel() {
+    without_user_notification();
+    let policy = common::kill_only(&[("socket", 41)]);
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", "import socket; socket.socket()"])
+        .policy(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Signaled(libc::SIGSYS),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_runtime_still_execs_under_a_policy_that_forbids_exec() {
+    without_user_notification();
+    let policy = common::kill_only(&[("execve", 59), ("execveat", 322)]);
+    let out = common::command("/bin/echo")
+        .arg("started")
+        .stdout(sandbox_runtime::Stdio::piped())
+        .policy(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"started\n");
+}
+
+#[test]
+fn errno_rules_still_answer() {
+    without_user_notification();
+    let c = sandbox_policy::compile_text(
+        "t.policy",
+        None,
+        "default allow;\nerrno(EACCES) socket;\n",
+        &mut sandbox_policy::NoIncludes,
+    );
+    let policy = c.result.expect("compiles").policy;
+    let code =
+        "import socket\ntry:\n    socket.socket()\nexcept PermissionError:\n    print('EACCES')";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", code])
+        .stdout(sandbox_runtime::Stdio::piped())
+        .policy(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"EACCES\n");
+}
+
+#[test]
+fn learning_says_it_needs_user_notification() {
+    without_user_notification();
+    let err = common::command("/bin/true")
+        .learn()
+        .spawn()
+        .expect_err("learning cannot work without user notification");
+    assert!(err.to_string().contains("user notification"), "{err}");
+}
