@@ -32,6 +32,7 @@ pub(crate) fn run(plan: &Plan) -> ! {
 /// The steps in order; returns the sandboxee's pid (inside the namespace).
 fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     parent_death_signal()?;
+    close_inherited(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
     if plan.clear_groups {
         clear_groups()?;
@@ -46,6 +47,12 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     mounts::build(&plan.mounts)?;
     mounts::enter_new_root()?;
     fork_sandboxee(plan)
+}
+
+/// Drops every descriptor the host had open at the clone that this sandbox does not use.
+fn close_inherited(plan: &Plan) -> Result<(), Failure> {
+    sys::check(sys::close_all_but(&plan.init_keep_fds), Step::CloseFds)?;
+    Ok(())
 }
 
 /// Dies with the parent (the parent thread, strictly: see the crate docs).

@@ -26,8 +26,12 @@ pub(crate) struct Plan {
     pub stdio: [Option<RawFd>; 3],
     /// (source, target) of passed descriptors; every source is above every target.
     pub passed: Vec<(RawFd, RawFd)>,
-    /// Descriptors that survive the close-all (sorted).
+    /// Descriptors that survive the sandboxee's close-all before exec (sorted).
     pub keep_fds: Vec<u32>,
+    /// Descriptors init keeps when it starts (sorted): everything of this plan. The rest are
+    /// whatever the multi-threaded host had open at the clone, such as other sandboxes' pipes
+    /// and pidfds being set up at the same moment; init must not hold them.
+    pub init_keep_fds: Vec<u32>,
     pub cwd: CString,
     pub rlimits: Vec<Rlimit>,
     /// Paths to try, in order, for the program.
@@ -116,6 +120,17 @@ impl Plan {
         keep_fds.extend(passed.iter().map(|(_, t)| *t as u32));
         keep_fds.sort_unstable();
         keep_fds.dedup();
+        let mut init_keep_fds: Vec<u32> = vec![
+            0,
+            1,
+            2,
+            fds.sync.as_raw_fd() as u32,
+            fds.report.as_raw_fd() as u32,
+        ];
+        init_keep_fds.extend(fds.stdio.iter().flatten().map(|f| f.as_raw_fd() as u32));
+        init_keep_fds.extend(passed.iter().map(|(src, _)| *src as u32));
+        init_keep_fds.sort_unstable();
+        init_keep_fds.dedup();
         let stdio = [0, 1, 2].map(|i| fds.stdio[i].as_ref().map(|f| f.as_raw_fd()));
         let descriptions = Descriptions {
             mounts: mounts.descriptions.clone(),
@@ -136,6 +151,7 @@ impl Plan {
             stdio,
             passed,
             keep_fds,
+            init_keep_fds,
             cwd: cstr(cmd.cwd.as_os_str(), "the working directory")?,
             rlimits,
             candidates,
