@@ -125,11 +125,10 @@ pub fn main(args: RunArgs) -> ExitCode {
                 .syscall()
                 .map_or_else(|| format!("syscall {}", o.nr), str::to_string);
             let decided_by = o.decided_by.unwrap_or_default();
-            if seen.insert((name.clone(), decided_by.clone())) {
-                let args: Vec<String> = o.args.iter().map(|a| format!("{a:#x}")).collect();
+            if seen.insert((name, decided_by.clone())) {
                 eprintln!(
-                    "sandbox: violation (let run): {name}({}) [nr {} on {}], decided by {decided_by}",
-                    args.join(", "),
+                    "sandbox: policy violation (let run): {} [nr {}, {}] \u{2014} {decided_by}",
+                    sandbox_policy::describe::call(o.arch, o.nr, &o.args),
                     o.nr,
                     o.arch
                 );
