@@ -1,0 +1,126 @@
+//! Sandboxes against their peers: start-up, throughput, memory per idle sandbox and the
+//! overhead on real programs, each figure a ratio to a baseline or peer measured in the same
+//! run (medians of interleaved repetitions).
+//!
+//! `cargo bench --bench sandbox` runs the full mode; `SANDBOX_BENCH_QUICK=1` (or `--quick`)
+//! a short one for CI (well under a minute). Peers: plain fork+exec, util-linux `unshare`
+//! and bubblewrap (`bwrap`); a missing peer is announced and its rows skipped. Targets are
+//! printed; `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
+//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead` (any subset) runs only those
+//! sections.
+
+#[path = "sandbox/memory.rs"]
+mod memory;
+#[path = "sandbox/ours.rs"]
+mod ours;
+#[path = "sandbox/overhead.rs"]
+mod overhead;
+#[path = "sandbox/peers.rs"]
+mod peers;
+#[path = "sandbox/startup.rs"]
+mod startup;
+#[path = "sandbox/stats.rs"]
+mod stats;
+#[path = "sandbox/throughput.rs"]
+mod throughput;
+
+/// What a section found besides its tables.
+pub enum Finding {
+    /// A target of the issue not met (a failure only in strict mode).
+    Missed(String),
+    /// A benchmark could not run: a sandbox or peer failed (always a failure).
+    Failed(String),
+}
+
+/// Quick (CI) or full (the README's tables).
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// Few repetitions.
+    Quick,
+    /// Enough repetitions for stable medians.
+    Full,
+}
+
+impl Mode {
+    /// `quick` in quick mode, `full` in full mode.
+    pub fn pick<T>(self, quick: T, full: T) -> T {
+        match self {
+            Mode::Quick => quick,
+            Mode::Full => full,
+        }
+    }
+}
+
+/// Whether a flag is given as an argument or its environment variable is `1`.
+fn flag(arg: &str, env: &str) -> bool {
+    std::env::args().any(|a| a == arg) || std::env::var(env).is_ok_and(|v| v == "1")
+}
+
+/// Whether `SANDBOX_BENCH_ONLY` (a comma-separated list) is unset or names `section`.
+fn selected(section: &str) -> bool {
+    std::env::var("SANDBOX_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == section))
+}
+
+/// The load average over the last minute, to judge how noisy the run was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn main() {
+    let mode = if flag("--quick", "SANDBOX_BENCH_QUICK") {
+        Mode::Quick
+    } else {
+        Mode::Full
+    };
+    let strict = flag("--strict", "SANDBOX_BENCH_STRICT");
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "{mode:?} mode; {cpus} CPUs; load average {} at start\n",
+        load_average()
+    );
+    let mut findings = Vec::new();
+    let mut medians = Vec::new();
+    if selected("startup") {
+        let (m, missed) = startup::run(mode);
+        medians = m;
+        findings.extend(missed);
+    }
+    if selected("throughput") {
+        findings.extend(throughput::run(mode, &medians));
+    }
+    if selected("memory") {
+        findings.extend(memory::run());
+    }
+    if selected("overhead") {
+        findings.extend(overhead::run(mode));
+    }
+    report(&findings, strict);
+}
+
+/// Prints the targets' outcome and the failures; exits non-zero on a failure, or on a missed
+/// target in strict mode.
+fn report(findings: &[Finding], strict: bool) {
+    println!("== Targets (load average {} at the end) ==", load_average());
+    let (mut missed, mut failed) = (0, 0);
+    for f in findings {
+        match f {
+            Finding::Missed(m) => {
+                missed += 1;
+                println!("MISSED: {m}");
+            }
+            Finding::Failed(m) => {
+                failed += 1;
+                println!("FAILED: {m}");
+            }
+        }
+    }
+    if missed == 0 && failed == 0 {
+        println!("all met: start-up faster than bwrap and within 3x of fork+exec without a network namespace; realistic policies within 5% of bare");
+    }
+    if failed > 0 || (strict && missed > 0) {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,77 @@
+//! Our sandbox, configured like the peers: the program and its libraries (or `/usr`) bound
+//! read-only, every namespace, a compiled filter and the monitor.
+
+use crate::peers::top_level;
+use sandbox_runtime::{Policy, SandboxCommand, Status, Stdio};
+
+/// The smallest realistic policy for `/bin/true` (and any program that only starts and exits).
+pub const TRUE_POLICY: &str = "default kill;\nuse dynamic_startup, malloc, exit;\n";
+
+/// A policy allowing everything: the filter and monitor are in place but never object.
+pub const ALLOW_ALL_POLICY: &str = "default allow;\n";
+
+/// Compiles policy text (the benchmarks' own policies; a failure is a bug here).
+pub fn compile(name: &str, text: &str) -> Policy {
+    let out = sandbox_policy::compile_text(name, None, text, &mut sandbox_policy::NoIncludes);
+    match out.result {
+        Ok(c) => c.policy,
+        Err(_) => panic!("benchmark policy {name} does not compile:\n{text}"),
+    }
+}
+
+/// How one of our sandboxes is set up.
+#[derive(Clone, Copy)]
+pub struct Setup<'a> {
+    /// The policy, or none (namespaces and mounts only, no filter, no notification).
+    pub policy: Option<&'a Policy>,
+    /// Whether the host's network namespace is shared (no new one is created).
+    pub share_network: bool,
+    /// Whether `/usr` (and the `/lib`, `/lib64`, `/bin` links) are bound, as for real programs
+    /// (the program and its libraries must then be among them); otherwise only the program and
+    /// the libraries it loads.
+    pub bind_usr: bool,
+}
+
+impl Setup<'_> {
+    /// The command running `argv` in this setup, with standard streams on `/dev/null`.
+    pub fn command(&self, argv: &[&str]) -> SandboxCommand {
+        let mut c = SandboxCommand::new(argv[0]);
+        c.args(&argv[1..])
+            .stdin(Stdio::Null)
+            .stdout(Stdio::Null)
+            .stderr(Stdio::Null)
+            .share_network(self.share_network);
+        if self.bind_usr {
+            c.mount_ro("/usr", "/usr");
+            for top in top_level() {
+                match &top.link {
+                    Some(target) => c.symlink(target, &top.path),
+                    None => c.mount_ro(&top.path, &top.path),
+                };
+            }
+        } else {
+            c.add_program_with_libraries(argv[0]);
+        }
+        if let Some(p) = self.policy {
+            c.policy(p);
+        }
+        c
+    }
+
+    /// Runs `argv` to completion; `Err` unless it exits with one of `ok_codes`. With `drain`,
+    /// standard output is a pipe this process reads to its end.
+    pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
+        let mut cmd = self.command(argv);
+        if drain {
+            cmd.stdout(Stdio::Piped);
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("cannot spawn: {e}"))?;
+        if let Some(mut out) = child.stdout.take() {
+            std::io::copy(&mut out, &mut std::io::sink()).map_err(|e| format!("read: {e}"))?;
+        }
+        match child.wait().status {
+            Status::Exited(c) if ok_codes.contains(&c) => Ok(()),
+            s => Err(format!("ended with {s:?}")),
+        }
+    }
+}

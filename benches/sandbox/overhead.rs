@@ -1,0 +1,141 @@
+//! Monitor overhead on real work: syscall-heavy programs bare, in our sandbox without a
+//! policy, under a policy allowing everything, and under a realistic kill-by-default policy;
+//! bubblewrap side by side.
+
+use crate::ours::{self, Setup};
+use crate::peers::Peer;
+use crate::stats::{self, Variant};
+use crate::{Finding, Mode};
+
+/// The bound: at most this much slower than bare under a realistic policy.
+const OVERHEAD_BOUND: f64 = 1.05;
+
+/// A real program and how to run it.
+struct Workload {
+    name: &'static str,
+    argv: &'static [&'static str],
+    /// Exit codes counted as success (`find` exits 1 when a directory is unreadable, which
+    /// the sandbox's unprivileged user meets where host root does not).
+    ok: &'static [i32],
+    /// Whether standard output is read to its end by the host (see [`Peer::run`]).
+    drain: bool,
+    /// The realistic policy's text (`benches/policies/`).
+    policy: &'static str,
+    /// Paths the run needs; without one the workload is skipped with a notice.
+    needs: &'static [&'static str],
+    /// (rounds, runs per round) in quick and full mode.
+    quick: (usize, usize),
+    full: (usize, usize),
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "find /usr -name x",
+        argv: &["/usr/bin/find", "/usr", "-name", "x"],
+        ok: &[0, 1],
+        drain: false,
+        policy: include_str!("../policies/find.policy"),
+        needs: &["/usr/bin/find"],
+        quick: (3, 1),
+        full: (21, 1),
+    },
+    Workload {
+        name: "tar cf - /usr/include (read by the host)",
+        argv: &["/usr/bin/tar", "cf", "-", "/usr/include"],
+        ok: &[0],
+        drain: true,
+        policy: include_str!("../policies/tar.policy"),
+        needs: &["/usr/bin/tar", "/usr/include"],
+        quick: (2, 1),
+        full: (21, 1),
+    },
+    Workload {
+        name: "python3 -c 'import json, email, http.client'",
+        argv: &["/usr/bin/python3", "-c", "import json, email, http.client"],
+        ok: &[0],
+        drain: false,
+        policy: include_str!("../policies/python3-imports.policy"),
+        needs: &["/usr/bin/python3"],
+        quick: (3, 4),
+        full: (15, 10),
+    },
+];
+
+/// The variants for one workload, baseline (bare) first.
+fn variants<'a>(
+    w: &'a Workload,
+    allow_all: &'a sandbox_runtime::Policy,
+    realistic: &'a sandbox_runtime::Policy,
+) -> Vec<Variant<'a>> {
+    let none = Setup {
+        policy: None,
+        share_network: false,
+        bind_usr: true,
+    };
+    let permissive = Setup {
+        policy: Some(allow_all),
+        ..none
+    };
+    let strict = Setup {
+        policy: Some(realistic),
+        ..none
+    };
+    let mut v = vec![
+        Variant::new("bare", move || Peer::Bare.run(w.argv, w.ok, w.drain)),
+        Variant::new("ours: no policy", move || none.run(w.argv, w.ok, w.drain)),
+        Variant::new("ours: `default allow;`", move || {
+            permissive.run(w.argv, w.ok, w.drain)
+        }),
+        Variant::new("ours: realistic policy", move || {
+            strict.run(w.argv, w.ok, w.drain)
+        }),
+    ];
+    let bwrap = Peer::Bwrap { net: true };
+    if bwrap.available() {
+        v.push(Variant::new(bwrap.name(), move || {
+            bwrap.run(w.argv, w.ok, w.drain)
+        }));
+    }
+    v
+}
+
+/// Runs one workload's comparison; returns the missed target, if any.
+fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Vec<Finding> {
+    if let Some(missing) = w.needs.iter().find(|p| !std::path::Path::new(p).exists()) {
+        println!(
+            "{}: NOTICE: skipped, {missing} does not exist here\n",
+            w.name
+        );
+        return Vec::new();
+    }
+    let realistic = ours::compile(w.name, w.policy);
+    let vs = variants(w, allow_all, &realistic);
+    let (rounds, batch) = mode.pick(w.quick, w.full);
+    println!("{}: {rounds} interleaved rounds of {batch}", w.name);
+    let times = match stats::interleave(&vs, rounds, batch) {
+        Ok(t) => t,
+        Err(e) => return vec![Finding::Failed(format!("{}: {e}", w.name))],
+    };
+    let s = stats::print_table(&vs, &times, 0);
+    let filter = stats::summarise(&times[3], &times[1]);
+    stats::print_row("realistic policy / no policy", &filter);
+    println!();
+    if s[3].ratio > OVERHEAD_BOUND {
+        vec![Finding::Missed(format!(
+            "{}: {:.3}x bare under the realistic policy (target <= {OVERHEAD_BOUND})",
+            w.name, s[3].ratio
+        ))]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Runs every workload; returns the missed targets.
+pub fn run(mode: Mode) -> Vec<Finding> {
+    println!("== Monitor overhead on real work (whole runs, start-up included) ==");
+    let allow_all = ours::compile("allow-all", ours::ALLOW_ALL_POLICY);
+    WORKLOADS
+        .iter()
+        .flat_map(|w| workload(mode, w, &allow_all))
+        .collect()
+}

@@ -1,0 +1,133 @@
+//! The baseline and the peers, run through `std::process::Command`: plain fork+exec,
+//! util-linux `unshare`, and bubblewrap with isolation equivalent to ours.
+
+use std::process::{Command, Stdio};
+
+/// A top-level directory programs under `/usr` expect (`/bin`, `/lib`, `/lib64`): on a
+/// merged-`/usr` system a symbolic link into `/usr`, elsewhere a directory to bind.
+pub struct TopLevel {
+    /// The absolute path, e.g. `/lib`.
+    pub path: String,
+    /// The link's target when it is a symbolic link, e.g. `usr/lib`.
+    pub link: Option<String>,
+}
+
+/// The top-level directories of this host that exist, each as a link or a directory.
+pub fn top_level() -> Vec<TopLevel> {
+    ["/bin", "/lib", "/lib64"]
+        .iter()
+        .filter(|p| std::path::Path::new(p).exists())
+        .map(|p| TopLevel {
+            path: p.to_string(),
+            link: std::fs::read_link(p)
+                .ok()
+                .map(|t| t.to_string_lossy().into_owned()),
+        })
+        .collect()
+}
+
+/// A peer program: how to build its command line around a program to run.
+#[derive(Clone, Copy, Debug)]
+pub enum Peer {
+    /// `program args` by fork+exec (`std::process::Command`), no isolation.
+    Bare,
+    /// `unshare -Urmpiu[n] --fork program args`: user, mount, pid, IPC, UTS (and network)
+    /// namespaces, no new root file system, no filter.
+    Unshare {
+        /// Whether a network namespace is created (`-n`).
+        net: bool,
+    },
+    /// `bwrap --unshare-all` (or `--unshare-all --share-net`) with `/usr` and the `/lib`,
+    /// `/lib64` and `/bin` links bound read-only, a fresh `/proc` and `/dev`.
+    Bwrap {
+        /// Whether a network namespace is created.
+        net: bool,
+    },
+}
+
+impl Peer {
+    /// The row label.
+    pub fn name(&self) -> String {
+        match self {
+            Peer::Bare => "fork+exec (std::process::Command)".into(),
+            Peer::Unshare { net: false } => "unshare -Urmpiu --fork".into(),
+            Peer::Unshare { net: true } => "unshare -Urmpiun --fork".into(),
+            Peer::Bwrap { net: true } => "bwrap --unshare-all".into(),
+            Peer::Bwrap { net: false } => "bwrap --unshare-all --share-net".into(),
+        }
+    }
+
+    /// The command running `argv` under this peer, with an empty environment, cwd `/` and
+    /// standard streams on `/dev/null` (as in our sandbox's runs).
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let mut c = match self {
+            Peer::Bare => Command::new(argv[0]),
+            Peer::Unshare { net } => {
+                let mut c = Command::new("unshare");
+                c.arg(if *net { "-Urmpinun" } else { "-Urmpinu" })
+                    .arg("--fork");
+                c.arg(argv[0]);
+                c
+            }
+            Peer::Bwrap { net } => {
+                let mut c = Command::new("bwrap");
+                c.arg("--unshare-all");
+                if !net {
+                    c.arg("--share-net");
+                }
+                c.args(["--die-with-parent", "--new-session"])
+                    .args(["--ro-bind", "/usr", "/usr"]);
+                for top in top_level() {
+                    match &top.link {
+                        Some(target) => c.args(["--symlink", target, &top.path]),
+                        None => c.args(["--ro-bind", &top.path, &top.path]),
+                    };
+                }
+                c.args(["--proc", "/proc", "--dev", "/dev"]);
+                c.arg(argv[0]);
+                c
+            }
+        };
+        c.args(&argv[1..])
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// Runs `argv` to completion; `Err` unless it exits with one of `ok_codes`. With `drain`,
+    /// standard output is a pipe this process reads to its end (so a program cannot tell
+    /// that its output is discarded, as GNU tar does on `/dev/null`).
+    pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
+        let mut cmd = self.command(argv);
+        if drain {
+            cmd.stdout(Stdio::piped());
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+        if let Some(mut out) = child.stdout.take() {
+            std::io::copy(&mut out, &mut std::io::sink()).map_err(|e| format!("read: {e}"))?;
+        }
+        let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+        match status.code() {
+            Some(c) if ok_codes.contains(&c) => Ok(()),
+            _ => Err(format!("ended with {status}")),
+        }
+    }
+
+    /// Whether this peer can run `/bin/true` here; prints a notice naming the peer and the
+    /// reason when it cannot (its rows are then skipped, never silently).
+    pub fn available(&self) -> bool {
+        match self.run(&["/bin/true"], &[0], false) {
+            Ok(()) => true,
+            Err(e) => {
+                println!(
+                    "  NOTICE: {} is not usable here ({e}); its rows are skipped",
+                    self.name()
+                );
+                false
+            }
+        }
+    }
+}

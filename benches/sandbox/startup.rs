@@ -1,0 +1,214 @@
+//! Start-up: the time to run `/bin/true` to its end in each sandbox, against plain fork+exec,
+//! util-linux `unshare` and bubblewrap, with and without a network namespace.
+
+use crate::ours::{self, Setup};
+use crate::peers::Peer;
+use crate::stats::{self, Variant};
+use crate::{Finding, Mode};
+use sandbox_runtime::Policy;
+use std::time::Instant;
+
+const TRUE: &[&str] = &["/bin/true"];
+
+/// The issue's bound on our start-up without a network namespace, as a multiple of fork+exec.
+const FORK_EXEC_BOUND: f64 = 3.0;
+
+/// Our sandbox variants: full (new network namespace), full sharing the host's network, and
+/// namespaces and mounts only (no filter, no notification listener) sharing the network.
+fn our_variants(policy: &Policy) -> Vec<Variant<'_>> {
+    let full = Setup {
+        policy: Some(policy),
+        share_network: false,
+        bind_usr: false,
+    };
+    let shared = Setup {
+        share_network: true,
+        ..full
+    };
+    let bare_ns = Setup {
+        policy: None,
+        ..shared
+    };
+    vec![
+        Variant::new("ours: full", move || full.run(TRUE, &[0], false)),
+        Variant::new("ours: full, share_network(true)", move || {
+            shared.run(TRUE, &[0], false)
+        }),
+        Variant::new("ours: no policy, share_network(true)", move || {
+            bare_ns.run(TRUE, &[0], false)
+        }),
+    ]
+}
+
+/// The peers that work here (each missing one announced).
+fn peer_variants() -> Vec<(Peer, Variant<'static>)> {
+    [
+        Peer::Unshare { net: false },
+        Peer::Unshare { net: true },
+        Peer::Bwrap { net: true },
+        Peer::Bwrap { net: false },
+    ]
+    .into_iter()
+    .filter(Peer::available)
+    .map(|p| (p, Variant::new(p.name(), move || p.run(TRUE, &[0], false))))
+    .collect()
+}
+
+/// The median time one `elf::resolve` of `/bin/true` takes (our spawn does it every time).
+fn elf_resolve_time(n: usize) -> f64 {
+    let samples: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = sandbox_runtime::elf::resolve(std::path::Path::new("/bin/true"));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    stats::median(&samples)
+}
+
+/// The per-round ratio of variant `a` to variant `b`, by name; `None` if either is missing.
+fn compare(names: &[String], rounds: &stats::Rounds, a: &str, b: &str) -> Option<stats::Summary> {
+    let i = names.iter().position(|n| n == a)?;
+    let j = names.iter().position(|n| n == b)?;
+    Some(stats::summarise(&rounds[i], &rounds[j]))
+}
+
+/// The median extra time of variant `a` over variant `b` (per-round differences), by name.
+fn extra(names: &[String], rounds: &stats::Rounds, a: &str, b: &str) -> Option<f64> {
+    let i = names.iter().position(|n| n == a)?;
+    let j = names.iter().position(|n| n == b)?;
+    let d: Vec<f64> = rounds[i]
+        .iter()
+        .zip(&rounds[j])
+        .map(|(x, y)| x - y)
+        .collect();
+    Some(stats::median(&d))
+}
+
+/// Runs the start-up comparison; returns the medians by name (for the throughput section)
+/// and the missed targets.
+pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
+    println!("== Start-up: /bin/true to its end ==");
+    println!(
+        "ours: /bin/true and its libraries bound, /proc, /dev, user+mount+pid+IPC+UTS+cgroup(+net) namespaces, \
+         a {}-line kill-by-default policy, the monitor thread",
+        ours::TRUE_POLICY.lines().count()
+    );
+    let policy = ours::compile("true", ours::TRUE_POLICY);
+    let mut variants = vec![Variant::new(Peer::Bare.name(), || {
+        Peer::Bare.run(TRUE, &[0], false)
+    })];
+    variants.extend(our_variants(&policy));
+    variants.extend(peer_variants().into_iter().map(|(_, v)| v));
+    let (rounds, batch) = mode.pick((5, 10), (25, 30));
+    println!("{rounds} interleaved rounds of {batch} runs per variant\n");
+    let times = match stats::interleave(&variants, rounds, batch) {
+        Ok(t) => t,
+        Err(e) => return (Vec::new(), vec![Finding::Failed(format!("start-up: {e}"))]),
+    };
+    stats::print_table(&variants, &times, 0);
+    let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
+    let misses = report(&names, &times);
+    println!(
+        "  (of ours, reading /bin/true's ELF headers for its libraries takes {} per spawn)",
+        stats::human(elf_resolve_time(200))
+    );
+    host_size_effect(mode, &policy);
+    let medians = names
+        .iter()
+        .cloned()
+        .zip(times.iter().map(|t| stats::median(t)))
+        .collect();
+    (medians, misses)
+}
+
+/// Resident memory added to the host process for [`host_size_effect`].
+const BALLAST_MIB: usize = 256;
+
+/// Our start-up (sharing the network) against fork+exec while the host process holds
+/// [`BALLAST_MIB`] more resident memory: our init is a fork-like clone of the host, so its
+/// page tables are copied, while `std::process::Command` uses `CLONE_VM | CLONE_VFORK`.
+fn host_size_effect(mode: Mode, policy: &Policy) {
+    let ballast = vec![1u8; BALLAST_MIB << 20];
+    let shared = Setup {
+        policy: Some(policy),
+        share_network: true,
+        bind_usr: false,
+    };
+    let variants = [
+        Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
+        Variant::new("ours: full, share_network(true)", move || {
+            shared.run(TRUE, &[0], false)
+        }),
+    ];
+    let (rounds, batch) = mode.pick((3, 10), (15, 30));
+    println!("  with {BALLAST_MIB} MiB more resident in the host process:");
+    match stats::interleave(&variants, rounds, batch) {
+        Ok(times) => {
+            for (v, t) in variants.iter().zip(&times) {
+                stats::print_row(&v.name, &stats::summarise(t, &times[0]));
+            }
+        }
+        Err(e) => println!("    skipped: {e}"),
+    }
+    println!();
+    drop(std::hint::black_box(ballast));
+}
+
+/// Prints the side-by-side ratios and network-namespace costs; returns the missed targets.
+fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
+    let mut misses = Vec::new();
+    println!();
+    println!("  side by side (ours / peer, per round):");
+    let pairs = [
+        (
+            "full / bwrap --unshare-all",
+            "ours: full",
+            "bwrap --unshare-all",
+        ),
+        (
+            "shared net / bwrap --share-net",
+            "ours: full, share_network(true)",
+            "bwrap --unshare-all --share-net",
+        ),
+        (
+            "shared net / unshare -Urmpiu",
+            "ours: full, share_network(true)",
+            "unshare -Urmpiu --fork",
+        ),
+    ];
+    for (label, a, b) in pairs {
+        match compare(names, times, a, b) {
+            Some(s) => {
+                stats::print_row(label, &s);
+                if b.starts_with("bwrap") && s.ratio >= 1.0 {
+                    misses.push(Finding::Missed(format!(
+                        "start-up: {a} is not faster than {b} ({:.2}x)",
+                        s.ratio
+                    )));
+                }
+            }
+            None => println!("  {a} / {b}: skipped ({b} not available)"),
+        }
+    }
+    let bare = Peer::Bare.name();
+    if let Some(s) = compare(names, times, "ours: full, share_network(true)", &bare) {
+        if s.ratio > FORK_EXEC_BOUND {
+            misses.push(Finding::Missed(format!(
+                "start-up: without a network namespace ours is {:.2}x fork+exec (target <= {FORK_EXEC_BOUND}x)",
+                s.ratio
+            )));
+        }
+    }
+    println!("  network namespace, extra time per start-up (median of per-round differences):");
+    for (a, b) in [
+        ("ours: full", "ours: full, share_network(true)"),
+        ("unshare -Urmpiun --fork", "unshare -Urmpiu --fork"),
+        ("bwrap --unshare-all", "bwrap --unshare-all --share-net"),
+    ] {
+        if let Some(d) = extra(names, times, a, b) {
+            println!("    {a:<30} {:>10}", stats::human(d));
+        }
+    }
+    misses
+}

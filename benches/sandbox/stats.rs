@@ -1,0 +1,152 @@
+//! Interleaved repetitions and their summaries: every variant of a comparison runs once per
+//! round, in an order that rotates from round to round, so slow drifts of a noisy machine
+//! reach every variant alike.
+
+use std::time::{Duration, Instant};
+
+/// One thing to time: a name for the table and a closure doing one unit of work.
+pub struct Variant<'a> {
+    /// The table's row label.
+    pub name: String,
+    /// One unit of work; `Err` describes why it failed (a benchmark of a failing run is void).
+    pub run: Box<dyn Fn() -> Result<(), String> + 'a>,
+}
+
+impl<'a> Variant<'a> {
+    /// A variant named `name` doing `run`.
+    pub fn new(name: impl Into<String>, run: impl Fn() -> Result<(), String> + 'a) -> Self {
+        Variant {
+            name: name.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// Seconds per unit of work, one entry per round, for each variant (in the variants' order).
+pub type Rounds = Vec<Vec<f64>>;
+
+/// Runs one unrecorded warm-up unit of every variant (caches, page cache, lazy statics), then
+/// `rounds` rounds; in each, every variant does `batch` units back to back and the mean time
+/// per unit is recorded. Round `r` starts with variant `r % n`. A failing unit aborts the
+/// benchmark with the variant's name and reason.
+pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<Rounds, String> {
+    for v in variants {
+        (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
+    }
+    let n = variants.len();
+    let mut out = vec![Vec::with_capacity(rounds); n];
+    for r in 0..rounds {
+        for k in 0..n {
+            let i = (r + k) % n;
+            let v = &variants[i];
+            let start = Instant::now();
+            for _ in 0..batch {
+                (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
+            }
+            out[i].push(start.elapsed().as_secs_f64() / batch as f64);
+        }
+    }
+    Ok(out)
+}
+
+/// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The smallest and largest of `xs`.
+pub fn range(xs: &[f64]) -> (f64, f64) {
+    xs.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
+/// The per-round ratios `a[r] / b[r]`: each round's variants ran side by side, so their
+/// ratio cancels most of the machine's drift.
+pub fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
+/// A summary of one variant against a baseline: its median time, the median of its per-round
+/// extra time over the baseline, and the median and range of its per-round ratios to it.
+pub struct Summary {
+    /// Median seconds per unit.
+    pub median: f64,
+    /// Median of the per-round differences to the baseline, in seconds.
+    pub extra: f64,
+    /// Median of the per-round ratios to the baseline.
+    pub ratio: f64,
+    /// Smallest and largest per-round ratio.
+    pub spread: (f64, f64),
+}
+
+/// Summarises `xs` against `base` (both per-round, from the same [`interleave`]).
+pub fn summarise(xs: &[f64], base: &[f64]) -> Summary {
+    let r = ratios(xs, base);
+    let d: Vec<f64> = xs.iter().zip(base).map(|(x, y)| x - y).collect();
+    Summary {
+        median: median(xs),
+        extra: median(&d),
+        ratio: median(&r),
+        spread: range(&r),
+    }
+}
+
+/// A duration in seconds as a short human figure (µs, ms or s).
+pub fn human(secs: f64) -> String {
+    let d = Duration::from_secs_f64(secs.max(0.0));
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", secs * 1e6)
+    } else if d < Duration::from_secs(1) {
+        format!("{:.2} ms", secs * 1e3)
+    } else {
+        format!("{secs:.2} s")
+    }
+}
+
+/// A signed duration as a short human figure.
+fn signed(secs: f64) -> String {
+    let sign = if secs < 0.0 { "-" } else { "+" };
+    format!("{sign}{}", human(secs.abs()))
+}
+
+/// One line of a comparison table: name, median time, extra time over the baseline, ratio to
+/// the baseline and its range.
+pub fn print_row(name: &str, s: &Summary) {
+    println!(
+        "  {name:<44} {:>10} {:>11} {:>7.2}x  ({:.2}-{:.2})",
+        human(s.median),
+        signed(s.extra),
+        s.ratio,
+        s.spread.0,
+        s.spread.1
+    );
+}
+
+/// Prints the header and one row per variant against variant `base`; returns the summaries.
+pub fn print_table(variants: &[Variant], rounds: &Rounds, base: usize) -> Vec<Summary> {
+    println!(
+        "  {:<44} {:>10} {:>11} {:>8}  {}",
+        "variant",
+        "median",
+        "extra",
+        "ratio",
+        format_args!("(per-round range; baseline: {})", variants[base].name)
+    );
+    variants
+        .iter()
+        .zip(rounds)
+        .map(|(v, xs)| {
+            let s = summarise(xs, &rounds[base]);
+            print_row(&v.name, &s);
+            s
+        })
+        .collect()
+}
