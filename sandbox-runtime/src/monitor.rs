@@ -33,8 +33,13 @@ use std::time::{Duration, Instant};
 
 /// How long the sandboxee may take between announcing its listener and installing it.
 const LISTENER_GRACE: Duration = Duration::from_secs(5);
-/// How often a not-yet-installed listener is looked for.
-const LISTENER_RETRY: Duration = Duration::from_millis(1);
+/// The first wait before looking again for a listener that is announced but not installed yet.
+/// The sandboxee installs it microseconds after announcing it, and its exec waits for us to
+/// take it, so the first looks come quickly; the wait then grows with the time already spent,
+/// up to [`LISTENER_RETRY_MAX`], so a slow sandboxee does not keep the monitor spinning.
+const LISTENER_RETRY_MIN: Duration = Duration::from_micros(20);
+/// The longest wait between two looks for the listener.
+const LISTENER_RETRY_MAX: Duration = Duration::from_millis(1);
 
 /// Sends SIGKILL to the process behind `pidfd` (no pid-reuse race). An already-dead process is
 /// not an error.
@@ -143,15 +148,29 @@ impl Monitor {
             let mut timeout = deadline
                 .filter(|_| !st.timed_out)
                 .map(|d| d.saturating_duration_since(now));
-            if st.pending_listener.is_some() {
-                timeout = Some(timeout.map_or(LISTENER_RETRY, |t| t.min(LISTENER_RETRY)));
+            if let Some((_, since)) = st.pending_listener {
+                let retry = since
+                    .elapsed()
+                    .clamp(LISTENER_RETRY_MIN, LISTENER_RETRY_MAX);
+                timeout = Some(timeout.map_or(retry, |t| t.min(retry)));
             }
-            let ms = timeout.map_or(-1, |t| {
-                i32::try_from(t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 != 0))
-                    .unwrap_or(i32::MAX)
+            let ts = timeout.map(|t| libc::timespec {
+                tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_nsec: t.subsec_nanos() as libc::c_long,
             });
-            // SAFETY: fds is a live array of fds.len() pollfds.
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            let ts_ptr = ts
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            // SAFETY: fds is a live array of fds.len() pollfds; ts_ptr is null or points to a
+            // live timespec; no signal mask is changed.
+            let r = unsafe {
+                libc::ppoll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    ts_ptr,
+                    std::ptr::null(),
+                )
+            };
             if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
                 break;
             }
