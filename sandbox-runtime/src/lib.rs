@@ -29,6 +29,9 @@
 //! - `#!` scripts cannot be the program (it is exec'd through a close-on-exec descriptor);
 //!   run their interpreter instead.
 
+// `policy!` expands to paths under `::sandbox_runtime`, which this crate uses itself.
+extern crate self as sandbox_runtime;
+
 pub mod cgroup;
 pub mod comms;
 pub mod elf;

@@ -55,16 +55,5 @@ impl Observation {
     }
 }
 
-/// The policy learn mode runs under: `default kill;`, compiled once.
-pub(crate) fn learn_policy() -> &'static crate::Policy {
-    static POLICY: std::sync::OnceLock<crate::Policy> = std::sync::OnceLock::new();
-    POLICY.get_or_init(|| {
-        let c = sandbox_policy::compile_text(
-            "(learn mode)",
-            None,
-            "default kill;\n",
-            &mut sandbox_policy::NoIncludes,
-        );
-        c.result.expect("`default kill;` compiles").policy
-    })
-}
+/// The policy learn mode runs under: `default kill;`, compiled with the rest of this crate.
+pub(crate) static LEARN_POLICY: crate::Policy = crate::policy! { default kill; };
