@@ -63,16 +63,21 @@ fn uid_inside_is_1000_and_outside_not_root() {
     // The program is init's only child.
     let init = child.id();
     let mut sandboxee = None;
-    for _ in 0..100 {
+    for _ in 0..500 {
         let children =
             std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap();
+        // Look only once it has exec'd `sleep`: before exec it is still the
+        // runtime's own code, which holds its namespace's capabilities.
         if let Some(p) = children.split_whitespace().next() {
-            sandboxee = Some(p.to_string());
-            break;
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            if comm == "sleep\n" {
+                sandboxee = Some(p.to_string());
+                break;
+            }
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let sandboxee = sandboxee.expect("the sandboxee appears");
+    let sandboxee = sandboxee.expect("the sandboxee appears and execs sleep");
     for pid in [init.to_string(), sandboxee] {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
