@@ -149,16 +149,31 @@ fn set_hostname(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Forks the sandboxee, which runs [`sandboxee::run`] and never returns here.
+/// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here.
+///
+/// A vfork-like clone: the sandboxee shares init's memory on its own stack until its exec, and
+/// init sleeps until then. Nothing is copied, so the cost does not grow with the host's memory
+/// (init is itself a copy of the host), and init's memory is not touched except that stack.
 fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
-    // SAFETY: a fork-like clone (no new stack, no shared memory): the child continues on a copy
-    // of this single-threaded process and only makes raw system calls on prepared data.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
-    sys::check(pid, Step::ForkSandboxee)?;
-    if pid == 0 {
-        sandboxee::run(plan);
+    extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: arg is the plan init passed below; init sleeps (CLONE_VFORK) until this
+        // process execs or exits, so the plan outlives every use here.
+        let plan = unsafe { &*arg.cast::<Plan>() };
+        sandboxee::run(plan)
     }
-    Ok(pid as libc::pid_t)
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    // SAFETY: the stack is a live mapping reserved for this child alone, with a guard page;
+    // the child only makes raw system calls on the plan, which init does not change.
+    let pid = unsafe {
+        libc::clone(
+            entry,
+            plan.sandboxee_stack.top(),
+            flags,
+            (plan as *const Plan).cast_mut().cast(),
+        )
+    };
+    sys::check(pid.into(), Step::ForkSandboxee)?;
+    Ok(pid)
 }
 
 /// Reaps until the sandboxee ends, reports its status, and exits (which kills the rest).

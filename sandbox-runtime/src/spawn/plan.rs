@@ -43,6 +43,58 @@ pub(crate) struct Plan {
     pub envp: Vec<CString>,
     pub envp_ptrs: Vec<*const libc::c_char>,
     pub filter: Option<PreparedFilter>,
+    /// The stack the sandboxee runs on until its exec (it shares init's memory until then).
+    pub sandboxee_stack: ChildStack,
+}
+
+/// An anonymous stack mapping with an inaccessible guard page below it, unmapped on drop.
+pub(crate) struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    /// Usable bytes: the set-up steps need a few KiB; the rest is margin.
+    const SIZE: usize = 256 * 1024;
+    const GUARD: usize = 64 * 1024;
+
+    fn new() -> std::io::Result<ChildStack> {
+        let len = Self::SIZE + Self::GUARD;
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stack = ChildStack { base, len };
+        // SAFETY: the lowest GUARD bytes of the mapping made above: an overflow faults there
+        // instead of writing into whatever lies below.
+        if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The initial stack pointer: the mapping's top (stacks grow down on every supported arch).
+    pub(crate) fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping, which is what clone(2) takes.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: base and len are exactly the mapping made in new().
+        unsafe { libc::munmap(self.base, self.len) };
+    }
 }
 
 fn cstr(s: &OsStr, what: &str) -> Result<CString, SpawnError> {
@@ -160,6 +212,8 @@ impl Plan {
             envp_ptrs: pointers(&envp),
             envp,
             filter,
+            sandboxee_stack: ChildStack::new()
+                .map_err(|e| SpawnError::os("map the sandboxee's stack", e))?,
         };
         Ok((plan, descriptions))
     }
