@@ -749,6 +749,30 @@ fn killing_everything_reaches_only_the_sandbox() {
     canary.wait().unwrap();
 }
 
+/// Ends this process at once: installed in the host below for signals nothing else sends it, so
+/// that if a sandbox's init still had it, a signal from the sandboxee would end the sandbox.
+extern "C" fn host_handler(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(77) };
+}
+
+#[test]
+fn host_signal_handlers_do_not_run_in_init() {
+    let _g = shared();
+    for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGWINCH] {
+        // SAFETY: installs a handler that only calls _exit; the test binary never receives
+        // these signals otherwise.
+        unsafe { libc::signal(sig, host_handler as *const () as libc::sighandler_t) };
+    }
+    let r = Attack::new("signal-init").policy(&allow_all()).run();
+    // Init of a pid namespace gets no signal from inside unless it has a handler for it; with
+    // every action at its default, each kill "succeeds" and nothing happens.
+    r.expect_exit0();
+    assert_eq!(r.value("refused"), "", "{r}");
+    assert_eq!(r.value("ppid"), "1", "{r}");
+    assert_eq!(r.value("alive"), "yes", "{r}");
+}
+
 #[test]
 fn ptrace_attach_to_the_parent_fails() {
     let _g = shared();

@@ -108,3 +108,42 @@ fn rw_bind_and_tmpfs() {
     assert_eq!(out.stdout, b"y\n");
     assert_eq!(written.unwrap(), "x\n");
 }
+
+/// Signals the host blocked or ignored (Rust ignores SIGPIPE; services block signals in worker
+/// threads) do not reach the program: it starts, as after a plain exec from a fresh process,
+/// with nothing blocked and nothing ignored, so `yes | head` ends the way it does outside.
+#[test]
+fn signal_mask_and_ignored_signals_start_clean() {
+    // SAFETY: sigset_t is plain old data, filled by sigemptyset/sigaddset before use; the mask
+    // applies to this test's thread only and is restored below.
+    let old = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        old
+    };
+    let out = common::command("/bin/grep")
+        .args(["-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    assert_eq!(out.outcome.status, Status::Exited(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+    // With SIGPIPE ignored, `yes` would outlive `head` and complain of a broken pipe.
+    let piped = common::command("/bin/sh")
+        .args(["-c", "yes | head -c 4"])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(piped.outcome.status, Status::Exited(0));
+    assert_eq!(piped.stdout, b"y\ny\n");
+    assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+}

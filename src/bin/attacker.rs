@@ -39,6 +39,7 @@ fn main() {
         "proc-sys" => proc_sys(),
         "pids" => pids(rest.first().copied()),
         "kill-all" => kill_all(rest[0]),
+        "signal-init" => signal_init(),
         "ptrace-parent" => ptrace_parent(),
         "ids" => ids(),
         "daemon" => daemon(),
@@ -591,6 +592,26 @@ fn kill_all(host_pid: &str) {
     let r = unsafe { libc::kill(0, libc::SIGKILL) };
     // Unreachable when the process group includes us (it does): SIGKILL to ourselves.
     say(format!("kill_group={}", result(r.into())));
+}
+
+/// Sends init every signal a process may catch, then checks init is still there: a handler
+/// init inherited from the host would run in it (and could end the sandbox, or worse).
+fn signal_init() {
+    let mut refused = Vec::new();
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: a signal by number to pid 1.
+        if unsafe { libc::kill(1, sig) } != 0 {
+            refused.push(sig.to_string());
+        }
+    }
+    say(format!("refused={}", refused.join(",")));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: no arguments.
+    say(format!("ppid={}", unsafe { libc::getppid() }));
+    say("alive=yes");
 }
 
 fn ptrace_parent() {

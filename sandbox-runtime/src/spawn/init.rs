@@ -9,7 +9,8 @@
 //! signal it has no handler for, even from itself (`kill -SEGV $$` would do nothing), and must
 //! reap orphans. Init is protected from the sandboxee: it keeps its capabilities in the
 //! sandbox's user namespace and becomes non-dumpable (so the sandboxee cannot ptrace it or read
-//! its memory), and installs no signal handlers (so no signal from inside reaches it).
+//! its memory), and resets every signal action it inherited from the host to the default (so no
+//! host handler runs in it, and no signal from inside reaches it).
 
 use super::mounts;
 use super::plan::Plan;
@@ -32,6 +33,7 @@ pub(crate) fn run(plan: &Plan) -> ! {
 /// The steps in order; returns the sandboxee's pid (inside the namespace).
 fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     parent_death_signal()?;
+    sys::check(sys::reset_signals(), Step::InitSignals)?;
     close_inherited(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
     if plan.clear_groups {

@@ -13,6 +13,7 @@ use crate::outcome::SetupError;
 pub(crate) enum Step {
     // In the sandbox's init (pid 1 of the new pid namespace).
     ParentDeathSignal = 1,
+    InitSignals,
     WaitForIdMaps,
     ClearGroups,
     SetGid,
@@ -34,6 +35,7 @@ pub(crate) enum Step {
     // In the sandboxee (pid 2), before the exec.
     NewSession,
     SandboxeeDeathSignal,
+    Signals,
     Stdio,
     PassFd,
     CloseFds,
@@ -52,8 +54,9 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 36] = [
+    const ALL: [Step; 38] = [
         Step::ParentDeathSignal,
+        Step::InitSignals,
         Step::WaitForIdMaps,
         Step::ClearGroups,
         Step::SetGid,
@@ -74,6 +77,7 @@ impl Step {
         Step::ForkSandboxee,
         Step::NewSession,
         Step::SandboxeeDeathSignal,
+        Step::Signals,
         Step::Stdio,
         Step::PassFd,
         Step::CloseFds,
@@ -203,6 +207,7 @@ impl Descriptions {
             None => format!("unknown step {}", r.step),
             Some(s) => match s {
                 Step::ParentDeathSignal => "set the parent-death signal of init".into(),
+                Step::InitSignals => "reset init's signal actions".into(),
                 Step::WaitForIdMaps => "wait for the id maps".into(),
                 Step::ClearGroups => "clear supplementary groups".into(),
                 Step::SetGid => "set gid".into(),
@@ -223,6 +228,7 @@ impl Descriptions {
                 Step::ForkSandboxee => "fork the sandboxee".into(),
                 Step::NewSession => "setsid".into(),
                 Step::SandboxeeDeathSignal => "set the parent-death signal".into(),
+                Step::Signals => "reset signal actions and the signal mask".into(),
                 Step::Stdio => format!("set up descriptor {i}"),
                 Step::PassFd => {
                     format!("pass descriptor {}", self.passed.get(i).map_or(-1, |n| *n))

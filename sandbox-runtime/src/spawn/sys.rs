@@ -128,6 +128,57 @@ pub(crate) fn send_report_with_fd(sock: RawFd, r: Report, fd: RawFd) -> libc::c_
     libc::c_long::try_from(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) }).unwrap_or(-1)
 }
 
+/// The kernel's `struct sigaction` (x86_64 and aarch64 share the layout).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Every signal back to its default action and none blocked, as in a fresh process: handlers
+/// and ignored signals are the host's (Rust ignores SIGPIPE; a service may block signals in its
+/// threads), and neither must act here nor pass through the exec. Raw `rt_sigaction`, so the
+/// signals glibc keeps for itself (32, 33) are reset too.
+pub(crate) fn reset_signals() -> libc::c_long {
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: default is a live kernel sigaction; the old action is not asked for.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+        if r < 0 {
+            return r;
+        }
+    }
+    let empty = 0u64;
+    // SAFETY: empty is a live 8-byte signal set; the old mask is not asked for.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    }
+}
+
 /// Ends the calling process at once, without running any of the parent's exit handlers.
 pub(crate) fn exit(code: i32) -> ! {
     // SAFETY: _exit never returns and runs no user-space cleanup.
