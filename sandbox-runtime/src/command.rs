@@ -120,6 +120,7 @@ pub struct SandboxCommand {
     pub(crate) limits: Limits,
     pub(crate) hostname: String,
     pub(crate) share_network: bool,
+    pub(crate) use_fork_server: bool,
     pub(crate) policy: Option<Arc<Policy>>,
     pub(crate) syscall_mode: SyscallMode,
 }
@@ -143,6 +144,7 @@ impl SandboxCommand {
             limits: Limits::default(),
             hostname: "sandbox".to_string(),
             share_network: false,
+            use_fork_server: true,
             policy: None,
             syscall_mode: SyscallMode::Enforce,
         }
@@ -289,6 +291,13 @@ impl SandboxCommand {
     /// Shares the host's network namespace instead of a fresh one with only `lo`.
     pub fn share_network(&mut self, share: bool) -> &mut Self {
         self.share_network = share;
+        self
+    }
+
+    /// Whether to start this sandbox from the fork server when one runs (the default; see
+    /// [`crate::start_fork_server`]), or to clone it directly from this process.
+    pub fn use_fork_server(&mut self, yes: bool) -> &mut Self {
+        self.use_fork_server = yes;
         self
     }
 

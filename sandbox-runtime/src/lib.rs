@@ -52,7 +52,7 @@ pub use error::SpawnError;
 pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};
 pub use observe::{Observation, SyscallMode};
 pub use outcome::{Outcome, SetupError, Status, Violation};
-pub use spawn::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
+pub use spawn::{start_fork_server, HOST_ID_WHEN_ROOT, SANDBOX_ID};
 
 pub use sandbox_policy::CompiledPolicy as Policy;
 

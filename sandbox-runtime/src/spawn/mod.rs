@@ -12,10 +12,13 @@ mod init;
 mod mounts;
 mod plan;
 mod sandboxee;
+mod server;
 pub(crate) mod steps;
 pub(crate) mod sys;
+mod wire;
 
 pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
+pub use server::start_fork_server;
 
 use crate::cgroup::{Cgroup, CgroupLimits};
 use crate::child::SandboxChild;
@@ -26,7 +29,8 @@ use crate::observe::SyscallMode;
 use crate::seccomp;
 use idmap::IdMaps;
 use mounts::MountPlan;
-use plan::{ChildFds, Plan};
+use plan::{ChildFds, Plan, PlanParts};
+use server::Launch;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -60,14 +64,24 @@ fn relocate(fd: &OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
-/// The child's end and the parent's end (if piped) of one standard stream.
+/// The child's end and the parent's end (if piped) of standard stream `stream` (0, 1 or 2).
 fn stdio_end(
     s: Stdio,
-    child_reads: bool,
+    stream: RawFd,
     min: RawFd,
 ) -> Result<(Option<OwnedFd>, Option<File>), SpawnError> {
     match s {
-        Stdio::Inherit => Ok((None, None)),
+        // A copy of the host's own descriptor (none if it is closed), so that a sandbox cloned
+        // by the fork server, which has no standard streams, gets the same one.
+        Stdio::Inherit => {
+            // SAFETY: fcntl with integer arguments; a result is a fresh descriptor of ours.
+            let r = unsafe { libc::fcntl(stream, libc::F_DUPFD_CLOEXEC, min) };
+            if r < 0 {
+                return Ok((None, None));
+            }
+            // SAFETY: as above.
+            Ok((Some(unsafe { OwnedFd::from_raw_fd(r) }), None))
+        }
         Stdio::Null => {
             let f = std::fs::OpenOptions::new()
                 .read(true)
@@ -83,7 +97,7 @@ fn stdio_end(
         )),
         Stdio::Piped => {
             let (r, w) = pipe().map_err(os("create a stdio pipe"))?;
-            let (child, parent) = if child_reads { (r, w) } else { (w, r) };
+            let (child, parent) = if stream == 0 { (r, w) } else { (w, r) };
             let child = relocate(&child, min).map_err(os("dup a stdio pipe"))?;
             Ok((Some(child), Some(File::from(parent))))
         }
@@ -149,9 +163,9 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
 
     let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
     let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
-    let (stdin_c, stdin_p) = stdio_end(std::mem::take(&mut cmd.stdin), true, min)?;
-    let (stdout_c, stdout_p) = stdio_end(std::mem::take(&mut cmd.stdout), false, min)?;
-    let (stderr_c, stderr_p) = stdio_end(std::mem::take(&mut cmd.stderr), false, min)?;
+    let (stdin_c, stdin_p) = stdio_end(std::mem::take(&mut cmd.stdin), 0, min)?;
+    let (stdout_c, stdout_p) = stdio_end(std::mem::take(&mut cmd.stdout), 1, min)?;
+    let (stderr_c, stderr_p) = stdio_end(std::mem::take(&mut cmd.stderr), 2, min)?;
     let passed = std::mem::take(&mut cmd.passed_fds)
         .into_iter()
         .map(|(fd, t)| Ok((relocate(&fd, min)?, t)))
@@ -164,7 +178,9 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         passed,
     };
     drop((sync_r, report_child));
-    let (plan, descriptions) = Plan::build(cmd, &fds, &ids, rlimits, filter, mounts)?;
+    let passed_targets: Vec<RawFd> = fds.passed.iter().map(|(_, t)| *t).collect();
+    let (parts, descriptions) =
+        PlanParts::build(cmd, &passed_targets, &ids, rlimits, filter, mounts)?;
 
     let mut flags = libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
@@ -175,32 +191,33 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     if !cmd.share_network {
         flags |= libc::CLONE_NEWNET;
     }
-    let start = Instant::now();
-    // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child runs init::run on a copy
-    // of this address space and never returns; it only makes raw system calls on the plan,
-    // which was fully prepared above, so no lock another thread held at the clone is touched.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0,
-            0,
-            0,
-            0,
-        )
+    let request = wire::Request {
+        clone_flags: (flags | libc::SIGCHLD) as u64,
+        parts,
+        stdio: [0, 1, 2].map(|i| fds.stdio[i].is_some()),
+        passed_targets,
     };
-    if pid == 0 {
-        init::run(&plan);
-    }
-    if pid < 0 {
-        return Err(SpawnError::os(
-            "clone the sandbox",
-            io::Error::last_os_error(),
-        ));
-    }
-    let pid = pid as libc::pid_t;
+    let start = Instant::now();
+    let launched = if cmd.use_fork_server {
+        server::launch(&request, &fds)
+    } else {
+        Launch::Unavailable
+    };
+    let pid = match launched {
+        Launch::Started(pid) => pid,
+        Launch::Failed(errno) => {
+            return Err(SpawnError::os(
+                "clone the sandbox (fork server)",
+                io::Error::from_raw_os_error(errno),
+            ))
+        }
+        Launch::Unavailable => {
+            let plan =
+                Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
+            clone_init(&plan, request.clone_flags)?
+        }
+    };
     drop(fds);
-    drop(plan);
     let pidfd = match pidfd_open(pid) {
         Ok(fd) => fd,
         Err(e) => {
@@ -280,6 +297,24 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         handle,
         observations,
     ))
+}
+
+/// Clones the sandbox's init from this process (no fork server) and returns its pid.
+fn clone_init(plan: &Plan, flags: u64) -> Result<libc::pid_t, SpawnError> {
+    // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child runs init::run on a copy
+    // of this address space and never returns; it only makes raw system calls on the plan,
+    // which was fully prepared above, so no lock another thread held at the clone is touched.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0, 0, 0, 0) };
+    if pid == 0 {
+        init::run(plan);
+    }
+    if pid < 0 {
+        return Err(SpawnError::os(
+            "clone the sandbox",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(pid as libc::pid_t)
 }
 
 fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {

@@ -116,18 +116,31 @@ pub(crate) struct ChildFds {
     pub passed: Vec<(OwnedFd, RawFd)>,
 }
 
-impl Plan {
-    /// Prepares the plan for `cmd`. The descriptors stay owned by `fds` (closed in the parent
-    /// after the clone).
+/// The parts of a plan that do not depend on descriptor numbers: built on the host, and sent
+/// as they are to the fork server (see [`super::wire`]) when one runs.
+pub(crate) struct PlanParts {
+    pub clear_groups: bool,
+    pub new_net: bool,
+    pub hostname: CString,
+    pub mounts: MountPlan,
+    pub cwd: CString,
+    pub rlimits: Vec<Rlimit>,
+    pub candidates: Vec<CString>,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub filter: Option<PreparedFilter>,
+}
+
+impl PlanParts {
+    /// Prepares the parts for `cmd`, and the words for its set-up steps.
     pub(crate) fn build(
         cmd: &SandboxCommand,
-        fds: &ChildFds,
+        passed_targets: &[RawFd],
         ids: &IdMaps,
         rlimits: Vec<Rlimit>,
         filter: Option<PreparedFilter>,
         mounts: MountPlan,
-    ) -> Result<(Plan, Descriptions), SpawnError> {
-        use std::os::fd::AsRawFd;
+    ) -> Result<(PlanParts, Descriptions), SpawnError> {
         let argv = cmd
             .args
             .iter()
@@ -163,6 +176,36 @@ impl Plan {
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };
+        let descriptions = Descriptions {
+            mounts: mounts.descriptions.clone(),
+            mount_points: mounts.mount_points.clone(),
+            rlimits: rlimits.iter().map(|r| r.name).collect(),
+            passed: passed_targets.to_vec(),
+            program: cmd.program.display().to_string(),
+            cwd: cmd.cwd.display().to_string(),
+            hostname: cmd.hostname.clone(),
+        };
+        let parts = PlanParts {
+            clear_groups: ids.clear_groups,
+            new_net: !cmd.share_network,
+            hostname: cstr(OsStr::new(&cmd.hostname), "the hostname")?,
+            mounts,
+            cwd: cstr(cmd.cwd.as_os_str(), "the working directory")?,
+            rlimits,
+            candidates,
+            argv,
+            envp,
+            filter,
+        };
+        Ok((parts, descriptions))
+    }
+}
+
+impl Plan {
+    /// Joins `parts` with the descriptors the child will use. The descriptors stay owned by
+    /// `fds` (closed in the parent after the clone).
+    pub(crate) fn assemble(parts: PlanParts, fds: &ChildFds) -> std::io::Result<Plan> {
+        use std::os::fd::AsRawFd;
         let passed: Vec<(RawFd, RawFd)> = fds
             .passed
             .iter()
@@ -184,37 +227,26 @@ impl Plan {
         init_keep_fds.sort_unstable();
         init_keep_fds.dedup();
         let stdio = [0, 1, 2].map(|i| fds.stdio[i].as_ref().map(|f| f.as_raw_fd()));
-        let descriptions = Descriptions {
-            mounts: mounts.descriptions.clone(),
-            mount_points: mounts.mount_points.clone(),
-            rlimits: rlimits.iter().map(|r| r.name).collect(),
-            passed: passed.iter().map(|(_, t)| *t).collect(),
-            program: cmd.program.display().to_string(),
-            cwd: cmd.cwd.display().to_string(),
-            hostname: cmd.hostname.clone(),
-        };
-        let plan = Plan {
+        Ok(Plan {
             sync_fd: fds.sync.as_raw_fd(),
             report_fd: fds.report.as_raw_fd(),
-            clear_groups: ids.clear_groups,
-            new_net: !cmd.share_network,
-            hostname: cstr(OsStr::new(&cmd.hostname), "the hostname")?,
-            mounts,
+            clear_groups: parts.clear_groups,
+            new_net: parts.new_net,
+            hostname: parts.hostname,
+            mounts: parts.mounts,
             stdio,
             passed,
             keep_fds,
             init_keep_fds,
-            cwd: cstr(cmd.cwd.as_os_str(), "the working directory")?,
-            rlimits,
-            candidates,
-            argv_ptrs: pointers(&argv),
-            argv,
-            envp_ptrs: pointers(&envp),
-            envp,
-            filter,
-            sandboxee_stack: ChildStack::new()
-                .map_err(|e| SpawnError::os("map the sandboxee's stack", e))?,
-        };
-        Ok((plan, descriptions))
+            cwd: parts.cwd,
+            rlimits: parts.rlimits,
+            candidates: parts.candidates,
+            argv_ptrs: pointers(&parts.argv),
+            argv: parts.argv,
+            envp_ptrs: pointers(&parts.envp),
+            envp: parts.envp,
+            filter: parts.filter,
+            sandboxee_stack: ChildStack::new()?,
+        })
     }
 }

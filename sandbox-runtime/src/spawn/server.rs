@@ -1,0 +1,274 @@
+//! The fork server: a small copy of the host, made early, from which sandboxes are cloned.
+//!
+//! Without it, the sandbox's init is a fork-like clone of the host process itself, so each
+//! start-up copies the host's page tables, each idle sandbox keeps a copy-on-write image of the
+//! host, and the program's peak memory as the kernel counts it includes the host's resident
+//! set (the exec happens in a copy of it). A host that calls [`start_fork_server`] while it is
+//! still small (first thing in `main`, before threads and big allocations) gets a server
+//! process of that size; every later [`SandboxCommand::spawn`](crate::SandboxCommand::spawn)
+//! sends its prepared plan there ([`super::wire`]) with its descriptors (over a
+//! [`Comms`] channel), and the server clones the sandbox's init with `CLONE_PARENT`, so init
+//! is still the host's child: the host writes its id maps, waits for it and reads its resource
+//! usage as before.
+//!
+//! The server serves one request at a time and does nothing else: no threads, no output, no
+//! environment. It dies with the thread that started it (`PR_SET_PDEATHSIG`) and when the
+//! host's end of the channel closes. If it is gone, or the host's credentials have changed
+//! since it started, spawning falls back to the direct clone.
+
+use super::plan::{ChildFds, Plan};
+use super::wire::Request;
+use super::{init, relocate, sys};
+use crate::comms::{Comms, CommsError};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Mutex, OnceLock};
+
+/// The host's side of a running fork server.
+struct Server {
+    pid: libc::pid_t,
+    /// The effective ids the server (and so every init it clones) runs with.
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    /// `None` once the server is known to be gone.
+    channel: Mutex<Option<Comms>>,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+/// Starts the fork server, if it is not running yet; later sandboxes are cloned from it.
+///
+/// Call it first thing in `main`: the server is a copy of the process as it is at this call,
+/// and each sandbox's set-up process is a copy of the server. It is safe to call later, and from
+/// a multi-threaded process (the server only allocates and makes system calls), but the server
+/// then keeps whatever the process had grown to. The server, and every sandbox started while it
+/// runs, ends with the host process (the server's parent is a thread of the runtime's own that
+/// never ends; without the server, a sandbox ends with the thread that spawned it). Returns the
+/// server's pid, or an error if it could not start or has ended (it is not started twice).
+pub fn start_fork_server() -> io::Result<u32> {
+    let mut result = Ok(0);
+    let server = SERVER.get_or_init(|| match launch_server() {
+        Ok(s) => s,
+        Err(e) => {
+            result = Err(e);
+            Server {
+                pid: 0,
+                uid: 0,
+                gid: 0,
+                channel: Mutex::new(None),
+            }
+        }
+    });
+    result?;
+    if server.pid == 0 {
+        return Err(io::Error::other(
+            "an earlier start of the fork server failed",
+        ));
+    }
+    let running = server
+        .channel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some();
+    if !running {
+        return Err(io::Error::other(
+            "the fork server has ended; sandboxes are cloned directly",
+        ));
+    }
+    Ok(server.pid as u32)
+}
+
+/// Forks the server from a thread of its own that then sleeps for the rest of the process's
+/// life. The kernel sends a parent-death signal when the parent *thread* ends; the server, and
+/// every init it clones with `CLONE_PARENT`, has this thread as its parent, so sandboxes end
+/// with the host process, not with whichever thread happened to start them.
+fn launch_server() -> io::Result<Server> {
+    let (host, server_end) = Comms::pair()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("sandbox-fork-server-parent".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            // SAFETY: no arguments. glibc's fork makes malloc usable in the child even when
+            // other threads held its locks; the child touches no other lock (see `serve`).
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                serve(server_end);
+            }
+            let _ = tx.send(if pid < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(pid)
+            });
+            drop(server_end);
+            loop {
+                std::thread::park();
+            }
+        })?;
+    let pid = rx
+        .recv()
+        .map_err(|_| io::Error::other("the fork server's parent thread ended"))??;
+    // SAFETY: no arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    Ok(Server {
+        pid,
+        uid,
+        gid,
+        channel: Mutex::new(Some(host)),
+    })
+}
+
+/// The outcome of asking the server for a sandbox.
+pub(crate) enum Launch {
+    /// No server, or it is gone or unusable for this caller: clone directly.
+    Unavailable,
+    /// The server cloned init; this is its pid (the caller's child).
+    Started(libc::pid_t),
+    /// The server could not clone init: this errno.
+    Failed(i32),
+}
+
+/// Asks the running server, if any, to clone the sandbox's init for `request` with `fds`.
+pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
+    let Some(server) = SERVER.get() else {
+        return Launch::Unavailable;
+    };
+    // SAFETY: no arguments.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if server.pid == 0 || (uid, gid) != (server.uid, server.gid) {
+        return Launch::Unavailable;
+    }
+    let mut guard = server.channel.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(channel) = guard.as_mut() else {
+        return Launch::Unavailable;
+    };
+    let gone = |guard: &mut Option<Comms>| {
+        *guard = None;
+        // SAFETY: the server is our child and is being abandoned: kill it (it may be stuck in
+        // a half-read request) and reap it; status is a live int.
+        unsafe {
+            libc::kill(server.pid, libc::SIGKILL);
+            let mut status = 0;
+            libc::waitpid(server.pid, &mut status, 0);
+        }
+    };
+    if send(channel, request, fds).is_err() {
+        // The server cannot have cloned anything without the whole request: clone directly,
+        // now and from now on.
+        gone(&mut guard);
+        return Launch::Unavailable;
+    }
+    match channel.recv_i64() {
+        Ok(pid) if pid > 0 => Launch::Started(pid as libc::pid_t),
+        Ok(neg) => Launch::Failed(i32::try_from(-neg).unwrap_or(libc::EIO)),
+        Err(_) => {
+            // It may have cloned init before it died; cloning a second one would race it for
+            // the id-map signal, so this spawn fails (the next ones clone directly).
+            gone(&mut guard);
+            Launch::Failed(libc::ECONNRESET)
+        }
+    }
+}
+
+/// The descriptors of a request, in the order the server expects them.
+fn ordered(fds: &ChildFds) -> impl Iterator<Item = &OwnedFd> {
+    [&fds.sync, &fds.report]
+        .into_iter()
+        .chain(fds.stdio.iter().flatten())
+        .chain(fds.passed.iter().map(|(fd, _)| fd))
+}
+
+fn send(channel: &mut Comms, request: &Request, fds: &ChildFds) -> Result<(), CommsError> {
+    channel.send_bytes(&request.encode())?;
+    for fd in ordered(fds) {
+        channel.send_fd(fd)?;
+    }
+    Ok(())
+}
+
+/// The server's main: never returns.
+fn serve(channel: OwnedFd) -> ! {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // Nothing of the host's stays: no handler of its runs here, no descriptor stays open.
+    sys::reset_signals();
+    sys::close_all_but(&[channel.as_raw_fd() as u32]);
+    let Ok(mut channel) = Comms::from_fd(channel) else {
+        sys::exit(1)
+    };
+    loop {
+        let reply = match receive(&mut channel) {
+            Ok((request, fds)) => clone_init(request, &fds),
+            // The host closed its end (or sent garbage, which it never does): stop.
+            Err(_) => sys::exit(0),
+        };
+        if channel.send_i64(reply).is_err() {
+            sys::exit(0);
+        }
+    }
+}
+
+fn receive(channel: &mut Comms) -> Result<(Request, ChildFds), Box<dyn std::error::Error>> {
+    let request = Request::decode(&channel.recv_bytes()?)?;
+    // Every descriptor is moved above every number a passed descriptor takes, as on the host.
+    let min = request
+        .passed_targets
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(2)
+        .max(2)
+        + 1;
+    let mut next = || -> Result<OwnedFd, Box<dyn std::error::Error>> {
+        let fd = channel.recv_fd()?;
+        Ok(relocate(&fd, min)?)
+    };
+    let sync = next()?;
+    let report = next()?;
+    let mut stdio: [Option<OwnedFd>; 3] = [None, None, None];
+    for (slot, present) in stdio.iter_mut().zip(request.stdio) {
+        if present {
+            *slot = Some(next()?);
+        }
+    }
+    let passed = request
+        .passed_targets
+        .iter()
+        .map(|t| Ok((next()?, *t as RawFd)))
+        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+    let fds = ChildFds {
+        sync,
+        report,
+        stdio,
+        passed,
+    };
+    Ok((request, fds))
+}
+
+/// Clones init for the request; the reply is its pid or a negative errno.
+fn clone_init(request: Request, fds: &ChildFds) -> i64 {
+    let flags = request.clone_flags as libc::c_ulong;
+    let plan = match Plan::assemble(request.parts, fds) {
+        Ok(p) => p,
+        Err(e) => return -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+    };
+    // SAFETY: a fork-like clone of this single-threaded server; CLONE_PARENT makes the host
+    // init's parent. The child runs init::run on its copy of the plan and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::CLONE_PARENT as libc::c_ulong,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    if pid == 0 {
+        init::run(&plan);
+    }
+    if pid < 0 {
+        return -i64::from(sys::errno());
+    }
+    pid
+}

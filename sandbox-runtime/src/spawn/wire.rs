@@ -1,0 +1,436 @@
+//! The byte form of a launch request to the fork server: the [`PlanParts`], which standard
+//! streams come with a descriptor, and the numbers passed descriptors go to. The descriptors
+//! themselves travel beside it, in a fixed order (see [`super::server`]).
+//!
+//! Host and server are the same executable, so the format needs no versioning; decoding still
+//! checks every length and tag, and fails rather than guessing.
+
+use super::mounts::{MountOp, MountPlan};
+use super::plan::PlanParts;
+use crate::limits::Rlimit;
+use crate::seccomp::PreparedFilter;
+use sandbox_policy::bpf::SockFilter;
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+/// A launch request without its descriptors.
+pub(crate) struct Request {
+    /// The clone flags (namespaces) for the sandbox's init.
+    pub clone_flags: u64,
+    pub parts: PlanParts,
+    /// Whether standard stream 0, 1, 2 comes with a descriptor.
+    pub stdio: [bool; 3],
+    /// The number each passed descriptor is given in the sandboxee.
+    pub passed_targets: Vec<RawFd>,
+}
+
+/// A request that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed fork-server request: {0}")]
+pub(crate) struct Malformed(&'static str);
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_ne_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.len(b.len());
+        self.0.extend_from_slice(b);
+    }
+    fn cstr(&mut self, c: &CString) {
+        self.bytes(c.as_bytes());
+    }
+    fn cstrs(&mut self, v: &[CString]) {
+        self.len(v.len());
+        v.iter().for_each(|c| self.cstr(c));
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], Malformed> {
+        if self.0.len() < n {
+            return Err(Malformed("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, Malformed> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, Malformed> {
+        let b = self.take(4)?;
+        Ok(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, Malformed> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_ne_bytes(a))
+    }
+    fn bool(&mut self) -> Result<bool, Malformed> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(Malformed("bad boolean")),
+        }
+    }
+    /// A count of items of at least `min_item` bytes each, checked against what is left.
+    fn count(&mut self, min_item: usize) -> Result<usize, Malformed> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_item.max(1)) > self.0.len() {
+            return Err(Malformed("count larger than the message"));
+        }
+        Ok(n)
+    }
+    fn bytes(&mut self) -> Result<&[u8], Malformed> {
+        let n = self.count(1)?;
+        self.take(n)
+    }
+    fn cstr(&mut self) -> Result<CString, Malformed> {
+        CString::new(self.bytes()?).map_err(|_| Malformed("NUL inside a string"))
+    }
+    fn cstrs(&mut self) -> Result<Vec<CString>, Malformed> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.cstr()).collect()
+    }
+}
+
+const BIND: u8 = 1;
+const TMPFS: u8 = 2;
+const PROC: u8 = 3;
+const SYMLINK: u8 = 4;
+
+/// The rlimit names the runtime uses (see [`crate::limits`]); the server gets them back from
+/// this list so that [`Rlimit`] keeps a static name.
+const RLIMIT_NAMES: [&str; 7] = [
+    "core",
+    "cpu_time",
+    "address_space",
+    "memory",
+    "file_size",
+    "open_files",
+    "pids",
+];
+
+impl Request {
+    /// The request as bytes.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(4096));
+        let p = &self.parts;
+        w.u64(self.clone_flags);
+        for b in [p.clear_groups, p.new_net] {
+            w.u8(b.into());
+        }
+        for b in self.stdio {
+            w.u8(b.into());
+        }
+        w.len(self.passed_targets.len());
+        for t in &self.passed_targets {
+            w.u32(*t as u32);
+        }
+        w.cstr(&p.hostname);
+        w.cstr(&p.cwd);
+        w.cstrs(&p.candidates);
+        w.cstrs(&p.argv);
+        w.cstrs(&p.envp);
+        w.len(p.rlimits.len());
+        for r in &p.rlimits {
+            w.u32(r.resource);
+            w.u64(r.soft);
+            w.u64(r.hard);
+            w.bytes(r.name.as_bytes());
+        }
+        match &p.filter {
+            None => w.u8(0),
+            Some(f) => {
+                w.u8(1);
+                w.u8(f.notify.into());
+                w.len(f.insns.len());
+                for i in &f.insns {
+                    w.u32(u32::from(i.code) | u32::from(i.jt) << 16 | u32::from(i.jf) << 24);
+                    w.u32(i.k);
+                }
+            }
+        }
+        w.len(p.mounts.ops.len());
+        for op in &p.mounts.ops {
+            encode_mount(&mut w, op);
+        }
+        w.0
+    }
+
+    /// Reads a request made by [`Request::encode`].
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Request, Malformed> {
+        let mut r = Reader(bytes);
+        let clone_flags = r.u64()?;
+        let clear_groups = r.bool()?;
+        let new_net = r.bool()?;
+        let stdio = [r.bool()?, r.bool()?, r.bool()?];
+        let n = r.count(4)?;
+        let passed_targets = (0..n)
+            .map(|_| r.u32().map(|t| t as RawFd))
+            .collect::<Result<_, _>>()?;
+        let hostname = r.cstr()?;
+        let cwd = r.cstr()?;
+        let candidates = r.cstrs()?;
+        let argv = r.cstrs()?;
+        let envp = r.cstrs()?;
+        let n = r.count(24)?;
+        let mut rlimits = Vec::with_capacity(n);
+        for _ in 0..n {
+            let resource = r.u32()?;
+            let soft = r.u64()?;
+            let hard = r.u64()?;
+            let name = r.bytes()?;
+            let name = RLIMIT_NAMES
+                .into_iter()
+                .find(|k| k.as_bytes() == name)
+                .ok_or(Malformed("unknown rlimit name"))?;
+            rlimits.push(Rlimit {
+                resource,
+                soft,
+                hard,
+                name,
+            });
+        }
+        let filter = if r.bool()? {
+            let notify = r.bool()?;
+            let n = r.count(8)?;
+            let insns = (0..n)
+                .map(|_| {
+                    let head = r.u32()?;
+                    Ok(SockFilter {
+                        code: head as u16,
+                        jt: (head >> 16) as u8,
+                        jf: (head >> 24) as u8,
+                        k: r.u32()?,
+                    })
+                })
+                .collect::<Result<_, Malformed>>()?;
+            Some(PreparedFilter { insns, notify })
+        } else {
+            None
+        };
+        let n = r.count(1)?;
+        let ops = (0..n)
+            .map(|_| decode_mount(&mut r))
+            .collect::<Result<_, _>>()?;
+        if !r.0.is_empty() {
+            return Err(Malformed("trailing bytes"));
+        }
+        Ok(Request {
+            clone_flags,
+            parts: PlanParts {
+                clear_groups,
+                new_net,
+                hostname,
+                mounts: MountPlan {
+                    ops,
+                    ..MountPlan::default()
+                },
+                cwd,
+                rlimits,
+                candidates,
+                argv,
+                envp,
+                filter,
+            },
+            stdio,
+            passed_targets,
+        })
+    }
+}
+
+fn encode_mount(w: &mut Writer, op: &MountOp) {
+    match op {
+        MountOp::Bind {
+            src,
+            dst,
+            parents,
+            writable,
+            exec,
+            device,
+        } => {
+            w.u8(BIND);
+            w.cstr(src);
+            w.cstr(dst);
+            w.cstrs(parents);
+            for b in [*writable, *exec, *device] {
+                w.u8(b.into());
+            }
+        }
+        MountOp::Tmpfs {
+            dst,
+            parents,
+            data,
+            flags,
+        } => {
+            w.u8(TMPFS);
+            w.cstr(dst);
+            w.cstrs(parents);
+            w.cstr(data);
+            w.u64(*flags);
+        }
+        MountOp::Proc { dst, parents } => {
+            w.u8(PROC);
+            w.cstr(dst);
+            w.cstrs(parents);
+        }
+        MountOp::Symlink {
+            target,
+            link,
+            parents,
+        } => {
+            w.u8(SYMLINK);
+            w.cstr(target);
+            w.cstr(link);
+            w.cstrs(parents);
+        }
+    }
+}
+
+fn decode_mount(r: &mut Reader<'_>) -> Result<MountOp, Malformed> {
+    Ok(match r.u8()? {
+        BIND => MountOp::Bind {
+            src: r.cstr()?,
+            dst: r.cstr()?,
+            parents: r.cstrs()?,
+            writable: r.bool()?,
+            exec: r.bool()?,
+            device: r.bool()?,
+        },
+        TMPFS => MountOp::Tmpfs {
+            dst: r.cstr()?,
+            parents: r.cstrs()?,
+            data: r.cstr()?,
+            flags: r.u64()?,
+        },
+        PROC => MountOp::Proc {
+            dst: r.cstr()?,
+            parents: r.cstrs()?,
+        },
+        SYMLINK => MountOp::Symlink {
+            target: r.cstr()?,
+            link: r.cstr()?,
+            parents: r.cstrs()?,
+        },
+        _ => return Err(Malformed("unknown mount kind")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Mount, SandboxCommand};
+    use crate::spawn::idmap::IdMaps;
+
+    fn request() -> Request {
+        let mut cmd = SandboxCommand::new("prog");
+        cmd.args(["a b", ""]).env("K", "V=1").hostname("h");
+        let mounts = MountPlan::build(&[
+            Mount::Bind {
+                src: "/usr".into(),
+                dst: "/usr".into(),
+                writable: false,
+                exec: true,
+            },
+            Mount::Tmpfs {
+                dst: "/tmp".into(),
+                size: 1 << 20,
+                exec: false,
+            },
+            Mount::Symlink {
+                target: "usr/bin".into(),
+                link: "/bin".into(),
+            },
+        ])
+        .unwrap();
+        let rlimits = crate::Limits {
+            cpu_time: Some(std::time::Duration::from_secs(2)),
+            memory: Some(1 << 30),
+            ..Default::default()
+        }
+        .plan(false, false)
+        .0;
+        let filter = PreparedFilter {
+            insns: vec![
+                SockFilter {
+                    code: 0x20,
+                    jt: 3,
+                    jf: 250,
+                    k: 4,
+                },
+                SockFilter {
+                    code: 6,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x7fff_0000,
+                },
+            ],
+            notify: true,
+        };
+        let (parts, _) = PlanParts::build(
+            &cmd,
+            &[5, 9],
+            &IdMaps::for_caller(),
+            rlimits,
+            Some(filter),
+            mounts,
+        )
+        .unwrap();
+        Request {
+            clone_flags: 0x7e02_0000,
+            parts,
+            stdio: [true, false, true],
+            passed_targets: vec![5, 9],
+        }
+    }
+
+    #[test]
+    fn a_request_survives_the_trip() {
+        let req = request();
+        let bytes = req.encode();
+        let back = Request::decode(&bytes).unwrap();
+        // Encoding is deterministic, so equal bytes mean equal requests.
+        assert_eq!(back.encode(), bytes);
+        assert_eq!(back.parts.argv, req.parts.argv);
+        assert_eq!(back.parts.mounts.ops.len(), req.parts.mounts.ops.len());
+        assert_eq!(back.parts.rlimits, req.parts.rlimits);
+        assert_eq!(back.passed_targets, [5, 9]);
+        assert_eq!(back.stdio, [true, false, true]);
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_an_error_not_a_panic() {
+        let bytes = request().encode();
+        for n in 0..bytes.len() {
+            assert!(Request::decode(&bytes[..n]).is_err(), "prefix of {n} bytes");
+        }
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut b = bytes.clone();
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let i = (rng % b.len() as u64) as usize;
+            b[i] ^= (rng >> 32) as u8 | 1;
+            let _ = Request::decode(&b);
+        }
+        let mut long = bytes;
+        long.push(0);
+        assert!(Request::decode(&long).is_err());
+    }
+}

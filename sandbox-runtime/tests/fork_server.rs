@@ -1,0 +1,214 @@
+//! Sandboxes cloned by the fork server: the same outcomes as the direct clone, and none of the
+//! host's memory in them. Every test starts the server (only the first call starts it).
+
+mod common;
+
+use sandbox_runtime::{start_fork_server, Limits, Status, Stdio};
+use std::io::Write;
+
+fn server() -> u32 {
+    start_fork_server().expect("the fork server starts")
+}
+
+/// `VmRSS` of `pid` in KiB.
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn every_kind_of_outcome_comes_back() {
+    server();
+    let run = |args: &[&str]| {
+        common::command("/bin/sh")
+            .args(["-c"])
+            .args(args)
+            .policy(&common::kill_only(&[("socket", 41)]))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&["exit 3"]).outcome.status, Status::Exited(3));
+    assert_eq!(
+        run(&["kill -TERM $$"]).outcome.status,
+        Status::Signaled(libc::SIGTERM)
+    );
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", "import socket; socket.socket()"])
+        .policy(&common::kill_only(&[("socket", 41)]))
+        .output()
+        .unwrap();
+    match &out.outcome.status {
+        Status::Violation(v) => assert_eq!(v.syscall, "socket"),
+        other => panic!("expected a violation, got {other:?}"),
+    }
+    let missing = common::command("/bin/no-such-program").output().unwrap();
+    match &missing.outcome.status {
+        Status::SetupError(e) => assert!(e.to_string().contains("/bin/no-such-program"), "{e}"),
+        other => panic!("expected a setup error, got {other:?}"),
+    }
+    let timed = common::command("/bin/sleep")
+        .arg("10")
+        .limits(Limits {
+            wall_time: Some(std::time::Duration::from_millis(200)),
+            ..Limits::default()
+        })
+        .output()
+        .unwrap();
+    assert_eq!(timed.outcome.status, Status::Timeout);
+}
+
+#[test]
+fn streams_and_passed_descriptors_arrive() {
+    server();
+    let (r, mut w) = std::io::pipe().unwrap();
+    w.write_all(b"through fd 5\n").unwrap();
+    drop(w);
+    let mut child = common::command("/bin/sh")
+        .args(["-c", "cat; cat <&5; ls /proc/self/fd"])
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .pass_fd(r.into(), 5)
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"stdin\n").unwrap();
+    let out = child.wait_with_output();
+    assert_eq!(out.outcome.status, Status::Exited(0));
+    // ls has its directory open at 3; nothing of the host or of the server is there.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "stdin\nthrough fd 5\n0\n1\n2\n3\n5\n"
+    );
+}
+
+#[test]
+fn an_inherited_stream_is_the_hosts_own() {
+    server();
+    // SAFETY: stat is plain old data; fstat fills it.
+    let host = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        assert_eq!(libc::fstat(2, &mut st), 0);
+        st
+    };
+    let out = common::command("/usr/bin/stat")
+        .args(["-L", "-c", "%d:%i", "/proc/self/fd/2"])
+        .stdout(Stdio::Piped)
+        .stderr(Stdio::Inherit)
+        .spawn()
+        .unwrap()
+        .wait_with_output();
+    assert_eq!(out.outcome.status, Status::Exited(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{}:{}", host.st_dev, host.st_ino)
+    );
+}
+
+/// The thread that started the server may end; the server and its sandboxes do not.
+#[test]
+fn sandboxes_outlive_the_thread_that_started_the_server() {
+    let server_pid = std::thread::spawn(server).join().unwrap();
+    let started_here = std::thread::spawn(|| {
+        common::command("/bin/sleep")
+            .arg("0.3")
+            .stdout(Stdio::Null)
+            .spawn()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let mut child = started_here;
+    assert_eq!(child.wait().status, Status::Exited(0));
+    assert!(std::path::Path::new(&format!("/proc/{server_pid}")).exists());
+}
+
+#[test]
+fn init_is_the_hosts_child_and_the_server_holds_nothing() {
+    let server_pid = server();
+    let mut child = common::command("/bin/sleep")
+        .arg("5")
+        .stdout(Stdio::Null)
+        .spawn()
+        .unwrap();
+    let init = child.id();
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    let ppid = status.lines().find(|l| l.starts_with("PPid:")).unwrap();
+    assert_eq!(
+        ppid.split_whitespace().nth(1),
+        Some(&*std::process::id().to_string())
+    );
+    // Between requests (other tests spawn through it at the same time) the server keeps only
+    // its channel to the host; stdin, stdout and stderr are closed.
+    let open_fds = || -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{server_pid}/fd"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let mut fds = open_fds();
+    for _ in 0..500 {
+        if fds.len() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        fds = open_fds();
+    }
+    assert_eq!(fds.len(), 1, "{fds:?}");
+    child.kill().unwrap();
+    assert_eq!(child.wait().status, Status::Killed);
+}
+
+#[test]
+fn the_host_memory_is_in_neither_the_sandbox_nor_its_peak() {
+    let server_pid = server();
+    // The host grows after the server started: 256 MiB, every page touched.
+    let ballast = vec![1u8; 256 << 20];
+    let ballast = std::hint::black_box(ballast);
+    assert!(rss_kb(std::process::id()) > 256 << 10);
+    assert!(
+        rss_kb(server_pid) < 64 << 10,
+        "server {} KiB",
+        rss_kb(server_pid)
+    );
+    let mut child = common::command("/bin/cat")
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Null)
+        .spawn()
+        .unwrap();
+    let init = child.id();
+    assert!(rss_kb(init) < 64 << 10, "init {} KiB", rss_kb(init));
+    drop(child.stdin.take());
+    let outcome = child.wait();
+    assert_eq!(outcome.status, Status::Exited(0));
+    assert!(outcome.max_rss_kb < 64 << 10, "{outcome}");
+    // Cloned directly, init is a copy of this process, and the program's exec happens in a
+    // copy of that: the kernel's peak for the sandbox includes the host.
+    let direct = common::command("/bin/true")
+        .use_fork_server(false)
+        .output()
+        .unwrap()
+        .outcome;
+    assert_eq!(direct.status, Status::Exited(0));
+    assert!(direct.max_rss_kb > 256 << 10, "{direct}");
+    drop(ballast);
+}
+
+#[test]
+fn sixteen_threads_spawn_at_once() {
+    server();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                common::command("/bin/echo")
+                    .arg(i.to_string())
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let out = t.join().unwrap();
+        assert_eq!(out.outcome.status, Status::Exited(0));
+        assert_eq!(out.stdout, format!("{i}\n").as_bytes());
+    }
+}

@@ -1,0 +1,30 @@
+//! When the fork server is gone, spawning clones directly: nothing fails, nothing is left.
+
+mod common;
+
+use sandbox_runtime::{start_fork_server, Status};
+
+#[test]
+fn a_killed_server_is_reaped_and_spawning_goes_on() {
+    let pid = start_fork_server().expect("the fork server starts");
+    assert_eq!(
+        common::command("/bin/true")
+            .output()
+            .unwrap()
+            .outcome
+            .status,
+        Status::Exited(0)
+    );
+    // SAFETY: pid is our fork server.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
+    for _ in 0..3 {
+        let out = common::command("/bin/echo").arg("direct").output().unwrap();
+        assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+        assert_eq!(out.stdout, b"direct\n");
+    }
+    // Reaped: not even a zombie is left.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // A second start says so rather than pretending: the process is no longer small.
+    let e = start_fork_server().unwrap_err();
+    assert!(e.to_string().contains("has ended"), "{e}");
+}
