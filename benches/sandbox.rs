@@ -70,6 +70,11 @@ fn load_average() -> String {
 }
 
 fn main() {
+    // First, while this process is small: the "fork server" variants are cloned from it.
+    if let Err(e) = sandbox_runtime::start_fork_server() {
+        println!("FAILED: cannot start the fork server: {e}");
+        std::process::exit(1);
+    }
     let mode = if flag("--quick", "SANDBOX_BENCH_QUICK") {
         Mode::Quick
     } else {

@@ -91,6 +91,11 @@ fn parse_sandboxed(input: &[u8]) -> Result<Result<Vec<(String, String)>, String>
 
 fn main() -> ExitCode {
     dispatch(&[("parse", parse_server)]);
+    // While the process is small: every sandbox is cloned from this copy of it, so start-up
+    // and each sandbox's memory stay small however much the host grows later.
+    if let Err(e) = sandbox_runtime::start_fork_server() {
+        eprintln!("fork server: {e} (sandboxes are cloned directly)");
+    }
 
     let inputs: Vec<Vec<u8>> = match std::env::args().nth(1) {
         Some(a) => vec![a.replace("\\n", "\n").into_bytes()],

@@ -112,14 +112,15 @@ fn self_rss() -> u64 {
     )
 }
 
-/// Holds [`COUNT`] of our sandboxes idle; returns their trees' memory (all, supervision)
-/// and the host's growth in KiB.
-fn ours_idle() -> Result<(Mem, Mem, i64), String> {
+/// Holds [`COUNT`] of our sandboxes idle, cloned directly or by the fork server; returns their
+/// trees' memory (all, supervision) and the host's growth in KiB.
+fn ours_idle(fork_server: bool) -> Result<(Mem, Mem, i64), String> {
     let policy = ours::compile("cat", include_str!("../../examples/policies/cat.policy"));
     let setup = Setup {
         policy: Some(&policy),
         share_network: false,
         bind_usr: false,
+        fork_server,
     };
     let before = self_rss();
     let mut children = Vec::new();
@@ -180,17 +181,19 @@ pub fn run() -> Vec<Finding> {
         "per sandbox", "procs", "RSS KiB", "PSS KiB", "priv KiB", "PTE KiB"
     );
     let mut misses = Vec::new();
-    match ours_idle() {
-        Ok((all, supervision, growth)) => {
-            print_mem("ours: init + cat", &all);
-            print_mem("ours: init alone", &supervision);
-            println!(
-                "  host process growth: {} KiB for {COUNT} sandboxes ({:.0} KiB each: monitor threads, pipes)",
-                growth,
-                growth as f64 / COUNT as f64
-            );
+    for (fork_server, label) in [(false, "ours"), (true, "ours, fork server")] {
+        match ours_idle(fork_server) {
+            Ok((all, supervision, growth)) => {
+                print_mem(&format!("{label}: init + cat"), &all);
+                print_mem(&format!("{label}: init alone"), &supervision);
+                println!(
+                    "  host process growth: {} KiB for {COUNT} sandboxes ({:.0} KiB each: monitor threads, pipes)",
+                    growth,
+                    growth as f64 / COUNT as f64
+                );
+            }
+            Err(e) => misses.push(Finding::Failed(format!("memory ({label}): {e}"))),
         }
-        Err(e) => misses.push(Finding::Failed(format!("memory (ours): {e}"))),
     }
     let peer = Peer::Bwrap { net: true };
     if peer.available() {

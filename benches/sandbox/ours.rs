@@ -30,6 +30,9 @@ pub struct Setup<'a> {
     /// (the program and its libraries must then be among them); otherwise only the program and
     /// the libraries it loads.
     pub bind_usr: bool,
+    /// Whether the sandbox is cloned by the fork server (started at the top of `main`) rather
+    /// than directly from this process.
+    pub fork_server: bool,
 }
 
 impl Setup<'_> {
@@ -40,7 +43,8 @@ impl Setup<'_> {
             .stdin(Stdio::Null)
             .stdout(Stdio::Null)
             .stderr(Stdio::Null)
-            .share_network(self.share_network);
+            .share_network(self.share_network)
+            .use_fork_server(self.fork_server);
         if self.bind_usr {
             c.mount_ro("/usr", "/usr");
             for top in top_level() {

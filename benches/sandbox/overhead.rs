@@ -71,6 +71,7 @@ fn variants<'a>(
         policy: None,
         share_network: false,
         bind_usr: true,
+        fork_server: false,
     };
     let permissive = Setup {
         policy: Some(allow_all),

@@ -14,12 +14,14 @@ const TRUE: &[&str] = &["/bin/true"];
 const FORK_EXEC_BOUND: f64 = 3.0;
 
 /// Our sandbox variants: full (new network namespace), full sharing the host's network, and
-/// namespaces and mounts only (no filter, no notification listener) sharing the network.
+/// namespaces and mounts only (no filter, no notification listener) sharing the network, all
+/// cloned directly from this process; and the first two cloned by the fork server.
 fn our_variants(policy: &Policy) -> Vec<Variant<'_>> {
     let full = Setup {
         policy: Some(policy),
         share_network: false,
         bind_usr: false,
+        fork_server: false,
     };
     let shared = Setup {
         share_network: true,
@@ -29,6 +31,14 @@ fn our_variants(policy: &Policy) -> Vec<Variant<'_>> {
         policy: None,
         ..shared
     };
+    let full_server = Setup {
+        fork_server: true,
+        ..full
+    };
+    let shared_server = Setup {
+        fork_server: true,
+        ..shared
+    };
     vec![
         Variant::new("ours: full", move || full.run(TRUE, &[0], false)),
         Variant::new("ours: full, share_network(true)", move || {
@@ -36,6 +46,12 @@ fn our_variants(policy: &Policy) -> Vec<Variant<'_>> {
         }),
         Variant::new("ours: no policy, share_network(true)", move || {
             bare_ns.run(TRUE, &[0], false)
+        }),
+        Variant::new("ours: full, fork server", move || {
+            full_server.run(TRUE, &[0], false)
+        }),
+        Variant::new("ours: full, share_network(true), fork server", move || {
+            shared_server.run(TRUE, &[0], false)
         }),
     ]
 }
@@ -126,19 +142,28 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
 const BALLAST_MIB: usize = 256;
 
 /// Our start-up (sharing the network) against fork+exec while the host process holds
-/// [`BALLAST_MIB`] more resident memory: our init is a fork-like clone of the host, so its
-/// page tables are copied, while `std::process::Command` uses `CLONE_VM | CLONE_VFORK`.
+/// [`BALLAST_MIB`] more resident memory. Cloned directly, our init is a fork-like clone of the
+/// host, so its page tables are copied; cloned by the fork server (started before the ballast)
+/// it is a clone of the small server. `std::process::Command` uses `CLONE_VM | CLONE_VFORK`.
 fn host_size_effect(mode: Mode, policy: &Policy) {
     let ballast = vec![1u8; BALLAST_MIB << 20];
     let shared = Setup {
         policy: Some(policy),
         share_network: true,
         bind_usr: false,
+        fork_server: false,
     };
     let variants = [
         Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
         Variant::new("ours: full, share_network(true)", move || {
             shared.run(TRUE, &[0], false)
+        }),
+        Variant::new("ours: full, share_network(true), fork server", move || {
+            Setup {
+                fork_server: true,
+                ..shared
+            }
+            .run(TRUE, &[0], false)
         }),
     ];
     let (rounds, batch) = mode.pick((3, 10), (15, 30));
@@ -189,6 +214,23 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
                 }
             }
             None => println!("  {a} / {b}: skipped ({b} not available)"),
+        }
+    }
+    println!("  the fork server (ours / ours cloned directly, per round):");
+    for (label, a, b) in [
+        (
+            "full, fork server / direct",
+            "ours: full, fork server",
+            "ours: full",
+        ),
+        (
+            "shared net, fork server / direct",
+            "ours: full, share_network(true), fork server",
+            "ours: full, share_network(true)",
+        ),
+    ] {
+        if let Some(s) = compare(names, times, a, b) {
+            stats::print_row(label, &s);
         }
     }
     let bare = Peer::Bare.name();

@@ -48,6 +48,7 @@ pub fn run(mode: Mode, medians: &[(String, f64)]) -> Vec<Finding> {
         policy: Some(&policy),
         share_network: false,
         bind_usr: false,
+        fork_server: false,
     };
     let shared = Setup {
         share_network: true,

@@ -21,6 +21,8 @@
 //!
 //! Spawning is safe from a multi-threaded host: the runtime starts the sandbox with a fork-like
 //! clone whose child only makes raw system calls on a plan prepared beforehand, then execs.
+//! Calling [`crate::start_fork_server`] right after `dispatch` makes every sandbox a clone of
+//! that early, small copy of the host instead of the host as it is at the spawn.
 //!
 //! ```no_run
 //! use sandbox_runtime::comms::Comms;
@@ -49,6 +51,7 @@
 //!
 //! fn main() {
 //!     dispatch(&[("double", double)]);
+//!     sandbox_runtime::start_fork_server().expect("fork server");
 //!     let (mut child, mut comms) = SandboxedFunction::new("double")
 //!         .policy(&POLICY)
 //!         .spawn()
