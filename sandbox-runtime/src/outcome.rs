@@ -20,7 +20,10 @@ pub struct Outcome {
     pub wall_time: Duration,
     /// User plus system CPU time of every process of the sandbox that was reaped.
     pub cpu_time: Duration,
-    /// The largest resident set size of any reaped process of the sandbox, in KiB.
+    /// The largest resident set size of any reaped process of the sandbox, in KiB. The kernel
+    /// counts a process's memory from before its exec too: a sandbox cloned directly from the
+    /// host therefore reports at least the host's resident size at the spawn; one cloned by the
+    /// fork server ([`crate::start_fork_server`]), the server's.
     pub max_rss_kb: u64,
     /// Whether the kernel's OOM killer killed a process of the sandbox (known only when memory
     /// was limited through a cgroup).
