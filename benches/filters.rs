@@ -223,8 +223,8 @@ fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
     configs
 }
 
-/// Runs and prints the wall-clock comparison.
-fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) {
+/// Runs and prints the wall-clock comparison; returns the missed targets.
+fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) -> Vec<String> {
     let (n, reps) = if quick { (50_000, 3) } else { (2_000_000, 5) };
     println!(
         "== Wall clock per syscall (ns/call, median of {reps} interleaved runs of {n} calls) =="
@@ -259,6 +259,102 @@ fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) {
         }
         println!();
     }
+    let (stacked_n, stacked_reps) = if quick { (5_000, 3) } else { (200_000, 15) };
+    stacked_cost(&configs, stacked_n, stacked_reps)
+}
+
+/// Filters stacked per child in [`stacked_cost`]: the longest peer program (seccompiler's
+/// docker-like, about 1,500 instructions, more once the kernel converts it to eBPF) times this
+/// stays under the kernel's limit of 32,768 instructions per stack.
+const STACK: usize = 8;
+
+/// The cost of running each program once, resolved below a nanosecond: every filter is
+/// installed [`STACK`] times, and per round the floor's time (the same stack of one-instruction
+/// filters) is subtracted and the rest divided by [`STACK`]. Prints ns per run and the ratio to
+/// ours, and returns the missed target (ours faster than every peer on calls that run the
+/// filter).
+fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
+    let probes: Vec<wallclock::Probe> = wallclock::probes()
+        .into_iter()
+        .filter(|p| p.label != "getppid")
+        .collect();
+    println!(
+        "\n  one run of the program, in ns above the floor (each filter stacked {STACK} times; median of {reps} rounds of {n} calls):"
+    );
+    // The kernel refuses a stack longer than 32,768 instructions after converting each
+    // program to eBPF (which can double it), counting 4 more per filter.
+    let fits = |c: &&Config| {
+        c.filter
+            .as_ref()
+            .is_some_and(|f| (2 * f.len() + 4) * STACK <= 32_768)
+    };
+    for c in configs.iter().filter(|c| c.filter.is_some() && !fits(c)) {
+        let len = c.filter.as_ref().map_or(0, Vec::len);
+        println!(
+            "  {}: n/a ({len} instructions cannot be stacked {STACK} times)",
+            c.name
+        );
+    }
+    let configs: Vec<Config> = configs
+        .iter()
+        .filter(fits)
+        .map(|c| Config {
+            name: c.name.clone(),
+            filter: c.filter.clone(),
+        })
+        .collect();
+    let rounds = wallclock::samples(&configs, &probes, n, reps, STACK);
+    let (Some(floor), Some(ours)) = (
+        configs.iter().position(|c| c.name.starts_with("floor")),
+        configs.iter().position(|c| c.name == "ours"),
+    ) else {
+        return vec!["stacked wall clock: floor or ours missing".into()];
+    };
+    let per_run = |ci: usize, pi: usize| -> Vec<f64> {
+        rounds[ci][pi]
+            .iter()
+            .zip(&rounds[floor][pi])
+            .map(|(t, f)| (t - f) / STACK as f64)
+            .collect()
+    };
+    print!("  {:<20}", "filter");
+    for p in &probes {
+        print!(" | {:^24}", p.label);
+    }
+    println!();
+    let mut misses = Vec::new();
+    for (ci, config) in configs.iter().enumerate() {
+        if ci == floor || config.filter.is_none() {
+            continue;
+        }
+        print!("  {:<20}", config.name);
+        for (pi, p) in probes.iter().enumerate() {
+            let mine = per_run(ci, pi);
+            let theirs = per_run(ours, pi);
+            let ratio: Vec<f64> = mine.iter().zip(&theirs).map(|(m, o)| m / o).collect();
+            let (executed, _) = wallclock::path(config.filter.as_deref().unwrap_or(&[]), p);
+            match (wallclock::median(mine), wallclock::median(ratio)) {
+                (Some(ns), Some(r)) => {
+                    print!(" | {ns:>8.1} ns {r:>5.2}x {executed:>5}");
+                    if ci != ours && r <= 1.0 {
+                        misses.push(format!(
+                            "wall clock, {}: {} runs the program in {r:.2}x ours' time",
+                            p.label, config.name
+                        ));
+                    }
+                }
+                _ => {
+                    print!(" | {:>24}", "-");
+                    misses.push(format!(
+                        "wall clock, {}: {} not measured stacked",
+                        p.label, config.name
+                    ));
+                }
+            }
+        }
+        println!();
+    }
+    misses
 }
 
 /// One wall-clock cell: ns, ratio to no filter and to the floor, and the filter's path.
@@ -300,11 +396,11 @@ fn main() {
         }
     };
     let mix = load_mix();
-    let misses = static_tables(lib.as_ref(), &mix);
-    wall_clock(lib.as_ref(), quick);
+    let mut misses = static_tables(lib.as_ref(), &mix);
+    misses.extend(wall_clock(lib.as_ref(), quick));
     println!("\n== Targets ==");
     if misses.is_empty() {
-        println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable");
+        println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable; ours runs its program faster than every peer's on calls that run the filter");
     }
     for m in &misses {
         println!("MISSED: {m}");

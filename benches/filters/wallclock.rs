@@ -61,27 +61,44 @@ pub fn floor_filter() -> Vec<SockFilter> {
 /// Medians (ns per call) for each configuration and probe, `reps` interleaved repetitions of
 /// `n` calls each; `None` where a child failed (the reason is printed).
 pub fn measure(configs: &[Config], probes: &[Probe], n: u64, reps: usize) -> Vec<Vec<Option<f64>>> {
-    let mut samples = vec![vec![Vec::new(); probes.len()]; configs.len()];
-    for _ in 0..reps {
-        for (ci, config) in configs.iter().enumerate() {
-            match in_child(config.filter.as_deref(), probes, n) {
-                Ok(ns) => {
-                    for (pi, v) in ns.into_iter().enumerate() {
-                        samples[ci][pi].push(v);
-                    }
-                }
-                Err(e) => eprintln!("wall clock, {}: {e}", config.name),
-            }
-        }
-    }
-    samples
+    samples(configs, probes, n, reps, 1)
         .into_iter()
         .map(|per_probe| per_probe.into_iter().map(median).collect())
         .collect()
 }
 
+/// Every repetition's ns per call, by configuration and probe, with each filter installed
+/// `copies` times (the kernel runs every attached filter on every uncached call, so a stack
+/// multiplies a program's cost while the syscall's own cost stays the same). A repetition in
+/// which any child failed is dropped for all, so the rounds stay aligned for comparisons.
+pub fn samples(
+    configs: &[Config],
+    probes: &[Probe],
+    n: u64,
+    reps: usize,
+    copies: usize,
+) -> Vec<Vec<Vec<f64>>> {
+    let mut out = vec![vec![Vec::new(); probes.len()]; configs.len()];
+    for _ in 0..reps {
+        let round: Vec<Result<Vec<f64>, String>> = configs
+            .iter()
+            .map(|c| in_child(c.filter.as_deref(), copies, probes, n))
+            .collect();
+        if let Some((c, Err(e))) = configs.iter().zip(&round).find(|(_, r)| r.is_err()) {
+            eprintln!("wall clock, {}: {e}", c.name);
+            continue;
+        }
+        for (ci, r) in round.into_iter().enumerate() {
+            for (pi, v) in r.unwrap_or_default().into_iter().enumerate() {
+                out[ci][pi].push(v);
+            }
+        }
+    }
+    out
+}
+
 /// The median, if there are samples.
-fn median(mut xs: Vec<f64>) -> Option<f64> {
+pub fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }
@@ -96,8 +113,14 @@ pub fn path(filter: &[SockFilter], p: &Probe) -> (usize, bool) {
     (executed, cache::is_cached_allow(filter, Arch::X86_64, p.nr))
 }
 
-/// Forks, runs the probes under `filter` in the child, and reads its ns-per-call figures.
-fn in_child(filter: Option<&[SockFilter]>, probes: &[Probe], n: u64) -> Result<Vec<f64>, String> {
+/// Forks, runs the probes under `copies` of `filter` in the child, and reads its ns-per-call
+/// figures.
+fn in_child(
+    filter: Option<&[SockFilter]>,
+    copies: usize,
+    probes: &[Probe],
+    n: u64,
+) -> Result<Vec<f64>, String> {
     let (reader, writer) = pipe()?;
     // SAFETY: the benchmark is single-threaded here; the child only makes raw syscalls, formats
     // into a String and writes to the pipe before _exit.
@@ -107,7 +130,7 @@ fn in_child(filter: Option<&[SockFilter]>, probes: &[Probe], n: u64) -> Result<V
     }
     if pid == 0 {
         drop(reader);
-        child(filter, probes, n, &writer);
+        child(filter, copies, probes, n, &writer);
     }
     drop(writer);
     let mut text = String::new();
@@ -139,9 +162,19 @@ fn parse_report(text: &str, expected: usize, status: i32) -> Result<Vec<f64>, St
     }
 }
 
-/// The child: installs the filter, times the probes, reports, exits.
-fn child(filter: Option<&[SockFilter]>, probes: &[Probe], n: u64, out: &OwnedFd) -> ! {
-    let report = match filter.map_or(Ok(()), install) {
+/// The child: installs the filter `copies` times, times the probes, reports, exits.
+fn child(
+    filter: Option<&[SockFilter]>,
+    copies: usize,
+    probes: &[Probe],
+    n: u64,
+    out: &OwnedFd,
+) -> ! {
+    let installed = match filter {
+        None => Ok(()),
+        Some(f) => (0..copies).try_for_each(|_| install(f)),
+    };
+    let report = match installed {
         Err(e) => format!("ERR {e}\n"),
         Ok(()) => {
             let ns: Vec<String> = probes

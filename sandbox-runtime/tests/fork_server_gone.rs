@@ -17,6 +17,25 @@ fn a_killed_server_is_reaped_and_spawning_goes_on() {
     );
     // SAFETY: pid is our fork server.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
+    // Until it has died, a launch may reach it and fail once (it might have cloned init before
+    // dying, so the runtime does not clone a second one for the same request); once it is
+    // dead, spawning falls back without failing.
+    let dead = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    for _ in 0..1000 {
+        if dead() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(dead(), "the fork server did not die");
     for _ in 0..3 {
         let out = common::command("/bin/echo").arg("direct").output().unwrap();
         assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);

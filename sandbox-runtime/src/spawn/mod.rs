@@ -211,6 +211,12 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
                 io::Error::from_raw_os_error(errno),
             ))
         }
+        Launch::Lost => {
+            return Err(SpawnError::os(
+                "clone the sandbox: the fork server ended during the launch (later sandboxes are cloned directly)",
+                io::Error::from_raw_os_error(libc::ECONNRESET),
+            ))
+        }
         Launch::Unavailable => {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;

@@ -126,6 +126,8 @@ pub(crate) enum Launch {
     Started(libc::pid_t),
     /// The server could not clone init: this errno.
     Failed(i32),
+    /// The server ended during this launch (later ones clone directly).
+    Lost,
 }
 
 /// Asks the running server, if any, to clone the sandbox's init for `request` with `fds`.
@@ -165,7 +167,7 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
             // It may have cloned init before it died; cloning a second one would race it for
             // the id-map signal, so this spawn fails (the next ones clone directly).
             gone(&mut guard);
-            Launch::Failed(libc::ECONNRESET)
+            Launch::Lost
         }
     }
 }
