@@ -212,10 +212,12 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
             ))
         }
         Launch::Lost => {
+            drop((sync_w, fds));
+            server::reap_abandoned_init(&report_parent);
             return Err(SpawnError::os(
                 "clone the sandbox: the fork server ended during the launch (later sandboxes are cloned directly)",
                 io::Error::from_raw_os_error(libc::ECONNRESET),
-            ))
+            ));
         }
         Launch::Unavailable => {
             let plan =

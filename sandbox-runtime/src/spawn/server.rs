@@ -36,6 +36,11 @@ struct Server {
 
 static SERVER: OnceLock<Server> = OnceLock::new();
 
+/// Set to `1` in the environment of the process that starts the server, makes the server kill
+/// itself right after cloning its first init, before replying: the tests use it to check that
+/// a launch the server dies during leaves nothing behind.
+const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
+
 /// Starts the fork server, if it is not running yet; later sandboxes are cloned from it.
 ///
 /// Call it first thing in `main`: the server is a copy of the process as it is at this call,
@@ -84,6 +89,7 @@ pub fn start_fork_server() -> io::Result<u32> {
 /// with the host process, not with whichever thread happened to start them.
 fn launch_server() -> io::Result<Server> {
     let (host, server_end) = Comms::pair()?;
+    let die_after_clone = std::env::var_os(DIE_AFTER_CLONE).is_some_and(|v| v == "1");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("sandbox-fork-server-parent".into())
@@ -93,7 +99,7 @@ fn launch_server() -> io::Result<Server> {
             // other threads held its locks; the child touches no other lock (see `serve`).
             let pid = unsafe { libc::fork() };
             if pid == 0 {
-                serve(server_end);
+                serve(server_end, die_after_clone);
             }
             let _ = tx.send(if pid < 0 {
                 Err(io::Error::last_os_error())
@@ -172,6 +178,52 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
     }
 }
 
+/// After a launch the server died during: reaps the init it may have cloned (the caller's
+/// child, through `CLONE_PARENT`). The caller has closed its ends of the sync pipe and the
+/// report socket, so such an init finds the sync pipe closed, reports that failure with its
+/// credentials (which name its pid) and exits; with no init, the socket reports end of file at
+/// once.
+pub(crate) fn reap_abandoned_init(report: &OwnedFd) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    let limit = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    // SAFETY: SO_RCVTIMEO reads one timeval from a live local.
+    unsafe {
+        libc::setsockopt(
+            report.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&limit as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    loop {
+        let mut buf = [0u8; 64];
+        let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
+        let mut iov = [io::IoSliceMut::new(&mut buf)];
+        let pid = match recvmsg::<UnixAddr>(
+            report.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) if msg.bytes > 0 => msg.cmsgs().into_iter().flatten().find_map(|c| match c {
+                ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
+                _ => None,
+            }),
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        };
+        if let Some(pid) = pid {
+            let mut status = 0;
+            // SAFETY: status is a live int; a pid that is not our child gives ECHILD.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+    }
+}
+
 /// The descriptors of a request, in the order the server expects them.
 fn ordered(fds: &ChildFds) -> impl Iterator<Item = &OwnedFd> {
     [&fds.sync, &fds.report]
@@ -189,7 +241,7 @@ fn send(channel: &mut Comms, request: &Request, fds: &ChildFds) -> Result<(), Co
 }
 
 /// The server's main: never returns.
-fn serve(channel: OwnedFd) -> ! {
+fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     // Nothing of the host's stays: no handler of its runs here, no descriptor stays open.
@@ -200,7 +252,14 @@ fn serve(channel: OwnedFd) -> ! {
     };
     loop {
         let reply = match receive(&mut channel) {
-            Ok((request, fds)) => clone_init(request, &fds),
+            Ok((request, fds)) => {
+                let reply = clone_init(request, &fds);
+                if die_after_clone {
+                    // SAFETY: a signal to this process.
+                    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+                }
+                reply
+            }
             // The host closed its end (or sent garbage, which it never does): stop.
             Err(_) => sys::exit(0),
         };

@@ -1,0 +1,37 @@
+//! A launch the fork server dies during (after it cloned init, before it replied) fails with
+//! an error that says so and leaves no process behind; later launches clone directly.
+
+mod common;
+
+use sandbox_runtime::{start_fork_server, Status};
+
+/// Every child of this process, over all its threads.
+fn children() -> Vec<String> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        out.extend(text.split_whitespace().map(str::to_string));
+    }
+    out
+}
+
+#[test]
+fn the_abandoned_init_is_reaped_and_the_error_names_the_cause() {
+    // Set before the server starts (it reads it then); this is the binary's only test.
+    std::env::set_var("SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE", "1");
+    let server = start_fork_server().expect("the fork server starts");
+    let err = common::command("/bin/true").spawn().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("fork server ended during the launch"),
+        "{err}"
+    );
+    // Neither the server nor the init it cloned is left, not even as a zombie.
+    assert!(!std::path::Path::new(&format!("/proc/{server}")).exists());
+    assert_eq!(children(), Vec::<String>::new());
+    let out = common::command("/bin/echo").arg("direct").output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"direct\n");
+    assert_eq!(children(), Vec::<String>::new());
+}
