@@ -23,9 +23,16 @@
 //! and execs. A monitor thread per sandbox watches seccomp user notifications (violations),
 //! the wall clock, and init's end. See the `spawn`, `seccomp` and `monitor` modules.
 //!
+//! # The fork server
+//! Init is a fork-like clone of the process that clones it. A host that calls
+//! [`start_fork_server`] first thing in `main` has every sandbox cloned from that small, early
+//! copy of itself instead, so start-up, each sandbox's memory and its reported peak memory do
+//! not grow with the host (see the README's figures).
+//!
 //! # Caveats
-//! - Init dies with the *thread* that spawned it (`PR_SET_PDEATHSIG` follows the thread): keep
-//!   the spawning thread alive while the sandbox runs.
+//! - Without the fork server, init dies with the *thread* that spawned it (`PR_SET_PDEATHSIG`
+//!   follows the thread): keep the spawning thread alive while the sandbox runs. With it, init
+//!   dies with the host process.
 //! - `#!` scripts cannot be the program (it is exec'd through a close-on-exec descriptor);
 //!   run their interpreter instead.
 

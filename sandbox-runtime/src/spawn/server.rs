@@ -12,9 +12,10 @@
 //! usage as before.
 //!
 //! The server serves one request at a time and does nothing else: no threads, no output, no
-//! environment. It dies with the thread that started it (`PR_SET_PDEATHSIG`) and when the
-//! host's end of the channel closes. If it is gone, or the host's credentials have changed
-//! since it started, spawning falls back to the direct clone.
+//! environment, no descriptor but its channel. It ends when the host's end of the channel
+//! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
+//! It keeps the credentials it started with: when the caller's effective uid or gid differs, or
+//! the server is gone, spawning clones directly.
 
 use super::plan::{ChildFds, Plan};
 use super::wire::Request;
