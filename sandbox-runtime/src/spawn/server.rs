@@ -186,20 +186,9 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
 /// once.
 pub(crate) fn reap_abandoned_init(report: &OwnedFd) {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
-    let limit = libc::timeval {
-        tv_sec: 5,
-        tv_usec: 0,
-    };
-    // SAFETY: SO_RCVTIMEO reads one timeval from a live local.
-    unsafe {
-        libc::setsockopt(
-            report.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&limit as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
+    // Bounded, should an init hang instead of exiting; it never does in practice.
+    let limit = nix::sys::time::TimeVal::new(5, 0);
+    let _ = nix::sys::socket::setsockopt(report, nix::sys::socket::sockopt::ReceiveTimeout, &limit);
     loop {
         let mut buf = [0u8; 64];
         let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
