@@ -58,15 +58,6 @@ pub fn floor_filter() -> Vec<SockFilter> {
     }]
 }
 
-/// Medians (ns per call) for each configuration and probe, `reps` interleaved repetitions of
-/// `n` calls each; `None` where a child failed (the reason is printed).
-pub fn measure(configs: &[Config], probes: &[Probe], n: u64, reps: usize) -> Vec<Vec<Option<f64>>> {
-    samples(configs, probes, n, reps, 1)
-        .into_iter()
-        .map(|per_probe| per_probe.into_iter().map(median).collect())
-        .collect()
-}
-
 /// Every repetition's ns per call, by configuration and probe, with each filter installed
 /// `copies` times (the kernel runs every attached filter on every uncached call, so a stack
 /// multiplies a program's cost while the syscall's own cost stays the same). A repetition in
