@@ -1,0 +1,1360 @@
+//! The attack suite: hostile sandboxee programs (`src/bin/attacker.rs`), each run in a sandbox
+//! with the exact outcome asserted. One test per attack; every run also checks afterwards that
+//! no process of the sandbox survives on the host.
+//!
+//! Two test binaries run it: `attacks` (sandboxes cloned directly from the test process) and
+//! `attacks_fork_server` (cloned by the fork server). Each defines `crate::prepare`, which
+//! every test calls first.
+//!
+//! The tests run as root and as an unprivileged user. Where an attack needs root on the host to
+//! be set up in full (a setuid-root file), the test asserts what it can and says why on stderr.
+
+use sandbox_policy::eval::{self, SeccompData};
+use sandbox_policy::{compile_text, Action, Arch, NoIncludes, Tag, Verdict};
+use sandbox_runtime::comms::{Comms, CommsError, COMMS_FD};
+use sandbox_runtime::{
+    Enforcement, Limits, Policy, SandboxCommand, SandboxOutput, Status, Stdio, Violation,
+};
+use std::collections::BTreeSet;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+/// The hostile program: `$SANDBOX_ATTACKER` when set (the unprivileged CI run copies the
+/// binary somewhere its user can read), else the one cargo built.
+fn attacker() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::var("SANDBOX_ATTACKER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_attacker").into())
+    })
+}
+
+/// Tests that count host resources (descriptors, mounts, zombies) or time CPU take this lock
+/// exclusively; every other test shares it.
+static LOCK: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    crate::prepare();
+    LOCK.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    crate::prepare();
+    LOCK.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies
+
+fn compile(text: &str) -> Policy {
+    let c = compile_text("attack.policy", None, text, &mut NoIncludes);
+    match c.result {
+        Ok(compiled) => compiled.policy,
+        Err(_) => panic!("policy does not compile:\n{}", c.render_errors()),
+    }
+}
+
+/// Everything allowed (the namespaces alone must hold), foreign ABIs and x32 killed, clone3
+/// answered ENOSYS: the prelude every compiled policy has.
+fn allow_all() -> Policy {
+    compile("default allow;")
+}
+
+/// Every built-in group, default kill.
+const ALL_GROUPS: &str = "default kill;
+use malloc, mmap_noexec, dynamic_startup, static_startup, dirs, epoll, eventfd, exit,
+    files_read, files_write, futex, getids, getpids, pipes, poll, random, signals, sleep,
+    stdio, tcgets, threads, time, unix_sockets;";
+
+static SOCKET_POLICY: Policy = sandbox_runtime::policy! {
+    default allow;
+    kill socket;
+};
+
+/// The verdict of the native program of `policy` for one call.
+fn verdict(policy: &Policy, arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+    let prog = policy.program(Arch::X86_64).expect("an x86-64 program");
+    eval::run(&prog.filter, &SeccompData::new(arch, nr, args))
+        .expect("the program runs")
+        .ret
+}
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const RET_KILL_PROCESS: u32 = 0x8000_0000;
+const RET_ERRNO: u32 = 0x0005_0000;
+const RET_ALLOW: u32 = 0x7fff_0000;
+const ACTION_MASK: u32 = 0xffff_0000;
+
+// ---------------------------------------------------------------------------------------------
+// Running the attacker
+
+/// One run of the attacker: a sandbox command with the attacker, its libraries, a 16 MiB
+/// tmpfs at /tmp and a 30 s wall-time safety net; tagged so survivors can be found.
+struct Attack {
+    cmd: SandboxCommand,
+    tag: String,
+}
+
+impl Attack {
+    fn new(attack: &str) -> Attack {
+        Self::with_limits(attack, Limits::default())
+    }
+
+    fn with_limits(attack: &str, limits: Limits) -> Attack {
+        crate::prepare();
+        let tag = unique("tag:attack");
+        let mut cmd = SandboxCommand::new(attacker());
+        cmd.arg(attack).arg(&tag);
+        bind_libraries(&mut cmd);
+        cmd.mount_ro(attacker(), attacker());
+        cmd.tmpfs("/tmp", 16 << 20);
+        cmd.limits(Limits {
+            wall_time: limits.wall_time.or(Some(Duration::from_secs(30))),
+            ..limits
+        });
+        Attack { cmd, tag }
+    }
+
+    fn args<I, S>(mut self, args: I) -> Attack
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    fn policy(mut self, p: &Policy) -> Attack {
+        self.cmd.policy(p);
+        self
+    }
+
+    fn with(mut self, f: impl FnOnce(&mut SandboxCommand)) -> Attack {
+        f(&mut self.cmd);
+        self
+    }
+
+    fn run(mut self) -> Report {
+        let out = self.cmd.output().expect("the sandbox starts");
+        assert_no_survivors(&self.tag);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        Report { out, stdout }
+    }
+}
+
+/// The attacker is dynamically linked: bind what its loader needs, read-only.
+fn bind_libraries(cmd: &mut SandboxCommand) {
+    for d in ["/lib", "/lib64", "/usr/lib"] {
+        if Path::new(d).exists() {
+            cmd.mount_ro(d, d);
+        }
+    }
+}
+
+/// What one run printed and how it ended.
+struct Report {
+    out: SandboxOutput,
+    stdout: String,
+}
+
+impl Report {
+    fn status(&self) -> &Status {
+        &self.out.outcome.status
+    }
+
+    /// The value of the first `key=value` line with this key.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    fn value(&self, key: &str) -> &str {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no `{key}=` in the attacker's output\n{self}"))
+    }
+
+    fn expect_exit0(&self) {
+        assert_eq!(self.status(), &Status::Exited(0), "{self}");
+    }
+
+    fn violation(&self) -> &Violation {
+        match self.status() {
+            Status::Violation(v) => v,
+            _ => panic!("expected a violation\n{self}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "outcome: {}\nstdout:\n{}\nstderr:\n{}",
+            self.out.outcome,
+            self.stdout,
+            String::from_utf8_lossy(&self.out.stderr)
+        )
+    }
+}
+
+/// Host processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle) {
+                found.push((pid, text));
+            }
+        }
+    }
+    found
+}
+
+fn assert_no_survivors(tag: &str) {
+    let left = processes_with(tag);
+    assert!(left.is_empty(), "sandbox processes survived: {left:?}");
+}
+
+/// A host directory for one test, world-accessible (as root the sandbox runs as `nobody`),
+/// removed at drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(unique(&format!("attack-{name}")));
+        std::fs::create_dir(&p).unwrap();
+        set_mode(&p, 0o777);
+        TempDir(p)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).unwrap();
+        set_mode(&p, 0o666);
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syscall filter
+
+#[test]
+fn forbidden_socket_is_a_violation_with_name_and_args() {
+    let _g = shared();
+    let r = Attack::new("socket").policy(&SOCKET_POLICY).run();
+    let v = r.violation();
+    assert_eq!(v.syscall, "socket", "{r}");
+    assert_eq!(v.nr, 41);
+    assert_eq!(v.arch, "x86_64");
+    assert_eq!(v.args[0], libc::AF_INET as u64);
+    assert_eq!(v.args[1], libc::SOCK_STREAM as u64);
+    assert_eq!(v.args[2], 0);
+    assert!(v.decided_by.contains("socket"), "{}", v.decided_by);
+    assert_eq!(r.get("socket"), None, "the call returned: {r}");
+}
+
+#[test]
+fn i386_socket_through_int80_is_an_arch_violation() {
+    let _g = shared();
+    // The evaluator: any i386 call is killed before its number is looked at.
+    let arch_kill = Verdict::new(Action::Kill, Tag::ARCH).ret_value();
+    for nr in [359, 20, 102] {
+        let ret = verdict(&allow_all(), AUDIT_ARCH_I386, nr, [2, 1, 0, 0, 0, 0]);
+        assert_eq!(ret & ACTION_MASK, RET_KILL_PROCESS);
+        assert_eq!(ret, arch_kill);
+    }
+    let r = Attack::new("i386-socket").policy(&allow_all()).run();
+    let v = r.violation();
+    assert_eq!(v.arch, "i386", "{r}");
+    assert_eq!(v.nr, 359, "{r}");
+    // Named from the i386 table, not the native one (where 359 is no socket call).
+    assert_eq!(v.syscall, "socket", "{r}");
+    assert_eq!(v.args[0], 2);
+    assert_eq!(v.args[1], 1);
+    // Killed even though the policy allows everything native.
+    let r = Attack::new("i386-getpid").policy(&allow_all()).run();
+    let v = r.violation();
+    assert_eq!((v.arch.as_str(), v.nr), ("i386", 20), "{r}");
+    assert_eq!(v.syscall, "getpid", "{r}");
+}
+
+#[test]
+fn x32_syscall_is_killed_by_the_filter_and_in_the_kernel() {
+    let _g = shared();
+    let x32_getpid = 39 | 0x4000_0000;
+    // The evaluator: x32 numbers are killed with the X32 tag under an allow-all policy and under
+    // a deny-list that names getpid.
+    let x32_kill = Verdict::new(Action::Kill, Tag::X32).ret_value();
+    for text in ["default allow;", "default allow; kill getpid;"] {
+        let p = compile(text);
+        assert_eq!(
+            verdict(&p, AUDIT_ARCH_X86_64, x32_getpid, [0; 6]),
+            x32_kill,
+            "{text}"
+        );
+        assert_eq!(
+            verdict(&p, AUDIT_ARCH_X86_64, 0x4000_0000 | 500, [0; 6]),
+            x32_kill
+        );
+    }
+    // The kernel: whether or not it has the x32 ABI, the call never runs.
+    let has_x32 = kernel_config("CONFIG_X86_X32_ABI");
+    eprintln!("kernel x32 ABI: {has_x32:?}");
+    let r = Attack::new("x32-getpid").policy(&allow_all()).run();
+    let v = r.violation();
+    assert_eq!(v.nr, x32_getpid, "{r}");
+    assert_eq!(v.arch, "x86_64");
+    assert_eq!(r.get("x32_getpid"), None, "{r}");
+}
+
+/// `Some(true)` when /proc/config.gz sets `name`, `Some(false)` when not, `None` if unknown.
+fn kernel_config(name: &str) -> Option<bool> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "zcat /proc/config.gz 2>/dev/null"])
+        .output()
+        .ok()?;
+    if out.stdout.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.lines().any(|l| l == format!("{name}=y")))
+}
+
+#[test]
+fn int_argument_deny_rule_is_not_bypassed_by_high_bits() {
+    let _g = shared();
+    let p = compile("default allow; errno(EPERM) ioctl if request == TIOCSTI;");
+    let tiocsti = libc::TIOCSTI;
+    let eperm = RET_ERRNO | libc::EPERM as u32;
+    assert_eq!(
+        verdict(&p, AUDIT_ARCH_X86_64, 16, [0, tiocsti, 0, 0, 0, 0]),
+        eperm
+    );
+    assert_eq!(
+        verdict(
+            &p,
+            AUDIT_ARCH_X86_64,
+            16,
+            [0, tiocsti | 1 << 32, 0, 0, 0, 0]
+        ),
+        eperm
+    );
+    assert_eq!(
+        verdict(
+            &p,
+            AUDIT_ARCH_X86_64,
+            16,
+            [0, tiocsti | 0xffff_ffff << 32, 0, 0, 0, 0]
+        ),
+        eperm
+    );
+    let r = Attack::new("ioctl-tiocsti").policy(&p).run();
+    r.expect_exit0();
+    assert_eq!(r.value("tiocsti"), "EPERM", "{r}");
+    assert_eq!(r.value("tiocsti_high_bits"), "EPERM", "{r}");
+    // Other requests reach the tty layer (stdin is /dev/null: not a terminal).
+    assert_eq!(r.value("tiocgwinsz"), "ENOTTY", "{r}");
+}
+
+#[test]
+fn at_fdcwd_allow_rule_accepts_both_encodings() {
+    let _g = shared();
+    let p = compile("default allow; allow openat if dirfd == AT_FDCWD; errno(EPERM) openat;");
+    for dirfd in [0xffff_ff9c_u64, 0xffff_ffff_ffff_ff9c] {
+        assert_eq!(
+            verdict(&p, AUDIT_ARCH_X86_64, 257, [dirfd, 0, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+    }
+    assert_eq!(
+        verdict(&p, AUDIT_ARCH_X86_64, 257, [3, 0, 0, 0, 0, 0]),
+        RET_ERRNO | libc::EPERM as u32
+    );
+    let r = Attack::new("openat-fdcwd").policy(&p).run();
+    r.expect_exit0();
+    assert_eq!(r.value("zero_extended"), "OK", "{r}");
+    assert_eq!(r.value("sign_extended"), "OK", "{r}");
+    assert_eq!(r.value("other_fd"), "EPERM", "{r}");
+}
+
+#[test]
+fn clone3_is_enosys_and_fork_falls_back_to_clone() {
+    let _g = shared();
+    let p = allow_all();
+    assert_eq!(
+        verdict(&p, AUDIT_ARCH_X86_64, 435, [0; 6]),
+        RET_ERRNO | libc::ENOSYS as u32
+    );
+    let r = Attack::new("clone3").policy(&p).run();
+    r.expect_exit0();
+    assert_eq!(r.value("clone3"), "ENOSYS", "{r}");
+    assert_eq!(r.value("fork"), "OK", "{r}");
+    assert_eq!(r.value("child_exit"), "42", "{r}");
+}
+
+/// Under every built-in group (default kill), `syscall` is a violation that names it.
+fn denied_by_all_groups(syscall: &str) {
+    let _g = shared();
+    let p = compile(ALL_GROUPS);
+    let r = Attack::new("raw").arg_one(syscall).policy(&p).run();
+    let v = r.violation();
+    assert_eq!(v.syscall, syscall, "{r}");
+    assert_eq!(v.arch, "x86_64");
+    assert_eq!(r.get(syscall), None, "the call returned: {r}");
+}
+
+impl Attack {
+    fn arg_one(self, a: &str) -> Attack {
+        self.args([a])
+    }
+}
+
+macro_rules! denied_by_groups {
+    ($($test:ident: $syscall:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            denied_by_all_groups($syscall);
+        }
+    )*};
+}
+
+denied_by_groups! {
+    groups_deny_io_uring_setup: "io_uring_setup",
+    groups_deny_bpf: "bpf",
+    groups_deny_ptrace: "ptrace",
+    groups_deny_perf_event_open: "perf_event_open",
+    groups_deny_userfaultfd: "userfaultfd",
+    groups_deny_keyctl: "keyctl",
+    groups_deny_add_key: "add_key",
+    groups_deny_unshare_newuser: "unshare",
+    groups_deny_clone_newns: "clone",
+    groups_deny_mount: "mount",
+    groups_deny_pivot_root: "pivot_root",
+    groups_deny_setns: "setns",
+    groups_deny_process_vm_writev: "process_vm_writev",
+}
+
+#[test]
+fn all_groups_policy_runs_the_attacker() {
+    // The control for the tests above: under the same policy a harmless run exits normally,
+    // so their violations come from the attack, not from start-up.
+    let _g = shared();
+    let r = Attack::new("true").policy(&compile(ALL_GROUPS)).run();
+    r.expect_exit0();
+}
+
+#[test]
+fn killed_call_never_returns() {
+    // A call the policy kills must not return to the program, not even with an error for the
+    // moment before the kill lands: the program could go on with allowed calls (writing to the
+    // host, talking through passed descriptors) after its violation. Repeated, as it is a race.
+    let _g = shared();
+    let dir = TempDir::new("afterkill");
+    let mut escaped = Vec::new();
+    for i in 0..20 {
+        let witness = format!("witness-{i}");
+        let r = Attack::new("after-violation")
+            .args([format!("/rw/{witness}")])
+            .with(|c| {
+                c.mount_rw(dir.path(), "/rw");
+            })
+            .policy(&SOCKET_POLICY)
+            .run();
+        assert_eq!(r.violation().syscall, "socket", "{r}");
+        let written = std::fs::read_to_string(dir.path().join(&witness)).unwrap_or_default();
+        if !written.is_empty() {
+            let lines = written.lines().count();
+            escaped.push(format!(
+                "run {i}: {lines} lines written after the violation, first: {:?}",
+                written.lines().next().unwrap_or("")
+            ));
+        }
+    }
+    assert!(
+        escaped.is_empty(),
+        "killed calls returned:\n{}",
+        escaped.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// File system
+
+#[test]
+fn unmounted_host_file_is_unreadable() {
+    let _g = shared();
+    let dir = TempDir::new("marker");
+    let marker = dir.file("marker", "host secret\n");
+    assert!(std::fs::read(&marker).is_ok());
+    let r = Attack::new("read")
+        .args([
+            s(&marker),
+            s(dir.path()),
+            "/etc/passwd".into(),
+            "/etc/shadow".into(),
+        ])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value(&format!("read {}", s(&marker))), "ENOENT", "{r}");
+    assert_eq!(r.value("read /etc/passwd"), "ENOENT", "{r}");
+    assert_eq!(r.value("read /etc/shadow"), "ENOENT", "{r}");
+}
+
+#[test]
+fn write_through_read_only_bind_is_erofs() {
+    let _g = shared();
+    let dir = TempDir::new("ro");
+    let file = dir.file("file", "original\n");
+    let r = Attack::new("write")
+        .args(["/ro/file"])
+        .with(|c| {
+            c.mount_ro(dir.path(), "/ro");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("write"), "EROFS", "{r}");
+    let r = Attack::new("write")
+        .args(["/ro/new"])
+        .with(|c| {
+            c.mount_ro(dir.path(), "/ro");
+        })
+        .policy(&allow_all())
+        .run();
+    assert_eq!(r.value("write"), "EROFS", "{r}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "original\n");
+    assert!(!dir.path().join("new").exists());
+}
+
+#[test]
+fn remounting_a_read_only_bind_read_write_is_denied() {
+    let _g = shared();
+    let dir = TempDir::new("remount");
+    let r = Attack::new("remount")
+        .args(["/ro"])
+        .with(|c| {
+            c.mount_ro(dir.path(), "/ro");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("remount_bind_rw"), "EPERM", "{r}");
+    assert_eq!(r.value("remount_rw"), "EPERM", "{r}");
+    assert_eq!(r.value("bind_again"), "EPERM", "{r}");
+    assert_eq!(r.value("write"), "EROFS", "{r}");
+    assert!(!dir.path().join("after-remount").exists());
+}
+
+#[test]
+fn exec_from_a_writable_mount_is_eacces() {
+    let _g = shared();
+    let dir = TempDir::new("noexec");
+    let copy = dir.path().join("evil");
+    std::fs::copy(attacker(), &copy).unwrap();
+    set_mode(&copy, 0o755);
+    let r = Attack::new("exec")
+        .args(["/rw/evil", "true"])
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("exec"), "EACCES", "{r}");
+    // The same file on a read-only bind runs: the refusal above is the noexec flag.
+    let r = Attack::new("exec")
+        .args(["/ro/evil", "true"])
+        .with(|c| {
+            c.mount_ro(dir.path(), "/ro");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.get("exec"), None, "{r}");
+}
+
+#[test]
+fn chroot_escape_fails_and_the_marker_stays_unreadable() {
+    let _g = shared();
+    let dir = TempDir::new("chroot");
+    let marker = dir.file("marker", "host secret\n");
+    let r = Attack::new("chroot-escape")
+        .args([s(&marker)])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("chroot"), "EPERM", "{r}");
+    assert_eq!(r.value("chroot_dot"), "EPERM", "{r}");
+    assert_eq!(r.value("marker"), "ENOENT", "{r}");
+    assert_eq!(r.value("cwd"), "/", "{r}");
+    let entries: BTreeSet<&str> = r.value("root_entries").split(',').collect();
+    for host_only in ["etc", "home", "root", "var", "oldroot"] {
+        assert!(!entries.contains(host_only), "{host_only} visible: {r}");
+    }
+}
+
+#[test]
+fn proc_root_links_do_not_reach_the_host() {
+    let _g = shared();
+    let dir = TempDir::new("procroot");
+    let marker = dir.file("marker", "host secret\n");
+    let r = Attack::new("proc-root")
+        .args([s(&marker)])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    for base in [
+        "/proc/1/root",
+        "/proc/self/root",
+        "/proc/2/root",
+        "/proc/1/cwd",
+    ] {
+        let v = r.value(base);
+        assert!(!v.starts_with("OK"), "{base}{}: {r}", s(&marker));
+    }
+    assert!(!r.value("etc_passwd").starts_with("OK"), "{r}");
+    // No trace of the host's root (the pivot's old root) among the mounts.
+    for l in r.stdout.lines().filter(|l| l.starts_with("mountinfo ")) {
+        let mount_point = l.split_whitespace().nth(5).unwrap_or("");
+        assert!(!mount_point.starts_with("/oldroot"), "{l}");
+    }
+}
+
+#[test]
+fn mknod_of_a_device_fails() {
+    let _g = shared();
+    let r = Attack::new("mknod").policy(&allow_all()).run();
+    r.expect_exit0();
+    assert_eq!(r.value("mknod /tmp/null"), "EPERM", "{r}");
+    assert_eq!(r.value("mknod /tmp/sda"), "EPERM", "{r}");
+    assert_ne!(r.value("mknod /dev/evil"), "OK", "{r}");
+}
+
+#[test]
+fn proc_sys_and_hostname_are_not_writable() {
+    let _g = shared();
+    let r = Attack::new("proc-sys").policy(&allow_all()).run();
+    r.expect_exit0();
+    for path in [
+        "/proc/sys/kernel/hostname",
+        "/proc/sys/kernel/domainname",
+        "/proc/sys/kernel/core_pattern",
+        "/proc/sys/vm/drop_caches",
+        "/proc/sysrq-trigger",
+    ] {
+        assert_ne!(r.value(path), "OK", "{path}: {r}");
+    }
+    assert_eq!(r.value("sethostname"), "EPERM", "{r}");
+    assert_eq!(r.value("hostname"), "OK:sandbox", "{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and signals
+
+#[test]
+fn only_sandbox_processes_are_visible_or_signalable() {
+    let _g = shared();
+    let me = std::process::id();
+    let r = Attack::new("pids")
+        .args([me.to_string()])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let list = |k: &str| -> Vec<u32> {
+        r.value(k)
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect()
+    };
+    // init (1) and the attacker (2), nothing else.
+    assert_eq!(list("proc_pids"), [1, 2], "{r}");
+    assert_eq!(list("kill0_pids"), [1, 2], "{r}");
+    assert_eq!(r.value("self"), "2");
+    assert_eq!(r.value("ppid"), "1");
+    if me > 2 {
+        assert_eq!(r.value("host_pid_dir"), "ENOENT", "{r}");
+    }
+    // Pid 1 inside is the sandbox's init (a fork of this test binary), not the host's pid 1.
+    let host_init = std::fs::read("/proc/1/cmdline").unwrap_or_default();
+    let host_init = String::from_utf8_lossy(&host_init).replace('\0', " ");
+    let own = std::fs::read("/proc/self/cmdline").unwrap();
+    let own = String::from_utf8_lossy(&own).replace('\0', " ");
+    if host_init.trim() != own.trim() {
+        assert_ne!(r.value("pid1_cmdline"), host_init.trim(), "{r}");
+    }
+}
+
+#[test]
+fn killing_everything_reaches_only_the_sandbox() {
+    let _g = shared();
+    let mut canary = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("a host canary");
+    let me = std::process::id();
+    let r = Attack::new("kill-all")
+        .args([canary.id().to_string()])
+        .policy(&allow_all())
+        .run();
+    // kill(0, SIGKILL) finally kills the attacker's own process group: itself.
+    assert_eq!(r.status(), &Status::Signaled(libc::SIGKILL), "{r}");
+    assert_eq!(r.value("ppid"), "1", "{r}");
+    if canary.id() > 2 {
+        assert_eq!(r.value("kill_host_pid"), "ESRCH", "{r}");
+    }
+    // kill(-1) finds nothing it may kill besides itself and init (which it skips).
+    assert!(["OK", "ESRCH"].contains(&r.value("kill_minus_one")), "{r}");
+    // Init of a pid namespace ignores SIGKILL from inside; the call itself succeeds.
+    assert_eq!(r.value("kill_init"), "OK", "{r}");
+    assert_eq!(r.get("kill_group"), None, "{r}");
+    assert!(canary.try_wait().unwrap().is_none(), "the host canary died");
+    assert_eq!(std::process::id(), me);
+    canary.kill().unwrap();
+    canary.wait().unwrap();
+}
+
+/// Ends this process at once: installed in the host below for signals nothing else sends it, so
+/// that if a sandbox's init still had it, a signal from the sandboxee would end the sandbox.
+extern "C" fn host_handler(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(77) };
+}
+
+#[test]
+fn host_signal_handlers_do_not_run_in_init() {
+    let _g = shared();
+    for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGWINCH] {
+        // SAFETY: installs a handler that only calls _exit; the test binary never receives
+        // these signals otherwise.
+        unsafe { libc::signal(sig, host_handler as *const () as libc::sighandler_t) };
+    }
+    let r = Attack::new("signal-init").policy(&allow_all()).run();
+    // Init of a pid namespace gets no signal from inside unless it has a handler for it; with
+    // every action at its default, each kill "succeeds" and nothing happens.
+    r.expect_exit0();
+    assert_eq!(r.value("refused"), "", "{r}");
+    assert_eq!(r.value("ppid"), "1", "{r}");
+    assert_eq!(r.value("alive"), "yes", "{r}");
+}
+
+#[test]
+fn ptrace_attach_to_the_parent_fails() {
+    let _g = shared();
+    let r = Attack::new("ptrace-parent").policy(&allow_all()).run();
+    r.expect_exit0();
+    assert_eq!(r.value("ppid"), "1", "{r}");
+    assert_eq!(r.value("attach 1"), "EPERM", "{r}");
+    assert_eq!(r.value("seize 1"), "EPERM", "{r}");
+    assert!(!r.value("read_init_mem").starts_with("OK"), "{r}");
+    assert!(!r.value("init_environ").starts_with("OK"), "{r}");
+}
+
+#[test]
+fn setuid_binary_does_not_raise_privileges() {
+    let _g = shared();
+    let dir = TempDir::new("suid");
+    let copy = dir.path().join("suid");
+    std::fs::copy(attacker(), &copy).unwrap();
+    // As root the copy is owned by root: a real setuid-root binary. Unprivileged, it is owned
+    // by the caller, so only nosuid and no_new_privs can be checked.
+    set_mode(&copy, 0o4755);
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&copy).unwrap();
+    assert_eq!(meta.mode() & 0o4000, 0o4000, "the setuid bit is set");
+    if meta.uid() != 0 {
+        eprintln!(
+            "setuid_binary_does_not_raise_privileges: not root, so the setuid copy is owned by \
+             uid {}; checking nosuid and no_new_privs only",
+            meta.uid()
+        );
+    }
+    let r = Attack::new("exec")
+        .args(["/suid/suid", "ids"])
+        .with(|c| {
+            c.mount_ro(dir.path(), "/suid");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.get("exec"), None, "the exec failed: {r}");
+    assert_eq!(r.value("uid"), "1000", "{r}");
+    assert_eq!(r.value("euid"), "1000", "{r}");
+    assert_eq!(r.value("gid"), "1000", "{r}");
+    assert_eq!(r.value("egid"), "1000", "{r}");
+    assert_eq!(r.value("NoNewPrivs"), "1", "{r}");
+    assert_eq!(r.value("CapEff"), "0000000000000000", "{r}");
+    assert_eq!(r.value("CapPrm"), "0000000000000000", "{r}");
+    let suid_mount = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("mountinfo "))
+        .find(|l| l.split_whitespace().nth(5) == Some("/suid"))
+        .unwrap_or_else(|| panic!("/suid in mountinfo: {r}"));
+    assert!(suid_mount.contains("nosuid"), "{suid_mount}");
+}
+
+#[test]
+fn double_forked_daemon_dies_with_the_sandbox() {
+    let _g = shared();
+    let t = Instant::now();
+    let attack = Attack::new("daemon").policy(&allow_all());
+    let tag = attack.tag.clone();
+    let r = attack.run();
+    r.expect_exit0();
+    assert!(r.get("daemon").is_some(), "the daemon started: {r}");
+    assert_eq!(r.value("parent"), "exiting");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(processes_with(&tag).is_empty());
+}
+
+#[test]
+fn fork_bomb_is_stopped_by_the_pids_limit() {
+    let _g = shared();
+    let limits = Limits {
+        pids: Some(16),
+        wall_time: Some(Duration::from_secs(20)),
+        ..Limits::default()
+    };
+    let t = Instant::now();
+    let r = Attack::with_limits("forkbomb", limits)
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("error"), "EAGAIN", "{r}");
+    let forked: u32 = r.value("forked").parse().unwrap();
+    assert!(forked < 16, "{r}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(r
+        .out
+        .outcome
+        .enforced_limits
+        .iter()
+        .any(|l| l.limit == "pids" && l.value == 16));
+    // The host still forks.
+    let st = std::process::Command::new("true").status().unwrap();
+    assert!(st.success());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+#[test]
+fn memory_bomb_is_bounded() {
+    let _g = shared();
+    const LIMIT: u64 = 128 << 20;
+    let limits = Limits {
+        memory: Some(LIMIT),
+        ..Limits::default()
+    };
+    let r = Attack::with_limits("membomb", limits)
+        .policy(&allow_all())
+        .run();
+    let enforced = r
+        .out
+        .outcome
+        .enforced_limits
+        .iter()
+        .find(|l| l.limit == "memory")
+        .unwrap_or_else(|| panic!("memory limit reported: {r}"));
+    assert_eq!(enforced.value, LIMIT);
+    match enforced.by {
+        Enforcement::Rlimit => {
+            // The address space runs out: the mapping fails before the limit is crossed.
+            r.expect_exit0();
+            assert_eq!(r.value("mmap"), "ENOMEM", "{r}");
+            let mb: u64 = r.value("mapped_mb").parse().unwrap();
+            assert!(mb < LIMIT >> 20, "{r}");
+        }
+        Enforcement::Cgroup => {
+            // The OOM killer ends it, or a mapping fails first.
+            assert!(
+                r.status() == &Status::Signaled(libc::SIGKILL) || r.get("mmap") == Some("ENOMEM"),
+                "{r}"
+            );
+        }
+        Enforcement::Monitor => panic!("memory enforced by the monitor? {r}"),
+    }
+    assert!(r.out.outcome.max_rss_kb <= (LIMIT >> 10) + 8 * 1024, "{r}");
+}
+
+fn assert_close(what: &str, took: Duration, limit: Duration) {
+    let slack = limit / 10 + Duration::from_millis(100);
+    assert!(
+        took + slack >= limit && took <= limit + slack,
+        "{what}: took {took:?} for a limit of {limit:?}"
+    );
+}
+
+#[test]
+fn cpu_spin_times_out_at_the_cpu_limit() {
+    // Exclusive: the CPU time must not be shared with other sandboxes.
+    let _g = exclusive();
+    let limit = Duration::from_secs(1);
+    let limits = Limits {
+        cpu_time: Some(limit),
+        wall_time: Some(Duration::from_secs(10)),
+        ..Limits::default()
+    };
+    let t = Instant::now();
+    let r = Attack::with_limits("spin", limits)
+        .policy(&allow_all())
+        .run();
+    let took = t.elapsed();
+    eprintln!("cpu spin: host wall {took:?}, {}", r.out.outcome);
+    assert_eq!(r.status(), &Status::Timeout, "{r}");
+    assert_close("cpu time", r.out.outcome.cpu_time, limit);
+    // In wall time it cannot end before its CPU time ran out; how much later depends on what
+    // else the host's CPUs are doing, so only the CPU time is held to the tolerance.
+    assert!(took + limit / 10 >= limit, "ended after {took:?}");
+}
+
+#[test]
+fn cpu_spin_times_out_at_the_wall_limit() {
+    let _g = shared();
+    let limit = Duration::from_millis(1500);
+    let limits = Limits {
+        wall_time: Some(limit),
+        ..Limits::default()
+    };
+    let t = Instant::now();
+    let r = Attack::with_limits("spin", limits)
+        .policy(&allow_all())
+        .run();
+    let took = t.elapsed();
+    assert_eq!(r.status(), &Status::Timeout, "{r}");
+    assert_close("wall time", took, limit);
+    assert_close("reported wall time", r.out.outcome.wall_time, limit);
+}
+
+#[test]
+fn file_size_bomb_is_stopped() {
+    let _g = shared();
+    const LIMIT: u64 = 1 << 20;
+    let limits = Limits {
+        file_size: Some(LIMIT),
+        ..Limits::default()
+    };
+    let r = Attack::with_limits("fsize", limits)
+        .args(["/tmp/big"])
+        .policy(&allow_all())
+        .run();
+    match r.status() {
+        Status::Signaled(libc::SIGXFSZ) => {}
+        Status::Exited(0) => {
+            assert_eq!(r.value("write"), "EFBIG", "{r}");
+            let n: u64 = r.value("written").parse().unwrap();
+            assert!(n <= LIMIT, "{r}");
+        }
+        _ => panic!("{r}"),
+    }
+}
+
+#[test]
+fn fd_exhaustion_stops_at_the_open_files_limit() {
+    let _g = shared();
+    let limits = Limits {
+        open_files: Some(64),
+        ..Limits::default()
+    };
+    let r = Attack::with_limits("fds", limits)
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("open"), "EMFILE", "{r}");
+    let n: u32 = r.value("opened").parse().unwrap();
+    assert!(n <= 61, "{r}");
+}
+
+#[test]
+fn small_tmpfs_fills_up() {
+    let _g = shared();
+    let r = Attack::new("fill")
+        .args(["/small/fill"])
+        .with(|c| {
+            c.tmpfs("/small", 1 << 20);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("write"), "ENOSPC", "{r}");
+    let n: u64 = r.value("written").parse().unwrap();
+    assert!(n <= 1 << 20, "{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+#[test]
+fn host_tcp_listener_is_unreachable() {
+    let _g = shared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r = Attack::new("connect-tcp")
+        .args([port.to_string()])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert!(
+        ["ECONNREFUSED", "ENETUNREACH"].contains(&r.value("connect")),
+        "{r}"
+    );
+    let e = listener.accept().expect_err("nobody connected");
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+}
+
+#[test]
+fn host_abstract_unix_socket_is_unreachable() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let _g = shared();
+    let name = unique("attack-abstract");
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let listener = UnixListener::bind_addr(&addr).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let r = Attack::new("connect-abstract")
+        .args([name.clone()])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("connect"), "ECONNREFUSED", "{r}");
+    let e = listener.accept().expect_err("nobody connected");
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+}
+
+#[test]
+fn only_loopback_interface_exists() {
+    let _g = shared();
+    let r = Attack::new("netdev").policy(&allow_all()).run();
+    r.expect_exit0();
+    assert_eq!(r.value("interfaces"), "lo", "{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaks
+
+#[test]
+fn no_host_descriptor_leaks_in() {
+    let _g = shared();
+    let dir = TempDir::new("fdleak");
+    let file = dir.file("open", "x");
+    // Opened without O_CLOEXEC, as careless host code would.
+    let path = std::ffi::CString::new(s(&file)).unwrap();
+    // SAFETY: a live C string; the descriptor is owned below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+    assert!(fd >= 0);
+    // SAFETY: fd is ours.
+    let _held = unsafe { OwnedFd::from_raw_fd(fd) };
+    let r = Attack::new("fd-list").policy(&allow_all()).run();
+    r.expect_exit0();
+    let fds: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("fd "))
+        .collect();
+    let numbers: Vec<&str> = fds.iter().filter_map(|l| l.split('=').next()).collect();
+    assert_eq!(numbers, ["0", "1", "2"], "{r}");
+    assert!(!r.stdout.contains(&s(&file)), "{r}");
+}
+
+#[test]
+fn no_host_environment_leaks_in() {
+    let _g = shared();
+    let host: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .collect();
+    assert!(!host.is_empty());
+    let r = Attack::new("env")
+        .with(|c| {
+            c.env("ONLY", "this");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let inside: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("env "))
+        .collect();
+    assert_eq!(inside, ["ONLY=this"], "{r}");
+    assert_eq!(r.value("env_end"), "1");
+}
+
+#[test]
+fn tiocsti_has_no_controlling_terminal_to_inject_into() {
+    let _g = shared();
+    // A real terminal as stdin: the slave of a fresh pty (opened without becoming ours).
+    // SAFETY: integer flags; the descriptors are owned below.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
+    assert!(master >= 0);
+    // SAFETY: master is ours.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    use std::os::fd::AsRawFd;
+    // SAFETY: master is a pty master.
+    unsafe {
+        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
+    }
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: a live buffer of the given length.
+    assert_eq!(
+        unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) },
+        0
+    );
+    // SAFETY: ptsname_r NUL-terminated it.
+    let slave_path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_owned();
+    // SAFETY: a live C string.
+    let slave = unsafe { libc::open(slave_path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
+    assert!(slave >= 0);
+    // SAFETY: slave is ours.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let r = Attack::new("tiocsti")
+        .with(|c| {
+            c.stdin(Stdio::Fd(slave));
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert!(
+        ["EPERM", "ENOTTY", "EIO"].contains(&r.value("stdin_tiocsti")),
+        "{r}"
+    );
+    assert_eq!(r.value("sid_is_self"), "true", "{r}");
+    assert_ne!(r.value("open_dev_tty"), "OK", "{r}");
+    // Nothing was injected: the terminal's input queue is empty.
+    let mut pending: libc::c_int = -1;
+    // SAFETY: FIONREAD writes one int.
+    let _ = unsafe { libc::ioctl(master.as_raw_fd(), libc::FIONREAD, &mut pending) };
+    assert!(pending <= 0, "{pending} bytes pending on the terminal");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host side
+
+/// Runs a hostile comms peer; the host's receive must fail within its time-out, not hang or
+/// panic, and the host must stay able to kill and reap the sandbox.
+fn hostile_comms(kind: &str) -> CommsError {
+    let _g = shared();
+    let (mut comms, theirs) = Comms::pair().unwrap();
+    comms.set_timeout(Some(Duration::from_secs(2))).unwrap();
+    let tag = unique("tag:comms");
+    let mut cmd = SandboxCommand::new(attacker());
+    cmd.args(["comms", kind, &tag]);
+    bind_libraries(&mut cmd);
+    cmd.mount_ro(attacker(), attacker())
+        .pass_fd(theirs, COMMS_FD)
+        .stdout(Stdio::Null)
+        .policy(&allow_all())
+        .limits(Limits {
+            wall_time: Some(Duration::from_secs(30)),
+            ..Limits::default()
+        });
+    let mut child = cmd.spawn().unwrap();
+    let t = Instant::now();
+    let err = loop {
+        match comms.recv_bytes() {
+            Ok(_) => continue,
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "{kind}: {:?}",
+        t.elapsed()
+    );
+    child.kill().unwrap();
+    let outcome = child.wait();
+    assert!(
+        matches!(outcome.status, Status::Killed | Status::Exited(0)),
+        "{kind}: {outcome}"
+    );
+    assert_no_survivors(&tag);
+    err
+}
+
+#[test]
+fn comms_garbage_is_refused() {
+    let e = hostile_comms("garbage");
+    assert!(!matches!(e, CommsError::Closed), "{e}");
+}
+
+#[test]
+fn comms_huge_length_is_refused_before_allocating() {
+    let e = hostile_comms("huge");
+    assert!(matches!(e, CommsError::TooLarge { .. }), "{e}");
+}
+
+#[test]
+fn comms_unknown_tag_is_refused() {
+    let e = hostile_comms("bad-tag");
+    assert!(matches!(e, CommsError::WrongType { .. }), "{e}");
+}
+
+#[test]
+fn comms_peer_exiting_mid_message_is_truncation() {
+    let e = hostile_comms("partial");
+    assert!(matches!(e, CommsError::Truncated), "{e}");
+}
+
+#[test]
+fn comms_silent_peer_times_out() {
+    let e = hostile_comms("silent");
+    match &e {
+        CommsError::Io(io) => assert!(
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ),
+            "{e}"
+        ),
+        _ => panic!("{e}"),
+    }
+}
+
+#[test]
+fn comms_flood_is_refused() {
+    let e = hostile_comms("flood");
+    assert!(!matches!(e, CommsError::Closed), "{e}");
+}
+
+/// What the host holds: open descriptors, mounts, and zombie children.
+#[derive(Debug, PartialEq, Eq)]
+struct HostState {
+    fds: usize,
+    mounts: usize,
+    zombies: usize,
+}
+
+fn host_state() -> HostState {
+    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count();
+    let me = std::process::id().to_string();
+    let mut zombies = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if e.file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_none()
+        {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        if field("PPid:") == me && field("State:").starts_with('Z') {
+            zombies += 1;
+        }
+    }
+    HostState {
+        fds,
+        mounts,
+        zombies,
+    }
+}
+
+fn run_true(tag: &str) -> Status {
+    let mut cmd = SandboxCommand::new("/bin/true");
+    cmd.arg(tag);
+    for d in ["/bin", "/usr", "/lib", "/lib64"] {
+        if Path::new(d).exists() {
+            cmd.mount_ro(d, d);
+        }
+    }
+    cmd.policy(&allow_all())
+        .limits(Limits {
+            wall_time: Some(Duration::from_secs(60)),
+            ..Limits::default()
+        })
+        .status()
+        .expect("the sandbox starts")
+        .status
+}
+
+#[test]
+fn hundred_concurrent_sandboxes_leave_nothing_behind() {
+    let _g = exclusive();
+    let before = host_state();
+    let tag = unique("tag:concurrent");
+    let threads: Vec<_> = (0..100)
+        .map(|_| {
+            let tag = tag.clone();
+            std::thread::spawn(move || run_true(&tag))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Status::Exited(0));
+    }
+    assert_no_survivors(&tag);
+    assert_eq!(host_state(), before);
+}
+
+/// 1000 sequential runs of /bin/true take about 12 s in a debug build on a 2-CPU machine, well
+/// under a minute, so the full count is kept.
+const SEQUENTIAL_RUNS: usize = 1000;
+
+#[test]
+fn thousand_sequential_sandboxes_leave_nothing_behind() {
+    let _g = exclusive();
+    let before = host_state();
+    let tag = unique("tag:sequential");
+    let t = Instant::now();
+    for _ in 0..SEQUENTIAL_RUNS {
+        assert_eq!(run_true(&tag), Status::Exited(0));
+    }
+    eprintln!("{SEQUENTIAL_RUNS} sequential sandboxes: {:?}", t.elapsed());
+    assert_no_survivors(&tag);
+    assert_eq!(host_state(), before);
+}
