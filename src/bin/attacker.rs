@@ -1,7 +1,7 @@
 //! A hostile sandboxee: one attack on the sandbox per subcommand (`attacker <attack> [args]`).
 //!
 //! Each attack reports what the kernel answered on standard output as `key=value` lines
-//! (errno values by name), so the attack suite in `tests/attacks.rs` can assert the exact
+//! (errno values by name), so the attack suite in `tests/attack_suite/` can assert the exact
 //! outcome. Attacks that a correct sandbox stops by killing the process (a seccomp violation,
 //! a limit) simply never get to print their last line. Arguments starting with `tag:` are
 //! ignored: the suite adds one to every run to find surviving processes by their command line.
