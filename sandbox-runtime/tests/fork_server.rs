@@ -212,3 +212,50 @@ fn sixteen_threads_spawn_at_once() {
         assert_eq!(out.stdout, format!("{i}\n").as_bytes());
     }
 }
+
+/// A process the host forks after starting the server shares the server's channel; it must
+/// clone its sandboxes itself and leave the channel to the host.
+#[test]
+fn a_forked_child_of_the_host_clones_directly() {
+    let server_pid = server();
+    let (mut r, mut w) = std::io::pipe().unwrap();
+    // SAFETY: the child only spawns one sandbox (allocating, which glibc's fork makes safe)
+    // and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        drop(r);
+        let ok = common::command("/bin/echo")
+            .arg("child")
+            .stdout(Stdio::Piped)
+            .spawn()
+            .map(|child| {
+                let init = child.id();
+                let out = child.wait_with_output();
+                let _ = writeln!(w, "{init}");
+                out.outcome.status == Status::Exited(0) && out.stdout == b"child\n"
+            });
+        // SAFETY: ends the forked child without running the test harness's exit handlers.
+        unsafe { libc::_exit(if ok.unwrap_or(false) { 0 } else { 1 }) };
+    }
+    drop(w);
+    let mut status = 0;
+    // SAFETY: pid is our child; status is a live int.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status:#x}"
+    );
+    let mut init = String::new();
+    std::io::Read::read_to_string(&mut r, &mut init).unwrap();
+    // The child's sandbox was the child's own: reaped with it, not left to this process.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", init.trim())).exists(),
+        "init {} of the forked child's sandbox is left behind",
+        init.trim()
+    );
+    // The server still answers the host.
+    let out = common::command("/bin/echo").arg("host").output().unwrap();
+    assert_eq!(out.stdout, b"host\n");
+    assert_eq!(start_fork_server().unwrap(), server_pid);
+}

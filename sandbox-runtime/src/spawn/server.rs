@@ -14,8 +14,9 @@
 //! The server serves one request at a time and does nothing else: no threads, no output, no
 //! environment, no descriptor but its channel. It ends when the host's end of the channel
 //! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
-//! It keeps the credentials it started with: when the caller's effective uid or gid differs, or
-//! the server is gone, spawning clones directly.
+//! It keeps the credentials it started with: when the caller's effective uid or gid differs,
+//! when the caller is a process the host forked later, or when the server is gone, spawning
+//! clones directly.
 
 use super::plan::{ChildFds, Plan};
 use super::wire::Request;
@@ -28,6 +29,9 @@ use std::sync::{Mutex, OnceLock};
 /// The host's side of a running fork server.
 struct Server {
     pid: libc::pid_t,
+    /// The process that started the server: a child the host forks later shares the channel,
+    /// and must not use it.
+    host: libc::pid_t,
     /// The effective ids the server (and so every init it clones) runs with.
     uid: libc::uid_t,
     gid: libc::gid_t,
@@ -59,6 +63,7 @@ pub fn start_fork_server() -> io::Result<u32> {
             result = Err(e);
             Server {
                 pid: 0,
+                host: 0,
                 uid: 0,
                 gid: 0,
                 channel: Mutex::new(None),
@@ -119,6 +124,8 @@ fn launch_server() -> io::Result<Server> {
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     Ok(Server {
         pid,
+        // SAFETY: no arguments.
+        host: unsafe { libc::getpid() },
         uid,
         gid,
         channel: Mutex::new(Some(host)),
@@ -143,8 +150,8 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
         return Launch::Unavailable;
     };
     // SAFETY: no arguments.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    if server.pid == 0 || (uid, gid) != (server.uid, server.gid) {
+    let (pid, uid, gid) = unsafe { (libc::getpid(), libc::geteuid(), libc::getegid()) };
+    if server.pid == 0 || pid != server.host || (uid, gid) != (server.uid, server.gid) {
         return Launch::Unavailable;
     }
     let mut guard = server.channel.lock().unwrap_or_else(|e| e.into_inner());
