@@ -154,6 +154,7 @@ fn monitor_lost() -> Outcome {
         wall_time: Duration::ZERO,
         cpu_time: Duration::ZERO,
         max_rss_kb: 0,
+        memory_peak_kb: None,
         oom_killed: false,
         enforced_limits: Vec::new(),
     }

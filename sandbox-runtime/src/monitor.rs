@@ -529,12 +529,19 @@ impl Monitor {
             ))
         };
         let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
+        let memory_peak_kb = self
+            .cgroup
+            .as_ref()
+            .filter(|c| c.enforced().memory)
+            .and_then(Cgroup::memory_peak_bytes)
+            .map(|b| b / 1024);
         drop(self.cgroup);
         Outcome {
             status,
             wall_time,
             cpu_time,
             max_rss_kb: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+            memory_peak_kb,
             oom_killed,
             enforced_limits: self.enforced,
         }

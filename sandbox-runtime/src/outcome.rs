@@ -25,6 +25,10 @@ pub struct Outcome {
     /// host therefore reports at least the host's resident size at the spawn; one cloned by the
     /// fork server ([`crate::start_fork_server`]), the server's.
     pub max_rss_kb: u64,
+    /// The most memory the whole sandbox (every process at once, page cache included) was
+    /// charged, in KiB: known when memory was limited through a cgroup (its
+    /// `memory.max_usage_in_bytes` or `memory.peak`), `None` otherwise.
+    pub memory_peak_kb: Option<u64>,
     /// Whether the kernel's OOM killer killed a process of the sandbox (known only when memory
     /// was limited through a cgroup).
     pub oom_killed: bool,
@@ -151,6 +155,9 @@ impl fmt::Display for Outcome {
             self.cpu_time.as_millis(),
             self.max_rss_kb
         )?;
+        if let Some(peak) = self.memory_peak_kb {
+            write!(f, " [sandbox memory peak {peak} KiB]")?;
+        }
         if self.oom_killed {
             f.write_str(" [out of memory]")?;
         }
@@ -188,7 +195,7 @@ impl Outcome {
 
     /// The report the `sandbox` tool prints:
     /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
-    /// "max_rss_kb", "error"}`.
+    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "error"}`.
     pub fn to_json(&self) -> Value {
         let (exit_code, signal, violation, error) = match &self.status {
             Status::Exited(c) => (json!(c), Value::Null, Value::Null, Value::Null),
@@ -212,6 +219,8 @@ impl Outcome {
             "wall_time_ms": duration_ms(self.wall_time),
             "cpu_time_ms": duration_ms(self.cpu_time),
             "max_rss_kb": self.max_rss_kb,
+            "memory_peak_kb": self.memory_peak_kb,
+            "oom_killed": self.oom_killed,
             "error": error,
         })
     }
@@ -245,6 +254,7 @@ mod tests {
             wall_time: Duration::from_millis(1500),
             cpu_time: Duration::from_millis(20),
             max_rss_kb: 1024,
+            memory_peak_kb: None,
             oom_killed: false,
             enforced_limits: Vec::new(),
         }

@@ -109,12 +109,70 @@ fn memory_limit_is_enforced_and_reported() {
         .expect("memory limit recorded");
     match mem.by {
         // The OOM killer or an allocation failure, depending on the cgroup's swap accounting.
-        Enforcement::Cgroup => assert!(
-            out.outcome.oom_killed || out.outcome.status == Status::Exited(1),
-            "{}",
-            out.outcome
-        ),
-        _ => assert_eq!(out.outcome.status, Status::Exited(1), "{}", out.outcome),
+        Enforcement::Cgroup => {
+            assert!(
+                out.outcome.oom_killed || out.outcome.status == Status::Exited(1),
+                "{}",
+                out.outcome
+            );
+            // It ran into the limit: the sandbox's peak is the limit, give or take.
+            let peak = out
+                .outcome
+                .memory_peak_kb
+                .expect("the cgroup's peak is reported");
+            assert!((64 << 10..=129 << 10).contains(&peak), "{}", out.outcome);
+        }
+        _ => {
+            assert_eq!(out.outcome.status, Status::Exited(1), "{}", out.outcome);
+            assert_eq!(out.outcome.memory_peak_kb, None);
+        }
+    }
+}
+
+/// Two processes holding 48 MiB each at the same time: each one's own peak (`max_rss_kb`) is
+/// about 48 MiB, the sandbox's (known through its cgroup) at least 96 MiB.
+#[test]
+fn the_sandbox_memory_peak_counts_every_process_at_once() {
+    let hold =
+        "import time; b = bytearray(48 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.5)";
+    let out = common::command("/bin/sh")
+        .args([
+            "-c",
+            &format!("/usr/bin/python3 -S -c \"{hold}\" & /usr/bin/python3 -S -c \"{hold}\"; wait"),
+        ])
+        .limits(Limits {
+            memory: Some(512 << 20),
+            wall_time: Some(Duration::from_secs(20)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Exited(0),
+        "{}: {}",
+        out.outcome,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by = out
+        .outcome
+        .enforced_limits
+        .iter()
+        .find(|e| e.limit == "memory")
+        .map(|e| e.by);
+    assert!(out.outcome.max_rss_kb >= 48 << 10, "{}", out.outcome);
+    match by {
+        Some(Enforcement::Cgroup) => {
+            let peak = out
+                .outcome
+                .memory_peak_kb
+                .expect("the cgroup's peak is reported");
+            assert!(peak >= 96 << 10, "{}", out.outcome);
+            assert!(peak > out.outcome.max_rss_kb, "{}", out.outcome);
+        }
+        // Unprivileged here: no cgroup, so no sandbox-wide figure, and nothing made up.
+        _ => assert_eq!(out.outcome.memory_peak_kb, None, "{}", out.outcome),
     }
 }
 
