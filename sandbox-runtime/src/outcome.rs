@@ -25,9 +25,11 @@ pub struct Outcome {
     /// host therefore reports at least the host's resident size at the spawn; one cloned by the
     /// fork server ([`crate::start_fork_server`]), the server's.
     pub max_rss_kb: u64,
-    /// The most memory the whole sandbox (every process at once, page cache included) was
-    /// charged, in KiB: known when memory was limited through a cgroup (its
-    /// `memory.max_usage_in_bytes` or `memory.peak`), `None` otherwise.
+    /// The most memory the kernel charged to the whole sandbox at once (every process,
+    /// including page cache it brought in), in KiB: known when memory was limited through a
+    /// cgroup (its `memory.max_usage_in_bytes` or `memory.peak`), `None` otherwise. Pages that
+    /// were already in memory when the sandbox touched them (shared libraries, cached files)
+    /// stay charged elsewhere, so for a small program this can be below [`Self::max_rss_kb`].
     pub memory_peak_kb: Option<u64>,
     /// Whether the kernel's OOM killer killed a process of the sandbox (known only when memory
     /// was limited through a cgroup).
