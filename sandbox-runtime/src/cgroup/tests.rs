@@ -1,7 +1,7 @@
 //! Parsing tests everywhere; enforcement tests as root, which then must find a writable
 //! hierarchy (see [`group_or_refused`]).
 
-use super::detect::{choose, keyed_value, parse_mountinfo, CgroupMount};
+use super::detect::{choose, keyed_value, lists_controller, parse_mountinfo, CgroupMount, Layout};
 use super::*;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -141,6 +141,12 @@ fn kill_all_and_drop_leave_nothing_behind() {
     }) else {
         return;
     };
+    kill_all_and_drop_leave_nothing(group);
+}
+
+/// A process tree moved into `group` is killed by `kill_all`, a process left in it is killed
+/// by the drop, and the drop removes the group's directories.
+fn kill_all_and_drop_leave_nothing(group: Cgroup) {
     let mut child = spawn_gated("sleep 100 & sleep 100");
     group.add_pid(pid_of(&child)).unwrap();
     release(&mut child);
@@ -161,6 +167,81 @@ fn kill_all_and_drop_leave_nothing_behind() {
     for dir in dirs {
         assert!(!dir.exists(), "{} should be removed", dir.display());
     }
+}
+
+/// The v2 code on this host's real cgroup2 hierarchy (the unified one on a hybrid host such as
+/// CI's). Where it delegates memory or pids, the limits are written there and the group is
+/// killed and removed. Where it offers neither (a hybrid host binds both to v1), creation must
+/// say so, and what needs no controller runs for real: creating the group, moving processes in,
+/// `cgroup.kill`, removal.
+#[test]
+fn v2_on_this_hosts_cgroup2_hierarchy() {
+    let root = nix::unistd::geteuid().is_root();
+    let mounts: Vec<CgroupMount> =
+        parse_mountinfo(&fs::read_to_string("/proc/self/mountinfo").unwrap())
+            .into_iter()
+            .filter(|m| m.v2)
+            .collect();
+    assert!(!mounts.is_empty(), "no cgroup2 hierarchy is mounted here");
+    let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let Some(Layout::V2 { own }) = choose(&mounts, &proc_cgroup) else {
+        panic!("no v2 layout from {mounts:?} and {proc_cgroup:?}");
+    };
+    let name = format!("v2-{}", std::process::id());
+    let limits = CgroupLimits {
+        memory_bytes: Some(64 * MIB),
+        pids: Some(16),
+    };
+    let group = match Cgroup::create_v2(PREFIX, &name, &own) {
+        Ok(mut group) => {
+            group.apply(&limits).unwrap();
+            if let Some(dir) = &group.memory_dir {
+                assert_eq!(
+                    read_trimmed(&dir.join("memory.max")),
+                    (64 * MIB).to_string()
+                );
+            }
+            if let Some(dir) = &group.pids_dir {
+                assert_eq!(read_trimmed(&dir.join("pids.max")), "16");
+            }
+            assert!(group.enforced().memory || group.enforced().pids);
+            group
+        }
+        Err(CgroupError::NotAvailable(reason)) => {
+            let controllers = read_file(&own.join("cgroup.controllers")).unwrap_or_default();
+            let none = !lists_controller(&controllers, "memory")
+                && !lists_controller(&controllers, "pids");
+            if root {
+                assert!(none, "root was refused v2 controllers it has: {reason}");
+            }
+            if none {
+                assert!(
+                    reason.contains("delegates neither memory nor pids"),
+                    "{reason}"
+                );
+            }
+            let parent = own.join(PREFIX);
+            match make_group(&parent, &name, |_| Ok(())) {
+                Ok(dir) => {
+                    let mut group = Cgroup::empty(Version::V2);
+                    group.parents.push(parent);
+                    group.dirs.push(dir);
+                    group
+                }
+                Err(e) if !root && is_refusal(&e) => {
+                    eprintln!("unprivileged: v2 group creation refused as expected ({e})");
+                    return;
+                }
+                Err(e) => panic!("creating a v2 group under {}: {e}", own.display()),
+            }
+        }
+        Err(e) => panic!("v2 creation failed: {e}"),
+    };
+    assert!(
+        group.dirs[0].join("cgroup.kill").exists(),
+        "no cgroup.kill (Linux 5.14+)"
+    );
+    kill_all_and_drop_leave_nothing(group);
 }
 
 #[test]
