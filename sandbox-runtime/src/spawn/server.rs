@@ -99,7 +99,9 @@ fn launch_server() -> io::Result<Server> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("sandbox-fork-server-parent".into())
-        .stack_size(64 * 1024)
+        // The server runs on a copy of this thread's stack, and so does each init it clones:
+        // room for both (untouched pages cost nothing).
+        .stack_size(1 << 20)
         .spawn(move || {
             // SAFETY: no arguments. glibc's fork makes malloc usable in the child even when
             // other threads held its locks; the child touches no other lock (see `serve`).
