@@ -15,8 +15,8 @@
 //! environment, no descriptor but its channel. It ends when the host's end of the channel
 //! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
-//! when the caller is a process the host forked later, or when the server is gone, spawning
-//! clones directly.
+//! when the caller is a process the host forked later, or when the server is gone (or stopped
+//! answering for [`REPLY_TIMEOUT`], after which it is killed), spawning clones directly.
 
 use super::plan::{ChildFds, Plan};
 use super::wire::Request;
@@ -40,6 +40,10 @@ struct Server {
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
+
+/// How long one send to or reply from the server may take before the server is given up on
+/// (killed, reaped, and sandboxes cloned directly). A launch takes about a millisecond.
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Set to `1` in the environment of the process that starts the server, makes the server kill
 /// itself right after cloning its first init, before replying: the tests use it to check that
@@ -95,6 +99,8 @@ pub fn start_fork_server() -> io::Result<u32> {
 /// with the host process, not with whichever thread happened to start them.
 fn launch_server() -> io::Result<Server> {
     let (host, server_end) = Comms::pair()?;
+    // A server that stops answering (stopped, or stuck) is given up on rather than waited for.
+    host.set_timeout(Some(REPLY_TIMEOUT))?;
     let die_after_clone = std::env::var_os(DIE_AFTER_CLONE).is_some_and(|v| v == "1");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
