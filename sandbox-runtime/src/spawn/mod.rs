@@ -1,11 +1,14 @@
 //! Starting a sandbox: everything between `spawn()` and a running monitor.
 //!
-//! The parent prepares a [`plan::Plan`] (every string, path, pointer array, descriptor number
-//! and filter byte the child will need), then clones with new user, mount, pid, IPC, UTS and
-//! cgroup namespaces (and network unless shared). The clone child is the sandbox's
-//! [`init`]: it waits for the parent to write its id maps ([`idmap`]), builds the file system
-//! ([`mounts`]), and forks the [`sandboxee`], which does the per-process steps and execs. Each
-//! step is one function returning its [`steps::Failure`]; nothing in the child allocates.
+//! The parent prepares the plan's parts ([`plan::PlanParts`]: every string, path, pointer
+//! array and filter byte the child will need) and the descriptors, then clones with new user,
+//! mount, pid, IPC, UTS and cgroup namespaces (and network unless shared): itself, or through
+//! the fork server ([`server`]), which receives the parts in their byte form ([`wire`]) and
+//! clones from its own small copy of the host. The clone child is the sandbox's [`init`]: it
+//! waits for the parent to write its id maps ([`idmap`]), builds the file system ([`mounts`]),
+//! and starts the [`sandboxee`] with a vfork-like clone; the sandboxee does the per-process
+//! steps and execs. Each step is one function returning its [`steps::Failure`]; nothing in the
+//! child allocates.
 
 mod idmap;
 mod init;
