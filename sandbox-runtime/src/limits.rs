@@ -75,8 +75,6 @@ pub(crate) struct Rlimit {
     pub soft: u64,
     /// Hard limit.
     pub hard: u64,
-    /// Its name for error messages.
-    pub name: &'static str,
 }
 
 impl Limits {
@@ -103,32 +101,36 @@ impl Limits {
         Ok(())
     }
 
-    /// The rlimits to set, and the record of every limit applied. `cgroup_memory` and
-    /// `cgroup_pids` say whether a cgroup enforces `memory` and `pids` (then no rlimit stands
-    /// in for them).
+    /// The rlimits to set, each with the name of the limit it enforces (for error messages),
+    /// and the record of every limit applied. `cgroup_memory` and `cgroup_pids` say whether a
+    /// cgroup enforces `memory` and `pids` (then no rlimit stands in for them).
     pub(crate) fn plan(
         &self,
         cgroup_memory: bool,
         cgroup_pids: bool,
-    ) -> (Vec<Rlimit>, Vec<EnforcedLimit>) {
-        let mut rl = vec![Rlimit {
-            resource: libc::RLIMIT_CORE,
-            soft: 0,
-            hard: 0,
-            name: "core",
-        }];
+    ) -> (Vec<(&'static str, Rlimit)>, Vec<EnforcedLimit>) {
+        let mut rl = vec![(
+            "core",
+            Rlimit {
+                resource: libc::RLIMIT_CORE,
+                soft: 0,
+                hard: 0,
+            },
+        )];
         let mut enforced = vec![EnforcedLimit {
             limit: "core",
             value: 0,
             by: Enforcement::Rlimit,
         }];
         let mut push = |limit: &'static str, resource: u32, soft: u64, hard: u64, shown: u64| {
-            rl.push(Rlimit {
-                resource,
-                soft,
-                hard,
-                name: limit,
-            });
+            rl.push((
+                limit,
+                Rlimit {
+                    resource,
+                    soft,
+                    hard,
+                },
+            ));
             enforced.push(EnforcedLimit {
                 limit,
                 value: shown,
@@ -214,13 +216,13 @@ mod tests {
         let (rl, enforced) = l.plan(false, false);
         assert!(rl
             .iter()
-            .any(|r| r.resource == libc::RLIMIT_AS && r.soft == 1 << 30));
+            .any(|(_, r)| r.resource == libc::RLIMIT_AS && r.soft == 1 << 30));
         assert!(rl
             .iter()
-            .any(|r| r.resource == libc::RLIMIT_CPU && r.soft == 2 && r.hard == 3));
+            .any(|(_, r)| r.resource == libc::RLIMIT_CPU && r.soft == 2 && r.hard == 3));
         assert!(enforced.iter().any(|e| e.limit == "memory"));
         let (rl, enforced) = l.plan(true, true);
-        assert!(!rl.iter().any(|r| r.resource == libc::RLIMIT_AS));
+        assert!(!rl.iter().any(|(_, r)| r.resource == libc::RLIMIT_AS));
         assert!(enforced
             .iter()
             .any(|e| e.limit == "memory" && e.by == Enforcement::Cgroup));

@@ -137,10 +137,11 @@ impl PlanParts {
         cmd: &SandboxCommand,
         passed_targets: &[RawFd],
         ids: &IdMaps,
-        rlimits: Vec<Rlimit>,
+        rlimits: Vec<(&'static str, Rlimit)>,
         filter: Option<PreparedFilter>,
         mounts: MountPlan,
     ) -> Result<(PlanParts, Descriptions), SpawnError> {
+        let (rlimit_names, rlimits): (Vec<&'static str>, Vec<Rlimit>) = rlimits.into_iter().unzip();
         let argv = cmd
             .args
             .iter()
@@ -179,7 +180,7 @@ impl PlanParts {
         let descriptions = Descriptions {
             mounts: mounts.descriptions.clone(),
             mount_points: mounts.mount_points.clone(),
-            rlimits: rlimits.iter().map(|r| r.name).collect(),
+            rlimits: rlimit_names,
             passed: passed_targets.to_vec(),
             program: cmd.program.display().to_string(),
             cwd: cmd.cwd.display().to_string(),

@@ -113,18 +113,6 @@ const TMPFS: u8 = 2;
 const PROC: u8 = 3;
 const SYMLINK: u8 = 4;
 
-/// The rlimit names the runtime uses (see [`crate::limits`]); the server gets them back from
-/// this list so that [`Rlimit`] keeps a static name.
-const RLIMIT_NAMES: [&str; 7] = [
-    "core",
-    "cpu_time",
-    "address_space",
-    "memory",
-    "file_size",
-    "open_files",
-    "pids",
-];
-
 impl Request {
     /// The request as bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -151,7 +139,6 @@ impl Request {
             w.u32(r.resource);
             w.u64(r.soft);
             w.u64(r.hard);
-            w.bytes(r.name.as_bytes());
         }
         match &p.filter {
             None => w.u8(0),
@@ -188,24 +175,16 @@ impl Request {
         let candidates = r.cstrs()?;
         let argv = r.cstrs()?;
         let envp = r.cstrs()?;
-        let n = r.count(24)?;
-        let mut rlimits = Vec::with_capacity(n);
-        for _ in 0..n {
-            let resource = r.u32()?;
-            let soft = r.u64()?;
-            let hard = r.u64()?;
-            let name = r.bytes()?;
-            let name = RLIMIT_NAMES
-                .into_iter()
-                .find(|k| k.as_bytes() == name)
-                .ok_or(Malformed("unknown rlimit name"))?;
-            rlimits.push(Rlimit {
-                resource,
-                soft,
-                hard,
-                name,
-            });
-        }
+        let n = r.count(20)?;
+        let rlimits = (0..n)
+            .map(|_| {
+                Ok(Rlimit {
+                    resource: r.u32()?,
+                    soft: r.u64()?,
+                    hard: r.u64()?,
+                })
+            })
+            .collect::<Result<_, Malformed>>()?;
         let filter = if r.bool()? {
             let notify = r.bool()?;
             let n = r.count(8)?;
