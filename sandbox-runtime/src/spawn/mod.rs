@@ -58,8 +58,14 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// A close-on-exec copy of `fd` numbered at least `min`.
 fn relocate(fd: &OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
+    dup_above(fd.as_raw_fd(), min)
+}
+
+/// A close-on-exec copy of descriptor number `fd` numbered at least `min` (`EBADF` if `fd` is
+/// not open).
+fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl with integer arguments.
-    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -76,15 +82,11 @@ fn stdio_end(
     match s {
         // A copy of the host's own descriptor (none if it is closed), so that a sandbox cloned
         // by the fork server, which has no standard streams, gets the same one.
-        Stdio::Inherit => {
-            // SAFETY: fcntl with integer arguments; a result is a fresh descriptor of ours.
-            let r = unsafe { libc::fcntl(stream, libc::F_DUPFD_CLOEXEC, min) };
-            if r < 0 {
-                return Ok((None, None));
-            }
-            // SAFETY: as above.
-            Ok((Some(unsafe { OwnedFd::from_raw_fd(r) }), None))
-        }
+        Stdio::Inherit => match dup_above(stream, min) {
+            Ok(fd) => Ok((Some(fd), None)),
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Ok((None, None)),
+            Err(e) => Err(SpawnError::os("dup an inherited standard stream", e)),
+        },
         Stdio::Null => {
             let f = std::fs::OpenOptions::new()
                 .read(true)
