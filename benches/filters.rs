@@ -171,6 +171,9 @@ fn native(c: &Compiled) -> Option<(&sandbox_policy::ir::ArchIr, &[SockFilter])> 
     Some((ir, &program.filter))
 }
 
+/// The peers in the wall-clock comparison, by the names their rows carry.
+const WALL_PEERS: [&str; 3] = ["seccompiler 0.5", "libseccomp default", "libseccomp tree"];
+
 /// The wall-clock configurations: no filter, the floor, and each generator's program for the
 /// docker-like policy with `read` argument-checked.
 fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
@@ -209,10 +212,10 @@ fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
     let sc = peer
         .clone()
         .and_then(|p| seccompiler_peer::program(&p).map(|(prog, _)| prog));
-    add("seccompiler 0.5", sc);
+    add(WALL_PEERS[0], sc);
     for (name, layout) in [
-        ("libseccomp default", Layout::Default),
-        ("libseccomp tree", Layout::BinaryTree),
+        (WALL_PEERS[1], Layout::Default),
+        (WALL_PEERS[2], Layout::BinaryTree),
     ] {
         let prog = match lib {
             None => Err("libseccomp not installed: skipped".to_string()),
@@ -320,6 +323,12 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
             filter: c.filter.clone(),
         })
         .collect();
+    // A peer left out (not installed, or too long to stack) is not beaten: say so.
+    let mut misses: Vec<String> = WALL_PEERS
+        .iter()
+        .filter(|p| !configs.iter().any(|c| c.name == **p))
+        .map(|p| format!("wall clock: {p} was not compared stacked"))
+        .collect();
     let rounds = wallclock::samples(&configs, &probes, n, reps, STACK);
     let (Some(floor), Some(ours)) = (
         configs.iter().position(|c| c.name.starts_with("floor")),
@@ -339,7 +348,6 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
         print!(" | {:^24}", p.label);
     }
     println!();
-    let mut misses = Vec::new();
     for (ci, config) in configs.iter().enumerate() {
         if ci == floor || config.filter.is_none() {
             continue;

@@ -64,7 +64,7 @@ impl Peer {
             Peer::Bare => Command::new(argv[0]),
             Peer::Unshare { net } => {
                 let mut c = Command::new("unshare");
-                c.arg(if *net { "-Urmpinun" } else { "-Urmpinu" })
+                c.arg(if *net { "-Urmpiun" } else { "-Urmpiu" })
                     .arg("--fork");
                 c.arg(argv[0]);
                 c
