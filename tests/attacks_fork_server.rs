@@ -3,8 +3,9 @@
 
 mod attack_suite;
 
-/// Starts the fork server before any test takes a snapshot of host resources.
+/// Starts the fork server before any test takes a snapshot of host resources, and checks at
+/// every test that it still runs: a server that died would let the rest of the suite pass on
+/// direct clones.
 fn prepare() {
-    static SERVER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    SERVER.get_or_init(|| sandbox_runtime::start_fork_server().expect("the fork server starts"));
+    sandbox_runtime::start_fork_server().expect("the fork server runs");
 }

@@ -5,17 +5,6 @@ mod common;
 
 use sandbox_runtime::{start_fork_server, Status};
 
-/// Every child of this process, over all its threads.
-fn children() -> Vec<String> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap() {
-        let path = task.unwrap().path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        out.extend(text.split_whitespace().map(str::to_string));
-    }
-    out
-}
-
 #[test]
 fn the_abandoned_init_is_reaped_and_the_error_names_the_cause() {
     // Set before the server starts (it reads it then); this is the binary's only test.
@@ -28,10 +17,10 @@ fn the_abandoned_init_is_reaped_and_the_error_names_the_cause() {
         "{err}"
     );
     // Neither the server nor the init it cloned is left, not even as a zombie.
-    assert!(!std::path::Path::new(&format!("/proc/{server}")).exists());
-    assert_eq!(children(), Vec::<String>::new());
+    assert!(!common::process_exists(server));
+    assert_eq!(common::children(), Vec::<String>::new());
     let out = common::command("/bin/echo").arg("direct").output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"direct\n");
-    assert_eq!(children(), Vec::<String>::new());
+    assert_eq!(common::children(), Vec::<String>::new());
 }

@@ -28,7 +28,7 @@ fn a_stopped_server_is_given_up_on() {
         "gave up after {waited:?}"
     );
     // Killed and reaped: not even a zombie is left.
-    assert!(!std::path::Path::new(&format!("/proc/{server}")).exists());
+    assert!(!common::process_exists(server));
     let out = common::command("/bin/echo").arg("direct").output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"direct\n");

@@ -1219,6 +1219,8 @@ fn hostile_comms(kind: &str) -> CommsError {
 fn comms_garbage_is_refused() {
     let e = hostile_comms("garbage");
     assert!(!matches!(e, CommsError::Closed), "{e}");
+    // Refused for what it is, not by the time-out: the first header's tag is unknown.
+    assert!(matches!(e, CommsError::WrongType { .. }), "{e}");
 }
 
 #[test]
@@ -1258,6 +1260,8 @@ fn comms_silent_peer_times_out() {
 fn comms_flood_is_refused() {
     let e = hostile_comms("flood");
     assert!(!matches!(e, CommsError::Closed), "{e}");
+    // Refused for what it is, not by the time-out.
+    assert!(matches!(e, CommsError::WrongType { .. }), "{e}");
 }
 
 /// What the host holds: open descriptors, mounts, and zombie children.

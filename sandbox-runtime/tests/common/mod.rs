@@ -37,3 +37,19 @@ pub fn command(program: &str) -> SandboxCommand {
     }
     c
 }
+
+/// Every child of this process, over all its threads (pids as text).
+pub fn children() -> Vec<String> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path().join("children");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        out.extend(text.split_whitespace().map(str::to_string));
+    }
+    out
+}
+
+/// Whether a process `pid` exists (running or a zombie).
+pub fn process_exists(pid: impl std::fmt::Display) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
