@@ -23,8 +23,9 @@ pub enum SpawnError {
         /// The path.
         path: String,
     },
-    /// A passed descriptor number is 0, 1, 2, negative or given twice.
-    #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, and each number once")]
+    /// A passed descriptor number is 0, 1, 2, negative, given twice, or not below the
+    /// open-files limit.
+    #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, each number once, and numbers below the open-files limit")]
     BadFdNumber(i32),
     /// The policy has no program for this machine's architecture.
     #[error("the policy has no program for this architecture")]

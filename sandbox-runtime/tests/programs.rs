@@ -4,6 +4,7 @@ mod common;
 
 use sandbox_runtime::Status;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::process::Command;
 
 fn compare(program: &str, args: &[&str]) {
@@ -146,4 +147,71 @@ fn signal_mask_and_ignored_signals_start_clean() {
     assert_eq!(piped.outcome.status, Status::Exited(0));
     assert_eq!(piped.stdout, b"y\ny\n");
     assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+}
+
+/// A host with its standard streams closed: the sandboxee must get those streams closed too,
+/// not whichever of the runtime's own descriptors took their numbers (the report socket, the
+/// sync pipe). Run in a forked child, which may close its own streams.
+#[test]
+fn closed_host_streams_stay_closed_in_the_sandbox() {
+    let (mut r, mut w) = std::io::pipe().unwrap();
+    // SAFETY: the child only closes descriptors, spawns one sandbox (allocating, which glibc's
+    // fork makes safe) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        drop(r);
+        // The report pipe must not sit on a standard stream's number.
+        assert!(w.as_raw_fd() > 2);
+        // SAFETY: closing this child's own standard streams.
+        unsafe {
+            libc::close(0);
+            libc::close(2);
+        }
+        let out = common::command("/bin/sh")
+            .args([
+                "-c",
+                "for f in 0 2; do [ -e /proc/self/fd/$f ] && echo open $f; done; echo done",
+            ])
+            .stdin(sandbox_runtime::Stdio::Inherit)
+            .stderr(sandbox_runtime::Stdio::Inherit)
+            .stdout(sandbox_runtime::Stdio::Piped)
+            .spawn()
+            .map(|c| c.wait_with_output());
+        let report = match out {
+            Ok(o) => format!(
+                "{} | {}",
+                o.outcome.status,
+                String::from_utf8_lossy(&o.stdout)
+            ),
+            Err(e) => format!("spawn failed: {e}"),
+        };
+        let _ = w.write_all(report.as_bytes());
+        // SAFETY: ends the forked child without running the harness's exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    drop(w);
+    let mut report = String::new();
+    std::io::Read::read_to_string(&mut r, &mut report).unwrap();
+    let mut status = 0;
+    // SAFETY: pid is our child; status is a live int.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(report, "exited with code 0 | done\n");
+}
+
+/// A passed descriptor number the sandboxee could never have open is refused up front.
+#[test]
+fn passed_fd_number_beyond_the_open_files_limit_is_refused() {
+    for target in [i32::MAX, 1 << 30] {
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let err = common::command("/bin/true")
+            .pass_fd(f.into(), target)
+            .spawn()
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(err, sandbox_runtime::SpawnError::BadFdNumber(n) if n == target),
+            "{err}"
+        );
+    }
 }

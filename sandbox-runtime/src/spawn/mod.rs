@@ -124,6 +124,16 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     if let Some(t) = targets.iter().find(|t| **t <= 2) {
         return Err(SpawnError::BadFdNumber(*t));
     }
+    // A target the sandboxee could not have open, and room above every target for the
+    // descriptors the child reads from.
+    let open_limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    if let Some(t) = targets
+        .last()
+        .filter(|t| u64::try_from(**t).unwrap_or(0) >= open_limit)
+    {
+        return Err(SpawnError::BadFdNumber(*t));
+    }
     // Every descriptor the child reads from is moved above every target number.
     let min = targets.last().copied().unwrap_or(2).max(2) + 1;
 
@@ -166,11 +176,13 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     let ids = IdMaps::for_caller();
     let mounts = MountPlan::build(&all_mounts)?;
 
-    let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
-    let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
+    // The standard streams first: on a host with 0, 1 or 2 closed, a descriptor made before
+    // would take that number and be passed on as the "inherited" stream.
     let (stdin_c, stdin_p) = stdio_end(std::mem::take(&mut cmd.stdin), 0, min)?;
     let (stdout_c, stdout_p) = stdio_end(std::mem::take(&mut cmd.stdout), 1, min)?;
     let (stderr_c, stderr_p) = stdio_end(std::mem::take(&mut cmd.stderr), 2, min)?;
+    let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
+    let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
     let passed = std::mem::take(&mut cmd.passed_fds)
         .into_iter()
         .map(|(fd, t)| Ok((relocate(&fd, min)?, t)))

@@ -28,7 +28,8 @@ pub(crate) struct Plan {
     pub passed: Vec<(RawFd, RawFd)>,
     /// Descriptors that survive the sandboxee's close-all before exec (sorted).
     pub keep_fds: Vec<u32>,
-    /// Descriptors init keeps when it starts (sorted): everything of this plan. The rest are
+    /// Descriptors init keeps when it starts (sorted): everything of this plan, and nothing
+    /// at 0, 1 or 2 (every stream the sandboxee gets is one of the plan's own descriptors). The rest are
     /// whatever the multi-threaded host had open at the clone, such as other sandboxes' pipes
     /// and pidfds being set up at the same moment; init must not hold them.
     pub init_keep_fds: Vec<u32>,
@@ -212,17 +213,15 @@ impl Plan {
             .iter()
             .map(|(fd, target)| (fd.as_raw_fd(), *target))
             .collect();
-        let mut keep_fds: Vec<u32> = vec![0, 1, 2, fds.report.as_raw_fd() as u32];
+        // The sandboxee keeps the streams it is given (a stream it is not given stays closed,
+        // whatever the host had at that number), the report socket and the passed targets.
+        let given = (0..3u32).filter(|i| fds.stdio[*i as usize].is_some());
+        let mut keep_fds: Vec<u32> = given.chain([fds.report.as_raw_fd() as u32]).collect();
         keep_fds.extend(passed.iter().map(|(_, t)| *t as u32));
         keep_fds.sort_unstable();
         keep_fds.dedup();
-        let mut init_keep_fds: Vec<u32> = vec![
-            0,
-            1,
-            2,
-            fds.sync.as_raw_fd() as u32,
-            fds.report.as_raw_fd() as u32,
-        ];
+        let mut init_keep_fds: Vec<u32> =
+            vec![fds.sync.as_raw_fd() as u32, fds.report.as_raw_fd() as u32];
         init_keep_fds.extend(fds.stdio.iter().flatten().map(|f| f.as_raw_fd() as u32));
         init_keep_fds.extend(passed.iter().map(|(src, _)| *src as u32));
         init_keep_fds.sort_unstable();
