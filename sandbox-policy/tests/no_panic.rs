@@ -112,3 +112,64 @@ fn mutated_groups_never_panic() {
         }
     }
 }
+
+/// Compiles `text` on a thread with a 2 MiB stack (a test thread's, smaller than rustc's) and
+/// returns the rendered errors; a stack overflow would abort the whole test binary.
+fn errors_on_a_small_stack(text: String) -> String {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let c = compile_text("deep.policy", None, &text, &mut NoIncludes);
+            assert!(
+                c.result.is_err(),
+                "{} bytes of nesting compiled",
+                text.len()
+            );
+            c.render_errors()
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let bangs = format!(
+        "default kill;\nallow read if {}fd == 0;\n",
+        "!".repeat(200_000)
+    );
+    assert!(errors_on_a_small_stack(bangs).contains("nested more than 64 levels deep"));
+    let parens = format!(
+        "default kill;\nallow read if {}fd == 0{};\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    assert!(errors_on_a_small_stack(parens).contains("nested more than 64 levels deep"));
+    let mask = format!(
+        "default kill;\nallow openat if flags & {}O_CREAT{} == 0;\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    assert!(errors_on_a_small_stack(mask).contains("nested more than 64 levels deep"));
+}
+
+#[test]
+fn endless_chains_are_an_error_not_a_stack_overflow() {
+    let chain = vec!["fd == 0"; 100_000].join(" || ");
+    let text = format!("default kill;\nallow read if {chain};\n");
+    assert!(errors_on_a_small_stack(text).contains("more than 256 comparisons in one condition"));
+    // At the limit, the deepest condition still compiles on a small stack: 256 negated
+    // comparisons, each under the deepest allowed nesting of parentheses.
+    let deepest = format!("{}!fd == 0{}", "(".repeat(63), ")".repeat(63));
+    let chain = vec![deepest.as_str(); 256].join(" || ");
+    let text = format!("default kill;\nallow read if {chain};\n");
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let c = compile_text("long.policy", None, &text, &mut NoIncludes);
+            assert!(c.result.is_ok(), "{}", c.render_errors());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

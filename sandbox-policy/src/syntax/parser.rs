@@ -27,6 +27,8 @@ pub fn parse(tokens: &[Token], end: Loc) -> (File, Vec<Diagnostic>) {
         pos: 0,
         end,
         errors: Vec::new(),
+        nesting: 0,
+        comparisons: 0,
     };
     let mut file = File::default();
     while p.pos < tokens.len() {
@@ -50,9 +52,36 @@ struct Parser<'a> {
     /// Where "end of input" errors point.
     end: Loc,
     errors: Vec<Diagnostic>,
+    /// `!` and parentheses open around the current point of a condition or constant.
+    nesting: usize,
+    /// Comparisons in the condition being parsed.
+    comparisons: usize,
 }
 
+/// The deepest nesting of `!` and parentheses a condition or constant may have. Every later
+/// stage walks conditions recursively; a bound here keeps hostile text from exhausting the
+/// compiler's stack (inside `policy!`, rustc's).
+const MAX_NESTING: usize = 64;
+
+/// The most comparisons one condition may have, for the same reason (a chain of `||` is as
+/// deep as it is long; 1,000 overflow a 2 MiB test thread in a debug build). A rule that needs
+/// more is better split into several.
+const MAX_COMPARISONS: usize = 256;
+
 impl Parser<'_> {
+    /// Enters one more level of `!` or parentheses, or says it is one too many.
+    fn nest(&mut self) -> PResult<()> {
+        if self.nesting >= MAX_NESTING {
+            return Err(Diagnostic::new(
+                self.here(),
+                format!("nested more than {MAX_NESTING} levels deep"),
+            )
+            .with_help("write the condition with fewer `!` and parentheses"));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -236,6 +265,8 @@ impl Parser<'_> {
         let syscalls = self.name_list("a syscall name")?;
         let cond = if self.is_ident("if") {
             self.pos += 1;
+            self.nesting = 0;
+            self.comparisons = 0;
             Some(self.or_expr()?)
         } else {
             None
@@ -288,17 +319,29 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> PResult<Expr> {
-        if self.eat_punct(Punct::Bang) {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
-        }
-        if self.is_punct(Punct::LParen) {
-            if self.paren_is_operand() {
-                return self.comparison();
-            }
+        if self.is_punct(Punct::Bang) {
+            self.nest()?;
             self.pos += 1;
-            let inner = self.or_expr()?;
+            let inner = self.unary();
+            self.nesting -= 1;
+            return Ok(Expr::Not(Box::new(inner?)));
+        }
+        if self.is_punct(Punct::LParen) && !self.paren_is_operand() {
+            self.nest()?;
+            self.pos += 1;
+            let inner = self.or_expr();
+            self.nesting -= 1;
+            let inner = inner?;
             self.expect_punct(Punct::RParen, "to close the parenthesised condition")?;
             return Ok(inner);
+        }
+        self.comparisons += 1;
+        if self.comparisons > MAX_COMPARISONS {
+            return Err(Diagnostic::new(
+                self.here(),
+                format!("more than {MAX_COMPARISONS} comparisons in one condition"),
+            )
+            .with_help("split the rule into several rules for the same syscall"));
         }
         self.comparison()
     }
@@ -399,8 +442,12 @@ impl Parser<'_> {
         let start = self.here();
         let mut parts = Vec::new();
         loop {
-            if self.eat_punct(Punct::LParen) {
-                parts.extend(self.const_or()?.parts);
+            if self.is_punct(Punct::LParen) {
+                self.nest()?;
+                self.pos += 1;
+                let inner = self.const_or();
+                self.nesting -= 1;
+                parts.extend(inner?.parts);
                 self.expect_punct(Punct::RParen, "to close the constant expression")?;
             } else {
                 parts.push(self.const_atom()?);
