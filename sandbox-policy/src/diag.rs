@@ -227,9 +227,15 @@ impl fmt::Display for Diagnostic {
 /// candidate in order, so suggestions are stable.
 pub fn closest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wrong_lower = wrong.to_ascii_lowercase();
-    let limit = (wrong.chars().count() / 3).max(1);
+    let len = wrong.chars().count();
+    let limit = (len / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;
     for cand in candidates {
+        // The length difference is a lower bound of the distance: skip the quadratic work for
+        // names that cannot be close (a megabyte-long unknown name costs a length check each).
+        if cand.chars().count().abs_diff(len) > limit {
+            continue;
+        }
         let d = edit_distance(&wrong_lower, &cand.to_ascii_lowercase());
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, cand));

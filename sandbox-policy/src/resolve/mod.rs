@@ -220,10 +220,13 @@ impl Resolver {
 
     fn cond(&mut self, arch: Arch, spec: &SyscallSpec, expr: &Expr) -> Option<CheckedCond> {
         Some(match expr {
-            Expr::Or(a, b) => CheckedCond::Or(
-                Box::new(self.cond(arch, spec, a)?),
-                Box::new(self.cond(arch, spec, b)?),
-            ),
+            // Both sides are checked before either error stops the rule, so every mistake in
+            // the condition is reported at once.
+            Expr::Or(a, b) => {
+                let a = self.cond(arch, spec, a);
+                let b = self.cond(arch, spec, b);
+                CheckedCond::Or(Box::new(a?), Box::new(b?))
+            }
             Expr::And(a, b) => {
                 let a = self.cond(arch, spec, a);
                 let b = self.cond(arch, spec, b);
