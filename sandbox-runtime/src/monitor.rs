@@ -176,6 +176,9 @@ impl Monitor {
                 )
             };
             if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                // The monitor can no longer watch: end the sandbox rather than wait on it
+                // without its limits.
+                self.kill_sandbox();
                 break;
             }
             let ended = fds[0].revents != 0;
