@@ -373,7 +373,8 @@ fn validate(prefix: &str, limits: &CgroupLimits) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Creates `parent` (prepared by `prepare` when new) and a fresh `parent/name*` group in it.
+/// Creates `parent` if needed, prepares it with `prepare` (every time: a concurrent creator may
+/// not have prepared it yet), and makes a fresh `parent/name*` group in it.
 /// A concurrent sandbox may remove `parent` between the two steps, so that is retried.
 fn make_group(
     parent: &Path,
@@ -383,10 +384,13 @@ fn make_group(
     let mut last = None;
     for attempt in 0..8 {
         match fs::create_dir(parent) {
-            Ok(()) => prepare(parent)?,
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(source) => return Err(io_error("create", parent, source)),
         }
+        // Whether this call made the parent or a concurrent one did: that one may not have
+        // prepared it yet, and preparing is idempotent.
+        prepare(parent)?;
         let dir = parent.join(if attempt == 0 {
             name.to_string()
         } else {
