@@ -176,11 +176,17 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
             libc::waitpid(server.pid, &mut status, 0);
         }
     };
-    if send(channel, request, fds).is_err() {
-        // The server cannot have cloned anything without the whole request: clone directly,
-        // now and from now on.
-        gone(&mut guard);
-        return Launch::Unavailable;
+    match send(channel, request, fds) {
+        Ok(()) => {}
+        // Refused before a byte was sent (a request over the channel's message limit): the
+        // server is fine; clone this one directly.
+        Err(CommsError::TooLarge { .. }) => return Launch::Unavailable,
+        Err(_) => {
+            // The server cannot have cloned anything without the whole request: clone
+            // directly, now and from now on.
+            gone(&mut guard);
+            return Launch::Unavailable;
+        }
     }
     match channel.recv_i64() {
         Ok(pid) if pid > 0 => Launch::Started(pid as libc::pid_t),
@@ -256,8 +262,14 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         sys::exit(1)
     };
     loop {
-        let reply = match receive(&mut channel) {
-            Ok((request, fds)) => {
+        // A request that cannot be read leaves the channel out of step: stop (the host closing
+        // its end is the usual case). One that is read but cannot be carried out gets its errno
+        // back, and the server serves on.
+        let Ok((request, received)) = receive(&mut channel) else {
+            sys::exit(0)
+        };
+        let reply = match place(&request, received) {
+            Ok(fds) => {
                 let reply = clone_init(request, &fds);
                 if die_after_clone {
                     // SAFETY: a signal to this process.
@@ -265,8 +277,7 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
                 }
                 reply
             }
-            // The host closed its end (or sent garbage, which it never does): stop.
-            Err(_) => sys::exit(0),
+            Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
         };
         if channel.send_i64(reply).is_err() {
             sys::exit(0);
@@ -274,9 +285,19 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     }
 }
 
-fn receive(channel: &mut Comms) -> Result<(Request, ChildFds), Box<dyn std::error::Error>> {
+/// Reads one request and all its descriptors, in the order [`ordered`] sends them.
+fn receive(channel: &mut Comms) -> Result<(Request, Vec<OwnedFd>), Box<dyn std::error::Error>> {
     let request = Request::decode(&channel.recv_bytes()?)?;
-    // Every descriptor is moved above every number a passed descriptor takes, as on the host.
+    let count = 2 + request.stdio.iter().filter(|s| **s).count() + request.passed_targets.len();
+    let fds = (0..count)
+        .map(|_| channel.recv_fd())
+        .collect::<Result<_, _>>()?;
+    Ok((request, fds))
+}
+
+/// Gives the received descriptors their roles, each moved above every number a passed
+/// descriptor takes (as on the host).
+fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
     let min = request
         .passed_targets
         .iter()
@@ -285,9 +306,11 @@ fn receive(channel: &mut Comms) -> Result<(Request, ChildFds), Box<dyn std::erro
         .unwrap_or(2)
         .max(2)
         + 1;
-    let mut next = || -> Result<OwnedFd, Box<dyn std::error::Error>> {
-        let fd = channel.recv_fd()?;
-        Ok(relocate(&fd, min)?)
+    let mut moved = received.iter().map(|fd| relocate(fd, min));
+    let mut next = || {
+        moved
+            .next()
+            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EPROTO)))
     };
     let sync = next()?;
     let report = next()?;
@@ -301,14 +324,13 @@ fn receive(channel: &mut Comms) -> Result<(Request, ChildFds), Box<dyn std::erro
         .passed_targets
         .iter()
         .map(|t| Ok((next()?, *t as RawFd)))
-        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
-    let fds = ChildFds {
+        .collect::<io::Result<_>>()?;
+    Ok(ChildFds {
         sync,
         report,
         stdio,
         passed,
-    };
-    Ok((request, fds))
+    })
 }
 
 /// Clones init for the request; the reply is its pid or a negative errno.
