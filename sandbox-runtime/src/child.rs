@@ -116,18 +116,7 @@ impl SandboxChild {
     /// Reads standard output and error to their ends (concurrently), then waits.
     pub fn wait_with_output(mut self) -> SandboxOutput {
         drop(self.stdin.take());
-        let err_reader = self.stderr.take().map(|mut f| {
-            std::thread::spawn(move || {
-                let mut v = Vec::new();
-                let _ = f.read_to_end(&mut v);
-                v
-            })
-        });
-        let mut stdout = Vec::new();
-        if let Some(mut f) = self.stdout.take() {
-            let _ = f.read_to_end(&mut stdout);
-        }
-        let stderr = err_reader.and_then(|h| h.join().ok()).unwrap_or_default();
+        let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take());
         let outcome = self.wait();
         SandboxOutput {
             outcome,
@@ -167,4 +156,43 @@ impl Drop for SandboxChild {
             let _ = self.wait();
         }
     }
+}
+
+/// Reads both pipes to their ends at once (with `poll`, no thread to start or fail), so that a
+/// program filling one while the other is read never blocks. A read error ends that stream.
+fn read_both(out: Option<File>, err: Option<File>) -> (Vec<u8>, Vec<u8>) {
+    use std::os::fd::AsFd;
+    let mut streams = [(out, Vec::new()), (err, Vec::new())];
+    loop {
+        let open: Vec<usize> = (0..2).filter(|i| streams[*i].0.is_some()).collect();
+        if open.is_empty() {
+            break;
+        }
+        let mut fds: Vec<nix::poll::PollFd> = open
+            .iter()
+            .filter_map(|i| streams[*i].0.as_ref())
+            .map(|f| nix::poll::PollFd::new(f.as_fd(), nix::poll::PollFlags::POLLIN))
+            .collect();
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready: Vec<bool> = fds.iter().map(|p| p.any().unwrap_or(true)).collect();
+        drop(fds);
+        for (i, ready) in open.into_iter().zip(ready) {
+            if !ready {
+                continue;
+            }
+            let (file, data) = &mut streams[i];
+            let mut buf = [0u8; 16 * 1024];
+            match file.as_mut().map(|f| f.read(&mut buf)) {
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Some(Ok(0)) | Some(Err(_)) => *file = None,
+                Some(Ok(n)) => data.extend_from_slice(&buf[..n]),
+                None => {}
+            }
+        }
+    }
+    let [(_, out), (_, err)] = streams;
+    (out, err)
 }

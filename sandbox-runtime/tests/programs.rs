@@ -215,3 +215,20 @@ fn passed_fd_number_beyond_the_open_files_limit_is_refused() {
         );
     }
 }
+
+/// Both captured streams far beyond a pipe's buffer, the larger one written first: reading one
+/// to its end before the other would block the program for ever.
+#[test]
+fn output_reads_both_streams_at_once() {
+    let out = common::command("/bin/sh")
+        .args([
+            "-c",
+            "head -c 300000 /dev/zero >&2; head -c 200000 /dev/zero",
+        ])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stderr.len(), 300_000);
+    assert_eq!(out.stdout.len(), 200_000);
+}
