@@ -52,6 +52,7 @@ fn main() {
         "connect-tcp" => connect_tcp(rest[0].parse().expect("port")),
         "connect-abstract" => connect_abstract(rest[0]),
         "netdev" => netdev(),
+        "listen" => listen(rest[0]),
         "fd-list" => fd_list(),
         "env" => env(),
         "tiocsti" => tiocsti(),
@@ -865,6 +866,36 @@ fn connect_abstract(name: &str) {
         )
     };
     say(format!("connect={}", result(r.into())));
+}
+
+/// Listens on the abstract socket `name` and on a TCP port of 127.0.0.1, checks that both
+/// take a connection from inside, says `listening port=N`, then reports every connection from
+/// elsewhere until killed.
+fn listen(name: &str) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract name");
+    let unix = UnixListener::bind_addr(&addr).expect("bind the abstract socket");
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = tcp.local_addr().expect("local address").port();
+    let own_unix = UnixStream::connect_addr(&addr).map(|_| unix.accept());
+    let own_tcp = std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| tcp.accept());
+    assert!(
+        matches!(own_unix, Ok(Ok(_))) && matches!(own_tcp, Ok(Ok(_))),
+        "the listener cannot reach itself: {own_unix:?} {own_tcp:?}"
+    );
+    unix.set_nonblocking(true).expect("non-blocking");
+    tcp.set_nonblocking(true).expect("non-blocking");
+    say(format!("listening port={port}"));
+    loop {
+        if unix.accept().is_ok() {
+            say("accepted=abstract");
+        }
+        if tcp.accept().is_ok() {
+            say("accepted=tcp");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 fn netdev() {

@@ -1046,6 +1046,17 @@ fn host_tcp_listener_is_unreachable() {
     assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
 }
 
+/// Runs `attack` (a connect) to `target` under a policy allowing everything and expects the
+/// connection refused: nobody listens there in the sandbox's network namespace.
+fn expect_refused(attack: &str, target: &str) {
+    let r = Attack::new(attack)
+        .args([target])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("connect"), "ECONNREFUSED", "{r}");
+}
+
 #[test]
 fn host_abstract_unix_socket_is_unreachable() {
     use std::os::linux::net::SocketAddrExt;
@@ -1055,14 +1066,40 @@ fn host_abstract_unix_socket_is_unreachable() {
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let listener = UnixListener::bind_addr(&addr).unwrap();
     listener.set_nonblocking(true).unwrap();
-    let r = Attack::new("connect-abstract")
-        .args([name.clone()])
-        .policy(&allow_all())
-        .run();
-    r.expect_exit0();
-    assert_eq!(r.value("connect"), "ECONNREFUSED", "{r}");
+    expect_refused("connect-abstract", &name);
     let e = listener.accept().expect_err("nobody connected");
     assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+}
+
+#[test]
+fn another_sandbox_is_unreachable_over_loopback_and_abstract_sockets() {
+    use std::io::{BufRead, BufReader, Read};
+    let _g = shared();
+    let name = unique("attack-neighbour");
+    let mut listener = Attack::new("listen")
+        .args([name.clone()])
+        .policy(&allow_all());
+    listener.cmd.stdout(Stdio::Piped);
+    let mut child = listener.cmd.spawn().expect("the listener starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening port=")
+        .unwrap_or_else(|| panic!("the listener did not start: {line:?}"))
+        .to_string();
+    // Several neighbours: each must be in a network namespace of its own, not one shared.
+    for _ in 0..3 {
+        expect_refused("connect-abstract", &name);
+        expect_refused("connect-tcp", &port);
+    }
+    child.kill().unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(child.wait().status, Status::Killed);
+    assert_eq!(rest, "", "a neighbour reached the listener");
+    assert_no_survivors(&listener.tag);
 }
 
 #[test]
