@@ -259,3 +259,43 @@ fn a_forked_child_of_the_host_clones_directly() {
     assert_eq!(out.stdout, b"host\n");
     assert_eq!(start_fork_server().unwrap(), server_pid);
 }
+
+/// The device and inode of a namespace file, which name the namespace.
+fn ns_id(path: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (m.dev(), m.ino())
+}
+
+#[test]
+fn each_sandbox_gets_a_network_namespace_of_its_own() {
+    let server_pid = server();
+    let host = ns_id("/proc/self/ns/net");
+    let sleeper = |share: bool| {
+        common::command("/bin/sleep")
+            .arg("5")
+            .share_network(share)
+            .stdout(Stdio::Null)
+            .spawn()
+            .unwrap()
+    };
+    let mut own: Vec<_> = (0..3).map(|_| sleeper(false)).collect();
+    let mut shared = sleeper(true);
+    let nets: Vec<_> = own
+        .iter()
+        .map(|c| ns_id(&format!("/proc/{}/ns/net", c.id())))
+        .collect();
+    for (i, n) in nets.iter().enumerate() {
+        assert_ne!(*n, host, "sandbox {i} is in the host's network namespace");
+        assert!(
+            !nets[..i].contains(n),
+            "sandboxes share a network namespace"
+        );
+    }
+    assert_eq!(ns_id(&format!("/proc/{}/ns/net", shared.id())), host);
+    assert_eq!(ns_id(&format!("/proc/{server_pid}/ns/net")), host);
+    for c in own.iter_mut().chain([&mut shared]) {
+        c.kill().unwrap();
+        assert_eq!(c.wait().status, Status::Killed);
+    }
+}
