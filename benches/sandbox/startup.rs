@@ -245,11 +245,15 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
     println!("  network namespace, extra time per start-up (median of per-round differences):");
     for (a, b) in [
         ("ours: full", "ours: full, share_network(true)"),
+        (
+            "ours: full, fork server",
+            "ours: full, share_network(true), fork server",
+        ),
         ("unshare -Urmpiun --fork", "unshare -Urmpiu --fork"),
         ("bwrap --unshare-all", "bwrap --unshare-all --share-net"),
     ] {
         if let Some(d) = extra(names, times, a, b) {
-            println!("    {a:<30} {:>10}", stats::human(d));
+            println!("    {a:<44} {:>10}", stats::human(d));
         }
     }
     misses
