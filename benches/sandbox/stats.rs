@@ -60,6 +60,32 @@ pub fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// A distribution-free 95% confidence interval for the median of `xs`: the `k`-th smallest and
+/// `k`-th largest values, with `k` the largest rank such that fewer than `k` of `n` fair coin
+/// flips come up heads with probability at most 2.5% (for 10 values the 2nd and 9th, for 100
+/// the 40th and 61st). Assumes nothing about the distribution (the machine's noise is far from
+/// normal); the full range when `xs` is too short for one.
+pub fn median_ci(xs: &[f64]) -> (f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    // P(heads = i) for i = 0, 1, ..., by the ratio of successive binomial terms.
+    let mut p = 0.5f64.powi(n as i32);
+    let mut below = 0.0;
+    let mut k = 0;
+    while k < n / 2 && below + p <= 0.025 {
+        below += p;
+        p *= (n - k) as f64 / (k + 1) as f64;
+        k += 1;
+    }
+    // `below` is P(heads < k): the interval is v[k-1] ..= v[n-k] (1-based ranks k, n-k+1).
+    let k = k.max(1);
+    (v[k - 1], v[n - k])
+}
+
 /// The smallest and largest of `xs`.
 pub fn range(xs: &[f64]) -> (f64, f64) {
     xs.iter()
@@ -85,6 +111,8 @@ pub struct Summary {
     pub ratio: f64,
     /// Smallest and largest per-round ratio.
     pub spread: (f64, f64),
+    /// 95% confidence interval of the median per-round ratio ([`median_ci`]).
+    pub ci: (f64, f64),
 }
 
 /// Summarises `xs` against `base` (both per-round, from the same [`interleave`]).
@@ -96,6 +124,7 @@ pub fn summarise(xs: &[f64], base: &[f64]) -> Summary {
         extra: median(&d),
         ratio: median(&r),
         spread: range(&r),
+        ci: median_ci(&r),
     }
 }
 
@@ -118,13 +147,15 @@ fn signed(secs: f64) -> String {
 }
 
 /// One line of a comparison table: name, median time, extra time over the baseline, ratio to
-/// the baseline and its range.
+/// the baseline, the 95% confidence interval of that ratio, and its range.
 pub fn print_row(name: &str, s: &Summary) {
     println!(
-        "  {name:<44} {:>10} {:>11} {:>7.2}x  ({:.2}-{:.2})",
+        "  {name:<44} {:>10} {:>11} {:>7.3}x  [{:.3}-{:.3}]  ({:.2}-{:.2})",
         human(s.median),
         signed(s.extra),
         s.ratio,
+        s.ci.0,
+        s.ci.1,
         s.spread.0,
         s.spread.1
     );
@@ -138,7 +169,10 @@ pub fn print_table(variants: &[Variant], rounds: &Rounds, base: usize) -> Vec<Su
         "median",
         "extra",
         "ratio",
-        format_args!("(per-round range; baseline: {})", variants[base].name)
+        format_args!(
+            "[95% CI]  (per-round range; baseline: {})",
+            variants[base].name
+        )
     );
     variants
         .iter()
