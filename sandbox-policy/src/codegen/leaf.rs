@@ -144,6 +144,8 @@ pub(crate) fn normalize(decision: &Decision) -> LeafKey {
                 otherwise = value;
                 break;
             }
+            // A condition an earlier branch already tested cannot be the first to hold.
+            cond if out.iter().any(|(earlier, _)| *earlier == cond) => {}
             cond => out.push((cond, value)),
         }
     }
@@ -253,5 +255,28 @@ mod tests {
             otherwise: deny,
         };
         assert_eq!(normalize(&always), LeafKey::Ret(ret::ALLOW));
+    }
+
+    #[test]
+    fn a_condition_tested_before_is_dropped_whatever_it_returns() {
+        // Two groups allowing the same call under the same condition, then one denying it:
+        // only the first test can decide.
+        let c = cmp(CmpOp::Eq, 0x243, 0, false);
+        let branch = |verdict| Branch {
+            cond: c.clone(),
+            verdict,
+        };
+        let d = Decision::Branches {
+            branches: vec![
+                branch(Verdict::new(Action::Allow, Tag(3))),
+                branch(Verdict::new(Action::Allow, Tag(5))),
+                branch(Verdict::new(Action::Errno(1), Tag(6))),
+            ],
+            otherwise: Verdict::new(Action::Kill, Tag::DEFAULT),
+        };
+        match normalize(&d) {
+            LeafKey::Args(a) => assert_eq!(a.branches, vec![(simplify(&c), ret::ALLOW)]),
+            other => panic!("{other:?}"),
+        }
     }
 }
