@@ -95,10 +95,12 @@ fn wall_time_limit_times_out() {
         .unwrap();
     let elapsed = t.elapsed();
     assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    // Ended at the limit, not at some coarse tick after it; the slack is for a loaded 2-CPU
+    // machine running other tests at once.
     let w = out.outcome.wall_time;
     assert!(w >= Duration::from_secs(1), "{w:?}");
-    assert!(w <= Duration::from_millis(1200), "{w:?}");
-    assert!(elapsed <= Duration::from_millis(1300), "{elapsed:?}");
+    assert!(w <= Duration::from_millis(1500), "{w:?}");
+    assert!(elapsed <= Duration::from_millis(1600), "{elapsed:?}");
 }
 
 #[test]

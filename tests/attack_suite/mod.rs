@@ -920,8 +920,10 @@ fn memory_bomb_is_bounded() {
     assert!(r.out.outcome.max_rss_kb <= (LIMIT >> 10) + 8 * 1024, "{r}");
 }
 
+/// Whether `took` is within 10% and 250 ms of `limit` (slack for a loaded 2-CPU machine; a limit
+/// enforced at a coarse tick, or not at all, is far outside it).
 fn assert_close(what: &str, took: Duration, limit: Duration) {
-    let slack = limit / 10 + Duration::from_millis(100);
+    let slack = limit / 10 + Duration::from_millis(250);
     assert!(
         took + slack >= limit && took <= limit + slack,
         "{what}: took {took:?} for a limit of {limit:?}"
