@@ -19,6 +19,37 @@ use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::spawn::idmap::SANDBOX_ID;
 
+/// The namespaces every sandbox's init is cloned into (and the signal its parent gets when it
+/// ends): user, mount, pid, IPC, UTS and cgroup, and network unless the host's is shared.
+pub(crate) fn clone_flags(new_net: bool) -> libc::c_ulong {
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWCGROUP
+        | libc::SIGCHLD;
+    if new_net {
+        flags |= libc::CLONE_NEWNET;
+    }
+    flags as libc::c_ulong
+}
+
+/// Clones init with [`clone_flags`] for `plan` plus `extra` (the fork server adds
+/// `CLONE_PARENT`): its pid, or `-1` with errno set. The child runs [`run`] on its copy of the
+/// plan and never returns here.
+pub(crate) fn clone(plan: &Plan, extra: libc::c_ulong) -> libc::c_long {
+    let flags = clone_flags(plan.new_net) | extra;
+    // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
+    // address space and only makes raw system calls on the plan, which was fully prepared
+    // before, so no lock another thread of the parent held at the clone is touched.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
+    if pid == 0 {
+        run(plan);
+    }
+    pid
+}
+
 /// Init's main: never returns.
 pub(crate) fn run(plan: &Plan) -> ! {
     match setup(plan) {

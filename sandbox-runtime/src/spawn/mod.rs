@@ -199,17 +199,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     let (parts, descriptions) =
         PlanParts::build(cmd, &passed_targets, &ids, rlimits, filter, mounts)?;
 
-    let mut flags = libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWCGROUP;
-    if !cmd.share_network {
-        flags |= libc::CLONE_NEWNET;
-    }
     let request = wire::Request {
-        clone_flags: (flags | libc::SIGCHLD) as u64,
         parts,
         stdio: [0, 1, 2].map(|i| fds.stdio[i].is_some()),
         passed_targets,
@@ -239,7 +229,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         Launch::Unavailable => {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
-            clone_init(&plan, request.clone_flags)?
+            clone_init(&plan)?
         }
     };
     drop(fds);
@@ -325,14 +315,8 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
 }
 
 /// Clones the sandbox's init from this process (no fork server) and returns its pid.
-fn clone_init(plan: &Plan, flags: u64) -> Result<libc::pid_t, SpawnError> {
-    // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child runs init::run on a copy
-    // of this address space and never returns; it only makes raw system calls on the plan,
-    // which was fully prepared above, so no lock another thread held at the clone is touched.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0, 0, 0, 0) };
-    if pid == 0 {
-        init::run(plan);
-    }
+fn clone_init(plan: &Plan) -> Result<libc::pid_t, SpawnError> {
+    let pid = init::clone(plan, 0);
     if pid < 0 {
         return Err(SpawnError::os(
             "clone the sandbox",

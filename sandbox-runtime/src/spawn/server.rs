@@ -335,26 +335,12 @@ fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
 
 /// Clones init for the request; the reply is its pid or a negative errno.
 fn clone_init(request: Request, fds: &ChildFds) -> i64 {
-    let flags = request.clone_flags as libc::c_ulong;
     let plan = match Plan::assemble(request.parts, fds) {
         Ok(p) => p,
         Err(e) => return -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     };
-    // SAFETY: a fork-like clone of this single-threaded server; CLONE_PARENT makes the host
-    // init's parent. The child runs init::run on its copy of the plan and never returns.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags | libc::CLONE_PARENT as libc::c_ulong,
-            0,
-            0,
-            0,
-            0,
-        )
-    };
-    if pid == 0 {
-        init::run(&plan);
-    }
+    // CLONE_PARENT makes the host init's parent; this server is single-threaded.
+    let pid = init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong);
     if pid < 0 {
         return -i64::from(sys::errno());
     }

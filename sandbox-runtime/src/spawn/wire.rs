@@ -15,8 +15,6 @@ use std::os::fd::RawFd;
 
 /// A launch request without its descriptors.
 pub(crate) struct Request {
-    /// The clone flags (namespaces) for the sandbox's init.
-    pub clone_flags: u64,
     pub parts: PlanParts,
     /// Whether standard stream 0, 1, 2 comes with a descriptor.
     pub stdio: [bool; 3],
@@ -118,7 +116,6 @@ impl Request {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(4096));
         let p = &self.parts;
-        w.u64(self.clone_flags);
         for b in [p.clear_groups, p.new_net] {
             w.u8(b.into());
         }
@@ -162,7 +159,6 @@ impl Request {
     /// Reads a request made by [`Request::encode`].
     pub(crate) fn decode(bytes: &[u8]) -> Result<Request, Malformed> {
         let mut r = Reader(bytes);
-        let clone_flags = r.u64()?;
         let clear_groups = r.bool()?;
         let new_net = r.bool()?;
         let stdio = [r.bool()?, r.bool()?, r.bool()?];
@@ -211,7 +207,6 @@ impl Request {
             return Err(Malformed("trailing bytes"));
         }
         Ok(Request {
-            clone_flags,
             parts: PlanParts {
                 clear_groups,
                 new_net,
@@ -371,7 +366,6 @@ mod tests {
         )
         .unwrap();
         Request {
-            clone_flags: 0x7e02_0000,
             parts,
             stdio: [true, false, true],
             passed_targets: vec![5, 9],
