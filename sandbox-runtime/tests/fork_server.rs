@@ -260,42 +260,51 @@ fn a_forked_child_of_the_host_clones_directly() {
     assert_eq!(start_fork_server().unwrap(), server_pid);
 }
 
-/// The device and inode of a namespace file, which name the namespace.
-fn ns_id(path: &str) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    (m.dev(), m.ino())
+/// The namespace a `/proc/.../ns/net` link names (`net:[4026531840]`).
+fn host_ns(path: &str) -> String {
+    std::fs::read_link(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
 fn each_sandbox_gets_a_network_namespace_of_its_own() {
+    use std::io::{BufRead, BufReader};
     let server_pid = server();
-    let host = ns_id("/proc/self/ns/net");
-    let sleeper = |share: bool| {
-        common::command("/bin/sleep")
-            .arg("5")
+    let host = host_ns("/proc/self/ns/net");
+    // Each sandbox names its own namespace from inside (the host may not read an
+    // unprivileged sandbox's /proc entries), then stays up while the others start.
+    let start = |share: bool| {
+        let mut child = common::command("/bin/sh")
+            .args(["-c", "readlink /proc/self/ns/net; exec sleep 5"])
             .share_network(share)
-            .stdout(Stdio::Null)
+            .stdout(Stdio::Piped)
             .spawn()
-            .unwrap()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (child, line.trim().to_string())
     };
-    let mut own: Vec<_> = (0..3).map(|_| sleeper(false)).collect();
-    let mut shared = sleeper(true);
-    let nets: Vec<_> = own
-        .iter()
-        .map(|c| ns_id(&format!("/proc/{}/ns/net", c.id())))
-        .collect();
-    for (i, n) in nets.iter().enumerate() {
-        assert_ne!(*n, host, "sandbox {i} is in the host's network namespace");
+    let mut own: Vec<_> = (0..3).map(|_| start(false)).collect();
+    let (mut shared, shared_ns) = start(true);
+    for (i, (_, ns)) in own.iter().enumerate() {
+        assert!(ns.starts_with("net:["), "{ns:?}");
+        assert_ne!(*ns, host, "sandbox {i} is in the host's network namespace");
         assert!(
-            !nets[..i].contains(n),
+            !own[..i].iter().any(|(_, earlier)| earlier == ns),
             "sandboxes share a network namespace"
         );
     }
-    assert_eq!(ns_id(&format!("/proc/{}/ns/net", shared.id())), host);
-    assert_eq!(ns_id(&format!("/proc/{server_pid}/ns/net")), host);
-    for c in own.iter_mut().chain([&mut shared]) {
+    assert_eq!(shared_ns, host);
+    // The server stays in the host's (the next sandbox sharing the network must get it).
+    assert_eq!(host_ns(&format!("/proc/{server_pid}/ns/net")), host);
+    for (c, _) in own.iter_mut() {
         c.kill().unwrap();
         assert_eq!(c.wait().status, Status::Killed);
     }
+    shared.kill().unwrap();
+    assert_eq!(shared.wait().status, Status::Killed);
 }

@@ -212,8 +212,9 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Host processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<(u32, String)> {
+/// Host processes with `tag` as one whole argument (not a prefix: `tag:attack-1-1` must not
+/// match a concurrent test's `tag:attack-1-12`).
+fn processes_with(tag: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return found;
@@ -223,8 +224,8 @@ fn processes_with(needle: &str) -> Vec<(u32, String)> {
             continue;
         };
         if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.contains(needle) {
+            if cmdline.split(|b| *b == 0).any(|arg| arg == tag.as_bytes()) {
+                let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
                 found.push((pid, text));
             }
         }
