@@ -182,8 +182,15 @@ impl Monitor {
                 break;
             }
             let ended = fds[0].revents != 0;
-            self.read_reports(&mut st);
-            self.read_exec_pipe(&mut st);
+            // Only what poll says is ready: a notification-heavy run wakes this loop once per
+            // call, and each needless read is a system call on that path.
+            let ready = |fd: RawFd| fds.iter().any(|p| p.fd == fd && p.revents != 0);
+            if ready(self.report.as_raw_fd()) {
+                self.read_reports(&mut st);
+            }
+            if st.exec_pipe.as_ref().is_some_and(|p| ready(p.as_raw_fd())) {
+                self.read_exec_pipe(&mut st);
+            }
             self.fetch_listener(&mut st);
             let listener_ready = st.listener.as_ref().is_some_and(|l| {
                 fds.iter()
@@ -331,6 +338,7 @@ impl Monitor {
         };
         match seccomp::pidfd_getfd(pidfd.as_raw_fd(), n) {
             Ok(fd) if seccomp::is_listener(&fd) => {
+                seccomp::sync_wake_ups(&fd);
                 st.listener = Some(fd);
                 st.pending_listener = None;
             }
