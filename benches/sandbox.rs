@@ -1,16 +1,18 @@
-//! Sandboxes against their peers: start-up, throughput, memory per idle sandbox and the
-//! overhead on real programs, each figure a ratio to a baseline or peer measured in the same
+//! Sandboxes against their peers: start-up, throughput, memory per idle sandbox, the
+//! overhead on real programs and the cost of a call the monitor decides, each figure a ratio to a baseline or peer measured in the same
 //! run (medians of interleaved repetitions).
 //!
 //! `cargo bench --bench sandbox` runs the full mode; `SANDBOX_BENCH_QUICK=1` (or `--quick`)
 //! a short one for CI (well under a minute). Peers: plain fork+exec, util-linux `unshare`
 //! and bubblewrap (`bwrap`); a missing peer is announced and its rows skipped. Targets are
 //! printed; `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
-//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead` (any subset) runs only those
+//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,notify` (any subset) runs only those
 //! sections.
 
 #[path = "sandbox/memory.rs"]
 mod memory;
+#[path = "sandbox/notify.rs"]
+mod notify;
 #[path = "sandbox/ours.rs"]
 mod ours;
 #[path = "sandbox/overhead.rs"]
@@ -106,6 +108,9 @@ fn main() {
     if selected("overhead") {
         findings.extend(overhead::run(mode));
         checked.push("realistic policies within 5% of bare");
+    }
+    if selected("notify") {
+        findings.extend(notify::run(mode));
     }
     report(&findings, &checked, strict);
 }

@@ -1,0 +1,86 @@
+//! Calls the monitor decides: what one system call costs when the filter sends it to the
+//! monitor and the monitor lets it run (every call in learn mode; each call a policy would kill
+//! under `--log-violations`), against the same run where the filter lets every call through.
+//! `strace -f` is the peer: ptrace, the other way to stop each call in a supervisor.
+
+use crate::ours::{self, Setup};
+use crate::peers::Peer;
+use crate::stats::{self, Variant};
+use crate::{Finding, Mode};
+use sandbox_runtime::Status;
+use std::cell::Cell;
+
+/// A walk with many cheap calls (about 13,000 on Debian 12's headers).
+const ARGV: &[&str] = &["/usr/bin/find", "/usr/include", "-name", "x"];
+
+/// Runs [`ARGV`] in learn mode; returns the number of calls the monitor saw.
+fn learn_run(setup: &Setup) -> Result<usize, String> {
+    let mut cmd = setup.command(ARGV);
+    cmd.learn();
+    let mut child = cmd.spawn().map_err(|e| format!("cannot spawn: {e}"))?;
+    let calls = child
+        .observations()
+        .ok_or("learn mode gave no observations")?
+        .iter()
+        .count();
+    match child.wait().status {
+        Status::Exited(0 | 1) => Ok(calls),
+        s => Err(format!("ended with {s:?}")),
+    }
+}
+
+/// Runs the comparison; returns any failure.
+pub fn run(mode: Mode) -> Vec<Finding> {
+    println!("== Calls the monitor decides: {} ==", ARGV.join(" "));
+    if let Some(missing) = ["/usr/bin/find", "/usr/include"]
+        .iter()
+        .find(|p| !std::path::Path::new(p).exists())
+    {
+        println!("NOTICE: skipped, {missing} does not exist here\n");
+        return Vec::new();
+    }
+    let allow_all = ours::compile("allow-all", ours::ALLOW_ALL_POLICY);
+    let filtered = Setup {
+        policy: Some(&allow_all),
+        share_network: false,
+        bind_usr: true,
+        fork_server: false,
+    };
+    let calls = Cell::new(0usize);
+    let mut variants = vec![
+        Variant::new(
+            "ours: `default allow;` (no call reaches the monitor)",
+            || filtered.run(ARGV, &[0, 1], false),
+        ),
+        Variant::new("ours: learn mode (every call reaches the monitor)", || {
+            learn_run(&filtered).map(|n| calls.set(n))
+        }),
+    ];
+    let strace = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if strace {
+        variants.push(Variant::new("strace -f (ptrace stops every call)", || {
+            let mut argv = vec!["/usr/bin/strace", "-f", "-qq", "-o", "/dev/null"];
+            argv.extend_from_slice(ARGV);
+            Peer::Bare.run(&argv, &[0, 1], false)
+        }));
+    } else {
+        println!("NOTICE: strace is not installed; its row is skipped");
+    }
+    let rounds = mode.pick(3, 21);
+    println!("{rounds} interleaved rounds of 1");
+    let times = match stats::interleave(&variants, rounds, 1) {
+        Ok(t) => t,
+        Err(e) => return vec![Finding::Failed(format!("notifications: {e}"))],
+    };
+    let s = stats::print_table(&variants, &times, 0);
+    let n = calls.get().max(1) as f64;
+    println!("  per call, over the filtered run ({} calls):", calls.get());
+    for (v, sum) in variants.iter().zip(&s).skip(1) {
+        println!("    {:<50} {:>10}", v.name, stats::human(sum.extra / n));
+    }
+    println!();
+    Vec::new()
+}
