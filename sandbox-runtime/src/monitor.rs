@@ -20,12 +20,12 @@ use crate::limits::EnforcedLimit;
 use crate::observe::{Observation, SyscallMode};
 use crate::outcome::{Outcome, SetupError, Status, Violation};
 use crate::seccomp::{self, Reply};
-use crate::spawn::steps::{kind, Descriptions, Report};
+use crate::spawn::steps::{kind, receive, Descriptions, Received, Report};
 use crate::Policy;
 use sandbox_policy::arch::Arch;
 use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -234,38 +234,13 @@ impl Monitor {
 
     /// Reads every queued message of the report socket.
     fn read_reports(&self, st: &mut State) {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
-        loop {
-            let mut buf = [0u8; Report::SIZE];
-            let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
-            let mut iov = [io::IoSliceMut::new(&mut buf)];
-            let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
-            let (len, pid, fds) = match recvmsg::<UnixAddr>(
-                self.report.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                flags,
-            ) {
-                Ok(msg) if msg.bytes > 0 => {
-                    let mut pid = None;
-                    let mut fds = Vec::new();
-                    for c in msg.cmsgs().into_iter().flatten() {
-                        match c {
-                            ControlMessageOwned::ScmCredentials(cred) => pid = Some(cred.pid()),
-                            ControlMessageOwned::ScmRights(v) => fds.extend(v),
-                            _ => {}
-                        }
-                    }
-                    (msg.bytes, pid, fds)
-                }
-                _ => return,
-            };
-            // SAFETY: the kernel just installed these descriptors for us.
-            let mut fds: Vec<OwnedFd> = fds
-                .into_iter()
-                .map(|f| unsafe { OwnedFd::from_raw_fd(f) })
-                .collect();
-            let Some(r) = Report::from_bytes(&buf[..len]) else {
+        while let Some(Received {
+            report,
+            pid,
+            mut fds,
+        }) = receive(self.report.as_raw_fd(), false)
+        {
+            let Some(r) = report else {
                 continue;
             };
             match r.kind {

@@ -20,7 +20,7 @@
 
 use super::plan::{ChildFds, Plan};
 use super::wire::Request;
-use super::{init, relocate, sys};
+use super::{init, relocate, steps, sys};
 use crate::comms::{Comms, CommsError};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -206,28 +206,11 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
 /// credentials (which name its pid) and exits; with no init, the socket reports end of file at
 /// once.
 pub(crate) fn reap_abandoned_init(report: &OwnedFd) {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
     // Bounded, should an init hang instead of exiting; it never does in practice.
     let limit = nix::sys::time::TimeVal::new(5, 0);
     let _ = nix::sys::socket::setsockopt(report, nix::sys::socket::sockopt::ReceiveTimeout, &limit);
-    loop {
-        let mut buf = [0u8; 64];
-        let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
-        let mut iov = [io::IoSliceMut::new(&mut buf)];
-        let pid = match recvmsg::<UnixAddr>(
-            report.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Ok(msg) if msg.bytes > 0 => msg.cmsgs().into_iter().flatten().find_map(|c| match c {
-                ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
-                _ => None,
-            }),
-            Err(nix::errno::Errno::EINTR) => continue,
-            _ => return,
-        };
-        if let Some(pid) = pid {
+    while let Some(message) = steps::receive(report.as_raw_fd(), true) {
+        if let Some(pid) = message.pid {
             let mut status = 0;
             // SAFETY: status is a live int; a pid that is not our child gives ECHILD.
             unsafe { libc::waitpid(pid, &mut status, 0) };

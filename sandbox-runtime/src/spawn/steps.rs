@@ -138,6 +138,55 @@ pub(crate) mod kind {
     pub const LISTENER: u32 = 4;
 }
 
+/// One message read from a report socket: the report (`None` if its bytes are not one), the
+/// sender's pid as the kernel vouches for it (`SCM_CREDENTIALS`), and any descriptors it
+/// carried (`SCM_RIGHTS`).
+pub(crate) struct Received {
+    pub report: Option<Report>,
+    pub pid: Option<libc::pid_t>,
+    pub fds: Vec<std::os::fd::OwnedFd>,
+}
+
+/// Reads one message from the host's end of a report socket; `None` at its end, on an error,
+/// or (with `wait` false) when nothing is queued. With `wait`, blocks (up to the socket's
+/// receive timeout, if one is set).
+pub(crate) fn receive(sock: std::os::fd::RawFd, wait: bool) -> Option<Received> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    let mut buf = [0u8; Report::SIZE];
+    let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
+    if !wait {
+        flags |= MsgFlags::MSG_DONTWAIT;
+    }
+    let msg = loop {
+        match recvmsg::<UnixAddr>(sock, &mut iov, Some(&mut cmsg), flags) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(msg) if msg.bytes > 0 => break msg,
+            _ => return None,
+        }
+    };
+    let len = msg.bytes;
+    let mut pid = None;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().into_iter().flatten() {
+        match c {
+            ControlMessageOwned::ScmCredentials(cred) => pid = Some(cred.pid()),
+            // SAFETY: the kernel just installed these descriptors for us.
+            ControlMessageOwned::ScmRights(v) => {
+                fds.extend(v.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }))
+            }
+            _ => {}
+        }
+    }
+    Some(Received {
+        report: Report::from_bytes(&buf[..len]),
+        pid,
+        fds,
+    })
+}
+
 /// One fixed-size message from the child to the parent.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
