@@ -8,7 +8,10 @@
 //!   that the exec happened;
 //! - the seccomp listener (fetched from the sandboxee with `pidfd_getfd`): the runtime's own
 //!   calls before the exec are let through; anything after is a violation, which is named by
-//!   re-running the policy's original program, recorded, and answered by killing the sandbox;
+//!   re-running the policy's original program, recorded, and answered by killing the sandbox
+//!   (in the learn and log-violations modes, observed and let run). The listener asks for
+//!   synchronous wake-ups (Linux 6.6+), so a notified call and its answer switch between the
+//!   two threads on one CPU instead of waking the other side on another;
 //! - init's pidfd, for the end, with the wall-time deadline as the poll time-out.
 //!
 //! The whole sandbox is killed as one unit by SIGKILL to init (pid 1 of its pid namespace):
