@@ -27,8 +27,6 @@ pub(crate) struct IdMaps {
     pub deny_setgroups: bool,
     /// Init must drop the supplementary groups (possible only when privileged).
     pub clear_groups: bool,
-    /// The host uid the sandbox runs as.
-    pub host_uid: u32,
 }
 
 impl IdMaps {
@@ -42,7 +40,6 @@ impl IdMaps {
                 gid_map: format!("{SANDBOX_ID} {HOST_ID_WHEN_ROOT} 1\n"),
                 deny_setgroups: false,
                 clear_groups: true,
-                host_uid: HOST_ID_WHEN_ROOT,
             }
         } else {
             IdMaps {
@@ -50,7 +47,6 @@ impl IdMaps {
                 gid_map: format!("{SANDBOX_ID} {gid} 1\n"),
                 deny_setgroups: true,
                 clear_groups: false,
-                host_uid: uid,
             }
         }
     }
