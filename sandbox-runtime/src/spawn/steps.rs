@@ -327,4 +327,15 @@ mod tests {
             assert_eq!(Step::from_u32(s as u32), Some(s));
         }
     }
+
+    #[test]
+    fn all_lists_every_step_in_order() {
+        // The discriminants run 1, 2, ... with `Exec` (the exec is the last step there can be)
+        // last: a step added anywhere before it and left out of `ALL` shifts `Exec` past the
+        // list's end.
+        for (i, s) in Step::ALL.into_iter().enumerate() {
+            assert_eq!(s as usize, i + 1, "{s:?}");
+        }
+        assert_eq!(Step::Exec as usize, Step::ALL.len());
+    }
 }
