@@ -160,6 +160,8 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         Some(p) => Some(seccomp::prepare(p, notify)?),
         None => None,
     };
+    // Checked before anything is created for the sandbox: a bad mount leaves nothing behind.
+    let mounts = MountPlan::build(&all_mounts)?;
     // Memory and pids go to a cgroup when one can be created; else rlimits stand in, and the
     // outcome's enforced_limits says which.
     let cgroup = (cmd.limits.memory.is_some() || cmd.limits.pids.is_some())
@@ -174,7 +176,6 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     let in_cgroup = cgroup.as_ref().map(Cgroup::enforced).unwrap_or_default();
     let (rlimits, enforced) = cmd.limits.plan(in_cgroup.memory, in_cgroup.pids);
     let ids = IdMaps::for_caller();
-    let mounts = MountPlan::build(&all_mounts)?;
 
     // The standard streams first: on a host with 0, 1 or 2 closed, a descriptor made before
     // would take that number and be passed on as the "inherited" stream.
