@@ -1,5 +1,5 @@
 //! The baseline and the peers, run through `std::process::Command`: plain fork+exec,
-//! util-linux `unshare`, and bubblewrap with isolation equivalent to ours.
+//! util-linux `unshare`, bubblewrap with isolation equivalent to ours, and firejail.
 
 use std::process::{Command, Stdio};
 
@@ -43,6 +43,24 @@ pub enum Peer {
         /// Whether a network namespace is created.
         net: bool,
     },
+    /// `firejail --noprofile --net=none --ipc-namespace --private-dev --seccomp
+    /// --caps.drop=all --nonewprivs`: mount, pid, network and IPC namespaces, a minimal `/dev`,
+    /// its default filter; the host's root file system (firejail builds no private root), and,
+    /// as root, the host's user namespace.
+    Firejail,
+}
+
+/// Sandboxes the benchmark would compare but cannot run: printed as a notice.
+pub fn announce_missing() {
+    for (program, peer) in [("nsjail", "nsjail"), ("minijail0", "minijail")] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).exists()));
+        if found {
+            println!("  NOTICE: {peer} is installed but this benchmark has no rows for it yet");
+        } else {
+            println!("  NOTICE: {peer} is not installed (Debian 12 does not package it); no rows");
+        }
+    }
 }
 
 impl Peer {
@@ -54,6 +72,7 @@ impl Peer {
             Peer::Unshare { net: true } => "unshare -Urmpiun --fork".into(),
             Peer::Bwrap { net: true } => "bwrap --unshare-all".into(),
             Peer::Bwrap { net: false } => "bwrap --unshare-all --share-net".into(),
+            Peer::Firejail => "firejail --noprofile --net=none".into(),
         }
     }
 
@@ -84,6 +103,22 @@ impl Peer {
                     };
                 }
                 c.args(["--proc", "/proc", "--dev", "/dev"]);
+                c.arg(argv[0]);
+                c
+            }
+            Peer::Firejail => {
+                let mut c = Command::new("firejail");
+                c.args([
+                    "--quiet",
+                    "--noprofile",
+                    "--net=none",
+                    "--ipc-namespace",
+                    "--private-dev",
+                    "--seccomp",
+                    "--caps.drop=all",
+                    "--nonewprivs",
+                    "--",
+                ]);
                 c.arg(argv[0]);
                 c
             }

@@ -2,7 +2,7 @@
 //! util-linux `unshare` and bubblewrap, with and without a network namespace.
 
 use crate::ours::{self, Setup};
-use crate::peers::Peer;
+use crate::peers::{self, Peer};
 use crate::stats::{self, Variant};
 use crate::{Finding, Mode};
 use sandbox_runtime::Policy;
@@ -63,6 +63,7 @@ fn peer_variants() -> Vec<(Peer, Variant<'static>)> {
         Peer::Unshare { net: true },
         Peer::Bwrap { net: true },
         Peer::Bwrap { net: false },
+        Peer::Firejail,
     ]
     .into_iter()
     .filter(Peer::available)
@@ -110,6 +111,7 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
          a {}-line kill-by-default policy, the monitor thread",
         ours::TRUE_POLICY.lines().count()
     );
+    peers::announce_missing();
     let policy = ours::compile("true", ours::TRUE_POLICY);
     let mut variants = vec![Variant::new(Peer::Bare.name(), || {
         Peer::Bare.run(TRUE, &[0], false)
@@ -200,6 +202,11 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
             "shared net / unshare -Urmpiu",
             "ours: full, share_network(true)",
             "unshare -Urmpiu --fork",
+        ),
+        (
+            "full / firejail --net=none",
+            "ours: full",
+            "firejail --noprofile --net=none",
         ),
     ];
     for (label, a, b) in pairs {
