@@ -63,7 +63,32 @@ pub fn announce_missing() {
     }
 }
 
+/// How long a peer may take to run `/bin/true` once before it is counted as not usable here
+/// (a peer that hangs on some machine must not hang the benchmark).
+const AVAILABILITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Peer {
+    /// Runs `/bin/true` under this peer once, killing it after [`AVAILABILITY_TIMEOUT`].
+    fn try_true(&self) -> Result<(), String> {
+        let mut child = self
+            .command(&["/bin/true"])
+            .spawn()
+            .map_err(|e| format!("cannot start: {e}"))?;
+        let start = std::time::Instant::now();
+        loop {
+            match child.try_wait().map_err(|e| format!("wait: {e}"))? {
+                Some(status) if status.success() => return Ok(()),
+                Some(status) => return Err(format!("ended with {status}")),
+                None if start.elapsed() > AVAILABILITY_TIMEOUT => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("no answer in {AVAILABILITY_TIMEOUT:?}"));
+                }
+                None => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+    }
+
     /// The row label.
     pub fn name(&self) -> String {
         match self {
@@ -151,10 +176,11 @@ impl Peer {
         }
     }
 
-    /// Whether this peer can run `/bin/true` here; prints a notice naming the peer and the
-    /// reason when it cannot (its rows are then skipped, never silently).
+    /// Whether this peer can run `/bin/true` here, within [`AVAILABILITY_TIMEOUT`]; prints a
+    /// notice naming the peer and the reason when it cannot (its rows are then skipped, never
+    /// silently).
     pub fn available(&self) -> bool {
-        match self.run(&["/bin/true"], &[0], false) {
+        match self.try_true() {
             Ok(()) => true,
             Err(e) => {
                 println!(
