@@ -389,8 +389,15 @@ fn make_group(
             Err(source) => return Err(io_error("create", parent, source)),
         }
         // Whether this call made the parent or a concurrent one did: that one may not have
-        // prepared it yet, and preparing is idempotent.
-        prepare(parent)?;
+        // prepared it yet, and preparing is idempotent. A concurrent sandbox's end may remove
+        // the (then empty) parent meanwhile: start over.
+        match prepare(parent) {
+            Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                last = Some(io_error("prepare", parent, source));
+                continue;
+            }
+            r => r?,
+        }
         let dir = parent.join(if attempt == 0 {
             name.to_string()
         } else {
