@@ -149,11 +149,13 @@ fn signal_mask_and_ignored_signals_start_clean() {
     assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
 }
 
-/// A host with its standard streams closed: the sandboxee must get those streams closed too,
-/// not whichever of the runtime's own descriptors took their numbers (the report socket, the
-/// sync pipe). Run in a forked child, which may close its own streams.
-#[test]
-fn closed_host_streams_stay_closed_in_the_sandbox() {
+/// Runs `/bin/sh -c script` in a sandbox from a forked child of this process that first closes
+/// its own descriptors `closed`, with the given standard streams; returns "status | stdout".
+fn from_a_host_with_closed_streams(
+    closed: &[libc::c_int],
+    streams: [sandbox_runtime::Stdio; 3],
+    script: &str,
+) -> String {
     let (mut r, mut w) = std::io::pipe().unwrap();
     // SAFETY: the child only closes descriptors, spawns one sandbox (allocating, which glibc's
     // fork makes safe) and leaves with _exit.
@@ -163,19 +165,16 @@ fn closed_host_streams_stay_closed_in_the_sandbox() {
         drop(r);
         // The report pipe must not sit on a standard stream's number.
         assert!(w.as_raw_fd() > 2);
-        // SAFETY: closing this child's own standard streams.
-        unsafe {
-            libc::close(0);
-            libc::close(2);
+        for fd in closed {
+            // SAFETY: closing one of this child's own standard streams.
+            unsafe { libc::close(*fd) };
         }
+        let [stdin, stdout, stderr] = streams;
         let out = common::command("/bin/sh")
-            .args([
-                "-c",
-                "for f in 0 2; do [ -e /proc/self/fd/$f ] && echo open $f; done; echo done",
-            ])
-            .stdin(sandbox_runtime::Stdio::Inherit)
-            .stderr(sandbox_runtime::Stdio::Inherit)
-            .stdout(sandbox_runtime::Stdio::Piped)
+            .args(["-c", script])
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .map(|c| c.wait_with_output());
         let report = match out {
@@ -196,6 +195,34 @@ fn closed_host_streams_stay_closed_in_the_sandbox() {
     let mut status = 0;
     // SAFETY: pid is our child; status is a live int.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    report
+}
+
+/// A host with its standard streams closed: the sandboxee must get those streams closed too,
+/// not whichever of the runtime's own descriptors took their numbers (the report socket, the
+/// sync pipe). Run in a forked child, which may close its own streams.
+#[test]
+fn closed_host_streams_stay_closed_in_the_sandbox() {
+    use sandbox_runtime::Stdio;
+    let report = from_a_host_with_closed_streams(
+        &[0, 2],
+        [Stdio::Inherit, Stdio::Piped, Stdio::Inherit],
+        "for f in 0 2; do [ -e /proc/self/fd/$f ] && echo open $f; done; echo done",
+    );
+    assert_eq!(report, "exited with code 0 | done\n");
+}
+
+/// Nor may another stream's pipe stand in for a closed one: with 1 and 2 closed, the pipe made
+/// for a piped stdin takes those numbers in the host, and an "inherited" stderr copied after it
+/// would be that pipe.
+#[test]
+fn a_closed_host_stream_is_not_replaced_by_another_streams_pipe() {
+    use sandbox_runtime::Stdio;
+    let report = from_a_host_with_closed_streams(
+        &[1, 2],
+        [Stdio::Piped, Stdio::Piped, Stdio::Inherit],
+        "[ -e /proc/self/fd/2 ] && echo open 2; echo done",
+    );
     assert_eq!(report, "exited with code 0 | done\n");
 }
 

@@ -109,6 +109,25 @@ fn stdio_end(
     }
 }
 
+/// The child's and the parent's ends of the three standard streams. The inherited ones are
+/// copied first, before anything else is opened: on a host with 0, 1 or 2 closed, a descriptor
+/// made before (another stream's pipe, say) would take that number and be passed on as the
+/// host's own stream.
+fn stdio_ends(
+    streams: [Stdio; 3],
+    min: RawFd,
+) -> Result<[(Option<OwnedFd>, Option<File>); 3], SpawnError> {
+    let mut ends: [Option<(Option<OwnedFd>, Option<File>)>; 3] = [None, None, None];
+    let (inherited, made): (Vec<_>, Vec<_>) = streams
+        .into_iter()
+        .enumerate()
+        .partition(|(_, s)| matches!(s, Stdio::Inherit));
+    for (i, s) in inherited.into_iter().chain(made) {
+        ends[i] = Some(stdio_end(s, i as RawFd, min)?);
+    }
+    Ok(ends.map(|e| e.unwrap_or((None, None))))
+}
+
 /// Starts `cmd` (see [`SandboxCommand::spawn`]).
 pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError> {
     cmd.limits.validate()?;
@@ -177,11 +196,14 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     let (rlimits, enforced) = cmd.limits.plan(in_cgroup.memory, in_cgroup.pids);
     let ids = IdMaps::for_caller();
 
-    // The standard streams first: on a host with 0, 1 or 2 closed, a descriptor made before
-    // would take that number and be passed on as the "inherited" stream.
-    let (stdin_c, stdin_p) = stdio_end(std::mem::take(&mut cmd.stdin), 0, min)?;
-    let (stdout_c, stdout_p) = stdio_end(std::mem::take(&mut cmd.stdout), 1, min)?;
-    let (stderr_c, stderr_p) = stdio_end(std::mem::take(&mut cmd.stderr), 2, min)?;
+    let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] = stdio_ends(
+        [
+            std::mem::take(&mut cmd.stdin),
+            std::mem::take(&mut cmd.stdout),
+            std::mem::take(&mut cmd.stderr),
+        ],
+        min,
+    )?;
     let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
     let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
     let passed = std::mem::take(&mut cmd.passed_fds)
