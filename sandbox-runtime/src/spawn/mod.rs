@@ -73,12 +73,11 @@ fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
-/// The child's end and the parent's end (if piped) of standard stream `stream` (0, 1 or 2).
-fn stdio_end(
-    s: Stdio,
-    stream: RawFd,
-    min: RawFd,
-) -> Result<(Option<OwnedFd>, Option<File>), SpawnError> {
+/// The child's end (none when closed) and the parent's end (when piped) of a standard stream.
+type StreamEnds = (Option<OwnedFd>, Option<File>);
+
+/// The ends of standard stream `stream` (0, 1 or 2).
+fn stdio_end(s: Stdio, stream: RawFd, min: RawFd) -> Result<StreamEnds, SpawnError> {
     match s {
         // A copy of the host's own descriptor (none if it is closed), so that a sandbox cloned
         // by the fork server, which has no standard streams, gets the same one.
@@ -113,11 +112,8 @@ fn stdio_end(
 /// copied first, before anything else is opened: on a host with 0, 1 or 2 closed, a descriptor
 /// made before (another stream's pipe, say) would take that number and be passed on as the
 /// host's own stream.
-fn stdio_ends(
-    streams: [Stdio; 3],
-    min: RawFd,
-) -> Result<[(Option<OwnedFd>, Option<File>); 3], SpawnError> {
-    let mut ends: [Option<(Option<OwnedFd>, Option<File>)>; 3] = [None, None, None];
+fn stdio_ends(streams: [Stdio; 3], min: RawFd) -> Result<[StreamEnds; 3], SpawnError> {
+    let mut ends: [Option<StreamEnds>; 3] = [None, None, None];
     let (inherited, made): (Vec<_>, Vec<_>) = streams
         .into_iter()
         .enumerate()
