@@ -139,13 +139,15 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     if let Some(t) = targets.iter().find(|t| **t <= 2) {
         return Err(SpawnError::BadFdNumber(*t));
     }
-    // A target the sandboxee could not have open, and room above every target for the
-    // descriptors the child reads from.
+    // A target the sandboxee could not have open, or one leaving no room above it, under the
+    // open-files limit, for the descriptors the child reads from (sync pipe, report socket,
+    // three streams and the passed descriptors, all moved above every target).
     let open_limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map_or(1024, |(soft, _)| soft);
+    let above = 1 + 2 + 3 + targets.len() as u64;
     if let Some(t) = targets
         .last()
-        .filter(|t| u64::try_from(**t).unwrap_or(0) >= open_limit)
+        .filter(|t| u64::try_from(**t).map_or(true, |t| t.saturating_add(above) > open_limit))
     {
         return Err(SpawnError::BadFdNumber(*t));
     }
