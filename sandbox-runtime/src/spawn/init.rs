@@ -187,6 +187,8 @@ fn set_hostname(plan: &Plan) -> Result<(), Failure> {
 /// A vfork-like clone: the sandboxee shares init's memory on its own stack until its exec, and
 /// init sleeps until then. Nothing is copied, so the cost does not grow with the host's memory
 /// (init is itself a copy of the host), and init's memory is not touched except that stack.
+/// Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and mask, which
+/// init reset first thing, so it starts with every action at its default and nothing blocked.
 fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: arg is the plan init passed below; init sleeps (CLONE_VFORK) until this

@@ -1,5 +1,5 @@
 //! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
-//! signal, default signal actions and an empty signal mask, standard streams and passed descriptors, close everything else, chdir, open the
+//! signal, standard streams and passed descriptors, close everything else, chdir, open the
 //! program, the exec pipe, rlimits, drop every capability, no_new_privs, and the seccomp filter
 //! last, then `execveat` of the opened program with the runtime's magic.
 //!
@@ -27,7 +27,6 @@ pub(crate) fn run(plan: &Plan) -> ! {
 fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infallible, Failure> {
     new_session()?;
     death_signal()?;
-    sys::check(sys::reset_signals(), Step::Signals)?;
     stdio(plan)?;
     pass_fds(plan)?;
     close_fds(plan)?;

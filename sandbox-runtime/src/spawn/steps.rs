@@ -35,7 +35,6 @@ pub(crate) enum Step {
     // In the sandboxee (pid 2), before the exec.
     NewSession,
     SandboxeeDeathSignal,
-    Signals,
     Stdio,
     PassFd,
     CloseFds,
@@ -54,7 +53,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 38] = [
+    const ALL: [Step; 37] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::WaitForIdMaps,
@@ -77,7 +76,6 @@ impl Step {
         Step::ForkSandboxee,
         Step::NewSession,
         Step::SandboxeeDeathSignal,
-        Step::Signals,
         Step::Stdio,
         Step::PassFd,
         Step::CloseFds,
@@ -256,7 +254,7 @@ impl Descriptions {
             None => format!("unknown step {}", r.step),
             Some(s) => match s {
                 Step::ParentDeathSignal => "set the parent-death signal of init".into(),
-                Step::InitSignals => "reset init's signal actions".into(),
+                Step::InitSignals => "reset signal actions and the signal mask".into(),
                 Step::WaitForIdMaps => "wait for the id maps".into(),
                 Step::ClearGroups => "clear supplementary groups".into(),
                 Step::SetGid => "set gid".into(),
@@ -277,7 +275,6 @@ impl Descriptions {
                 Step::ForkSandboxee => "fork the sandboxee".into(),
                 Step::NewSession => "setsid".into(),
                 Step::SandboxeeDeathSignal => "set the parent-death signal".into(),
-                Step::Signals => "reset signal actions and the signal mask".into(),
                 Step::Stdio => format!("set up descriptor {i}"),
                 Step::PassFd => {
                     format!("pass descriptor {}", self.passed.get(i).map_or(-1, |n| *n))
