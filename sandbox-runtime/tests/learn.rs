@@ -136,7 +136,7 @@ fn learn_then_run(tag: &str, ro: &[&str], command: &[&str], normalize: fn(&[u8])
     let (rules, syscalls) = check(&s.policy());
     let summary = String::from_utf8_lossy(&learnt.stderr).to_string();
     let recorded = summary
-        .split(" syscalls, from ")
+        .split(" syscalls used, from ")
         .next()
         .and_then(|s| s.rsplit(' ').next())
         .unwrap_or("?");
@@ -242,6 +242,36 @@ fn append_merges_runs_so_both_programs_run() {
             "{command:?} does not run under the merged policy"
         );
     }
+}
+
+/// The sidecar is a file anyone may edit: a run's date with a line break in it must stay inside
+/// the header's comment, not become a rule of the written policy.
+#[test]
+fn an_edited_sidecar_cannot_add_rules_through_the_header() {
+    require("/bin/cat");
+    let s = Scratch::new("inject");
+    let data = s.data();
+    let b = s.file("b.txt");
+    learn(&s.policy(), false, &[&data], &["/bin/cat", &b]);
+    let sidecar = s.0.join("out/learnt.policy.learn.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sidecar).unwrap()).unwrap();
+    json["runs"][0]["date"] = "2026-01-01\nallow ptrace;\n//".into();
+    std::fs::write(&sidecar, json.to_string()).unwrap();
+    let out = learn(&s.policy(), true, &[&data], &["/bin/cat", &b]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let policy = std::fs::read_to_string(s.policy()).unwrap();
+    assert!(
+        !policy
+            .lines()
+            .any(|l| l.trim_start().starts_with("allow ptrace")),
+        "{policy}"
+    );
+    assert!(policy.contains("2026-01-01\\nallow ptrace;"), "{policy}");
 }
 
 #[test]

@@ -531,7 +531,12 @@ fn header(learned: &Learned, syscalls: usize) -> String {
     let mut h = String::from("// Learnt with `sandbox learn` from these runs (UTC dates):\n");
     for r in &learned.runs {
         let cmd: Vec<String> = r.command.iter().map(|a| shell_quote(a)).collect();
-        h.push_str(&wrap_comment(&format!("{}: {}", r.date, cmd.join(" "))));
+        // The date comes from the sidecar too, which anyone may have edited.
+        h.push_str(&wrap_comment(&format!(
+            "{}: {}",
+            sanitize(&r.date),
+            cmd.join(" ")
+        )));
         if !r.outcome.is_empty() {
             h.push_str(&format!("//     {}\n", sanitize(&r.outcome)));
         }
