@@ -49,7 +49,8 @@ commands, prctl options, futex ops and getrandom flags it lists the values seen.
 is compiled and every recorded call is checked to be allowed before the file is written.
 
 Exit status: as `sandbox run` (the program's own code; 125 when the sandbox could not be \
-set up, and nothing is written then).";
+set up, and nothing is written then). Also 125 when the earlier observations cannot be read, or \
+when no policy can be written (the observations of the run are still kept then).";
 
 /// Runs the program, merges, writes the policy and the sidecar.
 pub fn main(args: LearnArgs) -> ExitCode {
@@ -77,11 +78,11 @@ pub fn main(args: LearnArgs) -> ExitCode {
                     sidecar.display(),
                     l.arch
                 );
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_SETUP);
             }
             Err(e) => {
                 eprintln!("sandbox: cannot read `{}`: {e}", sidecar.display());
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_SETUP);
             }
         }
     } else {
@@ -102,38 +103,51 @@ pub fn main(args: LearnArgs) -> ExitCode {
             return ExitCode::from(EXIT_SETUP);
         }
     };
+    let Some(observations) = child.observations() else {
+        let _ = child.kill();
+        child.wait();
+        eprintln!("sandbox: the sandbox gave no observations to learn from");
+        return ExitCode::from(EXIT_SETUP);
+    };
     let mut seen = 0u64;
-    if let Some(observations) = child.observations() {
-        for o in observations {
-            seen += 1;
-            learned.record(&Call::from_observation(&o));
-        }
+    for o in observations {
+        seen += 1;
+        learned.record(&Call::from_observation(&o));
     }
     let outcome = child.wait();
     if matches!(outcome.status, sandbox_runtime::Status::SetupError(_)) {
         return run::report(&outcome);
     }
     learned.runs.push(Run {
-        command: std::env::args().collect(),
+        command: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
         date: synth::utc_date_now(),
         outcome: outcome.to_string(),
     });
+    // The observations first: they stay for a later `--append` even if no policy can be
+    // written from them.
+    if let Err(e) = write_whole(&sidecar, &(learned.to_json() + "\n")) {
+        eprintln!("sandbox: cannot write `{}`: {e}", sidecar.display());
+        return ExitCode::from(EXIT_SETUP);
+    }
     let text = match synth::write_policy(&learned) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("sandbox: the learnt policy does not hold: {e}");
-            return ExitCode::from(1);
+            eprintln!(
+                "sandbox: the learnt policy does not hold: {e} (the calls are kept in `{}`)",
+                sidecar.display()
+            );
+            return ExitCode::from(EXIT_SETUP);
         }
     };
-    let written = std::fs::write(&args.output, &text.text)
-        .and_then(|()| std::fs::write(&sidecar, learned.to_json() + "\n"));
-    if let Err(e) = written {
+    if let Err(e) = write_whole(&args.output, &text.text) {
         eprintln!("sandbox: cannot write `{}`: {e}", args.output.display());
-        return ExitCode::from(1);
+        return ExitCode::from(EXIT_SETUP);
     }
     eprintln!(
-        "sandbox: learnt {seen} calls; wrote {}: {} rules ({} groups, {} own rules) allowing {} \
-         syscalls, from {} distinct calls of {} runs",
+        "sandbox: learnt {seen} calls; wrote {}: {} rules ({} groups, {} own rules) for the {} \
+         syscalls used, from {} distinct calls of {} runs",
         args.output.display(),
         text.rules,
         text.groups.len(),
@@ -143,6 +157,19 @@ pub fn main(args: LearnArgs) -> ExitCode {
         learned.runs.len()
     );
     run::report(&outcome)
+}
+
+/// Writes `text` to `path` whole or not at all: to a temporary file beside it, then renamed
+/// over it, so a failure part-way (a full disk) leaves the old file as it was.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `OUT.policy.learn.json` beside `OUT.policy`.
