@@ -31,17 +31,31 @@ fn attacker() -> &'static str {
     })
 }
 
+/// Before anything else in this process, the host handlers (so that a fork server, started by
+/// `prepare`, is a copy of a host that has them too), then the binary's own preparation.
+fn ready() {
+    static HANDLERS: std::sync::Once = std::sync::Once::new();
+    HANDLERS.call_once(|| {
+        for sig in HOST_HANDLED {
+            // SAFETY: installs a handler that only calls _exit; nothing sends these signals to
+            // the test process.
+            unsafe { libc::signal(sig, host_handler as *const () as libc::sighandler_t) };
+        }
+    });
+    crate::prepare();
+}
+
 /// Tests that count host resources (descriptors, mounts, zombies) or time CPU take this lock
 /// exclusively; every other test shares it.
 static LOCK: RwLock<()> = RwLock::new(());
 
 fn shared() -> RwLockReadGuard<'static, ()> {
-    crate::prepare();
+    ready();
     LOCK.read().unwrap_or_else(|e| e.into_inner())
 }
 
 fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    crate::prepare();
+    ready();
     LOCK.write().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -113,7 +127,7 @@ impl Attack {
     }
 
     fn with_limits(attack: &str, limits: Limits) -> Attack {
-        crate::prepare();
+        ready();
         let tag = unique("tag:attack");
         let mut cmd = SandboxCommand::new(attacker());
         cmd.arg(attack).arg(&tag);
@@ -757,8 +771,12 @@ fn killing_everything_reaches_only_the_sandbox() {
     canary.wait().unwrap();
 }
 
-/// Ends this process at once: installed in the host below for signals nothing else sends it, so
-/// that if a sandbox's init still had it, a signal from the sandboxee would end the sandbox.
+/// Signals the host handles with [`host_handler`] for the whole run ([`ready`]): ones nothing
+/// else sends a test process (not SIGHUP or SIGWINCH, which a terminal sends).
+const HOST_HANDLED: [libc::c_int; 3] = [libc::SIGUSR1, libc::SIGUSR2, 40];
+
+/// Ends this process at once: installed in the host for signals nothing else sends it, so that
+/// if a sandbox's init still had it, a signal from the sandboxee would end the sandbox.
 extern "C" fn host_handler(_: libc::c_int) {
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(77) };
@@ -767,10 +785,19 @@ extern "C" fn host_handler(_: libc::c_int) {
 #[test]
 fn host_signal_handlers_do_not_run_in_init() {
     let _g = shared();
-    for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGWINCH] {
-        // SAFETY: installs a handler that only calls _exit; the test binary never receives
-        // these signals otherwise.
-        unsafe { libc::signal(sig, host_handler as *const () as libc::sighandler_t) };
+    // The handlers are the host's since before the first sandbox (and the fork server) began.
+    for sig in HOST_HANDLED {
+        // SAFETY: reads this process's action for sig into a live sigaction.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; no new action is set.
+        assert_eq!(
+            unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) },
+            0
+        );
+        assert_eq!(
+            old.sa_sigaction, host_handler as *const () as usize,
+            "signal {sig}"
+        );
     }
     let r = Attack::new("signal-init").policy(&allow_all()).run();
     // Init of a pid namespace gets no signal from inside unless it has a handler for it; with
