@@ -230,9 +230,7 @@ impl std::fmt::Display for Report {
 /// match a concurrent test's `tag:attack-1-12`).
 fn processes_with(tag: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
+    let dir = std::fs::read_dir("/proc").expect("read /proc");
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
@@ -645,6 +643,8 @@ fn chroot_escape_fails_and_the_marker_stays_unreadable() {
     assert_eq!(r.value("marker"), "ENOENT", "{r}");
     assert_eq!(r.value("cwd"), "/", "{r}");
     let entries: BTreeSet<&str> = r.value("root_entries").split(',').collect();
+    // The listing worked: the sandbox's own /tmp is in it.
+    assert!(entries.contains("tmp"), "{r}");
     for host_only in ["etc", "home", "root", "var", "oldroot"] {
         assert!(!entries.contains(host_only), "{host_only} visible: {r}");
     }
@@ -670,10 +670,17 @@ fn proc_root_links_do_not_reach_the_host() {
         assert!(!v.starts_with("OK"), "{base}{}: {r}", s(&marker));
     }
     assert!(!r.value("etc_passwd").starts_with("OK"), "{r}");
-    // No trace of the host's root (the pivot's old root) among the mounts.
-    for l in r.stdout.lines().filter(|l| l.starts_with("mountinfo ")) {
-        let mount_point = l.split_whitespace().nth(5).unwrap_or("");
-        assert!(!mount_point.starts_with("/oldroot"), "{l}");
+    // No trace of the host's root (the pivot's old root) among the mounts, which were read:
+    // the sandbox's /tmp is one.
+    let mount_points: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("mountinfo "))
+        .map(|l| l.split_whitespace().nth(5).unwrap_or(""))
+        .collect();
+    assert!(mount_points.contains(&"/tmp"), "{r}");
+    for mount_point in mount_points {
+        assert!(!mount_point.starts_with("/oldroot"), "{mount_point}: {r}");
     }
 }
 
@@ -745,19 +752,21 @@ fn only_sandbox_processes_are_visible_or_signalable() {
 #[test]
 fn killing_everything_reaches_only_the_sandbox() {
     let _g = shared();
-    let mut canary = std::process::Command::new("sleep")
-        .arg("60")
-        .spawn()
-        .expect("a host canary");
+    let mut canary = Canary(
+        std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("a host canary"),
+    );
     let me = std::process::id();
     let r = Attack::new("kill-all")
-        .args([canary.id().to_string()])
+        .args([canary.0.id().to_string()])
         .policy(&allow_all())
         .run();
     // kill(0, SIGKILL) finally kills the attacker's own process group: itself.
     assert_eq!(r.status(), &Status::Signaled(libc::SIGKILL), "{r}");
     assert_eq!(r.value("ppid"), "1", "{r}");
-    if canary.id() > 2 {
+    if canary.0.id() > 2 {
         assert_eq!(r.value("kill_host_pid"), "ESRCH", "{r}");
     }
     // kill(-1) finds nothing it may kill besides itself and init (which it skips).
@@ -765,10 +774,23 @@ fn killing_everything_reaches_only_the_sandbox() {
     // Init of a pid namespace ignores SIGKILL from inside; the call itself succeeds.
     assert_eq!(r.value("kill_init"), "OK", "{r}");
     assert_eq!(r.get("kill_group"), None, "{r}");
-    assert!(canary.try_wait().unwrap().is_none(), "the host canary died");
+    assert!(
+        canary.0.try_wait().unwrap().is_none(),
+        "the host canary died"
+    );
     assert_eq!(std::process::id(), me);
-    canary.kill().unwrap();
-    canary.wait().unwrap();
+    canary.0.kill().unwrap();
+    canary.0.wait().unwrap();
+}
+
+/// A host process, killed and reaped when dropped: a failed assertion must not leave it.
+struct Canary(std::process::Child);
+
+impl Drop for Canary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Signals the host handles with [`host_handler`] for the whole run ([`ready`]): ones nothing
@@ -983,7 +1005,8 @@ fn cpu_spin_times_out_at_the_cpu_limit() {
 
 #[test]
 fn cpu_spin_times_out_at_the_wall_limit() {
-    let _g = shared();
+    // Exclusive: host-measured time, which fork and memory bombs beside it would stretch.
+    let _g = exclusive();
     let limit = Duration::from_millis(1500);
     let limits = Limits {
         wall_time: Some(limit),
@@ -1234,7 +1257,8 @@ fn tiocsti_has_no_controlling_terminal_to_inject_into() {
     // Nothing was injected: the terminal's input queue is empty.
     let mut pending: libc::c_int = -1;
     // SAFETY: FIONREAD writes one int.
-    let _ = unsafe { libc::ioctl(master.as_raw_fd(), libc::FIONREAD, &mut pending) };
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::FIONREAD, &mut pending) };
+    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
     assert!(pending <= 0, "{pending} bytes pending on the terminal");
 }
 
