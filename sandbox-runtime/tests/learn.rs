@@ -204,6 +204,13 @@ fn sort() {
     learn_then_run("sort", &[], &["/usr/bin/sort", "DATA/a.txt"], exact);
 }
 
+/// `/usr/lib/python3.X` of the installed `python3` (its real name is `python3.X`).
+fn python_stdlib() -> String {
+    require("/usr/bin/python3");
+    let real = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    format!("/usr/lib/{}", real.file_name().unwrap().to_string_lossy())
+}
+
 #[test]
 fn python3() {
     let cmd = [
@@ -211,7 +218,8 @@ fn python3() {
         "-c",
         "import json; print(json.dumps([1]))",
     ];
-    learn_then_run("python3", &["/usr/lib/python3.11"], &cmd, exact);
+    let stdlib = python_stdlib();
+    learn_then_run("python3", &[&stdlib], &cmd, exact);
 }
 
 #[test]
@@ -278,7 +286,8 @@ fn an_edited_sidecar_cannot_add_rules_through_the_header() {
 fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish() {
     require("/usr/bin/python3");
     let s = Scratch::new("logv");
-    let py = ["/usr/lib/python3.11"];
+    let stdlib = python_stdlib();
+    let py = [stdlib.as_str()];
     learn(
         &s.policy(),
         false,

@@ -9,8 +9,10 @@ use sandbox_runtime::Status;
 
 fn without_user_notification() {
     // Set before any sandbox starts in this process, and never unset: every test of this
-    // binary wants the same mode, and the runtime reads it once.
-    std::env::set_var("SANDBOX_NO_USER_NOTIF", "1");
+    // binary wants the same mode, and the runtime reads it once. Once only: setting the
+    // environment while other test threads spawn (and read it) is a data race in libc.
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| std::env::set_var("SANDBOX_NO_USER_NOTIF", "1"));
 }
 
 #[test]

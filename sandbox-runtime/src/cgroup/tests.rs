@@ -154,6 +154,8 @@ fn kill_all_and_drop_leave_nothing(group: Cgroup) {
     while group.procs().unwrap().len() < 3 && started.elapsed() < Duration::from_secs(5) {
         thread::sleep(Duration::from_millis(10));
     }
+    // The whole tree (sh and both sleeps) is in the group before it is killed.
+    assert!(group.procs().unwrap().len() >= 3, "{:?}", group.procs());
     group.kill_all().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
     assert!(group.procs().unwrap().is_empty());
@@ -195,6 +197,9 @@ fn v2_on_this_hosts_cgroup2_hierarchy() {
     let group = match Cgroup::create_v2(PREFIX, &name, &own) {
         Ok(mut group) => {
             group.apply(&limits).unwrap();
+            // A limit is enforced exactly when its controller's directory is there to check.
+            assert_eq!(group.memory_dir.is_some(), group.enforced().memory);
+            assert_eq!(group.pids_dir.is_some(), group.enforced().pids);
             if let Some(dir) = &group.memory_dir {
                 assert_eq!(
                     read_trimmed(&dir.join("memory.max")),
