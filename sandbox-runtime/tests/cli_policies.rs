@@ -4,8 +4,11 @@
 //! The programs come from Debian's coreutils, gzip and python3 packages, which `.ci/run`
 //! installs; a missing program fails its test rather than skipping it.
 
+mod cli_common;
+
+use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn policy(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,17 +38,9 @@ impl Drop for Scratch {
     }
 }
 
-/// Fails the test when `program` is missing: its real set-up cannot run, so it must not pass.
-fn require(program: &str) {
-    assert!(
-        Path::new(program).exists(),
-        "{program} is not installed (install it; .ci/run does)"
-    );
-}
-
 /// Runs `sandbox run --policy POLICY [--ro DIR]... -- PROGRAM ARGS...`.
 fn sandboxed(policy_file: &str, ro: &[&str], command: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    let mut cmd = sandbox();
     cmd.arg("run").arg("--policy").arg(policy(policy_file));
     for dir in ro {
         cmd.arg("--ro").arg(dir);
@@ -58,13 +53,6 @@ fn sandboxed(policy_file: &str, ro: &[&str], command: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn unsandboxed(command: &[&str]) -> Output {
-    Command::new(command[0])
-        .args(&command[1..])
-        .output()
-        .expect("run the program")
 }
 
 /// Runs `command` both ways and checks the sandboxed run succeeded with the same stdout.
@@ -104,20 +92,10 @@ fn ls_lists_a_directory_long() {
     let inside = sandboxed("ls.policy", &[dir, "/etc"], &command);
     let outside = unsandboxed(&command);
     assert!(inside.status.success());
-    let strip = |o: &Output| -> Vec<String> {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                if f.len() > 4 {
-                    [&f[..2], &f[4..]].concat().join(" ")
-                } else {
-                    f.join(" ")
-                }
-            })
-            .collect()
-    };
-    assert_eq!(strip(&inside), strip(&outside));
+    assert_eq!(
+        without_owners(&inside.stdout),
+        without_owners(&outside.stdout)
+    );
 }
 
 #[test]
@@ -146,10 +124,8 @@ fn gzip_compresses_to_stdout() {
 
 #[test]
 fn python3_runs_a_snippet() {
-    require("/usr/bin/python3");
+    let stdlib = python_stdlib();
     let real = std::fs::canonicalize("/usr/bin/python3").unwrap();
-    let version = real.file_name().unwrap().to_str().unwrap().to_string();
-    let stdlib = format!("/usr/lib/{version}");
     let code =
         "import json, hashlib; print(json.dumps({'x': 6 * 7}), hashlib.sha256(b'x').hexdigest())";
     same_output(

@@ -5,8 +5,11 @@
 //! The programs come from Debian's coreutils, gzip and python3 packages (`.ci/run` installs
 //! them); a missing program fails its test.
 
+mod cli_common;
+
+use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// A scratch directory with a small text file to work on and a separate one for the policies
 /// (so `ls` of the data directory does not see them), removed on drop.
@@ -40,10 +43,6 @@ impl Drop for Scratch {
     }
 }
 
-fn sandbox() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sandbox"))
-}
-
 fn show(what: &str, out: &Output) {
     eprintln!(
         "{what}: {}\nstdout: {}\nstderr: {}",
@@ -51,10 +50,6 @@ fn show(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn require(program: &str) {
-    assert!(Path::new(program).exists(), "{program} is not installed");
 }
 
 /// `sandbox learn -o POLICY [--append] --ro DIR... -- COMMAND`.
@@ -143,10 +138,7 @@ fn learn_then_run(tag: &str, ro: &[&str], command: &[&str], normalize: fn(&[u8])
     eprintln!("LEARNT {tag}: {rules} rules, {syscalls} syscalls allowed, {recorded} syscalls used");
     let inside = run(&s.policy(), &[], &ro, &command);
     assert!(inside.status.success(), "the learnt policy does not run it");
-    let outside = Command::new(command[0])
-        .args(&command[1..])
-        .output()
-        .unwrap();
+    let outside = unsandboxed(&command);
     assert!(outside.status.success());
     assert_eq!(normalize(&inside.stdout), normalize(&outside.stdout));
     assert_eq!(normalize(&learnt.stdout), normalize(&outside.stdout));
@@ -155,22 +147,6 @@ fn learn_then_run(tag: &str, ro: &[&str], command: &[&str], normalize: fn(&[u8])
 
 fn exact(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// `ls -l` with the owner and group columns left out: the host's ids map to other ids inside.
-fn without_owners(b: &[u8]) -> String {
-    String::from_utf8_lossy(b)
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() > 4 {
-                format!("{} {} {}", f[0], f[1], f[4..].join(" "))
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
@@ -202,13 +178,6 @@ fn gzip() {
 #[test]
 fn sort() {
     learn_then_run("sort", &[], &["/usr/bin/sort", "DATA/a.txt"], exact);
-}
-
-/// `/usr/lib/python3.X` of the installed `python3` (its real name is `python3.X`).
-fn python_stdlib() -> String {
-    require("/usr/bin/python3");
-    let real = std::fs::canonicalize("/usr/bin/python3").unwrap();
-    format!("/usr/lib/{}", real.file_name().unwrap().to_string_lossy())
 }
 
 #[test]
