@@ -1,11 +1,13 @@
 //! Sandboxes against their peers: start-up, throughput, memory per idle sandbox, the
-//! overhead on real programs and the cost of a call the monitor decides, each figure a ratio to a baseline or peer measured in the same
-//! run (medians of interleaved repetitions).
+//! overhead on real programs and the cost of a call the monitor decides, each figure a ratio
+//! to a baseline or peer measured in the same run (medians of interleaved repetitions).
 //!
 //! `cargo bench --bench sandbox` runs the full mode; `SANDBOX_BENCH_QUICK=1` (or `--quick`)
-//! a short one for CI (well under a minute). Peers: plain fork+exec, util-linux `unshare`
-//! and bubblewrap (`bwrap`); a missing peer is announced and its rows skipped. Targets are
-//! printed; `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
+//! a short one for CI (about a minute). Peers: plain fork+exec, util-linux `unshare`,
+//! bubblewrap (`bwrap`), firejail and `strace -f`; a missing peer is announced and its rows
+//! skipped (a target it was needed for counts as missed), and nsjail and minijail, which
+//! Debian does not package, are announced as missing. Targets are printed;
+//! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
 //! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,notify` (any subset) runs only those
 //! sections.
 

@@ -43,17 +43,21 @@ fn field(text: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// One process's RSS, PSS, private (clean + dirty) memory and page tables.
-fn process_mem(pid: u32) -> Mem {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    Mem {
+/// One process's RSS, PSS, private (clean + dirty) memory and page tables; an error (not zeros
+/// that would pass for a measurement) when its `/proc` files cannot be read.
+fn process_mem(pid: u32) -> Result<Mem, String> {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{f}"))
+            .map_err(|e| format!("read /proc/{pid}/{f}: {e}"))
+    };
+    let (text, status) = (read("smaps_rollup")?, read("status")?);
+    Ok(Mem {
         rss: field(&text, "Rss"),
         pss: field(&text, "Pss"),
         private: field(&text, "Private_Clean") + field(&text, "Private_Dirty"),
         pte: field(&status, "VmPTE"),
         processes: 1,
-    }
+    })
 }
 
 /// Whether `pid` runs the program named `comm`.
@@ -63,16 +67,16 @@ fn runs(pid: u32, comm: &str) -> bool {
 
 /// The memory of the sandboxes' trees rooted at `roots`: everything, and the supervising
 /// processes only (all but the `cat` programs themselves).
-fn trees_mem(roots: impl Iterator<Item = u32>) -> (Mem, Mem) {
+fn trees_mem(roots: impl Iterator<Item = u32>) -> Result<(Mem, Mem), String> {
     let (mut all, mut supervision) = (Mem::default(), Mem::default());
     for p in roots.flat_map(tree) {
-        let m = process_mem(p);
+        let m = process_mem(p)?;
         all += m;
         if !runs(p, "cat") {
             supervision += m;
         }
     }
-    (all, supervision)
+    Ok((all, supervision))
 }
 
 /// `pid` and all its descendants.
@@ -131,7 +135,7 @@ fn ours_idle(fork_server: bool) -> Result<(Mem, Mem, i64), String> {
         wait_for_exec(child.id(), "cat")?;
         children.push(child);
     }
-    let (all, supervision) = trees_mem(children.iter().map(|c| c.id()));
+    let (all, supervision) = trees_mem(children.iter().map(|c| c.id()))?;
     let growth = self_rss() as i64 - before as i64;
     drop(children); // kills and reaps every sandbox
     Ok((all, supervision, growth))
@@ -151,7 +155,7 @@ fn bwrap_idle(peer: Peer) -> Result<(Mem, Mem), String> {
             children.push(child);
             wait_for_exec(pid, "cat")?;
         }
-        Ok(trees_mem(children.iter().map(|c| c.id())))
+        trees_mem(children.iter().map(|c| c.id()))
     })();
     for mut c in children {
         let _ = c.kill();

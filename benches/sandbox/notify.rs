@@ -61,13 +61,16 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         .output()
         .is_ok_and(|o| o.status.success());
     if strace {
+        variants.push(Variant::new("bare (no sandbox, no tracer)", || {
+            Peer::Bare.run(ARGV, &[0, 1], false)
+        }));
         variants.push(Variant::new("strace -f (ptrace stops every call)", || {
-            let mut argv = vec!["/usr/bin/strace", "-f", "-qq", "-o", "/dev/null"];
+            let mut argv = vec!["strace", "-f", "-qq", "-o", "/dev/null"];
             argv.extend_from_slice(ARGV);
             Peer::Bare.run(&argv, &[0, 1], false)
         }));
     } else {
-        println!("NOTICE: strace is not installed; its row is skipped");
+        println!("NOTICE: strace is not installed; its rows are skipped");
     }
     let rounds = mode.pick(3, 21);
     println!("{rounds} interleaved rounds of 1");
@@ -75,11 +78,26 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         Ok(t) => t,
         Err(e) => return vec![Finding::Failed(format!("notifications: {e}"))],
     };
-    let s = stats::print_table(&variants, &times, 0);
+    stats::print_table(&variants, &times, 0);
+    // Each supervisor against the same run without it: ours against the filtered sandbox,
+    // strace against bare `find` (its own run outside any sandbox).
     let n = calls.get().max(1) as f64;
-    println!("  per call, over the filtered run ({} calls):", calls.get());
-    for (v, sum) in variants.iter().zip(&s).skip(1) {
-        println!("    {:<50} {:>10}", v.name, stats::human(sum.extra / n));
+    println!(
+        "  extra time per call (median of per-round differences, over the {} calls learn mode saw):",
+        calls.get()
+    );
+    let mut pairs = vec![(1, 0)];
+    if strace {
+        pairs.push((3, 2));
+    }
+    for (a, b) in pairs {
+        let d = stats::summarise(&times[a], &times[b]).extra;
+        println!(
+            "    {:<50} {:>10}  (over {})",
+            variants[a].name,
+            stats::human(d / n),
+            variants[b].name
+        );
     }
     println!();
     Vec::new()

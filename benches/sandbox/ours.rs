@@ -2,7 +2,10 @@
 //! read-only, every namespace, a compiled filter and the monitor.
 
 use crate::peers::top_level;
-use sandbox_runtime::{Policy, SandboxCommand, Status, Stdio};
+use sandbox_runtime::{Limits, Policy, SandboxCommand, Status, Stdio};
+
+/// The program the start-up and throughput comparisons run.
+pub const TRUE: &[&str] = &["/bin/true"];
 
 /// The smallest realistic policy for `/bin/true` (and any program that only starts and exits).
 pub const TRUE_POLICY: &str = "default kill;\nuse dynamic_startup, malloc, exit;\n";
@@ -15,7 +18,10 @@ pub fn compile(name: &str, text: &str) -> Policy {
     let out = sandbox_policy::compile_text(name, None, text, &mut sandbox_policy::NoIncludes);
     match out.result {
         Ok(c) => c.policy,
-        Err(_) => panic!("benchmark policy {name} does not compile:\n{text}"),
+        Err(_) => panic!(
+            "benchmark policy {name} does not compile:\n{}",
+            out.render_errors()
+        ),
     }
 }
 
@@ -36,10 +42,16 @@ pub struct Setup<'a> {
 }
 
 impl Setup<'_> {
-    /// The command running `argv` in this setup, with standard streams on `/dev/null`.
+    /// The command running `argv` in this setup, with standard streams on `/dev/null` and a
+    /// wall-time limit far above any run here, so that a run that hangs ends the benchmark
+    /// with a failure instead of hanging it.
     pub fn command(&self, argv: &[&str]) -> SandboxCommand {
         let mut c = SandboxCommand::new(argv[0]);
         c.args(&argv[1..])
+            .limits(Limits {
+                wall_time: Some(std::time::Duration::from_secs(120)),
+                ..Limits::default()
+            })
             .stdin(Stdio::Null)
             .stdout(Stdio::Null)
             .stderr(Stdio::Null)

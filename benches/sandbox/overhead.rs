@@ -109,7 +109,10 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
             "{}: NOTICE: skipped, {missing} does not exist here\n",
             w.name
         );
-        return Vec::new();
+        return vec![Finding::Missed(format!(
+            "{}: not measured ({missing} does not exist here)",
+            w.name
+        ))];
     }
     let realistic = ours::compile(w.name, w.policy);
     let vs = variants(w, allow_all, &realistic);
@@ -131,9 +134,10 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
         "not decided: the 95% interval straddles it"
     };
     println!("  target <= {OVERHEAD_BOUND}x bare under the realistic policy: {verdict}\n");
-    if s[3].ratio > OVERHEAD_BOUND {
+    // Met only when shown: an interval across the bound counts as a miss too.
+    if hi > OVERHEAD_BOUND {
         vec![Finding::Missed(format!(
-            "{}: {:.3}x bare under the realistic policy, 95% interval {lo:.3}-{hi:.3} (target <= {OVERHEAD_BOUND})",
+            "{}: {:.3}x bare under the realistic policy, 95% interval {lo:.3}-{hi:.3} (target <= {OVERHEAD_BOUND}: {verdict})",
             w.name, s[3].ratio
         ))]
     } else {

@@ -1,14 +1,12 @@
 //! Start-up: the time to run `/bin/true` to its end in each sandbox, against plain fork+exec,
 //! util-linux `unshare` and bubblewrap, with and without a network namespace.
 
-use crate::ours::{self, Setup};
+use crate::ours::{self, Setup, TRUE};
 use crate::peers::{self, Peer};
 use crate::stats::{self, Variant};
 use crate::{Finding, Mode};
 use sandbox_runtime::Policy;
 use std::time::Instant;
-
-const TRUE: &[&str] = &["/bin/true"];
 
 /// The bound on our start-up without a network namespace, as a multiple of fork+exec.
 const FORK_EXEC_BOUND: f64 = 3.0;
@@ -57,7 +55,7 @@ fn our_variants(policy: &Policy) -> Vec<Variant<'_>> {
 }
 
 /// The peers that work here (each missing one announced).
-fn peer_variants() -> Vec<(Peer, Variant<'static>)> {
+fn peer_variants() -> Vec<Variant<'static>> {
     [
         Peer::Unshare { net: false },
         Peer::Unshare { net: true },
@@ -67,20 +65,21 @@ fn peer_variants() -> Vec<(Peer, Variant<'static>)> {
     ]
     .into_iter()
     .filter(Peer::available)
-    .map(|p| (p, Variant::new(p.name(), move || p.run(TRUE, &[0], false))))
+    .map(|p| Variant::new(p.name(), move || p.run(TRUE, &[0], false)))
     .collect()
 }
 
 /// The median time one `elf::resolve` of `/bin/true` takes (our spawn does it every time).
-fn elf_resolve_time(n: usize) -> f64 {
-    let samples: Vec<f64> = (0..n)
+fn elf_resolve_time(n: usize) -> Result<f64, String> {
+    let samples = (0..n)
         .map(|_| {
             let t = Instant::now();
-            let _ = sandbox_runtime::elf::resolve(std::path::Path::new("/bin/true"));
-            t.elapsed().as_secs_f64()
+            sandbox_runtime::elf::resolve(std::path::Path::new("/bin/true"))
+                .map(|_| t.elapsed().as_secs_f64())
+                .map_err(|e| e.to_string())
         })
-        .collect();
-    stats::median(&samples)
+        .collect::<Result<Vec<f64>, String>>()?;
+    Ok(stats::median(&samples))
 }
 
 /// The per-round ratio of variant `a` to variant `b`, by name; `None` if either is missing.
@@ -88,18 +87,6 @@ fn compare(names: &[String], rounds: &stats::Rounds, a: &str, b: &str) -> Option
     let i = names.iter().position(|n| n == a)?;
     let j = names.iter().position(|n| n == b)?;
     Some(stats::summarise(&rounds[i], &rounds[j]))
-}
-
-/// The median extra time of variant `a` over variant `b` (per-round differences), by name.
-fn extra(names: &[String], rounds: &stats::Rounds, a: &str, b: &str) -> Option<f64> {
-    let i = names.iter().position(|n| n == a)?;
-    let j = names.iter().position(|n| n == b)?;
-    let d: Vec<f64> = rounds[i]
-        .iter()
-        .zip(&rounds[j])
-        .map(|(x, y)| x - y)
-        .collect();
-    Some(stats::median(&d))
 }
 
 /// Runs the start-up comparison; returns the medians by name (for the throughput section)
@@ -117,7 +104,7 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
         Peer::Bare.run(TRUE, &[0], false)
     })];
     variants.extend(our_variants(&policy));
-    variants.extend(peer_variants().into_iter().map(|(_, v)| v));
+    variants.extend(peer_variants());
     let (rounds, batch) = mode.pick((5, 10), (25, 30));
     println!("{rounds} interleaved rounds of {batch} runs per variant\n");
     let times = match stats::interleave(&variants, rounds, batch) {
@@ -126,12 +113,17 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
     };
     stats::print_table(&variants, &times, 0);
     let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
-    let misses = report(&names, &times);
-    println!(
-        "  (of ours, reading /bin/true's ELF headers for its libraries takes {} per spawn)",
-        stats::human(elf_resolve_time(200))
-    );
-    host_size_effect(mode, &policy);
+    let mut misses = report(&names, &times);
+    match elf_resolve_time(200) {
+        Ok(t) => println!(
+            "  (of ours, reading /bin/true's ELF headers for its libraries takes {} per spawn)",
+            stats::human(t)
+        ),
+        Err(e) => misses.push(Finding::Failed(format!(
+            "resolve /bin/true's libraries: {e}"
+        ))),
+    }
+    misses.extend(host_size_effect(mode, &policy));
     let medians = names
         .iter()
         .cloned()
@@ -147,7 +139,8 @@ const BALLAST_MIB: usize = 256;
 /// [`BALLAST_MIB`] more resident memory. Cloned directly, our init is a fork-like clone of the
 /// host, so its page tables are copied; cloned by the fork server (started before the ballast)
 /// it is a clone of the small server. `std::process::Command` uses `CLONE_VM | CLONE_VFORK`.
-fn host_size_effect(mode: Mode, policy: &Policy) {
+/// Returns the failure, if a run failed.
+fn host_size_effect(mode: Mode, policy: &Policy) -> Vec<Finding> {
     let ballast = vec![1u8; BALLAST_MIB << 20];
     let shared = Setup {
         policy: Some(policy),
@@ -176,10 +169,14 @@ fn host_size_effect(mode: Mode, policy: &Policy) {
                 stats::print_row(&v.name, &stats::summarise(t, &times[0]));
             }
         }
-        Err(e) => println!("    skipped: {e}"),
+        Err(e) => {
+            println!("    FAILED: {e}");
+            return vec![Finding::Failed(format!("start-up with a larger host: {e}"))];
+        }
     }
     println!();
     drop(std::hint::black_box(ballast));
+    Vec::new()
 }
 
 /// Prints the side-by-side ratios and network-namespace costs; returns the missed targets.
@@ -220,7 +217,14 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
                     )));
                 }
             }
-            None => println!("  {a} / {b}: skipped ({b} not available)"),
+            None => {
+                println!("  {a} / {b}: skipped ({b} not available)");
+                if b.starts_with("bwrap") {
+                    misses.push(Finding::Missed(format!(
+                        "start-up: {a} not compared with {b}, which is not available"
+                    )));
+                }
+            }
         }
     }
     println!("  the fork server (ours / ours cloned directly, per round):");
@@ -259,8 +263,8 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
         ("unshare -Urmpiun --fork", "unshare -Urmpiu --fork"),
         ("bwrap --unshare-all", "bwrap --unshare-all --share-net"),
     ] {
-        if let Some(d) = extra(names, times, a, b) {
-            println!("    {a:<44} {:>10}", stats::human(d));
+        if let Some(s) = compare(names, times, a, b) {
+            println!("    {a:<44} {:>10}", stats::signed(s.extra));
         }
     }
     misses

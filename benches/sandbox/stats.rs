@@ -1,6 +1,6 @@
 //! Interleaved repetitions and their summaries: every variant of a comparison runs once per
-//! round, in an order that rotates from round to round, so slow drifts of a noisy machine
-//! reach every variant alike.
+//! round, in an order that rotates (and reverses) from round to round, so slow drifts of a
+//! noisy machine reach every variant alike.
 
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,11 @@ pub type Rounds = Vec<Vec<f64>>;
 
 /// Runs one unrecorded warm-up unit of every variant (caches, page cache, lazy statics), then
 /// `rounds` rounds; in each, every variant does `batch` units back to back and the mean time
-/// per unit is recorded. Round `r` starts with variant `r % n`. A failing unit aborts the
-/// benchmark with the variant's name and reason.
+/// per unit is recorded. Round `r` starts with variant `r % n` and goes up the list in even
+/// rounds and down it in odd ones, so no variant always follows the same one (whatever a
+/// variant leaves the kernel to finish, such as a network namespace's teardown, falls on
+/// different neighbours). A failing unit aborts the benchmark with the variant's name and
+/// reason.
 pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<Rounds, String> {
     for v in variants {
         (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
@@ -37,7 +40,11 @@ pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<R
     let mut out = vec![Vec::with_capacity(rounds); n];
     for r in 0..rounds {
         for k in 0..n {
-            let i = (r + k) % n;
+            let i = if r % 2 == 0 {
+                (r + k) % n
+            } else {
+                (r + n - k % n) % n
+            };
             let v = &variants[i];
             let start = Instant::now();
             for _ in 0..batch {
@@ -141,7 +148,7 @@ pub fn human(secs: f64) -> String {
 }
 
 /// A signed duration as a short human figure.
-fn signed(secs: f64) -> String {
+pub fn signed(secs: f64) -> String {
     let sign = if secs < 0.0 { "-" } else { "+" };
     format!("{sign}{}", human(secs.abs()))
 }

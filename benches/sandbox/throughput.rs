@@ -1,12 +1,10 @@
 //! Throughput: sandboxes per second running `/bin/true`, one after another and with
 //! [`THREADS`] at once, against fork+exec and bubblewrap.
 
-use crate::ours::{self, Setup};
+use crate::ours::{self, Setup, TRUE};
 use crate::peers::Peer;
 use crate::stats::{self, Variant};
 use crate::{Finding, Mode};
-
-const TRUE: &[&str] = &["/bin/true"];
 
 /// Concurrent spawners (the machine this was written on has 2 cores).
 pub const THREADS: usize = 16;
