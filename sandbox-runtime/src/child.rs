@@ -175,7 +175,17 @@ fn read_both(out: Option<File>, err: Option<File>) -> (Vec<u8>, Vec<u8>) {
             .collect();
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => break,
+            Err(_) => {
+                // Cannot poll (it never happens in practice): read each stream to its end in
+                // turn rather than lose what is still to come.
+                drop(fds);
+                for (file, data) in &mut streams {
+                    if let Some(mut f) = file.take() {
+                        let _ = f.read_to_end(data);
+                    }
+                }
+                break;
+            }
         }
         let ready: Vec<bool> = fds.iter().map(|p| p.any().unwrap_or(true)).collect();
         drop(fds);

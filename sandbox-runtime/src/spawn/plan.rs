@@ -22,16 +22,16 @@ pub(crate) struct Plan {
     pub new_net: bool,
     pub hostname: CString,
     pub mounts: MountPlan,
-    /// Descriptors to put on 0, 1, 2 (`None`: inherit).
+    /// Descriptors to put on 0, 1, 2 (`None`: the stream is closed in the sandboxee).
     pub stdio: [Option<RawFd>; 3],
     /// (source, target) of passed descriptors; every source is above every target.
     pub passed: Vec<(RawFd, RawFd)>,
     /// Descriptors that survive the sandboxee's close-all before exec (sorted).
     pub keep_fds: Vec<u32>,
     /// Descriptors init keeps when it starts (sorted): everything of this plan, and nothing
-    /// at 0, 1 or 2 (every stream the sandboxee gets is one of the plan's own descriptors). The rest are
-    /// whatever the multi-threaded host had open at the clone, such as other sandboxes' pipes
-    /// and pidfds being set up at the same moment; init must not hold them.
+    /// at 0, 1 or 2 (every stream the sandboxee gets is one of the plan's own descriptors).
+    /// The rest are whatever the multi-threaded host had open at the clone, such as other
+    /// sandboxes' pipes and pidfds being set up at the same moment; init must not hold them.
     pub init_keep_fds: Vec<u32>,
     pub cwd: CString,
     pub rlimits: Vec<Rlimit>,
