@@ -29,6 +29,9 @@ use std::sync::{Mutex, OnceLock};
 /// The host's side of a running fork server.
 struct Server {
     pid: libc::pid_t,
+    /// The server's pidfd, so that giving up on it kills the server even if some other code of
+    /// the host reaped it meanwhile and its pid went to another process.
+    pidfd: OwnedFd,
     /// The process that started the server: a child the host forks later shares the channel,
     /// and must not use it.
     host: libc::pid_t,
@@ -39,7 +42,8 @@ struct Server {
     channel: Mutex<Option<Comms>>,
 }
 
-static SERVER: OnceLock<Server> = OnceLock::new();
+/// The server, or `None` if starting it failed (it is not tried again).
+static SERVER: OnceLock<Option<Server>> = OnceLock::new();
 
 /// How long one send to or reply from the server may take before the server is given up on
 /// (killed, reaped, and sandboxes cloned directly). A launch takes about a millisecond.
@@ -61,25 +65,13 @@ const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
 /// server's pid, or an error if it could not start or has ended (it is not started twice).
 pub fn start_fork_server() -> io::Result<u32> {
     let mut result = Ok(0);
-    let server = SERVER.get_or_init(|| match launch_server() {
-        Ok(s) => s,
-        Err(e) => {
-            result = Err(e);
-            Server {
-                pid: 0,
-                host: 0,
-                uid: 0,
-                gid: 0,
-                channel: Mutex::new(None),
-            }
-        }
-    });
+    let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());
     result?;
-    if server.pid == 0 {
+    let Some(server) = server else {
         return Err(io::Error::other(
             "an earlier start of the fork server failed",
         ));
-    }
+    };
     let running = server
         .channel
         .lock()
@@ -115,11 +107,12 @@ fn launch_server() -> io::Result<Server> {
             if pid == 0 {
                 serve(server_end, die_after_clone);
             }
-            let _ = tx.send(if pid < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(pid)
-            });
+            if pid < 0 {
+                // No server: this thread has nothing to be the parent of.
+                let _ = tx.send(Err(io::Error::last_os_error()));
+                return;
+            }
+            let _ = tx.send(Ok(pid));
             drop(server_end);
             loop {
                 std::thread::park();
@@ -128,10 +121,20 @@ fn launch_server() -> io::Result<Server> {
     let pid = rx
         .recv()
         .map_err(|_| io::Error::other("the fork server's parent thread ended"))??;
+    let pidfd = match super::pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // SAFETY: pid is our child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            super::reap_quietly(pid);
+            return Err(e);
+        }
+    };
     // SAFETY: no arguments.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     Ok(Server {
         pid,
+        pidfd,
         // SAFETY: no arguments.
         host: unsafe { libc::getpid() },
         uid,
@@ -154,12 +157,12 @@ pub(crate) enum Launch {
 
 /// Asks the running server, if any, to clone the sandbox's init for `request` with `fds`.
 pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
-    let Some(server) = SERVER.get() else {
+    let Some(Some(server)) = SERVER.get() else {
         return Launch::Unavailable;
     };
     // SAFETY: no arguments.
     let (pid, uid, gid) = unsafe { (libc::getpid(), libc::geteuid(), libc::getegid()) };
-    if server.pid == 0 || pid != server.host || (uid, gid) != (server.uid, server.gid) {
+    if pid != server.host || (uid, gid) != (server.uid, server.gid) {
         return Launch::Unavailable;
     }
     let mut guard = server.channel.lock().unwrap_or_else(|e| e.into_inner());
@@ -168,13 +171,10 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
     };
     let gone = |guard: &mut Option<Comms>| {
         *guard = None;
-        // SAFETY: the server is our child and is being abandoned: kill it (it may be stuck in
-        // a half-read request) and reap it; status is a live int.
-        unsafe {
-            libc::kill(server.pid, libc::SIGKILL);
-            let mut status = 0;
-            libc::waitpid(server.pid, &mut status, 0);
-        }
+        // The server is being abandoned: kill it (it may be stuck in a half-read request),
+        // through its pidfd, and reap it (ECHILD if other code of the host already did).
+        let _ = crate::monitor::kill(&server.pidfd);
+        super::reap_quietly(server.pid);
     };
     match send(channel, request, fds) {
         Ok(()) => {}
