@@ -1,7 +1,7 @@
 //! From observed system calls to a policy in the language: what `sandbox learn` records, how
 //! it merges runs, and how it picks groups and writes rules (the rules are in `learn --help`).
 
-use sandbox_policy::resolve::{CheckedCond, CheckedPolicy};
+use sandbox_policy::resolve::{truncate, CheckedCond, CheckedPolicy};
 use sandbox_policy::tables::{self, SyscallSpec};
 use sandbox_policy::{compile_text, Action, Arch, NoIncludes};
 use sandbox_runtime::Observation;
@@ -52,18 +52,10 @@ impl Call {
         if let Some(spec) = tables::syscall_by_nr(o.arch, o.nr) {
             for i in key_args(o.arch, o.nr) {
                 let bits = spec.args.get(i).map_or(64, |a| a.ty.bits());
-                args[i] = o.args[i] & width_mask(bits);
+                args[i] = truncate(i128::from(o.args[i]), bits);
             }
         }
         Call { nr: o.nr, args }
-    }
-}
-
-fn width_mask(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
     }
 }
 
@@ -283,7 +275,7 @@ fn constant_name(arch: Arch, prefixes: &[&str], bits: u32, v: u64) -> Option<&'s
     prefixes.iter().find_map(|p| {
         tables::constants_with_prefix(arch, p)
             .filter(|(n, _)| !NOT_VALUES.contains(n) && !n.starts_with("F_SEAL_"))
-            .find(|(_, value)| (*value as u64) & width_mask(bits) == v)
+            .find(|(_, value)| truncate(i128::from(*value), bits) == v)
             .map(|(n, _)| n)
     })
 }
