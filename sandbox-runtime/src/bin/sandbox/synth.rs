@@ -431,27 +431,21 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
     }
     let mut covered: BTreeSet<u32> = BTreeSet::new();
     let mut chosen: Vec<(&'static str, BTreeSet<u32>)> = Vec::new();
-    loop {
-        let best = candidates
-            .iter()
-            .filter(|(name, _, _)| !chosen.iter().any(|(n, _)| n == name))
-            .map(|(name, covers, size)| {
-                let new: BTreeSet<u32> = covers.difference(&covered).copied().collect();
-                (
-                    new.len(),
-                    std::cmp::Reverse(*size),
-                    std::cmp::Reverse(*name),
-                    new,
-                )
-            })
-            .max_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-        match best {
-            Some((n, _, std::cmp::Reverse(name), new)) if n >= 2 => {
-                covered.extend(&new);
-                chosen.push((name, new));
-            }
-            _ => break,
+    // Greedily: the group covering most still-uncovered syscalls (then the smaller, then by
+    // name), while it covers at least two. A chosen group covers nothing new, so never wins again.
+    while let Some((name, covers, _)) = candidates.iter().max_by_key(|(name, covers, size)| {
+        (
+            covers.difference(&covered).count(),
+            std::cmp::Reverse(*size),
+            std::cmp::Reverse(*name),
+        )
+    }) {
+        let new: BTreeSet<u32> = covers.difference(&covered).copied().collect();
+        if new.len() < 2 {
+            break;
         }
+        covered.extend(&new);
+        chosen.push((name, new));
     }
 
     let name = |nr: &u32| known[nr].name;
