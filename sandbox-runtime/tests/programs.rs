@@ -190,6 +190,22 @@ fn from_a_host_with_closed_streams(
         unsafe { libc::_exit(0) };
     }
     drop(w);
+    // The child is a fork of this multi-threaded test process: should it deadlock on a lock
+    // another test thread held at the fork, fail after a while instead of hanging.
+    let mut pfd = libc::pollfd {
+        fd: r.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    if unsafe { libc::poll(&mut pfd, 1, 30_000) } == 0 {
+        // SAFETY: pid is our child, not yet reaped; status is a live int.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, &mut 0, 0);
+        }
+        panic!("the forked host did not report within 30 s");
+    }
     let mut report = String::new();
     std::io::Read::read_to_string(&mut r, &mut report).unwrap();
     let mut status = 0;
