@@ -127,30 +127,20 @@ impl Monitor {
         let mut st = State::default();
         let deadline = self.wall_limit.map(|w| self.start + w);
         loop {
-            let mut fds = vec![libc::pollfd {
-                fd: self.pidfd.as_raw_fd(),
+            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket, the exec
+            // pipe until the exec, the listener once fetched (poll skips a negative fd).
+            let exec_pipe = st.exec_pipe.as_ref().filter(|_| !st.exec_done);
+            let slot = |fd: Option<RawFd>| libc::pollfd {
+                fd: fd.unwrap_or(-1),
                 events: libc::POLLIN,
                 revents: 0,
-            }];
-            fds.push(libc::pollfd {
-                fd: self.report.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-            if let (Some(p), false) = (&st.exec_pipe, st.exec_done) {
-                fds.push(libc::pollfd {
-                    fd: p.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            if let Some(l) = &st.listener {
-                fds.push(libc::pollfd {
-                    fd: l.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
+            };
+            let mut fds = [
+                slot(Some(self.pidfd.as_raw_fd())),
+                slot(Some(self.report.as_raw_fd())),
+                slot(exec_pipe.map(AsRawFd::as_raw_fd)),
+                slot(st.listener.as_ref().map(AsRawFd::as_raw_fd)),
+            ];
             let now = Instant::now();
             let mut timeout = deadline
                 .filter(|_| !st.timed_out)
@@ -184,32 +174,22 @@ impl Monitor {
                 self.kill_sandbox();
                 break;
             }
-            let ended = fds[0].revents != 0;
+            let [ended, report, exec, listener] = fds.map(|p| p.revents);
             // Only what poll says is ready: a notification-heavy run wakes this loop once per
             // call, and each needless read is a system call on that path.
-            let ready = |fd: RawFd| fds.iter().any(|p| p.fd == fd && p.revents != 0);
-            if ready(self.report.as_raw_fd()) {
+            if report != 0 {
                 self.read_reports(&mut st);
             }
-            if st.exec_pipe.as_ref().is_some_and(|p| ready(p.as_raw_fd())) {
+            if exec != 0 {
                 self.read_exec_pipe(&mut st);
             }
             self.fetch_listener(&mut st);
-            let listener_ready = st.listener.as_ref().is_some_and(|l| {
-                fds.iter()
-                    .any(|p| p.fd == l.as_raw_fd() && p.revents & libc::POLLIN != 0)
-            });
-            if listener_ready {
+            if listener & libc::POLLIN != 0 {
                 self.handle_notification(&mut st);
-            } else if let Some(l) = &st.listener {
-                let hup = fds.iter().any(|p| {
-                    p.fd == l.as_raw_fd() && p.revents & (libc::POLLHUP | libc::POLLERR) != 0
-                });
-                if hup {
-                    st.listener = None; // every process under the filter is gone
-                }
+            } else if listener & (libc::POLLHUP | libc::POLLERR) != 0 {
+                st.listener = None; // every process under the filter is gone
             }
-            if ended {
+            if ended != 0 {
                 break;
             }
             if let Some(d) = deadline {
