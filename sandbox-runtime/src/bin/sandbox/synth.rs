@@ -32,8 +32,8 @@ const RECORDED: &[(&str, &str)] = &[
 const CLONE_NS: &str =
     "CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET";
 
-/// A group at most this many distinct values of an enumerated argument are listed in a rule;
-/// beyond that the rule is unconditional.
+/// At most this many distinct values of an enumerated argument are listed in a rule; beyond
+/// that the rule is unconditional.
 const MAX_LISTED: usize = 12;
 
 /// One distinct call: a syscall and the recorded arguments (every other argument is zero).
