@@ -55,5 +55,23 @@ impl Observation {
     }
 }
 
+impl std::fmt::Display for Observation {
+    /// `socket(AF_INET, SOCK_STREAM, 0) [nr 41, x86_64] — no rule matches; default is kill`, as a
+    /// violation reads (without the pid), the part after the dash only when something decided.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} [nr {}, {}]",
+            sandbox_policy::describe::call(self.arch, self.nr, &self.args),
+            self.nr,
+            self.arch
+        )?;
+        match &self.decided_by {
+            Some(d) => write!(f, " \u{2014} {d}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The policy learn mode runs under: `default kill;`, compiled with the rest of this crate.
 pub(crate) static LEARN_POLICY: crate::Policy = crate::policy! { default kill; };

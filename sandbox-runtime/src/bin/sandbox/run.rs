@@ -121,17 +121,8 @@ pub fn main(args: RunArgs) -> ExitCode {
     if let Some(observations) = child.observations() {
         let mut seen = std::collections::BTreeSet::new();
         for o in observations {
-            let name = o
-                .syscall()
-                .map_or_else(|| format!("syscall {}", o.nr), str::to_string);
-            let decided_by = o.decided_by.unwrap_or_default();
-            if seen.insert((name, decided_by.clone())) {
-                eprintln!(
-                    "sandbox: policy violation (let run): {} [nr {}, {}] \u{2014} {decided_by}",
-                    sandbox_policy::describe::call(o.arch, o.nr, &o.args),
-                    o.nr,
-                    o.arch
-                );
+            if seen.insert((o.nr, o.decided_by.clone())) {
+                eprintln!("sandbox: policy violation (let run): {o}");
             }
         }
     }
