@@ -39,7 +39,7 @@ pub(crate) fn clone_flags(new_net: bool) -> libc::c_ulong {
 /// `CLONE_PARENT`): its pid, or `-1` with errno set. The child runs [`run`] on its copy of the
 /// plan and never returns here.
 pub(crate) fn clone(plan: &Plan, extra: libc::c_ulong) -> libc::c_long {
-    let flags = clone_flags(plan.new_net) | extra;
+    let flags = clone_flags(plan.parts.new_net) | extra;
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space and only makes raw system calls on the plan, which was fully prepared
     // before, so no lock another thread of the parent held at the clone is touched.
@@ -67,17 +67,17 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     sys::check(sys::reset_signals(), Step::InitSignals)?;
     close_inherited(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
-    if plan.clear_groups {
+    if plan.parts.clear_groups {
         clear_groups()?;
     }
     set_ids()?;
-    if plan.new_net {
+    if plan.parts.new_net {
         loopback_up()?;
     }
     set_hostname(plan)?;
     mounts::private_propagation()?;
     mounts::enter_staging()?;
-    mounts::build(&plan.mounts)?;
+    mounts::build(&plan.parts.mounts)?;
     mounts::enter_new_root()?;
     fork_sandboxee(plan)
 }
@@ -175,7 +175,7 @@ fn loopback_up() -> Result<(), Failure> {
 }
 
 fn set_hostname(plan: &Plan) -> Result<(), Failure> {
-    let name = plan.hostname.as_bytes();
+    let name = plan.parts.hostname.as_bytes();
     // SAFETY: name is a live buffer of name.len() bytes.
     let r = unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) };
     sys::check(r.into(), Step::Hostname)?;

@@ -18,10 +18,9 @@ pub(crate) struct Plan {
     pub sync_fd: RawFd,
     /// Child end of the report socket (init and sandboxee).
     pub report_fd: RawFd,
-    pub clear_groups: bool,
-    pub new_net: bool,
-    pub hostname: CString,
-    pub mounts: MountPlan,
+    /// Everything that does not depend on descriptor numbers (the argument and environment
+    /// strings the pointer arrays below point into among them).
+    pub parts: PlanParts,
     /// Descriptors to put on 0, 1, 2 (`None`: the stream is closed in the sandboxee).
     pub stdio: [Option<RawFd>; 3],
     /// (source, target) of passed descriptors; every source is above every target.
@@ -33,17 +32,8 @@ pub(crate) struct Plan {
     /// The rest are whatever the multi-threaded host had open at the clone, such as other
     /// sandboxes' pipes and pidfds being set up at the same moment; init must not hold them.
     pub init_keep_fds: Vec<u32>,
-    pub cwd: CString,
-    pub rlimits: Vec<Rlimit>,
-    /// Paths to try, in order, for the program.
-    pub candidates: Vec<CString>,
-    #[expect(dead_code, reason = "owns the strings argv_ptrs points into")]
-    pub argv: Vec<CString>,
     pub argv_ptrs: Vec<*const libc::c_char>,
-    #[expect(dead_code, reason = "owns the strings envp_ptrs points into")]
-    pub envp: Vec<CString>,
     pub envp_ptrs: Vec<*const libc::c_char>,
-    pub filter: Option<PreparedFilter>,
     /// The stack the sandboxee runs on until its exec (it shares init's memory until then).
     pub sandboxee_stack: ChildStack,
 }
@@ -230,22 +220,14 @@ impl Plan {
         Ok(Plan {
             sync_fd: fds.sync.as_raw_fd(),
             report_fd: fds.report.as_raw_fd(),
-            clear_groups: parts.clear_groups,
-            new_net: parts.new_net,
-            hostname: parts.hostname,
-            mounts: parts.mounts,
             stdio,
             passed,
             keep_fds,
             init_keep_fds,
-            cwd: parts.cwd,
-            rlimits: parts.rlimits,
-            candidates: parts.candidates,
+            // Pointers into the strings' heap buffers, which do not move with `parts`.
             argv_ptrs: pointers(&parts.argv),
-            argv: parts.argv,
             envp_ptrs: pointers(&parts.envp),
-            envp: parts.envp,
-            filter: parts.filter,
+            parts,
             sandboxee_stack: ChildStack::new()?,
         })
     }

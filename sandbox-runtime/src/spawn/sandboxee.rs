@@ -32,14 +32,14 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     close_fds(plan)?;
     chdir(plan)?;
     let exe = find_program(plan)?;
-    let notify = plan.filter.as_ref().is_some_and(|f| f.notify);
+    let notify = plan.parts.filter.as_ref().is_some_and(|f| f.notify);
     if notify {
         *channel = exec_pipe(plan)?;
     }
     rlimits(plan)?;
     drop_capabilities()?;
     no_new_privs()?;
-    if let Some(filter) = &plan.filter {
+    if let Some(filter) = &plan.parts.filter {
         if notify {
             announce_listener(*channel)?;
         }
@@ -99,7 +99,7 @@ fn close_fds(plan: &Plan) -> Result<(), Failure> {
 }
 
 fn chdir(plan: &Plan) -> Result<(), Failure> {
-    sys::check(sys::chdir(&plan.cwd), Step::Chdir)?;
+    sys::check(sys::chdir(&plan.parts.cwd), Step::Chdir)?;
     Ok(())
 }
 
@@ -107,7 +107,7 @@ fn chdir(plan: &Plan) -> Result<(), Failure> {
 /// then cannot fail on lookup, and a single exec attempt is all the filter ever sees.
 fn find_program(plan: &Plan) -> Result<libc::c_int, Failure> {
     let mut errno = libc::ENOENT;
-    for c in &plan.candidates {
+    for c in &plan.parts.candidates {
         // SAFETY: c is NUL-terminated.
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
         if fd >= 0 {
@@ -144,7 +144,7 @@ fn exec_pipe(plan: &Plan) -> Result<libc::c_int, Failure> {
 }
 
 fn rlimits(plan: &Plan) -> Result<(), Failure> {
-    for (i, r) in plan.rlimits.iter().enumerate() {
+    for (i, r) in plan.parts.rlimits.iter().enumerate() {
         let lim = libc::rlimit64 {
             rlim_cur: r.soft,
             rlim_max: r.hard,
