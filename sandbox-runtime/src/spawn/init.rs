@@ -36,9 +36,9 @@ pub(crate) fn clone_flags(new_net: bool) -> libc::c_ulong {
 }
 
 /// Clones init with [`clone_flags`] for `plan` plus `extra` (the fork server adds
-/// `CLONE_PARENT`): its pid, or `-1` with errno set. The child runs [`run`] on its copy of the
-/// plan and never returns here.
-pub(crate) fn clone(plan: &Plan, extra: libc::c_ulong) -> libc::c_long {
+/// `CLONE_PARENT`) and returns its pid. The child runs [`run`] on its copy of the plan and
+/// never returns here.
+pub(crate) fn clone(plan: &Plan, extra: libc::c_ulong) -> std::io::Result<libc::pid_t> {
     let flags = clone_flags(plan.parts.new_net) | extra;
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space and only makes raw system calls on the plan, which was fully prepared
@@ -47,7 +47,10 @@ pub(crate) fn clone(plan: &Plan, extra: libc::c_ulong) -> libc::c_long {
     if pid == 0 {
         run(plan);
     }
-    pid
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(pid as libc::pid_t)
 }
 
 /// Init's main: never returns.

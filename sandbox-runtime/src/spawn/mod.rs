@@ -250,7 +250,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         Launch::Unavailable => {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
-            clone_init(&plan)?
+            init::clone(&plan, 0).map_err(os("clone the sandbox"))?
         }
     };
     drop(fds);
@@ -333,18 +333,6 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         handle,
         observations,
     ))
-}
-
-/// Clones the sandbox's init from this process (no fork server) and returns its pid.
-fn clone_init(plan: &Plan) -> Result<libc::pid_t, SpawnError> {
-    let pid = init::clone(plan, 0);
-    if pid < 0 {
-        return Err(SpawnError::os(
-            "clone the sandbox",
-            io::Error::last_os_error(),
-        ));
-    }
-    Ok(pid as libc::pid_t)
 }
 
 fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {

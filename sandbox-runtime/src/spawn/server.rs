@@ -323,9 +323,8 @@ fn clone_init(request: Request, fds: &ChildFds) -> i64 {
         Err(e) => return -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     // CLONE_PARENT makes the host init's parent; this server is single-threaded.
-    let pid = init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong);
-    if pid < 0 {
-        return -i64::from(sys::errno());
+    match init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong) {
+        Ok(pid) => i64::from(pid),
+        Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     }
-    pid
 }
