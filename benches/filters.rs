@@ -315,14 +315,7 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
             c.name
         );
     }
-    let configs: Vec<Config> = configs
-        .iter()
-        .filter(fits)
-        .map(|c| Config {
-            name: c.name.clone(),
-            filter: c.filter.clone(),
-        })
-        .collect();
+    let configs: Vec<Config> = configs.iter().filter(fits).cloned().collect();
     // A peer left out (not installed, or too long to stack) is not beaten: say so.
     let mut misses: Vec<String> = WALL_PEERS
         .iter()
@@ -349,7 +342,8 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
     }
     println!();
     for (ci, config) in configs.iter().enumerate() {
-        if ci == floor || config.filter.is_none() {
+        // Every config left has a filter (`fits`).
+        if ci == floor {
             continue;
         }
         print!("  {:<20}", config.name);

@@ -8,6 +8,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Instant;
 
 /// A filter to time, or none.
+#[derive(Clone)]
 pub struct Config {
     /// The name printed.
     pub name: String,
