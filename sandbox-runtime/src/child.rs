@@ -72,10 +72,11 @@ impl SandboxChild {
     }
 
     /// The system calls the monitor observes, when the command was set to
-    /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`]; `None` otherwise
-    /// and after the first call. Observations arrive while the program runs; the channel
-    /// disconnects when the sandbox has ended, so reading it to the end and then calling
-    /// [`Self::wait`] gets them all.
+    /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`]; `None` otherwise,
+    /// after the first call, and once waiting began. Observations arrive while the program runs;
+    /// the channel disconnects when the sandbox has ended, so reading it to the end and then
+    /// calling [`Self::wait`] gets them all. Waiting without having taken them drops them as
+    /// they come, so that they do not pile up in memory for nobody.
     pub fn observations(&mut self) -> Option<Receiver<Observation>> {
         self.observations.take()
     }
@@ -93,6 +94,7 @@ impl SandboxChild {
     /// Waits for the sandbox to end (closing `stdin` first, so a program reading it sees EOF).
     pub fn wait(&mut self) -> Outcome {
         drop(self.stdin.take());
+        drop(self.observations.take());
         if let Some(o) = &self.outcome {
             return o.clone();
         }
@@ -116,6 +118,7 @@ impl SandboxChild {
     /// Reads standard output and error to their ends (concurrently), then waits.
     pub fn wait_with_output(mut self) -> SandboxOutput {
         drop(self.stdin.take());
+        drop(self.observations.take());
         let (stdout, stderr) = read_both(self.stdout.take(), self.stderr.take());
         let outcome = self.wait();
         SandboxOutput {
