@@ -104,24 +104,6 @@ fn an_inherited_stream_is_the_hosts_own() {
     );
 }
 
-/// The thread that started the server may end; the server and its sandboxes do not.
-#[test]
-fn sandboxes_outlive_the_thread_that_started_the_server() {
-    let server_pid = std::thread::spawn(server).join().unwrap();
-    let started_here = std::thread::spawn(|| {
-        common::command("/bin/sleep")
-            .arg("0.3")
-            .stdout(Stdio::Null)
-            .spawn()
-            .unwrap()
-    })
-    .join()
-    .unwrap();
-    let mut child = started_here;
-    assert_eq!(child.wait().status, Status::Exited(0));
-    assert!(common::process_exists(server_pid));
-}
-
 #[test]
 fn init_is_the_hosts_child_and_the_server_holds_nothing() {
     let server_pid = server();

@@ -63,6 +63,11 @@ const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
 /// runs, ends with the host process (the server's parent is a thread of the runtime's own that
 /// never ends; without the server, a sandbox ends with the thread that spawned it). Returns the
 /// server's pid, or an error if it could not start or has ended (it is not started twice).
+///
+/// The server keeps what the process had at this call: capabilities, limits, namespaces, a
+/// seccomp filter or `no_new_privs` of its own. Only a change of effective uid or gid is
+/// noticed (spawning then clones directly); a host that drops other privileges later should
+/// drop them before starting the server.
 pub fn start_fork_server() -> io::Result<u32> {
     let mut result = Ok(0);
     let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());

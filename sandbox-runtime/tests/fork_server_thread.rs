@@ -1,0 +1,26 @@
+//! The thread that started the fork server may end; the server and its sandboxes do not. A
+//! binary of its own: in one with other tests, another test's thread could be the one that
+//! starts the server, and this one would not test what it says.
+
+mod common;
+
+use sandbox_runtime::{start_fork_server, Status, Stdio};
+
+#[test]
+fn sandboxes_outlive_the_thread_that_started_the_server() {
+    let server_pid = std::thread::spawn(|| start_fork_server().expect("the fork server starts"))
+        .join()
+        .unwrap();
+    let started_here = std::thread::spawn(|| {
+        common::command("/bin/sleep")
+            .arg("0.3")
+            .stdout(Stdio::Null)
+            .spawn()
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let mut child = started_here;
+    assert_eq!(child.wait().status, Status::Exited(0));
+    assert!(common::process_exists(server_pid));
+}
