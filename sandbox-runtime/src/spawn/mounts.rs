@@ -255,7 +255,6 @@ const STAGING_NEW: &CStr = c"/tmp/newroot";
 const STAGING_OLD: &CStr = c"/tmp/oldroot";
 const NEW_ROOT: &CStr = c"/newroot";
 const NEW_DEV: &CStr = c"/newroot/dev";
-const OLD_ROOT: &CStr = c"/oldroot";
 const DOT: &CStr = c".";
 
 /// Stops mount events from leaking to or from the host.
@@ -458,14 +457,12 @@ pub(crate) fn enter_new_root() -> Result<(), Failure> {
         sys::mount(None, NEW_ROOT, None, ro | libc::MS_NODEV, None),
         Step::SealReadOnly,
     )?;
-    sys::check(
-        sys::umount2(OLD_ROOT, libc::MNT_DETACH),
-        Step::DetachOldRoot,
-    )?;
     sys::check(sys::chdir(NEW_ROOT), Step::PivotToNewRoot)?;
-    // pivot_root(".", "."): the staging root is stacked on top of the new root, then detached.
+    // pivot_root(".", "."): the staging root is stacked on top of the new root, then detached
+    // with everything under it, the host root at /oldroot included: one detach, so one wait
+    // for the kernel's grace period instead of two.
     sys::check(sys::pivot_root(DOT, DOT), Step::PivotToNewRoot)?;
-    sys::check(sys::umount2(DOT, libc::MNT_DETACH), Step::PivotToNewRoot)?;
+    sys::check(sys::umount2(DOT, libc::MNT_DETACH), Step::DetachOldRoot)?;
     sys::check(sys::chdir(ROOT), Step::PivotToNewRoot)?;
     Ok(())
 }
