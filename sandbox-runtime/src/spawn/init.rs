@@ -36,16 +36,20 @@ pub(crate) fn clone_flags(new_net: bool) -> libc::c_ulong {
 }
 
 /// Clones init with [`clone_flags`] for `plan` plus `extra` (the fork server adds
-/// `CLONE_PARENT`) and returns its pid. The child runs [`run`] on its copy of the plan and
-/// never returns here.
-pub(crate) fn clone(plan: &Plan, extra: libc::c_ulong) -> std::io::Result<libc::pid_t> {
+/// `CLONE_PARENT`) and returns its pid. The child runs `main` on its copy of the plan ([`run`],
+/// or a spare's, see [`super::spare`]) and never returns here.
+pub(crate) fn clone(
+    plan: &Plan,
+    extra: libc::c_ulong,
+    main: fn(&Plan) -> !,
+) -> std::io::Result<libc::pid_t> {
     let flags = clone_flags(plan.parts.new_net) | extra;
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space and only makes raw system calls on the plan, which was fully prepared
     // before, so no lock another thread of the parent held at the clone is touched.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
     if pid == 0 {
-        run(plan);
+        main(plan);
     }
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
@@ -66,10 +70,23 @@ pub(crate) fn run(plan: &Plan) -> ! {
 
 /// The steps in order; returns the sandboxee's pid (inside the namespace).
 fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
+    start(plan)?;
+    wait_for_id_maps(plan.sync_fd)?;
+    build_namespaces(plan, &mut [])?;
+    fork_sandboxee(plan)
+}
+
+/// The first steps, before the id maps: die with the parent, reset the host's signal
+/// actions, and drop every descriptor the plan does not name.
+pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
     parent_death_signal()?;
     sys::check(sys::reset_signals(), Step::InitSignals)?;
-    close_inherited(plan)?;
-    wait_for_id_maps(plan.sync_fd)?;
+    close_inherited(plan)
+}
+
+/// The namespace-wide set-up, once the id maps are written: ids, network, hostname and the
+/// file system (recording in `bound` what each bind shows, see [`mounts::build`]).
+pub(crate) fn build_namespaces(plan: &Plan, bound: &mut [mounts::Bound]) -> Result<(), Failure> {
     if plan.parts.clear_groups {
         clear_groups()?;
     }
@@ -80,13 +97,12 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     set_hostname(plan)?;
     mounts::private_propagation()?;
     mounts::enter_staging()?;
-    mounts::build(&plan.parts.mounts)?;
-    mounts::enter_new_root()?;
-    fork_sandboxee(plan)
+    mounts::build(&plan.parts.mounts, bound)?;
+    mounts::enter_new_root()
 }
 
 /// Drops every descriptor the host had open at the clone that this sandbox does not use.
-fn close_inherited(plan: &Plan) -> Result<(), Failure> {
+pub(crate) fn close_inherited(plan: &Plan) -> Result<(), Failure> {
     sys::check(sys::close_all_but(&plan.init_keep_fds), Step::CloseFds)?;
     Ok(())
 }
@@ -101,7 +117,7 @@ fn parent_death_signal() -> Result<(), Failure> {
 
 /// Blocks until the parent has written the id maps. End of file means the parent died before
 /// (the death signal set before this read covers the time after).
-fn wait_for_id_maps(fd: libc::c_int) -> Result<(), Failure> {
+pub(crate) fn wait_for_id_maps(fd: libc::c_int) -> Result<(), Failure> {
     let mut b = 0u8;
     loop {
         // SAFETY: reads one byte into a live local.
@@ -192,7 +208,7 @@ fn set_hostname(plan: &Plan) -> Result<(), Failure> {
 /// (init is itself a copy of the host), and init's memory is not touched except that stack.
 /// Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and mask, which
 /// init reset first thing, so it starts with every action at its default and nothing blocked.
-fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
+pub(crate) fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: arg is the plan init passed below; init sleeps (CLONE_VFORK) until this
         // process execs or exits, so the plan outlives every use here.
@@ -215,7 +231,7 @@ fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
 }
 
 /// Reaps until the sandboxee ends, reports its status, and exits (which kills the rest).
-fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
+pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     // SAFETY: prctl with integer arguments; non-dumpable keeps the sandboxee (same uid, fewer
     // capabilities) from ptracing init or opening its /proc files.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };

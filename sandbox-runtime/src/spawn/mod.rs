@@ -4,7 +4,8 @@
 //! array and filter byte the child will need) and the descriptors, then clones with new user,
 //! mount, pid, IPC, UTS and cgroup namespaces (and network unless shared): itself, or through
 //! the fork server ([`server`]), which receives the parts in their byte form ([`wire`]) and
-//! clones from its own small copy of the host. The clone child is the sandbox's [`init`]: it
+//! clones from its own small copy of the host, or hands them to an init it made ahead for the
+//! same configuration ([`spare`]). The clone child is the sandbox's [`init`]: it
 //! waits for the parent to write its id maps ([`idmap`]), builds the file system ([`mounts`]),
 //! and starts the [`sandboxee`] with a vfork-like clone; the sandboxee does the per-process
 //! steps and execs. Each step is one function returning its [`steps::Failure`]; nothing in the
@@ -16,6 +17,7 @@ mod mounts;
 mod plan;
 mod sandboxee;
 mod server;
+mod spare;
 pub(crate) mod steps;
 pub(crate) mod sys;
 mod wire;
@@ -231,8 +233,8 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     } else {
         Launch::Unavailable
     };
-    let pid = match launched {
-        Launch::Started(pid) => pid,
+    let (pid, made_ahead) = match launched {
+        Launch::Started { pid, made_ahead } => (pid, made_ahead),
         Launch::Failed(errno) => {
             return Err(SpawnError::os(
                 "clone the sandbox (fork server)",
@@ -250,7 +252,8 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         Launch::Unavailable => {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
-            init::clone(&plan, 0).map_err(os("clone the sandbox"))?
+            let pid = init::clone(&plan, 0, init::run).map_err(os("clone the sandbox"))?;
+            (pid, false)
         }
     };
     drop(fds);
@@ -270,10 +273,13 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
             return Err(SpawnError::Cgroup(e));
         }
     }
-    if let Err(e) = ids.write(pid) {
-        let _ = monitor::kill(&pidfd);
-        reap_quietly(pid);
-        return Err(SpawnError::os("write the id maps", e));
+    // A spare's maps were written by the fork server when it was made.
+    if !made_ahead {
+        if let Err(e) = ids.write(pid) {
+            let _ = monitor::kill(&pidfd);
+            reap_quietly(pid);
+            return Err(SpawnError::os("write the id maps", e));
+        }
     }
     // SAFETY: writes one byte from a live local.
     let w = unsafe { libc::write(sync_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };

@@ -127,6 +127,23 @@ impl MountPlan {
         Ok(plan)
     }
 
+    /// What each entry would show if built now, as [`build`] records it: for a bind, the
+    /// (device, inode) of its source on the host (`None` if it cannot be read); `(0, 0)` for
+    /// other entries.
+    pub(crate) fn sources_now(&self) -> Vec<Option<Bound>> {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                MountOp::Bind { src, .. } => src
+                    .as_bytes_with_nul()
+                    .strip_prefix(OLD.as_bytes())
+                    .and_then(|host| CStr::from_bytes_with_nul(host).ok())
+                    .and_then(identity),
+                _ => Some((0, 0)),
+            })
+            .collect()
+    }
+
     fn push(&mut self, op: MountOp, description: String, point: &Path) {
         self.ops.push(op);
         self.descriptions.push(description);
@@ -293,12 +310,31 @@ pub(crate) fn enter_staging() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs every planned entry, in order.
-pub(crate) fn build(plan: &MountPlan) -> Result<(), Failure> {
+/// What a bind shows, as (device, inode) of the object at its mount point right after the
+/// mount; `(0, 0)` for entries that are not binds. A sandbox made ahead of time is used for a
+/// later request only if the request's sources are still these objects (see
+/// [`super::server`]).
+pub(crate) type Bound = (u64, u64);
+
+/// Runs every planned entry, in order, and records in `bound` (one slot per entry, prepared by
+/// the caller so nothing is allocated here) what each bind shows.
+pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
     for (i, op) in plan.ops.iter().enumerate() {
         run_op(op, i as u32)?;
+        if let (Some(slot), MountOp::Bind { dst, .. }) = (bound.get_mut(i), op) {
+            *slot = identity(dst).ok_or_else(|| Failure::at(Step::Mount, i as u32))?;
+        }
     }
     Ok(())
+}
+
+/// The (device, inode) of the object at `path`, following symbolic links.
+pub(crate) fn identity(path: &CStr) -> Option<Bound> {
+    // SAFETY: stat is plain old data; zero is a valid initial value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and st is a live stat the kernel fills.
+    let r = unsafe { libc::stat(path.as_ptr(), &mut st) };
+    (r == 0).then_some((st.st_dev, st.st_ino))
 }
 
 fn make_parents(parents: &[CString], i: u32) -> Result<(), Failure> {

@@ -11,14 +11,18 @@
 //! is still the host's child: the host writes its id maps, waits for it and reads its resource
 //! usage as before.
 //!
-//! The server serves one request at a time and does nothing else: no threads, no output, no
-//! environment, no descriptor but its channel. It ends when the host's end of the channel
+//! The server serves one request at a time: no threads, no output, no environment, no
+//! descriptor but its channel (and its channel to a spare). Once a launch is done and no other
+//! request has come for a few milliseconds, it makes the next sandbox's init ahead of time for
+//! the same configuration, a *spare* ([`super::spare`]), which the next matching request takes
+//! instead of a fresh clone. It ends when the host's end of the channel
 //! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
 //! when the caller is a process the host forked later, or when the server is gone (or stopped
 //! answering for [`REPLY_TIMEOUT`], after which it is killed), spawning clones directly.
 
 use super::plan::{ChildFds, Plan};
+use super::spare::{self, Spare};
 use super::wire::Request;
 use super::{init, relocate, steps, sys};
 use crate::comms::{Comms, CommsError};
@@ -40,6 +44,9 @@ struct Server {
     gid: libc::gid_t,
     /// `None` once the server is known to be gone.
     channel: Mutex<Option<Comms>>,
+    /// Spares the server let go that have not ended yet (the host's children): reaped
+    /// without waiting at each launch.
+    let_go: Mutex<Vec<libc::pid_t>>,
 }
 
 /// The server, or `None` if starting it failed (it is not tried again).
@@ -68,6 +75,16 @@ const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
 /// seccomp filter or `no_new_privs` of its own. Only a change of effective uid or gid is
 /// noticed (spawning then clones directly); a host that drops other privileges later should
 /// drop them before starting the server.
+///
+/// After each sandbox it starts, once it has been idle for 5 ms, the server makes the next
+/// one's namespaces, id maps and file system ahead of time for the same configuration (mounts,
+/// hostname, network), so a host that starts sandboxes now and then, rather than back to back,
+/// gets most of the start-up done before it asks. Such a spare is used only if every bind
+/// source on the host is still the object the spare shows (a file or directory replaced
+/// since, under the same name, gets a fresh sandbox); a change the kernel would not show
+/// through a bind either (a new mount under a source, a changed mount flag of a source) is
+/// seen as it was when the spare was made. Only the last configuration has a spare: a request
+/// with another one gets a fresh clone, as without the server's help.
 pub fn start_fork_server() -> io::Result<u32> {
     let mut result = Ok(0);
     let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());
@@ -145,6 +162,7 @@ fn launch_server() -> io::Result<Server> {
         uid,
         gid,
         channel: Mutex::new(Some(host)),
+        let_go: Mutex::new(Vec::new()),
     })
 }
 
@@ -152,8 +170,9 @@ fn launch_server() -> io::Result<Server> {
 pub(crate) enum Launch {
     /// No server, or it is gone or unusable for this caller: clone directly.
     Unavailable,
-    /// The server cloned init; this is its pid (the caller's child).
-    Started(libc::pid_t),
+    /// The server started init (the caller's child): cloned now, or a spare made ahead whose
+    /// id maps are already written (see [`super::spare`]).
+    Started { pid: libc::pid_t, made_ahead: bool },
     /// The server could not clone init: this errno.
     Failed(i32),
     /// The server ended during this launch (later ones clone directly).
@@ -193,9 +212,18 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
             return Launch::Unavailable;
         }
     }
-    match channel.recv_i64() {
-        Ok(pid) if pid > 0 => Launch::Started(pid as libc::pid_t),
-        Ok(neg) => Launch::Failed(i32::try_from(-neg).unwrap_or(libc::EIO)),
+    let reply = Reply::recv(channel);
+    if let Ok(r) = &reply {
+        let mut let_go = server.let_go.lock().unwrap_or_else(|e| e.into_inner());
+        let_go.extend(&r.let_go);
+        spare::reap_let_go(&mut let_go);
+    }
+    match reply {
+        Ok(r) if r.result > 0 => Launch::Started {
+            pid: r.result as libc::pid_t,
+            made_ahead: r.made_ahead,
+        },
+        Ok(r) => Launch::Failed(i32::try_from(-r.result).unwrap_or(libc::EIO)),
         Err(_) => {
             // It may have cloned init before it died; cloning a second one would race it for
             // the id-map signal, so this spawn fails (the next ones clone directly).
@@ -249,43 +277,147 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     let Ok(mut channel) = Comms::from_fd(channel) else {
         sys::exit(1)
     };
+    let mut spare: Option<Spare> = None;
+    // Spares let go (or lost) since the last reply, for the host to reap.
+    let mut let_go: Vec<libc::pid_t> = Vec::new();
     loop {
         // A request that cannot be read leaves the channel out of step: stop (the host closing
         // its end is the usual case). One that is read but cannot be carried out gets its errno
         // back, and the server serves on.
-        let Ok((request, received)) = receive(&mut channel) else {
+        let Ok(Incoming {
+            bytes,
+            request,
+            fds: received,
+        }) = receive(&mut channel)
+        else {
             sys::exit(0)
         };
-        let reply = match place(&request, received) {
-            Ok(fds) => {
-                let reply = clone_init(request, &fds);
-                if die_after_clone {
-                    // SAFETY: a signal to this process.
-                    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-                }
-                reply
+        let mut reply = Reply::default();
+        if let Some(mut s) = spare.take() {
+            let pid = s.pid;
+            if s.fits(&request) && s.hand_over(&bytes, &received).is_ok() {
+                reply.result = i64::from(pid);
+                reply.made_ahead = true;
+            } else {
+                let_go.push(pid);
             }
-            Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
-        };
-        if channel.send_i64(reply).is_err() {
+        }
+        if !reply.made_ahead {
+            reply.result = match place(&request, received) {
+                Ok(fds) => clone_init(request, &fds),
+                Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+            };
+        }
+        if die_after_clone && reply.result > 0 {
+            // SAFETY: a signal to this process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
+        reply.let_go = std::mem::take(&mut let_go);
+        if reply.send(&mut channel).is_err() {
             sys::exit(0);
+        }
+        // The next sandbox like this one is made while the host runs this one, once the
+        // server has been idle for a moment: made at once, its kernel work would run beside
+        // this sandbox's own start-up (and the end of the last one) on the same locks.
+        if reply.result > 0 && idle_for(&channel, IDLE_BEFORE_SPARE) {
+            spare = match Request::decode(&bytes).map(Spare::make) {
+                Ok(Ok(s)) => Some(s),
+                Ok(Err((_, pid))) => {
+                    let_go.extend(pid);
+                    None
+                }
+                Err(_) => None,
+            };
         }
     }
 }
 
-/// Reads one request and all its descriptors, in the order [`ordered`] sends them.
-fn receive(channel: &mut Comms) -> Result<(Request, Vec<OwnedFd>), Box<dyn std::error::Error>> {
-    let request = Request::decode(&channel.recv_bytes()?)?;
+/// How long the server waits for another request before it makes a spare.
+const IDLE_BEFORE_SPARE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Whether nothing arrives on `channel` for `time` (poll errors count as activity, so the
+/// caller goes on to read and sees the error there).
+fn idle_for(channel: &Comms, time: std::time::Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd: channel.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(time.as_millis()).unwrap_or(libc::c_int::MAX);
+    loop {
+        // SAFETY: one live pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r < 0 && sys::errno() == libc::EINTR {
+            continue;
+        }
+        return r == 0;
+    }
+}
+
+/// The server's answer to one request.
+#[derive(Default)]
+struct Reply {
+    /// The pid of the sandbox's init (the caller's child), or a negative errno.
+    result: i64,
+    /// Whether init is a spare, made ahead with its id maps already written.
+    made_ahead: bool,
+    /// Spares the server let go since its last reply: the host reaps them.
+    let_go: Vec<libc::pid_t>,
+}
+
+impl Reply {
+    fn send(&self, channel: &mut Comms) -> Result<(), CommsError> {
+        channel.send_i64(self.result)?;
+        channel.send_i64(self.made_ahead.into())?;
+        channel.send_i64(self.let_go.len() as i64)?;
+        for pid in &self.let_go {
+            channel.send_i64(i64::from(*pid))?;
+        }
+        Ok(())
+    }
+
+    fn recv(channel: &mut Comms) -> Result<Reply, CommsError> {
+        let result = channel.recv_i64()?;
+        let made_ahead = channel.recv_i64()? != 0;
+        let n = channel.recv_i64()?;
+        let let_go = (0..n.clamp(0, 1024))
+            .map(|_| channel.recv_i64().map(|p| p as libc::pid_t))
+            .collect::<Result<_, _>>()?;
+        Ok(Reply {
+            result,
+            made_ahead,
+            let_go,
+        })
+    }
+}
+
+/// One request as the server (or a spare) reads it.
+pub(super) struct Incoming {
+    /// The request's bytes, as received (a spare is handed them as they are).
+    pub bytes: Vec<u8>,
+    pub request: Request,
+    /// Its descriptors, in the order [`ordered`] sends them.
+    pub fds: Vec<OwnedFd>,
+}
+
+/// Reads one request and all its descriptors.
+pub(super) fn receive(channel: &mut Comms) -> Result<Incoming, Box<dyn std::error::Error>> {
+    let bytes = channel.recv_bytes()?;
+    let request = Request::decode(&bytes)?;
     let count = 2 + request.stdio.iter().filter(|s| **s).count() + request.passed_targets.len();
     let fds = (0..count)
         .map(|_| channel.recv_fd())
         .collect::<Result<_, _>>()?;
-    Ok((request, fds))
+    Ok(Incoming {
+        bytes,
+        request,
+        fds,
+    })
 }
 
 /// Gives the received descriptors their roles, each moved above every number a passed
 /// descriptor takes (as on the host).
-fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
+pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
     let min = request
         .passed_targets
         .iter()
@@ -328,7 +460,7 @@ fn clone_init(request: Request, fds: &ChildFds) -> i64 {
         Err(e) => return -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     // CLONE_PARENT makes the host init's parent; this server is single-threaded.
-    match init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong) {
+    match init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, init::run) {
         Ok(pid) => i64::from(pid),
         Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     }

@@ -156,6 +156,22 @@ impl Request {
         w.0
     }
 
+    /// The part of the request that is the same for every sandbox a spare init could serve
+    /// (see [`super::spare`]): ids, network, hostname and the file system, as bytes.
+    pub(crate) fn namespace_key(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(1024));
+        let p = &self.parts;
+        for b in [p.clear_groups, p.new_net] {
+            w.u8(b.into());
+        }
+        w.cstr(&p.hostname);
+        w.len(p.mounts.ops.len());
+        for op in &p.mounts.ops {
+            encode_mount(&mut w, op);
+        }
+        w.0
+    }
+
     /// Reads a request made by [`Request::encode`].
     pub(crate) fn decode(bytes: &[u8]) -> Result<Request, Malformed> {
         let mut r = Reader(bytes);

@@ -1,0 +1,219 @@
+//! Sandboxes made ahead: the fork server keeps one init ready for the next request.
+//!
+//! Most of a start-up is namespace-wide work that does not depend on the program: cloning
+//! into new namespaces, the id maps, `lo`, the hostname and the file system. After serving a
+//! request the fork server clones a *spare* init for the same configuration and lets it do all
+//! of that while the host is busy with the sandbox just started. The spare then waits on its
+//! channel. The next request with the same namespace part ([`Request::namespace_key`]) is
+//! handed to it: the spare receives the request and its descriptors, waits for the host to
+//! release it (as any init waits for its id maps), and forks the sandboxee. A request with
+//! another configuration gets a freshly cloned init as before, and the spare is let go.
+//!
+//! A spare shows the host as it was when the spare was built. It is used only if each bind's
+//! source on the host is still the object the spare's bind shows (device and inode, read by
+//! the spare right after each mount, and by the server when the request comes), so a file
+//! replaced on the host since (a new input under the same name, say) never reaches a sandbox
+//! through an old spare. What the kernel does not let a bind follow later either (new mounts
+//! under a source, a changed mount flag of a source) is what the host had when the spare was
+//! built, as for the fork server itself.
+//!
+//! The spare is the host's child (`CLONE_PARENT`, like every init the server clones), so the
+//! host reaps one that is let go: the server names it in its reply.
+
+use super::init;
+use super::mounts::Bound;
+use super::plan::{ChildFds, Plan};
+use super::server;
+use super::steps::{Failure, Report, Step};
+use super::sys;
+use super::wire::Request;
+use crate::comms::{Comms, CommsError};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// How long the server waits for a spare to finish its set-up or take a request, before it
+/// lets the spare go and clones a fresh init instead. Set-up takes about a millisecond.
+const SPARE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a spare tells the server once its set-up is done.
+const READY: u8 = 1;
+/// What a spare tells the server when its set-up failed (it then exits).
+const FAILED: u8 = 0;
+
+/// The server's side of a spare.
+pub(crate) struct Spare {
+    /// The spare's pid (the host's child).
+    pub pid: libc::pid_t,
+    channel: Comms,
+    /// [`Request::namespace_key`] of the request the spare was made for.
+    key: Vec<u8>,
+    /// What each mount entry shows, once the spare has reported (`None` before, or after it
+    /// failed).
+    bound: Option<Vec<Bound>>,
+    /// Whether the spare has reported (ready or failed).
+    reported: bool,
+}
+
+impl Spare {
+    /// Clones a spare for the namespace part of `request` (a decoded copy the spare's plan is
+    /// built from), writes its id maps and lets it start. On an error after the clone, the
+    /// error comes with the spare's pid, for the host to reap.
+    pub(crate) fn make(request: Request) -> Result<Spare, (io::Error, Option<libc::pid_t>)> {
+        let key = request.namespace_key();
+        let (mut channel, child_end) = Comms::pair().map_err(|e| (e, None))?;
+        channel
+            .set_timeout(Some(SPARE_TIMEOUT))
+            .map_err(|e| (e, None))?;
+        // The spare's plan names its channel as both the sync and the report descriptor.
+        let report = super::dup_above(child_end.as_raw_fd(), 3).map_err(|e| (e, None))?;
+        let fds = ChildFds {
+            sync: child_end,
+            report,
+            stdio: [None, None, None],
+            passed: Vec::new(),
+        };
+        let plan = Plan::assemble(request.parts, &fds).map_err(|e| (e, None))?;
+        let pid =
+            init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, run).map_err(|e| (e, None))?;
+        drop((plan, fds));
+        let started = super::idmap::IdMaps::for_caller()
+            .write(pid)
+            .and_then(|()| channel.send_u64(1).map_err(io::Error::other));
+        if let Err(e) = started {
+            return Err((e, Some(pid)));
+        }
+        Ok(Spare {
+            pid,
+            channel,
+            key,
+            bound: None,
+            reported: false,
+        })
+    }
+
+    /// Whether this spare can serve `request`: the same namespace part, a finished set-up
+    /// (waited for), and every bind source still the object the spare's bind shows.
+    pub(crate) fn fits(&mut self, request: &Request) -> bool {
+        if request.namespace_key() != self.key {
+            return false;
+        }
+        if !self.reported {
+            self.reported = true;
+            self.bound = self
+                .channel
+                .recv_bytes()
+                .ok()
+                .and_then(|b| decode_ready(&b));
+        }
+        let Some(bound) = &self.bound else {
+            return false;
+        };
+        let now = request.parts.mounts.sources_now();
+        now.len() == bound.len() && now.iter().zip(bound).all(|(n, b)| *n == Some(*b))
+    }
+
+    /// Hands the request (its bytes as received) and its descriptors to the spare. On an
+    /// error the spare is let go (it exits when its channel closes) and the host must reap it.
+    pub(crate) fn hand_over(mut self, bytes: &[u8], fds: &[OwnedFd]) -> Result<(), CommsError> {
+        self.channel.send_bytes(bytes)?;
+        for fd in fds {
+            self.channel.send_fd(fd)?;
+        }
+        Ok(())
+    }
+}
+
+/// The ready message: a status byte, then (device, inode) per mount entry.
+fn encode_ready(bound: &[Bound]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(1 + bound.len() * 16);
+    b.push(READY);
+    for (dev, ino) in bound {
+        b.extend_from_slice(&dev.to_ne_bytes());
+        b.extend_from_slice(&ino.to_ne_bytes());
+    }
+    b
+}
+
+fn decode_ready(b: &[u8]) -> Option<Vec<Bound>> {
+    let (&status, rest) = b.split_first()?;
+    if status != READY || rest.len() % 16 != 0 {
+        return None;
+    }
+    let word = |s: &[u8]| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8]));
+    Some(
+        rest.chunks_exact(16)
+            .map(|c| (word(&c[..8]), word(&c[8..])))
+            .collect(),
+    )
+}
+
+/// The spare's main: never returns. It is a copy of the single-threaded server, so unlike an
+/// init cloned from the host it may allocate.
+fn run(plan: &Plan) -> ! {
+    // SAFETY: the plan's sync descriptor is this process's end of the channel, and nothing
+    // else here owns it.
+    let channel = unsafe { OwnedFd::from_raw_fd(plan.sync_fd) };
+    if init::start(plan).is_err() {
+        sys::exit(1)
+    }
+    let Ok(mut channel) = Comms::from_fd(channel) else {
+        sys::exit(1)
+    };
+    // The server writes the id maps, then says so.
+    if channel.recv_u64().is_err() {
+        sys::exit(1)
+    }
+    let mut bound = vec![(0, 0); plan.parts.mounts.ops.len()];
+    if init::build_namespaces(plan, &mut bound).is_err() {
+        let _ = channel.send_bytes(&[FAILED]);
+        sys::exit(1)
+    }
+    if channel.send_bytes(&encode_ready(&bound)).is_err() {
+        sys::exit(1)
+    }
+    // Wait for a request; the channel closing (the server let this spare go, or ended) ends it.
+    let Ok(incoming) = server::receive(&mut channel) else {
+        sys::exit(0)
+    };
+    drop(channel);
+    let request = incoming.request;
+    let Ok(fds) = server::place(&request, incoming.fds) else {
+        sys::exit(1)
+    };
+    let real = match Plan::assemble(request.parts, &fds) {
+        Ok(p) => p,
+        Err(e) => {
+            let f = Failure {
+                step: Step::ForkSandboxee,
+                index: 0,
+                errno: e.raw_os_error().unwrap_or(libc::ENOMEM),
+            };
+            sys::send_report(fds.report.as_raw_fd(), Report::failure(f));
+            sys::exit(1)
+        }
+    };
+    // From here on this is the request's init: it waits for the host to release it (after
+    // placing it in its cgroup), keeps only the request's descriptors, and starts the
+    // sandboxee.
+    let result = init::wait_for_id_maps(real.sync_fd)
+        .and_then(|()| init::close_inherited(&real))
+        .and_then(|()| init::fork_sandboxee(&real));
+    match result {
+        Ok(pid) => init::reap(&real, pid),
+        Err(f) => {
+            sys::send_report(real.report_fd, Report::failure(f));
+            sys::exit(1)
+        }
+    }
+}
+
+/// Reaps, without waiting, the spares the server let go that have ended; keeps the others.
+pub(crate) fn reap_let_go(pids: &mut Vec<libc::pid_t>) {
+    pids.retain(|&pid| {
+        let mut status = 0;
+        // SAFETY: pid is our child (a spare); status is a live int.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        r == 0
+    });
+}

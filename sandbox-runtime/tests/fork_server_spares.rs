@@ -1,0 +1,168 @@
+//! The fork server's spares: after a launch, the server makes the next sandbox's init ahead of
+//! time for the same configuration. These tests check that a spare is really what serves the
+//! next request (its init is older than the request), that it shares nothing with the sandbox
+//! before it, that a bind source replaced on the host in between is never served from it, and
+//! that spares the server lets go do not pile up as zombies. The tests of this binary run one
+//! at a time: each needs the server's spare to be its own.
+
+mod common;
+
+use sandbox_runtime::{start_fork_server, SandboxCommand, SandboxOutput, Status, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Longer than the server's idle wait plus a spare's set-up, with a wide margin.
+const LET_THE_SPARE_BE_MADE: Duration = Duration::from_millis(400);
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    start_fork_server().expect("the fork server starts");
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Seconds since boot, as `/proc/uptime` gives them.
+fn uptime() -> f64 {
+    let text = std::fs::read_to_string("/proc/uptime").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// How long before `spawned_at` (seconds since boot) process `pid` started.
+fn age_at(pid: u32, spawned_at: f64) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let ticks: f64 = after.split_whitespace().nth(19).unwrap().parse().unwrap();
+    // SAFETY: sysconf with a constant name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    spawned_at - ticks / hz
+}
+
+/// Runs `cmd` to its end; returns its output and whether its init was made ahead (started
+/// well before the spawn: a freshly cloned init starts within it).
+fn run(mut cmd: SandboxCommand) -> (SandboxOutput, bool) {
+    cmd.stdout(Stdio::Piped).stderr(Stdio::Piped);
+    let at = uptime();
+    let child = cmd.spawn().expect("spawn");
+    let age = age_at(child.id(), at);
+    let out = child.wait_with_output();
+    assert_eq!(
+        out.outcome.status,
+        Status::Exited(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, age > 0.1)
+}
+
+fn stdout(out: &SandboxOutput) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The shell command every sandbox of the first test runs: its mount and network namespaces,
+/// whether an earlier sandbox's file is in its tmpfs, then a file of its own there.
+const LOOK_AROUND: &str = "readlink /proc/self/ns/mnt /proc/self/ns/net; \
+     test -e /scratch/left-behind && echo found; echo x > /scratch/left-behind";
+
+fn look_around() -> SandboxCommand {
+    let mut c = common::command("/bin/sh");
+    c.args(["-c", LOOK_AROUND]).tmpfs("/scratch", 1 << 20);
+    c
+}
+
+#[test]
+fn a_spare_serves_the_next_sandbox_and_shares_nothing_with_the_one_before() {
+    let _one = serial();
+    let (first, _) = run(look_around());
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let (second, made_ahead) = run(look_around());
+    assert!(
+        made_ahead,
+        "the second sandbox's init was cloned at its request"
+    );
+    let (a, b) = (stdout(&first), stdout(&second));
+    assert!(!a.contains("found") && !b.contains("found"), "{a}\n{b}");
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    assert!(
+        a[0].starts_with("mnt:[") && a[1].starts_with("net:["),
+        "{a:?}"
+    );
+    assert_ne!(a[0], b[0], "two sandboxes shared a mount namespace");
+    assert_ne!(a[1], b[1], "two sandboxes shared a network namespace");
+}
+
+#[test]
+fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
+    let _one = serial();
+    let dir = std::env::temp_dir().join(format!("spare-source-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    // Readable by the sandbox's user whoever runs the test.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let input = dir.join("input");
+    std::fs::write(&input, "old\n").unwrap();
+    std::fs::write(dir.join("data/version"), "old\n").unwrap();
+    let cat = || {
+        let mut c = common::command("/bin/cat");
+        c.args(["/input", "/data/version"])
+            .mount_ro(&input, "/input")
+            .mount_ro(dir.join("data"), "/data");
+        c
+    };
+    assert_eq!(stdout(&run(cat()).0), "old\nold\n");
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    // The spare now shows the old file and directory; the host replaces both (new inodes
+    // under the same names, as an atomic save does).
+    std::fs::write(dir.join("input.new"), "new\n").unwrap();
+    std::fs::rename(dir.join("input.new"), &input).unwrap();
+    std::fs::create_dir_all(dir.join("data.new")).unwrap();
+    std::fs::write(dir.join("data.new/version"), "new\n").unwrap();
+    std::fs::rename(dir.join("data"), dir.join("data.old")).unwrap();
+    std::fs::rename(dir.join("data.new"), dir.join("data")).unwrap();
+    let (out, made_ahead) = run(cat());
+    assert_eq!(stdout(&out), "new\nnew\n");
+    assert!(!made_ahead, "a spare showing replaced sources was used");
+    // Unchanged sources: the spare made for them serves the next request.
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let (out, made_ahead) = run(cat());
+    assert_eq!(stdout(&out), "new\nnew\n");
+    assert!(made_ahead, "the spare was not used for unchanged sources");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// This process's children (over all its threads) that are zombies.
+fn zombie_children() -> Vec<String> {
+    common::children()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let after = s[s.rfind(')')? + 2..].to_string();
+                    after.split_whitespace().next().map(|st| st == "Z")
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn spares_the_server_lets_go_are_reaped() {
+    let _one = serial();
+    // Each request has another configuration than the spare made for the one before, so
+    // every spare is let go.
+    for i in 0..6 {
+        let mut c = common::command("/bin/true");
+        c.hostname(if i % 2 == 0 { "even" } else { "odd" });
+        let (_, made_ahead) = run(c);
+        assert!(
+            !made_ahead,
+            "request {i} was served by a spare of another configuration"
+        );
+        std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    }
+    // The spare let go at the last request may not have ended when its reply came; every
+    // earlier one has been reaped.
+    let zombies = zombie_children();
+    assert!(zombies.len() <= 1, "zombie children: {zombies:?}");
+}
