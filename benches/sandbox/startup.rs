@@ -124,6 +124,7 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
         ))),
     }
     misses.extend(host_size_effect(mode, &policy));
+    misses.extend(paced(mode, &policy));
     let medians = names
         .iter()
         .cloned()
@@ -176,6 +177,64 @@ fn host_size_effect(mode: Mode, policy: &Policy) -> Vec<Finding> {
     }
     println!();
     drop(std::hint::black_box(ballast));
+    Vec::new()
+}
+
+/// The pause before each start-up in [`paced`]: longer than the fork server's idle wait before
+/// it makes a spare, and than the spare's set-up.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Start-up when sandboxes start now and then (a pause before each), not back to back: the
+/// fork server then has the next sandbox's namespaces and file system made ahead (a spare),
+/// and only the sandboxee's own steps and the program remain. One configuration goes through
+/// the server (it keeps a spare for the last configuration it served only). Returns the
+/// failure, if any.
+fn paced(mode: Mode, policy: &Policy) -> Vec<Finding> {
+    let full = Setup {
+        policy: Some(policy),
+        share_network: false,
+        bind_usr: false,
+        fork_server: false,
+    };
+    let served = Setup {
+        fork_server: true,
+        ..full
+    };
+    let bwrap = Peer::Bwrap { net: true };
+    let mut variants = vec![
+        Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
+        Variant::new("ours: full", move || full.run(TRUE, &[0], false)),
+        Variant::new("ours: full, fork server", move || {
+            served.run(TRUE, &[0], false)
+        }),
+    ];
+    if bwrap.available() {
+        variants.push(Variant::new(bwrap.name(), move || {
+            bwrap.run(TRUE, &[0], false)
+        }));
+    }
+    let rounds = mode.pick((10, 1), (151, 1)).0;
+    println!(
+        "  one start-up every {} ms or so ({rounds} rounds; the fork server makes each next sandbox ahead):",
+        PAUSE.as_millis()
+    );
+    match stats::interleave_paced(&variants, rounds, PAUSE) {
+        Ok(times) => {
+            for (v, t) in variants.iter().zip(&times) {
+                stats::print_row(&v.name, &stats::summarise(t, &times[0]));
+            }
+            let s = stats::summarise(&times[2], &times[1]);
+            stats::print_row("full, fork server / direct", &s);
+            if let Some(t) = times.get(3) {
+                stats::print_row("full, fork server / bwrap", &stats::summarise(&times[2], t));
+            }
+        }
+        Err(e) => {
+            println!("    FAILED: {e}");
+            return vec![Finding::Failed(format!("paced start-up: {e}"))];
+        }
+    }
+    println!();
     Vec::new()
 }
 

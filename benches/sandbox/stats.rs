@@ -39,18 +39,48 @@ pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<R
     let n = variants.len();
     let mut out = vec![Vec::with_capacity(rounds); n];
     for r in 0..rounds {
-        for k in 0..n {
-            let i = if r % 2 == 0 {
-                (r + k) % n
-            } else {
-                (r + n - k % n) % n
-            };
+        for i in round_order(r, n) {
             let v = &variants[i];
             let start = Instant::now();
             for _ in 0..batch {
                 (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
             }
             out[i].push(start.elapsed().as_secs_f64() / batch as f64);
+        }
+    }
+    Ok(out)
+}
+
+/// The order of the `n` variants in round `r` (see [`interleave`]).
+fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |k| {
+        if r.is_multiple_of(2) {
+            (r + k) % n
+        } else {
+            (r + n - k % n) % n
+        }
+    })
+}
+
+/// Like [`interleave`] with one unit per variant and round, each unit preceded by an untimed
+/// `pause`: what a host starting sandboxes now and then, rather than back to back, sees.
+pub fn interleave_paced(
+    variants: &[Variant],
+    rounds: usize,
+    pause: std::time::Duration,
+) -> Result<Rounds, String> {
+    let n = variants.len();
+    let mut out = vec![Vec::with_capacity(rounds); n];
+    for r in 0..=rounds {
+        for i in round_order(r, n) {
+            let v = &variants[i];
+            std::thread::sleep(pause);
+            let start = Instant::now();
+            (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
+            // Round 0 is the warm-up.
+            if r > 0 {
+                out[i].push(start.elapsed().as_secs_f64());
+            }
         }
     }
     Ok(out)
