@@ -15,6 +15,13 @@ fn a_killed_server_is_reaped_and_spawning_goes_on() {
             .status,
         Status::Exited(0)
     );
+    // Meanwhile the server has made the next sandbox's init ahead (a spare, our child).
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let spares: Vec<String> = common::children()
+        .into_iter()
+        .filter(|c| *c != pid.to_string())
+        .collect();
+    assert_eq!(spares.len(), 1, "children besides the server: {spares:?}");
     // SAFETY: pid is our fork server.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
     // Until it has died, a launch may reach it and fail once (it might have cloned init before
@@ -41,8 +48,13 @@ fn a_killed_server_is_reaped_and_spawning_goes_on() {
         assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
         assert_eq!(out.stdout, b"direct\n");
     }
-    // Reaped: not even a zombie is left.
+    // Reaped: not even a zombie is left, of the server or of its spare.
     assert!(!common::process_exists(pid));
+    assert!(
+        !common::process_exists(&spares[0]),
+        "the spare {} was left behind",
+        spares[0]
+    );
     // A second start says so rather than pretending: the process is no longer small.
     let e = start_fork_server().unwrap_err();
     assert!(e.to_string().contains("has ended"), "{e}");

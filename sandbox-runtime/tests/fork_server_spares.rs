@@ -8,6 +8,7 @@
 mod common;
 
 use sandbox_runtime::{start_fork_server, SandboxCommand, SandboxOutput, Status, Stdio};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,8 +18,13 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 const LET_THE_SPARE_BE_MADE: Duration = Duration::from_millis(400);
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    start_fork_server().expect("the fork server starts");
+    server();
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The fork server's pid (started by the first call).
+fn server() -> u32 {
+    start_fork_server().expect("the fork server starts")
 }
 
 /// Seconds since boot, as `/proc/uptime` gives them.
@@ -130,6 +136,124 @@ fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
+    let _one = serial();
+    let spawn = || {
+        let mut c = common::command("/bin/true");
+        c.stdin(Stdio::Piped);
+        let at = uptime();
+        let child = c.spawn().expect("spawn");
+        let made_ahead = age_at(child.id(), at) > 0.1;
+        (child, made_ahead)
+    };
+    let (mut first, _) = spawn();
+    assert_eq!(first.wait().status, Status::Exited(0));
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let (mut child, made_ahead) = spawn();
+    // The server closes the request's descriptors before it replies: right after the spawn it
+    // holds its channel to the host and no pipe, file or report socket of this sandbox.
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", server()))
+        .unwrap()
+        .map(|e| std::fs::read_link(e.unwrap().path()).unwrap_or_default())
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        held.len() == 1 && held[0].starts_with("socket:["),
+        "the server holds {held:?}"
+    );
+    assert!(made_ahead, "the sandbox was not served by a spare");
+    let mut stdin = child.stdin.take().unwrap();
+    assert_eq!(child.wait().status, Status::Exited(0));
+    // The sandbox has ended: nobody may hold its end of stdin any more (not the server, which
+    // passed it on, nor the next spare it makes), so a write fails at once.
+    let err = stdin
+        .write_all(b"x")
+        .expect_err("a write to an ended sandbox's stdin succeeded");
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+}
+
+/// `mount(2)` with C strings; panics with the errno on failure.
+fn mount(src: Option<&str>, dst: &std::path::Path, fstype: Option<&str>, flags: libc::c_ulong) {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |s: &str| CString::new(s).unwrap();
+    let (src, fstype) = (src.map(c), fstype.map(c));
+    let dst = CString::new(dst.as_os_str().as_bytes()).unwrap();
+    let ptr = |o: &Option<CString>| o.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is null or a live NUL-terminated string.
+    let r = unsafe {
+        libc::mount(
+            ptr(&src),
+            dst.as_ptr(),
+            ptr(&fstype),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "mount: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
+    let _one = serial();
+    let dir = std::env::temp_dir().join(format!("spare-ro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    // SAFETY: no arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        // A mount of its own, so that it can be remounted read-only below.
+        mount(Some("tmpfs"), &dir, Some("tmpfs"), 0);
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+    } else {
+        eprintln!(
+            "not root: no mount of its own to remount read-only; checking only that a \
+             writable bind is served by a spare while its source is unchanged"
+        );
+    }
+    let write = || {
+        let mut c = common::command("/bin/sh");
+        c.args(["-c", "echo x > /data/x"]).mount_rw(&dir, "/data");
+        c.stdout(Stdio::Piped).stderr(Stdio::Piped);
+        let at = uptime();
+        let child = c.spawn().expect("spawn");
+        let made_ahead = age_at(child.id(), at) > 0.1;
+        (child.wait_with_output(), made_ahead)
+    };
+    assert_eq!(write().0.outcome.status, Status::Exited(0));
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    if root {
+        let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+        mount(None, &dir, None, flags);
+        let (out, made_ahead) = write();
+        assert!(
+            !made_ahead,
+            "a spare made before the remount served the request"
+        );
+        assert_ne!(
+            out.outcome.status,
+            Status::Exited(0),
+            "wrote to a read-only source"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Read-only"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+        // SAFETY: a live NUL-terminated path.
+        unsafe { libc::umount2(c.unwrap().as_ptr(), libc::MNT_DETACH) };
+    } else {
+        let (out, made_ahead) = write();
+        assert_eq!(out.outcome.status, Status::Exited(0));
+        assert!(made_ahead, "the spare was not used for an unchanged source");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// This process's children (over all its threads) that are zombies.
 fn zombie_children() -> Vec<String> {
     common::children()
@@ -161,8 +285,7 @@ fn spares_the_server_lets_go_are_reaped() {
         );
         std::thread::sleep(LET_THE_SPARE_BE_MADE);
     }
-    // The spare let go at the last request may not have ended when its reply came; every
-    // earlier one has been reaped.
+    // Each spare let go was ended and reaped when its request's reply came.
     let zombies = zombie_children();
-    assert!(zombies.len() <= 1, "zombie children: {zombies:?}");
+    assert!(zombies.is_empty(), "zombie children: {zombies:?}");
 }

@@ -45,8 +45,9 @@ pub(crate) fn clone(
 ) -> std::io::Result<libc::pid_t> {
     let flags = clone_flags(plan.parts.new_net) | extra;
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
-    // address space and only makes raw system calls on the plan, which was fully prepared
-    // before, so no lock another thread of the parent held at the clone is touched.
+    // address space. Init only makes raw system calls on the plan, which was fully prepared
+    // before, so no lock another thread of the parent held at the clone is touched; a spare
+    // also allocates, which is sound because only the single-threaded fork server clones one.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
     if pid == 0 {
         main(plan);
@@ -115,8 +116,9 @@ fn parent_death_signal() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Blocks until the parent has written the id maps. End of file means the parent died before
-/// (the death signal set before this read covers the time after).
+/// Blocks until the parent has written the id maps (for a spare: until the host releases the
+/// sandbox it was handed, see [`super::spare`]). End of file means the parent died before (the
+/// death signal set before this read covers the time after).
 pub(crate) fn wait_for_id_maps(fd: libc::c_int) -> Result<(), Failure> {
     let mut b = 0u8;
     loop {

@@ -6,10 +6,11 @@
 //! the fork server ([`server`]), which receives the parts in their byte form ([`wire`]) and
 //! clones from its own small copy of the host, or hands them to an init it made ahead for the
 //! same configuration ([`spare`]). The clone child is the sandbox's [`init`]: it
-//! waits for the parent to write its id maps ([`idmap`]), builds the file system ([`mounts`]),
-//! and starts the [`sandboxee`] with a vfork-like clone; the sandboxee does the per-process
-//! steps and execs. Each step is one function returning its [`steps::Failure`]; nothing in the
-//! child allocates.
+//! waits for the parent to write its id maps ([`idmap`]; the server writes a spare's), builds
+//! the file system ([`mounts`]), and starts the [`sandboxee`] with a vfork-like clone; the
+//! sandboxee does the per-process steps and execs. Each step is one function returning its
+//! [`steps::Failure`]; nothing in a child cloned from the host allocates (a spare, a copy of
+//! the single-threaded server, may).
 
 mod idmap;
 mod init;

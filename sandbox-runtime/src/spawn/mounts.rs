@@ -4,8 +4,9 @@
 //! private, mount namespace), creates `newroot` (a tmpfs, the future `/`) and `oldroot` in it,
 //! and pivots into the staging tmpfs, so the host's root is at `/oldroot` (with the host's own
 //! `/tmp` visible there again) and the new root at `/newroot`. Every entry is then a mount from
-//! `/oldroot/<host path>` to `/newroot/<sandbox path>`. Finally the host root is detached and
-//! init pivots into `/newroot`, leaving nothing of the host but what was bound.
+//! `/oldroot/<host path>` to `/newroot/<sandbox path>`. Finally init pivots into `/newroot` and
+//! detaches the staging tmpfs with the host root under it, leaving nothing of the host but
+//! what was bound.
 //!
 //! Bind mounts are not recursive (submounts of a source are not visible) so a read-only bind
 //! cannot expose a writable submount. Each bind is remounted at once with its flags, keeping
@@ -127,9 +128,8 @@ impl MountPlan {
         Ok(plan)
     }
 
-    /// What each entry would show if built now, as [`build`] records it: for a bind, the
-    /// (device, inode) of its source on the host (`None` if it cannot be read); `(0, 0)` for
-    /// other entries.
+    /// What each entry would show if built now, as [`build`] records it: for a bind, its
+    /// source on the host (`None` if it cannot be read); all zero for other entries.
     pub(crate) fn sources_now(&self) -> Vec<Option<Bound>> {
         self.ops
             .iter()
@@ -138,8 +138,8 @@ impl MountPlan {
                     .as_bytes_with_nul()
                     .strip_prefix(OLD.as_bytes())
                     .and_then(|host| CStr::from_bytes_with_nul(host).ok())
-                    .and_then(identity),
-                _ => Some((0, 0)),
+                    .and_then(|host| shown(host, host)),
+                _ => Some(Bound::default()),
             })
             .collect()
     }
@@ -310,31 +310,44 @@ pub(crate) fn enter_staging() -> Result<(), Failure> {
     Ok(())
 }
 
-/// What a bind shows, as (device, inode) of the object at its mount point right after the
-/// mount; `(0, 0)` for entries that are not binds. A sandbox made ahead of time is used for a
-/// later request only if the request's sources are still these objects (see
-/// [`super::server`]).
-pub(crate) type Bound = (u64, u64);
+/// What a bind shows: the (device, inode) of the object at its mount point right after the
+/// mount, and the flags the source's mount imposes on it ([`locked_flags`]); all zero for
+/// entries that are not binds. A sandbox made ahead of time is used for a later request only
+/// if the request's sources still show the same (see [`super::spare`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Bound {
+    pub dev: u64,
+    pub ino: u64,
+    /// `MS_*` flags (a `c_ulong`, 64 bits on the supported targets).
+    pub flags: u64,
+}
 
 /// Runs every planned entry, in order, and records in `bound` (one slot per entry, prepared by
 /// the caller so nothing is allocated here) what each bind shows.
 pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
     for (i, op) in plan.ops.iter().enumerate() {
         run_op(op, i as u32)?;
-        if let (Some(slot), MountOp::Bind { dst, .. }) = (bound.get_mut(i), op) {
-            *slot = identity(dst).ok_or_else(|| Failure::at(Step::Mount, i as u32))?;
+        if let (Some(slot), MountOp::Bind { src, dst, .. }) = (bound.get_mut(i), op) {
+            *slot = shown(dst, src).ok_or_else(|| Failure::at(Step::Mount, i as u32))?;
         }
     }
     Ok(())
 }
 
-/// The (device, inode) of the object at `path`, following symbolic links.
-pub(crate) fn identity(path: &CStr) -> Option<Bound> {
+/// What a bind at `at` of the source at `source` shows: the object at `at` (following
+/// symbolic links) and the locked flags of the mount `source` is on.
+fn shown(at: &CStr, source: &CStr) -> Option<Bound> {
     // SAFETY: stat is plain old data; zero is a valid initial value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: path is NUL-terminated and st is a live stat the kernel fills.
-    let r = unsafe { libc::stat(path.as_ptr(), &mut st) };
-    (r == 0).then_some((st.st_dev, st.st_ino))
+    // SAFETY: at is NUL-terminated and st is a live stat the kernel fills.
+    if unsafe { libc::stat(at.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(Bound {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        flags: locked_flags(source).ok()?,
+    })
 }
 
 fn make_parents(parents: &[CString], i: u32) -> Result<(), Failure> {
@@ -482,7 +495,8 @@ fn run_op(op: &MountOp, i: u32) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Makes the new root and /dev read-only, detaches the host root and pivots into the new root.
+/// Makes the new root and /dev read-only, pivots into the new root and detaches the staging
+/// root with the host root under it.
 pub(crate) fn enter_new_root() -> Result<(), Failure> {
     let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID;
     sys::check(

@@ -8,8 +8,8 @@
 //! process of that size; every later [`SandboxCommand::spawn`](crate::SandboxCommand::spawn)
 //! sends its prepared plan there ([`super::wire`]) with its descriptors (over a
 //! [`Comms`] channel), and the server clones the sandbox's init with `CLONE_PARENT`, so init
-//! is still the host's child: the host writes its id maps, waits for it and reads its resource
-//! usage as before.
+//! is still the host's child: the host writes its id maps (the server wrote a spare's), waits
+//! for it and reads its resource usage as before.
 //!
 //! The server serves one request at a time: no threads, no output, no environment, no
 //! descriptor but its channel (and its channel to a spare). Once a launch is done and no other
@@ -44,9 +44,31 @@ struct Server {
     gid: libc::gid_t,
     /// `None` once the server is known to be gone.
     channel: Mutex<Option<Comms>>,
-    /// Spares the server let go that have not ended yet (the host's children): reaped
-    /// without waiting at each launch.
-    let_go: Mutex<Vec<libc::pid_t>>,
+    /// Spares the server announced since its last reply (the host's children, see
+    /// [`super::spare`]): the next request takes each, to serve it or to let it go, and the
+    /// host ends those let go when the reply comes, or all of them when it gives the server
+    /// up.
+    spares: Mutex<Vec<libc::pid_t>>,
+}
+
+impl Server {
+    /// Gives the server up: kills it (it may be stuck in a half-read request) through its
+    /// pidfd and reaps it (ECHILD if other code of the host already did), then ends every
+    /// spare it made, including those it announced after the last reply.
+    fn abandon(&self, channel: &mut Option<Comms>) {
+        let _ = crate::monitor::kill(&self.pidfd);
+        super::reap_quietly(self.pid);
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut c) = channel.take() {
+            // The server is dead: what it sent is buffered, then the channel ends.
+            while let Ok(Message::SpareMade(pid)) = Message::recv(&mut c) {
+                spares.push(pid);
+            }
+        }
+        for pid in spares.drain(..) {
+            spare::end(pid);
+        }
+    }
 }
 
 /// The server, or `None` if starting it failed (it is not tried again).
@@ -84,7 +106,11 @@ const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
 /// since, under the same name, gets a fresh sandbox); a change the kernel would not show
 /// through a bind either (a new mount under a source, a changed mount flag of a source) is
 /// seen as it was when the spare was made. Only the last configuration has a spare: a request
-/// with another one gets a fresh clone, as without the server's help.
+/// with another one gets a fresh clone, as without the server's help. A spare waiting for a
+/// request keeps what it binds in use (the space of a deleted source file, a file system the
+/// host unmounts) and has made its mount points inside writable binds already; it is a child
+/// of the host process (as every init the server clones), so a host that reaps any child
+/// (`waitpid(-1)`) or ignores `SIGCHLD` takes spares from the runtime as it would take inits.
 pub fn start_fork_server() -> io::Result<u32> {
     let mut result = Ok(0);
     let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());
@@ -162,7 +188,7 @@ fn launch_server() -> io::Result<Server> {
         uid,
         gid,
         channel: Mutex::new(Some(host)),
-        let_go: Mutex::new(Vec::new()),
+        spares: Mutex::new(Vec::new()),
     })
 }
 
@@ -193,13 +219,6 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
     let Some(channel) = guard.as_mut() else {
         return Launch::Unavailable;
     };
-    let gone = |guard: &mut Option<Comms>| {
-        *guard = None;
-        // The server is being abandoned: kill it (it may be stuck in a half-read request),
-        // through its pidfd, and reap it (ECHILD if other code of the host already did).
-        let _ = crate::monitor::kill(&server.pidfd);
-        super::reap_quietly(server.pid);
-    };
     match send(channel, request, fds) {
         Ok(()) => {}
         // Refused before a byte was sent (a request over the channel's message limit): the
@@ -208,16 +227,27 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
         Err(_) => {
             // The server cannot have cloned anything without the whole request: clone
             // directly, now and from now on.
-            gone(&mut guard);
+            server.abandon(&mut guard);
             return Launch::Unavailable;
         }
     }
-    let reply = Reply::recv(channel);
+    let mut spares = server.spares.lock().unwrap_or_else(|e| e.into_inner());
+    let reply = loop {
+        match Message::recv(channel) {
+            Ok(Message::SpareMade(pid)) => spares.push(pid),
+            Ok(Message::Reply(r)) => break Ok(r),
+            Err(e) => break Err(e),
+        }
+    };
+    // Every spare announced before a reply was taken by that request: used for it, or let go.
+    // Those let go are ended and reaped now, so none outlives the launch that dropped it.
     if let Ok(r) = &reply {
-        let mut let_go = server.let_go.lock().unwrap_or_else(|e| e.into_inner());
-        let_go.extend(&r.let_go);
-        spare::reap_let_go(&mut let_go);
+        let used = |p: &libc::pid_t| r.made_ahead && i64::from(*p) == r.result;
+        for pid in spares.drain(..).filter(|p| !used(p)) {
+            spare::end(pid);
+        }
     }
+    drop(spares);
     match reply {
         Ok(r) if r.result > 0 => Launch::Started {
             pid: r.result as libc::pid_t,
@@ -227,7 +257,7 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
         Err(_) => {
             // It may have cloned init before it died; cloning a second one would race it for
             // the id-map signal, so this spawn fails (the next ones clone directly).
-            gone(&mut guard);
+            server.abandon(&mut guard);
             Launch::Lost
         }
     }
@@ -278,8 +308,6 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         sys::exit(1)
     };
     let mut spare: Option<Spare> = None;
-    // Spares let go (or lost) since the last reply, for the host to reap.
-    let mut let_go: Vec<libc::pid_t> = Vec::new();
     loop {
         // A request that cannot be read leaves the channel out of step: stop (the host closing
         // its end is the usual case). One that is read but cannot be carried out gets its errno
@@ -287,47 +315,53 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         let Ok(Incoming {
             bytes,
             request,
-            fds: received,
+            fds,
         }) = receive(&mut channel)
         else {
             sys::exit(0)
         };
-        let mut reply = Reply::default();
-        if let Some(mut s) = spare.take() {
-            let pid = s.pid;
-            if s.fits(&request) && s.hand_over(&bytes, &received).is_ok() {
-                reply.result = i64::from(pid);
-                reply.made_ahead = true;
-            } else {
-                let_go.push(pid);
+        // Every descriptor of the request is handed on and closed here before the reply: the
+        // host's pipes must end when the sandbox's ends do, not when the server next idles.
+        let served = match spare.take() {
+            Some(s) => s.serve(&request, &bytes, fds),
+            None => Err(fds),
+        };
+        let (result, made_ahead) = match served {
+            Ok(pid) => (i64::from(pid), true),
+            Err(fds) => {
+                let result = match place(&request, fds) {
+                    Ok(fds) => clone_init(request, &fds),
+                    Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+                };
+                (result, false)
             }
-        }
-        if !reply.made_ahead {
-            reply.result = match place(&request, received) {
-                Ok(fds) => clone_init(request, &fds),
-                Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
-            };
-        }
-        if die_after_clone && reply.result > 0 {
+        };
+        if die_after_clone && result > 0 {
             // SAFETY: a signal to this process.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
-        reply.let_go = std::mem::take(&mut let_go);
+        let reply = Message::Reply(Reply { result, made_ahead });
         if reply.send(&mut channel).is_err() {
             sys::exit(0);
         }
         // The next sandbox like this one is made while the host runs this one, once the
         // server has been idle for a moment: made at once, its kernel work would run beside
         // this sandbox's own start-up (and the end of the last one) on the same locks.
-        if reply.result > 0 && idle_for(&channel, IDLE_BEFORE_SPARE) {
-            spare = match Request::decode(&bytes).map(Spare::make) {
-                Ok(Ok(s)) => Some(s),
-                Ok(Err((_, pid))) => {
-                    let_go.extend(pid);
-                    None
-                }
+        if result > 0 && idle_for(&channel, IDLE_BEFORE_SPARE) {
+            let made = Request::decode(&bytes).map(Spare::make);
+            let pid = match &made {
+                Ok(Ok(s)) => Some(s.pid),
+                Ok(Err((_, pid))) => *pid,
                 Err(_) => None,
             };
+            // The host learns of every spare at once, so that it can end them should it give
+            // the server up before the next reply.
+            if let Some(pid) = pid {
+                if Message::SpareMade(pid).send(&mut channel).is_err() {
+                    sys::exit(0);
+                }
+            }
+            spare = made.ok().and_then(Result::ok);
         }
     }
 }
@@ -355,39 +389,54 @@ fn idle_for(channel: &Comms, time: std::time::Duration) -> bool {
 }
 
 /// The server's answer to one request.
-#[derive(Default)]
 struct Reply {
     /// The pid of the sandbox's init (the caller's child), or a negative errno.
     result: i64,
     /// Whether init is a spare, made ahead with its id maps already written.
     made_ahead: bool,
-    /// Spares the server let go since its last reply: the host reaps them.
-    let_go: Vec<libc::pid_t>,
 }
 
-impl Reply {
+/// What the server sends the host: the reply to each request, and, after it, the pid of each
+/// spare it makes.
+enum Message {
+    Reply(Reply),
+    SpareMade(libc::pid_t),
+}
+
+impl Message {
+    const REPLY: i64 = 1;
+    const SPARE_MADE: i64 = 2;
+
     fn send(&self, channel: &mut Comms) -> Result<(), CommsError> {
-        channel.send_i64(self.result)?;
-        channel.send_i64(self.made_ahead.into())?;
-        channel.send_i64(self.let_go.len() as i64)?;
-        for pid in &self.let_go {
-            channel.send_i64(i64::from(*pid))?;
+        match self {
+            Message::Reply(r) => {
+                channel.send_i64(Self::REPLY)?;
+                channel.send_i64(r.result)?;
+                channel.send_i64(r.made_ahead.into())
+            }
+            Message::SpareMade(pid) => {
+                channel.send_i64(Self::SPARE_MADE)?;
+                channel.send_i64(i64::from(*pid))
+            }
         }
-        Ok(())
     }
 
-    fn recv(channel: &mut Comms) -> Result<Reply, CommsError> {
-        let result = channel.recv_i64()?;
-        let made_ahead = channel.recv_i64()? != 0;
-        let n = channel.recv_i64()?;
-        let let_go = (0..n.clamp(0, 1024))
-            .map(|_| channel.recv_i64().map(|p| p as libc::pid_t))
-            .collect::<Result<_, _>>()?;
-        Ok(Reply {
-            result,
-            made_ahead,
-            let_go,
-        })
+    fn recv(channel: &mut Comms) -> Result<Message, CommsError> {
+        match channel.recv_i64()? {
+            Self::REPLY => Ok(Message::Reply(Reply {
+                result: channel.recv_i64()?,
+                made_ahead: channel.recv_i64()? != 0,
+            })),
+            Self::SPARE_MADE => {
+                let pid = channel.recv_i64()?;
+                libc::pid_t::try_from(pid)
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .map(Message::SpareMade)
+                    .ok_or(CommsError::Io(io::Error::from_raw_os_error(libc::EPROTO)))
+            }
+            _ => Err(CommsError::Io(io::Error::from_raw_os_error(libc::EPROTO))),
+        }
     }
 }
 

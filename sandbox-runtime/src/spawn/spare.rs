@@ -10,15 +10,17 @@
 //! another configuration gets a freshly cloned init as before, and the spare is let go.
 //!
 //! A spare shows the host as it was when the spare was built. It is used only if each bind's
-//! source on the host is still the object the spare's bind shows (device and inode, read by
-//! the spare right after each mount, and by the server when the request comes), so a file
-//! replaced on the host since (a new input under the same name, say) never reaches a sandbox
-//! through an old spare. What the kernel does not let a bind follow later either (new mounts
-//! under a source, a changed mount flag of a source) is what the host had when the spare was
-//! built, as for the fork server itself.
+//! source on the host is still what the spare's bind shows: the same object (device and
+//! inode) on a mount with the same locked flags (`ro`, `nosuid`, `nodev`, `noexec`, atime),
+//! read by the spare right after each mount and by the server when the request comes. So a
+//! file replaced on the host since (a new input under the same name, say) never reaches a
+//! sandbox through an old spare, and a source the host has since remounted read-only is not
+//! served writable.
 //!
-//! The spare is the host's child (`CLONE_PARENT`, like every init the server clones), so the
-//! host reaps one that is let go: the server names it in its reply.
+//! The spare is the host's child (`CLONE_PARENT`, like every init the server clones). The
+//! server announces each spare's pid to the host as soon as it is made, so the next reply
+//! finds the host knowing it: the host ends (kills and reaps) a spare that reply did not use,
+//! and every spare it knows of if it gives the server up.
 
 use super::init;
 use super::mounts::Bound;
@@ -27,7 +29,7 @@ use super::server;
 use super::steps::{Failure, Report, Step};
 use super::sys;
 use super::wire::Request;
-use crate::comms::{Comms, CommsError};
+use crate::comms::Comms;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -48,11 +50,9 @@ pub(crate) struct Spare {
     channel: Comms,
     /// [`Request::namespace_key`] of the request the spare was made for.
     key: Vec<u8>,
-    /// What each mount entry shows, once the spare has reported (`None` before, or after it
+    /// What each mount entry shows, once the spare has reported (`None` before, or if it
     /// failed).
     bound: Option<Vec<Bound>>,
-    /// Whether the spare has reported (ready or failed).
-    reported: bool,
 }
 
 impl Spare {
@@ -88,18 +88,37 @@ impl Spare {
             channel,
             key,
             bound: None,
-            reported: false,
         })
     }
 
-    /// Whether this spare can serve `request`: the same namespace part, a finished set-up
-    /// (waited for), and every bind source still the object the spare's bind shows.
-    pub(crate) fn fits(&mut self, request: &Request) -> bool {
+    /// Serves `request` (its bytes as received, and its descriptors) if this spare can: the
+    /// same namespace part, a finished set-up (waited for), and every bind source still what
+    /// the spare's bind shows. Returns the spare's pid, the descriptors closed (the spare has
+    /// its own copies); or, when it cannot serve, the descriptors back for a fresh init, the
+    /// spare being let go (the host, told by the reply, ends it).
+    pub(crate) fn serve(
+        mut self,
+        request: &Request,
+        bytes: &[u8],
+        fds: Vec<OwnedFd>,
+    ) -> Result<libc::pid_t, Vec<OwnedFd>> {
+        if !self.fits(request) {
+            return Err(fds);
+        }
+        let handed = self.channel.send_bytes(bytes).is_ok()
+            && fds.iter().all(|fd| self.channel.send_fd(fd).is_ok());
+        if handed {
+            Ok(self.pid)
+        } else {
+            Err(fds)
+        }
+    }
+
+    fn fits(&mut self, request: &Request) -> bool {
         if request.namespace_key() != self.key {
             return false;
         }
-        if !self.reported {
-            self.reported = true;
+        if self.bound.is_none() {
             self.bound = self
                 .channel
                 .recv_bytes()
@@ -112,38 +131,33 @@ impl Spare {
         let now = request.parts.mounts.sources_now();
         now.len() == bound.len() && now.iter().zip(bound).all(|(n, b)| *n == Some(*b))
     }
-
-    /// Hands the request (its bytes as received) and its descriptors to the spare. On an
-    /// error the spare is let go (it exits when its channel closes) and the host must reap it.
-    pub(crate) fn hand_over(mut self, bytes: &[u8], fds: &[OwnedFd]) -> Result<(), CommsError> {
-        self.channel.send_bytes(bytes)?;
-        for fd in fds {
-            self.channel.send_fd(fd)?;
-        }
-        Ok(())
-    }
 }
 
-/// The ready message: a status byte, then (device, inode) per mount entry.
+/// The ready message: a status byte, then (device, inode, locked mount flags) per mount entry.
 fn encode_ready(bound: &[Bound]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(1 + bound.len() * 16);
+    let mut b = Vec::with_capacity(1 + bound.len() * 24);
     b.push(READY);
-    for (dev, ino) in bound {
-        b.extend_from_slice(&dev.to_ne_bytes());
-        b.extend_from_slice(&ino.to_ne_bytes());
+    for e in bound {
+        for word in [e.dev, e.ino, e.flags] {
+            b.extend_from_slice(&word.to_ne_bytes());
+        }
     }
     b
 }
 
 fn decode_ready(b: &[u8]) -> Option<Vec<Bound>> {
     let (&status, rest) = b.split_first()?;
-    if status != READY || rest.len() % 16 != 0 {
+    if status != READY || rest.len() % 24 != 0 {
         return None;
     }
     let word = |s: &[u8]| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8]));
     Some(
-        rest.chunks_exact(16)
-            .map(|c| (word(&c[..8]), word(&c[8..])))
+        rest.chunks_exact(24)
+            .map(|c| Bound {
+                dev: word(&c[..8]),
+                ino: word(&c[8..16]),
+                flags: word(&c[16..]),
+            })
             .collect(),
     )
 }
@@ -164,7 +178,7 @@ fn run(plan: &Plan) -> ! {
     if channel.recv_u64().is_err() {
         sys::exit(1)
     }
-    let mut bound = vec![(0, 0); plan.parts.mounts.ops.len()];
+    let mut bound = vec![Bound::default(); plan.parts.mounts.ops.len()];
     if init::build_namespaces(plan, &mut bound).is_err() {
         let _ = channel.send_bytes(&[FAILED]);
         sys::exit(1)
@@ -178,20 +192,26 @@ fn run(plan: &Plan) -> ! {
     };
     drop(channel);
     let request = incoming.request;
-    let Ok(fds) = server::place(&request, incoming.fds) else {
+    // The report socket is the second descriptor (see `server::ordered`).
+    let report = incoming.fds.get(1).map(|fd| fd.as_raw_fd());
+    let fail = |errno: i32| -> ! {
+        let f = Failure {
+            step: Step::ForkSandboxee,
+            index: 0,
+            errno,
+        };
+        if let Some(r) = report {
+            sys::send_report(r, Report::failure(f));
+        }
         sys::exit(1)
+    };
+    let fds = match server::place(&request, incoming.fds) {
+        Ok(fds) => fds,
+        Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     let real = match Plan::assemble(request.parts, &fds) {
         Ok(p) => p,
-        Err(e) => {
-            let f = Failure {
-                step: Step::ForkSandboxee,
-                index: 0,
-                errno: e.raw_os_error().unwrap_or(libc::ENOMEM),
-            };
-            sys::send_report(fds.report.as_raw_fd(), Report::failure(f));
-            sys::exit(1)
-        }
+        Err(e) => fail(e.raw_os_error().unwrap_or(libc::ENOMEM)),
     };
     // From here on this is the request's init: it waits for the host to release it (after
     // placing it in its cgroup), keeps only the request's descriptors, and starts the
@@ -208,12 +228,10 @@ fn run(plan: &Plan) -> ! {
     }
 }
 
-/// Reaps, without waiting, the spares the server let go that have ended; keeps the others.
-pub(crate) fn reap_let_go(pids: &mut Vec<libc::pid_t>) {
-    pids.retain(|&pid| {
-        let mut status = 0;
-        // SAFETY: pid is our child (a spare); status is a live int.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        r == 0
-    });
+/// Ends a spare the server let go (or one of a server given up on): kills it and reaps it.
+/// Killed, it ends at once, whatever it was doing.
+pub(crate) fn end(pid: libc::pid_t) {
+    // SAFETY: pid is our unreaped child (a spare), so the number is still its.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    super::reap_quietly(pid);
 }
