@@ -39,7 +39,7 @@ const WORKLOADS: &[Workload] = &[
         policy: include_str!("../policies/find.policy"),
         needs: &["/usr/bin/find"],
         quick: (3, 1),
-        full: (61, 1),
+        full: (121, 1),
     },
     Workload {
         name: "tar cf - /usr/include (read by the host)",
@@ -49,7 +49,7 @@ const WORKLOADS: &[Workload] = &[
         policy: include_str!("../policies/tar.policy"),
         needs: &["/usr/bin/tar", "/usr/include"],
         quick: (2, 1),
-        full: (61, 1),
+        full: (121, 1),
     },
     Workload {
         name: "python3 -c 'import json, email, http.client'",
@@ -59,7 +59,7 @@ const WORKLOADS: &[Workload] = &[
         policy: include_str!("../policies/python3-imports.policy"),
         needs: &["/usr/bin/python3"],
         quick: (3, 4),
-        full: (151, 1),
+        full: (301, 1),
     },
 ];
 
