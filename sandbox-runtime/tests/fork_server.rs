@@ -122,17 +122,9 @@ fn init_is_the_hosts_child_and_the_server_holds_nothing() {
     // Between requests (other tests spawn through it at the same time) the server keeps only
     // its channel to the host and, when it has made the next sandbox ahead, its channel to
     // that spare: no stream, pipe or file of any sandbox.
-    let open_fds = || -> Vec<String> {
-        std::fs::read_dir(format!("/proc/{server_pid}/fd"))
-            .unwrap()
-            .map(|e| {
-                let link = std::fs::read_link(e.unwrap().path()).unwrap_or_default();
-                link.to_string_lossy().into_owned()
-            })
-            .collect()
-    };
+    let open_fds = || common::fd_links(server_pid);
     let only_channels = |fds: &[String]| {
-        (1..=2).contains(&fds.len()) && fds.iter().all(|l| l.starts_with("socket:["))
+        (1..=2).contains(&fds.len()) && fds.iter().all(|l| common::is_unix_stream_socket(l))
     };
     // Up to 10 s: the other tests of this binary keep the server busy meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -153,13 +153,9 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     let (mut child, made_ahead) = spawn();
     // The server closes the request's descriptors before it replies: right after the spawn it
     // holds its channel to the host and no pipe, file or report socket of this sandbox.
-    let held: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", server()))
-        .unwrap()
-        .map(|e| std::fs::read_link(e.unwrap().path()).unwrap_or_default())
-        .map(|l| l.to_string_lossy().into_owned())
-        .collect();
+    let held = common::fd_links(server());
     assert!(
-        held.len() == 1 && held[0].starts_with("socket:["),
+        held.len() == 1 && common::is_unix_stream_socket(&held[0]),
         "the server holds {held:?}"
     );
     assert!(made_ahead, "the sandbox was not served by a spare");

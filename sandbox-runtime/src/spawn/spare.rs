@@ -58,7 +58,7 @@ pub(crate) struct Spare {
 impl Spare {
     /// Clones a spare for the namespace part of `request` (a decoded copy the spare's plan is
     /// built from), writes its id maps and lets it start. On an error after the clone, the
-    /// error comes with the spare's pid, for the host to reap.
+    /// error comes with the spare's pid, for the host to end.
     pub(crate) fn make(request: Request) -> Result<Spare, (io::Error, Option<libc::pid_t>)> {
         let key = request.namespace_key();
         let (mut channel, child_end) = Comms::pair().map_err(|e| (e, None))?;

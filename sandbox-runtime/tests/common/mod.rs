@@ -53,3 +53,30 @@ pub fn children() -> Vec<String> {
 pub fn process_exists(pid: impl std::fmt::Display) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
+
+/// The descriptors process `pid` holds, as their `/proc/PID/fd` links (`socket:[123]`,
+/// `pipe:[456]`, paths).
+pub fn fd_links(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| std::fs::read_link(e.unwrap().path()).unwrap_or_default())
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether `link` (from [`fd_links`]) is a unix stream socket: the fork server's channels are,
+/// while a sandbox's report socket is a seqpacket one and its streams are pipes or files.
+pub fn is_unix_stream_socket(link: &str) -> bool {
+    let Some(inode) = link
+        .strip_prefix("socket:[")
+        .and_then(|s| s.strip_suffix(']'))
+    else {
+        return false;
+    };
+    // Columns: Num RefCount Protocol Flags Type St Inode [Path]; type 0001 is SOCK_STREAM.
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    table.lines().skip(1).any(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        cols.len() >= 7 && cols[4] == "0001" && cols[6] == inode
+    })
+}
