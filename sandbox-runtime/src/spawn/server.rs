@@ -42,30 +42,35 @@ struct Server {
     /// The effective ids the server (and so every init it clones) runs with.
     uid: libc::uid_t,
     gid: libc::gid_t,
+    /// The channel and what the host knows of the server's spares, used one launch at a time.
+    link: Mutex<Link>,
+}
+
+/// The host's end of the conversation with the server.
+struct Link {
     /// `None` once the server is known to be gone.
-    channel: Mutex<Option<Comms>>,
+    channel: Option<Comms>,
     /// Spares the server announced since its last reply (the host's children, see
     /// [`super::spare`]): the next request takes each, to serve it or to let it go, and the
     /// host ends those let go when the reply comes, or all of them when it gives the server
     /// up.
-    spares: Mutex<Vec<libc::pid_t>>,
+    spares: Vec<libc::pid_t>,
 }
 
 impl Server {
     /// Gives the server up: kills it (it may be stuck in a half-read request) through its
     /// pidfd and reaps it (ECHILD if other code of the host already did), then ends every
     /// spare it made, including those it announced after the last reply.
-    fn abandon(&self, channel: &mut Option<Comms>) {
+    fn abandon(&self, link: &mut Link) {
         let _ = crate::monitor::kill(&self.pidfd);
         super::reap_quietly(self.pid);
-        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(mut c) = channel.take() {
+        if let Some(mut c) = link.channel.take() {
             // The server is dead: what it sent is buffered, then the channel ends.
             while let Ok(Message::SpareMade(pid)) = Message::recv(&mut c) {
-                spares.push(pid);
+                link.spares.push(pid);
             }
         }
-        for pid in spares.drain(..) {
+        for pid in link.spares.drain(..) {
             spare::end(pid);
         }
     }
@@ -102,10 +107,9 @@ const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
 /// one's namespaces, id maps and file system ahead of time for the same configuration (mounts,
 /// hostname, network), so a host that starts sandboxes now and then, rather than back to back,
 /// gets most of the start-up done before it asks. Such a spare is used only if every bind
-/// source on the host is still the object the spare shows (a file or directory replaced
-/// since, under the same name, gets a fresh sandbox); a change the kernel would not show
-/// through a bind either (a new mount under a source, a changed mount flag of a source) is
-/// seen as it was when the spare was made. Only the last configuration has a spare: a request
+/// source on the host is still the object the spare shows, on a mount with the same flags (a
+/// file or directory replaced since under the same name, or remounted read-only, gets a
+/// fresh sandbox). Only the last configuration has a spare: a request
 /// with another one gets a fresh clone, as without the server's help. A spare waiting for a
 /// request keeps what it binds in use (the space of a deleted source file, a file system the
 /// host unmounts) and has made its mount points inside writable binds already; it is a child
@@ -121,9 +125,10 @@ pub fn start_fork_server() -> io::Result<u32> {
         ));
     };
     let running = server
-        .channel
+        .link
         .lock()
         .unwrap_or_else(|e| e.into_inner())
+        .channel
         .is_some();
     if !running {
         return Err(io::Error::other(
@@ -187,8 +192,10 @@ fn launch_server() -> io::Result<Server> {
         host: unsafe { libc::getpid() },
         uid,
         gid,
-        channel: Mutex::new(Some(host)),
-        spares: Mutex::new(Vec::new()),
+        link: Mutex::new(Link {
+            channel: Some(host),
+            spares: Vec::new(),
+        }),
     })
 }
 
@@ -215,8 +222,9 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
     if pid != server.host || (uid, gid) != (server.uid, server.gid) {
         return Launch::Unavailable;
     }
-    let mut guard = server.channel.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(channel) = guard.as_mut() else {
+    let mut link = server.link.lock().unwrap_or_else(|e| e.into_inner());
+    let link = &mut *link;
+    let Some(channel) = link.channel.as_mut() else {
         return Launch::Unavailable;
     };
     match send(channel, request, fds) {
@@ -227,14 +235,13 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
         Err(_) => {
             // The server cannot have cloned anything without the whole request: clone
             // directly, now and from now on.
-            server.abandon(&mut guard);
+            server.abandon(link);
             return Launch::Unavailable;
         }
     }
-    let mut spares = server.spares.lock().unwrap_or_else(|e| e.into_inner());
     let reply = loop {
         match Message::recv(channel) {
-            Ok(Message::SpareMade(pid)) => spares.push(pid),
+            Ok(Message::SpareMade(pid)) => link.spares.push(pid),
             Ok(Message::Reply(r)) => break Ok(r),
             Err(e) => break Err(e),
         }
@@ -243,11 +250,10 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
     // Those let go are ended and reaped now, so none outlives the launch that dropped it.
     if let Ok(r) = &reply {
         let used = |p: &libc::pid_t| r.made_ahead && i64::from(*p) == r.result;
-        for pid in spares.drain(..).filter(|p| !used(p)) {
+        for pid in link.spares.drain(..).filter(|p| !used(p)) {
             spare::end(pid);
         }
     }
-    drop(spares);
     match reply {
         Ok(r) if r.result > 0 => Launch::Started {
             pid: r.result as libc::pid_t,
@@ -257,7 +263,7 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
         Err(_) => {
             // It may have cloned init before it died; cloning a second one would race it for
             // the id-map signal, so this spawn fails (the next ones clone directly).
-            server.abandon(&mut guard);
+            server.abandon(link);
             Launch::Lost
         }
     }
@@ -351,7 +357,7 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
             let made = Request::decode(&bytes).map(Spare::make);
             let pid = match &made {
                 Ok(Ok(s)) => Some(s.pid),
-                Ok(Err((_, pid))) => *pid,
+                Ok(Err(pid)) => *pid,
                 Err(_) => None,
             };
             // The host learns of every spare at once, so that it can end them should it give

@@ -30,7 +30,6 @@ use super::steps::{Failure, Report, Step};
 use super::sys;
 use super::wire::Request;
 use crate::comms::Comms;
-use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -50,45 +49,33 @@ pub(crate) struct Spare {
     channel: Comms,
     /// [`Request::namespace_key`] of the request the spare was made for.
     key: Vec<u8>,
-    /// What each mount entry shows, once the spare has reported (`None` before, or if it
-    /// failed).
-    bound: Option<Vec<Bound>>,
 }
 
 impl Spare {
     /// Clones a spare for the namespace part of `request` (a decoded copy the spare's plan is
-    /// built from), writes its id maps and lets it start. On an error after the clone, the
-    /// error comes with the spare's pid, for the host to end.
-    pub(crate) fn make(request: Request) -> Result<Spare, (io::Error, Option<libc::pid_t>)> {
+    /// built from), writes its id maps and lets it start. Nobody is told why it failed: the
+    /// next request gets a fresh init instead. A failure after the clone comes with the
+    /// spare's pid, for the host to end.
+    pub(crate) fn make(request: Request) -> Result<Spare, Option<libc::pid_t>> {
         let key = request.namespace_key();
-        let (mut channel, child_end) = Comms::pair().map_err(|e| (e, None))?;
-        channel
-            .set_timeout(Some(SPARE_TIMEOUT))
-            .map_err(|e| (e, None))?;
+        let (mut channel, child_end) = Comms::pair().map_err(|_| None)?;
+        channel.set_timeout(Some(SPARE_TIMEOUT)).map_err(|_| None)?;
         // The spare's plan names its channel as both the sync and the report descriptor.
-        let report = super::dup_above(child_end.as_raw_fd(), 3).map_err(|e| (e, None))?;
+        let report = super::dup_above(child_end.as_raw_fd(), 3).map_err(|_| None)?;
         let fds = ChildFds {
             sync: child_end,
             report,
             stdio: [None, None, None],
             passed: Vec::new(),
         };
-        let plan = Plan::assemble(request.parts, &fds).map_err(|e| (e, None))?;
-        let pid =
-            init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, run).map_err(|e| (e, None))?;
+        let plan = Plan::assemble(request.parts, &fds).map_err(|_| None)?;
+        let pid = init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, run).map_err(|_| None)?;
         drop((plan, fds));
-        let started = super::idmap::IdMaps::for_caller()
-            .write(pid)
-            .and_then(|()| channel.send_u64(1).map_err(io::Error::other));
-        if let Err(e) = started {
-            return Err((e, Some(pid)));
+        let maps_written = super::idmap::IdMaps::for_caller().write(pid).is_ok();
+        if !maps_written || channel.send_u64(1).is_err() {
+            return Err(Some(pid));
         }
-        Ok(Spare {
-            pid,
-            channel,
-            key,
-            bound: None,
-        })
+        Ok(Spare { pid, channel, key })
     }
 
     /// Serves `request` (its bytes as received, and its descriptors) if this spare can: the
@@ -118,18 +105,13 @@ impl Spare {
         if request.namespace_key() != self.key {
             return false;
         }
-        if self.bound.is_none() {
-            self.bound = self
-                .channel
-                .recv_bytes()
-                .ok()
-                .and_then(|b| decode_ready(&b));
-        }
-        let Some(bound) = &self.bound else {
+        // Waits for the spare's set-up to end (it reports once).
+        let ready = self.channel.recv_bytes().ok();
+        let Some(bound) = ready.as_deref().and_then(decode_ready) else {
             return false;
         };
         let now = request.parts.mounts.sources_now();
-        now.len() == bound.len() && now.iter().zip(bound).all(|(n, b)| *n == Some(*b))
+        now.len() == bound.len() && now.iter().zip(&bound).all(|(n, b)| *n == Some(*b))
     }
 }
 

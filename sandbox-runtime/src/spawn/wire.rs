@@ -112,13 +112,11 @@ const PROC: u8 = 3;
 const SYMLINK: u8 = 4;
 
 impl Request {
-    /// The request as bytes.
+    /// The request as bytes: its [`Request::namespace_key`] first, then the rest.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(4096));
+        self.write_namespace(&mut w);
         let p = &self.parts;
-        for b in [p.clear_groups, p.new_net] {
-            w.u8(b.into());
-        }
         for b in self.stdio {
             w.u8(b.into());
         }
@@ -126,7 +124,6 @@ impl Request {
         for t in &self.passed_targets {
             w.u32(*t as u32);
         }
-        w.cstr(&p.hostname);
         w.cstr(&p.cwd);
         w.cstrs(&p.candidates);
         w.cstrs(&p.argv);
@@ -149,10 +146,6 @@ impl Request {
                 }
             }
         }
-        w.len(p.mounts.ops.len());
-        for op in &p.mounts.ops {
-            encode_mount(&mut w, op);
-        }
         w.0
     }
 
@@ -160,6 +153,11 @@ impl Request {
     /// (see [`super::spare`]): ids, network, hostname and the file system, as bytes.
     pub(crate) fn namespace_key(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(1024));
+        self.write_namespace(&mut w);
+        w.0
+    }
+
+    fn write_namespace(&self, w: &mut Writer) {
         let p = &self.parts;
         for b in [p.clear_groups, p.new_net] {
             w.u8(b.into());
@@ -167,9 +165,8 @@ impl Request {
         w.cstr(&p.hostname);
         w.len(p.mounts.ops.len());
         for op in &p.mounts.ops {
-            encode_mount(&mut w, op);
+            encode_mount(w, op);
         }
-        w.0
     }
 
     /// Reads a request made by [`Request::encode`].
@@ -177,12 +174,16 @@ impl Request {
         let mut r = Reader(bytes);
         let clear_groups = r.bool()?;
         let new_net = r.bool()?;
+        let hostname = r.cstr()?;
+        let n = r.count(1)?;
+        let ops = (0..n)
+            .map(|_| decode_mount(&mut r))
+            .collect::<Result<_, _>>()?;
         let stdio = [r.bool()?, r.bool()?, r.bool()?];
         let n = r.count(4)?;
         let passed_targets = (0..n)
             .map(|_| r.u32().map(|t| t as RawFd))
             .collect::<Result<_, _>>()?;
-        let hostname = r.cstr()?;
         let cwd = r.cstr()?;
         let candidates = r.cstrs()?;
         let argv = r.cstrs()?;
@@ -215,10 +216,6 @@ impl Request {
         } else {
             None
         };
-        let n = r.count(1)?;
-        let ops = (0..n)
-            .map(|_| decode_mount(&mut r))
-            .collect::<Result<_, _>>()?;
         if !r.0.is_empty() {
             return Err(Malformed("trailing bytes"));
         }
