@@ -1,7 +1,10 @@
 //! The baseline and the peers, run through `std::process::Command`: plain fork+exec,
 //! util-linux `unshare`, bubblewrap with isolation equivalent to ours, and firejail.
 
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// A top-level directory programs under `/usr` expect (`/bin`, `/lib`, `/lib64`): on a
 /// merged-`/usr` system a symbolic link into `/usr`, elsewhere a directory to bind.
@@ -65,30 +68,13 @@ pub fn announce_missing() {
 
 /// How long a peer may take to run `/bin/true` once before it is counted as not usable here
 /// (a peer that hangs on some machine must not hang the benchmark).
-const AVAILABILITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const AVAILABILITY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one timed run may take before it is killed and the benchmark fails: far above any
+/// run here, the same as our sandboxes' wall-time limit.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Peer {
-    /// Runs `/bin/true` under this peer once, killing it after [`AVAILABILITY_TIMEOUT`].
-    fn try_true(&self) -> Result<(), String> {
-        let mut child = self
-            .command(&["/bin/true"])
-            .spawn()
-            .map_err(|e| format!("cannot start: {e}"))?;
-        let start = std::time::Instant::now();
-        loop {
-            match child.try_wait().map_err(|e| format!("wait: {e}"))? {
-                Some(status) if status.success() => return Ok(()),
-                Some(status) => return Err(format!("ended with {status}")),
-                None if start.elapsed() > AVAILABILITY_TIMEOUT => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("no answer in {AVAILABILITY_TIMEOUT:?}"));
-                }
-                None => std::thread::sleep(std::time::Duration::from_millis(5)),
-            }
-        }
-    }
-
     /// The row label.
     pub fn name(&self) -> String {
         match self {
@@ -159,17 +145,38 @@ impl Peer {
 
     /// Runs `argv` to completion; `Err` unless it exits with one of `ok_codes`. With `drain`,
     /// standard output is a pipe this process reads to its end (so a program cannot tell
-    /// that its output is discarded, as GNU tar does on `/dev/null`).
+    /// that its output is discarded, as GNU tar does on `/dev/null`). A run longer than
+    /// [`RUN_TIMEOUT`] is killed and is an error.
     pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
+        self.run_within(argv, ok_codes, drain, RUN_TIMEOUT)
+    }
+
+    /// [`Peer::run`] with a time limit: past it the peer's whole process group is killed
+    /// (`unshare --fork`'s child, say, does not die with `unshare`), reaped, and the run is an
+    /// error. Waiting is a `poll` on the output pipe and a pidfd, so the limit costs the timed
+    /// run no sleep and no thread.
+    fn run_within(
+        &self,
+        argv: &[&str],
+        ok_codes: &[i32],
+        drain: bool,
+        limit: Duration,
+    ) -> Result<(), String> {
         let mut cmd = self.command(argv);
+        cmd.process_group(0);
         if drain {
             cmd.stdout(Stdio::piped());
         }
         let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
-        if let Some(mut out) = child.stdout.take() {
-            std::io::copy(&mut out, &mut std::io::sink()).map_err(|e| format!("read: {e}"))?;
+        let ended = wait_within(&mut child, limit);
+        if ended.is_err() {
+            // SAFETY: a signal to the child's own process group (it is not yet reaped, so the
+            // group still exists under its number).
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
         }
-        let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+        let status = child.wait().map_err(|e| format!("wait: {e}"));
+        ended?;
+        let status = status?;
         match status.code() {
             Some(c) if ok_codes.contains(&c) => Ok(()),
             _ => Err(format!("ended with {status}")),
@@ -178,9 +185,14 @@ impl Peer {
 
     /// Whether this peer can run `/bin/true` here, within [`AVAILABILITY_TIMEOUT`]; prints a
     /// notice naming the peer and the reason when it cannot (its rows are then skipped, never
-    /// silently).
+    /// silently). Checked once per peer and run: every later section gets the same answer.
     pub fn available(&self) -> bool {
-        match self.try_true() {
+        static CHECKED: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+        let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, ok)) = checked.iter().find(|(n, _)| *n == self.name()) {
+            return *ok;
+        }
+        let ok = match self.run_within(&["/bin/true"], &[0], false, AVAILABILITY_TIMEOUT) {
             Ok(()) => true,
             Err(e) => {
                 println!(
@@ -189,6 +201,60 @@ impl Peer {
                 );
                 false
             }
+        };
+        checked.push((self.name(), ok));
+        ok
+    }
+}
+
+/// Reads `child`'s piped standard output (if any) to its end and waits until it has exited,
+/// for at most `limit`; `Err` on a time-out or an error, leaving the child to the caller.
+fn wait_within(child: &mut Child, limit: Duration) -> Result<(), String> {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let deadline = Instant::now() + limit;
+    // SAFETY: pidfd_open with integer arguments; a returned descriptor is fresh and ours.
+    let pidfd = match unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) } {
+        r if r < 0 => return Err(format!("pidfd_open: {}", std::io::Error::last_os_error())),
+        // SAFETY: as above.
+        r => unsafe { OwnedFd::from_raw_fd(r as libc::c_int) },
+    };
+    let mut out = child.stdout.take();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("no end in {limit:?}"));
+        }
+        // The pipe until its end (every writer closed it), then the pidfd, which becomes
+        // readable when the child has exited.
+        let fd = out.as_ref().map_or(pidfd.as_raw_fd(), |o| o.as_raw_fd());
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one live pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("poll: {e}"));
+        }
+        if r == 0 {
+            continue;
+        }
+        match out.as_mut() {
+            Some(o) => match o.read(&mut buf) {
+                Ok(0) => out = None,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read: {e}")),
+            },
+            None => return Ok(()),
         }
     }
 }
