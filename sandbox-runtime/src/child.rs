@@ -105,6 +105,7 @@ impl SandboxChild {
     /// Waits at most `timeout`; `None` if the sandbox is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Outcome> {
         drop(self.stdin.take());
+        drop(self.observations.take());
         if let Some(o) = &self.outcome {
             return Some(o.clone());
         }

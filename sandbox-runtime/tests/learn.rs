@@ -306,3 +306,24 @@ fn the_library_api_streams_every_call_and_the_program_runs_to_its_end() {
     assert!(!names.contains(&"execveat"), "{names:?}");
     assert!(observations.iter().all(|o| o.decided_by.is_none()));
 }
+
+#[test]
+fn waiting_in_any_way_drops_the_observations_nobody_took() {
+    use sandbox_runtime::{SandboxCommand, Status, Stdio};
+    require("/bin/true");
+    let spawn = || {
+        let mut cmd = SandboxCommand::new("/bin/true");
+        cmd.add_program_with_libraries("/bin/true")
+            .stdout(Stdio::null())
+            .learn();
+        cmd.spawn().unwrap()
+    };
+    // Once waiting began, the calls of a sandbox nobody reads are not kept for later.
+    let mut waited = spawn();
+    assert_eq!(waited.wait().status, Status::Exited(0));
+    assert!(waited.observations().is_none());
+    let mut polled = spawn();
+    let outcome = polled.wait_timeout(std::time::Duration::from_secs(30));
+    assert_eq!(outcome.map(|o| o.status), Some(Status::Exited(0)));
+    assert!(polled.observations().is_none());
+}
