@@ -124,7 +124,10 @@ fn init_is_the_hosts_child_and_the_server_holds_nothing() {
     // that spare: no stream, pipe or file of any sandbox.
     let open_fds = || common::fd_links(server_pid);
     let only_channels = |fds: &[String]| {
-        (1..=2).contains(&fds.len()) && fds.iter().all(|l| common::is_unix_stream_socket(l))
+        (1..=2).contains(&fds.len())
+            && fds
+                .iter()
+                .all(|l| common::is_unix_stream_socket(server_pid, l))
     };
     // Up to 10 s: the other tests of this binary keep the server busy meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

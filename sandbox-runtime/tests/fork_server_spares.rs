@@ -155,7 +155,7 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     // holds its channel to the host and no pipe, file or report socket of this sandbox.
     let held = common::fd_links(server());
     assert!(
-        held.len() == 1 && common::is_unix_stream_socket(&held[0]),
+        held.len() == 1 && common::is_unix_stream_socket(server(), &held[0]),
         "the server holds {held:?}"
     );
     assert!(made_ahead, "the sandbox was not served by a spare");

@@ -23,4 +23,12 @@ fn sandboxes_outlive_the_thread_that_started_the_server() {
     let mut child = started_here;
     assert_eq!(child.wait().status, Status::Exited(0));
     assert!(common::process_exists(server_pid));
+    // Alive, not a zombie its parent has not reaped yet.
+    let stat = std::fs::read_to_string(format!("/proc/{server_pid}/stat")).unwrap();
+    let state = stat[stat.rfind(')').unwrap() + 2..].chars().next();
+    assert_ne!(
+        state,
+        Some('Z'),
+        "the fork server died with its starting thread"
+    );
 }

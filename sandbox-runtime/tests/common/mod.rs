@@ -64,9 +64,10 @@ pub fn fd_links(pid: u32) -> Vec<String> {
         .collect()
 }
 
-/// Whether `link` (from [`fd_links`]) is a unix stream socket: the fork server's channels are,
-/// while a sandbox's report socket is a seqpacket one and its streams are pipes or files.
-pub fn is_unix_stream_socket(link: &str) -> bool {
+/// Whether `link` (from [`fd_links`] of process `pid`) is a unix stream socket: the fork
+/// server's channels are, while a sandbox's report socket is a seqpacket one and its streams
+/// are pipes or files.
+pub fn is_unix_stream_socket(pid: u32, link: &str) -> bool {
     let Some(inode) = link
         .strip_prefix("socket:[")
         .and_then(|s| s.strip_suffix(']'))
@@ -74,7 +75,8 @@ pub fn is_unix_stream_socket(link: &str) -> bool {
         return false;
     };
     // Columns: Num RefCount Protocol Flags Type St Inode [Path]; type 0001 is SOCK_STREAM.
-    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    // The table of the process's own network namespace.
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/unix")).unwrap_or_default();
     table.lines().skip(1).any(|l| {
         let cols: Vec<&str> = l.split_whitespace().collect();
         cols.len() >= 7 && cols[4] == "0001" && cols[6] == inode
