@@ -392,8 +392,9 @@ fn make_group(
         // prepared it yet, and preparing is idempotent. A concurrent sandbox's end may remove
         // the (then empty) parent meanwhile: start over.
         match prepare(parent) {
-            Err(CgroupError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                last = Some(io_error("prepare", parent, source));
+            // Kept as it is: it names the file that was missing, not just the parent.
+            Err(e) if is_not_found(&e) => {
+                last = Some(e);
                 continue;
             }
             r => r?,
@@ -447,6 +448,11 @@ fn counter_positive(path: &Path, key: &str) -> bool {
         .ok()
         .and_then(|text| keyed_value(&text, key))
         .is_some_and(|n| n > 0)
+}
+
+/// Whether `e` is an I/O error for a path that does not exist.
+fn is_not_found(e: &CgroupError) -> bool {
+    matches!(e, CgroupError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
 }
 
 fn io_error(op: &'static str, path: &Path, source: io::Error) -> CgroupError {
