@@ -327,3 +327,56 @@ fn waiting_in_any_way_drops_the_observations_nobody_took() {
     assert_eq!(outcome.map(|o| o.status), Some(Status::Exited(0)));
     assert!(polled.observations().is_none());
 }
+
+/// `sandbox learn` whose end fails: the exit status, the message, and what is kept.
+fn learn_failing(policy: &Path, append: bool) -> Output {
+    require("/bin/true");
+    let mut cmd = sandbox();
+    cmd.arg("learn").arg("-o").arg(policy);
+    if append {
+        cmd.arg("--append");
+    }
+    let out = cmd.args(["--", "/bin/true"]).output().unwrap();
+    show("learn", &out);
+    out
+}
+
+#[test]
+fn unreadable_earlier_observations_stop_learning_before_anything_is_written() {
+    let scratch = Scratch::new("bad-sidecar");
+    let policy = scratch.policy();
+    let sidecar = PathBuf::from(format!("{}.learn.json", policy.display()));
+    std::fs::write(&sidecar, "{ not json").unwrap();
+    let out = learn_failing(&policy, true);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+        "the message does not say what failed"
+    );
+    assert!(!policy.exists(), "a policy was written");
+    assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), "{ not json");
+}
+
+#[test]
+fn a_policy_that_cannot_be_written_keeps_the_observations() {
+    let scratch = Scratch::new("unwritable");
+    // The output path is a directory: the policy cannot be renamed over it.
+    let policy = scratch.policy();
+    std::fs::create_dir_all(&policy).unwrap();
+    let out = learn_failing(&policy, false);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot write"),
+        "the message does not say what failed"
+    );
+    let sidecar = PathBuf::from(format!("{}.learn.json", policy.display()));
+    let kept = std::fs::read_to_string(&sidecar).expect("the observations were not kept");
+    assert!(kept.contains("exit_group"), "{kept}");
+    // No temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(policy.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

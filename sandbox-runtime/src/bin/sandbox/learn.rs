@@ -54,13 +54,6 @@ when no policy can be written (the observations of the run are still kept then).
 
 /// Runs the program, merges, writes the policy and the sidecar.
 pub fn main(args: LearnArgs) -> ExitCode {
-    let program = match run::find_program(&args.command[0]) {
-        Ok(p) => p,
-        Err((code, message)) => {
-            eprintln!("sandbox: {message}");
-            return ExitCode::from(code);
-        }
-    };
     let Some(arch) = Arch::native() else {
         eprintln!("sandbox: learning needs a supported architecture (x86_64 or aarch64)");
         return ExitCode::from(EXIT_SETUP);
@@ -88,24 +81,16 @@ pub fn main(args: LearnArgs) -> ExitCode {
     } else {
         Learned::new(arch)
     };
-    let mut cmd = match run::build(&args.sandbox, &args.command, &program) {
+    let started = run::start(&args.sandbox, &args.command, |cmd| {
+        cmd.learn();
+        Ok(())
+    });
+    let mut child = match started {
         Ok(c) => c,
-        Err(message) => {
-            eprintln!("sandbox: {message}");
-            return ExitCode::from(EXIT_SETUP);
-        }
+        Err(code) => return code,
     };
-    cmd.learn();
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("sandbox: {e}");
-            return ExitCode::from(EXIT_SETUP);
-        }
-    };
+    // A learn-mode sandbox always has them; dropping the child kills and reaps it otherwise.
     let Some(observations) = child.observations() else {
-        let _ = child.kill();
-        child.wait();
         eprintln!("sandbox: the sandbox gave no observations to learn from");
         return ExitCode::from(EXIT_SETUP);
     };
@@ -159,11 +144,12 @@ pub fn main(args: LearnArgs) -> ExitCode {
     run::report(&outcome)
 }
 
-/// Writes `text` to `path` whole or not at all: to a temporary file beside it, then renamed
-/// over it, so a failure part-way (a full disk) leaves the old file as it was.
+/// Writes `text` to `path` whole or not at all: to a temporary file beside it (named after this
+/// process, so two learns writing the same file do not share it), then renamed over it, so a
+/// failure part-way (a full disk) leaves the old file as it was.
 fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(".tmp");
+    tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {

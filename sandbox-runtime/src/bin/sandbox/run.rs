@@ -2,7 +2,7 @@
 
 use crate::policy_file;
 use clap::Args;
-use sandbox_runtime::{Limits, Outcome, SandboxCommand, Status, SyscallMode};
+use sandbox_runtime::{Limits, Outcome, SandboxChild, SandboxCommand, Status, SyscallMode};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -90,33 +90,17 @@ pub struct SandboxArgs {
 
 /// Runs the program and maps the outcome to an exit status.
 pub fn main(args: RunArgs) -> ExitCode {
-    let program = match find_program(&args.command[0]) {
-        Ok(p) => p,
-        Err((code, message)) => {
-            eprintln!("sandbox: {message}");
-            return ExitCode::from(code);
+    let started = start(&args.sandbox, &args.command, |cmd| {
+        let compiled = policy_file::load(&args.policy).ok_or(ExitCode::from(EXIT_SETUP))?;
+        cmd.policy(&compiled.policy);
+        if args.log_violations {
+            cmd.syscall_mode(SyscallMode::LogViolations);
         }
-    };
-    let Some(compiled) = policy_file::load(&args.policy) else {
-        return ExitCode::from(EXIT_SETUP);
-    };
-    let mut cmd = match build(&args.sandbox, &args.command, &program) {
-        Ok(cmd) => cmd,
-        Err(message) => {
-            eprintln!("sandbox: {message}");
-            return ExitCode::from(EXIT_SETUP);
-        }
-    };
-    cmd.policy(&compiled.policy);
-    if args.log_violations {
-        cmd.syscall_mode(SyscallMode::LogViolations);
-    }
-    let mut child = match cmd.spawn() {
+        Ok(())
+    });
+    let mut child = match started {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("sandbox: {e}");
-            return ExitCode::from(EXIT_SETUP);
-        }
+        Err(code) => return code,
     };
     if let Some(observations) = child.observations() {
         let mut seen = std::collections::BTreeSet::new();
@@ -134,6 +118,27 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     }
     report(&outcome)
+}
+
+/// What `run` and `learn` share: finds the program, builds its sandbox from the common options,
+/// lets `configure` finish the command (a policy, learn mode), and spawns it. On a failure,
+/// prints why and returns the exit status to end with.
+pub fn start(
+    sandbox: &SandboxArgs,
+    command: &[String],
+    configure: impl FnOnce(&mut SandboxCommand) -> Result<(), ExitCode>,
+) -> Result<SandboxChild, ExitCode> {
+    let program = find_program(&command[0]).map_err(|(code, message)| {
+        eprintln!("sandbox: {message}");
+        ExitCode::from(code)
+    })?;
+    let setup_error = |message: String| {
+        eprintln!("sandbox: {message}");
+        ExitCode::from(EXIT_SETUP)
+    };
+    let mut cmd = build(sandbox, command, &program).map_err(setup_error)?;
+    configure(&mut cmd)?;
+    cmd.spawn().map_err(|e| setup_error(e.to_string()))
 }
 
 /// Prints a non-exit outcome and maps it to the exit status.
