@@ -121,10 +121,8 @@ fn self_rss() -> u64 {
 fn ours_idle(fork_server: bool) -> Result<(Mem, Mem, i64), String> {
     let policy = ours::compile("cat", include_str!("../../examples/policies/cat.policy"));
     let setup = Setup {
-        policy: Some(&policy),
-        share_network: false,
-        bind_usr: false,
         fork_server,
+        ..Setup::program_only(Some(&policy))
     };
     let before = self_rss();
     let mut children = Vec::new();

@@ -40,12 +40,7 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         return Vec::new();
     }
     let allow_all = ours::compile("allow-all", ours::ALLOW_ALL_POLICY);
-    let filtered = Setup {
-        policy: Some(&allow_all),
-        share_network: false,
-        bind_usr: true,
-        fork_server: false,
-    };
+    let filtered = Setup::with_usr(Some(&allow_all));
     let calls = Cell::new(0usize);
     let mut variants = vec![
         Variant::new(

@@ -41,7 +41,42 @@ pub struct Setup<'a> {
     pub fork_server: bool,
 }
 
-impl Setup<'_> {
+impl<'a> Setup<'a> {
+    /// Only the program and the libraries it loads bound, every namespace, cloned directly.
+    pub fn program_only(policy: Option<&'a Policy>) -> Self {
+        Setup {
+            policy,
+            share_network: false,
+            bind_usr: false,
+            fork_server: false,
+        }
+    }
+
+    /// `/usr` and the top-level links bound, as real programs need; every namespace, cloned
+    /// directly.
+    pub fn with_usr(policy: Option<&'a Policy>) -> Self {
+        Setup {
+            bind_usr: true,
+            ..Setup::program_only(policy)
+        }
+    }
+
+    /// The same, cloned by the fork server.
+    pub fn served(self) -> Self {
+        Setup {
+            fork_server: true,
+            ..self
+        }
+    }
+
+    /// The same, sharing the host's network namespace.
+    pub fn sharing_network(self) -> Self {
+        Setup {
+            share_network: true,
+            ..self
+        }
+    }
+
     /// The command running `argv` in this setup, with standard streams on `/dev/null` and a
     /// wall-time limit far above any run here, so that a run that hangs ends the benchmark
     /// with a failure instead of hanging it.

@@ -69,24 +69,10 @@ fn variants<'a>(
     allow_all: &'a sandbox_runtime::Policy,
     realistic: &'a sandbox_runtime::Policy,
 ) -> Vec<Variant<'a>> {
-    let none = Setup {
-        policy: None,
-        share_network: false,
-        bind_usr: true,
-        fork_server: false,
-    };
-    let permissive = Setup {
-        policy: Some(allow_all),
-        ..none
-    };
-    let strict = Setup {
-        policy: Some(realistic),
-        ..none
-    };
-    let served = Setup {
-        fork_server: true,
-        ..strict
-    };
+    let none = Setup::with_usr(None);
+    let permissive = Setup::with_usr(Some(allow_all));
+    let strict = Setup::with_usr(Some(realistic));
+    let served = strict.served();
     let mut v = vec![
         Variant::new("bare", move || Peer::Bare.run(w.argv, w.ok, w.drain)),
         Variant::new("ours: no policy", move || none.run(w.argv, w.ok, w.drain)),

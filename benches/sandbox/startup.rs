@@ -15,28 +15,11 @@ const FORK_EXEC_BOUND: f64 = 3.0;
 /// namespaces and mounts only (no filter, no notification listener) sharing the network, all
 /// cloned directly from this process; and the first two cloned by the fork server.
 fn our_variants(policy: &Policy) -> Vec<Variant<'_>> {
-    let full = Setup {
-        policy: Some(policy),
-        share_network: false,
-        bind_usr: false,
-        fork_server: false,
-    };
-    let shared = Setup {
-        share_network: true,
-        ..full
-    };
-    let bare_ns = Setup {
-        policy: None,
-        ..shared
-    };
-    let full_server = Setup {
-        fork_server: true,
-        ..full
-    };
-    let shared_server = Setup {
-        fork_server: true,
-        ..shared
-    };
+    let full = Setup::program_only(Some(policy));
+    let shared = full.sharing_network();
+    let bare_ns = Setup::program_only(None).sharing_network();
+    let full_server = full.served();
+    let shared_server = shared.served();
     vec![
         Variant::new("ours: full", move || full.run(TRUE, &[0], false)),
         Variant::new("ours: full, share_network(true)", move || {
@@ -143,23 +126,14 @@ const BALLAST_MIB: usize = 256;
 /// Returns the failure, if a run failed.
 fn host_size_effect(mode: Mode, policy: &Policy) -> Vec<Finding> {
     let ballast = vec![1u8; BALLAST_MIB << 20];
-    let shared = Setup {
-        policy: Some(policy),
-        share_network: true,
-        bind_usr: false,
-        fork_server: false,
-    };
+    let shared = Setup::program_only(Some(policy)).sharing_network();
     let variants = [
         Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
         Variant::new("ours: full, share_network(true)", move || {
             shared.run(TRUE, &[0], false)
         }),
         Variant::new("ours: full, share_network(true), fork server", move || {
-            Setup {
-                fork_server: true,
-                ..shared
-            }
-            .run(TRUE, &[0], false)
+            shared.served().run(TRUE, &[0], false)
         }),
     ];
     let (rounds, batch) = mode.pick((3, 10), (15, 30));
@@ -190,16 +164,8 @@ const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 /// the server (it keeps a spare for the last configuration it served only). Returns the
 /// failure, if any.
 fn paced(mode: Mode, policy: &Policy) -> Vec<Finding> {
-    let full = Setup {
-        policy: Some(policy),
-        share_network: false,
-        bind_usr: false,
-        fork_server: false,
-    };
-    let served = Setup {
-        fork_server: true,
-        ..full
-    };
+    let full = Setup::program_only(Some(policy));
+    let served = full.served();
     let bwrap = Peer::Bwrap { net: true };
     let mut variants = vec![
         Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),

@@ -33,17 +33,41 @@ pub type Rounds = Vec<Vec<f64>>;
 /// different neighbours). A failing unit aborts the benchmark with the variant's name and
 /// reason.
 pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<Rounds, String> {
+    run_rounds(variants, rounds, batch, Duration::ZERO)
+}
+
+/// Like [`interleave`] with one unit per variant and round, each unit (the warm-up's too)
+/// preceded by an untimed `pause`: what a host starting sandboxes now and then, rather than
+/// back to back, sees.
+pub fn interleave_paced(
+    variants: &[Variant],
+    rounds: usize,
+    pause: Duration,
+) -> Result<Rounds, String> {
+    run_rounds(variants, rounds, 1, pause)
+}
+
+/// [`interleave`], with `pause` slept (untimed) before each batch.
+fn run_rounds(
+    variants: &[Variant],
+    rounds: usize,
+    batch: usize,
+    pause: Duration,
+) -> Result<Rounds, String> {
+    let unit = |v: &Variant| (v.run)().map_err(|e| format!("{}: {e}", v.name));
     for v in variants {
-        (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
+        std::thread::sleep(pause);
+        unit(v)?;
     }
     let n = variants.len();
     let mut out = vec![Vec::with_capacity(rounds); n];
     for r in 0..rounds {
         for i in round_order(r, n) {
             let v = &variants[i];
+            std::thread::sleep(pause);
             let start = Instant::now();
             for _ in 0..batch {
-                (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
+                unit(v)?;
             }
             out[i].push(start.elapsed().as_secs_f64() / batch as f64);
         }
@@ -51,39 +75,16 @@ pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<R
     Ok(out)
 }
 
-/// The order of the `n` variants in round `r` (see [`interleave`]).
+/// The order of the `n` variants in round `r` (see [`interleave`]): starting at `r % n`, up
+/// the list in even rounds and down it in odd ones.
 fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| {
         if r.is_multiple_of(2) {
             (r + k) % n
         } else {
-            (r + n - k % n) % n
+            (r + n - k) % n
         }
     })
-}
-
-/// Like [`interleave`] with one unit per variant and round, each unit preceded by an untimed
-/// `pause`: what a host starting sandboxes now and then, rather than back to back, sees.
-pub fn interleave_paced(
-    variants: &[Variant],
-    rounds: usize,
-    pause: std::time::Duration,
-) -> Result<Rounds, String> {
-    let n = variants.len();
-    let mut out = vec![Vec::with_capacity(rounds); n];
-    for r in 0..=rounds {
-        for i in round_order(r, n) {
-            let v = &variants[i];
-            std::thread::sleep(pause);
-            let start = Instant::now();
-            (v.run)().map_err(|e| format!("{}: {e}", v.name))?;
-            // Round 0 is the warm-up.
-            if r > 0 {
-                out[i].push(start.elapsed().as_secs_f64());
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The median of `xs` (the mean of the middle two for an even count); NaN when empty.

@@ -42,16 +42,8 @@ pub fn run(mode: Mode, medians: &[(String, f64)]) -> Vec<Finding> {
     println!("== Throughput: sandboxes per second running /bin/true ==");
     sequential(medians);
     let policy = ours::compile("true", ours::TRUE_POLICY);
-    let full = Setup {
-        policy: Some(&policy),
-        share_network: false,
-        bind_usr: false,
-        fork_server: false,
-    };
-    let shared = Setup {
-        share_network: true,
-        ..full
-    };
+    let full = Setup::program_only(Some(&policy));
+    let shared = full.sharing_network();
     let per_thread = mode.pick(3, 8);
     let mut variants = vec![
         Variant::new(Peer::Bare.name(), move || {
