@@ -76,7 +76,13 @@ pub fn run(mode: Mode) -> Vec<Finding> {
     stats::print_table(&variants, &times, 0);
     // Each supervisor against the same run without it: ours against the filtered sandbox,
     // strace against bare `find` (its own run outside any sandbox).
-    let n = calls.get().max(1) as f64;
+    if calls.get() == 0 {
+        return vec![Finding::Failed(
+            "calls the monitor decides: learn mode saw no call, so there is no per-call figure"
+                .into(),
+        )];
+    }
+    let n = calls.get() as f64;
     println!(
         "  extra time per call (median of per-round differences, over the {} calls learn mode saw):",
         calls.get()
