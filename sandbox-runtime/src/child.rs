@@ -181,7 +181,9 @@ fn read_both(out: Option<File>, err: Option<File>) -> (Vec<u8>, Vec<u8>) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => {
                 // Cannot poll (it never happens in practice): read each stream to its end in
-                // turn rather than lose what is still to come.
+                // turn rather than lose what is still to come. A program that fills the second
+                // pipe while the first is read then blocks until the first ends: a hang in
+                // place of lost output, on a path poll's failure alone reaches.
                 drop(fds);
                 for (file, data) in &mut streams {
                     if let Some(mut f) = file.take() {
