@@ -52,6 +52,8 @@ pub mod observe;
 pub mod outcome;
 mod seccomp;
 mod spawn;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 
 pub use child::{SandboxChild, SandboxOutput};
 pub use command::{Mount, SandboxCommand, Stdio};

@@ -29,9 +29,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
-/// The host environment variable that simulates a kernel without user notification.
-pub(crate) const NO_USER_NOTIF_ENV: &str = "SANDBOX_NO_USER_NOTIF";
-
 /// The sixth register of the runtime's own `execveat`.
 pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
 
@@ -47,12 +44,13 @@ pub(crate) struct PreparedFilter {
 /// Whether this kernel has what the notification monitor needs: `SECCOMP_GET_NOTIF_SIZES`
 /// (user notification, 5.0) and `pidfd_getfd` (5.6).
 ///
-/// Setting `SANDBOX_NO_USER_NOTIF` in the host's environment makes the runtime behave as on a
-/// kernel without them, so the fallback can be tested on any kernel.
+/// With the `test-hooks` feature, `SANDBOX_NO_USER_NOTIF` in the host's
+/// environment makes the runtime behave as on a kernel without them.
 pub(crate) fn notify_supported() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        if std::env::var_os(NO_USER_NOTIF_ENV).is_some() {
+        #[cfg(feature = "test-hooks")]
+        if crate::test_hooks::set(crate::test_hooks::NO_USER_NOTIF_ENV) {
             return false;
         }
         let mut sizes = libc::seccomp_notif_sizes {

@@ -1,5 +1,5 @@
 //! The fallback for kernels without seccomp user notification (before 5.0) or `pidfd_getfd`
-//! (before 5.6), exercised on any kernel through `SANDBOX_NO_USER_NOTIF`: the policy's kills
+//! (before 5.6), exercised on any kernel through the `SANDBOX_NO_USER_NOTIF` test hook: the policy's kills
 //! stay kernel kills (reported as SIGSYS), errno rules still answer, and the runtime can still
 //! exec under a policy that forbids exec. Every test of this binary runs in that mode.
 
@@ -12,7 +12,7 @@ fn without_user_notification() {
     // binary wants the same mode, and the runtime reads it once. Once only: setting the
     // environment while other test threads spawn (and read it) is a data race in libc.
     static SET: std::sync::Once = std::sync::Once::new();
-    SET.call_once(|| std::env::set_var("SANDBOX_NO_USER_NOTIF", "1"));
+    SET.call_once(|| std::env::set_var(sandbox_runtime::test_hooks::NO_USER_NOTIF_ENV, "1"));
 }
 
 #[test]

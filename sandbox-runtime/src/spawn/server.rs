@@ -83,11 +83,6 @@ static SERVER: OnceLock<Option<Server>> = OnceLock::new();
 /// (killed, reaped, and sandboxes cloned directly). A launch takes about a millisecond.
 const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Set to `1` in the environment of the process that starts the server, makes the server kill
-/// itself right after cloning its first init, before replying: the tests use it to check that
-/// a launch the server dies during leaves nothing behind.
-const DIE_AFTER_CLONE: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
-
 /// Starts the fork server, if it is not running yet; later sandboxes are cloned from it.
 ///
 /// Call it first thing in `main`: the server is a copy of the process as it is at this call,
@@ -146,7 +141,12 @@ fn launch_server() -> io::Result<Server> {
     let (host, server_end) = Comms::pair()?;
     // A server that stops answering (stopped, or stuck) is given up on rather than waited for.
     host.set_timeout(Some(REPLY_TIMEOUT))?;
-    let die_after_clone = std::env::var_os(DIE_AFTER_CLONE).is_some_and(|v| v == "1");
+    // Only the tests' builds can make the server die on purpose (see `crate::test_hooks`).
+    #[cfg(feature = "test-hooks")]
+    let die_after_clone = std::env::var_os(crate::test_hooks::FORK_SERVER_DIE_AFTER_CLONE_ENV)
+        .is_some_and(|v| v == "1");
+    #[cfg(not(feature = "test-hooks"))]
+    let die_after_clone = false;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("sandbox-fork-server-parent".into())
