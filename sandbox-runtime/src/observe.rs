@@ -59,13 +59,9 @@ impl std::fmt::Display for Observation {
     /// `socket(AF_INET, SOCK_STREAM, 0) [nr 41, x86_64] — no rule matches; default is kill`, as a
     /// violation reads (without the pid), the part after the dash only when something decided.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} [nr {}, {}]",
-            sandbox_policy::describe::call(self.arch, self.nr, &self.args),
-            self.nr,
-            self.arch
-        )?;
+        let name = self.syscall().unwrap_or("?");
+        let arch_name = self.arch.name();
+        crate::outcome::write_call(f, name, self.nr, Some(self.arch), arch_name, &self.args)?;
         match &self.decided_by {
             Some(d) => write!(f, " \u{2014} {d}"),
             None => Ok(()),

@@ -119,19 +119,31 @@ impl fmt::Display for Violation {
     /// `socket(AF_INET, SOCK_STREAM, 0) [nr 41, x86_64] by pid 7 — no rule matches; default is
     /// kill`: the call as its prototype reads, with the arguments policies constrain named.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match Arch::from_name(&self.arch) {
-            Some(arch) => f.write_str(&describe::call(arch, self.nr, &self.args))?,
-            None => {
-                let raw: Vec<String> = self.args.iter().map(|a| format!("{a:#x}")).collect();
-                write!(f, "{}({})", self.syscall, raw.join(", "))?;
-            }
-        }
-        write!(
-            f,
-            " [nr {}, {}] by pid {} \u{2014} {}",
-            self.nr, self.arch, self.pid, self.decided_by
-        )
+        let arch = Arch::from_name(&self.arch);
+        write_call(f, &self.syscall, self.nr, arch, &self.arch, &self.args)?;
+        write!(f, " by pid {} \u{2014} {}", self.pid, self.decided_by)
     }
+}
+
+/// Writes `name(args) [nr N, arch]`, the start of a violation's or an observation's line: the
+/// call as its prototype reads, with the arguments policies constrain named; the raw registers
+/// in hex when `arch` is not one this build knows.
+pub(crate) fn write_call(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    nr: u32,
+    arch: Option<Arch>,
+    arch_name: &str,
+    args: &[u64; 6],
+) -> fmt::Result {
+    match arch {
+        Some(arch) => f.write_str(&describe::call(arch, nr, args))?,
+        None => {
+            let raw: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+            write!(f, "{name}({})", raw.join(", "))?;
+        }
+    }
+    write!(f, " [nr {nr}, {arch_name}]")
 }
 
 impl fmt::Display for Status {
