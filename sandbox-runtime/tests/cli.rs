@@ -1,15 +1,11 @@
 //! The `sandbox` command's contract, which scripts rely on: exit statuses, the JSON report,
 //! rustc-style `check` errors, `explain --syscall` and the raw bytes of `compile`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
 
-fn sandbox(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sandbox"))
-        .args(args)
-        .output()
-        .expect("run sandbox")
-}
+use cli_common::{sandbox_output, ScratchDir};
+use std::path::Path;
+use std::process::Output;
 
 fn code(out: &Output) -> i32 {
     out.status.code().expect("exited, not signaled")
@@ -19,66 +15,42 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A scratch directory holding policy files, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("sandbox-cli-contract-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// What `/bin/sh -c` needs, and nothing that opens files for writing or sockets.
 const SHELL_POLICY: &str = "default kill;\n\
     use dynamic_startup, malloc, exit, signals, getpids, getids, stdio, pipes, tcgets, time;\n\
     allow wait4, clone, vfork, execve, fcntl, getcwd, sysinfo;\n";
 
-fn shell(s: &Scratch, script: &str, extra: &[&str]) -> Output {
+fn shell(s: &ScratchDir, script: &str, extra: &[&str]) -> Output {
     let policy = s.write("sh.policy", SHELL_POLICY);
     let mut args = vec!["run", "--policy", &policy];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
-    sandbox(&args)
+    sandbox_output(&args)
 }
 
 #[test]
 fn exit_status_is_the_programs_own() {
-    let s = Scratch::new("exit");
+    let s = ScratchDir::new("exit");
     let out = shell(&s, "exit 7", &[]);
     assert_eq!(code(&out), 7, "{}", stderr(&out));
 }
 
 #[test]
 fn killed_by_a_signal_is_128_plus_n() {
-    let s = Scratch::new("signal");
+    let s = ScratchDir::new("signal");
     let out = shell(&s, "kill -TERM $$", &[]);
     assert_eq!(code(&out), 128 + libc::SIGTERM, "{}", stderr(&out));
 }
 
 #[test]
 fn violation_is_159_with_a_one_line_summary_and_a_json_report() {
-    let s = Scratch::new("violation");
+    let s = ScratchDir::new("violation");
     let policy = s.write(
         "p.policy",
         "default kill;\nuse dynamic_startup, malloc, exit;\n",
     );
-    let report = s.0.join("report.json");
-    let out = sandbox(&[
+    let report = s.path().join("report.json");
+    let out = sandbox_output(&[
         "run",
         "--policy",
         &policy,
@@ -112,9 +84,9 @@ fn violation_is_159_with_a_one_line_summary_and_a_json_report() {
 
 #[test]
 fn time_out_is_124() {
-    let s = Scratch::new("timeout");
-    let policy = s.write("p.policy", &format!("{SHELL_POLICY}use sleep;\n"));
-    let out = sandbox(&[
+    let s = ScratchDir::new("timeout");
+    let policy = s.write("p.policy", format!("{SHELL_POLICY}use sleep;\n"));
+    let out = sandbox_output(&[
         "run",
         "--policy",
         &policy,
@@ -129,8 +101,8 @@ fn time_out_is_124() {
 
 #[test]
 fn setup_errors_name_the_problem_and_are_125() {
-    let s = Scratch::new("setup");
-    let missing = s.0.join("no-such-dir");
+    let s = ScratchDir::new("setup");
+    let missing = s.path().join("no-such-dir");
     let ro = format!("{}:/data", missing.display());
     let out = shell(&s, "true", &["--ro", &ro]);
     assert_eq!(code(&out), 125, "{}", stderr(&out));
@@ -145,7 +117,7 @@ fn setup_errors_name_the_problem_and_are_125() {
     assert!(stderr(&out).contains("pids"), "{}", stderr(&out));
 
     let bad = s.write("bad.policy", "default kill;\nallow opne;\n");
-    let out = sandbox(&["run", "--policy", &bad, "--", "/bin/true"]);
+    let out = sandbox_output(&["run", "--policy", &bad, "--", "/bin/true"]);
     assert_eq!(code(&out), 125, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("unknown syscall `opne`"),
@@ -156,22 +128,22 @@ fn setup_errors_name_the_problem_and_are_125() {
 
 #[test]
 fn missing_program_is_127_and_not_executable_is_126() {
-    let s = Scratch::new("programs");
+    let s = ScratchDir::new("programs");
     let policy = s.write("p.policy", SHELL_POLICY);
-    let out = sandbox(&["run", "--policy", &policy, "--", "/no/such/program"]);
+    let out = sandbox_output(&["run", "--policy", &policy, "--", "/no/such/program"]);
     assert_eq!(code(&out), 127, "{}", stderr(&out));
-    let out = sandbox(&["run", "--policy", &policy, "--", "no-such-program-on-path"]);
+    let out = sandbox_output(&["run", "--policy", &policy, "--", "no-such-program-on-path"]);
     assert_eq!(code(&out), 127, "{}", stderr(&out));
     let not_exec = s.write("data.txt", "just text\n");
-    let out = sandbox(&["run", "--policy", &policy, "--", &not_exec]);
+    let out = sandbox_output(&["run", "--policy", &policy, "--", &not_exec]);
     assert_eq!(code(&out), 126, "{}", stderr(&out));
 }
 
 #[test]
 fn check_prints_every_error_like_rustc_and_exits_1() {
-    let s = Scratch::new("check");
+    let s = ScratchDir::new("check");
     let bad = s.write("bad.policy", "default kill;\nuse maloc;\nallow opne;\n");
-    let out = sandbox(&["check", &bad]);
+    let out = sandbox_output(&["check", &bad]);
     assert_eq!(code(&out), 1);
     let err = stderr(&out);
     assert!(
@@ -187,18 +159,18 @@ fn check_prints_every_error_like_rustc_and_exits_1() {
     assert!(err.contains("did you mean `open`?"), "{err}");
 
     let good = s.write("good.policy", "default kill;\nuse stdio, exit;\n");
-    let out = sandbox(&["check", &good]);
+    let out = sandbox_output(&["check", &good]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
 fn explain_names_the_deciding_rule() {
-    let s = Scratch::new("explain");
+    let s = ScratchDir::new("explain");
     let policy = s.write(
         "p.policy",
         "default kill;\nallow openat if flags & O_ACCMODE == O_RDONLY;\nerrno(EPERM) socket;\n",
     );
-    let out = sandbox(&[
+    let out = sandbox_output(&[
         "explain",
         &policy,
         "--arch",
@@ -217,7 +189,7 @@ fn explain_names_the_deciding_rule() {
     );
     assert!(text.contains(&format!("{policy}:2:1")), "{text}");
 
-    let out = sandbox(&[
+    let out = sandbox_output(&[
         "explain",
         &policy,
         "--arch",
@@ -230,17 +202,17 @@ fn explain_names_the_deciding_rule() {
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("[nr 198, aarch64] -> errno(EPERM)"));
 
-    let out = sandbox(&["explain", &policy]);
+    let out = sandbox_output(&["explain", &policy]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ret   #0x7fff0000"));
 }
 
 #[test]
 fn compile_writes_the_raw_program() {
-    let s = Scratch::new("compile");
+    let s = ScratchDir::new("compile");
     let policy = s.write("p.policy", "default kill;\nuse stdio, exit;\n");
-    let out_path = s.0.join("p.bpf");
+    let out_path = s.path().join("p.bpf");
     for arch in ["x86_64", "aarch64"] {
-        let out = sandbox(&[
+        let out = sandbox_output(&[
             "compile",
             &policy,
             "--arch",
@@ -265,7 +237,7 @@ fn compile_writes_the_raw_program() {
             .collect();
         assert_eq!(bytes, expected, "{arch}");
     }
-    let out = sandbox(&[
+    let out = sandbox_output(&[
         "compile",
         &policy,
         "--arch",

@@ -6,7 +6,7 @@
 
 mod cli_common;
 
-use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners};
+use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners, ScratchDir};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -16,26 +16,12 @@ fn policy(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A scratch directory with a small text file, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("sandbox-cli-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("a.txt"), "alpha\nbeta\ngamma\n".repeat(100)).unwrap();
-        std::fs::write(dir.join("b.txt"), "second file\n").unwrap();
-        Scratch(dir)
-    }
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory with two small text files, `a.txt` and `b.txt`.
+fn scratch_with_texts(tag: &str) -> ScratchDir {
+    let s = ScratchDir::new(tag);
+    s.write("a.txt", "alpha\nbeta\ngamma\n".repeat(100));
+    s.write("b.txt", "second file\n");
+    s
 }
 
 /// Runs `sandbox run --policy POLICY [--ro DIR]... -- PROGRAM ARGS...`.
@@ -73,19 +59,19 @@ fn same_output(policy_file: &str, ro: &[&str], command: &[&str]) -> Output {
 
 #[test]
 fn cat_prints_files() {
-    let s = Scratch::new("cat");
+    let s = scratch_with_texts("cat");
     let (a, b) = (s.file("a.txt"), s.file("b.txt"));
     same_output(
         "cat.policy",
-        &[s.0.to_str().unwrap()],
+        &[s.path().to_str().unwrap()],
         &["/bin/cat", &a, &b],
     );
 }
 
 #[test]
 fn ls_lists_a_directory_long() {
-    let s = Scratch::new("ls");
-    let dir = s.0.to_str().unwrap();
+    let s = scratch_with_texts("ls");
+    let dir = s.path().to_str().unwrap();
     // Owners differ inside (the host's ids map to the sandbox's user or to nobody), so compare
     // `ls -l` with the owner and group columns left out, and `ls -n`-free names exactly.
     let command = ["/bin/ls", "-l", "--time-style=+%s", dir];
@@ -101,11 +87,11 @@ fn ls_lists_a_directory_long() {
 #[test]
 fn sha256sum_hashes_files() {
     require("/usr/bin/sha256sum");
-    let s = Scratch::new("sha");
+    let s = scratch_with_texts("sha");
     let (a, b) = (s.file("a.txt"), s.file("b.txt"));
     same_output(
         "sha256sum.policy",
-        &[s.0.to_str().unwrap()],
+        &[s.path().to_str().unwrap()],
         &["/usr/bin/sha256sum", &a, &b],
     );
 }
@@ -113,11 +99,11 @@ fn sha256sum_hashes_files() {
 #[test]
 fn gzip_compresses_to_stdout() {
     require("/bin/gzip");
-    let s = Scratch::new("gzip");
+    let s = scratch_with_texts("gzip");
     let a = s.file("a.txt");
     same_output(
         "gzip.policy",
-        &[s.0.to_str().unwrap()],
+        &[s.path().to_str().unwrap()],
         &["/bin/gzip", "-c", &a],
     );
 }

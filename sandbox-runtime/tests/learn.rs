@@ -7,39 +7,31 @@
 
 mod cli_common;
 
-use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners};
+use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners, ScratchDir};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// A scratch directory with a small text file to work on and a separate one for the policies
-/// (so `ls` of the data directory does not see them), removed on drop.
-struct Scratch(PathBuf);
+/// A scratch directory with small text files to work on in `data/` and the policies in `out/`
+/// (so `ls` of the data directory does not see them).
+struct Workspace(ScratchDir);
 
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("sandbox-learn-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        std::fs::create_dir_all(dir.join("out")).unwrap();
-        let text = "pear\napple\nfig\nbanana\n".repeat(50);
-        std::fs::write(dir.join("data/a.txt"), text).unwrap();
-        std::fs::write(dir.join("data/b.txt"), "second file\n").unwrap();
-        Scratch(dir)
+impl Workspace {
+    fn new(tag: &str) -> Workspace {
+        let dir = ScratchDir::new(tag);
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        dir.write("data/a.txt", "pear\napple\nfig\nbanana\n".repeat(50));
+        dir.write("data/b.txt", "second file\n");
+        Workspace(dir)
     }
     fn data(&self) -> String {
-        self.0.join("data").to_str().unwrap().to_string()
+        self.0.file("data")
     }
     fn file(&self, name: &str) -> String {
-        self.0.join("data").join(name).to_str().unwrap().to_string()
+        self.0.file(&format!("data/{name}"))
     }
     fn policy(&self) -> PathBuf {
-        self.0.join("out/learnt.policy")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("out/learnt.policy")
     }
 }
 
@@ -118,7 +110,7 @@ fn check(policy: &Path) -> (usize, usize) {
 /// an unsandboxed run (after `normalize`).
 fn learn_then_run(tag: &str, ro: &[&str], command: &[&str], normalize: fn(&[u8]) -> String) {
     require(command[0]);
-    let s = Scratch::new(tag);
+    let s = Workspace::new(tag);
     let command: Vec<String> = command
         .iter()
         .map(|a| a.replace("DATA", &s.data()))
@@ -195,7 +187,7 @@ fn python3() {
 fn append_merges_runs_so_both_programs_run() {
     require("/bin/cat");
     require("/usr/bin/sort");
-    let s = Scratch::new("append");
+    let s = Workspace::new("append");
     let data = s.data();
     let (a, b) = (s.file("a.txt"), s.file("b.txt"));
     learn(&s.policy(), false, &[&data], &["/bin/cat", &b]);
@@ -205,7 +197,7 @@ fn append_merges_runs_so_both_programs_run() {
     check(&s.policy());
     assert!(merged.contains("/bin/cat") && merged.contains("/usr/bin/sort -r"));
     assert!(merged.len() >= first.len());
-    let sidecar = s.0.join("out/learnt.policy.learn.json");
+    let sidecar = s.0.path().join("out/learnt.policy.learn.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
     assert_eq!(json["runs"].as_array().unwrap().len(), 2);
@@ -226,11 +218,11 @@ fn append_merges_runs_so_both_programs_run() {
 #[test]
 fn an_edited_sidecar_cannot_add_rules_through_the_header() {
     require("/bin/cat");
-    let s = Scratch::new("inject");
+    let s = Workspace::new("inject");
     let data = s.data();
     let b = s.file("b.txt");
     learn(&s.policy(), false, &[&data], &["/bin/cat", &b]);
-    let sidecar = s.0.join("out/learnt.policy.learn.json");
+    let sidecar = s.0.path().join("out/learnt.policy.learn.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sidecar).unwrap()).unwrap();
     json["runs"][0]["date"] = "2026-01-01\nallow ptrace;\n//".into();
@@ -254,7 +246,7 @@ fn an_edited_sidecar_cannot_add_rules_through_the_header() {
 #[test]
 fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish() {
     require("/usr/bin/python3");
-    let s = Scratch::new("logv");
+    let s = Workspace::new("logv");
     let stdlib = python_stdlib();
     let py = [stdlib.as_str()];
     learn(
@@ -343,7 +335,7 @@ fn learn_failing(policy: &Path, append: bool) -> Output {
 
 #[test]
 fn unreadable_earlier_observations_stop_learning_before_anything_is_written() {
-    let scratch = Scratch::new("bad-sidecar");
+    let scratch = Workspace::new("bad-sidecar");
     let policy = scratch.policy();
     let sidecar = PathBuf::from(format!("{}.learn.json", policy.display()));
     std::fs::write(&sidecar, "{ not json").unwrap();
@@ -359,7 +351,7 @@ fn unreadable_earlier_observations_stop_learning_before_anything_is_written() {
 
 #[test]
 fn a_policy_that_cannot_be_written_keeps_the_observations() {
-    let scratch = Scratch::new("unwritable");
+    let scratch = Workspace::new("unwritable");
     // The output path is a directory: the policy cannot be renamed over it.
     let policy = scratch.policy();
     std::fs::create_dir_all(&policy).unwrap();
