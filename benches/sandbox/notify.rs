@@ -29,6 +29,12 @@ fn learn_run(setup: &Setup) -> Result<usize, String> {
     }
 }
 
+/// The variants' names; each supervisor is compared with the same run without it.
+const FILTERED: &str = "ours: `default allow;` (no call reaches the monitor)";
+const LEARN: &str = "ours: learn mode (every call reaches the monitor)";
+const BARE: &str = "bare (no sandbox, no tracer)";
+const STRACE: &str = "strace -f (ptrace stops every call)";
+
 /// Runs the comparison; returns any failure.
 pub fn run(mode: Mode) -> Vec<Finding> {
     println!("== Calls the monitor decides: {} ==", ARGV.join(" "));
@@ -43,23 +49,16 @@ pub fn run(mode: Mode) -> Vec<Finding> {
     let filtered = Setup::with_usr(Some(&allow_all));
     let calls = Cell::new(0usize);
     let mut variants = vec![
-        Variant::new(
-            "ours: `default allow;` (no call reaches the monitor)",
-            || filtered.run(ARGV, &[0, 1], false),
-        ),
-        Variant::new("ours: learn mode (every call reaches the monitor)", || {
-            learn_run(&filtered).map(|n| calls.set(n))
-        }),
+        Variant::new(FILTERED, || filtered.run(ARGV, &[0, 1], false)),
+        Variant::new(LEARN, || learn_run(&filtered).map(|n| calls.set(n))),
     ];
     let strace = std::process::Command::new("strace")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
     if strace {
-        variants.push(Variant::new("bare (no sandbox, no tracer)", || {
-            Peer::Bare.run(ARGV, &[0, 1], false)
-        }));
-        variants.push(Variant::new("strace -f (ptrace stops every call)", || {
+        variants.push(Variant::new(BARE, || Peer::Bare.run(ARGV, &[0, 1], false)));
+        variants.push(Variant::new(STRACE, || {
             let mut argv = vec!["strace", "-f", "-qq", "-o", "/dev/null"];
             argv.extend_from_slice(ARGV);
             Peer::Bare.run(&argv, &[0, 1], false)
@@ -87,18 +86,12 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         "  extra time per call (median of per-round differences, over the {} calls learn mode saw):",
         calls.get()
     );
-    let mut pairs = vec![(1, 0)];
-    if strace {
-        pairs.push((3, 2));
-    }
-    for (a, b) in pairs {
-        let d = stats::summarise(&times[a], &times[b]).extra;
-        println!(
-            "    {:<50} {:>10}  (over {})",
-            variants[a].name,
-            stats::human(d / n),
-            variants[b].name
-        );
+    let names = stats::names(&variants);
+    for (a, b) in [(LEARN, FILTERED), (STRACE, BARE)] {
+        // strace's pair is missing when strace is not installed (announced above).
+        if let Some(s) = stats::compare(&names, &times, a, b) {
+            println!("    {a:<50} {:>10}  (over {b})", stats::human(s.extra / n));
+        }
     }
     println!();
     Vec::new()

@@ -63,6 +63,12 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
+/// The variants' names that the verdict and the filter row look up.
+const BARE: &str = "bare";
+const NO_POLICY: &str = "ours: no policy";
+const REALISTIC: &str = "ours: realistic policy";
+const SERVED: &str = "ours: realistic policy, fork server";
+
 /// The variants for one workload, baseline (bare) first.
 fn variants<'a>(
     w: &'a Workload,
@@ -74,17 +80,13 @@ fn variants<'a>(
     let strict = Setup::with_usr(Some(realistic));
     let served = strict.served();
     let mut v = vec![
-        Variant::new("bare", move || Peer::Bare.run(w.argv, w.ok, w.drain)),
-        Variant::new("ours: no policy", move || none.run(w.argv, w.ok, w.drain)),
+        Variant::new(BARE, move || Peer::Bare.run(w.argv, w.ok, w.drain)),
+        Variant::new(NO_POLICY, move || none.run(w.argv, w.ok, w.drain)),
         Variant::new("ours: `default allow;`", move || {
             permissive.run(w.argv, w.ok, w.drain)
         }),
-        Variant::new("ours: realistic policy", move || {
-            strict.run(w.argv, w.ok, w.drain)
-        }),
-        Variant::new("ours: realistic policy, fork server", move || {
-            served.run(w.argv, w.ok, w.drain)
-        }),
+        Variant::new(REALISTIC, move || strict.run(w.argv, w.ok, w.drain)),
+        Variant::new(SERVED, move || served.run(w.argv, w.ok, w.drain)),
     ];
     let bwrap = Peer::Bwrap { net: true };
     if bwrap.available() {
@@ -115,15 +117,22 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
         Ok(t) => t,
         Err(e) => return vec![Finding::Failed(format!("{}: {e}", w.name))],
     };
-    let s = stats::print_table(&vs, &times, 0);
-    let filter = stats::summarise(&times[3], &times[1]);
+    stats::print_table(&vs, &times, 0);
+    let names = stats::names(&vs);
+    let compare = |a, b| stats::compare(&names, &times, a, b);
+    let (Some(filter), Some(served), Some(direct)) = (
+        compare(REALISTIC, NO_POLICY),
+        compare(SERVED, BARE),
+        compare(REALISTIC, BARE),
+    ) else {
+        return vec![Finding::Failed(format!("{}: a variant is missing", w.name))];
+    };
     stats::print_row("realistic policy / no policy", &filter);
     // The headline is the fork server's (each sandbox's namespaces made ahead while the
     // previous one runs); the direct clone's verdict is printed beside it.
-    let (served, direct) = (&s[4], &s[3]);
     for (row, how) in [
-        (served, "through the fork server"),
-        (direct, "cloned directly"),
+        (&served, "through the fork server"),
+        (&direct, "cloned directly"),
     ] {
         println!(
             "  target <= {OVERHEAD_BOUND}x bare under the realistic policy, {how}: {}",

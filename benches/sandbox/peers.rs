@@ -61,7 +61,9 @@ pub fn announce_missing() {
         if found {
             println!("  NOTICE: {peer} is installed but this benchmark has no rows for it yet");
         } else {
-            println!("  NOTICE: {peer} is not installed (Debian 12 does not package it); no rows");
+            println!(
+                "  NOTICE: {peer} is not installed ({program} is not on PATH; .ci/run installs peers from Debian, which does not package it); no rows"
+            );
         }
     }
 }

@@ -65,13 +65,6 @@ fn elf_resolve_time(n: usize) -> Result<f64, String> {
     Ok(stats::median(&samples))
 }
 
-/// The per-round ratio of variant `a` to variant `b`, by name; `None` if either is missing.
-fn compare(names: &[String], rounds: &stats::Rounds, a: &str, b: &str) -> Option<stats::Summary> {
-    let i = names.iter().position(|n| n == a)?;
-    let j = names.iter().position(|n| n == b)?;
-    Some(stats::summarise(&rounds[i], &rounds[j]))
-}
-
 /// Runs the start-up comparison; returns the medians by name (for the throughput section)
 /// and the missed targets.
 pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
@@ -95,7 +88,7 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
         Err(e) => return (Vec::new(), vec![Finding::Failed(format!("start-up: {e}"))]),
     };
     stats::print_table(&variants, &times, 0);
-    let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
+    let names = stats::names(&variants);
     let mut misses = report(&names, &times);
     match elf_resolve_time(200) {
         Ok(t) => println!(
@@ -164,15 +157,15 @@ const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 /// the server (it keeps a spare for the last configuration it served only). Returns the
 /// failure, if any.
 fn paced(mode: Mode, policy: &Policy) -> Vec<Finding> {
+    const DIRECT: &str = "ours: full";
+    const SERVED: &str = "ours: full, fork server";
     let full = Setup::program_only(Some(policy));
     let served = full.served();
     let bwrap = Peer::Bwrap { net: true };
     let mut variants = vec![
         Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
-        Variant::new("ours: full", move || full.run(TRUE, &[0], false)),
-        Variant::new("ours: full, fork server", move || {
-            served.run(TRUE, &[0], false)
-        }),
+        Variant::new(DIRECT, move || full.run(TRUE, &[0], false)),
+        Variant::new(SERVED, move || served.run(TRUE, &[0], false)),
     ];
     if bwrap.available() {
         variants.push(Variant::new(bwrap.name(), move || {
@@ -186,13 +179,12 @@ fn paced(mode: Mode, policy: &Policy) -> Vec<Finding> {
     );
     match stats::interleave_paced(&variants, rounds, PAUSE) {
         Ok(times) => {
-            for (v, t) in variants.iter().zip(&times) {
-                stats::print_row(&v.name, &stats::summarise(t, &times[0]));
-            }
-            let s = stats::summarise(&times[2], &times[1]);
-            stats::print_row("full, fork server / direct", &s);
-            if let Some(t) = times.get(3) {
-                stats::print_row("full, fork server / bwrap", &stats::summarise(&times[2], t));
+            stats::print_table(&variants, &times, 0);
+            let names = stats::names(&variants);
+            for (label, b) in [("direct", DIRECT), ("bwrap", &bwrap.name())] {
+                if let Some(s) = stats::compare(&names, &times, SERVED, b) {
+                    stats::print_row(&format!("full, fork server / {label}"), &s);
+                }
             }
         }
         Err(e) => {
@@ -232,7 +224,7 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
         ),
     ];
     for (label, a, b) in pairs {
-        match compare(names, times, a, b) {
+        match stats::compare(names, times, a, b) {
             Some(s) => {
                 stats::print_row(label, &s);
                 if b.starts_with("bwrap") && s.ratio >= 1.0 {
@@ -265,12 +257,12 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
             "ours: full, share_network(true)",
         ),
     ] {
-        if let Some(s) = compare(names, times, a, b) {
+        if let Some(s) = stats::compare(names, times, a, b) {
             stats::print_row(label, &s);
         }
     }
     let bare = Peer::Bare.name();
-    if let Some(s) = compare(names, times, "ours: full, share_network(true)", &bare) {
+    if let Some(s) = stats::compare(names, times, "ours: full, share_network(true)", &bare) {
         if s.ratio > FORK_EXEC_BOUND {
             misses.push(Finding::Missed(format!(
                 "start-up: without a network namespace ours is {:.2}x fork+exec (target <= {FORK_EXEC_BOUND}x)",
@@ -288,7 +280,7 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
         ("unshare -Urmpiun --fork", "unshare -Urmpiu --fork"),
         ("bwrap --unshare-all", "bwrap --unshare-all --share-net"),
     ] {
-        if let Some(s) = compare(names, times, a, b) {
+        if let Some(s) = stats::compare(names, times, a, b) {
             println!("    {a:<44} {:>10}", stats::signed(s.extra));
         }
     }

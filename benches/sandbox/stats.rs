@@ -153,6 +153,19 @@ pub struct Summary {
     pub ci: (f64, f64),
 }
 
+/// The variants' names, in their order (the order of a [`Rounds`] made from them).
+pub fn names(variants: &[Variant]) -> Vec<String> {
+    variants.iter().map(|v| v.name.clone()).collect()
+}
+
+/// The variant named `a` against the one named `b` (per-round ratios), by their `names`;
+/// `None` when either is not among them (a peer that is not installed, say).
+pub fn compare(names: &[String], rounds: &Rounds, a: &str, b: &str) -> Option<Summary> {
+    let i = names.iter().position(|n| n == a)?;
+    let j = names.iter().position(|n| n == b)?;
+    Some(summarise(&rounds[i], &rounds[j]))
+}
+
 /// Summarises `xs` against `base` (both per-round, from the same [`interleave`]).
 pub fn summarise(xs: &[f64], base: &[f64]) -> Summary {
     let r = ratios(xs, base);
