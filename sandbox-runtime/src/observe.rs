@@ -70,4 +70,10 @@ impl std::fmt::Display for Observation {
 }
 
 /// The policy learn mode runs under: `default kill;`, compiled with the rest of this crate.
-pub(crate) static LEARN_POLICY: crate::Policy = crate::policy! { default kill; };
+static LEARN_POLICY: crate::Policy = crate::policy! { default kill; };
+
+/// [`LEARN_POLICY`] shared, as every sandbox holds its policy: made once, not per sandbox.
+pub(crate) fn learn_policy() -> std::sync::Arc<crate::Policy> {
+    static SHARED: std::sync::OnceLock<std::sync::Arc<crate::Policy>> = std::sync::OnceLock::new();
+    std::sync::Arc::clone(SHARED.get_or_init(|| std::sync::Arc::new(LEARN_POLICY.clone())))
+}

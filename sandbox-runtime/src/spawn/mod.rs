@@ -160,7 +160,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     let mode = cmd.syscall_mode;
     let policy = match mode {
         SyscallMode::Enforce => cmd.policy.clone(),
-        SyscallMode::Learn => Some(Arc::new(crate::observe::LEARN_POLICY.clone())),
+        SyscallMode::Learn => Some(crate::observe::learn_policy()),
         SyscallMode::LogViolations => match &cmd.policy {
             Some(p) => Some(Arc::clone(p)),
             None => {
