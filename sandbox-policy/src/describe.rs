@@ -5,13 +5,14 @@
 //! pointers in hex).
 
 use crate::arch::Arch;
+use crate::resolve::truncate;
 use crate::tables::{self, ArgType};
 
 /// How one argument's value is named.
 #[derive(Clone, Copy, Debug)]
 enum Naming {
-    /// One constant whose name starts with the prefix (`AF_INET`).
-    Exact(&'static str),
+    /// One constant whose name starts with one of the prefixes (`AF_INET`).
+    Exact(&'static [&'static str]),
     /// Flags or-ed together (`PROT_READ | PROT_WRITE`), none at all written as `zero`.
     Flags(&'static str, &'static str),
     /// A socket type and its flags (`SOCK_STREAM | SOCK_CLOEXEC`).
@@ -26,12 +27,76 @@ enum Naming {
     DirFd,
 }
 
-/// Names that share a prefix with a family but belong elsewhere.
-const NOT_IN_FAMILY: [&str; 3] = ["F_OK", "O_ACCMODE", "CSIGNAL"];
+/// Names that share a prefix with a family of values but are not among its values: masks, tests,
+/// limits and values of some other argument. An entry ending in `_` stands for every name it
+/// starts; besides these, no name containing `_MASK` is a value.
+const NOT_VALUES: &[&str] = &[
+    // The access mode's mask, clone's exit-signal mask and futex's option bits.
+    "O_ACCMODE",
+    "CSIGNAL",
+    "FUTEX_PRIVATE_FLAG",
+    "FUTEX_CLOCK_REALTIME",
+    // access(2)'s existence test, not fcntl's F_DUPFD.
+    "F_OK",
+    // Lock types, seals and the base of the Linux-specific commands, not fcntl commands.
+    "F_RDLCK",
+    "F_WRLCK",
+    "F_UNLCK",
+    "F_SEAL_",
+    "F_LINUX_SPECIFIC_BASE",
+    // futex's bitset and futex2's size flag, not futex commands.
+    "FUTEX_BITSET_MATCH_ANY",
+    "FUTEX_32",
+    // The number of address families, not one of them.
+    "AF_MAX",
+    // tcflush's queue selectors, not ioctl requests.
+    "TCIFLUSH",
+    "TCOFLUSH",
+    "TCIOFLUSH",
+    // Arguments of some prctl options, not options.
+    "PR_SET_MM_",
+    "PR_SET_PTRACER_ANY",
+    "PR_CAP_AMBIENT_",
+    "PR_SVE_SET_VL_ONEXEC",
+    "PR_SVE_VL_INHERIT",
+    "PR_TAGGED_ADDR_ENABLE",
+    "PR_SET_VMA_ANON_NAME",
+];
+
+/// Whether `name` is a value of the family its prefix names, not a name in [`NOT_VALUES`].
+fn is_value(name: &str) -> bool {
+    !name.contains("_MASK")
+        && !NOT_VALUES.iter().any(|n| {
+            if n.ends_with('_') {
+                name.starts_with(n)
+            } else {
+                name == *n
+            }
+        })
+}
+
+/// The name of the constant among those starting with one of `prefixes` whose value is `value`,
+/// both cut to `bits` as the kernel reads an argument that wide (`-1` is `0xffffffff` for an
+/// `int`). The prefixes are tried in order and each in the table's order, so a canonical name
+/// wins over its aliases. A name that shares the prefix but is not a value of the family (a
+/// mask such as `FUTEX_CMD_MASK`, a test such as `F_OK`, another argument's value such as
+/// `F_RDLCK`) is never the answer. Used by violation reports and by `sandbox learn`.
+pub fn constant_name(arch: Arch, prefixes: &[&str], bits: u32, value: u64) -> Option<&'static str> {
+    let value = truncate(i128::from(value), bits);
+    prefixes.iter().find_map(|p| {
+        tables::constants_with_prefix(arch, p)
+            .filter(|(n, _)| is_value(n))
+            .find(|(_, v)| truncate(i128::from(*v), bits) == value)
+            .map(|(n, _)| n)
+    })
+}
+
+/// The prefixes of the constants an `ioctl` request is named by: terminal and file requests.
+pub const IOCTL_REQUEST_PREFIXES: &[&str] = &["TC", "TIOC", "FIO", "FIC"];
 
 fn naming(syscall: &str, arg: &str) -> Option<Naming> {
     Some(match (syscall, arg) {
-        ("socket" | "socketpair", "domain") => Naming::Exact("AF_"),
+        ("socket" | "socketpair", "domain") => Naming::Exact(&["AF_"]),
         ("socket" | "socketpair", "type") => Naming::SocketType,
         ("mmap" | "mprotect" | "pkey_mprotect", "prot") => Naming::Flags("PROT_", "PROT_NONE"),
         ("mmap", "flags") => Naming::Flags("MAP_", "0"),
@@ -47,12 +112,12 @@ fn naming(syscall: &str, arg: &str) -> Option<Naming> {
         ("timerfd_create", "flags") => Naming::Flags("TFD_", "0"),
         ("signalfd4", "flags") => Naming::Flags("SFD_", "0"),
         ("unshare", _) => Naming::Flags("CLONE_", "0"),
-        ("ioctl", "request") => Naming::Exact("T"),
-        ("fcntl", "cmd") => Naming::Exact("F_"),
-        ("prctl", "option") => Naming::Exact("PR_"),
-        ("arch_prctl", _) if arg != "addr" && arg != "arg2" => Naming::Exact("ARCH_"),
-        ("futex", "futex_op") => Naming::Exact("FUTEX_"),
-        ("rt_sigprocmask", "how") => Naming::Exact("SIG_"),
+        ("ioctl", "request") => Naming::Exact(IOCTL_REQUEST_PREFIXES),
+        ("fcntl", "cmd") => Naming::Exact(&["F_"]),
+        ("prctl", "option") => Naming::Exact(&["PR_"]),
+        ("arch_prctl", _) if arg != "addr" && arg != "arg2" => Naming::Exact(&["ARCH_"]),
+        ("futex", "futex_op") => Naming::Exact(&["FUTEX_"]),
+        ("rt_sigprocmask", "how") => Naming::Exact(&["SIG_"]),
         ("kill" | "tkill" | "tgkill" | "rt_sigaction" | "pidfd_send_signal", "sig" | "signum") => {
             Naming::Signal
         }
@@ -79,24 +144,18 @@ pub fn call(arch: Arch, nr: u32, args: &[u64; 6]) -> String {
 
 /// One argument of `syscall`, named or shown by its type.
 pub fn argument(arch: Arch, syscall: &str, name: &str, ty: ArgType, raw: u64) -> String {
-    let value = truncate(raw, ty);
+    let bits = ty.bits();
+    let value = truncate(i128::from(raw), bits);
     let named = naming(syscall, name).and_then(|n| match n {
-        Naming::Exact(prefix) => exact(arch, prefix, value),
+        Naming::Exact(prefixes) => constant_name(arch, prefixes, bits, value).map(String::from),
         Naming::Flags(prefix, zero) => Some(flags(arch, prefix, value, zero)),
-        Naming::SocketType => Some(socket_type(arch, value)),
+        Naming::SocketType => Some(socket_type(arch, bits, value)),
         Naming::OpenFlags => Some(open_flags(arch, value)),
         Naming::CloneFlags => Some(clone_flags(arch, value)),
         Naming::Signal => signal(arch, value),
         Naming::DirFd => (value as u32 as i32 == -100).then(|| "AT_FDCWD".to_string()),
     });
     named.unwrap_or_else(|| plain(ty, value))
-}
-
-fn truncate(raw: u64, ty: ArgType) -> u64 {
-    match ty.bits() {
-        64 => raw,
-        bits => raw & ((1u64 << bits) - 1),
-    }
 }
 
 fn plain(ty: ArgType, value: u64) -> String {
@@ -108,28 +167,17 @@ fn plain(ty: ArgType, value: u64) -> String {
     }
 }
 
-fn candidates(arch: Arch, prefix: &'static str) -> impl Iterator<Item = (&'static str, u64)> {
-    tables::constants_with_prefix(arch, prefix)
-        .filter(|(n, _)| !NOT_IN_FAMILY.contains(n))
-        .map(|(n, v)| (n, v as u64))
-}
-
-fn exact(arch: Arch, prefix: &'static str, value: u64) -> Option<String> {
-    candidates(arch, prefix)
-        .find(|(_, v)| *v == value)
-        .map(|(n, _)| n.to_string())
-}
-
 /// Or-ed flags, widest first so `O_SYNC` wins over `O_DSYNC`; what no name covers is shown in
 /// hex.
 fn flags(arch: Arch, prefix: &'static str, value: u64, zero: &str) -> String {
     if value == 0 {
         return zero.to_string();
     }
-    let mut names: Vec<(&str, u64)> = candidates(arch, prefix)
-        .filter(|(n, v)| {
-            *v != 0 && !n.contains("_MASK") && !n.contains("_HUGE") && !n.ends_with("_TYPE")
-        })
+    let mut names: Vec<(&str, u64)> = tables::constants_with_prefix(arch, prefix)
+        // A huge page size (`MAP_HUGE_2MB`) is a number in the upper bits, not a flag; the
+        // flag asking for huge pages (`MAP_HUGETLB`) is one.
+        .filter(|(n, v)| *v != 0 && is_value(n) && !n.contains("_HUGE_") && !n.ends_with("_TYPE"))
+        .map(|(n, v)| (n, v as u64))
         .collect();
     names.sort_by_key(|(_, v)| std::cmp::Reverse(v.count_ones()));
     let mut left = value;
@@ -146,9 +194,10 @@ fn flags(arch: Arch, prefix: &'static str, value: u64, zero: &str) -> String {
     parts.join(" | ")
 }
 
-fn socket_type(arch: Arch, value: u64) -> String {
+fn socket_type(arch: Arch, bits: u32, value: u64) -> String {
     let kind = value & 0xf;
-    let mut parts = vec![exact(arch, "SOCK_", kind).unwrap_or_else(|| kind.to_string())];
+    let kind_name = constant_name(arch, &["SOCK_"], bits, kind);
+    let mut parts = vec![kind_name.map_or_else(|| kind.to_string(), String::from)];
     let rest = value & !0xf;
     if rest != 0 {
         parts.push(flags(arch, "SOCK_", rest, "0"));
@@ -222,6 +271,10 @@ mod tests {
             x86("mmap", [0, 4096, 5, 0x22, u64::MAX, 0]),
             "mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, 0xffffffffffffffff, 0)"
         );
+        assert_eq!(
+            x86("mmap", [0, 4096, 3, 0x40022, u64::MAX, 0]),
+            "mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0xffffffffffffffff, 0)"
+        );
         assert_eq!(x86("kill", [1, 9, 0, 0, 0, 0]), "kill(1, SIGKILL)");
         assert_eq!(
             x86("ioctl", [0, 0x5412, 0, 0, 0, 0]),
@@ -231,6 +284,25 @@ mod tests {
             x86("read", [(1 << 32) | 3, 0, 5, 0, 0, 0]),
             "read(3, 0x0, 5)"
         );
+    }
+
+    #[test]
+    fn constant_names_skip_names_that_are_not_values() {
+        let name = |prefixes: &[&str], bits, v| constant_name(Arch::X86_64, prefixes, bits, v);
+        assert_eq!(name(&["AF_"], 32, 2), Some("AF_INET"));
+        assert_eq!(name(&["TC", "TIOC"], 32, 0x5412), Some("TIOCSTI"));
+        // Cut to the argument's width, as the kernel reads it.
+        assert_eq!(name(&["TC"], 32, 0xffff_ffff_0000_5401), Some("TCGETS"));
+        // F_OK (0) and F_LINUX_SPECIFIC_BASE (1024) share values with fcntl commands.
+        assert_eq!(name(&["F_"], 32, 0), Some("F_DUPFD"));
+        assert_eq!(name(&["F_"], 32, 1024), Some("F_SETLEASE"));
+        // FUTEX_PRIVATE_FLAG is a flag, not the command FUTEX_WAIT | FUTEX_PRIVATE_FLAG.
+        assert_eq!(name(&["FUTEX_"], 32, 128), Some("FUTEX_WAIT_PRIVATE"));
+        // A limit, a mask, an argument of a prctl option and one of tcflush: none is a value.
+        assert_eq!(name(&["AF_"], 32, 46), None);
+        assert_eq!(name(&["PR_"], 32, 0xffff), None);
+        assert_eq!(name(&["PR_"], 32, u64::MAX), None);
+        assert_eq!(name(&["TC", "TIOC"], 32, 0), None);
     }
 
     #[test]

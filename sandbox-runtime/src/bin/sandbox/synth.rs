@@ -3,7 +3,7 @@
 
 use sandbox_policy::resolve::{truncate, CheckedCond, CheckedPolicy};
 use sandbox_policy::tables::{self, SyscallSpec};
-use sandbox_policy::{compile_text, Action, Arch, NoIncludes};
+use sandbox_policy::{compile_text, describe, Action, Arch, NoIncludes};
 use sandbox_runtime::Observation;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -254,32 +254,6 @@ fn key_args(arch: Arch, nr: u32) -> BTreeSet<usize> {
     keys.get(&(arch, nr)).cloned().unwrap_or_default()
 }
 
-/// The name of a constant with value `v` among those starting with one of `prefixes`.
-fn constant_name(arch: Arch, prefixes: &[&str], bits: u32, v: u64) -> Option<&'static str> {
-    const NOT_VALUES: &[&str] = &[
-        "F_OK",
-        "F_RDLCK",
-        "F_WRLCK",
-        "F_UNLCK",
-        "F_LINUX_SPECIFIC_BASE",
-        "FUTEX_PRIVATE_FLAG",
-        "FUTEX_CLOCK_REALTIME",
-        "FUTEX_CMD_MASK",
-        "FUTEX_BITSET_MATCH_ANY",
-        "FUTEX_32",
-        "AF_MAX",
-        "TCIFLUSH",
-        "TCOFLUSH",
-        "TCIOFLUSH",
-    ];
-    prefixes.iter().find_map(|p| {
-        tables::constants_with_prefix(arch, p)
-            .filter(|(n, _)| !NOT_VALUES.contains(n) && !n.starts_with("F_SEAL_"))
-            .find(|(_, value)| truncate(i128::from(*value), bits) == v)
-            .map(|(n, _)| n)
-    })
-}
-
 /// The condition of a syscall's own rule, or `None` for an unconditional rule.
 fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<String> {
     let arg = |name: &str| spec.args.iter().position(|a| a.name == name);
@@ -319,7 +293,7 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<S
             spec,
             "request",
             None,
-            &["TC", "TIOC", "FIO", "FIC"],
+            describe::IOCTL_REQUEST_PREFIXES,
             calls,
         ),
         "fcntl" => listed(arch, spec, "cmd", None, &["F_"], calls),
@@ -354,16 +328,13 @@ fn listed(
     };
     let terms: Vec<String> = vs
         .iter()
-        .map(|v| {
-            let named = (*v > 0xff || !prefixes.contains(&"TC"))
-                .then(|| constant_name(arch, prefixes, bits, *v))
-                .flatten();
-            match named {
+        .map(
+            |v| match describe::constant_name(arch, prefixes, bits, *v) {
                 Some(n) => format!("{lhs} == {n}"),
                 None if *v < 10 => format!("{lhs} == {v}"),
                 None => format!("{lhs} == {v:#x}"),
-            }
-        })
+            },
+        )
         .collect();
     Some(terms.join(" || "))
 }
