@@ -110,18 +110,26 @@ pub fn median_ci(xs: &[f64]) -> (f64, f64) {
     if n == 0 {
         return (f64::NAN, f64::NAN);
     }
-    // P(heads = i) for i = 0, 1, ..., by the ratio of successive binomial terms.
-    let mut p = 0.5f64.powi(n as i32);
+    // The interval is v[k-1] ..= v[n-k] (1-based ranks k and n-k+1).
+    let k = median_ci_rank(n);
+    (v[k - 1], v[n - k])
+}
+
+/// The rank `k` of [`median_ci`] for `n` values (at least 1): the largest `k` such that fewer
+/// than `k` heads in `n` fair coin flips have probability at most 2.5%.
+pub fn median_ci_rank(n: usize) -> usize {
+    // P(heads = i) for i = 0, 1, ..., by the ratio of successive binomial terms, kept as
+    // logarithms: 0.5^n itself is below the smallest f64 from n = 1075 on.
+    let mut ln_p = n as f64 * 0.5f64.ln();
     let mut below = 0.0;
     let mut k = 0;
-    while k < n / 2 && below + p <= 0.025 {
-        below += p;
-        p *= (n - k) as f64 / (k + 1) as f64;
+    while k < n / 2 && below + ln_p.exp() <= 0.025 {
+        below += ln_p.exp();
+        ln_p += ((n - k) as f64 / (k + 1) as f64).ln();
         k += 1;
     }
-    // `below` is P(heads < k): the interval is v[k-1] ..= v[n-k] (1-based ranks k, n-k+1).
-    let k = k.max(1);
-    (v[k - 1], v[n - k])
+    // `below` is now P(heads < k).
+    k.max(1)
 }
 
 /// The smallest and largest of `xs`.
