@@ -5,7 +5,9 @@
 //! The target is judged on a second, focused run of only the two variants it is about (bare,
 //! and ours under the realistic policy through the fork server), so that its rounds all go to
 //! that comparison: on a machine whose speed changes from one run to the next, only many
-//! rounds narrow the median's interval.
+//! rounds narrow the median's interval. Each of its runs starts after an untimed pause: run
+//! back to back, what a sandbox leaves the kernel to finish after its end (its network
+//! namespace's teardown, say) would fall on the bare run after it and flatter the ratio.
 
 use crate::ours::{self, Setup};
 use crate::peers::Peer;
@@ -166,8 +168,11 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
 fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<Finding> {
     let vs = judged(w, realistic);
     let rounds = mode.pick(w.verdict.0, w.verdict.1);
-    println!("  the target's own run: bare and the fork server's row only, {rounds} rounds of 1");
-    let times = match stats::interleave(&vs, rounds, 1) {
+    println!(
+        "  the target's own run: bare and the fork server's row only, {rounds} rounds, each run after a {} ms pause",
+        stats::SETTLE.as_millis()
+    );
+    let times = match stats::interleave_paced(&vs, rounds, stats::SETTLE) {
         Ok(t) => t,
         Err(e) => return vec![Finding::Failed(format!("{}: {e}", w.name))],
     };

@@ -147,10 +147,6 @@ fn host_size_effect(mode: Mode, policy: &Policy) -> Vec<Finding> {
     Vec::new()
 }
 
-/// The pause before each start-up in [`paced`]: longer than the fork server's idle wait before
-/// it makes a spare, and than the spare's set-up.
-const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// Start-up when sandboxes start now and then (a pause before each), not back to back: the
 /// fork server then has the next sandbox's namespaces and file system made ahead (a spare),
 /// and only the sandboxee's own steps and the program remain. One configuration goes through
@@ -175,9 +171,9 @@ fn paced(mode: Mode, policy: &Policy) -> Vec<Finding> {
     let rounds = mode.pick((10, 1), (151, 1)).0;
     println!(
         "  one start-up every {} ms or so ({rounds} rounds; the fork server makes each next sandbox ahead):",
-        PAUSE.as_millis()
+        stats::SETTLE.as_millis()
     );
-    match stats::interleave_paced(&variants, rounds, PAUSE) {
+    match stats::interleave_paced(&variants, rounds, stats::SETTLE) {
         Ok(times) => {
             stats::print_table(&variants, &times, 0);
             let names = stats::names(&variants);

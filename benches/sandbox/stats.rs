@@ -36,6 +36,11 @@ pub fn interleave(variants: &[Variant], rounds: usize, batch: usize) -> Result<R
     run_rounds(variants, rounds, batch, Duration::ZERO)
 }
 
+/// The untimed pause of [`interleave_paced`] as the benchmarks use it: longer than the fork
+/// server's idle wait before it makes a spare and than the spare's set-up, so each run starts
+/// with the previous one's leftover kernel work (a namespace's teardown, say) mostly done.
+pub const SETTLE: Duration = Duration::from_millis(20);
+
 /// Like [`interleave`] with one unit per variant and round, each unit (the warm-up's too)
 /// preceded by an untimed `pause`: what a host starting sandboxes now and then, rather than
 /// back to back, sees.
