@@ -44,13 +44,13 @@ pub(crate) struct PreparedFilter {
 /// Whether this kernel has what the notification monitor needs: `SECCOMP_GET_NOTIF_SIZES`
 /// (user notification, 5.0) and `pidfd_getfd` (5.6).
 ///
-/// With the `test-hooks` feature, `SANDBOX_NO_USER_NOTIF` in the host's
-/// environment makes the runtime behave as on a kernel without them.
+/// With the `test-hooks` feature, a test can make the runtime behave as on a kernel without them
+/// (`test_hooks::simulate_no_user_notification`).
 pub(crate) fn notify_supported() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
     *SUPPORTED.get_or_init(|| {
         #[cfg(feature = "test-hooks")]
-        if crate::test_hooks::set(crate::test_hooks::NO_USER_NOTIF_ENV) {
+        if crate::test_hooks::no_user_notification() {
             return false;
         }
         let mut sizes = libc::seccomp_notif_sizes {

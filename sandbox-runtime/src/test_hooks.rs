@@ -1,22 +1,36 @@
-//! Environment switches that only this crate's tests use, compiled in only with the
-//! `test-hooks` feature (which the tests turn on through a dev-dependency on this crate). A
-//! build without the feature reads neither variable, so nobody who can set the host's
-//! environment can turn a sandbox's protections off.
+//! Switches that only this crate's tests use, compiled in only with the `test-hooks` feature
+//! (which the tests turn on through a dev-dependency on this crate).
 //!
-//! The tests name the variables through these constants, so a test build without the feature
-//! fails to compile instead of testing the wrong thing.
+//! They are functions the tests call, not environment variables: cargo turns the feature on for
+//! every artifact of a command that builds tests (`cargo test`, `cargo bench`), including the
+//! `sandbox` binary it leaves in `target/`, and a switch read from the environment would let
+//! whoever sets that binary's environment weaken its sandboxes. Nothing outside the tests calls
+//! these, so even such a build behaves like any other.
 
-/// Present in the host's environment, makes the runtime behave as on a kernel without seccomp
-/// user notification or `pidfd_getfd` (before 5.6), so that the fallback can be tested on any
-/// kernel. Read once, at the first sandbox.
-pub const NO_USER_NOTIF_ENV: &str = "SANDBOX_NO_USER_NOTIF";
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set to `1` in the environment of the process that starts the fork server, makes the server
-/// kill itself right after cloning its first init, before replying: a launch the server dies
-/// during must leave nothing behind.
-pub const FORK_SERVER_DIE_AFTER_CLONE_ENV: &str = "SANDBOX_FORK_SERVER_TEST_DIE_AFTER_CLONE";
+static NO_USER_NOTIF: AtomicBool = AtomicBool::new(false);
+static FORK_SERVER_DIE_AFTER_CLONE: AtomicBool = AtomicBool::new(false);
 
-/// Whether the variable `name` is set in this process's environment.
-pub(crate) fn set(name: &str) -> bool {
-    std::env::var_os(name).is_some()
+/// From the next sandbox on, behave as on a kernel without seccomp user notification or
+/// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
+/// the first sandbox: the runtime decides once.
+pub fn simulate_no_user_notification() {
+    NO_USER_NOTIF.store(true, Ordering::SeqCst);
+}
+
+/// Makes a fork server started after this call kill itself right after cloning its first init,
+/// before replying: a launch the server dies during must leave nothing behind.
+pub fn fork_server_die_after_clone() {
+    FORK_SERVER_DIE_AFTER_CLONE.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`simulate_no_user_notification`] was called.
+pub(crate) fn no_user_notification() -> bool {
+    NO_USER_NOTIF.load(Ordering::SeqCst)
+}
+
+/// Whether [`fork_server_die_after_clone`] was called.
+pub(crate) fn die_after_clone() -> bool {
+    FORK_SERVER_DIE_AFTER_CLONE.load(Ordering::SeqCst)
 }

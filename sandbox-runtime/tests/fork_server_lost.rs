@@ -8,7 +8,7 @@ use sandbox_runtime::{start_fork_server, test_hooks, Status};
 #[test]
 fn the_abandoned_init_is_reaped_and_the_error_names_the_cause() {
     // Set before the server starts (it reads it then); this is the binary's only test.
-    std::env::set_var(test_hooks::FORK_SERVER_DIE_AFTER_CLONE_ENV, "1");
+    test_hooks::fork_server_die_after_clone();
     let server = start_fork_server().expect("the fork server starts");
     let err = common::command("/bin/true").spawn().unwrap_err();
     assert!(

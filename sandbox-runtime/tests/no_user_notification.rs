@@ -1,5 +1,5 @@
 //! The fallback for kernels without seccomp user notification (before 5.0) or `pidfd_getfd`
-//! (before 5.6), exercised on any kernel through the `SANDBOX_NO_USER_NOTIF` test hook: the policy's kills
+//! (before 5.6), exercised on any kernel through a test hook: the policy's kills
 //! stay kernel kills (reported as SIGSYS), errno rules still answer, and the runtime can still
 //! exec under a policy that forbids exec. Every test of this binary runs in that mode.
 
@@ -8,11 +8,9 @@ mod common;
 use sandbox_runtime::Status;
 
 fn without_user_notification() {
-    // Set before any sandbox starts in this process, and never unset: every test of this
-    // binary wants the same mode, and the runtime reads it once. Once only: setting the
-    // environment while other test threads spawn (and read it) is a data race in libc.
-    static SET: std::sync::Once = std::sync::Once::new();
-    SET.call_once(|| std::env::set_var(sandbox_runtime::test_hooks::NO_USER_NOTIF_ENV, "1"));
+    // Before any sandbox starts in this process, and never undone: every test of this binary
+    // wants the same mode, and the runtime decides once.
+    sandbox_runtime::test_hooks::simulate_no_user_notification();
 }
 
 #[test]

@@ -141,10 +141,9 @@ fn launch_server() -> io::Result<Server> {
     let (host, server_end) = Comms::pair()?;
     // A server that stops answering (stopped, or stuck) is given up on rather than waited for.
     host.set_timeout(Some(REPLY_TIMEOUT))?;
-    // Only the tests' builds can make the server die on purpose (see `crate::test_hooks`).
+    // Only a test can make the server die on purpose (see `crate::test_hooks`).
     #[cfg(feature = "test-hooks")]
-    let die_after_clone = std::env::var_os(crate::test_hooks::FORK_SERVER_DIE_AFTER_CLONE_ENV)
-        .is_some_and(|v| v == "1");
+    let die_after_clone = crate::test_hooks::die_after_clone();
     #[cfg(not(feature = "test-hooks"))]
     let die_after_clone = false;
     let (tx, rx) = std::sync::mpsc::channel();
