@@ -13,23 +13,39 @@ fn approximate_rank(n: usize) -> f64 {
 #[test]
 fn the_median_interval_has_the_textbook_ranks() {
     // Exact binomial ranks, as printed in tables of the sign test's interval.
+    assert_eq!(stats::median_ci_rank(6), 1);
+    assert_eq!(stats::median_ci_rank(9), 2);
     assert_eq!(stats::median_ci_rank(10), 2);
+    assert_eq!(stats::median_ci_rank(20), 6);
     assert_eq!(stats::median_ci_rank(100), 40);
-    // Too few values for a 95% interval: the full range.
-    assert_eq!(stats::median_ci_rank(5), 1);
-    assert_eq!(stats::median_ci_rank(1), 1);
+}
+
+#[test]
+fn too_few_values_have_no_interval() {
+    // Below 6 values even the whole range covers the median with less than 95% probability.
+    for n in 0..6 {
+        let xs: Vec<f64> = (0..n).map(f64::from).collect();
+        let (lo, hi) = stats::median_ci(&xs);
+        assert!(lo.is_nan() && hi.is_nan(), "{n} values");
+    }
 }
 
 #[test]
 fn the_median_interval_stays_wide_for_many_rounds() {
     // 0.5^n underflows to zero past n = 1074; the interval must not shrink to the median then.
-    for n in [301, 601, 1074, 1075, 1201, 5001, 20001] {
-        let k = stats::median_ci_rank(n) as f64;
-        let approx = approximate_rank(n);
-        assert!(
-            (k - approx).abs() <= 1.5,
-            "n = {n}: rank {k}, about {approx:.1} expected"
-        );
+    // The exact ranks (from the binomial distribution), which the normal approximation brackets.
+    let exact = [
+        (301, 134),
+        (601, 276),
+        (1074, 505),
+        (1075, 505),
+        (1201, 567),
+        (5001, 2431),
+        (20001, 9862),
+    ];
+    for (n, rank) in exact {
+        assert_eq!(stats::median_ci_rank(n), rank, "n = {n}");
+        assert!((rank as f64 - approximate_rank(n)).abs() <= 1.0, "n = {n}");
     }
 }
 

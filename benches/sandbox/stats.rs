@@ -107,12 +107,13 @@ pub fn median(xs: &[f64]) -> f64 {
 /// `k`-th largest values, with `k` the largest rank such that fewer than `k` of `n` fair coin
 /// flips come up heads with probability at most 2.5% (for 10 values the 2nd and 9th, for 100
 /// the 40th and 61st). Assumes nothing about the distribution (the machine's noise is far from
-/// normal); the full range when `xs` is too short for one.
+/// normal); NaN at both ends when `xs` is too short for one (fewer than 6 values), so that no
+/// bound can be judged met on too few rounds.
 pub fn median_ci(xs: &[f64]) -> (f64, f64) {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n == 0 {
+    if n < 6 {
         return (f64::NAN, f64::NAN);
     }
     // The interval is v[k-1] ..= v[n-k] (1-based ranks k and n-k+1).
