@@ -199,7 +199,9 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
 
 /// Where a ratio's 95% interval lies against [`OVERHEAD_BOUND`].
 fn verdict((lo, hi): (f64, f64)) -> &'static str {
-    if hi <= OVERHEAD_BOUND {
+    if lo.is_nan() || hi.is_nan() {
+        "not decided: too few rounds for a 95% interval"
+    } else if hi <= OVERHEAD_BOUND {
         "met: the whole 95% interval is within it"
     } else if lo > OVERHEAD_BOUND {
         "missed: the whole 95% interval is above it"
