@@ -85,7 +85,7 @@ pub fn constant_name(arch: Arch, prefixes: &[&str], bits: u32, value: u64) -> Op
     let value = truncate(i128::from(value), bits);
     prefixes.iter().find_map(|p| {
         tables::constants_with_prefix(arch, p)
-            .filter(|(n, _)| is_value(n))
+            .filter(|(n, v)| is_value(n) && fits(*v, bits))
             .find(|(_, v)| truncate(i128::from(*v), bits) == value)
             .map(|(n, _)| n)
     })
@@ -93,6 +93,13 @@ pub fn constant_name(arch: Arch, prefixes: &[&str], bits: u32, value: u64) -> Op
 
 /// The prefixes of the constants an `ioctl` request is named by: terminal and file requests.
 pub const IOCTL_REQUEST_PREFIXES: &[&str] = &["TC", "TIOC", "FIO", "FIC"];
+
+/// Whether an argument `bits` wide can hold `value`, signed or unsigned: the range the compiler
+/// accepts for a constant there, so that a name given for a value always compiles back to it.
+fn fits(value: i64, bits: u32) -> bool {
+    let v = i128::from(value);
+    bits >= 64 || (-(1i128 << (bits - 1))..1i128 << bits).contains(&v)
+}
 
 fn naming(syscall: &str, arg: &str) -> Option<Naming> {
     Some(match (syscall, arg) {
@@ -284,6 +291,37 @@ mod tests {
             x86("read", [(1 << 32) | 3, 0, 5, 0, 0, 0]),
             "read(3, 0x0, 5)"
         );
+    }
+
+    #[test]
+    fn every_name_given_for_a_value_is_that_value() {
+        let families: &[&[&str]] = &[
+            &["AF_"],
+            &["F_"],
+            &["PR_"],
+            &["FUTEX_"],
+            &["SIG_"],
+            &["ARCH_"],
+            &["SOCK_"],
+            IOCTL_REQUEST_PREFIXES,
+        ];
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            for prefixes in families {
+                for bits in [16, 32, 64] {
+                    for p in *prefixes {
+                        for (_, v) in tables::constants_with_prefix(arch, p) {
+                            let raw = truncate(i128::from(v), bits);
+                            let Some(name) = constant_name(arch, prefixes, bits, raw) else {
+                                continue;
+                            };
+                            let back = tables::constant(arch, name).expect("a known name");
+                            assert!(fits(back, bits), "{name} does not fit {bits} bits");
+                            assert_eq!(truncate(i128::from(back), bits), raw, "{name}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
