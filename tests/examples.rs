@@ -8,6 +8,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+#[path = "../sandbox-runtime/tests/scratch/mod.rs"]
+mod scratch;
+
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
@@ -70,12 +73,9 @@ fn crc4_misbehaving_sandboxee_is_stopped_by_the_policy() {
 
 #[test]
 fn static_sandboxee_upper_cases_the_passed_descriptor() {
-    let dir = std::env::temp_dir().join(format!("sandbox-static-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("in.txt");
-    std::fs::write(&file, "Hello, sandboxed World 42!\n").unwrap();
-    let out = run("static", &[file.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir).ok();
+    let dir = scratch::ScratchDir::new("static");
+    let file = dir.write("in.txt", "Hello, sandboxed World 42!\n");
+    let out = run("static", &[&file]);
     assert!(out.status.success());
     assert_eq!(stdout(&out), "HELLO, SANDBOXED WORLD 42!\n");
 }

@@ -100,11 +100,11 @@ fn a_spare_serves_the_next_sandbox_and_shares_nothing_with_the_one_before() {
 #[test]
 fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
     let _one = serial();
-    let dir = std::env::temp_dir().join(format!("spare-source-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = common::ScratchDir::new("spare-source");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("data")).unwrap();
     // Readable by the sandbox's user whoever runs the test.
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let input = dir.join("input");
     std::fs::write(&input, "old\n").unwrap();
     std::fs::write(dir.join("data/version"), "old\n").unwrap();
@@ -133,7 +133,6 @@ fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
     let (out, made_ahead) = run(cat());
     assert_eq!(stdout(&out), "new\nnew\n");
     assert!(made_ahead, "the spare was not used for unchanged sources");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -193,17 +192,17 @@ fn mount(src: Option<&str>, dst: &std::path::Path, fstype: Option<&str>, flags: 
 #[test]
 fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
     let _one = serial();
-    let dir = std::env::temp_dir().join(format!("spare-ro-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let scratch = common::ScratchDir::new("spare-ro");
+    let dir = scratch.path();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     // SAFETY: no arguments.
     let root = unsafe { libc::geteuid() } == 0;
+    // Dropped before `scratch`, so a failing assertion leaves no mount behind either.
+    let mut _mounted = None;
     if root {
         // A mount of its own, so that it can be remounted read-only below.
-        mount(Some("tmpfs"), &dir, Some("tmpfs"), 0);
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
-            .unwrap();
+        _mounted = Some(Tmpfs::mount(dir));
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     } else {
         eprintln!(
             "not root: no mount of its own to remount read-only; checking only that a \
@@ -212,7 +211,7 @@ fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
     }
     let write = || {
         let mut c = common::command("/bin/sh");
-        c.args(["-c", "echo x > /data/x"]).mount_rw(&dir, "/data");
+        c.args(["-c", "echo x > /data/x"]).mount_rw(dir, "/data");
         c.stdout(Stdio::Piped).stderr(Stdio::Piped);
         let at = uptime();
         let child = c.spawn().expect("spawn");
@@ -223,7 +222,7 @@ fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
     std::thread::sleep(LET_THE_SPARE_BE_MADE);
     if root {
         let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
-        mount(None, &dir, None, flags);
+        mount(None, dir, None, flags);
         let (out, made_ahead) = write();
         assert!(
             !made_ahead,
@@ -239,15 +238,30 @@ fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
-        // SAFETY: a live NUL-terminated path.
-        unsafe { libc::umount2(c.unwrap().as_ptr(), libc::MNT_DETACH) };
     } else {
         let (out, made_ahead) = write();
         assert_eq!(out.outcome.status, Status::Exited(0));
         assert!(made_ahead, "the spare was not used for an unchanged source");
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tmpfs mounted over a directory for one test, detached again on drop (also when the test
+/// fails), so that the host's mount table is left as it was.
+struct Tmpfs(std::ffi::CString);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path) -> Tmpfs {
+        mount(Some("tmpfs"), dir, Some("tmpfs"), 0);
+        let path = std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str());
+        Tmpfs(std::ffi::CString::new(path).unwrap())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // SAFETY: a live NUL-terminated path.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
 }
 
 /// This process's children (over all its threads) that are zombies.

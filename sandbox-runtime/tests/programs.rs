@@ -63,9 +63,8 @@ fn environment_is_empty_unless_set() {
 
 #[test]
 fn passed_fd_arrives_at_its_number() {
-    let dir = std::env::temp_dir().join(format!("sbx-pass-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("f");
+    let dir = common::ScratchDir::new("pass");
+    let path = dir.path().join("f");
     std::fs::write(&path, "passed\n").unwrap();
     let f = std::fs::File::open(&path).unwrap();
     let out = common::command("/bin/cat")
@@ -73,7 +72,6 @@ fn passed_fd_arrives_at_its_number() {
         .pass_fd(f.into(), 5)
         .output()
         .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(
         out.outcome.status,
         Status::Exited(0),
@@ -85,21 +83,20 @@ fn passed_fd_arrives_at_its_number() {
 
 #[test]
 fn rw_bind_and_tmpfs() {
-    let dir = std::env::temp_dir().join(format!("sbx-rw-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = common::ScratchDir::new("rw");
+    let dir = scratch.path();
     // The sandbox user must be able to write: make the directory world-writable for the test.
-    Command::new("chmod").arg("777").arg(&dir).status().unwrap();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let out = common::command("/bin/sh")
         .args([
             "-c",
             "echo x > /out/f && echo y > /scratch/g && cat /scratch/g && ! touch /usr/nope",
         ])
-        .mount_rw(&dir, "/out")
+        .mount_rw(dir, "/out")
         .tmpfs("/scratch", 1 << 20)
         .output()
         .unwrap();
     let written = std::fs::read_to_string(dir.join("f"));
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(
         out.outcome.status,
         Status::Exited(0),

@@ -6,6 +6,11 @@
 use sandbox_policy::{compile_text, NoIncludes};
 use sandbox_runtime::{Policy, SandboxCommand};
 
+#[path = "../scratch/mod.rs"]
+mod scratch;
+#[allow(unused_imports)] // not every test binary makes scratch directories
+pub use scratch::ScratchDir;
+
 /// A compiled policy that allows everything except the listed syscalls, each killed by its own
 /// rule (`kill NAME`, tag = index + 1). The numbers document the x86-64 call the tests make;
 /// the compiler looks the names up itself.
