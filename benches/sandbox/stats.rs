@@ -84,7 +84,7 @@ fn run_rounds(
 /// the list in even rounds and down it in odd ones.
 fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| {
-        if r.is_multiple_of(2) {
+        if r % 2 == 0 {
             (r + k) % n
         } else {
             (r + n - k) % n
