@@ -1,6 +1,9 @@
 //! Monitor overhead on real work: syscall-heavy programs bare, in our sandbox without a
 //! policy, under a policy allowing everything, and under a realistic kill-by-default policy;
-//! bubblewrap side by side.
+//! bubblewrap side by side, without a filter and with the allow-everything policy's own
+//! program as its `--seccomp` filter. The two allow-everything rows, each over its sandbox
+//! without a filter, show what the kernel charges a workload for running under any filter at
+//! all, ours or a peer's.
 //!
 //! The target is judged on a second, focused run of only the two variants it is about (bare,
 //! and ours under the realistic policy through the fork server), so that its rounds all go to
@@ -49,7 +52,7 @@ const WORKLOADS: &[Workload] = &[
         needs: &["/usr/bin/find"],
         quick: (3, 1),
         full: (121, 1),
-        verdict: (3, 601),
+        verdict: (3, 1201),
     },
     Workload {
         name: "tar cf - /usr/include (read by the host)",
@@ -75,9 +78,10 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
-/// The variants' names that the verdict and the filter row look up.
+/// The variants' names that the verdict and the filter rows look up.
 const BARE: &str = "bare";
 const NO_POLICY: &str = "ours: no policy";
+const ALLOW_ALL: &str = "ours: `default allow;`";
 const REALISTIC: &str = "ours: realistic policy";
 const SERVED: &str = "ours: realistic policy, fork server";
 
@@ -103,20 +107,35 @@ fn variants<'a>(
     let mut v = judged(w, realistic);
     let ours = [
         Variant::new(NO_POLICY, move || none.run(w.argv, w.ok, w.drain)),
-        Variant::new("ours: `default allow;`", move || {
-            permissive.run(w.argv, w.ok, w.drain)
-        }),
+        Variant::new(ALLOW_ALL, move || permissive.run(w.argv, w.ok, w.drain)),
         Variant::new(REALISTIC, move || strict.run(w.argv, w.ok, w.drain)),
     ];
     // Between bare and the fork server's row.
     v.splice(1..1, ours);
-    let bwrap = Peer::Bwrap { net: true };
-    if bwrap.available() {
-        v.push(Variant::new(bwrap.name(), move || {
-            bwrap.run(w.argv, w.ok, w.drain)
-        }));
+    for peer in [Peer::Bwrap { net: true }, filtered_bwrap(allow_all)] {
+        if peer.available() {
+            v.push(Variant::new(peer.name(), move || {
+                peer.run(w.argv, w.ok, w.drain)
+            }));
+        }
     }
     v
+}
+
+/// bubblewrap under the `default allow;` policy's program for this machine (`--seccomp`): the
+/// same filter as ours under that policy, so that its row shows what any filter costs a peer.
+fn filtered_bwrap(allow_all: &sandbox_runtime::Policy) -> Peer {
+    static PROGRAM: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let program = PROGRAM.get_or_init(|| {
+        let native = allow_all
+            .native_program()
+            .expect("the benchmark runs on a supported architecture");
+        native.filter.iter().flat_map(|i| i.to_ne_bytes()).collect()
+    });
+    Peer::BwrapFiltered {
+        label: "`default allow;`",
+        program,
+    }
 }
 
 /// Runs one workload's comparison; returns the missed target, if any.
@@ -142,14 +161,23 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
     stats::print_table(&vs, &times, 0);
     let names = stats::names(&vs);
     let compare = |a, b| stats::compare(&names, &times, a, b);
-    let (Some(filter), Some(served), Some(direct)) = (
+    let (Some(filter), Some(any_filter), Some(served), Some(direct)) = (
         compare(REALISTIC, NO_POLICY),
+        compare(ALLOW_ALL, NO_POLICY),
         compare(SERVED, BARE),
         compare(REALISTIC, BARE),
     ) else {
         return vec![Finding::Failed(format!("{}: a variant is missing", w.name))];
     };
     stats::print_row("realistic policy / no policy", &filter);
+    stats::print_row("`default allow;` / no policy (any filter)", &any_filter);
+    let bwrap = (
+        Peer::Bwrap { net: true }.name(),
+        filtered_bwrap(allow_all).name(),
+    );
+    if let Some(row) = compare(&bwrap.1, &bwrap.0) {
+        stats::print_row("bwrap: with the filter / without", &row);
+    }
     for (row, how) in [
         (&served, "through the fork server"),
         (&direct, "cloned directly"),

@@ -1,6 +1,8 @@
 //! The baseline and the peers, run through `std::process::Command`: plain fork+exec,
-//! util-linux `unshare`, bubblewrap with isolation equivalent to ours, and firejail.
+//! util-linux `unshare`, bubblewrap with isolation equivalent to ours (with or without a
+//! seccomp filter), and firejail.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -46,6 +48,15 @@ pub enum Peer {
         /// Whether a network namespace is created.
         net: bool,
     },
+    /// [`Peer::Bwrap`] with a network namespace and `--seccomp FD`: bubblewrap installs this
+    /// classic BPF program (native byte order) right before it execs the program, which the
+    /// program must therefore allow.
+    BwrapFiltered {
+        /// What the row label says the program is.
+        label: &'static str,
+        /// The instructions, 8 bytes each.
+        program: &'static [u8],
+    },
     /// `firejail --noprofile --net=none --ipc-namespace --private-dev --seccomp
     /// --caps.drop=all --nonewprivs`: mount, pid, network and IPC namespaces, a minimal `/dev`,
     /// its default filter; the host's root file system (firejail builds no private root), and,
@@ -85,13 +96,30 @@ impl Peer {
             Peer::Unshare { net: true } => "unshare -Urmpiun --fork".into(),
             Peer::Bwrap { net: true } => "bwrap --unshare-all".into(),
             Peer::Bwrap { net: false } => "bwrap --unshare-all --share-net".into(),
+            Peer::BwrapFiltered { label, .. } => format!("bwrap --unshare-all --seccomp, {label}"),
             Peer::Firejail => "firejail --noprofile --net=none".into(),
         }
     }
 
     /// The command running `argv` under this peer, with an empty environment, cwd `/` and
-    /// standard streams on `/dev/null` (as in our sandbox's runs).
+    /// standard streams on `/dev/null` (as in our sandbox's runs). For
+    /// [`Peer::BwrapFiltered`], use [`Peer::command_with_filter`].
     pub fn command(&self, argv: &[&str]) -> Command {
+        self.build(argv, None)
+    }
+
+    /// [`Peer::command`], and the descriptor the command names that must stay open until it is
+    /// spawned (the filter of [`Peer::BwrapFiltered`], which the child inherits).
+    pub fn command_with_filter(&self, argv: &[&str]) -> Result<(Command, Option<OwnedFd>), String> {
+        let fd = match self {
+            Peer::BwrapFiltered { program, .. } => Some(inheritable_memfd(program)?),
+            _ => None,
+        };
+        Ok((self.build(argv, fd.as_ref().map(|f| f.as_raw_fd())), fd))
+    }
+
+    /// The command line, with `filter` as bubblewrap's `--seccomp` descriptor.
+    fn build(&self, argv: &[&str], filter: Option<std::os::fd::RawFd>) -> Command {
         let mut c = match self {
             Peer::Bare => Command::new(argv[0]),
             Peer::Unshare { net } => {
@@ -101,11 +129,14 @@ impl Peer {
                 c.arg(argv[0]);
                 c
             }
-            Peer::Bwrap { net } => {
+            Peer::Bwrap { .. } | Peer::BwrapFiltered { .. } => {
                 let mut c = Command::new("bwrap");
                 c.arg("--unshare-all");
-                if !net {
+                if let Peer::Bwrap { net: false } = self {
                     c.arg("--share-net");
+                }
+                if let Some(fd) = filter {
+                    c.args(["--seccomp", &fd.to_string()]);
                 }
                 c.args(["--die-with-parent", "--new-session"])
                     .args(["--ro-bind", "/usr", "/usr"]);
@@ -164,12 +195,15 @@ impl Peer {
         drain: bool,
         limit: Duration,
     ) -> Result<(), String> {
-        let mut cmd = self.command(argv);
+        let (mut cmd, filter) = self.command_with_filter(argv)?;
         cmd.process_group(0);
         if drain {
             cmd.stdout(Stdio::piped());
         }
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+        let spawned = cmd.spawn().map_err(|e| format!("cannot start: {e}"));
+        // The child has its copy: close ours before anything else is spawned.
+        drop(filter);
+        let mut child = spawned?;
         let ended = wait_within(&mut child, limit);
         if ended.is_err() {
             // SAFETY: a signal to the child's own process group (it is not yet reaped, so the
@@ -207,6 +241,21 @@ impl Peer {
         checked.push((self.name(), ok));
         ok
     }
+}
+
+/// A memory file holding `bytes`, read from its start, that children inherit (no
+/// close-on-exec); the caller closes it once the one child that needs it is spawned.
+fn inheritable_memfd(bytes: &[u8]) -> Result<OwnedFd, String> {
+    // SAFETY: a NUL-terminated name and no flags; a returned descriptor is fresh and ours.
+    let fd = match unsafe { libc::memfd_create(c"bwrap-seccomp".as_ptr(), 0) } {
+        r if r < 0 => return Err(format!("memfd_create: {}", std::io::Error::last_os_error())),
+        // SAFETY: as above.
+        r => unsafe { OwnedFd::from_raw_fd(r) },
+    };
+    let mut file = std::fs::File::from(fd);
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| format!("memfd: {e}"))?;
+    std::io::Seek::rewind(&mut file).map_err(|e| format!("memfd: {e}"))?;
+    Ok(OwnedFd::from(file))
 }
 
 /// Reads `child`'s piped standard output (if any) to its end and waits until it has exited,
