@@ -105,6 +105,10 @@ impl Peer {
     /// standard streams on `/dev/null` (as in our sandbox's runs). For
     /// [`Peer::BwrapFiltered`], use [`Peer::command_with_filter`].
     pub fn command(&self, argv: &[&str]) -> Command {
+        assert!(
+            !matches!(self, Peer::BwrapFiltered { .. }),
+            "Peer::command would leave out the filter: use Peer::command_with_filter"
+        );
         self.build(argv, None)
     }
 
@@ -243,26 +247,35 @@ impl Peer {
     }
 }
 
-/// A memory file holding `bytes`, read from its start, that children inherit (no
-/// close-on-exec); the caller closes it once the one child that needs it is spawned.
+/// A memory file holding `bytes`, read from its start, on a descriptor above the standard
+/// streams that children inherit (no close-on-exec); the caller closes it once the one child
+/// that needs it is spawned. Any child spawned meanwhile by another thread would inherit it
+/// too, so [`Peer::BwrapFiltered`] runs only where runs are sequential (the overhead section).
 fn inheritable_memfd(bytes: &[u8]) -> Result<OwnedFd, String> {
-    // SAFETY: a NUL-terminated name and no flags; a returned descriptor is fresh and ours.
-    let fd = match unsafe { libc::memfd_create(c"bwrap-seccomp".as_ptr(), 0) } {
-        r if r < 0 => return Err(format!("memfd_create: {}", std::io::Error::last_os_error())),
+    let err = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
+    // SAFETY: a NUL-terminated name and a flag; a returned descriptor is fresh and ours.
+    let fd = match unsafe { libc::memfd_create(c"bwrap-seccomp".as_ptr(), libc::MFD_CLOEXEC) } {
+        r if r < 0 => return Err(err("memfd_create")),
         // SAFETY: as above.
         r => unsafe { OwnedFd::from_raw_fd(r) },
     };
     let mut file = std::fs::File::from(fd);
     std::io::Write::write_all(&mut file, bytes).map_err(|e| format!("memfd: {e}"))?;
     std::io::Seek::rewind(&mut file).map_err(|e| format!("memfd: {e}"))?;
-    Ok(OwnedFd::from(file))
+    // A copy at 3 or above (never on a standard stream the command then replaces), without
+    // close-on-exec; the close-on-exec original is closed with `file`.
+    // SAFETY: fcntl on a live descriptor; a returned descriptor is fresh and ours.
+    match unsafe { libc::fcntl(file.as_raw_fd(), libc::F_DUPFD, 3) } {
+        r if r < 0 => Err(err("fcntl(F_DUPFD)")),
+        // SAFETY: as above.
+        r => Ok(unsafe { OwnedFd::from_raw_fd(r) }),
+    }
 }
 
 /// Reads `child`'s piped standard output (if any) to its end and waits until it has exited,
 /// for at most `limit`; `Err` on a time-out or an error, leaving the child to the caller.
 fn wait_within(child: &mut Child, limit: Duration) -> Result<(), String> {
     use std::io::Read;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let deadline = Instant::now() + limit;
     // SAFETY: pidfd_open with integer arguments; a returned descriptor is fresh and ours.
     let pidfd = match unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) } {
