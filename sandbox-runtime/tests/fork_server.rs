@@ -61,7 +61,7 @@ fn every_kind_of_outcome_comes_back() {
 #[test]
 fn streams_and_passed_descriptors_arrive() {
     server();
-    let (r, mut w) = std::io::pipe().unwrap();
+    let (r, mut w) = common::pipe();
     w.write_all(b"through fd 5\n").unwrap();
     drop(w);
     let mut child = common::command("/bin/sh")
@@ -201,7 +201,7 @@ fn sixteen_threads_spawn_at_once() {
 #[test]
 fn a_forked_child_of_the_host_clones_directly() {
     let server_pid = server();
-    let (mut r, mut w) = std::io::pipe().unwrap();
+    let (mut r, mut w) = common::pipe();
     // SAFETY: the child only spawns one sandbox (allocating, which glibc's fork makes safe)
     // and leaves with _exit.
     let pid = unsafe { libc::fork() };

@@ -259,8 +259,15 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
+        let flags = libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW;
         // SAFETY: a live NUL-terminated path.
-        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+        if unsafe { libc::umount2(self.0.as_ptr(), flags) } != 0 {
+            eprintln!(
+                "could not detach the test tmpfs at {:?}: {}",
+                self.0,
+                std::io::Error::last_os_error()
+            );
+        }
     }
 }
 

@@ -4,7 +4,7 @@ mod common;
 
 use sandbox_runtime::Status;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::process::Command;
 
 fn compare(program: &str, args: &[&str]) {
@@ -154,19 +154,7 @@ fn assert_only_done_from_a_host_with_closed_streams(
     streams: [sandbox_runtime::Stdio; 3],
     script: &str,
 ) {
-    let mut ends = [0; 2];
-    // SAFETY: pipe2 writes two descriptors to a live array of two.
-    assert_eq!(
-        unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) },
-        0
-    );
-    // SAFETY: both descriptors are fresh and owned by nothing else.
-    let (mut r, mut w) = unsafe {
-        (
-            std::fs::File::from_raw_fd(ends[0]),
-            std::fs::File::from_raw_fd(ends[1]),
-        )
-    };
+    let (mut r, mut w) = common::pipe();
     // SAFETY: the child only closes descriptors, spawns one sandbox (allocating, which glibc's
     // fork makes safe) and leaves with _exit.
     let pid = unsafe { libc::fork() };

@@ -6,6 +6,23 @@
 use sandbox_policy::{compile_text, NoIncludes};
 use sandbox_runtime::{Policy, SandboxCommand};
 
+/// A pipe, read end first, both ends close-on-exec (what `std::io::pipe` gives from Rust 1.87,
+/// above this workspace's `rust-version`).
+pub fn pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 writes two descriptors to a live array of two.
+    let r = unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are fresh and owned by nothing else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(ends[0]),
+            std::fs::File::from_raw_fd(ends[1]),
+        )
+    }
+}
+
 #[path = "../scratch/mod.rs"]
 mod scratch;
 #[allow(unused_imports)] // not every test binary makes scratch directories
