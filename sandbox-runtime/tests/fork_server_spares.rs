@@ -197,11 +197,10 @@ fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     // SAFETY: no arguments.
     let root = unsafe { libc::geteuid() } == 0;
-    // Dropped before `scratch`, so a failing assertion leaves no mount behind either.
-    let mut _mounted = None;
+    // A mount of its own, so that it can be remounted read-only below; dropped before
+    // `scratch`, so a failing assertion leaves no mount behind either.
+    let _mounted = root.then(|| Tmpfs::mount(dir));
     if root {
-        // A mount of its own, so that it can be remounted read-only below.
-        _mounted = Some(Tmpfs::mount(dir));
         std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     } else {
         eprintln!(

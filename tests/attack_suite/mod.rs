@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+#[path = "../../sandbox-runtime/tests/scratch/mod.rs"]
+mod scratch;
+
 /// The hostile program: `$SANDBOX_ATTACKER` when set (the unprivileged CI run copies the
 /// binary somewhere its user can read), else the one cargo built.
 fn attacker() -> &'static str {
@@ -251,32 +254,24 @@ fn assert_no_survivors(tag: &str) {
 }
 
 /// A host directory for one test, world-accessible (as root the sandbox runs as `nobody`),
-/// removed at drop.
-struct TempDir(PathBuf);
+/// removed at drop (the shared scratch directory, opened up).
+struct TempDir(scratch::ScratchDir);
 
 impl TempDir {
     fn new(name: &str) -> TempDir {
-        let p = std::env::temp_dir().join(unique(&format!("attack-{name}")));
-        std::fs::create_dir(&p).unwrap();
-        set_mode(&p, 0o777);
-        TempDir(p)
+        let dir = scratch::ScratchDir::new(&format!("attack-{name}"));
+        set_mode(dir.path(), 0o777);
+        TempDir(dir)
     }
 
     fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).unwrap();
+        let p = PathBuf::from(self.0.write(name, contents));
         set_mode(&p, 0o666);
         p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
