@@ -54,3 +54,19 @@ fn the_interval_is_taken_from_the_sorted_values() {
     let xs: Vec<f64> = (1..=100).rev().map(f64::from).collect();
     assert_eq!(stats::median_ci(&xs), (40.0, 61.0));
 }
+
+#[test]
+fn each_run_knows_the_run_before_it() {
+    // Two variants: round 0 runs 0 then 1, round 1 runs 1 then 0, round 2 runs 0 then 1...
+    assert_eq!(stats::predecessor(0, 2, 0), None);
+    assert_eq!(stats::predecessor(0, 2, 1), Some(0));
+    assert_eq!(stats::predecessor(1, 2, 1), Some(1));
+    assert_eq!(stats::predecessor(1, 2, 0), Some(1));
+    assert_eq!(stats::predecessor(2, 2, 0), Some(0));
+    assert_eq!(stats::predecessor(2, 2, 1), Some(0));
+    // Three variants: round 1 runs 1, 0, 2 (starting at 1, down the list).
+    assert_eq!(stats::predecessor(1, 3, 1), Some(2));
+    assert_eq!(stats::predecessor(1, 3, 0), Some(1));
+    assert_eq!(stats::predecessor(1, 3, 2), Some(0));
+    assert_eq!(stats::predecessor(0, 3, 7), None);
+}

@@ -211,6 +211,7 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
         return vec![Finding::Failed(format!("{}: a variant is missing", w.name))];
     };
     stats::print_row("fork server, realistic policy / bare", &served);
+    leftover_check(&times);
     println!(
         "  target <= {OVERHEAD_BOUND}x bare under the realistic policy: {}\n",
         verdict(served.ci)
@@ -226,6 +227,29 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
         served.ratio,
         verdict(served.ci)
     ))]
+}
+
+/// Whether the pause keeps a sandbox's leftover kernel work off the bare run after it: bare's
+/// runs that followed the sandbox, against bare's runs that followed bare, paired in time
+/// order (with two variants the rounds alternate between the two cases). A ratio above 1
+/// would mean the leftovers slow bare down, which flatters the target's ratio.
+fn leftover_check(times: &stats::Rounds) {
+    let (bare, sandbox) = (0, 1);
+    let (mut after_sandbox, mut after_bare) = (Vec::new(), Vec::new());
+    for (r, &t) in times[bare].iter().enumerate() {
+        match stats::predecessor(r, 2, bare) {
+            Some(p) if p == sandbox => after_sandbox.push(t),
+            Some(_) => after_bare.push(t),
+            None => {}
+        }
+    }
+    let pairs = after_sandbox.len().min(after_bare.len());
+    if pairs == 0 {
+        println!("  bare after the sandbox / bare after bare: too few rounds to pair");
+        return;
+    }
+    let row = stats::summarise(&after_sandbox[..pairs], &after_bare[..pairs]);
+    stats::print_row("bare after the sandbox / bare after bare", &row);
 }
 
 /// Where a ratio's 95% interval lies against [`OVERHEAD_BOUND`].

@@ -80,6 +80,18 @@ fn run_rounds(
     Ok(out)
 }
 
+/// The variant that ran just before variant `i` in round `r` of an [`interleave`] of `n`
+/// variants (the previous round's last one when `i` opens the round); `None` in round 0, whose
+/// first run follows the untimed warm-up.
+pub fn predecessor(r: usize, n: usize, i: usize) -> Option<usize> {
+    let pos = round_order(r, n).position(|v| v == i)?;
+    match (pos, r) {
+        (0, 0) => None,
+        (0, _) => round_order(r - 1, n).last(),
+        _ => round_order(r, n).nth(pos - 1),
+    }
+}
+
 /// The order of the `n` variants in round `r` (see [`interleave`]): starting at `r % n`, up
 /// the list in even rounds and down it in odd ones.
 fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
