@@ -70,3 +70,18 @@ fn each_run_knows_the_run_before_it() {
     assert_eq!(stats::predecessor(1, 3, 2), Some(0));
     assert_eq!(stats::predecessor(0, 3, 7), None);
 }
+
+#[test]
+fn runs_are_sorted_by_the_run_before_them() {
+    // Rounds 0..5 of two variants; each time names its round (variant 1's plus 100).
+    let rounds = vec![
+        vec![0.0, 1.0, 2.0, 3.0, 4.0],
+        vec![100.0, 101.0, 102.0, 103.0, 104.0],
+    ];
+    // Odd rounds follow variant 1 on both sides, even rounds after the first follow variant 0.
+    assert_eq!(stats::runs_after(&rounds, 0, 1), vec![1.0, 3.0]);
+    assert_eq!(stats::runs_after(&rounds, 0, 0), vec![2.0, 4.0]);
+    assert_eq!(stats::runs_after(&rounds, 1, 1), vec![101.0, 103.0]);
+    // Round 0's variant 1 follows variant 0 too.
+    assert_eq!(stats::runs_after(&rounds, 1, 0), vec![100.0, 102.0, 104.0]);
+}

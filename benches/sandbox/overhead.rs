@@ -9,9 +9,9 @@
 //! The target is judged on a second, focused run of only the two variants it is about (bare,
 //! and ours under the realistic policy through the fork server), so that its rounds all go to
 //! that comparison: on a machine whose speed changes from one run to the next, only many
-//! rounds narrow the median's interval. Each of its runs starts after an untimed pause: run
-//! back to back, what a sandbox leaves the kernel to finish after its end (its network
-//! namespace's teardown, say) would fall on the bare run after it and flatter the ratio.
+//! rounds narrow the median's interval. Each of its runs starts after an untimed pause, so
+//! that what a sandbox leaves the kernel to finish after its end (its network namespace's
+//! teardown, say) is mostly done before the next run; the run prints what is left of it.
 
 use crate::ours::{self, Setup};
 use crate::peers::Peer;
@@ -229,27 +229,42 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
     ))]
 }
 
-/// Whether the pause keeps a sandbox's leftover kernel work off the bare run after it: bare's
-/// runs that followed the sandbox, against bare's runs that followed bare, paired in time
-/// order (with two variants the rounds alternate between the two cases). A ratio above 1
-/// would mean the leftovers slow bare down, which flatters the target's ratio.
+/// What each run leaves the next, from the target's own rounds. With two variants the rounds
+/// alternate between two kinds: in one both variants follow bare, in the other both follow the
+/// sandbox. So whatever a sandbox leaves the kernel to finish after its end slows both sides
+/// of a round alike, and the per-round ratio does not see it. Three rows show it, each pairing
+/// runs in time order: bare after the sandbox against bare after bare, the sandbox after the
+/// sandbox against the sandbox after bare, and the sandbox after the sandbox against bare
+/// after bare (as a host running only sandboxes, or only bare programs, one every pause, would
+/// see them; this one charges the sandbox with what it leaves).
 fn leftover_check(times: &stats::Rounds) {
-    let (bare, sandbox) = (0, 1);
-    let (mut after_sandbox, mut after_bare) = (Vec::new(), Vec::new());
-    for (r, &t) in times[bare].iter().enumerate() {
-        match stats::predecessor(r, 2, bare) {
-            Some(p) if p == sandbox => after_sandbox.push(t),
-            Some(_) => after_bare.push(t),
-            None => {}
+    let (bare, ours) = (0, 1);
+    let after = |v, prev| stats::runs_after(times, v, prev);
+    let rows = [
+        (
+            "bare after ours / bare after bare",
+            after(bare, ours),
+            after(bare, bare),
+        ),
+        (
+            "ours after ours / ours after bare",
+            after(ours, ours),
+            after(ours, bare),
+        ),
+        (
+            "ours after ours / bare after bare",
+            after(ours, ours),
+            after(bare, bare),
+        ),
+    ];
+    for (name, xs, base) in rows {
+        let pairs = xs.len().min(base.len());
+        if pairs == 0 {
+            println!("  {name}: too few rounds to pair");
+            continue;
         }
+        stats::print_row(name, &stats::summarise(&xs[..pairs], &base[..pairs]));
     }
-    let pairs = after_sandbox.len().min(after_bare.len());
-    if pairs == 0 {
-        println!("  bare after the sandbox / bare after bare: too few rounds to pair");
-        return;
-    }
-    let row = stats::summarise(&after_sandbox[..pairs], &after_bare[..pairs]);
-    stats::print_row("bare after the sandbox / bare after bare", &row);
 }
 
 /// Where a ratio's 95% interval lies against [`OVERHEAD_BOUND`].

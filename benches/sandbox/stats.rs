@@ -92,6 +92,18 @@ pub fn predecessor(r: usize, n: usize, i: usize) -> Option<usize> {
     }
 }
 
+/// Variant `i`'s recorded times (one per round, as [`interleave_paced`] records them) of the
+/// runs that came just after a run of variant `prev`, in time order.
+pub fn runs_after(rounds: &Rounds, i: usize, prev: usize) -> Vec<f64> {
+    let n = rounds.len();
+    rounds[i]
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| predecessor(*r, n, i) == Some(prev))
+        .map(|(_, t)| *t)
+        .collect()
+}
+
 /// The order of the `n` variants in round `r` (see [`interleave`]): starting at `r % n`, up
 /// the list in even rounds and down it in odd ones.
 fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
