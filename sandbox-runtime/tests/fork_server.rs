@@ -58,6 +58,33 @@ fn every_kind_of_outcome_comes_back() {
     assert_eq!(timed.outcome.status, Status::Timeout);
 }
 
+/// More descriptors than the kernel passes in one message (`SCM_MAX_FD`, 253) all arrive in
+/// place through the server, and the server serves on.
+#[test]
+fn more_passed_descriptors_than_one_message_carries_arrive() {
+    let pid = server();
+    const COUNT: i32 = 260;
+    let mut cmd = common::command("/bin/sh");
+    cmd.args(["-c", "ls /proc/self/fd | wc -l"])
+        .stdout(Stdio::Piped);
+    for target in 10..10 + COUNT {
+        let (r, _w) = common::pipe();
+        cmd.pass_fd(r.into(), target);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0));
+    // ls's 0, 1, 2 and its directory at 3, and every passed descriptor.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        (4 + COUNT).to_string()
+    );
+    assert_eq!(
+        start_fork_server().ok(),
+        Some(pid),
+        "the server was given up"
+    );
+}
+
 #[test]
 fn streams_and_passed_descriptors_arrive() {
     server();
