@@ -195,7 +195,9 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
 
 /// The target's own run: bare against the fork server's sandbox under the realistic policy
 /// (each sandbox's namespaces made ahead while the previous one runs), nothing else in the
-/// rounds. Returns the finding unless the whole 95% interval is within the bound.
+/// rounds. The target is met only when the whole 95% interval is within the bound in both
+/// readings of the rounds: paired by round, and each variant after its own kind (see
+/// [`leftover_check`]); otherwise returns the finding.
 fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<Finding> {
     let vs = judged(w, realistic);
     let rounds = mode.pick(w.verdict.0, w.verdict.1);
@@ -211,33 +213,49 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
         return vec![Finding::Failed(format!("{}: a variant is missing", w.name))];
     };
     stats::print_row("fork server, realistic policy / bare", &served);
-    leftover_check(&times);
-    println!(
-        "  target <= {OVERHEAD_BOUND}x bare under the realistic policy: {}\n",
-        verdict(served.ci)
-    );
-    // Met only when shown: an interval across the bound counts as a miss too.
-    let (lo, hi) = served.ci;
-    if hi <= OVERHEAD_BOUND {
+    let own_kind = leftover_check(&times);
+    let readings = [
+        ("paired by round", Some(served)),
+        ("each after its own kind", own_kind),
+    ];
+    let mut missed = Vec::new();
+    for (how, row) in &readings {
+        let said = row
+            .as_ref()
+            .map_or("not decided: too few rounds to pair", |r| verdict(r.ci));
+        println!("  target <= {OVERHEAD_BOUND}x bare under the realistic policy, {how}: {said}");
+        // Met only when shown: an interval across the bound counts as a miss too.
+        match row {
+            Some(r) if r.ci.1 <= OVERHEAD_BOUND => {}
+            Some(r) => missed.push(format!(
+                "{how} {:.3}x, 95% interval {:.3}-{:.3} ({said})",
+                r.ratio, r.ci.0, r.ci.1
+            )),
+            None => missed.push(format!("{how}: {said}")),
+        }
+    }
+    println!();
+    if missed.is_empty() {
         return Vec::new();
     }
     vec![Finding::Missed(format!(
-        "{}: {:.3}x bare under the realistic policy through the fork server, 95% interval {lo:.3}-{hi:.3} over {rounds} rounds (target <= {OVERHEAD_BOUND}: {})",
+        "{}: bare against the realistic policy through the fork server over {rounds} rounds, target <= {OVERHEAD_BOUND}x: {}",
         w.name,
-        served.ratio,
-        verdict(served.ci)
+        missed.join("; ")
     ))]
 }
 
 /// What each run leaves the next, from the target's own rounds. With two variants the rounds
 /// alternate between two kinds: in one both variants follow bare, in the other both follow the
-/// sandbox. So whatever a sandbox leaves the kernel to finish after its end slows both sides
-/// of a round alike, and the per-round ratio does not see it. Three rows show it, each pairing
-/// runs in time order: bare after the sandbox against bare after bare, the sandbox after the
-/// sandbox against the sandbox after bare, and the sandbox after the sandbox against bare
-/// after bare (as a host running only sandboxes, or only bare programs, one every pause, would
-/// see them; this one charges the sandbox with what it leaves).
-fn leftover_check(times: &stats::Rounds) {
+/// sandbox. A slow-down that a sandbox leaves on the next run (the kernel finishing its
+/// teardown, say) then falls on both sides of a round, but only if it is the same for both
+/// does the per-round ratio cancel it. Three rows show it, each pairing runs in time order:
+/// bare after the sandbox against bare after bare, the sandbox after the sandbox against the
+/// sandbox after bare, and the sandbox after the sandbox against bare after bare, as a host
+/// running only sandboxes, or only bare programs, one every pause, would see them: free of
+/// what each leaves the other, and charging the sandbox with what it leaves itself. Returns
+/// that last row, the target's second reading.
+fn leftover_check(times: &stats::Rounds) -> Option<stats::Summary> {
     let (bare, ours) = (0, 1);
     let after = |v, prev| stats::runs_after(times, v, prev);
     let rows = [
@@ -257,14 +275,16 @@ fn leftover_check(times: &stats::Rounds) {
             after(bare, bare),
         ),
     ];
+    let mut last = None;
     for (name, xs, base) in rows {
         let pairs = xs.len().min(base.len());
-        if pairs == 0 {
-            println!("  {name}: too few rounds to pair");
-            continue;
+        last = (pairs > 0).then(|| stats::summarise(&xs[..pairs], &base[..pairs]));
+        match &last {
+            Some(row) => stats::print_row(name, row),
+            None => println!("  {name}: too few rounds to pair"),
         }
-        stats::print_row(name, &stats::summarise(&xs[..pairs], &base[..pairs]));
     }
+    last
 }
 
 /// Where a ratio's 95% interval lies against [`OVERHEAD_BOUND`].
