@@ -1,7 +1,7 @@
 //! Our sandbox, configured like the peers: the program and its libraries (or `/usr`) bound
 //! read-only, every namespace, a compiled filter and the monitor.
 
-use crate::peers::top_level;
+use crate::peers::{top_level, LOADER_CACHE};
 use sandbox_runtime::{Limits, Policy, SandboxCommand, Status, Stdio};
 
 /// The program the start-up and throughput comparisons run.
@@ -32,9 +32,9 @@ pub struct Setup<'a> {
     pub policy: Option<&'a Policy>,
     /// Whether the host's network namespace is shared (no new one is created).
     pub share_network: bool,
-    /// Whether `/usr` (and the `/lib`, `/lib64`, `/bin` links) are bound, as for real programs
-    /// (the program and its libraries must then be among them); otherwise only the program and
-    /// the libraries it loads.
+    /// Whether `/usr` (and the `/lib`, `/lib64`, `/bin` links, and the loader's cache) are
+    /// bound, as for real programs (the program and its libraries must then be among them);
+    /// otherwise only the program and the libraries it loads.
     pub bind_usr: bool,
     /// Whether the sandbox is cloned by the fork server (started at the top of `main`) rather
     /// than directly from this process.
@@ -52,8 +52,8 @@ impl<'a> Setup<'a> {
         }
     }
 
-    /// `/usr` and the top-level links bound, as real programs need; every namespace, cloned
-    /// directly.
+    /// `/usr`, the top-level links and the loader's cache bound, as real programs need; every
+    /// namespace, cloned directly.
     pub fn with_usr(policy: Option<&'a Policy>) -> Self {
         Setup {
             bind_usr: true,
@@ -99,6 +99,9 @@ impl<'a> Setup<'a> {
                     Some(target) => c.symlink(target, &top.path),
                     None => c.mount_ro(&top.path, &top.path),
                 };
+            }
+            if std::path::Path::new(LOADER_CACHE).exists() {
+                c.mount_ro(LOADER_CACHE, LOADER_CACHE);
             }
         } else {
             c.add_program_with_libraries(argv[0]);

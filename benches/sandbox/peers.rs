@@ -17,6 +17,11 @@ pub struct TopLevel {
     pub link: Option<String>,
 }
 
+/// The dynamic loader's cache, bound (when the host has it) into every sandbox here that binds
+/// `/usr`: without it the loader probes a dozen directories for each library before it finds
+/// it, work that the same program run bare does not do.
+pub const LOADER_CACHE: &str = "/etc/ld.so.cache";
+
 /// The top-level directories of this host that exist, each as a link or a directory.
 pub fn top_level() -> Vec<TopLevel> {
     ["/bin", "/lib", "/lib64"]
@@ -42,8 +47,9 @@ pub enum Peer {
         /// Whether a network namespace is created (`-n`).
         net: bool,
     },
-    /// `bwrap --unshare-all` (or `--unshare-all --share-net`) with `/usr` and the `/lib`,
-    /// `/lib64` and `/bin` links bound read-only, a fresh `/proc` and `/dev`.
+    /// `bwrap --unshare-all` (or `--unshare-all --share-net`) with `/usr`, the `/lib`,
+    /// `/lib64` and `/bin` links and [`LOADER_CACHE`] bound read-only, a fresh `/proc` and
+    /// `/dev`.
     Bwrap {
         /// Whether a network namespace is created.
         net: bool,
@@ -150,7 +156,8 @@ impl Peer {
                         None => c.args(["--ro-bind", &top.path, &top.path]),
                     };
                 }
-                c.args(["--proc", "/proc", "--dev", "/dev"]);
+                c.args(["--ro-bind-try", LOADER_CACHE, LOADER_CACHE])
+                    .args(["--proc", "/proc", "--dev", "/dev"]);
                 c.arg(argv[0]);
                 c
             }
