@@ -263,7 +263,8 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
 fn leftover_check(times: &stats::Rounds) -> Option<stats::Summary> {
     let (bare, ours) = (0, 1);
     let after = |v, prev| stats::runs_after(times, v, prev);
-    let paired = |name: &str, xs: Vec<f64>, base: Vec<f64>| {
+    let (bare_after_bare, ours_after_ours) = (after(bare, bare), after(ours, ours));
+    let paired = |name: &str, xs: &[f64], base: &[f64]| {
         let pairs = xs.len().min(base.len());
         let row = (pairs > 0).then(|| stats::summarise(&xs[..pairs], &base[..pairs]));
         match &row {
@@ -274,18 +275,18 @@ fn leftover_check(times: &stats::Rounds) -> Option<stats::Summary> {
     };
     paired(
         "bare after ours / bare after bare",
-        after(bare, ours),
-        after(bare, bare),
+        &after(bare, ours),
+        &bare_after_bare,
     );
     paired(
         "ours after ours / ours after bare",
-        after(ours, ours),
-        after(ours, bare),
+        &ours_after_ours,
+        &after(ours, bare),
     );
     paired(
         "ours after ours / bare after bare",
-        after(ours, ours),
-        after(bare, bare),
+        &ours_after_ours,
+        &bare_after_bare,
     )
 }
 
