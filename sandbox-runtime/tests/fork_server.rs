@@ -147,14 +147,17 @@ fn init_is_the_hosts_child_and_the_server_holds_nothing() {
         Some(&*std::process::id().to_string())
     );
     // Between requests (other tests spawn through it at the same time) the server keeps only
-    // its channel to the host and, when it has made the next sandbox ahead, its channel to
-    // that spare: no stream, pipe or file of any sandbox.
+    // its channel to the host, when it has made the next sandbox ahead its channel to that
+    // spare, and while the sandbox it launched last runs, that sandbox's pidfd: no stream,
+    // pipe or file of any sandbox.
     let open_fds = || common::fd_links(server_pid);
     let only_channels = |fds: &[String]| {
-        (1..=2).contains(&fds.len())
+        let pidfds = fds.iter().filter(|l| common::is_pidfd(l)).count();
+        (1..=3).contains(&fds.len())
+            && pidfds <= 1
             && fds
                 .iter()
-                .all(|l| common::is_unix_stream_socket(server_pid, l))
+                .all(|l| common::is_pidfd(l) || common::is_unix_stream_socket(server_pid, l))
     };
     // Up to 10 s: the other tests of this binary keep the server busy meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -2,7 +2,8 @@
 //! time for the same configuration. These tests check that a spare is really what serves the
 //! next request (its init is older than the request), that it shares nothing with the sandbox
 //! before it, that a bind source replaced on the host in between is never served from it, and
-//! that spares the server lets go do not pile up as zombies. The tests of this binary run one
+//! that spares the server lets go do not pile up as zombies, and that a spare is made after the
+//! sandbox before it ends, not beside it (unless that one runs long). The tests of this binary run one
 //! at a time: each needs the server's spare to be its own.
 
 mod common;
@@ -71,21 +72,34 @@ const LOOK_AROUND: &str = "readlink /proc/self/ns/mnt /proc/self/ns/net; \
      test -e /scratch/left-behind && echo found; echo x > /scratch/left-behind";
 
 fn look_around() -> SandboxCommand {
+    shell_with_scratch(LOOK_AROUND)
+}
+
+/// `sh -c script` with a tmpfs at `/scratch`.
+fn shell_with_scratch(script: &str) -> SandboxCommand {
     let mut c = common::command("/bin/sh");
-    c.args(["-c", LOOK_AROUND]).tmpfs("/scratch", 1 << 20);
+    c.args(["-c", script]).tmpfs("/scratch", 1 << 20);
     c
 }
 
 #[test]
 fn a_spare_serves_the_next_sandbox_and_shares_nothing_with_the_one_before() {
     let _one = serial();
-    let (first, _) = run(look_around());
-    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    // The first sandbox stays alive until the second has run: the kernel reuses the number of
+    // a namespace that is gone, so only namespaces alive together can be told apart by it. It
+    // runs past a second, so the spare is made beside it.
+    let mut first = shell_with_scratch(&format!("{LOOK_AROUND}; cat"));
+    first.stdin(Stdio::Piped).stdout(Stdio::Piped);
+    let mut first = first.spawn().expect("spawn");
+    std::thread::sleep(Duration::from_secs(1) + LET_THE_SPARE_BE_MADE);
     let (second, made_ahead) = run(look_around());
     assert!(
         made_ahead,
         "the second sandbox's init was cloned at its request"
     );
+    drop(first.stdin.take());
+    let first = first.wait_with_output();
+    assert_eq!(first.outcome.status, Status::Exited(0));
     let (a, b) = (stdout(&first), stdout(&second));
     assert!(!a.contains("found") && !b.contains("found"), "{a}\n{b}");
     let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
@@ -151,10 +165,16 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     std::thread::sleep(LET_THE_SPARE_BE_MADE);
     let (mut child, made_ahead) = spawn();
     // The server closes the request's descriptors before it replies: right after the spawn it
-    // holds its channel to the host and no pipe, file or report socket of this sandbox.
+    // holds its channel to the host, the pidfd it watches this sandbox's end with, and no
+    // pipe, file or report socket of this sandbox.
     let held = common::fd_links(server());
+    let channels = held
+        .iter()
+        .filter(|l| common::is_unix_stream_socket(server(), l))
+        .count();
+    let pidfds = held.iter().filter(|l| common::is_pidfd(l)).count();
     assert!(
-        held.len() == 1 && common::is_unix_stream_socket(server(), &held[0]),
+        held.len() == 2 && channels == 1 && pidfds == 1,
         "the server holds {held:?}"
     );
     assert!(made_ahead, "the sandbox was not served by a spare");
@@ -268,6 +288,44 @@ impl Drop for Tmpfs {
             );
         }
     }
+}
+
+/// This process's children that are neither the fork server nor one of `known`: the spares.
+fn spares_besides(known: &[u32]) -> Vec<String> {
+    let mut known: Vec<String> = known.iter().map(u32::to_string).collect();
+    known.push(server().to_string());
+    common::children()
+        .into_iter()
+        .filter(|pid| !known.contains(pid))
+        .collect()
+}
+
+#[test]
+fn the_spare_is_made_once_the_sandbox_before_ends_or_after_it_ran_a_second() {
+    let _one = serial();
+    let mut running = common::command("/bin/cat");
+    running.stdin(Stdio::Piped).stdout(Stdio::Null);
+    let mut child = running.spawn().expect("spawn");
+    // Well past the server's idle wait and a spare's set-up: a spare made beside a short run
+    // would be there by now.
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let spares = spares_besides(&[child.id()]);
+    assert!(
+        spares.is_empty(),
+        "a spare was made beside a sandbox running for {LET_THE_SPARE_BE_MADE:?}: {spares:?}"
+    );
+    // A run past a second gets its spare beside it.
+    std::thread::sleep(Duration::from_secs(1));
+    let spares = spares_besides(&[child.id()]);
+    assert_eq!(spares.len(), 1, "no spare beside a long run: {spares:?}");
+    drop(child.stdin.take());
+    assert_eq!(child.wait().status, Status::Exited(0));
+    // That spare serves the next sandbox like it (`cat` reading an empty standard input).
+    let (_, made_ahead) = run(common::command("/bin/cat"));
+    assert!(
+        made_ahead,
+        "the spare made beside the long run was not used"
+    );
 }
 
 /// This process's children (over all its threads) that are zombies.

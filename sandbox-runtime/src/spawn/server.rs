@@ -12,10 +12,11 @@
 //! for it and reads its resource usage as before.
 //!
 //! The server serves one request at a time: no threads, no output, no environment, no
-//! descriptor but its channel (and its channel to a spare). Once a launch is done and no other
-//! request has come for a few milliseconds, it makes the next sandbox's init ahead of time for
-//! the same configuration, a *spare* ([`super::spare`]), which the next matching request takes
-//! instead of a fresh clone. It ends when the host's end of the channel
+//! descriptor but its channel (its channel to a spare, and while the sandbox it launched last
+//! runs, that sandbox's pidfd). Once that sandbox has ended (or has run for a second) and no
+//! other request has come for a few milliseconds, it makes the next sandbox's init ahead of
+//! time for the same configuration, a *spare* ([`super::spare`]), which the next matching
+//! request takes instead of a fresh clone. It ends when the host's end of the channel
 //! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
 //! when the caller is a process the host forked later, or when the server is gone (or stopped
@@ -29,6 +30,7 @@ use crate::comms::{Comms, CommsError};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// The host's side of a running fork server.
 struct Server {
@@ -98,10 +100,11 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// noticed (spawning then clones directly); a host that drops other privileges later should
 /// drop them before starting the server.
 ///
-/// After each sandbox it starts, once it has been idle for 5 ms, the server makes the next
-/// one's namespaces, id maps and file system ahead of time for the same configuration (mounts,
-/// hostname, network), so a host that starts sandboxes now and then, rather than back to back,
-/// gets most of the start-up done before it asks. Such a spare is used only if every bind
+/// Once the sandbox it started last has ended (or has run for a second), and no request has
+/// come for 5 ms since, the server makes the next one's namespaces, id maps and file system
+/// ahead of time for the same configuration (mounts, hostname, network), so a host that starts
+/// sandboxes now and then, rather than back to back, gets most of the start-up done before it
+/// asks, and a short run never has that work going on beside it. Such a spare is used only if every bind
 /// source on the host is still the object the spare shows, on a mount with the same flags (a
 /// file or directory replaced since under the same name, or remounted read-only, gets a
 /// fresh sandbox). Only the last configuration has a spare: a request
@@ -345,14 +348,15 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
             // SAFETY: a signal to this process.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
+        // Opened before the reply: until the host knows the pid, nobody can have reaped it.
+        let launched = launched_pid(result).and_then(|pid| super::pidfd_open(pid).ok());
         let reply = Message::Reply(Reply { result, made_ahead });
         if reply.send(&mut channel).is_err() {
             sys::exit(0);
         }
-        // The next sandbox like this one is made while the host runs this one, once the
-        // server has been idle for a moment: made at once, its kernel work would run beside
-        // this sandbox's own start-up (and the end of the last one) on the same locks.
-        if result > 0 && idle_for(&channel, IDLE_BEFORE_SPARE) {
+        // The next sandbox like this one is made once this one has ended and the server has
+        // then been idle for a moment (see [`time_for_a_spare`]).
+        if result > 0 && time_for_a_spare(&channel, launched) {
             let made = Request::decode(&bytes).map(Spare::make);
             let pid = match &made {
                 Ok(Ok(s)) => Some(s.pid),
@@ -371,25 +375,62 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     }
 }
 
-/// How long the server waits for another request before it makes a spare.
-const IDLE_BEFORE_SPARE: std::time::Duration = std::time::Duration::from_millis(5);
+/// How long the server waits for another request, after the sandbox it launched last has
+/// ended, before it makes a spare: the host's own end of that sandbox (reaping it, reading its
+/// outcome) and whatever it starts next come first.
+const IDLE_BEFORE_SPARE: Duration = Duration::from_millis(5);
 
-/// Whether nothing arrives on `channel` for `time` (poll errors count as activity, so the
-/// caller goes on to read and sees the error there).
-fn idle_for(channel: &Comms, time: std::time::Duration) -> bool {
-    let mut p = libc::pollfd {
-        fd: channel.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+/// How long the sandbox launched last may run before the spare is made beside it anyway: a
+/// long run hardly notices the spare's set-up, and the next start-up still gets its help.
+const SPARE_BESIDE_A_RUN_AFTER: Duration = Duration::from_secs(1);
+
+/// The pid of the init a reply's `result` names, if it names one.
+fn launched_pid(result: i64) -> Option<libc::pid_t> {
+    libc::pid_t::try_from(result).ok().filter(|pid| *pid > 0)
+}
+
+/// Whether to make a spare now: once the sandbox launched last (`launched`, its init's pidfd)
+/// has ended, or has run for [`SPARE_BESIDE_A_RUN_AFTER`], and then no request has come for
+/// [`IDLE_BEFORE_SPARE`]; `false` as soon as a request comes. Without the pidfd, only the idle
+/// wait counts.
+///
+/// Made while that sandbox runs, the spare's kernel work (new namespaces, mounts, the RCU
+/// grace periods of the detach) slows the program running beside it: measured on `python3`,
+/// its run from exec to exit took 1-2 ms longer than when the spare was made after its end.
+fn time_for_a_spare(channel: &Comms, launched: Option<OwnedFd>) -> bool {
+    if let Some(init) = launched {
+        let fds = [channel.as_raw_fd(), init.as_raw_fd()];
+        // A request (or an error, which the caller's read then meets) came first.
+        if wait_readable(&fds, SPARE_BESIDE_A_RUN_AFTER) == Some(0) {
+            return false;
+        }
+    }
+    wait_readable(&[channel.as_raw_fd()], IDLE_BEFORE_SPARE).is_none()
+}
+
+/// Waits until one of `fds` is readable (or in error) and returns the index of the first such
+/// one, or `None` when `time` passes first. A failing poll counts as `fds[0]` being readable,
+/// so that the caller goes on to read it and sees the error there.
+fn wait_readable(fds: &[RawFd], time: Duration) -> Option<usize> {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     let ms = libc::c_int::try_from(time.as_millis()).unwrap_or(libc::c_int::MAX);
     loop {
-        // SAFETY: one live pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        // SAFETY: polled is a live array of polled.len() pollfds.
+        let r = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, ms) };
         if r < 0 && sys::errno() == libc::EINTR {
             continue;
         }
-        return r == 0;
+        if r < 0 {
+            return Some(0);
+        }
+        return polled.iter().position(|p| p.revents != 0);
     }
 }
 

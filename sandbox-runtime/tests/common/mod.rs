@@ -86,6 +86,11 @@ pub fn fd_links(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// Whether `link` (from [`fd_links`]) is a pidfd.
+pub fn is_pidfd(link: &str) -> bool {
+    link == "anon_inode:[pidfd]"
+}
+
 /// Whether `link` (from [`fd_links`] of process `pid`) is a unix stream socket: the fork
 /// server's channels are, while a sandbox's report socket is a seqpacket one and its streams
 /// are pipes or files.
