@@ -8,8 +8,9 @@
 //! skipped (a target it was needed for counts as missed), and nsjail and minijail, which
 //! Debian does not package, are announced as missing. Targets are printed;
 //! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
-//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,notify` (any subset) runs only those
-//! sections.
+//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,notify,split` (any subset) runs only
+//! those sections; `split` needs root (it records the kernel's exec and exit events with
+//! ftrace) and is skipped with a notice without it.
 
 #[path = "sandbox/memory.rs"]
 mod memory;
@@ -21,12 +22,16 @@ mod ours;
 mod overhead;
 #[path = "sandbox/peers.rs"]
 mod peers;
+#[path = "sandbox/split.rs"]
+mod split;
 #[path = "sandbox/startup.rs"]
 mod startup;
 #[path = "sandbox/stats.rs"]
 mod stats;
 #[path = "sandbox/throughput.rs"]
 mod throughput;
+#[path = "sandbox/trace.rs"]
+mod trace;
 
 /// What a section found besides its tables.
 pub enum Finding {
@@ -113,6 +118,9 @@ fn main() {
     }
     if selected("notify") {
         findings.extend(notify::run(mode));
+    }
+    if selected("split") {
+        findings.extend(split::run(mode));
     }
     report(&findings, &checked, strict);
 }

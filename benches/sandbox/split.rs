@@ -1,0 +1,239 @@
+//! Where a run's time goes: the kernel's own timestamps of the program's exec and exit (ftrace's
+//! `sched_process_exec` and `sched_process_exit`, on the monotonic clock) split each run, bare
+//! and in the fork server's sandbox under the realistic policy, into the launch (from the
+//! spawn to the program's exec), the program (its exec to its exit) and the end (its exit to
+//! the return of the wait). Runs are paced as in the overhead target's own run, and each phase
+//! of ours is compared with bare's in the same round.
+//!
+//! The events go to a tracefs instance of this process's own (its own buffer, events and
+//! clock), removed at the end, so the host's tracing set-up is neither read nor changed. Where
+//! tracefs is not mounted, or not writable (not root), the section prints a notice and is
+//! skipped.
+
+use crate::ours::{self, Setup};
+use crate::peers::Peer;
+use crate::stats;
+use crate::trace::{Event, Kind, Tracer};
+use crate::{Finding, Mode};
+use sandbox_runtime::Status;
+use std::path::Path;
+
+/// A program whose run is split, with the policy ours runs it under.
+struct Workload {
+    name: &'static str,
+    argv: &'static [&'static str],
+    /// The realistic policy's text.
+    policy: &'static str,
+    /// Rounds in quick and full mode.
+    rounds: (usize, usize),
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "/bin/true",
+        argv: &["/bin/true"],
+        policy: ours::TRUE_POLICY,
+        rounds: (3, 401),
+    },
+    Workload {
+        name: "python3 -c 'import json, email, http.client'",
+        argv: &["/usr/bin/python3", "-c", "import json, email, http.client"],
+        policy: include_str!("../policies/python3-imports.policy"),
+        rounds: (3, 401),
+    },
+];
+
+/// Seconds on the monotonic clock, as the trace's `mono` clock gives them.
+fn now() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a live timespec the kernel fills.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// The events the split needs: the sandboxee's fork by init names its pid.
+const EVENTS: &[&str] = &[
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+];
+
+/// One timed run: when it started and ended, and the pid whose child (ours: init, whose
+/// first child is the sandboxee) or self (bare) is the program.
+#[derive(Clone, Copy)]
+struct Run {
+    start: f64,
+    end: f64,
+    pid: u32,
+    ours: bool,
+}
+
+/// A run's three phases in seconds: launch, program, end.
+type Phases = [f64; 3];
+
+impl Run {
+    /// Splits the run by `events`; `None` if its program's exec or exit is not among them.
+    fn phases(&self, events: &[Event]) -> Option<Phases> {
+        let within = |e: &&Event| e.at >= self.start && e.at <= self.end;
+        let program = if self.ours {
+            events.iter().filter(within).find_map(|e| match e.kind {
+                Kind::Fork { parent, child } if parent == self.pid => Some(child),
+                _ => None,
+            })?
+        } else {
+            self.pid
+        };
+        let exec = events
+            .iter()
+            .filter(within)
+            .find(|e| e.kind == Kind::Exec { pid: program })?;
+        let exit = events
+            .iter()
+            .filter(within)
+            .find(|e| e.kind == Kind::Exit { pid: program })?;
+        Some([exec.at - self.start, exit.at - exec.at, self.end - exit.at])
+    }
+}
+
+/// Runs `argv` bare and in ours for `rounds` paced rounds; returns each round's phases, bare's
+/// first, for the rounds whose both runs the trace splits.
+fn measure(
+    tracer: &Tracer,
+    argv: &[&str],
+    served: &Setup,
+    rounds: usize,
+) -> Result<Vec<[Phases; 2]>, String> {
+    let bare = || -> Result<Run, String> {
+        std::thread::sleep(stats::SETTLE);
+        let start = now();
+        let mut child = Peer::Bare
+            .command(argv)
+            .spawn()
+            .map_err(|e| format!("bare: cannot start: {e}"))?;
+        let status = child.wait().map_err(|e| format!("bare: wait: {e}"))?;
+        let end = now();
+        if !status.success() {
+            return Err(format!("bare: ended with {status}"));
+        }
+        Ok(Run {
+            start,
+            end,
+            pid: child.id(),
+            ours: false,
+        })
+    };
+    let ours = || -> Result<Run, String> {
+        std::thread::sleep(stats::SETTLE);
+        let start = now();
+        let mut child = served
+            .command(argv)
+            .spawn()
+            .map_err(|e| format!("ours: cannot spawn: {e}"))?;
+        let status = child.wait().status;
+        let end = now();
+        if status != Status::Exited(0) {
+            return Err(format!("ours: ended with {status:?}"));
+        }
+        Ok(Run {
+            start,
+            end,
+            pid: child.id(),
+            ours: true,
+        })
+    };
+    // Warm-up, then rounds in the order of the other paced runs.
+    bare()?;
+    ours()?;
+    tracer.take()?;
+    let mut runs = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let mut pair = [None, None];
+        for i in stats::round_order(r, 2) {
+            pair[i] = Some(if i == 0 { bare()? } else { ours()? });
+        }
+        runs.push(pair);
+    }
+    let events = tracer.take()?;
+    Ok(runs
+        .iter()
+        .filter_map(|&[b, o]| Some([b?.phases(&events)?, o?.phases(&events)?]))
+        .collect())
+}
+
+/// Prints one workload's table.
+fn print(rounds: &[[Phases; 2]]) {
+    println!(
+        "  {:<38} {:>10} {:>10} {:>12}  95% interval",
+        "phase", "bare", "ours", "ours - bare"
+    );
+    let names = [
+        "launch: spawn to the program's exec",
+        "program: its exec to its exit",
+        "end: its exit to the wait's return",
+    ];
+    let column = |k: usize, p: usize| -> Vec<f64> { rounds.iter().map(|r| r[k][p]).collect() };
+    let whole = |k: usize| -> Vec<f64> { rounds.iter().map(|r| r[k].iter().sum()).collect() };
+    let row = |name: &str, bare: Vec<f64>, ours: Vec<f64>| {
+        let d: Vec<f64> = ours.iter().zip(&bare).map(|(o, b)| o - b).collect();
+        let ci = stats::median_ci(&d);
+        let interval = if ci.0.is_nan() {
+            "too few rounds".to_string()
+        } else {
+            format!("[{} to {}]", stats::signed(ci.0), stats::signed(ci.1))
+        };
+        println!(
+            "  {name:<38} {:>10} {:>10} {:>12}  {interval}",
+            stats::human(stats::median(&bare)),
+            stats::human(stats::median(&ours)),
+            stats::signed(stats::median(&d)),
+        );
+    };
+    for (p, name) in names.iter().enumerate() {
+        row(name, column(0, p), column(1, p));
+    }
+    row("whole run", whole(0), whole(1));
+}
+
+/// Runs the split for every workload; a failing run is a failure, a missing tracefs a notice.
+pub fn run(mode: Mode) -> Vec<Finding> {
+    println!(
+        "== Where a run's time goes: bare against the fork server's sandbox under the realistic policy, split by ftrace's exec and exit events, each run after a {} ms pause ==",
+        stats::SETTLE.as_millis()
+    );
+    let tracer = match Tracer::start(EVENTS) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("NOTICE: skipped, {e}\n");
+            return Vec::new();
+        }
+    };
+    let mut findings = Vec::new();
+    for w in WORKLOADS {
+        if !Path::new(w.argv[0]).exists() {
+            println!(
+                "{}: NOTICE: skipped, {} does not exist here\n",
+                w.name, w.argv[0]
+            );
+            continue;
+        }
+        let policy = ours::compile(w.name, w.policy);
+        let served = Setup::with_usr(Some(&policy)).served();
+        let rounds = mode.pick(w.rounds.0, w.rounds.1);
+        match measure(&tracer, w.argv, &served, rounds) {
+            Ok(split) if split.is_empty() => findings.push(Finding::Failed(format!(
+                "{}: the trace named no run's exec and exit",
+                w.name
+            ))),
+            Ok(split) => {
+                println!("{}: {} of {rounds} rounds split", w.name, split.len());
+                print(&split);
+                println!();
+            }
+            Err(e) => findings.push(Finding::Failed(format!("{}: {e}", w.name))),
+        }
+    }
+    findings
+}

@@ -1,0 +1,101 @@
+//! Kernel timestamps of process events: a tracefs instance of this process's own (its own
+//! buffer, events and clock, removed when dropped, so the host's tracing set-up is neither read
+//! nor changed) and the parser of its `sched_process_*` lines.
+
+use std::path::{Path, PathBuf};
+
+/// A tracefs instance of this process's own, removed when dropped.
+pub struct Tracer {
+    dir: PathBuf,
+}
+
+impl Tracer {
+    /// Makes the instance and starts recording `events` (of the `sched` group) with the
+    /// monotonic clock.
+    pub fn start(events: &[&str]) -> Result<Tracer, String> {
+        let root = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+            .iter()
+            .map(Path::new)
+            .find(|r| r.join("instances").is_dir())
+            .ok_or(
+                "tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)",
+            )?;
+        let dir = root.join(format!("instances/sandbox-bench-{}", std::process::id()));
+        std::fs::create_dir(&dir)
+            .map_err(|e| format!("cannot make the tracefs instance {}: {e}", dir.display()))?;
+        let tracer = Tracer { dir };
+        tracer.write("trace_clock", "mono")?;
+        tracer.write("buffer_size_kb", "4096")?;
+        for e in events {
+            tracer.write(&format!("events/sched/{e}/enable"), "1")?;
+        }
+        tracer.write("tracing_on", "1")?;
+        Ok(tracer)
+    }
+
+    fn write(&self, file: &str, value: &str) -> Result<(), String> {
+        let path = self.dir.join(file);
+        std::fs::write(&path, value).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// The events recorded since the last call, which empties the buffer.
+    pub fn take(&self) -> Result<Vec<Event>, String> {
+        let path = self.dir.join("trace");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        self.write("trace", "")?;
+        Ok(text.lines().filter_map(Event::parse).collect())
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.write("tracing_on", "0");
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// One recorded event: seconds on the monotonic clock, and what happened.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Event {
+    /// Seconds on the monotonic clock.
+    pub at: f64,
+    /// What happened.
+    pub kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// `parent` made `child` (a process or a thread).
+    Fork { parent: u32, child: u32 },
+    /// `pid` exec'd.
+    Exec { pid: u32 },
+    /// Thread `pid` exited.
+    Exit { pid: u32 },
+}
+
+impl Event {
+    /// Parses one line of the `trace` file, such as
+    /// `python3-5445 [001] ..... 61081.380260: sched_process_exec: filename=/usr/bin/python3
+    /// pid=5445 old_pid=5445`; `None` for any other line.
+    pub fn parse(line: &str) -> Option<Event> {
+        let (head, rest) = line.split_once(": sched_process_")?;
+        let at = head.rsplit(' ').next()?.parse().ok()?;
+        let (name, fields) = rest.split_once(": ")?;
+        // The value after the last ` key=` (names and file names may hold spaces).
+        let field = |key: &str| -> Option<u32> {
+            let at = fields.rfind(&format!(" {key}="))? + key.len() + 2;
+            fields[at..].split(' ').next()?.parse().ok()
+        };
+        let kind = match name {
+            "fork" => Kind::Fork {
+                parent: field("pid")?,
+                child: field("child_pid")?,
+            },
+            "exec" => Kind::Exec { pid: field("pid")? },
+            "exit" => Kind::Exit { pid: field("pid")? },
+            _ => return None,
+        };
+        Some(Event { at, kind })
+    }
+}
