@@ -43,3 +43,12 @@ fn a_command_name_with_spaces_does_not_shift_the_fields() {
     let other = " kworker/0:1-12 [000] ..... 5.000002: sched_switch: prev_comm=a prev_pid=1";
     assert_eq!(Event::parse(other), None);
 }
+
+#[test]
+fn the_task_column_gives_the_thread_id() {
+    let line = "  sandbox-fork-se-5441    [001] ..... 61081.313039: tracing_mark_write: x";
+    assert_eq!(trace::task_id(line), Some(5441));
+    let spaced = "   my odd-name-77 [000] d..2. 1.0: tracing_mark_write: y";
+    assert_eq!(trace::task_id(spaced), Some(77));
+    assert_eq!(trace::task_id("# tracer: nop"), None);
+}

@@ -7,7 +7,8 @@
 //!
 //! The events go to a tracefs instance of this process's own (its own buffer, events and
 //! clock), removed at the end, so the host's tracing set-up is neither read nor changed. Where
-//! tracefs is not mounted, or not writable (not root), the section prints a notice and is
+//! tracefs is not mounted, or not writable (not root), or this process sees pids other than the
+//! trace's (it runs in a pid namespace of its own), the section prints a notice and is
 //! skipped.
 
 use crate::ours::{self, Setup};
@@ -210,6 +211,18 @@ pub fn run(mode: Mode) -> Vec<Finding> {
             return Vec::new();
         }
     };
+    // SAFETY: no arguments.
+    let tid = unsafe { libc::gettid() } as u32;
+    match tracer.traced_tid() {
+        Ok(traced) if traced == tid => {}
+        Ok(traced) => {
+            println!(
+                "NOTICE: skipped, this process runs in a pid namespace of its own (the trace names this thread {traced}, it sees itself as {tid}), so the trace's processes cannot be matched to the runs\n"
+            );
+            return Vec::new();
+        }
+        Err(e) => return vec![Finding::Failed(format!("split: {e}"))],
+    }
     let mut findings = Vec::new();
     for w in WORKLOADS {
         if !Path::new(w.argv[0]).exists() {

@@ -40,11 +40,28 @@ impl Tracer {
 
     /// The events recorded since the last call, which empties the buffer.
     pub fn take(&self) -> Result<Vec<Event>, String> {
+        Ok(self.take_text()?.lines().filter_map(Event::parse).collect())
+    }
+
+    /// The calling thread's id as the trace names it, which differs from the one this process
+    /// sees when it runs in a pid namespace of its own (the trace's are the initial
+    /// namespace's). Empties the buffer.
+    pub fn traced_tid(&self) -> Result<u32, String> {
+        let mark = format!("sandbox-bench-mark-{}", std::process::id());
+        self.write("trace_marker", &mark)?;
+        let text = self.take_text()?;
+        text.lines()
+            .find(|l| l.ends_with(&mark))
+            .and_then(task_id)
+            .ok_or_else(|| "the trace did not show this process's marker".to_string())
+    }
+
+    fn take_text(&self) -> Result<String, String> {
         let path = self.dir.join("trace");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         self.write("trace", "")?;
-        Ok(text.lines().filter_map(Event::parse).collect())
+        Ok(text)
     }
 }
 
@@ -53,6 +70,13 @@ impl Drop for Tracer {
         let _ = self.write("tracing_on", "0");
         let _ = std::fs::remove_dir(&self.dir);
     }
+}
+
+/// The thread id of a trace line's task column (`comm-tid [cpu] ...`; the name may hold dashes
+/// and spaces).
+pub fn task_id(line: &str) -> Option<u32> {
+    let task = line.split_once(" [")?.0.trim();
+    task.rsplit_once('-')?.1.parse().ok()
 }
 
 /// One recorded event: seconds on the monotonic clock, and what happened.
