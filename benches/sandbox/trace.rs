@@ -4,6 +4,27 @@
 
 use std::path::{Path, PathBuf};
 
+/// The name of this benchmark's instances, before the owning process's pid.
+const PREFIX: &str = "sandbox-bench-";
+
+/// Removes the instances of benchmark processes that no longer run (killed before their
+/// instance's removal), so that their buffers do not stay allocated until the next boot.
+/// Called before this process makes its own.
+fn remove_stale_instances(instances: &Path) {
+    let Ok(entries) = std::fs::read_dir(instances) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(PREFIX));
+        // This process has made none yet: one named after it is a dead namesake's.
+        let own = std::process::id().to_string();
+        if pid.is_some_and(|p| p == own || !Path::new("/proc").join(p).exists()) {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// A tracefs instance of this process's own, removed when dropped.
 pub struct Tracer {
     dir: PathBuf,
@@ -20,7 +41,8 @@ impl Tracer {
             .ok_or(
                 "tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)",
             )?;
-        let dir = root.join(format!("instances/sandbox-bench-{}", std::process::id()));
+        remove_stale_instances(&root.join("instances"));
+        let dir = root.join(format!("instances/{PREFIX}{}", std::process::id()));
         std::fs::create_dir(&dir)
             .map_err(|e| format!("cannot make the tracefs instance {}: {e}", dir.display()))?;
         let tracer = Tracer { dir };
