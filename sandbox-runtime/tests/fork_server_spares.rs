@@ -152,9 +152,11 @@ fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
 #[test]
 fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     let _one = serial();
+    // `head -c1` runs until it has read a byte, so the second sandbox is still running (and
+    // the server still watching its end) when the server's descriptors are looked at.
     let spawn = || {
-        let mut c = common::command("/bin/true");
-        c.stdin(Stdio::Piped);
+        let mut c = common::command("/usr/bin/head");
+        c.arg("-c1").stdin(Stdio::Piped).stdout(Stdio::Null);
         let at = uptime();
         let child = c.spawn().expect("spawn");
         let made_ahead = age_at(child.id(), at) > 0.1;
@@ -179,6 +181,9 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     );
     assert!(made_ahead, "the sandbox was not served by a spare");
     let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"y")
+        .expect("the running sandbox reads its stdin");
     assert_eq!(child.wait().status, Status::Exited(0));
     // The sandbox has ended: nobody may hold its end of stdin any more (not the server, which
     // passed it on, nor the next spare it makes), so a write fails at once.
