@@ -3,8 +3,8 @@
 //! next request (its init is older than the request), that it shares nothing with the sandbox
 //! before it, that a bind source replaced on the host in between is never served from it, and
 //! that spares the server lets go do not pile up as zombies, and that a spare is made after the
-//! sandbox before it ends, not beside it (unless that one runs long). The tests of this binary run one
-//! at a time: each needs the server's spare to be its own.
+//! sandbox before it ends, not beside it (unless that one runs long). The tests of this binary
+//! run one at a time: each needs the server's spare to be its own.
 
 mod common;
 

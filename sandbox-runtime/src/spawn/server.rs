@@ -104,11 +104,11 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// come for 5 ms since, the server makes the next one's namespaces, id maps and file system
 /// ahead of time for the same configuration (mounts, hostname, network), so a host that starts
 /// sandboxes now and then, rather than back to back, gets most of the start-up done before it
-/// asks, and a short run never has that work going on beside it. Such a spare is used only if every bind
-/// source on the host is still the object the spare shows, on a mount with the same flags (a
-/// file or directory replaced since under the same name, or remounted read-only, gets a
-/// fresh sandbox). Only the last configuration has a spare: a request
-/// with another one gets a fresh clone, as without the server's help. A spare waiting for a
+/// asks, and a sandbox that runs alone and ends within a second never has that work going on
+/// beside it. Such a spare is used only if every bind source on the host is still the object
+/// the spare shows, on a mount with the same flags (a file or directory replaced since under
+/// the same name, or remounted read-only, gets a fresh sandbox). Only the last configuration
+/// has a spare: a request with another one gets a fresh clone, as without the server's help. A spare waiting for a
 /// request keeps what it binds in use (the space of a deleted source file, a file system the
 /// host unmounts) and has made its mount points inside writable binds already; it is a child
 /// of the host process (as every init the server clones), so a host that reaps any child
@@ -349,7 +349,10 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
         // Opened before the reply: until the host knows the pid, nobody can have reaped it.
-        let launched = launched_pid(result).and_then(|pid| super::pidfd_open(pid).ok());
+        let launched = libc::pid_t::try_from(result)
+            .ok()
+            .filter(|pid| *pid > 0)
+            .and_then(|pid| super::pidfd_open(pid).ok());
         let reply = Message::Reply(Reply { result, made_ahead });
         if reply.send(&mut channel).is_err() {
             sys::exit(0);
@@ -384,46 +387,38 @@ const IDLE_BEFORE_SPARE: Duration = Duration::from_millis(5);
 /// long run hardly notices the spare's set-up, and the next start-up still gets its help.
 const SPARE_BESIDE_A_RUN_AFTER: Duration = Duration::from_secs(1);
 
-/// The pid of the init a reply's `result` names, if it names one.
-fn launched_pid(result: i64) -> Option<libc::pid_t> {
-    libc::pid_t::try_from(result).ok().filter(|pid| *pid > 0)
-}
-
 /// Whether to make a spare now: once the sandbox launched last (`launched`, its init's pidfd)
 /// has ended, or has run for [`SPARE_BESIDE_A_RUN_AFTER`], and then no request has come for
 /// [`IDLE_BEFORE_SPARE`]; `false` as soon as a request comes. Without the pidfd, only the idle
 /// wait counts.
 ///
 /// Made while that sandbox runs, the spare's kernel work (new namespaces, mounts, the RCU
-/// grace periods of the detach) slows the program running beside it: measured on `python3`,
-/// its run from exec to exit took 1-2 ms longer than when the spare was made after its end.
+/// grace periods of the detach) slows the program running beside it (the benchmark's `split`
+/// section times a program's own run, from its exec to its exit).
 fn time_for_a_spare(channel: &Comms, launched: Option<OwnedFd>) -> bool {
     if let Some(init) = launched {
         let fds = [channel.as_raw_fd(), init.as_raw_fd()];
         // A request (or an error, which the caller's read then meets) came first.
-        if wait_readable(&fds, SPARE_BESIDE_A_RUN_AFTER) == Some(0) {
+        if wait_readable(fds, SPARE_BESIDE_A_RUN_AFTER) == Some(0) {
             return false;
         }
     }
-    wait_readable(&[channel.as_raw_fd()], IDLE_BEFORE_SPARE).is_none()
+    wait_readable([channel.as_raw_fd()], IDLE_BEFORE_SPARE).is_none()
 }
 
 /// Waits until one of `fds` is readable (or in error) and returns the index of the first such
 /// one, or `None` when `time` passes first. A failing poll counts as `fds[0]` being readable,
 /// so that the caller goes on to read it and sees the error there.
-fn wait_readable(fds: &[RawFd], time: Duration) -> Option<usize> {
-    let mut polled: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+fn wait_readable<const N: usize>(fds: [RawFd; N], time: Duration) -> Option<usize> {
+    let mut polled = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
     let ms = libc::c_int::try_from(time.as_millis()).unwrap_or(libc::c_int::MAX);
     loop {
-        // SAFETY: polled is a live array of polled.len() pollfds.
-        let r = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, ms) };
+        // SAFETY: polled is a live array of N pollfds.
+        let r = unsafe { libc::poll(polled.as_mut_ptr(), N as libc::nfds_t, ms) };
         if r < 0 && sys::errno() == libc::EINTR {
             continue;
         }

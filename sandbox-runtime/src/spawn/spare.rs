@@ -4,9 +4,10 @@
 //! into new namespaces, the id maps, `lo`, the hostname and the file system. Once the sandbox
 //! it served last has ended (or has run for a second) and the host has been quiet for a
 //! moment, the fork server clones a *spare* init for the same configuration and lets it do all
-//! of that. The spare then waits on its channel. The next request with the same namespace part ([`Request::namespace_key`]) is
-//! handed to it: the spare receives the request and its descriptors, waits for the host to
-//! release it (as any init waits for its id maps), and forks the sandboxee. A request with
+//! of that. The spare then waits on its channel. The next request with the same namespace
+//! part ([`Request::namespace_key`]) is handed to it: the spare receives the request and its
+//! descriptors, waits for the host to release it (as any init waits for its id maps), and
+//! forks the sandboxee. A request with
 //! another configuration gets a freshly cloned init as before, and the spare is let go.
 //!
 //! A spare shows the host as it was when the spare was built. It is used only if each bind's
