@@ -108,11 +108,12 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// beside it. Such a spare is used only if every bind source on the host is still the object
 /// the spare shows, on a mount with the same flags (a file or directory replaced since under
 /// the same name, or remounted read-only, gets a fresh sandbox). Only the last configuration
-/// has a spare: a request with another one gets a fresh clone, as without the server's help. A spare waiting for a
-/// request keeps what it binds in use (the space of a deleted source file, a file system the
-/// host unmounts) and has made its mount points inside writable binds already; it is a child
-/// of the host process (as every init the server clones), so a host that reaps any child
-/// (`waitpid(-1)`) or ignores `SIGCHLD` takes spares from the runtime as it would take inits.
+/// has a spare: a request with another one gets a fresh clone, as without the server's help.
+/// A spare waiting for a request keeps what it binds in use (the space of a deleted source
+/// file, a file system the host unmounts) and has made its mount points inside writable binds
+/// already; it is a child of the host process (as every init the server clones), so a host
+/// that reaps any child (`waitpid(-1)`) or ignores `SIGCHLD` takes spares from the runtime as
+/// it would take inits.
 pub fn start_fork_server() -> io::Result<u32> {
     let mut result = Ok(0);
     let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());
