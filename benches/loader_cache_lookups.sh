@@ -16,10 +16,17 @@ cd /
 # The python3 process is the one that looks up its `encodings` package.
 count() {
     pid=$(grep -m1 '/encodings' "$out/$1" | cut -d' ' -f1)
+    if [ -z "$pid" ]; then
+        echo "$2: no process looked up python3's encodings package; is python3 the one traced?" >&2
+        exit 1
+    fi
     echo "$2: $(grep -c "^$pid " "$out/$1") calls, $(grep "^$pid " "$out/$1" | grep -c ENOENT) failed with ENOENT"
 }
 
-binds="--ro /usr --ro /lib --ro /lib64 --ro /bin"
+binds="--ro /usr"
+for d in /lib /lib64 /bin; do
+    if [ -e "$d" ]; then binds="$binds --ro $d"; fi
+done
 strace -f -qq -e trace=%file -o "$out/bare" env -i /usr/bin/python3 -c "$code"
 count bare "bare (env -i)"
 # shellcheck disable=SC2086 # the binds are separate arguments

@@ -115,6 +115,11 @@ impl<'a> Setup<'a> {
     /// Runs `argv` to completion; `Err` unless it exits with one of `ok_codes`. With `drain`,
     /// standard output is a pipe this process reads to its end.
     pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
+        self.run_pid(argv, ok_codes, drain).map(drop)
+    }
+
+    /// [`Setup::run`], returning the pid the sandbox's init had.
+    pub fn run_pid(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<u32, String> {
         let mut cmd = self.command(argv);
         if drain {
             cmd.stdout(Stdio::Piped);
@@ -124,7 +129,7 @@ impl<'a> Setup<'a> {
             std::io::copy(&mut out, &mut std::io::sink()).map_err(|e| format!("read: {e}"))?;
         }
         match child.wait().status {
-            Status::Exited(c) if ok_codes.contains(&c) => Ok(()),
+            Status::Exited(c) if ok_codes.contains(&c) => Ok(child.id()),
             s => Err(format!("ended with {s:?}")),
         }
     }

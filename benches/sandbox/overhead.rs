@@ -196,7 +196,7 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
 }
 
 /// The target's own run: bare against the fork server's sandbox under the realistic policy
-/// (each sandbox's namespaces made ahead while the previous one runs), nothing else in the
+/// (each sandbox's namespaces made ahead after the previous one ended), nothing else in the
 /// rounds. The target is met only when the whole 95% interval is within the bound in both
 /// readings of the rounds: paired by round, and each variant after its own kind (see
 /// [`leftover_check`]); otherwise returns the finding.

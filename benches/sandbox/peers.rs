@@ -193,6 +193,12 @@ impl Peer {
     /// [`RUN_TIMEOUT`] is killed and is an error.
     pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
         self.run_within(argv, ok_codes, drain, RUN_TIMEOUT)
+            .map(drop)
+    }
+
+    /// [`Peer::run`], returning the pid the peer's process had.
+    pub fn run_pid(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<u32, String> {
+        self.run_within(argv, ok_codes, drain, RUN_TIMEOUT)
     }
 
     /// [`Peer::run`] with a time limit: past it the peer's whole process group is killed
@@ -205,7 +211,7 @@ impl Peer {
         ok_codes: &[i32],
         drain: bool,
         limit: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<u32, String> {
         let (mut cmd, filter) = self.command_with_filter(argv)?;
         cmd.process_group(0);
         if drain {
@@ -225,7 +231,7 @@ impl Peer {
         ended?;
         let status = status?;
         match status.code() {
-            Some(c) if ok_codes.contains(&c) => Ok(()),
+            Some(c) if ok_codes.contains(&c) => Ok(child.id()),
             _ => Err(format!("ended with {status}")),
         }
     }
@@ -240,7 +246,7 @@ impl Peer {
             return *ok;
         }
         let ok = match self.run_within(&["/bin/true"], &[0], false, AVAILABILITY_TIMEOUT) {
-            Ok(()) => true,
+            Ok(_) => true,
             Err(e) => {
                 println!(
                     "  NOTICE: {} is not usable here ({e}); its rows are skipped",

@@ -13,10 +13,10 @@
 
 use crate::ours::{self, Setup};
 use crate::peers::Peer;
-use crate::stats;
-use crate::trace::{Event, Kind, Tracer};
+use crate::stats::{self, Variant};
+use crate::trace::{Event, Kind, StartError, Tracer};
 use crate::{Finding, Mode};
-use sandbox_runtime::Status;
+use std::cell::RefCell;
 use std::path::Path;
 
 /// A program whose run is split, with the policy ours runs it under.
@@ -62,105 +62,64 @@ const EVENTS: &[&str] = &[
     "sched_process_exit",
 ];
 
-/// One timed run: when it started and ended, and the pid whose child (ours: init, whose
-/// first child is the sandboxee) or self (bare) is the program.
-#[derive(Clone, Copy)]
-struct Run {
-    start: f64,
-    end: f64,
-    pid: u32,
-    ours: bool,
-}
-
 /// A run's three phases in seconds: launch, program, end.
 type Phases = [f64; 3];
 
-impl Run {
-    /// Splits the run by `events`; `None` if its program's exec or exit is not among them.
-    fn phases(&self, events: &[Event]) -> Option<Phases> {
-        let within = |e: &&Event| e.at >= self.start && e.at <= self.end;
-        let program = if self.ours {
-            events.iter().filter(within).find_map(|e| match e.kind {
-                Kind::Fork { parent, child } if parent == self.pid => Some(child),
-                _ => None,
-            })?
-        } else {
-            self.pid
-        };
-        let exec = events
-            .iter()
-            .filter(within)
-            .find(|e| e.kind == Kind::Exec { pid: program })?;
-        let exit = events
-            .iter()
-            .filter(within)
-            .find(|e| e.kind == Kind::Exit { pid: program })?;
-        Some([exec.at - self.start, exit.at - exec.at, self.end - exit.at])
-    }
+/// Splits the run from `start` to `end` by `events`: its program is process `pid` itself
+/// (bare), or with `forked`, the first child process `pid` made (ours: init, whose first
+/// child is the sandboxee). `None` if the program's exec or exit is not among them.
+fn phases(events: &[Event], start: f64, end: f64, pid: u32, forked: bool) -> Option<Phases> {
+    let within = || events.iter().filter(|e| e.at >= start && e.at <= end);
+    let program = if forked {
+        within().find_map(|e| match e.kind {
+            Kind::Fork { parent, child } if parent == pid => Some(child),
+            _ => None,
+        })?
+    } else {
+        pid
+    };
+    let exec = within().find(|e| e.kind == Kind::Exec { pid: program })?;
+    let exit = within().find(|e| e.kind == Kind::Exit { pid: program })?;
+    Some([exec.at - start, exit.at - exec.at, end - exit.at])
 }
 
-/// Runs `argv` bare and in ours for `rounds` paced rounds; returns each round's phases, bare's
-/// first, for the rounds whose both runs the trace splits.
+/// Runs `argv` bare and in ours in paced rounds ([`stats::interleave_paced`], as the overhead
+/// target's own run; each run with its time limit); returns each round's phases, bare's first,
+/// for the rounds whose both runs the trace splits. The trace is read after each run, outside
+/// its timed part, so its buffer only ever holds one run's events.
 fn measure(
     tracer: &Tracer,
     argv: &[&str],
     served: &Setup,
     rounds: usize,
 ) -> Result<Vec<[Phases; 2]>, String> {
-    let bare = || -> Result<Run, String> {
-        std::thread::sleep(stats::SETTLE);
+    let split = [RefCell::new(Vec::new()), RefCell::new(Vec::new())];
+    let timed = |k: usize, run: &dyn Fn() -> Result<u32, String>| -> Result<(), String> {
+        tracer.take()?;
         let start = now();
-        let mut child = Peer::Bare
-            .command(argv)
-            .spawn()
-            .map_err(|e| format!("bare: cannot start: {e}"))?;
-        let status = child.wait().map_err(|e| format!("bare: wait: {e}"))?;
+        let pid = run()?;
         let end = now();
-        if !status.success() {
-            return Err(format!("bare: ended with {status}"));
-        }
-        Ok(Run {
-            start,
-            end,
-            pid: child.id(),
-            ours: false,
-        })
+        let forked = k == 1;
+        split[k]
+            .borrow_mut()
+            .push(phases(&tracer.take()?, start, end, pid, forked));
+        Ok(())
     };
-    let ours = || -> Result<Run, String> {
-        std::thread::sleep(stats::SETTLE);
-        let start = now();
-        let mut child = served
-            .command(argv)
-            .spawn()
-            .map_err(|e| format!("ours: cannot spawn: {e}"))?;
-        let status = child.wait().status;
-        let end = now();
-        if status != Status::Exited(0) {
-            return Err(format!("ours: ended with {status:?}"));
-        }
-        Ok(Run {
-            start,
-            end,
-            pid: child.id(),
-            ours: true,
-        })
-    };
-    // Warm-up, then rounds in the order of the other paced runs.
-    bare()?;
-    ours()?;
-    tracer.take()?;
-    let mut runs = Vec::with_capacity(rounds);
-    for r in 0..rounds {
-        let mut pair = [None, None];
-        for i in stats::round_order(r, 2) {
-            pair[i] = Some(if i == 0 { bare()? } else { ours()? });
-        }
-        runs.push(pair);
-    }
-    let events = tracer.take()?;
-    Ok(runs
+    let variants = [
+        Variant::new("bare", || {
+            timed(0, &|| Peer::Bare.run_pid(argv, &[0], false))
+        }),
+        Variant::new("ours", || timed(1, &|| served.run_pid(argv, &[0], false))),
+    ];
+    stats::interleave_paced(&variants, rounds, stats::SETTLE)?;
+    drop(variants);
+    let [bare, ours] = split.map(RefCell::into_inner);
+    // The first run of each is the untimed warm-up.
+    Ok(bare
         .iter()
-        .filter_map(|&[b, o]| Some([b?.phases(&events)?, o?.phases(&events)?]))
+        .zip(&ours)
+        .skip(1)
+        .filter_map(|(b, o)| Some([(*b)?, (*o)?]))
         .collect())
 }
 
@@ -206,10 +165,11 @@ pub fn run(mode: Mode) -> Vec<Finding> {
     );
     let tracer = match Tracer::start(EVENTS) {
         Ok(t) => t,
-        Err(e) => {
-            println!("NOTICE: skipped, {e}\n");
+        Err(StartError::Unavailable(why)) => {
+            println!("NOTICE: skipped, {why}\n");
             return Vec::new();
         }
+        Err(StartError::Failed(e)) => return vec![Finding::Failed(format!("split: {e}"))],
     };
     // SAFETY: no arguments.
     let tid = unsafe { libc::gettid() } as u32;

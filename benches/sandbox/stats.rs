@@ -106,7 +106,7 @@ pub fn runs_after(rounds: &Rounds, i: usize, prev: usize) -> Vec<f64> {
 
 /// The order of the `n` variants in round `r` (see [`interleave`]): starting at `r % n`, up
 /// the list in even rounds and down it in odd ones.
-pub fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
+fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |k| {
         if r % 2 == 0 {
             (r + k) % n

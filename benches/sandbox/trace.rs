@@ -25,6 +25,14 @@ fn remove_stale_instances(instances: &Path) {
     }
 }
 
+/// Why a [`Tracer`] could not start.
+pub enum StartError {
+    /// This machine or user cannot trace (no tracefs, not root): a notice, not a failure.
+    Unavailable(String),
+    /// Tracing is there but setting it up failed.
+    Failed(String),
+}
+
 /// A tracefs instance of this process's own, removed when dropped.
 pub struct Tracer {
     dir: PathBuf,
@@ -33,25 +41,38 @@ pub struct Tracer {
 impl Tracer {
     /// Makes the instance and starts recording `events` (of the `sched` group) with the
     /// monotonic clock.
-    pub fn start(events: &[&str]) -> Result<Tracer, String> {
-        let root = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
-            .iter()
-            .map(Path::new)
-            .find(|r| r.join("instances").is_dir())
-            .ok_or(
-                "tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)",
-            )?;
+    pub fn start(events: &[&str]) -> Result<Tracer, StartError> {
+        let roots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].map(Path::new);
+        let Some(root) = roots.iter().find(|r| r.join("instances").is_dir()) else {
+            // tracefs's directory is root's alone: without root it looks empty.
+            let why = match std::fs::read_dir(roots[0]) {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    "reading the kernel's trace needs root"
+                }
+                _ => "tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)",
+            };
+            return Err(StartError::Unavailable(why.into()));
+        };
         remove_stale_instances(&root.join("instances"));
         let dir = root.join(format!("instances/{PREFIX}{}", std::process::id()));
-        std::fs::create_dir(&dir)
-            .map_err(|e| format!("cannot make the tracefs instance {}: {e}", dir.display()))?;
-        let tracer = Tracer { dir };
-        tracer.write("trace_clock", "mono")?;
-        tracer.write("buffer_size_kb", "4096")?;
-        for e in events {
-            tracer.write(&format!("events/sched/{e}/enable"), "1")?;
+        if let Err(e) = std::fs::create_dir(&dir) {
+            let what = format!("cannot make the tracefs instance {}: {e}", dir.display());
+            return Err(match e.kind() {
+                std::io::ErrorKind::PermissionDenied => StartError::Unavailable(what),
+                _ => StartError::Failed(what),
+            });
         }
-        tracer.write("tracing_on", "1")?;
+        let tracer = Tracer { dir };
+        let set_up = || -> Result<(), String> {
+            tracer.write("trace_clock", "mono")?;
+            // One run's events at a time (see `take`): a small buffer is plenty.
+            tracer.write("buffer_size_kb", "1024")?;
+            for e in events {
+                tracer.write(&format!("events/sched/{e}/enable"), "1")?;
+            }
+            tracer.write("tracing_on", "1")
+        };
+        set_up().map_err(StartError::Failed)?;
         Ok(tracer)
     }
 
