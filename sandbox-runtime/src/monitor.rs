@@ -100,6 +100,8 @@ struct State {
     exec_done: bool,
     listener: Option<OwnedFd>,
     pending_listener: Option<(RawFd, Instant)>,
+    /// Whether every sender of the report socket is gone and all it sent has been read.
+    report_closed: bool,
 }
 
 fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
@@ -127,8 +129,10 @@ impl Monitor {
         let mut st = State::default();
         let deadline = self.wall_limit.map(|w| self.start + w);
         loop {
-            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket, the exec
-            // pipe until the exec, the listener once fetched (poll skips a negative fd).
+            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until it
+            // hangs up, the exec pipe until the exec, the listener once fetched (poll skips a
+            // negative fd).
+            let report = Some(&self.report).filter(|_| !st.report_closed);
             let exec_pipe = st.exec_pipe.as_ref().filter(|_| !st.exec_done);
             let slot = |fd: Option<RawFd>| libc::pollfd {
                 fd: fd.unwrap_or(-1),
@@ -137,7 +141,7 @@ impl Monitor {
             };
             let mut fds = [
                 slot(Some(self.pidfd.as_raw_fd())),
-                slot(Some(self.report.as_raw_fd())),
+                slot(report.map(AsRawFd::as_raw_fd)),
                 slot(exec_pipe.map(AsRawFd::as_raw_fd)),
                 slot(st.listener.as_ref().map(AsRawFd::as_raw_fd)),
             ];
@@ -179,6 +183,10 @@ impl Monitor {
             // call, and each needless read is a system call on that path.
             if report != 0 {
                 self.read_reports(&mut st);
+                // Init closes its end as it exits, some time before its pidfd says it has
+                // ended: polling the hung-up socket meanwhile would spin, on the CPU init's
+                // exit needs. What was sent before the hang-up has just been read.
+                st.report_closed = report & libc::POLLHUP != 0;
             }
             if exec != 0 {
                 self.read_exec_pipe(&mut st);
