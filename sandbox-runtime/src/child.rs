@@ -10,7 +10,6 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A started sandbox. Shaped like [`std::process::Child`].
@@ -25,8 +24,9 @@ pub struct SandboxChild {
     pub stdout: Option<File>,
     /// The program's standard error, when [`crate::Stdio::Piped`].
     pub stderr: Option<File>,
+    /// The monitor thread's [`Outcome`]: sending it is that thread's last act, so nothing
+    /// waits for the thread itself to end.
     result: Receiver<Outcome>,
-    monitor: Option<JoinHandle<()>>,
     outcome: Option<Outcome>,
     observations: Option<Receiver<Observation>>,
 }
@@ -49,7 +49,6 @@ impl SandboxChild {
         killed: Arc<AtomicBool>,
         [stdin, stdout, stderr]: [Option<File>; 3],
         result: Receiver<Outcome>,
-        monitor: JoinHandle<()>,
         observations: Option<Receiver<Observation>>,
     ) -> Self {
         SandboxChild {
@@ -60,7 +59,6 @@ impl SandboxChild {
             stdout,
             stderr,
             result,
-            monitor: Some(monitor),
             outcome: None,
             observations,
         }
@@ -130,9 +128,6 @@ impl SandboxChild {
     }
 
     fn settle(&mut self, o: Outcome) -> Outcome {
-        if let Some(h) = self.monitor.take() {
-            let _ = h.join();
-        }
         self.outcome = Some(o.clone());
         o
     }

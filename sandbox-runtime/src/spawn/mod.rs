@@ -323,8 +323,9 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
             let outcome = m.run();
             let _ = tx.send(outcome);
         });
-    let handle = match handle {
-        Ok(h) => h,
+    // Not joined: the outcome is the thread's last act (see [`SandboxChild`]'s `result`).
+    match handle {
+        Ok(h) => drop(h),
         Err(e) => {
             let _ = monitor::kill(&pidfd);
             reap_quietly(pid);
@@ -337,7 +338,6 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         killed,
         [stdin_p, stdout_p, stderr_p],
         rx,
-        handle,
         observations,
     ))
 }
