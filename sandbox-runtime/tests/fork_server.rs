@@ -148,16 +148,17 @@ fn init_is_the_hosts_child_and_the_server_holds_nothing() {
     );
     // Between requests (other tests spawn through it at the same time) the server keeps only
     // its channel to the host, when it has made the next sandbox ahead its channel to that
-    // spare, and while the sandbox it launched last runs, that sandbox's pidfd: no stream,
-    // pipe or file of any sandbox.
+    // spare, and for each sandbox it launched that still runs, that sandbox's pidfd and mount
+    // namespace: no stream, pipe or file of any sandbox.
     let open_fds = || common::fd_links(server_pid);
     let only_channels = |fds: &[String]| {
         let pidfds = fds.iter().filter(|l| common::is_pidfd(l)).count();
+        let mounts = fds.iter().filter(|l| common::is_mount_namespace(l)).count();
         let channels = fds
             .iter()
             .filter(|l| common::is_unix_stream_socket(server_pid, l))
             .count();
-        (1..=2).contains(&channels) && pidfds <= 1 && channels + pidfds == fds.len()
+        (1..=2).contains(&channels) && mounts <= pidfds && channels + pidfds + mounts == fds.len()
     };
     // Up to 10 s: the other tests of this binary keep the server busy meanwhile.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -167,18 +167,26 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     std::thread::sleep(LET_THE_SPARE_BE_MADE);
     let (mut child, made_ahead) = spawn();
     // The server closes the request's descriptors before it replies: right after the spawn it
-    // holds its channel to the host, the pidfd it watches this sandbox's end with, and no
-    // pipe, file or report socket of this sandbox.
+    // holds its channel to the host, the pidfd it watches this sandbox's end with, this
+    // sandbox's mount namespace (see the next assertion), and no pipe, file or report socket
+    // of this sandbox.
     let held = common::fd_links(server());
     let channels = held
         .iter()
         .filter(|l| common::is_unix_stream_socket(server(), l))
         .count();
     let pidfds = held.iter().filter(|l| common::is_pidfd(l)).count();
+    let mounts: Vec<&String> = held
+        .iter()
+        .filter(|l| common::is_mount_namespace(l))
+        .collect();
     assert!(
-        held.len() == 2 && channels == 1 && pidfds == 1,
+        held.len() == 3 && channels == 1 && pidfds == 1 && mounts.len() == 1,
         "the server holds {held:?}"
     );
+    // The server keeps the sandbox's mounts alive from before the sandbox starts until it has
+    // ended, so that init's exit does not tear them down (see `spawn::watch`).
+    assert_eq!(*mounts[0], common::mount_namespace_of(child.id()));
     assert!(made_ahead, "the sandbox was not served by a spare");
     let mut stdin = child.stdin.take().unwrap();
     stdin
@@ -191,6 +199,25 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
         .write_all(b"x")
         .expect_err("a write to an ended sandbox's stdin succeeded");
     assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    // Once it has ended, the server lets its mount namespace go. What it holds then is the
+    // next spare's (made once the server has been idle for a moment), which it took when it
+    // cloned that spare: the spare's pidfd and mount namespace, and nothing else of the kind.
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let held = common::fd_links(server());
+    let spares: Vec<String> = spares_besides(&[])
+        .iter()
+        .map(|pid| common::mount_namespace_of(pid.parse().unwrap()))
+        .collect();
+    let pidfds = held.iter().filter(|l| common::is_pidfd(l)).count();
+    let mounts: Vec<String> = held
+        .iter()
+        .filter(|l| common::is_mount_namespace(l))
+        .cloned()
+        .collect();
+    assert!(
+        spares.len() == 1 && mounts == spares && pidfds == 1,
+        "the server holds {held:?}; the spares' mount namespaces are {spares:?}"
+    );
 }
 
 /// `mount(2)` with C strings; panics with the errno on failure.

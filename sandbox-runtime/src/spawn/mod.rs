@@ -21,6 +21,7 @@ mod server;
 mod spare;
 pub(crate) mod steps;
 pub(crate) mod sys;
+mod watch;
 mod wire;
 
 pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};

@@ -12,11 +12,13 @@
 //! for it and reads its resource usage as before.
 //!
 //! The server serves one request at a time: no threads, no output, no environment, no
-//! descriptor but its channel (its channel to a spare, and while the sandbox it launched last
-//! runs, that sandbox's pidfd). Once that sandbox has ended (or has run for a second) and no
-//! other request has come for a few milliseconds, it makes the next sandbox's init ahead of
-//! time for the same configuration, a *spare* ([`super::spare`]), which the next matching
-//! request takes instead of a fresh clone. It ends when the host's end of the channel
+//! descriptor but its channel (its channel to a spare, and for each sandbox it launched that
+//! still runs, that sandbox's pidfd and mount namespace, which it keeps so that the mounts are
+//! torn down in the server rather than in init's exit: see [`super::watch`]). Once the sandbox
+//! it launched last has ended (or has run for a second) and no other request has come for a
+//! few milliseconds, it makes the next sandbox's init ahead of time for the same
+//! configuration, a *spare* ([`super::spare`]), which the next matching request takes instead
+//! of a fresh clone. It ends when the host's end of the channel
 //! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
 //! when the caller is a process the host forked later, or when the server is gone (or stopped
@@ -24,6 +26,7 @@
 
 use super::plan::{ChildFds, Plan};
 use super::spare::{self, Spare};
+use super::watch::{Launched, Watched, Woken};
 use super::wire::Request;
 use super::{init, relocate, steps, sys};
 use crate::comms::{Comms, CommsError};
@@ -114,6 +117,12 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// already; it is a child of the host process (as every init the server clones), so a host
 /// that reaps any child (`waitpid(-1)`) or ignores `SIGCHLD` takes spares from the runtime as
 /// it would take inits.
+///
+/// The server also keeps a reference to the mount namespace of each sandbox it launched (up to
+/// 64 at once), and lets it go once that sandbox has ended: the kernel's teardown of the
+/// sandbox's mounts, a few hundred microseconds, then happens in the server just after `wait`
+/// returns instead of before. Until then, what the sandbox bound stays in use, as it does
+/// while the sandbox runs.
 pub fn start_fork_server() -> io::Result<u32> {
     let mut result = Ok(0);
     let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());
@@ -317,7 +326,10 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         sys::exit(1)
     };
     let mut spare: Option<Spare> = None;
+    let mut launched = Launched::default();
     loop {
+        // Sandboxes that end meanwhile are let go, and their mounts with them.
+        while launched.wait(channel.as_raw_fd(), None) != Woken::Request {}
         // A request that cannot be read leaves the channel out of step: stop (the host closing
         // its end is the usual case). One that is read but cannot be carried out gets its errno
         // back, and the server serves on.
@@ -332,7 +344,13 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         // Every descriptor of the request is handed on and closed here before the reply: the
         // host's pipes must end when the sandbox's ends do, not when the server next idles.
         let served = match spare.take() {
-            Some(s) => s.serve(&request, &bytes, fds),
+            Some(mut s) => {
+                // Served or let go (then the host ends it), the spare is watched to its end.
+                if let Some(w) = s.watched.take() {
+                    launched.add(w);
+                }
+                s.serve(&request, &bytes, fds)
+            }
             None => Err(fds),
         };
         let (result, made_ahead) = match served {
@@ -349,18 +367,19 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
             // SAFETY: a signal to this process.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
         }
-        // Opened before the reply: until the host knows the pid, nobody can have reaped it.
-        let launched = libc::pid_t::try_from(result)
-            .ok()
-            .filter(|pid| *pid > 0)
-            .and_then(|pid| super::pidfd_open(pid).ok());
+        let pid = libc::pid_t::try_from(result).ok().filter(|pid| *pid > 0);
+        // Watched from before the reply: until the host knows the pid, nobody can have reaped
+        // it, and init still waits for its id maps (see [`Watched::new`]).
+        if let Some(w) = pid.filter(|_| !made_ahead).and_then(Watched::new) {
+            launched.add(w);
+        }
         let reply = Message::Reply(Reply { result, made_ahead });
         if reply.send(&mut channel).is_err() {
             sys::exit(0);
         }
         // The next sandbox like this one is made once this one has ended and the server has
         // then been idle for a moment (see [`time_for_a_spare`]).
-        if result > 0 && time_for_a_spare(&channel, launched) {
+        if pid.is_some_and(|pid| time_for_a_spare(&channel, &mut launched, pid)) {
             let made = Request::decode(&bytes).map(Spare::make);
             let pid = match &made {
                 Ok(Ok(s)) => Some(s.pid),
@@ -388,46 +407,34 @@ const IDLE_BEFORE_SPARE: Duration = Duration::from_millis(5);
 /// long run hardly notices the spare's set-up, and the next start-up still gets its help.
 const SPARE_BESIDE_A_RUN_AFTER: Duration = Duration::from_secs(1);
 
-/// Whether to make a spare now: once the sandbox launched last (`launched`, its init's pidfd)
-/// has ended, or has run for [`SPARE_BESIDE_A_RUN_AFTER`], and then no request has come for
-/// [`IDLE_BEFORE_SPARE`]; `false` as soon as a request comes. Without the pidfd, only the idle
-/// wait counts.
+/// Whether to make a spare now: once the sandbox launched last (`last`, its init's pid) has
+/// ended, or has run for [`SPARE_BESIDE_A_RUN_AFTER`], and then no request has come for
+/// [`IDLE_BEFORE_SPARE`]; `false` as soon as a request comes. When that sandbox is not
+/// watched (see [`Launched::add`]), only the idle wait counts. Other sandboxes that end
+/// meanwhile are let go.
 ///
 /// Made while that sandbox runs, the spare's kernel work (new namespaces, mounts, the RCU
 /// grace periods of the detach) slows the program running beside it (the benchmark's `split`
 /// section times a program's own run, from its exec to its exit).
-fn time_for_a_spare(channel: &Comms, launched: Option<OwnedFd>) -> bool {
-    if let Some(init) = launched {
-        let fds = [channel.as_raw_fd(), init.as_raw_fd()];
-        // A request (or an error, which the caller's read then meets) came first.
-        if wait_readable(fds, SPARE_BESIDE_A_RUN_AFTER) == Some(0) {
-            return false;
+fn time_for_a_spare(channel: &Comms, launched: &mut Launched, last: libc::pid_t) -> bool {
+    let fd = channel.as_raw_fd();
+    let waits = [
+        (SPARE_BESIDE_A_RUN_AFTER, Some(last)),
+        (IDLE_BEFORE_SPARE, None),
+    ];
+    for (time, until_ended) in waits {
+        let deadline = std::time::Instant::now() + time;
+        while until_ended.is_none_or(|pid| launched.is_running(pid)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match launched.wait(fd, Some(left)) {
+                // A request (or an error, which the caller's read then meets) came first.
+                Woken::Request => return false,
+                Woken::TimedOut => break,
+                Woken::Ended => {}
+            }
         }
     }
-    wait_readable([channel.as_raw_fd()], IDLE_BEFORE_SPARE).is_none()
-}
-
-/// Waits until one of `fds` is readable (or in error) and returns the index of the first such
-/// one, or `None` when `time` passes first. A failing poll counts as `fds[0]` being readable,
-/// so that the caller goes on to read it and sees the error there.
-fn wait_readable<const N: usize>(fds: [RawFd; N], time: Duration) -> Option<usize> {
-    let mut polled = fds.map(|fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    let ms = libc::c_int::try_from(time.as_millis()).unwrap_or(libc::c_int::MAX);
-    loop {
-        // SAFETY: polled is a live array of N pollfds.
-        let r = unsafe { libc::poll(polled.as_mut_ptr(), N as libc::nfds_t, ms) };
-        if r < 0 && sys::errno() == libc::EINTR {
-            continue;
-        }
-        if r < 0 {
-            return Some(0);
-        }
-        return polled.iter().position(|p| p.revents != 0);
-    }
+    true
 }
 
 /// The server's answer to one request.

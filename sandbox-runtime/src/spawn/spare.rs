@@ -29,6 +29,7 @@ use super::plan::{ChildFds, Plan};
 use super::server;
 use super::steps::{Failure, Report, Step};
 use super::sys;
+use super::watch::Watched;
 use super::wire::Request;
 use crate::comms::Comms;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -47,6 +48,9 @@ const FAILED: u8 = 0;
 pub(crate) struct Spare {
     /// The spare's pid (the host's child).
     pub pid: libc::pid_t,
+    /// Its pidfd and mount namespace, taken before its id maps were written, for the server to
+    /// watch once a request takes the spare (see [`super::watch`]).
+    pub watched: Option<Watched>,
     channel: Comms,
     /// [`Request::namespace_key`] of the request the spare was made for.
     key: Vec<u8>,
@@ -72,11 +76,17 @@ impl Spare {
         let plan = Plan::assemble(request.parts, &fds).map_err(|_| None)?;
         let pid = init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, run).map_err(|_| None)?;
         drop((plan, fds));
+        let watched = Watched::new(pid);
         let maps_written = super::idmap::IdMaps::for_caller().write(pid).is_ok();
         if !maps_written || channel.send_u64(1).is_err() {
             return Err(Some(pid));
         }
-        Ok(Spare { pid, channel, key })
+        Ok(Spare {
+            pid,
+            watched,
+            channel,
+            key,
+        })
     }
 
     /// Serves `request` (its bytes as received, and its descriptors) if this spare can: the

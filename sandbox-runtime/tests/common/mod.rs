@@ -91,6 +91,17 @@ pub fn is_pidfd(link: &str) -> bool {
     link == "anon_inode:[pidfd]"
 }
 
+/// Whether `link` (from [`fd_links`]) is a reference to a mount namespace.
+pub fn is_mount_namespace(link: &str) -> bool {
+    link.starts_with("mnt:[")
+}
+
+/// The mount namespace of process `pid`, as a [`fd_links`] link to it reads.
+pub fn mount_namespace_of(pid: u32) -> String {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    link.to_string_lossy().into_owned()
+}
+
 /// Whether `link` (from [`fd_links`] of process `pid`) is a unix stream socket: the fork
 /// server's channels are, while a sandbox's report socket is a seqpacket one and its streams
 /// are pipes or files.
