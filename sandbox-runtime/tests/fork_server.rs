@@ -148,8 +148,9 @@ fn init_is_the_hosts_child_and_the_server_holds_nothing() {
     );
     // Between requests (other tests spawn through it at the same time) the server keeps only
     // its channel to the host, when it has made the next sandbox ahead its channel to that
-    // spare, and for each sandbox it launched that still runs, that sandbox's pidfd and mount
-    // namespace: no stream, pipe or file of any sandbox.
+    // spare, and for each sandbox it launched that still runs, that sandbox's pidfd, mount
+    // namespace and (if a spare served it) the channel to that spare: no stream, pipe or file
+    // of any sandbox.
     let open_fds = || common::fd_links(server_pid);
     let only_channels = |fds: &[String]| {
         let pidfds = fds.iter().filter(|l| common::is_pidfd(l)).count();

@@ -167,9 +167,10 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     std::thread::sleep(LET_THE_SPARE_BE_MADE);
     let (mut child, made_ahead) = spawn();
     // The server closes the request's descriptors before it replies: right after the spawn it
-    // holds its channel to the host, the pidfd it watches this sandbox's end with, this
-    // sandbox's mount namespace (see the next assertion), and no pipe, file or report socket
-    // of this sandbox.
+    // holds its channel to the host and, of this sandbox, the pidfd it watches its end with,
+    // its mount namespace (see the next assertion) and the channel it handed the request to
+    // the spare on (whose other end the spare closed once it had read the request): no pipe,
+    // file or report socket of this sandbox.
     let held = common::fd_links(server());
     let channels = held
         .iter()
@@ -181,7 +182,7 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
         .filter(|l| common::is_mount_namespace(l))
         .collect();
     assert!(
-        held.len() == 3 && channels == 1 && pidfds == 1 && mounts.len() == 1,
+        held.len() == 4 && channels == 2 && pidfds == 1 && mounts.len() == 1,
         "the server holds {held:?}"
     );
     // The server keeps the sandbox's mounts alive from before the sandbox starts until it has

@@ -345,11 +345,12 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         // host's pipes must end when the sandbox's ends do, not when the server next idles.
         let served = match spare.take() {
             Some(mut s) => {
+                let served = s.serve(&request, &bytes, fds);
                 // Served or let go (then the host ends it), the spare is watched to its end.
-                if let Some(w) = s.watched.take() {
+                if let Some(w) = s.into_watched(served.is_ok()) {
                     launched.add(w);
                 }
-                s.serve(&request, &bytes, fds)
+                served
             }
             None => Err(fds),
         };

@@ -49,8 +49,8 @@ pub(crate) struct Spare {
     /// The spare's pid (the host's child).
     pub pid: libc::pid_t,
     /// Its pidfd and mount namespace, taken before its id maps were written, for the server to
-    /// watch once a request takes the spare (see [`super::watch`]).
-    pub watched: Option<Watched>,
+    /// watch once a request takes the spare (see [`Spare::into_watched`]).
+    watched: Option<Watched>,
     channel: Comms,
     /// [`Request::namespace_key`] of the request the spare was made for.
     key: Vec<u8>,
@@ -95,7 +95,7 @@ impl Spare {
     /// its own copies); or, when it cannot serve, the descriptors back for a fresh init, the
     /// spare being let go (the host, told by the reply, ends it).
     pub(crate) fn serve(
-        mut self,
+        &mut self,
         request: &Request,
         bytes: &[u8],
         fds: Vec<OwnedFd>,
@@ -110,6 +110,18 @@ impl Spare {
         } else {
             Err(fds)
         }
+    }
+
+    /// What the server watches of this spare from now on (see [`super::watch`]): a spare that
+    /// `served` keeps its channel open in it; one let go has its channel closed now, which
+    /// ends it unless the host kills it first.
+    pub(crate) fn into_watched(self, served: bool) -> Option<Watched> {
+        let watched = self.watched?;
+        Some(if served {
+            watched.keeping(self.channel)
+        } else {
+            watched
+        })
     }
 
     fn fits(&mut self, request: &Request) -> bool {
