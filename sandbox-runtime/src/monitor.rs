@@ -1,11 +1,14 @@
 //! The monitor: one thread per sandbox that watches it until it ends and builds the
 //! [`Outcome`].
 //!
-//! It polls four things:
+//! It polls five things:
 //! - the report socket: set-up failures from init or the sandboxee, the sandboxee's hello (with
-//!   the exec pipe and, from the kernel, its host pid), and its final wait status from init;
+//!   the exec and installed pipes and, from the kernel, its host pid), and its final wait status
+//!   from init;
 //! - the exec pipe: the predicted listener number, a failed exec, and, by hanging up, the proof
 //!   that the exec happened;
+//! - the installed pipe, which hangs up when the filter is in place: the listener can be taken
+//!   (retries on a timer stand in when that does not come, see [`LISTENER_RETRY_MIN`]);
 //! - the seccomp listener (fetched from the sandboxee with `pidfd_getfd`): the runtime's own
 //!   calls before the exec are let through; anything after is a violation, which is named by
 //!   re-running the policy's original program, recorded, and answered by killing the sandbox
@@ -98,6 +101,8 @@ struct State {
     sandboxee_pidfd: Option<OwnedFd>,
     exec_pipe: Option<OwnedFd>,
     exec_done: bool,
+    /// Until it hangs up (the filter is installed) or the listener is taken.
+    installed_pipe: Option<OwnedFd>,
     listener: Option<OwnedFd>,
     pending_listener: Option<(RawFd, Instant)>,
     /// Whether every sender of the report socket is gone and all it sent has been read.
@@ -134,6 +139,7 @@ impl Monitor {
             // negative fd).
             let report = Some(&self.report).filter(|_| !st.report_closed);
             let exec_pipe = st.exec_pipe.as_ref().filter(|_| !st.exec_done);
+            let installed = st.installed_pipe.as_ref();
             let slot = |fd: Option<RawFd>| libc::pollfd {
                 fd: fd.unwrap_or(-1),
                 events: libc::POLLIN,
@@ -144,6 +150,7 @@ impl Monitor {
                 slot(report.map(AsRawFd::as_raw_fd)),
                 slot(exec_pipe.map(AsRawFd::as_raw_fd)),
                 slot(st.listener.as_ref().map(AsRawFd::as_raw_fd)),
+                slot(installed.map(AsRawFd::as_raw_fd)),
             ];
             let now = Instant::now();
             let mut timeout = deadline
@@ -178,7 +185,7 @@ impl Monitor {
                 self.kill_sandbox();
                 break;
             }
-            let [ended, report, exec, listener] = fds.map(|p| p.revents);
+            let [ended, report, exec, listener, installed] = fds.map(|p| p.revents);
             // Only what poll says is ready: a notification-heavy run wakes this loop once per
             // call, and each needless read is a system call on that path.
             if report != 0 {
@@ -190,6 +197,9 @@ impl Monitor {
             }
             if exec != 0 {
                 self.read_exec_pipe(&mut st);
+            }
+            if installed != 0 {
+                st.installed_pipe = None;
             }
             self.fetch_listener(&mut st);
             if listener & libc::POLLIN != 0 {
@@ -241,14 +251,19 @@ impl Monitor {
                 }
                 kind::EXIT_STATUS => st.exit_status = Some(r.value),
                 kind::HELLO => {
-                    st.exec_pipe = fds.pop();
+                    let mut fds = std::mem::take(&mut fds).into_iter();
+                    st.exec_pipe = fds.next();
+                    st.installed_pipe = fds.next();
                     if let Some(p) = &st.exec_pipe {
                         // SAFETY: fcntl on our own descriptor.
                         unsafe { libc::fcntl(p.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
                     }
                     st.sandboxee_pid = pid.and_then(|p| u32::try_from(p).ok());
                     st.sandboxee_pidfd = pid.and_then(|p| crate::spawn::pidfd_open(p).ok());
-                    if st.exec_pipe.is_none() || st.sandboxee_pidfd.is_none() {
+                    if st.exec_pipe.is_none()
+                        || st.installed_pipe.is_none()
+                        || st.sandboxee_pidfd.is_none()
+                    {
                         let e = SetupError::other("receive the sandboxee's hello", "malformed");
                         self.fail_setup(st, e);
                     }

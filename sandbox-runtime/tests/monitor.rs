@@ -41,6 +41,40 @@ fn the_magic_exec_is_allowed_when_the_policy_allows_execveat() {
     );
 }
 
+/// The sandboxee tells the monitor its filter is in place by closing a pipe. A policy under
+/// which that `close` fails (or goes to the monitor, which cannot answer before it has the
+/// listener) must only slow the start, with the monitor then looking for the listener on its
+/// own timer: no hang, no set-up error.
+#[test]
+fn the_start_does_not_depend_on_close_being_allowed() {
+    let compiled = sandbox_policy::compile_text(
+        "test.policy",
+        None,
+        "default allow;\nerrno(EPERM) close;\n",
+        &mut sandbox_policy::NoIncludes,
+    );
+    let policy = compiled.result.ok().unwrap().policy;
+    for policy in [policy, common::kill_only(&[("close", 3)])] {
+        let out = common::command("/bin/true")
+            .policy(&policy)
+            .limits(Limits {
+                wall_time: Some(Duration::from_secs(20)),
+                ..Limits::default()
+            })
+            .output()
+            .unwrap();
+        // The program ran: under `errno(EPERM) close` the loader gives up on its first close
+        // (exit 127), under `kill close` that close is a violation.
+        match &out.outcome.status {
+            Status::Exited(127) => {
+                assert!(String::from_utf8_lossy(&out.stderr).contains("cannot close"));
+            }
+            Status::Violation(v) => assert_eq!(v.syscall, "close"),
+            s => panic!("{s:?} {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+}
+
 #[test]
 fn int_0x80_is_an_i386_violation() {
     // mov eax, 20 (i386 getpid); int 0x80; ret

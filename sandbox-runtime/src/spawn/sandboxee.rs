@@ -3,9 +3,10 @@
 //! program, the exec pipe, rlimits, drop every capability, no_new_privs, and the seccomp filter
 //! last, then `execveat` of the opened program with the runtime's magic.
 //!
-//! Between installing the filter and the exec, every call (the exec, or on its failure a report
-//! and `exit_group`) passes the filter; the monitor lets such calls through only while the exec
-//! pipe shows the exec has not happened (see [`crate::seccomp`]).
+//! Between installing the filter and the exec, every call (the close that tells the monitor the
+//! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
+//! filter; the monitor lets such calls through only while the exec pipe shows the exec has not
+//! happened (see [`crate::seccomp`]).
 
 use super::plan::Plan;
 use super::steps::{kind, Failure, Report, Step};
@@ -33,8 +34,11 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     chdir(plan)?;
     let exe = find_program(plan)?;
     let notify = plan.parts.filter.as_ref().is_some_and(|f| f.notify);
+    let mut installed = None;
     if notify {
-        *channel = exec_pipe(plan)?;
+        let pipes = exec_pipes(plan)?;
+        *channel = pipes.exec;
+        installed = Some(pipes.installed);
     }
     rlimits(plan)?;
     drop_capabilities()?;
@@ -44,6 +48,12 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
             announce_listener(*channel)?;
         }
         install_filter(filter)?;
+        if let Some(fd) = installed {
+            // The monitor's end hangs up: the listener exists, take it now. A policy that
+            // sends `close` to the monitor holds this until the monitor's next look.
+            // SAFETY: fd is the only write end of the installed pipe, ours.
+            unsafe { libc::close(fd) };
+        }
     }
     Err(exec(plan, exe))
 }
@@ -125,22 +135,39 @@ fn find_program(plan: &Plan) -> Result<libc::c_int, Failure> {
     })
 }
 
-/// Creates the exec pipe (close-on-exec; this process holds the only write end), sends its read
-/// end to the parent, and returns the write end.
-fn exec_pipe(plan: &Plan) -> Result<libc::c_int, Failure> {
-    let mut p = [0 as libc::c_int; 2];
-    // SAFETY: p is a live array of two ints.
-    let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
-    sys::check(r.into(), Step::ExecPipe)?;
+/// The write ends of the sandboxee's two pipes to the monitor (this process holds the only
+/// write end of each, close-on-exec).
+struct Pipes {
+    /// Failures and the listener's number; hangs up at the exec.
+    exec: libc::c_int,
+    /// Closed as soon as the filter is installed: the moment the monitor can take the listener.
+    installed: libc::c_int,
+}
+
+/// Creates the exec and installed pipes and sends their read ends to the parent.
+fn exec_pipes(plan: &Plan) -> Result<Pipes, Failure> {
+    let mut exec = [0 as libc::c_int; 2];
+    let mut installed = [0 as libc::c_int; 2];
+    for p in [&mut exec, &mut installed] {
+        // SAFETY: p is a live array of two ints.
+        let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
+        sys::check(r.into(), Step::ExecPipe)?;
+    }
     let hello = Report {
         kind: kind::HELLO,
         ..Report::default()
     };
-    let sent = sys::send_report_with_fd(plan.report_fd, hello, p[0]);
-    // SAFETY: p[0] is ours; the parent has its own copy now.
-    unsafe { libc::close(p[0]) };
+    let sent = sys::send_report_with_fds(plan.report_fd, hello, [exec[0], installed[0]]);
+    // SAFETY: both read ends are ours; the parent has its own copies now.
+    unsafe {
+        libc::close(exec[0]);
+        libc::close(installed[0]);
+    }
     sys::check(sent, Step::ExecPipe)?;
-    Ok(p[1])
+    Ok(Pipes {
+        exec: exec[1],
+        installed: installed[1],
+    })
 }
 
 fn rlimits(plan: &Plan) -> Result<(), Failure> {

@@ -129,8 +129,9 @@ pub(crate) mod kind {
     pub const SETUP_ERROR: u32 = 1;
     /// The sandboxee ended: `value` = its wait status (sent by init).
     pub const EXIT_STATUS: u32 = 2;
-    /// The sandboxee says hello; carries the read end of the exec pipe (SCM_RIGHTS), and its
-    /// host pid (SCM_CREDENTIALS, added by the kernel).
+    /// The sandboxee says hello; carries the read ends of the exec pipe and of the installed
+    /// pipe (SCM_RIGHTS, in that order), and its host pid (SCM_CREDENTIALS, added by the
+    /// kernel).
     pub const HELLO: u32 = 3;
     /// The seccomp listener will be descriptor `value` of the sandboxee.
     pub const LISTENER: u32 = 4;

@@ -98,11 +98,21 @@ pub(crate) fn send_report(fd: RawFd, r: Report) {
     }
 }
 
-/// Sends one report with a descriptor attached (SCM_RIGHTS) on a unix socket.
-pub(crate) fn send_report_with_fd(sock: RawFd, r: Report, fd: RawFd) -> libc::c_long {
+/// Sends one report with descriptors attached (SCM_RIGHTS) on a unix socket.
+pub(crate) fn send_report_with_fds<const N: usize>(
+    sock: RawFd,
+    r: Report,
+    fds: [RawFd; N],
+) -> libc::c_long {
     #[repr(C, align(8))]
     struct CmsgBuf([u8; 64]);
     let mut buf = CmsgBuf([0; 64]);
+    let data_len = (N * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_SPACE is pure arithmetic.
+    let space = unsafe { libc::CMSG_SPACE(data_len) } as usize;
+    if space > buf.0.len() {
+        return -1;
+    }
     let mut bytes = r.to_bytes();
     let mut iov = libc::iovec {
         iov_base: bytes.as_mut_ptr().cast(),
@@ -113,16 +123,19 @@ pub(crate) fn send_report_with_fd(sock: RawFd, r: Report, fd: RawFd) -> libc::c_
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = buf.0.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is pure arithmetic.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
-    // SAFETY: the control buffer is aligned, zeroed, and large enough for one cmsghdr holding one
-    // int (CMSG_SPACE(4) = 24 <= 64), so CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
+    msg.msg_controllen = space as _;
+    // SAFETY: the control buffer is aligned, zeroed, and large enough for one cmsghdr holding N
+    // ints (checked above), so CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
     unsafe {
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_SOCKET;
         (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
+        (*c).cmsg_len = libc::CMSG_LEN(data_len) as _;
+        std::ptr::copy_nonoverlapping(
+            fds.as_ptr().cast::<u8>(),
+            libc::CMSG_DATA(c),
+            data_len as usize,
+        );
     }
     // SAFETY: msg points at live buffers described above.
     libc::c_long::try_from(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) }).unwrap_or(-1)
