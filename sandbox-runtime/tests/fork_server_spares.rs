@@ -8,7 +8,9 @@
 
 mod common;
 
-use sandbox_runtime::{start_fork_server, SandboxCommand, SandboxOutput, Status, Stdio};
+use sandbox_runtime::{
+    start_fork_server, Enforcement, Limits, SandboxCommand, SandboxOutput, Status, Stdio,
+};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -395,4 +397,41 @@ fn spares_the_server_lets_go_are_reaped() {
     // Each spare let go was ended and reaped when its request's reply came.
     let zombies = zombie_children();
     assert!(zombies.is_empty(), "zombie children: {zombies:?}");
+}
+
+/// A spare starts the program as soon as it has the request, unless the host must first move
+/// it into a cgroup (a memory or pids limit): then it waits for the host, so that the program
+/// is never outside its cgroup.
+#[test]
+fn a_spare_starts_the_program_only_once_it_is_in_its_cgroup() {
+    let _one = serial();
+    // The program's cgroups, one line per hierarchy (v1 controllers, the unified one).
+    let cgroup_of_program = || {
+        let mut c = common::command("/bin/cat");
+        c.arg("/proc/self/cgroup");
+        c
+    };
+    // No limit: the program is in the cgroups its namespace was made in.
+    let (out, _) = run(cgroup_of_program());
+    let unlimited = stdout(&out);
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let mut limited = cgroup_of_program();
+    limited.limits(Limits {
+        memory: Some(256 << 20),
+        ..Limits::default()
+    });
+    let (out, made_ahead) = run(limited);
+    assert!(made_ahead, "the sandbox was not served by a spare");
+    let memory = out
+        .outcome
+        .enforced_limits
+        .iter()
+        .find(|e| e.limit == "memory")
+        .expect("memory limit recorded");
+    match memory.by {
+        // The memory controller's line (v1) or the unified one (v2) names the sandbox's.
+        Enforcement::Cgroup => assert_ne!(stdout(&out), unlimited, "{}", out.outcome),
+        // Without a cgroup of its own (no delegation here), the rlimit stands in.
+        _ => assert_eq!(stdout(&out), unlimited),
+    }
 }

@@ -228,6 +228,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         parts,
         stdio: [0, 1, 2].map(|i| fds.stdio[i].is_some()),
         passed_targets,
+        joins_cgroup: cgroup.is_some(),
     };
     let start = Instant::now();
     let launched = if cmd.use_fork_server {
@@ -283,13 +284,18 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
             return Err(SpawnError::os("write the id maps", e));
         }
     }
-    // SAFETY: writes one byte from a live local.
-    let w = unsafe { libc::write(sync_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-    if w != 1 {
-        let e = io::Error::last_os_error();
-        let _ = monitor::kill(&pidfd);
-        reap_quietly(pid);
-        return Err(SpawnError::os("release the sandbox", e));
+    // A spare that joins no cgroup started without waiting for this (see `wire::Request`), and
+    // may have ended already: nothing reads the pipe then.
+    let released = made_ahead && cgroup.is_none();
+    if !released {
+        // SAFETY: writes one byte from a live local.
+        let w = unsafe { libc::write(sync_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        if w != 1 {
+            let e = io::Error::last_os_error();
+            let _ = monitor::kill(&pidfd);
+            reap_quietly(pid);
+            return Err(SpawnError::os("release the sandbox", e));
+        }
     }
     drop(sync_w);
 

@@ -6,9 +6,10 @@
 //! moment, the fork server clones a *spare* init for the same configuration and lets it do all
 //! of that. The spare then waits on its channel. The next request with the same namespace
 //! part ([`Request::namespace_key`]) is handed to it: the spare receives the request and its
-//! descriptors, waits for the host to release it (as any init waits for its id maps), and
-//! forks the sandboxee. A request with
-//! another configuration gets a freshly cloned init as before, and the spare is let go.
+//! descriptors and forks the sandboxee at once, its id maps being written already; only when
+//! the host must first move it into a cgroup does it wait for the host to release it, as a
+//! fresh init waits for its id maps. A request with another configuration gets a freshly
+//! cloned init as before, and the spare is let go.
 //!
 //! A spare shows the host as it was when the spare was built. It is used only if each bind's
 //! source on the host is still what the spare's bind shows: the same object (device and
@@ -218,10 +219,15 @@ fn run(plan: &Plan) -> ! {
         Ok(p) => p,
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::ENOMEM)),
     };
-    // From here on this is the request's init: it waits for the host to release it (after
-    // placing it in its cgroup), keeps only the request's descriptors, and starts the
-    // sandboxee.
-    let result = init::wait_for_id_maps(real.sync_fd)
+    // From here on this is the request's init: it waits for the host to release it when the
+    // host places it in a cgroup first (its id maps are written already), keeps only the
+    // request's descriptors, and starts the sandboxee.
+    let released = if request.joins_cgroup {
+        init::wait_for_id_maps(real.sync_fd)
+    } else {
+        Ok(())
+    };
+    let result = released
         .and_then(|()| init::close_inherited(&real))
         .and_then(|()| init::fork_sandboxee(&real));
     match result {

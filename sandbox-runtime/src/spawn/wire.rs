@@ -20,6 +20,10 @@ pub(crate) struct Request {
     pub stdio: [bool; 3],
     /// The number each passed descriptor is given in the sandboxee.
     pub passed_targets: Vec<RawFd>,
+    /// Whether the host places init in a cgroup once it has the reply. A spare then waits for
+    /// the host's release, as a fresh init always does (for its id maps); otherwise it starts
+    /// the sandboxee as soon as it has the request (see [`super::spare`]).
+    pub joins_cgroup: bool,
 }
 
 /// A request that could not be decoded.
@@ -120,6 +124,7 @@ impl Request {
         for b in self.stdio {
             w.u8(b.into());
         }
+        w.u8(self.joins_cgroup.into());
         w.len(self.passed_targets.len());
         for t in &self.passed_targets {
             w.u32(*t as u32);
@@ -180,6 +185,7 @@ impl Request {
             .map(|_| decode_mount(&mut r))
             .collect::<Result<_, _>>()?;
         let stdio = [r.bool()?, r.bool()?, r.bool()?];
+        let joins_cgroup = r.bool()?;
         let n = r.count(4)?;
         let passed_targets = (0..n)
             .map(|_| r.u32().map(|t| t as RawFd))
@@ -237,6 +243,7 @@ impl Request {
             },
             stdio,
             passed_targets,
+            joins_cgroup,
         })
     }
 }
@@ -382,6 +389,7 @@ mod tests {
             parts,
             stdio: [true, false, true],
             passed_targets: vec![5, 9],
+            joins_cgroup: true,
         }
     }
 
@@ -397,6 +405,7 @@ mod tests {
         assert_eq!(back.parts.rlimits, req.parts.rlimits);
         assert_eq!(back.passed_targets, [5, 9]);
         assert_eq!(back.stdio, [true, false, true]);
+        assert!(back.joins_cgroup);
     }
 
     #[test]
