@@ -155,19 +155,27 @@ fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
 fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     let _one = serial();
     // `head -c1` runs until it has read a byte, so the second sandbox is still running (and
-    // the server still watching its end) when the server's descriptors are looked at.
+    // the server still watching its end) when the server's descriptors are looked at. Before,
+    // the sandbox prints its mount namespace (which the host's user, unprivileged, may not read
+    // off init, a non-dumpable process).
     let spawn = || {
-        let mut c = common::command("/usr/bin/head");
-        c.arg("-c1").stdin(Stdio::Piped).stdout(Stdio::Null);
+        let mut c = common::command("/bin/sh");
+        c.args(["-c", "readlink /proc/self/ns/mnt; exec head -c1 >/dev/null"])
+            .stdin(Stdio::Piped)
+            .stdout(Stdio::Piped);
         let at = uptime();
-        let child = c.spawn().expect("spawn");
+        let mut child = c.spawn().expect("spawn");
         let made_ahead = age_at(child.id(), at) > 0.1;
-        (child, made_ahead)
+        let mut mounts = String::new();
+        let out = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut mounts).unwrap();
+        (child, made_ahead, mounts.trim().to_string())
     };
-    let (mut first, _) = spawn();
+    let (mut first, _, _) = spawn();
+    drop(first.stdin.take());
     assert_eq!(first.wait().status, Status::Exited(0));
     std::thread::sleep(LET_THE_SPARE_BE_MADE);
-    let (mut child, made_ahead) = spawn();
+    let (mut child, made_ahead, its_mounts) = spawn();
     // The server closes the request's descriptors before it replies: right after the spawn it
     // holds its channel to the host and, of this sandbox, the pidfd it watches its end with,
     // its mount namespace (see the next assertion) and the channel it handed the request to
@@ -189,7 +197,7 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     );
     // The server keeps the sandbox's mounts alive from before the sandbox starts until it has
     // ended, so that init's exit does not tear them down (see `spawn::watch`).
-    assert_eq!(*mounts[0], common::mount_namespace_of(child.id()));
+    assert_eq!(*mounts[0], its_mounts);
     assert!(made_ahead, "the sandbox was not served by a spare");
     let mut stdin = child.stdin.take().unwrap();
     stdin
