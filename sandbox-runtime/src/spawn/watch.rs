@@ -1,5 +1,6 @@
 //! What the fork server keeps of each sandbox it launched until that sandbox ends: its init's
-//! pidfd and a reference to its mount namespace.
+//! pidfd, a reference to its mount namespace, and for a spare the channel it was handed the
+//! request on.
 //!
 //! The last reference to a mount namespace unmounts everything in it, and that waits for an
 //! expedited RCU grace period: a few hundred microseconds, in the exit of whichever process
@@ -18,8 +19,8 @@ use crate::comms::Comms;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-/// At most this many sandboxes are watched at once (two descriptors each). Beyond it, a
-/// sandbox is not watched: its init tears its mounts down itself, as without the server.
+/// At most this many sandboxes are watched at once (two or three descriptors each). Beyond it,
+/// a sandbox is not watched: its init tears its mounts down itself, as without the server.
 const MAX_WATCHED: usize = 64;
 
 /// One launched sandbox: its init's pid and pidfd, and its mount namespace when the reference
