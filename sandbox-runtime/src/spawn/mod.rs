@@ -286,7 +286,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     }
     // A spare that joins no cgroup started without waiting for this (see `wire::Request`), and
     // may have ended already: nothing reads the pipe then.
-    let released = made_ahead && cgroup.is_none();
+    let released = made_ahead && !request.joins_cgroup;
     if !released {
         // SAFETY: writes one byte from a live local.
         let w = unsafe { libc::write(sync_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };

@@ -106,13 +106,12 @@ pub(crate) fn send_report_with_fds<const N: usize>(
 ) -> libc::c_long {
     #[repr(C, align(8))]
     struct CmsgBuf([u8; 64]);
+    // CMSG_SPACE(4 * N) = 16 + 4 * N rounded up to 8: the buffer holds up to 12 descriptors.
+    const { assert!(N <= 12, "more descriptors than the control buffer holds") };
     let mut buf = CmsgBuf([0; 64]);
     let data_len = (N * std::mem::size_of::<RawFd>()) as u32;
     // SAFETY: CMSG_SPACE is pure arithmetic.
     let space = unsafe { libc::CMSG_SPACE(data_len) } as usize;
-    if space > buf.0.len() {
-        return -1;
-    }
     let mut bytes = r.to_bytes();
     let mut iov = libc::iovec {
         iov_base: bytes.as_mut_ptr().cast(),
@@ -125,7 +124,7 @@ pub(crate) fn send_report_with_fds<const N: usize>(
     msg.msg_control = buf.0.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
     // SAFETY: the control buffer is aligned, zeroed, and large enough for one cmsghdr holding N
-    // ints (checked above), so CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
+    // ints (asserted above), so CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
     unsafe {
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_SOCKET;
