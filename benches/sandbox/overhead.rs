@@ -24,16 +24,18 @@ use crate::{Finding, Mode};
 const OVERHEAD_BOUND: f64 = 1.05;
 
 /// A real program and how to run it.
-struct Workload {
-    name: &'static str,
-    argv: &'static [&'static str],
+pub struct Workload {
+    /// How tables name it.
+    pub name: &'static str,
+    /// The command line.
+    pub argv: &'static [&'static str],
     /// Exit codes counted as success (`find` exits 1 when a directory is unreadable, which
     /// the sandbox's unprivileged user meets where host root does not).
     ok: &'static [i32],
     /// Whether standard output is read to its end by the host (see [`Peer::run`]).
     drain: bool,
     /// The realistic policy's text (`benches/policies/`).
-    policy: &'static str,
+    pub policy: &'static str,
     /// Paths the run needs; without one the workload is skipped with a notice.
     needs: &'static [&'static str],
     /// (rounds, runs per round) in quick and full mode. One run per round in full mode: the
@@ -68,18 +70,21 @@ const WORKLOADS: &[Workload] = &[
         full: (121, 1),
         verdict: (2, 601),
     },
-    Workload {
-        name: "python3 -c 'import json, email, http.client'",
-        argv: &["/usr/bin/python3", "-c", "import json, email, http.client"],
-        ok: &[0],
-        drain: false,
-        policy: include_str!("../policies/python3-imports.policy"),
-        needs: &["/usr/bin/python3"],
-        quick: (3, 4),
-        full: (301, 1),
-        verdict: (3, 1201),
-    },
+    PYTHON3,
 ];
+
+/// The `python3` workload (the `split` section runs it too).
+pub const PYTHON3: Workload = Workload {
+    name: "python3 -c 'import json, email, http.client'",
+    argv: &["/usr/bin/python3", "-c", "import json, email, http.client"],
+    ok: &[0],
+    drain: false,
+    policy: include_str!("../policies/python3-imports.policy"),
+    needs: &["/usr/bin/python3"],
+    quick: (3, 4),
+    full: (301, 1),
+    verdict: (3, 1201),
+};
 
 /// The variants' names that the verdict and the filter rows look up.
 const BARE: &str = "bare";

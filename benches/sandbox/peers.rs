@@ -192,8 +192,7 @@ impl Peer {
     /// that its output is discarded, as GNU tar does on `/dev/null`). A run longer than
     /// [`RUN_TIMEOUT`] is killed and is an error.
     pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
-        self.run_within(argv, ok_codes, drain, RUN_TIMEOUT)
-            .map(drop)
+        self.run_pid(argv, ok_codes, drain).map(drop)
     }
 
     /// [`Peer::run`], returning the pid the peer's process had.

@@ -12,6 +12,7 @@
 //! skipped.
 
 use crate::ours::{self, Setup};
+use crate::overhead;
 use crate::peers::Peer;
 use crate::stats::{self, Variant};
 use crate::trace::{Event, Kind, StartError, Tracer};
@@ -25,22 +26,21 @@ struct Workload {
     argv: &'static [&'static str],
     /// The realistic policy's text.
     policy: &'static str,
-    /// Rounds in quick and full mode.
-    rounds: (usize, usize),
 }
+
+/// Rounds in quick and full mode.
+const ROUNDS: (usize, usize) = (3, 401);
 
 const WORKLOADS: &[Workload] = &[
     Workload {
         name: "/bin/true",
-        argv: &["/bin/true"],
+        argv: ours::TRUE,
         policy: ours::TRUE_POLICY,
-        rounds: (3, 401),
     },
     Workload {
-        name: "python3 -c 'import json, email, http.client'",
-        argv: &["/usr/bin/python3", "-c", "import json, email, http.client"],
-        policy: include_str!("../policies/python3-imports.policy"),
-        rounds: (3, 401),
+        name: overhead::PYTHON3.name,
+        argv: overhead::PYTHON3.argv,
+        policy: overhead::PYTHON3.policy,
     },
 ];
 
@@ -171,18 +171,6 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         }
         Err(StartError::Failed(e)) => return vec![Finding::Failed(format!("split: {e}"))],
     };
-    // SAFETY: no arguments.
-    let tid = unsafe { libc::gettid() } as u32;
-    match tracer.traced_tid() {
-        Ok(traced) if traced == tid => {}
-        Ok(traced) => {
-            println!(
-                "NOTICE: skipped, this process runs in a pid namespace of its own (the trace names this thread {traced}, it sees itself as {tid}), so the trace's processes cannot be matched to the runs\n"
-            );
-            return Vec::new();
-        }
-        Err(e) => return vec![Finding::Failed(format!("split: {e}"))],
-    }
     let mut findings = Vec::new();
     for w in WORKLOADS {
         if !Path::new(w.argv[0]).exists() {
@@ -194,7 +182,7 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         }
         let policy = ours::compile(w.name, w.policy);
         let served = Setup::with_usr(Some(&policy)).served();
-        let rounds = mode.pick(w.rounds.0, w.rounds.1);
+        let rounds = mode.pick(ROUNDS.0, ROUNDS.1);
         match measure(&tracer, w.argv, &served, rounds) {
             Ok(split) if split.is_empty() => findings.push(Finding::Failed(format!(
                 "{}: the trace named no run's exec and exit",

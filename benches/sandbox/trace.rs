@@ -9,17 +9,17 @@ const PREFIX: &str = "sandbox-bench-";
 
 /// Removes the instances of benchmark processes that no longer run (killed before their
 /// instance's removal), so that their buffers do not stay allocated until the next boot.
-/// Called before this process makes its own.
+/// Called only once this process is known to see the trace's pids (see [`Tracer::start`]):
+/// in a pid namespace of its own, `/proc` would call a live benchmark outside it dead.
 fn remove_stale_instances(instances: &Path) {
     let Ok(entries) = std::fs::read_dir(instances) else {
         return;
     };
+    let own = std::process::id().to_string();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let pid = name.to_str().and_then(|n| n.strip_prefix(PREFIX));
-        // This process has made none yet: one named after it is a dead namesake's.
-        let own = std::process::id().to_string();
-        if pid.is_some_and(|p| p == own || !Path::new("/proc").join(p).exists()) {
+        if pid.is_some_and(|p| p != own && !Path::new("/proc").join(p).exists()) {
             let _ = std::fs::remove_dir(entry.path());
         }
     }
@@ -27,7 +27,9 @@ fn remove_stale_instances(instances: &Path) {
 
 /// Why a [`Tracer`] could not start.
 pub enum StartError {
-    /// This machine or user cannot trace (no tracefs, not root): a notice, not a failure.
+    /// This machine or user cannot trace (no tracefs, not root), or this process runs in a pid
+    /// namespace of its own, so the trace's pids are not the ones it sees: a notice, not a
+    /// failure.
     Unavailable(String),
     /// Tracing is there but setting it up failed.
     Failed(String),
@@ -40,7 +42,7 @@ pub struct Tracer {
 
 impl Tracer {
     /// Makes the instance and starts recording `events` (of the `sched` group) with the
-    /// monotonic clock.
+    /// monotonic clock, once this process has checked that it sees the pids the trace names.
     pub fn start(events: &[&str]) -> Result<Tracer, StartError> {
         let roots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].map(Path::new);
         let Some(root) = roots.iter().find(|r| r.join("instances").is_dir()) else {
@@ -53,8 +55,11 @@ impl Tracer {
             };
             return Err(StartError::Unavailable(why.into()));
         };
-        remove_stale_instances(&root.join("instances"));
         let dir = root.join(format!("instances/{PREFIX}{}", std::process::id()));
+        // One named after this process is a dead namesake's (this process has made none yet).
+        if dir.is_dir() {
+            let _ = std::fs::remove_dir(&dir);
+        }
         if let Err(e) = std::fs::create_dir(&dir) {
             let what = format!("cannot make the tracefs instance {}: {e}", dir.display());
             return Err(match e.kind() {
@@ -73,6 +78,17 @@ impl Tracer {
             tracer.write("tracing_on", "1")
         };
         set_up().map_err(StartError::Failed)?;
+        // SAFETY: no arguments.
+        let tid = unsafe { libc::gettid() } as u32;
+        match tracer.traced_tid().map_err(StartError::Failed)? {
+            traced if traced == tid => {}
+            traced => {
+                return Err(StartError::Unavailable(format!(
+                    "this process runs in a pid namespace of its own (the trace names this thread {traced}, it sees itself as {tid}), so the trace's processes cannot be matched to its runs"
+                )))
+            }
+        }
+        remove_stale_instances(&root.join("instances"));
         Ok(tracer)
     }
 
@@ -89,8 +105,8 @@ impl Tracer {
     /// The calling thread's id as the trace names it, which differs from the one this process
     /// sees when it runs in a pid namespace of its own (the trace's are the initial
     /// namespace's). Empties the buffer.
-    pub fn traced_tid(&self) -> Result<u32, String> {
-        let mark = format!("sandbox-bench-mark-{}", std::process::id());
+    fn traced_tid(&self) -> Result<u32, String> {
+        let mark = format!("{PREFIX}mark-{}", std::process::id());
         self.write("trace_marker", &mark)?;
         let text = self.take_text()?;
         text.lines()
@@ -111,7 +127,12 @@ impl Tracer {
 impl Drop for Tracer {
     fn drop(&mut self) {
         let _ = self.write("tracing_on", "0");
-        let _ = std::fs::remove_dir(&self.dir);
+        if let Err(e) = std::fs::remove_dir(&self.dir) {
+            eprintln!(
+                "NOTICE: cannot remove the tracefs instance {} ({e}); its buffer stays allocated until it is removed (rmdir) or the next benchmark run removes it",
+                self.dir.display()
+            );
+        }
     }
 }
 
