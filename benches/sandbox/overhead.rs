@@ -6,6 +6,9 @@
 //! peer's: mostly the kernel's entry into seccomp on every call (ours adds the one
 //! notification of its exec check at the start).
 //!
+//! Bare again, forked with and without a one-instruction `ret ALLOW` filter, shows the
+//! kernel's floor: what any filter costs the workload with no sandbox around it.
+//!
 //! The target is judged on a second, focused run of only the two variants it is about (bare,
 //! and ours under the realistic policy through the fork server), so that its rounds all go to
 //! that comparison: on a machine whose speed changes from one run to the next, only many
@@ -93,6 +96,12 @@ const ALLOW_ALL: &str = "ours: `default allow;`";
 const REALISTIC: &str = "ours: realistic policy";
 const SERVED: &str = "ours: realistic policy, fork server";
 
+/// The kernel's floor for any filter, and the same fork+exec without it (see [`Peer::Forked`]).
+const FORKED: Peer = Peer::Forked {
+    floor_filter: false,
+};
+const FLOOR: Peer = Peer::Forked { floor_filter: true };
+
 /// The two variants the target is about: bare, then ours under the realistic policy through
 /// the fork server.
 fn judged<'a>(w: &'a Workload, realistic: &'a sandbox_runtime::Policy) -> Vec<Variant<'a>> {
@@ -113,13 +122,15 @@ fn variants<'a>(
     let permissive = Setup::with_usr(Some(allow_all));
     let strict = Setup::with_usr(Some(realistic));
     let mut v = judged(w, realistic);
+    let forked = [FORKED, FLOOR]
+        .map(|peer| Variant::new(peer.name(), move || peer.run(w.argv, w.ok, w.drain)));
     let ours = [
         Variant::new(NO_POLICY, move || none.run(w.argv, w.ok, w.drain)),
         Variant::new(ALLOW_ALL, move || permissive.run(w.argv, w.ok, w.drain)),
         Variant::new(REALISTIC, move || strict.run(w.argv, w.ok, w.drain)),
     ];
     // Between bare and the fork server's row.
-    v.splice(1..1, ours);
+    v.splice(1..1, forked.into_iter().chain(ours));
     for peer in [Peer::Bwrap { net: true }, filtered_bwrap(allow_all)] {
         if peer.available() {
             v.push(Variant::new(peer.name(), move || {
@@ -181,6 +192,19 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
     };
     stats::print_row("realistic policy / no policy", &filter);
     stats::print_row("`default allow;` / no policy (any filter)", &any_filter);
+    let (floor_name, forked_name) = (FLOOR.name(), FORKED.name());
+    if let Some(row) = compare(&floor_name, &forked_name) {
+        stats::print_row(
+            "the kernel's floor: fork+exec with `ret ALLOW` / without",
+            &row,
+        );
+    }
+    if let Some(row) = compare(SERVED, &floor_name) {
+        stats::print_row(
+            "fork server, realistic policy / fork+exec with `ret ALLOW`",
+            &row,
+        );
+    }
     let bwrap = (
         Peer::Bwrap { net: true }.name(),
         filtered_bwrap(allow_all).name(),

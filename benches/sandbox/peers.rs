@@ -1,6 +1,7 @@
-//! The baseline and the peers, run through `std::process::Command`: plain fork+exec,
-//! util-linux `unshare`, bubblewrap with isolation equivalent to ours (with or without a
-//! seccomp filter), and firejail.
+//! The baseline and the peers, run through `std::process::Command`: plain fork+exec (also
+//! under a one-instruction filter, the kernel's floor for any filter), util-linux `unshare`,
+//! bubblewrap with isolation equivalent to ours (with or without a seccomp filter), and
+//! firejail.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -41,6 +42,14 @@ pub fn top_level() -> Vec<TopLevel> {
 pub enum Peer {
     /// `program args` by fork+exec (`std::process::Command`), no isolation.
     Bare,
+    /// [`Peer::Bare`] through a `pre_exec` hook that sets `PR_SET_NO_NEW_PRIVS` and, with
+    /// `floor_filter`, installs [`FLOOR_FILTER`]. The hook makes `Command` fork where it
+    /// would otherwise `posix_spawn`, so the pair, with and without the filter, isolates what
+    /// running under any filter at all costs a program, with nothing of a sandbox around it.
+    Forked {
+        /// Whether the hook installs the one-instruction filter.
+        floor_filter: bool,
+    },
     /// `unshare -Urmpiu[n] --fork program args`: user, mount, pid, IPC, UTS (and network)
     /// namespaces, no new root file system, no filter.
     Unshare {
@@ -98,6 +107,12 @@ impl Peer {
     pub fn name(&self) -> String {
         match self {
             Peer::Bare => "fork+exec (std::process::Command)".into(),
+            Peer::Forked {
+                floor_filter: false,
+            } => "fork+exec, no_new_privs".into(),
+            Peer::Forked { floor_filter: true } => {
+                "fork+exec, no_new_privs, `ret ALLOW` filter (the kernel's floor)".into()
+            }
             Peer::Unshare { net: false } => "unshare -Urmpiu --fork".into(),
             Peer::Unshare { net: true } => "unshare -Urmpiun --fork".into(),
             Peer::Bwrap { net: true } => "bwrap --unshare-all".into(),
@@ -132,6 +147,14 @@ impl Peer {
     fn build(&self, argv: &[&str], filter: Option<std::os::fd::RawFd>) -> Command {
         let mut c = match self {
             Peer::Bare => Command::new(argv[0]),
+            Peer::Forked { floor_filter } => {
+                let floor_filter = *floor_filter;
+                let mut c = Command::new(argv[0]);
+                // SAFETY: the hook runs in the forked child before exec, makes only
+                // async-signal-safe system calls and touches only a static program.
+                unsafe { c.pre_exec(move || restrict_self(floor_filter)) };
+                c
+            }
             Peer::Unshare { net } => {
                 let mut c = Command::new("unshare");
                 c.arg(if *net { "-Urmpiun" } else { "-Urmpiu" })
@@ -257,6 +280,46 @@ impl Peer {
         checked.push((self.name(), ok));
         ok
     }
+}
+
+/// `ret ALLOW`, one instruction: the kernel's cache serves every call without running it, so
+/// a program under it pays only the kernel's entry into seccomp on each system call, the cost
+/// every filter has.
+static FLOOR_FILTER: [libc::sock_filter; 1] = [libc::sock_filter {
+    code: (libc::BPF_RET | libc::BPF_K) as u16,
+    jt: 0,
+    jf: 0,
+    k: libc::SECCOMP_RET_ALLOW,
+}];
+
+/// Sets `PR_SET_NO_NEW_PRIVS` on the calling thread and, with `floor_filter`, installs
+/// [`FLOOR_FILTER`]. Async-signal-safe: it runs between fork and exec.
+fn restrict_self(floor_filter: bool) -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if !floor_filter {
+        return Ok(());
+    }
+    let program = libc::sock_fprog {
+        len: 1,
+        // The kernel only reads (and copies) the program.
+        filter: FLOOR_FILTER.as_ptr().cast_mut(),
+    };
+    // SAFETY: seccomp reads a live `sock_fprog` naming a live one-instruction program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &program as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A memory file holding `bytes`, read from its start, on a descriptor above the standard
