@@ -96,10 +96,12 @@ const ALLOW_ALL: &str = "ours: `default allow;`";
 const REALISTIC: &str = "ours: realistic policy";
 const SERVED: &str = "ours: realistic policy, fork server";
 
-/// The kernel's floor for any filter, and the same fork+exec without it (see [`Peer::Forked`]).
+/// Bare fork+exec through the same hook as [`FLOOR`], without its filter: the floor's baseline.
 const FORKED: Peer = Peer::Forked {
     floor_filter: false,
 };
+/// Bare fork+exec under a one-instruction `ret ALLOW` filter: the kernel's floor for any filter
+/// (see [`Peer::Forked`]).
 const FLOOR: Peer = Peer::Forked { floor_filter: true };
 
 /// The two variants the target is about: bare, then ours under the realistic policy through
