@@ -8,8 +8,8 @@
 //! skipped (a target it was needed for counts as missed), and nsjail and minijail, which
 //! Debian does not package, are announced as missing. Targets are printed;
 //! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
-//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,notify,split` (any subset) runs only
-//! those sections; `split` needs root (it records the kernel's exec and exit events with
+//! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,floor,notify,split` (any subset) runs
+//! only those sections; `split` needs root (it records the kernel's exec and exit events with
 //! ftrace) and is skipped with a notice without it.
 
 #[path = "sandbox/memory.rs"]
@@ -115,6 +115,9 @@ fn main() {
     if selected("overhead") {
         findings.extend(overhead::run(mode));
         checked.push("realistic policies within 5% of bare");
+    }
+    if selected("floor") {
+        findings.extend(overhead::floor(mode));
     }
     if selected("notify") {
         findings.extend(notify::run(mode));

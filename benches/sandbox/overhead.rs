@@ -48,6 +48,9 @@ pub struct Workload {
     full: (usize, usize),
     /// Rounds of the focused run that judges the target, in quick and full mode.
     verdict: (usize, usize),
+    /// Rounds of the paced run against the kernel's floor (see [`floor`]), in quick and full
+    /// mode; `None` leaves the workload out of it, with a notice.
+    floor: Option<(usize, usize)>,
 }
 
 const WORKLOADS: &[Workload] = &[
@@ -61,6 +64,8 @@ const WORKLOADS: &[Workload] = &[
         quick: (3, 1),
         full: (121, 1),
         verdict: (3, 1201),
+        // The workload nearest the bound, with the most system calls: where the floor matters.
+        floor: Some((3, 1201)),
     },
     Workload {
         name: "tar cf - /usr/include (read by the host)",
@@ -72,6 +77,7 @@ const WORKLOADS: &[Workload] = &[
         quick: (2, 1),
         full: (121, 1),
         verdict: (2, 601),
+        floor: None,
     },
     PYTHON3,
 ];
@@ -87,6 +93,7 @@ pub const PYTHON3: Workload = Workload {
     quick: (3, 4),
     full: (301, 1),
     verdict: (3, 1201),
+    floor: None,
 };
 
 /// The variants' names that the verdict and the filter rows look up.
@@ -342,4 +349,75 @@ pub fn run(mode: Mode) -> Vec<Finding> {
         .iter()
         .flat_map(|w| workload(mode, w, &allow_all))
         .collect()
+}
+
+/// The kernel's floor against ours, in the design of the target's own run (paced, many
+/// rounds, nothing else in them), for the workloads that ask for it: bare fork+exec through the
+/// `no_new_privs` hook, the same under the one-instruction `ret ALLOW` filter, and ours under
+/// the realistic policy through the fork server. The first table's floor columns share their
+/// rounds with eight other variants; this run gives all of its rounds to the two questions
+/// they raise: what any filter costs the workload, and what ours costs beyond that. Measures
+/// only: no target is judged here.
+pub fn floor(mode: Mode) -> Vec<Finding> {
+    println!("== The kernel's floor against ours on real work (paced, as the target's own run) ==");
+    let mut found = Vec::new();
+    for w in WORKLOADS {
+        let Some(rounds) = w.floor.map(|(quick, full)| mode.pick(quick, full)) else {
+            println!(
+                "{}: NOTICE: not in this section (only the workloads nearest the bound are)\n",
+                w.name
+            );
+            continue;
+        };
+        if let Some(missing) = w.needs.iter().find(|p| !std::path::Path::new(p).exists()) {
+            println!(
+                "{}: NOTICE: skipped, {missing} does not exist here\n",
+                w.name
+            );
+            continue;
+        }
+        let realistic = ours::compile(w.name, w.policy);
+        let served = Setup::with_usr(Some(&realistic)).served();
+        let vs = [FORKED, FLOOR]
+            .map(|peer| Variant::new(peer.name(), move || peer.run(w.argv, w.ok, w.drain)))
+            .into_iter()
+            .chain([Variant::new(SERVED, move || {
+                served.run(w.argv, w.ok, w.drain)
+            })])
+            .collect::<Vec<_>>();
+        println!(
+            "{}: {rounds} rounds, each run after a {} ms pause",
+            w.name,
+            stats::SETTLE.as_millis()
+        );
+        let times = match stats::interleave_paced(&vs, rounds, stats::SETTLE) {
+            Ok(t) => t,
+            Err(e) => {
+                found.push(Finding::Failed(format!("{}: {e}", w.name)));
+                continue;
+            }
+        };
+        stats::print_table(&vs, &times, 0);
+        let names = stats::names(&vs);
+        let (floor_name, forked_name) = (FLOOR.name(), FORKED.name());
+        for (label, a, b) in [
+            (
+                "the kernel's floor: fork+exec with `ret ALLOW` / without",
+                floor_name.as_str(),
+                forked_name.as_str(),
+            ),
+            (
+                "fork server, realistic policy / fork+exec with `ret ALLOW`",
+                SERVED,
+                floor_name.as_str(),
+            ),
+        ] {
+            match stats::compare(&names, &times, a, b) {
+                Some(row) => stats::print_row(label, &row),
+                None => found.push(Finding::Failed(format!("{}: a variant is missing", w.name))),
+            }
+        }
+        println!();
+    }
+    found
 }
