@@ -7,7 +7,9 @@
 //! notification of its exec check at the start).
 //!
 //! Bare again, forked with and without a one-instruction `ret ALLOW` filter, shows the
-//! kernel's floor: what any filter costs the workload with no sandbox around it.
+//! kernel's floor: what any filter costs the workload with no sandbox around it. A section of
+//! its own, [`floor`] (`SANDBOX_BENCH_ONLY=floor`), measures that floor and ours over it in the
+//! target run's paced design, for the workloads nearest the bound; it judges no target.
 //!
 //! The target is judged on a second, focused run of only the two variants it is about (bare,
 //! and ours under the realistic policy through the fork server), so that its rounds all go to
@@ -355,7 +357,7 @@ pub fn run(mode: Mode) -> Vec<Finding> {
 /// rounds, nothing else in them), for the workloads that ask for it: bare fork+exec through the
 /// `no_new_privs` hook, the same under the one-instruction `ret ALLOW` filter, and ours under
 /// the realistic policy through the fork server. The first table's floor columns share their
-/// rounds with eight other variants; this run gives all of its rounds to the two questions
+/// rounds with seven other variants; this run gives all of its rounds to the two questions
 /// they raise: what any filter costs the workload, and what ours costs beyond that. Measures
 /// only: no target is judged here.
 pub fn floor(mode: Mode) -> Vec<Finding> {
