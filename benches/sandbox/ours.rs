@@ -1,7 +1,7 @@
 //! Our sandbox, configured like the peers: the program and its libraries (or `/usr`) bound
 //! read-only, every namespace, a compiled filter and the monitor.
 
-use crate::peers::{top_level, LOADER_CACHE};
+use crate::peers::{drain_until, top_level, LOADER_CACHE, RUN_TIMEOUT};
 use sandbox_runtime::{Limits, Policy, SandboxCommand, Status, Stdio};
 
 /// The program the start-up and throughput comparisons run.
@@ -84,7 +84,7 @@ impl<'a> Setup<'a> {
         let mut c = SandboxCommand::new(argv[0]);
         c.args(&argv[1..])
             .limits(Limits {
-                wall_time: Some(std::time::Duration::from_secs(120)),
+                wall_time: Some(RUN_TIMEOUT),
                 ..Limits::default()
             })
             .stdin(Stdio::Null)
@@ -126,7 +126,8 @@ impl<'a> Setup<'a> {
         }
         let mut child = cmd.spawn().map_err(|e| format!("cannot spawn: {e}"))?;
         if let Some(mut out) = child.stdout.take() {
-            std::io::copy(&mut out, &mut std::io::sink()).map_err(|e| format!("read: {e}"))?;
+            // Read as the peers' output is (see `drain_until`).
+            drain_until(&mut out, std::time::Instant::now() + RUN_TIMEOUT)?;
         }
         match child.wait().status {
             Status::Exited(c) if ok_codes.contains(&c) => Ok(child.id()),
