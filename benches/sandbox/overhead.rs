@@ -116,11 +116,52 @@ const FLOOR: Peer = Peer::Forked { floor_filter: true };
 /// The two variants the target is about: bare, then ours under the realistic policy through
 /// the fork server.
 fn judged<'a>(w: &'a Workload, realistic: &'a sandbox_runtime::Policy) -> Vec<Variant<'a>> {
-    let served = Setup::with_usr(Some(realistic)).served();
     vec![
         Variant::new(BARE, move || Peer::Bare.run(w.argv, w.ok, w.drain)),
-        Variant::new(SERVED, move || served.run(w.argv, w.ok, w.drain)),
+        served(w, realistic),
     ]
+}
+
+/// Ours under the realistic policy through the fork server, running `w`.
+fn served<'a>(w: &'a Workload, realistic: &'a sandbox_runtime::Policy) -> Variant<'a> {
+    let setup = Setup::with_usr(Some(realistic)).served();
+    Variant::new(SERVED, move || setup.run(w.argv, w.ok, w.drain))
+}
+
+/// `peer` running `w`, under the peer's own name.
+fn peer_variant(w: &Workload, peer: Peer) -> Variant<'_> {
+    Variant::new(peer.name(), move || peer.run(w.argv, w.ok, w.drain))
+}
+
+/// The first path `w` needs that does not exist here, if any.
+fn missing_path(w: &Workload) -> Option<&'static str> {
+    w.needs
+        .iter()
+        .copied()
+        .find(|p| !std::path::Path::new(p).exists())
+}
+
+/// Prints the two rows about the kernel's floor (the floor over the same fork+exec without
+/// it, and ours through the fork server over the floor); `false` if a variant is missing.
+fn print_floor_rows(names: &[String], times: &stats::Rounds) -> bool {
+    let (floor_name, forked_name) = (FLOOR.name(), FORKED.name());
+    let rows = [
+        (
+            "the kernel's floor: fork+exec with `ret ALLOW` / without",
+            floor_name.as_str(),
+            forked_name.as_str(),
+        ),
+        (
+            "fork server, realistic policy / fork+exec with `ret ALLOW`",
+            SERVED,
+            floor_name.as_str(),
+        ),
+    ];
+    rows.iter()
+        .map(|(label, a, b)| {
+            stats::compare(names, times, a, b).map(|r| stats::print_row(label, &r))
+        })
+        .all(|printed| printed.is_some())
 }
 
 /// The variants for one workload's table, baseline (bare) first.
@@ -133,8 +174,7 @@ fn variants<'a>(
     let permissive = Setup::with_usr(Some(allow_all));
     let strict = Setup::with_usr(Some(realistic));
     let mut v = judged(w, realistic);
-    let forked = [FORKED, FLOOR]
-        .map(|peer| Variant::new(peer.name(), move || peer.run(w.argv, w.ok, w.drain)));
+    let forked = [FORKED, FLOOR].map(|peer| peer_variant(w, peer));
     let ours = [
         Variant::new(NO_POLICY, move || none.run(w.argv, w.ok, w.drain)),
         Variant::new(ALLOW_ALL, move || permissive.run(w.argv, w.ok, w.drain)),
@@ -144,9 +184,7 @@ fn variants<'a>(
     v.splice(1..1, forked.into_iter().chain(ours));
     for peer in [Peer::Bwrap { net: true }, filtered_bwrap(allow_all)] {
         if peer.available() {
-            v.push(Variant::new(peer.name(), move || {
-                peer.run(w.argv, w.ok, w.drain)
-            }));
+            v.push(peer_variant(w, peer));
         }
     }
     v
@@ -172,7 +210,7 @@ fn filtered_bwrap(allow_all: &sandbox_runtime::Policy) -> Peer {
 
 /// Runs one workload's comparison; returns the missed target, if any.
 fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Vec<Finding> {
-    if let Some(missing) = w.needs.iter().find(|p| !std::path::Path::new(p).exists()) {
+    if let Some(missing) = missing_path(w) {
         println!(
             "{}: NOTICE: skipped, {missing} does not exist here\n",
             w.name
@@ -203,18 +241,8 @@ fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Ve
     };
     stats::print_row("realistic policy / no policy", &filter);
     stats::print_row("`default allow;` / no policy (any filter)", &any_filter);
-    let (floor_name, forked_name) = (FLOOR.name(), FORKED.name());
-    if let Some(row) = compare(&floor_name, &forked_name) {
-        stats::print_row(
-            "the kernel's floor: fork+exec with `ret ALLOW` / without",
-            &row,
-        );
-    }
-    if let Some(row) = compare(SERVED, &floor_name) {
-        stats::print_row(
-            "fork server, realistic policy / fork+exec with `ret ALLOW`",
-            &row,
-        );
+    if !print_floor_rows(&names, &times) {
+        return vec![Finding::Failed(format!("{}: a variant is missing", w.name))];
     }
     let bwrap = (
         Peer::Bwrap { net: true }.name(),
@@ -371,7 +399,7 @@ pub fn floor(mode: Mode) -> Vec<Finding> {
             );
             continue;
         };
-        if let Some(missing) = w.needs.iter().find(|p| !std::path::Path::new(p).exists()) {
+        if let Some(missing) = missing_path(w) {
             println!(
                 "{}: NOTICE: skipped, {missing} does not exist here\n",
                 w.name
@@ -379,14 +407,11 @@ pub fn floor(mode: Mode) -> Vec<Finding> {
             continue;
         }
         let realistic = ours::compile(w.name, w.policy);
-        let served = Setup::with_usr(Some(&realistic)).served();
-        let vs = [FORKED, FLOOR]
-            .map(|peer| Variant::new(peer.name(), move || peer.run(w.argv, w.ok, w.drain)))
-            .into_iter()
-            .chain([Variant::new(SERVED, move || {
-                served.run(w.argv, w.ok, w.drain)
-            })])
-            .collect::<Vec<_>>();
+        let vs = vec![
+            peer_variant(w, FORKED),
+            peer_variant(w, FLOOR),
+            served(w, &realistic),
+        ];
         println!(
             "{}: {rounds} rounds, each run after a {} ms pause",
             w.name,
@@ -400,24 +425,8 @@ pub fn floor(mode: Mode) -> Vec<Finding> {
             }
         };
         stats::print_table(&vs, &times, 0);
-        let names = stats::names(&vs);
-        let (floor_name, forked_name) = (FLOOR.name(), FORKED.name());
-        for (label, a, b) in [
-            (
-                "the kernel's floor: fork+exec with `ret ALLOW` / without",
-                floor_name.as_str(),
-                forked_name.as_str(),
-            ),
-            (
-                "fork server, realistic policy / fork+exec with `ret ALLOW`",
-                SERVED,
-                floor_name.as_str(),
-            ),
-        ] {
-            match stats::compare(&names, &times, a, b) {
-                Some(row) => stats::print_row(label, &row),
-                None => found.push(Finding::Failed(format!("{}: a variant is missing", w.name))),
-            }
+        if !print_floor_rows(&stats::names(&vs), &times) {
+            found.push(Finding::Failed(format!("{}: a variant is missing", w.name)));
         }
         println!();
     }

@@ -359,10 +359,13 @@ fn wait_within(child: &mut Child, limit: Duration) -> Result<(), String> {
     };
     // The pipe until its end (every writer closed it), then the pidfd, which becomes readable
     // when the child has exited.
-    if let Some(mut out) = child.stdout.take() {
-        drain_until(&mut out, deadline)?;
-    }
-    wait_readable(pidfd.as_raw_fd(), deadline)
+    let ended = match child.stdout.take() {
+        Some(mut out) => drain_until(&mut out, deadline),
+        None => Ok(()),
+    };
+    ended
+        .and_then(|()| wait_readable(pidfd.as_raw_fd(), deadline))
+        .map_err(|e| format!("{e} (limit {limit:?})"))
 }
 
 /// Reads `out` to its end, waiting for each chunk in `poll`, until `deadline` at most.
