@@ -13,6 +13,8 @@
 
 #[path = "filters/libseccomp_peer.rs"]
 mod libseccomp_peer;
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "filters/measure.rs"]
 mod measure;
 #[path = "filters/policies.rs"]
@@ -429,6 +431,7 @@ fn print_cell(config: &Config, probe: &wallclock::Probe, cell: &Cell) {
 fn main() {
     let quick = flag("--quick", "SANDBOX_BENCH_QUICK");
     let strict = flag("--strict", "SANDBOX_BENCH_STRICT");
+    println!("{}\n", machine::describe());
     let lib = match LibSeccomp::load() {
         Ok(lib) => Some(lib),
         Err(e) => {

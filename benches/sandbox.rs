@@ -12,6 +12,8 @@
 //! only those sections; `split` needs root (it records the kernel's exec and exit events with
 //! ftrace) and is skipped with a notice without it.
 
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "sandbox/memory.rs"]
 mod memory;
 #[path = "sandbox/notify.rs"]
@@ -92,8 +94,9 @@ fn main() {
     let strict = flag("--strict", "SANDBOX_BENCH_STRICT");
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "{mode:?} mode; {cpus} CPUs; load average {} at start\n",
-        load_average()
+        "{mode:?} mode; {cpus} CPUs; load average {} at start\n{}\n",
+        load_average(),
+        machine::describe()
     );
     let mut findings = Vec::new();
     let mut checked = Vec::new();
