@@ -297,6 +297,9 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
         // Met only when shown: an interval across the bound counts as a miss too.
         match row {
             Some(r) if r.ci.1 <= OVERHEAD_BOUND => {}
+            Some(r) if r.ci.0.is_nan() || r.ci.1.is_nan() => {
+                missed.push(format!("{how} {:.3}x ({said})", r.ratio))
+            }
             Some(r) => missed.push(format!(
                 "{how} {:.3}x, 95% interval {:.3}-{:.3} ({said})",
                 r.ratio, r.ci.0, r.ci.1

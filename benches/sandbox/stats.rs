@@ -239,15 +239,23 @@ pub fn signed(secs: f64) -> String {
 /// the baseline, the 95% confidence interval of that ratio, and its range.
 pub fn print_row(name: &str, s: &Summary) {
     println!(
-        "  {name:<44} {:>10} {:>11} {:>7.3}x  [{:.3}-{:.3}]  ({:.2}-{:.2})",
+        "  {name:<44} {:>10} {:>11} {:>7.3}x  [{}]  ({:.2}-{:.2})",
         human(s.median),
         signed(s.extra),
         s.ratio,
-        s.ci.0,
-        s.ci.1,
+        interval(s.ci),
         s.spread.0,
         s.spread.1
     );
+}
+
+/// A 95% interval as `lo-hi`, or a note when there were too few rounds to give one.
+fn interval((lo, hi): (f64, f64)) -> String {
+    if lo.is_nan() || hi.is_nan() {
+        "too few rounds".to_string()
+    } else {
+        format!("{lo:.3}-{hi:.3}")
+    }
 }
 
 /// Prints the header and one row per variant against variant `base`; returns the summaries.
