@@ -11,6 +11,8 @@
 //!
 //! libseccomp is loaded at run time; without it its rows say so and the rest still runs.
 
+#[path = "common/interval.rs"]
+mod interval;
 #[path = "filters/libseccomp_peer.rs"]
 mod libseccomp_peer;
 #[path = "common/machine.rs"]
@@ -294,7 +296,7 @@ const STACK: usize = 8;
 /// installed [`STACK`] times, and per round the floor's time (the same stack of one-instruction
 /// filters) is subtracted and the rest divided by [`STACK`]. Prints ns per run and the ratio to
 /// ours, and returns the missed target (ours faster than every peer on calls that run the
-/// filter).
+/// filter, shown by the whole 95% interval of each peer's per-round ratio to ours).
 fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
     let probes: Vec<wallclock::Probe> = wallclock::probes()
         .into_iter()
@@ -325,6 +327,7 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
         .map(|p| format!("wall clock: {p} was not compared stacked"))
         .collect();
     let rounds = wallclock::samples(&configs, &probes, n, reps, STACK);
+    let mut intervals = Vec::new();
     let (Some(floor), Some(ours)) = (
         configs.iter().position(|c| c.name.starts_with("floor")),
         configs.iter().position(|c| c.name == "ours"),
@@ -353,13 +356,25 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
             let mine = per_run(ci, pi);
             let theirs = per_run(ours, pi);
             let ratio: Vec<f64> = mine.iter().zip(&theirs).map(|(m, o)| m / o).collect();
+            let (lo, hi) = interval::median_ci(&ratio);
             let (executed, _) = wallclock::path(config.filter.as_deref().unwrap_or(&[]), p);
             match (wallclock::median(mine), wallclock::median(ratio)) {
                 (Some(ns), Some(r)) => {
                     print!(" | {ns:>8.1} ns {r:>5.2}x {executed:>5}");
-                    if ci != ours && r <= 1.0 {
+                    if ci == ours {
+                        continue;
+                    }
+                    let said = peer_verdict(lo, hi);
+                    let shown = if lo.is_nan() || hi.is_nan() {
+                        format!("{r:.2}x ours' time: {said}")
+                    } else {
+                        format!("{r:.2}x ours' time, 95% interval {lo:.2}-{hi:.2}: {said}")
+                    };
+                    intervals.push(format!("  {}, {}: {shown}", config.name, p.label));
+                    // Ahead only when shown: an interval across 1x counts as a miss too.
+                    if lo.is_nan() || lo <= 1.0 {
                         misses.push(format!(
-                            "wall clock, {}: {} runs the program in {r:.2}x ours' time",
+                            "wall clock, {}: {} runs the program in {shown}",
                             p.label, config.name
                         ));
                     }
@@ -375,7 +390,24 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
         }
         println!();
     }
+    println!("  each peer's time to run its program against ours' (median of per-round ratios):");
+    for line in &intervals {
+        println!("{line}");
+    }
     misses
+}
+
+/// Whether a peer's per-round ratio to ours' time shows ours ahead, behind, or neither.
+fn peer_verdict(lo: f64, hi: f64) -> &'static str {
+    if lo.is_nan() || hi.is_nan() {
+        "not decided: too few rounds for a 95% interval"
+    } else if lo > 1.0 {
+        "ours ahead: the whole 95% interval is above 1x"
+    } else if hi < 1.0 {
+        "ours behind: the whole 95% interval is below 1x"
+    } else {
+        "not decided: the 95% interval straddles 1x"
+    }
 }
 
 /// The cached path's bound: ours within 5% of the floor (a filter the call never runs).
@@ -444,7 +476,7 @@ fn main() {
     misses.extend(wall_clock(lib.as_ref(), quick));
     println!("\n== Targets ==");
     if misses.is_empty() {
-        println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable; ours' cached calls within {:.0}% of the floor; ours runs its program faster than every peer's on calls that run the filter", (CACHED_BOUND - 1.0) * 100.0);
+        println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable; ours' cached calls within {:.0}% of the floor; ours runs its program faster than every peer's on calls that run the filter, each peer's whole 95% interval above 1x", (CACHED_BOUND - 1.0) * 100.0);
     }
     for m in &misses {
         println!("MISSED: {m}");

@@ -12,6 +12,8 @@
 //! only those sections; `split` needs root (it records the kernel's exec and exit events with
 //! ftrace) and is skipped with a notice without it.
 
+#[path = "common/interval.rs"]
+mod interval;
 #[path = "common/machine.rs"]
 mod machine;
 #[path = "sandbox/memory.rs"]

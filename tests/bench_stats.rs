@@ -1,6 +1,8 @@
 //! The benchmarks' statistics, checked here because the benchmarks themselves have no test
 //! harness: a wrong interval would silently turn an undecided target into a met one.
 
+#[path = "../benches/common/interval.rs"]
+mod interval;
 #[allow(dead_code)] // the benchmarks' timing helpers are not under test here
 #[path = "../benches/sandbox/stats.rs"]
 mod stats;
@@ -13,11 +15,11 @@ fn approximate_rank(n: usize) -> f64 {
 #[test]
 fn the_median_interval_has_the_textbook_ranks() {
     // Exact binomial ranks, as printed in tables of the sign test's interval.
-    assert_eq!(stats::median_ci_rank(6), 1);
-    assert_eq!(stats::median_ci_rank(9), 2);
-    assert_eq!(stats::median_ci_rank(10), 2);
-    assert_eq!(stats::median_ci_rank(20), 6);
-    assert_eq!(stats::median_ci_rank(100), 40);
+    assert_eq!(interval::median_ci_rank(6), 1);
+    assert_eq!(interval::median_ci_rank(9), 2);
+    assert_eq!(interval::median_ci_rank(10), 2);
+    assert_eq!(interval::median_ci_rank(20), 6);
+    assert_eq!(interval::median_ci_rank(100), 40);
 }
 
 #[test]
@@ -25,7 +27,7 @@ fn too_few_values_have_no_interval() {
     // Below 6 values even the whole range covers the median with less than 95% probability.
     for n in 0..6 {
         let xs: Vec<f64> = (0..n).map(f64::from).collect();
-        let (lo, hi) = stats::median_ci(&xs);
+        let (lo, hi) = interval::median_ci(&xs);
         assert!(lo.is_nan() && hi.is_nan(), "{n} values");
     }
 }
@@ -44,7 +46,7 @@ fn the_median_interval_stays_wide_for_many_rounds() {
         (20001, 9862),
     ];
     for (n, rank) in exact {
-        assert_eq!(stats::median_ci_rank(n), rank, "n = {n}");
+        assert_eq!(interval::median_ci_rank(n), rank, "n = {n}");
         assert!((rank as f64 - approximate_rank(n)).abs() <= 1.0, "n = {n}");
     }
 }
@@ -52,7 +54,7 @@ fn the_median_interval_stays_wide_for_many_rounds() {
 #[test]
 fn the_interval_is_taken_from_the_sorted_values() {
     let xs: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-    assert_eq!(stats::median_ci(&xs), (40.0, 61.0));
+    assert_eq!(interval::median_ci(&xs), (40.0, 61.0));
 }
 
 #[test]
