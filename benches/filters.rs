@@ -28,6 +28,7 @@ mod seccompiler_peer;
 #[path = "filters/wallclock.rs"]
 mod wallclock;
 
+use interval::Placement;
 use libseccomp_peer::{Layout, LibSeccomp};
 use measure::{Figures, Row, ARCH};
 use rules::PeerPolicy;
@@ -356,7 +357,7 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
             let mine = per_run(ci, pi);
             let theirs = per_run(ours, pi);
             let ratio: Vec<f64> = mine.iter().zip(&theirs).map(|(m, o)| m / o).collect();
-            let (lo, hi) = interval::median_ci(&ratio);
+            let ci_of_ratio = interval::median_ci(&ratio);
             let (executed, _) = wallclock::path(config.filter.as_deref().unwrap_or(&[]), p);
             match (wallclock::median(mine), wallclock::median(ratio)) {
                 (Some(ns), Some(r)) => {
@@ -364,15 +365,15 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
                     if ci == ours {
                         continue;
                     }
-                    let said = peer_verdict(lo, hi);
-                    let shown = if lo.is_nan() || hi.is_nan() {
-                        format!("{r:.2}x ours' time: {said}")
-                    } else {
-                        format!("{r:.2}x ours' time, 95% interval {lo:.2}-{hi:.2}: {said}")
-                    };
+                    let placement = interval::place(ci_of_ratio, 1.0);
+                    let shown = format!(
+                        "{r:.2}x ours' time, 95% interval: {}: {}",
+                        interval::show(ci_of_ratio, |x| format!("{x:.2}"), "-"),
+                        peer_verdict(placement)
+                    );
                     intervals.push(format!("  {}, {}: {shown}", config.name, p.label));
                     // Ahead only when shown: an interval across 1x counts as a miss too.
-                    if lo.is_nan() || lo <= 1.0 {
+                    if placement != Placement::Above {
                         misses.push(format!(
                             "wall clock, {}: {} runs the program in {shown}",
                             p.label, config.name
@@ -397,16 +398,13 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
     misses
 }
 
-/// Whether a peer's per-round ratio to ours' time shows ours ahead, behind, or neither.
-fn peer_verdict(lo: f64, hi: f64) -> &'static str {
-    if lo.is_nan() || hi.is_nan() {
-        "not decided: too few rounds for a 95% interval"
-    } else if lo > 1.0 {
-        "ours ahead: the whole 95% interval is above 1x"
-    } else if hi < 1.0 {
-        "ours behind: the whole 95% interval is below 1x"
-    } else {
-        "not decided: the 95% interval straddles 1x"
+/// Whether a peer's per-round ratio to ours' time shows ours ahead, not ahead, or neither.
+fn peer_verdict(placement: Placement) -> &'static str {
+    match placement {
+        Placement::TooFewRounds => "not decided",
+        Placement::Above => "ours ahead: the whole 95% interval is above 1x",
+        Placement::AtOrBelow => "ours not ahead: the whole 95% interval is at or below 1x",
+        Placement::Straddles => "not decided: the 95% interval straddles 1x",
     }
 }
 

@@ -87,3 +87,17 @@ fn runs_are_sorted_by_the_run_before_them() {
     // Round 0's variant 1 follows variant 0 too.
     assert_eq!(stats::runs_after(&rounds, 1, 0), vec![100.0, 102.0, 104.0]);
 }
+
+#[test]
+fn an_interval_is_placed_against_a_bound_as_a_whole() {
+    use interval::{place, show, Placement};
+    assert_eq!(place((1.01, 1.05), 1.05), Placement::AtOrBelow);
+    assert_eq!(place((1.051, 1.06), 1.05), Placement::Above);
+    assert_eq!(place((1.04, 1.06), 1.05), Placement::Straddles);
+    assert_eq!(place((f64::NAN, f64::NAN), 1.05), Placement::TooFewRounds);
+    assert_eq!(show((1.0, 2.5), |x| format!("{x:.1}"), "-"), "1.0-2.5");
+    assert_eq!(
+        show((f64::NAN, f64::NAN), |x| format!("{x:.1}"), "-"),
+        "too few rounds"
+    );
+}

@@ -35,3 +35,40 @@ pub fn median_ci_rank(n: usize) -> usize {
     // `below` is now P(heads < k).
     k.max(1)
 }
+
+/// Where a 95% interval lies against a bound: the one reading every verdict of the benchmarks
+/// is built on, so that an interval across the bound is never read as on one side of it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Placement {
+    /// Too few values for an interval ([`median_ci`] gave NaN).
+    TooFewRounds,
+    /// The whole interval is at or below the bound.
+    AtOrBelow,
+    /// The whole interval is above the bound.
+    Above,
+    /// The interval has values on both sides of the bound.
+    Straddles,
+}
+
+/// Where the interval `(lo, hi)` of [`median_ci`] lies against `bound`.
+pub fn place((lo, hi): (f64, f64), bound: f64) -> Placement {
+    if lo.is_nan() || hi.is_nan() {
+        Placement::TooFewRounds
+    } else if hi <= bound {
+        Placement::AtOrBelow
+    } else if lo > bound {
+        Placement::Above
+    } else {
+        Placement::Straddles
+    }
+}
+
+/// The interval `(lo, hi)` of [`median_ci`] for printing: both ends through `value`, joined
+/// by `between`, or "too few rounds" when there is none.
+pub fn show((lo, hi): (f64, f64), value: impl Fn(f64) -> String, between: &str) -> String {
+    if lo.is_nan() || hi.is_nan() {
+        "too few rounds".to_string()
+    } else {
+        format!("{}{between}{}", value(lo), value(hi))
+    }
+}

@@ -20,6 +20,7 @@
 //! judges the target in two readings of its rounds, one of which charges the sandbox with
 //! what it leaves itself (see [`leftover_check`]).
 
+use crate::interval::{place, show, Placement};
 use crate::ours::{self, Setup};
 use crate::peers::Peer;
 use crate::stats::{self, Variant};
@@ -133,12 +134,19 @@ fn peer_variant(w: &Workload, peer: Peer) -> Variant<'_> {
     Variant::new(peer.name(), move || peer.run(w.argv, w.ok, w.drain))
 }
 
-/// The first path `w` needs that does not exist here, if any.
-fn missing_path(w: &Workload) -> Option<&'static str> {
-    w.needs
+/// The first path `w` needs that does not exist here, if any, announced with a notice that
+/// the workload is skipped.
+fn announce_missing(w: &Workload) -> Option<&'static str> {
+    let missing = w
+        .needs
         .iter()
         .copied()
-        .find(|p| !std::path::Path::new(p).exists())
+        .find(|p| !std::path::Path::new(p).exists())?;
+    println!(
+        "{}: NOTICE: skipped, {missing} does not exist here\n",
+        w.name
+    );
+    Some(missing)
 }
 
 /// Prints the two rows about the kernel's floor (the floor over the same fork+exec without
@@ -157,11 +165,17 @@ fn print_floor_rows(names: &[String], times: &stats::Rounds) -> bool {
             floor_name.as_str(),
         ),
     ];
-    rows.iter()
+    // Every row is tried (no short cut at the first missing one), so that what can be
+    // printed is.
+    let printed: Vec<bool> = rows
+        .iter()
         .map(|(label, a, b)| {
-            stats::compare(names, times, a, b).map(|r| stats::print_row(label, &r))
+            stats::compare(names, times, a, b)
+                .map(|r| stats::print_row(label, &r))
+                .is_some()
         })
-        .all(|printed| printed.is_some())
+        .collect();
+    printed.iter().all(|&p| p)
 }
 
 /// The variants for one workload's table, baseline (bare) first.
@@ -210,11 +224,7 @@ fn filtered_bwrap(allow_all: &sandbox_runtime::Policy) -> Peer {
 
 /// Runs one workload's comparison; returns the missed target, if any.
 fn workload(mode: Mode, w: &Workload, allow_all: &sandbox_runtime::Policy) -> Vec<Finding> {
-    if let Some(missing) = missing_path(w) {
-        println!(
-            "{}: NOTICE: skipped, {missing} does not exist here\n",
-            w.name
-        );
+    if let Some(missing) = announce_missing(w) {
         return vec![Finding::Missed(format!(
             "{}: not measured ({missing} does not exist here)",
             w.name
@@ -296,13 +306,11 @@ fn judge(mode: Mode, w: &Workload, realistic: &sandbox_runtime::Policy) -> Vec<F
         println!("  target <= {OVERHEAD_BOUND}x bare under the realistic policy, {how}: {said}");
         // Met only when shown: an interval across the bound counts as a miss too.
         match row {
-            Some(r) if r.ci.1 <= OVERHEAD_BOUND => {}
-            Some(r) if r.ci.0.is_nan() || r.ci.1.is_nan() => {
-                missed.push(format!("{how} {:.3}x ({said})", r.ratio))
-            }
+            Some(r) if place(r.ci, OVERHEAD_BOUND) == Placement::AtOrBelow => {}
             Some(r) => missed.push(format!(
-                "{how} {:.3}x, 95% interval {:.3}-{:.3} ({said})",
-                r.ratio, r.ci.0, r.ci.1
+                "{how} {:.3}x, 95% interval: {} ({said})",
+                r.ratio,
+                show(r.ci, |x| format!("{x:.3}"), "-")
             )),
             None => missed.push(format!("{how}: {said}")),
         }
@@ -361,16 +369,13 @@ fn leftover_check(times: &stats::Rounds) -> Option<stats::Summary> {
     )
 }
 
-/// Where a ratio's 95% interval lies against [`OVERHEAD_BOUND`].
-fn verdict((lo, hi): (f64, f64)) -> &'static str {
-    if lo.is_nan() || hi.is_nan() {
-        "not decided: too few rounds for a 95% interval"
-    } else if hi <= OVERHEAD_BOUND {
-        "met: the whole 95% interval is within it"
-    } else if lo > OVERHEAD_BOUND {
-        "missed: the whole 95% interval is above it"
-    } else {
-        "not decided: the 95% interval straddles it"
+/// Where a ratio's 95% interval lies against [`OVERHEAD_BOUND`], in words.
+fn verdict(ci: (f64, f64)) -> &'static str {
+    match place(ci, OVERHEAD_BOUND) {
+        Placement::TooFewRounds => "not decided: too few rounds for a 95% interval",
+        Placement::AtOrBelow => "met: the whole 95% interval is within it",
+        Placement::Above => "missed: the whole 95% interval is above it",
+        Placement::Straddles => "not decided: the 95% interval straddles it",
     }
 }
 
@@ -402,11 +407,7 @@ pub fn floor(mode: Mode) -> Vec<Finding> {
             );
             continue;
         };
-        if let Some(missing) = missing_path(w) {
-            println!(
-                "{}: NOTICE: skipped, {missing} does not exist here\n",
-                w.name
-            );
+        if announce_missing(w).is_some() {
             continue;
         }
         let realistic = ours::compile(w.name, w.policy);

@@ -139,11 +139,7 @@ fn print(rounds: &[[Phases; 2]]) {
     let row = |name: &str, bare: Vec<f64>, ours: Vec<f64>| {
         let d: Vec<f64> = ours.iter().zip(&bare).map(|(o, b)| o - b).collect();
         let ci = stats::median_ci(&d);
-        let interval = if ci.0.is_nan() {
-            "too few rounds".to_string()
-        } else {
-            format!("[{} to {}]", stats::signed(ci.0), stats::signed(ci.1))
-        };
+        let interval = format!("[{}]", crate::interval::show(ci, stats::signed, " to "));
         println!(
             "  {name:<38} {:>10} {:>10} {:>12}  {interval}",
             stats::human(stats::median(&bare)),

@@ -210,19 +210,10 @@ pub fn print_row(name: &str, s: &Summary) {
         human(s.median),
         signed(s.extra),
         s.ratio,
-        interval(s.ci),
+        crate::interval::show(s.ci, |x| format!("{x:.3}"), "-"),
         s.spread.0,
         s.spread.1
     );
-}
-
-/// A 95% interval as `lo-hi`, or a note when there were too few rounds to give one.
-fn interval((lo, hi): (f64, f64)) -> String {
-    if lo.is_nan() || hi.is_nan() {
-        "too few rounds".to_string()
-    } else {
-        format!("{lo:.3}-{hi:.3}")
-    }
 }
 
 /// Prints the header and one row per variant against variant `base`; returns the summaries.
