@@ -127,7 +127,8 @@ impl<'a> Setup<'a> {
         let mut child = cmd.spawn().map_err(|e| format!("cannot spawn: {e}"))?;
         if let Some(mut out) = child.stdout.take() {
             // Read as the peers' output is (see `drain_until`).
-            drain_until(&mut out, std::time::Instant::now() + RUN_TIMEOUT)?;
+            drain_until(&mut out, std::time::Instant::now() + RUN_TIMEOUT)
+                .map_err(|e| format!("{e} (limit {RUN_TIMEOUT:?})"))?;
         }
         match child.wait().status {
             Status::Exited(c) if ok_codes.contains(&c) => Ok(child.id()),
