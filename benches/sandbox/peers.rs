@@ -371,8 +371,9 @@ fn wait_within(child: &mut Child, limit: Duration) -> Result<(), String> {
 /// Reads `out` to its end, waiting for each chunk in `poll`, until `deadline` at most.
 /// Every variant's output is read this way, bare programs' and our sandboxes' alike: how the
 /// reader waits changes how often a writer that fills the pipe is stopped and woken (a `poll`
-/// before each read made bare `tar` 4% to 9% slower than blocking reads:
-/// `benches/reader_poll_cost.py`), so both sides of a ratio must wait the same way.
+/// before each read made bare `tar` 4% to 9% slower than blocking reads on one machine and
+/// about 1.5% on another: `benches/reader_poll_cost.py`), so both sides of a ratio must wait
+/// the same way.
 pub fn drain_until(
     out: &mut (impl std::io::Read + AsRawFd),
     deadline: Instant,
