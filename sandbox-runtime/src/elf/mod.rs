@@ -37,7 +37,9 @@
 //! The parser is written by hand and bounds-checks every read, so a hostile file yields an
 //! error, never a panic.
 
+mod inputs;
 mod parse;
+mod remembered;
 mod search;
 
 #[cfg(test)]
@@ -49,7 +51,9 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use inputs::Inputs;
 use parse::{ElfInfo, FileSource, ParseError};
+pub use remembered::resolve_remembered;
 
 /// Most objects one binary may pull in before resolution stops with an error.
 const MAX_OBJECTS: usize = 4096;
@@ -115,24 +119,36 @@ pub enum ElfError {
 
 /// Resolves the interpreter and shared libraries `binary` needs, like the loader would.
 pub fn resolve(binary: &Path) -> Result<ElfDeps, ElfError> {
-    let cwd = std::env::current_dir().map_err(|source| ElfError::Io {
+    resolve_in(&current_dir()?, binary, &Inputs::default())
+}
+
+/// The current directory, which a relative binary, and relative `DT_RPATH` and `DT_RUNPATH`
+/// entries, are taken against.
+fn current_dir() -> Result<PathBuf, ElfError> {
+    std::env::current_dir().map_err(|source| ElfError::Io {
         path: PathBuf::from("."),
         source,
-    })?;
+    })
+}
+
+/// [`resolve`] with `cwd` as the current directory, noting in `inputs` every path it reads or
+/// looks for.
+fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, ElfError> {
     let path = cwd.join(binary);
-    let info = read_elf(&path)?;
-    let canonical = path.canonicalize().map_err(|source| ElfError::Io {
+    let info = read_elf(&path, inputs)?;
+    let canonical = inputs.canonicalize(&path).map_err(|source| ElfError::Io {
         path: path.clone(),
         source,
     })?;
     let origin = canonical.parent().unwrap_or(Path::new("/")).to_path_buf();
     let mut resolver = Resolver {
-        cwd,
-        system_dirs: search::system_dirs(info.machine),
+        cwd: cwd.to_path_buf(),
+        system_dirs: search::system_dirs(info.machine, inputs),
         machine: info.machine,
         objects: Vec::new(),
         names: HashSet::new(),
         paths: HashSet::new(),
+        inputs,
     };
     resolver.add(path.clone(), origin, info, None, None);
     let interpreter = resolver.load_interpreter(&path)?;
@@ -160,7 +176,7 @@ struct Object {
 }
 
 /// Breadth-first loading state.
-struct Resolver {
+struct Resolver<'a> {
     cwd: PathBuf,
     system_dirs: Vec<PathBuf>,
     machine: u16,
@@ -169,9 +185,11 @@ struct Resolver {
     names: HashSet<OsString>,
     /// Paths of loaded objects.
     paths: HashSet<PathBuf>,
+    /// Where every path read or looked for is noted.
+    inputs: &'a Inputs,
 }
 
-impl Resolver {
+impl Resolver<'_> {
     fn add(
         &mut self,
         path: PathBuf,
@@ -198,13 +216,14 @@ impl Resolver {
             return Ok(None);
         };
         let path = self.cwd.join(&interp);
+        self.inputs.note(&path);
         if !path.exists() {
             return Err(ElfError::LibraryNotFound {
                 name: interp.to_string_lossy().into_owned(),
                 needed_by: binary.to_path_buf(),
             });
         }
-        let info = read_elf(&path)?;
+        let info = read_elf(&path, self.inputs)?;
         let origin = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         self.add(path.clone(), origin, info, None, Some(0));
         Ok(Some(path))
@@ -290,17 +309,18 @@ impl Resolver {
 
     /// The parsed object at `path` if the loader would accept it: a readable ELF of our machine.
     fn candidate(&self, path: &Path) -> Option<ElfInfo> {
-        let info = read_elf(path).ok()?;
+        let info = read_elf(path, self.inputs).ok()?;
         (info.machine == self.machine).then_some(info)
     }
 }
 
-/// Opens and parses one ELF file, naming it in any error.
-fn read_elf(path: &Path) -> Result<ElfInfo, ElfError> {
+/// Opens and parses one ELF file (noted in `inputs` first), naming it in any error.
+fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
     let io_error = |source| ElfError::Io {
         path: path.to_path_buf(),
         source,
     };
+    inputs.note(path);
     let file = File::open(path).map_err(io_error)?;
     let source = FileSource::new(file).map_err(io_error)?;
     parse::parse(&source).map_err(|e| match e {

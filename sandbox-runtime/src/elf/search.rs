@@ -1,6 +1,7 @@
 //! Where the loader looks: `$ORIGIN` expansion of `DT_RPATH`/`DT_RUNPATH` lists and the system
 //! directories from `/etc/ld.so.conf` (with `include`) followed by the built-in defaults.
 
+use super::inputs::Inputs;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -17,9 +18,9 @@ const EM_RISCV: u16 = 243;
 
 /// The directories searched after `DT_RPATH` and `DT_RUNPATH`, in order: those listed in
 /// `/etc/ld.so.conf` (standing in for `/etc/ld.so.cache`), then the multiarch and classic
-/// system directories.
-pub(crate) fn system_dirs(machine: u16) -> Vec<PathBuf> {
-    let mut dirs = ld_so_conf_dirs(Path::new("/etc/ld.so.conf"));
+/// system directories. Every file and directory read is noted in `inputs`.
+pub(crate) fn system_dirs(machine: u16, inputs: &Inputs) -> Vec<PathBuf> {
+    let mut dirs = ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), inputs);
     if let Some(triplet) = multiarch_triplet(machine) {
         dirs.push(Path::new("/lib").join(triplet));
         dirs.push(Path::new("/usr/lib").join(triplet));
@@ -41,17 +42,19 @@ fn multiarch_triplet(machine: u16) -> Option<&'static str> {
 }
 
 /// Directories listed in an `ld.so.conf`-style file, following `include` lines. Unreadable
-/// files contribute nothing, as with `ldconfig`.
-pub(crate) fn ld_so_conf_dirs(path: &Path) -> Vec<PathBuf> {
+/// files contribute nothing, as with `ldconfig`. Every file and directory read is noted in
+/// `inputs`.
+pub(crate) fn ld_so_conf_dirs(path: &Path, inputs: &Inputs) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    read_conf(path, 0, &mut dirs);
+    read_conf(path, 0, &mut dirs, inputs);
     dedup_in_order(dirs)
 }
 
-fn read_conf(path: &Path, depth: usize, dirs: &mut Vec<PathBuf>) {
+fn read_conf(path: &Path, depth: usize, dirs: &mut Vec<PathBuf>, inputs: &Inputs) {
     if depth > MAX_INCLUDE_DEPTH {
         return;
     }
+    inputs.note(path);
     let Ok(text) = fs::read_to_string(path) else {
         return;
     };
@@ -63,8 +66,8 @@ fn read_conf(path: &Path, depth: usize, dirs: &mut Vec<PathBuf>) {
             .filter(|r| r.starts_with([' ', '\t']))
         {
             for pattern in patterns.split_whitespace() {
-                for file in glob_files(&base.join(pattern)) {
-                    read_conf(&file, depth + 1, dirs);
+                for file in glob_files(&base.join(pattern), inputs) {
+                    read_conf(&file, depth + 1, dirs, inputs);
                 }
             }
         } else if line.starts_with('/') {
@@ -78,18 +81,20 @@ fn read_conf(path: &Path, depth: usize, dirs: &mut Vec<PathBuf>) {
 
 /// Files matching `pattern`, where only the last component may contain `*` wildcards; sorted
 /// like glob(3).
-fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+fn glob_files(pattern: &Path, inputs: &Inputs) -> Vec<PathBuf> {
     let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
         return Vec::new();
     };
     let name = name.to_string_lossy();
     if !name.contains('*') {
+        inputs.note(pattern);
         return if pattern.is_file() {
             vec![pattern.to_path_buf()]
         } else {
             Vec::new()
         };
     }
+    inputs.note(dir);
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -97,7 +102,10 @@ fn glob_files(pattern: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
         .map(|e| e.path())
-        .filter(|p| p.is_file())
+        .filter(|p| {
+            inputs.note(p);
+            p.is_file()
+        })
         .collect();
     files.sort();
     files

@@ -1,5 +1,6 @@
 //! Resolution checked against `ldd`, on hand-built ELF files, and against garbled input.
 
+use super::inputs::Inputs;
 use super::parse::{parse, ParseError};
 use super::search::{expand_origin, ld_so_conf_dirs, wildcard_match};
 use super::*;
@@ -430,7 +431,7 @@ fn ld_so_conf_follows_includes_in_order() {
         "/first\ninclude conf.d/*.conf\ninclude loop.conf\n/last=libc6\nhwcap 0 x\n",
     )
     .unwrap();
-    let dirs = ld_so_conf_dirs(&tmp.0.join("ld.so.conf"));
+    let dirs = ld_so_conf_dirs(&tmp.0.join("ld.so.conf"), &Inputs::default());
     let expected: Vec<PathBuf> = ["/first", "/a/lib", "/b/lib", "/loop", "/last"]
         .map(PathBuf::from)
         .into();
@@ -489,4 +490,97 @@ fn every_usr_bin_matches_ldd() {
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Resolves `bin` from the root, noting what it reads in a fresh record.
+fn resolve_noting(bin: &Path) -> (Result<ElfDeps, ElfError>, Inputs) {
+    let inputs = Inputs::default();
+    (resolve_in(Path::new("/"), bin, &inputs), inputs)
+}
+
+#[test]
+fn what_a_resolution_read_shows_every_change_to_it() {
+    let tmp = TempDir::new();
+    fs::create_dir_all(tmp.0.join("first")).unwrap();
+    tmp.write("second/libsbxt-r.so", &Spec::lib(&[]));
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some("$ORIGIN/first:$ORIGIN/second"),
+            ..Spec::lib(&["libsbxt-r.so"])
+        },
+    );
+    let (deps, inputs) = resolve_noting(&bin);
+    assert_eq!(
+        deps.unwrap().libraries,
+        vec![tmp.0.join("second/libsbxt-r.so")]
+    );
+    assert!(inputs.unchanged(), "nothing changed yet");
+    assert!(inputs.racy(), "files made just now are racy");
+
+    // A library added to a directory searched ahead of the one found.
+    let ahead = tmp.write("first/libsbxt-r.so", &Spec::lib(&[]));
+    assert!(!inputs.unchanged(), "a library added ahead went unseen");
+    let (deps, inputs) = resolve_noting(&bin);
+    assert_eq!(deps.unwrap().libraries, vec![ahead.clone()]);
+
+    // A library rewritten in place: it now needs another one, next to it.
+    let needs_more = Spec {
+        runpath: Some("$ORIGIN"),
+        ..Spec::lib(&["libsbxt-s.so"])
+    };
+    tmp.write("first/libsbxt-r.so", &needs_more);
+    assert!(
+        !inputs.unchanged(),
+        "a library rewritten in place went unseen"
+    );
+    let (deps, inputs) = resolve_noting(&bin);
+    assert!(deps.is_err(), "libsbxt-s.so does not exist: {deps:?}");
+
+    // A missing library that appears.
+    tmp.write("first/libsbxt-s.so", &Spec::lib(&[]));
+    assert!(!inputs.unchanged(), "a library made since went unseen");
+    let (_, inputs) = resolve_noting(&bin);
+
+    // The binary replaced by an identical copy renamed over it.
+    let copy = tmp.0.join("app.new");
+    fs::copy(&bin, &copy).unwrap();
+    fs::rename(&copy, &bin).unwrap();
+    assert!(!inputs.unchanged(), "a binary renamed over went unseen");
+}
+
+#[test]
+fn a_symbolic_link_moved_to_another_copy_changes_what_was_read() {
+    let tmp = TempDir::new();
+    let a = tmp.write("a/app", &Spec::lib(&[]));
+    let b = tmp.0.join("b/app");
+    fs::create_dir_all(b.parent().unwrap()).unwrap();
+    fs::copy(&a, &b).unwrap();
+    let link = tmp.0.join("app");
+    std::os::unix::fs::symlink(&a, &link).unwrap();
+    let (_, inputs) = resolve_noting(&link);
+    assert!(inputs.unchanged());
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&b, &link).unwrap();
+    assert!(!inputs.unchanged(), "$ORIGIN moved unseen");
+}
+
+#[test]
+fn a_remembered_resolution_is_what_resolve_gives() {
+    let fresh = resolve(Path::new("/bin/true")).unwrap();
+    for _ in 0..3 {
+        assert_eq!(resolve_remembered(Path::new("/bin/true")).unwrap(), fresh);
+    }
+    // A racy result (files made just now) is resolved afresh each time, changes included.
+    let tmp = TempDir::new();
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some("$ORIGIN/lib"),
+            ..Spec::lib(&["libsbxt-t.so"])
+        },
+    );
+    assert!(resolve_remembered(&bin).is_err());
+    let lib = tmp.write("lib/libsbxt-t.so", &Spec::lib(&[]));
+    assert_eq!(resolve_remembered(&bin).unwrap().libraries, vec![lib]);
 }

@@ -403,7 +403,7 @@ fn reap_quietly(pid: libc::pid_t) {
 /// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
 /// their host paths, read-only, skipping what an identity bind of the caller already shows.
 fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result<(), SpawnError> {
-    let deps = crate::elf::resolve(program).map_err(|e| SpawnError::Libraries {
+    let deps = crate::elf::resolve_remembered(program).map_err(|e| SpawnError::Libraries {
         path: program.display().to_string(),
         reason: e.to_string(),
     })?;

@@ -1,0 +1,146 @@
+//! What a resolution read from the file system: each path it opened, listed or looked for, and
+//! what was there, so that its result can be reused for as long as all of it is unchanged (see
+//! [`super::resolve_remembered`]).
+//!
+//! A path is looked at before it is read. A file changed after that look (rewritten,
+//! replaced, renamed over, made or removed) shows a different inode, size, modification or
+//! change time the next time, so a result is never reused past a change to anything it read,
+//! even one made while it was being worked out. A directory listed for `include` patterns
+//! changes its modification time when an entry is added, removed or renamed.
+//!
+//! Some kernels and file systems stamp changes with a coarse clock (a tick of a few
+//! milliseconds), so a second change of the same size within the tick of the first could
+//! leave every time as it was. As git does with its index, an object changed within
+//! [`RACY`] of being looked at makes the whole record *racy*: its result is not reused.
+
+use std::cell::{Cell, RefCell};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// What was at a path when it was looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seen {
+    /// An object (symbolic links followed): its device, inode, mode, size, and modification and
+    /// change times in nanoseconds.
+    Object {
+        dev: u64,
+        ino: u64,
+        mode: u32,
+        size: u64,
+        modified: (i64, i64),
+        changed: (i64, i64),
+    },
+    /// Nothing could be looked at: this errno (`ENOENT`, `EACCES`, ...).
+    Missing(i32),
+    /// The canonical path (every symbolic link resolved), or the errno canonicalising failed
+    /// with.
+    Canonical(Result<PathBuf, i32>),
+}
+
+impl Seen {
+    fn object(path: &Path) -> Seen {
+        match std::fs::metadata(path) {
+            Ok(m) => Seen::Object {
+                dev: m.dev(),
+                ino: m.ino(),
+                mode: m.mode(),
+                size: m.size(),
+                modified: (m.mtime(), m.mtime_nsec()),
+                changed: (m.ctime(), m.ctime_nsec()),
+            },
+            Err(e) => Seen::Missing(e.raw_os_error().unwrap_or(0)),
+        }
+    }
+
+    fn canonical(path: &Path) -> Seen {
+        Seen::Canonical(
+            path.canonicalize()
+                .map_err(|e| e.raw_os_error().unwrap_or(0)),
+        )
+    }
+
+    /// Whether this is an object whose change time is within [`RACY`] of now, or later.
+    fn changed_lately(&self) -> bool {
+        let Seen::Object { changed, .. } = self else {
+            return false;
+        };
+        let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+            return true;
+        };
+        let now = i128::from(now.as_secs()) * 1_000_000_000 + i128::from(now.subsec_nanos());
+        let at = i128::from(changed.0) * 1_000_000_000 + i128::from(changed.1);
+        now - at < RACY.as_nanos() as i128
+    }
+
+    /// What is there now, looked at the same way.
+    fn again(&self, path: &Path) -> Seen {
+        match self {
+            Seen::Canonical(_) => Seen::canonical(path),
+            _ => Seen::object(path),
+        }
+    }
+}
+
+/// How recent a change must be for the record holding it to be racy.
+const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The paths one resolution looked at, in order, each once.
+#[derive(Debug, Default)]
+pub(crate) struct Inputs {
+    looked: RefCell<Vec<(PathBuf, Seen)>>,
+    /// Whether an object looked at had changed within [`RACY`] of the look.
+    racy: Cell<bool>,
+}
+
+impl Inputs {
+    /// Records what is at `path` now (following symbolic links), unless it was looked at
+    /// already. Call it before reading `path`, or listing it.
+    pub(crate) fn note(&self, path: &Path) {
+        self.record(path, false);
+    }
+
+    /// Records `path`'s canonical path now, and returns it.
+    pub(crate) fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        match self.record(path, true) {
+            Seen::Canonical(Ok(p)) => Ok(p),
+            Seen::Canonical(Err(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
+            _ => path.canonicalize(),
+        }
+    }
+
+    /// What `path` showed when first looked at (its object, or with `canonical` its canonical
+    /// path), looking now if it was not looked at yet.
+    fn record(&self, path: &Path, canonical: bool) -> Seen {
+        let mut looked = self.looked.borrow_mut();
+        let earlier = looked
+            .iter()
+            .find(|(p, s)| p == path && matches!(s, Seen::Canonical(_)) == canonical);
+        if let Some((_, seen)) = earlier {
+            return seen.clone();
+        }
+        let seen = if canonical {
+            Seen::canonical(path)
+        } else {
+            Seen::object(path)
+        };
+        if seen.changed_lately() {
+            self.racy.set(true);
+        }
+        looked.push((path.to_path_buf(), seen.clone()));
+        seen
+    }
+
+    /// Whether an object looked at had changed so shortly before that a change right after
+    /// might not show (see the module docs): such a record must not be reused.
+    pub(crate) fn racy(&self) -> bool {
+        self.racy.get()
+    }
+
+    /// Whether every path looked at still shows what it showed.
+    pub(crate) fn unchanged(&self) -> bool {
+        self.looked
+            .borrow()
+            .iter()
+            .all(|(path, seen)| seen.again(path) == *seen)
+    }
+}

@@ -1,0 +1,69 @@
+//! Resolutions remembered between spawns. A host that starts the same program again and again
+//! reads its ELF headers, its libraries' and the loader's configuration once; later spawns
+//! only look at each of those paths again to see that nothing changed (for `/bin/true`, a
+//! dozen `statx` calls and one canonicalisation instead of some sixty calls that open and
+//! read).
+
+use super::inputs::Inputs;
+use super::{current_dir, resolve_in, ElfDeps, ElfError};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// How many resolutions are kept; the one used least recently goes first.
+const KEPT: usize = 32;
+
+/// One earlier resolution and everything it read.
+struct Remembered {
+    cwd: PathBuf,
+    binary: PathBuf,
+    deps: ElfDeps,
+    inputs: Inputs,
+}
+
+static REMEMBERED: Mutex<Vec<Remembered>> = Mutex::new(Vec::new());
+
+fn kept() -> MutexGuard<'static, Vec<Remembered>> {
+    // The list is consistent between statements: a panic elsewhere leaves it usable.
+    REMEMBERED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`super::resolve`], reusing the result of an earlier call for the same `binary` from the
+/// same current directory while every path that call read or looked for still shows the same:
+/// the same object (device, inode, mode, size, modification and change times), the same
+/// absence, the same canonical path. A file changed, replaced, added to a search directory
+/// ahead of the one found, or a loader configuration edited since, makes it resolve afresh.
+/// Errors are not remembered, nor a result that read a file changed within two seconds
+/// before (a change right after it might not show in those times). The spawn of a sandbox with
+/// [`crate::SandboxCommand::add_program_with_libraries`] resolves through this.
+pub fn resolve_remembered(binary: &Path) -> Result<ElfDeps, ElfError> {
+    let cwd = current_dir()?;
+    {
+        let mut kept = kept();
+        if let Some(at) = kept.iter().position(|r| r.cwd == cwd && r.binary == binary) {
+            let earlier = kept.remove(at);
+            if earlier.inputs.unchanged() {
+                let deps = earlier.deps.clone();
+                kept.push(earlier);
+                return Ok(deps);
+            }
+        }
+    }
+    let inputs = Inputs::default();
+    let deps = resolve_in(&cwd, binary, &inputs)?;
+    if inputs.racy() {
+        return Ok(deps);
+    }
+    let mut kept = kept();
+    // Another thread may have resolved the same binary meanwhile: this result replaces its.
+    kept.retain(|r| r.cwd != cwd || r.binary != binary);
+    if kept.len() >= KEPT {
+        kept.remove(0);
+    }
+    kept.push(Remembered {
+        cwd,
+        binary: binary.to_path_buf(),
+        deps: deps.clone(),
+        inputs,
+    });
+    Ok(deps)
+}
