@@ -3,8 +3,9 @@
 //! next request (its init is older than the request), that it shares nothing with the sandbox
 //! before it, that a bind source replaced on the host in between is never served from it, and
 //! that spares the server lets go do not pile up as zombies, and that a spare is made after the
-//! sandbox before it ends, not beside it (unless that one runs long). The tests of this binary
-//! run one at a time: each needs the server's spare to be its own.
+//! sandbox before it ends, not beside it (unless that one runs long, or the host asks for the
+//! same sandbox back to back). The tests of this binary run one at a time: each needs the
+//! server's spare to be its own.
 
 mod common;
 
@@ -346,6 +347,8 @@ fn spares_besides(known: &[u32]) -> Vec<String> {
 #[test]
 fn the_spare_is_made_once_the_sandbox_before_ends_or_after_it_ran_a_second() {
     let _one = serial();
+    // Long after the last test's sandboxes: this request does not come back to back.
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
     let mut running = common::command("/bin/cat");
     running.stdin(Stdio::Piped).stdout(Stdio::Null);
     let mut child = running.spawn().expect("spawn");
@@ -369,6 +372,51 @@ fn the_spare_is_made_once_the_sandbox_before_ends_or_after_it_ran_a_second() {
         made_ahead,
         "the spare made beside the long run was not used"
     );
+}
+
+#[test]
+fn asked_for_the_same_sandbox_back_to_back_the_server_makes_the_next_beside_the_run() {
+    let _one = serial();
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let cat = |stdin| {
+        let mut c = common::command("/bin/cat");
+        c.stdin(stdin).stdout(Stdio::Null);
+        c
+    };
+    // A sandbox that ends at once, then the same again at once: the second request follows
+    // the first sandbox's end by far less than the server's idle wait.
+    assert_eq!(
+        cat(Stdio::Null).spawn().expect("spawn").wait().status,
+        Status::Exited(0)
+    );
+    let spares = spares_beside_a_run(cat(Stdio::Piped));
+    assert_eq!(
+        spares.len(),
+        1,
+        "no spare beside a back-to-back run: {spares:?}"
+    );
+    let (_, made_ahead) = run(cat(Stdio::Null));
+    assert!(made_ahead, "the spare made beside the run was not used");
+    // Another configuration back to back gets no spare made beside its run: it could not
+    // serve a request for the one before.
+    let mut other = cat(Stdio::Piped);
+    other.hostname("other");
+    let spares = spares_beside_a_run(other);
+    assert!(
+        spares.is_empty(),
+        "a spare was made beside a run of another configuration: {spares:?}"
+    );
+}
+
+/// Spawns `cmd` (a program that runs until its piped stdin closes), lets time for a spare
+/// pass, and returns the spares there are then; ends the run.
+fn spares_beside_a_run(mut cmd: SandboxCommand) -> Vec<String> {
+    let mut running = cmd.spawn().expect("spawn");
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let spares = spares_besides(&[running.id()]);
+    drop(running.stdin.take());
+    assert_eq!(running.wait().status, Status::Exited(0));
+    spares
 }
 
 /// This process's children (over all its threads) that are zombies.

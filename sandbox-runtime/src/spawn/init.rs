@@ -238,7 +238,9 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     // capabilities) from ptracing init or opening its /proc files.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let report = plan.report_fd as u32;
-    // Keep only the report socket: init holds no pipe or file of the program's open.
+    // Keep only the report socket: init holds no pipe or file of the program's open. Closing
+    // the fork server's start pipe here tells the server the program has started (see
+    // [`Plan::keep_until_started`]).
     sys::close_all_but(&[report]);
     loop {
         let mut status = 0;

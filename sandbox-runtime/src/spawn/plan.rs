@@ -194,6 +194,19 @@ impl PlanParts {
 }
 
 impl Plan {
+    /// Has init keep `fd` open until the sandboxee has started: the write end of the fork
+    /// server's start pipe, which init holds through its set-up and closes, with every other
+    /// descriptor but the report socket, once the sandboxee has exec'd (see [`super::init::reap`];
+    /// the sandboxee closes its copy before the exec). The server's read end then hangs up:
+    /// the sandbox is running, or init has ended. `fd` must be above 2 and above every passed
+    /// descriptor's target, as the plan's own descriptors are.
+    pub(crate) fn keep_until_started(&mut self, fd: RawFd) {
+        let fd = fd as u32;
+        if let Err(at) = self.init_keep_fds.binary_search(&fd) {
+            self.init_keep_fds.insert(at, fd);
+        }
+    }
+
     /// Joins `parts` with the descriptors the child will use. The descriptors stay owned by
     /// `fds` (closed in the parent after the clone).
     pub(crate) fn assemble(parts: PlanParts, fds: &ChildFds) -> std::io::Result<Plan> {

@@ -18,7 +18,9 @@
 //! it launched last has ended (or has run for a second) and no other request has come for a
 //! few milliseconds, it makes the next sandbox's init ahead of time for the same
 //! configuration, a *spare* ([`super::spare`]), which the next matching request takes instead
-//! of a fresh clone. It ends when the host's end of the channel
+//! of a fresh clone. When the host asks for the same configuration again back to back, it
+//! makes the spare as soon as the sandbox just launched has started its program (its init
+//! closes a *start pipe* then). It ends when the host's end of the channel
 //! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
 //! when the caller is a process the host forked later, or when the server is gone (or stopped
@@ -106,9 +108,11 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Once the sandbox it started last has ended (or has run for a second), and no request has
 /// come for 5 ms since, the server makes the next one's namespaces, id maps and file system
 /// ahead of time for the same configuration (mounts, hostname, network), so a host that starts
-/// sandboxes now and then, rather than back to back, gets most of the start-up done before it
-/// asks, and a sandbox that runs alone and ends within a second never has that work going on
-/// beside it. Such a spare is used only if every bind source on the host is still the object
+/// sandboxes now and then gets most of the start-up done before it asks, and a sandbox that
+/// runs alone and ends within a second never has that work going on beside it. A host that
+/// asks for the same configuration again within 5 ms of the end of the sandbox before (or
+/// while it runs) leaves no such pause: the server then makes the next one as soon as the
+/// sandbox it just launched has started its program, beside that program's run. Such a spare is used only if every bind source on the host is still the object
 /// the spare shows, on a mount with the same flags (a file or directory replaced since under
 /// the same name, or remounted read-only, gets a fresh sandbox). Only the last configuration
 /// has a spare: a request with another one gets a fresh clone, as without the server's help.
@@ -327,9 +331,13 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     };
     let mut spare: Option<Spare> = None;
     let mut launched = Launched::default();
+    let mut last: Option<Last> = None;
     loop {
         // Sandboxes that end meanwhile are let go, and their mounts with them.
         while launched.wait(channel.as_raw_fd(), None) != Woken::Request {}
+        let follows_last = last
+            .as_ref()
+            .is_some_and(|l| follows_at_once(&launched, l.init));
         // A request that cannot be read leaves the channel out of step: stop (the host closing
         // its end is the usual case). One that is read but cannot be carried out gets its errno
         // back, and the server serves on.
@@ -341,29 +349,43 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         else {
             sys::exit(0)
         };
+        let key = request.namespace_key();
+        let again = follows_last && last.as_ref().is_some_and(|l| l.key == key);
         // Every descriptor of the request is handed on and closed here before the reply: the
         // host's pipes must end when the sandbox's ends do, not when the server next idles.
-        let served = match spare.take() {
-            Some(mut s) => {
-                let served = s.serve(&request, &bytes, fds);
+        // So is the start pipe's write end: only init holds it from now on.
+        let start = start_pipe(&request);
+        let served = match (spare.take(), &start) {
+            (Some(mut s), Ok((_, started))) => {
+                let served = s.serve(&request, &bytes, fds, started);
                 // Served or let go (then the host ends it), the spare is watched to its end.
                 if let Some(w) = s.into_watched(served.is_ok()) {
                     launched.add(w);
                 }
                 served
             }
-            None => Err(fds),
+            (Some(s), Err(_)) => {
+                if let Some(w) = s.into_watched(false) {
+                    launched.add(w);
+                }
+                Err(fds)
+            }
+            (None, _) => Err(fds),
         };
         let (result, made_ahead) = match served {
             Ok(pid) => (i64::from(pid), true),
             Err(fds) => {
-                let result = match place(&request, fds) {
-                    Ok(fds) => clone_init(request, &fds),
-                    Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+                let errno = |e: &io::Error| -i64::from(e.raw_os_error().unwrap_or(libc::EIO));
+                let result = match (&start, place(&request, fds)) {
+                    (Ok((_, started)), Ok(fds)) => clone_init(request, &fds, started),
+                    (Err(e), _) => errno(e),
+                    (_, Err(e)) => errno(&e),
                 };
                 (result, false)
             }
         };
+        // Only a sandbox asked for again back to back has its start waited for.
+        let started = start.ok().filter(|_| again).map(|(read, _)| read);
         if die_after_clone && result > 0 {
             // SAFETY: a signal to this process.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
@@ -378,9 +400,12 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         if reply.send(&mut channel).is_err() {
             sys::exit(0);
         }
-        // The next sandbox like this one is made once this one has ended and the server has
-        // then been idle for a moment (see [`time_for_a_spare`]).
-        if pid.is_some_and(|pid| time_for_a_spare(&channel, &mut launched, pid)) {
+        // The next sandbox like this one is made once this one has started its program when
+        // the host asks for the same sandbox again back to back, else once this one has ended
+        // and the server has then been idle for a moment (see [`time_for_a_spare`]).
+        last = pid.map(|init| Last { init, key });
+        let wanted = |pid| time_for_a_spare(&channel, &mut launched, pid, started.as_ref());
+        if pid.is_some_and(wanted) {
             let made = Request::decode(&bytes).map(Spare::make);
             let pid = match &made {
                 Ok(Ok(s)) => Some(s.pid),
@@ -401,24 +426,70 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
 
 /// How long the server waits for another request, after the sandbox it launched last has
 /// ended, before it makes a spare: the host's own end of that sandbox (reaping it, reading its
-/// outcome) and whatever it starts next come first.
+/// outcome) and whatever it starts next come first. A request that comes within this time of
+/// the end of the sandbox launched before it (or while that one still runs) comes back to
+/// back: the host is not pausing between sandboxes, so the next spare is made beside the run
+/// (see [`time_for_a_spare`]).
 const IDLE_BEFORE_SPARE: Duration = Duration::from_millis(5);
+
+/// The sandbox the server launched last.
+struct Last {
+    /// Its init's pid.
+    init: libc::pid_t,
+    /// Its request's [`Request::namespace_key`].
+    key: Vec<u8>,
+}
+
+/// Whether a request that comes now follows the sandbox launched before it (`last`, its init's
+/// pid) back to back: while that sandbox still runs, or within [`IDLE_BEFORE_SPARE`] of its
+/// end as the server saw it.
+fn follows_at_once(launched: &Launched, last: libc::pid_t) -> bool {
+    launched.is_running(last)
+        || launched
+            .ended_at(last)
+            .is_some_and(|end| end.elapsed() < IDLE_BEFORE_SPARE)
+}
 
 /// How long the sandbox launched last may run before the spare is made beside it anyway: a
 /// long run hardly notices the spare's set-up, and the next start-up still gets its help.
 const SPARE_BESIDE_A_RUN_AFTER: Duration = Duration::from_secs(1);
 
-/// Whether to make a spare now: once the sandbox launched last (`last`, its init's pid) has
-/// ended, or has run for [`SPARE_BESIDE_A_RUN_AFTER`], and then no request has come for
-/// [`IDLE_BEFORE_SPARE`]; `false` as soon as a request comes. When that sandbox is not
-/// watched (see [`Launched::add`]), only the idle wait counts. Other sandboxes that end
+/// Whether to make a spare now; `false` as soon as a request comes. Other sandboxes that end
 /// meanwhile are let go.
 ///
-/// Made while that sandbox runs, the spare's kernel work (new namespaces, mounts, the RCU
-/// grace periods of the detach) slows the program running beside it (the benchmark's `split`
-/// section times a program's own run, from its exec to its exit).
-fn time_for_a_spare(channel: &Comms, launched: &mut Launched, last: libc::pid_t) -> bool {
+/// With `started` (the read end of the start pipe of the sandbox launched last, given when
+/// the host asked for the same sandbox as the one before, back to back): once that sandbox has
+/// started its program (or ended), or has been setting up for [`SPARE_BESIDE_A_RUN_AFTER`].
+/// Requests that come back to back leave no idle time to make it in: made beside the run, it
+/// is ready for the next one, and the sandbox's own set-up is over, so the two do not contend
+/// for the kernel's mount locks. A host alternating between configurations gets no spare
+/// made this way, as it could use none.
+///
+/// Otherwise: once that sandbox (`last`, its init's pid) has ended, or has run for
+/// [`SPARE_BESIDE_A_RUN_AFTER`], and then no request has come for [`IDLE_BEFORE_SPARE`]. When
+/// that sandbox is not watched (see [`Launched::add`]), only the idle wait counts. Made while
+/// the sandbox runs, the spare's kernel work (new namespaces, mounts, the RCU grace periods of
+/// the detach) slows the program running beside it (the benchmark's `split` section times a
+/// program's own run, from its exec to its exit): a host that pauses between sandboxes has it
+/// made in the pause instead.
+fn time_for_a_spare(
+    channel: &Comms,
+    launched: &mut Launched,
+    last: libc::pid_t,
+    started: Option<&OwnedFd>,
+) -> bool {
     let fd = channel.as_raw_fd();
+    if let Some(started) = started {
+        let deadline = std::time::Instant::now() + SPARE_BESIDE_A_RUN_AFTER;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match launched.wait_for_start(fd, started.as_raw_fd(), Some(left)) {
+                Woken::Request => return false,
+                Woken::Started | Woken::TimedOut => return true,
+                Woken::Ended => {}
+            }
+        }
+    }
     let waits = [
         (SPARE_BESIDE_A_RUN_AFTER, Some(last)),
         (IDLE_BEFORE_SPARE, None),
@@ -431,7 +502,7 @@ fn time_for_a_spare(channel: &Comms, launched: &mut Launched, last: libc::pid_t)
                 // A request (or an error, which the caller's read then meets) came first.
                 Woken::Request => return false,
                 Woken::TimedOut => break,
-                Woken::Ended => {}
+                Woken::Ended | Woken::Started => {}
             }
         }
     }
@@ -514,17 +585,32 @@ pub(super) fn receive(channel: &mut Comms) -> Result<Incoming, Box<dyn std::erro
     })
 }
 
-/// Gives the received descriptors their roles, each moved above every number a passed
-/// descriptor takes (as on the host).
-pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
-    let min = request
+/// The lowest number a descriptor init holds may take: above the standard streams and every
+/// number a passed descriptor takes.
+pub(super) fn lowest_for_init(request: &Request) -> RawFd {
+    request
         .passed_targets
         .iter()
         .copied()
         .max()
         .unwrap_or(2)
         .max(2)
-        + 1;
+        + 1
+}
+
+/// The start pipe of a launch, read end first: init holds the write end until its sandboxee
+/// has exec'd (see [`Plan::keep_until_started`]), so the read end hanging up tells the server
+/// the sandbox is running. The write end is numbered as init's own descriptors are.
+fn start_pipe(request: &Request) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = super::pipe()?;
+    let write = relocate(&write, lowest_for_init(request))?;
+    Ok((read, write))
+}
+
+/// Gives the received descriptors their roles, each moved above every number a passed
+/// descriptor takes (as on the host).
+pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
+    let min = lowest_for_init(request);
     let mut moved = received.iter().map(|fd| relocate(fd, min));
     let mut next = || {
         moved
@@ -552,12 +638,14 @@ pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<Chi
     })
 }
 
-/// Clones init for the request; the reply is its pid or a negative errno.
-fn clone_init(request: Request, fds: &ChildFds) -> i64 {
-    let plan = match Plan::assemble(request.parts, fds) {
+/// Clones init for the request, holding `started` (its start pipe's write end) until its
+/// sandboxee has exec'd; the reply is its pid or a negative errno.
+fn clone_init(request: Request, fds: &ChildFds, started: &OwnedFd) -> i64 {
+    let mut plan = match Plan::assemble(request.parts, fds) {
         Ok(p) => p,
         Err(e) => return -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     };
+    plan.keep_until_started(started.as_raw_fd());
     // CLONE_PARENT makes the host init's parent; this server is single-threaded.
     match init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, init::run) {
         Ok(pid) => i64::from(pid),

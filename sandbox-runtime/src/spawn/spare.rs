@@ -3,8 +3,9 @@
 //! Most of a start-up is namespace-wide work that does not depend on the program: cloning
 //! into new namespaces, the id maps, `lo`, the hostname and the file system. Once the sandbox
 //! it served last has ended (or has run for a second) and the host has been quiet for a
-//! moment, the fork server clones a *spare* init for the same configuration and lets it do all
-//! of that. The spare then waits on its channel. The next request with the same namespace
+//! moment, or, when the host asks for the same configuration back to back, once that sandbox
+//! has started its program, the fork server clones a *spare* init for the same configuration
+//! and lets it do all of that (see [`super::server`]). The spare then waits on its channel. The next request with the same namespace
 //! part ([`Request::namespace_key`]) is handed to it: the spare receives the request and its
 //! descriptors and forks the sandboxee at once, its id maps being written already; only when
 //! the host must first move it into a cgroup does it wait for the host to release it, as a
@@ -92,20 +93,24 @@ impl Spare {
 
     /// Serves `request` (its bytes as received, and its descriptors) if this spare can: the
     /// same namespace part, a finished set-up (waited for), and every bind source still what
-    /// the spare's bind shows. Returns the spare's pid, the descriptors closed (the spare has
-    /// its own copies); or, when it cannot serve, the descriptors back for a fresh init, the
-    /// spare being let go (the host, told by the reply, ends it).
+    /// the spare's bind shows. The spare also gets `started`, the write end of the launch's
+    /// start pipe, which it holds until its sandboxee has exec'd. Returns the spare's pid, the
+    /// descriptors closed (the spare has its own copies); or, when it cannot serve, the
+    /// descriptors back for a fresh init, the spare being let go (the host, told by the reply,
+    /// ends it).
     pub(crate) fn serve(
         &mut self,
         request: &Request,
         bytes: &[u8],
         fds: Vec<OwnedFd>,
+        started: &OwnedFd,
     ) -> Result<libc::pid_t, Vec<OwnedFd>> {
         if !self.fits(request) {
             return Err(fds);
         }
         let handed = self.channel.send_bytes(bytes).is_ok()
-            && fds.iter().all(|fd| self.channel.send_fd(fd).is_ok());
+            && fds.iter().all(|fd| self.channel.send_fd(fd).is_ok())
+            && self.channel.send_fd(started).is_ok();
         if handed {
             Ok(self.pid)
         } else {
@@ -196,6 +201,9 @@ fn run(plan: &Plan) -> ! {
     let Ok(incoming) = server::receive(&mut channel) else {
         sys::exit(0)
     };
+    let Ok(started) = channel.recv_fd() else {
+        sys::exit(0)
+    };
     drop(channel);
     let request = incoming.request;
     // The report socket is the second descriptor (see `server::ordered`).
@@ -215,10 +223,16 @@ fn run(plan: &Plan) -> ! {
         Ok(fds) => fds,
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
     };
-    let real = match Plan::assemble(request.parts, &fds) {
+    // Received at the lowest free number, which may be one the sandboxee's streams take.
+    let started = match super::relocate(&started, server::lowest_for_init(&request)) {
+        Ok(fd) => fd,
+        Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+    };
+    let mut real = match Plan::assemble(request.parts, &fds) {
         Ok(p) => p,
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::ENOMEM)),
     };
+    real.keep_until_started(started.as_raw_fd());
     // From here on this is the request's init: it waits for the host to release it when the
     // host places it in a cgroup first (its id maps are written already), keeps only the
     // request's descriptors, and starts the sandboxee.

@@ -12,7 +12,8 @@
 //! namespace), so keeping it a little longer gives nobody anything to enter.
 //!
 //! The pidfd also tells the server when the sandbox it launched last has ended, which is when
-//! it makes a spare (see [`super::server`]).
+//! it makes a spare unless the host asks back to back (see [`super::server`]); the server
+//! remembers when it saw the last few end, to tell whether a request came back to back.
 
 use super::sys;
 use crate::comms::Comms;
@@ -82,6 +83,8 @@ pub(super) enum Woken {
     Request,
     /// At least one watched sandbox ended, and was let go.
     Ended,
+    /// The sandbox waited for by [`Launched::wait_for_start`] started its program (or ended).
+    Started,
     /// The time passed.
     TimedOut,
 }
@@ -90,6 +93,9 @@ pub(super) enum Woken {
 #[derive(Default)]
 pub(super) struct Launched {
     watched: Vec<Watched>,
+    /// The sandboxes let go last and when the server saw each end, oldest first; at most
+    /// [`MAX_WATCHED`].
+    ended: Vec<(libc::pid_t, Instant)>,
 }
 
 impl Launched {
@@ -106,6 +112,15 @@ impl Launched {
         self.watched.iter().any(|w| w.pid == pid)
     }
 
+    /// When the server saw `pid` end, if it was among the last sandboxes let go.
+    pub(super) fn ended_at(&self, pid: libc::pid_t) -> Option<Instant> {
+        self.ended
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, at)| *at)
+    }
+
     /// How many sandboxes are watched.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
@@ -116,6 +131,26 @@ impl Launched {
     /// passes. Every sandbox seen to have ended is let go, and its mounts with it; but when a
     /// request is waiting, it comes first, and the ended ones are let go at the next wait.
     pub(super) fn wait(&mut self, channel: RawFd, time: Option<Duration>) -> Woken {
+        self.wait_or_start(channel, None, time)
+    }
+
+    /// [`Launched::wait`], also ending with [`Woken::Started`] once the read end `started` of
+    /// a sandbox's start pipe hangs up (see [`super::plan::Plan::keep_until_started`]).
+    pub(super) fn wait_for_start(
+        &mut self,
+        channel: RawFd,
+        started: RawFd,
+        time: Option<Duration>,
+    ) -> Woken {
+        self.wait_or_start(channel, Some(started), time)
+    }
+
+    fn wait_or_start(
+        &mut self,
+        channel: RawFd,
+        started: Option<RawFd>,
+        time: Option<Duration>,
+    ) -> Woken {
         let deadline = time.map(|t| Instant::now() + t);
         let slot = |fd: RawFd| libc::pollfd {
             fd,
@@ -123,8 +158,10 @@ impl Launched {
             revents: 0,
         };
         let mut polled: Vec<libc::pollfd> = std::iter::once(slot(channel))
+            .chain(started.map(slot))
             .chain(self.watched.iter().map(|w| slot(w.init.as_raw_fd())))
             .collect();
+        let first_watched = 1 + usize::from(started.is_some());
         loop {
             let ms = deadline.map_or(-1, |d| {
                 // Rounded up: a wait shorter than a millisecond must not become a spin.
@@ -142,8 +179,21 @@ impl Launched {
             if r == 0 {
                 return Woken::TimedOut;
             }
-            let mut ended = polled[1..].iter().map(|p| p.revents != 0);
-            self.watched.retain(|_| !ended.next().unwrap_or(false));
+            if started.is_some() && polled[1].revents != 0 {
+                return Woken::Started;
+            }
+            let now = Instant::now();
+            let mut ended = polled[first_watched..].iter().map(|p| p.revents != 0);
+            let seen = &mut self.ended;
+            self.watched.retain(|w| {
+                let ended = ended.next().unwrap_or(false);
+                if ended {
+                    seen.push((w.pid, now));
+                }
+                !ended
+            });
+            let excess = self.ended.len().saturating_sub(MAX_WATCHED);
+            self.ended.drain(..excess);
             return Woken::Ended;
         }
     }
