@@ -10,7 +10,8 @@
 mod common;
 
 use sandbox_runtime::{
-    start_fork_server, Enforcement, Limits, SandboxCommand, SandboxOutput, Status, Stdio,
+    start_fork_server, Enforcement, Limits, SandboxChild, SandboxCommand, SandboxOutput, Status,
+    Stdio,
 };
 use std::io::Write;
 use std::sync::Mutex;
@@ -383,13 +384,10 @@ fn asked_for_the_same_sandbox_back_to_back_the_server_makes_the_next_beside_the_
         c.stdin(stdin).stdout(Stdio::Null);
         c
     };
-    // A sandbox that ends at once, then the same again at once: the second request follows
-    // the first sandbox's end by far less than the server's idle wait.
-    assert_eq!(
-        cat(Stdio::Null).spawn().expect("spawn").wait().status,
-        Status::Exited(0)
-    );
-    let spares = spares_beside_a_run(cat(Stdio::Piped));
+    // A request that comes while the sandbox before still runs comes back to back, however
+    // slow the machine.
+    let first = cat(Stdio::Piped).spawn().expect("spawn");
+    let spares = spares_beside_a_run(cat(Stdio::Piped), first);
     assert_eq!(
         spares.len(),
         1,
@@ -399,23 +397,26 @@ fn asked_for_the_same_sandbox_back_to_back_the_server_makes_the_next_beside_the_
     assert!(made_ahead, "the spare made beside the run was not used");
     // Another configuration back to back gets no spare made beside its run: it could not
     // serve a request for the one before.
+    let first = cat(Stdio::Piped).spawn().expect("spawn");
     let mut other = cat(Stdio::Piped);
     other.hostname("other");
-    let spares = spares_beside_a_run(other);
+    let spares = spares_beside_a_run(other, first);
     assert!(
         spares.is_empty(),
         "a spare was made beside a run of another configuration: {spares:?}"
     );
 }
 
-/// Spawns `cmd` (a program that runs until its piped stdin closes), lets time for a spare
-/// pass, and returns the spares there are then; ends the run.
-fn spares_beside_a_run(mut cmd: SandboxCommand) -> Vec<String> {
-    let mut running = cmd.spawn().expect("spawn");
+/// Spawns `cmd` while `before` runs (both programs that run until their piped stdin closes),
+/// lets time for a spare pass, and returns the spares there are then; ends both.
+fn spares_beside_a_run(mut cmd: SandboxCommand, before: SandboxChild) -> Vec<String> {
+    let mut runs = [before, cmd.spawn().expect("spawn")];
     std::thread::sleep(LET_THE_SPARE_BE_MADE);
-    let spares = spares_besides(&[running.id()]);
-    drop(running.stdin.take());
-    assert_eq!(running.wait().status, Status::Exited(0));
+    let spares = spares_besides(&runs.each_ref().map(SandboxChild::id));
+    for run in &mut runs {
+        drop(run.stdin.take());
+        assert_eq!(run.wait().status, Status::Exited(0));
+    }
     spares
 }
 

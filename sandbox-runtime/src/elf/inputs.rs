@@ -10,8 +10,10 @@
 //!
 //! Some kernels and file systems stamp changes with a coarse clock (a tick of a few
 //! milliseconds), so a second change of the same size within the tick of the first could
-//! leave every time as it was. As git does with its index, an object changed within
-//! [`RACY`] of being looked at makes the whole record *racy*: its result is not reused.
+//! leave every time as it was. As git does with its index, an object modified or changed
+//! within [`RACY`] of being looked at makes the whole record *racy*: its result is not reused.
+//! So does a read that failed for a reason other than what is at the path (out of descriptors
+//! or memory, an I/O error): the result would not say what the files say.
 
 use std::cell::{Cell, RefCell};
 use std::os::unix::fs::MetadataExt;
@@ -59,17 +61,21 @@ impl Seen {
         )
     }
 
-    /// Whether this is an object whose change time is within [`RACY`] of now, or later.
+    /// Whether this is an object whose modification or change time is within [`RACY`] of
+    /// now, or later.
     fn changed_lately(&self) -> bool {
-        let Seen::Object { changed, .. } = self else {
+        let Seen::Object {
+            modified, changed, ..
+        } = self
+        else {
             return false;
         };
         let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
             return true;
         };
         let now = i128::from(now.as_secs()) * 1_000_000_000 + i128::from(now.subsec_nanos());
-        let at = i128::from(changed.0) * 1_000_000_000 + i128::from(changed.1);
-        now - at < RACY.as_nanos() as i128
+        let at = |(secs, nanos): (i64, i64)| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        now - at(*modified).max(at(*changed)) < RACY.as_nanos() as i128
     }
 
     /// What is there now, looked at the same way.
@@ -128,6 +134,27 @@ impl Inputs {
         }
         looked.push((path.to_path_buf(), seen.clone()));
         seen
+    }
+
+    /// Records that reading or listing a path noted before failed with `error`. An answer
+    /// about the path (it is missing, not a directory, not permitted, a loop of links, not
+    /// text) is what the record shows; any other failure makes the record racy.
+    pub(crate) fn failed(&self, error: &std::io::Error) {
+        let about_the_path = [
+            libc::ENOENT,
+            libc::ENOTDIR,
+            libc::EISDIR,
+            libc::EACCES,
+            libc::EPERM,
+            libc::ELOOP,
+            libc::ENAMETOOLONG,
+        ];
+        if error
+            .raw_os_error()
+            .is_some_and(|errno| !about_the_path.contains(&errno))
+        {
+            self.racy.set(true);
+        }
     }
 
     /// Whether an object looked at had changed so shortly before that a change right after

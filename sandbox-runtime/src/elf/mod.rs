@@ -321,8 +321,12 @@ fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
         source,
     };
     inputs.note(path);
-    let file = File::open(path).map_err(io_error)?;
-    let source = FileSource::new(file).map_err(io_error)?;
+    let failed = |e: io::Error| {
+        inputs.failed(&e);
+        io_error(e)
+    };
+    let file = File::open(path).map_err(failed)?;
+    let source = FileSource::new(file).map_err(failed)?;
     parse::parse(&source).map_err(|e| match e {
         ParseError::NotElf => ElfError::NotElf(path.to_path_buf()),
         ParseError::Truncated(what) => ElfError::Truncated {
@@ -333,6 +337,6 @@ fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
             path: path.to_path_buf(),
             reason,
         },
-        ParseError::Io(source) => io_error(source),
+        ParseError::Io(source) => failed(source),
     })
 }

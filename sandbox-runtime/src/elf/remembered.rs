@@ -37,33 +37,37 @@ fn kept() -> MutexGuard<'static, Vec<Remembered>> {
 /// [`crate::SandboxCommand::add_program_with_libraries`] resolves through this.
 pub fn resolve_remembered(binary: &Path) -> Result<ElfDeps, ElfError> {
     let cwd = current_dir()?;
-    {
+    let earlier = {
         let mut kept = kept();
-        if let Some(at) = kept.iter().position(|r| r.cwd == cwd && r.binary == binary) {
-            let earlier = kept.remove(at);
-            if earlier.inputs.unchanged() {
-                let deps = earlier.deps.clone();
-                kept.push(earlier);
-                return Ok(deps);
-            }
-        }
+        let at = kept.iter().position(|r| r.cwd == cwd && r.binary == binary);
+        at.map(|at| kept.remove(at))
+    };
+    // Looked at without the lock: a slow file system holds up this spawn only.
+    if let Some(earlier) = earlier.filter(|e| e.inputs.unchanged()) {
+        let deps = earlier.deps.clone();
+        keep(earlier);
+        return Ok(deps);
     }
     let inputs = Inputs::default();
     let deps = resolve_in(&cwd, binary, &inputs)?;
-    if inputs.racy() {
-        return Ok(deps);
+    if !inputs.racy() {
+        keep(Remembered {
+            cwd,
+            binary: binary.to_path_buf(),
+            deps: deps.clone(),
+            inputs,
+        });
     }
+    Ok(deps)
+}
+
+/// Keeps `r` as the most recently used, in place of any other for the same binary (another
+/// thread may have resolved it meanwhile).
+fn keep(r: Remembered) {
     let mut kept = kept();
-    // Another thread may have resolved the same binary meanwhile: this result replaces its.
-    kept.retain(|r| r.cwd != cwd || r.binary != binary);
+    kept.retain(|k| k.cwd != r.cwd || k.binary != r.binary);
     if kept.len() >= KEPT {
         kept.remove(0);
     }
-    kept.push(Remembered {
-        cwd,
-        binary: binary.to_path_buf(),
-        deps: deps.clone(),
-        inputs,
-    });
-    Ok(deps)
+    kept.push(r);
 }

@@ -55,8 +55,9 @@ fn read_conf(path: &Path, depth: usize, dirs: &mut Vec<PathBuf>, inputs: &Inputs
         return;
     }
     inputs.note(path);
-    let Ok(text) = fs::read_to_string(path) else {
-        return;
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return inputs.failed(&e),
     };
     let base = path.parent().unwrap_or(Path::new("/"));
     for line in text.lines() {
@@ -95,11 +96,15 @@ fn glob_files(pattern: &Path, inputs: &Inputs) -> Vec<PathBuf> {
         };
     }
     inputs.note(dir);
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            inputs.failed(&e);
+            return Vec::new();
+        }
     };
     let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
+        .filter_map(|entry| entry.map_err(|e| inputs.failed(&e)).ok())
         .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
         .map(|e| e.path())
         .filter(|p| {

@@ -584,3 +584,14 @@ fn a_remembered_resolution_is_what_resolve_gives() {
     let lib = tmp.write("lib/libsbxt-t.so", &Spec::lib(&[]));
     assert_eq!(resolve_remembered(&bin).unwrap().libraries, vec![lib]);
 }
+
+#[test]
+fn a_read_failing_for_want_of_resources_is_not_what_the_files_say() {
+    let about_the_path = Inputs::default();
+    about_the_path.failed(&std::io::Error::from_raw_os_error(libc::ENOENT));
+    about_the_path.failed(&std::io::Error::from(std::io::ErrorKind::InvalidData));
+    assert!(!about_the_path.racy());
+    let out_of_descriptors = Inputs::default();
+    out_of_descriptors.failed(&std::io::Error::from_raw_os_error(libc::EMFILE));
+    assert!(out_of_descriptors.racy());
+}

@@ -12,16 +12,18 @@
 //! for it and reads its resource usage as before.
 //!
 //! The server serves one request at a time: no threads, no output, no environment, no
-//! descriptor but its channel (its channel to a spare, and for each sandbox it launched that
-//! still runs, that sandbox's pidfd and mount namespace, which it keeps so that the mounts are
-//! torn down in the server rather than in init's exit: see [`super::watch`]). Once the sandbox
-//! it launched last has ended (or has run for a second) and no other request has come for a
-//! few milliseconds, it makes the next sandbox's init ahead of time for the same
-//! configuration, a *spare* ([`super::spare`]), which the next matching request takes instead
-//! of a fresh clone. When the host asks for the same configuration again back to back, it
-//! makes the spare as soon as the sandbox just launched has started its program (its init
-//! closes a *start pipe* then). It ends when the host's end of the channel
-//! closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that never ends).
+//! descriptor but its channel (its channel to a spare; for each sandbox it launched that still
+//! runs, that sandbox's pidfd and mount namespace, which it keeps so that the mounts are torn
+//! down in the server rather than in init's exit: see [`super::watch`]; and while it waits for
+//! the start of the sandbox it launched last, that sandbox's start pipe). Once the sandbox it
+//! launched last has ended (or has run for a second) and no other request has come for a few
+//! milliseconds, it makes the next sandbox's init ahead of time for the same configuration, a
+//! *spare* ([`super::spare`]), which the next matching request takes instead of a fresh clone.
+//! When the host asks for the same configuration again back to back, it makes the spare as
+//! soon as the sandbox just launched has started its program (its init closes the write end of
+//! a *start pipe* then), or has been setting up for a second. It ends when the host's end of
+//! the channel closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that
+//! never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
 //! when the caller is a process the host forked later, or when the server is gone (or stopped
 //! answering for [`REPLY_TIMEOUT`], after which it is killed), spawning clones directly.
@@ -109,18 +111,19 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// come for 5 ms since, the server makes the next one's namespaces, id maps and file system
 /// ahead of time for the same configuration (mounts, hostname, network), so a host that starts
 /// sandboxes now and then gets most of the start-up done before it asks, and a sandbox that
-/// runs alone and ends within a second never has that work going on beside it. A host that
-/// asks for the same configuration again within 5 ms of the end of the sandbox before (or
-/// while it runs) leaves no such pause: the server then makes the next one as soon as the
-/// sandbox it just launched has started its program, beside that program's run. Such a spare is used only if every bind source on the host is still the object
-/// the spare shows, on a mount with the same flags (a file or directory replaced since under
-/// the same name, or remounted read-only, gets a fresh sandbox). Only the last configuration
-/// has a spare: a request with another one gets a fresh clone, as without the server's help.
-/// A spare waiting for a request keeps what it binds in use (the space of a deleted source
-/// file, a file system the host unmounts) and has made its mount points inside writable binds
-/// already; it is a child of the host process (as every init the server clones), so a host
-/// that reaps any child (`waitpid(-1)`) or ignores `SIGCHLD` takes spares from the runtime as
-/// it would take inits.
+/// runs alone and ends within a second never has that work going on beside it. A host that asks
+/// for the same configuration again within 5 ms of the end of the sandbox before (or while it
+/// runs) leaves no such pause: the server then makes the next one as soon as the sandbox it
+/// just launched has started its program (or has been setting up for a second), beside that
+/// program's run. Such a spare is used only if every bind source on the host is still the
+/// object the spare shows, on a mount with the same flags (a file or directory replaced since
+/// under the same name, or remounted read-only, gets a fresh sandbox). Only the last
+/// configuration has a spare: a request with another one gets a fresh clone, as without the
+/// server's help. A spare waiting for a request keeps what it binds in use (the space of a
+/// deleted source file, a file system the host unmounts) and has made its mount points inside
+/// writable binds already; it is a child of the host process (as every init the server clones),
+/// so a host that reaps any child (`waitpid(-1)`) or ignores `SIGCHLD` takes spares from the
+/// runtime as it would take inits.
 ///
 /// The server also keeps a reference to the mount namespace of each sandbox it launched (up to
 /// 64 at once), and lets it go once that sandbox has ended: the kernel's teardown of the
@@ -351,41 +354,35 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         };
         let key = request.namespace_key();
         let again = follows_last && last.as_ref().is_some_and(|l| l.key == key);
+        // Only a sandbox asked for again back to back has its start waited for, through a
+        // start pipe (without one, should it not be made, its spare comes as for any other).
+        let start = again.then(|| start_pipe(&request).ok()).flatten();
+        let start_end = start.as_ref().map(|(_, write)| write);
         // Every descriptor of the request is handed on and closed here before the reply: the
         // host's pipes must end when the sandbox's ends do, not when the server next idles.
         // So is the start pipe's write end: only init holds it from now on.
-        let start = start_pipe(&request);
-        let served = match (spare.take(), &start) {
-            (Some(mut s), Ok((_, started))) => {
-                let served = s.serve(&request, &bytes, fds, started);
+        let served = match spare.take() {
+            Some(mut s) => {
+                let served = s.serve(&request, &bytes, fds, start_end);
                 // Served or let go (then the host ends it), the spare is watched to its end.
                 if let Some(w) = s.into_watched(served.is_ok()) {
                     launched.add(w);
                 }
                 served
             }
-            (Some(s), Err(_)) => {
-                if let Some(w) = s.into_watched(false) {
-                    launched.add(w);
-                }
-                Err(fds)
-            }
-            (None, _) => Err(fds),
+            None => Err(fds),
         };
         let (result, made_ahead) = match served {
             Ok(pid) => (i64::from(pid), true),
             Err(fds) => {
-                let errno = |e: &io::Error| -i64::from(e.raw_os_error().unwrap_or(libc::EIO));
-                let result = match (&start, place(&request, fds)) {
-                    (Ok((_, started)), Ok(fds)) => clone_init(request, &fds, started),
-                    (Err(e), _) => errno(e),
-                    (_, Err(e)) => errno(&e),
+                let result = match place(&request, fds) {
+                    Ok(fds) => clone_init(request, &fds, start_end),
+                    Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
                 };
                 (result, false)
             }
         };
-        // Only a sandbox asked for again back to back has its start waited for.
-        let started = start.ok().filter(|_| again).map(|(read, _)| read);
+        let started = start.map(|(read, _)| read);
         if die_after_clone && result > 0 {
             // SAFETY: a signal to this process.
             unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
@@ -638,14 +635,16 @@ pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<Chi
     })
 }
 
-/// Clones init for the request, holding `started` (its start pipe's write end) until its
-/// sandboxee has exec'd; the reply is its pid or a negative errno.
-fn clone_init(request: Request, fds: &ChildFds, started: &OwnedFd) -> i64 {
+/// Clones init for the request, holding `started` (its start pipe's write end, if it has
+/// one) until its sandboxee has exec'd; the reply is its pid or a negative errno.
+fn clone_init(request: Request, fds: &ChildFds, started: Option<&OwnedFd>) -> i64 {
     let mut plan = match Plan::assemble(request.parts, fds) {
         Ok(p) => p,
         Err(e) => return -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     };
-    plan.keep_until_started(started.as_raw_fd());
+    if let Some(fd) = started {
+        plan.keep_until_started(fd.as_raw_fd());
+    }
     // CLONE_PARENT makes the host init's parent; this server is single-threaded.
     match init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, init::run) {
         Ok(pid) => i64::from(pid),

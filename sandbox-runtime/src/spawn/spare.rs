@@ -1,16 +1,16 @@
 //! Sandboxes made ahead: the fork server keeps one init ready for the next request.
 //!
-//! Most of a start-up is namespace-wide work that does not depend on the program: cloning
-//! into new namespaces, the id maps, `lo`, the hostname and the file system. Once the sandbox
-//! it served last has ended (or has run for a second) and the host has been quiet for a
-//! moment, or, when the host asks for the same configuration back to back, once that sandbox
-//! has started its program, the fork server clones a *spare* init for the same configuration
-//! and lets it do all of that (see [`super::server`]). The spare then waits on its channel. The next request with the same namespace
-//! part ([`Request::namespace_key`]) is handed to it: the spare receives the request and its
-//! descriptors and forks the sandboxee at once, its id maps being written already; only when
-//! the host must first move it into a cgroup does it wait for the host to release it, as a
-//! fresh init waits for its id maps. A request with another configuration gets a freshly
-//! cloned init as before, and the spare is let go.
+//! Most of a start-up is namespace-wide work that does not depend on the program: cloning into
+//! new namespaces, the id maps, `lo`, the hostname and the file system. Once the sandbox it
+//! served last has ended (or has run for a second) and the host has been quiet for a moment,
+//! or, when the host asks for the same configuration back to back, once that sandbox has
+//! started its program, the fork server clones a *spare* init for the same configuration and
+//! lets it do all of that (see [`super::server`]). The spare then waits on its channel. The
+//! next request with the same namespace part ([`Request::namespace_key`]) is handed to it: the
+//! spare receives the request and its descriptors and forks the sandboxee at once, its id maps
+//! being written already; only when the host must first move it into a cgroup does it wait for
+//! the host to release it, as a fresh init waits for its id maps. A request with another
+//! configuration gets a freshly cloned init as before, and the spare is let go.
 //!
 //! A spare shows the host as it was when the spare was built. It is used only if each bind's
 //! source on the host is still what the spare's bind shows: the same object (device and
@@ -94,7 +94,8 @@ impl Spare {
     /// Serves `request` (its bytes as received, and its descriptors) if this spare can: the
     /// same namespace part, a finished set-up (waited for), and every bind source still what
     /// the spare's bind shows. The spare also gets `started`, the write end of the launch's
-    /// start pipe, which it holds until its sandboxee has exec'd. Returns the spare's pid, the
+    /// start pipe if it has one, which it holds until its sandboxee has exec'd. Returns the
+    /// spare's pid, the
     /// descriptors closed (the spare has its own copies); or, when it cannot serve, the
     /// descriptors back for a fresh init, the spare being let go (the host, told by the reply,
     /// ends it).
@@ -103,14 +104,16 @@ impl Spare {
         request: &Request,
         bytes: &[u8],
         fds: Vec<OwnedFd>,
-        started: &OwnedFd,
+        started: Option<&OwnedFd>,
     ) -> Result<libc::pid_t, Vec<OwnedFd>> {
         if !self.fits(request) {
             return Err(fds);
         }
+        // After the request's descriptors: whether a start pipe follows, then its write end.
         let handed = self.channel.send_bytes(bytes).is_ok()
             && fds.iter().all(|fd| self.channel.send_fd(fd).is_ok())
-            && self.channel.send_fd(started).is_ok();
+            && self.channel.send_u64(started.is_some().into()).is_ok()
+            && started.is_none_or(|fd| self.channel.send_fd(fd).is_ok());
         if handed {
             Ok(self.pid)
         } else {
@@ -201,8 +204,13 @@ fn run(plan: &Plan) -> ! {
     let Ok(incoming) = server::receive(&mut channel) else {
         sys::exit(0)
     };
-    let Ok(started) = channel.recv_fd() else {
-        sys::exit(0)
+    let started = match channel.recv_u64() {
+        Ok(0) => None,
+        Ok(_) => match channel.recv_fd() {
+            Ok(fd) => Some(fd),
+            Err(_) => sys::exit(0),
+        },
+        Err(_) => sys::exit(0),
     };
     drop(channel);
     let request = incoming.request;
@@ -224,15 +232,18 @@ fn run(plan: &Plan) -> ! {
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     // Received at the lowest free number, which may be one the sandboxee's streams take.
-    let started = match super::relocate(&started, server::lowest_for_init(&request)) {
-        Ok(fd) => fd,
-        Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+    let started = match started.map(|fd| super::relocate(&fd, server::lowest_for_init(&request))) {
+        Some(Ok(fd)) => Some(fd),
+        Some(Err(e)) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+        None => None,
     };
     let mut real = match Plan::assemble(request.parts, &fds) {
         Ok(p) => p,
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::ENOMEM)),
     };
-    real.keep_until_started(started.as_raw_fd());
+    if let Some(fd) = &started {
+        real.keep_until_started(fd.as_raw_fd());
+    }
     // From here on this is the request's init: it waits for the host to release it when the
     // host places it in a cgroup first (its id maps are written already), keeps only the
     // request's descriptors, and starts the sandboxee.
