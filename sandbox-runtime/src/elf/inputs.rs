@@ -34,9 +34,6 @@ enum Seen {
     },
     /// Nothing could be looked at: this errno (`ENOENT`, `EACCES`, ...).
     Missing(i32),
-    /// The canonical path (every symbolic link resolved), or the errno canonicalising failed
-    /// with.
-    Canonical(Result<PathBuf, i32>),
 }
 
 impl Seen {
@@ -52,13 +49,6 @@ impl Seen {
             },
             Err(e) => Seen::Missing(e.raw_os_error().unwrap_or(0)),
         }
-    }
-
-    fn canonical(path: &Path) -> Seen {
-        Seen::Canonical(
-            path.canonicalize()
-                .map_err(|e| e.raw_os_error().unwrap_or(0)),
-        )
     }
 
     /// Whether this is an object whose modification or change time is within [`RACY`] of
@@ -77,14 +67,13 @@ impl Seen {
         let at = |(secs, nanos): (i64, i64)| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         now - at(*modified).max(at(*changed)) < RACY.as_nanos() as i128
     }
+}
 
-    /// What is there now, looked at the same way.
-    fn again(&self, path: &Path) -> Seen {
-        match self {
-            Seen::Canonical(_) => Seen::canonical(path),
-            _ => Seen::object(path),
-        }
-    }
+/// `path`'s canonical path (every symbolic link resolved), or the errno canonicalising failed
+/// with.
+fn canonical(path: &Path) -> Result<PathBuf, i32> {
+    path.canonicalize()
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
 /// How recent a change must be for the record holding it to be racy.
@@ -94,6 +83,8 @@ const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 #[derive(Debug, Default)]
 pub(crate) struct Inputs {
     looked: RefCell<Vec<(PathBuf, Seen)>>,
+    /// Paths canonicalised, and what each gave.
+    canonicalised: RefCell<Vec<(PathBuf, Result<PathBuf, i32>)>>,
     /// Whether an object looked at had changed within [`RACY`] of the look.
     racy: Cell<bool>,
 }
@@ -102,38 +93,24 @@ impl Inputs {
     /// Records what is at `path` now (following symbolic links), unless it was looked at
     /// already. Call it before reading `path`, or listing it.
     pub(crate) fn note(&self, path: &Path) {
-        self.record(path, false);
-    }
-
-    /// Records `path`'s canonical path now, and returns it.
-    pub(crate) fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
-        match self.record(path, true) {
-            Seen::Canonical(Ok(p)) => Ok(p),
-            Seen::Canonical(Err(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
-            _ => path.canonicalize(),
-        }
-    }
-
-    /// What `path` showed when first looked at (its object, or with `canonical` its canonical
-    /// path), looking now if it was not looked at yet.
-    fn record(&self, path: &Path, canonical: bool) -> Seen {
         let mut looked = self.looked.borrow_mut();
-        let earlier = looked
-            .iter()
-            .find(|(p, s)| p == path && matches!(s, Seen::Canonical(_)) == canonical);
-        if let Some((_, seen)) = earlier {
-            return seen.clone();
+        if looked.iter().any(|(p, _)| p == path) {
+            return;
         }
-        let seen = if canonical {
-            Seen::canonical(path)
-        } else {
-            Seen::object(path)
-        };
+        let seen = Seen::object(path);
         if seen.changed_lately() {
             self.racy.set(true);
         }
-        looked.push((path.to_path_buf(), seen.clone()));
-        seen
+        looked.push((path.to_path_buf(), seen));
+    }
+
+    /// Canonicalises `path`, recording what it gave.
+    pub(crate) fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        let result = canonical(path);
+        self.canonicalised
+            .borrow_mut()
+            .push((path.to_path_buf(), result.clone()));
+        result.map_err(std::io::Error::from_raw_os_error)
     }
 
     /// Records that reading or listing a path noted before failed with `error`. An answer
@@ -163,11 +140,12 @@ impl Inputs {
         self.racy.get()
     }
 
-    /// Whether every path looked at still shows what it showed.
+    /// Whether every path looked at still shows what it showed, and every path canonicalised
+    /// still gives what it gave.
     pub(crate) fn unchanged(&self) -> bool {
-        self.looked
-            .borrow()
-            .iter()
-            .all(|(path, seen)| seen.again(path) == *seen)
+        let looked = self.looked.borrow();
+        let canonicalised = self.canonicalised.borrow();
+        looked.iter().all(|(p, seen)| Seen::object(p) == *seen)
+            && canonicalised.iter().all(|(p, was)| canonical(p) == *was)
     }
 }

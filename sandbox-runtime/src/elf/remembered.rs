@@ -71,3 +71,12 @@ fn keep(r: Remembered) {
     }
     kept.push(r);
 }
+
+/// Whether a resolution of `binary` from the current directory is kept.
+#[cfg(test)]
+pub(super) fn is_remembered(binary: &Path) -> bool {
+    let cwd = current_dir().ok();
+    kept()
+        .iter()
+        .any(|r| Some(&r.cwd) == cwd.as_ref() && r.binary == binary)
+}

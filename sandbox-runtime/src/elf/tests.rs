@@ -571,6 +571,8 @@ fn a_remembered_resolution_is_what_resolve_gives() {
     for _ in 0..3 {
         assert_eq!(resolve_remembered(Path::new("/bin/true")).unwrap(), fresh);
     }
+    // The system's files changed long ago: the result is kept for the next spawn.
+    assert!(remembered::is_remembered(Path::new("/bin/true")));
     // A racy result (files made just now) is resolved afresh each time, changes included.
     let tmp = TempDir::new();
     let bin = tmp.write(
@@ -583,6 +585,7 @@ fn a_remembered_resolution_is_what_resolve_gives() {
     assert!(resolve_remembered(&bin).is_err());
     let lib = tmp.write("lib/libsbxt-t.so", &Spec::lib(&[]));
     assert_eq!(resolve_remembered(&bin).unwrap().libraries, vec![lib]);
+    assert!(!remembered::is_remembered(&bin), "a racy result was kept");
 }
 
 #[test]

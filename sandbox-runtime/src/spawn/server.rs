@@ -363,7 +363,7 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         // So is the start pipe's write end: only init holds it from now on.
         let served = match spare.take() {
             Some(mut s) => {
-                let served = s.serve(&request, &bytes, fds, start_end);
+                let served = s.serve(&request, &key, &bytes, fds, start_end);
                 // Served or let go (then the host ends it), the spare is watched to its end.
                 if let Some(w) = s.into_watched(served.is_ok()) {
                     launched.add(w);
@@ -438,12 +438,12 @@ struct Last {
 }
 
 /// Whether a request that comes now follows the sandbox launched before it (`last`, its init's
-/// pid) back to back: while that sandbox still runs, or within [`IDLE_BEFORE_SPARE`] of its
-/// end as the server saw it.
+/// pid) back to back: while that sandbox still runs, or within [`IDLE_BEFORE_SPARE`] of the
+/// last end the server saw (that sandbox's, or one that ended after it).
 fn follows_at_once(launched: &Launched, last: libc::pid_t) -> bool {
     launched.is_running(last)
         || launched
-            .ended_at(last)
+            .last_end()
             .is_some_and(|end| end.elapsed() < IDLE_BEFORE_SPARE)
 }
 

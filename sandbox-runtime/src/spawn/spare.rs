@@ -93,20 +93,20 @@ impl Spare {
 
     /// Serves `request` (its bytes as received, and its descriptors) if this spare can: the
     /// same namespace part, a finished set-up (waited for), and every bind source still what
-    /// the spare's bind shows. The spare also gets `started`, the write end of the launch's
-    /// start pipe if it has one, which it holds until its sandboxee has exec'd. Returns the
-    /// spare's pid, the
-    /// descriptors closed (the spare has its own copies); or, when it cannot serve, the
-    /// descriptors back for a fresh init, the spare being let go (the host, told by the reply,
-    /// ends it).
+    /// the spare's bind shows (`key` is the request's [`Request::namespace_key`]). The spare
+    /// also gets `started`, the write end of the launch's start pipe if it has one, which it
+    /// holds until its sandboxee has exec'd. Returns the spare's pid, the descriptors closed
+    /// (the spare has its own copies); or, when it cannot serve, the descriptors back for a
+    /// fresh init, the spare being let go (the host, told by the reply, ends it).
     pub(crate) fn serve(
         &mut self,
         request: &Request,
+        key: &[u8],
         bytes: &[u8],
         fds: Vec<OwnedFd>,
         started: Option<&OwnedFd>,
     ) -> Result<libc::pid_t, Vec<OwnedFd>> {
-        if !self.fits(request) {
+        if !self.fits(request, key) {
             return Err(fds);
         }
         // After the request's descriptors: whether a start pipe follows, then its write end.
@@ -133,8 +133,8 @@ impl Spare {
         })
     }
 
-    fn fits(&mut self, request: &Request) -> bool {
-        if request.namespace_key() != self.key {
+    fn fits(&mut self, request: &Request, key: &[u8]) -> bool {
+        if key != self.key {
             return false;
         }
         // Waits for the spare's set-up to end (it reports once).
@@ -204,13 +204,11 @@ fn run(plan: &Plan) -> ! {
     let Ok(incoming) = server::receive(&mut channel) else {
         sys::exit(0)
     };
+    // Whether a start pipe follows, then its write end (see `Spare::serve`).
     let started = match channel.recv_u64() {
-        Ok(0) => None,
-        Ok(_) => match channel.recv_fd() {
-            Ok(fd) => Some(fd),
-            Err(_) => sys::exit(0),
-        },
-        Err(_) => sys::exit(0),
+        Ok(0) => Ok(None),
+        Ok(_) => channel.recv_fd().map(Some),
+        Err(e) => Err(e),
     };
     drop(channel);
     let request = incoming.request;
@@ -232,10 +230,13 @@ fn run(plan: &Plan) -> ! {
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     // Received at the lowest free number, which may be one the sandboxee's streams take.
-    let started = match started.map(|fd| super::relocate(&fd, server::lowest_for_init(&request))) {
-        Some(Ok(fd)) => Some(fd),
-        Some(Err(e)) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
-        None => None,
+    let started = match started {
+        Ok(Some(fd)) => match super::relocate(&fd, server::lowest_for_init(&request)) {
+            Ok(fd) => Some(fd),
+            Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+        },
+        Ok(None) => None,
+        Err(_) => fail(libc::EPROTO),
     };
     let mut real = match Plan::assemble(request.parts, &fds) {
         Ok(p) => p,

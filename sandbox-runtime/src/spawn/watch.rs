@@ -13,7 +13,7 @@
 //!
 //! The pidfd also tells the server when the sandbox it launched last has ended, which is when
 //! it makes a spare unless the host asks back to back (see [`super::server`]); the server
-//! remembers when it saw the last few end, to tell whether a request came back to back.
+//! remembers when it last saw one end, to tell whether a request came back to back.
 
 use super::sys;
 use crate::comms::Comms;
@@ -93,9 +93,8 @@ pub(super) enum Woken {
 #[derive(Default)]
 pub(super) struct Launched {
     watched: Vec<Watched>,
-    /// The sandboxes let go last and when the server saw each end, oldest first; at most
-    /// [`MAX_WATCHED`].
-    ended: Vec<(libc::pid_t, Instant)>,
+    /// When the server last saw a watched sandbox end.
+    last_end: Option<Instant>,
 }
 
 impl Launched {
@@ -112,13 +111,9 @@ impl Launched {
         self.watched.iter().any(|w| w.pid == pid)
     }
 
-    /// When the server saw `pid` end, if it was among the last sandboxes let go.
-    pub(super) fn ended_at(&self, pid: libc::pid_t) -> Option<Instant> {
-        self.ended
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == pid)
-            .map(|(_, at)| *at)
+    /// When the server last saw a watched sandbox end.
+    pub(super) fn last_end(&self) -> Option<Instant> {
+        self.last_end
     }
 
     /// How many sandboxes are watched.
@@ -182,18 +177,9 @@ impl Launched {
             if started.is_some() && polled[1].revents != 0 {
                 return Woken::Started;
             }
-            let now = Instant::now();
             let mut ended = polled[first_watched..].iter().map(|p| p.revents != 0);
-            let seen = &mut self.ended;
-            self.watched.retain(|w| {
-                let ended = ended.next().unwrap_or(false);
-                if ended {
-                    seen.push((w.pid, now));
-                }
-                !ended
-            });
-            let excess = self.ended.len().saturating_sub(MAX_WATCHED);
-            self.ended.drain(..excess);
+            self.watched.retain(|_| !ended.next().unwrap_or(false));
+            self.last_end = Some(Instant::now());
             return Woken::Ended;
         }
     }
