@@ -33,12 +33,7 @@ fn the_magic_exec_is_allowed_when_the_policy_allows_execveat() {
         .policy(&common::permissive())
         .output()
         .unwrap();
-    assert_eq!(
-        out.outcome.status,
-        Status::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exited_0(&out);
 }
 
 /// The sandboxee tells the monitor its filter is in place by closing a pipe. A policy under
@@ -105,12 +100,7 @@ fn program_with_libraries_runs_without_other_mounts() {
         .policy(&common::permissive())
         .output()
         .unwrap();
-    assert_eq!(
-        out.outcome.status,
-        Status::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exited_0(&out);
     let listing = String::from_utf8(out.stdout).unwrap();
     assert!(
         listing.contains("proc") && listing.contains("dev"),

@@ -72,12 +72,7 @@ fn passed_fd_arrives_at_its_number() {
         .pass_fd(f.into(), 5)
         .output()
         .unwrap();
-    assert_eq!(
-        out.outcome.status,
-        Status::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exited_0(&out);
     assert_eq!(out.stdout, b"passed\n");
 }
 
@@ -97,14 +92,31 @@ fn rw_bind_and_tmpfs() {
         .output()
         .unwrap();
     let written = std::fs::read_to_string(dir.join("f"));
-    assert_eq!(
-        out.outcome.status,
-        Status::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exited_0(&out);
     assert_eq!(out.stdout, b"y\n");
     assert_eq!(written.unwrap(), "x\n");
+}
+
+/// A bind's source is looked up as on the host (an absolute host link leads to its host
+/// target) and a mount point as inside the sandbox (an absolute `symlink` entry leads later
+/// entries to its target in the new root, not to a path of the host or of init's staging root).
+#[test]
+fn links_resolve_in_the_root_they_belong_to() {
+    let scratch = common::ScratchDir::new("links");
+    let dir = scratch.path();
+    std::fs::create_dir(dir.join("real")).unwrap();
+    std::fs::write(dir.join("real/file"), "bound\n").unwrap();
+    std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+    let out = common::command("/bin/cat")
+        .args(["/data/in/file", "/data/sub/file"])
+        .tmpfs("/data", 1 << 20)
+        .symlink("/data", "/d")
+        .mount_ro(dir.join("link"), "/data/in")
+        .mount_ro(dir.join("real/file"), "/d/sub/file")
+        .output()
+        .unwrap();
+    common::assert_exited_0(&out);
+    assert_eq!(out.stdout, b"bound\nbound\n");
 }
 
 /// Signals the host blocked or ignored (Rust ignores SIGPIPE; services block signals in worker

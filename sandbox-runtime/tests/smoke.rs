@@ -1,15 +1,9 @@
 mod common;
-use sandbox_runtime::Status;
 
 #[test]
 fn true_exits_zero() {
     let out = common::command("/bin/true").output().unwrap();
-    assert_eq!(
-        out.outcome.status,
-        Status::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exited_0(&out);
 }
 
 #[test]
@@ -19,11 +13,6 @@ fn echo_under_policy() {
         .policy(&common::permissive())
         .output()
         .unwrap();
-    assert_eq!(
-        out.outcome.status,
-        Status::Exited(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exited_0(&out);
     assert_eq!(out.stdout, b"hi\n");
 }

@@ -58,6 +58,7 @@ fn main() {
         "tiocsti" => tiocsti(),
         "comms" => comms(rest[0]),
         "after-violation" => after_violation(rest[0]),
+        "plant-links" => plant_links(&rest),
         other => {
             eprintln!("unknown attack {other}");
             std::process::exit(2);
@@ -376,6 +377,25 @@ fn after_violation(path: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // File system
+
+/// Plants symbolic links, given as `target link` pairs, for a later sandbox that shares the
+/// directory to trip over.
+fn plant_links(pairs: &[&str]) {
+    for pair in pairs.chunks(2) {
+        let [target, link] = pair else {
+            eprintln!("plant-links takes target and link pairs");
+            std::process::exit(2);
+        };
+        let r = std::os::unix::fs::symlink(target, link);
+        say(format!(
+            "link {link}={}",
+            match r {
+                Ok(()) => "OK".to_string(),
+                Err(e) => errno_name(e.raw_os_error().unwrap_or(0)),
+            }
+        ));
+    }
+}
 
 fn read_paths(paths: &[&str]) {
     for p in paths {

@@ -645,6 +645,109 @@ fn chroot_escape_fails_and_the_marker_stays_unreadable() {
     }
 }
 
+/// One file-system entry a later sandbox asks for, at a sandbox path under `/out`.
+enum Entry {
+    BindFile(PathBuf, String),
+    BindDir(PathBuf, String),
+    Tmpfs(String),
+    Symlink(String),
+}
+
+impl Entry {
+    fn add_to(&self, c: &mut SandboxCommand) {
+        match self {
+            Entry::BindFile(src, dst) | Entry::BindDir(src, dst) => c.mount_ro(src, dst),
+            Entry::Tmpfs(dst) => c.tmpfs(dst, 1 << 20),
+            Entry::Symlink(link) => c.symlink("/nowhere", link),
+        };
+    }
+}
+
+/// A hostile sandboxee with a writable bind plants symbolic links in it, aimed at the host as
+/// init sees it while it builds the file system (`/oldroot`, `/newroot`, its own `/proc` and
+/// pid 1's, `..` past the root). A later sandbox sharing the bind mounts entries through every
+/// link, both as a parent directory and as the mount point itself, and binds a source that is
+/// such a link: nothing may be created on the host, and nothing of the host may be bound.
+#[test]
+fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox_onto_the_host() {
+    let _g = shared();
+    let out = TempDir::new("planted");
+    let victim = TempDir::new("victim");
+    let secret = TempDir::new("secret");
+    secret.file("marker", "host secret\n");
+    let source = TempDir::new("source");
+    let source_file = source.file("file", "bound\n");
+    let v = s(victim.path());
+    let escapes = [
+        format!("/oldroot{v}"),
+        format!("/newroot/proc/self/root/oldroot{v}"),
+        format!("/proc/self/root/oldroot{v}"),
+        format!("/proc/1/root/oldroot{v}"),
+        format!("/proc/self/cwd/oldroot{v}"),
+        format!("../../../../../../../../oldroot{v}"),
+    ];
+    let mut links = Vec::new();
+    let mut entries = Vec::new();
+    for (i, escape) in escapes.iter().enumerate() {
+        let (dir, last) = (format!("/out/dir{i}"), format!("/out/last{i}"));
+        links.extend([escape.clone(), dir.clone()]);
+        links.extend([format!("{escape}/last{i}"), last.clone()]);
+        entries.extend([
+            Entry::BindFile(source_file.clone(), format!("{dir}/file")),
+            Entry::BindDir(source.path().into(), format!("{dir}/dir")),
+            Entry::Tmpfs(format!("{dir}/tmp")),
+            Entry::Symlink(format!("{dir}/link")),
+            Entry::BindFile(source_file.clone(), last.clone()),
+            Entry::BindDir(source.path().into(), last.clone()),
+            Entry::Tmpfs(last),
+        ]);
+    }
+    links.extend([
+        format!("/oldroot{}", s(secret.path())),
+        "/out/source".into(),
+    ]);
+    let r = Attack::new("plant-links")
+        .args(&links)
+        .with(|c| {
+            c.mount_rw(out.path(), "/out");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    for pair in links.chunks(2) {
+        assert_eq!(r.value(&format!("link {}", pair[1])), "OK", "{r}");
+    }
+    let host_side = || std::fs::read_dir(victim.path()).unwrap().count();
+    for entry in &entries {
+        let r = Attack::new("true")
+            .with(|c| {
+                c.mount_rw(out.path(), "/out");
+                entry.add_to(c);
+            })
+            .policy(&allow_all())
+            .run();
+        assert!(
+            matches!(r.status(), Status::Exited(0) | Status::SetupError(_)),
+            "{r}"
+        );
+        assert_eq!(host_side(), 0, "created on the host through a link\n{r}");
+    }
+    // The link as a bind's source: the host's marker must not be bound.
+    let r = Attack::new("read")
+        .args(["/in/marker"])
+        .with(|c| {
+            c.mount_rw(out.path(), "/out");
+            c.mount_ro(out.path().join("source"), "/in");
+        })
+        .policy(&allow_all())
+        .run();
+    assert!(
+        !r.stdout.contains("host secret"),
+        "host directory bound\n{r}"
+    );
+    assert!(matches!(r.status(), Status::SetupError(_)), "{r}");
+}
+
 #[test]
 fn proc_root_links_do_not_reach_the_host() {
     let _g = shared();

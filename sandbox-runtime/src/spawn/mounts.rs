@@ -4,33 +4,39 @@
 //! private, mount namespace), creates `newroot` (a tmpfs, the future `/`) and `oldroot` in it,
 //! and pivots into the staging tmpfs, so the host's root is at `/oldroot` (with the host's own
 //! `/tmp` visible there again) and the new root at `/newroot`. Every entry is then a mount from
-//! `/oldroot/<host path>` to `/newroot/<sandbox path>`. Finally init pivots into `/newroot` and
-//! detaches the staging tmpfs with the host root under it, leaving nothing of the host but
-//! what was bound.
+//! the host root to the new root. Finally init pivots into `/newroot` and detaches the staging
+//! tmpfs with the host root under it, leaving nothing of the host but what was bound.
+//!
+//! No step names a path from the staging root. Init holds both roots open and resolves every
+//! source in the host root and every mount point in the new root with `openat2(RESOLVE_IN_ROOT
+//! | RESOLVE_NO_MAGICLINKS)`: a symbolic link a sandbox planted in a writable bind it shares
+//! with a later one resolves inside the later one's new root (where it was meant to), never
+//! through `/oldroot` or `/proc` onto the host. Mount points are made one name at a time in an
+//! open directory (`mkdirat`, `O_CREAT|O_EXCL|O_NOFOLLOW`), binds are `open_tree` clones moved
+//! onto the open mount point, and tmpfs and proc are mounted on it as the working directory.
 //!
 //! Bind mounts are not recursive (submounts of a source are not visible) so a read-only bind
-//! cannot expose a writable submount. Each bind is remounted at once with its flags, keeping
-//! the flags the kernel locks in a user namespace (those of the source mount: `ro`, `noexec`,
-//! `nosuid`, `nodev`, atime), so a mount point for a later entry can never be created through a
-//! read-only bind into the host.
+//! cannot expose a writable submount. Each bind gets its flags with `mount_setattr` while still
+//! detached, before it is attached: flags are only ever added, so those the kernel locks in a
+//! user namespace (those of the source mount: `ro`, `noexec`, `nosuid`, `nodev`, atime) stay,
+//! and a mount point for a later entry can never be created through a read-only bind into the
+//! host.
 
 use super::steps::{Failure, Step};
 use super::sys;
 use crate::command::Mount;
 use crate::error::SpawnError;
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-
-/// Where the host root is during the build.
-const OLD: &str = "/oldroot";
-/// Where the new root is during the build.
-const NEW: &str = "/newroot";
 
 /// One step of the file-system build, with every path already a C string.
 #[derive(Debug)]
 pub(crate) enum MountOp {
-    /// Bind `src` (a path under /oldroot) at `dst` (under /newroot).
+    /// Bind `src` (a host path, resolved in the host root) at `dst`. Every `dst`, `parents`
+    /// and `link` is an absolute sandbox path, resolved in the new root; `parents` are the
+    /// ancestors of `dst` (or `link`), outermost first.
     Bind {
         src: CString,
         dst: CString,
@@ -89,10 +95,10 @@ fn sandbox_components(p: &Path) -> Result<Vec<&std::ffi::OsStr>, SpawnError> {
     Ok(out)
 }
 
-/// `/newroot/<p>` and the list of its ancestors under /newroot (outermost first).
-fn under_new_root(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
+/// The sandbox path `p` and its ancestors (outermost first, `/` left out), normalised.
+fn in_sandbox(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
     let comps = sandbox_components(p)?;
-    let mut cur = PathBuf::from(NEW);
+    let mut cur = PathBuf::from("/");
     let mut parents = Vec::new();
     for (i, c) in comps.iter().enumerate() {
         cur.push(c);
@@ -103,14 +109,11 @@ fn under_new_root(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
     Ok((cstring(cur.as_os_str().as_bytes(), "mount path")?, parents))
 }
 
-/// `/oldroot/<host path>`, canonicalised when it exists so that absolute symbolic links in it
-/// resolve against the host root, not the staging one.
-fn under_old_root(host: &Path) -> Result<CString, SpawnError> {
+/// A bind's source as an absolute host path. Init resolves it in the host root, so symbolic
+/// links in it (absolute ones included) mean what they mean on the host.
+fn host_source(host: &Path) -> Result<CString, SpawnError> {
     let abs = std::path::absolute(host).map_err(|e| SpawnError::os("resolve mount source", e))?;
-    let p = std::fs::canonicalize(&abs).unwrap_or(abs);
-    let mut bytes = OLD.as_bytes().to_vec();
-    bytes.extend_from_slice(p.as_os_str().as_bytes());
-    cstring(bytes, "mount source")
+    cstring(abs.as_os_str().as_bytes(), "mount source")
 }
 
 impl MountPlan {
@@ -134,11 +137,7 @@ impl MountPlan {
         self.ops
             .iter()
             .map(|op| match op {
-                MountOp::Bind { src, .. } => src
-                    .as_bytes_with_nul()
-                    .strip_prefix(OLD.as_bytes())
-                    .and_then(|host| CStr::from_bytes_with_nul(host).ok())
-                    .and_then(|host| shown(host, host)),
+                MountOp::Bind { src, .. } => shown(src),
                 _ => Some(Bound::default()),
             })
             .collect()
@@ -151,7 +150,7 @@ impl MountPlan {
     }
 
     fn push_proc(&mut self) -> Result<(), SpawnError> {
-        let (dst, parents) = under_new_root(Path::new("/proc"))?;
+        let (dst, parents) = in_sandbox(Path::new("/proc"))?;
         self.push(
             MountOp::Proc { dst, parents },
             "mount /proc".into(),
@@ -161,7 +160,7 @@ impl MountPlan {
     }
 
     fn push_dev(&mut self) -> Result<(), SpawnError> {
-        let (dst, parents) = under_new_root(Path::new("/dev"))?;
+        let (dst, parents) = in_sandbox(Path::new("/dev"))?;
         self.push(
             MountOp::Tmpfs {
                 dst,
@@ -174,10 +173,10 @@ impl MountPlan {
         );
         for name in ["null", "zero", "full", "random", "urandom"] {
             let host = PathBuf::from(format!("/dev/{name}"));
-            let (dst, parents) = under_new_root(&host)?;
+            let (dst, parents) = in_sandbox(&host)?;
             self.push(
                 MountOp::Bind {
-                    src: cstring(format!("{OLD}/dev/{name}"), "device path")?,
+                    src: cstring(host.as_os_str().as_bytes(), "device path")?,
                     dst,
                     parents,
                     writable: true,
@@ -201,7 +200,7 @@ impl MountPlan {
     }
 
     fn push_symlink(&mut self, target: &Path, link: &Path) -> Result<(), SpawnError> {
-        let (l, parents) = under_new_root(link)?;
+        let (l, parents) = in_sandbox(link)?;
         self.push(
             MountOp::Symlink {
                 target: cstring(target.as_os_str().as_bytes(), "symlink target")?,
@@ -222,7 +221,7 @@ impl MountPlan {
                 writable,
                 exec,
             } => {
-                let (d, parents) = under_new_root(dst)?;
+                let (d, parents) = in_sandbox(dst)?;
                 let mode = if *writable { "read-write" } else { "read-only" };
                 let mut text = format!("bind {} {mode}", src.display());
                 if src != dst {
@@ -230,7 +229,7 @@ impl MountPlan {
                 }
                 self.push(
                     MountOp::Bind {
-                        src: under_old_root(src)?,
+                        src: host_source(src)?,
                         dst: d,
                         parents,
                         writable: *writable,
@@ -242,7 +241,7 @@ impl MountPlan {
                 );
             }
             Mount::Tmpfs { dst, size, exec } => {
-                let (d, parents) = under_new_root(dst)?;
+                let (d, parents) = in_sandbox(dst)?;
                 let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
                 if !exec {
                     flags |= libc::MS_NOEXEC;
@@ -271,6 +270,7 @@ const STAGING: &CStr = c"/tmp";
 const STAGING_NEW: &CStr = c"/tmp/newroot";
 const STAGING_OLD: &CStr = c"/tmp/oldroot";
 const NEW_ROOT: &CStr = c"/newroot";
+const OLD_ROOT: &CStr = c"/oldroot";
 const NEW_DEV: &CStr = c"/newroot/dev";
 const DOT: &CStr = c".";
 
@@ -325,36 +325,31 @@ pub(crate) struct Bound {
 /// Runs every planned entry, in order, and records in `bound` (one slot per entry, prepared by
 /// the caller so nothing is allocated here) what each bind shows.
 pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
+    let roots = Roots::open()?;
     for (i, op) in plan.ops.iter().enumerate() {
-        run_op(op, i as u32)?;
-        if let (Some(slot), MountOp::Bind { src, dst, .. }) = (bound.get_mut(i), op) {
-            *slot = shown(dst, src).ok_or_else(|| Failure::at(Step::Mount, i as u32))?;
-        }
+        run_op(&roots, op, bound.get_mut(i), i as u32)?;
     }
     Ok(())
 }
 
-/// What a bind at `at` of the source at `source` shows: the object at `at` (following
-/// symbolic links) and the locked flags of the mount `source` is on.
-fn shown(at: &CStr, source: &CStr) -> Option<Bound> {
+/// What a bind of the host path `source` shows now, seen from the host: the object (following
+/// symbolic links) and the locked flags of the mount it is on.
+fn shown(source: &CStr) -> Option<Bound> {
     // SAFETY: stat is plain old data; zero is a valid initial value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: at is NUL-terminated and st is a live stat the kernel fills.
-    if unsafe { libc::stat(at.as_ptr(), &mut st) } != 0 {
+    // SAFETY: source is NUL-terminated and st is a live stat the kernel fills.
+    if unsafe { libc::stat(source.as_ptr(), &mut st) } != 0 {
         return None;
     }
+    let flags = locked_flags(|out| {
+        // SAFETY: source is NUL-terminated and out has the kernel's statfs layout.
+        unsafe { libc::syscall(libc::SYS_statfs, source.as_ptr(), out) }
+    });
     Some(Bound {
         dev: st.st_dev,
         ino: st.st_ino,
-        flags: locked_flags(source).ok()?,
+        flags: flags.ok()?,
     })
-}
-
-fn make_parents(parents: &[CString], i: u32) -> Result<(), Failure> {
-    for p in parents {
-        sys::check_at(sys::mkdir_exist_ok(p, 0o755), Step::MountPoint, i)?;
-    }
-    Ok(())
 }
 
 /// `struct statfs` of the 64-bit kernel ABIs (x86-64, aarch64), with `f_flags` visible (the
@@ -375,8 +370,9 @@ struct Statfs {
     f_spare: [i64; 4],
 }
 
-/// The mount flags of the mount at `path` that a remount in a user namespace must keep.
-fn locked_flags(path: &CStr) -> Result<libc::c_ulong, ()> {
+/// The mount flags a remount in a user namespace must keep, of the mount `statfs` (a
+/// `statfs(2)` or `fstatfs(2)` call filling the buffer it is given) reports on.
+fn locked_flags(statfs: impl FnOnce(*mut Statfs) -> libc::c_long) -> Result<libc::c_ulong, ()> {
     let mut st = Statfs {
         f_type: 0,
         f_bsize: 0,
@@ -391,8 +387,7 @@ fn locked_flags(path: &CStr) -> Result<libc::c_ulong, ()> {
         f_flags: 0,
         f_spare: [0; 4],
     };
-    // SAFETY: path is NUL-terminated and st has the kernel's statfs layout on 64-bit targets.
-    if unsafe { libc::syscall(libc::SYS_statfs, path.as_ptr(), &mut st as *mut Statfs) } < 0 {
+    if statfs(&mut st) < 0 {
         return Err(());
     }
     let f = st.f_flags as libc::c_ulong;
@@ -411,85 +406,214 @@ fn locked_flags(path: &CStr) -> Result<libc::c_ulong, ()> {
         .fold(0, |acc, (_, ms)| acc | ms))
 }
 
-fn run_op(op: &MountOp, i: u32) -> Result<(), Failure> {
+/// The host root and the new root, held open for the build: every path of the plan is
+/// resolved in one of them, never from the staging root.
+struct Roots {
+    old: OwnedFd,
+    new: OwnedFd,
+}
+
+impl Roots {
+    fn open() -> Result<Roots, Failure> {
+        let open = |path: &CStr| {
+            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+            // SAFETY: path is NUL-terminated.
+            let r = unsafe { libc::open(path.as_ptr(), flags) };
+            sys::check(r.into(), Step::OpenRoots).map(owned)
+        };
+        Ok(Roots {
+            old: open(OLD_ROOT)?,
+            new: open(NEW_ROOT)?,
+        })
+    }
+}
+
+/// Takes ownership of a descriptor a successful system call just returned.
+fn owned(fd: libc::c_long) -> OwnedFd {
+    // SAFETY: fd was just returned by the kernel to this process and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+/// The last component of an absolute path, as a C string of its own: a suffix of `path`, so
+/// nothing is allocated. Empty for `/`.
+fn last_name(path: &CStr) -> &CStr {
+    let bytes = path.to_bytes_with_nul();
+    let start = bytes.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    CStr::from_bytes_with_nul(&bytes[start..]).unwrap_or(c"")
+}
+
+/// `path` (a directory, absolute in the sandbox) opened in the new root.
+fn open_dir(root: &OwnedFd, path: &CStr) -> libc::c_long {
+    sys::open_in_root(root.as_raw_fd(), path, libc::O_PATH | libc::O_DIRECTORY)
+}
+
+/// The directory an entry's last component goes in: `None` for the root itself, else the last
+/// of `parents`, made first (each missing one in turn, in its open parent) if it is missing.
+fn open_parent(root: &OwnedFd, parents: &[CString], i: u32) -> Result<Option<OwnedFd>, Failure> {
+    let Some(last) = parents.last() else {
+        return Ok(None);
+    };
+    let r = open_dir(root, last);
+    if r >= 0 {
+        return Ok(Some(owned(r)));
+    }
+    if sys::errno() != libc::ENOENT {
+        return Err(Failure::at(Step::MountPoint, i));
+    }
+    let mut dir: Option<OwnedFd> = None;
+    for p in parents {
+        let at = dir.as_ref().unwrap_or(root).as_raw_fd();
+        sys::check_at(
+            sys::mkdirat_exist_ok(at, last_name(p), 0o755),
+            Step::MountPoint,
+            i,
+        )?;
+        dir = Some(owned(sys::check_at(
+            open_dir(root, p),
+            Step::MountPoint,
+            i,
+        )?));
+    }
+    Ok(dir)
+}
+
+/// What a mount point must be.
+#[derive(Clone, Copy)]
+enum Point {
+    /// A directory, made with this mode.
+    Dir(libc::mode_t),
+    /// A file, made empty.
+    File,
+}
+
+/// Makes the mount point `dst` in its parent unless something is there already, and opens
+/// what `dst` resolves to in the new root.
+fn mount_point(
+    root: &OwnedFd,
+    dst: &CStr,
+    parents: &[CString],
+    point: Point,
+    i: u32,
+) -> Result<OwnedFd, Failure> {
+    let name = last_name(dst);
+    if !name.is_empty() {
+        let parent = open_parent(root, parents, i)?;
+        let at = parent.as_ref().unwrap_or(root).as_raw_fd();
+        let made = match point {
+            Point::Dir(mode) => sys::mkdirat_exist_ok(at, name, mode),
+            Point::File => sys::create_file_exist_ok(at, name),
+        };
+        sys::check_at(made, Step::MountPoint, i)?;
+    }
+    let flags = match point {
+        Point::Dir(_) => libc::O_PATH | libc::O_DIRECTORY,
+        Point::File => libc::O_PATH,
+    };
+    let r = sys::open_in_root(root.as_raw_fd(), dst, flags);
+    Ok(owned(sys::check_at(r, Step::MountPoint, i)?))
+}
+
+/// Mounts a new file system of type `fstype` on the open mount point `at`, through the
+/// working directory so that no path is looked up again.
+fn mount_on(
+    at: &OwnedFd,
+    fstype: &CStr,
+    flags: libc::c_ulong,
+    data: Option<&CStr>,
+    i: u32,
+) -> Result<(), Failure> {
+    sys::check_at(sys::fchdir(at.as_raw_fd()), Step::Mount, i)?;
+    let fs = Some(fstype);
+    sys::check_at(sys::mount(fs, DOT, fs, flags, data), Step::Mount, i)?;
+    Ok(())
+}
+
+/// Binds the host object `src` at `dst`: a detached clone of the source, given its flags,
+/// then moved onto the open mount point. Records what it shows in `slot`.
+fn bind(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
+    let MountOp::Bind {
+        src,
+        dst,
+        parents,
+        writable,
+        exec,
+        device,
+    } = op
+    else {
+        return Ok(());
+    };
+    let r = sys::open_in_root(roots.old.as_raw_fd(), src, libc::O_PATH);
+    let source = owned(sys::check_at(r, Step::Mount, i)?);
+    // SAFETY: stat is plain old data; zero is a valid initial value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: source is an open descriptor and st is a live stat the kernel fills.
+    let r = unsafe { libc::fstat(source.as_raw_fd(), &mut st) };
+    sys::check_at(r.into(), Step::Mount, i)?;
+    if let Some(slot) = slot {
+        let flags = locked_flags(|out| {
+            // SAFETY: source is an open descriptor and out has the kernel's statfs layout.
+            unsafe { libc::syscall(libc::SYS_fstatfs, source.as_raw_fd(), out) }
+        });
+        *slot = Bound {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            flags: flags.map_err(|()| Failure::at(Step::Mount, i))?,
+        };
+    }
+    let point = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Point::Dir(0o755)
+    } else {
+        Point::File
+    };
+    let at = mount_point(&roots.new, dst, parents, point, i)?;
+    let tree = owned(sys::check_at(
+        sys::clone_mount(source.as_raw_fd()),
+        Step::Mount,
+        i,
+    )?);
+    let mut set = libc::MOUNT_ATTR_NOSUID;
+    if !device {
+        set |= libc::MOUNT_ATTR_NODEV;
+    }
+    if !writable {
+        set |= libc::MOUNT_ATTR_RDONLY;
+    }
+    if !exec && (*writable || *device) {
+        set |= libc::MOUNT_ATTR_NOEXEC;
+    }
+    let r = sys::set_mount_flags(tree.as_raw_fd(), set);
+    sys::check_at(r, Step::Remount, i)?;
+    let r = sys::move_mount(tree.as_raw_fd(), at.as_raw_fd());
+    sys::check_at(r, Step::Mount, i)?;
+    Ok(())
+}
+
+fn run_op(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
     match op {
-        MountOp::Bind {
-            src,
-            dst,
-            parents,
-            writable,
-            exec,
-            device,
-        } => {
-            // SAFETY: stat is plain old data; zero is a valid initial value.
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: src is NUL-terminated and st is a live stat the kernel fills.
-            let r = unsafe { libc::stat(src.as_ptr(), &mut st) };
-            sys::check_at(r.into(), Step::Mount, i)?;
-            make_parents(parents, i)?;
-            // SAFETY: stat is plain old data; zero is a valid initial value.
-            let mut existing: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: dst is NUL-terminated and existing is a live stat.
-            let exists = unsafe { libc::stat(dst.as_ptr(), &mut existing) } == 0;
-            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                sys::check_at(sys::mkdir_exist_ok(dst, 0o755), Step::MountPoint, i)?;
-            } else if !exists {
-                let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC;
-                // SAFETY: dst is NUL-terminated; the descriptor is closed right away.
-                let fd = unsafe { libc::open(dst.as_ptr(), flags, 0o644) };
-                sys::check_at(fd.into(), Step::MountPoint, i)?;
-                // SAFETY: fd was just opened by us.
-                unsafe { libc::close(fd) };
-            }
-            sys::check_at(
-                sys::mount(Some(src), dst, None, libc::MS_BIND, None),
-                Step::Mount,
-                i,
-            )?;
-            let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_NOSUID;
-            flags |= locked_flags(dst).map_err(|()| Failure::at(Step::Remount, i))?;
-            if !device {
-                flags |= libc::MS_NODEV;
-            }
-            if !writable {
-                flags |= libc::MS_RDONLY;
-            }
-            if !exec && (*writable || *device) {
-                flags |= libc::MS_NOEXEC;
-            }
-            sys::check_at(sys::mount(None, dst, None, flags, None), Step::Remount, i)?;
-        }
+        MountOp::Bind { .. } => bind(roots, op, slot, i)?,
         MountOp::Tmpfs {
             dst,
             parents,
             data,
             flags,
         } => {
-            make_parents(parents, i)?;
-            sys::check_at(sys::mkdir_exist_ok(dst, 0o755), Step::MountPoint, i)?;
-            let tmpfs = Some(c"tmpfs");
-            sys::check_at(
-                sys::mount(tmpfs, dst, tmpfs, *flags, Some(data)),
-                Step::Mount,
-                i,
-            )?;
+            let at = mount_point(&roots.new, dst, parents, Point::Dir(0o755), i)?;
+            mount_on(&at, c"tmpfs", *flags, Some(data), i)?;
         }
         MountOp::Proc { dst, parents } => {
-            make_parents(parents, i)?;
-            sys::check_at(sys::mkdir_exist_ok(dst, 0o555), Step::MountPoint, i)?;
+            let at = mount_point(&roots.new, dst, parents, Point::Dir(0o555), i)?;
             let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
-            let proc_ = Some(c"proc");
-            sys::check_at(sys::mount(proc_, dst, proc_, flags, None), Step::Mount, i)?;
+            mount_on(&at, c"proc", flags, None, i)?;
         }
         MountOp::Symlink {
             target,
             link,
             parents,
         } => {
-            make_parents(parents, i)?;
-            // SAFETY: both are NUL-terminated strings.
-            let r = unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) };
-            sys::check_at(r.into(), Step::Mount, i)?;
+            let parent = open_parent(&roots.new, parents, i)?;
+            let at = parent.as_ref().unwrap_or(&roots.new).as_raw_fd();
+            let r = sys::symlinkat(target, at, last_name(link));
+            sys::check_at(r, Step::Mount, i)?;
         }
     }
     Ok(())
@@ -542,7 +666,7 @@ mod tests {
         assert_eq!(p.descriptions[n - 1], "mount tmpfs of 10 bytes on /a/b/c");
         match &p.ops[n - 1] {
             MountOp::Tmpfs { dst, parents, .. } => {
-                assert_eq!(dst.as_c_str(), c"/newroot/a/b/c");
+                assert_eq!(dst.as_c_str(), c"/a/b/c");
                 assert_eq!(parents.len(), 2);
             }
             other => panic!("{other:?}"),

@@ -25,6 +25,7 @@ pub(crate) enum Step {
     StagingDirs,
     NewRootTmpfs,
     PivotToStaging,
+    OpenRoots,
     MountPoint,
     Mount,
     Remount,
@@ -53,7 +54,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 37] = [
+    const ALL: [Step; 38] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::WaitForIdMaps,
@@ -67,6 +68,7 @@ impl Step {
         Step::StagingDirs,
         Step::NewRootTmpfs,
         Step::PivotToStaging,
+        Step::OpenRoots,
         Step::MountPoint,
         Step::Mount,
         Step::Remount,
@@ -267,6 +269,7 @@ impl Descriptions {
                 Step::StagingDirs => "create staging directories".into(),
                 Step::NewRootTmpfs => "mount the new root tmpfs".into(),
                 Step::PivotToStaging => "pivot_root to the staging tmpfs".into(),
+                Step::OpenRoots => "open the host root and the new root".into(),
                 Step::MountPoint => format!("create mount point {}", item(&self.mount_points)),
                 Step::Mount => item(&self.mounts),
                 Step::Remount => format!("set mount flags on {}", item(&self.mount_points)),

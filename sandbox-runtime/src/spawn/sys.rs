@@ -52,6 +52,144 @@ pub(crate) fn mkdir_exist_ok(path: &CStr, mode: libc::mode_t) -> libc::c_long {
     }
 }
 
+/// `struct open_how` of `openat2(2)` (the libc crate's is `non_exhaustive`).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// How often a lookup is retried when the kernel answers EAGAIN (a rename or mount elsewhere
+/// raced a `..` step): enough for chance, bounded against a sandbox renaming in a loop.
+const LOOKUP_RETRIES: u32 = 32;
+
+/// `openat2(2)` of `path` with `root` as the root: absolute paths, `..` and symbolic links
+/// all resolve inside `root`, and magic links (`/proc/*/root`, `/proc/*/fd/*`) are refused.
+/// Adds `O_CLOEXEC`.
+pub(crate) fn open_in_root(root: RawFd, path: &CStr, flags: libc::c_int) -> libc::c_long {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    let mut r = -1;
+    for _ in 0..LOOKUP_RETRIES {
+        // SAFETY: path is NUL-terminated and how is a live open_how of the size passed.
+        r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root,
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if r >= 0 || errno() != libc::EAGAIN {
+            break;
+        }
+    }
+    r
+}
+
+/// `mkdirat(2)` of one name in `dir`, treating "already exists" as success (an existing
+/// symbolic link is not followed: a later [`open_in_root`] resolves it).
+pub(crate) fn mkdirat_exist_ok(dir: RawFd, name: &CStr, mode: libc::mode_t) -> libc::c_long {
+    // SAFETY: name is NUL-terminated.
+    let r = unsafe { libc::mkdirat(dir, name.as_ptr(), mode) };
+    if r < 0 && errno() == libc::EEXIST {
+        0
+    } else {
+        libc::c_long::from(r)
+    }
+}
+
+/// Creates an empty file `name` in `dir` unless something of that name exists (never
+/// following a symbolic link to create its target).
+pub(crate) fn create_file_exist_ok(dir: RawFd, name: &CStr) -> libc::c_long {
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC;
+    // SAFETY: name is NUL-terminated.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags, 0o644) };
+    if fd < 0 {
+        return if errno() == libc::EEXIST { 0 } else { -1 };
+    }
+    close(fd);
+    0
+}
+
+/// `symlinkat(2)`: a link `name` in `dir` with contents `target`.
+pub(crate) fn symlinkat(target: &CStr, dir: RawFd, name: &CStr) -> libc::c_long {
+    // SAFETY: both strings are NUL-terminated.
+    libc::c_long::from(unsafe { libc::symlinkat(target.as_ptr(), dir, name.as_ptr()) })
+}
+
+/// `open_tree(2)` with `OPEN_TREE_CLONE`: a detached copy of the mount at `fd` (not of its
+/// submounts), ready to be moved elsewhere.
+pub(crate) fn clone_mount(fd: RawFd) -> libc::c_long {
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
+    // SAFETY: the path is an empty NUL-terminated string.
+    unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) }
+}
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(2)` on the mount `fd` refers to, setting `MOUNT_ATTR_*` flags and
+/// clearing none (so flags the kernel locks are kept as they are).
+pub(crate) fn set_mount_flags(fd: RawFd, set: u64) -> libc::c_long {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is an empty NUL-terminated string; attr is live and of the size passed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    }
+}
+
+/// `move_mount(2)` of the detached mount `from` onto the object `onto` refers to.
+pub(crate) fn move_mount(from: RawFd, onto: RawFd) -> libc::c_long {
+    let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: both paths are empty NUL-terminated strings.
+    unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            onto,
+            c"".as_ptr(),
+            flags,
+        )
+    }
+}
+
+/// `fchdir(2)`.
+pub(crate) fn fchdir(fd: RawFd) -> libc::c_long {
+    // SAFETY: fchdir takes an integer only.
+    libc::c_long::from(unsafe { libc::fchdir(fd) })
+}
+
+/// `close(2)`; errors are of no use to the caller.
+pub(crate) fn close(fd: RawFd) {
+    // SAFETY: the caller owns fd and does not use it again.
+    unsafe { libc::close(fd) };
+}
+
 /// `pivot_root(2)`.
 pub(crate) fn pivot_root(new_root: &CStr, put_old: &CStr) -> libc::c_long {
     // SAFETY: both pointers are NUL-terminated strings.

@@ -4,7 +4,18 @@
 #![allow(dead_code)]
 
 use sandbox_policy::{compile_text, NoIncludes};
-use sandbox_runtime::{Policy, SandboxCommand};
+use sandbox_runtime::{Policy, SandboxCommand, SandboxOutput, Status};
+
+/// Asserts that the program exited with 0, showing its standard error if not.
+#[track_caller]
+pub fn assert_exited_0(out: &SandboxOutput) {
+    assert_eq!(
+        out.outcome.status,
+        Status::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 /// A pipe, read end first, both ends close-on-exec (what `std::io::pipe` gives from Rust 1.87,
 /// above this workspace's `rust-version`).
