@@ -2,7 +2,7 @@
 //! time for the same configuration. These tests check that a spare is really what serves the
 //! next request (its init is older than the request), that it shares nothing with the sandbox
 //! before it, that a bind source replaced on the host in between is never served from it, and
-//! that spares the server lets go do not pile up as zombies, and that a spare is made after the
+//! that spares the server lets go (or whose set-up failed) do not pile up as zombies, and that a spare is made after the
 //! sandbox before it ends, not beside it (unless that one runs long, or the host asks for the
 //! same sandbox back to back). The tests of this binary run one at a time: each needs the
 //! server's spare to be its own.
@@ -454,6 +454,28 @@ fn spares_the_server_lets_go_are_reaped() {
     // Each spare let go was ended and reaped when its request's reply came.
     let zombies = zombie_children();
     assert!(zombies.is_empty(), "zombie children: {zombies:?}");
+}
+
+/// A configuration whose set-up fails (here a bind source that does not exist) fails in its
+/// spare too: that spare waits, as a ready one does, until the next request lets it go, rather
+/// than ending at once and staying a zombie child of the host until then.
+#[test]
+fn a_spare_whose_set_up_failed_is_no_zombie_while_it_waits() {
+    let _one = serial();
+    for _ in 0..3 {
+        let out = common::command("/bin/true")
+            .mount_ro("/nonexistent-spare-source", "/data")
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.outcome.status, Status::SetupError(_)),
+            "{}",
+            out.outcome
+        );
+        std::thread::sleep(LET_THE_SPARE_BE_MADE);
+        let zombies = zombie_children();
+        assert!(zombies.is_empty(), "zombie children: {zombies:?}");
+    }
 }
 
 /// A spare starts the program as soon as it has the request, unless the host must first move

@@ -195,6 +195,9 @@ fn run(plan: &Plan) -> ! {
     let mut bound = vec![Bound::default(); plan.parts.mounts.ops.len()];
     if init::build_namespaces(plan, &mut bound).is_err() {
         let _ = channel.send_bytes(&[FAILED]);
+        // Waits, as a ready spare does, for the request that lets it go, when the host ends and
+        // reaps it: ended now, it would stay a zombie child of the host until then.
+        let _ = server::receive(&mut channel);
         sys::exit(1)
     }
     if channel.send_bytes(&encode_ready(&bound)).is_err() {
