@@ -215,7 +215,12 @@ impl SandboxCommand {
         self
     }
 
-    /// Adds a file-system entry.
+    /// Adds a file-system entry. Entries are made shallowest destination first. A destination
+    /// is an absolute sandbox path below `/` (the root is the sandbox's own tmpfs); on its way
+    /// there, the sandbox's init follows the links [`Self::symlink`] entries make and no other
+    /// (a link found in a bound directory fails the set-up, naming the mount point), so a link
+    /// another sandbox planted in a shared writable directory cannot move an entry. A bind's
+    /// source is looked up on the host, following links.
     pub fn mount(&mut self, m: Mount) -> &mut Self {
         self.mounts.push(m);
         self

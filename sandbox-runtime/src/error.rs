@@ -23,6 +23,15 @@ pub enum SpawnError {
         /// The path.
         path: String,
     },
+    /// A mount's destination cannot be a mount point: the root itself, or a path through the
+    /// plan's own symbolic links that loops.
+    #[error("cannot mount at `{path}`: {reason}")]
+    BadMountPoint {
+        /// The destination as given.
+        path: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// A passed descriptor number is 0, 1, 2, negative, given twice, or not below the
     /// open-files limit.
     #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, each number once, and numbers below the open-files limit")]

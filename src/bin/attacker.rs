@@ -378,15 +378,17 @@ fn after_violation(path: &str) {
 // ---------------------------------------------------------------------------------------------
 // File system
 
-/// Plants symbolic links, given as `target link` pairs, for a later sandbox that shares the
-/// directory to trip over.
+/// Plants symbolic links, given as `target link` pairs (making the link's missing parent
+/// directories), for a later sandbox that shares the directory to trip over.
 fn plant_links(pairs: &[&str]) {
     for pair in pairs.chunks(2) {
         let [target, link] = pair else {
             eprintln!("plant-links takes target and link pairs");
             std::process::exit(2);
         };
-        let r = std::os::unix::fs::symlink(target, link);
+        let parent = std::path::Path::new(link).parent().unwrap_or("/".as_ref());
+        let r =
+            std::fs::create_dir_all(parent).and_then(|()| std::os::unix::fs::symlink(target, link));
         say(format!(
             "link {link}={}",
             match r {

@@ -663,35 +663,47 @@ impl Entry {
     }
 }
 
-/// A hostile sandboxee with a writable bind plants symbolic links in it, aimed at the host as
+/// A hostile sandboxee with a writable bind plants symbolic links in it: aimed at the host as
 /// init sees it while it builds the file system (`/oldroot`, `/newroot`, its own `/proc` and
-/// pid 1's, `..` past the root). A later sandbox sharing the bind mounts entries through every
-/// link, both as a parent directory and as the mount point itself, and binds a source that is
-/// such a link: nothing may be created on the host, and nothing of the host may be bound.
+/// pid 1's, `..` past the root), and at places inside the next sandbox's own root (`/`,
+/// `/dev`, `/proc`, another writable bind). A later sandbox sharing the bind mounts entries
+/// through every link, as a parent directory, as the mount point itself and deeper down, and
+/// binds a source that is such a link. Each of those must fail to start, naming the link's
+/// loop error, with nothing created on the host or in the other writable bind, and nothing of
+/// the host bound.
 #[test]
-fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox_onto_the_host() {
+fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox() {
     let _g = shared();
     let out = TempDir::new("planted");
+    let other = TempDir::new("other");
     let victim = TempDir::new("victim");
     let secret = TempDir::new("secret");
     secret.file("marker", "host secret\n");
     let source = TempDir::new("source");
     let source_file = source.file("file", "bound\n");
     let v = s(victim.path());
-    let escapes = [
+    let aims = [
         format!("/oldroot{v}"),
         format!("/newroot/proc/self/root/oldroot{v}"),
         format!("/proc/self/root/oldroot{v}"),
         format!("/proc/1/root/oldroot{v}"),
         format!("/proc/self/cwd/oldroot{v}"),
         format!("../../../../../../../../oldroot{v}"),
+        "/".into(),
+        ".".into(),
+        "/dev".into(),
+        "/proc".into(),
+        "/other".into(),
     ];
     let mut links = Vec::new();
     let mut entries = Vec::new();
-    for (i, escape) in escapes.iter().enumerate() {
-        let (dir, last) = (format!("/out/dir{i}"), format!("/out/last{i}"));
-        links.extend([escape.clone(), dir.clone()]);
-        links.extend([format!("{escape}/last{i}"), last.clone()]);
+    for (i, aim) in aims.iter().enumerate() {
+        let dir = format!("/out/dir{i}");
+        let last = format!("/out/last{i}");
+        let deep = format!("/out/deep{i}/a/link");
+        links.extend([aim.clone(), dir.clone()]);
+        links.extend([format!("{aim}/last{i}"), last.clone()]);
+        links.extend([aim.clone(), deep.clone()]);
         entries.extend([
             Entry::BindFile(source_file.clone(), format!("{dir}/file")),
             Entry::BindDir(source.path().into(), format!("{dir}/dir")),
@@ -700,6 +712,7 @@ fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox_onto_the_host() {
             Entry::BindFile(source_file.clone(), last.clone()),
             Entry::BindDir(source.path().into(), last.clone()),
             Entry::Tmpfs(last),
+            Entry::BindFile(source_file.clone(), format!("{deep}/b/c/file")),
         ]);
     }
     links.extend([
@@ -717,22 +730,30 @@ fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox_onto_the_host() {
     for pair in links.chunks(2) {
         assert_eq!(r.value(&format!("link {}", pair[1])), "OK", "{r}");
     }
-    let host_side = || std::fs::read_dir(victim.path()).unwrap().count();
+    let untouched = |dir: &TempDir| std::fs::read_dir(dir.path()).unwrap().count() == 0;
     for entry in &entries {
         let r = Attack::new("true")
             .with(|c| {
                 c.mount_rw(out.path(), "/out");
+                c.mount_rw(other.path(), "/other");
                 entry.add_to(c);
             })
             .policy(&allow_all())
             .run();
+        match r.status() {
+            Status::SetupError(e) => assert_eq!(e.errno, libc::ELOOP, "{r}"),
+            _ => panic!("a planted link was followed\n{r}"),
+        }
         assert!(
-            matches!(r.status(), Status::Exited(0) | Status::SetupError(_)),
-            "{r}"
+            untouched(&victim),
+            "created on the host through a link\n{r}"
         );
-        assert_eq!(host_side(), 0, "created on the host through a link\n{r}");
+        assert!(
+            untouched(&other),
+            "created in another bind through a link\n{r}"
+        );
     }
-    // The link as a bind's source: the host's marker must not be bound.
+    // The link as a bind's source: resolved as on the host, where `/oldroot` is nothing.
     let r = Attack::new("read")
         .args(["/in/marker"])
         .with(|c| {

@@ -16,6 +16,7 @@ mod idmap;
 mod init;
 mod mounts;
 mod plan;
+mod sandbox_path;
 mod sandboxee;
 mod server;
 mod spare;

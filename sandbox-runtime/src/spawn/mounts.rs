@@ -7,13 +7,17 @@
 //! the host root to the new root. Finally init pivots into `/newroot` and detaches the staging
 //! tmpfs with the host root under it, leaving nothing of the host but what was bound.
 //!
-//! No step names a path from the staging root. Init holds both roots open and resolves every
-//! source in the host root and every mount point in the new root with `openat2(RESOLVE_IN_ROOT
-//! | RESOLVE_NO_MAGICLINKS)`: a symbolic link a sandbox planted in a writable bind it shares
-//! with a later one resolves inside the later one's new root (where it was meant to), never
-//! through `/oldroot` or `/proc` onto the host. Mount points are made one name at a time in an
-//! open directory (`mkdirat`, `O_CREAT|O_EXCL|O_NOFOLLOW`), binds are `open_tree` clones moved
-//! onto the open mount point, and tmpfs and proc are mounted on it as the working directory.
+//! No step names a path from the staging root. Init holds both roots open and resolves each
+//! source in the host root (`openat2` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: links mean
+//! what they mean on the host) and each mount point in the new root following no symbolic link
+//! at all (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`). A link a sandbox planted in a writable bind
+//! it shares with a later one is therefore an error for the later one, never a way onto the host
+//! (through `/oldroot` or `/proc`) or to another place in its root. The plan's own `symlink`
+//! entries are trusted: a destination through one is rewritten on the host to where it leads
+//! ([`super::sandbox_path`]). Mount points are made one name at a time in an open directory
+//! (`mkdirat`, `O_CREAT|O_EXCL|O_NOFOLLOW`); binds are `open_tree` clones moved onto the open
+//! mount point, and tmpfs and proc are mounted on it as the working directory. The root and
+//! `/dev` are sealed read-only with `mount_setattr` on held descriptors too.
 //!
 //! Bind mounts are not recursive (submounts of a source are not visible) so a read-only bind
 //! cannot expose a writable submount. Each bind gets its flags with `mount_setattr` while still
@@ -22,6 +26,7 @@
 //! and a mount point for a later entry can never be created through a read-only bind into the
 //! host.
 
+use super::sandbox_path::{Loop, PlanLinks};
 use super::steps::{Failure, Step};
 use super::sys;
 use crate::command::Mount;
@@ -109,11 +114,50 @@ fn in_sandbox(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
     Ok((cstring(cur.as_os_str().as_bytes(), "mount path")?, parents))
 }
 
-/// A bind's source as an absolute host path. Init resolves it in the host root, so symbolic
-/// links in it (absolute ones included) mean what they mean on the host.
+/// A bind's source as an absolute host path, canonicalised when it exists (so that init's
+/// lookup has no `..` to retry on). Init resolves it in the host root, so symbolic links in it
+/// (absolute ones included) mean what they mean on the host.
 fn host_source(host: &Path) -> Result<CString, SpawnError> {
     let abs = std::path::absolute(host).map_err(|e| SpawnError::os("resolve mount source", e))?;
-    cstring(abs.as_os_str().as_bytes(), "mount source")
+    let p = std::fs::canonicalize(&abs).unwrap_or(abs);
+    cstring(p.as_os_str().as_bytes(), "mount source")
+}
+
+/// Where init will find each user entry's destination: through the plan's own symbolic links
+/// (init follows no other), shallowest first, so that a parent is mounted before what is
+/// mounted inside it. The root itself is no mount point: it is the sandbox's own tmpfs.
+fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
+    let mut sorted: Vec<&Mount> = user.iter().collect();
+    sorted.sort_by_key(|m| m.destination().components().count());
+    fn looped(m: &Mount) -> impl FnOnce(Loop) -> SpawnError + '_ {
+        move |Loop| SpawnError::BadMountPoint {
+            path: m.destination().display().to_string(),
+            reason: "its path loops through the plan's symbolic links",
+        }
+    }
+    let mut links = PlanLinks::default();
+    for m in &sorted {
+        sandbox_components(m.destination())?;
+        if let Mount::Symlink { target, link } = m {
+            links.add(link, target).map_err(looped(m))?;
+        }
+    }
+    let mut placed = Vec::with_capacity(sorted.len());
+    for m in sorted {
+        let follow_last = !matches!(m, Mount::Symlink { .. });
+        let at = links
+            .resolve(m.destination(), follow_last)
+            .map_err(looped(m))?;
+        if at.parent().is_none() {
+            return Err(SpawnError::BadMountPoint {
+                path: m.destination().display().to_string(),
+                reason: "the root is the sandbox's own tmpfs; mount what it needs below it",
+            });
+        }
+        placed.push((at, m));
+    }
+    placed.sort_by_key(|(at, _)| at.components().count());
+    Ok(placed)
 }
 
 impl MountPlan {
@@ -123,10 +167,8 @@ impl MountPlan {
         let mut plan = MountPlan::default();
         plan.push_proc()?;
         plan.push_dev()?;
-        let mut sorted: Vec<&Mount> = user.iter().collect();
-        sorted.sort_by_key(|m| m.destination().components().count());
-        for m in sorted {
-            plan.push_user(m)?;
+        for (at, m) in place(user)? {
+            plan.push_user(m, &at)?;
         }
         Ok(plan)
     }
@@ -143,10 +185,16 @@ impl MountPlan {
             .collect()
     }
 
-    fn push(&mut self, op: MountOp, description: String, point: &Path) {
+    /// Adds an entry whose destination `point` init finds `at` (the two differ when the path
+    /// goes through one of the plan's symbolic links).
+    fn push(&mut self, op: MountOp, description: String, point: &Path, at: &Path) {
         self.ops.push(op);
         self.descriptions.push(description);
-        self.mount_points.push(point.display().to_string());
+        self.mount_points.push(if point == at {
+            point.display().to_string()
+        } else {
+            format!("{} (at {})", point.display(), at.display())
+        });
     }
 
     fn push_proc(&mut self) -> Result<(), SpawnError> {
@@ -154,6 +202,7 @@ impl MountPlan {
         self.push(
             MountOp::Proc { dst, parents },
             "mount /proc".into(),
+            Path::new("/proc"),
             Path::new("/proc"),
         );
         Ok(())
@@ -170,6 +219,7 @@ impl MountPlan {
             },
             "mount tmpfs on /dev".into(),
             Path::new("/dev"),
+            Path::new("/dev"),
         );
         for name in ["null", "zero", "full", "random", "urandom"] {
             let host = PathBuf::from(format!("/dev/{name}"));
@@ -185,6 +235,7 @@ impl MountPlan {
                 },
                 format!("bind {}", host.display()),
                 &host,
+                &host,
             );
         }
         let links = [
@@ -194,13 +245,13 @@ impl MountPlan {
             ("/proc/self/fd/2", "/dev/stderr"),
         ];
         for (target, link) in links {
-            self.push_symlink(Path::new(target), Path::new(link))?;
+            self.push_symlink(Path::new(target), Path::new(link), Path::new(link))?;
         }
         Ok(())
     }
 
-    fn push_symlink(&mut self, target: &Path, link: &Path) -> Result<(), SpawnError> {
-        let (l, parents) = in_sandbox(link)?;
+    fn push_symlink(&mut self, target: &Path, link: &Path, at: &Path) -> Result<(), SpawnError> {
+        let (l, parents) = in_sandbox(at)?;
         self.push(
             MountOp::Symlink {
                 target: cstring(target.as_os_str().as_bytes(), "symlink target")?,
@@ -209,11 +260,13 @@ impl MountPlan {
             },
             format!("symlink {} -> {}", link.display(), target.display()),
             link,
+            at,
         );
         Ok(())
     }
 
-    fn push_user(&mut self, m: &Mount) -> Result<(), SpawnError> {
+    /// Adds a user entry, found by init `at` (see [`place`]).
+    fn push_user(&mut self, m: &Mount, at: &Path) -> Result<(), SpawnError> {
         match m {
             Mount::Bind {
                 src,
@@ -221,7 +274,7 @@ impl MountPlan {
                 writable,
                 exec,
             } => {
-                let (d, parents) = in_sandbox(dst)?;
+                let (d, parents) = in_sandbox(at)?;
                 let mode = if *writable { "read-write" } else { "read-only" };
                 let mut text = format!("bind {} {mode}", src.display());
                 if src != dst {
@@ -238,10 +291,11 @@ impl MountPlan {
                     },
                     text,
                     dst,
+                    at,
                 );
             }
             Mount::Tmpfs { dst, size, exec } => {
-                let (d, parents) = in_sandbox(dst)?;
+                let (d, parents) = in_sandbox(at)?;
                 let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
                 if !exec {
                     flags |= libc::MS_NOEXEC;
@@ -255,9 +309,10 @@ impl MountPlan {
                     },
                     format!("mount tmpfs of {size} bytes on {}", dst.display()),
                     dst,
+                    at,
                 );
             }
-            Mount::Symlink { target, link } => self.push_symlink(target, link)?,
+            Mount::Symlink { target, link } => self.push_symlink(target, link, at)?,
         }
         Ok(())
     }
@@ -271,7 +326,6 @@ const STAGING_NEW: &CStr = c"/tmp/newroot";
 const STAGING_OLD: &CStr = c"/tmp/oldroot";
 const NEW_ROOT: &CStr = c"/newroot";
 const OLD_ROOT: &CStr = c"/oldroot";
-const NEW_DEV: &CStr = c"/newroot/dev";
 const DOT: &CStr = c".";
 
 /// Stops mount events from leaking to or from the host.
@@ -323,12 +377,21 @@ pub(crate) struct Bound {
 }
 
 /// Runs every planned entry, in order, and records in `bound` (one slot per entry, prepared by
-/// the caller so nothing is allocated here) what each bind shows.
+/// the caller so nothing is allocated here) what each bind shows. Then makes the new root and
+/// `/dev` read-only, adding flags to the mounts the descriptors hold (never replacing them, so
+/// what an entry mounted on `/dev` had stays).
 pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
     let roots = Roots::open()?;
     for (i, op) in plan.ops.iter().enumerate() {
         run_op(&roots, op, bound.get_mut(i), i as u32)?;
     }
+    let dev = open_dir(&roots.new, c"/dev");
+    let dev = owned(sys::check(dev, Step::SealReadOnly)?);
+    let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID;
+    let r = sys::set_mount_flags(dev.as_raw_fd(), ro | libc::MOUNT_ATTR_NOEXEC);
+    sys::check(r, Step::SealReadOnly)?;
+    let r = sys::set_mount_flags(roots.new.as_raw_fd(), ro | libc::MOUNT_ATTR_NODEV);
+    sys::check(r, Step::SealReadOnly)?;
     Ok(())
 }
 
@@ -442,9 +505,14 @@ fn last_name(path: &CStr) -> &CStr {
     CStr::from_bytes_with_nul(&bytes[start..]).unwrap_or(c"")
 }
 
+/// `path` (absolute in the sandbox) opened in the new root, following no symbolic link.
+fn open_in_new(root: &OwnedFd, path: &CStr, flags: libc::c_int) -> libc::c_long {
+    sys::open_in_root(root.as_raw_fd(), path, flags, sys::NO_LINKS)
+}
+
 /// `path` (a directory, absolute in the sandbox) opened in the new root.
 fn open_dir(root: &OwnedFd, path: &CStr) -> libc::c_long {
-    sys::open_in_root(root.as_raw_fd(), path, libc::O_PATH | libc::O_DIRECTORY)
+    open_in_new(root, path, libc::O_PATH | libc::O_DIRECTORY)
 }
 
 /// The directory an entry's last component goes in: `None` for the root itself, else the last
@@ -509,8 +577,11 @@ fn mount_point(
         Point::Dir(_) => libc::O_PATH | libc::O_DIRECTORY,
         Point::File => libc::O_PATH,
     };
-    let r = sys::open_in_root(root.as_raw_fd(), dst, flags);
-    Ok(owned(sys::check_at(r, Step::MountPoint, i)?))
+    Ok(owned(sys::check_at(
+        open_in_new(root, dst, flags),
+        Step::MountPoint,
+        i,
+    )?))
 }
 
 /// Mounts a new file system of type `fstype` on the open mount point `at`, through the
@@ -542,7 +613,7 @@ fn bind(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result
     else {
         return Ok(());
     };
-    let r = sys::open_in_root(roots.old.as_raw_fd(), src, libc::O_PATH);
+    let r = sys::open_in_root(roots.old.as_raw_fd(), src, libc::O_PATH, sys::HOST_LINKS);
     let source = owned(sys::check_at(r, Step::Mount, i)?);
     // SAFETY: stat is plain old data; zero is a valid initial value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -619,18 +690,9 @@ fn run_op(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Resu
     Ok(())
 }
 
-/// Makes the new root and /dev read-only, pivots into the new root and detaches the staging
-/// root with the host root under it.
+/// Pivots into the new root (sealed by [`build`]) and detaches the staging root with the host
+/// root under it.
 pub(crate) fn enter_new_root() -> Result<(), Failure> {
-    let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID;
-    sys::check(
-        sys::mount(None, NEW_DEV, None, ro | libc::MS_NOEXEC, None),
-        Step::SealReadOnly,
-    )?;
-    sys::check(
-        sys::mount(None, NEW_ROOT, None, ro | libc::MS_NODEV, None),
-        Step::SealReadOnly,
-    )?;
     sys::check(sys::chdir(NEW_ROOT), Step::PivotToNewRoot)?;
     // pivot_root(".", "."): the staging root is stacked on top of the new root, then detached
     // with everything under it, the host root at /oldroot included: one detach, so one wait
@@ -677,5 +739,63 @@ mod tests {
             exec: false,
         }];
         assert!(MountPlan::build(&bad).is_err());
+    }
+
+    fn bind(src: &str, dst: &str) -> Mount {
+        Mount::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            writable: false,
+            exec: false,
+        }
+    }
+
+    fn link(target: &str, link: &str) -> Mount {
+        Mount::Symlink {
+            target: target.into(),
+            link: link.into(),
+        }
+    }
+
+    #[test]
+    fn destinations_through_the_plans_links_are_rewritten_and_ordered_by_where_they_lead() {
+        let user = [
+            bind("/etc/hostname", "/d/deep/file"),
+            link("/data", "/d"),
+            Mount::Tmpfs {
+                dst: "/data".into(),
+                size: 10,
+                exec: false,
+            },
+        ];
+        let p = MountPlan::build(&user).unwrap();
+        let n = p.ops.len();
+        assert_eq!(p.descriptions[n - 3], "symlink /d -> /data");
+        assert_eq!(p.descriptions[n - 2], "mount tmpfs of 10 bytes on /data");
+        match &p.ops[n - 1] {
+            MountOp::Bind { dst, parents, .. } => {
+                assert_eq!(dst.as_c_str(), c"/data/deep/file");
+                assert_eq!(parents, &[c"/data".to_owned(), c"/data/deep".to_owned()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p.mount_points[n - 1], "/d/deep/file (at /data/deep/file)");
+    }
+
+    #[test]
+    fn the_root_and_looping_links_are_no_mount_points() {
+        for user in [
+            vec![bind("/usr", "/")],
+            vec![link("/", "/r"), bind("/usr", "/r")],
+            vec![link("/b", "/a"), link("/a", "/b"), bind("/usr", "/a/x")],
+        ] {
+            let e = MountPlan::build(&user).unwrap_err();
+            assert!(matches!(e, SpawnError::BadMountPoint { .. }), "{e}");
+        }
+        let e = MountPlan::build(&[bind("/usr", "/")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot mount at `/`: the root is the sandbox's own tmpfs; mount what it needs below it"
+        );
     }
 }

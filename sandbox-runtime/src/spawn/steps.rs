@@ -270,6 +270,11 @@ impl Descriptions {
                 Step::NewRootTmpfs => "mount the new root tmpfs".into(),
                 Step::PivotToStaging => "pivot_root to the staging tmpfs".into(),
                 Step::OpenRoots => "open the host root and the new root".into(),
+                Step::MountPoint if r.value == libc::ELOOP => format!(
+                    "create mount point {} (its path has a symbolic link the plan did not make, \
+                     which init never follows)",
+                    item(&self.mount_points)
+                ),
                 Step::MountPoint => format!("create mount point {}", item(&self.mount_points)),
                 Step::Mount => item(&self.mounts),
                 Step::Remount => format!("set mount flags on {}", item(&self.mount_points)),

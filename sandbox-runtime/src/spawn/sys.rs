@@ -64,14 +64,24 @@ struct OpenHow {
 /// raced a `..` step): enough for chance, bounded against a sandbox renaming in a loop.
 const LOOKUP_RETRIES: u32 = 32;
 
-/// `openat2(2)` of `path` with `root` as the root: absolute paths, `..` and symbolic links
-/// all resolve inside `root`, and magic links (`/proc/*/root`, `/proc/*/fd/*`) are refused.
-/// Adds `O_CLOEXEC`.
-pub(crate) fn open_in_root(root: RawFd, path: &CStr, flags: libc::c_int) -> libc::c_long {
+/// Resolve flags for [`open_in_root`] in the host root: links mean what they mean on the host,
+/// magic links (`/proc/*/root`, `/proc/*/fd/*`) are refused.
+pub(crate) const HOST_LINKS: u64 = libc::RESOLVE_NO_MAGICLINKS;
+/// Resolve flags for [`open_in_root`] in the new root: no symbolic link is followed at all.
+pub(crate) const NO_LINKS: u64 = libc::RESOLVE_NO_SYMLINKS;
+
+/// `openat2(2)` of `path` with `root` as the root (`RESOLVE_IN_ROOT`: absolute paths, `..`
+/// and any link followed stay inside it), plus the `resolve` flags. Adds `O_CLOEXEC`.
+pub(crate) fn open_in_root(
+    root: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    resolve: u64,
+) -> libc::c_long {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        resolve: libc::RESOLVE_IN_ROOT | resolve,
     };
     let mut r = -1;
     for _ in 0..LOOKUP_RETRIES {
@@ -88,6 +98,8 @@ pub(crate) fn open_in_root(root: RawFd, path: &CStr, flags: libc::c_int) -> libc
         if r >= 0 || errno() != libc::EAGAIN {
             break;
         }
+        // SAFETY: sched_yield takes no arguments.
+        unsafe { libc::sched_yield() };
     }
     r
 }
