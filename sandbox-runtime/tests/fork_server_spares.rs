@@ -475,6 +475,13 @@ fn a_spare_whose_set_up_failed_is_no_zombie_while_it_waits() {
         std::thread::sleep(LET_THE_SPARE_BE_MADE);
         let zombies = zombie_children();
         assert!(zombies.is_empty(), "zombie children: {zombies:?}");
+        // The failed spare is there, waiting: the check above was not of a spare never made.
+        let server = server().to_string();
+        let waiting: Vec<String> = common::children()
+            .into_iter()
+            .filter(|p| *p != server && !zombies.contains(p))
+            .collect();
+        assert!(!waiting.is_empty(), "no spare was made");
     }
 }
 

@@ -119,6 +119,29 @@ fn links_resolve_in_the_root_they_belong_to() {
     assert_eq!(out.stdout, b"bound\nbound\n");
 }
 
+/// The merged-usr layout made with `symlink` entries, as on the host: `/bin`, `/lib` and
+/// `/lib64` link into a bound `/usr`. The program's own binds (at `/bin/sh` and its loader's
+/// `/lib64/...` path) are found already shown through those links, and the sandbox starts.
+#[test]
+fn a_program_with_libraries_behind_the_plans_own_links_starts() {
+    let mut c = sandbox_runtime::SandboxCommand::new("/bin/sh");
+    c.args(["-c", "echo started"]).mount_ro("/usr", "/usr");
+    for (link, target) in [
+        ("/bin", "usr/bin"),
+        ("/lib", "usr/lib"),
+        ("/lib64", "usr/lib64"),
+    ] {
+        c.symlink(target, link);
+    }
+    let out = c
+        .add_program_with_libraries("/bin/sh")
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    common::assert_exited_0(&out);
+    assert_eq!(out.stdout, b"started\n");
+}
+
 /// Signals the host blocked or ignored (Rust ignores SIGPIPE; services block signals in worker
 /// threads) do not reach the program: it starts, as after a plain exec from a fresh process,
 /// with nothing blocked and nothing ignored, so `yes | head` ends the way it does outside.

@@ -402,7 +402,9 @@ fn reap_quietly(pid: libc::pid_t) {
 }
 
 /// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
-/// their host paths, read-only, skipping what an identity bind of the caller already shows.
+/// their host paths, read-only, skipping what an identity bind of the caller already shows
+/// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
+/// `usr/lib64` with `/usr` bound shows `/lib64/ld-linux-x86-64.so.2`).
 fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result<(), SpawnError> {
     let deps = crate::elf::resolve_remembered(program).map_err(|e| SpawnError::Libraries {
         path: program.display().to_string(),
@@ -412,9 +414,12 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
     let files: Vec<std::path::PathBuf> = std::iter::once(abs)
         .chain(deps.paths().map(Path::to_path_buf))
         .collect();
+    let links = sandbox_path::PlanLinks::of(&mounts::plan_links(mounts)).unwrap_or_default();
     for f in files {
+        // A loop is left for the plan to report.
+        let at = links.resolve(&f, true).unwrap_or_else(|_| f.clone());
         let visible = mounts.iter().any(|m| match m {
-            Mount::Bind { src, dst, .. } => src == dst && f.starts_with(dst),
+            Mount::Bind { src, dst, .. } => src == dst && at.starts_with(dst),
             _ => m.destination() == f,
         });
         if !visible {

@@ -7,10 +7,10 @@
 //! the host root to the new root. Finally init pivots into `/newroot` and detaches the staging
 //! tmpfs with the host root under it, leaving nothing of the host but what was bound.
 //!
-//! No step names a path from the staging root. Init holds both roots open and resolves each
-//! source in the host root (`openat2` with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: links mean
-//! what they mean on the host) and each mount point in the new root following no symbolic link
-//! at all (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`). A link a sandbox planted in a writable bind
+//! No step names a path from the staging root. Init holds both roots open and looks up each
+//! source in the host root and each mount point in the new root with `openat2(RESOLVE_IN_ROOT |
+//! RESOLVE_NO_SYMLINKS)`, following no symbolic link at all: the host canonicalised each source
+//! at the spawn (a link swapped in since fails the set-up). A link a sandbox planted in a writable bind
 //! it shares with a later one is therefore an error for the later one, never a way onto the host
 //! (through `/oldroot` or `/proc`) or to another place in its root. The plan's own `symlink`
 //! entries are trusted: a destination through one is rewritten on the host to where it leads
@@ -114,9 +114,9 @@ fn in_sandbox(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
     Ok((cstring(cur.as_os_str().as_bytes(), "mount path")?, parents))
 }
 
-/// A bind's source as an absolute host path, canonicalised when it exists (so that init's
-/// lookup has no `..` to retry on). Init resolves it in the host root, so symbolic links in it
-/// (absolute ones included) mean what they mean on the host.
+/// A bind's source as an absolute host path, canonicalised when it exists: init looks it up
+/// in the host root following no symbolic link, so the host's links are followed here, as the
+/// host sees them at the spawn.
 fn host_source(host: &Path) -> Result<CString, SpawnError> {
     let abs = std::path::absolute(host).map_err(|e| SpawnError::os("resolve mount source", e))?;
     let p = std::fs::canonicalize(&abs).unwrap_or(abs);
@@ -127,37 +127,45 @@ fn host_source(host: &Path) -> Result<CString, SpawnError> {
 /// (init follows no other), shallowest first, so that a parent is mounted before what is
 /// mounted inside it. The root itself is no mount point: it is the sandbox's own tmpfs.
 fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
-    let mut sorted: Vec<&Mount> = user.iter().collect();
-    sorted.sort_by_key(|m| m.destination().components().count());
-    fn looped(m: &Mount) -> impl FnOnce(Loop) -> SpawnError + '_ {
-        move |Loop| SpawnError::BadMountPoint {
-            path: m.destination().display().to_string(),
-            reason: "its path loops through the plan's symbolic links",
-        }
-    }
-    let mut links = PlanLinks::default();
-    for m in &sorted {
+    let bad = |path: &Path, reason| SpawnError::BadMountPoint {
+        path: path.display().to_string(),
+        reason,
+    };
+    let looped = |Loop(path): Loop| bad(&path, "its path loops through the plan's symbolic links");
+    for m in user {
         sandbox_components(m.destination())?;
         if let Mount::Symlink { target, link } = m {
-            links.add(link, target).map_err(looped(m))?;
+            if target.as_os_str().is_empty() {
+                return Err(bad(link, "a symbolic link needs a target"));
+            }
         }
     }
-    let mut placed = Vec::with_capacity(sorted.len());
-    for m in sorted {
+    let links = PlanLinks::of(&plan_links(user)).map_err(looped)?;
+    let mut placed = Vec::with_capacity(user.len());
+    for m in user {
         let follow_last = !matches!(m, Mount::Symlink { .. });
         let at = links
             .resolve(m.destination(), follow_last)
-            .map_err(looped(m))?;
+            .map_err(looped)?;
         if at.parent().is_none() {
-            return Err(SpawnError::BadMountPoint {
-                path: m.destination().display().to_string(),
-                reason: "the root is the sandbox's own tmpfs; mount what it needs below it",
-            });
+            let root = "the root is the sandbox's own tmpfs; mount what it needs below it";
+            return Err(bad(m.destination(), root));
         }
         placed.push((at, m));
     }
     placed.sort_by_key(|(at, _)| at.components().count());
     Ok(placed)
+}
+
+/// The `(link, target)` of each symlink entry of `mounts`.
+pub(crate) fn plan_links(mounts: &[Mount]) -> Vec<(&Path, &Path)> {
+    mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Symlink { target, link } => Some((link.as_path(), target.as_path())),
+            _ => None,
+        })
+        .collect()
 }
 
 impl MountPlan {
@@ -613,7 +621,7 @@ fn bind(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result
     else {
         return Ok(());
     };
-    let r = sys::open_in_root(roots.old.as_raw_fd(), src, libc::O_PATH, sys::HOST_LINKS);
+    let r = sys::open_in_root(roots.old.as_raw_fd(), src, libc::O_PATH, sys::NO_LINKS);
     let source = owned(sys::check_at(r, Step::Mount, i)?);
     // SAFETY: stat is plain old data; zero is a valid initial value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -759,27 +767,29 @@ mod tests {
 
     #[test]
     fn destinations_through_the_plans_links_are_rewritten_and_ordered_by_where_they_lead() {
+        // Written shallower than the tmpfs, the bind is deeper where the link leads: it must
+        // come after the tmpfs, or the tmpfs would cover it.
         let user = [
-            bind("/etc/hostname", "/d/deep/file"),
-            link("/data", "/d"),
+            bind("/etc/hostname", "/d/file"),
+            link("/x/y/z", "/d"),
             Mount::Tmpfs {
-                dst: "/data".into(),
+                dst: "/x/y/z".into(),
                 size: 10,
                 exec: false,
             },
         ];
         let p = MountPlan::build(&user).unwrap();
         let n = p.ops.len();
-        assert_eq!(p.descriptions[n - 3], "symlink /d -> /data");
-        assert_eq!(p.descriptions[n - 2], "mount tmpfs of 10 bytes on /data");
+        assert_eq!(p.descriptions[n - 3], "symlink /d -> /x/y/z");
+        assert_eq!(p.descriptions[n - 2], "mount tmpfs of 10 bytes on /x/y/z");
         match &p.ops[n - 1] {
             MountOp::Bind { dst, parents, .. } => {
-                assert_eq!(dst.as_c_str(), c"/data/deep/file");
-                assert_eq!(parents, &[c"/data".to_owned(), c"/data/deep".to_owned()]);
+                assert_eq!(dst.as_c_str(), c"/x/y/z/file");
+                assert_eq!(parents.len(), 3);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(p.mount_points[n - 1], "/d/deep/file (at /data/deep/file)");
+        assert_eq!(p.mount_points[n - 1], "/d/file (at /x/y/z/file)");
     }
 
     #[test]
@@ -788,6 +798,7 @@ mod tests {
             vec![bind("/usr", "/")],
             vec![link("/", "/r"), bind("/usr", "/r")],
             vec![link("/b", "/a"), link("/a", "/b"), bind("/usr", "/a/x")],
+            vec![link("", "/empty")],
         ] {
             let e = MountPlan::build(&user).unwrap_err();
             assert!(matches!(e, SpawnError::BadMountPoint { .. }), "{e}");

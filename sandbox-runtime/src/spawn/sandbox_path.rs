@@ -18,17 +18,31 @@ pub(crate) struct PlanLinks {
     links: HashMap<PathBuf, PathBuf>,
 }
 
-/// Following the plan's links loops.
+/// Following the plan's links from this path loops.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Loop;
+pub(crate) struct Loop(pub PathBuf);
 
 impl PlanLinks {
-    /// Records the link at `link` (an absolute sandbox path) holding `target`. Links must be
-    /// added shallowest first, as init makes them.
-    pub(crate) fn add(&mut self, link: &Path, target: &Path) -> Result<(), Loop> {
-        let at = self.resolve(link, false)?;
-        self.links.insert(at, target.to_path_buf());
-        Ok(())
+    /// The links `(link, target)` (each `link` an absolute sandbox path), each placed where
+    /// the others lead: a link's own path may go through another link, declared before or
+    /// after it, so the places are worked out again until none moves.
+    pub(crate) fn of(pairs: &[(&Path, &Path)]) -> Result<PlanLinks, Loop> {
+        let mut links = PlanLinks::default();
+        for _ in 0..=MAX_HOPS {
+            let mut next = PlanLinks::default();
+            for (link, target) in pairs {
+                let at = links.resolve(link, false)?;
+                next.links.insert(at, target.to_path_buf());
+            }
+            if next.links == links.links {
+                return Ok(next);
+            }
+            links = next;
+        }
+        let first = pairs
+            .first()
+            .map_or(PathBuf::from("/"), |(l, _)| l.to_path_buf());
+        Err(Loop(first))
     }
 
     /// `path` (absolute) with every one of the plan's links on it replaced by what it leads
@@ -48,7 +62,7 @@ impl PlanLinks {
                 Some(target) if follow_last || !last => {
                     hops += 1;
                     if hops > MAX_HOPS {
-                        return Err(Loop);
+                        return Err(Loop(path.to_path_buf()));
                     }
                     if target.is_absolute() {
                         out = PathBuf::from("/");
@@ -76,11 +90,11 @@ mod tests {
     use super::*;
 
     fn links(pairs: &[(&str, &str)]) -> PlanLinks {
-        let mut l = PlanLinks::default();
-        for (link, target) in pairs {
-            l.add(Path::new(link), Path::new(target)).unwrap();
-        }
-        l
+        let pairs: Vec<(&Path, &Path)> = pairs
+            .iter()
+            .map(|(l, t)| (Path::new(*l), Path::new(*t)))
+            .collect();
+        PlanLinks::of(&pairs).unwrap()
     }
 
     fn resolve(l: &PlanLinks, p: &str, follow_last: bool) -> String {
@@ -118,9 +132,16 @@ mod tests {
     }
 
     #[test]
+    fn a_link_is_placed_through_links_declared_after_it() {
+        let l = links(&[("/a", "/b/c/d"), ("/a/x", "/z"), ("/b/c/d", "/e")]);
+        assert_eq!(resolve(&l, "/a/x/f", true), "/z/f");
+        assert_eq!(resolve(&l, "/e/x/f", true), "/z/f");
+    }
+
+    #[test]
     fn dot_dot_stops_at_the_root_and_loops_are_refused() {
         let l = links(&[("/up", "../../../.."), ("/a", "/b"), ("/b", "/a")]);
         assert_eq!(resolve(&l, "/up/etc", true), "/etc");
-        assert_eq!(l.resolve(Path::new("/a/x"), true), Err(Loop));
+        assert_eq!(l.resolve(Path::new("/a/x"), true), Err(Loop("/a/x".into())));
     }
 }

@@ -64,10 +64,8 @@ struct OpenHow {
 /// raced a `..` step): enough for chance, bounded against a sandbox renaming in a loop.
 const LOOKUP_RETRIES: u32 = 32;
 
-/// Resolve flags for [`open_in_root`] in the host root: links mean what they mean on the host,
-/// magic links (`/proc/*/root`, `/proc/*/fd/*`) are refused.
-pub(crate) const HOST_LINKS: u64 = libc::RESOLVE_NO_MAGICLINKS;
-/// Resolve flags for [`open_in_root`] in the new root: no symbolic link is followed at all.
+/// Resolve flags for [`open_in_root`]: no symbolic link is followed at all (bind sources come
+/// canonicalised by the host; mount points come through the plan's own links only).
 pub(crate) const NO_LINKS: u64 = libc::RESOLVE_NO_SYMLINKS;
 
 /// `openat2(2)` of `path` with `root` as the root (`RESOLVE_IN_ROOT`: absolute paths, `..`
