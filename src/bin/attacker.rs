@@ -59,6 +59,7 @@ fn main() {
         "comms" => comms(rest[0]),
         "after-violation" => after_violation(rest[0]),
         "plant-links" => plant_links(&rest),
+        "swap-links" => swap_links(rest[0], rest[1], rest[2]),
         other => {
             eprintln!("unknown attack {other}");
             std::process::exit(2);
@@ -397,6 +398,27 @@ fn plant_links(pairs: &[&str]) {
             }
         ));
     }
+}
+
+/// For `millis` milliseconds, turns `path` over and over from a directory into a symbolic
+/// link to `target` and back, racing a sandbox that makes a mount point through it. A
+/// directory that got something made in it is moved aside, so the race goes on.
+fn swap_links(path: &str, target: &str, millis: &str) {
+    let until = std::time::Instant::now()
+        + std::time::Duration::from_millis(millis.parse().expect("milliseconds"));
+    let (mut swaps, mut aside) = (0u64, 0u64);
+    while std::time::Instant::now() < until {
+        let _ = std::fs::create_dir(path);
+        if std::fs::remove_dir(path).is_err() {
+            aside += 1;
+            let _ = std::fs::rename(path, format!("{path}.aside{aside}"));
+        }
+        let _ = std::os::unix::fs::symlink(target, path);
+        let _ = std::fs::remove_file(path);
+        swaps += 1;
+    }
+    say(format!("swaps={swaps}"));
+    say(format!("aside={aside}"));
 }
 
 fn read_paths(paths: &[&str]) {

@@ -769,6 +769,55 @@ fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox() {
     assert!(matches!(r.status(), Status::SetupError(_)), "{r}");
 }
 
+/// The same attack as a race: while a hostile sandboxee turns a directory of the shared bind
+/// into a link to the host and back as fast as it can, later sandboxes make a mount point
+/// through it. Each must either start, its file mounted inside the shared directory, or fail
+/// to start; nothing may appear on the host.
+#[test]
+fn a_link_swapped_in_while_a_later_sandbox_builds_does_not_steer_it() {
+    let _g = shared();
+    let out = TempDir::new("swapped");
+    let victim = TempDir::new("swap-victim");
+    let source = TempDir::new("swap-source");
+    let source_file = source.file("file", "bound\n");
+    let aim = format!("/oldroot{}", s(victim.path()));
+    let swapper = {
+        let out = out.path().to_path_buf();
+        std::thread::spawn(move || {
+            Attack::new("swap-links")
+                .args(["/out/x", aim.as_str(), "3000"])
+                .with(|c| {
+                    c.mount_rw(&out, "/out");
+                })
+                .policy(&allow_all())
+                .run()
+        })
+    };
+    let (mut started, mut refused) = (0, 0);
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < deadline {
+        let r = Attack::new("true")
+            .with(|c| {
+                c.mount_rw(out.path(), "/out");
+                c.mount_ro(&source_file, "/out/x/file");
+            })
+            .policy(&allow_all())
+            .run();
+        match r.status() {
+            Status::Exited(0) => started += 1,
+            Status::SetupError(e) if e.step.contains("/out/x") => refused += 1,
+            _ => panic!("unexpected outcome\n{r}"),
+        }
+        let found: Vec<_> = std::fs::read_dir(victim.path()).unwrap().collect();
+        assert!(found.is_empty(), "created on the host: {found:?}\n{r}");
+    }
+    let r = swapper.join().unwrap();
+    r.expect_exit0();
+    let swaps: u64 = r.value("swaps").parse().unwrap();
+    assert!(swaps > 100, "the race hardly ran\n{r}");
+    eprintln!("{started} started, {refused} refused during {swaps} swaps");
+}
+
 #[test]
 fn proc_root_links_do_not_reach_the_host() {
     let _g = shared();
