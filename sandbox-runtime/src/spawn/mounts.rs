@@ -36,21 +36,43 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-/// One step of the file-system build, with every path already a C string.
+/// A bind of `src` (a canonical host path, looked up in the host root) at `dst`.
+#[derive(Debug)]
+pub(crate) struct BindOp {
+    pub src: CString,
+    pub dst: CString,
+    pub parents: Vec<CString>,
+    pub writable: bool,
+    pub exec: bool,
+    /// A device node: keep `dev`.
+    pub device: bool,
+}
+
+impl BindOp {
+    /// The `MOUNT_ATTR_*` flags the bind gets: always `nosuid`, `nodev` but for a device,
+    /// `ro` unless writable, `noexec` where writable (or a device) and not asked to run code.
+    fn attributes(&self) -> u64 {
+        let mut set = libc::MOUNT_ATTR_NOSUID;
+        if !self.device {
+            set |= libc::MOUNT_ATTR_NODEV;
+        }
+        if !self.writable {
+            set |= libc::MOUNT_ATTR_RDONLY;
+        }
+        if !self.exec && (self.writable || self.device) {
+            set |= libc::MOUNT_ATTR_NOEXEC;
+        }
+        set
+    }
+}
+
+/// One step of the file-system build, with every path already a C string. Every `dst`,
+/// `parents` and `link` is an absolute sandbox path, looked up in the new root; `parents` are
+/// the ancestors of `dst` (or `link`), outermost first.
 #[derive(Debug)]
 pub(crate) enum MountOp {
-    /// Bind `src` (a host path, resolved in the host root) at `dst`. Every `dst`, `parents`
-    /// and `link` is an absolute sandbox path, resolved in the new root; `parents` are the
-    /// ancestors of `dst` (or `link`), outermost first.
-    Bind {
-        src: CString,
-        dst: CString,
-        parents: Vec<CString>,
-        writable: bool,
-        exec: bool,
-        /// A device node: keep `dev`.
-        device: bool,
-    },
+    /// A bind from the host.
+    Bind(BindOp),
     /// A tmpfs at `dst` with mount data `data`.
     Tmpfs {
         dst: CString,
@@ -187,7 +209,7 @@ impl MountPlan {
         self.ops
             .iter()
             .map(|op| match op {
-                MountOp::Bind { src, .. } => shown(src),
+                MountOp::Bind(b) => shown(&b.src),
                 _ => Some(Bound::default()),
             })
             .collect()
@@ -233,14 +255,14 @@ impl MountPlan {
             let host = PathBuf::from(format!("/dev/{name}"));
             let (dst, parents) = in_sandbox(&host)?;
             self.push(
-                MountOp::Bind {
+                MountOp::Bind(BindOp {
                     src: cstring(host.as_os_str().as_bytes(), "device path")?,
                     dst,
                     parents,
                     writable: true,
                     exec: false,
                     device: true,
-                },
+                }),
                 format!("bind {}", host.display()),
                 &host,
                 &host,
@@ -289,14 +311,14 @@ impl MountPlan {
                     text.push_str(&format!(" at {}", dst.display()));
                 }
                 self.push(
-                    MountOp::Bind {
+                    MountOp::Bind(BindOp {
                         src: host_source(src)?,
                         dst: d,
                         parents,
                         writable: *writable,
                         exec: *exec,
                         device: false,
-                    },
+                    }),
                     text,
                     dst,
                     at,
@@ -355,8 +377,10 @@ pub(crate) fn enter_staging() -> Result<(), Failure> {
         sys::mount(tmpfs, STAGING, tmpfs, flags, Some(c"size=65536,mode=0700")),
         Step::StagingTmpfs,
     )?;
-    sys::check(sys::mkdir_exist_ok(STAGING_NEW, 0o755), Step::StagingDirs)?;
-    sys::check(sys::mkdir_exist_ok(STAGING_OLD, 0o755), Step::StagingDirs)?;
+    for dir in [STAGING_NEW, STAGING_OLD] {
+        let r = sys::mkdirat_exist_ok(libc::AT_FDCWD, dir, 0o755);
+        sys::check(r, Step::StagingDirs)?;
+    }
     sys::check(
         sys::mount(
             tmpfs,
@@ -372,8 +396,8 @@ pub(crate) fn enter_staging() -> Result<(), Failure> {
     Ok(())
 }
 
-/// What a bind shows: the (device, inode) of the object at its mount point right after the
-/// mount, and the flags the source's mount imposes on it ([`locked_flags`]); all zero for
+/// What a bind shows: the (device, inode) of its source, and the flags the source's mount
+/// imposes on it ([`locked_flags`]); all zero for
 /// entries that are not binds. A sandbox made ahead of time is used for a later request only
 /// if the request's sources still show the same (see [`super::spare`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -515,7 +539,7 @@ fn last_name(path: &CStr) -> &CStr {
 
 /// `path` (absolute in the sandbox) opened in the new root, following no symbolic link.
 fn open_in_new(root: &OwnedFd, path: &CStr, flags: libc::c_int) -> libc::c_long {
-    sys::open_in_root(root.as_raw_fd(), path, flags, sys::NO_LINKS)
+    sys::open_in_root(root.as_raw_fd(), path, flags)
 }
 
 /// `path` (a directory, absolute in the sandbox) opened in the new root.
@@ -607,21 +631,10 @@ fn mount_on(
     Ok(())
 }
 
-/// Binds the host object `src` at `dst`: a detached clone of the source, given its flags,
-/// then moved onto the open mount point. Records what it shows in `slot`.
-fn bind(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
-    let MountOp::Bind {
-        src,
-        dst,
-        parents,
-        writable,
-        exec,
-        device,
-    } = op
-    else {
-        return Ok(());
-    };
-    let r = sys::open_in_root(roots.old.as_raw_fd(), src, libc::O_PATH, sys::NO_LINKS);
+/// Binds the host object `b.src` at `b.dst`: a detached clone of the source, given its
+/// flags, then moved onto the open mount point. Records what it shows in `slot`.
+fn bind(roots: &Roots, b: &BindOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
+    let r = sys::open_in_root(roots.old.as_raw_fd(), &b.src, libc::O_PATH);
     let source = owned(sys::check_at(r, Step::Mount, i)?);
     // SAFETY: stat is plain old data; zero is a valid initial value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -644,23 +657,13 @@ fn bind(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result
     } else {
         Point::File
     };
-    let at = mount_point(&roots.new, dst, parents, point, i)?;
+    let at = mount_point(&roots.new, &b.dst, &b.parents, point, i)?;
     let tree = owned(sys::check_at(
         sys::clone_mount(source.as_raw_fd()),
         Step::Mount,
         i,
     )?);
-    let mut set = libc::MOUNT_ATTR_NOSUID;
-    if !device {
-        set |= libc::MOUNT_ATTR_NODEV;
-    }
-    if !writable {
-        set |= libc::MOUNT_ATTR_RDONLY;
-    }
-    if !exec && (*writable || *device) {
-        set |= libc::MOUNT_ATTR_NOEXEC;
-    }
-    let r = sys::set_mount_flags(tree.as_raw_fd(), set);
+    let r = sys::set_mount_flags(tree.as_raw_fd(), b.attributes());
     sys::check_at(r, Step::Remount, i)?;
     let r = sys::move_mount(tree.as_raw_fd(), at.as_raw_fd());
     sys::check_at(r, Step::Mount, i)?;
@@ -669,7 +672,7 @@ fn bind(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result
 
 fn run_op(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
     match op {
-        MountOp::Bind { .. } => bind(roots, op, slot, i)?,
+        MountOp::Bind(b) => bind(roots, b, slot, i)?,
         MountOp::Tmpfs {
             dst,
             parents,
@@ -783,9 +786,9 @@ mod tests {
         assert_eq!(p.descriptions[n - 3], "symlink /d -> /x/y/z");
         assert_eq!(p.descriptions[n - 2], "mount tmpfs of 10 bytes on /x/y/z");
         match &p.ops[n - 1] {
-            MountOp::Bind { dst, parents, .. } => {
-                assert_eq!(dst.as_c_str(), c"/x/y/z/file");
-                assert_eq!(parents.len(), 3);
+            MountOp::Bind(b) => {
+                assert_eq!(b.dst.as_c_str(), c"/x/y/z/file");
+                assert_eq!(b.parents.len(), 3);
             }
             other => panic!("{other:?}"),
         }

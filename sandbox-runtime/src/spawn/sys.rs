@@ -41,17 +41,6 @@ pub(crate) fn mount(
     })
 }
 
-/// `mkdir(2)`, treating "already exists" as success.
-pub(crate) fn mkdir_exist_ok(path: &CStr, mode: libc::mode_t) -> libc::c_long {
-    // SAFETY: path is NUL-terminated.
-    let r = unsafe { libc::mkdir(path.as_ptr(), mode) };
-    if r < 0 && errno() == libc::EEXIST {
-        0
-    } else {
-        libc::c_long::from(r)
-    }
-}
-
 /// `struct open_how` of `openat2(2)` (the libc crate's is `non_exhaustive`).
 #[repr(C)]
 struct OpenHow {
@@ -64,22 +53,15 @@ struct OpenHow {
 /// raced a `..` step): enough for chance, bounded against a sandbox renaming in a loop.
 const LOOKUP_RETRIES: u32 = 32;
 
-/// Resolve flags for [`open_in_root`]: no symbolic link is followed at all (bind sources come
-/// canonicalised by the host; mount points come through the plan's own links only).
-pub(crate) const NO_LINKS: u64 = libc::RESOLVE_NO_SYMLINKS;
-
-/// `openat2(2)` of `path` with `root` as the root (`RESOLVE_IN_ROOT`: absolute paths, `..`
-/// and any link followed stay inside it), plus the `resolve` flags. Adds `O_CLOEXEC`.
-pub(crate) fn open_in_root(
-    root: RawFd,
-    path: &CStr,
-    flags: libc::c_int,
-    resolve: u64,
-) -> libc::c_long {
+/// `openat2(2)` of `path` with `root` as the root (`RESOLVE_IN_ROOT`: absolute paths and `..`
+/// stay inside it), following no symbolic link at all (`RESOLVE_NO_SYMLINKS`: bind sources come
+/// canonicalised by the host, mount points through the plan's own links only). Adds
+/// `O_CLOEXEC`.
+pub(crate) fn open_in_root(root: RawFd, path: &CStr, flags: libc::c_int) -> libc::c_long {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | resolve,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
     };
     let mut r = -1;
     for _ in 0..LOOKUP_RETRIES {
@@ -102,8 +84,8 @@ pub(crate) fn open_in_root(
     r
 }
 
-/// `mkdirat(2)` of one name in `dir`, treating "already exists" as success (an existing
-/// symbolic link is not followed: a later [`open_in_root`] resolves it).
+/// `mkdirat(2)` of `name` in `dir` (or `AT_FDCWD`), treating "already exists" as success (an
+/// existing symbolic link is not followed, and a later [`open_in_root`] refuses it).
 pub(crate) fn mkdirat_exist_ok(dir: RawFd, name: &CStr, mode: libc::mode_t) -> libc::c_long {
     // SAFETY: name is NUL-terminated.
     let r = unsafe { libc::mkdirat(dir, name.as_ptr(), mode) };

@@ -5,7 +5,7 @@
 //! Host and server are the same executable, so the format needs no versioning; decoding still
 //! checks every length and tag, and fails rather than guessing.
 
-use super::mounts::{MountOp, MountPlan};
+use super::mounts::{BindOp, MountOp, MountPlan};
 use super::plan::PlanParts;
 use crate::limits::Rlimit;
 use crate::seccomp::PreparedFilter;
@@ -250,20 +250,13 @@ impl Request {
 
 fn encode_mount(w: &mut Writer, op: &MountOp) {
     match op {
-        MountOp::Bind {
-            src,
-            dst,
-            parents,
-            writable,
-            exec,
-            device,
-        } => {
+        MountOp::Bind(b) => {
             w.u8(BIND);
-            w.cstr(src);
-            w.cstr(dst);
-            w.cstrs(parents);
-            for b in [*writable, *exec, *device] {
-                w.u8(b.into());
+            w.cstr(&b.src);
+            w.cstr(&b.dst);
+            w.cstrs(&b.parents);
+            for flag in [b.writable, b.exec, b.device] {
+                w.u8(flag.into());
             }
         }
         MountOp::Tmpfs {
@@ -298,14 +291,14 @@ fn encode_mount(w: &mut Writer, op: &MountOp) {
 
 fn decode_mount(r: &mut Reader<'_>) -> Result<MountOp, Malformed> {
     Ok(match r.u8()? {
-        BIND => MountOp::Bind {
+        BIND => MountOp::Bind(BindOp {
             src: r.cstr()?,
             dst: r.cstr()?,
             parents: r.cstrs()?,
             writable: r.bool()?,
             exec: r.bool()?,
             device: r.bool()?,
-        },
+        }),
         TMPFS => MountOp::Tmpfs {
             dst: r.cstr()?,
             parents: r.cstrs()?,
