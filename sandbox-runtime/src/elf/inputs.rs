@@ -51,6 +51,14 @@ impl Seen {
         }
     }
 
+    /// The object's mode (type and permissions), or `None` if nothing was there.
+    fn mode(&self) -> Option<u32> {
+        match self {
+            Seen::Object { mode, .. } => Some(*mode),
+            Seen::Missing(_) => None,
+        }
+    }
+
     /// Whether this is an object whose modification or change time is within [`RACY`] of
     /// now, or later.
     fn changed_lately(&self) -> bool {
@@ -76,6 +84,11 @@ fn canonical(path: &Path) -> Result<PathBuf, i32> {
         .map_err(|e| e.raw_os_error().unwrap_or(0))
 }
 
+/// Whether a mode [`Inputs::note`] returned is a regular file's.
+pub(crate) fn is_regular_file(mode: Option<u32>) -> bool {
+    mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFREG)
+}
+
 /// How recent a change must be for the record holding it to be racy.
 const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -91,17 +104,21 @@ pub(crate) struct Inputs {
 
 impl Inputs {
     /// Records what is at `path` now (following symbolic links), unless it was looked at
-    /// already. Call it before reading `path`, or listing it.
-    pub(crate) fn note(&self, path: &Path) {
+    /// already, and returns the mode of the object there as recorded (`None`: nothing could be
+    /// looked at), so that the caller decides on what the record holds without looking again.
+    /// Call it before reading `path`, or listing it.
+    pub(crate) fn note(&self, path: &Path) -> Option<u32> {
         let mut looked = self.looked.borrow_mut();
-        if looked.iter().any(|(p, _)| p == path) {
-            return;
+        if let Some((_, seen)) = looked.iter().find(|(p, _)| p == path) {
+            return seen.mode();
         }
         let seen = Seen::object(path);
         if seen.changed_lately() {
             self.racy.set(true);
         }
+        let mode = seen.mode();
         looked.push((path.to_path_buf(), seen));
+        mode
     }
 
     /// Canonicalises `path`, recording what it gave.

@@ -216,8 +216,7 @@ impl Resolver<'_> {
             return Ok(None);
         };
         let path = self.cwd.join(&interp);
-        self.inputs.note(&path);
-        if !path.exists() {
+        if self.inputs.note(&path).is_none() {
             return Err(ElfError::LibraryNotFound {
                 name: interp.to_string_lossy().into_owned(),
                 needed_by: binary.to_path_buf(),

@@ -1,7 +1,7 @@
 //! Where the loader looks: `$ORIGIN` expansion of `DT_RPATH`/`DT_RUNPATH` lists and the system
 //! directories from `/etc/ld.so.conf` (with `include`) followed by the built-in defaults.
 
-use super::inputs::Inputs;
+use super::inputs::{is_regular_file, Inputs};
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -88,8 +88,7 @@ fn glob_files(pattern: &Path, inputs: &Inputs) -> Vec<PathBuf> {
     };
     let name = name.to_string_lossy();
     if !name.contains('*') {
-        inputs.note(pattern);
-        return if pattern.is_file() {
+        return if is_regular_file(inputs.note(pattern)) {
             vec![pattern.to_path_buf()]
         } else {
             Vec::new()
@@ -107,10 +106,7 @@ fn glob_files(pattern: &Path, inputs: &Inputs) -> Vec<PathBuf> {
         .filter_map(|entry| entry.map_err(|e| inputs.failed(&e)).ok())
         .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
         .map(|e| e.path())
-        .filter(|p| {
-            inputs.note(p);
-            p.is_file()
-        })
+        .filter(|p| is_regular_file(inputs.note(p)))
         .collect();
     files.sort();
     files

@@ -555,7 +555,9 @@ fn a_symbolic_link_moved_to_another_copy_changes_what_was_read() {
     let a = tmp.write("a/app", &Spec::lib(&[]));
     let b = tmp.0.join("b/app");
     fs::create_dir_all(b.parent().unwrap()).unwrap();
-    fs::copy(&a, &b).unwrap();
+    // A hard link: the same file (device, inode, times) in another directory, so only the
+    // canonical path, and with it $ORIGIN, tells the two apart.
+    fs::hard_link(&a, &b).unwrap();
     let link = tmp.0.join("app");
     std::os::unix::fs::symlink(&a, &link).unwrap();
     let (_, inputs) = resolve_noting(&link);
