@@ -477,15 +477,7 @@ fn time_for_a_spare(
 ) -> bool {
     let fd = channel.as_raw_fd();
     if let Some(started) = started {
-        let deadline = std::time::Instant::now() + SPARE_BESIDE_A_RUN_AFTER;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match launched.wait_for_start(fd, started.as_raw_fd(), Some(left)) {
-                Woken::Request => return false,
-                Woken::Started | Woken::TimedOut => return true,
-                Woken::Ended => {}
-            }
-        }
+        return launched.wait_for_start(fd, started.as_raw_fd(), SPARE_BESIDE_A_RUN_AFTER);
     }
     let waits = [
         (SPARE_BESIDE_A_RUN_AFTER, Some(last)),
@@ -499,7 +491,7 @@ fn time_for_a_spare(
                 // A request (or an error, which the caller's read then meets) came first.
                 Woken::Request => return false,
                 Woken::TimedOut => break,
-                Woken::Ended | Woken::Started => {}
+                Woken::Ended => {}
             }
         }
     }

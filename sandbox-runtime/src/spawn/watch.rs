@@ -83,8 +83,6 @@ pub(super) enum Woken {
     Request,
     /// At least one watched sandbox ended, and was let go.
     Ended,
-    /// The sandbox waited for by [`Launched::wait_for_start`] started its program (or ended).
-    Started,
     /// The time passed.
     TimedOut,
 }
@@ -126,27 +124,38 @@ impl Launched {
     /// passes. Every sandbox seen to have ended is let go, and its mounts with it; but when a
     /// request is waiting, it comes first, and the ended ones are let go at the next wait.
     pub(super) fn wait(&mut self, channel: RawFd, time: Option<Duration>) -> Woken {
-        self.wait_or_start(channel, None, time)
+        let deadline = time.map(|t| Instant::now() + t);
+        // Without a start pipe to watch, `poll` always says why it woke.
+        self.poll(channel, None, deadline)
+            .unwrap_or(Woken::TimedOut)
     }
 
-    /// [`Launched::wait`], also ending with [`Woken::Started`] once the read end `started` of
-    /// a sandbox's start pipe hangs up (see [`super::plan::Plan::keep_until_started`]).
+    /// Waits until the read end `started` of a sandbox's start pipe hangs up (see
+    /// [`super::plan::Plan::keep_until_started`]) or `time` passes, letting go the sandboxes
+    /// that end meanwhile: `true` then, `false` as soon as `channel` is readable.
     pub(super) fn wait_for_start(
         &mut self,
         channel: RawFd,
         started: RawFd,
-        time: Option<Duration>,
-    ) -> Woken {
-        self.wait_or_start(channel, Some(started), time)
+        time: Duration,
+    ) -> bool {
+        let deadline = Some(Instant::now() + time);
+        loop {
+            match self.poll(channel, Some(started), deadline) {
+                None | Some(Woken::TimedOut) => return true,
+                Some(Woken::Request) => return false,
+                Some(Woken::Ended) => {}
+            }
+        }
     }
 
-    fn wait_or_start(
+    /// One wait of [`Launched::wait`], also watching `started`: `None` once it hangs up.
+    fn poll(
         &mut self,
         channel: RawFd,
         started: Option<RawFd>,
-        time: Option<Duration>,
-    ) -> Woken {
-        let deadline = time.map(|t| Instant::now() + t);
+        deadline: Option<Instant>,
+    ) -> Option<Woken> {
         let slot = |fd: RawFd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -169,18 +178,18 @@ impl Launched {
                 continue;
             }
             if r < 0 || polled[0].revents != 0 {
-                return Woken::Request;
+                return Some(Woken::Request);
             }
             if r == 0 {
-                return Woken::TimedOut;
+                return Some(Woken::TimedOut);
             }
             if started.is_some() && polled[1].revents != 0 {
-                return Woken::Started;
+                return None;
             }
             let mut ended = polled[first_watched..].iter().map(|p| p.revents != 0);
             self.watched.retain(|_| !ended.next().unwrap_or(false));
             self.last_end = Some(Instant::now());
-            return Woken::Ended;
+            return Some(Woken::Ended);
         }
     }
 }
