@@ -24,8 +24,9 @@ pub struct SandboxChild {
     pub stdout: Option<File>,
     /// The program's standard error, when [`crate::Stdio::Piped`].
     pub stderr: Option<File>,
-    /// The monitor thread's [`Outcome`]: sending it is that thread's last act, so nothing
-    /// waits for the thread itself to end.
+    /// The monitor thread's [`Outcome`]. After sending it, the thread only lets go of what it
+    /// kept of a directly cloned sandbox (its plan and a reference to its mount namespace), so
+    /// nothing waits for the thread itself to end.
     result: Receiver<Outcome>,
     outcome: Option<Outcome>,
     observations: Option<Receiver<Observation>>,

@@ -4,7 +4,7 @@
 mod common;
 
 use sandbox_runtime::{Enforcement, Limits, Status, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A python snippet calling execveat(AT_FDCWD, "/bin/true", NULL, NULL, 0, <runtime magic>).
 const MAGIC_EXEC: &str = "import ctypes; l = ctypes.CDLL(None); \
@@ -259,4 +259,33 @@ fn nothing_leaks_after_timeouts_violations_kills_and_crashes() {
     std::thread::sleep(Duration::from_millis(50));
     let left = common::children();
     assert!(left.len() < 4, "children: {left:?}");
+}
+
+/// Cloned directly, a sandbox's mount namespace is held by its monitor until the outcome is
+/// out, so that the kernel's teardown of the mounts is not on the way to `wait`; and it is let
+/// go right after, not kept.
+#[test]
+fn the_mount_namespace_is_held_until_the_outcome_and_let_go_after() {
+    let mut c = common::command("/bin/cat")
+        .use_fork_server(false)
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Null)
+        .spawn()
+        .unwrap();
+    let ns = std::fs::read_link(format!("/proc/{}/ns/mnt", c.id()))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let held = || common::fd_links(std::process::id()).contains(&ns);
+    assert!(held(), "the monitor holds no reference to {ns}");
+    drop(c.stdin.take());
+    assert_eq!(c.wait().status, Status::Exited(0));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while held() {
+        assert!(
+            Instant::now() < deadline,
+            "{ns} is still held after the end"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

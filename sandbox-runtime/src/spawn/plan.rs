@@ -38,6 +38,11 @@ pub(crate) struct Plan {
     pub sandboxee_stack: ChildStack,
 }
 
+// SAFETY: the raw pointers point into this plan's own parts (the argument and environment
+// strings) and its own stack mapping; moving the plan to another thread moves what they point
+// to with it, and nothing reads through them outside the child.
+unsafe impl Send for Plan {}
+
 /// An anonymous stack mapping with an inaccessible guard page below it, unmapped on drop.
 pub(crate) struct ChildStack {
     base: *mut libc::c_void,

@@ -44,7 +44,7 @@ impl Watched {
         Some(Watched {
             pid,
             init,
-            _mounts: mount_namespace(pid),
+            _mounts: super::mount_namespace(pid),
             _channel: None,
         })
     }
@@ -66,14 +66,6 @@ impl Watched {
     pub(super) fn holds_mounts(&self) -> bool {
         self._mounts.is_some()
     }
-}
-
-/// Opens `/proc/PID/ns/mnt`: a reference that keeps the namespace, and every mount in it,
-/// alive until it is closed. `None` when the kernel refuses (no `/proc`, or a host that made
-/// itself non-dumpable).
-fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
-    let file = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok()?;
-    Some(file.into())
 }
 
 /// What ended a [`Launched::wait`].
