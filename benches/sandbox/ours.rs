@@ -113,12 +113,24 @@ impl<'a> Setup<'a> {
     }
 
     /// Runs `argv` to completion; `Err` unless it exits with one of `ok_codes`. With `drain`,
-    /// standard output is a pipe this process reads to its end.
+    /// standard output is a pipe this process reads to its end (`spawn`, then `wait`);
+    /// without, the run is `status()`, the call for running a program to its end.
     pub fn run(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<(), String> {
-        self.run_pid(argv, ok_codes, drain).map(drop)
+        if drain {
+            return self.run_pid(argv, ok_codes, drain).map(drop);
+        }
+        let outcome = self
+            .command(argv)
+            .status()
+            .map_err(|e| format!("cannot spawn: {e}"))?;
+        match outcome.status {
+            Status::Exited(c) if ok_codes.contains(&c) => Ok(()),
+            s => Err(format!("ended with {s:?}")),
+        }
     }
 
-    /// [`Setup::run`], returning the pid the sandbox's init had.
+    /// [`Setup::run`] through `spawn` and `wait` (drained or not), returning the pid the
+    /// sandbox's init had.
     pub fn run_pid(&self, argv: &[&str], ok_codes: &[i32], drain: bool) -> Result<u32, String> {
         let mut cmd = self.command(argv);
         if drain {

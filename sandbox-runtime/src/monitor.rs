@@ -1,5 +1,5 @@
 //! The monitor: one thread per sandbox that watches it until it ends and builds the
-//! [`Outcome`].
+//! [`Outcome`] (for `status()` through the fork server, the caller's own thread).
 //!
 //! It polls five things:
 //! - the report socket: set-up failures from init or the sandboxee, the sandboxee's hello (with
@@ -128,8 +128,11 @@ impl Monitor {
     /// Watches the sandbox to its end and reaps it.
     pub(crate) fn run(self) -> Outcome {
         // The listener retries wait tens of microseconds; the default 50 µs of timer slack
-        // would more than double each wait on the start-up path.
+        // would more than double each wait on the start-up path. The thread's own slack is
+        // put back at the end: this may be the caller's thread (`SandboxCommand::status`).
         // SAFETY: prctl with integer arguments; affects this thread only.
+        let slack = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+        // SAFETY: as above.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) };
         let mut st = State::default();
         let deadline = self.wall_limit.map(|w| self.start + w);
@@ -219,7 +222,12 @@ impl Monitor {
         }
         self.read_reports(&mut st);
         self.read_exec_pipe(&mut st);
-        self.finish(st)
+        let outcome = self.finish(st);
+        if let Ok(slack) = libc::c_ulong::try_from(slack) {
+            // SAFETY: as above.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, slack, 0, 0, 0) };
+        }
+        outcome
     }
 
     fn kill_sandbox(&self) {

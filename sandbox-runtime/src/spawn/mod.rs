@@ -34,6 +34,7 @@ use crate::command::{Mount, SandboxCommand, Stdio};
 use crate::error::SpawnError;
 use crate::monitor::{self, Monitor};
 use crate::observe::SyscallMode;
+use crate::outcome::Outcome;
 use crate::seccomp;
 use idmap::IdMaps;
 use mounts::MountPlan;
@@ -129,8 +130,88 @@ fn stdio_ends(streams: [Stdio; 3], min: RawFd) -> Result<[StreamEnds; 3], SpawnE
     Ok(ends.map(|e| e.unwrap_or((None, None))))
 }
 
-/// Starts `cmd` (see [`SandboxCommand::spawn`]).
+/// A sandbox whose init runs with its id maps written, and what watching it takes; nobody
+/// watches it yet.
+struct Started {
+    pid: libc::pid_t,
+    pidfd: Arc<OwnedFd>,
+    killed: Arc<AtomicBool>,
+    /// The parent's ends of the piped standard streams.
+    streams: [Option<File>; 3],
+    monitor: Monitor,
+    observations: Option<std::sync::mpsc::Receiver<crate::observe::Observation>>,
+    /// What a directly cloned sandbox keeps until its outcome is out.
+    kept: Option<KeptUntilEnd>,
+}
+
+/// Starts `cmd` (see [`SandboxCommand::spawn`]), its monitor on a thread of its own.
 pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError> {
+    watch_on_a_thread(start(cmd)?)
+}
+
+/// Runs `cmd` to its end (see [`SandboxCommand::status`]). A sandbox the fork server cloned is
+/// watched from the calling thread, which would only wait for a monitor thread anyway: no
+/// thread is started, and no other thread has to wake this one at the end. One cloned
+/// directly has a monitor thread as [`spawn`] gives it, which lets what it kept go after the
+/// outcome (see [`KeptUntilEnd`]).
+pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError> {
+    let started = start(cmd)?;
+    if started.kept.is_some() {
+        return Ok(watch_on_a_thread(started)?.wait());
+    }
+    let Started {
+        streams: [stdin, stdout, stderr],
+        monitor,
+        ..
+    } = started;
+    // As `SandboxChild::wait` does: the program sees the end of a piped input.
+    drop(stdin);
+    let outcome = monitor.run();
+    drop((stdout, stderr));
+    Ok(outcome)
+}
+
+/// Hands the sandbox to a monitor thread.
+fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
+    let Started {
+        pid,
+        pidfd,
+        killed,
+        streams,
+        monitor,
+        observations,
+        kept,
+    } = started;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name(format!("sandbox-monitor-{pid}"))
+        .spawn(move || {
+            let outcome = monitor.run();
+            let _ = tx.send(outcome);
+            drop(kept);
+        });
+    // Not joined: after the outcome, the thread only lets `kept` go (see [`SandboxChild`]'s
+    // `result`).
+    match handle {
+        Ok(h) => drop(h),
+        Err(e) => {
+            let _ = monitor::kill(&pidfd);
+            reap_quietly(pid);
+            return Err(SpawnError::os("start the monitor thread", e));
+        }
+    };
+    Ok(SandboxChild::new(
+        pid as u32,
+        pidfd,
+        killed,
+        streams,
+        rx,
+        observations,
+    ))
+}
+
+/// Everything up to a running init with its id maps written, and its monitor made.
+fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     cmd.limits.validate()?;
     let mut all_mounts = cmd.mounts.clone();
     for p in &cmd.programs_with_libraries {
@@ -306,7 +387,6 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
 
     let pidfd = Arc::new(pidfd);
     let killed = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::channel();
     let (observer, observations) = match mode {
         SyscallMode::Enforce => (None, None),
         _ => {
@@ -314,7 +394,7 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
             (Some(otx), Some(orx))
         }
     };
-    let m = Monitor {
+    let monitor = Monitor {
         pid1: pid,
         pidfd: Arc::clone(&pidfd),
         report: report_parent,
@@ -329,31 +409,15 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
         descriptions,
         cgroup,
     };
-    let handle = std::thread::Builder::new()
-        .name(format!("sandbox-monitor-{pid}"))
-        .spawn(move || {
-            let outcome = m.run();
-            let _ = tx.send(outcome);
-            drop(kept);
-        });
-    // Not joined: after the outcome, the thread only lets `kept` go (see [`SandboxChild`]'s
-    // `result`).
-    match handle {
-        Ok(h) => drop(h),
-        Err(e) => {
-            let _ = monitor::kill(&pidfd);
-            reap_quietly(pid);
-            return Err(SpawnError::os("start the monitor thread", e));
-        }
-    };
-    Ok(SandboxChild::new(
-        pid as u32,
+    Ok(Started {
+        pid,
         pidfd,
         killed,
-        [stdin_p, stdout_p, stderr_p],
-        rx,
+        streams: [stdin_p, stdout_p, stderr_p],
+        monitor,
         observations,
-    ))
+        kept,
+    })
 }
 
 fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
