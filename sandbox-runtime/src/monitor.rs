@@ -69,7 +69,34 @@ pub(crate) fn kill(pidfd: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Everything the monitor thread owns.
+/// The calling thread's timer slack lowered to 1 ns for as long as this lives, then put back
+/// as it was (also when unwinding). The listener retries wait tens of microseconds, and the
+/// default 50 µs of slack would more than double each wait on the start-up path; the monitor
+/// may run on the caller's own thread (`SandboxCommand::status`), whose slack is its own.
+struct FineTimerSlack(Option<libc::c_ulong>);
+
+impl FineTimerSlack {
+    fn lower() -> FineTimerSlack {
+        // SAFETY: prctl with integer arguments; reads this thread's own setting. The raw call
+        // returns the whole value (glibc's `prctl` returns an int).
+        let old = unsafe { libc::syscall(libc::SYS_prctl, libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+        // SAFETY: prctl with integer arguments; affects this thread only.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) };
+        FineTimerSlack(libc::c_ulong::try_from(old).ok().filter(|s| *s > 0))
+    }
+}
+
+impl Drop for FineTimerSlack {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            // SAFETY: prctl with integer arguments; affects this thread only.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, old, 0, 0, 0) };
+        }
+    }
+}
+
+/// Everything the monitor owns (on its own thread, or on the caller's for `status()` through
+/// the fork server).
 pub(crate) struct Monitor {
     pub pid1: libc::pid_t,
     pub pidfd: Arc<OwnedFd>,
@@ -127,15 +154,10 @@ fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
 impl Monitor {
     /// Watches the sandbox to its end and reaps it.
     pub(crate) fn run(self) -> Outcome {
-        // The listener retries wait tens of microseconds; the default 50 µs of timer slack
-        // would more than double each wait on the start-up path. The thread's own slack is
-        // put back at the end: this may be the caller's thread (`SandboxCommand::status`).
-        // SAFETY: prctl with integer arguments; affects this thread only.
-        let slack = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
-        // SAFETY: as above.
-        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) };
+        let _slack = FineTimerSlack::lower();
         let mut st = State::default();
-        let deadline = self.wall_limit.map(|w| self.start + w);
+        // A limit too far off to add to the start is no deadline.
+        let deadline = self.wall_limit.and_then(|w| self.start.checked_add(w));
         loop {
             // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until it
             // hangs up, the exec pipe until the exec, the listener once fetched (poll skips a
@@ -222,12 +244,7 @@ impl Monitor {
         }
         self.read_reports(&mut st);
         self.read_exec_pipe(&mut st);
-        let outcome = self.finish(st);
-        if let Ok(slack) = libc::c_ulong::try_from(slack) {
-            // SAFETY: as above.
-            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, slack, 0, 0, 0) };
-        }
-        outcome
+        self.finish(st)
     }
 
     fn kill_sandbox(&self) {

@@ -261,21 +261,27 @@ fn nothing_leaks_after_timeouts_violations_kills_and_crashes() {
     assert!(left.len() < 4, "children: {left:?}");
 }
 
-/// Cloned directly, a sandbox's mount namespace is held by its monitor until the outcome is
-/// out, so that the kernel's teardown of the mounts is not on the way to `wait`; and it is let
-/// go right after, not kept.
+/// Cloned directly, a sandbox's mount namespace is held by the host while the sandbox runs (its
+/// monitor lets it go after the outcome, so that the kernel's teardown of the mounts is not on
+/// the way to `wait`), and let go after the end, not kept. The namespace is named from inside:
+/// from outside, an unprivileged host may not read an exec'd sandbox's links.
 #[test]
-fn the_mount_namespace_is_held_until_the_outcome_and_let_go_after() {
-    let mut c = common::command("/bin/cat")
+fn the_mount_namespace_is_held_while_the_sandbox_runs_and_let_go_after_the_end() {
+    let mut c = common::command("/bin/sh")
+        .args(["-c", "readlink /proc/self/ns/mnt; exec cat >/dev/null"])
         .use_fork_server(false)
         .stdin(Stdio::Piped)
-        .stdout(Stdio::Null)
+        .stdout(Stdio::Piped)
         .spawn()
         .unwrap();
-    let ns = std::fs::read_link(format!("/proc/{}/ns/mnt", c.id()))
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let mut ns = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+        &mut ns,
+    )
+    .unwrap();
+    let ns = ns.trim().to_string();
+    assert!(ns.starts_with("mnt:["), "{ns:?}");
     let held = || common::fd_links(std::process::id()).contains(&ns);
     assert!(held(), "the monitor holds no reference to {ns}");
     drop(c.stdin.take());
@@ -288,4 +294,17 @@ fn the_mount_namespace_is_held_until_the_outcome_and_let_go_after() {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// A wall-time limit too far off to add to the start is no deadline, not a failure.
+#[test]
+fn a_wall_time_limit_beyond_the_clock_is_no_deadline() {
+    let out = common::command("/bin/true")
+        .limits(Limits {
+            wall_time: Some(Duration::MAX),
+            ..Limits::default()
+        })
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
 }

@@ -1572,8 +1572,23 @@ fn host_state() -> HostState {
     }
 }
 
-/// Asserts that the host gets back to `before` within a second: a monitor thread lets its
-/// reference to its sandbox's mount namespace go just after `wait` has returned.
+/// The host's state once it holds still: two looks 10 ms apart agree (a second at most). A
+/// monitor thread lets its reference to its sandbox's mount namespace go just after `wait` has
+/// returned, so right after a test's last sandbox the host may still hold one.
+fn settled_host_state() -> HostState {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut last = host_state();
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = host_state();
+        if now == last || Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Asserts that the host gets back to `before` within a second (see [`settled_host_state`]).
 fn assert_host_state_returns_to(before: &HostState) {
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut now = host_state();
@@ -1605,7 +1620,7 @@ fn run_true(tag: &str) -> Status {
 #[test]
 fn hundred_concurrent_sandboxes_leave_nothing_behind() {
     let _g = exclusive();
-    let before = host_state();
+    let before = settled_host_state();
     let tag = unique("tag:concurrent");
     let threads: Vec<_> = (0..100)
         .map(|_| {
@@ -1627,7 +1642,7 @@ const SEQUENTIAL_RUNS: usize = 1000;
 #[test]
 fn thousand_sequential_sandboxes_leave_nothing_behind() {
     let _g = exclusive();
-    let before = host_state();
+    let before = settled_host_state();
     let tag = unique("tag:sequential");
     let t = Instant::now();
     for _ in 0..SEQUENTIAL_RUNS {

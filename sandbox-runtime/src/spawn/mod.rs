@@ -162,10 +162,12 @@ pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError
     let Started {
         streams: [stdin, stdout, stderr],
         monitor,
+        observations,
         ..
     } = started;
-    // As `SandboxChild::wait` does: the program sees the end of a piped input.
-    drop(stdin);
+    // As `SandboxChild::wait` does: the program sees the end of a piped input, and observed
+    // calls nobody will read are dropped as they come rather than kept in memory.
+    drop((stdin, observations));
     let outcome = monitor.run();
     drop((stdout, stderr));
     Ok(outcome)

@@ -32,22 +32,34 @@ pub(crate) struct Plan {
     /// The rest are whatever the multi-threaded host had open at the clone, such as other
     /// sandboxes' pipes and pidfds being set up at the same moment; init must not hold them.
     pub init_keep_fds: Vec<u32>,
-    pub argv_ptrs: Vec<*const libc::c_char>,
-    pub envp_ptrs: Vec<*const libc::c_char>,
+    pub argv_ptrs: CStringPointers,
+    pub envp_ptrs: CStringPointers,
     /// The stack the sandboxee runs on until its exec (it shares init's memory until then).
     pub sandboxee_stack: ChildStack,
 }
 
-// SAFETY: the raw pointers point into this plan's own parts (the argument and environment
-// strings) and its own stack mapping; moving the plan to another thread moves what they point
-// to with it, and nothing reads through them outside the child.
-unsafe impl Send for Plan {}
+/// A NULL-terminated array of pointers to C strings, as `execve` takes.
+pub(crate) struct CStringPointers(Vec<*const libc::c_char>);
+
+// SAFETY: the pointers point into the heap buffers of the plan's own strings, which move with
+// the plan; nothing reads through them outside the child.
+unsafe impl Send for CStringPointers {}
+
+impl CStringPointers {
+    /// The array, for `execve`.
+    pub(crate) fn as_ptr(&self) -> *const *const libc::c_char {
+        self.0.as_ptr()
+    }
+}
 
 /// An anonymous stack mapping with an inaccessible guard page below it, unmapped on drop.
 pub(crate) struct ChildStack {
     base: *mut libc::c_void,
     len: usize,
 }
+
+// SAFETY: a private mapping this owns alone; unmapping it works from any thread.
+unsafe impl Send for ChildStack {}
 
 impl ChildStack {
     /// Usable bytes: the set-up steps need a few KiB; the rest is margin.
@@ -97,11 +109,13 @@ fn cstr(s: &OsStr, what: &str) -> Result<CString, SpawnError> {
     CString::new(s.as_bytes()).map_err(|_| SpawnError::NulByte { what: what.into() })
 }
 
-fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
-    v.iter()
-        .map(|c| c.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect()
+fn pointers(v: &[CString]) -> CStringPointers {
+    CStringPointers(
+        v.iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect(),
+    )
 }
 
 /// The descriptors the child uses, already relocated above every target number.
