@@ -235,6 +235,10 @@ impl Monitor {
             if ended != 0 {
                 break;
             }
+            #[cfg(feature = "test-hooks")]
+            if st.exec_done && crate::test_hooks::take_monitor_panic() {
+                panic!("the monitor panics (test hook)");
+            }
             if let Some(d) = deadline {
                 if !st.timed_out && Instant::now() >= d {
                     st.timed_out = true;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static NO_USER_NOTIF: AtomicBool = AtomicBool::new(false);
 static FORK_SERVER_DIE_AFTER_CLONE: AtomicBool = AtomicBool::new(false);
+static MONITOR_PANIC: AtomicBool = AtomicBool::new(false);
 
 /// From the next sandbox on, behave as on a kernel without seccomp user notification or
 /// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
@@ -23,6 +24,17 @@ pub fn simulate_no_user_notification() {
 /// before replying: a launch the server dies during must leave nothing behind.
 pub fn fork_server_die_after_clone() {
     FORK_SERVER_DIE_AFTER_CLONE.store(true, Ordering::SeqCst);
+}
+
+/// Makes the next monitor to see its sandbox's program exec'd panic: a monitor that unwinds
+/// must not leave the sandbox running unwatched.
+pub fn monitor_panics_once() {
+    MONITOR_PANIC.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`monitor_panics_once`] was called since the last time this said so.
+pub(crate) fn take_monitor_panic() -> bool {
+    MONITOR_PANIC.swap(false, Ordering::SeqCst)
 }
 
 /// Whether [`simulate_no_user_notification`] was called.

@@ -160,6 +160,8 @@ pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError
         return Ok(watch_on_a_thread(started)?.wait());
     }
     let Started {
+        pid,
+        pidfd,
         streams: [stdin, stdout, stderr],
         monitor,
         observations,
@@ -168,9 +170,33 @@ pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError
     // As `SandboxChild::wait` does: the program sees the end of a piped input, and observed
     // calls nobody will read are dropped as they come rather than kept in memory.
     drop((stdin, observations));
+    let mut unwatched = EndIfUnwatched {
+        pid,
+        pidfd,
+        armed: true,
+    };
     let outcome = monitor.run();
-    drop((stdout, stderr));
+    unwatched.armed = false;
+    drop((unwatched, stdout, stderr));
     Ok(outcome)
+}
+
+/// Kills and reaps a sandbox watched from the caller's thread if the monitor unwinds (disarmed
+/// once the monitor has returned): a sandbox must not run on unwatched. A monitor thread that
+/// panics leaves that to `SandboxChild`'s drop.
+struct EndIfUnwatched {
+    pid: libc::pid_t,
+    pidfd: Arc<OwnedFd>,
+    armed: bool,
+}
+
+impl Drop for EndIfUnwatched {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = monitor::kill(&self.pidfd);
+            reap_quietly(self.pid);
+        }
+    }
 }
 
 /// Hands the sandbox to a monitor thread.
