@@ -32,9 +32,11 @@ pub fn monitor_panics_once() {
     MONITOR_PANIC.store(true, Ordering::SeqCst);
 }
 
-/// Whether [`monitor_panics_once`] was called since the last time this said so.
+/// Whether [`monitor_panics_once`] was called since the last time this said so. A plain load
+/// first: the monitor asks on every wake-up after the exec, in every build with the feature
+/// (the benchmarks' too), and a swap is a locked write each time.
 pub(crate) fn take_monitor_panic() -> bool {
-    MONITOR_PANIC.swap(false, Ordering::SeqCst)
+    MONITOR_PANIC.load(Ordering::Relaxed) && MONITOR_PANIC.swap(false, Ordering::SeqCst)
 }
 
 /// Whether [`simulate_no_user_notification`] was called.
