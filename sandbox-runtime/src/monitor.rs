@@ -3,12 +3,12 @@
 //!
 //! It polls five things:
 //! - the report socket: set-up failures from init or the sandboxee, the sandboxee's hello (with
-//!   the exec and installed pipes and, from the kernel, its host pid), and its final wait status
-//!   from init;
-//! - the exec pipe: the predicted listener number, a failed exec, and, by hanging up, the proof
-//!   that the exec happened;
-//! - the installed pipe, which hangs up when the filter is in place: the listener can be taken
-//!   (retries on a timer stand in when that does not come, see [`LISTENER_RETRY_MIN`]);
+//!   the number its listener will get, the exec and installed pipes and, from the kernel, its
+//!   host pid), and its final wait status from init;
+//! - the exec pipe: a failed exec and, by hanging up, the proof that the exec happened;
+//! - the installed pipe, which hangs up when the filter is in place: the listener, whose number
+//!   came with the hello, can be taken (looks on a timer stand in when that does not come, see
+//!   [`LISTENER_FIRST_LOOK`]);
 //! - the seccomp listener (fetched from the sandboxee with `pidfd_getfd`): the runtime's own
 //!   calls before the exec are let through; anything after is a violation, which is named by
 //!   re-running the policy's original program, recorded, and answered by killing the sandbox
@@ -39,10 +39,16 @@ use std::time::{Duration, Instant};
 
 /// How long the sandboxee may take between announcing its listener and installing it.
 const LISTENER_GRACE: Duration = Duration::from_secs(5);
-/// The first wait before looking again for a listener that is announced but not installed yet.
-/// The sandboxee installs it microseconds after announcing it, and its exec waits for us to
-/// take it, so the first looks come quickly; the wait then grows with the time already spent,
-/// up to [`LISTENER_RETRY_MAX`], so a slow sandboxee does not keep the monitor spinning.
+/// When to look for the listener, counted from the hello that announced it, if the installed
+/// pipe has not hung up by then. It normally hangs up first, a few tens of microseconds after
+/// the hello (the sandboxee's remaining steps and the filter's install), and the monitor then
+/// looks at once. It does not when the policy sends `close` to the monitor (learn mode, say):
+/// the sandboxee's close of that pipe then waits for a monitor that has the listener, and
+/// only a look on the timer ends the wait.
+const LISTENER_FIRST_LOOK: Duration = Duration::from_micros(200);
+/// The first wait between two looks for a listener that is announced but not installed yet;
+/// the wait then grows with the time already spent, up to [`LISTENER_RETRY_MAX`], so a slow
+/// sandboxee does not keep the monitor spinning.
 const LISTENER_RETRY_MIN: Duration = Duration::from_micros(20);
 /// The longest wait between two looks for the listener.
 const LISTENER_RETRY_MAX: Duration = Duration::from_millis(1);
@@ -131,9 +137,20 @@ struct State {
     /// Until it hangs up (the filter is installed) or the listener is taken.
     installed_pipe: Option<OwnedFd>,
     listener: Option<OwnedFd>,
-    pending_listener: Option<(RawFd, Instant)>,
+    pending_listener: Option<PendingListener>,
     /// Whether every sender of the report socket is gone and all it sent has been read.
     report_closed: bool,
+}
+
+/// A listener the sandboxee announced and the monitor has not taken yet.
+#[derive(Clone, Copy)]
+struct PendingListener {
+    /// The sandboxee's descriptor number for it.
+    number: RawFd,
+    /// When it was announced.
+    since: Instant,
+    /// When to look again if the installed pipe does not hang up first.
+    next_look: Instant,
 }
 
 fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
@@ -181,11 +198,9 @@ impl Monitor {
             let mut timeout = deadline
                 .filter(|_| !st.timed_out)
                 .map(|d| d.saturating_duration_since(now));
-            if let Some((_, since)) = st.pending_listener {
-                let retry = since
-                    .elapsed()
-                    .clamp(LISTENER_RETRY_MIN, LISTENER_RETRY_MAX);
-                timeout = Some(timeout.map_or(retry, |t| t.min(retry)));
+            if let Some(pending) = st.pending_listener {
+                let look = pending.next_look.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(look, |t| t.min(look)));
             }
             let ts = timeout.map(|t| libc::timespec {
                 tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
@@ -223,10 +238,16 @@ impl Monitor {
             if exec != 0 {
                 self.read_exec_pipe(&mut st);
             }
-            if installed != 0 {
+            let installed_now = installed != 0;
+            if installed_now {
                 st.installed_pipe = None;
             }
-            self.fetch_listener(&mut st);
+            let look_due = st
+                .pending_listener
+                .is_some_and(|p| installed_now || Instant::now() >= p.next_look);
+            if look_due {
+                self.fetch_listener(&mut st);
+            }
             if listener & libc::POLLIN != 0 {
                 self.handle_notification(&mut st);
             } else if listener & (libc::POLLHUP | libc::POLLERR) != 0 {
@@ -289,9 +310,16 @@ impl Monitor {
                     }
                     st.sandboxee_pid = pid.and_then(|p| u32::try_from(p).ok());
                     st.sandboxee_pidfd = pid.and_then(|p| crate::spawn::pidfd_open(p).ok());
+                    let since = Instant::now();
+                    st.pending_listener = (r.value >= 0).then_some(PendingListener {
+                        number: r.value,
+                        since,
+                        next_look: since + LISTENER_FIRST_LOOK,
+                    });
                     if st.exec_pipe.is_none()
                         || st.installed_pipe.is_none()
                         || st.sandboxee_pidfd.is_none()
+                        || st.pending_listener.is_none()
                     {
                         let e = SetupError::other("receive the sandboxee's hello", "malformed");
                         self.fail_setup(st, e);
@@ -327,22 +355,19 @@ impl Monitor {
             let Some(r) = Report::from_bytes(&buf[..n as usize]) else {
                 continue;
             };
-            match r.kind {
-                kind::LISTENER => st.pending_listener = Some((r.value, Instant::now())),
-                kind::SETUP_ERROR => {
-                    let e = self.descriptions.describe(&r);
-                    self.fail_setup(st, e);
-                }
-                _ => {}
+            if r.kind == kind::SETUP_ERROR {
+                let e = self.descriptions.describe(&r);
+                self.fail_setup(st, e);
             }
         }
     }
 
     /// Takes the announced listener out of the sandboxee once it exists.
     fn fetch_listener(&self, st: &mut State) {
-        let Some((n, since)) = st.pending_listener else {
+        let Some(pending) = st.pending_listener else {
             return;
         };
+        let (n, since) = (pending.number, pending.since);
         let Some(pidfd) = &st.sandboxee_pidfd else {
             return;
         };
@@ -367,6 +392,14 @@ impl Monitor {
             _ if since.elapsed() < LISTENER_GRACE => {
                 if poll_one(pidfd.as_raw_fd(), 0) != 0 {
                     st.pending_listener = None; // the sandboxee is gone
+                } else {
+                    let wait = since
+                        .elapsed()
+                        .clamp(LISTENER_RETRY_MIN, LISTENER_RETRY_MAX);
+                    st.pending_listener = Some(PendingListener {
+                        next_look: Instant::now() + wait,
+                        ..pending
+                    });
                 }
             }
             _ => {

@@ -176,6 +176,28 @@ fn zero_limit_is_an_error_not_a_panic() {
     assert!(e.to_string().contains("open_files"), "{e}");
 }
 
+/// Under an open-files limit that leaves no number for the seccomp listener, the filter's
+/// install fails: a set-up error that says so, and the program never runs unfiltered.
+#[test]
+fn an_open_files_limit_with_no_room_for_the_listener_is_a_setup_error() {
+    let out = common::command("/bin/sh")
+        .args(["-c", "echo ran"])
+        .policy(&common::permissive())
+        .limits(Limits {
+            open_files: Some(3),
+            wall_time: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        })
+        .output()
+        .unwrap();
+    let Status::SetupError(e) = &out.outcome.status else {
+        panic!("{} / {}", out.outcome, stderr(&out));
+    };
+    assert_eq!(e.errno, libc::EMFILE, "{e}");
+    assert!(e.step.contains("seccomp filter"), "{e}");
+    assert!(out.stdout.is_empty(), "the program ran: {:?}", out.stdout);
+}
+
 #[test]
 fn cpu_time_limit_times_out() {
     let out = common::command("/bin/sh")

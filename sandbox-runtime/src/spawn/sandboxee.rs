@@ -44,9 +44,6 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     drop_capabilities()?;
     no_new_privs()?;
     if let Some(filter) = &plan.parts.filter {
-        if notify {
-            announce_listener(*channel)?;
-        }
         install_filter(filter)?;
         if let Some(fd) = installed {
             // The monitor's end hangs up: the listener exists, take it now. A policy that
@@ -138,13 +135,14 @@ fn find_program(plan: &Plan) -> Result<libc::c_int, Failure> {
 /// The write ends of the sandboxee's two pipes to the monitor (this process holds the only
 /// write end of each, close-on-exec).
 struct Pipes {
-    /// Failures and the listener's number; hangs up at the exec.
+    /// Failures; hangs up at the exec.
     exec: libc::c_int,
     /// Closed as soon as the filter is installed: the moment the monitor can take the listener.
     installed: libc::c_int,
 }
 
-/// Creates the exec and installed pipes and sends their read ends to the parent.
+/// Creates the exec and installed pipes and sends their read ends to the parent, with the
+/// number the seccomp listener will get (see [`predict_listener`]).
 fn exec_pipes(plan: &Plan) -> Result<Pipes, Failure> {
     let mut exec = [0 as libc::c_int; 2];
     let mut installed = [0 as libc::c_int; 2];
@@ -153,21 +151,39 @@ fn exec_pipes(plan: &Plan) -> Result<Pipes, Failure> {
         let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
         sys::check(r.into(), Step::ExecPipe)?;
     }
+    let listener = predict_listener([exec[0], installed[0]]);
     let hello = Report {
         kind: kind::HELLO,
+        value: listener.unwrap_or(-1),
         ..Report::default()
     };
-    let sent = sys::send_report_with_fds(plan.report_fd, hello, [exec[0], installed[0]]);
-    // SAFETY: both read ends are ours; the parent has its own copies now.
+    let sent = listener.and_then(|_| {
+        let r = sys::send_report_with_fds(plan.report_fd, hello, [exec[0], installed[0]]);
+        sys::check(r, Step::ExecPipe)
+    });
+    // SAFETY: both read ends are ours; the parent has its own copies now (if sent).
     unsafe {
         libc::close(exec[0]);
         libc::close(installed[0]);
     }
-    sys::check(sent, Step::ExecPipe)?;
+    sent?;
     Ok(Pipes {
         exec: exec[1],
         installed: installed[1],
     })
+}
+
+/// The descriptor `seccomp(NEW_LISTENER)` will allocate: the lowest free one once
+/// `read_ends` (about to be sent and closed) are closed. This process is single-threaded and
+/// opens nothing between here and the filter's install, so that is the lowest of what is
+/// free now and the two read ends.
+fn predict_listener(read_ends: [libc::c_int; 2]) -> Result<libc::c_int, Failure> {
+    // SAFETY: fcntl with integer arguments.
+    let n = unsafe { libc::fcntl(read_ends[0], libc::F_DUPFD, 0) };
+    sys::check(n.into(), Step::PredictListener)?;
+    // SAFETY: n was just created by us.
+    unsafe { libc::close(n) };
+    Ok(n.min(read_ends[0]).min(read_ends[1]))
 }
 
 fn rlimits(plan: &Plan) -> Result<(), Failure> {
@@ -255,23 +271,6 @@ fn no_new_privs() -> Result<(), Failure> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     sys::check(r.into(), Step::NoNewPrivs)?;
-    Ok(())
-}
-
-/// Tells the parent which descriptor the listener will get: the lowest free one, which is what
-/// `seccomp(NEW_LISTENER)` allocates next in this single-threaded process.
-fn announce_listener(channel: libc::c_int) -> Result<(), Failure> {
-    // SAFETY: fcntl with integer arguments.
-    let n = unsafe { libc::fcntl(channel, libc::F_DUPFD, 0) };
-    sys::check(n.into(), Step::PredictListener)?;
-    // SAFETY: n was just created by us.
-    unsafe { libc::close(n) };
-    let msg = Report {
-        kind: kind::LISTENER,
-        value: n,
-        ..Report::default()
-    };
-    sys::send_report(channel, msg);
     Ok(())
 }
 

@@ -131,12 +131,11 @@ pub(crate) mod kind {
     pub const SETUP_ERROR: u32 = 1;
     /// The sandboxee ended: `value` = its wait status (sent by init).
     pub const EXIT_STATUS: u32 = 2;
-    /// The sandboxee says hello; carries the read ends of the exec pipe and of the installed
-    /// pipe (SCM_RIGHTS, in that order), and its host pid (SCM_CREDENTIALS, added by the
-    /// kernel).
+    /// The sandboxee says hello: `value` = the descriptor its seccomp listener will be;
+    /// carries the read ends of the exec pipe and of the installed pipe (SCM_RIGHTS, in that
+    /// order), and its host pid (SCM_CREDENTIALS, added by the kernel). Sent only when the
+    /// filter has a listener.
     pub const HELLO: u32 = 3;
-    /// The seccomp listener will be descriptor `value` of the sandboxee.
-    pub const LISTENER: u32 = 4;
 }
 
 /// One message read from a report socket: the report (`None` if its bytes are not one), the
