@@ -50,7 +50,7 @@ use nix::sys::stat::{fstat, SFlag};
 use nix::sys::time::TimeVal;
 
 pub use wire::Tag;
-use wire::{describe_tag, Header, FD_PAYLOAD_LEN, HEADER_LEN};
+use wire::{describe_tag, Header, HEADER_LEN};
 
 /// The descriptor number at which the sandboxee finds its end of the channel.
 pub const COMMS_FD: RawFd = 1023;
@@ -109,6 +109,22 @@ pub enum CommsError {
     /// An fd message arrived without a descriptor attached.
     #[error("comms fd message carries no file descriptor")]
     NoFd,
+    /// A descriptors message carried another number of descriptors than it announced.
+    #[error("comms fds message announced {announced} descriptors but carried {carried}")]
+    FdCount {
+        /// How many the message said it carries.
+        announced: u32,
+        /// How many arrived with it.
+        carried: usize,
+    },
+    /// More descriptors were asked to be sent in one message than the kernel passes.
+    #[error("comms cannot send {count} descriptors in one message (at most {max})")]
+    TooManyFds {
+        /// How many were asked for.
+        count: usize,
+        /// The most one message carries.
+        max: usize,
+    },
     /// The sandboxee's comms descriptor cannot be used.
     #[error("comms fd {fd} unavailable: {reason}")]
     NoCommsFd {
@@ -207,7 +223,7 @@ impl Comms {
 
     /// Sends a byte-string message.
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), CommsError> {
-        self.send_message(Tag::Bytes, bytes, None)
+        self.send_message(Tag::Bytes, bytes, &[])
     }
 
     /// Receives a byte-string message.
@@ -217,7 +233,7 @@ impl Comms {
 
     /// Sends a UTF-8 string message.
     pub fn send_str(&mut self, text: &str) -> Result<(), CommsError> {
-        self.send_message(Tag::String, text.as_bytes(), None)
+        self.send_message(Tag::String, text.as_bytes(), &[])
     }
 
     /// Receives a UTF-8 string message.
@@ -228,7 +244,7 @@ impl Comms {
 
     /// Sends an unsigned 64-bit integer.
     pub fn send_u64(&mut self, value: u64) -> Result<(), CommsError> {
-        self.send_message(Tag::U64, &value.to_le_bytes(), None)
+        self.send_message(Tag::U64, &value.to_le_bytes(), &[])
     }
 
     /// Receives an unsigned 64-bit integer.
@@ -238,7 +254,7 @@ impl Comms {
 
     /// Sends a signed 64-bit integer.
     pub fn send_i64(&mut self, value: i64) -> Result<(), CommsError> {
-        self.send_message(Tag::I64, &value.to_le_bytes(), None)
+        self.send_message(Tag::I64, &value.to_le_bytes(), &[])
     }
 
     /// Receives a signed 64-bit integer.
@@ -248,13 +264,51 @@ impl Comms {
 
     /// Sends a duplicate of `fd` to the peer; the caller keeps its own descriptor.
     pub fn send_fd(&mut self, fd: impl AsFd) -> Result<(), CommsError> {
-        self.send_message(Tag::Fd, &[0], Some(fd.as_fd()))
+        self.send_message(Tag::Fd, &[0], &[fd.as_fd()])
     }
 
     /// Receives a descriptor; it is close-on-exec in this process.
     pub fn recv_fd(&mut self) -> Result<OwnedFd, CommsError> {
-        self.recv_message(Tag::Fd)?.1.ok_or(CommsError::NoFd)
+        // Any descriptor beyond the first is closed on drop.
+        let fds = self.recv_message(Tag::Fd)?.1;
+        fds.into_iter().next().ok_or(CommsError::NoFd)
     }
+
+    /// Sends duplicates of `fds` in one message, at most [`Comms::MAX_FDS`] of them; the caller
+    /// keeps its own descriptors. One message rather than one per descriptor: a single system
+    /// call to send and two to receive, whatever the count.
+    pub fn send_fds(&mut self, fds: &[BorrowedFd<'_>]) -> Result<(), CommsError> {
+        if fds.len() > Self::MAX_FDS {
+            return Err(CommsError::TooManyFds {
+                count: fds.len(),
+                max: Self::MAX_FDS,
+            });
+        }
+        let count = fds.len() as u32;
+        self.send_message(Tag::Fds, &count.to_le_bytes(), fds)
+    }
+
+    /// Receives the descriptors of one [`Comms::send_fds`] message, in the order sent; they
+    /// are close-on-exec in this process. A message that carries another number than it
+    /// announces is an error (and what it did carry is closed).
+    pub fn recv_fds(&mut self) -> Result<Vec<OwnedFd>, CommsError> {
+        let (payload, fds) = self.recv_message(Tag::Fds)?;
+        let announced = payload
+            .try_into()
+            .map(u32::from_le_bytes)
+            .map_err(|_| CommsError::Truncated)?;
+        if fds.len() != announced as usize {
+            return Err(CommsError::FdCount {
+                announced,
+                carried: fds.len(),
+            });
+        }
+        Ok(fds)
+    }
+
+    /// The most descriptors [`Comms::send_fds`] sends in one message (the kernel's
+    /// `SCM_MAX_FD`).
+    pub const MAX_FDS: usize = MAX_FDS_PER_MESSAGE;
 
     fn recv_fixed8(&mut self, tag: Tag) -> Result<[u8; 8], CommsError> {
         let payload = self.recv_message(tag)?.0;
@@ -271,7 +325,7 @@ impl Comms {
         &mut self,
         tag: Tag,
         payload: &[u8],
-        fd: Option<BorrowedFd<'_>>,
+        fds: &[BorrowedFd<'_>],
     ) -> Result<(), CommsError> {
         let too_large = || CommsError::TooLarge {
             len: payload.len() as u64,
@@ -286,17 +340,17 @@ impl Comms {
             len,
         }
         .encode();
-        self.send_all(&header, payload, fd)
+        self.send_all(&header, payload, fds)
     }
 
-    /// Sends `header` then `payload`, attaching `fd` to the first `sendmsg` only.
+    /// Sends `header` then `payload`, attaching `fds` to the first `sendmsg` only.
     fn send_all(
         &self,
         header: &[u8],
         payload: &[u8],
-        fd: Option<BorrowedFd<'_>>,
+        fds: &[BorrowedFd<'_>],
     ) -> Result<(), CommsError> {
-        let raw_fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+        let raw_fds: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let total = header.len() + payload.len();
         let mut sent = 0;
         while sent < total {
@@ -322,8 +376,8 @@ impl Comms {
         Ok(())
     }
 
-    /// Receives one message of type `expected`, returning its payload and attached descriptor.
-    fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Option<OwnedFd>), CommsError> {
+    /// Receives one message of type `expected`, returning its payload and attached descriptors.
+    fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), CommsError> {
         let mut fds = Vec::new();
         let mut raw = [0u8; HEADER_LEN];
         match self.recv_exact(&mut raw, &mut fds)? {
@@ -358,13 +412,10 @@ impl Comms {
             });
         }
         let payload = self.recv_payload(header.len, &mut fds)?;
-        // Keep the first descriptor of an fd message; any others are closed on drop.
-        let fd = if tag == Tag::Fd && header.len == FD_PAYLOAD_LEN {
-            fds.into_iter().next()
-        } else {
-            None
-        };
-        Ok((payload, fd))
+        if !matches!(tag, Tag::Fd | Tag::Fds) {
+            fds.clear(); // closed: descriptors only travel in the messages made for them
+        }
+        Ok((payload, fds))
     }
 
     /// Reads exactly `len` payload bytes, growing the buffer only as data arrives.

@@ -21,6 +21,34 @@ fn header(tag: u32, len: u32) -> [u8; HEADER_LEN] {
     Header { tag, len }.encode()
 }
 
+/// Writes one message of `tag` with `payload` from `peer`, with a pipe's write end attached
+/// (then closed here), and returns the pipe's read end: reading it to its end at once shows
+/// that the receiver closed the descriptor rather than kept it.
+fn send_with_a_pipe_end(peer: &UnixStream, tag: Tag, payload: &[u8]) -> OwnedFd {
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let fds = [write_end.as_raw_fd()];
+    let head = header(tag as u32, payload.len() as u32);
+    let iov = [IoSlice::new(&head), IoSlice::new(payload)];
+    socket::sendmsg::<()>(
+        peer.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    read_end
+}
+
+/// Whether the pipe behind `read_end` has no writer left (its read ends at once, empty).
+fn writer_closed(read_end: OwnedFd) -> bool {
+    let mut rest = Vec::new();
+    std::fs::File::from(read_end)
+        .read_to_end(&mut rest)
+        .unwrap();
+    rest.is_empty()
+}
+
 #[test]
 fn every_type_round_trips() {
     let (mut a, mut b) = comms_pair();
@@ -207,28 +235,68 @@ fn pipe_end_passes_and_is_readable_and_cloexec() {
 }
 
 #[test]
+fn descriptors_pass_in_one_message_in_order_and_cloexec() {
+    let (mut a, mut b) = comms_pair();
+    let pipes: Vec<_> = (0..5).map(|_| nix::unistd::pipe().unwrap()).collect();
+    let read_ends: Vec<_> = pipes.iter().map(|(r, _)| r.as_fd()).collect();
+    a.send_fds(&read_ends).unwrap();
+    a.send_fds(&[]).unwrap();
+    drop(read_ends);
+    let received = b.recv_fds().unwrap();
+    assert_eq!(received.len(), 5);
+    assert!(b.recv_fds().unwrap().is_empty());
+    for (i, ((read_end, write_end), got)) in pipes.into_iter().zip(received).enumerate() {
+        drop(read_end);
+        let flags = nix::fcntl::fcntl(got.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0, "fd {i} must be close-on-exec");
+        std::fs::File::from(write_end)
+            .write_all(format!("pipe {i}").as_bytes())
+            .unwrap();
+        let mut text = String::new();
+        std::fs::File::from(got).read_to_string(&mut text).unwrap();
+        assert_eq!(
+            text,
+            format!("pipe {i}"),
+            "the descriptors came out of order"
+        );
+    }
+}
+
+#[test]
+fn a_descriptors_message_must_carry_the_count_it_announces() {
+    let (mut host, peer) = hostile_pair();
+    let read_end = send_with_a_pipe_end(&peer, Tag::Fds, &3u32.to_le_bytes());
+    assert!(matches!(
+        host.recv_fds(),
+        Err(CommsError::FdCount {
+            announced: 3,
+            carried: 1
+        })
+    ));
+    // The one that did come was closed, not kept.
+    assert!(writer_closed(read_end));
+}
+
+#[test]
+fn more_descriptors_than_one_message_carries_are_refused() {
+    let (mut a, _b) = comms_pair();
+    let (read_end, _write_end) = nix::unistd::pipe().unwrap();
+    let many = vec![read_end.as_fd(); Comms::MAX_FDS + 1];
+    assert!(matches!(
+        a.send_fds(&many),
+        Err(CommsError::TooManyFds { count, max }) if count == Comms::MAX_FDS + 1 && max == Comms::MAX_FDS
+    ));
+    let all = vec![read_end.as_fd(); Comms::MAX_FDS];
+    a.send_fds(&all).unwrap();
+}
+
+#[test]
 fn stray_descriptor_on_a_bytes_message_is_closed() {
     let (mut host, peer) = hostile_pair();
-    let (read_end, write_end) = nix::unistd::pipe().unwrap();
-    let fds = [write_end.as_raw_fd()];
-    let head = header(Tag::Bytes as u32, 3);
-    let iov = [IoSlice::new(&head), IoSlice::new(b"abc")];
-    socket::sendmsg::<()>(
-        peer.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .unwrap();
-    drop(write_end);
+    let read_end = send_with_a_pipe_end(&peer, Tag::Bytes, b"abc");
     assert_eq!(host.recv_bytes().unwrap(), b"abc");
     // Had the receiver kept the smuggled write end, this read would block instead of ending.
-    let mut rest = Vec::new();
-    std::fs::File::from(read_end)
-        .read_to_end(&mut rest)
-        .unwrap();
-    assert!(rest.is_empty());
+    assert!(writer_closed(read_end));
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub enum Tag {
     I64 = 4,
     /// A file descriptor, carried by an `SCM_RIGHTS` control message on a 1-byte payload.
     Fd = 5,
+    /// Several file descriptors, carried by one `SCM_RIGHTS` control message; the payload is
+    /// their count, a `u32` little-endian.
+    Fds = 6,
 }
 
 impl Tag {
@@ -33,6 +36,7 @@ impl Tag {
             3 => Some(Tag::U64),
             4 => Some(Tag::I64),
             5 => Some(Tag::Fd),
+            6 => Some(Tag::Fds),
             _ => None,
         }
     }
@@ -42,6 +46,7 @@ impl Tag {
         match self {
             Tag::U64 | Tag::I64 => Some(8),
             Tag::Fd => Some(FD_PAYLOAD_LEN),
+            Tag::Fds => Some(4),
             Tag::Bytes | Tag::String => None,
         }
     }
@@ -53,6 +58,7 @@ impl Tag {
             Tag::U64 => "u64",
             Tag::I64 => "i64",
             Tag::Fd => "fd",
+            Tag::Fds => "fds",
         }
     }
 }

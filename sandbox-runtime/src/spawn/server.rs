@@ -35,7 +35,7 @@ use super::wire::Request;
 use super::{init, relocate, steps, sys};
 use crate::comms::{Comms, CommsError};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -316,10 +316,15 @@ fn ordered(fds: &ChildFds) -> impl Iterator<Item = &OwnedFd> {
 
 fn send(channel: &mut Comms, request: &Request, fds: &ChildFds) -> Result<(), CommsError> {
     channel.send_bytes(&request.encode())?;
-    for fd in ordered(fds) {
-        channel.send_fd(fd)?;
-    }
-    Ok(())
+    let fds: Vec<_> = ordered(fds).map(|fd| fd.as_fd()).collect();
+    send_fds(channel, &fds)
+}
+
+/// Sends a request's descriptors after its bytes: one message for up to [`Comms::MAX_FDS`],
+/// more for more (see [`receive`]).
+pub(super) fn send_fds(channel: &mut Comms, fds: &[BorrowedFd<'_>]) -> Result<(), CommsError> {
+    fds.chunks(Comms::MAX_FDS)
+        .try_for_each(|chunk| channel.send_fds(chunk))
 }
 
 /// The server's main: never returns.
@@ -348,7 +353,8 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
             bytes,
             request,
             fds,
-        }) = receive(&mut channel)
+            ..
+        }) = receive(&mut channel, StartPipe::Never)
         else {
             sys::exit(0)
         };
@@ -557,20 +563,56 @@ pub(super) struct Incoming {
     pub request: Request,
     /// Its descriptors, in the order [`ordered`] sends them.
     pub fds: Vec<OwnedFd>,
+    /// The write end of the launch's start pipe, when the server hands a spare one after the
+    /// request's descriptors (see [`super::spare::Spare::serve`]).
+    pub started: Option<OwnedFd>,
 }
 
-/// Reads one request and all its descriptors.
-pub(super) fn receive(channel: &mut Comms) -> Result<Incoming, Box<dyn std::error::Error>> {
+/// Whether a request's descriptors are followed by a message with the start pipe's write end
+/// (or with none): only when the server hands a request to a spare.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum StartPipe {
+    /// From the host: the request's descriptors only.
+    Never,
+    /// From the server to a spare: then zero or one more, in a message of its own.
+    Follows,
+}
+
+/// Reads one request and its descriptors: one message of them for up to [`Comms::MAX_FDS`]
+/// (its bytes say how many), as [`send_fds`] sends them.
+pub(super) fn receive(
+    channel: &mut Comms,
+    start_pipe: StartPipe,
+) -> Result<Incoming, Box<dyn std::error::Error>> {
     let bytes = channel.recv_bytes()?;
     let request = Request::decode(&bytes)?;
     let count = 2 + request.stdio.iter().filter(|s| **s).count() + request.passed_targets.len();
-    let fds = (0..count)
-        .map(|_| channel.recv_fd())
-        .collect::<Result<_, _>>()?;
+    let mut fds = Vec::with_capacity(count);
+    while fds.len() < count {
+        let more = channel.recv_fds()?;
+        if more.is_empty() {
+            return Err("a message of a request's descriptors came with none".into());
+        }
+        fds.extend(more);
+    }
+    if fds.len() != count {
+        return Err(format!("a request with {count} descriptors came with {}", fds.len()).into());
+    }
+    let started = match start_pipe {
+        StartPipe::Never => None,
+        StartPipe::Follows => {
+            let mut last = channel.recv_fds()?;
+            if last.len() > 1 {
+                return Err("more than one start pipe came with a request".into());
+            }
+            last.pop()
+        }
+    };
     Ok(Incoming {
         bytes,
         request,
         fds,
+        started,
     })
 }
 

@@ -28,13 +28,13 @@
 use super::init;
 use super::mounts::Bound;
 use super::plan::{ChildFds, Plan};
-use super::server;
+use super::server::{self, StartPipe};
 use super::steps::{Failure, Report, Step};
 use super::sys;
 use super::watch::Watched;
 use super::wire::Request;
 use crate::comms::Comms;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// How long the server waits for a spare to finish its set-up or take a request, before it
@@ -109,11 +109,13 @@ impl Spare {
         if !self.fits(request, key) {
             return Err(fds);
         }
-        // After the request's descriptors: whether a start pipe follows, then its write end.
+        // The request's descriptors, then a message with the start pipe's write end if there is
+        // one (see `server::receive`).
+        let handing: Vec<_> = fds.iter().map(|fd| fd.as_fd()).collect();
+        let start: Vec<_> = started.iter().map(|fd| fd.as_fd()).collect();
         let handed = self.channel.send_bytes(bytes).is_ok()
-            && fds.iter().all(|fd| self.channel.send_fd(fd).is_ok())
-            && self.channel.send_u64(started.is_some().into()).is_ok()
-            && started.is_none_or(|fd| self.channel.send_fd(fd).is_ok());
+            && server::send_fds(&mut self.channel, &handing).is_ok()
+            && self.channel.send_fds(&start).is_ok();
         if handed {
             Ok(self.pid)
         } else {
@@ -197,21 +199,15 @@ fn run(plan: &Plan) -> ! {
         let _ = channel.send_bytes(&[FAILED]);
         // Waits, as a ready spare does, for the request that lets it go, when the host ends and
         // reaps it: ended now, it would stay a zombie child of the host until then.
-        let _ = server::receive(&mut channel);
+        let _ = server::receive(&mut channel, StartPipe::Follows);
         sys::exit(1)
     }
     if channel.send_bytes(&encode_ready(&bound)).is_err() {
         sys::exit(1)
     }
     // Wait for a request; the channel closing (the server let this spare go, or ended) ends it.
-    let Ok(incoming) = server::receive(&mut channel) else {
+    let Ok(incoming) = server::receive(&mut channel, StartPipe::Follows) else {
         sys::exit(0)
-    };
-    // Whether a start pipe follows, then its write end (see `Spare::serve`).
-    let started = match channel.recv_u64() {
-        Ok(0) => Ok(None),
-        Ok(_) => channel.recv_fd().map(Some),
-        Err(e) => Err(e),
     };
     drop(channel);
     let request = incoming.request;
@@ -233,14 +229,13 @@ fn run(plan: &Plan) -> ! {
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
     };
     // Received at the lowest free number, which may be one the sandboxee's streams take.
-    let started = match started {
-        Ok(Some(fd)) => match super::relocate(&fd, server::lowest_for_init(&request)) {
-            Ok(fd) => Some(fd),
-            Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
-        },
-        Ok(None) => None,
-        Err(_) => fail(libc::EPROTO),
-    };
+    let started =
+        incoming.started.map(
+            |fd| match super::relocate(&fd, server::lowest_for_init(&request)) {
+                Ok(fd) => fd,
+                Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+            },
+        );
     let mut real = match Plan::assemble(request.parts, &fds) {
         Ok(p) => p,
         Err(e) => fail(e.raw_os_error().unwrap_or(libc::ENOMEM)),
