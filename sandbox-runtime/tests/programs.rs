@@ -97,6 +97,24 @@ fn rw_bind_and_tmpfs() {
     assert_eq!(written.unwrap(), "x\n");
 }
 
+/// Entries in one directory are each found where the sandbox looks, also when an entry between
+/// them mounted over that directory: here a tmpfs over the built-in `/dev` (whose device nodes
+/// were bound just before), then a file bound into the new `/dev`.
+#[test]
+fn an_entry_after_a_mount_over_its_directory_lands_on_top() {
+    let scratch = common::ScratchDir::new("over-dev");
+    let file = scratch.path().join("file");
+    std::fs::write(&file, "on top\n").unwrap();
+    let out = common::command("/bin/sh")
+        .args(["-c", "cat /dev/file && ! test -e /dev/null && echo covered"])
+        .tmpfs("/dev", 1 << 20)
+        .mount_ro(&file, "/dev/file")
+        .output()
+        .unwrap();
+    common::assert_exited_0(&out);
+    assert_eq!(out.stdout, b"on top\ncovered\n");
+}
+
 /// A bind's source is looked up as on the host (an absolute host link leads to its host
 /// target) and a mount point as inside the sandbox (an absolute `symlink` entry leads later
 /// entries to its target in the new root, not to a path of the host or of init's staging root).

@@ -413,10 +413,14 @@ pub(crate) struct Bound {
 /// `/dev` read-only, adding flags to the mounts the descriptors hold (never replacing them, so
 /// what an entry mounted on `/dev` had stays).
 pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
-    let roots = Roots::open()?;
+    let mut builder = Builder {
+        roots: Roots::open()?,
+        last_parent: None,
+    };
     for (i, op) in plan.ops.iter().enumerate() {
-        run_op(&roots, op, bound.get_mut(i), i as u32)?;
+        builder.run_op(op, bound.get_mut(i), i as u32)?;
     }
+    let roots = builder.roots;
     let dev = open_dir(&roots.new, c"/dev");
     let dev = owned(sys::check(dev, Step::SealReadOnly)?);
     let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID;
@@ -547,36 +551,6 @@ fn open_dir(root: &OwnedFd, path: &CStr) -> libc::c_long {
     open_in_new(root, path, libc::O_PATH | libc::O_DIRECTORY)
 }
 
-/// The directory an entry's last component goes in: `None` for the root itself, else the last
-/// of `parents`, made first (each missing one in turn, in its open parent) if it is missing.
-fn open_parent(root: &OwnedFd, parents: &[CString], i: u32) -> Result<Option<OwnedFd>, Failure> {
-    let Some(last) = parents.last() else {
-        return Ok(None);
-    };
-    let r = open_dir(root, last);
-    if r >= 0 {
-        return Ok(Some(owned(r)));
-    }
-    if sys::errno() != libc::ENOENT {
-        return Err(Failure::at(Step::MountPoint, i));
-    }
-    let mut dir: Option<OwnedFd> = None;
-    for p in parents {
-        let at = dir.as_ref().unwrap_or(root).as_raw_fd();
-        sys::check_at(
-            sys::mkdirat_exist_ok(at, last_name(p), 0o755),
-            Step::MountPoint,
-            i,
-        )?;
-        dir = Some(owned(sys::check_at(
-            open_dir(root, p),
-            Step::MountPoint,
-            i,
-        )?));
-    }
-    Ok(dir)
-}
-
 /// What a mount point must be.
 #[derive(Clone, Copy)]
 enum Point {
@@ -586,34 +560,168 @@ enum Point {
     File,
 }
 
-/// Makes the mount point `dst` in its parent unless something is there already, and opens
-/// what `dst` resolves to in the new root.
-fn mount_point(
-    root: &OwnedFd,
-    dst: &CStr,
-    parents: &[CString],
-    point: Point,
-    i: u32,
-) -> Result<OwnedFd, Failure> {
-    let name = last_name(dst);
-    if !name.is_empty() {
-        let parent = open_parent(root, parents, i)?;
-        let at = parent.as_ref().unwrap_or(root).as_raw_fd();
-        let made = match point {
-            Point::Dir(mode) => sys::mkdirat_exist_ok(at, name, mode),
-            Point::File => sys::create_file_exist_ok(at, name),
-        };
-        sys::check_at(made, Step::MountPoint, i)?;
+/// The roots, and the directory the entry before went in, kept open for the next entry when it
+/// goes in the same one (a device node after another in `/dev`, a library after another).
+/// Only the entry just before may have left it: whatever that one mounted, it mounted *in*
+/// that directory, never on it or above it, so the descriptor still holds what the path names
+/// in the new root. Any other entry in between (one in another directory, or in the root)
+/// lets it go, since that one may have mounted on the directory or above it.
+struct Builder<'p> {
+    roots: Roots,
+    last_parent: Option<(&'p CStr, OwnedFd)>,
+}
+
+impl<'p> Builder<'p> {
+    fn run_op(&mut self, op: &'p MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
+        match op {
+            MountOp::Bind(b) => self.bind(b, slot, i)?,
+            MountOp::Tmpfs {
+                dst,
+                parents,
+                data,
+                flags,
+            } => {
+                let at = self.mount_point(dst, parents, Point::Dir(0o755), i)?;
+                mount_on(&at, c"tmpfs", *flags, Some(data), i)?;
+            }
+            MountOp::Proc { dst, parents } => {
+                let at = self.mount_point(dst, parents, Point::Dir(0o555), i)?;
+                let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+                mount_on(&at, c"proc", flags, None, i)?;
+            }
+            MountOp::Symlink {
+                target,
+                link,
+                parents,
+            } => {
+                let at = self.parent(parents, i)?;
+                let r = sys::symlinkat(target, at, last_name(link));
+                sys::check_at(r, Step::Mount, i)?;
+            }
+        }
+        Ok(())
     }
-    let flags = match point {
-        Point::Dir(_) => libc::O_PATH | libc::O_DIRECTORY,
-        Point::File => libc::O_PATH,
-    };
-    Ok(owned(sys::check_at(
-        open_in_new(root, dst, flags),
-        Step::MountPoint,
-        i,
-    )?))
+
+    /// The directory an entry's last component goes in: the new root itself when `parents`
+    /// is empty, else the last of `parents`, made first (each missing one in turn, in its
+    /// open parent) if it is missing. Kept open for the next entry (see [`Builder`]).
+    fn parent(&mut self, parents: &'p [CString], i: u32) -> Result<RawFd, Failure> {
+        let kept = self.last_parent.take();
+        let root = &self.roots.new;
+        let Some(last) = parents.last() else {
+            return Ok(root.as_raw_fd());
+        };
+        if let Some((path, fd)) = kept.filter(|(path, _)| *path == last.as_c_str()) {
+            let raw = fd.as_raw_fd();
+            self.last_parent = Some((path, fd));
+            return Ok(raw);
+        }
+        let r = open_dir(root, last);
+        let dir = if r >= 0 {
+            owned(r)
+        } else if sys::errno() != libc::ENOENT {
+            return Err(Failure::at(Step::MountPoint, i));
+        } else {
+            let mut dir: Option<OwnedFd> = None;
+            for p in parents {
+                let at = dir.as_ref().unwrap_or(root).as_raw_fd();
+                sys::check_at(
+                    sys::mkdirat_exist_ok(at, last_name(p), 0o755),
+                    Step::MountPoint,
+                    i,
+                )?;
+                dir = Some(owned(sys::check_at(
+                    open_dir(root, p),
+                    Step::MountPoint,
+                    i,
+                )?));
+            }
+            // parents is not empty, so the loop opened at least one directory.
+            dir.ok_or(Failure::at(Step::MountPoint, i))?
+        };
+        let fd = dir.as_raw_fd();
+        self.last_parent = Some((last.as_c_str(), dir));
+        Ok(fd)
+    }
+
+    /// Makes the mount point `dst` in its parent unless something is there already, and
+    /// returns it open: the file just made, or else what `dst` resolves to in the new root.
+    fn mount_point(
+        &mut self,
+        dst: &CStr,
+        parents: &'p [CString],
+        point: Point,
+        i: u32,
+    ) -> Result<OwnedFd, Failure> {
+        let name = last_name(dst);
+        if name.is_empty() {
+            self.last_parent = None; // a mount on the root would cover any kept directory
+        } else {
+            let at = self.parent(parents, i)?;
+            match point {
+                Point::Dir(mode) => {
+                    sys::check_at(sys::mkdirat_exist_ok(at, name, mode), Step::MountPoint, i)?;
+                }
+                Point::File => {
+                    let made = sys::create_file(at, name);
+                    if made >= 0 {
+                        return Ok(owned(made));
+                    }
+                    if sys::errno() != libc::EEXIST {
+                        return Err(Failure::at(Step::MountPoint, i));
+                    }
+                }
+            }
+        }
+        let flags = match point {
+            Point::Dir(_) => libc::O_PATH | libc::O_DIRECTORY,
+            Point::File => libc::O_PATH,
+        };
+        Ok(owned(sys::check_at(
+            open_in_new(&self.roots.new, dst, flags),
+            Step::MountPoint,
+            i,
+        )?))
+    }
+
+    /// Binds the host object `b.src` at `b.dst`: a detached clone of the source, given its
+    /// flags, then moved onto the open mount point. Records what it shows in `slot`.
+    fn bind(&mut self, b: &'p BindOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
+        let r = sys::open_in_root(self.roots.old.as_raw_fd(), &b.src, libc::O_PATH);
+        let source = owned(sys::check_at(r, Step::Mount, i)?);
+        // SAFETY: stat is plain old data; zero is a valid initial value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: source is an open descriptor and st is a live stat the kernel fills.
+        let r = unsafe { libc::fstat(source.as_raw_fd(), &mut st) };
+        sys::check_at(r.into(), Step::Mount, i)?;
+        if let Some(slot) = slot {
+            let flags = locked_flags(|out| {
+                // SAFETY: source is an open descriptor and out has the kernel's statfs layout.
+                unsafe { libc::syscall(libc::SYS_fstatfs, source.as_raw_fd(), out) }
+            });
+            *slot = Bound {
+                dev: st.st_dev,
+                ino: st.st_ino,
+                flags: flags.map_err(|()| Failure::at(Step::Mount, i))?,
+            };
+        }
+        let point = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            Point::Dir(0o755)
+        } else {
+            Point::File
+        };
+        let at = self.mount_point(&b.dst, &b.parents, point, i)?;
+        let tree = owned(sys::check_at(
+            sys::clone_mount(source.as_raw_fd()),
+            Step::Mount,
+            i,
+        )?);
+        let r = sys::set_mount_flags(tree.as_raw_fd(), b.attributes());
+        sys::check_at(r, Step::Remount, i)?;
+        let r = sys::move_mount(tree.as_raw_fd(), at.as_raw_fd());
+        sys::check_at(r, Step::Mount, i)?;
+        Ok(())
+    }
 }
 
 /// Mounts a new file system of type `fstype` on the open mount point `at`, through the
@@ -628,76 +736,6 @@ fn mount_on(
     sys::check_at(sys::fchdir(at.as_raw_fd()), Step::Mount, i)?;
     let fs = Some(fstype);
     sys::check_at(sys::mount(fs, DOT, fs, flags, data), Step::Mount, i)?;
-    Ok(())
-}
-
-/// Binds the host object `b.src` at `b.dst`: a detached clone of the source, given its
-/// flags, then moved onto the open mount point. Records what it shows in `slot`.
-fn bind(roots: &Roots, b: &BindOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
-    let r = sys::open_in_root(roots.old.as_raw_fd(), &b.src, libc::O_PATH);
-    let source = owned(sys::check_at(r, Step::Mount, i)?);
-    // SAFETY: stat is plain old data; zero is a valid initial value.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: source is an open descriptor and st is a live stat the kernel fills.
-    let r = unsafe { libc::fstat(source.as_raw_fd(), &mut st) };
-    sys::check_at(r.into(), Step::Mount, i)?;
-    if let Some(slot) = slot {
-        let flags = locked_flags(|out| {
-            // SAFETY: source is an open descriptor and out has the kernel's statfs layout.
-            unsafe { libc::syscall(libc::SYS_fstatfs, source.as_raw_fd(), out) }
-        });
-        *slot = Bound {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            flags: flags.map_err(|()| Failure::at(Step::Mount, i))?,
-        };
-    }
-    let point = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        Point::Dir(0o755)
-    } else {
-        Point::File
-    };
-    let at = mount_point(&roots.new, &b.dst, &b.parents, point, i)?;
-    let tree = owned(sys::check_at(
-        sys::clone_mount(source.as_raw_fd()),
-        Step::Mount,
-        i,
-    )?);
-    let r = sys::set_mount_flags(tree.as_raw_fd(), b.attributes());
-    sys::check_at(r, Step::Remount, i)?;
-    let r = sys::move_mount(tree.as_raw_fd(), at.as_raw_fd());
-    sys::check_at(r, Step::Mount, i)?;
-    Ok(())
-}
-
-fn run_op(roots: &Roots, op: &MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
-    match op {
-        MountOp::Bind(b) => bind(roots, b, slot, i)?,
-        MountOp::Tmpfs {
-            dst,
-            parents,
-            data,
-            flags,
-        } => {
-            let at = mount_point(&roots.new, dst, parents, Point::Dir(0o755), i)?;
-            mount_on(&at, c"tmpfs", *flags, Some(data), i)?;
-        }
-        MountOp::Proc { dst, parents } => {
-            let at = mount_point(&roots.new, dst, parents, Point::Dir(0o555), i)?;
-            let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
-            mount_on(&at, c"proc", flags, None, i)?;
-        }
-        MountOp::Symlink {
-            target,
-            link,
-            parents,
-        } => {
-            let parent = open_parent(&roots.new, parents, i)?;
-            let at = parent.as_ref().unwrap_or(&roots.new).as_raw_fd();
-            let r = sys::symlinkat(target, at, last_name(link));
-            sys::check_at(r, Step::Mount, i)?;
-        }
-    }
     Ok(())
 }
 

@@ -96,17 +96,12 @@ pub(crate) fn mkdirat_exist_ok(dir: RawFd, name: &CStr, mode: libc::mode_t) -> l
     }
 }
 
-/// Creates an empty file `name` in `dir` unless something of that name exists (never
-/// following a symbolic link to create its target).
-pub(crate) fn create_file_exist_ok(dir: RawFd, name: &CStr) -> libc::c_long {
+/// Creates an empty file `name` in `dir` and returns it open, or fails (`EEXIST` when something
+/// of that name exists: never following a symbolic link to create its target).
+pub(crate) fn create_file(dir: RawFd, name: &CStr) -> libc::c_long {
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC;
     // SAFETY: name is NUL-terminated.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags, 0o644) };
-    if fd < 0 {
-        return if errno() == libc::EEXIST { 0 } else { -1 };
-    }
-    close(fd);
-    0
+    libc::c_long::from(unsafe { libc::openat(dir, name.as_ptr(), flags, 0o644) })
 }
 
 /// `symlinkat(2)`: a link `name` in `dir` with contents `target`.
@@ -174,12 +169,6 @@ pub(crate) fn move_mount(from: RawFd, onto: RawFd) -> libc::c_long {
 pub(crate) fn fchdir(fd: RawFd) -> libc::c_long {
     // SAFETY: fchdir takes an integer only.
     libc::c_long::from(unsafe { libc::fchdir(fd) })
-}
-
-/// `close(2)`; errors are of no use to the caller.
-pub(crate) fn close(fd: RawFd) {
-    // SAFETY: the caller owns fd and does not use it again.
-    unsafe { libc::close(fd) };
 }
 
 /// `pivot_root(2)`.
