@@ -31,7 +31,9 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// Largest file the program may write, in bytes.
     pub file_size: Option<u64>,
-    /// Highest file descriptor number plus one.
+    /// Highest file descriptor number plus one. Under a policy the monitor watches, the
+    /// sandboxee's seccomp listener needs a number below it too (the lowest free one before
+    /// the program's exec): a limit that leaves none fails the start-up with a set-up error.
     pub open_files: Option<u64>,
 }
 

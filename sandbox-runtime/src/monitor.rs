@@ -321,6 +321,9 @@ impl Monitor {
                         || st.sandboxee_pidfd.is_none()
                         || st.pending_listener.is_none()
                     {
+                        // No look for the listener either: one without the sandboxee's pidfd
+                        // could not be made, and its due time would keep the poll from waiting.
+                        st.pending_listener = None;
                         let e = SetupError::other("receive the sandboxee's hello", "malformed");
                         self.fail_setup(st, e);
                     }
@@ -369,6 +372,7 @@ impl Monitor {
         };
         let (n, since) = (pending.number, pending.since);
         let Some(pidfd) = &st.sandboxee_pidfd else {
+            st.pending_listener = None; // nothing to take it from (see `read_reports`)
             return;
         };
         match seccomp::pidfd_getfd(pidfd.as_raw_fd(), n) {

@@ -299,7 +299,7 @@ impl Descriptions {
                 Step::AmbientCaps => "clear ambient capabilities".into(),
                 Step::DropCaps => "drop capabilities".into(),
                 Step::NoNewPrivs => "set no_new_privs".into(),
-                Step::PredictListener => "reserve the listener descriptor".into(),
+                Step::PredictListener => "predict the listener's descriptor".into(),
                 Step::InstallFilter => "install the seccomp filter".into(),
                 Step::Exec => format!("execute {}", self.program),
             },
