@@ -381,7 +381,7 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         let (result, made_ahead) = match served {
             Ok(pid) => (i64::from(pid), true),
             Err(fds) => {
-                let result = match place(&request, fds) {
+                let result = match place(&request, &fds) {
                     Ok(fds) => clone_init(request, &fds, start_end),
                     Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
                 };
@@ -640,7 +640,7 @@ fn start_pipe(request: &Request) -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Gives the received descriptors their roles, each moved above every number a passed
 /// descriptor takes (as on the host).
-pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> io::Result<ChildFds> {
+pub(super) fn place(request: &Request, received: &[OwnedFd]) -> io::Result<ChildFds> {
     let min = lowest_for_init(request);
     let mut moved = received.iter().map(|fd| relocate(fd, min));
     let mut next = || {

@@ -211,34 +211,36 @@ fn run(plan: &Plan) -> ! {
     };
     drop(channel);
     let request = incoming.request;
-    // The report socket is the second descriptor (see `server::ordered`).
-    let report = incoming.fds.get(1).map(|fd| fd.as_raw_fd());
-    let fail = |errno: i32| -> ! {
+    // Reports a failure on the report socket `report` (the one open at the time) and exits.
+    let fail = |report: Option<&OwnedFd>, errno: i32| -> ! {
         let f = Failure {
             step: Step::ForkSandboxee,
             index: 0,
             errno,
         };
         if let Some(r) = report {
-            sys::send_report(r, Report::failure(f));
+            sys::send_report(r.as_raw_fd(), Report::failure(f));
         }
         sys::exit(1)
     };
-    let fds = match server::place(&request, incoming.fds) {
+    // The received descriptors stay open until they are placed: the report socket is the
+    // second (see `server::ordered`).
+    let fds = match server::place(&request, &incoming.fds) {
         Ok(fds) => fds,
-        Err(e) => fail(e.raw_os_error().unwrap_or(libc::EIO)),
+        Err(e) => fail(incoming.fds.get(1), e.raw_os_error().unwrap_or(libc::EIO)),
     };
+    drop(incoming.fds);
     // Received at the lowest free number, which may be one the sandboxee's streams take.
     let started =
         incoming.started.map(
             |fd| match super::relocate(&fd, server::lowest_for_init(&request)) {
                 Ok(fd) => fd,
-                Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+                Err(e) => fail(Some(&fds.report), e.raw_os_error().unwrap_or(libc::EMFILE)),
             },
         );
     let mut real = match Plan::assemble(request.parts, &fds) {
         Ok(p) => p,
-        Err(e) => fail(e.raw_os_error().unwrap_or(libc::ENOMEM)),
+        Err(e) => fail(Some(&fds.report), e.raw_os_error().unwrap_or(libc::ENOMEM)),
     };
     if let Some(fd) = &started {
         real.keep_until_started(fd.as_raw_fd());
