@@ -415,6 +415,7 @@ pub(crate) struct Bound {
 pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
     let mut builder = Builder {
         roots: Roots::open()?,
+        ops: &plan.ops,
         last_parent: None,
     };
     for (i, op) in plan.ops.iter().enumerate() {
@@ -566,9 +567,31 @@ enum Point {
 /// that directory, never on it or above it, so the descriptor still holds what the path names
 /// in the new root. Any other entry in between (one in another directory, or in the root)
 /// lets it go, since that one may have mounted on the directory or above it.
+///
+/// Only a directory of the sandbox's own (on its root or one of its tmpfs mounts, at or under
+/// no bind) is used again, and only there is a file mount point used as it was made: in a
+/// bound host directory someone else (the host, or another sandbox sharing a writable bind)
+/// may rename it between two entries, and each entry there looks its path up afresh.
 struct Builder<'p> {
     roots: Roots,
-    last_parent: Option<(&'p CStr, OwnedFd)>,
+    ops: &'p [MountOp],
+    last_parent: Option<KeptDir<'p>>,
+}
+
+/// The directory an entry went in, held open.
+struct KeptDir<'p> {
+    path: &'p CStr,
+    fd: OwnedFd,
+    /// Whether it is the sandbox's own, so the next entry in it may use it again.
+    own: bool,
+}
+
+/// Whether the absolute sandbox path `path` is `top` or lies under it.
+fn at_or_under(path: &[u8], top: &[u8]) -> bool {
+    match path.strip_prefix(top) {
+        Some(rest) => rest.is_empty() || rest[0] == b'/' || top == b"/",
+        None => false,
+    }
 }
 
 impl<'p> Builder<'p> {
@@ -594,7 +617,7 @@ impl<'p> Builder<'p> {
                 link,
                 parents,
             } => {
-                let at = self.parent(parents, i)?;
+                let (at, _) = self.parent(parents, i)?;
                 let r = sys::symlinkat(target, at, last_name(link));
                 sys::check_at(r, Step::Mount, i)?;
             }
@@ -602,19 +625,29 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    /// The directory an entry's last component goes in: the new root itself when `parents`
-    /// is empty, else the last of `parents`, made first (each missing one in turn, in its
-    /// open parent) if it is missing. Kept open for the next entry (see [`Builder`]).
-    fn parent(&mut self, parents: &'p [CString], i: u32) -> Result<RawFd, Failure> {
+    /// Whether `dir` is the sandbox's own for entry `i`: at or under no bind made before it.
+    fn own_dir(&self, i: u32, dir: &CStr) -> bool {
+        let before = self.ops.get(..i as usize).unwrap_or(self.ops);
+        !before.iter().any(|op| match op {
+            MountOp::Bind(b) => at_or_under(dir.to_bytes(), b.dst.to_bytes()),
+            _ => false,
+        })
+    }
+
+    /// The directory an entry's last component goes in, and whether it is the sandbox's own
+    /// (see [`Builder`]): the new root itself when `parents` is empty, else the last of
+    /// `parents`, made first (each missing one in turn, in its open parent) if it is missing.
+    /// Kept open for the next entry.
+    fn parent(&mut self, parents: &'p [CString], i: u32) -> Result<(RawFd, bool), Failure> {
         let kept = self.last_parent.take();
         let root = &self.roots.new;
         let Some(last) = parents.last() else {
-            return Ok(root.as_raw_fd());
+            return Ok((root.as_raw_fd(), true));
         };
-        if let Some((path, fd)) = kept.filter(|(path, _)| *path == last.as_c_str()) {
-            let raw = fd.as_raw_fd();
-            self.last_parent = Some((path, fd));
-            return Ok(raw);
+        if let Some(kept) = kept.filter(|k| k.own && k.path == last.as_c_str()) {
+            let raw = kept.fd.as_raw_fd();
+            self.last_parent = Some(kept);
+            return Ok((raw, true));
         }
         let r = open_dir(root, last);
         let dir = if r >= 0 {
@@ -639,13 +672,19 @@ impl<'p> Builder<'p> {
             // parents is not empty, so the loop opened at least one directory.
             dir.ok_or(Failure::at(Step::MountPoint, i))?
         };
-        let fd = dir.as_raw_fd();
-        self.last_parent = Some((last.as_c_str(), dir));
-        Ok(fd)
+        let raw = dir.as_raw_fd();
+        let own = self.own_dir(i, last);
+        self.last_parent = Some(KeptDir {
+            path: last.as_c_str(),
+            fd: dir,
+            own,
+        });
+        Ok((raw, own))
     }
 
     /// Makes the mount point `dst` in its parent unless something is there already, and
-    /// returns it open: the file just made, or else what `dst` resolves to in the new root.
+    /// returns it open: the file just made in a directory of the sandbox's own, or else what
+    /// `dst` resolves to in the new root.
     fn mount_point(
         &mut self,
         dst: &CStr,
@@ -657,7 +696,7 @@ impl<'p> Builder<'p> {
         if name.is_empty() {
             self.last_parent = None; // a mount on the root would cover any kept directory
         } else {
-            let at = self.parent(parents, i)?;
+            let (at, own) = self.parent(parents, i)?;
             match point {
                 Point::Dir(mode) => {
                     sys::check_at(sys::mkdirat_exist_ok(at, name, mode), Step::MountPoint, i)?;
@@ -665,9 +704,11 @@ impl<'p> Builder<'p> {
                 Point::File => {
                     let made = sys::create_file(at, name);
                     if made >= 0 {
-                        return Ok(owned(made));
-                    }
-                    if sys::errno() != libc::EEXIST {
+                        let made = owned(made);
+                        if own {
+                            return Ok(made);
+                        }
+                    } else if sys::errno() != libc::EEXIST {
                         return Err(Failure::at(Step::MountPoint, i));
                     }
                 }
@@ -831,6 +872,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.mount_points[n - 1], "/d/file (at /x/y/z/file)");
+    }
+
+    #[test]
+    fn a_path_is_at_or_under_a_directory_by_whole_components() {
+        assert!(at_or_under(b"/data", b"/data"));
+        assert!(at_or_under(b"/data/x/y", b"/data"));
+        assert!(!at_or_under(b"/database", b"/data"));
+        assert!(!at_or_under(b"/dat", b"/data"));
+        assert!(!at_or_under(b"/dev", b"/dev/null"));
+        assert!(at_or_under(b"/anything", b"/"));
     }
 
     #[test]
