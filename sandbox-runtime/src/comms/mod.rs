@@ -14,10 +14,12 @@
 //! +----------------+----------------+-------------------+
 //! ```
 //!
-//! with tags `BYTES = 1`, `STRING = 2` (UTF-8), `U64 = 3` and `I64 = 4` (8 bytes little-endian)
-//! and `FD = 5`. An `FD` message has a 1-byte payload (`0`) and the descriptor travels in an
-//! `SCM_RIGHTS` control message sent with the same `sendmsg` call as the header. Received
-//! descriptors are opened with `MSG_CMSG_CLOEXEC`.
+//! with tags `BYTES = 1`, `STRING = 2` (UTF-8), `U64 = 3` and `I64 = 4` (8 bytes little-endian),
+//! `FD = 5` and `FDS = 6`. An `FD` message has a 1-byte payload (`0`) and the descriptor travels
+//! in an `SCM_RIGHTS` control message sent with the same `sendmsg` call as the header. An `FDS`
+//! message carries up to 253 descriptors ([`Comms::MAX_FDS`]) the same way, its payload being
+//! their count (`u32` LE); one that carries another number than it announces is an error.
+//! Received descriptors are opened with `MSG_CMSG_CLOEXEC`.
 //!
 //! # Hostile peers
 //!
