@@ -685,3 +685,89 @@ fn clone_init(request: Request, fds: &ChildFds, started: Option<&OwnedFd>) -> i6
         Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// The inode of what `fd` refers to: each pipe has its own.
+    fn inode(fd: &OwnedFd) -> u64 {
+        let dup = fd.try_clone().unwrap();
+        std::fs::File::from(dup).metadata().unwrap().ino()
+    }
+
+    fn pipe_end() -> OwnedFd {
+        super::super::pipe().unwrap().0
+    }
+
+    /// A connected pair whose receiving end gives up after a while, so that a message that
+    /// never comes fails the test instead of hanging it.
+    fn channel() -> (Comms, Comms) {
+        let (sender, receiver_end) = Comms::pair().unwrap();
+        let receiver = Comms::from_fd(receiver_end).unwrap();
+        receiver.set_timeout(Some(Duration::from_secs(5))).unwrap();
+        (sender, receiver)
+    }
+
+    /// A request with `passed` passed descriptors, and descriptors for it (pipes' read ends).
+    fn request_with(passed: usize) -> (Request, ChildFds) {
+        let mut request = super::super::wire::tests::request();
+        request.passed_targets = (0..passed).map(|i| 10 + i as i32).collect();
+        let fds = ChildFds {
+            sync: pipe_end(),
+            report: pipe_end(),
+            stdio: request.stdio.map(|present| present.then(pipe_end)),
+            passed: (0..passed).map(|i| (pipe_end(), 10 + i as RawFd)).collect(),
+        };
+        (request, fds)
+    }
+
+    #[test]
+    fn a_request_with_more_descriptors_than_one_message_carries_arrives_in_order() {
+        let (mut host, mut server) = channel();
+        let (request, fds) = request_with(Comms::MAX_FDS + 50);
+        send(&mut host, &request, &fds).unwrap();
+        let incoming = receive(&mut server, StartPipe::Never).unwrap();
+        let sent: Vec<u64> = ordered(&fds).map(inode).collect();
+        let got: Vec<u64> = incoming.fds.iter().map(inode).collect();
+        assert_eq!(got, sent);
+        assert!(incoming.started.is_none());
+    }
+
+    #[test]
+    fn a_spare_gets_the_start_pipe_when_there_is_one_and_none_when_not() {
+        for with_start in [false, true] {
+            let (mut server, mut spare) = channel();
+            let (request, fds) = request_with(2);
+            let start = pipe_end();
+            let handing: Vec<_> = ordered(&fds).map(|fd| fd.as_fd()).collect();
+            let start_msg: Vec<_> = Some(start.as_fd())
+                .filter(|_| with_start)
+                .into_iter()
+                .collect();
+            server.send_bytes(&request.encode()).unwrap();
+            send_fds(&mut server, &handing).unwrap();
+            server.send_fds(&start_msg).unwrap();
+            let incoming = receive(&mut spare, StartPipe::Follows).unwrap();
+            assert_eq!(incoming.fds.len(), handing.len());
+            let started = incoming.started.as_ref().map(inode);
+            assert_eq!(
+                started,
+                with_start.then(|| inode(&start)),
+                "with_start {with_start}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_whose_descriptors_fall_short_is_refused() {
+        let (mut host, mut server) = channel();
+        let (request, fds) = request_with(2);
+        host.send_bytes(&request.encode()).unwrap();
+        let some: Vec<_> = ordered(&fds).take(2).map(|fd| fd.as_fd()).collect();
+        host.send_fds(&some).unwrap();
+        host.send_fds(&[]).unwrap();
+        assert!(receive(&mut server, StartPipe::Never).is_err());
+    }
+}

@@ -319,12 +319,13 @@ fn decode_mount(r: &mut Reader<'_>) -> Result<MountOp, Malformed> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::command::{Mount, SandboxCommand};
     use crate::spawn::idmap::IdMaps;
 
-    fn request() -> Request {
+    /// A request with every kind of part, for the tests here and the server's.
+    pub(crate) fn request() -> Request {
         let mut cmd = SandboxCommand::new("prog");
         cmd.args(["a b", ""]).env("K", "V=1").hostname("h");
         let mounts = MountPlan::build(&[
