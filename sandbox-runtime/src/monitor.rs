@@ -42,9 +42,10 @@ const LISTENER_GRACE: Duration = Duration::from_secs(5);
 /// When to look for the listener, counted from the hello that announced it, if the installed
 /// pipe has not hung up by then. It normally hangs up first, a few tens of microseconds after
 /// the hello (the sandboxee's remaining steps and the filter's install), and the monitor then
-/// looks at once. It does not when the policy sends `close` to the monitor (learn mode, say):
-/// the sandboxee's close of that pipe then waits for a monitor that has the listener, and
-/// only a look on the timer ends the wait.
+/// looks at once. It does not when `close` comes to the monitor (learn mode, or a policy that
+/// kills it): the sandboxee's close of that pipe then waits for a monitor that has the
+/// listener, and only a look on the timer ends the wait; the looks then start at
+/// [`LISTENER_RETRY_MIN`] (see [`Monitor::close_comes_here`]).
 const LISTENER_FIRST_LOOK: Duration = Duration::from_micros(200);
 /// The first wait between two looks for a listener that is announced but not installed yet;
 /// the wait then grows with the time already spent, up to [`LISTENER_RETRY_MAX`], so a slow
@@ -314,7 +315,7 @@ impl Monitor {
                     st.pending_listener = (r.value >= 0).then_some(PendingListener {
                         number: r.value,
                         since,
-                        next_look: since + LISTENER_FIRST_LOOK,
+                        next_look: since + self.first_look(),
                     });
                     if st.exec_pipe.is_none()
                         || st.installed_pipe.is_none()
@@ -521,6 +522,40 @@ impl Monitor {
             pid: n.pid,
             decided_by,
         }
+    }
+
+    /// When to first look for the listener after the hello, if the installed pipe has not
+    /// hung up by then (see [`LISTENER_FIRST_LOOK`]).
+    fn first_look(&self) -> Duration {
+        if self.close_comes_here() {
+            LISTENER_RETRY_MIN
+        } else {
+            LISTENER_FIRST_LOOK
+        }
+    }
+
+    /// Whether the sandboxee's `close` of the installed pipe, right after its filter's
+    /// install, is sent to this monitor and so waits for it to have the listener: in learn
+    /// mode every call is; otherwise a call the policy kills (turned into a notification), as
+    /// far as the policy's verdict on `close` of descriptor 0 tells (a rule on the descriptor
+    /// may decide otherwise; the looks on the timer then still end the wait, later).
+    fn close_comes_here(&self) -> bool {
+        if self.mode == SyscallMode::Learn {
+            return true;
+        }
+        let Some(arch) = Arch::native() else {
+            return true;
+        };
+        let close = libc::seccomp_data {
+            nr: libc::SYS_close as libc::c_int,
+            arch: arch.audit_arch(),
+            instruction_pointer: 0,
+            args: [0; 6],
+        };
+        !matches!(
+            self.policy_verdict(&close).map(|v| v.action),
+            Some(Action::Allow | Action::Log | Action::Errno(_) | Action::Trap)
+        )
     }
 
     /// Whether a call is the runtime's magic `execveat`.
