@@ -535,10 +535,12 @@ impl Monitor {
     }
 
     /// Whether the sandboxee's `close` of the installed pipe, right after its filter's
-    /// install, is sent to this monitor and so waits for it to have the listener: in learn
-    /// mode every call is; otherwise a call the policy kills (turned into a notification), as
-    /// far as the policy's verdict on `close` of descriptor 0 tells (a rule on the descriptor
-    /// may decide otherwise; the looks on the timer then still end the wait, later).
+    /// install, may not take effect without this monitor, so that only a look on the timer
+    /// finds the listener: in learn mode every call comes here; otherwise any verdict but
+    /// `allow` or `log` (a kill is turned into a notification; an errno leaves the pipe open
+    /// until the exec, which then waits for the monitor), as far as the policy's verdict on
+    /// `close` of descriptor 0 tells (a rule on the descriptor may decide otherwise; the looks
+    /// on the timer then still end the wait, later).
     fn close_comes_here(&self) -> bool {
         if self.mode == SyscallMode::Learn {
             return true;
@@ -554,7 +556,7 @@ impl Monitor {
         };
         !matches!(
             self.policy_verdict(&close).map(|v| v.action),
-            Some(Action::Allow | Action::Log | Action::Errno(_) | Action::Trap)
+            Some(Action::Allow | Action::Log)
         )
     }
 
