@@ -99,7 +99,7 @@ fn rw_bind_and_tmpfs() {
 
 /// Entries in one directory are each found where the sandbox looks, also when an entry between
 /// them mounted over that directory: here a tmpfs over the built-in `/dev` (whose device nodes
-/// and links were made just before), then a file bound into the new `/dev`.
+/// were bound, and links made, just before), then a file bound into the new `/dev`.
 #[test]
 fn an_entry_after_a_mount_over_its_directory_lands_on_top() {
     let scratch = common::ScratchDir::new("over-dev");

@@ -568,10 +568,12 @@ enum Point {
 /// in the new root. Any other entry in between (one in another directory, or in the root)
 /// lets it go, since that one may have mounted on the directory or above it.
 ///
-/// Only a directory of the sandbox's own (on its root or one of its tmpfs mounts, at or under
-/// no bind) is used again, and only there is a file mount point used as it was made: in a
-/// bound host directory someone else (the host, or another sandbox sharing a writable bind)
-/// may rename it between two entries, and each entry there looks its path up afresh.
+/// Only a directory of the sandbox's own ([`own_dir`]: at or under no bind, so on its root, its
+/// `/dev`, `/proc` or a tmpfs not inside a bind) is used again, and only there is a file mount
+/// point used as it was made: in a bound host directory someone else (the host, or another
+/// sandbox sharing a writable bind) may rename it between two entries, and each entry there
+/// looks its path up afresh. Such a directory is still held until the next entry, which is
+/// as long as the entry that opened it uses it.
 struct Builder<'p> {
     roots: Roots,
     ops: &'p [MountOp],
@@ -584,6 +586,15 @@ struct KeptDir<'p> {
     fd: OwnedFd,
     /// Whether it is the sandbox's own, so the next entry in it may use it again.
     own: bool,
+}
+
+/// Whether the directory `dir` (an absolute sandbox path) is the sandbox's own for an entry
+/// after the entries `before`: at or under none of their binds' destinations.
+fn own_dir(before: &[MountOp], dir: &CStr) -> bool {
+    !before.iter().any(|op| match op {
+        MountOp::Bind(b) => at_or_under(dir.to_bytes(), b.dst.to_bytes()),
+        _ => false,
+    })
 }
 
 /// Whether the absolute sandbox path `path` is `top` or lies under it.
@@ -625,19 +636,10 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    /// Whether `dir` is the sandbox's own for entry `i`: at or under no bind made before it.
-    fn own_dir(&self, i: u32, dir: &CStr) -> bool {
-        let before = self.ops.get(..i as usize).unwrap_or(self.ops);
-        !before.iter().any(|op| match op {
-            MountOp::Bind(b) => at_or_under(dir.to_bytes(), b.dst.to_bytes()),
-            _ => false,
-        })
-    }
-
     /// The directory an entry's last component goes in, and whether it is the sandbox's own
     /// (see [`Builder`]): the new root itself when `parents` is empty, else the last of
     /// `parents`, made first (each missing one in turn, in its open parent) if it is missing.
-    /// Kept open for the next entry.
+    /// Held until the next entry, which may use it again if it is the sandbox's own.
     fn parent(&mut self, parents: &'p [CString], i: u32) -> Result<(RawFd, bool), Failure> {
         let kept = self.last_parent.take();
         let root = &self.roots.new;
@@ -673,7 +675,7 @@ impl<'p> Builder<'p> {
             dir.ok_or(Failure::at(Step::MountPoint, i))?
         };
         let raw = dir.as_raw_fd();
-        let own = self.own_dir(i, last);
+        let own = own_dir(self.ops.get(..i as usize).unwrap_or(self.ops), last);
         self.last_parent = Some(KeptDir {
             path: last.as_c_str(),
             fd: dir,
@@ -872,6 +874,43 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.mount_points[n - 1], "/d/file (at /x/y/z/file)");
+    }
+
+    #[test]
+    fn only_directories_under_no_bind_are_the_sandboxs_own() {
+        let user = [
+            bind("/nonexistent-data", "/data"),
+            Mount::Tmpfs {
+                dst: "/data/scratch".into(),
+                size: 10,
+                exec: false,
+            },
+            Mount::Tmpfs {
+                dst: "/work".into(),
+                size: 10,
+                exec: false,
+            },
+            link("/data/in", "/d"),
+            bind("/etc/hostname", "/d/file"),
+        ];
+        let p = MountPlan::build(&user).unwrap();
+        let own = |dir: &CStr| own_dir(&p.ops, dir);
+        // Under the bind, also through a tmpfs inside it and through the plan's own link.
+        assert!(!own(c"/data"));
+        assert!(!own(c"/data/scratch"));
+        assert!(!own(c"/data/in"));
+        // The built-in /dev (binds of device files do not make it a bind), a tmpfs of its
+        // own, the root's other directories.
+        assert!(own(c"/dev"));
+        assert!(own(c"/work"));
+        assert!(own(c"/database"));
+        // What came before an entry decides: before the bind, /data was the sandbox's own.
+        let at_bind = p
+            .ops
+            .iter()
+            .position(|op| matches!(op, MountOp::Bind(b) if b.dst.as_c_str() == c"/data"))
+            .unwrap();
+        assert!(own_dir(&p.ops[..at_bind], c"/data"));
     }
 
     #[test]
