@@ -568,6 +568,21 @@ pub(super) struct Incoming {
     pub started: Option<OwnedFd>,
 }
 
+/// Hands a request to a spare: its bytes as received, its descriptors, then a message with the
+/// start pipe's write end, or with none (read by [`receive`] with [`StartPipe::Follows`]).
+pub(super) fn hand_over(
+    channel: &mut Comms,
+    bytes: &[u8],
+    fds: &[OwnedFd],
+    started: Option<&OwnedFd>,
+) -> Result<(), CommsError> {
+    channel.send_bytes(bytes)?;
+    let fds: Vec<_> = fds.iter().map(|fd| fd.as_fd()).collect();
+    send_fds(channel, &fds)?;
+    let start: Vec<_> = started.iter().map(|fd| fd.as_fd()).collect();
+    channel.send_fds(&start)
+}
+
 /// Whether a request's descriptors are followed by a message with the start pipe's write end
 /// (or with none): only when the server hands a request to a spare.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -726,7 +741,7 @@ mod tests {
     #[test]
     fn a_request_with_more_descriptors_than_one_message_carries_arrives_in_order() {
         let (mut host, mut server) = channel();
-        let (request, fds) = request_with(Comms::MAX_FDS + 50);
+        let (request, fds) = request_with(Comms::MAX_FDS + 5);
         send(&mut host, &request, &fds).unwrap();
         let incoming = receive(&mut server, StartPipe::Never).unwrap();
         let sent: Vec<u64> = ordered(&fds).map(inode).collect();
@@ -741,14 +756,9 @@ mod tests {
             let (mut server, mut spare) = channel();
             let (request, fds) = request_with(2);
             let start = pipe_end();
-            let handing: Vec<_> = ordered(&fds).map(|fd| fd.as_fd()).collect();
-            let start_msg: Vec<_> = Some(start.as_fd())
-                .filter(|_| with_start)
-                .into_iter()
-                .collect();
-            server.send_bytes(&request.encode()).unwrap();
-            send_fds(&mut server, &handing).unwrap();
-            server.send_fds(&start_msg).unwrap();
+            let handing: Vec<OwnedFd> = ordered(&fds).map(|fd| fd.try_clone().unwrap()).collect();
+            let started = Some(&start).filter(|_| with_start);
+            hand_over(&mut server, &request.encode(), &handing, started).unwrap();
             let incoming = receive(&mut spare, StartPipe::Follows).unwrap();
             assert_eq!(incoming.fds.len(), handing.len());
             let started = incoming.started.as_ref().map(inode);
@@ -760,14 +770,42 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_request_whose_descriptors_fall_short_is_refused() {
+    /// Sends a request with two passed descriptors, then the messages of descriptors
+    /// `send_fds` makes of its own (and one more pipe end), and returns why the server
+    /// refused it and how long that took.
+    fn refused(
+        send_fds: impl for<'a> FnOnce(&mut Comms, Vec<BorrowedFd<'a>>, BorrowedFd<'a>),
+    ) -> (String, Duration) {
         let (mut host, mut server) = channel();
         let (request, fds) = request_with(2);
+        let extra = pipe_end();
         host.send_bytes(&request.encode()).unwrap();
-        let some: Vec<_> = ordered(&fds).take(2).map(|fd| fd.as_fd()).collect();
-        host.send_fds(&some).unwrap();
-        host.send_fds(&[]).unwrap();
-        assert!(receive(&mut server, StartPipe::Never).is_err());
+        send_fds(
+            &mut host,
+            ordered(&fds).map(|fd| fd.as_fd()).collect(),
+            extra.as_fd(),
+        );
+        let begun = std::time::Instant::now();
+        let e = receive(&mut server, StartPipe::Never).err().unwrap();
+        (e.to_string(), begun.elapsed())
+    }
+
+    #[test]
+    fn a_request_whose_descriptors_fall_short_is_refused() {
+        let (e, took) = refused(|host, fds, _| {
+            host.send_fds(&fds[..2]).unwrap();
+            host.send_fds(&[]).unwrap();
+        });
+        assert!(e.contains("came with none"), "{e}");
+        assert!(took < Duration::from_secs(2), "it waited for more");
+    }
+
+    #[test]
+    fn a_request_with_more_descriptors_than_it_names_is_refused() {
+        let (e, _) = refused(|host, mut fds, extra| {
+            fds.push(extra);
+            host.send_fds(&fds).unwrap();
+        });
+        assert!(e.contains("came with 7"), "{e}");
     }
 }

@@ -34,7 +34,7 @@ use super::sys;
 use super::watch::Watched;
 use super::wire::Request;
 use crate::comms::Comms;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// How long the server waits for a spare to finish its set-up or take a request, before it
@@ -109,13 +109,7 @@ impl Spare {
         if !self.fits(request, key) {
             return Err(fds);
         }
-        // The request's descriptors, then a message with the start pipe's write end if there is
-        // one (see `server::receive`).
-        let handing: Vec<_> = fds.iter().map(|fd| fd.as_fd()).collect();
-        let start: Vec<_> = started.iter().map(|fd| fd.as_fd()).collect();
-        let handed = self.channel.send_bytes(bytes).is_ok()
-            && server::send_fds(&mut self.channel, &handing).is_ok()
-            && self.channel.send_fds(&start).is_ok();
+        let handed = server::hand_over(&mut self.channel, bytes, &fds, started).is_ok();
         if handed {
             Ok(self.pid)
         } else {
