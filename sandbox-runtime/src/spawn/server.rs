@@ -380,8 +380,12 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         };
         let (result, made_ahead) = match served {
             Ok(pid) => (i64::from(pid), true),
-            Err(fds) => {
-                let result = match place(&request, &fds) {
+            Err(received) => {
+                // The received originals are closed before the clone, so init does not get
+                // them too: only their placed copies.
+                let placed = place(&request, &received);
+                drop(received);
+                let result = match placed {
                     Ok(fds) => clone_init(request, &fds, start_end),
                     Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
                 };
