@@ -1,0 +1,73 @@
+//! Starts `/bin/true` in a sandbox many times back to back, the way the start-up benchmark's
+//! judged rows do (the program and its libraries bound, the host's network shared, the
+//! benchmark's two-line policy, `status()`), and prints the median. Made for counting what a
+//! start-up costs the kernel with `benches/syscalls_per_startup.sh`.
+//!
+//! ```text
+//! cargo run --release --example startups -- [COUNT] [--fork-server]
+//! ```
+
+use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
+    default kill;
+    use dynamic_startup, malloc, exit;
+};
+
+fn main() -> ExitCode {
+    let fork_server = std::env::args().any(|a| a == "--fork-server");
+    if fork_server {
+        if let Err(e) = sandbox_runtime::start_fork_server() {
+            eprintln!("cannot start the fork server: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let count = match std::env::args().nth(1).filter(|a| !a.starts_with("--")) {
+        None => 300,
+        Some(a) => match a.parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("COUNT must be a positive number, not {a:?}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let begun = Instant::now();
+        let mut cmd = SandboxCommand::new("/bin/true");
+        cmd.limits(Limits {
+            wall_time: Some(Duration::from_secs(10)),
+            ..Limits::default()
+        })
+        .stdin(Stdio::Null)
+        .stdout(Stdio::Null)
+        .stderr(Stdio::Null)
+        .share_network(true)
+        .use_fork_server(fork_server)
+        .add_program_with_libraries("/bin/true")
+        .policy(&POLICY);
+        match cmd.status() {
+            Ok(outcome) if outcome.status == Status::Exited(0) => {}
+            Ok(outcome) => {
+                eprintln!("a start-up did not end well: {outcome}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("cannot start the sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        times.push(begun.elapsed());
+    }
+    times.sort();
+    let how = if fork_server {
+        "through the fork server"
+    } else {
+        "cloned directly"
+    };
+    println!("{count} start-ups {how}: median {:?}", times[count / 2]);
+    ExitCode::SUCCESS
+}
