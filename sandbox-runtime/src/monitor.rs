@@ -177,10 +177,13 @@ impl Monitor {
         // A limit too far off to add to the start is no deadline.
         let deadline = self.wall_limit.and_then(|w| self.start.checked_add(w));
         loop {
-            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until it
-            // hangs up, the exec pipe until the exec, the listener once fetched (poll skips a
-            // negative fd).
-            let report = Some(&self.report).filter(|_| !st.report_closed);
+            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until the
+            // exec or its hang-up, the exec pipe until the exec, the listener once fetched (poll
+            // skips a negative fd). After the exec only init's final status can come on the
+            // report socket (the sandboxee's copy closed at the exec), just before init exits: it is
+            // read once init has ended, which spares this thread two wake-ups per sandbox (the
+            // status, then the hang-up some time before the pidfd's), each a cross-CPU wake-up.
+            let report = Some(&self.report).filter(|_| !st.report_closed && !st.exec_done);
             let exec_pipe = st.exec_pipe.as_ref().filter(|_| !st.exec_done);
             let installed = st.installed_pipe.as_ref();
             let slot = |fd: Option<RawFd>| libc::pollfd {
