@@ -42,6 +42,7 @@ fn main() {
         "signal-init" => signal_init(),
         "ptrace-parent" => ptrace_parent(),
         "ids" => ids(),
+        "caps" => caps(),
         "daemon" => daemon(),
         "forkbomb" => forkbomb(),
         "membomb" => membomb(),
@@ -713,6 +714,39 @@ fn ids() {
     for l in mounts.lines() {
         say(format!("mountinfo {l}"));
     }
+}
+
+/// Every capability set and the securebits, then each way back to a capability: raise an
+/// ambient one, unlock the securebits, put capabilities back with capset.
+fn caps() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for l in status.lines().filter(|l| l.starts_with("Cap")) {
+        say(l.replace(":\t", "="));
+    }
+    // SAFETY: prctl with integer arguments.
+    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    say(format!("securebits={bits:#x}"));
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE,
+            13, // CAP_NET_RAW
+            0,
+            0,
+        )
+    };
+    say(format!("ambient_raise={}", result(r.into())));
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, 0, 0, 0, 0) };
+    say(format!("unlock_securebits={}", result(r.into())));
+    // The version-3 header (version, pid 0 for this process), then effective, permitted and
+    // inheritable for capabilities 0-31 and 32-63, every bit set.
+    let header: [u32; 2] = [0x2008_0522, 0];
+    let data = [u32::MAX; 6];
+    // SAFETY: capset reads one header and two data structs of three u32 each (version 3).
+    let r = unsafe { libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) };
+    say(format!("capset_all={}", result(r)));
 }
 
 fn daemon() {

@@ -1015,6 +1015,20 @@ fn ptrace_attach_to_the_parent_fails() {
 }
 
 #[test]
+fn no_capability_is_left_or_can_be_taken_back() {
+    let r = Attack::new("caps").policy(&allow_all()).run();
+    r.expect_exit0();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(r.value(set), "0000000000000000", "{set}: {r}");
+    }
+    // NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each with its lock, and KEEP_CAPS_LOCKED.
+    assert_eq!(r.value("securebits"), "0xef", "{r}");
+    assert_eq!(r.value("ambient_raise"), "EPERM", "{r}");
+    assert_eq!(r.value("unlock_securebits"), "EPERM", "{r}");
+    assert_eq!(r.value("capset_all"), "EPERM", "{r}");
+}
+
+#[test]
 fn setuid_binary_does_not_raise_privileges() {
     let _g = shared();
     let dir = TempDir::new("suid");

@@ -1,7 +1,8 @@
 //! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
 //! signal, standard streams and passed descriptors, close everything else, chdir, open the
-//! program, the exec pipe, rlimits, drop every capability, no_new_privs, and the seccomp filter
-//! last, then `execveat` of the opened program with the runtime's magic.
+//! program, the exec pipe, rlimits, empty the capability sets (the bounding and ambient sets
+//! are empty already, from init), no_new_privs, and the seccomp filter last, then `execveat` of
+//! the opened program with the runtime's magic.
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
 //! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
@@ -207,39 +208,10 @@ fn rlimits(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Locks securebits, empties the bounding and ambient sets, then all three capability sets.
+/// Empties all three capability sets. The bounding and ambient sets are empty and securebits
+/// locked already: init did that, and this process inherited them (see
+/// [`super::init::limit_capabilities`]).
 fn drop_capabilities() -> Result<(), Failure> {
-    let bits = libc::SECBIT_NOROOT
-        | libc::SECBIT_NOROOT_LOCKED
-        | libc::SECBIT_NO_SETUID_FIXUP
-        | libc::SECBIT_NO_SETUID_FIXUP_LOCKED
-        | libc::SECBIT_KEEP_CAPS_LOCKED
-        | libc::SECBIT_NO_CAP_AMBIENT_RAISE
-        | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits as libc::c_ulong, 0, 0, 0) };
-    sys::check(r.into(), Step::Securebits)?;
-    for cap in 0..64 {
-        // SAFETY: prctl with integer arguments.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-        if r < 0 {
-            if sys::errno() == libc::EINVAL {
-                break; // past the last capability this kernel knows
-            }
-            return Err(Failure::at(Step::BoundingSet, cap as u32));
-        }
-    }
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    sys::check(r.into(), Step::AmbientCaps)?;
     #[repr(C)]
     struct Header {
         version: u32,
