@@ -2,9 +2,10 @@
 //! [`Outcome`] (for `status()` through the fork server, the caller's own thread).
 //!
 //! It polls five things:
-//! - the report socket: set-up failures from init or the sandboxee, the sandboxee's hello (with
-//!   the number its listener will get, the exec and installed pipes and, from the kernel, its
-//!   host pid), and its final wait status from init;
+//! - the report socket: set-up failures from init or the sandboxee, and the sandboxee's hello
+//!   (with the number its listener will get, the exec and installed pipes and, from the kernel,
+//!   its host pid), until the exec; init's report of the sandboxee's wait status, sent just
+//!   before init exits, is read once init has ended;
 //! - the exec pipe: a failed exec and, by hanging up, the proof that the exec happened;
 //! - the installed pipe, which hangs up when the filter is in place: the listener, whose number
 //!   came with the hello, can be taken (looks on a timer stand in when that does not come, see
@@ -180,9 +181,10 @@ impl Monitor {
             // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until the
             // exec or its hang-up, the exec pipe until the exec, the listener once fetched (poll
             // skips a negative fd). After the exec only init's final status can come on the
-            // report socket (the sandboxee's copy closed at the exec), just before init exits: it is
-            // read once init has ended, which spares this thread two wake-ups per sandbox (the
-            // status, then the hang-up some time before the pidfd's), each a cross-CPU wake-up.
+            // report socket (the sandboxee's copy closed at its exec, or at its death before),
+            // just before init exits: it is read once init has ended, which spares this thread
+            // two wake-ups per sandbox (the status, then the hang-up some time before the
+            // pidfd's), each a cross-CPU wake-up.
             let report = Some(&self.report).filter(|_| !st.report_closed && !st.exec_done);
             let exec_pipe = st.exec_pipe.as_ref().filter(|_| !st.exec_done);
             let installed = st.installed_pipe.as_ref();

@@ -42,6 +42,7 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
         installed = Some(pipes.installed);
     }
     rlimits(plan)?;
+    check_inherited_limits()?;
     drop_capabilities()?;
     no_new_privs()?;
     if let Some(filter) = &plan.parts.filter {
@@ -204,6 +205,25 @@ fn rlimits(plan: &Plan) -> Result<(), Failure> {
             )
         };
         sys::check_at(rc, Step::Rlimit, i as u32)?;
+    }
+    Ok(())
+}
+
+/// Checks that the capability limits init sets ([`super::init::limit_capabilities`]) came with
+/// this process: securebits as init locks them, and the bounding set without capability 0. Two
+/// reads and no credential copy; a sandboxee started on a path that skipped init's step fails
+/// here instead of running its program with a full bounding set.
+fn check_inherited_limits() -> Result<(), Failure> {
+    // SAFETY: prctl with integer arguments.
+    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    // SAFETY: prctl with integer arguments.
+    let cap0 = unsafe { libc::prctl(libc::PR_CAPBSET_READ, 0, 0, 0, 0) };
+    if bits != super::init::SECUREBITS || cap0 != 0 {
+        return Err(Failure {
+            step: Step::InheritedLimits,
+            index: 0,
+            errno: libc::EPERM,
+        });
     }
     Ok(())
 }

@@ -46,6 +46,7 @@ pub(crate) enum Step {
     FindProgram,
     ExecPipe,
     Rlimit,
+    InheritedLimits,
     DropCaps,
     NoNewPrivs,
     PredictListener,
@@ -54,7 +55,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 38] = [
+    const ALL: [Step; 39] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::WaitForIdMaps,
@@ -88,6 +89,7 @@ impl Step {
         Step::FindProgram,
         Step::ExecPipe,
         Step::Rlimit,
+        Step::InheritedLimits,
         Step::DropCaps,
         Step::NoNewPrivs,
         Step::PredictListener,
@@ -297,6 +299,7 @@ impl Descriptions {
                 Step::Securebits => "lock securebits".into(),
                 Step::BoundingSet => "clear the capability bounding set".into(),
                 Step::AmbientCaps => "clear ambient capabilities".into(),
+                Step::InheritedLimits => "check the capability limits inherited from init".into(),
                 Step::DropCaps => "drop capabilities".into(),
                 Step::NoNewPrivs => "set no_new_privs".into(),
                 Step::PredictListener => "predict the listener's descriptor".into(),
