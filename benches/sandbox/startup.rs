@@ -76,7 +76,7 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
     println!("== Start-up: /bin/true to its end ==");
     println!(
         "ours: /bin/true and its libraries bound, /proc, /dev, user+mount+pid+IPC+UTS+cgroup(+net) namespaces, \
-         a {}-line kill-by-default policy, the monitor thread",
+         a {}-line kill-by-default policy, the monitor",
         ours::TRUE_POLICY.lines().count()
     );
     peers::announce_missing();

@@ -351,8 +351,8 @@ impl SandboxCommand {
         Ok(self.spawn()?.wait_with_output())
     }
 
-    /// Runs to completion with inherited streams and returns the outcome. Through the fork
-    /// server, the sandbox is watched from the calling thread (no monitor thread is started).
+    /// Runs to completion with inherited streams and returns the outcome. The sandbox is watched
+    /// from the calling thread (no monitor thread is started).
     pub fn status(&mut self) -> Result<Outcome, SpawnError> {
         crate::spawn::run_to_end(self)
     }

@@ -20,9 +20,8 @@
 //! [`SandboxCommand::spawn`] clones the sandbox's init into new user, mount, pid, IPC, UTS,
 //! cgroup (and network) namespaces; init builds a fresh root file system and forks the program
 //! as pid 2, which drops every capability, sets `no_new_privs`, installs the policy's filter
-//! and execs. A monitor thread per sandbox (for `status()` through the fork server, the
-//! calling thread) watches seccomp user notifications (violations), the wall clock, and init's
-//! end. See the `spawn`, `seccomp` and `monitor` modules.
+//! and execs. A monitor thread per sandbox (for `status()`, the calling thread) watches seccomp
+//! user notifications (violations), the wall clock, and init's end. See the `spawn`, `seccomp` and `monitor` modules.
 //!
 //! # The fork server
 //! Init is a fork-like clone of the process that clones it. A host that calls

@@ -1,5 +1,5 @@
 //! The monitor: one thread per sandbox that watches it until it ends and builds the
-//! [`Outcome`] (for `status()` through the fork server, the caller's own thread).
+//! [`Outcome`] (for `status()`, the caller's own thread).
 //!
 //! It polls five things:
 //! - the report socket: set-up failures from init or the sandboxee, and the sandboxee's hello

@@ -261,6 +261,23 @@ fn nothing_leaks_after_timeouts_violations_kills_and_crashes() {
     assert!(left.len() < 4, "children: {left:?}");
 }
 
+/// Whether this process holds a descriptor for namespace `ns` (a `mnt:[...]` link).
+fn holds(ns: &str) -> bool {
+    common::fd_links(std::process::id()).iter().any(|l| l == ns)
+}
+
+/// Fails unless this process lets namespace `ns` go within 5 s.
+fn assert_let_go_soon(ns: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while holds(ns) {
+        assert!(
+            Instant::now() < deadline,
+            "{ns} is still held after the end"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Cloned directly, a sandbox's mount namespace is held by the host while the sandbox runs (its
 /// monitor lets it go after the outcome, so that the kernel's teardown of the mounts is not on
 /// the way to `wait`), and let go after the end, not kept. The namespace is named from inside:
@@ -282,18 +299,28 @@ fn the_mount_namespace_is_held_while_the_sandbox_runs_and_let_go_after_the_end()
     .unwrap();
     let ns = ns.trim().to_string();
     assert!(ns.starts_with("mnt:["), "{ns:?}");
-    let held = || common::fd_links(std::process::id()).contains(&ns);
-    assert!(held(), "the monitor holds no reference to {ns}");
+    assert!(holds(&ns), "the monitor holds no reference to {ns}");
     drop(c.stdin.take());
     assert_eq!(c.wait().status, Status::Exited(0));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while held() {
-        assert!(
-            Instant::now() < deadline,
-            "{ns} is still held after the end"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert_let_go_soon(&ns);
+}
+
+/// `status()` of a directly cloned sandbox watches it from the calling thread and hands what it
+/// kept to the runtime's release thread: the reference to its mount namespace is let go after
+/// the end all the same.
+#[test]
+fn status_lets_the_mount_namespace_go_after_the_end() {
+    let (read, write) = std::io::pipe().unwrap();
+    let outcome = common::command("/bin/sh")
+        .args(["-c", "readlink /proc/self/ns/mnt"])
+        .use_fork_server(false)
+        .stdout(Stdio::Fd(write.into()))
+        .status()
+        .unwrap();
+    assert_eq!(outcome.status, Status::Exited(0));
+    let ns = std::io::read_to_string(read).unwrap().trim().to_string();
+    assert!(ns.starts_with("mnt:["), "{ns:?}");
+    assert_let_go_soon(&ns);
 }
 
 /// A wall-time limit too far off to add to the start is no deadline, not a failure.

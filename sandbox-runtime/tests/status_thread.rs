@@ -1,7 +1,7 @@
-//! `status()` through the fork server watches the sandbox from the calling thread: no monitor
-//! thread, and the calling thread's timer slack (which the monitor lowers while it watches) as
-//! it was. A binary of its own, so that no other test's monitor thread is about while a
-//! watcher looks for one.
+//! `status()` watches the sandbox from the calling thread, through the fork server or cloned
+//! directly: no monitor thread, and the calling thread's timer slack (which the monitor lowers
+//! while it watches) as it was. A binary of its own, so that no other test's monitor thread is
+//! about while a watcher looks for one.
 
 mod common;
 
@@ -38,7 +38,7 @@ fn timer_slack() -> libc::c_int {
 }
 
 #[test]
-fn status_through_the_fork_server_starts_no_monitor_thread() {
+fn status_starts_no_monitor_thread() {
     start_fork_server().expect("the fork server starts");
     let sleep = |fork_server: bool| {
         let status = common::command("/bin/sleep")
@@ -49,11 +49,22 @@ fn status_through_the_fork_server_starts_no_monitor_thread() {
             .status;
         assert_eq!(status, Status::Exited(0));
     };
-    // SAFETY: prctl with integer arguments; sets this thread's own setting.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 123_456, 0, 0, 0) };
-    assert!(!monitor_thread_seen_during(|| sleep(true)));
-    assert_eq!(timer_slack(), 123_456);
-    // The watcher does see one where there is one. Second: a direct clone's monitor thread
-    // outlives `status()` for a moment (it lets the sandbox's mounts go after the outcome).
-    assert!(monitor_thread_seen_during(|| sleep(false)));
+    for fork_server in [true, false] {
+        // SAFETY: prctl with integer arguments; sets this thread's own setting.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 123_456, 0, 0, 0) };
+        assert!(
+            !monitor_thread_seen_during(|| sleep(fork_server)),
+            "fork server: {fork_server}"
+        );
+        assert_eq!(timer_slack(), 123_456, "fork server: {fork_server}");
+    }
+    // The watcher does see one where there is one: `spawn()` watches on a thread of its own.
+    assert!(monitor_thread_seen_during(|| {
+        let mut child = common::command("/bin/sleep")
+            .arg("0.2")
+            .use_fork_server(false)
+            .spawn()
+            .unwrap();
+        assert_eq!(child.wait().status, Status::Exited(0));
+    }));
 }

@@ -16,6 +16,7 @@ mod idmap;
 mod init;
 mod mounts;
 mod plan;
+mod release;
 mod sandbox_path;
 mod sandboxee;
 mod server;
@@ -149,24 +150,21 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
     watch_on_a_thread(start(cmd)?)
 }
 
-/// Runs `cmd` to its end (see [`SandboxCommand::status`]). A sandbox the fork server cloned is
-/// watched from the calling thread, which would only wait for a monitor thread anyway: no
-/// thread is started, and no other thread has to wake this one at the end. One cloned
-/// directly has a monitor thread as [`spawn`] gives it, which lets what it kept go after the
-/// outcome (see [`KeptUntilEnd`]).
+/// Runs `cmd` to its end (see [`SandboxCommand::status`]). The sandbox is watched from the
+/// calling thread, which would only wait for a monitor thread anyway: no thread is started, and
+/// no other thread has to wake this one at the end. What a directly cloned sandbox kept until
+/// its end goes to the runtime's release thread afterwards (see [`release`]), so that letting
+/// it go is not on the way back to the caller.
 pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError> {
-    let started = start(cmd)?;
-    if started.kept.is_some() {
-        return Ok(watch_on_a_thread(started)?.wait());
-    }
     let Started {
         pid,
         pidfd,
         streams: [stdin, stdout, stderr],
         monitor,
         observations,
+        kept,
         ..
-    } = started;
+    } = start(cmd)?;
     // As `SandboxChild::wait` does: the program sees the end of a piped input, and observed
     // calls nobody will read are dropped as they come rather than kept in memory.
     drop((stdin, observations));
@@ -178,6 +176,9 @@ pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError
     let outcome = monitor.run();
     unwatched.armed = false;
     drop((unwatched, stdout, stderr));
+    if let Some(kept) = kept {
+        release::later(kept);
+    }
     Ok(outcome)
 }
 
@@ -491,8 +492,9 @@ pub(crate) fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
     Some(file.into())
 }
 
-/// What the monitor thread of a directly cloned sandbox keeps until it has sent the outcome, so
-/// that letting it go is not on the way to the caller's `wait`.
+/// What a directly cloned sandbox keeps until its outcome is out, so that letting it go is not on
+/// the way to the caller's `wait`: its monitor thread drops it after sending the outcome, and
+/// `status()` hands it to [`release::later`].
 struct KeptUntilEnd {
     /// The plan init was cloned with. Init's copy of the host shares the pages it was built in
     /// until init ends: freed while init lives, each page the allocator writes is copied first

@@ -1,0 +1,68 @@
+//! The runtime's release thread: where what a directly cloned sandbox kept until its end (see
+//! [`super::KeptUntilEnd`]) is let go when `status()` watched the sandbox from the caller's
+//! thread.
+//!
+//! Letting it go closes the last reference to the sandbox's mount namespace, whose teardown
+//! unmounts everything in it and waits for an expedited RCU grace period, and frees the plan
+//! init was cloned with. On the caller's thread, that would come between the sandbox's end and
+//! the return of `status()`; on a thread of its own, it overlaps whatever the caller does next.
+//! The thread is started at the first such sandbox and then lives as long as the process,
+//! blocked on its channel while there is nothing to drop (as the fork server's parent thread
+//! does). It only drops what it is sent.
+
+use std::sync::mpsc::{self, Sender};
+use std::sync::OnceLock;
+
+/// Something to drop on the release thread.
+type Item = Box<dyn Send>;
+
+/// Drops `item` on the release thread, started at the first call. If that thread cannot be
+/// started, `item` is dropped here, on the calling thread.
+pub(super) fn later(item: impl Send + 'static) {
+    static RELEASER: OnceLock<Option<Sender<Item>>> = OnceLock::new();
+    let item: Item = Box::new(item);
+    if let Some(tx) = RELEASER.get_or_init(start) {
+        // A send fails only if the thread has ended; the error holds the item, dropped here.
+        let _ = tx.send(item);
+    }
+}
+
+/// Starts the release thread; `None` if it cannot be started.
+fn start() -> Option<Sender<Item>> {
+    let (tx, rx) = mpsc::channel::<Item>();
+    std::thread::Builder::new()
+        .name("sandbox-release".into())
+        .stack_size(128 << 10)
+        .spawn(move || rx.into_iter().for_each(drop))
+        .ok()?;
+    Some(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::later;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Reports, when dropped, the name of the thread that dropped it.
+    struct Tell(mpsc::Sender<Option<String>>);
+
+    impl Drop for Tell {
+        fn drop(&mut self) {
+            let name = std::thread::current().name().map(str::to_string);
+            let _ = self.0.send(name);
+        }
+    }
+
+    #[test]
+    fn items_are_dropped_on_the_release_thread_in_order() {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..3 {
+            later(Tell(tx.clone()));
+        }
+        for _ in 0..3 {
+            let dropped_by = rx.recv_timeout(Duration::from_secs(5)).expect("dropped");
+            assert_eq!(dropped_by.as_deref(), Some("sandbox-release"));
+        }
+    }
+}
