@@ -247,3 +247,53 @@ fn compile_writes_the_raw_program() {
     ]);
     assert_eq!(code(&out), 2);
 }
+
+/// A report in a directory the sandbox may write to: the program plants a link to a host file
+/// under the report's name, and the report replaces the link instead of overwriting that file.
+#[test]
+fn a_link_the_sandbox_plants_at_the_report_is_replaced_not_followed() {
+    let s = ScratchDir::new("report-link");
+    let victim = s.write("victim", "secret\n");
+    std::fs::create_dir(s.path().join("out")).unwrap();
+    // Writable by the sandbox's host id (65534 as root, the caller's own otherwise).
+    let open_to_all = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(s.path().join("out"), open_to_all).unwrap();
+    let rw = format!("{}:/out", s.file("out"));
+    let report = s.path().join("out/report.json");
+    let policy = s.write("all.policy", "default allow;\n");
+    let out = sandbox_output(&[
+        "run",
+        "--policy",
+        &policy,
+        "--rw",
+        &rw,
+        "--report",
+        report.to_str().unwrap(),
+        "--",
+        "/bin/ln",
+        "-sf",
+        &victim,
+        "/out/report.json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n");
+    assert!(std::fs::symlink_metadata(&report).unwrap().is_file());
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["exit_code"], 0);
+}
+
+/// A report whose directory does not exist is refused before anything runs.
+#[test]
+fn a_report_in_a_missing_directory_is_a_setup_error_before_the_run() {
+    let s = ScratchDir::new("report-missing");
+    let report = s.path().join("no-such-dir/report.json");
+    let marker = s.path().join("ran");
+    let out = shell(
+        &s,
+        &format!("echo > {}", marker.display()),
+        &["--report", report.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+    assert!(!marker.exists());
+}

@@ -1,6 +1,7 @@
 //! `sandbox learn -o OUT.policy [options] -- PROGRAM [ARGS...]`: runs the program with every
 //! system call observed and let through, and writes a policy that allows what it did.
 
+use crate::output_file::OutputFile;
 use crate::run::{self, SandboxArgs, EXIT_SETUP};
 use crate::synth::{self, Call, Learned, Run};
 use clap::Args;
@@ -59,6 +60,14 @@ pub fn main(args: LearnArgs) -> ExitCode {
         return ExitCode::from(EXIT_SETUP);
     };
     let sidecar = sidecar_path(&args.output);
+    // Opened before the run, so that the sandbox cannot redirect what is written after it (see
+    // `OutputFile`).
+    let opened = [&args.output, &sidecar].map(|p| {
+        OutputFile::open(p).map_err(|e| eprintln!("sandbox: cannot write `{}`: {e}", p.display()))
+    });
+    let [Ok(output_file), Ok(sidecar_file)] = opened else {
+        return ExitCode::from(EXIT_SETUP);
+    };
     let mut learned = if args.append && sidecar.exists() {
         match std::fs::read_to_string(&sidecar)
             .map_err(|e| e.to_string())
@@ -112,7 +121,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
     });
     // The observations first: they stay for a later `--append` even if no policy can be
     // written from them.
-    if let Err(e) = write_whole(&sidecar, &(learned.to_json() + "\n")) {
+    if let Err(e) = sidecar_file.write(&(learned.to_json() + "\n")) {
         eprintln!("sandbox: cannot write `{}`: {e}", sidecar.display());
         return ExitCode::from(EXIT_SETUP);
     }
@@ -126,7 +135,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
             return ExitCode::from(EXIT_SETUP);
         }
     };
-    if let Err(e) = write_whole(&args.output, &text.text) {
+    if let Err(e) = output_file.write(&text.text) {
         eprintln!("sandbox: cannot write `{}`: {e}", args.output.display());
         return ExitCode::from(EXIT_SETUP);
     }
@@ -142,20 +151,6 @@ pub fn main(args: LearnArgs) -> ExitCode {
         learned.runs.len()
     );
     run::report(&outcome)
-}
-
-/// Writes `text` to `path` whole or not at all: to a temporary file beside it (named after this
-/// process, so two learns writing the same file do not share it), then renamed over it, so a
-/// failure part-way (a full disk) leaves the old file as it was.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_os_string();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }
 
 /// `OUT.policy.learn.json` beside `OUT.policy`.

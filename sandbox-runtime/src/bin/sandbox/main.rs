@@ -5,6 +5,7 @@ mod check;
 mod compile;
 mod explain;
 mod learn;
+mod output_file;
 mod policy_file;
 mod run;
 mod synth;

@@ -1,5 +1,6 @@
 //! `sandbox run --policy FILE [options] -- PROGRAM [ARGS...]`
 
+use crate::output_file::OutputFile;
 use crate::policy_file;
 use clap::Args;
 use sandbox_runtime::{Limits, Outcome, SandboxChild, SandboxCommand, Status, SyscallMode};
@@ -90,6 +91,15 @@ pub struct SandboxArgs {
 
 /// Runs the program and maps the outcome to an exit status.
 pub fn main(args: RunArgs) -> ExitCode {
+    // Opened before the run, so that the sandbox cannot redirect the report (see `OutputFile`).
+    let report_file = match args.report.as_deref().map(OutputFile::open).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            let path = args.report.as_deref().unwrap_or(Path::new("")).display();
+            eprintln!("sandbox: cannot write report `{path}`: {e}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
     let started = start(&args.sandbox, &args.command, |cmd| {
         let compiled = policy_file::load(&args.policy).ok_or(ExitCode::from(EXIT_SETUP))?;
         cmd.policy(&compiled.policy);
@@ -111,10 +121,13 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     }
     let outcome = child.wait();
-    if let Some(path) = &args.report {
+    if let Some(file) = &report_file {
         let json = serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, json + "\n") {
-            eprintln!("sandbox: cannot write report `{}`: {e}", path.display());
+        if let Err(e) = file.write(&(json + "\n")) {
+            eprintln!(
+                "sandbox: cannot write report `{}`: {e}",
+                file.path().display()
+            );
         }
     }
     report(&outcome)

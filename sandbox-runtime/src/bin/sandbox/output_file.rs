@@ -1,0 +1,195 @@
+//! Files the command writes after a sandbox has run (`run --report`, `learn`'s policy and its
+//! sidecar), written so that the sandbox cannot redirect them.
+//!
+//! Such a file often sits in a directory the sandbox could write to (a `--rw` bind), where the
+//! program may plant a symbolic link under the file's name, or in place of a directory on its
+//! path, for the command to follow with its own privileges after the run (or after a later
+//! run). So the directory is opened before the sandbox starts, which pins it whatever is renamed
+//! later, and the file is written into that open directory: to a temporary file created there
+//! (`O_EXCL`, which never follows a link), then renamed over the name (which replaces a link
+//! rather than following it). The file is therefore whole or not there at all, and always in
+//! the directory named.
+//!
+//! A path under `/dev/` or `/proc/` (`/dev/stderr`, `/dev/fd/3`) is a stream the caller set up,
+//! in a place no sandbox writes to: it is opened for appending, following links, before the
+//! sandbox starts, and written to as it is.
+
+use nix::fcntl::{open, openat, renameat, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{unlinkat, UnlinkatFlags};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// A file to write later, opened (or its directory opened) now.
+#[derive(Debug)]
+pub struct OutputFile {
+    path: PathBuf,
+    target: Target,
+}
+
+/// Where the text goes.
+#[derive(Debug)]
+enum Target {
+    /// A stream under `/dev/` or `/proc/`, open for appending.
+    Stream(File),
+    /// A regular file `name`, replaced whole in the open directory `dir`.
+    Replace { dir: OwnedFd, name: OsString },
+}
+
+impl OutputFile {
+    /// Opens what `path` names: a stream under `/dev/` or `/proc/`, else the directory of the
+    /// file to write. Fails if `path` names no file in a directory (`/`, `..`, or a path
+    /// ending in `/`), or what it needs cannot be opened.
+    pub fn open(path: &Path) -> io::Result<OutputFile> {
+        let target = if path.starts_with("/dev") || path.starts_with("/proc") {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(path)?;
+            Target::Stream(file)
+        } else {
+            let name = path
+                .file_name()
+                .filter(|_| !path.as_os_str().as_encoded_bytes().ends_with(b"/"))
+                .ok_or_else(|| io::Error::other("the path names no file"))?;
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            let dir = open(parent, flags, Mode::empty()).map_err(io::Error::from)?;
+            Target::Replace {
+                // SAFETY: `open` just returned this descriptor and nothing else owns it.
+                dir: unsafe { OwnedFd::from_raw_fd(dir) },
+                name: name.to_os_string(),
+            }
+        };
+        Ok(OutputFile {
+            path: path.to_path_buf(),
+            target,
+        })
+    }
+
+    /// The path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `text`: appended to a stream; for a file, as the whole file, to a new temporary
+    /// file in the directory then renamed over the name, so that on a failure nothing is left
+    /// but what was there before.
+    pub fn write(&self, text: &str) -> io::Result<()> {
+        let (dir, name) = match &self.target {
+            Target::Stream(file) => return (&*file).write_all(text.as_bytes()),
+            Target::Replace { dir, name } => (dir.as_raw_fd(), name),
+        };
+        let tmp = temporary_name(name);
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let mode = Mode::from_bits_truncate(0o666);
+        let fd = openat(Some(dir), tmp.as_os_str(), flags, mode).map_err(io::Error::from)?;
+        // SAFETY: `openat` just returned this descriptor and nothing else owns it.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        let written = file.write_all(text.as_bytes()).and_then(|()| {
+            renameat(Some(dir), tmp.as_os_str(), Some(dir), name.as_os_str())
+                .map_err(io::Error::from)
+        });
+        if written.is_err() {
+            let _ = unlinkat(Some(dir), tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        }
+        written
+    }
+}
+
+/// `.NAME.PID.tmp`: hidden, and this process's own (two commands writing the same file do not
+/// share it).
+fn temporary_name(name: &OsStr) -> OsString {
+    let mut tmp = OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    tmp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{temporary_name, OutputFile};
+    use std::os::unix::fs::FileTypeExt;
+    use std::path::PathBuf;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("output-file-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_link_planted_under_the_name_is_replaced_not_followed() {
+        let dir = scratch("link");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        let out = OutputFile::open(&dir.join("report.json")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("report.json")).unwrap();
+        out.write("report").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+        let meta = std::fs::symlink_metadata(dir.join("report.json")).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(
+            std::fs::read_to_string(dir.join("report.json")).unwrap(),
+            "report"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_link_after_the_open_is_not_followed() {
+        let dir = scratch("dir");
+        let elsewhere = dir.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::create_dir(dir.join("out")).unwrap();
+        let out = OutputFile::open(&dir.join("out/report.json")).unwrap();
+        std::fs::rename(dir.join("out"), dir.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.join("out")).unwrap();
+        out.write("report").unwrap();
+        assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+        let written = std::fs::read_to_string(dir.join("moved/report.json")).unwrap();
+        assert_eq!(written, "report");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_planted_temporary_name_is_an_error_and_left_alone() {
+        let dir = scratch("tmp");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        let out = OutputFile::open(&dir.join("report.json")).unwrap();
+        let tmp = dir.join(temporary_name(std::ffi::OsStr::new("report.json")));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        assert!(out.write("report").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+        assert!(!dir.join("report.json").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_path_naming_no_file_or_a_missing_directory_is_refused_at_once() {
+        assert!(OutputFile::open(std::path::Path::new("/")).is_err());
+        assert!(OutputFile::open(std::path::Path::new("/tmp/")).is_err());
+        assert!(OutputFile::open(std::path::Path::new("/no-such-dir-here/report.json")).is_err());
+        assert!(OutputFile::open(std::path::Path::new("report.json")).is_ok());
+    }
+
+    #[test]
+    fn a_path_under_dev_is_a_stream_written_as_it_is() {
+        let out = OutputFile::open(std::path::Path::new("/dev/null")).unwrap();
+        out.write("report").unwrap();
+        assert!(std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+}
