@@ -492,7 +492,18 @@ fn random_policies_match_seccompiler() {
                 assert_eq!(a, ret::ERRNO | 38);
                 continue;
             }
+            if prelude_kills(arch, &rules, default, nr) {
+                assert_eq!(
+                    a,
+                    ret::KILL_PROCESS,
+                    "{arch} nr {nr}: the prelude kills\n{text}"
+                );
+                continue;
+            }
             let b = action_of(eval::run(&theirs, &data).unwrap().ret);
+            if a == ret::KILL_PROCESS && prelude_may_kill(arch, &rules, nr, data.args[0]) {
+                continue;
+            }
             assert_eq!(
                 a, b,
                 "{arch} nr {nr} args {:#x?}: ours {a:#x}, seccompiler {b:#x}\n{text}",
@@ -502,6 +513,39 @@ fn random_policies_match_seccompiler() {
         }
     }
     assert!(probes >= 100_000);
+}
+
+/// Whether the prelude's guards kill call `nr` under a policy naming `rules` with `default`:
+/// `seccomp`, `ptrace` and `io_uring_setup` where the policy leaves them to a default that lets
+/// calls run. (`prctl(PR_SET_SECCOMP)` is killed too where the policy may let it run: see
+/// [`prelude_may_kill`].)
+fn prelude_kills(
+    arch: Arch,
+    rules: &BTreeMap<u32, Vec<Vec<SimpleCmp>>>,
+    default: &str,
+    nr: u32,
+) -> bool {
+    let nr_of = |name| tables::syscall_by_name(arch, name).map(|s| s.nr);
+    let unnamed = |name| !nr_of(name).is_some_and(|n| rules.contains_key(&n));
+    let default_runs = matches!(default, "allow" | "log");
+    let guarded = ["seccomp", "ptrace", "io_uring_setup"];
+    default_runs && guarded.iter().any(|g| nr_of(g) == Some(nr) && unnamed(g))
+}
+
+/// Whether the prelude may have put a kill before the policy's answer: `prctl` with option
+/// `PR_SET_SECCOMP` (22) where the policy does not name `seccomp`. Whether it did depends on
+/// the policy's `prctl` rules (see `prelude_guards_follow_what_the_policy_names`); here it
+/// is enough that it only ever kills.
+fn prelude_may_kill(
+    arch: Arch,
+    rules: &BTreeMap<u32, Vec<Vec<SimpleCmp>>>,
+    nr: u32,
+    arg0: u64,
+) -> bool {
+    let nr_of = |name| tables::syscall_by_name(arch, name).map(|s| s.nr);
+    nr_of("prctl") == Some(nr)
+        && arg0 as u32 == 22
+        && !nr_of("seccomp").is_some_and(|n| rules.contains_key(&n))
 }
 
 /// Where seccompiler is known to be wrong: it does not kill x32-numbered calls, so an
@@ -528,4 +572,66 @@ fn x32_numbers_are_killed_where_seccompiler_lets_them_through() {
         action_of(eval::run(ours, &x32_ptrace).unwrap().ret),
         ret::KILL_PROCESS
     );
+}
+
+/// The prelude's guards against getting around the filter, case by case: what each policy's
+/// program answers for `seccomp`, `ptrace`, `io_uring_setup` and `prctl(PR_SET_SECCOMP)` (and
+/// another `prctl`), on x86-64.
+#[test]
+fn prelude_guards_follow_what_the_policy_names() {
+    const KILL: u32 = ret::KILL_PROCESS;
+    const ALLOW: u32 = ret::ALLOW;
+    const EPERM: u32 = ret::ERRNO | 1;
+    let cases: [(&str, [u32; 5]); 6] = [
+        // seccomp, ptrace, io_uring_setup, prctl(PR_SET_SECCOMP), prctl(PR_SET_NAME)
+        ("default allow;", [KILL, KILL, KILL, KILL, ALLOW]),
+        ("default log;", [KILL, KILL, KILL, KILL, ret::LOG]),
+        (
+            "default allow;\nallow seccomp, ptrace, io_uring_setup;",
+            [ALLOW, ALLOW, ALLOW, ALLOW, ALLOW],
+        ),
+        (
+            "default kill;\nallow prctl;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default errno(EPERM);\nallow prctl;",
+            [EPERM, EPERM, EPERM, KILL, ALLOW],
+        ),
+        ("default errno(EPERM);", [EPERM, EPERM, EPERM, EPERM, EPERM]),
+    ];
+    let arch = Arch::X86_64;
+    let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr as i32;
+    let calls = [
+        (nr("seccomp"), 1),
+        (nr("ptrace"), 16),
+        (nr("io_uring_setup"), 4),
+        (nr("prctl"), 22),
+        (nr("prctl"), 15),
+    ];
+    for (text, expected) in cases {
+        let compiled = compile(text);
+        let program = &compiled.policy.program(arch).unwrap().filter;
+        for ((nr, arg0), want) in calls.into_iter().zip(expected) {
+            let data = SeccompData {
+                nr,
+                arch: arch.audit_arch(),
+                instruction_pointer: 0,
+                args: [arg0, 0, 0, 0, 0, 0],
+            };
+            let got = action_of(eval::run(program, &data).unwrap().ret);
+            assert_eq!(got, want, "{text}: nr {nr}, first argument {arg0}");
+        }
+    }
+    // A policy whose own `prctl` rules already refuse PR_SET_SECCOMP gets no guard: its
+    // default decides (tag 0), and its program is as it was.
+    let compiled = compile("default kill;\nallow prctl if option == PR_SET_NAME;");
+    let program = &compiled.policy.program(arch).unwrap().filter;
+    let data = SeccompData {
+        nr: nr("prctl"),
+        arch: arch.audit_arch(),
+        instruction_pointer: 0,
+        args: [22, 0, 0, 0, 0, 0],
+    };
+    assert_eq!(eval::run(program, &data).unwrap().ret, ret::KILL_PROCESS);
 }

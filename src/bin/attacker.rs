@@ -28,6 +28,8 @@ fn main() {
         "ioctl-tiocsti" => ioctl_tiocsti(),
         "openat-fdcwd" => openat_fdcwd(),
         "clone3" => clone3(),
+        "own-filter" => own_filter(rest[0]),
+        "io-uring" => io_uring(),
         "raw" => raw(rest[0]),
         "read" => read_paths(&rest),
         "write" => write_path(rest[0]),
@@ -152,6 +154,73 @@ fn socket() {
     // SAFETY: integer arguments.
     let r = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     say(format!("socket={}", result(r.into())));
+}
+
+/// Adds a filter of its own that fails `socket` with EPERM (through `seccomp` or `prctl`, as
+/// `how` says), then calls `socket`: a filter the program adds ranks `errno` above the
+/// notification that reports the sandbox policy's kill, so the call would fail and the program
+/// go on, unreported, were the filter let in.
+fn own_filter(how: &str) {
+    let ld_nr = libc::sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k: 0, // seccomp_data.nr
+    };
+    let is_socket = libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 1,
+        k: libc::SYS_socket as u32,
+    };
+    let ret = |k: u32| libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let filter = [
+        ld_nr,
+        is_socket,
+        ret(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        ret(libc::SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    let r = match how {
+        // SAFETY: prog points to a live filter of prog.len instructions.
+        "seccomp" => unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            )
+        },
+        // SAFETY: as above.
+        _ => unsafe {
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            )
+            .into()
+        },
+    };
+    say(format!("own_filter={}", result(r)));
+    socket();
+}
+
+/// Sets up an io_uring, whose operations (opening files, sockets) run with no system call for
+/// the filter to see.
+fn io_uring() {
+    // struct io_uring_params (120 bytes), all zero: the kernel's defaults.
+    let mut params: [u8; 120] = [0; 120];
+    // SAFETY: params is a live buffer of the struct's size (120 bytes).
+    let r = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, params.as_mut_ptr()) };
+    say(format!("io_uring_setup={}", result(r)));
 }
 
 /// A 32-bit system call through `int 0x80` (the i386 ABI on an x86-64 kernel).

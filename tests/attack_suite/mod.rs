@@ -1005,13 +1005,68 @@ fn host_signal_handlers_do_not_run_in_init() {
 #[test]
 fn ptrace_attach_to_the_parent_fails() {
     let _g = shared();
-    let r = Attack::new("ptrace-parent").policy(&allow_all()).run();
+    // A policy that names ptrace (the prelude kills it otherwise, see below): the kernel's own
+    // refusal is what is tested here.
+    let r = Attack::new("ptrace-parent")
+        .policy(&compile("default allow;\nallow ptrace;\n"))
+        .run();
     r.expect_exit0();
     assert_eq!(r.value("ppid"), "1", "{r}");
     assert_eq!(r.value("attach 1"), "EPERM", "{r}");
     assert_eq!(r.value("seize 1"), "EPERM", "{r}");
     assert!(!r.value("read_init_mem").starts_with("OK"), "{r}");
     assert!(!r.value("init_environ").starts_with("OK"), "{r}");
+}
+
+/// A filter the program adds would rank its `errno` above the notification that reports the
+/// policy's kill, so the killed call would fail and the program go on, unreported. The prelude
+/// kills both ways to add one where the policy does not name `seccomp`: under a default that
+/// lets calls run, and with a policy that allows `prctl` outright.
+#[test]
+fn a_filter_the_program_adds_cannot_hide_a_killed_call() {
+    let _g = shared();
+    let deny_list = compile("default allow;\nkill socket;\n");
+    let prctl_allowed = compile(&format!("{ALL_GROUPS}\nallow prctl;\n"));
+    let cases = [
+        (&deny_list, "seccomp", "kill seccomp"),
+        (
+            &deny_list,
+            "prctl",
+            "kill prctl if option == PR_SET_SECCOMP",
+        ),
+        (
+            &prctl_allowed,
+            "prctl",
+            "kill prctl if option == PR_SET_SECCOMP",
+        ),
+    ];
+    for (policy, how, rule) in cases {
+        let r = Attack::new("own-filter").args([how]).policy(policy).run();
+        let v = r.violation();
+        assert_eq!(v.syscall, how, "{r}");
+        assert!(v.decided_by.contains(rule), "{how}: {r}");
+        assert_eq!(r.get("own_filter"), None, "the filter went in: {r}");
+        assert_eq!(r.get("socket"), None, "{r}");
+    }
+}
+
+/// A tracer can resume a traced call with a signal pending, which interrupts the call's wait for
+/// the monitor before the monitor reads it; an io_uring runs operations with no system call at
+/// all. Where a policy's default lets calls run and it does not name them, both are killed.
+#[test]
+fn ptrace_and_io_uring_are_killed_unless_the_policy_names_them() {
+    let _g = shared();
+    let deny_list = compile("default allow;\nkill socket;\n");
+    for (attack, syscall) in [("ptrace-parent", "ptrace"), ("io-uring", "io_uring_setup")] {
+        let r = Attack::new(attack).policy(&deny_list).run();
+        let v = r.violation();
+        assert_eq!(v.syscall, syscall, "{r}");
+        assert!(v.decided_by.contains(&format!("kill {syscall}")), "{r}");
+    }
+    let named = compile("default allow;\nkill socket;\nallow io_uring_setup;\n");
+    let r = Attack::new("io-uring").policy(&named).run();
+    r.expect_exit0();
+    assert!(r.get("io_uring_setup").is_some(), "{r}");
 }
 
 #[test]

@@ -42,6 +42,151 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
     }
 }
 
+/// `prctl`'s option that installs a seccomp filter.
+const PR_SET_SECCOMP: i128 = 22;
+
+/// Calls that would let a program get around the policy's kills, each killed unless the policy
+/// names it, where the policy's `default` would let it run (`allow`, `log`):
+/// - `seccomp`: a filter the program adds ranks its `errno` or `trap` above the notification
+///   that reports a kill, so the killed call would fail and the program go on, unreported;
+/// - `ptrace`: a tracer can resume a traced call with a signal pending, which interrupts the
+///   wait for the monitor before it reads the notification;
+/// - `io_uring_setup`: a ring runs operations (opening files, sockets) with no system call
+///   for the filter to see.
+///
+/// And `prctl(PR_SET_SECCOMP, ...)`, the other way to add a filter, unless the policy names
+/// `seccomp`: killed before the policy's own `prctl` rules, whatever its default, where those
+/// rules or the default may let it run (`allow prctl;`); a policy that already refuses it keeps
+/// its program as it is.
+pub(super) fn add_filter_guards(
+    rules: &mut Vec<RuleMeta>,
+    arches: &mut [CheckedArch],
+    default: Action,
+) {
+    let default_runs = matches!(default, Action::Allow | Action::Log);
+    let named = |arches: &[CheckedArch], name: &str| {
+        arches.iter().any(|c| {
+            tables::syscall_by_name(c.arch, name).is_some_and(|s| c.syscalls.contains_key(&s.nr))
+        })
+    };
+    let seccomp_named = named(arches, "seccomp");
+    if default_runs {
+        for name in ["seccomp", "ptrace", "io_uring_setup"] {
+            if !named(arches, name) {
+                add_unconditional_kill(rules, arches, name);
+            }
+        }
+    }
+    if !seccomp_named && prctl_may_set_seccomp(arches, default_runs) {
+        add_prctl_seccomp_kill(rules, arches);
+    }
+}
+
+/// Whether `prctl(PR_SET_SECCOMP, ...)` may run under the policy as written on some
+/// architecture: its `prctl` rules, in order, then the default. A rule whose condition looks
+/// at other arguments than the option may or may not match; it counts as letting the call run
+/// when its action does, and as not deciding otherwise.
+fn prctl_may_set_seccomp(arches: &[CheckedArch], default_runs: bool) -> bool {
+    let runs = |action: Action| matches!(action, Action::Allow | Action::Log);
+    arches.iter().any(|checked| {
+        let Some(spec) = tables::syscall_by_name(checked.arch, "prctl") else {
+            return false;
+        };
+        let Some(branches) = checked.syscalls.get(&spec.nr) else {
+            return default_runs;
+        };
+        let option = [PR_SET_SECCOMP as u64, 0, 0, 0, 0, 0];
+        for branch in branches {
+            match &branch.cond {
+                None => return runs(branch.action),
+                Some(cond) if only_on_first_argument(cond) => {
+                    if cond.holds(&option) {
+                        return runs(branch.action);
+                    }
+                }
+                Some(_) if runs(branch.action) => return true,
+                Some(_) => {}
+            }
+        }
+        default_runs
+    })
+}
+
+/// Whether every comparison in `cond` is on the first argument.
+fn only_on_first_argument(cond: &CheckedCond) -> bool {
+    match cond {
+        CheckedCond::Cmp(c) => c.arg == 0,
+        CheckedCond::Not(c) => only_on_first_argument(c),
+        CheckedCond::And(a, b) | CheckedCond::Or(a, b) => {
+            only_on_first_argument(a) && only_on_first_argument(b)
+        }
+    }
+}
+
+/// Kills every call of `name`, as a prelude rule.
+fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch], name: &str) {
+    let Some(tag) = Tag::rule(rules.len()) else {
+        return;
+    };
+    let mut used = false;
+    for checked in arches.iter_mut() {
+        if let Some(spec) = tables::syscall_by_name(checked.arch, name) {
+            used = true;
+            let branch = CheckedBranch {
+                cond: None,
+                action: Action::Kill,
+                tag,
+            };
+            checked.syscalls.insert(spec.nr, vec![branch]);
+        }
+    }
+    if used {
+        rules.push(RuleMeta {
+            location: "prelude".into(),
+            text: format!("kill {name}").into(),
+        });
+    }
+}
+
+/// Kills `prctl(PR_SET_SECCOMP, ...)` before any of the policy's `prctl` rules.
+fn add_prctl_seccomp_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
+    let Some(tag) = Tag::rule(rules.len()) else {
+        return;
+    };
+    let mut used = false;
+    for checked in arches.iter_mut() {
+        let Some(spec) = tables::syscall_by_name(checked.arch, "prctl") else {
+            continue;
+        };
+        let Some(option) = spec.args.first() else {
+            continue;
+        };
+        used = true;
+        let branch = CheckedBranch {
+            cond: Some(CheckedCond::Cmp(CheckedCmp {
+                arg: 0,
+                ty: option.ty,
+                mask: None,
+                op: CmpOp::Eq,
+                value: PR_SET_SECCOMP,
+            })),
+            action: Action::Kill,
+            tag,
+        };
+        checked
+            .syscalls
+            .entry(spec.nr)
+            .or_default()
+            .insert(0, branch);
+    }
+    if used {
+        rules.push(RuleMeta {
+            location: "prelude".into(),
+            text: "kill prctl if option == PR_SET_SECCOMP".into(),
+        });
+    }
+}
+
 /// An `execveat` carrying [`RUNTIME_EXEC_MAGIC`] in its (unused) sixth register is sent to
 /// the runtime with tag [`Tag::RUNTIME_EXEC`] before any of the policy's rules: the runtime's
 /// monitor lets exactly its own exec through and answers any later one as the policy would.
