@@ -81,7 +81,7 @@ pub fn compile_text(
 
 /// Reads and compiles a policy file; includes are relative to the file's directory.
 pub fn compile_file(path: &Path) -> std::io::Result<Compilation> {
-    let text = std::fs::read_to_string(path)?;
+    let text = crate::resolve::read_policy_text(path)?;
     let base = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let mut loader = FsLoader { base };
     Ok(compile_text(

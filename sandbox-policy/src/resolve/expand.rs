@@ -35,11 +35,36 @@ impl Loader for FsLoader {
         including_dir: Option<&Path>,
     ) -> Result<(PathBuf, String), String> {
         let path = including_dir.unwrap_or(&self.base).join(name);
-        match std::fs::read_to_string(&path) {
+        match read_policy_text(&path) {
             Ok(text) => Ok((path, text)),
             Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
         }
     }
+}
+
+/// The largest policy file read, in bytes: far above any real policy (the Docker-sized one is
+/// under 4 KiB), and small enough that a wrong path fails at once.
+pub const MAX_POLICY_FILE: u64 = 16 << 20;
+
+/// Reads the policy file at `path`: only a regular file (a FIFO or a device such as
+/// `/dev/zero` would block or never end), of at most [`MAX_POLICY_FILE`] bytes.
+pub fn read_policy_text(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_POLICY_FILE {
+        return Err(Error::other(format!("larger than {MAX_POLICY_FILE} bytes")));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_POLICY_FILE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_POLICY_FILE {
+        return Err(Error::other(format!("larger than {MAX_POLICY_FILE} bytes")));
+    }
+    Ok(text)
 }
 
 /// A [`Loader`] that refuses every include (for sources that must be self-contained).
@@ -253,5 +278,24 @@ impl<'a> Expander<'a> {
         self.errors.extend(lex_errors);
         self.errors.extend(parse_errors);
         file
+    }
+}
+
+#[cfg(test)]
+mod loader_tests {
+    use super::{FsLoader, Loader};
+    use std::path::PathBuf;
+
+    /// A device or a FIFO named by an `include` is refused, not read: `/dev/zero` would never
+    /// end, a FIFO would block.
+    #[test]
+    fn an_include_of_something_not_a_regular_file_is_an_error() {
+        let mut loader = FsLoader {
+            base: PathBuf::from("/"),
+        };
+        for name in ["/dev/zero", "/dev/null", "/"] {
+            let err = loader.load(name, None).unwrap_err();
+            assert!(err.contains("not a regular file"), "{name}: {err}");
+        }
     }
 }

@@ -7,7 +7,9 @@ mod expand;
 mod prelude;
 
 pub use checked::*;
-pub use expand::{Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes};
+pub use expand::{
+    read_policy_text, Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes, MAX_POLICY_FILE,
+};
 pub use prelude::RUNTIME_EXEC_MAGIC;
 
 use crate::action::{Action, Tag};

@@ -47,8 +47,8 @@ mod tests;
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use inputs::Inputs;
@@ -99,6 +99,10 @@ pub enum ElfError {
         /// What is unsupported.
         reason: String,
     },
+    /// The path names something other than a regular file (a FIFO, a device, a directory),
+    /// which is neither opened for reading nor waited on.
+    #[error("{}: not a regular file", .0.display())]
+    NotRegular(PathBuf),
     /// No search directory holds a suitable library of this name.
     #[error("library {name} needed by {} not found", needed_by.display())]
     LibraryNotFound {
@@ -319,12 +323,25 @@ fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
         path: path.to_path_buf(),
         source,
     };
-    inputs.note(path);
+    let mode = inputs.note(path);
     let failed = |e: io::Error| {
         inputs.failed(&e);
         io_error(e)
     };
-    let file = File::open(path).map_err(failed)?;
+    // A FIFO or a device named by a hostile binary (as its interpreter, say) must not hang the
+    // host or open the device for reading: only a regular file is opened, and without blocking
+    // or taking a terminal, in case the path was swapped since the look.
+    if mode.is_some() && !inputs::is_regular_file(mode) {
+        return Err(ElfError::NotRegular(path.to_path_buf()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(failed)?;
+    if !file.metadata().map_err(failed)?.is_file() {
+        return Err(ElfError::NotRegular(path.to_path_buf()));
+    }
     let source = FileSource::new(file).map_err(failed)?;
     parse::parse(&source).map_err(|e| match e {
         ParseError::NotElf => ElfError::NotElf(path.to_path_buf()),

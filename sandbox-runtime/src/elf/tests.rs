@@ -318,6 +318,36 @@ fn missing_interpreter_is_reported() {
     ));
 }
 
+/// A hostile binary whose interpreter (or which itself) is a FIFO or a device: nothing is
+/// opened for reading or waited on (a FIFO with no writer would block the host forever).
+#[test]
+fn a_fifo_or_a_device_is_not_read() {
+    let tmp = TempDir::new();
+    let fifo = tmp.0.join("fifo");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: c is a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let interp = fifo.to_str().unwrap().to_string();
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            interp: Some(&interp),
+            ..Spec::lib(&[])
+        },
+    );
+    let err = resolve(&bin).unwrap_err();
+    assert!(
+        matches!(&err, ElfError::NotRegular(p) if *p == fifo),
+        "{err:?}"
+    );
+    assert!(matches!(resolve(&fifo), Err(ElfError::NotRegular(p)) if p == fifo));
+    let tty = Path::new("/dev/tty");
+    assert!(matches!(
+        resolve(tty),
+        Err(ElfError::NotRegular(_) | ElfError::Io { .. })
+    ));
+}
+
 #[test]
 fn non_elf_and_unsupported_files_are_named() {
     let tmp = TempDir::new();
