@@ -379,13 +379,21 @@ impl Comms {
     }
 
     /// Receives one message of type `expected`, returning its payload and attached descriptors.
+    ///
+    /// A sender attaches a message's descriptors to the one `sendmsg` that carries its header,
+    /// so they arrive with the first read of the header; only those are kept (and only for a
+    /// descriptors message). Any that come with a later read are closed at once: a peer that
+    /// sends a long message a byte at a time, each byte with descriptors attached, cannot fill
+    /// this process's descriptor table.
     fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), CommsError> {
         let mut fds = Vec::new();
         let mut raw = [0u8; HEADER_LEN];
-        match self.recv_exact(&mut raw, &mut fds)? {
-            0 => return Err(CommsError::Closed),
-            HEADER_LEN => {}
-            _ => return Err(CommsError::Truncated),
+        let first = self.recv_some(&mut raw, &mut fds)?;
+        if first == 0 {
+            return Err(CommsError::Closed);
+        }
+        if self.recv_exact(&mut raw[first..])? < HEADER_LEN - first {
+            return Err(CommsError::Truncated);
         }
         let header = Header::decode(raw);
         let tag = Tag::from_wire(header.tag).ok_or(CommsError::WrongType {
@@ -398,9 +406,12 @@ impl Comms {
                 max: self.max_len,
             });
         }
+        if !matches!(tag, Tag::Fd | Tag::Fds) || tag != expected {
+            fds.clear(); // closed: descriptors only travel in the messages made for them
+        }
         if tag != expected {
             // Consume the unexpected payload (and close any descriptor) to stay in sync.
-            self.recv_payload(header.len, &mut fds)?;
+            self.recv_payload(header.len)?;
             return Err(CommsError::WrongType {
                 expected,
                 got: header.tag,
@@ -413,22 +424,19 @@ impl Comms {
                 expected: fixed,
             });
         }
-        let payload = self.recv_payload(header.len, &mut fds)?;
-        if !matches!(tag, Tag::Fd | Tag::Fds) {
-            fds.clear(); // closed: descriptors only travel in the messages made for them
-        }
+        let payload = self.recv_payload(header.len)?;
         Ok((payload, fds))
     }
 
     /// Reads exactly `len` payload bytes, growing the buffer only as data arrives.
-    fn recv_payload(&mut self, len: u32, fds: &mut Vec<OwnedFd>) -> Result<Vec<u8>, CommsError> {
+    fn recv_payload(&mut self, len: u32) -> Result<Vec<u8>, CommsError> {
         let len = len as usize;
         let mut out = Vec::with_capacity(len.min(RECV_CHUNK));
         while out.len() < len {
             let start = out.len();
             let want = (len - start).min(RECV_CHUNK);
             out.resize(start + want, 0);
-            if self.recv_exact(&mut out[start..], fds)? < want {
+            if self.recv_exact(&mut out[start..])? < want {
                 return Err(CommsError::Truncated);
             }
         }
@@ -436,14 +444,17 @@ impl Comms {
     }
 
     /// Fills `buf` unless the peer closes first; returns how many bytes were read. Descriptors
-    /// received along the way are appended to `fds`.
-    fn recv_exact(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> Result<usize, CommsError> {
+    /// that come along are closed as each read brings them.
+    fn recv_exact(&mut self, buf: &mut [u8]) -> Result<usize, CommsError> {
         let mut done = 0;
+        let mut stray = Vec::new();
         while done < buf.len() {
-            match self.recv_some(&mut buf[done..], fds)? {
-                0 => break,
-                n => done += n,
+            let n = self.recv_some(&mut buf[done..], &mut stray)?;
+            stray.clear();
+            if n == 0 {
+                break;
             }
+            done += n;
         }
         Ok(done)
     }

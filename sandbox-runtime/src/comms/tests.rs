@@ -357,3 +357,46 @@ fn sandbox_fd_is_taken_once() {
     sandboxee.send_str("hi").unwrap();
     assert_eq!(host.recv_string().unwrap(), "hi");
 }
+
+/// Whether every writer of the pipe behind `read_end` is gone within `limit` (the read end
+/// hangs up), without reading it.
+fn writers_gone_within(read_end: &OwnedFd, limit: Duration) -> bool {
+    let mut p = libc::pollfd {
+        fd: read_end.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, limit.as_millis() as libc::c_int) };
+    r == 1 && p.revents & libc::POLLHUP != 0
+}
+
+/// A hostile peer sends a bytes message a piece at a time, a descriptor attached to a piece
+/// after the header: the receiver closes it as that piece arrives, before the message is
+/// complete, so such a peer cannot pile descriptors up in the receiver.
+#[test]
+fn a_descriptor_on_a_later_piece_is_closed_as_it_arrives() {
+    let (mut host, peer) = hostile_pair();
+    let receiver = thread::spawn(move || host.recv_bytes());
+    let mut head = header(Tag::Bytes as u32, 3).to_vec();
+    head.push(b'a');
+    (&peer).write_all(&head).unwrap();
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let fds = [write_end.as_raw_fd()];
+    socket::sendmsg::<()>(
+        peer.as_raw_fd(),
+        &[IoSlice::new(b"b")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    drop(write_end);
+    let closed_early = writers_gone_within(&read_end, Duration::from_secs(2));
+    (&peer).write_all(b"c").unwrap();
+    assert_eq!(receiver.join().unwrap().unwrap(), b"abc");
+    assert!(
+        closed_early,
+        "the descriptor was kept until the message was complete"
+    );
+}
