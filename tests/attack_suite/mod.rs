@@ -1069,6 +1069,21 @@ fn ptrace_and_io_uring_are_killed_unless_the_policy_names_them() {
     assert!(r.get("io_uring_setup").is_some(), "{r}");
 }
 
+/// Init is a copy of the host, and `/proc/1/cmdline`, unlike init's other `/proc` entries,
+/// is not closed by init being non-dumpable: init overwrites the host's command line in its own
+/// copy, so the host's arguments (a token passed on the command line, say) do not show.
+#[test]
+fn the_hosts_command_line_does_not_show_in_init() {
+    let _g = shared();
+    let r = Attack::new("read")
+        .args(["/proc/1/cmdline"])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let shown = r.value("read /proc/1/cmdline").trim_end_matches('\0');
+    assert_eq!(shown, "OK:sandbox-init", "{r}");
+}
+
 #[test]
 fn no_capability_is_left_or_can_be_taken_back() {
     let _g = shared();

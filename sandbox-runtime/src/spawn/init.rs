@@ -45,18 +45,61 @@ pub(crate) fn clone(
     main: fn(&Plan) -> !,
 ) -> std::io::Result<libc::pid_t> {
     let flags = clone_flags(plan.parts.new_net) | extra;
+    // Looked up here, in the parent, so that the child only reads the result.
+    let arguments = host_arguments();
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space. Init only makes raw system calls on the plan, which was fully prepared
     // before, so no lock another thread of the parent held at the clone is touched; a spare
     // also allocates, which is sound because only the single-threaded fork server clones one.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
     if pid == 0 {
+        hide_host_arguments(arguments);
         main(plan);
     }
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(pid as libc::pid_t)
+}
+
+/// What init shows as its command line (`/proc/1/cmdline`) in place of the host's.
+const INIT_NAME: &[u8] = b"sandbox-init";
+
+/// Where the host process's command line is in its memory (`arg_start`, `arg_end` of
+/// `/proc/self/stat`), read once; `None` if it cannot be read. Init is a copy of the host (or of
+/// the fork server, itself a copy made early), so the same addresses hold the same text there.
+fn host_arguments() -> Option<(usize, usize)> {
+    static AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *AREA.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name, which is in parentheses and may hold anything.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_ascii_whitespace();
+        // `state` is field 3; `arg_start` and `arg_end` are fields 48 and 49.
+        let start = fields.nth(48 - 3)?.parse().ok()?;
+        let end = fields.next()?.parse().ok()?;
+        (start < end).then_some((start, end))
+    })
+}
+
+/// Overwrites, in init's own copy of the host's memory, the host's command line with
+/// [`INIT_NAME`] and zeros: `/proc/PID/cmdline` reads that memory and, unlike the rest of
+/// init's `/proc` entries, is not closed to the sandboxee by init being non-dumpable, so the
+/// host's arguments (paths, options, a token passed on the command line) would show there.
+fn hide_host_arguments(area: Option<(usize, usize)>) {
+    let Some((start, end)) = area else {
+        return;
+    };
+    let len = end - start;
+    let name = &INIT_NAME[..INIT_NAME.len().min(len.saturating_sub(1))];
+    // SAFETY: [start, end) is the host's argument text, which the kernel mapped writable at the
+    // top of the main thread's stack and which stays mapped for the process's life; this
+    // process is a copy-on-write copy of the host (or of the fork server), so the writes land
+    // in its own pages, and nothing here or later reads the arguments.
+    unsafe {
+        std::ptr::write_bytes(start as *mut u8, 0, len);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, name.len());
+    }
 }
 
 /// Init's main: never returns.
