@@ -32,6 +32,12 @@ pub enum SpawnError {
         /// Why not.
         reason: &'static str,
     },
+    /// A tmpfs of size 0, which the kernel would read as a tmpfs of no limit.
+    #[error("tmpfs at `{path}` has size 0, which tmpfs reads as no limit: give it a size")]
+    ZeroTmpfsSize {
+        /// The destination as given.
+        path: String,
+    },
     /// A passed descriptor number is 0, 1, 2, negative, given twice, or not below the
     /// open-files limit.
     #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, each number once, and numbers below the open-files limit")]

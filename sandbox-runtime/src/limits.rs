@@ -43,6 +43,12 @@ pub enum LimitError {
     /// A limit of zero would kill the program before it starts.
     #[error("limit `{0}` is zero; leave it unset for no limit")]
     Zero(&'static str),
+    /// A limit too large to set: the kernel's own value for no limit (`RLIM_INFINITY`), or a
+    /// CPU time whose milliseconds do not fit in 64 bits.
+    #[error(
+        "limit `{0}` is too large to set (it would mean no limit); leave it unset for no limit"
+    )]
+    TooLarge(&'static str),
 }
 
 /// How a limit was enforced.
@@ -99,6 +105,15 @@ impl Limits {
             if v == Some(0) {
                 return Err(LimitError::Zero(name));
             }
+            if v == Some(libc::RLIM_INFINITY) {
+                return Err(LimitError::TooLarge(name));
+            }
+        }
+        if self
+            .cpu_time
+            .is_some_and(|c| c.as_secs() >= libc::RLIM_INFINITY / 1000 - 1)
+        {
+            return Err(LimitError::TooLarge("cpu_time"));
         }
         Ok(())
     }
@@ -192,6 +207,32 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kernels_no_limit_value_is_an_error() {
+        let l = Limits {
+            file_size: Some(u64::MAX),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            l.validate(),
+            Err(LimitError::TooLarge("file_size"))
+        ));
+        let l = Limits {
+            cpu_time: Some(std::time::Duration::MAX),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            l.validate(),
+            Err(LimitError::TooLarge("cpu_time"))
+        ));
+        let l = Limits {
+            open_files: Some(u64::MAX - 1),
+            cpu_time: Some(std::time::Duration::from_secs(3600 * 24 * 365)),
+            ..Limits::default()
+        };
+        assert!(l.validate().is_ok());
+    }
 
     #[test]
     fn zero_is_an_error() {

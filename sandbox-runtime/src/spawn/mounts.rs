@@ -325,6 +325,11 @@ impl MountPlan {
                 );
             }
             Mount::Tmpfs { dst, size, exec } => {
+                if *size == 0 {
+                    return Err(SpawnError::ZeroTmpfsSize {
+                        path: dst.display().to_string(),
+                    });
+                }
                 let (d, parents) = in_sandbox(at)?;
                 let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
                 if !exec {
@@ -798,6 +803,18 @@ pub(crate) fn enter_new_root() -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tmpfs_of_size_zero_is_refused() {
+        let zero = [Mount::Tmpfs {
+            dst: "/scratch".into(),
+            size: 0,
+            exec: false,
+        }];
+        let err = MountPlan::build(&zero).unwrap_err();
+        assert!(matches!(&err, SpawnError::ZeroTmpfsSize { path } if path == "/scratch"));
+        assert!(err.to_string().contains("no limit"), "{err}");
+    }
 
     #[test]
     fn plan_orders_and_names_entries() {
