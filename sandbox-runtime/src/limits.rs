@@ -4,7 +4,8 @@
 //! which one held it (`enforced_limits`), so a caller can tell a cgroup memory limit from an
 //! address-space approximation:
 //! - wall time: the monitor kills the sandbox when it runs out;
-//! - CPU time: `RLIMIT_CPU` (SIGXCPU at the limit, SIGKILL a second later), reported as a time-out;
+//! - CPU time: `RLIMIT_CPU`, per process (SIGXCPU at the limit, SIGKILL a second later), reported
+//!   as a time-out;
 //! - address space, file size, open files: `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`;
 //! - memory: a cgroup when one can be created, else `RLIMIT_AS` (an over-approximation);
 //! - pids: a cgroup when one can be created, else `RLIMIT_NPROC`, which since Linux 5.14 counts
@@ -21,7 +22,9 @@ use thiserror::Error;
 pub struct Limits {
     /// Real time from start to kill.
     pub wall_time: Option<Duration>,
-    /// CPU time (user + system) of the program, rounded up to whole seconds.
+    /// CPU time (user + system) of each process of the program, rounded up to whole seconds:
+    /// `RLIMIT_CPU`, per process as in Sandbox2 and nsjail, so a program that forks can use
+    /// more in all; [`Limits::wall_time`] bounds the whole sandbox.
     pub cpu_time: Option<Duration>,
     /// Virtual address space of each process, in bytes.
     pub address_space: Option<u64>,
