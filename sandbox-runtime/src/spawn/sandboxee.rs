@@ -267,8 +267,16 @@ fn no_new_privs() -> Result<(), Failure> {
 }
 
 fn install_filter(f: &crate::seccomp::PreparedFilter) -> Result<(), Failure> {
+    // Never a truncated filter: a length that does not fit is refused, not cut.
+    let Ok(len) = libc::c_ushort::try_from(f.insns.len()) else {
+        return Err(Failure {
+            step: Step::InstallFilter,
+            index: 0,
+            errno: libc::E2BIG,
+        });
+    };
     let prog = libc::sock_fprog {
-        len: f.insns.len() as libc::c_ushort,
+        len,
         // SockFilter is #[repr(C)] with the kernel's sock_filter layout.
         filter: f.insns.as_ptr() as *mut libc::sock_filter,
     };

@@ -207,6 +207,11 @@ impl Request {
         let filter = if r.bool()? {
             let notify = r.bool()?;
             let n = r.count(8)?;
+            if n == 0 || n > sandbox_policy::bpf::BPF_MAXINSNS {
+                return Err(Malformed(
+                    "a filter of no instruction or more than the kernel takes",
+                ));
+            }
             let insns = (0..n)
                 .map(|_| {
                     let head = r.u32()?;
@@ -400,6 +405,28 @@ pub(crate) mod tests {
         assert_eq!(back.passed_targets, [5, 9]);
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
+    }
+
+    /// A filter longer than the kernel takes is refused as it is decoded, never installed in
+    /// part (the length the kernel reads is 16 bits wide).
+    #[test]
+    fn a_filter_longer_than_the_kernel_takes_is_refused() {
+        let mut req = request();
+        let one = SockFilter {
+            code: 6,
+            jt: 0,
+            jf: 0,
+            k: 0x7fff_0000,
+        };
+        let Some(filter) = req.parts.filter.as_mut() else {
+            panic!("the sample request has a filter");
+        };
+        filter.insns = vec![one; sandbox_policy::bpf::BPF_MAXINSNS];
+        assert!(Request::decode(&req.encode()).is_ok());
+        if let Some(filter) = req.parts.filter.as_mut() {
+            filter.insns = vec![one; (1 << 16) + 1];
+        }
+        assert!(Request::decode(&req.encode()).is_err());
     }
 
     #[test]
