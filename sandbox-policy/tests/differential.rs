@@ -501,7 +501,7 @@ fn random_policies_match_seccompiler() {
                 continue;
             }
             let b = action_of(eval::run(&theirs, &data).unwrap().ret);
-            if a == ret::KILL_PROCESS && prelude_may_kill(arch, &rules, nr, data.args[0]) {
+            if a == ret::KILL_PROCESS && prelude_may_kill(arch, nr, data.args[0]) {
                 continue;
             }
             assert_eq!(
@@ -533,19 +533,13 @@ fn prelude_kills(
 }
 
 /// Whether the prelude may have put a kill before the policy's answer: `prctl` with option
-/// `PR_SET_SECCOMP` (22) where the policy does not name `seccomp`. Whether it did depends on
-/// the policy's `prctl` rules (see `prelude_guards_follow_what_the_policy_names`); here it
-/// is enough that it only ever kills.
-fn prelude_may_kill(
-    arch: Arch,
-    rules: &BTreeMap<u32, Vec<Vec<SimpleCmp>>>,
-    nr: u32,
-    arg0: u64,
-) -> bool {
+/// `PR_SET_SECCOMP` (22), `seccomp` with operation `SECCOMP_SET_MODE_FILTER` (1). Whether it
+/// did depends on the policy's rules (see `prelude_guards_follow_what_the_policy_names`); here
+/// it is enough that it only ever kills.
+fn prelude_may_kill(arch: Arch, nr: u32, arg0: u64) -> bool {
     let nr_of = |name| tables::syscall_by_name(arch, name).map(|s| s.nr);
-    nr_of("prctl") == Some(nr)
-        && arg0 as u32 == 22
-        && !nr_of("seccomp").is_some_and(|n| rules.contains_key(&n))
+    (nr_of("prctl") == Some(nr) && arg0 as u32 == 22)
+        || (nr_of("seccomp") == Some(nr) && arg0 as u32 == 1)
 }
 
 /// Where seccompiler is known to be wrong: it does not kill x32-numbered calls, so an
@@ -582,7 +576,7 @@ fn prelude_guards_follow_what_the_policy_names() {
     const KILL: u32 = ret::KILL_PROCESS;
     const ALLOW: u32 = ret::ALLOW;
     const EPERM: u32 = ret::ERRNO | 1;
-    let cases: [(&str, [u32; 5]); 6] = [
+    let cases: [(&str, [u32; 5]); 9] = [
         // seccomp, ptrace, io_uring_setup, prctl(PR_SET_SECCOMP), prctl(PR_SET_NAME)
         ("default allow;", [KILL, KILL, KILL, KILL, ALLOW]),
         ("default log;", [KILL, KILL, KILL, KILL, ret::LOG]),
@@ -599,6 +593,19 @@ fn prelude_guards_follow_what_the_policy_names() {
             [EPERM, EPERM, EPERM, KILL, ALLOW],
         ),
         ("default errno(EPERM);", [EPERM, EPERM, EPERM, EPERM, EPERM]),
+        // Naming seccomp to refuse it is no opt-in to filters through prctl.
+        (
+            "default allow;\nkill seccomp;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default allow;\nerrno(EPERM) seccomp;",
+            [EPERM, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default allow;\nallow seccomp if operation == SECCOMP_GET_ACTION_AVAIL;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
     ];
     let arch = Arch::X86_64;
     let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr as i32;

@@ -1027,8 +1027,15 @@ fn a_filter_the_program_adds_cannot_hide_a_killed_call() {
     let _g = shared();
     let deny_list = compile("default allow;\nkill socket;\n");
     let prctl_allowed = compile(&format!("{ALL_GROUPS}\nallow prctl;\n"));
+    // Naming seccomp to refuse it does not allow filters through prctl.
+    let seccomp_refused = compile("default allow;\nkill seccomp;\nkill socket;\n");
     let cases = [
         (&deny_list, "seccomp", "kill seccomp"),
+        (
+            &seccomp_refused,
+            "prctl",
+            "kill prctl if option == PR_SET_SECCOMP",
+        ),
         (
             &deny_list,
             "prctl",

@@ -44,20 +44,26 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
 
 /// `prctl`'s option that installs a seccomp filter.
 const PR_SET_SECCOMP: i128 = 22;
+/// `seccomp`'s operation that installs a filter.
+const SECCOMP_SET_MODE_FILTER: i128 = 1;
 
-/// Calls that would let a program get around the policy's kills, each killed unless the policy
-/// names it, where the policy's `default` would let it run (`allow`, `log`):
-/// - `seccomp`: a filter the program adds ranks its `errno` or `trap` above the notification
-///   that reports a kill, so the killed call would fail and the program go on, unreported;
+/// Calls that would let a program get around the policy's kills, each killed where the policy
+/// would let it run without having allowed it on purpose:
+/// - adding a seccomp filter (`seccomp(SECCOMP_SET_MODE_FILTER, ...)`, or
+///   `prctl(PR_SET_SECCOMP, ...)`): a filter the program adds ranks its `errno` or `trap` above
+///   the notification that reports a kill, so the killed call would fail and the program go on,
+///   unreported. Allowed on purpose only by a rule naming `seccomp` that may let
+///   `SECCOMP_SET_MODE_FILTER` run; otherwise `seccomp` is killed outright where the policy
+///   leaves it to a default that lets calls run, and the filter-adding forms are killed before
+///   the policy's own rules where those rules, or the default they fall through to, may let
+///   them run (`allow prctl;`);
 /// - `ptrace`: a tracer can resume a traced call with a signal pending, which interrupts the
 ///   wait for the monitor before it reads the notification;
-/// - `io_uring_setup`: a ring runs operations (opening files, sockets) with no system call
-///   for the filter to see.
+/// - `io_uring_setup`: a ring runs operations (opening files, sockets) with no system call for
+///   the filter to see. These two are killed where the policy does not name them and its
+///   `default` lets calls run (`allow`, `log`).
 ///
-/// And `prctl(PR_SET_SECCOMP, ...)`, the other way to add a filter, unless the policy names
-/// `seccomp`: killed before the policy's own `prctl` rules, whatever its default, where those
-/// rules or the default may let it run (`allow prctl;`); a policy that already refuses it keeps
-/// its program as it is.
+/// A policy that already refuses them keeps its program as it is.
 pub(super) fn add_filter_guards(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
@@ -69,33 +75,53 @@ pub(super) fn add_filter_guards(
             tables::syscall_by_name(c.arch, name).is_some_and(|s| c.syscalls.contains_key(&s.nr))
         })
     };
+    // Decided on the policy as written, before any guard goes in.
+    let on_purpose = may_run_with_first_argument(arches, "seccomp", SECCOMP_SET_MODE_FILTER, false);
     let seccomp_named = named(arches, "seccomp");
+    let seccomp_may_add =
+        may_run_with_first_argument(arches, "seccomp", SECCOMP_SET_MODE_FILTER, default_runs);
+    let prctl_may_add = may_run_with_first_argument(arches, "prctl", PR_SET_SECCOMP, default_runs);
     if default_runs {
-        for name in ["seccomp", "ptrace", "io_uring_setup"] {
+        for name in ["ptrace", "io_uring_setup"] {
             if !named(arches, name) {
                 add_unconditional_kill(rules, arches, name);
             }
         }
     }
-    if !seccomp_named && prctl_may_set_seccomp(arches, default_runs) {
-        add_prctl_seccomp_kill(rules, arches);
+    if on_purpose {
+        return;
+    }
+    if !seccomp_named && default_runs {
+        add_unconditional_kill(rules, arches, "seccomp");
+    } else if seccomp_may_add {
+        let text = "kill seccomp if operation == SECCOMP_SET_MODE_FILTER";
+        add_first_argument_kill(rules, arches, "seccomp", SECCOMP_SET_MODE_FILTER, text);
+    }
+    if prctl_may_add {
+        let text = "kill prctl if option == PR_SET_SECCOMP";
+        add_first_argument_kill(rules, arches, "prctl", PR_SET_SECCOMP, text);
     }
 }
 
-/// Whether `prctl(PR_SET_SECCOMP, ...)` may run under the policy as written on some
-/// architecture: its `prctl` rules, in order, then the default. A rule whose condition looks
-/// at other arguments than the option may or may not match; it counts as letting the call run
+/// Whether call `name` with first argument `first` may run under the policy as written on some
+/// architecture: its rules for `name`, in order, then the default. A rule whose condition looks
+/// at other arguments than the first may or may not match; it counts as letting the call run
 /// when its action does, and as not deciding otherwise.
-fn prctl_may_set_seccomp(arches: &[CheckedArch], default_runs: bool) -> bool {
+fn may_run_with_first_argument(
+    arches: &[CheckedArch],
+    name: &str,
+    first: i128,
+    default_runs: bool,
+) -> bool {
     let runs = |action: Action| matches!(action, Action::Allow | Action::Log);
     arches.iter().any(|checked| {
-        let Some(spec) = tables::syscall_by_name(checked.arch, "prctl") else {
+        let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
             return false;
         };
         let Some(branches) = checked.syscalls.get(&spec.nr) else {
             return default_runs;
         };
-        let option = [PR_SET_SECCOMP as u64, 0, 0, 0, 0, 0];
+        let option = [first as u64, 0, 0, 0, 0, 0];
         for branch in branches {
             match &branch.cond {
                 None => return runs(branch.action),
@@ -148,27 +174,34 @@ fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch],
     }
 }
 
-/// Kills `prctl(PR_SET_SECCOMP, ...)` before any of the policy's `prctl` rules.
-fn add_prctl_seccomp_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
+/// Kills call `name` whose first argument equals `value`, before any of the policy's rules for
+/// it, as the prelude rule `text`.
+fn add_first_argument_kill(
+    rules: &mut Vec<RuleMeta>,
+    arches: &mut [CheckedArch],
+    name: &str,
+    value: i128,
+    text: &'static str,
+) {
     let Some(tag) = Tag::rule(rules.len()) else {
         return;
     };
     let mut used = false;
     for checked in arches.iter_mut() {
-        let Some(spec) = tables::syscall_by_name(checked.arch, "prctl") else {
+        let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
             continue;
         };
-        let Some(option) = spec.args.first() else {
+        let Some(first) = spec.args.first() else {
             continue;
         };
         used = true;
         let branch = CheckedBranch {
             cond: Some(CheckedCond::Cmp(CheckedCmp {
                 arg: 0,
-                ty: option.ty,
+                ty: first.ty,
                 mask: None,
                 op: CmpOp::Eq,
-                value: PR_SET_SECCOMP,
+                value,
             })),
             action: Action::Kill,
             tag,
@@ -182,7 +215,7 @@ fn add_prctl_seccomp_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch])
     if used {
         rules.push(RuleMeta {
             location: "prelude".into(),
-            text: "kill prctl if option == PR_SET_SECCOMP".into(),
+            text: text.into(),
         });
     }
 }
