@@ -32,11 +32,14 @@ pub enum SpawnError {
         /// Why not.
         reason: &'static str,
     },
-    /// A tmpfs of size 0, which the kernel would read as a tmpfs of no limit.
-    #[error("tmpfs at `{path}` has size 0, which tmpfs reads as no limit: give it a size")]
-    ZeroTmpfsSize {
+    /// A tmpfs size the kernel would read as no limit: 0, or one so large that its count of
+    /// pages wraps around to 0.
+    #[error("tmpfs at `{path}` has size {size}, which tmpfs reads as no limit: give it a size of 1 to 2^62 bytes")]
+    TmpfsSize {
         /// The destination as given.
         path: String,
+        /// The size asked for.
+        size: u64,
     },
     /// A passed descriptor number is 0, 1, 2, negative, given twice, or not below the
     /// open-files limit.

@@ -1083,12 +1083,14 @@ fn ptrace_and_io_uring_are_killed_unless_the_policy_names_them() {
 fn the_hosts_command_line_does_not_show_in_init() {
     let _g = shared();
     let r = Attack::new("read")
-        .args(["/proc/1/cmdline"])
+        .args(["/proc/1/cmdline", "/proc/1/comm"])
         .policy(&allow_all())
         .run();
     r.expect_exit0();
     let shown = r.value("read /proc/1/cmdline").trim_end_matches('\0');
     assert_eq!(shown, "OK:sandbox-init", "{r}");
+    // Nor the name of the host thread that cloned init.
+    assert_eq!(r.value("read /proc/1/comm"), "OK:sandbox-init", "{r}");
 }
 
 #[test]

@@ -50,22 +50,42 @@ pub const MAX_POLICY_FILE: u64 = 16 << 20;
 /// `/dev/zero` would block or never end), of at most [`MAX_POLICY_FILE`] bytes.
 pub fn read_policy_text(path: &Path) -> std::io::Result<String> {
     use std::io::{Error, Read};
-    let meta = std::fs::metadata(path)?;
+    let too_large = || Error::other(format!("larger than {MAX_POLICY_FILE} bytes"));
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::other("not a regular file"));
+    }
+    // Checked again on the file opened, which is opened without blocking in case the path was
+    // swapped for a FIFO since.
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, O_NONBLOCK);
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(Error::other("not a regular file"));
     }
     if meta.len() > MAX_POLICY_FILE {
-        return Err(Error::other(format!("larger than {MAX_POLICY_FILE} bytes")));
+        return Err(too_large());
     }
     let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_POLICY_FILE + 1)
-        .read_to_string(&mut text)?;
+    file.take(MAX_POLICY_FILE + 1).read_to_string(&mut text)?;
     if text.len() as u64 > MAX_POLICY_FILE {
-        return Err(Error::other(format!("larger than {MAX_POLICY_FILE} bytes")));
+        return Err(too_large());
     }
     Ok(text)
 }
+
+/// Linux's `O_NONBLOCK` on x86-64 and aarch64, the hosts this compiler builds on for Linux (the
+/// crate has no libc dependency; on another host a path swapped since the look may block).
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+const O_NONBLOCK: i32 = 0o4000;
 
 /// A [`Loader`] that refuses every include (for sources that must be self-contained).
 #[derive(Clone, Copy, Debug, Default)]

@@ -54,6 +54,7 @@ pub(crate) fn clone(
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
     if pid == 0 {
         hide_host_arguments(arguments);
+        set_init_name();
         main(plan);
     }
     if pid < 0 {
@@ -64,6 +65,13 @@ pub(crate) fn clone(
 
 /// What init shows as its command line (`/proc/1/cmdline`) in place of the host's.
 const INIT_NAME: &[u8] = b"sandbox-init";
+
+/// Does, in the process that will clone inits, what their clone needs looked up beforehand
+/// (where the host's command line is, see [`hide_host_arguments`]), so that a process forked
+/// from it later (the fork server) gets it whole.
+pub(crate) fn prepare_clone() {
+    host_arguments();
+}
 
 /// Where the host process's command line is in its memory (`arg_start`, `arg_end` of
 /// `/proc/self/stat`), read once; `None` if it cannot be read. Init is a copy of the host (or of
@@ -100,6 +108,12 @@ fn hide_host_arguments(area: Option<(usize, usize)>) {
         std::ptr::write_bytes(start as *mut u8, 0, len);
         std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, name.len());
     }
+}
+
+/// Names init `sandbox-init` (`/proc/1/comm`) rather than after the host thread that cloned it.
+fn set_init_name() {
+    // SAFETY: prctl reads a NUL-terminated name of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"sandbox-init".as_ptr(), 0, 0, 0) };
 }
 
 /// Init's main: never returns.

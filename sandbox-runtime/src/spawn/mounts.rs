@@ -36,6 +36,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+/// The largest tmpfs size passed on: far above any memory, and far enough below 2^64 that the
+/// kernel's count of pages (rounded up) cannot wrap around to 0, which tmpfs reads as no limit.
+const MAX_TMPFS_SIZE: u64 = 1 << 62;
+
 /// A bind of `src` (a canonical host path, looked up in the host root) at `dst`.
 #[derive(Debug)]
 pub(crate) struct BindOp {
@@ -325,9 +329,10 @@ impl MountPlan {
                 );
             }
             Mount::Tmpfs { dst, size, exec } => {
-                if *size == 0 {
-                    return Err(SpawnError::ZeroTmpfsSize {
+                if *size == 0 || *size > MAX_TMPFS_SIZE {
+                    return Err(SpawnError::TmpfsSize {
                         path: dst.display().to_string(),
+                        size: *size,
                     });
                 }
                 let (d, parents) = in_sandbox(at)?;
@@ -812,8 +817,18 @@ mod tests {
             exec: false,
         }];
         let err = MountPlan::build(&zero).unwrap_err();
-        assert!(matches!(&err, SpawnError::ZeroTmpfsSize { path } if path == "/scratch"));
+        assert!(matches!(&err, SpawnError::TmpfsSize { path, size: 0 } if path == "/scratch"));
         assert!(err.to_string().contains("no limit"), "{err}");
+        // The kernel counts pages rounding up: this many bytes wrap around to 0 pages.
+        let huge = [Mount::Tmpfs {
+            dst: "/scratch".into(),
+            size: u64::MAX,
+            exec: false,
+        }];
+        assert!(matches!(
+            MountPlan::build(&huge),
+            Err(SpawnError::TmpfsSize { .. })
+        ));
     }
 
     #[test]

@@ -17,25 +17,28 @@ use std::sync::OnceLock;
 type Item = Box<dyn Send>;
 
 /// Drops `item` on the release thread, started at the first call. If that thread cannot be
-/// started, `item` is dropped here, on the calling thread.
+/// started, or this is a process forked since (which has a copy of the channel but not the
+/// thread), `item` is dropped here, on the calling thread.
 pub(super) fn later(item: impl Send + 'static) {
-    static RELEASER: OnceLock<Option<Sender<Item>>> = OnceLock::new();
+    static RELEASER: OnceLock<Option<(u32, Sender<Item>)>> = OnceLock::new();
     let item: Item = Box::new(item);
-    if let Some(tx) = RELEASER.get_or_init(start) {
-        // A send fails only if the thread has ended; the error holds the item, dropped here.
-        let _ = tx.send(item);
+    if let Some((pid, tx)) = RELEASER.get_or_init(start) {
+        if *pid == std::process::id() {
+            // A send fails only if the thread has ended; the error holds the item, dropped here.
+            let _ = tx.send(item);
+        }
     }
 }
 
-/// Starts the release thread; `None` if it cannot be started.
-fn start() -> Option<Sender<Item>> {
+/// Starts the release thread; with this process's id, `None` if it cannot be started.
+fn start() -> Option<(u32, Sender<Item>)> {
     let (tx, rx) = mpsc::channel::<Item>();
     std::thread::Builder::new()
         .name("sandbox-release".into())
         .stack_size(128 << 10)
         .spawn(move || rx.into_iter().for_each(drop))
         .ok()?;
-    Some(tx)
+    Some((std::process::id(), tx))
 }
 
 #[cfg(test)]

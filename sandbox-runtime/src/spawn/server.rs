@@ -167,6 +167,9 @@ fn launch_server() -> io::Result<Server> {
     #[cfg(not(feature = "test-hooks"))]
     let die_after_clone = false;
     let (tx, rx) = std::sync::mpsc::channel();
+    // Looked up before the fork: a lookup another thread had under way at the fork would leave
+    // the server a copy of it half done, for its first clone to wait on for ever.
+    super::init::prepare_clone();
     std::thread::Builder::new()
         .name("sandbox-fork-server-parent".into())
         // The server runs on a copy of this thread's stack, and so does each init it clones:

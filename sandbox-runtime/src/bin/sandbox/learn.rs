@@ -68,11 +68,19 @@ pub fn main(args: LearnArgs) -> ExitCode {
     let [Ok(output_file), Ok(sidecar_file)] = opened else {
         return ExitCode::from(EXIT_SETUP);
     };
-    let mut learned = if args.append && sidecar.exists() {
-        match std::fs::read_to_string(&sidecar)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Learned::from_json(&t))
-        {
+    let earlier = if args.append {
+        match sidecar_file.read_existing() {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("sandbox: cannot read `{}`: {e}", sidecar.display());
+                return ExitCode::from(EXIT_SETUP);
+            }
+        }
+    } else {
+        None
+    };
+    let mut learned = if let Some(text) = earlier {
+        match Learned::from_json(&text) {
             Ok(l) if l.arch == arch => l,
             Ok(l) => {
                 eprintln!(

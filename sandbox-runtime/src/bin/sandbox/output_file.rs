@@ -3,16 +3,20 @@
 //!
 //! Such a file often sits in a directory the sandbox could write to (a `--rw` bind), where the
 //! program may plant a symbolic link under the file's name, or in place of a directory on its
-//! path, for the command to follow with its own privileges after the run (or after a later
-//! run). So the directory is opened before the sandbox starts, which pins it whatever is renamed
-//! later, and the file is written into that open directory: to a temporary file created there
-//! (`O_EXCL`, which never follows a link), then renamed over the name (which replaces a link
-//! rather than following it). The file is therefore whole or not there at all, and always in
-//! the directory named.
+//! path, for the command to follow with its own privileges after the run. So the directory is
+//! opened before the sandbox starts, which pins it whatever is renamed later, and the file is
+//! written into that open directory: to a temporary file created there (`O_EXCL`, which never
+//! follows a link), then renamed over the name (which replaces a link rather than following
+//! it). The file is therefore whole or not there at all, and in the directory the path named
+//! when the command started. (A link an earlier sandbox left in place of a directory on the path
+//! is followed then, as the caller's path says: never give a sandbox write access above where
+//! its outputs go.) Read back (`learn --append`), the file is opened in that directory without
+//! following a link at its name, and only if it is a regular file.
 //!
-//! A path under `/dev/` or `/proc/` (`/dev/stderr`, `/dev/fd/3`) is a stream the caller set up,
-//! in a place no sandbox writes to: it is opened for appending, following links, before the
-//! sandbox starts, and written to as it is.
+//! The caller's own standard streams and descriptors (`/dev/stdout`, `/dev/stderr`,
+//! `/dev/fd/N`, `/proc/self/fd/N`) and `/dev/null` are streams: opened for appending, following
+//! the system's links, before the sandbox starts, and written to as they are. Any other path is
+//! a file, even under `/dev` (`/dev/shm` may well be bound into a sandbox).
 
 use nix::fcntl::{open, openat, renameat, OFlag};
 use nix::sys::stat::Mode;
@@ -41,11 +45,11 @@ enum Target {
 }
 
 impl OutputFile {
-    /// Opens what `path` names: a stream under `/dev/` or `/proc/`, else the directory of the
-    /// file to write. Fails if `path` names no file in a directory (`/`, `..`, or a path
+    /// Opens what `path` names: one of the caller's streams ([`is_stream`]), else the directory
+    /// of the file to write. Fails if `path` names no file in a directory (`/`, `..`, or a path
     /// ending in `/`), or what it needs cannot be opened.
     pub fn open(path: &Path) -> io::Result<OutputFile> {
-        let target = if path.starts_with("/dev") || path.starts_with("/proc") {
+        let target = if is_stream(path) {
             let file = std::fs::OpenOptions::new()
                 .append(true)
                 .custom_flags(libc::O_NOCTTY)
@@ -79,6 +83,34 @@ impl OutputFile {
         &self.path
     }
 
+    /// What the file holds now, read in the directory opened at [`OutputFile::open`] without
+    /// following a link at its name; `None` if there is no such file (or it is a stream).
+    /// Anything there but a regular file is an error.
+    pub fn read_existing(&self) -> io::Result<Option<String>> {
+        let Target::Replace { dir, name } = &self.target else {
+            return Ok(None);
+        };
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let fd = match openat(
+            Some(dir.as_raw_fd()),
+            name.as_os_str(),
+            flags,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // SAFETY: `openat` just returned this descriptor and nothing else owns it.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        let mut text = String::new();
+        io::Read::read_to_string(&mut file, &mut text)?;
+        Ok(Some(text))
+    }
+
     /// Writes `text`: appended to a stream; for a file, as the whole file, to a new temporary
     /// file in the directory then renamed over the name, so that on a failure nothing is left
     /// but what was there before.
@@ -103,6 +135,18 @@ impl OutputFile {
         }
         written
     }
+}
+
+/// Whether `path` is one of the caller's own streams: `/dev/stdout`, `/dev/stderr`,
+/// `/dev/null`, `/dev/fd/N` or `/proc/self/fd/N`.
+fn is_stream(path: &Path) -> bool {
+    let Some(text) = path.to_str() else {
+        return false;
+    };
+    let fd_number = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
+    matches!(text, "/dev/stdout" | "/dev/stderr" | "/dev/null")
+        || text.strip_prefix("/dev/fd/").is_some_and(fd_number)
+        || text.strip_prefix("/proc/self/fd/").is_some_and(fd_number)
 }
 
 /// `.NAME.PID.tmp`: hidden, and this process's own (two commands writing the same file do not
@@ -181,6 +225,43 @@ mod tests {
         assert!(OutputFile::open(std::path::Path::new("/tmp/")).is_err());
         assert!(OutputFile::open(std::path::Path::new("/no-such-dir-here/report.json")).is_err());
         assert!(OutputFile::open(std::path::Path::new("report.json")).is_ok());
+    }
+
+    #[test]
+    fn only_the_callers_own_streams_are_streams() {
+        for s in [
+            "/dev/stdout",
+            "/dev/stderr",
+            "/dev/null",
+            "/dev/fd/3",
+            "/proc/self/fd/12",
+        ] {
+            assert!(super::is_stream(std::path::Path::new(s)), "{s}");
+        }
+        for f in [
+            "/dev/shm/r.json",
+            "/dev/fd/",
+            "/dev/fd/3x",
+            "/proc/1/fd/3",
+            "/dev/mem",
+        ] {
+            assert!(!super::is_stream(std::path::Path::new(f)), "{f}");
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_back_without_following_a_link() {
+        let dir = scratch("read");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        let out = OutputFile::open(&dir.join("side.json")).unwrap();
+        assert_eq!(out.read_existing().unwrap(), None);
+        std::os::unix::fs::symlink(&victim, dir.join("side.json")).unwrap();
+        assert!(out.read_existing().is_err());
+        std::fs::remove_file(dir.join("side.json")).unwrap();
+        out.write("mine").unwrap();
+        assert_eq!(out.read_existing().unwrap().as_deref(), Some("mine"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
