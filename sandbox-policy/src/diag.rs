@@ -70,12 +70,22 @@ pub struct Source {
 #[derive(Clone, Debug, Default)]
 pub struct SourceMap {
     sources: Vec<Source>,
+    /// For each source, the byte offset where each of its lines starts (empty for tokens), so
+    /// that placing a diagnostic does not scan the text from its start.
+    line_starts: Vec<Vec<usize>>,
 }
 
 impl SourceMap {
     /// Adds a source and returns its id.
     pub fn add(&mut self, source: Source) -> SourceId {
+        let starts = match &source.text {
+            SourceText::Text(text) => std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+            SourceText::Tokens(_) => Vec::new(),
+        };
         self.sources.push(source);
+        self.line_starts.push(starts);
         SourceId((self.sources.len() - 1) as u32)
     }
 
@@ -95,7 +105,10 @@ impl SourceMap {
     /// The line and column where a place starts.
     pub fn line_col(&self, loc: Loc) -> LineCol {
         match &self.get(loc.source).text {
-            SourceText::Text(text) => text_line_col(text, loc.start as usize),
+            SourceText::Text(text) => {
+                let starts = &self.line_starts[loc.source.0 as usize];
+                text_line_col(text, starts, loc.start as usize)
+            }
             SourceText::Tokens(positions) => positions
                 .get(loc.start as usize)
                 .copied()
@@ -114,7 +127,8 @@ impl SourceMap {
     pub fn render(&self, diag: &Diagnostic) -> String {
         let mut out = format!("{}: error: {}\n", self.describe(diag.loc), diag.message);
         if let SourceText::Text(text) = &self.get(diag.loc.source).text {
-            out.push_str(&caret_excerpt(text, diag.loc));
+            let starts = &self.line_starts[diag.loc.source.0 as usize];
+            out.push_str(&caret_excerpt(text, starts, diag.loc));
         }
         if let Some(help) = &diag.help {
             out.push_str(&format!("  = help: {help}\n"));
@@ -128,13 +142,17 @@ impl SourceMap {
     }
 }
 
-fn text_line_col(text: &str, offset: usize) -> LineCol {
-    let offset = offset.min(text.len());
-    let before = &text[..floor_char_boundary(text, offset)];
-    let line = before.matches('\n').count() as u32 + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() as u32 + 1;
-    LineCol { line, col }
+/// The line and column of byte `offset` in `text`, whose lines start at `starts` (see
+/// [`SourceMap::add`]).
+fn text_line_col(text: &str, starts: &[usize], offset: usize) -> LineCol {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let line = starts.partition_point(|&s| s <= offset).max(1);
+    let line_start = starts.get(line - 1).copied().unwrap_or(0);
+    let col = text[line_start..offset].chars().count() as u32 + 1;
+    LineCol {
+        line: line as u32,
+        col,
+    }
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {
@@ -144,12 +162,12 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
-fn caret_excerpt(text: &str, loc: Loc) -> String {
+fn caret_excerpt(text: &str, starts: &[usize], loc: Loc) -> String {
     let start = floor_char_boundary(text, (loc.start as usize).min(text.len()));
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line_text = &text[line_start..line_end];
-    let lc = text_line_col(text, start);
+    let lc = text_line_col(text, starts, start);
     let end = floor_char_boundary(text, (loc.end as usize).clamp(start, line_end));
     let width = text[start..end].chars().count().max(1);
     let gutter = lc.line.to_string().len();
@@ -268,6 +286,36 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn places_are_found_by_line_and_character() {
+        let mut map = SourceMap::default();
+        let text = "default kill;\nallow é, opne;\n\nallow x;";
+        let id = map.add(Source {
+            name: "p".into(),
+            path: None,
+            text: SourceText::Text(text.into()),
+            included_at: None,
+        });
+        let at = |needle: &str| {
+            let start = text.find(needle).unwrap() as u32;
+            map.line_col(Loc {
+                source: id,
+                start,
+                end: start + 1,
+            })
+        };
+        assert_eq!(at("default"), LineCol { line: 1, col: 1 });
+        assert_eq!(at("opne"), LineCol { line: 2, col: 10 });
+        assert_eq!(at("x;"), LineCol { line: 4, col: 7 });
+        let end = Loc {
+            source: id,
+            start: text.len() as u32,
+            end: text.len() as u32,
+        };
+        assert_eq!(map.line_col(end), LineCol { line: 4, col: 9 });
+    }
+
     use super::*;
 
     #[test]
