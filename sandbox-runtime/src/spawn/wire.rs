@@ -187,9 +187,18 @@ impl Request {
         let stdio = [r.bool()?, r.bool()?, r.bool()?];
         let joins_cgroup = r.bool()?;
         let n = r.count(4)?;
-        let passed_targets = (0..n)
+        let passed_targets: Vec<RawFd> = (0..n)
             .map(|_| r.u32().map(|t| t as RawFd))
             .collect::<Result<_, _>>()?;
+        // As the host checks before it sends (`spawn::start`): each above the standard streams,
+        // each once, so that no passed descriptor lands on another the sandboxee relies on.
+        let mut sorted = passed_targets.clone();
+        sorted.sort_unstable();
+        if sorted.first().is_some_and(|t| *t <= 2) || sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err(Malformed(
+                "a passed descriptor's number is not above 2, or twice",
+            ));
+        }
         let cwd = r.cstr()?;
         let candidates = r.cstrs()?;
         let argv = r.cstrs()?;
@@ -405,6 +414,15 @@ pub(crate) mod tests {
         assert_eq!(back.passed_targets, [5, 9]);
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
+    }
+
+    #[test]
+    fn passed_descriptor_numbers_are_checked_as_the_host_checks_them() {
+        for bad in [vec![2, 5], vec![5, 5], vec![-1, 7]] {
+            let mut req = request();
+            req.passed_targets = bad.clone();
+            assert!(Request::decode(&req.encode()).is_err(), "{bad:?}");
+        }
     }
 
     /// A filter longer than the kernel takes is refused as it is decoded, never installed in
