@@ -57,8 +57,8 @@ pub enum Mount {
         /// Whether files on a writable mount may be executed.
         exec: bool,
     },
-    /// A fresh tmpfs of at most `size` bytes at `dst`, writable by the sandbox user, `noexec`
-    /// unless `exec` is set.
+    /// A fresh tmpfs of at most `size` bytes (1 to 2^62) at `dst`, writable by the sandbox user,
+    /// `noexec` unless `exec` is set.
     Tmpfs {
         /// Absolute path inside the sandbox.
         dst: PathBuf,
@@ -257,7 +257,8 @@ impl SandboxCommand {
         })
     }
 
-    /// Mounts a fresh `noexec` tmpfs of at most `size` bytes.
+    /// Mounts a fresh `noexec` tmpfs of at most `size` bytes (1 to 2^62; the spawn refuses
+    /// others, which tmpfs would read as no limit).
     pub fn tmpfs(&mut self, dst: impl AsRef<Path>, size: u64) -> &mut Self {
         self.mount(Mount::Tmpfs {
             dst: dst.as_ref().into(),

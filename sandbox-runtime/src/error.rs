@@ -32,9 +32,9 @@ pub enum SpawnError {
         /// Why not.
         reason: &'static str,
     },
-    /// A tmpfs size the kernel would read as no limit: 0, or one so large that its count of
-    /// pages wraps around to 0.
-    #[error("tmpfs at `{path}` has size {size}, which tmpfs reads as no limit: give it a size of 1 to 2^62 bytes")]
+    /// A tmpfs size outside 1 to 2^62 bytes: 0, which tmpfs reads as no limit, or one so large
+    /// that it means none either (near 2^64 the kernel's count of pages wraps around to 0).
+    #[error("tmpfs at `{path}` has size {size}: give it a size of 1 to 2^62 bytes (0, or a size near 2^64, would mean no limit)")]
     TmpfsSize {
         /// The destination as given.
         path: String,

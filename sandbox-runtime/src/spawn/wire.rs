@@ -31,6 +31,10 @@ pub(crate) struct Request {
 #[error("malformed fork-server request: {0}")]
 pub(crate) struct Malformed(&'static str);
 
+/// The largest number a passed descriptor may be moved to: the kernel's own ceiling on open
+/// files (`fs.nr_open`, at most 2^30), so that arithmetic on it cannot overflow.
+const MAX_PASSED_TARGET: RawFd = 1 << 30;
+
 struct Writer(Vec<u8>);
 
 impl Writer {
@@ -194,9 +198,11 @@ impl Request {
         // each once, so that no passed descriptor lands on another the sandboxee relies on.
         let mut sorted = passed_targets.clone();
         sorted.sort_unstable();
-        if sorted.first().is_some_and(|t| *t <= 2) || sorted.windows(2).any(|w| w[0] == w[1]) {
+        let out_of_range = sorted.first().is_some_and(|t| *t <= 2)
+            || sorted.last().is_some_and(|t| *t > MAX_PASSED_TARGET);
+        if out_of_range || sorted.windows(2).any(|w| w[0] == w[1]) {
             return Err(Malformed(
-                "a passed descriptor's number is not above 2, or twice",
+                "a passed descriptor's number is not above 2, too large, or twice",
             ));
         }
         let cwd = r.cstr()?;
@@ -418,7 +424,7 @@ pub(crate) mod tests {
 
     #[test]
     fn passed_descriptor_numbers_are_checked_as_the_host_checks_them() {
-        for bad in [vec![2, 5], vec![5, 5], vec![-1, 7]] {
+        for bad in [vec![2, 5], vec![5, 5], vec![-1, 7], vec![5, i32::MAX]] {
             let mut req = request();
             req.passed_targets = bad.clone();
             assert!(Request::decode(&req.encode()).is_err(), "{bad:?}");

@@ -15,8 +15,10 @@
 //!
 //! The caller's own standard streams and descriptors (`/dev/stdout`, `/dev/stderr`,
 //! `/dev/fd/N`, `/proc/self/fd/N`) and `/dev/null` are streams: opened for appending, following
-//! the system's links, before the sandbox starts, and written to as they are. Any other path is
-//! a file, even under `/dev` (`/dev/shm` may well be bound into a sandbox).
+//! the system's links, before the sandbox starts, and written to as they are. So is a FIFO or
+//! a character device at the path itself (a link there is not followed), opened without
+//! waiting for a reader. Anything else is a file; under `/dev` (but `/dev/shm`) and `/proc`,
+//! whose entries are the system's own, no file is made or replaced.
 
 use nix::fcntl::{open, openat, renameat, OFlag};
 use nix::sys::stat::Mode;
@@ -28,6 +30,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// The most [`OutputFile::read_existing`] reads: far above what `learn` writes.
+const MAX_READ: u64 = 64 << 20;
+
 /// A file to write later, opened (or its directory opened) now.
 #[derive(Debug)]
 pub struct OutputFile {
@@ -38,16 +43,20 @@ pub struct OutputFile {
 /// Where the text goes.
 #[derive(Debug)]
 enum Target {
-    /// A stream under `/dev/` or `/proc/`, open for appending.
+    /// One of the caller's streams, or a FIFO or character device at the path, open for
+    /// appending.
     Stream(File),
     /// A regular file `name`, replaced whole in the open directory `dir`.
     Replace { dir: OwnedFd, name: OsString },
 }
 
 impl OutputFile {
-    /// Opens what `path` names: one of the caller's streams ([`is_stream`]), else the directory
-    /// of the file to write. Fails if `path` names no file in a directory (`/`, `..`, or a path
-    /// ending in `/`), or what it needs cannot be opened.
+    /// Opens what `path` names, before the sandbox runs: one of the caller's streams
+    /// ([`is_stream`]), or a FIFO or character device at the path itself (not through a link),
+    /// for appending; else the directory of a regular file to write. Fails if `path` names no
+    /// file in a directory (`/`, `..`, or a path ending in `/`), names a socket or a block
+    /// device, would replace an entry under `/dev` (but `/dev/shm`) or `/proc`, or what it
+    /// needs cannot be opened (a FIFO with no reader).
     pub fn open(path: &Path) -> io::Result<OutputFile> {
         let target = if is_stream(path) {
             let file = std::fs::OpenOptions::new()
@@ -66,10 +75,37 @@ impl OutputFile {
             };
             let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
             let dir = open(parent, flags, Mode::empty()).map_err(io::Error::from)?;
-            Target::Replace {
-                // SAFETY: `open` just returned this descriptor and nothing else owns it.
-                dir: unsafe { OwnedFd::from_raw_fd(dir) },
-                name: name.to_os_string(),
+            // SAFETY: `open` just returned this descriptor and nothing else owns it.
+            let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+            let at = nix::sys::stat::fstatat(
+                Some(dir.as_raw_fd()),
+                name,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
+            let kind = at.ok().map(|st| st.st_mode & libc::S_IFMT);
+            match kind {
+                Some(libc::S_IFIFO | libc::S_IFCHR) => Target::Stream(open_node(&dir, name)?),
+                // A directory in the way makes the rename fail at the write, as any other failure
+                // to write after the run does.
+                Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None
+                    if !system_entry(path) =>
+                {
+                    Target::Replace {
+                        dir,
+                        name: name.to_os_string(),
+                    }
+                }
+                Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => {
+                    return Err(io::Error::other(
+                        "it would replace an entry of /dev or /proc; name one of the caller's \
+                         streams (/dev/stdout, /dev/stderr, /dev/fd/N) or a file elsewhere",
+                    ))
+                }
+                Some(_) => {
+                    return Err(io::Error::other(
+                        "not a regular file, a FIFO or a character device",
+                    ))
+                }
             }
         };
         Ok(OutputFile {
@@ -107,7 +143,10 @@ impl OutputFile {
             return Err(io::Error::other("not a regular file"));
         }
         let mut text = String::new();
-        io::Read::read_to_string(&mut file, &mut text)?;
+        io::Read::read_to_string(&mut io::Read::take(&mut file, MAX_READ + 1), &mut text)?;
+        if text.len() as u64 > MAX_READ {
+            return Err(io::Error::other(format!("larger than {MAX_READ} bytes")));
+        }
         Ok(Some(text))
     }
 
@@ -137,6 +176,31 @@ impl OutputFile {
     }
 }
 
+/// Opens the FIFO or character device `name` in `dir` for appending, not following a link and
+/// not waiting for a FIFO's reader (an error if there is none), then lets writes block again.
+fn open_node(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
+    let flags = OFlag::O_WRONLY
+        | OFlag::O_APPEND
+        | OFlag::O_NOCTTY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_CLOEXEC;
+    let fd = openat(Some(dir.as_raw_fd()), name, flags, Mode::empty()).map_err(io::Error::from)?;
+    // SAFETY: `openat` just returned this descriptor and nothing else owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    let blocking = OFlag::O_WRONLY | OFlag::O_APPEND;
+    nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(blocking))
+        .map_err(io::Error::from)?;
+    Ok(file)
+}
+
+/// Whether `path` lies under `/dev` (but `/dev/shm`, where files are made) or `/proc`, whose
+/// entries are the system's own: a link there (`/dev/stdin`) must not be replaced by a file.
+fn system_entry(path: &Path) -> bool {
+    let clean: PathBuf = path.components().collect();
+    (clean.starts_with("/dev") && !clean.starts_with("/dev/shm")) || clean.starts_with("/proc")
+}
+
 /// Whether `path` is one of the caller's own streams: `/dev/stdout`, `/dev/stderr`,
 /// `/dev/null`, `/dev/fd/N` or `/proc/self/fd/N`.
 fn is_stream(path: &Path) -> bool {
@@ -161,7 +225,7 @@ fn temporary_name(name: &OsStr) -> OsString {
 #[cfg(test)]
 mod tests {
     use super::{temporary_name, OutputFile};
-    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     use std::path::PathBuf;
 
     fn scratch(name: &str) -> PathBuf {
@@ -261,6 +325,40 @@ mod tests {
         std::fs::remove_file(dir.join("side.json")).unwrap();
         out.write("mine").unwrap();
         assert_eq!(out.read_existing().unwrap().as_deref(), Some("mine"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_at_the_path_is_a_stream_and_system_entries_are_left_alone() {
+        let dir = scratch("fifo");
+        let fifo = dir.join("out.fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: c is a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // No reader yet: refused at once rather than waited on.
+        assert!(OutputFile::open(&fifo).is_err());
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let out = OutputFile::open(&fifo).unwrap();
+        out.write("report").unwrap();
+        drop(out);
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut &reader, &mut got).unwrap();
+        assert_eq!(got, "report");
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        for refused in ["/dev/stdin", "/dev/new-file", "/proc/self/x"] {
+            assert!(
+                OutputFile::open(std::path::Path::new(refused)).is_err(),
+                "{refused}"
+            );
+        }
+        assert!(OutputFile::open(std::path::Path::new("/dev/./null")).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
