@@ -315,17 +315,24 @@ impl Monitor {
                         unsafe { libc::fcntl(p.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
                     }
                     st.sandboxee_pid = pid.and_then(|p| u32::try_from(p).ok());
-                    st.sandboxee_pidfd = pid.and_then(|p| crate::spawn::pidfd_open(p).ok());
+                    let pidfd = pid.map(crate::spawn::pidfd_open);
+                    // Already reaped (it failed a step and ended before this hello was read, as
+                    // on a loaded machine): its failure is on the exec pipe, and there is no
+                    // listener to take.
+                    let gone =
+                        matches!(&pidfd, Some(Err(e)) if e.raw_os_error() == Some(libc::ESRCH));
+                    st.sandboxee_pidfd = pidfd.and_then(Result::ok);
                     let since = Instant::now();
-                    st.pending_listener = (r.value >= 0).then_some(PendingListener {
+                    st.pending_listener = (r.value >= 0 && !gone).then_some(PendingListener {
                         number: r.value,
                         since,
                         next_look: since + self.first_look(),
                     });
                     if st.exec_pipe.is_none()
                         || st.installed_pipe.is_none()
-                        || st.sandboxee_pidfd.is_none()
-                        || st.pending_listener.is_none()
+                        || pid.is_none()
+                        || r.value < 0
+                        || (st.sandboxee_pidfd.is_none() && !gone)
                     {
                         // No look for the listener either: one without the sandboxee's pidfd
                         // could not be made, and its due time would keep the poll from waiting.
