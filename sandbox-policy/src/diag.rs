@@ -162,24 +162,46 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// How many bytes of a long line an excerpt shows on each side of the place it points at.
+const EXCERPT_CONTEXT: usize = 80;
+
+/// The source line of `loc` with a caret under it: the whole line, or for a long one a window
+/// of about [`EXCERPT_CONTEXT`] bytes on each side, marked `...` where cut (so that many errors
+/// on one long line do not print it whole each time).
 fn caret_excerpt(text: &str, starts: &[usize], loc: Loc) -> String {
     let start = floor_char_boundary(text, (loc.start as usize).min(text.len()));
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let line_text = &text[line_start..line_end];
     let lc = text_line_col(text, starts, start);
+    let line = lc.line as usize;
+    let line_start = starts.get(line - 1).copied().unwrap_or(0);
+    let line_end = starts.get(line).map_or(text.len(), |next| next - 1);
     let end = floor_char_boundary(text, (loc.end as usize).clamp(start, line_end));
+    let shown_start =
+        floor_char_boundary(text, start.saturating_sub(EXCERPT_CONTEXT).max(line_start));
+    let shown_end = floor_char_boundary(text, end.saturating_add(EXCERPT_CONTEXT).min(line_end));
+    let shown_end = if text[shown_end..line_end].chars().count() <= 3 {
+        line_end
+    } else {
+        shown_end
+    };
+    let (cut_before, cut_after) = (shown_start > line_start, shown_end < line_end);
     let width = text[start..end].chars().count().max(1);
     let gutter = lc.line.to_string().len();
     let pad = " ".repeat(gutter);
-    let indent: String = text[line_start..start]
+    let lead = if cut_before { "..." } else { "" };
+    let indent: String = lead
         .chars()
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .map(|_| ' ')
+        .chain(
+            text[shown_start..start]
+                .chars()
+                .map(|c| if c == '\t' { '\t' } else { ' ' }),
+        )
         .collect();
     format!(
-        "{pad} |\n{} | {}\n{pad} | {}{}\n",
+        "{pad} |\n{} | {lead}{}{}\n{pad} | {}{}\n",
         lc.line,
-        line_text,
+        &text[shown_start..shown_end],
+        if cut_after { "..." } else { "" },
         indent,
         "^".repeat(width)
     )
@@ -348,5 +370,40 @@ mod tests {
         assert!(text.starts_with("p.policy:2:7: error: unknown syscall `opne`"));
         assert!(text.contains("2 | allow opne;"));
         assert!(text.contains("  |       ^^^^"));
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_place_only() {
+        let mut map = SourceMap::default();
+        let line = format!("allow {}opne;{}", "read, ".repeat(100), " ".repeat(300));
+        let text = format!("default kill;\n{line}\n");
+        let start = text.find("opne").unwrap() as u32;
+        let id = map.add(Source {
+            name: "p.policy".into(),
+            path: None,
+            text: SourceText::Text(text),
+            included_at: None,
+        });
+        let d = Diagnostic::new(
+            Loc {
+                source: id,
+                start,
+                end: start + 4,
+            },
+            "unknown syscall `opne`",
+        );
+        let out = map.render(&d);
+        let lines: Vec<&str> = out.lines().collect();
+        let shown = lines[2];
+        let caret = lines[3];
+        assert!(
+            shown.starts_with("2 | ...") && shown.ends_with("..."),
+            "{out}"
+        );
+        assert!(shown.len() < 200, "{out}");
+        // The caret sits under `opne`.
+        let at = caret.find('^').unwrap();
+        assert_eq!(&shown[at..at + 4], "opne", "{out}");
+        assert!(caret.ends_with("^^^^"), "{out}");
     }
 }
