@@ -297,3 +297,32 @@ fn a_report_in_a_missing_directory_is_a_setup_error_before_the_run() {
     assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
     assert!(!marker.exists());
 }
+
+/// A closed output pipe ends the command quietly (SIGPIPE), as with any Unix tool, not with a
+/// panic (exit status 101).
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let s = ScratchDir::new("pipe");
+    // Far more errors than a pipe holds, so that the writer meets the closed pipe.
+    let policy = s.write(
+        "p.policy",
+        format!("default kill;\n{}", "allow opne;\n".repeat(5000)),
+    );
+    let mut child = cli_common::sandbox()
+        .args(["check", &policy])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut first).unwrap();
+    drop(err);
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGPIPE),
+        "{status:?}, first line {first:?}"
+    );
+}

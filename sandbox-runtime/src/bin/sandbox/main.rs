@@ -42,6 +42,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed output pipe (`sandbox explain ... | head`) ends the command quietly, as it does
+    // any Unix tool, instead of making its next message panic (Rust ignores SIGPIPE). A
+    // sandbox running then ends with it (its init dies with its parent).
+    // SAFETY: signal() with a valid signal number and SIG_DFL, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::main(*args),
