@@ -6,7 +6,7 @@ use super::{CheckedArch, CheckedBranch, CheckedCmp, CheckedCond};
 use crate::action::{Action, Tag};
 use crate::compiled::RuleMeta;
 use crate::ir::CmpOp;
-use crate::tables::{self, ArgType};
+use crate::tables::{self, ArgType, SyscallSpec};
 
 /// The value a sandbox runtime puts in the sixth argument register of its own
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`, which the kernel ignores (execveat takes
@@ -18,28 +18,74 @@ const ENOSYS: u16 = 38;
 /// `clone3` passes its flags behind a pointer, where seccomp cannot see them: unless the policy
 /// names it, it fails with ENOSYS so that libc falls back to `clone`, whose flags rules can check.
 pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
+    let errno = |_: &SyscallSpec, tag| Some(unconditional(Action::Errno(ENOSYS), tag));
+    add_rule(
+        rules,
+        arches,
+        "clone3",
+        "errno(ENOSYS) clone3".into(),
+        Where::IfUnnamed,
+        errno,
+    );
+}
+
+/// Where [`add_rule`] puts a prelude rule's branch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Where {
+    /// As the only branch of a call the policy does not name; nowhere else.
+    IfUnnamed,
+    /// Before the policy's own branches for the call.
+    First,
+}
+
+/// Adds the prelude rule `text` for call `name`: on each architecture that has the call, the
+/// branch `branch` makes from its table entry and the rule's tag goes where `at` says. The
+/// rule is listed only if its branch went in somewhere.
+fn add_rule(
+    rules: &mut Vec<RuleMeta>,
+    arches: &mut [CheckedArch],
+    name: &str,
+    text: std::borrow::Cow<'static, str>,
+    at: Where,
+    branch: impl Fn(&SyscallSpec, Tag) -> Option<CheckedBranch>,
+) {
     let Some(tag) = Tag::rule(rules.len()) else {
         return;
     };
     let mut used = false;
     for checked in arches.iter_mut() {
-        if let Some(spec) = tables::syscall_by_name(checked.arch, "clone3") {
-            checked.syscalls.entry(spec.nr).or_insert_with(|| {
-                used = true;
-                vec![CheckedBranch {
-                    cond: None,
-                    action: Action::Errno(ENOSYS),
-                    tag,
-                }]
-            });
+        let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
+            continue;
+        };
+        if at == Where::IfUnnamed && checked.syscalls.contains_key(&spec.nr) {
+            continue;
         }
+        let Some(b) = branch(spec, tag) else {
+            continue;
+        };
+        used = true;
+        checked.syscalls.entry(spec.nr).or_default().insert(0, b);
     }
     if used {
         rules.push(RuleMeta {
             location: "prelude".into(),
-            text: "errno(ENOSYS) clone3".into(),
+            text,
         });
     }
+}
+
+/// A branch that decides every call of its syscall.
+fn unconditional(action: Action, tag: Tag) -> CheckedBranch {
+    CheckedBranch {
+        cond: None,
+        action,
+        tag,
+    }
+}
+
+/// Whether `action` lets the call run (`allow`, `log`).
+fn lets_run(action: Action) -> bool {
+    matches!(action, Action::Allow | Action::Log)
 }
 
 /// `prctl`'s option that installs a seccomp filter.
@@ -69,7 +115,7 @@ pub(super) fn add_filter_guards(
     arches: &mut [CheckedArch],
     default: Action,
 ) {
-    let default_runs = matches!(default, Action::Allow | Action::Log);
+    let default_runs = lets_run(default);
     let named = |arches: &[CheckedArch], name: &str| {
         arches.iter().any(|c| {
             tables::syscall_by_name(c.arch, name).is_some_and(|s| c.syscalls.contains_key(&s.nr))
@@ -113,7 +159,6 @@ fn may_run_with_first_argument(
     first: i128,
     default_runs: bool,
 ) -> bool {
-    let runs = |action: Action| matches!(action, Action::Allow | Action::Log);
     arches.iter().any(|checked| {
         let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
             return false;
@@ -124,13 +169,13 @@ fn may_run_with_first_argument(
         let option = [first as u64, 0, 0, 0, 0, 0];
         for branch in branches {
             match &branch.cond {
-                None => return runs(branch.action),
+                None => return lets_run(branch.action),
                 Some(cond) if only_on_first_argument(cond) => {
                     if cond.holds(&option) {
-                        return runs(branch.action);
+                        return lets_run(branch.action);
                     }
                 }
-                Some(_) if runs(branch.action) => return true,
+                Some(_) if lets_run(branch.action) => return true,
                 Some(_) => {}
             }
         }
@@ -149,29 +194,17 @@ fn only_on_first_argument(cond: &CheckedCond) -> bool {
     }
 }
 
-/// Kills every call of `name`, as a prelude rule.
+/// Kills every call of `name` the policy does not name, as a prelude rule.
 fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch], name: &str) {
-    let Some(tag) = Tag::rule(rules.len()) else {
-        return;
-    };
-    let mut used = false;
-    for checked in arches.iter_mut() {
-        if let Some(spec) = tables::syscall_by_name(checked.arch, name) {
-            used = true;
-            let branch = CheckedBranch {
-                cond: None,
-                action: Action::Kill,
-                tag,
-            };
-            checked.syscalls.insert(spec.nr, vec![branch]);
-        }
-    }
-    if used {
-        rules.push(RuleMeta {
-            location: "prelude".into(),
-            text: format!("kill {name}").into(),
-        });
-    }
+    let kill = |_: &SyscallSpec, tag| Some(unconditional(Action::Kill, tag));
+    add_rule(
+        rules,
+        arches,
+        name,
+        format!("kill {name}").into(),
+        Where::IfUnnamed,
+        kill,
+    );
 }
 
 /// Kills call `name` whose first argument equals `value`, before any of the policy's rules for
@@ -183,19 +216,9 @@ fn add_first_argument_kill(
     value: i128,
     text: &'static str,
 ) {
-    let Some(tag) = Tag::rule(rules.len()) else {
-        return;
-    };
-    let mut used = false;
-    for checked in arches.iter_mut() {
-        let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
-            continue;
-        };
-        let Some(first) = spec.args.first() else {
-            continue;
-        };
-        used = true;
-        let branch = CheckedBranch {
+    let kill = |spec: &SyscallSpec, tag| {
+        let first = spec.args.first()?;
+        Some(CheckedBranch {
             cond: Some(CheckedCond::Cmp(CheckedCmp {
                 arg: 0,
                 ty: first.ty,
@@ -205,19 +228,9 @@ fn add_first_argument_kill(
             })),
             action: Action::Kill,
             tag,
-        };
-        checked
-            .syscalls
-            .entry(spec.nr)
-            .or_default()
-            .insert(0, branch);
-    }
-    if used {
-        rules.push(RuleMeta {
-            location: "prelude".into(),
-            text: text.into(),
-        });
-    }
+        })
+    };
+    add_rule(rules, arches, name, text.into(), Where::First, kill);
 }
 
 /// An `execveat` carrying [`RUNTIME_EXEC_MAGIC`] in its (unused) sixth register is sent to
