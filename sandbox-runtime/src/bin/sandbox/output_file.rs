@@ -65,48 +65,7 @@ impl OutputFile {
                 .open(path)?;
             Target::Stream(file)
         } else {
-            let name = path
-                .file_name()
-                .filter(|_| !path.as_os_str().as_encoded_bytes().ends_with(b"/"))
-                .ok_or_else(|| io::Error::other("the path names no file"))?;
-            let parent = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-            let dir = open(parent, flags, Mode::empty()).map_err(io::Error::from)?;
-            // SAFETY: `open` just returned this descriptor and nothing else owns it.
-            let dir = unsafe { OwnedFd::from_raw_fd(dir) };
-            let at = nix::sys::stat::fstatat(
-                Some(dir.as_raw_fd()),
-                name,
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            );
-            let kind = at.ok().map(|st| st.st_mode & libc::S_IFMT);
-            match kind {
-                Some(libc::S_IFIFO | libc::S_IFCHR) => Target::Stream(open_node(&dir, name)?),
-                // A directory in the way makes the rename fail at the write, as any other failure
-                // to write after the run does.
-                Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None
-                    if !system_entry(path) =>
-                {
-                    Target::Replace {
-                        dir,
-                        name: name.to_os_string(),
-                    }
-                }
-                Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => {
-                    return Err(io::Error::other(
-                        "it would replace an entry of /dev or /proc; name one of the caller's \
-                         streams (/dev/stdout, /dev/stderr, /dev/fd/N) or a file elsewhere",
-                    ))
-                }
-                Some(_) => {
-                    return Err(io::Error::other(
-                        "not a regular file, a FIFO or a character device",
-                    ))
-                }
-            }
+            open_in_directory(path)?
         };
         Ok(OutputFile {
             path: path.to_path_buf(),
@@ -176,6 +135,44 @@ impl OutputFile {
     }
 }
 
+/// Opens the directory of the file `path` names and looks at what is at the name there (not
+/// following a link): a FIFO or a character device is a stream ([`open_node`]); a regular file,
+/// a link, nothing, or a directory (whose rename fails at the write, as any failure to write
+/// after the run does) is a file to replace, but not under `/dev` or `/proc`
+/// ([`system_entry`]); anything else is refused.
+fn open_in_directory(path: &Path) -> io::Result<Target> {
+    let name = path
+        .file_name()
+        .filter(|_| !path.as_os_str().as_encoded_bytes().ends_with(b"/"))
+        .ok_or_else(|| io::Error::other("the path names no file"))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let dir = open(parent, flags, Mode::empty()).map_err(io::Error::from)?;
+    // SAFETY: `open` just returned this descriptor and nothing else owns it.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let no_follow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+    let at = nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, no_follow);
+    match at.ok().map(|st| st.st_mode & libc::S_IFMT) {
+        Some(libc::S_IFIFO | libc::S_IFCHR) => Ok(Target::Stream(open_node(&dir, name)?)),
+        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None if system_entry(path) => {
+            Err(io::Error::other(
+                "it would replace an entry of /dev or /proc; name one of the caller's streams \
+                 (/dev/stdout, /dev/stderr, /dev/fd/N) or a file elsewhere",
+            ))
+        }
+        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => Ok(Target::Replace {
+            dir,
+            name: name.to_os_string(),
+        }),
+        Some(_) => Err(io::Error::other(
+            "not a regular file, a FIFO or a character device",
+        )),
+    }
+}
+
 /// Opens the FIFO or character device `name` in `dir` for appending, not following a link and
 /// not waiting for a FIFO's reader (an error if there is none), then lets writes block again.
 fn open_node(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
@@ -202,7 +199,8 @@ fn system_entry(path: &Path) -> bool {
 }
 
 /// Whether `path` is one of the caller's own streams: `/dev/stdout`, `/dev/stderr`,
-/// `/dev/null`, `/dev/fd/N` or `/proc/self/fd/N`.
+/// `/dev/null`, `/dev/fd/N` or `/proc/self/fd/N` (the links among them followed, unlike any
+/// other link).
 fn is_stream(path: &Path) -> bool {
     let Some(text) = path.to_str() else {
         return false;
@@ -235,11 +233,17 @@ mod tests {
         dir
     }
 
+    /// A host file holding "secret" in `dir`, for a planted link to point at.
+    fn victim_in(dir: &std::path::Path) -> PathBuf {
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        victim
+    }
+
     #[test]
     fn a_link_planted_under_the_name_is_replaced_not_followed() {
         let dir = scratch("link");
-        let victim = dir.join("victim");
-        std::fs::write(&victim, "secret").unwrap();
+        let victim = victim_in(&dir);
         let out = OutputFile::open(&dir.join("report.json")).unwrap();
         std::os::unix::fs::symlink(&victim, dir.join("report.json")).unwrap();
         out.write("report").unwrap();
@@ -272,8 +276,7 @@ mod tests {
     #[test]
     fn a_planted_temporary_name_is_an_error_and_left_alone() {
         let dir = scratch("tmp");
-        let victim = dir.join("victim");
-        std::fs::write(&victim, "secret").unwrap();
+        let victim = victim_in(&dir);
         let out = OutputFile::open(&dir.join("report.json")).unwrap();
         let tmp = dir.join(temporary_name(std::ffi::OsStr::new("report.json")));
         std::os::unix::fs::symlink(&victim, &tmp).unwrap();
@@ -316,8 +319,7 @@ mod tests {
     #[test]
     fn a_file_is_read_back_without_following_a_link() {
         let dir = scratch("read");
-        let victim = dir.join("victim");
-        std::fs::write(&victim, "secret").unwrap();
+        let victim = victim_in(&dir);
         let out = OutputFile::open(&dir.join("side.json")).unwrap();
         assert_eq!(out.read_existing().unwrap(), None);
         std::os::unix::fs::symlink(&victim, dir.join("side.json")).unwrap();
