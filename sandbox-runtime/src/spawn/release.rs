@@ -47,25 +47,26 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    /// Reports, when dropped, the name of the thread that dropped it.
-    struct Tell(mpsc::Sender<Option<String>>);
+    /// Reports, when dropped, its number and the name of the thread that dropped it.
+    struct Tell(usize, mpsc::Sender<(usize, Option<String>)>);
 
     impl Drop for Tell {
         fn drop(&mut self) {
             let name = std::thread::current().name().map(str::to_string);
-            let _ = self.0.send(name);
+            let _ = self.1.send((self.0, name));
         }
     }
 
     #[test]
     fn items_are_dropped_on_the_release_thread_in_order() {
         let (tx, rx) = mpsc::channel();
-        for _ in 0..3 {
-            later(Tell(tx.clone()));
+        for i in 0..3 {
+            later(Tell(i, tx.clone()));
         }
-        for _ in 0..3 {
-            let dropped_by = rx.recv_timeout(Duration::from_secs(5)).expect("dropped");
+        for i in 0..3 {
+            let (n, dropped_by) = rx.recv_timeout(Duration::from_secs(5)).expect("dropped");
             assert_eq!(dropped_by.as_deref(), Some("sandbox-release"));
+            assert_eq!(n, i, "dropped out of order");
         }
     }
 }
