@@ -11,6 +11,8 @@
 //!
 //! libseccomp is loaded at run time; without it its rows say so and the rest still runs.
 
+#[path = "filters/forked.rs"]
+mod forked;
 #[path = "common/interval.rs"]
 mod interval;
 #[path = "filters/libseccomp_peer.rs"]
@@ -25,6 +27,8 @@ mod policies;
 mod rules;
 #[path = "filters/seccompiler_peer.rs"]
 mod seccompiler_peer;
+#[path = "filters/turns.rs"]
+mod turns;
 #[path = "filters/wallclock.rs"]
 mod wallclock;
 
@@ -179,8 +183,12 @@ fn native(c: &Compiled) -> Option<(&sandbox_policy::ir::ArchIr, &[SockFilter])> 
 /// The peers in the wall-clock comparison, by the names their rows carry.
 const WALL_PEERS: [&str; 3] = ["seccompiler 0.5", "libseccomp default", "libseccomp tree"];
 
+/// The control: ours installed again under another name, so that the comparison shows how far
+/// apart the measurement puts two equal programs. It is no peer and no target judges it.
+const CONTROL: &str = "ours, a second copy";
+
 /// The wall-clock configurations: no filter, the floor, and each generator's program for the
-/// docker-like policy with `read` argument-checked.
+/// docker-like policy with `read` argument-checked, and ours again as the [`CONTROL`].
 fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
     let mut configs = vec![
         Config {
@@ -204,6 +212,10 @@ fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
     };
     configs.push(Config {
         name: "ours".into(),
+        filter: Some(ours.to_vec()),
+    });
+    configs.push(Config {
+        name: CONTROL.into(),
         filter: Some(ours.to_vec()),
     });
     let peer = PeerPolicy::from_ir(ir);
@@ -283,28 +295,54 @@ fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) -> Vec<String> {
         }
         println!();
     }
-    let (stacked_n, stacked_reps) = if quick { (5_000, 3) } else { (200_000, 15) };
-    misses.extend(stacked_cost(&configs, stacked_n, stacked_reps));
+    let plan = if quick {
+        Turns {
+            children: 6,
+            rounds: 3,
+            chunk: 2_000,
+        }
+    } else {
+        Turns {
+            children: 15,
+            rounds: 12,
+            chunk: 20_000,
+        }
+    };
+    misses.extend(stacked_cost(&configs, &plan));
     misses
 }
 
-/// Filters stacked per child in [`stacked_cost`]: the longest peer program (seccompiler's
+/// Filters stacked per thread in [`stacked_cost`]: the longest peer program (seccompiler's
 /// docker-like, about 1,500 instructions, more once the kernel converts it to eBPF) times this
 /// stays under the kernel's limit of 32,768 instructions per stack.
 const STACK: usize = 8;
 
+/// How [`stacked_cost`] samples: `children` processes, each timing every filter in turns
+/// ([`turns::samples`]) for `rounds` rounds of `chunk` calls per probe.
+struct Turns {
+    children: usize,
+    rounds: usize,
+    chunk: u64,
+}
+
 /// The cost of running each program once, resolved below a nanosecond: every filter is
-/// installed [`STACK`] times, and per round the floor's time (the same stack of one-instruction
-/// filters) is subtracted and the rest divided by [`STACK`]. Prints ns per run and the ratio to
-/// ours, and returns the missed target (ours faster than every peer on calls that run the
-/// filter, shown by the whole 95% interval of each peer's per-round ratio to ours).
-fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
+/// installed [`STACK`] times on a thread of its own, the floor's time (the same stack of
+/// one-instruction filters) is subtracted per round and the rest divided by [`STACK`].
+///
+/// Each child process is one sample: where the kernel puts each compiled program moves a
+/// program's time by a few percent for the whole life of a child, more than the rounds inside
+/// it vary, so a child's rounds are summed up by their median and the verdict is judged across
+/// children. Prints ns per run and the ratio to ours, and returns the missed target (ours faster
+/// than every peer on calls that run the filter, shown by the whole 95% interval of each peer's
+/// ratio to ours across children).
+fn stacked_cost(configs: &[Config], plan: &Turns) -> Vec<String> {
     let probes: Vec<wallclock::Probe> = wallclock::probes()
         .into_iter()
         .filter(|p| p.label != "getppid")
         .collect();
     println!(
-        "\n  one run of the program, in ns above the floor (each filter stacked {STACK} times; median of {reps} rounds of {n} calls):"
+        "\n  one run of the program, in ns above the floor (each filter stacked {STACK} times, on a thread of its own; {} child processes, each the median of {} rounds of {} calls taken in turns; median across children):",
+        plan.children, plan.rounds, plan.chunk
     );
     // The kernel refuses a stack longer than 32,768 instructions after converting each
     // program to eBPF (which can double it), counting 4 more per filter.
@@ -327,21 +365,17 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
         .filter(|p| !configs.iter().any(|c| c.name == **p))
         .map(|p| format!("wall clock: {p} was not compared stacked"))
         .collect();
-    let rounds = wallclock::samples(&configs, &probes, n, reps, STACK);
-    let mut intervals = Vec::new();
     let (Some(floor), Some(ours)) = (
         configs.iter().position(|c| c.name.starts_with("floor")),
         configs.iter().position(|c| c.name == "ours"),
     ) else {
         return vec!["stacked wall clock: floor or ours missing".into()];
     };
-    let per_run = |ci: usize, pi: usize| -> Vec<f64> {
-        rounds[ci][pi]
-            .iter()
-            .zip(&rounds[floor][pi])
-            .map(|(t, f)| (t - f) / STACK as f64)
-            .collect()
+    let children = match per_child(&configs, &probes, plan, floor, ours) {
+        Ok(children) => children,
+        Err(e) => return vec![format!("stacked wall clock: {e}")],
     };
+    let mut intervals = Vec::new();
     print!("  {:<20}", "filter");
     for p in &probes {
         print!(" | {:^24}", p.label);
@@ -354,48 +388,105 @@ fn stacked_cost(configs: &[Config], n: u64, reps: usize) -> Vec<String> {
         }
         print!("  {:<20}", config.name);
         for (pi, p) in probes.iter().enumerate() {
-            let mine = per_run(ci, pi);
-            let theirs = per_run(ours, pi);
-            let ratio: Vec<f64> = mine.iter().zip(&theirs).map(|(m, o)| m / o).collect();
+            let ns: Vec<f64> = children.iter().map(|c| c.ns[ci][pi]).collect();
+            let ratio: Vec<f64> = children.iter().map(|c| c.ratio[ci][pi]).collect();
             let ci_of_ratio = interval::median_ci(&ratio);
             let (executed, _) = wallclock::path(config.filter.as_deref().unwrap_or(&[]), p);
-            match (wallclock::median(mine), wallclock::median(ratio)) {
-                (Some(ns), Some(r)) => {
-                    print!(" | {ns:>8.1} ns {r:>5.2}x {executed:>5}");
-                    if ci == ours {
-                        continue;
-                    }
-                    let placement = interval::place(ci_of_ratio, 1.0);
-                    let shown = format!(
-                        "{r:.2}x ours' time, 95% interval: {}: {}",
-                        interval::show(ci_of_ratio, |x| format!("{x:.2}"), "-"),
-                        peer_verdict(placement)
-                    );
-                    intervals.push(format!("  {}, {}: {shown}", config.name, p.label));
-                    // Ahead only when shown: an interval across 1x counts as a miss too.
-                    if placement != Placement::Above {
-                        misses.push(format!(
-                            "wall clock, {}: {} runs the program in {shown}",
-                            p.label, config.name
-                        ));
-                    }
-                }
-                _ => {
-                    print!(" | {:>24}", "-");
-                    misses.push(format!(
-                        "wall clock, {}: {} not measured stacked",
-                        p.label, config.name
-                    ));
-                }
+            let (Some(ns), Some(r)) = (wallclock::median(ns), wallclock::median(ratio)) else {
+                print!(" | {:>24}", "-");
+                misses.push(format!(
+                    "wall clock, {}: {} not measured stacked",
+                    p.label, config.name
+                ));
+                continue;
+            };
+            print!(" | {ns:>8.1} ns {r:>5.2}x {executed:>5}");
+            if ci == ours {
+                continue;
+            }
+            if config.name == CONTROL {
+                intervals.push(format!(
+                    "  {CONTROL}, {}: {r:.2}x ours' time, 95% interval: {} (the same program: the measurement's own spread)",
+                    p.label,
+                    interval::show(ci_of_ratio, |x| format!("{x:.2}"), "-")
+                ));
+                continue;
+            }
+            let placement = interval::place(ci_of_ratio, 1.0);
+            let shown = format!(
+                "{r:.2}x ours' time, 95% interval: {}: {}",
+                interval::show(ci_of_ratio, |x| format!("{x:.2}"), "-"),
+                peer_verdict(placement)
+            );
+            intervals.push(format!("  {}, {}: {shown}", config.name, p.label));
+            // Ahead only when shown: an interval across 1x counts as a miss too.
+            if placement != Placement::Above {
+                misses.push(format!(
+                    "wall clock, {}: {} runs the program in {shown}",
+                    p.label, config.name
+                ));
             }
         }
         println!();
     }
-    println!("  each peer's time to run its program against ours' (median of per-round ratios):");
+    println!("  each peer's time to run its program against ours' (median across children of each child's median per-round ratio):");
     for line in &intervals {
         println!("{line}");
     }
     misses
+}
+
+/// One child process's figures, by configuration and probe: the median over its rounds of
+/// the ns one run of the program takes, and of the per-round ratio of that to ours.
+struct ChildFigures {
+    ns: Vec<Vec<f64>>,
+    ratio: Vec<Vec<f64>>,
+}
+
+/// Runs [`Turns::children`] children and sums each up. A child that fails is reported and
+/// left out; none at all is an error.
+fn per_child(
+    configs: &[Config],
+    probes: &[wallclock::Probe],
+    plan: &Turns,
+    floor: usize,
+    ours: usize,
+) -> Result<Vec<ChildFigures>, String> {
+    let mut children = Vec::with_capacity(plan.children);
+    for _ in 0..plan.children {
+        let rounds = match turns::samples(configs, probes, plan.chunk, plan.rounds, STACK) {
+            Ok(rounds) => rounds,
+            Err(e) => {
+                eprintln!("stacked wall clock, one child: {e}");
+                continue;
+            }
+        };
+        let per_run = |ci: usize, pi: usize| -> Vec<f64> {
+            rounds[ci][pi]
+                .iter()
+                .zip(&rounds[floor][pi])
+                .map(|(t, f)| (t - f) / STACK as f64)
+                .collect()
+        };
+        let mut figures = ChildFigures {
+            ns: vec![vec![f64::NAN; probes.len()]; configs.len()],
+            ratio: vec![vec![f64::NAN; probes.len()]; configs.len()],
+        };
+        for ci in 0..configs.len() {
+            for pi in 0..probes.len() {
+                let mine = per_run(ci, pi);
+                let theirs = per_run(ours, pi);
+                let ratio = mine.iter().zip(&theirs).map(|(m, o)| m / o).collect();
+                figures.ns[ci][pi] = wallclock::median(mine).unwrap_or(f64::NAN);
+                figures.ratio[ci][pi] = wallclock::median(ratio).unwrap_or(f64::NAN);
+            }
+        }
+        children.push(figures);
+    }
+    if children.is_empty() {
+        return Err("no child process finished its rounds".into());
+    }
+    Ok(children)
 }
 
 /// Whether a peer's per-round ratio to ours' time shows ours ahead, not ahead, or neither.

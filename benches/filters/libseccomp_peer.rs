@@ -2,12 +2,13 @@
 //! runs (with a notice) where it is not installed. Rules go in through `seccomp_rule_add_array`
 //! and the program comes back through `seccomp_export_bpf` into a memfd.
 
+use super::forked;
 use super::rules::{PeerCmp, PeerOp, PeerPolicy};
 use sandbox_policy::{Action, SockFilter};
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::io::Read;
+use std::os::fd::FromRawFd;
+use std::time::Duration;
 
 /// `SCMP_FLTATR_CTL_OPTIMIZE` from `enum scmp_filter_attr` in `<seccomp.h>`.
 const SCMP_FLTATR_CTL_OPTIMIZE: c_int = 8;
@@ -94,30 +95,14 @@ impl LibSeccomp {
     /// child so a rule set libseccomp does not finish with (its rule database can take
     /// unbounded time on many argument rules) costs at most [`TIME_LIMIT`].
     pub fn program(&self, policy: &PeerPolicy, layout: Layout) -> Result<Vec<SockFilter>, String> {
-        let (reader, writer) = pipe()?;
-        // SAFETY: single-threaded here; the child builds the program, writes it and _exits.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(format!("fork: {}", std::io::Error::last_os_error()));
-        }
-        if pid == 0 {
-            drop(reader);
-            let report = match self.program_here(policy, layout) {
-                Ok(p) => p.iter().flat_map(|i| i.to_ne_bytes()).collect::<Vec<u8>>(),
+        let answer = forked::run(Some(TIME_LIMIT), || {
+            match self.program_here(policy, layout) {
+                Ok(p) => p.iter().flat_map(|i| i.to_ne_bytes()).collect(),
                 Err(e) => format!("ERR {e}").into_bytes(),
-            };
-            let _ = std::fs::File::from(writer).write_all(&report);
-            // SAFETY: ends the child without running the parent's exit handlers.
-            unsafe { libc::_exit(0) }
-        }
-        drop(writer);
-        let bytes = read_within(reader, TIME_LIMIT);
-        // SAFETY: pid is our child; killing an exited child is harmless before it is reaped.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        let mut status = 0;
-        // SAFETY: pid is our child; status is a valid out-pointer.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-        let bytes = bytes?;
+            }
+        })
+        .map_err(|e| format!("libseccomp (seccomp_rule_add_array/export): {e}"))?;
+        let bytes = answer.bytes;
         match bytes.strip_prefix(b"ERR ") {
             Some(err) => Err(String::from_utf8_lossy(err).into_owned()),
             None => Ok(bytes.chunks_exact(8).map(decode).collect()),
@@ -199,46 +184,6 @@ fn one_comparison_per_arg(nr: u32, conj: &[PeerCmp]) -> Result<(), String> {
 
 /// How long libseccomp may take to build one program.
 const TIME_LIMIT: Duration = Duration::from_secs(20);
-
-/// Reads `fd` to EOF, giving up after `limit`.
-fn read_within(fd: OwnedFd, limit: Duration) -> Result<Vec<u8>, String> {
-    let deadline = Instant::now() + limit;
-    let mut file = std::fs::File::from(fd);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: pfd is one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
-            return Err(format!(
-                "libseccomp did not finish within {}s (seccomp_rule_add_array/export)",
-                limit.as_secs()
-            ));
-        }
-        match file.read(&mut buf) {
-            Ok(0) => return Ok(out),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-}
-
-/// A pipe as (read end, write end).
-fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid two-element out-array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: both descriptors are fresh and owned only here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
 
 /// One `struct sock_filter` in native byte order.
 fn decode(b: &[u8]) -> SockFilter {

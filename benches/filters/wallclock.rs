@@ -1,10 +1,9 @@
 //! Wall clock per syscall under each generator's filter: a child per configuration and
 //! repetition installs the filter, times N calls of each probe, and reports over a pipe.
 
+use crate::forked;
 use sandbox_policy::eval::{run, SeccompData};
 use sandbox_policy::{cache, Arch, SockFilter};
-use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Instant;
 
 /// A filter to time, or none.
@@ -105,7 +104,7 @@ pub fn path(filter: &[SockFilter], p: &Probe) -> (usize, bool) {
     (executed, cache::is_cached_allow(filter, Arch::X86_64, p.nr))
 }
 
-/// Forks, runs the probes under `copies` of `filter` in the child, and reads its ns-per-call
+/// Runs the probes under `copies` of `filter` in a forked child and reads its ns-per-call
 /// figures.
 fn in_child(
     filter: Option<&[SockFilter]>,
@@ -113,26 +112,14 @@ fn in_child(
     probes: &[Probe],
     n: u64,
 ) -> Result<Vec<f64>, String> {
-    let (reader, writer) = pipe()?;
-    // SAFETY: the benchmark is single-threaded here; the child only makes raw syscalls, formats
-    // into a String and writes to the pipe before _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        drop(reader);
-        child(filter, copies, probes, n, &writer);
-    }
-    drop(writer);
-    let mut text = String::new();
-    std::fs::File::from(reader)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    let mut status = 0;
-    // SAFETY: pid is our child; status is a valid out-pointer.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    parse_report(&text, probes.len(), status)
+    let answer = forked::run(None, || {
+        child_report(filter, copies, probes, n).into_bytes()
+    })?;
+    parse_report(
+        &String::from_utf8_lossy(&answer.bytes),
+        probes.len(),
+        answer.status,
+    )
 }
 
 /// Decodes the child's line (space-separated ns per call, or `ERR ...`).
@@ -154,19 +141,14 @@ fn parse_report(text: &str, expected: usize, status: i32) -> Result<Vec<f64>, St
     }
 }
 
-/// The child: installs the filter `copies` times, times the probes, reports, exits.
-fn child(
-    filter: Option<&[SockFilter]>,
-    copies: usize,
-    probes: &[Probe],
-    n: u64,
-    out: &OwnedFd,
-) -> ! {
+/// In the child: installs the filter `copies` times and times the probes; the report is a
+/// line of ns per call, or `ERR ...`.
+fn child_report(filter: Option<&[SockFilter]>, copies: usize, probes: &[Probe], n: u64) -> String {
     let installed = match filter {
         None => Ok(()),
         Some(f) => (0..copies).try_for_each(|_| install(f)),
     };
-    let report = match installed {
+    match installed {
         Err(e) => format!("ERR {e}\n"),
         Ok(()) => {
             let ns: Vec<String> = probes
@@ -175,14 +157,11 @@ fn child(
                 .collect();
             format!("{}\n", ns.join(" "))
         }
-    };
-    write_all(out, report.as_bytes());
-    // SAFETY: _exit ends the child without running the parent's atexit handlers twice.
-    unsafe { libc::_exit(0) }
+    }
 }
 
 /// Nanoseconds per call of `p`, after a warm-up of a tenth as many calls.
-fn time_probe(p: &Probe, n: u64) -> f64 {
+pub fn time_probe(p: &Probe, n: u64) -> f64 {
     for _ in 0..n / 10 {
         call(p);
     }
@@ -213,7 +192,7 @@ fn call(p: &Probe) {
 }
 
 /// Sets no_new_privs and attaches `filter` to the calling process.
-fn install(filter: &[SockFilter]) -> Result<(), String> {
+pub fn install(filter: &[SockFilter]) -> Result<(), String> {
     let insns: Vec<libc::sock_filter> = filter
         .iter()
         .map(|i| libc::sock_filter {
@@ -247,28 +226,4 @@ fn install(filter: &[SockFilter]) -> Result<(), String> {
         return Err(format!("seccomp: {}", std::io::Error::last_os_error()));
     }
     Ok(())
-}
-
-/// A pipe as (read end, write end).
-fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid two-element out-array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: both descriptors are fresh and owned only here.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Writes all of `bytes` with raw write(2) (the filters allow write).
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) {
-    use std::os::fd::AsRawFd;
-    while !bytes.is_empty() {
-        // SAFETY: bytes is a live slice; fd is open.
-        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-        if n <= 0 {
-            return;
-        }
-        bytes = &bytes[n as usize..];
-    }
 }

@@ -1,0 +1,107 @@
+//! Work done in a forked child of the benchmark, its answer read back over a pipe: a filter
+//! installed in a child leaves the benchmark itself unfiltered, and a peer that never finishes
+//! can be given up on.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// What a child wrote, and its wait status.
+pub struct Answer {
+    /// Every byte the child wrote.
+    pub bytes: Vec<u8>,
+    /// The status `waitpid` gave.
+    pub status: i32,
+}
+
+/// Forks; the child runs `work`, writes the bytes it returns to a pipe and leaves with
+/// `_exit`; the parent reads them (giving up after `limit`, if one is given), then kills the
+/// child (harmless once it has ended) and reaps it. The caller must be single-threaded, since
+/// the child may allocate and start threads.
+pub fn run(limit: Option<Duration>, work: impl FnOnce() -> Vec<u8>) -> Result<Answer, String> {
+    let (reader, writer) = pipe()?;
+    // SAFETY: the benchmark is single-threaded where it calls this, so the child inherits no
+    // lock held by another thread; it leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(reader);
+        write_all(&writer, &work());
+        // SAFETY: ends the child (and any thread it started) without the parent's exit
+        // handlers.
+        unsafe { libc::_exit(0) }
+    }
+    drop(writer);
+    let bytes = read_all(reader, limit);
+    // SAFETY: pid is our child; killing an ended child is harmless before it is reaped.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: pid is our child; status is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    Ok(Answer {
+        bytes: bytes?,
+        status,
+    })
+}
+
+/// Reads `fd` to its end, or fails once `limit` has passed.
+fn read_all(fd: OwnedFd, limit: Option<Duration>) -> Result<Vec<u8>, String> {
+    let deadline = limit.map(|l| (Instant::now() + l, l));
+    let mut file = std::fs::File::from(fd);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let ms = deadline.map_or(-1, |(at, _)| {
+            let left = at.saturating_duration_since(Instant::now());
+            libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX)
+        });
+        let mut pfd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is one valid pollfd.
+        let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if ready < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("poll: {e}"));
+        }
+        if ready == 0 {
+            let secs = deadline.map_or(0, |(_, l)| l.as_secs());
+            return Err(format!("the child did not finish within {secs}s"));
+        }
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("reading the child's answer: {e}")),
+        }
+    }
+}
+
+/// A pipe as (read end, write end).
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid two-element out-array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors are fresh and owned only here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Writes all of `bytes` with raw write(2), which every filter the benchmark installs allows.
+fn write_all(fd: &OwnedFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: bytes is a live slice; fd is open.
+        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
