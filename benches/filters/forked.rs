@@ -28,7 +28,10 @@ pub fn run(limit: Option<Duration>, work: impl FnOnce() -> Vec<u8>) -> Result<An
     }
     if pid == 0 {
         drop(reader);
-        write_all(&writer, &work());
+        // A panic must not unwind into the benchmark's own code in this copy of it.
+        let bytes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .unwrap_or_else(|_| b"ERR the child panicked".to_vec());
+        write_all(&writer, &bytes);
         // SAFETY: ends the child (and any thread it started) without the parent's exit
         // handlers.
         unsafe { libc::_exit(0) }
