@@ -321,8 +321,11 @@ const STACK: usize = 8;
 /// How [`stacked_cost`] samples: `children` processes, each timing every filter in turns
 /// ([`turns::samples`]) for `rounds` rounds of `chunk` calls per probe.
 struct Turns {
+    /// Child processes, each one sample.
     children: usize,
+    /// Rounds per child, after its warm-up round.
     rounds: usize,
+    /// Calls per turn.
     chunk: u64,
 }
 
@@ -342,24 +345,32 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         .filter(|p| p.label != "getppid")
         .collect();
     println!(
-        "\n  one run of the program, in ns above the floor (each filter stacked {STACK} times, on a thread of its own; {} child processes, each the median of {} rounds of {} calls taken in turns; median across children):",
-        plan.children, plan.rounds, plan.chunk
+        "\n  one run of the program, in ns above the floor (each filter stacked {STACK} times, on a thread of its own; child processes, each the median of {} rounds of {} calls taken in turns; median across children):",
+        plan.rounds, plan.chunk
     );
     // The kernel refuses a stack longer than 32,768 instructions after converting each
     // program to eBPF (which can double it), counting 4 more per filter.
-    let fits = |c: &&Config| {
-        c.filter
-            .as_ref()
-            .is_some_and(|f| (2 * f.len() + 4) * STACK <= 32_768)
+    let fits = |c: &Config| {
+        let Some(f) = c.filter.as_ref() else {
+            return Some("no program".to_string());
+        };
+        if (2 * f.len() + 4) * STACK > 32_768 {
+            return Some(format!(
+                "{} instructions cannot be stacked {STACK} times",
+                f.len()
+            ));
+        }
+        turns::unfit(c, STACK)
     };
-    for c in configs.iter().filter(|c| c.filter.is_some() && !fits(c)) {
-        let len = c.filter.as_ref().map_or(0, Vec::len);
-        println!(
-            "  {}: n/a ({len} instructions cannot be stacked {STACK} times)",
-            c.name
-        );
+    let mut kept = Vec::with_capacity(configs.len());
+    for c in configs {
+        match fits(c) {
+            None => kept.push(c.clone()),
+            Some(why) if c.filter.is_some() => println!("  {}: n/a ({why})", c.name),
+            Some(_) => {}
+        }
     }
-    let configs: Vec<Config> = configs.iter().filter(fits).cloned().collect();
+    let configs = kept;
     // A peer left out (not installed, or too long to stack) is not beaten: say so.
     let mut misses: Vec<String> = WALL_PEERS
         .iter()
@@ -376,6 +387,11 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         Ok(children) => children,
         Err(e) => return Err(format!("stacked wall clock: {e}")),
     };
+    println!(
+        "  {} of {} child processes finished their rounds",
+        children.len(),
+        plan.children
+    );
     let mut intervals = Vec::new();
     print!("  {:<20}", "filter");
     for p in &probes {
@@ -409,14 +425,14 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
                 intervals.push(format!(
                     "  {CONTROL}, {}: {r:.2}x ours' time, 95% interval: {} (the same program: the measurement's own spread)",
                     p.label,
-                    interval::show(ci_of_ratio, |x| format!("{x:.2}"), "-")
+                    interval::show(ci_of_ratio, |x| format!("{x:.3}"), "-")
                 ));
                 continue;
             }
             let placement = interval::place(ci_of_ratio, 1.0);
             let shown = format!(
                 "{r:.2}x ours' time, 95% interval: {}: {}",
-                interval::show(ci_of_ratio, |x| format!("{x:.2}"), "-"),
+                interval::show(ci_of_ratio, |x| format!("{x:.3}"), "-"),
                 peer_verdict(placement)
             );
             intervals.push(format!("  {}, {}: {shown}", config.name, p.label));
@@ -437,10 +453,11 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
     Ok(misses)
 }
 
-/// One child process's figures, by configuration and probe: the median over its rounds of
-/// the ns one run of the program takes, and of the per-round ratio of that to ours.
+/// One child process's figures, by configuration and probe (`[config][probe]`).
 struct ChildFigures {
+    /// The median over its rounds of the ns one run of the program takes.
     ns: Vec<Vec<f64>>,
+    /// The median over its rounds of the ratio of that to ours' in the same round.
     ratio: Vec<Vec<f64>>,
 }
 
@@ -473,10 +490,10 @@ fn per_child(
             ns: vec![vec![f64::NAN; probes.len()]; configs.len()],
             ratio: vec![vec![f64::NAN; probes.len()]; configs.len()],
         };
-        for ci in 0..configs.len() {
-            for pi in 0..probes.len() {
+        for pi in 0..probes.len() {
+            let theirs = per_run(ours, pi);
+            for ci in 0..configs.len() {
                 let mine = per_run(ci, pi);
-                let theirs = per_run(ours, pi);
                 let ratio = mine.iter().zip(&theirs).map(|(m, o)| m / o).collect();
                 figures.ns[ci][pi] = wallclock::median(mine).unwrap_or(f64::NAN);
                 figures.ratio[ci][pi] = wallclock::median(ratio).unwrap_or(f64::NAN);
@@ -490,7 +507,8 @@ fn per_child(
     Ok(children)
 }
 
-/// Whether a peer's per-round ratio to ours' time shows ours ahead, not ahead, or neither.
+/// Whether the 95% interval of a peer's ratio to ours' time shows ours ahead, not ahead, or
+/// neither.
 fn peer_verdict(placement: Placement) -> &'static str {
     match placement {
         Placement::TooFewRounds => "not decided",

@@ -6,6 +6,10 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+/// How long a timing child may take: far longer than one takes (seconds), so that only a child
+/// that hangs meets it, and fails the run instead of holding it up.
+pub const CHILD_LIMIT: Duration = Duration::from_secs(300);
+
 /// What a child wrote, and its wait status.
 pub struct Answer {
     /// Every byte the child wrote.
@@ -15,10 +19,18 @@ pub struct Answer {
 }
 
 /// Forks; the child runs `work`, writes the bytes it returns to a pipe and leaves with
-/// `_exit`; the parent reads them (giving up after `limit`, if one is given), then kills the
-/// child (harmless once it has ended) and reaps it. The caller must be single-threaded, since
-/// the child may allocate and start threads.
-pub fn run(limit: Option<Duration>, work: impl FnOnce() -> Vec<u8>) -> Result<Answer, String> {
+/// `_exit`; the parent reads them (giving up after `limit`), then kills the child (harmless
+/// once it has ended) and reaps it. Refuses in a process with more than one thread: the child
+/// may allocate and start threads, which a lock held by another thread at the fork would hang.
+pub fn run(limit: Duration, work: impl FnOnce() -> Vec<u8>) -> Result<Answer, String> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map_err(|e| format!("/proc/self/task: {e}"))?
+        .count();
+    if threads != 1 {
+        return Err(format!(
+            "forking a child needs a single-threaded benchmark; it has {threads} threads"
+        ));
+    }
     let (reader, writer) = pipe()?;
     // SAFETY: the benchmark is single-threaded where it calls this, so the child inherits no
     // lock held by another thread; it leaves with _exit.
@@ -42,7 +54,9 @@ pub fn run(limit: Option<Duration>, work: impl FnOnce() -> Vec<u8>) -> Result<An
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let mut status = 0;
     // SAFETY: pid is our child; status is a valid out-pointer.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+    {}
     Ok(Answer {
         bytes: bytes?,
         status,
@@ -50,16 +64,14 @@ pub fn run(limit: Option<Duration>, work: impl FnOnce() -> Vec<u8>) -> Result<An
 }
 
 /// Reads `fd` to its end, or fails once `limit` has passed.
-fn read_all(fd: OwnedFd, limit: Option<Duration>) -> Result<Vec<u8>, String> {
-    let deadline = limit.map(|l| (Instant::now() + l, l));
+fn read_all(fd: OwnedFd, limit: Duration) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + limit;
     let mut file = std::fs::File::from(fd);
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let ms = deadline.map_or(-1, |(at, _)| {
-            let left = at.saturating_duration_since(Instant::now());
-            libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX)
-        });
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
         let mut pfd = libc::pollfd {
             fd: file.as_raw_fd(),
             events: libc::POLLIN,
@@ -75,12 +87,12 @@ fn read_all(fd: OwnedFd, limit: Option<Duration>) -> Result<Vec<u8>, String> {
             return Err(format!("poll: {e}"));
         }
         if ready == 0 {
-            let secs = deadline.map_or(0, |(_, l)| l.as_secs());
-            return Err(format!("the child did not finish within {secs}s"));
+            return Err(format!("the child did not finish within {limit:?}"));
         }
         match file.read(&mut buf) {
             Ok(0) => return Ok(out),
             Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("reading the child's answer: {e}")),
         }
     }
@@ -102,9 +114,47 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         // SAFETY: bytes is a live slice; fd is open.
         let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
         if n <= 0 {
             return;
         }
         bytes = &bytes[n as usize..];
+    }
+}
+
+/// A child's answer as one line: the numbers, or `ERR` and why.
+pub fn numbers_line(result: Result<Vec<f64>, String>) -> Vec<u8> {
+    match result {
+        Ok(values) => {
+            let text: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
+            format!("{}\n", text.join(" ")).into_bytes()
+        }
+        Err(e) => format!("ERR {e}\n").into_bytes(),
+    }
+}
+
+/// Reads an answer made by [`numbers_line`]: exactly `expected` numbers, or why not.
+pub fn read_numbers(answer: &Answer, expected: usize) -> Result<Vec<f64>, String> {
+    let text = String::from_utf8_lossy(&answer.bytes);
+    let line = text.trim();
+    if line.is_empty() {
+        return Err(format!(
+            "the child ended without an answer (wait status {:#x})",
+            answer.status
+        ));
+    }
+    if let Some(err) = line.strip_prefix("ERR ") {
+        return Err(err.to_string());
+    }
+    let values: Vec<f64> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
+    if values.len() == expected {
+        Ok(values)
+    } else {
+        Err(format!(
+            "the child's answer has {} numbers, not {expected}",
+            values.len()
+        ))
     }
 }

@@ -95,18 +95,24 @@ impl LibSeccomp {
     /// child so a rule set libseccomp does not finish with (its rule database can take
     /// unbounded time on many argument rules) costs at most [`TIME_LIMIT`].
     pub fn program(&self, policy: &PeerPolicy, layout: Layout) -> Result<Vec<SockFilter>, String> {
-        let answer = forked::run(Some(TIME_LIMIT), || {
-            match self.program_here(policy, layout) {
-                Ok(p) => p.iter().flat_map(|i| i.to_ne_bytes()).collect(),
-                Err(e) => format!("ERR {e}").into_bytes(),
-            }
+        let answer = forked::run(TIME_LIMIT, || match self.program_here(policy, layout) {
+            Ok(p) => p.iter().flat_map(|i| i.to_ne_bytes()).collect(),
+            Err(e) => format!("ERR {e}").into_bytes(),
         })
         .map_err(|e| format!("libseccomp (seccomp_rule_add_array/export): {e}"))?;
         let bytes = answer.bytes;
-        match bytes.strip_prefix(b"ERR ") {
-            Some(err) => Err(String::from_utf8_lossy(err).into_owned()),
-            None => Ok(bytes.chunks_exact(8).map(decode).collect()),
+        if let Some(err) = bytes.strip_prefix(b"ERR ") {
+            return Err(String::from_utf8_lossy(err).into_owned());
         }
+        // A child that died before its answer, or in the middle of it, gives no program.
+        if bytes.is_empty() || bytes.len() % 8 != 0 {
+            return Err(format!(
+                "libseccomp's child ended with {} bytes of program (wait status {:#x})",
+                bytes.len(),
+                answer.status
+            ));
+        }
+        Ok(bytes.chunks_exact(8).map(decode).collect())
     }
 
     /// [`LibSeccomp::program`] in this process.

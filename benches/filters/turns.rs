@@ -1,17 +1,22 @@
 //! Timing filters in turns: one child process holds a thread per configuration, each with its
 //! own stack of filters (seccomp filters belong to the thread that installs them), and the
-//! threads, pinned to one CPU, take turns timing short chunks of calls. The machine's drift,
-//! which moves a round of separate children by several percent, then falls on every filter
-//! alike, and each turn of the round is one paired sample.
+//! threads, pinned to one CPU, take turns timing short chunks of calls, in an order shuffled
+//! each round. The machine's drift, which moves a round of separate children by several
+//! percent, then falls on every filter alike, so the rounds of one child pair up closely; the
+//! caller sums a child up (where the kernel placed each program still moves a whole child).
 
 use crate::forked;
 use crate::wallclock::{install, time_probe, Config, Probe};
+use sandbox_policy::bpf::ret;
+use sandbox_policy::eval::{run, SeccompData};
+use sandbox_policy::Arch;
 use std::sync::mpsc;
 
 /// Every round's ns per call, by configuration and probe (`[config][probe][round]`, the shape
 /// of [`crate::wallclock::samples`]), each filter installed `copies` times on its own thread.
-/// A round times every configuration on every probe for `chunk` calls, the configurations in an
-/// order rotated each round; a first round warms up and is not kept.
+/// A round times every configuration on every probe for `chunk` calls (after a warm-up of a
+/// tenth as many, see [`time_probe`]), the configurations in an order shuffled each round; a
+/// first round warms up and is not kept.
 pub fn samples(
     configs: &[Config],
     probes: &[Probe],
@@ -19,31 +24,11 @@ pub fn samples(
     rounds: usize,
     copies: usize,
 ) -> Result<Vec<Vec<Vec<f64>>>, String> {
-    let answer = forked::run(None, || {
-        match in_turns(configs, probes, chunk, rounds, copies) {
-            Ok(values) => {
-                let text: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
-                format!("{}\n", text.join(" "))
-            }
-            Err(e) => format!("ERR {e}\n"),
-        }
-        .into_bytes()
+    let answer = forked::run(forked::CHILD_LIMIT, || {
+        forked::numbers_line(in_turns(configs, probes, chunk, rounds, copies))
     })?;
-    let status = answer.status;
-    let text = String::from_utf8_lossy(&answer.bytes);
-    let line = text.trim();
-    if let Some(err) = line.strip_prefix("ERR ") {
-        return Err(err.to_string());
-    }
-    let values: Vec<f64> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
-    if values.len() != rounds * probes.len() * configs.len() {
-        return Err(format!(
-            "child's report has {} values, not {} (wait status {status:#x})",
-            values.len(),
-            rounds * probes.len() * configs.len()
-        ));
-    }
-    // The child reports round by round, probe by probe, configuration by configuration.
+    let values = forked::read_numbers(&answer, rounds * probes.len() * configs.len())?;
+    // The child answers round by round, probe by probe, configuration by configuration.
     let mut out = vec![vec![Vec::with_capacity(rounds); probes.len()]; configs.len()];
     for (i, v) in values.into_iter().enumerate() {
         let ci = i % configs.len();
@@ -51,6 +36,69 @@ pub fn samples(
         out[ci][pi].push(v);
     }
     Ok(out)
+}
+
+/// Why `config` cannot be timed in turns, if it cannot: its program does not allow a call the
+/// timing thread itself makes (a denied futex would leave a thread spinning or asleep for
+/// good and skew or stall the rounds), or the kernel refuses `copies` of it.
+pub fn unfit(config: &Config, copies: usize) -> Option<String> {
+    let f = config.filter.as_deref()?;
+    for (name, nr, args) in thread_calls() {
+        let outcome = run(f, &SeccompData::native(Arch::X86_64, nr, args));
+        if !outcome.is_ok_and(|o| o.ret == ret::ALLOW) {
+            return Some(format!(
+                "its program does not allow {name}, which the timing thread makes"
+            ));
+        }
+    }
+    let installed = forked::run(forked::CHILD_LIMIT, || {
+        let result = (0..copies).try_for_each(|_| install(f));
+        forked::numbers_line(result.map(|()| vec![copies as f64]))
+    });
+    installed
+        .and_then(|answer| forked::read_numbers(&answer, 1))
+        .err()
+}
+
+/// The calls a timing thread makes once its filters are in place, besides the probes: the
+/// channels' futex waits and wakes, a yield while spinning, the clock's fallback, its exit.
+fn thread_calls() -> [(&'static str, u32, [u64; 6]); 5] {
+    let nr = |n: libc::c_long| n as u32;
+    let op = |o: libc::c_int| [0, o as u64, 0, 0, 0, 0];
+    [
+        (
+            "futex(FUTEX_WAIT_PRIVATE)",
+            nr(libc::SYS_futex),
+            op(libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG),
+        ),
+        (
+            "futex(FUTEX_WAKE_PRIVATE)",
+            nr(libc::SYS_futex),
+            op(libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG),
+        ),
+        ("sched_yield", nr(libc::SYS_sched_yield), [0; 6]),
+        ("clock_gettime", nr(libc::SYS_clock_gettime), [0; 6]),
+        ("exit", nr(libc::SYS_exit), [0; 6]),
+    ]
+}
+
+/// The order the configurations take their turns in, in round `round`: a shuffle seeded by
+/// the round, so that no configuration always follows the same one.
+fn order(round: usize, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    // xorshift64*, seeded by the round (never zero).
+    let mut state = (round as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    for i in (1..n).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
 }
 
 /// In the child: pins it to one CPU, starts the threads, runs the rounds; the values come
@@ -71,8 +119,7 @@ fn in_turns(
     for round in 0..=rounds {
         for p in probes {
             let mut row = vec![0.0; timers.len()];
-            for turn in 0..timers.len() {
-                let ci = (turn + round) % timers.len();
+            for ci in order(round, timers.len()) {
                 row[ci] = timers[ci].time(*p, chunk)?;
             }
             // Round 0 is the warm-up.
@@ -108,8 +155,11 @@ fn pin_to_current_cpu() -> Result<(), String> {
 
 /// A thread holding one configuration's filters, timing a probe whenever asked.
 struct Timer {
+    /// The configuration's name, for errors.
     name: String,
+    /// Where the thread is asked to time a probe for a number of calls.
     ask: mpsc::Sender<(Probe, u64)>,
+    /// Where it answers, in ns per call.
     answer: mpsc::Receiver<f64>,
 }
 
@@ -131,8 +181,9 @@ impl Timer {
                 if ready_tx.send(installed).is_err() || !ok {
                     return;
                 }
-                // The thread never ends: the child leaves with _exit once the rounds are done,
-                // so nothing runs past the filters but these calls and the channels' futexes.
+                // Until the rounds are done and its channel closes (or the child leaves with
+                // _exit first), the thread makes only the probes and the calls of
+                // `thread_calls`, which `unfit` checked its program allows.
                 while let Ok((p, n)) = asked.recv() {
                     if answer_tx.send(time_probe(&p, n)).is_err() {
                         break;

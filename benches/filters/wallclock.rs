@@ -88,13 +88,18 @@ pub fn samples(
     out
 }
 
-/// The median, if there are samples.
+/// The median (of an even count, the mean of the two middle values), if there are samples.
 pub fn median(mut xs: Vec<f64>) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }
     xs.sort_by(f64::total_cmp);
-    Some(xs[xs.len() / 2])
+    let mid = xs.len() / 2;
+    Some(if xs.len() % 2 == 0 {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    } else {
+        xs[mid]
+    })
 }
 
 /// Instructions the filter runs for a probe, and whether the kernel's cache skips it.
@@ -112,52 +117,23 @@ fn in_child(
     probes: &[Probe],
     n: u64,
 ) -> Result<Vec<f64>, String> {
-    let answer = forked::run(None, || {
-        child_report(filter, copies, probes, n).into_bytes()
+    let answer = forked::run(forked::CHILD_LIMIT, || {
+        forked::numbers_line(child_figures(filter, copies, probes, n))
     })?;
-    parse_report(
-        &String::from_utf8_lossy(&answer.bytes),
-        probes.len(),
-        answer.status,
-    )
+    forked::read_numbers(&answer, probes.len())
 }
 
-/// Decodes the child's line (space-separated ns per call, or `ERR ...`).
-fn parse_report(text: &str, expected: usize, status: i32) -> Result<Vec<f64>, String> {
-    let line = text.trim();
-    if line.is_empty() {
-        return Err(format!(
-            "child died without a report (wait status {status:#x})"
-        ));
+/// In the child: installs the filter `copies` times and times the probes (ns per call).
+fn child_figures(
+    filter: Option<&[SockFilter]>,
+    copies: usize,
+    probes: &[Probe],
+    n: u64,
+) -> Result<Vec<f64>, String> {
+    if let Some(f) = filter {
+        (0..copies).try_for_each(|_| install(f))?;
     }
-    if let Some(err) = line.strip_prefix("ERR ") {
-        return Err(err.to_string());
-    }
-    let values: Vec<f64> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
-    if values.len() == expected {
-        Ok(values)
-    } else {
-        Err(format!("unreadable report {line:?}"))
-    }
-}
-
-/// In the child: installs the filter `copies` times and times the probes; the report is a
-/// line of ns per call, or `ERR ...`.
-fn child_report(filter: Option<&[SockFilter]>, copies: usize, probes: &[Probe], n: u64) -> String {
-    let installed = match filter {
-        None => Ok(()),
-        Some(f) => (0..copies).try_for_each(|_| install(f)),
-    };
-    match installed {
-        Err(e) => format!("ERR {e}\n"),
-        Ok(()) => {
-            let ns: Vec<String> = probes
-                .iter()
-                .map(|p| format!("{:.2}", time_probe(p, n)))
-                .collect();
-            format!("{}\n", ns.join(" "))
-        }
-    }
+    Ok(probes.iter().map(|p| time_probe(p, n)).collect())
 }
 
 /// Nanoseconds per call of `p`, after a warm-up of a tenth as many calls.
@@ -191,7 +167,8 @@ fn call(p: &Probe) {
     std::hint::black_box(rc);
 }
 
-/// Sets no_new_privs and attaches `filter` to the calling process.
+/// Sets no_new_privs and attaches `filter` to the calling thread (seccomp filters and
+/// no_new_privs belong to the thread that sets them; no other thread of the process is touched).
 pub fn install(filter: &[SockFilter]) -> Result<(), String> {
     let insns: Vec<libc::sock_filter> = filter
         .iter()
