@@ -5,9 +5,12 @@
 //! instructions executed per allowed syscall (min / mean / max, native x86_64, evaluated with
 //! sandbox-policy's interpreter), the mean weighted by a real program's syscall mix
 //! (`benches/data/python3-syscall-mix.txt`), and how many unconditionally allowed syscalls the
-//! kernel's constant-action cache serves; then the wall clock per syscall under each filter.
+//! kernel's constant-action cache serves; then the wall clock per syscall under each filter,
+//! and each program's own cost with the filters stacked and timed in turns ([`turns`]).
 //! Quick mode (`SANDBOX_BENCH_QUICK=1` or `--quick`) runs far fewer wall-clock iterations, for CI.
-//! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed target a failure.
+//! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed target a failure. A measurement that
+//! cannot be made at all (the stacked comparison without ours or the floor, or without a child
+//! that finished) fails the run with exit status 2, in every mode.
 //!
 //! libseccomp is loaded at run time; without it its rows say so and the rest still runs.
 
