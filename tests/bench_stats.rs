@@ -13,6 +13,14 @@ fn approximate_rank(n: usize) -> f64 {
 }
 
 #[test]
+fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+    assert_eq!(interval::median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+    assert_eq!(interval::median(&[3.0, 1.0, 2.0]), 2.0);
+    assert_eq!(interval::median(&[7.0]), 7.0);
+    assert!(interval::median(&[]).is_nan());
+}
+
+#[test]
 fn the_median_interval_has_the_textbook_ranks() {
     // Exact binomial ranks, as printed in tables of the sign test's interval.
     assert_eq!(interval::median_ci_rank(6), 1);

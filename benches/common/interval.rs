@@ -1,6 +1,17 @@
 //! A distribution-free 95% confidence interval for a median, shared by the benchmarks so that
 //! their verdicts on per-round ratios are judged on a whole interval, not on a median alone.
 
+/// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// A distribution-free 95% confidence interval for the median of `xs`: the `k`-th smallest and
 /// `k`-th largest values, with `k` the largest rank such that fewer than `k` of `n` fair coin
 /// flips come up heads with probability at most 2.5% (for 10 values the 2nd and 9th, for 100

@@ -88,18 +88,9 @@ pub fn samples(
     out
 }
 
-/// The median (of an even count, the mean of the two middle values), if there are samples.
-pub fn median(mut xs: Vec<f64>) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let mid = xs.len() / 2;
-    Some(if xs.len() % 2 == 0 {
-        (xs[mid - 1] + xs[mid]) / 2.0
-    } else {
-        xs[mid]
-    })
+/// [`crate::interval::median`], if there are samples.
+pub fn median(xs: Vec<f64>) -> Option<f64> {
+    (!xs.is_empty()).then(|| crate::interval::median(&xs))
 }
 
 /// Instructions the filter runs for a probe, and whether the kernel's cache skips it.

@@ -116,18 +116,7 @@ fn round_order(r: usize, n: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-/// The median of `xs` (the mean of the middle two for an even count); NaN when empty.
-pub fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-pub use crate::interval::median_ci;
+pub use crate::interval::{median, median_ci};
 
 /// The smallest and largest of `xs`.
 pub fn range(xs: &[f64]) -> (f64, f64) {
