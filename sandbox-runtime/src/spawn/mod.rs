@@ -248,11 +248,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     }
     let mut targets: Vec<RawFd> = cmd.passed_fds.iter().map(|(_, t)| *t).collect();
     targets.sort_unstable();
-    if let Some(w) = targets.windows(2).find(|w| w[0] == w[1]) {
-        return Err(SpawnError::BadFdNumber(w[0]));
-    }
-    if let Some(t) = targets.iter().find(|t| **t <= 2) {
-        return Err(SpawnError::BadFdNumber(*t));
+    if let Some(t) = wire::clashing_target(&targets) {
+        return Err(SpawnError::BadFdNumber(t));
     }
     // A target the sandboxee could not have open, or one leaving no room above it, under the
     // open-files limit, for the descriptors the child reads from (sync pipe, report socket,

@@ -35,6 +35,15 @@ pub(crate) struct Malformed(&'static str);
 /// files (`fs.nr_open`, at most 2^30), so that arithmetic on it cannot overflow.
 const MAX_PASSED_TARGET: RawFd = 1 << 30;
 
+/// The first of `sorted` (passed descriptors' target numbers, in order) that would land on a
+/// standard stream or on another passed descriptor: a number not above 2, or one given twice.
+/// The host checks this before it sends a request, and the server again when it reads one.
+pub(crate) fn clashing_target(sorted: &[RawFd]) -> Option<RawFd> {
+    let low = sorted.first().filter(|t| **t <= 2);
+    let twice = sorted.windows(2).find(|w| w[0] == w[1]).map(|w| &w[0]);
+    low.or(twice).copied()
+}
+
 struct Writer(Vec<u8>);
 
 impl Writer {
@@ -194,13 +203,11 @@ impl Request {
         let passed_targets: Vec<RawFd> = (0..n)
             .map(|_| r.u32().map(|t| t as RawFd))
             .collect::<Result<_, _>>()?;
-        // As the host checks before it sends (`spawn::start`): each above the standard streams,
-        // each once, so that no passed descriptor lands on another the sandboxee relies on.
+        // As the host checks before it sends (`spawn::start`), and below the kernel's ceiling.
         let mut sorted = passed_targets.clone();
         sorted.sort_unstable();
-        let out_of_range = sorted.first().is_some_and(|t| *t <= 2)
-            || sorted.last().is_some_and(|t| *t > MAX_PASSED_TARGET);
-        if out_of_range || sorted.windows(2).any(|w| w[0] == w[1]) {
+        let too_large = sorted.last().is_some_and(|t| *t > MAX_PASSED_TARGET);
+        if too_large || clashing_target(&sorted).is_some() {
             return Err(Malformed(
                 "a passed descriptor's number is not above 2, too large, or twice",
             ));
@@ -420,6 +427,15 @@ pub(crate) mod tests {
         assert_eq!(back.passed_targets, [5, 9]);
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
+    }
+
+    #[test]
+    fn a_clashing_target_is_a_standard_stream_or_a_number_given_twice() {
+        assert_eq!(clashing_target(&[-1, 7]), Some(-1));
+        assert_eq!(clashing_target(&[2, 5]), Some(2));
+        assert_eq!(clashing_target(&[3, 5, 5]), Some(5));
+        assert_eq!(clashing_target(&[3, 4, 9]), None);
+        assert_eq!(clashing_target(&[]), None);
     }
 
     #[test]
