@@ -46,6 +46,8 @@ fn main() {
         "ids" => ids(),
         "caps" => caps(),
         "daemon" => daemon(),
+        "left-writer" => left_writer(rest[0]),
+        "walker" => walker(rest[0]),
         "forkbomb" => forkbomb(),
         "membomb" => membomb(),
         "spin" => spin(),
@@ -848,6 +850,76 @@ fn daemon() {
     // Give the grandchild time to announce itself.
     std::thread::sleep(std::time::Duration::from_millis(200));
     say("parent=exiting");
+}
+
+/// Appends one byte to `f` (opened append-only).
+fn append_byte(f: &std::fs::File) {
+    let _ = (&*f).write_all(b".");
+}
+
+/// Closes descriptors 0 to 2, as a daemon does.
+///
+/// # Safety
+/// Nothing in the process may use those descriptors afterwards.
+unsafe fn close_stdio() {
+    for fd in 0..3 {
+        // SAFETY: the caller gives these descriptors up.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Forks a child with its standard streams closed (so no pipe of the host's waits for it) that
+/// runs `behind` on the file `path` (opened append-only) and never returns; the program says
+/// `<name>=running` and returns once the file holds a byte. Nothing may be written to it after
+/// the run has returned to the host.
+fn leave_behind(path: &str, name: &str, behind: fn(&std::fs::File) -> !) {
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .expect("open the witness");
+    // SAFETY: fork in a single-threaded program.
+    if unsafe { libc::fork() } == 0 {
+        // SAFETY: the child uses no standard stream.
+        unsafe { close_stdio() };
+        behind(&f);
+    }
+    while !std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    say(format!("{name}=running"));
+}
+
+/// Leaves a writer behind: a process in a session of its own, ignoring what can be ignored,
+/// that appends to `path` every millisecond forever.
+fn left_writer(path: &str) {
+    leave_behind(path, "writer", |f| {
+        // SAFETY: no arguments; ignoring signals.
+        unsafe {
+            libc::setsid();
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        }
+        loop {
+            append_byte(f);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}
+
+/// Leaves a walker behind: a line of processes that each append to `path`, fork, and exit, so
+/// that no one process lives long enough to be found and killed by its pid.
+fn walker(path: &str) {
+    leave_behind(path, "walker", |f| loop {
+        append_byte(f);
+        // SAFETY: fork in a single-threaded program; the parent leaves at once.
+        match unsafe { libc::fork() } {
+            0 => continue,
+            // SAFETY: leaves this step of the walk.
+            p if p > 0 => unsafe { libc::_exit(0) },
+            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    });
 }
 
 fn forkbomb() {

@@ -1176,6 +1176,39 @@ fn double_forked_daemon_dies_with_the_sandbox() {
     assert!(processes_with(&tag).is_empty());
 }
 
+/// Runs `attack` with a writable bind at `/rw` and its witness file there, and checks that
+/// nothing of the sandbox writes to the witness once the run has returned.
+fn nothing_writes_after_the_end(attack: &str, running: &str) {
+    let dir = TempDir::new(attack);
+    let r = Attack::new(attack)
+        .args(["/rw/witness"])
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value(running), "running", "{r}");
+    let witness = dir.path().join("witness");
+    let len = || std::fs::metadata(&witness).map(|m| m.len()).unwrap_or(0);
+    let at_end = len();
+    assert!(at_end > 0, "the witness was written: {r}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(len(), at_end, "written after the run returned");
+}
+
+#[test]
+fn a_writer_left_behind_writes_nothing_after_the_end() {
+    let _g = shared();
+    nothing_writes_after_the_end("left-writer", "writer");
+}
+
+#[test]
+fn a_walk_of_short_lived_processes_writes_nothing_after_the_end() {
+    let _g = shared();
+    nothing_writes_after_the_end("walker", "walker");
+}
+
 #[test]
 fn fork_bomb_is_stopped_by_the_pids_limit() {
     let _g = shared();
