@@ -48,6 +48,7 @@ fn main() {
         "daemon" => daemon(),
         "left-writer" => left_writer(rest[0]),
         "walker" => walker(rest[0]),
+        "nested-writer" => nested_writer(rest[0]),
         "forkbomb" => forkbomb(),
         "membomb" => membomb(),
         "spin" => spin(),
@@ -870,8 +871,8 @@ unsafe fn close_stdio() {
 
 /// Forks a child with its standard streams closed (so no pipe of the host's waits for it) that
 /// runs `behind` on the file `path` (opened append-only) and never returns; the program says
-/// `<name>=running` and returns once the file holds a byte. Nothing may be written to it after
-/// the run has returned to the host.
+/// `<name>=running` and returns once the file holds a byte (`<name>=not-running` if it holds
+/// none after 5 s). Nothing may be written to it after the run has returned to the host.
 fn leave_behind(path: &str, name: &str, behind: fn(&std::fs::File) -> !) {
     let f = std::fs::OpenOptions::new()
         .append(true)
@@ -884,7 +885,12 @@ fn leave_behind(path: &str, name: &str, behind: fn(&std::fs::File) -> !) {
         unsafe { close_stdio() };
         behind(&f);
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        if std::time::Instant::now() > deadline {
+            say(format!("{name}=not-running"));
+            return;
+        }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     say(format!("{name}=running"));
@@ -918,6 +924,38 @@ fn walker(path: &str) {
             // SAFETY: leaves this step of the walk.
             p if p > 0 => unsafe { libc::_exit(0) },
             _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    });
+}
+
+/// Leaves a writer behind in namespaces of its own: a new user and pid namespace, whose pid 1
+/// ignores every signal it has no handler for and whose pid 2 appends to `path` every
+/// millisecond forever. Writes nothing if the namespaces cannot be made.
+fn nested_writer(path: &str) {
+    leave_behind(path, "nested", |f| {
+        // SAFETY: unshare with integer flags; the next fork is the new pid namespace's pid 1.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWPID) } != 0 {
+            // SAFETY: leaves the process.
+            unsafe { libc::_exit(1) };
+        }
+        // SAFETY: fork in a single-threaded program.
+        if unsafe { libc::fork() } == 0 {
+            // Pid 1 of the nested namespace forks the writer and reaps.
+            // SAFETY: fork in a single-threaded program.
+            if unsafe { libc::fork() } == 0 {
+                loop {
+                    append_byte(f);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+            loop {
+                // SAFETY: wait with a null status.
+                unsafe { libc::wait(std::ptr::null_mut()) };
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
         }
     });
 }

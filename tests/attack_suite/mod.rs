@@ -1210,6 +1210,12 @@ fn a_walk_of_short_lived_processes_writes_nothing_after_the_end() {
 }
 
 #[test]
+fn a_writer_in_nested_namespaces_writes_nothing_after_the_end() {
+    let _g = shared();
+    nothing_writes_after_the_end("nested-writer", "nested");
+}
+
+#[test]
 fn fork_bomb_is_stopped_by_the_pids_limit() {
     let _g = shared();
     let limits = Limits {
