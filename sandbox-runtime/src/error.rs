@@ -41,13 +41,17 @@ pub enum SpawnError {
         /// The size asked for.
         size: u64,
     },
-    /// A passed descriptor number is 0, 1, 2, negative, given twice, or not below the
-    /// open-files limit.
-    #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, each number once, and numbers below the open-files limit")]
+    /// A passed descriptor number is 0, 1, 2, negative, given twice, above 2^30, or not below
+    /// the open-files limit.
+    #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, each number once, and numbers below the open-files limit (and at most 2^30)")]
     BadFdNumber(i32),
     /// The policy has no program for this machine's architecture.
     #[error("the policy has no program for this architecture")]
     NoProgramForArch,
+    /// The policy's program for this machine's architecture has no instruction (a policy built
+    /// by hand: the compiler never makes one).
+    #[error("the policy's program for this architecture is empty")]
+    EmptyProgram,
     /// The policy's program and the runtime's prelude exceed the kernel's length limit.
     #[error(
         "the policy's program is {0} instructions; with the runtime's prelude it exceeds 4096"

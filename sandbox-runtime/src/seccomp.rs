@@ -83,6 +83,9 @@ pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, S
     let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
     let prog = policy.program(native).ok_or(SpawnError::NoProgramForArch)?;
     let user: &[SockFilter] = &prog.filter;
+    if user.is_empty() {
+        return Err(SpawnError::EmptyProgram);
+    }
     if user.len() > bpf::BPF_MAXINSNS {
         return Err(SpawnError::FilterTooLong(user.len()));
     }
@@ -246,6 +249,24 @@ mod tests {
         let c =
             sandbox_policy::compile_text("t.policy", None, text, &mut sandbox_policy::NoIncludes);
         c.result.expect("compiles").policy
+    }
+
+    #[test]
+    fn an_empty_program_is_refused_before_anything_is_started() {
+        let mut policy = compiled("default allow;\n");
+        let mut programs = policy.programs.to_vec();
+        for p in &mut programs {
+            p.filter = Vec::new().into();
+        }
+        policy.programs = programs.into();
+        assert!(matches!(
+            prepare(&policy, true),
+            Err(SpawnError::EmptyProgram)
+        ));
+        assert!(matches!(
+            prepare(&policy, false),
+            Err(SpawnError::EmptyProgram)
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use sandbox_runtime::{start_fork_server, Status};
+use sandbox_runtime::{start_fork_server, SpawnError, Status};
 
 #[test]
 fn a_request_the_server_cannot_carry_out_fails_alone() {
@@ -31,6 +31,32 @@ fn a_request_the_server_cannot_carry_out_fails_alone() {
     assert!(err.to_string().contains("fork server"), "{err}");
     // Still the same server, still answering.
     assert_eq!(start_fork_server().unwrap() as libc::pid_t, server);
+    let out = common::command("/bin/echo").arg("served").output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"served\n");
+}
+
+/// What the server would refuse to read, the host refuses before sending it: the server never
+/// ends over a request the host let through. (The same for descriptor numbers above 2^30, in
+/// `wire`'s unit tests: an open-files limit that allows them cannot be set here.)
+#[test]
+fn what_the_server_would_refuse_the_host_refuses_first() {
+    let server = start_fork_server().expect("the fork server starts");
+    // A policy built by hand whose programs are empty.
+    let mut policy = common::permissive();
+    let mut programs = policy.programs.to_vec();
+    for p in &mut programs {
+        p.filter = Vec::new().into();
+    }
+    policy.programs = programs.into();
+    let err = common::command("/bin/true")
+        .policy(&policy)
+        .spawn()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(err, SpawnError::EmptyProgram), "{err}");
+    // Still the same server, still answering.
+    assert_eq!(start_fork_server().unwrap(), server);
     let out = common::command("/bin/echo").arg("served").output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"served\n");

@@ -248,7 +248,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     }
     let mut targets: Vec<RawFd> = cmd.passed_fds.iter().map(|(_, t)| *t).collect();
     targets.sort_unstable();
-    if let Some(t) = wire::clashing_target(&targets) {
+    if let Some(t) = wire::bad_target(&targets) {
         return Err(SpawnError::BadFdNumber(t));
     }
     // A target the sandboxee could not have open, or one leaving no room above it, under the

@@ -31,17 +31,20 @@ pub(crate) struct Request {
 #[error("malformed fork-server request: {0}")]
 pub(crate) struct Malformed(&'static str);
 
-/// The largest number a passed descriptor may be moved to: the kernel's own ceiling on open
-/// files (`fs.nr_open`, at most 2^30), so that arithmetic on it cannot overflow.
-const MAX_PASSED_TARGET: RawFd = 1 << 30;
+/// The largest number a passed descriptor may be moved to, so that arithmetic on it cannot
+/// overflow. The kernel's ceiling on open files (`fs.nr_open`) can be raised above it, nearly
+/// to 2^31, but no open-files limit that large is in practical use.
+pub(crate) const MAX_PASSED_TARGET: RawFd = 1 << 30;
 
-/// The first of `sorted` (passed descriptors' target numbers, in order) that would land on a
-/// standard stream or on another passed descriptor: a number not above 2, or one given twice.
-/// The host checks this before it sends a request, and the server again when it reads one.
-pub(crate) fn clashing_target(sorted: &[RawFd]) -> Option<RawFd> {
+/// The first of `sorted` (passed descriptors' target numbers, in order) that cannot be one: a
+/// number not above 2 (a standard stream), one given twice, or one above [`MAX_PASSED_TARGET`].
+/// The host checks this before it sends a request, and the server again when it reads one, so
+/// the server never refuses a request the host let through.
+pub(crate) fn bad_target(sorted: &[RawFd]) -> Option<RawFd> {
     let low = sorted.first().filter(|t| **t <= 2);
     let twice = sorted.windows(2).find(|w| w[0] == w[1]).map(|w| &w[0]);
-    low.or(twice).copied()
+    let high = sorted.last().filter(|t| **t > MAX_PASSED_TARGET);
+    low.or(twice).or(high).copied()
 }
 
 struct Writer(Vec<u8>);
@@ -203,11 +206,10 @@ impl Request {
         let passed_targets: Vec<RawFd> = (0..n)
             .map(|_| r.u32().map(|t| t as RawFd))
             .collect::<Result<_, _>>()?;
-        // As the host checks before it sends (`spawn::start`), and below the kernel's ceiling.
+        // As the host checks before it sends (`spawn::start`).
         let mut sorted = passed_targets.clone();
         sorted.sort_unstable();
-        let too_large = sorted.last().is_some_and(|t| *t > MAX_PASSED_TARGET);
-        if too_large || clashing_target(&sorted).is_some() {
+        if bad_target(&sorted).is_some() {
             return Err(Malformed(
                 "a passed descriptor's number is not above 2, too large, or twice",
             ));
@@ -430,12 +432,16 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_clashing_target_is_a_standard_stream_or_a_number_given_twice() {
-        assert_eq!(clashing_target(&[-1, 7]), Some(-1));
-        assert_eq!(clashing_target(&[2, 5]), Some(2));
-        assert_eq!(clashing_target(&[3, 5, 5]), Some(5));
-        assert_eq!(clashing_target(&[3, 4, 9]), None);
-        assert_eq!(clashing_target(&[]), None);
+    fn a_bad_target_is_a_standard_stream_a_number_given_twice_or_too_large() {
+        assert_eq!(bad_target(&[-1, 7]), Some(-1));
+        assert_eq!(bad_target(&[2, 5]), Some(2));
+        assert_eq!(bad_target(&[3, 5, 5]), Some(5));
+        assert_eq!(
+            bad_target(&[3, MAX_PASSED_TARGET + 1]),
+            Some(MAX_PASSED_TARGET + 1)
+        );
+        assert_eq!(bad_target(&[3, 4, MAX_PASSED_TARGET]), None);
+        assert_eq!(bad_target(&[]), None);
     }
 
     #[test]
