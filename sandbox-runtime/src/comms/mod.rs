@@ -39,10 +39,11 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -146,6 +147,8 @@ pub struct Comms {
     fd: OwnedFd,
     max_len: u32,
     cmsg_buf: Vec<u8>,
+    /// What [`Comms::set_timeout`] set, which also bounds the retries of an interrupted call.
+    timeout: Cell<Option<Duration>>,
 }
 
 impl Comms {
@@ -191,6 +194,7 @@ impl Comms {
             fd,
             max_len: DEFAULT_MAX_MESSAGE_LEN,
             cmsg_buf: nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]),
+            timeout: Cell::new(None),
         }
     }
 
@@ -206,6 +210,10 @@ impl Comms {
 
     /// Bounds how long one send or receive call may block (`None`: forever). A zero duration is
     /// rounded up to one microsecond, since the kernel reads zero as "no timeout".
+    ///
+    /// With a timeout set, a signal interrupts the wait even under `SA_RESTART`, and the call
+    /// is retried only while less than the timeout has passed since it began: so it blocks at
+    /// most about twice the timeout however often signals come (a profiler's timer, say).
     pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let tv = match timeout {
             None => TimeVal::new(0, 0),
@@ -220,7 +228,15 @@ impl Comms {
             }
         };
         socket::setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).map_err(io::Error::from)?;
-        socket::setsockopt(&self.fd, sockopt::SendTimeout, &tv).map_err(io::Error::from)
+        socket::setsockopt(&self.fd, sockopt::SendTimeout, &tv).map_err(io::Error::from)?;
+        self.timeout.set(timeout);
+        Ok(())
+    }
+
+    /// Whether a call that began at `began` and was just interrupted may be retried: always
+    /// without a timeout, otherwise while less than the timeout has passed.
+    fn may_retry(timeout: Option<Duration>, began: Instant) -> bool {
+        timeout.is_none_or(|t| began.elapsed() < t)
     }
 
     /// Sends a byte-string message.
@@ -353,6 +369,7 @@ impl Comms {
         fds: &[BorrowedFd<'_>],
     ) -> Result<(), CommsError> {
         let raw_fds: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let (timeout, began) = (self.timeout.get(), Instant::now());
         let total = header.len() + payload.len();
         let mut sent = 0;
         while sent < total {
@@ -370,7 +387,10 @@ impl Comms {
                 None,
             ) {
                 Ok(n) => sent += n,
-                Err(Errno::EINTR) => continue,
+                Err(Errno::EINTR) if Self::may_retry(timeout, began) => continue,
+                Err(Errno::EINTR) => {
+                    return Err(CommsError::Io(socket_error(Errno::EAGAIN, "send")))
+                }
                 Err(Errno::EPIPE | Errno::ECONNRESET) => return Err(CommsError::Closed),
                 Err(e) => return Err(CommsError::Io(socket_error(e, "send"))),
             }
@@ -459,8 +479,9 @@ impl Comms {
         Ok(done)
     }
 
-    /// One `recvmsg` call, retried on `EINTR`.
+    /// One `recvmsg` call, retried on `EINTR` (see [`Comms::set_timeout`]).
     fn recv_some(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> Result<usize, CommsError> {
+        let (timeout, began) = (self.timeout.get(), Instant::now());
         loop {
             let mut iov = [IoSliceMut::new(buf)];
             let msg = match socket::recvmsg::<()>(
@@ -470,7 +491,10 @@ impl Comms {
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Ok(msg) => msg,
-                Err(Errno::EINTR) => continue,
+                Err(Errno::EINTR) if Self::may_retry(timeout, began) => continue,
+                Err(Errno::EINTR) => {
+                    return Err(CommsError::Io(socket_error(Errno::EAGAIN, "receive")))
+                }
                 Err(Errno::ECONNRESET) => return Ok(0),
                 Err(e) => return Err(CommsError::Io(socket_error(e, "receive"))),
             };

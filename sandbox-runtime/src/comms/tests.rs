@@ -317,6 +317,51 @@ fn silent_peer_times_out() {
     a.set_timeout(None).unwrap();
 }
 
+/// With a timeout set, a signal interrupts the wait even under `SA_RESTART`: a receive
+/// interrupted every few milliseconds (as by a profiler's timer) must still end with the
+/// timeout rather than wait on forever, retried from scratch each time.
+#[test]
+fn signals_do_not_keep_a_timed_receive_waiting() {
+    extern "C" fn nothing(_: libc::c_int) {}
+    // SAFETY: installs a handler that does nothing for SIGUSR2, which nothing else here uses.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = nothing as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let (mut a, _b) = comms_pair();
+    a.set_timeout(Some(Duration::from_millis(100))).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receiver = thread::spawn(move || {
+        // SAFETY: no arguments.
+        tx.send(unsafe { libc::pthread_self() }).unwrap();
+        let began = Instant::now();
+        let result = a.recv_u64();
+        (result, began.elapsed())
+    });
+    let thread = rx.recv().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !receiver.is_finished() && Instant::now() < deadline {
+        // SAFETY: the receiving thread has not been joined, so its id is still valid.
+        unsafe { libc::pthread_kill(thread, libc::SIGUSR2) };
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        receiver.is_finished(),
+        "a receive interrupted every 5 ms is still waiting after 3 s"
+    );
+    let (result, took) = receiver.join().unwrap();
+    assert!(
+        matches!(&result, Err(CommsError::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+        "{result:?}"
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
 #[test]
 fn threads_exchange_request_and_reply() {
     let (mut host, mut sandboxee) = comms_pair();
