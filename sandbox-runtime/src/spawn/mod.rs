@@ -516,10 +516,12 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
+/// Reaps our child `pid`, retrying when a signal interrupts the wait (a handler installed
+/// without `SA_RESTART`), so no zombie is left behind.
 fn reap_quietly(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: pid is our child; status is a live int.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && sys::errno() == libc::EINTR {}
 }
 
 /// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
