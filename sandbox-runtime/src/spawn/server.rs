@@ -139,6 +139,15 @@ pub fn start_fork_server() -> io::Result<u32> {
             "an earlier start of the fork server failed",
         ));
     };
+    // A process forked from the host has a copy of the link but not the server (and maybe a
+    // lock some other thread of the host held at the fork): it clones directly, as `launch`
+    // has it do, without touching the link.
+    if std::process::id() != server.host as u32 {
+        return Err(io::Error::other(
+            "the fork server belongs to the process this one was forked from; this process \
+             clones its sandboxes directly",
+        ));
+    }
     let running = server
         .link
         .lock()
