@@ -151,6 +151,10 @@ pub(crate) fn build_namespaces(plan: &Plan, bound: &mut [mounts::Bound]) -> Resu
         clear_groups()?;
     }
     set_ids()?;
+    // The kernel cleared the death signal if the change of ids changed init's ids on the host
+    // (as host root: 0 to 65534).
+    parent_death_signal()?;
+    parent_still_there(plan.report_fd)?;
     if plan.parts.new_net {
         loopback_up()?;
     }
@@ -227,6 +231,28 @@ fn parent_death_signal() -> Result<(), Failure> {
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     sys::check(r.into(), Step::ParentDeathSignal)?;
+    Ok(())
+}
+
+/// Fails if the peer of `report_fd` has hung up: the host's end of the report socket (for a
+/// spare, the fork server's end of its channel; the server dies with the host). Checked after
+/// the death signal is set again, it tells whether the host died while init had none: the
+/// kernel's signal covers the time after.
+fn parent_still_there(report_fd: libc::c_int) -> Result<(), Failure> {
+    let mut p = libc::pollfd {
+        fd: report_fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd; no waiting.
+    let r = unsafe { libc::poll(&mut p, 1, 0) };
+    if r > 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(Failure {
+            step: Step::ParentDeathSignal,
+            index: 0,
+            errno: libc::ESRCH,
+        });
+    }
     Ok(())
 }
 
