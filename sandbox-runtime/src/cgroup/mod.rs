@@ -1,7 +1,8 @@
 //! Memory and process-count limits for a sandboxee through cgroups, when the host offers a
 //! writable hierarchy.
 //!
-//! Each sandbox gets its own group, `<hierarchy>/<prefix>/<pid>-<counter>`:
+//! Each sandbox gets its own group, `<hierarchy>/<prefix>/<pidns>-<pid>-<counter>` (the host's
+//! pid namespace, by inode number, and pid):
 //! - **cgroup v1** (including hybrid hosts, where v2 is mounted at `/sys/fs/cgroup/unified`
 //!   without controllers): one group in the `memory` hierarchy and one in `pids`, created at
 //!   the root of each mount, so that the sandbox never leaves directories inside the cgroup of
@@ -19,7 +20,9 @@
 //! [`CgroupError::NotAvailable`] so the caller can fall back to rlimits and say so. What was
 //! applied is reported by [`Cgroup::enforced`], like rust-landlock's `RulesetStatus`.
 //!
-//! Dropping a [`Cgroup`] kills what is left in it and removes its directories.
+//! Dropping a [`Cgroup`] kills what is left in it and removes its directories. A host that is
+//! killed cannot: its sandbox dies with it, and the next group made in the same place removes
+//! the empty groups of hosts of its own pid namespace that no longer run ([`sweep_stale`]).
 
 mod detect;
 
@@ -119,12 +122,14 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates a fresh group named `<name_prefix>/<pid>-<counter>` and applies `limits`.
+    /// Creates a fresh group named `<name_prefix>/<pidns>-<pid>-<counter>` and applies
+    /// `limits`.
     pub fn create(name_prefix: &str, limits: &CgroupLimits) -> Result<Cgroup, CgroupError> {
         validate(name_prefix, limits)?;
+        let owner = Owner::this_process();
         let name = format!(
             "{}-{}",
-            std::process::id(),
+            owner.prefix(),
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
         let mut group = match detect::detect().map_err(CgroupError::NotAvailable)? {
@@ -134,6 +139,9 @@ impl Cgroup {
             Layout::V2 { own } => Cgroup::create_v2(name_prefix, &name, &own)?,
         };
         group.apply(limits)?;
+        for parent in &group.parents {
+            sweep_stale(parent, &owner);
+        }
         Ok(group)
     }
 
@@ -418,6 +426,60 @@ fn make_group(
         }
     }
     Err(last.unwrap_or_else(|| io_error("create", parent, io::ErrorKind::Other.into())))
+}
+
+/// Whose groups are whose: a host by its pid namespace (the inode number of
+/// `/proc/self/ns/pid`, 0 if unknown) and its pid there.
+struct Owner {
+    pid_namespace: u64,
+    pid: u32,
+}
+
+impl Owner {
+    fn this_process() -> Owner {
+        use std::os::unix::fs::MetadataExt;
+        Owner {
+            pid_namespace: fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino()),
+            pid: std::process::id(),
+        }
+    }
+
+    /// The start of its groups' names: `<pidns>-<pid>-`, without the counter.
+    fn prefix(&self) -> String {
+        format!("{}-{}", self.pid_namespace, self.pid)
+    }
+
+    /// The pid of the host that made the group `name`, if that host is of this one's pid
+    /// namespace (so the pid means the same here).
+    fn neighbour(&self, name: &str) -> Option<u32> {
+        let mut parts = name.splitn(3, '-');
+        let namespace: u64 = parts.next()?.parse().ok()?;
+        let pid: u32 = parts.next()?.parse().ok()?;
+        parts.next()?;
+        (namespace == self.pid_namespace && namespace != 0).then_some(pid)
+    }
+}
+
+/// Removes from `parent` the groups that hosts of `owner`'s pid namespace made and left when
+/// they were killed: a name of theirs, a pid that no longer runs, and nothing in the group
+/// (the kernel refuses to remove a group that holds a process or a group). The groups of hosts
+/// in other pid namespaces, whose pids mean nothing here, are left alone.
+fn sweep_stale(parent: &Path, owner: &Owner) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| owner.neighbour(n)) else {
+            continue;
+        };
+        let gone = pid != owner.pid
+            && i32::try_from(pid)
+                .is_ok_and(|p| kill(Pid::from_raw(p), None) == Err(nix::errno::Errno::ESRCH));
+        if gone {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
 }
 
 /// Removes an (emptied) group directory, retrying while the kernel still reports it busy.

@@ -358,3 +358,60 @@ fn keyed_files_parse() {
     assert_eq!(keyed_value("max 0\n", "max"), Some(0));
     assert_eq!(keyed_value("low 1\n", "oom_kill"), None);
 }
+
+#[test]
+fn a_group_names_its_hosts_pid_namespace_and_pid() {
+    let owner = Owner {
+        pid_namespace: 4026531836,
+        pid: 700,
+    };
+    assert_eq!(owner.prefix(), "4026531836-700");
+    assert_eq!(owner.neighbour("4026531836-812-3"), Some(812));
+    assert_eq!(owner.neighbour("4026531836-812-3.1"), Some(812));
+    // Another pid namespace's, an old-style name, or no name of ours at all.
+    assert_eq!(owner.neighbour("4026532000-812-3"), None);
+    assert_eq!(owner.neighbour("812-3"), None);
+    assert_eq!(owner.neighbour("cgroup.procs"), None);
+    let unknown = Owner {
+        pid_namespace: 0,
+        pid: 700,
+    };
+    assert_eq!(unknown.neighbour("0-812-3"), None);
+}
+
+#[test]
+fn groups_left_by_killed_hosts_of_this_pid_namespace_are_removed() {
+    let Some(first) = group_or_refused(CgroupLimits {
+        pids: Some(8),
+        ..CgroupLimits::default()
+    }) else {
+        return;
+    };
+    let parent = first.parents[0].clone();
+    let owner = Owner::this_process();
+    // A pid that ran and is gone (reaped).
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = parent.join(format!("{}-{dead}-0", owner.pid_namespace));
+    let alive = parent.join(format!("{}-1-0", owner.pid_namespace));
+    let foreign = parent.join(format!("{}-{dead}-0", owner.pid_namespace + 1));
+    for d in [&stale, &alive, &foreign] {
+        fs::create_dir(d).unwrap();
+    }
+    let second = group_or_refused(CgroupLimits {
+        pids: Some(8),
+        ..CgroupLimits::default()
+    })
+    .expect("a second group");
+    let left = (stale.exists(), alive.exists(), foreign.exists());
+    for d in [&stale, &alive, &foreign] {
+        let _ = fs::remove_dir(d);
+    }
+    drop((first, second));
+    assert_eq!(
+        left,
+        (false, true, true),
+        "(stale, of a running host, of another pid namespace) still there"
+    );
+}
