@@ -167,7 +167,7 @@ fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
         }
     }
     let links = PlanLinks::of(&plan_links(user)).map_err(looped)?;
-    let mut placed = Vec::with_capacity(user.len());
+    let mut placed: Vec<(PathBuf, &Mount)> = Vec::with_capacity(user.len());
     for m in user {
         let follow_last = !matches!(m, Mount::Symlink { .. });
         let at = links
@@ -176,6 +176,14 @@ fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
         if at.parent().is_none() {
             let root = "the root is the sandbox's own tmpfs; mount what it needs below it";
             return Err(bad(m.destination(), root));
+        }
+        // Two entries in one place (as written, or through the plan's links): the later would
+        // hide the earlier, so what the sandbox shows would depend on the calls' order.
+        if placed.iter().any(|(other, _)| *other == at) {
+            return Err(bad(
+                m.destination(),
+                "another entry is already mounted there",
+            ));
         }
         placed.push((at, m));
     }
@@ -906,6 +914,29 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.mount_points[n - 1], "/d/file (at /x/y/z/file)");
+    }
+
+    #[test]
+    fn two_entries_in_one_place_are_refused() {
+        let twice = |user: &[Mount]| match MountPlan::build(user) {
+            Err(SpawnError::BadMountPoint { path, reason }) => {
+                assert!(reason.contains("already mounted there"), "{reason}");
+                path
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        };
+        let same = [bind("/etc/hostname", "/a"), bind("/etc/os-release", "/a")];
+        assert_eq!(twice(&same), "/a");
+        // The same place reached through a link of the plan.
+        let through = [
+            link("/x", "/d"),
+            bind("/etc/hostname", "/x/f"),
+            bind("/etc/os-release", "/d/f"),
+        ];
+        assert_eq!(twice(&through), "/d/f");
+        // Nested places are fine: the deeper one is mounted inside the other.
+        let nested = [bind("/usr", "/usr"), bind("/etc/hostname", "/usr/h")];
+        assert!(MountPlan::build(&nested).is_ok());
     }
 
     #[test]
