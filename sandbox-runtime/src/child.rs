@@ -3,7 +3,7 @@
 
 use crate::monitor;
 use crate::observe::Observation;
-use crate::outcome::{Outcome, SetupError, Status};
+use crate::outcome::{Outcome, SetupError};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
@@ -135,18 +135,10 @@ impl SandboxChild {
 }
 
 fn monitor_lost() -> Outcome {
-    Outcome {
-        status: Status::SetupError(SetupError::other(
-            "monitor the sandbox",
-            "the monitor thread died",
-        )),
-        wall_time: Duration::ZERO,
-        cpu_time: Duration::ZERO,
-        max_rss_kb: 0,
-        memory_peak_kb: None,
-        oom_killed: false,
-        enforced_limits: Vec::new(),
-    }
+    Outcome::never_ran(SetupError::other(
+        "monitor the sandbox",
+        "the monitor thread died",
+    ))
 }
 
 impl Drop for SandboxChild {

@@ -199,6 +199,20 @@ impl Status {
 }
 
 impl Outcome {
+    /// The outcome of a sandbox that failed before anything of it ran: `error`, no time, no
+    /// memory, no limit enforced.
+    pub fn never_ran(error: SetupError) -> Outcome {
+        Outcome {
+            status: Status::SetupError(error),
+            wall_time: Duration::ZERO,
+            cpu_time: Duration::ZERO,
+            max_rss_kb: 0,
+            memory_peak_kb: None,
+            oom_killed: false,
+            enforced_limits: Vec::new(),
+        }
+    }
+
     /// The exit code, if the program exited on its own.
     pub fn exit_code(&self) -> Option<i32> {
         match self.status {

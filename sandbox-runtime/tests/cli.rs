@@ -326,3 +326,340 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
         "{status:?}, first line {first:?}"
     );
 }
+
+/// The JSON report at `path`.
+fn report_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// `/dev/full`, open for writing: every write fails with ENOSPC.
+fn dev_full() -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap()
+}
+
+/// A failure before the program starts still writes the report, as a `setup_error` naming the
+/// problem, over whatever an earlier run left there.
+#[test]
+fn a_failure_before_the_spawn_replaces_an_old_report_with_a_setup_error() {
+    let s = ScratchDir::new("report-early");
+    let good = s.write("good.policy", "default allow;\n");
+    let bad = s.write("bad.policy", "default kill;\nallow opne;\n");
+    let script = s.write("script.sh", "#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let report = s.path().join("report.json");
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["--policy", &bad, "--", "/bin/true"],
+            125,
+            "unknown syscall `opne`",
+        ),
+        (
+            &["--policy", &good, "--", "/no/such/program"],
+            127,
+            "/no/such/program",
+        ),
+        (
+            &["--policy", &good, "--memory", "0", "--", "/bin/true"],
+            125,
+            "memory",
+        ),
+        (&["--policy", &good, "--", &script], 125, "not an ELF file"),
+        (&["--policy", &good, "--", "/"], 126, "is a directory"),
+    ];
+    for (args, expected, problem) in cases {
+        std::fs::write(&report, "{\"status\": \"ok\", \"exit_code\": 0}\n").unwrap();
+        let mut all = vec!["run", "--report", report.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = sandbox_output(&all);
+        assert_eq!(code(&out), expected, "{args:?}: {}", stderr(&out));
+        let json = report_json(&report);
+        assert_eq!(json["status"], "setup_error", "{args:?}: {json}");
+        assert!(json["exit_code"].is_null(), "{args:?}: {json}");
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(problem), "{args:?}: {json}");
+    }
+}
+
+/// A report that cannot be written fails the command with 125: a directory is refused before
+/// the run, a write error after it is not ignored.
+#[test]
+fn a_report_that_cannot_be_written_is_125() {
+    let s = ScratchDir::new("report-unwritable");
+    let policy = s.write("all.policy", "default allow;\n");
+    let dir = s.path().join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    for report in [dir.to_str().unwrap(), "/dev/full"] {
+        let out = sandbox_output(&[
+            "run",
+            "--policy",
+            &policy,
+            "--report",
+            report,
+            "--",
+            "/bin/true",
+        ]);
+        assert_eq!(code(&out), 125, "{report}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("cannot write report `{report}`")),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = sandbox_output(&[
+        "run",
+        "--policy",
+        &policy,
+        "--report",
+        dir.to_str().unwrap(),
+        "--",
+        "/bin/true",
+    ]);
+    assert!(stderr(&out).contains("directory"), "{}", stderr(&out));
+    assert!(std::fs::metadata(&dir).unwrap().is_dir());
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
+}
+
+/// A standard output or error that cannot be written fails the command cleanly, never with a
+/// panic (exit status 101).
+#[test]
+fn unwritable_stdout_or_stderr_is_a_clean_failure_not_a_panic() {
+    let s = ScratchDir::new("dev-full");
+    let good = s.write("good.policy", "default kill;\nuse stdio, exit;\n");
+    let bad = s.write("bad.policy", "default kill;\nallow opne;\n");
+    let to_stdout: [&[&str]; 4] = [
+        &["check", &good],
+        &["explain", &good],
+        &["explain", &good, "--syscall", "read", "0", "0", "1"],
+        &["--help"],
+    ];
+    for args in to_stdout {
+        let out = cli_common::sandbox()
+            .args(args)
+            .stdout(dev_full())
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 1, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot write to standard output"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let to_stderr: [(&[&str], i32); 3] = [
+        (&["check", &bad], 1),
+        (&["run", "--policy", &good, "--", "/no/such/program"], 127),
+        (&["run", "--policy", &bad, "--", "/bin/true"], 125),
+    ];
+    for (args, expected) in to_stderr {
+        let out = cli_common::sandbox()
+            .args(args)
+            .stderr(dev_full())
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), expected, "{args:?}");
+    }
+}
+
+/// With SIGPIPE blocked (inherited from the caller), a closed output pipe still ends the
+/// command quietly: the status a shell shows for SIGPIPE, and nothing on stderr.
+#[test]
+fn a_closed_output_pipe_with_sigpipe_blocked_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let s = ScratchDir::new("pipe-blocked");
+    let policy = s.write("p.policy", "default kill;\nuse stdio, exit;\n");
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 returns.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 just returned these descriptors and nothing else owns them.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let mut cmd = cli_common::sandbox();
+    cmd.args(["explain", &policy]).stdout(write_end);
+    // SAFETY: only sigemptyset, sigaddset and sigprocmask, which are async-signal-safe, run
+    // between the fork and the exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 128 + libc::SIGPIPE, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}
+
+/// A directory or a device given as the program cannot be executed (126, as a shell says); a
+/// missing one is still 127.
+#[test]
+fn a_directory_or_a_device_as_the_program_is_126() {
+    let s = ScratchDir::new("not-a-file");
+    let policy = s.write("p.policy", "default allow;\n");
+    let dir = s.path().to_str().unwrap();
+    for (program, expected, said) in [
+        (dir, 126, "is a directory"),
+        ("/dev/null", 126, "is not a regular file"),
+        ("/no/such/program", 127, "program not found"),
+    ] {
+        let out = sandbox_output(&["run", "--policy", &policy, "--", program]);
+        assert_eq!(code(&out), expected, "{program}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{program}: {said}")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Options after `--syscall`'s values are options, and negative numbers are still values.
+#[test]
+fn explain_takes_options_after_the_call_and_negative_numbers_in_it() {
+    let s = ScratchDir::new("explain-order");
+    let policy = s.write(
+        "p.policy",
+        "default kill;\nallow openat if flags & O_ACCMODE == O_RDONLY;\n",
+    );
+    let out = sandbox_output(&[
+        "explain",
+        &policy,
+        "--syscall",
+        "openat",
+        "AT_FDCWD",
+        "0",
+        "O_RDWR",
+        "--arch",
+        "aarch64",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[nr 56, aarch64] -> kill"), "{text}");
+
+    let out = sandbox_output(&[
+        "explain",
+        &policy,
+        "--syscall",
+        "openat",
+        "-100",
+        "0",
+        "O_RDONLY",
+        "--arch",
+        "x86_64",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("openat(-100, 0, O_RDONLY) [nr 257, x86_64] -> allow"),
+        "{text}"
+    );
+}
+
+/// `compile -o` writes as the report does: whole, replacing a link rather than following it,
+/// nothing under /proc, no directory; and never over its own policy file.
+#[test]
+fn compile_writes_like_the_report_and_never_over_its_policy() {
+    let s = ScratchDir::new("compile-output");
+    let text = "default kill;\nuse stdio, exit;\n";
+    let policy = s.write("p.policy", text);
+    let aliases = [policy.clone(), s.file("./p.policy")];
+    for alias in &aliases {
+        let out = sandbox_output(&["compile", &policy, "-o", alias]);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("names the policy file"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(std::fs::read_to_string(&policy).unwrap(), text);
+    }
+
+    let victim = s.write("victim", "secret\n");
+    let link = s.path().join("out.bpf");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = sandbox_output(&["compile", &policy, "-o", link.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+    assert_eq!(std::fs::read(&link).unwrap().len() % 8, 0);
+
+    for refused in [
+        "/proc/self/sandbox-test-out.bpf",
+        s.path().to_str().unwrap(),
+        "/dev/full",
+    ] {
+        let out = sandbox_output(&["compile", &policy, "-o", refused]);
+        assert_eq!(code(&out), 1, "{refused}: {}", stderr(&out));
+        assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
+    }
+}
+
+/// `--env` needs a variable's name before its `=`.
+#[test]
+fn an_env_variable_without_a_name_is_refused() {
+    let s = ScratchDir::new("env");
+    let policy = s.write("p.policy", "default allow;\n");
+    let out = sandbox_output(&[
+        "run",
+        "--policy",
+        &policy,
+        "--env",
+        "=v",
+        "--",
+        "/usr/bin/env",
+    ]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--env `=v`"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+
+    let out = sandbox_output(&[
+        "run",
+        "--policy",
+        &policy,
+        "--env",
+        "A=b=c",
+        "--env",
+        "E=",
+        "--",
+        "/usr/bin/env",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "A=b=c\nE=\n");
+}
+
+/// A report naming the policy file, however spelt, is refused before anything runs, and the
+/// policy is left as it was.
+#[test]
+fn a_report_naming_the_policy_file_is_refused() {
+    let s = ScratchDir::new("report-policy");
+    let policy = s.write("sh.policy", SHELL_POLICY);
+    let marker = s.path().join("ran");
+    for report in [policy.clone(), s.file("./sh.policy")] {
+        let out = sandbox_output(&[
+            "run",
+            "--policy",
+            &policy,
+            "--report",
+            &report,
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!("echo > {}", marker.display()),
+        ]);
+        assert_eq!(code(&out), 125, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("names the policy file"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(std::fs::read_to_string(&policy).unwrap(), SHELL_POLICY);
+        assert!(!marker.exists());
+    }
+}

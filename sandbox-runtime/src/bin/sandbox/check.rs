@@ -1,5 +1,6 @@
 //! `sandbox check FILE...`
 
+use crate::console::{self, outln};
 use crate::policy_file;
 use clap::Args;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ pub struct CheckArgs {
 }
 
 /// Compiles every file; prints errors as `file:line:col: error: ...` with the source line and a
-/// caret; exits 1 if any file has errors.
+/// caret; exits 1 if any file has errors, or when standard output cannot be written.
 pub fn main(args: CheckArgs) -> ExitCode {
     let mut failed = false;
     for file in &args.files {
@@ -26,12 +27,15 @@ pub fn main(args: CheckArgs) -> ExitCode {
                     .iter()
                     .map(|p| format!("{} {} instructions", p.arch, p.filter.len()))
                     .collect();
-                println!(
+                let written = outln!(
                     "{}: ok ({} rules; {})",
                     file.display(),
                     compiled.policy.rules.len(),
                     sizes.join(", ")
                 );
+                if let Err(e) = written {
+                    return console::stdout_failed(&e);
+                }
             }
             None => failed = true,
         }

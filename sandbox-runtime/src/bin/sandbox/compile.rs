@@ -1,5 +1,7 @@
 //! `sandbox compile FILE [--arch A] -o OUT`
 
+use crate::console::errln;
+use crate::output_file::OutputFile;
 use crate::policy_file;
 use clap::Args;
 use std::path::PathBuf;
@@ -7,6 +9,10 @@ use std::process::ExitCode;
 
 /// Arguments of `sandbox compile`.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Exit status: 0 when the program is written; 1 when the policy does not \
+    compile or OUT cannot be written; 2 for a bad --arch, or when OUT is the policy file."
+)]
 pub struct CompileArgs {
     /// The policy file.
     file: PathBuf,
@@ -14,13 +20,27 @@ pub struct CompileArgs {
     #[arg(long)]
     arch: Option<String>,
     /// Where to write the program: the kernel's `struct sock_filter` array, 8 bytes per
-    /// instruction, in this machine's byte order.
-    #[arg(short = 'o', long = "output")]
+    /// instruction, in this machine's byte order. Written whole (a temporary file renamed over
+    /// the name, a link there replaced rather than followed), or appended to one of the
+    /// caller's streams (/dev/stdout, /dev/fd/N), a FIFO or a character device.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: PathBuf,
 }
 
 /// Compiles and writes the raw program.
 pub fn main(args: CompileArgs) -> ExitCode {
+    let output = match OutputFile::open(&args.output) {
+        Ok(o) => o,
+        Err(e) => return cannot_write(&args, &e),
+    };
+    if output.names(&args.file) {
+        errln!(
+            "error: `-o {}` names the policy file `{}`, which it would overwrite",
+            args.output.display(),
+            args.file.display()
+        );
+        return ExitCode::from(2);
+    }
     let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
         Ok(l) => l,
         Err(code) => return code,
@@ -30,9 +50,14 @@ pub fn main(args: CompileArgs) -> ExitCode {
         .iter()
         .flat_map(|i| i.to_ne_bytes())
         .collect();
-    if let Err(e) = std::fs::write(&args.output, &bytes) {
-        eprintln!("error: cannot write `{}`: {e}", args.output.display());
-        return ExitCode::from(1);
+    match output.write(&bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => cannot_write(&args, &e),
     }
-    ExitCode::SUCCESS
+}
+
+/// Says that OUT cannot be written, and why; the exit status for it.
+fn cannot_write(args: &CompileArgs, e: &std::io::Error) -> ExitCode {
+    errln!("error: cannot write `{}`: {e}", args.output.display());
+    ExitCode::from(1)
 }

@@ -1,5 +1,6 @@
 //! `sandbox explain FILE [--arch A] [--syscall NAME [ARGS...]]`
 
+use crate::console::{self, errln, out, outln};
 use crate::policy_file;
 use clap::Args;
 use sandbox_policy::{disasm, eval, tables, Arch, Verdict};
@@ -15,8 +16,14 @@ pub struct ExplainArgs {
     #[arg(long)]
     arch: Option<String>,
     /// Show which rule decides this call instead of the disassembly: a syscall name followed
-    /// by up to six arguments (integers, negative integers, or constant names like O_RDONLY).
-    #[arg(long, num_args = 1..=7, value_name = "NAME [ARGS...]", allow_hyphen_values = true)]
+    /// by up to six arguments (integers, negative decimal integers, or constant names like
+    /// O_RDONLY). Options may follow.
+    #[arg(
+        long,
+        num_args = 1..=7,
+        value_name = "NAME [ARGS...]",
+        allow_negative_numbers = true
+    )]
     syscall: Option<Vec<String>>,
 }
 
@@ -28,16 +35,16 @@ pub fn main(args: ExplainArgs) -> ExitCode {
     };
     let (compiled, arch, filter) = (&loaded.compiled, loaded.arch, loaded.filter());
     let Some(call) = args.syscall else {
-        print!(
-            "{}",
-            disasm::disassemble(filter, arch, Some(&compiled.policy))
-        );
-        return ExitCode::SUCCESS;
+        let text = disasm::disassemble(filter, arch, Some(&compiled.policy));
+        return match out!("{text}") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => console::stdout_failed(&e),
+        };
     };
     let (nr, values) = match parse_call(arch, &call) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -50,7 +57,7 @@ pub fn main(args: ExplainArgs) -> ExitCode {
     let ret = match eval::run(filter, &data) {
         Ok(outcome) => outcome.ret,
         Err(e) => {
-            eprintln!("error: the program failed to evaluate: {e}");
+            errln!("error: the program failed to evaluate: {e}");
             return ExitCode::from(1);
         }
     };
@@ -61,14 +68,17 @@ pub fn main(args: ExplainArgs) -> ExitCode {
     let action = Verdict::from_ret_value(ret)
         .map(|v| v.action.to_string())
         .unwrap_or_else(|| format!("return value {ret:#x}"));
-    println!(
+    let written = outln!(
         "{}({}) [nr {nr}, {arch}] -> {action}: {}",
         call[0],
         shown.join(", "),
         compiled.policy.describe_tag(meaning.verdict.tag)
     );
+    if let Err(e) = written {
+        return console::stdout_failed(&e);
+    }
     if meaning.verdict.ret_value() != ret {
-        eprintln!("error: the program and the policy's meaning disagree: this is a compiler bug");
+        errln!("error: the program and the policy's meaning disagree: this is a compiler bug");
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

@@ -1,7 +1,8 @@
 //! `sandbox learn -o OUT.policy [options] -- PROGRAM [ARGS...]`: runs the program with every
 //! system call observed and let through, and writes a policy that allows what it did.
 
-use crate::output_file::OutputFile;
+use crate::console::errln;
+use crate::output_file::{AtDirectory, OutputFile};
 use crate::run::{self, SandboxArgs, EXIT_SETUP};
 use crate::synth::{self, Call, Learned, Run};
 use clap::Args;
@@ -56,14 +57,16 @@ when no policy can be written (the observations of the run are still kept then).
 /// Runs the program, merges, writes the policy and the sidecar.
 pub fn main(args: LearnArgs) -> ExitCode {
     let Some(arch) = Arch::native() else {
-        eprintln!("sandbox: learning needs a supported architecture (x86_64 or aarch64)");
+        errln!("sandbox: learning needs a supported architecture (x86_64 or aarch64)");
         return ExitCode::from(EXIT_SETUP);
     };
     let sidecar = sidecar_path(&args.output);
     // Opened before the run, so that the sandbox cannot redirect what is written after it (see
-    // `OutputFile`).
+    // `OutputFile`). A directory there fails at the write, after the run, as any other failure
+    // to write the policy does: the observations are kept.
     let opened = [&args.output, &sidecar].map(|p| {
-        OutputFile::open(p).map_err(|e| eprintln!("sandbox: cannot write `{}`: {e}", p.display()))
+        OutputFile::open_with(p, AtDirectory::FailAtWrite)
+            .map_err(|e| errln!("sandbox: cannot write `{}`: {e}", p.display()))
     });
     let [Ok(output_file), Ok(sidecar_file)] = opened else {
         return ExitCode::from(EXIT_SETUP);
@@ -72,7 +75,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
         match sidecar_file.read_existing() {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("sandbox: cannot read `{}`: {e}", sidecar.display());
+                errln!("sandbox: cannot read `{}`: {e}", sidecar.display());
                 return ExitCode::from(EXIT_SETUP);
             }
         }
@@ -83,7 +86,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
         match Learned::from_json(&text) {
             Ok(l) if l.arch == arch => l,
             Ok(l) => {
-                eprintln!(
+                errln!(
                     "sandbox: `{}` was learnt on {}, this machine is {arch}",
                     sidecar.display(),
                     l.arch
@@ -91,7 +94,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
                 return ExitCode::from(EXIT_SETUP);
             }
             Err(e) => {
-                eprintln!("sandbox: cannot read `{}`: {e}", sidecar.display());
+                errln!("sandbox: cannot read `{}`: {e}", sidecar.display());
                 return ExitCode::from(EXIT_SETUP);
             }
         }
@@ -104,11 +107,14 @@ pub fn main(args: LearnArgs) -> ExitCode {
     });
     let mut child = match started {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(e) => {
+            e.print();
+            return e.exit_code();
+        }
     };
     // A learn-mode sandbox always has them; dropping the child kills and reaps it otherwise.
     let Some(observations) = child.observations() else {
-        eprintln!("sandbox: the sandbox gave no observations to learn from");
+        errln!("sandbox: the sandbox gave no observations to learn from");
         return ExitCode::from(EXIT_SETUP);
     };
     let mut seen = 0u64;
@@ -130,13 +136,13 @@ pub fn main(args: LearnArgs) -> ExitCode {
     // The observations first: they stay for a later `--append` even if no policy can be
     // written from them.
     if let Err(e) = sidecar_file.write(&(learned.to_json() + "\n")) {
-        eprintln!("sandbox: cannot write `{}`: {e}", sidecar.display());
+        errln!("sandbox: cannot write `{}`: {e}", sidecar.display());
         return ExitCode::from(EXIT_SETUP);
     }
     let text = match synth::write_policy(&learned) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
+            errln!(
                 "sandbox: the learnt policy does not hold: {e} (the calls are kept in `{}`)",
                 sidecar.display()
             );
@@ -144,10 +150,10 @@ pub fn main(args: LearnArgs) -> ExitCode {
         }
     };
     if let Err(e) = output_file.write(&text.text) {
-        eprintln!("sandbox: cannot write `{}`: {e}", args.output.display());
+        errln!("sandbox: cannot write `{}`: {e}", args.output.display());
         return ExitCode::from(EXIT_SETUP);
     }
-    eprintln!(
+    errln!(
         "sandbox: learnt {seen} calls; wrote {}: {} rules ({} groups, {} own rules) for the {} \
          syscalls used, from {} distinct calls of {} runs",
         args.output.display(),

@@ -3,6 +3,7 @@
 
 mod check;
 mod compile;
+mod console;
 mod explain;
 mod learn;
 mod output_file;
@@ -47,12 +48,25 @@ fn main() -> ExitCode {
     // sandbox running then ends with it (its init dies with its parent).
     // SAFETY: signal() with a valid signal number and SIG_DFL, before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     match cli.command {
         Command::Run(args) => run::main(*args),
         Command::Learn(args) => learn::main(*args),
         Command::Check(args) => check::main(args),
         Command::Explain(args) => explain::main(args),
         Command::Compile(args) => compile::main(args),
+    }
+}
+
+/// Prints what clap has to say instead of running a command (`--help`, `--version` on standard
+/// output; a usage error on standard error) and returns its exit status: 0 after help, 2 after
+/// a usage error, or the failure to write the help ([`console::stdout_failed`]).
+fn usage(e: &clap::Error) -> ExitCode {
+    match e.print() {
+        Err(write_error) if !e.use_stderr() => console::stdout_failed(&write_error),
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
     }
 }

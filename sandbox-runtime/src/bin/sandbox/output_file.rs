@@ -1,5 +1,5 @@
 //! Files the command writes after a sandbox has run (`run --report`, `learn`'s policy and its
-//! sidecar), written so that the sandbox cannot redirect them.
+//! sidecar), written so that the sandbox cannot redirect them; `compile -o` writes the same way.
 //!
 //! Such a file often sits in a directory the sandbox could write to (a `--rw` bind), where the
 //! program may plant a symbolic link under the file's name, or in place of a directory on its
@@ -40,6 +40,16 @@ pub struct OutputFile {
     target: Target,
 }
 
+/// What [`OutputFile::open_with`] makes of a directory at the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtDirectory {
+    /// Refused at once: no file can replace a directory, better said before a run than after.
+    Refuse,
+    /// Taken as a file to replace, so that the write fails (`learn`, whose observations are
+    /// kept when its policy cannot be written).
+    FailAtWrite,
+}
+
 /// Where the text goes.
 #[derive(Debug)]
 enum Target {
@@ -54,10 +64,15 @@ impl OutputFile {
     /// Opens what `path` names, before the sandbox runs: one of the caller's streams
     /// ([`is_stream`]), or a FIFO or character device at the path itself (not through a link),
     /// for appending; else the directory of a regular file to write. Fails if `path` names no
-    /// file in a directory (`/`, `..`, or a path ending in `/`), names a socket or a block
-    /// device, would replace an entry under `/dev` (but `/dev/shm`) or `/proc`, or what it
-    /// needs cannot be opened (a FIFO with no reader).
+    /// file in a directory (`/`, `..`, or a path ending in `/`), names a directory, a socket or
+    /// a block device, would replace an entry under `/dev` (but `/dev/shm`) or `/proc`, or what
+    /// it needs cannot be opened (a FIFO with no reader).
     pub fn open(path: &Path) -> io::Result<OutputFile> {
+        OutputFile::open_with(path, AtDirectory::Refuse)
+    }
+
+    /// As [`OutputFile::open`], with `at_directory` saying what a directory at the path is.
+    pub fn open_with(path: &Path, at_directory: AtDirectory) -> io::Result<OutputFile> {
         let target = if is_stream(path) {
             let file = std::fs::OpenOptions::new()
                 .append(true)
@@ -65,7 +80,7 @@ impl OutputFile {
                 .open(path)?;
             Target::Stream(file)
         } else {
-            open_in_directory(path)?
+            open_in_directory(path, at_directory)?
         };
         Ok(OutputFile {
             path: path.to_path_buf(),
@@ -76,6 +91,27 @@ impl OutputFile {
     /// The path as given.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether writing would change the file `other` names (its links followed, as a reader of
+    /// `other` does): the stream is that file, or the entry the write replaces is (the same
+    /// path, or a hard link to it). A link at the name is replaced, not followed, so it is not
+    /// the file it points to. `false` when either is missing.
+    pub fn names(&self, other: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(theirs) = std::fs::metadata(other) else {
+            return false;
+        };
+        let ours = match &self.target {
+            Target::Stream(file) => file.metadata().map(|m| (m.dev(), m.ino())).ok(),
+            Target::Replace { dir, name } => {
+                let no_follow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+                nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name.as_os_str(), no_follow)
+                    .map(|st| (st.st_dev, st.st_ino))
+                    .ok()
+            }
+        };
+        ours == Some((theirs.dev(), theirs.ino()))
     }
 
     /// What the file holds now, read in the directory opened at [`OutputFile::open`] without
@@ -109,12 +145,13 @@ impl OutputFile {
         Ok(Some(text))
     }
 
-    /// Writes `text`: appended to a stream; for a file, as the whole file, to a new temporary
-    /// file in the directory then renamed over the name, so that on a failure nothing is left
-    /// but what was there before.
-    pub fn write(&self, text: &str) -> io::Result<()> {
+    /// Writes `contents`: appended to a stream; for a file, as the whole file, to a new
+    /// temporary file in the directory then renamed over the name, so that on a failure nothing
+    /// is left but what was there before.
+    pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
+        let contents = contents.as_ref();
         let (dir, name) = match &self.target {
-            Target::Stream(file) => return (&*file).write_all(text.as_bytes()),
+            Target::Stream(file) => return (&*file).write_all(contents),
             Target::Replace { dir, name } => (dir.as_raw_fd(), name),
         };
         let tmp = temporary_name(name);
@@ -124,7 +161,7 @@ impl OutputFile {
         let fd = openat(Some(dir), tmp.as_os_str(), flags, mode).map_err(io::Error::from)?;
         // SAFETY: `openat` just returned this descriptor and nothing else owns it.
         let mut file = unsafe { File::from_raw_fd(fd) };
-        let written = file.write_all(text.as_bytes()).and_then(|()| {
+        let written = file.write_all(contents).and_then(|()| {
             renameat(Some(dir), tmp.as_os_str(), Some(dir), name.as_os_str())
                 .map_err(io::Error::from)
         });
@@ -137,10 +174,10 @@ impl OutputFile {
 
 /// Opens the directory of the file `path` names and looks at what is at the name there (not
 /// following a link): a FIFO or a character device is a stream ([`open_node`]); a regular file,
-/// a link, nothing, or a directory (whose rename fails at the write, as any failure to write
-/// after the run does) is a file to replace, but not under `/dev` or `/proc`
-/// ([`system_entry`]); anything else is refused.
-fn open_in_directory(path: &Path) -> io::Result<Target> {
+/// a link or nothing is a file to replace, but not under `/dev` or `/proc` ([`system_entry`]);
+/// so is a directory with [`AtDirectory::FailAtWrite`] (its rename fails at the write), while
+/// [`AtDirectory::Refuse`] refuses it; anything else is refused.
+fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Target> {
     let name = path
         .file_name()
         .filter(|_| !path.as_os_str().as_encoded_bytes().ends_with(b"/"))
@@ -157,6 +194,9 @@ fn open_in_directory(path: &Path) -> io::Result<Target> {
     let at = nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, no_follow);
     match at.ok().map(|st| st.st_mode & libc::S_IFMT) {
         Some(libc::S_IFIFO | libc::S_IFCHR) => Ok(Target::Stream(open_node(&dir, name)?)),
+        Some(libc::S_IFDIR) if at_directory == AtDirectory::Refuse => {
+            Err(io::Error::other("it is a directory; name a file"))
+        }
         Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None if system_entry(path) => {
             Err(io::Error::other(
                 "it would replace an entry of /dev or /proc; name one of the caller's streams \
@@ -292,6 +332,34 @@ mod tests {
         assert!(OutputFile::open(std::path::Path::new("/tmp/")).is_err());
         assert!(OutputFile::open(std::path::Path::new("/no-such-dir-here/report.json")).is_err());
         assert!(OutputFile::open(std::path::Path::new("report.json")).is_ok());
+    }
+
+    #[test]
+    fn a_directory_at_the_path_is_refused_at_once_or_fails_at_the_write() {
+        let dir = scratch("is-dir");
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        let refused = OutputFile::open(&dir.join("sub")).unwrap_err();
+        assert!(refused.to_string().contains("directory"), "{refused}");
+        let later = OutputFile::open_with(&dir.join("sub"), super::AtDirectory::FailAtWrite);
+        assert!(later.unwrap().write("report").is_err());
+        assert!(std::fs::metadata(dir.join("sub")).unwrap().is_dir());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names_is_the_file_the_write_would_change() {
+        let dir = scratch("names");
+        let victim = victim_in(&dir);
+        let same = OutputFile::open(&dir.join("./victim")).unwrap();
+        assert!(same.names(&victim));
+        let other = OutputFile::open(&dir.join("other")).unwrap();
+        assert!(!other.names(&victim));
+        // A link at the name is replaced, not followed: the file it points to is safe.
+        std::os::unix::fs::symlink(&victim, dir.join("link")).unwrap();
+        let link = OutputFile::open(&dir.join("link")).unwrap();
+        assert!(!link.names(&victim));
+        assert!(!same.names(&dir.join("missing")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

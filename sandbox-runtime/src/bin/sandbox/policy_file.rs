@@ -1,25 +1,81 @@
 //! Loading a policy file for a subcommand, with errors printed like rustc.
 
+use crate::console::{err, errln};
 use sandbox_policy::{compile_file, Arch, Compiled, SockFilter};
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Why a policy file gives no policy.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file cannot be read.
+    #[error("cannot read policy file `{}`: {source}", .path.display())]
+    Unreadable {
+        /// The policy file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file does not compile. Shown as its first error in one line (with the count of the
+    /// others); [`PolicyError::print`] prints them all.
+    #[error("policy file `{}` does not compile: {first}{}", .path.display(), more_errors(*.count))]
+    Invalid {
+        /// The policy file.
+        path: PathBuf,
+        /// The first error, as `file:line:col: message`.
+        first: String,
+        /// How many errors there are.
+        count: usize,
+        /// Every error rendered like rustc, with the count.
+        rendered: String,
+    },
+}
+
+/// ` (and N more errors)` after the first of `count` errors.
+fn more_errors(count: usize) -> String {
+    match count {
+        0 | 1 => String::new(),
+        2 => " (and 1 more error)".to_string(),
+        n => format!(" (and {} more errors)", n - 1),
+    }
+}
+
+impl PolicyError {
+    /// Prints the error on stderr: every compilation error like rustc, or why the file cannot
+    /// be read.
+    pub fn print(&self) {
+        match self {
+            PolicyError::Unreadable { .. } => errln!("error: {self}"),
+            PolicyError::Invalid { rendered, .. } => err!("{rendered}"),
+        }
+    }
+}
+
+/// Compiles `path`, or says why it gives no policy.
+pub fn compile(path: &Path) -> Result<Compiled, PolicyError> {
+    let compilation = compile_file(path).map_err(|source| PolicyError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let rendered = compilation.render_errors();
+    match compilation.result {
+        Ok(compiled) => Ok(compiled),
+        Err(errors) => Err(PolicyError::Invalid {
+            path: path.to_path_buf(),
+            first: errors.first().map_or_else(String::new, |d| {
+                format!("{}: {}", compilation.sources.describe(d.loc), d.message)
+            }),
+            count: errors.len(),
+            rendered,
+        }),
+    }
+}
 
 /// Compiles `path`; on failure prints every error (or why the file cannot be read) to stderr
 /// and returns `None`.
 pub fn load(path: &Path) -> Option<Compiled> {
-    match compile_file(path) {
-        Err(e) => {
-            eprintln!("error: cannot read policy file `{}`: {e}", path.display());
-            None
-        }
-        Ok(compilation) => match compilation.result {
-            Ok(compiled) => Some(compiled),
-            Err(_) => {
-                eprint!("{}", compilation.render_errors());
-                None
-            }
-        },
-    }
+    compile(path).map_err(|e| e.print()).ok()
 }
 
 /// Parses `--arch`, defaulting to the host's architecture (x86_64 on unsupported hosts).
@@ -53,12 +109,12 @@ impl Loaded {
 /// reason is printed and the exit code returned: 2 for a bad `--arch`, 1 for a bad policy.
 pub fn load_for_arch(path: &Path, arch_name: Option<&str>) -> Result<Loaded, ExitCode> {
     let arch = arch(arch_name).map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         ExitCode::from(2)
     })?;
     let compiled = load(path).ok_or(ExitCode::from(1))?;
     if compiled.policy.program(arch).is_none() {
-        eprintln!("error: no program for {arch}");
+        errln!("error: no program for {arch}");
         return Err(ExitCode::from(1));
     }
     Ok(Loaded { compiled, arch })

@@ -1,9 +1,13 @@
 //! `sandbox run --policy FILE [options] -- PROGRAM [ARGS...]`
 
+use crate::console::errln;
 use crate::output_file::OutputFile;
-use crate::policy_file;
+use crate::policy_file::{self, PolicyError};
 use clap::Args;
-use sandbox_runtime::{Limits, Outcome, SandboxChild, SandboxCommand, Status, SyscallMode};
+use sandbox_runtime::{
+    Limits, Outcome, SandboxChild, SandboxCommand, SetupError, SpawnError, Status, SyscallMode,
+};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -24,7 +28,10 @@ pub const EXIT_NOT_FOUND: u8 = 127;
 #[command(
     after_help = "Exit status: the program's own exit code when it exits; 128+N when \
     killed by signal N; 159 on a policy violation; 124 on time-out; 125 when the sandbox could \
-    not be set up; 126 when PROGRAM is not executable; 127 when it is not found."
+    not be set up, or the report cannot be written; 126 when PROGRAM is not executable (a \
+    directory, a device, a file without execute permission); 127 when it is not found.\n\n\
+    The report is written whatever happens once its file is open: a run that fails before \
+    the program starts reports status `setup_error` with the reason in `error`."
 )]
 pub struct RunArgs {
     /// The policy file.
@@ -37,7 +44,7 @@ pub struct RunArgs {
     log_violations: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
-    /// Write the outcome as JSON to FILE.
+    /// Write the outcome as JSON to FILE (not a directory, nor the policy file).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// The program and its arguments.
@@ -90,75 +97,186 @@ pub struct SandboxArgs {
     open_files: Option<u64>,
 }
 
-/// Runs the program and maps the outcome to an exit status.
+/// Why PROGRAM was not started: nothing ran.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// PROGRAM is not at the path given, or not on PATH.
+    #[error("{0}: program not found")]
+    NotFound(String),
+    /// PROGRAM is there but cannot be executed.
+    #[error("{}: {why}", .path.display())]
+    NotExecutable {
+        /// Where PROGRAM is.
+        path: PathBuf,
+        /// Why it cannot be executed: a directory, not a regular file, no execute permission.
+        why: &'static str,
+    },
+    /// The policy file cannot be read or does not compile.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// An option does not hold: a mount, a size, a limit, an environment variable.
+    #[error("{0}")]
+    BadOption(String),
+    /// The sandbox could not be spawned.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+}
+
+impl StartError {
+    /// The exit status: [`EXIT_NOT_FOUND`], [`EXIT_NOT_EXECUTABLE`], or [`EXIT_SETUP`].
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            StartError::NotFound(_) => EXIT_NOT_FOUND,
+            StartError::NotExecutable { .. } => EXIT_NOT_EXECUTABLE,
+            _ => EXIT_SETUP,
+        })
+    }
+
+    /// Prints the error on stderr: `sandbox: ...`, or a policy's errors like rustc.
+    pub fn print(&self) {
+        match self {
+            StartError::Policy(e) => e.print(),
+            _ => errln!("sandbox: {self}"),
+        }
+    }
+
+    /// The outcome a report records: a setup error naming the problem, after no time.
+    pub fn outcome(&self) -> Outcome {
+        let error = match self {
+            StartError::NotFound(name) => SetupError {
+                step: format!("find {name}"),
+                errno: libc::ENOENT,
+                cause: "program not found".into(),
+            },
+            StartError::NotExecutable { path, why } => SetupError {
+                step: format!("execute {}", path.display()),
+                errno: libc::EACCES,
+                cause: (*why).into(),
+            },
+            StartError::Policy(e) => SetupError::other("load the policy", e.to_string()),
+            StartError::BadOption(e) => SetupError::other("configure the sandbox", e.clone()),
+            StartError::Spawn(e) => SetupError::other("start the sandbox", e.to_string()),
+        };
+        Outcome::never_ran(error)
+    }
+}
+
+/// Why the report cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The file cannot be opened, or written.
+    #[error("cannot write report `{}`: {source}", .path.display())]
+    Io {
+        /// The report's path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// It is the policy file, which the report would replace.
+    #[error("--report `{}` names the policy file, which it would overwrite", .path.display())]
+    IsThePolicy {
+        /// The report's path.
+        path: PathBuf,
+    },
+}
+
+/// Runs the program and maps the outcome to an exit status. Once the report's file is open,
+/// every end writes it, a failure to start the program included.
 pub fn main(args: RunArgs) -> ExitCode {
     // Opened before the run, so that the sandbox cannot redirect the report (see `OutputFile`).
-    let report_file = match args.report.as_deref().map(OutputFile::open).transpose() {
+    let report_file = match open_report(&args) {
         Ok(f) => f,
         Err(e) => {
-            let path = args.report.as_deref().unwrap_or(Path::new("")).display();
-            eprintln!("sandbox: cannot write report `{path}`: {e}");
+            errln!("sandbox: {e}");
             return ExitCode::from(EXIT_SETUP);
         }
     };
-    let started = start(&args.sandbox, &args.command, |cmd| {
-        let compiled = policy_file::load(&args.policy).ok_or(ExitCode::from(EXIT_SETUP))?;
-        cmd.policy(&compiled.policy);
-        if args.log_violations {
-            cmd.syscall_mode(SyscallMode::LogViolations);
+    let (outcome, code) = match start(&args.sandbox, &args.command, |cmd| configure(&args, cmd)) {
+        Ok(child) => {
+            let outcome = watch(child);
+            let code = report(&outcome);
+            (outcome, code)
         }
-        Ok(())
-    });
-    let mut child = match started {
-        Ok(c) => c,
-        Err(code) => return code,
+        Err(e) => {
+            e.print();
+            (e.outcome(), e.exit_code())
+        }
     };
+    match report_file.map(|file| write_report(&file, &outcome)) {
+        Some(Err(e)) => {
+            errln!("sandbox: {e}");
+            ExitCode::from(EXIT_SETUP)
+        }
+        _ => code,
+    }
+}
+
+/// Opens `--report`, if given; refuses the policy file itself.
+fn open_report(args: &RunArgs) -> Result<Option<OutputFile>, ReportError> {
+    let Some(path) = &args.report else {
+        return Ok(None);
+    };
+    let file = OutputFile::open(path).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    if file.names(&args.policy) {
+        return Err(ReportError::IsThePolicy { path: path.clone() });
+    }
+    Ok(Some(file))
+}
+
+/// Writes `outcome` as the JSON report.
+fn write_report(file: &OutputFile, outcome: &Outcome) -> Result<(), ReportError> {
+    let json = serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default();
+    file.write(json + "\n").map_err(|source| ReportError::Io {
+        path: file.path().to_path_buf(),
+        source,
+    })
+}
+
+/// `run`'s part of the command: the policy, and whether it is enforced.
+fn configure(args: &RunArgs, cmd: &mut SandboxCommand) -> Result<(), StartError> {
+    let compiled = policy_file::compile(&args.policy)?;
+    cmd.policy(&compiled.policy);
+    if args.log_violations {
+        cmd.syscall_mode(SyscallMode::LogViolations);
+    }
+    Ok(())
+}
+
+/// Prints each distinct (syscall, deciding rule) a `--log-violations` run let through, once,
+/// and waits for the end.
+fn watch(mut child: SandboxChild) -> Outcome {
     if let Some(observations) = child.observations() {
         let mut seen = std::collections::BTreeSet::new();
         for o in observations {
             if seen.insert((o.nr, o.decided_by.clone())) {
-                eprintln!("sandbox: policy violation (let run): {o}");
+                errln!("sandbox: policy violation (let run): {o}");
             }
         }
     }
-    let outcome = child.wait();
-    if let Some(file) = &report_file {
-        let json = serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default();
-        if let Err(e) = file.write(&(json + "\n")) {
-            eprintln!(
-                "sandbox: cannot write report `{}`: {e}",
-                file.path().display()
-            );
-        }
-    }
-    report(&outcome)
+    child.wait()
 }
 
 /// What `run` and `learn` share: finds the program, builds its sandbox from the common options,
-/// lets `configure` finish the command (a policy, learn mode), and spawns it. On a failure,
-/// prints why and returns the exit status to end with.
+/// lets `configure` finish the command (a policy, learn mode), and spawns it. Prints nothing:
+/// the caller prints the error ([`StartError::print`]).
 pub fn start(
     sandbox: &SandboxArgs,
     command: &[String],
-    configure: impl FnOnce(&mut SandboxCommand) -> Result<(), ExitCode>,
-) -> Result<SandboxChild, ExitCode> {
-    let program = find_program(&command[0]).map_err(|(code, message)| {
-        eprintln!("sandbox: {message}");
-        ExitCode::from(code)
-    })?;
-    let setup_error = |message: String| {
-        eprintln!("sandbox: {message}");
-        ExitCode::from(EXIT_SETUP)
-    };
-    let mut cmd = build(sandbox, command, &program).map_err(setup_error)?;
+    configure: impl FnOnce(&mut SandboxCommand) -> Result<(), StartError>,
+) -> Result<SandboxChild, StartError> {
+    let program = find_program(&command[0])?;
+    let mut cmd = build(sandbox, command, &program).map_err(StartError::BadOption)?;
     configure(&mut cmd)?;
-    cmd.spawn().map_err(|e| setup_error(e.to_string()))
+    Ok(cmd.spawn()?)
 }
 
 /// Prints a non-exit outcome and maps it to the exit status.
 pub fn report(outcome: &Outcome) -> ExitCode {
     if !matches!(outcome.status, Status::Exited(_)) {
-        eprintln!("sandbox: {outcome}");
+        errln!("sandbox: {outcome}");
     }
     ExitCode::from(match &outcome.status {
         Status::Exited(code) => (*code & 0xff) as u8,
@@ -176,30 +294,39 @@ pub fn report(outcome: &Outcome) -> ExitCode {
     })
 }
 
-/// Finds PROGRAM like a shell: a name with a `/` as is, otherwise on the host's PATH.
-pub fn find_program(name: &str) -> Result<PathBuf, (u8, String)> {
-    let candidates: Vec<PathBuf> = if name.contains('/') {
-        vec![PathBuf::from(name)]
+/// Finds PROGRAM like a shell: a name with a `/` as is, otherwise on the host's PATH (the first
+/// regular file of that name). A path that is there but not an executable regular file (a
+/// directory, a device) cannot be executed.
+pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
+    let not_found = || StartError::NotFound(name.to_string());
+    let path = if name.contains('/') {
+        PathBuf::from(name)
     } else {
         let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-        std::env::split_paths(&path).map(|d| d.join(name)).collect()
+        std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(not_found)?
     };
-    let found = candidates.into_iter().find(|p| p.is_file());
-    let Some(path) = found else {
-        return Err((EXIT_NOT_FOUND, format!("{name}: program not found")));
+    let metadata = std::fs::metadata(&path).map_err(|_| not_found())?;
+    let why = if metadata.is_dir() {
+        Some("is a directory")
+    } else if !metadata.is_file() {
+        Some("is not a regular file")
+    } else if !is_executable(&metadata) {
+        Some("not executable")
+    } else {
+        None
     };
-    if !is_executable(&path) {
-        return Err((
-            EXIT_NOT_EXECUTABLE,
-            format!("{}: not executable", path.display()),
-        ));
+    if let Some(why) = why {
+        return Err(StartError::NotExecutable { path, why });
     }
     Ok(std::fs::canonicalize(&path).unwrap_or(path))
 }
 
-fn is_executable(path: &Path) -> bool {
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    metadata.permissions().mode() & 0o111 != 0
 }
 
 /// The command for PROGRAM (`command[0]`, found at `program`) with the shared options; no
@@ -231,9 +358,7 @@ pub fn build(
         cmd.current_dir(dir);
     }
     for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| format!("--env `{kv}`: expected KEY=VALUE"))?;
+        let (k, v) = parse_env(kv)?;
         cmd.env(k, v);
     }
     if let Some(h) = &args.hostname {
@@ -252,6 +377,18 @@ pub fn build(
     limits.validate().map_err(|e| e.to_string())?;
     cmd.limits(limits);
     Ok(cmd)
+}
+
+/// Splits `KEY=VALUE` at its first `=` (so the name holds none; the value may be empty or hold
+/// more). The name must not be empty.
+fn parse_env(kv: &str) -> Result<(&str, &str), String> {
+    match kv.split_once('=') {
+        Some(("", _)) => Err(format!(
+            "--env `{kv}`: the variable's name is empty; expected KEY=VALUE"
+        )),
+        Some(pair) => Ok(pair),
+        None => Err(format!("--env `{kv}`: expected KEY=VALUE")),
+    }
 }
 
 fn seconds(s: f64) -> Result<Duration, String> {
