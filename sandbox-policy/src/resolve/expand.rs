@@ -1,7 +1,8 @@
 //! Expansion: `include` and `use` are replaced, at their position, by the statements they bring
-//! in, giving one flat list of rules in the order they apply. Include cycles, missing files and
-//! unknown groups are reported here.
+//! in, giving one flat list of rules in the order they apply. Include cycles, missing files,
+//! unknown groups and expansions over the limits of [`super::limits`] are reported here.
 
+use super::limits::{Budget, ExpansionLimit};
 use crate::diag::{Diagnostic, Loc, Source, SourceId, SourceMap, SourceText};
 use crate::groups;
 use crate::syntax::{self, ActionSpec, Item, Rule};
@@ -125,6 +126,8 @@ pub struct Expander<'a> {
     out: Expanded,
     /// Files and groups being expanded, to catch cycles.
     stack: Vec<String>,
+    /// What the expansion has spent of its limits.
+    budget: Budget,
 }
 
 impl<'a> Expander<'a> {
@@ -140,6 +143,7 @@ impl<'a> Expander<'a> {
             errors,
             out: Expanded::default(),
             stack: Vec::new(),
+            budget: Budget::default(),
         }
     }
 
@@ -218,6 +222,9 @@ impl<'a> Expander<'a> {
             );
             return;
         };
+        if self.budget.exhausted() {
+            return;
+        }
         let key = format!("group {}", group.name);
         if self.stack.contains(&key) {
             self.errors.push(Diagnostic::new(
@@ -227,6 +234,10 @@ impl<'a> Expander<'a> {
                     self.stack.join(" -> ")
                 ),
             ));
+            return;
+        }
+        if let Err(limit) = self.budget.text(group.text.len()) {
+            self.over_limit(at, format!("cannot use group `{name}`"), limit);
             return;
         }
         let id = self.sources.add(Source {
@@ -242,6 +253,13 @@ impl<'a> Expander<'a> {
     }
 
     fn include(&mut self, from: SourceId, name: &str, at: Loc) {
+        if self.budget.exhausted() {
+            return;
+        }
+        if let Err(limit) = self.budget.include() {
+            self.over_limit(at, format!("cannot include `{name}`"), limit);
+            return;
+        }
         let dir = self
             .sources
             .get(from)
@@ -273,6 +291,10 @@ impl<'a> Expander<'a> {
             ));
             return;
         }
+        if let Err(limit) = self.budget.text(text.len()) {
+            self.over_limit(at, format!("cannot include `{name}`"), limit);
+            return;
+        }
         self.out.files.push(path.clone());
         let id = self.sources.add(Source {
             name: path.display().to_string(),
@@ -284,6 +306,12 @@ impl<'a> Expander<'a> {
         self.stack.push(key);
         self.items(id, file, None);
         self.stack.pop();
+    }
+
+    /// Reports the `include` or `use` at `at` that would pass an expansion limit.
+    fn over_limit(&mut self, at: Loc, what: String, limit: ExpansionLimit) {
+        self.errors
+            .push(Diagnostic::new(at, format!("{what}: {limit}")).with_help(limit.help()));
     }
 
     /// Lexes and parses a text source; syntax errors are recorded and what parsed is kept.

@@ -4,12 +4,14 @@
 
 mod checked;
 mod expand;
+mod limits;
 mod prelude;
 
 pub use checked::*;
 pub use expand::{
     read_policy_text, Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes, MAX_POLICY_FILE,
 };
+pub use limits::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_INCLUDES};
 pub use prelude::RUNTIME_EXEC_MAGIC;
 
 use crate::action::{Action, Tag};
