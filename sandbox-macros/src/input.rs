@@ -80,7 +80,9 @@ fn expand_file(
     loader: &mut FsLoader,
 ) -> TokenStream {
     let full = manifest_dir.join(path);
-    let text = match std::fs::read_to_string(&full) {
+    // As the compiler reads included files: a regular file of bounded size only, so that a
+    // path to a device or a FIFO is an error rather than a build that never ends.
+    let text = match sandbox_policy::resolve::read_policy_text(&full) {
         Ok(t) => t,
         Err(e) => {
             return emit::error_at(
