@@ -611,6 +611,7 @@ impl Monitor {
         };
         let cpu_time = tv(ru.ru_utime) + tv(ru.ru_stime);
         let killed = self.killed.load(Ordering::SeqCst);
+        let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
         let status = if let Some(e) = st.setup_error {
             Status::SetupError(e)
         } else if let Some(v) = st.violation {
@@ -631,6 +632,10 @@ impl Monitor {
                     Status::Signaled(sig)
                 }
             }
+        } else if !killed && oom_killed {
+            // The kernel's OOM killer took init too (a v2 group kills as one): the SIGKILL it
+            // sent the program, as when it takes the program alone.
+            Status::Signaled(libc::SIGKILL)
         } else if killed || (reaped && libc::WIFSIGNALED(status)) {
             Status::Killed
         } else {
@@ -639,7 +644,6 @@ impl Monitor {
                 format!("it ended (wait status {status:#x}) without a report"),
             ))
         };
-        let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
         let memory_peak_kb = self
             .cgroup
             .as_ref()

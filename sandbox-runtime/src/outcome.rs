@@ -46,7 +46,9 @@ pub enum Status {
     Exited(i32),
     /// The program made a system call its policy forbids; the whole sandbox was killed.
     Violation(Violation),
-    /// The program was killed by this signal (not by the runtime).
+    /// The program was killed by this signal (not by the runtime). When the kernel's OOM
+    /// killer ended the sandbox under its cgroup memory limit, this is SIGKILL with
+    /// [`Outcome::oom_killed`] set, whichever of the sandbox's processes it took.
     Signaled(i32),
     /// The wall-time or CPU-time limit ran out; the whole sandbox was killed.
     Timeout,
