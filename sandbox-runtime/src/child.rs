@@ -80,7 +80,7 @@ impl SandboxChild {
         self.observations.take()
     }
 
-    /// Kills the whole sandbox (reported as [`Status::Killed`] unless it had already ended or
+    /// Kills the whole sandbox (reported as [`Status::Killed`](crate::Status::Killed) unless it had already ended or
     /// another status takes precedence). Killing an ended sandbox is not an error.
     pub fn kill(&mut self) -> io::Result<()> {
         if self.outcome.is_some() {

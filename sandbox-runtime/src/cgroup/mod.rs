@@ -22,7 +22,7 @@
 //!
 //! Dropping a [`Cgroup`] kills what is left in it and removes its directories. A host that is
 //! killed cannot: its sandbox dies with it, and the next group made in the same place removes
-//! the empty groups of hosts of its own pid namespace that no longer run ([`sweep_stale`]).
+//! the empty groups of hosts of its own pid namespace that no longer run (`sweep_stale`).
 
 mod detect;
 
