@@ -307,7 +307,15 @@ impl Descriptions {
                 Step::Exec => format!("execute {}", self.program),
             },
         };
-        SetupError::from_errno(step, r.value)
+        let mut error = SetupError::from_errno(step, r.value);
+        if r.step == Step::Exec as u32 && r.value == libc::ENOENT {
+            // The program itself was found and opened (FindProgram): what is missing is what
+            // the kernel looks up for it, and "No such file" alone would point at the program.
+            error.cause += "; the program is there, but the interpreter it names is not in \
+                            the sandbox (the dynamic loader of its ELF header, or a script's \
+                            #! line), or is a link to a place the sandbox does not show";
+        }
+        error
     }
 }
 
@@ -334,6 +342,34 @@ mod tests {
         for s in Step::ALL {
             assert_eq!(Step::from_u32(s as u32), Some(s));
         }
+    }
+
+    #[test]
+    fn an_exec_that_finds_no_file_names_the_interpreter() {
+        let f = Failure {
+            step: Step::Exec,
+            index: 0,
+            errno: libc::ENOENT,
+        };
+        let d = Descriptions {
+            program: "/usr/bin/dash".into(),
+            ..Descriptions::default()
+        };
+        let said = d.describe(&Report::failure(f)).to_string();
+        assert!(
+            said.starts_with("execute /usr/bin/dash: No such file"),
+            "{said}"
+        );
+        assert!(
+            said.contains("the interpreter it names is not in the sandbox"),
+            "{said}"
+        );
+        let other = Failure {
+            errno: libc::EACCES,
+            ..f
+        };
+        let said = d.describe(&Report::failure(other)).to_string();
+        assert!(!said.contains("interpreter"), "{said}");
     }
 
     #[test]
