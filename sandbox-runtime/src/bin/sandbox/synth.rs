@@ -22,6 +22,8 @@ const RECORDED: &[(&str, &str)] = &[
     ("socketpair", "type"),
     ("ioctl", "request"),
     ("clone", "flags"),
+    ("unshare", "flags"),
+    ("setns", "nstype"),
     ("fcntl", "cmd"),
     ("prctl", "option"),
     ("futex", "futex_op"),
@@ -93,7 +95,14 @@ impl Learned {
 
     /// Counts one call.
     pub fn record(&mut self, call: &Call) {
-        *self.calls.entry(*call).or_default() += 1;
+        self.count(*call, 1);
+    }
+
+    /// Adds `n` to `call`'s count, stopping at the largest count (a sidecar's count can be
+    /// anything).
+    fn count(&mut self, call: Call, n: u64) {
+        let c = self.calls.entry(call).or_default();
+        *c = c.saturating_add(n);
     }
 
     /// The sidecar's JSON text.
@@ -169,7 +178,7 @@ impl Learned {
                 args[i] = value.as_u64().ok_or("argument values are integers")?;
             }
             let count = c["count"].as_u64().unwrap_or(1);
-            *learned.calls.entry(Call { nr, args }).or_default() += count;
+            learned.count(Call { nr, args }, count);
         }
         Ok(learned)
     }
@@ -279,14 +288,23 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<S
                 None
             }
         }
-        "clone" => {
+        // No new namespace unless one was seen made: a namespace of its own is the way out
+        // of much of what the sandbox holds (the groups' own list of what they leave out).
+        "clone" | "unshare" => {
             let i = arg("flags")?;
-            let ns = CLONE_NS.split(" | ").map(c).fold(0, |acc, v| acc | v);
+            // For clone the low byte is the exit signal, where unshare has CLONE_NEWTIME.
+            let flags = match spec.name {
+                "clone" => CLONE_NS.to_string(),
+                _ => format!("{CLONE_NS} | CLONE_NEWTIME"),
+            };
+            let ns = flags.split(" | ").map(c).fold(0, |acc, v| acc | v);
             values(i)
                 .iter()
                 .all(|v| v & ns == 0)
-                .then(|| format!("flags & ({CLONE_NS}) == 0"))
+                .then(|| format!("flags & ({flags}) == 0"))
         }
+        // Which kinds of namespace it joined (0: whatever the descriptor is).
+        "setns" => listed(arch, spec, "nstype", None, &["CLONE_NEW"], calls),
         "socket" | "socketpair" => listed(arch, spec, "domain", None, &["AF_"], calls),
         "ioctl" => listed(
             arch,
@@ -371,7 +389,8 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         .collect();
 
     // Eligible groups, and which recorded syscalls each covers.
-    let mut candidates: Vec<(&'static str, BTreeSet<u32>, usize)> = Vec::new();
+    // (name, recorded syscalls it covers, its size, the syscalls it allows that no run made)
+    let mut candidates: Vec<(&'static str, BTreeSet<u32>, usize, Vec<u32>)> = Vec::new();
     for g in groups() {
         let mine = &g.checked.arch(arch).syscalls;
         let allows = |nr: u32, args: &[u64; 6]| {
@@ -397,34 +416,51 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
             .copied()
             .collect();
         if eligible && !covers.is_empty() {
-            candidates.push((g.name, covers, mine.len()));
+            let unseen = mine.iter().filter(|(nr, branches)| {
+                !by_nr.contains_key(nr) && branches.iter().any(|b| b.action == Action::Allow)
+            });
+            let unseen = unseen.map(|(nr, _)| *nr).collect();
+            candidates.push((g.name, covers, mine.len(), unseen));
         }
     }
     let mut covered: BTreeSet<u32> = BTreeSet::new();
-    let mut chosen: Vec<(&'static str, BTreeSet<u32>)> = Vec::new();
+    let mut chosen: Vec<(&'static str, BTreeSet<u32>, &[u32])> = Vec::new();
     // Greedily: the group covering most still-uncovered syscalls (then the smaller, then by
     // name), while it covers at least two. A chosen group covers nothing new, so never wins again.
-    while let Some((name, covers, _)) = candidates.iter().max_by_key(|(name, covers, size)| {
-        (
-            covers.difference(&covered).count(),
-            std::cmp::Reverse(*size),
-            std::cmp::Reverse(*name),
-        )
-    }) {
+    while let Some((name, covers, _, unseen)) =
+        candidates.iter().max_by_key(|(name, covers, size, _)| {
+            (
+                covers.difference(&covered).count(),
+                std::cmp::Reverse(*size),
+                std::cmp::Reverse(*name),
+            )
+        })
+    {
         let new: BTreeSet<u32> = covers.difference(&covered).copied().collect();
         if new.len() < 2 {
             break;
         }
         covered.extend(&new);
-        chosen.push((name, new));
+        chosen.push((name, new, unseen));
     }
 
     let name = |nr: &u32| known[nr].name;
     let mut text = header(learned, by_nr.len());
     text.push_str("default kill;\n");
-    for (g, new) in &chosen {
+    for (g, new, unseen) in &chosen {
         let names: Vec<&str> = new.iter().map(name).collect();
         text.push_str(&wrap_comment(&format!("{g}: {}", names.join(", "))));
+        let unseen: Vec<&str> = unseen
+            .iter()
+            .filter_map(|nr| tables::syscall_by_nr(arch, *nr).map(|s| s.name))
+            .collect();
+        if !unseen.is_empty() {
+            let also = format!(
+                "{g} also allows, not seen on these runs: {}",
+                unseen.join(", ")
+            );
+            text.push_str(&wrap_comment(&also));
+        }
         text.push_str(&format!("use {g};\n"));
     }
     let mut own: Vec<(&str, Option<&String>)> = known
@@ -477,7 +513,7 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
     }
     Ok(Written {
         rules: compiled.policy.rules.len(),
-        groups: chosen.iter().map(|(g, _)| *g).collect(),
+        groups: chosen.iter().map(|(g, _, _)| *g).collect(),
         own_rules,
         syscalls: known.len(),
         text,
@@ -500,7 +536,8 @@ fn header(learned: &Learned, syscalls: usize) -> String {
     }
     h.push_str(&format!(
         "// {} distinct calls of {syscalls} syscalls were recorded with the filter not enforced.\n\
-         // Anything the program did not do on these runs is killed: review before use.\n",
+         // Anything not allowed below is killed. The groups used also allow the calls named\n\
+         // with each that these runs did not make: review before use.\n",
         learned.calls.len()
     ));
     h
@@ -646,5 +683,88 @@ mod tests {
         assert!(w.text.contains("request == TCGETS"), "{}", w.text);
         let back = Learned::from_json(&l.to_json()).unwrap();
         assert_eq!(back.calls, l.calls);
+    }
+
+    #[test]
+    fn each_group_names_what_it_allows_that_no_run_made() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        for name in ["read", "close", "openat", "exit_group"] {
+            l.record(&call(arch, name, &[]));
+        }
+        let w = write_policy(&l).unwrap();
+        assert!(w.text.contains("use files_read;"), "{}", w.text);
+        assert!(
+            w.text
+                .contains("// files_read also allows, not seen on these runs: open, stat,"),
+            "{}",
+            w.text
+        );
+        // What a group mentions but does not allow (the runtime's exec check) is not named.
+        assert!(!w.text.contains("execveat"), "{}", w.text);
+        assert!(
+            !w.text.contains("did not do on these runs is killed"),
+            "{}",
+            w.text
+        );
+    }
+
+    #[test]
+    fn a_sidecars_counts_add_up_without_overflowing() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        l.record(&call(arch, "exit_group", &[]));
+        let mut v: Value = serde_json::from_str(&l.to_json()).unwrap();
+        let calls = v["calls"].as_array_mut().unwrap();
+        calls[0]["count"] = json!(u64::MAX);
+        calls.push(calls[0].clone());
+        let back = Learned::from_json(&v.to_string()).expect("read back");
+        assert_eq!(back.calls.values().copied().collect::<Vec<_>>(), [u64::MAX]);
+    }
+
+    #[test]
+    fn unshare_and_setns_learn_only_the_namespaces_seen() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        for c in [
+            call(arch, "unshare", &[("flags", 0x400)]), // CLONE_FILES
+            call(arch, "setns", &[("fd", 3), ("nstype", 0x4000_0000)]), // CLONE_NEWNET
+            call(arch, "exit_group", &[]),
+        ] {
+            l.record(&c);
+        }
+        let w = write_policy(&l).unwrap();
+        assert!(
+            w.text.contains(
+                "allow unshare if flags & (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
+                 CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME) == 0;"
+            ),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text.contains("allow setns if nstype == CLONE_NEWNET;"),
+            "{}",
+            w.text
+        );
+        // And the policy it wrote keeps a new user namespace out.
+        let compiled = compile_text("learned", None, &w.text, &mut NoIncludes)
+            .result
+            .expect("the learned policy compiles");
+        let prog = compiled.policy.program(arch).unwrap();
+        let unshare = tables::syscall_by_name(arch, "unshare").unwrap().nr;
+        let data = |flags: u64| sandbox_policy::eval::SeccompData {
+            nr: unshare as i32,
+            arch: arch.audit_arch(),
+            instruction_pointer: 0,
+            args: [flags, 0, 0, 0, 0, 0],
+        };
+        let verdict = |flags| {
+            sandbox_policy::eval::run(&prog.filter, &data(flags))
+                .unwrap()
+                .ret
+        };
+        assert_eq!(verdict(0x400), sandbox_policy::bpf::ret::ALLOW);
+        assert_ne!(verdict(0x1000_0000), sandbox_policy::bpf::ret::ALLOW); // CLONE_NEWUSER
     }
 }
