@@ -322,6 +322,27 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<S
     }
 }
 
+/// Why the rule `allow name [if cond]` needs a reviewer's look, if it does: a call that no
+/// built-in group allows, or a condition the program's own use did not let the writer keep.
+fn review(name: &str, cond: Option<&str>) -> Option<&'static str> {
+    let never = sandbox_policy::groups::NEVER_IN_A_GROUP.contains(&name);
+    match (name, cond) {
+        ("setns", Some(_)) => Some("it joins namespaces, of the types listed"),
+        (_, Some(_)) => None,
+        _ if never => {
+            Some("no built-in group allows this call: it reaches past what the sandbox holds")
+        }
+        ("clone", None) => Some("the runs made new namespaces: every clone is allowed"),
+        ("mmap" | "mprotect" | "pkey_mprotect", None) => {
+            Some("the runs made memory both writable and executable: every protection is allowed")
+        }
+        ("socket" | "socketpair" | "ioctl" | "fcntl" | "prctl" | "futex" | "getrandom", None) => {
+            Some("the runs used more distinct values than a rule lists: every value is allowed")
+        }
+        _ => None,
+    }
+}
+
 /// `ARG == A || ARG == B ...` (with `& MASK` when given) over the values seen.
 fn listed(
     arch: Arch,
@@ -471,7 +492,7 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
     own.sort();
     let unconditional: Vec<&str> = own
         .iter()
-        .filter(|(_, c)| c.is_none())
+        .filter(|(n, c)| c.is_none() && review(n, None).is_none())
         .map(|(n, _)| *n)
         .collect();
     let mut own_rules = 0;
@@ -483,10 +504,16 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         own_rules += 1;
     }
     for (n, c) in &own {
-        if let Some(c) = c {
-            text.push_str(&format!("allow {n} if {c};\n"));
-            own_rules += 1;
+        let reason = review(n, c.map(String::as_str));
+        if let Some(reason) = reason {
+            text.push_str(&wrap_comment(&format!("REVIEW: {reason}")));
         }
+        match c {
+            Some(c) => text.push_str(&format!("allow {n} if {c};\n")),
+            None if reason.is_some() => text.push_str(&format!("allow {n};\n")),
+            None => continue,
+        }
+        own_rules += 1;
     }
     for nr in by_nr.keys().filter(|nr| !known.contains_key(nr)) {
         text.push_str(&format!(
@@ -707,6 +734,36 @@ mod tests {
             "{}",
             w.text
         );
+    }
+
+    #[test]
+    fn what_the_runs_did_not_let_the_writer_narrow_is_marked_for_review() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        l.record(&call(arch, "ptrace", &[]));
+        l.record(&call(arch, "mmap", &[("prot", 7)])); // read, write and execute
+        for request in 0..=MAX_LISTED as u64 {
+            l.record(&call(arch, "ioctl", &[("request", 0x5401 + request)]));
+        }
+        l.record(&call(arch, "exit_group", &[]));
+        let w = write_policy(&l).unwrap();
+        for (rule, why) in [
+            ("allow ptrace;", "no built-in group allows this call"),
+            ("allow mmap;", "both writable and executable"),
+            ("allow ioctl;", "more distinct values than a rule lists"),
+        ] {
+            let at = w
+                .text
+                .find(rule)
+                .unwrap_or_else(|| panic!("{rule}\n{}", w.text));
+            let before = w.text[..at].lines().last().unwrap_or("");
+            assert!(
+                before.contains("REVIEW:") && before.contains(why),
+                "{}",
+                w.text
+            );
+        }
+        assert!(w.text.contains("allow exit_group;"), "{}", w.text);
     }
 
     #[test]
