@@ -32,6 +32,22 @@ pub struct SandboxChild {
     observations: Option<Receiver<Observation>>,
 }
 
+/// Kills a sandbox from any thread: see [`SandboxChild::killer`].
+#[derive(Clone, Debug)]
+pub struct SandboxKiller {
+    pidfd: Arc<OwnedFd>,
+    killed: Arc<AtomicBool>,
+}
+
+impl SandboxKiller {
+    /// Kills the whole sandbox, as [`SandboxChild::kill`] does. Killing a sandbox that has
+    /// ended is not an error.
+    pub fn kill(&self) -> io::Result<()> {
+        self.killed.store(true, Ordering::SeqCst);
+        monitor::kill(&self.pidfd)
+    }
+}
+
 /// What [`crate::SandboxCommand::output`] returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SandboxOutput {
@@ -80,14 +96,23 @@ impl SandboxChild {
         self.observations.take()
     }
 
-    /// Kills the whole sandbox (reported as [`Status::Killed`](crate::Status::Killed) unless it had already ended or
-    /// another status takes precedence). Killing an ended sandbox is not an error.
+    /// Kills the whole sandbox (reported as [`Status::Killed`](crate::Status::Killed) unless
+    /// it had already ended or another status takes precedence). Killing an ended sandbox is
+    /// not an error.
     pub fn kill(&mut self) -> io::Result<()> {
         if self.outcome.is_some() {
             return Ok(());
         }
-        self.killed.store(true, Ordering::SeqCst);
-        monitor::kill(&self.pidfd)
+        self.killer().kill()
+    }
+
+    /// A handle that kills this sandbox from another thread (a signal handler's thread, a
+    /// watchdog) while this one waits for it.
+    pub fn killer(&self) -> SandboxKiller {
+        SandboxKiller {
+            pidfd: Arc::clone(&self.pidfd),
+            killed: Arc::clone(&self.killed),
+        }
     }
 
     /// Waits for the sandbox to end (closing `stdin` first, so a program reading it sees EOF).

@@ -55,7 +55,7 @@ mod spawn;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 
-pub use child::{SandboxChild, SandboxOutput};
+pub use child::{SandboxChild, SandboxKiller, SandboxOutput};
 pub use command::{Mount, SandboxCommand, Stdio};
 pub use error::SpawnError;
 pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};

@@ -663,3 +663,61 @@ fn a_report_naming_the_policy_file_is_refused() {
         assert!(!marker.exists());
     }
 }
+
+/// Whether a shell of this machine (`SHELL -c SCRIPT ...`) has `tag` in its command line: the
+/// sandboxed one, since the `sandbox` command that runs it, whose arguments hold the tag too,
+/// starts `sandbox run`.
+fn tagged_process_exists(tag: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            args.get(1) == Some(&&b"-c"[..]) && args.contains(&tag.as_bytes())
+        })
+    })
+}
+
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP end the sandbox, then the command: with 128 + the
+/// signal, the report written (status `killed`), and nothing of the sandbox left.
+#[test]
+fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() {
+    for (signal, name) in [(libc::SIGINT, "int"), (libc::SIGTERM, "term")] {
+        let s = ScratchDir::new(&format!("signal-{name}"));
+        let policy = s.write("p.policy", "default allow;\n");
+        let report = s.path().join("report.json");
+        let tag = format!("cli-signal-{name}-{}", std::process::id());
+        let mut tool = cli_common::sandbox()
+            .args(["run", "--policy", &policy, "--report"])
+            .arg(&report)
+            .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+            .args(["--", "/bin/sh", "-c", "sleep 60; :", &tag])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !tagged_process_exists(&tag) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sandbox never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: our child, not reaped yet.
+        unsafe { libc::kill(tool.id() as libc::pid_t, signal) };
+        let status = loop {
+            if let Some(status) = tool.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = tool.kill();
+                panic!("the command did not end on signal {signal}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(128 + signal), "{status:?}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(json["status"], "killed", "{json}");
+        assert!(!tagged_process_exists(&tag), "the sandbox runs on");
+    }
+}

@@ -112,6 +112,8 @@ pub fn main(args: LearnArgs) -> ExitCode {
             return e.exit_code();
         }
     };
+    // On Ctrl-C the sandbox ends, and what was seen until then is written as usual.
+    let signal = crate::interrupt::end_on_signal(child.killer());
     // A learn-mode sandbox always has them; dropping the child kills and reaps it otherwise.
     let Some(observations) = child.observations() else {
         errln!("sandbox: the sandbox gave no observations to learn from");
@@ -164,7 +166,8 @@ pub fn main(args: LearnArgs) -> ExitCode {
         learned.calls.len(),
         learned.runs.len()
     );
-    run::report(&outcome)
+    let code = run::report(&outcome);
+    signal.exit_code().unwrap_or(code)
 }
 
 /// `OUT.policy.learn.json` beside `OUT.policy`.

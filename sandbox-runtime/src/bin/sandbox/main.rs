@@ -5,6 +5,7 @@ mod check;
 mod compile;
 mod console;
 mod explain;
+mod interrupt;
 mod learn;
 mod output_file;
 mod policy_file;
@@ -52,6 +53,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
+    if matches!(cli.command, Command::Run(_) | Command::Learn(_)) {
+        // Before any thread starts: see `interrupt`.
+        interrupt::block();
+    }
     match cli.command {
         Command::Run(args) => run::main(*args),
         Command::Learn(args) => learn::main(*args),

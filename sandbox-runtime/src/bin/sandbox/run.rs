@@ -31,7 +31,9 @@ pub const EXIT_NOT_FOUND: u8 = 127;
     not be set up, or the report cannot be written; 126 when PROGRAM is not executable (a \
     directory, a device, a file without execute permission); 127 when it is not found.\n\n\
     The report is written whatever happens once its file is open: a run that fails before \
-    the program starts reports status `setup_error` with the reason in `error`."
+    the program starts reports status `setup_error` with the reason in `error`.\n\n\
+    SIGINT (Ctrl-C), SIGTERM or SIGHUP to this command kill the sandbox, write the report \
+    (status `killed`), and end the command with 128+N."
 )]
 pub struct RunArgs {
     /// The policy file.
@@ -193,9 +195,10 @@ pub fn main(args: RunArgs) -> ExitCode {
     };
     let (outcome, code) = match start(&args.sandbox, &args.command, |cmd| configure(&args, cmd)) {
         Ok(child) => {
+            let signal = crate::interrupt::end_on_signal(child.killer());
             let outcome = watch(child);
             let code = report(&outcome);
-            (outcome, code)
+            (outcome, signal.exit_code().unwrap_or(code))
         }
         Err(e) => {
             e.print();

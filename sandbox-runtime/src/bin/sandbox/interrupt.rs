@@ -1,0 +1,64 @@
+//! What `run` and `learn` do on SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`, a closed terminal):
+//! end the sandbox and then the command, so that the sandbox's cgroup is removed and the report
+//! says it was killed, instead of the command dying at once and leaving both to the kernel's
+//! parent-death signal and the next run.
+//!
+//! The signals are blocked before any thread starts (every thread then has them blocked, and
+//! the runtime resets the mask of the sandbox's processes), and one thread takes them with
+//! `sigwait`: no code runs in a signal handler.
+
+use nix::sys::signal::{SigSet, Signal};
+use sandbox_runtime::SandboxKiller;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+/// The signals that end the command.
+const ENDING: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// The ending signals, as a set.
+fn ending() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in ENDING {
+        set.add(s);
+    }
+    set
+}
+
+/// Blocks the ending signals in the calling thread; call it before any thread is started.
+pub fn block() {
+    let _ = ending().thread_block();
+}
+
+/// Which ending signal came, if one did: see [`end_on_signal`].
+#[derive(Clone, Debug, Default)]
+pub struct Received(Arc<AtomicI32>);
+
+impl Received {
+    /// The command's exit status after an ending signal, 128 + its number, if one came.
+    pub fn exit_code(&self) -> Option<ExitCode> {
+        let signal = self.0.load(Ordering::SeqCst);
+        (signal != 0).then(|| ExitCode::from(128 + signal as u8))
+    }
+}
+
+/// Starts a thread that waits for an ending signal and then kills the sandbox through
+/// `killer`; the command, woken by the sandbox's end, then ends with 128 + the signal.
+pub fn end_on_signal(killer: SandboxKiller) -> Received {
+    let received = Received::default();
+    let noted = received.clone();
+    let started = std::thread::Builder::new()
+        .name("sandbox-signals".into())
+        .spawn(move || {
+            if let Ok(signal) = ending().wait() {
+                noted.0.store(signal as i32, Ordering::SeqCst);
+                let _ = killer.kill();
+            }
+        });
+    if started.is_err() {
+        // Without the thread, the signals end the command at once, as by default; the
+        // sandbox still dies with it (its init's parent-death signal).
+        let _ = ending().thread_unblock();
+    }
+    received
+}
