@@ -2,7 +2,7 @@
 
 mod common;
 
-use sandbox_runtime::Status;
+use sandbox_runtime::{SandboxCommand, Status};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -335,4 +335,20 @@ fn output_reads_both_streams_at_once() {
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stderr.len(), 300_000);
     assert_eq!(out.stdout.len(), 200_000);
+}
+
+/// Programs added one after another share their loader and libraries, also when the plan
+/// reaches them through a link of its own: each file is bound once (the plan refuses two
+/// entries in one place), and each program runs.
+#[test]
+fn programs_sharing_libraries_through_a_plan_link_are_bound_once() {
+    let status = SandboxCommand::new("/bin/true")
+        .symlink("usr/lib64", "/lib64")
+        .add_program_with_libraries("/bin/true")
+        .add_program_with_libraries("/bin/echo")
+        .add_program_with_libraries("/bin/true")
+        .policy(&common::permissive())
+        .status()
+        .unwrap();
+    assert_eq!(status.status, Status::Exited(0), "{status}");
 }

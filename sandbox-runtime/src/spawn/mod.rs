@@ -541,9 +541,16 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
     for f in files {
         // A loop is left for the plan to report.
         let at = links.resolve(&f, true).unwrap_or_else(|_| f.clone());
+        // Where each entry lands, through the same links: a file already there (or under an
+        // identity bind of a directory holding it) must not be bound again, which the plan
+        // would refuse as two entries in one place.
+        let place = |p: &Path| links.resolve(p, true).unwrap_or_else(|_| p.to_path_buf());
         let visible = mounts.iter().any(|m| match m {
-            Mount::Bind { src, dst, .. } => src == dst && at.starts_with(dst),
-            _ => m.destination() == f,
+            Mount::Bind { src, dst, .. } => {
+                let landed = place(dst);
+                landed == at || (src == dst && at.starts_with(&landed))
+            }
+            _ => place(m.destination()) == at,
         });
         if !visible {
             mounts.push(Mount::Bind {
