@@ -39,10 +39,9 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::cell::Cell;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -67,6 +66,9 @@ const RECV_CHUNK: usize = 64 << 10;
 /// Most descriptors the kernel passes in one `SCM_RIGHTS` message (`SCM_MAX_FD`); the control
 /// buffer is sized for all of them so that none is truncated and leaked.
 const MAX_FDS_PER_MESSAGE: usize = 253;
+
+/// [`Comms`]'s stored timeout when none is set.
+const NO_TIMEOUT: u64 = u64::MAX;
 
 /// Set once [`Comms::from_sandbox_fd`] has taken ownership of [`COMMS_FD`].
 static SANDBOX_FD_TAKEN: AtomicBool = AtomicBool::new(false);
@@ -147,8 +149,9 @@ pub struct Comms {
     fd: OwnedFd,
     max_len: u32,
     cmsg_buf: Vec<u8>,
-    /// What [`Comms::set_timeout`] set, which also bounds the retries of an interrupted call.
-    timeout: Cell<Option<Duration>>,
+    /// What [`Comms::set_timeout`] set, in nanoseconds ([`NO_TIMEOUT`]: none), which also
+    /// bounds the retries of an interrupted call. Atomic so that `Comms` stays `Sync`.
+    timeout_nanos: AtomicU64,
 }
 
 impl Comms {
@@ -194,7 +197,7 @@ impl Comms {
             fd,
             max_len: DEFAULT_MAX_MESSAGE_LEN,
             cmsg_buf: nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]),
-            timeout: Cell::new(None),
+            timeout_nanos: AtomicU64::new(NO_TIMEOUT),
         }
     }
 
@@ -229,8 +232,17 @@ impl Comms {
         };
         socket::setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).map_err(io::Error::from)?;
         socket::setsockopt(&self.fd, sockopt::SendTimeout, &tv).map_err(io::Error::from)?;
-        self.timeout.set(timeout);
+        let nanos = timeout.map_or(NO_TIMEOUT, |t| {
+            u64::try_from(t.as_nanos()).unwrap_or(NO_TIMEOUT - 1)
+        });
+        self.timeout_nanos.store(nanos, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// What [`Comms::set_timeout`] set.
+    fn timeout(&self) -> Option<Duration> {
+        let nanos = self.timeout_nanos.load(Ordering::Relaxed);
+        (nanos != NO_TIMEOUT).then(|| Duration::from_nanos(nanos))
     }
 
     /// Whether a call that began at `began` and was just interrupted may be retried: always
@@ -369,7 +381,7 @@ impl Comms {
         fds: &[BorrowedFd<'_>],
     ) -> Result<(), CommsError> {
         let raw_fds: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let (timeout, began) = (self.timeout.get(), Instant::now());
+        let (timeout, began) = (self.timeout(), Instant::now());
         let total = header.len() + payload.len();
         let mut sent = 0;
         while sent < total {
@@ -481,7 +493,7 @@ impl Comms {
 
     /// One `recvmsg` call, retried on `EINTR` (see [`Comms::set_timeout`]).
     fn recv_some(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> Result<usize, CommsError> {
-        let (timeout, began) = (self.timeout.get(), Instant::now());
+        let (timeout, began) = (self.timeout(), Instant::now());
         loop {
             let mut iov = [IoSliceMut::new(buf)];
             let msg = match socket::recvmsg::<()>(

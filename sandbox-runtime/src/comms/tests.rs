@@ -445,3 +445,9 @@ fn a_descriptor_on_a_later_piece_is_closed_as_it_arrives() {
         "the descriptor was kept until the message was complete"
     );
 }
+
+#[test]
+fn a_channel_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Comms>();
+}
