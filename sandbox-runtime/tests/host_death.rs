@@ -2,6 +2,8 @@
 //! more, so its init must not run on. Init's parent-death signal is what ends it, and the
 //! kernel clears that signal when init changes its ids (as host root, from 0 to the sandbox's
 //! 65534): init must set it again after. A binary of its own, since each test forks a host.
+//! Run unprivileged, the ids do not change on the host and the kernel keeps the signal: the
+//! tests pass there either way, and show the defect only as root (as CI runs them first).
 
 mod common;
 
@@ -9,12 +11,34 @@ use sandbox_runtime::start_fork_server;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-/// Whether a process of this machine has `tag` in its command line.
-fn tagged_process_exists(tag: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+/// The processes of this machine with `tag` in their command line.
+fn tagged_processes(tag: &str) -> Vec<libc::pid_t> {
+    let dir = std::fs::read_dir("/proc").unwrap().flatten();
+    dir.filter(|e| {
         std::fs::read(e.path().join("cmdline"))
             .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == tag.as_bytes()))
     })
+    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+    .collect()
+}
+
+fn tagged_process_exists(tag: &str) -> bool {
+    !tagged_processes(tag).is_empty()
+}
+
+/// The forked host: killed and reaped when dropped, so that a failing test leaves no host
+/// behind (its sandbox then ends with it, or is killed by [`sandbox_outlives_a_killed_host`]).
+struct Host(libc::pid_t);
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let mut status = 0;
+        // SAFETY: our child, not reaped yet (an error is harmless if it was).
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, &mut status, 0);
+        }
+    }
 }
 
 /// Forks a host that starts a sandbox running a shell tagged with `tag` (through a fork server
@@ -41,6 +65,7 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
         }
     }
     drop(w);
+    let host = Host(host);
     let mut started = [0u8];
     r.read_exact(&mut started).unwrap();
     assert_eq!(&started, b"y", "the host could not start its sandbox");
@@ -49,14 +74,15 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
         assert!(Instant::now() < deadline, "the sandbox never ran");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // SAFETY: host is our child, not reaped yet.
-    unsafe { libc::kill(host, libc::SIGKILL) };
-    let mut status = 0;
-    // SAFETY: as above; status is a live int.
-    assert_eq!(unsafe { libc::waitpid(host, &mut status, 0) }, host);
+    drop(host);
     let deadline = Instant::now() + Duration::from_secs(5);
     while tagged_process_exists(tag) {
         if Instant::now() > deadline {
+            // Ended here, so that the failing test leaves nothing running.
+            for pid in tagged_processes(tag) {
+                // SAFETY: kill with integer arguments.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
