@@ -323,7 +323,8 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<S
 }
 
 /// Why the rule `allow name [if cond]` needs a reviewer's look, if it does: a call that no
-/// built-in group allows, or a condition the program's own use did not let the writer keep.
+/// built-in group allows, allowed outright; any `setns`; or a condition the program's own use
+/// did not let the writer keep.
 fn review(name: &str, cond: Option<&str>) -> Option<&'static str> {
     let never = sandbox_policy::groups::NEVER_IN_A_GROUP.contains(&name);
     match (name, cond) {
