@@ -38,6 +38,15 @@ const CLONE_NS: &str =
 /// that the rule is unconditional.
 const MAX_LISTED: usize = 12;
 
+/// At most this many distinct calls of one syscall are kept; the calls beyond are counted
+/// only (see [`Learned::wide`]), and the syscall is then allowed whatever its arguments. Far
+/// above what a rule lists, and it bounds what a program making endless distinct calls (a new
+/// `ioctl` request each time) costs the host's memory and the sidecar.
+const MAX_KEPT: usize = 256;
+
+/// At most this many syscall numbers unknown to the tables are named in the policy's comments.
+const MAX_UNKNOWN_NAMED: usize = 16;
+
 /// One distinct call: a syscall and the recorded arguments (every other argument is zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Call {
@@ -81,6 +90,10 @@ pub struct Learned {
     pub runs: Vec<Run>,
     /// Each distinct call and how often it was seen.
     pub calls: BTreeMap<Call, u64>,
+    /// Syscalls with more distinct calls than [`MAX_KEPT`], and how many calls were not kept.
+    pub wide: BTreeMap<u32, u64>,
+    /// How many distinct calls of each syscall `calls` holds.
+    kept: BTreeMap<u32, usize>,
 }
 
 impl Learned {
@@ -90,6 +103,8 @@ impl Learned {
             arch,
             runs: Vec::new(),
             calls: BTreeMap::new(),
+            wide: BTreeMap::new(),
+            kept: BTreeMap::new(),
         }
     }
 
@@ -101,7 +116,15 @@ impl Learned {
     /// Adds `n` to `call`'s count, stopping at the largest count (a sidecar's count can be
     /// anything).
     fn count(&mut self, call: Call, n: u64) {
-        let c = self.calls.entry(call).or_default();
+        let kept = self.kept.entry(call.nr).or_default();
+        let c = match self.calls.get_mut(&call) {
+            Some(c) => c,
+            None if *kept >= MAX_KEPT => self.wide.entry(call.nr).or_default(),
+            None => {
+                *kept += 1;
+                self.calls.entry(call).or_default()
+            }
+        };
         *c = c.saturating_add(n);
     }
 
@@ -129,11 +152,20 @@ impl Learned {
                 })
             })
             .collect();
+        let wide: Vec<Value> = self
+            .wide
+            .iter()
+            .map(|(nr, n)| {
+                let spec = tables::syscall_by_nr(self.arch, *nr);
+                json!({"syscall": spec.map_or("unknown", |s| s.name), "nr": nr, "count": n})
+            })
+            .collect();
         let v = json!({
             "format": "sandbox-learn 1",
             "arch": self.arch.name(),
             "runs": runs,
             "calls": calls,
+            "wide": wide,
         });
         serde_json::to_string_pretty(&v).unwrap_or_default()
     }
@@ -179,6 +211,21 @@ impl Learned {
             }
             let count = c["count"].as_u64().unwrap_or(1);
             learned.count(Call { nr, args }, count);
+        }
+        // Syscalls with calls not kept (absent from sidecars written before there were any).
+        for w in v["wide"].as_array().into_iter().flatten() {
+            let nr = match w["syscall"]
+                .as_str()
+                .and_then(|n| tables::syscall_by_name(arch, n))
+            {
+                Some(s) => s.nr,
+                None => w["nr"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| format!("a wide entry without a syscall: {w}"))?,
+            };
+            let n = learned.wide.entry(nr).or_default();
+            *n = n.saturating_add(w["count"].as_u64().unwrap_or(1));
         }
         Ok(learned)
     }
@@ -401,13 +448,21 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
     for c in learned.calls.keys() {
         by_nr.entry(c.nr).or_default().push(c.args);
     }
+    for nr in learned.wide.keys() {
+        by_nr.entry(*nr).or_default();
+    }
+    // Calls of a wide syscall were not all kept: only a rule without condition allows them all.
+    let wide = |nr: &u32| learned.wide.contains_key(nr);
     let known: BTreeMap<u32, &SyscallSpec> = by_nr
         .keys()
         .filter_map(|nr| tables::syscall_by_nr(arch, *nr).map(|s| (*nr, s)))
         .collect();
     let conditions: BTreeMap<u32, Option<String>> = known
         .iter()
-        .map(|(nr, s)| (*nr, own_condition(arch, s, &by_nr[nr])))
+        .map(|(nr, s)| {
+            let cond = own_condition(arch, s, &by_nr[nr]).filter(|_| !wide(nr));
+            (*nr, cond)
+        })
         .collect();
 
     // Eligible groups, and which recorded syscalls each covers.
@@ -426,11 +481,11 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
             let Some(calls) = by_nr.get(nr) else {
                 return true;
             };
-            let loosens = conditions.get(nr).is_some_and(Option::is_some)
-                && branches
-                    .iter()
-                    .any(|b| b.cond.is_none() && b.action == Action::Allow);
-            !loosens && calls.iter().all(|a| allows(*nr, a))
+            let outright = branches
+                .iter()
+                .any(|b| b.cond.is_none() && b.action == Action::Allow);
+            let loosens = conditions.get(nr).is_some_and(Option::is_some) && outright;
+            !loosens && (outright || !wide(nr)) && calls.iter().all(|a| allows(*nr, a))
         });
         let covers: BTreeSet<u32> = mine
             .keys()
@@ -485,16 +540,25 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         }
         text.push_str(&format!("use {g};\n"));
     }
-    let mut own: Vec<(&str, Option<&String>)> = known
+    // (name, own condition, why a reviewer should look)
+    let mut own: Vec<(&str, Option<&String>, Option<&str>)> = known
         .keys()
         .filter(|nr| !covered.contains(nr))
-        .map(|nr| (name(nr), conditions[nr].as_ref()))
+        .map(|nr| {
+            let cond = conditions[nr].as_ref();
+            let reason = review(name(nr), cond.map(String::as_str)).or_else(|| {
+                wide(nr).then_some(
+                    "the runs made more distinct calls than are kept: every call is allowed",
+                )
+            });
+            (name(nr), cond, reason)
+        })
         .collect();
     own.sort();
     let unconditional: Vec<&str> = own
         .iter()
-        .filter(|(n, c)| c.is_none() && review(n, None).is_none())
-        .map(|(n, _)| *n)
+        .filter(|(_, c, reason)| c.is_none() && reason.is_none())
+        .map(|(n, _, _)| *n)
         .collect();
     let mut own_rules = 0;
     if !own.is_empty() {
@@ -504,8 +568,7 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         text.push_str(&format!("allow {line};\n"));
         own_rules += 1;
     }
-    for (n, c) in &own {
-        let reason = review(n, c.map(String::as_str));
+    for (n, c, reason) in &own {
         if let Some(reason) = reason {
             text.push_str(&wrap_comment(&format!("REVIEW: {reason}")));
         }
@@ -516,9 +579,16 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         }
         own_rules += 1;
     }
-    for nr in by_nr.keys().filter(|nr| !known.contains_key(nr)) {
+    let unknown: Vec<&u32> = by_nr.keys().filter(|nr| !known.contains_key(nr)).collect();
+    for nr in unknown.iter().take(MAX_UNKNOWN_NAMED) {
         text.push_str(&format!(
             "// syscall number {nr} is not in the tables: it stays killed\n"
+        ));
+    }
+    if unknown.len() > MAX_UNKNOWN_NAMED {
+        let more = unknown.len() - MAX_UNKNOWN_NAMED;
+        text.push_str(&format!(
+            "// and {more} more syscall numbers not in the tables: they stay killed\n"
         ));
     }
 
@@ -765,6 +835,40 @@ mod tests {
             );
         }
         assert!(w.text.contains("allow exit_group;"), "{}", w.text);
+    }
+
+    #[test]
+    fn endless_distinct_calls_are_counted_not_kept() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        let extra = 50;
+        for request in 0..(MAX_KEPT + extra) as u64 {
+            l.record(&call(arch, "ioctl", &[("request", 0x1_0000 + request)]));
+        }
+        for nr in 0..100u32 {
+            l.record(&Call {
+                nr: 100_000 + nr,
+                args: [0; 6],
+            });
+        }
+        l.record(&call(arch, "exit_group", &[]));
+        let ioctl = tables::syscall_by_name(arch, "ioctl").unwrap().nr;
+        let kept = l.calls.keys().filter(|c| c.nr == ioctl).count();
+        assert_eq!(kept, MAX_KEPT);
+        assert_eq!(l.wide.get(&ioctl), Some(&(extra as u64)));
+        // The sidecar keeps what was not kept, and the policy allows every ioctl, for review.
+        let back = Learned::from_json(&l.to_json()).unwrap();
+        assert_eq!(back.wide, l.wide);
+        let w = write_policy(&back).unwrap();
+        let at = w.text.find("allow ioctl;").expect("ioctl allowed outright");
+        let before = w.text[..at].lines().last().unwrap_or("");
+        assert!(before.contains("REVIEW:"), "{}", w.text);
+        let unknown = w
+            .text
+            .lines()
+            .filter(|l| l.contains("not in the tables"))
+            .count();
+        assert_eq!(unknown, MAX_UNKNOWN_NAMED + 1, "{}", w.text);
     }
 
     #[test]
