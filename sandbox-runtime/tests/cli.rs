@@ -721,3 +721,24 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
         assert!(!tagged_process_exists(&tag), "the sandbox runs on");
     }
 }
+
+/// A bad value names the option it was given to, as written on the command line.
+#[test]
+fn a_bad_limit_names_its_option() {
+    let s = ScratchDir::new("bad-limit");
+    let policy = s.write("p.policy", "default allow;\n");
+    for (args, option) in [
+        (&["--memory=-1"][..], "--memory:"),
+        (&["--file-size=12Q"][..], "--file-size:"),
+        (&["--open-files", "0"][..], "--open-files:"),
+        (&["--pids", "0"][..], "--pids:"),
+        (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
+    ] {
+        let mut all = vec!["run", "--policy", &policy];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--", "/bin/true"]);
+        let out = sandbox_output(&all);
+        assert_eq!(code(&out), 125, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(option), "{args:?}: {}", stderr(&out));
+    }
+}

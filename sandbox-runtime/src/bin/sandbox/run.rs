@@ -352,7 +352,10 @@ pub fn build(
     }
     for spec in &args.tmpfs {
         let (dst, size) = match spec.split_once(':') {
-            Some((d, s)) => (d, parse_size(s)?),
+            Some((d, s)) => (
+                d,
+                parse_size(s).map_err(|e| format!("--tmpfs `{spec}`: {e}"))?,
+            ),
             None => (spec.as_str(), 64 << 20),
         };
         cmd.tmpfs(dst, size);
@@ -368,16 +371,46 @@ pub fn build(
         cmd.hostname(h.clone());
     }
     cmd.share_network(args.net);
+    // Each error names the option it came from, as the user wrote it.
+    let option = |name: &'static str| move |e: String| format!("{name}: {e}");
     let limits = Limits {
-        wall_time: args.time_limit.map(seconds).transpose()?,
-        cpu_time: args.cpu_limit.map(seconds).transpose()?,
-        memory: args.memory.as_deref().map(parse_size).transpose()?,
+        wall_time: args
+            .time_limit
+            .map(seconds)
+            .transpose()
+            .map_err(option("--time-limit"))?,
+        cpu_time: args
+            .cpu_limit
+            .map(seconds)
+            .transpose()
+            .map_err(option("--cpu-limit"))?,
+        memory: args
+            .memory
+            .as_deref()
+            .map(parse_size)
+            .transpose()
+            .map_err(option("--memory"))?,
         pids: args.pids,
-        file_size: args.file_size.as_deref().map(parse_size).transpose()?,
+        file_size: (args.file_size.as_deref().map(parse_size).transpose())
+            .map_err(option("--file-size"))?,
         open_files: args.open_files,
         ..Limits::default()
     };
-    limits.validate().map_err(|e| e.to_string())?;
+    limits.validate().map_err(|e| {
+        let field = match &e {
+            sandbox_runtime::LimitError::Zero(f) | sandbox_runtime::LimitError::TooLarge(f) => *f,
+        };
+        let flag = match field {
+            "wall_time" => "--time-limit",
+            "cpu_time" => "--cpu-limit",
+            "memory" => "--memory",
+            "pids" => "--pids",
+            "file_size" => "--file-size",
+            "open_files" => "--open-files",
+            other => other,
+        };
+        format!("{flag}: {e}")
+    })?;
     cmd.limits(limits);
     Ok(cmd)
 }
