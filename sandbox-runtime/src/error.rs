@@ -32,6 +32,16 @@ pub enum SpawnError {
         /// Why not.
         reason: &'static str,
     },
+    /// A bind that lets programs run (`mount_ro`) shows what a writable `noexec` bind shows, or
+    /// part of it: the sandbox could write a program through the one and run it through the
+    /// other.
+    #[error("`{executable}` (read-only, programs may run) shows what the writable `{writable}` shows: the sandbox could write a program there and run it; keep the two apart, or bind `{writable}` with mount_rw_exec if it is meant to run what it writes")]
+    ExecutableOverWritable {
+        /// The executable bind's destination.
+        executable: String,
+        /// The writable bind's destination.
+        writable: String,
+    },
     /// A tmpfs size outside 1 to 2^62 bytes: 0, which tmpfs reads as no limit, or one so large
     /// that it means none either (near 2^64 the kernel's count of pages wraps around to 0).
     #[error("tmpfs at `{path}` has size {size}: give it a size of 1 to 2^62 bytes (0, or a size near 2^64, would mean no limit)")]

@@ -114,3 +114,24 @@ fn dropping_the_child_kills_everything() {
     drop(child);
     assert!(!common::process_exists(init));
 }
+
+/// The device nodes are read and written as devices, but the host's nodes themselves cannot be
+/// changed from inside (their times, their mode); `/dev` is `nodev` itself.
+#[test]
+fn device_nodes_work_but_cannot_be_changed_and_dev_is_nodev() {
+    let s = run("echo x > /dev/null && head -c 4 /dev/zero | wc -c && \
+         if touch /dev/null 2>/dev/null; then echo touched; fi && \
+         if chmod 600 /dev/null 2>/dev/null; then echo chmodded; fi && \
+         grep ' /dev ' /proc/self/mountinfo");
+    let mut lines = s.lines();
+    assert_eq!(lines.next(), Some("4"), "{s}");
+    let dev = lines.next().unwrap_or_default();
+    assert!(!s.contains("touched") && !s.contains("chmodded"), "{s}");
+    let options = dev.split_whitespace().nth(5).unwrap_or_default();
+    for flag in ["ro", "nosuid", "nodev", "noexec"] {
+        assert!(
+            options.split(',').any(|o| o == flag),
+            "{flag} missing: {dev}"
+        );
+    }
+}

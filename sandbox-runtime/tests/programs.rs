@@ -97,22 +97,32 @@ fn rw_bind_and_tmpfs() {
     assert_eq!(written.unwrap(), "x\n");
 }
 
-/// Entries in one directory are each found where the sandbox looks, also when an entry between
-/// them mounted over that directory: here a tmpfs over the built-in `/dev` (whose device nodes
-/// were bound, and links made, just before), then a file bound into the new `/dev`.
+/// A mount over the sandbox's own `/dev` (or `/proc`) is refused: it would cover the device
+/// nodes bound there, and the read-only seal meant for `/dev` would land on it instead. (Before,
+/// a tmpfs there was stacked over the built-in one, left writable underneath.)
 #[test]
-fn an_entry_after_a_mount_over_its_directory_lands_on_top() {
+fn a_mount_over_the_sandboxs_own_dev_is_refused() {
     let scratch = common::ScratchDir::new("over-dev");
     let file = scratch.path().join("file");
     std::fs::write(&file, "on top\n").unwrap();
-    let out = common::command("/bin/sh")
-        .args(["-c", "cat /dev/file && ! test -e /dev/null && echo covered"])
+    let err = common::command("/bin/sh")
+        .args(["-c", "cat /dev/file"])
         .tmpfs("/dev", 1 << 20)
+        .mount_ro(&file, "/dev/file")
+        .output()
+        .unwrap_err();
+    assert!(
+        matches!(&err, sandbox_runtime::SpawnError::BadMountPoint { path, .. } if path == "/dev"),
+        "{err}"
+    );
+    // A file bound into the sandbox's own /dev is fine.
+    let out = common::command("/bin/sh")
+        .args(["-c", "cat /dev/file && test -c /dev/null && echo kept"])
         .mount_ro(&file, "/dev/file")
         .output()
         .unwrap();
     common::assert_exited_0(&out);
-    assert_eq!(out.stdout, b"on top\ncovered\n");
+    assert_eq!(out.stdout, b"on top\nkept\n");
 }
 
 /// A bind's source is looked up as on the host (an absolute host link leads to its host

@@ -149,6 +149,68 @@ fn host_source(host: &Path) -> Result<CString, SpawnError> {
     cstring(p.as_os_str().as_bytes(), "mount source")
 }
 
+/// The places the plan makes for every sandbox ([`MountPlan::push_proc`],
+/// [`MountPlan::push_dev`]): a user entry there would cover them, or be sealed in their stead.
+const OWN_PLACES: [&str; 11] = [
+    "/proc",
+    "/dev",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/fd",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/dev/stderr",
+];
+
+/// Refuses a bind that lets programs run from what a writable bind (`noexec`) shows: the same
+/// host object, or one holding the other. The sandbox could write a program through the one
+/// and run it through the other, which is what `noexec` on the writable bind is there to
+/// prevent. Sources are compared by their canonical host paths, so a hard link to one file
+/// under both is not seen; a bind asked writable and executable (`mount_rw_exec`) has said it
+/// means to run what it writes.
+fn no_exec_through_another_bind(user: &[Mount]) -> Result<(), SpawnError> {
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    let writable: Vec<(&Path, PathBuf)> = user
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Bind {
+                src,
+                writable: true,
+                exec: false,
+                ..
+            } => canonical(src).map(|c| (m.destination(), c)),
+            _ => None,
+        })
+        .collect();
+    for m in user {
+        let Mount::Bind {
+            src,
+            writable: false,
+            exec: true,
+            ..
+        } = m
+        else {
+            continue;
+        };
+        let Some(shown) = canonical(src) else {
+            continue; // missing: the set-up says so, naming the bind
+        };
+        let overlap = writable
+            .iter()
+            .find(|(_, w)| shown.starts_with(w) || w.starts_with(&shown));
+        if let Some((written_at, _)) = overlap {
+            return Err(SpawnError::ExecutableOverWritable {
+                executable: m.destination().display().to_string(),
+                writable: written_at.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Where init will find each user entry's destination: through the plan's own symbolic links
 /// (init follows no other), shallowest first, so that a parent is mounted before what is
 /// mounted inside it. The root itself is no mount point: it is the sandbox's own tmpfs.
@@ -176,6 +238,10 @@ fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
         if at.parent().is_none() {
             let root = "the root is the sandbox's own tmpfs; mount what it needs below it";
             return Err(bad(m.destination(), root));
+        }
+        if OWN_PLACES.iter().any(|own| at == Path::new(own)) {
+            let own = "the sandbox's own /proc and /dev entries are there; mount elsewhere";
+            return Err(bad(m.destination(), own));
         }
         // Two entries in one place (as written, or through the plan's links): the later would
         // hide the earlier, so what the sandbox shows would depend on the calls' order.
@@ -206,6 +272,7 @@ impl MountPlan {
     /// Plans `/proc`, `/dev` and then the user's entries, shallowest destination first (so a
     /// parent is mounted before what is mounted inside it).
     pub(crate) fn build(user: &[Mount]) -> Result<MountPlan, SpawnError> {
+        no_exec_through_another_bind(user)?;
         let mut plan = MountPlan::default();
         plan.push_proc()?;
         plan.push_dev()?;
@@ -257,7 +324,7 @@ impl MountPlan {
                 dst,
                 parents,
                 data: cstring("size=65536,mode=0755", "tmpfs data")?,
-                flags: libc::MS_NOSUID | libc::MS_NOEXEC,
+                flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
             },
             "mount tmpfs on /dev".into(),
             Path::new("/dev"),
@@ -271,7 +338,9 @@ impl MountPlan {
                     src: cstring(host.as_os_str().as_bytes(), "device path")?,
                     dst,
                     parents,
-                    writable: true,
+                    // Read-only: a device is still read and written through its node, but the
+                    // host's node itself (its times, its mode) cannot be changed from inside.
+                    writable: false,
                     exec: false,
                     device: true,
                 }),
@@ -443,7 +512,8 @@ pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure
     let dev = open_dir(&roots.new, c"/dev");
     let dev = owned(sys::check(dev, Step::SealReadOnly)?);
     let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID;
-    let r = sys::set_mount_flags(dev.as_raw_fd(), ro | libc::MOUNT_ATTR_NOEXEC);
+    let sealed = ro | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+    let r = sys::set_mount_flags(dev.as_raw_fd(), sealed);
     sys::check(r, Step::SealReadOnly)?;
     let r = sys::set_mount_flags(roots.new.as_raw_fd(), ro | libc::MOUNT_ATTR_NODEV);
     sys::check(r, Step::SealReadOnly)?;
@@ -914,6 +984,73 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.mount_points[n - 1], "/d/file (at /x/y/z/file)");
+    }
+
+    #[test]
+    fn entries_at_the_sandboxs_own_proc_and_dev_places_are_refused() {
+        for place in ["/proc", "/dev", "/dev/null", "/dev/stdout"] {
+            let user = [Mount::Tmpfs {
+                dst: place.into(),
+                size: 10,
+                exec: false,
+            }];
+            match MountPlan::build(&user) {
+                Err(SpawnError::BadMountPoint { path, .. }) => assert_eq!(path, place),
+                other => panic!("{place}: {:?}", other.map(|_| ())),
+            }
+        }
+        let shm = [Mount::Tmpfs {
+            dst: "/dev/shm".into(),
+            size: 10,
+            exec: false,
+        }];
+        assert!(MountPlan::build(&shm).is_ok());
+    }
+
+    #[test]
+    fn a_bind_that_runs_what_a_writable_bind_shows_is_refused() {
+        let top = std::env::temp_dir().join(format!("mounts-exec-{}", std::process::id()));
+        let inner = top.join("inner");
+        std::fs::create_dir_all(&inner).unwrap();
+        let rw = |src: &Path, dst: &str| Mount::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            writable: true,
+            exec: false,
+        };
+        let ro = |src: &Path, dst: &str| Mount::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            writable: false,
+            exec: true,
+        };
+        let refused = |user: &[Mount]| {
+            matches!(
+                MountPlan::build(user),
+                Err(SpawnError::ExecutableOverWritable { .. })
+            )
+        };
+        // The same directory, one holding the other, either way round.
+        let same = refused(&[rw(&inner, "/w"), ro(&inner, "/a")]);
+        let holds = refused(&[rw(&inner, "/w"), ro(&top, "/a")]);
+        let inside = refused(&[rw(&top, "/w"), ro(&inner, "/a")]);
+        // Apart, or asked to run what it writes, or read-only without exec: fine.
+        let other = std::env::temp_dir().join(format!("mounts-exec-other-{}", std::process::id()));
+        std::fs::create_dir_all(&other).unwrap();
+        let apart = MountPlan::build(&[rw(&inner, "/w"), ro(&other, "/a")]).is_ok();
+        let meant = Mount::Bind {
+            src: inner.clone(),
+            dst: "/w".into(),
+            writable: true,
+            exec: true,
+        };
+        let intended = MountPlan::build(&[meant, ro(&inner, "/a")]).is_ok();
+        let _ = (
+            std::fs::remove_dir_all(&top),
+            std::fs::remove_dir_all(&other),
+        );
+        assert!(same && holds && inside, "{same} {holds} {inside}");
+        assert!(apart && intended, "{apart} {intended}");
     }
 
     #[test]
