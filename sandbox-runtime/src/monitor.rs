@@ -434,8 +434,12 @@ impl Monitor {
         let notif = match seccomp::recv_notif(listener) {
             Ok(Some(n)) => n,
             Ok(None) => return,
-            Err(_) => {
-                st.listener = None;
+            Err(e) => {
+                // Without a reader, the kernel would answer every call the policy kills with
+                // ENOSYS and let the program go on: end the sandbox instead (fail closed).
+                let errno = e.raw_os_error().unwrap_or(0);
+                let e = SetupError::from_errno("receive a seccomp notification", errno);
+                self.fail_setup(st, e);
                 return;
             }
         };
@@ -474,11 +478,16 @@ impl Monitor {
             st.violation = Some(v);
         }
         // The violating call must never return: kill its process while it is still blocked in
-        // the notification (its pid cannot be reused while it waits there), then the whole
-        // sandbox, and send no reply. A reply (even an error) would let the call return before
-        // the kill lands, and the program could go on after a forbidden call.
-        // SAFETY: kill(2) on a pid that is blocked in our notification, with a valid signal.
-        unsafe { libc::kill(notif.pid as libc::pid_t, libc::SIGKILL) };
+        // the notification, then the whole sandbox, and send no reply. A reply (even an error)
+        // would let the call return before the kill lands, and the program could go on after a
+        // forbidden call. The process is taken by a pidfd opened while the notification is
+        // still pending: its parent in the sandbox may have killed and reaped it since the
+        // notification came, and its pid could then be another process's.
+        if let Ok(caller) = crate::spawn::pidfd_open(notif.pid as libc::pid_t) {
+            if seccomp::notification_pending(listener, notif.id) {
+                let _ = kill(&caller);
+            }
+        }
         self.kill_sandbox();
     }
 

@@ -199,6 +199,20 @@ pub(crate) fn recv_notif(listener: &OwnedFd) -> io::Result<Option<libc::seccomp_
     Ok(Some(notif))
 }
 
+/// Whether notification `id` is still pending on `listener`: its caller is still blocked in
+/// it, so a pid taken from it still names that caller (`SECCOMP_IOCTL_NOTIF_ID_VALID`).
+pub(crate) fn notification_pending(listener: &OwnedFd, id: u64) -> bool {
+    // SAFETY: NOTIF_ID_VALID reads one u64 from the pointer given.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &id as *const u64,
+        )
+    };
+    r == 0
+}
+
 /// How the monitor answers a notification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reply {
