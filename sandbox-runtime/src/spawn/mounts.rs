@@ -31,7 +31,7 @@ use super::steps::{Failure, Step};
 use super::sys;
 use crate::command::Mount;
 use crate::error::SpawnError;
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -165,52 +165,6 @@ const OWN_PLACES: [&str; 11] = [
     "/dev/stderr",
 ];
 
-/// Refuses a bind that lets programs run from what a writable bind (`noexec`) shows: the same
-/// host object, or one holding the other. The sandbox could write a program through the one
-/// and run it through the other, which is what `noexec` on the writable bind is there to
-/// prevent. Sources are compared by their canonical host paths, so a hard link to one file
-/// under both is not seen; a bind asked writable and executable (`mount_rw_exec`) has said it
-/// means to run what it writes.
-fn no_exec_through_another_bind(user: &[Mount]) -> Result<(), SpawnError> {
-    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
-    let writable: Vec<(&Path, PathBuf)> = user
-        .iter()
-        .filter_map(|m| match m {
-            Mount::Bind {
-                src,
-                writable: true,
-                exec: false,
-                ..
-            } => canonical(src).map(|c| (m.destination(), c)),
-            _ => None,
-        })
-        .collect();
-    for m in user {
-        let Mount::Bind {
-            src,
-            writable: false,
-            exec: true,
-            ..
-        } = m
-        else {
-            continue;
-        };
-        let Some(shown) = canonical(src) else {
-            continue; // missing: the set-up says so, naming the bind
-        };
-        let overlap = writable
-            .iter()
-            .find(|(_, w)| shown.starts_with(w) || w.starts_with(&shown));
-        if let Some((written_at, _)) = overlap {
-            return Err(SpawnError::ExecutableOverWritable {
-                executable: m.destination().display().to_string(),
-                writable: written_at.display().to_string(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Where init will find each user entry's destination: through the plan's own symbolic links
 /// (init follows no other), shallowest first, so that a parent is mounted before what is
 /// mounted inside it. The root itself is no mount point: it is the sandbox's own tmpfs.
@@ -272,13 +226,13 @@ impl MountPlan {
     /// Plans `/proc`, `/dev` and then the user's entries, shallowest destination first (so a
     /// parent is mounted before what is mounted inside it).
     pub(crate) fn build(user: &[Mount]) -> Result<MountPlan, SpawnError> {
-        no_exec_through_another_bind(user)?;
         let mut plan = MountPlan::default();
         plan.push_proc()?;
         plan.push_dev()?;
         for (at, m) in place(user)? {
             plan.push_user(m, &at)?;
         }
+        plan.no_exec_through_another_bind()?;
         Ok(plan)
     }
 
@@ -304,6 +258,40 @@ impl MountPlan {
         } else {
             format!("{} (at {})", point.display(), at.display())
         });
+    }
+
+    /// Refuses a bind that lets programs run from what a writable bind (`noexec`) shows: the
+    /// same host object, or one holding the other. The sandbox could write a program through
+    /// the one and run it through the other, which is what `noexec` on the writable bind is
+    /// there to prevent. Sources are compared as [`host_source`] resolved them, so a hard link
+    /// to one file under both is not seen; a bind asked writable and executable
+    /// (`mount_rw_exec`) has said it means to run what it writes.
+    fn no_exec_through_another_bind(&self) -> Result<(), SpawnError> {
+        let binds = self.ops.iter().enumerate().filter_map(|(i, op)| match op {
+            MountOp::Bind(b) if !b.device => {
+                Some((i, b, Path::new(OsStr::from_bytes(b.src.to_bytes()))))
+            }
+            _ => None,
+        });
+        let writable: Vec<_> = binds
+            .clone()
+            .filter(|(_, b, _)| b.writable && !b.exec)
+            .collect();
+        if writable.is_empty() {
+            return Ok(());
+        }
+        for (i, _, shown) in binds.filter(|(_, b, _)| !b.writable && b.exec) {
+            let overlap = writable
+                .iter()
+                .find(|(_, _, w)| shown.starts_with(w) || w.starts_with(shown));
+            if let Some((j, _, _)) = overlap {
+                return Err(SpawnError::ExecutableOverWritable {
+                    executable: self.mount_points[i].clone(),
+                    writable: self.mount_points[*j].clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn push_proc(&mut self) -> Result<(), SpawnError> {
