@@ -92,8 +92,6 @@ pub struct Learned {
     pub calls: BTreeMap<Call, u64>,
     /// Syscalls with more distinct calls than [`MAX_KEPT`], and how many calls were not kept.
     pub wide: BTreeMap<u32, u64>,
-    /// How many distinct calls of each syscall `calls` holds.
-    kept: BTreeMap<u32, usize>,
 }
 
 impl Learned {
@@ -104,7 +102,6 @@ impl Learned {
             runs: Vec::new(),
             calls: BTreeMap::new(),
             wide: BTreeMap::new(),
-            kept: BTreeMap::new(),
         }
     }
 
@@ -116,16 +113,25 @@ impl Learned {
     /// Adds `n` to `call`'s count, stopping at the largest count (a sidecar's count can be
     /// anything).
     fn count(&mut self, call: Call, n: u64) {
-        let kept = self.kept.entry(call.nr).or_default();
-        let c = match self.calls.get_mut(&call) {
-            Some(c) => c,
-            None if *kept >= MAX_KEPT => self.wide.entry(call.nr).or_default(),
-            None => {
-                *kept += 1;
-                self.calls.entry(call).or_default()
-            }
+        // Once a syscall is wide its kept calls are at the limit: no need to count them again.
+        let full = !self.calls.contains_key(&call)
+            && (self.wide.contains_key(&call.nr) || self.kept(call.nr) >= MAX_KEPT);
+        let c = if full {
+            self.wide.entry(call.nr).or_default()
+        } else {
+            self.calls.entry(call).or_default()
         };
         *c = c.saturating_add(n);
+    }
+
+    /// How many distinct calls of syscall `nr` are kept (at most [`MAX_KEPT`] to count).
+    fn kept(&self, nr: u32) -> usize {
+        let first = Call { nr, args: [0; 6] };
+        let last = Call {
+            nr,
+            args: [u64::MAX; 6],
+        };
+        self.calls.range(first..=last).take(MAX_KEPT).count()
     }
 
     /// The sidecar's JSON text.
