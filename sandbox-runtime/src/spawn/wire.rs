@@ -34,7 +34,7 @@ pub(crate) struct Malformed(&'static str);
 /// The largest number a passed descriptor may be moved to, so that arithmetic on it cannot
 /// overflow. The kernel's ceiling on open files (`fs.nr_open`) can be raised above it, nearly
 /// to 2^31, but no open-files limit that large is in practical use.
-pub(crate) const MAX_PASSED_TARGET: RawFd = 1 << 30;
+const MAX_PASSED_TARGET: RawFd = 1 << 30;
 
 /// The first of `sorted` (passed descriptors' target numbers, in order) that cannot be one: a
 /// number not above 2 (a standard stream), one given twice, or one above [`MAX_PASSED_TARGET`].
