@@ -110,8 +110,9 @@ pub enum StartError {
     NotExecutable {
         /// Where PROGRAM is.
         path: PathBuf,
-        /// Why it cannot be executed: a directory, not a regular file, no execute permission.
-        why: &'static str,
+        /// Why it cannot be executed: a directory, not a regular file, no execute permission,
+        /// or the error that looking at it gave (a directory on the way that may not be read).
+        why: String,
     },
     /// The policy file cannot be read or does not compile.
     #[error(transparent)]
@@ -153,7 +154,7 @@ impl StartError {
             StartError::NotExecutable { path, why } => SetupError {
                 step: format!("execute {}", path.display()),
                 errno: libc::EACCES,
-                cause: (*why).into(),
+                cause: why.clone(),
             },
             StartError::Policy(e) => SetupError::other("load the policy", e.to_string()),
             StartError::BadOption(e) => SetupError::other("configure the sandbox", e.clone()),
@@ -297,6 +298,16 @@ pub fn report(outcome: &Outcome) -> ExitCode {
     })
 }
 
+/// Each limit of [`Limits`] the options set, by its field's name, and the option that sets it.
+const LIMIT_OPTIONS: [(&str, &str); 6] = [
+    ("wall_time", "--time-limit"),
+    ("cpu_time", "--cpu-limit"),
+    ("memory", "--memory"),
+    ("pids", "--pids"),
+    ("file_size", "--file-size"),
+    ("open_files", "--open-files"),
+];
+
 /// Finds PROGRAM like a shell: a name with a `/` as is, otherwise on the host's PATH (the first
 /// regular file of that name). A path that is there but not an executable regular file (a
 /// directory, a device) cannot be executed.
@@ -311,7 +322,18 @@ pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
             .find(|p| p.is_file())
             .ok_or_else(not_found)?
     };
-    let metadata = std::fs::metadata(&path).map_err(|_| not_found())?;
+    let metadata = std::fs::metadata(&path).map_err(|e| {
+        // Missing (or a file on the way instead of a directory): not found, as a shell says;
+        // anything else (a directory on the way that may not be searched) says itself.
+        if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) {
+            not_found()
+        } else {
+            StartError::NotExecutable {
+                path: path.clone(),
+                why: e.to_string(),
+            }
+        }
+    })?;
     let why = if metadata.is_dir() {
         Some("is a directory")
     } else if !metadata.is_file() {
@@ -322,7 +344,10 @@ pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
         None
     };
     if let Some(why) = why {
-        return Err(StartError::NotExecutable { path, why });
+        return Err(StartError::NotExecutable {
+            path,
+            why: why.to_string(),
+        });
     }
     Ok(std::fs::canonicalize(&path).unwrap_or(path))
 }
@@ -372,44 +397,41 @@ pub fn build(
     }
     cmd.share_network(args.net);
     // Each error names the option it came from, as the user wrote it.
-    let option = |name: &'static str| move |e: String| format!("{name}: {e}");
+    let option = |field: &str| {
+        let flag = LIMIT_OPTIONS
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(field, |(_, o)| *o)
+            .to_string();
+        move |e: String| format!("{flag}: {e}")
+    };
+    let size = |text: &Option<String>, field| {
+        text.as_deref()
+            .map(parse_size)
+            .transpose()
+            .map_err(option(field))
+    };
     let limits = Limits {
         wall_time: args
             .time_limit
             .map(seconds)
             .transpose()
-            .map_err(option("--time-limit"))?,
+            .map_err(option("wall_time"))?,
         cpu_time: args
             .cpu_limit
             .map(seconds)
             .transpose()
-            .map_err(option("--cpu-limit"))?,
-        memory: args
-            .memory
-            .as_deref()
-            .map(parse_size)
-            .transpose()
-            .map_err(option("--memory"))?,
+            .map_err(option("cpu_time"))?,
+        memory: size(&args.memory, "memory")?,
         pids: args.pids,
-        file_size: (args.file_size.as_deref().map(parse_size).transpose())
-            .map_err(option("--file-size"))?,
+        file_size: size(&args.file_size, "file_size")?,
         open_files: args.open_files,
         ..Limits::default()
     };
     limits.validate().map_err(|e| {
-        let field = match &e {
-            sandbox_runtime::LimitError::Zero(f) | sandbox_runtime::LimitError::TooLarge(f) => *f,
-        };
-        let flag = match field {
-            "wall_time" => "--time-limit",
-            "cpu_time" => "--cpu-limit",
-            "memory" => "--memory",
-            "pids" => "--pids",
-            "file_size" => "--file-size",
-            "open_files" => "--open-files",
-            other => other,
-        };
-        format!("{flag}: {e}")
+        let (sandbox_runtime::LimitError::Zero(field)
+        | sandbox_runtime::LimitError::TooLarge(field)) = e;
+        option(field)(e.to_string())
     })?;
     cmd.limits(limits);
     Ok(cmd)
