@@ -7,6 +7,7 @@
 //! the runtime resets the mask of the sandbox's processes), and one thread takes them with
 //! `sigwait`: no code runs in a signal handler.
 
+use crate::console::errln;
 use nix::sys::signal::{SigSet, Signal};
 use sandbox_runtime::SandboxKiller;
 use std::process::ExitCode;
@@ -42,6 +43,13 @@ impl Received {
     }
 }
 
+/// Ends the command by `signal`'s default action (the sandbox's init dies with it, by its
+/// parent-death signal).
+fn end_now(signal: Signal) {
+    let _ = ending().thread_unblock();
+    let _ = nix::sys::signal::raise(signal);
+}
+
 /// Starts a thread that waits for an ending signal and then kills the sandbox through
 /// `killer`; the command, woken by the sandbox's end, then ends with 128 + the signal.
 pub fn end_on_signal(killer: SandboxKiller) -> Received {
@@ -50,9 +58,18 @@ pub fn end_on_signal(killer: SandboxKiller) -> Received {
     let started = std::thread::Builder::new()
         .name("sandbox-signals".into())
         .spawn(move || {
-            if let Ok(signal) = ending().wait() {
-                noted.0.store(signal as i32, Ordering::SeqCst);
-                let _ = killer.kill();
+            let Ok(signal) = ending().wait() else {
+                return;
+            };
+            noted.0.store(signal as i32, Ordering::SeqCst);
+            if let Err(e) = killer.kill() {
+                errln!("sandbox: cannot kill the sandbox on {signal}: {e}");
+                end_now(signal);
+            }
+            // The run now ends as usual. A second signal (the user pressing Ctrl-C again while
+            // the end takes long) ends the command at once; the sandbox dies with it.
+            if let Ok(again) = ending().wait() {
+                end_now(again);
             }
         });
     if started.is_err() {
