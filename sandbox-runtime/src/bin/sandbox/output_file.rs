@@ -96,12 +96,15 @@ impl OutputFile {
     /// Whether writing would change the file `other` names (its links followed, as a reader of
     /// `other` does): the stream is that file, or the entry the write replaces is (the same
     /// path, or a hard link to it). A link at the name is replaced, not followed, so it is not
-    /// the file it points to. `false` when either is missing.
+    /// the file it points to; but when `other` is that very link, replacing it changes what
+    /// `other` names, so it counts. `false` when either is missing.
     pub fn names(&self, other: &Path) -> bool {
         use std::os::unix::fs::MetadataExt;
-        let Ok(theirs) = std::fs::metadata(other) else {
-            return false;
-        };
+        let theirs: Vec<(u64, u64)> = [std::fs::metadata(other), std::fs::symlink_metadata(other)]
+            .into_iter()
+            .flatten()
+            .map(|m| (m.dev(), m.ino()))
+            .collect();
         let ours = match &self.target {
             Target::Stream(file) => file.metadata().map(|m| (m.dev(), m.ino())).ok(),
             Target::Replace { dir, name } => {
@@ -111,7 +114,7 @@ impl OutputFile {
                     .ok()
             }
         };
-        ours == Some((theirs.dev(), theirs.ino()))
+        ours.is_some_and(|o| theirs.contains(&o))
     }
 
     /// What the file holds now, read in the directory opened at [`OutputFile::open`] without
@@ -358,6 +361,9 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.join("link")).unwrap();
         let link = OutputFile::open(&dir.join("link")).unwrap();
         assert!(!link.names(&victim));
+        // But when the link is the name the other was given, replacing it changes what that
+        // name shows.
+        assert!(link.names(&dir.join("link")));
         assert!(!same.names(&dir.join("missing")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
