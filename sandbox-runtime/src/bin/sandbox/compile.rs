@@ -29,6 +29,11 @@ pub struct CompileArgs {
 
 /// Compiles and writes the raw program.
 pub fn main(args: CompileArgs) -> ExitCode {
+    // The policy and the architecture first, so that a bad --arch is 2 whatever OUT is.
+    let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let output = match OutputFile::open(&args.output) {
         Ok(o) => o,
         Err(e) => return cannot_write(&args, &e),
@@ -41,10 +46,6 @@ pub fn main(args: CompileArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
     let bytes: Vec<u8> = loaded
         .filter()
         .iter()
