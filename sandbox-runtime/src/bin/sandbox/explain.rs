@@ -96,18 +96,13 @@ fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
 }
 
 fn parse_value(arch: Arch, text: &str) -> Result<u64, String> {
-    let (negative, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    let number = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        // A negative value comes in decimal only: clap reads `-0x10` as an option.
+        None => (text.parse::<u64>().ok()).or_else(|| text.parse::<i64>().ok().map(|v| v as u64)),
     };
-    let magnitude = if let Some(hex) = body.strip_prefix("0x") {
-        u64::from_str_radix(hex, 16).ok()
-    } else {
-        body.parse::<u64>().ok()
-    };
-    match magnitude {
-        Some(m) if negative => Ok(m.wrapping_neg()),
-        Some(m) => Ok(m),
+    match number {
+        Some(v) => Ok(v),
         None => tables::constant(arch, text)
             .map(|v| v as u64)
             .or_else(|| tables::errno_value(text).map(u64::from))
