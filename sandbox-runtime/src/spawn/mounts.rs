@@ -280,7 +280,10 @@ impl MountPlan {
         if writable.is_empty() {
             return Ok(());
         }
-        for (i, _, shown) in binds.filter(|(_, b, _)| !b.writable && b.exec) {
+        // A source that does not resolve (missing, or a loop) was left as given: the set-up
+        // fails on it, naming the bind and why, so it is not compared here.
+        let executable = binds.filter(|(_, b, s)| !b.writable && b.exec && s.exists());
+        for (i, _, shown) in executable {
             let overlap = writable
                 .iter()
                 .find(|(_, _, w)| shown.starts_with(w) || w.starts_with(shown));
