@@ -3,7 +3,7 @@
 
 mod cli_common;
 
-use cli_common::{sandbox_output, ScratchDir};
+use cli_common::{sandbox_output, KilledOnDrop, ScratchDir};
 use std::path::Path;
 use std::process::Output;
 
@@ -679,16 +679,6 @@ fn tagged_process_exists(tag: &str) -> bool {
             args.get(1) == Some(&&b"-c"[..]) && args.contains(&tag.as_bytes())
         })
     })
-}
-
-/// A child process killed and reaped when dropped.
-struct KilledOnDrop(std::process::Child);
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// SIGINT (Ctrl-C), SIGTERM and SIGHUP end the sandbox, then the command: with 128 + the

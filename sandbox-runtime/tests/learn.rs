@@ -7,7 +7,9 @@
 
 mod cli_common;
 
-use cli_common::{python_stdlib, require, sandbox, unsandboxed, without_owners, ScratchDir};
+use cli_common::{
+    python_stdlib, require, sandbox, unsandboxed, without_owners, KilledOnDrop, ScratchDir,
+};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -278,6 +280,96 @@ fn log_violations_reports_each_forbidden_call_once_and_lets_the_program_finish()
         1
     );
     assert!(lines.iter().all(|l| l.contains("default is kill")));
+}
+
+/// A program calling endless distinct syscall numbers (each a violation of its own) gets the
+/// first 1,024 printed, then one line saying the rest are not: what the command keeps to print
+/// each once does not grow with them.
+#[test]
+fn log_violations_prints_at_most_1024_distinct_calls() {
+    require("/usr/bin/python3");
+    let s = ScratchDir::new("logv-many");
+    let policy = s.write("p.policy", "default kill;\n");
+    let script = "import ctypes\n\
+        syscall = ctypes.CDLL(None).syscall\n\
+        for nr in range(100000, 102000):\n    syscall(nr)\n\
+        print('done')";
+    let out = run(
+        Path::new(&policy),
+        &["--log-violations"],
+        &["/usr", "/lib", "/lib64", "/bin"],
+        &["/usr/bin/python3", "-c", script],
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"done\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let shown = stderr
+        .lines()
+        .filter(|l| l.contains("policy violation"))
+        .count();
+    assert_eq!(shown, 1024, "{stderr}");
+    let last = stderr
+        .lines()
+        .filter(|l| !l.contains("policy violation"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        last,
+        ["sandbox: 1024 distinct violations shown; later ones are not"],
+        "{stderr}"
+    );
+}
+
+/// `--log-violations` with a standard error nobody reads: the sandboxee fills the pipe it
+/// shares with the command, so that printing its first violation blocks, then makes
+/// violations without end. The command keeps taking them in without keeping them: its memory
+/// does not grow.
+#[test]
+fn log_violations_with_a_blocked_stderr_keeps_the_commands_memory_flat() {
+    let s = ScratchDir::new("logv-blocked");
+    let policy = s.write("p.policy", "default allow;\nkill umask;\n");
+    let (mut stderr_read, stderr_write) = std::io::pipe().unwrap();
+    let tool = sandbox()
+        .args(["run", "--policy", &policy, "--log-violations"])
+        .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+        .args(["--", "/bin/sh", "-c"])
+        .arg("head -c 1000000 /dev/zero >&2 & sleep 1; while :; do umask 022; done")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr_write)
+        .spawn()
+        .unwrap();
+    let pid = tool.id();
+    let mut tool = KilledOnDrop(tool);
+    let rss_kib = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    // The pipe is full and the loop has begun a second after the start.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let before = rss_kib();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let after = rss_kib();
+    assert!(
+        tool.0.try_wait().unwrap().is_none(),
+        "the command ended early"
+    );
+    // SAFETY: our child, not reaped yet.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    // Read the pipe to its end (every writer gone), so that the command can finish printing.
+    let mut printed = Vec::new();
+    std::io::Read::read_to_end(&mut stderr_read, &mut printed).unwrap();
+    let status = tool.0.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    let printed = String::from_utf8_lossy(&printed);
+    assert!(printed.contains("policy violation (let run): umask("));
+    assert!(
+        after < before + 4096,
+        "the command's memory grew from {before} KiB to {after} KiB in 3 s"
+    );
 }
 
 #[test]

@@ -15,6 +15,17 @@ pub fn sandbox() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sandbox"))
 }
 
+/// A child process (a `sandbox` command) killed and reaped when dropped, so that a failed test
+/// leaves nothing running.
+pub struct KilledOnDrop(pub std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs the `sandbox` binary with `args` and returns what it did.
 pub fn sandbox_output(args: &[&str]) -> Output {
     sandbox().args(args).output().expect("run sandbox")

@@ -5,11 +5,14 @@ use crate::output_file::OutputFile;
 use crate::policy_file::{self, PolicyError};
 use clap::Args;
 use sandbox_runtime::{
-    Limits, Outcome, SandboxChild, SandboxCommand, SetupError, SpawnError, Status, SyscallMode,
+    Limits, Observation, Outcome, SandboxChild, SandboxCommand, SetupError, SpawnError, Status,
+    SyscallMode,
 };
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 /// Exit status when the policy was violated.
@@ -249,18 +252,55 @@ fn configure(args: &RunArgs, cmd: &mut SandboxCommand) -> Result<(), StartError>
     Ok(())
 }
 
+/// The most distinct (syscall, deciding rule) pairs a `--log-violations` run prints. A program
+/// may call endless distinct syscall numbers (each unknown one is a violation of its own), and
+/// what is remembered to print each once must not grow with them.
+const MAX_SHOWN_VIOLATIONS: usize = 1024;
+
 /// Prints each distinct (syscall, deciding rule) a `--log-violations` run let through, once,
 /// and waits for the end.
+///
+/// The observations are read and sorted out on a thread of their own, which never writes: a
+/// standard error that blocks (a full pipe nobody reads, which the sandboxee may share) holds up
+/// only this thread's printing, while every call the sandbox makes meanwhile is still taken off
+/// the channel. What waits to be printed is at most [`MAX_SHOWN_VIOLATIONS`] lines.
 fn watch(mut child: SandboxChild) -> Outcome {
     if let Some(observations) = child.observations() {
-        let mut seen = std::collections::BTreeSet::new();
-        for o in observations {
-            if seen.insert((o.nr, o.decided_by.clone())) {
-                errln!("sandbox: policy violation (let run): {o}");
+        let (to_print, lines) = std::sync::mpsc::channel::<String>();
+        let sorter = std::thread::Builder::new()
+            .name("sandbox-violations".into())
+            .spawn(move || sort_out(observations, &to_print));
+        match sorter {
+            Ok(sorter) => {
+                for line in lines {
+                    errln!("sandbox: {line}");
+                }
+                // The sorter has ended: its sender is gone.
+                let _ = sorter.join();
             }
+            // The observations went with the closure: the calls still run, unreported.
+            Err(e) => errln!("sandbox: no violation will be shown: cannot start a thread: {e}"),
         }
     }
     child.wait()
+}
+
+/// Reads every observation until the sandbox ends, and sends a line to print for each distinct
+/// (syscall, deciding rule), for the first [`MAX_SHOWN_VIOLATIONS`], then one saying the rest
+/// are not shown.
+fn sort_out(observations: Receiver<Observation>, to_print: &Sender<String>) {
+    let mut seen = HashSet::new();
+    for o in observations {
+        if seen.len() > MAX_SHOWN_VIOLATIONS || !seen.insert((o.nr, o.decided_by.clone())) {
+            continue;
+        }
+        let line = if seen.len() > MAX_SHOWN_VIOLATIONS {
+            format!("{MAX_SHOWN_VIOLATIONS} distinct violations shown; later ones are not")
+        } else {
+            format!("policy violation (let run): {o}")
+        };
+        let _ = to_print.send(line);
+    }
 }
 
 /// What `run` and `learn` share: finds the program, builds its sandbox from the common options,
