@@ -51,6 +51,7 @@ X86_64_UAPI = {
 AARCH64_UAPI = "/usr/aarch64-linux-gnu/include"
 X86_64_UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
 I386_UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_32.h"
+X32_UNISTD = "/usr/include/x86_64-linux-gnu/asm/unistd_x32.h"
 AARCH64_UNISTD = AARCH64_UAPI + "/asm/unistd.h"
 
 ARCHES = ("x86_64", "aarch64")
@@ -1112,16 +1113,30 @@ def i386_numbers():
     return {int(nr): name for name, nr in found}
 
 
-def render_i386(numbers):
-    """The Rust source of the i386 name table."""
-    out = [header_comment([I386_UNISTD]), "\n"]
-    out.append("//! i386 syscall names by number: what an `int 0x80` call on x86_64 asks for.\n\n")
-    out.append("/// Every i386 syscall, sorted by number.\n")
+def render_names(source, about, numbers):
+    """The Rust source of a name table (`NAMES`, sorted by number) read from `source`; `about`
+    is the module's doc comment, without the `//! ` prefixes."""
+    out = [header_comment([source]), "\n"]
+    out.extend(f"//! {line}\n" for line in about.split("\n"))
+    out.append("\n/// Every syscall of the table, sorted by number.\n")
     out.append("pub(super) static NAMES: &[(u32, &str)] = &[\n")
     for nr in sorted(numbers):
         out.append(f'    ({nr}, "{numbers[nr]}"),\n')
     out.append("];\n")
     return "".join(out)
+
+
+def x32_numbers():
+    """{number: name} of the x32 ABI, whose calls reach x86_64's filter with __X32_SYSCALL_BIT
+    set, for naming them in violation reports; numbers without the bit (the header holds
+    `(__X32_SYSCALL_BIT + N)`)."""
+    with open(X32_UNISTD, encoding="utf-8") as f:
+        found = re.findall(
+            r"^#define __NR_(\w+)\s+\(__X32_SYSCALL_BIT \+ (\d+)\)\s*$", f.read(), re.M
+        )
+    if len(found) < 300:
+        raise GenError(f"{X32_UNISTD}: only {len(found)} syscalls found")
+    return {int(nr): name for name, nr in found}
 
 
 def aarch64_entry_points(cc):
@@ -1513,7 +1528,7 @@ def rustfmt(source):
 
 def generate():
     """{file name: contents} for the generated files."""
-    for path in (SYSCALLS_H, X86_64_UNISTD, AARCH64_UNISTD, I386_UNISTD):
+    for path in (SYSCALLS_H, X86_64_UNISTD, AARCH64_UNISTD, I386_UNISTD, X32_UNISTD):
         if not os.path.isfile(path):
             raise GenError(f"missing input {path}")
     errors = []
@@ -1543,7 +1558,17 @@ def generate():
         f"{arch}.rs": rustfmt(render_syscalls(arch, tables[arch])) for arch in ARCHES
     }
     files["constants.rs"] = rustfmt(render_constants(groups, values, errnos))
-    files["i386.rs"] = rustfmt(render_i386(i386_numbers()))
+    files["i386.rs"] = rustfmt(render_names(
+        I386_UNISTD,
+        "i386 syscall names by number: what an `int 0x80` call on x86_64 asks for.",
+        i386_numbers(),
+    ))
+    files["x32.rs"] = rustfmt(render_names(
+        X32_UNISTD,
+        "x32 syscall names by number, without `__X32_SYSCALL_BIT`: what a call with that bit\n"
+        "set on x86_64 asks for.",
+        x32_numbers(),
+    ))
     summary = ", ".join(f"{arch}: {len(tables[arch])} syscalls" for arch in ARCHES)
     count = sum(len(e) for _t, _h, e in groups)
     print(f"{summary}; {count} constants; {len(errnos)} errno names", file=sys.stderr)

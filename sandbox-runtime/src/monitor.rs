@@ -537,7 +537,7 @@ impl Monitor {
         Violation {
             syscall,
             nr,
-            arch: Arch::audit_arch_name(d.arch).to_string(),
+            arch: sandbox_policy::tables::abi_name(d.arch, nr).to_string(),
             args: d.args,
             ip: d.instruction_pointer,
             pid: n.pid,

@@ -352,7 +352,8 @@ fn x32_syscall_is_killed_by_the_filter_and_in_the_kernel() {
     let r = Attack::new("x32-getpid").policy(&allow_all()).run();
     let v = r.violation();
     assert_eq!(v.nr, x32_getpid, "{r}");
-    assert_eq!(v.arch, "x86_64");
+    assert_eq!(v.arch, "x32", "{r}");
+    assert_eq!(v.syscall, "getpid", "{r}");
     assert_eq!(r.get("x32_getpid"), None, "{r}");
 }
 

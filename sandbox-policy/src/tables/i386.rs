@@ -4,7 +4,7 @@
 
 //! i386 syscall names by number: what an `int 0x80` call on x86_64 asks for.
 
-/// Every i386 syscall, sorted by number.
+/// Every syscall of the table, sorted by number.
 pub(super) static NAMES: &[(u32, &str)] = &[
     (0, "restart_syscall"),
     (1, "exit"),
