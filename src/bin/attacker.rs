@@ -63,7 +63,12 @@ fn main() {
         "env" => env(),
         "tiocsti" => tiocsti(),
         "comms" => comms(rest[0]),
-        "after-violation" => after_violation(rest[0]),
+        "after-violation" => after_violation(rest[0], None),
+        "signalled-violation" => {
+            static GO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            signals_on(&GO);
+            after_violation(rest[0], Some(&GO));
+        }
         "plant-links" => plant_links(&rest),
         "swap-links" => swap_links(rest[0], rest[1], rest[2]),
         other => {
@@ -98,6 +103,7 @@ fn errno_name(e: i32) -> String {
         libc::EPERM => "EPERM",
         libc::ENOENT => "ENOENT",
         libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
         libc::EIO => "EIO",
         libc::ENXIO => "ENXIO",
         libc::EBADF => "EBADF",
@@ -426,7 +432,7 @@ fn raw(name: &str) {
 
 /// Makes a call the policy kills, then, if it ever returns, writes to a host file that was
 /// opened beforehand: a killed call must never return, so nothing may be written.
-fn after_violation(path: &str) {
+fn after_violation(path: &str, go: Option<&std::sync::atomic::AtomicBool>) {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -435,6 +441,12 @@ fn after_violation(path: &str) {
         .expect("open the witness file");
     use std::os::fd::AsRawFd;
     let fd = f.as_raw_fd();
+    if let Some(go) = go {
+        go.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    if let Some(go) = go {
+        go.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     // SAFETY: integer arguments.
     let r = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     let e = errno();
@@ -447,6 +459,33 @@ fn after_violation(path: &str) {
         // SAFETY: as above.
         unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
     }
+}
+
+/// Starts a thread that, once `go` is set, sends SIGUSR1 to this one a hundred times, a
+/// microsecond apart, with a handler that does not restart calls (no `SA_RESTART`): a call
+/// waiting for the monitor then is interrupted, and would return EINTR if the kernel let the
+/// wait end. Only a hundred, so that the thread gets on between the handler's runs.
+fn signals_on(go: &'static std::sync::atomic::AtomicBool) {
+    extern "C" fn ignore(_: libc::c_int) {}
+    // SAFETY: a zeroed sigaction is valid; the handler does nothing and is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+    // SAFETY: no arguments.
+    let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+    std::thread::spawn(move || {
+        while !go.load(std::sync::atomic::Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        for _ in 0..100 {
+            // SAFETY: integer arguments; the target is this process's first thread.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGUSR1) };
+            let sent = std::time::Instant::now();
+            while sent.elapsed() < std::time::Duration::from_micros(1) {}
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
