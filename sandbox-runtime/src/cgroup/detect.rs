@@ -3,14 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// Where the memory and pids controllers can be reached.
+/// Where the memory and pids controllers can be reached: always this process's own group in
+/// each hierarchy, so that groups made below it stay under every limit the host itself is under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Layout {
-    /// cgroup v1 (possibly a hybrid host): one mount point per controller.
+    /// cgroup v1 (possibly a hybrid host): one hierarchy per controller.
     V1 {
-        /// Mount point of the v1 `memory` hierarchy.
+        /// `<mount point>/<own path>` in the v1 `memory` hierarchy.
         memory: Option<PathBuf>,
-        /// Mount point of the v1 `pids` hierarchy.
+        /// `<mount point>/<own path>` in the v1 `pids` hierarchy.
         pids: Option<PathBuf>,
     },
     /// cgroup v2: the directory of this process's own cgroup, under which groups are created.
@@ -33,29 +34,51 @@ pub(crate) struct CgroupMount {
     pub options: Vec<String>,
 }
 
-/// Chooses a layout: v1 when a v1 memory or pids hierarchy is mounted, else the v2 hierarchy
-/// holding this process. `proc_cgroup` is the text of `/proc/self/cgroup`.
+impl CgroupMount {
+    /// The directory of the group at `own` (a path in the hierarchy, as `/proc/self/cgroup`
+    /// gives it) under this mount, whose root may itself be a group below the hierarchy's root.
+    fn directory_of(&self, own: &str) -> PathBuf {
+        let relative = own
+            .strip_prefix(self.root.as_str())
+            .filter(|_| self.root != "/")
+            .unwrap_or(own);
+        self.mount_point.join(relative.trim_start_matches('/'))
+    }
+}
+
+/// Chooses a layout: v1 when a v1 memory or pids hierarchy is mounted, else the v2 hierarchy;
+/// in either, this process's own group. `proc_cgroup` is the text of `/proc/self/cgroup`. A v1
+/// controller whose line is missing there is left out rather than taken at its root, which
+/// would put a sandbox outside the host's own limits.
 pub(crate) fn choose(mounts: &[CgroupMount], proc_cgroup: &str) -> Option<Layout> {
-    let v1 = |controller: &str| {
+    let v1_mount = |controller: &str| {
         mounts
             .iter()
             .find(|m| !m.v2 && m.options.iter().any(|o| o == controller))
-            .map(|m| m.mount_point.clone())
     };
-    let (memory, pids) = (v1("memory"), v1("pids"));
-    if memory.is_some() || pids.is_some() {
-        return Some(Layout::V1 { memory, pids });
+    let v1_own = |controller: &str| {
+        proc_cgroup.lines().find_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_id, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == controller)
+                .then_some(path)
+        })
+    };
+    let v1 = |controller: &str| Some(v1_mount(controller)?.directory_of(v1_own(controller)?));
+    if v1_mount("memory").is_some() || v1_mount("pids").is_some() {
+        return Some(Layout::V1 {
+            memory: v1("memory"),
+            pids: v1("pids"),
+        });
     }
     let mount = mounts.iter().find(|m| m.v2)?;
     let own = proc_cgroup
         .lines()
         .find_map(|line| line.strip_prefix("0::"))?;
-    let relative = own
-        .strip_prefix(mount.root.as_str())
-        .filter(|_| mount.root != "/")
-        .unwrap_or(own);
     Some(Layout::V2 {
-        own: mount.mount_point.join(relative.trim_start_matches('/')),
+        own: mount.directory_of(own),
     })
 }
 

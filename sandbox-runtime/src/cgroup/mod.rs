@@ -4,9 +4,11 @@
 //! Each sandbox gets its own group, `<hierarchy>/<prefix>/<pidns>-<pid>-<counter>` (the host's
 //! pid namespace, by inode number, and pid):
 //! - **cgroup v1** (including hybrid hosts, where v2 is mounted at `/sys/fs/cgroup/unified`
-//!   without controllers): one group in the `memory` hierarchy and one in `pids`, created at
-//!   the root of each mount, so that the sandbox never leaves directories inside the cgroup of
-//!   whatever runs the host.
+//!   without controllers): a group in the `memory` hierarchy when a memory limit is asked
+//!   for, and one in `pids` when a pids limit is, each below the host process's own group in
+//!   that hierarchy (from `/proc/self/cgroup`). A hierarchy with no limit asked for is left
+//!   alone: the sandbox stays in the host's group there. Either way every limit the host
+//!   itself is under still bounds the sandbox.
 //! - **cgroup v2**: one group below the host process's own cgroup (from `/proc/self/cgroup`).
 //!   v2 forbids enabling controllers for children of a cgroup that holds processes (unless it
 //!   is the root), and the host process is never moved to make room; when `memory` and `pids`
@@ -133,9 +135,12 @@ impl Cgroup {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
         let mut group = match detect::detect().map_err(CgroupError::NotAvailable)? {
-            Layout::V1 { memory, pids } => {
-                Cgroup::create_v1(name_prefix, &name, memory.as_deref(), pids.as_deref())?
-            }
+            Layout::V1 { memory, pids } => Cgroup::create_v1(
+                name_prefix,
+                &name,
+                memory.as_deref().filter(|_| limits.memory_bytes.is_some()),
+                pids.as_deref().filter(|_| limits.pids.is_some()),
+            )?,
             Layout::V2 { own } => Cgroup::create_v2(name_prefix, &name, &own)?,
         };
         group.apply(limits)?;
@@ -156,7 +161,8 @@ impl Cgroup {
         }
     }
 
-    /// One group per mounted v1 controller; a controller we may not write to is left out.
+    /// One group below each of the host's own v1 groups given (`memory`, `pids`); a
+    /// controller we may not write to is left out.
     fn create_v1(
         prefix: &str,
         name: &str,
@@ -165,9 +171,9 @@ impl Cgroup {
     ) -> Result<Cgroup, CgroupError> {
         let mut group = Cgroup::empty(Version::V1);
         let mut refusals = Vec::new();
-        for (mount, is_memory) in [(memory, true), (pids, false)] {
-            let Some(mount) = mount else { continue };
-            let parent = mount.join(prefix);
+        for (own, is_memory) in [(memory, true), (pids, false)] {
+            let Some(own) = own else { continue };
+            let parent = own.join(prefix);
             match make_group(&parent, name, |_| Ok(())) {
                 Ok(dir) => {
                     group.parents.push(parent);
@@ -183,6 +189,12 @@ impl Cgroup {
             }
         }
         if group.dirs.is_empty() {
+            if refusals.is_empty() {
+                refusals.push(
+                    "no v1 hierarchy (or no group of this process in it) for the limits asked for"
+                        .into(),
+                );
+            }
             return Err(CgroupError::NotAvailable(refusals.join("; ")));
         }
         Ok(group)

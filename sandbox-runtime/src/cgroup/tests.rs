@@ -322,13 +322,72 @@ fn hybrid_host_uses_v1_controllers() {
             options: vec!["rw".into(), "cpu".into(), "cpuacct".into()],
         }
     );
+    // Below the process's own group in each hierarchy, never at a hierarchy's root.
     assert_eq!(
-        choose(&mounts, "0::/\n4:memory:/a\n"),
+        choose(&mounts, "0::/\n8:pids:/\n4:memory:/a/b\n"),
         Some(Layout::V1 {
-            memory: Some(PathBuf::from("/sys/fs/cgroup/memory")),
+            memory: Some(PathBuf::from("/sys/fs/cgroup/memory/a/b")),
             pids: Some(PathBuf::from("/sys/fs/cgroup/pids")),
         })
     );
+    // A controller sharing its hierarchy with others, and one with no line: left out.
+    assert_eq!(
+        choose(&mounts, "0::/\n4:cpuacct,memory:/c\n"),
+        Some(Layout::V1 {
+            memory: Some(PathBuf::from("/sys/fs/cgroup/memory/c")),
+            pids: None,
+        })
+    );
+}
+
+/// What the host itself is under still bounds its sandboxes on this machine: the group is made
+/// below the host's own group, and on v1 only in the hierarchies of the limits asked for (a
+/// pids limit alone leaves the sandbox in the host's memory group).
+#[test]
+fn groups_are_made_below_the_hosts_own_and_only_for_the_limits_asked() {
+    let own_of = |hierarchy: Option<&str>| -> PathBuf {
+        let proc_cgroup = fs::read_to_string("/proc/self/cgroup").unwrap();
+        let mounts = parse_mountinfo(&fs::read_to_string("/proc/self/mountinfo").unwrap());
+        match (choose(&mounts, &proc_cgroup).unwrap(), hierarchy) {
+            (Layout::V1 { memory, .. }, Some("memory")) => memory.unwrap(),
+            (Layout::V1 { pids, .. }, Some("pids")) => pids.unwrap(),
+            (Layout::V2 { own }, _) => own,
+            (layout, h) => panic!("{layout:?} has no {h:?} hierarchy"),
+        }
+    };
+    let v1 = matches!(detect::detect(), Ok(Layout::V1 { .. }));
+    for (limits, hierarchy) in [
+        (
+            CgroupLimits {
+                memory_bytes: None,
+                pids: Some(8),
+            },
+            "pids",
+        ),
+        (
+            CgroupLimits {
+                memory_bytes: Some(64 * MIB),
+                pids: None,
+            },
+            "memory",
+        ),
+    ] {
+        let Some(group) = group_or_refused(limits) else {
+            return;
+        };
+        assert_eq!(group.dirs.len(), 1, "{:?}", group.dirs);
+        let own = own_of(v1.then_some(hierarchy));
+        assert!(
+            group.dirs[0].starts_with(own.join(PREFIX)),
+            "{} is not below the host's own group {}",
+            group.dirs[0].display(),
+            own.display()
+        );
+        if v1 {
+            assert_eq!(group.memory_dir.is_some(), hierarchy == "memory");
+            assert_eq!(group.pids_dir.is_some(), hierarchy == "pids");
+        }
+    }
 }
 
 #[test]
