@@ -26,8 +26,12 @@
 //! The sandboxee is not trusted. A length above the receiver's maximum
 //! ([`DEFAULT_MAX_MESSAGE_LEN`], see [`Comms::set_max_message_len`]) is refused before anything
 //! is allocated, and payloads are read in bounded chunks, so memory grows only with bytes that
-//! actually arrived. Descriptors that arrive where none was expected are closed. A peer that
-//! stops sending can be bounded with [`Comms::set_timeout`].
+//! actually arrived. Descriptors that arrive where none was expected are closed, sockets
+//! among them without lingering (closing a TCP socket the peer gave a long `SO_LINGER` time
+//! would block the receiving thread), and so are those that came with a read the kernel had to
+//! cut short (`MSG_CTRUNC`, when this process's descriptor table is full). A descriptor handed
+//! out by [`Comms::recv_fd`] is the caller's, lingering included. A peer that stops sending
+//! can be bounded with [`Comms::set_timeout`].
 //!
 //! After [`CommsError::WrongType`] for a known tag within the size limit the unexpected payload
 //! has been consumed and the channel stays usable. After any other receive error (unknown tag,
@@ -39,14 +43,14 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    self, sockopt, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+    self, sockopt, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use nix::sys::stat::{fstat, SFlag};
 use nix::sys::time::TimeVal;
@@ -196,7 +200,7 @@ impl Comms {
         Comms {
             fd,
             max_len: DEFAULT_MAX_MESSAGE_LEN,
-            cmsg_buf: nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]),
+            cmsg_buf: control_area(MAX_FDS_PER_MESSAGE),
             timeout_nanos: AtomicU64::new(NO_TIMEOUT),
         }
     }
@@ -418,7 +422,7 @@ impl Comms {
     /// sends a long message a byte at a time, each byte with descriptors attached, cannot fill
     /// this process's descriptor table.
     fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), CommsError> {
-        let mut fds = Vec::new();
+        let mut fds = Incoming::default();
         let mut raw = [0u8; HEADER_LEN];
         let first = self.recv_some(&mut raw, &mut fds)?;
         if first == 0 {
@@ -439,7 +443,7 @@ impl Comms {
             });
         }
         if !matches!(tag, Tag::Fd | Tag::Fds) || tag != expected {
-            fds.clear(); // closed: descriptors only travel in the messages made for them
+            fds.discard(); // descriptors only travel in the messages made for them
         }
         if tag != expected {
             // Consume the unexpected payload (and close any descriptor) to stay in sync.
@@ -457,7 +461,7 @@ impl Comms {
             });
         }
         let payload = self.recv_payload(header.len)?;
-        Ok((payload, fds))
+        Ok((payload, fds.keep()))
     }
 
     /// Reads exactly `len` payload bytes, growing the buffer only as data arrives.
@@ -479,10 +483,10 @@ impl Comms {
     /// that come along are closed as each read brings them.
     fn recv_exact(&mut self, buf: &mut [u8]) -> Result<usize, CommsError> {
         let mut done = 0;
-        let mut stray = Vec::new();
+        let mut stray = Incoming::default();
         while done < buf.len() {
             let n = self.recv_some(&mut buf[done..], &mut stray)?;
-            stray.clear();
+            stray.discard();
             if n == 0 {
                 break;
             }
@@ -491,35 +495,119 @@ impl Comms {
         Ok(done)
     }
 
-    /// One `recvmsg` call, retried on `EINTR` (see [`Comms::set_timeout`]).
-    fn recv_some(&mut self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> Result<usize, CommsError> {
+    /// One `recvmsg` call, retried on `EINTR` (see [`Comms::set_timeout`]). Every descriptor
+    /// the kernel installed goes to `fds` before anything can fail: when they did not all fit
+    /// (`MSG_CTRUNC`: too many, or this process's descriptor table is full), those that came
+    /// are still owned, and closed with `fds`, and the read is an error.
+    fn recv_some(&mut self, buf: &mut [u8], fds: &mut Incoming) -> Result<usize, CommsError> {
         let (timeout, began) = (self.timeout(), Instant::now());
         loop {
-            let mut iov = [IoSliceMut::new(buf)];
-            let msg = match socket::recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut self.cmsg_buf),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Ok(msg) => msg,
-                Err(Errno::EINTR) if Self::may_retry(timeout, began) => continue,
-                Err(Errno::EINTR) => {
-                    return Err(CommsError::Io(socket_error(Errno::EAGAIN, "receive")))
-                }
-                Err(Errno::ECONNRESET) => return Ok(0),
-                Err(e) => return Err(CommsError::Io(socket_error(e, "receive"))),
+            let mut iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
             };
-            let cmsgs = msg.cmsgs().map_err(|e| socket_error(e, "receive"))?;
-            for cmsg in cmsgs {
-                if let ControlMessageOwned::ScmRights(raw) = cmsg {
-                    // SAFETY: the kernel just installed these descriptors in this process for
-                    // us; nothing else owns them.
-                    fds.extend(raw.into_iter().map(|r| unsafe { OwnedFd::from_raw_fd(r) }));
+            // SAFETY: an all-zero msghdr is a valid empty one.
+            let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+            hdr.msg_iov = &mut iov;
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = self.cmsg_buf.as_mut_ptr().cast();
+            hdr.msg_controllen = self.cmsg_buf.len() as _;
+            // SAFETY: hdr points at `iov` (into `buf`) and at `cmsg_buf`, both live and of the
+            // lengths given; the kernel writes at most that much.
+            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) };
+            if n < 0 {
+                match Errno::last() {
+                    Errno::EINTR if Self::may_retry(timeout, began) => continue,
+                    Errno::EINTR => {
+                        return Err(CommsError::Io(socket_error(Errno::EAGAIN, "receive")))
+                    }
+                    Errno::ECONNRESET => return Ok(0),
+                    e => return Err(CommsError::Io(socket_error(e, "receive"))),
                 }
             }
-            return Ok(msg.bytes);
+            // SAFETY: the kernel has just filled `hdr`'s control area (msg_controllen bytes of
+            // `cmsg_buf`) and installed the descriptors it lists in this process.
+            unsafe { take_descriptors(&hdr, fds) };
+            if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
+                return Err(CommsError::Io(socket_error(Errno::ENOBUFS, "receive")));
+            }
+            return Ok(n as usize);
         }
+    }
+}
+
+/// A zeroed control area for `recvmsg` with room for `fds` descriptors.
+fn control_area(fds: usize) -> Vec<u8> {
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE((fds * size_of::<RawFd>()) as u32) };
+    vec![0; space as usize]
+}
+
+/// Takes ownership of the descriptors of every `SCM_RIGHTS` message in `hdr`'s control area.
+///
+/// # Safety
+/// `hdr` must be a `msghdr` just filled by `recvmsg`, whose control area is still live, and
+/// the descriptors it lists must be owned by nothing else.
+unsafe fn take_descriptors(hdr: &libc::msghdr, fds: &mut Incoming) {
+    let header_len = libc::CMSG_LEN(0) as usize;
+    // SAFETY (whole block): CMSG_FIRSTHDR and CMSG_NXTHDR stay within msg_controllen bytes of
+    // msg_control and return null at the end; the control area may not be aligned for
+    // cmsghdr, so it and the descriptors are read unaligned.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            let c = std::ptr::read_unaligned(cmsg);
+            if c.cmsg_level == libc::SOL_SOCKET && c.cmsg_type == libc::SCM_RIGHTS {
+                let count = (c.cmsg_len as usize).saturating_sub(header_len) / size_of::<RawFd>();
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..count {
+                    let raw = std::ptr::read_unaligned(data.add(i));
+                    fds.0.push(OwnedFd::from_raw_fd(raw));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+}
+
+/// Descriptors that came in with a read and are not handed out yet. Those not kept are closed
+/// without lingering: a socket among them gets `SO_LINGER` with a zero time first, since
+/// closing the last reference to a TCP socket whose data is still unsent and whose linger time
+/// is long blocks the closing thread, and a sandboxee can attach such a socket to any message.
+#[derive(Default)]
+struct Incoming(Vec<OwnedFd>);
+
+impl Incoming {
+    /// Hands the descriptors out; the caller owns them from now on.
+    fn keep(mut self) -> Vec<OwnedFd> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// Closes every descriptor held, without lingering.
+    fn discard(&mut self) {
+        let abort = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        for fd in self.0.drain(..) {
+            // SAFETY: a valid descriptor and a live linger of the size given. On anything but a
+            // socket the call fails (ENOTSOCK) and changes nothing.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&abort as *const libc::linger).cast(),
+                    size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+        }
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        self.discard();
     }
 }
 

@@ -451,3 +451,94 @@ fn a_channel_can_be_shared_between_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Comms>();
 }
+
+/// A host end whose control area holds only `fds` descriptors, and a raw peer stream: a
+/// message with more is cut off (`MSG_CTRUNC`), as when this process's descriptor table is
+/// full.
+fn pair_with_room_for(fds: usize) -> (Comms, UnixStream) {
+    let (mut host, raw) = hostile_pair();
+    host.cmsg_buf = control_area(fds);
+    (host, raw)
+}
+
+/// Descriptors the kernel installed before it had to cut the rest off are closed with the
+/// failed read, not left open in the host for good.
+#[test]
+fn descriptors_of_a_cut_off_message_are_closed() {
+    let (mut host, peer) = pair_with_room_for(2);
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    let copies = [write_end.as_raw_fd(); 10];
+    let head = header(Tag::Fds as u32, 4);
+    let count = 10u32.to_le_bytes();
+    let iov = [IoSlice::new(&head), IoSlice::new(&count)];
+    socket::sendmsg::<()>(
+        peer.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&copies)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    drop(write_end);
+    let got = host.recv_fds();
+    assert!(
+        matches!(&got, Err(CommsError::Io(e)) if e.raw_os_error() == Some(libc::ENOBUFS)),
+        "{got:?}"
+    );
+    assert!(
+        writers_gone_within(&read_end, Duration::from_secs(2)),
+        "descriptors that came with the cut-off message are still open"
+    );
+}
+
+/// A TCP socket whose unsent data cannot leave and whose linger time is long, attached to a
+/// message that carries no descriptors: closing it would block the receiving thread for the
+/// linger time. It is closed without lingering, and the receive returns at once.
+#[test]
+fn a_lingering_socket_attached_as_a_stray_does_not_block_the_receiver() {
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    // Never read: the sender's data stays unsent once both buffers are full.
+    let (_receiver, _) = listener.accept().unwrap();
+    sender.set_nonblocking(true).unwrap();
+    let chunk = [0u8; 65536];
+    while (&sender).write(&chunk).is_ok() {}
+    let long = libc::linger {
+        l_onoff: 1,
+        l_linger: 3600,
+    };
+    // SAFETY: a live socket and a live linger of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            sender.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&long as *const libc::linger).cast(),
+            size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "{}", io::Error::last_os_error());
+    let (mut host, peer) = hostile_pair();
+    let head = header(Tag::Bytes as u32, 2);
+    let iov = [IoSlice::new(&head), IoSlice::new(b"hi")];
+    socket::sendmsg::<()>(
+        peer.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&[sender.as_raw_fd()])],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    // The host's copy is now the last.
+    drop(sender);
+    let (done_tx, done) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = done_tx.send(host.recv_bytes());
+    });
+    let got = done.recv_timeout(Duration::from_secs(5));
+    assert!(
+        matches!(&got, Ok(Ok(bytes)) if bytes == b"hi"),
+        "the receive did not return in 5 s (or failed): {got:?}"
+    );
+}
