@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 /// [`compile_tokens`] carry it in their [`Loc`]s, with token indices as positions.
 pub const ROOT_SOURCE: SourceId = SourceId(0);
 
+/// The most errors [`Compilation::render_errors`] renders: each shows its line, and a line may
+/// be as long as the whole file.
+pub const MAX_RENDERED_ERRORS: usize = 100;
+
 /// The result of a compilation, with everything needed to report on it.
 #[derive(Debug)]
 pub struct Compilation {
@@ -36,18 +40,24 @@ pub struct Compiled {
 }
 
 impl Compilation {
-    /// Every error rendered like rustc (`file:line:col: error: ...` with the line and a caret),
-    /// separated by blank lines, followed by a count.
+    /// The first [`MAX_RENDERED_ERRORS`] errors rendered like rustc (`file:line:col: error:
+    /// ...` with the line and a caret), separated by blank lines, followed by a count.
     pub fn render_errors(&self) -> String {
         let Err(errors) = &self.result else {
             return String::new();
         };
         let mut out = String::new();
-        for e in errors {
+        for e in errors.iter().take(MAX_RENDERED_ERRORS) {
             out.push_str(&self.sources.render(e));
             out.push('\n');
         }
         let n = errors.len();
+        if n > MAX_RENDERED_ERRORS {
+            out.push_str(&format!(
+                "error: {} more errors not shown\n",
+                n - MAX_RENDERED_ERRORS
+            ));
+        }
         out.push_str(&format!(
             "error: could not compile the policy due to {n} error{}\n",
             if n == 1 { "" } else { "s" }

@@ -6,6 +6,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// The most errors the lexer and the parser each record: garbage input makes one every
+/// character or token, and neither the memory nor the rendering may grow with that.
+pub const MAX_ERRORS: usize = 1000;
+
 /// Identifies one source in a [`SourceMap`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(pub u32);

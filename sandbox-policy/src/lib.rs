@@ -31,7 +31,10 @@ pub mod verify;
 pub use action::{Action, Tag, Verdict};
 pub use arch::Arch;
 pub use bpf::SockFilter;
-pub use compile::{compile_file, compile_text, compile_tokens, Compilation, Compiled, ROOT_SOURCE};
+pub use compile::{
+    compile_file, compile_text, compile_tokens, Compilation, Compiled, MAX_RENDERED_ERRORS,
+    ROOT_SOURCE,
+};
 pub use compiled::{ArchProgram, CompiledPolicy, RuleMeta};
 pub use diag::{Diagnostic, LineCol, Loc};
 pub use resolve::{FsLoader, Loader, NoIncludes, RUNTIME_EXEC_MAGIC};

@@ -14,6 +14,10 @@ pub use expand::{
 pub use limits::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_INCLUDES};
 pub use prelude::RUNTIME_EXEC_MAGIC;
 
+/// The most rules a policy may hold: every rule needs a tag of its own below
+/// [`Tag::MAX_RULE`], and the prelude's rules keep theirs.
+pub const MAX_RULES: usize = Tag::MAX_RULE as usize - prelude::MOST_RULES;
+
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
 use crate::compiled::RuleMeta;
@@ -38,10 +42,10 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
         })
         .collect();
     for flat in &expanded.rules {
-        let Some(tag) = Tag::rule(rules.len()) else {
+        let Some(tag) = Tag::rule(rules.len()).filter(|_| rules.len() < MAX_RULES) else {
             r.error(Diagnostic::new(
                 flat.rule.loc,
-                format!("a policy may hold at most {} rules", Tag::MAX_RULE),
+                format!("a policy may hold at most {MAX_RULES} rules"),
             ));
             break;
         };
@@ -211,7 +215,9 @@ impl Resolver {
                 None => None,
             };
             let branches = checked.syscalls.entry(spec.nr).or_default();
-            if let Some(earlier) = branches.iter().find(|b| b.cond.is_none()) {
+            // Nothing is added after an unconditional branch, so one can only be the last: a
+            // look at it keeps a long policy's resolution linear.
+            if let Some(earlier) = branches.last().filter(|b| b.cond.is_none()) {
                 // A syscall named twice in one rule is reported as such, not as shadowed.
                 if flat.group.is_none() && earlier.tag != tag {
                     let earlier_rule = earlier.tag.rule_index().and_then(|i| rules.get(i));

@@ -29,6 +29,10 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
     );
 }
 
+/// The most rules the prelude adds to a policy (`clone3`'s ENOSYS and the four filter guards):
+/// their tags are kept free, so that a policy's own rules can never use them up.
+pub(super) const MOST_RULES: usize = 5;
+
 /// Where [`add_rule`] puts a prelude rule's branch.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Where {
@@ -49,7 +53,9 @@ fn add_rule(
     at: Where,
     branch: impl Fn(&SyscallSpec, Tag) -> Option<CheckedBranch>,
 ) {
+    // MOST_RULES tags are kept free for the prelude; running out here would be a bug.
     let Some(tag) = Tag::rule(rules.len()) else {
+        debug_assert!(false, "no tag left for prelude rule {text}");
         return;
     };
     let mut used = false;

@@ -1,7 +1,7 @@
 //! Tokens and the lexer for policy text. The token set is Rust's (identifiers, integer and
 //! string literals, punctuation), so any policy file is also valid input to `policy!`.
 
-use crate::diag::{Diagnostic, Loc, SourceId};
+use crate::diag::{Diagnostic, Loc, SourceId, MAX_ERRORS};
 use std::fmt;
 
 /// A punctuation token.
@@ -250,9 +250,7 @@ impl Lexer<'_> {
                 self.pos += len;
                 match result {
                     Ok(kind) => self.push(kind, start),
-                    Err(e) => self
-                        .errors
-                        .push(Diagnostic::new(self.loc(start, self.pos), e)),
+                    Err(e) => self.error(Diagnostic::new(self.loc(start, self.pos), e)),
                 }
             } else if c == '"' {
                 self.string(start);
@@ -264,11 +262,19 @@ impl Lexer<'_> {
                 self.push(TokenKind::Punct(p), start);
             } else {
                 self.pos += c.len_utf8();
-                self.errors.push(Diagnostic::new(
+                self.error(Diagnostic::new(
                     self.loc(start, self.pos),
                     format!("unexpected character `{c}`"),
                 ));
             }
+        }
+    }
+
+    /// Records an error, up to [`MAX_ERRORS`]: garbage (a file of `@`) makes one per
+    /// character, and what is kept must not grow with it.
+    fn error(&mut self, d: Diagnostic) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(d);
         }
     }
 
@@ -299,7 +305,7 @@ impl Lexer<'_> {
                 self.pos += self.rest().chars().next().map_or(1, char::len_utf8);
             }
         }
-        self.errors.push(Diagnostic::new(
+        self.error(Diagnostic::new(
             self.loc(start, start + 2),
             "unterminated block comment",
         ));
@@ -323,7 +329,7 @@ impl Lexer<'_> {
         let Some(len) = end else {
             let len = self.rest().find('\n').unwrap_or(self.rest().len());
             self.pos += len;
-            self.errors.push(Diagnostic::new(
+            self.error(Diagnostic::new(
                 self.loc(start, self.pos),
                 "unterminated string literal",
             ));
@@ -333,9 +339,7 @@ impl Lexer<'_> {
         self.pos += len;
         match token_from_literal(&literal) {
             Ok(kind) => self.push(kind, start),
-            Err(e) => self
-                .errors
-                .push(Diagnostic::new(self.loc(start, self.pos), e)),
+            Err(e) => self.error(Diagnostic::new(self.loc(start, self.pos), e)),
         }
     }
 }

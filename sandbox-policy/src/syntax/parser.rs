@@ -5,7 +5,7 @@
 
 use super::ast::*;
 use super::lexer::{Punct, Token, TokenKind};
-use crate::diag::{Diagnostic, Loc};
+use crate::diag::{Diagnostic, Loc, MAX_ERRORS};
 
 /// The words that can start a statement.
 pub const STATEMENT_KEYWORDS: [&str; 9] = [
@@ -35,6 +35,9 @@ pub fn parse(tokens: &[Token], end: Loc) -> (File, Vec<Diagnostic>) {
         let start = p.pos;
         match p.item() {
             Ok(item) => file.items.push(item),
+            // Past MAX_ERRORS the rest is not read: garbage makes an error every token or two,
+            // and what is kept must not grow with it.
+            Err(_) if p.errors.len() >= MAX_ERRORS => break,
             Err(e) => {
                 p.errors.push(e);
                 p.recover(start);

@@ -1,0 +1,94 @@
+//! Policy files the `sandbox` tool may be handed by someone else: they must neither lose the
+//! prelude's guards at the rule limit nor make the compiler's errors grow without bound.
+
+use sandbox_policy::diag::MAX_ERRORS;
+use sandbox_policy::eval::{self, SeccompData};
+use sandbox_policy::resolve::MAX_RULES;
+use sandbox_policy::{compile_text, Arch, Compilation, NoIncludes, MAX_RENDERED_ERRORS};
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const RET_KILL_PROCESS: u32 = 0x8000_0000;
+const RET_ERRNO_ENOSYS: u32 = 0x0005_0000 | 38;
+const RET_ALLOW: u32 = 0x7fff_0000;
+const ACTION_MASK: u32 = 0xffff_0000;
+
+fn compile(text: &str) -> Compilation {
+    compile_text("hostile.policy", None, text, &mut NoIncludes)
+}
+
+/// `default allow;` and `n` rules that each take a tag.
+fn rules(n: usize) -> String {
+    let mut text = String::from("default allow;\n");
+    text.push_str(&"kill read if fd == 7;\n".repeat(n));
+    text
+}
+
+/// A policy with as many rules as it may hold keeps every prelude rule: the guards against a
+/// filter the program adds, `ptrace` and `io_uring_setup`, and `clone3`'s ENOSYS. One rule
+/// more is an error, never a policy without them.
+#[test]
+fn the_prelude_holds_at_the_rule_limit() {
+    let full = compile(&rules(MAX_RULES));
+    let compiled = match &full.result {
+        Ok(c) => c,
+        Err(_) => panic!("{}", full.render_errors()),
+    };
+    let prog = compiled.policy.program(Arch::X86_64).expect("x86_64");
+    let ret = |nr: u32, first: u64| {
+        let data = SeccompData::new(AUDIT_ARCH_X86_64, nr, [first, 0, 0, 0, 0, 0]);
+        eval::run(&prog.filter, &data).expect("runs").ret
+    };
+    let (seccomp, prctl, ptrace, io_uring_setup, clone3) = (317, 157, 101, 425, 435);
+    assert_eq!(ret(seccomp, 1) & ACTION_MASK, RET_KILL_PROCESS, "seccomp");
+    assert_eq!(ret(prctl, 22) & ACTION_MASK, RET_KILL_PROCESS, "prctl");
+    assert_eq!(ret(ptrace, 0) & ACTION_MASK, RET_KILL_PROCESS, "ptrace");
+    assert_eq!(
+        ret(io_uring_setup, 0) & ACTION_MASK,
+        RET_KILL_PROCESS,
+        "io_uring_setup"
+    );
+    assert_eq!(ret(clone3, 0), RET_ERRNO_ENOSYS, "clone3");
+    assert_eq!(ret(0, 7) & ACTION_MASK, RET_KILL_PROCESS, "read(7)");
+    assert_eq!(ret(0, 8), RET_ALLOW, "read(8)");
+
+    let over = compile(&rules(MAX_RULES + 1));
+    assert!(over.result.is_err());
+    assert!(
+        over.render_errors()
+            .contains(&format!("a policy may hold at most {MAX_RULES} rules")),
+        "{}",
+        over.render_errors()
+    );
+}
+
+/// Garbage makes an error a character (`@`) or a token (`;`): each stage keeps at most
+/// MAX_ERRORS of them, and at most MAX_RENDERED_ERRORS are rendered, each with its line.
+#[test]
+fn garbage_makes_a_bounded_number_of_errors() {
+    for garbage in [
+        "@".repeat(50_000),
+        "@\n".repeat(50_000),
+        ";".repeat(50_000),
+        "kill".repeat(20_000),
+    ] {
+        let c = compile(&format!("default kill;\n{garbage}\n"));
+        let Err(errors) = &c.result else {
+            panic!("garbage compiled");
+        };
+        assert!(
+            (1..=2 * MAX_ERRORS).contains(&errors.len()),
+            "{} errors",
+            errors.len()
+        );
+        let shown = c.render_errors();
+        let rendered = shown.matches(": error: ").count();
+        assert_eq!(rendered, errors.len().min(MAX_RENDERED_ERRORS), "{shown}");
+        if errors.len() > MAX_RENDERED_ERRORS {
+            let more = format!(
+                "{} more errors not shown",
+                errors.len() - MAX_RENDERED_ERRORS
+            );
+            assert!(shown.contains(&more), "{shown}");
+        }
+    }
+}
