@@ -78,7 +78,7 @@ fn chain(n: usize) -> MemLoader {
             format!("include \"c{}.policy\";\n", i + 1),
         );
     }
-    let deepest = format!("{}!fd == 0{}", "(".repeat(63), ")".repeat(63));
+    let deepest = format!("{}!(fd == 0){}", "(".repeat(62), ")".repeat(62));
     let condition = vec![deepest.as_str(); 256].join(" || ");
     loader.with(
         format!("c{n}.policy"),

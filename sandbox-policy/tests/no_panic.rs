@@ -160,7 +160,7 @@ fn endless_chains_are_an_error_not_a_stack_overflow() {
     assert!(errors_on_a_small_stack(text).contains("more than 256 comparisons in one condition"));
     // At the limit, the deepest condition still compiles on a small stack: 256 negated
     // comparisons, each under the deepest allowed nesting of parentheses.
-    let deepest = format!("{}!fd == 0{}", "(".repeat(63), ")".repeat(63));
+    let deepest = format!("{}!(fd == 0){}", "(".repeat(62), ")".repeat(62));
     let chain = vec![deepest.as_str(); 256].join(" || ");
     let text = format!("default kill;\nallow read if {chain};\n");
     std::thread::Builder::new()

@@ -1,6 +1,7 @@
 //! The parser: tokens to a [`File`]. Operator precedence follows Rust (`&` binds tighter than
 //! comparisons, which bind tighter than `&&`, then `||`), and mixing `&` with `|` without
-//! parentheses is rejected because Rust would read `flags & A | B` as `(flags & A) | B`.
+//! parentheses is rejected because Rust would read `flags & A | B` as `(flags & A) | B`; so is
+//! `!` before a comparison (`!fd == 1`), which Rust would apply to `fd` alone.
 //! After an error the parser skips to the next `;` and goes on, so every error is reported.
 
 use super::ast::*;
@@ -325,6 +326,18 @@ impl Parser<'_> {
         if self.is_punct(Punct::Bang) {
             self.nest()?;
             self.pos += 1;
+            // Rust reads `!fd == 1` as `(!fd) == 1`; negating the comparison instead would
+            // mean something else than the text says to a Rust reader, so it is an error.
+            let negates_a_condition = self.is_punct(Punct::Bang)
+                || (self.is_punct(Punct::LParen) && !self.paren_is_operand());
+            if !negates_a_condition {
+                self.nesting -= 1;
+                return Err(Diagnostic::new(
+                    self.here(),
+                    "`!` before a comparison: Rust would apply it to the operand alone",
+                )
+                .with_help("put the comparison in parentheses, `!(fd == 1)`, or use `!=`"));
+            }
             let inner = self.unary();
             self.nesting -= 1;
             return Ok(Expr::Not(Box::new(inner?)));
@@ -570,6 +583,28 @@ mod tests {
         assert_eq!(
             rule_text("allow x if (a == 1 || b == 2) && c == 3;"),
             "allow x if (a == 1 || b == 2) && c == 3"
+        );
+    }
+
+    /// `!` negates a parenthesised condition (or another `!`); before a comparison, where
+    /// Rust would negate the operand alone, it is an error.
+    #[test]
+    fn bang_before_a_comparison_is_rejected() {
+        for text in [
+            "allow write if !fd == 1;",
+            "allow write if !(fd & 3) == 0;",
+            "allow write if fd == 0 || !fd < 3;",
+        ] {
+            let (_, errors) = parse_text(text);
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            assert!(
+                errors[0].message.contains("`!` before a comparison"),
+                "{errors:?}"
+            );
+        }
+        assert_eq!(
+            rule_text("allow write if !(fd == 1) && !!(fd & 3 == 0);"),
+            "allow write if !(fd == 1) && !!(fd & 3 == 0)"
         );
     }
 
