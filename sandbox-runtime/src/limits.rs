@@ -89,7 +89,7 @@ pub(crate) struct Rlimit {
 }
 
 impl Limits {
-    /// Checks that no limit is zero.
+    /// Checks that no limit is zero, nor so large that it would mean no limit at all.
     pub fn validate(&self) -> Result<(), LimitError> {
         let durations = [("wall_time", self.wall_time), ("cpu_time", self.cpu_time)];
         for (name, d) in durations {
@@ -117,6 +117,14 @@ impl Limits {
             .is_some_and(|c| c.as_secs() >= libc::RLIM_INFINITY / 1000 - 1)
         {
             return Err(LimitError::TooLarge("cpu_time"));
+        }
+        // The monitor's deadline is the start plus the limit: one past what the clock can hold
+        // would be no deadline at all.
+        if self
+            .wall_time
+            .is_some_and(|w| std::time::Instant::now().checked_add(w).is_none())
+        {
+            return Err(LimitError::TooLarge("wall_time"));
         }
         Ok(())
     }
@@ -228,6 +236,14 @@ mod tests {
         assert!(matches!(
             l.validate(),
             Err(LimitError::TooLarge("cpu_time"))
+        ));
+        let l = Limits {
+            wall_time: Some(std::time::Duration::MAX),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            l.validate(),
+            Err(LimitError::TooLarge("wall_time"))
         ));
         let l = Limits {
             open_files: Some(u64::MAX - 1),
