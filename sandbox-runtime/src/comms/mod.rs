@@ -215,12 +215,14 @@ impl Comms {
         self.max_len
     }
 
-    /// Bounds how long one send or receive call may block (`None`: forever). A zero duration is
-    /// rounded up to one microsecond, since the kernel reads zero as "no timeout".
+    /// Bounds how long sending or receiving one message may take (`None`: forever). A zero
+    /// duration is rounded up to one microsecond, since the kernel reads zero as "no timeout".
     ///
-    /// With a timeout set, a signal interrupts the wait even under `SA_RESTART`, and the call
-    /// is retried only while less than the timeout has passed since it began: so it blocks at
-    /// most about twice the timeout however often signals come (a profiler's timer, say).
+    /// Each system call waits at most the timeout, and none is started (or retried after a
+    /// signal, which interrupts the wait even under `SA_RESTART`) once the timeout has passed
+    /// since the message began: so a call blocks at most about twice the timeout, however the
+    /// peer paces its bytes (one every so often, each within the timeout) and however often
+    /// signals come (a profiler's timer, say).
     pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let tv = match timeout {
             None => TimeVal::new(0, 0),
@@ -249,10 +251,14 @@ impl Comms {
         (nanos != NO_TIMEOUT).then(|| Duration::from_nanos(nanos))
     }
 
-    /// Whether a call that began at `began` and was just interrupted may be retried: always
-    /// without a timeout, otherwise while less than the timeout has passed.
-    fn may_retry(timeout: Option<Duration>, began: Instant) -> bool {
-        timeout.is_none_or(|t| began.elapsed() < t)
+    /// When a message begun now must be through: the timeout from now, if one is set.
+    fn deadline(&self) -> Option<Instant> {
+        self.timeout().and_then(|t| Instant::now().checked_add(t))
+    }
+
+    /// Whether another system call may start for a message that must be through by `deadline`.
+    fn in_time(deadline: Option<Instant>) -> bool {
+        deadline.is_none_or(|d| Instant::now() < d)
     }
 
     /// Sends a byte-string message.
@@ -385,10 +391,13 @@ impl Comms {
         fds: &[BorrowedFd<'_>],
     ) -> Result<(), CommsError> {
         let raw_fds: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        let (timeout, began) = (self.timeout(), Instant::now());
+        let deadline = self.deadline();
         let total = header.len() + payload.len();
         let mut sent = 0;
         while sent < total {
+            if sent > 0 && !Self::in_time(deadline) {
+                return Err(CommsError::Io(socket_error(Errno::EAGAIN, "send")));
+            }
             let iov = remaining_iov(header, payload, sent);
             let cmsgs: &[ControlMessage<'_>] = if sent == 0 && !raw_fds.is_empty() {
                 &[ControlMessage::ScmRights(&raw_fds)]
@@ -403,7 +412,7 @@ impl Comms {
                 None,
             ) {
                 Ok(n) => sent += n,
-                Err(Errno::EINTR) if Self::may_retry(timeout, began) => continue,
+                Err(Errno::EINTR) if Self::in_time(deadline) => continue,
                 Err(Errno::EINTR) => {
                     return Err(CommsError::Io(socket_error(Errno::EAGAIN, "send")))
                 }
@@ -422,13 +431,14 @@ impl Comms {
     /// sends a long message a byte at a time, each byte with descriptors attached, cannot fill
     /// this process's descriptor table.
     fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), CommsError> {
+        let deadline = self.deadline();
         let mut fds = Incoming::default();
         let mut raw = [0u8; HEADER_LEN];
-        let first = self.recv_some(&mut raw, &mut fds)?;
+        let first = self.recv_some(&mut raw, &mut fds, deadline)?;
         if first == 0 {
             return Err(CommsError::Closed);
         }
-        if self.recv_exact(&mut raw[first..])? < HEADER_LEN - first {
+        if self.recv_exact(&mut raw[first..], deadline)? < HEADER_LEN - first {
             return Err(CommsError::Truncated);
         }
         let header = Header::decode(raw);
@@ -447,7 +457,7 @@ impl Comms {
         }
         if tag != expected {
             // Consume the unexpected payload (and close any descriptor) to stay in sync.
-            self.recv_payload(header.len)?;
+            self.recv_payload(header.len, deadline)?;
             return Err(CommsError::WrongType {
                 expected,
                 got: header.tag,
@@ -460,19 +470,19 @@ impl Comms {
                 expected: fixed,
             });
         }
-        let payload = self.recv_payload(header.len)?;
+        let payload = self.recv_payload(header.len, deadline)?;
         Ok((payload, fds.keep()))
     }
 
     /// Reads exactly `len` payload bytes, growing the buffer only as data arrives.
-    fn recv_payload(&mut self, len: u32) -> Result<Vec<u8>, CommsError> {
+    fn recv_payload(&mut self, len: u32, deadline: Option<Instant>) -> Result<Vec<u8>, CommsError> {
         let len = len as usize;
         let mut out = Vec::with_capacity(len.min(RECV_CHUNK));
         while out.len() < len {
             let start = out.len();
             let want = (len - start).min(RECV_CHUNK);
             out.resize(start + want, 0);
-            if self.recv_exact(&mut out[start..])? < want {
+            if self.recv_exact(&mut out[start..], deadline)? < want {
                 return Err(CommsError::Truncated);
             }
         }
@@ -481,11 +491,15 @@ impl Comms {
 
     /// Fills `buf` unless the peer closes first; returns how many bytes were read. Descriptors
     /// that come along are closed as each read brings them.
-    fn recv_exact(&mut self, buf: &mut [u8]) -> Result<usize, CommsError> {
+    fn recv_exact(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, CommsError> {
         let mut done = 0;
         let mut stray = Incoming::default();
         while done < buf.len() {
-            let n = self.recv_some(&mut buf[done..], &mut stray)?;
+            let n = self.recv_some(&mut buf[done..], &mut stray, deadline)?;
             stray.discard();
             if n == 0 {
                 break;
@@ -495,13 +509,21 @@ impl Comms {
         Ok(done)
     }
 
-    /// One `recvmsg` call, retried on `EINTR` (see [`Comms::set_timeout`]). Every descriptor
+    /// One `recvmsg` call, retried on `EINTR`; none starts past `deadline` (see
+    /// [`Comms::set_timeout`]). Every descriptor
     /// the kernel installed goes to `fds` before anything can fail: when they did not all fit
     /// (`MSG_CTRUNC`: too many, or this process's descriptor table is full), those that came
     /// are still owned, and closed with `fds`, and the read is an error.
-    fn recv_some(&mut self, buf: &mut [u8], fds: &mut Incoming) -> Result<usize, CommsError> {
-        let (timeout, began) = (self.timeout(), Instant::now());
+    fn recv_some(
+        &mut self,
+        buf: &mut [u8],
+        fds: &mut Incoming,
+        deadline: Option<Instant>,
+    ) -> Result<usize, CommsError> {
         loop {
+            if !Self::in_time(deadline) {
+                return Err(CommsError::Io(socket_error(Errno::EAGAIN, "receive")));
+            }
             let mut iov = libc::iovec {
                 iov_base: buf.as_mut_ptr().cast(),
                 iov_len: buf.len(),
@@ -517,10 +539,8 @@ impl Comms {
             let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) };
             if n < 0 {
                 match Errno::last() {
-                    Errno::EINTR if Self::may_retry(timeout, began) => continue,
-                    Errno::EINTR => {
-                        return Err(CommsError::Io(socket_error(Errno::EAGAIN, "receive")))
-                    }
+                    // Retried while in time: the loop's first check ends it otherwise.
+                    Errno::EINTR => continue,
                     Errno::ECONNRESET => return Ok(0),
                     e => return Err(CommsError::Io(socket_error(e, "receive"))),
                 }

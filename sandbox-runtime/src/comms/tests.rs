@@ -542,3 +542,33 @@ fn a_lingering_socket_attached_as_a_stray_does_not_block_the_receiver() {
         "the receive did not return in 5 s (or failed): {got:?}"
     );
 }
+
+/// A peer that sends a message a byte at a time, each byte well within the timeout, cannot
+/// stretch one receive beyond about twice the timeout: the timeout bounds the message.
+#[test]
+fn a_trickling_peer_cannot_stretch_a_timed_receive() {
+    let (host, peer) = hostile_pair();
+    host.set_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut host = host;
+    let writer = thread::spawn(move || {
+        let mut message = header(Tag::Bytes as u32, 20).to_vec();
+        message.extend_from_slice(&[b'x'; 20]);
+        for byte in message {
+            if (&peer).write_all(&[byte]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let started = Instant::now();
+    let got = host.recv_bytes();
+    let took = started.elapsed();
+    assert!(
+        matches!(&got, Err(CommsError::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+        "{got:?} after {took:?}"
+    );
+    // 28 bytes a tenth of a second apart would take 2.8 s.
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    drop(host);
+    writer.join().unwrap();
+}
