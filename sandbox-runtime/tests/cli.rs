@@ -303,20 +303,26 @@ fn a_report_in_a_missing_directory_is_a_setup_error_before_the_run() {
 #[test]
 fn a_closed_output_pipe_ends_the_command_quietly() {
     use std::io::BufRead;
+    use std::os::fd::AsRawFd;
     use std::os::unix::process::ExitStatusExt;
     let s = ScratchDir::new("pipe");
-    // Far more errors than a pipe holds, so that the writer meets the closed pipe.
+    // Far more errors than the pipe holds (a page: the command renders at most 100 errors),
+    // so that the writer meets the closed pipe.
     let policy = s.write(
         "p.policy",
         format!("default kill;\n{}", "allow opne;\n".repeat(5000)),
     );
+    let (read_end, write_end) = std::io::pipe().unwrap();
+    // SAFETY: fcntl on a live pipe descriptor with an integer argument.
+    let size = unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    assert!(size >= 4096, "{}", std::io::Error::last_os_error());
     let mut child = cli_common::sandbox()
         .args(["check", &policy])
-        .stderr(std::process::Stdio::piped())
+        .stderr(write_end)
         .spawn()
         .unwrap();
     let mut first = String::new();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut err = std::io::BufReader::new(read_end);
     err.read_line(&mut first).unwrap();
     drop(err);
     let status = child.wait().unwrap();
