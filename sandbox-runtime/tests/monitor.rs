@@ -355,15 +355,23 @@ fn status_lets_the_mount_namespace_go_after_the_end() {
     assert_let_go_soon(&ns);
 }
 
-/// A wall-time limit too far off to add to the start is no deadline, not a failure.
+/// A wall-time limit too far off to add to the start would be no deadline at all, while the
+/// outcome listed it as enforced: it is refused as too large, as an unbounded CPU limit is,
+/// before anything runs.
 #[test]
-fn a_wall_time_limit_beyond_the_clock_is_no_deadline() {
-    let out = common::command("/bin/true")
+fn a_wall_time_limit_beyond_the_clock_is_refused() {
+    let err = common::command("/bin/true")
         .limits(Limits {
             wall_time: Some(Duration::MAX),
             ..Limits::default()
         })
         .output()
-        .unwrap();
-    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sandbox_runtime::SpawnError::Limit(sandbox_runtime::LimitError::TooLarge("wall_time"))
+        ),
+        "{err}"
+    );
 }
