@@ -276,11 +276,11 @@ mod tests {
         );
         assert_eq!(
             x86("mmap", [0, 4096, 5, 0x22, u64::MAX, 0]),
-            "mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, 0xffffffffffffffff, 0)"
+            "mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, 0xffffffff, 0)"
         );
         assert_eq!(
             x86("mmap", [0, 4096, 3, 0x40022, u64::MAX, 0]),
-            "mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0xffffffffffffffff, 0)"
+            "mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0xffffffff, 0)"
         );
         assert_eq!(x86("kill", [1, 9, 0, 0, 0, 0]), "kill(1, SIGKILL)");
         assert_eq!(

@@ -104,26 +104,28 @@ OVERRIDES = {
         # arch/x86/kernel/ioport.c
         "iopl": "unsigned int level",
         "ioperm": "unsigned long from, unsigned long num, int turn_on",
-        # arch/x86/kernel/sys_x86_64.c
+        # arch/x86/kernel/sys_x86_64.c. The kernel declares fd `unsigned long` but hands it to
+        # fget(unsigned int): only its low 32 bits count, so it is compared as such.
         "mmap": "unsigned long addr, unsigned long length, unsigned long prot,"
-        " unsigned long flags, unsigned long fd, unsigned long offset",
+        " unsigned long flags, unsigned int fd, unsigned long offset",
         # arch/x86/kernel/signal.c
         "rt_sigreturn": "void",
-        # kernel/fork.c without CONFIG_CLONE_BACKWARDS*
-        "clone": "unsigned long flags, unsigned long stack, int __user *parent_tid,"
+        # kernel/fork.c without CONFIG_CLONE_BACKWARDS*. The kernel reads only
+        # lower_32_bits(clone_flags), so flags are compared on their low 32 bits.
+        "clone": "unsigned int flags, unsigned long stack, int __user *parent_tid,"
         " int __user *child_tid, unsigned long tls",
         # arch/x86/kernel/tls.c: only the 32-bit ABIs implement these; the numbers exist.
         "set_thread_area": "struct user_desc __user *u_info",
         "get_thread_area": "struct user_desc __user *u_info",
     },
     "aarch64": {
-        # arch/arm64/kernel/sys.c
+        # arch/arm64/kernel/sys.c; fd as on x86_64.
         "mmap": "unsigned long addr, unsigned long length, unsigned long prot,"
-        " unsigned long flags, unsigned long fd, unsigned long offset",
+        " unsigned long flags, unsigned int fd, unsigned long offset",
         # arch/arm64/kernel/signal.c
         "rt_sigreturn": "void",
-        # kernel/fork.c with CONFIG_CLONE_BACKWARDS: tls before child_tid.
-        "clone": "unsigned long flags, unsigned long stack, int __user *parent_tid,"
+        # kernel/fork.c with CONFIG_CLONE_BACKWARDS: tls before child_tid; flags as on x86_64.
+        "clone": "unsigned int flags, unsigned long stack, int __user *parent_tid,"
         " unsigned long tls, int __user *child_tid",
     },
 }

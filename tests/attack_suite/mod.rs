@@ -406,6 +406,33 @@ fn int_argument_deny_rule_is_not_bypassed_by_high_bits() {
     assert_eq!(r.value("tiocgwinsz"), "ENOTTY", "{r}");
 }
 
+/// `clone`'s flags and `mmap`'s fd are `unsigned long` in the kernel's prototypes, but the
+/// kernel reads only their low 32 bits (`lower_32_bits(clone_flags)`, `fget(unsigned int)`): a
+/// deny rule on them is not bypassed by setting high bits either.
+#[test]
+fn deny_rules_on_args_the_kernel_truncates_are_not_bypassed_by_high_bits() {
+    let _g = shared();
+    let p = compile(
+        "default allow; errno(EPERM) clone if flags == 0x11; errno(EPERM) mmap if fd == 3;",
+    );
+    let eperm = RET_ERRNO | libc::EPERM as u32;
+    let (clone, mmap) = (56, 9);
+    for high in [0, 1 << 32, 0xffff_ffff << 32] {
+        assert_eq!(
+            verdict(&p, AUDIT_ARCH_X86_64, clone, [0x11 | high, 0, 0, 0, 0, 0]),
+            eperm,
+            "clone flags {:#x}",
+            0x11 | high
+        );
+        assert_eq!(
+            verdict(&p, AUDIT_ARCH_X86_64, mmap, [0, 4096, 1, 1, 3 | high, 0]),
+            eperm,
+            "mmap fd {:#x}",
+            3 | high
+        );
+    }
+}
+
 #[test]
 fn at_fdcwd_allow_rule_accepts_both_encodings() {
     let _g = shared();

@@ -1459,7 +1459,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "clone",
         nr: 220,
         args: &[
-            arg("flags", U64),
+            arg("flags", U32),
             arg("stack", U64),
             arg("parent_tid", Ptr),
             arg("tls", U64),
@@ -1479,7 +1479,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
             arg("length", U64),
             arg("prot", U64),
             arg("flags", U64),
-            arg("fd", U64),
+            arg("fd", U32),
             arg("offset", U64),
         ],
     },

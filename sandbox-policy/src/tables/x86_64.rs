@@ -64,7 +64,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
             arg("length", U64),
             arg("prot", U64),
             arg("flags", U64),
-            arg("fd", U64),
+            arg("fd", U32),
             arg("offset", U64),
         ],
     },
@@ -374,7 +374,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "clone",
         nr: 56,
         args: &[
-            arg("flags", U64),
+            arg("flags", U32),
             arg("stack", U64),
             arg("parent_tid", Ptr),
             arg("child_tid", Ptr),
