@@ -30,7 +30,8 @@ pub struct Limits {
     pub address_space: Option<u64>,
     /// Memory of the whole sandbox, in bytes.
     pub memory: Option<u64>,
-    /// Number of processes (and threads) in the sandbox.
+    /// Number of processes (and threads) in the sandbox, its init included: the program and
+    /// its children get one fewer.
     pub pids: Option<u64>,
     /// Largest file the program may write, in bytes.
     pub file_size: Option<u64>,

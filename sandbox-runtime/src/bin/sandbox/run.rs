@@ -91,7 +91,8 @@ pub struct SandboxArgs {
     /// Memory limit for the whole sandbox (suffixes K, M, G).
     #[arg(long, value_name = "BYTES")]
     memory: Option<String>,
-    /// Maximum number of processes and threads in the sandbox.
+    /// Maximum number of processes and threads in the sandbox, its init included (the
+    /// program and its children get N-1).
     #[arg(long, value_name = "N")]
     pids: Option<u64>,
     /// Largest file the program may write (suffixes K, M, G).
