@@ -510,10 +510,10 @@ impl Comms {
     }
 
     /// One `recvmsg` call, retried on `EINTR`; none starts past `deadline` (see
-    /// [`Comms::set_timeout`]). Every descriptor
-    /// the kernel installed goes to `fds` before anything can fail: when they did not all fit
-    /// (`MSG_CTRUNC`: too many, or this process's descriptor table is full), those that came
-    /// are still owned, and closed with `fds`, and the read is an error.
+    /// [`Comms::set_timeout`]). Every descriptor the kernel installed goes to `fds` before
+    /// anything can fail: when they did not all fit (`MSG_CTRUNC`: too many, or this process's
+    /// descriptor table is full), those that came are still owned, and closed with `fds`, and
+    /// the read is an error.
     fn recv_some(
         &mut self,
         buf: &mut [u8],
