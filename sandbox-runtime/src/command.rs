@@ -123,10 +123,6 @@ pub struct SandboxCommand {
     pub(crate) use_fork_server: bool,
     pub(crate) policy: Option<Arc<Policy>>,
     pub(crate) syscall_mode: SyscallMode,
-    /// Sockets the monitor shuts down once the sandbox has ended: the sandboxee's end of a
-    /// sandboxed function's channel, so that the host's end reports the end even if the
-    /// sandboxee left a reference to its own end in flight, in the host's receive queue.
-    pub(crate) shut_down_at_end: Vec<OwnedFd>,
 }
 
 impl SandboxCommand {
@@ -151,7 +147,6 @@ impl SandboxCommand {
             use_fork_server: true,
             policy: None,
             syscall_mode: SyscallMode::Enforce,
-            shut_down_at_end: Vec::new(),
         }
     }
 

@@ -19,11 +19,6 @@
 //! groups) besides what the function itself does. A name that is not registered makes the
 //! sandboxee exit with code [`UNKNOWN_FUNCTION_EXIT`].
 //!
-//! Once the sandbox has ended, the host's end of the channel reads what is left, then reports
-//! [`crate::comms::CommsError::Closed`], and sends fail with it: the runtime shuts the
-//! sandboxee's end down after reaping the sandbox, even if the sandboxee sent a reference to
-//! its own end to the host, where it would otherwise keep the channel open.
-//!
 //! Spawning is safe from a multi-threaded host: the runtime starts the sandbox with a fork-like
 //! clone whose child only makes raw system calls on a plan prepared beforehand, then execs.
 //! Calling [`crate::start_fork_server`] right after `dispatch` makes every sandbox a clone of
@@ -180,12 +175,6 @@ impl SandboxedFunction {
         if let Some(p) = &self.policy {
             cmd.policy(p);
         }
-        // A sandboxee could send its own end to the host, attached to a message the host never
-        // reads: the channel would then never close, and a send to a dead sandbox block.
-        let shut_down_at_end = sandboxee
-            .try_clone()
-            .map_err(|e| os("duplicate the comms end", e))?;
-        cmd.shut_down_at_end.push(shut_down_at_end);
         cmd.pass_fd(sandboxee, COMMS_FD);
         Ok((cmd, host))
     }

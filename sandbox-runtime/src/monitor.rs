@@ -123,8 +123,6 @@ pub(crate) struct Monitor {
     /// The sandbox's cgroup, if memory or pids are limited through one; dropped (killing
     /// anything left and removing it) after init is reaped.
     pub cgroup: Option<Cgroup>,
-    /// Sockets shut down (both ways) after init is reaped (see `SandboxCommand`).
-    pub shut_down_at_end: Vec<OwnedFd>,
 }
 
 /// What the monitor has learnt so far.
@@ -662,10 +660,6 @@ impl Monitor {
             .and_then(Cgroup::memory_peak_bytes)
             .map(|b| b / 1024);
         drop(self.cgroup);
-        for socket in &self.shut_down_at_end {
-            // SAFETY: a socket descriptor this monitor owns; no memory is passed.
-            unsafe { libc::shutdown(socket.as_raw_fd(), libc::SHUT_RDWR) };
-        }
         Outcome {
             status,
             wall_time,

@@ -434,7 +434,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         enforced,
         descriptions,
         cgroup,
-        shut_down_at_end: std::mem::take(&mut cmd.shut_down_at_end),
     };
     Ok(Started {
         pid,
