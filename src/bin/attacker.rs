@@ -444,9 +444,6 @@ fn after_violation(path: &str, go: Option<&std::sync::atomic::AtomicBool>) {
     if let Some(go) = go {
         go.store(true, std::sync::atomic::Ordering::SeqCst);
     }
-    if let Some(go) = go {
-        go.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
     // SAFETY: integer arguments.
     let r = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     let e = errno();

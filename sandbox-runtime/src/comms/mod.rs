@@ -152,7 +152,8 @@ pub enum CommsError {
 pub struct Comms {
     fd: OwnedFd,
     max_len: u32,
-    cmsg_buf: Vec<u8>,
+    /// The control area for `recvmsg`, in words so that it is aligned for `cmsghdr`.
+    cmsg_buf: Vec<u64>,
     /// What [`Comms::set_timeout`] set, in nanoseconds ([`NO_TIMEOUT`]: none), which also
     /// bounds the retries of an interrupted call. Atomic so that `Comms` stays `Sync`.
     timeout_nanos: AtomicU64,
@@ -309,9 +310,9 @@ impl Comms {
 
     /// Receives a descriptor; it is close-on-exec in this process.
     pub fn recv_fd(&mut self) -> Result<OwnedFd, CommsError> {
-        // Any descriptor beyond the first is closed on drop.
-        let fds = self.recv_message(Tag::Fd)?.1;
-        fds.into_iter().next().ok_or(CommsError::NoFd)
+        // Any descriptor beyond the first is closed on drop, without lingering.
+        let mut fds = self.recv_message(Tag::Fd)?.1;
+        fds.take_first().ok_or(CommsError::NoFd)
     }
 
     /// Sends duplicates of `fds` in one message, at most [`Comms::MAX_FDS`] of them; the caller
@@ -337,13 +338,14 @@ impl Comms {
             .try_into()
             .map(u32::from_le_bytes)
             .map_err(|_| CommsError::Truncated)?;
-        if fds.len() != announced as usize {
+        if fds.0.len() != announced as usize {
+            // What it did carry is closed on drop, without lingering.
             return Err(CommsError::FdCount {
                 announced,
-                carried: fds.len(),
+                carried: fds.0.len(),
             });
         }
-        Ok(fds)
+        Ok(fds.keep())
     }
 
     /// The most descriptors [`Comms::send_fds`] sends in one message (the kernel's
@@ -430,7 +432,7 @@ impl Comms {
     /// descriptors message). Any that come with a later read are closed at once: a peer that
     /// sends a long message a byte at a time, each byte with descriptors attached, cannot fill
     /// this process's descriptor table.
-    fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), CommsError> {
+    fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Incoming), CommsError> {
         let deadline = self.deadline();
         let mut fds = Incoming::default();
         let mut raw = [0u8; HEADER_LEN];
@@ -471,7 +473,7 @@ impl Comms {
             });
         }
         let payload = self.recv_payload(header.len, deadline)?;
-        Ok((payload, fds.keep()))
+        Ok((payload, fds))
     }
 
     /// Reads exactly `len` payload bytes, growing the buffer only as data arrives.
@@ -533,7 +535,7 @@ impl Comms {
             hdr.msg_iov = &mut iov;
             hdr.msg_iovlen = 1;
             hdr.msg_control = self.cmsg_buf.as_mut_ptr().cast();
-            hdr.msg_controllen = self.cmsg_buf.len() as _;
+            hdr.msg_controllen = (self.cmsg_buf.len() * size_of::<u64>()) as _;
             // SAFETY: hdr points at `iov` (into `buf`) and at `cmsg_buf`, both live and of the
             // lengths given; the kernel writes at most that much.
             let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) };
@@ -556,11 +558,12 @@ impl Comms {
     }
 }
 
-/// A zeroed control area for `recvmsg` with room for `fds` descriptors.
-fn control_area(fds: usize) -> Vec<u8> {
+/// A zeroed control area for `recvmsg` with room for `fds` descriptors, aligned for
+/// `cmsghdr` (whose alignment is that of its `size_t` length).
+fn control_area(fds: usize) -> Vec<u64> {
     // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE((fds * size_of::<RawFd>()) as u32) };
-    vec![0; space as usize]
+    let space = unsafe { libc::CMSG_SPACE((fds * size_of::<RawFd>()) as u32) } as usize;
+    vec![0; space.div_ceil(size_of::<u64>())]
 }
 
 /// Takes ownership of the descriptors of every `SCM_RIGHTS` message in `hdr`'s control area.
@@ -571,8 +574,9 @@ fn control_area(fds: usize) -> Vec<u8> {
 unsafe fn take_descriptors(hdr: &libc::msghdr, fds: &mut Incoming) {
     let header_len = libc::CMSG_LEN(0) as usize;
     // SAFETY (whole block): CMSG_FIRSTHDR and CMSG_NXTHDR stay within msg_controllen bytes of
-    // msg_control and return null at the end; the control area may not be aligned for
-    // cmsghdr, so it and the descriptors are read unaligned.
+    // msg_control, which is aligned for cmsghdr (`control_area`), and return null at the end;
+    // the descriptors after a header need not be aligned for reading, so they (and, alike,
+    // the header) are read unaligned.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
         while !cmsg.is_null() {
@@ -601,6 +605,11 @@ impl Incoming {
     /// Hands the descriptors out; the caller owns them from now on.
     fn keep(mut self) -> Vec<OwnedFd> {
         std::mem::take(&mut self.0)
+    }
+
+    /// Hands the first descriptor out, if any; the rest stay here.
+    fn take_first(&mut self) -> Option<OwnedFd> {
+        (!self.0.is_empty()).then(|| self.0.remove(0))
     }
 
     /// Closes every descriptor held, without lingering.

@@ -491,16 +491,13 @@ fn descriptors_of_a_cut_off_message_are_closed() {
     );
 }
 
-/// A TCP socket whose unsent data cannot leave and whose linger time is long, attached to a
-/// message that carries no descriptors: closing it would block the receiving thread for the
-/// linger time. It is closed without lingering, and the receive returns at once.
-#[test]
-fn a_lingering_socket_attached_as_a_stray_does_not_block_the_receiver() {
+/// A TCP socket whose unsent data cannot leave (its peer, returned with it, never reads) and
+/// whose linger time is an hour: closing its last reference would block for that long.
+fn lingering_socket() -> (std::net::TcpStream, std::net::TcpStream) {
     use std::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    // Never read: the sender's data stays unsent once both buffers are full.
-    let (_receiver, _) = listener.accept().unwrap();
+    let (receiver, _) = listener.accept().unwrap();
     sender.set_nonblocking(true).unwrap();
     let chunk = [0u8; 65536];
     while (&sender).write(&chunk).is_ok() {}
@@ -519,28 +516,74 @@ fn a_lingering_socket_attached_as_a_stray_does_not_block_the_receiver() {
         )
     };
     assert_eq!(r, 0, "{}", io::Error::last_os_error());
-    let (mut host, peer) = hostile_pair();
-    let head = header(Tag::Bytes as u32, 2);
-    let iov = [IoSlice::new(&head), IoSlice::new(b"hi")];
+    (sender, receiver)
+}
+
+/// Sends one message of `tag` with `payload` and `fds` attached from `peer`.
+fn send_with(peer: &UnixStream, tag: Tag, payload: &[u8], fds: &[RawFd]) {
+    let head = header(tag as u32, payload.len() as u32);
+    let iov = [IoSlice::new(&head), IoSlice::new(payload)];
     socket::sendmsg::<()>(
         peer.as_raw_fd(),
         &iov,
-        &[ControlMessage::ScmRights(&[sender.as_raw_fd()])],
+        &[ControlMessage::ScmRights(fds)],
         MsgFlags::empty(),
         None,
     )
     .unwrap();
-    // The host's copy is now the last.
-    drop(sender);
+}
+
+/// Runs `receive` on the host end on a thread of its own; its result, unless it takes more
+/// than 5 s.
+fn within_5_s<T: Send + 'static>(
+    mut host: Comms,
+    receive: impl FnOnce(&mut Comms) -> T + Send + 'static,
+) -> Option<T> {
     let (done_tx, done) = std::sync::mpsc::channel();
     thread::spawn(move || {
-        let _ = done_tx.send(host.recv_bytes());
+        let _ = done_tx.send(receive(&mut host));
     });
-    let got = done.recv_timeout(Duration::from_secs(5));
-    assert!(
-        matches!(&got, Ok(Ok(bytes)) if bytes == b"hi"),
-        "the receive did not return in 5 s (or failed): {got:?}"
-    );
+    done.recv_timeout(Duration::from_secs(5)).ok()
+}
+
+/// A lingering socket attached where the receiver keeps no descriptor is closed without
+/// lingering, and the receive returns at once: a message that carries none (a stray), an `FD`
+/// message's descriptors beyond the first, and those of an `FDS` message with the wrong count.
+#[test]
+fn a_lingering_socket_the_receiver_does_not_keep_does_not_block_it() {
+    for case in [
+        "stray",
+        "second of an fd message",
+        "fds message with a wrong count",
+    ] {
+        let (sender, _receiver) = lingering_socket();
+        let (host, peer) = hostile_pair();
+        let (pipe_read, _pipe_write) = nix::unistd::pipe().unwrap();
+        match case {
+            "stray" => send_with(&peer, Tag::Bytes, b"hi", &[sender.as_raw_fd()]),
+            "second of an fd message" => send_with(
+                &peer,
+                Tag::Fd,
+                &[0],
+                &[pipe_read.as_raw_fd(), sender.as_raw_fd()],
+            ),
+            _ => send_with(&peer, Tag::Fds, &3u32.to_le_bytes(), &[sender.as_raw_fd()]),
+        }
+        // The host's copy is now the last.
+        drop(sender);
+        let got = within_5_s(host, move |host| match case {
+            "stray" => host.recv_bytes().map(|b| b == b"hi"),
+            "second of an fd message" => host.recv_fd().map(|_| true),
+            _ => host
+                .recv_fds()
+                .map(|_| false)
+                .or_else(|e| Ok(matches!(e, CommsError::FdCount { .. }))),
+        });
+        assert!(
+            matches!(got, Some(Ok(true))),
+            "{case}: the receive did not return in 5 s, or not as expected: {got:?}"
+        );
+    }
 }
 
 /// A peer that sends a message a byte at a time, each byte well within the timeout, cannot
