@@ -219,10 +219,12 @@ impl Comms {
     /// Bounds how long sending or receiving one message may take (`None`: forever). A zero
     /// duration is rounded up to one microsecond, since the kernel reads zero as "no timeout".
     ///
-    /// Each system call waits at most the timeout, and none is started (or retried after a
-    /// signal, which interrupts the wait even under `SA_RESTART`) once the timeout has passed
-    /// since the message began: so a call blocks at most about twice the timeout, however the
-    /// peer paces its bytes (one every so often, each within the timeout) and however often
+    /// Each system call waits at most the timeout. Once the timeout has passed since a send
+    /// began, or since the first byte of a received message came, no call waits any more (nor
+    /// is one retried after a signal, which interrupts a wait even under `SA_RESTART`): what
+    /// the socket holds is still taken, and the first call that would have to wait fails the
+    /// message as timed out. So a call blocks at most about twice the timeout, however the peer
+    /// paces its bytes (one every so often, each within the timeout) and however often
     /// signals come (a profiler's timer, say).
     pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let tv = match timeout {
@@ -257,7 +259,8 @@ impl Comms {
         self.timeout().and_then(|t| Instant::now().checked_add(t))
     }
 
-    /// Whether another system call may start for a message that must be through by `deadline`.
+    /// Whether a system call for a message that must be through by `deadline` may still wait
+    /// (else it only takes what is there, `MSG_DONTWAIT`).
     fn in_time(deadline: Option<Instant>) -> bool {
         deadline.is_none_or(|d| Instant::now() < d)
     }
@@ -397,24 +400,21 @@ impl Comms {
         let total = header.len() + payload.len();
         let mut sent = 0;
         while sent < total {
-            if sent > 0 && !Self::in_time(deadline) {
-                return Err(CommsError::Io(socket_error(Errno::EAGAIN, "send")));
-            }
+            let late = !Self::in_time(deadline);
+            let flags = if late {
+                MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT
+            } else {
+                MsgFlags::MSG_NOSIGNAL
+            };
             let iov = remaining_iov(header, payload, sent);
             let cmsgs: &[ControlMessage<'_>] = if sent == 0 && !raw_fds.is_empty() {
                 &[ControlMessage::ScmRights(&raw_fds)]
             } else {
                 &[]
             };
-            match socket::sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
+            match socket::sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, flags, None) {
                 Ok(n) => sent += n,
-                Err(Errno::EINTR) if Self::in_time(deadline) => continue,
+                Err(Errno::EINTR) if !late => continue,
                 Err(Errno::EINTR) => {
                     return Err(CommsError::Io(socket_error(Errno::EAGAIN, "send")))
                 }
@@ -433,13 +433,15 @@ impl Comms {
     /// sends a long message a byte at a time, each byte with descriptors attached, cannot fill
     /// this process's descriptor table.
     fn recv_message(&mut self, expected: Tag) -> Result<(Vec<u8>, Incoming), CommsError> {
-        let deadline = self.deadline();
         let mut fds = Incoming::default();
         let mut raw = [0u8; HEADER_LEN];
-        let first = self.recv_some(&mut raw, &mut fds, deadline)?;
+        // The wait for a message to begin is bounded by the socket's own timeout (and its
+        // retries after signals by the deadline); the rest of it by a deadline from there.
+        let first = self.recv_some(&mut raw, &mut fds, self.deadline())?;
         if first == 0 {
             return Err(CommsError::Closed);
         }
+        let deadline = self.deadline();
         if self.recv_exact(&mut raw[first..], deadline)? < HEADER_LEN - first {
             return Err(CommsError::Truncated);
         }
@@ -511,7 +513,7 @@ impl Comms {
         Ok(done)
     }
 
-    /// One `recvmsg` call, retried on `EINTR`; none starts past `deadline` (see
+    /// One `recvmsg` call, retried on `EINTR`; past `deadline` it does not wait (see
     /// [`Comms::set_timeout`]). Every descriptor the kernel installed goes to `fds` before
     /// anything can fail: when they did not all fit (`MSG_CTRUNC`: too many, or this process's
     /// descriptor table is full), those that came are still owned, and closed with `fds`, and
@@ -523,9 +525,11 @@ impl Comms {
         deadline: Option<Instant>,
     ) -> Result<usize, CommsError> {
         loop {
-            if !Self::in_time(deadline) {
-                return Err(CommsError::Io(socket_error(Errno::EAGAIN, "receive")));
-            }
+            let flags = if Self::in_time(deadline) {
+                libc::MSG_CMSG_CLOEXEC
+            } else {
+                libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT
+            };
             let mut iov = libc::iovec {
                 iov_base: buf.as_mut_ptr().cast(),
                 iov_len: buf.len(),
@@ -538,10 +542,10 @@ impl Comms {
             hdr.msg_controllen = (self.cmsg_buf.len() * size_of::<u64>()) as _;
             // SAFETY: hdr points at `iov` (into `buf`) and at `cmsg_buf`, both live and of the
             // lengths given; the kernel writes at most that much.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) };
+            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut hdr, flags) };
             if n < 0 {
                 match Errno::last() {
-                    // Retried while in time: the loop's first check ends it otherwise.
+                    // Retried; past the deadline the retry does not wait.
                     Errno::EINTR => continue,
                     Errno::ECONNRESET => return Ok(0),
                     e => return Err(CommsError::Io(socket_error(e, "receive"))),

@@ -615,3 +615,18 @@ fn a_trickling_peer_cannot_stretch_a_timed_receive() {
     drop(host);
     writer.join().unwrap();
 }
+
+/// Past the deadline a receive still takes what the socket holds: with a zero timeout, a
+/// message that is all there is read whole, and only one that is not fails as timed out.
+#[test]
+fn a_message_already_there_is_taken_whatever_the_timeout() {
+    let (mut host, mut peer) = comms_pair();
+    host.set_timeout(Some(Duration::ZERO)).unwrap();
+    peer.send_bytes(&[7; 1024]).unwrap();
+    assert_eq!(host.recv_bytes().unwrap(), vec![7; 1024]);
+    let got = host.recv_bytes();
+    assert!(
+        matches!(&got, Err(CommsError::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+        "{got:?}"
+    );
+}
