@@ -474,3 +474,20 @@ fn groups_left_by_killed_hosts_of_this_pid_namespace_are_removed() {
         "(stale, of a running host, of another pid namespace) still there"
     );
 }
+
+/// Where memory and pids are mounted as one v1 hierarchy, one group holds both limits: two
+/// would each take the process from the other, and one of the limits with it. (The directory
+/// is a plain one: only the groups' making is checked here.)
+#[test]
+fn one_v1_hierarchy_for_memory_and_pids_makes_one_group() {
+    let own = std::env::temp_dir().join(format!("sandbox-cgroup-shared-{}", std::process::id()));
+    fs::create_dir_all(&own).unwrap();
+    let group = Cgroup::create_v1(PREFIX, "g", Some(&own), Some(&own)).unwrap();
+    let dirs = group.dirs.clone();
+    let (memory, pids) = (group.memory_dir.clone(), group.pids_dir.clone());
+    std::mem::forget(group);
+    fs::remove_dir_all(&own).unwrap();
+    assert_eq!(dirs, [own.join(PREFIX).join("g")]);
+    assert_eq!(memory, Some(dirs[0].clone()));
+    assert_eq!(pids, memory);
+}
