@@ -58,8 +58,14 @@ impl Compilation {
                 n - MAX_RENDERED_ERRORS
             ));
         }
+        // The lexer and the parser each stop counting at MAX_ERRORS.
+        let at_least = if n >= crate::diag::MAX_ERRORS {
+            "at least "
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "error: could not compile the policy due to {n} error{}\n",
+            "error: could not compile the policy due to {at_least}{n} error{}\n",
             if n == 1 { "" } else { "s" }
         ));
         out

@@ -83,6 +83,9 @@ fn garbage_makes_a_bounded_number_of_errors() {
         let shown = c.render_errors();
         let rendered = shown.matches(": error: ").count();
         assert_eq!(rendered, errors.len().min(MAX_RENDERED_ERRORS), "{shown}");
+        if errors.len() >= MAX_ERRORS {
+            assert!(shown.contains("due to at least "), "{shown}");
+        }
         if errors.len() > MAX_RENDERED_ERRORS {
             let more = format!(
                 "{} more errors not shown",
