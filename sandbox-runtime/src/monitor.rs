@@ -632,8 +632,13 @@ impl Monitor {
                 Status::Exited(libc::WEXITSTATUS(ws))
             } else {
                 let sig = libc::WTERMSIG(ws);
+                // The CPU limit ran out only if the sandbox used about that much CPU: a program
+                // can also send itself SIGXCPU (or SIGKILL). The soft limit's SIGXCPU comes when
+                // the process's own time reaches the limit, which the sandbox's total includes
+                // (a tenth is left for rounding); the hard limit's SIGKILL a second later.
                 let cpu_out = self.cpu_limit.is_some_and(|l| {
-                    sig == libc::SIGXCPU || (sig == libc::SIGKILL && !killed && cpu_time >= l)
+                    (sig == libc::SIGXCPU && cpu_time * 10 >= l * 9)
+                        || (sig == libc::SIGKILL && !killed && cpu_time >= l)
                 });
                 if cpu_out {
                     Status::Timeout

@@ -198,6 +198,25 @@ fn an_open_files_limit_with_no_room_for_the_listener_is_a_setup_error() {
     assert!(out.stdout.is_empty(), "the program ran: {:?}", out.stdout);
 }
 
+/// SIGXCPU the program sends itself, long before its CPU limit, is a signal, not a time-out.
+#[test]
+fn a_sigxcpu_the_program_sends_itself_is_no_time_out() {
+    let out = common::command("/bin/sh")
+        .args(["-c", "kill -XCPU $$"])
+        .limits(Limits {
+            cpu_time: Some(Duration::from_secs(1)),
+            ..Limits::default()
+        })
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Signaled(libc::SIGXCPU),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn cpu_time_limit_times_out() {
     let out = common::command("/bin/sh")
