@@ -23,6 +23,12 @@ pub const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 /// The bit that marks an x32-ABI syscall number on x86-64.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
+/// Whether a call of architecture `audit_arch` with number `nr` is an x32 call: x86-64's
+/// architecture value with [`X32_SYSCALL_BIT`] set in the number.
+pub fn is_x32_call(audit_arch: u32, nr: u32) -> bool {
+    audit_arch == AUDIT_ARCH_X86_64 && nr & X32_SYSCALL_BIT != 0
+}
+
 impl Arch {
     /// Every supported architecture, in a fixed order (the order of generated tables).
     pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];

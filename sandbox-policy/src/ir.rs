@@ -5,7 +5,7 @@
 //! generated program must reproduce.
 
 use crate::action::{Action, Tag, Verdict};
-use crate::arch::{Arch, X32_SYSCALL_BIT};
+use crate::arch::{is_x32_call, Arch};
 use std::collections::BTreeMap;
 
 /// An unsigned comparison operator.
@@ -164,7 +164,7 @@ impl ArchIr {
     /// The verdict the kernel must reach for a native-architecture call. This includes the
     /// prelude's x32 check; the architecture check is [`ArchIr::decide_full`]'s.
     pub fn decide(&self, nr: u32, args: &[u64; 6]) -> Verdict {
-        if self.arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
+        if is_x32_call(self.arch.audit_arch(), nr) {
             return Verdict::new(Action::Kill, Tag::X32);
         }
         self.syscalls

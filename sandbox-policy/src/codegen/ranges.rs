@@ -3,7 +3,7 @@
 
 use super::leaf::{normalize, LeafKey};
 use crate::action::{Action, Tag, Verdict};
-use crate::arch::{Arch, X32_SYSCALL_BIT};
+use crate::arch::{is_x32_call, Arch};
 use crate::ir::ArchIr;
 use crate::tables;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,7 +44,7 @@ impl Partition {
 
 /// Whether `nr` is an x32 number that the prelude's x32 rule decides.
 fn is_x32(arch: Arch, nr: u32) -> bool {
-    arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0
+    is_x32_call(arch.audit_arch(), nr)
 }
 
 /// Cuts the number space of `ir` into ranges.

@@ -4,7 +4,7 @@
 //! done with signed integers): the generated filter must agree with it on every input.
 
 use crate::action::{Action, Tag, Verdict};
-use crate::arch::{Arch, X32_SYSCALL_BIT};
+use crate::arch::{is_x32_call, Arch};
 use crate::compiled::RuleMeta;
 use crate::ir::CmpOp;
 use crate::tables::ArgType;
@@ -153,7 +153,7 @@ impl CheckedPolicy {
                 rule: None,
             };
         }
-        if arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
+        if is_x32_call(audit_arch, nr) {
             return Decided {
                 verdict: Verdict::new(Action::Kill, Tag::X32),
                 rule: None,
