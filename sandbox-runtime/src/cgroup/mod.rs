@@ -175,11 +175,9 @@ impl Cgroup {
             let Some(own) = own else { continue };
             // Memory and pids mounted as one hierarchy: one group holds both limits (a second
             // one there would take the process away from the first, and its limit with it).
-            if !is_memory && memory == Some(own) {
+            if !is_memory && memory == Some(own) && group.memory_dir.is_some() {
                 group.pids_dir.clone_from(&group.memory_dir);
-                if group.memory_dir.is_some() {
-                    continue;
-                }
+                continue;
             }
             let parent = own.join(prefix);
             match make_group(&parent, name, |_| Ok(())) {
