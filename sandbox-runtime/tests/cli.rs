@@ -740,6 +740,57 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
     }
 }
 
+/// A command started with SIGHUP ignored (`nohup`) keeps it ignored: a closed terminal does
+/// not end it or its sandbox. Other ending signals still do.
+#[test]
+fn an_ignored_hangup_stays_ignored() {
+    let s = ScratchDir::new("signal-ignored");
+    let policy = s.write("p.policy", "default allow;\n");
+    let tag = format!("cli-signal-ignored-{}", std::process::id());
+    let tool = std::process::Command::new("/bin/sh")
+        .args(["-c", "trap '' HUP; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_sandbox"))
+        .args(["run", "--policy", &policy])
+        .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+        .args(["--", "/bin/sh", "-c", "sleep 60; :", &tag])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut tool = KilledOnDrop(tool);
+    let tool = &mut tool.0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !tagged_process_exists(&tag) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: our child (the shell exec'd the command), not reaped yet.
+    unsafe { libc::kill(tool.id() as libc::pid_t, libc::SIGHUP) };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        tool.try_wait().unwrap().is_none(),
+        "SIGHUP ended the command"
+    );
+    assert!(tagged_process_exists(&tag), "SIGHUP ended the sandbox");
+    // SAFETY: as above.
+    unsafe { libc::kill(tool.id() as libc::pid_t, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = tool.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(10),
+            "the command did not end on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    assert!(!tagged_process_exists(&tag), "the sandbox runs on");
+}
+
 /// A bad value names the option it was given to, as written on the command line.
 #[test]
 fn a_bad_limit_names_its_option() {

@@ -17,13 +17,24 @@ use std::sync::Arc;
 /// The signals that end the command.
 const ENDING: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
-/// The ending signals, as a set.
+/// The ending signals the command was not started with ignored, as a set. One it was started
+/// with ignored (`nohup`, a background job of a shell without job control) stays ignored: a
+/// blocked signal is never discarded as ignored, so taking it here would end the command.
 fn ending() -> SigSet {
     let mut set = SigSet::empty();
-    for s in ENDING {
+    for s in ENDING.into_iter().filter(|s| !ignored(*s)) {
         set.add(s);
     }
     set
+}
+
+/// Whether `signal`'s action is to be ignored (the command never changes it).
+fn ignored(signal: Signal) -> bool {
+    // SAFETY: an all-zero sigaction is valid to be written into.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: reads the action only (no new one is given) into a live sigaction.
+    let r = unsafe { libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut current) };
+    r == 0 && current.sa_sigaction == libc::SIG_IGN
 }
 
 /// Blocks the ending signals in the calling thread; call it before any thread is started.

@@ -36,7 +36,8 @@ pub const EXIT_NOT_FOUND: u8 = 127;
     The report is written whatever happens once its file is open: a run that fails before \
     the program starts reports status `setup_error` with the reason in `error`.\n\n\
     SIGINT (Ctrl-C), SIGTERM or SIGHUP to this command kill the sandbox, write the report \
-    (status `killed`), and end the command with 128+N."
+    (status `killed`), and end the command with 128+N; one the command was started with \
+    ignored (nohup) stays ignored."
 )]
 pub struct RunArgs {
     /// The policy file.
