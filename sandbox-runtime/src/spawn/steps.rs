@@ -311,9 +311,12 @@ impl Descriptions {
         if r.step == Step::Exec as u32 && r.value == libc::ENOENT {
             // The program itself was found and opened (FindProgram): what is missing is what
             // the kernel looks up for it, and "No such file" alone would point at the program.
+            // A script fails here too, whatever its interpreter: the kernel hands the script to
+            // it as /dev/fd/N, which the exec has just closed (execveat(2)).
             error.cause += "; the program is there, but the interpreter it names is not in \
-                            the sandbox (the dynamic loader of its ELF header, or a script's \
-                            #! line), or is a link to a place the sandbox does not show";
+                            the sandbox (the dynamic loader of its ELF header), or is a link to \
+                            a place the sandbox does not show; a script (#!) cannot be run \
+                            directly: run its interpreter with the script as an argument";
         }
         error
     }
