@@ -675,14 +675,14 @@ fn a_report_naming_the_policy_file_is_refused() {
     }
 }
 
-/// Whether a shell of this machine (`SHELL -c SCRIPT ...`) has `tag` in its command line: the
-/// sandboxed one, since the `sandbox` command that runs it, whose arguments hold the tag too,
-/// starts `sandbox run`.
+/// Whether a shell runs with `tag` as its `$0` (`SHELL -c SCRIPT tag`): the sandboxed one. The
+/// `sandbox` command that runs it holds the tag among its arguments too, and so may a shell that
+/// starts that command, but neither has it right after the script.
 fn tagged_process_exists(tag: &str) -> bool {
     std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
         std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
             let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
-            args.get(1) == Some(&&b"-c"[..]) && args.contains(&tag.as_bytes())
+            args.get(1) == Some(&&b"-c"[..]) && args.get(3) == Some(&tag.as_bytes())
         })
     })
 }
