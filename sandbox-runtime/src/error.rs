@@ -17,6 +17,15 @@ pub enum SpawnError {
         /// Which string.
         what: String,
     },
+    /// An environment variable's name is empty or holds `=`: `execve` takes `NAME=VALUE`
+    /// strings, so the program would see another name and value than the ones given.
+    #[error("environment variable name {name:?} {problem}")]
+    BadEnvName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// A path inside the sandbox is not absolute or has `..` in it.
     #[error("sandbox path `{path}` must be absolute and free of `..`")]
     BadSandboxPath {

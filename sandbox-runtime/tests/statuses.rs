@@ -2,7 +2,7 @@
 
 mod common;
 
-use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
+use sandbox_runtime::{Limits, SandboxCommand, SpawnError, Status, Stdio};
 use std::time::{Duration, Instant};
 
 fn stderr(out: &sandbox_runtime::SandboxOutput) -> String {
@@ -174,6 +174,24 @@ fn zero_limit_is_an_error_not_a_panic() {
         .spawn();
     let e = r.unwrap_err();
     assert!(e.to_string().contains("open_files"), "{e}");
+}
+
+/// An environment variable's name that `execve` would read differently (empty, or with `=` in
+/// it, which would move the split between name and value) is refused before the spawn, by name.
+#[test]
+fn a_bad_environment_name_is_refused_by_name() {
+    for (name, problem) in [("", "is empty"), ("LD_PRELOAD=/x.so X", "contains `=`")] {
+        let e = SandboxCommand::new("/bin/true")
+            .env(name, "v")
+            .spawn()
+            .unwrap_err();
+        assert!(matches!(e, SpawnError::BadEnvName { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("{name:?}")) && text.contains(problem),
+            "{text}"
+        );
+    }
 }
 
 /// Under an open-files limit that leaves no number for the seccomp listener, the filter's

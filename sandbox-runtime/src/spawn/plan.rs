@@ -161,9 +161,17 @@ impl PlanParts {
             .env
             .iter()
             .map(|(k, v)| {
-                if k.as_bytes().contains(&b'=') {
-                    return Err(SpawnError::NulByte {
-                        what: format!("environment name {k:?} (contains '=') or it"),
+                let problem = if k.is_empty() {
+                    Some("is empty")
+                } else if k.as_bytes().contains(&b'=') {
+                    Some("contains `=`")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(SpawnError::BadEnvName {
+                        name: k.to_string_lossy().into_owned(),
+                        problem,
                     });
                 }
                 let mut kv = k.clone();
