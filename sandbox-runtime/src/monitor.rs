@@ -482,8 +482,9 @@ impl Monitor {
         // would let the call return before the kill lands, and the program could go on after a
         // forbidden call. The process is taken by a pidfd opened while the notification is
         // still pending: its parent in the sandbox may have killed and reaped it since the
-        // notification came, and its pid could then be another process's.
-        if let Ok(caller) = crate::spawn::pidfd_open(notif.pid as libc::pid_t) {
+        // notification came, and its pid could then be another process's. The caller may be
+        // any thread of its process.
+        if let Ok(caller) = crate::spawn::pidfd_open_thread(notif.pid as libc::pid_t) {
             if seccomp::notification_pending(listener, notif.id) {
                 let _ = kill(&caller);
             }

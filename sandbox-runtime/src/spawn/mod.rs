@@ -507,8 +507,25 @@ struct KeptUntilEnd {
 
 /// `pidfd_open(2)`.
 pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    pidfd_open_with(pid, 0)
+}
+
+/// `PIDFD_THREAD` (Linux 6.9+): a pidfd for any thread, not only a thread group's leader.
+const PIDFD_THREAD: libc::c_uint = libc::O_EXCL as libc::c_uint;
+
+/// A pidfd for thread `tid`, whichever thread of its process it is, as a seccomp notification
+/// names its caller. SIGKILL sent through it ends the whole process. Before Linux 6.9 the kernel
+/// refuses the flag (EINVAL) and only a thread group's leader can be taken.
+pub(crate) fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<OwnedFd> {
+    match pidfd_open_with(tid, PIDFD_THREAD) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => pidfd_open(tid),
+        r => r,
+    }
+}
+
+fn pidfd_open_with(pid: libc::pid_t, flags: libc::c_uint) -> io::Result<OwnedFd> {
     // SAFETY: integer arguments; a returned descriptor is fresh and ours.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -562,4 +579,42 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::sync::mpsc;
+
+    /// A violation's caller can be any thread: its pidfd is taken by thread id, and a signal
+    /// can be sent through it (signal 0 here, which checks without sending).
+    #[test]
+    fn a_pidfd_is_taken_for_a_thread_other_than_the_main_one() {
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no arguments and cannot fail.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = tid_rx.recv().unwrap();
+        let sent = super::pidfd_open_thread(tid).map(|pidfd| {
+            // SAFETY: integer arguments and a null siginfo.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    0,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            }
+        });
+        done_tx.send(()).unwrap();
+        thread.join().unwrap();
+        assert_eq!(
+            sent.expect("a pidfd for a thread that is not the leader"),
+            0
+        );
+    }
 }
