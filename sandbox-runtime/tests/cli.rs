@@ -801,6 +801,7 @@ fn a_bad_limit_names_its_option() {
         (&["--file-size=12Q"][..], "--file-size:"),
         (&["--open-files", "0"][..], "--open-files:"),
         (&["--pids", "0"][..], "--pids:"),
+        (&["--cpu-limit", "1e18"][..], "--cpu-limit:"),
         (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
     ] {
         let mut all = vec!["run", "--policy", &policy];
@@ -809,5 +810,7 @@ fn a_bad_limit_names_its_option() {
         let out = sandbox_output(&all);
         assert_eq!(code(&out), 125, "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(option), "{args:?}: {}", stderr(&out));
+        // The option, not the library's field behind it.
+        assert!(!stderr(&out).contains('_'), "{args:?}: {}", stderr(&out));
     }
 }

@@ -471,9 +471,14 @@ pub fn build(
         ..Limits::default()
     };
     limits.validate().map_err(|e| {
-        let (sandbox_runtime::LimitError::Zero(field)
-        | sandbox_runtime::LimitError::TooLarge(field)) = e;
-        option(field)(e.to_string())
+        // The library's message names its field; here the option is named instead.
+        let (field, problem) = match e {
+            sandbox_runtime::LimitError::Zero(field) => {
+                (field, "0 would stop the program before it starts")
+            }
+            sandbox_runtime::LimitError::TooLarge(field) => (field, "too large to set"),
+        };
+        option(field)(format!("{problem}; leave the option out for no limit"))
     })?;
     cmd.limits(limits);
     Ok(cmd)
