@@ -149,21 +149,33 @@ fn host_source(host: &Path) -> Result<CString, SpawnError> {
     cstring(p.as_os_str().as_bytes(), "mount source")
 }
 
-/// The places the plan makes for every sandbox ([`MountPlan::push_proc`],
-/// [`MountPlan::push_dev`]): a user entry there would cover them, or be sealed in their stead.
-const OWN_PLACES: [&str; 11] = [
-    "/proc",
-    "/dev",
+/// The host's devices every sandbox gets, bound read-only at the same paths.
+const DEVICES: [&str; 5] = [
     "/dev/null",
     "/dev/zero",
     "/dev/full",
     "/dev/random",
     "/dev/urandom",
-    "/dev/fd",
-    "/dev/stdin",
-    "/dev/stdout",
-    "/dev/stderr",
 ];
+
+/// The links every sandbox's `/dev` holds, as (target, link).
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+];
+
+/// Whether `at` is one of the places the plan makes for every sandbox
+/// ([`MountPlan::push_proc`], [`MountPlan::push_dev`]): a user entry there would cover them, or
+/// be sealed in their stead.
+fn is_own_place(at: &Path) -> bool {
+    ["/proc", "/dev"]
+        .into_iter()
+        .chain(DEVICES)
+        .chain(DEV_LINKS.map(|(_, link)| link))
+        .any(|own| at == Path::new(own))
+}
 
 /// Where init will find each user entry's destination: through the plan's own symbolic links
 /// (init follows no other), shallowest first, so that a parent is mounted before what is
@@ -193,7 +205,7 @@ fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
             let root = "the root is the sandbox's own tmpfs; mount what it needs below it";
             return Err(bad(m.destination(), root));
         }
-        if OWN_PLACES.iter().any(|own| at == Path::new(own)) {
+        if is_own_place(&at) {
             let own = "the sandbox's own /proc and /dev entries are there; mount elsewhere";
             return Err(bad(m.destination(), own));
         }
@@ -321,9 +333,9 @@ impl MountPlan {
             Path::new("/dev"),
             Path::new("/dev"),
         );
-        for name in ["null", "zero", "full", "random", "urandom"] {
-            let host = PathBuf::from(format!("/dev/{name}"));
-            let (dst, parents) = in_sandbox(&host)?;
+        for device in DEVICES {
+            let host = Path::new(device);
+            let (dst, parents) = in_sandbox(host)?;
             self.push(
                 MountOp::Bind(BindOp {
                     src: cstring(host.as_os_str().as_bytes(), "device path")?,
@@ -335,18 +347,12 @@ impl MountPlan {
                     exec: false,
                     device: true,
                 }),
-                format!("bind {}", host.display()),
-                &host,
-                &host,
+                format!("bind {device}"),
+                host,
+                host,
             );
         }
-        let links = [
-            ("/proc/self/fd", "/dev/fd"),
-            ("/proc/self/fd/0", "/dev/stdin"),
-            ("/proc/self/fd/1", "/dev/stdout"),
-            ("/proc/self/fd/2", "/dev/stderr"),
-        ];
-        for (target, link) in links {
+        for (target, link) in DEV_LINKS {
             self.push_symlink(Path::new(target), Path::new(link), Path::new(link))?;
         }
         Ok(())
