@@ -555,13 +555,13 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
         .chain(deps.paths().map(Path::to_path_buf))
         .collect();
     let links = sandbox_path::PlanLinks::of(&mounts::plan_links(mounts)).unwrap_or_default();
+    // Where a path lands in the sandbox, through the caller's links (a loop is left for the
+    // plan to report).
+    let place = |p: &Path| links.resolve(p, true).unwrap_or_else(|_| p.to_path_buf());
     for f in files {
-        // A loop is left for the plan to report.
-        let at = links.resolve(&f, true).unwrap_or_else(|_| f.clone());
-        // Where each entry lands, through the same links: a file already there (or under an
-        // identity bind of a directory holding it) must not be bound again, which the plan
-        // would refuse as two entries in one place.
-        let place = |p: &Path| links.resolve(p, true).unwrap_or_else(|_| p.to_path_buf());
+        let at = place(&f);
+        // A file already there (or under an identity bind of a directory holding it) must not
+        // be bound again, which the plan would refuse as two entries in one place.
         let visible = mounts.iter().any(|m| match m {
             Mount::Bind { src, dst, .. } => {
                 let landed = place(dst);
