@@ -5,7 +5,7 @@ use crate::diag::{Diagnostic, LineCol, Loc, Source, SourceId, SourceMap, SourceT
 use crate::ir::ArchIr;
 use crate::resolve::{self, CheckedPolicy, Expander, FsLoader, Loader};
 use crate::syntax::{self, Token};
-use crate::{codegen, lower};
+use crate::{codegen, lint, lower};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,8 @@ pub struct Compilation {
     pub included_files: Vec<PathBuf>,
     /// The compiled policy, or every error found.
     pub result: Result<Compiled, Vec<Diagnostic>>,
+    /// What [`crate::lint`] found in a policy that compiled (none when it did not).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A successful compilation's products, stage by stage.
@@ -40,6 +42,17 @@ pub struct Compiled {
 }
 
 impl Compilation {
+    /// Every warning rendered like rustc (`file:line:col: warning: ...`), separated by blank
+    /// lines; empty when there is none.
+    pub fn render_warnings(&self) -> String {
+        let mut out = String::new();
+        for w in &self.warnings {
+            out.push_str(&self.sources.render_warning(w));
+            out.push('\n');
+        }
+        out
+    }
+
     /// The first [`MAX_RENDERED_ERRORS`] errors rendered like rustc (`file:line:col: error:
     /// ...` with the line and a caret), separated by blank lines, followed by a count.
     pub fn render_errors(&self) -> String {
@@ -153,10 +166,15 @@ fn run(
             Err(errors)
         }
     };
+    let warnings = match &result {
+        Ok(_) => lint::lint(&expanded),
+        Err(_) => Vec::new(),
+    };
     Compilation {
         sources,
         included_files,
         result,
+        warnings,
     }
 }
 

@@ -129,7 +129,16 @@ impl SourceMap {
     /// Renders a diagnostic like rustc: the message, the place, the source line with a caret
     /// under the offending text, the help line, and the chain of includes that led there.
     pub fn render(&self, diag: &Diagnostic) -> String {
-        let mut out = format!("{}: error: {}\n", self.describe(diag.loc), diag.message);
+        self.render_as("error", diag)
+    }
+
+    /// Renders a warning as [`SourceMap::render`] does an error.
+    pub fn render_warning(&self, diag: &Diagnostic) -> String {
+        self.render_as("warning", diag)
+    }
+
+    fn render_as(&self, level: &str, diag: &Diagnostic) -> String {
+        let mut out = format!("{}: {level}: {}\n", self.describe(diag.loc), diag.message);
         if let SourceText::Text(text) = &self.get(diag.loc.source).text {
             let starts = &self.line_starts[diag.loc.source.0 as usize];
             out.push_str(&caret_excerpt(text, starts, diag.loc));

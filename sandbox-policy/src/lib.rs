@@ -22,6 +22,7 @@ pub mod disasm;
 pub mod eval;
 pub mod groups;
 pub mod ir;
+pub mod lint;
 pub mod lower;
 pub mod resolve;
 pub mod syntax;
