@@ -163,6 +163,28 @@ fn check_prints_every_error_like_rustc_and_exits_1() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
+/// A policy that compiles with a warning: `check` prints it like rustc on stderr and exits 0.
+#[test]
+fn check_prints_warnings_like_rustc_and_exits_0() {
+    let s = ScratchDir::new("check-warning");
+    let file = s.write(
+        "w.policy",
+        "default allow;\nkill socket if type == SOCK_RAW;\n",
+    );
+    let out = sandbox_output(&["check", &file]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{file}:2:16: warning: a call that sets more bits than `SOCK_RAW` is not denied by \
+             `type == SOCK_RAW`"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("`type & MASK == SOCK_RAW`"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+}
+
 #[test]
 fn explain_names_the_deciding_rule() {
     let s = ScratchDir::new("explain");

@@ -1,6 +1,6 @@
 //! `sandbox check FILE...`
 
-use crate::console::{self, outln};
+use crate::console::{self, err, outln};
 use crate::policy_file;
 use clap::Args;
 use std::path::PathBuf;
@@ -14,13 +14,15 @@ pub struct CheckArgs {
     files: Vec<PathBuf>,
 }
 
-/// Compiles every file; prints errors as `file:line:col: error: ...` with the source line and a
-/// caret; exits 1 if any file has errors, or when standard output cannot be written.
+/// Compiles every file; prints errors and warnings as `file:line:col: error: ...` (or
+/// `warning:`) with the source line and a caret, on stderr; exits 1 if any file has errors, or
+/// when standard output cannot be written. Warnings alone leave the status 0.
 pub fn main(args: CheckArgs) -> ExitCode {
     let mut failed = false;
     for file in &args.files {
-        match policy_file::load(file) {
-            Some(compiled) => {
+        match policy_file::compile_with_warnings(file) {
+            Ok((compiled, warnings)) => {
+                err!("{warnings}");
                 let sizes: Vec<String> = compiled
                     .policy
                     .programs
@@ -37,7 +39,10 @@ pub fn main(args: CheckArgs) -> ExitCode {
                     return console::stdout_failed(&e);
                 }
             }
-            None => failed = true,
+            Err(e) => {
+                e.print();
+                failed = true;
+            }
         }
     }
     if failed {

@@ -54,13 +54,19 @@ impl PolicyError {
 
 /// Compiles `path`, or says why it gives no policy.
 pub fn compile(path: &Path) -> Result<Compiled, PolicyError> {
+    compile_with_warnings(path).map(|(compiled, _)| compiled)
+}
+
+/// As [`compile`], with the policy's warnings rendered like rustc (empty when there are none).
+pub fn compile_with_warnings(path: &Path) -> Result<(Compiled, String), PolicyError> {
     let compilation = compile_file(path).map_err(|source| PolicyError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;
     let rendered = compilation.render_errors();
+    let warnings = compilation.render_warnings();
     match compilation.result {
-        Ok(compiled) => Ok(compiled),
+        Ok(compiled) => Ok((compiled, warnings)),
         Err(errors) => Err(PolicyError::Invalid {
             path: path.to_path_buf(),
             first: errors.first().map_or_else(String::new, |d| {
