@@ -46,6 +46,21 @@ pub fn error_at(start: Span, end: Span, message: &str) -> TokenStream {
     }])
 }
 
+/// A warning rustc shows at `start` (one token: a use has one span): the use of a deprecated
+/// item whose note is the message, since stable Rust gives a procedural macro no other way to
+/// warn. `#![deny(deprecated)]` or `-D warnings` turn it into an error, as they do rustc's own.
+fn warning(w: &SpannedError) -> TokenStream {
+    let note = format!("policy: {}", w.message);
+    let item = quote_spanned!(w.start=> PolicyWarning);
+    quote! {
+        const _: () = {
+            #[deprecated(note = #note)]
+            struct PolicyWarning;
+            let _ = #item;
+        };
+    }
+}
+
 fn action(a: Action) -> TokenStream {
     match a {
         Action::Allow => quote!(Allow),
@@ -64,8 +79,9 @@ fn arch_variant(a: Arch) -> TokenStream {
     }
 }
 
-/// The policy as a constant expression of type `CompiledPolicy`.
-pub fn policy(p: &CompiledPolicy, watched: &[PathBuf]) -> TokenStream {
+/// The policy as a constant expression of type `CompiledPolicy`, with its warnings.
+pub fn policy(p: &CompiledPolicy, watched: &[PathBuf], warnings: &[SpannedError]) -> TokenStream {
+    let warnings = warnings.iter().map(warning);
     let sp = quote!(::sandbox_runtime::__private::sandbox_policy);
     let cow = quote!(::std::borrow::Cow::Borrowed);
     let origin = p.origin.as_ref();
@@ -98,6 +114,7 @@ pub fn policy(p: &CompiledPolicy, watched: &[PathBuf]) -> TokenStream {
     quote! {
         {
             #(#watched)*
+            #(#warnings)*
             #(#programs)*
             #[cfg(not(any(#(target_arch = #arch_names),*)))]
             const __PROGRAMS: &[#sp::ArchProgram] = &[];

@@ -38,7 +38,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
         Ok(compiled) if errors.is_empty() => {
             let mut policy = compiled.policy.clone();
             policy.origin = origin.into();
-            emit::policy(&policy, &compilation.included_files)
+            let warnings: Vec<_> = compilation
+                .warnings
+                .iter()
+                .map(|w| spanned(&compilation, &spans, w, &paths))
+                .collect();
+            emit::policy(&policy, &compilation.included_files, &warnings)
         }
         Ok(_) => emit::errors(errors),
         Err(diags) => {
@@ -100,7 +105,18 @@ fn expand_file(
     let mut watched = vec![full];
     watched.extend(compilation.included_files.iter().cloned());
     match &compilation.result {
-        Ok(compiled) => emit::policy(&compiled.policy, &watched),
+        Ok(compiled) => {
+            let warnings: Vec<_> = compilation
+                .warnings
+                .iter()
+                .map(|w| emit::SpannedError {
+                    start: lit_span,
+                    end: lit_span,
+                    message: paths.relative(&excerpt(&compilation, w, true)),
+                })
+                .collect();
+            emit::policy(&compiled.policy, &watched, &warnings)
+        }
         Err(diags) => emit::errors(
             diags
                 .iter()
