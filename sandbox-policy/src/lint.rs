@@ -1,5 +1,5 @@
 //! Warnings: rules that compile and do what they say, but likely not what their writer meant.
-//! They never change the program; `sandbox check` prints them.
+//! They never change the program; `sandbox check` prints them, and `policy!` has rustc show them.
 //!
 //! One kind so far: equality on an argument that holds flags, where extra bits carry the call
 //! past the test. `kill socket if type == SOCK_RAW` does not kill `SOCK_RAW | SOCK_CLOEXEC`, and
