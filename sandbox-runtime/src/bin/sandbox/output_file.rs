@@ -14,8 +14,9 @@
 //! following a link at its name, and only if it is a regular file.
 //!
 //! The caller's own standard streams and descriptors (`/dev/stdout`, `/dev/stderr`,
-//! `/dev/fd/N`, `/proc/self/fd/N`) and `/dev/null` are streams: opened for appending, following
-//! the system's links, before the sandbox starts, and written to as they are. So is a FIFO or
+//! `/dev/fd/N`, `/proc/self/fd/N`) are streams: the descriptor itself is duplicated before the
+//! sandbox starts (not its path reopened, which fails for a socket and would not share the
+//! caller's file offset), and written to as it is; `/dev/null` is opened for appending. So is a FIFO or
 //! a character device at the path itself (a link there is not followed), opened without
 //! waiting for a reader. Anything else is a file; under `/dev` (but `/dev/shm`) and `/proc`,
 //! whose entries are the system's own, no file is made or replaced.
@@ -73,7 +74,9 @@ impl OutputFile {
 
     /// As [`OutputFile::open`], with `at_directory` saying what a directory at the path is.
     pub fn open_with(path: &Path, at_directory: AtDirectory) -> io::Result<OutputFile> {
-        let target = if is_stream(path) {
+        let target = if let Some(fd) = callers_descriptor(path) {
+            Target::Stream(duplicate(fd)?)
+        } else if is_stream(path) {
             let file = std::fs::OpenOptions::new()
                 .append(true)
                 .custom_flags(libc::O_NOCTTY)
@@ -181,9 +184,16 @@ impl OutputFile {
 /// so is a directory with [`AtDirectory::FailAtWrite`] (its rename fails at the write), while
 /// [`AtDirectory::Refuse`] refuses it; anything else is refused.
 fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Target> {
+    // `Path::file_name` reads `a/.` as `a`; the system reads it as the directory `a`, so a path
+    // ending in `/`, `.` or `..` names no file to write.
+    let last = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .rsplit(|b| *b == b'/')
+        .next();
     let name = path
         .file_name()
-        .filter(|_| !path.as_os_str().as_encoded_bytes().ends_with(b"/"))
+        .filter(|_| !matches!(last, Some(b"" | b"." | b"..")))
         .ok_or_else(|| io::Error::other("the path names no file"))?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -206,10 +216,17 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
                  (/dev/stdout, /dev/stderr, /dev/fd/N) or a file elsewhere",
             ))
         }
-        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => Ok(Target::Replace {
-            dir,
-            name: name.to_os_string(),
-        }),
+        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => {
+            // Said now rather than after the run: the write makes a file in this directory.
+            let write = nix::unistd::AccessFlags::W_OK;
+            let effective = nix::fcntl::AtFlags::AT_EACCESS;
+            nix::unistd::faccessat(Some(dir.as_raw_fd()), ".", write, effective)
+                .map_err(io::Error::from)?;
+            Ok(Target::Replace {
+                dir,
+                name: name.to_os_string(),
+            })
+        }
         Some(_) => Err(io::Error::other(
             "not a regular file, a FIFO or a character device",
         )),
@@ -254,12 +271,44 @@ fn is_stream(path: &Path) -> bool {
         || text.strip_prefix("/proc/self/fd/").is_some_and(fd_number)
 }
 
+/// The descriptor `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` or `/proc/self/fd/N` names.
+fn callers_descriptor(path: &Path) -> Option<std::os::fd::RawFd> {
+    let text = path.to_str()?;
+    match text {
+        "/dev/stdout" => Some(1),
+        "/dev/stderr" => Some(2),
+        _ => text
+            .strip_prefix("/dev/fd/")
+            .or_else(|| text.strip_prefix("/proc/self/fd/"))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse().ok()),
+    }
+}
+
+/// A close-on-exec duplicate of the caller's descriptor `fd` (EBADF if it is not open).
+fn duplicate(fd: std::os::fd::RawFd) -> io::Result<File> {
+    // SAFETY: fcntl with integer arguments; a returned descriptor is fresh and ours.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { File::from_raw_fd(new) })
+}
+
+/// The longest file name the kernel takes (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+
 /// `.NAME.PID.tmp`: hidden, and this process's own (two commands writing the same file do not
-/// share it).
+/// share it). NAME is cut short where the whole would be longer than [`NAME_MAX`].
 fn temporary_name(name: &OsStr) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    let suffix = format!(".{}.tmp", std::process::id());
+    let room = NAME_MAX - 1 - suffix.len();
+    let bytes = name.as_bytes();
     let mut tmp = OsString::from(".");
-    tmp.push(name);
-    tmp.push(format!(".{}.tmp", std::process::id()));
+    tmp.push(OsStr::from_bytes(&bytes[..bytes.len().min(room)]));
+    tmp.push(suffix);
     tmp
 }
 
@@ -333,6 +382,19 @@ mod tests {
     fn a_path_naming_no_file_or_a_missing_directory_is_refused_at_once() {
         assert!(OutputFile::open(std::path::Path::new("/")).is_err());
         assert!(OutputFile::open(std::path::Path::new("/tmp/")).is_err());
+        // `keep/.` is the directory `keep` (or nothing, for a file): never the file `keep`.
+        let dir = scratch("dot");
+        std::fs::write(dir.join("keep"), "precious").unwrap();
+        for end in ["keep/.", "keep/..", "new/.", "."] {
+            let e = OutputFile::open(&dir.join(end)).unwrap_err();
+            assert!(e.to_string().contains("names no file"), "{end}: {e}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join("keep")).unwrap(),
+            "precious"
+        );
+        assert!(!dir.join("new").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
         assert!(OutputFile::open(std::path::Path::new("/no-such-dir-here/report.json")).is_err());
         assert!(OutputFile::open(std::path::Path::new("report.json")).is_ok());
     }
@@ -347,6 +409,76 @@ mod tests {
         assert!(later.unwrap().write("report").is_err());
         assert!(std::fs::metadata(dir.join("sub")).unwrap().is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file name as long as the kernel takes is written: the temporary name stays within it.
+    #[test]
+    fn a_name_of_the_longest_length_is_written() {
+        let dir = scratch("long");
+        let name = "n".repeat(super::NAME_MAX);
+        OutputFile::open(&dir.join(&name))
+            .unwrap()
+            .write("report")
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join(&name)).unwrap(), "report");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A directory the command cannot write to is refused when the file is opened, before any
+    /// run, not when it is written: one without write permission, or (as root, whom permissions
+    /// do not stop) a read-only bind of it.
+    #[test]
+    fn an_unwritable_directory_is_refused_at_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("ro");
+        let ro = dir.join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        let c = std::ffi::CString::new(ro.as_os_str().as_encoded_bytes()).unwrap();
+        if root {
+            // In a mount namespace of this thread's own, undone with it.
+            // SAFETY: c is a NUL-terminated path; the other pointers are null or literals.
+            let bound = unsafe {
+                let (none, no_data) = (std::ptr::null(), std::ptr::null());
+                let private = libc::MS_REC | libc::MS_PRIVATE;
+                let read_only = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+                libc::unshare(libc::CLONE_NEWNS) == 0
+                    && libc::mount(none, c"/".as_ptr(), none, private, no_data) == 0
+                    && libc::mount(c.as_ptr(), c.as_ptr(), none, libc::MS_BIND, no_data) == 0
+                    && libc::mount(none, c.as_ptr(), none, read_only, no_data) == 0
+            };
+            assert!(bound, "{}", std::io::Error::last_os_error());
+        }
+        let e = OutputFile::open(&ro.join("report.json")).unwrap_err();
+        let expected = if root { libc::EROFS } else { libc::EACCES };
+        assert_eq!(e.raw_os_error(), Some(expected), "{e}");
+        if root {
+            // SAFETY: as above.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `/dev/fd/N` is the caller's descriptor itself, duplicated: a socket (which cannot be
+    /// reopened by path) works, and a descriptor that is not open is an error at once.
+    #[test]
+    fn a_callers_descriptor_is_duplicated_not_reopened() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let path = format!("/dev/fd/{}", ours.as_raw_fd());
+        let out = OutputFile::open(std::path::Path::new(&path)).unwrap();
+        drop(ours);
+        out.write("report").unwrap();
+        drop(out);
+        let mut got = String::new();
+        theirs.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "report");
+        let closed = OutputFile::open(std::path::Path::new("/proc/self/fd/987654")).unwrap_err();
+        assert_eq!(closed.raw_os_error(), Some(libc::EBADF), "{closed}");
     }
 
     #[test]
