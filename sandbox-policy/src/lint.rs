@@ -11,9 +11,11 @@ use crate::arch::Arch;
 use crate::diag::Diagnostic;
 use crate::resolve::Expanded;
 use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Rule};
-use crate::tables;
+use crate::tables::{self, ArgType};
+use std::collections::HashMap;
 
-/// Arguments, by the tables' names, that hold a set of bits on every syscall that has them.
+/// Arguments, by the tables' names, that hold a set of bits on every syscall that has them
+/// (pointers of these names are left out by their type).
 const FLAG_ARGUMENTS: &[&str] = &[
     "flags",
     "at_flags",
@@ -30,86 +32,194 @@ const FLAG_ARGUMENTS: &[&str] = &[
     "mode",
     "mask",
     "futex_op",
+    "persona",
+    "nstype",
+    "access_rights",
 ];
 
 /// Arguments that hold flags beside a value on some syscalls only: (syscall, argument).
-const FLAG_ARGUMENTS_OF: &[(&str, &str)] = &[("socket", "type"), ("socketpair", "type")];
+const FLAG_ARGUMENTS_OF: &[(&str, &str)] = &[
+    ("socket", "type"),
+    ("socketpair", "type"),
+    ("flock", "operation"),
+];
+
+/// How far an action lets a call go, for comparing a rule with what the call meets when the
+/// rule does not match: it runs unrecorded, runs logged, or does not run.
+fn reach(action: &ActionSyntax) -> u8 {
+    match action {
+        ActionSyntax::Allow => 2,
+        ActionSyntax::Log => 1,
+        ActionSyntax::Errno(_)
+        | ActionSyntax::Trap
+        | ActionSyntax::KillThread
+        | ActionSyntax::Kill => 0,
+    }
+}
+
+/// What a call meets past one rule: the farthest and the least far reach among the later rules
+/// for its syscall (up to the first without a condition) and, if all of them have one, the
+/// default.
+#[derive(Clone, Copy)]
+struct Beyond {
+    farthest: u8,
+    least: u8,
+}
+
+impl Beyond {
+    fn only(reach: u8) -> Beyond {
+        Beyond {
+            farthest: reach,
+            least: reach,
+        }
+    }
+
+    fn with(self, reach: u8) -> Beyond {
+        Beyond {
+            farthest: self.farthest.max(reach),
+            least: self.least.min(reach),
+        }
+    }
+}
 
 /// The warnings for the rules of `expanded` (the built-in groups' rules draw none: a test holds
 /// them to it).
 pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
+    let Some((default, _)) = expanded.defaults.first() else {
+        return Vec::new();
+    };
+    let beyond = beyond_each_rule(expanded, reach(&default.kind));
     let mut warnings = Vec::new();
-    for flat in &expanded.rules {
-        if let Some(cond) = &flat.rule.cond {
-            let denies = !matches!(
-                flat.rule.action.kind,
-                ActionSyntax::Allow | ActionSyntax::Log
-            );
-            extra_bits(&flat.rule, cond, denies, &mut warnings);
+    for (flat, beyond) in expanded.rules.iter().zip(beyond) {
+        if let (Some(cond), Some(beyond)) = (&flat.rule.cond, beyond) {
+            let rule = RuleReach {
+                rule: &flat.rule,
+                reach: reach(&flat.rule.action.kind),
+                beyond,
+            };
+            extra_bits(&rule, cond, false, &mut warnings);
         }
     }
     warnings
 }
 
-/// Walks `expr`, where `denies` says whether the comparisons in it deny the call when they
-/// hold (a `!` turns that round), and warns about each equality extra bits would get past.
-fn extra_bits(rule: &Rule, expr: &Expr, denies: bool, out: &mut Vec<Diagnostic>) {
+/// For each rule, what its syscalls meet past it ([`Beyond`], over all of them), worked out
+/// from the last rule back so that it takes one pass.
+fn beyond_each_rule(expanded: &Expanded, default: u8) -> Vec<Option<Beyond>> {
+    let mut after: HashMap<&str, Beyond> = HashMap::new();
+    let mut out = vec![None; expanded.rules.len()];
+    for (i, flat) in expanded.rules.iter().enumerate().rev() {
+        let own = reach(&flat.rule.action.kind);
+        for name in &flat.rule.syscalls {
+            let past = after
+                .get(name.text.as_str())
+                .copied()
+                .unwrap_or(Beyond::only(default));
+            out[i] = Some(out[i].map_or(past, |b: Beyond| Beyond {
+                farthest: b.farthest.max(past.farthest),
+                least: b.least.min(past.least),
+            }));
+            let here = match flat.rule.cond {
+                Some(_) => past.with(own),
+                None => Beyond::only(own),
+            };
+            after.insert(name.text.as_str(), here);
+        }
+    }
+    out
+}
+
+/// A rule with a condition, how far its action lets a call go, and what lies past it.
+struct RuleReach<'a> {
+    rule: &'a Rule,
+    reach: u8,
+    beyond: Beyond,
+}
+
+/// Walks a rule's condition, where `negated` says whether an odd number of `!` encloses the
+/// part, and warns about each equality that extra bits would carry a call past, to where it
+/// goes farther: an `==` that holds (`!=` that fails) puts the call under the rule's action,
+/// and one more bit sends it past the rule.
+fn extra_bits(rule: &RuleReach, expr: &Expr, negated: bool, out: &mut Vec<Diagnostic>) {
     match expr {
         Expr::Or(a, b) | Expr::And(a, b) => {
-            extra_bits(rule, a, denies, out);
-            extra_bits(rule, b, denies, out);
+            extra_bits(rule, a, negated, out);
+            extra_bits(rule, b, negated, out);
         }
-        Expr::Not(a) => extra_bits(rule, a, !denies, out),
+        Expr::Not(a) => extra_bits(rule, a, !negated, out),
         Expr::Cmp {
             arg,
             mask: None,
-            op,
+            op: op @ (CmpOpSyntax::Eq | CmpOpSyntax::Ne),
             value,
             loc,
         } => {
-            let risky = match op {
-                CmpOpSyntax::Eq => denies,
-                CmpOpSyntax::Ne => !denies,
-                _ => false,
+            // Whether the exact value puts the call under this rule's action.
+            let exact_matches = (*op == CmpOpSyntax::Eq) != negated;
+            let escapes = if exact_matches {
+                rule.beyond.farthest > rule.reach
+            } else {
+                rule.reach > rule.beyond.least
             };
-            if !risky || is_zero(value) || !holds_flags(rule, &arg.text) {
+            // No bit can be added to -1; and `!= 0` in a permitting rule lets in every call
+            // with any bit set, which is what it says.
+            let says_it = all_ones(value) || (!exact_matches && zero(value));
+            if !escapes || says_it || !holds_flags(rule.rule, &arg.text) {
                 return;
             }
-            let (what, safe) = if denies {
-                (
-                    "is not denied by",
-                    format!("`{} & MASK == {value}`", arg.text),
-                )
+            let action = action_words(&rule.rule.action.kind);
+            let outcome = if exact_matches {
+                "escapes"
             } else {
-                ("is let through by", format!("`{} & MASK == 0`", arg.text))
+                "falls under"
             };
-            out.push(
-                Diagnostic::new(
-                    *loc,
-                    format!(
-                        "a call that sets more bits than `{value}` {what} `{} {} {value}`",
-                        arg.text,
-                        op.as_str()
-                    ),
-                )
-                .with_help(format!(
-                    "`{}` holds flags a caller may add to the ones named: test only the bits that \
-                     matter, under a mask: {safe}",
-                    arg.text
-                )),
+            let message = format!(
+                "a call whose `{}` sets one bit more than the value compared {outcome} this \
+                 `{action}` rule",
+                arg.text
             );
+            out.push(Diagnostic::new(*loc, message).with_help(format!(
+                "`{}` holds flags a caller may add to the ones named: test only the bits that \
+                 matter, under a mask (`{} & MASK == VALUE`)",
+                arg.text, arg.text
+            )));
         }
         Expr::Cmp { .. } => {}
     }
 }
 
-/// Whether the constant is written as zero (equality with no bits set says nothing of extra
-/// ones).
-fn is_zero(value: &ConstExpr) -> bool {
-    value
-        .parts
-        .iter()
-        .all(|p| matches!(p, ConstAtom::Int { value: 0, .. }))
+/// The action's keyword, as written.
+fn action_words(action: &ActionSyntax) -> &'static str {
+    match action {
+        ActionSyntax::Allow => "allow",
+        ActionSyntax::Log => "log",
+        ActionSyntax::Errno(_) => "errno",
+        ActionSyntax::Trap => "trap",
+        ActionSyntax::KillThread => "kill_thread",
+        ActionSyntax::Kill => "kill",
+    }
+}
+
+/// Whether the constant is 0 on every architecture.
+fn zero(value: &ConstExpr) -> bool {
+    value.parts.iter().all(|p| match p {
+        ConstAtom::Int { value, .. } => *value == 0,
+        ConstAtom::Named(n) => Arch::ALL
+            .iter()
+            .all(|&a| tables::constant(a, &n.text).is_none_or(|v| v == 0)),
+    })
+}
+
+/// Whether the constant is written `-1`: every bit set.
+fn all_ones(value: &ConstExpr) -> bool {
+    matches!(
+        value.parts.as_slice(),
+        [ConstAtom::Int {
+            value: 1,
+            negative: true,
+            ..
+        }]
+    )
 }
 
 /// Whether `arg` (a name or `argN`) holds flags for any syscall of the rule on any architecture.
@@ -122,15 +232,15 @@ fn holds_flags(rule: &Rule, arg: &str) -> bool {
             let Some(spec) = tables::syscall_by_name(arch, &syscall.text) else {
                 return false;
             };
-            let name = spec
+            let found = spec
                 .args
                 .iter()
                 .find(|a| a.name == arg)
-                .or_else(|| position.and_then(|i| spec.args.get(i)))
-                .map(|a| a.name);
-            name.is_some_and(|name| {
-                FLAG_ARGUMENTS.contains(&name)
-                    || FLAG_ARGUMENTS_OF.contains(&(syscall.text.as_str(), name))
+                .or_else(|| position.and_then(|i| spec.args.get(i)));
+            found.is_some_and(|a| {
+                a.ty != ArgType::Ptr
+                    && (FLAG_ARGUMENTS.contains(&a.name)
+                        || FLAG_ARGUMENTS_OF.contains(&(syscall.text.as_str(), a.name)))
             })
         })
     })
@@ -147,33 +257,55 @@ mod tests {
         c.warnings.iter().map(|w| w.message.clone()).collect()
     }
 
+    fn count(default: &str, rules: &str) -> usize {
+        warnings(&format!("default {default};\n{rules}\n")).len()
+    }
+
     #[test]
-    fn equality_that_denies_a_flag_argument_is_warned_about() {
+    fn equality_that_extra_bits_carry_past_a_denying_rule_is_warned_about() {
         let w = warnings("default allow;\nkill socket if type == SOCK_RAW;\n");
         assert_eq!(
             w,
-            ["a call that sets more bits than `SOCK_RAW` is not denied by `type == SOCK_RAW`"]
+            ["a call whose `type` sets one bit more than the value compared escapes this `kill` \
+              rule"]
         );
         for rule in [
             "errno(EPERM) mmap if prot == PROT_WRITE | PROT_EXEC;",
             "trap futex if futex_op == FUTEX_WAKE_OP;",
             "kill_thread openat if arg2 == O_WRONLY;",
             "kill clone if !(flags != CLONE_NEWUSER);",
+            "kill personality if persona == READ_IMPLIES_EXEC;",
+            "kill flock if operation == LOCK_EX;",
+            "kill setns if nstype == CLONE_NEWUSER;",
+            // Zero is escaped too: O_RDONLY | O_CLOEXEC is not O_RDONLY.
+            "kill openat if flags == O_RDONLY;",
+            "kill clone if flags == 0;",
         ] {
-            let w = warnings(&format!("default allow;\n{rule}\n"));
-            assert_eq!(w.len(), 1, "{rule}: {w:?}");
+            assert_eq!(count("allow", rule), 1, "{rule}");
         }
+        // A log rule is escaped too when what lies past it runs unlogged.
+        assert_eq!(count("allow", "log socket if type == SOCK_RAW;"), 1);
+        // A later rule, not only the default, is where the call goes.
+        assert_eq!(
+            count("kill", "kill socket if type == SOCK_RAW;\nallow socket;"),
+            1
+        );
     }
 
     #[test]
-    fn inequality_that_lets_a_flag_argument_run_is_warned_about() {
+    fn inequality_that_extra_bits_carry_into_a_permitting_rule_is_warned_about() {
         let w = warnings("default kill;\nallow socket if type != SOCK_RAW;\n");
         assert_eq!(
             w,
-            ["a call that sets more bits than `SOCK_RAW` is let through by `type != SOCK_RAW`"]
+            [
+                "a call whose `type` sets one bit more than the value compared falls under this \
+              `allow` rule"
+            ]
         );
-        let w = warnings("default kill;\nlog mmap if !(prot == PROT_EXEC);\n");
-        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(count("kill", "log mmap if !(prot == PROT_EXEC);"), 1);
+        // Any bit set is what `!= 0` lets in.
+        assert_eq!(count("kill", "allow mmap if prot != PROT_NONE;"), 0);
+        assert_eq!(count("kill", "allow clone if flags != -1;"), 0);
     }
 
     #[test]
@@ -186,35 +318,44 @@ mod tests {
             "allow clone if flags == CLONE_VM | CLONE_FS;",
             // Inequality in a deny rule denies every other set.
             "kill socket if type != SOCK_STREAM;",
-            // Zero names no bit.
-            "kill clone if flags == 0;",
+            // No bit can be added to -1.
+            "kill clone if flags == -1;",
             // Not a set of flags.
             "kill socket if domain == AF_INET;",
             "kill ioctl if request == TIOCSTI;",
             "kill write if fd == 1;",
             "kill prctl if option == PR_SET_SECCOMP;",
+            "kill seccomp if operation == 1;",
+            // Pointers named like flags.
+            "kill sched_setaffinity if mask == 0x1000;",
+            "kill get_mempolicy if mode == 0x1000;",
             // Ordering says nothing about bits.
             "kill mmap if prot > 7;",
         ] {
-            let w = warnings(&format!("default allow;\n{rule}\n"));
-            assert!(w.is_empty(), "{rule}: {w:?}");
+            assert_eq!(count("allow", rule), 0, "{rule}");
         }
+        // Extra bits go where the rule would send the call anyway, or somewhere stricter.
+        assert_eq!(count("kill", "kill socket if type == SOCK_RAW;"), 0);
+        assert_eq!(count("kill", "errno(EPERM) socket if type == SOCK_RAW;"), 0);
+        assert_eq!(count("allow", "allow socket if type != SOCK_RAW;"), 0);
     }
 
     #[test]
     fn no_group_draws_a_warning_and_a_failed_compilation_has_none() {
         let groups: Vec<&str> = crate::groups::GROUPS.iter().map(|g| g.name).collect();
-        let c = compile_text(
-            "p.policy",
-            None,
-            &format!("default kill;\nuse {};\n", groups.join(", ")),
-            &mut NoIncludes,
-        );
-        assert!(
-            c.result.is_ok() && c.warnings.is_empty(),
-            "{:?}",
-            c.warnings
-        );
+        for default in ["kill", "allow"] {
+            let c = compile_text(
+                "p.policy",
+                None,
+                &format!("default {default};\nuse {};\n", groups.join(", ")),
+                &mut NoIncludes,
+            );
+            assert!(
+                c.result.is_ok() && c.warnings.is_empty(),
+                "{:?}",
+                c.warnings
+            );
+        }
         let c = compile_text(
             "p.policy",
             None,
