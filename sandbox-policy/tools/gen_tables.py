@@ -130,6 +130,31 @@ OVERRIDES = {
     },
 }
 
+# Arguments the kernel declares `unsigned long` or `long` but hands on as an int or unsigned int,
+# so that it reads only their low 32 bits: compared on those, as the kernel reads them, so that a
+# deny rule cannot be bypassed by setting the high bits. Each was checked on Linux 6.18 (x86_64)
+# by a call with bit 32 set that acted as its low word alone. (process_vm_readv's riovcnt is not
+# here: with bit 32 set the kernel refuses the call.)
+NARROWED = {
+    # fdget_pos(unsigned int fd); import_iovec(..., unsigned int nr_segs, ...)
+    "readv": {"fd": "U32", "iovcnt": "U32"},
+    "writev": {"fd": "U32", "iovcnt": "U32"},
+    "preadv": {"fd": "U32", "vlen": "U32"},
+    "pwritev": {"fd": "U32", "vlen": "U32"},
+    "preadv2": {"fd": "U32", "vlen": "U32"},
+    "pwritev2": {"fd": "U32", "vlen": "U32"},
+    "vmsplice": {"nr_segs": "U32"},
+    "process_vm_readv": {"liovcnt": "U32"},
+    "process_vm_writev": {"liovcnt": "U32"},
+    "process_madvise": {"vlen": "U32"},
+    # get_file_raw_ptr(task, unsigned int idx)
+    "kcmp": {"idx1": "U32", "idx2": "U32"},
+    # kernel_mbind: int lmode = mode
+    "mbind": {"mode": "I32"},
+    # find_get_task_by_vpid(pid_t nr)
+    "ptrace": {"pid": "I32"},
+}
+
 # Syscalls added after Linux 6.1, up to 6.18, with their numbers (the same on both
 # architectures where both have them) and prototypes as in include/linux/syscalls.h.
 LATER_SYSCALLS = [
@@ -1289,8 +1314,17 @@ def build_syscall_table(arch, numbers, entries, decls, errors):
         else:
             errors.append(f"{where}: no prototype for {entry}")
             continue
-        rows.append((name, nr, name_args(name, params, where, errors)))
+        rows.append((name, nr, narrow(name, name_args(name, params, where, errors), where, errors)))
     return rows
+
+
+def narrow(syscall, args, where, errors):
+    """Applies NARROWED: the listed arguments get the width the kernel reads."""
+    widths = NARROWED.get(syscall, {})
+    for arg in widths:
+        if arg not in [n for n, _ in args]:
+            errors.append(f"{where}: NARROWED names {arg!r}, which it does not have")
+    return [(n, widths.get(n, ty)) for n, ty in args]
 
 
 def name_args(syscall, params, where, errors):

@@ -26,6 +26,7 @@ fn main() {
         "i386-getpid" => i386_getpid(),
         "x32-getpid" => x32_getpid(),
         "ioctl-tiocsti" => ioctl_tiocsti(),
+        "writev-high-bits" => writev_high_bits(),
         "openat-fdcwd" => openat_fdcwd(),
         "clone3" => clone3(),
         "own-filter" => own_filter(rest[0]),
@@ -289,6 +290,24 @@ fn ioctl_tiocsti() {
     // SAFETY: TIOCGWINSZ writes one winsize.
     let r = unsafe { libc::syscall(libc::SYS_ioctl, 0, libc::TIOCGWINSZ, &mut ws as *mut _) };
     say(format!("tiocgwinsz={}", result(r)));
+}
+
+/// `writev` to stdout with bit 32 set in the descriptor (and the count): the kernel declares
+/// both `unsigned long` but reads only their low 32 bits, so this writes to fd 1.
+fn writev_high_bits() {
+    let text = b"written\n";
+    let iov = libc::iovec {
+        iov_base: text.as_ptr() as *mut libc::c_void,
+        iov_len: text.len(),
+    };
+    for (name, fd, count) in [
+        ("high_bits", 1 | 1 << 32, 1 | 1 << 32),
+        ("plain", 1_u64, 1_u64),
+    ] {
+        // SAFETY: raw writev with one live iovec.
+        let r = unsafe { libc::syscall(libc::SYS_writev, fd, &iov as *const libc::iovec, count) };
+        say(format!("writev_{name}={}", result(r)));
+    }
 }
 
 fn openat_fdcwd() {

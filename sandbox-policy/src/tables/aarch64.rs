@@ -437,12 +437,12 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
     SyscallSpec {
         name: "readv",
         nr: 65,
-        args: &[arg("fd", U64), arg("iov", Ptr), arg("iovcnt", U64)],
+        args: &[arg("fd", U32), arg("iov", Ptr), arg("iovcnt", U32)],
     },
     SyscallSpec {
         name: "writev",
         nr: 66,
-        args: &[arg("fd", U64), arg("iov", Ptr), arg("iovcnt", U64)],
+        args: &[arg("fd", U32), arg("iov", Ptr), arg("iovcnt", U32)],
     },
     SyscallSpec {
         name: "pread64",
@@ -468,9 +468,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "preadv",
         nr: 69,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
         ],
@@ -479,9 +479,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "pwritev",
         nr: 70,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
         ],
@@ -535,7 +535,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("fd", I32),
             arg("iov", Ptr),
-            arg("nr_segs", U64),
+            arg("nr_segs", U32),
             arg("flags", U32),
         ],
     },
@@ -822,7 +822,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         nr: 117,
         args: &[
             arg("request", I64),
-            arg("pid", I64),
+            arg("pid", I32),
             arg("addr", U64),
             arg("data", U64),
         ],
@@ -1560,7 +1560,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("addr", U64),
             arg("len", U64),
-            arg("mode", U64),
+            arg("mode", I32),
             arg("nodemask", Ptr),
             arg("maxnode", U64),
             arg("flags", U32),
@@ -1729,7 +1729,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("pid", I32),
             arg("local_iov", Ptr),
-            arg("liovcnt", U64),
+            arg("liovcnt", U32),
             arg("remote_iov", Ptr),
             arg("riovcnt", U64),
             arg("flags", U64),
@@ -1741,7 +1741,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("pid", I32),
             arg("local_iov", Ptr),
-            arg("liovcnt", U64),
+            arg("liovcnt", U32),
             arg("remote_iov", Ptr),
             arg("riovcnt", U64),
             arg("flags", U64),
@@ -1754,8 +1754,8 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
             arg("pid1", I32),
             arg("pid2", I32),
             arg("type", I32),
-            arg("idx1", U64),
-            arg("idx2", U64),
+            arg("idx1", U32),
+            arg("idx2", U32),
         ],
     },
     SyscallSpec {
@@ -1851,9 +1851,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "preadv2",
         nr: 286,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
             arg("flags", I32),
@@ -1863,9 +1863,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "pwritev2",
         nr: 287,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
             arg("flags", I32),
@@ -2060,7 +2060,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("pidfd", I32),
             arg("iovec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("advice", I32),
             arg("flags", U32),
         ],

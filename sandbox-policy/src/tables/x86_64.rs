@@ -136,12 +136,12 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
     SyscallSpec {
         name: "readv",
         nr: 19,
-        args: &[arg("fd", U64), arg("iov", Ptr), arg("iovcnt", U64)],
+        args: &[arg("fd", U32), arg("iov", Ptr), arg("iovcnt", U32)],
     },
     SyscallSpec {
         name: "writev",
         nr: 20,
-        args: &[arg("fd", U64), arg("iov", Ptr), arg("iovcnt", U64)],
+        args: &[arg("fd", U32), arg("iov", Ptr), arg("iovcnt", U32)],
     },
     SyscallSpec {
         name: "access",
@@ -627,7 +627,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         nr: 101,
         args: &[
             arg("request", I64),
-            arg("pid", I64),
+            arg("pid", I32),
             arg("addr", U64),
             arg("data", U64),
         ],
@@ -1426,7 +1426,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("addr", U64),
             arg("len", U64),
-            arg("mode", U64),
+            arg("mode", I32),
             arg("nodemask", Ptr),
             arg("maxnode", U64),
             arg("flags", U32),
@@ -1765,7 +1765,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("fd", I32),
             arg("iov", Ptr),
-            arg("nr_segs", U64),
+            arg("nr_segs", U32),
             arg("flags", U32),
         ],
     },
@@ -1892,9 +1892,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "preadv",
         nr: 295,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
         ],
@@ -1903,9 +1903,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "pwritev",
         nr: 296,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
         ],
@@ -2020,7 +2020,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("pid", I32),
             arg("local_iov", Ptr),
-            arg("liovcnt", U64),
+            arg("liovcnt", U32),
             arg("remote_iov", Ptr),
             arg("riovcnt", U64),
             arg("flags", U64),
@@ -2032,7 +2032,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("pid", I32),
             arg("local_iov", Ptr),
-            arg("liovcnt", U64),
+            arg("liovcnt", U32),
             arg("remote_iov", Ptr),
             arg("riovcnt", U64),
             arg("flags", U64),
@@ -2045,8 +2045,8 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
             arg("pid1", I32),
             arg("pid2", I32),
             arg("type", I32),
-            arg("idx1", U64),
-            arg("idx2", U64),
+            arg("idx1", U32),
+            arg("idx2", U32),
         ],
     },
     SyscallSpec {
@@ -2153,9 +2153,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "preadv2",
         nr: 327,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
             arg("flags", I32),
@@ -2165,9 +2165,9 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         name: "pwritev2",
         nr: 328,
         args: &[
-            arg("fd", U64),
+            arg("fd", U32),
             arg("vec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("pos_l", U64),
             arg("pos_h", U64),
             arg("flags", I32),
@@ -2361,7 +2361,7 @@ pub(super) static SYSCALLS: &[SyscallSpec] = &[
         args: &[
             arg("pidfd", I32),
             arg("iovec", Ptr),
-            arg("vlen", U64),
+            arg("vlen", U32),
             arg("advice", I32),
             arg("flags", U32),
         ],
