@@ -137,6 +137,55 @@ fn missing_program_is_127_and_not_executable_is_126() {
     let not_exec = s.write("data.txt", "just text\n");
     let out = sandbox_output(&["run", "--policy", &policy, "--", &not_exec]);
     assert_eq!(code(&out), 126, "{}", stderr(&out));
+    // Executable, but no program the sandbox can start: a script, or text.
+    for (name, text, why) in [
+        ("script.sh", "#!/bin/sh\necho hi\n", "is a script (#!)"),
+        ("text", "just text\n", "is not an ELF binary"),
+    ] {
+        let file = s.write(name, text);
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let out = sandbox_output(&["run", "--policy", &policy, "--", &file]);
+        assert_eq!(code(&out), 126, "{}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{}", stderr(&out));
+    }
+    // An ELF header of this machine with no program headers: the kernel refuses it (ENOEXEC),
+    // as a shell reports with 126.
+    let machine: u16 = if cfg!(target_arch = "aarch64") {
+        183
+    } else {
+        62
+    };
+    let mut elf = b"\x7fELF\x02\x01\x01\x00".to_vec();
+    elf.extend_from_slice(&[0; 8]);
+    for (value, width) in [
+        (2, 2), // e_type: ET_EXEC
+        (machine.into(), 2),
+        (1, 4),         // e_version
+        (0x40_0000, 8), // e_entry
+        (64, 8),        // e_phoff
+        (0, 8),         // e_shoff
+        (0, 4),         // e_flags
+        (64, 2),        // e_ehsize
+        (56, 2),        // e_phentsize
+        (0, 2),         // e_phnum
+        (64, 2),        // e_shentsize
+        (0, 2),         // e_shnum
+        (0, 2),         // e_shstrndx
+    ] {
+        elf.extend_from_slice(&u64::to_le_bytes(value)[..width]);
+    }
+    let file = s.path().join("headless");
+    std::fs::write(&file, elf).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = file.to_str().unwrap();
+    let out = sandbox_output(&["run", "--policy", &policy, "--ro", file, "--", file]);
+    assert_eq!(code(&out), 126, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Exec format error"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -394,7 +443,11 @@ fn a_failure_before_the_spawn_replaces_an_old_report_with_a_setup_error() {
             125,
             "memory",
         ),
-        (&["--policy", &good, "--", &script], 125, "not an ELF file"),
+        (
+            &["--policy", &good, "--", &script],
+            126,
+            "run its interpreter",
+        ),
         (&["--policy", &good, "--", "/"], 126, "is a directory"),
     ];
     for (args, expected, problem) in cases {

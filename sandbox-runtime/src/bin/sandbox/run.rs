@@ -333,7 +333,9 @@ pub fn report(outcome: &Outcome) -> ExitCode {
         Status::SetupError(e) if e.errno == libc::ENOENT && e.step.starts_with("exec") => {
             EXIT_NOT_FOUND
         }
-        Status::SetupError(e) if e.errno == libc::EACCES && e.step.starts_with("exec") => {
+        Status::SetupError(e)
+            if matches!(e.errno, libc::EACCES | libc::ENOEXEC) && e.step.starts_with("exec") =>
+        {
             EXIT_NOT_EXECUTABLE
         }
         Status::SetupError(_) => EXIT_SETUP,
@@ -383,7 +385,7 @@ pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
     } else if !is_executable(&metadata) {
         Some("not executable")
     } else {
-        None
+        not_a_program(&path)
     };
     if let Some(why) = why {
         return Err(StartError::NotExecutable {
@@ -392,6 +394,22 @@ pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
         });
     }
     Ok(std::fs::canonicalize(&path).unwrap_or(path))
+}
+
+/// Why a file the system would let run is no program the sandbox can start, if it is not: the
+/// sandbox runs ELF binaries only (a script's interpreter would get it as `/dev/fd/N`, which
+/// its close-on-exec descriptor has closed by then). Unreadable files are left to the spawn.
+fn not_a_program(path: &Path) -> Option<&'static str> {
+    let mut start = [0u8; 4];
+    let file = std::fs::File::open(path).ok()?;
+    let n = std::io::Read::read(&mut &file, &mut start).ok()?;
+    if start[..n].starts_with(b"#!") {
+        Some("is a script (#!), which the sandbox cannot run directly: run its interpreter with the script as an argument")
+    } else if &start[..n] != b"\x7fELF" {
+        Some("is not an ELF binary")
+    } else {
+        None
+    }
 }
 
 fn is_executable(metadata: &std::fs::Metadata) -> bool {
