@@ -85,8 +85,9 @@ pub struct SandboxArgs {
     /// Wall-clock limit in seconds (fractions allowed).
     #[arg(long = "time-limit", value_name = "SECONDS")]
     time_limit: Option<f64>,
-    /// CPU-time limit in seconds, per process (RLIMIT_CPU): a program that forks can use more in
-    /// all; --time-limit bounds the whole sandbox.
+    /// CPU-time limit in seconds, per process (RLIMIT_CPU, which counts whole seconds: a
+    /// fraction is rounded up); a program that forks can use more in all; --time-limit bounds the
+    /// whole sandbox.
     #[arg(long = "cpu-limit", value_name = "SECONDS")]
     cpu_limit: Option<f64>,
     /// Memory limit for the whole sandbox (suffixes K, M, G).
