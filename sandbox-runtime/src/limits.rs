@@ -11,7 +11,8 @@
 //! - pids: a cgroup when one can be created, else `RLIMIT_NPROC`, which since Linux 5.14 counts
 //!   per user namespace, so it counts only the sandbox's own processes.
 //!
-//! `RLIMIT_CORE` is always 0.
+//! `RLIMIT_CORE` is always 0. An rlimit above the caller's own hard limit is refused at the spawn
+//! ([`LimitError::AboveHost`]): the sandbox inherits the caller's limits and cannot raise them.
 
 use serde::Serialize;
 use std::time::Duration;
@@ -53,6 +54,20 @@ pub enum LimitError {
         "limit `{0}` is too large to set (it would mean no limit); leave it unset for no limit"
     )]
     TooLarge(&'static str),
+    /// A limit set as an rlimit above the host's own hard limit for it: the sandbox, in a user
+    /// namespace of its own, cannot raise a hard limit, so its set-up would fail.
+    #[error(
+        "limit `{limit}` needs a hard limit of {needed}, above the host's own ({host}), which a \
+         sandbox cannot raise"
+    )]
+    AboveHost {
+        /// The field of [`Limits`].
+        limit: &'static str,
+        /// The hard limit the sandbox would set (in the rlimit's unit: bytes, a count, seconds).
+        needed: u64,
+        /// The calling process's hard limit.
+        host: u64,
+    },
 }
 
 /// How a limit was enforced.
@@ -126,6 +141,25 @@ impl Limits {
             .is_some_and(|w| std::time::Instant::now().checked_add(w).is_none())
         {
             return Err(LimitError::TooLarge("wall_time"));
+        }
+        Ok(())
+    }
+
+    /// Refuses any of `rlimits` whose hard limit is above the calling process's own (which the
+    /// sandbox inherits and cannot raise).
+    pub(crate) fn within_host(rlimits: &[(&'static str, Rlimit)]) -> Result<(), LimitError> {
+        for (limit, r) in rlimits {
+            // SAFETY: rlimit is plain old data.
+            let mut host: libc::rlimit = unsafe { std::mem::zeroed() };
+            // SAFETY: getrlimit writes one rlimit.
+            let known = unsafe { libc::getrlimit(r.resource, &mut host) } == 0;
+            if known && host.rlim_max != libc::RLIM_INFINITY && r.hard > host.rlim_max {
+                return Err(LimitError::AboveHost {
+                    limit,
+                    needed: r.hard,
+                    host: host.rlim_max,
+                });
+            }
         }
         Ok(())
     }
@@ -252,6 +286,31 @@ mod tests {
             ..Limits::default()
         };
         assert!(l.validate().is_ok());
+    }
+
+    #[test]
+    fn an_rlimit_above_the_hosts_hard_limit_is_an_error() {
+        // SAFETY: rlimit is plain old data; getrlimit writes one.
+        let mut host: libc::rlimit = unsafe { std::mem::zeroed() };
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut host) },
+            0
+        );
+        let at = Limits {
+            open_files: Some(host.rlim_max),
+            ..Limits::default()
+        };
+        assert!(Limits::within_host(&at.plan(false, false).0).is_ok());
+        let above = Limits {
+            open_files: Some(host.rlim_max + 1),
+            ..Limits::default()
+        };
+        let e = Limits::within_host(&above.plan(false, false).0).unwrap_err();
+        assert!(
+            matches!(e, LimitError::AboveHost { limit: "open_files", needed, host: h }
+                if needed == host.rlim_max + 1 && h == host.rlim_max),
+            "{e}"
+        );
     }
 
     #[test]

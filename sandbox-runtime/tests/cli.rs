@@ -871,7 +871,15 @@ fn an_ignored_hangup_stays_ignored() {
 fn a_bad_limit_names_its_option() {
     let s = ScratchDir::new("bad-limit");
     let policy = s.write("p.policy", "default allow;\n");
+    // SAFETY: rlimit is plain old data; getrlimit writes one.
+    let mut files: libc::rlimit = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) },
+        0
+    );
+    let above_host = (files.rlim_max + 1).to_string();
     for (args, option) in [
+        (&["--open-files", &above_host][..], "--open-files: above"),
         (&["--memory=-1"][..], "--memory:"),
         (&["--file-size=12Q"][..], "--file-size:"),
         (&["--open-files", "0"][..], "--open-files:"),

@@ -304,6 +304,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .flatten();
     let in_cgroup = cgroup.as_ref().map(Cgroup::enforced).unwrap_or_default();
     let (rlimits, enforced) = cmd.limits.plan(in_cgroup.memory, in_cgroup.pids);
+    crate::limits::Limits::within_host(&rlimits)?;
     let ids = IdMaps::for_caller();
 
     let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] = stdio_ends(

@@ -5,8 +5,8 @@ use crate::output_file::OutputFile;
 use crate::policy_file::{self, PolicyError};
 use clap::Args;
 use sandbox_runtime::{
-    Limits, Observation, Outcome, SandboxChild, SandboxCommand, SetupError, SpawnError, Status,
-    SyscallMode,
+    LimitError, Limits, Observation, Outcome, SandboxChild, SandboxCommand, SetupError, SpawnError,
+    Status, SyscallMode,
 };
 use std::collections::HashSet;
 use std::io;
@@ -317,7 +317,10 @@ pub fn start(
     let program = find_program(&command[0])?;
     let mut cmd = build(sandbox, command, &program).map_err(StartError::BadOption)?;
     configure(&mut cmd)?;
-    Ok(cmd.spawn()?)
+    cmd.spawn().map_err(|e| match e {
+        SpawnError::Limit(e) => StartError::BadOption(limit_message(e)),
+        e => e.into(),
+    })
 }
 
 /// Prints a non-exit outcome and maps it to the exit status.
@@ -459,11 +462,7 @@ pub fn build(
     cmd.share_network(args.net);
     // Each error names the option it came from, as the user wrote it.
     let option = |field: &str| {
-        let flag = LIMIT_OPTIONS
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map_or(field, |(_, o)| *o)
-            .to_string();
+        let flag = option_name(field).to_string();
         move |e: String| format!("{flag}: {e}")
     };
     let size = |text: &Option<String>, field| {
@@ -489,18 +488,39 @@ pub fn build(
         open_files: args.open_files,
         ..Limits::default()
     };
-    limits.validate().map_err(|e| {
-        // The library's message names its field; here the option is named instead.
-        let (field, problem) = match e {
-            sandbox_runtime::LimitError::Zero(field) => {
-                (field, "0 would stop the program before it starts")
-            }
-            sandbox_runtime::LimitError::TooLarge(field) => (field, "too large to set"),
-        };
-        option(field)(format!("{problem}; leave the option out for no limit"))
-    })?;
+    limits.validate().map_err(limit_message)?;
     cmd.limits(limits);
     Ok(cmd)
+}
+
+/// A bad limit in the option's words: the library's message names its field.
+fn limit_message(e: LimitError) -> String {
+    let (field, problem) = match e {
+        LimitError::Zero(field) => (
+            field,
+            "0 would stop the program before it starts; leave the option out for no limit".into(),
+        ),
+        LimitError::TooLarge(field) => (
+            field,
+            "too large to set; leave the option out for no limit".into(),
+        ),
+        LimitError::AboveHost { limit, host, .. } => (
+            limit,
+            format!(
+                "above this process's own hard limit ({host}{}), which a sandbox cannot raise",
+                if limit == "cpu_time" { " s" } else { "" }
+            ),
+        ),
+    };
+    format!("{}: {problem}", option_name(field))
+}
+
+/// The option that sets the field `field` of [`Limits`].
+fn option_name(field: &str) -> &str {
+    LIMIT_OPTIONS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map_or(field, |(_, o)| *o)
 }
 
 /// Splits `KEY=VALUE` at its first `=` (so the name holds none; the value may be empty or hold
