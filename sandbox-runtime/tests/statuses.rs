@@ -162,6 +162,33 @@ fn failed_exec_is_a_setup_error_even_when_write_is_killed() {
     };
     assert_eq!(e.errno, libc::EACCES, "{e}");
     assert!(e.step.starts_with("execute"), "{e}");
+    // A directory under a bind that lets programs run: no word about noexec mounts.
+    assert!(!e.cause.contains("noexec"), "{e}");
+}
+
+/// A program that the sandbox shows through a writable bind cannot run (writable binds are
+/// noexec): the set-up error says which entry shows it and what to do.
+#[test]
+fn a_program_under_a_writable_bind_is_refused_with_the_entry_named() {
+    let dir = std::env::temp_dir().join(format!("statuses-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/usr/bin/true", dir.join("true")).unwrap();
+    let out = common::command("/w/true")
+        .mount_rw(&dir, "/w")
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let Status::SetupError(e) = &out.outcome.status else {
+        panic!("{}", out.outcome);
+    };
+    assert_eq!(e.errno, libc::EACCES, "{e}");
+    assert!(
+        e.cause
+            .contains(&format!("under `bind {} read-write at /w`", dir.display()))
+            && e.cause.contains("noexec"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -248,6 +248,17 @@ impl MountPlan {
         Ok(plan)
     }
 
+    /// The entry that shows `path` in the sandbox (the deepest one at or above it, as written),
+    /// in words, if it lets nothing run: a writable bind, a tmpfs or `/proc`.
+    pub(crate) fn noexec_entry_over(&self, path: &Path) -> Option<&str> {
+        let i = self
+            .mount_points
+            .iter()
+            .rposition(|at| path.starts_with(Path::new(at)))?;
+        let runs = matches!(&self.ops[i], MountOp::Bind(b) if b.exec);
+        (!runs).then(|| self.descriptions[i].as_str())
+    }
+
     /// What each entry would show if built now, as [`build`] records it: for a bind, its
     /// source on the host (`None` if it cannot be read); all zero for other entries.
     pub(crate) fn sources_now(&self) -> Vec<Option<Bound>> {

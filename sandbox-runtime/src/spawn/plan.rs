@@ -201,6 +201,7 @@ impl PlanParts {
             rlimits: rlimit_names,
             passed: passed_targets.to_vec(),
             program: cmd.program.display().to_string(),
+            program_noexec: mounts.noexec_entry_over(&cmd.program).map(str::to_string),
             cwd: cmd.cwd.display().to_string(),
             hostname: cmd.hostname.clone(),
         };

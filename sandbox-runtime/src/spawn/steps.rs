@@ -245,6 +245,9 @@ pub(crate) struct Descriptions {
     /// Target numbers of passed descriptors.
     pub passed: Vec<i32>,
     pub program: String,
+    /// The entry showing the program, in words, when it lets nothing run (see
+    /// [`super::mounts::MountPlan::noexec_entry_over`]).
+    pub program_noexec: Option<String>,
     pub cwd: String,
     pub hostname: String,
 }
@@ -317,6 +320,15 @@ impl Descriptions {
                             the sandbox (the dynamic loader of its ELF header), or is a link to \
                             a place the sandbox does not show; a script (#!) cannot be run \
                             directly: run its interpreter with the script as an argument";
+        }
+        if let (true, Some(entry)) = (
+            r.step == Step::Exec as u32 && r.value == libc::EACCES,
+            &self.program_noexec,
+        ) {
+            error.cause += &format!(
+                "; the program lies under `{entry}`, which is mounted noexec (writable binds and \
+                 tmpfs are): bind the program or its directory read-only to run it"
+            );
         }
         error
     }
