@@ -225,7 +225,8 @@ impl Outcome {
 
     /// The report the `sandbox` tool prints:
     /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
-    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "error"}`.
+    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "enforced_limits", "error"}`, where
+    /// `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
         let (exit_code, signal, violation, error) = match &self.status {
             Status::Exited(c) => (json!(c), Value::Null, Value::Null, Value::Null),
@@ -251,6 +252,7 @@ impl Outcome {
             "max_rss_kb": self.max_rss_kb,
             "memory_peak_kb": self.memory_peak_kb,
             "oom_killed": self.oom_killed,
+            "enforced_limits": self.enforced_limits,
             "error": error,
         })
     }

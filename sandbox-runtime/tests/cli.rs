@@ -35,6 +35,38 @@ fn exit_status_is_the_programs_own() {
     assert_eq!(code(&out), 7, "{}", stderr(&out));
 }
 
+/// The report says how each limit was enforced, so that a caller can tell a cgroup from an
+/// rlimit standing in for it.
+#[test]
+fn the_report_lists_each_limit_and_what_enforced_it() {
+    let s = ScratchDir::new("enforced");
+    let report = s.path().join("r.json");
+    let out = shell(
+        &s,
+        "exit 0",
+        &[
+            "--report",
+            report.to_str().unwrap(),
+            "--open-files",
+            "64",
+            "--time-limit",
+            "5",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let limits = report_json(&report)["enforced_limits"].clone();
+    let has = |limit: &str, value: u64, by: &str| {
+        limits
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["limit"] == limit && l["value"] == value && l["by"] == by)
+    };
+    assert!(has("open_files", 64, "rlimit"), "{limits}");
+    assert!(has("wall_time", 5000, "monitor"), "{limits}");
+    assert!(has("core", 0, "rlimit"), "{limits}");
+}
+
 #[test]
 fn killed_by_a_signal_is_128_plus_n() {
     let s = ScratchDir::new("signal");
