@@ -61,6 +61,15 @@ pub fn main(args: LearnArgs) -> ExitCode {
         return ExitCode::from(EXIT_SETUP);
     };
     let sidecar = sidecar_path(&args.output);
+    if OutputFile::is_stream_path(&args.output) {
+        errln!(
+            "sandbox: cannot write `{}`: learn keeps its observations beside the policy, in \
+             `{}`, so -o must name a file, not a stream",
+            args.output.display(),
+            sidecar.display()
+        );
+        return ExitCode::from(EXIT_SETUP);
+    }
     // Opened before the run, so that the sandbox cannot redirect what is written after it (see
     // `OutputFile`). A directory there fails at the write, after the run, as any other failure
     // to write the policy does: the observations are kept.

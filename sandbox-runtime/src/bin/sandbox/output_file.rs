@@ -91,6 +91,13 @@ impl OutputFile {
         })
     }
 
+    /// Whether `path` names one of the caller's own streams (`/dev/stdout`, `/dev/stderr`,
+    /// `/dev/null`, `/dev/fd/N`, `/proc/self/fd/N`), which [`OutputFile::open`] writes to as
+    /// they are.
+    pub fn is_stream_path(path: &Path) -> bool {
+        is_stream(path)
+    }
+
     /// The path as given.
     pub fn path(&self) -> &Path {
         &self.path
