@@ -26,6 +26,14 @@ pub enum SpawnError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// The host name is longer than the kernel takes (`HOST_NAME_MAX`, 64 bytes).
+    #[error("host name {name:?} is {len} bytes long; the kernel takes at most 64")]
+    HostnameTooLong {
+        /// The name as given.
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// A path inside the sandbox is not absolute or has `..` in it.
     #[error("sandbox path `{path}` must be absolute and free of `..`")]
     BadSandboxPath {

@@ -166,6 +166,9 @@ fn missing_program_is_127_and_not_executable_is_126() {
     assert_eq!(code(&out), 127, "{}", stderr(&out));
     let out = sandbox_output(&["run", "--policy", &policy, "--", "no-such-program-on-path"]);
     assert_eq!(code(&out), 127, "{}", stderr(&out));
+    let out = sandbox_output(&["run", "--policy", &policy, "--", ""]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(stderr(&out).contains("name is empty"), "{}", stderr(&out));
     let not_exec = s.write("data.txt", "just text\n");
     let out = sandbox_output(&["run", "--policy", &policy, "--", &not_exec]);
     assert_eq!(code(&out), 126, "{}", stderr(&out));

@@ -221,6 +221,41 @@ fn a_bad_environment_name_is_refused_by_name() {
     }
 }
 
+/// A host name longer than the kernel takes is refused before the spawn, with its length.
+#[test]
+fn a_host_name_over_64_bytes_is_refused() {
+    let e = SandboxCommand::new("/bin/true")
+        .hostname("h".repeat(65))
+        .spawn()
+        .unwrap_err();
+    assert!(
+        matches!(e, SpawnError::HostnameTooLong { len: 65, .. }),
+        "{e:?}"
+    );
+    let out = common::command("/bin/true")
+        .hostname("h".repeat(64))
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+}
+
+/// A bind of a directory with other mounts under it fails in the kernel (it will not leave
+/// out mounts it locked): the set-up error says why, not only EINVAL.
+#[test]
+fn a_bind_of_a_directory_with_mounts_under_it_says_why_it_fails() {
+    let out = common::command("/bin/true")
+        .mount_ro("/sys", "/s")
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    let Status::SetupError(e) = &out.outcome.status else {
+        panic!("{}", out.outcome);
+    };
+    assert_eq!(e.errno, libc::EINVAL, "{e}");
+    assert!(e.cause.contains("other mounts under it"), "{e}");
+}
+
 /// Under an open-files limit that leaves no number for the seccomp listener, the filter's
 /// install fails: a set-up error that says so, and the program never runs unfiltered.
 #[test]

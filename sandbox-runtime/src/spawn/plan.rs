@@ -180,6 +180,12 @@ impl PlanParts {
                 cstr(&kv, "an environment variable")
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if cmd.hostname.len() > 64 {
+            return Err(SpawnError::HostnameTooLong {
+                name: cmd.hostname.clone(),
+                len: cmd.hostname.len(),
+            });
+        }
         let program = cmd.program.as_os_str();
         let candidates = if program.as_bytes().contains(&b'/') {
             vec![cstr(program, "the program path")?]

@@ -321,6 +321,15 @@ impl Descriptions {
                             a place the sandbox does not show; a script (#!) cannot be run \
                             directly: run its interpreter with the script as an argument";
         }
+        let bind = matches!(Step::from_u32(r.step), Some(Step::Mount))
+            && item(&self.mounts).starts_with("bind ");
+        if bind && r.value == libc::EINVAL {
+            // The usual cause: a source with other mounts under it, which the kernel locked
+            // when the sandbox's namespace was made and will not leave out of a bind.
+            error.cause += "; a directory with other mounts under it (/, /sys, /dev, ...) \
+                            cannot be bound without them: bind those mounts themselves, or a \
+                            directory without any under it";
+        }
         if let (true, Some(entry)) = (
             r.step == Step::Exec as u32 && r.value == libc::EACCES,
             &self.program_noexec,

@@ -360,6 +360,11 @@ const LIMIT_OPTIONS: [(&str, &str); 6] = [
 /// regular file of that name). A path that is there but not an executable regular file (a
 /// directory, a device) cannot be executed.
 pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
+    if name.is_empty() {
+        return Err(StartError::BadOption(
+            "the program's name is empty (after --)".into(),
+        ));
+    }
     let not_found = || StartError::NotFound(name.to_string());
     let path = if name.contains('/') {
         PathBuf::from(name)
