@@ -696,6 +696,17 @@ fn compile_writes_like_the_report_and_never_over_its_policy() {
         );
         assert_eq!(std::fs::read_to_string(&policy).unwrap(), text);
     }
+    // Nor over a file the policy includes.
+    let part = s.write("part.policy", "use exit;\n");
+    let top = s.write("top.policy", "default kill;\ninclude \"part.policy\";\n");
+    let out = sandbox_output(&["compile", &top, "-o", &part]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("names the policy file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), "use exit;\n");
 
     let victim = s.write("victim", "secret\n");
     let link = s.path().join("out.bpf");

@@ -20,8 +20,10 @@ pub struct CheckArgs {
 pub fn main(args: CheckArgs) -> ExitCode {
     let mut failed = false;
     for file in &args.files {
-        match policy_file::compile_with_warnings(file) {
-            Ok((compiled, warnings)) => {
+        match policy_file::compile_whole(file) {
+            Ok(policy_file::PolicyFile {
+                compiled, warnings, ..
+            }) => {
                 err!("{warnings}");
                 let sizes: Vec<String> = compiled
                     .policy

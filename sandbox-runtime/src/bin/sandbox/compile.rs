@@ -11,7 +11,8 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 #[command(
     after_help = "Exit status: 0 when the program is written; 1 when the policy does not \
-    compile or OUT cannot be written; 2 for a bad --arch, or when OUT is the policy file."
+    compile or OUT cannot be written; 2 for a bad --arch, or when OUT is the policy file or \
+    one it includes."
 )]
 pub struct CompileArgs {
     /// The policy file.
@@ -38,11 +39,11 @@ pub fn main(args: CompileArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return cannot_write(&args, &e),
     };
-    if output.names(&args.file) {
+    if let Some(source) = loaded.sources.iter().find(|s| output.names(s)) {
         errln!(
             "error: `-o {}` names the policy file `{}`, which it would overwrite",
             args.output.display(),
-            args.file.display()
+            source.display()
         );
         return ExitCode::from(2);
     }

@@ -52,21 +52,38 @@ impl PolicyError {
     }
 }
 
-/// Compiles `path`, or says why it gives no policy.
-pub fn compile(path: &Path) -> Result<Compiled, PolicyError> {
-    compile_with_warnings(path).map(|(compiled, _)| compiled)
+/// A policy file that compiled, with what else its compilation found.
+pub struct PolicyFile {
+    /// Every stage of the compilation.
+    pub compiled: Compiled,
+    /// Its warnings, rendered like rustc (empty when there are none).
+    pub warnings: String,
+    /// The file itself and every file it includes: what an output must not replace.
+    pub sources: Vec<PathBuf>,
 }
 
-/// As [`compile`], with the policy's warnings rendered like rustc (empty when there are none).
-pub fn compile_with_warnings(path: &Path) -> Result<(Compiled, String), PolicyError> {
+/// Compiles `path`, or says why it gives no policy.
+pub fn compile(path: &Path) -> Result<Compiled, PolicyError> {
+    compile_whole(path).map(|p| p.compiled)
+}
+
+/// As [`compile`], with the warnings and the files read.
+pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
     let compilation = compile_file(path).map_err(|source| PolicyError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;
     let rendered = compilation.render_errors();
     let warnings = compilation.render_warnings();
+    let sources = std::iter::once(path.to_path_buf())
+        .chain(compilation.included_files.iter().cloned())
+        .collect();
     match compilation.result {
-        Ok(compiled) => Ok((compiled, warnings)),
+        Ok(compiled) => Ok(PolicyFile {
+            compiled,
+            warnings,
+            sources,
+        }),
         Err(errors) => Err(PolicyError::Invalid {
             path: path.to_path_buf(),
             first: errors.first().map_or_else(String::new, |d| {
@@ -76,12 +93,6 @@ pub fn compile_with_warnings(path: &Path) -> Result<(Compiled, String), PolicyEr
             rendered,
         }),
     }
-}
-
-/// Compiles `path`; on failure prints every error (or why the file cannot be read) to stderr
-/// and returns `None`.
-pub fn load(path: &Path) -> Option<Compiled> {
-    compile(path).map_err(|e| e.print()).ok()
 }
 
 /// Parses `--arch`, defaulting to the host's architecture (x86_64 on unsupported hosts).
@@ -99,6 +110,8 @@ pub struct Loaded {
     pub compiled: Compiled,
     /// The architecture chosen with `--arch`.
     pub arch: Arch,
+    /// The policy file and every file it includes.
+    pub sources: Vec<PathBuf>,
 }
 
 impl Loaded {
@@ -118,10 +131,19 @@ pub fn load_for_arch(path: &Path, arch_name: Option<&str>) -> Result<Loaded, Exi
         errln!("error: {e}");
         ExitCode::from(2)
     })?;
-    let compiled = load(path).ok_or(ExitCode::from(1))?;
+    let PolicyFile {
+        compiled, sources, ..
+    } = compile_whole(path).map_err(|e| {
+        e.print();
+        ExitCode::from(1)
+    })?;
     if compiled.policy.program(arch).is_none() {
         errln!("error: no program for {arch}");
         return Err(ExitCode::from(1));
     }
-    Ok(Loaded { compiled, arch })
+    Ok(Loaded {
+        compiled,
+        arch,
+        sources,
+    })
 }
