@@ -794,6 +794,25 @@ fn a_report_naming_the_policy_file_is_refused() {
         assert_eq!(std::fs::read_to_string(&policy).unwrap(), SHELL_POLICY);
         assert!(!marker.exists());
     }
+    // Nor a file the policy includes.
+    let part = s.write("part.policy", "use exit;\n");
+    let top = s.write("top.policy", "default allow;\ninclude \"part.policy\";\n");
+    let out = sandbox_output(&[
+        "run",
+        "--policy",
+        &top,
+        "--report",
+        &part,
+        "--",
+        "/bin/true",
+    ]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("part.policy`, which it would overwrite"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), "use exit;\n");
 }
 
 /// Whether a shell runs with `tag` as its `$0` (`SHELL -c SCRIPT tag`): the sandboxed one. The

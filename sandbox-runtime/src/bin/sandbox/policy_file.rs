@@ -62,6 +62,17 @@ pub struct PolicyFile {
     pub sources: Vec<PathBuf>,
 }
 
+/// The policy file `path` and every file it includes, as far as they can be read (also when
+/// the policy does not compile): what an output must not replace.
+pub fn sources(path: &Path) -> Vec<PathBuf> {
+    let included = compile_file(path)
+        .map(|c| c.included_files)
+        .unwrap_or_default();
+    std::iter::once(path.to_path_buf())
+        .chain(included)
+        .collect()
+}
+
 /// Compiles `path`, or says why it gives no policy.
 pub fn compile(path: &Path) -> Result<Compiled, PolicyError> {
     compile_whole(path).map(|p| p.compiled)

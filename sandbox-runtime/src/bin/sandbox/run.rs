@@ -181,11 +181,17 @@ pub enum ReportError {
         /// Why.
         source: io::Error,
     },
-    /// It is the policy file, which the report would replace.
-    #[error("--report `{}` names the policy file, which it would overwrite", .path.display())]
+    /// It is the policy file, or a file the policy includes, which the report would replace.
+    #[error(
+        "--report `{}` names the policy file `{}`, which it would overwrite",
+        .path.display(),
+        .policy.display()
+    )]
     IsThePolicy {
         /// The report's path.
         path: PathBuf,
+        /// The policy file, or the included file, it names.
+        policy: PathBuf,
     },
 }
 
@@ -221,7 +227,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 }
 
-/// Opens `--report`, if given; refuses the policy file itself.
+/// Opens `--report`, if given; refuses the policy file and every file it includes.
 fn open_report(args: &RunArgs) -> Result<Option<OutputFile>, ReportError> {
     let Some(path) = &args.report else {
         return Ok(None);
@@ -230,8 +236,12 @@ fn open_report(args: &RunArgs) -> Result<Option<OutputFile>, ReportError> {
         path: path.clone(),
         source,
     })?;
-    if file.names(&args.policy) {
-        return Err(ReportError::IsThePolicy { path: path.clone() });
+    let sources = policy_file::sources(&args.policy);
+    if let Some(policy) = sources.into_iter().find(|s| file.names(s)) {
+        return Err(ReportError::IsThePolicy {
+            path: path.clone(),
+            policy,
+        });
     }
     Ok(Some(file))
 }
