@@ -164,7 +164,10 @@ impl OutputFile {
     pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let contents = contents.as_ref();
         let (dir, name) = match &self.target {
-            Target::Stream(file) => return (&*file).write_all(contents),
+            Target::Stream(file) => {
+                blocking(file);
+                return (&*file).write_all(contents);
+            }
             Target::Replace { dir, name } => (dir.as_raw_fd(), name),
         };
         let tmp = temporary_name(name);
@@ -269,13 +272,7 @@ fn system_entry(path: &Path) -> bool {
 /// `/dev/null`, `/dev/fd/N` or `/proc/self/fd/N` (the links among them followed, unlike any
 /// other link).
 fn is_stream(path: &Path) -> bool {
-    let Some(text) = path.to_str() else {
-        return false;
-    };
-    let fd_number = |rest: &str| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit());
-    matches!(text, "/dev/stdout" | "/dev/stderr" | "/dev/null")
-        || text.strip_prefix("/dev/fd/").is_some_and(fd_number)
-        || text.strip_prefix("/proc/self/fd/").is_some_and(fd_number)
+    callers_descriptor(path).is_some() || path == Path::new("/dev/null")
 }
 
 /// The descriptor `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` or `/proc/self/fd/N` names.
@@ -292,8 +289,17 @@ fn callers_descriptor(path: &Path) -> Option<std::os::fd::RawFd> {
     }
 }
 
-/// A close-on-exec duplicate of the caller's descriptor `fd` (EBADF if it is not open).
+/// A close-on-exec duplicate of the caller's descriptor `fd`: EBADF if it is not open, and an
+/// error if it is not open for writing.
 fn duplicate(fd: std::os::fd::RawFd) -> io::Result<File> {
+    // SAFETY: fcntl with integer arguments.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_PATH != 0 || flags & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(io::Error::other("the descriptor is not open for writing"));
+    }
     // SAFETY: fcntl with integer arguments; a returned descriptor is fresh and ours.
     let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
     if new < 0 {
@@ -301,6 +307,20 @@ fn duplicate(fd: std::os::fd::RawFd) -> io::Result<File> {
     }
     // SAFETY: as above.
     Ok(unsafe { File::from_raw_fd(new) })
+}
+
+/// Makes writes to the stream block again. A duplicated descriptor shares its flags with the
+/// sandboxed program's copy, which may have set `O_NONBLOCK` and filled a pipe: the report
+/// would then fail with EAGAIN. Called after the run, when no sandboxed process is left to set
+/// it again.
+fn blocking(file: &File) {
+    // SAFETY: fcntl with integer arguments on our own descriptor.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
 }
 
 /// The longest file name the kernel takes (`NAME_MAX`).
@@ -486,6 +506,41 @@ mod tests {
         assert_eq!(got, "report");
         let closed = OutputFile::open(std::path::Path::new("/proc/self/fd/987654")).unwrap_err();
         assert_eq!(closed.raw_os_error(), Some(libc::EBADF), "{closed}");
+        // One open for reading only is refused at once, not when the report is written.
+        let input = std::fs::File::open("/dev/null").unwrap();
+        let path = format!("/dev/fd/{}", input.as_raw_fd());
+        let e = OutputFile::open(std::path::Path::new(&path)).unwrap_err();
+        assert!(e.to_string().contains("not open for writing"), "{e}");
+    }
+
+    /// A pipe the sandboxed program made non-blocking and filled (it shares the descriptor's
+    /// flags) still gets the whole report, once its reader drains it.
+    #[test]
+    fn a_stream_left_non_blocking_and_full_still_gets_the_report() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        let (mut reader, mut writer) = (std::fs::File::from(reader), std::fs::File::from(writer));
+        let path = format!("/dev/fd/{}", writer.as_raw_fd());
+        let out = OutputFile::open(std::path::Path::new(&path)).unwrap();
+        // SAFETY: fcntl with integer arguments on our own descriptor.
+        unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut filled = 0;
+        while let Ok(n) = writer.write(&[b'x'; 4096]) {
+            filled += n;
+        }
+        drop(writer);
+        let drain = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).unwrap();
+            all
+        });
+        out.write("report").unwrap();
+        drop(out);
+        let all = drain.join().unwrap();
+        assert_eq!(all.len(), filled + "report".len());
+        assert!(all.ends_with(b"report"));
     }
 
     #[test]
