@@ -42,6 +42,10 @@ const FLAG_ARGUMENTS_OF: &[(&str, &str)] = &[
     ("socket", "type"),
     ("socketpair", "type"),
     ("flock", "operation"),
+    // SCHED_RESET_ON_FORK beside the policy.
+    ("sched_setscheduler", "policy"),
+    // IORING_REGISTER_USE_REGISTERED_RING beside the operation.
+    ("io_uring_register", "op"),
 ];
 
 /// How far an action lets a call go, for comparing a rule with what the call meets when the
@@ -161,10 +165,12 @@ fn extra_bits(rule: &RuleReach, expr: &Expr, negated: bool, out: &mut Vec<Diagno
             } else {
                 rule.reach > rule.beyond.least
             };
-            // No bit can be added to -1; and `!= 0` in a permitting rule lets in every call
-            // with any bit set, which is what it says.
-            let says_it = all_ones(value) || (!exact_matches && zero(value));
-            if !escapes || says_it || !holds_flags(rule.rule, &arg.text) {
+            let Some(bits) = flags_width(rule.rule, &arg.text).filter(|_| escapes) else {
+                return;
+            };
+            // No bit can be added to all ones; and `!= 0` in a permitting rule lets in every
+            // call with any bit set, which is what it says.
+            if all_ones(value, bits) || (!exact_matches && zero(value)) {
                 return;
             }
             let action = action_words(&rule.rule.action.kind);
@@ -210,38 +216,42 @@ fn zero(value: &ConstExpr) -> bool {
     })
 }
 
-/// Whether the constant is written `-1`: every bit set.
-fn all_ones(value: &ConstExpr) -> bool {
-    matches!(
-        value.parts.as_slice(),
+/// Whether the constant is written with every bit of a `bits`-wide argument set: `-1`, or
+/// `0xffffffff` for a 32-bit one.
+fn all_ones(value: &ConstExpr, bits: u32) -> bool {
+    match value.parts.as_slice() {
         [ConstAtom::Int {
             value: 1,
             negative: true,
             ..
-        }]
-    )
+        }] => true,
+        [ConstAtom::Int {
+            value,
+            negative: false,
+            ..
+        }] => u128::from(*value) == (1u128 << bits) - 1,
+        _ => false,
+    }
 }
 
-/// Whether `arg` (a name or `argN`) holds flags for any syscall of the rule on any architecture.
-fn holds_flags(rule: &Rule, arg: &str) -> bool {
+/// How many bits `arg` (a name or `argN`) has, if it holds flags for a syscall of the rule on
+/// some architecture.
+fn flags_width(rule: &Rule, arg: &str) -> Option<u32> {
     let position = arg
         .strip_prefix("arg")
         .and_then(|n| n.parse::<usize>().ok());
-    rule.syscalls.iter().any(|syscall| {
-        Arch::ALL.iter().any(|&arch| {
-            let Some(spec) = tables::syscall_by_name(arch, &syscall.text) else {
-                return false;
-            };
+    rule.syscalls.iter().find_map(|syscall| {
+        Arch::ALL.iter().find_map(|&arch| {
+            let spec = tables::syscall_by_name(arch, &syscall.text)?;
             let found = spec
                 .args
                 .iter()
                 .find(|a| a.name == arg)
-                .or_else(|| position.and_then(|i| spec.args.get(i)));
-            found.is_some_and(|a| {
-                a.ty != ArgType::Ptr
-                    && (FLAG_ARGUMENTS.contains(&a.name)
-                        || FLAG_ARGUMENTS_OF.contains(&(syscall.text.as_str(), a.name)))
-            })
+                .or_else(|| position.and_then(|i| spec.args.get(i)))?;
+            let flags = found.ty != ArgType::Ptr
+                && (FLAG_ARGUMENTS.contains(&found.name)
+                    || FLAG_ARGUMENTS_OF.contains(&(syscall.text.as_str(), found.name)));
+            flags.then(|| found.ty.bits())
         })
     })
 }
@@ -277,6 +287,10 @@ mod tests {
             "kill personality if persona == READ_IMPLIES_EXEC;",
             "kill flock if operation == LOCK_EX;",
             "kill setns if nstype == CLONE_NEWUSER;",
+            "kill sched_setscheduler if policy == SCHED_IDLE;",
+            "kill io_uring_register if op == 1;",
+            // All ones is 64 bits wide here.
+            "kill mmap if prot == 0xffffffff;",
             // Zero is escaped too: O_RDONLY | O_CLOEXEC is not O_RDONLY.
             "kill openat if flags == O_RDONLY;",
             "kill clone if flags == 0;",
@@ -318,8 +332,9 @@ mod tests {
             "allow clone if flags == CLONE_VM | CLONE_FS;",
             // Inequality in a deny rule denies every other set.
             "kill socket if type != SOCK_STREAM;",
-            // No bit can be added to -1.
+            // No bit can be added to all ones, -1 or (on 32 bits) 0xffffffff.
             "kill clone if flags == -1;",
+            "kill clone if flags == 0xffffffff;",
             // Not a set of flags.
             "kill socket if domain == AF_INET;",
             "kill ioctl if request == TIOCSTI;",
