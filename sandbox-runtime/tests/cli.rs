@@ -931,6 +931,46 @@ fn an_ignored_hangup_stays_ignored() {
     assert!(!tagged_process_exists(&tag), "the sandbox runs on");
 }
 
+/// A CPU limit needs a hard limit a second above it: one the caller's own hard limit has no
+/// room for is refused, saying how much there is room for.
+#[test]
+fn a_cpu_limit_over_the_callers_hard_limit_says_how_much_fits() {
+    use std::os::unix::process::CommandExt;
+    let s = ScratchDir::new("cpu-hard");
+    let policy = s.write("p.policy", "default allow;\n");
+    let mut cmd = cli_common::sandbox();
+    cmd.args([
+        "run",
+        "--policy",
+        &policy,
+        "--cpu-limit",
+        "5",
+        "--",
+        "/bin/true",
+    ]);
+    // SAFETY: setrlimit is async-signal-safe; the limit is plain data.
+    unsafe {
+        cmd.pre_exec(|| {
+            let five = libc::rlimit {
+                rlim_cur: 5,
+                rlim_max: 5,
+            };
+            if libc::setrlimit(libc::RLIMIT_CPU, &five) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--cpu-limit: ") && stderr(&out).contains("at most 4 s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// A bad value names the option it was given to, as written on the command line.
 #[test]
 fn a_bad_limit_names_its_option() {

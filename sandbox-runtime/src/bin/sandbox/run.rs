@@ -519,11 +519,20 @@ fn limit_message(e: LimitError) -> String {
             field,
             "too large to set; leave the option out for no limit".into(),
         ),
+        // The CPU limit's hard limit is a second above the soft one (see `Limits::plan`).
+        LimitError::AboveHost { limit, host, .. } if limit == "cpu_time" => (
+            limit,
+            format!(
+                "above what this process's own hard limit ({host} s) leaves room for, which a \
+                 sandbox cannot raise: at most {} s",
+                host.saturating_sub(1)
+            ),
+        ),
         LimitError::AboveHost { limit, host, .. } => (
             limit,
             format!(
-                "above this process's own hard limit ({host}{}), which a sandbox cannot raise",
-                if limit == "cpu_time" { " s" } else { "" }
+                "above this process's own hard limit ({host}), which a sandbox cannot raise: \
+                 at most {host}"
             ),
         ),
     };
