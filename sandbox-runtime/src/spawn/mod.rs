@@ -588,7 +588,8 @@ mod tests {
     use std::sync::mpsc;
 
     /// A violation's caller can be any thread: its pidfd is taken by thread id, and a signal
-    /// can be sent through it (signal 0 here, which checks without sending).
+    /// can be sent through it (signal 0 here, which checks without sending). A kernel before
+    /// 6.9 has no `PIDFD_THREAD`, and then refuses, as documented.
     #[test]
     fn a_pidfd_is_taken_for_a_thread_other_than_the_main_one() {
         let (tid_tx, tid_rx) = mpsc::channel();
@@ -613,6 +614,15 @@ mod tests {
         });
         done_tx.send(()).unwrap();
         thread.join().unwrap();
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() };
+        if let Err(e) = super::pidfd_open_with(pid, super::PIDFD_THREAD) {
+            // Before Linux 6.9: no pidfd for a thread but the leader, as documented.
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+            let e = sent.expect_err("a pidfd for a thread without PIDFD_THREAD");
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+            return;
+        }
         assert_eq!(
             sent.expect("a pidfd for a thread that is not the leader"),
             0

@@ -477,7 +477,12 @@ mod tests {
                     && libc::mount(c.as_ptr(), c.as_ptr(), none, libc::MS_BIND, no_data) == 0
                     && libc::mount(none, c.as_ptr(), none, read_only, no_data) == 0
             };
-            assert!(bound, "{}", std::io::Error::last_os_error());
+            assert!(
+                bound,
+                "as root this test makes a read-only bind in a mount namespace of its own, \
+                 which needs CAP_SYS_ADMIN: {}",
+                std::io::Error::last_os_error()
+            );
         }
         let e = OutputFile::open(&ro.join("report.json")).unwrap_err();
         let expected = if root { libc::EROFS } else { libc::EACCES };
