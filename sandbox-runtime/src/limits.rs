@@ -45,7 +45,7 @@ pub struct Limits {
 /// A limit that makes no sense.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum LimitError {
-    /// A limit of zero would kill the program before it starts.
+    /// A limit of zero: the program could not start, or not do at all what the limit counts.
     #[error("limit `{0}` is zero; leave it unset for no limit")]
     Zero(&'static str),
     /// A limit too large to set: the kernel's own value for no limit (`RLIM_INFINITY`), or a
@@ -290,12 +290,11 @@ mod tests {
 
     #[test]
     fn an_rlimit_above_the_hosts_hard_limit_is_an_error() {
-        // SAFETY: rlimit is plain old data; getrlimit writes one.
+        // SAFETY: rlimit is plain old data.
         let mut host: libc::rlimit = unsafe { std::mem::zeroed() };
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut host) },
-            0
-        );
+        // SAFETY: getrlimit writes one rlimit.
+        let r = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut host) };
+        assert_eq!(r, 0);
         let at = Limits {
             open_files: Some(host.rlim_max),
             ..Limits::default()

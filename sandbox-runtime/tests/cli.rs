@@ -702,7 +702,7 @@ fn compile_writes_like_the_report_and_never_over_its_policy() {
     let out = sandbox_output(&["compile", &top, "-o", &part]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("names the policy file"),
+        stderr(&out).contains("names a file the policy includes"),
         "{}",
         stderr(&out)
     );
@@ -976,12 +976,11 @@ fn a_cpu_limit_over_the_callers_hard_limit_says_how_much_fits() {
 fn a_bad_limit_names_its_option() {
     let s = ScratchDir::new("bad-limit");
     let policy = s.write("p.policy", "default allow;\n");
-    // SAFETY: rlimit is plain old data; getrlimit writes one.
+    // SAFETY: rlimit is plain old data.
     let mut files: libc::rlimit = unsafe { std::mem::zeroed() };
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) },
-        0
-    );
+    // SAFETY: getrlimit writes one rlimit.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) };
+    assert_eq!(r, 0);
     let above_host = (files.rlim_max + 1).to_string();
     for (args, option) in [
         (&["--open-files", &above_host][..], "--open-files: above"),

@@ -326,9 +326,9 @@ impl Descriptions {
         if bind && r.value == libc::EINVAL {
             // The usual cause: a source with other mounts under it, which the kernel locked
             // when the sandbox's namespace was made and will not leave out of a bind.
-            error.cause += "; a directory with other mounts under it (/, /sys, /dev, ...) \
-                            cannot be bound without them: bind those mounts themselves, or a \
-                            directory without any under it";
+            error.cause += "; if the source is a directory with other mounts under it (/, \
+                            /sys, /dev, ...), it cannot be bound without them: bind those mounts \
+                            themselves, or a directory without any under it";
         }
         if let (true, Some(entry)) = (
             r.step == Step::Exec as u32 && r.value == libc::EACCES,

@@ -40,8 +40,13 @@ pub fn main(args: CompileArgs) -> ExitCode {
         Err(e) => return cannot_write(&args, &e),
     };
     if let Some(source) = loaded.sources.iter().find(|s| output.names(s)) {
+        let what = if *source == args.file {
+            "the policy file"
+        } else {
+            "a file the policy includes,"
+        };
         errln!(
-            "error: `-o {}` names the policy file `{}`, which it would overwrite",
+            "error: `-o {}` names {what} `{}`, which it would overwrite",
             args.output.display(),
             source.display()
         );

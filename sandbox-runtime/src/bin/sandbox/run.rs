@@ -513,7 +513,9 @@ fn limit_message(e: LimitError) -> String {
     let (field, problem) = match e {
         LimitError::Zero(field) => (
             field,
-            "0 would stop the program before it starts; leave the option out for no limit".into(),
+            "0 is refused (the program could not start, or not do what the limit counts); leave \
+             the option out for no limit"
+                .into(),
         ),
         LimitError::TooLarge(field) => (
             field,
