@@ -441,13 +441,19 @@ fn unreadable_earlier_observations_stop_learning_before_anything_is_written() {
     assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), "{ not json");
 }
 
-/// A stream has no directory for the observations to go beside: refused before the run.
+/// A stream or a device has no directory for the observations to go beside: refused before the
+/// run.
 #[test]
 fn a_stream_as_the_policy_is_refused_before_the_run() {
-    let out = learn_failing(Path::new("/dev/stdout"), false);
-    assert_eq!(out.status.code(), Some(125));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("must name a file, not a stream"), "{err}");
+    for stream in ["/dev/stdout", "/dev/zero"] {
+        let out = learn_failing(Path::new(stream), false);
+        assert_eq!(out.status.code(), Some(125));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("must name a file, not a stream"),
+            "{stream}: {err}"
+        );
+    }
 }
 
 #[test]

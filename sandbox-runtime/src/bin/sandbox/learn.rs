@@ -61,10 +61,10 @@ pub fn main(args: LearnArgs) -> ExitCode {
         return ExitCode::from(EXIT_SETUP);
     };
     let sidecar = sidecar_path(&args.output);
-    if OutputFile::is_stream_path(&args.output) {
+    if OutputFile::is_system_path(&args.output) {
         errln!(
             "sandbox: cannot write `{}`: learn keeps its observations beside the policy, in \
-             `{}`, so -o must name a file, not a stream",
+             `{}`, so -o must name a file, not a stream or a device",
             args.output.display(),
             sidecar.display()
         );

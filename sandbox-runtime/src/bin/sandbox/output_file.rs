@@ -91,11 +91,10 @@ impl OutputFile {
         })
     }
 
-    /// Whether `path` names one of the caller's own streams (`/dev/stdout`, `/dev/stderr`,
-    /// `/dev/null`, `/dev/fd/N`, `/proc/self/fd/N`), which [`OutputFile::open`] writes to as
-    /// they are.
-    pub fn is_stream_path(path: &Path) -> bool {
-        is_stream(path)
+    /// Whether `path` names one of the caller's own streams (`/dev/stdout`, `/dev/fd/N`, ...) or
+    /// anything else under `/dev` (but `/dev/shm`) or `/proc`: never a file made beside others.
+    pub fn is_system_path(path: &Path) -> bool {
+        is_stream(path) || system_entry(path)
     }
 
     /// The path as given.
