@@ -415,7 +415,7 @@ fn int_argument_deny_rule_is_not_bypassed_by_high_bits() {
 fn deny_rules_on_args_the_kernel_truncates_are_not_bypassed_by_high_bits() {
     let _g = shared();
     // (syscall, its x86_64 number, the argument, its position)
-    let truncated: [(&str, i64, &str, usize); 20] = [
+    let truncated: [(&str, i64, &str, usize); 22] = [
         ("clone", libc::SYS_clone, "flags", 0),
         ("mmap", libc::SYS_mmap, "fd", 4),
         ("readv", libc::SYS_readv, "fd", 0),
@@ -425,7 +425,9 @@ fn deny_rules_on_args_the_kernel_truncates_are_not_bypassed_by_high_bits() {
         ("preadv", libc::SYS_preadv, "fd", 0),
         ("preadv", libc::SYS_preadv, "vlen", 2),
         ("pwritev", libc::SYS_pwritev, "fd", 0),
+        ("pwritev", libc::SYS_pwritev, "vlen", 2),
         ("preadv2", libc::SYS_preadv2, "fd", 0),
+        ("preadv2", libc::SYS_preadv2, "vlen", 2),
         ("pwritev2", libc::SYS_pwritev2, "fd", 0),
         ("pwritev2", libc::SYS_pwritev2, "vlen", 2),
         ("vmsplice", libc::SYS_vmsplice, "nr_segs", 2),
