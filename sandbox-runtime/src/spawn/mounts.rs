@@ -248,15 +248,23 @@ impl MountPlan {
         Ok(plan)
     }
 
-    /// The entry that shows `path` in the sandbox (the deepest one at or above it, as written),
-    /// in words, if it lets nothing run: a writable bind, a tmpfs or `/proc`.
+    /// The mount that shows `path` in the sandbox (the deepest one at or above it, as written),
+    /// in words, if it is `noexec`: a writable bind (unless asked to run code), a tmpfs that is
+    /// not asked to either, or `/proc`.
     pub(crate) fn noexec_entry_over(&self, path: &Path) -> Option<&str> {
-        let i = self
-            .mount_points
-            .iter()
-            .rposition(|at| path.starts_with(Path::new(at)))?;
-        let runs = matches!(&self.ops[i], MountOp::Bind(b) if b.exec);
-        (!runs).then(|| self.descriptions[i].as_str())
+        let i = (0..self.ops.len()).rev().find(|&i| {
+            // A destination reached through the plan's links reads `POINT (at WHERE)`.
+            let entry = &self.mount_points[i];
+            let point = entry.split(" (at ").next().unwrap_or(entry);
+            !matches!(self.ops[i], MountOp::Symlink { .. }) && path.starts_with(Path::new(point))
+        })?;
+        let noexec = match &self.ops[i] {
+            MountOp::Bind(b) => b.attributes() & libc::MOUNT_ATTR_NOEXEC != 0,
+            MountOp::Tmpfs { flags, .. } => flags & libc::MS_NOEXEC != 0,
+            MountOp::Proc { .. } => true,
+            MountOp::Symlink { .. } => false,
+        };
+        noexec.then(|| self.descriptions[i].as_str())
     }
 
     /// What each entry would show if built now, as [`build`] records it: for a bind, its
@@ -992,6 +1000,39 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(p.mount_points[n - 1], "/d/file (at /x/y/z/file)");
+    }
+
+    #[test]
+    fn the_noexec_mount_over_a_program_is_the_deepest_one_that_shows_it() {
+        let writable = |src: &str, dst: &str, exec| Mount::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            writable: true,
+            exec,
+        };
+        let user = [
+            writable("/tmp", "/w", false),
+            bind("/usr/bin", "/w/bin"),
+            writable("/tmp", "/x/run", true),
+            link("/x", "/d"),
+            writable("/var/tmp", "/d/data", false),
+            Mount::Tmpfs {
+                dst: "/t".into(),
+                size: 10,
+                exec: false,
+            },
+        ];
+        let p = MountPlan::build(&user).unwrap();
+        let over = |path: &str| p.noexec_entry_over(Path::new(path));
+        assert_eq!(over("/w/tool"), Some("bind /tmp read-write at /w"));
+        assert_eq!(over("/w/bin/true"), None);
+        assert_eq!(over("/x/run/tool"), None);
+        assert_eq!(
+            over("/d/data/tool"),
+            Some("bind /var/tmp read-write at /d/data")
+        );
+        assert_eq!(over("/t/tool"), Some("mount tmpfs of 10 bytes on /t"));
+        assert_eq!(over("/usr/bin/true"), None);
     }
 
     #[test]
