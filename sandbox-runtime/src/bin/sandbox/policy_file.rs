@@ -68,8 +68,14 @@ pub fn sources(path: &Path) -> Vec<PathBuf> {
     let included = compile_file(path)
         .map(|c| c.included_files)
         .unwrap_or_default();
-    std::iter::once(path.to_path_buf())
-        .chain(included)
+    sources_of(path, &included)
+}
+
+/// `path` followed by the files it included.
+fn sources_of(path: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
+    std::iter::once(path)
+        .chain(included.iter().map(PathBuf::as_path))
+        .map(Path::to_path_buf)
         .collect()
 }
 
@@ -86,9 +92,7 @@ pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
     })?;
     let rendered = compilation.render_errors();
     let warnings = compilation.render_warnings();
-    let sources = std::iter::once(path.to_path_buf())
-        .chain(compilation.included_files.iter().cloned())
-        .collect();
+    let sources = sources_of(path, &compilation.included_files);
     match compilation.result {
         Ok(compiled) => Ok(PolicyFile {
             compiled,
