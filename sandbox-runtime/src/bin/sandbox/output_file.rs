@@ -13,13 +13,13 @@
 //! its outputs go.) Read back (`learn --append`), the file is opened in that directory without
 //! following a link at its name, and only if it is a regular file.
 //!
-//! The caller's own standard streams and descriptors (`/dev/stdout`, `/dev/stderr`,
-//! `/dev/fd/N`, `/proc/self/fd/N`) are streams: the descriptor itself is duplicated before the
-//! sandbox starts (not its path reopened, which fails for a socket and would not share the
-//! caller's file offset), and written to as it is; `/dev/null` is opened for appending. So is a FIFO or
-//! a character device at the path itself (a link there is not followed), opened without
-//! waiting for a reader. Anything else is a file; under `/dev` (but `/dev/shm`) and `/proc`,
-//! whose entries are the system's own, no file is made or replaced.
+//! The caller's own standard streams and descriptors (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`,
+//! `/proc/self/fd/N`) are streams: the descriptor itself is duplicated before the sandbox starts
+//! (not its path reopened, which fails for a socket and would not share the caller's file offset),
+//! and written to as it is; `/dev/null` is opened for appending. So is a FIFO or a character device
+//! at the path itself (a link there is not followed), opened without waiting for a reader. Anything
+//! else is a file; under `/dev` (but `/dev/shm`) and `/proc`, whose entries are the system's own,
+//! no file is made or replaced.
 
 use nix::fcntl::{open, openat, renameat, OFlag};
 use nix::sys::stat::Mode;

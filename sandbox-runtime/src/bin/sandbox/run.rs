@@ -423,7 +423,10 @@ fn not_a_program(path: &Path) -> Option<&'static str> {
     let file = std::fs::File::open(path).ok()?;
     let n = std::io::Read::read(&mut &file, &mut start).ok()?;
     if start[..n].starts_with(b"#!") {
-        Some("is a script (#!), which the sandbox cannot run directly: run its interpreter with the script as an argument")
+        Some(
+            "is a script (#!), which the sandbox cannot run directly: run its interpreter with \
+             the script as an argument",
+        )
     } else if &start[..n] != b"\x7fELF" {
         Some("is not an ELF binary")
     } else {
