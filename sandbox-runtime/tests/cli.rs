@@ -827,7 +827,8 @@ fn tagged_process_exists(tag: &str) -> bool {
     })
 }
 
-/// SIGINT (Ctrl-C), SIGTERM and SIGHUP end the sandbox, then the command: with 128 + the
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP, and the other signals another process may send to end
+/// it (SIGQUIT, SIGUSR1, SIGALRM here), end the sandbox, then the command: with 128 + the
 /// signal, the report written (status `killed`), and nothing of the sandbox left.
 #[test]
 fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() {
@@ -835,6 +836,9 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
         (libc::SIGINT, "int"),
         (libc::SIGTERM, "term"),
         (libc::SIGHUP, "hup"),
+        (libc::SIGQUIT, "quit"),
+        (libc::SIGUSR1, "usr1"),
+        (libc::SIGALRM, "alrm"),
     ] {
         let s = ScratchDir::new(&format!("signal-{name}"));
         let policy = s.write("p.policy", "default allow;\n");

@@ -1,5 +1,6 @@
-//! What `run` and `learn` do on SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`, a closed terminal):
-//! end the sandbox and then the command, so that the sandbox's cgroup is removed and the report
+//! What `run` and `learn` do on SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`, a closed terminal),
+//! and on the other signals whose default is to end a process and that another process sends
+//! (SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM): end the sandbox and then the command, so that the sandbox's cgroup is removed and the report
 //! says it was killed, instead of the command dying at once and leaving both to the kernel's
 //! parent-death signal and the next run.
 //!
@@ -14,8 +15,17 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-/// The signals that end the command.
-const ENDING: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+/// The signals that end the command. (SIGPIPE keeps its default, as for any Unix tool: see
+/// `main`.)
+const ENDING: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+];
 
 /// The ending signals the command was not started with ignored, as a set. One it was started
 /// with ignored (`nohup`, a background job of a shell without job control) stays ignored: a
