@@ -316,84 +316,120 @@ fn key_args(arch: Arch, nr: u32) -> BTreeSet<usize> {
     keys.get(&(arch, nr)).cloned().unwrap_or_default()
 }
 
-/// The condition of a syscall's own rule, or `None` for an unconditional rule.
-fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Option<String> {
+/// What a syscall's own rule says of its arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Narrowing {
+    /// A condition every call of the runs met.
+    Condition(String),
+    /// No condition: the runs did what the writer's condition for it would forbid (why, in
+    /// words for a reviewer).
+    GaveUp(&'static str),
+    /// No condition: the writer has none for this syscall.
+    Unconditional,
+}
+
+impl Narrowing {
+    /// `cond`, or else the reason the runs left no condition.
+    fn or_gave_up(cond: Option<String>, reason: &'static str) -> Narrowing {
+        cond.map_or(Narrowing::GaveUp(reason), Narrowing::Condition)
+    }
+
+    /// The condition, if there is one.
+    fn condition(&self) -> Option<&String> {
+        match self {
+            Narrowing::Condition(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// Why a call listing values lost its condition.
+const TOO_MANY_VALUES: &str =
+    "the runs used more distinct values than a rule lists: every value is allowed";
+
+/// The condition of a syscall's own rule, or why it has none.
+fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Narrowing {
     let arg = |name: &str| spec.args.iter().position(|a| a.name == name);
     let values = |i: usize| -> BTreeSet<u64> { calls.iter().map(|a| a[i]).collect() };
     let c = |name: &str| tables::constant(arch, name).unwrap_or(0) as u64;
+    let listed = |name, mask, prefixes| {
+        Narrowing::or_gave_up(
+            listed(arch, spec, name, mask, prefixes, calls),
+            TOO_MANY_VALUES,
+        )
+    };
     match spec.name {
+        // Opening for writing is what most programs do: no reviewer's look for it.
         "open" | "openat" => {
-            let i = arg("flags")?;
             let mask = c("O_ACCMODE") | c("O_CREAT") | c("O_TRUNC");
-            values(i)
-                .iter()
-                .all(|v| v & mask == c("O_RDONLY"))
-                .then(|| "flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY".to_string())
+            let read_only =
+                arg("flags").is_some_and(|i| values(i).iter().all(|v| v & mask == c("O_RDONLY")));
+            match read_only {
+                true => Narrowing::Condition(
+                    "flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY".into(),
+                ),
+                false => Narrowing::Unconditional,
+            }
         }
         "mmap" | "mprotect" | "pkey_mprotect" => {
-            let vs = values(arg("prot")?);
+            let vs = arg("prot").map(values).unwrap_or_default();
             let (w, x) = (c("PROT_WRITE"), c("PROT_EXEC"));
-            if vs.iter().all(|v| v & x == 0) {
+            let cond = if arg("prot").is_none() {
+                None
+            } else if vs.iter().all(|v| v & x == 0) {
                 Some("prot & PROT_EXEC == 0".into())
             } else if vs.iter().all(|v| v & (w | x) != (w | x)) {
                 Some("prot & PROT_WRITE == 0 || prot & PROT_EXEC == 0".into())
             } else {
                 None
-            }
+            };
+            Narrowing::or_gave_up(
+                cond,
+                "the runs made memory both writable and executable: every protection is allowed",
+            )
         }
         // No new namespace unless one was seen made: a namespace of its own is the way out
         // of much of what the sandbox holds (the groups' own list of what they leave out).
         "clone" | "unshare" => {
-            let i = arg("flags")?;
             // For clone the low byte is the exit signal, where unshare has CLONE_NEWTIME.
             let flags = match spec.name {
                 "clone" => CLONE_NS.to_string(),
                 _ => format!("{CLONE_NS} | CLONE_NEWTIME"),
             };
             let ns = flags.split(" | ").map(c).fold(0, |acc, v| acc | v);
-            values(i)
-                .iter()
-                .all(|v| v & ns == 0)
-                .then(|| format!("flags & ({flags}) == 0"))
+            let none_made = arg("flags").is_some_and(|i| values(i).iter().all(|v| v & ns == 0));
+            Narrowing::or_gave_up(
+                none_made.then(|| format!("flags & ({flags}) == 0")),
+                "the runs made new namespaces: every clone is allowed",
+            )
         }
         // Which kinds of namespace it joined (0: whatever the descriptor is).
-        "setns" => listed(arch, spec, "nstype", None, &["CLONE_NEW"], calls),
-        "socket" | "socketpair" => listed(arch, spec, "domain", None, &["AF_"], calls),
-        "ioctl" => listed(
-            arch,
-            spec,
-            "request",
-            None,
-            describe::IOCTL_REQUEST_PREFIXES,
-            calls,
-        ),
-        "fcntl" => listed(arch, spec, "cmd", None, &["F_"], calls),
-        "prctl" => listed(arch, spec, "option", None, &["PR_"], calls),
-        "futex" => listed(arch, spec, "futex_op", Some(0x7f), &["FUTEX_"], calls),
-        "getrandom" => listed(arch, spec, "flags", None, &["GRND_"], calls),
-        _ => None,
+        "setns" => listed("nstype", None, &["CLONE_NEW"]),
+        "socket" | "socketpair" => listed("domain", None, &["AF_"]),
+        "ioctl" => listed("request", None, describe::IOCTL_REQUEST_PREFIXES),
+        "fcntl" => listed("cmd", None, &["F_"]),
+        "prctl" => listed("option", None, &["PR_"]),
+        "futex" => listed("futex_op", Some(0x7f), &["FUTEX_"]),
+        "getrandom" => listed("flags", None, &["GRND_"]),
+        _ => Narrowing::Unconditional,
     }
 }
 
-/// Why the rule `allow name [if cond]` needs a reviewer's look, if it does: a call that no
-/// built-in group allows, allowed outright; any `setns`; or a condition the program's own use
-/// did not let the writer keep.
-fn review(name: &str, cond: Option<&str>) -> Option<&'static str> {
+/// Why the rule for `name` needs a reviewer's look, if it does: a call that no built-in group
+/// allows, allowed outright; any `setns`; or a condition the program's own use did not let the
+/// writer keep.
+fn review(name: &str, own: &Narrowing) -> Option<&'static str> {
     let never = sandbox_policy::groups::NEVER_IN_A_GROUP.contains(&name);
-    match (name, cond) {
-        ("setns", Some(_)) => Some("it joins namespaces, of the types listed"),
-        (_, Some(_)) => None,
+    match own {
+        Narrowing::Condition(_) if name == "setns" => {
+            Some("it joins namespaces, of the types listed")
+        }
+        Narrowing::Condition(_) => None,
         _ if never => {
             Some("no built-in group allows this call: it reaches past what the sandbox holds")
         }
-        ("clone", None) => Some("the runs made new namespaces: every clone is allowed"),
-        ("mmap" | "mprotect" | "pkey_mprotect", None) => {
-            Some("the runs made memory both writable and executable: every protection is allowed")
-        }
-        ("socket" | "socketpair" | "ioctl" | "fcntl" | "prctl" | "futex" | "getrandom", None) => {
-            Some("the runs used more distinct values than a rule lists: every value is allowed")
-        }
-        _ => None,
+        Narrowing::GaveUp(reason) => Some(reason),
+        Narrowing::Unconditional => None,
     }
 }
 
@@ -463,11 +499,11 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         .keys()
         .filter_map(|nr| tables::syscall_by_nr(arch, *nr).map(|s| (*nr, s)))
         .collect();
-    let conditions: BTreeMap<u32, Option<String>> = known
+    let conditions: BTreeMap<u32, Narrowing> = known
         .iter()
-        .map(|(nr, s)| {
-            let cond = own_condition(arch, s, &by_nr[nr]).filter(|_| !wide(nr));
-            (*nr, cond)
+        .map(|(nr, s)| match wide(nr) {
+            true => (*nr, Narrowing::Unconditional),
+            false => (*nr, own_condition(arch, s, &by_nr[nr])),
         })
         .collect();
 
@@ -490,7 +526,7 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
             let outright = branches
                 .iter()
                 .any(|b| b.cond.is_none() && b.action == Action::Allow);
-            let loosens = conditions.get(nr).is_some_and(Option::is_some) && outright;
+            let loosens = conditions.get(nr).is_some_and(|n| n.condition().is_some()) && outright;
             !loosens && (outright || !wide(nr)) && calls.iter().all(|a| allows(*nr, a))
         });
         let covers: BTreeSet<u32> = mine
@@ -551,12 +587,12 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         .keys()
         .filter(|nr| !covered.contains(nr))
         .map(|nr| {
-            let cond = conditions[nr].as_ref();
+            let cond = conditions[nr].condition();
             // Not all its calls were kept: that says more than what its name suggests.
             let reason = if wide(nr) {
                 Some("the runs made more distinct calls than are kept: every call is allowed")
             } else {
-                review(name(nr), cond.map(String::as_str))
+                review(name(nr), &conditions[nr])
             };
             (name(nr), cond, reason)
         })
@@ -823,12 +859,17 @@ mod tests {
         for request in 0..=MAX_LISTED as u64 {
             l.record(&call(arch, "ioctl", &[("request", 0x5401 + request)]));
         }
+        let newuser = tables::constant(arch, "CLONE_NEWUSER").unwrap() as u64;
+        l.record(&call(arch, "clone", &[("flags", newuser)]));
+        l.record(&call(arch, "unshare", &[("flags", newuser)]));
         l.record(&call(arch, "exit_group", &[]));
         let w = write_policy(&l).unwrap();
         for (rule, why) in [
             ("allow ptrace;", "no built-in group allows this call"),
             ("allow mmap;", "both writable and executable"),
             ("allow ioctl;", "more distinct values than a rule lists"),
+            ("allow clone;", "made new namespaces"),
+            ("allow unshare;", "no built-in group allows this call"),
         ] {
             let at = w
                 .text
