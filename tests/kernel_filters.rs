@@ -24,8 +24,9 @@ fn program(text: &str) -> Vec<SockFilter> {
     }
 }
 
-/// Forks; the child installs `filter` and runs `body`, exiting with its return value.
-fn in_filtered_child(filter: &[SockFilter], body: fn() -> i32) -> Ended {
+/// Forks; the child installs `filter` and runs `body`, exiting with its return value. `body`
+/// must make raw system calls only (no allocation, no locks).
+fn in_filtered_child(filter: &[SockFilter], body: impl FnOnce() -> i32) -> Ended {
     let prog = libc::sock_fprog {
         len: filter.len() as u16,
         filter: filter.as_ptr() as *mut libc::sock_filter,
@@ -157,4 +158,196 @@ fn x32_numbers_are_killed_by_the_kernel() {
         0
     });
     assert_eq!(ended, Ended::Signal(libc::SIGSYS));
+}
+
+/// A small deterministic generator (xorshift), so that a failure repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
+/// Calls the probes make, with arguments of every width and sign, under policies whose every
+/// action is an errno (so a probe never runs, whatever its arguments, unless the kernel and
+/// the compiler disagree).
+const PROBED: [&str; 9] = [
+    "lseek",
+    "fcntl",
+    "socket",
+    "mmap",
+    "openat",
+    "getrandom",
+    "futex",
+    "ioctl",
+    "mprotect",
+];
+
+/// Values where width and sign mistakes hide.
+const EDGES: [u64; 12] = [
+    0,
+    1,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_ffff,
+    1 << 32,
+    (1 << 32) | 1,
+    0x7fff_ffff_ffff_ffff,
+    1 << 63,
+    u64::MAX,
+    0xffff_ffff_ffff_ff9c,
+    0xffff_ffff_8000_0000,
+];
+
+/// A random condition over `spec`'s arguments, and the constants it names.
+fn condition(rng: &mut Rng, spec: &sandbox_policy::tables::SyscallSpec, depth: u32) -> String {
+    if depth > 0 && rng.below(3) == 0 {
+        let (a, b) = (
+            condition(rng, spec, depth - 1),
+            condition(rng, spec, depth - 1),
+        );
+        return match rng.below(3) {
+            0 => format!("({a} && {b})"),
+            1 => format!("({a} || {b})"),
+            _ => format!("!({a})"),
+        };
+    }
+    let arg = spec.args[rng.below(spec.args.len())];
+    let bits = arg.ty.bits();
+    let fit = |v: u64| if bits == 64 { v } else { v & ((1 << bits) - 1) };
+    let value = fit(rng.pick(&EDGES) ^ (rng.next() % 3));
+    let op = rng.pick(&["==", "!=", "<", "<=", ">", ">="]);
+    let mask = match rng.below(3) {
+        0 => format!(" & {:#x}", fit(rng.next() | 1)),
+        _ => String::new(),
+    };
+    format!("{}{mask} {op} {value:#x}", arg.name)
+}
+
+/// The kernel runs random compiled programs as the policy's interpreter says: each of many
+/// random policies (every action an errno of its own) is installed in a child, which makes
+/// probe calls with edge-value arguments; every errno the kernel returns must be the one the
+/// interpreter decides. The compiler's differential tests run the program in the evaluator;
+/// here the kernel runs it.
+#[test]
+fn random_policies_decide_in_the_kernel_as_the_interpreter_does() {
+    use sandbox_policy::{tables, Action, Arch};
+    const POLICIES: usize = 300;
+    const PROBES: usize = 200;
+    let arch = Arch::native().expect("a supported architecture");
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let mut checked = 0;
+    for round in 0..POLICIES {
+        let mut text = String::from("default errno(3000);\nallow exit_group, exit;\n");
+        let mut used = Vec::new();
+        for rule in 0..1 + rng.below(6) {
+            let name = rng.pick(&PROBED);
+            let spec = tables::syscall_by_name(arch, name).expect("a probed syscall");
+            used.push(spec);
+            text += &format!(
+                "errno({}) {name} if {};\n",
+                3001 + rule,
+                condition(&mut rng, spec, 3)
+            );
+        }
+        let c = compile_text("random.policy", None, &text, &mut NoIncludes);
+        let compiled = match c.result {
+            Ok(compiled) => compiled,
+            // None is expected to fail; the count of probes checked below bounds the skips.
+            Err(_) => continue,
+        };
+        let filter = compiled
+            .policy
+            .native_program()
+            .expect("a program for this architecture")
+            .filter
+            .to_vec();
+        let probes: Vec<(u32, [u64; 6])> = (0..PROBES)
+            .map(|_| {
+                let spec = rng.pick(&used);
+                let mut args = [0u64; 6];
+                for a in &mut args {
+                    *a = match rng.below(4) {
+                        0 => rng.next(),
+                        _ => rng.pick(&EDGES),
+                    };
+                }
+                (spec.nr, args)
+            })
+            .collect();
+        let got = errnos_in_child(&filter, &probes);
+        for (i, (nr, args)) in probes.iter().enumerate() {
+            let decided = compiled
+                .checked
+                .decide(arch, arch.audit_arch(), *nr, args)
+                .verdict
+                .action;
+            let Action::Errno(expected) = decided else {
+                panic!("round {round}: {decided:?} for nr {nr} {args:x?}\n{text}");
+            };
+            assert_eq!(
+                got[i],
+                i32::from(expected),
+                "round {round}: nr {nr} args {args:x?}\n{text}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= POLICIES * PROBES / 2,
+        "only {checked} probes ran"
+    );
+}
+
+/// Runs `probes` in a child under `filter` and returns the errno of each (or -1 when a call
+/// succeeded), through a shared mapping the child writes before it exits.
+fn errnos_in_child(filter: &[SockFilter], probes: &[(u32, [u64; 6])]) -> Vec<i32> {
+    let bytes = (probes.len() * std::mem::size_of::<i32>()).max(1);
+    // SAFETY: a fresh anonymous shared mapping of `bytes`, unmapped below.
+    let shared = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(shared, libc::MAP_FAILED);
+    let out = shared as *mut i32;
+    let ended = in_filtered_child(filter, || {
+        for (i, (nr, a)) in probes.iter().enumerate() {
+            // SAFETY: a raw system call with plain integer arguments (the policy answers each
+            // with an errno before it runs), and a write into the shared mapping, one i32 per
+            // probe.
+            unsafe {
+                let r = libc::syscall(i64::from(*nr), a[0], a[1], a[2], a[3], a[4], a[5]);
+                *out.add(i) = if r == -1 {
+                    *libc::__errno_location()
+                } else {
+                    -1
+                };
+            }
+        }
+        0
+    });
+    assert_eq!(ended, Ended::Exit(0), "the probing child");
+    // SAFETY: the child has ended; the mapping holds one i32 per probe.
+    let got = (0..probes.len()).map(|i| unsafe { *out.add(i) }).collect();
+    // SAFETY: the mapping made above, no longer used.
+    unsafe { libc::munmap(shared, bytes) };
+    got
 }
