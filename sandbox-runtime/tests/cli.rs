@@ -67,6 +67,30 @@ fn the_report_lists_each_limit_and_what_enforced_it() {
     assert!(has("core", 0, "rlimit"), "{limits}");
 }
 
+/// Paths and arguments are bytes, as the system takes them, not only UTF-8: a directory and a
+/// file whose names are not UTF-8 are bound and read.
+#[test]
+fn paths_and_arguments_need_not_be_utf8() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let s = ScratchDir::new("bytes");
+    let policy = s.write("p.policy", "default allow;\n");
+    let dir = s.path().join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join(std::ffi::OsStr::from_bytes(b"f\xfe"));
+    std::fs::write(&file, "bytes\n").unwrap();
+    let mut spec = dir.clone().into_os_string().into_vec();
+    spec.extend_from_slice(b":/d\xff");
+    let out = cli_common::sandbox()
+        .args(["run", "--policy", &policy, "--ro"])
+        .arg(std::ffi::OsString::from_vec(spec))
+        .args(["--", "/bin/cat"])
+        .arg(std::ffi::OsStr::from_bytes(b"/d\xff/f\xfe"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"bytes\n");
+}
+
 #[test]
 fn killed_by_a_signal_is_128_plus_n() {
     let s = ScratchDir::new("signal");

@@ -23,9 +23,9 @@ pub struct LearnArgs {
     append: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
-    /// The program and its arguments.
+    /// The program and its arguments (any bytes but NUL, as the system takes them).
     #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
-    command: Vec<String>,
+    command: Vec<std::ffi::OsString>,
 }
 
 const LEARN_HELP: &str = "\

@@ -9,7 +9,9 @@ use sandbox_runtime::{
     Status, SyscallMode,
 };
 use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, Sender};
@@ -53,9 +55,9 @@ pub struct RunArgs {
     /// Write the outcome as JSON to FILE (not a directory, nor the policy file).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-    /// The program and its arguments.
+    /// The program and its arguments (any bytes but NUL, as the system takes them).
     #[arg(last = true, required = true, value_name = "PROGRAM [ARGS...]")]
-    command: Vec<String>,
+    command: Vec<OsString>,
 }
 
 /// What the program sees and what bounds it: the options `run` and `learn` share.
@@ -63,10 +65,10 @@ pub struct RunArgs {
 pub struct SandboxArgs {
     /// Bind a host path read-only at DST (default: the same path). Repeatable.
     #[arg(long = "ro", value_name = "SRC[:DST]")]
-    ro: Vec<String>,
+    ro: Vec<OsString>,
     /// Bind a host path read-write (and noexec) at DST (default: the same path). Repeatable.
     #[arg(long = "rw", value_name = "SRC[:DST]")]
-    rw: Vec<String>,
+    rw: Vec<OsString>,
     /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M). Repeatable.
     #[arg(long = "tmpfs", value_name = "DST[:SIZE]")]
     tmpfs: Vec<String>,
@@ -321,7 +323,7 @@ fn sort_out(observations: Receiver<Observation>, to_print: &Sender<String>) {
 /// the caller prints the error ([`StartError::print`]).
 pub fn start(
     sandbox: &SandboxArgs,
-    command: &[String],
+    command: &[OsString],
     configure: impl FnOnce(&mut SandboxCommand) -> Result<(), StartError>,
 ) -> Result<SandboxChild, StartError> {
     let program = find_program(&command[0])?;
@@ -369,14 +371,14 @@ const LIMIT_OPTIONS: [(&str, &str); 6] = [
 /// Finds PROGRAM like a shell: a name with a `/` as is, otherwise on the host's PATH (the first
 /// regular file of that name). A path that is there but not an executable regular file (a
 /// directory, a device) cannot be executed.
-pub fn find_program(name: &str) -> Result<PathBuf, StartError> {
+pub fn find_program(name: &OsStr) -> Result<PathBuf, StartError> {
     if name.is_empty() {
         return Err(StartError::BadOption(
             "the program's name is empty (after --)".into(),
         ));
     }
-    let not_found = || StartError::NotFound(name.to_string());
-    let path = if name.contains('/') {
+    let not_found = || StartError::NotFound(name.to_string_lossy().into_owned());
+    let path = if name.as_bytes().contains(&b'/') {
         PathBuf::from(name)
     } else {
         let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
@@ -443,7 +445,7 @@ fn is_executable(metadata: &std::fs::Metadata) -> bool {
 /// policy yet.
 pub fn build(
     args: &SandboxArgs,
-    command: &[String],
+    command: &[OsString],
     program: &Path,
 ) -> Result<SandboxCommand, String> {
     let mut cmd = SandboxCommand::new(program);
@@ -568,15 +570,21 @@ fn seconds(s: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(s).map_err(|_| format!("`{s}` is not a valid number of seconds"))
 }
 
-fn split_mount(spec: &str) -> Result<(PathBuf, PathBuf), String> {
-    let (src, dst) = match spec.split_once(':') {
-        Some((s, d)) => (s, d),
-        None => (spec, spec),
+/// Splits `SRC[:DST]` at its first `:` (paths may hold any other byte).
+fn split_mount(spec: &OsStr) -> Result<(PathBuf, PathBuf), String> {
+    let bytes = spec.as_bytes();
+    let (src, dst) = match bytes.iter().position(|b| *b == b':') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, bytes),
     };
     if src.is_empty() || dst.is_empty() {
-        return Err(format!("mount `{spec}`: expected SRC[:DST]"));
+        return Err(format!(
+            "mount `{}`: expected SRC[:DST]",
+            spec.to_string_lossy()
+        ));
     }
-    Ok((PathBuf::from(src), PathBuf::from(dst)))
+    let path = |b: &[u8]| PathBuf::from(OsStr::from_bytes(b));
+    Ok((path(src), path(dst)))
 }
 
 /// Parses `123`, `64K`, `512M`, `2G` (powers of 1024).
