@@ -851,6 +851,35 @@ fn tagged_process_exists(tag: &str) -> bool {
     })
 }
 
+/// Waits until the sandboxed shell tagged `tag` runs; fails the test past `deadline`.
+fn wait_until_tagged_runs(tag: &str, deadline: std::time::Instant) {
+    while !tagged_process_exists(tag) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Waits for `tool` to end; fails the test past `deadline`, saying it did not end on `what`.
+fn wait_for_end(
+    tool: &mut std::process::Child,
+    deadline: std::time::Instant,
+    what: &str,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = tool.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command did not end on {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// SIGINT (Ctrl-C), SIGTERM and SIGHUP, and the other signals another process may send to end
 /// it (SIGQUIT, SIGUSR1, SIGALRM here), end the sandbox, then the command: with 128 + the
 /// signal, the report written (status `killed`), and nothing of the sandbox left.
@@ -881,25 +910,10 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
         let mut tool = KilledOnDrop(tool);
         let tool = &mut tool.0;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !tagged_process_exists(&tag) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the sandbox never ran"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_until_tagged_runs(&tag, deadline);
         // SAFETY: our child, not reaped yet.
         unsafe { libc::kill(tool.id() as libc::pid_t, signal) };
-        let status = loop {
-            if let Some(status) = tool.try_wait().unwrap() {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = tool.kill();
-                panic!("the command did not end on signal {signal}");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
+        let status = wait_for_end(tool, deadline, &format!("signal {signal}"));
         assert_eq!(status.code(), Some(128 + signal), "{status:?}");
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
@@ -928,13 +942,7 @@ fn an_ignored_hangup_stays_ignored() {
     let mut tool = KilledOnDrop(tool);
     let tool = &mut tool.0;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !tagged_process_exists(&tag) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the sandbox never ran"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until_tagged_runs(&tag, deadline);
     // SAFETY: our child (the shell exec'd the command), not reaped yet.
     unsafe { libc::kill(tool.id() as libc::pid_t, libc::SIGHUP) };
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -945,16 +953,8 @@ fn an_ignored_hangup_stays_ignored() {
     assert!(tagged_process_exists(&tag), "SIGHUP ended the sandbox");
     // SAFETY: as above.
     unsafe { libc::kill(tool.id() as libc::pid_t, libc::SIGTERM) };
-    let status = loop {
-        if let Some(status) = tool.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline + std::time::Duration::from_secs(10),
-            "the command did not end on SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+    let later = deadline + std::time::Duration::from_secs(10);
+    let status = wait_for_end(tool, later, "SIGTERM");
     assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
     assert!(!tagged_process_exists(&tag), "the sandbox runs on");
 }
