@@ -851,6 +851,20 @@ fn tagged_process_exists(tag: &str) -> bool {
     })
 }
 
+/// Starts `run` (a `sandbox run` command with its options so far) on a sandboxed shell tagged
+/// `tag` that sleeps a minute, its output discarded; killed and reaped however the test ends,
+/// so that a failure leaves nothing running.
+fn start_sleeper(run: &mut std::process::Command, tag: &str) -> KilledOnDrop {
+    let child = run
+        .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+        .args(["--", "/bin/sh", "-c", "sleep 60; :", tag])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    KilledOnDrop(child)
+}
+
 /// Waits until the sandboxed shell tagged `tag` runs; fails the test past `deadline`.
 fn wait_until_tagged_runs(tag: &str, deadline: std::time::Instant) {
     while !tagged_process_exists(tag) {
@@ -897,17 +911,12 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
         let policy = s.write("p.policy", "default allow;\n");
         let report = s.path().join("report.json");
         let tag = format!("cli-signal-{name}-{}", std::process::id());
-        let tool = cli_common::sandbox()
-            .args(["run", "--policy", &policy, "--report"])
-            .arg(&report)
-            .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
-            .args(["--", "/bin/sh", "-c", "sleep 60; :", &tag])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Killed and reaped however the test ends, so that a failure leaves nothing running.
-        let mut tool = KilledOnDrop(tool);
+        let mut tool = start_sleeper(
+            cli_common::sandbox()
+                .args(["run", "--policy", &policy, "--report"])
+                .arg(&report),
+            &tag,
+        );
         let tool = &mut tool.0;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         wait_until_tagged_runs(&tag, deadline);
@@ -929,17 +938,13 @@ fn an_ignored_hangup_stays_ignored() {
     let s = ScratchDir::new("signal-ignored");
     let policy = s.write("p.policy", "default allow;\n");
     let tag = format!("cli-signal-ignored-{}", std::process::id());
-    let tool = std::process::Command::new("/bin/sh")
-        .args(["-c", "trap '' HUP; exec \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_sandbox"))
-        .args(["run", "--policy", &policy])
-        .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
-        .args(["--", "/bin/sh", "-c", "sleep 60; :", &tag])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut tool = KilledOnDrop(tool);
+    let mut tool = start_sleeper(
+        std::process::Command::new("/bin/sh")
+            .args(["-c", "trap '' HUP; exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_sandbox"))
+            .args(["run", "--policy", &policy]),
+        &tag,
+    );
     let tool = &mut tool.0;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     wait_until_tagged_runs(&tag, deadline);
