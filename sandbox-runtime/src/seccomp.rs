@@ -39,6 +39,32 @@ pub(crate) struct PreparedFilter {
     pub insns: Vec<SockFilter>,
     /// Whether kills were turned into user notifications (and a listener will be created).
     pub notify: bool,
+    /// Whether the filter is installed with `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`: with a
+    /// listener, on kernels that take it ([`killable_wait_supported`]), decided before the
+    /// clone so that the sandboxee makes one `seccomp()` call.
+    pub killable_wait: bool,
+}
+
+/// Whether this kernel takes `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19+), asked
+/// once per process: a kernel that does not refuses the flags with EINVAL before it reads the
+/// program, one that does fails to read the null program given here (EFAULT). Nothing is
+/// installed either way.
+pub(crate) fn killable_wait_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let flags =
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        // SAFETY: a null program: the kernel checks the flags, then fails to copy it.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags,
+                std::ptr::null::<libc::sock_fprog>(),
+            )
+        };
+        r == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+    })
 }
 
 /// Whether this kernel has what the notification monitor needs: `SECCOMP_GET_NOTIF_SIZES`
@@ -95,7 +121,11 @@ pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, S
         exec_check_to_allow
     };
     let insns = user.iter().map(|&i| convert(i)).collect();
-    Ok(PreparedFilter { insns, notify })
+    Ok(PreparedFilter {
+        insns,
+        notify,
+        killable_wait: notify && killable_wait_supported(),
+    })
 }
 
 /// `execveat`'s number on this machine.
@@ -257,6 +287,18 @@ mod tests {
             instruction_pointer: 0,
             args,
         }
+    }
+
+    /// The probe says what the kernel's version says: the flag came with Linux 5.19.
+    #[test]
+    fn killable_wait_is_supported_from_linux_5_19() {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut parts = release
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        assert_eq!(killable_wait_supported(), version >= (5, 19), "{release}");
     }
 
     fn compiled(text: &str) -> Policy {

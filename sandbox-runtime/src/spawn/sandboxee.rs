@@ -280,27 +280,25 @@ fn install_filter(f: &crate::seccomp::PreparedFilter) -> Result<(), Failure> {
         // SockFilter is #[repr(C)] with the kernel's sock_filter layout.
         filter: f.insns.as_ptr() as *mut libc::sock_filter,
     };
+    // With a listener, and where the kernel takes it (decided before the clone): once the
+    // monitor has read a notification, only a fatal signal ends the caller's wait; another
+    // signal would otherwise return a call the policy kills (EINTR) before the monitor's kill
+    // lands.
+    let flags = match (f.notify, f.killable_wait) {
+        (false, _) => 0,
+        (true, false) => libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        (true, true) => {
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        }
+    };
     // SAFETY: prog describes a live instruction array; the kernel copies it.
-    let install = |flags: libc::c_ulong| unsafe {
+    let r = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
             flags,
             &prog as *const libc::sock_fprog,
         )
-    };
-    let r = if f.notify {
-        // Once the monitor has read a notification, only a fatal signal ends the caller's
-        // wait: another signal would otherwise return a call the policy kills (EINTR) before
-        // the monitor's kill lands. Kernels before 5.19 refuse the flag (EINVAL, before
-        // anything is allocated) and install without it.
-        let listener = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
-        match install(listener | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {
-            -1 if sys::errno() == libc::EINVAL => install(listener),
-            r => r,
-        }
-    } else {
-        install(0)
     };
     sys::check(r, Step::InstallFilter)?;
     // The listener (close-on-exec) is fetched by the parent with pidfd_getfd.

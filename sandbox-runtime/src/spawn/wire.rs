@@ -160,6 +160,7 @@ impl Request {
             Some(f) => {
                 w.u8(1);
                 w.u8(f.notify.into());
+                w.u8(f.killable_wait.into());
                 w.len(f.insns.len());
                 for i in &f.insns {
                     w.u32(u32::from(i.code) | u32::from(i.jt) << 16 | u32::from(i.jf) << 24);
@@ -230,6 +231,7 @@ impl Request {
             .collect::<Result<_, Malformed>>()?;
         let filter = if r.bool()? {
             let notify = r.bool()?;
+            let killable_wait = r.bool()?;
             let n = r.count(8)?;
             if n == 0 || n > sandbox_policy::bpf::BPF_MAXINSNS {
                 return Err(Malformed(
@@ -247,7 +249,11 @@ impl Request {
                     })
                 })
                 .collect::<Result<_, Malformed>>()?;
-            Some(PreparedFilter { insns, notify })
+            Some(PreparedFilter {
+                insns,
+                notify,
+                killable_wait,
+            })
         } else {
             None
         };
@@ -398,6 +404,7 @@ pub(crate) mod tests {
                 },
             ],
             notify: true,
+            killable_wait: true,
         };
         let (parts, _) = PlanParts::build(
             &cmd,
