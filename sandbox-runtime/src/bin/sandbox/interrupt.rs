@@ -1,8 +1,8 @@
-//! What `run` and `learn` do on SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`, a closed terminal),
-//! and on the other signals whose default is to end a process and that another process sends
-//! (SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM): end the sandbox and then the command, so that the sandbox's cgroup is removed and the report
-//! says it was killed, instead of the command dying at once and leaving both to the kernel's
-//! parent-death signal and the next run.
+//! What `run` and `learn` do on SIGINT, SIGTERM or SIGHUP (Ctrl-C, `kill`, a closed terminal), and
+//! on the other signals whose default is to end a process and that another process sends (SIGQUIT,
+//! SIGUSR1, SIGUSR2, SIGALRM): end the sandbox and then the command, so that the sandbox's cgroup
+//! is removed and the report says it was killed, instead of the command dying at once and leaving
+//! both to the kernel's parent-death signal and the next run.
 //!
 //! The signals are blocked before any thread starts (every thread then has them blocked, and
 //! the runtime resets the mask of the sandbox's processes), and one thread takes them with
