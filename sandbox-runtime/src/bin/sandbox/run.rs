@@ -34,12 +34,13 @@ pub const EXIT_NOT_FOUND: u8 = 127;
     after_help = "Exit status: the program's own exit code when it exits; 128+N when \
     killed by signal N; 159 on a policy violation; 124 on time-out; 125 when the sandbox could \
     not be set up, or the report cannot be written; 126 when PROGRAM is not executable (a \
-    directory, a device, a file without execute permission); 127 when it is not found.\n\n\
+    directory, a device, a file without execute permission, a script or another file that is \
+    no ELF binary); 127 when it is not found.\n\n\
     The report is written whatever happens once its file is open: a run that fails before \
     the program starts reports status `setup_error` with the reason in `error`.\n\n\
-    SIGINT (Ctrl-C), SIGTERM or SIGHUP to this command kill the sandbox, write the report \
-    (status `killed`), and end the command with 128+N; one the command was started with \
-    ignored (nohup) stays ignored."
+    SIGINT (Ctrl-C), SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 or SIGALRM to this command kill \
+    the sandbox, write the report (status `killed`), and end the command with 128+N; one the \
+    command was started with ignored (nohup) stays ignored."
 )]
 pub struct RunArgs {
     /// The policy file.
