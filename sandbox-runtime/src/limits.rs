@@ -58,7 +58,7 @@ pub enum LimitError {
     /// namespace of its own, cannot raise a hard limit, so its set-up would fail.
     #[error(
         "limit `{limit}` needs a hard limit of {needed}, above the host's own ({host}), which a \
-         sandbox cannot raise"
+         sandbox cannot raise: at most {most} fits"
     )]
     AboveHost {
         /// The field of [`Limits`].
@@ -67,6 +67,9 @@ pub enum LimitError {
         needed: u64,
         /// The calling process's hard limit.
         host: u64,
+        /// The largest value of the limit that fits under `host` (the CPU limit's hard limit
+        /// is a second above it).
+        most: u64,
     },
 }
 
@@ -158,6 +161,7 @@ impl Limits {
                     limit,
                     needed: r.hard,
                     host: host.rlim_max,
+                    most: host.rlim_max.saturating_sub(r.hard - r.soft),
                 });
             }
         }
@@ -306,8 +310,8 @@ mod tests {
         };
         let e = Limits::within_host(&above.plan(false, false).0).unwrap_err();
         assert!(
-            matches!(e, LimitError::AboveHost { limit: "open_files", needed, host: h }
-                if needed == host.rlim_max + 1 && h == host.rlim_max),
+            matches!(e, LimitError::AboveHost { limit: "open_files", needed, host: h, most }
+                if needed == host.rlim_max + 1 && h == host.rlim_max && most == h),
             "{e}"
         );
     }

@@ -53,7 +53,7 @@ pub struct RunArgs {
     log_violations: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
-    /// Write the outcome as JSON to FILE (not a directory, nor the policy file).
+    /// Write the outcome as JSON to FILE (not a directory, nor the policy or a file it includes).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// The program and its arguments (any bytes but NUL, as the system takes them).
@@ -527,20 +527,12 @@ fn limit_message(e: LimitError) -> String {
             field,
             "too large to set; leave the option out for no limit".into(),
         ),
-        // The CPU limit's hard limit is a second above the soft one (see `Limits::plan`).
-        LimitError::AboveHost { limit, host, .. } if limit == "cpu_time" => (
+        LimitError::AboveHost { limit, most, .. } => (
             limit,
             format!(
-                "above what this process's own hard limit ({host} s) leaves room for, which a \
-                 sandbox cannot raise: at most {} s",
-                host.saturating_sub(1)
-            ),
-        ),
-        LimitError::AboveHost { limit, host, .. } => (
-            limit,
-            format!(
-                "above this process's own hard limit ({host}), which a sandbox cannot raise: \
-                 at most {host}"
+                "above what this process's own hard limit leaves room for, which a sandbox \
+                 cannot raise: at most {most}{}",
+                if limit == "cpu_time" { " s" } else { "" }
             ),
         ),
     };
