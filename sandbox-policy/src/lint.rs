@@ -78,10 +78,11 @@ impl Beyond {
         }
     }
 
-    fn with(self, reach: u8) -> Beyond {
+    /// What either of the two may lead to.
+    fn or(self, other: Beyond) -> Beyond {
         Beyond {
-            farthest: self.farthest.max(reach),
-            least: self.least.min(reach),
+            farthest: self.farthest.max(other.farthest),
+            least: self.least.min(other.least),
         }
     }
 }
@@ -119,12 +120,9 @@ fn beyond_each_rule(expanded: &Expanded, default: u8) -> Vec<Option<Beyond>> {
                 .get(name.text.as_str())
                 .copied()
                 .unwrap_or(Beyond::only(default));
-            out[i] = Some(out[i].map_or(past, |b: Beyond| Beyond {
-                farthest: b.farthest.max(past.farthest),
-                least: b.least.min(past.least),
-            }));
+            out[i] = Some(out[i].map_or(past, |b: Beyond| b.or(past)));
             let here = match flat.rule.cond {
-                Some(_) => past.with(own),
+                Some(_) => past.or(Beyond::only(own)),
                 None => Beyond::only(own),
             };
             after.insert(name.text.as_str(), here);
