@@ -24,9 +24,10 @@ pub struct SandboxChild {
     pub stdout: Option<File>,
     /// The program's standard error, when [`crate::Stdio::Piped`].
     pub stderr: Option<File>,
-    /// The monitor thread's [`Outcome`]. After sending it, the thread only lets go of what it
-    /// kept of a directly cloned sandbox (its plan and a reference to its mount namespace), so
-    /// nothing waits for the thread itself to end.
+    /// The monitor thread's [`Outcome`]. After sending it, the thread only reaps init (which
+    /// ends on its own: nothing else of the sandbox runs by then) and lets go of what it kept of
+    /// a directly cloned sandbox (its plan and a reference to its mount namespace), so nothing
+    /// waits for the thread itself to end.
     result: Receiver<Outcome>,
     outcome: Option<Outcome>,
     observations: Option<Receiver<Observation>>,
@@ -116,6 +117,10 @@ impl SandboxChild {
     }
 
     /// Waits for the sandbox to end (closing `stdin` first, so a program reading it sees EOF).
+    ///
+    /// The sandbox has ended when its program has and nothing it started runs any more (init
+    /// kills and reaps the rest first) or when it was killed. Init itself may still be exiting
+    /// then, off the way back to the caller; the monitor thread reaps it right after.
     pub fn wait(&mut self) -> Outcome {
         drop(self.stdin.take());
         drop(self.observations.take());

@@ -354,6 +354,10 @@ impl SandboxCommand {
 
     /// Runs to completion with inherited streams and returns the outcome. The sandbox is watched
     /// from the calling thread (no monitor thread is started).
+    ///
+    /// As with [`SandboxChild::wait`], nothing of the sandbox runs once the outcome is back, but
+    /// its init may still be exiting: it is reaped on a thread of the runtime right after. A
+    /// process that exits at once leaves that exiting init to whoever reaps its orphans.
     pub fn status(&mut self) -> Result<Outcome, SpawnError> {
         crate::spawn::run_to_end(self)
     }

@@ -4,8 +4,8 @@
 //! It polls five things:
 //! - the report socket: set-up failures from init or the sandboxee, and the sandboxee's hello
 //!   (with the number its listener will get, the exec and installed pipes and, from the kernel,
-//!   its host pid), until the exec; init's report of the sandboxee's wait status, sent just
-//!   before init exits, is read once init has ended;
+//!   its host pid), until the exec; then init's report of the end: the sandboxee's wait status
+//!   and the sandbox's usage, sent once init has killed and reaped everything else;
 //! - the exec pipe: a failed exec and, by hanging up, the proof that the exec happened;
 //! - the installed pipe, which hangs up when the filter is in place: the listener, whose number
 //!   came with the hello, can be taken (looks on a timer stand in when that does not come, see
@@ -16,11 +16,15 @@
 //!   (in the learn and log-violations modes, observed and let run). The listener asks for
 //!   synchronous wake-ups (Linux 6.6+), so a notified call and its answer switch between the
 //!   two threads on one CPU instead of waking the other side on another;
-//! - init's pidfd, for the end, with the wall-time deadline as the poll time-out.
+//! - init's pidfd, for an end without that report, with the wall-time deadline as the poll
+//!   time-out.
 //!
 //! The whole sandbox is killed as one unit by SIGKILL to init (pid 1 of its pid namespace):
 //! the kernel then kills every process in the namespace, and init's reaping by this thread
 //! (`wait4`, which also yields the CPU time and peak RSS of everything init reaped) is the end.
+//! When the program ends by itself, init's report is the end instead: nothing of the sandbox
+//! but init runs by then, and init's own exit (freeing its copy of the host and the sandbox's
+//! namespaces) is left to the [`Aftermath`], off the way to the caller.
 
 use crate::cgroup::Cgroup;
 use crate::limits::EnforcedLimit;
@@ -125,6 +129,24 @@ pub(crate) struct Monitor {
     pub cgroup: Option<Cgroup>,
 }
 
+/// What is left of a sandbox once its outcome is known, done when this is dropped: reaping
+/// init if its report ended the watch (it is still exiting then), and only after that letting
+/// the cgroup go (removing it waits for the group to be empty). Dropped by the monitor thread
+/// after it has sent the outcome, or by the release thread after `status()`.
+pub(crate) struct Aftermath {
+    init: Option<libc::pid_t>,
+    cgroup: Option<Cgroup>,
+}
+
+impl Drop for Aftermath {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init {
+            crate::spawn::reap_quietly(pid);
+        }
+        drop(self.cgroup.take());
+    }
+}
+
 /// What the monitor has learnt so far.
 #[derive(Default)]
 struct State {
@@ -132,6 +154,8 @@ struct State {
     violation: Option<Violation>,
     timed_out: bool,
     exit_status: Option<i32>,
+    /// Init's report of the end came (with the sandbox's usage: CPU µs, peak RSS KiB).
+    reported_usage: Option<(u64, u64)>,
     sandboxee_pid: Option<u32>,
     sandboxee_pidfd: Option<OwnedFd>,
     exec_pipe: Option<OwnedFd>,
@@ -171,21 +195,18 @@ fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
 }
 
 impl Monitor {
-    /// Watches the sandbox to its end and reaps it.
-    pub(crate) fn run(self) -> Outcome {
+    /// Watches the sandbox to its end; returns its outcome and what is left to do.
+    pub(crate) fn run(self) -> (Outcome, Aftermath) {
         let _slack = FineTimerSlack::lower();
         let mut st = State::default();
         // A limit too far off to add to the start is no deadline.
         let deadline = self.wall_limit.and_then(|w| self.start.checked_add(w));
         loop {
-            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until the
-            // exec or its hang-up, the exec pipe until the exec, the listener once fetched (poll
-            // skips a negative fd). After the exec only init's final status can come on the
-            // report socket (the sandboxee's copy closed at its exec, or at its death before),
-            // just before init exits: it is read once init has ended, which spares this thread
-            // two wake-ups per sandbox (the status, then the hang-up some time before the
-            // pidfd's), each a cross-CPU wake-up.
-            let report = Some(&self.report).filter(|_| !st.report_closed && !st.exec_done);
+            // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until its
+            // hang-up, the exec pipe until the exec, the listener once fetched (poll skips a
+            // negative fd). After the exec only init's report of the end can come on the report
+            // socket (the sandboxee's copy closed at its exec, or at its death before).
+            let report = Some(&self.report).filter(|_| !st.report_closed);
             let exec_pipe = st.exec_pipe.as_ref().filter(|_| !st.exec_done);
             let installed = st.installed_pipe.as_ref();
             let slot = |fd: Option<RawFd>| libc::pollfd {
@@ -259,7 +280,7 @@ impl Monitor {
             } else if listener & (libc::POLLHUP | libc::POLLERR) != 0 {
                 st.listener = None; // every process under the filter is gone
             }
-            if ended != 0 {
+            if ended != 0 || st.reported_usage.is_some() {
                 break;
             }
             #[cfg(feature = "test-hooks")]
@@ -305,7 +326,10 @@ impl Monitor {
                     let e = self.descriptions.describe(&r);
                     self.fail_setup(st, e);
                 }
-                kind::EXIT_STATUS => st.exit_status = Some(r.value),
+                kind::EXIT_STATUS => {
+                    st.exit_status = Some(r.value);
+                    st.reported_usage = Some((r.cpu_us, r.max_rss_kb));
+                }
                 kind::HELLO => {
                     let mut fds = std::mem::take(&mut fds).into_iter();
                     st.exec_pipe = fds.next();
@@ -603,23 +627,29 @@ impl Monitor {
         seccomp::evaluate(&prog.filter, &past_check).and_then(Verdict::from_ret_value)
     }
 
-    /// Reaps init and decides the status.
-    fn finish(self, st: State) -> Outcome {
-        // SAFETY: rusage is plain old data.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    /// Decides the status, from init's report of the end or, without one, by reaping init.
+    fn finish(mut self, st: State) -> (Outcome, Aftermath) {
         let mut status = 0;
-        let reaped = loop {
-            // SAFETY: pid1 is our child; status and ru are live.
-            let r = unsafe { libc::wait4(self.pid1, &mut status, 0, &mut ru) };
-            if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break r == self.pid1;
+        let (reaped, cpu_time, max_rss_kb) = match st.reported_usage {
+            Some((cpu_us, max_rss_kb)) => (false, Duration::from_micros(cpu_us), max_rss_kb),
+            None => {
+                // SAFETY: rusage is plain old data.
+                let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+                let reaped = loop {
+                    // SAFETY: pid1 is our child; status and ru are live.
+                    let r = unsafe { libc::wait4(self.pid1, &mut status, 0, &mut ru) };
+                    if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                        break r == self.pid1;
+                    }
+                };
+                let tv = |t: libc::timeval| {
+                    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+                };
+                let cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
+                (reaped, cpu, u64::try_from(ru.ru_maxrss).unwrap_or(0))
             }
         };
         let wall_time = self.start.elapsed();
-        let tv = |t: libc::timeval| {
-            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-        };
-        let cpu_time = tv(ru.ru_utime) + tv(ru.ru_stime);
         let killed = self.killed.load(Ordering::SeqCst);
         let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
         let status = if let Some(e) = st.setup_error {
@@ -665,15 +695,19 @@ impl Monitor {
             .filter(|c| c.enforced().memory)
             .and_then(Cgroup::memory_peak_bytes)
             .map(|b| b / 1024);
-        drop(self.cgroup);
-        Outcome {
+        let aftermath = Aftermath {
+            init: st.reported_usage.map(|_| self.pid1),
+            cgroup: self.cgroup.take(),
+        };
+        let outcome = Outcome {
             status,
             wall_time,
             cpu_time,
-            max_rss_kb: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+            max_rss_kb,
             memory_peak_kb,
             oom_killed,
             enforced_limits: self.enforced,
-        }
+        };
+        (outcome, aftermath)
     }
 }

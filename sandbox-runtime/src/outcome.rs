@@ -16,7 +16,8 @@ use std::time::Duration;
 pub struct Outcome {
     /// How the sandbox ended.
     pub status: Status,
-    /// Time from the clone to the reaping of the sandbox's init.
+    /// Time from the clone to the sandbox's end: init's report that the program ended and
+    /// nothing else of the sandbox runs, or, without it (a kill), the reaping of init.
     pub wall_time: Duration,
     /// User plus system CPU time of every process of the sandbox that was reaped.
     pub cpu_time: Duration,

@@ -115,6 +115,62 @@ fn dropping_the_child_kills_everything() {
     assert!(!common::process_exists(init));
 }
 
+/// Host pids of the processes one of whose arguments is exactly `arg`.
+fn processes_with_argument(arg: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap() {
+        let entry = entry.unwrap();
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// The program's end is the sandbox's end: what it left running (in the background, in a
+/// session of its own, stopped) is gone by the time `wait` returns its outcome.
+#[test]
+fn nothing_the_program_started_outlives_its_outcome() {
+    use std::io::{BufRead, Write};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let digits = format!("{:09}{}", nanos, std::process::id());
+    let tag = format!("999.{digits}");
+    // The pattern is not the tag itself, or grep would count its own argument.
+    let script = format!(
+        "sleep {tag} & setsid sh -c 'sleep {tag} & kill -STOP $$' & \
+         until [ \"$(cat /proc/[0-9]*/cmdline | tr '\\0' '\\n' | grep -cx '999[.]{digits}')\" = 2 ]; \
+         do sleep 0.01; done; echo ready; read go; exit 0"
+    );
+    let mut child = common::command("/bin/sh")
+        .args(["-c", &script])
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .policy(&common::permissive())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    let left = processes_with_argument(&tag);
+    assert_eq!(left.len(), 2, "the two sleeps run: {left:?}");
+    writeln!(child.stdin.take().unwrap(), "go").unwrap();
+    assert_eq!(child.wait().status, Status::Exited(0));
+    let alive: Vec<u32> = left
+        .into_iter()
+        .filter(|p| common::process_exists(p))
+        .collect();
+    assert!(alive.is_empty(), "still there after the outcome: {alive:?}");
+}
+
 /// The device nodes are read and written as devices, but the host's nodes themselves cannot be
 /// changed from inside (their times, their mode); `/dev` is `nodev` itself.
 #[test]

@@ -22,5 +22,5 @@ fn the_abandoned_init_is_reaped_and_the_error_names_the_cause() {
     let out = common::command("/bin/echo").arg("direct").output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"direct\n");
-    assert_eq!(common::children(), Vec::<String>::new());
+    assert_eq!(common::children_once_reaped(), Vec::<String>::new());
 }

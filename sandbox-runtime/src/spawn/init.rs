@@ -372,7 +372,10 @@ pub(crate) fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
     Ok(pid)
 }
 
-/// Reaps until the sandboxee ends, reports its status, and exits (which kills the rest).
+/// Reaps until the sandboxee ends, ends everything else in the sandbox ([`end_the_rest`]),
+/// reports the sandboxee's status with the sandbox's usage, and exits. The host has its outcome
+/// from that report, without waiting for init's own exit (which frees a copy of the host's
+/// memory and the sandbox's namespaces): nothing of the sandbox but init runs once it is sent.
 pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     // SAFETY: prctl with integer arguments; non-dumpable keeps the sandboxee (same uid, fewer
     // capabilities) from ptracing init or opening its /proc files.
@@ -387,9 +390,13 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
         // SAFETY: status is a live int; no rusage requested.
         let r = unsafe { libc::wait4(-1, &mut status, libc::__WALL, std::ptr::null_mut()) };
         if r == sandboxee {
+            end_the_rest();
+            let (cpu_us, max_rss_kb) = usage();
             let msg = Report {
                 kind: kind::EXIT_STATUS,
                 value: status,
+                cpu_us,
+                max_rss_kb,
                 ..Report::default()
             };
             sys::send_report(plan.report_fd, msg);
@@ -399,4 +406,55 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
             sys::exit(0);
         }
     }
+}
+
+/// Kills every other process of the sandbox and reaps them all, as the kernel would once init
+/// exits, so that they are gone before the host is told the sandbox ended. Every process in the
+/// pid namespace descends from init, so with no child left there is nothing to kill. A process
+/// forking during the kill has the kill pending and its fork fails, so none is missed; orphans,
+/// also those of a subreaper that dies, come to init to be reaped.
+fn end_the_rest() {
+    // SAFETY: no status or rusage asked for.
+    let r = unsafe {
+        libc::wait4(
+            -1,
+            std::ptr::null_mut(),
+            libc::__WALL | libc::WNOHANG,
+            std::ptr::null_mut(),
+        )
+    };
+    if r < 0 && sys::errno() == libc::ECHILD {
+        return;
+    }
+    // SAFETY: kill with integer arguments: from pid 1, -1 is every other process of its pid
+    // namespace (and of namespaces nested in it).
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    loop {
+        // SAFETY: as above, blocking.
+        let r =
+            unsafe { libc::wait4(-1, std::ptr::null_mut(), libc::__WALL, std::ptr::null_mut()) };
+        if r < 0 && sys::errno() != libc::EINTR {
+            return; // ECHILD: all reaped
+        }
+    }
+}
+
+/// Init's CPU time (µs) and peak resident set (KiB) with those of everything it reaped: what
+/// the host's `wait4` on init would give.
+fn usage() -> (u64, u64) {
+    let get = |who| {
+        // SAFETY: rusage is plain old data; zero is a valid value for it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: ru is a live rusage the kernel fills.
+        unsafe { libc::getrusage(who, &mut ru) };
+        ru
+    };
+    let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
+    let (own, reaped) = (get(libc::RUSAGE_SELF), get(libc::RUSAGE_CHILDREN));
+    let cpu = [own, reaped]
+        .iter()
+        .map(|r| us(r.ru_utime) + us(r.ru_stime))
+        .sum();
+    let rss = own.ru_maxrss.max(reaped.ru_maxrss).max(0) as u64;
+    (cpu, rss)
 }

@@ -152,9 +152,10 @@ pub(crate) fn spawn(cmd: &mut SandboxCommand) -> Result<SandboxChild, SpawnError
 
 /// Runs `cmd` to its end (see [`SandboxCommand::status`]). The sandbox is watched from the
 /// calling thread, which would only wait for a monitor thread anyway: no thread is started, and
-/// no other thread has to wake this one at the end. What a directly cloned sandbox kept until
-/// its end goes to the runtime's release thread afterwards (see [`release`]), so that letting
-/// it go is not on the way back to the caller.
+/// no other thread has to wake this one at the end. What is left once the outcome is known
+/// (init's exit, see [`monitor::Aftermath`]) and what a directly cloned sandbox kept until its
+/// end go to the runtime's release thread afterwards (see [`release`]), so that neither is on
+/// the way back to the caller.
 pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError> {
     let Started {
         pid,
@@ -173,12 +174,11 @@ pub(crate) fn run_to_end(cmd: &mut SandboxCommand) -> Result<Outcome, SpawnError
         pidfd,
         armed: true,
     };
-    let outcome = monitor.run();
+    let (outcome, aftermath) = monitor.run();
     unwatched.armed = false;
     drop((unwatched, stdout, stderr));
-    if let Some(kept) = kept {
-        release::later(kept);
-    }
+    // Dropped in this order: init reaped, then what it shared with the host let go.
+    release::later((aftermath, kept));
     Ok(outcome)
 }
 
@@ -215,12 +215,12 @@ fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
     let handle = std::thread::Builder::new()
         .name(format!("sandbox-monitor-{pid}"))
         .spawn(move || {
-            let outcome = monitor.run();
+            let (outcome, aftermath) = monitor.run();
             let _ = tx.send(outcome);
-            drop(kept);
+            drop((aftermath, kept));
         });
-    // Not joined: after the outcome, the thread only lets `kept` go (see [`SandboxChild`]'s
-    // `result`).
+    // Not joined: after the outcome, the thread only reaps init and lets `kept` go (see
+    // [`SandboxChild`]'s `result`).
     match handle {
         Ok(h) => drop(h),
         Err(e) => {
@@ -500,7 +500,8 @@ struct KeptUntilEnd {
     _plan: Plan,
     /// A reference to the sandbox's mount namespace ([`mount_namespace`]). The last reference
     /// unmounts everything in it and waits for an expedited RCU grace period; held by init
-    /// alone, that happens in init's exit, which the monitor's `wait4` waits for. Nothing is
+    /// alone, that happens in init's exit, which the monitor's `wait4` waits for when the
+    /// sandbox is killed (an end init reports itself is not held up by its exit). Nothing is
     /// left in the namespace by the time this is dropped (init was pid 1 of the sandbox's pid
     /// namespace), so keeping it a little longer gives nobody anything to enter.
     _mounts: Option<OwnedFd>,
@@ -536,7 +537,7 @@ fn pidfd_open_with(pid: libc::pid_t, flags: libc::c_uint) -> io::Result<OwnedFd>
 
 /// Reaps our child `pid`, retrying when a signal interrupts the wait (a handler installed
 /// without `SA_RESTART`), so no zombie is left behind.
-fn reap_quietly(pid: libc::pid_t) {
+pub(crate) fn reap_quietly(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: pid is our child; status is a live int.
     while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && sys::errno() == libc::EINTR {}

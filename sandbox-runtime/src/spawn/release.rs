@@ -1,11 +1,13 @@
-//! The runtime's release thread: where what a directly cloned sandbox kept until its end (see
-//! [`super::KeptUntilEnd`]) is let go when `status()` watched the sandbox from the caller's
-//! thread.
+//! The runtime's release thread: where what is left of a sandbox once `status()` has its
+//! outcome is done: init's reaping, then the cgroup's removal ([`crate::monitor::Aftermath`]),
+//! then what a directly cloned sandbox kept until its end (see [`super::KeptUntilEnd`]).
 //!
-//! Letting it go closes the last reference to the sandbox's mount namespace, whose teardown
-//! unmounts everything in it and waits for an expedited RCU grace period, and frees the plan
-//! init was cloned with. On the caller's thread, that would come between the sandbox's end and
-//! the return of `status()`; on a thread of its own, it overlaps whatever the caller does next.
+//! Init is still exiting when its report ends the watch (it frees its copy of the host and the
+//! sandbox's namespaces); letting the kept part go closes the last reference to the sandbox's
+//! mount namespace, whose teardown unmounts everything in it and waits for an expedited RCU
+//! grace period, and frees the plan init was cloned with. On the caller's thread, that would
+//! come between the sandbox's end and the return of `status()`; on a thread of its own, it
+//! overlaps whatever the caller does next.
 //! The thread is started at the first such sandbox and then lives as long as the process,
 //! blocked on its channel while there is nothing to drop (as the fork server's parent thread
 //! does). It only drops what it is sent.

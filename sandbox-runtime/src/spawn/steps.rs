@@ -131,7 +131,9 @@ impl Failure {
 pub(crate) mod kind {
     /// A step failed: `step`, `index`, `value` = errno.
     pub const SETUP_ERROR: u32 = 1;
-    /// The sandboxee ended: `value` = its wait status (sent by init).
+    /// The sandboxee ended and nothing else of the sandbox runs: `value` = its wait status,
+    /// `cpu_us` and `max_rss_kb` = init's usage with everything it reaped (sent by init, which
+    /// then exits; see [`super::super::init::reap`]).
     pub const EXIT_STATUS: u32 = 2;
     /// The sandboxee says hello: `value` = the descriptor its seccomp listener will be;
     /// carries the read ends of the exec pipe and of the installed pipe (SCM_RIGHTS, in that
@@ -197,11 +199,15 @@ pub(crate) struct Report {
     pub step: u32,
     pub index: u32,
     pub value: i32,
+    /// CPU time in microseconds (only in [`kind::EXIT_STATUS`]).
+    pub cpu_us: u64,
+    /// Peak resident set in KiB (only in [`kind::EXIT_STATUS`]).
+    pub max_rss_kb: u64,
 }
 
 impl Report {
     /// The size on the wire.
-    pub(crate) const SIZE: usize = 16;
+    pub(crate) const SIZE: usize = 32;
 
     pub(crate) fn failure(f: Failure) -> Self {
         Report {
@@ -209,6 +215,7 @@ impl Report {
             step: f.step as u32,
             index: f.index,
             value: f.errno,
+            ..Report::default()
         }
     }
 
@@ -218,17 +225,22 @@ impl Report {
         b[4..8].copy_from_slice(&self.step.to_ne_bytes());
         b[8..12].copy_from_slice(&self.index.to_ne_bytes());
         b[12..16].copy_from_slice(&self.value.to_ne_bytes());
+        b[16..24].copy_from_slice(&self.cpu_us.to_ne_bytes());
+        b[24..32].copy_from_slice(&self.max_rss_kb.to_ne_bytes());
         b
     }
 
     pub(crate) fn from_bytes(b: &[u8]) -> Option<Self> {
         let w = |i: usize| -> Option<[u8; 4]> { b.get(i..i + 4)?.try_into().ok() };
+        let d = |i: usize| -> Option<[u8; 8]> { b.get(i..i + 8)?.try_into().ok() };
         (b.len() == Self::SIZE).then_some(())?;
         Some(Report {
             kind: u32::from_ne_bytes(w(0)?),
             step: u32::from_ne_bytes(w(4)?),
             index: u32::from_ne_bytes(w(8)?),
             value: i32::from_ne_bytes(w(12)?),
+            cpu_us: u64::from_ne_bytes(d(16)?),
+            max_rss_kb: u64::from_ne_bytes(d(24)?),
         })
     }
 }

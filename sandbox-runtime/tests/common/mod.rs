@@ -82,6 +82,19 @@ pub fn children() -> Vec<String> {
     out
 }
 
+/// [`children`] once none is left, or as they are after five seconds: a sandbox's init may
+/// still be exiting when its outcome comes, and is reaped on a thread of the runtime then.
+pub fn children_once_reaped() -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = children();
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Whether a process `pid` exists (running or a zombie).
 pub fn process_exists(pid: impl std::fmt::Display) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

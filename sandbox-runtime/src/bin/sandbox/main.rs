@@ -53,16 +53,36 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
-    if matches!(cli.command, Command::Run(_) | Command::Learn(_)) {
+    let runs_a_sandbox = matches!(cli.command, Command::Run(_) | Command::Learn(_));
+    if runs_a_sandbox {
         // Before any thread starts: see `interrupt`.
         interrupt::block();
     }
-    match cli.command {
+    let code = match cli.command {
         Command::Run(args) => run::main(*args),
         Command::Learn(args) => learn::main(*args),
         Command::Check(args) => check::main(args),
         Command::Explain(args) => explain::main(args),
         Command::Compile(args) => compile::main(args),
+    };
+    if runs_a_sandbox {
+        reap_what_is_left();
+    }
+    code
+}
+
+/// Waits for the sandbox's init, which may still be exiting when the outcome comes (see
+/// `SandboxCommand::status`), so that the command leaves no orphan for its parent's reaper: a
+/// container whose first process reaps nothing would keep one per run. The command has no
+/// other children; the runtime's own reaping of the same init then finds it gone.
+fn reap_what_is_left() {
+    loop {
+        // SAFETY: no status or rusage asked for.
+        let r =
+            unsafe { libc::wait4(-1, std::ptr::null_mut(), libc::__WALL, std::ptr::null_mut()) };
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return; // ECHILD: nothing left
+        }
     }
 }
 
