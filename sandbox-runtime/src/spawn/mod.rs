@@ -83,8 +83,14 @@ fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
 /// The child's end (none when closed) and the parent's end (when piped) of a standard stream.
 type StreamEnds = (Option<OwnedFd>, Option<File>);
 
-/// The ends of standard stream `stream` (0, 1 or 2).
-fn stdio_end(s: Stdio, stream: RawFd, min: RawFd) -> Result<StreamEnds, SpawnError> {
+/// The ends of standard stream `stream` (0, 1 or 2); `null` is `/dev/null`, opened once for
+/// every stream that asks for it.
+fn stdio_end(
+    s: Stdio,
+    stream: RawFd,
+    min: RawFd,
+    null: &mut Option<OwnedFd>,
+) -> Result<StreamEnds, SpawnError> {
     match s {
         // A copy of the host's own descriptor (none if it is closed), so that a sandbox cloned
         // by the fork server, which has no standard streams, gets the same one.
@@ -94,12 +100,18 @@ fn stdio_end(s: Stdio, stream: RawFd, min: RawFd) -> Result<StreamEnds, SpawnErr
             Err(e) => Err(SpawnError::os("dup an inherited standard stream", e)),
         },
         Stdio::Null => {
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-                .map_err(os("open /dev/null"))?;
-            let fd = relocate(&OwnedFd::from(f), min).map_err(os("dup /dev/null"))?;
+            let fd = match null {
+                Some(fd) => fd,
+                None => {
+                    let f = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null")
+                        .map_err(os("open /dev/null"))?;
+                    null.insert(OwnedFd::from(f))
+                }
+            };
+            let fd = relocate(fd, min).map_err(os("dup /dev/null"))?;
             Ok((Some(fd), None))
         }
         Stdio::Fd(fd) => Ok((
@@ -125,8 +137,9 @@ fn stdio_ends(streams: [Stdio; 3], min: RawFd) -> Result<[StreamEnds; 3], SpawnE
         .into_iter()
         .enumerate()
         .partition(|(_, s)| matches!(s, Stdio::Inherit));
+    let mut null = None;
     for (i, s) in inherited.into_iter().chain(made) {
-        ends[i] = Some(stdio_end(s, i as RawFd, min)?);
+        ends[i] = Some(stdio_end(s, i as RawFd, min, &mut null)?);
     }
     Ok(ends.map(|e| e.unwrap_or((None, None))))
 }
