@@ -27,7 +27,16 @@ EVENTS = [
     "sched/sched_process_exit",
 ]
 # x86_64 numbers of the calls that mark the steps.
-NR = {"read": 0, "clone": 56, "wait4": 61, "exit_group": 231, "seccomp": 317, "execveat": 322}
+NR = {
+    "read": 0,
+    "write": 1,
+    "recvmsg": 47,
+    "clone": 56,
+    "wait4": 61,
+    "exit_group": 231,
+    "seccomp": 317,
+    "execveat": 322,
+}
 LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
 # (label, key) in the order a start-up goes through them.
 STEPS = [
@@ -40,8 +49,9 @@ STEPS = [
     ("exec done (after the monitor's exec check)", "exec"),
     ("/bin/true calls exit_group", "true_exit_group"),
     ("init's wait4 returns", "init_wait"),
-    ("init has exited", "init_exit"),
-    ("the host has reaped init", "host_reaped"),
+    ("init has sent its report of the end", "init_report"),
+    ("the host has read it (the outcome)", "host_outcome"),
+    ("init has exited (reaped off the caller's way)", "init_exit"),
     ("the next start-up's clone", "next_clone"),
 ]
 
@@ -61,6 +71,10 @@ def record(count):
     subprocess.run(
         ["cargo", "build", "--quiet", "--release", "--example", "startups"], cwd=REPO, check=True
     )
+    if not os.path.isdir(f"{TRACEFS}/instances"):
+        mounted = subprocess.run(["mount", "-t", "tracefs", "nodev", TRACEFS]).returncode == 0
+        if not mounted:
+            sys.exit(f"tracefs is not mounted at {TRACEFS} and cannot be: no trace to read")
     inst = f"{TRACEFS}/instances/startup-phases-{os.getpid()}"
     os.mkdir(inst)
     try:
@@ -123,6 +137,8 @@ def phases(ev):
                 first(d, "maps", t)
             if is_call(k, r, "sys_exit", "wait4"):
                 first(d, "init_wait", t)
+            if is_call(k, r, "sys_exit", "write") and "init_wait" in d:
+                first(d, "init_report", t)
             if k == "sched_process_exit":
                 d["init_exit"] = t
         if p in owner:
@@ -146,13 +162,13 @@ def phases(ev):
         after = [c for c in clones if c > d["fork"]]
         if after:
             d["next_clone"] = after[0]
-        reaped = [
+        read = [
             t
             for t, p, _, k, r in ev
-            if p == host and is_call(k, r, "sys_exit", "wait4") and t >= d.get("init_exit", 1e30)
+            if p == host and is_call(k, r, "sys_exit", "recvmsg") and t >= d.get("init_report", 1e30)
         ]
-        if reaped:
-            d["host_reaped"] = reaped[0]
+        if read:
+            d["host_outcome"] = read[0]
         rows.append(d)
     return host, rows
 

@@ -378,8 +378,9 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
             let pid = init::clone(&plan, 0, init::run).map_err(os("clone the sandbox"))?;
+            // The mount namespace's reference is taken once init is released, off its way.
             let kept = KeptUntilEnd {
-                _mounts: mount_namespace(pid),
+                _mounts: None,
                 _plan: plan,
             };
             (pid, false, Some(kept))
@@ -424,6 +425,10 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         }
     }
     drop(sync_w);
+    let mut kept = kept;
+    if let Some(k) = &mut kept {
+        k._mounts = mount_namespace(pid, &pidfd);
+    }
 
     let pidfd = Arc::new(pidfd);
     let killed = Arc::new(AtomicBool::new(false));
@@ -494,11 +499,21 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((a, b))
 }
 
-/// Opens `/proc/PID/ns/mnt`: a reference that keeps the namespace, and every mount in it,
-/// alive until it is closed. Taken while init still waits for its id maps, when the kernel
-/// lets a process of the same user open it. `None` when the kernel refuses (no `/proc`, or a
-/// host that made itself non-dumpable): init then tears the mounts down in its exit.
-pub(crate) fn mount_namespace(pid: libc::pid_t) -> Option<OwnedFd> {
+/// A reference to the mount namespace of init `pid` (behind `pidfd`), which keeps the
+/// namespace, and every mount in it, alive until it is closed: from the pidfd (Linux 6.11+,
+/// a few microseconds), else `/proc/PID/ns/mnt` (tens: a fresh `/proc` entry is looked up).
+/// Taken before init's exec, while the kernel still lets a process of init's user open it
+/// (init makes itself non-dumpable after). `None` when the kernel refuses (no `/proc`, a host
+/// that made itself non-dumpable, an init already gone): init then tears the mounts down in
+/// its exit.
+pub(crate) fn mount_namespace(pid: libc::pid_t, pidfd: &OwnedFd) -> Option<OwnedFd> {
+    // SAFETY: an ioctl with no argument on a pidfd of ours; the kernel returns a new
+    // close-on-exec descriptor or an error.
+    let r = unsafe { libc::ioctl(pidfd.as_raw_fd(), libc::PIDFD_GET_MNT_NAMESPACE as _, 0) };
+    if r >= 0 {
+        // SAFETY: r is fresh and ours.
+        return Some(unsafe { OwnedFd::from_raw_fd(r) });
+    }
     let file = File::open(format!("/proc/{pid}/ns/mnt")).ok()?;
     Some(file.into())
 }
@@ -599,7 +614,20 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
     use std::sync::mpsc;
+
+    /// The reference is to the process's own mount namespace, whichever way it was taken.
+    #[test]
+    fn the_mount_namespace_reference_is_the_processs_own() {
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() };
+        let pidfd = super::pidfd_open(pid).unwrap();
+        let held = std::fs::File::from(super::mount_namespace(pid, &pidfd).unwrap());
+        let held = held.metadata().unwrap();
+        let own = std::fs::metadata("/proc/self/ns/mnt").unwrap();
+        assert_eq!((held.dev(), held.ino()), (own.dev(), own.ino()));
+    }
 
     /// A violation's caller can be any thread: its pidfd is taken by thread id, and a signal
     /// can be sent through it (signal 0 here, which checks without sending). A kernel before

@@ -43,8 +43,8 @@ impl Watched {
         let init = super::pidfd_open(pid).ok()?;
         Some(Watched {
             pid,
+            _mounts: super::mount_namespace(pid, &init),
             init,
-            _mounts: super::mount_namespace(pid),
             _channel: None,
         })
     }
