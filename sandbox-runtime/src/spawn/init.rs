@@ -160,9 +160,9 @@ pub(crate) fn build_namespaces(plan: &Plan, bound: &mut [mounts::Bound]) -> Resu
     }
     set_hostname(plan)?;
     mounts::private_propagation()?;
-    mounts::enter_staging()?;
-    mounts::build(&plan.parts.mounts, bound)?;
-    mounts::enter_new_root()?;
+    let roots = mounts::make_new_root()?;
+    mounts::build(&plan.parts.mounts, &roots, bound)?;
+    mounts::enter_new_root(roots)?;
     limit_capabilities()
 }
 

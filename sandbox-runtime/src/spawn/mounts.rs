@@ -454,11 +454,6 @@ impl MountPlan {
 // ---- In the child (init), after the id maps: allocation-free from here on. ----
 
 const ROOT: &CStr = c"/";
-const STAGING: &CStr = c"/tmp";
-const STAGING_NEW: &CStr = c"/tmp/newroot";
-const STAGING_OLD: &CStr = c"/tmp/oldroot";
-const NEW_ROOT: &CStr = c"/newroot";
-const OLD_ROOT: &CStr = c"/oldroot";
 const DOT: &CStr = c".";
 
 /// Stops mount events from leaking to or from the host.
@@ -471,32 +466,26 @@ pub(crate) fn private_propagation() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Mounts the staging tmpfs, creates `newroot` (a tmpfs) and `oldroot` in it, and pivots into
-/// it: the host root ends up at /oldroot.
-pub(crate) fn enter_staging() -> Result<(), Failure> {
-    let flags = libc::MS_NOSUID | libc::MS_NODEV;
-    let tmpfs = Some(c"tmpfs");
+/// Makes the new root, a tmpfs mounted over the host root, and returns both roots held open
+/// for the build ([`build`]) and the switch ([`enter_new_root`]). Mounted on `/` itself, the
+/// new root is stacked where no lookup goes: a path is looked up from the root directory, not
+/// through what is mounted on it, so every host path still resolves as the host sees it (no
+/// host directory is covered, as one would be by a tmpfs mounted on it), and the new root is
+/// reached through its descriptor only. Mounted rather than left detached because a kernel
+/// before 6.15 mounts nothing inside a detached tree.
+pub(crate) fn make_new_root() -> Result<Roots, Failure> {
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: ROOT is NUL-terminated.
+    let old = unsafe { libc::open(ROOT.as_ptr(), flags) };
+    let old = owned(sys::check(old.into(), Step::OpenRoots)?);
+    let attrs = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+    let new = sys::new_tmpfs(c"1048576", c"0755", attrs);
+    let new = owned(sys::check(new, Step::NewRootTmpfs)?);
     sys::check(
-        sys::mount(tmpfs, STAGING, tmpfs, flags, Some(c"size=65536,mode=0700")),
-        Step::StagingTmpfs,
+        sys::move_mount_to(new.as_raw_fd(), ROOT),
+        Step::AttachNewRoot,
     )?;
-    for dir in [STAGING_NEW, STAGING_OLD] {
-        let r = sys::mkdirat_exist_ok(libc::AT_FDCWD, dir, 0o755);
-        sys::check(r, Step::StagingDirs)?;
-    }
-    sys::check(
-        sys::mount(
-            tmpfs,
-            STAGING_NEW,
-            tmpfs,
-            flags,
-            Some(c"size=1048576,mode=0755"),
-        ),
-        Step::NewRootTmpfs,
-    )?;
-    sys::check(sys::pivot_root(STAGING, STAGING_OLD), Step::PivotToStaging)?;
-    sys::check(sys::chdir(ROOT), Step::PivotToStaging)?;
-    Ok(())
+    Ok(Roots { old, new })
 }
 
 /// What a bind shows: the (device, inode) of its source, and the flags the source's mount
@@ -515,16 +504,15 @@ pub(crate) struct Bound {
 /// the caller so nothing is allocated here) what each bind shows. Then makes the new root and
 /// `/dev` read-only, adding flags to the mounts the descriptors hold (never replacing them, so
 /// what an entry mounted on `/dev` had stays).
-pub(crate) fn build(plan: &MountPlan, bound: &mut [Bound]) -> Result<(), Failure> {
+pub(crate) fn build(plan: &MountPlan, roots: &Roots, bound: &mut [Bound]) -> Result<(), Failure> {
     let mut builder = Builder {
-        roots: Roots::open()?,
+        roots,
         ops: &plan.ops,
         last_parent: None,
     };
     for (i, op) in plan.ops.iter().enumerate() {
         builder.run_op(op, bound.get_mut(i), i as u32)?;
     }
-    let roots = builder.roots;
     let dev = open_dir(&roots.new, c"/dev");
     let dev = owned(sys::check(dev, Step::SealReadOnly)?);
     let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID;
@@ -611,25 +599,10 @@ fn locked_flags(statfs: impl FnOnce(*mut Statfs) -> libc::c_long) -> Result<libc
 }
 
 /// The host root and the new root, held open for the build: every path of the plan is
-/// resolved in one of them, never from the staging root.
-struct Roots {
+/// resolved in one of them ([`make_new_root`]).
+pub(crate) struct Roots {
     old: OwnedFd,
     new: OwnedFd,
-}
-
-impl Roots {
-    fn open() -> Result<Roots, Failure> {
-        let open = |path: &CStr| {
-            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-            // SAFETY: path is NUL-terminated.
-            let r = unsafe { libc::open(path.as_ptr(), flags) };
-            sys::check(r.into(), Step::OpenRoots).map(owned)
-        };
-        Ok(Roots {
-            old: open(OLD_ROOT)?,
-            new: open(NEW_ROOT)?,
-        })
-    }
 }
 
 /// Takes ownership of a descriptor a successful system call just returned.
@@ -679,7 +652,7 @@ enum Point {
 /// looks its path up afresh. Such a directory is still held until the next entry, which is
 /// as long as the entry that opened it uses it.
 struct Builder<'p> {
-    roots: Roots,
+    roots: &'p Roots,
     ops: &'p [MountOp],
     last_parent: Option<KeptDir<'p>>,
 }
@@ -886,13 +859,15 @@ fn mount_on(
     Ok(())
 }
 
-/// Pivots into the new root (sealed by [`build`]) and detaches the staging root with the host
-/// root under it.
-pub(crate) fn enter_new_root() -> Result<(), Failure> {
-    sys::check(sys::chdir(NEW_ROOT), Step::PivotToNewRoot)?;
-    // pivot_root(".", "."): the staging root is stacked on top of the new root, then detached
-    // with everything under it, the host root at /oldroot included: one detach, so one wait
-    // for the kernel's grace period instead of two.
+/// Pivots into the new root (sealed by [`build`]) and detaches the host root with everything
+/// under it: `pivot_root(".", ".")` from the new root stacks the host root on top of it, and one
+/// detach of the working directory's top mount takes it away (one wait for the kernel's grace
+/// period).
+pub(crate) fn enter_new_root(roots: Roots) -> Result<(), Failure> {
+    let Roots { old, new } = roots;
+    drop(old);
+    sys::check(sys::fchdir(new.as_raw_fd()), Step::PivotToNewRoot)?;
+    drop(new);
     sys::check(sys::pivot_root(DOT, DOT), Step::PivotToNewRoot)?;
     sys::check(sys::umount2(DOT, libc::MNT_DETACH), Step::DetachOldRoot)?;
     sys::check(sys::chdir(ROOT), Step::PivotToNewRoot)?;

@@ -21,11 +21,9 @@ pub(crate) enum Step {
     Loopback,
     Hostname,
     PrivatePropagation,
-    StagingTmpfs,
-    StagingDirs,
-    NewRootTmpfs,
-    PivotToStaging,
     OpenRoots,
+    NewRootTmpfs,
+    AttachNewRoot,
     MountPoint,
     Mount,
     Remount,
@@ -55,7 +53,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 39] = [
+    const ALL: [Step; 37] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::WaitForIdMaps,
@@ -65,11 +63,9 @@ impl Step {
         Step::Loopback,
         Step::Hostname,
         Step::PrivatePropagation,
-        Step::StagingTmpfs,
-        Step::StagingDirs,
-        Step::NewRootTmpfs,
-        Step::PivotToStaging,
         Step::OpenRoots,
+        Step::NewRootTmpfs,
+        Step::AttachNewRoot,
         Step::MountPoint,
         Step::Mount,
         Step::Remount,
@@ -281,11 +277,9 @@ impl Descriptions {
                 Step::Loopback => "bring up lo".into(),
                 Step::Hostname => format!("set hostname {}", self.hostname),
                 Step::PrivatePropagation => "make mount propagation private".into(),
-                Step::StagingTmpfs => "mount the staging tmpfs on /tmp".into(),
-                Step::StagingDirs => "create staging directories".into(),
-                Step::NewRootTmpfs => "mount the new root tmpfs".into(),
-                Step::PivotToStaging => "pivot_root to the staging tmpfs".into(),
-                Step::OpenRoots => "open the host root and the new root".into(),
+                Step::OpenRoots => "open the host root".into(),
+                Step::NewRootTmpfs => "make the new root tmpfs".into(),
+                Step::AttachNewRoot => "mount the new root over the host root".into(),
                 Step::MountPoint if r.value == libc::ELOOP => format!(
                     "create mount point {} (its path has a symbolic link the plan did not make, \
                      which init never follows)",

@@ -149,6 +149,79 @@ pub(crate) fn set_mount_flags(fd: RawFd, set: u64) -> libc::c_long {
     }
 }
 
+/// A new tmpfs, detached, with options `size` and `mode` and `MOUNT_ATTR_*` flags `attrs`
+/// (`fsopen`, `fsconfig`, `fsmount`): a descriptor of its mount, close-on-exec.
+pub(crate) fn new_tmpfs(size: &CStr, mode: &CStr, attrs: u64) -> libc::c_long {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: the file system type is a NUL-terminated string.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return fs;
+    }
+    let set = |key: &CStr, value: &CStr| {
+        // SAFETY: key and value are NUL-terminated strings; fs is our descriptor.
+        unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs,
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        }
+    };
+    let mut r = set(c"size", size);
+    if r >= 0 {
+        r = set(c"mode", mode);
+    }
+    if r >= 0 {
+        // SAFETY: integer arguments and null pointers, as the command takes.
+        r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs,
+                FSCONFIG_CMD_CREATE,
+                std::ptr::null::<libc::c_char>(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        };
+    }
+    if r >= 0 {
+        // SAFETY: integer arguments on our descriptor.
+        r = unsafe { libc::syscall(libc::SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs) };
+    }
+    // Kept across the close: a failure's errno is the step's.
+    let errno = errno();
+    // SAFETY: fs is ours and closed once.
+    unsafe { libc::close(fs as RawFd) };
+    if r < 0 {
+        // SAFETY: errno is thread-local and ours to set.
+        unsafe { *libc::__errno_location() = errno };
+    }
+    r
+}
+
+/// `move_mount(2)` of the detached mount `from` onto the path `onto` (looked up from the
+/// working directory and the root like any path).
+pub(crate) fn move_mount_to(from: RawFd, onto: &CStr) -> libc::c_long {
+    // SAFETY: both paths are NUL-terminated strings.
+    unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            onto.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    }
+}
+
 /// `move_mount(2)` of the detached mount `from` onto the object `onto` refers to.
 pub(crate) fn move_mount(from: RawFd, onto: RawFd) -> libc::c_long {
     let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
