@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static NO_USER_NOTIF: AtomicBool = AtomicBool::new(false);
 static FORK_SERVER_DIE_AFTER_CLONE: AtomicBool = AtomicBool::new(false);
 static MONITOR_PANIC: AtomicBool = AtomicBool::new(false);
+static SLOW_HOST_ROOT_DETACH: AtomicBool = AtomicBool::new(false);
 
 /// From the next sandbox on, behave as on a kernel without seccomp user notification or
 /// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
@@ -37,6 +38,17 @@ pub fn monitor_panics_once() {
 /// (the benchmarks' too), and a swap is a locked write each time.
 pub(crate) fn take_monitor_panic() -> bool {
     MONITOR_PANIC.load(Ordering::Relaxed) && MONITOR_PANIC.swap(false, Ordering::SeqCst)
+}
+
+/// Makes each init cloned after this call wait a tenth of a second before it detaches the host
+/// root beside the sandboxee's steps: the program must still never run before the detach.
+pub fn slow_host_root_detach() {
+    SLOW_HOST_ROOT_DETACH.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`slow_host_root_detach`] was called.
+pub(crate) fn slow_detach() -> bool {
+    SLOW_HOST_ROOT_DETACH.load(Ordering::SeqCst)
 }
 
 /// Whether [`simulate_no_user_notification`] was called.

@@ -14,11 +14,13 @@
 //! host handler runs in it, and no signal from inside reaches it).
 
 use super::mounts;
-use super::plan::Plan;
+use super::plan::{Plan, DETACH_PENDING};
 use super::sandboxee;
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::spawn::idmap::SANDBOX_ID;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// The namespaces every sandbox's init is cloned into (and the signal its parent gets when it
 /// ends): user, mount, pid, IPC, UTS and cgroup, and network unless the host's is shared.
@@ -131,8 +133,8 @@ pub(crate) fn run(plan: &Plan) -> ! {
 fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     start(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
-    build_namespaces(plan, &mut [])?;
-    fork_sandboxee(plan)
+    let host_root = build_namespaces(plan, &mut [])?;
+    fork_sandboxee(plan, Some(host_root))
 }
 
 /// The first steps, before the id maps: die with the parent, reset the host's signal
@@ -145,8 +147,11 @@ pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
 
 /// The namespace-wide set-up, once the id maps are written: ids, network, hostname, the file
 /// system (recording in `bound` what each bind shows, see [`mounts::build`]) and the capability
-/// limits ([`limit_capabilities`]).
-pub(crate) fn build_namespaces(plan: &Plan, bound: &mut [mounts::Bound]) -> Result<(), Failure> {
+/// limits ([`limit_capabilities`]). Returns the host root, still to be detached.
+pub(crate) fn build_namespaces(
+    plan: &Plan,
+    bound: &mut [mounts::Bound],
+) -> Result<mounts::StackedHostRoot, Failure> {
     if plan.parts.clear_groups {
         clear_groups()?;
     }
@@ -162,8 +167,9 @@ pub(crate) fn build_namespaces(plan: &Plan, bound: &mut [mounts::Bound]) -> Resu
     mounts::private_propagation()?;
     let roots = mounts::make_new_root()?;
     mounts::build(&plan.parts.mounts, &roots, bound)?;
-    mounts::enter_new_root(roots)?;
-    limit_capabilities()
+    let host_root = mounts::enter_new_root(roots)?;
+    limit_capabilities()?;
+    Ok(host_root)
 }
 
 /// The securebits init sets for the whole sandbox: no root semantics (`NOROOT`), no capability
@@ -343,32 +349,66 @@ fn set_hostname(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here.
+/// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here, and returns once
+/// it has exec'd (or ended), as a vfork's parent does.
 ///
-/// A vfork-like clone: the sandboxee shares init's memory on its own stack until its exec, and
-/// init sleeps until then. Nothing is copied, so the cost does not grow with the host's memory
-/// (init is itself a copy of the host), and init's memory is not touched except that stack.
-/// Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and mask, which
-/// init reset first thing, so it starts with every action at its default and nothing blocked.
-pub(crate) fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
+/// The sandboxee shares init's memory on its own stack until its exec. Nothing is copied, so
+/// the cost does not grow with the host's memory (init is itself a copy of the host), and init's
+/// memory is not touched except that stack and the plan's two words below. Init does not sleep
+/// through that time as a vfork's parent would: it detaches `host_root` (when not done already)
+/// beside the sandboxee's steps, so the kernel's grace period for it is off the way, and the
+/// sandboxee waits for that before its exec ([`Plan::host_root_detach`]). Init then waits for
+/// the word the kernel clears at the sandboxee's exec or exit ([`Plan::sandboxee_before_exec`]).
+/// In between, both use system calls that leave `errno`, which they share, alone
+/// ([`super::raw`]). Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal
+/// actions and mask, which init reset first thing, so it starts with every action at its
+/// default and nothing blocked.
+pub(crate) fn fork_sandboxee(
+    plan: &Plan,
+    host_root: Option<mounts::StackedHostRoot>,
+) -> Result<libc::pid_t, Failure> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: arg is the plan init passed below; init sleeps (CLONE_VFORK) until this
-        // process execs or exits, so the plan outlives every use here.
+        // SAFETY: arg is the plan init passed below; init waits until this process execs or
+        // exits and never frees the plan, so the plan outlives every use here.
         let plan = unsafe { &*arg.cast::<Plan>() };
         sandboxee::run(plan)
     }
-    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let detach_pending = if host_root.is_some() {
+        DETACH_PENDING
+    } else {
+        0
+    };
+    plan.host_root_detach
+        .store(detach_pending, Ordering::Relaxed);
+    plan.sandboxee_before_exec.store(1, Ordering::Relaxed);
+    let flags = libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD;
     // SAFETY: the stack is a live mapping reserved for this child alone, with a guard page;
-    // the child only makes raw system calls on the plan, which init does not change.
+    // the child only makes raw system calls on the plan, which init changes only through its
+    // atomic words; the word the kernel clears lives in the plan, which outlives the child's
+    // use of this memory (init waits for it below).
     let pid = unsafe {
         libc::clone(
             entry,
             plan.sandboxee_stack.top(),
             flags,
             (plan as *const Plan).cast_mut().cast(),
+            std::ptr::null_mut::<libc::pid_t>(),
+            std::ptr::null_mut::<libc::c_void>(),
+            plan.sandboxee_before_exec.as_ptr(),
         )
     };
     sys::check(pid.into(), Step::ForkSandboxee)?;
+    if let Some(root) = host_root {
+        root.detach_beside(&plan.host_root_detach);
+    }
+    // The kernel clears the word at the exec or exit, except at an exit that dumps core: a
+    // look at the sandboxee now and then ends the wait then.
+    while plan.sandboxee_before_exec.load(Ordering::Acquire) != 0 {
+        super::raw::wait_while(&plan.sandboxee_before_exec, 1, Duration::from_millis(10));
+        if plan.sandboxee_before_exec.load(Ordering::Acquire) != 0 && super::raw::has_ended(pid) {
+            break;
+        }
+    }
     Ok(pid)
 }
 

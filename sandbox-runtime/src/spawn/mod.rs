@@ -16,6 +16,7 @@ mod idmap;
 mod init;
 mod mounts;
 mod plan;
+mod raw;
 mod release;
 mod sandbox_path;
 mod sandboxee;

@@ -859,19 +859,45 @@ fn mount_on(
     Ok(())
 }
 
-/// Pivots into the new root (sealed by [`build`]) and detaches the host root with everything
-/// under it: `pivot_root(".", ".")` from the new root stacks the host root on top of it, and one
-/// detach of the working directory's top mount takes it away (one wait for the kernel's grace
-/// period).
-pub(crate) fn enter_new_root(roots: Roots) -> Result<(), Failure> {
+/// Pivots into the new root (sealed by [`build`]): `pivot_root(".", ".")` from the new root
+/// stacks the host root on top of it, where no lookup goes (a path starts at the root directory
+/// and the working directory, the new root's, not at what is mounted on them), but where the
+/// mount table still has it. The host root must be detached before the program runs
+/// ([`StackedHostRoot`]).
+pub(crate) fn enter_new_root(roots: Roots) -> Result<StackedHostRoot, Failure> {
     let Roots { old, new } = roots;
     drop(old);
     sys::check(sys::fchdir(new.as_raw_fd()), Step::PivotToNewRoot)?;
     drop(new);
     sys::check(sys::pivot_root(DOT, DOT), Step::PivotToNewRoot)?;
-    sys::check(sys::umount2(DOT, libc::MNT_DETACH), Step::DetachOldRoot)?;
-    sys::check(sys::chdir(ROOT), Step::PivotToNewRoot)?;
-    Ok(())
+    Ok(StackedHostRoot(()))
+}
+
+/// The host root, with everything under it, stacked on the new root after
+/// [`enter_new_root`], to be detached: one detach of the working directory's top mount, which
+/// waits for the kernel's RCU grace period (about 80 µs on the test machine). A sandbox made
+/// ahead detaches it at once ([`Self::detach_now`]); a fresh init detaches it beside the
+/// sandboxee's own steps (see [`super::init::fork_sandboxee`]).
+pub(crate) struct StackedHostRoot(());
+
+impl StackedHostRoot {
+    /// Detaches the host root now.
+    pub(crate) fn detach_now(self) -> Result<(), Failure> {
+        sys::check(sys::umount2(DOT, libc::MNT_DETACH), Step::DetachOldRoot)?;
+        sys::check(sys::chdir(ROOT), Step::PivotToNewRoot)?;
+        Ok(())
+    }
+
+    /// Detaches the host root from init while the sandboxee runs on init's memory (no libc:
+    /// see [`super::raw`]), and tells the sandboxee how it went through `done` (0 or the errno).
+    pub(crate) fn detach_beside(self, done: &std::sync::atomic::AtomicU32) {
+        #[cfg(feature = "test-hooks")]
+        if crate::test_hooks::slow_detach() {
+            let never = std::sync::atomic::AtomicU32::new(0);
+            super::raw::wait_while(&never, 0, std::time::Duration::from_millis(100));
+        }
+        super::raw::set_and_wake(done, super::raw::detach(DOT) as u32);
+    }
 }
 
 #[cfg(test)]

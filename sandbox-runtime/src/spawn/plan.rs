@@ -11,6 +11,10 @@ use crate::seccomp::PreparedFilter;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::AtomicU32;
+
+/// [`Plan::host_root_detach`] until the detach is done.
+pub(crate) const DETACH_PENDING: u32 = u32::MAX;
 
 /// The child's program, prepared.
 pub(crate) struct Plan {
@@ -36,6 +40,13 @@ pub(crate) struct Plan {
     pub envp_ptrs: CStringPointers,
     /// The stack the sandboxee runs on until its exec (it shares init's memory until then).
     pub sandboxee_stack: ChildStack,
+    /// Nonzero from before the sandboxee's clone until the kernel clears it at the sandboxee's
+    /// exec or exit (`CLONE_CHILD_CLEARTID`): what init waits on, as a vfork's parent would.
+    pub sandboxee_before_exec: AtomicU32,
+    /// The detach of the host root, which init runs beside the sandboxee's steps:
+    /// [`DETACH_PENDING`] until done, then 0 or its errno. The sandboxee waits for it before
+    /// its exec.
+    pub host_root_detach: AtomicU32,
 }
 
 /// A NULL-terminated array of pointers to C strings, as `execve` takes.
@@ -276,6 +287,8 @@ impl Plan {
             envp_ptrs: pointers(&parts.envp),
             parts,
             sandboxee_stack: ChildStack::new()?,
+            sandboxee_before_exec: AtomicU32::new(0),
+            host_root_detach: AtomicU32::new(DETACH_PENDING),
         })
     }
 }

@@ -1,15 +1,16 @@
 //! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
 //! signal, standard streams and passed descriptors, close everything else, chdir, open the
 //! program, the exec pipe, rlimits, empty the capability sets (the bounding and ambient sets
-//! are empty already, from init), no_new_privs, and the seccomp filter last, then `execveat` of
-//! the opened program with the runtime's magic.
+//! are empty already, from init), no_new_privs, a wait for init's detach of the host root (done
+//! beside these steps), and the seccomp filter last, then `execveat` of the opened program with
+//! the runtime's magic.
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
 //! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
 //! filter; the monitor lets such calls through only while the exec pipe shows the exec has not
 //! happened (see [`crate::seccomp`]).
 
-use super::plan::Plan;
+use super::plan::{Plan, DETACH_PENDING};
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::seccomp::MAGIC;
@@ -45,6 +46,7 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     check_inherited_limits()?;
     drop_capabilities()?;
     no_new_privs()?;
+    host_root_detached(plan)?;
     if let Some(filter) = &plan.parts.filter {
         install_filter(filter)?;
         if let Some(fd) = installed {
@@ -55,6 +57,29 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
         }
     }
     Err(exec(plan, exe))
+}
+
+/// Waits until init has detached the host root, which it does beside these steps (see
+/// [`super::init::fork_sandboxee`]): the program must never run with it in the mount table.
+/// Before the filter, so that the wait's calls are not the policy's to judge.
+fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
+    use std::sync::atomic::Ordering;
+    let word = &plan.host_root_detach;
+    loop {
+        match word.load(Ordering::Acquire) {
+            DETACH_PENDING => {
+                super::raw::wait_while(word, DETACH_PENDING, std::time::Duration::from_millis(10))
+            }
+            0 => return Ok(()),
+            errno => {
+                return Err(Failure {
+                    step: Step::DetachOldRoot,
+                    index: 0,
+                    errno: errno as i32,
+                })
+            }
+        }
+    }
 }
 
 /// A new session without a controlling terminal: no TIOCSTI into the host's terminal.

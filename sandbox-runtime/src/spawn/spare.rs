@@ -189,7 +189,8 @@ fn run(plan: &Plan) -> ! {
         sys::exit(1)
     }
     let mut bound = vec![Bound::default(); plan.parts.mounts.ops.len()];
-    if init::build_namespaces(plan, &mut bound).is_err() {
+    let built = init::build_namespaces(plan, &mut bound).and_then(|root| root.detach_now());
+    if built.is_err() {
         let _ = channel.send_bytes(&[FAILED]);
         // Waits, as a ready spare does, for the request that lets it go, when the host ends and
         // reaps it: ended now, it would stay a zombie child of the host until then.
@@ -249,7 +250,7 @@ fn run(plan: &Plan) -> ! {
     };
     let result = released
         .and_then(|()| init::close_inherited(&real))
-        .and_then(|()| init::fork_sandboxee(&real));
+        .and_then(|()| init::fork_sandboxee(&real, None));
     match result {
         Ok(pid) => init::reap(&real, pid),
         Err(f) => {

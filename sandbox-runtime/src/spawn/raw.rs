@@ -1,0 +1,158 @@
+//! System calls made without libc, for the time init and the sandboxee run side by side on the
+//! same memory (from the sandboxee's clone to its exec, see [`super::init::fork_sandboxee`]).
+//!
+//! libc keeps a failed call's error in `errno`, a thread-local variable, and the two processes
+//! share the thread the host cloned from, so its `errno` too: a failure in one could change the
+//! error the other is about to report. These calls return the error instead (`-errno`) and
+//! touch no memory but what they are given. On targets without an implementation here they go
+//! through libc (the race then only affects which error a failed step names).
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A system call with up to five arguments; returns the kernel's result (`-errno` on failure).
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn syscall5(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the x86_64 system call convention: number in rax, arguments in rdi, rsi, rdx,
+    // r10, r8; the kernel clobbers rcx and r11 and returns in rax. No stack is used.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            in("r8") e,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// See the x86_64 version.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`.
+#[cfg(target_arch = "aarch64")]
+unsafe fn syscall5(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the aarch64 system call convention: number in x8, arguments in x0 to x4, result
+    // in x0. No stack is used.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a as isize => ret,
+            in("x1") b,
+            in("x2") c,
+            in("x3") d,
+            in("x4") e,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Through libc where no implementation above exists: `errno` is then written on failure.
+///
+/// # Safety
+/// The arguments must be valid for system call `nr`.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn syscall5(nr: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    // SAFETY: as the caller promised.
+    let r = unsafe { libc::syscall(nr, a, b, c, d, e) };
+    if r < 0 {
+        -(super::sys::errno() as isize)
+    } else {
+        r as isize
+    }
+}
+
+/// The error of a result (0 on success).
+fn error(r: isize) -> i32 {
+    if r < 0 {
+        -r as i32
+    } else {
+        0
+    }
+}
+
+/// `umount2(path, MNT_DETACH)`: 0, or the errno.
+pub(crate) fn detach(path: &CStr) -> i32 {
+    // SAFETY: path is NUL-terminated; the flag is an integer.
+    let r = unsafe {
+        syscall5(
+            libc::SYS_umount2,
+            path.as_ptr() as usize,
+            libc::MNT_DETACH as usize,
+            0,
+            0,
+            0,
+        )
+    };
+    error(r)
+}
+
+/// Blocks while `word` holds `expected`, for at most `timeout` (or until a wake-up; the caller
+/// looks at the word again). A shared futex: the kernel's `CLONE_CHILD_CLEARTID` wake-up is one.
+pub(crate) fn wait_while(word: &AtomicU32, expected: u32, timeout: std::time::Duration) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: word is a live 32-bit atomic; ts is a live timespec; the result is not needed
+    // (the caller reads the word).
+    unsafe {
+        syscall5(
+            libc::SYS_futex,
+            word.as_ptr() as usize,
+            libc::FUTEX_WAIT as usize,
+            expected as usize,
+            &ts as *const libc::timespec as usize,
+            0,
+        );
+    }
+}
+
+/// Sets `word` to `value` and wakes whoever waits on it ([`wait_while`]).
+pub(crate) fn set_and_wake(word: &AtomicU32, value: u32) {
+    word.store(value, Ordering::Release);
+    // SAFETY: word is a live 32-bit atomic; wakes every waiter.
+    unsafe {
+        syscall5(
+            libc::SYS_futex,
+            word.as_ptr() as usize,
+            libc::FUTEX_WAKE as usize,
+            i32::MAX as usize,
+            0,
+            0,
+        );
+    }
+}
+
+/// Whether child `pid` has ended (it stays to be reaped: `WNOWAIT`).
+pub(crate) fn has_ended(pid: libc::pid_t) -> bool {
+    // SAFETY: siginfo_t is plain old data; zero is a valid value for it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
+    // SAFETY: info is a live siginfo_t the kernel fills; no rusage.
+    let r = unsafe {
+        syscall5(
+            libc::SYS_waitid,
+            libc::P_PID as usize,
+            pid as usize,
+            &mut info as *mut libc::siginfo_t as usize,
+            options as usize,
+            0,
+        )
+    };
+    // SAFETY: si_pid is set by the kernel when a child has ended, zero (as filled) otherwise.
+    r < 0 || unsafe { info.si_pid() } != 0
+}
