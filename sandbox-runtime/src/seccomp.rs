@@ -17,8 +17,12 @@
 //! `write` still gets a readable setup error.
 //!
 //! Kernels without user notification or `pidfd_getfd` (before 5.6) get the program with the
-//! exec check's kill turned into ALLOW: kills stay kills (reported as SIGSYS), and the magic
-//! exec stays usable after the start: a documented weakening, chosen over not running at all.
+//! exec check's kill turned into ALLOW and its magic replaced by a secret drawn for the sandbox
+//! ([`ExecCheck`]): kills stay kills (reported as SIGSYS), and the runtime's exec passes by the
+//! secret, which nothing in the sandbox can read, so no exec passes after the start. A program
+//! whose check is not laid out as the runtime expects keeps the public magic there, and the
+//! magic exec then stays usable after the start: a documented weakening, chosen over not
+//! running at all.
 
 use crate::error::SpawnError;
 use crate::Policy;
@@ -43,6 +47,10 @@ pub(crate) struct PreparedFilter {
     /// listener, on kernels that take it ([`killable_wait_supported`]), decided before the
     /// clone so that the sandboxee makes one `seccomp()` call.
     pub killable_wait: bool,
+    /// What the runtime's `execveat` carries in its sixth register: [`MAGIC`], which goes to
+    /// the monitor; or, without user notification, a secret drawn for this filter, which the
+    /// filter itself lets through (see [`ExecCheck`]).
+    pub exec_arg: u64,
 }
 
 /// Whether this kernel takes `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19+), asked
@@ -120,12 +128,121 @@ pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, S
     } else {
         exec_check_to_allow
     };
-    let insns = user.iter().map(|&i| convert(i)).collect();
+    let mut insns: Vec<SockFilter> = user.iter().map(|&i| convert(i)).collect();
+    // Only where no monitor takes the exec (see [`ExecCheck`]).
+    let fallback = (!notify)
+        .then(|| ExecCheck::find(user).zip(secret()))
+        .flatten();
+    let exec_arg = match fallback {
+        Some((check, secret)) => {
+            check.allow(&mut insns, secret);
+            secret
+        }
+        None => MAGIC,
+    };
     Ok(PreparedFilter {
         insns,
         notify,
         killable_wait: notify && killable_wait_supported(),
+        exec_arg,
     })
+}
+
+/// Eight random bytes from the kernel, for one filter's exec secret.
+fn secret() -> Option<u64> {
+    let mut b = [0u8; 8];
+    // SAFETY: b is a live buffer of b.len() bytes.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    (n == b.len() as isize).then(|| u64::from_ne_bytes(b))
+}
+
+/// Where a program's exec check is: `ld [60]`, `jeq #high` (true to the next), `ld [56]`,
+/// `jeq #low` (true to the return), `ret KILL|RUNTIME_EXEC`, comparing the sixth register with
+/// [`MAGIC`], as the compiler lays it out.
+///
+/// On a kernel without user notification the runtime's exec then carries a secret drawn per
+/// sandbox instead of the public magic, and the filter lets it through itself. Nothing in the
+/// sandbox can read the secret (it lives in the filter, which only a process with
+/// `CAP_SYS_ADMIN` in the host's user namespace can read, and in the memory of the host and of
+/// init, whose `/proc` files the program cannot open), so no exec is allowed to anyone else
+/// afterwards, where the allowed magic used to stay usable. With user notification the exec
+/// keeps going through the monitor: its notification is what holds the exec until the monitor
+/// has taken the listener out of the sandboxee, whose own copy the exec closes (taken after,
+/// it would be gone, and every call the policy kills would fail with ENOSYS instead).
+struct ExecCheck {
+    high: usize,
+    low: usize,
+    ret: usize,
+}
+
+impl ExecCheck {
+    /// Finds the check, or `None` if the program does not hold exactly this layout with each
+    /// step reached from the one before only (patching it then changes no other path).
+    fn find(prog: &[SockFilter]) -> Option<ExecCheck> {
+        let check = Verdict::new(Action::Kill, Tag::RUNTIME_EXEC).ret_value();
+        let mut rets = (0..prog.len()).filter(|&i| is_ret_k(prog[i]) && prog[i].k == check);
+        let ret = rets.next()?;
+        if rets.next().is_some() {
+            return None;
+        }
+        let preds = predecessors(prog);
+        // Each step's one way in: the return from the low compare's true branch, the low load
+        // from the high compare's true branch.
+        let only_from = |i: usize| match preds[i].as_slice() {
+            [(from, true)] => Some(*from),
+            _ => None,
+        };
+        let low = only_from(ret)?;
+        let low_load = low.checked_sub(1)?;
+        let high = only_from(low_load)?;
+        let high_load = high.checked_sub(1)?;
+        let is = |i: usize, code: u16, k: u32| prog[i].code == code && prog[i].k == k;
+        let ld = bpf::BPF_LD | bpf::BPF_W | bpf::BPF_ABS;
+        let jeq = bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K;
+        let laid_out = is(high_load, ld, ARG5_HIGH)
+            && is(high, jeq, (MAGIC >> 32) as u32)
+            && is(low_load, ld, ARG5_LOW)
+            && is(low, jeq, MAGIC as u32)
+            && preds[low] == [(low_load, false)];
+        laid_out.then_some(ExecCheck { high, low, ret })
+    }
+
+    /// Makes the check let `secret` through, in place of sending [`MAGIC`] on.
+    fn allow(&self, prog: &mut [SockFilter], secret: u64) {
+        prog[self.high].k = (secret >> 32) as u32;
+        prog[self.low].k = secret as u32;
+        prog[self.ret] = SockFilter::stmt(bpf::BPF_RET | bpf::BPF_K, ret::ALLOW);
+    }
+}
+
+/// Offsets of the sixth argument's words in `seccomp_data` (little-endian: low word first).
+const ARG5_LOW: u32 = 16 + 5 * 8;
+const ARG5_HIGH: u32 = ARG5_LOW + 4;
+
+/// For each instruction, the instructions that lead to it, with whether by a jump's true
+/// branch (`true`) or otherwise (a false branch, an unconditional jump or falling through).
+fn predecessors(prog: &[SockFilter]) -> Vec<Vec<(usize, bool)>> {
+    let mut preds = vec![Vec::new(); prog.len()];
+    let mut add = |to: usize, from: usize, on_true: bool| {
+        if let Some(p) = preds.get_mut(to) {
+            p.push((from, on_true));
+        }
+    };
+    for (i, insn) in prog.iter().enumerate() {
+        let class = insn.code & 0x07;
+        if class == bpf::BPF_RET {
+            continue;
+        }
+        if class != bpf::BPF_JMP {
+            add(i + 1, i, false);
+        } else if insn.code & 0xf0 == bpf::BPF_JA {
+            add(i + 1 + insn.k as usize, i, false);
+        } else {
+            add(i + 1 + usize::from(insn.jt), i, true);
+            add(i + 1 + usize::from(insn.jf), i, false);
+        }
+    }
+    preds
 }
 
 /// `execveat`'s number on this machine.
@@ -325,25 +442,94 @@ mod tests {
         ));
     }
 
+    /// With user notification the runtime's exec goes to the monitor by the magic; without, it
+    /// passes the filter by a secret drawn for the sandbox, and the magic meets the policy.
     #[test]
-    fn only_the_magic_execveat_reaches_the_monitor_before_the_policy() {
+    fn the_runtime_exec_goes_to_the_monitor_or_passes_by_its_secret() {
         let policy = compiled("default kill;\nerrno(EPERM) execveat;\n");
         let nr = execveat_nr() as i32;
-        let magic = data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, MAGIC]);
-        let plain = data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, 0]);
+        let with = |arg: u64| data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, arg]);
+
+        let notify = prepare(&policy, true).unwrap();
+        assert_eq!(notify.exec_arg, MAGIC);
+        assert_eq!(evaluate(&notify.insns, &with(MAGIC)), Some(ret::USER_NOTIF));
+        assert_eq!(evaluate(&notify.insns, &with(0)), Some(ret::ERRNO | 1));
         let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, MAGIC]);
+        assert_eq!(evaluate(&notify.insns, &foreign), Some(ret::USER_NOTIF));
 
-        let notify = prepare(&policy, true).unwrap().insns;
-        assert_eq!(evaluate(&notify, &magic), Some(ret::USER_NOTIF));
-        assert_eq!(evaluate(&notify, &plain), Some(ret::ERRNO | 1));
-        assert_eq!(evaluate(&notify, &foreign), Some(ret::USER_NOTIF));
-
-        let fallback = prepare(&policy, false).unwrap().insns;
-        assert_eq!(evaluate(&fallback, &magic), Some(ret::ALLOW));
-        assert_eq!(evaluate(&fallback, &plain), Some(ret::ERRNO | 1));
+        let fallback = prepare(&policy, false).unwrap();
+        let secret = fallback.exec_arg;
+        assert_ne!(secret, MAGIC, "no secret drawn");
+        assert_eq!(evaluate(&fallback.insns, &with(secret)), Some(ret::ALLOW));
         assert_eq!(
-            evaluate(&fallback, &foreign),
+            evaluate(&fallback.insns, &with(MAGIC)),
+            Some(ret::ERRNO | 1)
+        );
+        // Half the secret is not enough.
+        for arg in [secret & 0xffff_ffff, secret ^ 1, secret ^ 1 << 32] {
+            assert_eq!(
+                evaluate(&fallback.insns, &with(arg)),
+                Some(ret::ERRNO | 1),
+                "{arg:#x}"
+            );
+        }
+        let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, secret]);
+        assert_eq!(
+            evaluate(&fallback.insns, &foreign),
             Some(ret::KILL_PROCESS | 0xffff)
         );
+        // Two sandboxes do not share a secret.
+        assert_ne!(prepare(&policy, false).unwrap().exec_arg, secret);
+    }
+
+    /// The compiler lays the exec check out as the runtime expects in policies of every shape
+    /// (so the fallback's secret is what runs), and only the compared words change.
+    #[test]
+    fn the_exec_check_is_found_in_every_shape_of_policy() {
+        let texts = [
+            "default kill;\n",
+            "default allow;\n",
+            "default errno(EPERM);\nallow execveat, execve;\n",
+            "default kill;\nallow execveat if flags == AT_EMPTY_PATH;\nuse dynamic_startup;\n",
+            "default kill;\nuse dynamic_startup, malloc, exit, stdio, files_read, signals, time;\n",
+        ];
+        for text in texts {
+            let policy = compiled(text);
+            let prog = &policy.program(Arch::native().unwrap()).unwrap().filter;
+            assert!(ExecCheck::find(prog).is_some(), "{text}");
+            let f = prepare(&policy, false).unwrap();
+            let changed = prog
+                .iter()
+                .zip(&f.insns)
+                .filter(|(a, b)| exec_check_to_allow(**a) != **b)
+                .count();
+            // The two compared words: the fallback makes the check's return ALLOW either way.
+            assert_eq!(changed, 2, "{text}");
+        }
+    }
+
+    /// A check reached some other way is left alone: the exec then goes through the monitor
+    /// with the magic, as before.
+    #[test]
+    fn a_check_laid_out_otherwise_is_left_to_the_monitor() {
+        let policy = compiled("default kill;\n");
+        let prog = policy
+            .program(Arch::native().unwrap())
+            .unwrap()
+            .filter
+            .to_vec();
+        let check = ExecCheck::find(&prog).expect("found");
+        // A second way into the low word's compare.
+        let mut other = prog.clone();
+        other.insert(0, SockFilter::jump(bpf::BPF_JMP | bpf::BPF_JA, 0, 0, 0));
+        other[0].k = (check.low - 1) as u32;
+        let shifted: Vec<SockFilter> = other;
+        // Every jump is relative, so the insertion only moved the program by one and added
+        // the extra way in.
+        assert!(ExecCheck::find(&shifted).is_none());
+        // The compared value is not the magic.
+        let mut wrong = prog.clone();
+        wrong[check.high].k ^= 1;
+        assert!(ExecCheck::find(&wrong).is_none());
     }
 }

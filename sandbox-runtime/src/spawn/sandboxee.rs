@@ -330,8 +330,10 @@ fn install_filter(f: &crate::seccomp::PreparedFilter) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `execveat(exe, "", argv, envp, AT_EMPTY_PATH, MAGIC)`; returns only on failure.
+/// `execveat(exe, "", argv, envp, AT_EMPTY_PATH, arg)`, `arg` being the filter's exec secret
+/// (or the magic, see [`crate::seccomp::PreparedFilter::exec_arg`]); returns only on failure.
 fn exec(plan: &Plan, exe: libc::c_int) -> Failure {
+    let arg = plan.parts.filter.as_ref().map_or(MAGIC, |f| f.exec_arg);
     // SAFETY: argv and envp are NULL-terminated arrays of pointers to live C strings.
     unsafe {
         libc::syscall(
@@ -341,7 +343,7 @@ fn exec(plan: &Plan, exe: libc::c_int) -> Failure {
             plan.argv_ptrs.as_ptr(),
             plan.envp_ptrs.as_ptr(),
             libc::AT_EMPTY_PATH,
-            MAGIC,
+            arg,
         );
     }
     Failure::errno(Step::Exec)

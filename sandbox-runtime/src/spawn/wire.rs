@@ -161,6 +161,7 @@ impl Request {
                 w.u8(1);
                 w.u8(f.notify.into());
                 w.u8(f.killable_wait.into());
+                w.u64(f.exec_arg);
                 w.len(f.insns.len());
                 for i in &f.insns {
                     w.u32(u32::from(i.code) | u32::from(i.jt) << 16 | u32::from(i.jf) << 24);
@@ -232,6 +233,7 @@ impl Request {
         let filter = if r.bool()? {
             let notify = r.bool()?;
             let killable_wait = r.bool()?;
+            let exec_arg = r.u64()?;
             let n = r.count(8)?;
             if n == 0 || n > sandbox_policy::bpf::BPF_MAXINSNS {
                 return Err(Malformed(
@@ -253,6 +255,7 @@ impl Request {
                 insns,
                 notify,
                 killable_wait,
+                exec_arg,
             })
         } else {
             None
@@ -405,6 +408,7 @@ pub(crate) mod tests {
             ],
             notify: true,
             killable_wait: true,
+            exec_arg: 0x0123_4567_89ab_cdef,
         };
         let (parts, _) = PlanParts::build(
             &cmd,
