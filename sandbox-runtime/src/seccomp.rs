@@ -203,6 +203,7 @@ impl ExecCheck {
             && is(high, jeq, (MAGIC >> 32) as u32)
             && is(low_load, ld, ARG5_LOW)
             && is(low, jeq, MAGIC as u32)
+            && preds[high] == [(high_load, false)]
             && preds[low] == [(low_load, false)];
         laid_out.then_some(ExecCheck { high, low, ret })
     }
