@@ -125,17 +125,15 @@ pub(crate) struct Monitor {
     pub enforced: Vec<EnforcedLimit>,
     pub descriptions: Descriptions,
     /// The sandbox's cgroup, if memory or pids are limited through one; dropped (killing
-    /// anything left and removing it) after init is reaped.
+    /// anything left and removing it) after init is reaped, before the outcome is out.
     pub cgroup: Option<Cgroup>,
 }
 
 /// What is left of a sandbox once its outcome is known, done when this is dropped: reaping
-/// init if its report ended the watch (it is still exiting then), and only after that letting
-/// the cgroup go (removing it waits for the group to be empty). Dropped by the monitor thread
+/// init if its report ended the watch (it is still exiting then). Dropped by the monitor thread
 /// after it has sent the outcome, or by the release thread after `status()`.
 pub(crate) struct Aftermath {
     init: Option<libc::pid_t>,
-    cgroup: Option<Cgroup>,
 }
 
 impl Drop for Aftermath {
@@ -143,7 +141,6 @@ impl Drop for Aftermath {
         if let Some(pid) = self.init {
             crate::spawn::reap_quietly(pid);
         }
-        drop(self.cgroup.take());
     }
 }
 
@@ -695,10 +692,16 @@ impl Monitor {
             .filter(|c| c.enforced().memory)
             .and_then(Cgroup::memory_peak_bytes)
             .map(|b| b / 1024);
-        let aftermath = Aftermath {
-            init: st.reported_usage.map(|_| self.pid1),
-            cgroup: self.cgroup.take(),
-        };
+        let mut exiting_init = st.reported_usage.map(|_| self.pid1);
+        if let Some(cgroup) = self.cgroup.take() {
+            // The group goes before the outcome, so that a host that exits at once leaves none
+            // behind (only a later run's sweep would remove it); it is empty once init is reaped.
+            if let Some(pid) = exiting_init.take() {
+                crate::spawn::reap_quietly(pid);
+            }
+            drop(cgroup);
+        }
+        let aftermath = Aftermath { init: exiting_init };
         let outcome = Outcome {
             status,
             wall_time,

@@ -375,3 +375,64 @@ fn a_wall_time_limit_beyond_the_clock_is_refused() {
         "{err}"
     );
 }
+
+/// The sandbox's cgroups (those of its init named by `/proc/PID/cgroup`, under the runtime's
+/// own parent), as directories of the mounted hierarchies.
+fn cgroup_dirs_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mut dirs = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !path.contains("sandbox-runtime") {
+            continue;
+        }
+        let roots: Vec<String> = if controllers.is_empty() {
+            vec!["/sys/fs/cgroup".into(), "/sys/fs/cgroup/unified".into()]
+        } else {
+            controllers
+                .split(',')
+                .map(|c| format!("/sys/fs/cgroup/{c}"))
+                .collect()
+        };
+        for root in roots {
+            let dir = std::path::PathBuf::from(format!("{root}{path}"));
+            if dir.is_dir() {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
+}
+
+/// A sandbox's cgroup is gone when its outcome comes, though init may still be exiting then:
+/// a host that exits at once must not leave it behind.
+#[test]
+fn the_cgroup_is_removed_before_the_outcome() {
+    let mut child = common::command("/bin/cat")
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Null)
+        .limits(Limits {
+            memory: Some(256 << 20),
+            pids: Some(64),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .spawn()
+        .unwrap();
+    let dirs = cgroup_dirs_of(child.id());
+    let outcome = child.wait();
+    assert_eq!(outcome.status, Status::Exited(0), "{outcome}");
+    let by_cgroup = outcome
+        .enforced_limits
+        .iter()
+        .any(|e| e.by == Enforcement::Cgroup);
+    // Without the privilege to make groups (the unprivileged run), rlimits stand in.
+    assert_eq!(by_cgroup, !dirs.is_empty(), "{outcome} {dirs:?}");
+    let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+    assert!(left.is_empty(), "still there: {left:?}");
+}

@@ -1,6 +1,6 @@
 //! The runtime's release thread: where what is left of a sandbox once `status()` has its
-//! outcome is done: init's reaping, then the cgroup's removal ([`crate::monitor::Aftermath`]),
-//! then what a directly cloned sandbox kept until its end (see [`super::KeptUntilEnd`]).
+//! outcome is done: init's reaping ([`crate::monitor::Aftermath`]), then what a directly
+//! cloned sandbox kept until its end (see [`super::KeptUntilEnd`]).
 //!
 //! Init is still exiting when its report ends the watch (it frees its copy of the host and the
 //! sandbox's namespaces); letting the kept part go closes the last reference to the sandbox's
