@@ -112,7 +112,8 @@ pub(crate) fn notify_supported() -> bool {
 
 /// Builds the filter to install from the native program of `policy`: every
 /// `ret KILL_PROCESS|tag` becomes `ret USER_NOTIF` when `notify`; otherwise only the exec
-/// check's kill becomes ALLOW, so the runtime can still exec.
+/// check's kill becomes ALLOW, for the secret the check then compares with ([`ExecCheck`]),
+/// so the runtime can still exec.
 pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, SpawnError> {
     let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
     let prog = policy.program(native).ok_or(SpawnError::NoProgramForArch)?;
