@@ -836,6 +836,11 @@ fn a_report_naming_the_policy_file_is_refused() {
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("names a file the policy includes"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read_to_string(&part).unwrap(), "use exit;\n");
 }
 

@@ -39,16 +39,10 @@ pub fn main(args: CompileArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return cannot_write(&args, &e),
     };
-    if let Some(source) = loaded.sources.iter().find(|s| output.names(s)) {
-        let what = if *source == args.file {
-            "the policy file"
-        } else {
-            "a file the policy includes,"
-        };
+    if let Some(what) = policy_file::overwritten(&loaded.sources, &output) {
         errln!(
-            "error: `-o {}` names {what} `{}`, which it would overwrite",
-            args.output.display(),
-            source.display()
+            "error: `-o {}` names {what}, which it would overwrite",
+            args.output.display()
         );
         return ExitCode::from(2);
     }

@@ -71,6 +71,18 @@ pub fn sources(path: &Path) -> Vec<PathBuf> {
     sources_of(path, &included)
 }
 
+/// The file among `sources` (the policy file first, then the files it includes, as
+/// [`sources`] lists them) that `output` would replace, in words for an error message.
+pub fn overwritten(sources: &[PathBuf], output: &crate::output_file::OutputFile) -> Option<String> {
+    let (i, source) = sources.iter().enumerate().find(|(_, s)| output.names(s))?;
+    let what = if i == 0 {
+        "the policy file"
+    } else {
+        "a file the policy includes,"
+    };
+    Some(format!("{what} `{}`", source.display()))
+}
+
 /// `path` followed by the files it included.
 fn sources_of(path: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
     std::iter::once(path)

@@ -185,16 +185,12 @@ pub enum ReportError {
         source: io::Error,
     },
     /// It is the policy file, or a file the policy includes, which the report would replace.
-    #[error(
-        "--report `{}` names the policy file `{}`, which it would overwrite",
-        .path.display(),
-        .policy.display()
-    )]
-    IsThePolicy {
+    #[error("--report `{}` names {what}, which it would overwrite", .path.display())]
+    WouldOverwrite {
         /// The report's path.
         path: PathBuf,
-        /// The policy file, or the included file, it names.
-        policy: PathBuf,
+        /// The file it names, in words ([`policy_file::overwritten`]).
+        what: String,
     },
 }
 
@@ -239,11 +235,10 @@ fn open_report(args: &RunArgs) -> Result<Option<OutputFile>, ReportError> {
         path: path.clone(),
         source,
     })?;
-    let sources = policy_file::sources(&args.policy);
-    if let Some(policy) = sources.into_iter().find(|s| file.names(s)) {
-        return Err(ReportError::IsThePolicy {
+    if let Some(what) = policy_file::overwritten(&policy_file::sources(&args.policy), &file) {
+        return Err(ReportError::WouldOverwrite {
             path: path.clone(),
-            policy,
+            what,
         });
     }
     Ok(Some(file))
