@@ -164,7 +164,7 @@ impl OutputFile {
         let contents = contents.as_ref();
         let (dir, name) = match &self.target {
             Target::Stream(file) => {
-                blocking(file);
+                let _blocking = Blocking::set(file);
                 return (&*file).write_all(contents);
             }
             Target::Replace { dir, name } => (dir.as_raw_fd(), name),
@@ -308,16 +308,35 @@ fn duplicate(fd: std::os::fd::RawFd) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(new) })
 }
 
-/// Makes writes to the stream block again. A duplicated descriptor shares its flags with the
-/// sandboxed program's copy, which may have set `O_NONBLOCK` and filled a pipe: the report
-/// would then fail with EAGAIN. Called after the run, when no sandboxed process is left to set
-/// it again.
-fn blocking(file: &File) {
-    // SAFETY: fcntl with integer arguments on our own descriptor.
-    unsafe {
-        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
-        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
-            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+/// Writes to a stream made blocking for as long as this lives, then put back as they were. A
+/// duplicated descriptor shares its flags with the sandboxed program's copy, which may have set
+/// `O_NONBLOCK` and filled a pipe: the report would then fail with EAGAIN. Set after the run,
+/// when no sandboxed process is left to set it again; put back because the open file is also
+/// the caller's (its standard output, say), whose flags are not this command's to keep.
+struct Blocking<'f> {
+    file: &'f File,
+    /// The flags to put back, when they had `O_NONBLOCK`.
+    before: Option<libc::c_int>,
+}
+
+impl<'f> Blocking<'f> {
+    fn set(file: &'f File) -> Blocking<'f> {
+        // SAFETY: fcntl with integer arguments on our own descriptor.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        let before = (flags >= 0 && flags & libc::O_NONBLOCK != 0).then_some(flags);
+        if let Some(flags) = before {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) };
+        }
+        Blocking { file, before }
+    }
+}
+
+impl Drop for Blocking<'_> {
+    fn drop(&mut self) {
+        if let Some(flags) = self.before {
+            // SAFETY: fcntl with integer arguments on our own descriptor.
+            unsafe { libc::fcntl(self.file.as_raw_fd(), libc::F_SETFL, flags) };
         }
     }
 }
@@ -518,7 +537,8 @@ mod tests {
     }
 
     /// A pipe the sandboxed program made non-blocking and filled (it shares the descriptor's
-    /// flags) still gets the whole report, once its reader drains it.
+    /// flags) still gets the whole report, once its reader drains it; its flags are put back
+    /// after (they are the caller's too).
     #[test]
     fn a_stream_left_non_blocking_and_full_still_gets_the_report() {
         use std::io::{Read, Write};
@@ -533,6 +553,7 @@ mod tests {
         while let Ok(n) = writer.write(&[b'x'; 4096]) {
             filled += n;
         }
+        let callers = writer.try_clone().unwrap();
         drop(writer);
         let drain = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -542,6 +563,14 @@ mod tests {
         });
         out.write("report").unwrap();
         drop(out);
+        // SAFETY: fcntl with integer arguments on our own descriptor.
+        let flags = unsafe { libc::fcntl(callers.as_raw_fd(), libc::F_GETFL) };
+        assert_ne!(
+            flags & libc::O_NONBLOCK,
+            0,
+            "the caller's flags were not put back"
+        );
+        drop(callers);
         let all = drain.join().unwrap();
         assert_eq!(all.len(), filled + "report".len());
         assert!(all.ends_with(b"report"));
