@@ -37,3 +37,23 @@ fn the_program_starts_only_once_the_host_root_is_detached() {
         out.outcome
     );
 }
+
+/// `..` from the new root steps onto what is mounted on it: the host root, until init detaches
+/// it. The sandboxee looks no path up before that, its working directory included.
+#[test]
+fn a_working_directory_above_the_root_is_the_new_root() {
+    test_hooks::slow_host_root_detach();
+    let out = common::command("/bin/sh")
+        .args(["-c", "ls -a .; echo --; ls -a /"])
+        .current_dir("/..")
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (here, root) = text.split_once("--\n").unwrap();
+    assert_eq!(
+        here, root,
+        "the working directory is not the sandbox's root"
+    );
+}

@@ -468,11 +468,11 @@ pub(crate) fn private_propagation() -> Result<(), Failure> {
 
 /// Makes the new root, a tmpfs mounted over the host root, and returns both roots held open
 /// for the build ([`build`]) and the switch ([`enter_new_root`]). Mounted on `/` itself, the
-/// new root is stacked where no lookup goes: a path is looked up from the root directory, not
-/// through what is mounted on it, so every host path still resolves as the host sees it (no
-/// host directory is covered, as one would be by a tmpfs mounted on it), and the new root is
-/// reached through its descriptor only. Mounted rather than left detached because a kernel
-/// before 6.15 mounts nothing inside a detached tree.
+/// new root covers no host directory, as one mounted on a directory would: a path is looked up
+/// from the root directory, not through what is mounted on it, so host paths still resolve as
+/// the host sees them. Only `..` at the root steps onto it, and the plan's sources, canonical,
+/// hold none. The new root is reached through its descriptor. Mounted rather than left detached
+/// because a kernel before 6.15 mounts nothing inside a detached tree.
 pub(crate) fn make_new_root() -> Result<Roots, Failure> {
     let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
     // SAFETY: ROOT is NUL-terminated.
@@ -860,10 +860,10 @@ fn mount_on(
 }
 
 /// Pivots into the new root (sealed by [`build`]): `pivot_root(".", ".")` from the new root
-/// stacks the host root on top of it, where no lookup goes (a path starts at the root directory
-/// and the working directory, the new root's, not at what is mounted on them), but where the
-/// mount table still has it. The host root must be detached before the program runs
-/// ([`StackedHostRoot`]).
+/// stacks the host root on top of it. A path starts at the root directory or the working
+/// directory, the new root's, not at what is mounted on them; but `..` from the root steps onto
+/// what is mounted there, so the host root must be detached before any path is looked up in
+/// the sandbox ([`StackedHostRoot`]).
 pub(crate) fn enter_new_root(roots: Roots) -> Result<StackedHostRoot, Failure> {
     let Roots { old, new } = roots;
     drop(old);

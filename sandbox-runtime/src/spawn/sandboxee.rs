@@ -1,9 +1,9 @@
 //! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
-//! signal, standard streams and passed descriptors, close everything else, chdir, open the
-//! program, the exec pipe, rlimits, empty the capability sets (the bounding and ambient sets
-//! are empty already, from init), no_new_privs, a wait for init's detach of the host root (done
-//! beside these steps), and the seccomp filter last, then `execveat` of the opened program with
-//! the runtime's magic.
+//! signal, standard streams and passed descriptors, close everything else, a wait for init's
+//! detach of the host root (done beside the steps before), chdir, open the program, the exec
+//! pipe, rlimits, empty the capability sets (the bounding and ambient sets are empty already,
+//! from init), no_new_privs, and the seccomp filter last, then `execveat` of the opened program
+//! with the runtime's magic.
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
 //! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
@@ -33,6 +33,9 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     stdio(plan)?;
     pass_fds(plan)?;
     close_fds(plan)?;
+    // Before the first path lookup: `..` from the new root would reach the host root stacked
+    // on it until the detach.
+    host_root_detached(plan)?;
     chdir(plan)?;
     let exe = find_program(plan)?;
     let notify = plan.parts.filter.as_ref().is_some_and(|f| f.notify);
@@ -46,7 +49,6 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     check_inherited_limits()?;
     drop_capabilities()?;
     no_new_privs()?;
-    host_root_detached(plan)?;
     if let Some(filter) = &plan.parts.filter {
         install_filter(filter)?;
         if let Some(fd) = installed {
@@ -60,8 +62,9 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
 }
 
 /// Waits until init has detached the host root, which it does beside these steps (see
-/// [`super::init::fork_sandboxee`]): the program must never run with it in the mount table.
-/// Before the filter, so that the wait's calls are not the policy's to judge.
+/// [`super::init::fork_sandboxee`]). Until then the host root is stacked on the new root, where
+/// a lookup of `..` from the root (or from a mount point at the top) crosses onto it: the wait
+/// comes before this process looks any path up, and long before the filter and the program.
 fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
     use std::sync::atomic::Ordering;
     let word = &plan.host_root_detach;
