@@ -133,13 +133,42 @@ pub(crate) struct Monitor {
 /// init if its report ended the watch (it is still exiting then). Dropped by the monitor thread
 /// after it has sent the outcome, or by the release thread after `status()`.
 pub(crate) struct Aftermath {
-    init: Option<libc::pid_t>,
+    /// Init's pid and pidfd, when it is still to be reaped.
+    init: Option<(libc::pid_t, Arc<OwnedFd>)>,
 }
 
 impl Drop for Aftermath {
     fn drop(&mut self) {
-        if let Some(pid) = self.init {
-            crate::spawn::reap_quietly(pid);
+        if let Some((pid, pidfd)) = &self.init {
+            reap_by_pidfd(*pid, pidfd);
+        }
+    }
+}
+
+/// Reaps child `pid` through its `pidfd`, retrying when a signal interrupts the wait. By the
+/// pidfd, not the pid: between the outcome and this, a host that reaps any child
+/// (`waitpid(-1)`) could have reaped init, and its pid could be another child's by now. By the
+/// pid on a kernel without `P_PIDFD` (before 5.4).
+fn reap_by_pidfd(pid: libc::pid_t, pidfd: &OwnedFd) {
+    // SAFETY: siginfo_t is plain old data; zero is a valid value for it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: a live pidfd of ours and a live siginfo_t; no rusage.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::__WALL,
+            )
+        };
+        match (r == 0)
+            .then_some(0)
+            .or(io::Error::last_os_error().raw_os_error())
+        {
+            Some(libc::EINTR) => continue,
+            Some(libc::EINVAL) => return crate::spawn::reap_quietly(pid),
+            _ => return,
         }
     }
 }
@@ -692,12 +721,14 @@ impl Monitor {
             .filter(|c| c.enforced().memory)
             .and_then(Cgroup::memory_peak_bytes)
             .map(|b| b / 1024);
-        let mut exiting_init = st.reported_usage.map(|_| self.pid1);
+        let mut exiting_init = st
+            .reported_usage
+            .map(|_| (self.pid1, Arc::clone(&self.pidfd)));
         if let Some(cgroup) = self.cgroup.take() {
             // The group goes before the outcome, so that a host that exits at once leaves none
             // behind (only a later run's sweep would remove it); it is empty once init is reaped.
-            if let Some(pid) = exiting_init.take() {
-                crate::spawn::reap_quietly(pid);
+            if let Some((pid, pidfd)) = exiting_init.take() {
+                reap_by_pidfd(pid, &pidfd);
             }
             drop(cgroup);
         }
