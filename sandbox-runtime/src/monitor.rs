@@ -162,10 +162,10 @@ fn reap_by_pidfd(pid: libc::pid_t, pidfd: &OwnedFd) {
                 libc::WEXITED | libc::__WALL,
             )
         };
-        match (r == 0)
-            .then_some(0)
-            .or(io::Error::last_os_error().raw_os_error())
-        {
+        if r == 0 {
+            return;
+        }
+        match io::Error::last_os_error().raw_os_error() {
             Some(libc::EINTR) => continue,
             Some(libc::EINVAL) => return crate::spawn::reap_quietly(pid),
             _ => return,
