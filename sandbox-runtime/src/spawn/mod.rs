@@ -379,7 +379,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
             let pid = init::clone(&plan, 0, init::run).map_err(os("clone the sandbox"))?;
-            // The mount namespace's reference is taken once init is released, off its way.
+            // The mount namespace's reference is taken once the pidfd is open.
             let kept = KeptUntilEnd {
                 _mounts: None,
                 _plan: plan,
@@ -397,6 +397,10 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             return Err(SpawnError::os("pidfd_open the sandbox", e));
         }
     };
+    let mut kept = kept;
+    if let Some(k) = &mut kept {
+        k._mounts = mount_namespace(pid, &pidfd);
+    }
     if let Some(cg) = &cgroup {
         if let Err(e) = cg.add_pid(nix::unistd::Pid::from_raw(pid)) {
             let _ = monitor::kill(&pidfd);
@@ -426,10 +430,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         }
     }
     drop(sync_w);
-    let mut kept = kept;
-    if let Some(k) = &mut kept {
-        k._mounts = mount_namespace(pid, &pidfd);
-    }
 
     let pidfd = Arc::new(pidfd);
     let killed = Arc::new(AtomicBool::new(false));
@@ -503,10 +503,10 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// A reference to the mount namespace of init `pid` (behind `pidfd`), which keeps the
 /// namespace, and every mount in it, alive until it is closed: from the pidfd (Linux 6.11+,
 /// a few microseconds), else `/proc/PID/ns/mnt` (tens: a fresh `/proc` entry is looked up).
-/// Taken before init's exec, while the kernel still lets a process of init's user open it
-/// (init makes itself non-dumpable after). `None` when the kernel refuses (no `/proc`, a host
-/// that made itself non-dumpable, an init already gone): init then tears the mounts down in
-/// its exit.
+/// Taken while init waits for its id maps, when the kernel lets a process of init's user open
+/// it for sure (init makes itself non-dumpable later). `None` when the kernel refuses (no
+/// `/proc`, a host that made itself non-dumpable, an init already gone): init then tears the
+/// mounts down in its exit.
 pub(crate) fn mount_namespace(pid: libc::pid_t, pidfd: &OwnedFd) -> Option<OwnedFd> {
     // SAFETY: an ioctl with no argument on a pidfd of ours; the kernel returns a new
     // close-on-exec descriptor or an error.
