@@ -2,9 +2,9 @@
 //!
 //! It does the namespace-wide set-up (ids, network, hostname, file system, the capability
 //! limits every process in the sandbox inherits), forks the sandboxee (pid 2), and then only
-//! reaps: when the sandboxee ends, init reports its wait status and exits, and the kernel kills
-//! whatever else is left in the namespace. Killing init (what the monitor does) therefore kills
-//! the whole sandbox at once.
+//! reaps: when the sandboxee ends, init kills and reaps whatever else is left in the namespace,
+//! reports the sandboxee's wait status and exits. Killing init (what the monitor does) kills
+//! the whole sandbox at once: the kernel then kills the rest.
 //!
 //! Why a separate init rather than the program as pid 1: a namespace's pid 1 ignores every
 //! signal it has no handler for, even from itself (`kill -SEGV $$` would do nothing), and must
@@ -450,7 +450,8 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
 
 /// Kills every other process of the sandbox and reaps them all, as the kernel would once init
 /// exits, so that they are gone before the host is told the sandbox ended. Every process in the
-/// pid namespace descends from init, so with no child left there is nothing to kill. A process
+/// pid namespace descends from init (joining it from outside takes capabilities over its user
+/// namespace, which only the host has), so with no child left there is nothing to kill. A process
 /// forking during the kill has the kill pending and its fork fails, so none is missed; orphans,
 /// also those of a subreaper that dies, come to init to be reaped.
 fn end_the_rest() {

@@ -1,18 +1,17 @@
 //! The sandbox's file system: planned on the host, built by init between clone and exec.
 //!
-//! The layout follows bubblewrap's: init mounts a staging tmpfs on `/tmp` (in its own, now
-//! private, mount namespace), creates `newroot` (a tmpfs, the future `/`) and `oldroot` in it,
-//! and pivots into the staging tmpfs, so the host's root is at `/oldroot` (with the host's own
-//! `/tmp` visible there again) and the new root at `/newroot`. Every entry is then a mount from
-//! the host root to the new root. Finally init pivots into `/newroot` and detaches the staging
-//! tmpfs with the host root under it, leaving nothing of the host but what was bound.
+//! In its own, now private, mount namespace, init makes the new root, a tmpfs (`fsmount`), and
+//! mounts it over the host root, where it covers no host directory ([`make_new_root`]). Every
+//! entry is then a mount from the host root to the new root. Finally init pivots into the new
+//! root, which stacks the host root on it, and detaches the host root, leaving nothing of the
+//! host but what was bound ([`enter_new_root`], [`StackedHostRoot`]).
 //!
-//! No step names a path from the staging root. Init holds both roots open and looks up each
+//! No step names a path from the process's root. Init holds both roots open and looks up each
 //! source in the host root and each mount point in the new root with `openat2(RESOLVE_IN_ROOT |
 //! RESOLVE_NO_SYMLINKS)`, following no symbolic link at all: the host canonicalised each source
 //! at the spawn (a link swapped in since fails the set-up). A link a sandbox planted in a writable bind
 //! it shares with a later one is therefore an error for the later one, never a way onto the host
-//! (through `/oldroot` or `/proc`) or to another place in its root. The plan's own `symlink`
+//! (through `..` or `/proc`) or to another place in its root. The plan's own `symlink`
 //! entries are trusted: a destination through one is rewritten on the host to where it leads
 //! ([`super::sandbox_path`]). Mount points are made one name at a time in an open directory
 //! (`mkdirat`, `O_CREAT|O_EXCL|O_NOFOLLOW`); binds are `open_tree` clones moved onto the open

@@ -8,8 +8,8 @@
 //! process of that size; every later [`SandboxCommand::spawn`](crate::SandboxCommand::spawn)
 //! sends its prepared plan there ([`super::wire`]) with its descriptors (over a
 //! [`Comms`] channel), and the server clones the sandbox's init with `CLONE_PARENT`, so init
-//! is still the host's child: the host writes its id maps (the server wrote a spare's), waits
-//! for it and reads its resource usage as before.
+//! is still the host's child: the host writes its id maps (the server wrote a spare's), watches
+//! it and reaps it as before.
 //!
 //! The server serves one request at a time: no threads, no output, no environment, no
 //! descriptor but its channel (its channel to a spare; for each sandbox it launched that still

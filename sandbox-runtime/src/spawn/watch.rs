@@ -4,7 +4,8 @@
 //!
 //! The last reference to a mount namespace unmounts everything in it, and that waits for an
 //! expedited RCU grace period: about 0.2 ms on the test machine, in the exit of whichever process
-//! drops it. Held by init alone, that is init's exit, which the host's `wait` waits for. The
+//! drops it. Held by init alone, that is init's exit, which the host's `wait` waits for when the
+//! sandbox is killed (an end init reports itself does not wait for its exit). The
 //! server takes a reference of its own when it clones init (init is then still waiting for its
 //! id maps, so the kernel lets a process of the same user open it) and drops it once init's
 //! pidfd says init has ended: the teardown then runs in the server, after the host has reaped
