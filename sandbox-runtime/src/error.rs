@@ -5,6 +5,9 @@ use crate::limits::LimitError;
 use std::io;
 use thiserror::Error;
 
+/// The longest host name the kernel takes, in bytes (`HOST_NAME_MAX`).
+pub(crate) const HOST_NAME_MAX: usize = 64;
+
 /// Why a sandbox could not be started.
 #[derive(Debug, Error)]
 pub enum SpawnError {
@@ -27,7 +30,7 @@ pub enum SpawnError {
         problem: &'static str,
     },
     /// The host name is longer than the kernel takes (`HOST_NAME_MAX`, 64 bytes).
-    #[error("host name {name:?} is {len} bytes long; the kernel takes at most 64")]
+    #[error("host name {name:?} is {len} bytes long; the kernel takes at most {HOST_NAME_MAX}")]
     HostnameTooLong {
         /// The name as given.
         name: String,

@@ -191,7 +191,7 @@ impl PlanParts {
                 cstr(&kv, "an environment variable")
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if cmd.hostname.len() > 64 {
+        if cmd.hostname.len() > crate::error::HOST_NAME_MAX {
             return Err(SpawnError::HostnameTooLong {
                 name: cmd.hostname.clone(),
                 len: cmd.hostname.len(),
