@@ -94,7 +94,8 @@ impl OutputFile {
     /// Whether `path` names one of the caller's own streams (`/dev/stdout`, `/dev/fd/N`, ...) or
     /// anything else under `/dev` (but `/dev/shm`) or `/proc`: never a file made beside others.
     pub fn is_system_path(path: &Path) -> bool {
-        is_stream(path) || system_entry(path)
+        // The streams are all under `/dev` or `/proc`.
+        system_entry(path)
     }
 
     /// The path as given.
