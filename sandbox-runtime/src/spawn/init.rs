@@ -1,7 +1,8 @@
 //! The sandbox's init: pid 1 of the new pid namespace, the process the parent cloned.
 //!
-//! It does the namespace-wide set-up (ids, network, hostname, file system, the capability
-//! limits every process in the sandbox inherits), forks the sandboxee (pid 2), and then only
+//! It does the namespace-wide set-up (ids, network, hostname, file system), forks the
+//! sandboxee (pid 2), which sets the capability limits every other process in the sandbox
+//! inherits (a spare's init sets them itself, ahead: see [`super::capabilities`]), and then only
 //! reaps: when the sandboxee ends, init kills and reaps whatever else is left in the namespace,
 //! reports the sandboxee's wait status and exits. Killing init (what the monitor does) kills
 //! the whole sandbox at once: the kernel then kills the rest.
@@ -134,7 +135,7 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     start(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
     let host_root = build_namespaces(plan, &mut [])?;
-    fork_sandboxee(plan, Some(host_root))
+    fork_sandboxee(plan, Ahead::Fresh(host_root))
 }
 
 /// The first steps, before the id maps: die with the parent, reset the host's signal
@@ -145,9 +146,9 @@ pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
     close_inherited(plan)
 }
 
-/// The namespace-wide set-up, once the id maps are written: ids, network, hostname, the file
-/// system (recording in `bound` what each bind shows, see [`mounts::build`]) and the capability
-/// limits ([`limit_capabilities`]). Returns the host root, still to be detached.
+/// The namespace-wide set-up, once the id maps are written: ids, network, hostname and the file
+/// system (recording in `bound` what each bind shows, see [`mounts::build`]). Returns the host
+/// root, still to be detached.
 pub(crate) fn build_namespaces(
     plan: &Plan,
     bound: &mut [mounts::Bound],
@@ -167,63 +168,7 @@ pub(crate) fn build_namespaces(
     mounts::private_propagation()?;
     let roots = mounts::make_new_root()?;
     mounts::build(&plan.parts.mounts, &roots, bound)?;
-    let host_root = mounts::enter_new_root(roots)?;
-    limit_capabilities()?;
-    Ok(host_root)
-}
-
-/// The securebits init sets for the whole sandbox: no root semantics (`NOROOT`), no capability
-/// changes on a change of uid (`NO_SETUID_FIXUP`), no ambient capability raised
-/// (`NO_CAP_AMBIENT_RAISE`), each locked, and `KEEP_CAPS` locked off.
-pub(crate) const SECUREBITS: libc::c_int = libc::SECBIT_NOROOT
-    | libc::SECBIT_NOROOT_LOCKED
-    | libc::SECBIT_NO_SETUID_FIXUP
-    | libc::SECBIT_NO_SETUID_FIXUP_LOCKED
-    | libc::SECBIT_KEEP_CAPS_LOCKED
-    | libc::SECBIT_NO_CAP_AMBIENT_RAISE
-    | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-
-/// Locks securebits and empties the bounding and ambient sets, for the sandboxee to inherit:
-/// no exec in the sandbox can then gain a capability, and no process in it can raise an ambient
-/// one. Init keeps its own effective capabilities (the bounding set only caps what an exec
-/// grants); the sandboxee empties those itself before its exec. Done here, where a spare does it
-/// ahead of its request, rather than in the sandboxee, where each of the forty-odd bounding-set
-/// drops (a credential copy each, about 1.4 µs on the test machine) would be on the way to the
-/// program's start.
-fn limit_capabilities() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECUREBITS,
-            SECUREBITS as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    sys::check(r.into(), Step::Securebits)?;
-    for cap in 0..64 {
-        // SAFETY: prctl with integer arguments.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-        if r < 0 {
-            if sys::errno() == libc::EINVAL {
-                break; // past the last capability this kernel knows
-            }
-            return Err(Failure::at(Step::BoundingSet, cap as u32));
-        }
-    }
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    sys::check(r.into(), Step::AmbientCaps)?;
-    Ok(())
+    mounts::enter_new_root(roots)
 }
 
 /// Drops every descriptor the host had open at the clone that this sandbox does not use.
@@ -349,37 +294,45 @@ fn set_hostname(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What init did before the sandboxee's fork, and so what is left to do beside it.
+pub(crate) enum Ahead {
+    /// A freshly cloned init: the host root is still stacked on the new root, for init to
+    /// detach beside the sandboxee's steps, and the capability limits are the sandboxee's to
+    /// set (see [`super::capabilities`]).
+    Fresh(mounts::StackedHostRoot),
+    /// A spare's init: the host root detached and the capability limits set, both ahead of
+    /// the request.
+    Spare,
+}
+
 /// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here, and returns once
 /// it has exec'd (or ended), as a vfork's parent does.
 ///
 /// The sandboxee shares init's memory on its own stack until its exec. Nothing is copied, so
 /// the cost does not grow with the host's memory (init is itself a copy of the host), and init's
-/// memory is not touched except that stack and the plan's two words below. Init does not sleep
-/// through that time as a vfork's parent would: it detaches `host_root` (when not done already)
-/// beside the sandboxee's steps, so the kernel's grace period for it is off the way, and the
-/// sandboxee waits for that before its exec ([`Plan::host_root_detach`]). Init then waits for
-/// the word the kernel clears at the sandboxee's exec or exit ([`Plan::sandboxee_before_exec`]).
-/// In between, both use system calls that leave `errno`, which they share, alone
-/// ([`super::raw`]). Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal
-/// actions and mask, which init reset first thing, so it starts with every action at its
-/// default and nothing blocked.
-pub(crate) fn fork_sandboxee(
-    plan: &Plan,
-    host_root: Option<mounts::StackedHostRoot>,
-) -> Result<libc::pid_t, Failure> {
+/// memory is not touched except that stack and the plan's words below. Init does not sleep
+/// through that time as a vfork's parent would: a fresh init detaches the host root beside the
+/// sandboxee's steps (the capability limits among them), so the kernel's grace period for it is
+/// off the way, and the sandboxee waits for that before its first path lookup
+/// ([`Plan::host_root_detach`]). Init then waits for the word the kernel clears at the
+/// sandboxee's exec or exit ([`Plan::sandboxee_before_exec`]). In between, both use system calls
+/// that leave `errno`, which they share, alone ([`super::raw`]). Without `CLONE_SIGHAND` the
+/// sandboxee gets a copy of init's signal actions and mask, which init reset first thing, so it
+/// starts with every action at its default and nothing blocked.
+pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, Failure> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: arg is the plan init passed below; init waits until this process execs or
         // exits and never frees the plan, so the plan outlives every use here.
         let plan = unsafe { &*arg.cast::<Plan>() };
         sandboxee::run(plan)
     }
-    let detach_pending = if host_root.is_some() {
-        DETACH_PENDING
-    } else {
-        0
+    let (detach_pending, limited) = match ahead {
+        Ahead::Fresh(_) => (DETACH_PENDING, false),
+        Ahead::Spare => (0, true),
     };
     plan.host_root_detach
         .store(detach_pending, Ordering::Relaxed);
+    plan.capabilities_limited.store(limited, Ordering::Relaxed);
     plan.sandboxee_before_exec.store(1, Ordering::Relaxed);
     let flags = libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD;
     // SAFETY: the stack is a live mapping reserved for this child alone, with a guard page;
@@ -398,7 +351,7 @@ pub(crate) fn fork_sandboxee(
         )
     };
     sys::check(pid.into(), Step::ForkSandboxee)?;
-    if let Some(root) = host_root {
+    if let Ahead::Fresh(root) = ahead {
         root.detach_beside(&plan.host_root_detach);
     }
     // The kernel clears the word at the exec or exit, except at an exit that dumps core: a

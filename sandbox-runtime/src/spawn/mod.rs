@@ -12,6 +12,7 @@
 //! [`steps::Failure`]; nothing in a child cloned from the host allocates (a spare, a copy of
 //! the single-threaded server, may).
 
+mod capabilities;
 mod idmap;
 mod init;
 mod mounts;

@@ -11,7 +11,7 @@ use crate::seccomp::PreparedFilter;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 
 /// [`Plan::host_root_detach`] until the detach is done.
 pub(crate) const DETACH_PENDING: u32 = u32::MAX;
@@ -47,6 +47,9 @@ pub(crate) struct Plan {
     /// [`DETACH_PENDING`] until done, then 0 or its errno. The sandboxee waits for it before
     /// its exec.
     pub host_root_detach: AtomicU32,
+    /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
+    /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.
+    pub capabilities_limited: AtomicBool,
 }
 
 /// A NULL-terminated array of pointers to C strings, as `execve` takes.
@@ -289,6 +292,7 @@ impl Plan {
             sandboxee_stack: ChildStack::new()?,
             sandboxee_before_exec: AtomicU32::new(0),
             host_root_detach: AtomicU32::new(DETACH_PENDING),
+            capabilities_limited: AtomicBool::new(false),
         })
     }
 }

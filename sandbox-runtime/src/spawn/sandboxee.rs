@@ -1,19 +1,21 @@
 //! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
-//! signal, standard streams and passed descriptors, close everything else, a wait for init's
-//! detach of the host root (done beside the steps before), chdir, open the program, the exec
-//! pipe, rlimits, empty the capability sets (the bounding and ambient sets are empty already,
-//! from init), no_new_privs, and the seccomp filter last, then `execveat` of the opened program
-//! with the runtime's magic.
+//! signal, standard streams and passed descriptors, close everything else, the capability
+//! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes;
+//! then a wait for init's detach of the host root (done beside the steps so far), chdir, open
+//! the program, rlimits, empty the capability sets, no_new_privs, and the seccomp filter last,
+//! then `execveat` of the opened program with the runtime's magic.
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
 //! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
 //! filter; the monitor lets such calls through only while the exec pipe shows the exec has not
 //! happened (see [`crate::seccomp`]).
 
+use super::capabilities;
 use super::plan::{Plan, DETACH_PENDING};
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::seccomp::MAGIC;
+use std::sync::atomic::Ordering;
 
 /// The sandboxee's main: never returns.
 pub(crate) fn run(plan: &Plan) -> ! {
@@ -33,11 +35,10 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     stdio(plan)?;
     pass_fds(plan)?;
     close_fds(plan)?;
-    // Before the first path lookup: `..` from the new root would reach the host root stacked
-    // on it until the detach.
-    host_root_detached(plan)?;
-    chdir(plan)?;
-    let exe = find_program(plan)?;
+    if !plan.capabilities_limited.load(Ordering::Relaxed) {
+        capabilities::limit()?;
+    }
+    capabilities::check_limited()?;
     let notify = plan.parts.filter.as_ref().is_some_and(|f| f.notify);
     let mut installed = None;
     if notify {
@@ -45,9 +46,13 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
         *channel = pipes.exec;
         installed = Some(pipes.installed);
     }
+    // Before the first path lookup: `..` from the new root would reach the host root stacked
+    // on it until the detach.
+    host_root_detached(plan)?;
+    chdir(plan)?;
+    let exe = find_program(plan)?;
     rlimits(plan)?;
-    check_inherited_limits()?;
-    drop_capabilities()?;
+    capabilities::drop_all()?;
     no_new_privs()?;
     if let Some(filter) = &plan.parts.filter {
         install_filter(filter)?;
@@ -66,7 +71,6 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
 /// a lookup of `..` from the root (or from a mount point at the top) crosses onto it: the wait
 /// comes before this process looks any path up, and long before the filter and the program.
 fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
-    use std::sync::atomic::Ordering;
     let word = &plan.host_root_detach;
     loop {
         match word.load(Ordering::Acquire) {
@@ -203,17 +207,35 @@ fn exec_pipes(plan: &Plan) -> Result<Pipes, Failure> {
     })
 }
 
-/// The descriptor `seccomp(NEW_LISTENER)` will allocate: the lowest free one once
-/// `read_ends` (about to be sent and closed) are closed. This process is single-threaded and
-/// opens nothing between here and the filter's install, so that is the lowest of what is
-/// free now and the two read ends.
+/// The descriptor `seccomp(NEW_LISTENER)` will allocate. This process is single-threaded and
+/// opens one descriptor between here and the filter's install, the program ([`find_program`]),
+/// which takes the lowest free one once `read_ends` (about to be sent and closed) are closed;
+/// the listener takes the next. So it is the second lowest of the two lowest free now and the
+/// two read ends.
 fn predict_listener(read_ends: [libc::c_int; 2]) -> Result<libc::c_int, Failure> {
-    // SAFETY: fcntl with integer arguments.
-    let n = unsafe { libc::fcntl(read_ends[0], libc::F_DUPFD, 0) };
-    sys::check(n.into(), Step::PredictListener)?;
-    // SAFETY: n was just created by us.
-    unsafe { libc::close(n) };
-    Ok(n.min(read_ends[0]).min(read_ends[1]))
+    let mut lowest = [0; 2];
+    for (i, slot) in lowest.iter_mut().enumerate() {
+        // SAFETY: fcntl with integer arguments; the first copy stays open for the second to
+        // land above it.
+        let n = unsafe { libc::fcntl(read_ends[0], libc::F_DUPFD, 0) };
+        if n < 0 {
+            let f = Failure::errno(Step::PredictListener);
+            if i == 1 {
+                // SAFETY: lowest[0] was just created by us.
+                unsafe { libc::close(lowest[0]) };
+            }
+            return Err(f);
+        }
+        *slot = n;
+    }
+    // SAFETY: both were just created by us.
+    unsafe {
+        libc::close(lowest[0]);
+        libc::close(lowest[1]);
+    }
+    let mut free = [lowest[0], lowest[1], read_ends[0], read_ends[1]];
+    free.sort_unstable();
+    Ok(free[1])
 }
 
 fn rlimits(plan: &Plan) -> Result<(), Failure> {
@@ -234,56 +256,6 @@ fn rlimits(plan: &Plan) -> Result<(), Failure> {
         };
         sys::check_at(rc, Step::Rlimit, i as u32)?;
     }
-    Ok(())
-}
-
-/// Checks that the capability limits init sets ([`super::init::limit_capabilities`]) came with
-/// this process: securebits as init locks them, and the bounding set without capability 0. Two
-/// reads and no credential copy; a sandboxee started on a path that skipped init's step fails
-/// here instead of running its program with a full bounding set.
-fn check_inherited_limits() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments.
-    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
-    // SAFETY: prctl with integer arguments.
-    let cap0 = unsafe { libc::prctl(libc::PR_CAPBSET_READ, 0, 0, 0, 0) };
-    if bits != super::init::SECUREBITS || cap0 != 0 {
-        return Err(Failure {
-            step: Step::InheritedLimits,
-            index: 0,
-            errno: libc::EPERM,
-        });
-    }
-    Ok(())
-}
-
-/// Empties all three capability sets. The bounding and ambient sets are empty and securebits
-/// locked already: init did that, and this process inherited them (see
-/// [`super::init::limit_capabilities`]).
-fn drop_capabilities() -> Result<(), Failure> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let header = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let zero = || Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    };
-    let data = [zero(), zero()];
-    // SAFETY: capset reads one header and two data structs (version 3).
-    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
-    sys::check(r, Step::DropCaps)?;
     Ok(())
 }
 

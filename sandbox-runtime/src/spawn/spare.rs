@@ -1,16 +1,16 @@
 //! Sandboxes made ahead: the fork server keeps one init ready for the next request.
 //!
-//! Most of a start-up is namespace-wide work that does not depend on the program: cloning into
-//! new namespaces, the id maps, `lo`, the hostname and the file system. Once the sandbox it
-//! served last has ended (or has run for a second) and the host has been quiet for a moment,
-//! or, when the host asks for the same configuration back to back, once that sandbox has
-//! started its program, the fork server clones a *spare* init for the same configuration and
-//! lets it do all of that (see [`super::server`]). The spare then waits on its channel. The
-//! next request with the same namespace part ([`Request::namespace_key`]) is handed to it: the
-//! spare receives the request and its descriptors and forks the sandboxee at once, its id maps
-//! being written already; only when the host must first move it into a cgroup does it wait for
-//! the host to release it, as a fresh init waits for its id maps. A request with another
-//! configuration gets a freshly cloned init as before, and the spare is let go.
+//! Most of a start-up is namespace-wide work that does not depend on the program: cloning into new
+//! namespaces, the id maps, `lo`, the hostname, the file system and the capability limits. Once the
+//! sandbox it served last has ended (or has run for a second) and the host has been quiet for a
+//! moment, or, when the host asks for the same configuration back to back, once that sandbox has
+//! started its program, the fork server clones a *spare* init for the same configuration and lets
+//! it do all of that (see [`super::server`]). The spare then waits on its channel. The next request
+//! with the same namespace part ([`Request::namespace_key`]) is handed to it: the spare receives
+//! the request and its descriptors and forks the sandboxee at once, its id maps being written
+//! already; only when the host must first move it into a cgroup does it wait for the host to
+//! release it, as a fresh init waits for its id maps. A request with another configuration gets a
+//! freshly cloned init as before, and the spare is let go.
 //!
 //! A spare shows the host as it was when the spare was built. It is used only if each bind's
 //! source on the host is still what the spare's bind shows: the same object (device and
@@ -25,6 +25,7 @@
 //! finds the host knowing it: the host ends (kills and reaps) a spare that reply did not use,
 //! and every spare it knows of if it gives the server up.
 
+use super::capabilities;
 use super::init;
 use super::mounts::Bound;
 use super::plan::{ChildFds, Plan};
@@ -189,7 +190,9 @@ fn run(plan: &Plan) -> ! {
         sys::exit(1)
     }
     let mut bound = vec![Bound::default(); plan.parts.mounts.ops.len()];
-    let built = init::build_namespaces(plan, &mut bound).and_then(|root| root.detach_now());
+    let built = init::build_namespaces(plan, &mut bound)
+        .and_then(|root| root.detach_now())
+        .and_then(|()| capabilities::limit());
     if built.is_err() {
         let _ = channel.send_bytes(&[FAILED]);
         // Waits, as a ready spare does, for the request that lets it go, when the host ends and
@@ -250,7 +253,7 @@ fn run(plan: &Plan) -> ! {
     };
     let result = released
         .and_then(|()| init::close_inherited(&real))
-        .and_then(|()| init::fork_sandboxee(&real, None));
+        .and_then(|()| init::fork_sandboxee(&real, init::Ahead::Spare));
     match result {
         Ok(pid) => init::reap(&real, pid),
         Err(f) => {
