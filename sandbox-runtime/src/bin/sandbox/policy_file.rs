@@ -62,17 +62,9 @@ pub struct PolicyFile {
     pub sources: Vec<PathBuf>,
 }
 
-/// The policy file `path` and every file it includes, as far as they can be read (also when
-/// the policy does not compile): what an output must not replace.
-pub fn sources(path: &Path) -> Vec<PathBuf> {
-    let included = compile_file(path)
-        .map(|c| c.included_files)
-        .unwrap_or_default();
-    sources_of(path, &included)
-}
-
 /// The file among `sources` (the policy file first, then the files it includes, as
-/// [`sources`] lists them) that `output` would replace, in words for an error message.
+/// [`compile_listing_sources`] lists them) that `output` would replace, in words for an error
+/// message.
 pub fn overwritten(sources: &[PathBuf], output: &crate::output_file::OutputFile) -> Option<String> {
     let (i, source) = sources.iter().enumerate().find(|(_, s)| output.names(s))?;
     let what = if i == 0 {
@@ -91,25 +83,33 @@ fn sources_of(path: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Compiles `path`, or says why it gives no policy.
-pub fn compile(path: &Path) -> Result<Compiled, PolicyError> {
-    compile_whole(path).map(|p| p.compiled)
+/// Compiles `path`, with the warnings and the files read.
+pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
+    compile_listing_sources(path).1
 }
 
-/// As [`compile`], with the warnings and the files read.
-pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
-    let compilation = compile_file(path).map_err(|source| PolicyError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// As [`compile_whole`], and the files it read whether or not the policy compiles: the policy
+/// file and every file it includes, as far as they could be read (what an output must not
+/// replace, see [`overwritten`]).
+pub fn compile_listing_sources(path: &Path) -> (Vec<PathBuf>, Result<PolicyFile, PolicyError>) {
+    let compilation = match compile_file(path) {
+        Ok(c) => c,
+        Err(source) => {
+            let unreadable = PolicyError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            };
+            return (vec![path.to_path_buf()], Err(unreadable));
+        }
+    };
     let rendered = compilation.render_errors();
     let warnings = compilation.render_warnings();
     let sources = sources_of(path, &compilation.included_files);
-    match compilation.result {
+    let result = match compilation.result {
         Ok(compiled) => Ok(PolicyFile {
             compiled,
             warnings,
-            sources,
+            sources: sources.clone(),
         }),
         Err(errors) => Err(PolicyError::Invalid {
             path: path.to_path_buf(),
@@ -119,7 +119,8 @@ pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
             count: errors.len(),
             rendered,
         }),
-    }
+    };
+    (sources, result)
 }
 
 /// Parses `--arch`, defaulting to the host's architecture (x86_64 on unsupported hosts).

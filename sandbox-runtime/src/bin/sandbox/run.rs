@@ -197,15 +197,18 @@ pub enum ReportError {
 /// Runs the program and maps the outcome to an exit status. Once the report's file is open,
 /// every end writes it, a failure to start the program included.
 pub fn main(args: RunArgs) -> ExitCode {
+    // Compiled once: the report must not replace what the compilation read.
+    let (sources, policy) = policy_file::compile_listing_sources(&args.policy);
     // Opened before the run, so that the sandbox cannot redirect the report (see `OutputFile`).
-    let report_file = match open_report(&args) {
+    let report_file = match open_report(&args, &sources) {
         Ok(f) => f,
         Err(e) => {
             errln!("sandbox: {e}");
             return ExitCode::from(EXIT_SETUP);
         }
     };
-    let (outcome, code) = match start(&args.sandbox, &args.command, |cmd| configure(&args, cmd)) {
+    let configured = |cmd: &mut SandboxCommand| configure(&args, policy, cmd);
+    let (outcome, code) = match start(&args.sandbox, &args.command, configured) {
         Ok(child) => {
             let signal = crate::interrupt::end_on_signal(child.killer());
             let outcome = watch(child);
@@ -226,8 +229,8 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 }
 
-/// Opens `--report`, if given; refuses the policy file and every file it includes.
-fn open_report(args: &RunArgs) -> Result<Option<OutputFile>, ReportError> {
+/// Opens `--report`, if given; refuses the policy file and every file it includes (`sources`).
+fn open_report(args: &RunArgs, sources: &[PathBuf]) -> Result<Option<OutputFile>, ReportError> {
     let Some(path) = &args.report else {
         return Ok(None);
     };
@@ -235,7 +238,7 @@ fn open_report(args: &RunArgs) -> Result<Option<OutputFile>, ReportError> {
         path: path.clone(),
         source,
     })?;
-    if let Some(what) = policy_file::overwritten(&policy_file::sources(&args.policy), &file) {
+    if let Some(what) = policy_file::overwritten(sources, &file) {
         return Err(ReportError::WouldOverwrite {
             path: path.clone(),
             what,
@@ -253,9 +256,13 @@ fn write_report(file: &OutputFile, outcome: &Outcome) -> Result<(), ReportError>
     })
 }
 
-/// `run`'s part of the command: the policy, and whether it is enforced.
-fn configure(args: &RunArgs, cmd: &mut SandboxCommand) -> Result<(), StartError> {
-    let compiled = policy_file::compile(&args.policy)?;
+/// `run`'s part of the command: the policy (compiled, or why not), and whether it is enforced.
+fn configure(
+    args: &RunArgs,
+    policy: Result<policy_file::PolicyFile, policy_file::PolicyError>,
+    cmd: &mut SandboxCommand,
+) -> Result<(), StartError> {
+    let compiled = policy?.compiled;
     cmd.policy(&compiled.policy);
     if args.log_violations {
         cmd.syscall_mode(SyscallMode::LogViolations);
