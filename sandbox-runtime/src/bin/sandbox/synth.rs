@@ -352,7 +352,7 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Narrowin
     let arg = |name: &str| spec.args.iter().position(|a| a.name == name);
     let values = |i: usize| -> BTreeSet<u64> { calls.iter().map(|a| a[i]).collect() };
     let c = |name: &str| tables::constant(arch, name).unwrap_or(0) as u64;
-    let listed = |name, mask, prefixes| {
+    let values_listed = |name, mask, prefixes| {
         Narrowing::or_gave_up(
             listed(arch, spec, name, mask, prefixes, calls),
             TOO_MANY_VALUES,
@@ -364,11 +364,10 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Narrowin
             let mask = c("O_ACCMODE") | c("O_CREAT") | c("O_TRUNC");
             let read_only =
                 arg("flags").is_some_and(|i| values(i).iter().all(|v| v & mask == c("O_RDONLY")));
-            match read_only {
-                true => Narrowing::Condition(
-                    "flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY".into(),
-                ),
-                false => Narrowing::Unconditional,
+            if read_only {
+                Narrowing::Condition("flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY".into())
+            } else {
+                Narrowing::Unconditional
             }
         }
         "mmap" | "mprotect" | "pkey_mprotect" => {
@@ -392,25 +391,31 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Narrowin
         // of much of what the sandbox holds (the groups' own list of what they leave out).
         "clone" | "unshare" => {
             // For clone the low byte is the exit signal, where unshare has CLONE_NEWTIME.
-            let flags = match spec.name {
-                "clone" => CLONE_NS.to_string(),
-                _ => format!("{CLONE_NS} | CLONE_NEWTIME"),
+            let (flags, gave_up) = match spec.name {
+                "clone" => (
+                    CLONE_NS.to_string(),
+                    "the runs made new namespaces: every clone is allowed",
+                ),
+                _ => (
+                    format!("{CLONE_NS} | CLONE_NEWTIME"),
+                    "the runs made new namespaces: every unshare is allowed",
+                ),
             };
             let ns = flags.split(" | ").map(c).fold(0, |acc, v| acc | v);
             let none_made = arg("flags").is_some_and(|i| values(i).iter().all(|v| v & ns == 0));
             Narrowing::or_gave_up(
                 none_made.then(|| format!("flags & ({flags}) == 0")),
-                "the runs made new namespaces: every clone is allowed",
+                gave_up,
             )
         }
         // Which kinds of namespace it joined (0: whatever the descriptor is).
-        "setns" => listed("nstype", None, &["CLONE_NEW"]),
-        "socket" | "socketpair" => listed("domain", None, &["AF_"]),
-        "ioctl" => listed("request", None, describe::IOCTL_REQUEST_PREFIXES),
-        "fcntl" => listed("cmd", None, &["F_"]),
-        "prctl" => listed("option", None, &["PR_"]),
-        "futex" => listed("futex_op", Some(0x7f), &["FUTEX_"]),
-        "getrandom" => listed("flags", None, &["GRND_"]),
+        "setns" => values_listed("nstype", None, &["CLONE_NEW"]),
+        "socket" | "socketpair" => values_listed("domain", None, &["AF_"]),
+        "ioctl" => values_listed("request", None, describe::IOCTL_REQUEST_PREFIXES),
+        "fcntl" => values_listed("cmd", None, &["F_"]),
+        "prctl" => values_listed("option", None, &["PR_"]),
+        "futex" => values_listed("futex_op", Some(0x7f), &["FUTEX_"]),
+        "getrandom" => values_listed("flags", None, &["GRND_"]),
         _ => Narrowing::Unconditional,
     }
 }
