@@ -58,7 +58,8 @@ pub enum LimitError {
     /// namespace of its own, cannot raise a hard limit, so its set-up would fail.
     #[error(
         "limit `{limit}` needs a hard limit of {needed}, above the host's own ({host}), which a \
-         sandbox cannot raise: at most {most} fits"
+         sandbox cannot raise: {}",
+        fitting(limit, *most)
     )]
     AboveHost {
         /// The field of [`Limits`].
@@ -71,6 +72,26 @@ pub enum LimitError {
         /// is a second above it).
         most: u64,
     },
+}
+
+impl LimitError {
+    /// For [`LimitError::AboveHost`], the largest value that fits under the host's hard limit,
+    /// in words: `at most 4 s`, or, when only 0 would (which is refused), that none does.
+    pub fn what_fits(&self) -> Option<String> {
+        match self {
+            LimitError::AboveHost { limit, most, .. } => Some(fitting(limit, *most)),
+            _ => None,
+        }
+    }
+}
+
+/// `at most MOST` fits (seconds for the CPU time), or no value does when `most` is 0.
+fn fitting(limit: &str, most: u64) -> String {
+    match (most, limit) {
+        (0, _) => "no value fits (a limit of 0 is refused)".into(),
+        (m, "cpu_time") => format!("at most {m} s fits"),
+        (m, _) => format!("at most {m} fits"),
+    }
 }
 
 /// How a limit was enforced.
@@ -314,6 +335,32 @@ mod tests {
                 if needed == host.rlim_max + 1 && h == host.rlim_max && most == h),
             "{e}"
         );
+    }
+
+    #[test]
+    fn what_fits_under_the_host_is_said_in_the_limits_unit_or_as_none() {
+        let above = |limit, host, most| LimitError::AboveHost {
+            limit,
+            needed: host + 1,
+            host,
+            most,
+        };
+        let cpu = above("cpu_time", 5, 4);
+        assert_eq!(cpu.what_fits().as_deref(), Some("at most 4 s fits"));
+        assert!(
+            cpu.to_string().ends_with("cannot raise: at most 4 s fits"),
+            "{cpu}"
+        );
+        let files = above("open_files", 64, 64);
+        assert_eq!(files.what_fits().as_deref(), Some("at most 64 fits"));
+        // A hard CPU limit of 1 s leaves room for no limit in whole seconds but 0, refused.
+        let none = above("cpu_time", 1, 0);
+        assert!(
+            none.what_fits().unwrap().starts_with("no value fits"),
+            "{none}"
+        );
+        assert!(!none.to_string().contains("at most"), "{none}");
+        assert_eq!(LimitError::Zero("pids").what_fits(), None);
     }
 
     #[test]

@@ -529,12 +529,12 @@ fn limit_message(e: LimitError) -> String {
             field,
             "too large to set; leave the option out for no limit".into(),
         ),
-        LimitError::AboveHost { limit, most, .. } => (
+        LimitError::AboveHost { limit, .. } => (
             limit,
             format!(
                 "above what this process's own hard limit leaves room for, which a sandbox \
-                 cannot raise: at most {most}{}",
-                if limit == "cpu_time" { " s" } else { "" }
+                 cannot raise: {}",
+                e.what_fits().unwrap_or_default()
             ),
         ),
     };
