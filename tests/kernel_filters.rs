@@ -4,6 +4,11 @@
 
 use sandbox_policy::{compile_text, NoIncludes, SockFilter};
 
+/// The compiler's randomised tests' generator, so that a failure here repeats from its seed too.
+#[path = "../sandbox-policy/tests/common/mod.rs"]
+mod common;
+use common::Rng;
+
 /// What a child reported: its exit code, or the signal that killed it.
 #[derive(Debug, PartialEq, Eq)]
 enum Ended {
@@ -160,26 +165,6 @@ fn x32_numbers_are_killed_by_the_kernel() {
     assert_eq!(ended, Ended::Signal(libc::SIGSYS));
 }
 
-/// A small deterministic generator (xorshift), so that a failure repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
-
 /// Calls the probes make, with arguments of every width and sign, under policies whose every
 /// action is an errno (so a probe never runs, whatever its arguments, unless the kernel and
 /// the compiler disagree).
@@ -224,7 +209,7 @@ fn condition(rng: &mut Rng, spec: &sandbox_policy::tables::SyscallSpec, depth: u
             _ => format!("!({a})"),
         };
     }
-    let arg = spec.args[rng.below(spec.args.len())];
+    let arg = spec.args[rng.index(spec.args.len())];
     let bits = arg.ty.bits();
     let fit = |v: u64| if bits == 64 { v } else { v & ((1 << bits) - 1) };
     let value = fit(rng.pick(&EDGES) ^ (rng.next() % 3));
@@ -252,7 +237,7 @@ fn random_policies_decide_in_the_kernel_as_the_interpreter_does() {
     for round in 0..POLICIES {
         let mut text = String::from("default errno(3000);\nallow exit_group, exit;\n");
         let mut used = Vec::new();
-        for rule in 0..1 + rng.below(6) {
+        for rule in 0..1 + rng.index(6) {
             let name = rng.pick(&PROBED);
             let spec = tables::syscall_by_name(arch, name).expect("a probed syscall");
             used.push(spec);
