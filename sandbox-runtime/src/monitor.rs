@@ -173,15 +173,23 @@ fn reap_by_pidfd(pid: libc::pid_t, pidfd: &OwnedFd) {
     }
 }
 
+/// Init's report of the end: the sandboxee's wait status and the sandbox's usage, as `wait4` on
+/// init would give it.
+#[derive(Clone, Copy)]
+struct ReportedEnd {
+    wait_status: i32,
+    cpu_us: u64,
+    max_rss_kb: u64,
+}
+
 /// What the monitor has learnt so far.
 #[derive(Default)]
 struct State {
     setup_error: Option<SetupError>,
     violation: Option<Violation>,
     timed_out: bool,
-    exit_status: Option<i32>,
-    /// Init's report of the end came (with the sandbox's usage: CPU µs, peak RSS KiB).
-    reported_usage: Option<(u64, u64)>,
+    /// Init's report of the end, once it came.
+    reported_end: Option<ReportedEnd>,
     sandboxee_pid: Option<u32>,
     sandboxee_pidfd: Option<OwnedFd>,
     exec_pipe: Option<OwnedFd>,
@@ -306,7 +314,7 @@ impl Monitor {
             } else if listener & (libc::POLLHUP | libc::POLLERR) != 0 {
                 st.listener = None; // every process under the filter is gone
             }
-            if ended != 0 || st.reported_usage.is_some() {
+            if ended != 0 || st.reported_end.is_some() {
                 break;
             }
             #[cfg(feature = "test-hooks")]
@@ -353,8 +361,11 @@ impl Monitor {
                     self.fail_setup(st, e);
                 }
                 kind::EXIT_STATUS => {
-                    st.exit_status = Some(r.value);
-                    st.reported_usage = Some((r.cpu_us, r.max_rss_kb));
+                    st.reported_end = Some(ReportedEnd {
+                        wait_status: r.value,
+                        cpu_us: r.cpu_us,
+                        max_rss_kb: r.max_rss_kb,
+                    });
                 }
                 kind::HELLO => {
                     let mut fds = std::mem::take(&mut fds).into_iter();
@@ -656,8 +667,8 @@ impl Monitor {
     /// Decides the status, from init's report of the end or, without one, by reaping init.
     fn finish(mut self, st: State) -> (Outcome, Aftermath) {
         let mut status = 0;
-        let (reaped, cpu_time, max_rss_kb) = match st.reported_usage {
-            Some((cpu_us, max_rss_kb)) => (false, Duration::from_micros(cpu_us), max_rss_kb),
+        let (reaped, cpu_time, max_rss_kb) = match st.reported_end {
+            Some(end) => (false, Duration::from_micros(end.cpu_us), end.max_rss_kb),
             None => {
                 // SAFETY: rusage is plain old data.
                 let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -684,7 +695,7 @@ impl Monitor {
             Status::Violation(v)
         } else if st.timed_out {
             Status::Timeout
-        } else if let Some(ws) = st.exit_status {
+        } else if let Some(ws) = st.reported_end.map(|end| end.wait_status) {
             if libc::WIFEXITED(ws) {
                 Status::Exited(libc::WEXITSTATUS(ws))
             } else {
@@ -722,7 +733,7 @@ impl Monitor {
             .and_then(Cgroup::memory_peak_bytes)
             .map(|b| b / 1024);
         let mut exiting_init = st
-            .reported_usage
+            .reported_end
             .map(|_| (self.pid1, Arc::clone(&self.pidfd)));
         if let Some(cgroup) = self.cgroup.take() {
             // The group goes before the outcome, so that a host that exits at once leaves none
