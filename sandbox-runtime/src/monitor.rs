@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 const LISTENER_GRACE: Duration = Duration::from_secs(5);
 /// When to look for the listener, counted from the hello that announced it, if the installed
 /// pipe has not hung up by then. It normally hangs up first, a few tens of microseconds after
-/// the hello (the sandboxee's remaining steps and the filter's install), and the monitor then
+/// the hello (the sandboxee sends it right before the filter's install), and the monitor then
 /// looks at once. It does not when `close` comes to the monitor (learn mode, or a policy that
 /// kills it): the sandboxee's close of that pipe then waits for a monitor that has the
 /// listener, and only a look on the timer ends the wait; the looks then start at

@@ -153,6 +153,51 @@ fn a_bind_source_replaced_on_the_host_is_not_served_from_a_spare() {
     assert!(made_ahead, "the spare was not used for unchanged sources");
 }
 
+/// Prints the five capability sets of the shell and the securebits (`setpriv -d`).
+const LIMITS_SCRIPT: &str =
+    "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' /proc/self/status; setpriv -d | grep -i securebits";
+
+/// The sandbox-wide capability limits, which a spare's init sets ahead of its request (a fresh
+/// init leaves them to the sandboxee): a program a spare serves has empty capability sets,
+/// bounding and ambient included, and securebits locked as every sandbox has them.
+#[test]
+fn a_program_a_spare_serves_has_no_capability_and_locked_securebits() {
+    let _one = serial();
+    let limits = || {
+        let mut c = common::command("/bin/sh");
+        c.args(["-c", LIMITS_SCRIPT]);
+        c
+    };
+    let (fresh, _) = run(limits());
+    std::thread::sleep(LET_THE_SPARE_BE_MADE);
+    let (served, made_ahead) = run(limits());
+    assert!(made_ahead, "the sandbox was not served by a spare");
+    for out in [&fresh, &served] {
+        let text = stdout(out);
+        let sets: Vec<&str> = text.lines().filter(|l| l.starts_with("Cap")).collect();
+        assert_eq!(sets.len(), 5, "{text}");
+        for line in sets {
+            assert!(line.ends_with("\t0000000000000000"), "{text}");
+        }
+        let bits = text
+            .lines()
+            .find(|l| l.starts_with("Securebits:"))
+            .unwrap_or("");
+        for bit in [
+            "noroot",
+            "noroot_locked",
+            "no_setuid_fixup",
+            "no_setuid_fixup_locked",
+            "keep_caps_locked",
+        ] {
+            assert!(
+                bits.split([' ', ',']).any(|b| b == bit),
+                "{bit} missing: {text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     let _one = serial();

@@ -1220,9 +1220,10 @@ fn no_capability_is_left_or_can_be_taken_back() {
             assert_eq!(r.value(set), "0000000000000000", "{set}: {r}");
         }
         // NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE, each with its lock, and
-        // KEEP_CAPS_LOCKED. This and the empty bounding set are init's part; the empty
-        // permitted set alone already refuses the three attempts below, which pin the outcome
-        // rather than the means.
+        // KEEP_CAPS_LOCKED. This and the empty bounding set are the sandbox-wide limits (set
+        // by the sandboxee of a fresh init, by a spare's init ahead); the empty permitted set
+        // alone already refuses the three attempts below, which pin the outcome rather than
+        // the means.
         assert_eq!(r.value("securebits"), "0xef", "{r}");
         assert_eq!(r.value("ambient_raise"), "EPERM", "{r}");
         assert_eq!(r.value("unlock_securebits"), "EPERM", "{r}");

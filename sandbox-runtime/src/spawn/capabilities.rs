@@ -11,8 +11,10 @@
 //! which way it goes. The sandboxee then checks them ([`check_limited`]) and empties its own
 //! sets ([`drop_all`]).
 
+use super::raw;
 use super::steps::{Failure, Step};
 use super::sys;
+use std::sync::OnceLock;
 
 /// The securebits of the whole sandbox: no root semantics (`NOROOT`), no capability changes on
 /// a change of uid (`NO_SETUID_FIXUP`), no ambient capability raised (`NO_CAP_AMBIENT_RAISE`),
@@ -25,63 +27,56 @@ pub(crate) const SECUREBITS: libc::c_int = libc::SECBIT_NOROOT
     | libc::SECBIT_NO_CAP_AMBIENT_RAISE
     | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
+/// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`), read once, in
+/// the process that clones inits ([`prepare`]); `None` if it cannot be read.
+static LAST_CAP: OnceLock<Option<u32>> = OnceLock::new();
+
+/// Reads what [`limit`] needs to know of the kernel, before any clone: the child only reads it.
+pub(crate) fn prepare() {
+    LAST_CAP.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok()?;
+        text.trim().parse().ok().filter(|n| *n < 64)
+    });
+}
+
 /// Locks [`SECUREBITS`] and empties the bounding and ambient sets of the calling process, for
 /// everything it starts to inherit: no exec in the sandbox can then gain a capability, and no
 /// process in it can raise an ambient one. The caller keeps its effective capabilities (the
 /// bounding set only caps what an exec grants). Each of the forty-odd bounding-set drops copies
 /// the credentials (about 1.4 µs each on the test machine), which is why it matters where this
-/// runs.
+/// runs. Without libc ([`super::raw`]): the sandboxee calls it while init runs, and each call's
+/// error comes back with it, never through an `errno` init might write. Every capability up to
+/// the kernel's last is dropped, and any failure is one; only where the last is not known
+/// does the first capability the kernel refuses as unknown end the drops.
 pub(crate) fn limit() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECUREBITS,
-            SECUREBITS as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    sys::check(r.into(), Step::Securebits)?;
-    for cap in 0..64 {
-        // SAFETY: prctl with integer arguments.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-        if r < 0 {
-            if sys::errno() == libc::EINVAL {
-                break; // past the last capability this kernel knows
-            }
-            return Err(Failure::at(Step::BoundingSet, cap as u32));
+    let securebits = raw::prctl(libc::PR_SET_SECUREBITS, SECUREBITS as libc::c_ulong);
+    Failure::check_raw(securebits, Step::Securebits, 0)?;
+    let last = LAST_CAP.get().copied().flatten();
+    for cap in 0..=last.unwrap_or(63) {
+        match raw::prctl(libc::PR_CAPBSET_DROP, cap.into()) {
+            Ok(_) => {}
+            Err(libc::EINVAL) if last.is_none() => break, // past the last this kernel knows
+            Err(errno) => return Err(Failure::with(Step::BoundingSet, cap, errno)),
         }
     }
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    sys::check(r.into(), Step::AmbientCaps)?;
+    let clear = libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong;
+    let ambient = raw::prctl(libc::PR_CAP_AMBIENT, clear);
+    Failure::check_raw(ambient, Step::AmbientCaps, 0)?;
     Ok(())
 }
 
 /// Checks that the calling process has the limits [`limit`] sets: securebits as it locks them,
-/// and the bounding set without capability 0. Two reads and no credential copy; a sandboxee
-/// started on a path that skipped [`limit`] fails here instead of running its program with a
-/// full bounding set.
+/// and the bounding set without capability 0 nor the kernel's last. A few reads and no
+/// credential copy; a sandboxee started on a path that skipped [`limit`] fails here instead of
+/// running its program with a full bounding set. Without libc, as [`limit`].
 pub(crate) fn check_limited() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments.
-    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
-    // SAFETY: prctl with integer arguments.
-    let cap0 = unsafe { libc::prctl(libc::PR_CAPBSET_READ, 0, 0, 0, 0) };
-    if bits != SECUREBITS || cap0 != 0 {
-        return Err(Failure {
-            step: Step::InheritedLimits,
-            index: 0,
-            errno: libc::EPERM,
-        });
+    let bits = raw::prctl(libc::PR_GET_SECUREBITS, 0);
+    let last = LAST_CAP.get().copied().flatten().unwrap_or(0);
+    let held = [0, last]
+        .into_iter()
+        .any(|cap| raw::prctl(libc::PR_CAPBSET_READ, cap.into()) != Ok(0));
+    if bits != Ok(SECUREBITS as usize) || held {
+        return Err(Failure::with(Step::InheritedLimits, 0, libc::EPERM));
     }
     Ok(())
 }

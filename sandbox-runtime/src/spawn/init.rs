@@ -48,8 +48,9 @@ pub(crate) fn clone(
     main: fn(&Plan) -> !,
 ) -> std::io::Result<libc::pid_t> {
     let flags = clone_flags(plan.parts.new_net) | extra;
-    // Looked up here, in the parent, so that the child only reads the result.
+    // Looked up here, in the parent, so that the child only reads the results.
     let arguments = host_arguments();
+    super::capabilities::prepare();
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space. Init only makes raw system calls on the plan, which was fully prepared
     // before, so no lock another thread of the parent held at the clone is touched; a spare
@@ -70,10 +71,12 @@ pub(crate) fn clone(
 const INIT_NAME: &[u8] = b"sandbox-init";
 
 /// Does, in the process that will clone inits, what their clone needs looked up beforehand
-/// (where the host's command line is, see [`hide_host_arguments`]), so that a process forked
-/// from it later (the fork server) gets it whole.
+/// (where the host's command line is, see [`hide_host_arguments`]; the kernel's last
+/// capability, see [`super::capabilities::prepare`]), so that a process forked from it later
+/// (the fork server) gets it whole.
 pub(crate) fn prepare_clone() {
     host_arguments();
+    super::capabilities::prepare();
 }
 
 /// Where the host process's command line is in its memory (`arg_start`, `arg_end` of
@@ -308,17 +311,17 @@ pub(crate) enum Ahead {
 /// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here, and returns once
 /// it has exec'd (or ended), as a vfork's parent does.
 ///
-/// The sandboxee shares init's memory on its own stack until its exec. Nothing is copied, so
-/// the cost does not grow with the host's memory (init is itself a copy of the host), and init's
-/// memory is not touched except that stack and the plan's words below. Init does not sleep
-/// through that time as a vfork's parent would: a fresh init detaches the host root beside the
-/// sandboxee's steps (the capability limits among them), so the kernel's grace period for it is
-/// off the way, and the sandboxee waits for that before its first path lookup
-/// ([`Plan::host_root_detach`]). Init then waits for the word the kernel clears at the
-/// sandboxee's exec or exit ([`Plan::sandboxee_before_exec`]). In between, both use system calls
-/// that leave `errno`, which they share, alone ([`super::raw`]). Without `CLONE_SIGHAND` the
-/// sandboxee gets a copy of init's signal actions and mask, which init reset first thing, so it
-/// starts with every action at its default and nothing blocked.
+/// The sandboxee shares init's memory on its own stack until its exec. Nothing is copied, so the
+/// cost does not grow with the host's memory (init is itself a copy of the host), and init's memory
+/// is not touched except that stack and the plan's words below. Init does not sleep through that
+/// time as a vfork's parent would: a fresh init detaches the host root beside the sandboxee's steps
+/// (the capability limits among them), so the kernel's grace period for it is off the way, and the
+/// sandboxee waits for that before its first path lookup ([`Plan::host_root_detach`]). Init then
+/// waits for the word the kernel clears at the sandboxee's exec or exit
+/// ([`Plan::sandboxee_before_exec`]). In between, init makes only system calls that leave `errno`,
+/// which the two share, alone ([`super::raw`]), so that the sandboxee may go through libc. Without
+/// `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and mask, which init reset
+/// first thing, so it starts with every action at its default and nothing blocked.
 pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, Failure> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: arg is the plan init passed below; init waits until this process execs or
@@ -336,9 +339,9 @@ pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, F
     plan.sandboxee_before_exec.store(1, Ordering::Relaxed);
     let flags = libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD;
     // SAFETY: the stack is a live mapping reserved for this child alone, with a guard page;
-    // the child only makes raw system calls on the plan, which init changes only through its
-    // atomic words; the word the kernel clears lives in the plan, which outlives the child's
-    // use of this memory (init waits for it below).
+    // the child reads the plan, which init changes only through its atomic words, and
+    // allocates nothing; the word the kernel clears lives in the plan, which outlives the
+    // child's use of this memory (init waits for it below).
     let pid = unsafe {
         libc::clone(
             entry,

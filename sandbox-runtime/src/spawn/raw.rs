@@ -5,7 +5,8 @@
 //! share the thread the host cloned from, so its `errno` too: a failure in one could change the
 //! error the other is about to report. These calls return the error instead (`-errno`) and
 //! touch no memory but what they are given. On targets without an implementation here they go
-//! through libc (the race then only affects which error a failed step names).
+//! through libc: the race can then change which error a failed call returns, never whether it
+//! failed.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -81,6 +82,18 @@ fn error(r: isize) -> i32 {
         -r as i32
     } else {
         0
+    }
+}
+
+/// `prctl(option, arg2)` with the other arguments 0: its result, or the errno.
+pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<usize, i32> {
+    // SAFETY: prctl with integer arguments only; callers pass options whose second argument is
+    // an integer (securebits, capability numbers, the ambient set's operation).
+    let r = unsafe { syscall5(libc::SYS_prctl, option as usize, arg2 as usize, 0, 0, 0) };
+    if r < 0 {
+        Err(error(r))
+    } else {
+        Ok(r as usize)
     }
 }
 

@@ -2,8 +2,8 @@
 //! signal, standard streams and passed descriptors, close everything else, the capability
 //! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes;
 //! then a wait for init's detach of the host root (done beside the steps so far), chdir, open
-//! the program, rlimits, empty the capability sets, no_new_privs, and the seccomp filter last,
-//! then `execveat` of the opened program with the runtime's magic.
+//! the program, rlimits, empty the capability sets, no_new_privs, the hello to the monitor, and
+//! the seccomp filter last, then `execveat` of the opened program with the runtime's magic.
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
 //! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
@@ -40,21 +40,29 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     }
     capabilities::check_limited()?;
     let notify = plan.parts.filter.as_ref().is_some_and(|f| f.notify);
-    let mut installed = None;
-    if notify {
-        let pipes = exec_pipes(plan)?;
-        *channel = pipes.exec;
-        installed = Some(pipes.installed);
-    }
+    let pipes = if notify { Some(exec_pipes()?) } else { None };
     // Before the first path lookup: `..` from the new root would reach the host root stacked
     // on it until the detach.
     host_root_detached(plan)?;
     chdir(plan)?;
     let exe = find_program(plan)?;
+    // Predicted before the rlimits: a limit on open files that leaves the listener no
+    // descriptor then fails the install itself, which names it.
+    let pipes = pipes.map(with_listener).transpose()?;
     rlimits(plan)?;
     capabilities::drop_all()?;
     no_new_privs()?;
     if let Some(filter) = &plan.parts.filter {
+        // The hello right before the install: the monitor first looks for the listener on a
+        // timer the hello starts (see `crate::monitor`).
+        let installed = match pipes {
+            Some(p) => {
+                let (exec, installed) = hello(plan, p)?;
+                *channel = exec;
+                Some(installed)
+            }
+            None => None,
+        };
         install_filter(filter)?;
         if let Some(fd) = installed {
             // The monitor's end hangs up: the listener exists, take it now. A policy that
@@ -166,76 +174,74 @@ fn find_program(plan: &Plan) -> Result<libc::c_int, Failure> {
     })
 }
 
-/// The write ends of the sandboxee's two pipes to the monitor (this process holds the only
-/// write end of each, close-on-exec).
+/// The sandboxee's two pipes to the monitor (this process holds the only write end of each,
+/// close-on-exec).
 struct Pipes {
     /// Failures; hangs up at the exec.
-    exec: libc::c_int,
+    exec: [libc::c_int; 2],
     /// Closed as soon as the filter is installed: the moment the monitor can take the listener.
-    installed: libc::c_int,
+    installed: [libc::c_int; 2],
 }
 
-/// Creates the exec and installed pipes and sends their read ends to the parent, with the
-/// number the seccomp listener will get (see [`predict_listener`]).
-fn exec_pipes(plan: &Plan) -> Result<Pipes, Failure> {
-    let mut exec = [0 as libc::c_int; 2];
-    let mut installed = [0 as libc::c_int; 2];
-    for p in [&mut exec, &mut installed] {
+/// Creates the exec and installed pipes, beside init's detach; [`hello`] sends them.
+fn exec_pipes() -> Result<Pipes, Failure> {
+    let mut exec = [-1 as libc::c_int; 2];
+    let mut installed = [-1 as libc::c_int; 2];
+    let made = [&mut exec, &mut installed].into_iter().try_for_each(|p| {
         // SAFETY: p is a live array of two ints.
         let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
-        sys::check(r.into(), Step::ExecPipe)?;
-    }
-    let listener = predict_listener([exec[0], installed[0]]);
-    let hello = Report {
-        kind: kind::HELLO,
-        value: listener.unwrap_or(-1),
-        ..Report::default()
-    };
-    let sent = listener.and_then(|_| {
-        let r = sys::send_report_with_fds(plan.report_fd, hello, [exec[0], installed[0]]);
-        sys::check(r, Step::ExecPipe)
+        sys::check(r.into(), Step::ExecPipe).map(drop)
     });
-    // SAFETY: both read ends are ours; the parent has its own copies now (if sent).
-    unsafe {
-        libc::close(exec[0]);
-        libc::close(installed[0]);
+    if let Err(f) = made {
+        for fd in exec.into_iter().chain(installed).filter(|fd| *fd >= 0) {
+            // SAFETY: fd is one of the pipes just made here.
+            unsafe { libc::close(fd) };
+        }
+        return Err(f);
     }
-    sent?;
-    Ok(Pipes {
-        exec: exec[1],
-        installed: installed[1],
-    })
+    Ok(Pipes { exec, installed })
 }
 
-/// The descriptor `seccomp(NEW_LISTENER)` will allocate. This process is single-threaded and
-/// opens one descriptor between here and the filter's install, the program ([`find_program`]),
-/// which takes the lowest free one once `read_ends` (about to be sent and closed) are closed;
-/// the listener takes the next. So it is the second lowest of the two lowest free now and the
-/// two read ends.
-fn predict_listener(read_ends: [libc::c_int; 2]) -> Result<libc::c_int, Failure> {
-    let mut lowest = [0; 2];
-    for (i, slot) in lowest.iter_mut().enumerate() {
-        // SAFETY: fcntl with integer arguments; the first copy stays open for the second to
-        // land above it.
-        let n = unsafe { libc::fcntl(read_ends[0], libc::F_DUPFD, 0) };
-        if n < 0 {
-            let f = Failure::errno(Step::PredictListener);
-            if i == 1 {
-                // SAFETY: lowest[0] was just created by us.
-                unsafe { libc::close(lowest[0]) };
-            }
-            return Err(f);
-        }
-        *slot = n;
-    }
-    // SAFETY: both were just created by us.
+/// The pipes, and the number the seccomp listener will get ([`predict_listener`]).
+fn with_listener(p: Pipes) -> Result<(Pipes, libc::c_int), Failure> {
+    let listener = predict_listener([p.exec[0], p.installed[0]])?;
+    Ok((p, listener))
+}
+
+/// Sends the pipes' read ends to the parent with the listener's number, closes them here, and
+/// returns the write ends of the exec and installed pipes.
+fn hello(
+    plan: &Plan,
+    (p, listener): (Pipes, libc::c_int),
+) -> Result<(libc::c_int, libc::c_int), Failure> {
+    let read_ends = [p.exec[0], p.installed[0]];
+    let hello = Report {
+        kind: kind::HELLO,
+        value: listener,
+        ..Report::default()
+    };
+    let r = sys::send_report_with_fds(plan.report_fd, hello, read_ends);
+    let sent = sys::check(r, Step::ExecPipe);
+    // SAFETY: both read ends are ours; the parent has its own copies now (if sent).
     unsafe {
-        libc::close(lowest[0]);
-        libc::close(lowest[1]);
+        libc::close(read_ends[0]);
+        libc::close(read_ends[1]);
     }
-    let mut free = [lowest[0], lowest[1], read_ends[0], read_ends[1]];
-    free.sort_unstable();
-    Ok(free[1])
+    sent?;
+    Ok((p.exec[1], p.installed[1]))
+}
+
+/// The descriptor `seccomp(NEW_LISTENER)` will allocate: the lowest free one once `read_ends`
+/// (to be sent and closed by [`hello`]) are closed. This process is single-threaded and opens
+/// nothing between here and the filter's install, so that is the lowest of what is free now
+/// and the two read ends.
+fn predict_listener(read_ends: [libc::c_int; 2]) -> Result<libc::c_int, Failure> {
+    // SAFETY: fcntl with integer arguments.
+    let n = unsafe { libc::fcntl(read_ends[0], libc::F_DUPFD, 0) };
+    sys::check(n.into(), Step::PredictListener)?;
+    // SAFETY: n was just created by us.
+    unsafe { libc::close(n) };
+    Ok(n.min(read_ends[0]).min(read_ends[1]))
 }
 
 fn rlimits(plan: &Plan) -> Result<(), Failure> {

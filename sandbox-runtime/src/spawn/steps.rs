@@ -31,8 +31,8 @@ pub(crate) enum Step {
     PivotToNewRoot,
     DetachOldRoot,
     ForkSandboxee,
-    // In the sandboxee (pid 2), before the exec; the capability limits are set in a spare's
-    // init instead, before it forks the sandboxee.
+    // In the sandboxee (pid 2), before the exec. A spare's init sets the capability limits
+    // instead, ahead of its request (a failure there leaves no spare to serve it).
     NewSession,
     SandboxeeDeathSignal,
     Stdio,
@@ -43,9 +43,9 @@ pub(crate) enum Step {
     AmbientCaps,
     InheritedLimits,
     ExecPipe,
-    PredictListener,
     Chdir,
     FindProgram,
+    PredictListener,
     Rlimit,
     DropCaps,
     NoNewPrivs,
@@ -84,9 +84,9 @@ impl Step {
         Step::AmbientCaps,
         Step::InheritedLimits,
         Step::ExecPipe,
-        Step::PredictListener,
         Step::Chdir,
         Step::FindProgram,
+        Step::PredictListener,
         Step::Rlimit,
         Step::DropCaps,
         Step::NoNewPrivs,
@@ -121,6 +121,17 @@ impl Failure {
             index,
             errno: crate::spawn::sys::errno(),
         }
+    }
+
+    /// A failure of item `index` of `step` with `errno`.
+    pub(crate) fn with(step: Step, index: u32, errno: i32) -> Self {
+        Failure { step, index, errno }
+    }
+
+    /// `Ok` for a call made without libc that succeeded, else the failure of item `index` of
+    /// `step` with the errno it returned (see [`crate::spawn::raw`]).
+    pub(crate) fn check_raw<T>(r: Result<T, i32>, step: Step, index: u32) -> Result<T, Failure> {
+        r.map_err(|errno| Failure::with(step, index, errno))
     }
 }
 
