@@ -10,13 +10,18 @@ use std::time::Duration;
 #[test]
 fn the_program_starts_only_once_the_host_root_is_detached() {
     test_hooks::slow_host_root_detach();
-    let out = common::command("/bin/cat")
-        .arg("/proc/self/mountinfo")
+    // The mount table, then how long after init's start (in clock ticks, field 22 of its stat)
+    // the program runs, both as the program sees them.
+    let script = "cat /proc/self/mountinfo; echo --; \
+         echo $(cut -d' ' -f1 /proc/uptime) $(cut -d' ' -f22 /proc/1/stat) $(getconf CLK_TCK)";
+    let out = common::command("/bin/sh")
+        .args(["-c", script])
         .policy(&common::permissive())
         .output()
         .unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
-    let mountinfo = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (mountinfo, times) = text.split_once("--\n").unwrap();
     // Field 5 is the mount point: the new root once; the host root stacked on it would be a
     // second, with the host's own mounts under it.
     let roots = mountinfo
@@ -30,11 +35,23 @@ fn the_program_starts_only_once_the_host_root_is_detached() {
             .any(|l| l.split(' ').nth(4) == Some("/sys")),
         "{mountinfo}"
     );
-    // The program waited for the slowed detach.
+    // The run took the slowed detach's time; init sleeps it itself, so this alone holds
+    // whatever the sandboxee does.
     assert!(
         out.outcome.wall_time >= Duration::from_millis(100),
         "{}",
         out.outcome
+    );
+    // The program itself ran only after it: a sandboxee that did not wait would exec within
+    // milliseconds of init's start.
+    let t: Vec<f64> = times
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let since_init = t[0] - t[1] / t[2];
+    assert!(
+        since_init >= 0.09,
+        "the program ran {since_init} s after init started"
     );
 }
 
