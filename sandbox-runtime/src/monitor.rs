@@ -140,36 +140,63 @@ pub(crate) struct Aftermath {
 impl Drop for Aftermath {
     fn drop(&mut self) {
         if let Some((pid, pidfd)) = &self.init {
-            reap_by_pidfd(*pid, pidfd);
+            let _ = reap_by_pidfd(*pid, pidfd);
         }
     }
 }
 
-/// Reaps child `pid` through its `pidfd`, retrying when a signal interrupts the wait. By the
-/// pidfd, not the pid: between the outcome and this, a host that reaps any child
-/// (`waitpid(-1)`) could have reaped init, and its pid could be another child's by now. By the
-/// pid on a kernel without `P_PIDFD` (before 5.4).
-fn reap_by_pidfd(pid: libc::pid_t, pidfd: &OwnedFd) {
-    // SAFETY: siginfo_t is plain old data; zero is a valid value for it.
+/// Reaps child `pid` through its `pidfd`, retrying when a signal interrupts the wait, and
+/// returns its wait status and usage (`None` if it could not be reaped). By the pidfd, not
+/// the pid: a host that reaps any child (`waitpid(-1)`) could have reaped init, and its pid
+/// could be another child's by now. By the pid on a kernel without `P_PIDFD` (before 5.4).
+fn reap_by_pidfd(pid: libc::pid_t, pidfd: &OwnedFd) -> Option<(i32, libc::rusage)> {
+    // SAFETY: siginfo_t and rusage are plain old data; zero is a valid value for them.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        // SAFETY: a live pidfd of ours and a live siginfo_t; no rusage.
+        // SAFETY: a live pidfd of ours, a live siginfo_t and rusage (the system call, unlike
+        // libc's waitid, fills a rusage too).
         let r = unsafe {
-            libc::waitid(
+            libc::syscall(
+                libc::SYS_waitid,
                 libc::P_PIDFD,
-                pidfd.as_raw_fd() as libc::id_t,
-                &mut info,
+                pidfd.as_raw_fd(),
+                &mut info as *mut libc::siginfo_t,
                 libc::WEXITED | libc::__WALL,
+                &mut ru as *mut libc::rusage,
             )
         };
         if r == 0 {
-            return;
+            return Some((wait_status(&info), ru));
         }
         match io::Error::last_os_error().raw_os_error() {
             Some(libc::EINTR) => continue,
-            Some(libc::EINVAL) => return crate::spawn::reap_quietly(pid),
-            _ => return,
+            Some(libc::EINVAL) => break,
+            _ => return None,
         }
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: pid is our child; status and ru are live.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::__WALL, &mut ru) };
+        if r == pid {
+            return Some((status, ru));
+        }
+        if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+}
+
+/// The wait status (as `wait4` gives it) that `waitid`'s `info` describes.
+fn wait_status(info: &libc::siginfo_t) -> i32 {
+    // SAFETY: waitid filled si_status for the child it reaped.
+    let s = unsafe { info.si_status() };
+    match info.si_code {
+        libc::CLD_EXITED => (s & 0xff) << 8,
+        libc::CLD_DUMPED => (s & 0x7f) | 0x80,
+        _ => s & 0x7f, // CLD_KILLED
     }
 }
 
@@ -666,24 +693,19 @@ impl Monitor {
 
     /// Decides the status, from init's report of the end or, without one, by reaping init.
     fn finish(mut self, st: State) -> (Outcome, Aftermath) {
-        let mut status = 0;
-        let (reaped, cpu_time, max_rss_kb) = match st.reported_end {
-            Some(end) => (false, Duration::from_micros(end.cpu_us), end.max_rss_kb),
+        // Init's own status, when it was reaped here (no report of the end came).
+        let (init_status, cpu_time, max_rss_kb) = match st.reported_end {
+            Some(end) => (None, Duration::from_micros(end.cpu_us), end.max_rss_kb),
             None => {
-                // SAFETY: rusage is plain old data.
-                let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-                let reaped = loop {
-                    // SAFETY: pid1 is our child; status and ru are live.
-                    let r = unsafe { libc::wait4(self.pid1, &mut status, 0, &mut ru) };
-                    if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                        break r == self.pid1;
-                    }
-                };
+                let reaped = reap_by_pidfd(self.pid1, &self.pidfd);
                 let tv = |t: libc::timeval| {
                     Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
                 };
-                let cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
-                (reaped, cpu, u64::try_from(ru.ru_maxrss).unwrap_or(0))
+                let (cpu, rss) = reaped.map_or((Duration::ZERO, 0), |(_, ru)| {
+                    let cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
+                    (cpu, u64::try_from(ru.ru_maxrss).unwrap_or(0))
+                });
+                (reaped.map(|(status, _)| status), cpu, rss)
             }
         };
         let wall_time = self.start.elapsed();
@@ -718,12 +740,15 @@ impl Monitor {
             // The kernel's OOM killer took init too (a v2 group kills as one): the SIGKILL it
             // sent the program, as when it takes the program alone.
             Status::Signaled(libc::SIGKILL)
-        } else if killed || (reaped && libc::WIFSIGNALED(status)) {
+        } else if killed || init_status.is_some_and(|s| libc::WIFSIGNALED(s)) {
             Status::Killed
         } else {
+            let how = init_status.map_or("could not be reaped".into(), |s| {
+                format!("ended (wait status {s:#x})")
+            });
             Status::SetupError(SetupError::other(
                 "run the sandbox's init",
-                format!("it ended (wait status {status:#x}) without a report"),
+                format!("it {how} without a report"),
             ))
         };
         let memory_peak_kb = self
