@@ -199,9 +199,9 @@ impl ExecCheck {
         let is = |i: usize, code: u16, k: u32| prog[i].code == code && prog[i].k == k;
         let ld = bpf::BPF_LD | bpf::BPF_W | bpf::BPF_ABS;
         let jeq = bpf::BPF_JMP | bpf::BPF_JEQ | bpf::BPF_K;
-        let laid_out = is(high_load, ld, ARG5_HIGH)
+        let laid_out = is(high_load, ld, bpf::data::arg_hi(5))
             && is(high, jeq, (MAGIC >> 32) as u32)
-            && is(low_load, ld, ARG5_LOW)
+            && is(low_load, ld, bpf::data::arg_lo(5))
             && is(low, jeq, MAGIC as u32)
             && preds[high] == [(high_load, false)]
             && preds[low] == [(low_load, false)];
@@ -215,10 +215,6 @@ impl ExecCheck {
         prog[self.low].k = secret as u32;
     }
 }
-
-/// Offsets of the sixth argument's words in `seccomp_data` (little-endian: low word first).
-const ARG5_LOW: u32 = 16 + 5 * 8;
-const ARG5_HIGH: u32 = ARG5_LOW + 4;
 
 /// For each instruction, the instructions that lead to it, with whether by a jump's true
 /// branch (`true`) or otherwise (a false branch, an unconditional jump or falling through).
@@ -520,14 +516,13 @@ mod tests {
             .filter
             .to_vec();
         let check = ExecCheck::find(&prog).expect("found");
-        // A second way into the low word's compare.
+        // A second way into the low word's load (and so its compare): a jump inserted first
+        // lands on it. Every jump is relative, so the insertion only moved the program by one
+        // and added the extra way in.
         let mut other = prog.clone();
         other.insert(0, SockFilter::jump(bpf::BPF_JMP | bpf::BPF_JA, 0, 0, 0));
         other[0].k = (check.low - 1) as u32;
-        let shifted: Vec<SockFilter> = other;
-        // Every jump is relative, so the insertion only moved the program by one and added
-        // the extra way in.
-        assert!(ExecCheck::find(&shifted).is_none());
+        assert!(ExecCheck::find(&other).is_none());
         // The compared value is not the magic.
         let mut wrong = prog.clone();
         wrong[check.high].k ^= 1;

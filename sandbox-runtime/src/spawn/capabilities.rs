@@ -8,10 +8,9 @@
 //! come between init's pivot and that detach. Every process of the sandbox but init descends
 //! from the sandboxee, so either way all of them have the limits; init never execs, so a full
 //! bounding set of its own grants it nothing. [`super::plan::Plan::capabilities_limited`] says
-//! which way it goes. The sandboxee then checks them ([`check_limited`]) and empties its own
-//! sets ([`drop_all`]).
+//! which way it goes. A sandboxee that inherited them checks them ([`check_limited`]); every
+//! sandboxee then empties its own sets ([`drop_all`]).
 
-use super::raw;
 use super::steps::{Failure, Step};
 use super::sys;
 use std::sync::OnceLock;
@@ -44,41 +43,53 @@ pub(crate) fn prepare() {
 /// process in it can raise an ambient one. The caller keeps its effective capabilities (the
 /// bounding set only caps what an exec grants). Each of the forty-odd bounding-set drops copies
 /// the credentials (about 1.4 µs each on the test machine), which is why it matters where this
-/// runs. Without libc ([`super::raw`]): the sandboxee calls it while init runs, and each call's
-/// error comes back with it, never through an `errno` init might write. Every capability up to
-/// the kernel's last is dropped, and any failure is one; only where the last is not known
-/// does the first capability the kernel refuses as unknown end the drops.
+/// runs. Every capability up to the kernel's last is dropped, and any failure is one; only
+/// where the last is not known does the first capability the kernel refuses as unknown end
+/// the drops.
 pub(crate) fn limit() -> Result<(), Failure> {
-    let securebits = raw::prctl(libc::PR_SET_SECUREBITS, SECUREBITS as libc::c_ulong);
-    Failure::check_raw(securebits, Step::Securebits, 0)?;
+    let r = prctl(libc::PR_SET_SECUREBITS, SECUREBITS as libc::c_ulong);
+    sys::check(r, Step::Securebits)?;
     let last = LAST_CAP.get().copied().flatten();
     for cap in 0..=last.unwrap_or(63) {
-        match raw::prctl(libc::PR_CAPBSET_DROP, cap.into()) {
-            Ok(_) => {}
-            Err(libc::EINVAL) if last.is_none() => break, // past the last this kernel knows
-            Err(errno) => return Err(Failure::with(Step::BoundingSet, cap, errno)),
+        if prctl(libc::PR_CAPBSET_DROP, cap.into()) < 0 {
+            if last.is_none() && sys::errno() == libc::EINVAL {
+                break; // past the last capability this kernel knows
+            }
+            return Err(Failure::at(Step::BoundingSet, cap));
         }
     }
-    let clear = libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong;
-    let ambient = raw::prctl(libc::PR_CAP_AMBIENT, clear);
-    Failure::check_raw(ambient, Step::AmbientCaps, 0)?;
+    let r = prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+    );
+    sys::check(r, Step::AmbientCaps)?;
     Ok(())
 }
 
 /// Checks that the calling process has the limits [`limit`] sets: securebits as it locks them,
 /// and the bounding set without capability 0 nor the kernel's last. A few reads and no
-/// credential copy; a sandboxee started on a path that skipped [`limit`] fails here instead of
-/// running its program with a full bounding set. Without libc, as [`limit`].
+/// credential copy; a sandboxee that inherited the limits (from a spare's init) fails here
+/// instead of running its program with a full bounding set if they did not come with it.
 pub(crate) fn check_limited() -> Result<(), Failure> {
-    let bits = raw::prctl(libc::PR_GET_SECUREBITS, 0);
     let last = LAST_CAP.get().copied().flatten().unwrap_or(0);
     let held = [0, last]
         .into_iter()
-        .any(|cap| raw::prctl(libc::PR_CAPBSET_READ, cap.into()) != Ok(0));
-    if bits != Ok(SECUREBITS as usize) || held {
-        return Err(Failure::with(Step::InheritedLimits, 0, libc::EPERM));
+        .any(|cap| prctl(libc::PR_CAPBSET_READ, cap.into()) != 0);
+    if prctl(libc::PR_GET_SECUREBITS, 0) != libc::c_long::from(SECUREBITS) || held {
+        return Err(Failure {
+            step: Step::InheritedLimits,
+            index: 0,
+            errno: libc::EPERM,
+        });
     }
     Ok(())
+}
+
+/// `prctl(option, arg2)` with the other arguments 0.
+fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> libc::c_long {
+    // SAFETY: prctl with integer arguments; the options used here take an integer second
+    // argument (securebits, a capability number, the ambient set's operation).
+    libc::c_long::from(unsafe { libc::prctl(option, arg2, 0, 0, 0) })
 }
 
 /// Empties the calling process's effective, permitted and inheritable sets (the bounding and

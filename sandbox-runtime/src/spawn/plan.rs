@@ -45,7 +45,7 @@ pub(crate) struct Plan {
     pub sandboxee_before_exec: AtomicU32,
     /// The detach of the host root, which init runs beside the sandboxee's steps:
     /// [`DETACH_PENDING`] until done, then 0 or its errno. The sandboxee waits for it before
-    /// its exec.
+    /// its first path lookup.
     pub host_root_detach: AtomicU32,
     /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
     /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.

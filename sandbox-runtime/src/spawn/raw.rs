@@ -85,18 +85,6 @@ fn error(r: isize) -> i32 {
     }
 }
 
-/// `prctl(option, arg2)` with the other arguments 0: its result, or the errno.
-pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<usize, i32> {
-    // SAFETY: prctl with integer arguments only; callers pass options whose second argument is
-    // an integer (securebits, capability numbers, the ambient set's operation).
-    let r = unsafe { syscall5(libc::SYS_prctl, option as usize, arg2 as usize, 0, 0, 0) };
-    if r < 0 {
-        Err(error(r))
-    } else {
-        Ok(r as usize)
-    }
-}
-
 /// `umount2(path, MNT_DETACH)`: 0, or the errno.
 pub(crate) fn detach(path: &CStr) -> i32 {
     // SAFETY: path is NUL-terminated; the flag is an integer.

@@ -3,7 +3,8 @@
 //! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes;
 //! then a wait for init's detach of the host root (done beside the steps so far), chdir, open
 //! the program, rlimits, empty the capability sets, no_new_privs, the hello to the monitor, and
-//! the seccomp filter last, then `execveat` of the opened program with the runtime's magic.
+//! the seccomp filter last, then `execveat` of the opened program with the exec check's
+//! argument (see [`crate::seccomp::PreparedFilter::exec_arg`]).
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
 //! filter is in place, the exec, or on its failure a report and `exit_group`) passes the
@@ -35,12 +36,13 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     stdio(plan)?;
     pass_fds(plan)?;
     close_fds(plan)?;
-    if !plan.capabilities_limited.load(Ordering::Relaxed) {
+    if plan.capabilities_limited.load(Ordering::Relaxed) {
+        capabilities::check_limited()?;
+    } else {
         capabilities::limit()?;
     }
-    capabilities::check_limited()?;
     let notify = plan.parts.filter.as_ref().is_some_and(|f| f.notify);
-    let pipes = if notify { Some(exec_pipes()?) } else { None };
+    let mut pipes = if notify { Some(exec_pipes()?) } else { None };
     // Before the first path lookup: `..` from the new root would reach the host root stacked
     // on it until the detach.
     host_root_detached(plan)?;
@@ -48,23 +50,21 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     let exe = find_program(plan)?;
     // Predicted before the rlimits: a limit on open files that leaves the listener no
     // descriptor then fails the install itself, which names it.
-    let pipes = pipes.map(with_listener).transpose()?;
+    if let Some(p) = &mut pipes {
+        p.listener = predict_listener([p.exec[0], p.installed[0]])?;
+    }
     rlimits(plan)?;
     capabilities::drop_all()?;
     no_new_privs()?;
     if let Some(filter) = &plan.parts.filter {
         // The hello right before the install: the monitor first looks for the listener on a
         // timer the hello starts (see `crate::monitor`).
-        let installed = match pipes {
-            Some(p) => {
-                let (exec, installed) = hello(plan, p)?;
-                *channel = exec;
-                Some(installed)
-            }
-            None => None,
-        };
+        let installed = pipes.map(|p| hello(plan, p)).transpose()?;
+        if let Some((exec, _)) = installed {
+            *channel = exec;
+        }
         install_filter(filter)?;
-        if let Some(fd) = installed {
+        if let Some((_, fd)) = installed {
             // The monitor's end hangs up: the listener exists, take it now. A policy that
             // sends `close` to the monitor holds this until the monitor's next look.
             // SAFETY: fd is the only write end of the installed pipe, ours.
@@ -175,49 +175,40 @@ fn find_program(plan: &Plan) -> Result<libc::c_int, Failure> {
 }
 
 /// The sandboxee's two pipes to the monitor (this process holds the only write end of each,
-/// close-on-exec).
+/// close-on-exec), and the number its seccomp listener will get.
 struct Pipes {
     /// Failures; hangs up at the exec.
     exec: [libc::c_int; 2],
     /// Closed as soon as the filter is installed: the moment the monitor can take the listener.
     installed: [libc::c_int; 2],
+    /// See [`predict_listener`]; set once the program is open.
+    listener: libc::c_int,
 }
 
-/// Creates the exec and installed pipes, beside init's detach; [`hello`] sends them.
+/// Creates the exec and installed pipes, beside init's detach; [`hello`] sends them. A failure
+/// ends this process, which closes whatever was made.
 fn exec_pipes() -> Result<Pipes, Failure> {
-    let mut exec = [-1 as libc::c_int; 2];
-    let mut installed = [-1 as libc::c_int; 2];
-    let made = [&mut exec, &mut installed].into_iter().try_for_each(|p| {
+    let mut exec = [0 as libc::c_int; 2];
+    let mut installed = [0 as libc::c_int; 2];
+    for p in [&mut exec, &mut installed] {
         // SAFETY: p is a live array of two ints.
         let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
-        sys::check(r.into(), Step::ExecPipe).map(drop)
-    });
-    if let Err(f) = made {
-        for fd in exec.into_iter().chain(installed).filter(|fd| *fd >= 0) {
-            // SAFETY: fd is one of the pipes just made here.
-            unsafe { libc::close(fd) };
-        }
-        return Err(f);
+        sys::check(r.into(), Step::ExecPipe)?;
     }
-    Ok(Pipes { exec, installed })
-}
-
-/// The pipes, and the number the seccomp listener will get ([`predict_listener`]).
-fn with_listener(p: Pipes) -> Result<(Pipes, libc::c_int), Failure> {
-    let listener = predict_listener([p.exec[0], p.installed[0]])?;
-    Ok((p, listener))
+    Ok(Pipes {
+        exec,
+        installed,
+        listener: -1,
+    })
 }
 
 /// Sends the pipes' read ends to the parent with the listener's number, closes them here, and
 /// returns the write ends of the exec and installed pipes.
-fn hello(
-    plan: &Plan,
-    (p, listener): (Pipes, libc::c_int),
-) -> Result<(libc::c_int, libc::c_int), Failure> {
+fn hello(plan: &Plan, p: Pipes) -> Result<(libc::c_int, libc::c_int), Failure> {
     let read_ends = [p.exec[0], p.installed[0]];
     let hello = Report {
         kind: kind::HELLO,
-        value: listener,
+        value: p.listener,
         ..Report::default()
     };
     let r = sys::send_report_with_fds(plan.report_fd, hello, read_ends);

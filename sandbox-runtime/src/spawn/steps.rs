@@ -122,17 +122,6 @@ impl Failure {
             errno: crate::spawn::sys::errno(),
         }
     }
-
-    /// A failure of item `index` of `step` with `errno`.
-    pub(crate) fn with(step: Step, index: u32, errno: i32) -> Self {
-        Failure { step, index, errno }
-    }
-
-    /// `Ok` for a call made without libc that succeeded, else the failure of item `index` of
-    /// `step` with the errno it returned (see [`crate::spawn::raw`]).
-    pub(crate) fn check_raw<T>(r: Result<T, i32>, step: Step, index: u32) -> Result<T, Failure> {
-        r.map_err(|errno| Failure::with(step, index, errno))
-    }
 }
 
 /// The message kinds of the report channels.
