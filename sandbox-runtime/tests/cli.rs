@@ -1039,3 +1039,38 @@ fn a_bad_limit_names_its_option() {
         assert!(!stderr(&out).contains('_'), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// The command waits for its sandbox's init before it exits, and for nothing else: exec'd by a
+/// process that had a child, it inherits that child, and must not wait for it.
+#[test]
+fn run_does_not_wait_for_children_it_inherited() {
+    let s = ScratchDir::new("inherited");
+    let policy = s.write(
+        "true.policy",
+        "default kill;\nuse dynamic_startup, malloc, exit;\n",
+    );
+    let script = format!(
+        "sleep 20 >/dev/null 2>&1 & echo $! >&2; exec {} run --policy {policy} -- /bin/true",
+        env!("CARGO_BIN_EXE_sandbox")
+    );
+    let begun = std::time::Instant::now();
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let took = begun.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Some(sleep) = stderr
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse::<i32>().ok())
+    {
+        // SAFETY: kill with integer arguments; the sleep is an orphan by now.
+        unsafe { libc::kill(sleep, libc::SIGKILL) };
+    }
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "the command waited {took:?} for a child it did not start"
+    );
+}

@@ -4,6 +4,7 @@
 mod check;
 mod compile;
 mod console;
+mod exiting_init;
 mod explain;
 mod interrupt;
 mod learn;
@@ -65,25 +66,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::main(args),
         Command::Compile(args) => compile::main(args),
     };
-    if runs_a_sandbox {
-        reap_what_is_left();
-    }
+    exiting_init::wait();
     code
-}
-
-/// Waits for the sandbox's init, which may still be exiting when the outcome comes (see
-/// `SandboxCommand::status`), so that the command leaves no orphan for its parent's reaper: a
-/// container whose first process reaps nothing would keep one per run. The command has no
-/// other children; the runtime's own reaping of the same init then finds it gone.
-fn reap_what_is_left() {
-    loop {
-        // SAFETY: no status or rusage asked for.
-        let r =
-            unsafe { libc::wait4(-1, std::ptr::null_mut(), libc::__WALL, std::ptr::null_mut()) };
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return; // ECHILD: nothing left
-        }
-    }
 }
 
 /// Prints what clap has to say instead of running a command (`--help`, `--version` on standard

@@ -332,10 +332,12 @@ pub fn start(
     let program = find_program(&command[0])?;
     let mut cmd = build(sandbox, command, &program).map_err(StartError::BadOption)?;
     configure(&mut cmd)?;
-    cmd.spawn().map_err(|e| match e {
+    let child = cmd.spawn().map_err(|e| match e {
         SpawnError::Limit(e) => StartError::BadOption(limit_message(e)),
         e => e.into(),
-    })
+    })?;
+    crate::exiting_init::remember(child.id());
+    Ok(child)
 }
 
 /// Prints a non-exit outcome and maps it to the exit status.
