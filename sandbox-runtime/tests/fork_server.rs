@@ -265,9 +265,11 @@ fn a_forked_child_of_the_host_clones_directly() {
     );
     let mut init = String::new();
     std::io::Read::read_to_string(&mut r, &mut init).unwrap();
-    // The child's sandbox was the child's own, not left to this process. (Its init may still
-    // be exiting when the outcome comes, and the child left at once: an orphan then, reaped
-    // by whoever reaps orphans here.)
+    // The child's sandbox was the child's own, not left to this process: an init the server
+    // cloned would be this process's child (the server clones with CLONE_PARENT), which the
+    // forked child could not reap. (The child's own init may still be exiting when the
+    // outcome comes, and the child left at once: an orphan then, reaped by whoever reaps
+    // orphans here, never this process.)
     assert!(
         !common::children().contains(&init.trim().to_string()),
         "init {} of the forked child's sandbox is left to this process",
