@@ -91,11 +91,13 @@ impl OutputFile {
         })
     }
 
-    /// Whether `path` names one of the caller's own streams (`/dev/stdout`, `/dev/fd/N`, ...) or
-    /// anything else under `/dev` (but `/dev/shm`) or `/proc`: never a file made beside others.
+    /// Whether `path` lies under `/dev` (but `/dev/shm`, where files are made) or `/proc`,
+    /// whose entries are the system's own, the caller's streams among them (`/dev/stdout`,
+    /// `/dev/fd/N`, ...): never a file made beside others, and a link there (`/dev/stdin`) must
+    /// not be replaced by a file.
     pub fn is_system_path(path: &Path) -> bool {
-        // The streams are all under `/dev` or `/proc`.
-        system_entry(path)
+        let clean: PathBuf = path.components().collect();
+        (clean.starts_with("/dev") && !clean.starts_with("/dev/shm")) || clean.starts_with("/proc")
     }
 
     /// The path as given.
@@ -190,7 +192,7 @@ impl OutputFile {
 
 /// Opens the directory of the file `path` names and looks at what is at the name there (not
 /// following a link): a FIFO or a character device is a stream ([`open_node`]); a regular file,
-/// a link or nothing is a file to replace, but not under `/dev` or `/proc` ([`system_entry`]);
+/// a link or nothing is a file to replace, but not under `/dev` or `/proc` ([`OutputFile::is_system_path`]);
 /// so is a directory with [`AtDirectory::FailAtWrite`] (its rename fails at the write), while
 /// [`AtDirectory::Refuse`] refuses it; anything else is refused.
 fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Target> {
@@ -220,7 +222,9 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
         Some(libc::S_IFDIR) if at_directory == AtDirectory::Refuse => {
             Err(io::Error::other("it is a directory; name a file"))
         }
-        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None if system_entry(path) => {
+        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None
+            if OutputFile::is_system_path(path) =>
+        {
             Err(io::Error::other(
                 "it would replace an entry of /dev or /proc; name one of the caller's streams \
                  (/dev/stdout, /dev/stderr, /dev/fd/N) or a file elsewhere",
@@ -259,13 +263,6 @@ fn open_node(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
     nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(blocking))
         .map_err(io::Error::from)?;
     Ok(file)
-}
-
-/// Whether `path` lies under `/dev` (but `/dev/shm`, where files are made) or `/proc`, whose
-/// entries are the system's own: a link there (`/dev/stdin`) must not be replaced by a file.
-fn system_entry(path: &Path) -> bool {
-    let clean: PathBuf = path.components().collect();
-    (clean.starts_with("/dev") && !clean.starts_with("/dev/shm")) || clean.starts_with("/proc")
 }
 
 /// Whether `path` is one of the caller's own streams: `/dev/stdout`, `/dev/stderr`,
