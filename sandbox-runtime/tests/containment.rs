@@ -115,22 +115,6 @@ fn dropping_the_child_kills_everything() {
     assert!(!common::process_exists(init));
 }
 
-/// Host pids of the processes one of whose arguments is exactly `arg`.
-fn processes_with_argument(arg: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap() {
-        let entry = entry.unwrap();
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// The program's end is the sandbox's end: what it left running (in the background, in a
 /// session of its own, stopped) is gone by the time `wait` returns its outcome.
 #[test]
@@ -160,11 +144,11 @@ fn nothing_the_program_started_outlives_its_outcome() {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line, "ready\n");
-    let left = processes_with_argument(&tag);
+    let left = common::processes_with_argument(&tag);
     assert_eq!(left.len(), 2, "the two sleeps run: {left:?}");
     writeln!(child.stdin.take().unwrap(), "go").unwrap();
     assert_eq!(child.wait().status, Status::Exited(0));
-    let alive: Vec<u32> = left
+    let alive: Vec<libc::pid_t> = left
         .into_iter()
         .filter(|p| common::process_exists(p))
         .collect();

@@ -12,18 +12,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 /// The processes of this machine with `tag` in their command line.
-fn tagged_processes(tag: &str) -> Vec<libc::pid_t> {
-    let dir = std::fs::read_dir("/proc").unwrap().flatten();
-    dir.filter(|e| {
-        std::fs::read(e.path().join("cmdline"))
-            .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == tag.as_bytes()))
-    })
-    .filter_map(|e| e.file_name().to_str()?.parse().ok())
-    .collect()
-}
-
 fn tagged_process_exists(tag: &str) -> bool {
-    !tagged_processes(tag).is_empty()
+    !common::processes_with_argument(tag).is_empty()
 }
 
 /// The forked host: killed and reaped when dropped, so that a failing test leaves no host
@@ -79,7 +69,7 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
     while tagged_process_exists(tag) {
         if Instant::now() > deadline {
             // Ended here, so that the failing test leaves nothing running.
-            for pid in tagged_processes(tag) {
+            for pid in common::processes_with_argument(tag) {
                 // SAFETY: kill with integer arguments.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }

@@ -6,16 +6,11 @@ mod common;
 use sandbox_runtime::{Enforcement, Limits, Status, Stdio};
 use std::time::{Duration, Instant};
 
-/// A python snippet calling execveat(AT_FDCWD, "/bin/true", NULL, NULL, 0, <runtime magic>).
-const MAGIC_EXEC: &str = "import ctypes; l = ctypes.CDLL(None); \
-     l.syscall.restype = ctypes.c_long; \
-     print(l.syscall(322, -100, b'/bin/true', None, None, 0, ctypes.c_ulong(0x4558454353424f58)))";
-
 #[test]
 fn the_magic_exec_grants_nothing_after_the_start() {
     let policy = common::kill_only(&[("execveat", 322)]);
     let out = common::command("/usr/bin/python3")
-        .args(["-S", "-c", MAGIC_EXEC])
+        .args(["-S", "-c", &common::magic_exec_snippet()])
         .policy(&policy)
         .output()
         .unwrap();
@@ -29,7 +24,7 @@ fn the_magic_exec_grants_nothing_after_the_start() {
 #[test]
 fn the_magic_exec_is_allowed_when_the_policy_allows_execveat() {
     let out = common::command("/usr/bin/python3")
-        .args(["-S", "-c", MAGIC_EXEC])
+        .args(["-S", "-c", &common::magic_exec_snippet()])
         .policy(&common::permissive())
         .output()
         .unwrap();

@@ -57,10 +57,7 @@ fn the_runtime_still_execs_under_a_policy_that_forbids_exec() {
 fn the_magic_exec_after_the_start_meets_the_policy() {
     without_user_notification();
     let policy = common::kill_only(&[("execve", 59), ("execveat", 322)]);
-    let magic_exec = "import ctypes; l = ctypes.CDLL(None); \
-         l.syscall.restype = ctypes.c_long; \
-         print(l.syscall(322, -100, b'/bin/true', None, None, 0, ctypes.c_ulong(0x4558454353424f58)))";
-    killed_by_the_kernel(&policy, magic_exec);
+    killed_by_the_kernel(&policy, &common::magic_exec_snippet());
 }
 
 #[test]

@@ -144,3 +144,24 @@ pub fn is_unix_stream_socket(pid: u32, link: &str) -> bool {
         cols.len() >= 7 && cols[4] == "0001" && cols[6] == inode
     })
 }
+
+/// The processes (pids) with `arg` among their arguments, as a whole argument.
+pub fn processes_with_argument(arg: &str) -> Vec<libc::pid_t> {
+    let dir = std::fs::read_dir("/proc").unwrap().flatten();
+    dir.filter(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+    })
+    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+    .collect()
+}
+
+/// A python snippet calling `execveat(AT_FDCWD, "/bin/true", NULL, NULL, 0, <runtime magic>)`
+/// and printing its result: what a program tries to pass the runtime's exec check with.
+pub fn magic_exec_snippet() -> String {
+    format!(
+        "import ctypes; l = ctypes.CDLL(None); l.syscall.restype = ctypes.c_long; \
+         print(l.syscall(322, -100, b'/bin/true', None, None, 0, ctypes.c_ulong({:#x})))",
+        sandbox_policy::RUNTIME_EXEC_MAGIC
+    )
+}
