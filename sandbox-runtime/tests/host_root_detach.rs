@@ -4,22 +4,18 @@
 
 mod common;
 
-use sandbox_runtime::{test_hooks, Status};
+use sandbox_runtime::{test_hooks, SandboxCommand, SandboxOutput, Status};
 use std::time::Duration;
 
 #[test]
 fn the_program_starts_only_once_the_host_root_is_detached() {
-    test_hooks::slow_host_root_detach();
     // The mount table, then how long after init's start (in clock ticks, field 22 of its stat)
     // the program runs, both as the program sees them.
     let script = "cat /proc/self/mountinfo; echo --; \
          echo $(cut -d' ' -f1 /proc/uptime) $(cut -d' ' -f22 /proc/1/stat) $(getconf CLK_TCK)";
-    let out = common::command("/bin/sh")
-        .args(["-c", script])
-        .policy(&common::permissive())
-        .output()
-        .unwrap();
-    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    let mut cmd = common::command("/bin/sh");
+    cmd.args(["-c", script]);
+    let out = run_with_a_slow_detach(cmd);
     let text = String::from_utf8(out.stdout).unwrap();
     let (mountinfo, times) = text.split_once("--\n").unwrap();
     // Field 5 is the mount point: the new root once; the host root stacked on it would be a
@@ -59,18 +55,23 @@ fn the_program_starts_only_once_the_host_root_is_detached() {
 /// it. The sandboxee looks no path up before that, its working directory included.
 #[test]
 fn a_working_directory_above_the_root_is_the_new_root() {
-    test_hooks::slow_host_root_detach();
-    let out = common::command("/bin/sh")
-        .args(["-c", "ls -a .; echo --; ls -a /"])
-        .current_dir("/..")
-        .policy(&common::permissive())
-        .output()
-        .unwrap();
-    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    let mut cmd = common::command("/bin/sh");
+    cmd.args(["-c", "ls -a .; echo --; ls -a /"])
+        .current_dir("/..");
+    let out = run_with_a_slow_detach(cmd);
     let text = String::from_utf8(out.stdout).unwrap();
     let (here, root) = text.split_once("--\n").unwrap();
     assert_eq!(
         here, root,
         "the working directory is not the sandbox's root"
     );
+}
+
+/// Runs `cmd` under a permissive policy with init's detach of the host root slowed down, and
+/// checks that the program exited 0.
+fn run_with_a_slow_detach(mut cmd: SandboxCommand) -> SandboxOutput {
+    test_hooks::slow_host_root_detach();
+    let out = cmd.policy(&common::permissive()).output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    out
 }
