@@ -25,9 +25,12 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def build(commit, work):
+def build(commit, work, trees):
+    """Builds the example at `commit` in a worktree under `work`, listed in `trees` as soon as
+    it exists (so that it is removed even when the build fails); returns the binary's copy."""
     tree = os.path.join(work, commit)
     subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "-q", tree, commit], check=True)
+    trees.append(tree)
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(REPO, "target"))
     subprocess.run(
         ["cargo", "build", "--quiet", "--release", "--example", "startups"],
@@ -38,7 +41,7 @@ def build(commit, work):
     # Both builds have the same file name: keep this one before the next overwrites it.
     exe = os.path.join(work, f"startups-{commit}")
     shutil.copy(os.path.join(REPO, "target", "release", "examples", "startups"), exe)
-    return tree, exe
+    return exe
 
 
 def median_us(exe, count):
@@ -60,10 +63,8 @@ def main():
     work = tempfile.mkdtemp()
     trees = []
     try:
-        tree_a, exe_a = build(a, work)
-        trees.append(tree_a)
-        tree_b, exe_b = build(b, work)
-        trees.append(tree_b)
+        exe_a = build(a, work, trees)
+        exe_b = build(b, work, trees)
         for order in ((a, exe_a, b, exe_b), (b, exe_b, a, exe_a)):
             first, exe_first, second, exe_second = order
             times = {a: [], b: []}
