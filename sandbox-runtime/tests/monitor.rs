@@ -431,7 +431,10 @@ fn the_cgroup_is_removed_before_the_outcome() {
     assert_eq!(by_cgroup, !dirs.is_empty(), "{outcome} {dirs:?}");
     // SAFETY: no arguments.
     if unsafe { libc::geteuid() } == 0 {
-        assert!(by_cgroup, "as root, no cgroup enforced the limits: {outcome}");
+        assert!(
+            by_cgroup,
+            "as root, no cgroup enforced the limits: {outcome}"
+        );
     }
     let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
     assert!(left.is_empty(), "still there: {left:?}");
