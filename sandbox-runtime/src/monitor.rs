@@ -19,12 +19,15 @@
 //! - init's pidfd, for an end without that report, with the wall-time deadline as the poll
 //!   time-out.
 //!
-//! The whole sandbox is killed as one unit by SIGKILL to init (pid 1 of its pid namespace):
-//! the kernel then kills every process in the namespace, and init's reaping by this thread
-//! (`wait4`, which also yields the CPU time and peak RSS of everything init reaped) is the end.
-//! When the program ends by itself, init's report is the end instead: nothing of the sandbox
-//! but init runs by then, and init's own exit (freeing its copy of the host and the sandbox's
-//! namespaces) is left to the [`Aftermath`], off the way to the caller.
+//! When the program ends, init ends the rest of the sandbox and reports the end: nothing of the
+//! sandbox but init runs by then, and init's own exit (freeing its copy of the host and the
+//! sandbox's namespaces) is left to the [`Aftermath`], off the way to the caller. A time-out or
+//! a violation kills the program and leaves the rest to init the same way, so that the report
+//! counts the CPU time of every process (see [`Monitor::kill_sandbox`]). Anything else, and an
+//! init that does not report in time, ends the sandbox as one unit by SIGKILL to init (pid 1
+//! of its pid namespace): the kernel then kills every process in the namespace, and init's
+//! reaping by this thread is the end, with only init's own usage and that of what it had
+//! reaped.
 
 use crate::cgroup::Cgroup;
 use crate::limits::EnforcedLimit;
@@ -58,6 +61,11 @@ const LISTENER_FIRST_LOOK: Duration = Duration::from_micros(200);
 const LISTENER_RETRY_MIN: Duration = Duration::from_micros(20);
 /// The longest wait between two looks for the listener.
 const LISTENER_RETRY_MAX: Duration = Duration::from_millis(1);
+/// How long init has, after the monitor killed the running program (a time-out or a
+/// violation), to end the rest of the sandbox and report before it is killed too. Init does in
+/// microseconds what the kernel would do at init's death; unlike the kernel, it counts what it
+/// reaps (see [`Monitor::kill_sandbox`]).
+const INIT_REPORT_GRACE: Duration = Duration::from_millis(250);
 
 /// Sends SIGKILL to the process behind `pidfd` (no pid-reuse race). An already-dead process is
 /// not an error.
@@ -227,6 +235,9 @@ struct State {
     pending_listener: Option<PendingListener>,
     /// Whether every sender of the report socket is gone and all it sent has been read.
     report_closed: bool,
+    /// When to kill init if its report has not come by then: set when the monitor killed the
+    /// running program and left the rest of the sandbox to init.
+    init_kill_due: Option<Instant>,
 }
 
 /// A listener the sandboxee announced and the monitor has not taken yet.
@@ -286,9 +297,10 @@ impl Monitor {
             let mut timeout = deadline
                 .filter(|_| !st.timed_out)
                 .map(|d| d.saturating_duration_since(now));
-            if let Some(pending) = st.pending_listener {
-                let look = pending.next_look.saturating_duration_since(now);
-                timeout = Some(timeout.map_or(look, |t| t.min(look)));
+            let wake_ups = [st.pending_listener.map(|p| p.next_look), st.init_kill_due];
+            for at in wake_ups.into_iter().flatten() {
+                let wait = at.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(wait, |t| t.min(wait)));
             }
             let ts = timeout.map(|t| libc::timespec {
                 tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
@@ -310,7 +322,7 @@ impl Monitor {
             if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
                 // The monitor can no longer watch: end the sandbox rather than wait on it
                 // without its limits.
-                self.kill_sandbox();
+                let _ = kill(&self.pidfd);
                 break;
             }
             let [ended, report, exec, listener, installed] = fds.map(|p| p.revents);
@@ -351,8 +363,12 @@ impl Monitor {
             if let Some(d) = deadline {
                 if !st.timed_out && Instant::now() >= d {
                     st.timed_out = true;
-                    let _ = kill(&self.pidfd);
+                    self.kill_sandbox(&mut st);
                 }
+            }
+            if st.init_kill_due.is_some_and(|due| Instant::now() >= due) {
+                st.init_kill_due = None;
+                let _ = kill(&self.pidfd);
             }
         }
         self.read_reports(&mut st);
@@ -360,15 +376,30 @@ impl Monitor {
         self.finish(st)
     }
 
-    fn kill_sandbox(&self) {
-        let _ = kill(&self.pidfd);
+    /// Ends the sandbox (a time-out or a violation). Once the program runs, the program is the
+    /// one killed: init then ends the rest and reports, as when the program ends by itself,
+    /// with the CPU time of everything it reaped. Killing init instead would have the kernel
+    /// end the rest with init's children left unwaited, their CPU time counted nowhere. Init is
+    /// killed too if its report has not come within [`INIT_REPORT_GRACE`]; before the exec,
+    /// or without a pidfd of the program, init is killed at once.
+    fn kill_sandbox(&self, st: &mut State) {
+        if st.init_kill_due.is_some() {
+            return; // the program is killed already, and init's grace runs
+        }
+        let program = st.sandboxee_pidfd.as_ref().filter(|_| st.exec_done);
+        if program.is_some_and(|p| kill(p).is_ok()) {
+            st.init_kill_due = Some(Instant::now() + INIT_REPORT_GRACE);
+        } else {
+            let _ = kill(&self.pidfd);
+        }
     }
 
     fn fail_setup(&self, st: &mut State, e: SetupError) {
         if st.setup_error.is_none() {
             st.setup_error = Some(e);
         }
-        self.kill_sandbox();
+        st.init_kill_due = None;
+        let _ = kill(&self.pidfd);
     }
 
     /// Reads every queued message of the report socket.
@@ -577,7 +608,7 @@ impl Monitor {
                 let _ = kill(&caller);
             }
         }
-        self.kill_sandbox();
+        self.kill_sandbox(st);
     }
 
     /// In the learn and log-violations modes, sends a call of the native ABI that the policy

@@ -19,7 +19,10 @@ pub struct Outcome {
     /// Time from the clone to the sandbox's end: init's report that the program ended and
     /// nothing else of the sandbox runs, or, without it (a kill), the reaping of init.
     pub wall_time: Duration,
-    /// User plus system CPU time of every process of the sandbox that was reaped.
+    /// User plus system CPU time of every process of the sandbox, counted by init as it reaps
+    /// them at the end, also after a time-out or a violation. When init itself was killed
+    /// ([`Status::Killed`], or a setup error), the kernel reaps the rest without counting it:
+    /// then only init's own time and that of what it had reaped by then.
     pub cpu_time: Duration,
     /// The largest resident set size of any reaped process of the sandbox, in KiB. The kernel
     /// counts a process's memory from before its exec too: a sandbox cloned directly from the

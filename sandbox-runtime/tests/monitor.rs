@@ -288,6 +288,51 @@ fn nothing_leaks_after_timeouts_violations_kills_and_crashes() {
     assert!(left.len() < 4, "children: {left:?}");
 }
 
+/// A time-out or a violation kills the program and leaves the rest of the sandbox to init (so
+/// that their CPU time is counted): still, no process of the sandbox runs once the outcome is
+/// out, also orphans that left their parent and processes forking while the kill goes on.
+#[test]
+fn nothing_of_the_sandbox_runs_after_a_time_out_or_a_violation() {
+    let marker = "1000.7331";
+    let storm = format!(
+        "(setsid sleep {marker} &); sleep {marker} & \
+         while :; do sh -c 'sleep {marker} & (sleep {marker} &)'; done"
+    );
+    // No output pipes, which the storm's processes would hold: the outcome must not wait for
+    // their end.
+    let timed_out = common::command("/bin/sh")
+        .args(["-c", &storm])
+        .limits(Limits {
+            wall_time: Some(Duration::from_millis(500)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .stdout(Stdio::Null)
+        .stderr(Stdio::Null)
+        .status()
+        .unwrap();
+    assert_eq!(timed_out.status, Status::Timeout);
+    assert_eq!(
+        common::processes_with_argument(marker),
+        Vec::<libc::pid_t>::new()
+    );
+    let violated = common::command("/bin/sh")
+        .args(["-c", &format!("({storm}) & sleep 0.3; mkdir /violation")])
+        .policy(&common::kill_only(&[("mkdir", 83)]))
+        .stdout(Stdio::Null)
+        .stderr(Stdio::Null)
+        .status()
+        .unwrap();
+    let Status::Violation(v) = &violated.status else {
+        panic!("{violated}");
+    };
+    assert_eq!(v.syscall, "mkdir");
+    assert_eq!(
+        common::processes_with_argument(marker),
+        Vec::<libc::pid_t>::new()
+    );
+}
+
 /// Whether this process holds a descriptor for namespace `ns` (a `mnt:[...]` link).
 fn holds(ns: &str) -> bool {
     common::fd_links(std::process::id()).iter().any(|l| l == ns)

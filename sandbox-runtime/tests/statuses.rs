@@ -103,6 +103,56 @@ fn wall_time_limit_times_out() {
     assert!(elapsed <= Duration::from_millis(1600), "{elapsed:?}");
 }
 
+/// A Python program whose forked child burns 0.3 s of CPU and then, like its parent, sleeps.
+const CHILD_BURNS_THEN_SLEEPS: &str = "import os, time
+if os.fork() == 0:
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+time.sleep(100)
+";
+
+#[test]
+fn a_time_out_counts_the_cpu_time_of_every_process() {
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", CHILD_BURNS_THEN_SLEEPS])
+        .limits(Limits {
+            wall_time: Some(Duration::from_secs(3)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    // The child was still running (asleep) at the time-out: counted only if what ended it
+    // also waited for it.
+    let cpu = out.outcome.cpu_time;
+    assert!(cpu >= Duration::from_millis(300), "{cpu:?}");
+}
+
+#[test]
+fn a_violation_counts_the_cpu_time_spent_before_it() {
+    let policy = common::kill_only(&[("socket", 41)]);
+    let burn_then_violate = "import socket, time
+t = time.process_time()
+while time.process_time() - t < 0.3:
+    pass
+socket.socket()
+";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", burn_then_violate])
+        .policy(&policy)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.outcome.status, Status::Violation(_)),
+        "{}",
+        out.outcome
+    );
+    let cpu = out.outcome.cpu_time;
+    assert!(cpu >= Duration::from_millis(300), "{cpu:?}");
+}
+
 #[test]
 fn kill_from_the_host() {
     let mut child = common::command("/bin/sleep")
