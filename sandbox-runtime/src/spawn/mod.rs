@@ -388,34 +388,23 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             (pid, false, Some(kept))
         }
     };
-    drop(fds);
-    let pidfd = match pidfd_open(pid) {
-        Ok(fd) => fd,
-        Err(e) => {
-            // SAFETY: pid is our child, not yet reaped, so the number is still its.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            reap_quietly(pid);
-            return Err(SpawnError::os("pidfd_open the sandbox", e));
-        }
+    // Init waits for its id maps (and its cgroup) only, so they come first, and the rest of
+    // this side's work after its release, beside init's. Until init is reaped its pid is still
+    // its own, so a failure here kills it by that.
+    let abandon = |e: SpawnError| {
+        // SAFETY: pid is our child, not yet reaped, so the number is still its.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        reap_quietly(pid);
+        e
     };
-    let mut kept = kept;
-    if let Some(k) = &mut kept {
-        k._mounts = mount_namespace(pid, &pidfd);
-    }
-    if let Some(cg) = &cgroup {
-        if let Err(e) = cg.add_pid(nix::unistd::Pid::from_raw(pid)) {
-            let _ = monitor::kill(&pidfd);
-            reap_quietly(pid);
-            return Err(SpawnError::Cgroup(e));
-        }
-    }
     // A spare's maps were written by the fork server when it was made.
     if !made_ahead {
-        if let Err(e) = ids.write(pid) {
-            let _ = monitor::kill(&pidfd);
-            reap_quietly(pid);
-            return Err(SpawnError::os("write the id maps", e));
-        }
+        let written = ids.write(pid);
+        written.map_err(|e| abandon(SpawnError::os("write the id maps", e)))?;
+    }
+    if let Some(cg) = &cgroup {
+        let joined = cg.add_pid(nix::unistd::Pid::from_raw(pid));
+        joined.map_err(|e| abandon(SpawnError::Cgroup(e)))?;
     }
     // A spare that joins no cgroup started without waiting for this (see `wire::Request`), and
     // may have ended already: nothing reads the pipe then.
@@ -425,12 +414,16 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         let w = unsafe { libc::write(sync_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
         if w != 1 {
             let e = io::Error::last_os_error();
-            let _ = monitor::kill(&pidfd);
-            reap_quietly(pid);
-            return Err(SpawnError::os("release the sandbox", e));
+            return Err(abandon(SpawnError::os("release the sandbox", e)));
         }
     }
-    drop(sync_w);
+    drop((sync_w, fds));
+    let pidfd =
+        pidfd_open(pid).map_err(|e| abandon(SpawnError::os("pidfd_open the sandbox", e)))?;
+    let mut kept = kept;
+    if let Some(k) = &mut kept {
+        k._mounts = mount_namespace(pid, &pidfd);
+    }
 
     let pidfd = Arc::new(pidfd);
     let killed = Arc::new(AtomicBool::new(false));
@@ -504,10 +497,12 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// A reference to the mount namespace of init `pid` (behind `pidfd`), which keeps the
 /// namespace, and every mount in it, alive until it is closed: from the pidfd (Linux 6.11+,
 /// a few microseconds), else `/proc/PID/ns/mnt` (tens: a fresh `/proc` entry is looked up).
-/// Taken while init waits for its id maps, when the kernel lets a process of init's user open
-/// it for sure (init makes itself non-dumpable later). `None` when the kernel refuses (no
-/// `/proc`, a host that made itself non-dumpable, an init already gone): init then tears the
-/// mounts down in its exit.
+/// Taken right after init's release, off its way: the kernel lets a process of init's user,
+/// or one with `CAP_SYS_PTRACE`, open it until init makes itself non-dumpable (after the
+/// exec). A host running as uid 0 without `CAP_SYS_PTRACE` (a container's root) may find init
+/// non-dumpable sooner, once init's change of ids has made it so. `None` when the kernel
+/// refuses (also no `/proc`, a host that made itself non-dumpable, an init already gone):
+/// init then tears the mounts down in its exit.
 pub(crate) fn mount_namespace(pid: libc::pid_t, pidfd: &OwnedFd) -> Option<OwnedFd> {
     // SAFETY: an ioctl with no argument on a pidfd of ours; the kernel returns a new
     // close-on-exec descriptor or an error.
