@@ -292,11 +292,36 @@ pub(crate) fn pidfd_getfd(pidfd: RawFd, fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
+/// The `f_type` that `fstatfs` gives for a file of the kernel's anonymous-inode file system
+/// (`ANON_INODE_FS_MAGIC`), where seccomp listeners live, with eventfds, epoll instances and
+/// the like.
+const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
+
 /// Whether `fd` is a seccomp notification listener (so a descriptor fetched by number is what
-/// the sandboxee said it was).
+/// the sandboxee said it was): a file of the anonymous-inode file system that answers
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID` as a listener does, for an id with no notification, with
+/// ENOENT (or 0 should the id be pending). The ioctl's type (`'!'`) is seccomp's alone, and
+/// the other anonymous files refuse it (ENOTTY, EINVAL); no other file is asked. Two system
+/// calls, on the way from the filter's install to the exec's answer, and no `/proc`.
 pub(crate) fn is_listener(fd: &OwnedFd) -> bool {
-    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    std::fs::read_link(link).is_ok_and(|p| p.as_os_str() == "anon_inode:seccomp notify")
+    // SAFETY: statfs is plain old data; zero is a valid value for it.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open and st is a live statfs the kernel fills.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } != 0
+        || st.f_type as u64 != ANON_INODE_FS_MAGIC
+    {
+        return false;
+    }
+    let no_such_id: u64 = 0;
+    // SAFETY: NOTIF_ID_VALID reads one u64 from the pointer given.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &no_such_id as *const u64,
+        )
+    };
+    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT)
 }
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): notifications and replies wake the other
@@ -393,6 +418,55 @@ pub(crate) fn send_reply(listener: &OwnedFd, id: u64, reply: Reply) {
 mod tests {
     use super::*;
     use sandbox_policy::arch::AUDIT_ARCH_X86_64;
+
+    /// A listener of a filter installed on a thread of this process (`ret ALLOW`, so the
+    /// thread runs on as before, and ends).
+    fn a_listener() -> OwnedFd {
+        std::thread::spawn(|| {
+            // SAFETY: prctl with integer arguments, on this thread only.
+            assert_eq!(
+                unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+                0
+            );
+            let allow = [SockFilter::stmt(bpf::BPF_RET | bpf::BPF_K, ret::ALLOW)];
+            let prog = libc::sock_fprog {
+                len: 1,
+                filter: allow.as_ptr() as *mut libc::sock_filter,
+            };
+            // SAFETY: SET_MODE_FILTER reads one sock_fprog and its one instruction.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                    &prog as *const libc::sock_fprog,
+                )
+            };
+            assert!(fd >= 0, "{}", io::Error::last_os_error());
+            // SAFETY: fd is fresh and ours.
+            unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_listener_is_told_from_other_anonymous_files_and_from_pipes() {
+        assert!(is_listener(&a_listener()));
+        // SAFETY: eventfd with integer arguments; a returned fd is fresh and ours.
+        let event = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(event >= 0);
+        // SAFETY: as above.
+        let event = unsafe { OwnedFd::from_raw_fd(event) };
+        assert!(!is_listener(&event));
+        // SAFETY: epoll_create1 with an integer argument; a returned fd is fresh and ours.
+        let epoll = unsafe { OwnedFd::from_raw_fd(libc::epoll_create1(libc::EPOLL_CLOEXEC)) };
+        assert!(!is_listener(&epoll));
+        let (read, _write) = nix::unistd::pipe().unwrap();
+        assert!(!is_listener(&read));
+        let file = OwnedFd::from(std::fs::File::open("/proc/self/status").unwrap());
+        assert!(!is_listener(&file));
+    }
 
     fn data(nr: i32, arch: u32, args: [u64; 6]) -> libc::seccomp_data {
         libc::seccomp_data {
