@@ -13,6 +13,7 @@ static NO_USER_NOTIF: AtomicBool = AtomicBool::new(false);
 static FORK_SERVER_DIE_AFTER_CLONE: AtomicBool = AtomicBool::new(false);
 static MONITOR_PANIC: AtomicBool = AtomicBool::new(false);
 static SLOW_HOST_ROOT_DETACH: AtomicBool = AtomicBool::new(false);
+static MISPREDICT_LISTENER: AtomicBool = AtomicBool::new(false);
 
 /// From the next sandbox on, behave as on a kernel without seccomp user notification or
 /// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
@@ -44,6 +45,18 @@ pub(crate) fn take_monitor_panic() -> bool {
 /// root beside the sandboxee's steps: the program must still never run before the detach.
 pub fn slow_host_root_detach() {
     SLOW_HOST_ROOT_DETACH.store(true, Ordering::SeqCst);
+}
+
+/// Makes each sandboxee cloned after this call tell the monitor a wrong number for its seccomp
+/// listener (one above the right one): a wrong prediction must end the start with an error
+/// that names it, not leave the monitor looking for the listener until its grace runs out.
+pub fn mispredict_listener() {
+    MISPREDICT_LISTENER.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`mispredict_listener`] was called.
+pub(crate) fn mispredicts_listener() -> bool {
+    MISPREDICT_LISTENER.load(Ordering::SeqCst)
 }
 
 /// Whether [`slow_host_root_detach`] was called.

@@ -52,7 +52,12 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     // descriptor then fails the install itself, which names it.
     if let Some(p) = &mut pipes {
         p.listener = predict_listener([p.exec[0], p.installed[0]])?;
+        #[cfg(feature = "test-hooks")]
+        if crate::test_hooks::mispredicts_listener() {
+            p.listener += 1;
+        }
     }
+    let predicted = pipes.as_ref().map(|p| p.listener);
     rlimits(plan)?;
     capabilities::drop_all()?;
     no_new_privs()?;
@@ -63,7 +68,7 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
         if let Some((exec, _)) = installed {
             *channel = exec;
         }
-        install_filter(filter)?;
+        install_filter(filter, predicted)?;
         if let Some((_, fd)) = installed {
             // The monitor's end hangs up: the listener exists, take it now. A policy that
             // sends `close` to the monitor holds this until the monitor's next look.
@@ -263,7 +268,12 @@ fn no_new_privs() -> Result<(), Failure> {
     Ok(())
 }
 
-fn install_filter(f: &crate::seccomp::PreparedFilter) -> Result<(), Failure> {
+/// Installs the filter; with a listener, fails unless the kernel gave it the number
+/// `predicted`, which the monitor was told and fetches it by.
+fn install_filter(
+    f: &crate::seccomp::PreparedFilter,
+    predicted: Option<libc::c_int>,
+) -> Result<(), Failure> {
     // Never a truncated filter: a length that does not fit is refused, not cut.
     let Ok(len) = libc::c_ushort::try_from(f.insns.len()) else {
         return Err(Failure {
@@ -298,8 +308,18 @@ fn install_filter(f: &crate::seccomp::PreparedFilter) -> Result<(), Failure> {
         )
     };
     sys::check(r, Step::InstallFilter)?;
-    // The listener (close-on-exec) is fetched by the parent with pidfd_getfd.
-    Ok(())
+    // The listener (close-on-exec) is fetched by the monitor with pidfd_getfd, by the number
+    // predicted. Another number would leave the monitor looking for it until its grace runs
+    // out: the report of this failure (through the filter, which the policy may let pass)
+    // ends the start at once instead.
+    match predicted {
+        Some(n) if f.notify && r != libc::c_long::from(n) => Err(Failure {
+            step: Step::ListenerNumber,
+            index: u32::try_from(r).unwrap_or(u32::MAX),
+            errno: libc::EBADF,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `execveat(exe, "", argv, envp, AT_EMPTY_PATH, arg)`, `arg` being the filter's exec secret

@@ -50,11 +50,12 @@ pub(crate) enum Step {
     DropCaps,
     NoNewPrivs,
     InstallFilter,
+    ListenerNumber,
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 37] = [
+    const ALL: [Step; 38] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::WaitForIdMaps,
@@ -91,6 +92,7 @@ impl Step {
         Step::DropCaps,
         Step::NoNewPrivs,
         Step::InstallFilter,
+        Step::ListenerNumber,
         Step::Exec,
     ];
 
@@ -314,6 +316,10 @@ impl Descriptions {
                 Step::NoNewPrivs => "set no_new_privs".into(),
                 Step::PredictListener => "predict the listener's descriptor".into(),
                 Step::InstallFilter => "install the seccomp filter".into(),
+                Step::ListenerNumber => format!(
+                    "install the seccomp filter: its listener got descriptor {i}, not the one \
+                     the monitor was told"
+                ),
                 Step::Exec => format!("execute {}", self.program),
             },
         };
