@@ -360,8 +360,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     } else {
         Launch::Unavailable
     };
-    let (pid, made_ahead, kept) = match launched {
-        Launch::Started { pid, made_ahead } => (pid, made_ahead, None),
+    let (pid, made_ahead, kept, cloned_pidfd) = match launched {
+        Launch::Started { pid, made_ahead } => (pid, made_ahead, None, None),
         Launch::Failed(errno) => {
             return Err(SpawnError::os(
                 "clone the sandbox (fork server)",
@@ -379,25 +379,35 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         Launch::Unavailable => {
             let plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
-            let pid = init::clone(&plan, 0, init::run).map_err(os("clone the sandbox"))?;
-            // The mount namespace's reference is taken once the pidfd is open.
+            let cloned = init::clone_with_pidfd(&plan, init::run);
+            let (pid, pidfd) = cloned.map_err(os("clone the sandbox"))?;
+            // The mount namespace's reference is taken after init's release.
             let kept = KeptUntilEnd {
                 _mounts: None,
                 _plan: plan,
             };
-            (pid, false, Some(kept))
+            (pid, false, Some(kept), pidfd)
         }
     };
-    // Init waits for its id maps (and its cgroup) only, so they come first, and the rest of
-    // this side's work after its release, beside init's. Until init is reaped its pid is still
-    // its own, so a failure here kills it by that.
+    // A pidfd names init from here on: the clone made one (directly), or one is opened now
+    // (through the fork server, whose inits are children of this process too).
+    let pidfd = match cloned_pidfd {
+        Some(pidfd) => pidfd,
+        None => pidfd_open(pid).map_err(|e| {
+            // SAFETY: pid is our child, not yet reaped, so the number is still its.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            reap_quietly(pid);
+            SpawnError::os("pidfd_open the sandbox", e)
+        })?,
+    };
     let abandon = |e: SpawnError| {
-        // SAFETY: pid is our child, not yet reaped, so the number is still its.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = monitor::kill(&pidfd);
         reap_quietly(pid);
         e
     };
-    // A spare's maps were written by the fork server when it was made.
+    // Init waits for its id maps (and its cgroup) only, so they come first, and the rest of
+    // this side's work after its release, beside init's. A spare's maps were written by the
+    // fork server when it was made.
     if !made_ahead {
         let written = ids.write(pid);
         written.map_err(|e| abandon(SpawnError::os("write the id maps", e)))?;
@@ -418,8 +428,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         }
     }
     drop((sync_w, fds));
-    let pidfd =
-        pidfd_open(pid).map_err(|e| abandon(SpawnError::os("pidfd_open the sandbox", e)))?;
     let mut kept = kept;
     if let Some(k) = &mut kept {
         k._mounts = mount_namespace(pid, &pidfd);
