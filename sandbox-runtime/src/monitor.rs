@@ -22,12 +22,13 @@
 //! When the program ends, init ends the rest of the sandbox and reports the end: nothing of the
 //! sandbox but init runs by then, and init's own exit (freeing its copy of the host and the
 //! sandbox's namespaces) is left to the [`Aftermath`], off the way to the caller. A time-out or
-//! a violation kills the program and leaves the rest to init the same way, so that the report
-//! counts the CPU time of every process (see [`Monitor::kill_sandbox`]). Anything else, and an
-//! init that does not report in time, ends the sandbox as one unit by SIGKILL to init (pid 1
-//! of its pid namespace): the kernel then kills every process in the namespace, and init's
-//! reaping by this thread is the end, with only init's own usage and that of what it had
-//! reaped.
+//! a violation kills the program and has init kill the rest at once, then reap and report the
+//! same way, so that the report counts the CPU time of every process (see
+//! [`Monitor::kill_sandbox`]); the wait for that report (at most [`INIT_REPORT_GRACE`]) is also
+//! a poll time-out. Anything else, and an init that does not report in time, ends the sandbox as
+//! one unit by SIGKILL to init (pid 1 of its pid namespace): the kernel then kills every
+//! process in the namespace, and init's reaping by this thread is the end, with only init's own
+//! usage and that of what it had reaped.
 
 use crate::cgroup::Cgroup;
 use crate::limits::EnforcedLimit;
@@ -70,12 +71,17 @@ const INIT_REPORT_GRACE: Duration = Duration::from_millis(250);
 /// Sends SIGKILL to the process behind `pidfd` (no pid-reuse race). An already-dead process is
 /// not an error.
 pub(crate) fn kill(pidfd: &OwnedFd) -> io::Result<()> {
+    signal(pidfd, libc::SIGKILL)
+}
+
+/// Sends `sig` to the process behind `pidfd`. An already-dead process is not an error.
+fn signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: integer arguments and a null siginfo.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            libc::SIGKILL,
+            sig,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -376,12 +382,13 @@ impl Monitor {
         self.finish(st)
     }
 
-    /// Ends the sandbox (a time-out or a violation). Once the program runs, the program is the
-    /// one killed: init then ends the rest and reports, as when the program ends by itself,
-    /// with the CPU time of everything it reaped. Killing init instead would have the kernel
-    /// end the rest with init's children left unwaited, their CPU time counted nowhere. Init is
-    /// killed too if its report has not come within [`INIT_REPORT_GRACE`]; before the exec,
-    /// or without a pidfd of the program, init is killed at once.
+    /// Ends the sandbox (a time-out or a violation). Once the program runs, the program is
+    /// killed and init is asked to kill the rest at once ([`crate::spawn::END_NOW`]): init
+    /// then reaps and reports, as when the program ends by itself, with the CPU time of
+    /// everything it reaped. Killing init instead would have the kernel end the rest with
+    /// init's children left unwaited, their CPU time counted nowhere. Init is killed too if its
+    /// report has not come within [`INIT_REPORT_GRACE`]; before the exec, or without a pidfd
+    /// of the program (no policy, or no user notification), init is killed at once.
     fn kill_sandbox(&self, st: &mut State) {
         if st.init_kill_due.is_some() {
             return; // the program is killed already, and init's grace runs
@@ -389,6 +396,9 @@ impl Monitor {
         let program = st.sandboxee_pidfd.as_ref().filter(|_| st.exec_done);
         if program.is_some_and(|p| kill(p).is_ok()) {
             st.init_kill_due = Some(Instant::now() + INIT_REPORT_GRACE);
+            if signal(&self.pidfd, crate::spawn::END_NOW).is_err() {
+                let _ = kill(&self.pidfd);
+            }
         } else {
             let _ = kill(&self.pidfd);
         }

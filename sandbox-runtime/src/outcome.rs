@@ -20,9 +20,13 @@ pub struct Outcome {
     /// nothing else of the sandbox runs, or, without it (a kill), the reaping of init.
     pub wall_time: Duration,
     /// User plus system CPU time of every process of the sandbox, counted by init as it reaps
-    /// them at the end, also after a time-out or a violation. When init itself was killed
-    /// ([`Status::Killed`], or a setup error), the kernel reaps the rest without counting it:
-    /// then only init's own time and that of what it had reaped by then.
+    /// them at the end, also after a time-out or a violation of a sandbox with a policy (on a
+    /// kernel with seccomp user notification, which tells the monitor the program's pid). When
+    /// init itself was killed (a time-out of a sandbox without either, [`Status::Killed`], a
+    /// setup error, or an init that did not report within a quarter of a second of the end),
+    /// the kernel reaps the rest without counting it: then only init's own time and that of
+    /// what it had reaped by then. A process whose parent lets its children be reaped
+    /// unwaited (SIGCHLD ignored) is never counted.
     pub cpu_time: Duration,
     /// The largest resident set size of any reaped process of the sandbox, in KiB. The kernel
     /// counts a process's memory from before its exec too: a sandbox cloned directly from the

@@ -14,6 +14,7 @@ static FORK_SERVER_DIE_AFTER_CLONE: AtomicBool = AtomicBool::new(false);
 static MONITOR_PANIC: AtomicBool = AtomicBool::new(false);
 static SLOW_HOST_ROOT_DETACH: AtomicBool = AtomicBool::new(false);
 static MISPREDICT_LISTENER: AtomicBool = AtomicBool::new(false);
+static SLOW_INIT_REPORT: AtomicBool = AtomicBool::new(false);
 
 /// From the next sandbox on, behave as on a kernel without seccomp user notification or
 /// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
@@ -57,6 +58,18 @@ pub fn mispredict_listener() {
 /// Whether [`mispredict_listener`] was called.
 pub(crate) fn mispredicts_listener() -> bool {
     MISPREDICT_LISTENER.load(Ordering::SeqCst)
+}
+
+/// Makes each init cloned after this call wait a second before it reports the end of its
+/// sandbox: after a time-out, the monitor must kill it once its grace runs out rather than
+/// wait for the report.
+pub fn slow_init_report() {
+    SLOW_INIT_REPORT.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`slow_init_report`] was called.
+pub(crate) fn slow_report() -> bool {
+    SLOW_INIT_REPORT.load(Ordering::SeqCst)
 }
 
 /// Whether [`slow_host_root_detach`] was called.

@@ -130,6 +130,54 @@ fn a_time_out_counts_the_cpu_time_of_every_process() {
     assert!(cpu >= Duration::from_millis(300), "{cpu:?}");
 }
 
+/// A Python program whose forked child ptraces it (allowed to by `PR_SET_PTRACER`), says so,
+/// burns CPU and never waits for it: the program's death then reaches its tracer, not init.
+const TRACED_BY_A_CHILD_THAT_NEVER_WAITS: &str = "import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.read(r, 1)
+    if libc.ptrace(0x4206, os.getppid(), None, None) != 0:
+        print('ptrace failed', ctypes.get_errno(), flush=True)
+        os._exit(1)
+    print('traced', flush=True)
+    while True:
+        pass
+libc.prctl(0x59616d61, child, 0, 0, 0)
+os.write(w, b'x')
+time.sleep(100)
+";
+
+#[test]
+fn a_time_out_ends_the_rest_at_once_even_when_the_programs_death_is_held_back() {
+    // ptrace named, so that the prelude's guard does not kill it.
+    let compiled = sandbox_policy::compile_text(
+        "ptrace.policy",
+        None,
+        "default allow;\nallow ptrace;\n",
+        &mut sandbox_policy::NoIncludes,
+    );
+    let policy = compiled.result.expect("the policy compiles").policy;
+    let limit = Duration::from_millis(1500);
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", TRACED_BY_A_CHILD_THAT_NEVER_WAITS])
+        .limits(Limits {
+            wall_time: Some(limit),
+            ..Limits::default()
+        })
+        .policy(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "traced\n");
+    // Init killed the tracer at once and so saw the program die, reaped everything and counted
+    // it: the tracer's busy loop is in the CPU time. Waiting for the program's death instead
+    // would have run out init's grace, and init's death would have left it uncounted.
+    let cpu = out.outcome.cpu_time;
+    assert!(cpu >= Duration::from_millis(500), "{cpu:?}");
+}
+
 #[test]
 fn a_violation_counts_the_cpu_time_spent_before_it() {
     let policy = common::kill_only(&[("socket", 41)]);

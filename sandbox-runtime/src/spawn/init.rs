@@ -4,8 +4,11 @@
 //! sandboxee (pid 2), which sets the capability limits every other process in the sandbox
 //! inherits (a spare's init sets them itself, ahead: see [`super::capabilities`]), and then only
 //! reaps: when the sandboxee ends, init kills and reaps whatever else is left in the namespace,
-//! reports the sandboxee's wait status and exits. Killing init (what the monitor does) kills
-//! the whole sandbox at once: the kernel then kills the rest.
+//! reports the sandboxee's wait status and exits. The monitor ends a running sandbox early
+//! (a time-out, a violation) by killing the program and sending init [`END_NOW`], on which init
+//! kills the rest at once and then reaps and reports as at any end, counting everyone's CPU
+//! time; killing init (the monitor's fallback, and a kill from outside) kills the whole sandbox
+//! at once too, the kernel then killing the rest, uncounted.
 //!
 //! Why a separate init rather than the program as pid 1: a namespace's pid 1 ignores every
 //! signal it has no handler for, even from itself (`kill -SEGV $$` would do nothing), and must
@@ -54,13 +57,18 @@ pub(crate) fn clone(
 /// [`clone`] with no extra flag, also returning a pidfd of init that the clone itself made
 /// (`CLONE_PIDFD`, Linux 5.2+): no `pidfd_open` on the way from the clone to init's release,
 /// and init is never named by a pid that could be reused. `None` from a kernel that ignored
-/// the flag.
+/// the flag, or refused it (then the clone is made again without it).
 pub(crate) fn clone_with_pidfd(
     plan: &Plan,
     main: fn(&Plan) -> !,
 ) -> std::io::Result<(libc::pid_t, Option<OwnedFd>)> {
     let mut pidfd: libc::c_int = -1;
-    let pid = clone_returning(plan, 0, main, Some(&mut pidfd))?;
+    let pid = match clone_returning(plan, 0, main, Some(&mut pidfd)) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            return clone(plan, 0, main).map(|pid| (pid, None));
+        }
+        other => other?,
+    };
     // SAFETY: a descriptor the kernel just made for this process (close-on-exec), owned here.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
     Ok((pid, pidfd))
@@ -408,6 +416,7 @@ pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, F
 /// from that report, without waiting for init's own exit (which frees a copy of the host's
 /// memory and the sandbox's namespaces): nothing of the sandbox but init runs once it is sent.
 pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
+    accept_end_now();
     // SAFETY: prctl with integer arguments; non-dumpable keeps the sandboxee (same uid, fewer
     // capabilities) from ptracing init or opening its /proc files.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
@@ -422,6 +431,11 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
         let r = unsafe { libc::wait4(-1, &mut status, libc::__WALL, std::ptr::null_mut()) };
         if r == sandboxee {
             end_the_rest();
+            #[cfg(feature = "test-hooks")]
+            if crate::test_hooks::slow_report() {
+                let never = std::sync::atomic::AtomicU32::new(0);
+                super::raw::wait_while(&never, 0, Duration::from_secs(1));
+            }
             let (cpu_us, max_rss_kb) = usage();
             let msg = Report {
                 kind: kind::EXIT_STATUS,
@@ -437,6 +451,48 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
             sys::exit(0);
         }
     }
+}
+
+/// The signal with which the monitor asks init to end the sandbox now: init kills every other
+/// process of the sandbox at once (the program's death, which the monitor brings about
+/// itself, then ends init's reaping as usual). A hostile program could otherwise keep the rest
+/// running until init's wait saw the program die: a process that ptraces the program and
+/// never waits for it holds that back.
+pub(crate) const END_NOW: libc::c_int = libc::SIGUSR1;
+
+/// Installs init's handler for [`END_NOW`], once the program runs (until then the monitor kills
+/// init itself). As pid 1 of its namespace, init receives no signal it has no handler for (but
+/// SIGKILL from outside), so until this is in place a request is dropped, and the program's
+/// own death still ends the sandbox.
+fn accept_end_now() {
+    // SAFETY: sigaction is plain old data; zero is a valid initial value.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = end_now;
+    action.sa_sigaction = handler as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+    // SAFETY: action is a live sigaction naming a handler that only makes async-signal-safe
+    // calls; the old action is not asked for.
+    unsafe { libc::sigaction(END_NOW, &action, std::ptr::null_mut()) };
+}
+
+/// Init's [`END_NOW`] handler: kills every other process of the namespace, if the signal came
+/// from outside the sandbox. A process inside cannot send one that looks so: the kernel fills in
+/// `SI_USER` and the sender's pid (0 when the sender is outside init's pid namespace) for
+/// `kill`, and refuses a made-up `SI_USER` from `rt_sigqueueinfo`. The same kill from inside
+/// would give the program nothing it could not do with `kill(-1, SIGKILL)` itself.
+extern "C" fn end_now(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a live siginfo to an SA_SIGINFO handler.
+    let (code, sender) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    if code != libc::SI_USER || sender != 0 {
+        return;
+    }
+    // The interrupted code may be about to read errno, which kill can change.
+    let saved = sys::errno();
+    // SAFETY: kill with integer arguments (async-signal-safe); from pid 1, -1 is every other
+    // process of its pid namespace.
+    unsafe { libc::kill(-1, libc::SIGKILL) };
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = saved };
 }
 
 /// Kills every other process of the sandbox and reaps them all, as the kernel would once init

@@ -29,6 +29,7 @@ mod watch;
 mod wire;
 
 pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
+pub(crate) use init::END_NOW;
 pub use server::start_fork_server;
 
 use crate::cgroup::{Cgroup, CgroupLimits};
