@@ -297,6 +297,11 @@ pub(crate) fn pidfd_getfd(pidfd: RawFd, fd: RawFd) -> io::Result<OwnedFd> {
 /// the like.
 const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
 
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID` as Linux 5.0 to 5.7 numbered it (`_IOR`, not `_IOW` as
+/// `libc` has it): later kernels take both numbers, and 5.6 and 5.7 (which have the
+/// `pidfd_getfd` the monitor needs) only this one.
+const NOTIF_ID_VALID_EVERY_KERNEL: libc::Ioctl = 0x8008_2102u32 as libc::Ioctl;
+
 /// Whether `fd` is a seccomp notification listener (so a descriptor fetched by number is what
 /// the sandboxee said it was): a file of the anonymous-inode file system that answers
 /// `SECCOMP_IOCTL_NOTIF_ID_VALID` as a listener does, for an id with no notification, with
@@ -317,7 +322,7 @@ pub(crate) fn is_listener(fd: &OwnedFd) -> bool {
     let r = unsafe {
         libc::ioctl(
             fd.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            NOTIF_ID_VALID_EVERY_KERNEL,
             &no_such_id as *const u64,
         )
     };
@@ -375,7 +380,7 @@ pub(crate) fn notification_pending(listener: &OwnedFd, id: u64) -> bool {
     let r = unsafe {
         libc::ioctl(
             listener.as_raw_fd(),
-            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            NOTIF_ID_VALID_EVERY_KERNEL,
             &id as *const u64,
         )
     };
@@ -459,8 +464,11 @@ mod tests {
         // SAFETY: as above.
         let event = unsafe { OwnedFd::from_raw_fd(event) };
         assert!(!is_listener(&event));
-        // SAFETY: epoll_create1 with an integer argument; a returned fd is fresh and ours.
-        let epoll = unsafe { OwnedFd::from_raw_fd(libc::epoll_create1(libc::EPOLL_CLOEXEC)) };
+        // SAFETY: epoll_create1 with an integer argument.
+        let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(epoll >= 0);
+        // SAFETY: a fresh descriptor, ours.
+        let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
         assert!(!is_listener(&epoll));
         let (read, _write) = nix::unistd::pipe().unwrap();
         assert!(!is_listener(&read));
