@@ -406,6 +406,16 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         reap_quietly(pid);
         e
     };
+    let mut kept = kept;
+    let take_mounts = |kept: &mut Option<KeptUntilEnd>| {
+        if let Some(k) = kept {
+            k._mounts = mount_namespace(pid, &pidfd);
+        }
+    };
+    let mounts_first = init_may_turn_unreadable();
+    if mounts_first {
+        take_mounts(&mut kept);
+    }
     // Init waits for its id maps (and its cgroup) only, so they come first, and the rest of
     // this side's work after its release, beside init's. A spare's maps were written by the
     // fork server when it was made.
@@ -429,9 +439,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         }
     }
     drop((sync_w, fds));
-    let mut kept = kept;
-    if let Some(k) = &mut kept {
-        k._mounts = mount_namespace(pid, &pidfd);
+    if !mounts_first {
+        take_mounts(&mut kept);
     }
 
     let pidfd = Arc::new(pidfd);
@@ -503,15 +512,67 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((a, b))
 }
 
+/// Whether init may become unreadable to this process soon after its release: when this
+/// process runs as uid 0, init's change of ids changes its uid on the host too, which makes it
+/// non-dumpable, and then only `CAP_SYS_PTRACE` (which a container's root often lacks) still
+/// opens its mount namespace ([`mount_namespace`]), so the reference is taken before the
+/// release instead. Asked once.
+fn init_may_turn_unreadable() -> bool {
+    static UNREADABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UNREADABLE.get_or_init(|| {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        root && !has_effective_capability(CAP_SYS_PTRACE)
+    })
+}
+
+/// `CAP_SYS_PTRACE`'s number (which the `libc` crate does not define).
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Whether this process has capability `cap` (below 64) in its effective set (`capget`).
+fn has_effective_capability(cap: u32) -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let empty = Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    };
+    let mut data = [empty; 2];
+    // SAFETY: capget writes one header and two data structs (version 3).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
+    let word = data.get((cap / 32) as usize).map_or(0, |d| d.effective);
+    r == 0 && word & (1 << (cap % 32)) != 0
+}
+
 /// A reference to the mount namespace of init `pid` (behind `pidfd`), which keeps the
 /// namespace, and every mount in it, alive until it is closed: from the pidfd (Linux 6.11+,
 /// a few microseconds), else `/proc/PID/ns/mnt` (tens: a fresh `/proc` entry is looked up).
 /// Taken right after init's release, off its way: the kernel lets a process of init's user,
 /// or one with `CAP_SYS_PTRACE`, open it until init makes itself non-dumpable (after the
-/// exec). A host running as uid 0 without `CAP_SYS_PTRACE` (a container's root) may find init
-/// non-dumpable sooner, once init's change of ids has made it so. `None` when the kernel
-/// refuses (also no `/proc`, a host that made itself non-dumpable, an init already gone):
-/// init then tears the mounts down in its exit.
+/// exec); before the release where that is not sure ([`init_may_turn_unreadable`]). `None`
+/// when the kernel refuses (no `/proc`, a host that made itself non-dumpable, an init already
+/// gone): init then tears the mounts down in its exit.
 pub(crate) fn mount_namespace(pid: libc::pid_t, pidfd: &OwnedFd) -> Option<OwnedFd> {
     // SAFETY: an ioctl with no argument on a pidfd of ours; the kernel returns a new
     // close-on-exec descriptor or an error.
@@ -622,6 +683,22 @@ mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
     use std::sync::mpsc;
+
+    /// `capget`'s effective set, as read here, is the one `/proc/self/status` shows.
+    #[test]
+    fn the_effective_capabilities_are_read_as_the_kernel_shows_them() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .unwrap()
+            .trim();
+        let shown = u64::from_str_radix(hex, 16).unwrap();
+        for cap in [0, super::CAP_SYS_PTRACE, 21, 40] {
+            let held = shown & (1 << cap) != 0;
+            assert_eq!(super::has_effective_capability(cap), held, "capability {cap}");
+        }
+    }
 
     /// The reference is to the process's own mount namespace, whichever way it was taken.
     #[test]
