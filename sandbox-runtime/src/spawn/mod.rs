@@ -696,7 +696,11 @@ mod tests {
         let shown = u64::from_str_radix(hex, 16).unwrap();
         for cap in [0, super::CAP_SYS_PTRACE, 21, 40] {
             let held = shown & (1 << cap) != 0;
-            assert_eq!(super::has_effective_capability(cap), held, "capability {cap}");
+            assert_eq!(
+                super::has_effective_capability(cap),
+                held,
+                "capability {cap}"
+            );
         }
     }
 
