@@ -60,7 +60,7 @@ pub(crate) fn mispredicts_listener() -> bool {
     MISPREDICT_LISTENER.load(Ordering::SeqCst)
 }
 
-/// Makes each init cloned after this call wait a second before it reports the end of its
+/// Makes each init cloned after this call wait three seconds before it reports the end of its
 /// sandbox: after a time-out, the monitor must kill it once its grace runs out rather than
 /// wait for the report.
 pub fn slow_init_report() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[test]
 fn an_init_that_does_not_report_in_time_is_killed() {
-    // Every init of this binary (its only test) waits a second before its report.
+    // Every init of this binary (its only test) waits three seconds before its report.
     test_hooks::slow_init_report();
     let marker = "1000.6113";
     let out = common::command("/bin/sh")
@@ -24,10 +24,10 @@ fn an_init_that_does_not_report_in_time_is_killed() {
         .unwrap();
     assert_eq!(out.status, Status::Timeout, "{out}");
     // The limit, the grace (250 ms) and slack for a loaded machine, well short of the time-out
-    // plus init's second.
+    // plus init's three seconds.
     let w = out.wall_time;
     assert!(w >= Duration::from_millis(300), "{w:?}");
-    assert!(w < Duration::from_millis(1000), "{w:?}");
+    assert!(w < Duration::from_secs(2), "{w:?}");
     assert_eq!(
         common::processes_with_argument(marker),
         Vec::<libc::pid_t>::new()

@@ -159,7 +159,7 @@ fn a_time_out_ends_the_rest_at_once_even_when_the_programs_death_is_held_back() 
         &mut sandbox_policy::NoIncludes,
     );
     let policy = compiled.result.expect("the policy compiles").policy;
-    let limit = Duration::from_millis(1500);
+    let limit = Duration::from_secs(2);
     let out = common::command("/usr/bin/python3")
         .args(["-S", "-c", TRACED_BY_A_CHILD_THAT_NEVER_WAITS])
         .limits(Limits {
@@ -172,10 +172,11 @@ fn a_time_out_ends_the_rest_at_once_even_when_the_programs_death_is_held_back() 
     assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "traced\n");
     // Init killed the tracer at once and so saw the program die, reaped everything and counted
-    // it: the tracer's busy loop is in the CPU time. Waiting for the program's death instead
-    // would have run out init's grace, and init's death would have left it uncounted.
+    // it: the tracer's busy loop, over a second on an idle machine, is in the CPU time. Waiting
+    // for the program's death instead would have run out init's grace, and init's death would
+    // have left it uncounted (about 2 ms counted, measured).
     let cpu = out.outcome.cpu_time;
-    assert!(cpu >= Duration::from_millis(500), "{cpu:?}");
+    assert!(cpu >= Duration::from_millis(300), "{cpu:?}");
 }
 
 #[test]

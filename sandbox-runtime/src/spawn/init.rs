@@ -434,7 +434,7 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
             #[cfg(feature = "test-hooks")]
             if crate::test_hooks::slow_report() {
                 let never = std::sync::atomic::AtomicU32::new(0);
-                super::raw::wait_while(&never, 0, Duration::from_secs(1));
+                super::raw::wait_while(&never, 0, Duration::from_secs(3));
             }
             let (cpu_us, max_rss_kb) = usage();
             let msg = Report {
