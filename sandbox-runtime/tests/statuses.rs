@@ -179,6 +179,37 @@ fn a_time_out_ends_the_rest_at_once_even_when_the_programs_death_is_held_back() 
     assert!(cpu >= Duration::from_millis(300), "{cpu:?}");
 }
 
+/// Init ends the sandbox on the monitor's request only: the same signal from inside the
+/// sandbox (to pid 1, init) changes nothing, sent by `kill` or queued with a made-up sender
+/// of pid 0 (`rt_sigqueueinfo`, which may only give a negative `si_code`).
+#[test]
+fn the_end_now_signal_from_inside_is_ignored() {
+    let out = common::command("/bin/sh")
+        .args([
+            "-c",
+            "kill -USR1 1; sleep 0.1; kill -USR1 1; sleep 0.1; echo alive",
+        ])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"alive\n");
+    // siginfo: si_signo, si_errno, si_code (SI_QUEUE, -1), then si_pid 0 and si_uid 0.
+    let queued = "import ctypes, struct, time
+info = ctypes.create_string_buffer(struct.pack('iii', 10, 0, -1) + bytes(116))
+r = ctypes.CDLL(None).syscall(129, 1, 10, info)
+time.sleep(0.1)
+print('queued', r)
+";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", queued])
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"queued 0\n");
+}
+
 #[test]
 fn a_violation_counts_the_cpu_time_spent_before_it() {
     let policy = common::kill_only(&[("socket", 41)]);

@@ -15,7 +15,8 @@
 //! reap orphans. Init is protected from the sandboxee: it keeps its capabilities in the
 //! sandbox's user namespace and becomes non-dumpable (so the sandboxee cannot ptrace it or read
 //! its memory), and resets every signal action it inherited from the host to the default (so no
-//! host handler runs in it, and no signal from inside reaches it).
+//! host handler runs in it, and no signal from inside reaches it but [`END_NOW`], whose handler
+//! does nothing for a sender inside).
 
 use super::mounts;
 use super::plan::{Plan, DETACH_PENDING};
