@@ -91,3 +91,29 @@ fn learning_says_it_needs_user_notification() {
         .expect_err("learning cannot work without user notification");
     assert!(err.to_string().contains("user notification"), "{err}");
 }
+
+/// Without user notification the monitor does not know the program's pid: a time-out kills
+/// init, and with it, at once, everything in the sandbox.
+#[test]
+fn a_time_out_ends_the_whole_sandbox_at_once() {
+    without_user_notification();
+    let marker = "1000.4421";
+    let out = common::command("/bin/sh")
+        .args(["-c", &format!("sleep {marker} & sleep {marker}")])
+        .limits(sandbox_runtime::Limits {
+            wall_time: Some(std::time::Duration::from_millis(300)),
+            ..sandbox_runtime::Limits::default()
+        })
+        .policy(&common::permissive())
+        .stdout(sandbox_runtime::Stdio::Null)
+        .stderr(sandbox_runtime::Stdio::Null)
+        .status()
+        .unwrap();
+    assert_eq!(out.status, Status::Timeout, "{out}");
+    let w = out.wall_time;
+    assert!(w < std::time::Duration::from_millis(1000), "{w:?}");
+    assert_eq!(
+        common::processes_with_argument(marker),
+        Vec::<libc::pid_t>::new()
+    );
+}
