@@ -71,17 +71,12 @@ const INIT_REPORT_GRACE: Duration = Duration::from_millis(250);
 /// Sends SIGKILL to the process behind `pidfd` (no pid-reuse race). An already-dead process is
 /// not an error.
 pub(crate) fn kill(pidfd: &OwnedFd) -> io::Result<()> {
-    signal(pidfd, libc::SIGKILL)
-}
-
-/// Sends `sig` to the process behind `pidfd`. An already-dead process is not an error.
-fn signal(pidfd: &OwnedFd, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: integer arguments and a null siginfo.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            sig,
+            libc::SIGKILL,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -383,9 +378,9 @@ impl Monitor {
     }
 
     /// Ends the sandbox (a time-out or a violation). Once the program runs, the program is
-    /// killed and init is asked to kill the rest at once ([`crate::spawn::END_NOW`]): init
-    /// then reaps and reports, as when the program ends by itself, with the CPU time of
-    /// everything it reaped. Killing init instead would have the kernel end the rest with
+    /// killed and init is asked, on the report socket, to kill the rest at once (`END_NOW`, see
+    /// `spawn::init::reap`): init then reaps and reports, as when the program ends by itself,
+    /// with the CPU time of everything it reaped. Killing init instead would have the kernel end the rest with
     /// init's children left unwaited, their CPU time counted nowhere. Init is killed too if its
     /// report has not come within [`INIT_REPORT_GRACE`]; before the exec, or without a pidfd
     /// of the program (no policy, or no user notification), init is killed at once.
@@ -396,12 +391,32 @@ impl Monitor {
         let program = st.sandboxee_pidfd.as_ref().filter(|_| st.exec_done);
         if program.is_some_and(|p| kill(p).is_ok()) {
             st.init_kill_due = Some(Instant::now() + INIT_REPORT_GRACE);
-            if signal(&self.pidfd, crate::spawn::END_NOW).is_err() {
+            if !self.ask_init_to_end_now() {
                 let _ = kill(&self.pidfd);
             }
         } else {
             let _ = kill(&self.pidfd);
         }
+    }
+
+    /// Asks init, on the report socket, to end the rest of the sandbox now; whether the request
+    /// went out (it fails once init has closed its end).
+    fn ask_init_to_end_now(&self) -> bool {
+        let request = Report {
+            kind: kind::END_NOW,
+            ..Report::default()
+        }
+        .to_bytes();
+        // SAFETY: sends a live buffer of its length on our socket, without blocking or SIGPIPE.
+        let sent = unsafe {
+            libc::send(
+                self.report.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        sent == request.len() as isize
     }
 
     fn fail_setup(&self, st: &mut State, e: SetupError) {

@@ -5,18 +5,18 @@
 //! inherits (a spare's init sets them itself, ahead: see [`super::capabilities`]), and then only
 //! reaps: when the sandboxee ends, init kills and reaps whatever else is left in the namespace,
 //! reports the sandboxee's wait status and exits. The monitor ends a running sandbox early
-//! (a time-out, a violation) by killing the program and sending init [`END_NOW`], on which init
-//! kills the rest at once and then reaps and reports as at any end, counting everyone's CPU
-//! time; killing init (the monitor's fallback, and a kill from outside) kills the whole sandbox
-//! at once too, the kernel then killing the rest, uncounted.
+//! (a time-out, a violation) by killing the program and asking init, on the report socket, to
+//! end the rest now ([`kind::END_NOW`]), which init does at once and then reaps and reports as
+//! at any end, counting everyone's CPU time; killing init (the monitor's fallback, and a kill
+//! from outside) kills the whole sandbox at once too, the kernel then killing the rest,
+//! uncounted.
 //!
 //! Why a separate init rather than the program as pid 1: a namespace's pid 1 ignores every
 //! signal it has no handler for, even from itself (`kill -SEGV $$` would do nothing), and must
 //! reap orphans. Init is protected from the sandboxee: it keeps its capabilities in the
 //! sandbox's user namespace and becomes non-dumpable (so the sandboxee cannot ptrace it or read
 //! its memory), and resets every signal action it inherited from the host to the default (so no
-//! host handler runs in it, and no signal from inside reaches it but [`END_NOW`], whose handler
-//! does nothing for a sender inside).
+//! host handler runs in it, and no signal from inside reaches it).
 
 use super::mounts;
 use super::plan::{Plan, DETACH_PENDING};
@@ -416,37 +416,71 @@ pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, F
 /// reports the sandboxee's status with the sandbox's usage, and exits. The host has its outcome
 /// from that report, without waiting for init's own exit (which frees a copy of the host's
 /// memory and the sandbox's namespaces): nothing of the sandbox but init runs once it is sent.
+///
+/// Init waits for two things at once: a child's end (SIGCHLD, blocked and read through a
+/// signalfd) and the monitor's request to end the sandbox now ([`kind::END_NOW`] on the report
+/// socket, sent after a time-out or a violation), on which it kills every other process at once.
+/// A hostile program could otherwise keep the rest running until init saw the program die: a
+/// process that ptraces the program and never waits for it holds that back. Once the program
+/// runs only init and the host hold the report socket's ends, so nothing inside can send, hold
+/// back or drop that request; one sent before init got here waits in the socket.
 pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
-    accept_end_now();
     // SAFETY: prctl with integer arguments; non-dumpable keeps the sandboxee (same uid, fewer
     // capabilities) from ptracing init or opening its /proc files.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    let report = plan.report_fd as u32;
+    let report = plan.report_fd;
     // Keep only the report socket: init holds no pipe or file of the program's open. Closing
     // the fork server's start pipe here tells the server the program has started (see
     // [`Plan::keep_until_started`]).
-    sys::close_all_but(&[report]);
+    sys::close_all_but(&[report as u32]);
+    let child_ends = child_ends_fd();
+    let mut fds = [child_ends, report].map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        reap_ended(plan, sandboxee, child_ends >= 0);
+        // SAFETY: fds is a live array of two pollfds (a negative fd is skipped); no time-out
+        // and no change of the signal mask.
+        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+        if r < 0 {
+            continue; // EINTR
+        }
+        if fds[1].revents & libc::POLLIN != 0 && end_requested(report) {
+            // SAFETY: kill with integer arguments: from pid 1, -1 is every other process of its
+            // pid namespace (and of namespaces nested in it).
+            unsafe { libc::kill(-1, libc::SIGKILL) };
+        }
+        if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            // The host's end is gone (init dies with the host): nothing more will come.
+            fds[1].fd = -1;
+        }
+        if fds[0].revents != 0 {
+            drain(child_ends);
+        }
+    }
+}
+
+/// Reaps every child that has ended and returns; on the sandboxee's end, ends the rest,
+/// reports and exits. Without a signalfd (`signalfd` false) it blocks in `wait4` until the
+/// sandboxee ends instead: the monitor's requests then wait for the program's end, its grace
+/// for init still running out.
+fn reap_ended(plan: &Plan, sandboxee: libc::pid_t, signalfd: bool) {
+    let flags = if signalfd {
+        libc::__WALL | libc::WNOHANG
+    } else {
+        libc::__WALL
+    };
     loop {
         let mut status = 0;
         // SAFETY: status is a live int; no rusage requested.
-        let r = unsafe { libc::wait4(-1, &mut status, libc::__WALL, std::ptr::null_mut()) };
+        let r = unsafe { libc::wait4(-1, &mut status, flags, std::ptr::null_mut()) };
         if r == sandboxee {
-            end_the_rest();
-            #[cfg(feature = "test-hooks")]
-            if crate::test_hooks::slow_report() {
-                let never = std::sync::atomic::AtomicU32::new(0);
-                super::raw::wait_while(&never, 0, Duration::from_secs(3));
-            }
-            let (cpu_us, max_rss_kb) = usage();
-            let msg = Report {
-                kind: kind::EXIT_STATUS,
-                value: status,
-                cpu_us,
-                max_rss_kb,
-                ..Report::default()
-            };
-            sys::send_report(plan.report_fd, msg);
-            sys::exit(0);
+            end_and_report(plan, status);
+        }
+        if r == 0 {
+            return; // nothing more has ended yet
         }
         if r < 0 && sys::errno() == libc::ECHILD {
             sys::exit(0);
@@ -454,46 +488,79 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     }
 }
 
-/// The signal with which the monitor asks init to end the sandbox now: init kills every other
-/// process of the sandbox at once (the program's death, which the monitor brings about
-/// itself, then ends init's reaping as usual). A hostile program could otherwise keep the rest
-/// running until init's wait saw the program die: a process that ptraces the program and
-/// never waits for it holds that back.
-pub(crate) const END_NOW: libc::c_int = libc::SIGUSR1;
-
-/// Installs init's handler for [`END_NOW`], once the program runs (until then the monitor kills
-/// init itself). As pid 1 of its namespace, init receives no signal it has no handler for (but
-/// SIGKILL from outside), so until this is in place a request is dropped, and the program's
-/// own death still ends the sandbox.
-fn accept_end_now() {
-    // SAFETY: sigaction is plain old data; zero is a valid initial value.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = end_now;
-    action.sa_sigaction = handler as usize;
-    action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-    // SAFETY: action is a live sigaction naming a handler that only makes async-signal-safe
-    // calls; the old action is not asked for.
-    unsafe { libc::sigaction(END_NOW, &action, std::ptr::null_mut()) };
+/// Ends the rest of the sandbox, reports the sandboxee's wait `status` with the sandbox's
+/// usage, and exits.
+fn end_and_report(plan: &Plan, status: libc::c_int) -> ! {
+    end_the_rest();
+    #[cfg(feature = "test-hooks")]
+    if crate::test_hooks::slow_report() {
+        let never = std::sync::atomic::AtomicU32::new(0);
+        super::raw::wait_while(&never, 0, Duration::from_secs(3));
+    }
+    let (cpu_us, max_rss_kb) = usage();
+    let msg = Report {
+        kind: kind::EXIT_STATUS,
+        value: status,
+        cpu_us,
+        max_rss_kb,
+        ..Report::default()
+    };
+    sys::send_report(plan.report_fd, msg);
+    sys::exit(0)
 }
 
-/// Init's [`END_NOW`] handler: kills every other process of the namespace, if the signal came
-/// from outside the sandbox. A process inside cannot send one that looks so: the kernel fills in
-/// `SI_USER` and the sender's pid (0 when the sender is outside init's pid namespace) for
-/// `kill`, and refuses a made-up `SI_USER` from `rt_sigqueueinfo`. The same kill from inside
-/// would give the program nothing it could not do with `kill(-1, SIGKILL)` itself.
-extern "C" fn end_now(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // SAFETY: the kernel passes a live siginfo to an SA_SIGINFO handler.
-    let (code, sender) = unsafe { ((*info).si_code, (*info).si_pid()) };
-    if code != libc::SI_USER || sender != 0 {
-        return;
+/// A signalfd that reads as ready when a child of init ends (SIGCHLD, blocked so that it is
+/// only read there), or -1 if one cannot be made (SIGCHLD is then left unblocked).
+fn child_ends_fd() -> libc::c_int {
+    // SAFETY: sigset_t is plain old data; sigemptyset and sigaddset initialise it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a live sigset_t and SIGCHLD a valid signal.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
     }
-    // The interrupted code may be about to read errno, which kill can change.
-    let saved = sys::errno();
-    // SAFETY: kill with integer arguments (async-signal-safe); from pid 1, -1 is every other
-    // process of its pid namespace.
-    unsafe { libc::kill(-1, libc::SIGKILL) };
-    // SAFETY: __errno_location returns this thread's errno slot.
-    unsafe { *libc::__errno_location() = saved };
+    // SAFETY: set is initialised; the old mask is not asked for.
+    if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } != 0 {
+        return -1;
+    }
+    // SAFETY: a new signalfd for set, which the kernel copies.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    if fd < 0 {
+        // SAFETY: as above.
+        unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    }
+    fd
+}
+
+/// Reads every queued signal off the signalfd `fd` (SIGCHLDs merge; `wait4` finds the
+/// children).
+fn drain(fd: libc::c_int) {
+    let mut buf = [0u8; 128]; // one signalfd_siginfo
+                              // SAFETY: reads into a live buffer of its length, without blocking.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+/// Reads every message queued on the report socket (init's end); whether one asks to end the
+/// sandbox now. The host sends init nothing else.
+fn end_requested(report: libc::c_int) -> bool {
+    let mut asked = false;
+    loop {
+        let mut buf = [0u8; Report::SIZE];
+        // SAFETY: receives into a live buffer of its length, without blocking.
+        let n = unsafe {
+            libc::recv(
+                report,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n <= 0 {
+            return asked;
+        }
+        let r = Report::from_bytes(&buf[..n as usize]);
+        asked |= r.is_some_and(|r| r.kind == kind::END_NOW);
+    }
 }
 
 /// Kills every other process of the sandbox and reaps them all, as the kernel would once init

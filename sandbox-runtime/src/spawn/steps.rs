@@ -139,6 +139,9 @@ pub(crate) mod kind {
     /// order), and its host pid (SCM_CREDENTIALS, added by the kernel). Sent only when the
     /// filter has a listener.
     pub const HELLO: u32 = 3;
+    /// The monitor asks init to end the sandbox now (sent the other way, host to init; see
+    /// [`super::super::init::reap`]).
+    pub const END_NOW: u32 = 4;
 }
 
 /// One message read from a report socket: the report (`None` if its bytes are not one), the
