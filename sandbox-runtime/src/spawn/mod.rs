@@ -29,7 +29,6 @@ mod watch;
 mod wire;
 
 pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
-pub(crate) use init::END_NOW;
 pub use server::start_fork_server;
 
 use crate::cgroup::{Cgroup, CgroupLimits};
@@ -516,20 +515,17 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// process runs as uid 0, init's change of ids changes its uid on the host too, which makes it
 /// non-dumpable, and then only `CAP_SYS_PTRACE` (which a container's root often lacks) still
 /// opens its mount namespace ([`mount_namespace`]), so the reference is taken before the
-/// release instead. Asked once.
+/// release instead. Asked at each spawn, of the calling thread (capabilities are per thread).
 fn init_may_turn_unreadable() -> bool {
-    static UNREADABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *UNREADABLE.get_or_init(|| {
-        // SAFETY: geteuid cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
-        root && !has_effective_capability(CAP_SYS_PTRACE)
-    })
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    root && !has_effective_capability(CAP_SYS_PTRACE)
 }
 
 /// `CAP_SYS_PTRACE`'s number (which the `libc` crate does not define).
 const CAP_SYS_PTRACE: u32 = 19;
 
-/// Whether this process has capability `cap` (below 64) in its effective set (`capget`).
+/// Whether the calling thread has capability `cap` (below 64) in its effective set (`capget`).
 fn has_effective_capability(cap: u32) -> bool {
     #[repr(C)]
     struct Header {
@@ -684,10 +680,10 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
     use std::sync::mpsc;
 
-    /// `capget`'s effective set, as read here, is the one `/proc/self/status` shows.
+    /// `capget`'s effective set, as read here, is the one `/proc/thread-self/status` shows.
     #[test]
     fn the_effective_capabilities_are_read_as_the_kernel_shows_them() {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
         let hex = status
             .lines()
             .find_map(|l| l.strip_prefix("CapEff:"))
