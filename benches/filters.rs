@@ -6,8 +6,11 @@
 //! sandbox-policy's interpreter), the mean weighted by a real program's syscall mix
 //! (`benches/data/python3-syscall-mix.txt`), and how many unconditionally allowed syscalls the
 //! kernel's constant-action cache serves; then the wall clock per syscall under each filter,
-//! and each program's own cost with the filters stacked and timed in turns ([`turns`]).
+//! and each program's own cost with the filters stacked, each copy placed at random
+//! ([`placement`]), and timed in turns ([`turns`]).
 //! Quick mode (`SANDBOX_BENCH_QUICK=1` or `--quick`) runs far fewer wall-clock iterations, for CI.
+//! `SANDBOX_BENCH_ONLY=stacked`, `SANDBOX_BENCH_STACK`, `SANDBOX_BENCH_SPACING` and
+//! `SANDBOX_BENCH_PADDED` choose what the stacked comparison does ([`options`]).
 //! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed target a failure. A measurement that
 //! cannot be made at all (the stacked comparison without ours or the floor, or without a child
 //! that finished) fails the run with exit status 2, in every mode.
@@ -24,6 +27,10 @@ mod libseccomp_peer;
 mod machine;
 #[path = "filters/measure.rs"]
 mod measure;
+#[path = "filters/options.rs"]
+mod options;
+#[path = "filters/placement.rs"]
+mod placement;
 #[path = "filters/policies.rs"]
 mod policies;
 #[path = "filters/rules.rs"]
@@ -38,6 +45,7 @@ mod wallclock;
 use interval::Placement;
 use libseccomp_peer::{Layout, LibSeccomp};
 use measure::{Figures, Row, ARCH};
+use options::Options;
 use rules::PeerPolicy;
 use sandbox_policy::{Compiled, SockFilter};
 use wallclock::Config;
@@ -46,11 +54,6 @@ use wallclock::Config;
 /// 110 instructions.
 const DOCKER_MEAN_TARGET: f64 = 8.8;
 const DOCKER_LEN_TARGET: usize = 110;
-
-/// Whether a flag is given as an argument or its environment variable is `1`.
-fn flag(arg: &str, env: &str) -> bool {
-    std::env::args().any(|a| a == arg) || std::env::var(env).is_ok_and(|v| v == "1")
-}
 
 /// The syscall mix: `calls` (4th column) and name (last column) of strace's -c table.
 fn load_mix() -> Vec<(String, u64)> {
@@ -190,9 +193,27 @@ const WALL_PEERS: [&str; 3] = ["seccompiler 0.5", "libseccomp default", "libsecc
 /// apart the measurement puts two equal programs. It is no peer and no target judges it.
 const CONTROL: &str = "ours, a second copy";
 
+/// The start of the padded controls' names (`SANDBOX_BENCH_PADDED`): ours with never-run
+/// instructions appended, the same path in a program of another size.
+const PADDED: &str = "ours padded to ";
+
+/// Whether a configuration is a control, shown against ours but judged by no target.
+fn is_control(name: &str) -> bool {
+    name == CONTROL || name.starts_with(PADDED)
+}
+
+/// Ours with copies of its last instruction (a return, never reached) appended up to `len`.
+fn padded(ours: &[SockFilter], len: usize) -> Option<Vec<SockFilter>> {
+    let last = *ours.last()?;
+    let mut program = ours.to_vec();
+    program.resize(len.max(ours.len()), last);
+    Some(program)
+}
+
 /// The wall-clock configurations: no filter, the floor, and each generator's program for the
-/// docker-like policy with `read` argument-checked, and ours again as the [`CONTROL`].
-fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
+/// docker-like policy with `read` argument-checked, ours again as the [`CONTROL`], and ours
+/// padded to each length of `pad_to`.
+fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
     let mut configs = vec![
         Config {
             name: "no filter".into(),
@@ -243,13 +264,52 @@ fn wall_configs(lib: Option<&LibSeccomp>) -> Vec<Config> {
         };
         add(name, prog);
     }
+    for &len in pad_to {
+        configs.push(Config {
+            name: format!("{PADDED}{len}"),
+            filter: padded(ours, len),
+        });
+    }
     configs
 }
 
 /// Runs and prints the wall-clock comparison; returns the missed targets, or why the stacked
 /// comparison could not be measured at all.
-fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) -> Result<Vec<String>, String> {
-    let (n, reps) = if quick { (50_000, 3) } else { (1_000_000, 11) };
+fn wall_clock(lib: Option<&LibSeccomp>, opts: &Options) -> Result<Vec<String>, String> {
+    let configs = wall_configs(lib, &opts.padded);
+    let mut misses = Vec::new();
+    if !opts.only_stacked {
+        misses.extend(single_filters(&configs, opts));
+    }
+    let plan = if opts.quick {
+        Turns {
+            children: 6,
+            rounds: 3,
+            chunk: 2_000,
+            copies_most: opts.stack_most,
+            spaced: opts.spaced,
+        }
+    } else {
+        Turns {
+            children: 15,
+            rounds: 12,
+            chunk: 20_000,
+            copies_most: opts.stack_most,
+            spaced: opts.spaced,
+        }
+    };
+    misses.extend(stacked_cost(&configs, &plan)?);
+    Ok(misses)
+}
+
+/// Prints the wall clock per call with each filter installed once; returns the missed cached
+/// target.
+fn single_filters(configs: &[Config], opts: &Options) -> Vec<String> {
+    let (n, reps) = if opts.quick {
+        (50_000, 3)
+    } else {
+        (1_000_000, 11)
+    };
     println!(
         "== Wall clock per syscall (ns/call, median of {reps} interleaved runs of {n} calls) =="
     );
@@ -260,9 +320,8 @@ fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) -> Result<Vec<String>, Stri
     println!(
         "insns = instructions the filter runs for the call (c = served by the kernel's cache).\n"
     );
-    let configs = wall_configs(lib);
     let probes = wallclock::probes();
-    let rounds = wallclock::samples(&configs, &probes, n, reps, 1);
+    let rounds = wallclock::samples(configs, &probes, n, reps, 1, opts.spaced);
     print!("  {:<20}", "filter");
     for p in &probes {
         print!(" | {:^30}", p.label);
@@ -299,27 +358,19 @@ fn wall_clock(lib: Option<&LibSeccomp>, quick: bool) -> Result<Vec<String>, Stri
         }
         println!();
     }
-    let plan = if quick {
-        Turns {
-            children: 6,
-            rounds: 3,
-            chunk: 2_000,
-        }
-    } else {
-        Turns {
-            children: 15,
-            rounds: 12,
-            chunk: 20_000,
-        }
-    };
-    misses.extend(stacked_cost(&configs, &plan)?);
-    Ok(misses)
+    misses
 }
 
-/// Filters stacked per thread in [`stacked_cost`]: the longest peer program (seccompiler's
-/// docker-like, about 1,500 instructions, more once the kernel converts it to eBPF) times this
-/// stays under the kernel's limit of 32,768 instructions per stack.
-const STACK: usize = 8;
+/// The kernel's limit on the instructions of one thread's stack of filters, counting 4 more
+/// per filter, after it converts each program to eBPF (which can double it).
+const STACK_LIMIT: usize = 32_768;
+
+/// How many copies of a program of `len` instructions [`stacked_cost`] stacks: as many as the
+/// kernel takes, up to `most` (seccompiler's Docker-like program, about 1,500 instructions,
+/// fits 10 times).
+fn copies_of(len: usize, most: usize) -> usize {
+    (STACK_LIMIT / (2 * len + 4)).min(most)
+}
 
 /// How [`stacked_cost`] samples: `children` processes, each timing every filter in turns
 /// ([`turns::samples`]) for `rounds` rounds of `chunk` calls per probe.
@@ -330,11 +381,26 @@ struct Turns {
     rounds: usize,
     /// Calls per turn.
     chunk: u64,
+    /// The most copies of one filter stacked on a thread ([`copies_of`]).
+    copies_most: usize,
+    /// Whether the copies are spaced at random ([`placement`]).
+    spaced: bool,
+}
+
+impl Turns {
+    /// How many copies of `config`'s program are stacked (none without a program).
+    fn copies(&self, config: &Config) -> usize {
+        config
+            .filter
+            .as_ref()
+            .map_or(0, |f| copies_of(f.len(), self.copies_most))
+    }
 }
 
 /// The cost of running each program once, resolved below a nanosecond: every filter is
-/// installed [`STACK`] times on a thread of its own, the floor's time (the same stack of
-/// one-instruction filters) is subtracted per round and the rest divided by [`STACK`].
+/// installed [`copies_of`] its length times on a thread of its own, the floor's time (a stack
+/// of one-instruction filters, which the kernel's cache skips on every call, so its time does
+/// not depend on how many) is subtracted per round and the rest divided by the copies.
 ///
 /// Each child process is one sample: where the kernel puts each compiled program moves a
 /// program's time by a few percent for the whole life of a child, more than the rounds inside
@@ -348,22 +414,19 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         .filter(|p| p.label != "getppid")
         .collect();
     println!(
-        "\n  one run of the program, in ns above the floor (each filter stacked {STACK} times, on a thread of its own; child processes, each the median of {} rounds of {} calls taken in turns; median across children):",
+        "\n  one run of the program, in ns above the floor (each filter stacked as often as the kernel takes, up to {} times, {}, on a thread of its own; child processes, each the median of {} rounds of {} calls taken in turns; median across children):",
+        plan.copies_most,
+        if plan.spaced { "each copy placed at random" } else { "packed as the kernel places them" },
         plan.rounds, plan.chunk
     );
-    // The kernel refuses a stack longer than 32,768 instructions after converting each
-    // program to eBPF (which can double it), counting 4 more per filter.
     let fits = |c: &Config| {
         let Some(f) = c.filter.as_ref() else {
             return Some("no program".to_string());
         };
-        if (2 * f.len() + 4) * STACK > 32_768 {
-            return Some(format!(
-                "{} instructions cannot be stacked {STACK} times",
-                f.len()
-            ));
+        match plan.copies(c) {
+            0 => Some(format!("{} instructions cannot be stacked", f.len())),
+            n => turns::unfit(c, n),
         }
-        turns::unfit(c, STACK)
     };
     let mut kept = Vec::with_capacity(configs.len());
     for c in configs {
@@ -396,7 +459,7 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         plan.children
     );
     let mut intervals = Vec::new();
-    print!("  {:<20}", "filter");
+    print!("  {:<26}", "filter (copies stacked)");
     for p in &probes {
         print!(" | {:^24}", p.label);
     }
@@ -406,7 +469,10 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         if ci == floor {
             continue;
         }
-        print!("  {:<20}", config.name);
+        print!(
+            "  {:<26}",
+            format!("{} (x{})", config.name, plan.copies(config))
+        );
         for (pi, p) in probes.iter().enumerate() {
             let ns: Vec<f64> = children.iter().map(|c| c.ns[ci][pi]).collect();
             let ratio: Vec<f64> = children.iter().map(|c| c.ratio[ci][pi]).collect();
@@ -424,9 +490,10 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
             if ci == ours {
                 continue;
             }
-            if config.name == CONTROL {
+            if is_control(&config.name) {
                 intervals.push(format!(
-                    "  {CONTROL}, {}: {r:.2}x ours' time, 95% interval: {} (the same program: the measurement's own spread)",
+                    "  {}, {}: {r:.2}x ours' time, 95% interval: {} (the same path: the measurement's own spread)",
+                    config.name,
                     p.label,
                     interval::show(ci_of_ratio, |x| format!("{x:.3}"), "-")
                 ));
@@ -473,9 +540,17 @@ fn per_child(
     floor: usize,
     ours: usize,
 ) -> Result<Vec<ChildFigures>, String> {
+    let copies: Vec<usize> = configs.iter().map(|c| plan.copies(c)).collect();
     let mut children = Vec::with_capacity(plan.children);
     for _ in 0..plan.children {
-        let rounds = match turns::samples(configs, probes, plan.chunk, plan.rounds, STACK) {
+        let rounds = match turns::samples(
+            configs,
+            probes,
+            plan.chunk,
+            plan.rounds,
+            &copies,
+            plan.spaced,
+        ) {
             Ok(rounds) => rounds,
             Err(e) => {
                 eprintln!("stacked wall clock, one child: {e}");
@@ -486,7 +561,7 @@ fn per_child(
             rounds[ci][pi]
                 .iter()
                 .zip(&rounds[floor][pi])
-                .map(|(t, f)| (t - f) / STACK as f64)
+                .map(|(t, f)| (t - f) / copies[ci] as f64)
                 .collect()
         };
         let mut figures = ChildFigures {
@@ -572,8 +647,13 @@ fn print_cell(config: &Config, probe: &wallclock::Probe, cell: &Cell) {
 }
 
 fn main() {
-    let quick = flag("--quick", "SANDBOX_BENCH_QUICK");
-    let strict = flag("--strict", "SANDBOX_BENCH_STRICT");
+    let opts = match Options::from_env() {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("filters benchmark: {e}");
+            std::process::exit(2);
+        }
+    };
     println!("{}\n", machine::describe());
     let lib = match LibSeccomp::load() {
         Ok(lib) => Some(lib),
@@ -582,9 +662,13 @@ fn main() {
             None
         }
     };
-    let mix = load_mix();
-    let mut misses = static_tables(lib.as_ref(), &mix);
-    match wall_clock(lib.as_ref(), quick) {
+    let mut misses = if opts.only_stacked {
+        println!("SANDBOX_BENCH_ONLY=stacked: the instruction tables and the single-filter wall clock are not run\n");
+        Vec::new()
+    } else {
+        static_tables(lib.as_ref(), &load_mix())
+    };
+    match wall_clock(lib.as_ref(), &opts) {
         Ok(more) => misses.extend(more),
         // Not a target missed but a measurement not made: fail, in quick mode too.
         Err(e) => {
@@ -593,13 +677,15 @@ fn main() {
         }
     }
     println!("\n== Targets ==");
-    if misses.is_empty() {
+    if opts.only_stacked {
+        println!("only the stacked comparison's target was judged");
+    } else if misses.is_empty() {
         println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable; ours' cached calls within {:.0}% of the floor; ours runs its program faster than every peer's on calls that run the filter, each peer's whole 95% interval above 1x", (CACHED_BOUND - 1.0) * 100.0);
     }
     for m in &misses {
         println!("MISSED: {m}");
     }
-    if strict && !misses.is_empty() {
+    if opts.strict && !misses.is_empty() {
         std::process::exit(1);
     }
 }

@@ -6,6 +6,7 @@
 //! caller sums a child up (where the kernel placed each program still moves a whole child).
 
 use crate::forked;
+use crate::placement::Spacing;
 use crate::wallclock::{install, time_probe, Config, Probe};
 use sandbox_policy::bpf::ret;
 use sandbox_policy::eval::{run, SeccompData};
@@ -13,7 +14,8 @@ use sandbox_policy::Arch;
 use std::sync::mpsc;
 
 /// Every round's ns per call, by configuration and probe (`[config][probe][round]`, the shape
-/// of [`crate::wallclock::samples`]), each filter installed `copies` times on its own thread.
+/// of [`crate::wallclock::samples`]), each filter installed `copies[config]` times on its own
+/// thread, spaced at random when `spaced` ([`Spacing`]).
 /// A round times every configuration on every probe for `chunk` calls (after a warm-up of a
 /// tenth as many, see [`time_probe`]), the configurations in an order shuffled each round; a
 /// first round warms up and is not kept.
@@ -22,10 +24,11 @@ pub fn samples(
     probes: &[Probe],
     chunk: u64,
     rounds: usize,
-    copies: usize,
+    copies: &[usize],
+    spaced: bool,
 ) -> Result<Vec<Vec<Vec<f64>>>, String> {
     let answer = forked::run(forked::CHILD_LIMIT, || {
-        forked::numbers_line(in_turns(configs, probes, chunk, rounds, copies))
+        forked::numbers_line(in_turns(configs, probes, chunk, rounds, copies, spaced))
     })?;
     let values = forked::read_numbers(&answer, rounds * probes.len() * configs.len())?;
     // The child answers round by round, probe by probe, configuration by configuration.
@@ -108,12 +111,14 @@ fn in_turns(
     probes: &[Probe],
     chunk: u64,
     rounds: usize,
-    copies: usize,
+    copies: &[usize],
+    spaced: bool,
 ) -> Result<Vec<f64>, String> {
     pin_to_current_cpu()?;
     let timers = configs
         .iter()
-        .map(|c| Timer::start(c, copies))
+        .zip(copies)
+        .map(|(c, &n)| Timer::start(c, n, spaced))
         .collect::<Result<Vec<_>, String>>()?;
     let mut values = Vec::with_capacity(rounds * probes.len() * timers.len());
     for round in 0..=rounds {
@@ -164,8 +169,9 @@ struct Timer {
 }
 
 impl Timer {
-    /// Starts the thread and waits until it has installed `copies` of the filter.
-    fn start(config: &Config, copies: usize) -> Result<Self, String> {
+    /// Starts the thread and waits until it has installed `copies` of the filter, spaced at
+    /// random when `spaced`.
+    fn start(config: &Config, copies: usize, spaced: bool) -> Result<Self, String> {
         let (ask, asked) = mpsc::channel::<(Probe, u64)>();
         let (answer_tx, answer) = mpsc::channel();
         let (ready_tx, ready) = mpsc::channel();
@@ -175,7 +181,7 @@ impl Timer {
             .spawn(move || {
                 let installed = match &filter {
                     None => Ok(()),
-                    Some(f) => (0..copies).try_for_each(|_| install(f)),
+                    Some(f) => Spacing::new(spaced).and_then(|mut s| s.install(f, copies)),
                 };
                 let ok = installed.is_ok();
                 if ready_tx.send(installed).is_err() || !ok {

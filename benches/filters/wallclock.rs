@@ -2,6 +2,7 @@
 //! repetition installs the filter, times N calls of each probe, and reports over a pipe.
 
 use crate::forked;
+use crate::placement::Spacing;
 use sandbox_policy::eval::{run, SeccompData};
 use sandbox_policy::{cache, Arch, SockFilter};
 use std::time::Instant;
@@ -60,7 +61,8 @@ pub fn floor_filter() -> Vec<SockFilter> {
 
 /// Every repetition's ns per call, by configuration and probe, with each filter installed
 /// `copies` times (the kernel runs every attached filter on every uncached call, so a stack
-/// multiplies a program's cost while the syscall's own cost stays the same). A repetition in
+/// multiplies a program's cost while the syscall's own cost stays the same), spaced at random
+/// when `spaced` ([`Spacing`]). A repetition in
 /// which any child failed is dropped for all, so the rounds stay aligned for comparisons.
 pub fn samples(
     configs: &[Config],
@@ -68,12 +70,13 @@ pub fn samples(
     n: u64,
     reps: usize,
     copies: usize,
+    spaced: bool,
 ) -> Vec<Vec<Vec<f64>>> {
     let mut out = vec![vec![Vec::new(); probes.len()]; configs.len()];
     for _ in 0..reps {
         let round: Vec<Result<Vec<f64>, String>> = configs
             .iter()
-            .map(|c| in_child(c.filter.as_deref(), copies, probes, n))
+            .map(|c| in_child(c.filter.as_deref(), copies, spaced, probes, n))
             .collect();
         if let Some((c, Err(e))) = configs.iter().zip(&round).find(|(_, r)| r.is_err()) {
             eprintln!("wall clock, {}: {e}", c.name);
@@ -105,11 +108,12 @@ pub fn path(filter: &[SockFilter], p: &Probe) -> (usize, bool) {
 fn in_child(
     filter: Option<&[SockFilter]>,
     copies: usize,
+    spaced: bool,
     probes: &[Probe],
     n: u64,
 ) -> Result<Vec<f64>, String> {
     let answer = forked::run(forked::CHILD_LIMIT, || {
-        forked::numbers_line(child_figures(filter, copies, probes, n))
+        forked::numbers_line(child_figures(filter, copies, spaced, probes, n))
     })?;
     forked::read_numbers(&answer, probes.len())
 }
@@ -118,11 +122,12 @@ fn in_child(
 fn child_figures(
     filter: Option<&[SockFilter]>,
     copies: usize,
+    spaced: bool,
     probes: &[Probe],
     n: u64,
 ) -> Result<Vec<f64>, String> {
     if let Some(f) = filter {
-        (0..copies).try_for_each(|_| install(f))?;
+        Spacing::new(spaced)?.install(f, copies)?;
     }
     Ok(probes.iter().map(|p| time_probe(p, n)).collect())
 }
