@@ -361,17 +361,6 @@ fn single_filters(configs: &[Config], opts: &Options) -> Vec<String> {
     misses
 }
 
-/// The kernel's limit on the instructions of one thread's stack of filters, counting 4 more
-/// per filter, after it converts each program to eBPF (which can double it).
-const STACK_LIMIT: usize = 32_768;
-
-/// How many copies of a program of `len` instructions [`stacked_cost`] stacks: as many as the
-/// kernel takes, up to `most` (seccompiler's Docker-like program, about 1,500 instructions,
-/// fits 10 times).
-fn copies_of(len: usize, most: usize) -> usize {
-    (STACK_LIMIT / (2 * len + 4)).min(most)
-}
-
 /// How [`stacked_cost`] samples: `children` processes, each timing every filter in turns
 /// ([`turns::samples`]) for `rounds` rounds of `chunk` calls per probe.
 struct Turns {
@@ -381,24 +370,15 @@ struct Turns {
     rounds: usize,
     /// Calls per turn.
     chunk: u64,
-    /// The most copies of one filter stacked on a thread ([`copies_of`]).
+    /// The most copies of one filter stacked on a thread ([`turns::stackable`]).
     copies_most: usize,
     /// Whether the copies are spaced at random ([`placement`]).
     spaced: bool,
 }
 
-impl Turns {
-    /// How many copies of `config`'s program are stacked (none without a program).
-    fn copies(&self, config: &Config) -> usize {
-        config
-            .filter
-            .as_ref()
-            .map_or(0, |f| copies_of(f.len(), self.copies_most))
-    }
-}
-
 /// The cost of running each program once, resolved below a nanosecond: every filter is
-/// installed [`copies_of`] its length times on a thread of its own, the floor's time (a stack
+/// installed as often as the kernel takes it, up to [`Turns::copies_most`] times
+/// ([`turns::stackable`]), on a thread of its own, the floor's time (a stack
 /// of one-instruction filters, which the kernel's cache skips on every call, so its time does
 /// not depend on how many) is subtracted per round and the rest divided by the copies.
 ///
@@ -419,21 +399,15 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         if plan.spaced { "each copy placed at random" } else { "packed as the kernel places them" },
         plan.rounds, plan.chunk
     );
-    let fits = |c: &Config| {
-        let Some(f) = c.filter.as_ref() else {
-            return Some("no program".to_string());
-        };
-        match plan.copies(c) {
-            0 => Some(format!("{} instructions cannot be stacked", f.len())),
-            n => turns::unfit(c, n),
-        }
-    };
     let mut kept = Vec::with_capacity(configs.len());
-    for c in configs {
-        match fits(c) {
-            None => kept.push(c.clone()),
-            Some(why) if c.filter.is_some() => println!("  {}: n/a ({why})", c.name),
-            Some(_) => {}
+    let mut copies = Vec::with_capacity(configs.len());
+    for c in configs.iter().filter(|c| c.filter.is_some()) {
+        match turns::stackable(c, plan.copies_most) {
+            Ok(n) => {
+                kept.push(c.clone());
+                copies.push(n);
+            }
+            Err(why) => println!("  {}: n/a ({why})", c.name),
         }
     }
     let configs = kept;
@@ -449,7 +423,7 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
     ) else {
         return Err("stacked wall clock: the floor or ours has no program".into());
     };
-    let children = match per_child(&configs, &probes, plan, floor, ours) {
+    let children = match per_child(&configs, &copies, &probes, plan, floor, ours) {
         Ok(children) => children,
         Err(e) => return Err(format!("stacked wall clock: {e}")),
     };
@@ -469,10 +443,7 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         if ci == floor {
             continue;
         }
-        print!(
-            "  {:<26}",
-            format!("{} (x{})", config.name, plan.copies(config))
-        );
+        print!("  {:<26}", format!("{} (x{})", config.name, copies[ci]));
         for (pi, p) in probes.iter().enumerate() {
             let ns: Vec<f64> = children.iter().map(|c| c.ns[ci][pi]).collect();
             let ratio: Vec<f64> = children.iter().map(|c| c.ratio[ci][pi]).collect();
@@ -531,16 +502,17 @@ struct ChildFigures {
     ratio: Vec<Vec<f64>>,
 }
 
-/// Runs [`Turns::children`] children and sums each up. A child that fails is reported and
-/// left out; none at all is an error.
+/// Runs [`Turns::children`] children, each configuration's filter stacked `copies[config]`
+/// times, and sums each child up. A child that fails is reported and left out; none at all is
+/// an error.
 fn per_child(
     configs: &[Config],
+    copies: &[usize],
     probes: &[wallclock::Probe],
     plan: &Turns,
     floor: usize,
     ours: usize,
 ) -> Result<Vec<ChildFigures>, String> {
-    let copies: Vec<usize> = configs.iter().map(|c| plan.copies(c)).collect();
     let mut children = Vec::with_capacity(plan.children);
     for _ in 0..plan.children {
         let rounds = match turns::samples(
@@ -548,7 +520,7 @@ fn per_child(
             probes,
             plan.chunk,
             plan.rounds,
-            &copies,
+            copies,
             plan.spaced,
         ) {
             Ok(rounds) => rounds,

@@ -41,26 +41,42 @@ pub fn samples(
     Ok(out)
 }
 
-/// Why `config` cannot be timed in turns, if it cannot: its program does not allow a call the
-/// timing thread itself makes (a denied futex would leave a thread spinning or asleep for
-/// good and skew or stall the rounds), or the kernel refuses `copies` of it.
-pub fn unfit(config: &Config, copies: usize) -> Option<String> {
-    let f = config.filter.as_deref()?;
+/// How many copies of `config`'s program the kernel stacks on one thread, up to `most`
+/// (its limit counts the instructions of the whole stack after each program's conversion to
+/// eBPF, so seccompiler's Docker-like program of about 1,500 fits fewer times than 32), found
+/// by installing them in a child until one is refused. An error says why the configuration
+/// cannot be timed in turns: it has no program, its program does not allow a call the timing
+/// thread itself makes (a denied futex would leave a thread spinning or asleep for good and
+/// skew or stall the rounds), or the kernel refuses even one copy.
+pub fn stackable(config: &Config, most: usize) -> Result<usize, String> {
+    let f = config.filter.as_deref().ok_or("no program")?;
     for (name, nr, args) in thread_calls() {
         let outcome = run(f, &SeccompData::native(Arch::X86_64, nr, args));
         if !outcome.is_ok_and(|o| o.ret == ret::ALLOW) {
-            return Some(format!(
+            return Err(format!(
                 "its program does not allow {name}, which the timing thread makes"
             ));
         }
     }
-    let installed = forked::run(forked::CHILD_LIMIT, || {
-        let result = (0..copies).try_for_each(|_| install(f));
-        forked::numbers_line(result.map(|()| vec![copies as f64]))
-    });
-    installed
-        .and_then(|answer| forked::read_numbers(&answer, 1))
-        .err()
+    let answer = forked::run(forked::CHILD_LIMIT, || {
+        let mut installed = 0;
+        let mut refused = None;
+        while installed < most {
+            match install(f) {
+                Ok(()) => installed += 1,
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
+        forked::numbers_line(match (installed, refused) {
+            (0, Some(e)) => Err(e),
+            _ => Ok(vec![installed as f64]),
+        })
+    })?;
+    let counted = forked::read_numbers(&answer, 1)?;
+    Ok(counted[0] as usize)
 }
 
 /// The calls a timing thread makes once its filters are in place, besides the probes: the
