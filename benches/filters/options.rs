@@ -5,6 +5,11 @@
 /// random placement of each copy ([`crate::placement`]) averages out within a child.
 const STACK_MOST: usize = 32;
 
+/// The most `SANDBOX_BENCH_STACK` may ask for: each spaced copy keeps a socket open for the
+/// child's life, and a child stacks every configuration, so more would run into the usual
+/// limit of 1,024 open files.
+const STACK_CEILING: usize = 64;
+
 /// The benchmark's settings.
 pub struct Options {
     /// `SANDBOX_BENCH_QUICK=1` or `--quick`: few iterations, to keep the measurement working.
@@ -14,7 +19,7 @@ pub struct Options {
     /// `SANDBOX_BENCH_ONLY=stacked`: only the stacked comparison, without the instruction
     /// tables and the single-filter wall clock.
     pub only_stacked: bool,
-    /// `SANDBOX_BENCH_STACK=n`: the most copies of a filter stacked on a thread.
+    /// `SANDBOX_BENCH_STACK=n` (1 to 64): the most copies of a filter stacked on a thread.
     pub stack_most: usize,
     /// `SANDBOX_BENCH_SPACING=0` turns off the random spacing of copies: the kernel packs them
     /// at a fixed stride, which biases a filter's time (shown by the padded controls).
@@ -40,10 +45,10 @@ impl Options {
         let stack_most = match std::env::var("SANDBOX_BENCH_STACK") {
             Err(_) => STACK_MOST,
             Ok(v) => match v.parse::<usize>() {
-                Ok(n) if n >= 1 => n,
+                Ok(n) if (1..=STACK_CEILING).contains(&n) => n,
                 _ => {
                     return Err(format!(
-                        "SANDBOX_BENCH_STACK={v}: not a count of at least 1"
+                        "SANDBOX_BENCH_STACK={v}: not a count from 1 to {STACK_CEILING}"
                     ))
                 }
             },
