@@ -3,7 +3,8 @@
 //! threads, pinned to one CPU, take turns timing short chunks of calls, in an order shuffled
 //! each round. The machine's drift, which moves a round of separate children by several
 //! percent, then falls on every filter alike, so the rounds of one child pair up closely; the
-//! caller sums a child up (where the kernel placed each program still moves a whole child).
+//! caller sums a child up (where the kernel placed each program, drawn anew in each child, still
+//! moves a whole child).
 
 use crate::forked;
 use crate::placement::Spacing;

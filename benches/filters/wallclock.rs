@@ -62,8 +62,8 @@ pub fn floor_filter() -> Vec<SockFilter> {
 /// Every repetition's ns per call, by configuration and probe, with each filter installed
 /// `copies` times (the kernel runs every attached filter on every uncached call, so a stack
 /// multiplies a program's cost while the syscall's own cost stays the same), spaced at random
-/// when `spaced` ([`Spacing`]). A repetition in
-/// which any child failed is dropped for all, so the rounds stay aligned for comparisons.
+/// when `spaced` ([`Spacing`]). A repetition in which any child failed is dropped for all, so
+/// the rounds stay aligned for comparisons.
 pub fn samples(
     configs: &[Config],
     probes: &[Probe],
