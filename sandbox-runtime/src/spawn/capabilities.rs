@@ -92,32 +92,69 @@ fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> libc::c_long {
     libc::c_long::from(unsafe { libc::prctl(option, arg2, 0, 0, 0) })
 }
 
+/// `capget`/`capset`'s header (`struct __user_cap_header_struct`).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+impl CapHeader {
+    /// Version 3 (`_LINUX_CAPABILITY_VERSION_3`, two [`CapData`] of 32 capabilities each), of
+    /// the calling thread.
+    const fn own() -> Self {
+        Self {
+            version: 0x2008_0522,
+            pid: 0,
+        }
+    }
+}
+
+/// One of the two halves of a thread's sets (`struct __user_cap_data_struct`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// No capability at all.
+const NO_CAPS: [CapData; 2] = [CapData {
+    effective: 0,
+    permitted: 0,
+    inheritable: 0,
+}; 2];
+
 /// Empties the calling process's effective, permitted and inheritable sets (the bounding and
 /// ambient sets are empty already, see [`limit`]).
 pub(crate) fn drop_all() -> Result<(), Failure> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let header = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let zero = || Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    };
-    let data = [zero(), zero()];
+    let header = CapHeader::own();
     // SAFETY: capset reads one header and two data structs (version 3).
-    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &header as *const CapHeader,
+            NO_CAPS.as_ptr(),
+        )
+    };
     sys::check(r, Step::DropCaps)?;
     Ok(())
+}
+
+/// Whether the calling thread has capability `cap` (below 64) in its effective set (`capget`;
+/// capabilities are per thread). False if `capget` fails.
+pub(crate) fn has_effective(cap: u32) -> bool {
+    let mut header = CapHeader::own();
+    let mut data = NO_CAPS;
+    // SAFETY: capget writes one header and two data structs (version 3).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    let word = data.get((cap / 32) as usize).map_or(0, |d| d.effective);
+    r == 0 && word & (1 << (cap % 32)) != 0
 }

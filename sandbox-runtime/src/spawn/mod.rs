@@ -519,47 +519,11 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 fn init_may_turn_unreadable() -> bool {
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
-    root && !has_effective_capability(CAP_SYS_PTRACE)
+    root && !capabilities::has_effective(CAP_SYS_PTRACE)
 }
 
 /// `CAP_SYS_PTRACE`'s number (which the `libc` crate does not define).
 const CAP_SYS_PTRACE: u32 = 19;
-
-/// Whether the calling thread has capability `cap` (below 64) in its effective set (`capget`).
-fn has_effective_capability(cap: u32) -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut header = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
-        pid: 0,
-    };
-    let empty = Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    };
-    let mut data = [empty; 2];
-    // SAFETY: capget writes one header and two data structs (version 3).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_capget,
-            &mut header as *mut Header,
-            data.as_mut_ptr(),
-        )
-    };
-    let word = data.get((cap / 32) as usize).map_or(0, |d| d.effective);
-    r == 0 && word & (1 << (cap % 32)) != 0
-}
 
 /// A reference to the mount namespace of init `pid` (behind `pidfd`), which keeps the
 /// namespace, and every mount in it, alive until it is closed: from the pidfd (Linux 6.11+,
@@ -693,7 +657,7 @@ mod tests {
         for cap in [0, super::CAP_SYS_PTRACE, 21, 40] {
             let held = shown & (1 << cap) != 0;
             assert_eq!(
-                super::has_effective_capability(cap),
+                super::capabilities::has_effective(cap),
                 held,
                 "capability {cap}"
             );
