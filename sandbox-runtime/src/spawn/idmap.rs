@@ -66,8 +66,8 @@ impl IdMaps {
 
 /// Writes `contents` to `/proc/PID/NAME` in one `write`, the path built on the stack. The
 /// child waits for its maps, so this is on the way to every start, right after the clone: a
-/// heap allocation there would write to pages the child shares, each write then copying a
-/// page first (a fault of a few microseconds each, measured on the test machine).
+/// heap allocation there would write to pages the child shares, each write then faulting to
+/// copy a page first.
 fn write_proc_file(pid: i32, name: &[u8], contents: &[u8]) -> io::Result<()> {
     let mut path = [0u8; 48];
     let mut len = 0;

@@ -444,8 +444,13 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
         // SAFETY: fds is a live array of two pollfds (a negative fd is skipped); no time-out
         // and no change of the signal mask.
         let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+        if r < 0 && sys::errno() == libc::EINTR {
+            continue;
+        }
         if r < 0 {
-            continue; // EINTR
+            // Init can no longer wait on both: it waits for the sandboxee's end alone (the
+            // monitor's grace then ends it), rather than spin on the failing poll.
+            reap_ended(plan, sandboxee, false);
         }
         if fds[1].revents & libc::POLLIN != 0 && end_requested(report) {
             // SAFETY: kill with integer arguments: from pid 1, -1 is every other process of its
@@ -535,8 +540,9 @@ fn child_ends_fd() -> libc::c_int {
 /// Reads every queued signal off the signalfd `fd` (SIGCHLDs merge; `wait4` finds the
 /// children).
 fn drain(fd: libc::c_int) {
-    let mut buf = [0u8; 128]; // one signalfd_siginfo
-                              // SAFETY: reads into a live buffer of its length, without blocking.
+    // One signalfd_siginfo.
+    let mut buf = [0u8; 128];
+    // SAFETY: reads into a live buffer of its length, without blocking.
     while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }
 
