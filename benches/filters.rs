@@ -281,22 +281,17 @@ fn wall_clock(lib: Option<&LibSeccomp>, opts: &Options) -> Result<Vec<String>, S
     if !opts.only_stacked {
         misses.extend(single_filters(&configs, opts));
     }
-    let plan = if opts.quick {
-        Turns {
-            children: 6,
-            rounds: 3,
-            chunk: 2_000,
-            copies_most: opts.stack_most,
-            spaced: opts.spaced,
-        }
+    let (children, rounds, chunk) = if opts.quick {
+        (6, 3, 2_000)
     } else {
-        Turns {
-            children: 15,
-            rounds: 12,
-            chunk: 20_000,
-            copies_most: opts.stack_most,
-            spaced: opts.spaced,
-        }
+        (15, 12, 20_000)
+    };
+    let plan = Turns {
+        children,
+        rounds,
+        chunk,
+        copies_most: opts.stack_most,
+        spaced: opts.spaced,
     };
     misses.extend(stacked_cost(&configs, &plan)?);
     Ok(misses)
@@ -412,7 +407,6 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
     // length (ours ran 29 ns a copy stacked 32 times and 37 ns stacked 65), so filters stacked
     // unequally would not be compared alike.
     let stacked = fits.iter().copied().min().unwrap_or(0);
-    let copies = vec![stacked; configs.len()];
     println!(
         "  (every filter stacked {stacked} times, the most the kernel takes of the longest program, at most {}; {}; each on a thread of its own; child processes, each the median of {} rounds of {} calls taken in turns; median across children)",
         plan.copies_most,
@@ -431,7 +425,7 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
     ) else {
         return Err("stacked wall clock: the floor or ours has no program".into());
     };
-    let children = match per_child(&configs, &copies, &probes, plan, floor, ours) {
+    let children = match per_child(&configs, stacked, &probes, plan, floor, ours) {
         Ok(children) => children,
         Err(e) => return Err(format!("stacked wall clock: {e}")),
     };
@@ -451,7 +445,7 @@ fn stacked_cost(configs: &[Config], plan: &Turns) -> Result<Vec<String>, String>
         if ci == floor {
             continue;
         }
-        print!("  {:<26}", format!("{} (x{})", config.name, copies[ci]));
+        print!("  {:<26}", format!("{} (x{stacked})", config.name));
         for (pi, p) in probes.iter().enumerate() {
             let ns: Vec<f64> = children.iter().map(|c| c.ns[ci][pi]).collect();
             let ratio: Vec<f64> = children.iter().map(|c| c.ratio[ci][pi]).collect();
@@ -510,12 +504,12 @@ struct ChildFigures {
     ratio: Vec<Vec<f64>>,
 }
 
-/// Runs [`Turns::children`] children, each configuration's filter stacked `copies[config]`
-/// times, and sums each child up. A child that fails is reported and left out; none at all is
+/// Runs [`Turns::children`] children, every filter stacked `copies` times, and sums each
+/// child up. A child that fails is reported and left out; none at all is
 /// an error.
 fn per_child(
     configs: &[Config],
-    copies: &[usize],
+    copies: usize,
     probes: &[wallclock::Probe],
     plan: &Turns,
     floor: usize,
@@ -541,7 +535,7 @@ fn per_child(
             rounds[ci][pi]
                 .iter()
                 .zip(&rounds[floor][pi])
-                .map(|(t, f)| (t - f) / copies[ci] as f64)
+                .map(|(t, f)| (t - f) / copies as f64)
                 .collect()
         };
         let mut figures = ChildFigures {

@@ -15,8 +15,8 @@ use sandbox_policy::Arch;
 use std::sync::mpsc;
 
 /// Every round's ns per call, by configuration and probe (`[config][probe][round]`, the shape
-/// of [`crate::wallclock::samples`]), each filter installed `copies[config]` times on its own
-/// thread, spaced at random when `spaced` ([`Spacing`]).
+/// of [`crate::wallclock::samples`]), each filter installed `copies` times on its own thread,
+/// spaced at random when `spaced` ([`Spacing`]).
 /// A round times every configuration on every probe for `chunk` calls (after a warm-up of a
 /// tenth as many, see [`time_probe`]), the configurations in an order shuffled each round; a
 /// first round warms up and is not kept.
@@ -25,7 +25,7 @@ pub fn samples(
     probes: &[Probe],
     chunk: u64,
     rounds: usize,
-    copies: &[usize],
+    copies: usize,
     spaced: bool,
 ) -> Result<Vec<Vec<Vec<f64>>>, String> {
     let answer = forked::run(forked::CHILD_LIMIT, || {
@@ -128,14 +128,13 @@ fn in_turns(
     probes: &[Probe],
     chunk: u64,
     rounds: usize,
-    copies: &[usize],
+    copies: usize,
     spaced: bool,
 ) -> Result<Vec<f64>, String> {
     pin_to_current_cpu()?;
     let timers = configs
         .iter()
-        .zip(copies)
-        .map(|(c, &n)| Timer::start(c, n, spaced))
+        .map(|c| Timer::start(c, copies, spaced))
         .collect::<Result<Vec<_>, String>>()?;
     let mut values = Vec::with_capacity(rounds * probes.len() * timers.len());
     for round in 0..=rounds {
