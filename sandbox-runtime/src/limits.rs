@@ -32,7 +32,7 @@ pub struct Limits {
     /// Memory of the whole sandbox, in bytes.
     pub memory: Option<u64>,
     /// Number of processes (and threads) in the sandbox, its init included: the program and
-    /// its children get one fewer.
+    /// its children get one fewer, so the least is 2.
     pub pids: Option<u64>,
     /// Largest file the program may write, in bytes.
     pub file_size: Option<u64>,
@@ -48,6 +48,17 @@ pub enum LimitError {
     /// A limit of zero: the program could not start, or not do at all what the limit counts.
     #[error("limit `{0}` is zero; leave it unset for no limit")]
     Zero(&'static str),
+    /// A limit below what the sandbox itself takes before the program gets any: `pids` of 1,
+    /// which init (the sandbox's pid 1) uses up.
+    #[error("limit `{limit}` must be at least {least}: {why}")]
+    TooSmall {
+        /// The field of [`Limits`].
+        limit: &'static str,
+        /// The smallest value that leaves the program room to start.
+        least: u64,
+        /// What takes the rest.
+        why: &'static str,
+    },
     /// A limit too large to set: the kernel's own value for no limit (`RLIM_INFINITY`), or a
     /// CPU time whose milliseconds do not fit in 64 bits.
     #[error(
@@ -151,6 +162,13 @@ impl Limits {
             if v == Some(libc::RLIM_INFINITY) {
                 return Err(LimitError::TooLarge(name));
             }
+        }
+        if self.pids == Some(1) {
+            return Err(LimitError::TooSmall {
+                limit: "pids",
+                least: 2,
+                why: "init, the sandbox's pid 1, counts as one, so the program could not start",
+            });
         }
         if self
             .cpu_time
@@ -376,6 +394,29 @@ mod tests {
         };
         assert_eq!(l.validate(), Err(LimitError::Zero("wall_time")));
         assert!(Limits::default().validate().is_ok());
+    }
+
+    /// Init counts against `pids`: one leaves the program none, two is the least that runs it.
+    #[test]
+    fn pids_must_leave_the_program_one() {
+        let pids = |n| Limits {
+            pids: Some(n),
+            ..Limits::default()
+        };
+        let e = pids(1).validate().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LimitError::TooSmall {
+                    limit: "pids",
+                    least: 2,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("at least 2"), "{e}");
+        assert!(pids(2).validate().is_ok());
     }
 
     #[test]

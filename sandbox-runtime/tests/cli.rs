@@ -1026,6 +1026,7 @@ fn a_bad_limit_names_its_option() {
         (&["--file-size=12Q"][..], "--file-size:"),
         (&["--open-files", "0"][..], "--open-files:"),
         (&["--pids", "0"][..], "--pids:"),
+        (&["--pids", "1"][..], "--pids: give at least 2"),
         (&["--cpu-limit", "1e18"][..], "--cpu-limit:"),
         (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
     ] {

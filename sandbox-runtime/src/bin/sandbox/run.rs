@@ -97,7 +97,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "BYTES")]
     memory: Option<String>,
     /// Maximum number of processes and threads in the sandbox, its init included (the
-    /// program and its children get N-1).
+    /// program and its children get N-1, so at least 2).
     #[arg(long, value_name = "N")]
     pids: Option<u64>,
     /// Largest file the program may write (suffixes K, M, G).
@@ -527,6 +527,9 @@ fn limit_message(e: LimitError) -> String {
              the option out for no limit"
                 .into(),
         ),
+        LimitError::TooSmall { limit, least, why } => {
+            (limit, format!("give at least {least}: {why}"))
+        }
         LimitError::TooLarge(field) => (
             field,
             "too large to set; leave the option out for no limit".into(),
