@@ -408,6 +408,7 @@ fn an_open_files_limit_with_no_room_for_the_listener_is_a_setup_error() {
     };
     assert_eq!(e.errno, libc::EMFILE, "{e}");
     assert!(e.step.contains("seccomp filter"), "{e}");
+    assert!(e.cause.contains("open-files limit"), "{e}");
     assert!(out.stdout.is_empty(), "the program ran: {:?}", out.stdout);
 }
 

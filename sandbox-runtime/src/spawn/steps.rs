@@ -337,6 +337,12 @@ impl Descriptions {
                             a place the sandbox does not show; a script (#!) cannot be run \
                             directly: run its interpreter with the script as an argument";
         }
+        if r.step == Step::InstallFilter as u32 && r.value == libc::EMFILE {
+            // The only descriptor the install opens is the monitor's listener.
+            error.cause += "; the open-files limit leaves the policy's seccomp listener no \
+                            descriptor: it needs the lowest free number, after the standard \
+                            streams and any passed descriptors, to be below the limit";
+        }
         let bind = matches!(Step::from_u32(r.step), Some(Step::Mount))
             && item(&self.mounts).starts_with("bind ");
         if bind && r.value == libc::EINVAL {
