@@ -63,6 +63,7 @@ fn main() {
         "fd-list" => fd_list(),
         "env" => env(),
         "tiocsti" => tiocsti(),
+        "keyring" => keyring(rest[0], rest[1], rest[2]),
         "comms" => comms(rest[0]),
         "after-violation" => after_violation(rest[0], None),
         "signalled-violation" => {
@@ -128,6 +129,7 @@ fn errno_name(e: i32) -> String {
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
         libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ENOKEY => "ENOKEY",
         _ => return e.to_string(),
     };
     name.to_string()
@@ -1281,6 +1283,58 @@ fn tiocsti() {
     // SAFETY: live C string.
     let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
     say(format!("open_ptmx={}", result(master.into())));
+}
+
+/// Reaches for the host's session keyring `ring` and the key `key` (description `name`) linked
+/// in it, as a program that possesses them would: its own session keyring's id, the key's
+/// payload, a search of its session keyring for the key, and a key added to the host's keyring.
+fn keyring(ring: &str, key: &str, name: &str) {
+    const KEY_SPEC_SESSION_KEYRING: i64 = -3;
+    const KEYCTL_GET_KEYRING_ID: i64 = 0;
+    const KEYCTL_READ: i64 = 11;
+    const KEYCTL_SEARCH: i64 = 10;
+    let ring: i64 = ring.parse().expect("keyring id");
+    let key: i64 = key.parse().expect("key serial");
+    let keyctl = |op: i64, a: i64, b: i64, c: i64, d: i64| {
+        // SAFETY: keyctl with the arguments each operation takes; pointers are live.
+        unsafe { libc::syscall(libc::SYS_keyctl, op, a, b, c, d) }
+    };
+    let own = keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0, 0, 0);
+    say(format!(
+        "session_keyring={}",
+        if own < 0 {
+            result(own)
+        } else {
+            own.to_string()
+        }
+    ));
+    let mut buf = [0u8; 256];
+    let (user, desc) = (cstr("user"), cstr(name));
+    let (buf_at, buf_len) = (buf.as_mut_ptr() as i64, buf.len() as i64);
+    let (user_at, desc_at) = (user.as_ptr() as i64, desc.as_ptr() as i64);
+    let probes = [
+        ("read_host_key", [KEYCTL_READ, key, buf_at, buf_len]),
+        (
+            "search_host_key",
+            [KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, user_at, desc_at],
+        ),
+    ];
+    for (probe, [op, a, b, c]) in probes {
+        say(format!("{probe}={}", result(keyctl(op, a, b, c, 0))));
+    }
+    let planted = cstr("planted-by-the-sandbox");
+    // SAFETY: add_key with live strings and payload.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            user.as_ptr(),
+            planted.as_ptr(),
+            b"x".as_ptr(),
+            1usize,
+            ring,
+        )
+    };
+    say(format!("add_to_host_keyring={}", result(r)));
 }
 
 // ---------------------------------------------------------------------------------------------

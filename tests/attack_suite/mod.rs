@@ -16,6 +16,7 @@ use sandbox_runtime::{
     Enforcement, Limits, Policy, SandboxCommand, SandboxOutput, Status, Stdio, Violation,
 };
 use std::collections::BTreeSet;
+use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,9 @@ fn ready() {
             unsafe { libc::signal(sig, host_handler as *const () as libc::sighandler_t) };
         }
     });
+    // Before the fork server starts (the next line, in the fork server's suite): it is cloned
+    // from this thread, with this thread's session keyring.
+    host_keyring();
     crate::prepare();
 }
 
@@ -1688,6 +1692,144 @@ fn tiocsti_has_no_controlling_terminal_to_inject_into() {
     let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::FIONREAD, &mut pending) };
     assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
     assert!(pending <= 0, "{pending} bytes pending on the terminal");
+}
+
+/// The host's session keyring (one `pam_keyinit` would make at a login) holding a secret key:
+/// no namespace covers keyrings, so only init's new session keyring keeps them from the
+/// sandbox, which would otherwise possess them and read, search and add to them whatever its
+/// ids. Session keyrings are per thread: every test thread joins the same one by name (which
+/// finds it only once it is searchable by its owner), and `ready` joins it before the fork
+/// server starts, so that the server, cloned from that thread, holds it too.
+fn host_keyring() -> HostKeyring {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    const KEYCTL_SETPERM: libc::c_long = 5;
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    // Possessor: everything; owner: view, read, search, link, but not write, so that a
+    // sandbox running as the same host user (an unprivileged host) cannot add to it by its ids.
+    const PERM: libc::c_long = 0x3f1b_0000;
+    static MADE: std::sync::Mutex<Option<(i64, i64)>> = std::sync::Mutex::new(None);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let ring_name = CString::new(format!("sandbox-attack-suite-{}", std::process::id())).unwrap();
+    // SAFETY: keyctl with a live C string.
+    let joined = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            ring_name.as_ptr(),
+        )
+    };
+    assert!(
+        joined >= 0,
+        "join a session keyring: {}",
+        std::io::Error::last_os_error()
+    );
+    // 0 when this thread had joined it already.
+    // SAFETY: keyctl with integer arguments.
+    let ring = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_SESSION_KEYRING,
+            0,
+        )
+    };
+    assert!(
+        ring > 0,
+        "the session keyring's id: {}",
+        std::io::Error::last_os_error()
+    );
+    let key_name = format!("host-secret-{}", std::process::id());
+    let (made_ring, key) = *made.get_or_insert_with(|| {
+        // SAFETY: keyctl with integer arguments, on the keyring this thread possesses.
+        let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, ring, PERM) };
+        assert_eq!(
+            r,
+            0,
+            "set the keyring's permissions: {}",
+            std::io::Error::last_os_error()
+        );
+        let (user, desc) = (
+            CString::new("user").unwrap(),
+            CString::new(key_name.as_str()),
+        );
+        let secret = b"HOST-SECRET";
+        // SAFETY: add_key with live strings and payload, into the keyring just joined.
+        let key = unsafe {
+            libc::syscall(
+                libc::SYS_add_key,
+                user.as_ptr(),
+                desc.unwrap().as_ptr(),
+                secret.as_ptr(),
+                secret.len(),
+                ring,
+            )
+        };
+        assert!(key > 0, "add a key: {}", std::io::Error::last_os_error());
+        (ring, key)
+    });
+    assert_eq!(
+        ring, made_ring,
+        "this thread joined another keyring of the same name"
+    );
+    HostKeyring {
+        ring,
+        key,
+        key_name,
+    }
+}
+
+/// What [`host_keyring`] set up.
+struct HostKeyring {
+    ring: i64,
+    key: i64,
+    key_name: String,
+}
+
+impl HostKeyring {
+    /// The serials of the keys linked in the keyring.
+    fn keys(&self) -> Vec<i32> {
+        const KEYCTL_READ: libc::c_long = 11;
+        let mut buf = [0i32; 64];
+        // SAFETY: KEYCTL_READ writes at most the given number of bytes into buf.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_READ,
+                self.ring,
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(&buf),
+            )
+        };
+        assert!(
+            n >= 0,
+            "read the keyring: {}",
+            std::io::Error::last_os_error()
+        );
+        buf[..(n as usize / 4).min(buf.len())].to_vec()
+    }
+}
+
+#[test]
+fn the_hosts_session_keyring_and_its_keys_are_out_of_reach() {
+    let _g = shared();
+    let host = host_keyring();
+    let r = Attack::new("keyring")
+        .args([
+            host.ring.to_string(),
+            host.key.to_string(),
+            host.key_name.clone(),
+        ])
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let own = r.value("session_keyring");
+    assert!(own.parse::<i64>().is_ok(), "{r}");
+    assert_ne!(own, host.ring.to_string(), "{r}");
+    assert_eq!(r.value("read_host_key"), "EACCES", "{r}");
+    assert_eq!(r.value("search_host_key"), "ENOKEY", "{r}");
+    assert_eq!(r.value("add_to_host_keyring"), "EACCES", "{r}");
+    assert_eq!(host.keys(), [host.key as i32], "the host's keyring changed");
 }
 
 // ---------------------------------------------------------------------------------------------

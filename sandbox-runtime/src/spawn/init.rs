@@ -186,11 +186,37 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
 }
 
 /// The first steps, before the id maps: die with the parent, reset the host's signal
-/// actions, and drop every descriptor the plan does not name.
+/// actions, leave the host's session keyring, and drop every descriptor the plan does not name.
 pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
     parent_death_signal()?;
     sys::check(sys::reset_signals(), Step::InitSignals)?;
+    new_session_keyring()?;
     close_inherited(plan)
+}
+
+/// Replaces the session keyring init inherited from the host with a new, empty one, which the
+/// sandbox's processes inherit in turn. No namespace covers keyrings: the host's session
+/// keyring (a login's, which `pam_keyinit` makes) and every key linked in it would otherwise be
+/// the sandbox's to read, search and add to, whatever its ids, by possession. (Each user
+/// namespace has user keyrings of its own.) Made before the ids change, so the keyring is
+/// charged to the host user's key quota (root's has room for a million), not to the shared one
+/// of the sandbox's host id. A kernel without keyrings (`ENOSYS`), or a filter of the host's
+/// that refuses them (`EPERM`, as Docker's does), leaves the sandbox, which inherits that
+/// filter, none to reach.
+fn new_session_keyring() -> Result<(), Failure> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with integer arguments; a null name asks for an anonymous keyring.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if r < 0 && !matches!(sys::errno(), libc::ENOSYS | libc::EPERM) {
+        return Err(Failure::errno(Step::SessionKeyring));
+    }
+    Ok(())
 }
 
 /// The namespace-wide set-up, once the id maps are written: ids, network, hostname and the file

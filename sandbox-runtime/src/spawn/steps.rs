@@ -14,6 +14,7 @@ pub(crate) enum Step {
     // In the sandbox's init (pid 1 of the new pid namespace).
     ParentDeathSignal = 1,
     InitSignals,
+    SessionKeyring,
     WaitForIdMaps,
     ClearGroups,
     SetGid,
@@ -55,9 +56,10 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 38] = [
+    const ALL: [Step; 39] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
+        Step::SessionKeyring,
         Step::WaitForIdMaps,
         Step::ClearGroups,
         Step::SetGid,
@@ -276,6 +278,7 @@ impl Descriptions {
             Some(s) => match s {
                 Step::ParentDeathSignal => "set the parent-death signal of init".into(),
                 Step::InitSignals => "reset signal actions and the signal mask".into(),
+                Step::SessionKeyring => "join a new session keyring".into(),
                 Step::WaitForIdMaps => "wait for the id maps".into(),
                 Step::ClearGroups => "clear supplementary groups".into(),
                 Step::SetGid => "set gid".into(),
