@@ -504,6 +504,9 @@ fn random_policies_match_seccompiler() {
             if a == ret::KILL_PROCESS && prelude_may_kill(arch, nr, data.args[0]) {
                 continue;
             }
+            if a == ret::ERRNO | 1 && prelude_may_refuse(arch, nr, &data.args) {
+                continue;
+            }
             assert_eq!(
                 a, b,
                 "{arch} nr {nr} args {:#x?}: ours {a:#x}, seccompiler {b:#x}\n{text}",
@@ -540,6 +543,15 @@ fn prelude_may_kill(arch: Arch, nr: u32, arg0: u64) -> bool {
     let nr_of = |name| tables::syscall_by_name(arch, name).map(|s| s.nr);
     (nr_of("prctl") == Some(nr) && arg0 as u32 == 22)
         || (nr_of("seccomp") == Some(nr) && arg0 as u32 == 1)
+}
+
+/// Whether the prelude's containment guards may have answered EPERM before the policy: `socket`
+/// with domain `AF_VSOCK` (40), `ioctl` with request `TIOCSTI` or `TIOCLINUX` (each on the low
+/// 32 bits, which is all the kernel reads). See `containment_guards_follow_what_the_policy_lets_run`.
+fn prelude_may_refuse(arch: Arch, nr: u32, args: &[u64; 6]) -> bool {
+    let nr_of = |name| tables::syscall_by_name(arch, name).map(|s| s.nr);
+    (nr_of("socket") == Some(nr) && args[0] as u32 == 40)
+        || (nr_of("ioctl") == Some(nr) && [0x5412, 0x541c].contains(&(args[1] as u32)))
 }
 
 /// Where seccompiler is known to be wrong: it does not kill x32-numbered calls, so an
@@ -641,4 +653,76 @@ fn prelude_guards_follow_what_the_policy_names() {
         args: [22, 0, 0, 0, 0, 0],
     };
     assert_eq!(eval::run(program, &data).unwrap().ret, ret::KILL_PROCESS);
+}
+
+/// The prelude's containment guards, case by case: `socket(AF_VSOCK)` and `ioctl(TIOCSTI)` /
+/// `ioctl(TIOCLINUX)` fail with EPERM wherever the policy would let them run, also when a rule
+/// allows them on purpose, and on the request's low word alone (as the kernel reads it); a
+/// value the policy refuses itself keeps the policy's answer, and other values are untouched.
+#[test]
+fn containment_guards_follow_what_the_policy_lets_run() {
+    const KILL: u32 = ret::KILL_PROCESS;
+    const ALLOW: u32 = ret::ALLOW;
+    const EPERM: u32 = ret::ERRNO | 1;
+    const EACCES: u32 = ret::ERRNO | 13;
+    let cases: [(&str, [u32; 6]); 8] = [
+        // socket(AF_VSOCK), socket(AF_INET), ioctl(TIOCSTI), ioctl(TIOCSTI | 1 << 32),
+        // ioctl(TIOCLINUX), ioctl(TCGETS)
+        ("default allow;", [EPERM, ALLOW, EPERM, EPERM, EPERM, ALLOW]),
+        (
+            "default kill;\nallow socket, ioctl;",
+            [EPERM, ALLOW, EPERM, EPERM, EPERM, ALLOW],
+        ),
+        (
+            "default errno(EACCES);\nallow socket, ioctl;",
+            [EPERM, ALLOW, EPERM, EPERM, EPERM, ALLOW],
+        ),
+        ("default kill;", [KILL, KILL, KILL, KILL, KILL, KILL]),
+        (
+            "default kill;\nallow socket if domain == AF_INET;\nallow ioctl if request == TCGETS;",
+            [KILL, ALLOW, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default kill;\nallow socket if domain != AF_INET;",
+            [EPERM, KILL, KILL, KILL, KILL, KILL],
+        ),
+        // The policy's own kill of TIOCSTI stands; TIOCLINUX, which it lets run, is guarded.
+        (
+            "default allow;\nkill ioctl if request == TIOCSTI;",
+            [EPERM, ALLOW, KILL, KILL, EPERM, ALLOW],
+        ),
+        (
+            "default errno(EACCES);\nallow ioctl if request != TIOCLINUX;",
+            [EACCES, EACCES, EPERM, EPERM, EACCES, ALLOW],
+        ),
+    ];
+    for arch in Arch::ALL {
+        let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr as i32;
+        let (socket, ioctl) = (nr("socket"), nr("ioctl"));
+        let calls: [(i32, [u64; 2]); 6] = [
+            (socket, [40, 1]),
+            (socket, [2, 1]),
+            (ioctl, [0, 0x5412]),
+            (ioctl, [0, 0x5412 | 1 << 32]),
+            (ioctl, [0, 0x541c]),
+            (ioctl, [0, 0x5401]),
+        ];
+        for (text, expected) in cases {
+            let compiled = compile(text);
+            let program = &compiled.policy.program(arch).unwrap().filter;
+            for ((nr, [a0, a1]), want) in calls.into_iter().zip(expected) {
+                let data = SeccompData {
+                    nr,
+                    arch: arch.audit_arch(),
+                    instruction_pointer: 0,
+                    args: [a0, a1, 0, 0, 0, 0],
+                };
+                let got = action_of(eval::run(program, &data).unwrap().ret);
+                assert_eq!(
+                    got, want,
+                    "{arch} {text}: nr {nr}, arguments {a0:#x} {a1:#x}"
+                );
+            }
+        }
+    }
 }

@@ -64,6 +64,7 @@ fn main() {
         "env" => env(),
         "tiocsti" => tiocsti(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
+        "vsock" => vsock(),
         "comms" => comms(rest[0]),
         "after-violation" => after_violation(rest[0], None),
         "signalled-violation" => {
@@ -1268,9 +1269,17 @@ fn env() {
 
 fn tiocsti() {
     let c = b'x';
+    // A terminal that leads no session can be made the controlling terminal of the session
+    // this program leads; TIOCSTI then works on it (with `dev.tty.legacy_tiocsti` on).
+    // SAFETY: ioctl with an integer argument.
+    let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    say(format!("stdin_tiocsctty={}", result(r.into())));
     // SAFETY: raw ioctl on stdin with a live pointer.
     let r = unsafe { libc::ioctl(0, libc::TIOCSTI, &c as *const u8) };
     say(format!("stdin_tiocsti={}", result(r.into())));
+    // SAFETY: as above; TIOCLINUX reads its subcode through the pointer.
+    let r = unsafe { libc::ioctl(0, libc::TIOCLINUX, &c as *const u8) };
+    say(format!("stdin_tioclinux={}", result(r.into())));
     // SAFETY: no arguments.
     say(format!(
         "sid_is_self={}",
@@ -1283,6 +1292,14 @@ fn tiocsti() {
     // SAFETY: live C string.
     let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
     say(format!("open_ptmx={}", result(master.into())));
+}
+
+/// Opens a virtio socket, which no network namespace covers: `vsock_socket=` what `socket`
+/// answered.
+fn vsock() {
+    // SAFETY: integer arguments.
+    let fd = unsafe { libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0) };
+    say(format!("vsock_socket={}", result(fd.into())));
 }
 
 /// Reaches for the host's session keyring `ring` and the key `key` (description `name`) linked

@@ -1673,25 +1673,65 @@ fn tiocsti_has_no_controlling_terminal_to_inject_into() {
     assert!(slave >= 0);
     // SAFETY: slave is ours.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    let r = Attack::new("tiocsti")
-        .with(|c| {
-            c.stdin(Stdio::Fd(slave));
-        })
-        .policy(&allow_all())
-        .run();
-    r.expect_exit0();
-    assert!(
-        ["EPERM", "ENOTTY", "EIO"].contains(&r.value("stdin_tiocsti")),
-        "{r}"
-    );
-    assert_eq!(r.value("sid_is_self"), "true", "{r}");
-    assert_ne!(r.value("open_dev_tty"), "OK", "{r}");
-    // Nothing was injected: the terminal's input queue is empty.
-    let mut pending: libc::c_int = -1;
-    // SAFETY: FIONREAD writes one int.
-    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::FIONREAD, &mut pending) };
-    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
-    assert!(pending <= 0, "{pending} bytes pending on the terminal");
+    let kept = slave.try_clone().unwrap();
+    // Even with a policy that allows every ioctl on purpose: no namespace covers a terminal.
+    for policy in [allow_all(), compile("default allow;\nallow ioctl;")] {
+        let given = kept.try_clone().unwrap();
+        let r = Attack::new("tiocsti")
+            .with(|c| {
+                c.stdin(Stdio::Fd(given));
+            })
+            .policy(&policy)
+            .run();
+        r.expect_exit0();
+        // The sandbox leads its own session, so the terminal, which leads none, can become
+        // its controlling terminal: the prelude's guard is what refuses the injection.
+        assert_eq!(r.value("stdin_tiocsti"), "EPERM", "{r}");
+        assert_eq!(r.value("stdin_tioclinux"), "EPERM", "{r}");
+        assert_eq!(r.value("sid_is_self"), "true", "{r}");
+        assert_ne!(r.value("open_dev_tty"), "OK", "{r}");
+        // Nothing was injected: the terminal's input queue (what the next reader of the slave
+        // gets, where TIOCSTI puts its byte) and its output queue are empty.
+        for (end, fd) in [("input", &kept), ("output", &master)] {
+            let mut pending: libc::c_int = -1;
+            // SAFETY: FIONREAD writes one int.
+            let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut pending) };
+            assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+            assert!(
+                pending <= 0,
+                "{pending} bytes in the terminal's {end} queue\n{r}"
+            );
+        }
+    }
+    drop(slave);
+}
+
+/// Virtio sockets reach the hypervisor and the VM's other guests, and no network namespace
+/// covers them: the prelude answers `socket(AF_VSOCK)` with EPERM (a kernel without them
+/// answers EAFNOSUPPORT) even where the policy allows `socket` on purpose.
+#[test]
+fn vsock_is_refused_whatever_the_policy_allows() {
+    let _g = shared();
+    // SAFETY: integer arguments; the descriptor is closed at once.
+    let host = unsafe { libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0) };
+    if host >= 0 {
+        // SAFETY: ours.
+        unsafe { libc::close(host) };
+    } else {
+        eprintln!(
+            "NOTICE: this host has no virtio sockets ({}): the sandbox's EPERM is the guard's \
+             answer all the same, but nothing here would be reachable",
+            std::io::Error::last_os_error()
+        );
+    }
+    for policy in [
+        allow_all(),
+        compile(&format!("{ALL_GROUPS}\nallow socket;")),
+    ] {
+        let r = Attack::new("vsock").policy(&policy).run();
+        r.expect_exit0();
+        assert_eq!(r.value("vsock_socket"), "EPERM", "{r}");
+    }
 }
 
 /// The host's session keyring (one `pam_keyinit` would make at a login) holding a secret key:

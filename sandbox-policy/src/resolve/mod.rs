@@ -58,6 +58,7 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
     }
     prelude::add_clone3_enosys(&mut rules, &mut arches);
     prelude::add_filter_guards(&mut rules, &mut arches, default.unwrap_or(Action::Kill));
+    prelude::add_containment_guards(&mut rules, &mut arches, default.unwrap_or(Action::Kill));
     prelude::add_runtime_exec_check(&mut arches);
     if r.errors.is_empty() {
         Ok(CheckedPolicy {

@@ -29,9 +29,10 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
     );
 }
 
-/// The most rules the prelude adds to a policy (`clone3`'s ENOSYS and the four filter guards):
-/// their tags are kept free, so that a policy's own rules can never use them up.
-pub(super) const MOST_RULES: usize = 5;
+/// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the four filter guards and
+/// the two containment guards): their tags are kept free, so that a policy's own rules can
+/// never use them up.
+pub(super) const MOST_RULES: usize = 7;
 
 /// Where [`add_rule`] puts a prelude rule's branch.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -128,11 +129,11 @@ pub(super) fn add_filter_guards(
         })
     };
     // Decided on the policy as written, before any guard goes in.
-    let on_purpose = may_run_with_first_argument(arches, "seccomp", SECCOMP_SET_MODE_FILTER, false);
+    let on_purpose = may_run_with_argument(arches, "seccomp", 0, SECCOMP_SET_MODE_FILTER, false);
     let seccomp_named = named(arches, "seccomp");
     let seccomp_may_add =
-        may_run_with_first_argument(arches, "seccomp", SECCOMP_SET_MODE_FILTER, default_runs);
-    let prctl_may_add = may_run_with_first_argument(arches, "prctl", PR_SET_SECCOMP, default_runs);
+        may_run_with_argument(arches, "seccomp", 0, SECCOMP_SET_MODE_FILTER, default_runs);
+    let prctl_may_add = may_run_with_argument(arches, "prctl", 0, PR_SET_SECCOMP, default_runs);
     if default_runs {
         for name in ["ptrace", "io_uring_setup"] {
             if !named(arches, name) {
@@ -147,22 +148,37 @@ pub(super) fn add_filter_guards(
         add_unconditional_kill(rules, arches, "seccomp");
     } else if seccomp_may_add {
         let text = "kill seccomp if operation == SECCOMP_SET_MODE_FILTER";
-        add_first_argument_kill(rules, arches, "seccomp", SECCOMP_SET_MODE_FILTER, text);
+        let values = &[SECCOMP_SET_MODE_FILTER];
+        add_argument_rule(
+            rules,
+            arches,
+            ("seccomp", 0, values),
+            Action::Kill,
+            text.into(),
+        );
     }
     if prctl_may_add {
         let text = "kill prctl if option == PR_SET_SECCOMP";
-        add_first_argument_kill(rules, arches, "prctl", PR_SET_SECCOMP, text);
+        let values = &[PR_SET_SECCOMP];
+        add_argument_rule(
+            rules,
+            arches,
+            ("prctl", 0, values),
+            Action::Kill,
+            text.into(),
+        );
     }
 }
 
-/// Whether call `name` with first argument `first` may run under the policy as written on some
-/// architecture: its rules for `name`, in order, then the default. A rule whose condition looks
-/// at other arguments than the first may or may not match; it counts as letting the call run
-/// when its action does, and as not deciding otherwise.
-fn may_run_with_first_argument(
+/// Whether call `name` with argument `index` equal to `value` (and every other argument 0) may
+/// run under the policy as written on some architecture: its rules for `name`, in order, then
+/// the default. A rule whose condition looks at other arguments may or may not match; it
+/// counts as letting the call run when its action does, and as not deciding otherwise.
+fn may_run_with_argument(
     arches: &[CheckedArch],
     name: &str,
-    first: i128,
+    index: usize,
+    value: i128,
     default_runs: bool,
 ) -> bool {
     arches.iter().any(|checked| {
@@ -172,12 +188,13 @@ fn may_run_with_first_argument(
         let Some(branches) = checked.syscalls.get(&spec.nr) else {
             return default_runs;
         };
-        let option = [first as u64, 0, 0, 0, 0, 0];
+        let mut args = [0u64; 6];
+        args[index] = value as u64;
         for branch in branches {
             match &branch.cond {
                 None => return lets_run(branch.action),
-                Some(cond) if only_on_first_argument(cond) => {
-                    if cond.holds(&option) {
+                Some(cond) if only_on_argument(cond, index) => {
+                    if cond.holds(&args) {
                         return lets_run(branch.action);
                     }
                 }
@@ -189,13 +206,13 @@ fn may_run_with_first_argument(
     })
 }
 
-/// Whether every comparison in `cond` is on the first argument.
-fn only_on_first_argument(cond: &CheckedCond) -> bool {
+/// Whether every comparison in `cond` is on argument `index`.
+fn only_on_argument(cond: &CheckedCond, index: usize) -> bool {
     match cond {
-        CheckedCond::Cmp(c) => c.arg == 0,
-        CheckedCond::Not(c) => only_on_first_argument(c),
+        CheckedCond::Cmp(c) => usize::from(c.arg) == index,
+        CheckedCond::Not(c) => only_on_argument(c, index),
         CheckedCond::And(a, b) | CheckedCond::Or(a, b) => {
-            only_on_first_argument(a) && only_on_first_argument(b)
+            only_on_argument(a, index) && only_on_argument(b, index)
         }
     }
 }
@@ -213,31 +230,106 @@ fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch],
     );
 }
 
-/// Kills call `name` whose first argument equals `value`, before any of the policy's rules for
-/// it, as the prelude rule `text`.
-fn add_first_argument_kill(
+/// Gives call `name` whose argument `index` equals one of `values` the action `action`,
+/// before any of the policy's rules for it, as the prelude rule `text`.
+fn add_argument_rule(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
-    name: &str,
-    value: i128,
-    text: &'static str,
+    (name, index, values): (&str, usize, &[i128]),
+    action: Action,
+    text: std::borrow::Cow<'static, str>,
 ) {
-    let kill = |spec: &SyscallSpec, tag| {
-        let first = spec.args.first()?;
-        Some(CheckedBranch {
-            cond: Some(CheckedCond::Cmp(CheckedCmp {
-                arg: 0,
-                ty: first.ty,
+    let branch = |spec: &SyscallSpec, tag| {
+        let arg = spec.args.get(index)?;
+        let at = u8::try_from(index).ok()?;
+        let equals = |value| {
+            CheckedCond::Cmp(CheckedCmp {
+                arg: at,
+                ty: arg.ty,
                 mask: None,
                 op: CmpOp::Eq,
                 value,
-            })),
-            action: Action::Kill,
+            })
+        };
+        let cond = values
+            .iter()
+            .map(|&v| equals(v))
+            .reduce(|a, b| CheckedCond::Or(Box::new(a), Box::new(b)))?;
+        Some(CheckedBranch {
+            cond: Some(cond),
+            action,
             tag,
         })
     };
-    add_rule(rules, arches, name, text.into(), Where::First, kill);
+    add_rule(rules, arches, name, text, Where::First, branch);
 }
+
+/// `socket`'s address family of virtio sockets.
+const AF_VSOCK: i128 = 40;
+/// `ioctl`'s request that pushes a byte into a terminal's input queue.
+const TIOCSTI: i128 = 0x5412;
+/// `ioctl`'s request of the virtual console's subcommands (selection and paste among them).
+const TIOCLINUX: i128 = 0x541c;
+/// The errno the containment guards answer with, as the kernel does where these are refused.
+const EPERM: u16 = 1;
+
+/// Calls whose reach no namespace bounds, each answered `EPERM` before the policy's own rules
+/// wherever the policy would let it run, even on purpose (a value the policy refuses keeps its
+/// answer, and a policy that refuses them all keeps its program as it is):
+/// - `socket(AF_VSOCK, ...)`: virtio sockets reach the hypervisor and the VM's other guests and
+///   share one port space with the host, and the network namespace does not cover them;
+/// - `ioctl(fd, TIOCSTI, ...)`, `ioctl(fd, TIOCLINUX, ...)`: a terminal the host passed (as
+///   standard input, say) can become the sandbox's controlling terminal, since the program
+///   leads a session of its own, and `TIOCSTI` then types into it what the next reader on the
+///   host runs; `TIOCLINUX` pastes a console's selection the same way.
+pub(super) fn add_containment_guards(
+    rules: &mut Vec<RuleMeta>,
+    arches: &mut [CheckedArch],
+    default: Action,
+) {
+    let default_runs = lets_run(default);
+    for guard in CONTAINMENT_GUARDS {
+        let (name, index) = (guard.call, guard.index);
+        let (runs, names): (Vec<i128>, Vec<String>) = guard
+            .values
+            .iter()
+            .filter(|(v, _)| may_run_with_argument(arches, name, index, *v, default_runs))
+            .map(|(v, constant)| (*v, format!("{} == {constant}", guard.arg)))
+            .unzip();
+        if runs.is_empty() {
+            continue;
+        }
+        let text = format!("errno(EPERM) {name} if {}", names.join(" || "));
+        let action = Action::Errno(EPERM);
+        add_argument_rule(rules, arches, (name, index, &runs), action, text.into());
+    }
+}
+
+/// One containment guard: the values of one argument of one call that are refused.
+struct ContainmentGuard {
+    call: &'static str,
+    /// The argument's position and name.
+    index: usize,
+    arg: &'static str,
+    /// Each refused value, with its constant's name for the rule's text.
+    values: &'static [(i128, &'static str)],
+}
+
+/// See [`add_containment_guards`].
+const CONTAINMENT_GUARDS: [ContainmentGuard; 2] = [
+    ContainmentGuard {
+        call: "socket",
+        index: 0,
+        arg: "domain",
+        values: &[(AF_VSOCK, "AF_VSOCK")],
+    },
+    ContainmentGuard {
+        call: "ioctl",
+        index: 1,
+        arg: "request",
+        values: &[(TIOCSTI, "TIOCSTI"), (TIOCLINUX, "TIOCLINUX")],
+    },
+];
 
 /// An `execveat` carrying [`RUNTIME_EXEC_MAGIC`] in its (unused) sixth register is sent to
 /// the runtime with tag [`Tag::RUNTIME_EXEC`] before any of the policy's rules: the runtime's
