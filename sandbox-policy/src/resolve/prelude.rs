@@ -30,9 +30,9 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
 }
 
 /// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the four filter guards and
-/// the two containment guards): their tags are kept free, so that a policy's own rules can
+/// the three containment guards): their tags are kept free, so that a policy's own rules can
 /// never use them up.
-pub(super) const MOST_RULES: usize = 7;
+pub(super) const MOST_RULES: usize = 8;
 
 /// Where [`add_rule`] puts a prelude rule's branch.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -290,18 +290,14 @@ pub(super) fn add_containment_guards(
     let default_runs = lets_run(default);
     for guard in CONTAINMENT_GUARDS {
         let (name, index) = (guard.call, guard.index);
-        let (runs, names): (Vec<i128>, Vec<String>) = guard
-            .values
-            .iter()
-            .filter(|(v, _)| may_run_with_argument(arches, name, index, *v, default_runs))
-            .map(|(v, constant)| (*v, format!("{} == {constant}", guard.arg)))
-            .unzip();
-        if runs.is_empty() {
-            continue;
+        // One rule per value, each a single comparison, as every generator can write it.
+        for &(value, constant) in guard.values {
+            if may_run_with_argument(arches, name, index, value, default_runs) {
+                let text = format!("errno(EPERM) {name} if {} == {constant}", guard.arg);
+                let action = Action::Errno(EPERM);
+                add_argument_rule(rules, arches, (name, index, &[value]), action, text.into());
+            }
         }
-        let text = format!("errno(EPERM) {name} if {}", names.join(" || "));
-        let action = Action::Errno(EPERM);
-        add_argument_rule(rules, arches, (name, index, &runs), action, text.into());
     }
 }
 
