@@ -148,6 +148,35 @@ fn host_source(host: &Path) -> Result<CString, SpawnError> {
     cstring(p.as_os_str().as_bytes(), "mount source")
 }
 
+/// What a host path is, as the kernel tells files apart (device and inode), with what each
+/// directory above it is, up to the root: the same directory reached by two paths (bound
+/// elsewhere on the host) has one identity.
+struct Lineage(Vec<(u64, u64)>);
+
+impl Lineage {
+    /// `path` and its ancestors, as far as they can be looked at (nothing if `path` itself
+    /// cannot).
+    fn of(path: &Path) -> Lineage {
+        use std::os::unix::fs::MetadataExt;
+        Lineage(
+            path.ancestors()
+                .map_while(|p| std::fs::metadata(p).ok())
+                .map(|m| (m.dev(), m.ino()))
+                .collect(),
+        )
+    }
+
+    /// The path's own identity, if it could be looked at.
+    fn own(&self) -> Option<(u64, u64)> {
+        self.0.first().copied()
+    }
+
+    /// Whether the path is `other` or lies under it.
+    fn passes(&self, other: Option<(u64, u64)>) -> bool {
+        other.is_some_and(|o| self.0.contains(&o))
+    }
+}
+
 /// The host's devices every sandbox gets, bound read-only at the same paths.
 const DEVICES: [&str; 5] = [
     "/dev/null",
@@ -293,9 +322,11 @@ impl MountPlan {
     /// Refuses a bind that lets programs run from what a writable bind (`noexec`) shows: the
     /// same host object, or one holding the other. The sandbox could write a program through
     /// the one and run it through the other, which is what `noexec` on the writable bind is
-    /// there to prevent. Sources are compared as [`host_source`] resolved them, so a hard link
-    /// to one file under both is not seen; a bind asked writable and executable
-    /// (`mount_rw_exec`) has said it means to run what it writes.
+    /// there to prevent. Sources are compared as [`host_source`] resolved them and by what they
+    /// are (device and inode, of each and of every directory above it), so a host directory
+    /// bound elsewhere on the host, or a hard link to the bound file, is seen through; a hard
+    /// link to one file under two bound directories is not. A bind asked writable and
+    /// executable (`mount_rw_exec`) has said it means to run what it writes.
     fn no_exec_through_another_bind(&self) -> Result<(), SpawnError> {
         let binds = self.ops.iter().enumerate().filter_map(|(i, op)| match op {
             MountOp::Bind(b) if !b.device => {
@@ -313,11 +344,19 @@ impl MountPlan {
         // A source that does not resolve (missing, or a loop) was left as given: the set-up
         // fails on it, naming the bind and why, so it is not compared here.
         let executable = binds.filter(|(_, b, s)| !b.writable && b.exec && s.exists());
+        let writable: Vec<_> = writable
+            .into_iter()
+            .map(|(j, b, w)| (j, b, w, Lineage::of(w)))
+            .collect();
         for (i, _, shown) in executable {
-            let overlap = writable
-                .iter()
-                .find(|(_, _, w)| shown.starts_with(w) || w.starts_with(shown));
-            if let Some((j, _, _)) = overlap {
+            let lineage = Lineage::of(shown);
+            let overlap = writable.iter().find(|(_, _, w, w_lineage)| {
+                shown.starts_with(w)
+                    || w.starts_with(shown)
+                    || lineage.passes(w_lineage.own())
+                    || w_lineage.passes(lineage.own())
+            });
+            if let Some((j, _, _, _)) = overlap {
                 return Err(SpawnError::ExecutableOverWritable {
                     executable: self.mount_points[i].clone(),
                     writable: self.mount_points[*j].clone(),
@@ -1100,6 +1139,39 @@ mod tests {
         );
         assert!(same && holds && inside, "{same} {holds} {inside}");
         assert!(apart && intended, "{apart} {intended}");
+    }
+
+    /// One host file under two names (a hard link), the one bound writable and the other
+    /// executable, is one file: refused, as two paths to one directory are (a host bind
+    /// mount, which only root can make, is told apart the same way, by device and inode).
+    #[test]
+    fn a_second_name_for_what_a_writable_bind_shows_is_refused() {
+        let top = std::env::temp_dir().join(format!("mounts-alias-{}", std::process::id()));
+        std::fs::create_dir_all(top.join("w")).unwrap();
+        std::fs::create_dir_all(top.join("x")).unwrap();
+        let written = top.join("w/prog");
+        std::fs::write(&written, b"").unwrap();
+        let alias = top.join("x/prog");
+        std::fs::hard_link(&written, &alias).unwrap();
+        let bind = |src: &Path, dst: &str, writable| Mount::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            writable,
+            exec: !writable,
+        };
+        let file = MountPlan::build(&[bind(&written, "/w", true), bind(&alias, "/a", false)]);
+        let dir = MountPlan::build(&[
+            bind(&written, "/w", true),
+            bind(&top.join("x"), "/a", false),
+        ]);
+        let _ = std::fs::remove_dir_all(&top);
+        assert!(
+            matches!(file, Err(SpawnError::ExecutableOverWritable { .. })),
+            "{:?}",
+            file.map(|_| ())
+        );
+        // A hard link under a bound directory is not seen (see the check).
+        assert!(dir.is_ok(), "{:?}", dir.map(|_| ()));
     }
 
     #[test]
