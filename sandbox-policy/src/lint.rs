@@ -1,8 +1,10 @@
 //! Warnings: rules that compile and do what they say, but likely not what their writer meant.
 //! They never change the program; `sandbox check` prints them, and `policy!` has rustc show them.
 //!
-//! One kind so far: equality on an argument that holds flags, where extra bits carry the call
-//! past the test. `kill socket if type == SOCK_RAW` does not kill `SOCK_RAW | SOCK_CLOEXEC`, and
+//! Two kinds. A comparison an unsigned argument decides the same way whatever it holds
+//! (`fd >= 0` on `read`'s `unsigned int` descriptor is always true, `fd < 0` never), so the
+//! rule does less, or more, than it reads. And equality on an argument that holds flags, where
+//! extra bits carry the call past the test. `kill socket if type == SOCK_RAW` does not kill `SOCK_RAW | SOCK_CLOEXEC`, and
 //! `mmap` ignores `prot` and `flags` bits it does not know, so any such bit dodges an equality.
 //! The safe forms test the bits that matter under a mask; in an `allow` rule, `==` is safe (it
 //! lets that exact set run) and `!=` is the one extra bits get through.
@@ -104,8 +106,83 @@ pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
             };
             extra_bits(&rule, cond, false, &mut warnings);
         }
+        if let Some(cond) = &flat.rule.cond {
+            fixed_comparisons(&flat.rule, cond, &mut warnings);
+        }
     }
     warnings
+}
+
+/// Warns about each comparison whose outcome the argument's type fixes: an unsigned argument
+/// is never below 0 nor above all ones.
+fn fixed_comparisons(rule: &Rule, expr: &Expr, out: &mut Vec<Diagnostic>) {
+    match expr {
+        Expr::Or(a, b) | Expr::And(a, b) => {
+            fixed_comparisons(rule, a, out);
+            fixed_comparisons(rule, b, out);
+        }
+        Expr::Not(a) => fixed_comparisons(rule, a, out),
+        Expr::Cmp {
+            arg,
+            mask: None,
+            op,
+            value,
+            loc,
+        } => {
+            let Some(bits) = unsigned_width(rule, &arg.text) else {
+                return;
+            };
+            let always = match op {
+                CmpOpSyntax::Ge if zero(value) => true,
+                CmpOpSyntax::Lt if zero(value) => false,
+                CmpOpSyntax::Le if all_ones(value, bits) => true,
+                CmpOpSyntax::Gt if all_ones(value, bits) => false,
+                _ => return,
+            };
+            let message = format!(
+                "`{} {} {value}` is always {always}: `{}` is unsigned here",
+                arg.text,
+                op.as_str(),
+                arg.text
+            );
+            out.push(Diagnostic::new(*loc, message).with_help(
+                "the comparison decides nothing; drop it, or compare with the value meant (an \
+                 unsigned argument holds -1 as all ones)",
+            ));
+        }
+        Expr::Cmp { .. } => {}
+    }
+}
+
+/// How many bits `arg` (a name or `argN`) has, if it is unsigned (pointers are) on every
+/// syscall of the rule and architecture that has it.
+fn unsigned_width(rule: &Rule, arg: &str) -> Option<u32> {
+    let mut widths =
+        each_use(rule, arg).map(|(_, found)| (!found.ty.signed()).then(|| found.ty.bits()));
+    let first = widths.next()??;
+    widths.all(|w| w == Some(first)).then_some(first)
+}
+
+/// Each (syscall, argument spec) that `arg` (a name or `argN`) names among the rule's
+/// syscalls, on every architecture that has it.
+fn each_use<'r>(
+    rule: &'r Rule,
+    arg: &'r str,
+) -> impl Iterator<Item = (&'r str, &'static tables::ArgSpec)> + 'r {
+    let position = arg
+        .strip_prefix("arg")
+        .and_then(|n| n.parse::<usize>().ok());
+    rule.syscalls.iter().flat_map(move |syscall| {
+        Arch::ALL.iter().filter_map(move |&arch| {
+            let spec = tables::syscall_by_name(arch, &syscall.text)?;
+            let found = spec
+                .args
+                .iter()
+                .find(|a| a.name == arg)
+                .or_else(|| position.and_then(|i| spec.args.get(i)))?;
+            Some((syscall.text.as_str(), found))
+        })
+    })
 }
 
 /// For each rule, what its syscalls meet past it ([`Beyond`], over all of them), worked out
@@ -235,22 +312,11 @@ fn all_ones(value: &ConstExpr, bits: u32) -> bool {
 /// How many bits `arg` (a name or `argN`) has, if it holds flags for a syscall of the rule on
 /// some architecture.
 fn flags_width(rule: &Rule, arg: &str) -> Option<u32> {
-    let position = arg
-        .strip_prefix("arg")
-        .and_then(|n| n.parse::<usize>().ok());
-    rule.syscalls.iter().find_map(|syscall| {
-        Arch::ALL.iter().find_map(|&arch| {
-            let spec = tables::syscall_by_name(arch, &syscall.text)?;
-            let found = spec
-                .args
-                .iter()
-                .find(|a| a.name == arg)
-                .or_else(|| position.and_then(|i| spec.args.get(i)))?;
-            let flags = found.ty != ArgType::Ptr
-                && (FLAG_ARGUMENTS.contains(&found.name)
-                    || FLAG_ARGUMENTS_OF.contains(&(syscall.text.as_str(), found.name)));
-            flags.then(|| found.ty.bits())
-        })
+    each_use(rule, arg).find_map(|(syscall, found)| {
+        let flags = found.ty != ArgType::Ptr
+            && (FLAG_ARGUMENTS.contains(&found.name)
+                || FLAG_ARGUMENTS_OF.contains(&(syscall, found.name)));
+        flags.then(|| found.ty.bits())
     })
 }
 
@@ -351,6 +417,37 @@ mod tests {
         assert_eq!(count("kill", "kill socket if type == SOCK_RAW;"), 0);
         assert_eq!(count("kill", "errno(EPERM) socket if type == SOCK_RAW;"), 0);
         assert_eq!(count("allow", "allow socket if type != SOCK_RAW;"), 0);
+    }
+
+    #[test]
+    fn comparisons_an_unsigned_argument_decides_alone_are_warned_about() {
+        let w = warnings(
+            "default errno(EPERM);\nallow read if fd >= 0;\nkill read if fd == 5;\n\
+             allow lseek if fd < 0;\nallow write if count <= 0xffffffffffffffff;\n\
+             allow pread64 if count > -1;\n",
+        );
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].contains("`fd >= 0` is always true"), "{w:?}");
+        assert!(w[1].contains("`fd < 0` is always false"), "{w:?}");
+        assert!(w[2].contains("always true"), "{w:?}");
+        assert!(w[3].contains("always false"), "{w:?}");
+        // Signed arguments, other values and masked tests are fine.
+        let none = [
+            "allow openat if dirfd >= 0;",
+            "allow read if fd >= 3;",
+            "allow read if fd < 3;",
+            "allow read if fd & 1 >= 0;",
+            "allow mmap if addr == 0;",
+            "allow lseek if offset >= 0;",
+        ];
+        for rule in none {
+            assert_eq!(
+                count("kill", rule),
+                0,
+                "{rule}: {:?}",
+                warnings(&format!("default kill;\n{rule}\n"))
+            );
+        }
     }
 
     #[test]
