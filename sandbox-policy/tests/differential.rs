@@ -519,7 +519,7 @@ fn random_policies_match_seccompiler() {
 }
 
 /// Whether the prelude's guards kill call `nr` under a policy naming `rules` with `default`:
-/// `seccomp`, `ptrace` and `io_uring_setup` where the policy leaves them to a default that lets
+/// `seccomp`, `ptrace`, `io_uring_setup` and `request_key` where the policy leaves them to a default that lets
 /// calls run. (`prctl(PR_SET_SECCOMP)` is killed too where the policy may let it run: see
 /// [`prelude_may_kill`].)
 fn prelude_kills(
@@ -531,7 +531,7 @@ fn prelude_kills(
     let nr_of = |name| tables::syscall_by_name(arch, name).map(|s| s.nr);
     let unnamed = |name| !nr_of(name).is_some_and(|n| rules.contains_key(&n));
     let default_runs = matches!(default, "allow" | "log");
-    let guarded = ["seccomp", "ptrace", "io_uring_setup"];
+    let guarded = ["seccomp", "ptrace", "io_uring_setup", "request_key"];
     default_runs && guarded.iter().any(|g| nr_of(g) == Some(nr) && unnamed(g))
 }
 
@@ -653,6 +653,24 @@ fn prelude_guards_follow_what_the_policy_names() {
         args: [22, 0, 0, 0, 0, 0],
     };
     assert_eq!(eval::run(program, &data).unwrap().ret, ret::KILL_PROCESS);
+    // request_key, whose upcall runs a host program as root, goes the way ptrace goes.
+    let request_key = SeccompData {
+        nr: nr("request_key"),
+        arch: arch.audit_arch(),
+        instruction_pointer: 0,
+        args: [0; 6],
+    };
+    for (text, want) in [
+        ("default allow;", KILL),
+        ("default log;", KILL),
+        ("default allow;\nallow request_key;", ALLOW),
+        ("default errno(EPERM);", EPERM),
+    ] {
+        let compiled = compile(text);
+        let program = &compiled.policy.program(arch).unwrap().filter;
+        let got = action_of(eval::run(program, &request_key).unwrap().ret);
+        assert_eq!(got, want, "{text}: request_key");
+    }
 }
 
 /// The prelude's containment guards, case by case: `socket(AF_VSOCK)` and `ioctl(TIOCSTI)` /

@@ -65,6 +65,7 @@ fn main() {
         "tiocsti" => tiocsti(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
         "vsock" => vsock(),
+        "request-key" => request_key(),
         "comms" => comms(rest[0]),
         "after-violation" => after_violation(rest[0], None),
         "signalled-violation" => {
@@ -1292,6 +1293,24 @@ fn tiocsti() {
     // SAFETY: live C string.
     let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
     say(format!("open_ptmx={}", result(master.into())));
+}
+
+/// Asks for a key no keyring holds, with callout data: the kernel would run the host's
+/// `/sbin/request-key` as root to make it. `request_key=` what the call answered.
+fn request_key() {
+    const KEY_SPEC_SESSION_KEYRING: i64 = -3;
+    let (kind, desc, callout) = (cstr("user"), cstr("sandbox-probe"), cstr("callout"));
+    // SAFETY: request_key with live strings.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_request_key,
+            kind.as_ptr(),
+            desc.as_ptr(),
+            callout.as_ptr(),
+            KEY_SPEC_SESSION_KEYRING,
+        )
+    };
+    say(format!("request_key={}", result(r)));
 }
 
 /// Opens a virtio socket, which no network namespace covers: `vsock_socket=` what `socket`

@@ -1177,10 +1177,15 @@ fn a_filter_the_program_adds_cannot_hide_a_killed_call() {
 /// the monitor before the monitor reads it; an io_uring runs operations with no system call at
 /// all. Where a policy's default lets calls run and it does not name them, both are killed.
 #[test]
-fn ptrace_and_io_uring_are_killed_unless_the_policy_names_them() {
+fn ptrace_io_uring_and_request_key_are_killed_unless_the_policy_names_them() {
     let _g = shared();
     let deny_list = compile("default allow;\nkill socket;\n");
-    for (attack, syscall) in [("ptrace-parent", "ptrace"), ("io-uring", "io_uring_setup")] {
+    let guarded = [
+        ("ptrace-parent", "ptrace"),
+        ("io-uring", "io_uring_setup"),
+        ("request-key", "request_key"),
+    ];
+    for (attack, syscall) in guarded {
         let r = Attack::new(attack).policy(&deny_list).run();
         let v = r.violation();
         assert_eq!(v.syscall, syscall, "{r}");

@@ -29,10 +29,10 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
     );
 }
 
-/// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the four filter guards and
+/// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the five filter guards and
 /// the three containment guards): their tags are kept free, so that a policy's own rules can
 /// never use them up.
-pub(super) const MOST_RULES: usize = 8;
+pub(super) const MOST_RULES: usize = 9;
 
 /// Where [`add_rule`] puts a prelude rule's branch.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -113,8 +113,12 @@ const SECCOMP_SET_MODE_FILTER: i128 = 1;
 /// - `ptrace`: a tracer can resume a traced call with a signal pending, which interrupts the
 ///   wait for the monitor before it reads the notification;
 /// - `io_uring_setup`: a ring runs operations (opening files, sockets) with no system call for
-///   the filter to see. These two are killed where the policy does not name them and its
-///   `default` lets calls run (`allow`, `log`).
+///   the filter to see;
+/// - `request_key`: a key it does not find makes the kernel run the host's
+///   `/sbin/request-key` as root, outside every namespace, with the caller's arguments.
+///
+/// These three are killed where the policy does not name them and its `default` lets calls
+/// run (`allow`, `log`).
 ///
 /// A policy that already refuses them keeps its program as it is.
 pub(super) fn add_filter_guards(
@@ -135,7 +139,7 @@ pub(super) fn add_filter_guards(
         may_run_with_argument(arches, "seccomp", 0, SECCOMP_SET_MODE_FILTER, default_runs);
     let prctl_may_add = may_run_with_argument(arches, "prctl", 0, PR_SET_SECCOMP, default_runs);
     if default_runs {
-        for name in ["ptrace", "io_uring_setup"] {
+        for name in ["ptrace", "io_uring_setup", "request_key"] {
             if !named(arches, name) {
                 add_unconditional_kill(rules, arches, name);
             }
