@@ -260,7 +260,13 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
     ] {
         let prog = match lib {
             None => Err("libseccomp not installed: skipped".to_string()),
-            Some(lib) => peer.clone().and_then(|p| lib.program(&p, layout)),
+            Some(lib) => peer.clone().and_then(|p| {
+                let (fitted, notes) = libseccomp_peer::fit(&p);
+                for note in notes {
+                    println!("  {name}: note: {note}");
+                }
+                lib.program(&fitted, layout)
+            }),
         };
         add(name, prog);
     }

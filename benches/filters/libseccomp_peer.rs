@@ -175,6 +175,48 @@ impl LibSeccomp {
     }
 }
 
+/// `policy` as libseccomp can take it, and notes on what that changed. libseccomp takes one
+/// comparison per argument in a rule, and an unconditional rule of a call swallows its
+/// conditional ones, so "allow unless the argument is A or B" (`!= A && != B`, what the
+/// prelude's `ioctl` guard leaves to `allow`) has no form there: such a conjunction keeps only
+/// its first `!=` of the argument, which lets more calls through, the peer's way (its program
+/// can only get shorter). Any other repeat is left for [`one_comparison_per_arg`] to refuse.
+pub fn fit(policy: &PeerPolicy) -> (PeerPolicy, Vec<String>) {
+    let mut fitted = policy.clone();
+    let mut notes = Vec::new();
+    for (nr, per_action) in fitted.syscalls.iter_mut() {
+        for rules in per_action.iter_mut() {
+            for conj in rules.conjs.iter_mut() {
+                let all_ne = |arg| {
+                    conj.iter()
+                        .filter(|c: &&PeerCmp| c.arg == arg)
+                        .all(|c| c.op == PeerOp::Ne)
+                };
+                let mut seen = Vec::new();
+                let mut dropped = Vec::new();
+                let mut kept = Vec::new();
+                for c in conj.iter() {
+                    if seen.contains(&c.arg) && all_ne(c.arg) {
+                        dropped.push(*c);
+                    } else {
+                        seen.push(c.arg);
+                        kept.push(*c);
+                    }
+                }
+                for c in &dropped {
+                    notes.push(format!(
+                        "nr {nr}: `arg{} != {:#x}` dropped from a `{}` rule (one comparison per \
+                         argument; lets more through, its way)",
+                        c.arg, c.value, rules.action
+                    ));
+                }
+                *conj = kept;
+            }
+        }
+    }
+    (fitted, notes)
+}
+
 /// libseccomp rejects a rule with two comparisons of one argument (EINVAL); say so plainly.
 fn one_comparison_per_arg(nr: u32, conj: &[PeerCmp]) -> Result<(), String> {
     for (i, c) in conj.iter().enumerate() {

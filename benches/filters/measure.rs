@@ -1,7 +1,7 @@
 //! Program length, executed instructions and cache coverage per generator, evaluated with
 //! sandbox-policy's BPF interpreter on native x86_64 calls.
 
-use super::libseccomp_peer::{Layout, LibSeccomp};
+use super::libseccomp_peer::{self, Layout, LibSeccomp};
 use super::rules::{allow_args, PeerPolicy};
 use super::seccompiler_peer;
 use sandbox_policy::eval::{run, SeccompData};
@@ -191,17 +191,21 @@ pub fn rows(
         ("libseccomp default", Layout::Default),
         ("libseccomp tree", Layout::BinaryTree),
     ] {
-        let result = match (lib, &peer) {
-            (None, _) => Err("libseccomp not installed: skipped".to_string()),
-            (_, Err(e)) => Err(e.clone()),
-            (Some(lib), Ok(p)) => lib
-                .program(p, layout)
-                .map(|prog| figures(&prog, samples, mix)),
+        let (result, notes) = match (lib, &peer) {
+            (None, _) => (Err("libseccomp not installed: skipped".to_string()), vec![]),
+            (_, Err(e)) => (Err(e.clone()), vec![]),
+            (Some(lib), Ok(p)) => {
+                let (fitted, notes) = libseccomp_peer::fit(p);
+                let result = lib
+                    .program(&fitted, layout)
+                    .map(|prog| figures(&prog, samples, mix));
+                (result, notes)
+            }
         };
         rows.push(Row {
             generator,
             result,
-            notes: vec![],
+            notes,
         });
     }
     rows
