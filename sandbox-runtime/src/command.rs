@@ -309,7 +309,10 @@ impl SandboxCommand {
         self
     }
 
-    /// The seccomp policy the program runs under, from its first instruction on.
+    /// The seccomp policy the program runs under, from its first instruction on. Without one,
+    /// nothing filters the program's calls: the namespaces, mounts and limits still hold, but
+    /// not what only the filter guards (the prelude's rules on virtio sockets, `TIOCSTI` and
+    /// `request_key` among them; see the language reference).
     pub fn policy(&mut self, policy: &Policy) -> &mut Self {
         self.policy = Some(Arc::new(policy.clone()));
         self
