@@ -4,6 +4,7 @@
 
 use super::{CheckedArch, CheckedBranch, CheckedCmp, CheckedCond};
 use crate::action::{Action, Tag};
+use crate::arch::Arch;
 use crate::compiled::RuleMeta;
 use crate::ir::CmpOp;
 use crate::tables::{self, ArgType, SyscallSpec};
@@ -18,7 +19,7 @@ const ENOSYS: u16 = 38;
 /// `clone3` passes its flags behind a pointer, where seccomp cannot see them: unless the policy
 /// names it, it fails with ENOSYS so that libc falls back to `clone`, whose flags rules can check.
 pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
-    let errno = |_: &SyscallSpec, tag| Some(unconditional(Action::Errno(ENOSYS), tag));
+    let errno = |_, _: &SyscallSpec, tag| Some(unconditional(Action::Errno(ENOSYS), tag));
     add_rule(
         rules,
         arches,
@@ -52,7 +53,7 @@ fn add_rule(
     name: &str,
     text: std::borrow::Cow<'static, str>,
     at: Where,
-    branch: impl Fn(&SyscallSpec, Tag) -> Option<CheckedBranch>,
+    branch: impl Fn(Arch, &SyscallSpec, Tag) -> Option<CheckedBranch>,
 ) {
     // MOST_RULES tags are kept free for the prelude; running out here would be a bug.
     let Some(tag) = Tag::rule(rules.len()) else {
@@ -67,7 +68,7 @@ fn add_rule(
         if at == Where::IfUnnamed && checked.syscalls.contains_key(&spec.nr) {
             continue;
         }
-        let Some(b) = branch(spec, tag) else {
+        let Some(b) = branch(checked.arch, spec, tag) else {
             continue;
         };
         used = true;
@@ -153,24 +154,14 @@ pub(super) fn add_filter_guards(
     } else if seccomp_may_add {
         let text = "kill seccomp if operation == SECCOMP_SET_MODE_FILTER";
         let values = &[SECCOMP_SET_MODE_FILTER];
-        add_argument_rule(
-            rules,
-            arches,
-            ("seccomp", 0, values),
-            Action::Kill,
-            text.into(),
-        );
+        let kill = (Action::Kill, &Arch::ALL[..]);
+        add_argument_rule(rules, arches, ("seccomp", 0, values), kill, text.into());
     }
     if prctl_may_add {
         let text = "kill prctl if option == PR_SET_SECCOMP";
         let values = &[PR_SET_SECCOMP];
-        add_argument_rule(
-            rules,
-            arches,
-            ("prctl", 0, values),
-            Action::Kill,
-            text.into(),
-        );
+        let kill = (Action::Kill, &Arch::ALL[..]);
+        add_argument_rule(rules, arches, ("prctl", 0, values), kill, text.into());
     }
 }
 
@@ -223,7 +214,7 @@ fn only_on_argument(cond: &CheckedCond, index: usize) -> bool {
 
 /// Kills every call of `name` the policy does not name, as a prelude rule.
 fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch], name: &str) {
-    let kill = |_: &SyscallSpec, tag| Some(unconditional(Action::Kill, tag));
+    let kill = |_, _: &SyscallSpec, tag| Some(unconditional(Action::Kill, tag));
     add_rule(
         rules,
         arches,
@@ -235,15 +226,19 @@ fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch],
 }
 
 /// Gives call `name` whose argument `index` equals one of `values` the action `action`,
-/// before any of the policy's rules for it, as the prelude rule `text`.
+/// before any of the policy's rules for it, on the architectures `on`, as the prelude rule
+/// `text`.
 fn add_argument_rule(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
     (name, index, values): (&str, usize, &[i128]),
-    action: Action,
+    (action, on): (Action, &[Arch]),
     text: std::borrow::Cow<'static, str>,
 ) {
-    let branch = |spec: &SyscallSpec, tag| {
+    let branch = |arch, spec: &SyscallSpec, tag| {
+        if !on.contains(&arch) {
+            return None;
+        }
         let arg = spec.args.get(index)?;
         let at = u8::try_from(index).ok()?;
         let equals = |value| {
@@ -295,10 +290,24 @@ pub(super) fn add_containment_guards(
     for guard in CONTAINMENT_GUARDS {
         let (name, index) = (guard.call, guard.index);
         // One rule per value, each a single comparison, as every generator can write it.
+        // Only where the call may run: where the policy kills it, it stays killed.
         for &(value, constant) in guard.values {
-            if may_run_with_argument(arches, name, index, value, default_runs) {
+            let on: Vec<Arch> = arches
+                .iter()
+                .filter(|c| {
+                    may_run_with_argument(
+                        std::slice::from_ref(*c),
+                        name,
+                        index,
+                        value,
+                        default_runs,
+                    )
+                })
+                .map(|c| c.arch)
+                .collect();
+            if !on.is_empty() {
                 let text = format!("errno(EPERM) {name} if {} == {constant}", guard.arg);
-                let action = Action::Errno(EPERM);
+                let action = (Action::Errno(EPERM), &on[..]);
                 add_argument_rule(rules, arches, (name, index, &[value]), action, text.into());
             }
         }
