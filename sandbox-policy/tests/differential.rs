@@ -744,3 +744,26 @@ fn containment_guards_follow_what_the_policy_lets_run() {
         }
     }
 }
+
+/// What a runtime refuses in the modes that enforce no policy is what the containment guards
+/// and the `request_key` kill refuse, read on the low 32 bits as the kernel reads them.
+#[test]
+fn reaching_outside_namespaces_is_judged_as_the_guards_judge() {
+    use sandbox_policy::resolve::reaches_outside_namespaces;
+    for arch in Arch::ALL {
+        let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr;
+        let outside = |name, args: [u64; 6]| reaches_outside_namespaces(arch, nr(name), &args);
+        assert!(outside("socket", [40, 1, 0, 0, 0, 0]));
+        assert!(outside("socket", [40 | 1 << 32, 1, 0, 0, 0, 0]));
+        assert!(!outside("socket", [2, 1, 0, 0, 0, 0]));
+        assert!(outside("ioctl", [0, 0x5412, 0, 0, 0, 0]));
+        assert!(outside(
+            "ioctl",
+            [0, 0x541c | 0xffff_ffff << 32, 0, 0, 0, 0]
+        ));
+        assert!(!outside("ioctl", [0x5412, 0x5401, 0, 0, 0, 0]));
+        assert!(outside("request_key", [0; 6]));
+        assert!(!outside("add_key", [0; 6]));
+        assert!(!reaches_outside_namespaces(arch, 100_000, &[0; 6]));
+    }
+}

@@ -613,8 +613,13 @@ impl Monitor {
                 _ => {}
             }
         }
-        if self.observe(&notif) {
-            seccomp::send_reply(listener, notif.id, Reply::Continue);
+        if let Some(refused) = self.observe(&notif) {
+            let reply = if refused {
+                Reply::Fail(libc::EPERM)
+            } else {
+                Reply::Continue
+            };
+            seccomp::send_reply(listener, notif.id, reply);
             return;
         }
         let v = self.classify(&notif);
@@ -637,23 +642,19 @@ impl Monitor {
     }
 
     /// In the learn and log-violations modes, sends a call of the native ABI that the policy
-    /// (or its default) kills to the observer and returns true: the caller then lets it run.
-    /// The prelude's architecture and x32 checks are never observed: those calls stay
-    /// violations.
-    fn observe(&self, n: &libc::seccomp_notif) -> bool {
-        let Some(observer) = &self.observer else {
-            return false;
-        };
+    /// (or its default) kills to the observer and returns whether to refuse it (`EPERM`, when
+    /// it would reach outside every namespace) rather than let it run. The prelude's
+    /// architecture and x32 checks are never observed: those calls stay violations.
+    fn observe(&self, n: &libc::seccomp_notif) -> Option<bool> {
+        let observer = self.observer.as_ref()?;
         let d = &n.data;
-        let Some(arch) = Arch::native().filter(|a| a.audit_arch() == d.arch) else {
-            return false;
-        };
-        let Some(verdict) = self.policy_verdict(d) else {
-            return false;
-        };
+        let arch = Arch::native().filter(|a| a.audit_arch() == d.arch)?;
+        let verdict = self.policy_verdict(d)?;
         if verdict.action != Action::Kill || verdict.tag == Tag::ARCH || verdict.tag == Tag::X32 {
-            return false;
+            return None;
         }
+        let refused =
+            sandbox_policy::resolve::reaches_outside_namespaces(arch, d.nr as u32, &d.args);
         let decided_by = match (self.mode, self.policy.as_deref()) {
             (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
             _ => None,
@@ -664,8 +665,9 @@ impl Monitor {
             args: d.args,
             pid: n.pid,
             decided_by,
+            refused,
         });
-        true
+        Some(refused)
     }
 
     /// Names the call behind a notification.

@@ -479,3 +479,44 @@ fn a_policy_that_cannot_be_written_keeps_the_observations() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// What no namespace bounds is refused in the modes that enforce no policy too: a virtio
+/// socket, `TIOCSTI` on standard input, and `request_key` (whose upcall runs a host program as
+/// root) all fail with EPERM under `learn` and under `run --log-violations` with a policy that
+/// kills them (which that mode would otherwise let run), and the refusal is said.
+#[test]
+fn learn_and_log_violations_refuse_what_no_namespace_bounds() {
+    require("/usr/bin/python3");
+    let s = Workspace::new("outside");
+    let script = "import socket, fcntl, termios, ctypes, os\n\
+        def attempt(name, f):\n    try:\n        f()\n        print(name, 'ran')\n    \
+        except OSError as e:\n        print(name, 'EPERM' if e.errno == 1 else e.errno)\n\
+        attempt('vsock', lambda: socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM))\n\
+        attempt('tiocsti', lambda: fcntl.ioctl(0, termios.TIOCSTI, b'x'))\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        nr = {'x86_64': 249, 'aarch64': 218}[os.uname().machine]\n\
+        r = libc.syscall(nr, b'user', b'probe', b'callout', -3)\n\
+        print('request_key', 'ran' if r >= 0 else\n      \
+        ('EPERM' if ctypes.get_errno() == 1 else ctypes.get_errno()))\n";
+    let probe = s.0.write("probe.py", script);
+    let command = ["/usr/bin/python3", probe.as_str()];
+    // ctypes loads libffi from the system's library directory.
+    let ro = ["/usr/lib", probe.as_str()];
+    let refused = "vsock EPERM\ntiocsti EPERM\nrequest_key EPERM\n";
+    let learnt = learn(&s.policy(), false, &ro, &command);
+    assert_eq!(String::from_utf8_lossy(&learnt.stdout), refused);
+    let policy = std::fs::read_to_string(s.policy()).unwrap();
+    assert!(!policy.contains("request_key"), "{policy}");
+    let logged = run(&s.policy(), &["--log-violations"], &ro, &command);
+    assert!(logged.status.success());
+    assert_eq!(String::from_utf8_lossy(&logged.stdout), refused);
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    for call in ["socket(AF_VSOCK", "ioctl(0, TIOCSTI", "request_key("] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("(refused: EPERM)") && l.contains(call)),
+            "{call}: {stderr}"
+        );
+    }
+}

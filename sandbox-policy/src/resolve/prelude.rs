@@ -369,3 +369,23 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
             .insert(0, branch);
     }
 }
+
+/// Whether a call would reach outside every namespace, so that a sandbox must refuse it even
+/// where nothing enforces the policy (a runtime's learn or log-only modes): a value one of the
+/// containment guards refuses ([`add_containment_guards`]; each on the low 32 bits, which is
+/// all the kernel reads), or `request_key`, whose upcall runs the host's `/sbin/request-key` as
+/// root with the caller's arguments.
+pub fn reaches_outside_namespaces(arch: Arch, nr: u32, args: &[u64; 6]) -> bool {
+    let Some(spec) = tables::syscall_by_nr(arch, nr) else {
+        return false;
+    };
+    if spec.name == "request_key" {
+        return true;
+    }
+    CONTAINMENT_GUARDS.iter().any(|g| {
+        g.call == spec.name
+            && g.values
+                .iter()
+                .any(|&(v, _)| i128::from(args[g.index] as u32) == v)
+    })
+}

@@ -315,7 +315,12 @@ fn sort_out(observations: Receiver<Observation>, to_print: &Sender<String>) {
         let line = if seen.len() > MAX_SHOWN_VIOLATIONS {
             format!("{MAX_SHOWN_VIOLATIONS} distinct violations shown; later ones are not")
         } else {
-            format!("policy violation (let run): {o}")
+            let done = if o.refused {
+                "refused: EPERM"
+            } else {
+                "let run"
+            };
+            format!("policy violation ({done}): {o}")
         };
         let _ = to_print.send(line);
     }
