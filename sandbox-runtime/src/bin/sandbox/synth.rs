@@ -28,6 +28,8 @@ const RECORDED: &[(&str, &str)] = &[
     ("prctl", "option"),
     ("futex", "futex_op"),
     ("getrandom", "flags"),
+    ("seccomp", "operation"),
+    ("personality", "persona"),
 ];
 
 /// Namespace flags of `clone`, as the `threads` group names them.
@@ -46,6 +48,12 @@ const MAX_KEPT: usize = 256;
 
 /// At most this many syscall numbers unknown to the tables are named in the policy's comments.
 const MAX_UNKNOWN_NAMED: usize = 16;
+
+/// At most this many syscall numbers unknown to the tables are kept (they only ever stay
+/// killed, and are named in a comment); calls of further ones are counted only
+/// ([`Learned::unknown_not_kept`]), so that a program calling endless distinct numbers cannot
+/// take the host's memory.
+const MAX_UNKNOWN_KEPT: usize = 64;
 
 /// One distinct call: a syscall and the recorded arguments (every other argument is zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +100,11 @@ pub struct Learned {
     pub calls: BTreeMap<Call, u64>,
     /// Syscalls with more distinct calls than [`MAX_KEPT`], and how many calls were not kept.
     pub wide: BTreeMap<u32, u64>,
+    /// Calls of syscall numbers unknown to the tables beyond the first [`MAX_UNKNOWN_KEPT`]
+    /// numbers, counted only.
+    pub unknown_not_kept: u64,
+    /// How many numbers unknown to the tables `calls` holds.
+    unknown_kept: usize,
 }
 
 impl Learned {
@@ -102,6 +115,8 @@ impl Learned {
             runs: Vec::new(),
             calls: BTreeMap::new(),
             wide: BTreeMap::new(),
+            unknown_not_kept: 0,
+            unknown_kept: 0,
         }
     }
 
@@ -113,9 +128,17 @@ impl Learned {
     /// Adds `n` to `call`'s count, stopping at the largest count (a sidecar's count can be
     /// anything).
     fn count(&mut self, call: Call, n: u64) {
+        let new = !self.calls.contains_key(&call);
+        if new && tables::syscall_by_nr(self.arch, call.nr).is_none() {
+            // Unknown numbers are recorded without arguments: a new call is a new number.
+            if self.unknown_kept >= MAX_UNKNOWN_KEPT {
+                self.unknown_not_kept = self.unknown_not_kept.saturating_add(n);
+                return;
+            }
+            self.unknown_kept += 1;
+        }
         // Once a syscall is wide its kept calls are at the limit: no need to count them again.
-        let full = !self.calls.contains_key(&call)
-            && (self.wide.contains_key(&call.nr) || self.kept(call.nr) >= MAX_KEPT);
+        let full = new && (self.wide.contains_key(&call.nr) || self.kept(call.nr) >= MAX_KEPT);
         let c = if full {
             self.wide.entry(call.nr).or_default()
         } else {
@@ -172,6 +195,7 @@ impl Learned {
             "runs": runs,
             "calls": calls,
             "wide": wide,
+            "unknown_not_kept": self.unknown_not_kept,
         });
         serde_json::to_string_pretty(&v).unwrap_or_default()
     }
@@ -233,6 +257,8 @@ impl Learned {
             let n = learned.wide.entry(nr).or_default();
             *n = n.saturating_add(w["count"].as_u64().unwrap_or(1));
         }
+        let not_kept = v["unknown_not_kept"].as_u64().unwrap_or(0);
+        learned.unknown_not_kept = learned.unknown_not_kept.saturating_add(not_kept);
         Ok(learned)
     }
 }
@@ -416,6 +442,12 @@ fn own_condition(arch: Arch, spec: &SyscallSpec, calls: &[[u64; 6]]) -> Narrowin
         "prctl" => values_listed("option", None, &["PR_"]),
         "futex" => values_listed("futex_op", Some(0x7f), &["FUTEX_"]),
         "getrandom" => values_listed("flags", None, &["GRND_"]),
+        // Only the operations seen: a filter of the program's own (SECCOMP_SET_MODE_FILTER)
+        // is what the prelude's guard is there to stop unless it was used.
+        "seccomp" => values_listed("operation", None, &["SECCOMP_SET_", "SECCOMP_GET_"]),
+        // A query (0xffffffff) or the personalities seen: READ_IMPLIES_EXEC, for one, would
+        // make every readable mapping executable.
+        "personality" => values_listed("persona", None, &["PER_"]),
         _ => Narrowing::Unconditional,
     }
 }
@@ -434,8 +466,22 @@ fn review(name: &str, own: &Narrowing) -> Option<&'static str> {
             Some("no built-in group allows this call: it reaches past what the sandbox holds")
         }
         Narrowing::GaveUp(reason) => Some(reason),
+        Narrowing::Unconditional if !some_group_allows(name) => {
+            Some("no built-in group allows this call: check what it lets the program do")
+        }
         Narrowing::Unconditional => None,
     }
+}
+
+/// Whether a built-in group lets `name` run, under some arguments, on some architecture.
+fn some_group_allows(name: &str) -> bool {
+    groups().iter().any(|g| {
+        g.checked.arches.iter().any(|c| {
+            tables::syscall_by_name(c.arch, name)
+                .and_then(|s| c.syscalls.get(&s.nr))
+                .is_some_and(|branches| branches.iter().any(|b| b.action.permits()))
+        })
+    })
 }
 
 /// `ARG == A || ARG == B ...` (with `& MASK` when given) over the values seen.
@@ -637,6 +683,12 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         let more = unknown.len() - MAX_UNKNOWN_NAMED;
         text.push_str(&format!(
             "// and {more} more syscall numbers not in the tables: they stay killed\n"
+        ));
+    }
+    if learned.unknown_not_kept > 0 {
+        let calls = learned.unknown_not_kept;
+        text.push_str(&format!(
+            "// and {calls} calls of further numbers not in the tables, not kept: they stay killed\n"
         ));
     }
 
@@ -890,6 +942,45 @@ mod tests {
         assert!(w.text.contains("allow exit_group;"), "{}", w.text);
     }
 
+    /// A call no built-in group allows, allowed outright, is marked whatever it is; seccomp and
+    /// personality keep the operations and personalities the runs used.
+    #[test]
+    fn calls_no_group_allows_are_marked_and_seccomp_and_personality_narrowed() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        l.record(&call(arch, "chroot", &[]));
+        l.record(&call(arch, "seccomp", &[("operation", 2)])); // SECCOMP_GET_ACTION_AVAIL
+        l.record(&call(arch, "personality", &[("persona", 0xffff_ffff)]));
+        l.record(&call(arch, "exit_group", &[]));
+        let w = write_policy(&l).unwrap();
+        let at = w
+            .text
+            .find("allow chroot;")
+            .unwrap_or_else(|| panic!("{}", w.text));
+        let before = w.text[..at].lines().last().unwrap_or("");
+        assert!(
+            before.contains("REVIEW: no built-in group allows this call"),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text
+                .contains("allow seccomp if operation == SECCOMP_GET_ACTION_AVAIL;"),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text
+                .contains("allow personality if persona == 0xffffffff;"),
+            "{}",
+            w.text
+        );
+        // Allowed by a group: no review.
+        assert!(!w
+            .text
+            .contains("REVIEW: no built-in group allows this call\nallow exit_group"));
+    }
+
     #[test]
     fn endless_distinct_calls_are_counted_not_kept() {
         let arch = Arch::X86_64;
@@ -921,7 +1012,18 @@ mod tests {
             .lines()
             .filter(|l| l.contains("not in the tables"))
             .count();
-        assert_eq!(unknown, MAX_UNKNOWN_NAMED + 1, "{}", w.text);
+        assert_eq!(unknown, MAX_UNKNOWN_NAMED + 2, "{}", w.text);
+        // Only the first unknown numbers are kept; the calls of the rest are counted, and the
+        // count survives the sidecar.
+        let kept_unknown = l.calls.keys().filter(|c| c.nr >= 100_000).count();
+        assert_eq!(kept_unknown, MAX_UNKNOWN_KEPT);
+        assert_eq!(l.unknown_not_kept, 100 - MAX_UNKNOWN_KEPT as u64);
+        assert_eq!(back.unknown_not_kept, l.unknown_not_kept);
+        assert!(
+            w.text.contains("and 36 calls of further numbers"),
+            "{}",
+            w.text
+        );
     }
 
     #[test]
