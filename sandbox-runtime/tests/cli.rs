@@ -245,6 +245,30 @@ fn missing_program_is_127_and_not_executable_is_126() {
         "{}",
         stderr(&out)
     );
+    // A real program of this machine with its header changed to another machine, or to a
+    // core file: the kernel refuses both (ENOEXEC), and so does the command, before looking
+    // for libraries that would not be there.
+    let real = std::fs::read("/bin/true").unwrap();
+    let other_machine = if cfg!(target_arch = "aarch64") {
+        62u16
+    } else {
+        183
+    };
+    for (name, at, value, why) in [
+        ("foreign", 18, other_machine, "for another machine"),
+        ("core", 16, 4, "not an executable"),
+    ] {
+        let mut patched = real.clone();
+        patched[at..at + 2].copy_from_slice(&value.to_le_bytes());
+        let file = s.path().join(name);
+        std::fs::write(&file, patched).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let file = file.to_str().unwrap();
+        let out = sandbox_output(&["run", "--policy", &policy, "--", file]);
+        assert_eq!(code(&out), 126, "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{name}: {}", stderr(&out));
+    }
 }
 
 #[test]

@@ -431,19 +431,41 @@ pub fn find_program(name: &OsStr) -> Result<PathBuf, StartError> {
 /// sandbox runs ELF binaries only (a script's interpreter would get it as `/dev/fd/N`, which
 /// its close-on-exec descriptor has closed by then). Unreadable files are left to the spawn.
 fn not_a_program(path: &Path) -> Option<&'static str> {
-    let mut start = [0u8; 4];
+    // The identification, e_type and e_machine of an ELF header.
+    let mut start = [0u8; 20];
     let file = std::fs::File::open(path).ok()?;
-    let n = std::io::Read::read(&mut &file, &mut start).ok()?;
-    if start[..n].starts_with(b"#!") {
-        Some(
+    let n = std::os::unix::fs::FileExt::read_at(&file, &mut start, 0).ok()?;
+    let start = &start[..n];
+    if start.starts_with(b"#!") {
+        return Some(
             "is a script (#!), which the sandbox cannot run directly: run its interpreter with \
              the script as an argument",
-        )
-    } else if &start[..n] != b"\x7fELF" {
-        Some("is not an ELF binary")
-    } else {
-        None
+        );
     }
+    if !start.starts_with(b"\x7fELF") {
+        return Some("is not an ELF binary");
+    }
+    // What the kernel refuses with ENOEXEC: another class, byte order, machine, or a file
+    // that is no executable (a core file, a relocatable object).
+    const ELFCLASS64: u8 = 2;
+    const ELFDATA2LSB: u8 = 1;
+    const ET_EXEC: u16 = 2;
+    const ET_DYN: u16 = 3;
+    #[cfg(target_arch = "x86_64")]
+    const NATIVE_MACHINE: u16 = 62;
+    #[cfg(target_arch = "aarch64")]
+    const NATIVE_MACHINE: u16 = 183;
+    if start.len() < 20 || start[4] != ELFCLASS64 || start[5] != ELFDATA2LSB {
+        return Some("is not a 64-bit little-endian ELF binary, the only kind this machine runs");
+    }
+    let half = |at: usize| u16::from_le_bytes([start[at], start[at + 1]]);
+    if half(16) != ET_EXEC && half(16) != ET_DYN {
+        return Some("is an ELF file but not an executable (a core file or an object file?)");
+    }
+    if half(18) != NATIVE_MACHINE {
+        return Some("is an ELF binary for another machine");
+    }
+    None
 }
 
 fn is_executable(metadata: &std::fs::Metadata) -> bool {
