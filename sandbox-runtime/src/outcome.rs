@@ -234,6 +234,7 @@ impl Outcome {
     /// The report the `sandbox` tool prints:
     /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
     /// "max_rss_kb", "memory_peak_kb", "oom_killed", "enforced_limits", "error"}`, where
+    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip"}` and
     /// `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
         let (exit_code, signal, violation, error) = match &self.status {
@@ -242,7 +243,15 @@ impl Outcome {
             Status::Violation(v) => (
                 Value::Null,
                 Value::Null,
-                json!({"syscall": v.syscall, "nr": v.nr, "arch": v.arch, "args": v.args}),
+                json!({
+                    "syscall": v.syscall,
+                    "nr": v.nr,
+                    "arch": v.arch,
+                    "args": v.args,
+                    "decided_by": v.decided_by,
+                    "pid": v.pid,
+                    "ip": v.ip,
+                }),
                 Value::Null,
             ),
             Status::SetupError(e) => (Value::Null, Value::Null, Value::Null, json!(e.to_string())),
@@ -324,6 +333,9 @@ mod tests {
         assert_eq!(j["status"], "violation");
         assert_eq!(j["violation"]["syscall"], "socket");
         assert_eq!(j["violation"]["args"][0], 2);
+        assert_eq!(j["violation"]["decided_by"], "rule `kill socket`");
+        assert_eq!(j["violation"]["pid"], 7);
+        assert_eq!(j["violation"]["ip"], 0x1000);
         let e = SetupError::from_errno("bind /data read-only", libc::ENOENT);
         assert_eq!(
             e.to_string(),
