@@ -145,7 +145,8 @@ impl SandboxChild {
         }
     }
 
-    /// Reads standard output and error to their ends (concurrently), then waits.
+    /// Reads standard output and error to their ends (concurrently), then waits. Everything is
+    /// kept in memory, however much the program writes (see [`crate::SandboxCommand::output`]).
     pub fn wait_with_output(mut self) -> SandboxOutput {
         drop(self.stdin.take());
         drop(self.observations.take());

@@ -341,7 +341,11 @@ impl SandboxCommand {
     }
 
     /// Runs to completion with standard output and error captured (unless set otherwise) and
-    /// standard input from `/dev/null` (unless set otherwise).
+    /// standard input from `/dev/null` (unless set otherwise). Everything the program writes is
+    /// kept in this process's memory, as [`std::process::Command::output`] keeps it, and no
+    /// sandbox limit bounds it (only the wall-time limit ends the writing): for a program that
+    /// may write without end, [`Self::spawn`] with [`crate::Stdio::Piped`] and read at most
+    /// what you need.
     pub fn output(&mut self) -> Result<SandboxOutput, SpawnError> {
         if matches!(self.stdin, Stdio::Inherit) {
             self.stdin = Stdio::Null;

@@ -13,8 +13,8 @@
 //!   kills turned into user notifications, so every call of the program (after the runtime's
 //!   own exec) reaches the monitor, with the same prelude as any policy (`clone3` answers
 //!   `ENOSYS`, so libc uses `clone` as it will under the learned policy), except the calls no
-//!   namespace bounds, which fail with `EPERM` unobserved (see [`LEARN_POLICY`]). Any policy
-//!   set on the command is ignored.
+//!   namespace bounds, which fail with `EPERM` unobserved (a virtio socket, `TIOCSTI` or
+//!   `TIOCLINUX`, `request_key`). Any policy set on the command is ignored.
 //! - [`SyscallMode::LogViolations`]: the policy's own filter, so allowed calls never reach the
 //!   monitor; each call it would kill is observed (with the rule or default that decided) and
 //!   continued, except a call that would reach outside every namespace (virtio sockets,

@@ -372,7 +372,8 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
 
 /// Whether a call would reach outside every namespace, so that a sandbox must refuse it even
 /// where nothing enforces the policy (a runtime's learn or log-only modes): a value one of the
-/// containment guards refuses ([`add_containment_guards`]; each on the low 32 bits, which is
+/// containment guards refuses (`socket` with `AF_VSOCK`, `ioctl` with `TIOCSTI` or `TIOCLINUX`,
+/// before the policy's rules wherever it would let them run; each on the low 32 bits, which is
 /// all the kernel reads), or `request_key`, whose upcall runs the host's `/sbin/request-key` as
 /// root with the caller's arguments.
 pub fn reaches_outside_namespaces(arch: Arch, nr: u32, args: &[u64; 6]) -> bool {
