@@ -258,7 +258,8 @@ impl SandboxCommand {
     }
 
     /// Mounts a fresh `noexec` tmpfs of at most `size` bytes (1 to 2^62; the spawn refuses
-    /// others, which tmpfs would read as no limit).
+    /// others, which tmpfs would read as no limit), holding at most one file, directory or link
+    /// per 4 KiB of its size (at least 256).
     pub fn tmpfs(&mut self, dst: impl AsRef<Path>, size: u64) -> &mut Self {
         self.mount(Mount::Tmpfs {
             dst: dst.as_ref().into(),

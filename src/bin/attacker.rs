@@ -56,6 +56,7 @@ fn main() {
         "fsize" => fsize(rest[0]),
         "fds" => fd_exhaustion(),
         "fill" => fill(rest[0]),
+        "inodes" => inodes(rest[0]),
         "connect-tcp" => connect_tcp(rest[0].parse().expect("port")),
         "connect-abstract" => connect_abstract(rest[0]),
         "netdev" => netdev(),
@@ -1137,6 +1138,24 @@ fn fd_exhaustion() {
 
 fn fill(path: &str) {
     fsize(path);
+}
+
+/// Creates empty files in directory `dir` until that fails (at most 100,000): `files=` how
+/// many, `create=` the error that stopped it.
+fn inodes(dir: &str) {
+    let mut made = 0u32;
+    let mut stop = "none".to_string();
+    while made < 100_000 {
+        match std::fs::File::create(format!("{dir}/{made}")) {
+            Ok(_) => made += 1,
+            Err(e) => {
+                stop = e.raw_os_error().map_or_else(|| e.to_string(), errno_name);
+                break;
+            }
+        }
+    }
+    say(format!("files={made}"));
+    say(format!("create={stop}"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1515,6 +1515,26 @@ fn small_tmpfs_fills_up() {
     assert!(n <= 1 << 20, "{r}");
 }
 
+/// Empty files take no space a tmpfs's size counts, only inodes: a tmpfs holds one per 4 KiB of
+/// its size (at least 256), so a sandbox cannot pin kernel memory far beyond the size it was
+/// given by creating files without end.
+#[test]
+fn a_tmpfs_runs_out_of_inodes_in_proportion_to_its_size() {
+    let _g = shared();
+    let r = Attack::new("inodes")
+        .args(["/small"])
+        .with(|c| {
+            c.tmpfs("/small", 1 << 20);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("create"), "ENOSPC", "{r}");
+    let files: u64 = r.value("files").parse().unwrap();
+    // 256 inodes, the directory's own among them.
+    assert!((200..256).contains(&files), "{r}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Network
 

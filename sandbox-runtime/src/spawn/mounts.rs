@@ -177,6 +177,14 @@ impl Lineage {
     }
 }
 
+/// The most inodes a tmpfs of `size` bytes holds: one per 4 KiB page of its size (a file with
+/// any data takes a page anyway), at least 256. The kernel's own default is half the machine's
+/// pages whatever the size, so empty files, directories and links would otherwise let a
+/// sandbox hold kernel memory far beyond the size it was given.
+fn tmpfs_inodes(size: u64) -> u64 {
+    (size / 4096).max(256)
+}
+
 /// The host's devices every sandbox gets, bound read-only at the same paths.
 const DEVICES: [&str; 5] = [
     "/dev/null",
@@ -475,7 +483,10 @@ impl MountPlan {
                     MountOp::Tmpfs {
                         dst: d,
                         parents,
-                        data: cstring(format!("size={size},mode=0755"), "tmpfs data")?,
+                        data: cstring(
+                            format!("size={size},nr_inodes={},mode=0755", tmpfs_inodes(*size)),
+                            "tmpfs data",
+                        )?,
                         flags,
                     },
                     format!("mount tmpfs of {size} bytes on {}", dst.display()),

@@ -70,7 +70,7 @@ pub struct SandboxArgs {
     /// Bind a host path read-write (and noexec) at DST (default: the same path). Repeatable.
     #[arg(long = "rw", value_name = "SRC[:DST]")]
     rw: Vec<OsString>,
-    /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M). Repeatable.
+    /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M), holding at most one file per 4 KiB of it (at least 256). Repeatable.
     #[arg(long = "tmpfs", value_name = "DST[:SIZE]")]
     tmpfs: Vec<String>,
     /// Working directory inside the sandbox.
