@@ -35,7 +35,9 @@ pub const EXIT_NOT_FOUND: u8 = 127;
     killed by signal N; 159 on a policy violation; 124 on time-out; 125 when the sandbox could \
     not be set up, or the report cannot be written; 126 when PROGRAM is not executable (a \
     directory, a device, a file without execute permission, a script or another file that is \
-    no ELF binary); 127 when it is not found.\n\n\
+    no ELF binary, or one for another machine); 127 when it is not found. A program can exit \
+    with any of these codes itself (or kill itself with SIGSYS, 159): the report's `status` \
+    tells them apart.\n\n\
     The report is written whatever happens once its file is open: a run that fails before \
     the program starts reports status `setup_error` with the reason in `error`.\n\n\
     SIGINT (Ctrl-C), SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 or SIGALRM to this command kill \
