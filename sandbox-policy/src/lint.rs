@@ -4,8 +4,9 @@
 //! Two kinds. A comparison an unsigned argument decides the same way whatever it holds
 //! (`fd >= 0` on `read`'s `unsigned int` descriptor is always true, `fd < 0` never), so the
 //! rule does less, or more, than it reads. And equality on an argument that holds flags, where
-//! extra bits carry the call past the test. `kill socket if type == SOCK_RAW` does not kill `SOCK_RAW | SOCK_CLOEXEC`, and
-//! `mmap` ignores `prot` and `flags` bits it does not know, so any such bit dodges an equality.
+//! extra bits carry the call past the test. `kill socket if type == SOCK_RAW` does not kill
+//! `SOCK_RAW | SOCK_CLOEXEC`, and `mmap` ignores `prot` and `flags` bits it does not know, so
+//! any such bit dodges an equality.
 //! The safe forms test the bits that matter under a mask; in an `allow` rule, `==` is safe (it
 //! lets that exact set run) and `!=` is the one extra bits get through.
 

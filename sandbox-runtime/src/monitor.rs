@@ -654,7 +654,7 @@ impl Monitor {
             return None;
         }
         let refused =
-            sandbox_policy::resolve::reaches_outside_namespaces(arch, d.nr as u32, &d.args);
+            sandbox_policy::resolve::refusal_where_unenforced(arch, d.nr as u32, &d.args).is_some();
         let decided_by = match (self.mode, self.policy.as_deref()) {
             (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
             _ => None,

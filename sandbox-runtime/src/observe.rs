@@ -12,15 +12,16 @@
 //! - [`SyscallMode::Learn`]: the filter is the compiler's program for `default kill;` with its
 //!   kills turned into user notifications, so every call of the program (after the runtime's
 //!   own exec) reaches the monitor, with the same prelude as any policy (`clone3` answers
-//!   `ENOSYS`, so libc uses `clone` as it will under the learned policy), except the calls no
-//!   namespace bounds, which fail with `EPERM` unobserved (a virtio socket, `TIOCSTI` or
-//!   `TIOCLINUX`, `request_key`). Any policy set on the command is ignored.
+//!   `ENOSYS`, so libc uses `clone` as it will under the learned policy). Any policy set on the
+//!   command is ignored.
 //! - [`SyscallMode::LogViolations`]: the policy's own filter, so allowed calls never reach the
 //!   monitor; each call it would kill is observed (with the rule or default that decided) and
-//!   continued, except a call that would reach outside every namespace (virtio sockets,
-//!   typing into a terminal, `request_key`), which is observed and fails with `EPERM`
-//!   ([`Observation::refused`]), as it does under any policy that lets it run.
+//!   continued.
 //!
+//! In both, a call a sandbox must refuse whatever the mode (a virtio socket, `TIOCSTI` or
+//! `TIOCLINUX`, `request_key`, `io_uring_setup`: see
+//! [`sandbox_policy::resolve::refusal_where_unenforced`]) is observed and fails with `EPERM`
+//! ([`Observation::refused`]); a learnt policy refuses it the same way.
 //! Neither mode weakens what bounds the sandbox from outside the filter.
 
 use sandbox_policy::Arch;
@@ -37,8 +38,8 @@ pub enum SyscallMode {
     LogViolations,
 }
 
-/// One system call the monitor let run in [`SyscallMode::Learn`] or
-/// [`SyscallMode::LogViolations`].
+/// One system call the monitor observed in [`SyscallMode::Learn`] or
+/// [`SyscallMode::LogViolations`], and let run unless it was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
     /// The call's number on `arch`.
@@ -51,9 +52,9 @@ pub struct Observation {
     pub pid: u32,
     /// In [`SyscallMode::LogViolations`], what in the policy decided to kill it.
     pub decided_by: Option<String>,
-    /// Whether the monitor failed the call with `EPERM` instead of letting it run: one that
-    /// would reach outside every namespace (see
-    /// [`sandbox_policy::resolve::reaches_outside_namespaces`]), refused in every mode.
+    /// Whether the monitor failed the call with `EPERM` instead of letting it run: one a
+    /// sandbox refuses whatever the mode (see
+    /// [`sandbox_policy::resolve::refusal_where_unenforced`]).
     pub refused: bool,
 }
 
@@ -78,17 +79,8 @@ impl std::fmt::Display for Observation {
     }
 }
 
-/// The policy learn mode runs under: `default kill;`, compiled with the rest of this crate,
-/// and the calls no namespace bounds refused as under any policy that lets them run (see the
-/// language reference's prelude): virtio sockets, typing into a terminal, and `request_key`,
-/// whose upcall runs a host program as root. The kernel answers these itself, so they are not
-/// observed, and a learnt policy never allows them.
-static LEARN_POLICY: crate::Policy = crate::policy! {
-    default kill;
-    errno(EPERM) socket if domain == AF_VSOCK;
-    errno(EPERM) ioctl if request == TIOCSTI || request == TIOCLINUX;
-    errno(EPERM) request_key;
-};
+/// The policy learn mode runs under: `default kill;`, compiled with the rest of this crate.
+static LEARN_POLICY: crate::Policy = crate::policy! { default kill; };
 
 /// [`LEARN_POLICY`] shared, as every sandbox holds its policy: made once, not per sandbox.
 pub(crate) fn learn_policy() -> std::sync::Arc<crate::Policy> {

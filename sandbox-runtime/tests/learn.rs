@@ -480,12 +480,14 @@ fn a_policy_that_cannot_be_written_keeps_the_observations() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// What no namespace bounds is refused in the modes that enforce no policy too: a virtio
-/// socket, `TIOCSTI` on standard input, and `request_key` (whose upcall runs a host program as
-/// root) all fail with EPERM under `learn` and under `run --log-violations` with a policy that
-/// kills them (which that mode would otherwise let run), and the refusal is said.
+/// What a sandbox refuses under any policy is refused in the modes that enforce none too: a
+/// virtio socket, `TIOCSTI` on standard input, `request_key` (whose upcall runs a host program
+/// as root) and `io_uring_setup` (whose ring opens sockets no filter sees) all fail with EPERM
+/// under `learn`, and under `run --log-violations` with a policy that kills them (which that
+/// mode would otherwise let run), where the refusal is said; the learnt policy refuses them
+/// the same way, so the program runs under it as it ran while learning.
 #[test]
-fn learn_and_log_violations_refuse_what_no_namespace_bounds() {
+fn learn_and_log_violations_refuse_what_every_policy_refuses() {
     require("/usr/bin/python3");
     let s = Workspace::new("outside");
     let script = "import socket, fcntl, termios, ctypes, os\n\
@@ -494,24 +496,43 @@ fn learn_and_log_violations_refuse_what_no_namespace_bounds() {
         attempt('vsock', lambda: socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM))\n\
         attempt('tiocsti', lambda: fcntl.ioctl(0, termios.TIOCSTI, b'x'))\n\
         libc = ctypes.CDLL(None, use_errno=True)\n\
-        nr = {'x86_64': 249, 'aarch64': 218}[os.uname().machine]\n\
-        r = libc.syscall(nr, b'user', b'probe', b'callout', -3)\n\
-        print('request_key', 'ran' if r >= 0 else\n      \
-        ('EPERM' if ctypes.get_errno() == 1 else ctypes.get_errno()))\n";
+        def raw(name, nr, *args):\n    r = libc.syscall(nr, *args)\n    \
+        print(name, 'ran' if r >= 0 else\n          \
+        ('EPERM' if ctypes.get_errno() == 1 else ctypes.get_errno()))\n\
+        arm = os.uname().machine == 'aarch64'\n\
+        raw('request_key', 218 if arm else 249, b'user', b'probe', b'callout', -3)\n\
+        raw('io_uring_setup', 425, 8, ctypes.create_string_buffer(120))\n";
     let probe = s.0.write("probe.py", script);
     let command = ["/usr/bin/python3", probe.as_str()];
     // ctypes loads libffi from the system's library directory.
     let ro = ["/usr/lib", probe.as_str()];
-    let refused = "vsock EPERM\ntiocsti EPERM\nrequest_key EPERM\n";
+    let refused = "vsock EPERM\ntiocsti EPERM\nrequest_key EPERM\nio_uring_setup EPERM\n";
     let learnt = learn(&s.policy(), false, &ro, &command);
     assert_eq!(String::from_utf8_lossy(&learnt.stdout), refused);
     let policy = std::fs::read_to_string(s.policy()).unwrap();
-    assert!(!policy.contains("request_key"), "{policy}");
-    let logged = run(&s.policy(), &["--log-violations"], &ro, &command);
+    for rule in [
+        "errno(EPERM) socket if domain == AF_VSOCK;",
+        "errno(EPERM) ioctl if request == TIOCSTI;",
+        "errno(EPERM) request_key;",
+        "errno(EPERM) io_uring_setup;",
+    ] {
+        assert!(policy.contains(rule), "{rule}\n{policy}");
+    }
+    let enforced = run(&s.policy(), &[], &ro, &command);
+    assert!(enforced.status.success());
+    assert_eq!(String::from_utf8_lossy(&enforced.stdout), refused);
+    // A policy that kills them all, under --log-violations.
+    let killing = s.0.write("killing.policy", "default kill;\nuse dynamic_startup, malloc, exit, stdio, files_read, dirs, signals, getids, getpids, time, futex, threads, random, tcgets, pipes, mmap_noexec, poll, unix_sockets, eventfd, epoll, sleep;\n");
+    let logged = run(Path::new(&killing), &["--log-violations"], &ro, &command);
     assert!(logged.status.success());
     assert_eq!(String::from_utf8_lossy(&logged.stdout), refused);
     let stderr = String::from_utf8_lossy(&logged.stderr);
-    for call in ["socket(AF_VSOCK", "ioctl(0, TIOCSTI", "request_key("] {
+    for call in [
+        "socket(AF_VSOCK",
+        "ioctl(0, TIOCSTI",
+        "request_key(",
+        "io_uring_setup(",
+    ] {
         assert!(
             stderr
                 .lines()

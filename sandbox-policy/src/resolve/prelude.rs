@@ -19,7 +19,7 @@ const ENOSYS: u16 = 38;
 /// `clone3` passes its flags behind a pointer, where seccomp cannot see them: unless the policy
 /// names it, it fails with ENOSYS so that libc falls back to `clone`, whose flags rules can check.
 pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch]) {
-    let errno = |_, _: &SyscallSpec, tag| Some(unconditional(Action::Errno(ENOSYS), tag));
+    let errno = |_: &SyscallSpec, tag| Some(unconditional(Action::Errno(ENOSYS), tag));
     add_rule(
         rules,
         arches,
@@ -53,7 +53,7 @@ fn add_rule(
     name: &str,
     text: std::borrow::Cow<'static, str>,
     at: Where,
-    branch: impl Fn(Arch, &SyscallSpec, Tag) -> Option<CheckedBranch>,
+    branch: impl Fn(&SyscallSpec, Tag) -> Option<CheckedBranch>,
 ) {
     // MOST_RULES tags are kept free for the prelude; running out here would be a bug.
     let Some(tag) = Tag::rule(rules.len()) else {
@@ -68,7 +68,7 @@ fn add_rule(
         if at == Where::IfUnnamed && checked.syscalls.contains_key(&spec.nr) {
             continue;
         }
-        let Some(b) = branch(checked.arch, spec, tag) else {
+        let Some(b) = branch(spec, tag) else {
             continue;
         };
         used = true;
@@ -154,21 +154,19 @@ pub(super) fn add_filter_guards(
     } else if seccomp_may_add {
         let text = "kill seccomp if operation == SECCOMP_SET_MODE_FILTER";
         let values = &[SECCOMP_SET_MODE_FILTER];
-        let kill = (Action::Kill, &Arch::ALL[..]);
-        add_argument_rule(rules, arches, ("seccomp", 0, values), kill, text.into());
+        add_argument_rule(rules, arches, ("seccomp", 0, values), Action::Kill, text);
     }
     if prctl_may_add {
         let text = "kill prctl if option == PR_SET_SECCOMP";
         let values = &[PR_SET_SECCOMP];
-        let kill = (Action::Kill, &Arch::ALL[..]);
-        add_argument_rule(rules, arches, ("prctl", 0, values), kill, text.into());
+        add_argument_rule(rules, arches, ("prctl", 0, values), Action::Kill, text);
     }
 }
 
-/// Whether call `name` with argument `index` equal to `value` (and every other argument 0) may
-/// run under the policy as written on some architecture: its rules for `name`, in order, then
-/// the default. A rule whose condition looks at other arguments may or may not match; it
-/// counts as letting the call run when its action does, and as not deciding otherwise.
+/// Whether call `name` with argument `index` equal to `value` may run under the policy as
+/// written on some architecture: its rules for `name`, in order, then the default. A rule whose
+/// condition looks at other arguments may or may not match; it counts as letting the call run
+/// when its action does, and as not deciding otherwise.
 fn may_run_with_argument(
     arches: &[CheckedArch],
     name: &str,
@@ -176,29 +174,40 @@ fn may_run_with_argument(
     value: i128,
     default_runs: bool,
 ) -> bool {
-    arches.iter().any(|checked| {
-        let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
-            return false;
-        };
-        let Some(branches) = checked.syscalls.get(&spec.nr) else {
-            return default_runs;
-        };
-        let mut args = [0u64; 6];
-        args[index] = value as u64;
-        for branch in branches {
-            match &branch.cond {
-                None => return lets_run(branch.action),
-                Some(cond) if only_on_argument(cond, index) => {
-                    if cond.holds(&args) {
-                        return lets_run(branch.action);
-                    }
+    arches
+        .iter()
+        .any(|c| first_that_may_run(c, name, index, value, default_runs).is_some())
+}
+
+/// On one architecture, where among its branches for `name` a call with argument `index`
+/// equal to `value` may first be let run (the number of branches when only the default may
+/// let it run), or `None` when it cannot run there.
+fn first_that_may_run(
+    checked: &CheckedArch,
+    name: &str,
+    index: usize,
+    value: i128,
+    default_runs: bool,
+) -> Option<usize> {
+    let spec = tables::syscall_by_name(checked.arch, name)?;
+    let Some(branches) = checked.syscalls.get(&spec.nr) else {
+        return default_runs.then_some(0);
+    };
+    let mut args = [0u64; 6];
+    args[index] = value as u64;
+    for (at, branch) in branches.iter().enumerate() {
+        match &branch.cond {
+            None => return lets_run(branch.action).then_some(at),
+            Some(cond) if only_on_argument(cond, index) => {
+                if cond.holds(&args) {
+                    return lets_run(branch.action).then_some(at);
                 }
-                Some(_) if lets_run(branch.action) => return true,
-                Some(_) => {}
             }
+            Some(_) if lets_run(branch.action) => return Some(at),
+            Some(_) => {}
         }
-        default_runs
-    })
+    }
+    default_runs.then_some(branches.len())
 }
 
 /// Whether every comparison in `cond` is on argument `index`.
@@ -214,7 +223,7 @@ fn only_on_argument(cond: &CheckedCond, index: usize) -> bool {
 
 /// Kills every call of `name` the policy does not name, as a prelude rule.
 fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch], name: &str) {
-    let kill = |_, _: &SyscallSpec, tag| Some(unconditional(Action::Kill, tag));
+    let kill = |_: &SyscallSpec, tag| Some(unconditional(Action::Kill, tag));
     add_rule(
         rules,
         arches,
@@ -226,19 +235,15 @@ fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch],
 }
 
 /// Gives call `name` whose argument `index` equals one of `values` the action `action`,
-/// before any of the policy's rules for it, on the architectures `on`, as the prelude rule
-/// `text`.
+/// before any of the policy's rules for it, as the prelude rule `text`.
 fn add_argument_rule(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
     (name, index, values): (&str, usize, &[i128]),
-    (action, on): (Action, &[Arch]),
-    text: std::borrow::Cow<'static, str>,
+    action: Action,
+    text: &'static str,
 ) {
-    let branch = |arch, spec: &SyscallSpec, tag| {
-        if !on.contains(&arch) {
-            return None;
-        }
+    let branch = |spec: &SyscallSpec, tag| {
         let arg = spec.args.get(index)?;
         let at = u8::try_from(index).ok()?;
         let equals = |value| {
@@ -260,7 +265,7 @@ fn add_argument_rule(
             tag,
         })
     };
-    add_rule(rules, arches, name, text, Where::First, branch);
+    add_rule(rules, arches, name, text.into(), Where::First, branch);
 }
 
 /// `socket`'s address family of virtio sockets.
@@ -289,26 +294,48 @@ pub(super) fn add_containment_guards(
     let default_runs = lets_run(default);
     for guard in CONTAINMENT_GUARDS {
         let (name, index) = (guard.call, guard.index);
-        // One rule per value, each a single comparison, as every generator can write it.
-        // Only where the call may run: where the policy kills it, it stays killed.
+        // One rule per value, each a single comparison, as every generator can write it, put
+        // just before the first branch that may let the value run: a branch before it that
+        // refuses the value (a kill that also looks at other arguments, say) keeps its answer.
         for &(value, constant) in guard.values {
-            let on: Vec<Arch> = arches
-                .iter()
-                .filter(|c| {
-                    may_run_with_argument(
-                        std::slice::from_ref(*c),
-                        name,
-                        index,
+            let Some(tag) = Tag::rule(rules.len()) else {
+                debug_assert!(false, "no tag left for a containment guard");
+                return;
+            };
+            let mut used = false;
+            for checked in arches.iter_mut() {
+                let Some(at) = first_that_may_run(checked, name, index, value, default_runs) else {
+                    continue;
+                };
+                let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
+                    continue;
+                };
+                let Some(arg) = spec.args.get(index) else {
+                    continue;
+                };
+                let branch = CheckedBranch {
+                    cond: Some(CheckedCond::Cmp(CheckedCmp {
+                        arg: index as u8,
+                        ty: arg.ty,
+                        mask: None,
+                        op: CmpOp::Eq,
                         value,
-                        default_runs,
-                    )
-                })
-                .map(|c| c.arch)
-                .collect();
-            if !on.is_empty() {
-                let text = format!("errno(EPERM) {name} if {} == {constant}", guard.arg);
-                let action = (Action::Errno(EPERM), &on[..]);
-                add_argument_rule(rules, arches, (name, index, &[value]), action, text.into());
+                    })),
+                    action: Action::Errno(EPERM),
+                    tag,
+                };
+                checked
+                    .syscalls
+                    .entry(spec.nr)
+                    .or_default()
+                    .insert(at, branch);
+                used = true;
+            }
+            if used {
+                rules.push(RuleMeta {
+                    location: "prelude".into(),
+                    text: format!("errno(EPERM) {name} if {} == {constant}", guard.arg).into(),
+                });
             }
         }
     }
@@ -370,23 +397,30 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
     }
 }
 
-/// Whether a call would reach outside every namespace, so that a sandbox must refuse it even
-/// where nothing enforces the policy (a runtime's learn or log-only modes): a value one of the
-/// containment guards refuses (`socket` with `AF_VSOCK`, `ioctl` with `TIOCSTI` or `TIOCLINUX`,
-/// before the policy's rules wherever it would let them run; each on the low 32 bits, which is
-/// all the kernel reads), or `request_key`, whose upcall runs the host's `/sbin/request-key` as
-/// root with the caller's arguments.
-pub fn reaches_outside_namespaces(arch: Arch, nr: u32, args: &[u64; 6]) -> bool {
-    let Some(spec) = tables::syscall_by_nr(arch, nr) else {
-        return false;
-    };
-    if spec.name == "request_key" {
-        return true;
+/// The rule a runtime answers a call with where nothing enforces the policy (learn and
+/// log-only modes, which let the calls a policy kills run), if it must refuse the call even
+/// there: a value one of the containment guards refuses (`socket` with `AF_VSOCK`, `ioctl`
+/// with `TIOCSTI` or `TIOCLINUX`; each on the low 32 bits, which is all the kernel reads, and
+/// the rule's text is the guard's), `request_key`, whose upcall runs the host's
+/// `/sbin/request-key` as root with the caller's arguments, or `io_uring_setup`, whose ring
+/// runs operations (sockets of any family among them) that no filter sees. Each is answered
+/// `EPERM`.
+pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<String> {
+    let spec = tables::syscall_by_nr(arch, nr)?;
+    if matches!(spec.name, "request_key" | "io_uring_setup") {
+        return Some(format!("errno(EPERM) {}", spec.name));
     }
-    CONTAINMENT_GUARDS.iter().any(|g| {
-        g.call == spec.name
-            && g.values
+    CONTAINMENT_GUARDS
+        .iter()
+        .filter(|g| g.call == spec.name)
+        .find_map(|g| {
+            let (_, constant) = g
+                .values
                 .iter()
-                .any(|&(v, _)| i128::from(args[g.index] as u32) == v)
-    })
+                .find(|&&(v, _)| i128::from(args[g.index] as u32) == v)?;
+            Some(format!(
+                "errno(EPERM) {} if {} == {constant}",
+                g.call, g.arg
+            ))
+        })
 }

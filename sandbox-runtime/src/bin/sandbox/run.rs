@@ -306,12 +306,14 @@ fn watch(mut child: SandboxChild) -> Outcome {
 }
 
 /// Reads every observation until the sandbox ends, and sends a line to print for each distinct
-/// (syscall, deciding rule), for the first [`MAX_SHOWN_VIOLATIONS`], then one saying the rest
-/// are not shown.
+/// (syscall, deciding rule, refused or not), for the first [`MAX_SHOWN_VIOLATIONS`], then one
+/// saying the rest are not shown.
 fn sort_out(observations: Receiver<Observation>, to_print: &Sender<String>) {
     let mut seen = HashSet::new();
     for o in observations {
-        if seen.len() > MAX_SHOWN_VIOLATIONS || !seen.insert((o.nr, o.decided_by.clone())) {
+        // A refused call is shown apart from the let-run calls of the same syscall and rule.
+        let key = (o.nr, o.decided_by.clone(), o.refused);
+        if seen.len() > MAX_SHOWN_VIOLATIONS || !seen.insert(key) {
             continue;
         }
         let line = if seen.len() > MAX_SHOWN_VIOLATIONS {

@@ -1,7 +1,7 @@
 //! From observed system calls to a policy in the language: what `sandbox learn` records, how
 //! it merges runs, and how it picks groups and writes rules (the rules are in `learn --help`).
 
-use sandbox_policy::resolve::{truncate, CheckedCond, CheckedPolicy};
+use sandbox_policy::resolve::{refusal_where_unenforced, truncate, CheckedCond, CheckedPolicy};
 use sandbox_policy::tables::{self, SyscallSpec};
 use sandbox_policy::{compile_text, describe, Action, Arch, NoIncludes};
 use sandbox_runtime::Observation;
@@ -537,8 +537,12 @@ pub struct Written {
 /// allowed.
 pub fn write_policy(learned: &Learned) -> Result<Written, String> {
     let arch = learned.arch;
+    // Calls a sandbox refuses whatever the policy (EPERM while learning too): each gets the
+    // refusing rule, first, and nothing else of the policy is made from them.
+    let refusal = |c: &Call| refusal_where_unenforced(arch, c.nr, &c.args);
+    let refusals: BTreeSet<String> = learned.calls.keys().filter_map(refusal).collect();
     let mut by_nr: BTreeMap<u32, Vec<[u64; 6]>> = BTreeMap::new();
-    for c in learned.calls.keys() {
+    for c in learned.calls.keys().filter(|c| refusal(c).is_none()) {
         by_nr.entry(c.nr).or_default().push(c.args);
     }
     for nr in learned.wide.keys() {
@@ -617,6 +621,15 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
     let name = |nr: &u32| known[nr].name;
     let mut text = header(learned, by_nr.len());
     text.push_str("default kill;\n");
+    if !refusals.is_empty() {
+        text.push_str(&wrap_comment(
+            "Refused with EPERM while learning, as a sandbox refuses them under any policy: \
+             they reach past what a namespace bounds (or, io_uring, past the filter).",
+        ));
+        for r in &refusals {
+            text.push_str(&format!("{r};\n"));
+        }
+    }
     for (g, new, unseen) in &chosen {
         let names: Vec<&str> = new.iter().map(name).collect();
         text.push_str(&wrap_comment(&format!("{g}: {}", names.join(", "))));
@@ -697,13 +710,19 @@ pub fn write_policy(learned: &Learned) -> Result<Written, String> {
         Ok(c) => c,
         Err(_) => return Err(format!("{}\n{text}", compilation.render_errors())),
     };
-    for c in learned.calls.keys().filter(|c| known.contains_key(&c.nr)) {
+    let in_tables = |c: &&Call| tables::syscall_by_nr(arch, c.nr).is_some();
+    for c in learned.calls.keys().filter(in_tables) {
         let d = compiled
             .checked
             .decide(arch, arch.audit_arch(), c.nr, &c.args);
-        if d.verdict.action != Action::Allow {
+        let answer = match refusal(c) {
+            Some(_) => Action::Errno(libc::EPERM as u16),
+            None => Action::Allow,
+        };
+        if d.verdict.action != answer {
             return Err(format!(
-                "{}({:x?}) is not allowed by the learnt policy:\n{text}",
+                "{}({:#x?}) is not answered as while learning ({answer}) by the learnt \
+                 policy:\n{text}",
                 name(&c.nr),
                 c.args
             ));
