@@ -1877,7 +1877,7 @@ impl HostKeyring {
 }
 
 #[test]
-fn the_hosts_session_keyring_and_its_keys_are_out_of_reach() {
+fn the_hosts_session_keyring_is_not_the_sandboxes_to_possess() {
     let _g = shared();
     let host = host_keyring();
     let r = Attack::new("keyring")

@@ -198,7 +198,8 @@ pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
 /// sandbox's processes inherit in turn. No namespace covers keyrings: the host's session
 /// keyring (a login's, which `pam_keyinit` makes) and every key linked in it would otherwise be
 /// the sandbox's to read, search and add to, whatever its ids, by possession. (Each user
-/// namespace has user keyrings of its own.) Made before the ids change, so the keyring is
+/// namespace has user keyrings of its own. Permissions granted to a key's owner look at no
+/// namespace: a sandbox that runs as its unprivileged host user still has those.) Made before the ids change, so the keyring is
 /// charged to the host user's key quota (root's has room for a million), not to the shared one
 /// of the sandbox's host id. A kernel without keyrings (`ENOSYS`), or a filter of the host's
 /// that refuses them (`EPERM`, as Docker's does), leaves the sandbox, which inherits that

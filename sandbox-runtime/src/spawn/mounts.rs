@@ -331,9 +331,12 @@ impl MountPlan {
     /// same host object, or one holding the other. The sandbox could write a program through
     /// the one and run it through the other, which is what `noexec` on the writable bind is
     /// there to prevent. Sources are compared as [`host_source`] resolved them and by what they
-    /// are (device and inode, of each and of every directory above it), so a host directory
-    /// bound elsewhere on the host, or a hard link to the bound file, is seen through; a hard
-    /// link to one file under two bound directories is not. A bind asked writable and
+    /// are (device and inode, of each and of every directory above its path), so a host
+    /// directory bound elsewhere on the host, or a hard link to the bound file, is seen
+    /// through. Not seen: a host bind of a directory from inside one source to a place whose
+    /// path has none of that source's directories above it (`..` at a mount's root leads to
+    /// where it is mounted, not to the directory it shows), and a hard link to one file under
+    /// two bound directories. A bind asked writable and
     /// executable (`mount_rw_exec`) has said it means to run what it writes.
     fn no_exec_through_another_bind(&self) -> Result<(), SpawnError> {
         let binds = self.ops.iter().enumerate().filter_map(|(i, op)| match op {

@@ -340,6 +340,10 @@ impl Descriptions {
                             a place the sandbox does not show; a script (#!) cannot be run \
                             directly: run its interpreter with the script as an argument";
         }
+        if r.step == Step::SessionKeyring as u32 && r.value == libc::EDQUOT {
+            error.cause += "; the host user's key quota is used up (its keys and every running \
+                            sandbox's keyring count against kernel.keys.maxkeys and maxbytes)";
+        }
         if r.step == Step::InstallFilter as u32 && r.value == libc::EMFILE {
             // The only descriptor the install opens is the monitor's listener.
             error.cause += "; the open-files limit leaves the policy's seccomp listener no \

@@ -460,7 +460,7 @@ fn not_a_program(path: &Path) -> Option<&'static str> {
     #[cfg(target_arch = "aarch64")]
     const NATIVE_MACHINE: u16 = 183;
     if start.len() < 20 || start[4] != ELFCLASS64 || start[5] != ELFDATA2LSB {
-        return Some("is not a 64-bit little-endian ELF binary, the only kind this machine runs");
+        return Some("is a 32-bit or big-endian ELF binary, which the sandbox cannot run");
     }
     let half = |at: usize| u16::from_le_bytes([start[at], start[at + 1]]);
     if half(16) != ET_EXEC && half(16) != ET_DYN {
