@@ -13,6 +13,7 @@
 //! the single-threaded server, may).
 
 mod capabilities;
+mod fs_place;
 mod idmap;
 mod init;
 mod mounts;

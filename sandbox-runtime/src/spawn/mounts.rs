@@ -25,6 +25,7 @@
 //! and a mount point for a later entry can never be created through a read-only bind into the
 //! host.
 
+use super::fs_place::MountTable;
 use super::sandbox_path::{Loop, PlanLinks};
 use super::steps::{Failure, Step};
 use super::sys;
@@ -330,14 +331,14 @@ impl MountPlan {
     /// Refuses a bind that lets programs run from what a writable bind (`noexec`) shows: the
     /// same host object, or one holding the other. The sandbox could write a program through
     /// the one and run it through the other, which is what `noexec` on the writable bind is
-    /// there to prevent. Sources are compared as [`host_source`] resolved them and by what they
-    /// are (device and inode, of each and of every directory above its path), so a host
-    /// directory bound elsewhere on the host, or a hard link to the bound file, is seen
-    /// through. Not seen: a host bind of a directory from inside one source to a place whose
-    /// path has none of that source's directories above it (`..` at a mount's root leads to
-    /// where it is mounted, not to the directory it shows), and a hard link to one file under
-    /// two bound directories. A bind asked writable and
-    /// executable (`mount_rw_exec`) has said it means to run what it writes.
+    /// there to prevent. Sources are compared as [`host_source`] resolved them, by what they
+    /// are (device and inode, of each and of every directory above its path: a second hard
+    /// link to a bound file) and by where their file system has them
+    /// ([`FsPlace`](super::fs_place::FsPlace): a host
+    /// directory bound elsewhere on the host, or a directory from inside one source bound
+    /// somewhere else). Not seen: a hard link to one file under two bound directories. A bind
+    /// asked writable and executable (`mount_rw_exec`) has said it means to run what it
+    /// writes.
     fn no_exec_through_another_bind(&self) -> Result<(), SpawnError> {
         let binds = self.ops.iter().enumerate().filter_map(|(i, op)| match op {
             MountOp::Bind(b) if !b.device => {
@@ -355,17 +356,20 @@ impl MountPlan {
         // A source that does not resolve (missing, or a loop) was left as given: the set-up
         // fails on it, naming the bind and why, so it is not compared here.
         let executable = binds.filter(|(_, b, s)| !b.writable && b.exec && s.exists());
+        let mounts = MountTable::of_this_process();
+        let place = |p: &Path| mounts.as_ref().and_then(|m| m.place(p));
         let writable: Vec<_> = writable
             .into_iter()
-            .map(|(j, b, w)| (j, b, w, Lineage::of(w)))
+            .map(|(j, _, w)| (j, w, Lineage::of(w), place(w)))
             .collect();
         for (i, _, shown) in executable {
-            let lineage = Lineage::of(shown);
-            let overlap = writable.iter().find(|(_, _, w, w_lineage)| {
+            let (lineage, shown_place) = (Lineage::of(shown), place(shown));
+            let overlap = writable.iter().find(|(_, w, w_lineage, w_place)| {
                 shown.starts_with(w)
                     || w.starts_with(shown)
                     || lineage.passes(w_lineage.own())
                     || w_lineage.passes(lineage.own())
+                    || matches!((&shown_place, w_place), (Some(a), Some(b)) if a.overlaps(b))
             });
             if let Some((j, _, _, _)) = overlap {
                 return Err(SpawnError::ExecutableOverWritable {
