@@ -48,6 +48,7 @@ mod command;
 mod error;
 pub mod limits;
 mod monitor;
+mod mountinfo;
 pub mod observe;
 pub mod outcome;
 mod seccomp;

@@ -113,27 +113,9 @@ fn parse_mountinfo_line(line: &str) -> Option<CgroupMount> {
     })
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space, and so on).
+/// A mountinfo path field as text.
 fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::mountinfo::unescape(field)).into_owned()
 }
 
 /// The value for `key` in a flat keyed file such as `memory.events` (`key value` per line).

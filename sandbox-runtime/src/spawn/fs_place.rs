@@ -78,28 +78,9 @@ impl MountTable {
     }
 }
 
-/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
+/// A mountinfo path field as a path.
 fn unescape(field: &str) -> PathBuf {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match (bytes[i], octal) {
-            (b'\\', Some(d)) => {
-                let value = d.iter().fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
-                out.push(value as u8);
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(OsString::from_vec(out))
+    PathBuf::from(OsString::from_vec(crate::mountinfo::unescape(field)))
 }
 
 #[cfg(test)]
