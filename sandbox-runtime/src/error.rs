@@ -62,6 +62,15 @@ pub enum SpawnError {
         /// The writable bind's destination.
         writable: String,
     },
+    /// Where a bind's source lies among the host's mounts cannot be told (`/proc/self/mountinfo`
+    /// unreadable, a kernel before 5.8, a mount it does not list), and the sandbox also has a
+    /// writable bind and one that lets programs run: that the one does not show the other
+    /// cannot be ruled out.
+    #[error("cannot tell where the source of `{path}` lies among the host's mounts, so cannot rule out that a bind letting programs run shows what a writable one shows; bind the writable one with mount_rw_exec if it is meant to run what it writes")]
+    UnplacedSource {
+        /// The bind's destination.
+        path: String,
+    },
     /// A tmpfs size outside 1 to 2^62 bytes: 0, which tmpfs reads as no limit, or one so large
     /// that it means none either (near 2^64 the kernel's count of pages wraps around to 0).
     #[error("tmpfs at `{path}` has size {size}: give it a size of 1 to 2^62 bytes (0, or a size near 2^64, would mean no limit)")]

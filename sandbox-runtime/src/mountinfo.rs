@@ -2,8 +2,7 @@
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011` for a tab, `\012` for a newline,
 /// `\134` for a backslash) in one field, giving the path's bytes.
-pub(crate) fn unescape(field: &str) -> Vec<u8> {
-    let bytes = field.as_bytes();
+pub(crate) fn unescape(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -28,7 +27,7 @@ pub(crate) fn unescape(field: &str) -> Vec<u8> {
 mod tests {
     #[test]
     fn escapes_become_their_bytes_and_the_rest_stays() {
-        assert_eq!(super::unescape(r"/a\040b\011c\134d"), b"/a b\tc\\d");
-        assert_eq!(super::unescape(r"/x\09y\1"), br"/x\09y\1");
+        assert_eq!(super::unescape(br"/a\040b\011c\134d"), b"/a b\tc\\d");
+        assert_eq!(super::unescape(br"/x\09y\1"), br"/x\09y\1");
     }
 }

@@ -115,7 +115,7 @@ fn parse_mountinfo_line(line: &str) -> Option<CgroupMount> {
 
 /// A mountinfo path field as text.
 fn unescape(field: &str) -> String {
-    String::from_utf8_lossy(&crate::mountinfo::unescape(field)).into_owned()
+    String::from_utf8_lossy(&crate::mountinfo::unescape(field.as_bytes())).into_owned()
 }
 
 /// The value for `key` in a flat keyed file such as `memory.events` (`key value` per line).

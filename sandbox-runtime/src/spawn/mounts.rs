@@ -334,11 +334,11 @@ impl MountPlan {
     /// there to prevent. Sources are compared as [`host_source`] resolved them, by what they
     /// are (device and inode, of each and of every directory above its path: a second hard
     /// link to a bound file) and by where their file system has them
-    /// ([`FsPlace`](super::fs_place::FsPlace): a host
-    /// directory bound elsewhere on the host, or a directory from inside one source bound
-    /// somewhere else). Not seen: a hard link to one file under two bound directories. A bind
-    /// asked writable and executable (`mount_rw_exec`) has said it means to run what it
-    /// writes.
+    /// ([`FsPlace`](super::fs_place::FsPlace): a host directory bound elsewhere on the host, or
+    /// a directory from inside one source bound somewhere else); a source whose place cannot be
+    /// told fails the start. Not seen: a hard link to one file under two bound directories, and
+    /// what [`super::fs_place`] cannot tell apart. A bind asked writable and executable
+    /// (`mount_rw_exec`) has said it means to run what it writes.
     fn no_exec_through_another_bind(&self) -> Result<(), SpawnError> {
         let binds = self.ops.iter().enumerate().filter_map(|(i, op)| match op {
             MountOp::Bind(b) if !b.device => {
@@ -356,20 +356,32 @@ impl MountPlan {
         // A source that does not resolve (missing, or a loop) was left as given: the set-up
         // fails on it, naming the bind and why, so it is not compared here.
         let executable = binds.filter(|(_, b, s)| !b.writable && b.exec && s.exists());
+        let executable: Vec<_> = executable.collect();
+        if executable.is_empty() {
+            return Ok(());
+        }
+        // Where each source lies among the host's mounts; one that cannot be told fails closed.
         let mounts = MountTable::of_this_process();
-        let place = |p: &Path| mounts.as_ref().and_then(|m| m.place(p));
-        let writable: Vec<_> = writable
+        let place = |i: usize, p: &Path| {
+            mounts
+                .as_ref()
+                .and_then(|m| m.place(p))
+                .ok_or_else(|| SpawnError::UnplacedSource {
+                    path: self.mount_points[i].clone(),
+                })
+        };
+        let writable = writable
             .into_iter()
-            .map(|(j, _, w)| (j, w, Lineage::of(w), place(w)))
-            .collect();
+            .map(|(j, _, w)| Ok((j, w, Lineage::of(w), place(j, w)?)))
+            .collect::<Result<Vec<_>, SpawnError>>()?;
         for (i, _, shown) in executable {
-            let (lineage, shown_place) = (Lineage::of(shown), place(shown));
+            let (lineage, shown_place) = (Lineage::of(shown), place(i, shown)?);
             let overlap = writable.iter().find(|(_, w, w_lineage, w_place)| {
                 shown.starts_with(w)
                     || w.starts_with(shown)
                     || lineage.passes(w_lineage.own())
                     || w_lineage.passes(lineage.own())
-                    || matches!((&shown_place, w_place), (Some(a), Some(b)) if a.overlaps(b))
+                    || shown_place.overlaps(w_place)
             });
             if let Some((j, _, _, _)) = overlap {
                 return Err(SpawnError::ExecutableOverWritable {
