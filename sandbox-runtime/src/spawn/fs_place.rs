@@ -4,13 +4,14 @@
 //! their mount points, so comparing places tells when two host paths show the same files, or
 //! one shows what is inside the other, where comparing the paths, or walking up them, does not.
 //!
-//! The mount is the one the kernel says shows the path (`statx`'s mount id, Linux 5.8), not the
-//! deepest mount point above it: mountinfo still lists a mount that a later mount over a
-//! directory above it hides (older kernels get the deepest mount point, and that weakness). Where the file system writes no real root for its mounts (NFS shows `/` for
+//! The mount is the one the kernel says shows the path (`statx`'s mount id, or the path's
+//! `fdinfo`), not the deepest mount point above it: mountinfo still lists a mount that a later
+//! mount over a directory above it hides. Where the file system writes no real root for its mounts (NFS shows `/` for
 //! every one) places are as coarse as that root; stacked file systems (overlayfs, FUSE
 //! passthrough) have devices of their own and are not related to what they stack.
 
 use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -74,28 +75,10 @@ impl MountTable {
     }
 
     /// The place of the absolute, resolved host path `path`, under the mount the kernel says
-    /// shows it (on a kernel before 5.8, which cannot say, the last mounted on the deepest mount
-    /// point above it, which a mount hidden by a later one over a directory above it fools);
-    /// `None` when that cannot be told (no such path, a mount mountinfo does not list, such as
-    /// the root of a chroot that is no mount point).
+    /// shows it; `None` when that cannot be told (no such path, a mount mountinfo does not list,
+    /// such as one outside this process's root).
     pub(crate) fn place(&self, path: &Path) -> Option<FsPlace> {
-        let id = match mount_id(path) {
-            MountId::Known(id) => id,
-            MountId::NotSaid => self.deepest_above(path)?,
-            MountId::Failed => return None,
-        };
-        self.place_in(path, id)
-    }
-
-    /// The mount last mounted on the deepest mount point above `path`.
-    fn deepest_above(&self, path: &Path) -> Option<u64> {
-        let (_, entry) = self
-            .0
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| path.starts_with(&e.point))
-            .max_by_key(|(at, e)| (e.point.components().count(), *at))?;
-        Some(entry.id)
+        self.place_in(path, mount_id(path)?)
     }
 
     /// The place of `path`, shown by the mount `id`.
@@ -109,21 +92,11 @@ impl MountTable {
     }
 }
 
-/// What the kernel says of the mount that shows a path.
-enum MountId {
-    /// Its id, as mountinfo numbers mounts.
-    Known(u64),
-    /// Nothing: a kernel before 5.8, without `statx`'s mount id.
-    NotSaid,
-    /// The path could not be looked at.
-    Failed,
-}
-
-/// The id of the mount that shows `path`.
-fn mount_id(path: &Path) -> MountId {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return MountId::Failed;
-    };
+/// The id of the mount that shows `path`, as mountinfo numbers mounts: from `statx`
+/// (`STATX_MNT_ID`), else, where a filter keeps `statx` from saying, from the `mnt_id` line of
+/// `/proc/self/fdinfo` for the path opened `O_PATH`.
+fn mount_id(path: &Path) -> Option<u64> {
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
     // SAFETY: statx is plain old data; zero is a valid value for it.
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: c is a live C string and st a live statx the kernel fills.
@@ -136,14 +109,20 @@ fn mount_id(path: &Path) -> MountId {
             &mut st,
         )
     };
-    match r {
-        0 if st.stx_mask & libc::STATX_MNT_ID != 0 => MountId::Known(st.stx_mnt_id),
-        0 => MountId::NotSaid,
-        _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) => {
-            MountId::NotSaid
-        }
-        _ => MountId::Failed,
+    if r == 0 && st.stx_mask & libc::STATX_MNT_ID != 0 {
+        return Some(st.stx_mnt_id);
     }
+    // SAFETY: c is a live C string; the descriptor is owned at once.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor of ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// A mountinfo path field as a path.
@@ -154,6 +133,7 @@ fn unescape(field: &[u8]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::MountTable;
+    use std::os::fd::AsRawFd;
     use std::path::Path;
 
     /// A root file system with `/srv/data/sub` bound at `/mnt/data`, and another file system
@@ -184,16 +164,14 @@ mod tests {
         // A mount that does not show the path, or is not listed, gives no place.
         assert!(table.place_in(Path::new("/etc"), 30).is_none());
         assert!(table.place_in(Path::new("/etc"), 99).is_none());
-        // Without the kernel's word, the last mount on the deepest mount point above.
-        assert_eq!(table.deepest_above(Path::new("/mnt/data/f")), Some(30));
-        assert_eq!(table.deepest_above(Path::new("/mnt/datum")), Some(21));
         // A line with a path that is no UTF-8 is read like any other.
         let odd = std::ffi::OsStr::from_bytes(b"/mnt/l\xe9/f");
         assert!(table.place_in(Path::new(odd), 33).is_some());
     }
 
     /// On this machine, the kernel's mount id of a path is a mount mountinfo lists: `/proc`
-    /// shows itself from its file system's root, and a file under it is inside it.
+    /// shows itself from its file system's root, and a file under it is inside it; fdinfo
+    /// names the same mount as statx.
     #[test]
     fn this_process_finds_the_mount_that_shows_a_path() {
         let table = MountTable::of_this_process().unwrap();
@@ -202,6 +180,11 @@ mod tests {
         assert!(proc_.overlaps(&inside));
         assert_eq!(proc_.path, Path::new("/"));
         assert!(!proc_.overlaps(&table.place(Path::new("/")).unwrap()));
+        let proc_dir = std::fs::File::open("/proc").unwrap();
+        let fdinfo = format!("/proc/self/fdinfo/{}", proc_dir.as_raw_fd());
+        let listed = std::fs::read_to_string(fdinfo).unwrap();
+        let id = super::mount_id(Path::new("/proc")).unwrap();
+        assert!(listed.contains(&format!("mnt_id:\t{id}\n")), "{listed}");
     }
 
     use std::os::unix::ffi::OsStrExt;

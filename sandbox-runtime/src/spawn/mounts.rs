@@ -372,6 +372,7 @@ impl MountPlan {
         };
         let writable = writable
             .into_iter()
+            .filter(|(_, _, w)| w.exists())
             .map(|(j, _, w)| Ok((j, w, Lineage::of(w), place(j, w)?)))
             .collect::<Result<Vec<_>, SpawnError>>()?;
         for (i, _, shown) in executable {
