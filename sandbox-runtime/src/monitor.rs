@@ -613,12 +613,7 @@ impl Monitor {
                 _ => {}
             }
         }
-        if let Some(refused) = self.observe(&notif) {
-            let reply = if refused {
-                Reply::Fail(libc::EPERM)
-            } else {
-                Reply::Continue
-            };
+        if let Some(reply) = self.observe(&notif) {
             seccomp::send_reply(listener, notif.id, reply);
             return;
         }
@@ -642,10 +637,10 @@ impl Monitor {
     }
 
     /// In the learn and log-violations modes, sends a call of the native ABI that the policy
-    /// (or its default) kills to the observer and returns whether to refuse it (`EPERM`, when
-    /// it would reach outside every namespace) rather than let it run. The prelude's
+    /// (or its default) kills to the observer and returns the reply that lets it run, or that
+    /// refuses it with `EPERM` when a sandbox refuses it whatever the mode. The prelude's
     /// architecture and x32 checks are never observed: those calls stay violations.
-    fn observe(&self, n: &libc::seccomp_notif) -> Option<bool> {
+    fn observe(&self, n: &libc::seccomp_notif) -> Option<Reply> {
         let observer = self.observer.as_ref()?;
         let d = &n.data;
         let arch = Arch::native().filter(|a| a.audit_arch() == d.arch)?;
@@ -667,7 +662,11 @@ impl Monitor {
             decided_by,
             refused,
         });
-        Some(refused)
+        Some(if refused {
+            Reply::Fail(libc::EPERM)
+        } else {
+            Reply::Continue
+        })
     }
 
     /// Names the call behind a notification.

@@ -390,7 +390,8 @@ pub(crate) fn notification_pending(listener: &OwnedFd, id: u64) -> bool {
 /// How the monitor answers a notification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reply {
-    /// Let the call run (only for the runtime's own calls before the exec).
+    /// Let the call run: the runtime's own calls before the exec, the runtime's exec after it
+    /// where the policy allows exec, and what the learn and log-violations modes let run.
     Continue,
     /// Fail the call with this errno.
     Fail(i32),
