@@ -126,6 +126,25 @@ pub fn resolve(binary: &Path) -> Result<ElfDeps, ElfError> {
     resolve_in(&current_dir()?, binary, &Inputs::default())
 }
 
+/// Checks that `binary` is a program this machine runs as far as its ELF header tells: a
+/// 64-bit little-endian executable or shared object (what the kernel refuses otherwise with
+/// `ENOEXEC`) of this machine's type. [`ElfError::NotElf`] and [`ElfError::Unsupported`] say
+/// which it is not; other errors are about reading it.
+pub fn check_runnable(binary: &Path) -> Result<(), ElfError> {
+    let info = read_elf(binary, &Inputs::default())?;
+    if info.machine != search::NATIVE_MACHINE {
+        return Err(ElfError::Unsupported {
+            path: binary.to_path_buf(),
+            reason: format!(
+                "built for another machine (e_machine {}, where this one's is {})",
+                info.machine,
+                search::NATIVE_MACHINE
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The current directory, which a relative binary, and relative `DT_RPATH` and `DT_RUNPATH`
 /// entries, are taken against.
 fn current_dir() -> Result<PathBuf, ElfError> {

@@ -16,6 +16,13 @@ const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
 const EM_RISCV: u16 = 243;
 
+/// The `e_machine` of this machine's programs.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const NATIVE_MACHINE: u16 = EM_X86_64;
+/// The `e_machine` of this machine's programs.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NATIVE_MACHINE: u16 = EM_AARCH64;
+
 /// The directories searched after `DT_RPATH` and `DT_RUNPATH`, in order: those listed in
 /// `/etc/ld.so.conf` (standing in for `/etc/ld.so.cache`), then the multiarch and classic
 /// system directories. Every file and directory read is noted in `inputs`.

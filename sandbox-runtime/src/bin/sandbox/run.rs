@@ -414,19 +414,16 @@ pub fn find_program(name: &OsStr) -> Result<PathBuf, StartError> {
         }
     })?;
     let why = if metadata.is_dir() {
-        Some("is a directory")
+        Some("is a directory".into())
     } else if !metadata.is_file() {
-        Some("is not a regular file")
+        Some("is not a regular file".into())
     } else if !is_executable(&metadata) {
-        Some("not executable")
+        Some("not executable".into())
     } else {
         not_a_program(&path)
     };
     if let Some(why) = why {
-        return Err(StartError::NotExecutable {
-            path,
-            why: why.to_string(),
-        });
+        return Err(StartError::NotExecutable { path, why });
     }
     Ok(std::fs::canonicalize(&path).unwrap_or(path))
 }
@@ -434,42 +431,25 @@ pub fn find_program(name: &OsStr) -> Result<PathBuf, StartError> {
 /// Why a file the system would let run is no program the sandbox can start, if it is not: the
 /// sandbox runs ELF binaries only (a script's interpreter would get it as `/dev/fd/N`, which
 /// its close-on-exec descriptor has closed by then). Unreadable files are left to the spawn.
-fn not_a_program(path: &Path) -> Option<&'static str> {
-    // The identification, e_type and e_machine of an ELF header.
-    let mut start = [0u8; 20];
+fn not_a_program(path: &Path) -> Option<String> {
+    let mut start = [0u8; 2];
     let file = std::fs::File::open(path).ok()?;
     let n = std::os::unix::fs::FileExt::read_at(&file, &mut start, 0).ok()?;
-    let start = &start[..n];
-    if start.starts_with(b"#!") {
+    if start[..n] == *b"#!" {
         return Some(
             "is a script (#!), which the sandbox cannot run directly: run its interpreter with \
-             the script as an argument",
+             the script as an argument"
+                .into(),
         );
     }
-    if !start.starts_with(b"\x7fELF") {
-        return Some("is not an ELF binary");
+    // What the kernel refuses with ENOEXEC; a file that cannot be read is left to the spawn.
+    match sandbox_runtime::elf::check_runnable(path) {
+        Err(sandbox_runtime::elf::ElfError::NotElf(_)) => Some("is not an ELF binary".into()),
+        Err(sandbox_runtime::elf::ElfError::Unsupported { reason, .. }) => {
+            Some(format!("is an ELF file the sandbox cannot run: {reason}"))
+        }
+        _ => None,
     }
-    // What the kernel refuses with ENOEXEC: another class, byte order, machine, or a file
-    // that is no executable (a core file, a relocatable object).
-    const ELFCLASS64: u8 = 2;
-    const ELFDATA2LSB: u8 = 1;
-    const ET_EXEC: u16 = 2;
-    const ET_DYN: u16 = 3;
-    #[cfg(target_arch = "x86_64")]
-    const NATIVE_MACHINE: u16 = 62;
-    #[cfg(target_arch = "aarch64")]
-    const NATIVE_MACHINE: u16 = 183;
-    if start.len() < 20 || start[4] != ELFCLASS64 || start[5] != ELFDATA2LSB {
-        return Some("is a 32-bit or big-endian ELF binary, which the sandbox cannot run");
-    }
-    let half = |at: usize| u16::from_le_bytes([start[at], start[at + 1]]);
-    if half(16) != ET_EXEC && half(16) != ET_DYN {
-        return Some("is an ELF file but not an executable (a core file or an object file?)");
-    }
-    if half(18) != NATIVE_MACHINE {
-        return Some("is an ELF binary for another machine");
-    }
-    None
 }
 
 fn is_executable(metadata: &std::fs::Metadata) -> bool {
