@@ -153,13 +153,13 @@ pub(super) fn add_filter_guards(
         add_unconditional_kill(rules, arches, "seccomp");
     } else if seccomp_may_add {
         let text = "kill seccomp if operation == SECCOMP_SET_MODE_FILTER";
-        let values = &[SECCOMP_SET_MODE_FILTER];
-        add_argument_rule(rules, arches, ("seccomp", 0, values), Action::Kill, text);
+        let call = ("seccomp", 0, SECCOMP_SET_MODE_FILTER);
+        add_argument_rule(rules, arches, call, Action::Kill, text);
     }
     if prctl_may_add {
         let text = "kill prctl if option == PR_SET_SECCOMP";
-        let values = &[PR_SET_SECCOMP];
-        add_argument_rule(rules, arches, ("prctl", 0, values), Action::Kill, text);
+        let call = ("prctl", 0, PR_SET_SECCOMP);
+        add_argument_rule(rules, arches, call, Action::Kill, text);
     }
 }
 
@@ -234,38 +234,39 @@ fn add_unconditional_kill(rules: &mut Vec<RuleMeta>, arches: &mut [CheckedArch],
     );
 }
 
-/// Gives call `name` whose argument `index` equals one of `values` the action `action`,
-/// before any of the policy's rules for it, as the prelude rule `text`.
+/// Gives call `name` whose argument `index` equals `value` the action `action`, before any of
+/// the policy's rules for it, as the prelude rule `text`.
 fn add_argument_rule(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
-    (name, index, values): (&str, usize, &[i128]),
+    (name, index, value): (&str, usize, i128),
     action: Action,
     text: &'static str,
 ) {
-    let branch = |spec: &SyscallSpec, tag| {
-        let arg = spec.args.get(index)?;
-        let at = u8::try_from(index).ok()?;
-        let equals = |value| {
-            CheckedCond::Cmp(CheckedCmp {
-                arg: at,
-                ty: arg.ty,
-                mask: None,
-                op: CmpOp::Eq,
-                value,
-            })
-        };
-        let cond = values
-            .iter()
-            .map(|&v| equals(v))
-            .reduce(|a, b| CheckedCond::Or(Box::new(a), Box::new(b)))?;
-        Some(CheckedBranch {
-            cond: Some(cond),
-            action,
-            tag,
-        })
-    };
+    let branch = |spec: &SyscallSpec, tag| argument_branch(spec, (index, value), action, tag);
     add_rule(rules, arches, name, text.into(), Where::First, branch);
+}
+
+/// The branch that gives a call of `spec` whose argument `index` equals `value` the action
+/// `action`; `None` if the call has no such argument.
+fn argument_branch(
+    spec: &SyscallSpec,
+    (index, value): (usize, i128),
+    action: Action,
+    tag: Tag,
+) -> Option<CheckedBranch> {
+    let ty = spec.args.get(index)?.ty;
+    Some(CheckedBranch {
+        cond: Some(CheckedCond::Cmp(CheckedCmp {
+            arg: u8::try_from(index).ok()?,
+            ty,
+            mask: None,
+            op: CmpOp::Eq,
+            value,
+        })),
+        action,
+        tag,
+    })
 }
 
 /// `socket`'s address family of virtio sockets.
@@ -310,19 +311,9 @@ pub(super) fn add_containment_guards(
                 let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
                     continue;
                 };
-                let Some(arg) = spec.args.get(index) else {
+                let refuse = Action::Errno(EPERM);
+                let Some(branch) = argument_branch(spec, (index, value), refuse, tag) else {
                     continue;
-                };
-                let branch = CheckedBranch {
-                    cond: Some(CheckedCond::Cmp(CheckedCmp {
-                        arg: index as u8,
-                        ty: arg.ty,
-                        mask: None,
-                        op: CmpOp::Eq,
-                        value,
-                    })),
-                    action: Action::Errno(EPERM),
-                    tag,
                 };
                 checked
                     .syscalls
@@ -334,7 +325,7 @@ pub(super) fn add_containment_guards(
             if used {
                 rules.push(RuleMeta {
                     location: "prelude".into(),
-                    text: format!("errno(EPERM) {name} if {} == {constant}", guard.arg).into(),
+                    text: guard.rule_text(constant).into(),
                 });
             }
         }
@@ -349,6 +340,13 @@ struct ContainmentGuard {
     arg: &'static str,
     /// Each refused value, with its constant's name for the rule's text.
     values: &'static [(i128, &'static str)],
+}
+
+impl ContainmentGuard {
+    /// The guard's rule for the value named `constant`, as `explain` lists it.
+    fn rule_text(&self, constant: &str) -> String {
+        format!("errno(EPERM) {} if {} == {constant}", self.call, self.arg)
+    }
 }
 
 /// See [`add_containment_guards`].
@@ -418,9 +416,6 @@ pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<
                 .values
                 .iter()
                 .find(|&&(v, _)| i128::from(args[g.index] as u32) == v)?;
-            Some(format!(
-                "errno(EPERM) {} if {} == {constant}",
-                g.call, g.arg
-            ))
+            Some(g.rule_text(constant))
         })
 }
