@@ -99,60 +99,67 @@ pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
     let beyond = beyond_each_rule(expanded, reach(&default.kind));
     let mut warnings = Vec::new();
     for (flat, beyond) in expanded.rules.iter().zip(beyond) {
-        if let (Some(cond), Some(beyond)) = (&flat.rule.cond, beyond) {
+        let Some(cond) = &flat.rule.cond else {
+            continue;
+        };
+        if let Some(beyond) = beyond {
             let rule = RuleReach {
                 rule: &flat.rule,
                 reach: reach(&flat.rule.action.kind),
                 beyond,
             };
-            extra_bits(&rule, cond, false, &mut warnings);
+            each_cmp(cond, false, &mut |cmp, negated| {
+                extra_bits(&rule, cmp, negated, &mut warnings)
+            });
         }
-        if let Some(cond) = &flat.rule.cond {
-            fixed_comparisons(&flat.rule, cond, &mut warnings);
-        }
+        each_cmp(cond, false, &mut |cmp, _| {
+            fixed_comparison(&flat.rule, cmp, &mut warnings)
+        });
     }
     warnings
 }
 
-/// Warns about each comparison whose outcome the argument's type fixes: an unsigned argument
-/// is never below 0 nor above all ones.
-fn fixed_comparisons(rule: &Rule, expr: &Expr, out: &mut Vec<Diagnostic>) {
+/// Calls `f` with each comparison of `expr` and whether an odd number of `!` encloses it.
+fn each_cmp(expr: &Expr, negated: bool, f: &mut impl FnMut(&Expr, bool)) {
     match expr {
         Expr::Or(a, b) | Expr::And(a, b) => {
-            fixed_comparisons(rule, a, out);
-            fixed_comparisons(rule, b, out);
+            each_cmp(a, negated, f);
+            each_cmp(b, negated, f);
         }
-        Expr::Not(a) => fixed_comparisons(rule, a, out),
-        Expr::Cmp {
-            arg,
-            mask: None,
-            op,
-            value,
-            loc,
-        } => {
-            let Some(bits) = unsigned_width(rule, &arg.text) else {
-                return;
-            };
-            let always = match op {
-                CmpOpSyntax::Ge if zero(value) => true,
-                CmpOpSyntax::Lt if zero(value) => false,
-                CmpOpSyntax::Le if all_ones(value, bits) => true,
-                CmpOpSyntax::Gt if all_ones(value, bits) => false,
-                _ => return,
-            };
-            let message = format!(
-                "`{} {} {value}` is always {always}: `{}` is unsigned here",
-                arg.text,
-                op.as_str(),
-                arg.text
-            );
-            out.push(Diagnostic::new(*loc, message).with_help(
-                "the comparison decides nothing; drop it, or compare with the value meant (an \
-                 unsigned argument holds -1 as all ones)",
-            ));
-        }
-        Expr::Cmp { .. } => {}
+        Expr::Not(a) => each_cmp(a, !negated, f),
+        Expr::Cmp { .. } => f(expr, negated),
     }
+}
+
+/// Warns about a comparison whose outcome the argument's type fixes: an unsigned argument is
+/// never below 0 nor above all ones.
+fn fixed_comparison(rule: &Rule, cmp: &Expr, out: &mut Vec<Diagnostic>) {
+    let Expr::Cmp {
+        arg,
+        mask: None,
+        op,
+        value,
+        loc,
+    } = cmp
+    else {
+        return;
+    };
+    let Some(bits) = unsigned_width(rule, &arg.text) else {
+        return;
+    };
+    let always = match op {
+        CmpOpSyntax::Ge if zero(value) => true,
+        CmpOpSyntax::Lt if zero(value) => false,
+        CmpOpSyntax::Le if all_ones(value, bits) => true,
+        CmpOpSyntax::Gt if all_ones(value, bits) => false,
+        _ => return,
+    };
+    let (name, op) = (&arg.text, op.as_str());
+    let message = format!("`{name} {op} {value}` is always {always}: `{name}` is unsigned here");
+    out.push(Diagnostic::new(*loc, message).with_help(
+        "the comparison decides nothing; drop it, or compare with the value meant (an unsigned \
+         argument holds -1 as all ones)",
+    ));
 }
 
 /// How many bits `arg` (a name or `argN`) has, if it is unsigned (pointers are) on every
@@ -216,58 +223,51 @@ struct RuleReach<'a> {
     beyond: Beyond,
 }
 
-/// Walks a rule's condition, where `negated` says whether an odd number of `!` encloses the
-/// part, and warns about each equality that extra bits would carry a call past, to where it
-/// goes farther: an `==` that holds (`!=` that fails) puts the call under the rule's action,
-/// and one more bit sends it past the rule.
-fn extra_bits(rule: &RuleReach, expr: &Expr, negated: bool, out: &mut Vec<Diagnostic>) {
-    match expr {
-        Expr::Or(a, b) | Expr::And(a, b) => {
-            extra_bits(rule, a, negated, out);
-            extra_bits(rule, b, negated, out);
-        }
-        Expr::Not(a) => extra_bits(rule, a, !negated, out),
-        Expr::Cmp {
-            arg,
-            mask: None,
-            op: op @ (CmpOpSyntax::Eq | CmpOpSyntax::Ne),
-            value,
-            loc,
-        } => {
-            // Whether the exact value puts the call under this rule's action.
-            let exact_matches = (*op == CmpOpSyntax::Eq) != negated;
-            let escapes = if exact_matches {
-                rule.beyond.farthest > rule.reach
-            } else {
-                rule.reach > rule.beyond.least
-            };
-            let Some(bits) = flags_width(rule.rule, &arg.text).filter(|_| escapes) else {
-                return;
-            };
-            // No bit can be added to all ones; and `!= 0` in a permitting rule lets in every
-            // call with any bit set, which is what it says.
-            if all_ones(value, bits) || (!exact_matches && zero(value)) {
-                return;
-            }
-            let action = action_words(&rule.rule.action.kind);
-            let outcome = if exact_matches {
-                "escapes"
-            } else {
-                "falls under"
-            };
-            let message = format!(
-                "a call whose `{}` sets one bit more than the value compared {outcome} this \
-                 `{action}` rule",
-                arg.text
-            );
-            out.push(Diagnostic::new(*loc, message).with_help(format!(
-                "`{}` holds flags a caller may add to the ones named: test only the bits that \
-                 matter, under a mask (`{} & MASK == VALUE`)",
-                arg.text, arg.text
-            )));
-        }
-        Expr::Cmp { .. } => {}
+/// Warns about a comparison (under an odd number of `!` when `negated`) if it is an equality
+/// that extra bits would carry a call past, to where it goes farther: an `==` that holds (`!=`
+/// that fails) puts the call under the rule's action, and one more bit sends it past the rule.
+fn extra_bits(rule: &RuleReach, cmp: &Expr, negated: bool, out: &mut Vec<Diagnostic>) {
+    let Expr::Cmp {
+        arg,
+        mask: None,
+        op: op @ (CmpOpSyntax::Eq | CmpOpSyntax::Ne),
+        value,
+        loc,
+    } = cmp
+    else {
+        return;
+    };
+    // Whether the exact value puts the call under this rule's action.
+    let exact_matches = (*op == CmpOpSyntax::Eq) != negated;
+    let escapes = if exact_matches {
+        rule.beyond.farthest > rule.reach
+    } else {
+        rule.reach > rule.beyond.least
+    };
+    let Some(bits) = flags_width(rule.rule, &arg.text).filter(|_| escapes) else {
+        return;
+    };
+    // No bit can be added to all ones; and `!= 0` in a permitting rule lets in every call with
+    // any bit set, which is what it says.
+    if all_ones(value, bits) || (!exact_matches && zero(value)) {
+        return;
     }
+    let action = action_words(&rule.rule.action.kind);
+    let outcome = if exact_matches {
+        "escapes"
+    } else {
+        "falls under"
+    };
+    let message = format!(
+        "a call whose `{}` sets one bit more than the value compared {outcome} this `{action}` \
+         rule",
+        arg.text
+    );
+    out.push(Diagnostic::new(*loc, message).with_help(format!(
+        "`{}` holds flags a caller may add to the ones named: test only the bits that matter, \
+         under a mask (`{} & MASK == VALUE`)",
+        arg.text, arg.text
+    )));
 }
 
 /// The action's keyword, as written.
