@@ -104,6 +104,36 @@ impl Step {
     }
 }
 
+/// What a step's errno alone means beyond its name, added to the cause.
+const ERRNO_HINTS: [(Step, i32, &str); 3] = [
+    // The program itself was found and opened (FindProgram): what is missing is what the
+    // kernel looks up for it, and "No such file" alone would point at the program. A script
+    // fails here too, whatever its interpreter: the kernel hands the script to it as
+    // /dev/fd/N, which the exec has just closed (execveat(2)).
+    (
+        Step::Exec,
+        libc::ENOENT,
+        "; the program is there, but the interpreter it names is not in the sandbox (the \
+         dynamic loader of its ELF header), or is a link to a place the sandbox does not show; \
+         a script (#!) cannot be run directly: run its interpreter with the script as an \
+         argument",
+    ),
+    (
+        Step::SessionKeyring,
+        libc::EDQUOT,
+        "; the host user's key quota is used up (its keys and every running sandbox's keyring \
+         count against kernel.keys.maxkeys and maxbytes)",
+    ),
+    // The only descriptor the install opens is the monitor's listener.
+    (
+        Step::InstallFilter,
+        libc::EMFILE,
+        "; the open-files limit leaves the policy's seccomp listener no descriptor: it needs \
+         the lowest free number, after the standard streams and any passed descriptors, to be \
+         below the limit",
+    ),
+];
+
 /// A failed step: what the child sends home before it exits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Failure {
@@ -330,25 +360,11 @@ impl Descriptions {
             },
         };
         let mut error = SetupError::from_errno(step, r.value);
-        if r.step == Step::Exec as u32 && r.value == libc::ENOENT {
-            // The program itself was found and opened (FindProgram): what is missing is what
-            // the kernel looks up for it, and "No such file" alone would point at the program.
-            // A script fails here too, whatever its interpreter: the kernel hands the script to
-            // it as /dev/fd/N, which the exec has just closed (execveat(2)).
-            error.cause += "; the program is there, but the interpreter it names is not in \
-                            the sandbox (the dynamic loader of its ELF header), or is a link to \
-                            a place the sandbox does not show; a script (#!) cannot be run \
-                            directly: run its interpreter with the script as an argument";
-        }
-        if r.step == Step::SessionKeyring as u32 && r.value == libc::EDQUOT {
-            error.cause += "; the host user's key quota is used up (its keys and every running \
-                            sandbox's keyring count against kernel.keys.maxkeys and maxbytes)";
-        }
-        if r.step == Step::InstallFilter as u32 && r.value == libc::EMFILE {
-            // The only descriptor the install opens is the monitor's listener.
-            error.cause += "; the open-files limit leaves the policy's seccomp listener no \
-                            descriptor: it needs the lowest free number, after the standard \
-                            streams and any passed descriptors, to be below the limit";
+        if let Some((_, _, hint)) = ERRNO_HINTS
+            .iter()
+            .find(|(step, errno, _)| r.step == *step as u32 && r.value == *errno)
+        {
+            error.cause += hint;
         }
         let bind = matches!(Step::from_u32(r.step), Some(Step::Mount))
             && item(&self.mounts).starts_with("bind ");
