@@ -522,9 +522,9 @@ fn random_policies_match_seccompiler() {
 }
 
 /// Whether the prelude's guards kill call `nr` under a policy naming `rules` with `default`:
-/// `seccomp`, `ptrace`, `io_uring_setup` and `request_key` where the policy leaves them to a default that lets
-/// calls run. (`prctl(PR_SET_SECCOMP)` is killed too where the policy may let it run: see
-/// [`prelude_may_kill`].)
+/// `seccomp`, `ptrace`, `io_uring_setup` and `request_key` where the policy leaves them to a
+/// default that lets calls run. (`prctl(PR_SET_SECCOMP)` is killed too where the policy may let it
+/// run: see [`prelude_may_kill`].)
 fn prelude_kills(
     arch: Arch,
     rules: &BTreeMap<u32, Vec<Vec<SimpleCmp>>>,

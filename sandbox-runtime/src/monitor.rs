@@ -377,12 +377,12 @@ impl Monitor {
         self.finish(st)
     }
 
-    /// Ends the sandbox (a time-out or a violation). Once the program runs, the program is
-    /// killed and init is asked, on the report socket, to kill the rest at once (`END_NOW`, see
-    /// `spawn::init::reap`): init then reaps and reports, as when the program ends by itself,
-    /// with the CPU time of everything it reaped. Killing init instead would have the kernel
-    /// end the rest with init's children left unwaited, their CPU time counted nowhere. Init is killed too if its
-    /// report has not come within [`INIT_REPORT_GRACE`]; before the exec, or without a pidfd
+    /// Ends the sandbox (a time-out or a violation). Once the program runs, the program is killed
+    /// and init is asked, on the report socket, to kill the rest at once (`END_NOW`, see
+    /// `spawn::init::reap`): init then reaps and reports, as when the program ends by itself, with
+    /// the CPU time of everything it reaped. Killing init instead would have the kernel end the
+    /// rest with init's children left unwaited, their CPU time counted nowhere. Init is killed too
+    /// if its report has not come within [`INIT_REPORT_GRACE`]; before the exec, or without a pidfd
     /// of the program (no policy, or no user notification), init is killed at once.
     fn kill_sandbox(&self, st: &mut State) {
         if st.init_kill_due.is_some() {

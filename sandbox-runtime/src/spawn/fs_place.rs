@@ -6,9 +6,9 @@
 //!
 //! The mount is the one the kernel says shows the path (`statx`'s mount id, or the path's
 //! `fdinfo`), not the deepest mount point above it: mountinfo still lists a mount that a later
-//! mount over a directory above it hides. Where the file system writes no real root for its mounts (NFS shows `/` for
-//! every one) places are as coarse as that root; stacked file systems (overlayfs, FUSE
-//! passthrough) have devices of their own and are not related to what they stack.
+//! mount over a directory above it hides. Where the file system writes no real root for its mounts
+//! (NFS shows `/` for every one) places are as coarse as that root; stacked file systems
+//! (overlayfs, FUSE passthrough) have devices of their own and are not related to what they stack.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

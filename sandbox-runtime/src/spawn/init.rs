@@ -195,15 +195,15 @@ pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
 }
 
 /// Replaces the session keyring init inherited from the host with a new, empty one, which the
-/// sandbox's processes inherit in turn. No namespace covers keyrings: the host's session
-/// keyring (a login's, which `pam_keyinit` makes) and every key linked in it would otherwise be
-/// the sandbox's to read, search and add to, whatever its ids, by possession. (Each user
-/// namespace has user keyrings of its own. Permissions granted to a key's owner look at no
-/// namespace: a sandbox that runs as its unprivileged host user still has those.) Made before the ids change, so the keyring is
-/// charged to the host user's key quota (root's has room for a million), not to the shared one
-/// of the sandbox's host id. A kernel without keyrings (`ENOSYS`), or a filter of the host's
-/// that refuses them (`EPERM`, as Docker's does), leaves the sandbox, which inherits that
-/// filter, none to reach.
+/// sandbox's processes inherit in turn. No namespace covers keyrings: the host's session keyring (a
+/// login's, which `pam_keyinit` makes) and every key linked in it would otherwise be the sandbox's
+/// to read, search and add to, whatever its ids, by possession. (Each user namespace has user
+/// keyrings of its own. Permissions granted to a key's owner look at no namespace: a sandbox that
+/// runs as its unprivileged host user still has those.) Made before the ids change, so the keyring
+/// is charged to the host user's key quota (root's has room for a million), not to the shared one
+/// of the sandbox's host id. A kernel without keyrings (`ENOSYS`), or a filter of the host's that
+/// refuses them (`EPERM`, as Docker's does), leaves the sandbox, which inherits that filter, none
+/// to reach.
 fn new_session_keyring() -> Result<(), Failure> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: keyctl with integer arguments; a null name asks for an anonymous keyring.

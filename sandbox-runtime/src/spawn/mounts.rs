@@ -1173,8 +1173,8 @@ mod tests {
     }
 
     /// One host file under two names (a hard link), the one bound writable and the other
-    /// executable, is one file: refused, as two paths to one directory are (a host bind
-    /// mount, which only root can make, is told apart the same way, by device and inode).
+    /// executable, is one file: refused, by device and inode (a host bind mount, which only
+    /// root can make, is told apart by its place in the mount table: see `fs_place`'s tests).
     #[test]
     fn a_second_name_for_what_a_writable_bind_shows_is_refused() {
         let top = std::env::temp_dir().join(format!("mounts-alias-{}", std::process::id()));
