@@ -254,19 +254,20 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
         .clone()
         .and_then(|p| seccompiler_peer::program(&p).map(|(prog, _)| prog));
     add(WALL_PEERS[0], sc);
+    let fitted = peer.map(|p| libseccomp_peer::fit(&p));
+    if let (Some(_), Ok((_, notes))) = (lib, &fitted) {
+        for note in notes {
+            println!("  libseccomp: note: {note}");
+        }
+    }
     for (name, layout) in [
         (WALL_PEERS[1], Layout::Default),
         (WALL_PEERS[2], Layout::BinaryTree),
     ] {
-        let prog = match lib {
-            None => Err("libseccomp not installed: skipped".to_string()),
-            Some(lib) => peer.clone().and_then(|p| {
-                let (fitted, notes) = libseccomp_peer::fit(&p);
-                for note in notes {
-                    println!("  {name}: note: {note}");
-                }
-                lib.program(&fitted, layout)
-            }),
+        let prog = match (lib, &fitted) {
+            (None, _) => Err("libseccomp not installed: skipped".to_string()),
+            (_, Err(e)) => Err(e.clone()),
+            (Some(lib), Ok((fitted, _))) => lib.program(fitted, layout),
         };
         add(name, prog);
     }

@@ -186,35 +186,41 @@ pub fn fit(policy: &PeerPolicy) -> (PeerPolicy, Vec<String>) {
     let mut notes = Vec::new();
     for (nr, per_action) in fitted.syscalls.iter_mut() {
         for rules in per_action.iter_mut() {
-            for conj in rules.conjs.iter_mut() {
-                let all_ne = |arg| {
-                    conj.iter()
-                        .filter(|c: &&PeerCmp| c.arg == arg)
-                        .all(|c| c.op == PeerOp::Ne)
-                };
-                let mut seen = Vec::new();
-                let mut dropped = Vec::new();
-                let mut kept = Vec::new();
-                for c in conj.iter() {
-                    if seen.contains(&c.arg) && all_ne(c.arg) {
-                        dropped.push(*c);
-                    } else {
-                        seen.push(c.arg);
-                        kept.push(*c);
-                    }
-                }
-                for c in &dropped {
-                    notes.push(format!(
-                        "nr {nr}: `arg{} != {:#x}` dropped from a `{}` rule (one comparison per \
-                         argument; lets more through, its way)",
-                        c.arg, c.value, rules.action
-                    ));
-                }
-                *conj = kept;
+            let action = rules.action;
+            for c in rules.conjs.iter_mut().flat_map(drop_repeated_ne) {
+                notes.push(format!(
+                    "nr {nr}: `arg{} != {:#x}` dropped from a `{action}` rule (one comparison \
+                     per argument; lets more through, its way)",
+                    c.arg, c.value
+                ));
             }
         }
     }
     (fitted, notes)
+}
+
+/// Drops from `conj` every comparison of an argument after its first, where all of that
+/// argument's comparisons are `!=`; returns the dropped ones.
+fn drop_repeated_ne(conj: &mut Vec<PeerCmp>) -> Vec<PeerCmp> {
+    let only_ne = |arg| {
+        conj.iter()
+            .filter(|c| c.arg == arg)
+            .all(|c| c.op == PeerOp::Ne)
+    };
+    let repeated: Vec<bool> = conj
+        .iter()
+        .enumerate()
+        .map(|(i, c)| conj[..i].iter().any(|o| o.arg == c.arg) && only_ne(c.arg))
+        .collect();
+    let dropped = conj
+        .iter()
+        .zip(&repeated)
+        .filter(|(_, r)| **r)
+        .map(|(c, _)| *c)
+        .collect();
+    let mut flags = repeated.iter();
+    conj.retain(|_| !flags.next().copied().unwrap_or(false));
+    dropped
 }
 
 /// libseccomp rejects a rule with two comparisons of one argument (EINVAL); say so plainly.

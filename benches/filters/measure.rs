@@ -187,19 +187,22 @@ pub fn rows(
         },
         Err(e) => na("seccompiler 0.5", e),
     });
+    let fitted = peer
+        .as_ref()
+        .map(libseccomp_peer::fit)
+        .map_err(Clone::clone);
     for (generator, layout) in [
         ("libseccomp default", Layout::Default),
         ("libseccomp tree", Layout::BinaryTree),
     ] {
-        let (result, notes) = match (lib, &peer) {
+        let (result, notes) = match (lib, &fitted) {
             (None, _) => (Err("libseccomp not installed: skipped".to_string()), vec![]),
             (_, Err(e)) => (Err(e.clone()), vec![]),
-            (Some(lib), Ok(p)) => {
-                let (fitted, notes) = libseccomp_peer::fit(p);
+            (Some(lib), Ok((fitted, notes))) => {
                 let result = lib
-                    .program(&fitted, layout)
+                    .program(fitted, layout)
                     .map(|prog| figures(&prog, samples, mix));
-                (result, notes)
+                (result, notes.clone())
             }
         };
         rows.push(Row {
