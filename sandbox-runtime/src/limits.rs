@@ -5,9 +5,17 @@
 //! address-space approximation:
 //! - wall time: the monitor kills the sandbox when it runs out;
 //! - CPU time: `RLIMIT_CPU`, per process (SIGXCPU at the limit, SIGKILL a second later), reported
-//!   as a time-out;
-//! - address space, file size, open files: `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`;
-//! - memory: a cgroup when one can be created, else `RLIMIT_AS` (an over-approximation);
+//!   as a time-out when the program's own time ran out (a child that runs out of its own is
+//!   killed alone, and the program goes on);
+//! - address space, file size, open files: `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`. The
+//!   file size is the length a file may grow to (by `write`, `truncate` or `fallocate`), not disk
+//!   space: `fallocate` with `FALLOC_FL_KEEP_SIZE` reserves blocks past a file's end, and many
+//!   files add up, so what a writable bind takes is bounded by its file system (a quota, or a
+//!   sized tmpfs), not by this limit;
+//! - memory: a cgroup when one can be created, which charges the whole sandbox (tmpfs, memfd and
+//!   shared memory included); else `RLIMIT_AS` on each process, which bounds each one's address
+//!   space and misses what no process maps (a tmpfs's or a memfd's written contents, detached
+//!   SysV shared memory, pipe buffers), so the sandbox can hold more in all;
 //! - pids: a cgroup when one can be created, else `RLIMIT_NPROC`, which since Linux 5.14 counts
 //!   per user namespace, so it counts only the sandbox's own processes.
 //!
@@ -29,12 +37,14 @@ pub struct Limits {
     pub cpu_time: Option<Duration>,
     /// Virtual address space of each process, in bytes.
     pub address_space: Option<u64>,
-    /// Memory of the whole sandbox, in bytes.
+    /// Memory of the whole sandbox, in bytes, where a cgroup holds it; else each process's
+    /// address space (see the module's notes; the outcome's `enforced_limits` says which).
     pub memory: Option<u64>,
     /// Number of processes (and threads) in the sandbox, its init included: the program and
     /// its children get one fewer, so the least is 2.
     pub pids: Option<u64>,
-    /// Largest file the program may write, in bytes.
+    /// Largest length, in bytes, a file may grow to by the program's writes (not disk space:
+    /// see the module's notes).
     pub file_size: Option<u64>,
     /// Highest file descriptor number plus one. Under a policy the monitor watches, the
     /// sandboxee's seccomp listener needs a number below it too (the lowest free one before

@@ -216,6 +216,8 @@ struct ReportedEnd {
     wait_status: i32,
     cpu_us: u64,
     max_rss_kb: u64,
+    /// The program's own CPU time (with the children it reaped), from init's `wait4` of it.
+    program_cpu_us: u64,
 }
 
 /// What the monitor has learnt so far.
@@ -448,6 +450,7 @@ impl Monitor {
                         wait_status: r.value,
                         cpu_us: r.cpu_us,
                         max_rss_kb: r.max_rss_kb,
+                        program_cpu_us: r.program_cpu_us,
                     });
                 }
                 kind::HELLO => {
@@ -774,18 +777,29 @@ impl Monitor {
             Status::Violation(v)
         } else if st.timed_out {
             Status::Timeout
-        } else if let Some(ws) = st.reported_end.map(|end| end.wait_status) {
+        } else if let Some(end) = st.reported_end {
+            let ws = end.wait_status;
             if libc::WIFEXITED(ws) {
                 Status::Exited(libc::WEXITSTATUS(ws))
             } else {
                 let sig = libc::WTERMSIG(ws);
-                // The CPU limit ran out only if the sandbox used about that much CPU: a program
-                // can also send itself SIGXCPU (or SIGKILL). The soft limit's SIGXCPU comes when
-                // the process's own time reaches the limit, which the sandbox's total includes
-                // (a tenth is left for rounding); the hard limit's SIGKILL a second later.
+                // The CPU limit ran out only if the program itself used about that much CPU: it
+                // can also send itself SIGXCPU (or SIGKILL), and the limit is per process, so
+                // the sandbox's total, which counts every process, says nothing. The soft
+                // limit's SIGXCPU comes when the program's own time reaches the limit (a tenth
+                // is left for rounding); the hard limit's SIGKILL a second later, and a SIGKILL
+                // the OOM killer sent is not that.
+                let program_cpu = Duration::from_micros(end.program_cpu_us);
                 let cpu_out = self.cpu_limit.is_some_and(|l| {
-                    (sig == libc::SIGXCPU && cpu_time * 10 >= l * 9)
-                        || (sig == libc::SIGKILL && !killed && cpu_time >= l)
+                    // The soft limit in whole seconds, rounded up as it was set; the hard one a
+                    // second above.
+                    let soft = Duration::from_secs(l.as_secs() + u64::from(l.subsec_nanos() > 0));
+                    let hard = soft + Duration::from_secs(1);
+                    (sig == libc::SIGXCPU && program_cpu * 10 >= soft * 9)
+                        || (sig == libc::SIGKILL
+                            && !killed
+                            && !oom_killed
+                            && program_cpu * 10 >= hard * 9)
                 });
                 if cpu_out {
                     Status::Timeout

@@ -431,6 +431,90 @@ fn a_sigxcpu_the_program_sends_itself_is_no_time_out() {
     );
 }
 
+/// Two children burn 0.8 s of CPU each (1.6 s in all, over the program's 1 s limit, which is per
+/// process), then the program kills itself: a SIGKILL it sent, not its CPU limit's.
+#[test]
+fn a_sigkill_after_children_burnt_cpu_is_no_time_out() {
+    let script = "import os, signal, time
+def burn():
+    t = time.process_time()
+    while time.process_time() - t < 0.8:
+        pass
+    os._exit(0)
+for _ in range(2):
+    if os.fork() == 0:
+        burn()
+for _ in range(2):
+    os.wait()
+os.kill(os.getpid(), signal.SIGKILL)";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", script])
+        .limits(Limits {
+            cpu_time: Some(Duration::from_secs(1)),
+            wall_time: Some(Duration::from_secs(20)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Signaled(libc::SIGKILL),
+        "{}",
+        stderr(&out)
+    );
+    // The sandbox as a whole did go over the limit: the total alone cannot tell.
+    assert!(
+        out.outcome.cpu_time >= Duration::from_millis(1500),
+        "{}",
+        out.outcome
+    );
+}
+
+/// A program and its child burn 0.6 s of CPU each (more than the CPU limit of 1 s in all, not
+/// each), then the program runs out of memory: the OOM killer's SIGKILL (where a cgroup holds
+/// the memory) or the allocation's failure, never a time-out.
+#[test]
+fn running_out_of_memory_under_a_cpu_limit_is_no_time_out() {
+    let script = "import os, time
+child = os.fork()
+t = time.process_time()
+while time.process_time() - t < 0.6:
+    pass
+if child == 0:
+    os._exit(0)
+os.wait()
+b = bytearray(400 * 1024 * 1024)
+b[::4096] = b'x' * len(b[::4096])";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", script])
+        .limits(Limits {
+            cpu_time: Some(Duration::from_secs(1)),
+            memory: Some(64 << 20),
+            wall_time: Some(Duration::from_secs(20)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    let by = out
+        .outcome
+        .enforced_limits
+        .iter()
+        .find(|e| e.limit == "memory")
+        .map(|e| e.by);
+    if by == Some(sandbox_runtime::Enforcement::Cgroup) && out.outcome.oom_killed {
+        assert_eq!(
+            out.outcome.status,
+            Status::Signaled(libc::SIGKILL),
+            "{}",
+            out.outcome
+        );
+    } else {
+        assert_eq!(out.outcome.status, Status::Exited(1), "{}", out.outcome);
+    }
+}
+
 #[test]
 fn cpu_time_limit_times_out() {
     let out = common::command("/bin/sh")

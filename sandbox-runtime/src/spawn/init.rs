@@ -506,10 +506,12 @@ fn reap_ended(plan: &Plan, sandboxee: libc::pid_t, signalfd: bool) {
     };
     loop {
         let mut status = 0;
-        // SAFETY: status is a live int; no rusage requested.
-        let r = unsafe { libc::wait4(-1, &mut status, flags, std::ptr::null_mut()) };
+        // SAFETY: rusage is plain old data; zero is a valid value for it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: status is a live int and ru a live rusage the kernel fills.
+        let r = unsafe { libc::wait4(-1, &mut status, flags, &mut ru) };
         if r == sandboxee {
-            end_and_report(plan, status);
+            end_and_report(plan, status, cpu_us(&ru));
         }
         if r == 0 {
             return; // nothing more has ended yet
@@ -520,9 +522,9 @@ fn reap_ended(plan: &Plan, sandboxee: libc::pid_t, signalfd: bool) {
     }
 }
 
-/// Ends the rest of the sandbox, reports the sandboxee's wait `status` with the sandbox's
-/// usage, and exits.
-fn end_and_report(plan: &Plan, status: libc::c_int) -> ! {
+/// Ends the rest of the sandbox, reports the sandboxee's wait `status` and CPU time
+/// (`program_cpu_us`) with the sandbox's usage, and exits.
+fn end_and_report(plan: &Plan, status: libc::c_int, program_cpu_us: u64) -> ! {
     end_the_rest();
     #[cfg(feature = "test-hooks")]
     if crate::test_hooks::slow_report() {
@@ -535,6 +537,7 @@ fn end_and_report(plan: &Plan, status: libc::c_int) -> ! {
         value: status,
         cpu_us,
         max_rss_kb,
+        program_cpu_us,
         ..Report::default()
     };
     sys::send_report(plan.report_fd, msg);
@@ -638,12 +641,14 @@ fn usage() -> (u64, u64) {
         unsafe { libc::getrusage(who, &mut ru) };
         ru
     };
-    let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
     let (own, reaped) = (get(libc::RUSAGE_SELF), get(libc::RUSAGE_CHILDREN));
-    let cpu = [own, reaped]
-        .iter()
-        .map(|r| us(r.ru_utime) + us(r.ru_stime))
-        .sum();
+    let cpu = cpu_us(&own) + cpu_us(&reaped);
     let rss = own.ru_maxrss.max(reaped.ru_maxrss).max(0) as u64;
     (cpu, rss)
+}
+
+/// User and system CPU time of `ru`, in microseconds.
+fn cpu_us(ru: &libc::rusage) -> u64 {
+    let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
+    us(ru.ru_utime) + us(ru.ru_stime)
 }

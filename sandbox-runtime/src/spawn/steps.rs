@@ -163,8 +163,9 @@ pub(crate) mod kind {
     /// A step failed: `step`, `index`, `value` = errno.
     pub const SETUP_ERROR: u32 = 1;
     /// The sandboxee ended and nothing else of the sandbox runs: `value` = its wait status,
-    /// `cpu_us` and `max_rss_kb` = init's usage with everything it reaped (sent by init, which
-    /// then exits; see [`super::super::init::reap`]).
+    /// `cpu_us` and `max_rss_kb` = init's usage with everything it reaped, `program_cpu_us` =
+    /// the sandboxee's own (with the children it reaped; sent by init, which then exits; see
+    /// [`super::super::init::reap`]).
     pub const EXIT_STATUS: u32 = 2;
     /// The sandboxee says hello: `value` = the descriptor its seccomp listener will be;
     /// carries the read ends of the exec pipe and of the installed pipe (SCM_RIGHTS, in that
@@ -237,11 +238,14 @@ pub(crate) struct Report {
     pub cpu_us: u64,
     /// Peak resident set in KiB (only in [`kind::EXIT_STATUS`]).
     pub max_rss_kb: u64,
+    /// The sandboxee's CPU time in microseconds, from init's `wait4` of it (only in
+    /// [`kind::EXIT_STATUS`]): what its own CPU limit may have run out on.
+    pub program_cpu_us: u64,
 }
 
 impl Report {
     /// The size on the wire.
-    pub(crate) const SIZE: usize = 32;
+    pub(crate) const SIZE: usize = 40;
 
     pub(crate) fn failure(f: Failure) -> Self {
         Report {
@@ -261,6 +265,7 @@ impl Report {
         b[12..16].copy_from_slice(&self.value.to_ne_bytes());
         b[16..24].copy_from_slice(&self.cpu_us.to_ne_bytes());
         b[24..32].copy_from_slice(&self.max_rss_kb.to_ne_bytes());
+        b[32..40].copy_from_slice(&self.program_cpu_us.to_ne_bytes());
         b
     }
 
@@ -275,6 +280,7 @@ impl Report {
             value: i32::from_ne_bytes(w(12)?),
             cpu_us: u64::from_ne_bytes(d(16)?),
             max_rss_kb: u64::from_ne_bytes(d(24)?),
+            program_cpu_us: u64::from_ne_bytes(d(32)?),
         })
     }
 }

@@ -95,14 +95,16 @@ pub struct SandboxArgs {
     /// whole sandbox.
     #[arg(long = "cpu-limit", value_name = "SECONDS")]
     cpu_limit: Option<f64>,
-    /// Memory limit for the whole sandbox (suffixes K, M, G).
+    /// Memory limit for the whole sandbox where a cgroup holds it (the report says which), else
+    /// each process's address space, blind to tmpfs and memfd contents (suffixes K, M, G).
     #[arg(long, value_name = "BYTES")]
     memory: Option<String>,
     /// Maximum number of processes and threads in the sandbox, its init included (the
     /// program and its children get N-1, so at least 2).
     #[arg(long, value_name = "N")]
     pids: Option<u64>,
-    /// Largest file the program may write (suffixes K, M, G).
+    /// Largest length a file may grow to (suffixes K, M, G); not disk space: what a --rw bind
+    /// takes is bounded by its file system only.
     #[arg(long = "file-size", value_name = "BYTES")]
     file_size: Option<String>,
     /// Maximum number of open files.
