@@ -26,6 +26,10 @@ use serde::Serialize;
 use std::time::Duration;
 use thiserror::Error;
 
+/// The most processes and threads 64-bit Linux can have (`PID_MAX_LIMIT`, the highest
+/// `kernel.pid_max`): a cgroup's `pids.max` takes nothing above it.
+const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// Limits on a sandbox. `None` means "no limit"; `Some(0)` is an error, not "unlimited".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -75,6 +79,20 @@ pub enum LimitError {
         "limit `{0}` is too large to set (it would mean no limit); leave it unset for no limit"
     )]
     TooLarge(&'static str),
+    /// A count above the most the kernel can ever have of it: `pids` above `PID_MAX_LIMIT`
+    /// (4,194,304 processes and threads on 64-bit Linux), which no cgroup takes.
+    #[error(
+        "limit `{limit}` of {value} is above the most Linux can ever have ({most}); leave it \
+         unset for no limit"
+    )]
+    AboveKernel {
+        /// The field of [`Limits`].
+        limit: &'static str,
+        /// The value asked for.
+        value: u64,
+        /// The kernel's own bound.
+        most: u64,
+    },
     /// A limit set as an rlimit above the host's own hard limit for it: the sandbox, in a user
     /// namespace of its own, cannot raise a hard limit, so its set-up would fail.
     #[error(
@@ -172,6 +190,13 @@ impl Limits {
             if v == Some(libc::RLIM_INFINITY) {
                 return Err(LimitError::TooLarge(name));
             }
+        }
+        if let Some(value) = self.pids.filter(|&p| p > PID_MAX_LIMIT) {
+            return Err(LimitError::AboveKernel {
+                limit: "pids",
+                value,
+                most: PID_MAX_LIMIT,
+            });
         }
         if self.pids == Some(1) {
             return Err(LimitError::TooSmall {

@@ -1051,6 +1051,10 @@ fn a_bad_limit_names_its_option() {
         (&["--open-files", "0"][..], "--open-files:"),
         (&["--pids", "0"][..], "--pids:"),
         (&["--pids", "1"][..], "--pids: give at least 2"),
+        (
+            &["--pids", "5000000"][..],
+            "--pids: above the most Linux can ever have",
+        ),
         (&["--cpu-limit", "1e18"][..], "--cpu-limit:"),
         (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
     ] {

@@ -336,6 +336,23 @@ fn zero_limit_is_an_error_not_a_panic() {
     assert!(e.to_string().contains("open_files"), "{e}");
 }
 
+/// A pids limit above what any Linux can have is refused by name before anything is made
+/// (a cgroup takes nothing above it, and the rlimit fallback's message would blame the host).
+#[test]
+fn a_pids_limit_above_the_kernels_bound_is_refused() {
+    for pids in [4 * 1024 * 1024 + 1, u64::MAX - 1] {
+        let e = SandboxCommand::new("/bin/true")
+            .limits(Limits {
+                pids: Some(pids),
+                ..Limits::default()
+            })
+            .spawn()
+            .unwrap_err();
+        assert!(e.to_string().contains("`pids`"), "{e}");
+        assert!(e.to_string().contains("4194304"), "{e}");
+    }
+}
+
 /// An environment variable's name that `execve` would read differently (empty, or with `=` in
 /// it, which would move the split between name and value) is refused before the spawn, by name.
 #[test]

@@ -32,7 +32,7 @@ mod wire;
 pub use idmap::{HOST_ID_WHEN_ROOT, SANDBOX_ID};
 pub use server::start_fork_server;
 
-use crate::cgroup::{Cgroup, CgroupLimits};
+use crate::cgroup::{Cgroup, CgroupError, CgroupLimits};
 use crate::child::SandboxChild;
 use crate::command::{Mount, SandboxCommand, Stdio};
 use crate::error::SpawnError;
@@ -308,16 +308,21 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     // Checked before anything is created for the sandbox: a bad mount leaves nothing behind.
     let mounts = MountPlan::build(&all_mounts)?;
     // Memory and pids go to a cgroup when one can be created; else rlimits stand in, and the
-    // outcome's enforced_limits says which.
-    let cgroup = (cmd.limits.memory.is_some() || cmd.limits.pids.is_some())
-        .then(|| {
-            let l = CgroupLimits {
-                memory_bytes: cmd.limits.memory,
-                pids: cmd.limits.pids,
-            };
-            Cgroup::create("sandbox-runtime", &l).ok()
-        })
-        .flatten();
+    // outcome's enforced_limits says which. Only a host without a usable hierarchy falls back:
+    // a group the host could make but not set up is an error, not a quiet rlimit instead.
+    let cgroup = if cmd.limits.memory.is_some() || cmd.limits.pids.is_some() {
+        let l = CgroupLimits {
+            memory_bytes: cmd.limits.memory,
+            pids: cmd.limits.pids,
+        };
+        match Cgroup::create("sandbox-runtime", &l) {
+            Ok(group) => Some(group),
+            Err(CgroupError::NotAvailable(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let in_cgroup = cgroup.as_ref().map(Cgroup::enforced).unwrap_or_default();
     let (rlimits, enforced) = cmd.limits.plan(in_cgroup.memory, in_cgroup.pids);
     crate::limits::Limits::within_host(&rlimits)?;

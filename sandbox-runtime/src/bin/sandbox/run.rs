@@ -547,6 +547,12 @@ fn limit_message(e: LimitError) -> String {
             field,
             "too large to set; leave the option out for no limit".into(),
         ),
+        LimitError::AboveKernel { limit, most, .. } => (
+            limit,
+            format!(
+                "above the most Linux can ever have ({most}); leave the option out for no limit"
+            ),
+        ),
         LimitError::AboveHost { limit, .. } => (
             limit,
             format!(
