@@ -36,7 +36,8 @@
 //! After [`CommsError::WrongType`] for a known tag within the size limit the unexpected payload
 //! has been consumed and the channel stays usable. After any other receive error (unknown tag,
 //! [`CommsError::TooLarge`], [`CommsError::BadLength`], truncation, timeout) the stream position
-//! is unknown and the channel should be dropped.
+//! is unknown and the channel should be dropped; after [`CommsError::DescriptorsCut`] (the
+//! message was read whole) it stays usable.
 
 mod wire;
 
@@ -125,6 +126,14 @@ pub enum CommsError {
         announced: u32,
         /// How many arrived with it.
         carried: usize,
+    },
+    /// The kernel could not give this process every descriptor a message carried (its
+    /// descriptor table is full, `MSG_CTRUNC`). The message was read whole and the channel
+    /// stays in step; the descriptors that did come were closed.
+    #[error("comms message's {announced} descriptors did not all fit in this process's descriptor table")]
+    DescriptorsCut {
+        /// How many the message said it carries.
+        announced: u32,
     },
     /// More descriptors were asked to be sent in one message than the kernel passes.
     #[error("comms cannot send {count} descriptors in one message (at most {max})")]
@@ -315,6 +324,9 @@ impl Comms {
     pub fn recv_fd(&mut self) -> Result<OwnedFd, CommsError> {
         // Any descriptor beyond the first is closed on drop, without lingering.
         let mut fds = self.recv_message(Tag::Fd)?.1;
+        if fds.cut {
+            return Err(CommsError::DescriptorsCut { announced: 1 });
+        }
         fds.take_first().ok_or(CommsError::NoFd)
     }
 
@@ -341,11 +353,15 @@ impl Comms {
             .try_into()
             .map(u32::from_le_bytes)
             .map_err(|_| CommsError::Truncated)?;
-        if fds.0.len() != announced as usize {
+        if fds.cut {
+            // Read whole, so the channel stays in step; what did come is closed with `fds`.
+            return Err(CommsError::DescriptorsCut { announced });
+        }
+        if fds.fds.len() != announced as usize {
             // What it did carry is closed on drop, without lingering.
             return Err(CommsError::FdCount {
                 announced,
-                carried: fds.0.len(),
+                carried: fds.fds.len(),
             });
         }
         Ok(fds.keep())
@@ -516,8 +532,8 @@ impl Comms {
     /// One `recvmsg` call, retried on `EINTR`; past `deadline` it does not wait (see
     /// [`Comms::set_timeout`]). Every descriptor the kernel installed goes to `fds` before
     /// anything can fail: when they did not all fit (`MSG_CTRUNC`: too many, or this process's
-    /// descriptor table is full), those that came are still owned, and closed with `fds`, and
-    /// the read is an error.
+    /// descriptor table is full), those that came are still owned, and `fds` is marked cut (see
+    /// [`CommsError::DescriptorsCut`]).
     fn recv_some(
         &mut self,
         buf: &mut [u8],
@@ -554,9 +570,7 @@ impl Comms {
             // SAFETY: the kernel has just filled `hdr`'s control area (msg_controllen bytes of
             // `cmsg_buf`) and installed the descriptors it lists in this process.
             unsafe { take_descriptors(&hdr, fds) };
-            if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
-                return Err(CommsError::Io(socket_error(Errno::ENOBUFS, "receive")));
-            }
+            fds.cut |= hdr.msg_flags & libc::MSG_CTRUNC != 0;
             return Ok(n as usize);
         }
     }
@@ -590,7 +604,7 @@ unsafe fn take_descriptors(hdr: &libc::msghdr, fds: &mut Incoming) {
                 let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
                 for i in 0..count {
                     let raw = std::ptr::read_unaligned(data.add(i));
-                    fds.0.push(OwnedFd::from_raw_fd(raw));
+                    fds.fds.push(OwnedFd::from_raw_fd(raw));
                 }
             }
             cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
@@ -603,17 +617,21 @@ unsafe fn take_descriptors(hdr: &libc::msghdr, fds: &mut Incoming) {
 /// closing the last reference to a TCP socket whose data is still unsent and whose linger time
 /// is long blocks the closing thread, and a sandboxee can attach such a socket to any message.
 #[derive(Default)]
-struct Incoming(Vec<OwnedFd>);
+struct Incoming {
+    fds: Vec<OwnedFd>,
+    /// Whether the kernel had to leave some of the message's descriptors out (`MSG_CTRUNC`).
+    cut: bool,
+}
 
 impl Incoming {
     /// Hands the descriptors out; the caller owns them from now on.
     fn keep(mut self) -> Vec<OwnedFd> {
-        std::mem::take(&mut self.0)
+        std::mem::take(&mut self.fds)
     }
 
     /// Hands the first descriptor out, if any; the rest stay here.
     fn take_first(&mut self) -> Option<OwnedFd> {
-        (!self.0.is_empty()).then(|| self.0.remove(0))
+        (!self.fds.is_empty()).then(|| self.fds.remove(0))
     }
 
     /// Closes every descriptor held, without lingering.
@@ -622,7 +640,7 @@ impl Incoming {
             l_onoff: 1,
             l_linger: 0,
         };
-        for fd in self.0.drain(..) {
+        for fd in self.fds.drain(..) {
             // SAFETY: a valid descriptor and a live linger of the size given. On anything but a
             // socket the call fails (ENOTSOCK) and changes nothing.
             unsafe {

@@ -366,6 +366,12 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     } else {
         Launch::Unavailable
     };
+    // A server whose descriptor table could not take the request's descriptors (its
+    // open-files limit is the one the host had when it started) cloned nothing: clone here.
+    let launched = match launched {
+        Launch::Failed(libc::EMFILE) => Launch::Unavailable,
+        other => other,
+    };
     let (pid, made_ahead, kept, cloned_pidfd) = match launched {
         Launch::Started { pid, made_ahead } => (pid, made_ahead, None, None),
         Launch::Failed(errno) => {

@@ -361,14 +361,27 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
         // A request that cannot be read leaves the channel out of step: stop (the host closing
         // its end is the usual case). One that is read but cannot be carried out gets its errno
         // back, and the server serves on.
-        let Ok(Incoming {
+        let Incoming {
             bytes,
             request,
             fds,
             ..
-        }) = receive(&mut channel, StartPipe::Never)
-        else {
-            sys::exit(0)
+        } = match receive(&mut channel, StartPipe::Never) {
+            Ok(incoming) => incoming,
+            Err(ReceiveError::NoRoom) => {
+                // Read whole but not all its descriptors fit (the host may have raised its
+                // open-files limit since this server started): nothing is cloned, and the host
+                // clones this sandbox directly.
+                let reply = Message::Reply(Reply {
+                    result: -i64::from(libc::EMFILE),
+                    made_ahead: false,
+                });
+                if reply.send(&mut channel).is_err() {
+                    sys::exit(0);
+                }
+                continue;
+            }
+            Err(ReceiveError::Broken(_)) => sys::exit(0),
         };
         let key = request.namespace_key();
         let again = follows_last && last.as_ref().is_some_and(|l| l.key == key);
@@ -395,11 +408,9 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
             Err(received) => {
                 // The received originals are closed before the clone, so init does not get
                 // them too: only their placed copies.
-                let placed = place(&request, &received);
-                drop(received);
-                let result = match placed {
+                let result = match place(&request, received) {
                     Ok(fds) => clone_init(request, &fds, start_end),
-                    Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
+                    Err(u) => -i64::from(u.error.raw_os_error().unwrap_or(libc::EIO)),
                 };
                 (result, false)
             }
@@ -609,36 +620,76 @@ pub(super) enum StartPipe {
     Follows,
 }
 
+/// Why [`receive`] could not take a request.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ReceiveError {
+    /// The request was read whole, but its descriptors did not all fit in this process's
+    /// descriptor table: the channel is still in step, and the request is refused (`EMFILE`).
+    #[error("the request's descriptors did not all fit in the descriptor table")]
+    NoRoom,
+    /// Anything else; the channel is out of step.
+    #[error("{0}")]
+    Broken(Box<dyn std::error::Error>),
+}
+
+/// A [`ReceiveError::Broken`] of `e`.
+fn broken(e: impl Into<Box<dyn std::error::Error>>) -> ReceiveError {
+    ReceiveError::Broken(e.into())
+}
+
 /// Reads one request and its descriptors: one message of them for up to [`Comms::MAX_FDS`]
-/// (its bytes say how many), as [`send_fds`] sends them.
+/// (its bytes say how many), as [`send_fds`] sends them. Messages whose descriptors did not all
+/// fit are still read to the request's end, so that a full descriptor table refuses one request
+/// ([`ReceiveError::NoRoom`]) without putting the channel out of step.
 pub(super) fn receive(
     channel: &mut Comms,
     start_pipe: StartPipe,
-) -> Result<Incoming, Box<dyn std::error::Error>> {
-    let bytes = channel.recv_bytes()?;
-    let request = Request::decode(&bytes)?;
+) -> Result<Incoming, ReceiveError> {
+    let bytes = channel.recv_bytes().map_err(broken)?;
+    let request = Request::decode(&bytes).map_err(broken)?;
     let count = 2 + request.stdio.iter().filter(|s| **s).count() + request.passed_targets.len();
     let mut fds = Vec::with_capacity(count);
-    while fds.len() < count {
-        let more = channel.recv_fds()?;
-        if more.is_empty() {
-            return Err("a message of a request's descriptors came with none".into());
+    // Descriptors the messages so far announced, whether or not they all came.
+    let mut announced = 0;
+    let mut no_room = false;
+    while announced < count {
+        match channel.recv_fds() {
+            Ok(more) if more.is_empty() => {
+                return Err(broken(
+                    "a message of a request's descriptors came with none",
+                ))
+            }
+            Ok(more) => {
+                announced += more.len();
+                fds.extend(more);
+            }
+            Err(CommsError::DescriptorsCut { announced: n }) if n > 0 => {
+                announced += n as usize;
+                no_room = true;
+            }
+            Err(e) => return Err(broken(e)),
         }
-        fds.extend(more);
     }
-    if fds.len() != count {
-        return Err(format!("a request with {count} descriptors came with {}", fds.len()).into());
+    if announced != count {
+        return Err(broken(format!(
+            "a request with {count} descriptors came with {announced}"
+        )));
     }
     let started = match start_pipe {
         StartPipe::Never => None,
-        StartPipe::Follows => {
-            let mut last = channel.recv_fds()?;
-            if last.len() > 1 {
-                return Err("more than one start pipe came with a request".into());
+        StartPipe::Follows => match channel.recv_fds() {
+            Ok(mut last) if last.len() <= 1 => last.pop(),
+            Ok(_) => return Err(broken("more than one start pipe came with a request")),
+            Err(CommsError::DescriptorsCut { announced: 1 }) => {
+                no_room = true;
+                None
             }
-            last.pop()
-        }
+            Err(e) => return Err(broken(e)),
+        },
     };
+    if no_room {
+        return Err(ReceiveError::NoRoom);
+    }
     Ok(Incoming {
         bytes,
         request,
@@ -669,35 +720,75 @@ fn start_pipe(request: &Request) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((read, write))
 }
 
+/// A request's descriptors that could not all be placed: why, and its report socket (moved
+/// or as received), for a spare to report the failure on.
+pub(super) struct Unplaced {
+    pub error: io::Error,
+    pub report: Option<OwnedFd>,
+}
+
 /// Gives the received descriptors their roles, each moved above every number a passed
-/// descriptor takes (as on the host).
-pub(super) fn place(request: &Request, received: &[OwnedFd]) -> io::Result<ChildFds> {
+/// descriptor takes (as on the host), and closes each one received as soon as its copy is
+/// made: the descriptor table holds one more than the request at most, not twice as many.
+pub(super) fn place(request: &Request, received: Vec<OwnedFd>) -> Result<ChildFds, Unplaced> {
     let min = lowest_for_init(request);
-    let mut moved = received.iter().map(|fd| relocate(fd, min));
-    let mut next = || {
-        moved
-            .next()
-            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EPROTO)))
-    };
-    let sync = next()?;
-    let report = next()?;
-    let mut stdio: [Option<OwnedFd>; 3] = [None, None, None];
-    for (slot, present) in stdio.iter_mut().zip(request.stdio) {
-        if present {
-            *slot = Some(next()?);
+    let missing = || io::Error::from_raw_os_error(libc::EPROTO);
+    let mut received = received.into_iter();
+    let sync = received
+        .next()
+        .ok_or_else(missing)
+        .and_then(|fd| relocate(&fd, min));
+    let report = received.next();
+    let (sync, report) = match (sync, report) {
+        (Ok(sync), Some(report)) => match relocate(&report, min) {
+            Ok(placed) => (sync, placed),
+            Err(error) => {
+                return Err(Unplaced {
+                    error,
+                    report: Some(report),
+                })
+            }
+        },
+        (Ok(_), None) => {
+            return Err(Unplaced {
+                error: missing(),
+                report: None,
+            })
         }
+        (Err(error), report) => return Err(Unplaced { error, report }),
+    };
+    let mut next = || {
+        received
+            .next()
+            .ok_or_else(missing)
+            .and_then(|fd| relocate(&fd, min))
+    };
+    let rest = (|| {
+        let mut stdio: [Option<OwnedFd>; 3] = [None, None, None];
+        for (slot, present) in stdio.iter_mut().zip(request.stdio) {
+            if present {
+                *slot = Some(next()?);
+            }
+        }
+        let passed = request
+            .passed_targets
+            .iter()
+            .map(|t| Ok((next()?, *t as RawFd)))
+            .collect::<io::Result<_>>()?;
+        Ok((stdio, passed))
+    })();
+    match rest {
+        Ok((stdio, passed)) => Ok(ChildFds {
+            sync,
+            report,
+            stdio,
+            passed,
+        }),
+        Err(error) => Err(Unplaced {
+            error,
+            report: Some(report),
+        }),
     }
-    let passed = request
-        .passed_targets
-        .iter()
-        .map(|t| Ok((next()?, *t as RawFd)))
-        .collect::<io::Result<_>>()?;
-    Ok(ChildFds {
-        sync,
-        report,
-        stdio,
-        passed,
-    })
 }
 
 /// Clones init for the request, holding `started` (its start pipe's write end, if it has

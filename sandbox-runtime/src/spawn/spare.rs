@@ -221,13 +221,15 @@ fn run(plan: &Plan) -> ! {
         }
         sys::exit(1)
     };
-    // The received descriptors stay open until they are placed: the report socket is the
-    // second (see `server::ordered`).
-    let fds = match server::place(&request, &incoming.fds) {
+    // Each received descriptor is closed once placed; a failure is reported on the request's
+    // report socket, placed or not.
+    let fds = match server::place(&request, incoming.fds) {
         Ok(fds) => fds,
-        Err(e) => fail(incoming.fds.get(1), e.raw_os_error().unwrap_or(libc::EIO)),
+        Err(u) => fail(
+            u.report.as_ref(),
+            u.error.raw_os_error().unwrap_or(libc::EIO),
+        ),
     };
-    drop(incoming.fds);
     // Received at the lowest free number, which may be one the sandboxee's streams take.
     let started =
         incoming.started.map(
