@@ -92,7 +92,10 @@ impl SandboxChild {
     /// after the first call, and once waiting began. Observations arrive while the program runs;
     /// the channel disconnects when the sandbox has ended, so reading it to the end and then
     /// calling [`Self::wait`] gets them all. Waiting without having taken them drops them as
-    /// they come, so that they do not pile up in memory for nobody.
+    /// they come, so that they do not pile up in memory for nobody; until then at most
+    /// [`crate::OBSERVATIONS_PENDING_MOST`] wait to be taken, and the outcome counts those
+    /// dropped beyond ([`crate::Outcome::observations_dropped`]): read them while the program
+    /// runs (on a thread of its own, if this one reads the program's output).
     pub fn observations(&mut self) -> Option<Receiver<Observation>> {
         self.observations.take()
     }

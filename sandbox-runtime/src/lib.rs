@@ -60,7 +60,7 @@ pub use child::{SandboxChild, SandboxKiller, SandboxOutput};
 pub use command::{Mount, SandboxCommand, Stdio};
 pub use error::SpawnError;
 pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};
-pub use observe::{Observation, SyscallMode};
+pub use observe::{Observation, SyscallMode, OBSERVATIONS_PENDING_MOST};
 pub use outcome::{Outcome, SetupError, Status, Violation};
 pub use spawn::{start_fork_server, HOST_ID_WHEN_ROOT, SANDBOX_ID};
 

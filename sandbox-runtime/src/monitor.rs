@@ -42,7 +42,7 @@ use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,8 +125,11 @@ pub(crate) struct Monitor {
     pub policy: Option<Arc<Policy>>,
     /// Whether calls are enforced, learnt or logged.
     pub mode: SyscallMode,
-    /// Where observed calls go (in the learn and log-violations modes).
-    pub observer: Option<Sender<Observation>>,
+    /// Where observed calls go (in the learn and log-violations modes), at most
+    /// [`crate::OBSERVATIONS_PENDING_MOST`] not yet taken.
+    pub observer: Option<SyncSender<Observation>>,
+    /// Observations not passed on because that many were still not taken.
+    pub observations_dropped: std::cell::Cell<u64>,
     pub wall_limit: Option<Duration>,
     pub cpu_limit: Option<Duration>,
     pub start: Instant,
@@ -657,7 +660,7 @@ impl Monitor {
             (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
             _ => None,
         };
-        let _ = observer.send(Observation {
+        let sent = observer.try_send(Observation {
             nr: d.nr as u32,
             arch,
             args: d.args,
@@ -665,6 +668,12 @@ impl Monitor {
             decided_by,
             refused,
         });
+        // A host that takes none keeps at most that many in memory; the outcome counts the rest
+        // (one that dropped its receiver takes none, and is told of none).
+        if let Err(TrySendError::Full(_)) = sent {
+            let dropped = &self.observations_dropped;
+            dropped.set(dropped.get().saturating_add(1));
+        }
         Some(if refused {
             Reply::Fail(libc::EPERM)
         } else {
@@ -848,6 +857,7 @@ impl Monitor {
             memory_peak_kb,
             oom_killed,
             enforced_limits: self.enforced,
+            observations_dropped: self.observations_dropped.get(),
         };
         (outcome, aftermath)
     }

@@ -44,6 +44,11 @@ pub struct Outcome {
     pub oom_killed: bool,
     /// The limits that were applied and the mechanism that enforced each.
     pub enforced_limits: Vec<EnforcedLimit>,
+    /// In the learn and log-violations modes, the observed calls that were not passed on
+    /// because [`crate::OBSERVATIONS_PENDING_MOST`] before them had not been taken yet (see
+    /// [`crate::SandboxChild::observations`]): what they showed is missing from what was read.
+    /// 0 in the enforcing mode.
+    pub observations_dropped: u64,
 }
 
 /// How a sandbox ended, in order of precedence: a setup error hides everything after it, a
@@ -185,6 +190,9 @@ impl fmt::Display for Outcome {
         if self.oom_killed {
             f.write_str(" [out of memory]")?;
         }
+        if self.observations_dropped > 0 {
+            write!(f, " [{} observations dropped]", self.observations_dropped)?;
+        }
         Ok(())
     }
 }
@@ -220,6 +228,7 @@ impl Outcome {
             memory_peak_kb: None,
             oom_killed: false,
             enforced_limits: Vec::new(),
+            observations_dropped: 0,
         }
     }
 
@@ -233,7 +242,8 @@ impl Outcome {
 
     /// The report the `sandbox` tool prints:
     /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
-    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "enforced_limits", "error"}`, where
+    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "enforced_limits", "observations_dropped",
+    /// "error"}`, where
     /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip"}` and
     /// `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
@@ -270,6 +280,7 @@ impl Outcome {
             "memory_peak_kb": self.memory_peak_kb,
             "oom_killed": self.oom_killed,
             "enforced_limits": self.enforced_limits,
+            "observations_dropped": self.observations_dropped,
             "error": error,
         })
     }
@@ -306,6 +317,7 @@ mod tests {
             memory_peak_kb: None,
             oom_killed: false,
             enforced_limits: Vec::new(),
+            observations_dropped: 0,
         }
     }
 

@@ -486,3 +486,43 @@ fn the_cgroup_is_removed_before_the_outcome() {
     let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
     assert!(left.is_empty(), "still there: {left:?}");
 }
+
+/// A host that reads the program's output before it takes any observation keeps at most
+/// `OBSERVATIONS_PENDING_MOST` of them in memory; the outcome counts the rest, exactly.
+#[test]
+fn observations_not_taken_are_bounded_and_the_rest_counted() {
+    use sandbox_runtime::{SyscallMode, OBSERVATIONS_PENDING_MOST};
+    use std::io::Read;
+    let calls = OBSERVATIONS_PENDING_MOST + 20_000;
+    let policy = common::kill_only(&[("getppid", 110)]);
+    let mut child = common::command("/usr/bin/python3")
+        .args([
+            "-S",
+            "-c",
+            &format!("import os\nfor _ in range({calls}): os.getppid()\nprint('done')"),
+        ])
+        .policy(&policy)
+        .syscall_mode(SyscallMode::LogViolations)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+    assert_eq!(printed, "done\n");
+    // Every call was observed before the program printed: taken now, they are all there is.
+    let kept = child
+        .observations()
+        .unwrap()
+        .try_iter()
+        .filter(|o| o.nr == 110)
+        .count();
+    let out = child.wait();
+    assert_eq!(out.status, Status::Exited(0), "{out}");
+    assert_eq!(kept, OBSERVATIONS_PENDING_MOST, "{out}");
+    assert_eq!(out.observations_dropped, (calls - kept) as u64, "{out}");
+}

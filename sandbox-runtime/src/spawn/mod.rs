@@ -459,7 +459,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     let (observer, observations) = match mode {
         SyscallMode::Enforce => (None, None),
         _ => {
-            let (otx, orx) = std::sync::mpsc::channel();
+            let (otx, orx) = std::sync::mpsc::sync_channel(crate::OBSERVATIONS_PENDING_MOST);
             (Some(otx), Some(orx))
         }
     };
@@ -470,6 +470,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         policy,
         mode,
         observer,
+        observations_dropped: std::cell::Cell::new(0),
         wall_limit: cmd.limits.wall_time,
         cpu_limit: cmd.limits.cpu_time,
         start,
