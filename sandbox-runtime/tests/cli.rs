@@ -1056,6 +1056,30 @@ fn a_bad_limit_names_its_option() {
             "--pids: above the most Linux can ever have",
         ),
         (&["--cpu-limit", "1e18"][..], "--cpu-limit:"),
+        (
+            &["--time-limit", "-1"][..],
+            "--time-limit: `-1.0` is negative",
+        ),
+        (
+            &["--time-limit", "1e-10"][..],
+            "--time-limit: `1e-10` is below a nanosecond",
+        ),
+        (
+            &["--cpu-limit", "1e300"][..],
+            "--cpu-limit: `1e300` is too large",
+        ),
+        (
+            &["--time-limit", "NaN"][..],
+            "--time-limit: `NaN` is not a number",
+        ),
+        (
+            &["--memory", "17179869184G"][..],
+            "--memory: `17179869184G` is too large",
+        ),
+        (
+            &["--memory", "99999999999999999999"][..],
+            "--memory: `99999999999999999999` is too",
+        ),
         (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
     ] {
         let mut all = vec!["run", "--policy", &policy];

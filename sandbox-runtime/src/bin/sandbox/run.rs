@@ -88,12 +88,20 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
     /// Wall-clock limit in seconds (fractions allowed).
-    #[arg(long = "time-limit", value_name = "SECONDS")]
+    #[arg(
+        long = "time-limit",
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     time_limit: Option<f64>,
     /// CPU-time limit in seconds, per process (RLIMIT_CPU, which counts whole seconds: a
     /// fraction is rounded up); a program that forks can use more in all; --time-limit bounds the
     /// whole sandbox.
-    #[arg(long = "cpu-limit", value_name = "SECONDS")]
+    #[arg(
+        long = "cpu-limit",
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     cpu_limit: Option<f64>,
     /// Memory limit for the whole sandbox where a cgroup holds it (the report says which), else
     /// each process's address space, blind to tmpfs and memfd contents (suffixes K, M, G).
@@ -101,14 +109,14 @@ pub struct SandboxArgs {
     memory: Option<String>,
     /// Maximum number of processes and threads in the sandbox, its init included (the
     /// program and its children get N-1, so at least 2).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pids: Option<u64>,
     /// Largest length a file may grow to (suffixes K, M, G); not disk space: what a --rw bind
     /// takes is bounded by its file system only.
     #[arg(long = "file-size", value_name = "BYTES")]
     file_size: Option<String>,
     /// Maximum number of open files.
-    #[arg(long = "open-files", value_name = "N")]
+    #[arg(long = "open-files", value_name = "N", allow_negative_numbers = true)]
     open_files: Option<u64>,
 }
 
@@ -585,8 +593,18 @@ fn parse_env(kv: &str) -> Result<(&str, &str), String> {
     }
 }
 
+/// A number of seconds as a duration; negative, not a number, too large, or below a
+/// nanosecond (which would read as 0) is an error saying which.
 fn seconds(s: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(s).map_err(|_| format!("`{s}` is not a valid number of seconds"))
+    if s < 0.0 {
+        return Err(format!("`{s:?}` is negative"));
+    }
+    match Duration::try_from_secs_f64(s) {
+        Ok(d) if d.is_zero() && s > 0.0 => Err(format!("`{s:?}` is below a nanosecond")),
+        Ok(d) => Ok(d),
+        Err(_) if s.is_finite() => Err(format!("`{s:?}` is too large a number of seconds")),
+        Err(_) => Err(format!("`{s:?}` is not a number of seconds")),
+    }
 }
 
 /// Splits `SRC[:DST]` at its first `:` (paths may hold any other byte).
@@ -614,9 +632,10 @@ fn parse_size(text: &str) -> Result<u64, String> {
         Some('G' | 'g') => (&text[..text.len() - 1], 30),
         _ => (text, 0),
     };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1u64 << shift))
-        .ok_or_else(|| format!("`{text}` is not a size (use a number with K, M or G)"))
+    let too_large = || format!("`{text}` is too large: more bytes than 64 bits count");
+    let n = digits.parse::<u64>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => too_large(),
+        _ => format!("`{text}` is not a size (use a number with K, M or G)"),
+    })?;
+    n.checked_mul(1u64 << shift).ok_or_else(too_large)
 }
