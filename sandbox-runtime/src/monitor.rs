@@ -780,6 +780,7 @@ impl Monitor {
         let wall_time = self.start.elapsed();
         let killed = self.killed.load(Ordering::SeqCst);
         let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
+        let pids_limit_hit = self.cgroup.as_ref().is_some_and(Cgroup::pids_limit_hit);
         let status = if let Some(e) = st.setup_error {
             Status::SetupError(e)
         } else if let Some(v) = st.violation {
@@ -856,6 +857,7 @@ impl Monitor {
             max_rss_kb,
             memory_peak_kb,
             oom_killed,
+            pids_limit_hit,
             enforced_limits: self.enforced,
             observations_dropped: self.observations_dropped.get(),
         };

@@ -3,7 +3,7 @@
 //! [`Outcome`] prints as one line (`Display`) and as the JSON object the `sandbox` tool prints
 //! ([`Outcome::to_json`]).
 
-use crate::limits::EnforcedLimit;
+use crate::limits::{EnforcedLimit, Enforcement};
 use sandbox_policy::{describe, Arch};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
@@ -42,6 +42,9 @@ pub struct Outcome {
     /// Whether the kernel's OOM killer killed a process of the sandbox (known only when memory
     /// was limited through a cgroup).
     pub oom_killed: bool,
+    /// Whether a fork or clone in the sandbox failed because of its pids limit (known only
+    /// when a cgroup held the limit).
+    pub pids_limit_hit: bool,
     /// The limits that were applied and the mechanism that enforced each.
     pub enforced_limits: Vec<EnforcedLimit>,
     /// In the learn and log-violations modes, the observed calls that were not passed on
@@ -190,6 +193,9 @@ impl fmt::Display for Outcome {
         if self.oom_killed {
             f.write_str(" [out of memory]")?;
         }
+        if self.pids_limit_hit {
+            f.write_str(" [pids limit hit]")?;
+        }
         if self.observations_dropped > 0 {
             write!(f, " [{} observations dropped]", self.observations_dropped)?;
         }
@@ -227,9 +233,19 @@ impl Outcome {
             max_rss_kb: 0,
             memory_peak_kb: None,
             oom_killed: false,
+            pids_limit_hit: false,
             enforced_limits: Vec::new(),
             observations_dropped: 0,
         }
+    }
+
+    /// How limit `limit` (a field of [`crate::Limits`], such as `"memory"`) was enforced, if it
+    /// was applied.
+    pub fn enforced_by(&self, limit: &str) -> Option<Enforcement> {
+        self.enforced_limits
+            .iter()
+            .find(|e| e.limit == limit)
+            .map(|e| e.by)
     }
 
     /// The exit code, if the program exited on its own.
@@ -242,8 +258,8 @@ impl Outcome {
 
     /// The report the `sandbox` tool prints:
     /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
-    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "enforced_limits", "observations_dropped",
-    /// "error"}`, where
+    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "pids_limit_hit", "enforced_limits",
+    /// "observations_dropped", "error"}`, where
     /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip"}` and
     /// `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
@@ -279,6 +295,7 @@ impl Outcome {
             "max_rss_kb": self.max_rss_kb,
             "memory_peak_kb": self.memory_peak_kb,
             "oom_killed": self.oom_killed,
+            "pids_limit_hit": self.pids_limit_hit,
             "enforced_limits": self.enforced_limits,
             "observations_dropped": self.observations_dropped,
             "error": error,
@@ -316,6 +333,7 @@ mod tests {
             max_rss_kb: 1024,
             memory_peak_kb: None,
             oom_killed: false,
+            pids_limit_hit: false,
             enforced_limits: Vec::new(),
             observations_dropped: 0,
         }

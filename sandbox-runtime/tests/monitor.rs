@@ -214,12 +214,7 @@ os.waitpid(pid, 0)";
         out.outcome,
         String::from_utf8_lossy(&out.stderr)
     );
-    let by = out
-        .outcome
-        .enforced_limits
-        .iter()
-        .find(|e| e.limit == "memory")
-        .map(|e| e.by);
+    let by = out.outcome.enforced_by("memory");
     assert!(out.outcome.max_rss_kb >= 48 << 10, "{}", out.outcome);
     match by {
         Some(Enforcement::Cgroup) => {
@@ -525,4 +520,44 @@ fn observations_not_taken_are_bounded_and_the_rest_counted() {
     assert_eq!(out.status, Status::Exited(0), "{out}");
     assert_eq!(kept, OBSERVATIONS_PENDING_MOST, "{out}");
     assert_eq!(out.observations_dropped, (calls - kept) as u64, "{out}");
+}
+
+/// A program that forks until a fork fails: under a cgroup's pids limit the outcome says the
+/// limit was hit; under the rlimit that stands in without one, it cannot know, and says not.
+#[test]
+fn a_pids_limit_hit_is_reported_where_a_cgroup_holds_it() {
+    // The children sleep until the program's end ends them.
+    let script = "import os, time
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        n += 1
+except OSError:
+    print(n)";
+    for limit in [6u64, 64] {
+        let out = common::command("/usr/bin/python3")
+            .args(["-S", "-c", script])
+            .limits(Limits {
+                pids: Some(limit),
+                wall_time: Some(Duration::from_secs(20)),
+                ..Limits::default()
+            })
+            .policy(&common::permissive())
+            .output()
+            .unwrap();
+        assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+        // Init and the program take two of the limit; the children the rest.
+        let forked: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert_eq!(forked, limit - 2, "{}", out.outcome);
+        let by = out.outcome.enforced_by("pids");
+        assert_eq!(
+            out.outcome.pids_limit_hit,
+            by == Some(Enforcement::Cgroup),
+            "{}",
+            out.outcome
+        );
+    }
 }

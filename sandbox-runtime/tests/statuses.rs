@@ -514,12 +514,7 @@ b[::4096] = b'x' * len(b[::4096])";
         .policy(&common::permissive())
         .output()
         .unwrap();
-    let by = out
-        .outcome
-        .enforced_limits
-        .iter()
-        .find(|e| e.limit == "memory")
-        .map(|e| e.by);
+    let by = out.outcome.enforced_by("memory");
     if by == Some(sandbox_runtime::Enforcement::Cgroup) && out.outcome.oom_killed {
         assert_eq!(
             out.outcome.status,
