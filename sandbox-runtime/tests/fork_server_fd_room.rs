@@ -1,6 +1,7 @@
-//! A request with more descriptors than the fork server's table has room for (the host raised
-//! its open-files limit after the server started) is cloned directly: it neither fails nor
-//! ends the server, which serves the next request.
+//! A request with more descriptors than the fork server's table has room for, or with one
+//! numbered past its limit (the host raised its open-files limit after the server started), is
+//! cloned directly: it neither fails nor ends the server, which serves the next request. One
+//! test: the server's limit is set once per process.
 
 mod common;
 
@@ -45,5 +46,17 @@ fn more_descriptors_than_the_server_can_hold_are_cloned_directly() {
     let out = common::command("/bin/echo").arg("served").output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"served\n");
+    assert_eq!(start_fork_server().expect("the server still runs"), server);
+    // One descriptor passed at a number past the server's limit (though within the host's),
+    // with a spare ready for the same sandbox and without: cloned directly each time.
+    for _ in 0..3 {
+        let (read_end, write_end) = common::pipe();
+        let out = common::command("/bin/true")
+            .pass_fd(OwnedFd::from(write_end), 300)
+            .output()
+            .unwrap();
+        assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+        drop(read_end);
+    }
     assert_eq!(start_fork_server().expect("the server still runs"), server);
 }

@@ -367,6 +367,13 @@ impl Comms {
         Ok(fds.keep())
     }
 
+    /// Makes room for only `fds` descriptors per received message, as a full descriptor table
+    /// would leave: more are cut off ([`CommsError::DescriptorsCut`]). For tests elsewhere.
+    #[cfg(test)]
+    pub(crate) fn with_room_for(&mut self, fds: usize) {
+        self.cmsg_buf = control_area(fds);
+    }
+
     /// The most descriptors [`Comms::send_fds`] sends in one message (the kernel's
     /// `SCM_MAX_FD`).
     pub const MAX_FDS: usize = MAX_FDS_PER_MESSAGE;

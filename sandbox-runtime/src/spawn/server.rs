@@ -51,6 +51,8 @@ struct Server {
     /// The effective ids the server (and so every init it clones) runs with.
     uid: libc::uid_t,
     gid: libc::gid_t,
+    /// The server's soft open-files limit: the host's when it started the server.
+    open_files: u64,
     /// The channel and what the host knows of the server's spares, used one launch at a time.
     link: Mutex<Link>,
 }
@@ -179,6 +181,9 @@ fn launch_server() -> io::Result<Server> {
     // Looked up before the fork: a lookup another thread had under way at the fork would leave
     // the server a copy of it half done, for its first clone to wait on for ever.
     super::init::prepare_clone();
+    // The server keeps the limit it is forked with, whatever the host sets later.
+    let open_files = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
     std::thread::Builder::new()
         .name("sandbox-fork-server-parent".into())
         // The server runs on a copy of this thread's stack, and so does each init it clones:
@@ -219,6 +224,7 @@ fn launch_server() -> io::Result<Server> {
     Ok(Server {
         pid,
         pidfd,
+        open_files,
         // SAFETY: no arguments.
         host: unsafe { libc::getpid() },
         uid,
@@ -251,6 +257,13 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
     // SAFETY: no arguments.
     let (pid, uid, gid) = unsafe { (libc::getpid(), libc::geteuid(), libc::getegid()) };
     if pid != server.host || (uid, gid) != (server.uid, server.gid) {
+        return Launch::Unavailable;
+    }
+    // Init numbers its descriptors from above every passed target: past the server's limit
+    // (the host raised its own since), the server or its spare could not place them.
+    let count = ordered(fds).count() as u64 + 1; // and a start pipe
+    let highest = u64::try_from(lowest_for_init(request)).unwrap_or(u64::MAX);
+    if highest.saturating_add(count) >= server.open_files {
         return Launch::Unavailable;
     }
     let mut link = server.link.lock().unwrap_or_else(|e| e.into_inner());
@@ -855,6 +868,25 @@ mod tests {
         let got: Vec<u64> = incoming.fds.iter().map(inode).collect();
         assert_eq!(got, sent);
         assert!(incoming.started.is_none());
+    }
+
+    /// A request whose descriptors do not all fit is refused as such, and read whole: the
+    /// next request on the channel arrives as sent.
+    #[test]
+    fn a_request_whose_descriptors_do_not_fit_is_refused_and_the_channel_stays_in_step() {
+        let (mut host, mut server) = channel();
+        server.with_room_for(2);
+        let (request, fds) = request_with(Comms::MAX_FDS + 5);
+        send(&mut host, &request, &fds).unwrap();
+        let e = receive(&mut server, StartPipe::Never).err().unwrap();
+        assert!(matches!(e, ReceiveError::NoRoom), "{e}");
+        server.with_room_for(Comms::MAX_FDS);
+        let (small, fds) = request_with(0);
+        send(&mut host, &small, &fds).unwrap();
+        let incoming = receive(&mut server, StartPipe::Never).unwrap();
+        let sent: Vec<u64> = ordered(&fds).map(inode).collect();
+        let got: Vec<u64> = incoming.fds.iter().map(inode).collect();
+        assert_eq!(got, sent);
     }
 
     #[test]
