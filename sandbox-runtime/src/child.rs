@@ -2,7 +2,7 @@
 //! and reaps the whole sandbox.
 
 use crate::monitor;
-use crate::observe::Observation;
+use crate::observations::Observations;
 use crate::outcome::{Outcome, SetupError};
 use std::fs::File;
 use std::io::{self, Read};
@@ -30,7 +30,7 @@ pub struct SandboxChild {
     /// waits for the thread itself to end.
     result: Receiver<Outcome>,
     outcome: Option<Outcome>,
-    observations: Option<Receiver<Observation>>,
+    observations: Option<Observations>,
 }
 
 /// Kills a sandbox from any thread: see [`SandboxChild::killer`].
@@ -67,7 +67,7 @@ impl SandboxChild {
         killed: Arc<AtomicBool>,
         [stdin, stdout, stderr]: [Option<File>; 3],
         result: Receiver<Outcome>,
-        observations: Option<Receiver<Observation>>,
+        observations: Option<Observations>,
     ) -> Self {
         SandboxChild {
             pid,
@@ -96,7 +96,7 @@ impl SandboxChild {
     /// [`crate::OBSERVATIONS_PENDING_MOST`] wait to be taken, and the outcome counts those
     /// dropped beyond ([`crate::Outcome::observations_dropped`]): read them while the program
     /// runs (on a thread of its own, if this one reads the program's output).
-    pub fn observations(&mut self) -> Option<Receiver<Observation>> {
+    pub fn observations(&mut self) -> Option<Observations> {
         self.observations.take()
     }
 

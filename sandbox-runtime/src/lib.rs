@@ -49,6 +49,7 @@ mod error;
 pub mod limits;
 mod monitor;
 mod mountinfo;
+pub mod observations;
 pub mod observe;
 pub mod outcome;
 mod seccomp;
@@ -60,7 +61,8 @@ pub use child::{SandboxChild, SandboxKiller, SandboxOutput};
 pub use command::{Mount, SandboxCommand, Stdio};
 pub use error::SpawnError;
 pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};
-pub use observe::{Observation, SyscallMode, OBSERVATIONS_PENDING_MOST};
+pub use observations::{Observations, OBSERVATIONS_PENDING_MOST};
+pub use observe::{Observation, SyscallMode};
 pub use outcome::{Outcome, SetupError, Status, Violation};
 pub use spawn::{start_fork_server, HOST_ID_WHEN_ROOT, SANDBOX_ID};
 

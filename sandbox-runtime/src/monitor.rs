@@ -42,7 +42,6 @@ use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,7 +126,7 @@ pub(crate) struct Monitor {
     pub mode: SyscallMode,
     /// Where observed calls go (in the learn and log-violations modes), at most
     /// [`crate::OBSERVATIONS_PENDING_MOST`] not yet taken.
-    pub observer: Option<SyncSender<Observation>>,
+    pub observer: Option<crate::observations::ObservationSender>,
     /// Observations not passed on because that many were still not taken.
     pub observations_dropped: std::cell::Cell<u64>,
     pub wall_limit: Option<Duration>,
@@ -219,7 +218,7 @@ struct ReportedEnd {
     wait_status: i32,
     cpu_us: u64,
     max_rss_kb: u64,
-    /// The program's own CPU time (with the children it reaped), from init's `wait4` of it.
+    /// The program's own CPU time (see [`Report::program_cpu_us`]).
     program_cpu_us: u64,
 }
 
@@ -660,7 +659,7 @@ impl Monitor {
             (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
             _ => None,
         };
-        let sent = observer.try_send(Observation {
+        let kept = observer.offer(Observation {
             nr: d.nr as u32,
             arch,
             args: d.args,
@@ -668,9 +667,8 @@ impl Monitor {
             decided_by,
             refused,
         });
-        // A host that takes none keeps at most that many in memory; the outcome counts the rest
-        // (one that dropped its receiver takes none, and is told of none).
-        if let Err(TrySendError::Full(_)) = sent {
+        // A host that takes none keeps at most that many in memory; the outcome counts the rest.
+        if !kept {
             let dropped = &self.observations_dropped;
             dropped.set(dropped.get().saturating_add(1));
         }
@@ -794,11 +792,11 @@ impl Monitor {
             } else {
                 let sig = libc::WTERMSIG(ws);
                 // The CPU limit ran out only if the program itself used about that much CPU: it
-                // can also send itself SIGXCPU (or SIGKILL), and the limit is per process, so
-                // the sandbox's total, which counts every process, says nothing. The soft
-                // limit's SIGXCPU comes when the program's own time reaches the limit (a tenth
-                // is left for rounding); the hard limit's SIGKILL a second later, and a SIGKILL
-                // the OOM killer sent is not that.
+                // can also send itself SIGXCPU (or SIGKILL, or be the OOM killer's choice), and
+                // the limit is per process, so the sandbox's total, which counts every process,
+                // says nothing. The soft limit's SIGXCPU comes when the program's own time
+                // reaches the limit (a tenth is left for rounding), the hard limit's SIGKILL a
+                // second later.
                 let program_cpu = Duration::from_micros(end.program_cpu_us);
                 let cpu_out = self.cpu_limit.is_some_and(|l| {
                     // The soft limit in whole seconds, rounded up as it was set; the hard one a
@@ -806,10 +804,7 @@ impl Monitor {
                     let soft = Duration::from_secs(l.as_secs() + u64::from(l.subsec_nanos() > 0));
                     let hard = soft + Duration::from_secs(1);
                     (sig == libc::SIGXCPU && program_cpu * 10 >= soft * 9)
-                        || (sig == libc::SIGKILL
-                            && !killed
-                            && !oom_killed
-                            && program_cpu * 10 >= hard * 9)
+                        || (sig == libc::SIGKILL && !killed && program_cpu * 10 >= hard * 9)
                 });
                 if cpu_out {
                     Status::Timeout

@@ -26,12 +26,6 @@
 
 use sandbox_policy::Arch;
 
-/// The most observations a sandbox keeps for its host before the host takes them
-/// ([`crate::SandboxChild::observations`]); the monitor counts those it drops beyond
-/// ([`crate::Outcome::observations_dropped`]), so a host that takes none holds a bounded amount
-/// of memory (about 10 MiB), whatever the program does.
-pub const OBSERVATIONS_PENDING_MOST: usize = 65_536;
-
 /// What the monitor does with the system calls that reach it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SyscallMode {

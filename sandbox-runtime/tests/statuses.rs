@@ -448,24 +448,26 @@ fn a_sigxcpu_the_program_sends_itself_is_no_time_out() {
     );
 }
 
-/// Two children burn 0.8 s of CPU each (1.6 s in all, over the program's 1 s limit, which is per
-/// process), then the program kills itself: a SIGKILL it sent, not its CPU limit's.
-#[test]
-fn a_sigkill_after_children_burnt_cpu_is_no_time_out() {
-    let script = "import os, signal, time
+/// Children the program forked and reaped burn `each` seconds of CPU apiece, `n` of them (more
+/// in all than the program's 1 s limit, which is per process), then the program sends itself
+/// `signal`; returns the outcome.
+fn after_children_burnt_cpu(n: usize, each: f64, signal: &str) -> sandbox_runtime::Outcome {
+    let script = format!(
+        "import os, signal, time
 def burn():
     t = time.process_time()
-    while time.process_time() - t < 0.8:
+    while time.process_time() - t < {each}:
         pass
     os._exit(0)
-for _ in range(2):
+for _ in range({n}):
     if os.fork() == 0:
         burn()
-for _ in range(2):
+for _ in range({n}):
     os.wait()
-os.kill(os.getpid(), signal.SIGKILL)";
-    let out = common::command("/usr/bin/python3")
-        .args(["-S", "-c", script])
+os.kill(os.getpid(), signal.{signal})"
+    );
+    common::command("/usr/bin/python3")
+        .args(["-S", "-c", &script])
         .limits(Limits {
             cpu_time: Some(Duration::from_secs(1)),
             wall_time: Some(Duration::from_secs(20)),
@@ -473,16 +475,56 @@ os.kill(os.getpid(), signal.SIGKILL)";
         })
         .policy(&common::permissive())
         .output()
-        .unwrap();
-    assert_eq!(
-        out.outcome.status,
-        Status::Signaled(libc::SIGKILL),
-        "{}",
-        stderr(&out)
-    );
+        .unwrap()
+        .outcome
+}
+
+/// A SIGKILL the program sent itself, not its CPU limit's, though the children it reaped used
+/// more than its hard limit in all: the limit counts the program's own time, not theirs.
+#[test]
+fn a_sigkill_after_children_burnt_cpu_is_no_time_out() {
+    let out = after_children_burnt_cpu(3, 0.8, "SIGKILL");
+    assert_eq!(out.status, Status::Signaled(libc::SIGKILL), "{out}");
     // The sandbox as a whole did go over the limit: the total alone cannot tell.
+    assert!(out.cpu_time >= Duration::from_millis(2200), "{out}");
+}
+
+/// The same with SIGXCPU, the soft limit's signal, after children used the limit in all.
+#[test]
+fn a_sigxcpu_after_children_burnt_cpu_is_no_time_out() {
+    let out = after_children_burnt_cpu(2, 0.5, "SIGXCPU");
+    assert_eq!(out.status, Status::Signaled(libc::SIGXCPU), "{out}");
+    assert!(out.cpu_time >= Duration::from_millis(900), "{out}");
+}
+
+/// A child runs out of memory (the OOM killer's, under a cgroup; a failed allocation, without
+/// one), then the program ignores SIGXCPU and spins to its hard CPU limit: a time-out all the
+/// same, whatever else the OOM killer took.
+#[test]
+fn the_programs_cpu_limit_after_a_childs_oom_kill_is_a_time_out() {
+    let script = "import os, signal
+if os.fork() == 0:
+    b = bytearray(400 * 1024 * 1024)
+    b[::4096] = b'x' * len(b[::4096])
+    os._exit(0)
+os.wait()
+signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+while True:
+    pass";
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", script])
+        .limits(Limits {
+            cpu_time: Some(Duration::from_secs(1)),
+            memory: Some(64 << 20),
+            wall_time: Some(Duration::from_secs(20)),
+            ..Limits::default()
+        })
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Timeout, "{}", out.outcome);
     assert!(
-        out.outcome.cpu_time >= Duration::from_millis(1500),
+        out.outcome.wall_time < Duration::from_secs(10),
         "{}",
         out.outcome
     );

@@ -495,31 +495,106 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
 }
 
 /// Reaps every child that has ended and returns; on the sandboxee's end, ends the rest,
-/// reports and exits. Without a signalfd (`signalfd` false) it blocks in `wait4` until the
-/// sandboxee ends instead: the monitor's requests then wait for the program's end, its grace
-/// for init still running out.
+/// reports and exits. Without a signalfd (`signalfd` false) it blocks until the sandboxee ends
+/// instead: the monitor's requests then wait for the program's end, its grace for init still
+/// running out. Each ended child is looked at before it is reaped, so that the sandboxee's own
+/// CPU time can still be read from its `/proc` entry (see [`own_cpu_us`]).
 fn reap_ended(plan: &Plan, sandboxee: libc::pid_t, signalfd: bool) {
-    let flags = if signalfd {
-        libc::__WALL | libc::WNOHANG
-    } else {
-        libc::__WALL
-    };
+    let hang = if signalfd { libc::WNOHANG } else { 0 };
     loop {
+        // SAFETY: siginfo_t is plain old data; zero is a valid value for it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a live siginfo_t the kernel fills; WNOWAIT leaves the child unreaped.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT | libc::__WALL | hang,
+            )
+        };
+        if r < 0 {
+            match sys::errno() {
+                libc::ECHILD => sys::exit(0),
+                libc::EINTR => continue,
+                _ => return,
+            }
+        }
+        // SAFETY: filled by waitid (zero with WNOHANG when nothing has ended).
+        let pid = unsafe { info.si_pid() };
+        if pid == 0 {
+            return; // nothing more has ended yet
+        }
+        let own_cpu = (pid == sandboxee)
+            .then_some(plan.cpu_ticks_per_sec)
+            .flatten()
+            .and_then(|ticks| own_cpu_us(pid, ticks));
         let mut status = 0;
         // SAFETY: rusage is plain old data; zero is a valid value for it.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: status is a live int and ru a live rusage the kernel fills.
-        let r = unsafe { libc::wait4(-1, &mut status, flags, &mut ru) };
-        if r == sandboxee {
-            end_and_report(plan, status, cpu_us(&ru));
-        }
-        if r == 0 {
-            return; // nothing more has ended yet
-        }
-        if r < 0 && sys::errno() == libc::ECHILD {
-            sys::exit(0);
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::__WALL, &mut ru) };
+        if reaped == sandboxee {
+            // Without its own time, the time with its reaped children's: more, never less.
+            end_and_report(plan, status, own_cpu.unwrap_or_else(|| cpu_us(&ru)));
         }
     }
+}
+
+/// The user and system CPU time, in microseconds, of process `pid` itself (every thread of it,
+/// not the children it reaped), from `/proc/PID/stat` while it is a zombie not yet reaped;
+/// `None` where that cannot be read. Raw calls into buffers on the stack: nothing is allocated.
+fn own_cpu_us(pid: libc::pid_t, ticks_per_sec: u64) -> Option<u64> {
+    let mut path = [0u8; 32];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        path[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(b"/proc/");
+    let mut digits = [0u8; 10];
+    let mut n = u32::try_from(pid).ok()?;
+    let mut len = 0;
+    loop {
+        digits[digits.len() - 1 - len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    put(&digits[digits.len() - len..]);
+    put(b"/stat\0");
+    // SAFETY: path is NUL-terminated; a new descriptor or -1.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut stat = [0u8; 1024];
+    // SAFETY: stat is a live buffer of the length given.
+    let got = unsafe { libc::read(fd, stat.as_mut_ptr().cast(), stat.len()) };
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    let ticks = cpu_ticks_of_stat(stat.get(..usize::try_from(got).ok()?)?)?;
+    Some(ticks.saturating_mul(1_000_000) / ticks_per_sec)
+}
+
+/// `utime + stime` of a `/proc/PID/stat` line: the 14th and 15th fields, counted after the
+/// command name's closing parenthesis (the name itself may hold spaces and parentheses).
+fn cpu_ticks_of_stat(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    // After ") ": state is field 3, so utime and stime are the 12th and 13th from there.
+    let mut fields = stat.get(close + 2..)?.split(|b| *b == b' ');
+    let number = |f: &[u8]| {
+        f.iter().try_fold(0u64, |n, d| {
+            d.is_ascii_digit()
+                .then(|| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+                .flatten()
+        })
+    };
+    let utime = number(fields.nth(11)?)?;
+    let stime = number(fields.next()?)?;
+    utime.checked_add(stime)
 }
 
 /// Ends the rest of the sandbox, reports the sandboxee's wait `status` and CPU time
@@ -651,4 +726,41 @@ fn usage() -> (u64, u64) {
 fn cpu_us(ru: &libc::rusage) -> u64 {
     let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
     us(ru.ru_utime) + us(ru.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_read_after_a_name_with_spaces_and_parentheses() {
+        let line = b"2 (a) b (c) R 1 2 2 0 -1 4194560 100 0 0 0 250 17 3 4 20 0 1 0 5 0 0";
+        assert_eq!(cpu_ticks_of_stat(line), Some(267));
+        assert_eq!(cpu_ticks_of_stat(b"2 (x) R 1"), None);
+        assert_eq!(cpu_ticks_of_stat(b"no parenthesis"), None);
+    }
+
+    /// This process's CPU time so far, in microseconds, by the clock the kernel keeps for it.
+    fn process_cpu_us() -> u64 {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: t is a live timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+        t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000
+    }
+
+    #[test]
+    fn a_running_process_own_cpu_time_is_read() {
+        let before = process_cpu_us();
+        while process_cpu_us() < before + 300_000 {}
+        // SAFETY: no arguments.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        let me = std::process::id() as libc::pid_t;
+        let us = own_cpu_us(me, ticks).expect("this process's stat");
+        // Ticks are coarser than the clock: a tick's worth either way.
+        assert!(us + 20_000 >= before + 300_000, "{us} µs");
+        assert!(us <= process_cpu_us() + 20_000, "{us} µs");
+    }
 }

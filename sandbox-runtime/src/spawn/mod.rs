@@ -156,7 +156,7 @@ struct Started {
     /// The parent's ends of the piped standard streams.
     streams: [Option<File>; 3],
     monitor: Monitor,
-    observations: Option<std::sync::mpsc::Receiver<crate::observe::Observation>>,
+    observations: Option<crate::Observations>,
     /// What a directly cloned sandbox keeps until its outcome is out.
     kept: Option<KeptUntilEnd>,
 }
@@ -459,7 +459,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     let (observer, observations) = match mode {
         SyscallMode::Enforce => (None, None),
         _ => {
-            let (otx, orx) = std::sync::mpsc::sync_channel(crate::OBSERVATIONS_PENDING_MOST);
+            let (otx, orx) = crate::observations::channel();
             (Some(otx), Some(orx))
         }
     };

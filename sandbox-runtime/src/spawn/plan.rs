@@ -50,6 +50,9 @@ pub(crate) struct Plan {
     /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
     /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.
     pub capabilities_limited: AtomicBool,
+    /// The clock ticks per second `/proc/PID/stat` counts CPU time in, when the program has a
+    /// CPU limit (init then reads the program's own time there at its end); `None` otherwise.
+    pub cpu_ticks_per_sec: Option<u64>,
 }
 
 /// A NULL-terminated array of pointers to C strings, as `execve` takes.
@@ -278,6 +281,10 @@ impl Plan {
         init_keep_fds.sort_unstable();
         init_keep_fds.dedup();
         let stdio = [0, 1, 2].map(|i| fds.stdio[i].as_ref().map(|f| f.as_raw_fd()));
+        let cpu_limited = parts.rlimits.iter().any(|r| r.resource == libc::RLIMIT_CPU);
+        // SAFETY: sysconf with a valid name; it reads no memory of ours.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let cpu_ticks_per_sec = u64::try_from(ticks).ok().filter(|t| *t > 0 && cpu_limited);
         Ok(Plan {
             sync_fd: fds.sync.as_raw_fd(),
             report_fd: fds.report.as_raw_fd(),
@@ -293,6 +300,7 @@ impl Plan {
             sandboxee_before_exec: AtomicU32::new(0),
             host_root_detach: AtomicU32::new(DETACH_PENDING),
             capabilities_limited: AtomicBool::new(false),
+            cpu_ticks_per_sec,
         })
     }
 }

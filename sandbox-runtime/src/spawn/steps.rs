@@ -164,7 +164,7 @@ pub(crate) mod kind {
     pub const SETUP_ERROR: u32 = 1;
     /// The sandboxee ended and nothing else of the sandbox runs: `value` = its wait status,
     /// `cpu_us` and `max_rss_kb` = init's usage with everything it reaped, `program_cpu_us` =
-    /// the sandboxee's own (with the children it reaped; sent by init, which then exits; see
+    /// the sandboxee's own CPU time (sent by init, which then exits; see
     /// [`super::super::init::reap`]).
     pub const EXIT_STATUS: u32 = 2;
     /// The sandboxee says hello: `value` = the descriptor its seccomp listener will be;
@@ -238,8 +238,9 @@ pub(crate) struct Report {
     pub cpu_us: u64,
     /// Peak resident set in KiB (only in [`kind::EXIT_STATUS`]).
     pub max_rss_kb: u64,
-    /// The sandboxee's CPU time in microseconds, from init's `wait4` of it (only in
-    /// [`kind::EXIT_STATUS`]): what its own CPU limit may have run out on.
+    /// The sandboxee's own CPU time in microseconds, not its reaped children's, where it has a
+    /// CPU limit (else with theirs; only in [`kind::EXIT_STATUS`]): what its limit may have run
+    /// out on.
     pub program_cpu_us: u64,
 }
 

@@ -137,6 +137,15 @@ pub fn main(args: LearnArgs) -> ExitCode {
     if matches!(outcome.status, sandbox_runtime::Status::SetupError(_)) {
         return run::report(&outcome);
     }
+    if outcome.observations_dropped > 0 {
+        // A policy from the rest would kill the program at a call it never showed.
+        errln!(
+            "sandbox: {} calls were not observed (this command fell {} behind the program);              nothing written: run it again",
+            outcome.observations_dropped,
+            sandbox_runtime::OBSERVATIONS_PENDING_MOST
+        );
+        return ExitCode::from(EXIT_SETUP);
+    }
     learned.runs.push(Run {
         command: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())

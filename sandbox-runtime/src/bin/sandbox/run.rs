@@ -5,8 +5,8 @@ use crate::output_file::OutputFile;
 use crate::policy_file::{self, PolicyError};
 use clap::Args;
 use sandbox_runtime::{
-    LimitError, Limits, Observation, Outcome, SandboxChild, SandboxCommand, SetupError, SpawnError,
-    Status, SyscallMode,
+    LimitError, Limits, Observations, Outcome, SandboxChild, SandboxCommand, SetupError,
+    SpawnError, Status, SyscallMode,
 };
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -14,7 +14,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 /// Exit status when the policy was violated.
@@ -318,7 +318,7 @@ fn watch(mut child: SandboxChild) -> Outcome {
 /// Reads every observation until the sandbox ends, and sends a line to print for each distinct
 /// (syscall, deciding rule, refused or not), for the first [`MAX_SHOWN_VIOLATIONS`], then one
 /// saying the rest are not shown.
-fn sort_out(observations: Receiver<Observation>, to_print: &Sender<String>) {
+fn sort_out(observations: Observations, to_print: &Sender<String>) {
     let mut seen = HashSet::new();
     for o in observations {
         // A refused call is shown apart from the let-run calls of the same syscall and rule.
@@ -602,7 +602,7 @@ fn seconds(s: f64) -> Result<Duration, String> {
     match Duration::try_from_secs_f64(s) {
         Ok(d) if d.is_zero() && s > 0.0 => Err(format!("`{s:?}` is below a nanosecond")),
         Ok(d) => Ok(d),
-        Err(_) if s.is_finite() => Err(format!("`{s:?}` is too large a number of seconds")),
+        Err(_) if !s.is_nan() => Err(format!("`{s:?}` is too large a number of seconds")),
         Err(_) => Err(format!("`{s:?}` is not a number of seconds")),
     }
 }
