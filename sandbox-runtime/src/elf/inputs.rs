@@ -16,6 +16,7 @@
 //! or memory, an I/O error): the result would not say what the files say.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -96,6 +97,9 @@ const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 #[derive(Debug, Default)]
 pub(crate) struct Inputs {
     looked: RefCell<Vec<(PathBuf, Seen)>>,
+    /// Where each path is in `looked`: a binary's search path may list thousands of
+    /// directories, each looked up for every library it needs.
+    index: RefCell<HashMap<PathBuf, usize>>,
     /// Paths canonicalised, and what each gave.
     canonicalised: RefCell<Vec<(PathBuf, Result<PathBuf, i32>)>>,
     /// Whether an object looked at had changed within [`RACY`] of the look.
@@ -109,14 +113,16 @@ impl Inputs {
     /// Call it before reading `path`, or listing it.
     pub(crate) fn note(&self, path: &Path) -> Option<u32> {
         let mut looked = self.looked.borrow_mut();
-        if let Some((_, seen)) = looked.iter().find(|(p, _)| p == path) {
-            return seen.mode();
+        let mut index = self.index.borrow_mut();
+        if let Some(&at) = index.get(path) {
+            return looked[at].1.mode();
         }
         let seen = Seen::object(path);
         if seen.changed_lately() {
             self.racy.set(true);
         }
         let mode = seen.mode();
+        index.insert(path.to_path_buf(), looked.len());
         looked.push((path.to_path_buf(), seen));
         mode
     }

@@ -35,7 +35,12 @@
 //! (entries using them are skipped), `DT_FLAGS_1` `NODEFLIB`, and preloading.
 //!
 //! The parser is written by hand and bounds-checks every read, so a hostile file yields an
-//! error, never a panic.
+//! error, never a panic. A hostile file cannot make the host read, hold or search without
+//! bound either: at most 64 KiB of program headers (the kernel's own bound), 1,024 `DT_NEEDED`
+//! entries of at most 4 KiB each, 64 KiB search path lists, 64 MiB of such strings over all
+//! objects and 4,096 objects; a file found again at another path (by device and inode, as
+//! the loader matches) is read once, its other path returned as a library too, since the
+//! loader opens it before it knows; and each path looked at is remembered in constant time.
 
 mod inputs;
 mod parse;
@@ -57,6 +62,10 @@ pub use remembered::resolve_remembered;
 
 /// Most objects one binary may pull in before resolution stops with an error.
 const MAX_OBJECTS: usize = 4096;
+
+/// Most bytes of names and search paths the loaded objects may hold in all (each object's are
+/// bounded by the parser): a hostile binary's libraries could otherwise name gigabytes.
+const MAX_STRING_BYTES: usize = 64 << 20;
 
 /// The files a dynamic binary needs at load time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -171,6 +180,9 @@ fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, Elf
         objects: Vec::new(),
         names: HashSet::new(),
         paths: HashSet::new(),
+        files: HashSet::new(),
+        aliases: Vec::new(),
+        string_bytes: 0,
         inputs,
     };
     resolver.add(path.clone(), origin, info, None, None);
@@ -182,6 +194,7 @@ fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, Elf
         .skip(1)
         .map(|o| o.path)
         .filter(|p| Some(p) != interpreter.as_ref())
+        .chain(resolver.aliases)
         .collect();
     Ok(ElfDeps {
         interpreter,
@@ -206,8 +219,16 @@ struct Resolver<'a> {
     objects: Vec<Object>,
     /// Load names and sonames of loaded objects.
     names: HashSet<OsString>,
-    /// Paths of loaded objects.
+    /// Paths of loaded objects, and of the other paths they were found at (`aliases`).
     paths: HashSet<PathBuf>,
+    /// Device and inode of each loaded object: the loader loads a file once, whatever path
+    /// it is found at.
+    files: HashSet<(u64, u64)>,
+    /// Paths at which an object already loaded was found again: bound too (the loader inside
+    /// opens them before it sees the file is loaded), but not read again.
+    aliases: Vec<PathBuf>,
+    /// Bytes of strings the loaded objects hold (see [`MAX_STRING_BYTES`]).
+    string_bytes: usize,
     /// Where every path read or looked for is noted.
     inputs: &'a Inputs,
 }
@@ -225,6 +246,8 @@ impl Resolver<'_> {
         self.names.extend(info.soname.clone());
         self.names.insert(path.clone().into_os_string());
         self.paths.insert(path.clone());
+        self.files.extend(info.file_id);
+        self.string_bytes += info.string_bytes();
         self.objects.push(Object {
             path,
             origin,
@@ -246,6 +269,16 @@ impl Resolver<'_> {
             });
         }
         let info = read_elf(&path, self.inputs)?;
+        // The kernel runs no interpreter of another machine: neither is it bound.
+        if info.machine != self.machine {
+            return Err(ElfError::Unsupported {
+                path,
+                reason: format!(
+                    "an interpreter for another machine (e_machine {}, the program's is {})",
+                    info.machine, self.machine
+                ),
+            });
+        }
         let origin = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         self.add(path.clone(), origin, info, None, Some(0));
         Ok(Some(path))
@@ -273,11 +306,24 @@ impl Resolver<'_> {
             self.names.insert(name.to_os_string());
             return Ok(());
         }
-        if self.objects.len() >= MAX_OBJECTS {
-            return Err(ElfError::Unsupported {
-                path: self.objects[0].path.clone(),
-                reason: format!("more than {MAX_OBJECTS} shared objects"),
-            });
+        let too_much = |reason: String| ElfError::Unsupported {
+            path: self.objects[0].path.clone(),
+            reason,
+        };
+        if self.objects.len() + self.aliases.len() >= MAX_OBJECTS {
+            return Err(too_much(format!("more than {MAX_OBJECTS} shared objects")));
+        }
+        if info.file_id.is_some_and(|id| self.files.contains(&id)) {
+            self.names.insert(name.to_os_string());
+            self.paths.insert(path.clone());
+            self.aliases.push(path);
+            return Ok(());
+        }
+        if self.string_bytes + info.string_bytes() > MAX_STRING_BYTES {
+            return Err(too_much(format!(
+                "its libraries name more than {} MiB of libraries and search paths",
+                MAX_STRING_BYTES >> 20
+            )));
         }
         let origin = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         self.add(path, origin, info, Some(name), Some(loader));
@@ -361,8 +407,12 @@ fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
     if !file.metadata().map_err(failed)?.is_file() {
         return Err(ElfError::NotRegular(path.to_path_buf()));
     }
+    let file_id = {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().map(|m| (m.dev(), m.ino())).ok()
+    };
     let source = FileSource::new(file).map_err(failed)?;
-    parse::parse(&source).map_err(|e| match e {
+    let mut info = parse::parse(&source).map_err(|e| match e {
         ParseError::NotElf => ElfError::NotElf(path.to_path_buf()),
         ParseError::Truncated(what) => ElfError::Truncated {
             path: path.to_path_buf(),
@@ -373,5 +423,7 @@ fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
             reason,
         },
         ParseError::Io(source) => failed(source),
-    })
+    })?;
+    info.file_id = file_id;
+    Ok(info)
 }

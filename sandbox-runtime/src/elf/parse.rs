@@ -32,6 +32,17 @@ const DT_RUNPATH: u64 = 29;
 
 /// Caps on what one file may make us read.
 const MAX_INTERP_LEN: u64 = 4096;
+/// The largest program header table read: the kernel's own bound (`load_elf_phdrs` refuses
+/// more than 64 KiB), whatever `e_phnum` or a `PN_XNUM` count says.
+const MAX_PHDRS_LEN: u64 = 64 << 10;
+/// The most `DT_NEEDED` entries of one object: many entries may name one long string, which
+/// each would copy.
+const MAX_NEEDED: usize = 1024;
+/// The longest library name (`DT_NEEDED`, `DT_SONAME`): the kernel's `PATH_MAX`, since no
+/// longer name can be opened.
+const MAX_NAME_LEN: usize = 4096;
+/// The longest search path list (`DT_RPATH`, `DT_RUNPATH`).
+const MAX_PATH_LIST_LEN: usize = 64 << 10;
 const MAX_DYNAMIC_LEN: u64 = 1 << 20;
 const MAX_STRTAB_LEN: u64 = 16 << 20;
 
@@ -106,6 +117,17 @@ pub(crate) struct ElfInfo {
     pub rpath: Option<OsString>,
     /// `DT_RUNPATH`, if any.
     pub runpath: Option<OsString>,
+    /// The file's device and inode, when it was read from a file (set by the caller).
+    pub file_id: Option<(u64, u64)>,
+}
+
+impl ElfInfo {
+    /// The bytes of strings this holds: what keeping it costs, counted against a budget.
+    pub fn string_bytes(&self) -> usize {
+        let names = self.needed.iter().chain(&self.soname).chain(&self.interp);
+        let lists = self.rpath.iter().chain(&self.runpath);
+        names.chain(lists).map(|s| s.len()).sum()
+    }
 }
 
 /// A `PT_LOAD` segment, used to map virtual addresses back to file offsets.
@@ -228,7 +250,7 @@ fn read_phdrs(src: &(impl Source + ?Sized), ehdr: &[u8]) -> Result<Vec<u8>, Pars
             offset: phoff,
             size,
         },
-        src.len(),
+        MAX_PHDRS_LEN,
         "program headers",
     )
 }
@@ -262,18 +284,33 @@ fn read_dynamic(
     if !uses_strings {
         return Ok(());
     }
+    if needed.len() > MAX_NEEDED {
+        return Err(ParseError::Unsupported(format!(
+            "{} DT_NEEDED entries (at most {MAX_NEEDED} are read)",
+            needed.len()
+        )));
+    }
     let strtab = strtab.ok_or(ParseError::Truncated("dynamic section has no DT_STRTAB"))?;
     let table = read_strtab(src, strtab, strsz, loads)?;
-    let string = |offset: u64| {
-        usize::try_from(offset)
+    let string = |offset: u64, most: usize, what: &str| {
+        let s = usize::try_from(offset)
             .ok()
             .and_then(|o| c_string(&table, o))
-            .ok_or(ParseError::Truncated("dynamic string table"))
+            .ok_or(ParseError::Truncated("dynamic string table"))?;
+        if s.len() > most {
+            return Err(ParseError::Unsupported(format!(
+                "a {what} of {} bytes (at most {most} are read)",
+                s.len()
+            )));
+        }
+        Ok(s)
     };
-    info.needed = needed.into_iter().map(string).collect::<Result<_, _>>()?;
-    info.soname = soname.map(string).transpose()?;
-    info.rpath = rpath.map(string).transpose()?;
-    info.runpath = runpath.map(string).transpose()?;
+    let name = |offset| string(offset, MAX_NAME_LEN, "library name");
+    let list = |offset| string(offset, MAX_PATH_LIST_LEN, "search path list");
+    info.needed = needed.into_iter().map(name).collect::<Result<_, _>>()?;
+    info.soname = soname.map(name).transpose()?;
+    info.rpath = rpath.map(list).transpose()?;
+    info.runpath = runpath.map(list).transpose()?;
     Ok(())
 }
 

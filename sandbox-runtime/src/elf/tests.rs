@@ -630,3 +630,116 @@ fn a_read_failing_for_want_of_resources_is_not_what_the_files_say() {
     out_of_descriptors.failed(&std::io::Error::from_raw_os_error(libc::EMFILE));
     assert!(out_of_descriptors.racy());
 }
+
+/// A library needing `needed` (names made at run time).
+fn needing<'a>(needed: &'a [&'a str]) -> Spec<'a> {
+    Spec {
+        machine: EM_X86_64,
+        needed,
+        dynamic: true,
+        ..Spec::default()
+    }
+}
+
+/// Many `DT_NEEDED` entries naming one long string would each copy it: more than the parser
+/// reads is refused at once, and so is a name longer than any path the loader can open.
+#[test]
+fn needed_names_are_bounded_in_number_and_length() {
+    let tmp = TempDir::new();
+    let many: Vec<&str> = vec!["libsbxt-same.so"; 1025];
+    let bin = tmp.write("many", &needing(&many));
+    let e = resolve(&bin).unwrap_err();
+    assert!(e.to_string().contains("1025 DT_NEEDED entries"), "{e}");
+    let long = "l".repeat(5000);
+    let bin = tmp.write("long", &needing(&[long.as_str()]));
+    let e = resolve(&bin).unwrap_err();
+    assert!(e.to_string().contains("library name of 5000 bytes"), "{e}");
+}
+
+/// One library found again at another path (here through `/proc/self/root`) is the same file:
+/// read once, its other path bound beside it, as the loader, which matches files by device
+/// and inode, loads it once.
+#[test]
+fn a_library_found_at_another_path_is_read_once() {
+    let tmp = TempDir::new();
+    let lib = tmp.write("libsbxt-one.so", &Spec::lib(&[]));
+    let again = PathBuf::from(format!("/proc/self/root{}", lib.display()));
+    let again_text = again.to_str().unwrap().to_owned();
+    let first = lib.to_str().unwrap().to_owned();
+    let bin = tmp.write("app", &needing(&[first.as_str(), again_text.as_str()]));
+    assert_eq!(resolve(&bin).unwrap().libraries, vec![lib, again]);
+}
+
+/// A search path of thousands of directories is looked through in time linear in its length
+/// (each directory is looked up once per name, and each look is remembered in constant time),
+/// and one longer than 64 KiB is refused.
+#[test]
+fn a_long_runpath_is_looked_through_in_linear_time() {
+    let tmp = TempDir::new();
+    let lib = tmp.write("lib/libsbxt-far.so", &Spec::lib(&[]));
+    // As many directories as the longest list read holds (64 KiB).
+    let dirs: Vec<String> = (0..10_900).map(|i| format!("/{i:x}")).collect();
+    let runpath = format!("{}:$ORIGIN/lib", dirs.join(":"));
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some(&runpath),
+            ..needing(&["libsbxt-far.so"])
+        },
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(resolve(&bin).unwrap().libraries, vec![lib]);
+    let took = started.elapsed();
+    eprintln!("{} directories looked through in {took:?}", dirs.len());
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
+
+/// A program header count past the kernel's own bound is refused before anything is read: a
+/// sparse file claiming a huge table (`PN_XNUM` with a large `sh_info`) would otherwise have the
+/// host allocate and read that much.
+#[test]
+fn a_huge_program_header_table_is_refused_unread() {
+    let tmp = TempDir::new();
+    let mut bytes = Spec::lib(&[]).build();
+    // e_phnum = PN_XNUM; e_shoff at the end of the file, where section header 0's sh_info
+    // (at +44) holds the real count: 2^32 - 1 entries, about 240 GB.
+    let shoff = bytes.len() as u64;
+    bytes[40..48].copy_from_slice(&shoff.to_le_bytes());
+    bytes[56..58].copy_from_slice(&0xffffu16.to_le_bytes());
+    bytes.resize(bytes.len() + 64, 0);
+    let at = shoff as usize + 44;
+    bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let path = tmp.0.join("xnum");
+    fs::write(&path, &bytes).unwrap();
+    // Sparse: as long as the table claims, without the disk space.
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(300 << 30).unwrap();
+    let e = resolve(&path).unwrap_err();
+    assert!(e.to_string().contains("program headers"), "{e}");
+}
+
+/// An interpreter built for another machine is refused, not bound: the kernel would not run it.
+#[test]
+fn an_interpreter_for_another_machine_is_refused() {
+    let tmp = TempDir::new();
+    let interp = tmp.write(
+        "ld-other.so",
+        &Spec {
+            machine: EM_AARCH64,
+            ..Spec::lib(&[])
+        },
+    );
+    let interp_text = interp.to_str().unwrap().to_owned();
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            interp: Some(&interp_text),
+            ..Spec::lib(&[])
+        },
+    );
+    let e = resolve(&bin).unwrap_err();
+    assert!(
+        e.to_string().contains("interpreter for another machine"),
+        "{e}"
+    );
+}
