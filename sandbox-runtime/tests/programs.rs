@@ -362,3 +362,61 @@ fn programs_sharing_libraries_through_a_plan_link_are_bound_once() {
         .unwrap();
     assert_eq!(status.status, Status::Exited(0), "{status}");
 }
+
+/// A program that finds its library through `$ORIGIN/../lib` (as java and rustc do) runs with
+/// only itself and its libraries bound: the library goes where the loader inside looks, the
+/// `..` taken away.
+#[test]
+fn a_program_finding_its_library_through_origin_dot_dot_runs() {
+    let s = common::ScratchDir::new("origin-dot-dot");
+    for d in ["bin", "lib"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let lib_c = s.write(
+        "lib/greet.c",
+        "const char *greet(void) { return \"greeted\"; }\n",
+    );
+    let app_c = s.write(
+        "bin/app.c",
+        "#include <stdio.h>\nconst char *greet(void);\nint main(void) { puts(greet()); return 0; }\n",
+    );
+    let lib = s.file("lib/libsbxgreet.so");
+    let app = s.file("bin/app");
+    let cc = |args: &[&str]| {
+        let out = Command::new("cc")
+            .args(args)
+            .output()
+            .expect("cc, the C compiler");
+        assert!(
+            out.status.success(),
+            "cc {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cc(&["-shared", "-fPIC", "-o", &lib, &lib_c]);
+    let lib_dir = s.file("lib");
+    cc(&[
+        "-o",
+        &app,
+        &app_c,
+        "-L",
+        &lib_dir,
+        "-lsbxgreet",
+        "-Wl,-rpath,$ORIGIN/../lib",
+    ]);
+    // The scratch directory is the test user's; the sandbox may run as another.
+    for p in [
+        s.path().to_path_buf(),
+        s.path().join("bin"),
+        s.path().join("lib"),
+    ] {
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let out = SandboxCommand::new(&app)
+        .add_program_with_libraries(&app)
+        .policy(&common::permissive())
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"greeted\n");
+}

@@ -629,7 +629,11 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
     // plan to report).
     let place = |p: &Path| links.resolve(p, true).unwrap_or_else(|_| p.to_path_buf());
     for f in files {
-        let at = place(&f);
+        // A library found through `$ORIGIN/../lib` is named with `..`, which the loader inside
+        // resolves in the sandbox, where every directory above a bind is a real one: the
+        // file goes where that lands (the host path, `..` and all, is what it holds).
+        let dst = without_dot_dot(&f);
+        let at = place(&dst);
         // A file already there (or under an identity bind of a directory holding it) must not
         // be bound again, which the plan would refuse as two entries in one place.
         let visible = mounts.iter().any(|m| match m {
@@ -641,8 +645,8 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
         });
         if !visible {
             mounts.push(Mount::Bind {
-                src: f.clone(),
-                dst: f,
+                src: f,
+                dst,
                 writable: false,
                 exec: true,
             });
@@ -651,11 +655,48 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
     Ok(())
 }
 
+/// `path` with every `.` dropped and every `..` taking away the component before it (none
+/// above the root), without looking at the file system.
+fn without_dot_dot(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
     use std::sync::mpsc;
+
+    #[test]
+    fn dot_dot_takes_away_the_component_before_it() {
+        let cases = [
+            (
+                "/usr/lib/jvm/x/bin/../lib/libjli.so",
+                "/usr/lib/jvm/x/lib/libjli.so",
+            ),
+            ("/a/./b/../../c", "/c"),
+            ("/../../lib/x.so", "/lib/x.so"),
+            ("/plain/path", "/plain/path"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(
+                super::without_dot_dot(std::path::Path::new(path)),
+                std::path::Path::new(want),
+                "{path}"
+            );
+        }
+    }
 
     /// `capget`'s effective set, as read here, is the one `/proc/thread-self/status` shows.
     #[test]
