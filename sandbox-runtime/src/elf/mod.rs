@@ -34,13 +34,13 @@
 //! Not modelled: `glibc-hwcaps` and legacy hwcap subdirectories, `$LIB` and `$PLATFORM`
 //! (entries using them are skipped), `DT_FLAGS_1` `NODEFLIB`, and preloading.
 //!
-//! The parser is written by hand and bounds-checks every read, so a hostile file yields an
-//! error, never a panic. A hostile file cannot make the host read, hold or search without
-//! bound either: at most 64 KiB of program headers (the kernel's own bound), 1,024 `DT_NEEDED`
-//! entries of at most 4 KiB each, 64 KiB search path lists, 64 MiB of such strings over all
-//! objects and 4,096 objects; a file found again at another path (by device and inode, as
-//! the loader matches) is read once, its other path returned as a library too, since the
-//! loader opens it before it knows; and each path looked at is remembered in constant time.
+//! The parser is written by hand and bounds-checks every read, so a hostile file yields an error,
+//! never a panic. A hostile file cannot make the host read, hold or search without bound either: at
+//! most 64 KiB of program headers (the kernel's own bound), 1,024 `DT_NEEDED` entries of at most 4
+//! KiB each, 64 KiB search path lists, 64 MiB of such strings over all objects, 4,096 objects and
+//! 2^18 paths tried; a file found again at another path (by device and inode, as the loader
+//! matches) is read once, its other path returned as a library too, since the loader opens it
+//! before it knows; and each path looked at is remembered in constant time.
 
 mod inputs;
 mod parse;
@@ -62,6 +62,10 @@ pub use remembered::resolve_remembered;
 
 /// Most objects one binary may pull in before resolution stops with an error.
 const MAX_OBJECTS: usize = 4096;
+
+/// Most paths one resolution may try for libraries: a hostile binary's libraries could each
+/// need a thousand names found only at the end of a search list of thousands of directories.
+const MAX_TRIES: usize = 1 << 18;
 
 /// Most bytes of names and search paths the loaded objects may hold in all (each object's are
 /// bounded by the parser): a hostile binary's libraries could otherwise name gigabytes.
@@ -183,6 +187,7 @@ fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, Elf
         files: HashSet::new(),
         aliases: Vec::new(),
         string_bytes: 0,
+        tries: std::cell::Cell::new(0),
         inputs,
     };
     resolver.add(path.clone(), origin, info, None, None);
@@ -229,6 +234,8 @@ struct Resolver<'a> {
     aliases: Vec<PathBuf>,
     /// Bytes of strings the loaded objects hold (see [`MAX_STRING_BYTES`]).
     string_bytes: usize,
+    /// Paths tried for libraries so far (see [`MAX_TRIES`]).
+    tries: std::cell::Cell<usize>,
     /// Where every path read or looked for is noted.
     inputs: &'a Inputs,
 }
@@ -346,11 +353,24 @@ impl Resolver<'_> {
                 .map(|i| (path, i))
                 .ok_or_else(not_found);
         }
-        self.search_dirs(loader)
+        let mut tried_out = false;
+        let found = self
+            .search_dirs(loader)
             .into_iter()
             .map(|dir| dir.join(name))
-            .find_map(|path| self.candidate(&path).map(|i| (path, i)))
-            .ok_or_else(not_found)
+            .take_while(|_| {
+                self.tries.set(self.tries.get() + 1);
+                tried_out = self.tries.get() > MAX_TRIES;
+                !tried_out
+            })
+            .find_map(|path| self.candidate(&path).map(|i| (path, i)));
+        if tried_out {
+            return Err(ElfError::Unsupported {
+                path: self.objects[0].path.clone(),
+                reason: format!("its libraries take more than {MAX_TRIES} paths to find"),
+            });
+        }
+        found.ok_or_else(not_found)
     }
 
     /// The directories searched for a name needed by object `loader`, in order.

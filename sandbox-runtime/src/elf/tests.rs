@@ -743,3 +743,27 @@ fn an_interpreter_for_another_machine_is_refused() {
         "{e}"
     );
 }
+
+/// Libraries each found only at the end of a long search list would have the host look up
+/// millions of paths: past 2^18 tries (a large program takes a few thousand) the resolution
+/// stops with an error.
+#[test]
+fn the_paths_tried_for_libraries_are_bounded() {
+    let tmp = TempDir::new();
+    let names: Vec<String> = (0..30).map(|i| format!("libsbxt-n{i}.so")).collect();
+    for n in &names {
+        tmp.write(&format!("lib/{n}"), &Spec::lib(&[]));
+    }
+    let dirs: Vec<String> = (0..10_900).map(|i| format!("/{i:x}")).collect();
+    let runpath = format!("{}:$ORIGIN/lib", dirs.join(":"));
+    let needed: Vec<&str> = names.iter().map(String::as_str).collect();
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some(&runpath),
+            ..needing(&needed)
+        },
+    );
+    let e = resolve(&bin).unwrap_err();
+    assert!(e.to_string().contains("paths to find"), "{e}");
+}
