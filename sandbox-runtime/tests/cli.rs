@@ -1127,3 +1127,72 @@ fn run_does_not_wait_for_children_it_inherited() {
         "the command waited {took:?} for a child it did not start"
     );
 }
+
+/// Writes a program whose libraries take the host long to find: 30 names, each found only at
+/// the end of a search list of 10,900 directories (the resolution gives up at 2^18 tries).
+fn slow_to_resolve(s: &ScratchDir) -> String {
+    let generator = r#"
+import os, struct, sys
+BASE = 0x400000
+def build(needed, runpath):
+    strtab = bytearray(b"\0")
+    def add(s):
+        at = len(strtab); strtab.extend(s.encode() + b"\0"); return at
+    dyns = [(1, add(n)) for n in needed] + [(29, add(runpath))]
+    strtab_off = 64 + 56 * 2
+    dyn_off = (strtab_off + len(strtab) + 7) // 8 * 8
+    dyns += [(5, BASE + strtab_off), (10, len(strtab)), (0, 0)]
+    total = dyn_off + 16 * len(dyns)
+    out = bytearray(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
+    out += struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, BASE, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    for kind, off, size in [(1, 0, total), (2, dyn_off, 16 * len(dyns))]:
+        out += struct.pack("<IIQQQQQQ", kind, 4, off, BASE + off, BASE + off, size, size, 8)
+    out += strtab
+    out += b"\0" * (dyn_off - len(out))
+    for t, v in dyns:
+        out += struct.pack("<QQ", t, v)
+    return bytes(out)
+root = sys.argv[1]
+os.makedirs(root + "/lib")
+names = ["libslow%d.so" % i for i in range(30)]
+for n in names:
+    open(root + "/lib/" + n, "wb").write(build([], "/x"))
+dirs = ":".join("/%x" % i for i in range(10900))
+open(root + "/app", "wb").write(build(names, dirs + ":$ORIGIN/lib"))
+os.chmod(root + "/app", 0o755)
+"#;
+    let root = s.file("slow");
+    let made = std::process::Command::new("python3")
+        .args(["-c", generator, &root])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    format!("{root}/app")
+}
+
+/// A signal while the command still makes the sandbox (finding a hostile binary's libraries
+/// takes a while) ends it at once, by the signal, instead of after the set-up.
+#[test]
+fn an_ending_signal_during_the_set_up_ends_the_command_at_once() {
+    let s = ScratchDir::new("signal-set-up");
+    let policy = s.write("p.policy", "default allow;\n");
+    let app = slow_to_resolve(&s);
+    let begun = std::time::Instant::now();
+    let mut tool = KilledOnDrop(
+        cli_common::sandbox()
+            .args(["run", "--policy", &policy, "--", &app])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // SAFETY: our child, not reaped yet.
+    unsafe { libc::kill(tool.0.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = wait_for_end(&mut tool.0, deadline, "SIGTERM");
+    // By the signal's own default action: nothing of a sandbox was left to end first.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    eprintln!("ended {:?} after the start", begun.elapsed());
+}

@@ -378,7 +378,11 @@ fn a_program_finding_its_library_through_origin_dot_dot_runs() {
     );
     let app_c = s.write(
         "bin/app.c",
-        "#include <stdio.h>\nconst char *greet(void);\nint main(void) { puts(greet()); return 0; }\n",
+        concat!(
+            "#include <stdio.h>\n",
+            "const char *greet(void);\n",
+            "int main(void) { puts(greet()); return 0; }\n"
+        ),
     );
     let lib = s.file("lib/libsbxgreet.so");
     let app = s.file("bin/app");

@@ -130,7 +130,7 @@ pub enum CommsError {
     /// The kernel could not give this process every descriptor a message carried (its
     /// descriptor table is full, `MSG_CTRUNC`). The message was read whole and the channel
     /// stays in step; the descriptors that did come were closed.
-    #[error("comms message's {announced} descriptors did not all fit in this process's descriptor table")]
+    #[error("comms message's {announced} descriptors did not all fit in the descriptor table")]
     DescriptorsCut {
         /// How many the message said it carries.
         announced: u32,

@@ -13,7 +13,7 @@ use nix::sys::signal::{SigSet, Signal};
 use sandbox_runtime::SandboxKiller;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The signals that end the command. (SIGPIPE keeps its default, as for any Unix tool: see
 /// `main`.)
@@ -52,7 +52,7 @@ pub fn block() {
     let _ = ending().thread_block();
 }
 
-/// Which ending signal came, if one did: see [`end_on_signal`].
+/// Which ending signal came, if one did: see [`Watch`].
 #[derive(Clone, Debug, Default)]
 pub struct Received(Arc<AtomicI32>);
 
@@ -71,11 +71,29 @@ fn end_now(signal: Signal) {
     let _ = nix::sys::signal::raise(signal);
 }
 
-/// Starts a thread that waits for an ending signal and then kills the sandbox through
-/// `killer`; the command, woken by the sandbox's end, then ends with 128 + the signal.
-pub fn end_on_signal(killer: SandboxKiller) -> Received {
+/// The thread that takes the ending signals, from before the sandbox is made: until
+/// [`Watch::arm`] gives it the sandbox, a signal ends the command at once (finding a hostile
+/// binary's libraries may take a while, and nothing of a sandbox runs yet: an init already
+/// cloned dies with the command, by its parent-death signal); after, it kills the sandbox and
+/// the command ends once the sandbox has.
+pub struct Watch {
+    killer: Arc<Mutex<Option<SandboxKiller>>>,
+    received: Received,
+}
+
+impl Watch {
+    /// Hands the sandbox to the watch; what it returns says which signal came, if one did.
+    pub fn arm(self, killer: SandboxKiller) -> Received {
+        *self.killer.lock().unwrap_or_else(|e| e.into_inner()) = Some(killer);
+        self.received
+    }
+}
+
+/// Starts the thread that waits for an ending signal (see [`Watch`]).
+pub fn watch() -> Watch {
     let received = Received::default();
-    let noted = received.clone();
+    let killer: Arc<Mutex<Option<SandboxKiller>>> = Arc::default();
+    let (noted, armed) = (received.clone(), Arc::clone(&killer));
     let started = std::thread::Builder::new()
         .name("sandbox-signals".into())
         .spawn(move || {
@@ -83,9 +101,15 @@ pub fn end_on_signal(killer: SandboxKiller) -> Received {
                 return;
             };
             noted.0.store(signal as i32, Ordering::SeqCst);
-            if let Err(e) = killer.kill() {
-                errln!("sandbox: cannot kill the sandbox on {signal}: {e}");
-                end_now(signal);
+            let killer = armed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            match killer {
+                None => end_now(signal),
+                Some(killer) => {
+                    if let Err(e) = killer.kill() {
+                        errln!("sandbox: cannot kill the sandbox on {signal}: {e}");
+                        end_now(signal);
+                    }
+                }
             }
             // The run now ends as usual. A second signal (the user pressing Ctrl-C again while
             // the end takes long) ends the command at once; the sandbox dies with it.
@@ -98,5 +122,5 @@ pub fn end_on_signal(killer: SandboxKiller) -> Received {
         // sandbox still dies with it (its init's parent-death signal).
         let _ = ending().thread_unblock();
     }
-    received
+    Watch { killer, received }
 }

@@ -110,6 +110,8 @@ pub fn main(args: LearnArgs) -> ExitCode {
     } else {
         Learned::new(arch)
     };
+    // A signal while the sandbox is made ends the command at once (see `interrupt::Watch`).
+    let watch = crate::interrupt::watch();
     let started = run::start(&args.sandbox, &args.command, |cmd| {
         cmd.learn();
         Ok(())
@@ -122,7 +124,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
         }
     };
     // On Ctrl-C the sandbox ends, and what was seen until then is written as usual.
-    let signal = crate::interrupt::end_on_signal(child.killer());
+    let signal = watch.arm(child.killer());
     // A learn-mode sandbox always has them; dropping the child kills and reaps it otherwise.
     let Some(observations) = child.observations() else {
         errln!("sandbox: the sandbox gave no observations to learn from");
@@ -140,7 +142,8 @@ pub fn main(args: LearnArgs) -> ExitCode {
     if outcome.observations_dropped > 0 {
         // A policy from the rest would kill the program at a call it never showed.
         errln!(
-            "sandbox: {} calls were not observed (this command fell {} behind the program);              nothing written: run it again",
+            "sandbox: {} calls were not observed (this command fell {} behind the program); \
+             nothing written: run it again",
             outcome.observations_dropped,
             sandbox_runtime::OBSERVATIONS_PENDING_MOST
         );

@@ -220,9 +220,11 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     let configured = |cmd: &mut SandboxCommand| configure(&args, policy, cmd);
+    // A signal while the sandbox is made ends the command at once (see `interrupt::Watch`).
+    let signals = crate::interrupt::watch();
     let (outcome, code) = match start(&args.sandbox, &args.command, configured) {
         Ok(child) => {
-            let signal = crate::interrupt::end_on_signal(child.killer());
+            let signal = signals.arm(child.killer());
             let outcome = watch(child);
             let code = report(&outcome);
             (outcome, signal.exit_code().unwrap_or(code))
