@@ -78,6 +78,10 @@ pub struct ElfDeps {
     pub interpreter: Option<PathBuf>,
     /// Shared libraries in load order, deduplicated, excluding the interpreter.
     pub libraries: Vec<PathBuf>,
+    /// Whether a library was found in an `ld.so.conf` directory the loader does not search by
+    /// default (`/usr/local/lib`, say): the loader finds it there through `/etc/ld.so.cache`
+    /// only, which must then be visible to it too.
+    pub needs_ld_so_cache: bool,
 }
 
 impl ElfDeps {
@@ -193,7 +197,13 @@ fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, Elf
     resolver.add(path.clone(), origin, info, None, None);
     let interpreter = resolver.load_interpreter(&path)?;
     resolver.load_all()?;
-    let libraries = resolver
+    let defaults = search::default_dirs(resolver.machine);
+    let from_conf_only = |p: &PathBuf| {
+        p.parent().is_some_and(|dir| {
+            !defaults.iter().any(|d| d == dir) && resolver.system_dirs.iter().any(|d| d == dir)
+        })
+    };
+    let libraries: Vec<PathBuf> = resolver
         .objects
         .into_iter()
         .skip(1)
@@ -201,9 +211,11 @@ fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, Elf
         .filter(|p| Some(p) != interpreter.as_ref())
         .chain(resolver.aliases)
         .collect();
+    let needs_ld_so_cache = libraries.iter().any(from_conf_only);
     Ok(ElfDeps {
         interpreter,
         libraries,
+        needs_ld_so_cache,
     })
 }
 

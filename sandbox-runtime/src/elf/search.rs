@@ -28,12 +28,21 @@ pub(crate) const NATIVE_MACHINE: u16 = EM_AARCH64;
 /// system directories. Every file and directory read is noted in `inputs`.
 pub(crate) fn system_dirs(machine: u16, inputs: &Inputs) -> Vec<PathBuf> {
     let mut dirs = ld_so_conf_dirs(Path::new("/etc/ld.so.conf"), inputs);
+    dirs.extend(default_dirs(machine));
+    dedup_in_order(dirs)
+}
+
+/// The directories the loader searches without `/etc/ld.so.cache`: the multiarch ones, then
+/// `/lib`, `/usr/lib`, `/lib64`, `/usr/lib64`. A library found only through another
+/// `ld.so.conf` directory is found inside a sandbox through the cache alone.
+pub(crate) fn default_dirs(machine: u16) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
     if let Some(triplet) = multiarch_triplet(machine) {
         dirs.push(Path::new("/lib").join(triplet));
         dirs.push(Path::new("/usr/lib").join(triplet));
     }
     dirs.extend(["/lib", "/usr/lib", "/lib64", "/usr/lib64"].map(PathBuf::from));
-    dedup_in_order(dirs)
+    dirs
 }
 
 /// The Debian multiarch directory name for an ELF machine.

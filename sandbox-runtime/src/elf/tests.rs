@@ -172,6 +172,14 @@ fn python3_matches_ldd() {
     assert_matches_ldd("/usr/bin/python3");
 }
 
+/// Programs whose libraries all sit in the loader's default directories need no cache.
+#[test]
+fn libraries_in_default_directories_need_no_ld_so_cache() {
+    for bin in ["/bin/true", "/usr/bin/python3"] {
+        assert!(!resolve(Path::new(bin)).unwrap().needs_ld_so_cache, "{bin}");
+    }
+}
+
 #[test]
 fn resolution_is_stable() {
     assert_eq!(

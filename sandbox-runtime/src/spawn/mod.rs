@@ -611,6 +611,9 @@ pub(crate) fn reap_quietly(pid: libc::pid_t) {
     while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && sys::errno() == libc::EINTR {}
 }
 
+/// The loader's cache of where libraries are.
+const LD_SO_CACHE: &str = "/etc/ld.so.cache";
+
 /// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
 /// their host paths, read-only, skipping what an identity bind of the caller already shows
 /// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
@@ -621,8 +624,13 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
         reason: e.to_string(),
     })?;
     let abs = std::path::absolute(program).map_err(|e| SpawnError::os("resolve program", e))?;
+    // The loader finds a library of an `ld.so.conf` directory it does not search by default
+    // through its cache only.
+    let cache = Path::new(LD_SO_CACHE);
+    let cache = (deps.needs_ld_so_cache && cache.is_file()).then(|| cache.to_path_buf());
     let files: Vec<std::path::PathBuf> = std::iter::once(abs)
         .chain(deps.paths().map(Path::to_path_buf))
+        .chain(cache)
         .collect();
     let links = sandbox_path::PlanLinks::of(&mounts::plan_links(mounts)).unwrap_or_default();
     // Where a path lands in the sandbox, through the caller's links (a loop is left for the
