@@ -363,28 +363,21 @@ fn programs_sharing_libraries_through_a_plan_link_are_bound_once() {
     assert_eq!(status.status, Status::Exited(0), "{status}");
 }
 
-/// A program that finds its library through `$ORIGIN/../lib` (as java and rustc do) runs with
-/// only itself and its libraries bound: the library goes where the loader inside looks, the
-/// `..` taken away.
-#[test]
-fn a_program_finding_its_library_through_origin_dot_dot_runs() {
-    let s = common::ScratchDir::new("origin-dot-dot");
-    for d in ["bin", "lib"] {
-        std::fs::create_dir(s.path().join(d)).unwrap();
-    }
-    let lib_c = s.write(
-        "lib/greet.c",
-        "const char *greet(void) { return \"greeted\"; }\n",
-    );
+/// Builds, in the scratch directory `s`, a C program `bin/app` that prints what
+/// `int sbx_one(void)` returns, from a shared library `libsbxone.so` made in `lib_dir`
+/// (relative), linked with `rpath`, and returns the program's path. Everything is made readable
+/// to another user (the sandbox may run as one).
+fn program_with_library(s: &common::ScratchDir, lib_dir: &str, rpath: &str) -> String {
+    let lib_c = s.write("lib.c", "int sbx_one(void) { return 1; }\n");
     let app_c = s.write(
-        "bin/app.c",
+        "app.c",
         concat!(
             "#include <stdio.h>\n",
-            "const char *greet(void);\n",
-            "int main(void) { puts(greet()); return 0; }\n"
+            "int sbx_one(void);\n",
+            "int main(void) { printf(\"%d\\n\", sbx_one()); return 0; }\n"
         ),
     );
-    let lib = s.file("lib/libsbxgreet.so");
+    let lib = s.file(&format!("{lib_dir}/libsbxone.so"));
     let app = s.file("bin/app");
     let cc = |args: &[&str]| {
         let out = Command::new("cc")
@@ -398,29 +391,64 @@ fn a_program_finding_its_library_through_origin_dot_dot_runs() {
         );
     };
     cc(&["-shared", "-fPIC", "-o", &lib, &lib_c]);
-    let lib_dir = s.file("lib");
+    let link = format!("-Wl,-rpath,{rpath}");
     cc(&[
         "-o",
         &app,
         &app_c,
         "-L",
-        &lib_dir,
-        "-lsbxgreet",
-        "-Wl,-rpath,$ORIGIN/../lib",
+        &s.file(lib_dir),
+        "-lsbxone",
+        &link,
     ]);
-    // The scratch directory is the test user's; the sandbox may run as another.
-    for p in [
-        s.path().to_path_buf(),
-        s.path().join("bin"),
-        s.path().join("lib"),
-    ] {
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let status = Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(s.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    app
+}
+
+/// A program that finds its library through `$ORIGIN/../lib` (as java and rustc do) runs with
+/// only itself and its libraries bound: the library goes where the loader inside looks, the
+/// `..` taken away.
+#[test]
+fn a_program_finding_its_library_through_origin_dot_dot_runs() {
+    let s = common::ScratchDir::new("origin-dot-dot");
+    for d in ["bin", "lib"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
     }
+    let app = program_with_library(&s, "lib", "$ORIGIN/../lib");
     let out = SandboxCommand::new(&app)
         .add_program_with_libraries(&app)
         .policy(&common::permissive())
         .output()
         .unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
-    assert_eq!(out.stdout, b"greeted\n");
+    assert_eq!(out.stdout, b"1\n");
+}
+
+/// A binary whose search path goes up through a symbolic link (`$ORIGIN/s/../lib`, `s` a link
+/// two directories down) names a library the lexical path does not: refused, by name, rather
+/// than bound where the binary chose.
+#[test]
+fn a_library_path_going_up_through_a_symbolic_link_is_refused() {
+    let s = common::ScratchDir::new("dot-dot-link");
+    for d in ["bin", "bin/d1", "bin/d1/d2", "bin/d1/lib"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    std::os::unix::fs::symlink("d1/d2", s.path().join("bin/s")).unwrap();
+    let app = program_with_library(&s, "bin/d1/lib", "$ORIGIN/s/../lib");
+    // The host's loader finds it: s/.. is d1.
+    assert!(Command::new(&app).status().unwrap().success());
+    let e = SandboxCommand::new(&app)
+        .add_program_with_libraries(&app)
+        .policy(&common::permissive())
+        .output()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("goes up through a symbolic link"),
+        "{e}"
+    );
 }

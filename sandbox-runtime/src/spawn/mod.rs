@@ -641,6 +641,18 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
         // resolves in the sandbox, where every directory above a bind is a real one: the
         // file goes where that lands (the host path, `..` and all, is what it holds).
         let dst = without_dot_dot(&f);
+        // Only where the `..` goes up the same way on the host: through a symbolic link it
+        // goes elsewhere, and a binary could pick where its library lands in the sandbox.
+        if dst != f && !same_file(&f, &dst) {
+            return Err(SpawnError::Libraries {
+                path: program.display().to_string(),
+                reason: format!(
+                    "{} goes up through a symbolic link: it is not {}",
+                    f.display(),
+                    dst.display()
+                ),
+            });
+        }
         let at = place(&dst);
         // A file already there (or under an identity bind of a directory holding it) must not
         // be bound again, which the plan would refuse as two entries in one place.
@@ -661,6 +673,15 @@ fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result
         }
     }
     Ok(())
+}
+
+/// Whether `a` and `b` are the same file on the host (both resolved, symbolic links and `..`
+/// followed as the kernel does).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// `path` with every `.` dropped and every `..` taking away the component before it (none
