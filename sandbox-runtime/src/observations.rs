@@ -3,7 +3,7 @@
 //! the monitor, which counts what it could not pass on instead.
 
 use crate::observe::Observation;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,21 +17,29 @@ pub const OBSERVATIONS_PENDING_MOST: usize = 65_536;
 /// A new channel: the monitor's end and the host's.
 pub(crate) fn channel() -> (ObservationSender, Observations) {
     let (tx, rx) = mpsc::channel();
-    let pending = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(Shared::default());
     (
         ObservationSender {
             tx,
-            pending: Arc::clone(&pending),
+            shared: Arc::clone(&shared),
         },
-        Observations { rx, pending },
+        Observations { rx, shared },
     )
+}
+
+/// What both ends see.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Sent and not yet taken.
+    pending: AtomicUsize,
+    /// Whether the host let go of its end (it takes none from then on).
+    gone: AtomicBool,
 }
 
 /// The monitor's end.
 pub(crate) struct ObservationSender {
     tx: Sender<Observation>,
-    /// Sent and not yet taken.
-    pending: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
 }
 
 impl ObservationSender {
@@ -39,13 +47,17 @@ impl ObservationSender {
     /// (dropped for want of room). A host that let go of its end takes none, and is told of
     /// none: that is no drop. Never blocks.
     pub(crate) fn offer(&self, o: Observation) -> bool {
+        let shared = &self.shared;
+        if shared.gone.load(Ordering::Acquire) {
+            return true;
+        }
         // The monitor is the one sender: nothing else adds between the look and the add.
-        if self.pending.load(Ordering::Acquire) >= OBSERVATIONS_PENDING_MOST {
+        if shared.pending.load(Ordering::Acquire) >= OBSERVATIONS_PENDING_MOST {
             return false;
         }
-        self.pending.fetch_add(1, Ordering::AcqRel);
+        shared.pending.fetch_add(1, Ordering::AcqRel);
         if self.tx.send(o).is_err() {
-            self.pending.fetch_sub(1, Ordering::AcqRel);
+            shared.pending.fetch_sub(1, Ordering::AcqRel);
         }
         true
     }
@@ -57,8 +69,7 @@ impl ObservationSender {
 #[derive(Debug)]
 pub struct Observations {
     rx: Receiver<Observation>,
-    /// Sent and not yet taken.
-    pending: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
 }
 
 impl Observations {
@@ -89,7 +100,13 @@ impl Observations {
     }
 
     fn taken(&self) {
-        self.pending.fetch_sub(1, Ordering::AcqRel);
+        self.shared.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Observations {
+    fn drop(&mut self) {
+        self.shared.gone.store(true, Ordering::Release);
     }
 }
 
@@ -153,5 +170,16 @@ mod tests {
         for nr in 0..OBSERVATIONS_PENDING_MOST + 10 {
             assert!(tx.offer(observation(nr as u32)));
         }
+        // Also when it let go with the channel full.
+        let (tx, rx) = channel();
+        for nr in 0..OBSERVATIONS_PENDING_MOST {
+            assert!(tx.offer(observation(nr as u32)));
+        }
+        assert!(!tx.offer(observation(0)));
+        drop(rx);
+        assert!(
+            tx.offer(observation(1)),
+            "a drop counted for a host that let go"
+        );
     }
 }
