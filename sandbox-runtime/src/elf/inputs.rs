@@ -104,6 +104,8 @@ pub(crate) struct Inputs {
     canonicalised: RefCell<Vec<(PathBuf, Result<PathBuf, i32>)>>,
     /// Whether an object looked at had changed within [`RACY`] of the look.
     racy: Cell<bool>,
+    /// Bytes of ELF files read.
+    read: Cell<u64>,
 }
 
 impl Inputs {
@@ -125,6 +127,16 @@ impl Inputs {
         index.insert(path.to_path_buf(), looked.len());
         looked.push((path.to_path_buf(), seen));
         mode
+    }
+
+    /// Counts `bytes` more read from ELF files.
+    pub(crate) fn count_read(&self, bytes: u64) {
+        self.read.set(self.read.get().saturating_add(bytes));
+    }
+
+    /// Bytes read from ELF files so far.
+    pub(crate) fn read_so_far(&self) -> u64 {
+        self.read.get()
     }
 
     /// Canonicalises `path`, recording what it gave.

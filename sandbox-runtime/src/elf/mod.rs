@@ -35,12 +35,13 @@
 //! (entries using them are skipped), `DT_FLAGS_1` `NODEFLIB`, and preloading.
 //!
 //! The parser is written by hand and bounds-checks every read, so a hostile file yields an error,
-//! never a panic. A hostile file cannot make the host read, hold or search without bound either: at
-//! most 64 KiB of program headers (the kernel's own bound), 1,024 `DT_NEEDED` entries of at most 4
-//! KiB each, 64 KiB search path lists, 64 MiB of such strings over all objects, 4,096 objects and
-//! 2^18 paths tried; a file found again at another path (by device and inode, as the loader
-//! matches) is read once, its other path returned as a library too, since the loader opens it
-//! before it knows; and each path looked at is remembered in constant time.
+//! never a panic. A hostile file cannot make the host read, hold or search without bound either:
+//! at most 64 KiB of program headers (the kernel's own bound), 1,024 `DT_NEEDED` entries of at
+//! most 4 KiB each, 64 KiB search path lists, 64 MiB of such strings over all objects, 4,096
+//! objects, 2^18 paths tried and 256 MiB read from ELF files in all; a file found again at another
+//! path (by device and inode, as the loader matches) is not loaded again, its other path returned
+//! as a library too, since the loader opens it before it knows; and each path looked at is
+//! remembered in constant time.
 
 mod inputs;
 mod parse;
@@ -66,6 +67,11 @@ const MAX_OBJECTS: usize = 4096;
 /// Most paths one resolution may try for libraries: a hostile binary's libraries could each
 /// need a thousand names found only at the end of a search list of thousands of directories.
 const MAX_TRIES: usize = 1 << 18;
+
+/// Most bytes one resolution may read from ELF files: every candidate tried is parsed (up to
+/// 16 MiB of string table), so a hostile search list of copies of one large file would
+/// otherwise read gigabytes.
+const MAX_READ: u64 = 256 << 20;
 
 /// Most bytes of names and search paths the loaded objects may hold in all (each object's are
 /// bounded by the parser): a hostile binary's libraries could otherwise name gigabytes.
@@ -365,24 +371,39 @@ impl Resolver<'_> {
                 .map(|i| (path, i))
                 .ok_or_else(not_found);
         }
-        let mut tried_out = false;
+        let mut worn_out = None;
         let found = self
             .search_dirs(loader)
             .into_iter()
             .map(|dir| dir.join(name))
             .take_while(|_| {
                 self.tries.set(self.tries.get() + 1);
-                tried_out = self.tries.get() > MAX_TRIES;
-                !tried_out
+                worn_out = self.worn_out();
+                worn_out.is_none()
             })
             .find_map(|path| self.candidate(&path).map(|i| (path, i)));
-        if tried_out {
+        if let Some(reason) = worn_out {
             return Err(ElfError::Unsupported {
                 path: self.objects[0].path.clone(),
-                reason: format!("its libraries take more than {MAX_TRIES} paths to find"),
+                reason,
             });
         }
         found.ok_or_else(not_found)
+    }
+
+    /// Why the resolution must stop here, if it must: too many paths tried, or too much read.
+    fn worn_out(&self) -> Option<String> {
+        if self.tries.get() > MAX_TRIES {
+            return Some(format!(
+                "its libraries take more than {MAX_TRIES} paths to find"
+            ));
+        }
+        (self.inputs.read_so_far() > MAX_READ).then(|| {
+            format!(
+                "its libraries take more than {} MiB of ELF headers to find",
+                MAX_READ >> 20
+            )
+        })
     }
 
     /// The directories searched for a name needed by object `loader`, in order.
@@ -444,7 +465,9 @@ fn read_elf(path: &Path, inputs: &Inputs) -> Result<ElfInfo, ElfError> {
         file.metadata().map(|m| (m.dev(), m.ino())).ok()
     };
     let source = FileSource::new(file).map_err(failed)?;
-    let mut info = parse::parse(&source).map_err(|e| match e {
+    let parsed = parse::parse(&source);
+    inputs.count_read(source.read());
+    let mut info = parsed.map_err(|e| match e {
         ParseError::NotElf => ElfError::NotElf(path.to_path_buf()),
         ParseError::Truncated(what) => ElfError::Truncated {
             path: path.to_path_buf(),

@@ -83,12 +83,23 @@ impl Source for [u8] {
 pub(crate) struct FileSource {
     file: File,
     len: u64,
+    /// Bytes read so far.
+    read: std::cell::Cell<u64>,
 }
 
 impl FileSource {
     pub(crate) fn new(file: File) -> io::Result<FileSource> {
         let len = file.metadata()?.len();
-        Ok(FileSource { file, len })
+        Ok(FileSource {
+            file,
+            len,
+            read: std::cell::Cell::new(0),
+        })
+    }
+
+    /// Bytes read so far.
+    pub(crate) fn read(&self) -> u64 {
+        self.read.get()
     }
 }
 
@@ -98,6 +109,8 @@ impl Source for FileSource {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.read
+            .set(self.read.get().saturating_add(buf.len() as u64));
         FileExt::read_exact_at(&self.file, buf, offset)
     }
 }

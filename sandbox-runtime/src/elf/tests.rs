@@ -23,6 +23,8 @@ struct Spec<'a> {
     rpath: Option<&'a str>,
     runpath: Option<&'a str>,
     dynamic: bool,
+    /// Zero bytes appended to the string table (a large table to read).
+    strtab_pad: usize,
 }
 
 impl Spec<'_> {
@@ -49,6 +51,7 @@ impl Spec<'_> {
         dyns.extend(self.soname.map(|s| (14, add_str(s))));
         dyns.extend(self.rpath.map(|s| (15, add_str(s))));
         dyns.extend(self.runpath.map(|s| (29, add_str(s))));
+        strtab.resize(strtab.len() + self.strtab_pad, 0);
         let phnum = 1 + u64::from(self.interp.is_some()) + u64::from(self.dynamic);
         let interp_off = 64 + 56 * phnum;
         let interp = self.interp.map(|s| format!("{s}\0")).unwrap_or_default();
@@ -774,4 +777,38 @@ fn the_paths_tried_for_libraries_are_bounded() {
     );
     let e = resolve(&bin).unwrap_err();
     assert!(e.to_string().contains("paths to find"), "{e}");
+}
+
+/// Every candidate tried is read, string table and all: a search list of links to one
+/// directory holding a large file of another machine under the needed name would have the host
+/// read it again for each link. Past 256 MiB read the resolution stops with an error.
+#[test]
+fn the_bytes_read_for_libraries_are_bounded() {
+    let tmp = TempDir::new();
+    tmp.write(
+        "big/libsbxt-big.so",
+        &Spec {
+            machine: EM_AARCH64,
+            soname: Some("libsbxt-big.so"),
+            strtab_pad: (16 << 20) - (64 << 10),
+            ..Spec::lib(&[])
+        },
+    );
+    tmp.write("real/libsbxt-big.so", &Spec::lib(&[]));
+    let mut runpath = Vec::new();
+    for i in 0..20 {
+        std::os::unix::fs::symlink("big", tmp.0.join(format!("s{i}"))).unwrap();
+        runpath.push(format!("$ORIGIN/s{i}"));
+    }
+    runpath.push("$ORIGIN/real".into());
+    let runpath = runpath.join(":");
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some(&runpath),
+            ..Spec::lib(&["libsbxt-big.so"])
+        },
+    );
+    let e = resolve(&bin).unwrap_err();
+    assert!(e.to_string().contains("MiB of ELF headers"), "{e}");
 }
