@@ -96,7 +96,7 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
     let names = stats::names(&variants);
     let mut misses = report(&names, &times);
     let fresh = elf_resolve_time(sandbox_runtime::elf::resolve, 200);
-    let remembered = elf_resolve_time(sandbox_runtime::elf::resolve_remembered, 200);
+    let remembered = elf_resolve_time(|p| sandbox_runtime::elf::resolve_remembered(p, None), 200);
     match fresh.and_then(|f| remembered.map(|r| (f, r))) {
         Ok((fresh, remembered)) => println!(
             "  (of ours, finding /bin/true's libraries takes {} per spawn: the files read at the \

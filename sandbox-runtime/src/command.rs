@@ -279,7 +279,8 @@ impl SandboxCommand {
     /// Binds a program read-only at its own path together with the shared libraries it loads
     /// (read from its ELF headers by [`crate::elf`] at each spawn; a spawn of the same program
     /// again reuses what the last one read while none of those files has changed, see
-    /// [`crate::elf::resolve_remembered`]).
+    /// [`crate::elf::resolve_remembered`]), searching the `LD_LIBRARY_PATH` the program is
+    /// given with [`Self::env`] too.
     pub fn add_program_with_libraries(&mut self, path: impl AsRef<Path>) -> &mut Self {
         self.programs_with_libraries.push(path.as_ref().into());
         self

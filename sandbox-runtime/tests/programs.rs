@@ -363,11 +363,19 @@ fn programs_sharing_libraries_through_a_plan_link_are_bound_once() {
     assert_eq!(status.status, Status::Exited(0), "{status}");
 }
 
+/// A command for `app` with only it and its libraries bound, under the permissive policy.
+fn with_its_libraries(app: &str) -> SandboxCommand {
+    let mut cmd = SandboxCommand::new(app);
+    cmd.add_program_with_libraries(app)
+        .policy(&common::permissive());
+    cmd
+}
+
 /// Builds, in the scratch directory `s`, a C program `bin/app` that prints what
 /// `int sbx_one(void)` returns, from a shared library `libsbxone.so` made in `lib_dir`
-/// (relative), linked with `rpath`, and returns the program's path. Everything is made readable
-/// to another user (the sandbox may run as one).
-fn program_with_library(s: &common::ScratchDir, lib_dir: &str, rpath: &str) -> String {
+/// (relative), linked with `rpath` if any, and returns the program's path. Everything is made
+/// readable to another user (the sandbox may run as one).
+fn program_with_library(s: &common::ScratchDir, lib_dir: &str, rpath: Option<&str>) -> String {
     let lib_c = s.write("lib.c", "int sbx_one(void) { return 1; }\n");
     let app_c = s.write(
         "app.c",
@@ -391,16 +399,11 @@ fn program_with_library(s: &common::ScratchDir, lib_dir: &str, rpath: &str) -> S
         );
     };
     cc(&["-shared", "-fPIC", "-o", &lib, &lib_c]);
-    let link = format!("-Wl,-rpath,{rpath}");
-    cc(&[
-        "-o",
-        &app,
-        &app_c,
-        "-L",
-        &s.file(lib_dir),
-        "-lsbxone",
-        &link,
-    ]);
+    let lib_dir_path = s.file(lib_dir);
+    let mut args = vec!["-o", &app, &app_c, "-L", &lib_dir_path, "-lsbxone"];
+    let link = rpath.map(|r| format!("-Wl,-rpath,{r}"));
+    args.extend(link.as_deref());
+    cc(&args);
     let status = Command::new("chmod")
         .args(["-R", "a+rX"])
         .arg(s.path())
@@ -419,12 +422,8 @@ fn a_program_finding_its_library_through_origin_dot_dot_runs() {
     for d in ["bin", "lib"] {
         std::fs::create_dir(s.path().join(d)).unwrap();
     }
-    let app = program_with_library(&s, "lib", "$ORIGIN/../lib");
-    let out = SandboxCommand::new(&app)
-        .add_program_with_libraries(&app)
-        .policy(&common::permissive())
-        .output()
-        .unwrap();
+    let app = program_with_library(&s, "lib", Some("$ORIGIN/../lib"));
+    let out = with_its_libraries(&app).output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"1\n");
 }
@@ -439,16 +438,32 @@ fn a_library_path_going_up_through_a_symbolic_link_is_refused() {
         std::fs::create_dir(s.path().join(d)).unwrap();
     }
     std::os::unix::fs::symlink("d1/d2", s.path().join("bin/s")).unwrap();
-    let app = program_with_library(&s, "bin/d1/lib", "$ORIGIN/s/../lib");
+    let app = program_with_library(&s, "bin/d1/lib", Some("$ORIGIN/s/../lib"));
     // The host's loader finds it: s/.. is d1.
     assert!(Command::new(&app).status().unwrap().success());
-    let e = SandboxCommand::new(&app)
-        .add_program_with_libraries(&app)
-        .policy(&common::permissive())
-        .output()
-        .unwrap_err();
+    let e = with_its_libraries(&app).output().unwrap_err();
     assert!(
         e.to_string().contains("goes up through a symbolic link"),
         "{e}"
     );
+}
+
+/// A program that finds its library only through the `LD_LIBRARY_PATH` it is given runs: the
+/// search follows the program's own environment (never the host's).
+#[test]
+fn a_library_found_through_the_programs_ld_library_path_is_bound() {
+    let s = common::ScratchDir::new("ld-library-path");
+    for d in ["bin", "lib"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let app = program_with_library(&s, "lib", None);
+    let lib_dir = s.file("lib");
+    let without = with_its_libraries(&app).output().unwrap_err();
+    assert!(without.to_string().contains("libsbxone.so"), "{without}");
+    let out = with_its_libraries(&app)
+        .env("LD_LIBRARY_PATH", format!("relative/dir:{lib_dir}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"1\n");
 }

@@ -21,8 +21,9 @@
 //!    directory);
 //! 3. otherwise, if the loading object has no `DT_RUNPATH`, the `DT_RPATH` of the loading
 //!    object and of each object that loaded it, up to the executable;
-//! 4. `LD_LIBRARY_PATH` is deliberately ignored: the sandboxee's environment is not ours, and
-//!    a sandbox should not let the host's environment widen what is mounted;
+//! 4. the `LD_LIBRARY_PATH` the sandbox's program gets, when the caller gives one
+//!    ([`resolve_with_library_path`]; its absolute and `$ORIGIN` entries): never the host's own
+//!    environment, which should not widen what is mounted;
 //! 5. the loading object's `DT_RUNPATH`;
 //! 6. the directories of `/etc/ld.so.conf` (following `include`), in place of
 //!    `/etc/ld.so.cache`, then `/lib/<multiarch>`, `/usr/lib/<multiarch>`, `/lib`, `/usr/lib`,
@@ -146,7 +147,17 @@ pub enum ElfError {
 
 /// Resolves the interpreter and shared libraries `binary` needs, like the loader would.
 pub fn resolve(binary: &Path) -> Result<ElfDeps, ElfError> {
-    resolve_in(&current_dir()?, binary, &Inputs::default())
+    resolve_in(&current_dir()?, binary, None, &Inputs::default())
+}
+
+/// [`resolve`] for a program whose environment holds `LD_LIBRARY_PATH=library_path`.
+pub fn resolve_with_library_path(binary: &Path, library_path: &OsStr) -> Result<ElfDeps, ElfError> {
+    resolve_in(
+        &current_dir()?,
+        binary,
+        Some(library_path),
+        &Inputs::default(),
+    )
 }
 
 /// Checks that `binary` is a program this machine runs as far as its ELF header tells: a
@@ -179,7 +190,12 @@ fn current_dir() -> Result<PathBuf, ElfError> {
 
 /// [`resolve`] with `cwd` as the current directory, noting in `inputs` every path it reads or
 /// looks for.
-fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, ElfError> {
+fn resolve_in(
+    cwd: &Path,
+    binary: &Path,
+    library_path: Option<&OsStr>,
+    inputs: &Inputs,
+) -> Result<ElfDeps, ElfError> {
     let path = cwd.join(binary);
     let info = read_elf(&path, inputs)?;
     let canonical = inputs.canonicalize(&path).map_err(|source| ElfError::Io {
@@ -187,8 +203,22 @@ fn resolve_in(cwd: &Path, binary: &Path, inputs: &Inputs) -> Result<ElfDeps, Elf
         source,
     })?;
     let origin = canonical.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let too_long = |list: &&OsStr| list.len() > parse::MAX_PATH_LIST_LEN;
+    if let Some(list) = library_path.filter(too_long) {
+        return Err(ElfError::Unsupported {
+            path,
+            reason: format!(
+                "an LD_LIBRARY_PATH of {} bytes (at most {} are read)",
+                list.len(),
+                parse::MAX_PATH_LIST_LEN
+            ),
+        });
+    }
     let mut resolver = Resolver {
         cwd: cwd.to_path_buf(),
+        library_path: library_path
+            .map(|list| search::library_path_dirs(list, &origin))
+            .unwrap_or_default(),
         system_dirs: search::system_dirs(info.machine, inputs),
         machine: info.machine,
         objects: Vec::new(),
@@ -237,6 +267,8 @@ struct Object {
 /// Breadth-first loading state.
 struct Resolver<'a> {
     cwd: PathBuf,
+    /// The directories of the program's `LD_LIBRARY_PATH`, if it gets one.
+    library_path: Vec<PathBuf>,
     system_dirs: Vec<PathBuf>,
     machine: u16,
     objects: Vec<Object>,
@@ -420,6 +452,7 @@ impl Resolver<'_> {
                 current = object.loader;
             }
         }
+        dirs.extend(self.library_path.iter().cloned());
         if let Some(runpath) = runpath {
             let origin = &self.objects[loader].origin;
             dirs.extend(search::expand_path_list(runpath, origin, &self.cwd));

@@ -42,7 +42,7 @@ const MAX_NEEDED: usize = 1024;
 /// longer name can be opened.
 const MAX_NAME_LEN: usize = 4096;
 /// The longest search path list (`DT_RPATH`, `DT_RUNPATH`).
-const MAX_PATH_LIST_LEN: usize = 64 << 10;
+pub(crate) const MAX_PATH_LIST_LEN: usize = 64 << 10;
 const MAX_DYNAMIC_LEN: u64 = 1 << 20;
 const MAX_STRTAB_LEN: u64 = 16 << 20;
 

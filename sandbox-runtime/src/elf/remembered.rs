@@ -6,6 +6,7 @@
 
 use super::inputs::Inputs;
 use super::{current_dir, resolve_in, ElfDeps, ElfError};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -16,6 +17,8 @@ const KEPT: usize = 32;
 struct Remembered {
     cwd: PathBuf,
     binary: PathBuf,
+    /// The `LD_LIBRARY_PATH` it was resolved with.
+    library_path: Option<OsString>,
     deps: ElfDeps,
     inputs: Inputs,
 }
@@ -34,12 +37,20 @@ fn kept() -> MutexGuard<'static, Vec<Remembered>> {
 /// ahead of the one found, or a loader configuration edited since, makes it resolve afresh.
 /// Errors are not remembered, nor a result that read a file changed within two seconds
 /// before (a change right after it might not show in those times). The spawn of a sandbox with
-/// [`crate::SandboxCommand::add_program_with_libraries`] resolves through this.
-pub fn resolve_remembered(binary: &Path) -> Result<ElfDeps, ElfError> {
+/// [`crate::SandboxCommand::add_program_with_libraries`] resolves through this, with the
+/// `LD_LIBRARY_PATH` the sandbox's program gets, if any (see
+/// [`super::resolve_with_library_path`]).
+pub fn resolve_remembered(
+    binary: &Path,
+    library_path: Option<&OsStr>,
+) -> Result<ElfDeps, ElfError> {
     let cwd = current_dir()?;
+    let same = |r: &Remembered| {
+        r.cwd == cwd && r.binary == binary && r.library_path.as_deref() == library_path
+    };
     let earlier = {
         let mut kept = kept();
-        let at = kept.iter().position(|r| r.cwd == cwd && r.binary == binary);
+        let at = kept.iter().position(same);
         at.map(|at| kept.remove(at))
     };
     // Looked at without the lock: a slow file system holds up this spawn only.
@@ -49,11 +60,12 @@ pub fn resolve_remembered(binary: &Path) -> Result<ElfDeps, ElfError> {
         return Ok(deps);
     }
     let inputs = Inputs::default();
-    let deps = resolve_in(&cwd, binary, &inputs)?;
+    let deps = resolve_in(&cwd, binary, library_path, &inputs)?;
     if !inputs.racy() {
         keep(Remembered {
             cwd,
             binary: binary.to_path_buf(),
+            library_path: library_path.map(OsStr::to_os_string),
             deps: deps.clone(),
             inputs,
         });
@@ -65,7 +77,7 @@ pub fn resolve_remembered(binary: &Path) -> Result<ElfDeps, ElfError> {
 /// thread may have resolved it meanwhile).
 fn keep(r: Remembered) {
     let mut kept = kept();
-    kept.retain(|k| k.cwd != r.cwd || k.binary != r.binary);
+    kept.retain(|k| k.cwd != r.cwd || k.binary != r.binary || k.library_path != r.library_path);
     if kept.len() >= KEPT {
         kept.remove(0);
     }

@@ -171,6 +171,19 @@ pub(crate) fn expand_path_list(list: &OsStr, origin: &Path, cwd: &Path) -> Vec<P
         .collect()
 }
 
+/// The directories of an `LD_LIBRARY_PATH` value the sandbox's program gets: its absolute and
+/// `$ORIGIN` entries (`:` or `;` between them, as the loader splits it), `$ORIGIN` being the
+/// executable's directory. A relative entry would be taken against the program's working
+/// directory inside the sandbox, which the host cannot look at: it is left out.
+pub(crate) fn library_path_dirs(list: &OsStr, origin: &Path) -> Vec<PathBuf> {
+    list.as_bytes()
+        .split(|&b| b == b':' || b == b';')
+        .filter(|entry| entry.starts_with(b"/") || entry.starts_with(b"$"))
+        .filter_map(|entry| expand_origin(entry, origin))
+        .filter(|dir| dir.is_absolute())
+        .collect()
+}
+
 /// Expands `$ORIGIN` in one path entry; `None` if another `$` token remains.
 pub(crate) fn expand_origin(entry: &[u8], origin: &Path) -> Option<PathBuf> {
     let origin = origin.as_os_str().as_bytes();

@@ -536,7 +536,7 @@ fn every_usr_bin_matches_ldd() {
 /// Resolves `bin` from the root, noting what it reads in a fresh record.
 fn resolve_noting(bin: &Path) -> (Result<ElfDeps, ElfError>, Inputs) {
     let inputs = Inputs::default();
-    (resolve_in(Path::new("/"), bin, &inputs), inputs)
+    (resolve_in(Path::new("/"), bin, None, &inputs), inputs)
 }
 
 #[test]
@@ -612,7 +612,10 @@ fn a_symbolic_link_moved_to_another_copy_changes_what_was_read() {
 fn a_remembered_resolution_is_what_resolve_gives() {
     let fresh = resolve(Path::new("/bin/true")).unwrap();
     for _ in 0..3 {
-        assert_eq!(resolve_remembered(Path::new("/bin/true")).unwrap(), fresh);
+        assert_eq!(
+            resolve_remembered(Path::new("/bin/true"), None).unwrap(),
+            fresh
+        );
     }
     // The system's files changed long ago: the result is kept for the next spawn.
     assert!(remembered::is_remembered(Path::new("/bin/true")));
@@ -625,9 +628,9 @@ fn a_remembered_resolution_is_what_resolve_gives() {
             ..Spec::lib(&["libsbxt-t.so"])
         },
     );
-    assert!(resolve_remembered(&bin).is_err());
+    assert!(resolve_remembered(&bin, None).is_err());
     let lib = tmp.write("lib/libsbxt-t.so", &Spec::lib(&[]));
-    assert_eq!(resolve_remembered(&bin).unwrap().libraries, vec![lib]);
+    assert_eq!(resolve_remembered(&bin, None).unwrap().libraries, vec![lib]);
     assert!(!remembered::is_remembered(&bin), "a racy result was kept");
 }
 
@@ -811,4 +814,17 @@ fn the_bytes_read_for_libraries_are_bounded() {
     );
     let e = resolve(&bin).unwrap_err();
     assert!(e.to_string().contains("MiB of ELF headers"), "{e}");
+}
+
+/// An `LD_LIBRARY_PATH` is split at `:` and `;` as the loader splits it; `$ORIGIN` is the
+/// executable's directory; relative entries (the program's working directory inside) are left
+/// out.
+#[test]
+fn library_path_entries_are_absolute_or_from_origin() {
+    let dirs = search::library_path_dirs(
+        std::ffi::OsStr::new("rel:/abs:$ORIGIN/x;/semi::${ORIGIN}"),
+        Path::new("/opt/app/bin"),
+    );
+    let want = ["/abs", "/opt/app/bin/x", "/semi", "/opt/app/bin"].map(PathBuf::from);
+    assert_eq!(dirs, want);
 }

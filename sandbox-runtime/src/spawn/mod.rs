@@ -259,8 +259,14 @@ fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
 fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     cmd.limits.validate()?;
     let mut all_mounts = cmd.mounts.clone();
+    // The loader inside follows the program's own LD_LIBRARY_PATH: so does the search.
+    let library_path = cmd
+        .env
+        .iter()
+        .find(|(k, _)| k == "LD_LIBRARY_PATH")
+        .map(|(_, v)| v.clone());
     for p in &cmd.programs_with_libraries {
-        add_program_with_libraries(&mut all_mounts, p)?;
+        add_program_with_libraries(&mut all_mounts, p, library_path.as_deref())?;
     }
     let mut targets: Vec<RawFd> = cmd.passed_fds.iter().map(|(_, t)| *t).collect();
     targets.sort_unstable();
@@ -618,10 +624,16 @@ const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 /// their host paths, read-only, skipping what an identity bind of the caller already shows
 /// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
 /// `usr/lib64` with `/usr` bound shows `/lib64/ld-linux-x86-64.so.2`).
-fn add_program_with_libraries(mounts: &mut Vec<Mount>, program: &Path) -> Result<(), SpawnError> {
-    let deps = crate::elf::resolve_remembered(program).map_err(|e| SpawnError::Libraries {
-        path: program.display().to_string(),
-        reason: e.to_string(),
+fn add_program_with_libraries(
+    mounts: &mut Vec<Mount>,
+    program: &Path,
+    library_path: Option<&std::ffi::OsStr>,
+) -> Result<(), SpawnError> {
+    let deps = crate::elf::resolve_remembered(program, library_path).map_err(|e| {
+        SpawnError::Libraries {
+            path: program.display().to_string(),
+            reason: e.to_string(),
+        }
     })?;
     let abs = std::path::absolute(program).map_err(|e| SpawnError::os("resolve program", e))?;
     // The loader finds a library of an `ld.so.conf` directory it does not search by default
