@@ -467,3 +467,22 @@ fn a_library_found_through_the_programs_ld_library_path_is_bound() {
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"1\n");
 }
+
+/// A program named through a symbolic link in another directory (as `/usr/bin/java` links to
+/// a JDK's `bin/java`) finds its `$ORIGIN` libraries as on the host: the loader inside takes
+/// `$ORIGIN` from the file the link leads to, which is where they are bound.
+#[test]
+fn a_program_named_through_a_link_finds_its_origin_libraries() {
+    let s = common::ScratchDir::new("origin-through-link");
+    for d in ["bin", "lib", "elsewhere"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let app = program_with_library(&s, "lib", Some("$ORIGIN/../lib"));
+    let link = s.file("elsewhere/app");
+    std::os::unix::fs::symlink(&app, &link).unwrap();
+    // The host's loader finds it through the link.
+    assert!(Command::new(&link).status().unwrap().success());
+    let out = with_its_libraries(&link).output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"1\n");
+}
