@@ -466,10 +466,17 @@ for _ in range({n}):
     os.wait()
 os.kill(os.getpid(), signal.{signal})"
     );
+    python_with_a_cpu_limit(&script, None)
+}
+
+/// The outcome of Python `script` under a CPU limit of 1 s (and `memory`, if any), with the
+/// permissive policy.
+fn python_with_a_cpu_limit(script: &str, memory: Option<u64>) -> sandbox_runtime::Outcome {
     common::command("/usr/bin/python3")
-        .args(["-S", "-c", &script])
+        .args(["-S", "-c", script])
         .limits(Limits {
             cpu_time: Some(Duration::from_secs(1)),
+            memory,
             wall_time: Some(Duration::from_secs(20)),
             ..Limits::default()
         })
@@ -511,23 +518,9 @@ os.wait()
 signal.signal(signal.SIGXCPU, signal.SIG_IGN)
 while True:
     pass";
-    let out = common::command("/usr/bin/python3")
-        .args(["-S", "-c", script])
-        .limits(Limits {
-            cpu_time: Some(Duration::from_secs(1)),
-            memory: Some(64 << 20),
-            wall_time: Some(Duration::from_secs(20)),
-            ..Limits::default()
-        })
-        .policy(&common::permissive())
-        .output()
-        .unwrap();
-    assert_eq!(out.outcome.status, Status::Timeout, "{}", out.outcome);
-    assert!(
-        out.outcome.wall_time < Duration::from_secs(10),
-        "{}",
-        out.outcome
-    );
+    let outcome = python_with_a_cpu_limit(script, Some(64 << 20));
+    assert_eq!(outcome.status, Status::Timeout, "{outcome}");
+    assert!(outcome.wall_time < Duration::from_secs(10), "{outcome}");
 }
 
 /// A program and its child burn 0.6 s of CPU each (more than the CPU limit of 1 s in all, not
@@ -545,27 +538,12 @@ if child == 0:
 os.wait()
 b = bytearray(400 * 1024 * 1024)
 b[::4096] = b'x' * len(b[::4096])";
-    let out = common::command("/usr/bin/python3")
-        .args(["-S", "-c", script])
-        .limits(Limits {
-            cpu_time: Some(Duration::from_secs(1)),
-            memory: Some(64 << 20),
-            wall_time: Some(Duration::from_secs(20)),
-            ..Limits::default()
-        })
-        .policy(&common::permissive())
-        .output()
-        .unwrap();
-    let by = out.outcome.enforced_by("memory");
-    if by == Some(sandbox_runtime::Enforcement::Cgroup) && out.outcome.oom_killed {
-        assert_eq!(
-            out.outcome.status,
-            Status::Signaled(libc::SIGKILL),
-            "{}",
-            out.outcome
-        );
+    let outcome = python_with_a_cpu_limit(script, Some(64 << 20));
+    let by = outcome.enforced_by("memory");
+    if by == Some(sandbox_runtime::Enforcement::Cgroup) && outcome.oom_killed {
+        assert_eq!(outcome.status, Status::Signaled(libc::SIGKILL), "{outcome}");
     } else {
-        assert_eq!(out.outcome.status, Status::Exited(1), "{}", out.outcome);
+        assert_eq!(outcome.status, Status::Exited(1), "{outcome}");
     }
 }
 
