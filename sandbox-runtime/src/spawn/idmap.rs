@@ -69,33 +69,7 @@ impl IdMaps {
 /// heap allocation there would write to pages the child shares, each write then faulting to
 /// copy a page first.
 fn write_proc_file(pid: i32, name: &[u8], contents: &[u8]) -> io::Result<()> {
-    let mut path = [0u8; 48];
-    let mut len = 0;
-    let mut push = |bytes: &[u8]| -> io::Result<()> {
-        let end = len + bytes.len();
-        // One byte stays free for the terminating NUL.
-        if end >= path.len() {
-            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-        }
-        path[len..end].copy_from_slice(bytes);
-        len = end;
-        Ok(())
-    };
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    let mut n = u32::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    push(b"/proc/")?;
-    push(&digits[at..])?;
-    push(b"/")?;
-    push(name)?;
+    let path = super::sys::proc_path(pid, name).map_err(io::Error::from_raw_os_error)?;
     // SAFETY: path is NUL-terminated (zeroed past len); open only reads it.
     let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {

@@ -497,74 +497,62 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
 /// Reaps every child that has ended and returns; on the sandboxee's end, ends the rest,
 /// reports and exits. Without a signalfd (`signalfd` false) it blocks until the sandboxee ends
 /// instead: the monitor's requests then wait for the program's end, its grace for init still
-/// running out. Each ended child is looked at before it is reaped, so that the sandboxee's own
-/// CPU time can still be read from its `/proc` entry (see [`own_cpu_us`]).
+/// running out. Where the program has a CPU limit, each ended child is looked at before it is
+/// reaped, so that the sandboxee's own CPU time can still be read from its `/proc` entry (see
+/// [`own_cpu_us`]); otherwise one `wait4` reaps whichever ended.
 fn reap_ended(plan: &Plan, sandboxee: libc::pid_t, signalfd: bool) {
     let hang = if signalfd { libc::WNOHANG } else { 0 };
     loop {
-        // SAFETY: siginfo_t is plain old data; zero is a valid value for it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: info is a live siginfo_t the kernel fills; WNOWAIT leaves the child unreaped.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_ALL,
-                0,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT | libc::__WALL | hang,
-            )
+        let (target, own_cpu) = match plan.cpu_ticks_per_sec {
+            None => (-1, None),
+            Some(ticks) => match ended_child(hang) {
+                Ok(0) => return, // nothing more has ended yet
+                Ok(pid) => (
+                    pid,
+                    (pid == sandboxee).then(|| own_cpu_us(pid, ticks)).flatten(),
+                ),
+                Err(libc::ECHILD) => sys::exit(0),
+                Err(libc::EINTR) => continue,
+                Err(_) => return,
+            },
         };
-        if r < 0 {
-            match sys::errno() {
-                libc::ECHILD => sys::exit(0),
-                libc::EINTR => continue,
-                _ => return,
-            }
-        }
-        // SAFETY: filled by waitid (zero with WNOHANG when nothing has ended).
-        let pid = unsafe { info.si_pid() };
-        if pid == 0 {
-            return; // nothing more has ended yet
-        }
-        let own_cpu = (pid == sandboxee)
-            .then_some(plan.cpu_ticks_per_sec)
-            .flatten()
-            .and_then(|ticks| own_cpu_us(pid, ticks));
         let mut status = 0;
         // SAFETY: rusage is plain old data; zero is a valid value for it.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: status is a live int and ru a live rusage the kernel fills.
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::__WALL, &mut ru) };
-        if reaped == sandboxee {
+        let r = unsafe { libc::wait4(target, &mut status, libc::__WALL | hang, &mut ru) };
+        if r == sandboxee {
             // Without its own time, the time with its reaped children's: more, never less.
             end_and_report(plan, status, own_cpu.unwrap_or_else(|| cpu_us(&ru)));
         }
+        if r == 0 {
+            return; // nothing more has ended yet
+        }
+        if r < 0 && sys::errno() == libc::ECHILD {
+            sys::exit(0);
+        }
     }
+}
+
+/// The pid of a child that has ended, left unreaped (`WNOWAIT`); 0 with `WNOHANG` in `hang`
+/// when none has yet; else the errno.
+fn ended_child(hang: libc::c_int) -> Result<libc::pid_t, i32> {
+    // SAFETY: siginfo_t is plain old data; zero is a valid value for it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOWAIT | libc::__WALL | hang;
+    // SAFETY: info is a live siginfo_t the kernel fills.
+    if unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) } < 0 {
+        return Err(sys::errno());
+    }
+    // SAFETY: filled by waitid (left zero with WNOHANG when nothing has ended).
+    Ok(unsafe { info.si_pid() })
 }
 
 /// The user and system CPU time, in microseconds, of process `pid` itself (every thread of it,
 /// not the children it reaped), from `/proc/PID/stat` while it is a zombie not yet reaped;
 /// `None` where that cannot be read. Raw calls into buffers on the stack: nothing is allocated.
 fn own_cpu_us(pid: libc::pid_t, ticks_per_sec: u64) -> Option<u64> {
-    let mut path = [0u8; 32];
-    let mut at = 0;
-    let mut put = |bytes: &[u8]| {
-        path[at..at + bytes.len()].copy_from_slice(bytes);
-        at += bytes.len();
-    };
-    put(b"/proc/");
-    let mut digits = [0u8; 10];
-    let mut n = u32::try_from(pid).ok()?;
-    let mut len = 0;
-    loop {
-        digits[digits.len() - 1 - len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    put(&digits[digits.len() - len..]);
-    put(b"/stat\0");
+    let path = sys::proc_path(pid, b"stat").ok()?;
     // SAFETY: path is NUL-terminated; a new descriptor or -1.
     let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {

@@ -388,3 +388,37 @@ pub(crate) fn exit(code: i32) -> ! {
     // SAFETY: _exit never returns and runs no user-space cleanup.
     unsafe { libc::_exit(code) }
 }
+
+/// `/proc/PID/NAME` as a NUL-terminated path in a buffer on the stack (nothing allocated, for
+/// use between a clone and an exec); `ENAMETOOLONG` if it does not fit, `EINVAL` for a
+/// negative pid.
+pub(crate) fn proc_path(pid: i32, name: &[u8]) -> Result<[u8; 48], i32> {
+    let mut path = [0u8; 48];
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| -> Result<(), i32> {
+        let end = len + bytes.len();
+        // One byte stays free for the terminating NUL.
+        if end >= path.len() {
+            return Err(libc::ENAMETOOLONG);
+        }
+        path[len..end].copy_from_slice(bytes);
+        len = end;
+        Ok(())
+    };
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut n = u32::try_from(pid).map_err(|_| libc::EINVAL)?;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    push(b"/proc/")?;
+    push(&digits[at..])?;
+    push(b"/")?;
+    push(name)?;
+    Ok(path)
+}
