@@ -276,8 +276,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     // A target the sandboxee could not have open, or one leaving no room above it, under the
     // open-files limit, for the descriptors the child reads from (sync pipe, report socket,
     // three streams and the passed descriptors, all moved above every target).
-    let open_limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map_or(1024, |(soft, _)| soft);
+    let open_limit = open_files_limit();
     let above = 1 + 2 + 3 + targets.len() as u64;
     if let Some(t) = targets
         .last()
@@ -371,12 +370,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         server::launch(&request, &fds)
     } else {
         Launch::Unavailable
-    };
-    // A server whose descriptor table could not take the request's descriptors (its
-    // open-files limit is the one the host had when it started) cloned nothing: clone here.
-    let launched = match launched {
-        Launch::Failed(libc::EMFILE) => Launch::Unavailable,
-        other => other,
     };
     let (pid, made_ahead, kept, cloned_pidfd) = match launched {
         Launch::Started { pid, made_ahead } => (pid, made_ahead, None, None),
@@ -615,6 +608,12 @@ pub(crate) fn reap_quietly(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: pid is our child; status is a live int.
     while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && sys::errno() == libc::EINTR {}
+}
+
+/// This process's soft open-files limit (1024 if it cannot be read).
+fn open_files_limit() -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft)
 }
 
 /// The loader's cache of where libraries are.

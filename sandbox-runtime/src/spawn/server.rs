@@ -182,8 +182,7 @@ fn launch_server() -> io::Result<Server> {
     // the server a copy of it half done, for its first clone to wait on for ever.
     super::init::prepare_clone();
     // The server keeps the limit it is forked with, whatever the host sets later.
-    let open_files = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map_or(1024, |(soft, _)| soft);
+    let open_files = super::open_files_limit();
     std::thread::Builder::new()
         .name("sandbox-fork-server-parent".into())
         // The server runs on a copy of this thread's stack, and so does each init it clones:
@@ -238,7 +237,7 @@ fn launch_server() -> io::Result<Server> {
 
 /// The outcome of asking the server for a sandbox.
 pub(crate) enum Launch {
-    /// No server, or it is gone or unusable for this caller: clone directly.
+    /// No server, or it is gone or unusable for this caller or this request: clone directly.
     Unavailable,
     /// The server started init (the caller's child): cloned now, or a spare made ahead whose
     /// id maps are already written (see [`super::spare`]).
@@ -303,6 +302,9 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
             pid: r.result as libc::pid_t,
             made_ahead: r.made_ahead,
         },
+        // No room for the request's descriptors in the server's table (see `serve`): it cloned
+        // nothing, so the caller clones this one itself.
+        Ok(r) if r.result == -i64::from(libc::EMFILE) => Launch::Unavailable,
         Ok(r) => Launch::Failed(i32::try_from(-r.result).unwrap_or(libc::EIO)),
         Err(_) => {
             // It may have cloned init before it died; cloning a second one would race it for
