@@ -22,7 +22,8 @@ pub enum Stdio {
     Null,
     /// A pipe whose other end the [`SandboxChild`] holds.
     Piped,
-    /// A file descriptor of the caller's.
+    /// A file descriptor of the caller's. The program can do with it what the descriptor
+    /// allows, not more: see [`SandboxCommand::pass_fd`].
     Fd(OwnedFd),
 }
 
@@ -210,6 +211,12 @@ impl SandboxCommand {
 
     /// Gives the program `host_fd` as descriptor number `child_fd` (which must be above 2;
     /// use [`Self::stdin`] and friends for 0 to 2).
+    ///
+    /// Where the kernel has Landlock (ABI 3, Linux 6.2+), the program cannot reopen the file by
+    /// path (`/proc/self/fd/N`) to do more than the descriptor does: a file passed read-only
+    /// is not written or truncated, one passed write-only not read, one that appends not
+    /// overwritten, none run; a directory gives everything beneath it but running programs,
+    /// and nothing above it. Without Landlock, the file's owner and mode decide.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
         self.passed_fds.push((host_fd, child_fd));
         self

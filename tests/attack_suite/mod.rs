@@ -1648,6 +1648,119 @@ fn no_host_descriptor_leaks_in() {
     assert!(!r.stdout.contains(&s(&file)), "{r}");
 }
 
+/// Opens `path` on the host with `flags` as a descriptor to hand to a sandbox.
+fn host_fd(path: &Path, flags: libc::c_int) -> OwnedFd {
+    let c = CString::new(s(path)).unwrap();
+    // SAFETY: a live C string; the descriptor is owned below.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    assert!(
+        fd >= 0,
+        "open {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd was just opened and is ours alone.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+#[test]
+fn a_file_passed_read_only_cannot_be_reopened_to_write_or_run() {
+    let _g = shared();
+    let dir = TempDir::new("reopen-ro");
+    // Writable by anyone and executable: only the descriptor's mode stands in the way.
+    let input = dir.file("input", "original\n");
+    let program = dir.path().join("program");
+    std::fs::copy(attacker(), &program).unwrap();
+    set_mode(&program, 0o777);
+    let r = Attack::new("reopen")
+        .args(["0", "5"])
+        .with(|c| {
+            c.stdin(Stdio::Fd(host_fd(&input, libc::O_RDONLY)));
+            c.pass_fd(host_fd(&program, libc::O_RDONLY), 5);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    for fd in ["0", "5"] {
+        // Reading it again (`/dev/stdin`) is what the descriptor allows.
+        assert_eq!(r.value(&format!("read {fd}")), "OK", "{r}");
+        for denied in ["write", "overwrite", "truncate", "exec"] {
+            assert_eq!(
+                r.value(&format!("{denied} {fd}")),
+                "EACCES",
+                "{denied} {fd}: {r}"
+            );
+        }
+    }
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), "original\n");
+    assert_eq!(
+        std::fs::read(&program).unwrap(),
+        std::fs::read(attacker()).unwrap()
+    );
+}
+
+#[test]
+fn a_file_passed_write_only_cannot_be_reopened_to_read_and_an_appended_one_not_to_overwrite() {
+    let _g = shared();
+    let dir = TempDir::new("reopen-wo");
+    let log = dir.file("log", "earlier secret\n");
+    let out = dir.file("out", "earlier output\n");
+    let r = Attack::new("reopen")
+        .args(["5", "6"])
+        .with(|c| {
+            c.pass_fd(host_fd(&log, libc::O_WRONLY | libc::O_APPEND), 5);
+            c.pass_fd(host_fd(&out, libc::O_WRONLY), 6);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    for denied in ["read 5", "write 5", "overwrite 5", "truncate 5", "read 6"] {
+        assert_eq!(r.value(denied), "EACCES", "{denied}: {r}");
+    }
+    // What the write-only descriptor allows, reopened: writing, truncating.
+    assert_eq!(r.value("write 6"), "OK", "{r}");
+    assert_eq!(r.value("truncate 6"), "OK", "{r}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "earlier secret\n");
+    assert!(!r.stdout.contains("earlier"), "{r}");
+}
+
+#[test]
+fn a_directory_passed_gives_nothing_above_it() {
+    let _g = shared();
+    let dir = TempDir::new("above-dir");
+    let secret = dir.file("secret", "host secret\n");
+    let below = dir.path().join("below");
+    std::fs::create_dir(&below).unwrap();
+    set_mode(&below, 0o777);
+    let r = Attack::new("above-dir")
+        .args(["5"])
+        .with(|c| {
+            c.pass_fd(host_fd(&below, libc::O_RDONLY | libc::O_DIRECTORY), 5);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    for denied in [
+        "list-parent",
+        "read-parent",
+        "write-parent",
+        "plant-parent",
+        "mkdir-parent",
+        "remove-parent",
+    ] {
+        assert_eq!(r.value(denied), "EACCES", "{denied}: {r}");
+    }
+    // Beneath the directory it was given, the sandbox writes as before.
+    assert_eq!(r.value("write-inside"), "OK", "{r}");
+    assert_eq!(
+        std::fs::read_to_string(below.join("inside")).unwrap(),
+        "made\n"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret\n");
+    assert!(!dir.path().join("planted").exists());
+    assert!(!dir.path().join("made").exists());
+}
+
 #[test]
 fn no_host_environment_leaks_in() {
     let _g = shared();

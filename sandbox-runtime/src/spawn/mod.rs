@@ -20,6 +20,7 @@ mod mounts;
 mod plan;
 mod raw;
 mod release;
+mod reopen;
 mod sandbox_path;
 mod sandboxee;
 mod server;

@@ -2,8 +2,9 @@
 //! signal, standard streams and passed descriptors, close everything else, the capability
 //! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes;
 //! then a wait for init's detach of the host root (done beside the steps so far), chdir, open
-//! the program, rlimits, empty the capability sets, no_new_privs, the hello to the monitor, and
-//! the seccomp filter last, then `execveat` of the opened program with the exec check's
+//! the program, no_new_privs, the Landlock domain that confines reopening (see
+//! [`super::reopen`]), rlimits, empty the capability sets, the hello to the monitor, and the
+//! seccomp filter last, then `execveat` of the opened program with the exec check's
 //! argument (see [`crate::seccomp::PreparedFilter::exec_arg`]).
 //!
 //! Between installing the filter and the exec, every call (the close that tells the monitor the
@@ -48,6 +49,9 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     host_root_detached(plan)?;
     chdir(plan)?;
     let exe = find_program(plan)?;
+    // Before the Landlock domain, which needs it from a process without CAP_SYS_ADMIN.
+    no_new_privs()?;
+    super::reopen::confine(plan)?;
     // Predicted before the rlimits: a limit on open files that leaves the listener no
     // descriptor then fails the install itself, which names it.
     if let Some(p) = &mut pipes {
@@ -60,7 +64,6 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     let predicted = pipes.as_ref().map(|p| p.listener);
     rlimits(plan)?;
     capabilities::drop_all()?;
-    no_new_privs()?;
     if let Some(filter) = &plan.parts.filter {
         // The hello right before the install: the monitor first looks for the listener on a
         // timer the hello starts (see `crate::monitor`).

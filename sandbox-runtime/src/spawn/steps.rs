@@ -46,17 +46,18 @@ pub(crate) enum Step {
     ExecPipe,
     Chdir,
     FindProgram,
+    NoNewPrivs,
+    ConfineReopens,
     PredictListener,
     Rlimit,
     DropCaps,
-    NoNewPrivs,
     InstallFilter,
     ListenerNumber,
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 39] = [
+    const ALL: [Step; 40] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::SessionKeyring,
@@ -89,10 +90,11 @@ impl Step {
         Step::ExecPipe,
         Step::Chdir,
         Step::FindProgram,
+        Step::NoNewPrivs,
+        Step::ConfineReopens,
         Step::PredictListener,
         Step::Rlimit,
         Step::DropCaps,
-        Step::NoNewPrivs,
         Step::InstallFilter,
         Step::ListenerNumber,
         Step::Exec,
@@ -357,6 +359,13 @@ impl Descriptions {
                 Step::InheritedLimits => "check the capability limits".into(),
                 Step::DropCaps => "drop capabilities".into(),
                 Step::NoNewPrivs => "set no_new_privs".into(),
+                Step::ConfineReopens if r.index == super::reopen::RULESET => {
+                    "confine reopening to the sandbox's file system (Landlock)".into()
+                }
+                Step::ConfineReopens => format!(
+                    "confine reopening descriptor {} to what it allows (Landlock)",
+                    r.index
+                ),
                 Step::PredictListener => "predict the listener's descriptor".into(),
                 Step::InstallFilter => "install the seccomp filter".into(),
                 Step::ListenerNumber => format!(

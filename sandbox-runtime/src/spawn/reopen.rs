@@ -1,0 +1,192 @@
+//! Confines what the sandboxee can open to its own file system and to what its descriptors
+//! already allow, with a Landlock domain (Linux 6.2+, Landlock ABI 3) applied right before the
+//! filter.
+//!
+//! Without it, a descriptor the host passes in (a standard stream, [`crate::SandboxCommand::
+//! pass_fd`]) is a way out of the mount namespace: `/proc/self/fd/N` is a link to the host file
+//! itself, so a file passed read-only could be reopened for writing (or truncated by path), a
+//! write-only log reopened to read what was there before, and a passed directory's `..` walked
+//! up the host's tree; only the file's owner and mode would stand in the way.
+//!
+//! The domain handles every file-system access right, and allows them:
+//! - beneath the sandbox's root (every mount the plan made; their own flags still apply: a
+//!   read-only bind stays read-only);
+//! - on a passed file (any path-named file not a directory: regular, device, named pipe):
+//!   reading if its descriptor reads, writing and truncation if it writes and does not append
+//!   (an appending descriptor cannot be turned into one that overwrites), device ioctls with
+//!   either; running it, never;
+//! - beneath a passed directory: everything but running programs (a passed directory is a
+//!   writable place outside the sandbox's `noexec` mounts).
+//!
+//! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
+//! reach and reopen as before. Landlock also refuses the sandboxee every mount operation and
+//! ptrace of a process outside the domain. Where the kernel has no Landlock, or one older than
+//! ABI 3 (whose rename and truncate rules would break programs or leave truncation open),
+//! nothing is confined: see the README's security model.
+//!
+//! Runs in the sandboxee between clone and exec: raw system calls on stack values only.
+
+use super::plan::Plan;
+use super::steps::{Failure, Step};
+use super::sys;
+
+/// `landlock_create_ruleset`'s flag asking for the ABI version.
+const CREATE_RULESET_VERSION: libc::c_uint = 1;
+/// `landlock_add_rule`'s rule type for a file hierarchy (or a file).
+const RULE_PATH_BENEATH: libc::c_int = 1;
+/// The oldest ABI confined: 2 adds renames across directories (without it a domain refuses
+/// them all), 3 adds truncation.
+const MIN_ABI: libc::c_long = 3;
+/// ABI 5 adds device ioctls.
+const IOCTL_DEV_ABI: libc::c_long = 5;
+
+mod access {
+    pub const EXECUTE: u64 = 1 << 0;
+    pub const WRITE_FILE: u64 = 1 << 1;
+    pub const READ_FILE: u64 = 1 << 2;
+    /// Reading and changing directories, making and removing entries (bits 3 to 12).
+    pub const DIRECTORIES: u64 = 0x1ff8;
+    pub const REFER: u64 = 1 << 13;
+    pub const TRUNCATE: u64 = 1 << 14;
+    pub const IOCTL_DEV: u64 = 1 << 15;
+}
+
+/// The index of a [`Step::ConfineReopens`] failure that is not about one descriptor.
+pub(crate) const RULESET: u32 = u32::MAX;
+
+/// `struct landlock_ruleset_attr` (with the fields of later ABIs left zero).
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr`.
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: libc::c_int,
+}
+
+/// Applies the domain to the calling process (see the module's docs); after `no_new_privs`,
+/// with the root detached and the standard streams and passed descriptors in place.
+pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
+    // SAFETY: the version query takes no attribute.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<RulesetAttr>(),
+            0usize,
+            CREATE_RULESET_VERSION,
+        )
+    };
+    if abi < MIN_ABI {
+        return Ok(());
+    }
+    let ioctl = if abi >= IOCTL_DEV_ABI {
+        access::IOCTL_DEV
+    } else {
+        0
+    };
+    let handled = access::EXECUTE
+        | access::WRITE_FILE
+        | access::READ_FILE
+        | access::DIRECTORIES
+        | access::REFER
+        | access::TRUNCATE
+        | ioctl;
+    let attr = RulesetAttr {
+        handled_access_fs: handled,
+        handled_access_net: 0,
+        scoped: 0,
+    };
+    // SAFETY: attr is a live struct of the size given.
+    let ruleset = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &attr as *const RulesetAttr,
+            std::mem::size_of::<RulesetAttr>(),
+            0,
+        )
+    };
+    let ruleset = sys::check_at(ruleset, Step::ConfineReopens, RULESET)? as libc::c_int;
+    let result = add_rules(plan, ruleset, handled, ioctl).and_then(|()| {
+        // SAFETY: ruleset is the descriptor just made.
+        let r = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0) };
+        sys::check_at(r, Step::ConfineReopens, RULESET).map(drop)
+    });
+    // SAFETY: ours; nothing else refers to it.
+    unsafe { libc::close(ruleset) };
+    result
+}
+
+/// The root's rule, then one per standard stream and passed descriptor that a path names.
+fn add_rules(plan: &Plan, ruleset: libc::c_int, handled: u64, ioctl: u64) -> Result<(), Failure> {
+    // SAFETY: a NUL-terminated literal.
+    let root = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    let root = sys::check_at(root.into(), Step::ConfineReopens, RULESET)? as libc::c_int;
+    let r = add_rule(ruleset, root, handled);
+    // SAFETY: ours.
+    unsafe { libc::close(root) };
+    sys::check_at(r, Step::ConfineReopens, RULESET)?;
+    let passed = plan.passed.iter().map(|(_, target)| *target);
+    for fd in (0..3).chain(passed) {
+        let Some(allowed) = allowed_through(fd, handled, ioctl) else {
+            continue;
+        };
+        let r = add_rule(ruleset, fd, allowed);
+        // Not a file of a mounted file system (a pipe, a socket, a memfd): nothing to confine.
+        if r < 0 && sys::errno() == libc::EBADFD {
+            continue;
+        }
+        sys::check_at(r, Step::ConfineReopens, fd as u32)?;
+    }
+    Ok(())
+}
+
+/// What reopening `fd` by path may do, or `None` for nothing (a closed number, an `O_PATH`
+/// descriptor, a file neither read nor written through it).
+fn allowed_through(fd: libc::c_int, handled: u64, ioctl: u64) -> Option<u64> {
+    // SAFETY: fcntl and fstat with integer arguments and a live stat buffer.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || flags & libc::O_PATH != 0 {
+        return None;
+    }
+    // SAFETY: an all-zero stat is valid to be written into.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a live stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return None;
+    }
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return Some(handled & !access::EXECUTE);
+    }
+    let mode = flags & libc::O_ACCMODE;
+    let reads = mode == libc::O_RDONLY || mode == libc::O_RDWR;
+    let writes = (mode == libc::O_WRONLY || mode == libc::O_RDWR) && flags & libc::O_APPEND == 0;
+    let allowed = if reads { access::READ_FILE } else { 0 }
+        | if writes {
+            access::WRITE_FILE | access::TRUNCATE
+        } else {
+            0
+        };
+    (allowed != 0).then_some(allowed | ioctl)
+}
+
+fn add_rule(ruleset: libc::c_int, fd: libc::c_int, allowed: u64) -> libc::c_long {
+    let beneath = PathBeneathAttr {
+        allowed_access: allowed,
+        parent_fd: fd,
+    };
+    // SAFETY: beneath is a live struct; the kernel reads it whole.
+    unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            RULE_PATH_BENEATH,
+            &beneath as *const PathBeneathAttr,
+            0,
+        )
+    }
+}
