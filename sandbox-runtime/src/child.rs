@@ -134,18 +134,22 @@ impl SandboxChild {
         self.settle(o)
     }
 
-    /// Waits at most `timeout`; `None` if the sandbox is still running.
+    /// Waits at most `timeout`; `None` if the sandbox is still running. Unlike
+    /// [`SandboxChild::wait`], a poll that times out leaves `stdin` open and the observations
+    /// to take, so a caller can feed the program and read its calls between polls; once it
+    /// returns the outcome, both are dropped as by `wait`.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Outcome> {
+        let outcome = match &self.outcome {
+            Some(o) => o.clone(),
+            None => match self.result.recv_timeout(timeout) {
+                Ok(o) => self.settle(o),
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => self.settle(monitor_lost()),
+            },
+        };
         drop(self.stdin.take());
         drop(self.observations.take());
-        if let Some(o) = &self.outcome {
-            return Some(o.clone());
-        }
-        match self.result.recv_timeout(timeout) {
-            Ok(o) => Some(self.settle(o)),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => Some(self.settle(monitor_lost())),
-        }
+        Some(outcome)
     }
 
     /// Reads standard output and error to their ends (concurrently), then waits. Everything is

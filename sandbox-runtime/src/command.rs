@@ -22,8 +22,9 @@ pub enum Stdio {
     Null,
     /// A pipe whose other end the [`SandboxChild`] holds.
     Piped,
-    /// A file descriptor of the caller's. The program can do with it what the descriptor
-    /// allows, not more: see [`SandboxCommand::pass_fd`].
+    /// A file descriptor of the caller's, kept by the command (each run gets a copy). The
+    /// program can do with it what the descriptor allows, not more: see [`SandboxCommand::
+    /// pass_fd`].
     Fd(OwnedFd),
 }
 
@@ -151,6 +152,14 @@ impl SandboxCommand {
         }
     }
 
+    /// Sets `argv[0]`, which is otherwise `program` as given to [`SandboxCommand::new`]: for
+    /// programs that choose what to do by the name they were called by (`xzcat`, a busybox
+    /// link) when `program` is the path they resolve to.
+    pub fn arg0(&mut self, arg0: impl Into<OsString>) -> &mut Self {
+        self.args[0] = arg0.into();
+        self
+    }
+
     /// Appends an argument.
     pub fn arg(&mut self, arg: impl Into<OsString>) -> &mut Self {
         self.args.push(arg.into());
@@ -210,7 +219,8 @@ impl SandboxCommand {
     }
 
     /// Gives the program `host_fd` as descriptor number `child_fd` (which must be above 2;
-    /// use [`Self::stdin`] and friends for 0 to 2).
+    /// use [`Self::stdin`] and friends for 0 to 2). The command keeps `host_fd`; each run gets
+    /// a copy.
     ///
     /// Where the kernel has Landlock (ABI 3, Linux 6.2+), the program cannot reopen the file by
     /// path (`/proc/self/fd/N`) to do more than the descriptor does: a file passed read-only
@@ -356,16 +366,25 @@ impl SandboxCommand {
     /// may write without end, [`Self::spawn`] with [`crate::Stdio::Piped`] and read at most
     /// what you need.
     pub fn output(&mut self) -> Result<SandboxOutput, SpawnError> {
-        if matches!(self.stdin, Stdio::Inherit) {
-            self.stdin = Stdio::Null;
+        // For this run only: the command's own settings stay for the next.
+        let defaults = [Stdio::Null, Stdio::Piped, Stdio::Piped];
+        let replaced = self.streams_mut().map(|s| matches!(s, Stdio::Inherit));
+        for ((s, default), replace) in self.streams_mut().into_iter().zip(defaults).zip(replaced) {
+            if replace {
+                *s = default;
+            }
         }
-        if matches!(self.stdout, Stdio::Inherit) {
-            self.stdout = Stdio::Piped;
+        let child = self.spawn();
+        for (s, replaced) in self.streams_mut().into_iter().zip(replaced) {
+            if replaced {
+                *s = Stdio::Inherit;
+            }
         }
-        if matches!(self.stderr, Stdio::Inherit) {
-            self.stderr = Stdio::Piped;
-        }
-        Ok(self.spawn()?.wait_with_output())
+        Ok(child?.wait_with_output())
+    }
+
+    fn streams_mut(&mut self) -> [&mut Stdio; 3] {
+        [&mut self.stdin, &mut self.stdout, &mut self.stderr]
     }
 
     /// Runs to completion with inherited streams and returns the outcome. The sandbox is watched

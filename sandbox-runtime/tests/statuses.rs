@@ -236,6 +236,56 @@ socket.socket()
     assert!(cpu >= Duration::from_millis(300), "{cpu:?}");
 }
 
+/// A poll that times out leaves the program's standard input open: what is written after it
+/// still reaches the program.
+#[test]
+fn a_poll_that_times_out_leaves_stdin_open() {
+    use std::io::{Read, Write};
+    let mut child = common::command("/bin/sh")
+        .args(["-c", "read line; echo got:$line"])
+        .stdin(Stdio::Piped)
+        .stdout(Stdio::Piped)
+        .policy(&common::permissive())
+        .spawn()
+        .unwrap();
+    assert!(child.wait_timeout(Duration::from_millis(50)).is_none());
+    child.stdin.as_mut().unwrap().write_all(b"hello\n").unwrap();
+    let o = child.wait();
+    assert_eq!(o.status, Status::Exited(0));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "got:hello\n");
+}
+
+/// A command run twice runs the same both times: its standard streams and passed
+/// descriptors are copied into each run, not used up by the first.
+#[test]
+fn a_command_run_twice_keeps_its_streams_and_descriptors() {
+    use std::io::Read;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let (stdin_r, stdin_w) = nix::unistd::pipe().unwrap();
+    drop(stdin_w);
+    let mut cmd = common::command("/bin/sh");
+    cmd.args(["-c", "cat; echo ran >&5"])
+        .stdin(Stdio::Fd(stdin_r))
+        .pass_fd(w, 5)
+        .policy(&common::permissive());
+    for run in 0..2 {
+        let out = cmd.output().unwrap();
+        assert_eq!(out.outcome.status, Status::Exited(0), "run {run}: {out:?}");
+        assert!(out.stderr.is_empty(), "run {run}: {out:?}");
+    }
+    drop(cmd);
+    let mut told = String::new();
+    std::fs::File::from(r).read_to_string(&mut told).unwrap();
+    assert_eq!(told, "ran\nran\n");
+}
+
 #[test]
 fn kill_from_the_host() {
     let mut child = common::command("/bin/sleep")

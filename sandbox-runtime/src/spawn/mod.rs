@@ -90,7 +90,7 @@ type StreamEnds = (Option<OwnedFd>, Option<File>);
 /// The ends of standard stream `stream` (0, 1 or 2); `null` is `/dev/null`, opened once for
 /// every stream that asks for it.
 fn stdio_end(
-    s: Stdio,
+    s: &Stdio,
     stream: RawFd,
     min: RawFd,
     null: &mut Option<OwnedFd>,
@@ -119,7 +119,7 @@ fn stdio_end(
             Ok((Some(fd), None))
         }
         Stdio::Fd(fd) => Ok((
-            Some(relocate(&fd, min).map_err(os("dup a stdio descriptor"))?),
+            Some(relocate(fd, min).map_err(os("dup a stdio descriptor"))?),
             None,
         )),
         Stdio::Piped => {
@@ -135,7 +135,7 @@ fn stdio_end(
 /// copied first, before anything else is opened: on a host with 0, 1 or 2 closed, a descriptor
 /// made before (another stream's pipe, say) would take that number and be passed on as the
 /// host's own stream.
-fn stdio_ends(streams: [Stdio; 3], min: RawFd) -> Result<[StreamEnds; 3], SpawnError> {
+fn stdio_ends(streams: [&Stdio; 3], min: RawFd) -> Result<[StreamEnds; 3], SpawnError> {
     let mut ends: [Option<StreamEnds>; 3] = [None, None, None];
     let (inherited, made): (Vec<_>, Vec<_>) = streams
         .into_iter()
@@ -334,19 +334,16 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     crate::limits::Limits::within_host(&rlimits)?;
     let ids = IdMaps::for_caller();
 
-    let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] = stdio_ends(
-        [
-            std::mem::take(&mut cmd.stdin),
-            std::mem::take(&mut cmd.stdout),
-            std::mem::take(&mut cmd.stderr),
-        ],
-        min,
-    )?;
+    // Copies: the command keeps its streams and descriptors for its next run, as
+    // `std::process::Command` does.
+    let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] =
+        stdio_ends([&cmd.stdin, &cmd.stdout, &cmd.stderr], min)?;
     let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
     let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
-    let passed = std::mem::take(&mut cmd.passed_fds)
-        .into_iter()
-        .map(|(fd, t)| Ok((relocate(&fd, min)?, t)))
+    let passed = cmd
+        .passed_fds
+        .iter()
+        .map(|(fd, t)| Ok((relocate(fd, min)?, *t)))
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
     let fds = ChildFds {
