@@ -182,6 +182,50 @@ fn setup_errors_name_the_problem_and_are_125() {
     );
 }
 
+/// The program gets the name it was called by, as from a shell, not the file it resolves to
+/// (`sh` is a link to `dash` on Debian): programs that go by their name (`xzcat`) depend on it.
+#[test]
+fn the_program_is_called_by_the_name_as_typed() {
+    let s = ScratchDir::new("arg0");
+    let resolved = std::fs::canonicalize("/bin/sh").unwrap();
+    assert_ne!(resolved, Path::new("/bin/sh"), "/bin/sh is no link here");
+    for name in ["sh", "/bin/sh"] {
+        let policy = s.write("sh.policy", SHELL_POLICY);
+        let out = sandbox_output(&["run", "--policy", &policy, "--", name, "-c", "echo $0"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{name}\n"));
+    }
+}
+
+/// A name on PATH is the first file of that name that can run, as `execvp` finds it: one that
+/// cannot, earlier on PATH, is passed over.
+#[test]
+fn path_lookup_passes_over_a_file_that_cannot_run() {
+    let s = ScratchDir::new("path-lookup");
+    let policy = s.write("p.policy", SHELL_POLICY);
+    let early = s.path().join("early");
+    std::fs::create_dir(&early).unwrap();
+    std::fs::copy("/bin/false", early.join("true")).unwrap();
+    std::fs::set_permissions(
+        early.join("true"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let run_true_on = |path: String| {
+        cli_common::sandbox()
+            .env("PATH", path)
+            .args(["run", "--policy", &policy, "--", "true"])
+            .output()
+            .unwrap()
+    };
+    let out = run_true_on(format!("{}:/usr/bin:/bin", early.display()));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // With no file of that name that can run, the first is named as not executable.
+    let out = run_true_on(early.display().to_string());
+    assert_eq!(code(&out), 126, "{}", stderr(&out));
+    assert!(stderr(&out).contains("not executable"), "{}", stderr(&out));
+}
+
 #[test]
 fn missing_program_is_127_and_not_executable_is_126() {
     let s = ScratchDir::new("programs");
@@ -208,6 +252,14 @@ fn missing_program_is_127_and_not_executable_is_126() {
         assert_eq!(code(&out), 126, "{}", stderr(&out));
         assert!(stderr(&out).contains(why), "{}", stderr(&out));
     }
+    // The first 100 bytes of a real program, its program headers cut off: no shell runs it.
+    let cut = s.path().join("cut");
+    std::fs::write(&cut, &std::fs::read("/bin/true").unwrap()[..100]).unwrap();
+    std::fs::set_permissions(&cut, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = sandbox_output(&["run", "--policy", &policy, "--", cut.to_str().unwrap()]);
+    assert_eq!(code(&out), 126, "{}", stderr(&out));
+    let why = "is a truncated or malformed ELF file";
+    assert!(stderr(&out).contains(why), "{}", stderr(&out));
     // An ELF header of this machine with no program headers: the kernel refuses it (ENOEXEC),
     // as a shell reports with 126.
     let machine: u16 = if cfg!(target_arch = "aarch64") {
@@ -358,6 +410,11 @@ fn explain_names_the_deciding_rule() {
 
     let out = sandbox_output(&["explain", &policy]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ret   #0x7fff0000"));
+
+    // One call per run: a second `--syscall` is refused, not merged into the first.
+    let out = sandbox_output(&["explain", &policy, "--syscall", "read", "--syscall", "1"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--syscall"), "{}", stderr(&out));
 }
 
 #[test]

@@ -21,6 +21,7 @@ pub struct ExplainArgs {
     #[arg(
         long,
         num_args = 1..=7,
+        action = clap::ArgAction::Set,
         value_name = "NAME [ARGS...]",
         allow_negative_numbers = true
     )]

@@ -395,7 +395,8 @@ const LIMIT_OPTIONS: [(&str, &str); 6] = [
 ];
 
 /// Finds PROGRAM like a shell: a name with a `/` as is, otherwise on the host's PATH (the first
-/// regular file of that name). A path that is there but not an executable regular file (a
+/// executable regular file of that name, else the first regular file, which then is not
+/// executable). A path that is there but not an executable regular file (a
 /// directory, a device) cannot be executed.
 pub fn find_program(name: &OsStr) -> Result<PathBuf, StartError> {
     if name.is_empty() {
@@ -408,10 +409,14 @@ pub fn find_program(name: &OsStr) -> Result<PathBuf, StartError> {
         PathBuf::from(name)
     } else {
         let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-        std::env::split_paths(&path)
+        let files: Vec<PathBuf> = std::env::split_paths(&path)
             .map(|d| d.join(name))
-            .find(|p| p.is_file())
-            .ok_or_else(not_found)?
+            .filter(|p| p.is_file())
+            .collect();
+        let runnable = files
+            .iter()
+            .find(|p| std::fs::metadata(p).is_ok_and(|m| is_executable(&m)));
+        runnable.or(files.first()).cloned().ok_or_else(not_found)?
     };
     let metadata = std::fs::metadata(&path).map_err(|e| {
         // Missing (or a file on the way instead of a directory): not found, as a shell says;
@@ -460,6 +465,10 @@ fn not_a_program(path: &Path) -> Option<String> {
         Err(sandbox_runtime::elf::ElfError::Unsupported { reason, .. }) => {
             Some(format!("is an ELF file the sandbox cannot run: {reason}"))
         }
+        // The kernel cannot load it either: a shell's exec fails, and it says 126.
+        Err(sandbox_runtime::elf::ElfError::Truncated { what, .. }) => {
+            Some(format!("is a truncated or malformed ELF file ({what})"))
+        }
         _ => None,
     }
 }
@@ -477,6 +486,9 @@ pub fn build(
     program: &Path,
 ) -> Result<SandboxCommand, String> {
     let mut cmd = SandboxCommand::new(program);
+    // The name as typed, as a shell gives it: `program` is where it resolved to (`sh` may be
+    // `/usr/bin/dash`), which programs that go by their name (`xzcat`) would misread.
+    cmd.arg0(&command[0]);
     cmd.args(&command[1..]);
     cmd.add_program_with_libraries(program);
     for spec in &args.ro {
