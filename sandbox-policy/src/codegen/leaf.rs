@@ -135,6 +135,8 @@ pub(crate) fn normalize(decision: &Decision) -> LeafKey {
         } => (branches, otherwise.ret_value()),
     };
     let mut out = Vec::new();
+    // Looked up in a set: a policy may have tens of thousands of branches for one call.
+    let mut tested = std::collections::BTreeSet::new();
     for branch in branches {
         let value = branch.verdict.ret_value();
         match simplify(&branch.cond) {
@@ -145,8 +147,11 @@ pub(crate) fn normalize(decision: &Decision) -> LeafKey {
                 break;
             }
             // A condition an earlier branch already tested cannot be the first to hold.
-            cond if out.iter().any(|(earlier, _)| *earlier == cond) => {}
-            cond => out.push((cond, value)),
+            cond if tested.contains(&cond) => {}
+            cond => {
+                tested.insert(cond.clone());
+                out.push((cond, value));
+            }
         }
     }
     // A last branch returning what falling through returns changes nothing.
