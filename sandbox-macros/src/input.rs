@@ -336,7 +336,13 @@ struct Converter {
     /// Where tokens were dropped (the index the next token got).
     dropped: Vec<u32>,
     pending: Option<(String, Span)>,
+    /// How many groups the token being converted is in.
+    depth: usize,
 }
+
+/// How deep the converter follows groups. The compiler refuses conditions nested deeper than
+/// 64 levels anyway; this bound only keeps a hostile input from overflowing the stack.
+const MAX_GROUP_DEPTH: usize = 256;
 
 impl Converter {
     fn push(&mut self, kind: TokenKind, span: Span) {
@@ -417,10 +423,30 @@ impl Converter {
                     }
                 }
                 TokenTree::Punct(p) => {
-                    // Doc comments arrive as `#[doc = "..."]`: skip them like comments.
+                    // Doc comments arrive as `#[doc = "..."]` (`#![doc = "..."]` for `//!`):
+                    // skip them like comments. Any other attribute is refused: a rule under
+                    // `#[cfg(...)]` would otherwise apply whatever the `cfg` says.
                     if p.as_char() == '#' {
+                        if matches!(trees.peek(), Some(TokenTree::Punct(q)) if q.as_char() == '!') {
+                            trees.next();
+                        }
                         if let Some(TokenTree::Group(g)) = trees.peek() {
                             if g.delimiter() == Delimiter::Bracket {
+                                let doc = matches!(
+                                    g.stream().into_iter().next(),
+                                    Some(TokenTree::Ident(i)) if i == "doc"
+                                );
+                                if !doc {
+                                    self.error(
+                                        p.span().join(g.span()).unwrap_or(p.span()),
+                                        "unexpected attribute: a policy has none, and a rule \
+                                         under `#[cfg(...)]` would apply whatever it says\n\
+                                         help: choose between policies with `cfg` outside \
+                                         `policy!`"
+                                            .into(),
+                                    );
+                                    self.dropped.push(self.tokens.len() as u32);
+                                }
                                 trees.next();
                                 continue;
                             }
@@ -439,10 +465,12 @@ impl Converter {
                     }
                 }
                 TokenTree::Group(g) => match g.delimiter() {
-                    Delimiter::Parenthesis => {
-                        self.push(TokenKind::Punct(Punct::LParen), g.span_open());
-                        self.stream(g.stream());
-                        self.push(TokenKind::Punct(Punct::RParen), g.span_close());
+                    Delimiter::Parenthesis => self.group(g.span_open(), g.stream(), g.span_close()),
+                    // A `macro_rules!` fragment (`$cond:expr`) of several tokens is one
+                    // operand, as Rust reads it: `$c && fd == 1` with `$c` = `a || b` means
+                    // `(a || b) && fd == 1`, so it is grouped as if in parentheses.
+                    Delimiter::None if g.stream().into_iter().nth(1).is_some() => {
+                        self.group(g.span_open(), g.stream(), g.span_close())
                     }
                     Delimiter::None => self.stream(g.stream()),
                     Delimiter::Bracket | Delimiter::Brace => {
@@ -458,14 +486,34 @@ impl Converter {
                             ),
                         );
                         // Read it as parentheses, so the rest is checked as the user meant it.
-                        self.push(TokenKind::Punct(Punct::LParen), g.span_open());
-                        self.stream(g.stream());
-                        self.push(TokenKind::Punct(Punct::RParen), g.span_close());
+                        self.group(g.span_open(), g.stream(), g.span_close())
                     }
                 },
             }
         }
         self.flush_punct();
+    }
+
+    /// A parenthesised group; past [`MAX_GROUP_DEPTH`], an error instead of its tokens (the
+    /// conversion recurses, and the compiler's thread has a bounded stack).
+    fn group(&mut self, open: Span, inner: TokenStream, close: Span) {
+        if self.depth == MAX_GROUP_DEPTH {
+            self.error(
+                open,
+                format!(
+                    "parentheses nested more than {MAX_GROUP_DEPTH} levels deep\n\
+                     help: a condition this deep is no policy a reader can check: split it \
+                     into rules"
+                ),
+            );
+            self.dropped.push(self.tokens.len() as u32);
+            return;
+        }
+        self.depth += 1;
+        self.push(TokenKind::Punct(Punct::LParen), open);
+        self.stream(inner);
+        self.push(TokenKind::Punct(Punct::RParen), close);
+        self.depth -= 1;
     }
 
     /// Joint punctuation can grow into a two-character token only from one character.

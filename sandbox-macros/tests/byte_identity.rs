@@ -156,3 +156,31 @@ fn an_inline_policy_compiles_like_the_same_text() {
     assert_eq!(openat(at_run_time), "inline.policy:4:1");
     assert_ne!(INLINE.origin, at_run_time.origin);
 }
+
+/// A condition passed through a `macro_rules!` expression fragment is one operand, as Rust
+/// reads `$cond && fd == 1`: the same bytes as the text with the fragment in parentheses.
+macro_rules! errno_if_also_stdout {
+    ($cond:expr) => {
+        sandbox_runtime::policy! { default errno(1); errno(2) write if $cond && fd == 1; }
+    };
+}
+static THROUGH_FRAGMENT: Policy = errno_if_also_stdout!(fd == 2 || fd == 3);
+
+#[test]
+fn an_expression_fragment_keeps_its_grouping() {
+    let compile = |text: &str| {
+        let compilation = sp::compile_text("t.policy", None, text, &mut sp::NoIncludes);
+        match compilation.result {
+            Ok(c) => c.policy,
+            Err(_) => panic!("{}", compilation.render_errors()),
+        }
+    };
+    let grouped = compile("default errno(1); errno(2) write if (fd == 2 || fd == 3) && fd == 1;");
+    let ungrouped = compile("default errno(1); errno(2) write if fd == 2 || fd == 3 && fd == 1;");
+    assert_ne!(native_bytes(&grouped), native_bytes(&ungrouped));
+    assert_eq!(native_bytes(&THROUGH_FRAGMENT), native_bytes(&grouped));
+    assert_eq!(
+        rule_texts(&THROUGH_FRAGMENT)[0],
+        "errno(2) write if (fd == 2 || fd == 3) && fd == 1"
+    );
+}

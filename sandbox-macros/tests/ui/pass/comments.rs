@@ -1,6 +1,7 @@
-// Comments inside `policy!`: `//`, `/* */`, and doc comments (`///`, `//!`-free), which the
-// macro receives as `#[doc]` attributes and skips.
+// Comments inside `policy!`: `//`, `/* */`, and doc comments (`///`, `//!`, `/** */`), which
+// the macro receives as `#[doc]` (`#![doc]`) attributes and skips, as a policy file does.
 static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
+    //! A policy for a small tool.
     /// The default: anything not named below kills the process.
     default kill;
     // Standard streams.
