@@ -184,7 +184,20 @@ impl Resolver {
             let known = Arch::ALL
                 .iter()
                 .any(|a| tables::syscall_by_name(*a, &name.text).is_some());
-            if !known {
+            if tables::UNFILTERED_SYSCALLS.contains(&name.text.as_str()) {
+                self.error(
+                    Diagnostic::new(
+                        name.loc,
+                        format!(
+                            "`{}` never reaches a seccomp filter: the kernel runs it whatever \
+                             the filter says (it works only from the kernel's own uprobe \
+                             trampoline), so no rule decides it",
+                            name.text
+                        ),
+                    )
+                    .with_help("remove it from the rule"),
+                );
+            } else if !known {
                 let all = tables::all_syscall_names();
                 self.error(
                     Diagnostic::new(name.loc, format!("unknown syscall `{}`", name.text))
