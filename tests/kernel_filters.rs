@@ -215,10 +215,21 @@ fn condition(rng: &mut Rng, spec: &sandbox_policy::tables::SyscallSpec, depth: u
     let value = fit(rng.pick(&EDGES) ^ (rng.next() % 3));
     let op = rng.pick(&["==", "!=", "<", "<=", ">", ">="]);
     let mask = match rng.below(3) {
-        0 => format!(" & {:#x}", fit(rng.next() | 1)),
-        _ => String::new(),
+        0 => Some(fit(rng.next() | 1)),
+        _ => None,
     };
-    format!("{}{mask} {op} {value:#x}", arg.name)
+    // As the checker accepts them, meaning what the compiler reads: a masked equality keeps
+    // the mask's bits only, and a signed argument is ordered against the number it reads.
+    let equality = op == "==" || op == "!=";
+    let value = match mask {
+        Some(m) if equality => format!("{:#x}", value & m),
+        None if !equality && arg.ty.signed() && value >> (bits - 1) & 1 == 1 => {
+            format!("-{}", (1u128 << bits) - u128::from(value))
+        }
+        _ => format!("{value:#x}"),
+    };
+    let mask = mask.map_or(String::new(), |m| format!(" & {m:#x}"));
+    format!("{}{mask} {op} {value}", arg.name)
 }
 
 /// The kernel runs random compiled programs as the policy's interpreter says: each of many

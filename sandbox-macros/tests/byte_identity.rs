@@ -106,7 +106,7 @@ default errno(EPERM);
 use stdio, exit, malloc;
 allow openat if dirfd == AT_FDCWD && flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY;
 allow socket if domain == AF_UNIX && !(type & SOCK_RAW == SOCK_RAW);
-allow fcntl if fd >= -1 && (cmd == F_GETFL || cmd == F_SETFD);
+allow fcntl if fd <= 1023 && (cmd == F_GETFL || cmd == F_SETFD);
 allow mmap if arg2 & PROT_EXEC == 0 && arg4 == -1 && length <= 0x10_0000;
 errno(ENOSYS) clone3;
 log getrandom;
@@ -122,7 +122,7 @@ static INLINE: Policy = sandbox_runtime::policy! {
     use stdio, exit, malloc;
     allow openat if dirfd == AT_FDCWD && flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY;
     allow socket if domain == AF_UNIX && !(type & SOCK_RAW == SOCK_RAW);
-    allow fcntl if fd >= -1 && (cmd == F_GETFL || cmd == F_SETFD);
+    allow fcntl if fd <= 1023 && (cmd == F_GETFL || cmd == F_SETFD);
     allow mmap if arg2 & PROT_EXEC == 0 && arg4 == -1 && length <= 0x10_0000;
     errno(ENOSYS) clone3;
     log getrandom;

@@ -90,16 +90,35 @@ fn random_cond(
         arg.name.to_string()
     };
     let op = *rng.pick_ref(&["==", "!=", "<", "<=", ">", ">="]);
-    let value = constant_for(rng, arg.ty);
+    let mask = rng
+        .chance(30)
+        .then(|| (rng.next() as i128) & ((1i128 << arg.ty.bits()) - 1));
+    let value = as_checker_accepts(arg.ty, op, mask, constant_for(rng, arg.ty));
     used.push(value as u64);
     used.push((value as u64).wrapping_add(1));
     used.push((value as u64).wrapping_sub(1));
-    if rng.chance(30) {
-        let mask = (rng.next() as i128) & ((1i128 << arg.ty.bits()) - 1);
-        used.push(mask as u64);
-        format!("{name} & {mask:#x} {op} {}", literal(value))
-    } else {
-        format!("{name} {op} {}", literal(value))
+    match mask {
+        Some(mask) => {
+            used.push(mask as u64);
+            format!("{name} & {mask:#x} {op} {}", literal(value))
+        }
+        None => format!("{name} {op} {}", literal(value)),
+    }
+}
+
+/// `value` written as the checker accepts it in `arg OP value` (with `mask`), meaning what the
+/// compiler reads it as: an ordering takes the number the argument's type reads (a signed
+/// argument's 0xffffffff is -1, an unsigned one's -1 all ones), and a masked equality keeps
+/// only the mask's bits (any other would fix its outcome, which the checker refuses).
+fn as_checker_accepts(ty: ArgType, op: &str, mask: Option<i128>, value: i128) -> i128 {
+    let bits = ty.bits();
+    let pattern = value.rem_euclid(1i128 << bits);
+    match mask {
+        Some(m) if op == "==" || op == "!=" => pattern & m,
+        Some(_) => value,
+        None if op == "==" || op == "!=" => value,
+        None if ty.signed() && pattern >= 1i128 << (bits - 1) => pattern - (1i128 << bits),
+        None => pattern,
     }
 }
 
@@ -313,6 +332,9 @@ fn random_seccompiler_policy(
                         & width
                         & if ty == ArgType::U16 { 0xffff } else { u64::MAX };
                     let masked = rng.chance(25);
+                    let mask = masked.then(|| {
+                        rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }
+                    });
                     conj.push(SimpleCmp {
                         arg: i as u8,
                         wide: ty.bits() == 64,
@@ -321,10 +343,9 @@ fn random_seccompiler_policy(
                         } else {
                             ops[rng.index(ops.len())]
                         },
-                        mask: masked.then(|| {
-                            rng.next() & width & if ty == ArgType::U16 { 0xffff } else { u64::MAX }
-                        }),
-                        value,
+                        mask,
+                        // A masked equality with bits outside the mask is refused.
+                        value: mask.map_or(value, |m| value & m),
                     });
                 }
                 alternatives.push(conj);

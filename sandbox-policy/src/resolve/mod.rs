@@ -263,7 +263,7 @@ impl Resolver {
                 mask,
                 op,
                 value,
-                ..
+                loc,
             } => {
                 let (index, arg_spec) = self.argument(spec, arg)?;
                 let mask = match mask {
@@ -271,6 +271,7 @@ impl Resolver {
                     None => None,
                 };
                 let value = self.fitting_const(arch, spec, arg_spec, value, "value")?;
+                self.check_meaning(*loc, arg_spec, mask, *op, value)?;
                 CheckedCond::Cmp(CheckedCmp {
                     arg: index,
                     ty: arg_spec.ty,
@@ -321,6 +322,83 @@ impl Resolver {
             self.error(d.or_help(help));
         }
         found
+    }
+
+    /// Refuses a comparison that cannot mean what it says: an ordering against a number the
+    /// argument's type reads as another (`dirfd < 0xffffffff` would be `dirfd < -1`, `mode <
+    /// -1` would be `mode < 0xffff`), and a masked equality whose value has bits outside the
+    /// mask (`prot & PROT_EXEC == 1` never holds, so a `kill` rule on it never fires).
+    fn check_meaning(
+        &mut self,
+        loc: Loc,
+        arg: ArgSpec,
+        mask: Option<i128>,
+        op: CmpOpSyntax,
+        value: i128,
+    ) -> Option<()> {
+        let bits = arg.ty.bits();
+        let ordering = !matches!(op, CmpOpSyntax::Eq | CmpOpSyntax::Ne);
+        let signed_max = (1i128 << (bits - 1)) - 1;
+        if mask.is_none() && ordering && arg.ty.signed() && value > signed_max {
+            let read_as = checked::sign_extend(checked::truncate(value, bits), bits);
+            self.error(
+                Diagnostic::new(
+                    loc,
+                    format!(
+                        "`{}` is {}, which reads this value as {read_as}",
+                        arg.name,
+                        type_words(arg.ty)
+                    ),
+                )
+                .with_help(format!(
+                    "an ordering compares signed numbers here: write {read_as} if that is \
+                     meant, or a value from {} to {signed_max}",
+                    -signed_max - 1
+                )),
+            );
+            return None;
+        }
+        // `<= -1` and `> -1` (all ones) decide nothing, which the lint warns about.
+        let lint_reports = value == -1 && matches!(op, CmpOpSyntax::Le | CmpOpSyntax::Gt);
+        if mask.is_none() && ordering && !arg.ty.signed() && value < 0 && !lint_reports {
+            let read_as = checked::truncate(value, bits);
+            self.error(
+                Diagnostic::new(
+                    loc,
+                    format!(
+                        "`{}` is {}, which reads this value as {read_as:#x}",
+                        arg.name,
+                        type_words(arg.ty)
+                    ),
+                )
+                .with_help(format!(
+                    "an ordering compares unsigned numbers here: write {read_as:#x} if that is \
+                     meant"
+                )),
+            );
+            return None;
+        }
+        if let (Some(m), false) = (mask, ordering) {
+            let (m, v) = (checked::truncate(m, bits), checked::truncate(value, bits));
+            if v & !m != 0 {
+                let holds = op == CmpOpSyntax::Ne;
+                self.error(
+                    Diagnostic::new(
+                        loc,
+                        format!(
+                            "this comparison is always {holds}: the value {v:#x} has bits \
+                             outside the mask {m:#x}, which the masked argument never has"
+                        ),
+                    )
+                    .with_help(
+                        "compare with a value inside the mask (`flags & MASK == BIT`), or \
+                         widen the mask",
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(())
     }
 
     /// Evaluates a constant expression for `arch` and checks that it fits the argument.
