@@ -22,9 +22,9 @@ pub enum Stdio {
     Null,
     /// A pipe whose other end the [`SandboxChild`] holds.
     Piped,
-    /// A file descriptor of the caller's, kept by the command (each run gets a copy). The
-    /// program can do with it what the descriptor allows, not more: see [`SandboxCommand::
-    /// pass_fd`].
+    /// A file descriptor of the caller's, which the command's next run takes (a later run is
+    /// refused until it is set again). The program can do with it what the descriptor allows,
+    /// not more: see [`SandboxCommand::pass_fd`].
     Fd(OwnedFd),
 }
 
@@ -125,6 +125,9 @@ pub struct SandboxCommand {
     pub(crate) use_fork_server: bool,
     pub(crate) policy: Option<Arc<Policy>>,
     pub(crate) syscall_mode: SyscallMode,
+    /// Which descriptors a run took and were not set again: standard input, output, error,
+    /// and the passed ones (see [`SpawnError::DescriptorsUsed`]).
+    pub(crate) descriptors_used: [bool; 4],
 }
 
 impl SandboxCommand {
@@ -149,6 +152,7 @@ impl SandboxCommand {
             use_fork_server: true,
             policy: None,
             syscall_mode: SyscallMode::Enforce,
+            descriptors_used: [false; 4],
         }
     }
 
@@ -203,24 +207,29 @@ impl SandboxCommand {
     /// Connects standard input.
     pub fn stdin(&mut self, s: Stdio) -> &mut Self {
         self.stdin = s;
+        self.descriptors_used[0] = false;
         self
     }
 
     /// Connects standard output.
     pub fn stdout(&mut self, s: Stdio) -> &mut Self {
         self.stdout = s;
+        self.descriptors_used[1] = false;
         self
     }
 
     /// Connects standard error.
     pub fn stderr(&mut self, s: Stdio) -> &mut Self {
         self.stderr = s;
+        self.descriptors_used[2] = false;
         self
     }
 
     /// Gives the program `host_fd` as descriptor number `child_fd` (which must be above 2;
-    /// use [`Self::stdin`] and friends for 0 to 2). The command keeps `host_fd`; each run gets
-    /// a copy.
+    /// use [`Self::stdin`] and friends for 0 to 2). The command's next run takes it, so the
+    /// host holds no copy once it has started (a pipe's reader sees the end when the sandbox
+    /// closes its end); a later run is refused ([`SpawnError::DescriptorsUsed`]) until the
+    /// descriptors are passed again.
     ///
     /// Where the kernel has Landlock (ABI 3, Linux 6.2+), the program cannot reopen the file by
     /// path (`/proc/self/fd/N`) to do more than the descriptor does: a file passed read-only
@@ -229,6 +238,7 @@ impl SandboxCommand {
     /// and nothing above it. Without Landlock, the file's owner and mode decide.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
         self.passed_fds.push((host_fd, child_fd));
+        self.descriptors_used[3] = false;
         self
     }
 

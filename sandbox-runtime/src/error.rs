@@ -84,6 +84,11 @@ pub enum SpawnError {
     /// the open-files limit.
     #[error("cannot pass a descriptor as number {0}: use stdin/stdout/stderr for 0..=2, each number once, and numbers below the open-files limit (and at most 2^30)")]
     BadFdNumber(i32),
+    /// The command gave a descriptor (a [`crate::Stdio::Fd`] stream, or those of `pass_fd`)
+    /// to an earlier run, which took it, and it was not set again: run again, the program would
+    /// be without it (a stream would be the host's own).
+    #[error("the descriptors of this command's {0} went to its earlier run: set them again before running it again")]
+    DescriptorsUsed(&'static str),
     /// The policy has no program for this machine's architecture.
     #[error("the policy has no program for this architecture")]
     NoProgramForArch,

@@ -131,6 +131,25 @@ fn stdio_end(
     }
 }
 
+/// Closes the command's own copies of the descriptors it gives this run (its `Stdio::Fd`
+/// streams and passed descriptors), so that the run holds the only ones (a pipe's reader sees
+/// its end when the sandbox's does), and marks the command as having given them: a later run
+/// is refused ([`SpawnError::DescriptorsUsed`]) rather than started without them, with the
+/// host's own streams in their place. Its other stream settings stay for the next run.
+fn give_descriptors_away(cmd: &mut SandboxCommand) {
+    let streams = [&mut cmd.stdin, &mut cmd.stdout, &mut cmd.stderr];
+    for (stream, used) in streams.into_iter().zip(&mut cmd.descriptors_used) {
+        if matches!(stream, Stdio::Fd(_)) {
+            *stream = Stdio::Inherit;
+            *used = true;
+        }
+    }
+    if !cmd.passed_fds.is_empty() {
+        cmd.passed_fds.clear();
+        cmd.descriptors_used[3] = true;
+    }
+}
+
 /// The child's and the parent's ends of the three standard streams. The inherited ones are
 /// copied first, before anything else is opened: on a host with 0, 1 or 2 closed, a descriptor
 /// made before (another stream's pipe, say) would take that number and be passed on as the
@@ -334,8 +353,15 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     crate::limits::Limits::within_host(&rlimits)?;
     let ids = IdMaps::for_caller();
 
-    // Copies: the command keeps its streams and descriptors for its next run, as
-    // `std::process::Command` does.
+    const TAKEN: [&str; 4] = [
+        "standard input",
+        "standard output",
+        "standard error",
+        "pass_fd",
+    ];
+    if let Some(i) = cmd.descriptors_used.iter().position(|used| *used) {
+        return Err(SpawnError::DescriptorsUsed(TAKEN[i]));
+    }
     let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] =
         stdio_ends([&cmd.stdin, &cmd.stdout, &cmd.stderr], min)?;
     let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
@@ -346,6 +372,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map(|(fd, t)| Ok((relocate(fd, min)?, *t)))
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
+    give_descriptors_away(cmd);
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
         report: relocate(&report_child, min).map_err(os("dup the report socket"))?,
