@@ -1227,17 +1227,16 @@ os.chmod(root + "/app", 0o755)
     format!("{root}/app")
 }
 
-/// A signal while the command still makes the sandbox (finding a hostile binary's libraries
-/// takes a while) ends it at once, by the signal, instead of after the set-up.
-#[test]
-fn an_ending_signal_during_the_set_up_ends_the_command_at_once() {
-    let s = ScratchDir::new("signal-set-up");
+/// Runs `sandbox run` (with `extra` options) on a program whose libraries take a while to find,
+/// sends SIGTERM 100 ms in, while the sandbox is still being made, and returns how it ended.
+fn terminated_during_the_set_up(s: &ScratchDir, extra: &[&str]) -> std::process::ExitStatus {
     let policy = s.write("p.policy", "default allow;\n");
-    let app = slow_to_resolve(&s);
-    let begun = std::time::Instant::now();
+    let app = slow_to_resolve(s);
     let mut tool = KilledOnDrop(
         cli_common::sandbox()
-            .args(["run", "--policy", &policy, "--", &app])
+            .args(["run", "--policy", &policy])
+            .args(extra)
+            .args(["--", &app])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -1247,9 +1246,30 @@ fn an_ending_signal_during_the_set_up_ends_the_command_at_once() {
     // SAFETY: our child, not reaped yet.
     unsafe { libc::kill(tool.0.id() as libc::pid_t, libc::SIGTERM) };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = wait_for_end(&mut tool.0, deadline, "SIGTERM");
+    wait_for_end(&mut tool.0, deadline, "SIGTERM")
+}
+
+/// A signal while the command still makes the sandbox (finding a hostile binary's libraries
+/// takes a while) ends it at once, by the signal, instead of after the set-up.
+#[test]
+fn an_ending_signal_during_the_set_up_ends_the_command_at_once() {
+    let s = ScratchDir::new("signal-set-up");
+    let begun = std::time::Instant::now();
+    let status = terminated_during_the_set_up(&s, &[]);
     // By the signal's own default action: nothing of a sandbox was left to end first.
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
     eprintln!("ended {:?} after the start", begun.elapsed());
+}
+
+/// The report is written however the run ends once its file is open: also when an ending
+/// signal comes while the sandbox is still being made.
+#[test]
+fn an_ending_signal_during_the_set_up_still_writes_the_report() {
+    let s = ScratchDir::new("signal-set-up-report");
+    let report = s.path().join("r.json");
+    let status = terminated_during_the_set_up(&s, &["--report", report.to_str().unwrap()]);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    assert_eq!(report_json(&report)["status"], "killed");
 }

@@ -91,6 +91,12 @@ impl Watch {
 
 /// Starts the thread that waits for an ending signal (see [`Watch`]).
 pub fn watch() -> Watch {
+    watch_with(Box::new(|_| {}))
+}
+
+/// [`watch`], running `before_ending` on a signal that comes before [`Watch::arm`], just before
+/// it ends the command (`run` writes its report there).
+pub fn watch_with(before_ending: Box<dyn FnOnce(Signal) + Send>) -> Watch {
     let received = Received::default();
     let killer: Arc<Mutex<Option<SandboxKiller>>> = Arc::default();
     let (noted, armed) = (received.clone(), Arc::clone(&killer));
@@ -103,7 +109,10 @@ pub fn watch() -> Watch {
             noted.0.store(signal as i32, Ordering::SeqCst);
             let killer = armed.lock().unwrap_or_else(|e| e.into_inner()).clone();
             match killer {
-                None => end_now(signal),
+                None => {
+                    before_ending(signal);
+                    end_now(signal)
+                }
                 Some(killer) => {
                     if let Err(e) = killer.kill() {
                         errln!("sandbox: cannot kill the sandbox on {signal}: {e}");

@@ -15,6 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Exit status when the policy was violated.
@@ -220,8 +221,21 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     let configured = |cmd: &mut SandboxCommand| configure(&args, policy, cmd);
-    // A signal while the sandbox is made ends the command at once (see `interrupt::Watch`).
-    let signals = crate::interrupt::watch();
+    // A signal while the sandbox is made ends the command at once (see `interrupt::Watch`),
+    // once the report says so: whichever of the two writes it takes the file.
+    let report_file = Arc::new(Mutex::new(report_file));
+    let early = Arc::clone(&report_file);
+    let signals = crate::interrupt::watch_with(Box::new(move |signal| {
+        let taken = early.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(file) = taken {
+            let why = format!("ended by {signal} before the program started");
+            let mut outcome = Outcome::never_ran(SetupError::other("set up the sandbox", why));
+            outcome.status = Status::Killed;
+            if let Err(e) = write_report(&file, &outcome) {
+                errln!("sandbox: {e}");
+            }
+        }
+    }));
     let (outcome, code) = match start(&args.sandbox, &args.command, configured) {
         Ok(child) => {
             let signal = signals.arm(child.killer());
@@ -234,7 +248,8 @@ pub fn main(args: RunArgs) -> ExitCode {
             (e.outcome(), e.exit_code())
         }
     };
-    match report_file.map(|file| write_report(&file, &outcome)) {
+    let taken = report_file.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match taken.map(|file| write_report(&file, &outcome)) {
         Some(Err(e)) => {
             errln!("sandbox: {e}");
             ExitCode::from(EXIT_SETUP)
