@@ -151,8 +151,29 @@ impl SourceMap {
             out.push_str(&format!("  = note: brought in at {}\n", self.describe(loc)));
             at = self.get(loc.source).included_at;
         }
-        out
+        without_controls(out)
     }
+}
+
+/// `text` with every control character but line breaks and tabs shown as U+FFFD: a policy
+/// file, or a path, from someone else must not send escape sequences to the reader's terminal.
+/// One character for one, so the caret still points where it did.
+fn without_controls(text: String) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The line and column of byte `offset` in `text`, whose lines start at `starts` (see
@@ -352,6 +373,26 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn control_characters_of_a_policy_never_reach_the_terminal() {
+        let text = "default kill;\n\x1b[31mallow read;\0\n";
+        let c = crate::compile_text("p.policy", None, text, &mut crate::NoIncludes);
+        let errors = c.render_errors();
+        assert!(
+            errors.contains("unexpected character `\\u{1b}`"),
+            "{errors}"
+        );
+        assert!(errors.contains("unexpected character `\\0`"), "{errors}");
+        assert!(
+            !errors.contains('\x1b') && !errors.contains('\0'),
+            "{errors:?}"
+        );
+        assert!(
+            errors.contains("\u{fffd}[31mallow read;\u{fffd}"),
+            "{errors}"
+        );
+    }
 
     #[test]
     fn suggestions_catch_common_typos() {

@@ -264,7 +264,8 @@ impl Lexer<'_> {
                 self.pos += c.len_utf8();
                 self.error(Diagnostic::new(
                     self.loc(start, self.pos),
-                    format!("unexpected character `{c}`"),
+                    // Escaped: a control character (a terminal's escape) shows as its code.
+                    format!("unexpected character `{}`", c.escape_debug()),
                 ));
             }
         }
