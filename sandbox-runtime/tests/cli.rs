@@ -1138,6 +1138,15 @@ fn a_bad_limit_names_its_option() {
             "--memory: `99999999999999999999` is too",
         ),
         (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
+        (&["--pids", "-1"][..], "--pids: `-1` is negative"),
+        (
+            &["--open-files", "99999999999999999999"][..],
+            "--open-files: `99999999999999999999` is too large",
+        ),
+        (
+            &["--pids", "ten"][..],
+            "--pids: `ten` is not a whole number",
+        ),
     ] {
         let mut all = vec!["run", "--policy", &policy];
         all.extend_from_slice(args);

@@ -111,14 +111,14 @@ pub struct SandboxArgs {
     /// Maximum number of processes and threads in the sandbox, its init included (the
     /// program and its children get N-1, so at least 2).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pids: Option<u64>,
+    pids: Option<String>,
     /// Largest length a file may grow to (suffixes K, M, G); not disk space: what a --rw bind
     /// takes is bounded by its file system only.
     #[arg(long = "file-size", value_name = "BYTES")]
     file_size: Option<String>,
     /// Maximum number of open files.
     #[arg(long = "open-files", value_name = "N", allow_negative_numbers = true)]
-    open_files: Option<u64>,
+    open_files: Option<String>,
 }
 
 /// Why PROGRAM was not started: nothing ran.
@@ -546,6 +546,12 @@ pub fn build(
             .transpose()
             .map_err(option(field))
     };
+    let count = |text: &Option<String>, field| {
+        text.as_deref()
+            .map(parse_count)
+            .transpose()
+            .map_err(option(field))
+    };
     let limits = Limits {
         wall_time: args
             .time_limit
@@ -558,9 +564,9 @@ pub fn build(
             .transpose()
             .map_err(option("cpu_time"))?,
         memory: size(&args.memory, "memory")?,
-        pids: args.pids,
+        pids: count(&args.pids, "pids")?,
         file_size: size(&args.file_size, "file_size")?,
-        open_files: args.open_files,
+        open_files: count(&args.open_files, "open_files")?,
         ..Limits::default()
     };
     limits.validate().map_err(limit_message)?;
@@ -654,6 +660,18 @@ fn split_mount(spec: &OsStr) -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// Parses `123`, `64K`, `512M`, `2G` (powers of 1024).
+/// A count (`--pids`, `--open-files`), read here rather than by the option parser so that a bad
+/// one is a set-up error with a report, like every other bad limit.
+fn parse_count(text: &str) -> Result<u64, String> {
+    text.parse::<u64>().map_err(|e| match e.kind() {
+        std::num::IntErrorKind::PosOverflow => {
+            format!("`{text}` is too large to set; leave the option out for no limit")
+        }
+        _ if text.starts_with('-') => format!("`{text}` is negative"),
+        _ => format!("`{text}` is not a whole number"),
+    })
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let (digits, shift) = match text.chars().last() {
         Some('K' | 'k') => (&text[..text.len() - 1], 10),
