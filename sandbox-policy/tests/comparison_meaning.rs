@@ -2,13 +2,9 @@
 //! argument's type reads as another, and a masked equality whose value has bits outside the
 //! mask (its outcome is fixed, so a `kill` rule on it would never fire).
 
-use sandbox_policy::{compile_text, NoIncludes};
+mod common;
 
-fn errors(rule: &str) -> Option<String> {
-    let text = format!("default allow;\n{rule}\n");
-    let c = compile_text("p.policy", None, &text, &mut NoIncludes);
-    c.result.is_err().then(|| c.render_errors())
-}
+use common::rule_errors as errors;
 
 #[test]
 fn refused_with_what_they_would_mean() {

@@ -4,6 +4,7 @@
 
 mod checked;
 mod expand;
+mod families;
 mod limits;
 mod prelude;
 
@@ -412,6 +413,9 @@ impl Resolver {
     ) -> Option<i128> {
         let mut total: Option<i128> = None;
         for part in &expr.parts {
+            if let ConstAtom::Named(name) = part {
+                self.check_family(spec, arg, name)?;
+            }
             let v = self.const_atom(arch, part)?;
             total = Some(match total {
                 None => v,
@@ -448,6 +452,44 @@ impl Resolver {
             return None;
         }
         Some(value)
+    }
+
+    /// Refuses a named constant of another family than the argument takes (see
+    /// [`families`]): `domain == SOCK_DGRAM` would compile as `AF_INET`, which is also 2.
+    fn check_family(&mut self, spec: &SyscallSpec, arg: ArgSpec, name: &Name) -> Option<()> {
+        let Some(prefixes) = families::of(spec.name, arg.name) else {
+            return Some(());
+        };
+        // An unknown name is reported as such, with its suggestion.
+        let known = tables::constant_names().any(|n| n == name.text);
+        if !known || prefixes.iter().any(|p| name.text.starts_with(p)) {
+            return Some(());
+        }
+        let family = prefixes
+            .iter()
+            .map(|p| {
+                if p.ends_with('_') {
+                    format!("{p}*")
+                } else {
+                    p.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.error(
+            Diagnostic::new(
+                name.loc,
+                format!(
+                    "`{}` is not a constant `{}` of `{}` takes ({family})",
+                    name.text, arg.name, spec.name
+                ),
+            )
+            .with_help(
+                "its number could stand for another meaning there: write the constant of that \
+                 family that is meant, or the number",
+            ),
+        );
+        None
     }
 
     fn const_atom(&mut self, arch: Arch, atom: &ConstAtom) -> Option<i128> {

@@ -1,5 +1,5 @@
-//! What the randomised tests share: a small deterministic PRNG (xorshift64*), so every failure
-//! reproduces from its seed.
+//! What the policy tests share: a small deterministic PRNG (xorshift64*), so every failure of
+//! the randomised ones reproduces from its seed, and the errors of a one-rule policy.
 
 #![allow(dead_code)]
 
@@ -39,4 +39,11 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+}
+
+/// The rendered errors of `default allow;` followed by `rule`, or `None` if it compiles.
+pub fn rule_errors(rule: &str) -> Option<String> {
+    let text = format!("default allow;\n{rule}\n");
+    let c = sandbox_policy::compile_text("p.policy", None, &text, &mut sandbox_policy::NoIncludes);
+    c.result.is_err().then(|| c.render_errors())
 }
