@@ -138,13 +138,14 @@ impl SourceMap {
     }
 
     fn render_as(&self, level: &str, diag: &Diagnostic) -> String {
-        let mut out = format!("{}: {level}: {}\n", self.describe(diag.loc), diag.message);
+        let message = capped(&diag.message);
+        let mut out = format!("{}: {level}: {message}\n", self.describe(diag.loc));
         if let SourceText::Text(text) = &self.get(diag.loc.source).text {
             let starts = &self.line_starts[diag.loc.source.0 as usize];
             out.push_str(&caret_excerpt(text, starts, diag.loc));
         }
         if let Some(help) = &diag.help {
-            out.push_str(&format!("  = help: {help}\n"));
+            out.push_str(&format!("  = help: {}\n", capped(help)));
         }
         let mut at = self.get(diag.loc.source).included_at;
         while let Some(loc) = at {
@@ -153,6 +154,19 @@ impl SourceMap {
         }
         without_controls(out)
     }
+}
+
+/// The most bytes of a message or help line shown: one quoting a megabyte-long name from a
+/// hostile policy (in the message, a suggestion and the help) must not print it whole.
+const MESSAGE_MOST: usize = 1024;
+
+/// `text`, cut to about [`MESSAGE_MOST`] bytes with how much was left out.
+fn capped(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MESSAGE_MOST {
+        return text.into();
+    }
+    let cut = floor_char_boundary(text, MESSAGE_MOST);
+    format!("{}... ({} more bytes)", &text[..cut], text.len() - cut).into()
 }
 
 /// `text` with every control character but line breaks and tabs shown as U+FFFD: a policy
@@ -208,7 +222,9 @@ fn caret_excerpt(text: &str, starts: &[usize], loc: Loc) -> String {
     let line = lc.line as usize;
     let line_start = starts.get(line - 1).copied().unwrap_or(0);
     let line_end = starts.get(line).map_or(text.len(), |next| next - 1);
-    let end = floor_char_boundary(text, (loc.end as usize).clamp(start, line_end));
+    // A span longer than the window (a megabyte-long name) is shown by its start.
+    let end = (loc.end as usize).clamp(start, line_end);
+    let end = floor_char_boundary(text, end.min(start.saturating_add(2 * EXCERPT_CONTEXT)));
     let shown_start =
         floor_char_boundary(text, start.saturating_sub(EXCERPT_CONTEXT).max(line_start));
     let shown_end = floor_char_boundary(text, end.saturating_add(EXCERPT_CONTEXT).min(line_end));
@@ -392,6 +408,16 @@ mod tests {
             errors.contains("\u{fffd}[31mallow read;\u{fffd}"),
             "{errors}"
         );
+    }
+
+    #[test]
+    fn a_huge_name_is_not_printed_whole() {
+        let name = "x".repeat(1 << 20);
+        let text = format!("default kill;\nallow {name};\n");
+        let c = crate::compile_text("p.policy", None, &text, &mut crate::NoIncludes);
+        let errors = c.render_errors();
+        assert!(errors.contains("unknown syscall"), "{}", &errors[..200]);
+        assert!(errors.len() < 8 * MESSAGE_MOST, "{} bytes", errors.len());
     }
 
     #[test]
