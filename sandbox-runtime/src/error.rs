@@ -89,6 +89,9 @@ pub enum SpawnError {
     /// be without it (a stream would be the host's own).
     #[error("the descriptors of this command's {0} went to its earlier run: set them again before running it again")]
     DescriptorsUsed(&'static str),
+    /// [`crate::SandboxCommand::new`] was given an empty program name.
+    #[error("the program's name is empty")]
+    NoProgramName,
     /// The policy has no program for this machine's architecture.
     #[error("the policy has no program for this architecture")]
     NoProgramForArch,

@@ -307,6 +307,29 @@ fn kill_from_the_host() {
     assert!(o.wall_time < Duration::from_secs(5));
 }
 
+/// What can be known wrong before any clone is an error from the spawn itself, naming it.
+#[test]
+fn an_empty_program_name_or_a_relative_working_directory_is_refused_up_front() {
+    let e = sandbox_runtime::SandboxCommand::new("")
+        .output()
+        .unwrap_err();
+    assert!(
+        matches!(e, sandbox_runtime::SpawnError::NoProgramName),
+        "{e}"
+    );
+    for cwd in ["relative", "/a/../b"] {
+        let e = common::command("/bin/true")
+            .current_dir(cwd)
+            .output()
+            .unwrap_err();
+        assert!(
+            matches!(e, sandbox_runtime::SpawnError::BadSandboxPath { .. }),
+            "{cwd}: {e}"
+        );
+        assert!(e.to_string().contains(cwd), "{e}");
+    }
+}
+
 #[test]
 fn missing_bind_source_names_the_path() {
     let out = common::command("/bin/true")
