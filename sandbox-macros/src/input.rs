@@ -412,11 +412,12 @@ impl Converter {
                         Ok(kind) => self.push(kind, l.span()),
                         Err(e) => {
                             self.error(l.span(), e);
-                            // Go on with the literal's value (or a harmless 1), so the parser
-                            // reports nothing about the hole a dropped token would leave.
+                            // Go on with the literal's value (or a harmless 0: no bits, fits
+                            // every width), so the parser reports nothing about the hole a
+                            // dropped token would leave.
                             let value = match token_from_literal(without_suffix(&text)) {
                                 Ok(TokenKind::Int(v)) => v,
-                                _ => 1,
+                                _ => 0,
                             };
                             self.push(TokenKind::Int(value), l.span());
                         }

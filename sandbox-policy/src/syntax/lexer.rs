@@ -250,7 +250,12 @@ impl Lexer<'_> {
                 self.pos += len;
                 match result {
                     Ok(kind) => self.push(kind, start),
-                    Err(e) => self.error(Diagnostic::new(self.loc(start, self.pos), e)),
+                    Err(e) => {
+                        self.error(Diagnostic::new(self.loc(start, self.pos), e));
+                        // A 0 in its place (no bits, fits every width), so the parser does not
+                        // report the hole as a second error.
+                        self.push(TokenKind::Int(0), start);
+                    }
                 }
             } else if c == '"' {
                 self.string(start);
@@ -382,6 +387,18 @@ mod tests {
         let (_, errors) = lex(SourceId(0), "allow read $ 12u8 \"open");
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[1].message.contains("suffix"));
+    }
+
+    #[test]
+    fn a_bad_literal_is_one_error_not_two() {
+        for literal in ["99999999999999999999999", "0x1ffffffffffffffff", "12u8"] {
+            let text = format!("default kill;\nallow read if fd == {literal};\n");
+            let c = crate::compile_text("p.policy", None, &text, &mut crate::NoIncludes);
+            let Err(errors) = &c.result else {
+                panic!("{literal} compiled");
+            };
+            assert_eq!(errors.len(), 1, "{}", c.render_errors());
+        }
     }
 
     #[test]
