@@ -178,6 +178,27 @@ fn run(
     }
 }
 
+/// Which syscall has the most conditional rules in `ir`, in words (`; `read` has the most
+/// conditional rules, 20000`), or nothing if none has any: where a program too long is most
+/// likely to be cut down.
+fn most_conditions(ir: &crate::ir::ArchIr) -> String {
+    let most = ir
+        .syscalls
+        .iter()
+        .filter_map(|(nr, d)| match d {
+            crate::ir::Decision::Branches { branches, .. } => Some((branches.len(), *nr)),
+            crate::ir::Decision::Always(_) => None,
+        })
+        .max();
+    match most {
+        Some((n, nr)) => {
+            let name = crate::tables::syscall_by_nr(ir.arch, nr).map_or("?", |s| s.name);
+            format!("; `{name}` has the most conditional rules, {n}")
+        }
+        None => String::new(),
+    }
+}
+
 fn generate(
     checked: CheckedPolicy,
     sources: &SourceMap,
@@ -192,9 +213,11 @@ fn generate(
                 arch: ir.arch,
                 filter: Cow::Owned(filter),
             }),
-            Err(e) => errors.push(Diagnostic::new(end, e.to_string()).with_help(
-                "split the policy, use fewer argument conditions, or let the default decide more syscalls",
-            )),
+            Err(e) => errors.push(Diagnostic::new(end, e.to_string()).with_help(format!(
+                "split the policy, use fewer argument conditions, or let the default decide \
+                 more syscalls{}",
+                most_conditions(ir)
+            ))),
         }
     }
     if !errors.is_empty() {
