@@ -89,6 +89,9 @@ pub enum SpawnError {
     /// be without it (a stream would be the host's own).
     #[error("the descriptors of this command's {0} went to its earlier run: set them again before running it again")]
     DescriptorsUsed(&'static str),
+    /// [`crate::SandboxCommand::current_dir`] was given a relative path.
+    #[error("the working directory `{0}` must be an absolute path inside the sandbox")]
+    RelativeWorkingDirectory(String),
     /// [`crate::SandboxCommand::new`] was given an empty program name.
     #[error("the program's name is empty")]
     NoProgramName,

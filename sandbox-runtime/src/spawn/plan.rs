@@ -11,7 +11,6 @@ use crate::seccomp::PreparedFilter;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Component;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 
 /// [`Plan::host_root_detach`] until the detach is done.
@@ -208,12 +207,11 @@ impl PlanParts {
         if program.is_empty() {
             return Err(SpawnError::NoProgramName);
         }
-        // As a mount's destination: the sandbox's own absolute path.
-        let cwd = &cmd.cwd;
-        if !cwd.is_absolute() || cwd.components().any(|c| c == Component::ParentDir) {
-            return Err(SpawnError::BadSandboxPath {
-                path: cwd.display().to_string(),
-            });
+        // A path of the sandbox's, looked up from its root (a `..` in it stays inside).
+        if !cmd.cwd.is_absolute() {
+            return Err(SpawnError::RelativeWorkingDirectory(
+                cmd.cwd.display().to_string(),
+            ));
         }
         let candidates = if program.as_bytes().contains(&b'/') {
             vec![cstr(program, "the program path")?]
