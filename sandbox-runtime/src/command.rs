@@ -231,11 +231,15 @@ impl SandboxCommand {
     /// closes its end); a later run is refused ([`SpawnError::DescriptorsUsed`]) until the
     /// descriptors are passed again.
     ///
-    /// Where the kernel has Landlock (ABI 3, Linux 6.2+), the program cannot reopen the file by
-    /// path (`/proc/self/fd/N`) to do more than the descriptor does: a file passed read-only
-    /// is not written or truncated, one passed write-only not read, one that appends not
-    /// overwritten, none run; a directory gives everything beneath it but running programs,
-    /// and nothing above it. Without Landlock, the file's owner and mode decide.
+    /// Where the kernel has Landlock (ABI 3, Linux 6.2+; see [`crate::descriptors_confined`]),
+    /// the program cannot reopen the file by path (`/proc/self/fd/N`) to do more than the
+    /// descriptor does: a file passed read-only is not written or truncated, one passed
+    /// write-only not read, one that appends not reopened at all (so `/dev/stdout` on an
+    /// appended log fails: pass a pipe), none `execve`d. Without Landlock, the file's owner and
+    /// mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`, timestamps,
+    /// extended attributes) it allows either way. A directory, or a symbolic link opened with
+    /// `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its `..` leads
+    /// up the host's tree; bind the directory instead.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
         self.passed_fds.push((host_fd, child_fd));
         self.descriptors_used[3] = false;

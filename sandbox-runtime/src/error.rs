@@ -89,6 +89,10 @@ pub enum SpawnError {
     /// be without it (a stream would be the host's own).
     #[error("the descriptors of this command's {0} went to its earlier run: set them again before running it again")]
     DescriptorsUsed(&'static str),
+    /// A standard stream or passed descriptor is a directory (or a symbolic link): through its
+    /// `..` the program could reach the host's tree above it.
+    #[error("{0} is a directory or a symbolic link, whose `..` would lead the program up the host's tree: bind the directory instead (mount_ro, mount_rw; --ro, --rw)")]
+    DirectoryDescriptor(String),
     /// [`crate::SandboxCommand::current_dir`] was given a relative path.
     #[error("the working directory `{0}` must be an absolute path inside the sandbox")]
     RelativeWorkingDirectory(String),

@@ -63,7 +63,6 @@ fn main() {
         "listen" => listen(rest[0]),
         "fd-list" => fd_list(),
         "reopen" => reopen(&rest),
-        "above-dir" => above_dir(rest[0]),
         "env" => env(),
         "tiocsti" => tiocsti(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
@@ -594,41 +593,6 @@ fn reopen(fds: &[&str]) {
         let r = unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         say(format!("exec {fd}={}", result(r.into())));
     }
-}
-
-/// Through a passed directory descriptor `fd`: what its `..` gives (list it, read, replace and
-/// remove a file there, plant a file and a directory), and that writing beneath it works.
-fn above_dir(fd: &str) {
-    let dir: libc::c_int = fd.parse().expect("a descriptor number");
-    let at = |name: &str, flags: libc::c_int| {
-        let p = cstr(name);
-        // SAFETY: a live C string.
-        unsafe { libc::openat(dir, p.as_ptr(), flags | libc::O_CLOEXEC, 0o666) }
-    };
-    let r = at("..", libc::O_RDONLY | libc::O_DIRECTORY);
-    say(format!("list-parent={}", result(r.into())));
-    let r = at("../secret", libc::O_RDONLY);
-    say(format!("read-parent={}", result(r.into())));
-    let r = at("../secret", libc::O_WRONLY);
-    say(format!("write-parent={}", result(r.into())));
-    let r = at("../planted", libc::O_WRONLY | libc::O_CREAT);
-    say(format!("plant-parent={}", result(r.into())));
-    let p = cstr("../made");
-    // SAFETY: a live C string.
-    let r = unsafe { libc::mkdirat(dir, p.as_ptr(), 0o777) };
-    say(format!("mkdir-parent={}", result(r.into())));
-    let p = cstr("../secret");
-    // SAFETY: a live C string.
-    let r = unsafe { libc::unlinkat(dir, p.as_ptr(), 0) };
-    say(format!("remove-parent={}", result(r.into())));
-    let r = at("inside", libc::O_WRONLY | libc::O_CREAT);
-    let w = if r >= 0 {
-        // SAFETY: r is ours; a short literal.
-        unsafe { libc::write(r, b"made\n".as_ptr().cast(), 5) as i64 }
-    } else {
-        -1
-    };
-    say(format!("write-inside={}", result(w)));
 }
 
 fn write_path(path: &str) {

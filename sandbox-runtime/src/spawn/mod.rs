@@ -21,6 +21,7 @@ mod plan;
 mod raw;
 mod release;
 mod reopen;
+pub use reopen::confined_here as descriptors_confined;
 mod sandbox_path;
 mod sandboxee;
 mod server;
@@ -129,6 +130,31 @@ fn stdio_end(
             Ok((Some(child), Some(File::from(parent))))
         }
     }
+}
+
+/// Refuses a directory (or a symbolic link, opened with `O_PATH | O_NOFOLLOW`) among the
+/// descriptors a sandbox is given: its `..`, walked with `O_PATH`, leads up the host's tree,
+/// where the program could `connect` to any Unix socket by path and change the metadata of
+/// what its host id owns, which no Landlock right covers. A directory is bound instead.
+fn refuse_directories(
+    stdio: [&Option<OwnedFd>; 3],
+    passed: &[(OwnedFd, RawFd)],
+) -> Result<(), SpawnError> {
+    let streams = ["standard input", "standard output", "standard error"];
+    let given = stdio
+        .into_iter()
+        .zip(streams.map(String::from))
+        .filter_map(|(fd, what)| fd.as_ref().map(|fd| (fd, what)))
+        .chain(passed.iter().map(|(fd, t)| (fd, format!("descriptor {t}"))));
+    for (fd, what) in given {
+        let st = nix::sys::stat::fstat(fd.as_raw_fd())
+            .map_err(|e| SpawnError::os("stat a descriptor", e.into()))?;
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFDIR || kind == libc::S_IFLNK {
+            return Err(SpawnError::DirectoryDescriptor(what));
+        }
+    }
+    Ok(())
 }
 
 /// Closes the command's own copies of the descriptors it gives this run (its `Stdio::Fd`
@@ -372,6 +398,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map(|(fd, t)| Ok((relocate(fd, min)?, *t)))
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
+    refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
     give_descriptors_away(cmd);
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,

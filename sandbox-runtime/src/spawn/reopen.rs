@@ -4,25 +4,26 @@
 //!
 //! Without it, a descriptor the host passes in (a standard stream, [`crate::SandboxCommand::
 //! pass_fd`]) is a way out of the mount namespace: `/proc/self/fd/N` is a link to the host file
-//! itself, so a file passed read-only could be reopened for writing (or truncated by path), a
-//! write-only log reopened to read what was there before, and a passed directory's `..` walked
-//! up the host's tree; only the file's owner and mode would stand in the way.
+//! itself, so a file passed read-only could be reopened for writing (or truncated by path), and
+//! a write-only log reopened to read what was there before; only the file's owner and mode
+//! would stand in the way. (Directories, whose `..` no Landlock right covers, are refused before
+//! the clone: see `refuse_directories` in [`super`].)
 //!
 //! The domain handles every file-system access right, and allows them:
 //! - beneath the sandbox's root (every mount the plan made; their own flags still apply: a
 //!   read-only bind stays read-only);
-//! - on a passed file (any path-named file not a directory: regular, device, named pipe):
-//!   reading if its descriptor reads, writing and truncation if it writes and does not append
-//!   (an appending descriptor cannot be turned into one that overwrites), device ioctls with
-//!   either; running it, never;
-//! - beneath a passed directory: everything but running programs (a passed directory is a
-//!   writable place outside the sandbox's `noexec` mounts).
+//! - on a passed file (any path-named file: regular, device, named pipe): reading if its
+//!   descriptor reads, writing and truncation if it writes and does not append (an appending
+//!   descriptor cannot be turned into one that overwrites), device ioctls with either; `execve`
+//!   of it, never (a loader can still map it: Landlock checks `execve`, not `mmap`).
 //!
 //! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
-//! reach and reopen as before. Landlock also refuses the sandboxee every mount operation and
-//! ptrace of a process outside the domain. Where the kernel has no Landlock, or one older than
-//! ABI 3 (whose rename and truncate rules would break programs or leave truncation open),
-//! nothing is confined: see the README's security model.
+//! reach and reopen as before. What the descriptor itself allows its owner (`fchmod`,
+//! `fchown`, timestamps, extended attributes) it still allows, by path too. Landlock also
+//! refuses the sandboxee every mount operation and ptrace of a process outside the domain. Where
+//! the kernel has no Landlock, or one older than ABI 3 (whose rename and truncate rules would
+//! break programs or leave truncation open), nothing is confined ([`confined_here`] says which):
+//! see the README's security model.
 //!
 //! Runs in the sandboxee between clone and exec: raw system calls on stack values only.
 
@@ -69,18 +70,29 @@ struct PathBeneathAttr {
     parent_fd: libc::c_int,
 }
 
-/// Applies the domain to the calling process (see the module's docs); after `no_new_privs`,
-/// with the root detached and the standard streams and passed descriptors in place.
-pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
+/// The Landlock ABI this kernel offers, or a negative number without Landlock.
+fn abi() -> libc::c_long {
     // SAFETY: the version query takes no attribute.
-    let abi = unsafe {
+    unsafe {
         libc::syscall(
             libc::SYS_landlock_create_ruleset,
             std::ptr::null::<RulesetAttr>(),
             0usize,
             CREATE_RULESET_VERSION,
         )
-    };
+    }
+}
+
+/// Whether sandboxes started on this kernel confine reopening their descriptors (Landlock ABI 3
+/// or later; see the module's docs).
+pub fn confined_here() -> bool {
+    abi() >= MIN_ABI
+}
+
+/// Applies the domain to the calling process (see the module's docs); after `no_new_privs`,
+/// with the root detached and the standard streams and passed descriptors in place.
+pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
+    let abi = abi();
     if abi < MIN_ABI {
         return Ok(());
     }
@@ -132,7 +144,7 @@ fn add_rules(plan: &Plan, ruleset: libc::c_int, handled: u64, ioctl: u64) -> Res
     sys::check_at(r, Step::ConfineReopens, RULESET)?;
     let passed = plan.passed.iter().map(|(_, target)| *target);
     for fd in (0..3).chain(passed) {
-        let Some(allowed) = allowed_through(fd, handled, ioctl) else {
+        let Some(allowed) = allowed_through(fd, ioctl) else {
             continue;
         };
         let r = add_rule(ruleset, fd, allowed);
@@ -147,20 +159,11 @@ fn add_rules(plan: &Plan, ruleset: libc::c_int, handled: u64, ioctl: u64) -> Res
 
 /// What reopening `fd` by path may do, or `None` for nothing (a closed number, an `O_PATH`
 /// descriptor, a file neither read nor written through it).
-fn allowed_through(fd: libc::c_int, handled: u64, ioctl: u64) -> Option<u64> {
-    // SAFETY: fcntl and fstat with integer arguments and a live stat buffer.
+fn allowed_through(fd: libc::c_int, ioctl: u64) -> Option<u64> {
+    // SAFETY: fcntl with integer arguments.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     if flags < 0 || flags & libc::O_PATH != 0 {
         return None;
-    }
-    // SAFETY: an all-zero stat is valid to be written into.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: st is a live stat buffer.
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
-        return None;
-    }
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        return Some(handled & !access::EXECUTE);
     }
     let mode = flags & libc::O_ACCMODE;
     let reads = mode == libc::O_RDONLY || mode == libc::O_RDWR;
