@@ -307,6 +307,26 @@ fn kill_from_the_host() {
     assert!(o.wall_time < Duration::from_secs(5));
 }
 
+/// A run that fails before its sandbox exists leaves the command its descriptors: fixed, it
+/// runs with them.
+#[test]
+fn a_run_refused_before_the_clone_keeps_the_descriptors() {
+    use std::io::Read;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let mut cmd = common::command("/bin/sh");
+    cmd.args(["-c", "echo ran >&5"])
+        .pass_fd(w, 5)
+        .current_dir("relative")
+        .policy(&common::permissive());
+    assert!(cmd.output().is_err());
+    let out = cmd.current_dir("/").output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{out:?}");
+    drop(cmd);
+    let mut told = String::new();
+    std::fs::File::from(r).read_to_string(&mut told).unwrap();
+    assert_eq!(told, "ran\n");
+}
+
 /// What can be known wrong before any clone is an error from the spawn itself, naming it.
 #[test]
 fn an_empty_program_name_or_a_relative_working_directory_is_refused_up_front() {

@@ -399,7 +399,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
     refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
-    give_descriptors_away(cmd);
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
         report: relocate(&report_child, min).map_err(os("dup the report socket"))?,
@@ -452,6 +451,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             (pid, false, Some(kept), pidfd)
         }
     };
+    // The sandbox has them now; from here on a failure ends it, and with it the run.
+    give_descriptors_away(cmd);
     // A pidfd names init from here on: the clone made one (directly), or one is opened now
     // (through the fork server, whose inits are children of this process too).
     let pidfd = match cloned_pidfd {
