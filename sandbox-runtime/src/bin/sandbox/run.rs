@@ -226,8 +226,9 @@ pub fn main(args: RunArgs) -> ExitCode {
     let report_file = Arc::new(Mutex::new(report_file));
     let early = Arc::clone(&report_file);
     let signals = crate::interrupt::watch_with(Box::new(move |signal| {
-        let taken = early.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(file) = taken {
+        // Held while writing, as below: a signal during the main thread's write waits for it.
+        let mut held = early.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = held.take() {
             let why = format!("ended by {signal} before the program started");
             let mut outcome = Outcome::never_ran(SetupError::other("set up the sandbox", why));
             outcome.status = Status::Killed;
@@ -248,8 +249,8 @@ pub fn main(args: RunArgs) -> ExitCode {
             (e.outcome(), e.exit_code())
         }
     };
-    let taken = report_file.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match taken.map(|file| write_report(&file, &outcome)) {
+    let mut held = report_file.lock().unwrap_or_else(|e| e.into_inner());
+    match held.take().map(|file| write_report(&file, &outcome)) {
         Some(Err(e)) => {
             errln!("sandbox: {e}");
             ExitCode::from(EXIT_SETUP)
