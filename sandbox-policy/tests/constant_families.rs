@@ -29,6 +29,8 @@ fn constants_of_the_family_and_numbers_compile() {
         "kill socket if domain == PF_INET;",
         "kill socket if domain == 2;",
         "kill clone if flags & (CLONE_NEWUSER | SIGCHLD) != 0;",
+        "kill clone if flags & CSIGNAL != SIGCHLD;",
+        "kill openat if flags & FASYNC != 0;",
         "kill openat if dirfd == AT_FDCWD && flags & O_ACCMODE != O_RDONLY;",
         "kill newfstatat if flags & AT_EMPTY_PATH != 0;",
         // Arguments that take no one family take any name.

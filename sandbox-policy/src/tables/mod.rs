@@ -64,13 +64,13 @@ pub struct SyscallSpec {
     pub args: &'static [ArgSpec],
 }
 
-/// Every syscall of `arch`, sorted by number.
 /// Calls the kernel lets through every seccomp filter without consulting it (x86_64, Linux 6.11
 /// and later for `uretprobe`, 6.16 for `uprobe`): they only work when made from the kernel's
 /// own uprobe trampolines, and anywhere else fail (`SIGILL`, `ENXIO`). A rule naming one would
 /// promise what no filter can keep, so the checker refuses it.
 pub const UNFILTERED_SYSCALLS: [&str; 2] = ["uretprobe", "uprobe"];
 
+/// Every syscall of `arch`, sorted by number.
 pub fn syscalls(arch: Arch) -> &'static [SyscallSpec] {
     match arch {
         Arch::X86_64 => x86_64::SYSCALLS,
