@@ -169,19 +169,25 @@ fn capped(text: &str) -> std::borrow::Cow<'_, str> {
     format!("{}... ({} more bytes)", &text[..cut], text.len() - cut).into()
 }
 
-/// `text` with every control character but line breaks and tabs shown as U+FFFD: a policy
-/// file, or a path, from someone else must not send escape sequences to the reader's terminal.
-/// One character for one, so the caret still points where it did.
+/// `text` with every control character but line breaks and tabs, and every bidirectional
+/// formatting character, shown as U+FFFD: a policy file, or a path, from someone else must not
+/// send escape sequences to the reader's terminal, nor make a line read in another order than
+/// the compiler reads it. One character for one, so the caret still points where it did.
 fn without_controls(text: String) -> String {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+            )
+            || matches!(c, '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
         return text;
     }
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
+            if hidden(c) {
                 char::REPLACEMENT_CHARACTER
             } else {
                 c
@@ -408,6 +414,11 @@ mod tests {
             errors.contains("\u{fffd}[31mallow read;\u{fffd}"),
             "{errors}"
         );
+        // A right-to-left override in a name: shown as what it is, not obeyed.
+        let text = "default kill;\nallow re\u{202e}ad;\n";
+        let c = crate::compile_text("p.policy", None, text, &mut crate::NoIncludes);
+        let errors = c.render_errors();
+        assert!(!errors.contains('\u{202e}'), "{errors:?}");
     }
 
     #[test]
