@@ -15,7 +15,8 @@ use std::sync::Arc;
 /// How one of the program's standard streams is connected.
 #[derive(Debug, Default)]
 pub enum Stdio {
-    /// The same file as the host process's stream.
+    /// The same file as the host process's stream (refused at the spawn if that is a
+    /// directory, see [`SandboxCommand::pass_fd`]).
     #[default]
     Inherit,
     /// `/dev/null` (opened on the host, before the sandbox's file system is built).
@@ -234,9 +235,9 @@ impl SandboxCommand {
     /// Where the kernel has Landlock (ABI 3, Linux 6.2+; see [`crate::descriptors_confined`]),
     /// the program cannot reopen the file by path (`/proc/self/fd/N`) to do more than the
     /// descriptor does: a file passed read-only is not written or truncated, one passed
-    /// write-only not read, one that appends not reopened at all (so `/dev/stdout` on an
-    /// appended log fails: pass a pipe), none `execve`d. Without Landlock, the file's owner and
-    /// mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`, timestamps,
+    /// write-only not read, none `execve`d (appending is no limit: the program can clear
+    /// `O_APPEND` on the open file, which the host shares). Without Landlock, the file's owner
+    /// and mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`, timestamps,
     /// extended attributes) it allows either way. A directory, or a symbolic link opened with
     /// `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its `..` leads
     /// up the host's tree; bind the directory instead.

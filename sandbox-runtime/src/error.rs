@@ -91,7 +91,7 @@ pub enum SpawnError {
     DescriptorsUsed(&'static str),
     /// A standard stream or passed descriptor is a directory (or a symbolic link): through its
     /// `..` the program could reach the host's tree above it.
-    #[error("{0} is a directory or a symbolic link, whose `..` would lead the program up the host's tree: bind the directory instead (mount_ro, mount_rw; --ro, --rw)")]
+    #[error("{0} is a directory or a symbolic link, whose `..` would lead the program up the host's tree: bind the directory instead (mount_ro, mount_rw; --ro, --rw), and give the stream another file (< /dev/null)")]
     DirectoryDescriptor(String),
     /// [`crate::SandboxCommand::current_dir`] was given a relative path.
     #[error("the working directory `{0}` must be an absolute path inside the sandbox")]

@@ -13,9 +13,10 @@
 //! - beneath the sandbox's root (every mount the plan made; their own flags still apply: a
 //!   read-only bind stays read-only);
 //! - on a passed file (any path-named file: regular, device, named pipe): reading if its
-//!   descriptor reads, writing and truncation if it writes and does not append (an appending
-//!   descriptor cannot be turned into one that overwrites), device ioctls with either; `execve`
-//!   of it, never (a loader can still map it: Landlock checks `execve`, not `mmap`).
+//!   descriptor reads, writing and truncation if it writes, device ioctls with either; `execve`
+//!   of it, never (a loader can still map it: Landlock checks `execve`, not `mmap`). Appending
+//!   is not a limit a descriptor keeps (`fcntl(F_SETFL)` clears `O_APPEND`, `ftruncate` works
+//!   on it, neither of which Landlock sees), so an appending descriptor reopens for writing.
 //!
 //! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
 //! reach and reopen as before. What the descriptor itself allows its owner (`fchmod`,
@@ -167,7 +168,7 @@ fn allowed_through(fd: libc::c_int, ioctl: u64) -> Option<u64> {
     }
     let mode = flags & libc::O_ACCMODE;
     let reads = mode == libc::O_RDONLY || mode == libc::O_RDWR;
-    let writes = (mode == libc::O_WRONLY || mode == libc::O_RDWR) && flags & libc::O_APPEND == 0;
+    let writes = mode == libc::O_WRONLY || mode == libc::O_RDWR;
     let allowed = if reads { access::READ_FILE } else { 0 }
         | if writes {
             access::WRITE_FILE | access::TRUNCATE
