@@ -433,6 +433,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         Launch::Lost => {
             drop((sync_w, fds));
             server::reap_abandoned_init(&report_parent);
+            // A spare may have started the program before the server ended: given away.
+            give_descriptors_away(cmd);
             return Err(SpawnError::os(
                 "clone the sandbox: the fork server ended during the launch (later sandboxes are cloned directly)",
                 io::Error::from_raw_os_error(libc::ECONNRESET),
