@@ -169,19 +169,21 @@ fn capped(text: &str) -> std::borrow::Cow<'_, str> {
     format!("{}... ({} more bytes)", &text[..cut], text.len() - cut).into()
 }
 
+/// Whether `c` is a Unicode bidirectional formatting character (the marks, embeddings,
+/// overrides and isolates), which can make text display in another order than it is read.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+    ) || matches!(c, '\u{2066}'..='\u{2069}')
+}
+
 /// `text` with every control character but line breaks and tabs, and every bidirectional
 /// formatting character, shown as U+FFFD: a policy file, or a path, from someone else must not
 /// send escape sequences to the reader's terminal, nor make a line read in another order than
 /// the compiler reads it. One character for one, so the caret still points where it did.
 fn without_controls(text: String) -> String {
-    let hidden = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(
-                c,
-                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
-            )
-            || matches!(c, '\u{2066}'..='\u{2069}')
-    };
+    let hidden = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c);
     if !text.chars().any(hidden) {
         return text;
     }

@@ -204,6 +204,7 @@ pub fn lex(source: SourceId, text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
         tokens: Vec::new(),
         errors: Vec::new(),
     };
+    lexer.refuse_bidi_controls();
     lexer.run();
     (lexer.tokens, lexer.errors)
 }
@@ -278,6 +279,31 @@ impl Lexer<'_> {
 
     /// Records an error, up to [`MAX_ERRORS`]: garbage (a file of `@`) makes one per
     /// character, and what is kept must not grow with it.
+    /// Reports every bidirectional formatting character, comments and strings included (as
+    /// rustc does): one can make a rule show inside a comment in an editor or a review while the
+    /// compiler reads it as a rule.
+    fn refuse_bidi_controls(&mut self) {
+        let found: Vec<(usize, char)> = self
+            .text
+            .char_indices()
+            .filter(|(_, c)| crate::diag::is_bidi_control(*c))
+            .collect();
+        for (at, c) in found {
+            self.error(
+                Diagnostic::new(
+                    self.loc(at, at + c.len_utf8()),
+                    format!(
+                        "bidirectional formatting character U+{:04X} in the policy",
+                        u32::from(c)
+                    ),
+                )
+                .with_help(
+                    "it can make the text show in another order than it is compiled; remove it",
+                ),
+            );
+        }
+    }
+
     fn error(&mut self, d: Diagnostic) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(d);
@@ -399,6 +425,14 @@ mod tests {
             };
             assert_eq!(errors.len(), 1, "{}", c.render_errors());
         }
+    }
+
+    #[test]
+    fn bidirectional_controls_are_errors_even_in_comments() {
+        let text = "default kill;\n// \u{202e} } \u{2066}\nallow ptrace; // \u{2069}\n";
+        let (_, errors) = lex(SourceId(0), text);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].message.contains("U+202E"), "{errors:?}");
     }
 
     #[test]
