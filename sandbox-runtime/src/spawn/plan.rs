@@ -53,6 +53,8 @@ pub(crate) struct Plan {
     /// The clock ticks per second `/proc/PID/stat` counts CPU time in, when the program has a
     /// CPU limit (init then reads the program's own time there at its end); `None` otherwise.
     pub cpu_ticks_per_sec: Option<u64>,
+    /// The kernel's Landlock ABI, asked before the clone (see [`super::reopen::abi`]).
+    pub landlock_abi: libc::c_long,
 }
 
 /// A NULL-terminated array of pointers to C strings, as `execve` takes.
@@ -310,6 +312,7 @@ impl Plan {
             host_root_detach: AtomicU32::new(DETACH_PENDING),
             capabilities_limited: AtomicBool::new(false),
             cpu_ticks_per_sec,
+            landlock_abi: super::reopen::abi(),
         })
     }
 }

@@ -71,17 +71,22 @@ struct PathBeneathAttr {
     parent_fd: libc::c_int,
 }
 
-/// The Landlock ABI this kernel offers, or a negative number without Landlock.
-fn abi() -> libc::c_long {
-    // SAFETY: the version query takes no attribute.
-    unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<RulesetAttr>(),
-            0usize,
-            CREATE_RULESET_VERSION,
-        )
-    }
+/// The Landlock ABI this kernel offers, or a negative number without Landlock; asked once per
+/// process, before any clone (the plan carries it to the sandboxee, whose steps stay one call
+/// shorter).
+pub(crate) fn abi() -> libc::c_long {
+    static ABI: std::sync::OnceLock<libc::c_long> = std::sync::OnceLock::new();
+    *ABI.get_or_init(|| {
+        // SAFETY: the version query takes no attribute.
+        unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<RulesetAttr>(),
+                0usize,
+                CREATE_RULESET_VERSION,
+            )
+        }
+    })
 }
 
 /// Whether sandboxes started on this kernel confine reopening their descriptors (Landlock ABI 3
@@ -93,7 +98,7 @@ pub fn confined_here() -> bool {
 /// Applies the domain to the calling process (see the module's docs); after `no_new_privs`,
 /// with the root detached and the standard streams and passed descriptors in place.
 pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
-    let abi = abi();
+    let abi = plan.landlock_abi;
     if abi < MIN_ABI {
         return Ok(());
     }
