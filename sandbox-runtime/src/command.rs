@@ -237,10 +237,10 @@ impl SandboxCommand {
     /// descriptor does: a file passed read-only is not written or truncated, one passed
     /// write-only not read, none `execve`d (appending is no limit: the program can clear
     /// `O_APPEND` on the open file, which the host shares). Without Landlock, the file's owner
-    /// and mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`, timestamps,
-    /// extended attributes) it allows either way. A directory, or a symbolic link opened with
-    /// `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its `..` leads
-    /// up the host's tree; bind the directory instead.
+    /// and mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`,
+    /// timestamps, extended attributes) it allows either way. A directory, or a symbolic link
+    /// opened with `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its
+    /// `..` leads up the host's tree; bind the directory instead.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
         self.passed_fds.push((host_fd, child_fd));
         self.descriptors_used[3] = false;

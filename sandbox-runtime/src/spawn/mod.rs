@@ -132,6 +132,9 @@ fn stdio_end(
     }
 }
 
+/// The standard streams 0 to 2, in words.
+const STREAM_NAMES: [&str; 3] = ["standard input", "standard output", "standard error"];
+
 /// Refuses a directory (or a symbolic link, opened with `O_PATH | O_NOFOLLOW`) among the
 /// descriptors a sandbox is given: its `..`, walked with `O_PATH`, leads up the host's tree,
 /// where the program could `connect` to any Unix socket by path and change the metadata of
@@ -140,10 +143,9 @@ fn refuse_directories(
     stdio: [&Option<OwnedFd>; 3],
     passed: &[(OwnedFd, RawFd)],
 ) -> Result<(), SpawnError> {
-    let streams = ["standard input", "standard output", "standard error"];
     let given = stdio
         .into_iter()
-        .zip(streams.map(String::from))
+        .zip(STREAM_NAMES.map(String::from))
         .filter_map(|(fd, what)| fd.as_ref().map(|fd| (fd, what)))
         .chain(passed.iter().map(|(fd, t)| (fd, format!("descriptor {t}"))));
     for (fd, what) in given {
@@ -379,14 +381,10 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     crate::limits::Limits::within_host(&rlimits)?;
     let ids = IdMaps::for_caller();
 
-    const TAKEN: [&str; 4] = [
-        "standard input",
-        "standard output",
-        "standard error",
-        "pass_fd",
-    ];
     if let Some(i) = cmd.descriptors_used.iter().position(|used| *used) {
-        return Err(SpawnError::DescriptorsUsed(TAKEN[i]));
+        return Err(SpawnError::DescriptorsUsed(
+            STREAM_NAMES.get(i).copied().unwrap_or("pass_fd"),
+        ));
     }
     let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] =
         stdio_ends([&cmd.stdin, &cmd.stdout, &cmd.stderr], min)?;

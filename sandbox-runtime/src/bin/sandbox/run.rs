@@ -541,15 +541,10 @@ pub fn build(
         let flag = option_name(field).to_string();
         move |e: String| format!("{flag}: {e}")
     };
-    let size = |text: &Option<String>, field| {
+    // A size or count option, read by `parse` (`parse_size`, `parse_count`).
+    let read = |text: &Option<String>, parse: fn(&str) -> Result<u64, String>, field| {
         text.as_deref()
-            .map(parse_size)
-            .transpose()
-            .map_err(option(field))
-    };
-    let count = |text: &Option<String>, field| {
-        text.as_deref()
-            .map(parse_count)
+            .map(parse)
             .transpose()
             .map_err(option(field))
     };
@@ -564,10 +559,10 @@ pub fn build(
             .map(seconds)
             .transpose()
             .map_err(option("cpu_time"))?,
-        memory: size(&args.memory, "memory")?,
-        pids: count(&args.pids, "pids")?,
-        file_size: size(&args.file_size, "file_size")?,
-        open_files: count(&args.open_files, "open_files")?,
+        memory: read(&args.memory, parse_size, "memory")?,
+        pids: read(&args.pids, parse_count, "pids")?,
+        file_size: read(&args.file_size, parse_size, "file_size")?,
+        open_files: read(&args.open_files, parse_count, "open_files")?,
         ..Limits::default()
     };
     limits.validate().map_err(limit_message)?;
@@ -660,7 +655,6 @@ fn split_mount(spec: &OsStr) -> Result<(PathBuf, PathBuf), String> {
     Ok((path(src), path(dst)))
 }
 
-/// Parses `123`, `64K`, `512M`, `2G` (powers of 1024).
 /// A count (`--pids`, `--open-files`), read here rather than by the option parser so that a bad
 /// one is a set-up error with a report, like every other bad limit.
 fn parse_count(text: &str) -> Result<u64, String> {
@@ -673,6 +667,7 @@ fn parse_count(text: &str) -> Result<u64, String> {
     })
 }
 
+/// Parses `123`, `64K`, `512M`, `2G` (powers of 1024).
 fn parse_size(text: &str) -> Result<u64, String> {
     let (digits, shift) = match text.chars().last() {
         Some('K' | 'k') => (&text[..text.len() - 1], 10),
