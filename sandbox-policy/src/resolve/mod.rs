@@ -340,40 +340,28 @@ impl Resolver {
         let bits = arg.ty.bits();
         let ordering = !matches!(op, CmpOpSyntax::Eq | CmpOpSyntax::Ne);
         let signed_max = (1i128 << (bits - 1)) - 1;
-        if mask.is_none() && ordering && arg.ty.signed() && value > signed_max {
-            let read_as = checked::sign_extend(checked::truncate(value, bits), bits);
-            self.error(
-                Diagnostic::new(
-                    loc,
-                    format!(
-                        "`{}` is {}, which reads this value as {read_as}",
-                        arg.name,
-                        type_words(arg.ty)
-                    ),
-                )
-                .with_help(format!(
-                    "an ordering compares signed numbers here: write {read_as} if that is \
-                     meant, or a value from {} to {signed_max}",
-                    -signed_max - 1
-                )),
-            );
-            return None;
-        }
         // `<= -1` and `> -1` (all ones) decide nothing, which the lint warns about.
         let lint_reports = value == -1 && matches!(op, CmpOpSyntax::Le | CmpOpSyntax::Gt);
-        if mask.is_none() && ordering && !arg.ty.signed() && value < 0 && !lint_reports {
-            let read_as = checked::truncate(value, bits);
+        let pattern = checked::truncate(value, bits);
+        let read_as = match (mask, ordering, arg.ty.signed()) {
+            (None, true, true) if value > signed_max => {
+                Some(checked::sign_extend(pattern, bits).to_string())
+            }
+            (None, true, false) if value < 0 && !lint_reports => Some(format!("{pattern:#x}")),
+            _ => None,
+        };
+        if let Some(read_as) = read_as {
+            let (words, sign) = (type_words(arg.ty), if arg.ty.signed() { "" } else { "un" });
             self.error(
                 Diagnostic::new(
                     loc,
                     format!(
-                        "`{}` is {}, which reads this value as {read_as:#x}",
-                        arg.name,
-                        type_words(arg.ty)
+                        "`{}` is {words}, which reads this value as {read_as}",
+                        arg.name
                     ),
                 )
                 .with_help(format!(
-                    "an ordering compares unsigned numbers here: write {read_as:#x} if that is \
+                    "an ordering compares {sign}signed numbers here: write {read_as} if that is \
                      meant"
                 )),
             );

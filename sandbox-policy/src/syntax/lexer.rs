@@ -268,25 +268,26 @@ impl Lexer<'_> {
                 self.push(TokenKind::Punct(p), start);
             } else {
                 self.pos += c.len_utf8();
-                self.error(Diagnostic::new(
-                    self.loc(start, self.pos),
-                    // Escaped: a control character (a terminal's escape) shows as its code.
-                    format!("unexpected character `{}`", c.escape_debug()),
-                ));
+                if !crate::diag::is_bidi_control(c) {
+                    self.error(Diagnostic::new(
+                        self.loc(start, self.pos),
+                        // Escaped: a control character (a terminal's escape) shows as its code.
+                        format!("unexpected character `{}`", c.escape_debug()),
+                    ));
+                }
             }
         }
     }
 
-    /// Records an error, up to [`MAX_ERRORS`]: garbage (a file of `@`) makes one per
-    /// character, and what is kept must not grow with it.
     /// Reports every bidirectional formatting character, comments and strings included (as
     /// rustc does): one can make a rule show inside a comment in an editor or a review while the
-    /// compiler reads it as a rule.
+    /// compiler reads it as a rule. (The lexer's walk then passes over them unreported.)
     fn refuse_bidi_controls(&mut self) {
         let found: Vec<(usize, char)> = self
             .text
             .char_indices()
             .filter(|(_, c)| crate::diag::is_bidi_control(*c))
+            .take(MAX_ERRORS)
             .collect();
         for (at, c) in found {
             self.error(
@@ -304,6 +305,8 @@ impl Lexer<'_> {
         }
     }
 
+    /// Records an error, up to [`MAX_ERRORS`]: garbage (a file of `@`) makes one per
+    /// character, and what is kept must not grow with it.
     fn error(&mut self, d: Diagnostic) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(d);
@@ -432,6 +435,9 @@ mod tests {
         let text = "default kill;\n// \u{202e} } \u{2066}\nallow ptrace; // \u{2069}\n";
         let (_, errors) = lex(SourceId(0), text);
         assert_eq!(errors.len(), 3, "{errors:?}");
+        // One outside a comment is that error alone, not also an unexpected character.
+        let (_, errors) = lex(SourceId(0), "allow \u{202e}read;");
+        assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("U+202E"), "{errors:?}");
     }
 
