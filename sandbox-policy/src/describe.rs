@@ -101,9 +101,33 @@ fn fits(value: i64, bits: u32) -> bool {
     bits >= 64 || (-(1i128 << (bits - 1))..1i128 << bits).contains(&v)
 }
 
+impl Naming {
+    /// What the names of this argument's values start with: every name the checker accepts
+    /// there (see `resolve`'s families), the names a value is shown by among them.
+    fn prefixes(self) -> Vec<&'static str> {
+        match self {
+            Naming::Exact(prefixes) => prefixes.to_vec(),
+            Naming::Flags(prefix, _) => vec![prefix],
+            Naming::SocketType => vec!["SOCK_"],
+            // FASYNC is O_ASYNC's other name.
+            Naming::OpenFlags => vec!["O_", "FASYNC"],
+            // The exit signal goes in clone's low byte, CSIGNAL its mask.
+            Naming::CloneFlags => vec!["CLONE_", "SIG", "CSIGNAL"],
+            Naming::Signal => vec!["SIG"],
+            Naming::DirFd => vec!["AT_FDCWD"],
+        }
+    }
+}
+
+/// What the names of argument `arg` of `syscall` start with, where values there are shown by
+/// name (see [`argument`]).
+pub(crate) fn value_name_prefixes(syscall: &str, arg: &str) -> Option<Vec<&'static str>> {
+    naming(syscall, arg).map(Naming::prefixes)
+}
+
 fn naming(syscall: &str, arg: &str) -> Option<Naming> {
     Some(match (syscall, arg) {
-        ("socket" | "socketpair", "domain") => Naming::Exact(&["AF_"]),
+        ("socket" | "socketpair", "domain") => Naming::Exact(&["AF_", "PF_"]),
         ("socket" | "socketpair", "type") => Naming::SocketType,
         ("mmap" | "mprotect" | "pkey_mprotect", "prot") => Naming::Flags("PROT_", "PROT_NONE"),
         ("mmap", "flags") => Naming::Flags("MAP_", "0"),

@@ -3,8 +3,8 @@
 //! a mistake the checker can name instead of compiling it as `AF_INET`. Arguments not listed
 //! take any name; integer literals are never checked.
 
-/// The names one argument takes.
-pub(crate) struct Family {
+/// The names one argument takes, besides those [`crate::describe`] shows values by.
+struct Family {
     /// The syscalls whose argument this is.
     syscalls: &'static [&'static str],
     /// The argument's name in their prototypes.
@@ -25,15 +25,6 @@ const fn family(
     }
 }
 
-/// Any syscall's argument of these names: directory descriptors take only `AT_FDCWD`, clocks
-/// only `CLOCK_*`.
-const BY_NAME: [(&str, &[&str]); 4] = [
-    ("dirfd", &["AT_FDCWD"]),
-    ("olddirfd", &["AT_FDCWD"]),
-    ("newdirfd", &["AT_FDCWD"]),
-    ("clockid", &["CLOCK_"]),
-];
-
 const AT_FLAGS: &[&str] = &[
     "newfstatat",
     "unlinkat",
@@ -45,38 +36,15 @@ const AT_FLAGS: &[&str] = &[
     "utimensat",
 ];
 
+/// Arguments whose names the checker knows but whose values are not shown by name (a value
+/// there may have several names of the family, or the family holds names of other values).
 const FAMILIES: &[Family] = &[
-    family(&["socket", "socketpair"], "domain", &["AF_", "PF_"]),
-    family(&["socket", "socketpair"], "type", &["SOCK_"]),
-    family(&["accept4"], "flags", &["SOCK_"]),
-    family(&["mmap", "mprotect", "pkey_mprotect"], "prot", &["PROT_"]),
-    family(&["mmap"], "flags", &["MAP_"]),
     family(&["mremap"], "flags", &["MREMAP_"]),
-    // FASYNC is O_ASYNC's other name.
-    family(
-        &["open", "openat", "pipe2", "dup3"],
-        "flags",
-        &["O_", "FASYNC"],
-    ),
-    family(&["fcntl"], "cmd", &["F_"]),
-    family(&["prctl"], "option", &["PR_"]),
-    family(&["arch_prctl"], "option", &["ARCH_"]),
-    // The exit signal goes in clone's low byte, CSIGNAL its mask.
-    family(&["clone"], "flags", &["CLONE_", "SIG", "CSIGNAL"]),
-    family(&["unshare"], "flags", &["CLONE_"]),
     family(&["setns"], "nstype", &["CLONE_"]),
-    family(&["futex"], "futex_op", &["FUTEX_"]),
     family(&["lseek"], "whence", &["SEEK_"]),
     family(&["madvise"], "advice", &["MADV_"]),
-    family(&["kill", "tgkill", "tkill"], "sig", &["SIG"]),
-    family(&["rt_sigaction"], "signum", &["SIG"]),
-    family(&["rt_sigprocmask"], "how", &["SIG_"]),
     family(AT_FLAGS, "flags", &["AT_"]),
     family(&["renameat2"], "flags", &["RENAME_"]),
-    family(&["getrandom"], "flags", &["GRND_"]),
-    family(&["memfd_create"], "flags", &["MFD_"]),
-    family(&["eventfd2"], "flags", &["EFD_"]),
-    family(&["timerfd_create"], "flags", &["TFD_"]),
     family(&["epoll_ctl"], "op", &["EPOLL_CTL_"]),
     family(&["shutdown"], "how", &["SHUT_"]),
     family(&["flock"], "operation", &["LOCK_"]),
@@ -93,15 +61,22 @@ const FAMILIES: &[Family] = &[
     ),
 ];
 
-/// The family argument `arg` of `syscall` takes its names from, if it has one.
-pub(crate) fn of(syscall: &str, arg: &str) -> Option<&'static [&'static str]> {
-    if let Some((_, prefixes)) = BY_NAME.iter().find(|(name, _)| *name == arg) {
-        return Some(prefixes);
+/// The family argument `arg` of `syscall` takes its names from, if it has one: where values are
+/// shown by name, those names' prefixes ([`crate::describe`] holds that table), else this
+/// module's. Not `ioctl`'s request, whose names come from more families than it shows.
+pub(crate) fn of(syscall: &str, arg: &str) -> Option<Vec<&'static str>> {
+    if syscall == "ioctl" {
+        return None;
     }
-    FAMILIES
-        .iter()
-        .find(|f| f.arg == arg && f.syscalls.contains(&syscall))
-        .map(|f| f.prefixes)
+    if arg == "clockid" {
+        return Some(vec!["CLOCK_"]);
+    }
+    crate::describe::value_name_prefixes(syscall, arg).or_else(|| {
+        FAMILIES
+            .iter()
+            .find(|f| f.arg == arg && f.syscalls.contains(&syscall))
+            .map(|f| f.prefixes.to_vec())
+    })
 }
 
 #[cfg(test)]
