@@ -318,6 +318,20 @@ impl SandboxCommand {
         self
     }
 
+    /// Finds now, rather than at each spawn, the libraries of the programs given to
+    /// [`Self::add_program_with_libraries`], and binds them as that would: every later spawn
+    /// binds what this found. Call it once every mount, symbolic link and `LD_LIBRARY_PATH` is
+    /// set, as a spawn would see them. For a caller that must tell the search, which a hostile
+    /// binary can make slow, from the making of the sandbox (the `sandbox` tool ends at once on
+    /// Ctrl-C during the first, not during the second). On an error the command is unchanged.
+    pub fn find_libraries(&mut self) -> Result<&mut Self, SpawnError> {
+        let mut mounts = self.mounts.clone();
+        crate::spawn::bind_programs_with_libraries(self, &mut mounts)?;
+        self.mounts = mounts;
+        self.programs_with_libraries.clear();
+        Ok(self)
+    }
+
     /// Sets the resource limits (checked at spawn: a zero limit is an error).
     pub fn limits(&mut self, limits: Limits) -> &mut Self {
         self.limits = limits;

@@ -1,6 +1,7 @@
 //! The `sandbox` command's contract, which scripts rely on: exit statuses, the JSON report,
 //! rustc-style `check` errors, `explain --syscall` and the raw bytes of `compile`.
 
+mod cgroup_dirs;
 mod cli_common;
 
 use cli_common::{sandbox_output, KilledOnDrop, ScratchDir};
@@ -1015,6 +1016,91 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
         assert_eq!(json["status"], "killed", "{json}");
         assert!(!tagged_process_exists(&tag), "the sandbox runs on");
     }
+}
+
+/// The pid of a child of `parent` whose `argv[0]` is `program` (any child if `None`), once
+/// there is one; fails the test past `deadline`.
+fn child_running(parent: u32, program: Option<&str>, deadline: std::time::Instant) -> u32 {
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"));
+        let found = children
+            .unwrap_or_default()
+            .split_whitespace()
+            .find_map(|c| {
+                let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).ok()?;
+                let arg0 = cmdline.split(|b| *b == 0).next()?;
+                program
+                    .is_none_or(|p| arg0 == p.as_bytes())
+                    .then(|| c.parse().ok())?
+            });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no child of {parent} ran {program:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Kills the process it names when dropped, so that a failed test leaves nothing running.
+struct PidKilledOnDrop(u32);
+
+impl Drop for PidKilledOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill with integer arguments; the process is the test's own grandchild.
+        unsafe { libc::kill(self.0 as libc::pid_t, libc::SIGKILL) };
+    }
+}
+
+/// A signal while the sandbox is being made waits for it to be made, then kills it, as once it
+/// runs: the command exits 128 + the signal, the report says `killed`, and the sandbox's cgroup
+/// is gone, not left for a later run to sweep. The command runs under `strace`, which holds it
+/// half a second in that window, right after it clones the sandbox's init.
+#[test]
+fn an_ending_signal_while_the_sandbox_is_made_kills_it_once_made() {
+    cli_common::require("/usr/bin/strace");
+    let s = ScratchDir::new("signal-making");
+    let policy = s.write("p.policy", "default allow;\n");
+    let report = s.path().join("report.json");
+    let tag = format!("cli-signal-making-{}", std::process::id());
+    let mut run = std::process::Command::new("/usr/bin/strace");
+    run.args(["-o", "/dev/null", "-e", "trace=clone"])
+        .args(["-e", "inject=clone:delay_exit=500000"])
+        .arg(env!("CARGO_BIN_EXE_sandbox"))
+        .args(["run", "--policy", &policy, "--pids", "16", "--report"])
+        .arg(&report);
+    let mut strace = start_sleeper(&mut run, &tag);
+    let strace = &mut strace.0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let tool = child_running(strace.id(), Some(env!("CARGO_BIN_EXE_sandbox")), deadline);
+    // strace killed leaves its tracee running.
+    let _tool_killed = PidKilledOnDrop(tool);
+    // SAFETY: geteuid cannot fail.
+    let privileged = unsafe { libc::geteuid() } == 0;
+    let made = loop {
+        // Unprivileged, no cgroup is made: init's appearance marks the window.
+        let made = if privileged {
+            cgroup_dirs::made_by(tool)
+        } else {
+            child_running(tool, None, deadline);
+            Vec::new()
+        };
+        if !privileged || !made.is_empty() {
+            break made;
+        }
+        assert!(std::time::Instant::now() < deadline, "no cgroup was made");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    // SAFETY: a live process: strace's child, which strace has not reaped (it waits for it).
+    unsafe { libc::kill(tool as libc::pid_t, libc::SIGTERM) };
+    let status = wait_for_end(strace, deadline, "SIGTERM");
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    assert_eq!(report_json(&report)["status"], "killed");
+    let left: Vec<_> = made.iter().filter(|d| d.exists()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!tagged_process_exists(&tag), "the sandbox runs on");
 }
 
 /// A command started with SIGHUP ignored (`nohup`) keeps it ignored: a closed terminal does

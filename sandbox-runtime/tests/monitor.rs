@@ -1,6 +1,7 @@
 //! The monitor's harder cases: the runtime's magic exec reused by the program, foreign-ABI
 //! calls, limits through cgroups or rlimits, and nothing left behind afterwards.
 
+mod cgroup_dirs;
 mod common;
 
 use sandbox_runtime::{Enforcement, Limits, Status, Stdio};
@@ -413,39 +414,6 @@ fn a_wall_time_limit_beyond_the_clock_is_refused() {
     );
 }
 
-/// The sandbox's cgroups (those of its init named by `/proc/PID/cgroup`, under the runtime's
-/// own parent), as directories of the mounted hierarchies.
-fn cgroup_dirs_of(pid: u32) -> Vec<std::path::PathBuf> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    let mut dirs = Vec::new();
-    for line in text.lines() {
-        let mut fields = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        if !path.contains("sandbox-runtime") {
-            continue;
-        }
-        let roots: Vec<String> = if controllers.is_empty() {
-            vec!["/sys/fs/cgroup".into(), "/sys/fs/cgroup/unified".into()]
-        } else {
-            controllers
-                .split(',')
-                .map(|c| format!("/sys/fs/cgroup/{c}"))
-                .collect()
-        };
-        for root in roots {
-            let dir = std::path::PathBuf::from(format!("{root}{path}"));
-            if dir.is_dir() {
-                dirs.push(dir);
-            }
-        }
-    }
-    dirs
-}
-
 /// A sandbox's cgroup is gone when its outcome comes, though init may still be exiting then:
 /// a host that exits at once must not leave it behind.
 #[test]
@@ -461,7 +429,7 @@ fn the_cgroup_is_removed_before_the_outcome() {
         .policy(&common::permissive())
         .spawn()
         .unwrap();
-    let dirs = cgroup_dirs_of(child.id());
+    let dirs = cgroup_dirs::of(child.id());
     let outcome = child.wait();
     assert_eq!(outcome.status, Status::Exited(0), "{outcome}");
     let by_cgroup = outcome

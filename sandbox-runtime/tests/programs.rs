@@ -468,6 +468,27 @@ fn a_library_found_through_the_programs_ld_library_path_is_bound() {
     assert_eq!(out.stdout, b"1\n");
 }
 
+/// Libraries found ahead of the spawn (`find_libraries`) are bound at every later spawn; a
+/// search that fails names the library and leaves the command as it was.
+#[test]
+fn libraries_found_ahead_are_bound_at_each_spawn() {
+    let s = common::ScratchDir::new("find-libraries");
+    for d in ["bin", "lib"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let app = program_with_library(&s, "lib", None);
+    let mut cmd = with_its_libraries(&app);
+    let missing = cmd.find_libraries().unwrap_err();
+    assert!(missing.to_string().contains("libsbxone.so"), "{missing}");
+    cmd.env("LD_LIBRARY_PATH", s.file("lib"));
+    cmd.find_libraries().unwrap();
+    for _ in 0..2 {
+        let out = cmd.output().unwrap();
+        assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+        assert_eq!(out.stdout, b"1\n");
+    }
+}
+
 /// A program named through a symbolic link in another directory (as `/usr/bin/java` links to
 /// a JDK's `bin/java`) finds its `$ORIGIN` libraries as on the host: the loader inside takes
 /// `$ORIGIN` from the file the link leads to, which is where they are bound.

@@ -307,15 +307,7 @@ fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
 fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     cmd.limits.validate()?;
     let mut all_mounts = cmd.mounts.clone();
-    // The loader inside follows the program's own LD_LIBRARY_PATH: so does the search.
-    let library_path = cmd
-        .env
-        .iter()
-        .find(|(k, _)| k == "LD_LIBRARY_PATH")
-        .map(|(_, v)| v.clone());
-    for p in &cmd.programs_with_libraries {
-        add_program_with_libraries(&mut all_mounts, p, library_path.as_deref())?;
-    }
+    bind_programs_with_libraries(cmd, &mut all_mounts)?;
     let mut targets: Vec<RawFd> = cmd.passed_fds.iter().map(|(_, t)| *t).collect();
     targets.sort_unstable();
     if let Some(t) = wire::bad_target(&targets) {
@@ -676,6 +668,23 @@ const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 /// their host paths, read-only, skipping what an identity bind of the caller already shows
 /// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
 /// `usr/lib64` with `/usr` bound shows `/lib64/ld-linux-x86-64.so.2`).
+/// Adds to `mounts` (`cmd`'s own, so far) the binds of each program `cmd` runs with its
+/// libraries, found through the `LD_LIBRARY_PATH` the program gets, as its loader does.
+pub(crate) fn bind_programs_with_libraries(
+    cmd: &SandboxCommand,
+    mounts: &mut Vec<Mount>,
+) -> Result<(), SpawnError> {
+    let library_path = cmd
+        .env
+        .iter()
+        .find(|(k, _)| k == "LD_LIBRARY_PATH")
+        .map(|(_, v)| v.as_os_str());
+    for p in &cmd.programs_with_libraries {
+        add_program_with_libraries(mounts, p, library_path)?;
+    }
+    Ok(())
+}
+
 fn add_program_with_libraries(
     mounts: &mut Vec<Mount>,
     program: &Path,

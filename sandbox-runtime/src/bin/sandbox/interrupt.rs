@@ -59,8 +59,12 @@ pub struct Received(Arc<AtomicI32>);
 impl Received {
     /// The command's exit status after an ending signal, 128 + its number, if one came.
     pub fn exit_code(&self) -> Option<ExitCode> {
-        let signal = self.0.load(Ordering::SeqCst);
-        (signal != 0).then(|| ExitCode::from(128 + signal as u8))
+        self.signal().map(|s| ExitCode::from(128 + s as u8))
+    }
+
+    /// The ending signal that came, if one did.
+    fn signal(&self) -> Option<Signal> {
+        Signal::try_from(self.0.load(Ordering::SeqCst)).ok()
     }
 }
 
@@ -71,21 +75,63 @@ fn end_now(signal: Signal) {
     let _ = nix::sys::signal::raise(signal);
 }
 
-/// The thread that takes the ending signals, from before the sandbox is made: until
-/// [`Watch::arm`] gives it the sandbox, a signal ends the command at once (finding a hostile
-/// binary's libraries may take a while, and nothing of a sandbox runs yet: an init already
-/// cloned dies with the command, by its parent-death signal); after, it kills the sandbox and
-/// the command ends once the sandbox has.
+/// Where the command is, as the signal thread sees it.
+enum Phase {
+    /// Finding the program and building its command: nothing of a sandbox exists yet.
+    Preparing,
+    /// Making the sandbox (its cgroups, its init): it is killed as soon as it is made.
+    Making,
+    /// The sandbox runs.
+    Armed(SandboxKiller),
+}
+
+/// The thread that takes the ending signals, from before the sandbox is made. While the command
+/// prepares, a signal ends it at once (finding a hostile binary's libraries may take a while,
+/// and nothing of a sandbox exists yet). From [`Watch::making`] on, it waits for the sandbox to
+/// be made, since a command that ended while its sandbox is being made would leave the
+/// sandbox's cgroups behind for a later run to sweep; [`Watch::arm`] then kills it at once. Once
+/// armed, a signal kills the sandbox and the command ends once the sandbox has. A second signal
+/// always ends the command at once (the sandbox dies with it, by its init's parent-death
+/// signal).
 pub struct Watch {
-    killer: Arc<Mutex<Option<SandboxKiller>>>,
+    phase: Arc<Mutex<Phase>>,
     received: Received,
 }
 
 impl Watch {
-    /// Hands the sandbox to the watch; what it returns says which signal came, if one did.
+    /// Says that the sandbox is about to be made: a signal from now on waits for it.
+    pub fn making(&self) {
+        *lock(&self.phase) = Phase::Making;
+    }
+
+    /// Hands the sandbox to the watch, which kills it now if a signal came while it was made;
+    /// what it returns says which signal came, if one did.
     pub fn arm(self, killer: SandboxKiller) -> Received {
-        *self.killer.lock().unwrap_or_else(|e| e.into_inner()) = Some(killer);
+        let mut phase = lock(&self.phase);
+        if let Some(signal) = self.received.signal() {
+            kill_or_end(&killer, signal);
+        }
+        *phase = Phase::Armed(killer);
+        drop(phase);
         self.received
+    }
+
+    /// Which signal came, if one did, for a command whose sandbox could not be made.
+    pub fn received(&self) -> Received {
+        self.received.clone()
+    }
+}
+
+/// The phase, even if a thread panicked holding it (it is only ever replaced whole).
+fn lock(phase: &Mutex<Phase>) -> std::sync::MutexGuard<'_, Phase> {
+    phase.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Kills the sandbox on `signal`; ends the command at once if it cannot.
+fn kill_or_end(killer: &SandboxKiller, signal: Signal) {
+    if let Err(e) = killer.kill() {
+        errln!("sandbox: cannot kill the sandbox on {signal}: {e}");
+        end_now(signal);
     }
 }
 
@@ -94,12 +140,12 @@ pub fn watch() -> Watch {
     watch_with(Box::new(|_| {}))
 }
 
-/// [`watch`], running `before_ending` on a signal that comes before [`Watch::arm`], just before
-/// it ends the command (`run` writes its report there).
+/// [`watch`], running `before_ending` on a signal that comes while the command prepares, just
+/// before it ends the command (`run` writes its report there).
 pub fn watch_with(before_ending: Box<dyn FnOnce(Signal) + Send>) -> Watch {
     let received = Received::default();
-    let killer: Arc<Mutex<Option<SandboxKiller>>> = Arc::default();
-    let (noted, armed) = (received.clone(), Arc::clone(&killer));
+    let phase = Arc::new(Mutex::new(Phase::Preparing));
+    let (noted, seen) = (received.clone(), Arc::clone(&phase));
     let started = std::thread::Builder::new()
         .name("sandbox-signals".into())
         .spawn(move || {
@@ -107,19 +153,19 @@ pub fn watch_with(before_ending: Box<dyn FnOnce(Signal) + Send>) -> Watch {
                 return;
             };
             noted.0.store(signal as i32, Ordering::SeqCst);
-            let killer = armed.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            match killer {
-                None => {
+            // Held until the command ends, if it ends here: the main thread cannot start
+            // making the sandbox meanwhile.
+            let phase = lock(&seen);
+            match &*phase {
+                Phase::Preparing => {
                     before_ending(signal);
                     end_now(signal)
                 }
-                Some(killer) => {
-                    if let Err(e) = killer.kill() {
-                        errln!("sandbox: cannot kill the sandbox on {signal}: {e}");
-                        end_now(signal);
-                    }
-                }
+                // `arm` kills it, under this lock.
+                Phase::Making => {}
+                Phase::Armed(killer) => kill_or_end(killer, signal),
             }
+            drop(phase);
             // The run now ends as usual. A second signal (the user pressing Ctrl-C again while
             // the end takes long) ends the command at once; the sandbox dies with it.
             if let Ok(again) = ending().wait() {
@@ -131,5 +177,5 @@ pub fn watch_with(before_ending: Box<dyn FnOnce(Signal) + Send>) -> Watch {
         // sandbox still dies with it (its init's parent-death signal).
         let _ = ending().thread_unblock();
     }
-    Watch { killer, received }
+    Watch { phase, received }
 }

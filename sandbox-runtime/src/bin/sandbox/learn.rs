@@ -110,17 +110,22 @@ pub fn main(args: LearnArgs) -> ExitCode {
     } else {
         Learned::new(arch)
     };
-    // A signal while the sandbox is made ends the command at once (see `interrupt::Watch`).
+    // A signal before the sandbox is made ends the command at once (see `interrupt::Watch`).
     let watch = crate::interrupt::watch();
-    let started = run::start(&args.sandbox, &args.command, |cmd| {
-        cmd.learn();
-        Ok(())
-    });
+    let started = run::start(
+        &args.sandbox,
+        &args.command,
+        |cmd| {
+            cmd.learn();
+            Ok(())
+        },
+        &watch,
+    );
     let mut child = match started {
         Ok(c) => c,
         Err(e) => {
             e.print();
-            return e.exit_code();
+            return watch.received().exit_code().unwrap_or(e.exit_code());
         }
     };
     // On Ctrl-C the sandbox ends, and what was seen until then is written as usual.

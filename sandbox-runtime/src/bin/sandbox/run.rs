@@ -1,6 +1,7 @@
 //! `sandbox run --policy FILE [options] -- PROGRAM [ARGS...]`
 
 use crate::console::errln;
+use crate::interrupt::Watch;
 use crate::output_file::OutputFile;
 use crate::policy_file::{self, PolicyError};
 use clap::Args;
@@ -221,7 +222,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     let configured = |cmd: &mut SandboxCommand| configure(&args, policy, cmd);
-    // A signal while the sandbox is made ends the command at once (see `interrupt::Watch`),
+    // A signal before the sandbox is made ends the command at once (see `interrupt::Watch`),
     // once the report says so: whichever of the two writes it takes the file.
     let report_file = Arc::new(Mutex::new(report_file));
     let early = Arc::clone(&report_file);
@@ -237,7 +238,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             }
         }
     }));
-    let (outcome, code) = match start(&args.sandbox, &args.command, configured) {
+    let (outcome, code) = match start(&args.sandbox, &args.command, configured, &signals) {
         Ok(child) => {
             let signal = signals.arm(child.killer());
             let outcome = watch(child);
@@ -246,7 +247,8 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
         Err(e) => {
             e.print();
-            (e.outcome(), e.exit_code())
+            let code = signals.received().exit_code().unwrap_or(e.exit_code());
+            (e.outcome(), code)
         }
     };
     let mut held = report_file.lock().unwrap_or_else(|e| e.into_inner());
@@ -359,16 +361,21 @@ fn sort_out(observations: Observations, to_print: &Sender<String>) {
 }
 
 /// What `run` and `learn` share: finds the program, builds its sandbox from the common options,
-/// lets `configure` finish the command (a policy, learn mode), and spawns it. Prints nothing:
-/// the caller prints the error ([`StartError::print`]).
+/// lets `configure` finish the command (a policy, learn mode), and spawns it, telling `signals`
+/// when the sandbox is being made. Prints nothing: the caller prints the error
+/// ([`StartError::print`]).
 pub fn start(
     sandbox: &SandboxArgs,
     command: &[OsString],
     configure: impl FnOnce(&mut SandboxCommand) -> Result<(), StartError>,
+    signals: &Watch,
 ) -> Result<SandboxChild, StartError> {
     let program = find_program(&command[0])?;
     let mut cmd = build(sandbox, command, &program).map_err(StartError::BadOption)?;
     configure(&mut cmd)?;
+    // Found before the sandbox is made: a signal during the search ends the command at once.
+    cmd.find_libraries().map_err(StartError::from)?;
+    signals.making();
     let child = cmd.spawn().map_err(|e| match e {
         SpawnError::Limit(e) => StartError::BadOption(limit_message(e)),
         e => e.into(),
