@@ -25,6 +25,7 @@ pub mod ir;
 pub mod lint;
 pub mod lower;
 pub mod resolve;
+pub mod set_id;
 pub mod syntax;
 pub mod tables;
 pub mod verify;

@@ -115,6 +115,19 @@ pub struct CheckedArch {
     pub syscalls: BTreeMap<u32, Vec<CheckedBranch>>,
 }
 
+impl CheckedArch {
+    /// One entry per architecture, in [`Arch::ALL`] order, naming no syscall yet.
+    pub fn none_named() -> Vec<CheckedArch> {
+        Arch::ALL
+            .iter()
+            .map(|&arch| CheckedArch {
+                arch,
+                syscalls: BTreeMap::new(),
+            })
+            .collect()
+    }
+}
+
 /// A fully checked policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckedPolicy {

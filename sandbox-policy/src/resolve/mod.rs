@@ -26,7 +26,7 @@ use crate::diag::{Diagnostic, Loc, SourceMap};
 use crate::ir::CmpOp;
 use crate::syntax::{ActionSpec, ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Name};
 use crate::tables::{self, ArgSpec, ArgType, SyscallSpec};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Resolves an expanded policy. `sources` renders rule locations for the rule list.
 pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy, Vec<Diagnostic>> {
@@ -35,13 +35,7 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
     };
     let default = r.default_action(expanded);
     let mut rules = Vec::new();
-    let mut arches: Vec<CheckedArch> = Arch::ALL
-        .iter()
-        .map(|&arch| CheckedArch {
-            arch,
-            syscalls: BTreeMap::new(),
-        })
-        .collect();
+    let mut arches: Vec<CheckedArch> = CheckedArch::none_named();
     for flat in &expanded.rules {
         let Some(tag) = Tag::rule(rules.len()).filter(|_| rules.len() < MAX_RULES) else {
             r.error(Diagnostic::new(

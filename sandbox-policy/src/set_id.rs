@@ -1,0 +1,244 @@
+//! The set-id guard: a filter a runtime stacks on a sandbox's own when the sandbox can reach host
+//! files it may own (a writable bind, a passed file). A file there stays on the host after the
+//! sandbox, where its set-user-ID and set-group-ID bits count (the sandbox's `nosuid` mounts do
+//! not follow it): made set-id, it would run as the sandbox's host ids for any host user who can
+//! reach it. The guard refuses every mode with either bit, wherever a call can set one:
+//!
+//! - `chmod`, `fchmod`, `fchmodat`, `fchmodat2`, `mknod`, `mknodat` and `creat`: EPERM when the
+//!   mode has `S_ISUID` or `S_ISGID`;
+//! - `open` and `openat`: the same, when the flags create a file (`O_CREAT`, `O_TMPFILE`);
+//! - `openat2`: ENOSYS, always. Its mode is behind a pointer, where no filter sees it; libc
+//!   falls back to `openat`, as for `clone3`.
+//!
+//! Everything else is allowed: the sandbox's policy decides it. Calls of another architecture
+//! or ABI are allowed too: the policy's filter kills them. The guard is generated like any
+//! policy, without the prelude (which is the policy's).
+
+use crate::action::{Action, Tag};
+use crate::arch::Arch;
+use crate::bpf::{ret, SockFilter, BPF_K, BPF_RET};
+use crate::codegen::{self, CodegenError};
+use crate::compiled::RuleMeta;
+use crate::ir::CmpOp;
+use crate::lower;
+use crate::resolve::{CheckedArch, CheckedBranch, CheckedCmp, CheckedCond, CheckedPolicy};
+use crate::tables::{self, SyscallSpec};
+use crate::Verdict;
+
+/// `S_ISUID | S_ISGID`.
+pub const SET_ID_BITS: u64 = 0o6000;
+/// `O_CREAT`, the same on every supported architecture.
+const O_CREAT: u64 = 0o100;
+/// `__O_TMPFILE`, `O_TMPFILE` without `O_DIRECTORY`: the same on every supported architecture.
+const O_TMPFILE_BIT: u64 = 0o20000000;
+const EPERM: u16 = 1;
+const ENOSYS: u16 = 38;
+
+/// The calls whose mode argument alone sets a file's mode, by the argument's name.
+const MODE_CALLS: [&str; 7] = [
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "mknod",
+    "mknodat",
+    "creat",
+];
+/// The calls that set a mode only when their flags create a file.
+const CREATING_CALLS: [&str; 2] = ["open", "openat"];
+
+/// The guard's rules, one line each, in the order of their tags.
+pub fn rules() -> Vec<String> {
+    let mut rules: Vec<String> = MODE_CALLS
+        .iter()
+        .map(|c| format!("errno(EPERM) {c} if mode & (S_ISUID | S_ISGID) != 0"))
+        .collect();
+    rules.extend(CREATING_CALLS.iter().map(|c| {
+        format!(
+            "errno(EPERM) {c} if flags & (O_CREAT | __O_TMPFILE) != 0 && mode & (S_ISUID | S_ISGID) != 0"
+        )
+    }));
+    rules.push("errno(ENOSYS) openat2".into());
+    rules
+}
+
+/// The guard's program for `arch`.
+pub fn program(arch: Arch) -> Result<Vec<SockFilter>, CodegenError> {
+    let policy = checked();
+    let ir = lower::lower(&policy)
+        .into_iter()
+        .find(|ir| ir.arch == arch)
+        .ok_or_else(|| CodegenError::Internal {
+            arch,
+            detail: "no architecture entry for the set-id guard".into(),
+        })?;
+    let mut filter = codegen::compile_arch(&ir)?;
+    // Another architecture's or ABI's calls go to the policy's filter, which kills them.
+    let foreign = [Tag::ARCH, Tag::X32].map(|t| Verdict::new(Action::Kill, t).ret_value());
+    for insn in &mut filter {
+        if insn.code == BPF_RET | BPF_K && foreign.contains(&insn.k) {
+            insn.k = ret::ALLOW;
+        }
+    }
+    Ok(filter)
+}
+
+/// The guard as a checked policy (default `allow`), every architecture's rules.
+fn checked() -> CheckedPolicy {
+    let texts = rules();
+    let mut arches: Vec<CheckedArch> = CheckedArch::none_named();
+    let mut next = 0;
+    let mut tag = || {
+        next += 1;
+        Tag::rule(next - 1).unwrap_or(Tag::DEFAULT)
+    };
+    for call in MODE_CALLS {
+        let t = tag();
+        add(&mut arches, call, |spec| {
+            Some(refuse(set_id_mode(spec)?, Action::Errno(EPERM), t))
+        });
+    }
+    for call in CREATING_CALLS {
+        let t = tag();
+        add(&mut arches, call, |spec| {
+            let creates = masked_nonzero(spec, "flags", O_CREAT | O_TMPFILE_BIT)?;
+            let cond = CheckedCond::And(Box::new(creates), Box::new(set_id_mode(spec)?));
+            Some(refuse(cond, Action::Errno(EPERM), t))
+        });
+    }
+    let t = tag();
+    add(&mut arches, "openat2", |_| {
+        Some(CheckedBranch {
+            cond: None,
+            action: Action::Errno(ENOSYS),
+            tag: t,
+        })
+    });
+    CheckedPolicy {
+        default: Action::Allow,
+        rules: texts
+            .into_iter()
+            .map(|text| RuleMeta {
+                location: "set-id guard".into(),
+                text: text.into(),
+            })
+            .collect(),
+        arches,
+    }
+}
+
+/// Adds `call`'s branch, as `branch` makes it from the call's table entry, on every
+/// architecture that has the call.
+fn add(
+    arches: &mut [CheckedArch],
+    call: &str,
+    branch: impl Fn(&SyscallSpec) -> Option<CheckedBranch>,
+) {
+    for checked in arches.iter_mut() {
+        let Some(spec) = tables::syscall_by_name(checked.arch, call) else {
+            continue;
+        };
+        if let Some(b) = branch(spec) {
+            checked.syscalls.insert(spec.nr, vec![b]);
+        }
+    }
+}
+
+fn refuse(cond: CheckedCond, action: Action, tag: Tag) -> CheckedBranch {
+    CheckedBranch {
+        cond: Some(cond),
+        action,
+        tag,
+    }
+}
+
+/// `mode & (S_ISUID | S_ISGID) != 0`, if the call has a `mode`.
+fn set_id_mode(spec: &SyscallSpec) -> Option<CheckedCond> {
+    masked_nonzero(spec, "mode", SET_ID_BITS)
+}
+
+/// `ARG & mask != 0` for the argument named `arg`, at the width its type has.
+fn masked_nonzero(spec: &SyscallSpec, arg: &str, mask: u64) -> Option<CheckedCond> {
+    let index = spec.args.iter().position(|a| a.name == arg)?;
+    Some(CheckedCond::Cmp(CheckedCmp {
+        arg: u8::try_from(index).ok()?,
+        ty: spec.args[index].ty,
+        mask: Some(mask),
+        op: CmpOp::Ne,
+        value: 0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{self, SeccompData};
+
+    fn verdict(arch: Arch, call: &str, args: [u64; 6]) -> u32 {
+        let program = program(arch).unwrap();
+        let nr = tables::syscall_by_name(arch, call).unwrap().nr;
+        let data = SeccompData::new(arch.audit_arch(), nr, args);
+        eval::run(&program, &data).unwrap().ret
+    }
+
+    const REFUSED: u32 = ret::ERRNO | EPERM as u32;
+
+    #[test]
+    fn set_id_modes_are_refused_and_plain_ones_pass() {
+        for arch in Arch::ALL {
+            for (call, mode_at) in [("fchmod", 1), ("fchmodat", 2), ("mknodat", 2)] {
+                for (mode, expected) in [
+                    (0o4755, REFUSED),
+                    (0o2755, REFUSED),
+                    (0o755, ret::ALLOW),
+                    // The kernel reads a umode_t: high bits do not hide the set-id ones.
+                    (0xffff_ffff_0000_0800, REFUSED),
+                    (0x1_0000_0000, ret::ALLOW),
+                ] {
+                    let mut args = [0; 6];
+                    args[mode_at] = mode;
+                    assert_eq!(
+                        verdict(arch, call, args),
+                        expected,
+                        "{arch} {call} {mode:o}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn opening_refuses_a_set_id_mode_only_when_it_creates() {
+        for arch in Arch::ALL {
+            let openat = |flags: u64, mode: u64| verdict(arch, "openat", [0, 0, flags, mode, 0, 0]);
+            assert_eq!(openat(O_CREAT, 0o4755), REFUSED, "{arch}");
+            assert_eq!(openat(O_TMPFILE_BIT | 0o2, 0o2700), REFUSED, "{arch}");
+            assert_eq!(openat(O_CREAT, 0o755), ret::ALLOW, "{arch}");
+            // Without O_CREAT the kernel ignores the mode.
+            assert_eq!(openat(0, 0o4755), ret::ALLOW, "{arch}");
+            assert_eq!(
+                verdict(arch, "openat2", [0; 6]),
+                ret::ERRNO | u32::from(ENOSYS),
+                "{arch}"
+            );
+            assert_eq!(verdict(arch, "read", [0; 6]), ret::ALLOW, "{arch}");
+        }
+    }
+
+    #[test]
+    fn other_architectures_and_abis_are_left_to_the_policy() {
+        let program = program(Arch::X86_64).unwrap();
+        let chmod = tables::syscall_by_name(Arch::X86_64, "chmod").unwrap().nr;
+        let args = [0, 0o4755, 0, 0, 0, 0];
+        let foreign = SeccompData::new(Arch::Aarch64.audit_arch(), chmod, args);
+        assert_eq!(eval::run(&program, &foreign).unwrap().ret, ret::ALLOW);
+        let x32 = SeccompData::new(Arch::X86_64.audit_arch(), chmod | 0x4000_0000, args);
+        assert_eq!(eval::run(&program, &x32).unwrap().ret, ret::ALLOW);
+    }
+
+    #[test]
+    fn every_rule_has_its_text() {
+        assert_eq!(checked().rules.len(), rules().len());
+        assert_eq!(rules().len(), MODE_CALLS.len() + CREATING_CALLS.len() + 1);
+    }
+}
