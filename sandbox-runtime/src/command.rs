@@ -238,7 +238,9 @@ impl SandboxCommand {
     /// write-only not read, none `execve`d (appending is no limit: the program can clear
     /// `O_APPEND` on the open file, which the host shares). Without Landlock, the file's owner
     /// and mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`,
-    /// timestamps, extended attributes) it allows either way. A directory, or a symbolic link
+    /// timestamps, extended attributes) it allows either way, but for set-id modes: a regular
+    /// file passed gives the sandbox the set-id guard ([`sandbox_policy::set_id`]), which
+    /// refuses them. A directory, or a symbolic link
     /// opened with `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its
     /// `..` leads up the host's tree; bind the directory instead.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
@@ -268,7 +270,9 @@ impl SandboxCommand {
         })
     }
 
-    /// Binds a host path read-write, `noexec`.
+    /// Binds a host path read-write, `noexec`. What the sandbox writes there stays on the host,
+    /// so a sandbox with a writable bind gets the set-id guard ([`sandbox_policy::set_id`]): no
+    /// file there can be given a set-user-ID or set-group-ID mode.
     pub fn mount_rw(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
         self.mount(Mount::Bind {
             src: src.as_ref().into(),
@@ -279,7 +283,7 @@ impl SandboxCommand {
     }
 
     /// Binds a host path read-write with execution allowed: the program may then run code it
-    /// wrote itself, so use it only when that is intended.
+    /// wrote itself, so use it only when that is intended. Guarded as [`Self::mount_rw`] is.
     pub fn mount_rw_exec(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
         self.mount(Mount::Bind {
             src: src.as_ref().into(),

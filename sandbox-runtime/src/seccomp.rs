@@ -53,6 +53,29 @@ pub(crate) struct PreparedFilter {
     pub exec_arg: u64,
 }
 
+/// The set-id guard's program for this machine's architecture (see [`sandbox_policy::set_id`]),
+/// or why there is none: made once per process, by [`set_id_guard`].
+static SET_ID_GUARD: OnceLock<Result<Vec<SockFilter>, String>> = OnceLock::new();
+
+/// Makes the set-id guard's program, once per process: called before a clone whose sandboxee
+/// installs it, which then finds it with [`set_id_guard_made`] without allocating.
+pub(crate) fn set_id_guard() -> Result<&'static [SockFilter], SpawnError> {
+    let made = SET_ID_GUARD.get_or_init(|| {
+        let native = Arch::native().ok_or_else(|| "no architecture of this machine".to_string())?;
+        sandbox_policy::set_id::program(native).map_err(|e| e.to_string())
+    });
+    match made {
+        Ok(insns) => Ok(insns),
+        Err(e) => Err(SpawnError::SetIdGuard(e.clone())),
+    }
+}
+
+/// The set-id guard's program if [`set_id_guard`] made it in this process (or in the one this
+/// one was cloned from): a plain read, safe between clone and exec.
+pub(crate) fn set_id_guard_made() -> Option<&'static [SockFilter]> {
+    SET_ID_GUARD.get()?.as_deref().ok()
+}
+
 /// Whether this kernel takes `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19+), asked
 /// once per process: a kernel that does not refuses the flags with EINVAL before it reads the
 /// program, one that does fails to read the null program given here (EFAULT). Nothing is

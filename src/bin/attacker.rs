@@ -39,6 +39,8 @@ fn main() {
         "chroot-escape" => chroot_escape(rest[0]),
         "proc-root" => proc_root(rest[0]),
         "mknod" => mknod(),
+        "set-id" => set_id(rest[0], rest.get(1).map(|fd| fd.parse().expect("fd"))),
+        "filters" => filters(),
         "proc-sys" => proc_sys(),
         "pids" => pids(rest.first().copied()),
         "kill-all" => kill_all(rest[0]),
@@ -711,6 +713,89 @@ fn mknod() {
     // SAFETY: live C string.
     let r = unsafe { libc::mknod(p.as_ptr(), libc::S_IFBLK | 0o666, libc::makedev(8, 0)) };
     say(format!("mknod /tmp/sda={}", result(r.into())));
+}
+
+/// Tries every way to give a file in `dir` (a writable bind) a set-user-ID or set-group-ID
+/// mode, and `fchmod` on descriptor `passed` (a host file), if given; then a plain mode, which
+/// must still work. Reports each as `call=RESULT`.
+fn set_id(dir: &str, passed: Option<libc::c_int>) {
+    let path = |name: &str| cstr(&format!("{dir}/{name}"));
+    let created = |fd: i64| {
+        if fd >= 0 {
+            // SAFETY: our descriptor.
+            unsafe { libc::close(fd as libc::c_int) };
+        }
+        result(fd)
+    };
+    let flags = libc::O_CREAT | libc::O_WRONLY;
+    // SAFETY (each block): live C strings, integer modes and flags, our own descriptors.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        let r = libc::syscall(libc::SYS_open, path("open").as_ptr(), flags, 0o4755);
+        say(format!("open={}", created(r)));
+        let r = libc::syscall(libc::SYS_creat, path("creat").as_ptr(), 0o4755);
+        say(format!("creat={}", created(r)));
+        let r = libc::syscall(
+            libc::SYS_mknod,
+            path("mknod").as_ptr(),
+            libc::S_IFREG | 0o4755,
+            0,
+        );
+        say(format!("mknod={}", result(r)));
+    }
+    // SAFETY: as above.
+    unsafe {
+        let at = libc::AT_FDCWD;
+        let r = libc::openat(at, path("openat").as_ptr(), flags, 0o2755);
+        say(format!("openat={}", created(r.into())));
+        // Bits above the mode's 16, which the kernel ignores, do not hide the set-id ones.
+        let wide: u64 = 0xffff_0000_0000_0000 | 0o4755;
+        let r = libc::syscall(libc::SYS_openat, at, path("wide").as_ptr(), flags, wide);
+        say(format!("openat-wide={}", created(r)));
+        let dir_c = cstr(dir);
+        let r = libc::openat(at, dir_c.as_ptr(), libc::O_TMPFILE | libc::O_WRONLY, 0o4755);
+        say(format!("o_tmpfile={}", created(r.into())));
+        let r = libc::mknodat(at, path("mknodat").as_ptr(), libc::S_IFREG | 0o4755, 0);
+        say(format!("mknodat={}", result(r.into())));
+        let how = [0u64; 3];
+        let r = libc::syscall(
+            libc::SYS_openat2,
+            at,
+            path("openat2").as_ptr(),
+            how.as_ptr(),
+            24,
+        );
+        say(format!("openat2={}", created(r)));
+        // A file made with a plain mode, then each call that changes a mode.
+        let plain = path("plain");
+        let fd = libc::openat(at, plain.as_ptr(), flags, 0o755);
+        say(format!("plain={}", result(fd.into())));
+        let r = libc::chmod(plain.as_ptr(), 0o4755);
+        say(format!("chmod={}", result(r.into())));
+        let r = libc::fchmod(fd, 0o2755);
+        say(format!("fchmod={}", result(r.into())));
+        let r = libc::syscall(libc::SYS_fchmodat, at, plain.as_ptr(), 0o6755);
+        say(format!("fchmodat={}", result(r)));
+        const SYS_FCHMODAT2: libc::c_long = 452;
+        let r = libc::syscall(SYS_FCHMODAT2, at, plain.as_ptr(), 0o4755, 0);
+        say(format!("fchmodat2={}", result(r)));
+        if let Some(passed) = passed {
+            let r = libc::fchmod(passed, 0o4755);
+            say(format!("fchmod-passed={}", result(r.into())));
+        }
+        let r = libc::fchmod(fd, 0o700);
+        say(format!("chmod-plain={}", result(r.into())));
+    }
+}
+
+/// How many seccomp filters the process is under (`Seccomp_filters` of `/proc/self/status`).
+fn filters() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let n = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+        .map_or("unknown", str::trim);
+    say(format!("filters={n}"));
 }
 
 fn proc_sys() {

@@ -980,6 +980,75 @@ fn mknod_of_a_device_fails() {
     assert_ne!(r.value("mknod /dev/evil"), "OK", "{r}");
 }
 
+/// A sandbox that reaches host files (a writable bind, a passed file its host id owns) gives
+/// none a set-user-ID or set-group-ID mode, by any call that sets a mode: such a file would
+/// stay on the host, where it runs as the sandbox's host id for whoever can reach it. Plain
+/// modes still work, and the host sees no set-id file afterwards.
+#[test]
+fn no_set_id_mode_reaches_a_host_file() {
+    let _g = shared();
+    let dir = TempDir::new("set-id");
+    let passed_path = dir.file("passed", "");
+    // Owned by the sandbox's host id, as a file the sandbox made earlier would be.
+    if unsafe { libc::geteuid() } == 0 {
+        let id = sandbox_runtime::HOST_ID_WHEN_ROOT;
+        std::os::unix::fs::chown(&passed_path, Some(id), Some(id)).unwrap();
+    }
+    let passed = OwnedFd::from(std::fs::File::open(&passed_path).unwrap());
+    let r = Attack::new("set-id")
+        .args(["/rw", "5"])
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw").pass_fd(passed, 5);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let mut refused = vec![
+        "openat",
+        "openat-wide",
+        "o_tmpfile",
+        "mknodat",
+        "chmod",
+        "fchmod",
+        "fchmodat",
+        "fchmodat2",
+        "fchmod-passed",
+    ];
+    if cfg!(target_arch = "x86_64") {
+        refused.extend(["open", "creat", "mknod"]);
+    }
+    for call in refused {
+        assert_eq!(r.value(call), "EPERM", "{call}: {r}");
+    }
+    assert_eq!(r.value("openat2"), "ENOSYS", "{r}");
+    assert_eq!(r.value("plain"), "OK", "{r}");
+    assert_eq!(r.value("chmod-plain"), "OK", "{r}");
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o6000, 0, "{:?} has mode {mode:o}", entry.path());
+    }
+}
+
+/// The set-id guard is a filter of its own, installed only where the sandbox reaches host
+/// files: a sandbox with neither a writable bind nor a passed file runs under its policy's
+/// filter alone, and pays nothing for the guard.
+#[test]
+fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
+    let _g = shared();
+    let alone = Attack::new("filters").policy(&allow_all()).run();
+    assert_eq!(alone.value("filters"), "1", "{alone}");
+    let dir = TempDir::new("set-id-filters");
+    let guarded = Attack::new("filters")
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .policy(&allow_all())
+        .run();
+    assert_eq!(guarded.value("filters"), "2", "{guarded}");
+}
+
 #[test]
 fn proc_sys_and_hostname_are_not_writable() {
     let _g = shared();

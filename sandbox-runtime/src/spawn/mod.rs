@@ -139,15 +139,18 @@ const STREAM_NAMES: [&str; 3] = ["standard input", "standard output", "standard 
 /// descriptors a sandbox is given: its `..`, walked with `O_PATH`, leads up the host's tree,
 /// where the program could `connect` to any Unix socket by path and change the metadata of
 /// what its host id owns, which no Landlock right covers. A directory is bound instead.
+/// Returns whether a regular file is among them, whose mode the program may change if its host
+/// id owns the file (see [`reaches_host_files`]).
 fn refuse_directories(
     stdio: [&Option<OwnedFd>; 3],
     passed: &[(OwnedFd, RawFd)],
-) -> Result<(), SpawnError> {
+) -> Result<bool, SpawnError> {
     let given = stdio
         .into_iter()
         .zip(STREAM_NAMES.map(String::from))
         .filter_map(|(fd, what)| fd.as_ref().map(|fd| (fd, what)))
         .chain(passed.iter().map(|(fd, t)| (fd, format!("descriptor {t}"))));
+    let mut any_file = false;
     for (fd, what) in given {
         let st = nix::sys::stat::fstat(fd.as_raw_fd())
             .map_err(|e| SpawnError::os("stat a descriptor", e.into()))?;
@@ -155,8 +158,19 @@ fn refuse_directories(
         if kind == libc::S_IFDIR || kind == libc::S_IFLNK {
             return Err(SpawnError::DirectoryDescriptor(what));
         }
+        any_file |= kind == libc::S_IFREG;
     }
-    Ok(())
+    Ok(any_file)
+}
+
+/// Whether the sandbox reaches host files it may own, and so gets the set-id guard (see
+/// [`sandbox_policy::set_id`]): through a writable bind, or a regular file among its
+/// descriptors. (Its tmpfs mounts and root vanish with it; read-only binds refuse any change.)
+fn reaches_host_files(mounts: &[Mount], given_a_file: bool) -> bool {
+    given_a_file
+        || mounts
+            .iter()
+            .any(|m| matches!(m, Mount::Bind { writable: true, .. }))
 }
 
 /// Closes the command's own copies of the descriptors it gives this run (its `Stdio::Fd`
@@ -388,7 +402,11 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map(|(fd, t)| Ok((relocate(fd, min)?, *t)))
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
-    refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
+    let given_a_file = refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
+    let set_id_guard = reaches_host_files(&all_mounts, given_a_file);
+    if set_id_guard {
+        seccomp::set_id_guard()?;
+    }
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
         report: relocate(&report_child, min).map_err(os("dup the report socket"))?,
@@ -397,8 +415,15 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     };
     drop((sync_r, report_child));
     let passed_targets: Vec<RawFd> = fds.passed.iter().map(|(_, t)| *t).collect();
-    let (parts, descriptions) =
-        PlanParts::build(cmd, &passed_targets, &ids, rlimits, filter, mounts)?;
+    let (parts, descriptions) = PlanParts::build(
+        cmd,
+        &passed_targets,
+        &ids,
+        rlimits,
+        filter,
+        mounts,
+        set_id_guard,
+    )?;
 
     let request = wire::Request {
         parts,

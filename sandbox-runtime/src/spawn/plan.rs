@@ -158,6 +158,9 @@ pub(crate) struct PlanParts {
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
     pub filter: Option<PreparedFilter>,
+    /// Whether the sandboxee installs the set-id guard under the filter (see
+    /// [`crate::seccomp::set_id_guard`], made before the clone).
+    pub set_id_guard: bool,
 }
 
 impl PlanParts {
@@ -169,6 +172,7 @@ impl PlanParts {
         rlimits: Vec<(&'static str, Rlimit)>,
         filter: Option<PreparedFilter>,
         mounts: MountPlan,
+        set_id_guard: bool,
     ) -> Result<(PlanParts, Descriptions), SpawnError> {
         let (rlimit_names, rlimits): (Vec<&'static str>, Vec<Rlimit>) = rlimits.into_iter().unzip();
         let argv = cmd
@@ -250,6 +254,7 @@ impl PlanParts {
             argv,
             envp,
             filter,
+            set_id_guard,
         };
         Ok((parts, descriptions))
     }

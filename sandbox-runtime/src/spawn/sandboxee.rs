@@ -17,6 +17,7 @@ use super::plan::{Plan, DETACH_PENDING};
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::seccomp::MAGIC;
+use sandbox_policy::SockFilter;
 use std::sync::atomic::Ordering;
 
 /// The sandboxee's main: never returns.
@@ -64,6 +65,9 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     let predicted = pipes.as_ref().map(|p| p.listener);
     rlimits(plan)?;
     capabilities::drop_all()?;
+    if plan.parts.set_id_guard {
+        install_set_id_guard()?;
+    }
     if let Some(filter) = &plan.parts.filter {
         // The hello right before the install: the monitor first looks for the listener on a
         // timer the hello starts (see `crate::monitor`).
@@ -271,16 +275,32 @@ fn no_new_privs() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Installs the filter; with a listener, fails unless the kernel gave it the number
-/// `predicted`, which the monitor was told and fetches it by.
-fn install_filter(
-    f: &crate::seccomp::PreparedFilter,
-    predicted: Option<libc::c_int>,
-) -> Result<(), Failure> {
-    // Never a truncated filter: a length that does not fit is refused, not cut.
-    let Ok(len) = libc::c_ushort::try_from(f.insns.len()) else {
+/// Installs the set-id guard (see [`sandbox_policy::set_id`]) under the policy's filter,
+/// which the host made before the clone.
+fn install_set_id_guard() -> Result<(), Failure> {
+    let Some(insns) = crate::seccomp::set_id_guard_made() else {
         return Err(Failure {
-            step: Step::InstallFilter,
+            step: Step::SetIdGuard,
+            index: 0,
+            errno: libc::ENOENT,
+        });
+    };
+    let r = install(insns, 0, Step::SetIdGuard)?;
+    sys::check(r, Step::SetIdGuard)?;
+    Ok(())
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, insns)`; the call's result, or `step`'s failure
+/// for a program longer than the kernel takes.
+fn install(
+    insns: &[SockFilter],
+    flags: libc::c_ulong,
+    step: Step,
+) -> Result<libc::c_long, Failure> {
+    // Never a truncated filter: a length that does not fit is refused, not cut.
+    let Ok(len) = libc::c_ushort::try_from(insns.len()) else {
+        return Err(Failure {
+            step,
             index: 0,
             errno: libc::E2BIG,
         });
@@ -288,8 +308,25 @@ fn install_filter(
     let prog = libc::sock_fprog {
         len,
         // SockFilter is #[repr(C)] with the kernel's sock_filter layout.
-        filter: f.insns.as_ptr() as *mut libc::sock_filter,
+        filter: insns.as_ptr() as *mut libc::sock_filter,
     };
+    // SAFETY: prog describes a live instruction array; the kernel copies it.
+    Ok(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    })
+}
+
+/// Installs the filter; with a listener, fails unless the kernel gave it the number
+/// `predicted`, which the monitor was told and fetches it by.
+fn install_filter(
+    f: &crate::seccomp::PreparedFilter,
+    predicted: Option<libc::c_int>,
+) -> Result<(), Failure> {
     // With a listener, and where the kernel takes it (decided before the clone): once the
     // monitor has read a notification, only a fatal signal ends the caller's wait; another
     // signal would otherwise return a call the policy kills (EINTR) before the monitor's kill
@@ -301,15 +338,7 @@ fn install_filter(
             libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
         }
     };
-    // SAFETY: prog describes a live instruction array; the kernel copies it.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &prog as *const libc::sock_fprog,
-        )
-    };
+    let r = install(&f.insns, flags, Step::InstallFilter)?;
     sys::check(r, Step::InstallFilter)?;
     // The listener (close-on-exec) is fetched by the monitor with pidfd_getfd, by the number
     // predicted. Another number would leave the monitor looking for it until its grace runs

@@ -51,13 +51,14 @@ pub(crate) enum Step {
     PredictListener,
     Rlimit,
     DropCaps,
+    SetIdGuard,
     InstallFilter,
     ListenerNumber,
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 40] = [
+    const ALL: [Step; 41] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::SessionKeyring,
@@ -95,6 +96,7 @@ impl Step {
         Step::PredictListener,
         Step::Rlimit,
         Step::DropCaps,
+        Step::SetIdGuard,
         Step::InstallFilter,
         Step::ListenerNumber,
         Step::Exec,
@@ -367,6 +369,11 @@ impl Descriptions {
                     r.index
                 ),
                 Step::PredictListener => "predict the listener's descriptor".into(),
+                Step::SetIdGuard => {
+                    "install the set-id guard (the filter that keeps set-id modes off host \
+                     files)"
+                        .into()
+                }
                 Step::InstallFilter => "install the seccomp filter".into(),
                 Step::ListenerNumber => format!(
                     "install the seccomp filter: its listener got descriptor {i}, not the one \
