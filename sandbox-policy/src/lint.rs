@@ -99,6 +99,7 @@ pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
     let beyond = beyond_each_rule(expanded, reach(&default.kind));
     let mut warnings = Vec::new();
     for (flat, beyond) in expanded.rules.iter().zip(beyond) {
+        read_implies_exec(&flat.rule, &mut warnings);
         let Some(cond) = &flat.rule.cond else {
             continue;
         };
@@ -117,6 +118,37 @@ pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
         });
     }
     warnings
+}
+
+/// Warns about a rule that lets `personality` run (or run logged) without looking at `persona`:
+/// the program can then set `READ_IMPLIES_EXEC`, after which the kernel makes every readable
+/// mapping executable, and no rule on `mmap`'s or `mprotect`'s `prot` sees it (they read the
+/// call's own `prot`, without the `PROT_EXEC` the kernel adds).
+fn read_implies_exec(rule: &Rule, out: &mut Vec<Diagnostic>) {
+    if reach(&rule.action.kind) == 0 {
+        return;
+    }
+    let Some(name) = rule.syscalls.iter().find(|s| s.text == "personality") else {
+        return;
+    };
+    let mut looks_at_persona = false;
+    if let Some(cond) = &rule.cond {
+        each_cmp(cond, false, &mut |cmp, _| {
+            if let Expr::Cmp { arg, .. } = cmp {
+                looks_at_persona |= arg.text == "persona" || arg.text == "arg0";
+            }
+        });
+    }
+    if !looks_at_persona {
+        let message = "`personality` may set `READ_IMPLIES_EXEC` here, which makes every \
+                       readable mapping executable: no rule on `mmap`'s or `mprotect`'s `prot` \
+                       sees that";
+        out.push(Diagnostic::new(name.loc, message).with_help(
+            "allow only the personas the program asks for: `allow personality if persona == \
+             0xffffffff;` lets the query glibc makes, `persona & READ_IMPLIES_EXEC == 0` any \
+             other without that flag",
+        ));
+    }
 }
 
 /// Calls `f` with each comparison of `expr` and whether an odd number of `!` encloses it.
@@ -385,6 +417,28 @@ mod tests {
         // Any bit set is what `!= 0` lets in.
         assert_eq!(count("kill", "allow mmap if prot != PROT_NONE;"), 0);
         assert_eq!(count("kill", "allow clone if flags != -1;"), 0);
+    }
+
+    #[test]
+    fn personality_that_may_set_read_implies_exec_is_warned_about() {
+        for rule in [
+            "allow personality;",
+            "log personality;",
+            "allow personality, getpid;",
+        ] {
+            let w = warnings(&format!("default kill;\n{rule}\n"));
+            assert_eq!(w.len(), 1, "{rule}: {w:?}");
+            assert!(w[0].contains("READ_IMPLIES_EXEC"), "{w:?}");
+        }
+        for rule in [
+            "allow personality if persona == 0xffffffff;",
+            "allow personality if persona & READ_IMPLIES_EXEC == 0;",
+            "allow personality if arg0 == 0;",
+            "errno(EPERM) personality;",
+            "kill personality;",
+        ] {
+            assert_eq!(count("kill", rule), 0, "{rule}");
+        }
     }
 
     #[test]
