@@ -79,11 +79,13 @@ pub enum LimitError {
         "limit `{0}` is too large to set (it would mean no limit); leave it unset for no limit"
     )]
     TooLarge(&'static str),
-    /// A count above the most the kernel can ever have of it: `pids` above `PID_MAX_LIMIT`
-    /// (4,194,304 processes and threads on 64-bit Linux), which no cgroup takes.
+    /// A limit above the most the kernel takes for it: `pids` above `PID_MAX_LIMIT` (4,194,304
+    /// processes and threads on 64-bit Linux), which no cgroup takes; a `cpu_time` whose hard
+    /// limit in nanoseconds does not fit in 64 bits, or a `file_size` above `i64::MAX`, both of
+    /// which the kernel would wrap to a tiny limit.
     #[error(
-        "limit `{limit}` of {value} is above the most Linux can ever have ({most}); leave it \
-         unset for no limit"
+        "limit `{limit}` of {value} is above the most Linux takes ({most}); leave it unset for \
+         no limit"
     )]
     AboveKernel {
         /// The field of [`Limits`].
@@ -211,6 +213,26 @@ impl Limits {
         {
             return Err(LimitError::TooLarge("cpu_time"));
         }
+        // The kernel counts CPU limits in nanoseconds: a hard limit (the soft one, rounded up,
+        // plus a second) whose nanoseconds do not fit in 64 bits wraps to a tiny limit.
+        if let Some(secs) = self.cpu_time.map(|c| c.as_secs()) {
+            if secs > MOST_CPU_SECONDS {
+                return Err(LimitError::AboveKernel {
+                    limit: "cpu_time",
+                    value: secs,
+                    most: MOST_CPU_SECONDS,
+                });
+            }
+        }
+        // The kernel compares file sizes with its limit as signed 64-bit numbers: a limit past
+        // `i64::MAX` reads as negative, and every write would fail.
+        if let Some(value) = self.file_size.filter(|&f| f > MOST_FILE_SIZE) {
+            return Err(LimitError::AboveKernel {
+                limit: "file_size",
+                value,
+                most: MOST_FILE_SIZE,
+            });
+        }
         // The monitor's deadline is the start plus the limit: one past what the clock can hold
         // would be no deadline at all.
         if self
@@ -328,9 +350,48 @@ impl Limits {
     }
 }
 
+/// The largest CPU limit in whole seconds whose hard limit (rounded up, plus a second) the
+/// kernel holds in 64-bit nanoseconds.
+const MOST_CPU_SECONDS: u64 = u64::MAX / 1_000_000_000 - 2;
+/// The largest file-size limit the kernel reads as positive.
+const MOST_FILE_SIZE: u64 = i64::MAX as u64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_the_kernel_would_wrap_are_refused() {
+        let cpu = |secs: u64| Limits {
+            cpu_time: Some(std::time::Duration::from_secs(secs)),
+            ..Limits::default()
+        };
+        assert!(cpu(MOST_CPU_SECONDS).validate().is_ok());
+        // 18446744074 s is 2^64 ns and a little: the kernel's limit would be 0.29 s.
+        for secs in [MOST_CPU_SECONDS + 1, 18_446_744_074] {
+            assert!(matches!(
+                cpu(secs).validate(),
+                Err(LimitError::AboveKernel {
+                    limit: "cpu_time",
+                    ..
+                })
+            ));
+        }
+        let file = |bytes: u64| Limits {
+            file_size: Some(bytes),
+            ..Limits::default()
+        };
+        assert!(file(MOST_FILE_SIZE).validate().is_ok());
+        for bytes in [MOST_FILE_SIZE + 1, 1 << 63, u64::MAX - 1] {
+            assert!(matches!(
+                file(bytes).validate(),
+                Err(LimitError::AboveKernel {
+                    limit: "file_size",
+                    ..
+                })
+            ));
+        }
+    }
 
     #[test]
     fn the_kernels_no_limit_value_is_an_error() {

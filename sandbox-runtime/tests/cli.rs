@@ -1196,7 +1196,7 @@ fn a_bad_limit_names_its_option() {
         (&["--pids", "1"][..], "--pids: give at least 2"),
         (
             &["--pids", "5000000"][..],
-            "--pids: above the most Linux can ever have",
+            "--pids: above the most Linux takes",
         ),
         (&["--cpu-limit", "1e18"][..], "--cpu-limit:"),
         (
@@ -1225,6 +1225,17 @@ fn a_bad_limit_names_its_option() {
         ),
         (&["--tmpfs", "/t:x"][..], "--tmpfs `/t:x`:"),
         (&["--pids", "-1"][..], "--pids: `-1` is negative"),
+        (&["--memory", "-5"][..], "--memory: `-5`"),
+        (&["--file-size", "-1"][..], "--file-size: `-1`"),
+        // Wrapped by the kernel into a limit of nothing, or of 0.29 s.
+        (
+            &["--file-size", "8589934592G"][..],
+            "--file-size: above the most Linux takes",
+        ),
+        (
+            &["--cpu-limit", "18446744074"][..],
+            "--cpu-limit: above the most Linux takes",
+        ),
         (
             &["--open-files", "99999999999999999999"][..],
             "--open-files: `99999999999999999999` is too large",

@@ -107,7 +107,7 @@ pub struct SandboxArgs {
     cpu_limit: Option<f64>,
     /// Memory limit for the whole sandbox where a cgroup holds it (the report says which), else
     /// each process's address space, blind to tmpfs and memfd contents (suffixes K, M, G).
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
     memory: Option<String>,
     /// Maximum number of processes and threads in the sandbox, its init included (the
     /// program and its children get N-1, so at least 2).
@@ -115,7 +115,11 @@ pub struct SandboxArgs {
     pids: Option<String>,
     /// Largest length a file may grow to (suffixes K, M, G); not disk space: what a --rw bind
     /// takes is bounded by its file system only.
-    #[arg(long = "file-size", value_name = "BYTES")]
+    #[arg(
+        long = "file-size",
+        value_name = "BYTES",
+        allow_negative_numbers = true
+    )]
     file_size: Option<String>,
     /// Maximum number of open files.
     #[arg(long = "open-files", value_name = "N", allow_negative_numbers = true)]
@@ -595,9 +599,7 @@ fn limit_message(e: LimitError) -> String {
         ),
         LimitError::AboveKernel { limit, most, .. } => (
             limit,
-            format!(
-                "above the most Linux can ever have ({most}); leave the option out for no limit"
-            ),
+            format!("above the most Linux takes ({most}); leave the option out for no limit"),
         ),
         LimitError::AboveHost { limit, .. } => (
             limit,
