@@ -1103,6 +1103,75 @@ fn an_ending_signal_while_the_sandbox_is_made_kills_it_once_made() {
     assert!(!tagged_process_exists(&tag), "the sandbox runs on");
 }
 
+/// A standard error nobody reads any more (`sandbox run ... 2>&1 | head -1`) does not end the
+/// command before its report: the program there dies of SIGPIPE, and the command still writes
+/// the report and exits with the program's status.
+#[test]
+fn a_closed_standard_error_still_gets_the_report_written() {
+    let s = ScratchDir::new("closed-stderr");
+    let policy = s.write("p.policy", "default allow;\n");
+    let report = s.path().join("report.json");
+    let (read, write) = std::io::pipe().unwrap();
+    drop(read);
+    let status = cli_common::sandbox()
+        .args(["run", "--policy", &policy, "--report"])
+        .arg(&report)
+        .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+        .args(["--", "/usr/bin/yes"])
+        .stdout(write.try_clone().unwrap())
+        .stderr(write)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGPIPE), "{status:?}");
+    let json = report_json(&report);
+    assert_eq!(json["status"], "signaled", "{json}");
+    assert_eq!(json["signal"], libc::SIGPIPE, "{json}");
+}
+
+/// A standard error that blocks (a full pipe nobody reads, which the program filled) holds up
+/// only the command's last message: the report is written at the end of the run, before it.
+#[test]
+fn a_blocked_standard_error_does_not_hold_up_the_report() {
+    let s = ScratchDir::new("blocked-stderr");
+    let policy = s.write("p.policy", "default allow;\n");
+    let report = s.path().join("report.json");
+    let (read, write) = std::io::pipe().unwrap();
+    let mut tool = KilledOnDrop(
+        cli_common::sandbox()
+            .args([
+                "run",
+                "--policy",
+                &policy,
+                "--time-limit",
+                "0.5",
+                "--report",
+            ])
+            .arg(&report)
+            .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+            .args(["--", "/usr/bin/yes"])
+            .stdout(write.try_clone().unwrap())
+            .stderr(write)
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !report.exists() || std::fs::metadata(&report).unwrap().len() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no report while stderr blocks"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(report_json(&report)["status"], "timeout");
+    assert!(
+        tool.0.try_wait().unwrap().is_none(),
+        "the message was not held up"
+    );
+    drop(read);
+    let status = wait_for_end(&mut tool.0, deadline, "its standard error's close");
+    assert_eq!(status.code(), Some(124), "{status:?}");
+}
+
 /// A command started with SIGHUP ignored (`nohup`) keeps it ignored: a closed terminal does
 /// not end it or its sandbox. Other ending signals still do.
 #[test]

@@ -58,6 +58,11 @@ fn main() -> ExitCode {
     if runs_a_sandbox {
         // Before any thread starts: see `interrupt`.
         interrupt::block();
+        // `run` and `learn` write only messages on standard error, never standard output: a
+        // closed pipe there must not end the command before it has ended its sandbox and
+        // written its report (the sandbox starts with every action at its default).
+        // SAFETY: signal() with a valid signal number and SIG_IGN, before any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     }
     let code = match cli.command {
         Command::Run(args) => run::main(*args),

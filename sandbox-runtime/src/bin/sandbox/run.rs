@@ -242,27 +242,48 @@ pub fn main(args: RunArgs) -> ExitCode {
             }
         }
     }));
-    let (outcome, code) = match start(&args.sandbox, &args.command, configured, &signals) {
+    let (outcome, code, said) = match start(&args.sandbox, &args.command, configured, &signals) {
         Ok(child) => {
             let signal = signals.arm(child.killer());
-            let outcome = watch(child);
-            let code = report(&outcome);
-            (outcome, signal.exit_code().unwrap_or(code))
+            let (outcome, printer) = watch(child);
+            let code = signal.exit_code().unwrap_or_else(|| exit_code(&outcome));
+            (outcome, code, Said::Outcome(printer))
         }
         Err(e) => {
-            e.print();
             let code = signals.received().exit_code().unwrap_or(e.exit_code());
-            (e.outcome(), code)
+            (e.outcome(), code, Said::StartError(e))
         }
     };
-    let mut held = report_file.lock().unwrap_or_else(|e| e.into_inner());
-    match held.take().map(|file| write_report(&file, &outcome)) {
+    // The report first: standard error may be a pipe nobody reads any more, or that is full.
+    let written = {
+        let mut held = report_file.lock().unwrap_or_else(|e| e.into_inner());
+        held.take().map(|file| write_report(&file, &outcome))
+    };
+    match said {
+        Said::Outcome(printer) => {
+            // Every violation line before the outcome's.
+            if let Some(printer) = printer {
+                let _ = printer.join();
+            }
+            print_outcome(&outcome);
+        }
+        Said::StartError(e) => e.print(),
+    }
+    match written {
         Some(Err(e)) => {
             errln!("sandbox: {e}");
             ExitCode::from(EXIT_SETUP)
         }
         _ => code,
     }
+}
+
+/// What a run has left to print on standard error once its report is written.
+enum Said {
+    /// The outcome, after the violation lines its printer thread (if any) still has to print.
+    Outcome(Option<std::thread::JoinHandle<()>>),
+    /// Why the program could not start.
+    StartError(StartError),
 }
 
 /// Opens `--report`, if given; refuses the policy file and every file it includes (`sources`).
@@ -311,32 +332,41 @@ fn configure(
 /// what is remembered to print each once must not grow with them.
 const MAX_SHOWN_VIOLATIONS: usize = 1024;
 
-/// Prints each distinct (syscall, deciding rule) a `--log-violations` run let through, once,
-/// and waits for the end.
+/// Waits for the sandbox's end and returns its outcome, with the thread that prints each
+/// distinct (syscall, deciding rule) a `--log-violations` run let through, once, if it runs.
 ///
 /// The observations are read and sorted out on a thread of their own, which never writes: a
 /// standard error that blocks (a full pipe nobody reads, which the sandboxee may share) holds up
-/// only this thread's printing, while every call the sandbox makes meanwhile is still taken off
-/// the channel. What waits to be printed is at most [`MAX_SHOWN_VIOLATIONS`] lines.
-fn watch(mut child: SandboxChild) -> Outcome {
-    if let Some(observations) = child.observations() {
+/// only the printing thread, while every call the sandbox makes meanwhile is still taken off
+/// the channel, and the run still ends (and its report is written) on time. What waits to be
+/// printed is at most [`MAX_SHOWN_VIOLATIONS`] lines.
+fn watch(mut child: SandboxChild) -> (Outcome, Option<std::thread::JoinHandle<()>>) {
+    let printer = child.observations().and_then(|observations| {
         let (to_print, lines) = std::sync::mpsc::channel::<String>();
-        let sorter = std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name("sandbox-violations".into())
-            .spawn(move || sort_out(observations, &to_print));
-        match sorter {
-            Ok(sorter) => {
-                for line in lines {
-                    errln!("sandbox: {line}");
-                }
-                // The sorter has ended: its sender is gone.
-                let _ = sorter.join();
-            }
+            .spawn(move || sort_out(observations, &to_print))
+            .and_then(|sorter| {
+                std::thread::Builder::new()
+                    .name("sandbox-print".into())
+                    .spawn(move || {
+                        for line in lines {
+                            errln!("sandbox: {line}");
+                        }
+                        // The sorter has ended: its sender is gone.
+                        let _ = sorter.join();
+                    })
+            });
+        match started {
+            Ok(printer) => Some(printer),
             // The observations went with the closure: the calls still run, unreported.
-            Err(e) => errln!("sandbox: no violation will be shown: cannot start a thread: {e}"),
+            Err(e) => {
+                errln!("sandbox: no violation will be shown: cannot start a thread: {e}");
+                None
+            }
         }
-    }
-    child.wait()
+    });
+    (child.wait(), printer)
 }
 
 /// Reads every observation until the sandbox ends, and sends a line to print for each distinct
@@ -390,9 +420,19 @@ pub fn start(
 
 /// Prints a non-exit outcome and maps it to the exit status.
 pub fn report(outcome: &Outcome) -> ExitCode {
+    print_outcome(outcome);
+    exit_code(outcome)
+}
+
+/// Prints a non-exit outcome on standard error.
+fn print_outcome(outcome: &Outcome) {
     if !matches!(outcome.status, Status::Exited(_)) {
         errln!("sandbox: {outcome}");
     }
+}
+
+/// The command's exit status for `outcome`.
+fn exit_code(outcome: &Outcome) -> ExitCode {
     ExitCode::from(match &outcome.status {
         Status::Exited(code) => (*code & 0xff) as u8,
         Status::Signaled(sig) => (128 + sig).clamp(0, 255) as u8,
