@@ -54,6 +54,7 @@ fn main() {
         "nested-writer" => nested_writer(rest[0]),
         "forkbomb" => forkbomb(),
         "membomb" => membomb(),
+        "tcp-flood" => tcp_flood(rest[0].parse().expect("connections")),
         "spin" => spin(),
         "fsize" => fsize(rest[0]),
         "fds" => fd_exhaustion(),
@@ -1167,6 +1168,41 @@ fn forkbomb() {
         say(format!("forked={made}"));
         say(format!("error={}", errno_name(first_error)));
     }
+}
+
+/// Queues as much as the kernel takes on `connections` TCP connections over the sandbox's own
+/// loopback (each written to, never read, until a write would block): socket buffers, which a
+/// memory limit must count. Reports `queued_mb`.
+fn tcp_flood(connections: usize) {
+    use std::io::Write as _;
+    let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
+        say("listen=failed");
+        return;
+    };
+    let Ok(at) = listener.local_addr() else {
+        return;
+    };
+    let chunk = vec![b'x'; 1 << 20];
+    let mut queued = 0usize;
+    let mut held = Vec::new();
+    for _ in 0..connections {
+        let Ok(sender) = std::net::TcpStream::connect(at) else {
+            break;
+        };
+        let Ok((receiver, _)) = listener.accept() else {
+            break;
+        };
+        if sender.set_nonblocking(true).is_err() {
+            break;
+        }
+        let mut sender = sender;
+        while let Ok(n) = sender.write(&chunk) {
+            queued += n;
+        }
+        held.push((sender, receiver));
+    }
+    say(format!("connections={}", held.len()));
+    say(format!("queued_mb={}", queued >> 20));
 }
 
 fn membomb() {

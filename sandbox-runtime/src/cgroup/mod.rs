@@ -14,6 +14,10 @@
 //!   is the root), and the host process is never moved to make room; when `memory` and `pids`
 //!   cannot be enabled, creation reports [`CgroupError::NotAvailable`].
 //!
+//! Socket buffers count too: v1 sets `memory.kmem.tcp.limit_in_bytes` to the same limit (a
+//! second counter: TCP buffers alone may take that much beside the rest), without which v1
+//! charges them to no group; v2 charges them to `memory.max` itself.
+//!
 //! Swap cannot be used to exceed the memory limit: v1 sets `memory.memsw.limit_in_bytes` (when
 //! swap accounting exists) and `memory.swappiness = 0`; v2 sets `memory.swap.max = 0` and
 //! `memory.oom.group = 1`, so an OOM kill takes the whole sandbox.
@@ -259,6 +263,10 @@ impl Cgroup {
                 Version::V1 => {
                     write_file(&dir.join("memory.limit_in_bytes"), &bytes)?;
                     write_if_present(&dir.join("memory.memsw.limit_in_bytes"), &bytes)?;
+                    // v1 charges socket buffers to a group only once its TCP limit is set;
+                    // unset, TCP over the sandbox's own loopback fills the host's tcp_mem,
+                    // which every network namespace shares.
+                    write_if_present(&dir.join("memory.kmem.tcp.limit_in_bytes"), &bytes)?;
                     // Best effort: some kernels refuse swappiness on non-root groups.
                     let _ = write_if_present(&dir.join("memory.swappiness"), "0");
                 }

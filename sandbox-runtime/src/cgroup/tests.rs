@@ -74,9 +74,14 @@ fn limits_are_written_and_reported() {
                 read_trimmed(&memory.join("memory.limit_in_bytes")),
                 "67108864"
             );
-            let memsw = memory.join("memory.memsw.limit_in_bytes");
-            if memsw.exists() {
-                assert_eq!(read_trimmed(&memsw), "67108864");
+            for file in [
+                "memory.memsw.limit_in_bytes",
+                "memory.kmem.tcp.limit_in_bytes",
+            ] {
+                let path = memory.join(file);
+                if path.exists() {
+                    assert_eq!(read_trimmed(&path), "67108864", "{file}");
+                }
             }
         }
         Version::V2 => {
