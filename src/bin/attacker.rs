@@ -50,6 +50,7 @@ fn main() {
         "caps" => caps(),
         "daemon" => daemon(),
         "left-writer" => left_writer(rest[0]),
+        "tracer-writer" => tracer_writer(rest[0]),
         "walker" => walker(rest[0]),
         "nested-writer" => nested_writer(rest[0]),
         "forkbomb" => forkbomb(),
@@ -1086,6 +1087,32 @@ fn left_writer(path: &str) {
             libc::setsid();
             libc::signal(libc::SIGHUP, libc::SIG_IGN);
             libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        }
+        loop {
+            append_byte(f);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}
+
+/// Leaves a writer behind that traces the program (`PTRACE_SEIZE`) and never waits for it: the
+/// program's exit status goes to its tracer first, which holds it from the sandbox's init.
+fn tracer_writer(path: &str) {
+    // SAFETY: prctl with integer arguments: any process may trace this one (under Yama).
+    unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
+    leave_behind(path, "tracer", |f| {
+        // SAFETY: integer arguments; the parent is the program, which waits for this write.
+        let seized = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SEIZE,
+                libc::getppid(),
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        if seized != 0 {
+            // SAFETY: ends this child without writing: the program says "not-running".
+            unsafe { libc::_exit(1) };
         }
         loop {
             append_byte(f);

@@ -1372,13 +1372,18 @@ fn double_forked_daemon_dies_with_the_sandbox() {
 /// Runs `attack` with a writable bind at `/rw` and its witness file there, and checks that
 /// nothing of the sandbox writes to the witness once the run has returned.
 fn nothing_writes_after_the_end(attack: &str, running: &str) {
+    nothing_writes_after_the_end_under(attack, running, &allow_all());
+}
+
+/// [`nothing_writes_after_the_end`] under `policy`.
+fn nothing_writes_after_the_end_under(attack: &str, running: &str, policy: &Policy) {
     let dir = TempDir::new(attack);
     let r = Attack::new(attack)
         .args(["/rw/witness"])
         .with(|c| {
             c.mount_rw(dir.path(), "/rw");
         })
-        .policy(&allow_all())
+        .policy(policy)
         .run();
     r.expect_exit0();
     assert_eq!(r.value(running), "running", "{r}");
@@ -1394,6 +1399,16 @@ fn nothing_writes_after_the_end(attack: &str, running: &str) {
 fn a_writer_left_behind_writes_nothing_after_the_end() {
     let _g = shared();
     nothing_writes_after_the_end("left-writer", "writer");
+}
+
+/// A process that traces the program receives its exit status first and can keep it from
+/// the sandbox's init: the sandbox still ends with the program (init sees the end through a
+/// pidfd and ends the rest), not at its wall-time limit.
+#[test]
+fn a_tracer_holding_the_programs_end_writes_nothing_after_it() {
+    let _g = shared();
+    let policy = compile("default allow;\nallow ptrace;");
+    nothing_writes_after_the_end_under("tracer-writer", "tracer", &policy);
 }
 
 #[test]

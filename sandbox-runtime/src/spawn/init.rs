@@ -465,16 +465,17 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     // [`Plan::keep_until_started`]).
     sys::close_all_but(&[report as u32]);
     let child_ends = child_ends_fd();
-    let mut fds = [child_ends, report].map(|fd| libc::pollfd {
+    let program_ended = program_end_fd(sandboxee);
+    let mut fds = [child_ends, report, program_ended].map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     });
     loop {
         reap_ended(plan, sandboxee, child_ends >= 0);
-        // SAFETY: fds is a live array of two pollfds (a negative fd is skipped); no time-out
+        // SAFETY: fds is a live array of three pollfds (a negative fd is skipped); no time-out
         // and no change of the signal mask.
-        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 3, std::ptr::null(), std::ptr::null()) };
         if r < 0 && sys::errno() == libc::EINTR {
             continue;
         }
@@ -495,7 +496,23 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
         if fds[0].revents != 0 {
             drain(child_ends);
         }
+        if fds[2].revents != 0 {
+            // The program has ended, but a tracer of it (a process of the sandbox) may hold its
+            // exit status back from init: end every other process, which ends any trace and
+            // hands the status to init's next wait.
+            // SAFETY: as above.
+            unsafe { libc::kill(-1, libc::SIGKILL) };
+            fds[2].fd = -1;
+        }
     }
+}
+
+/// A pidfd of the sandboxee, which reads as ready once it has ended, traced or not (a tracer
+/// gets its exit status first, and may keep it from init); -1 where the kernel has none.
+fn program_end_fd(sandboxee: libc::pid_t) -> libc::c_int {
+    // SAFETY: pidfd_open with integer arguments; a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, sandboxee, 0) };
+    libc::c_int::try_from(fd).unwrap_or(-1)
 }
 
 /// Reaps every child that has ended and returns; on the sandboxee's end, ends the rest,
