@@ -8,11 +8,15 @@
 //!   mode has `S_ISUID` or `S_ISGID`;
 //! - `open` and `openat`: the same, when the flags create a file (`O_CREAT`, `O_TMPFILE`);
 //! - `openat2`: ENOSYS, always. Its mode is behind a pointer, where no filter sees it; libc
-//!   falls back to `openat`, as for `clone3`.
+//!   falls back to `openat`, as for `clone3`;
+//! - `io_uring_setup`: EPERM, always. A ring opens and creates files with no system call for a
+//!   filter to see.
 //!
 //! Everything else is allowed: the sandbox's policy decides it. Calls of another architecture
-//! or ABI are allowed too: the policy's filter kills them. The guard is generated like any
-//! policy, without the prelude (which is the policy's).
+//! or ABI (i386's `int 0x80`, x32), whose numbers and arguments the guard does not read, are
+//! left to the policy's filter, which kills them, or killed by the guard itself where there is
+//! no policy ([`ForeignCalls`]). The guard is generated like any policy, without the prelude
+//! (which is the policy's).
 
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
@@ -47,6 +51,15 @@ const MODE_CALLS: [&str; 7] = [
 /// The calls that set a mode only when their flags create a file.
 const CREATING_CALLS: [&str; 2] = ["open", "openat"];
 
+/// What the guard does with a call of another architecture or ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForeignCalls {
+    /// Allows it: the policy's filter, stacked with the guard, kills it.
+    LeftToPolicy,
+    /// Kills it: there is no policy's filter to.
+    Killed,
+}
+
 /// The guard's rules, one line each, in the order of their tags.
 pub fn rules() -> Vec<String> {
     let mut rules: Vec<String> = MODE_CALLS
@@ -59,11 +72,13 @@ pub fn rules() -> Vec<String> {
         )
     }));
     rules.push("errno(ENOSYS) openat2".into());
+    rules.push("errno(EPERM) io_uring_setup".into());
     rules
 }
 
-/// The guard's program for `arch`.
-pub fn program(arch: Arch) -> Result<Vec<SockFilter>, CodegenError> {
+/// The guard's program for `arch`, doing with other architectures' and ABIs' calls what
+/// `foreign` says.
+pub fn program(arch: Arch, foreign: ForeignCalls) -> Result<Vec<SockFilter>, CodegenError> {
     let policy = checked();
     let ir = lower::lower(&policy)
         .into_iter()
@@ -73,11 +88,12 @@ pub fn program(arch: Arch) -> Result<Vec<SockFilter>, CodegenError> {
             detail: "no architecture entry for the set-id guard".into(),
         })?;
     let mut filter = codegen::compile_arch(&ir)?;
-    // Another architecture's or ABI's calls go to the policy's filter, which kills them.
-    let foreign = [Tag::ARCH, Tag::X32].map(|t| Verdict::new(Action::Kill, t).ret_value());
-    for insn in &mut filter {
-        if insn.code == BPF_RET | BPF_K && foreign.contains(&insn.k) {
-            insn.k = ret::ALLOW;
+    if foreign == ForeignCalls::LeftToPolicy {
+        let kills = [Tag::ARCH, Tag::X32].map(|t| Verdict::new(Action::Kill, t).ret_value());
+        for insn in &mut filter {
+            if insn.code == BPF_RET | BPF_K && kills.contains(&insn.k) {
+                insn.k = ret::ALLOW;
+            }
         }
     }
     Ok(filter)
@@ -106,14 +122,16 @@ fn checked() -> CheckedPolicy {
             Some(refuse(cond, Action::Errno(EPERM), t))
         });
     }
-    let t = tag();
-    add(&mut arches, "openat2", |_| {
-        Some(CheckedBranch {
-            cond: None,
-            action: Action::Errno(ENOSYS),
-            tag: t,
-        })
-    });
+    for (call, errno) in [("openat2", ENOSYS), ("io_uring_setup", EPERM)] {
+        let t = tag();
+        add(&mut arches, call, |_| {
+            Some(CheckedBranch {
+                cond: None,
+                action: Action::Errno(errno),
+                tag: t,
+            })
+        });
+    }
     CheckedPolicy {
         default: Action::Allow,
         rules: texts
@@ -175,7 +193,7 @@ mod tests {
     use crate::eval::{self, SeccompData};
 
     fn verdict(arch: Arch, call: &str, args: [u64; 6]) -> u32 {
-        let program = program(arch).unwrap();
+        let program = program(arch, ForeignCalls::LeftToPolicy).unwrap();
         let nr = tables::syscall_by_name(arch, call).unwrap().nr;
         let data = SeccompData::new(arch.audit_arch(), nr, args);
         eval::run(&program, &data).unwrap().ret
@@ -221,24 +239,35 @@ mod tests {
                 ret::ERRNO | u32::from(ENOSYS),
                 "{arch}"
             );
+            assert_eq!(verdict(arch, "io_uring_setup", [0; 6]), REFUSED, "{arch}");
             assert_eq!(verdict(arch, "read", [0; 6]), ret::ALLOW, "{arch}");
         }
     }
 
     #[test]
-    fn other_architectures_and_abis_are_left_to_the_policy() {
-        let program = program(Arch::X86_64).unwrap();
+    fn other_architectures_and_abis_are_left_to_the_policy_or_killed() {
         let chmod = tables::syscall_by_name(Arch::X86_64, "chmod").unwrap().nr;
         let args = [0, 0o4755, 0, 0, 0, 0];
-        let foreign = SeccompData::new(Arch::Aarch64.audit_arch(), chmod, args);
-        assert_eq!(eval::run(&program, &foreign).unwrap().ret, ret::ALLOW);
+        let foreign = SeccompData::new(0x4000_0003, 15, args); // i386 chmod
         let x32 = SeccompData::new(Arch::X86_64.audit_arch(), chmod | 0x4000_0000, args);
-        assert_eq!(eval::run(&program, &x32).unwrap().ret, ret::ALLOW);
+        for (calls, expected) in [
+            (ForeignCalls::LeftToPolicy, ret::ALLOW),
+            (ForeignCalls::Killed, ret::KILL_PROCESS),
+        ] {
+            let program = program(Arch::X86_64, calls).unwrap();
+            for data in [foreign, x32] {
+                let got = eval::run(&program, &data).unwrap().ret;
+                assert_eq!(got & ret::ACTION_FULL, expected, "{calls:?} {data:?}");
+            }
+            // Native calls are judged alike either way.
+            let native = SeccompData::new(Arch::X86_64.audit_arch(), chmod, args);
+            assert_eq!(eval::run(&program, &native).unwrap().ret, REFUSED);
+        }
     }
 
     #[test]
     fn every_rule_has_its_text() {
         assert_eq!(checked().rules.len(), rules().len());
-        assert_eq!(rules().len(), MODE_CALLS.len() + CREATING_CALLS.len() + 1);
+        assert_eq!(rules().len(), MODE_CALLS.len() + CREATING_CALLS.len() + 2);
     }
 }

@@ -239,8 +239,8 @@ impl SandboxCommand {
     /// `O_APPEND` on the open file, which the host shares). Without Landlock, the file's owner
     /// and mode decide. What the descriptor itself allows its owner (`fchmod`, `fchown`,
     /// timestamps, extended attributes) it allows either way, but for set-id modes: a regular
-    /// file passed gives the sandbox the set-id guard ([`sandbox_policy::set_id`]), which
-    /// refuses them. A directory, or a symbolic link
+    /// file or a Unix socket (which can bring one later) passed gives the sandbox the set-id
+    /// guard ([`sandbox_policy::set_id`]), which refuses them. A directory, or a symbolic link
     /// opened with `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its
     /// `..` leads up the host's tree; bind the directory instead.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {

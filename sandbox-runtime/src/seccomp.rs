@@ -53,27 +53,35 @@ pub(crate) struct PreparedFilter {
     pub exec_arg: u64,
 }
 
-/// The set-id guard's program for this machine's architecture (see [`sandbox_policy::set_id`]),
-/// or why there is none: made once per process, by [`set_id_guard`].
-static SET_ID_GUARD: OnceLock<Result<Vec<SockFilter>, String>> = OnceLock::new();
+/// The set-id guard's programs for this machine's architecture (see [`sandbox_policy::set_id`]):
+/// to stack under a policy's filter, and to run alone (killing other ABIs' calls); or why there
+/// are none. Made once per process, by [`set_id_guard`].
+static SET_ID_GUARD: OnceLock<Result<[Vec<SockFilter>; 2], String>> = OnceLock::new();
 
-/// Makes the set-id guard's program, once per process: called before a clone whose sandboxee
-/// installs it, which then finds it with [`set_id_guard_made`] without allocating.
-pub(crate) fn set_id_guard() -> Result<&'static [SockFilter], SpawnError> {
+/// Makes the set-id guard's programs, once per process: called before a clone whose sandboxee
+/// installs one, which then finds it with [`set_id_guard_made`] without allocating.
+pub(crate) fn set_id_guard() -> Result<(), SpawnError> {
+    use sandbox_policy::set_id::{program, ForeignCalls};
     let made = SET_ID_GUARD.get_or_init(|| {
         let native = Arch::native().ok_or_else(|| "no architecture of this machine".to_string())?;
-        sandbox_policy::set_id::program(native).map_err(|e| e.to_string())
+        let make = |foreign| program(native, foreign).map_err(|e| e.to_string());
+        Ok([
+            make(ForeignCalls::LeftToPolicy)?,
+            make(ForeignCalls::Killed)?,
+        ])
     });
     match made {
-        Ok(insns) => Ok(insns),
+        Ok(_) => Ok(()),
         Err(e) => Err(SpawnError::SetIdGuard(e.clone())),
     }
 }
 
-/// The set-id guard's program if [`set_id_guard`] made it in this process (or in the one this
-/// one was cloned from): a plain read, safe between clone and exec.
-pub(crate) fn set_id_guard_made() -> Option<&'static [SockFilter]> {
-    SET_ID_GUARD.get()?.as_deref().ok()
+/// The set-id guard's program to stack under a policy's filter (`under_policy`) or to run
+/// alone, if [`set_id_guard`] made them in this process (or in the one this one was cloned
+/// from): a plain read, safe between clone and exec.
+pub(crate) fn set_id_guard_made(under_policy: bool) -> Option<&'static [SockFilter]> {
+    let [stacked, alone] = SET_ID_GUARD.get()?.as_ref().ok()?;
+    Some(if under_policy { stacked } else { alone })
 }
 
 /// Whether this kernel takes `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19+), asked

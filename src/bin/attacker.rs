@@ -24,6 +24,7 @@ fn main() {
         "socket" => socket(),
         "i386-socket" => i386_socket(),
         "i386-getpid" => i386_getpid(),
+        "i386-chmod" => i386_chmod(rest[0]),
         "x32-getpid" => x32_getpid(),
         "ioctl-tiocsti" => ioctl_tiocsti(),
         "writev-high-bits" => writev_high_bits(),
@@ -278,6 +279,39 @@ fn i386_socket() {
 fn i386_getpid() {
     let r = int80(20, 0, 0, 0);
     say(format!("i386_getpid={r}"));
+}
+
+/// Makes `path` (native `openat`, mode 0644), then tries to make it set-user-ID through the
+/// i386 ABI (`int 0x80`, `chmod` = 15), whose calls no native rule reads. Reports `made` and,
+/// if the call returns, `i386_chmod`.
+fn i386_chmod(path: &str) {
+    let c = cstr(path);
+    // SAFETY: a live C string; our descriptor.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o644) };
+    say(format!("made={}", result(fd.into())));
+    // The i386 ABI takes 32-bit pointers: the path goes in a page below 4 GiB.
+    // SAFETY: a fresh anonymous mapping, written only within its length.
+    let low = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    if low == libc::MAP_FAILED {
+        say("i386_chmod=no-low-page");
+        return;
+    }
+    let bytes = c.as_bytes_with_nul();
+    // SAFETY: the page holds 4096 bytes; a path is at most PATH_MAX (4096) with its NUL.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), low.cast::<u8>(), bytes.len().min(4096))
+    };
+    let r = int80(15, low as u32, 0o4755, 0);
+    say(format!("i386_chmod={r}"));
 }
 
 fn x32_getpid() {

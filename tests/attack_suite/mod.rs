@@ -1031,6 +1031,42 @@ fn no_set_id_mode_reaches_a_host_file() {
     }
 }
 
+/// The guard reads only the native ABI's calls: without a policy to kill the others, it kills
+/// them itself, so no i386 `chmod` makes a host file set-user-ID; under a policy, that policy's
+/// filter kills them, as every call of another ABI.
+#[test]
+fn no_other_abi_gets_a_set_id_mode_past_the_guard() {
+    let _g = shared();
+    let dir = TempDir::new("set-id-i386");
+    for (name, policy) in [("alone", None), ("policy", Some(allow_all()))] {
+        let mut attack = Attack::new("i386-chmod")
+            .args([format!("/rw/{name}")])
+            .with(|c| {
+                c.mount_rw(dir.path(), "/rw");
+            });
+        if let Some(p) = &policy {
+            attack = attack.policy(p);
+        }
+        let r = attack.run();
+        assert_eq!(r.value("made"), "OK", "{name}: {r}");
+        assert!(
+            r.get("i386_chmod").is_none(),
+            "{name}: the i386 call returned: {r}"
+        );
+        match (&policy, r.status()) {
+            (None, Status::Signaled(libc::SIGSYS)) => {}
+            (Some(_), Status::Violation(v)) if v.syscall.contains("chmod") => {}
+            (_, status) => panic!("{name}: {status:?}: {r}"),
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o6000, 0, "{name}: mode {mode:o}");
+    }
+}
+
 /// The set-id guard is a filter of its own, installed only where the sandbox reaches host
 /// files: a sandbox with neither a writable bind nor a passed file runs under its policy's
 /// filter alone, and pays nothing for the guard.
@@ -1047,6 +1083,18 @@ fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
         .policy(&allow_all())
         .run();
     assert_eq!(guarded.value("filters"), "2", "{guarded}");
+    // A Unix socket can bring it a host file later (SCM_RIGHTS); a pipe cannot.
+    let (unix, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (pipe_r, _pipe_w) = std::io::pipe().unwrap();
+    for (fd, filters) in [(OwnedFd::from(unix), "2"), (OwnedFd::from(pipe_r), "1")] {
+        let r = Attack::new("filters")
+            .with(|c| {
+                c.pass_fd(fd, 5);
+            })
+            .policy(&allow_all())
+            .run();
+        assert_eq!(r.value("filters"), filters, "{r}");
+    }
 }
 
 #[test]
@@ -1266,6 +1314,17 @@ fn ptrace_io_uring_and_request_key_are_killed_unless_the_policy_names_them() {
     let r = Attack::new("io-uring").policy(&named).run();
     r.expect_exit0();
     assert!(r.get("io_uring_setup").is_some(), "{r}");
+    // A ring would create files with any mode, unseen: where the sandbox reaches host files,
+    // the set-id guard refuses rings whatever the policy names.
+    let dir = TempDir::new("io-uring-guarded");
+    let r = Attack::new("io-uring")
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .policy(&named)
+        .run();
+    r.expect_exit0();
+    assert_eq!(r.value("io_uring_setup"), "EPERM", "{r}");
 }
 
 /// Init is a copy of the host, and `/proc/1/cmdline`, unlike init's other `/proc` entries,

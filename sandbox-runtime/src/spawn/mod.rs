@@ -140,7 +140,8 @@ const STREAM_NAMES: [&str; 3] = ["standard input", "standard output", "standard 
 /// where the program could `connect` to any Unix socket by path and change the metadata of
 /// what its host id owns, which no Landlock right covers. A directory is bound instead.
 /// Returns whether a regular file is among them, whose mode the program may change if its host
-/// id owns the file (see [`reaches_host_files`]).
+/// id owns the file, or a Unix socket, through which it may be sent one (`SCM_RIGHTS`) later
+/// (see [`reaches_host_files`]).
 fn refuse_directories(
     stdio: [&Option<OwnedFd>; 3],
     passed: &[(OwnedFd, RawFd)],
@@ -158,14 +159,33 @@ fn refuse_directories(
         if kind == libc::S_IFDIR || kind == libc::S_IFLNK {
             return Err(SpawnError::DirectoryDescriptor(what));
         }
-        any_file |= kind == libc::S_IFREG;
+        any_file |= kind == libc::S_IFREG || (kind == libc::S_IFSOCK && is_unix_socket(fd));
     }
     Ok(any_file)
 }
 
+/// Whether socket `fd` is a Unix socket (one that can carry descriptors); unknown counts as
+/// one.
+fn is_unix_socket(fd: &OwnedFd) -> bool {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: reads one int into a live local of the length given.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r != 0 || domain == libc::AF_UNIX
+}
+
 /// Whether the sandbox reaches host files it may own, and so gets the set-id guard (see
-/// [`sandbox_policy::set_id`]): through a writable bind, or a regular file among its
-/// descriptors. (Its tmpfs mounts and root vanish with it; read-only binds refuse any change.)
+/// [`sandbox_policy::set_id`]): through a writable bind, or a regular file or Unix socket among
+/// its descriptors. (Its tmpfs mounts and root vanish with it; read-only binds refuse any
+/// change.)
 fn reaches_host_files(mounts: &[Mount], given_a_file: bool) -> bool {
     given_a_file
         || mounts

@@ -66,7 +66,7 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     rlimits(plan)?;
     capabilities::drop_all()?;
     if plan.parts.set_id_guard {
-        install_set_id_guard()?;
+        install_set_id_guard(plan.parts.filter.is_some())?;
     }
     if let Some(filter) = &plan.parts.filter {
         // The hello right before the install: the monitor first looks for the listener on a
@@ -275,10 +275,11 @@ fn no_new_privs() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Installs the set-id guard (see [`sandbox_policy::set_id`]) under the policy's filter,
-/// which the host made before the clone.
-fn install_set_id_guard() -> Result<(), Failure> {
-    let Some(insns) = crate::seccomp::set_id_guard_made() else {
+/// Installs the set-id guard (see [`sandbox_policy::set_id`]), which the host made before the
+/// clone: the one for under the policy's filter if there is one (`under_policy`), else the one
+/// that kills other ABIs' calls itself.
+fn install_set_id_guard(under_policy: bool) -> Result<(), Failure> {
+    let Some(insns) = crate::seccomp::set_id_guard_made(under_policy) else {
         return Err(Failure {
             step: Step::SetIdGuard,
             index: 0,

@@ -7,7 +7,9 @@
 //! Standard error carries diagnostics only: when it cannot be written there is nowhere left to
 //! say so, and the command goes on to the exit status it would have had. A closed pipe on
 //! either kills the command with SIGPIPE, as it does any Unix tool (see `main`); should the
-//! signal be blocked, a closed standard output still ends the command quietly.
+//! signal be blocked, a closed standard output still ends the command quietly. `run` and
+//! `learn`, which write only on standard error, ignore SIGPIPE: a closed pipe there must not
+//! end them before their sandbox and their report.
 
 use std::fmt;
 use std::io::{self, Write};

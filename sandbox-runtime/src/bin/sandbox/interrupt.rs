@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The signals that end the command. (SIGPIPE keeps its default, as for any Unix tool: see
-/// `main`.)
+/// The signals that end the command. (SIGPIPE is ignored by `run` and `learn`, which write only
+/// on standard error: see `main`.)
 const ENDING: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGTERM,
