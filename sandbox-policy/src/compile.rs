@@ -167,7 +167,7 @@ fn run(
         }
     };
     let warnings = match &result {
-        Ok(_) => lint::lint(&expanded),
+        Ok(compiled) => lint::lint(&expanded, &compiled.irs),
         Err(_) => Vec::new(),
     };
     Compilation {

@@ -12,6 +12,7 @@
 
 use crate::arch::Arch;
 use crate::diag::Diagnostic;
+use crate::ir::ArchIr;
 use crate::resolve::Expanded;
 use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Rule};
 use crate::tables::{self, ArgType};
@@ -92,14 +93,14 @@ impl Beyond {
 
 /// The warnings for the rules of `expanded` (the built-in groups' rules draw none: a test holds
 /// them to it).
-pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
+pub fn lint(expanded: &Expanded, irs: &[ArchIr]) -> Vec<Diagnostic> {
     let Some((default, _)) = expanded.defaults.first() else {
         return Vec::new();
     };
     let beyond = beyond_each_rule(expanded, reach(&default.kind));
     let mut warnings = Vec::new();
+    warnings.extend(read_implies_exec(expanded, irs));
     for (flat, beyond) in expanded.rules.iter().zip(beyond) {
-        read_implies_exec(&flat.rule, &mut warnings);
         let Some(cond) = &flat.rule.cond else {
             continue;
         };
@@ -120,35 +121,58 @@ pub fn lint(expanded: &Expanded) -> Vec<Diagnostic> {
     warnings
 }
 
-/// Warns about a rule that lets `personality` run (or run logged) without looking at `persona`:
-/// the program can then set `READ_IMPLIES_EXEC`, after which the kernel makes every readable
-/// mapping executable, and no rule on `mmap`'s or `mprotect`'s `prot` sees it (they read the
-/// call's own `prot`, without the `PROT_EXEC` the kernel adds).
-fn read_implies_exec(rule: &Rule, out: &mut Vec<Diagnostic>) {
-    if reach(&rule.action.kind) == 0 {
-        return;
-    }
-    let Some(name) = rule.syscalls.iter().find(|s| s.text == "personality") else {
-        return;
-    };
-    let mut looks_at_persona = false;
-    if let Some(cond) = &rule.cond {
-        each_cmp(cond, false, &mut |cmp, _| {
-            if let Expr::Cmp { arg, .. } = cmp {
-                looks_at_persona |= arg.text == "persona" || arg.text == "arg0";
-            }
+/// `READ_IMPLIES_EXEC`, and values of `persona` with it set (not the query, all ones).
+const READ_IMPLIES_EXEC: u64 = 0x0040_0000;
+const PERSONAS_WITH_IT: [u64; 4] = [
+    READ_IMPLIES_EXEC,
+    READ_IMPLIES_EXEC | 0x8,
+    READ_IMPLIES_EXEC | 0x2_0000,
+    READ_IMPLIES_EXEC | 0x2_0008,
+];
+const PROT_READ: u64 = 1;
+const PROT_EXEC: u64 = 4;
+
+/// Warns where the policy keeps `PROT_EXEC` out of `mmap` or `mprotect` yet lets `personality`
+/// set `READ_IMPLIES_EXEC`, after which the kernel makes every readable mapping executable, past
+/// those rules (they read the call's own `prot`, without the `PROT_EXEC` the kernel adds). The
+/// warning points at the rule that lets the persona through, or at the default.
+fn read_implies_exec(expanded: &Expanded, irs: &[ArchIr]) -> Option<Diagnostic> {
+    for ir in irs {
+        let call = |name: &str, args: [u64; 6]| {
+            let spec = tables::syscall_by_name(ir.arch, name)?;
+            Some(ir.decide(spec.nr, &args))
+        };
+        // A readable mapping allowed, the same one executable not.
+        let keeps_exec_out = [
+            ("mmap", [0, 4096, PROT_READ, 0x22, u64::MAX, 0], 2),
+            ("mprotect", [0x1000, 4096, PROT_READ, 0, 0, 0], 2),
+        ]
+        .into_iter()
+        .any(|(name, mut args, prot)| {
+            let readable = call(name, args).is_some_and(|v| v.action.permits());
+            args[prot] |= PROT_EXEC;
+            readable && call(name, args).is_some_and(|v| !v.action.permits())
         });
-    }
-    if !looks_at_persona {
-        let message = "`personality` may set `READ_IMPLIES_EXEC` here, which makes every \
-                       readable mapping executable: no rule on `mmap`'s or `mprotect`'s `prot` \
-                       sees that";
-        out.push(Diagnostic::new(name.loc, message).with_help(
+        if !keeps_exec_out {
+            continue;
+        }
+        let let_through = PERSONAS_WITH_IT.into_iter().find_map(|persona| {
+            call("personality", [persona, 0, 0, 0, 0, 0]).filter(|v| v.action.permits())
+        })?;
+        let loc = match let_through.tag.rule_index() {
+            Some(i) => expanded.rules.get(i)?.rule.loc,
+            None => expanded.defaults.first()?.1,
+        };
+        let message = "this lets `personality` set `READ_IMPLIES_EXEC`, which makes every \
+                       readable mapping executable, past the rules that keep `PROT_EXEC` out of \
+                       `mmap` or `mprotect` (they see the call's own `prot`)";
+        return Some(Diagnostic::new(loc, message).with_help(
             "allow only the personas the program asks for: `allow personality if persona == \
              0xffffffff;` lets the query glibc makes, `persona & READ_IMPLIES_EXEC == 0` any \
              other without that flag",
         ));
     }
+    None
 }
 
 /// Calls `f` with each comparison of `expr` and whether an odd number of `!` encloses it.
@@ -421,23 +445,44 @@ mod tests {
 
     #[test]
     fn personality_that_may_set_read_implies_exec_is_warned_about() {
-        for rule in [
-            "allow personality;",
-            "log personality;",
-            "allow personality, getpid;",
+        let noexec = "kill mmap if prot & PROT_EXEC != 0;\nkill mprotect if prot & PROT_EXEC != 0;";
+        for (default, rules) in [
+            ("kill", "use mmap_noexec;\nallow personality;"),
+            ("kill", "use mmap_noexec;\nlog personality;"),
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona == 0x400000;",
+            ),
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona != 0;",
+            ),
+            // Through the default.
+            ("allow", noexec),
         ] {
-            let w = warnings(&format!("default kill;\n{rule}\n"));
-            assert_eq!(w.len(), 1, "{rule}: {w:?}");
+            let w = warnings(&format!("default {default};\n{rules}\n"));
+            assert_eq!(w.len(), 1, "{rules}: {w:?}");
             assert!(w[0].contains("READ_IMPLIES_EXEC"), "{w:?}");
         }
-        for rule in [
-            "allow personality if persona == 0xffffffff;",
-            "allow personality if persona & READ_IMPLIES_EXEC == 0;",
-            "allow personality if arg0 == 0;",
-            "errno(EPERM) personality;",
-            "kill personality;",
+        for (default, rules) in [
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona == 0xffffffff;",
+            ),
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona & READ_IMPLIES_EXEC == 0;",
+            ),
+            ("kill", "use mmap_noexec;\nerrno(EPERM) personality;"),
+            (
+                "allow",
+                "errno(EPERM) personality if persona & READ_IMPLIES_EXEC != 0;\n\
+                 kill mmap if prot & PROT_EXEC != 0;",
+            ),
+            // Nothing keeps PROT_EXEC out: the persona adds nothing.
+            ("kill", "use malloc;\nallow mmap, mprotect, personality;"),
         ] {
-            assert_eq!(count("kill", rule), 0, "{rule}");
+            assert_eq!(count(default, rules), 0, "{rules}");
         }
     }
 
@@ -446,7 +491,7 @@ mod tests {
         for rule in [
             // Masked: the writer chose the bits.
             "kill socket if type & 0xf == SOCK_RAW;",
-            "kill mmap if prot & PROT_EXEC != 0;",
+            "kill mmap if prot & PROT_EXEC != 0;\nkill personality;",
             // Equality in an allow rule lets only that set run.
             "allow clone if flags == CLONE_VM | CLONE_FS;",
             // Inequality in a deny rule denies every other set.
