@@ -9,8 +9,8 @@
 //! - `open` and `openat`: the same, when the flags create a file (`O_CREAT`, `O_TMPFILE`);
 //! - `openat2`: ENOSYS, always. Its mode is behind a pointer, where no filter sees it; libc
 //!   falls back to `openat`, as for `clone3`;
-//! - `io_uring_setup`: EPERM, always. A ring opens and creates files with no system call for a
-//!   filter to see.
+//! - `io_uring_setup`, `io_uring_enter`, `io_uring_register`: EPERM, always. A ring (made
+//!   inside, or passed in) opens and creates files with no system call for a filter to see.
 //!
 //! Everything else is allowed: the sandbox's policy decides it. Calls of another architecture
 //! or ABI (i386's `int 0x80`, x32), whose numbers and arguments the guard does not read, are
@@ -50,6 +50,8 @@ const MODE_CALLS: [&str; 7] = [
 ];
 /// The calls that set a mode only when their flags create a file.
 const CREATING_CALLS: [&str; 2] = ["open", "openat"];
+/// The calls that make or drive an io_uring, whose operations no filter sees.
+const RING_CALLS: [&str; 3] = ["io_uring_setup", "io_uring_enter", "io_uring_register"];
 
 /// What the guard does with a call of another architecture or ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +74,7 @@ pub fn rules() -> Vec<String> {
         )
     }));
     rules.push("errno(ENOSYS) openat2".into());
-    rules.push("errno(EPERM) io_uring_setup".into());
+    rules.extend(RING_CALLS.iter().map(|c| format!("errno(EPERM) {c}")));
     rules
 }
 
@@ -122,7 +124,8 @@ fn checked() -> CheckedPolicy {
             Some(refuse(cond, Action::Errno(EPERM), t))
         });
     }
-    for (call, errno) in [("openat2", ENOSYS), ("io_uring_setup", EPERM)] {
+    let refused = std::iter::once(("openat2", ENOSYS)).chain(RING_CALLS.map(|c| (c, EPERM)));
+    for (call, errno) in refused {
         let t = tag();
         add(&mut arches, call, |_| {
             Some(CheckedBranch {
@@ -239,7 +242,9 @@ mod tests {
                 ret::ERRNO | u32::from(ENOSYS),
                 "{arch}"
             );
-            assert_eq!(verdict(arch, "io_uring_setup", [0; 6]), REFUSED, "{arch}");
+            for ring in RING_CALLS {
+                assert_eq!(verdict(arch, ring, [0; 6]), REFUSED, "{arch} {ring}");
+            }
             assert_eq!(verdict(arch, "read", [0; 6]), ret::ALLOW, "{arch}");
         }
     }
@@ -268,6 +273,9 @@ mod tests {
     #[test]
     fn every_rule_has_its_text() {
         assert_eq!(checked().rules.len(), rules().len());
-        assert_eq!(rules().len(), MODE_CALLS.len() + CREATING_CALLS.len() + 2);
+        assert_eq!(
+            rules().len(),
+            MODE_CALLS.len() + CREATING_CALLS.len() + 1 + RING_CALLS.len()
+        );
     }
 }

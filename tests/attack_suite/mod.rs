@@ -1762,6 +1762,61 @@ fn host_abstract_unix_socket_is_unreachable() {
     assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
 }
 
+/// The kernel's Landlock ABI (0 without Landlock).
+fn landlock_abi() -> i64 {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) reads nothing.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    abi.max(0)
+}
+
+/// With the host's network shared, its abstract Unix sockets (a session bus, an X server) are in
+/// the sandbox's namespace: Landlock (ABI 6+) keeps the sandbox from those made outside it. On
+/// an older kernel it reaches them, and gets the set-id guard for what they may hand it.
+#[test]
+fn host_abstract_unix_socket_is_unreachable_with_the_network_shared() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let _g = shared();
+    let name = unique("attack-abstract-net");
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let listener = UnixListener::bind_addr(&addr).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let r = Attack::new("connect-abstract")
+        .args([name.as_str()])
+        .with(|c| {
+            c.share_network(true);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let f = Attack::new("filters")
+        .with(|c| {
+            c.share_network(true);
+        })
+        .policy(&allow_all())
+        .run();
+    if landlock_abi() >= 6 {
+        assert_eq!(r.value("connect"), "EPERM", "{r}");
+        let e = listener.accept().expect_err("nobody connected");
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        assert_eq!(f.value("filters"), "1", "{f}");
+    } else {
+        eprintln!(
+            "Landlock ABI {} (< 6): the host's abstract sockets are reachable",
+            landlock_abi()
+        );
+        assert_eq!(r.value("connect"), "OK", "{r}");
+        assert_eq!(f.value("filters"), "2", "{f}");
+    }
+}
+
 #[test]
 fn another_sandbox_is_unreachable_over_loopback_and_abstract_sockets() {
     use std::io::{BufRead, BufReader, Read};

@@ -183,11 +183,14 @@ fn is_unix_socket(fd: &OwnedFd) -> bool {
 }
 
 /// Whether the sandbox reaches host files it may own, and so gets the set-id guard (see
-/// [`sandbox_policy::set_id`]): through a writable bind, or a regular file or Unix socket among
-/// its descriptors. (Its tmpfs mounts and root vanish with it; read-only binds refuse any
-/// change.)
-fn reaches_host_files(mounts: &[Mount], given_a_file: bool) -> bool {
+/// [`sandbox_policy::set_id`]): through a writable bind, a regular file or Unix socket among
+/// its descriptors, or the host's network, whose abstract Unix sockets may hand it files where
+/// Landlock does not keep it from them ([`reopen::abstract_sockets_scoped`]). (Its tmpfs
+/// mounts and root vanish with it; read-only binds refuse any change, though a socket found
+/// through one may hand over files too: see the README.)
+fn reaches_host_files(mounts: &[Mount], given_a_file: bool, shares_network: bool) -> bool {
     given_a_file
+        || (shares_network && !reopen::abstract_sockets_scoped())
         || mounts
             .iter()
             .any(|m| matches!(m, Mount::Bind { writable: true, .. }))
@@ -423,7 +426,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
     let given_a_file = refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
-    let set_id_guard = reaches_host_files(&all_mounts, given_a_file);
+    let set_id_guard = reaches_host_files(&all_mounts, given_a_file, cmd.share_network);
     if set_id_guard {
         seccomp::set_id_guard()?;
     }

@@ -18,6 +18,11 @@
 //!   is not a limit a descriptor keeps (`fcntl(F_SETFL)` clears `O_APPEND`, `ftruncate` works
 //!   on it, neither of which Landlock sees), so an appending descriptor reopens for writing.
 //!
+//! From ABI 6 the domain also refuses connecting to abstract Unix sockets made outside it:
+//! with the host's network shared (which holds them), a host service listening on one (a
+//! session bus, an X server) would otherwise be the sandbox's to talk to, and may hand it
+//! descriptors of host files ([`abstract_sockets_scoped`]).
+//!
 //! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
 //! reach and reopen as before. What the descriptor itself allows its owner (`fchmod`,
 //! `fchown`, timestamps, extended attributes) it still allows, by path too. Landlock also
@@ -41,6 +46,10 @@ const RULE_PATH_BENEATH: libc::c_int = 1;
 const MIN_ABI: libc::c_long = 3;
 /// ABI 5 adds device ioctls.
 const IOCTL_DEV_ABI: libc::c_long = 5;
+/// ABI 6 adds scopes: abstract Unix sockets made outside the domain.
+const SCOPE_ABI: libc::c_long = 6;
+/// `LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET`.
+const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
 
 mod access {
     pub const EXECUTE: u64 = 1 << 0;
@@ -95,6 +104,12 @@ pub fn confined_here() -> bool {
     abi() >= MIN_ABI
 }
 
+/// Whether this kernel's domain keeps the sandboxee from abstract Unix sockets made outside it
+/// (Landlock ABI 6, Linux 6.12).
+pub(crate) fn abstract_sockets_scoped() -> bool {
+    abi() >= SCOPE_ABI
+}
+
 /// Applies the domain to the calling process (see the module's docs); after `no_new_privs`,
 /// with the root detached and the standard streams and passed descriptors in place.
 pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
@@ -117,7 +132,11 @@ pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
     let attr = RulesetAttr {
         handled_access_fs: handled,
         handled_access_net: 0,
-        scoped: 0,
+        scoped: if abi >= SCOPE_ABI {
+            SCOPE_ABSTRACT_UNIX_SOCKET
+        } else {
+            0
+        },
     };
     // SAFETY: attr is a live struct of the size given.
     let ruleset = unsafe {
