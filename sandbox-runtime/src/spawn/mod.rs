@@ -712,10 +712,6 @@ fn open_files_limit() -> u64 {
 /// The loader's cache of where libraries are.
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 
-/// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
-/// their host paths, read-only, skipping what an identity bind of the caller already shows
-/// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
-/// `usr/lib64` with `/usr` bound shows `/lib64/ld-linux-x86-64.so.2`).
 /// Adds to `mounts` (`cmd`'s own, so far) the binds of each program `cmd` runs with its
 /// libraries, found through the `LD_LIBRARY_PATH` the program gets, as its loader does.
 pub(crate) fn bind_programs_with_libraries(
@@ -733,6 +729,10 @@ pub(crate) fn bind_programs_with_libraries(
     Ok(())
 }
 
+/// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
+/// their host paths, read-only, skipping what an identity bind of the caller already shows
+/// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
+/// `usr/lib64` with `/usr` bound shows `/lib64/ld-linux-x86-64.so.2`).
 fn add_program_with_libraries(
     mounts: &mut Vec<Mount>,
     program: &Path,
