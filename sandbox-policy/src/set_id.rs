@@ -1,8 +1,8 @@
 //! The set-id guard: a filter a runtime stacks on a sandbox's own when the sandbox can reach host
-//! files it may own (a writable bind, a passed file). A file there stays on the host after the
-//! sandbox, where its set-user-ID and set-group-ID bits count (the sandbox's `nosuid` mounts do
-//! not follow it): made set-id, it would run as the sandbox's host ids for any host user who can
-//! reach it. The guard refuses every mode with either bit, wherever a call can set one:
+//! files it may own (a writable bind, a passed file or Unix socket). Such a file stays on the
+//! host after the sandbox, where its set-user-ID and set-group-ID bits count (the sandbox's
+//! `nosuid` mounts do not follow it): made set-id, it would run as the sandbox's host ids for
+//! any host user who can reach it. The guard refuses every mode with either bit, wherever a call can set one:
 //!
 //! - `chmod`, `fchmod`, `fchmodat`, `fchmodat2`, `mknod`, `mknodat` and `creat`: EPERM when the
 //!   mode has `S_ISUID` or `S_ISGID`;
