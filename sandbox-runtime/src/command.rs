@@ -350,8 +350,9 @@ impl SandboxCommand {
 
     /// Shares the host's network namespace instead of a fresh one with only `lo`: the program
     /// reaches the host's listeners, but not abstract Unix sockets made outside the sandbox
-    /// where Landlock has scopes (ABI 6, Linux 6.12); on an older kernel it reaches those too,
-    /// and gets the set-id guard ([`sandbox_policy::set_id`]) for the files they may hand it.
+    /// where Landlock has scopes (ABI 6, Linux 6.12; on an older kernel it reaches those too).
+    /// Host clients can connect to an abstract name the program binds, and hand it files, so
+    /// the sandbox gets the set-id guard ([`sandbox_policy::set_id`]).
     pub fn share_network(&mut self, share: bool) -> &mut Self {
         self.share_network = share;
         self

@@ -184,13 +184,14 @@ fn is_unix_socket(fd: &OwnedFd) -> bool {
 
 /// Whether the sandbox reaches host files it may own, and so gets the set-id guard (see
 /// [`sandbox_policy::set_id`]): through a writable bind, a regular file or Unix socket among
-/// its descriptors, or the host's network, whose abstract Unix sockets may hand it files where
-/// Landlock does not keep it from them ([`reopen::abstract_sockets_scoped`]). (Its tmpfs
-/// mounts and root vanish with it; read-only binds refuse any change, though a socket found
-/// through one may hand over files too: see the README.)
+/// its descriptors, or the host's network, where a host client may connect to an abstract name
+/// the sandbox has taken and hand it files (Landlock keeps the sandbox from connecting out to
+/// the host's abstract sockets, not host clients from connecting in). (Its tmpfs mounts and
+/// root vanish with it; read-only binds refuse any change, though a socket found through one
+/// may hand over files too: see the README.)
 fn reaches_host_files(mounts: &[Mount], given_a_file: bool, shares_network: bool) -> bool {
     given_a_file
-        || (shares_network && !reopen::abstract_sockets_scoped())
+        || shares_network
         || mounts
             .iter()
             .any(|m| matches!(m, Mount::Bind { writable: true, .. }))

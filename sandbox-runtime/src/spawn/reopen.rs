@@ -20,8 +20,8 @@
 //!
 //! From ABI 6 the domain also refuses connecting to abstract Unix sockets made outside it:
 //! with the host's network shared (which holds them), a host service listening on one (a
-//! session bus, an X server) would otherwise be the sandbox's to talk to, and may hand it
-//! descriptors of host files ([`abstract_sockets_scoped`]).
+//! session bus, an X server) would otherwise be the sandbox's to talk to. (Host clients can
+//! still connect in to a name the sandbox binds: the scope is one-way.)
 //!
 //! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
 //! reach and reopen as before. What the descriptor itself allows its owner (`fchmod`,
@@ -102,12 +102,6 @@ pub(crate) fn abi() -> libc::c_long {
 /// or later; see the module's docs).
 pub fn confined_here() -> bool {
     abi() >= MIN_ABI
-}
-
-/// Whether this kernel's domain keeps the sandboxee from abstract Unix sockets made outside it
-/// (Landlock ABI 6, Linux 6.12).
-pub(crate) fn abstract_sockets_scoped() -> bool {
-    abi() >= SCOPE_ABI
 }
 
 /// Applies the domain to the calling process (see the module's docs); after `no_new_privs`,
