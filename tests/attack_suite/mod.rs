@@ -1540,6 +1540,11 @@ fn socket_buffers_count_against_the_memory_limit() {
     match by {
         Some(Enforcement::Cgroup) => {
             let queued: u64 = r.value("queued_mb").parse().unwrap();
+            eprintln!(
+                "{queued} MB queued over {} connections under a {} MiB limit",
+                r.value("connections"),
+                LIMIT >> 20
+            );
             assert!(queued < 4 * (LIMIT >> 20), "{queued} MB queued: {r}");
         }
         Some(Enforcement::Rlimit) if unsafe { libc::geteuid() } != 0 => {
