@@ -26,6 +26,7 @@ pub mod lint;
 pub mod lower;
 pub mod resolve;
 pub mod set_id;
+pub mod stack;
 pub mod syntax;
 pub mod tables;
 pub mod verify;

@@ -1,0 +1,279 @@
+//! One program that decides exactly as two stacked filters do.
+//!
+//! The kernel runs every filter a thread has, newest first, and keeps the return value whose
+//! action comes first in its order (kill process, kill thread, trap, errno, user notification,
+//! trace, log, allow: the signed compare of `SECCOMP_RET_ACTION_FULL` bits in
+//! `seccomp_run_filters`), the newest filter's among equal actions. Every filter costs its own
+//! call and its own run, and every filter is one more to install. A runtime that installs two
+//! filters it knows at once can install [`merged`] instead: the newer program, whose returns
+//! jump on to the older one wherever the older could still change the result.
+//!
+//! Each return `R` of the newer program becomes, if some return of the older program comes
+//! before `R`, a jump to a copy of the older program in which every return `G` is replaced by
+//! whichever of `G` and `R` the kernel would keep. A return no older one can change stays as it
+//! is. One copy is laid out per distinct `R` that needs one, after the newer program.
+//!
+//! The older program must not depend on the machine state it starts with (the kernel starts a
+//! filter with `A`, `X` and the scratch memory clear): its first instruction loads `A` (or
+//! returns), and it
+//! uses neither `X` nor the scratch memory. Both must return only constants. Programs outside
+//! these bounds, or a result longer than the kernel takes, give `None`: stack them instead.
+//!
+//! Jumps on `nr` and `arch` alone stay jumps on `nr` and `arch` alone, so a call the kernel's
+//! constant-action cache serves under both stacked filters is served under the merged one
+//! ([`crate::cache`]).
+
+use crate::bpf::{
+    SockFilter, BPF_ABS, BPF_IMM, BPF_JA, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_MAXINSNS,
+    BPF_MEM, BPF_MISC, BPF_RET, BPF_ST, BPF_STX, BPF_W, BPF_X,
+};
+
+/// Where the kernel ranks a return value among others: lower is kept (`ACTION_ONLY`).
+fn rank(ret: u32) -> i32 {
+    (ret & crate::bpf::ret::ACTION_FULL) as i32
+}
+
+/// What the kernel returns when the newer filter returned `newer` and the older `older`.
+pub fn kept(newer: u32, older: u32) -> u32 {
+    if rank(older) < rank(newer) {
+        older
+    } else {
+        newer
+    }
+}
+
+/// A program that returns for every call what `newer` stacked on `older` return together, or
+/// `None` if the two cannot be merged (see the module's documentation).
+pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilter>> {
+    if newer.is_empty() || !returns_constants(newer) || !starts_afresh(older) {
+        return None;
+    }
+    let older_returns: Vec<u32> = older.iter().filter(|i| is_ret_k(i)).map(|i| i.k).collect();
+    let changed = |r: u32| older_returns.iter().any(|&g| kept(r, g) != r);
+    let mut needing: Vec<u32> = Vec::new();
+    for insn in newer.iter().filter(|i| is_ret_k(i)) {
+        if changed(insn.k) && !needing.contains(&insn.k) {
+            needing.push(insn.k);
+        }
+    }
+    let len = newer
+        .len()
+        .checked_add(needing.len().checked_mul(older.len())?)?;
+    if len > BPF_MAXINSNS {
+        return None;
+    }
+    let mut out = Vec::with_capacity(len);
+    for (at, insn) in newer.iter().enumerate() {
+        match needing.iter().position(|&r| is_ret_k(insn) && insn.k == r) {
+            Some(copy) => {
+                let start = newer.len() + copy * older.len();
+                let skip = u32::try_from(start - at - 1).ok()?;
+                out.push(SockFilter::stmt(BPF_JMP | BPF_JA, skip));
+            }
+            None => out.push(*insn),
+        }
+    }
+    for &r in &needing {
+        out.extend(older.iter().map(|&insn| {
+            if is_ret_k(&insn) {
+                SockFilter::stmt(BPF_RET | BPF_K, kept(r, insn.k))
+            } else {
+                insn
+            }
+        }));
+    }
+    Some(out)
+}
+
+fn is_ret_k(insn: &SockFilter) -> bool {
+    insn.code == BPF_RET | BPF_K
+}
+
+/// Every return of `prog` is a constant (no `ret A`).
+fn returns_constants(prog: &[SockFilter]) -> bool {
+    prog.iter()
+        .all(|i| i.code & 0x07 != BPF_RET || i.code == BPF_RET | BPF_K)
+}
+
+/// `prog` gives the same results whatever `A`, `X` and the scratch memory hold when it starts:
+/// its first instruction sets `A` from nothing else (or returns), and nothing in it touches `X`
+/// or memory.
+fn starts_afresh(prog: &[SockFilter]) -> bool {
+    let sets_a = [
+        BPF_LD | BPF_W | BPF_ABS,
+        BPF_LD | BPF_W | BPF_LEN,
+        BPF_LD | BPF_IMM,
+    ];
+    let Some(first) = prog.first() else {
+        return false;
+    };
+    let touches_x_or_memory = |i: &SockFilter| {
+        let class = i.code & 0x07;
+        matches!(class, BPF_LDX | BPF_ST | BPF_STX | BPF_MISC)
+            || (class == BPF_LD && i.code & 0xe0 == BPF_MEM)
+            || (matches!(class, crate::bpf::BPF_ALU | BPF_JMP) && i.code & BPF_X != 0)
+    };
+    (sets_a.contains(&first.code) || is_ret_k(first))
+        && returns_constants(prog)
+        && !prog.iter().any(touches_x_or_memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Arch;
+    use crate::bpf::ret;
+    use crate::eval::{self, SeccompData};
+    use crate::set_id::{self, ForeignCalls};
+    use crate::{cache, compile_text};
+
+    fn program(text: &str, arch: Arch) -> Vec<SockFilter> {
+        let compiled = compile_text("test.policy", None, text, &mut crate::NoIncludes)
+            .result
+            .expect("compiles");
+        compiled
+            .policy
+            .programs
+            .iter()
+            .find(|p| p.arch == arch)
+            .expect("arch")
+            .filter
+            .to_vec()
+    }
+
+    /// Calls to try: every number of the first 600 on both ABIs and a foreign architecture,
+    /// with arguments that do and do not carry the set-id bits or create a file.
+    fn calls(arch: Arch) -> Vec<SeccompData> {
+        let argses = [
+            [0; 6],
+            [0, 0o4755, 0o4755, 0o4755, 0, 0],
+            [0, 0o100, 0o100, 0o2755, 0, 0],
+            [u64::MAX; 6],
+        ];
+        let mut out = Vec::new();
+        for nr in (0..600).chain((0..600).map(|n| n | 0x4000_0000)) {
+            for args in argses {
+                out.push(SeccompData::new(arch.audit_arch(), nr, args));
+                out.push(SeccompData::new(0x4000_0003, nr, args));
+            }
+        }
+        out
+    }
+
+    const POLICIES: [&str; 5] = [
+        "default kill; allow read, write, exit_group, fchmod, openat, chmod, mknodat;",
+        "default allow;",
+        "default errno(EACCES); kill fchmod; trap openat if flags & O_CREAT != 0; allow read;",
+        "default kill; log fchmod; log chmod; errno(EROFS) openat; allow write;",
+        "default errno(ENOSYS); allow fchmod if fd == 3; kill_thread chmod; log read;",
+    ];
+
+    #[test]
+    fn a_merged_program_decides_as_the_two_stacked() {
+        for arch in Arch::ALL {
+            for foreign in [ForeignCalls::LeftToPolicy, ForeignCalls::Killed] {
+                let guard = set_id::program(arch, foreign).unwrap();
+                for text in POLICIES {
+                    let policy = program(text, arch);
+                    let merged = merged(&policy, &guard).expect("merges");
+                    for data in calls(arch) {
+                        let newer = eval::run(&policy, &data).unwrap();
+                        let older = eval::run(&guard, &data).unwrap();
+                        let got = eval::run(&merged, &data).unwrap();
+                        assert_eq!(
+                            got.ret,
+                            kept(newer.ret, older.ret),
+                            "{arch} {text} {data:?}"
+                        );
+                        assert!(got.executed <= newer.executed + older.executed);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_cached_under_both_is_cached_merged() {
+        for arch in Arch::ALL {
+            let guard = set_id::program(arch, ForeignCalls::LeftToPolicy).unwrap();
+            for text in POLICIES {
+                let policy = program(text, arch);
+                let merged = merged(&policy, &guard).unwrap();
+                for nr in 0..600 {
+                    let both = cache::is_cached_allow(&policy, arch, nr)
+                        && cache::is_cached_allow(&guard, arch, nr);
+                    assert_eq!(
+                        cache::is_cached_allow(&merged, arch, nr),
+                        both,
+                        "{arch} {nr}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernel_order_of_actions_is_kept() {
+        let errno = ret::ERRNO | 1;
+        assert_eq!(kept(ret::ALLOW, errno), errno);
+        assert_eq!(kept(ret::USER_NOTIF, errno), errno);
+        assert_eq!(kept(ret::LOG | 7, ret::ALLOW), ret::LOG | 7);
+        assert_eq!(kept(ret::KILL_PROCESS | 3, errno), ret::KILL_PROCESS | 3);
+        assert_eq!(kept(ret::KILL_THREAD, errno), ret::KILL_THREAD);
+        assert_eq!(kept(ret::KILL_THREAD, ret::KILL_PROCESS), ret::KILL_PROCESS);
+        // Among equal actions the newer filter's value stays.
+        assert_eq!(kept(ret::ERRNO | 13, errno), ret::ERRNO | 13);
+    }
+
+    #[test]
+    fn returns_no_older_return_can_change_are_left_alone() {
+        let allow_all = [SockFilter::stmt(BPF_RET | BPF_K, ret::ALLOW)];
+        let kill_all = [SockFilter::stmt(BPF_RET | BPF_K, ret::KILL_PROCESS)];
+        let guard = set_id::program(Arch::X86_64, ForeignCalls::LeftToPolicy).unwrap();
+        assert_eq!(merged(&kill_all, &guard).unwrap(), kill_all);
+        assert_eq!(merged(&guard, &allow_all).unwrap(), guard);
+        // An allow the older program may refuse jumps to one copy of it.
+        let both = merged(&allow_all, &guard).unwrap();
+        assert_eq!(both.len(), 1 + guard.len());
+    }
+
+    #[test]
+    fn programs_that_depend_on_their_start_or_return_a_are_refused() {
+        let ld_nr = SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 0);
+        let allow = SockFilter::stmt(BPF_RET | BPF_K, ret::ALLOW);
+        let errno = SockFilter::stmt(BPF_RET | BPF_K, ret::ERRNO | 1);
+        let ret_a = SockFilter::stmt(BPF_RET | crate::bpf::BPF_A, 0);
+        let tax = SockFilter::stmt(BPF_MISC | crate::bpf::BPF_TAX, 0);
+        let st = SockFilter::stmt(BPF_ST, 0);
+        let ok = [ld_nr, errno];
+        assert!(merged(&[allow], &ok).is_some());
+        assert!(merged(&[ret_a], &ok).is_none(), "ret A in the newer");
+        assert!(
+            merged(&[allow], &[ld_nr, ret_a]).is_none(),
+            "ret A in the older"
+        );
+        let jeq = SockFilter::jump(BPF_JMP | crate::bpf::BPF_JEQ | BPF_K, 0, 0, 0);
+        assert!(merged(&[allow], &[jeq, errno]).is_none(), "reads A first");
+        assert!(merged(&[allow], &[errno]).is_some(), "only returns");
+        assert!(merged(&[allow], &[ld_nr, tax, errno]).is_none(), "uses X");
+        assert!(
+            merged(&[allow], &[ld_nr, st, errno]).is_none(),
+            "uses memory"
+        );
+        assert!(merged(&[], &ok).is_none());
+        assert!(merged(&[allow], &[]).is_none());
+    }
+
+    #[test]
+    fn a_result_longer_than_the_kernel_takes_is_refused() {
+        let allow = SockFilter::stmt(BPF_RET | BPF_K, ret::ALLOW);
+        let older = [
+            SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 0),
+            SockFilter::stmt(BPF_RET | BPF_K, ret::ERRNO | 1),
+        ];
+        let fits = vec![allow; BPF_MAXINSNS - older.len()];
+        assert_eq!(merged(&fits, &older).map(|p| p.len()), Some(BPF_MAXINSNS));
+        let over = vec![allow; BPF_MAXINSNS - older.len() + 1];
+        assert!(merged(&over, &older).is_none());
+    }
+}
