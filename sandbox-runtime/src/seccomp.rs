@@ -53,6 +53,26 @@ pub(crate) struct PreparedFilter {
     pub exec_arg: u64,
 }
 
+impl PreparedFilter {
+    /// Folds the set-id guard (made by [`set_id_guard`]) into this filter's program, which then
+    /// decides every call as the two stacked filters would ([`sandbox_policy::stack`]): one
+    /// filter to install, and one to run on every call the kernel's cache does not answer.
+    /// False, and the program left as it was, if the guard was not made or the two do not fit
+    /// in one program; the guard is then installed as a filter of its own.
+    pub(crate) fn absorb_set_id_guard(&mut self) -> bool {
+        let Some(guard) = set_id_guard_made(true) else {
+            return false;
+        };
+        match sandbox_policy::stack::merged(&self.insns, guard) {
+            Some(merged) => {
+                self.insns = merged;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// The set-id guard's programs for this machine's architecture (see [`sandbox_policy::set_id`]):
 /// to stack under a policy's filter, and to run alone (killing other ABIs' calls); or why there
 /// are none. Made once per process, by [`set_id_guard`].

@@ -824,7 +824,8 @@ fn set_id(dir: &str, passed: Option<libc::c_int>) {
     }
 }
 
-/// How many seccomp filters the process is under (`Seccomp_filters` of `/proc/self/status`).
+/// How many seccomp filters the process is under (`Seccomp_filters` of `/proc/self/status`),
+/// and whether a set-id mode is refused.
 fn filters() {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let n = status
@@ -832,6 +833,20 @@ fn filters() {
         .find_map(|l| l.strip_prefix("Seccomp_filters:"))
         .map_or("unknown", str::trim);
     say(format!("filters={n}"));
+    // Whether set-id modes are refused (the set-id guard, alone or within the policy's
+    // program): on a file of the sandbox's own, which nothing else refuses them on.
+    // SAFETY: a live C string; fchmod on the descriptor just made, closed after.
+    let refused = unsafe {
+        let fd = libc::memfd_create(c"set-id-probe".as_ptr(), 0);
+        if fd < 0 {
+            format!("memfd {}", errno_name(errno()))
+        } else {
+            let r = result(libc::fchmod(fd, 0o4755).into());
+            libc::close(fd);
+            r
+        }
+    };
+    say(format!("set-id-mode={refused}"));
 }
 
 fn proc_sys() {

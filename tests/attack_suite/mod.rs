@@ -9,7 +9,9 @@
 //! The tests run as root and as an unprivileged user. Where an attack needs root on the host to
 //! be set up in full (a setuid-root file), the test asserts what it can and says why on stderr.
 
+use sandbox_policy::bpf::{SockFilter, BPF_ABS, BPF_LD, BPF_MAXINSNS, BPF_W};
 use sandbox_policy::eval::{self, SeccompData};
+use sandbox_policy::set_id::{self, ForeignCalls};
 use sandbox_policy::{compile_text, Action, Arch, NoIncludes, Tag, Verdict};
 use sandbox_runtime::comms::{Comms, CommsError, COMMS_FD};
 use sandbox_runtime::{
@@ -1067,14 +1069,19 @@ fn no_other_abi_gets_a_set_id_mode_past_the_guard() {
     }
 }
 
-/// The set-id guard is a filter of its own, installed only where the sandbox reaches host
-/// files: a sandbox with neither a writable bind nor a passed file runs under its policy's
-/// filter alone, and pays nothing for the guard.
+/// The set-id guard is installed only where the sandbox reaches host files: a sandbox with
+/// neither a writable bind nor a passed file runs under its policy's filter alone, and pays
+/// nothing for the guard. Where it is installed it goes into the policy's own program: still one
+/// filter.
 #[test]
 fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
     let _g = shared();
+    let guard = |r: &Report, filters: &str, mode: &str| {
+        assert_eq!(r.value("filters"), filters, "{r}");
+        assert_eq!(r.value("set-id-mode"), mode, "{r}");
+    };
     let alone = Attack::new("filters").policy(&allow_all()).run();
-    assert_eq!(alone.value("filters"), "1", "{alone}");
+    guard(&alone, "1", "OK");
     let dir = TempDir::new("set-id-filters");
     let guarded = Attack::new("filters")
         .with(|c| {
@@ -1082,19 +1089,61 @@ fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
         })
         .policy(&allow_all())
         .run();
-    assert_eq!(guarded.value("filters"), "2", "{guarded}");
+    guard(&guarded, "1", "EPERM");
     // A Unix socket can bring it a host file later (SCM_RIGHTS); a pipe cannot.
     let (unix, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
     let (pipe_r, _pipe_w) = std::io::pipe().unwrap();
-    for (fd, filters) in [(OwnedFd::from(unix), "2"), (OwnedFd::from(pipe_r), "1")] {
+    for (fd, mode) in [
+        (OwnedFd::from(unix), "EPERM"),
+        (OwnedFd::from(pipe_r), "OK"),
+    ] {
         let r = Attack::new("filters")
             .with(|c| {
                 c.pass_fd(fd, 5);
             })
             .policy(&allow_all())
             .run();
-        assert_eq!(r.value("filters"), filters, "{r}");
+        guard(&r, "1", mode);
     }
+    // Without a policy the guard is the one filter.
+    let bare = Attack::new("filters")
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .run();
+    guard(&bare, "1", "EPERM");
+}
+
+/// A policy whose program leaves no room for the guard's gets the guard as a second filter,
+/// which refuses set-id modes all the same.
+#[test]
+fn a_policy_too_long_to_take_the_set_id_guard_has_it_stacked() {
+    let _g = shared();
+    let native = Arch::native().expect("a supported architecture");
+    let guard_len = set_id::program(native, ForeignCalls::LeftToPolicy)
+        .unwrap()
+        .len();
+    // Everything allowed, behind loads of `arch` that change nothing (the program's first
+    // instruction loads it again): one instruction short of room for one copy of the guard.
+    let mut long = allow_all();
+    let mut programs = long.programs.to_vec();
+    let program = programs.iter_mut().find(|p| p.arch == native).unwrap();
+    let room = BPF_MAXINSNS - program.filter.len() - guard_len + 1;
+    let load_arch = SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 4);
+    let mut padded = vec![load_arch; room];
+    padded.extend_from_slice(&program.filter);
+    assert_eq!(padded.len() + guard_len, BPF_MAXINSNS + 1);
+    program.filter = padded.into();
+    long.programs = programs.into();
+    let dir = TempDir::new("set-id-long");
+    let r = Attack::new("filters")
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .policy(&long)
+        .run();
+    assert_eq!(r.value("filters"), "2", "{r}");
+    assert_eq!(r.value("set-id-mode"), "EPERM", "{r}");
 }
 
 #[test]
@@ -1808,7 +1857,7 @@ fn host_abstract_unix_socket_is_unreachable_with_the_network_shared() {
         })
         .policy(&allow_all())
         .run();
-    assert_eq!(f.value("filters"), "2", "{f}");
+    assert_eq!(f.value("set-id-mode"), "EPERM", "{f}");
     if landlock_abi() >= 6 {
         assert_eq!(r.value("connect"), "EPERM", "{r}");
         let e = listener.accept().expect_err("nobody connected");

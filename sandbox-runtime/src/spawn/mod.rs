@@ -384,7 +384,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             "observing system calls needs seccomp user notification and pidfd_getfd (Linux 5.6+)",
         ));
     }
-    let filter = match &policy {
+    let mut filter = match &policy {
         Some(p) => Some(seccomp::prepare(p, notify)?),
         None => None,
     };
@@ -427,10 +427,17 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
     let given_a_file = refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
-    let set_id_guard = reaches_host_files(&all_mounts, given_a_file, cmd.share_network);
-    if set_id_guard {
+    // The guard goes into the policy's own program where it fits: one filter to install and
+    // to run, deciding as the two stacked would.
+    let separate_set_id_guard = if reaches_host_files(&all_mounts, given_a_file, cmd.share_network)
+    {
         seccomp::set_id_guard()?;
-    }
+        !filter
+            .as_mut()
+            .is_some_and(seccomp::PreparedFilter::absorb_set_id_guard)
+    } else {
+        false
+    };
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
         report: relocate(&report_child, min).map_err(os("dup the report socket"))?,
@@ -446,7 +453,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         rlimits,
         filter,
         mounts,
-        set_id_guard,
+        separate_set_id_guard,
     )?;
 
     let request = wire::Request {

@@ -158,9 +158,11 @@ pub(crate) struct PlanParts {
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
     pub filter: Option<PreparedFilter>,
-    /// Whether the sandboxee installs the set-id guard under the filter (see
-    /// [`crate::seccomp::set_id_guard`], made before the clone).
-    pub set_id_guard: bool,
+    /// Whether the sandboxee installs the set-id guard as a filter of its own, under the
+    /// policy's if there is one (see [`crate::seccomp::set_id_guard`], made before the clone):
+    /// where there is no policy, or where the guard did not fit in the policy's program
+    /// ([`PreparedFilter::absorb_set_id_guard`]).
+    pub separate_set_id_guard: bool,
 }
 
 impl PlanParts {
@@ -172,7 +174,7 @@ impl PlanParts {
         rlimits: Vec<(&'static str, Rlimit)>,
         filter: Option<PreparedFilter>,
         mounts: MountPlan,
-        set_id_guard: bool,
+        separate_set_id_guard: bool,
     ) -> Result<(PlanParts, Descriptions), SpawnError> {
         let (rlimit_names, rlimits): (Vec<&'static str>, Vec<Rlimit>) = rlimits.into_iter().unzip();
         let argv = cmd
@@ -254,7 +256,7 @@ impl PlanParts {
             argv,
             envp,
             filter,
-            set_id_guard,
+            separate_set_id_guard,
         };
         Ok((parts, descriptions))
     }

@@ -155,7 +155,7 @@ impl Request {
             w.u64(r.soft);
             w.u64(r.hard);
         }
-        w.u8(p.set_id_guard.into());
+        w.u8(p.separate_set_id_guard.into());
         match &p.filter {
             None => w.u8(0),
             Some(f) => {
@@ -231,7 +231,7 @@ impl Request {
                 })
             })
             .collect::<Result<_, Malformed>>()?;
-        let set_id_guard = r.bool()?;
+        let separate_set_id_guard = r.bool()?;
         let filter = if r.bool()? {
             let notify = r.bool()?;
             let killable_wait = r.bool()?;
@@ -280,7 +280,7 @@ impl Request {
                 argv,
                 envp,
                 filter,
-                set_id_guard,
+                separate_set_id_guard,
             },
             stdio,
             passed_targets,
@@ -444,7 +444,7 @@ pub(crate) mod tests {
         assert_eq!(back.passed_targets, [5, 9]);
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
-        assert!(back.parts.set_id_guard);
+        assert!(back.parts.separate_set_id_guard);
     }
 
     #[test]
