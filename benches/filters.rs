@@ -10,7 +10,9 @@
 //! ([`placement`]), and timed in turns ([`turns`]).
 //! Quick mode (`SANDBOX_BENCH_QUICK=1` or `--quick`) runs far fewer wall-clock iterations, for CI.
 //! `SANDBOX_BENCH_ONLY=stacked`, `SANDBOX_BENCH_STACK`, `SANDBOX_BENCH_SPACING` and
-//! `SANDBOX_BENCH_PADDED` choose what the stacked comparison does ([`options`]).
+//! `SANDBOX_BENCH_PADDED` choose what the stacked comparison does ([`options`]). Last, the
+//! set-id guard merged into ours' program against the same guard stacked under it ([`guard`]);
+//! `SANDBOX_BENCH_ONLY=guard` runs that alone.
 //! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed target a failure. A measurement that
 //! cannot be made at all (the stacked comparison without ours or the floor, or without a child
 //! that finished) fails the run with exit status 2, in every mode.
@@ -19,6 +21,8 @@
 
 #[path = "filters/forked.rs"]
 mod forked;
+#[path = "filters/guard.rs"]
+mod guard;
 #[path = "common/interval.rs"]
 mod interval;
 #[path = "filters/libseccomp_peer.rs"]
@@ -218,10 +222,12 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
         Config {
             name: "no filter".into(),
             filter: None,
+            under: None,
         },
         Config {
             name: "floor (ret ALLOW)".into(),
             filter: Some(wallclock::floor_filter()),
+            under: None,
         },
     ];
     let compiled = match policies::docker_read_checked() {
@@ -237,16 +243,19 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
     configs.push(Config {
         name: "ours".into(),
         filter: Some(ours.to_vec()),
+        under: None,
     });
     configs.push(Config {
         name: CONTROL.into(),
         filter: Some(ours.to_vec()),
+        under: None,
     });
     let peer = PeerPolicy::from_ir(ir);
     let mut add = |name: &str, program: Result<Vec<SockFilter>, String>| match program {
         Ok(p) => configs.push(Config {
             name: name.into(),
             filter: Some(p),
+            under: None,
         }),
         Err(e) => println!("  {name}: n/a: {e}"),
     };
@@ -275,6 +284,7 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
         configs.push(Config {
             name: format!("{PADDED}{len}"),
             filter: padded(ours, len),
+            under: None,
         });
     }
     configs
@@ -577,6 +587,13 @@ fn peer_verdict(placement: Placement) -> &'static str {
     }
 }
 
+/// The set-id guard's comparison ([`guard`]) on the wall clock's policy.
+fn guard_comparison(opts: &Options) -> Result<(), String> {
+    let compiled = policies::docker_read_checked()?;
+    let (_, ours) = native(&compiled).ok_or("no x86_64 program for the wall clock's policy")?;
+    guard::merged_against_stacked(ours, opts.quick)
+}
+
 /// The cached path's bound: ours within 5% of the floor (a filter the call never runs).
 const CACHED_BOUND: f64 = 1.05;
 
@@ -643,6 +660,13 @@ fn main() {
             None
         }
     };
+    if opts.only_guard {
+        if let Err(e) = guard_comparison(&opts) {
+            println!("\nFAILED: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let mut misses = if opts.only_stacked {
         println!("SANDBOX_BENCH_ONLY=stacked: the instruction tables and the single-filter wall clock are not run\n");
         Vec::new()
@@ -653,6 +677,12 @@ fn main() {
         Ok(more) => misses.extend(more),
         // Not a target missed but a measurement not made: fail, in quick mode too.
         Err(e) => {
+            println!("\nFAILED: {e}");
+            std::process::exit(2);
+        }
+    }
+    if !opts.only_stacked {
+        if let Err(e) = guard_comparison(&opts) {
             println!("\nFAILED: {e}");
             std::process::exit(2);
         }

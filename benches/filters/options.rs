@@ -19,6 +19,8 @@ pub struct Options {
     /// `SANDBOX_BENCH_ONLY=stacked`: only the stacked comparison, without the instruction
     /// tables and the single-filter wall clock.
     pub only_stacked: bool,
+    /// `SANDBOX_BENCH_ONLY=guard`: only the set-id guard's comparison, merged against stacked.
+    pub only_guard: bool,
     /// `SANDBOX_BENCH_STACK=n` (1 to 64): the most copies of a filter stacked on a thread.
     pub stack_most: usize,
     /// `SANDBOX_BENCH_SPACING=0` turns off the random spacing of copies: the kernel packs them
@@ -33,12 +35,13 @@ impl Options {
     /// Reads the arguments and environment; a value that cannot be used is an error naming it.
     pub fn from_env() -> Result<Self, String> {
         let only = std::env::var("SANDBOX_BENCH_ONLY").ok();
-        let only_stacked = match only.as_deref() {
-            None | Some("") => false,
-            Some("stacked") => true,
+        let (only_stacked, only_guard) = match only.as_deref() {
+            None | Some("") => (false, false),
+            Some("stacked") => (true, false),
+            Some("guard") => (false, true),
             Some(other) => {
                 return Err(format!(
-                    "SANDBOX_BENCH_ONLY={other}: the filters benchmark knows only `stacked`"
+                    "SANDBOX_BENCH_ONLY={other}: the filters benchmark knows only `stacked` and `guard`"
                 ))
             }
         };
@@ -74,6 +77,7 @@ impl Options {
             quick: flag("--quick", "SANDBOX_BENCH_QUICK"),
             strict: flag("--strict", "SANDBOX_BENCH_STRICT"),
             only_stacked,
+            only_guard,
             stack_most,
             spaced,
             padded,

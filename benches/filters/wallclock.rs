@@ -14,6 +14,8 @@ pub struct Config {
     pub name: String,
     /// The program; `None` runs without a filter.
     pub filter: Option<Vec<SockFilter>>,
+    /// A program installed once before `filter`, which then runs on top of it: two filters.
+    pub under: Option<Vec<SockFilter>>,
 }
 
 /// A syscall timed in the child.
@@ -76,7 +78,7 @@ pub fn samples(
     for _ in 0..reps {
         let round: Vec<Result<Vec<f64>, String>> = configs
             .iter()
-            .map(|c| in_child(c.filter.as_deref(), copies, spaced, probes, n))
+            .map(|c| in_child(c, copies, spaced, probes, n))
             .collect();
         if let Some((c, Err(e))) = configs.iter().zip(&round).find(|(_, r)| r.is_err()) {
             eprintln!("wall clock, {}: {e}", c.name);
@@ -103,30 +105,34 @@ pub fn path(filter: &[SockFilter], p: &Probe) -> (usize, bool) {
     (executed, cache::is_cached_allow(filter, Arch::X86_64, p.nr))
 }
 
-/// Runs the probes under `copies` of `filter` in a forked child and reads its ns-per-call
-/// figures.
+/// Runs the probes under `config` (its filter `copies` times) in a forked child and reads its
+/// ns-per-call figures.
 fn in_child(
-    filter: Option<&[SockFilter]>,
+    config: &Config,
     copies: usize,
     spaced: bool,
     probes: &[Probe],
     n: u64,
 ) -> Result<Vec<f64>, String> {
     let answer = forked::run(forked::CHILD_LIMIT, || {
-        forked::numbers_line(child_figures(filter, copies, spaced, probes, n))
+        forked::numbers_line(child_figures(config, copies, spaced, probes, n))
     })?;
     forked::read_numbers(&answer, probes.len())
 }
 
-/// In the child: installs the filter `copies` times and times the probes (ns per call).
+/// In the child: installs the filter under, if any, then the filter `copies` times, and times
+/// the probes (ns per call).
 fn child_figures(
-    filter: Option<&[SockFilter]>,
+    config: &Config,
     copies: usize,
     spaced: bool,
     probes: &[Probe],
     n: u64,
 ) -> Result<Vec<f64>, String> {
-    if let Some(f) = filter {
+    if let Some(u) = &config.under {
+        install(u)?;
+    }
+    if let Some(f) = &config.filter {
         Spacing::new(spaced)?.install(f, copies)?;
     }
     Ok(probes.iter().map(|p| time_probe(p, n)).collect())
