@@ -613,6 +613,43 @@ mod tests {
         assert_ne!(prepare(&policy, false).unwrap().exec_arg, secret);
     }
 
+    /// A filter that has taken the set-id guard in still lets the runtime's exec through (to
+    /// the monitor, or by its secret), still sends the policy's kills to the monitor, and
+    /// refuses set-id modes the policy allows.
+    #[test]
+    fn a_filter_with_the_set_id_guard_in_keeps_the_exec_and_refuses_set_id_modes() {
+        let policy = compiled("default kill;\nallow fchmod;\nerrno(EPERM) execveat;\n");
+        set_id_guard().unwrap();
+        let nr = execveat_nr() as i32;
+        let exec = |arg: u64| data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, arg]);
+        let fchmod = |mode: u64| {
+            data(
+                libc::SYS_fchmod as i32,
+                AUDIT_ARCH_X86_64,
+                [3, mode, 0, 0, 0, 0],
+            )
+        };
+        let killed = data(libc::SYS_ptrace as i32, AUDIT_ARCH_X86_64, [0; 6]);
+        for notify in [true, false] {
+            let mut f = prepare(&policy, notify).unwrap();
+            let alone = f.insns.clone();
+            assert!(f.absorb_set_id_guard(), "notify {notify}");
+            assert!(f.insns.len() > alone.len());
+            let runtime_exec = if notify { ret::USER_NOTIF } else { ret::ALLOW };
+            let kill = if notify {
+                ret::USER_NOTIF
+            } else {
+                ret::KILL_PROCESS
+            };
+            assert_eq!(evaluate(&f.insns, &exec(f.exec_arg)), Some(runtime_exec));
+            assert_eq!(evaluate(&f.insns, &exec(0)), Some(ret::ERRNO | 1));
+            assert_eq!(evaluate(&f.insns, &fchmod(0o755)), Some(ret::ALLOW));
+            assert_eq!(evaluate(&f.insns, &fchmod(0o4755)), Some(ret::ERRNO | 1));
+            let got = evaluate(&f.insns, &killed).map(|r| r & ret::ACTION_FULL);
+            assert_eq!(got, Some(kill & ret::ACTION_FULL), "notify {notify}");
+        }
+    }
+
     /// The compiler lays the exec check out as the runtime expects in policies of every shape
     /// (so the fallback's secret is what runs), and only the compared words change.
     #[test]

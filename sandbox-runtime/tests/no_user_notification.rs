@@ -117,3 +117,39 @@ fn a_time_out_ends_the_whole_sandbox_at_once() {
         Vec::<libc::pid_t>::new()
     );
 }
+
+/// A sandbox that can be handed host files (here a Unix socket) gets the set-id guard inside
+/// its policy's program; without a monitor, that program still lets the runtime exec, refuses
+/// set-id modes, and leaves the policy's kills to the kernel.
+#[test]
+fn the_set_id_guard_holds_in_the_policys_program() {
+    without_user_notification();
+    let c = sandbox_policy::compile_text(
+        "t.policy",
+        None,
+        "default allow;\nkill socket;\nerrno(EPERM) execve, execveat;\n",
+        &mut sandbox_policy::NoIncludes,
+    );
+    let policy = c.result.expect("compiles").policy;
+    let code = "import os\n\
+        fd = os.memfd_create('probe')\n\
+        os.fchmod(fd, 0o755)\n\
+        try:\n    os.fchmod(fd, 0o4755)\n    print('set', flush=True)\n\
+        except PermissionError:\n    print('EPERM', flush=True)\n\
+        import socket\nsocket.socket()\n";
+    let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let out = common::command("/usr/bin/python3")
+        .args(["-S", "-c", code])
+        .pass_fd(socket.into(), 5)
+        .stdout(sandbox_runtime::Stdio::piped())
+        .policy(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Signaled(libc::SIGSYS),
+        "{}",
+        out.outcome
+    );
+    assert_eq!(out.stdout, b"EPERM\n");
+}
