@@ -15,9 +15,10 @@
 //!
 //! The older program must not depend on the machine state it starts with (the kernel starts a
 //! filter with `A`, `X` and the scratch memory clear): its first instruction loads `A` (or
-//! returns), and it
-//! uses neither `X` nor the scratch memory. Both must return only constants. Programs outside
-//! these bounds, or a result longer than the kernel takes, give `None`: stack them instead.
+//! returns), and it uses neither `X` nor the scratch memory. Both must return only constants,
+//! end with a return and jump only within themselves (as the kernel requires of each alone).
+//! Programs outside these bounds, or a result longer than the kernel takes, give `None`: stack
+//! them instead.
 //!
 //! Jumps on `nr` and `arch` alone stay jumps on `nr` and `arch` alone, so a call the kernel's
 //! constant-action cache serves under both stacked filters is served under the merged one
@@ -45,7 +46,8 @@ pub fn kept(newer: u32, older: u32) -> u32 {
 /// A program that returns for every call what `newer` stacked on `older` return together, or
 /// `None` if the two cannot be merged (see the module's documentation).
 pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilter>> {
-    if newer.is_empty() || !returns_constants(newer) || !starts_afresh(older) {
+    let whole = |p: &[SockFilter]| ends_within(p) && returns_constants(p);
+    if !whole(newer) || !whole(older) || !starts_afresh(older) {
         return None;
     }
     let older_returns: Vec<u32> = older.iter().filter(|i| is_ret_k(i)).map(|i| i.k).collect();
@@ -87,6 +89,31 @@ pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilt
 
 fn is_ret_k(insn: &SockFilter) -> bool {
     insn.code == BPF_RET | BPF_K
+}
+
+/// `prog` is not empty, ends with a return, and jumps only to its own instructions, as the
+/// kernel requires of a program alone: merged, a path past its end would run on into whatever
+/// follows it.
+fn ends_within(prog: &[SockFilter]) -> bool {
+    let Some(last) = prog.last() else {
+        return false;
+    };
+    let in_range = |at: usize, skip: u32| {
+        usize::try_from(skip)
+            .ok()
+            .and_then(|s| at.checked_add(1)?.checked_add(s))
+            .is_some_and(|target| target < prog.len())
+    };
+    last.code & 0x07 == BPF_RET
+        && prog.iter().enumerate().all(|(at, i)| {
+            if i.code & 0x07 != BPF_JMP {
+                true
+            } else if i.code & 0xf0 == BPF_JA {
+                in_range(at, i.k)
+            } else {
+                in_range(at, i.jt.into()) && in_range(at, i.jf.into())
+            }
+        })
 }
 
 /// Every return of `prog` is a constant (no `ret A`).
@@ -262,6 +289,25 @@ mod tests {
         );
         assert!(merged(&[], &ok).is_none());
         assert!(merged(&[allow], &[]).is_none());
+    }
+
+    #[test]
+    fn programs_that_run_past_their_end_are_refused() {
+        let ld_nr = SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 0);
+        let allow = SockFilter::stmt(BPF_RET | BPF_K, ret::ALLOW);
+        let errno = SockFilter::stmt(BPF_RET | BPF_K, ret::ERRNO | 1);
+        let jeq = |jt, jf| SockFilter::jump(BPF_JMP | crate::bpf::BPF_JEQ | BPF_K, 0, jt, jf);
+        let ok = [ld_nr, jeq(0, 1), errno, allow];
+        assert!(merged(&ok, &ok).is_some());
+        // No return at the end: the run would go on into the next copy.
+        assert!(merged(&[allow], &[ld_nr, jeq(0, 0)]).is_none());
+        assert!(merged(&[ld_nr, jeq(0, 0)], &ok).is_none());
+        // Jumps past the end, taken or not, and `ja` past it.
+        assert!(merged(&[allow], &[ld_nr, jeq(2, 0), errno]).is_none());
+        assert!(merged(&[ld_nr, jeq(0, 2), allow], &ok).is_none());
+        let ja = SockFilter::stmt(BPF_JMP | BPF_JA, 1);
+        assert!(merged(&[allow], &[ld_nr, ja, errno]).is_none());
+        assert!(merged(&[ja, allow, allow], &ok).is_some());
     }
 
     #[test]
