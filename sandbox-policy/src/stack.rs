@@ -15,10 +15,12 @@
 //!
 //! The older program must not depend on the machine state it starts with (the kernel starts a
 //! filter with `A`, `X` and the scratch memory clear): its first instruction loads `A` (or
-//! returns), and it uses neither `X` nor the scratch memory. Both must return only constants,
-//! end with a return and jump only within themselves (as the kernel requires of each alone).
-//! Programs outside these bounds, or a result longer than the kernel takes, give `None`: stack
-//! them instead.
+//! returns). Neither program may use `X` or the scratch memory (the newer one could return
+//! without a `ret` by dividing by a zero `X`, and the kernel checks memory differently on the
+//! merged program); both must return only constants, end with a return and jump only within
+//! themselves (as the kernel requires of each alone). Programs outside these bounds, or a
+//! result longer than the kernel takes, give `None`: stack them instead. The compiler's
+//! programs are within them.
 //!
 //! Jumps on `nr` and `arch` alone stay jumps on `nr` and `arch` alone, so a call the kernel's
 //! constant-action cache serves under both stacked filters is served under the merged one
@@ -46,8 +48,10 @@ pub fn kept(newer: u32, older: u32) -> u32 {
 /// A program that returns for every call what `newer` stacked on `older` return together, or
 /// `None` if the two cannot be merged (see the module's documentation).
 pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilter>> {
-    let whole = |p: &[SockFilter]| ends_within(p) && returns_constants(p);
-    if !whole(newer) || !whole(older) || !starts_afresh(older) {
+    let plain = |p: &[SockFilter]| {
+        ends_within(p) && returns_constants(p) && !p.iter().any(uses_x_or_memory)
+    };
+    if !plain(newer) || !plain(older) || !starts_afresh(older) {
         return None;
     }
     let older_returns: Vec<u32> = older.iter().filter(|i| is_ret_k(i)).map(|i| i.k).collect();
@@ -122,27 +126,28 @@ fn returns_constants(prog: &[SockFilter]) -> bool {
         .all(|i| i.code & 0x07 != BPF_RET || i.code == BPF_RET | BPF_K)
 }
 
-/// `prog` gives the same results whatever `A`, `X` and the scratch memory hold when it starts:
-/// its first instruction sets `A` from nothing else (or returns), and nothing in it touches `X`
-/// or memory.
+/// `insn` reads or writes `X` or the scratch memory. Neither program may: the older one must
+/// not depend on what they hold when it starts, and the newer one must not divide by `X`,
+/// which returns 0 (`KILL_THREAD`) where `X` is 0, a return no jump can pass on to the older
+/// program, nor store to memory, whose checks the kernel makes differently on the merged
+/// program (which it could then take where it refuses the newer one alone).
+fn uses_x_or_memory(insn: &SockFilter) -> bool {
+    let class = insn.code & 0x07;
+    matches!(class, BPF_LDX | BPF_ST | BPF_STX | BPF_MISC)
+        || (class == BPF_LD && insn.code & 0xe0 == BPF_MEM)
+        || (matches!(class, crate::bpf::BPF_ALU | BPF_JMP) && insn.code & BPF_X != 0)
+}
+
+/// `prog` gives the same results whatever `A` holds when it starts: its first instruction sets
+/// `A` from nothing else, or returns (`X` and memory it does not use: [`uses_x_or_memory`]).
 fn starts_afresh(prog: &[SockFilter]) -> bool {
     let sets_a = [
         BPF_LD | BPF_W | BPF_ABS,
         BPF_LD | BPF_W | BPF_LEN,
         BPF_LD | BPF_IMM,
     ];
-    let Some(first) = prog.first() else {
-        return false;
-    };
-    let touches_x_or_memory = |i: &SockFilter| {
-        let class = i.code & 0x07;
-        matches!(class, BPF_LDX | BPF_ST | BPF_STX | BPF_MISC)
-            || (class == BPF_LD && i.code & 0xe0 == BPF_MEM)
-            || (matches!(class, crate::bpf::BPF_ALU | BPF_JMP) && i.code & BPF_X != 0)
-    };
-    (sets_a.contains(&first.code) || is_ret_k(first))
-        && returns_constants(prog)
-        && !prog.iter().any(touches_x_or_memory)
+    prog.first()
+        .is_some_and(|first| sets_a.contains(&first.code) || is_ret_k(first))
 }
 
 #[cfg(test)]
@@ -187,7 +192,10 @@ mod tests {
         out
     }
 
-    const POLICIES: [&str; 5] = [
+    const POLICIES: [&str; 6] = [
+        "default kill; use dynamic_startup, malloc, files_read, threads, unix_sockets, signals; \
+         allow socket if domain == AF_UNIX && type & 0xf == SOCK_STREAM; \
+         allow ioctl if request == TCGETS || request == FIONREAD;",
         "default kill; allow read, write, exit_group, fchmod, openat, chmod, mknodat;",
         "default allow;",
         "default errno(EACCES); kill fchmod; trap openat if flags & O_CREAT != 0; allow read;",
@@ -286,6 +294,17 @@ mod tests {
         assert!(
             merged(&[allow], &[ld_nr, st, errno]).is_none(),
             "uses memory"
+        );
+        // A newer program dividing by X returns KILL_THREAD where X is 0, past any jump.
+        let ldx = SockFilter::stmt(BPF_LDX | BPF_IMM, 0);
+        let div_x = SockFilter::stmt(crate::bpf::BPF_ALU | crate::bpf::BPF_DIV | BPF_X, 0);
+        assert!(
+            merged(&[ld_nr, ldx, div_x, allow], &ok).is_none(),
+            "divides by X"
+        );
+        assert!(
+            merged(&[ld_nr, st, allow], &ok).is_none(),
+            "newer uses memory"
         );
         assert!(merged(&[], &ok).is_none());
         assert!(merged(&[allow], &[]).is_none());
