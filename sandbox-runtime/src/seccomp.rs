@@ -39,8 +39,11 @@ pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
 /// The filter the sandboxee installs, prepared before the clone.
 #[derive(Debug)]
 pub(crate) struct PreparedFilter {
-    /// The policy's program (kills converted when `notify`, the exec check otherwise).
+    /// The policy's program (kills converted when `notify`, the exec check otherwise), with
+    /// the set-id guard laid in when `has_set_id_guard`.
     pub insns: Vec<SockFilter>,
+    /// Whether the set-id guard is in the program ([`prepare`]).
+    pub has_set_id_guard: bool,
     /// Whether kills were turned into user notifications (and a listener will be created).
     pub notify: bool,
     /// Whether the filter is installed with `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`: with a
@@ -51,26 +54,6 @@ pub(crate) struct PreparedFilter {
     /// the monitor; or, without user notification, a secret drawn for this filter, which the
     /// filter itself lets through (see [`ExecCheck`]).
     pub exec_arg: u64,
-}
-
-impl PreparedFilter {
-    /// Folds the set-id guard (made by [`set_id_guard`]) into this filter's program, which then
-    /// decides every call as the two stacked filters would ([`sandbox_policy::stack`]): one
-    /// filter to install, and one to run on every call the kernel's cache does not answer.
-    /// False, and the program left as it was, if the guard was not made or the two do not fit
-    /// in one program; the guard is then installed as a filter of its own.
-    pub(crate) fn absorb_set_id_guard(&mut self) -> bool {
-        let Some(guard) = set_id_guard_made(true) else {
-            return false;
-        };
-        match sandbox_policy::stack::merged(&self.insns, guard) {
-            Some(merged) => {
-                self.insns = merged;
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 /// The set-id guard's programs for this machine's architecture (see [`sandbox_policy::set_id`]):
@@ -165,16 +148,36 @@ pub(crate) fn notify_supported() -> bool {
 /// `ret KILL_PROCESS|tag` becomes `ret USER_NOTIF` when `notify`; otherwise only the exec
 /// check's kill becomes ALLOW, for the secret the check then compares with ([`ExecCheck`]),
 /// so the runtime can still exec.
-pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, SpawnError> {
+///
+/// With `set_id_guard`, the guard ([`set_id_guard`]) is laid into the policy's program first,
+/// where the two fit in one ([`sandbox_policy::stack`]; `has_set_id_guard` says whether they
+/// did): one filter to install, and one program to run on every call the kernel's cache does
+/// not answer. It decides every call as the guard stacked under the policy's filter would,
+/// except a call the policy kills: merged before the kills become notifications, whose rank is
+/// below the guard's errno, such a call stays the policy's kill, reported, where the stacked
+/// guard would have refused it with EPERM (as the kernel does stacked on a kernel without user
+/// notification, where a kill outranks an errno).
+pub(crate) fn prepare(
+    policy: &Policy,
+    notify: bool,
+    set_id_guard: bool,
+) -> Result<PreparedFilter, SpawnError> {
     let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
     let prog = policy.program(native).ok_or(SpawnError::NoProgramForArch)?;
-    let user: &[SockFilter] = &prog.filter;
-    if user.is_empty() {
+    let policys: &[SockFilter] = &prog.filter;
+    if policys.is_empty() {
         return Err(SpawnError::EmptyProgram);
     }
-    if user.len() > bpf::BPF_MAXINSNS {
-        return Err(SpawnError::FilterTooLong(user.len()));
+    if policys.len() > bpf::BPF_MAXINSNS {
+        return Err(SpawnError::FilterTooLong(policys.len()));
     }
+    let merged = if set_id_guard {
+        self::set_id_guard()?;
+        set_id_guard_made(true).and_then(|guard| sandbox_policy::stack::merged(policys, guard))
+    } else {
+        None
+    };
+    let user: &[SockFilter] = merged.as_deref().unwrap_or(policys);
     let convert = if notify {
         kill_to_notify
     } else {
@@ -194,6 +197,7 @@ pub(crate) fn prepare(policy: &Policy, notify: bool) -> Result<PreparedFilter, S
     };
     Ok(PreparedFilter {
         insns,
+        has_set_id_guard: merged.is_some(),
         notify,
         killable_wait: notify && killable_wait_supported(),
         exec_arg,
@@ -564,11 +568,11 @@ mod tests {
         }
         policy.programs = programs.into();
         assert!(matches!(
-            prepare(&policy, true),
+            prepare(&policy, true, false),
             Err(SpawnError::EmptyProgram)
         ));
         assert!(matches!(
-            prepare(&policy, false),
+            prepare(&policy, false, false),
             Err(SpawnError::EmptyProgram)
         ));
     }
@@ -581,14 +585,14 @@ mod tests {
         let nr = execveat_nr() as i32;
         let with = |arg: u64| data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, arg]);
 
-        let notify = prepare(&policy, true).unwrap();
+        let notify = prepare(&policy, true, false).unwrap();
         assert_eq!(notify.exec_arg, MAGIC);
         assert_eq!(evaluate(&notify.insns, &with(MAGIC)), Some(ret::USER_NOTIF));
         assert_eq!(evaluate(&notify.insns, &with(0)), Some(ret::ERRNO | 1));
         let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, MAGIC]);
         assert_eq!(evaluate(&notify.insns, &foreign), Some(ret::USER_NOTIF));
 
-        let fallback = prepare(&policy, false).unwrap();
+        let fallback = prepare(&policy, false, false).unwrap();
         let secret = fallback.exec_arg;
         assert_ne!(secret, MAGIC, "no secret drawn");
         assert_eq!(evaluate(&fallback.insns, &with(secret)), Some(ret::ALLOW));
@@ -610,43 +614,51 @@ mod tests {
             Some(ret::KILL_PROCESS | 0xffff)
         );
         // Two sandboxes do not share a secret.
-        assert_ne!(prepare(&policy, false).unwrap().exec_arg, secret);
+        assert_ne!(prepare(&policy, false, false).unwrap().exec_arg, secret);
     }
 
-    /// A filter that has taken the set-id guard in still lets the runtime's exec through (to
-    /// the monitor, or by its secret), still sends the policy's kills to the monitor, and
-    /// refuses set-id modes the policy allows.
+    /// A filter with the set-id guard laid in still lets the runtime's exec through (to the
+    /// monitor, or by its secret), refuses set-id modes the policy allows, and keeps the
+    /// policy's kills, set-id modes or not, for the monitor (or the kernel) to end the sandbox.
     #[test]
-    fn a_filter_with_the_set_id_guard_in_keeps_the_exec_and_refuses_set_id_modes() {
+    fn a_filter_with_the_set_id_guard_in_keeps_the_exec_and_the_kills() {
         let policy = compiled("default kill;\nallow fchmod;\nerrno(EPERM) execveat;\n");
-        set_id_guard().unwrap();
         let nr = execveat_nr() as i32;
         let exec = |arg: u64| data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, arg]);
-        let fchmod = |mode: u64| {
+        let call =
+            |nr: libc::c_long, mode: u64| data(nr as i32, AUDIT_ARCH_X86_64, [3, mode, 0, 0, 0, 0]);
+        let fchmod = |mode| call(libc::SYS_fchmod, mode);
+        let fchmodat = |mode| {
             data(
-                libc::SYS_fchmod as i32,
+                libc::SYS_fchmodat as i32,
                 AUDIT_ARCH_X86_64,
-                [3, mode, 0, 0, 0, 0],
+                [3, 0, mode, 0, 0, 0],
             )
         };
-        let killed = data(libc::SYS_ptrace as i32, AUDIT_ARCH_X86_64, [0; 6]);
         for notify in [true, false] {
-            let mut f = prepare(&policy, notify).unwrap();
-            let alone = f.insns.clone();
-            assert!(f.absorb_set_id_guard(), "notify {notify}");
-            assert!(f.insns.len() > alone.len());
+            let alone = prepare(&policy, notify, false).unwrap();
+            let f = prepare(&policy, notify, true).unwrap();
+            assert!(f.has_set_id_guard && !alone.has_set_id_guard);
+            assert!(f.insns.len() > alone.insns.len());
             let runtime_exec = if notify { ret::USER_NOTIF } else { ret::ALLOW };
             let kill = if notify {
                 ret::USER_NOTIF
             } else {
                 ret::KILL_PROCESS
             };
+            let action = |d| evaluate(&f.insns, &d).map(|r| r & ret::ACTION_FULL);
             assert_eq!(evaluate(&f.insns, &exec(f.exec_arg)), Some(runtime_exec));
             assert_eq!(evaluate(&f.insns, &exec(0)), Some(ret::ERRNO | 1));
             assert_eq!(evaluate(&f.insns, &fchmod(0o755)), Some(ret::ALLOW));
             assert_eq!(evaluate(&f.insns, &fchmod(0o4755)), Some(ret::ERRNO | 1));
-            let got = evaluate(&f.insns, &killed).map(|r| r & ret::ACTION_FULL);
-            assert_eq!(got, Some(kill & ret::ACTION_FULL), "notify {notify}");
+            // fchmodat is the policy's to kill, with a set-id mode too.
+            assert_eq!(action(fchmodat(0o755)), Some(kill), "notify {notify}");
+            assert_eq!(action(fchmodat(0o4755)), Some(kill), "notify {notify}");
+            assert_eq!(
+                action(call(libc::SYS_ptrace, 0)),
+                Some(kill),
+                "notify {notify}"
+            );
         }
     }
 
@@ -665,7 +677,7 @@ mod tests {
             let policy = compiled(text);
             let prog = &policy.program(Arch::native().unwrap()).unwrap().filter;
             assert!(ExecCheck::find(prog).is_some(), "{text}");
-            let f = prepare(&policy, false).unwrap();
+            let f = prepare(&policy, false, false).unwrap();
             let changed = prog
                 .iter()
                 .zip(&f.insns)

@@ -1114,6 +1114,23 @@ fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
     guard(&bare, "1", "EPERM");
 }
 
+/// A call the policy kills stays killed, and reported, with the set-id guard in its program:
+/// the guard refuses only what the policy would let run.
+#[test]
+fn a_set_id_mode_the_policy_kills_is_reported_with_the_guard_in() {
+    let _g = shared();
+    let dir = TempDir::new("set-id-kill");
+    let r = Attack::new("filters")
+        .with(|c| {
+            c.mount_rw(dir.path(), "/rw");
+        })
+        .policy(&compile("default allow;\nkill fchmod;"))
+        .run();
+    let v = r.violation();
+    assert_eq!(v.syscall, "fchmod", "{r}");
+    assert_eq!(v.args[1], 0o4755, "{r}");
+}
+
 /// A policy whose program leaves no room for the guard's gets the guard as a second filter,
 /// which refuses set-id modes all the same.
 #[test]

@@ -385,7 +385,9 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         ));
     }
     let mut filter = match &policy {
-        Some(p) => Some(seccomp::prepare(p, notify)?),
+        // Prepared here to refuse a bad program before anything is made; again below with the
+        // set-id guard laid in, where the sandbox gets one.
+        Some(p) => Some(seccomp::prepare(p, notify, false)?),
         None => None,
     };
     // Checked before anything is created for the sandbox: a bad mount leaves nothing behind.
@@ -428,13 +430,14 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map_err(os("dup a passed descriptor"))?;
     let given_a_file = refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
     // The guard goes into the policy's own program where it fits: one filter to install and
-    // to run, deciding as the two stacked would.
+    // to run (see `seccomp::prepare`).
     let separate_set_id_guard = if reaches_host_files(&all_mounts, given_a_file, cmd.share_network)
     {
         seccomp::set_id_guard()?;
-        !filter
-            .as_mut()
-            .is_some_and(seccomp::PreparedFilter::absorb_set_id_guard)
+        if let Some(p) = &policy {
+            filter = Some(seccomp::prepare(p, notify, true)?);
+        }
+        !filter.as_ref().is_some_and(|f| f.has_set_id_guard)
     } else {
         false
     };
