@@ -161,7 +161,7 @@ pub(crate) struct PlanParts {
     /// Whether the sandboxee installs the set-id guard as a filter of its own, under the
     /// policy's if there is one (see [`crate::seccomp::set_id_guard`], made before the clone):
     /// where there is no policy, or where the guard did not fit in the policy's program
-    /// ([`PreparedFilter::absorb_set_id_guard`]).
+    /// ([`crate::seccomp::prepare`]).
     pub separate_set_id_guard: bool,
 }
 
