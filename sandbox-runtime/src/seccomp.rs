@@ -39,11 +39,9 @@ pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
 /// The filter the sandboxee installs, prepared before the clone.
 #[derive(Debug)]
 pub(crate) struct PreparedFilter {
-    /// The policy's program (kills converted when `notify`, the exec check otherwise), with
-    /// the set-id guard laid in when `has_set_id_guard`.
+    /// The policy's program (kills converted when `notify`, the exec check otherwise), the
+    /// set-id guard laid in where [`prepare`] says so.
     pub insns: Vec<SockFilter>,
-    /// Whether the set-id guard is in the program ([`prepare`]).
-    pub has_set_id_guard: bool,
     /// Whether kills were turned into user notifications (and a listener will be created).
     pub notify: bool,
     /// Whether the filter is installed with `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`: with a
@@ -150,8 +148,8 @@ pub(crate) fn notify_supported() -> bool {
 /// so the runtime can still exec.
 ///
 /// With `set_id_guard`, the guard ([`set_id_guard`]) is laid into the policy's program first,
-/// where the two fit in one ([`sandbox_policy::stack`]; `has_set_id_guard` says whether they
-/// did): one filter to install, and one program to run on every call the kernel's cache does
+/// where the two fit in one ([`sandbox_policy::stack`]; the `bool` returned says whether they
+/// did, and if not the guard is to be installed as a filter of its own): one filter to install, and one program to run on every call the kernel's cache does
 /// not answer. It decides every call as the guard stacked under the policy's filter would,
 /// except a call the policy kills: merged before the kills become notifications, whose rank is
 /// below the guard's errno, such a call stays the policy's kill, reported, where the stacked
@@ -161,16 +159,8 @@ pub(crate) fn prepare(
     policy: &Policy,
     notify: bool,
     set_id_guard: bool,
-) -> Result<PreparedFilter, SpawnError> {
-    let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
-    let prog = policy.program(native).ok_or(SpawnError::NoProgramForArch)?;
-    let policys: &[SockFilter] = &prog.filter;
-    if policys.is_empty() {
-        return Err(SpawnError::EmptyProgram);
-    }
-    if policys.len() > bpf::BPF_MAXINSNS {
-        return Err(SpawnError::FilterTooLong(policys.len()));
-    }
+) -> Result<(PreparedFilter, bool), SpawnError> {
+    let policys = native_program(policy)?;
     let merged = if set_id_guard {
         self::set_id_guard()?;
         set_id_guard_made(true).and_then(|guard| sandbox_policy::stack::merged(policys, guard))
@@ -195,13 +185,30 @@ pub(crate) fn prepare(
         }
         None => MAGIC,
     };
-    Ok(PreparedFilter {
+    let filter = PreparedFilter {
         insns,
-        has_set_id_guard: merged.is_some(),
         notify,
         killable_wait: notify && killable_wait_supported(),
         exec_arg,
-    })
+    };
+    Ok((filter, merged.is_some()))
+}
+
+/// The program of `policy` for this machine's architecture, or why the kernel could not take
+/// it: checked before anything is made for a sandbox.
+pub(crate) fn native_program(policy: &Policy) -> Result<&[SockFilter], SpawnError> {
+    let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
+    let program: &[SockFilter] = &policy
+        .program(native)
+        .ok_or(SpawnError::NoProgramForArch)?
+        .filter;
+    if program.is_empty() {
+        return Err(SpawnError::EmptyProgram);
+    }
+    if program.len() > bpf::BPF_MAXINSNS {
+        return Err(SpawnError::FilterTooLong(program.len()));
+    }
+    Ok(program)
 }
 
 /// Eight random bytes from the kernel, for one filter's exec secret.
@@ -585,14 +592,14 @@ mod tests {
         let nr = execveat_nr() as i32;
         let with = |arg: u64| data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, arg]);
 
-        let notify = prepare(&policy, true, false).unwrap();
+        let notify = prepare(&policy, true, false).unwrap().0;
         assert_eq!(notify.exec_arg, MAGIC);
         assert_eq!(evaluate(&notify.insns, &with(MAGIC)), Some(ret::USER_NOTIF));
         assert_eq!(evaluate(&notify.insns, &with(0)), Some(ret::ERRNO | 1));
         let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, MAGIC]);
         assert_eq!(evaluate(&notify.insns, &foreign), Some(ret::USER_NOTIF));
 
-        let fallback = prepare(&policy, false, false).unwrap();
+        let fallback = prepare(&policy, false, false).unwrap().0;
         let secret = fallback.exec_arg;
         assert_ne!(secret, MAGIC, "no secret drawn");
         assert_eq!(evaluate(&fallback.insns, &with(secret)), Some(ret::ALLOW));
@@ -614,7 +621,7 @@ mod tests {
             Some(ret::KILL_PROCESS | 0xffff)
         );
         // Two sandboxes do not share a secret.
-        assert_ne!(prepare(&policy, false, false).unwrap().exec_arg, secret);
+        assert_ne!(prepare(&policy, false, false).unwrap().0.exec_arg, secret);
     }
 
     /// A filter with the set-id guard laid in still lets the runtime's exec through (to the
@@ -636,9 +643,9 @@ mod tests {
             )
         };
         for notify in [true, false] {
-            let alone = prepare(&policy, notify, false).unwrap();
-            let f = prepare(&policy, notify, true).unwrap();
-            assert!(f.has_set_id_guard && !alone.has_set_id_guard);
+            let (alone, alone_has_it) = prepare(&policy, notify, false).unwrap();
+            let (f, has_it) = prepare(&policy, notify, true).unwrap();
+            assert!(has_it && !alone_has_it);
             assert!(f.insns.len() > alone.insns.len());
             let runtime_exec = if notify { ret::USER_NOTIF } else { ret::ALLOW };
             let kill = if notify {
@@ -677,7 +684,7 @@ mod tests {
             let policy = compiled(text);
             let prog = &policy.program(Arch::native().unwrap()).unwrap().filter;
             assert!(ExecCheck::find(prog).is_some(), "{text}");
-            let f = prepare(&policy, false, false).unwrap();
+            let f = prepare(&policy, false, false).unwrap().0;
             let changed = prog
                 .iter()
                 .zip(&f.insns)

@@ -384,13 +384,11 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             "observing system calls needs seccomp user notification and pidfd_getfd (Linux 5.6+)",
         ));
     }
-    let mut filter = match &policy {
-        // Prepared here to refuse a bad program before anything is made; again below with the
-        // set-id guard laid in, where the sandbox gets one.
-        Some(p) => Some(seccomp::prepare(p, notify, false)?),
-        None => None,
-    };
-    // Checked before anything is created for the sandbox: a bad mount leaves nothing behind.
+    // Checked before anything is created for the sandbox: a bad program or mount leaves nothing
+    // behind.
+    if let Some(p) = &policy {
+        seccomp::native_program(p)?;
+    }
     let mounts = MountPlan::build(&all_mounts)?;
     // Memory and pids go to a cgroup when one can be created; else rlimits stand in, and the
     // outcome's enforced_limits says which. Only a host without a usable hierarchy falls back:
@@ -429,18 +427,20 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
     let given_a_file = refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
+    let set_id_guard = reaches_host_files(&all_mounts, given_a_file, cmd.share_network);
     // The guard goes into the policy's own program where it fits: one filter to install and
-    // to run (see `seccomp::prepare`).
-    let separate_set_id_guard = if reaches_host_files(&all_mounts, given_a_file, cmd.share_network)
-    {
-        seccomp::set_id_guard()?;
-        if let Some(p) = &policy {
-            filter = Some(seccomp::prepare(p, notify, true)?);
+    // to run (see `seccomp::prepare`); else it is a filter of its own.
+    let (filter, guard_in_filter) = match &policy {
+        Some(p) => {
+            let (filter, merged) = seccomp::prepare(p, notify, set_id_guard)?;
+            (Some(filter), merged)
         }
-        !filter.as_ref().is_some_and(|f| f.has_set_id_guard)
-    } else {
-        false
+        None => (None, false),
     };
+    let separate_set_id_guard = set_id_guard && !guard_in_filter;
+    if separate_set_id_guard {
+        seccomp::set_id_guard()?;
+    }
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
         report: relocate(&report_child, min).map_err(os("dup the report socket"))?,

@@ -161,7 +161,6 @@ impl Request {
             Some(f) => {
                 w.u8(1);
                 w.u8(f.notify.into());
-                w.u8(f.has_set_id_guard.into());
                 w.u8(f.killable_wait.into());
                 w.u64(f.exec_arg);
                 w.len(f.insns.len());
@@ -235,7 +234,6 @@ impl Request {
         let separate_set_id_guard = r.bool()?;
         let filter = if r.bool()? {
             let notify = r.bool()?;
-            let has_set_id_guard = r.bool()?;
             let killable_wait = r.bool()?;
             let exec_arg = r.u64()?;
             let n = r.count(8)?;
@@ -257,7 +255,6 @@ impl Request {
                 .collect::<Result<_, Malformed>>()?;
             Some(PreparedFilter {
                 insns,
-                has_set_id_guard,
                 notify,
                 killable_wait,
                 exec_arg,
@@ -412,7 +409,6 @@ pub(crate) mod tests {
                     k: 0x7fff_0000,
                 },
             ],
-            has_set_id_guard: true,
             notify: true,
             killable_wait: true,
             exec_arg: 0x0123_4567_89ab_cdef,
@@ -449,7 +445,6 @@ pub(crate) mod tests {
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
         assert!(back.parts.separate_set_id_guard);
-        assert!(back.parts.filter.as_ref().unwrap().has_set_id_guard);
     }
 
     #[test]
