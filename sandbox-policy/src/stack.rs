@@ -17,10 +17,9 @@
 //! filter with `A`, `X` and the scratch memory clear): its first instruction loads `A` (or
 //! returns). Neither program may use `X` or the scratch memory (the newer one could return
 //! without a `ret` by dividing by a zero `X`, and the kernel checks memory differently on the
-//! merged program); both must return only constants, end with a return and jump only within
-//! themselves (as the kernel requires of each alone). Programs outside these bounds, or a
-//! result longer than the kernel takes, give `None`: stack them instead. The compiler's
-//! programs are within them.
+//! merged program); both must return only constants and pass the kernel's checks alone
+//! ([`crate::verify`]). Programs outside these bounds, or a result longer than the kernel
+//! takes, give `None`: stack them instead. The compiler's programs are within them.
 //!
 //! Jumps on `nr` and `arch` alone stay jumps on `nr` and `arch` alone, so a call the kernel's
 //! constant-action cache serves under both stacked filters is served under the merged one
@@ -30,6 +29,7 @@ use crate::bpf::{
     SockFilter, BPF_ABS, BPF_IMM, BPF_JA, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_MAXINSNS,
     BPF_MEM, BPF_MISC, BPF_RET, BPF_ST, BPF_STX, BPF_W, BPF_X,
 };
+use crate::verify::verify;
 
 /// Where the kernel ranks a return value among others: lower is kept (`ACTION_ONLY`).
 fn rank(ret: u32) -> i32 {
@@ -48,8 +48,10 @@ pub fn kept(newer: u32, older: u32) -> u32 {
 /// A program that returns for every call what `newer` stacked on `older` return together, or
 /// `None` if the two cannot be merged (see the module's documentation).
 pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilter>> {
+    // Each as the kernel takes it alone (above all: it ends with a return and jumps only
+    // within itself, so merged no path runs on into what follows it).
     let plain = |p: &[SockFilter]| {
-        ends_within(p) && returns_constants(p) && !p.iter().any(uses_x_or_memory)
+        verify(p).is_ok() && returns_constants(p) && !p.iter().any(uses_x_or_memory)
     };
     if !plain(newer) || !plain(older) || !starts_afresh(older) {
         return None;
@@ -93,31 +95,6 @@ pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilt
 
 fn is_ret_k(insn: &SockFilter) -> bool {
     insn.code == BPF_RET | BPF_K
-}
-
-/// `prog` is not empty, ends with a return, and jumps only to its own instructions, as the
-/// kernel requires of a program alone: merged, a path past its end would run on into whatever
-/// follows it.
-fn ends_within(prog: &[SockFilter]) -> bool {
-    let Some(last) = prog.last() else {
-        return false;
-    };
-    let in_range = |at: usize, skip: u32| {
-        usize::try_from(skip)
-            .ok()
-            .and_then(|s| at.checked_add(1)?.checked_add(s))
-            .is_some_and(|target| target < prog.len())
-    };
-    last.code & 0x07 == BPF_RET
-        && prog.iter().enumerate().all(|(at, i)| {
-            if i.code & 0x07 != BPF_JMP {
-                true
-            } else if i.code & 0xf0 == BPF_JA {
-                in_range(at, i.k)
-            } else {
-                in_range(at, i.jt.into()) && in_range(at, i.jf.into())
-            }
-        })
 }
 
 /// Every return of `prog` is a constant (no `ret A`).
