@@ -1,8 +1,10 @@
-//! The set-id guard: a filter a runtime stacks on a sandbox's own when the sandbox can reach host
-//! files it may own (a writable bind, a passed file or Unix socket). Such a file stays on the
-//! host after the sandbox, where its set-user-ID and set-group-ID bits count (the sandbox's
-//! `nosuid` mounts do not follow it): made set-id, it would run as the sandbox's host ids for
-//! any host user who can reach it. The guard refuses every mode with either bit, wherever a call can set one:
+//! The set-id guard: rules a runtime adds to a sandbox's own when the sandbox can reach host
+//! files it may own (a writable bind, a passed file or Unix socket), laid into the policy's
+//! program where the two fit ([`crate::stack`]), else stacked as a filter of its own. Such a
+//! file stays on the host after the sandbox, where its set-user-ID and set-group-ID bits count
+//! (the sandbox's `nosuid` mounts do not follow it): made set-id, it would run as the sandbox's
+//! host ids for any host user who can reach it. The guard refuses every mode with either bit,
+//! wherever a call can set one:
 //!
 //! - `chmod`, `fchmod`, `fchmodat`, `fchmodat2`, `mknod`, `mknodat` and `creat`: EPERM when the
 //!   mode has `S_ISUID` or `S_ISGID`;
@@ -56,7 +58,7 @@ const RING_CALLS: [&str; 3] = ["io_uring_setup", "io_uring_enter", "io_uring_reg
 /// What the guard does with a call of another architecture or ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ForeignCalls {
-    /// Allows it: the policy's filter, stacked with the guard, kills it.
+    /// Allows it: the policy, whose program the guard is laid into or stacked under, kills it.
     LeftToPolicy,
     /// Kills it: there is no policy's filter to.
     Killed,

@@ -147,14 +147,14 @@ pub(crate) fn notify_supported() -> bool {
 /// check's kill becomes ALLOW, for the secret the check then compares with ([`ExecCheck`]),
 /// so the runtime can still exec.
 ///
-/// With `set_id_guard`, the guard ([`set_id_guard`]) is laid into the policy's program first,
-/// where the two fit in one ([`sandbox_policy::stack`]; the `bool` returned says whether they
-/// did, and if not the guard is to be installed as a filter of its own): one filter to install, and one program to run on every call the kernel's cache does
-/// not answer. It decides every call as the guard stacked under the policy's filter would,
-/// except a call the policy kills: merged before the kills become notifications, whose rank is
-/// below the guard's errno, such a call stays the policy's kill, reported, where the stacked
-/// guard would have refused it with EPERM (as the kernel does stacked on a kernel without user
-/// notification, where a kill outranks an errno).
+/// With `set_id_guard`, the guard ([`set_id_guard`]) is laid into the policy's program first, where
+/// the two fit in one ([`sandbox_policy::stack`]; the `bool` returned says whether they did, and if
+/// not the guard is to be installed as a filter of its own): one filter to install, and one program
+/// to run on every call the kernel's cache does not answer. It decides every call as the guard
+/// stacked under the policy's filter would, except a call the policy kills: merged before the kills
+/// become notifications, whose rank is below the guard's errno, such a call stays the policy's
+/// kill, reported, where the stacked guard would have refused it with EPERM (as the kernel does
+/// stacked on a kernel without user notification, where a kill outranks an errno).
 pub(crate) fn prepare(
     policy: &Policy,
     notify: bool,
