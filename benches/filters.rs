@@ -49,7 +49,7 @@ mod wallclock;
 use interval::Placement;
 use libseccomp_peer::{Layout, LibSeccomp};
 use measure::{Figures, Row, ARCH};
-use options::Options;
+use options::{Only, Options};
 use rules::PeerPolicy;
 use sandbox_policy::{Compiled, SockFilter};
 use wallclock::Config;
@@ -219,16 +219,8 @@ fn padded(ours: &[SockFilter], len: usize) -> Option<Vec<SockFilter>> {
 /// padded to each length of `pad_to`.
 fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
     let mut configs = vec![
-        Config {
-            name: "no filter".into(),
-            filter: None,
-            under: None,
-        },
-        Config {
-            name: "floor (ret ALLOW)".into(),
-            filter: Some(wallclock::floor_filter()),
-            under: None,
-        },
+        Config::new("no filter", None),
+        Config::new("floor (ret ALLOW)", Some(wallclock::floor_filter())),
     ];
     let compiled = match policies::docker_read_checked() {
         Ok(c) => c,
@@ -240,23 +232,11 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
     let Some((ir, ours)) = native(&compiled) else {
         return configs;
     };
-    configs.push(Config {
-        name: "ours".into(),
-        filter: Some(ours.to_vec()),
-        under: None,
-    });
-    configs.push(Config {
-        name: CONTROL.into(),
-        filter: Some(ours.to_vec()),
-        under: None,
-    });
+    configs.push(Config::new("ours", Some(ours.to_vec())));
+    configs.push(Config::new(CONTROL, Some(ours.to_vec())));
     let peer = PeerPolicy::from_ir(ir);
     let mut add = |name: &str, program: Result<Vec<SockFilter>, String>| match program {
-        Ok(p) => configs.push(Config {
-            name: name.into(),
-            filter: Some(p),
-            under: None,
-        }),
+        Ok(p) => configs.push(Config::new(name, Some(p))),
         Err(e) => println!("  {name}: n/a: {e}"),
     };
     let sc = peer
@@ -281,11 +261,7 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
         add(name, prog);
     }
     for &len in pad_to {
-        configs.push(Config {
-            name: format!("{PADDED}{len}"),
-            filter: padded(ours, len),
-            under: None,
-        });
+        configs.push(Config::new(format!("{PADDED}{len}"), padded(ours, len)));
     }
     configs
 }
@@ -295,7 +271,7 @@ fn wall_configs(lib: Option<&LibSeccomp>, pad_to: &[usize]) -> Vec<Config> {
 fn wall_clock(lib: Option<&LibSeccomp>, opts: &Options) -> Result<Vec<String>, String> {
     let configs = wall_configs(lib, &opts.padded);
     let mut misses = Vec::new();
-    if !opts.only_stacked {
+    if opts.only != Only::Stacked {
         misses.extend(single_filters(&configs, opts));
     }
     let (children, rounds, chunk) = if opts.quick {
@@ -587,6 +563,15 @@ fn peer_verdict(placement: Placement) -> &'static str {
     }
 }
 
+/// What a measurement gave; a measurement that could not be made is not a target missed but a
+/// failure of the run (exit status 2), in quick mode too.
+fn measured<T>(result: Result<T, String>) -> T {
+    result.unwrap_or_else(|e| {
+        println!("\nFAILED: {e}");
+        std::process::exit(2)
+    })
+}
+
 /// The set-id guard's comparison ([`guard`]) on the wall clock's policy.
 fn guard_comparison(opts: &Options) -> Result<(), String> {
     let compiled = policies::docker_read_checked()?;
@@ -660,35 +645,23 @@ fn main() {
             None
         }
     };
-    if opts.only_guard {
-        if let Err(e) = guard_comparison(&opts) {
-            println!("\nFAILED: {e}");
-            std::process::exit(2);
-        }
+    if opts.only == Only::Guard {
+        measured(guard_comparison(&opts));
         return;
     }
-    let mut misses = if opts.only_stacked {
+    let stacked_only = opts.only == Only::Stacked;
+    let mut misses = if stacked_only {
         println!("SANDBOX_BENCH_ONLY=stacked: the instruction tables and the single-filter wall clock are not run\n");
         Vec::new()
     } else {
         static_tables(lib.as_ref(), &load_mix())
     };
-    match wall_clock(lib.as_ref(), &opts) {
-        Ok(more) => misses.extend(more),
-        // Not a target missed but a measurement not made: fail, in quick mode too.
-        Err(e) => {
-            println!("\nFAILED: {e}");
-            std::process::exit(2);
-        }
-    }
-    if !opts.only_stacked {
-        if let Err(e) = guard_comparison(&opts) {
-            println!("\nFAILED: {e}");
-            std::process::exit(2);
-        }
+    misses.extend(measured(wall_clock(lib.as_ref(), &opts)));
+    if !stacked_only {
+        measured(guard_comparison(&opts));
     }
     println!("\n== Targets ==");
-    if opts.only_stacked {
+    if stacked_only {
         println!("only the stacked comparison's target was judged");
     } else if misses.is_empty() {
         println!("all met: ours executes the fewest instructions (mean and mix) on every policy; docker-like mean < {DOCKER_MEAN_TARGET}, length <= {DOCKER_LEN_TARGET}; every unconditional allow cacheable; ours' cached calls within {:.0}% of the floor; ours runs its program faster than every peer's on calls that run the filter, each peer's whole 95% interval above 1x", (CACHED_BOUND - 1.0) * 100.0);

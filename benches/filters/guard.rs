@@ -61,9 +61,8 @@ pub fn merged_against_stacked(policy: &[SockFilter], quick: bool) -> Result<(), 
 
 fn config(name: &str, filter: &[SockFilter], under: Option<&[SockFilter]>) -> Config {
     Config {
-        name: name.into(),
-        filter: Some(filter.to_vec()),
         under: under.map(<[SockFilter]>::to_vec),
+        ..Config::new(name, Some(filter.to_vec()))
     }
 }
 

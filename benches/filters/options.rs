@@ -10,17 +10,26 @@ const STACK_MOST: usize = 32;
 /// limit of 1,024 open files.
 const STACK_CEILING: usize = 64;
 
+/// The sections a run measures (`SANDBOX_BENCH_ONLY`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    /// Every section.
+    Everything,
+    /// `stacked`: only the stacked comparison, without the instruction tables, the
+    /// single-filter wall clock and the set-id guard's comparison.
+    Stacked,
+    /// `guard`: only the set-id guard's comparison, merged against stacked.
+    Guard,
+}
+
 /// The benchmark's settings.
 pub struct Options {
     /// `SANDBOX_BENCH_QUICK=1` or `--quick`: few iterations, to keep the measurement working.
     pub quick: bool,
     /// `SANDBOX_BENCH_STRICT=1` or `--strict`: a missed target fails the run.
     pub strict: bool,
-    /// `SANDBOX_BENCH_ONLY=stacked`: only the stacked comparison, without the instruction
-    /// tables and the single-filter wall clock.
-    pub only_stacked: bool,
-    /// `SANDBOX_BENCH_ONLY=guard`: only the set-id guard's comparison, merged against stacked.
-    pub only_guard: bool,
+    /// `SANDBOX_BENCH_ONLY`: one section alone, or everything.
+    pub only: Only,
     /// `SANDBOX_BENCH_STACK=n` (1 to 64): the most copies of a filter stacked on a thread.
     pub stack_most: usize,
     /// `SANDBOX_BENCH_SPACING=0` turns off the random spacing of copies: the kernel packs them
@@ -35,10 +44,10 @@ impl Options {
     /// Reads the arguments and environment; a value that cannot be used is an error naming it.
     pub fn from_env() -> Result<Self, String> {
         let only = std::env::var("SANDBOX_BENCH_ONLY").ok();
-        let (only_stacked, only_guard) = match only.as_deref() {
-            None | Some("") => (false, false),
-            Some("stacked") => (true, false),
-            Some("guard") => (false, true),
+        let only = match only.as_deref() {
+            None | Some("") => Only::Everything,
+            Some("stacked") => Only::Stacked,
+            Some("guard") => Only::Guard,
             Some(other) => {
                 return Err(format!(
                     "SANDBOX_BENCH_ONLY={other}: the filters benchmark knows only `stacked` and `guard`"
@@ -76,8 +85,7 @@ impl Options {
         Ok(Self {
             quick: flag("--quick", "SANDBOX_BENCH_QUICK"),
             strict: flag("--strict", "SANDBOX_BENCH_STRICT"),
-            only_stacked,
-            only_guard,
+            only,
             stack_most,
             spaced,
             padded,

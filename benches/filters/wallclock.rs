@@ -18,6 +18,17 @@ pub struct Config {
     pub under: Option<Vec<SockFilter>>,
 }
 
+impl Config {
+    /// `filter` (or no filter) alone.
+    pub fn new(name: impl Into<String>, filter: Option<Vec<SockFilter>>) -> Config {
+        Config {
+            name: name.into(),
+            filter,
+            under: None,
+        }
+    }
+}
+
 /// A syscall timed in the child.
 #[derive(Clone, Copy)]
 pub struct Probe {
