@@ -38,13 +38,7 @@ fn the_magic_exec_is_allowed_when_the_policy_allows_execveat() {
 /// own timer: no hang, no set-up error.
 #[test]
 fn the_start_does_not_depend_on_close_being_allowed() {
-    let compiled = sandbox_policy::compile_text(
-        "test.policy",
-        None,
-        "default allow;\nerrno(EPERM) close;\n",
-        &mut sandbox_policy::NoIncludes,
-    );
-    let policy = compiled.result.ok().unwrap().policy;
+    let policy = common::compiled("default allow;\nerrno(EPERM) close;\n");
     for policy in [policy, common::kill_only(&[("close", 3)])] {
         let out = common::command("/bin/true")
             .policy(&policy)

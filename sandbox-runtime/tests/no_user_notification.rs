@@ -63,13 +63,7 @@ fn the_magic_exec_after_the_start_meets_the_policy() {
 #[test]
 fn errno_rules_still_answer() {
     without_user_notification();
-    let c = sandbox_policy::compile_text(
-        "t.policy",
-        None,
-        "default allow;\nerrno(EACCES) socket;\n",
-        &mut sandbox_policy::NoIncludes,
-    );
-    let policy = c.result.expect("compiles").policy;
+    let policy = common::compiled("default allow;\nerrno(EACCES) socket;\n");
     let code =
         "import socket\ntry:\n    socket.socket()\nexcept PermissionError:\n    print('EACCES')";
     let out = common::command("/usr/bin/python3")
@@ -124,13 +118,7 @@ fn a_time_out_ends_the_whole_sandbox_at_once() {
 #[test]
 fn the_set_id_guard_holds_in_the_policys_program() {
     without_user_notification();
-    let c = sandbox_policy::compile_text(
-        "t.policy",
-        None,
-        "default allow;\nkill socket;\nerrno(EPERM) execve, execveat;\n",
-        &mut sandbox_policy::NoIncludes,
-    );
-    let policy = c.result.expect("compiles").policy;
+    let policy = common::compiled("default allow;\nkill socket;\nerrno(EPERM) execve, execveat;\n");
     let code = "import os\n\
         fd = os.memfd_create('probe')\n\
         os.fchmod(fd, 0o755)\n\

@@ -152,13 +152,7 @@ time.sleep(100)
 #[test]
 fn a_time_out_ends_the_rest_at_once_even_when_the_programs_death_is_held_back() {
     // ptrace named, so that the prelude's guard does not kill it.
-    let compiled = sandbox_policy::compile_text(
-        "ptrace.policy",
-        None,
-        "default allow;\nallow ptrace;\n",
-        &mut sandbox_policy::NoIncludes,
-    );
-    let policy = compiled.result.expect("the policy compiles").policy;
+    let policy = common::compiled("default allow;\nallow ptrace;\n");
     let limit = Duration::from_secs(2);
     let out = common::command("/usr/bin/python3")
         .args(["-S", "-c", TRACED_BY_A_CHILD_THAT_NEVER_WAITS])

@@ -289,6 +289,10 @@ fn i386_chmod(path: &str) {
     // SAFETY: a live C string; our descriptor.
     let fd = unsafe { libc::open(c.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o644) };
     say(format!("made={}", result(fd.into())));
+    if fd >= 0 {
+        // SAFETY: our descriptor, closed once.
+        unsafe { libc::close(fd) };
+    }
     // The i386 ABI takes 32-bit pointers: the path goes in a page below 4 GiB.
     // SAFETY: a fresh anonymous mapping, written only within its length.
     let low = unsafe {

@@ -1819,15 +1819,22 @@ fn expect_refused(attack: &str, target: &str) {
     assert_eq!(r.value("connect"), "ECONNREFUSED", "{r}");
 }
 
-#[test]
-fn host_abstract_unix_socket_is_unreachable() {
+/// A host service listening on a fresh abstract Unix socket (nonblocking, to tell whether anyone
+/// connected), and its name.
+fn host_abstract_listener(prefix: &str) -> (String, std::os::unix::net::UnixListener) {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixListener};
-    let _g = shared();
-    let name = unique("attack-abstract");
+    let name = unique(prefix);
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let listener = UnixListener::bind_addr(&addr).unwrap();
     listener.set_nonblocking(true).unwrap();
+    (name, listener)
+}
+
+#[test]
+fn host_abstract_unix_socket_is_unreachable() {
+    let _g = shared();
+    let (name, listener) = host_abstract_listener("attack-abstract");
     expect_refused("connect-abstract", &name);
     let e = listener.accept().expect_err("nobody connected");
     assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
@@ -1853,13 +1860,8 @@ fn landlock_abi() -> i64 {
 /// sandbox binds and hand it files, so it gets the set-id guard.
 #[test]
 fn host_abstract_unix_socket_is_unreachable_with_the_network_shared() {
-    use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::net::{SocketAddr, UnixListener};
     let _g = shared();
-    let name = unique("attack-abstract-net");
-    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-    let listener = UnixListener::bind_addr(&addr).unwrap();
-    listener.set_nonblocking(true).unwrap();
+    let (name, listener) = host_abstract_listener("attack-abstract-net");
     let r = Attack::new("connect-abstract")
         .args([name.as_str()])
         .with(|c| {

@@ -47,7 +47,12 @@ pub fn kill_only(syscalls: &[(&'static str, u32)]) -> Policy {
     for (name, _) in syscalls {
         text.push_str(&format!("kill {name};\n"));
     }
-    let c = compile_text("test.policy", None, &text, &mut NoIncludes);
+    compiled(&text)
+}
+
+/// `text` compiled; a policy that does not compile fails the test with its errors.
+pub fn compiled(text: &str) -> Policy {
+    let c = compile_text("test.policy", None, text, &mut NoIncludes);
     match c.result {
         Ok(compiled) => compiled.policy,
         Err(_) => panic!("{}", c.render_errors()),
