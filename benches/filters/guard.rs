@@ -1,11 +1,17 @@
 //! The set-id guard laid into a policy's program against the same two programs stacked as two
-//! filters: what a sandbox that reaches host files pays per call each way
+//! filters: what a sandbox that reaches host files pays per call each way, and at the install
 //! (`sandbox_policy::stack`).
 
+use crate::forked;
 use crate::interval;
 use crate::wallclock::{self, Config, Probe};
+use sandbox_policy::bpf::{ret, BPF_K, BPF_RET};
 use sandbox_policy::set_id::{self, ForeignCalls};
-use sandbox_policy::{stack, Arch, SockFilter};
+use sandbox_policy::{stack, Arch, NoIncludes, SockFilter};
+use std::time::Instant;
+
+/// The start-up benchmark's policy (`examples/startups.rs`), with `write` for the child's answer.
+const STARTUP_POLICY: &str = "default kill;\nuse dynamic_startup, malloc, exit;\nallow write;\n";
 
 /// Prints ns per call under the policy alone, the policy with the guard stacked under it, and
 /// the two merged into one program, and the per-round ratio of stacked to merged; fails when
@@ -80,4 +86,82 @@ fn path(c: &Config, p: &Probe) -> String {
         .map(|(executed, _)| executed.to_string())
         .collect();
     counts.join("+")
+}
+
+/// Prints the time `seccomp()` takes to install the start-up benchmark's policy as the runtime
+/// installs it (its kills turned into notifications for the monitor), alone and with the guard:
+/// laid in before that conversion (as the runtime does), laid in after it (every kill then runs
+/// on into a copy of the guard, for the kernel's cache to work out too), and stacked as a
+/// second filter (two installs). Each child installs one variant; the variants take turns.
+pub fn install_cost(quick: bool) -> Result<(), String> {
+    let compiled =
+        sandbox_policy::compile_text("startups.policy", None, STARTUP_POLICY, &mut NoIncludes)
+            .result
+            .map_err(|_| "the start-up policy does not compile".to_string())?;
+    let policy = compiled
+        .policy
+        .program(Arch::X86_64)
+        .ok_or("no x86_64 program")?
+        .filter
+        .to_vec();
+    let guard = set_id::program(Arch::X86_64, ForeignCalls::LeftToPolicy)
+        .map_err(|e| format!("the set-id guard: {e}"))?;
+    let fits = "the set-id guard does not fit in the start-up policy's program";
+    let before = notifying(&stack::merged(&policy, &guard).ok_or(fits)?);
+    let after = stack::merged(&notifying(&policy), &guard).ok_or(fits)?;
+    let alone = notifying(&policy);
+    let variants: [(&str, Vec<&[SockFilter]>); 4] = [
+        ("policy alone", vec![&alone]),
+        ("guard laid in before the kills' conversion", vec![&before]),
+        ("guard laid in after it", vec![&after]),
+        (
+            "guard stacked under it (two installs)",
+            vec![&guard, &alone],
+        ),
+    ];
+    let children = if quick { 10 } else { 300 };
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..children {
+        for ((_, programs), out) in variants.iter().zip(&mut times) {
+            let answer = forked::run(forked::CHILD_LIMIT, || {
+                let start = Instant::now();
+                let installed: Result<(), String> =
+                    programs.iter().try_for_each(|p| wallclock::install(p));
+                let us = start.elapsed().as_secs_f64() * 1e6;
+                forked::numbers_line(installed.map(|()| vec![us]))
+            })?;
+            out.push(forked::read_numbers(&answer, 1)?[0]);
+        }
+    }
+    println!(
+        "\n== seccomp() install time of the start-up policy (µs, median of {children} children per variant, in turns; ratio per round to the policy alone, 95% interval) =="
+    );
+    for ((name, programs), t) in variants.iter().zip(&times) {
+        let len: Vec<String> = programs.iter().map(|p| p.len().to_string()).collect();
+        let ratio: Vec<f64> = t.iter().zip(&times[0]).map(|(v, a)| v / a).collect();
+        let shown = interval::show(interval::median_ci(&ratio), |x| format!("{x:.2}"), "-");
+        println!(
+            "  {name:<44} {:>7.1} µs  {:>5.2}x [{shown:>11}]  ({} instructions)",
+            interval::median(t),
+            interval::median(&ratio),
+            len.join(" + ")
+        );
+    }
+    Ok(())
+}
+
+/// `program` with its kills turned into notifications, as the runtime installs it under a
+/// monitor (`seccomp::prepare` in sandbox-runtime).
+fn notifying(program: &[SockFilter]) -> Vec<SockFilter> {
+    program
+        .iter()
+        .map(|&i| {
+            let kill = i.code == BPF_RET | BPF_K && i.k & ret::ACTION_FULL == ret::KILL_PROCESS;
+            if kill {
+                SockFilter::stmt(BPF_RET | BPF_K, ret::USER_NOTIF)
+            } else {
+                i
+            }
+        })
+        .collect()
 }
