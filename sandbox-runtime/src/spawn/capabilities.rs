@@ -4,13 +4,14 @@
 //! The limits (locked securebits, empty bounding and ambient sets, [`limit`]) are set once,
 //! before the program: a spare's init sets them ahead of its request, where they cost nothing
 //! on the way to a start, and the sandboxee of a fresh init sets them itself, beside init's
-//! detach of the host root (see [`super::init::fork_sandboxee`]), where they would otherwise
-//! come between init's pivot and that detach. Every process of the sandbox but init descends
+//! mounts (see [`super::init::clone_sandboxee`]), where they would otherwise come after init's
+//! pivot. Every process of the sandbox but init descends
 //! from the sandboxee, so either way all of them have the limits; init never execs, so a full
 //! bounding set of its own grants it nothing. [`super::plan::Plan::capabilities_limited`] says
 //! which way it goes. A sandboxee that inherited them checks them ([`check_limited`]); every
 //! sandboxee then empties its own sets ([`drop_all`]).
 
+use super::raw;
 use super::steps::{Failure, Step};
 use super::sys;
 use std::sync::OnceLock;
@@ -47,22 +48,21 @@ pub(crate) fn prepare() {
 /// where the last is not known does the first capability the kernel refuses as unknown end
 /// the drops.
 pub(crate) fn limit() -> Result<(), Failure> {
-    let r = prctl(libc::PR_SET_SECUREBITS, SECUREBITS as libc::c_ulong);
-    sys::check(r, Step::Securebits)?;
+    let r = raw::prctl(libc::PR_SET_SECUREBITS, SECUREBITS as libc::c_ulong);
+    raw::check(r, Step::Securebits)?;
     let last = LAST_CAP.get().copied().flatten();
     for cap in 0..=last.unwrap_or(63) {
-        if prctl(libc::PR_CAPBSET_DROP, cap.into()) < 0 {
-            if last.is_none() && sys::errno() == libc::EINVAL {
-                break; // past the last capability this kernel knows
-            }
-            return Err(Failure::at(Step::BoundingSet, cap));
+        let r = raw::prctl(libc::PR_CAPBSET_DROP, cap.into());
+        if r == -(libc::EINVAL as isize) && last.is_none() {
+            break; // past the last capability this kernel knows
         }
+        raw::check_at(r, Step::BoundingSet, cap)?;
     }
-    let r = prctl(
+    let r = raw::prctl(
         libc::PR_CAP_AMBIENT,
         libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
     );
-    sys::check(r, Step::AmbientCaps)?;
+    raw::check(r, Step::AmbientCaps)?;
     Ok(())
 }
 
@@ -74,8 +74,8 @@ pub(crate) fn check_limited() -> Result<(), Failure> {
     let last = LAST_CAP.get().copied().flatten().unwrap_or(0);
     let held = [0, last]
         .into_iter()
-        .any(|cap| prctl(libc::PR_CAPBSET_READ, cap.into()) != 0);
-    if prctl(libc::PR_GET_SECUREBITS, 0) != libc::c_long::from(SECUREBITS) || held {
+        .any(|cap| raw::prctl(libc::PR_CAPBSET_READ, cap.into()) != 0);
+    if raw::prctl(libc::PR_GET_SECUREBITS, 0) != SECUREBITS as isize || held {
         return Err(Failure {
             step: Step::InheritedLimits,
             index: 0,
@@ -83,13 +83,6 @@ pub(crate) fn check_limited() -> Result<(), Failure> {
         });
     }
     Ok(())
-}
-
-/// `prctl(option, arg2)` with the other arguments 0.
-fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> libc::c_long {
-    // SAFETY: prctl with integer arguments; the options used here take an integer second
-    // argument (securebits, a capability number, the ambient set's operation).
-    libc::c_long::from(unsafe { libc::prctl(option, arg2, 0, 0, 0) })
 }
 
 /// `capget`/`capset`'s header (`struct __user_cap_header_struct`).

@@ -19,7 +19,7 @@
 //! host handler runs in it, and no signal from inside reaches it).
 
 use super::mounts;
-use super::plan::{Plan, DETACH_PENDING};
+use super::plan::{Plan, ROOT_PENDING};
 use super::sandboxee;
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
@@ -181,12 +181,18 @@ pub(crate) fn run(plan: &Plan) -> ! {
     }
 }
 
-/// The steps in order; returns the sandboxee's pid (inside the namespace).
+/// The steps in order; returns the sandboxee's pid (inside the namespace). The sandboxee's first
+/// steps look no path up: it is cloned before the new root is made and makes them beside it.
 fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     start(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
-    let host_root = build_namespaces(plan, &mut [])?;
-    fork_sandboxee(plan, Ahead::Fresh(host_root))
+    set_up_namespaces(plan)?;
+    let pid = clone_sandboxee(plan, Ahead::Fresh)?;
+    // On a failure from here init reports it and exits, and the kernel kills the sandboxee
+    // with the rest of init's pid namespace before it has looked any path up.
+    build_root(plan, &mut [])?.detach_beside(&plan.host_root_detach);
+    wait_for_exec(plan, pid);
+    Ok(pid)
 }
 
 /// The first steps, before the id maps: die with the parent, reset the host's signal
@@ -224,13 +230,18 @@ fn new_session_keyring() -> Result<(), Failure> {
     Ok(())
 }
 
-/// The namespace-wide set-up, once the id maps are written: ids, network, hostname and the file
-/// system (recording in `bound` what each bind shows, see [`mounts::build`]). Returns the host
-/// root, still to be detached.
+/// The namespace-wide set-up, once the id maps are written: [`set_up_namespaces`], then
+/// [`build_root`]. Returns the host root, still to be detached.
 pub(crate) fn build_namespaces(
     plan: &Plan,
     bound: &mut [mounts::Bound],
 ) -> Result<mounts::StackedHostRoot, Failure> {
+    set_up_namespaces(plan)?;
+    build_root(plan, bound)
+}
+
+/// Ids, network and hostname: the namespace-wide set-up that looks no path up.
+fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
     if plan.parts.clear_groups {
         clear_groups()?;
     }
@@ -242,16 +253,29 @@ pub(crate) fn build_namespaces(
     if plan.parts.new_net {
         loopback_up()?;
     }
-    set_hostname(plan)?;
+    set_hostname(plan)
+}
+
+/// The file system: the new root, recorded in the plan ([`Plan::set_new_root`]), everything
+/// mounted in it (recording in `bound` what each bind shows, see [`mounts::build`]), and the
+/// pivot into it. Returns the host root, still to be detached.
+fn build_root(
+    plan: &Plan,
+    bound: &mut [mounts::Bound],
+) -> Result<mounts::StackedHostRoot, Failure> {
     mounts::private_propagation()?;
     let roots = mounts::make_new_root()?;
+    plan.set_new_root(roots.new_root_id()?);
     mounts::build(&plan.parts.mounts, &roots, bound)?;
     mounts::enter_new_root(roots)
 }
 
 /// Drops every descriptor the host had open at the clone that this sandbox does not use.
 pub(crate) fn close_inherited(plan: &Plan) -> Result<(), Failure> {
-    sys::check(sys::close_all_but(&plan.init_keep_fds), Step::CloseFds)?;
+    super::raw::check(
+        super::raw::close_all_but(&plan.init_keep_fds),
+        Step::CloseFds,
+    )?;
     Ok(())
 }
 
@@ -372,44 +396,53 @@ fn set_hostname(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// What init did before the sandboxee's fork, and so what is left to do beside it.
+/// What init did before the sandboxee's clone, and so what is left to do beside it.
 pub(crate) enum Ahead {
-    /// A freshly cloned init: the host root is still stacked on the new root, for init to
-    /// detach beside the sandboxee's steps, and the capability limits are the sandboxee's to
-    /// set (see [`super::capabilities`]).
-    Fresh(mounts::StackedHostRoot),
-    /// A spare's init: the host root detached and the capability limits set, both ahead of
-    /// the request.
+    /// A freshly cloned init: the new root is still to be made, pivoted into and the host root
+    /// detached, beside the sandboxee's first steps, and the capability limits are the
+    /// sandboxee's to set (see [`super::capabilities`]).
+    Fresh,
+    /// A spare's init: the new root made, the host root detached and the capability limits
+    /// set, all ahead of the request.
     Spare,
 }
 
-/// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here, and returns once
-/// it has exec'd (or ended), as a vfork's parent does.
+/// A spare's init starts the sandboxee ([`clone_sandboxee`]) and returns once it has exec'd
+/// (or ended).
+pub(crate) fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
+    let pid = clone_sandboxee(plan, Ahead::Spare)?;
+    wait_for_exec(plan, pid);
+    Ok(pid)
+}
+
+/// Starts the sandboxee, which runs [`sandboxee::run`] and never returns here, and returns its
+/// pid; [`wait_for_exec`] then waits for its exec, as a vfork's parent does.
 ///
 /// The sandboxee shares init's memory on its own stack until its exec. Nothing is copied, so the
 /// cost does not grow with the host's memory (init is itself a copy of the host), and init's memory
 /// is not touched except that stack and the plan's words below. Init does not sleep through that
-/// time as a vfork's parent would: a fresh init detaches the host root beside the sandboxee's steps
-/// (the capability limits among them), so the kernel's grace period for it is off the way, and the
-/// sandboxee waits for that before its first path lookup ([`Plan::host_root_detach`]). Init then
-/// waits for the word the kernel clears at the sandboxee's exec or exit
-/// ([`Plan::sandboxee_before_exec`]). In between, init makes only system calls that leave `errno`,
-/// which the two share, alone ([`super::raw`]), so that the sandboxee may go through libc. Without
-/// `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and mask, which init reset
-/// first thing, so it starts with every action at its default and nothing blocked.
-pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, Failure> {
+/// time as a vfork's parent would. A fresh init clones the sandboxee before it makes the new root,
+/// mounts in it, pivots into it and detaches the host root, all beside the sandboxee's first
+/// steps (descriptors, the capability limits), which look no path up and make their system calls
+/// without libc ([`super::raw`]): the two share `errno`, which init's mounts write. The sandboxee
+/// then waits until it sees the new root alone ([`Plan::host_root_detach`]), before its first path
+/// lookup. From init's pivot to the sandboxee's exec or exit, when the kernel clears
+/// [`Plan::sandboxee_before_exec`], init in turn makes only such calls, so that the sandboxee may
+/// go through libc. Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and
+/// mask, which init reset first thing, so it starts with every action at its default and nothing
+/// blocked.
+pub(crate) fn clone_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, Failure> {
     extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
         // SAFETY: arg is the plan init passed below; init waits until this process execs or
         // exits and never frees the plan, so the plan outlives every use here.
         let plan = unsafe { &*arg.cast::<Plan>() };
         sandboxee::run(plan)
     }
-    let (detach_pending, limited) = match ahead {
-        Ahead::Fresh(_) => (DETACH_PENDING, false),
+    let (root, limited) = match ahead {
+        Ahead::Fresh => (ROOT_PENDING, false),
         Ahead::Spare => (0, true),
     };
-    plan.host_root_detach
-        .store(detach_pending, Ordering::Relaxed);
+    plan.host_root_detach.store(root, Ordering::Relaxed);
     plan.capabilities_limited.store(limited, Ordering::Relaxed);
     plan.sandboxee_before_exec.store(1, Ordering::Relaxed);
     let flags = libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD;
@@ -429,18 +462,19 @@ pub(crate) fn fork_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, F
         )
     };
     sys::check(pid.into(), Step::ForkSandboxee)?;
-    if let Ahead::Fresh(root) = ahead {
-        root.detach_beside(&plan.host_root_detach);
-    }
-    // The kernel clears the word at the exec or exit, except at an exit that dumps core: a
-    // look at the sandboxee now and then ends the wait then.
+    Ok(pid)
+}
+
+/// Waits until the sandboxee `pid` has exec'd or ended. The kernel clears the word at the exec
+/// or exit, except at an exit that dumps core: a look at the sandboxee now and then ends the
+/// wait then.
+fn wait_for_exec(plan: &Plan, pid: libc::pid_t) {
     while plan.sandboxee_before_exec.load(Ordering::Acquire) != 0 {
         super::raw::wait_while(&plan.sandboxee_before_exec, 1, Duration::from_millis(10));
         if plan.sandboxee_before_exec.load(Ordering::Acquire) != 0 && super::raw::has_ended(pid) {
             break;
         }
     }
-    Ok(pid)
 }
 
 /// Reaps until the sandboxee ends, ends everything else in the sandbox ([`end_the_rest`]),
@@ -463,7 +497,7 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     // Keep only the report socket: init holds no pipe or file of the program's open. Closing
     // the fork server's start pipe here tells the server the program has started (see
     // [`Plan::keep_until_started`]).
-    sys::close_all_but(&[report as u32]);
+    super::raw::close_all_but(&[report as u32]);
     let child_ends = child_ends_fd();
     let program_ended = program_end_fd(sandboxee);
     let mut fds = [child_ends, report, program_ended].map(|fd| libc::pollfd {

@@ -26,6 +26,7 @@
 //! host.
 
 use super::fs_place::MountTable;
+use super::plan::DETACH_PENDING;
 use super::sandbox_path::{Loop, PlanLinks};
 use super::steps::{Failure, Step};
 use super::sys;
@@ -674,6 +675,18 @@ pub(crate) struct Roots {
     new: OwnedFd,
 }
 
+impl Roots {
+    /// The new root's device and inode numbers.
+    pub(crate) fn new_root_id(&self) -> Result<(u64, u64), Failure> {
+        // SAFETY: stat is plain old data; zero is a valid initial value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: new is an open descriptor and st a live stat the kernel fills.
+        let r = unsafe { libc::fstat(self.new.as_raw_fd(), &mut st) };
+        sys::check(r.into(), Step::OpenRoots)?;
+        Ok((st.st_dev, st.st_ino))
+    }
+}
+
 /// Takes ownership of a descriptor a successful system call just returned.
 fn owned(fd: libc::c_long) -> OwnedFd {
     // SAFETY: fd was just returned by the kernel to this process and nothing else owns it.
@@ -944,9 +957,9 @@ pub(crate) fn enter_new_root(roots: Roots) -> Result<StackedHostRoot, Failure> {
 
 /// The host root, with everything under it, stacked on the new root after
 /// [`enter_new_root`], to be detached: one detach of the working directory's top mount, which
-/// waits for the kernel's RCU grace period (about 80 µs on the test machine). A sandbox made
-/// ahead detaches it at once ([`Self::detach_now`]); a fresh init detaches it beside the
-/// sandboxee's own steps (see [`super::init::fork_sandboxee`]).
+/// takes it out of reach at once, then waits for the kernel's RCU grace period (about 80 µs on
+/// the test machine). A sandbox made ahead detaches it at once ([`Self::detach_now`]); a fresh
+/// init detaches it beside the sandboxee's own steps (see [`super::init::clone_sandboxee`]).
 pub(crate) struct StackedHostRoot(());
 
 impl StackedHostRoot {
@@ -958,8 +971,11 @@ impl StackedHostRoot {
     }
 
     /// Detaches the host root from init while the sandboxee runs on init's memory (no libc:
-    /// see [`super::raw`]), and tells the sandboxee how it went through `done` (0 or the errno).
+    /// see [`super::raw`]): tells the sandboxee through `done` that init has pivoted
+    /// ([`DETACH_PENDING`], from which the sandboxee may see the detach done before the call
+    /// returns), then how the detach went (0 or the errno).
     pub(crate) fn detach_beside(self, done: &std::sync::atomic::AtomicU32) {
+        super::raw::set_and_wake(done, DETACH_PENDING);
         #[cfg(feature = "test-hooks")]
         if crate::test_hooks::slow_detach() {
             let never = std::sync::atomic::AtomicU32::new(0);

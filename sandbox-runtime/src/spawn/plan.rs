@@ -11,9 +11,12 @@ use crate::seccomp::PreparedFilter;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// [`Plan::host_root_detach`] until the detach is done.
+/// [`Plan::host_root_detach`] until init has pivoted into the new root.
+pub(crate) const ROOT_PENDING: u32 = u32::MAX - 1;
+
+/// [`Plan::host_root_detach`] from init's pivot until its detach of the host root returns.
 pub(crate) const DETACH_PENDING: u32 = u32::MAX;
 
 /// The child's program, prepared.
@@ -43,10 +46,14 @@ pub(crate) struct Plan {
     /// Nonzero from before the sandboxee's clone until the kernel clears it at the sandboxee's
     /// exec or exit (`CLONE_CHILD_CLEARTID`): what init waits on, as a vfork's parent would.
     pub sandboxee_before_exec: AtomicU32,
-    /// The detach of the host root, which init runs beside the sandboxee's steps:
-    /// [`DETACH_PENDING`] until done, then 0 or its errno. The sandboxee waits for it before
-    /// its first path lookup.
+    /// Where init is with the new root, which it makes beside the sandboxee's first steps:
+    /// [`ROOT_PENDING`] until its pivot, [`DETACH_PENDING`] until its detach of the host root
+    /// returns, then 0 or the detach's errno. The sandboxee waits for it before its first path
+    /// lookup (see [`super::sandboxee`]).
     pub host_root_detach: AtomicU32,
+    /// The new root's device and inode numbers, recorded as init makes it (before the word
+    /// above leaves [`ROOT_PENDING`]): the sandboxee's `/` and `/..` must both be that directory.
+    new_root: [AtomicU64; 2],
     /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
     /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.
     pub capabilities_limited: AtomicBool,
@@ -263,6 +270,21 @@ impl PlanParts {
 }
 
 impl Plan {
+    /// Records the new root's device and inode numbers (see [`Plan::new_root`]).
+    pub(crate) fn set_new_root(&self, (dev, ino): (u64, u64)) {
+        self.new_root[0].store(dev, Ordering::Relaxed);
+        self.new_root[1].store(ino, Ordering::Relaxed);
+    }
+
+    /// The new root's device and inode numbers as recorded; zeros, which no directory has,
+    /// before.
+    pub(crate) fn new_root(&self) -> (u64, u64) {
+        (
+            self.new_root[0].load(Ordering::Relaxed),
+            self.new_root[1].load(Ordering::Relaxed),
+        )
+    }
+
     /// Has init keep `fd` open until the sandboxee has started: the write end of the fork
     /// server's start pipe, which init holds through its set-up and closes, with every other
     /// descriptor but the report socket, once the sandboxee has exec'd (see [`super::init::reap`];
@@ -316,7 +338,8 @@ impl Plan {
             parts,
             sandboxee_stack: ChildStack::new()?,
             sandboxee_before_exec: AtomicU32::new(0),
-            host_root_detach: AtomicU32::new(DETACH_PENDING),
+            host_root_detach: AtomicU32::new(ROOT_PENDING),
+            new_root: [AtomicU64::new(0), AtomicU64::new(0)],
             capabilities_limited: AtomicBool::new(false),
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),

@@ -1,5 +1,5 @@
 //! System calls made without libc, for the time init and the sandboxee run side by side on the
-//! same memory (from the sandboxee's clone to its exec, see [`super::init::fork_sandboxee`]).
+//! same memory (from the sandboxee's clone to its exec, see [`super::init::clone_sandboxee`]).
 //!
 //! libc keeps a failed call's error in `errno`, a thread-local variable, and the two processes
 //! share the thread the host cloned from, so its `errno` too: a failure in one could change the
@@ -8,6 +8,7 @@
 //! through libc: the race can then change which error a failed call returns, never whether it
 //! failed.
 
+use super::steps::{Failure, Step};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -83,6 +84,126 @@ fn error(r: isize) -> i32 {
     } else {
         0
     }
+}
+
+/// `Ok` for a non-negative result of a call made here, else the failure of item `index` of
+/// `step` with the call's own error (not `errno`, which the other process may be writing).
+pub(crate) fn check_at(r: isize, step: Step, index: u32) -> Result<isize, Failure> {
+    if r < 0 {
+        Err(Failure {
+            step,
+            index,
+            errno: error(r),
+        })
+    } else {
+        Ok(r)
+    }
+}
+
+/// [`check_at`] for a step done once.
+pub(crate) fn check(r: isize, step: Step) -> Result<isize, Failure> {
+    check_at(r, step, 0)
+}
+
+/// `setsid()`.
+pub(crate) fn setsid() -> isize {
+    // SAFETY: no arguments.
+    unsafe { syscall5(libc::SYS_setsid, 0, 0, 0, 0, 0) }
+}
+
+/// `getppid()`.
+pub(crate) fn getppid() -> isize {
+    // SAFETY: no arguments.
+    unsafe { syscall5(libc::SYS_getppid, 0, 0, 0, 0, 0) }
+}
+
+/// `prctl(option, arg2, 0, 0, 0)`, for the options that take an integer second argument.
+pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> isize {
+    // SAFETY: integer arguments; the caller passes an option whose second argument is one.
+    unsafe { syscall5(libc::SYS_prctl, option as usize, arg2 as usize, 0, 0, 0) }
+}
+
+/// `dup2(old, new)`, as `dup3` (aarch64 has no `dup2`), which refuses equal descriptors: for
+/// those, whether `old` is open, as `dup2` would tell.
+pub(crate) fn dup2(old: libc::c_int, new: libc::c_int) -> isize {
+    if old == new {
+        // SAFETY: integer arguments.
+        let r = unsafe {
+            syscall5(
+                libc::SYS_fcntl,
+                old as usize,
+                libc::F_GETFD as usize,
+                0,
+                0,
+                0,
+            )
+        };
+        return if r < 0 { r } else { new as isize };
+    }
+    // SAFETY: integer arguments; the new descriptor is not close-on-exec.
+    unsafe { syscall5(libc::SYS_dup3, old as usize, new as usize, 0, 0, 0) }
+}
+
+/// `pipe2(fds, flags)`.
+pub(crate) fn pipe2(fds: &mut [libc::c_int; 2], flags: libc::c_int) -> isize {
+    // SAFETY: fds is a live array of two ints the kernel fills.
+    unsafe {
+        syscall5(
+            libc::SYS_pipe2,
+            fds.as_mut_ptr() as usize,
+            flags as usize,
+            0,
+            0,
+            0,
+        )
+    }
+}
+
+/// Closes every descriptor not in `keep` (sorted ascending) with `close_range`.
+pub(crate) fn close_all_but(keep: &[u32]) -> isize {
+    let close_range = |first: u32, last: u32| {
+        // SAFETY: close_range takes integers only.
+        unsafe {
+            syscall5(
+                libc::SYS_close_range,
+                first as usize,
+                last as usize,
+                0,
+                0,
+                0,
+            )
+        }
+    };
+    let mut next = 0u32;
+    for &k in keep {
+        if k > next {
+            let r = close_range(next, k - 1);
+            if r < 0 {
+                return r;
+            }
+        }
+        next = next.max(k.saturating_add(1));
+    }
+    close_range(next, u32::MAX)
+}
+
+/// The device and inode numbers of what `path` names (symbolic links followed), or `None` if
+/// it cannot be looked at.
+pub(crate) fn identity(path: &CStr) -> Option<(u64, u64)> {
+    // SAFETY: stat is plain old data; zero is a valid initial value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and st a live stat the kernel fills.
+    let r = unsafe {
+        syscall5(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            &mut st as *mut libc::stat as usize,
+            0,
+            0,
+        )
+    };
+    (r == 0).then_some((st.st_dev, st.st_ino))
 }
 
 /// `umount2(path, MNT_DETACH)`: 0, or the errno.

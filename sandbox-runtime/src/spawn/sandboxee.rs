@@ -1,7 +1,8 @@
 //! The sandboxee (pid 2): per-process set-up, then the exec. In order: new session, death
 //! signal, standard streams and passed descriptors, close everything else, the capability
-//! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes;
-//! then a wait for init's detach of the host root (done beside the steps so far), chdir, open
+//! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes,
+//! all without libc ([`super::raw`]); then a wait until it sees the new root alone (a fresh
+//! init makes it and detaches the host root beside the steps so far), chdir, open
 //! the program, no_new_privs, the Landlock domain that confines reopening (see
 //! [`super::reopen`]), rlimits, empty the capability sets, the hello to the monitor, and the
 //! seccomp filter last, then `execveat` of the opened program with the exec check's
@@ -13,12 +14,14 @@
 //! happened (see [`crate::seccomp`]).
 
 use super::capabilities;
-use super::plan::{Plan, DETACH_PENDING};
+use super::plan::{Plan, DETACH_PENDING, ROOT_PENDING};
+use super::raw;
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::seccomp::MAGIC;
 use sandbox_policy::SockFilter;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// The sandboxee's main: never returns.
 pub(crate) fn run(plan: &Plan) -> ! {
@@ -86,18 +89,42 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     Err(exec(plan, exe))
 }
 
-/// Waits until init has detached the host root, which it does beside these steps (see
-/// [`super::init::fork_sandboxee`]). Until then the host root is stacked on the new root, where
-/// a lookup of `..` from the root (or from a mount point at the top) crosses onto it: the wait
-/// comes before this process looks any path up, and long before the filter and the program.
+/// Waits until this process sees the new root alone: `/` and `/..` both the directory init made
+/// the new root ([`Plan::new_root`]). A fresh init makes it, pivots into it and detaches the host
+/// root beside the steps so far (see [`super::init::clone_sandboxee`]): before the pivot this
+/// process's root is the host's, and until the detach the host root is stacked on the new root,
+/// where a lookup of `..` from the root (or from a mount point at the top) crosses onto it. So
+/// the wait comes before this process looks any path up, and long before the filter and the
+/// program. The detach takes the host root out of reach at once, then waits out the kernel's
+/// grace period before init's call returns: from the pivot on, this process looks for itself.
 fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
+    /// Looks a few microseconds apart after the pivot, before waiting for init's word alone.
+    const QUICK_LOOKS: u32 = 8;
     let word = &plan.host_root_detach;
+    let mut looks = 0;
     loop {
         match word.load(Ordering::Acquire) {
+            ROOT_PENDING => raw::wait_while(word, ROOT_PENDING, Duration::from_millis(10)),
             DETACH_PENDING => {
-                super::raw::wait_while(word, DETACH_PENDING, std::time::Duration::from_millis(10))
+                if sees_the_new_root_alone(plan) {
+                    return Ok(());
+                }
+                looks += 1;
+                let pause = if looks < QUICK_LOOKS {
+                    Duration::from_micros(20)
+                } else {
+                    Duration::from_millis(10)
+                };
+                raw::wait_while(word, DETACH_PENDING, pause);
             }
-            0 => return Ok(()),
+            0 if sees_the_new_root_alone(plan) => return Ok(()),
+            0 => {
+                return Err(Failure {
+                    step: Step::NewRootAlone,
+                    index: 0,
+                    errno: libc::EPERM,
+                })
+            }
             errno => {
                 return Err(Failure {
                     step: Step::DetachOldRoot,
@@ -109,21 +136,24 @@ fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
     }
 }
 
+/// Whether `/` and `/..` are both the new root: this process's root is the new root, and
+/// nothing is mounted on it.
+fn sees_the_new_root_alone(plan: &Plan) -> bool {
+    let root = Some(plan.new_root());
+    raw::identity(c"/") == root && raw::identity(c"/..") == root
+}
+
 /// A new session without a controlling terminal: no TIOCSTI into the host's terminal.
 fn new_session() -> Result<(), Failure> {
-    // SAFETY: no arguments.
-    let r = unsafe { libc::setsid() };
-    sys::check(r.into(), Step::NewSession)?;
+    raw::check(raw::setsid(), Step::NewSession)?;
     Ok(())
 }
 
 /// Dies with init; if init is already gone (we were reparented), stop here.
 fn death_signal() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments.
-    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    sys::check(r.into(), Step::SandboxeeDeathSignal)?;
-    // SAFETY: no arguments.
-    if unsafe { libc::getppid() } != 1 {
+    let r = raw::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+    raw::check(r, Step::SandboxeeDeathSignal)?;
+    if raw::getppid() != 1 {
         return Err(Failure {
             step: Step::SandboxeeDeathSignal,
             index: 0,
@@ -136,9 +166,7 @@ fn death_signal() -> Result<(), Failure> {
 fn stdio(plan: &Plan) -> Result<(), Failure> {
     for (i, fd) in plan.stdio.iter().enumerate() {
         if let Some(fd) = fd {
-            // SAFETY: dup2 with integer arguments.
-            let r = unsafe { libc::dup2(*fd, i as libc::c_int) };
-            sys::check_at(r.into(), Step::Stdio, i as u32)?;
+            raw::check_at(raw::dup2(*fd, i as libc::c_int), Step::Stdio, i as u32)?;
         }
     }
     Ok(())
@@ -147,15 +175,13 @@ fn stdio(plan: &Plan) -> Result<(), Failure> {
 /// Every source is above every target (relocated by the parent), so no dup2 clobbers a source.
 fn pass_fds(plan: &Plan) -> Result<(), Failure> {
     for (i, (src, dst)) in plan.passed.iter().enumerate() {
-        // SAFETY: dup2 with integer arguments; the new descriptor is not close-on-exec.
-        let r = unsafe { libc::dup2(*src, *dst) };
-        sys::check_at(r.into(), Step::PassFd, i as u32)?;
+        raw::check_at(raw::dup2(*src, *dst), Step::PassFd, i as u32)?;
     }
     Ok(())
 }
 
 fn close_fds(plan: &Plan) -> Result<(), Failure> {
-    sys::check(sys::close_all_but(&plan.keep_fds), Step::CloseFds)?;
+    raw::check(raw::close_all_but(&plan.keep_fds), Step::CloseFds)?;
     Ok(())
 }
 
@@ -203,9 +229,7 @@ fn exec_pipes() -> Result<Pipes, Failure> {
     let mut exec = [0 as libc::c_int; 2];
     let mut installed = [0 as libc::c_int; 2];
     for p in [&mut exec, &mut installed] {
-        // SAFETY: p is a live array of two ints.
-        let r = unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) };
-        sys::check(r.into(), Step::ExecPipe)?;
+        raw::check(raw::pipe2(p, libc::O_CLOEXEC), Step::ExecPipe)?;
     }
     Ok(Pipes {
         exec,

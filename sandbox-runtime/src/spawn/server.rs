@@ -360,7 +360,7 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     // Nothing of the host's stays: no handler of its runs here, no descriptor stays open.
     sys::reset_signals();
-    sys::close_all_but(&[channel.as_raw_fd() as u32]);
+    super::raw::close_all_but(&[channel.as_raw_fd() as u32]);
     let Ok(mut channel) = Comms::from_fd(channel) else {
         sys::exit(1)
     };

@@ -255,7 +255,10 @@ fn run(plan: &Plan) -> ! {
     };
     let result = released
         .and_then(|()| init::close_inherited(&real))
-        .and_then(|()| init::fork_sandboxee(&real, init::Ahead::Spare));
+        .and_then(|()| {
+            real.set_new_root(plan.new_root());
+            init::fork_sandboxee(&real)
+        });
     match result {
         Ok(pid) => init::reap(&real, pid),
         Err(f) => {

@@ -44,6 +44,7 @@ pub(crate) enum Step {
     AmbientCaps,
     InheritedLimits,
     ExecPipe,
+    NewRootAlone,
     Chdir,
     FindProgram,
     NoNewPrivs,
@@ -58,7 +59,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 41] = [
+    const ALL: [Step; 42] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::SessionKeyring,
@@ -89,6 +90,7 @@ impl Step {
         Step::AmbientCaps,
         Step::InheritedLimits,
         Step::ExecPipe,
+        Step::NewRootAlone,
         Step::Chdir,
         Step::FindProgram,
         Step::NoNewPrivs,
@@ -352,6 +354,9 @@ impl Descriptions {
                 Step::Chdir => format!("chdir {}", self.cwd),
                 Step::FindProgram => format!("find program {}", self.program),
                 Step::ExecPipe => "create the exec pipe".into(),
+                Step::NewRootAlone => {
+                    "find the new root as the sandboxee's root, with nothing mounted on it".into()
+                }
                 Step::Rlimit => {
                     format!("set rlimit {}", self.rlimits.get(i).copied().unwrap_or("?"))
                 }

@@ -262,24 +262,6 @@ pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> libc::c_long {
     libc::c_long::from(unsafe { libc::umount2(path.as_ptr(), flags) })
 }
 
-/// `close_range(2)` over `[first, last]`.
-pub(crate) fn close_range(first: u32, last: u32) -> libc::c_long {
-    // SAFETY: close_range takes integers only.
-    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }
-}
-
-/// Closes every descriptor not in `keep` (sorted ascending).
-pub(crate) fn close_all_but(keep: &[u32]) -> libc::c_long {
-    let mut next = 0u32;
-    for &k in keep {
-        if k > next && close_range(next, k - 1) < 0 {
-            return -1;
-        }
-        next = next.max(k.saturating_add(1));
-    }
-    close_range(next, u32::MAX)
-}
-
 /// Writes one report in one `write(2)` (atomic on a pipe and a SEQPACKET socket). Errors are
 /// ignored: if the parent is gone there is nobody to tell.
 pub(crate) fn send_report(fd: RawFd, r: Report) {
