@@ -159,6 +159,21 @@ pub(crate) fn pipe2(fds: &mut [libc::c_int; 2], flags: libc::c_int) -> isize {
     }
 }
 
+/// `write(fd, bytes)`: the count written, or `-errno`.
+pub(crate) fn write(fd: libc::c_int, bytes: &[u8]) -> isize {
+    // SAFETY: bytes is a live buffer of bytes.len() bytes, which the kernel only reads.
+    unsafe {
+        syscall5(
+            libc::SYS_write,
+            fd as usize,
+            bytes.as_ptr() as usize,
+            bytes.len(),
+            0,
+            0,
+        )
+    }
+}
+
 /// Closes every descriptor not in `keep` (sorted ascending) with `close_range`.
 pub(crate) fn close_all_but(keep: &[u32]) -> isize {
     let close_range = |first: u32, last: u32| {

@@ -262,14 +262,11 @@ pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> libc::c_long {
     libc::c_long::from(unsafe { libc::umount2(path.as_ptr(), flags) })
 }
 
-/// Writes one report in one `write(2)` (atomic on a pipe and a SEQPACKET socket). Errors are
-/// ignored: if the parent is gone there is nobody to tell.
+/// Writes one report in one `write(2)` (atomic on a pipe and a SEQPACKET socket), without libc
+/// (the sandboxee reports a failure of its first steps while init may be mounting, see
+/// [`super::raw`]). Errors are ignored: if the parent is gone there is nobody to tell.
 pub(crate) fn send_report(fd: RawFd, r: Report) {
-    let b = r.to_bytes();
-    // SAFETY: b is a live buffer of b.len() bytes.
-    unsafe {
-        libc::write(fd, b.as_ptr().cast(), b.len());
-    }
+    super::raw::write(fd, &r.to_bytes());
 }
 
 /// Sends one report with descriptors attached (SCM_RIGHTS) on a unix socket.
