@@ -13,6 +13,7 @@ static NO_USER_NOTIF: AtomicBool = AtomicBool::new(false);
 static FORK_SERVER_DIE_AFTER_CLONE: AtomicBool = AtomicBool::new(false);
 static MONITOR_PANIC: AtomicBool = AtomicBool::new(false);
 static SLOW_HOST_ROOT_DETACH: AtomicBool = AtomicBool::new(false);
+static LATE_HOST_ROOT_DETACH_WORD: AtomicBool = AtomicBool::new(false);
 static MISPREDICT_LISTENER: AtomicBool = AtomicBool::new(false);
 static SLOW_INIT_REPORT: AtomicBool = AtomicBool::new(false);
 
@@ -46,6 +47,18 @@ pub(crate) fn take_monitor_panic() -> bool {
 /// root beside the sandboxee's steps: the program must still never run before the detach.
 pub fn slow_host_root_detach() {
     SLOW_HOST_ROOT_DETACH.store(true, Ordering::SeqCst);
+}
+
+/// Makes each init cloned after this call hold back for a second its word that its detach of the
+/// host root has returned: the sandboxee sees the detach done for itself, and its program must
+/// not wait for that word.
+pub fn late_host_root_detach_word() {
+    LATE_HOST_ROOT_DETACH_WORD.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`late_host_root_detach_word`] was called.
+pub(crate) fn late_detach_word() -> bool {
+    LATE_HOST_ROOT_DETACH_WORD.load(Ordering::SeqCst)
 }
 
 /// Makes each sandboxee cloned after this call tell the monitor a wrong number for its seccomp

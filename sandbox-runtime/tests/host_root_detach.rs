@@ -11,26 +11,20 @@ use std::time::Duration;
 fn the_program_starts_only_once_the_host_root_is_detached() {
     // The mount table, then how long after init's start (in clock ticks, field 22 of its stat)
     // the program runs, both as the program sees them.
-    let script = "cat /proc/self/mountinfo; echo --; \
-         echo $(cut -d' ' -f1 /proc/uptime) $(cut -d' ' -f22 /proc/1/stat) $(getconf CLK_TCK)";
+    let script = format!(
+        "cat /proc/self/mountinfo; echo --; {}",
+        common::INIT_START_SNIPPET
+    );
     let mut cmd = common::command("/bin/sh");
-    cmd.args(["-c", script]);
+    cmd.args(["-c", &script]);
     let out = run_with_a_slow_detach(cmd);
     let text = String::from_utf8(out.stdout).unwrap();
     let (mountinfo, times) = text.split_once("--\n").unwrap();
     // Field 5 is the mount point: the new root once; the host root stacked on it would be a
     // second, with the host's own mounts under it.
-    let roots = mountinfo
-        .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .count();
+    let roots = common::mounts_at(mountinfo, "/");
     assert_eq!(roots, 1, "{mountinfo}");
-    assert!(
-        !mountinfo
-            .lines()
-            .any(|l| l.split(' ').nth(4) == Some("/sys")),
-        "{mountinfo}"
-    );
+    assert_eq!(common::mounts_at(mountinfo, "/sys"), 0, "{mountinfo}");
     // The run took the slowed detach's time; init sleeps it itself, so this alone holds
     // whatever the sandboxee does.
     assert!(
@@ -40,11 +34,7 @@ fn the_program_starts_only_once_the_host_root_is_detached() {
     );
     // The program itself ran only after it: a sandboxee that did not wait would exec within
     // milliseconds of init's start.
-    let t: Vec<f64> = times
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
-    let since_init = t[0] - t[1] / t[2];
+    let since_init = common::seconds_since_init_started(times);
     assert!(
         since_init >= 0.09,
         "the program ran {since_init} s after init started"

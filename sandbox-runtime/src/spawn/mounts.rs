@@ -978,10 +978,14 @@ impl StackedHostRoot {
         super::raw::set_and_wake(done, DETACH_PENDING);
         #[cfg(feature = "test-hooks")]
         if crate::test_hooks::slow_detach() {
-            let never = std::sync::atomic::AtomicU32::new(0);
-            super::raw::wait_while(&never, 0, std::time::Duration::from_millis(100));
+            super::raw::pause(std::time::Duration::from_millis(100));
         }
-        super::raw::set_and_wake(done, super::raw::detach(DOT) as u32);
+        let detached = super::raw::detach(DOT);
+        #[cfg(feature = "test-hooks")]
+        if crate::test_hooks::late_detach_word() {
+            super::raw::pause(std::time::Duration::from_secs(1));
+        }
+        super::raw::set_and_wake(done, detached as u32);
     }
 }
 

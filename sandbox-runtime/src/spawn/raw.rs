@@ -1,5 +1,6 @@
 //! System calls made without libc, for the time init and the sandboxee run side by side on the
-//! same memory (from the sandboxee's clone to its exec, see [`super::init::clone_sandboxee`]).
+//! same memory (from the sandboxee's clone to its exec, see [`super::init::clone_sandboxee`]):
+//! the sandboxee's first steps, beside init's mounts, and init's calls from its pivot on.
 //!
 //! libc keeps a failed call's error in `errno`, a thread-local variable, and the two processes
 //! share the thread the host cloned from, so its `errno` too: a failure in one could change the
@@ -256,6 +257,12 @@ pub(crate) fn wait_while(word: &AtomicU32, expected: u32, timeout: std::time::Du
             0,
         );
     }
+}
+
+/// Sleeps for `time` (the test hooks' pauses), as [`wait_while`] on a word nobody changes.
+#[cfg(feature = "test-hooks")]
+pub(crate) fn pause(time: std::time::Duration) {
+    wait_while(&AtomicU32::new(0), 0, time);
 }
 
 /// Sets `word` to `value` and wakes whoever waits on it ([`wait_while`]).

@@ -170,3 +170,27 @@ pub fn magic_exec_snippet() -> String {
         sandbox_policy::RUNTIME_EXEC_MAGIC
     )
 }
+
+/// A shell command that prints, as the sandbox's program sees them, the system's uptime, init's
+/// start (in clock ticks since boot, field 22 of its stat) and the clock ticks per second, for
+/// [`seconds_since_init_started`].
+pub const INIT_START_SNIPPET: &str =
+    "echo $(cut -d' ' -f1 /proc/uptime) $(cut -d' ' -f22 /proc/1/stat) $(getconf CLK_TCK)";
+
+/// How long after init's start the program printed `line`, the output of
+/// [`INIT_START_SNIPPET`], in seconds.
+pub fn seconds_since_init_started(line: &str) -> f64 {
+    let t: Vec<f64> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    t[0] - t[1] / t[2]
+}
+
+/// How many mounts of `mountinfo` (a `/proc/PID/mountinfo`) are at `point` (its field 5).
+pub fn mounts_at(mountinfo: &str, point: &str) -> usize {
+    mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(point))
+        .count()
+}
