@@ -32,6 +32,8 @@ NR = {
     "write": 1,
     "recvmsg": 47,
     "clone": 56,
+    "chdir": 80,
+    "pivot_root": 155,
     "wait4": 61,
     "exit_group": 231,
     "seccomp": 317,
@@ -42,7 +44,9 @@ LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)$")
 STEPS = [
     ("host's clone returns (namespaces, copy of the host)", "host_clone_exit"),
     ("init has its id maps (written by the host)", "maps"),
-    ("init forks the sandboxee (init's set-up done)", "sandboxee_fork"),
+    ("init clones the sandboxee (init's mounts next)", "sandboxee_fork"),
+    ("init has pivoted into the new root (mounts done)", "pivot"),
+    ("the sandboxee sees the new root alone (its chdir)", "chdir"),
     ("sandboxee calls seccomp()", "seccomp"),
     ("filter installed", "seccomp_done"),
     ("sandboxee calls execveat", "execveat"),
@@ -135,6 +139,8 @@ def phases(ev):
             d = inits[p]
             if is_call(k, r, "sys_exit", "read"):
                 first(d, "maps", t)
+            if is_call(k, r, "sys_exit", "pivot_root"):
+                first(d, "pivot", t)
             if is_call(k, r, "sys_exit", "wait4"):
                 first(d, "init_wait", t)
             if is_call(k, r, "sys_exit", "write") and "init_wait" in d:
@@ -143,6 +149,8 @@ def phases(ev):
                 d["init_exit"] = t
         if p in owner:
             d = inits[owner[p]]
+            if is_call(k, r, "sys_enter", "chdir"):
+                first(d, "chdir", t)
             if is_call(k, r, "sys_enter", "seccomp"):
                 first(d, "seccomp", t)
             if is_call(k, r, "sys_exit", "seccomp"):
