@@ -187,9 +187,13 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     start(plan)?;
     wait_for_id_maps(plan.sync_fd)?;
     set_up_namespaces(plan)?;
+    // At the host root, which the pivot then turns into the new root for init and the
+    // sandboxee alike: neither keeps the host's working directory, a directory of the host tree.
+    sys::check(sys::chdir(mounts::ROOT), Step::PivotToNewRoot)?;
     let pid = clone_sandboxee(plan, Ahead::Fresh)?;
     // On a failure from here init reports it and exits, and the kernel kills the sandboxee
-    // with the rest of init's pid namespace before it has looked any path up.
+    // with the rest of init's pid namespace before it has looked any path up. (If both fail at
+    // once, the host keeps the first report to reach it.)
     build_root(plan, &mut [])?.detach_beside(&plan.host_root_detach);
     wait_for_exec(plan, pid);
     Ok(pid)
@@ -424,9 +428,10 @@ pub(crate) fn fork_sandboxee(plan: &Plan) -> Result<libc::pid_t, Failure> {
 /// time as a vfork's parent would. A fresh init clones the sandboxee before it makes the new root,
 /// mounts in it, pivots into it and detaches the host root, all beside the sandboxee's first
 /// steps (descriptors, the capability limits), which look no path up and make their system calls
-/// without libc ([`super::raw`]): the two share `errno`, which init's mounts write. The sandboxee
-/// then waits until it sees the new root alone ([`Plan::host_root_detach`]), before its first path
-/// lookup. From init's pivot to the sandboxee's exec or exit, when the kernel clears
+/// without libc ([`super::raw`]): the two share `errno`, which init's mounts write. Both stand at
+/// the host root then, and the pivot moves the root and working directory of both to the new root.
+/// The sandboxee then waits until it sees the new root alone ([`Plan::host_root_detach`]), before
+/// its first path lookup. From init's pivot to the sandboxee's exec or exit, when the kernel clears
 /// [`Plan::sandboxee_before_exec`], init in turn makes only such calls, so that the sandboxee may
 /// go through libc. Without `CLONE_SIGHAND` the sandboxee gets a copy of init's signal actions and
 /// mask, which init reset first thing, so it starts with every action at its default and nothing

@@ -523,7 +523,8 @@ impl MountPlan {
 
 // ---- In the child (init), after the id maps: allocation-free from here on. ----
 
-const ROOT: &CStr = c"/";
+/// The root directory.
+pub(crate) const ROOT: &CStr = c"/";
 const DOT: &CStr = c".";
 
 /// Stops mount events from leaking to or from the host.

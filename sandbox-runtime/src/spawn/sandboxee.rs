@@ -137,7 +137,9 @@ fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
 }
 
 /// Whether `/` and `/..` are both the new root: this process's root is the new root, and
-/// nothing is mounted on it.
+/// nothing is mounted on it. Both are needed: before init's pivot, `/` is the host root and
+/// `/..` the new root (mounted on it); after the pivot, until the detach, `/` is the new root
+/// and `/..` the host root (stacked on it).
 fn sees_the_new_root_alone(plan: &Plan) -> bool {
     let root = Some(plan.new_root());
     raw::identity(c"/") == root && raw::identity(c"/..") == root
@@ -185,7 +187,17 @@ fn close_fds(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Changes to the program's working directory, which must be absolute (the plan refuses any
+/// other, and this checks again for a plan that came through the fork server): a relative one
+/// would be looked up from wherever this process stands, not from the sandbox's root.
 fn chdir(plan: &Plan) -> Result<(), Failure> {
+    if plan.parts.cwd.as_bytes().first() != Some(&b'/') {
+        return Err(Failure {
+            step: Step::Chdir,
+            index: 0,
+            errno: libc::EINVAL,
+        });
+    }
     sys::check(sys::chdir(&plan.parts.cwd), Step::Chdir)?;
     Ok(())
 }
