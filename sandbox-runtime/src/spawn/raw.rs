@@ -114,24 +114,11 @@ pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> isize {
     unsafe { syscall5(libc::SYS_prctl, option as usize, arg2 as usize, 0, 0, 0) }
 }
 
-/// `dup2(old, new)`, as `dup3` (aarch64 has no `dup2`), which refuses equal descriptors: for
-/// those, whether `old` is open, as `dup2` would tell.
-pub(crate) fn dup2(old: libc::c_int, new: libc::c_int) -> isize {
-    if old == new {
-        // SAFETY: integer arguments.
-        let r = unsafe {
-            syscall5(
-                libc::SYS_fcntl,
-                old as usize,
-                libc::F_GETFD as usize,
-                0,
-                0,
-                0,
-            )
-        };
-        return if r < 0 { r } else { new as isize };
-    }
-    // SAFETY: integer arguments; the new descriptor is not close-on-exec.
+/// `dup3(old, new, 0)`: `new` becomes a copy of `old`, not close-on-exec. The two must differ
+/// (`dup3` refuses equal ones, EINVAL): every caller moves a descriptor of the plan, none of
+/// which is at its target (see [`super::plan::Plan::init_keep_fds`]). aarch64 has no `dup2`.
+pub(crate) fn dup_to(old: libc::c_int, new: libc::c_int) -> isize {
+    // SAFETY: integer arguments.
     unsafe { syscall5(libc::SYS_dup3, old as usize, new as usize, 0, 0, 0) }
 }
 

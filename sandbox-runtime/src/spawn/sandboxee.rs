@@ -98,24 +98,17 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
 /// program. The detach takes the host root out of reach at once, then waits out the kernel's
 /// grace period before init's call returns: from the pivot on, this process looks for itself.
 fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
-    /// Looks a few microseconds apart after the pivot, before waiting for init's word alone.
-    const QUICK_LOOKS: u32 = 8;
     let word = &plan.host_root_detach;
-    let mut looks = 0;
     loop {
         match word.load(Ordering::Acquire) {
             ROOT_PENDING => raw::wait_while(word, ROOT_PENDING, Duration::from_millis(10)),
             DETACH_PENDING => {
+                // Woken at the pivot, this process nearly always finds the detach done; if
+                // not, init's word wakes it when the detach returns.
                 if sees_the_new_root_alone(plan) {
                     return Ok(());
                 }
-                looks += 1;
-                let pause = if looks < QUICK_LOOKS {
-                    Duration::from_micros(20)
-                } else {
-                    Duration::from_millis(10)
-                };
-                raw::wait_while(word, DETACH_PENDING, pause);
+                raw::wait_while(word, DETACH_PENDING, Duration::from_millis(10));
             }
             0 if sees_the_new_root_alone(plan) => return Ok(()),
             0 => {
@@ -168,16 +161,16 @@ fn death_signal() -> Result<(), Failure> {
 fn stdio(plan: &Plan) -> Result<(), Failure> {
     for (i, fd) in plan.stdio.iter().enumerate() {
         if let Some(fd) = fd {
-            raw::check_at(raw::dup2(*fd, i as libc::c_int), Step::Stdio, i as u32)?;
+            raw::check_at(raw::dup_to(*fd, i as libc::c_int), Step::Stdio, i as u32)?;
         }
     }
     Ok(())
 }
 
-/// Every source is above every target (relocated by the parent), so no dup2 clobbers a source.
+/// Every source is above every target (relocated by the parent), so no copy clobbers a source.
 fn pass_fds(plan: &Plan) -> Result<(), Failure> {
     for (i, (src, dst)) in plan.passed.iter().enumerate() {
-        raw::check_at(raw::dup2(*src, *dst), Step::PassFd, i as u32)?;
+        raw::check_at(raw::dup_to(*src, *dst), Step::PassFd, i as u32)?;
     }
     Ok(())
 }
