@@ -33,6 +33,8 @@ NR = {
     "recvmsg": 47,
     "clone": 56,
     "chdir": 80,
+    "futex": 202,
+    "newfstatat": 262,
     "pivot_root": 155,
     "wait4": 61,
     "exit_group": 231,
@@ -151,6 +153,10 @@ def phases(ev):
             d = inits[owner[p]]
             if is_call(k, r, "sys_enter", "chdir"):
                 first(d, "chdir", t)
+            if "chdir" not in d and is_call(k, r, "sys_exit", "futex"):
+                d["last_wait_end"] = t
+            if "chdir" not in d and is_call(k, r, "sys_enter", "newfstatat"):
+                d["looks"] = d.get("looks", 0) + 1
             if is_call(k, r, "sys_enter", "seccomp"):
                 first(d, "seccomp", t)
             if is_call(k, r, "sys_exit", "seccomp"):
@@ -198,6 +204,23 @@ def by_syscall(ev, keep, starts):
     return [(nr, total[nr] / starts, count[nr] / starts) for nr, _ in total.most_common(15)]
 
 
+def lookup_after_pivot(rows):
+    """From init's pivot to the sandboxee's first lookup, apart for the sandboxees that were
+    already waiting at the pivot (woken by init) and those still on their first steps; and how
+    many `stat`s of `/` and `/..` each made before it saw the new root alone."""
+    seen = [d for d in rows if "pivot" in d and "chdir" in d]
+    waiting = [d for d in seen if d.get("last_wait_end", 0) > d["pivot"]]
+    late = [d for d in seen if d.get("last_wait_end", 0) <= d["pivot"]]
+    print("from init's pivot to the sandboxee's chdir (µs, median and range):")
+    for label, group in [("waiting at the pivot", waiting), ("still on its first steps", late)]:
+        if group:
+            gaps = sorted(d["chdir"] - d["pivot"] for d in group)
+            print(f"  {label}: {len(group)} start-ups, {statistics.median(gaps):.0f} "
+                  f"({gaps[0]:.0f}-{gaps[-1]:.0f})")
+    looks = collections.Counter(d.get("looks", 0) for d in seen)
+    print(f"  stats before the chdir: {dict(sorted(looks.items()))} (count: start-ups)")
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("startup_phases.py needs root (tracefs)")
@@ -214,6 +237,7 @@ def main():
         m = statistics.median(values)
         print(f"  {m:8.1f}  +{m - previous:7.1f}  {label}")
         previous = m
+    lookup_after_pivot(rows)
     names = syscall_names()
     for who, keep in [
         ("init and the sandboxee before its exec (`sandbox-init`)", lambda p, c: c == "sandbox-init"),
