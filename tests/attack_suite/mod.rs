@@ -165,6 +165,12 @@ impl Attack {
         self
     }
 
+    /// Binds the host's `src` writable at `dst`.
+    fn mount_rw(mut self, src: impl AsRef<Path>, dst: &str) -> Attack {
+        self.cmd.mount_rw(src, dst);
+        self
+    }
+
     fn with(mut self, f: impl FnOnce(&mut SandboxCommand)) -> Attack {
         f(&mut self.cmd);
         self
@@ -577,9 +583,7 @@ fn killed_call_never_returns() {
         let witness = format!("witness-{i}");
         let r = Attack::new("after-violation")
             .args([format!("/rw/{witness}")])
-            .with(|c| {
-                c.mount_rw(dir.path(), "/rw");
-            })
+            .mount_rw(dir.path(), "/rw")
             .policy(&SOCKET_POLICY)
             .run();
         assert_eq!(r.violation().syscall, "socket", "{r}");
@@ -616,9 +620,7 @@ fn killed_call_interrupted_by_signals_never_returns_once_seen() {
         let witness = format!("witness-{i}");
         let r = Attack::new("signalled-violation")
             .args([format!("/rw/{witness}")])
-            .with(|c| {
-                c.mount_rw(dir.path(), "/rw");
-            })
+            .mount_rw(dir.path(), "/rw")
             .policy(&SOCKET_POLICY)
             .run();
         let written = std::fs::read_to_string(dir.path().join(&witness)).unwrap_or_default();
@@ -724,9 +726,7 @@ fn exec_from_a_writable_mount_is_eacces() {
     set_mode(&copy, 0o755);
     let r = Attack::new("exec")
         .args(["/rw/evil", "true"])
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
+        .mount_rw(dir.path(), "/rw")
         .policy(&allow_all())
         .run();
     r.expect_exit0();
@@ -841,9 +841,7 @@ fn links_planted_in_a_shared_bind_do_not_steer_a_later_sandbox() {
     ]);
     let r = Attack::new("plant-links")
         .args(&links)
-        .with(|c| {
-            c.mount_rw(out.path(), "/out");
-        })
+        .mount_rw(out.path(), "/out")
         .policy(&allow_all())
         .run();
     r.expect_exit0();
@@ -906,9 +904,7 @@ fn a_link_swapped_in_while_a_later_sandbox_builds_does_not_steer_it() {
         std::thread::spawn(move || {
             Attack::new("swap-links")
                 .args(["/out/x", aim.as_str(), "3000"])
-                .with(|c| {
-                    c.mount_rw(&out, "/out");
-                })
+                .mount_rw(&out, "/out")
                 .policy(&allow_all())
                 .run()
         })
@@ -999,8 +995,9 @@ fn no_set_id_mode_reaches_a_host_file() {
     let passed = OwnedFd::from(std::fs::File::open(&passed_path).unwrap());
     let r = Attack::new("set-id")
         .args(["/rw", "5"])
+        .mount_rw(dir.path(), "/rw")
         .with(|c| {
-            c.mount_rw(dir.path(), "/rw").pass_fd(passed, 5);
+            c.pass_fd(passed, 5);
         })
         .policy(&allow_all())
         .run();
@@ -1043,9 +1040,7 @@ fn no_other_abi_gets_a_set_id_mode_past_the_guard() {
     for (name, policy) in [("alone", None), ("policy", Some(allow_all()))] {
         let mut attack = Attack::new("i386-chmod")
             .args([format!("/rw/{name}")])
-            .with(|c| {
-                c.mount_rw(dir.path(), "/rw");
-            });
+            .mount_rw(dir.path(), "/rw");
         if let Some(p) = &policy {
             attack = attack.policy(p);
         }
@@ -1084,9 +1079,7 @@ fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
     guard(&alone, "1", "OK");
     let dir = TempDir::new("set-id-filters");
     let guarded = Attack::new("filters")
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
+        .mount_rw(dir.path(), "/rw")
         .policy(&allow_all())
         .run();
     guard(&guarded, "1", "EPERM");
@@ -1106,11 +1099,7 @@ fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
         guard(&r, "1", mode);
     }
     // Without a policy the guard is the one filter.
-    let bare = Attack::new("filters")
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
-        .run();
+    let bare = Attack::new("filters").mount_rw(dir.path(), "/rw").run();
     guard(&bare, "1", "EPERM");
 }
 
@@ -1121,9 +1110,7 @@ fn a_set_id_mode_the_policy_kills_is_reported_with_the_guard_in() {
     let _g = shared();
     let dir = TempDir::new("set-id-kill");
     let r = Attack::new("filters")
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
+        .mount_rw(dir.path(), "/rw")
         .policy(&compile("default allow;\nkill fchmod;"))
         .run();
     let v = r.violation();
@@ -1154,9 +1141,7 @@ fn a_policy_too_long_to_take_the_set_id_guard_has_it_stacked() {
     long.programs = programs.into();
     let dir = TempDir::new("set-id-long");
     let r = Attack::new("filters")
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
+        .mount_rw(dir.path(), "/rw")
         .policy(&long)
         .run();
     assert_eq!(r.value("filters"), "2", "{r}");
@@ -1384,9 +1369,7 @@ fn ptrace_io_uring_and_request_key_are_killed_unless_the_policy_names_them() {
     // the set-id guard refuses rings whatever the policy names.
     let dir = TempDir::new("io-uring-guarded");
     let r = Attack::new("io-uring")
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
+        .mount_rw(dir.path(), "/rw")
         .policy(&named)
         .run();
     r.expect_exit0();
@@ -1505,9 +1488,7 @@ fn nothing_writes_after_the_end_under(attack: &str, running: &str, policy: &Poli
     let dir = TempDir::new(attack);
     let r = Attack::new(attack)
         .args(["/rw/witness"])
-        .with(|c| {
-            c.mount_rw(dir.path(), "/rw");
-        })
+        .mount_rw(dir.path(), "/rw")
         .policy(policy)
         .run();
     r.expect_exit0();
