@@ -451,7 +451,8 @@ pub(crate) fn clone_sandboxee(plan: &Plan, ahead: Ahead) -> Result<libc::pid_t, 
     plan.capabilities_limited.store(limited, Ordering::Relaxed);
     plan.sandboxee_before_exec.store(1, Ordering::Relaxed);
     let flags = libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD;
-    // SAFETY: the stack is a live mapping reserved for this child alone, with a guard page;
+    // SAFETY: the stack is init's copy of the sandboxee stack mapping, with a guard page, which
+    // nothing else in init's memory uses (init clones one sandboxee, see `ChildStack`);
     // the child reads the plan, which init changes only through its atomic words, and
     // allocates nothing; the word the kernel clears lives in the plan, which outlives the
     // child's use of this memory (init waits for it below).

@@ -11,7 +11,7 @@ use crate::seccomp::PreparedFilter;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// [`Plan::host_root_detach`] until init has pivoted into the new root.
 pub(crate) const ROOT_PENDING: u32 = u32::MAX - 1;
@@ -78,21 +78,48 @@ impl CStringPointers {
     }
 }
 
-/// An anonymous stack mapping with an inaccessible guard page below it, unmapped on drop.
+/// The stack a sandboxee runs on until its exec: one anonymous mapping per process, made at
+/// the first sandbox and never unmapped, with an inaccessible guard below it.
+///
+/// One mapping serves every sandbox, even those starting at the same moment: a sandboxee runs
+/// in its init's memory, and init is a fork-like clone, so each init has a copy of the mapping
+/// of its own, and clones one sandboxee only. The process that clones inits never touches the
+/// mapping, so each copy starts as untouched memory. Keeping it saves each start-up a mapping
+/// and its unmapping afterwards, which stops every other CPU running the host's threads to
+/// flush their TLBs.
+#[derive(Clone, Copy)]
 pub(crate) struct ChildStack {
-    base: *mut libc::c_void,
-    len: usize,
+    /// The address one past the mapping's end.
+    top: usize,
 }
-
-// SAFETY: a private mapping this owns alone; unmapping it works from any thread.
-unsafe impl Send for ChildStack {}
 
 impl ChildStack {
     /// Usable bytes: the set-up steps need a few KiB; the rest is margin.
     const SIZE: usize = 256 * 1024;
     const GUARD: usize = 64 * 1024;
 
-    fn new() -> std::io::Result<ChildStack> {
+    /// The process's sandboxee stack, mapped now if this is the first call to succeed.
+    fn shared() -> std::io::Result<ChildStack> {
+        static TOP: AtomicUsize = AtomicUsize::new(0);
+        let top = TOP.load(Ordering::Acquire);
+        if top != 0 {
+            return Ok(ChildStack { top });
+        }
+        let made = Self::map()?;
+        match TOP.compare_exchange(0, made, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(ChildStack { top: made }),
+            Err(theirs) => {
+                // Another thread mapped one first: that one is the process's.
+                let len = Self::SIZE + Self::GUARD;
+                // SAFETY: exactly the mapping map() made just above, which nothing else knows.
+                unsafe { libc::munmap((made - len) as *mut libc::c_void, len) };
+                Ok(ChildStack { top: theirs })
+            }
+        }
+    }
+
+    /// Maps a stack with its guard and returns its top.
+    fn map() -> std::io::Result<usize> {
         let len = Self::SIZE + Self::GUARD;
         // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
         let base = unsafe {
@@ -108,26 +135,20 @@ impl ChildStack {
         if base == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        let stack = ChildStack { base, len };
         // SAFETY: the lowest GUARD bytes of the mapping made above: an overflow faults there
         // instead of writing into whatever lies below.
         if unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) } < 0 {
-            return Err(std::io::Error::last_os_error());
+            let e = std::io::Error::last_os_error();
+            // SAFETY: the mapping made above, which nothing else knows.
+            unsafe { libc::munmap(base, len) };
+            return Err(e);
         }
-        Ok(stack)
+        Ok(base as usize + len)
     }
 
     /// The initial stack pointer: the mapping's top (stacks grow down on every supported arch).
     pub(crate) fn top(&self) -> *mut libc::c_void {
-        // SAFETY: one past the end of the mapping, which is what clone(2) takes.
-        unsafe { self.base.cast::<u8>().add(self.len).cast() }
-    }
-}
-
-impl Drop for ChildStack {
-    fn drop(&mut self) {
-        // SAFETY: base and len are exactly the mapping made in new().
-        unsafe { libc::munmap(self.base, self.len) };
+        self.top as *mut libc::c_void
     }
 }
 
@@ -336,7 +357,7 @@ impl Plan {
             argv_ptrs: pointers(&parts.argv),
             envp_ptrs: pointers(&parts.envp),
             parts,
-            sandboxee_stack: ChildStack::new()?,
+            sandboxee_stack: ChildStack::shared()?,
             sandboxee_before_exec: AtomicU32::new(0),
             host_root_detach: AtomicU32::new(ROOT_PENDING),
             new_root: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -344,5 +365,51 @@ impl Plan {
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChildStack;
+    use crate::{SandboxCommand, Status, Stdio};
+
+    /// How many pages of the stack's usable part are resident in this process.
+    fn resident_pages(stack: ChildStack) -> usize {
+        // SAFETY: sysconf with a valid name.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let mut vec = vec![0u8; ChildStack::SIZE / page];
+        let start = stack.top as usize - ChildStack::SIZE;
+        // SAFETY: the range is the stack mapping's usable part, which is never unmapped; vec has
+        // one byte per page of it.
+        let r = unsafe { libc::mincore(start as *mut _, ChildStack::SIZE, vec.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore: {}", std::io::Error::last_os_error());
+        vec.iter().filter(|b| **b & 1 != 0).count()
+    }
+
+    #[test]
+    fn sandboxes_started_at_once_share_the_one_stack_the_host_never_touches() {
+        let stack = ChildStack::shared().expect("map the sandboxee stack");
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    SandboxCommand::new("/bin/true")
+                        .add_program_with_libraries("/bin/true")
+                        .stdin(Stdio::Null)
+                        .stdout(Stdio::Null)
+                        .stderr(Stdio::Null)
+                        .status()
+                })
+            })
+            .collect();
+        for run in runs {
+            let outcome = run.join().expect("no panic").expect("the sandbox starts");
+            assert_eq!(outcome.status, Status::Exited(0), "{outcome}");
+        }
+        assert_eq!(ChildStack::shared().expect("mapped").top, stack.top);
+        assert_eq!(
+            resident_pages(stack),
+            0,
+            "the host wrote to the sandboxee stack"
+        );
     }
 }
