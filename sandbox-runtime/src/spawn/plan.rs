@@ -378,7 +378,7 @@ mod tests {
         // SAFETY: sysconf with a valid name.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
         let mut vec = vec![0u8; ChildStack::SIZE / page];
-        let start = stack.top as usize - ChildStack::SIZE;
+        let start = stack.top - ChildStack::SIZE;
         // SAFETY: the range is the stack mapping's usable part, which is never unmapped; vec has
         // one byte per page of it.
         let r = unsafe { libc::mincore(start as *mut _, ChildStack::SIZE, vec.as_mut_ptr()) };
