@@ -392,7 +392,10 @@ mod tests {
         let runs: Vec<_> = (0..4)
             .map(|_| {
                 std::thread::spawn(|| {
+                    // Cloned from this process even if a test starts a fork server in it: the
+                    // copy looked at below is this process's.
                     SandboxCommand::new("/bin/true")
+                        .use_fork_server(false)
                         .add_program_with_libraries("/bin/true")
                         .stdin(Stdio::Null)
                         .stdout(Stdio::Null)
