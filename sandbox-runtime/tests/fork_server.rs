@@ -173,6 +173,60 @@ fn init_is_the_hosts_child_and_the_server_holds_nothing() {
     assert_eq!(child.wait().status, Status::Killed);
 }
 
+/// The mappings of `pid` in order: (start, end, permissions, resident KiB).
+fn mappings(pid: u32) -> Vec<(u64, u64, String, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut out: Vec<(u64, u64, String, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-') {
+            if let (Ok(start), Ok(end)) =
+                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+            {
+                out.push((start, end, words.next().unwrap_or("").to_string(), 0));
+                continue;
+            }
+        }
+        if first == "Rss:" {
+            if let Some(last) = out.last_mut() {
+                last.3 = words.next().unwrap().parse().unwrap();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_server_never_touches_the_stack_its_sandboxees_run_on() {
+    let server_pid = server();
+    for _ in 0..3 {
+        let outcome = common::command("/bin/true").status().unwrap();
+        assert_eq!(outcome.status, Status::Exited(0), "{outcome}");
+    }
+    // The server's one sandboxee stack: 256 KiB read-write right above its 64 KiB guard. Each
+    // init runs its sandboxee on its own copy, which starts as the server's: untouched.
+    let maps = mappings(server_pid);
+    let stacks: Vec<_> = maps
+        .windows(2)
+        .filter(|w| {
+            let (guard, stack) = (&w[0], &w[1]);
+            guard.2.starts_with("---p")
+                && guard.1 - guard.0 == 64 << 10
+                && stack.0 == guard.1
+                && stack.2.starts_with("rw-p")
+                && stack.1 - stack.0 == 256 << 10
+        })
+        .map(|w| w[1].clone())
+        .collect();
+    assert_eq!(
+        stacks.len(),
+        1,
+        "one sandboxee stack in the server: {maps:?}"
+    );
+    assert_eq!(stacks[0].3, 0, "the server wrote to its sandboxee stack");
+}
+
 #[test]
 fn the_host_memory_is_in_neither_the_sandbox_nor_its_peak() {
     let server_pid = server();
