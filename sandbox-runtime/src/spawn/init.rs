@@ -189,7 +189,7 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     set_up_namespaces(plan)?;
     // At the host root, which the pivot then turns into the new root for init and the
     // sandboxee alike: neither keeps the host's working directory, a directory of the host tree.
-    sys::check(sys::chdir(mounts::ROOT), Step::PivotToNewRoot)?;
+    sys::check(sys::chdir(mounts::ROOT), Step::ChdirToRoot)?;
     let pid = clone_sandboxee(plan, Ahead::Fresh)?;
     // On a failure from here init reports it and exits, and the kernel kills the sandboxee
     // with the rest of init's pid namespace before it has looked any path up. (If both fail at

@@ -967,7 +967,7 @@ impl StackedHostRoot {
     /// Detaches the host root now.
     pub(crate) fn detach_now(self) -> Result<(), Failure> {
         sys::check(sys::umount2(DOT, libc::MNT_DETACH), Step::DetachOldRoot)?;
-        sys::check(sys::chdir(ROOT), Step::PivotToNewRoot)?;
+        sys::check(sys::chdir(ROOT), Step::ChdirToRoot)?;
         Ok(())
     }
 

@@ -29,6 +29,7 @@ pub(crate) enum Step {
     Mount,
     Remount,
     SealReadOnly,
+    ChdirToRoot,
     PivotToNewRoot,
     DetachOldRoot,
     ForkSandboxee,
@@ -59,7 +60,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 42] = [
+    const ALL: [Step; 43] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::SessionKeyring,
@@ -77,6 +78,7 @@ impl Step {
         Step::Mount,
         Step::Remount,
         Step::SealReadOnly,
+        Step::ChdirToRoot,
         Step::PivotToNewRoot,
         Step::DetachOldRoot,
         Step::ForkSandboxee,
@@ -342,6 +344,7 @@ impl Descriptions {
                 Step::Remount => format!("set mount flags on {}", item(&self.mount_points)),
                 Step::SealReadOnly => "make the root and /dev read-only".into(),
                 Step::DetachOldRoot => "detach the host root".into(),
+                Step::ChdirToRoot => "change to the root directory".into(),
                 Step::PivotToNewRoot => "pivot_root to the new root".into(),
                 Step::ForkSandboxee => "fork the sandboxee".into(),
                 Step::NewSession => "setsid".into(),
