@@ -2,14 +2,15 @@
 """Where the CPU time of back-to-back start-ups goes, process by process (as root, with perf).
 
 Samples every CPU (`perf record -a -g`, 2 kHz) while `examples/startups.rs` starts /bin/true
-COUNT times back to back (default 1000; `--fork-server` to start them through the fork server),
+COUNT times back to back (default 1000; `--fork-server` to start them through the fork server,
+`--bare` to start /bin/true bare with fork+exec, the baseline the sandbox's rows are set beside),
 then prints per start-up the CPU time of each process (the host, init with the sandboxee before
 its exec, the program, the runtime's release thread, idle) and of what a fork-like clone of the
 host costs: the copy of the host's page tables at the clone, the copy-on-write faults the host
 takes after it, and init's teardown of its copy at its exit. Sampling slows everything by about
 a third: compare rows of one run, not figures of other benchmarks.
 
-    python3 benches/startup_cpu.py [COUNT] [--fork-server]
+    python3 benches/startup_cpu.py [COUNT] [--fork-server | --bare]
 """
 
 import collections
@@ -27,7 +28,7 @@ PROCESSES = [
     ("true", "the program, /bin/true, from its exec"),
     ("sandbox-release", "the runtime's release thread (reaps init, drops its mounts)"),
     ("sandbox-fork-se", "the fork server"),
-    ("early-init", "each init before it names itself"),
+    ("early-init", "each init before it names itself (bare: each child before its exec)"),
     ("swapper", "idle"),
 ]
 # (process, kernel function on the stack, what it is)
@@ -38,6 +39,7 @@ PARTS = [
     ("sandbox-release", "do_wp_page", "release thread: copy-on-write faults"),
     ("sandbox-init", "do_wp_page", "init and sandboxee: copy-on-write faults"),
     ("sandbox-init", "exit_mmap", "init: teardown of its copy of the host at its exit"),
+    ("true", "do_exit", "program: its exit"),
     ("true", "exit_mmap", "program: teardown of its memory at its exit"),
     ("sandbox-init", "__x64_sys_execveat", "sandboxee: its exec"),
     ("sandbox-fork-se", "dup_mmap", "fork server: the clone's copy of its page tables"),
@@ -47,8 +49,8 @@ PARTS = [
 
 def samples(path):
     """Returns (process name, [function, innermost first]) for each sample of `perf script`.
-    Each init keeps the host's name until it names itself: a process of that name other than the
-    host (the one with the release thread) is `early-init` here."""
+    Each init (bare, each /bin/true) keeps the host's name until it names itself (execs): a
+    process of that name other than the host is `early-init` here."""
     out = subprocess.run(
         ["perf", "script", "-i", path, "-F", "comm,pid,ip,sym"],
         capture_output=True,
@@ -67,15 +69,18 @@ def samples(path):
             parts = line.split()
             if len(parts) >= 2:
                 stack.append(parts[1])
+    # The host is the process with the release thread; bare, it has none, and is the process
+    # of that name with the most samples (a /bin/true shows up before its exec under it too).
     hosts = collections.Counter(p for c, p, _ in found if c == "sandbox-release")
+    hosts = hosts or collections.Counter(p for c, p, _ in found if c == "startups")
     host = hosts.most_common(1)[0][0] if hosts else None
     rename = lambda c, p: "early-init" if c == "startups" and p != host else c
     return [(rename(c, p), stack) for c, p, stack in found]
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--fork-server"]
-    through_server = "--fork-server" in sys.argv[1:]
+    modes = [a for a in sys.argv[1:] if a in ("--fork-server", "--bare")]
+    args = [a for a in sys.argv[1:] if a not in modes]
     count = int(args[0]) if args else 1000
     if shutil.which("perf") is None:
         sys.exit("perf is not installed (Debian: apt-get install linux-perf): nothing to sample with")
@@ -83,8 +88,7 @@ def main():
         ["cargo", "build", "--quiet", "--release", "--example", "startups"], cwd=REPO, check=True
     )
     program = [f"{REPO}/target/release/examples/startups", str(count)]
-    if through_server:
-        program.append("--fork-server")
+    program += modes[:1]
     with tempfile.TemporaryDirectory() as work:
         data = os.path.join(work, "perf.data")
         recorded = subprocess.run(

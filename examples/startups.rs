@@ -3,8 +3,11 @@
 //! benchmark's two-line policy, `status()`), and prints the median. Made for counting what a
 //! start-up costs the kernel with `benches/syscalls_per_startup.sh`.
 //!
+//! `--bare` starts it with `std::process::Command` instead (fork+exec, the benchmark's baseline),
+//! for a profile of the program bare to set beside one in the sandbox.
+//!
 //! ```text
-//! cargo run --release --example startups -- [COUNT] [--fork-server]
+//! cargo run --release --example startups -- [COUNT] [--fork-server | --bare]
 //! ```
 
 use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
@@ -18,6 +21,7 @@ static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
 
 fn main() -> ExitCode {
     let fork_server = std::env::args().any(|a| a == "--fork-server");
+    let bare = std::env::args().any(|a| a == "--bare");
     if fork_server {
         if let Err(e) = sandbox_runtime::start_fork_server() {
             eprintln!("cannot start the fork server: {e}");
@@ -37,6 +41,22 @@ fn main() -> ExitCode {
     let mut times = Vec::with_capacity(count);
     for _ in 0..count {
         let begun = Instant::now();
+        if bare {
+            match std::process::Command::new("/bin/true")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+            {
+                Ok(s) if s.success() => {}
+                other => {
+                    eprintln!("/bin/true did not end well: {other:?}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            times.push(begun.elapsed());
+            continue;
+        }
         let mut cmd = SandboxCommand::new("/bin/true");
         cmd.limits(Limits {
             wall_time: Some(Duration::from_secs(10)),
@@ -63,7 +83,9 @@ fn main() -> ExitCode {
         times.push(begun.elapsed());
     }
     times.sort();
-    let how = if fork_server {
+    let how = if bare {
+        "bare (fork+exec)"
+    } else if fork_server {
         "through the fork server"
     } else {
         "cloned directly"
