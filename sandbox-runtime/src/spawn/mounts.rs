@@ -679,11 +679,7 @@ pub(crate) struct Roots {
 impl Roots {
     /// The new root's device and inode numbers.
     pub(crate) fn new_root_id(&self) -> Result<(u64, u64), Failure> {
-        // SAFETY: stat is plain old data; zero is a valid initial value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: new is an open descriptor and st a live stat the kernel fills.
-        let r = unsafe { libc::fstat(self.new.as_raw_fd(), &mut st) };
-        sys::check(r.into(), Step::OpenRoots)?;
+        let st = sys::fstat(self.new.as_raw_fd(), Step::OpenRoots, 0)?;
         Ok((st.st_dev, st.st_ino))
     }
 }
@@ -892,11 +888,7 @@ impl<'p> Builder<'p> {
     fn bind(&mut self, b: &'p BindOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
         let r = sys::open_in_root(self.roots.old.as_raw_fd(), &b.src, libc::O_PATH);
         let source = owned(sys::check_at(r, Step::Mount, i)?);
-        // SAFETY: stat is plain old data; zero is a valid initial value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: source is an open descriptor and st is a live stat the kernel fills.
-        let r = unsafe { libc::fstat(source.as_raw_fd(), &mut st) };
-        sys::check_at(r.into(), Step::Mount, i)?;
+        let st = sys::fstat(source.as_raw_fd(), Step::Mount, i)?;
         if let Some(slot) = slot {
             let flags = locked_flags(|out| {
                 // SAFETY: source is an open descriptor and out has the kernel's statfs layout.

@@ -256,6 +256,16 @@ pub(crate) fn chdir(path: &CStr) -> libc::c_long {
     libc::c_long::from(unsafe { libc::chdir(path.as_ptr()) })
 }
 
+/// `fstat(2)` of `fd`, or the failure of item `index` of `step`.
+pub(crate) fn fstat(fd: RawFd, step: Step, index: u32) -> Result<libc::stat, Failure> {
+    // SAFETY: stat is plain old data; zero is a valid initial value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a live stat the kernel fills; a bad descriptor is an error, not undefined.
+    let r = unsafe { libc::fstat(fd, &mut st) };
+    check_at(r.into(), step, index)?;
+    Ok(st)
+}
+
 /// `umount2(2)`.
 pub(crate) fn umount2(path: &CStr, flags: libc::c_int) -> libc::c_long {
     // SAFETY: path is NUL-terminated.
