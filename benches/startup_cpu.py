@@ -31,12 +31,18 @@ PROCESSES = [
     ("early-init", "each init before it names itself (bare: each child before its exec)"),
     ("swapper", "idle"),
 ]
-# (process, kernel function on the stack, what it is)
+# (process, kernel functions on the stack, all of them, joined by " < ", what it is)
 PARTS = [
     ("startups", "copy_namespaces", "host: the clone's new namespaces"),
     ("startups", "dup_mmap", "host: the clone's copy of the host's page tables"),
     ("startups", "do_wp_page", "host: copy-on-write faults (pages shared with an init)"),
+    ("startups", "on_each_cpu_cond_mask < do_wp_page", "host: those faults' TLB shootdowns"),
     ("sandbox-release", "do_wp_page", "release thread: copy-on-write faults"),
+    (
+        "sandbox-release",
+        "on_each_cpu_cond_mask < do_wp_page",
+        "release thread: those faults' TLB shootdowns",
+    ),
     ("sandbox-init", "do_wp_page", "init and sandboxee: copy-on-write faults"),
     ("sandbox-init", "exit_mmap", "init: teardown of its copy of the host at its exit"),
     ("true", "do_exit", "program: its exit"),
@@ -104,7 +110,7 @@ def main():
         for comm, stack in samples(data):
             per_process[comm] += 1
             for who, function, _ in PARTS:
-                if comm == who and function in stack:
+                if comm == who and all(f in stack for f in function.split(" < ")):
                     per_part[(who, function)] += 1
     us = lambda n: n * 1e6 / HZ / count
     total = sum(per_process.values())
