@@ -3,7 +3,8 @@
 //! to a baseline or peer measured in the same run (medians of interleaved repetitions).
 //!
 //! `cargo bench --bench sandbox` runs the full mode; `SANDBOX_BENCH_QUICK=1` (or `--quick`)
-//! a short one for CI (about a minute). Peers: plain fork+exec, util-linux `unshare`,
+//! a short one for CI (about a minute). Baselines: plain fork+exec and `std::process::Command`'s
+//! own spawn (`posix_spawn`); peers: util-linux `unshare`,
 //! bubblewrap (`bwrap`), firejail and `strace -f`; a missing peer is announced and its rows
 //! skipped (a target it was needed for counts as missed), and nsjail and minijail, which
 //! Debian does not package, are announced as missing. Targets are printed;

@@ -1,5 +1,6 @@
-//! Start-up: the time to run `/bin/true` to its end in each sandbox, against plain fork+exec,
-//! util-linux `unshare` and bubblewrap, with and without a network namespace.
+//! Start-up: the time to run `/bin/true` to its end in each sandbox, against plain fork+exec
+//! (the baseline of every ratio here), `std::process::Command`'s own spawn, util-linux
+//! `unshare` and bubblewrap, with and without a network namespace.
 
 use crate::ours::{self, Setup, TRUE};
 use crate::peers::{self, Peer};
@@ -8,8 +9,19 @@ use crate::{Finding, Mode};
 use sandbox_runtime::Policy;
 use std::time::Instant;
 
-/// The issue's bound on our start-up without a network namespace, as a multiple of fork+exec.
+/// The issue's bound on our start-up without a network namespace, as a multiple of plain
+/// fork+exec ([`Peer::ForkExec`]).
 const FORK_EXEC_BOUND: f64 = 3.0;
+
+/// The two baselines, fork+exec first (every table's ratios are to it): plain fork+exec, which
+/// copies this process's page tables as our direct clone does, and `Command`'s own spawn, a
+/// `vfork` that copies nothing, the stricter of the two.
+fn baselines() -> Vec<Variant<'static>> {
+    [Peer::ForkExec, Peer::Bare]
+        .into_iter()
+        .map(|p| Variant::new(p.name(), move || p.run(TRUE, &[0], false)))
+        .collect()
+}
 
 /// Our sandbox variants: full (new network namespace), full sharing the host's network, and
 /// namespaces and mounts only (no filter, no notification listener) sharing the network, all
@@ -81,13 +93,15 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
     );
     peers::announce_missing();
     let policy = ours::compile("true", ours::TRUE_POLICY);
-    let mut variants = vec![Variant::new(Peer::Bare.name(), || {
-        Peer::Bare.run(TRUE, &[0], false)
-    })];
+    let mut variants = baselines();
     variants.extend(our_variants(&policy));
     variants.extend(peer_variants());
     let (rounds, batch) = mode.pick((5, 10), (25, 30));
-    println!("{rounds} interleaved rounds of {batch} runs per variant\n");
+    println!(
+        "{rounds} interleaved rounds of {batch} runs per variant; this process, which fork+exec \
+         and our direct clone copy: {}\n",
+        process_size()
+    );
     let times = match stats::interleave(&variants, rounds, batch) {
         Ok(t) => t,
         Err(e) => return (Vec::new(), vec![Finding::Failed(format!("start-up: {e}"))]),
@@ -118,28 +132,48 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
     (medians, misses)
 }
 
+/// This process's resident set and page tables (`VmRSS`, `VmPTE` of `/proc/self/status`):
+/// what a fork of it copies, which fork+exec's time and our direct clone's grow with.
+fn process_size() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or("unknown".into(), |v| v.trim().to_string())
+    };
+    format!(
+        "{} resident, {} of page tables",
+        field("VmRSS:"),
+        field("VmPTE:")
+    )
+}
+
 /// Resident memory added to the host process for [`host_size_effect`].
 const BALLAST_MIB: usize = 256;
 
-/// Our start-up (sharing the network) against fork+exec while the host process holds
+/// Our start-up (sharing the network) against the baselines while the host process holds
 /// [`BALLAST_MIB`] more resident memory. Cloned directly, our init is a fork-like clone of the
-/// host, so its page tables are copied; cloned by the fork server (started before the ballast)
-/// it is a clone of the small server. `std::process::Command` uses `CLONE_VM | CLONE_VFORK`.
-/// Returns the failure, if a run failed.
+/// host, so its page tables are copied, as fork+exec's child's are; cloned by the fork server
+/// (started before the ballast) it is a clone of the small server; `std::process::Command`'s
+/// own spawn copies nothing. Returns the failure, if a run failed.
 fn host_size_effect(mode: Mode, policy: &Policy) -> Vec<Finding> {
     let ballast = vec![1u8; BALLAST_MIB << 20];
     let shared = Setup::program_only(Some(policy)).sharing_network();
-    let variants = [
-        Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
+    let mut variants = baselines();
+    variants.extend([
         Variant::new("ours: full, share_network(true)", move || {
             shared.run(TRUE, &[0], false)
         }),
         Variant::new("ours: full, share_network(true), fork server", move || {
             shared.served().run(TRUE, &[0], false)
         }),
-    ];
+    ]);
     let (rounds, batch) = mode.pick((3, 10), (15, 30));
-    println!("  with {BALLAST_MIB} MiB more resident in the host process:");
+    println!(
+        "  with {BALLAST_MIB} MiB more resident in the host process ({}):",
+        process_size()
+    );
     match stats::interleave(&variants, rounds, batch) {
         Ok(times) => {
             for (v, t) in variants.iter().zip(&times) {
@@ -167,11 +201,11 @@ fn paced(mode: Mode, policy: &Policy) -> Vec<Finding> {
     let full = Setup::program_only(Some(policy));
     let served = full.served();
     let bwrap = Peer::Bwrap { net: true };
-    let mut variants = vec![
-        Variant::new(Peer::Bare.name(), || Peer::Bare.run(TRUE, &[0], false)),
+    let mut variants = baselines();
+    variants.extend([
         Variant::new(DIRECT, move || full.run(TRUE, &[0], false)),
         Variant::new(SERVED, move || served.run(TRUE, &[0], false)),
-    ];
+    ]);
     if bwrap.available() {
         variants.push(Variant::new(bwrap.name(), move || {
             bwrap.run(TRUE, &[0], false)
@@ -266,9 +300,15 @@ fn report(names: &[String], times: &stats::Rounds) -> Vec<Finding> {
             stats::print_row(label, &s);
         }
     }
-    let bare = Peer::Bare.name();
-    if let Some(s) = stats::compare(names, times, "ours: full, share_network(true)", &bare) {
-        if s.ratio > FORK_EXEC_BOUND {
+    println!("  without a network namespace, against each baseline (per round; the target is on the first):");
+    let shared = "ours: full, share_network(true)";
+    let labels = ["shared net / fork+exec", "shared net / posix_spawn"];
+    for (i, (baseline, label)) in [Peer::ForkExec, Peer::Bare].iter().zip(labels).enumerate() {
+        let Some(s) = stats::compare(names, times, shared, &baseline.name()) else {
+            continue;
+        };
+        stats::print_row(label, &s);
+        if i == 0 && s.ratio > FORK_EXEC_BOUND {
             misses.push(Finding::Missed(format!(
                 "start-up: without a network namespace ours is {:.2}x fork+exec (target <= {FORK_EXEC_BOUND}x)",
                 s.ratio

@@ -1,5 +1,5 @@
 //! Throughput: sandboxes per second running `/bin/true`, one after another and with
-//! [`THREADS`] at once, against fork+exec and bubblewrap.
+//! [`THREADS`] at once, against `std::process::Command`'s spawn and bubblewrap.
 
 use crate::ours::{self, Setup, TRUE};
 use crate::peers::Peer;
@@ -77,7 +77,7 @@ pub fn run(mode: Mode, medians: &[(String, f64)]) -> Vec<Finding> {
         "variant", "rate", "rate ratio"
     );
     for (v, t) in variants.iter().zip(&times) {
-        // Rates relative to fork+exec: the per-round ratio of fork+exec's time to this one's.
+        // Rates relative to the first row: the per-round ratio of its time to this one's.
         let s = stats::summarise(&times[0], t);
         println!(
             "  {:<44} {:>8.0}/s {:>7.2}x  ({:.2}-{:.2})",
