@@ -3,7 +3,7 @@
 
 Samples every CPU (`perf record -a -g`, 2 kHz) while `examples/startups.rs` starts /bin/true
 COUNT times back to back (default 1000; `--fork-server` to start them through the fork server,
-`--bare` to start /bin/true bare with fork+exec, the baseline the sandbox's rows are set beside),
+`--bare` to start /bin/true bare with std's `Command` (`posix_spawn`), to set beside the sandbox),
 then prints per start-up the CPU time of each process (the host, init with the sandboxee before
 its exec, the program, the runtime's release thread, idle) and of what a fork-like clone of the
 host costs: the copy of the host's page tables at the clone, the copy-on-write faults the host

@@ -3,8 +3,8 @@
 //! benchmark's two-line policy, `status()`), and prints the median. Made for counting what a
 //! start-up costs the kernel with `benches/syscalls_per_startup.sh`.
 //!
-//! `--bare` starts it with `std::process::Command` instead (fork+exec, the benchmark's baseline),
-//! for a profile of the program bare to set beside one in the sandbox.
+//! `--bare` starts it with `std::process::Command` instead (its `posix_spawn`, the benchmark's
+//! stricter baseline), for a profile of the program bare to set beside one in the sandbox.
 //!
 //! ```text
 //! cargo run --release --example startups -- [COUNT] [--fork-server | --bare]
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     }
     times.sort();
     let how = if bare {
-        "bare (fork+exec)"
+        "bare (posix_spawn)"
     } else if fork_server {
         "through the fork server"
     } else {
