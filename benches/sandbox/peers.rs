@@ -7,6 +7,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -158,8 +159,14 @@ impl Peer {
             Peer::Bare => Command::new(argv[0]),
             Peer::ForkExec => {
                 let mut c = Command::new(argv[0]);
-                // SAFETY: the hook does nothing; its presence alone makes `Command` fork.
-                unsafe { c.pre_exec(|| Ok(())) };
+                // SAFETY: the hook's one atomic store is async-signal-safe; its presence is what
+                // makes `Command` fork.
+                unsafe {
+                    c.pre_exec(|| {
+                        FORK_CHILD_WROTE.store(true, Ordering::Relaxed);
+                        Ok(())
+                    })
+                };
                 c
             }
             Peer::Forked { floor_filter } => {
@@ -295,6 +302,25 @@ impl Peer {
         checked.push((self.name(), ok));
         ok
     }
+}
+
+/// Set by [`Peer::ForkExec`]'s child before its exec: in the child's own copy of the memory
+/// if it was forked, in this process's if it shared it (a `vfork`).
+static FORK_CHILD_WROTE: AtomicBool = AtomicBool::new(false);
+
+/// Checks that [`Peer::ForkExec`] forks: its child's write before the exec must not reach this
+/// process's memory, as it would if `Command` spawned it sharing that memory, as it does
+/// without a hook. A baseline named fork+exec that was not one fails the run.
+pub fn fork_exec_forks() -> Result<(), String> {
+    FORK_CHILD_WROTE.store(false, Ordering::Relaxed);
+    Peer::ForkExec.run(&["/bin/true"], &[0], false)?;
+    if FORK_CHILD_WROTE.load(Ordering::Relaxed) {
+        return Err(format!(
+            "{}: the child wrote to this process's memory, so it was not forked",
+            Peer::ForkExec.name()
+        ));
+    }
+    Ok(())
 }
 
 /// `ret ALLOW`, one instruction: the kernel's cache serves every call without running it, so

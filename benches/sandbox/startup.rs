@@ -93,6 +93,9 @@ pub fn run(mode: Mode) -> (Vec<(String, f64)>, Vec<Finding>) {
     );
     peers::announce_missing();
     let policy = ours::compile("true", ours::TRUE_POLICY);
+    if let Err(e) = peers::fork_exec_forks() {
+        return (Vec::new(), vec![Finding::Failed(format!("start-up: {e}"))]);
+    }
     let mut variants = baselines();
     variants.extend(our_variants(&policy));
     variants.extend(peer_variants());
