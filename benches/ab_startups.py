@@ -10,7 +10,11 @@ This machine's speed drifts between runs minutes apart; alternating run by run p
 on both builds alike, so a difference means something when one build wins most pairs in both
 orders.
 
-    python3 benches/ab_startups.py <commit-a> <commit-b> [PAIRS] [COUNT]   (default 40, 150)
+    python3 benches/ab_startups.py <commit-a> <commit-b> [PAIRS] [COUNT] [OPTION...]
+
+PAIRS and COUNT default to 40 and 150; each OPTION (`--new-net`, `--fork-server`) is passed to
+both builds, which must both know it: builds of `examples/startups.rs` before the one that added
+`--new-net` ignore an option they do not know, later ones refuse it.
 
 Run from the repository, on an otherwise idle machine, as a user who can run sandboxes.
 """
@@ -44,8 +48,8 @@ def build(commit, work, trees):
     return exe
 
 
-def median_us(exe, count):
-    out = subprocess.run([exe, str(count)], capture_output=True, text=True, check=True).stdout
+def median_us(exe, count, options):
+    out = subprocess.run([exe, str(count)] + options, capture_output=True, text=True, check=True).stdout
     # "N start-ups cloned directly: median 2.91ms" (Rust's Debug of a Duration).
     value = out.rsplit("median ", 1)[1].strip()
     for unit, scale in (("ms", 1e3), ("µs", 1.0), ("ns", 1e-3), ("s", 1e6)):
@@ -57,9 +61,11 @@ def median_us(exe, count):
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
+    options = [o for o in sys.argv[3:] if o.startswith("--")]
+    numbers = [n for n in sys.argv[3:] if not n.startswith("--")]
     a, b = sys.argv[1], sys.argv[2]
-    pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 40
-    count = int(sys.argv[4]) if len(sys.argv) > 4 else 150
+    pairs = int(numbers[0]) if numbers else 40
+    count = int(numbers[1]) if len(numbers) > 1 else 150
     work = tempfile.mkdtemp()
     trees = []
     try:
@@ -69,8 +75,8 @@ def main():
             first, exe_first, second, exe_second = order
             times = {a: [], b: []}
             for _ in range(pairs):
-                times[first].append(median_us(exe_first, count))
-                times[second].append(median_us(exe_second, count))
+                times[first].append(median_us(exe_first, count, options))
+                times[second].append(median_us(exe_second, count, options))
             diffs = [y - x for x, y in zip(times[a], times[b])]
             print(
                 f"order {first} then {second}, {pairs} pairs of {count} start-ups: "

@@ -5,9 +5,10 @@
 //!
 //! `--bare` starts it with `std::process::Command` instead (its `posix_spawn`, the benchmark's
 //! stricter baseline), for a profile of the program bare to set beside one in the sandbox.
+//! `--new-net` gives each sandbox a network namespace of its own instead of the host's.
 //!
 //! ```text
-//! cargo run --release --example startups -- [COUNT] [--fork-server | --bare]
+//! cargo run --release --example startups -- [COUNT] [--fork-server | --bare] [--new-net]
 //! ```
 
 use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
@@ -22,6 +23,15 @@ static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
 fn main() -> ExitCode {
     let fork_server = std::env::args().any(|a| a == "--fork-server");
     let bare = std::env::args().any(|a| a == "--bare");
+    let new_net = std::env::args().any(|a| a == "--new-net");
+    let known = ["--fork-server", "--bare", "--new-net"];
+    if let Some(a) = std::env::args()
+        .skip(1)
+        .find(|a| a.starts_with("--") && !known.contains(&a.as_str()))
+    {
+        eprintln!("unknown option {a:?} (known: {})", known.join(", "));
+        return ExitCode::FAILURE;
+    }
     if fork_server {
         if let Err(e) = sandbox_runtime::start_fork_server() {
             eprintln!("cannot start the fork server: {e}");
@@ -65,7 +75,7 @@ fn main() -> ExitCode {
         .stdin(Stdio::Null)
         .stdout(Stdio::Null)
         .stderr(Stdio::Null)
-        .share_network(true)
+        .share_network(!new_net)
         .use_fork_server(fork_server)
         .add_program_with_libraries("/bin/true")
         .policy(&POLICY);
@@ -90,6 +100,14 @@ fn main() -> ExitCode {
     } else {
         "cloned directly"
     };
-    println!("{count} start-ups {how}: median {:?}", times[count / 2]);
+    let net = if new_net {
+        ", each with a new network namespace"
+    } else {
+        ""
+    };
+    println!(
+        "{count} start-ups {how}{net}: median {:?}",
+        times[count / 2]
+    );
     ExitCode::SUCCESS
 }
