@@ -82,7 +82,7 @@ fn clone_returning(
     main: fn(&Plan) -> !,
     pidfd: Option<&mut libc::c_int>,
 ) -> std::io::Result<libc::pid_t> {
-    let mut flags = clone_flags(plan.parts.new_net) | extra;
+    let mut flags = clone_flags(plan.parts.new_net && !plan.net_made_ahead) | extra;
     let parent_tid = match pidfd {
         Some(slot) => {
             flags |= libc::CLONE_PIDFD as libc::c_ulong;
@@ -254,7 +254,7 @@ fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
     // (as host root: 0 to 65534).
     parent_death_signal()?;
     parent_still_there(plan.report_fd)?;
-    if plan.parts.new_net {
+    if plan.parts.new_net && !plan.net_made_ahead {
         loopback_up()?;
     }
     set_hostname(plan)
@@ -358,38 +358,10 @@ fn set_ids() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `ifreq` with the flags member, as SIOCGIFFLAGS/SIOCSIFFLAGS use it.
-#[repr(C)]
-struct IfreqFlags {
-    name: [u8; libc::IFNAMSIZ],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
 /// Brings `lo` up in the new network namespace.
 fn loopback_up() -> Result<(), Failure> {
-    // SAFETY: socket with integer arguments.
-    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    sys::check(s.into(), Step::Loopback)?;
-    let mut req = IfreqFlags {
-        name: [0; libc::IFNAMSIZ],
-        flags: 0,
-        _pad: [0; 22],
-    };
-    req.name[..2].copy_from_slice(b"lo");
-    // SAFETY: req is a live, correctly sized ifreq for both requests.
-    let r = unsafe { libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req as *mut IfreqFlags) };
-    let r = if r < 0 {
-        r
-    } else {
-        req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        // SAFETY: as above.
-        unsafe { libc::ioctl(s, libc::SIOCSIFFLAGS, &mut req as *mut IfreqFlags) }
-    };
-    let failure = (r < 0).then(|| Failure::errno(Step::Loopback));
-    // SAFETY: s is our socket.
-    unsafe { libc::close(s) };
-    failure.map_or(Ok(()), Err)
+    sys::check(sys::loopback_up(), Step::Loopback)?;
+    Ok(())
 }
 
 fn set_hostname(plan: &Plan) -> Result<(), Failure> {

@@ -17,6 +17,7 @@ mod fs_place;
 mod idmap;
 mod init;
 mod mounts;
+mod netns;
 mod plan;
 mod raw;
 mod release;
@@ -490,9 +491,9 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             ));
         }
         Launch::Unavailable => {
-            let plan =
+            let mut plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
-            let cloned = init::clone_with_pidfd(&plan, init::run);
+            let cloned = clone_directly(&mut plan);
             let (pid, pidfd) = cloned.map_err(os("clone the sandbox"))?;
             // The mount namespace's reference is taken after init's release.
             let kept = KeptUntilEnd {
@@ -591,6 +592,20 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         observations,
         kept,
     })
+}
+
+/// Clones init from this thread, into the network namespace made ahead when the plan asks for
+/// a new one and one is ready (see [`netns`]), else into one the clone makes.
+fn clone_directly(plan: &mut Plan) -> io::Result<(libc::pid_t, Option<OwnedFd>)> {
+    if let Some(made) = plan.parts.new_net.then(netns::take).flatten() {
+        plan.net_made_ahead = true;
+        let plan = &*plan;
+        if let Ok(cloned) = made.enter_for(|| init::clone_with_pidfd(plan, init::run)) {
+            return cloned;
+        }
+    }
+    plan.net_made_ahead = false;
+    init::clone_with_pidfd(plan, init::run)
 }
 
 fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {

@@ -62,6 +62,10 @@ pub(crate) struct Plan {
     pub cpu_ticks_per_sec: Option<u64>,
     /// The kernel's Landlock ABI, asked before the clone (see [`super::reopen::abi`]).
     pub landlock_abi: libc::c_long,
+    /// Whether init is cloned into a network namespace made ahead, `lo` up, which the cloning
+    /// thread entered for the clone (see [`super::netns`]), rather than into a new one it must
+    /// set up. Set before the clone.
+    pub net_made_ahead: bool,
 }
 
 /// A NULL-terminated array of pointers to C strings, as `execve` takes.
@@ -364,6 +368,7 @@ impl Plan {
             capabilities_limited: AtomicBool::new(false),
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),
+            net_made_ahead: false,
         })
     }
 }

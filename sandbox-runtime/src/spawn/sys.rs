@@ -411,3 +411,43 @@ pub(crate) fn proc_path(pid: i32, name: &[u8]) -> Result<[u8; 48], i32> {
     push(name)?;
     Ok(path)
 }
+
+/// `ifreq` with the flags member, as SIOCGIFFLAGS/SIOCSIFFLAGS use it.
+#[repr(C)]
+struct IfreqFlags {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// Brings `lo` up in the calling thread's network namespace: 0, or -1 with `errno` set.
+/// Async-signal-safe (init calls it after its clone); allocates nothing.
+pub(crate) fn loopback_up() -> libc::c_long {
+    // SAFETY: socket with integer arguments.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return -1;
+    }
+    let mut req = IfreqFlags {
+        name: [0; libc::IFNAMSIZ],
+        flags: 0,
+        _pad: [0; 22],
+    };
+    req.name[..2].copy_from_slice(b"lo");
+    // SAFETY: req is a live, correctly sized ifreq for both requests.
+    let mut r = unsafe { libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req as *mut IfreqFlags) };
+    if r >= 0 {
+        req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        // SAFETY: as above.
+        r = unsafe { libc::ioctl(s, libc::SIOCSIFFLAGS, &mut req as *mut IfreqFlags) };
+    }
+    let saved = errno();
+    // SAFETY: s is our socket, closed once.
+    unsafe { libc::close(s) };
+    if r < 0 {
+        // SAFETY: errno is this thread's; restored after the close, which may have set it.
+        unsafe { *libc::__errno_location() = saved };
+        return -1;
+    }
+    0
+}

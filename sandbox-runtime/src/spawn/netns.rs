@@ -1,0 +1,332 @@
+//! Network namespaces made ahead for sandboxes cloned directly from the host.
+//!
+//! Making a network namespace is the largest part of what a new one costs a start-up (0.6 ms
+//! of the clone here, against about 0.1 ms to bring `lo` up), and the clone makes it on the way
+//! to everything else. A host that may make network namespaces (root, or `CAP_SYS_ADMIN` in
+//! its user namespace) instead keeps one made ahead, with `lo` up, by a runtime thread
+//! (`sandbox-netns`), which makes the next as soon as one is taken. The spawning thread enters
+//! it for its one clone system call, signals blocked, and goes back to the namespace it was in:
+//! init inherits it without `CLONE_NEWNET`. The maker starts at the second sandbox that asks
+//! for a network namespace of its own (a host that runs one sandbox never has it); the first
+//! two, and any whose spare is not ready yet, get a new one from their clone as before, so
+//! waiting for a spare never slows a start-up. While the host runs, one such namespace waits.
+//!
+//! Each namespace serves one sandbox, never a second, and nothing else ever enters it. It is
+//! owned by the host's user namespace instead of the sandbox's, so no process of the sandbox
+//! has any capability in it (init, which had them there to bring `lo` up, no longer needs
+//! them; the sandboxee drops all its capabilities either way). The spare's descriptor is
+//! close-on-exec, and init closes every descriptor of the host's it does not use before it
+//! clones the sandboxee. A process forked from the host has a copy of the spare's descriptor
+//! but not the thread: it clones new namespaces, so no spare can serve two sandboxes.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// A network namespace made ahead, `lo` up, for one sandbox.
+pub(crate) struct MadeAhead(OwnedFd);
+
+/// The maker's state, shared with the spawning threads.
+struct Pool {
+    /// The process that started the maker: a process forked from it has no maker.
+    owner: libc::pid_t,
+    /// The namespace ready for the next sandbox, if the maker has made it.
+    spare: Mutex<Option<OwnedFd>>,
+    /// Signalled when the spare is taken.
+    taken: Condvar,
+}
+
+/// The maker, started by the first [`take`]; `None` if its thread could not start.
+static POOL: OnceLock<Option<&'static Pool>> = OnceLock::new();
+
+/// Set by the first [`take`]: the second starts the maker.
+static ASKED_BEFORE: AtomicBool = AtomicBool::new(false);
+
+/// Set when a spawning thread could not enter a namespace made ahead (a filter of the host's
+/// that refuses `setns`, say): no more are taken.
+static REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// The calling thread's network namespace, as `setns` takes it.
+const OWN_NAMESPACE: &CStr = c"/proc/thread-self/ns/net";
+
+/// Takes the network namespace made ahead, if one is ready in this process, and has the next
+/// one made. `None` from the first call, from the second, which starts the maker, and from
+/// every call once the maker has stopped (a host that may not make namespaces stops it at once)
+/// or a namespace could not be entered.
+pub(crate) fn take() -> Option<MadeAhead> {
+    if REFUSED.load(Ordering::Relaxed) || !ASKED_BEFORE.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    let pool = (*POOL.get_or_init(start))?;
+    // SAFETY: getpid has no arguments and cannot fail.
+    if unsafe { libc::getpid() } != pool.owner {
+        return None;
+    }
+    let spare = pool
+        .spare
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()?;
+    pool.taken.notify_one();
+    Some(MadeAhead(spare))
+}
+
+/// Starts the maker's thread, with its state, which lives as long as the process.
+fn start() -> Option<&'static Pool> {
+    let pool: &'static Pool = Box::leak(Box::new(Pool {
+        // SAFETY: getpid has no arguments and cannot fail.
+        owner: unsafe { libc::getpid() },
+        spare: Mutex::new(None),
+        taken: Condvar::new(),
+    }));
+    std::thread::Builder::new()
+        .name("sandbox-netns".into())
+        .spawn(move || make_ahead(pool))
+        .ok()?;
+    Some(pool)
+}
+
+/// The maker's thread: keeps one namespace ready, until making one fails.
+fn make_ahead(pool: &Pool) {
+    let Ok(home) = open_own_namespace() else {
+        return;
+    };
+    while let Ok(made) = make_one(&home) {
+        let mut spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner());
+        *spare = Some(made);
+        while spare.is_some() {
+            spare = pool.taken.wait(spare).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Makes a network namespace on this thread, brings its `lo` up, and returns this thread to
+/// `home`. If it cannot go back, the thread ends with the error: it only ever makes
+/// namespaces, and a namespace it is left in is never handed out.
+fn make_one(home: &OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: unshare with an integer flag; it changes only this thread's network namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let made = if super::sys::loopback_up() == 0 {
+        open_own_namespace()
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    enter(home)?;
+    made
+}
+
+/// A descriptor of the calling thread's network namespace.
+fn open_own_namespace() -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated path; open only reads it.
+    let fd = unsafe { libc::open(OWN_NAMESPACE.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor just opened, owned here.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Moves the calling thread into the network namespace `ns`.
+fn enter(ns: &OwnedFd) -> io::Result<()> {
+    // SAFETY: setns on a live descriptor of a network namespace.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Blocks every signal on the calling thread until dropped, when the mask it had is restored.
+struct SignalsBlocked(libc::sigset_t);
+
+impl SignalsBlocked {
+    fn now() -> SignalsBlocked {
+        // SAFETY: sigset_t is plain data, filled by sigfillset and pthread_sigmask below.
+        let (mut all, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: both sets are live; pthread_sigmask changes only this thread's mask.
+        unsafe {
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        }
+        SignalsBlocked(old)
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `now`, on the same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
+impl MadeAhead {
+    /// Runs `clone` with the calling thread in this namespace, every signal blocked (no
+    /// handler of the host runs in it), then returns the thread to the namespace it was in.
+    /// `Err` if the thread could not enter it, and `clone` was not run: the caller then clones
+    /// a new namespace instead. A thread that cannot go back aborts the process rather than
+    /// go on in a sandbox's network namespace.
+    pub(crate) fn enter_for<T>(self, clone: impl FnOnce() -> T) -> io::Result<T> {
+        let home = open_own_namespace()?;
+        let blocked = SignalsBlocked::now();
+        enter(&self.0).inspect_err(|_| REFUSED.store(true, Ordering::Relaxed))?;
+        let cloned = clone();
+        if let Err(e) = enter(&home) {
+            eprintln!(
+                "sandbox: cannot return the spawning thread to its network namespace after a \
+                 sandbox's clone ({e}); aborting rather than going on in the sandbox's"
+            );
+            std::process::abort();
+        }
+        drop(blocked);
+        Ok(cloned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn root() -> bool {
+        // SAFETY: geteuid has no arguments and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// Asks until a namespace made ahead comes (other tests take them too). Unprivileged, the
+    /// host may not make one: `None`, once that is seen to stay so for a second.
+    fn one_made_ahead() -> Option<MadeAhead> {
+        let wait = Duration::from_secs(if root() { 10 } else { 1 });
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Some(made) = take() {
+                assert!(root(), "unprivileged, a network namespace was made ahead");
+                return Some(made);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            !root(),
+            "as root, no network namespace was made ahead in 10 s"
+        );
+        None
+    }
+
+    /// The calling thread's network namespace, by inode number.
+    fn own_namespace() -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/thread-self/ns/net")
+            .expect("stat /proc/thread-self/ns/net")
+            .ino()
+    }
+
+    /// The calling thread's signal mask.
+    fn signal_mask() -> libc::sigset_t {
+        // SAFETY: sigset_t is plain data; pthread_sigmask only writes the old mask to it.
+        unsafe {
+            let mut mask = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+            mask
+        }
+    }
+
+    fn blocks(mask: &libc::sigset_t, signal: libc::c_int) -> bool {
+        // SAFETY: reads a live set.
+        unsafe { libc::sigismember(mask, signal) == 1 }
+    }
+
+    /// Whether `lo` is up in the calling thread's network namespace.
+    fn loopback_is_up() -> bool {
+        let mut req = [0u8; 40];
+        req[..2].copy_from_slice(b"lo");
+        // SAFETY: socket with integer arguments; the ioctl fills a live 40-byte ifreq, whose
+        // flags are the two bytes after the 16-byte name.
+        unsafe {
+            let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            assert!(s >= 0, "socket: {}", io::Error::last_os_error());
+            let r = libc::ioctl(s, libc::SIOCGIFFLAGS, req.as_mut_ptr());
+            libc::close(s);
+            assert_eq!(r, 0, "SIOCGIFFLAGS: {}", io::Error::last_os_error());
+        }
+        i16::from_ne_bytes([req[16], req[17]]) & libc::IFF_UP as i16 != 0
+    }
+
+    #[test]
+    fn the_clone_runs_in_the_namespace_made_ahead_with_signals_blocked_and_both_come_back() {
+        let Some(made) = one_made_ahead() else {
+            return;
+        };
+        let (home, before) = (own_namespace(), signal_mask());
+        assert!(
+            !blocks(&before, libc::SIGUSR1),
+            "the test thread blocks SIGUSR1 already"
+        );
+        let (inside, mask, up) = made
+            .enter_for(|| (own_namespace(), signal_mask(), loopback_is_up()))
+            .expect("the spawning thread enters the namespace");
+        assert_ne!(inside, home, "the clone ran in the thread's own namespace");
+        assert!(up, "lo is down in the namespace made ahead");
+        for signal in [libc::SIGUSR1, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD] {
+            assert!(blocks(&mask, signal), "signal {signal} was not blocked");
+        }
+        assert_eq!(own_namespace(), home, "the thread did not come back");
+        assert!(
+            !blocks(&signal_mask(), libc::SIGUSR1),
+            "the mask did not come back"
+        );
+    }
+
+    #[test]
+    fn a_process_forked_from_the_host_takes_no_namespace_made_ahead() {
+        if one_made_ahead().is_none() {
+            return;
+        }
+        let pool = POOL.get().copied().flatten().expect("the maker runs");
+        // Held across the fork: the next namespace is ready, and a child that tried to take
+        // it would wait for a lock no thread of its own can let go.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ready = loop {
+            let spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner());
+            if spare.is_some() {
+                break spare;
+            }
+            drop(spare);
+            assert!(Instant::now() < deadline, "no namespace made ahead in 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // SAFETY: the child only makes the atomic loads, the getpid and the _exit of `take`'s
+        // way to refusing a process other than the maker's, all async-signal-safe.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let took = take().is_some();
+            // SAFETY: ends the child without running anything of the parent's.
+            unsafe { libc::_exit(i32::from(took)) };
+        }
+        drop(ready);
+        assert!(pid > 0, "fork: {}", io::Error::last_os_error());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut status = 0;
+        // SAFETY: waits for our own child, writing its status to a live int.
+        while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+            if Instant::now() > deadline {
+                // SAFETY: our own child, not yet reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // SAFETY: as above.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                panic!("the forked child waited for the host's namespace made ahead");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            libc::WIFEXITED(status),
+            "the child did not exit: {status:#x}"
+        );
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "the forked child took the host's namespace"
+        );
+    }
+}
