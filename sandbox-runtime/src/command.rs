@@ -348,11 +348,13 @@ impl SandboxCommand {
         self
     }
 
-    /// Shares the host's network namespace instead of a fresh one of the sandbox's own with only
-    /// `lo`, up. (Of the sandboxes a root host clones directly, the third such and later each
-    /// get one the runtime made ahead, on a thread of its own, `sandbox-netns`: see the
-    /// README's performance notes.) Shared, the program reaches the host's listeners, but not abstract Unix sockets made outside the sandbox
-    /// where Landlock has scopes (ABI 6, Linux 6.12; on an older kernel it reaches those too).
+    /// Shares the host's network namespace instead of a fresh one, used by no other sandbox,
+    /// with only `lo`, up. (A host that may make network namespaces and clones its sandboxes
+    /// directly has them made ahead by a runtime thread, `sandbox-netns`, from its second such
+    /// sandbox on; a later one gets the one made ahead when it is ready: see the README's
+    /// performance notes.) Shared, the program reaches the host's listeners, but not abstract
+    /// Unix sockets made outside the sandbox where Landlock has scopes (ABI 6, Linux 6.12; on
+    /// an older kernel it reaches those too).
     /// Host clients can connect to an abstract name the program binds, and hand it files, so
     /// the sandbox gets the set-id guard ([`sandbox_policy::set_id`]).
     pub fn share_network(&mut self, share: bool) -> &mut Self {

@@ -1,6 +1,7 @@
 //! Network namespaces made ahead for sandboxes cloned directly: each sandbox still gets a
 //! namespace of its own, fresh, with `lo` up, and the spawning thread ends up where it was.
-//! Its own test binary with one test, so that nothing else takes the namespaces made ahead.
+//! Its own test binary with one test, so that nothing else takes the namespaces made ahead, and
+//! the last check can stop the taking for good.
 
 mod common;
 
@@ -58,20 +59,52 @@ fn own_namespace() -> String {
         .into_owned()
 }
 
-/// The two checks below, in this order: the first counts the sandboxes from this process's
-/// first.
-#[test]
-fn namespaces_made_ahead_are_fresh_have_lo_up_and_the_spawning_thread_comes_back() {
-    each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead();
-    a_thread_in_a_network_namespace_of_its_own_comes_back_to_it();
+/// Whether this process may make a network namespace outside a user namespace of its own, as
+/// the maker does: tried on a thread of its own, which then ends.
+fn may_make_namespaces() -> bool {
+    std::thread::spawn(|| {
+        // SAFETY: unshare with an integer flag changes only this thread's network namespace.
+        let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        let errno = std::io::Error::last_os_error().raw_os_error();
+        assert!(r == 0 || errno == Some(libc::EPERM), "unshare: {errno:?}");
+        r == 0
+    })
+    .join()
+    .expect("no panic")
 }
 
-fn each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead() {
-    let root = nix::unistd::geteuid().is_root();
+/// What a sandbox must say of its network namespace's owner, made ahead or not.
+fn owner(made_ahead: bool) -> &'static str {
+    if made_ahead {
+        "owner=outside"
+    } else {
+        "owner=own"
+    }
+}
+
+/// Time for the maker to have the next namespace ready (it takes about a millisecond).
+const PAUSE: Duration = Duration::from_millis(300);
+
+/// The three checks below, in this order: the first counts the sandboxes from this process's
+/// first, and the last stops the taking for good.
+#[test]
+fn namespaces_made_ahead_are_fresh_have_lo_up_and_the_spawning_thread_comes_back() {
+    let may = may_make_namespaces();
+    assert_eq!(
+        may,
+        nix::unistd::geteuid().is_root(),
+        "CI runs this as root in the host's user namespace and as an unprivileged user"
+    );
+    each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead(may);
+    a_thread_in_a_network_namespace_of_its_own_comes_back_to_it(may);
+    a_thread_that_may_not_enter_one_gets_its_sandbox_from_the_clone();
+}
+
+fn each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead(may: bool) {
     let host = own_namespace();
     let mut running = Vec::new();
     for i in 0..5 {
-        let (child, [ns, owner, lo]) = start();
+        let (child, [ns, owned, lo]) = start();
         assert!(ns.starts_with("net:["), "sandbox {i}: {ns:?}");
         assert_ne!(ns, host, "sandbox {i} is in the host's network namespace");
         assert!(
@@ -80,20 +113,13 @@ fn each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead() {
         );
         assert_eq!(lo, "lo=x", "sandbox {i}: no connection over lo");
         // The first two are made by their clone, owned by the sandbox's own user namespace.
-        // From the third on, as root, each was made ahead by the host (the maker starts at the
-        // second), owned by the host's. Unprivileged, the host may not make one outside a user
-        // namespace of its own: every sandbox's comes from its clone.
-        let made_ahead = root && i >= 2;
-        let expected = if made_ahead {
-            "owner=outside"
-        } else {
-            "owner=own"
-        };
-        assert_eq!(owner, expected, "sandbox {i} (as root: {root})");
+        // From the third on, each was made ahead by the host (the maker starts at the second),
+        // owned by the host's, where the host may make one. Unprivileged, it may not outside a
+        // user namespace of its own: every sandbox's comes from its clone.
+        assert_eq!(owned, owner(may && i >= 2), "sandbox {i}");
         assert_eq!(own_namespace(), host, "the spawning thread came back");
         running.push((child, ns));
-        // Time for the maker to have the next one ready.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(PAUSE);
     }
     for (mut child, _) in running {
         child.kill().expect("kill");
@@ -101,31 +127,113 @@ fn each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead() {
     }
 }
 
-fn a_thread_in_a_network_namespace_of_its_own_comes_back_to_it() {
-    let root = nix::unistd::geteuid().is_root();
+fn a_thread_in_a_network_namespace_of_its_own_comes_back_to_it(may: bool) {
     std::thread::spawn(move || {
         // SAFETY: unshare with an integer flag changes only this thread's network namespace.
         let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        if !root {
-            assert_eq!(
-                std::io::Error::last_os_error().raw_os_error(),
-                Some(libc::EPERM),
-                "unprivileged, a namespace outside one's own user namespace is refused"
-            );
-        } else {
-            assert_eq!(r, 0, "unshare: {}", std::io::Error::last_os_error());
-        }
+        assert_eq!(r == 0, may, "unshare: {}", std::io::Error::last_os_error());
         let own = own_namespace();
         for i in 0..4 {
-            let (mut child, [ns, _, lo]) = start();
+            let (mut child, [ns, owned, lo]) = start();
             assert_ne!(ns, own, "sandbox {i} is in the spawning thread's namespace");
+            assert_eq!(owned, owner(may), "sandbox {i}");
             assert_eq!(lo, "lo=x");
             assert_eq!(own_namespace(), own, "after sandbox {i}");
             child.kill().expect("kill");
             assert_eq!(child.wait().status, Status::Killed);
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(PAUSE);
         }
     })
     .join()
     .expect("no panic");
+}
+
+/// A filter on one thread that answers `setns` with EPERM: a host whose own filter refuses it.
+fn refuse_setns_on_this_thread() {
+    const ARCH: u32 = if cfg!(target_arch = "x86_64") {
+        0xC000_003E
+    } else {
+        0xC000_00B7
+    };
+    let program = [
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 4,
+        }, // ld arch
+        libc::sock_filter {
+            code: 0x15,
+            jt: 1,
+            jf: 0,
+            k: ARCH,
+        }, // jeq native
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_KILL_PROCESS,
+        },
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }, // ld nr
+        libc::sock_filter {
+            code: 0x15,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_setns as u32,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ALLOW,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with integer arguments, then seccomp reading a live program; both change
+    // only this thread.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        let r = libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        );
+        assert_eq!(r, 0, "seccomp: {}", std::io::Error::last_os_error());
+    }
+}
+
+fn a_thread_that_may_not_enter_one_gets_its_sandbox_from_the_clone() {
+    std::thread::spawn(|| {
+        refuse_setns_on_this_thread();
+        for i in 0..3 {
+            let (mut child, [_, owned, lo]) = start();
+            assert_eq!(owned, owner(false), "sandbox {i} from the refusing thread");
+            assert_eq!(lo, "lo=x");
+            child.kill().expect("kill");
+            assert_eq!(child.wait().status, Status::Killed);
+            std::thread::sleep(PAUSE);
+        }
+    })
+    .join()
+    .expect("no panic");
+    // Taking stopped for the whole process.
+    let (mut child, [_, owned, _]) = start();
+    assert_eq!(owned, owner(false), "after a refusal, from another thread");
+    child.kill().expect("kill");
+    assert_eq!(child.wait().status, Status::Killed);
 }

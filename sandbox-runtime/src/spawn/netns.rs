@@ -14,54 +14,84 @@
 //! Each namespace serves one sandbox, never a second, and nothing else ever enters it. It is
 //! owned by the host's user namespace instead of the sandbox's, so no process of the sandbox
 //! has any capability in it (init, which had them there to bring `lo` up, no longer needs
-//! them; the sandboxee drops all its capabilities either way). The spare's descriptor is
-//! close-on-exec, and init closes every descriptor of the host's it does not use before it
-//! clones the sandboxee. A process forked from the host has a copy of the spare's descriptor
-//! but not the thread: it clones new namespaces, so no spare can serve two sandboxes.
+//! them; the sandboxee drops all its capabilities either way). What tells such a sandbox from
+//! one whose namespace its clone made: `NS_GET_USERNS` on it is refused, `/proc/sys/net` shows
+//! a few more (read-only) entries, and no sysfs could be mounted for it (the runtime mounts
+//! none). The spare's descriptor is close-on-exec, and init closes every descriptor of the
+//! host's it does not use before it clones the sandboxee. A process forked from the host (by
+//! any means, whatever its pid) has a copy of the spare's descriptor but not the thread, and
+//! takes nothing: the maker's state is guarded by a page mapped `MADV_WIPEONFORK`, which such a
+//! process sees zeroed, so no spare can serve two sandboxes.
+//!
+//! The maker starts in the network namespace of the thread that asked for the second sandbox,
+//! goes back there after making each namespace, and keeps it open. It stops for good at its
+//! first failure (the host may not make namespaces, has run out of descriptors, ...); so does
+//! taking, once a spawning thread could not enter a namespace or could not come back to its own
+//! (a host filter that refuses `setns`, threads in namespaces of user namespaces the host has
+//! no capability in). A host filter that kills on `unshare` or `setns` would kill the host.
 
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex};
 
 /// A network namespace made ahead, `lo` up, for one sandbox.
 pub(crate) struct MadeAhead(OwnedFd);
 
 /// The maker's state, shared with the spawning threads.
 struct Pool {
-    /// The process that started the maker: a process forked from it has no maker.
-    owner: libc::pid_t,
+    /// 1 in the process that started the maker, 0 in any process forked from it: a byte of a
+    /// page mapped `MADV_WIPEONFORK`.
+    here: &'static AtomicU8,
     /// The namespace ready for the next sandbox, if the maker has made it.
     spare: Mutex<Option<OwnedFd>>,
     /// Signalled when the spare is taken.
     taken: Condvar,
 }
 
-/// The maker, started by the first [`take`]; `None` if its thread could not start.
-static POOL: OnceLock<Option<&'static Pool>> = OnceLock::new();
+/// Where the maker is: not asked for yet, being started, running, or never to run.
+static STATE: AtomicU8 = AtomicU8::new(IDLE);
+const IDLE: u8 = 0;
+const STARTING: u8 = 1;
+const RUNNING: u8 = 2;
+const NEVER: u8 = 3;
+
+/// The maker's state, set before [`STATE`] becomes [`RUNNING`].
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Set by the first [`take`]: the second starts the maker.
 static ASKED_BEFORE: AtomicBool = AtomicBool::new(false);
 
-/// Set when a spawning thread could not enter a namespace made ahead (a filter of the host's
-/// that refuses `setns`, say): no more are taken.
+/// Set when a spawning thread could not enter a namespace made ahead, or could not have come
+/// back from it: no more are taken.
 static REFUSED: AtomicBool = AtomicBool::new(false);
 
 /// The calling thread's network namespace, as `setns` takes it.
 const OWN_NAMESPACE: &CStr = c"/proc/thread-self/ns/net";
 
 /// Takes the network namespace made ahead, if one is ready in this process, and has the next
-/// one made. `None` from the first call, from the second, which starts the maker, and from
-/// every call once the maker has stopped (a host that may not make namespaces stops it at once)
-/// or a namespace could not be entered.
+/// one made. `None` from the first call, from the second, which starts the maker, from every
+/// call in a process forked from the one that started it, and from every call once the maker
+/// has stopped or taking has (see the module's docs). Never waits for the maker's start.
 pub(crate) fn take() -> Option<MadeAhead> {
     if REFUSED.load(Ordering::Relaxed) || !ASKED_BEFORE.swap(true, Ordering::Relaxed) {
         return None;
     }
-    let pool = (*POOL.get_or_init(start))?;
-    // SAFETY: getpid has no arguments and cannot fail.
-    if unsafe { libc::getpid() } != pool.owner {
+    match STATE.compare_exchange(IDLE, STARTING, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            let started = start();
+            STATE.store(if started { RUNNING } else { NEVER }, Ordering::Release);
+            return None;
+        }
+        Err(RUNNING) => {}
+        Err(_) => return None,
+    }
+    // SAFETY: set to a leaked, never freed pool before STATE became RUNNING (acquired above).
+    let pool = unsafe { &*POOL.load(Ordering::Acquire) };
+    // Checked before the lock: a forked process's copy of it may be held by a thread the
+    // process does not have.
+    if pool.here.load(Ordering::Relaxed) == 0 {
         return None;
     }
     let spare = pool
@@ -73,19 +103,43 @@ pub(crate) fn take() -> Option<MadeAhead> {
     Some(MadeAhead(spare))
 }
 
-/// Starts the maker's thread, with its state, which lives as long as the process.
-fn start() -> Option<&'static Pool> {
+/// Maps the page that tells this process from its forks and starts the maker's thread, with
+/// its state, which lives as long as the process. `false` if either failed.
+fn start() -> bool {
+    // SAFETY: a new private anonymous page, no address asked for.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED {
+        return false;
+    }
+    // SAFETY: the page just mapped; madvise only changes what a fork copies of it.
+    if unsafe { libc::madvise(page, 4096, libc::MADV_WIPEONFORK) } != 0 {
+        // SAFETY: the page just mapped, used by nothing.
+        unsafe { libc::munmap(page, 4096) };
+        return false;
+    }
+    // SAFETY: the page is mapped for the rest of the process's life, zeroed, aligned, and used
+    // only as this one atomic byte.
+    let here: &'static AtomicU8 = unsafe { &*page.cast::<AtomicU8>() };
+    here.store(1, Ordering::Relaxed);
     let pool: &'static Pool = Box::leak(Box::new(Pool {
-        // SAFETY: getpid has no arguments and cannot fail.
-        owner: unsafe { libc::getpid() },
+        here,
         spare: Mutex::new(None),
         taken: Condvar::new(),
     }));
+    POOL.store((pool as *const Pool).cast_mut(), Ordering::Release);
     std::thread::Builder::new()
         .name("sandbox-netns".into())
         .spawn(move || make_ahead(pool))
-        .ok()?;
-    Some(pool)
+        .is_ok()
 }
 
 /// The maker's thread: keeps one namespace ready, until making one fails.
@@ -139,7 +193,8 @@ fn enter(ns: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Blocks every signal on the calling thread until dropped, when the mask it had is restored.
+/// Blocks every signal the C library lets a program block (all but its two internal ones) on
+/// the calling thread until dropped, when the mask it had is restored.
 struct SignalsBlocked(libc::sigset_t);
 
 impl SignalsBlocked {
@@ -162,26 +217,42 @@ impl Drop for SignalsBlocked {
     }
 }
 
-impl MadeAhead {
-    /// Runs `clone` with the calling thread in this namespace, every signal blocked (no
-    /// handler of the host runs in it), then returns the thread to the namespace it was in.
-    /// `Err` if the thread could not enter it, and `clone` was not run: the caller then clones
-    /// a new namespace instead. A thread that cannot go back aborts the process rather than
-    /// go on in a sandbox's network namespace.
-    pub(crate) fn enter_for<T>(self, clone: impl FnOnce() -> T) -> io::Result<T> {
-        let home = open_own_namespace()?;
-        let blocked = SignalsBlocked::now();
-        enter(&self.0).inspect_err(|_| REFUSED.store(true, Ordering::Relaxed))?;
-        let cloned = clone();
-        if let Err(e) = enter(&home) {
+/// Returns the calling thread to its network namespace when dropped, also when what ran in
+/// between unwinds; aborts the process if it cannot, rather than let the thread go on in a
+/// sandbox's.
+struct GoesHome(OwnedFd);
+
+impl Drop for GoesHome {
+    fn drop(&mut self) {
+        if let Err(e) = enter(&self.0) {
             eprintln!(
                 "sandbox: cannot return the spawning thread to its network namespace after a \
                  sandbox's clone ({e}); aborting rather than going on in the sandbox's"
             );
             std::process::abort();
         }
-        drop(blocked);
-        Ok(cloned)
+    }
+}
+
+impl MadeAhead {
+    /// Runs `clone` with the calling thread in this namespace and its signals blocked (no
+    /// handler of the host runs in it), then returns the thread to the namespace it was in,
+    /// and restores its mask. `Err`, with `clone` not run, if the thread could not enter this
+    /// namespace, or could not come back to its own (tried first: the kernel asks the same of
+    /// both moves, so a thread in a namespace of a user namespace the host has no capability
+    /// in stays there): the caller then clones a new namespace instead, and no more are taken.
+    pub(crate) fn enter_for<T>(self, clone: impl FnOnce() -> T) -> io::Result<T> {
+        let refused = |e: io::Error| {
+            REFUSED.store(true, Ordering::Relaxed);
+            e
+        };
+        let home = open_own_namespace().map_err(refused)?;
+        enter(&home).map_err(refused)?;
+        let _blocked = SignalsBlocked::now();
+        enter(&self.0).map_err(refused)?;
+        // Dropped before `_blocked`: home first, then the mask.
+        let _home = GoesHome(home);
+        Ok(clone())
     }
 }
 
@@ -279,11 +350,30 @@ mod tests {
     }
 
     #[test]
+    fn a_clone_that_unwinds_still_brings_the_thread_home_and_its_mask_back() {
+        let Some(made) = one_made_ahead() else {
+            return;
+        };
+        let home = own_namespace();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            made.enter_for(|| panic!("a clone that unwinds"))
+        }));
+        assert!(unwound.is_err(), "the panic went through");
+        assert_eq!(own_namespace(), home, "the thread stayed in the namespace");
+        assert!(
+            !blocks(&signal_mask(), libc::SIGUSR1),
+            "the mask did not come back"
+        );
+    }
+
+    #[test]
     fn a_process_forked_from_the_host_takes_no_namespace_made_ahead() {
         if one_made_ahead().is_none() {
             return;
         }
-        let pool = POOL.get().copied().flatten().expect("the maker runs");
+        assert_eq!(STATE.load(Ordering::Acquire), RUNNING, "the maker runs");
+        // SAFETY: set before STATE became RUNNING, never freed.
+        let pool = unsafe { &*POOL.load(Ordering::Acquire) };
         // Held across the fork: the next namespace is ready, and a child that tried to take
         // it would wait for a lock no thread of its own can let go.
         let deadline = Instant::now() + Duration::from_secs(10);
