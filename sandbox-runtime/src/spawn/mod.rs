@@ -29,6 +29,7 @@ mod server;
 mod spare;
 pub(crate) mod steps;
 pub(crate) mod sys;
+mod this_process;
 mod watch;
 mod wire;
 

@@ -20,8 +20,7 @@
 //! none). The spare's descriptor is close-on-exec, and init closes every descriptor of the
 //! host's it does not use before it clones the sandboxee. A process forked from the host (by
 //! any means, whatever its pid) has a copy of the spare's descriptor but not the thread, and
-//! takes nothing: the maker's state is guarded by a page mapped `MADV_WIPEONFORK`, which such a
-//! process sees zeroed, so no spare can serve two sandboxes.
+//! takes nothing (see [`super::this_process`]), so no spare can serve two sandboxes.
 //!
 //! The maker starts in the network namespace of the thread that asked for the second sandbox,
 //! goes back there after making each namespace, and keeps it open. It stops for good at its
@@ -30,6 +29,7 @@
 //! (a host filter that refuses `setns`, threads in namespaces of user namespaces the host has
 //! no capability in). A host filter that kills on `unshare` or `setns` would kill the host.
 
+use super::this_process::ThisProcess;
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -41,9 +41,8 @@ pub(crate) struct MadeAhead(OwnedFd);
 
 /// The maker's state, shared with the spawning threads.
 struct Pool {
-    /// 1 in the process that started the maker, 0 in any process forked from it: a byte of a
-    /// page mapped `MADV_WIPEONFORK`.
-    here: &'static AtomicU8,
+    /// The process that started the maker: a process forked from it has none.
+    here: ThisProcess,
     /// The namespace ready for the next sandbox, if the maker has made it.
     spare: Mutex<Option<OwnedFd>>,
     /// Signalled when the spare is taken.
@@ -91,7 +90,7 @@ pub(crate) fn take() -> Option<MadeAhead> {
     let pool = unsafe { &*POOL.load(Ordering::Acquire) };
     // Checked before the lock: a forked process's copy of it may be held by a thread the
     // process does not have.
-    if pool.here.load(Ordering::Relaxed) == 0 {
+    if !pool.here.is_current() {
         return None;
     }
     let spare = pool
@@ -103,35 +102,11 @@ pub(crate) fn take() -> Option<MadeAhead> {
     Some(MadeAhead(spare))
 }
 
-/// Maps the page that tells this process from its forks and starts the maker's thread, with
-/// its state, which lives as long as the process. `false` if either failed.
+/// Starts the maker's thread, with its state, which lives as long as the process. `false` if
+/// the thread could not start.
 fn start() -> bool {
-    // SAFETY: a new private anonymous page, no address asked for.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if page == libc::MAP_FAILED {
-        return false;
-    }
-    // SAFETY: the page just mapped; madvise only changes what a fork copies of it.
-    if unsafe { libc::madvise(page, 4096, libc::MADV_WIPEONFORK) } != 0 {
-        // SAFETY: the page just mapped, used by nothing.
-        unsafe { libc::munmap(page, 4096) };
-        return false;
-    }
-    // SAFETY: the page is mapped for the rest of the process's life, zeroed, aligned, and used
-    // only as this one atomic byte.
-    let here: &'static AtomicU8 = unsafe { &*page.cast::<AtomicU8>() };
-    here.store(1, Ordering::Relaxed);
     let pool: &'static Pool = Box::leak(Box::new(Pool {
-        here,
+        here: ThisProcess::mark(),
         spare: Mutex::new(None),
         taken: Condvar::new(),
     }));

@@ -25,11 +25,13 @@
 //! the channel closes, and with the host process (`PR_SET_PDEATHSIG` on a runtime thread that
 //! never ends).
 //! It keeps the credentials it started with: when the caller's effective uid or gid differs,
-//! when the caller is a process the host forked later, or when the server is gone (or stopped
-//! answering for [`REPLY_TIMEOUT`], after which it is killed), spawning clones directly.
+//! when the caller is a process the host forked later (whatever its pid: see
+//! [`super::this_process`]), or when the server is gone (or stopped answering for
+//! [`REPLY_TIMEOUT`], after which it is killed), spawning clones directly.
 
 use super::plan::{ChildFds, Plan};
 use super::spare::{self, Spare};
+use super::this_process::ThisProcess;
 use super::watch::{Launched, Watched, Woken};
 use super::wire::Request;
 use super::{init, relocate, steps, sys};
@@ -46,8 +48,8 @@ struct Server {
     /// the host reaped it meanwhile and its pid went to another process.
     pidfd: OwnedFd,
     /// The process that started the server: a child the host forks later shares the channel,
-    /// and must not use it.
-    host: libc::pid_t,
+    /// and must not use it, whatever its pid (see [`super::this_process`]).
+    host: ThisProcess,
     /// The effective ids the server (and so every init it clones) runs with.
     uid: libc::uid_t,
     gid: libc::gid_t,
@@ -144,7 +146,7 @@ pub fn start_fork_server() -> io::Result<u32> {
     // A process forked from the host has a copy of the link but not the server (and maybe a
     // lock some other thread of the host held at the fork): it clones directly, as `launch`
     // has it do, without touching the link.
-    if std::process::id() != server.host as u32 {
+    if !server.host.is_current() {
         return Err(io::Error::other(
             "the fork server belongs to the process this one was forked from; this process \
              clones its sandboxes directly",
@@ -224,8 +226,7 @@ fn launch_server() -> io::Result<Server> {
         pid,
         pidfd,
         open_files,
-        // SAFETY: no arguments.
-        host: unsafe { libc::getpid() },
+        host: ThisProcess::mark(),
         uid,
         gid,
         link: Mutex::new(Link {
@@ -254,8 +255,8 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
         return Launch::Unavailable;
     };
     // SAFETY: no arguments.
-    let (pid, uid, gid) = unsafe { (libc::getpid(), libc::geteuid(), libc::getegid()) };
-    if pid != server.host || (uid, gid) != (server.uid, server.gid) {
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if !server.host.is_current() || (uid, gid) != (server.uid, server.gid) {
         return Launch::Unavailable;
     }
     // Init numbers its descriptors from above every passed target: past the server's limit
