@@ -29,6 +29,14 @@
 //! copy of itself instead, so start-up, each sandbox's memory and its reported peak memory do
 //! not grow with the host (see the README's figures).
 //!
+//! # Threads of the runtime
+//! Besides the monitor threads, the runtime may start, once per process: the thread the fork
+//! server hangs from (see [`start_fork_server`]); a release thread, at the first sandbox that
+//! `status()` cloned directly, which lets go of what such sandboxes kept after their end; and
+//! `sandbox-netns`, at the second sandbox cloned directly with a network namespace of its own,
+//! which keeps the next sandbox's namespace made ahead when the host may make one (root), so
+//! that the clone need not make it (see [`SandboxCommand::share_network`]).
+//!
 //! # Caveats
 //! - Without the fork server, init dies with the *thread* that spawned it (`PR_SET_PDEATHSIG`
 //!   follows the thread): keep the spawning thread alive while the sandbox runs. With it, init
