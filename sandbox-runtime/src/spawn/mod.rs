@@ -643,15 +643,16 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((a, b))
 }
 
-/// Whether init may become unreadable to this process soon after its release: when this
-/// process runs as uid 0, init's change of ids changes its uid on the host too, which makes it
-/// non-dumpable, and then only `CAP_SYS_PTRACE` (which a container's root often lacks) still
-/// opens its mount namespace ([`mount_namespace`]), so the reference is taken before the
-/// release instead. Asked at each spawn, of the calling thread (capabilities are per thread).
+/// Whether init may become unreadable to this process before it has taken the reference after
+/// init's release: init makes itself non-dumpable once the program runs (and, when this
+/// process runs as uid 0, its change of ids on the host already does, soon after the release),
+/// and then only `CAP_SYS_PTRACE` (which a container's root often lacks, and an unprivileged
+/// host has not) still opens its mount namespace ([`mount_namespace`]). Without it, a host
+/// thread held up for as long as the set-up takes would find it closed, so the reference is
+/// taken before the release instead. Asked at each spawn, of the calling thread (capabilities
+/// are per thread).
 fn init_may_turn_unreadable() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    root && !capabilities::has_effective(CAP_SYS_PTRACE)
+    !capabilities::has_effective(CAP_SYS_PTRACE)
 }
 
 /// `CAP_SYS_PTRACE`'s number (which the `libc` crate does not define).
