@@ -467,6 +467,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         passed_targets,
         joins_cgroup: cgroup.is_some(),
     };
+    // Asked before the clone: between the clone and the id maps, init waits.
+    let mounts_first = init_may_turn_unreadable();
     let start = Instant::now();
     let launched = if cmd.use_fork_server {
         server::launch(&request, &fds)
@@ -528,7 +530,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             k._mounts = mount_namespace(pid, &pidfd);
         }
     };
-    let mounts_first = init_may_turn_unreadable();
     if mounts_first {
         take_mounts(&mut kept);
     }
