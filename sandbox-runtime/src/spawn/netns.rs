@@ -285,18 +285,9 @@ mod tests {
 
     /// Whether `lo` is up in the calling thread's network namespace.
     fn loopback_is_up() -> bool {
-        let mut req = [0u8; 40];
-        req[..2].copy_from_slice(b"lo");
-        // SAFETY: socket with integer arguments; the ioctl fills a live 40-byte ifreq, whose
-        // flags are the two bytes after the 16-byte name.
-        unsafe {
-            let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-            assert!(s >= 0, "socket: {}", io::Error::last_os_error());
-            let r = libc::ioctl(s, libc::SIOCGIFFLAGS, req.as_mut_ptr());
-            libc::close(s);
-            assert_eq!(r, 0, "SIOCGIFFLAGS: {}", io::Error::last_os_error());
-        }
-        i16::from_ne_bytes([req[16], req[17]]) & libc::IFF_UP as i16 != 0
+        let flags = super::super::sys::loopback_flags(false);
+        let flags = flags.unwrap_or_else(|()| panic!("lo's flags: {}", io::Error::last_os_error()));
+        flags & libc::IFF_UP as libc::c_short != 0
     }
 
     #[test]

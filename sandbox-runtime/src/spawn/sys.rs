@@ -423,10 +423,16 @@ struct IfreqFlags {
 /// Brings `lo` up in the calling thread's network namespace: 0, or -1 with `errno` set.
 /// Async-signal-safe (init calls it after its clone); allocates nothing.
 pub(crate) fn loopback_up() -> libc::c_long {
+    loopback_flags(true).map_or(-1, |_| 0)
+}
+
+/// `lo`'s interface flags in the calling thread's network namespace, after setting it up and
+/// running first when `up`; `Err(())` with `errno` set on a failure. Allocates nothing.
+pub(crate) fn loopback_flags(up: bool) -> Result<libc::c_short, ()> {
     // SAFETY: socket with integer arguments.
     let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
-        return -1;
+        return Err(());
     }
     let mut req = IfreqFlags {
         name: [0; libc::IFNAMSIZ],
@@ -436,7 +442,7 @@ pub(crate) fn loopback_up() -> libc::c_long {
     req.name[..2].copy_from_slice(b"lo");
     // SAFETY: req is a live, correctly sized ifreq for both requests.
     let mut r = unsafe { libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req as *mut IfreqFlags) };
-    if r >= 0 {
+    if r >= 0 && up {
         req.flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
         // SAFETY: as above.
         r = unsafe { libc::ioctl(s, libc::SIOCSIFFLAGS, &mut req as *mut IfreqFlags) };
@@ -447,7 +453,7 @@ pub(crate) fn loopback_up() -> libc::c_long {
     if r < 0 {
         // SAFETY: errno is this thread's; restored after the close, which may have set it.
         unsafe { *libc::__errno_location() = saved };
-        return -1;
+        return Err(());
     }
-    0
+    Ok(req.flags)
 }
