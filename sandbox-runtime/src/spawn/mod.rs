@@ -653,11 +653,8 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// taken before the release instead. Asked at each spawn, of the calling thread (capabilities
 /// are per thread).
 fn init_may_turn_unreadable() -> bool {
-    !capabilities::has_effective(CAP_SYS_PTRACE)
+    !capabilities::has_effective(capabilities::CAP_SYS_PTRACE)
 }
-
-/// `CAP_SYS_PTRACE`'s number (which the `libc` crate does not define).
-const CAP_SYS_PTRACE: u32 = 19;
 
 /// A reference to the mount namespace of init `pid` (behind `pidfd`), which keeps the
 /// namespace, and every mount in it, alive until it is closed: from the pidfd (Linux 6.11+,
@@ -887,7 +884,7 @@ mod tests {
             .unwrap()
             .trim();
         let shown = u64::from_str_radix(hex, 16).unwrap();
-        for cap in [0, super::CAP_SYS_PTRACE, 21, 40] {
+        for cap in [0, super::capabilities::CAP_SYS_PTRACE, 21, 40] {
             let held = shown & (1 << cap) != 0;
             assert_eq!(
                 super::capabilities::has_effective(cap),
