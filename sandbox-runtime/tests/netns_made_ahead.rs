@@ -1,7 +1,8 @@
 //! Network namespaces made ahead for sandboxes cloned directly: each sandbox still gets a
 //! namespace of its own, fresh, with `lo` up, and the spawning thread ends up where it was.
-//! Its own test binary with one test, so that nothing else takes the namespaces made ahead, and
-//! the last check can stop the taking for good.
+//! Its own test binary, so that nothing else takes the namespaces made ahead, and the checks can
+//! stop the taking for good: one test in this process, and one this binary re-runs in a user
+//! namespace of its own.
 
 mod common;
 
@@ -236,4 +237,67 @@ fn a_thread_that_may_not_enter_one_gets_its_sandbox_from_the_clone() {
     assert_eq!(owned, owner(false), "after a refusal, from another thread");
     child.kill().expect("kill");
     assert_eq!(child.wait().status, Status::Killed);
+}
+
+/// A host that is root in a user namespace of its own, with a thread in a network namespace
+/// that namespace does not own (here the one it started in), may make namespaces ahead and
+/// enter them, but that thread could not come back from one: it must never enter one (the
+/// process would abort), get its sandbox from the clone, and stop the taking for good.
+#[test]
+fn a_thread_that_could_not_come_back_from_a_namespace_made_ahead_never_enters_one() {
+    if !common::in_a_user_namespace_of_its_own() {
+        return common::rerun_in_a_user_namespace_of_its_own(
+            "a_thread_that_could_not_come_back_from_a_namespace_made_ahead_never_enters_one",
+        );
+    }
+    assert!(
+        may_make_namespaces(),
+        "root in a user namespace of its own may make network namespaces"
+    );
+    let start_in_a_network_namespace_of_its_own = |count: usize| {
+        std::thread::spawn(move || {
+            // SAFETY: unshare with an integer flag changes only this thread's namespace.
+            let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "unshare: {}", std::io::Error::last_os_error());
+            let own = own_namespace();
+            (0..count)
+                .map(|i| {
+                    let (mut child, [_, owned, lo]) = start();
+                    assert_eq!(lo, "lo=x", "sandbox {i}");
+                    assert_eq!(own_namespace(), own, "after sandbox {i}");
+                    child.kill().expect("kill");
+                    assert_eq!(child.wait().status, Status::Killed);
+                    std::thread::sleep(PAUSE);
+                    owned
+                })
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .expect("no panic")
+    };
+    // This thread's namespace belongs to the user namespace this process was started in: the
+    // maker starts in a thread's namespace of its own, and the third sandbox gets one made
+    // ahead, owned by the user namespace this process is root in.
+    let owners = start_in_a_network_namespace_of_its_own(3);
+    assert_eq!(owners, [owner(false), owner(false), owner(true)]);
+    // The next is ready, and this thread may enter it, but not come back.
+    let host = own_namespace();
+    let (mut child, [ns, owned, lo]) = start();
+    assert_eq!(
+        owned,
+        owner(false),
+        "from the thread that could not come back"
+    );
+    assert_ne!(ns, host);
+    assert_eq!(lo, "lo=x");
+    assert_eq!(
+        own_namespace(),
+        host,
+        "the spawning thread stayed where it was"
+    );
+    child.kill().expect("kill");
+    assert_eq!(child.wait().status, Status::Killed);
+    // Taking stopped for the whole process: a thread that could come back gets none either.
+    let owners = start_in_a_network_namespace_of_its_own(2);
+    assert_eq!(owners, [owner(false), owner(false)], "after the refusal");
 }
