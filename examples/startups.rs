@@ -6,9 +6,12 @@
 //! `--bare` starts it with `std::process::Command` instead (its `posix_spawn`, the benchmark's
 //! stricter baseline), for a profile of the program bare to set beside one in the sandbox.
 //! `--new-net` gives each sandbox a network namespace of its own instead of the host's.
+//! `--alternate` gives every other sandbox another hostname, so that through the fork server no
+//! spare, made like the sandbox before, serves the next: each is a fresh clone of the server,
+//! as for a host that alternates between two kinds of sandbox.
 //!
 //! ```text
-//! cargo run --release --example startups -- [COUNT] [--fork-server | --bare] [--new-net]
+//! cargo run --release --example startups -- [COUNT] [--fork-server | --bare] [--new-net] [--alternate]
 //! ```
 
 use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
@@ -24,7 +27,8 @@ fn main() -> ExitCode {
     let fork_server = std::env::args().any(|a| a == "--fork-server");
     let bare = std::env::args().any(|a| a == "--bare");
     let new_net = std::env::args().any(|a| a == "--new-net");
-    let known = ["--fork-server", "--bare", "--new-net"];
+    let alternate = std::env::args().any(|a| a == "--alternate");
+    let known = ["--fork-server", "--bare", "--new-net", "--alternate"];
     if let Some(a) = std::env::args()
         .skip(1)
         .find(|a| a.starts_with("--") && !known.contains(&a.as_str()))
@@ -49,7 +53,7 @@ fn main() -> ExitCode {
         },
     };
     let mut times = Vec::with_capacity(count);
-    for _ in 0..count {
+    for round in 0..count {
         let begun = Instant::now();
         if bare {
             match std::process::Command::new("/bin/true")
@@ -76,6 +80,11 @@ fn main() -> ExitCode {
         .stdout(Stdio::Null)
         .stderr(Stdio::Null)
         .share_network(!new_net)
+        .hostname(if alternate && round % 2 == 1 {
+            "other"
+        } else {
+            "sandbox"
+        })
         .use_fork_server(fork_server)
         .add_program_with_libraries("/bin/true")
         .policy(&POLICY);
@@ -105,8 +114,9 @@ fn main() -> ExitCode {
     } else {
         ""
     };
+    let kinds = if alternate { ", two kinds in turn" } else { "" };
     println!(
-        "{count} start-ups {how}{net}: median {:?}",
+        "{count} start-ups {how}{net}{kinds}: median {:?}",
         times[count / 2]
     );
     ExitCode::SUCCESS
