@@ -35,7 +35,8 @@
 //! `status()` cloned directly, which lets go of what such sandboxes kept after their end; and
 //! `sandbox-netns`, at the second sandbox cloned directly with a network namespace of its own,
 //! which keeps the next sandbox's namespace made ahead when the host may make one (root), so
-//! that the clone need not make it (see [`SandboxCommand::share_network`]).
+//! that the clone need not make it (see [`SandboxCommand::share_network`]). The fork server, a
+//! process of its own, starts its own such thread at its first sandbox with a network namespace.
 //!
 //! # Caveats
 //! - Without the fork server, init dies with the *thread* that spawned it (`PR_SET_PDEATHSIG`

@@ -32,30 +32,13 @@ fn server() -> u32 {
     start_fork_server().expect("the fork server starts")
 }
 
-/// Seconds since boot, as `/proc/uptime` gives them.
-fn uptime() -> f64 {
-    let text = std::fs::read_to_string("/proc/uptime").unwrap();
-    text.split_whitespace().next().unwrap().parse().unwrap()
-}
-
-/// How long before `spawned_at` (seconds since boot) process `pid` started.
-fn age_at(pid: u32, spawned_at: f64) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which may hold spaces) start at state, field 3.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let ticks: f64 = after.split_whitespace().nth(19).unwrap().parse().unwrap();
-    // SAFETY: sysconf with a constant name.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    spawned_at - ticks / hz
-}
-
 /// Runs `cmd` to its end; returns its output and whether its init was made ahead (started
 /// well before the spawn: a freshly cloned init starts within it).
 fn run(mut cmd: SandboxCommand) -> (SandboxOutput, bool) {
     cmd.stdout(Stdio::Piped).stderr(Stdio::Piped);
-    let at = uptime();
+    let at = common::uptime();
     let child = cmd.spawn().expect("spawn");
-    let age = age_at(child.id(), at);
+    let age = common::age_at(child.id(), at);
     let out = child.wait_with_output();
     assert_eq!(
         out.outcome.status,
@@ -210,9 +193,9 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
         c.args(["-c", "readlink /proc/self/ns/mnt; exec head -c1 >/dev/null"])
             .stdin(Stdio::Piped)
             .stdout(Stdio::Piped);
-        let at = uptime();
+        let at = common::uptime();
         let mut child = c.spawn().expect("spawn");
-        let made_ahead = age_at(child.id(), at) > 0.1;
+        let made_ahead = common::age_at(child.id(), at) > 0.1;
         let mut mounts = String::new();
         let out = child.stdout.take().unwrap();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut mounts).unwrap();
@@ -322,9 +305,9 @@ fn a_bind_source_remounted_read_only_is_not_served_writable_from_a_spare() {
         let mut c = common::command("/bin/sh");
         c.args(["-c", "echo x > /data/x"]).mount_rw(dir, "/data");
         c.stdout(Stdio::Piped).stderr(Stdio::Piped);
-        let at = uptime();
+        let at = common::uptime();
         let child = c.spawn().expect("spawn");
-        let made_ahead = age_at(child.id(), at) > 0.1;
+        let made_ahead = common::age_at(child.id(), at) > 0.1;
         (child.wait_with_output(), made_ahead)
     };
     assert_eq!(write().0.outcome.status, Status::Exited(0));

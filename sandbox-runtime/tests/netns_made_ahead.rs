@@ -1,12 +1,12 @@
 //! Network namespaces made ahead for sandboxes cloned directly: each sandbox still gets a
 //! namespace of its own, fresh, with `lo` up, and the spawning thread ends up where it was.
 //! Its own test binary, so that nothing else takes the namespaces made ahead, and the checks can
-//! stop the taking for good: one test in this process, and one this binary re-runs in a user
-//! namespace of its own.
+//! stop the taking for good: one test in this process, one this binary re-runs in a user
+//! namespace of its own, and one of the fork server's own, which keeps its namespaces apart.
 
 mod common;
 
-use sandbox_runtime::{SandboxChild, Status, Stdio};
+use sandbox_runtime::{SandboxChild, SandboxCommand, Status, Stdio};
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
@@ -36,14 +36,20 @@ time.sleep(30)
 /// Starts one directly cloned sandbox with a network namespace of its own; returns it and the
 /// three lines it printed.
 fn start() -> (SandboxChild, [String; 3]) {
-    let mut child = common::command("/usr/bin/python3")
+    start_with(|_| {})
+}
+
+/// [`start`], with the command changed by `change` first.
+fn start_with(change: impl FnOnce(&mut SandboxCommand)) -> (SandboxChild, [String; 3]) {
+    let mut command = common::command("/usr/bin/python3");
+    command
         .args(["-c", SCRIPT])
         .use_fork_server(false)
         .share_network(false)
         .policy(&common::permissive())
-        .stdout(Stdio::Piped)
-        .spawn()
-        .expect("the sandbox starts");
+        .stdout(Stdio::Piped);
+    change(&mut command);
+    let mut child = command.spawn().expect("the sandbox starts");
     let mut out = BufReader::new(child.stdout.take().expect("piped"));
     let lines = [(); 3].map(|_| {
         let mut line = String::new();
@@ -83,6 +89,24 @@ fn owner(made_ahead: bool) -> &'static str {
     }
 }
 
+/// Asserts that sandbox `i`, in namespace `ns`, is neither in the host's namespace nor in that
+/// of a sandbox still `running`, and carried a connection over `lo`.
+fn assert_fresh_with_lo_up(
+    i: usize,
+    ns: &str,
+    lo: &str,
+    host: &str,
+    running: &[(SandboxChild, String)],
+) {
+    assert!(ns.starts_with("net:["), "sandbox {i}: {ns:?}");
+    assert_ne!(ns, host, "sandbox {i} is in the host's network namespace");
+    assert!(
+        !running.iter().any(|(_, earlier)| earlier == ns),
+        "sandbox {i} shares a network namespace with an earlier one: {ns}"
+    );
+    assert_eq!(lo, "lo=x", "sandbox {i}: no connection over lo");
+}
+
 /// Time for the maker to have the next namespace ready (it takes about a millisecond).
 const PAUSE: Duration = Duration::from_millis(300);
 
@@ -106,13 +130,7 @@ fn each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead(may: bool) {
     let mut running = Vec::new();
     for i in 0..5 {
         let (child, [ns, owned, lo]) = start();
-        assert!(ns.starts_with("net:["), "sandbox {i}: {ns:?}");
-        assert_ne!(ns, host, "sandbox {i} is in the host's network namespace");
-        assert!(
-            !running.iter().any(|(_, earlier)| *earlier == ns),
-            "sandbox {i} shares a network namespace with an earlier one: {ns}"
-        );
-        assert_eq!(lo, "lo=x", "sandbox {i}: no connection over lo");
+        assert_fresh_with_lo_up(i, &ns, &lo, &host, &running);
         // The first two are made by their clone, owned by the sandbox's own user namespace.
         // From the third on, each was made ahead by the host (the maker starts at the second),
         // owned by the host's, where the host may make one. Unprivileged, it may not outside a
@@ -300,4 +318,43 @@ fn a_thread_that_could_not_come_back_from_a_namespace_made_ahead_never_enters_on
     // Taking stopped for the whole process: a thread that could come back gets none either.
     let owners = start_in_a_network_namespace_of_its_own(2);
     assert_eq!(owners, [owner(false), owner(false)], "after the refusal");
+}
+
+/// The fork server keeps namespaces made ahead of its own, from its first sandbox with a network
+/// namespace on, for the spares it makes and the sandboxes it clones fresh alike.
+#[test]
+fn the_fork_server_makes_namespaces_ahead_for_its_spares_and_fresh_clones() {
+    let may = may_make_namespaces();
+    let server = sandbox_runtime::start_fork_server().expect("the fork server starts");
+    let host = own_namespace();
+    let mut running: Vec<(SandboxChild, String)> = Vec::new();
+    // The first starts the server's maker, and comes from a fresh clone, as does the second,
+    // asked for while the first runs and before its spare's time. The third, the same sandbox
+    // again back to back, comes from the spare the server made once the second had started;
+    // the fourth, of another kind, from a fresh clone again.
+    for (i, (hostname, from_a_spare)) in [("a", false), ("a", false), ("a", true), ("b", false)]
+        .into_iter()
+        .enumerate()
+    {
+        let at = common::uptime();
+        let (child, [ns, owned, lo]) = start_with(|c| {
+            c.use_fork_server(true).hostname(hostname);
+        });
+        let made_ahead = common::age_at(child.id(), at) > 0.1;
+        assert_eq!(made_ahead, from_a_spare, "sandbox {i}: served by a spare");
+        assert_fresh_with_lo_up(i, &ns, &lo, &host, &running);
+        assert_eq!(owned, owner(may && i >= 1), "sandbox {i}");
+        running.push((child, ns));
+        std::thread::sleep(PAUSE);
+    }
+    let server_net = std::fs::read_link(format!("/proc/{server}/ns/net")).expect("its namespace");
+    for (mut child, ns) in running {
+        assert_ne!(
+            *ns,
+            *server_net.to_string_lossy(),
+            "a sandbox in the server's namespace"
+        );
+        child.kill().expect("kill");
+        assert_eq!(child.wait().status, Status::Killed);
+    }
 }

@@ -96,7 +96,8 @@ fn clone_returning(
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space. Init only makes raw system calls on the plan, which was fully prepared
     // before, so no lock another thread of the parent held at the clone is touched; a spare
-    // also allocates, which is sound because only the single-threaded fork server clones one.
+    // also allocates, which is sound because only the fork server clones one, whose one other
+    // thread then holds no lock a spare needs (see `netns::start_over_in_this_process`).
     // With CLONE_PIDFD the kernel writes the pidfd's number to `parent_tid` (the third
     // argument on every architecture), a live int of the caller's.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, parent_tid, 0, 0) };

@@ -10,7 +10,7 @@
 //! the file system ([`mounts`]), and starts the [`sandboxee`] with a vfork-like clone; the
 //! sandboxee does the per-process steps and execs. Each step is one function returning its
 //! [`steps::Failure`]; nothing in a child cloned from the host allocates (a spare, a copy of
-//! the single-threaded server, may).
+//! the server, may: see [`netns`]).
 
 mod capabilities;
 mod fs_place;
@@ -599,15 +599,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
 /// Clones init from this thread, into the network namespace made ahead when the plan asks for
 /// a new one and one is ready (see [`netns`]), else into one the clone makes.
 fn clone_directly(plan: &mut Plan) -> io::Result<(libc::pid_t, Option<OwnedFd>)> {
-    if let Some(made) = plan.parts.new_net.then(netns::take).flatten() {
-        plan.net_made_ahead = true;
-        let plan = &*plan;
-        if let Ok(cloned) = made.enter_for(|| init::clone_with_pidfd(plan, init::run)) {
-            return cloned;
-        }
-    }
-    plan.net_made_ahead = false;
-    init::clone_with_pidfd(plan, init::run)
+    netns::clone_for(plan, |plan| init::clone_with_pidfd(plan, init::run))
 }
 
 fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {

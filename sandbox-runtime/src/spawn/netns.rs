@@ -1,15 +1,23 @@
-//! Network namespaces made ahead for sandboxes cloned directly from the host.
+//! Network namespaces made ahead for sandboxes cloned directly from the host, and for those the
+//! fork server clones.
 //!
 //! Making a network namespace is the largest part of what a new one costs a start-up (0.6 ms
 //! of the clone here, against about 0.1 ms to bring `lo` up: `examples/netns_cost.rs`), and the
-//! clone makes it on the way to everything else. A host that may make network namespaces (root, or `CAP_SYS_ADMIN` in
-//! its user namespace) instead keeps one made ahead, with `lo` up, by a runtime thread
-//! (`sandbox-netns`), which makes the next as soon as one is taken. The spawning thread enters
-//! it for its one clone system call, signals blocked, and goes back to the namespace it was in:
-//! init inherits it without `CLONE_NEWNET`. The maker starts at the second sandbox that asks
-//! for a network namespace of its own (a host that runs one sandbox never has it); the first
-//! two, and any whose spare is not ready yet, get a new one from their clone as before, so
-//! waiting for a spare never slows a start-up. While the host runs, one such namespace waits.
+//! clone makes it on the way to everything else. A host that may make network namespaces
+//! (root, or `CAP_SYS_ADMIN` in its user namespace) instead keeps one made ahead, with `lo` up,
+//! by a runtime thread (`sandbox-netns`), which makes the next as soon as one is taken. The
+//! spawning thread enters it for its one clone system call, signals blocked, and goes back to
+//! the namespace it was in: init inherits it without `CLONE_NEWNET`. The maker starts at the
+//! second sandbox that asks for a network namespace of its own (a host that runs one sandbox
+//! never has it); the first two, and any for which none is ready yet, get a new one from their
+//! clone as before, so waiting for one never slows a start-up. While the host runs, one such
+//! namespace waits.
+//!
+//! The fork server, a process forked from the host on one thread, starts over
+//! ([`start_over_in_this_process`]) with a maker of its own, from its first sandbox with a
+//! network namespace on, for its spares and its fresh clones alike: a spare made back to back
+//! with the sandbox before it would otherwise make its namespace on the way to the next
+//! start-up, and a host that alternates between kinds of sandbox gets fresh clones only.
 //!
 //! Each namespace serves one sandbox, never a second, and nothing else ever enters it. It is
 //! owned by the host's user namespace instead of the sandbox's, so no process of the sandbox
@@ -18,9 +26,9 @@
 //! one whose namespace its clone made: `NS_GET_USERNS` on it is refused, `/proc/sys/net` shows
 //! a few more (read-only) entries, and no sysfs could be mounted for it (the runtime mounts
 //! none). The spare's descriptor is close-on-exec, and init closes every descriptor of the
-//! host's it does not use before it clones the sandboxee. A process forked from the host (by
-//! any means, whatever its pid) has a copy of the spare's descriptor but not the thread, and
-//! takes nothing (see [`super::this_process`]), so no spare can serve two sandboxes.
+//! host's it does not use before it clones the sandboxee. Any other process forked from the
+//! host (by any means, whatever its pid) has a copy of the spare's descriptor but not the
+//! thread, and takes nothing (see [`super::this_process`]), so no spare can serve two sandboxes.
 //!
 //! The maker starts in the network namespace of the thread that asked for the second sandbox,
 //! goes back there after making each namespace, and keeps it open. It stops for good at its
@@ -29,6 +37,7 @@
 //! (a host filter that refuses `setns`, threads in namespaces of user namespaces the host has
 //! no capability in). A host filter that kills on `unshare` or `setns` would kill the host.
 
+use super::plan::Plan;
 use super::this_process::ThisProcess;
 use std::ffi::CStr;
 use std::io;
@@ -43,6 +52,8 @@ pub(crate) struct MadeAhead(OwnedFd);
 struct Pool {
     /// The process that started the maker: a process forked from it has none.
     here: ThisProcess,
+    /// Set by the maker's thread once it is past its start.
+    running: AtomicBool,
     /// The namespace ready for the next sandbox, if the maker has made it.
     spare: Mutex<Option<OwnedFd>>,
     /// Signalled when the spare is taken.
@@ -69,10 +80,47 @@ static REFUSED: AtomicBool = AtomicBool::new(false);
 /// The calling thread's network namespace, as `setns` takes it.
 const OWN_NAMESPACE: &CStr = c"/proc/thread-self/ns/net";
 
+/// Clones init for `plan` with `clone`: in the network namespace made ahead when the plan asks
+/// for a new one and one is ready (see [`take`]), else with the clone making one.
+pub(crate) fn clone_for<T>(plan: &mut Plan, clone: impl Fn(&Plan) -> T) -> T {
+    if let Some(made) = plan.parts.new_net.then(take).flatten() {
+        plan.net_made_ahead = true;
+        let ready = &*plan;
+        if let Ok(cloned) = made.enter_for(|| clone(ready)) {
+            return cloned;
+        }
+    }
+    plan.net_made_ahead = false;
+    clone(plan)
+}
+
+/// Has this process, forked from the host on one thread to serve it (the fork server), make
+/// namespaces ahead of its own, from its first sandbox that asks for one on: forgets the state
+/// copied from the host, whose maker thread it does not have, and whose descriptors it has
+/// closed (the copy is never dropped, so none of those descriptor numbers is closed again).
+/// Call before the process starts any thread.
+///
+/// The server's spares are copies of it that allocate, so the maker must hold no lock a spare
+/// could need whenever the server clones: the server waits for the maker's thread to be past
+/// its start (where the C library and `std` may allocate) before it clones again, and from
+/// there on the maker makes only system calls and takes only its own lock, which no spare
+/// uses; it never ends (an ending thread frees its thread-local state).
+pub(crate) fn start_over_in_this_process() {
+    POOL.store(std::ptr::null_mut(), Ordering::Release);
+    STATE.store(IDLE, Ordering::Release);
+    REFUSED.store(false, Ordering::Relaxed);
+    ASKED_BEFORE.store(true, Ordering::Relaxed);
+    WAIT_FOR_THE_START.store(true, Ordering::Relaxed);
+}
+
+/// Set by [`start_over_in_this_process`]: [`take`] returns only once the maker it starts runs.
+static WAIT_FOR_THE_START: AtomicBool = AtomicBool::new(false);
+
 /// Takes the network namespace made ahead, if one is ready in this process, and has the next
 /// one made. `None` from the first call, from the second, which starts the maker, from every
 /// call in a process forked from the one that started it, and from every call once the maker
-/// has stopped or taking has (see the module's docs). Never waits for the maker's start.
+/// has stopped or taking has (see the module's docs). Waits for the maker's start only in the
+/// fork server (see [`start_over_in_this_process`]).
 pub(crate) fn take() -> Option<MadeAhead> {
     if REFUSED.load(Ordering::Relaxed) || !ASKED_BEFORE.swap(true, Ordering::Relaxed) {
         return None;
@@ -107,32 +155,44 @@ pub(crate) fn take() -> Option<MadeAhead> {
 fn start() -> bool {
     let pool: &'static Pool = Box::leak(Box::new(Pool {
         here: ThisProcess::mark(),
+        running: AtomicBool::new(false),
         spare: Mutex::new(None),
         taken: Condvar::new(),
     }));
     POOL.store((pool as *const Pool).cast_mut(), Ordering::Release);
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("sandbox-netns".into())
-        .spawn(move || make_ahead(pool))
-        .is_ok()
+        .spawn(move || make_ahead(pool));
+    if spawned.is_ok() && WAIT_FOR_THE_START.load(Ordering::Relaxed) {
+        while !pool.running.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+    }
+    spawned.is_ok()
 }
 
-/// The maker's thread: keeps one namespace ready, until making one fails.
-fn make_ahead(pool: &Pool) {
-    let Ok(home) = open_own_namespace() else {
-        return;
-    };
-    while let Ok(made) = make_one(&home) {
-        let mut spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner());
-        *spare = Some(made);
-        while spare.is_some() {
-            spare = pool.taken.wait(spare).unwrap_or_else(|e| e.into_inner());
+/// The maker's thread: keeps one namespace ready, until making one fails; then waits for ever,
+/// doing nothing. Every signal stays blocked on it: the host's handlers run on its own threads.
+fn make_ahead(pool: &Pool) -> ! {
+    let _blocked = SignalsBlocked::now();
+    pool.running.store(true, Ordering::Release);
+    if let Ok(home) = open_own_namespace() {
+        while let Ok(made) = make_one(&home) {
+            let mut spare = pool.spare.lock().unwrap_or_else(|e| e.into_inner());
+            *spare = Some(made);
+            while spare.is_some() {
+                spare = pool.taken.wait(spare).unwrap_or_else(|e| e.into_inner());
+            }
         }
+    }
+    loop {
+        // SAFETY: no arguments; with every signal blocked, it never returns.
+        unsafe { libc::pause() };
     }
 }
 
 /// Makes a network namespace on this thread, brings its `lo` up, and returns this thread to
-/// `home`. If it cannot go back, the thread ends with the error: it only ever makes
+/// `home`. If it cannot go back, the maker stops with the error: it only ever makes
 /// namespaces, and a namespace it is left in is never handed out.
 fn make_one(home: &OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: unshare with an integer flag; it changes only this thread's network namespace.

@@ -362,6 +362,9 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     // Nothing of the host's stays: no handler of its runs here, no descriptor stays open.
     sys::reset_signals();
     super::raw::close_all_but(&[channel.as_raw_fd() as u32]);
+    // Network namespaces made ahead by a thread of this process's own, for spares and fresh
+    // clones alike.
+    super::netns::start_over_in_this_process();
     let Ok(mut channel) = Comms::from_fd(channel) else {
         sys::exit(1)
     };
@@ -817,8 +820,9 @@ fn clone_init(request: Request, fds: &ChildFds, started: Option<&OwnedFd>) -> i6
     if let Some(fd) = started {
         plan.keep_until_started(fd.as_raw_fd());
     }
-    // CLONE_PARENT makes the host init's parent; this server is single-threaded.
-    match init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, init::run) {
+    // CLONE_PARENT makes the host init's parent.
+    let parent = libc::CLONE_PARENT as libc::c_ulong;
+    match super::netns::clone_for(&mut plan, |plan| init::clone(plan, parent, init::run)) {
         Ok(pid) => i64::from(pid),
         Err(e) => -i64::from(e.raw_os_error().unwrap_or(libc::EIO)),
     }

@@ -76,8 +76,10 @@ impl Spare {
             stdio: [None, None, None],
             passed: Vec::new(),
         };
-        let plan = Plan::assemble(request.parts, &fds).map_err(|_| None)?;
-        let pid = init::clone(&plan, libc::CLONE_PARENT as libc::c_ulong, run).map_err(|_| None)?;
+        let mut plan = Plan::assemble(request.parts, &fds).map_err(|_| None)?;
+        let parent = libc::CLONE_PARENT as libc::c_ulong;
+        let pid = super::netns::clone_for(&mut plan, |plan| init::clone(plan, parent, run))
+            .map_err(|_| None)?;
         drop((plan, fds));
         let watched = Watched::new(pid);
         let maps_written = super::idmap::IdMaps::for_caller().write(pid).is_ok();
@@ -173,8 +175,9 @@ fn decode_ready(b: &[u8]) -> Option<Vec<Bound>> {
     )
 }
 
-/// The spare's main: never returns. It is a copy of the single-threaded server, so unlike an
-/// init cloned from the host it may allocate.
+/// The spare's main: never returns. It is a copy of the server, whose one other thread holds
+/// no lock a spare needs (see [`super::netns::start_over_in_this_process`]), so unlike an init
+/// cloned from the host it may allocate.
 fn run(plan: &Plan) -> ! {
     // SAFETY: the plan's sync descriptor is this process's end of the channel, and nothing
     // else here owns it.

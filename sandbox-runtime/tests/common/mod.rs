@@ -251,3 +251,20 @@ pub fn rerun_in_a_user_namespace_of_its_own(name: &str) {
 pub fn in_a_user_namespace_of_its_own() -> bool {
     std::env::var_os(IN_A_USER_NAMESPACE).is_some()
 }
+
+/// Seconds since boot, as `/proc/uptime` gives them.
+pub fn uptime() -> f64 {
+    let text = std::fs::read_to_string("/proc/uptime").unwrap();
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// How long before `spawned_at` (seconds since boot) process `pid` started.
+pub fn age_at(pid: u32, spawned_at: f64) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let ticks: f64 = after.split_whitespace().nth(19).unwrap().parse().unwrap();
+    // SAFETY: sysconf with a constant name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    spawned_at - ticks / hz
+}
