@@ -209,9 +209,10 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
     // The server closes the request's descriptors before it replies: right after the spawn it
     // holds its channel to the host and, of this sandbox, the pidfd it watches its end with,
     // its mount namespace (see the next assertion) and the channel it handed the request to
-    // the spare on (whose other end the spare closed once it had read the request): no pipe,
-    // file or report socket of this sandbox.
+    // the spare on (whose other end the spare closed once it had read the request), besides
+    // the network namespaces of its maker: no pipe, file or report socket of this sandbox.
     let held = common::fd_links(server());
+    let nets = common::server_network_namespaces(server(), &held);
     let channels = held
         .iter()
         .filter(|l| common::is_unix_stream_socket(server(), l))
@@ -222,7 +223,10 @@ fn a_sandbox_from_a_spare_leaves_no_copy_of_its_pipes_behind() {
         .filter(|l| common::is_mount_namespace(l))
         .collect();
     assert!(
-        held.len() == 4 && channels == 2 && pidfds == 1 && mounts.len() == 1,
+        nets.is_some_and(|nets| held.len() == 4 + nets)
+            && channels == 2
+            && pidfds == 1
+            && mounts.len() == 1,
         "the server holds {held:?}"
     );
     // The server keeps the sandbox's mounts alive from before the sandbox starts until it has

@@ -268,3 +268,14 @@ pub fn age_at(pid: u32, spawned_at: f64) -> f64 {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     spawned_at - ticks / hz
 }
+
+/// How many of `fds`, the links of fork server `server`'s descriptors, are network namespaces,
+/// if those are what its maker holds (as root, once a sandbox asked for one): its own namespace,
+/// to come back to, and at most one made ahead. `None` if there are others.
+pub fn server_network_namespaces(server: u32, fds: &[String]) -> Option<usize> {
+    let own = std::fs::read_link(format!("/proc/{server}/ns/net")).unwrap();
+    let own = own.to_string_lossy();
+    let nets = fds.iter().filter(|l| l.starts_with("net:[")).count();
+    let owns = fds.iter().filter(|l| **l == own).count();
+    (owns <= 1 && nets <= owns + 1).then_some(nets)
+}
