@@ -130,6 +130,16 @@ pub enum SpawnError {
     /// The sandbox could not be put in its cgroup.
     #[error("join the sandbox's cgroup: {0}")]
     Cgroup(#[from] crate::cgroup::CgroupError),
+    /// The host's own uid or gid is root's outside its user namespace, and that namespace does
+    /// not give it 65534 either: no id but root is left for the sandbox outside (see
+    /// [`crate::HOST_ID_WHEN_ROOT`]).
+    #[error(
+        "no id but root's is left for the sandbox outside: this process's uid or gid maps to 0 \
+         in its user namespace's parent, and the namespace does not map 65534 (as a uid and a \
+         gid, with setgroups allowed) for a root host to give the sandbox; run it as an \
+         unprivileged user, or as root in a namespace that maps 65534"
+    )]
+    NoUnprivilegedIds,
     /// A host-side system call failed.
     #[error("{what}: {source}")]
     Os {

@@ -135,11 +135,7 @@ pub(crate) fn drop_all() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `CAP_SETGID`'s number (capability numbers are not in the `libc` crate).
-pub(crate) const CAP_SETGID: u32 = 6;
-/// `CAP_SETUID`'s number.
-pub(crate) const CAP_SETUID: u32 = 7;
-/// `CAP_SYS_PTRACE`'s number.
+/// `CAP_SYS_PTRACE`'s number (capability numbers are not in the `libc` crate).
 pub(crate) const CAP_SYS_PTRACE: u32 = 19;
 
 /// Whether the calling thread has capability `cap` (below 64) in its effective set (`capget`;

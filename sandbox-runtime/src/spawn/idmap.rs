@@ -1,6 +1,6 @@
 //! The user namespace's id maps, written by the parent while init waits.
 //!
-//! Inside, the program is uid 1000 / gid 1000. Outside it is never root:
+//! Inside, the program is uid 1000 / gid 1000. Outside it is never root, as a uid or a gid:
 //! - when the host runs as root, 1000 maps to 65534 (`nobody`/`nogroup`), an id that owns no
 //!   files of interest; init then clears the supplementary groups (root's group 0 would
 //!   otherwise follow the sandbox), which needs `setgroups` allowed;
@@ -9,20 +9,26 @@
 //!   then stay (shown as 65534 inside) and cannot be dropped, so run unprivileged sandboxes from
 //!   an account without interesting groups;
 //! - when the host is root in a user namespace that could not give the sandbox 65534 (one that
-//!   does not map it, or denies `setgroups`, as `unshare --map-root-user` makes), or root without
-//!   `CAP_SETUID` and `CAP_SETGID`, 1000 maps as for an unprivileged host: to the host's own ids,
-//!   its root there, which holds no capability outside the sandbox's namespaces.
+//!   does not map it, or denies `setgroups`, as `unshare --map-root-user` makes), 1000 maps as
+//!   for an unprivileged host, to the host's own ids, provided that these are not root in the
+//!   namespace's parent (as they are when root made it with one id): otherwise the spawn fails
+//!   with [`crate::SpawnError::NoUnprivilegedIds`]. So does an unprivileged host whose uid or
+//!   gid is root's in the parent (group 0 as its primary group, say).
+//!
+//! The decision reads the calling process's user namespace (`/proc/self/uid_map`, `gid_map`,
+//! `setgroups`) at every spawn, so no answer about one namespace serves another. In the parent
+//! it checks one level up: a parent namespace that itself maps a non-root id to root (which
+//! only root can make) is taken at its word.
 //!
 //! Only 1000 is mapped: no id inside is 0, so nothing in the sandbox ever maps to host root.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The uid and gid of the program inside the sandbox.
 pub const SANDBOX_ID: u32 = 1000;
 /// The host uid and gid the sandbox runs as when the host is root in a user namespace that maps
-/// them and allows `setgroups` (the initial one does), with `CAP_SETUID` and `CAP_SETGID`;
-/// otherwise the sandbox runs as the host's own ids.
+/// them and allows `setgroups` (the initial one does); otherwise the sandbox runs as the host's
+/// own ids, unless those are root's in the namespace's parent, where no sandbox starts.
 pub const HOST_ID_WHEN_ROOT: u32 = 65534;
 
 /// The maps for one sandbox.
@@ -37,25 +43,31 @@ pub(crate) struct IdMaps {
 }
 
 impl IdMaps {
-    /// The maps for the calling process's credentials.
-    pub(crate) fn for_caller() -> IdMaps {
+    /// The maps for the calling process's credentials and user namespace; `None` when no id
+    /// outside is left for the sandbox but root's (see the module's docs).
+    pub(crate) fn for_caller() -> Option<IdMaps> {
         // SAFETY: geteuid and getegid cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        if uid == 0 && root_may_map_to_nobody() {
-            IdMaps {
+        let namespace = UserNamespace::of_this_process()?;
+        if uid == 0 && namespace.gives_nobody() {
+            return Some(IdMaps {
                 uid_map: format!("{SANDBOX_ID} {HOST_ID_WHEN_ROOT} 1\n"),
                 gid_map: format!("{SANDBOX_ID} {HOST_ID_WHEN_ROOT} 1\n"),
                 deny_setgroups: false,
                 clear_groups: true,
-            }
-        } else {
-            IdMaps {
-                uid_map: format!("{SANDBOX_ID} {uid} 1\n"),
-                gid_map: format!("{SANDBOX_ID} {gid} 1\n"),
-                deny_setgroups: true,
-                clear_groups: false,
-            }
+            });
         }
+        let not_root_outside = |map: &str, id| outside(map, id).is_some_and(|o| o != 0);
+        if !not_root_outside(&namespace.uid_map, uid) || !not_root_outside(&namespace.gid_map, gid)
+        {
+            return None;
+        }
+        Some(IdMaps {
+            uid_map: format!("{SANDBOX_ID} {uid} 1\n"),
+            gid_map: format!("{SANDBOX_ID} {gid} 1\n"),
+            deny_setgroups: true,
+            clear_groups: false,
+        })
     }
 
     /// Writes the maps of process `pid` (which must be in a fresh user namespace). Nothing is
@@ -71,58 +83,45 @@ impl IdMaps {
     }
 }
 
-/// Whether the calling thread, root, may map the sandbox's ids to [`HOST_ID_WHEN_ROOT`] and
-/// have init clear the groups: it has `CAP_SETUID` and `CAP_SETGID`, and its user namespace
-/// maps that id as a uid and as a gid and allows `setgroups` (asked once per user namespace).
-fn root_may_map_to_nobody() -> bool {
-    use super::capabilities::{has_effective, CAP_SETGID, CAP_SETUID};
-    has_effective(CAP_SETUID) && has_effective(CAP_SETGID) && {
-        match user_namespace() {
-            Some(ns) => {
-                let known = NAMESPACE_MAPS_NOBODY.load(Ordering::Relaxed);
-                if known >> 1 == ns {
-                    known & 1 == 1
-                } else {
-                    let answer = namespace_maps_nobody();
-                    NAMESPACE_MAPS_NOBODY.store(ns << 1 | u64::from(answer), Ordering::Relaxed);
-                    answer
-                }
-            }
-            None => namespace_maps_nobody(),
-        }
+/// The calling process's user namespace, as its own `/proc/self` files show it.
+struct UserNamespace {
+    uid_map: String,
+    gid_map: String,
+}
+
+impl UserNamespace {
+    /// `None` when a file cannot be read.
+    fn of_this_process() -> Option<UserNamespace> {
+        let read = |name| std::fs::read_to_string(format!("/proc/self/{name}")).ok();
+        Some(UserNamespace {
+            uid_map: read("uid_map")?,
+            gid_map: read("gid_map")?,
+        })
+    }
+
+    /// Whether root may give the sandbox [`HOST_ID_WHEN_ROOT`] here and have init clear its
+    /// groups: the namespace maps that id as a uid and as a gid, and allows `setgroups`. (Root
+    /// without `CAP_SETUID` or `CAP_SETGID` is told so by the kernel when it writes the maps.)
+    fn gives_nobody(&self) -> bool {
+        outside(&self.uid_map, HOST_ID_WHEN_ROOT).is_some()
+            && outside(&self.gid_map, HOST_ID_WHEN_ROOT).is_some()
+            && std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow")
     }
 }
 
-/// The last answer of [`namespace_maps_nobody`]: the user namespace's inode number, shifted
-/// left once, with the answer in the low bit; 0 before the first. Threads share their user
-/// namespace, so only a process on its own thread can change it between two answers.
-static NAMESPACE_MAPS_NOBODY: AtomicU64 = AtomicU64::new(0);
-
-/// The calling process's user namespace, by inode number (below 2^32 for namespaces).
-fn user_namespace() -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let ino = std::fs::metadata("/proc/self/ns/user").ok()?.ino();
-    (ino != 0 && ino < 1 << 63).then_some(ino)
-}
-
-/// Whether the calling process's user namespace maps [`HOST_ID_WHEN_ROOT`] as a uid and as a
-/// gid, and allows `setgroups`. False when a file cannot be read.
-fn namespace_maps_nobody() -> bool {
-    let read = |name: &str| std::fs::read_to_string(format!("/proc/self/{name}")).ok();
-    let maps = |name: &str| read(name).is_some_and(|map| maps_id(&map, HOST_ID_WHEN_ROOT));
-    maps("uid_map") && maps("gid_map") && read("setgroups").is_some_and(|s| s.trim() == "allow")
-}
-
-/// Whether `map`, an id map as a process of the namespace reads it (`INSIDE OUTSIDE COUNT`
-/// lines), maps `id` of the namespace.
-fn maps_id(map: &str, id: u32) -> bool {
-    map.lines().any(|line| {
+/// The id in the parent namespace that `id` maps to, by `map`, an id map as a process of the
+/// namespace reads it (`INSIDE OUTSIDE COUNT` lines); `None` if `map` does not map `id`.
+fn outside(map: &str, id: u32) -> Option<u64> {
+    let id = u64::from(id);
+    map.lines().find_map(|line| {
         let mut fields = line.split_whitespace().map(str::parse::<u64>);
         match (fields.next(), fields.next(), fields.next()) {
-            (Some(Ok(inside)), Some(Ok(_)), Some(Ok(count))) => {
-                (inside..inside.saturating_add(count)).contains(&u64::from(id))
+            (Some(Ok(inside)), Some(Ok(outside)), Some(Ok(count)))
+                if (inside..inside.saturating_add(count)).contains(&id) =>
+            {
+                Some(outside + (id - inside))
             }
-            _ => false,
+            _ => None,
         }
     })
 }
@@ -152,27 +151,44 @@ fn write_proc_file(pid: i32, name: &[u8], contents: &[u8]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{maps_id, namespace_maps_nobody, write_proc_file, HOST_ID_WHEN_ROOT};
+    use super::{outside, write_proc_file, IdMaps, UserNamespace, HOST_ID_WHEN_ROOT};
 
-    /// An id is mapped when a line's range, from its first field, holds it.
+    /// An id maps to the parent's id at the same offset in the line whose range holds it.
     #[test]
-    fn an_id_is_mapped_when_a_range_inside_holds_it() {
+    fn an_id_maps_to_the_parents_id_at_its_offset_in_its_range() {
         let initial = "         0          0 4294967295\n";
-        assert!(maps_id(initial, HOST_ID_WHEN_ROOT));
+        assert_eq!(outside(initial, HOST_ID_WHEN_ROOT), Some(65534));
+        assert_eq!(outside(initial, 0), Some(0));
         let map_root_user = "         0       1000          1\n";
-        assert!(!maps_id(map_root_user, HOST_ID_WHEN_ROOT));
+        assert_eq!(outside(map_root_user, 0), Some(1000));
+        assert_eq!(outside(map_root_user, HOST_ID_WHEN_ROOT), None);
         let two = "0 1000 1\n1 100000 65535\n";
-        assert!(maps_id(two, 65534) && maps_id(two, 65535) && !maps_id(two, 65536));
-        assert!(!maps_id("65534 0", 65534) && !maps_id("", 65534));
+        assert_eq!(outside(two, 65534), Some(165533));
+        assert_eq!(outside(two, 65535), Some(165534));
+        assert_eq!(outside(two, 65536), None);
+        assert_eq!(outside("65534 0", 65534), None);
+        assert_eq!(outside("", 65534), None);
     }
 
     /// Read from the kernel: this test runs in the initial user namespace, as root and as an
-    /// unprivileged user (CI), which maps every id and allows `setgroups`.
+    /// unprivileged user (CI), which maps every id and allows `setgroups`; root gets 65534 and
+    /// init clears its groups, anyone else its own ids.
     #[test]
-    fn the_initial_user_namespace_maps_nobody() {
+    fn in_the_initial_user_namespace_root_gets_nobody_and_others_their_own_ids() {
         let map = std::fs::read_to_string("/proc/self/uid_map").unwrap();
         assert!(map.contains("4294967295"), "not the initial one: {map}");
-        assert!(namespace_maps_nobody());
+        assert!(UserNamespace::of_this_process().unwrap().gives_nobody());
+        let maps = IdMaps::for_caller().expect("ids for the sandbox");
+        // SAFETY: geteuid and getegid cannot fail.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        if uid == 0 {
+            assert_eq!(maps.uid_map, "1000 65534 1\n");
+            assert!(maps.clear_groups && !maps.deny_setgroups);
+        } else {
+            assert_eq!(maps.uid_map, format!("1000 {uid} 1\n"));
+            assert_eq!(maps.gid_map, format!("1000 {gid} 1\n"));
+            assert!(!maps.clear_groups && maps.deny_setgroups);
+        }
     }
 
     /// The path is built as `/proc/PID/NAME`: a file of this process is written through it

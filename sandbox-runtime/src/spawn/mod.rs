@@ -411,7 +411,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     let in_cgroup = cgroup.as_ref().map(Cgroup::enforced).unwrap_or_default();
     let (rlimits, enforced) = cmd.limits.plan(in_cgroup.memory, in_cgroup.pids);
     crate::limits::Limits::within_host(&rlimits)?;
-    let ids = IdMaps::for_caller();
+    let ids = IdMaps::for_caller().ok_or(SpawnError::NoUnprivilegedIds)?;
 
     if let Some(i) = cmd.descriptors_used.iter().position(|used| *used) {
         return Err(SpawnError::DescriptorsUsed(

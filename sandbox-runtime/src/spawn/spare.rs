@@ -82,7 +82,8 @@ impl Spare {
             .map_err(|_| None)?;
         drop((plan, fds));
         let watched = Watched::new(pid);
-        let maps_written = super::idmap::IdMaps::for_caller().write(pid).is_ok();
+        let maps = super::idmap::IdMaps::for_caller();
+        let maps_written = maps.is_some_and(|maps| maps.write(pid).is_ok());
         if !maps_written || channel.send_u64(1).is_err() {
             return Err(Some(pid));
         }

@@ -416,7 +416,7 @@ pub(crate) mod tests {
         let (parts, _) = PlanParts::build(
             &cmd,
             &[5, 9],
-            &IdMaps::for_caller(),
+            &IdMaps::for_caller().unwrap(),
             rlimits,
             Some(filter),
             mounts,

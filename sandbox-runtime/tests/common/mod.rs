@@ -34,8 +34,11 @@ pub fn pipe() -> (std::fs::File, std::fs::File) {
     }
 }
 
+mod rerun;
 #[path = "../scratch/mod.rs"]
 mod scratch;
+#[allow(unused_imports)] // not every test binary re-runs itself
+pub use rerun::{rerun_in_a_user_namespace, user_namespace_of_this_rerun, UserNamespace};
 #[allow(unused_imports)] // not every test binary makes scratch directories
 pub use scratch::ScratchDir;
 
@@ -193,63 +196,6 @@ pub fn mounts_at(mountinfo: &str, point: &str) -> usize {
         .lines()
         .filter(|l| l.split(' ').nth(4) == Some(point))
         .count()
-}
-
-/// Set in the environment of this binary when it re-runs a test in a user namespace of its own.
-const IN_A_USER_NAMESPACE: &str = "SANDBOX_TEST_IN_A_USER_NAMESPACE";
-
-/// Re-runs the test `name` of this binary, alone, as root of a user namespace of its own that
-/// maps only the caller's ids, its threads left in the caller's network namespace.
-///
-/// A test calls this when [`in_a_user_namespace_of_its_own`] says it is not, and the re-run
-/// does the work: the test passes when the re-run does.
-pub fn rerun_in_a_user_namespace_of_its_own(name: &str) {
-    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-    // Written by the child before it runs anything: made here, before the fork.
-    let writes = [
-        (c"/proc/self/setgroups", b"deny".to_vec()),
-        (c"/proc/self/uid_map", format!("0 {uid} 1").into_bytes()),
-        (c"/proc/self/gid_map", format!("0 {gid} 1").into_bytes()),
-    ];
-    let mut command =
-        std::process::Command::new(std::env::current_exe().expect("this test's executable"));
-    command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(IN_A_USER_NAMESPACE, "1");
-    // SAFETY: the hook runs in the forked child before the exec and only makes system calls
-    // (unshare, open, write, close) on data made before the fork.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
-            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for (path, line) in &writes {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let written = libc::write(fd, line.as_ptr().cast(), line.len());
-                let error = std::io::Error::last_os_error();
-                libc::close(fd);
-                if written != line.len() as isize {
-                    return Err(error);
-                }
-            }
-            Ok(())
-        })
-    };
-    let status = command
-        .status()
-        .expect("re-run the test in a user namespace of its own");
-    assert!(
-        status.success(),
-        "{name}, in a user namespace of its own: {status}"
-    );
-}
-
-/// Whether this is the re-run of [`rerun_in_a_user_namespace_of_its_own`].
-pub fn in_a_user_namespace_of_its_own() -> bool {
-    std::env::var_os(IN_A_USER_NAMESPACE).is_some()
 }
 
 /// Seconds since boot, as `/proc/uptime` gives them.
