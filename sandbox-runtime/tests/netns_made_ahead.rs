@@ -107,6 +107,38 @@ fn assert_fresh_with_lo_up(
     assert_eq!(lo, "lo=x", "sandbox {i}: no connection over lo");
 }
 
+/// The signals that process `pid`'s thread `sandbox-netns` blocks (`SigBlk` in its status),
+/// checked to hold those a host handles (its handlers run on its own threads). The thread
+/// stays, also once it has stopped making namespaces (unprivileged, at once).
+fn assert_the_maker_blocks_signals(pid: u32) {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's threads");
+    let maker = tasks
+        .flatten()
+        .find(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim() == "sandbox-netns")
+        })
+        .unwrap_or_else(|| panic!("process {pid} has no thread sandbox-netns"));
+    let status = std::fs::read_to_string(maker.path().join("status")).unwrap();
+    let blocked = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+        .unwrap();
+    for signal in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGCHLD,
+        libc::SIGUSR1,
+        libc::SIGPIPE,
+    ] {
+        assert!(
+            blocked & (1 << (signal - 1)) != 0,
+            "process {pid}'s maker does not block signal {signal}: {blocked:#x}"
+        );
+    }
+}
+
 /// Time for the maker to have the next namespace ready (it takes about a millisecond).
 const PAUSE: Duration = Duration::from_millis(300);
 
@@ -121,6 +153,7 @@ fn namespaces_made_ahead_are_fresh_have_lo_up_and_the_spawning_thread_comes_back
         "CI runs this as root in the host's user namespace and as an unprivileged user"
     );
     each_gets_a_fresh_namespace_with_lo_up_from_the_third_made_ahead(may);
+    assert_the_maker_blocks_signals(std::process::id());
     a_thread_in_a_network_namespace_of_its_own_comes_back_to_it(may);
     a_thread_that_may_not_enter_one_gets_its_sandbox_from_the_clone();
 }
@@ -355,6 +388,7 @@ fn the_fork_server_makes_namespaces_ahead_for_its_spares_and_fresh_clones() {
         running.push((child, ns));
         std::thread::sleep(PAUSE);
     }
+    assert_the_maker_blocks_signals(server);
     let server_net = std::fs::read_link(format!("/proc/{server}/ns/net")).expect("its namespace");
     for (mut child, ns) in running {
         assert_ne!(

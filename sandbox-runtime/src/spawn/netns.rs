@@ -160,8 +160,12 @@ fn start() -> bool {
         taken: Condvar::new(),
     }));
     POOL.store((pool as *const Pool).cast_mut(), Ordering::Release);
+    // A stack size of its own: without one, `std` would read `RUST_MIN_STACK` under its lock
+    // of the environment, which in the fork server is a copy that a thread of the host might
+    // have held at the fork.
     let spawned = std::thread::Builder::new()
         .name("sandbox-netns".into())
+        .stack_size(256 << 10)
         .spawn(move || make_ahead(pool));
     if spawned.is_ok() && WAIT_FOR_THE_START.load(Ordering::Relaxed) {
         while !pool.running.load(Ordering::Acquire) {
@@ -260,10 +264,21 @@ struct GoesHome(OwnedFd);
 impl Drop for GoesHome {
     fn drop(&mut self) {
         if let Err(e) = enter(&self.0) {
-            eprintln!(
-                "sandbox: cannot return the spawning thread to its network namespace after a \
-                 sandbox's clone ({e}); aborting rather than going on in the sandbox's"
-            );
+            // Written as is, whatever standard error is (a closed pipe, or in the fork server
+            // a descriptor that is no file): `eprintln!` would panic and unwind instead.
+            const MESSAGE: &[u8] = b"sandbox: cannot return the spawning thread to its network \
+                namespace after a sandbox's clone; aborting rather than going on in the \
+                sandbox's. errno ";
+            let mut errno = *b"0000\n";
+            let mut n = e.raw_os_error().unwrap_or(0).clamp(0, 9999);
+            for digit in errno[..4].iter_mut().rev() {
+                *digit = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            for part in [MESSAGE, &errno[..]] {
+                // SAFETY: writes a live buffer; the result does not matter.
+                unsafe { libc::write(2, part.as_ptr().cast(), part.len()) };
+            }
             std::process::abort();
         }
     }

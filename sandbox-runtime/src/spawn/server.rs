@@ -11,11 +11,13 @@
 //! is still the host's child: the host writes its id maps (the server wrote a spare's), watches
 //! it and reaps it as before.
 //!
-//! The server serves one request at a time: no threads, no output, no environment, no
-//! descriptor but its channel (its channel to a spare; for each sandbox it launched that still
-//! runs, that sandbox's pidfd and mount namespace, which it keeps so that the mounts are torn
-//! down in the server rather than in init's exit: see [`super::watch`]; and while it waits for
-//! the start of the sandbox it launched last, that sandbox's start pipe). Once the sandbox it
+//! The server serves one request at a time: no other thread than the one that makes network
+//! namespaces ahead (see [`super::netns`]), no output, no environment, no descriptor but its
+//! channel (its channel to a spare; for each sandbox it launched that still runs, that
+//! sandbox's pidfd and mount namespace, which it keeps so that the mounts are torn down in the
+//! server rather than in init's exit: see [`super::watch`]; while it waits for the start of the
+//! sandbox it launched last, that sandbox's start pipe; and its maker's own network namespace
+//! and the one made ahead). Once the sandbox it
 //! launched last has ended (or has run for a second) and no other request has come for a few
 //! milliseconds, it makes the next sandbox's init ahead of time for the same configuration, a
 //! *spare* ([`super::spare`]), which the next matching request takes instead of a fresh clone.
