@@ -15,10 +15,11 @@
 //!   with [`crate::SpawnError::NoUnprivilegedIds`]. So does an unprivileged host whose uid or
 //!   gid is root's in the parent (group 0 as its primary group, say).
 //!
-//! The decision reads the calling process's user namespace (`/proc/self/uid_map`, `gid_map`,
-//! `setgroups`) at every spawn, so no answer about one namespace serves another. In the parent
-//! it checks one level up: a parent namespace that itself maps a non-root id to root (which
-//! only root can make) is taken at its word.
+//! The decision looks at the calling process's user namespace at every spawn, so no answer
+//! about one namespace serves another: the initial one by its fixed inode number, any other by
+//! its `/proc/self/uid_map`, `gid_map` and `setgroups`. In the parent it checks one level up: a
+//! parent namespace that itself maps a non-root id to root (which only root can make) is taken
+//! at its word.
 //!
 //! Only 1000 is mapped: no id inside is 0, so nothing in the sandbox ever maps to host root.
 
@@ -57,9 +58,7 @@ impl IdMaps {
                 clear_groups: true,
             });
         }
-        let not_root_outside = |map: &str, id| outside(map, id).is_some_and(|o| o != 0);
-        if !not_root_outside(&namespace.uid_map, uid) || !not_root_outside(&namespace.gid_map, gid)
-        {
+        if !namespace.maps_to_other_than_root(uid, gid) {
             return None;
         }
         Some(IdMaps {
@@ -83,17 +82,28 @@ impl IdMaps {
     }
 }
 
-/// The calling process's user namespace, as its own `/proc/self` files show it.
-struct UserNamespace {
-    uid_map: String,
-    gid_map: String,
+/// The calling process's user namespace.
+enum UserNamespace {
+    /// The initial one, which maps every id to itself and allows `setgroups`.
+    Initial,
+    /// Any other, with its maps as its own `/proc/self` files show them.
+    Nested { uid_map: String, gid_map: String },
 }
+
+/// The initial user namespace's inode number (`PROC_USER_INIT_INO`), fixed by the kernel: it
+/// spares the common case reading the maps at every spawn.
+const INITIAL_USER_NAMESPACE: u64 = 0xEFFF_FFFD;
 
 impl UserNamespace {
     /// `None` when a file cannot be read.
     fn of_this_process() -> Option<UserNamespace> {
+        use std::os::unix::fs::MetadataExt;
+        let ns = std::fs::metadata("/proc/self/ns/user").ok()?;
+        if ns.ino() == INITIAL_USER_NAMESPACE {
+            return Some(UserNamespace::Initial);
+        }
         let read = |name| std::fs::read_to_string(format!("/proc/self/{name}")).ok();
-        Some(UserNamespace {
+        Some(UserNamespace::Nested {
             uid_map: read("uid_map")?,
             gid_map: read("gid_map")?,
         })
@@ -103,9 +113,26 @@ impl UserNamespace {
     /// groups: the namespace maps that id as a uid and as a gid, and allows `setgroups`. (Root
     /// without `CAP_SETUID` or `CAP_SETGID` is told so by the kernel when it writes the maps.)
     fn gives_nobody(&self) -> bool {
-        outside(&self.uid_map, HOST_ID_WHEN_ROOT).is_some()
-            && outside(&self.gid_map, HOST_ID_WHEN_ROOT).is_some()
-            && std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow")
+        match self {
+            UserNamespace::Initial => true,
+            UserNamespace::Nested { uid_map, gid_map } => {
+                outside(uid_map, HOST_ID_WHEN_ROOT).is_some()
+                    && outside(gid_map, HOST_ID_WHEN_ROOT).is_some()
+                    && std::fs::read_to_string("/proc/self/setgroups")
+                        .is_ok_and(|s| s.trim() == "allow")
+            }
+        }
+    }
+
+    /// Whether `uid` and `gid` of this namespace map to ids other than root's in its parent.
+    fn maps_to_other_than_root(&self, uid: u32, gid: u32) -> bool {
+        match self {
+            UserNamespace::Initial => uid != 0 && gid != 0,
+            UserNamespace::Nested { uid_map, gid_map } => {
+                let other = |map: &str, id| outside(map, id).is_some_and(|o| o != 0);
+                other(uid_map, uid) && other(gid_map, gid)
+            }
+        }
     }
 }
 
@@ -177,7 +204,9 @@ mod tests {
     fn in_the_initial_user_namespace_root_gets_nobody_and_others_their_own_ids() {
         let map = std::fs::read_to_string("/proc/self/uid_map").unwrap();
         assert!(map.contains("4294967295"), "not the initial one: {map}");
-        assert!(UserNamespace::of_this_process().unwrap().gives_nobody());
+        let namespace = UserNamespace::of_this_process().unwrap();
+        assert!(matches!(namespace, UserNamespace::Initial));
+        assert!(namespace.gives_nobody());
         let maps = IdMaps::for_caller().expect("ids for the sandbox");
         // SAFETY: geteuid and getegid cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
