@@ -26,15 +26,18 @@ fn a_killed_server_is_reaped_and_spawning_goes_on() {
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
     // Until it has died, a launch may reach it and fail once (it might have cloned init before
     // dying, so the runtime does not clone a second one for the same request); once it is
-    // dead, spawning falls back without failing.
+    // dead, spawning falls back without failing. Dead: a zombie whose other threads (its
+    // network namespace maker's) have ended too, since its channel closes only then.
     let dead = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
             s.rsplit(')')
                 .next()
                 .unwrap_or("")
                 .trim_start()
                 .starts_with('Z')
-        })
+        });
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |t| t.count());
+        zombie && threads <= 1
     };
     for _ in 0..1000 {
         if dead() {
