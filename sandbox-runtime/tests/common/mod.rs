@@ -38,7 +38,10 @@ mod rerun;
 #[path = "../scratch/mod.rs"]
 mod scratch;
 #[allow(unused_imports)] // not every test binary re-runs itself
-pub use rerun::{rerun_in_a_user_namespace, user_namespace_of_this_rerun, UserNamespace};
+pub use rerun::{
+    rerun_in_a_user_namespace, try_rerun_in_a_user_namespace, user_namespace_of_this_rerun,
+    UserNamespace,
+};
 #[allow(unused_imports)] // not every test binary makes scratch directories
 pub use scratch::ScratchDir;
 

@@ -43,19 +43,28 @@ pub fn user_namespace_of_this_rerun() -> Option<UserNamespace> {
 /// `namespace`. A test calls this when [`user_namespace_of_this_rerun`] says it is not a re-run,
 /// and the re-run does the work: the test passes when the re-run does.
 pub fn rerun_in_a_user_namespace(name: &str, namespace: UserNamespace) {
+    let status = try_rerun_in_a_user_namespace(name, namespace)
+        .expect("re-run the test in a user namespace of its own");
+    assert!(status.success(), "{name}, in {namespace:?}: {status}");
+}
+
+/// [`rerun_in_a_user_namespace`], returning how the re-run ended, or why the namespace could
+/// not be made (for [`UserNamespace::HostIdsFrom100000`], the error of writing its maps).
+pub fn try_rerun_in_a_user_namespace(
+    name: &str,
+    namespace: UserNamespace,
+) -> std::io::Result<std::process::ExitStatus> {
     let mut command = std::process::Command::new(std::env::current_exe().expect("this binary"));
     command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_A_USER_NAMESPACE, namespace.name());
-    let status = match namespace {
+    match namespace {
         UserNamespace::CallersIdsOnly => {
             maps_its_own_ids(&mut command);
             command.status()
         }
         UserNamespace::HostIdsFrom100000 => status_with_maps_written(&mut command),
-    };
-    let status = status.expect("re-run the test in a user namespace of its own");
-    assert!(status.success(), "{name}, in {namespace:?}: {status}");
+    }
 }
 
 /// Has the child make its user namespace and map the caller's ids in it, before its exec.
@@ -97,11 +106,16 @@ fn status_with_maps_written(
     let (pid_read, pid_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (pid_fd, go_fd) = (pid_write.as_raw_fd(), go_read.as_raw_fd());
+    // The parent's ends, which the child closes in its copy: a writer that gives up must leave
+    // `go` with no write end open, for the child's read to end.
+    let (parents_pid_end, parents_go_end) = (pid_read.as_raw_fd(), go_write.as_raw_fd());
     // SAFETY: the hook runs in the forked child before the exec and only makes system calls
-    // (unshare, getpid, write, read, and the change of ids) on descriptors that stay open
-    // until the exec.
+    // (close, unshare, getpid, write, read, and the change of ids) on its copies of the pipes'
+    // descriptors.
     unsafe {
         command.pre_exec(move || {
+            libc::close(parents_pid_end);
+            libc::close(parents_go_end);
             unshare_user_namespace()?;
             let pid = libc::getpid().to_ne_bytes();
             if libc::write(pid_fd, pid.as_ptr().cast(), pid.len()) != pid.len() as isize {
@@ -128,24 +142,24 @@ fn status_with_maps_written(
     let status = command.status();
     // Only now: the child's copies are gone, so a writer still waiting for a pid gets none.
     drop((pid_write, go_read));
-    writer.join().expect("the map writer does not panic");
+    // A writer that failed has closed its end of `go`, so the child failed too: its error
+    // says why.
+    writer.join().expect("the map writer does not panic")?;
     status
 }
 
 /// Reads the child's pid, writes its maps, and lets it go on; gives up when it has no pid.
-fn write_the_maps(pid_read: OwnedFd, go_write: OwnedFd) {
+/// On an error, returns it with `go` closed unwritten, which fails the child before its exec.
+fn write_the_maps(pid_read: OwnedFd, go_write: OwnedFd) -> std::io::Result<()> {
     let mut pid = [0u8; 4];
     if std::fs::File::from(pid_read).read_exact(&mut pid).is_err() {
-        return;
+        return Ok(());
     }
     let pid = i32::from_ne_bytes(pid);
     for map in ["uid_map", "gid_map"] {
-        std::fs::write(format!("/proc/{pid}/{map}"), "0 100000 65536\n")
-            .unwrap_or_else(|e| panic!("write the re-run's {map}: {e}"));
+        std::fs::write(format!("/proc/{pid}/{map}"), "0 100000 65536\n")?;
     }
-    std::fs::File::from(go_write)
-        .write_all(b"g")
-        .expect("let the re-run go on");
+    std::fs::File::from(go_write).write_all(b"g")
 }
 
 fn unshare_user_namespace() -> std::io::Result<()> {
