@@ -369,14 +369,17 @@ fn the_fork_server_makes_namespaces_ahead_for_its_spares_and_fresh_clones() {
     let server = sandbox_runtime::start_fork_server().expect("the fork server starts");
     let host = own_namespace();
     let mut running: Vec<(SandboxChild, String)> = Vec::new();
-    // The first starts the server's maker, and comes from a fresh clone, as does the second,
-    // asked for while the first runs and before its spare's time. The third, the same sandbox
-    // again back to back, comes from the spare the server made once the second had started;
-    // the fourth, of another kind, from a fresh clone again.
-    for (i, (hostname, from_a_spare)) in [("a", false), ("a", false), ("a", true), ("b", false)]
-        .into_iter()
-        .enumerate()
-    {
+    // The first starts the server's maker, and comes from a fresh clone. The server makes its
+    // spare once the first has run for a second (the maker has long had the next namespace
+    // ready then), which serves the second; the third, of another kind, comes from a fresh
+    // clone. (A spare made back to back with a launch would race the maker's next namespace.)
+    let spare_made = Duration::from_millis(1400);
+    let steps = [
+        ("a", false, spare_made),
+        ("a", true, PAUSE),
+        ("b", false, PAUSE),
+    ];
+    for (i, (hostname, from_a_spare, pause)) in steps.into_iter().enumerate() {
         let at = common::uptime();
         let (child, [ns, owned, lo]) = start_with(|c| {
             c.use_fork_server(true).hostname(hostname);
@@ -386,7 +389,7 @@ fn the_fork_server_makes_namespaces_ahead_for_its_spares_and_fresh_clones() {
         assert_fresh_with_lo_up(i, &ns, &lo, &host, &running);
         assert_eq!(owned, owner(may && i >= 1), "sandbox {i}");
         running.push((child, ns));
-        std::thread::sleep(PAUSE);
+        std::thread::sleep(pause);
     }
     assert_the_maker_blocks_signals(server);
     let server_net = std::fs::read_link(format!("/proc/{server}/ns/net")).expect("its namespace");
