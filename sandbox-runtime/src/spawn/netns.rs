@@ -365,6 +365,16 @@ mod tests {
         flags & libc::IFF_UP as libc::c_short != 0
     }
 
+    /// Asserts that the calling thread is in namespace `home` again, and no longer blocks
+    /// SIGUSR1 (which the tests' threads do not block of their own).
+    fn assert_back_home_with_its_mask(home: u64) {
+        assert_eq!(own_namespace(), home, "the thread did not come back");
+        assert!(
+            !blocks(&signal_mask(), libc::SIGUSR1),
+            "the mask did not come back"
+        );
+    }
+
     #[test]
     fn the_clone_runs_in_the_namespace_made_ahead_with_signals_blocked_and_both_come_back() {
         let Some(made) = one_made_ahead() else {
@@ -383,11 +393,7 @@ mod tests {
         for signal in [libc::SIGUSR1, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD] {
             assert!(blocks(&mask, signal), "signal {signal} was not blocked");
         }
-        assert_eq!(own_namespace(), home, "the thread did not come back");
-        assert!(
-            !blocks(&signal_mask(), libc::SIGUSR1),
-            "the mask did not come back"
-        );
+        assert_back_home_with_its_mask(home);
     }
 
     #[test]
@@ -400,11 +406,7 @@ mod tests {
             made.enter_for(|| panic!("a clone that unwinds"))
         }));
         assert!(unwound.is_err(), "the panic went through");
-        assert_eq!(own_namespace(), home, "the thread stayed in the namespace");
-        assert!(
-            !blocks(&signal_mask(), libc::SIGUSR1),
-            "the mask did not come back"
-        );
+        assert_back_home_with_its_mask(home);
     }
 
     #[test]
