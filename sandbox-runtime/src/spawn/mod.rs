@@ -14,6 +14,7 @@
 
 mod capabilities;
 mod fs_place;
+mod given;
 mod idmap;
 mod init;
 mod mounts;
@@ -46,7 +47,7 @@ use crate::outcome::Outcome;
 use crate::seccomp;
 use idmap::IdMaps;
 use mounts::MountPlan;
-use plan::{ChildFds, Plan, PlanParts};
+use plan::{ChildFds, Confinement, Plan, PlanParts};
 use server::Launch;
 use std::fs::File;
 use std::io;
@@ -132,56 +133,6 @@ fn stdio_end(
             Ok((Some(child), Some(File::from(parent))))
         }
     }
-}
-
-/// The standard streams 0 to 2, in words.
-const STREAM_NAMES: [&str; 3] = ["standard input", "standard output", "standard error"];
-
-/// Refuses a directory (or a symbolic link, opened with `O_PATH | O_NOFOLLOW`) among the
-/// descriptors a sandbox is given: its `..`, walked with `O_PATH`, leads up the host's tree,
-/// where the program could `connect` to any Unix socket by path and change the metadata of
-/// what its host id owns, which no Landlock right covers. A directory is bound instead.
-/// Returns whether a regular file is among them, whose mode the program may change if its host
-/// id owns the file, or a Unix socket, through which it may be sent one (`SCM_RIGHTS`) later
-/// (see [`reaches_host_files`]).
-fn refuse_directories(
-    stdio: [&Option<OwnedFd>; 3],
-    passed: &[(OwnedFd, RawFd)],
-) -> Result<bool, SpawnError> {
-    let given = stdio
-        .into_iter()
-        .zip(STREAM_NAMES.map(String::from))
-        .filter_map(|(fd, what)| fd.as_ref().map(|fd| (fd, what)))
-        .chain(passed.iter().map(|(fd, t)| (fd, format!("descriptor {t}"))));
-    let mut any_file = false;
-    for (fd, what) in given {
-        let st = nix::sys::stat::fstat(fd.as_raw_fd())
-            .map_err(|e| SpawnError::os("stat a descriptor", e.into()))?;
-        let kind = st.st_mode & libc::S_IFMT;
-        if kind == libc::S_IFDIR || kind == libc::S_IFLNK {
-            return Err(SpawnError::DirectoryDescriptor(what));
-        }
-        any_file |= kind == libc::S_IFREG || (kind == libc::S_IFSOCK && is_unix_socket(fd));
-    }
-    Ok(any_file)
-}
-
-/// Whether socket `fd` is a Unix socket (one that can carry descriptors); unknown counts as
-/// one.
-fn is_unix_socket(fd: &OwnedFd) -> bool {
-    let mut domain: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: reads one int into a live local of the length given.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut domain as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    r != 0 || domain == libc::AF_UNIX
 }
 
 /// Whether the sandbox reaches host files it may own, and so gets the set-id guard (see
@@ -415,7 +366,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
 
     if let Some(i) = cmd.descriptors_used.iter().position(|used| *used) {
         return Err(SpawnError::DescriptorsUsed(
-            STREAM_NAMES.get(i).copied().unwrap_or("pass_fd"),
+            given::STREAM_NAMES.get(i).copied().unwrap_or("pass_fd"),
         ));
     }
     let [(stdin_c, stdin_p), (stdout_c, stdout_p), (stderr_c, stderr_p)] =
@@ -428,8 +379,11 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map(|(fd, t)| Ok((relocate(fd, min)?, *t)))
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
-    let given_a_file = refuse_directories([&stdin_c, &stdout_c, &stderr_c], &passed)?;
-    let set_id_guard = reaches_host_files(&all_mounts, given_a_file, cmd.share_network);
+    let given = given::examine([&stdin_c, &stdout_c, &stderr_c], &passed)?;
+    let set_id_guard = reaches_host_files(&all_mounts, given.host_files, cmd.share_network);
+    // The host's network may bring files too: a host client can connect to an abstract name
+    // the sandbox took, and hand it some.
+    let confine_reopening = given.reopenable || cmd.share_network;
     // The guard goes into the policy's own program where it fits: one filter to install and
     // to run (see `seccomp::prepare`); else it is a filter of its own.
     let (filter, guard_in_filter) = match &policy {
@@ -458,7 +412,10 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         rlimits,
         filter,
         mounts,
-        separate_set_id_guard,
+        Confinement {
+            separate_set_id_guard,
+            reopening: confine_reopening,
+        },
     )?;
 
     let request = wire::Request {

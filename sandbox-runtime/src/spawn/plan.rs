@@ -195,6 +195,18 @@ pub(crate) struct PlanParts {
     /// where there is no policy, or where the guard did not fit in the policy's program
     /// ([`crate::seccomp::prepare`]).
     pub separate_set_id_guard: bool,
+    /// Whether the sandboxee confines reopening with a Landlock domain (see
+    /// [`super::reopen`]): where a descriptor it is given, or the host's network, could bring
+    /// it a file that reopening by path would let it do more with.
+    pub confine_reopening: bool,
+}
+
+/// What confines the sandboxee besides its policy's filter, decided on the host from what the
+/// sandbox is given (see [`PlanParts::separate_set_id_guard`] and
+/// [`PlanParts::confine_reopening`]).
+pub(crate) struct Confinement {
+    pub separate_set_id_guard: bool,
+    pub reopening: bool,
 }
 
 impl PlanParts {
@@ -206,7 +218,7 @@ impl PlanParts {
         rlimits: Vec<(&'static str, Rlimit)>,
         filter: Option<PreparedFilter>,
         mounts: MountPlan,
-        separate_set_id_guard: bool,
+        confinement: Confinement,
     ) -> Result<(PlanParts, Descriptions), SpawnError> {
         let (rlimit_names, rlimits): (Vec<&'static str>, Vec<Rlimit>) = rlimits.into_iter().unzip();
         let argv = cmd
@@ -288,7 +300,8 @@ impl PlanParts {
             argv,
             envp,
             filter,
-            separate_set_id_guard,
+            separate_set_id_guard: confinement.separate_set_id_guard,
+            confine_reopening: confinement.reopening,
         };
         Ok((parts, descriptions))
     }

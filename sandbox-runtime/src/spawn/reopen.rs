@@ -7,7 +7,19 @@
 //! itself, so a file passed read-only could be reopened for writing (or truncated by path), and
 //! a write-only log reopened to read what was there before; only the file's owner and mode
 //! would stand in the way. (Directories, whose `..` no Landlock right covers, are refused before
-//! the clone: see `refuse_directories` in [`super`].)
+//! the clone: see [`super::given`].)
+//!
+//! A sandbox gets the domain only where there is something for it to confine: a descriptor
+//! among its streams and passed ones that reopening could make do more (a regular file, a named
+//! pipe, a terminal or any device its own `/dev` does not hold), a Unix socket there, through
+//! which such a file may come later, or the host's network, where a host client may connect to
+//! an abstract name the sandbox took and hand it one ([`super::given::Reach`]). A sandbox given
+//! only pipes, other sockets and `/dev/null` gets none: reopening those gives it nothing its
+//! own file system does not, and the domain is not free. The kernel walks from every file
+//! opened under it up to the rule at the root, on every `open` (about 8% of `find /usr -name
+//! x`'s time here; `benches/landlock_cost.sh`). A descriptor received later through a host
+//! socket found through a bind is then not confined: as for the set-id guard, bind no socket
+//! of a service that hands out files.
 //!
 //! The domain handles every file-system access right, and allows them:
 //! - beneath the sandbox's root (every mount the plan made; their own flags still apply: a
@@ -25,8 +37,10 @@
 //!
 //! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
 //! reach and reopen as before. What the descriptor itself allows its owner (`fchmod`,
-//! `fchown`, timestamps, extended attributes) it still allows, by path too. Landlock also
-//! refuses the sandboxee every mount operation and ptrace of a process outside the domain. Where
+//! `fchown`, timestamps, extended attributes) it still allows, by path too. Where it applies,
+//! Landlock also refuses the sandboxee every mount operation and ptrace of a process outside
+//! the domain (without it, the dropped capabilities refuse mounts but in namespaces the program
+//! makes of its own, and init, non-dumpable, refuses ptrace). Where
 //! the kernel has no Landlock, or one older than ABI 3 (whose rename and truncate rules would
 //! break programs or leave truncation open), nothing is confined ([`confined_here`] says which):
 //! see the README's security model.
@@ -108,7 +122,7 @@ pub fn confined_here() -> bool {
 /// with the root detached and the standard streams and passed descriptors in place.
 pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
     let abi = plan.landlock_abi;
-    if abi < MIN_ABI {
+    if abi < MIN_ABI || !plan.parts.confine_reopening {
         return Ok(());
     }
     let ioctl = if abi >= IOCTL_DEV_ABI {

@@ -156,6 +156,7 @@ impl Request {
             w.u64(r.hard);
         }
         w.u8(p.separate_set_id_guard.into());
+        w.u8(p.confine_reopening.into());
         match &p.filter {
             None => w.u8(0),
             Some(f) => {
@@ -232,6 +233,7 @@ impl Request {
             })
             .collect::<Result<_, Malformed>>()?;
         let separate_set_id_guard = r.bool()?;
+        let confine_reopening = r.bool()?;
         let filter = if r.bool()? {
             let notify = r.bool()?;
             let killable_wait = r.bool()?;
@@ -281,6 +283,7 @@ impl Request {
                 envp,
                 filter,
                 separate_set_id_guard,
+                confine_reopening,
             },
             stdio,
             passed_targets,
@@ -364,6 +367,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::command::{Mount, SandboxCommand};
     use crate::spawn::idmap::IdMaps;
+    use crate::spawn::plan::Confinement;
 
     /// A request with every kind of part, for the tests here and the server's.
     pub(crate) fn request() -> Request {
@@ -420,7 +424,10 @@ pub(crate) mod tests {
             rlimits,
             Some(filter),
             mounts,
-            true,
+            Confinement {
+                separate_set_id_guard: true,
+                reopening: false,
+            },
         )
         .unwrap();
         Request {
@@ -445,6 +452,7 @@ pub(crate) mod tests {
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
         assert!(back.parts.separate_set_id_guard);
+        assert!(!back.parts.confine_reopening);
     }
 
     #[test]

@@ -1,0 +1,214 @@
+//! The descriptors a sandbox is given (its standard streams and passed descriptors): which are
+//! refused, and what the others let it reach beyond its own file system, which decides whether
+//! it gets the set-id guard and the Landlock domain that confines reopening (see
+//! [`super::reopen`]).
+
+use super::SpawnError;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// What the descriptors a sandbox is given let it reach beyond its own file system.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reach {
+    /// A regular file, whose mode the program may change if its host id owns it, or a Unix
+    /// socket, through which one may be sent later (`SCM_RIGHTS`): the set-id guard's concern.
+    pub host_files: bool,
+    /// A file that reopening it by path (`/proc/self/fd/N`, `/dev/stdin`) could make do more
+    /// than its descriptor does (a regular file, a named pipe, a device the sandbox does not
+    /// have of its own), or a Unix socket, through which one may come: the Landlock domain's
+    /// concern. Not an anonymous pipe, a socket of another family, or one of the memory devices
+    /// every sandbox's `/dev` holds anyway (`/dev/null` and the like).
+    pub reopenable: bool,
+}
+
+impl std::ops::BitOr for Reach {
+    type Output = Reach;
+    fn bitor(self, other: Reach) -> Reach {
+        Reach {
+            host_files: self.host_files || other.host_files,
+            reopenable: self.reopenable || other.reopenable,
+        }
+    }
+}
+
+/// The standard streams 0 to 2, in words.
+pub(crate) const STREAM_NAMES: [&str; 3] = ["standard input", "standard output", "standard error"];
+
+/// Refuses a directory (or a symbolic link, opened with `O_PATH | O_NOFOLLOW`) among the
+/// descriptors a sandbox is given: its `..`, walked with `O_PATH`, leads up the host's tree,
+/// where the program could `connect` to any Unix socket by path and change the metadata of
+/// what its host id owns, which no Landlock right covers. A directory is bound instead.
+/// Returns what the others let the sandbox reach.
+pub(crate) fn examine(
+    stdio: [&Option<OwnedFd>; 3],
+    passed: &[(OwnedFd, RawFd)],
+) -> Result<Reach, SpawnError> {
+    let given = stdio
+        .into_iter()
+        .zip(STREAM_NAMES.map(String::from))
+        .filter_map(|(fd, what)| fd.as_ref().map(|fd| (fd, what)))
+        .chain(passed.iter().map(|(fd, t)| (fd, format!("descriptor {t}"))));
+    let mut reach = Reach::default();
+    for (fd, what) in given {
+        reach = reach | reach_of(fd).ok_or(SpawnError::DirectoryDescriptor(what))??;
+    }
+    Ok(reach)
+}
+
+/// What one descriptor lets the sandbox reach; `None` for a directory or a symbolic link.
+fn reach_of(fd: &OwnedFd) -> Option<Result<Reach, SpawnError>> {
+    let st = match nix::sys::stat::fstat(fd.as_raw_fd()) {
+        Ok(st) => st,
+        Err(e) => return Some(Err(SpawnError::os("stat a descriptor", e.into()))),
+    };
+    let both = Reach {
+        host_files: true,
+        reopenable: true,
+    };
+    let reopenable = Reach {
+        host_files: false,
+        reopenable: true,
+    };
+    Some(Ok(match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR | libc::S_IFLNK => return None,
+        libc::S_IFREG => both,
+        libc::S_IFSOCK if is_unix_socket(fd) => both,
+        libc::S_IFSOCK => Reach::default(),
+        libc::S_IFIFO if is_anonymous_pipe(fd) => Reach::default(),
+        libc::S_IFCHR if SANDBOX_DEVICES.contains(&st.st_rdev) => Reach::default(),
+        // A named pipe, any other device, and whatever else a path may name.
+        _ => reopenable,
+    }))
+}
+
+/// The memory devices every sandbox's `/dev` holds, bound from the host's (`/dev/null`,
+/// `/dev/zero`, `/dev/full`, `/dev/random`, `/dev/urandom`; see `DEVICES` in
+/// [`super::mounts`]), by their fixed numbers: reopening one of them gives the sandbox nothing
+/// it could not open by its own path.
+const SANDBOX_DEVICES: [libc::dev_t; 5] = [
+    libc::makedev(1, 3),
+    libc::makedev(1, 5),
+    libc::makedev(1, 7),
+    libc::makedev(1, 8),
+    libc::makedev(1, 9),
+];
+
+/// The file system type of the kernel's anonymous pipes (`PIPEFS_MAGIC` in `linux/magic.h`).
+const PIPEFS_MAGIC: libc::c_long = 0x5049_5045;
+
+/// Whether pipe `fd` is an anonymous pipe (no path names it), not a named pipe (FIFO) of a
+/// file system; unknown counts as named.
+fn is_anonymous_pipe(fd: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| fs.filesystem_type().0 == PIPEFS_MAGIC)
+}
+
+/// Whether socket `fd` is a Unix socket (one that can carry descriptors); unknown counts as
+/// one.
+fn is_unix_socket(fd: &OwnedFd) -> bool {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: reads one int into a live local of the length given.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r != 0 || domain == libc::AF_UNIX
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    fn reach(fd: OwnedFd) -> Option<Reach> {
+        reach_of(&fd).map(|r| r.expect("stat"))
+    }
+
+    fn open(path: &str) -> OwnedFd {
+        std::fs::File::open(path)
+            .unwrap_or_else(|e| panic!("open {path}: {e}"))
+            .into()
+    }
+
+    const NOTHING: Reach = Reach {
+        host_files: false,
+        reopenable: false,
+    };
+
+    #[test]
+    fn pipes_other_sockets_and_the_sandboxs_own_devices_reach_nothing() {
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        assert_eq!(reach(r), Some(NOTHING));
+        assert_eq!(reach(w), Some(NOTHING));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        assert_eq!(reach(udp.into()), Some(NOTHING));
+        for device in [
+            "/dev/null",
+            "/dev/zero",
+            "/dev/full",
+            "/dev/random",
+            "/dev/urandom",
+        ] {
+            assert_eq!(reach(open(device)), Some(NOTHING), "{device}");
+        }
+    }
+
+    #[test]
+    fn files_and_unix_sockets_reach_host_files_and_are_confined() {
+        let both = Reach {
+            host_files: true,
+            reopenable: true,
+        };
+        assert_eq!(reach(open("/proc/self/exe")), Some(both));
+        let (a, _b) = UnixStream::pair().expect("socketpair");
+        assert_eq!(reach(a.into()), Some(both));
+    }
+
+    #[test]
+    fn named_pipes_and_other_devices_are_confined() {
+        let dir = std::env::temp_dir().join(format!("given-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        // Read and write, so that the open does not wait for a peer.
+        let named: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .expect("open the fifo")
+            .into();
+        std::fs::remove_dir_all(&dir).expect("rm");
+        let reopenable = Reach {
+            host_files: false,
+            reopenable: true,
+        };
+        assert_eq!(reach(named), Some(reopenable));
+        // A terminal's multiplexer: a device no sandbox has of its own.
+        let ptmx: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/ptmx")
+            .expect("open /dev/ptmx")
+            .into();
+        assert_eq!(reach(ptmx), Some(reopenable));
+    }
+
+    #[test]
+    fn directories_and_links_are_refused() {
+        assert_eq!(reach(open("/")), None);
+        let link = nix::fcntl::open(
+            "/proc/self/exe",
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW,
+            nix::sys::stat::Mode::empty(),
+        )
+        .expect("open the link");
+        // SAFETY: a descriptor just opened, owned here.
+        let link = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(link) };
+        assert_eq!(reach(link), None);
+    }
+}
