@@ -68,6 +68,8 @@ fn main() {
         "listen" => listen(rest[0]),
         "fd-list" => fd_list(),
         "reopen" => reopen(&rest),
+        "reopen-received" => reopen_received(),
+        "landlocked" => landlocked(),
         "env" => env(),
         "tiocsti" => tiocsti(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
@@ -635,6 +637,40 @@ fn reopen(fds: &[&str]) {
         let r = unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         say(format!("exec {fd}={}", result(r.into())));
     }
+}
+
+/// Takes a descriptor the host sends on the comms channel and tries to reopen it for more, as
+/// [`reopen`] does.
+fn reopen_received() {
+    use std::os::fd::AsRawFd;
+    let mut comms =
+        sandbox_runtime::comms::Comms::from_sandbox_fd().expect("the comms channel is there");
+    let fd = comms.recv_fd().expect("the host sends a descriptor");
+    let number = fd.as_raw_fd().to_string();
+    say(format!("received={number}"));
+    reopen(&[number.as_str()]);
+}
+
+/// Whether this process is in a Landlock domain that handles file access: such a domain refuses
+/// every mount, even in namespaces of the process's own, where it has every capability.
+fn landlocked() {
+    // SAFETY: unshare with integer flags, in a program with one thread.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) };
+    say(format!("unshare={}", result(r.into())));
+    if r != 0 {
+        return;
+    }
+    // SAFETY: live C strings; no data.
+    let r = unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            c"/tmp".as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    say(format!("mount_in_own_namespaces={}", result(r.into())));
 }
 
 fn write_path(path: &str) {

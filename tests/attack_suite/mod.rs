@@ -2018,6 +2018,143 @@ fn a_file_passed_write_only_cannot_be_reopened_to_read() {
     assert!(!r.stdout.contains("earlier"), "{r}");
 }
 
+/// Makes a named pipe at `path` that anyone may open, and returns the host's reading end (kept
+/// open, so that a writer's open does not wait) and a write-only end to hand to a sandbox.
+fn host_fifo(path: &Path) -> (OwnedFd, OwnedFd) {
+    let c = CString::new(s(path)).unwrap();
+    // SAFETY: a live C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0, "mkfifo");
+    set_mode(path, 0o666);
+    let reader = host_fd(path, libc::O_RDONLY | libc::O_NONBLOCK);
+    (reader, host_fd(path, libc::O_WRONLY))
+}
+
+#[test]
+fn a_named_pipe_passed_write_only_cannot_be_reopened_to_read() {
+    let _g = shared();
+    let dir = TempDir::new("reopen-fifo");
+    let (host_end, writer) = host_fifo(&dir.path().join("fifo"));
+    let r = Attack::new("reopen")
+        .args(["5"])
+        .with(|c| {
+            c.pass_fd(writer, 5);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    // Reading the host's pipe would take what the host's other writers put in it.
+    assert_eq!(r.value("read 5"), "EACCES", "{r}");
+    assert_eq!(r.value("write 5"), "OK", "{r}");
+    assert_eq!(r.value("exec 5"), "EACCES", "{r}");
+    drop(host_end);
+}
+
+/// A file the host sends later, on a Unix socket it passed (here the comms channel), cannot be
+/// reopened by path at all: the socket alone gives the sandbox the Landlock domain.
+#[test]
+fn a_file_sent_on_the_comms_channel_cannot_be_reopened_for_more() {
+    let _g = shared();
+    let dir = TempDir::new("reopen-sent");
+    let input = dir.file("input", "original\n");
+    let (mut comms, theirs) = Comms::pair().unwrap();
+    comms
+        .send_fd(host_fd(&input, libc::O_RDONLY))
+        .expect("the descriptor waits in the socket");
+    let r = Attack::new("reopen-received")
+        .with(|c| {
+            c.pass_fd(theirs, COMMS_FD);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    let fd = r.value("received").to_string();
+    // No rule names a file that came after the domain was made: by path, nothing at all (the
+    // descriptor itself still reads).
+    for denied in ["read", "write", "overwrite", "truncate", "exec"] {
+        assert_eq!(
+            r.value(&format!("{denied} {fd}")),
+            "EACCES",
+            "{denied}: {r}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), "original\n");
+}
+
+/// The Landlock domain is not free (the kernel walks every opened file's path up to the rule at
+/// the root), so a sandbox given nothing reopening could make do more (pipes, sockets of other
+/// families, `/dev/null`) gets none; one given a regular file, a named pipe, a device its `/dev`
+/// does not hold, a Unix socket, or the host's network gets it. Seen from inside: the domain
+/// refuses a mount even in namespaces of the program's own.
+#[test]
+fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
+    let _g = shared();
+    let dir = TempDir::new("landlocked");
+    let file = dir.file("file", "x\n");
+    let (_host_end, fifo) = host_fifo(&dir.path().join("fifo"));
+    let udp: OwnedFd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().into();
+    let (unix, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let ptmx = host_fd(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY);
+    type Setup = Box<dyn FnOnce(&mut SandboxCommand)>;
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        ("pipes and /dev/null", Box::new(|_| {}), "OK"),
+        (
+            "a UDP socket",
+            Box::new(move |c| {
+                c.pass_fd(udp, 5);
+            }),
+            "OK",
+        ),
+        (
+            "a regular file",
+            Box::new(move |c| {
+                c.stdin(Stdio::Fd(host_fd(&file, libc::O_RDONLY)));
+            }),
+            "EPERM",
+        ),
+        (
+            "a named pipe",
+            Box::new(move |c| {
+                c.pass_fd(fifo, 5);
+            }),
+            "EPERM",
+        ),
+        (
+            "a terminal's multiplexer",
+            Box::new(move |c| {
+                c.stderr(Stdio::Fd(ptmx));
+            }),
+            "EPERM",
+        ),
+        (
+            "a Unix socket",
+            Box::new(move |c| {
+                c.pass_fd(OwnedFd::from(unix), 5);
+            }),
+            "EPERM",
+        ),
+        (
+            "the host's network",
+            Box::new(|c| {
+                c.share_network(true);
+            }),
+            "EPERM",
+        ),
+    ];
+    for (given, setup, mount) in cases {
+        let r = Attack::new("landlocked")
+            .with(setup)
+            .policy(&allow_all())
+            .run();
+        r.expect_exit0();
+        assert_eq!(r.value("unshare"), "OK", "{given}: {r}");
+        assert_eq!(
+            r.value("mount_in_own_namespaces"),
+            mount,
+            "given {given}: {r}"
+        );
+    }
+}
+
 /// A directory's `..` leads up the host's tree, where no Landlock right stops `connect` to a
 /// Unix socket by path or a change of metadata: a directory (or a symbolic link opened with
 /// `O_PATH | O_NOFOLLOW`) as a passed descriptor or a standard stream is refused before anything
