@@ -3,8 +3,8 @@
 //! limits (unless a spare's init set them ahead, see [`super::capabilities`]), the exec pipes,
 //! all without libc ([`super::raw`]); then a wait until it sees the new root alone (a fresh
 //! init makes it and detaches the host root beside the steps so far), chdir, open
-//! the program, no_new_privs, the Landlock domain that confines reopening (see
-//! [`super::reopen`]), rlimits, empty the capability sets, the hello to the monitor, and the
+//! the program, no_new_privs, the Landlock domain that confines reopening where the sandbox
+//! was given something to confine (see [`super::reopen`]), rlimits, empty the capability sets, the hello to the monitor, and the
 //! seccomp filter last, then `execveat` of the opened program with the exec check's
 //! argument (see [`crate::seccomp::PreparedFilter::exec_arg`]).
 //!
