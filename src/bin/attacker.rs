@@ -671,6 +671,28 @@ fn landlocked() {
         )
     };
     say(format!("mount_in_own_namespaces={}", result(r.into())));
+    // A file system mounted detached (`fsopen`, `fsmount`), which no mount hook sees: what the
+    // domain allows on it is what it allows outside the sandbox's root (creating files there
+    // fails anyway: the new user namespace maps no id).
+    // SAFETY: a live C string and integer flags.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 1) };
+    // SAFETY: FSCONFIG_CMD_CREATE (6) on the descriptor just made, no key or value.
+    let created =
+        fs >= 0 && unsafe { libc::syscall(libc::SYS_fsconfig, fs, 6, 0usize, 0usize, 0) } == 0;
+    // SAFETY: FSMOUNT_CLOEXEC (1) on the configured context.
+    let mnt = if created {
+        unsafe { libc::syscall(libc::SYS_fsmount, fs, 1, 0) }
+    } else {
+        -1
+    };
+    say(format!("detached_mount={}", result(mnt)));
+    if mnt < 0 {
+        return;
+    }
+    let mnt = mnt as libc::c_int;
+    // SAFETY: a live C string, relative to the mount's root.
+    let r = unsafe { libc::openat(mnt, c".".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+    say(format!("read_dir_on_own_mount={}", result(r.into())));
 }
 
 fn write_path(path: &str) {

@@ -2081,10 +2081,12 @@ fn a_file_sent_on_the_comms_channel_cannot_be_reopened_for_more() {
 }
 
 /// The Landlock domain is not free (the kernel walks every opened file's path up to the rule at
-/// the root), so a sandbox given nothing reopening could make do more (pipes, sockets of other
-/// families, `/dev/null`) gets none; one given a regular file, a named pipe, a device its `/dev`
-/// does not hold, a Unix socket, or the host's network gets it. Seen from inside: the domain
-/// refuses a mount even in namespaces of the program's own.
+/// the root, on each right it handles), so a sandbox given nothing reopening could make do more
+/// (pipes, sockets of other families, `/dev/null`) gets a light one, handling writing alone;
+/// one given a regular file, a named pipe, a device its `/dev` does not hold, a Unix socket, a
+/// bound socket or the host's network gets the whole domain. Seen from inside, both refuse a
+/// mount even in namespaces of the program's own; only the whole one refuses reading a file
+/// system the program mounts detached there (`fsmount`), which is outside the root.
 #[test]
 fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
     let _g = shared();
@@ -2094,6 +2096,8 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
     let udp: OwnedFd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().into();
     let (unix, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
     let ptmx = host_fd(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY);
+    let socket = dir.path().join("socket");
+    let _service = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     type Setup = Box<dyn FnOnce(&mut SandboxCommand)>;
     let cases: Vec<(&str, Setup, &str)> = vec![
         ("pipes and /dev/null", Box::new(|_| {}), "OK"),
@@ -2109,49 +2113,54 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
             Box::new(move |c| {
                 c.stdin(Stdio::Fd(host_fd(&file, libc::O_RDONLY)));
             }),
-            "EPERM",
+            "EACCES",
         ),
         (
             "a named pipe",
             Box::new(move |c| {
                 c.pass_fd(fifo, 5);
             }),
-            "EPERM",
+            "EACCES",
         ),
         (
             "a terminal's multiplexer",
             Box::new(move |c| {
                 c.stderr(Stdio::Fd(ptmx));
             }),
-            "EPERM",
+            "EACCES",
         ),
         (
             "a Unix socket",
             Box::new(move |c| {
                 c.pass_fd(OwnedFd::from(unix), 5);
             }),
-            "EPERM",
+            "EACCES",
+        ),
+        (
+            "a bound socket",
+            Box::new(move |c| {
+                c.mount_ro(&socket, "/socket");
+            }),
+            "EACCES",
         ),
         (
             "the host's network",
             Box::new(|c| {
                 c.share_network(true);
             }),
-            "EPERM",
+            "EACCES",
         ),
     ];
-    for (given, setup, mount) in cases {
+    for (given, setup, read) in cases {
         let r = Attack::new("landlocked")
             .with(setup)
             .policy(&allow_all())
             .run();
         r.expect_exit0();
         assert_eq!(r.value("unshare"), "OK", "{given}: {r}");
-        assert_eq!(
-            r.value("mount_in_own_namespaces"),
-            mount,
-            "given {given}: {r}"
-        );
+        assert_eq!(r.value("mount_in_own_namespaces"), "EPERM", "{given}: {r}");
+        assert_eq!(r.value("detached_mount"), "OK", "{given}: {r}");
+        assert_eq!(r.value("read_dir_on_own_mount"), read, "given {given}: {r}");
     }
 }
 

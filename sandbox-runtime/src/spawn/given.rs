@@ -14,8 +14,8 @@ pub(crate) struct Reach {
     pub host_files: bool,
     /// A file that reopening it by path (`/proc/self/fd/N`, `/dev/stdin`) could make do more
     /// than its descriptor does (a regular file, a named pipe, a device the sandbox does not
-    /// have of its own), or a Unix socket, through which one may come: the Landlock domain's
-    /// concern. Not an anonymous pipe, a socket of another family, or one of the memory devices
+    /// have of its own), or a Unix socket, through which one may come: what the whole Landlock
+    /// domain is for (else the sandbox gets the light one, see [`super::reopen`]). Not an anonymous pipe, a socket of another family, or one of the memory devices
     /// every sandbox's `/dev` holds anyway (`/dev/null` and the like).
     pub reopenable: bool,
 }
@@ -92,13 +92,16 @@ const SANDBOX_DEVICES: [libc::dev_t; 5] = [
     libc::makedev(1, 9),
 ];
 
-/// The file system type of the kernel's anonymous pipes (`PIPEFS_MAGIC` in `linux/magic.h`).
-const PIPEFS_MAGIC: libc::c_long = 0x5049_5045;
-
 /// Whether pipe `fd` is an anonymous pipe (no path names it), not a named pipe (FIFO) of a
-/// file system; unknown counts as named.
+/// file system; unknown counts as named. The kernel's anonymous pipes all live on one internal
+/// file system, whose device a pipe made here shows (a file system's reported type would not
+/// do: a network file system may report what its server says).
 fn is_anonymous_pipe(fd: &OwnedFd) -> bool {
-    nix::sys::statfs::fstatfs(fd).is_ok_and(|fs| fs.filesystem_type().0 == PIPEFS_MAGIC)
+    let device = |fd: libc::c_int| nix::sys::stat::fstat(fd).map(|st| st.st_dev);
+    let Ok((r, _w)) = nix::unistd::pipe() else {
+        return false;
+    };
+    matches!((device(fd.as_raw_fd()), device(r.as_raw_fd())), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Whether socket `fd` is a Unix socket (one that can carry descriptors); unknown counts as

@@ -150,6 +150,16 @@ fn reaches_host_files(mounts: &[Mount], given_a_file: bool, shares_network: bool
             .any(|m| matches!(m, Mount::Bind { writable: true, .. }))
 }
 
+/// Whether a bind's source is a socket (a service's, which may hand the sandbox files). A
+/// directory holding one is not looked into: see the README.
+fn binds_a_socket(mounts: &[Mount]) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    mounts.iter().any(|m| {
+        matches!(m, Mount::Bind { src, .. }
+            if std::fs::metadata(src).is_ok_and(|md| md.file_type().is_socket()))
+    })
+}
+
 /// Closes the command's own copies of the descriptors it gives this run (its `Stdio::Fd`
 /// streams and passed descriptors), so that the run holds the only ones (a pipe's reader sees
 /// its end when the sandbox's does), and marks the command as having given them: a later run
@@ -382,8 +392,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     let given = given::examine([&stdin_c, &stdout_c, &stderr_c], &passed)?;
     let set_id_guard = reaches_host_files(&all_mounts, given.host_files, cmd.share_network);
     // The host's network may bring files too: a host client can connect to an abstract name
-    // the sandbox took, and hand it some.
-    let confine_reopening = given.reopenable || cmd.share_network;
+    // the sandbox took, and hand it some; so may a host socket bound in.
+    let confine_reopening = given.reopenable || cmd.share_network || binds_a_socket(&all_mounts);
     // The guard goes into the policy's own program where it fits: one filter to install and
     // to run (see `seccomp::prepare`); else it is a filter of its own.
     let (filter, guard_in_filter) = match &policy {

@@ -195,9 +195,10 @@ pub(crate) struct PlanParts {
     /// where there is no policy, or where the guard did not fit in the policy's program
     /// ([`crate::seccomp::prepare`]).
     pub separate_set_id_guard: bool,
-    /// Whether the sandboxee confines reopening with a Landlock domain (see
-    /// [`super::reopen`]): where a descriptor it is given, or the host's network, could bring
-    /// it a file that reopening by path would let it do more with.
+    /// Whether the sandboxee's Landlock domain is the whole one, which confines reopening,
+    /// rather than the light one (see [`super::reopen`]): where a descriptor it is given, or
+    /// the host's network, could bring it a file that reopening by path would let it do more
+    /// with.
     pub confine_reopening: bool,
 }
 

@@ -9,17 +9,18 @@
 //! would stand in the way. (Directories, whose `..` no Landlock right covers, are refused before
 //! the clone: see [`super::given`].)
 //!
-//! A sandbox gets the domain only where there is something for it to confine: a descriptor
-//! among its streams and passed ones that reopening could make do more (a regular file, a named
-//! pipe, a terminal or any device its own `/dev` does not hold), a Unix socket there, through
-//! which such a file may come later, or the host's network, where a host client may connect to
-//! an abstract name the sandbox took and hand it one ([`super::given::Reach`]). A sandbox given
-//! only pipes, other sockets and `/dev/null` gets none: reopening those gives it nothing its
-//! own file system does not, and the domain is not free. The kernel walks from every file
-//! opened under it up to the rule at the root, on every `open` (about 8% of `find /usr -name
-//! x`'s time here; `benches/landlock_cost.sh`). A descriptor received later through a host
-//! socket found through a bind is then not confined: as for the set-id guard, bind no socket
-//! of a service that hands out files.
+//! The domain is not free: on every `open` of a right it handles, the kernel walks from the
+//! file up to the rule at the root (about 9% of `find /usr -name x`'s time here;
+//! `benches/landlock_cost.py`). So a sandbox gets the whole domain, below, only where there is
+//! something for it to confine: a descriptor among its streams and passed ones that reopening
+//! could make do more (a regular file, a named pipe, a terminal or any device its own `/dev`
+//! does not hold), a Unix socket there, through which such a file may come later, or the host's
+//! network, where a host client may connect to an abstract name the sandbox took and hand it one
+//! ([`super::given::Reach`]). A sandbox given only anonymous pipes, other sockets and `/dev/null`
+//! gets a light one, which handles writing alone (allowed beneath the root and on a passed file
+//! whose descriptor writes): an `open` for reading then walks nothing, while the domain still
+//! refuses every mount (even in namespaces the program makes of its own) and `ptrace` of a
+//! process outside it.
 //!
 //! The domain handles every file-system access right, and allows them:
 //! - beneath the sandbox's root (every mount the plan made; their own flags still apply: a
@@ -37,10 +38,8 @@
 //!
 //! Descriptors that no path names (pipes, sockets, memfds, event fds) are outside Landlock's
 //! reach and reopen as before. What the descriptor itself allows its owner (`fchmod`,
-//! `fchown`, timestamps, extended attributes) it still allows, by path too. Where it applies,
-//! Landlock also refuses the sandboxee every mount operation and ptrace of a process outside
-//! the domain (without it, the dropped capabilities refuse mounts but in namespaces the program
-//! makes of its own, and init, non-dumpable, refuses ptrace). Where
+//! `fchown`, timestamps, extended attributes) it still allows, by path too. Either domain also
+//! refuses the sandboxee every mount operation and ptrace of a process outside it. Where
 //! the kernel has no Landlock, or one older than ABI 3 (whose rename and truncate rules would
 //! break programs or leave truncation open), nothing is confined ([`confined_here`] says which):
 //! see the README's security model.
@@ -122,7 +121,7 @@ pub fn confined_here() -> bool {
 /// with the root detached and the standard streams and passed descriptors in place.
 pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
     let abi = plan.landlock_abi;
-    if abi < MIN_ABI || !plan.parts.confine_reopening {
+    if abi < MIN_ABI {
         return Ok(());
     }
     let ioctl = if abi >= IOCTL_DEV_ABI {
@@ -130,13 +129,18 @@ pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
     } else {
         0
     };
-    let handled = access::EXECUTE
-        | access::WRITE_FILE
-        | access::READ_FILE
-        | access::DIRECTORIES
-        | access::REFER
-        | access::TRUNCATE
-        | ioctl;
+    let handled = if plan.parts.confine_reopening {
+        access::EXECUTE
+            | access::WRITE_FILE
+            | access::READ_FILE
+            | access::DIRECTORIES
+            | access::REFER
+            | access::TRUNCATE
+            | ioctl
+    } else {
+        // The light domain: not TRUNCATE or IOCTL_DEV either, which every open asks for too.
+        access::WRITE_FILE
+    };
     let attr = RulesetAttr {
         handled_access_fs: handled,
         handled_access_net: 0,
@@ -177,7 +181,10 @@ fn add_rules(plan: &Plan, ruleset: libc::c_int, handled: u64, ioctl: u64) -> Res
     sys::check_at(r, Step::ConfineReopens, RULESET)?;
     let passed = plan.passed.iter().map(|(_, target)| *target);
     for fd in (0..3).chain(passed) {
-        let Some(allowed) = allowed_through(fd, ioctl) else {
+        let Some(allowed) = allowed_through(fd, ioctl)
+            .map(|a| a & handled)
+            .filter(|a| *a != 0)
+        else {
             continue;
         };
         let r = add_rule(ruleset, fd, allowed);
