@@ -15,8 +15,9 @@ pub(crate) struct Reach {
     /// A file that reopening it by path (`/proc/self/fd/N`, `/dev/stdin`) could make do more
     /// than its descriptor does (a regular file, a named pipe, a device the sandbox does not
     /// have of its own), or a Unix socket, through which one may come: what the whole Landlock
-    /// domain is for (else the sandbox gets the light one, see [`super::reopen`]). Not an anonymous pipe, a socket of another family, or one of the memory devices
-    /// every sandbox's `/dev` holds anyway (`/dev/null` and the like).
+    /// domain is for (else the sandbox gets the light one, see [`super::reopen`]). Not an
+    /// anonymous pipe, a socket of another family, or one of the memory devices every
+    /// sandbox's `/dev` holds anyway (`/dev/null` and the like).
     pub reopenable: bool,
 }
 
@@ -49,17 +50,18 @@ pub(crate) fn examine(
         .chain(passed.iter().map(|(fd, t)| (fd, format!("descriptor {t}"))));
     let mut reach = Reach::default();
     for (fd, what) in given {
-        reach = reach | reach_of(fd).ok_or(SpawnError::DirectoryDescriptor(what))??;
+        match reach_of(fd)? {
+            Some(one) => reach = reach | one,
+            None => return Err(SpawnError::DirectoryDescriptor(what)),
+        }
     }
     Ok(reach)
 }
 
 /// What one descriptor lets the sandbox reach; `None` for a directory or a symbolic link.
-fn reach_of(fd: &OwnedFd) -> Option<Result<Reach, SpawnError>> {
-    let st = match nix::sys::stat::fstat(fd.as_raw_fd()) {
-        Ok(st) => st,
-        Err(e) => return Some(Err(SpawnError::os("stat a descriptor", e.into()))),
-    };
+fn reach_of(fd: &OwnedFd) -> Result<Option<Reach>, SpawnError> {
+    let st = nix::sys::stat::fstat(fd.as_raw_fd())
+        .map_err(|e| SpawnError::os("stat a descriptor", e.into()))?;
     let both = Reach {
         host_files: true,
         reopenable: true,
@@ -68,8 +70,8 @@ fn reach_of(fd: &OwnedFd) -> Option<Result<Reach, SpawnError>> {
         host_files: false,
         reopenable: true,
     };
-    Some(Ok(match st.st_mode & libc::S_IFMT {
-        libc::S_IFDIR | libc::S_IFLNK => return None,
+    Ok(Some(match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR | libc::S_IFLNK => return Ok(None),
         libc::S_IFREG => both,
         libc::S_IFSOCK if is_unix_socket(fd) => both,
         libc::S_IFSOCK => Reach::default(),
@@ -94,14 +96,16 @@ const SANDBOX_DEVICES: [libc::dev_t; 5] = [
 
 /// Whether pipe `fd` is an anonymous pipe (no path names it), not a named pipe (FIFO) of a
 /// file system; unknown counts as named. The kernel's anonymous pipes all live on one internal
-/// file system, whose device a pipe made here shows (a file system's reported type would not
-/// do: a network file system may report what its server says).
+/// file system, whose device a pipe made once per process shows (a file system's reported type
+/// would not do: a network file system may report what its server says).
 fn is_anonymous_pipe(fd: &OwnedFd) -> bool {
-    let device = |fd: libc::c_int| nix::sys::stat::fstat(fd).map(|st| st.st_dev);
-    let Ok((r, _w)) = nix::unistd::pipe() else {
-        return false;
-    };
-    matches!((device(fd.as_raw_fd()), device(r.as_raw_fd())), (Ok(a), Ok(b)) if a == b)
+    static PIPES_DEVICE: std::sync::OnceLock<Option<libc::dev_t>> = std::sync::OnceLock::new();
+    let device = |fd: libc::c_int| nix::sys::stat::fstat(fd).ok().map(|st| st.st_dev);
+    let pipes = *PIPES_DEVICE.get_or_init(|| {
+        let (r, _w) = nix::unistd::pipe().ok()?;
+        device(r.as_raw_fd())
+    });
+    pipes.is_some() && device(fd.as_raw_fd()) == pipes
 }
 
 /// Whether socket `fd` is a Unix socket (one that can carry descriptors); unknown counts as
@@ -128,7 +132,7 @@ mod tests {
     use std::os::unix::net::UnixStream;
 
     fn reach(fd: OwnedFd) -> Option<Reach> {
-        reach_of(&fd).map(|r| r.expect("stat"))
+        reach_of(&fd).expect("stat")
     }
 
     fn open(path: &str) -> OwnedFd {
