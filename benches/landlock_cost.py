@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """What the Landlock domain that confines reopening costs a program that opens many files:
 `find /usr -name x` in our sandbox (the `sandbox` tool, `benches/policies/find.policy`) with
-its standard streams on `/dev/null`, which gets the light domain (it handles writing alone),
-against the same with standard error on a regular file, which gets the whole one (see
-`sandbox-runtime/src/spawn/reopen.rs`); bare `find`
-(empty environment, as in the sandbox) as a reference. Interleaved rounds, the order shuffled
+its standard streams on `/dev/null`, which gets a domain of Landlock's scopes alone (ABI 6; on
+an older kernel the light domain, which handles writing alone), against the same with standard
+error on a regular file, which gets the whole one (see `sandbox-runtime/src/spawn/reopen.rs`);
+bare `find` (empty environment, as in the sandbox) as a reference. Interleaved rounds, the order shuffled
 in each; prints each median, and the median of the per-round ratios with a 95% interval (order
 statistics of the ratios). Needs Landlock ABI 3 (Linux 6.2+) for the domain to exist at all.
 
@@ -57,7 +57,7 @@ def main():
         log = open(os.path.join(tmp, "stderr"), "wb")
         variants = {
             "bare": (FIND, subprocess.DEVNULL),
-            "ours, streams on /dev/null (light domain)": (IN_SANDBOX, subprocess.DEVNULL),
+            "ours, streams on /dev/null (scopes alone)": (IN_SANDBOX, subprocess.DEVNULL),
             "ours, standard error on a file (whole domain)": (IN_SANDBOX, log),
         }
         times = {name: [] for name in variants}

@@ -123,6 +123,7 @@ pub struct SandboxCommand {
     pub(crate) limits: Limits,
     pub(crate) hostname: String,
     pub(crate) share_network: bool,
+    pub(crate) user_namespaces: bool,
     pub(crate) use_fork_server: bool,
     pub(crate) policy: Option<Arc<Policy>>,
     pub(crate) syscall_mode: SyscallMode,
@@ -150,6 +151,7 @@ impl SandboxCommand {
             limits: Limits::default(),
             hostname: "sandbox".to_string(),
             share_network: false,
+            user_namespaces: false,
             use_fork_server: true,
             policy: None,
             syscall_mode: SyscallMode::Enforce,
@@ -359,6 +361,20 @@ impl SandboxCommand {
     /// the sandbox gets the set-id guard ([`sandbox_policy::set_id`]).
     pub fn share_network(&mut self, share: bool) -> &mut Self {
         self.share_network = share;
+        self
+    }
+
+    /// Lets the program make user namespaces of its own (off by default), where its policy
+    /// allows `unshare` or `clone` with `CLONE_NEWUSER`: for a program that sandboxes its own
+    /// children. Off, the sandbox's user namespace allows no nested one
+    /// (`user.max_user_namespaces` is 0 in it, which only a process with `CAP_SYS_RESOURCE`
+    /// there could change, and the program has none), so the program has no capability
+    /// anywhere: it can mount nothing, nor reach the kernel code that only such a capability
+    /// opens (a network namespace's packet filters, say). On, the program may make user
+    /// namespaces with every capability in them, and its Landlock domain refuses every mount
+    /// even there (see the README's security model).
+    pub fn allow_user_namespaces(&mut self, allow: bool) -> &mut Self {
+        self.user_namespaces = allow;
         self
     }
 

@@ -70,6 +70,7 @@ fn main() {
         "reopen" => reopen(&rest),
         "reopen-received" => reopen_received(),
         "landlocked" => landlocked(),
+        "user-namespaces" => user_namespaces(),
         "env" => env(),
         "tiocsti" => tiocsti(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
@@ -693,6 +694,54 @@ fn landlocked() {
     // SAFETY: a live C string, relative to the mount's root.
     let r = unsafe { libc::openat(mnt, c".".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
     say(format!("read_dir_on_own_mount={}", result(r.into())));
+}
+
+/// Tries to make a user namespace both ways a policy can let through, and to lift the limit
+/// that would stop it.
+fn user_namespaces() {
+    const LIMIT: &str = "/proc/sys/user/max_user_namespaces";
+    say(format!(
+        "limit={}",
+        std::fs::read_to_string(LIMIT).map_or_else(
+            |e| errno_name(e.raw_os_error().unwrap_or(0)),
+            |s| s.trim().to_string()
+        )
+    ));
+    let raise = std::fs::OpenOptions::new()
+        .write(true)
+        .open(LIMIT)
+        .and_then(|mut f| f.write_all(b"100\n"));
+    say(format!(
+        "raise_limit={}",
+        raise.map_or_else(
+            |e| errno_name(e.raw_os_error().unwrap_or(0)),
+            |()| "OK".into()
+        )
+    ));
+    // SAFETY: clone with no new stack behaves as fork; the child only exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_NEWUSER | libc::SIGCHLD,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(0) };
+    }
+    say(format!("clone={}", result(pid)));
+    if pid > 0 {
+        let mut status = 0;
+        // SAFETY: our child; status is a live int.
+        unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+    }
+    // SAFETY: unshare with an integer flag, in a program with one thread.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+    say(format!("unshare={}", result(r.into())));
 }
 
 fn write_path(path: &str) {

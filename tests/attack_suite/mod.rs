@@ -1480,15 +1480,21 @@ fn double_forked_daemon_dies_with_the_sandbox() {
 /// Runs `attack` with a writable bind at `/rw` and its witness file there, and checks that
 /// nothing of the sandbox writes to the witness once the run has returned.
 fn nothing_writes_after_the_end(attack: &str, running: &str) {
-    nothing_writes_after_the_end_under(attack, running, &allow_all());
+    nothing_writes_after_the_end_under(attack, running, &allow_all(), |_| {});
 }
 
-/// [`nothing_writes_after_the_end`] under `policy`.
-fn nothing_writes_after_the_end_under(attack: &str, running: &str, policy: &Policy) {
+/// [`nothing_writes_after_the_end`] under `policy`, with `setup` applied to the command.
+fn nothing_writes_after_the_end_under(
+    attack: &str,
+    running: &str,
+    policy: &Policy,
+    setup: impl FnOnce(&mut SandboxCommand),
+) {
     let dir = TempDir::new(attack);
     let r = Attack::new(attack)
         .args(["/rw/witness"])
         .mount_rw(dir.path(), "/rw")
+        .with(setup)
         .policy(policy)
         .run();
     r.expect_exit0();
@@ -1514,7 +1520,7 @@ fn a_writer_left_behind_writes_nothing_after_the_end() {
 fn a_tracer_holding_the_programs_end_writes_nothing_after_it() {
     let _g = shared();
     let policy = compile("default allow;\nallow ptrace;");
-    nothing_writes_after_the_end_under("tracer-writer", "tracer", &policy);
+    nothing_writes_after_the_end_under("tracer-writer", "tracer", &policy, |_| {});
 }
 
 #[test]
@@ -1523,10 +1529,14 @@ fn a_walk_of_short_lived_processes_writes_nothing_after_the_end() {
     nothing_writes_after_the_end("walker", "walker");
 }
 
+/// Where the host lets the program make user namespaces (otherwise it can make none, see
+/// [`no_program_makes_a_user_namespace_unless_the_host_allows_it`]).
 #[test]
 fn a_writer_in_nested_namespaces_writes_nothing_after_the_end() {
     let _g = shared();
-    nothing_writes_after_the_end("nested-writer", "nested");
+    nothing_writes_after_the_end_under("nested-writer", "nested", &allow_all(), |c| {
+        c.allow_user_namespaces(true);
+    });
 }
 
 #[test]
@@ -2086,7 +2096,10 @@ fn a_file_sent_on_the_comms_channel_cannot_be_reopened_for_more() {
 /// one given a regular file, a named pipe, a device its `/dev` does not hold, a Unix socket, a
 /// bound socket or the host's network gets the whole domain. Seen from inside, both refuse a
 /// mount even in namespaces of the program's own; only the whole one refuses reading a file
-/// system the program mounts detached there (`fsmount`), which is outside the root.
+/// system the program mounts detached there (`fsmount`), which is outside the root. The
+/// program may make those namespaces only where the host allows it, as here: otherwise (see
+/// [`no_program_makes_a_user_namespace_unless_the_host_allows_it`]) it can mount nothing, and
+/// the domain of a sandbox given nothing to reopen has no file-system right at all.
 #[test]
 fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
     let _g = shared();
@@ -2154,6 +2167,9 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
     for (given, setup, read) in cases {
         let r = Attack::new("landlocked")
             .with(setup)
+            .with(|c| {
+                c.allow_user_namespaces(true);
+            })
             .policy(&allow_all())
             .run();
         r.expect_exit0();
@@ -2162,6 +2178,52 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
         assert_eq!(r.value("detached_mount"), "OK", "{given}: {r}");
         assert_eq!(r.value("read_dir_on_own_mount"), read, "given {given}: {r}");
     }
+}
+
+/// Nothing in a sandbox can make a user namespace, whatever its policy allows, unless the host
+/// allows it (`allow_user_namespaces`): the sandbox's own user namespace allows no nested one,
+/// and the limit that says so is not the program's to raise (its `/proc/sys` is read-only, and
+/// the limit takes a capability the program lacks). A user namespace is the one way a
+/// process without capabilities gets them, and with them mounts and the kernel code only they
+/// open. Checked with nothing given (a domain of scopes alone) and with a regular file given
+/// (the whole domain), by `clone` and by `unshare`.
+#[test]
+fn no_program_makes_a_user_namespace_unless_the_host_allows_it() {
+    let _g = shared();
+    let dir = TempDir::new("userns");
+    let file = dir.file("file", "x\n");
+    for given_a_file in [false, true] {
+        let r = Attack::new("user-namespaces")
+            .with(|c| {
+                if given_a_file {
+                    c.stdin(Stdio::Fd(host_fd(&file, libc::O_RDONLY)));
+                }
+            })
+            .policy(&allow_all())
+            .run();
+        r.expect_exit0();
+        let case = if given_a_file {
+            "given a file"
+        } else {
+            "given nothing"
+        };
+        assert_eq!(r.value("limit"), "0", "{case}: {r}");
+        // The sandbox's `/proc/sys` is read-only; behind that, writing the limit takes
+        // `CAP_SYS_RESOURCE` in the sandbox's user namespace, which the program lacks.
+        assert_eq!(r.value("raise_limit"), "EROFS", "{case}: {r}");
+        assert_eq!(r.value("clone"), "ENOSPC", "{case}: {r}");
+        assert_eq!(r.value("unshare"), "ENOSPC", "{case}: {r}");
+    }
+    let r = Attack::new("user-namespaces")
+        .with(|c| {
+            c.allow_user_namespaces(true);
+        })
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    assert_ne!(r.value("limit"), "0", "{r}");
+    assert_eq!(r.value("clone"), "OK", "{r}");
+    assert_eq!(r.value("unshare"), "OK", "{r}");
 }
 
 /// A directory's `..` leads up the host's tree, where no Landlock right stops `connect` to a

@@ -245,7 +245,8 @@ pub(crate) fn build_namespaces(
     build_root(plan, bound)
 }
 
-/// Ids, network and hostname: the namespace-wide set-up that looks no path up.
+/// Ids, network, hostname and the closing of nested user namespaces: the namespace-wide set-up,
+/// which looks no path of the sandbox's up.
 fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
     if plan.parts.clear_groups {
         clear_groups()?;
@@ -258,7 +259,37 @@ fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
     if plan.parts.new_net && !plan.net_made_ahead {
         loopback_up()?;
     }
-    set_hostname(plan)
+    set_hostname(plan)?;
+    if !plan.parts.user_namespaces {
+        let closed = close_user_namespaces();
+        plan.user_namespaces_closed.store(closed, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Sets `user.max_user_namespaces` to 0 in the sandbox's user namespace (init's own, where it
+/// has `CAP_SYS_RESOURCE`): no process of the sandbox can then make a user namespace, the one
+/// way a process without capabilities gets them, and none can undo it, since writing the
+/// limit takes that capability in this namespace. (`/proc/sys` shows each process the entries
+/// of its own user namespace, so the host's `/proc`, still init's root here, serves.) Returns
+/// whether it did: where `/proc/sys` is missing or read-only it cannot, and the sandboxee's
+/// Landlock domain then refuses mounts in namespaces the program makes (see [`super::reopen`]).
+fn close_user_namespaces() -> bool {
+    // SAFETY: a NUL-terminated literal.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/sys/user/max_user_namespaces".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: writes one byte of a literal to the descriptor just opened.
+    let written = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+    // SAFETY: ours; nothing else refers to it.
+    unsafe { libc::close(fd) };
+    written == 1
 }
 
 /// The file system: the new root, recorded in the plan ([`Plan::set_new_root`]), everything

@@ -184,7 +184,7 @@ impl Request {
 
     fn write_namespace(&self, w: &mut Writer) {
         let p = &self.parts;
-        for b in [p.clear_groups, p.new_net] {
+        for b in [p.clear_groups, p.new_net, p.user_namespaces] {
             w.u8(b.into());
         }
         w.cstr(&p.hostname);
@@ -199,6 +199,7 @@ impl Request {
         let mut r = Reader(bytes);
         let clear_groups = r.bool()?;
         let new_net = r.bool()?;
+        let user_namespaces = r.bool()?;
         let hostname = r.cstr()?;
         let n = r.count(1)?;
         let ops = (0..n)
@@ -271,6 +272,7 @@ impl Request {
             parts: PlanParts {
                 clear_groups,
                 new_net,
+                user_namespaces,
                 hostname,
                 mounts: MountPlan {
                     ops,
@@ -372,7 +374,10 @@ pub(crate) mod tests {
     /// A request with every kind of part, for the tests here and the server's.
     pub(crate) fn request() -> Request {
         let mut cmd = SandboxCommand::new("prog");
-        cmd.args(["a b", ""]).env("K", "V=1").hostname("h");
+        cmd.args(["a b", ""])
+            .env("K", "V=1")
+            .hostname("h")
+            .allow_user_namespaces(true);
         let mounts = MountPlan::build(&[
             Mount::Bind {
                 src: "/usr".into(),
@@ -453,6 +458,7 @@ pub(crate) mod tests {
         assert!(back.joins_cgroup);
         assert!(back.parts.separate_set_id_guard);
         assert!(!back.parts.confine_reopening);
+        assert!(back.parts.user_namespaces);
     }
 
     #[test]

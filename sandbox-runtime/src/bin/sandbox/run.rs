@@ -86,6 +86,10 @@ pub struct SandboxArgs {
     /// Share the host's network (off by default: the sandbox has only its own `lo`).
     #[arg(long)]
     net: bool,
+    /// Let the program make user namespaces of its own, where its policy allows it (off by
+    /// default: nothing in the sandbox can make one, so nothing in it has a capability).
+    #[arg(long = "allow-user-namespaces")]
+    user_namespaces: bool,
     /// Host name inside the sandbox.
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
@@ -587,6 +591,7 @@ pub fn build(
         cmd.hostname(h.clone());
     }
     cmd.share_network(args.net);
+    cmd.allow_user_namespaces(args.user_namespaces);
     // Each error names the option it came from, as the user wrote it.
     let option = |field: &str| {
         let flag = option_name(field).to_string();
