@@ -2092,8 +2092,8 @@ fn a_file_sent_on_the_comms_channel_cannot_be_reopened_for_more() {
 
 /// The Landlock domain is not free (the kernel walks every opened file's path up to the rule at
 /// the root, on each right it handles), so a sandbox given nothing reopening could make do more
-/// (pipes, sockets of other families, `/dev/null`) gets a light one, handling writing alone;
-/// one given a regular file, a named pipe, a device its `/dev` does not hold, a Unix socket, a
+/// (pipes, sockets of other families, `/dev/null`) gets a lighter one: here, where its program
+/// may make user namespaces, the light one, handling writing alone; one given a regular file, a named pipe, a device its `/dev` does not hold, a Unix socket, a
 /// bound socket or the host's network gets the whole domain. Seen from inside, both refuse a
 /// mount even in namespaces of the program's own; only the whole one refuses reading a file
 /// system the program mounts detached there (`fsmount`), which is outside the root. The
@@ -2183,16 +2183,30 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
 /// Nothing in a sandbox can make a user namespace, whatever its policy allows, unless the host
 /// allows it (`allow_user_namespaces`): the sandbox's own user namespace allows no nested one,
 /// and the limit that says so is not the program's to raise (its `/proc/sys` is read-only, and
-/// the limit takes a capability the program lacks). A user namespace is the one way a
-/// process without capabilities gets them, and with them mounts and the kernel code only they
-/// open. Checked with nothing given (a domain of scopes alone) and with a regular file given
-/// (the whole domain), by `clone` and by `unshare`.
+/// the limit takes a capability the program lacks). A user namespace is the one way a process
+/// without capabilities gets them, and with them mounts and the kernel code only they open.
+/// Checked with nothing given (a domain of scopes alone) and with a regular file given (the
+/// whole domain), by `clone` and by `unshare`, each right after a sandbox whose program was
+/// allowed them: through the fork server, a spare made for that one must not serve these.
 #[test]
 fn no_program_makes_a_user_namespace_unless_the_host_allows_it() {
     let _g = shared();
     let dir = TempDir::new("userns");
     let file = dir.file("file", "x\n");
     for given_a_file in [false, true] {
+        let allowed = || {
+            Attack::new("user-namespaces")
+                .with(|c| {
+                    c.allow_user_namespaces(true);
+                })
+                .policy(&allow_all())
+                .run()
+        };
+        let r = allowed();
+        r.expect_exit0();
+        assert_ne!(r.value("limit"), "0", "{r}");
+        assert_eq!(r.value("clone"), "OK", "{r}");
+        assert_eq!(r.value("unshare"), "OK", "{r}");
         let r = Attack::new("user-namespaces")
             .with(|c| {
                 if given_a_file {
@@ -2214,16 +2228,32 @@ fn no_program_makes_a_user_namespace_unless_the_host_allows_it() {
         assert_eq!(r.value("clone"), "ENOSPC", "{case}: {r}");
         assert_eq!(r.value("unshare"), "ENOSPC", "{case}: {r}");
     }
-    let r = Attack::new("user-namespaces")
-        .with(|c| {
-            c.allow_user_namespaces(true);
-        })
-        .policy(&allow_all())
-        .run();
-    r.expect_exit0();
-    assert_ne!(r.value("limit"), "0", "{r}");
-    assert_eq!(r.value("clone"), "OK", "{r}");
-    assert_eq!(r.value("unshare"), "OK", "{r}");
+}
+
+/// A sandbox given nothing it could reopen for more, whose program can make no user namespace,
+/// gets Landlock's scopes alone (ABI 6+): no file-system right, so that no `open` pays for the
+/// domain. Seen from inside: its standard input, the host's `/dev/null` opened only to read,
+/// reopens for writing (harmless). One whose program may make user namespaces keeps the light domain,
+/// which refuses mounts in them, and refuses that reopening too (as it does for every sandbox
+/// from ABI 3 to 5; without ABI 3 no sandbox has a domain).
+#[test]
+fn only_a_sandbox_that_may_make_user_namespaces_pays_for_a_file_right() {
+    let _g = shared();
+    let abi = landlock_abi();
+    for allowed in [false, true] {
+        let r = Attack::new("reopen")
+            .args(["0"])
+            .with(|c| {
+                c.stdin(Stdio::Fd(host_fd(Path::new("/dev/null"), libc::O_RDONLY)))
+                    .allow_user_namespaces(allowed);
+            })
+            .policy(&allow_all())
+            .run();
+        r.expect_exit0();
+        let light = abi >= 3 && (abi < 6 || allowed);
+        let expected = if light { "EACCES" } else { "OK" };
+        assert_eq!(r.value("write 0"), expected, "allowed {allowed}: {r}");
+    }
 }
 
 /// A directory's `..` leads up the host's tree, where no Landlock right stops `connect` to a

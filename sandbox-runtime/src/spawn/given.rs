@@ -15,7 +15,7 @@ pub(crate) struct Reach {
     /// A file that reopening it by path (`/proc/self/fd/N`, `/dev/stdin`) could make do more
     /// than its descriptor does (a regular file, a named pipe, a device the sandbox does not
     /// have of its own), or a Unix socket, through which one may come: what the whole Landlock
-    /// domain is for (else the sandbox gets the light one, see [`super::reopen`]). Not an
+    /// domain is for (else the sandbox gets a lighter one, see [`super::reopen`]). Not an
     /// anonymous pipe, a socket of another family, or one of the memory devices every
     /// sandbox's `/dev` holds anyway (`/dev/null` and the like).
     pub reopenable: bool,

@@ -14,9 +14,11 @@
 //! Why a separate init rather than the program as pid 1: a namespace's pid 1 ignores every
 //! signal it has no handler for, even from itself (`kill -SEGV $$` would do nothing), and must
 //! reap orphans. Init is protected from the sandboxee: it keeps its capabilities in the
-//! sandbox's user namespace and becomes non-dumpable (so the sandboxee cannot ptrace it or read
-//! its memory), and resets every signal action it inherited from the host to the default (so no
-//! host handler runs in it, and no signal from inside reaches it).
+//! sandbox's user namespace, which the sandboxee lacks (the kernel lets a process without
+//! `CAP_SYS_PTRACE` ptrace another, or read its memory, only if it holds every capability the
+//! other does), and once the program runs it also becomes non-dumpable, a second barrier. It
+//! resets every signal action it inherited from the host to the default (so no host handler
+//! runs in it, and no signal from inside reaches it).
 
 use super::mounts;
 use super::plan::{Plan, ROOT_PENDING};
@@ -261,8 +263,7 @@ fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
     }
     set_hostname(plan)?;
     if !plan.parts.user_namespaces {
-        let closed = close_user_namespaces();
-        plan.user_namespaces_closed.store(closed, Ordering::Relaxed);
+        close_user_namespaces()?;
     }
     Ok(())
 }
@@ -271,10 +272,11 @@ fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
 /// has `CAP_SYS_RESOURCE`): no process of the sandbox can then make a user namespace, the one
 /// way a process without capabilities gets them, and none can undo it, since writing the
 /// limit takes that capability in this namespace. (`/proc/sys` shows each process the entries
-/// of its own user namespace, so the host's `/proc`, still init's root here, serves.) Returns
-/// whether it did: where `/proc/sys` is missing or read-only it cannot, and the sandboxee's
-/// Landlock domain then refuses mounts in namespaces the program makes (see [`super::reopen`]).
-fn close_user_namespaces() -> bool {
+/// of its own user namespace, so the host's `/proc`, still init's root here, serves.) A host
+/// where this cannot be done (no `/proc/sys`, a read-only one, a security module refusing the
+/// write) starts no sandbox that does not allow user namespaces: the spawn fails, naming this
+/// step.
+fn close_user_namespaces() -> Result<(), Failure> {
     // SAFETY: a NUL-terminated literal.
     let fd = unsafe {
         libc::open(
@@ -282,14 +284,13 @@ fn close_user_namespaces() -> bool {
             libc::O_WRONLY | libc::O_CLOEXEC,
         )
     };
-    if fd < 0 {
-        return false;
-    }
+    let fd = sys::check(fd.into(), Step::CloseUserNamespaces)? as libc::c_int;
     // SAFETY: writes one byte of a literal to the descriptor just opened.
     let written = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+    let result = sys::check(written as libc::c_long, Step::CloseUserNamespaces);
     // SAFETY: ours; nothing else refers to it.
     unsafe { libc::close(fd) };
-    written == 1
+    result.map(drop)
 }
 
 /// The file system: the new root, recorded in the plan ([`Plan::set_new_root`]), everything
@@ -500,8 +501,9 @@ fn wait_for_exec(plan: &Plan, pid: libc::pid_t) {
 /// runs only init and the host hold the report socket's ends, so nothing inside can send, hold
 /// back or drop that request; one sent before init got here waits in the socket.
 pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
-    // SAFETY: prctl with integer arguments; non-dumpable keeps the sandboxee (same uid, fewer
-    // capabilities) from ptracing init or opening its /proc files.
+    // SAFETY: prctl with integer arguments. Non-dumpable keeps the sandboxee (same uid) from
+    // ptracing init or opening its /proc files even if init's capabilities were ever no longer
+    // more than the sandboxee's: until now, that difference alone did.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let report = plan.report_fd;
     // Keep only the report socket: init holds no pipe or file of the program's open. Closing

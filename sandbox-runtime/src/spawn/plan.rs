@@ -57,12 +57,6 @@ pub(crate) struct Plan {
     /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
     /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.
     pub capabilities_limited: AtomicBool,
-    /// Whether init set `user.max_user_namespaces` to 0 in the sandbox's user namespace, so
-    /// that nothing in the sandbox can make another (see [`super::init`]). Set before the
-    /// sandboxee's clone; false where the program may make them, or where `/proc/sys` could
-    /// not be written (the sandboxee's Landlock domain then refuses mounts, see
-    /// [`super::reopen`]).
-    pub user_namespaces_closed: AtomicBool,
     /// The clock ticks per second `/proc/PID/stat` counts CPU time in, when the program has a
     /// CPU limit (init then reads the program's own time there at its end); `None` otherwise.
     pub cpu_ticks_per_sec: Option<u64>,
@@ -189,8 +183,8 @@ pub(crate) struct PlanParts {
     pub clear_groups: bool,
     pub new_net: bool,
     /// Whether the program may make user namespaces of its own
-    /// ([`crate::SandboxCommand::allow_user_namespaces`]); otherwise init closes them
-    /// ([`Plan::user_namespaces_closed`]).
+    /// ([`crate::SandboxCommand::allow_user_namespaces`]); otherwise init closes them before
+    /// the sandboxee starts, or the spawn fails.
     pub user_namespaces: bool,
     pub hostname: CString,
     pub mounts: MountPlan,
@@ -206,7 +200,7 @@ pub(crate) struct PlanParts {
     /// ([`crate::seccomp::prepare`]).
     pub separate_set_id_guard: bool,
     /// Whether the sandboxee's Landlock domain is the whole one, which confines reopening,
-    /// rather than the light one (see [`super::reopen`]): where a descriptor it is given, or
+    /// rather than a lighter one (see [`super::reopen`]): where a descriptor it is given, or
     /// the host's network, could bring it a file that reopening by path would let it do more
     /// with.
     pub confine_reopening: bool,
@@ -391,7 +385,6 @@ impl Plan {
             host_root_detach: AtomicU32::new(ROOT_PENDING),
             new_root: [AtomicU64::new(0), AtomicU64::new(0)],
             capabilities_limited: AtomicBool::new(false),
-            user_namespaces_closed: AtomicBool::new(false),
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),
             net_made_ahead: false,

@@ -19,9 +19,9 @@
 //! ([`super::given::Reach`]). A domain that handles any file-system right also works out the
 //! rights of every `open`, walk or not (under 1% of `find`'s time in a profile). So a sandbox
 //! given only anonymous pipes, other sockets and `/dev/null` gets Landlock's scopes alone (ABI
-//! 6), no file-system right, where its init closed user namespaces
-//! ([`super::plan::Plan::user_namespaces_closed`]): the program can then make none, so it has no
-//! capability anywhere and can mount nothing. Otherwise (an older kernel, or a sandbox whose
+//! 6), no file-system right, unless its program may make user namespaces
+//! ([`crate::SandboxCommand::allow_user_namespaces`]): otherwise init closed them, so the
+//! program has no capability anywhere and can mount nothing. Otherwise (an older kernel, or a sandbox whose
 //! program may make user namespaces) it gets a light domain, which handles writing alone
 //! (allowed beneath the root and on a passed file whose descriptor writes): an `open` for
 //! reading then walks nothing, while the domain still refuses every mount, even in namespaces the
@@ -53,7 +53,6 @@
 use super::plan::Plan;
 use super::steps::{Failure, Step};
 use super::sys;
-use std::sync::atomic::Ordering;
 
 /// `landlock_create_ruleset`'s flag asking for the ABI version.
 const CREATE_RULESET_VERSION: libc::c_uint = 1;
@@ -143,7 +142,7 @@ pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
             | access::REFER
             | access::TRUNCATE
             | ioctl
-    } else if scopes && plan.user_namespaces_closed.load(Ordering::Relaxed) {
+    } else if scopes && !plan.parts.user_namespaces {
         // The scopes alone: no file-system right, so no `open` pays for the domain.
         0
     } else {

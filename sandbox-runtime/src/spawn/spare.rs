@@ -36,7 +36,6 @@ use super::watch::Watched;
 use super::wire::Request;
 use crate::comms::Comms;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How long the server waits for a spare to finish its set-up or take a request, before it
@@ -262,10 +261,6 @@ fn run(plan: &Plan) -> ! {
         .and_then(|()| init::close_inherited(&real))
         .and_then(|()| {
             real.set_new_root(plan.new_root());
-            real.user_namespaces_closed.store(
-                plan.user_namespaces_closed.load(Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
             init::fork_sandboxee(&real)
         });
     match result {

@@ -21,6 +21,7 @@ pub(crate) enum Step {
     SetUid,
     Loopback,
     Hostname,
+    CloseUserNamespaces,
     PrivatePropagation,
     OpenRoots,
     NewRootTmpfs,
@@ -60,7 +61,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 43] = [
+    const ALL: [Step; 44] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::SessionKeyring,
@@ -70,6 +71,7 @@ impl Step {
         Step::SetUid,
         Step::Loopback,
         Step::Hostname,
+        Step::CloseUserNamespaces,
         Step::PrivatePropagation,
         Step::OpenRoots,
         Step::NewRootTmpfs,
@@ -330,6 +332,9 @@ impl Descriptions {
                 Step::SetUid => "set uid".into(),
                 Step::Loopback => "bring up lo".into(),
                 Step::Hostname => format!("set hostname {}", self.hostname),
+                Step::CloseUserNamespaces => {
+                    "close user namespaces (write 0 to /proc/sys/user/max_user_namespaces)".into()
+                }
                 Step::PrivatePropagation => "make mount propagation private".into(),
                 Step::OpenRoots => "open the host root".into(),
                 Step::NewRootTmpfs => "make the new root tmpfs".into(),

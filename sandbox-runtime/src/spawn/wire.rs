@@ -175,7 +175,8 @@ impl Request {
     }
 
     /// The part of the request that is the same for every sandbox a spare init could serve
-    /// (see [`super::spare`]): ids, network, hostname and the file system, as bytes.
+    /// (see [`super::spare`]): ids, network, whether user namespaces stay open, hostname and
+    /// the file system, as bytes.
     pub(crate) fn namespace_key(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(1024));
         self.write_namespace(&mut w);
@@ -459,6 +460,20 @@ pub(crate) mod tests {
         assert!(back.parts.separate_set_id_guard);
         assert!(!back.parts.confine_reopening);
         assert!(back.parts.user_namespaces);
+    }
+
+    /// A spare whose init left user namespaces open must not serve a request that closes them,
+    /// nor the other way round: the spare is matched by this key.
+    #[test]
+    fn whether_user_namespaces_stay_open_is_part_of_the_spare_key() {
+        let open = request();
+        let mut closed = request();
+        closed.parts.user_namespaces = false;
+        assert!(open.parts.user_namespaces);
+        assert_ne!(open.namespace_key(), closed.namespace_key());
+        let back = Request::decode(&closed.encode()).unwrap();
+        assert!(!back.parts.user_namespaces);
+        assert_eq!(back.namespace_key(), closed.namespace_key());
     }
 
     #[test]
