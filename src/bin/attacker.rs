@@ -696,8 +696,8 @@ fn landlocked() {
     say(format!("read_dir_on_own_mount={}", result(r.into())));
 }
 
-/// Tries to make a user namespace both ways a policy can let through, and to lift the limit
-/// that would stop it.
+/// Tries to make a user namespace every way a policy can let through (`clone`, `unshare`, and
+/// `clone3`, whose flags no filter sees), and to lift the limit that would stop it.
 fn user_namespaces() {
     const LIMIT: &str = "/proc/sys/user/max_user_namespaces";
     say(format!(
@@ -742,6 +742,7 @@ fn user_namespaces() {
     // SAFETY: unshare with an integer flag, in a program with one thread.
     let r = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
     say(format!("unshare={}", result(r.into())));
+    clone3();
 }
 
 fn write_path(path: &str) {

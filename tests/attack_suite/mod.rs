@@ -2186,8 +2186,9 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
 /// the limit takes a capability the program lacks). A user namespace is the one way a process
 /// without capabilities gets them, and with them mounts and the kernel code only they open.
 /// Checked with nothing given (a domain of scopes alone) and with a regular file given (the
-/// whole domain), by `clone` and by `unshare`, each right after a sandbox whose program was
-/// allowed them: through the fork server, a spare made for that one must not serve these.
+/// whole domain), by `clone` and `unshare`, each right after a sandbox whose program was
+/// allowed them: through the fork server, a spare made for that one must not serve these; and
+/// without a policy, by `clone3` too.
 #[test]
 fn no_program_makes_a_user_namespace_unless_the_host_allows_it() {
     let _g = shared();
@@ -2227,6 +2228,15 @@ fn no_program_makes_a_user_namespace_unless_the_host_allows_it() {
         assert_eq!(r.value("raise_limit"), "EROFS", "{case}: {r}");
         assert_eq!(r.value("clone"), "ENOSPC", "{case}: {r}");
         assert_eq!(r.value("unshare"), "ENOSPC", "{case}: {r}");
+        // Every compiled policy answers `clone3` ENOSYS (its flags are out of a filter's sight).
+        assert_eq!(r.value("clone3"), "ENOSYS", "{case}: {r}");
+    }
+    // Without a policy `clone3` runs, and meets the limit too.
+    let r = Attack::new("user-namespaces").run();
+    r.expect_exit0();
+    assert_eq!(r.value("limit"), "0", "without a policy: {r}");
+    for call in ["clone", "unshare", "clone3"] {
+        assert_eq!(r.value(call), "ENOSPC", "without a policy, {call}: {r}");
     }
 }
 
