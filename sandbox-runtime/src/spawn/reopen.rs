@@ -10,7 +10,7 @@
 //! the clone: see [`super::given`].)
 //!
 //! The domain is not free: on every `open` of a right it handles, the kernel walks from the
-//! file up to the rule at the root (about 9% of `find /usr -name x`'s time here;
+//! file up to the rule at the root (7 to 11% of `find /usr -name x`'s time here;
 //! `benches/landlock_cost.py`). So a sandbox gets the whole domain, below, only where there is
 //! something for it to confine: a descriptor among its streams and passed ones that reopening
 //! could make do more (a regular file, a named pipe, a terminal or any device its own `/dev`
@@ -19,13 +19,13 @@
 //! ([`super::given::Reach`]). A domain that handles any file-system right also works out the
 //! rights of every `open`, walk or not (under 1% of `find`'s time in a profile). So a sandbox
 //! given only anonymous pipes, other sockets and `/dev/null` gets Landlock's scopes alone (ABI
-//! 6), no file-system right, unless its program may make user namespaces
-//! ([`crate::SandboxCommand::allow_user_namespaces`]): otherwise init closed them, so the
-//! program has no capability anywhere and can mount nothing. Otherwise (an older kernel, or a sandbox whose
-//! program may make user namespaces) it gets a light domain, which handles writing alone
-//! (allowed beneath the root and on a passed file whose descriptor writes): an `open` for
-//! reading then walks nothing, while the domain still refuses every mount, even in namespaces the
-//! program makes of its own. Every domain refuses `ptrace` of a process outside it.
+//! 6), no file-system right: init closed user namespaces, so its program has no capability
+//! anywhere and can mount nothing. Where the program may make user namespaces
+//! ([`crate::SandboxCommand::allow_user_namespaces`]), or on a kernel before ABI 6, it gets a
+//! light domain instead, which handles writing alone (allowed beneath the root and on a passed
+//! file whose descriptor writes): an `open` for reading then walks nothing, while the domain
+//! still refuses every mount, even in namespaces the program makes of its own. Every domain
+//! refuses `ptrace` of a process outside it.
 //!
 //! The domain handles every file-system access right, and allows them:
 //! - beneath the sandbox's root (every mount the plan made; their own flags still apply: a
