@@ -16,6 +16,7 @@ static SLOW_HOST_ROOT_DETACH: AtomicBool = AtomicBool::new(false);
 static LATE_HOST_ROOT_DETACH_WORD: AtomicBool = AtomicBool::new(false);
 static MISPREDICT_LISTENER: AtomicBool = AtomicBool::new(false);
 static SLOW_INIT_REPORT: AtomicBool = AtomicBool::new(false);
+static KEEP_CONTROLLING_TERMINAL: AtomicBool = AtomicBool::new(false);
 
 /// From the next sandbox on, behave as on a kernel without seccomp user notification or
 /// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
@@ -98,4 +99,16 @@ pub(crate) fn no_user_notification() -> bool {
 /// Whether [`fork_server_die_after_clone`] was called.
 pub(crate) fn die_after_clone() -> bool {
     FORK_SERVER_DIE_AFTER_CLONE.load(Ordering::SeqCst)
+}
+
+/// Makes each init cloned after this call (a fork server's too, when called before the server
+/// starts) keep the host's controlling terminal rather than give it up, as where `/dev/tty`
+/// cannot be opened: the sandboxee must then leave it by a session of its own.
+pub fn keep_controlling_terminal() {
+    KEEP_CONTROLLING_TERMINAL.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`keep_controlling_terminal`] was called.
+pub(crate) fn keeps_controlling_terminal() -> bool {
+    KEEP_CONTROLLING_TERMINAL.load(Ordering::SeqCst)
 }

@@ -1649,6 +1649,11 @@ fn tiocsti() {
         "sid_is_self={}",
         unsafe { libc::getsid(0) } == unsafe { libc::getpid() }
     ));
+    // SAFETY: no arguments.
+    say(format!(
+        "pgid_is_self={}",
+        unsafe { libc::getpgrp() } == unsafe { libc::getpid() }
+    ));
     // SAFETY: live C string.
     let fd = unsafe { libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR) };
     say(format!("open_dev_tty={}", result(fd.into())));

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 #[path = "../../sandbox-runtime/tests/scratch/mod.rs"]
 mod scratch;
+#[path = "../../sandbox-runtime/tests/terminal/mod.rs"]
+mod terminal;
 
 /// The hostile program: `$SANDBOX_ATTACKER` when set (the unprivileged CI run copies the
 /// binary somewhere its user can read), else the one cargo built.
@@ -2326,65 +2328,129 @@ fn no_host_environment_leaks_in() {
     assert_eq!(r.value("env_end"), "1");
 }
 
+/// Asserts that nothing was typed into the pty (`slave`, `master`): its input queue (what the
+/// next reader of the slave gets, where TIOCSTI puts its byte) and its output queue are empty.
+fn assert_nothing_typed_into(slave: &OwnedFd, master: &OwnedFd, r: &dyn std::fmt::Display) {
+    use std::os::fd::AsRawFd;
+    for (end, fd) in [("input", slave), ("output", master)] {
+        let mut pending: libc::c_int = -1;
+        // SAFETY: FIONREAD writes one int.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut pending) };
+        assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        assert!(
+            pending <= 0,
+            "{pending} bytes in the terminal's {end} queue\n{r}"
+        );
+    }
+}
+
 #[test]
 fn tiocsti_has_no_controlling_terminal_to_inject_into() {
     let _g = shared();
-    // A real terminal as stdin: the slave of a fresh pty (opened without becoming ours).
-    // SAFETY: integer flags; the descriptors are owned below.
-    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
-    assert!(master >= 0);
-    // SAFETY: master is ours.
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
-    use std::os::fd::AsRawFd;
-    // SAFETY: master is a pty master.
-    unsafe {
-        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
-        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
-    }
-    let mut name = [0 as libc::c_char; 128];
-    // SAFETY: a live buffer of the given length.
-    assert_eq!(
-        unsafe { libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()) },
-        0
-    );
-    // SAFETY: ptsname_r NUL-terminated it.
-    let slave_path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_owned();
-    // SAFETY: a live C string.
-    let slave = unsafe { libc::open(slave_path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
-    assert!(slave >= 0);
-    // SAFETY: slave is ours.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    let kept = slave.try_clone().unwrap();
-    // Even with a policy that allows every ioctl on purpose: no namespace covers a terminal.
-    for policy in [allow_all(), compile("default allow;\nallow ioctl;")] {
-        let given = kept.try_clone().unwrap();
-        let r = Attack::new("tiocsti")
-            .with(|c| {
-                c.stdin(Stdio::Fd(given));
-            })
-            .policy(&policy)
-            .run();
-        r.expect_exit0();
-        // The sandbox leads its own session, so the terminal, which leads none, can become
-        // its controlling terminal: the prelude's guard is what refuses the injection.
-        assert_eq!(r.value("stdin_tiocsti"), "EPERM", "{r}");
-        assert_eq!(r.value("stdin_tioclinux"), "EPERM", "{r}");
-        assert_eq!(r.value("sid_is_self"), "true", "{r}");
-        assert_ne!(r.value("open_dev_tty"), "OK", "{r}");
-        // Nothing was injected: the terminal's input queue (what the next reader of the slave
-        // gets, where TIOCSTI puts its byte) and its output queue are empty.
-        for (end, fd) in [("input", &kept), ("output", &master)] {
-            let mut pending: libc::c_int = -1;
-            // SAFETY: FIONREAD writes one int.
-            let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut pending) };
-            assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
-            assert!(
-                pending <= 0,
-                "{pending} bytes in the terminal's {end} queue\n{r}"
-            );
+    // A real terminal as stdin: the slave of a fresh pty, which leads no session.
+    let (master, slave) = terminal::pty();
+    // Under no policy the kernel alone answers; the policies allow every ioctl on purpose: no
+    // namespace covers a terminal.
+    for policy in [
+        None,
+        Some(allow_all()),
+        Some(compile("default allow;\nallow ioctl;")),
+    ] {
+        let given = slave.try_clone().unwrap();
+        let mut attack = Attack::new("tiocsti").with(|c| {
+            c.stdin(Stdio::Fd(given));
+        });
+        if let Some(p) = &policy {
+            attack = attack.policy(p);
         }
+        let r = attack.run();
+        r.expect_exit0();
+        // The sandbox leads no session, so no terminal can become its controlling terminal,
+        // and TIOCSTI on one that is not refuses (the prelude's guard refuses it as well).
+        assert_eq!(r.value("stdin_tiocsctty"), "EPERM", "{r}");
+        assert_eq!(r.value("stdin_tiocsti"), tiocsti_refusal(), "{r}");
+        // The prelude's guard answers TIOCLINUX; without it the kernel finds no console.
+        let tioclinux = if policy.is_some() { "EPERM" } else { "ENOTTY" };
+        assert_eq!(r.value("stdin_tioclinux"), tioclinux, "{r}");
+        assert_eq!(r.value("sid_is_self"), "false", "{r}");
+        assert_eq!(r.value("pgid_is_self"), "true", "{r}");
+        assert_ne!(r.value("open_dev_tty"), "OK", "{r}");
+        assert_nothing_typed_into(&slave, &master, &r);
     }
-    drop(slave);
+}
+
+/// What TIOCSTI answers a process without `CAP_SYS_ADMIN` on a terminal that is not its
+/// controlling terminal: EPERM, or EIO before that where `dev.tty.legacy_tiocsti` is off.
+fn tiocsti_refusal() -> &'static str {
+    match std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti") {
+        Ok(v) if v.trim() == "0" => "EIO",
+        _ => "EPERM",
+    }
+}
+
+/// The re-run's own check that the terminal it runs in is its controlling terminal, and that
+/// a process with it there can type into it: what the sandbox must not be able to do.
+fn typing_into_this_terminal_works() {
+    let tty = terminal::controlling_terminal();
+    use std::os::fd::AsRawFd;
+    if tiocsti_refusal() == "EPERM" {
+        // Without echo, so that the byte leaves nothing in the output queue either.
+        // SAFETY: termios is plain data that tcgetattr fills and tcsetattr reads.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(tty.as_raw_fd(), &mut t), 0);
+            t.c_lflag &= !libc::ECHO;
+            assert_eq!(libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &t), 0);
+        }
+        let c = b'x';
+        // SAFETY: TIOCSTI reads one byte through the pointer.
+        let rc = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSTI, &c as *const u8) };
+        assert_eq!(
+            rc,
+            0,
+            "TIOCSTI on the re-run's own terminal: {}",
+            std::io::Error::last_os_error()
+        );
+        // Takes the byte back out of the input queue, so that the test's check finds it empty.
+        // SAFETY: TCFLSH with an integer argument.
+        assert_eq!(
+            unsafe { libc::ioctl(tty.as_raw_fd(), libc::TCFLSH, libc::TCIFLUSH) },
+            0
+        );
+    }
+}
+
+/// A host run from a terminal (its controlling terminal) does not hand it to the sandbox:
+/// the program has no controlling terminal, cannot make the host's terminal it is given as
+/// stdin its own, and cannot type into it, whatever the policy allows.
+#[test]
+fn a_terminal_the_host_runs_in_is_not_the_sandboxs() {
+    let name = "attack_suite::a_terminal_the_host_runs_in_is_not_the_sandboxs";
+    if !terminal::this_is_the_rerun() {
+        let (master, slave) = terminal::pty();
+        terminal::rerun_with_a_terminal(name, &slave);
+        assert_nothing_typed_into(&slave, &master, &name);
+        return;
+    }
+    typing_into_this_terminal_works();
+    let _g = shared();
+    for policy in [None, Some(compile("default allow;\nallow ioctl;"))] {
+        use std::os::fd::AsFd;
+        let stdin = std::io::stdin().as_fd().try_clone_to_owned().unwrap();
+        let mut attack = Attack::new("tiocsti").with(|c| {
+            c.stdin(Stdio::Fd(stdin));
+        });
+        if let Some(p) = &policy {
+            attack = attack.policy(p);
+        }
+        let r = attack.run();
+        r.expect_exit0();
+        assert_ne!(r.value("open_dev_tty"), "OK", "{r}");
+        assert_eq!(r.value("stdin_tiocsti"), tiocsti_refusal(), "{r}");
+        assert_eq!(r.value("stdin_tiocsctty"), "EPERM", "{r}");
+        assert_eq!(r.value("sid_is_self"), "false", "{r}");
+        assert_eq!(r.value("pgid_is_self"), "true", "{r}");
+    }
 }
 
 /// Virtio sockets reach the hypervisor and the VM's other guests, and no network namespace

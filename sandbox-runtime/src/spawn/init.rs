@@ -203,12 +203,61 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
 }
 
 /// The first steps, before the id maps: die with the parent, reset the host's signal
-/// actions, leave the host's session keyring, and drop every descriptor the plan does not name.
+/// actions, leave the host's session keyring, drop every descriptor the plan does not name,
+/// and leave the host's controlling terminal.
 pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
     parent_death_signal()?;
     sys::check(sys::reset_signals(), Step::InitSignals)?;
     new_session_keyring()?;
-    close_inherited(plan)
+    close_inherited(plan)?;
+    leave_controlling_terminal(plan);
+    Ok(())
+}
+
+/// Gives up the controlling terminal init inherited from the host, if any, for init alone
+/// (`TIOCNOTTY` on `/dev/tty`, which names it; init leads no session, so the host's session
+/// keeps its terminal), and records in the plan whether init is left without one: `/dev/tty`
+/// then fails with `ENXIO`. The sandboxee, cloned later, inherits that (see
+/// [`super::sandboxee`]). Where init keeps a terminal (`/dev/tty` missing or refused here,
+/// a terminal in exclusive mode), the plan says so and the sandboxee leads a new session
+/// instead, which leaves it. Before the pivot: `/dev/tty` is the host's.
+fn leave_controlling_terminal(plan: &Plan) {
+    let open_tty = || {
+        // SAFETY: a NUL-terminated literal; each caller closes the descriptor.
+        unsafe {
+            libc::open(
+                c"/dev/tty".as_ptr(),
+                libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        }
+    };
+    let no_terminal = |fd: libc::c_int| fd < 0 && sys::errno() == libc::ENXIO;
+    let close = |fd: libc::c_int| {
+        if fd >= 0 {
+            // SAFETY: a descriptor of ours, just opened, that nothing else refers to.
+            unsafe { libc::close(fd) };
+        }
+    };
+    let tty = open_tty();
+    if tty < 0 {
+        plan.controlling_terminal_left
+            .store(no_terminal(tty), Ordering::Relaxed);
+        return;
+    }
+    #[cfg(feature = "test-hooks")]
+    if crate::test_hooks::keeps_controlling_terminal() {
+        close(tty);
+        return;
+    }
+    // SAFETY: an ioctl without argument on the descriptor just opened.
+    unsafe { libc::ioctl(tty, libc::TIOCNOTTY) };
+    close(tty);
+    // Whatever TIOCNOTTY answered, what counts is whether a terminal is still there.
+    let again = open_tty();
+    let left = no_terminal(again);
+    close(again);
+    plan.controlling_terminal_left
+        .store(left, Ordering::Relaxed);
 }
 
 /// Replaces the session keyring init inherited from the host with a new, empty one, which the

@@ -57,6 +57,11 @@ pub(crate) struct Plan {
     /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
     /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.
     pub capabilities_limited: AtomicBool,
+    /// Whether init has no controlling terminal, having left the host's (see
+    /// [`super::init::start`]): the sandboxee then takes a process group of its own in the
+    /// host's session instead of a session of its own (see [`super::sandboxee`]). Set before
+    /// the sandboxee's clone.
+    pub controlling_terminal_left: AtomicBool,
     /// The clock ticks per second `/proc/PID/stat` counts CPU time in, when the program has a
     /// CPU limit (init then reads the program's own time there at its end); `None` otherwise.
     pub cpu_ticks_per_sec: Option<u64>,
@@ -385,6 +390,7 @@ impl Plan {
             host_root_detach: AtomicU32::new(ROOT_PENDING),
             new_root: [AtomicU64::new(0), AtomicU64::new(0)],
             capabilities_limited: AtomicBool::new(false),
+            controlling_terminal_left: AtomicBool::new(false),
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),
             net_made_ahead: false,

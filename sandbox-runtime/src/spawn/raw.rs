@@ -102,6 +102,12 @@ pub(crate) fn setsid() -> isize {
     unsafe { syscall5(libc::SYS_setsid, 0, 0, 0, 0, 0) }
 }
 
+/// `setpgid(0, 0)`: a process group of the caller's own.
+pub(crate) fn setpgid_self() -> isize {
+    // SAFETY: integer arguments.
+    unsafe { syscall5(libc::SYS_setpgid, 0, 0, 0, 0, 0) }
+}
+
 /// `getppid()`.
 pub(crate) fn getppid() -> isize {
     // SAFETY: no arguments.

@@ -36,7 +36,7 @@ pub(crate) fn run(plan: &Plan) -> ! {
 }
 
 fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infallible, Failure> {
-    new_session()?;
+    leave_the_host_group(plan)?;
     death_signal()?;
     stdio(plan)?;
     pass_fds(plan)?;
@@ -138,9 +138,24 @@ fn sees_the_new_root_alone(plan: &Plan) -> bool {
     raw::identity(c"/") == root && raw::identity(c"/..") == root
 }
 
-/// A new session without a controlling terminal: no TIOCSTI into the host's terminal.
-fn new_session() -> Result<(), Failure> {
-    raw::check(raw::setsid(), Step::NewSession)?;
+/// Out of the host's process group, without a controlling terminal: no signal to the host's
+/// group (`kill(0, ...)`), no terminal's signals, no `TIOCSTI` into the host's terminal.
+///
+/// Where init has left the host's controlling terminal (or there was none), the sandboxee
+/// inherits none and takes a process group of its own (`setpgid`), still in the host's
+/// session. It then leads no session, so no terminal can ever become its controlling terminal,
+/// not even one passed to it that leads no session; and it stays in the host's scheduling
+/// group: a new session would also put it in an autogroup of its own, which the kernel
+/// schedules apart from the host (`kernel.sched_autogroup_enabled`, for processes outside any
+/// CPU cgroup), and a program writing to a pipe its host reads then runs slower (the
+/// benchmark's overhead section, `tar`). Otherwise it leads a new session (`setsid`), which
+/// drops the controlling terminal.
+fn leave_the_host_group(plan: &Plan) -> Result<(), Failure> {
+    if plan.controlling_terminal_left.load(Ordering::Relaxed) {
+        raw::check(raw::setpgid_self(), Step::OwnProcessGroup)?;
+    } else {
+        raw::check(raw::setsid(), Step::NewSession)?;
+    }
     Ok(())
 }
 

@@ -36,6 +36,7 @@ use super::watch::Watched;
 use super::wire::Request;
 use crate::comms::Comms;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How long the server waits for a spare to finish its set-up or take a request, before it
@@ -261,6 +262,10 @@ fn run(plan: &Plan) -> ! {
         .and_then(|()| init::close_inherited(&real))
         .and_then(|()| {
             real.set_new_root(plan.new_root());
+            // This process left the host's terminal at its start, for the spare's plan.
+            let left = plan.controlling_terminal_left.load(Ordering::Relaxed);
+            real.controlling_terminal_left
+                .store(left, Ordering::Relaxed);
             init::fork_sandboxee(&real)
         });
     match result {

@@ -37,6 +37,7 @@ pub(crate) enum Step {
     // In the sandboxee (pid 2), before the exec. A spare's init sets the capability limits
     // instead, ahead of its request (a failure there leaves no spare to serve it).
     NewSession,
+    OwnProcessGroup,
     SandboxeeDeathSignal,
     Stdio,
     PassFd,
@@ -61,7 +62,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 44] = [
+    const ALL: [Step; 45] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
         Step::SessionKeyring,
@@ -85,6 +86,7 @@ impl Step {
         Step::DetachOldRoot,
         Step::ForkSandboxee,
         Step::NewSession,
+        Step::OwnProcessGroup,
         Step::SandboxeeDeathSignal,
         Step::Stdio,
         Step::PassFd,
@@ -353,6 +355,7 @@ impl Descriptions {
                 Step::PivotToNewRoot => "pivot_root to the new root".into(),
                 Step::ForkSandboxee => "fork the sandboxee".into(),
                 Step::NewSession => "setsid".into(),
+                Step::OwnProcessGroup => "setpgid".into(),
                 Step::SandboxeeDeathSignal => "set the parent-death signal".into(),
                 Step::Stdio => format!("set up descriptor {i}"),
                 Step::PassFd => {
