@@ -1633,8 +1633,8 @@ fn env() {
 
 fn tiocsti() {
     let c = b'x';
-    // A terminal that leads no session can be made the controlling terminal of the session
-    // this program leads; TIOCSTI then works on it (with `dev.tty.legacy_tiocsti` on).
+    // A terminal that leads no session can be made the controlling terminal of a session
+    // leader; TIOCSTI would then work on it (with `dev.tty.legacy_tiocsti` on).
     // SAFETY: ioctl with an integer argument.
     let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
     say(format!("stdin_tiocsctty={}", result(r.into())));
