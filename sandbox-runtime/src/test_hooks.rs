@@ -17,6 +17,7 @@ static LATE_HOST_ROOT_DETACH_WORD: AtomicBool = AtomicBool::new(false);
 static MISPREDICT_LISTENER: AtomicBool = AtomicBool::new(false);
 static SLOW_INIT_REPORT: AtomicBool = AtomicBool::new(false);
 static KEEP_CONTROLLING_TERMINAL: AtomicBool = AtomicBool::new(false);
+static FAIL_CLOSING_USER_NAMESPACES: AtomicBool = AtomicBool::new(false);
 
 /// From the next sandbox on, behave as on a kernel without seccomp user notification or
 /// `pidfd_getfd` (before 5.6), so that the fallback can be tested on any kernel. Call it before
@@ -111,4 +112,16 @@ pub fn keep_controlling_terminal() {
 /// Whether [`keep_controlling_terminal`] was called.
 pub(crate) fn keeps_controlling_terminal() -> bool {
     KEEP_CONTROLLING_TERMINAL.load(Ordering::SeqCst)
+}
+
+/// Makes each init cloned after this call (a fork server's too, when called before the server
+/// starts) fail to close user namespaces, as on a host without `/proc/sys/user`: a sandbox that
+/// does not allow them must then not start.
+pub fn fail_closing_user_namespaces() {
+    FAIL_CLOSING_USER_NAMESPACES.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`fail_closing_user_namespaces`] was called.
+pub(crate) fn fails_closing_user_namespaces() -> bool {
+    FAIL_CLOSING_USER_NAMESPACES.load(Ordering::SeqCst)
 }

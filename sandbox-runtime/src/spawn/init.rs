@@ -326,13 +326,15 @@ fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
 /// write) starts no sandbox that does not allow user namespaces: the spawn fails, naming this
 /// step.
 fn close_user_namespaces() -> Result<(), Failure> {
-    // SAFETY: a NUL-terminated literal.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/sys/user/max_user_namespaces".as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        )
+    let limit = c"/proc/sys/user/max_user_namespaces";
+    #[cfg(feature = "test-hooks")]
+    let limit = if crate::test_hooks::fails_closing_user_namespaces() {
+        c"/proc/sys/user/no_such_limit"
+    } else {
+        limit
     };
+    // SAFETY: a NUL-terminated literal.
+    let fd = unsafe { libc::open(limit.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
     let fd = sys::check(fd.into(), Step::CloseUserNamespaces)? as libc::c_int;
     // SAFETY: writes one byte of a literal to the descriptor just opened.
     let written = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
