@@ -607,7 +607,7 @@ fn prelude_guards_follow_what_the_policy_names() {
     const KILL: u32 = ret::KILL_PROCESS;
     const ALLOW: u32 = ret::ALLOW;
     const EPERM: u32 = ret::ERRNO | 1;
-    let cases: [(&str, [u32; 5]); 9] = [
+    let cases: [(&str, [u32; 5]); 12] = [
         // seccomp, ptrace, io_uring_setup, prctl(PR_SET_SECCOMP), prctl(PR_SET_NAME)
         ("default allow;", [KILL, KILL, KILL, KILL, ALLOW]),
         ("default log;", [KILL, KILL, KILL, KILL, ret::LOG]),
@@ -636,6 +636,21 @@ fn prelude_guards_follow_what_the_policy_names() {
         (
             "default allow;\nallow seccomp if operation == SECCOMP_GET_ACTION_AVAIL;",
             [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        // A rule that also looks at another argument, but whose operation can never be
+        // SECCOMP_SET_MODE_FILTER, opts in to nothing: prctl's way to a filter stays closed.
+        (
+            "default kill;\nallow seccomp if operation == SECCOMP_SET_MODE_STRICT && flags == 0;\nallow prctl;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default allow;\nallow seccomp if operation == SECCOMP_GET_ACTION_AVAIL || flags == 0 && operation != SECCOMP_SET_MODE_FILTER;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        // One that may let SECCOMP_SET_MODE_FILTER run, depending on another argument, does.
+        (
+            "default kill;\nallow seccomp if operation == SECCOMP_SET_MODE_FILTER && flags == 0;\nallow prctl;",
+            [ALLOW, KILL, KILL, ALLOW, ALLOW],
         ),
     ];
     let arch = Arch::X86_64;
@@ -702,7 +717,7 @@ fn containment_guards_follow_what_the_policy_lets_run() {
     const ALLOW: u32 = ret::ALLOW;
     const EPERM: u32 = ret::ERRNO | 1;
     const EACCES: u32 = ret::ERRNO | 13;
-    let cases: [(&str, [u32; 6]); 9] = [
+    let cases: [(&str, [u32; 6]); 11] = [
         // socket(AF_VSOCK), socket(AF_INET), ioctl(TIOCSTI), ioctl(TIOCSTI | 1 << 32),
         // ioctl(TIOCLINUX), ioctl(TCGETS)
         ("default allow;", [EPERM, ALLOW, EPERM, EPERM, EPERM, ALLOW]),
@@ -737,6 +752,17 @@ fn containment_guards_follow_what_the_policy_lets_run() {
         (
             "default errno(EACCES);\nallow ioctl if request != TIOCLINUX;",
             [EACCES, EACCES, EPERM, EPERM, EACCES, ALLOW],
+        ),
+        // Rules that also look at other arguments but can never let these values run leave
+        // them to the default: killed, and reported, not refused in silence.
+        (
+            "default kill;\nallow socket if domain == AF_INET && type == SOCK_STREAM;\nallow ioctl if request == TCGETS && fd == 0;",
+            [KILL, ALLOW, KILL, KILL, KILL, ALLOW],
+        ),
+        // A rule on another argument alone may let them run: guarded.
+        (
+            "default kill;\nallow ioctl if fd == 0;",
+            [KILL, KILL, EPERM, EPERM, EPERM, ALLOW],
         ),
     ];
     for arch in Arch::ALL {

@@ -86,6 +86,37 @@ impl CheckedCond {
             CheckedCond::Or(a, b) => a.holds(args) || b.holds(args),
         }
     }
+
+    /// Whether the condition holds for every call whose argument `index` is `value`
+    /// (`Some(true)`), for none of them (`Some(false)`), or depends on the other arguments
+    /// (`None`). Comparisons on other arguments read as unknown, in three-valued logic, so a
+    /// known answer is always right, though some conditions that do not depend on them stay
+    /// unknown (`fd == 1 || fd != 1`).
+    pub fn holds_given(&self, index: usize, value: u64) -> Option<bool> {
+        match self {
+            CheckedCond::Cmp(c) if usize::from(c.arg) == index => {
+                let mut args = [0u64; 6];
+                args[index] = value;
+                Some(c.holds(&args))
+            }
+            CheckedCond::Cmp(_) => None,
+            CheckedCond::Not(c) => c.holds_given(index, value).map(|h| !h),
+            CheckedCond::And(a, b) => {
+                match (a.holds_given(index, value), b.holds_given(index, value)) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                }
+            }
+            CheckedCond::Or(a, b) => {
+                match (a.holds_given(index, value), b.holds_given(index, value)) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                }
+            }
+        }
+    }
 }
 
 /// One rule's effect on one syscall.

@@ -164,9 +164,11 @@ pub(super) fn add_filter_guards(
 }
 
 /// Whether call `name` with argument `index` equal to `value` may run under the policy as
-/// written on some architecture: its rules for `name`, in order, then the default. A rule whose
-/// condition looks at other arguments may or may not match; it counts as letting the call run
-/// when its action does, and as not deciding otherwise.
+/// written on some architecture: its rules for `name`, in order, then the default. A rule's
+/// condition is read with that argument known and the others not
+/// ([`CheckedCond::holds_given`]): one that cannot hold is passed over (`operation ==
+/// SECCOMP_SET_MODE_STRICT && flags == 0` for `SECCOMP_SET_MODE_FILTER`), and one that may hold
+/// counts as letting the call run when its action does, and as not deciding otherwise.
 fn may_run_with_argument(
     arches: &[CheckedArch],
     name: &str,
@@ -193,32 +195,18 @@ fn first_that_may_run(
     let Some(branches) = checked.syscalls.get(&spec.nr) else {
         return default_runs.then_some(0);
     };
-    let mut args = [0u64; 6];
-    args[index] = value as u64;
     for (at, branch) in branches.iter().enumerate() {
-        match &branch.cond {
-            None => return lets_run(branch.action).then_some(at),
-            Some(cond) if only_on_argument(cond, index) => {
-                if cond.holds(&args) {
-                    return lets_run(branch.action).then_some(at);
-                }
-            }
-            Some(_) if lets_run(branch.action) => return Some(at),
-            Some(_) => {}
+        let matches = match &branch.cond {
+            None => Some(true),
+            Some(cond) => cond.holds_given(index, value as u64),
+        };
+        match matches {
+            Some(true) => return lets_run(branch.action).then_some(at),
+            None if lets_run(branch.action) => return Some(at),
+            Some(false) | None => {}
         }
     }
     default_runs.then_some(branches.len())
-}
-
-/// Whether every comparison in `cond` is on argument `index`.
-fn only_on_argument(cond: &CheckedCond, index: usize) -> bool {
-    match cond {
-        CheckedCond::Cmp(c) => usize::from(c.arg) == index,
-        CheckedCond::Not(c) => only_on_argument(c, index),
-        CheckedCond::And(a, b) | CheckedCond::Or(a, b) => {
-            only_on_argument(a, index) && only_on_argument(b, index)
-        }
-    }
 }
 
 /// Kills every call of `name` the policy does not name, as a prelude rule.
@@ -284,9 +272,10 @@ const EPERM: u16 = 1;
 /// - `socket(AF_VSOCK, ...)`: virtio sockets reach the hypervisor and the VM's other guests and
 ///   share one port space with the host, and the network namespace does not cover them;
 /// - `ioctl(fd, TIOCSTI, ...)`, `ioctl(fd, TIOCLINUX, ...)`: a terminal the host passed (as
-///   standard input, say) can become the sandbox's controlling terminal, since the program
-///   leads a session of its own, and `TIOCSTI` then types into it what the next reader on the
-///   host runs; `TIOCLINUX` pastes a console's selection the same way.
+///   standard input, say) can become the sandbox's controlling terminal where the program
+///   leads a session of its own (where init could not give up the host's terminal), and
+///   `TIOCSTI` then types into it what the next reader on the host runs; `TIOCLINUX` pastes a
+///   console's selection the same way.
 pub(super) fn add_containment_guards(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
