@@ -95,6 +95,10 @@ fn clone_returning(
     // Looked up here, in the parent, so that the child only reads the results.
     let arguments = host_arguments();
     super::capabilities::prepare();
+    // Init starts as a copy of this process, its signal handlers included, until `start`
+    // resets them: with every signal blocked across the clone, none of the host's runs in it.
+    // Init's reset unblocks them; here the mask comes back when this guard drops.
+    let _blocked = sys::SignalsBlocked::now();
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child works on a copy of this
     // address space. Init only makes raw system calls on the plan, which was fully prepared
     // before, so no lock another thread of the parent held at the clone is touched; a spare

@@ -178,7 +178,7 @@ fn start() -> bool {
 /// The maker's thread: keeps one namespace ready, until making one fails; then waits for ever,
 /// doing nothing. Every signal stays blocked on it: the host's handlers run on its own threads.
 fn make_ahead(pool: &Pool) -> ! {
-    let _blocked = SignalsBlocked::now();
+    let _blocked = super::sys::SignalsBlocked::now();
     pool.running.store(true, Ordering::Release);
     if let Ok(home) = open_own_namespace() {
         while let Ok(made) = make_one(&home) {
@@ -232,30 +232,6 @@ fn enter(ns: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Blocks every signal the C library lets a program block (all but its two internal ones) on
-/// the calling thread until dropped, when the mask it had is restored.
-struct SignalsBlocked(libc::sigset_t);
-
-impl SignalsBlocked {
-    fn now() -> SignalsBlocked {
-        // SAFETY: sigset_t is plain data, filled by sigfillset and pthread_sigmask below.
-        let (mut all, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-        // SAFETY: both sets are live; pthread_sigmask changes only this thread's mask.
-        unsafe {
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        }
-        SignalsBlocked(old)
-    }
-}
-
-impl Drop for SignalsBlocked {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `now`, on the same thread.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
-    }
-}
-
 /// Returns the calling thread to its network namespace when dropped, also when what ran in
 /// between unwinds; aborts the process if it cannot, rather than let the thread go on in a
 /// sandbox's.
@@ -298,7 +274,7 @@ impl MadeAhead {
         };
         let home = open_own_namespace().map_err(refused)?;
         enter(&home).map_err(refused)?;
-        let _blocked = SignalsBlocked::now();
+        let _blocked = super::sys::SignalsBlocked::now();
         enter(&self.0).map_err(refused)?;
         // Dropped before `_blocked`: home first, then the mask.
         let _home = GoesHome(home);

@@ -193,12 +193,18 @@ fn launch_server() -> io::Result<Server> {
         // room for both (untouched pages cost nothing).
         .stack_size(1 << 20)
         .spawn(move || {
-            // SAFETY: no arguments. glibc's fork makes malloc usable in the child even when
-            // other threads held its locks; the child touches no other lock (see `serve`).
+            // The server starts as a copy of the host, its signal handlers included, until
+            // `serve` resets them: none of them runs there with every signal blocked.
+            let blocked = sys::SignalsBlocked::now();
+            // SAFETY: no arguments. glibc's fork makes glibc's malloc usable in the child even
+            // when other threads held its locks (a host whose global allocator is another
+            // must have it do the same: the server allocates); the child touches no other
+            // lock (see `serve`).
             let pid = unsafe { libc::fork() };
             if pid == 0 {
                 serve(server_end, die_after_clone);
             }
+            drop(blocked);
             if pid < 0 {
                 // No server: this thread has nothing to be the parent of.
                 let _ = tx.send(Err(io::Error::last_os_error()));
@@ -362,8 +368,10 @@ fn serve(channel: OwnedFd, die_after_clone: bool) -> ! {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     // Nothing of the host's stays: no handler of its runs here, no descriptor stays open.
-    sys::reset_signals();
-    super::raw::close_all_but(&[channel.as_raw_fd() as u32]);
+    // Where either cannot be made sure of, no server: the host then clones directly.
+    if sys::reset_signals() < 0 || super::raw::close_all_but(&[channel.as_raw_fd() as u32]) < 0 {
+        sys::exit(1)
+    }
     // Network namespaces made ahead by a thread of this process's own, for spares and fresh
     // clones alike.
     super::netns::start_over_in_this_process();

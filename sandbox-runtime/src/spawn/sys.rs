@@ -321,6 +321,31 @@ pub(crate) fn send_report_with_fds<const N: usize>(
     libc::c_long::try_from(unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) }).unwrap_or(-1)
 }
 
+/// Blocks every signal the C library lets a program block (all but its two internal ones) on
+/// the calling thread until dropped, when the mask it had is restored.
+pub(crate) struct SignalsBlocked(libc::sigset_t);
+
+impl SignalsBlocked {
+    /// Blocks them now.
+    pub(crate) fn now() -> SignalsBlocked {
+        // SAFETY: sigset_t is plain data, filled by sigfillset and pthread_sigmask below.
+        let (mut all, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: both sets are live; pthread_sigmask changes only this thread's mask.
+        unsafe {
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        }
+        SignalsBlocked(old)
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `now`, on the same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
 /// The kernel's `struct sigaction` (x86_64 and aarch64 share the layout).
 #[repr(C)]
 struct KernelSigaction {
