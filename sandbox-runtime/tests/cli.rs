@@ -1018,6 +1018,45 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
     }
 }
 
+/// One end asked for twice, as `timeout` asks (its signal to the command, then to the
+/// command's process group): the second copy of the signal does not cut the end short, so the
+/// report is written and nothing of the sandbox is left. Repeated, as the copy must come while
+/// the first is being acted on.
+#[test]
+fn the_same_signal_twice_at_once_is_one_end() {
+    for round in 0..5 {
+        let s = ScratchDir::new(&format!("signal-twice-{round}"));
+        let policy = s.write("p.policy", "default allow;\n");
+        let report = s.path().join("report.json");
+        let tag = format!("cli-signal-twice-{round}-{}", std::process::id());
+        let mut tool = start_sleeper(
+            cli_common::sandbox()
+                .args(["run", "--policy", &policy, "--report"])
+                .arg(&report),
+            &tag,
+        );
+        let tool = &mut tool.0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        wait_until_tagged_runs(&tag, deadline);
+        for _ in 0..2 {
+            // SAFETY: our child, not reaped yet.
+            unsafe { libc::kill(tool.id() as libc::pid_t, libc::SIGTERM) };
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let status = wait_for_end(tool, deadline, "SIGTERM twice");
+        assert_eq!(
+            status.code(),
+            Some(128 + libc::SIGTERM),
+            "round {round}: {status:?}"
+        );
+        let written = std::fs::read_to_string(&report).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&written)
+            .unwrap_or_else(|e| panic!("round {round}: report {written:?}: {e}"));
+        assert_eq!(json["status"], "killed", "round {round}: {json}");
+        assert!(!tagged_process_exists(&tag), "the sandbox runs on");
+    }
+}
+
 /// The pid of a child of `parent` whose `argv[0]` is `program` (any child if `None`), once
 /// there is one; fails the test past `deadline`.
 fn child_running(parent: u32, program: Option<&str>, deadline: std::time::Instant) -> u32 {

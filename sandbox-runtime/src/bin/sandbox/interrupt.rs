@@ -14,6 +14,7 @@ use sandbox_runtime::SandboxKiller;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The signals that end the command. (SIGPIPE is ignored by `run` and `learn`, which write only
 /// on standard error: see `main`.)
@@ -75,6 +76,11 @@ fn end_now(signal: Signal) {
     let _ = nix::sys::signal::raise(signal);
 }
 
+/// How long the first ending signal, sent again, still counts as the same request to end (see
+/// [`Watch`]): the sandbox's end takes milliseconds, so a second press of Ctrl-C that comes
+/// later, while the end hangs, still ends the command at once.
+const SAME_SIGNAL_AGAIN: Duration = Duration::from_secs(1);
+
 /// Where the command is, as the signal thread sees it.
 enum Phase {
     /// Finding the program and building its command: nothing of a sandbox exists yet.
@@ -91,8 +97,9 @@ enum Phase {
 /// be made, since a command that ended while its sandbox is being made would leave the
 /// sandbox's cgroups behind for a later run to sweep; [`Watch::arm`] then kills it at once. Once
 /// armed, a signal kills the sandbox and the command ends once the sandbox has. A second signal
-/// always ends the command at once (the sandbox dies with it, by its init's parent-death
-/// signal).
+/// ends the command at once (the sandbox dies with it, by its init's parent-death signal),
+/// unless it is the first one again within [`SAME_SIGNAL_AGAIN`]: one end asked for twice, as
+/// `timeout` asks, sending its signal to the command and then to the command's process group.
 pub struct Watch {
     phase: Arc<Mutex<Phase>>,
     received: Received,
@@ -152,6 +159,7 @@ pub fn watch_with(before_ending: Box<dyn FnOnce(Signal) + Send>) -> Watch {
             let Ok(signal) = ending().wait() else {
                 return;
             };
+            let first_at = Instant::now();
             noted.0.store(signal as i32, Ordering::SeqCst);
             // Held until the command ends, if it ends here: the main thread cannot start
             // making the sandbox meanwhile.
@@ -167,9 +175,12 @@ pub fn watch_with(before_ending: Box<dyn FnOnce(Signal) + Send>) -> Watch {
             }
             drop(phase);
             // The run now ends as usual. A second signal (the user pressing Ctrl-C again while
-            // the end takes long) ends the command at once; the sandbox dies with it.
-            if let Ok(again) = ending().wait() {
-                end_now(again);
+            // the end takes long) ends the command at once; the sandbox dies with it. The first
+            // again, right away, asks for the same end.
+            while let Ok(again) = ending().wait() {
+                if again != signal || first_at.elapsed() >= SAME_SIGNAL_AGAIN {
+                    end_now(again);
+                }
             }
         });
     if started.is_err() {
