@@ -68,6 +68,42 @@ fn the_report_lists_each_limit_and_what_enforced_it() {
     assert!(has("core", 0, "rlimit"), "{limits}");
 }
 
+/// A command started in a directory since removed (which has no name, though a shell runs
+/// programs from it) runs a program named by an absolute path, libraries and all, and says a
+/// relative one is not found.
+#[test]
+fn a_removed_current_directory_only_fails_relative_programs() {
+    use std::os::unix::process::CommandExt;
+    let s = ScratchDir::new("removed-cwd");
+    let policy = s.write("p.policy", "default allow;\n");
+    let run_in_removed = |program: &str| {
+        let dir = s.path().join(format!("gone-{}", program.len()));
+        std::fs::create_dir(&dir).unwrap();
+        let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        let mut command = cli_common::sandbox();
+        command
+            .args(["run", "--policy", &policy, "--", program, "removed"])
+            .current_dir(&dir);
+        // SAFETY: runs in the forked child after its chdir, before the exec, and only makes
+        // the rmdir system call on a path made before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::rmdir(path.as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        command.output().unwrap()
+    };
+    let out = run_in_removed("/bin/echo");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"removed\n");
+    let out = run_in_removed("./echo");
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+    assert!(stderr(&out).contains("./echo: program not found"), "{}", stderr(&out));
+}
+
 /// Paths and arguments are bytes, as the system takes them, not only UTF-8: a directory and a
 /// file whose names are not UTF-8 are bound and read.
 #[test]

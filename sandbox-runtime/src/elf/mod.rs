@@ -147,13 +147,13 @@ pub enum ElfError {
 
 /// Resolves the interpreter and shared libraries `binary` needs, like the loader would.
 pub fn resolve(binary: &Path) -> Result<ElfDeps, ElfError> {
-    resolve_in(&current_dir()?, binary, None, &Inputs::default())
+    resolve_in(&current_dir(), binary, None, &Inputs::default())
 }
 
 /// [`resolve`] for a program whose environment holds `LD_LIBRARY_PATH=library_path`.
 pub fn resolve_with_library_path(binary: &Path, library_path: &OsStr) -> Result<ElfDeps, ElfError> {
     resolve_in(
-        &current_dir()?,
+        &current_dir(),
         binary,
         Some(library_path),
         &Inputs::default(),
@@ -180,12 +180,10 @@ pub fn check_runnable(binary: &Path) -> Result<(), ElfError> {
 }
 
 /// The current directory, which a relative binary, and relative `DT_RPATH` and `DT_RUNPATH`
-/// entries, are taken against.
-fn current_dir() -> Result<PathBuf, ElfError> {
-    std::env::current_dir().map_err(|source| ElfError::Io {
-        path: PathBuf::from("."),
-        source,
-    })
+/// entries, are taken against; `.` where it has no name (removed, or a parent unreadable), so
+/// that only what is looked up in it fails, as it would for the loader.
+fn current_dir() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// [`resolve`] with `cwd` as the current directory, noting in `inputs` every path it reads or

@@ -44,7 +44,7 @@ pub fn resolve_remembered(
     binary: &Path,
     library_path: Option<&OsStr>,
 ) -> Result<ElfDeps, ElfError> {
-    let cwd = current_dir()?;
+    let cwd = current_dir();
     let same = |r: &Remembered| {
         r.cwd == cwd && r.binary == binary && r.library_path.as_deref() == library_path
     };
@@ -61,7 +61,8 @@ pub fn resolve_remembered(
     }
     let inputs = Inputs::default();
     let deps = resolve_in(&cwd, binary, library_path, &inputs)?;
-    if !inputs.racy() {
+    // A directory without a name (`.`) cannot be told from the next one: nothing is kept.
+    if !inputs.racy() && cwd.is_absolute() {
         keep(Remembered {
             cwd,
             binary: binary.to_path_buf(),
@@ -87,8 +88,6 @@ fn keep(r: Remembered) {
 /// Whether a resolution of `binary` from the current directory is kept.
 #[cfg(test)]
 pub(super) fn is_remembered(binary: &Path) -> bool {
-    let cwd = current_dir().ok();
-    kept()
-        .iter()
-        .any(|r| Some(&r.cwd) == cwd.as_ref() && r.binary == binary)
+    let cwd = current_dir();
+    kept().iter().any(|r| r.cwd == cwd && r.binary == binary)
 }
