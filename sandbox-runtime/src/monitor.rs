@@ -467,10 +467,17 @@ impl Monitor {
                     let pidfd = pid.map(crate::spawn::pidfd_open);
                     // Already reaped (it failed a step and ended before this hello was read, as
                     // on a loaded machine): its failure is on the exec pipe, and there is no
-                    // listener to take.
-                    let gone =
-                        matches!(&pidfd, Some(Err(e)) if e.raw_os_error() == Some(libc::ESRCH));
-                    st.sandboxee_pidfd = pidfd.and_then(Result::ok);
+                    // listener to take. Until its exec, which waits for this monitor, the
+                    // sandboxee alone holds the exec pipe's writer: a pipe still open and
+                    // unwritten after the pidfd was opened shows the pid was still its own
+                    // then. Otherwise it has failed and may be gone, its pid free for another
+                    // process, whose pidfd this could be.
+                    let ended = st.exec_pipe.as_ref().is_none_or(|p| {
+                        poll_one(p.as_raw_fd(), 0) & (libc::POLLIN | libc::POLLHUP) != 0
+                    });
+                    let gone = ended
+                        || matches!(&pidfd, Some(Err(e)) if e.raw_os_error() == Some(libc::ESRCH));
+                    st.sandboxee_pidfd = pidfd.and_then(Result::ok).filter(|_| !ended);
                     let since = Instant::now();
                     st.pending_listener = (r.value >= 0 && !gone).then_some(PendingListener {
                         number: r.value,

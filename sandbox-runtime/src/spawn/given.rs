@@ -102,7 +102,8 @@ fn is_anonymous_pipe(fd: &OwnedFd) -> bool {
     static PIPES_DEVICE: std::sync::OnceLock<Option<libc::dev_t>> = std::sync::OnceLock::new();
     let device = |fd: libc::c_int| nix::sys::stat::fstat(fd).ok().map(|st| st.st_dev);
     let pipes = *PIPES_DEVICE.get_or_init(|| {
-        let (r, _w) = nix::unistd::pipe().ok()?;
+        // Close-on-exec: a program another thread of the host starts meanwhile gets neither end.
+        let (r, _w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
         device(r.as_raw_fd())
     });
     pipes.is_some() && device(fd.as_raw_fd()) == pipes
