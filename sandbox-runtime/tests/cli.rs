@@ -101,7 +101,11 @@ fn a_removed_current_directory_only_fails_relative_programs() {
     assert_eq!(out.stdout, b"removed\n");
     let out = run_in_removed("./echo");
     assert_eq!(code(&out), 127, "{}", stderr(&out));
-    assert!(stderr(&out).contains("./echo: program not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("./echo: program not found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Paths and arguments are bytes, as the system takes them, not only UTF-8: a directory and a

@@ -226,40 +226,70 @@ impl Learned {
             });
         }
         for c in v["calls"].as_array().ok_or("no calls")? {
-            let spec = c["syscall"]
-                .as_str()
-                .and_then(|n| tables::syscall_by_name(arch, n));
-            let nr = match (spec, c["nr"].as_u64()) {
-                (Some(s), _) => s.nr,
-                (None, Some(n)) => u32::try_from(n).map_err(|_| "bad nr")?,
-                (None, None) => return Err(format!("a call without a syscall: {c}")),
-            };
+            let nr = call_number(arch, c)?;
+            let spec = tables::syscall_by_nr(arch, nr);
             let mut args = [0u64; 6];
             for (name, value) in c["args"].as_object().into_iter().flatten() {
                 let i = arg_index(spec, name).ok_or_else(|| format!("unknown argument {name}"))?;
                 args[i] = value.as_u64().ok_or("argument values are integers")?;
             }
-            let count = c["count"].as_u64().unwrap_or(1);
-            learned.count(Call { nr, args }, count);
+            learned.count(Call { nr, args }, call_count(c)?);
         }
         // Syscalls with calls not kept (absent from sidecars written before there were any).
         for w in v["wide"].as_array().into_iter().flatten() {
-            let nr = match w["syscall"]
-                .as_str()
-                .and_then(|n| tables::syscall_by_name(arch, n))
-            {
-                Some(s) => s.nr,
-                None => w["nr"]
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| format!("a wide entry without a syscall: {w}"))?,
-            };
+            let nr = call_number(arch, w)?;
             let n = learned.wide.entry(nr).or_default();
-            *n = n.saturating_add(w["count"].as_u64().unwrap_or(1));
+            *n = n.saturating_add(call_count(w)?);
         }
         let not_kept = v["unknown_not_kept"].as_u64().unwrap_or(0);
         learned.unknown_not_kept = learned.unknown_not_kept.saturating_add(not_kept);
         Ok(learned)
+    }
+}
+
+/// The number of the call an entry of a sidecar names: by its `syscall` name, which must be
+/// one of `arch`'s (or `unknown`, as [`Learned::to_json`] writes a number it has no name for),
+/// and its `nr`, which must agree with the name; at least one of the two.
+fn call_number(arch: Arch, entry: &Value) -> Result<u32, String> {
+    let name = match &entry["syscall"] {
+        Value::Null => None,
+        Value::String(n) if n == "unknown" => None,
+        Value::String(n) => Some(
+            tables::syscall_by_name(arch, n)
+                .ok_or_else(|| format!("`{}` is not a syscall on {arch}", n.escape_debug()))?
+                .nr,
+        ),
+        other => return Err(format!("a syscall name is text, not {other}")),
+    };
+    let number = match &entry["nr"] {
+        Value::Null => None,
+        other => Some(
+            other
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    format!("a syscall number is a 32-bit unsigned integer, not {other}")
+                })?,
+        ),
+    };
+    match (name, number) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "an entry names syscall {a} and number {b}: {entry}"
+        )),
+        (Some(n), _) | (None, Some(n)) => Ok(n),
+        (None, None) => Err(format!("an entry without a syscall: {entry}")),
+    }
+}
+
+/// How many times an entry of a sidecar was seen: its `count`, a positive integer (1 where
+/// absent).
+fn call_count(entry: &Value) -> Result<u64, String> {
+    match &entry["count"] {
+        Value::Null => Ok(1),
+        other => other
+            .as_u64()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("a count is a positive integer, not {other}")),
     }
 }
 
@@ -1056,6 +1086,42 @@ mod tests {
         calls.push(calls[0].clone());
         let back = Learned::from_json(&v.to_string()).expect("read back");
         assert_eq!(back.calls.values().copied().collect::<Vec<_>>(), [u64::MAX]);
+    }
+
+    /// A sidecar is read back only as written: an entry naming no syscall of the machine, a
+    /// name and a number that disagree, a negative or zero count, or a number that is not one
+    /// is an error, not an entry taken by whichever field happens to parse.
+    #[test]
+    fn a_sidecar_entry_that_does_not_read_back_is_an_error() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        l.record(&call(arch, "exit_group", &[]));
+        let written: Value = serde_json::from_str(&l.to_json()).unwrap();
+        let with = |field: &str, value: Value| {
+            let mut v = written.clone();
+            v["calls"][0][field] = value;
+            Learned::from_json(&v.to_string())
+        };
+        assert!(with("count", json!(3)).is_ok());
+        for (field, value) in [
+            ("syscall", json!("exit_group\nallow ptrace;")),
+            ("syscall", json!("no_such_call")),
+            ("syscall", json!(7)),
+            ("syscall", json!("read")),
+            ("nr", json!(-5)),
+            ("nr", json!(1u64 << 40)),
+            ("count", json!(-1)),
+            ("count", json!(0)),
+            ("count", json!("many")),
+        ] {
+            let back = with(field, value.clone());
+            assert!(back.is_err(), "{field} = {value} was read back");
+        }
+        // A number without a name, as a sidecar names a call the tables do not know.
+        let mut v = written.clone();
+        v["calls"][0]["syscall"] = json!("unknown");
+        v["calls"][0]["nr"] = json!(100_000);
+        assert!(Learned::from_json(&v.to_string()).is_ok());
     }
 
     #[test]
