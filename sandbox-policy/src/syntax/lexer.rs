@@ -183,6 +183,16 @@ fn parse_int(text: &str) -> Result<u64, String> {
     if cleaned.is_empty() {
         return Err(format!("`{text}` has no digits"));
     }
+    // C reads `0755` as octal, Rust as decimal: modes and flags are written both ways, and a
+    // policy that means the one must not silently get the other.
+    if radix == 10 && cleaned.len() > 1 && cleaned.starts_with('0') {
+        let digits = cleaned.trim_start_matches('0');
+        let digits = if digits.is_empty() { "0" } else { digits };
+        return Err(format!(
+            "`{text}` has a leading zero, which C reads as octal and Rust as decimal: write \
+             `0o{digits}` for octal or `{digits}` for decimal"
+        ));
+    }
     if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
         return Err(if bad.is_ascii_alphabetic() {
             format!("`{text}` is not an integer literal: literals take no type suffix")
@@ -444,6 +454,12 @@ mod tests {
     #[test]
     fn integer_forms() {
         assert_eq!(token_from_literal("0o17"), Ok(TokenKind::Int(15)));
+        assert_eq!(token_from_literal("0"), Ok(TokenKind::Int(0)));
+        assert_eq!(token_from_literal("0x0755"), Ok(TokenKind::Int(0x755)));
+        for ambiguous in ["0755", "00", "0_1"] {
+            let e = token_from_literal(ambiguous).unwrap_err();
+            assert!(e.contains("leading zero"), "{ambiguous}: {e}");
+        }
         assert_eq!(token_from_literal("0b101"), Ok(TokenKind::Int(5)));
         assert_eq!(
             token_from_literal("0xffff_ffff_ffff_ffff"),
