@@ -12,7 +12,7 @@
 
 use crate::arch::Arch;
 use crate::diag::Diagnostic;
-use crate::ir::ArchIr;
+use crate::ir::{ArchIr, Cond, Decision};
 use crate::resolve::Expanded;
 use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Rule};
 use crate::tables::{self, ArgType};
@@ -156,7 +156,9 @@ fn read_implies_exec(expanded: &Expanded, irs: &[ArchIr]) -> Option<Diagnostic> 
         if !keeps_exec_out {
             continue;
         }
-        let let_through = PERSONAS_WITH_IT.into_iter().find_map(|persona| {
+        let decision = tables::syscall_by_name(ir.arch, "personality")
+            .and_then(|spec| ir.syscalls.get(&spec.nr));
+        let let_through = personas_to_try(decision).into_iter().find_map(|persona| {
             call("personality", [persona, 0, 0, 0, 0, 0]).filter(|v| v.action.permits())
         })?;
         let loc = match let_through.tag.rule_index() {
@@ -173,6 +175,42 @@ fn read_implies_exec(expanded: &Expanded, irs: &[ArchIr]) -> Option<Diagnostic> 
         ));
     }
     None
+}
+
+/// Values of `persona` with `READ_IMPLIES_EXEC` set to try against the policy's `personality`
+/// rules: [`PERSONAS_WITH_IT`], and around every value its rules compare with (the value, one
+/// either side, its masked part) with the flag added, which is where a rule's answer can change:
+/// `persona == READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE` or `persona < 0x500000` let one through.
+fn personas_to_try(decision: Option<&Decision>) -> Vec<u64> {
+    let mut values = Vec::new();
+    if let Some(Decision::Branches { branches, .. }) = decision {
+        for branch in branches {
+            each_ir_cmp(&branch.cond, &mut |c| {
+                values.extend([
+                    c.value,
+                    c.value.wrapping_add(1),
+                    c.value.wrapping_sub(1),
+                    c.value & c.mask,
+                ]);
+            });
+        }
+    }
+    // All ones is the query, which sets nothing.
+    let around = values
+        .into_iter()
+        .map(|v| (v | READ_IMPLIES_EXEC) & 0xffff_ffff)
+        .filter(|v| *v != 0xffff_ffff);
+    PERSONAS_WITH_IT.into_iter().chain(around).collect()
+}
+
+/// Calls `f` with each comparison of a lowered condition.
+fn each_ir_cmp(cond: &Cond, f: &mut impl FnMut(&crate::ir::Cmp)) {
+    match cond {
+        Cond::True => {}
+        Cond::Cmp(c) => f(c),
+        Cond::Not(c) => each_ir_cmp(c, f),
+        Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|c| each_ir_cmp(c, f)),
+    }
 }
 
 /// Calls `f` with each comparison of `expr` and whether an odd number of `!` encloses it.
@@ -457,6 +495,19 @@ mod tests {
                 "kill",
                 "use mmap_noexec;\nallow personality if persona != 0;",
             ),
+            // With another flag beside it, or below a bound above it.
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona == READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE;",
+            ),
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona == 0x400001;",
+            ),
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona < 0x500000;",
+            ),
             // Through the default.
             ("allow", noexec),
         ] {
@@ -474,6 +525,10 @@ mod tests {
                 "use mmap_noexec;\nallow personality if persona & READ_IMPLIES_EXEC == 0;",
             ),
             ("kill", "use mmap_noexec;\nerrno(EPERM) personality;"),
+            (
+                "kill",
+                "use mmap_noexec;\nallow personality if persona == ADDR_NO_RANDOMIZE || persona < 0x400000;",
+            ),
             (
                 "allow",
                 "errno(EPERM) personality if persona & READ_IMPLIES_EXEC != 0;\n\
