@@ -71,7 +71,7 @@ impl Compilation {
                 n - MAX_RENDERED_ERRORS
             ));
         }
-        // The lexer and the parser each stop counting at MAX_ERRORS.
+        // The lexer, the parser and the resolver each stop counting at MAX_ERRORS.
         let at_least = if n >= crate::diag::MAX_ERRORS {
             "at least "
         } else {

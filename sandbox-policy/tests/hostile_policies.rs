@@ -61,15 +61,21 @@ fn the_prelude_holds_at_the_rule_limit() {
     );
 }
 
-/// Garbage makes an error a character (`@`) or a token (`;`): each stage keeps at most
-/// MAX_ERRORS of them, and at most MAX_RENDERED_ERRORS are rendered, each with its line.
+/// Garbage makes an error a character (`@`), a token (`;`) or a name (an unknown syscall, one
+/// listed twice): each stage keeps at most MAX_ERRORS of them, and at most MAX_RENDERED_ERRORS
+/// are rendered, each with its line.
 #[test]
 fn garbage_makes_a_bounded_number_of_errors() {
+    let unknown_names: String = (0..5_000).map(|i| format!("allow x{i:07};\n")).collect();
+    let one_list = (0..5_000).map(|i| format!("y{i:07}")).collect::<Vec<_>>();
     for garbage in [
         "@".repeat(50_000),
         "@\n".repeat(50_000),
         ";".repeat(50_000),
         "kill".repeat(20_000),
+        unknown_names,
+        format!("allow {};", one_list.join(", ")),
+        format!("allow {}read;", "read, ".repeat(5_000)),
     ] {
         let c = compile(&format!("default kill;\n{garbage}\n"));
         let Err(errors) = &c.result else {

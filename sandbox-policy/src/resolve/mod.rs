@@ -22,7 +22,7 @@ pub const MAX_RULES: usize = Tag::MAX_RULE as usize - prelude::MOST_RULES;
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
 use crate::compiled::RuleMeta;
-use crate::diag::{Diagnostic, Loc, SourceMap};
+use crate::diag::{Diagnostic, Loc, SourceMap, MAX_ERRORS};
 use crate::ir::CmpOp;
 use crate::syntax::{ActionSpec, ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Name};
 use crate::tables::{self, ArgSpec, ArgType, SyscallSpec};
@@ -37,6 +37,9 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
     let mut rules = Vec::new();
     let mut arches: Vec<CheckedArch> = CheckedArch::none_named();
     for flat in &expanded.rules {
+        if r.full() {
+            break;
+        }
         let Some(tag) = Tag::rule(rules.len()).filter(|_| rules.len() < MAX_RULES) else {
             r.error(Diagnostic::new(
                 flat.rule.loc,
@@ -89,8 +92,17 @@ struct Resolver {
 }
 
 impl Resolver {
+    /// Keeps an error, up to [`MAX_ERRORS`] of them, as the lexer and the parser do.
     fn error(&mut self, d: Diagnostic) {
-        self.errors.insert(d);
+        if !self.full() {
+            self.errors.insert(d);
+        }
+    }
+
+    /// Whether no more errors are kept: checking more of a hostile policy (a million unknown
+    /// names, each looked up for a suggestion) would only take time and memory.
+    fn full(&self) -> bool {
+        self.errors.len() >= MAX_ERRORS
     }
 
     fn default_action(&mut self, expanded: &Expanded) -> Option<Action> {
@@ -170,6 +182,9 @@ impl Resolver {
     fn check_syscall_names(&mut self, names: &[Name]) {
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         for name in names {
+            if self.full() {
+                return;
+            }
             if !seen.insert(&name.text) {
                 self.error(Diagnostic::new(
                     name.loc,
