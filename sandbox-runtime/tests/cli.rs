@@ -1349,7 +1349,7 @@ fn a_bad_limit_names_its_option() {
         (&["--cpu-limit", "1e18"][..], "--cpu-limit:"),
         (
             &["--time-limit", "-1"][..],
-            "--time-limit: `-1.0` is negative",
+            "--time-limit: `-1` is negative",
         ),
         (
             &["--time-limit", "1e-10"][..],
@@ -1391,6 +1391,14 @@ fn a_bad_limit_names_its_option() {
         (
             &["--pids", "ten"][..],
             "--pids: `ten` is not a whole number",
+        ),
+        (
+            &["--cpu-limit", "abc"][..],
+            "--cpu-limit: `abc` is not a number of seconds",
+        ),
+        (
+            &["--time-limit", "1K"][..],
+            "--time-limit: `1K` is not a number of seconds",
         ),
     ] {
         let mut all = vec!["run", "--policy", &policy];

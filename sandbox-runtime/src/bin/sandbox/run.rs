@@ -99,7 +99,7 @@ pub struct SandboxArgs {
         value_name = "SECONDS",
         allow_negative_numbers = true
     )]
-    time_limit: Option<f64>,
+    time_limit: Option<String>,
     /// CPU-time limit in seconds, per process (RLIMIT_CPU, which counts whole seconds: a
     /// fraction is rounded up); a program that forks can use more in all; --time-limit bounds the
     /// whole sandbox.
@@ -108,7 +108,7 @@ pub struct SandboxArgs {
         value_name = "SECONDS",
         allow_negative_numbers = true
     )]
-    cpu_limit: Option<f64>,
+    cpu_limit: Option<String>,
     /// Memory limit for the whole sandbox where a cgroup holds it (the report says which), else
     /// each process's address space, blind to tmpfs and memfd contents (suffixes K, M, G).
     #[arg(long, value_name = "BYTES", allow_negative_numbers = true)]
@@ -607,11 +607,13 @@ pub fn build(
     let limits = Limits {
         wall_time: args
             .time_limit
+            .as_deref()
             .map(seconds)
             .transpose()
             .map_err(option("wall_time"))?,
         cpu_time: args
             .cpu_limit
+            .as_deref()
             .map(seconds)
             .transpose()
             .map_err(option("cpu_time"))?,
@@ -678,17 +680,22 @@ fn parse_env(kv: &str) -> Result<(&str, &str), String> {
     }
 }
 
-/// A number of seconds as a duration; negative, not a number, too large, or below a
-/// nanosecond (which would read as 0) is an error saying which.
-fn seconds(s: f64) -> Result<Duration, String> {
+/// A number of seconds (fractions allowed) as a duration; text that is not a number, or one
+/// negative, too large, or below a nanosecond (which would read as 0), is an error saying
+/// which. Read here rather than by the argument parser, so that a bad one is reported (and
+/// written to the report) as every other bad limit is.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let Ok(s) = text.parse::<f64>() else {
+        return Err(format!("`{text}` is not a number of seconds"));
+    };
     if s < 0.0 {
-        return Err(format!("`{s:?}` is negative"));
+        return Err(format!("`{text}` is negative"));
     }
     match Duration::try_from_secs_f64(s) {
-        Ok(d) if d.is_zero() && s > 0.0 => Err(format!("`{s:?}` is below a nanosecond")),
+        Ok(d) if d.is_zero() && s > 0.0 => Err(format!("`{text}` is below a nanosecond")),
         Ok(d) => Ok(d),
-        Err(_) if !s.is_nan() => Err(format!("`{s:?}` is too large a number of seconds")),
-        Err(_) => Err(format!("`{s:?}` is not a number of seconds")),
+        Err(_) if !s.is_nan() => Err(format!("`{text}` is too large a number of seconds")),
+        Err(_) => Err(format!("`{text}` is not a number of seconds")),
     }
 }
 
