@@ -16,6 +16,13 @@ fn a_constant_of_another_family_is_refused() {
         ("kill prctl if option == SECCOMP_SET_MODE_FILTER;", "(PR_*)"),
         ("kill openat if dirfd == AT_EMPTY_PATH;", "(AT_FDCWD)"),
         ("kill fcntl if cmd == O_RDONLY;", "(F_*)"),
+        // Errno names are constants too: EPERM is 1, AF_UNIX, by accident.
+        (
+            "allow socket if domain == EPERM;",
+            "`EPERM` is not a constant `domain` of `socket` takes",
+        ),
+        ("kill fcntl if cmd == EINTR;", "(F_*)"),
+        ("kill kill if sig == EPERM;", "(SIG*)"),
     ] {
         let e = errors(rule).unwrap_or_else(|| panic!("{rule} compiled"));
         assert!(e.contains(says), "{rule}: {e}");

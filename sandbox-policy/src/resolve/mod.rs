@@ -457,19 +457,20 @@ impl Resolver {
         let Some(prefixes) = families::of(spec.name, arg.name) else {
             return Some(());
         };
-        // An unknown name is reported as such, with its suggestion.
-        let known = tables::constant_names().any(|n| n == name.text);
+        // An unknown name is reported as such, with its suggestion. Errno names count as
+        // known: `domain == EPERM` is 1, `AF_UNIX`, by accident.
+        let known = tables::constant_names().any(|n| n == name.text)
+            || tables::errno_value(&name.text).is_some();
         if !known || prefixes.iter().any(|p| name.text.starts_with(p)) {
             return Some(());
         }
         let family = prefixes
             .iter()
-            .map(|p| {
-                if p.ends_with('_') {
-                    format!("{p}*")
-                } else {
-                    p.to_string()
-                }
+            // A prefix that is a whole name stands for itself (`AT_FDCWD`); others for the
+            // names they begin (`AF_*`, `SIG*`).
+            .map(|p| match tables::constant_names().any(|n| n == *p) {
+                true => p.to_string(),
+                false => format!("{p}*"),
             })
             .collect::<Vec<_>>()
             .join(", ");
