@@ -153,8 +153,19 @@ fn run(
     mut errors: Vec<Diagnostic>,
     loader: &mut dyn Loader,
 ) -> Compilation {
+    // The lexer puts a 0 where a literal does not read. What later stages say about that 0
+    // (`expected a syscall name, found 0`, `errno value 0 is out of range`) would only repeat
+    // the lexer's error at its place: it is left out.
+    let unread: Vec<Loc> = errors.iter().map(|e| e.loc).collect();
+    let not_an_echo = |d: &Diagnostic| {
+        !unread.iter().any(|u| {
+            u.source == d.loc.source
+                && u.start <= d.loc.start
+                && d.loc.end <= u.end.max(u.start + 1)
+        })
+    };
     let (file, parse_errors) = syntax::parse(&tokens, end);
-    errors.extend(parse_errors);
+    errors.extend(parse_errors.into_iter().filter(not_an_echo));
     let expanded = Expander::new(&mut sources, loader, &mut errors).run(ROOT_SOURCE, file);
     let included_files = expanded.files.clone();
     let checked = resolve::resolve(&expanded, &sources);
@@ -162,7 +173,7 @@ fn run(
         (Ok(checked), true) => generate(checked, &sources, end),
         (Ok(_), false) => Err(errors),
         (Err(more), _) => {
-            errors.extend(more);
+            errors.extend(more.into_iter().filter(not_an_echo));
             Err(errors)
         }
     };

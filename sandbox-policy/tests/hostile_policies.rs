@@ -101,3 +101,21 @@ fn garbage_makes_a_bounded_number_of_errors() {
         }
     }
 }
+
+/// A literal that does not read is one error: the 0 the lexer puts in its place draws none of
+/// its own from the stages after it (a syscall name expected, an errno out of range).
+#[test]
+fn a_literal_that_does_not_read_is_one_error() {
+    for rule in [
+        "allow 32bit_read;",
+        "allow read if 0xZZ == 1;",
+        "errno(99999999999999999999) write;",
+        "allow read if fd == 99999999999999999999;",
+    ] {
+        let c = compile(&format!("default kill;\n{rule}\n"));
+        let Err(errors) = &c.result else {
+            panic!("{rule} compiled");
+        };
+        assert_eq!(errors.len(), 1, "{rule}: {}", c.render_errors());
+    }
+}

@@ -193,11 +193,23 @@ fn parse_int(text: &str) -> Result<u64, String> {
              `0o{digits}` for octal or `{digits}` for decimal"
         ));
     }
-    if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
-        return Err(if bad.is_ascii_alphabetic() {
+    if let Some(at) = cleaned.find(|c: char| !c.is_digit(radix)) {
+        const SUFFIXES: [&str; 12] = [
+            "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        ];
+        let bad = cleaned[at..].chars().next().unwrap_or('?');
+        return Err(if SUFFIXES.contains(&&cleaned[at..]) {
             format!("`{text}` is not an integer literal: literals take no type suffix")
+        } else if radix == 10 && bad.is_ascii_alphabetic() {
+            format!("`{text}` is neither an integer literal nor a name: names do not start with a digit")
         } else {
-            format!("`{text}` is not an integer literal")
+            let base = match radix {
+                16 => "a hexadecimal",
+                8 => "an octal",
+                2 => "a binary",
+                _ => "a decimal",
+            };
+            format!("`{text}` is not an integer literal: `{bad}` is not {base} digit")
         });
     }
     u64::from_str_radix(&cleaned, radix)
@@ -456,6 +468,16 @@ mod tests {
         assert_eq!(token_from_literal("0o17"), Ok(TokenKind::Int(15)));
         assert_eq!(token_from_literal("0"), Ok(TokenKind::Int(0)));
         assert_eq!(token_from_literal("0x0755"), Ok(TokenKind::Int(0x755)));
+        for (bad, says) in [
+            ("1u32", "literals take no type suffix"),
+            ("32bit_read", "names do not start with a digit"),
+            ("0xZZ", "`Z` is not a hexadecimal digit"),
+            ("0b12", "`2` is not a binary digit"),
+            ("0o8", "`8` is not an octal digit"),
+        ] {
+            let e = token_from_literal(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
         for ambiguous in ["0755", "00", "0_1"] {
             let e = token_from_literal(ambiguous).unwrap_err();
             assert!(e.contains("leading zero"), "{ambiguous}: {e}");
