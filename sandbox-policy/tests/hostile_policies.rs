@@ -119,3 +119,22 @@ fn a_literal_that_does_not_read_is_one_error() {
         assert_eq!(errors.len(), 1, "{rule}: {}", c.render_errors());
     }
 }
+
+/// An errno the kernel keeps for itself (512 to 530, ERESTARTSYS and the like) is refused: a
+/// program never sees one, and a filter returning one may have the call restarted.
+#[test]
+fn kernel_internal_errnos_are_refused() {
+    for value in [512, 513, 516, 530] {
+        let c = compile(&format!("default kill;\nerrno({value}) read;\n"));
+        assert!(
+            c.render_errors()
+                .contains("one the kernel keeps for itself"),
+            "errno({value}): {}",
+            c.render_errors()
+        );
+    }
+    for value in [511, 531, 4095] {
+        let c = compile(&format!("default kill;\nerrno({value}) read;\n"));
+        assert!(c.result.is_ok(), "errno({value}): {}", c.render_errors());
+    }
+}

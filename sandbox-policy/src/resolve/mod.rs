@@ -87,6 +87,10 @@ fn rule_meta(flat: &FlatRule, sources: &SourceMap) -> RuleMeta {
     }
 }
 
+/// The kernel's own error numbers (`include/linux/errno.h`: `ERESTARTSYS` 512 to
+/// `ERECALLCONFLICT` 530), which no system call is meant to return to a program.
+const KERNEL_INTERNAL_ERRNOS: std::ops::RangeInclusive<u64> = 512..=530;
+
 struct Resolver {
     errors: BTreeSet<Diagnostic>,
 }
@@ -147,6 +151,24 @@ impl Resolver {
 
     fn errno(&mut self, atom: &ConstAtom) -> Option<u16> {
         match atom {
+            ConstAtom::Int {
+                value,
+                negative: false,
+                loc,
+            } if KERNEL_INTERNAL_ERRNOS.contains(value) => {
+                self.error(
+                    Diagnostic::new(
+                        *loc,
+                        format!("errno value `{value}` is one the kernel keeps for itself"),
+                    )
+                    .with_help(
+                        "512 to 530 (ERESTARTSYS and the like) never reach a program; returned \
+                         by a filter, one may have the kernel restart the call when a signal \
+                         comes: use an errno a program knows, such as EPERM",
+                    ),
+                );
+                None
+            }
             ConstAtom::Int {
                 value,
                 negative: false,
