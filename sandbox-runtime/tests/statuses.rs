@@ -361,6 +361,34 @@ fn missing_bind_source_names_the_path() {
     assert_eq!(out.outcome.to_json()["status"], "setup_error");
 }
 
+/// A bind source that is a symbolic link to nothing is a missing source, named as the caller
+/// gave it, not a link where init, which follows none, looks (ELOOP); a loop of links stays
+/// ELOOP.
+#[test]
+fn a_link_to_nothing_as_bind_source_is_a_missing_source() {
+    let dir = common::ScratchDir::new("dangling-source");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path().join("nothing"), &link).unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    for (source, errno, says) in [
+        (&link, libc::ENOENT, "No such file or directory"),
+        (&a, libc::ELOOP, "Too many levels of symbolic links"),
+    ] {
+        let out = common::command("/bin/true")
+            .mount_ro(source, "/data")
+            .output()
+            .unwrap();
+        let Status::SetupError(e) = &out.outcome.status else {
+            panic!("{}", out.outcome);
+        };
+        assert_eq!(e.errno, errno, "{e}");
+        let expected = format!("bind {} read-only at /data: {says}", source.display());
+        assert!(e.to_string().starts_with(&expected), "{e}");
+    }
+}
+
 #[test]
 fn missing_program_is_a_setup_error() {
     let out = common::command("/bin/does-not-exist")

@@ -146,8 +146,28 @@ fn in_sandbox(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
 /// host sees them at the spawn.
 fn host_source(host: &Path) -> Result<CString, SpawnError> {
     let abs = std::path::absolute(host).map_err(|e| SpawnError::os("resolve mount source", e))?;
-    let p = std::fs::canonicalize(&abs).unwrap_or(abs);
+    let p = std::fs::canonicalize(&abs).unwrap_or_else(|_| end_of_links(abs));
     cstring(p.as_os_str().as_bytes(), "mount source")
+}
+
+/// Where a chain of symbolic links that does not resolve ends (at most 40 links, as the
+/// kernel follows): init, which follows no link, then fails on a link to nothing as on any
+/// missing source (`ENOENT`), where it would otherwise find the link itself (`ELOOP`); a loop
+/// still ends on a link.
+fn end_of_links(mut path: PathBuf) -> PathBuf {
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        let dir = path
+            .parent()
+            .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+        path = match dir {
+            Some(dir) => dir.join(target),
+            None => target,
+        };
+    }
+    path
 }
 
 /// What a host path is, as the kernel tells files apart (device and inode), with what each
