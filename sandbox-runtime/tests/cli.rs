@@ -1034,27 +1034,7 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
         (libc::SIGUSR1, "usr1"),
         (libc::SIGALRM, "alrm"),
     ] {
-        let s = ScratchDir::new(&format!("signal-{name}"));
-        let policy = s.write("p.policy", "default allow;\n");
-        let report = s.path().join("report.json");
-        let tag = format!("cli-signal-{name}-{}", std::process::id());
-        let mut tool = start_sleeper(
-            cli_common::sandbox()
-                .args(["run", "--policy", &policy, "--report"])
-                .arg(&report),
-            &tag,
-        );
-        let tool = &mut tool.0;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        wait_until_tagged_runs(&tag, deadline);
-        // SAFETY: our child, not reaped yet.
-        unsafe { libc::kill(tool.id() as libc::pid_t, signal) };
-        let status = wait_for_end(tool, deadline, &format!("signal {signal}"));
-        assert_eq!(status.code(), Some(128 + signal), "{status:?}");
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-        assert_eq!(json["status"], "killed", "{json}");
-        assert!(!tagged_process_exists(&tag), "the sandbox runs on");
+        end_a_running_sandbox(&format!("signal-{name}"), signal, 1);
     }
 }
 
@@ -1065,36 +1045,39 @@ fn an_ending_signal_kills_the_sandbox_writes_the_report_and_exits_128_plus_it() 
 #[test]
 fn the_same_signal_twice_at_once_is_one_end() {
     for round in 0..5 {
-        let s = ScratchDir::new(&format!("signal-twice-{round}"));
-        let policy = s.write("p.policy", "default allow;\n");
-        let report = s.path().join("report.json");
-        let tag = format!("cli-signal-twice-{round}-{}", std::process::id());
-        let mut tool = start_sleeper(
-            cli_common::sandbox()
-                .args(["run", "--policy", &policy, "--report"])
-                .arg(&report),
-            &tag,
-        );
-        let tool = &mut tool.0;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        wait_until_tagged_runs(&tag, deadline);
-        for _ in 0..2 {
-            // SAFETY: our child, not reaped yet.
-            unsafe { libc::kill(tool.id() as libc::pid_t, libc::SIGTERM) };
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        let status = wait_for_end(tool, deadline, "SIGTERM twice");
-        assert_eq!(
-            status.code(),
-            Some(128 + libc::SIGTERM),
-            "round {round}: {status:?}"
-        );
-        let written = std::fs::read_to_string(&report).unwrap_or_default();
-        let json: serde_json::Value = serde_json::from_str(&written)
-            .unwrap_or_else(|e| panic!("round {round}: report {written:?}: {e}"));
-        assert_eq!(json["status"], "killed", "round {round}: {json}");
-        assert!(!tagged_process_exists(&tag), "the sandbox runs on");
+        end_a_running_sandbox(&format!("signal-twice-{round}"), libc::SIGTERM, 2);
     }
+}
+
+/// Sends `signal` `times` times, 1 ms apart, to a `sandbox run` whose sandboxed shell runs, and
+/// checks that the command then ends with 128 + the signal, its report saying `killed`, and
+/// nothing of the sandbox left running. `name` names the scratch directory and the shell's tag.
+fn end_a_running_sandbox(name: &str, signal: libc::c_int, times: usize) {
+    let s = ScratchDir::new(name);
+    let policy = s.write("p.policy", "default allow;\n");
+    let report = s.path().join("report.json");
+    let tag = format!("cli-{name}-{}", std::process::id());
+    let mut tool = start_sleeper(
+        cli_common::sandbox()
+            .args(["run", "--policy", &policy, "--report"])
+            .arg(&report),
+        &tag,
+    );
+    let tool = &mut tool.0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    wait_until_tagged_runs(&tag, deadline);
+    for _ in 0..times {
+        // SAFETY: our child, not reaped yet.
+        unsafe { libc::kill(tool.id() as libc::pid_t, signal) };
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let status = wait_for_end(tool, deadline, &format!("signal {signal} x{times}"));
+    assert_eq!(status.code(), Some(128 + signal), "{name}: {status:?}");
+    let written = std::fs::read_to_string(&report).unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&written)
+        .unwrap_or_else(|e| panic!("{name}: report {written:?}: {e}"));
+    assert_eq!(json["status"], "killed", "{name}: {json}");
+    assert!(!tagged_process_exists(&tag), "{name}: the sandbox runs on");
 }
 
 /// The pid of a child of `parent` whose `argv[0]` is `program` (any child if `None`), once
