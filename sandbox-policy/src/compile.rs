@@ -158,11 +158,9 @@ fn run(
     // the lexer's error at its place: it is left out.
     let unread: Vec<Loc> = errors.iter().map(|e| e.loc).collect();
     let not_an_echo = |d: &Diagnostic| {
-        !unread.iter().any(|u| {
-            u.source == d.loc.source
-                && u.start <= d.loc.start
-                && d.loc.end <= u.end.max(u.start + 1)
-        })
+        !unread
+            .iter()
+            .any(|u| u.source == d.loc.source && u.start <= d.loc.start && d.loc.end <= u.end)
     };
     let (file, parse_errors) = syntax::parse(&tokens, end);
     errors.extend(parse_errors.into_iter().filter(not_an_echo));
