@@ -362,8 +362,9 @@ impl Parser<'_> {
         self.comparison()
     }
 
-    /// Whether the `(` here opens a parenthesised operand (`(flags & X) == 0`) rather than a
-    /// parenthesised condition: the token after the matching `)` is a comparison operator.
+    /// Whether the `(` here opens a parenthesised operand (`(flags & X) == 0`, `(flags) & X`)
+    /// rather than a parenthesised condition: the token after the matching `)` is a comparison
+    /// operator or a mask's `&`.
     fn paren_is_operand(&self) -> bool {
         let mut depth = 0usize;
         let mut i = self.pos;
@@ -373,9 +374,9 @@ impl Parser<'_> {
                 TokenKind::Punct(Punct::RParen) => {
                     depth -= 1;
                     if depth == 0 {
-                        return self
-                            .peek_at(i + 1)
-                            .is_some_and(|t| cmp_op(&t.kind).is_some());
+                        return self.peek_at(i + 1).is_some_and(|t| {
+                            cmp_op(&t.kind).is_some() || t.kind == TokenKind::Punct(Punct::And)
+                        });
                     }
                 }
                 TokenKind::Punct(Punct::Semi) => return false,
@@ -388,16 +389,7 @@ impl Parser<'_> {
 
     fn comparison(&mut self) -> PResult<Expr> {
         let start = self.here();
-        let parenthesised = self.eat_punct(Punct::LParen);
-        let arg = self.name("an argument name (e.g. `fd`, `flags`, `arg0`)")?;
-        let mask = if self.eat_punct(Punct::And) {
-            Some(self.mask()?)
-        } else {
-            None
-        };
-        if parenthesised {
-            self.expect_punct(Punct::RParen, "to close the parenthesised operand")?;
-        }
+        let (arg, mask) = self.operand()?;
         let op = match self.peek().and_then(|t| cmp_op(&t.kind)) {
             Some(op) => op,
             None => {
@@ -426,6 +418,34 @@ impl Parser<'_> {
             op,
             value,
         })
+    }
+
+    /// An argument, masked or not, in any number of parentheses: `fd`, `(flags & X)`,
+    /// `((fd))`, `(flags) & X`. One mask at most: `&` binds to the argument as in Rust.
+    fn operand(&mut self) -> PResult<(Name, Option<ConstExpr>)> {
+        let (arg, inner_mask) = if self.is_punct(Punct::LParen) {
+            self.nest()?;
+            self.pos += 1;
+            let inner = self.operand();
+            self.nesting -= 1;
+            let inner = inner?;
+            self.expect_punct(Punct::RParen, "to close the parenthesised operand")?;
+            inner
+        } else {
+            let arg = self.name("an argument name (e.g. `fd`, `flags`, `arg0`)")?;
+            (arg, None)
+        };
+        if !self.is_punct(Punct::And) {
+            return Ok((arg, inner_mask));
+        }
+        if inner_mask.is_some() {
+            return Err(
+                Diagnostic::new(self.here(), "an argument takes one mask in a comparison")
+                    .with_help("write one mask, of the bits both masks keep"),
+            );
+        }
+        self.pos += 1;
+        Ok((arg, Some(self.mask()?)))
     }
 
     fn mask(&mut self) -> PResult<ConstExpr> {
@@ -584,6 +604,40 @@ mod tests {
             rule_text("allow x if (a == 1 || b == 2) && c == 3;"),
             "allow x if (a == 1 || b == 2) && c == 3"
         );
+    }
+
+    /// An operand may sit in any number of parentheses, its mask inside them or after, as
+    /// Rust reads it; it takes one mask.
+    #[test]
+    fn operands_in_parentheses() {
+        for (text, read) in [
+            ("allow read if ((fd)) == 1;", "allow read if fd == 1"),
+            ("allow read if ((fd) == 1);", "allow read if fd == 1"),
+            (
+                "allow x if ((flags & 3)) != 0;",
+                "allow x if flags & 3 != 0",
+            ),
+            ("allow x if (flags) & 3 != 0;", "allow x if flags & 3 != 0"),
+            (
+                "allow x if ((flags)) & (1 | 2) == 0;",
+                "allow x if flags & (1 | 2) == 0",
+            ),
+            (
+                "allow x if !((flags) & 3 == 0);",
+                "allow x if !(flags & 3 == 0)",
+            ),
+        ] {
+            assert_eq!(rule_text(text), read, "{text}");
+        }
+        for (text, message) in [
+            ("allow x if ((flags & 3) & 1) == 0;", "one mask"),
+            ("allow x if ((fd) == 1;", "expected `)`"),
+            ("allow x if !((fd)) == 1;", "`!` before a comparison"),
+        ] {
+            let (_, errors) = parse_text(text);
+            assert_eq!(errors.len(), 1, "{text}: {errors:?}");
+            assert!(errors[0].message.contains(message), "{text}: {errors:?}");
+        }
     }
 
     /// `!` negates a parenthesised condition (or another `!`); before a comparison, where
