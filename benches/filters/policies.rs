@@ -23,8 +23,7 @@ pub fn docker_like_path() -> PathBuf {
 
 /// `default kill; use <every built-in group>;`
 fn all_groups_text() -> String {
-    let names: Vec<&str> = groups::GROUPS.iter().map(|g| g.name).collect();
-    format!("default kill;\nuse {};\n", names.join(", "))
+    format!("default kill;\n{}\n", groups::use_every_group())
 }
 
 /// Every policy of the static comparison, in table order; problems are reported, not fatal.

@@ -45,8 +45,7 @@ fn large_policy() -> String {
 }
 
 fn every_group() -> String {
-    let names: Vec<&str> = groups::GROUPS.iter().map(|g| g.name).collect();
-    format!("default kill;\nuse {};\n", names.join(", "))
+    format!("default kill;\n{}\n", groups::use_every_group())
 }
 
 /// A typical program's policy: the groups a dynamically linked tool needs and a few rules.

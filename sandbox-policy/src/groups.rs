@@ -88,6 +88,46 @@ pub fn find(name: &str) -> Option<&'static Group> {
     GROUPS.iter().find(|g| g.name == name)
 }
 
+/// The groups `group` uses in turn, as its text names them.
+pub fn uses(group: &Group) -> Vec<String> {
+    let (tokens, _) = crate::syntax::lex(crate::diag::SourceId(0), group.text);
+    let end = crate::diag::Loc {
+        source: crate::diag::SourceId(0),
+        start: 0,
+        end: 0,
+    };
+    let (file, _) = crate::syntax::parse(&tokens, end);
+    file.items
+        .into_iter()
+        .filter_map(|item| match item {
+            crate::syntax::Item::Use { groups, .. } => Some(groups),
+            _ => None,
+        })
+        .flatten()
+        .map(|name| name.text)
+        .collect()
+}
+
+/// A `use` statement that brings in every group, each once: a group that another uses
+/// (`static_startup`, `futex`) comes before that one, since a group used after a group that
+/// brought it in is an error.
+pub fn use_every_group() -> String {
+    fn visit(group: &'static Group, order: &mut Vec<&'static str>) {
+        if order.contains(&group.name) {
+            return;
+        }
+        for used in uses(group).iter().filter_map(|name| find(name)) {
+            visit(used, order);
+        }
+        order.push(group.name);
+    }
+    let mut order = Vec::new();
+    for group in GROUPS {
+        visit(group, &mut order);
+    }
+    format!("use {};", order.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,8 +135,7 @@ mod tests {
 
     #[test]
     fn every_group_compiles_and_never_allows_dangerous_calls() {
-        let all: Vec<&str> = GROUPS.iter().map(|g| g.name).collect();
-        let text = format!("default kill;\nuse {};\n", all.join(", "));
+        let text = format!("default kill;\n{}\n", use_every_group());
         let compilation = compile_text("all-groups", None, &text, &mut NoIncludes);
         let compiled = match compilation.result {
             Ok(c) => c,
@@ -135,6 +174,20 @@ mod tests {
                 assert!(!d.verdict.action.permits(), "clone with {flag:#x} allowed");
             }
         }
+    }
+
+    #[test]
+    fn every_group_is_used_once_each_after_those_it_uses() {
+        let text = use_every_group();
+        let order: Vec<&str> = text["use ".len()..text.len() - 1].split(", ").collect();
+        assert_eq!(order.len(), GROUPS.len(), "{text}");
+        for group in GROUPS {
+            let at = order.iter().position(|n| *n == group.name).unwrap();
+            for used in uses(group) {
+                assert!(order[..at].contains(&used.as_str()), "{text}");
+            }
+        }
+        assert_eq!(uses(find("threads").unwrap()), ["futex", "mmap_noexec"]);
     }
 
     #[test]

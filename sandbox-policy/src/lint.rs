@@ -607,12 +607,11 @@ mod tests {
 
     #[test]
     fn no_group_draws_a_warning_and_a_failed_compilation_has_none() {
-        let groups: Vec<&str> = crate::groups::GROUPS.iter().map(|g| g.name).collect();
         for default in ["kill", "allow"] {
             let c = compile_text(
                 "p.policy",
                 None,
-                &format!("default {default};\nuse {};\n", groups.join(", ")),
+                &format!("default {default};\n{}\n", crate::groups::use_every_group()),
                 &mut NoIncludes,
             );
             assert!(

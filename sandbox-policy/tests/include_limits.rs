@@ -156,6 +156,25 @@ fn a_chain_of_exactly_the_include_limit_compiles_and_one_more_does_not() {
     });
 }
 
+/// A file included twice says its `use` again, which is no error; two files that each use the
+/// same group at the same place in their text are two uses, and the second is one.
+#[test]
+fn a_group_two_files_use_is_an_error_at_the_second() {
+    let mut loader = MemLoader::default()
+        .with("a.policy", "use futex;\nallow write if fd == 1;\n")
+        .with("b.policy", "use futex;\nallow write if fd == 2;\n");
+    let c = compile(
+        "default kill;\ninclude \"a.policy\";\ninclude \"b.policy\";\n",
+        &mut loader,
+    );
+    let d = only_error(&c);
+    assert_eq!(
+        d.message,
+        "group `futex` is already used (/in-memory/a.policy:1:5)"
+    );
+    assert_eq!(c.sources.get(d.loc.source).name, "/in-memory/b.policy");
+}
+
 #[test]
 fn a_diamond_includes_the_shared_file_from_both_sides() {
     let mut loader = MemLoader::default()
@@ -225,35 +244,35 @@ fn included_text_may_total_the_byte_limit_but_not_one_byte_more() {
 
 #[test]
 fn groups_count_against_the_byte_limit_with_included_files() {
-    // Each `use` of a group brings in its text again: without the limit, a 16 MiB policy of
-    // `use files_write, files_write, ...` would expand to about a gigabyte. Here an included
-    // file leaves room for exactly two uses of the group, and the third is refused.
-    let group_len = groups::find("files_write").unwrap().text.len();
+    // Each group a policy uses brings in its text (once: a group is used once). Here an
+    // included file leaves room for exactly two groups, and the third is refused.
+    let len = |name: &str| groups::find(name).unwrap().text.len();
+    let (first, second, third) = (len("files_write"), len("files_read"), len("dirs"));
     let filler = format!(
         "//{}\n",
-        "x".repeat(MAX_EXPANDED_BYTES as usize - 2 * group_len - 3)
+        "x".repeat(MAX_EXPANDED_BYTES as usize - first - second - 3)
     );
     let mut loader = MemLoader::default().with("filler.policy", filler);
     let text = "default kill;\ninclude \"filler.policy\";\n\
-                use files_write, files_write;\nuse files_write;\n";
+                use files_write, files_read;\nuse dirs;\n";
     let c = compile(text, &mut loader);
     let d = only_error(&c);
     assert!(
         d.message.starts_with(&format!(
-            "cannot use group `files_write`: `include` and `use` would bring in {} bytes of \
-             text, over the limit of {MAX_EXPANDED_BYTES} bytes",
-            MAX_EXPANDED_BYTES + group_len as u64
+            "cannot use group `dirs`: `include` and `use` would bring in {} bytes of text, over \
+             the limit of {MAX_EXPANDED_BYTES} bytes",
+            MAX_EXPANDED_BYTES + third as u64
         )),
         "{}",
         d.message
     );
     // The span is the third use, on the last line.
-    assert_eq!(pointed_at(&c, d), "files_write");
+    assert_eq!(pointed_at(&c, d), "dirs");
     assert_eq!(c.sources.line_col(d.loc).line, 4);
     let expanded = c
         .sources
         .iter()
-        .filter(|(_, s)| s.name == "group files_write")
+        .filter(|(_, s)| s.name.starts_with("group "))
         .count();
     assert_eq!(expanded, 2);
 }

@@ -522,7 +522,7 @@ fn learn_and_log_violations_refuse_what_every_policy_refuses() {
     assert!(enforced.status.success());
     assert_eq!(String::from_utf8_lossy(&enforced.stdout), refused);
     // A policy that kills them all, under --log-violations.
-    let killing = s.0.write("killing.policy", "default kill;\nuse dynamic_startup, malloc, exit, stdio, files_read, dirs, signals, getids, getpids, time, futex, threads, random, tcgets, pipes, mmap_noexec, poll, unix_sockets, eventfd, epoll, sleep;\n");
+    let killing = s.0.write("killing.policy", "default kill;\nuse dynamic_startup, malloc, exit, stdio, files_read, dirs, signals, getids, getpids, time, futex, threads, random, tcgets, pipes, poll, unix_sockets, eventfd, epoll, sleep;\n");
     let logged = run(Path::new(&killing), &["--log-violations"], &ro, &command);
     assert!(logged.status.success());
     assert_eq!(String::from_utf8_lossy(&logged.stdout), refused);

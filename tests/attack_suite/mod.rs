@@ -99,7 +99,7 @@ fn allow_all() -> Policy {
 
 /// Every built-in group, default kill.
 const ALL_GROUPS: &str = "default kill;
-use malloc, mmap_noexec, dynamic_startup, static_startup, dirs, epoll, eventfd, exit,
+use malloc, mmap_noexec, static_startup, dynamic_startup, dirs, epoll, eventfd, exit,
     files_read, files_write, futex, getids, getpids, pipes, poll, random, signals, sleep,
     stdio, tcgets, threads, time, unix_sockets;";
 

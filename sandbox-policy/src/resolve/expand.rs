@@ -128,6 +128,23 @@ pub struct Expander<'a> {
     stack: Vec<String>,
     /// What the expansion has spent of its limits.
     budget: Budget,
+    /// Each group expanded so far, with where it was first used.
+    used: Vec<FirstUse>,
+    /// The group the policy's own text named whose expansion is under way, if any.
+    named_by_policy: Option<&'static str>,
+}
+
+/// Where a group was first brought in.
+#[derive(Clone, Debug)]
+struct FirstUse {
+    group: &'static str,
+    /// The `use` that brought it in, in the policy's text or in a group's.
+    at: Loc,
+    /// That `use` as a place in its file (the file's key, the byte offset), the same each time
+    /// the file is included: a file included twice (a diamond) says the same `use` again.
+    statement: (String, u32),
+    /// The group the policy named that used it in turn, if the policy did not name it itself.
+    through: Option<&'static str>,
 }
 
 impl<'a> Expander<'a> {
@@ -144,6 +161,8 @@ impl<'a> Expander<'a> {
             out: Expanded::default(),
             stack: Vec::new(),
             budget: Budget::default(),
+            used: Vec::new(),
+            named_by_policy: None,
         }
     }
 
@@ -185,7 +204,7 @@ impl<'a> Expander<'a> {
                 Item::Rule(rule) => self.out.rules.push(FlatRule { rule, group }),
                 Item::Use { groups, .. } => {
                     for name in groups {
-                        self.use_group(&name.text, name.loc);
+                        self.use_group(&name.text, name.loc, group.is_none());
                     }
                 }
                 Item::Include {
@@ -206,7 +225,9 @@ impl<'a> Expander<'a> {
         }
     }
 
-    fn use_group(&mut self, name: &str, at: Loc) {
+    /// Expands group `name` here. `by_policy` says the policy's own text names it, rather
+    /// than a group's.
+    fn use_group(&mut self, name: &str, at: Loc, by_policy: bool) {
         let Some(group) = groups::find(name) else {
             self.errors.push(
                 Diagnostic::new(at, format!("unknown group `{name}`"))
@@ -236,6 +257,9 @@ impl<'a> Expander<'a> {
             ));
             return;
         }
+        if self.used_again(group.name, at, by_policy) {
+            return;
+        }
         if let Err(limit) = self.budget.text(group.text.len()) {
             self.over_limit(at, format!("cannot use group `{name}`"), limit);
             return;
@@ -247,9 +271,61 @@ impl<'a> Expander<'a> {
             included_at: Some(at),
         });
         let file = self.parse(id, group.text);
+        self.used.push(FirstUse {
+            group: group.name,
+            at,
+            statement: self.statement(at),
+            through: self.named_by_policy,
+        });
+        if by_policy {
+            self.named_by_policy = Some(group.name);
+        }
         self.stack.push(key);
         self.items(id, file, Some(group.name));
         self.stack.pop();
+        if by_policy {
+            self.named_by_policy = None;
+        }
+    }
+
+    /// The place `at` as its file's key and a byte offset.
+    fn statement(&self, at: Loc) -> (String, u32) {
+        (self.source_key(at.source), at.start)
+    }
+
+    /// Whether `group` was expanded before, so that this use must not expand it again. A
+    /// second copy of a group's rules never applies: each is decided by the same rule of the
+    /// first copy. So a second use the policy writes is an error, like any rule of its own that
+    /// never applies; one that a group makes (`threads` uses `futex`), or the same `use` again
+    /// in a file included twice, is left out quietly.
+    fn used_again(&mut self, group: &'static str, at: Loc, by_policy: bool) -> bool {
+        let Some(first) = self.used.iter().find(|u| u.group == group).cloned() else {
+            return false;
+        };
+        let again = first.through.is_none()
+            && first.at.start == at.start
+            && first.statement == self.statement(at);
+        if by_policy && !again {
+            let (message, help) = match first.through {
+                None => (
+                    format!(
+                        "group `{group}` is already used ({})",
+                        self.sources.describe(first.at)
+                    ),
+                    "a group's rules apply where it is first used; remove this use".to_string(),
+                ),
+                Some(outer) => (
+                    format!("group `{group}` is already used, by group `{outer}`"),
+                    format!(
+                        "`{outer}` uses `{group}`, and a group's rules apply where it is first \
+                         used; remove this use, or move it above the `use` of `{outer}`"
+                    ),
+                ),
+            };
+            self.errors
+                .push(Diagnostic::new(at, message).with_help(help));
+        }
+        true
     }
 
     fn include(&mut self, from: SourceId, name: &str, at: Loc) {

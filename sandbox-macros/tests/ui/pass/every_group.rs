@@ -1,5 +1,6 @@
-// Every built-in group in one policy. Groups may overlap: a group's rule hidden by an earlier
-// one is not an error.
+// Every built-in group in one policy, each once: a group that another uses comes first
+// (`static_startup` before `dynamic_startup`). Groups may overlap: a group's rule hidden by an
+// earlier one is not an error.
 #[path = "../check.rs"]
 mod check;
 
@@ -8,8 +9,8 @@ use sandbox_runtime::__private::sandbox_policy::{groups::GROUPS, Action};
 
 static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
     default kill;
-    use dirs, dynamic_startup, epoll, eventfd, exit, files_read, files_write, futex, getids,
-        getpids, malloc, mmap_noexec, pipes, poll, random, signals, sleep, static_startup, stdio,
+    use dirs, static_startup, dynamic_startup, epoll, eventfd, exit, files_read, files_write,
+        futex, getids, getpids, malloc, mmap_noexec, pipes, poll, random, signals, sleep, stdio,
         tcgets, threads, time, unix_sockets;
 };
 
