@@ -458,6 +458,57 @@ fn explain_names_the_deciding_rule() {
     assert!(stderr(&out).contains("--syscall"), "{}", stderr(&out));
 }
 
+/// `explain --syscall` reads a value as the policy language reads a constant: every literal
+/// form, `|` between values, and the same error for a leading zero.
+#[test]
+fn explain_reads_values_as_the_language_does() {
+    let s = ScratchDir::new("explain-values");
+    let policy = s.write(
+        "p.policy",
+        "default kill;\nerrno(EACCES) openat if flags & (O_WRONLY | O_CREAT) == O_WRONLY | O_CREAT;\n\
+         allow write if fd == 0b10;\nallow read if count == 1_000;\nallow mkdir if mode == 0o755;\n",
+    );
+    let explain = |call: &[&str]| {
+        let mut args = vec!["explain", &policy, "--arch", "x86_64", "--syscall"];
+        args.extend(call);
+        sandbox_output(&args)
+    };
+    for (call, decision) in [
+        (&["write", "2"][..], "-> allow"),
+        (&["write", "0b10"], "-> allow"),
+        (&["write", "0x_2"], "-> allow"),
+        (&["read", "0", "0", "1_000"], "-> allow"),
+        (&["read", "0", "0", "1000"], "-> allow"),
+        (&["mkdir", "0", "0o755"], "-> allow"),
+        (&["mkdir", "0", "493"], "-> allow"),
+        (
+            &["openat", "AT_FDCWD", "0", "O_WRONLY|O_CREAT"],
+            "-> errno(EACCES)",
+        ),
+        (
+            &["openat", "AT_FDCWD", "0", "O_WRONLY | 0o100"],
+            "-> errno(EACCES)",
+        ),
+        (&["openat", "AT_FDCWD", "0", "O_WRONLY"], "-> kill"),
+    ] {
+        let out = explain(call);
+        assert_eq!(code(&out), 0, "{call:?}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(decision), "{call:?}: {text}");
+    }
+    for (call, error) in [
+        (&["mkdir", "0", "0755"][..], "leading zero"),
+        (&["write", "0b12"], "not a binary digit"),
+        (&["write", "1|"], "`|` joins two values"),
+        (&["write", "2|-1"], "negative values cannot be combined"),
+        (&["write", "1|-EPERM"], "a `-` goes before an integer"),
+    ] {
+        let out = explain(call);
+        assert_eq!(code(&out), 2, "{call:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(error), "{call:?}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn compile_writes_the_raw_program() {
     let s = ScratchDir::new("compile");

@@ -3,7 +3,7 @@
 use crate::console::{self, errln, out, outln};
 use crate::policy_file;
 use clap::Args;
-use sandbox_policy::{disasm, eval, tables, Arch, Verdict};
+use sandbox_policy::{disasm, eval, syntax, tables, Arch, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,8 +16,9 @@ pub struct ExplainArgs {
     #[arg(long)]
     arch: Option<String>,
     /// Show which rule decides this call instead of the disassembly: a syscall name followed
-    /// by up to six arguments (integers, negative decimal integers, or constant names like
-    /// O_RDONLY). Options may follow.
+    /// by up to six arguments, each a register value: an integer as the policy language writes
+    /// one (42, 0x7f_ff, 0o755, 0b101), a negative decimal integer, a constant name like
+    /// O_RDONLY, or values joined with `|` (O_WRONLY|O_CREAT). Options may follow.
     #[arg(
         long,
         num_args = 1..=7,
@@ -96,17 +97,51 @@ fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
     Ok((spec.nr, values))
 }
 
+/// Reads one argument as the register value a call would pass: integer literals as the policy
+/// language writes them (`42`, `0x7f_ff`, `0o755`, `0b101`; `0755` is an error, as there), a
+/// leading `-` for a negative (as 64 bits), constant and errno names for `arch`, and `|`
+/// joining values that are not negative. Unlike a condition's constant, a number is not held to
+/// the argument's width: the high bits of an `int` are what a hostile call may set.
 fn parse_value(arch: Arch, text: &str) -> Result<u64, String> {
-    let number = match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        // A negative value comes in decimal only: clap reads `-0x10` as an option.
-        None => (text.parse::<u64>().ok()).or_else(|| text.parse::<i64>().ok().map(|v| v as u64)),
-    };
-    match number {
-        Some(v) => Ok(v),
-        None => tables::constant(arch, text)
-            .map(|v| v as u64)
-            .or_else(|| tables::errno_value(text).map(u64::from))
-            .ok_or_else(|| format!("`{text}` is neither an integer nor a known constant")),
+    let mut total = 0u64;
+    let parts: Vec<&str> = text.split('|').map(str::trim).collect();
+    for part in &parts {
+        if part.is_empty() {
+            return Err(format!("`{text}`: `|` joins two values"));
+        }
+        let value = parse_one_value(arch, part)?;
+        if parts.len() > 1 && part.starts_with('-') {
+            return Err(format!(
+                "`{text}`: negative values cannot be combined with `|`"
+            ));
+        }
+        total |= value;
     }
+    Ok(total)
+}
+
+/// One value of [`parse_value`]: a literal, a negative literal, or a name.
+fn parse_one_value(arch: Arch, text: &str) -> Result<u64, String> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(body) => (true, body),
+        None => (false, text),
+    };
+    if body.starts_with(|c: char| c.is_ascii_digit()) {
+        let value = match syntax::token_from_literal(body)? {
+            syntax::TokenKind::Int(v) => v,
+            _ => return Err(format!("`{text}` is not an integer")),
+        };
+        return match negative {
+            false => Ok(value),
+            true if value <= 1 << 63 => Ok(value.wrapping_neg()),
+            true => Err(format!("`{text}` is below the smallest 64-bit value")),
+        };
+    }
+    if negative {
+        return Err(format!("`{text}`: a `-` goes before an integer"));
+    }
+    tables::constant(arch, text)
+        .map(|v| v as u64)
+        .or_else(|| tables::errno_value(text).map(u64::from))
+        .ok_or_else(|| format!("`{text}` is neither an integer nor a known constant"))
 }
