@@ -132,6 +132,58 @@ fn paths_and_arguments_need_not_be_utf8() {
     assert_eq!(out.stdout, b"bytes\n");
 }
 
+/// A path may hold `:` and `\\`, written `\\:` and `\\\\`, on either side of the `:` that ends
+/// SRC, and in a tmpfs's DST. A `\\` before anything else is an error that names the option.
+#[test]
+fn mount_paths_may_hold_colons() {
+    let s = ScratchDir::new("colons");
+    let policy = s.write("p.policy", "default allow;\n");
+    let dir = s.path().join("a:b\\c");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f"), "colon\n").unwrap();
+    let escaped = dir
+        .to_str()
+        .unwrap()
+        .replace('\\', "\\\\")
+        .replace(':', "\\:");
+    let run = |options: &[&str], command: &[&str]| {
+        cli_common::sandbox()
+            .args(["run", "--policy", &policy])
+            .args(options)
+            .arg("--")
+            .args(command)
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        &["--ro", &format!("{escaped}:/in\\:side")],
+        &["/bin/cat", "/in:side/f"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"colon\n");
+    let out = run(
+        &["--ro", &escaped],
+        &["/bin/cat", &format!("{}/f", dir.display())],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"colon\n");
+    let out = run(&["--tmpfs", "/t\\:x:1M"], &["/bin/ls", "-d", "/t:x"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"/t:x\n");
+
+    for (option, value, error) in [
+        ("--ro", dir.display().to_string(), "`\\` escapes only"),
+        ("--ro", format!("{escaped}:/x:y"), "a second `:`"),
+        ("--rw", "/a\\b".to_string(), "`\\` escapes only"),
+        ("--tmpfs", "/t:x:1M".to_string(), "a second `:`"),
+    ] {
+        let out = run(&[option, &value], &["/bin/true"]);
+        assert_eq!(code(&out), 125, "{}", stderr(&out));
+        let named = format!("{option} `{value}`: {error}");
+        assert!(stderr(&out).contains(&named), "{}", stderr(&out));
+    }
+}
+
 #[test]
 fn killed_by_a_signal_is_128_plus_n() {
     let s = ScratchDir::new("signal");

@@ -9,6 +9,7 @@ mod explain;
 mod interrupt;
 mod learn;
 mod output_file;
+mod path_spec;
 mod policy_file;
 mod run;
 mod synth;

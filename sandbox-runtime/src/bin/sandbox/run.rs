@@ -3,6 +3,7 @@
 use crate::console::errln;
 use crate::interrupt::Watch;
 use crate::output_file::OutputFile;
+use crate::path_spec::{self, PathSpec};
 use crate::policy_file::{self, PolicyError};
 use clap::Args;
 use sandbox_runtime::{
@@ -68,13 +69,15 @@ pub struct RunArgs {
 /// What the program sees and what bounds it: the options `run` and `learn` share.
 #[derive(Args, Debug)]
 pub struct SandboxArgs {
-    /// Bind a host path read-only at DST (default: the same path). Repeatable.
+    /// Bind a host path read-only at DST (default: the same path). In either path, write a `:`
+    /// as `\:` and a `\` as `\\`. Repeatable.
     #[arg(long = "ro", value_name = "SRC[:DST]")]
     ro: Vec<OsString>,
-    /// Bind a host path read-write (and noexec) at DST (default: the same path). Repeatable.
+    /// Bind a host path read-write (and noexec) at DST (default: the same path), paths written
+    /// as for --ro. Repeatable.
     #[arg(long = "rw", value_name = "SRC[:DST]")]
     rw: Vec<OsString>,
-    /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M), holding at most one file per 4 KiB of it (at least 256). Repeatable.
+    /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M), holding at most one file per 4 KiB of it (at least 256); DST written as for --ro. Repeatable.
     #[arg(long = "tmpfs", value_name = "DST[:SIZE]")]
     tmpfs: Vec<String>,
     /// Working directory inside the sandbox.
@@ -563,21 +566,24 @@ pub fn build(
     cmd.args(&command[1..]);
     cmd.add_program_with_libraries(program);
     for spec in &args.ro {
-        let (src, dst) = split_mount(spec)?;
+        let (src, dst) = split_mount("--ro", spec)?;
         cmd.mount_ro(src, dst);
     }
     for spec in &args.rw {
-        let (src, dst) = split_mount(spec)?;
+        let (src, dst) = split_mount("--rw", spec)?;
         cmd.mount_rw(src, dst);
     }
     for spec in &args.tmpfs {
-        let (dst, size) = match spec.split_once(':') {
-            Some((d, s)) => (
-                d,
-                parse_size(s).map_err(|e| format!("--tmpfs `{spec}`: {e}"))?,
-            ),
-            None => (spec.as_str(), 64 << 20),
+        let error = |e: String| format!("--tmpfs `{spec}`: {e}");
+        let PathSpec { path: dst, rest } = path_spec::split(OsStr::new(spec)).map_err(error)?;
+        let size = match rest {
+            // A size is ASCII: what is not UTF-8 is no size either.
+            Some(size) => parse_size(&size.to_string_lossy()).map_err(error)?,
+            None => 64 << 20,
         };
+        if dst.as_os_str().is_empty() {
+            return Err(error("expected DST[:SIZE]".into()));
+        }
         cmd.tmpfs(dst, size);
     }
     if let Some(dir) = &args.cwd {
@@ -699,21 +705,15 @@ fn seconds(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Splits `SRC[:DST]` at its first `:` (paths may hold any other byte).
-fn split_mount(spec: &OsStr) -> Result<(PathBuf, PathBuf), String> {
-    let bytes = spec.as_bytes();
-    let (src, dst) = match bytes.iter().position(|b| *b == b':') {
-        Some(i) => (&bytes[..i], &bytes[i + 1..]),
-        None => (bytes, bytes),
-    };
-    if src.is_empty() || dst.is_empty() {
-        return Err(format!(
-            "mount `{}`: expected SRC[:DST]",
-            spec.to_string_lossy()
-        ));
+/// Reads `SRC[:DST]` (DST defaults to SRC), each path as [`path_spec`] writes it.
+fn split_mount(option: &str, spec: &OsStr) -> Result<(PathBuf, PathBuf), String> {
+    let error = |e: String| format!("{option} `{}`: {e}", spec.to_string_lossy());
+    let PathSpec { path: src, rest } = path_spec::split(spec).map_err(error)?;
+    let dst = rest.map_or_else(|| src.clone(), PathBuf::from);
+    if src.as_os_str().is_empty() || dst.as_os_str().is_empty() {
+        return Err(error("expected SRC[:DST]".into()));
     }
-    let path = |b: &[u8]| PathBuf::from(OsStr::from_bytes(b));
-    Ok((path(src), path(dst)))
+    Ok((src, dst))
 }
 
 /// A count (`--pids`, `--open-files`), read here rather than by the option parser so that a bad
