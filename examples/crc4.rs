@@ -21,8 +21,7 @@ static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
     // Rust's runtime checks, before main, that descriptors 0 to 2 are open: one poll that
     // does not wait.
     allow poll if nfds == 3 && timeout == 0;
-    // glibc's malloc seeds its heap hardening with a few random bytes, without blocking.
-    allow getrandom if flags == GRND_NONBLOCK;
+    // (glibc's malloc seeds its heap hardening with getrandom, which `malloc` allows.)
     // glibc sizes its malloc arenas by the CPUs the process may run on (read-only).
     allow sched_getaffinity;
     // Rust's runtime locates the main thread's stack (pthread_getattr_np asks for the tid).

@@ -21,7 +21,6 @@ static POLICY: sandbox_runtime::Policy = sandbox_runtime::policy! {
     use dynamic_startup, malloc, exit, signals;
     // What Rust's runtime and glibc do before main (see examples/crc4.rs).
     allow poll if nfds == 3 && timeout == 0;
-    allow getrandom if flags == GRND_NONBLOCK;
     allow sched_getaffinity, gettid;
     // The comms channel.
     allow recvfrom, recvmsg, sendto, sendmsg, getsockopt if sockfd == 1023;

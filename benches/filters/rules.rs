@@ -185,15 +185,10 @@ fn product(parts: &[Cond], negate: bool) -> Result<Vec<Vec<Cmp>>, String> {
 
 /// The comparison that holds exactly when `c` does not.
 fn negated(c: Cmp) -> Cmp {
-    let op = match c.op {
-        CmpOp::Eq => CmpOp::Ne,
-        CmpOp::Ne => CmpOp::Eq,
-        CmpOp::Lt => CmpOp::Ge,
-        CmpOp::Ge => CmpOp::Lt,
-        CmpOp::Le => CmpOp::Gt,
-        CmpOp::Gt => CmpOp::Le,
-    };
-    Cmp { op, ..c }
+    Cmp {
+        op: c.op.negated(),
+        ..c
+    }
 }
 
 /// Drops duplicate comparisons, self-contradictory conjunctions and conjunctions implied by

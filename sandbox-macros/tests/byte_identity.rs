@@ -107,7 +107,7 @@ use stdio, exit, malloc;
 allow openat if dirfd == AT_FDCWD && flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY;
 allow socket if domain == AF_UNIX && !(type & SOCK_RAW == SOCK_RAW);
 allow fcntl if fd <= 1023 && (cmd == F_GETFL || cmd == F_SETFD);
-allow mmap if arg2 & PROT_EXEC == 0 && arg4 == -1 && length <= 0x10_0000;
+errno(EACCES) mmap if arg2 & PROT_EXEC == PROT_EXEC && arg4 == -1 && length <= 0x10_0000;
 errno(ENOSYS) clone3;
 log getrandom;
 trap ptrace;
@@ -123,7 +123,7 @@ static INLINE: Policy = sandbox_runtime::policy! {
     allow openat if dirfd == AT_FDCWD && flags & (O_ACCMODE | O_CREAT | O_TRUNC) == O_RDONLY;
     allow socket if domain == AF_UNIX && !(type & SOCK_RAW == SOCK_RAW);
     allow fcntl if fd <= 1023 && (cmd == F_GETFL || cmd == F_SETFD);
-    allow mmap if arg2 & PROT_EXEC == 0 && arg4 == -1 && length <= 0x10_0000;
+    errno(EACCES) mmap if arg2 & PROT_EXEC == PROT_EXEC && arg4 == -1 && length <= 0x10_0000;
     errno(ENOSYS) clone3;
     log getrandom;
     trap ptrace;
@@ -158,13 +158,13 @@ fn an_inline_policy_compiles_like_the_same_text() {
 }
 
 /// A condition passed through a `macro_rules!` expression fragment is one operand, as Rust
-/// reads `$cond && fd == 1`: the same bytes as the text with the fragment in parentheses.
-macro_rules! errno_if_also_stdout {
+/// reads `$cond && count == 1`: the same bytes as the text with the fragment in parentheses.
+macro_rules! errno_if_also_one_byte {
     ($cond:expr) => {
-        sandbox_runtime::policy! { default errno(1); errno(2) write if $cond && fd == 1; }
+        sandbox_runtime::policy! { default errno(1); errno(2) write if $cond && count == 1; }
     };
 }
-static THROUGH_FRAGMENT: Policy = errno_if_also_stdout!(fd == 2 || fd == 3);
+static THROUGH_FRAGMENT: Policy = errno_if_also_one_byte!(fd == 2 || fd == 3);
 
 #[test]
 fn an_expression_fragment_keeps_its_grouping() {
@@ -175,12 +175,14 @@ fn an_expression_fragment_keeps_its_grouping() {
             Err(_) => panic!("{}", compilation.render_errors()),
         }
     };
-    let grouped = compile("default errno(1); errno(2) write if (fd == 2 || fd == 3) && fd == 1;");
-    let ungrouped = compile("default errno(1); errno(2) write if fd == 2 || fd == 3 && fd == 1;");
+    let grouped =
+        compile("default errno(1); errno(2) write if (fd == 2 || fd == 3) && count == 1;");
+    let ungrouped =
+        compile("default errno(1); errno(2) write if fd == 2 || fd == 3 && count == 1;");
     assert_ne!(native_bytes(&grouped), native_bytes(&ungrouped));
     assert_eq!(native_bytes(&THROUGH_FRAGMENT), native_bytes(&grouped));
     assert_eq!(
         rule_texts(&THROUGH_FRAGMENT)[0],
-        "errno(2) write if (fd == 2 || fd == 3) && fd == 1"
+        "errno(2) write if (fd == 2 || fd == 3) && count == 1"
     );
 }

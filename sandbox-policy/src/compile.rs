@@ -176,7 +176,7 @@ fn run(
         }
     };
     let warnings = match &result {
-        Ok(compiled) => lint::lint(&expanded, &compiled.irs),
+        Ok(compiled) => lint::lint(&expanded, &compiled.irs, &compiled.checked),
         Err(_) => Vec::new(),
     };
     Compilation {

@@ -25,6 +25,7 @@ pub mod ir;
 pub mod lint;
 pub mod lower;
 pub mod resolve;
+pub mod satisfiable;
 pub mod set_id;
 pub mod stack;
 pub mod syntax;

@@ -1,22 +1,25 @@
 //! Warnings: rules that compile and do what they say, but likely not what their writer meant.
 //! They never change the program; `sandbox check` prints them, and `policy!` has rustc show them.
 //!
-//! Two kinds. A comparison an unsigned argument decides the same way whatever it holds
-//! (`fd >= 0` on `read`'s `unsigned int` descriptor is always true, `fd < 0` never), so the
-//! rule does less, or more, than it reads. And equality on an argument that holds flags, where
-//! extra bits carry the call past the test. `kill socket if type == SOCK_RAW` does not kill
-//! `SOCK_RAW | SOCK_CLOEXEC`, and `mmap` ignores `prot` and `flags` bits it does not know, so
-//! any such bit dodges an equality.
+//! Among them: a rule with a condition that never applies, because no call meets the condition
+//! or an earlier rule decides every call that does (`lint/dead.rs`). A comparison an unsigned argument
+//! decides the same way whatever it holds (`fd >= 0` on `read`'s `unsigned int` descriptor is
+//! always true, `fd < 0` never), so the rule does less, or more, than it reads. And equality on
+//! an argument that holds flags, where extra bits carry the call past the test.
+//! `kill socket if type == SOCK_RAW` does not kill `SOCK_RAW | SOCK_CLOEXEC`, and `mmap`
+//! ignores `prot` and `flags` bits it does not know, so any such bit dodges an equality.
 //! The safe forms test the bits that matter under a mask; in an `allow` rule, `==` is safe (it
 //! lets that exact set run) and `!=` is the one extra bits get through.
 
 use crate::arch::Arch;
 use crate::diag::Diagnostic;
 use crate::ir::{ArchIr, Cond, Decision};
-use crate::resolve::Expanded;
+use crate::resolve::{CheckedPolicy, Expanded};
 use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Rule};
 use crate::tables::{self, ArgType};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+
+mod dead;
 
 /// Arguments, by the tables' names, that hold a set of bits on every syscall that has them
 /// (pointers of these names are left out by their type).
@@ -93,14 +96,16 @@ impl Beyond {
 
 /// The warnings for the rules of `expanded` (the built-in groups' rules draw none: a test holds
 /// them to it).
-pub fn lint(expanded: &Expanded, irs: &[ArchIr]) -> Vec<Diagnostic> {
+pub fn lint(expanded: &Expanded, irs: &[ArchIr], checked: &CheckedPolicy) -> Vec<Diagnostic> {
     let Some((default, _)) = expanded.defaults.first() else {
         return Vec::new();
     };
     let beyond = beyond_each_rule(expanded, reach(&default.kind));
     let mut warnings = Vec::new();
     warnings.extend(read_implies_exec(expanded, irs));
-    for (flat, beyond) in expanded.rules.iter().zip(beyond) {
+    // Rules with a comparison their type fixes: that warning says already why one never applies.
+    let mut fixed = BTreeSet::new();
+    for (index, (flat, beyond)) in expanded.rules.iter().zip(beyond).enumerate() {
         let Some(cond) = &flat.rule.cond else {
             continue;
         };
@@ -114,10 +119,15 @@ pub fn lint(expanded: &Expanded, irs: &[ArchIr]) -> Vec<Diagnostic> {
                 extra_bits(&rule, cmp, negated, &mut warnings)
             });
         }
+        let before = warnings.len();
         each_cmp(cond, false, &mut |cmp, _| {
             fixed_comparison(&flat.rule, cmp, &mut warnings)
         });
+        if warnings.len() > before {
+            fixed.insert(index);
+        }
     }
+    warnings.extend(dead::dead_rules(expanded, checked, &fixed));
     warnings
 }
 
@@ -581,11 +591,13 @@ mod tests {
              allow lseek if fd < 0;\nallow write if count <= 0xffffffffffffffff;\n\
              allow pread64 if count > -1;\n",
         );
-        assert_eq!(w.len(), 4, "{w:?}");
+        assert_eq!(w.len(), 5, "{w:?}");
         assert!(w[0].contains("`fd >= 0` is always true"), "{w:?}");
         assert!(w[1].contains("`fd < 0` is always false"), "{w:?}");
         assert!(w[2].contains("always true"), "{w:?}");
         assert!(w[3].contains("always false"), "{w:?}");
+        // And the `kill` rule after `fd >= 0` never applies, as the first says.
+        assert!(w[4].contains("never applies to `read`"), "{w:?}");
         // Signed arguments, other values and masked tests are fine.
         let none = [
             "allow openat if dirfd >= 0;",
@@ -602,6 +614,57 @@ mod tests {
                 "{rule}: {:?}",
                 warnings(&format!("default kill;\n{rule}\n"))
             );
+        }
+    }
+
+    #[test]
+    fn rules_that_never_apply_are_warned_about() {
+        for (rules, warning) in [
+            (
+                "allow read if fd == 1 && fd == 2;",
+                "this rule never applies to `read`: no call meets its condition",
+            ),
+            (
+                "allow read, write if count > 5 && count < 3 || !(count != 1 || count != 2);",
+                "this rule never applies to `read`, `write`: no call meets its condition",
+            ),
+            (
+                "allow openat if flags & O_DIRECTORY == O_DIRECTORY && flags & 0x4000 == 0;",
+                "this rule never applies to `openat` on aarch64: no call meets its condition",
+            ),
+            (
+                "allow read if fd < 10;\nkill read if fd == 5 || fd == 9;",
+                "this rule never applies to `read`: every call it matches meets an earlier rule \
+                 first (`allow read if fd < 10`, p.policy:2:1)",
+            ),
+            (
+                "allow read if fd == 3;\nallow read if count > 4096;\n\
+                 kill read if fd == 3 && count > 0 || count >= 8192;",
+                "this rule never applies to `read`: every call it matches meets an earlier rule \
+                 first (`allow read if fd == 3`, p.policy:2:1)",
+            ),
+        ] {
+            assert_eq!(warnings(&format!("default kill;\n{rules}\n")), [warning]);
+        }
+        // A condition a type fixes draws that warning alone.
+        assert_eq!(count("kill", "allow read if fd < 0;"), 1);
+    }
+
+    #[test]
+    fn rules_that_apply_to_some_call_are_not_warned_about() {
+        for rules in [
+            "allow read if fd == 1;\nallow read if fd == 2;",
+            "allow read if fd < 10;\nkill read if fd <= 10;",
+            "allow read if fd == 3;\nallow read if count > 4096;\nkill read if count > 0;",
+            "allow write if fd == 1 || fd == 2;",
+            "allow ioctl if request == TCGETS;\nkill ioctl if request & 0xff == 1;",
+            "allow mmap if prot & PROT_EXEC == 0 && flags & MAP_SHARED == 0;",
+            "use files_read;\nallow openat if flags & O_ACCMODE == O_WRONLY;",
+            "kill ioctl if request == TIOCSTI;\nallow ioctl;",
+            "allow openat if flags & O_DIRECTORY == O_DIRECTORY;",
+        ] {
+            let w = warnings(&format!("default kill;\n{rules}\n"));
+            assert!(w.is_empty(), "{rules}: {w:?}");
         }
     }
 
