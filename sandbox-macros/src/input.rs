@@ -5,7 +5,8 @@ use crate::emit;
 use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
 use sandbox_policy::syntax::{token_from_literal, Punct, Token, TokenKind};
 use sandbox_policy::{
-    compile_text, compile_tokens, Compilation, FsLoader, LineCol, Loc, ROOT_SOURCE,
+    compile_text, compile_tokens, Compilation, FsLoader, LineCol, Loc, MAX_RENDERED_ERRORS,
+    ROOT_SOURCE,
 };
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
             let warnings: Vec<_> = compilation
                 .warnings
                 .iter()
+                .take(MAX_RENDERED_ERRORS)
                 .map(|w| spanned(&compilation, &spans, w, &paths))
                 .collect();
             emit::policy(&policy, &compilation.included_files, &warnings)
@@ -109,6 +111,7 @@ fn expand_file(
             let warnings: Vec<_> = compilation
                 .warnings
                 .iter()
+                .take(MAX_RENDERED_ERRORS)
                 .map(|w| emit::SpannedError {
                     start: lit_span,
                     end: lit_span,

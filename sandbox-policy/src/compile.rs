@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 /// [`compile_tokens`] carry it in their [`Loc`]s, with token indices as positions.
 pub const ROOT_SOURCE: SourceId = SourceId(0);
 
-/// The most errors [`Compilation::render_errors`] renders: each shows its line, and a line may
-/// be as long as the whole file.
+/// The most errors [`Compilation::render_errors`] renders, and warnings
+/// [`Compilation::render_warnings`] and `policy!` do: each shows its line, and a line may be as
+/// long as the whole file.
 pub const MAX_RENDERED_ERRORS: usize = 100;
 
 /// The result of a compilation, with everything needed to report on it.
@@ -42,13 +43,19 @@ pub struct Compiled {
 }
 
 impl Compilation {
-    /// Every warning rendered like rustc (`file:line:col: warning: ...`), separated by blank
-    /// lines; empty when there is none.
+    /// The first [`MAX_RENDERED_ERRORS`] warnings rendered like rustc (`file:line:col: warning:
+    /// ...`), separated by blank lines, followed by a count of the rest if there are more;
+    /// empty when there is none.
     pub fn render_warnings(&self) -> String {
         let mut out = String::new();
-        for w in &self.warnings {
+        for w in self.warnings.iter().take(MAX_RENDERED_ERRORS) {
             out.push_str(&self.sources.render_warning(w));
             out.push('\n');
+        }
+        if let Some(more) = self.warnings.len().checked_sub(MAX_RENDERED_ERRORS) {
+            if more > 0 {
+                out.push_str(&format!("warning: {more} more warnings not shown\n"));
+            }
         }
         out
     }

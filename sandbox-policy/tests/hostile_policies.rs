@@ -138,3 +138,25 @@ fn kernel_internal_errnos_are_refused() {
         assert!(c.result.is_ok(), "errno({value}): {}", c.render_errors());
     }
 }
+
+/// Warnings are bounded as errors are: a policy of 20,000 rules that never apply renders 100
+/// of them and a count of the rest.
+#[test]
+fn warnings_are_rendered_up_to_a_bound() {
+    let text = format!(
+        "default allow;\n{}",
+        "kill read if fd == 1 && fd == 2;\n".repeat(20_000)
+    );
+    let c = compile(&text);
+    assert!(c.result.is_ok(), "{}", c.render_errors());
+    assert_eq!(c.warnings.len(), 20_000);
+    let shown = c.render_warnings();
+    assert_eq!(
+        shown.matches(": warning: this rule never applies").count(),
+        MAX_RENDERED_ERRORS
+    );
+    assert!(shown.ends_with(&format!(
+        "warning: {} more warnings not shown\n",
+        20_000 - MAX_RENDERED_ERRORS
+    )));
+}
