@@ -160,3 +160,20 @@ fn warnings_are_rendered_up_to_a_bound() {
         20_000 - MAX_RENDERED_ERRORS
     )));
 }
+
+/// A group used again and again is an error each time, up to the bound every stage keeps, and
+/// is expanded once.
+#[test]
+fn a_group_used_a_hundred_thousand_times_makes_a_bounded_number_of_errors() {
+    let text = format!("default kill;\nuse exit{};\n", ", exit".repeat(100_000));
+    let c = compile(&text);
+    let Err(errors) = &c.result else {
+        panic!("compiled");
+    };
+    assert_eq!(errors.len(), MAX_ERRORS);
+    assert!(errors[0]
+        .message
+        .starts_with("group `exit` is already used"));
+    let expanded = c.sources.iter().filter(|(_, s)| s.name == "group exit");
+    assert_eq!(expanded.count(), 1);
+}

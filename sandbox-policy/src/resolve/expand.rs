@@ -3,7 +3,7 @@
 //! unknown groups and expansions over the limits of [`super::limits`] are reported here.
 
 use super::limits::{Budget, ExpansionLimit};
-use crate::diag::{Diagnostic, Loc, Source, SourceId, SourceMap, SourceText};
+use crate::diag::{Diagnostic, Loc, Source, SourceId, SourceMap, SourceText, MAX_ERRORS};
 use crate::groups;
 use crate::syntax::{self, ActionSpec, Item, Rule};
 use std::path::{Path, PathBuf};
@@ -299,13 +299,15 @@ impl<'a> Expander<'a> {
     /// never applies; one that a group makes (`threads` uses `futex`), or the same `use` again
     /// in a file included twice, is left out quietly.
     fn used_again(&mut self, group: &'static str, at: Loc, by_policy: bool) -> bool {
-        let Some(first) = self.used.iter().find(|u| u.group == group).cloned() else {
+        let Some(first) = self.used.iter().position(|u| u.group == group) else {
             return false;
         };
+        let first = &self.used[first];
         let again = first.through.is_none()
             && first.at.start == at.start
             && first.statement == self.statement(at);
-        if by_policy && !again {
+        // Each repeat is an error of its own, up to the bound the other stages keep.
+        if by_policy && !again && self.errors.len() < MAX_ERRORS {
             let (message, help) = match first.through {
                 None => (
                     format!(
