@@ -635,17 +635,45 @@ mod tests {
             (
                 "allow read if fd < 10;\nkill read if fd == 5 || fd == 9;",
                 "this rule never applies to `read`: every call it matches meets an earlier rule \
-                 first (`allow read if fd < 10`, p.policy:2:1)",
+                 first, such as `allow read if fd < 10` (p.policy:2:1)",
             ),
             (
                 "allow read if fd == 3;\nallow read if count > 4096;\n\
                  kill read if fd == 3 && count > 0 || count >= 8192;",
                 "this rule never applies to `read`: every call it matches meets an earlier rule \
-                 first (`allow read if fd == 3`, p.policy:2:1)",
+                 first, such as `allow read if fd == 3` (p.policy:2:1)",
             ),
         ] {
             assert_eq!(warnings(&format!("default kill;\n{rules}\n")), [warning]);
         }
+        // A rule the prelude decides first says so, and that no move of it helps.
+        let c = compile_text(
+            "p.policy",
+            None,
+            "default kill;\nallow ioctl if request == TIOCSTI;\n",
+            &mut NoIncludes,
+        );
+        assert_eq!(c.warnings.len(), 1, "{}", c.render_warnings());
+        let w = &c.warnings[0];
+        assert!(
+            w.message.contains("such as the prelude's `"),
+            "{}",
+            w.message
+        );
+        assert!(
+            w.help.as_deref().unwrap_or("").contains("remove this rule"),
+            "{w:?}"
+        );
+        // The runtime's check on `execveat`, first of its branches, is not a rule to name.
+        assert_eq!(
+            warnings(
+                "default kill;\nallow execveat if dirfd == 3;\nkill execveat if dirfd == 3;\n"
+            ),
+            [
+                "this rule never applies to `execveat`: every call it matches meets an earlier \
+              rule first, such as `allow execveat if dirfd == 3` (p.policy:2:1)"
+            ]
+        );
         // A condition a type fixes draws that warning alone.
         assert_eq!(count("kill", "allow read if fd < 0;"), 1);
     }

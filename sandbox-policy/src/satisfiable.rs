@@ -1,10 +1,10 @@
 //! Whether a condition can hold at all: `fd == 1 && fd == 2` never does, and neither does
-//! `flags & 3 == 4`, so a rule with such a condition never applies. The decision is exact over
-//! the comparisons the language has (masked, signed or unsigned, on each argument's width):
-//! the condition is brought to a disjunction of conjunctions, and each argument's comparisons
-//! in a conjunction are decided together, bit by bit from the top, as the set of ways they can
-//! still compare. Conditions too large to decide within [`MAX_CONJUNCTIONS`], [`MAX_WAYS`] or
-//! the [`Budget`] are reported as undecided, never as ones that cannot hold.
+//! `flags & 0xf0 > 0xf0`, so a rule with such a condition never applies. The decision is exact
+//! over the comparisons the language has (masked, signed or unsigned, on each argument's
+//! width): the condition is brought to a disjunction of conjunctions, and each argument's
+//! comparisons in a conjunction are decided together, bit by bit from the top, as the set of
+//! ways they can still compare. Conditions too large to decide within [`MAX_CONJUNCTIONS`],
+//! [`MAX_WAYS`] or the [`Budget`] are reported as undecided, never as ones that cannot hold.
 
 use crate::ir::CmpOp;
 use crate::resolve::{truncate, CheckedCmp, CheckedCond};
@@ -34,6 +34,11 @@ impl Budget {
         Budget { left: steps }
     }
 
+    /// Whether nothing is left: every decision is then undecided at once.
+    pub fn exhausted(&self) -> bool {
+        self.left == 0
+    }
+
     /// Spends `steps`, or says there are not that many left (and spends them all).
     fn spend(&mut self, steps: usize) -> Option<()> {
         match self.left.checked_sub(steps) {
@@ -52,6 +57,9 @@ impl Budget {
 /// Whether some call makes `cond` hold: `Some(false)` when none can, `None` when the condition
 /// is too large to tell or the budget has run out.
 pub fn can_hold(cond: &CheckedCond, budget: &mut Budget) -> Option<bool> {
+    if budget.exhausted() {
+        return None;
+    }
     let mut undecided = false;
     for conjunction in disjunction(cond, false, budget)? {
         match conjunction_can_hold(&conjunction, budget) {
@@ -72,6 +80,7 @@ type Disjunction = Vec<Vec<CheckedCmp>>;
 /// first does not.
 fn disjunction(cond: &CheckedCond, negated: bool, budget: &mut Budget) -> Option<Disjunction> {
     match (cond, negated) {
+        (CheckedCond::Cmp(_), _) if budget.spend(1).is_none() => None,
         (CheckedCond::Cmp(c), false) => Some(vec![vec![c.clone()]]),
         (CheckedCond::Cmp(c), true) => Some(vec![vec![CheckedCmp {
             op: c.op.negated(),
@@ -301,6 +310,102 @@ mod tests {
         ] {
             assert_eq!(can_hold(&cond, &mut budget()), Some(true), "{cond:?}");
             assert!(some_value_holds(&cond), "{cond:?}");
+        }
+    }
+
+    /// xorshift64*: the same cases on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A random condition of two to four comparisons of `ty` on the first `args` arguments,
+    /// joined by `&&`, `||` and `!`, with constants near `pivots` so that they often contradict.
+    fn random_cond(rng: &mut Rng, args: u64, ty: ArgType, pivots: &[i128]) -> CheckedCond {
+        let ops = CmpOp::ALL;
+        let width = truncate(-1, ty.bits());
+        let one = |rng: &mut Rng| {
+            let masked = rng.below(3) == 0;
+            let mask = masked.then(|| rng.next() & width);
+            let pivot = pivots[rng.below(pivots.len() as u64) as usize];
+            let value = pivot + i128::from(rng.below(5)) - 2;
+            let value = match mask {
+                // A masked equality the resolver lets through: the value inside the mask.
+                Some(m) => i128::from(truncate(value, ty.bits()) & m),
+                None => value,
+            };
+            cmp(
+                rng.below(args) as u8,
+                ty,
+                mask,
+                ops[rng.below(6) as usize],
+                value,
+            )
+        };
+        let mut cond = one(rng);
+        for _ in 0..1 + rng.below(3) {
+            let next = one(rng);
+            cond = match rng.below(3) {
+                0 => and(cond, next),
+                1 => or(cond, next),
+                _ => and(not(cond), next),
+            };
+        }
+        cond
+    }
+
+    /// On a 16-bit argument every value can be tried: the decision is exactly whether one
+    /// makes the condition hold.
+    #[test]
+    fn decides_exactly_what_every_value_says_on_16_bits() {
+        let mut rng = Rng(0x5eed);
+        let (mut holding, mut not) = (0, 0);
+        for _ in 0..400 {
+            let pivots = [0, 1, 0x7f, 0x8000, 0xffff];
+            let cond = random_cond(&mut rng, 1, ArgType::U16, &pivots);
+            let holds = (0..=0xffffu64).any(|v| cond.holds(&[v, 0, 0, 0, 0, 0]));
+            assert_eq!(can_hold(&cond, &mut budget()), Some(holds), "{cond:?}");
+            *(if holds { &mut holding } else { &mut not }) += 1;
+        }
+        // Both answers are tried, many times.
+        assert!(holding > 50 && not > 50, "{holding} hold, {not} do not");
+    }
+
+    /// On wider arguments, where not every value can be tried, a value that makes the condition
+    /// hold must never be missed: "cannot hold" would warn about a rule that applies.
+    #[test]
+    fn never_says_cannot_hold_where_a_value_holds() {
+        let mut rng = Rng(0xfeed);
+        for ty in [ArgType::I32, ArgType::U32, ArgType::I64, ArgType::U64] {
+            let bits = ty.bits();
+            let top = (1i128 << (bits - 1)) - 1;
+            let pivots = [0, 1, -1, top, -top - 1, 1 << 16];
+            for _ in 0..2000 {
+                let cond = random_cond(&mut rng, 2, ty, &pivots);
+                let mut values: Vec<u64> = Vec::new();
+                for p in pivots {
+                    for d in -3..=3 {
+                        values.push(truncate(p + d, bits));
+                        values.push(truncate(p + d, 64));
+                    }
+                }
+                let holds = values
+                    .iter()
+                    .any(|&v| values.iter().any(|&w| cond.holds(&[v, w, 0, 0, 0, 0])));
+                if holds {
+                    assert_ne!(can_hold(&cond, &mut budget()), Some(false), "{cond:?}");
+                }
+            }
         }
     }
 

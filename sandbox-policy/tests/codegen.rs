@@ -17,14 +17,7 @@ use sandbox_policy::ir::{ArchIr, Branch, Cmp, CmpOp, Cond, Decision};
 use sandbox_policy::verify;
 use std::collections::{BTreeMap, BTreeSet};
 
-const OPS: [CmpOp; 6] = [
-    CmpOp::Eq,
-    CmpOp::Ne,
-    CmpOp::Lt,
-    CmpOp::Le,
-    CmpOp::Gt,
-    CmpOp::Ge,
-];
+const OPS: [CmpOp; 6] = CmpOp::ALL;
 
 /// Argument values where mistakes hide.
 const BOUNDARIES: [u64; 18] = [

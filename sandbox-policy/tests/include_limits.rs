@@ -211,6 +211,9 @@ fn a_diamond_includes_the_shared_file_from_both_sides() {
     );
     let texts: Vec<&str> = compiled.policy.rules.iter().map(|r| &*r.text).collect();
     assert!(texts.contains(&"allow write if fd == 2"), "{texts:?}");
+    // The shared file's rules, said twice, are not warned about as rules that never apply:
+    // each is the same rule, written once.
+    assert!(c.warnings.is_empty(), "{}", c.render_warnings());
 }
 
 #[test]

@@ -186,14 +186,7 @@ mod tests {
 
     #[test]
     fn const_cmp_is_sound() {
-        let ops = [
-            CmpOp::Eq,
-            CmpOp::Ne,
-            CmpOp::Lt,
-            CmpOp::Le,
-            CmpOp::Gt,
-            CmpOp::Ge,
-        ];
+        let ops = CmpOp::ALL;
         for mask in [0u64, 1, 2, 3, 6, 7, 8] {
             for value in 0..12u64 {
                 for op in ops {

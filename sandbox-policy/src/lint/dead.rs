@@ -6,8 +6,9 @@
 
 use crate::action::Tag;
 use crate::arch::Arch;
+use crate::compiled::RuleMeta;
 use crate::diag::Diagnostic;
-use crate::resolve::{CheckedBranch, CheckedCond, CheckedPolicy, Expanded};
+use crate::resolve::{CheckedBranch, CheckedCond, CheckedPolicy, Expanded, PRELUDE_LOCATION};
 use crate::satisfiable::{can_hold, Budget};
 use crate::tables;
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,9 +59,18 @@ pub(super) fn dead_rules(
                 else {
                     continue;
                 };
-                let dead = why_dead(cond, &branches[..at], &mut budget);
+                if budget.exhausted() {
+                    break;
+                }
+                let mut dead = why_dead(cond, &branches[..at], &mut budget);
                 if let Some((_, Some(earlier))) = dead {
-                    first_by.entry(index).or_insert(earlier.tag);
+                    // The same rule again: a file included twice (a diamond) says each of its
+                    // rules twice, and the copy is no mistake of the writer's.
+                    if same_rule(checked, earlier.tag, branch.tag) {
+                        dead = None;
+                    } else {
+                        first_by.entry(index).or_insert(earlier.tag);
+                    }
                 }
                 let arches = found
                     .entry(index)
@@ -104,21 +114,34 @@ pub(super) fn dead_rules(
                     format!("this rule never applies to {to}: no call meets its condition"),
                 )
                 .with_help(
-                    "its comparisons contradict one another, or one compares bits its mask \
-                     clears; check the values and the operators",
+                    "its comparisons contradict one another, or compare a masked value with one \
+                     it cannot reach; check the values and the operators",
                 ),
-                Dead::DecidedEarlier => Diagnostic::new(
-                    loc,
-                    format!(
-                        "this rule never applies to {to}: every call it matches meets an \
-                         earlier rule first{}",
-                        by(checked, first_by.get(&index))
-                    ),
-                )
-                .with_help(
-                    "rules apply in order and the first match wins; remove this rule, or move \
-                     it above the earlier ones (for a group's rule, above the `use`)",
-                ),
+                Dead::DecidedEarlier => {
+                    let earlier = first_by.get(&index).and_then(|t| meta(checked, *t));
+                    let (such_as, help) = match earlier {
+                        Some(r) if r.location == PRELUDE_LOCATION => (
+                            format!(", such as the prelude's `{}`", r.text),
+                            "the prelude's rules come before the policy's, whatever it says \
+                             (`sandbox explain` lists them); remove this rule",
+                        ),
+                        Some(r) => (
+                            format!(", such as `{}` ({})", r.text, r.location),
+                            "rules apply in order and the first match wins; remove this rule, \
+                             or move it above the earlier ones (for a group's rule, above the \
+                             `use`)",
+                        ),
+                        None => (String::new(), "remove this rule"),
+                    };
+                    Diagnostic::new(
+                        loc,
+                        format!(
+                            "this rule never applies to {to}: every call it matches meets an \
+                             earlier rule first{such_as}"
+                        ),
+                    )
+                    .with_help(help)
+                }
             });
         }
     }
@@ -154,11 +177,16 @@ fn why_dead<'b>(
     )? {
         return None;
     }
-    let first = earlier.iter().zip(conds).find_map(|(branch, theirs)| {
-        can_hold(&both(cond.clone(), theirs), budget)
-            .unwrap_or(false)
-            .then_some(branch)
-    });
+    // The runtime's own check on `execveat` (no rule of the list) is never named.
+    let first = earlier
+        .iter()
+        .zip(conds)
+        .filter(|(b, _)| b.tag.rule_index().is_some())
+        .find_map(|(branch, theirs)| {
+            can_hold(&both(cond.clone(), theirs), budget)
+                .unwrap_or(false)
+                .then_some(branch)
+        });
     Some((Dead::DecidedEarlier, first))
 }
 
@@ -166,12 +194,17 @@ fn both(a: CheckedCond, b: CheckedCond) -> CheckedCond {
     CheckedCond::And(Box::new(a), Box::new(b))
 }
 
-/// ` (`rule`, where)` for the rule of `tag`, as the resolver names a rule that hides another.
-fn by(checked: &CheckedPolicy, tag: Option<&Tag>) -> String {
-    tag.and_then(|t| t.rule_index())
-        .and_then(|i| checked.rules.get(i))
-        .map(|r| format!(" (`{}`, {})", r.text, r.location))
-        .unwrap_or_default()
+/// What the policy's list says of the rule of `tag`, if it is a rule of the list.
+fn meta(checked: &CheckedPolicy, tag: Tag) -> Option<&RuleMeta> {
+    tag.rule_index().and_then(|i| checked.rules.get(i))
+}
+
+/// Whether two tags are the same rule written once: the same text at the same place.
+fn same_rule(checked: &CheckedPolicy, a: Tag, b: Tag) -> bool {
+    match (meta(checked, a), meta(checked, b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn list(arches: &[Arch]) -> String {

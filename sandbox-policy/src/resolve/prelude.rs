@@ -9,6 +9,9 @@ use crate::compiled::RuleMeta;
 use crate::ir::CmpOp;
 use crate::tables::{self, ArgType, SyscallSpec};
 
+/// Where the prelude's rules say they are, in the policy's rule list.
+pub const PRELUDE_LOCATION: &str = "prelude";
+
 /// The value a sandbox runtime puts in the sixth argument register of its own
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`, which the kernel ignores (execveat takes
 /// five arguments), so that its one exec can be recognised without the policy allowing exec.
@@ -76,7 +79,7 @@ fn add_rule(
     }
     if used {
         rules.push(RuleMeta {
-            location: "prelude".into(),
+            location: PRELUDE_LOCATION.into(),
             text,
         });
     }
@@ -313,7 +316,7 @@ pub(super) fn add_containment_guards(
             }
             if used {
                 rules.push(RuleMeta {
-                    location: "prelude".into(),
+                    location: PRELUDE_LOCATION.into(),
                     text: guard.rule_text(constant).into(),
                 });
             }
