@@ -45,6 +45,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .take(MAX_RENDERED_ERRORS)
                 .map(|w| spanned(&compilation, &spans, w, &paths))
                 .collect();
+            let warnings = with_count_of_the_rest(warnings, compilation.warnings.len());
             emit::policy(&policy, &compilation.included_files, &warnings)
         }
         Ok(_) => emit::errors(errors),
@@ -118,6 +119,7 @@ fn expand_file(
                     message: paths.relative(&excerpt(&compilation, w, true)),
                 })
                 .collect();
+            let warnings = with_count_of_the_rest(warnings, compilation.warnings.len());
             emit::policy(&compiled.policy, &watched, &warnings)
         }
         Err(diags) => emit::errors(
@@ -535,4 +537,47 @@ fn without_suffix(text: &str) -> &str {
         .iter()
         .find_map(|s| text.strip_suffix(s))
         .unwrap_or(text)
+}
+
+/// `shown`, the first of `total` warnings, and if some were left out one more that says how
+/// many, at the place of the last one shown.
+fn with_count_of_the_rest(
+    mut shown: Vec<emit::SpannedError>,
+    total: usize,
+) -> Vec<emit::SpannedError> {
+    if let Some(last) = shown.last() {
+        if total > shown.len() {
+            let message = format!("{} more warnings not shown", total - shown.len());
+            let (start, end) = (last.start, last.end);
+            shown.push(emit::SpannedError {
+                start,
+                end,
+                message,
+            });
+        }
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_left_out_are_counted_in_one_more() {
+        let warning = |message: &str| emit::SpannedError {
+            start: Span::call_site(),
+            end: Span::call_site(),
+            message: message.to_string(),
+        };
+        let shown: Vec<_> = (0..MAX_RENDERED_ERRORS).map(|_| warning("w")).collect();
+        let all = with_count_of_the_rest(shown, MAX_RENDERED_ERRORS + 50);
+        assert_eq!(all.len(), MAX_RENDERED_ERRORS + 1);
+        assert_eq!(
+            all[MAX_RENDERED_ERRORS].message,
+            "50 more warnings not shown"
+        );
+        let few = with_count_of_the_rest(vec![warning("w")], 1);
+        assert_eq!(few.len(), 1);
+    }
 }
