@@ -553,6 +553,10 @@ fn explain_reads_values_as_the_language_does() {
         (&["write", "0b12"], "not a binary digit"),
         (&["write", "1|"], "`|` joins two values"),
         (&["write", "2|-1"], "negative values cannot be combined"),
+        (
+            &["openat", "AT_FDCWD|1"],
+            "negative values cannot be combined",
+        ),
         (&["write", "1|-EPERM"], "a `-` goes before an integer"),
     ] {
         let out = explain(call);

@@ -103,37 +103,39 @@ fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
 /// joining values that are not negative. Unlike a condition's constant, a number is not held to
 /// the argument's width: the high bits of an `int` are what a hostile call may set.
 fn parse_value(arch: Arch, text: &str) -> Result<u64, String> {
-    let mut total = 0u64;
     let parts: Vec<&str> = text.split('|').map(str::trim).collect();
+    let mut values = Vec::with_capacity(parts.len());
     for part in &parts {
         if part.is_empty() {
             return Err(format!("`{text}`: `|` joins two values"));
         }
-        let value = parse_one_value(arch, part)?;
-        if parts.len() > 1 && part.starts_with('-') {
-            return Err(format!(
-                "`{text}`: negative values cannot be combined with `|`"
-            ));
-        }
-        total |= value;
+        values.push(parse_one_value(arch, part)?);
     }
-    Ok(total)
+    match values.as_slice() {
+        // Two's complement on 64 bits, as the register holds it.
+        [one] => Ok(*one as u64),
+        _ if values.iter().any(|v| *v < 0) => Err(format!(
+            "`{text}`: negative values cannot be combined with `|`"
+        )),
+        _ => Ok(values.iter().fold(0, |total, v| total | *v as u64)),
+    }
 }
 
-/// One value of [`parse_value`]: a literal, a negative literal, or a name.
-fn parse_one_value(arch: Arch, text: &str) -> Result<u64, String> {
+/// One value of [`parse_value`]: a literal, a negative literal, or a name; from -2^63 to
+/// 2^64 - 1.
+fn parse_one_value(arch: Arch, text: &str) -> Result<i128, String> {
     let (negative, body) = match text.strip_prefix('-') {
         Some(body) => (true, body),
         None => (false, text),
     };
     if body.starts_with(|c: char| c.is_ascii_digit()) {
         let value = match syntax::token_from_literal(body)? {
-            syntax::TokenKind::Int(v) => v,
+            syntax::TokenKind::Int(v) => i128::from(v),
             _ => return Err(format!("`{text}` is not an integer")),
         };
         return match negative {
             false => Ok(value),
-            true if value <= 1 << 63 => Ok(value.wrapping_neg()),
+            true if value <= 1 << 63 => Ok(-value),
             true => Err(format!("`{text}` is below the smallest 64-bit value")),
         };
     }
@@ -141,7 +143,7 @@ fn parse_one_value(arch: Arch, text: &str) -> Result<u64, String> {
         return Err(format!("`{text}`: a `-` goes before an integer"));
     }
     tables::constant(arch, text)
-        .map(|v| v as u64)
-        .or_else(|| tables::errno_value(text).map(u64::from))
+        .map(i128::from)
+        .or_else(|| tables::errno_value(text).map(i128::from))
         .ok_or_else(|| format!("`{text}` is neither an integer nor a known constant"))
 }
