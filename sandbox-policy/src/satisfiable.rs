@@ -183,9 +183,14 @@ impl Unsigned {
 /// from the top; for each choice so far, each comparison has compared less, equal or greater
 /// on the bits it has read. A way that can no longer satisfy some comparison is dropped.
 fn one_argument_can_hold(cmps: &[&CheckedCmp], budget: &mut Budget) -> Option<bool> {
+    if cmps.len() <= MAX_FOR_A_WITNESS && has_a_witness(cmps, budget)? {
+        return Some(true);
+    }
     let cmps: Vec<Unsigned> = cmps.iter().map(|c| Unsigned::of(c)).collect();
+    let widest = cmps.iter().map(|c| c.bits).max().unwrap_or(0);
     let mut ways: HashSet<Vec<Ordering>> = HashSet::from([vec![Ordering::Equal; cmps.len()]]);
-    for bit in (0..64).rev() {
+    // Bits no comparison reads change no way.
+    for bit in (0..widest).rev() {
         budget.spend(ways.len() * 2 * cmps.len())?;
         let mut next = HashSet::new();
         for way in &ways {
@@ -215,6 +220,38 @@ fn one_argument_can_hold(cmps: &[&CheckedCmp], budget: &mut Budget) -> Option<bo
             .zip(&cmps)
             .all(|(order, cmp)| cmp.satisfied(*order))
     }))
+}
+
+/// The most comparisons on one argument for which [`has_a_witness`] is tried first.
+const MAX_FOR_A_WITNESS: usize = 16;
+
+/// Whether a value next to one the comparisons name meets them all: most conditions that hold
+/// hold for one of these, found far sooner than by the bit by bit decision. Proves only that
+/// they can hold; `false` says nothing.
+fn has_a_witness(cmps: &[&CheckedCmp], budget: &mut Budget) -> Option<bool> {
+    let Some(first) = cmps.first() else {
+        return Some(true);
+    };
+    let mut bases = vec![0, u64::MAX];
+    for cmp in cmps {
+        let bits = cmp.ty.bits();
+        let width = truncate(-1, bits);
+        let value = truncate(cmp.value, bits);
+        let mask = cmp.mask.unwrap_or(width);
+        bases.extend([value, value | !mask & width, 1 << (bits - 1)]);
+    }
+    budget.spend(bases.len() * 3 * cmps.len())?;
+    let mut args = [0u64; 6];
+    let meets_all = |candidate: u64, args: &mut [u64; 6]| {
+        args[usize::from(first.arg)] = candidate;
+        cmps.iter().all(|c| c.holds(args))
+    };
+    let found = bases.iter().any(|base| {
+        [base.wrapping_sub(1), *base, base.wrapping_add(1)]
+            .into_iter()
+            .any(|candidate| meets_all(candidate, &mut args))
+    });
+    Some(found)
 }
 
 #[cfg(test)]
