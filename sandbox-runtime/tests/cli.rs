@@ -1165,7 +1165,7 @@ fn end_a_running_sandbox(name: &str, signal: libc::c_int, times: usize) {
     let report = s.path().join("report.json");
     let tag = format!("cli-{name}-{}", std::process::id());
     let mut tool = start_sleeper(
-        cli_common::sandbox()
+        with_default_ending_signals(&mut cli_common::sandbox())
             .args(["run", "--policy", &policy, "--report"])
             .arg(&report),
         &tag,
@@ -1185,6 +1185,30 @@ fn end_a_running_sandbox(name: &str, signal: libc::c_int, times: usize) {
         .unwrap_or_else(|e| panic!("{name}: report {written:?}: {e}"));
     assert_eq!(json["status"], "killed", "{name}: {json}");
     assert!(!tagged_process_exists(&tag), "{name}: the sandbox runs on");
+}
+
+/// `cmd`, to start with the default action of every ending signal, whatever this test was
+/// started with: under `nohup` SIGHUP comes ignored, and the command rightly keeps it so
+/// (`an_ignored_hangup_stays_ignored`).
+fn with_default_ending_signals(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe, and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+                libc::SIGALRM,
+            ] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
 }
 
 /// The pid of a child of `parent` whose `argv[0]` is `program` (any child if `None`), once
