@@ -547,7 +547,9 @@ fn with_count_of_the_rest(
 ) -> Vec<emit::SpannedError> {
     if let Some(last) = shown.last() {
         if total > shown.len() {
-            let message = format!("{} more warnings not shown", total - shown.len());
+            let more = total - shown.len();
+            let s = if more == 1 { "" } else { "s" };
+            let message = format!("{more} more warning{s} not shown");
             let (start, end) = (last.start, last.end);
             shown.push(emit::SpannedError {
                 start,

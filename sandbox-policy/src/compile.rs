@@ -54,7 +54,8 @@ impl Compilation {
         }
         if let Some(more) = self.warnings.len().checked_sub(MAX_RENDERED_ERRORS) {
             if more > 0 {
-                out.push_str(&format!("warning: {more} more warnings not shown\n"));
+                let s = if more == 1 { "" } else { "s" };
+                out.push_str(&format!("warning: {more} more warning{s} not shown\n"));
             }
         }
         out

@@ -177,3 +177,15 @@ fn a_group_used_a_hundred_thousand_times_makes_a_bounded_number_of_errors() {
     let expanded = c.sources.iter().filter(|(_, s)| s.name == "group exit");
     assert_eq!(expanded.count(), 1);
 }
+
+/// An unknown group named again and again is an error each time, up to the same bound.
+#[test]
+fn an_unknown_group_named_a_hundred_thousand_times_makes_a_bounded_number_of_errors() {
+    let text = format!("default kill;\nuse nosuch{};\n", ", nosuch".repeat(100_000));
+    let c = compile(&text);
+    let Err(errors) = &c.result else {
+        panic!("compiled");
+    };
+    assert_eq!(errors.len(), MAX_ERRORS);
+    assert!(errors[0].message.starts_with("unknown group `nosuch`"));
+}

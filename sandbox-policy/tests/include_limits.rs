@@ -175,6 +175,28 @@ fn a_group_two_files_use_is_an_error_at_the_second() {
     assert_eq!(c.sources.get(d.loc.source).name, "/in-memory/b.policy");
 }
 
+/// A rule that never applies, in a file included twice, is warned about once: its copy is the
+/// same statement.
+#[test]
+fn a_dead_rule_in_a_file_included_twice_is_one_warning() {
+    let mut loader = MemLoader::default()
+        .with("a.policy", "include \"shared.policy\";\n")
+        .with("b.policy", "include \"shared.policy\";\n")
+        .with(
+            "shared.policy",
+            "allow read if fd < 10;\nkill read if fd == 5;\n",
+        );
+    let c = compile(
+        "default kill;\ninclude \"a.policy\";\ninclude \"b.policy\";\n",
+        &mut loader,
+    );
+    assert!(c.result.is_ok(), "{}", c.render_errors());
+    assert_eq!(c.warnings.len(), 1, "{}", c.render_warnings());
+    assert!(c
+        .render_warnings()
+        .contains("shared.policy:2:6: warning: this rule never applies"));
+}
+
 #[test]
 fn a_diamond_includes_the_shared_file_from_both_sides() {
     let mut loader = MemLoader::default()

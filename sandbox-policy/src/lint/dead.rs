@@ -59,18 +59,10 @@ pub(super) fn dead_rules(
                 else {
                     continue;
                 };
-                if budget.exhausted() {
-                    break;
-                }
-                let mut dead = why_dead(cond, &branches[..at], &mut budget);
+                // Once the budget is spent, this is undecided at once, and recorded so.
+                let dead = why_dead(cond, &branches[..at], &mut budget);
                 if let Some((_, Some(earlier))) = dead {
-                    // The same rule again: a file included twice (a diamond) says each of its
-                    // rules twice, and the copy is no mistake of the writer's.
-                    if same_rule(checked, earlier.tag, branch.tag) {
-                        dead = None;
-                    } else {
-                        first_by.entry(index).or_insert(earlier.tag);
-                    }
+                    first_by.entry(index).or_insert(earlier.tag);
                 }
                 let arches = found
                     .entry(index)
@@ -82,8 +74,17 @@ pub(super) fn dead_rules(
         }
     }
     let mut warnings = Vec::new();
+    // A file included twice (a diamond) says each of its rules twice: the copy, at the same
+    // place, is no mistake of the writer's, and draws no warning of its own.
+    let mut seen: Vec<&RuleMeta> = Vec::new();
     for (index, syscalls) in found {
         let rule = &expanded.rules[index].rule;
+        if let Some(meta) = checked.rules.get(index) {
+            if seen.contains(&meta) {
+                continue;
+            }
+            seen.push(meta);
+        }
         for reason in [Dead::NeverHolds, Dead::DecidedEarlier] {
             let mut names = Vec::new();
             for (name, arches) in &syscalls {
@@ -197,14 +198,6 @@ fn both(a: CheckedCond, b: CheckedCond) -> CheckedCond {
 /// What the policy's list says of the rule of `tag`, if it is a rule of the list.
 fn meta(checked: &CheckedPolicy, tag: Tag) -> Option<&RuleMeta> {
     tag.rule_index().and_then(|i| checked.rules.get(i))
-}
-
-/// Whether two tags are the same rule written once: the same text at the same place.
-fn same_rule(checked: &CheckedPolicy, a: Tag, b: Tag) -> bool {
-    match (meta(checked, a), meta(checked, b)) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
 }
 
 fn list(arches: &[Arch]) -> String {

@@ -229,6 +229,11 @@ impl<'a> Expander<'a> {
     /// than a group's.
     fn use_group(&mut self, name: &str, at: Loc, by_policy: bool) {
         let Some(group) = groups::find(name) else {
+            // Up to the bound the other stages keep: a hostile policy may name one a million
+            // times.
+            if self.errors.len() >= MAX_ERRORS {
+                return;
+            }
             self.errors.push(
                 Diagnostic::new(at, format!("unknown group `{name}`"))
                     .suggest(name, groups::GROUPS.iter().map(|g| g.name))
