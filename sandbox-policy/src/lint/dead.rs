@@ -11,7 +11,7 @@ use crate::diag::Diagnostic;
 use crate::resolve::{CheckedBranch, CheckedCond, CheckedPolicy, Expanded, PRELUDE_LOCATION};
 use crate::satisfiable::{can_hold, Budget};
 use crate::tables;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The most earlier conditional rules weighed against a rule for one syscall: past that, only
 /// the rule's own condition is decided.
@@ -76,14 +76,12 @@ pub(super) fn dead_rules(
     let mut warnings = Vec::new();
     // A file included twice (a diamond) says each of its rules twice: the copy, at the same
     // place, is no mistake of the writer's, and draws no warning of its own.
-    let mut seen: Vec<&RuleMeta> = Vec::new();
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for (index, syscalls) in found {
         let rule = &expanded.rules[index].rule;
-        if let Some(meta) = checked.rules.get(index) {
-            if seen.contains(&meta) {
-                continue;
-            }
-            seen.push(meta);
+        let copy = checked.rules.get(index).map(|m| (&*m.location, &*m.text));
+        if copy.is_some_and(|place| !seen.insert(place)) {
+            continue;
         }
         for reason in [Dead::NeverHolds, Dead::DecidedEarlier] {
             let mut names = Vec::new();

@@ -135,7 +135,7 @@ pub struct Expander<'a> {
 }
 
 /// Where a group was first brought in.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct FirstUse {
     group: &'static str,
     /// The `use` that brought it in, in the policy's text or in a group's.
