@@ -16,7 +16,7 @@ use sandbox_policy::{compile_text, Action, Arch, NoIncludes, Tag, Verdict};
 use sandbox_runtime::comms::{Comms, CommsError, COMMS_FD};
 use sandbox_runtime::{
     Enforcement, Limits, Policy, SandboxCommand, SandboxOutput, SpawnError, Status, Stdio,
-    Violation,
+    SyscallMode, Violation,
 };
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -983,52 +983,67 @@ fn mknod_of_a_device_fails() {
 /// A sandbox that reaches host files (a writable bind, a passed file its host id owns) gives
 /// none a set-user-ID or set-group-ID mode, by any call that sets a mode: such a file would
 /// stay on the host, where it runs as the sandbox's host id for whoever can reach it. Plain
-/// modes still work, and the host sees no set-id file afterwards.
+/// modes still work, and the host sees no set-id file afterwards. The learn and
+/// log-violations modes let run the calls the policy kills, and the guard still holds there.
 #[test]
 fn no_set_id_mode_reaches_a_host_file() {
     let _g = shared();
-    let dir = TempDir::new("set-id");
-    let passed_path = dir.file("passed", "");
-    // Owned by the sandbox's host id, as a file the sandbox made earlier would be.
-    if unsafe { libc::geteuid() } == 0 {
-        let id = sandbox_runtime::HOST_ID_WHEN_ROOT;
-        std::os::unix::fs::chown(&passed_path, Some(id), Some(id)).unwrap();
-    }
-    let passed = OwnedFd::from(std::fs::File::open(&passed_path).unwrap());
-    let r = Attack::new("set-id")
-        .args(["/rw", "5"])
-        .mount_rw(dir.path(), "/rw")
-        .with(|c| {
-            c.pass_fd(passed, 5);
-        })
-        .policy(&allow_all())
-        .run();
-    r.expect_exit0();
-    let mut refused = vec![
-        "openat",
-        "openat-wide",
-        "o_tmpfile",
-        "mknodat",
-        "chmod",
-        "fchmod",
-        "fchmodat",
-        "fchmodat2",
-        "fchmod-passed",
+    let modes = [
+        (SyscallMode::Enforce, Some(allow_all())),
+        (SyscallMode::Learn, None),
+        (SyscallMode::LogViolations, Some(compile("default kill;"))),
     ];
-    if cfg!(target_arch = "x86_64") {
-        refused.extend(["open", "creat", "mknod"]);
-    }
-    for call in refused {
-        assert_eq!(r.value(call), "EPERM", "{call}: {r}");
-    }
-    assert_eq!(r.value("openat2"), "ENOSYS", "{r}");
-    assert_eq!(r.value("plain"), "OK", "{r}");
-    assert_eq!(r.value("chmod-plain"), "OK", "{r}");
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        use std::os::unix::fs::PermissionsExt;
-        let entry = entry.unwrap();
-        let mode = entry.metadata().unwrap().permissions().mode();
-        assert_eq!(mode & 0o6000, 0, "{:?} has mode {mode:o}", entry.path());
+    for (mode, policy) in modes {
+        let dir = TempDir::new("set-id");
+        let passed_path = dir.file("passed", "");
+        // Owned by the sandbox's host id, as a file the sandbox made earlier would be.
+        if unsafe { libc::geteuid() } == 0 {
+            let id = sandbox_runtime::HOST_ID_WHEN_ROOT;
+            std::os::unix::fs::chown(&passed_path, Some(id), Some(id)).unwrap();
+        }
+        let passed = OwnedFd::from(std::fs::File::open(&passed_path).unwrap());
+        let mut attack = Attack::new("set-id")
+            .args(["/rw", "5"])
+            .mount_rw(dir.path(), "/rw")
+            .with(|c| {
+                c.pass_fd(passed, 5).syscall_mode(mode);
+            });
+        if let Some(p) = &policy {
+            attack = attack.policy(p);
+        }
+        let r = attack.run();
+        r.expect_exit0();
+        let mut refused = vec![
+            "openat",
+            "openat-wide",
+            "o_tmpfile",
+            "mknodat",
+            "chmod",
+            "fchmod",
+            "fchmodat",
+            "fchmodat2",
+            "fchmod-passed",
+        ];
+        if cfg!(target_arch = "x86_64") {
+            refused.extend(["open", "creat", "mknod"]);
+        }
+        for call in refused {
+            assert_eq!(r.value(call), "EPERM", "{mode:?}, {call}: {r}");
+        }
+        assert_eq!(r.value("openat2"), "ENOSYS", "{mode:?}: {r}");
+        assert_eq!(r.value("plain"), "OK", "{mode:?}: {r}");
+        assert_eq!(r.value("chmod-plain"), "OK", "{mode:?}: {r}");
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            use std::os::unix::fs::PermissionsExt;
+            let entry = entry.unwrap();
+            let mode_bits = entry.metadata().unwrap().permissions().mode();
+            assert_eq!(
+                mode_bits & 0o6000,
+                0,
+                "{mode:?}: {:?} has mode {mode_bits:o}",
+                entry.path()
+            );
+        }
     }
 }
 
