@@ -258,7 +258,9 @@ impl Lexer<'_> {
             if c.is_whitespace() {
                 self.pos += c.len_utf8();
             } else if self.rest().starts_with("//") {
-                self.pos += self.rest().find('\n').unwrap_or(self.rest().len());
+                let len = self.rest().find('\n').unwrap_or(self.rest().len());
+                self.refuse_hidden_line_breaks(len);
+                self.pos += len;
             } else if self.rest().starts_with("/*") {
                 self.block_comment(start);
             } else if c.is_ascii_alphabetic() || c == '_' {
@@ -322,6 +324,33 @@ impl Lexer<'_> {
                 )
                 .with_help(
                     "it can make the text show in another order than it is compiled; remove it",
+                ),
+            );
+        }
+    }
+
+    /// Reports each line break other than `\n` in the `//` comment of `len` bytes that starts
+    /// here (a lone `\r`, a vertical tab, a form feed, U+0085, U+2028, U+2029). Editors and
+    /// viewers show what follows one on a line of its own, but the comment runs on to the `\n`
+    /// (as in Rust), so a rule shown there would not be compiled. A `\r` that ends the comment
+    /// (a `\r\n` line end, or the end of the file) hides nothing.
+    fn refuse_hidden_line_breaks(&mut self, len: usize) {
+        let start = self.pos;
+        let comment = &self.text[start..start + len];
+        let found: Vec<(usize, char)> = comment
+            .char_indices()
+            .filter(|&(i, c)| is_hidden_line_break(c) && !(c == '\r' && i + 1 == len))
+            .collect();
+        for (at, c) in found {
+            let at = start + at;
+            self.error(
+                Diagnostic::new(
+                    self.loc(at, at + c.len_utf8()),
+                    format!("line break U+{:04X} inside a `//` comment", u32::from(c)),
+                )
+                .with_help(
+                    "what follows it shows on a line of its own, but the comment runs on to the \
+                     end of the line and none of it is compiled; end the line with a newline",
                 ),
             );
         }
@@ -401,6 +430,14 @@ impl Lexer<'_> {
     }
 }
 
+/// A character that editors or viewers show as a line break, other than `\n`.
+fn is_hidden_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,6 +498,26 @@ mod tests {
         let (_, errors) = lex(SourceId(0), "allow \u{202e}read;");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("U+202E"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_comment_cannot_hide_a_line_behind_another_line_break() {
+        for brk in ["\r", "\u{0b}", "\u{0c}", "\u{85}", "\u{2028}", "\u{2029}"] {
+            let text = format!("default allow;\n// the rest{brk}kill mount;\n");
+            let c = crate::compile_text("p.policy", None, &text, &mut crate::NoIncludes);
+            let Err(errors) = &c.result else {
+                panic!("{brk:?} hid a rule in a comment");
+            };
+            assert_eq!(errors.len(), 1, "{}", c.render_errors());
+            assert!(
+                errors[0].message.contains("inside a `//` comment"),
+                "{errors:?}"
+            );
+        }
+        // Line ends written `\r\n`, and a `\r` at the end of the file, hide nothing.
+        kinds("default allow; // a\r\nkill mount; // b\r");
+        // Outside a comment such a break is space between tokens, as it shows.
+        assert_eq!(kinds("kill\u{2028}mount;").len(), 3);
     }
 
     #[test]
