@@ -208,7 +208,10 @@ fn a_diamond_includes_the_shared_file_from_both_sides() {
             "b.policy",
             "allow write if fd == 2;\ninclude \"common.policy\";\n",
         )
-        .with("common.policy", "use futex;\nallow read if fd == 0;\n");
+        .with(
+            "common.policy",
+            "use futex;\nallow read if fd == 0;\nerrno(EPERM) ptrace;\n",
+        );
     let c = compile(
         "default kill;\ninclude \"a.policy\";\ninclude \"b.policy\";\n",
         &mut loader,
@@ -233,9 +236,31 @@ fn a_diamond_includes_the_shared_file_from_both_sides() {
     );
     let texts: Vec<&str> = compiled.policy.rules.iter().map(|r| &*r.text).collect();
     assert!(texts.contains(&"allow write if fd == 2"), "{texts:?}");
-    // The shared file's rules, said twice, are not warned about as rules that never apply:
-    // each is the same rule, written once.
+    // The shared file's rules, said twice, are not warned about as rules that never apply,
+    // nor its unconditional one refused as shadowed by itself: each is the same rule, written
+    // once.
     assert!(c.warnings.is_empty(), "{}", c.render_warnings());
+}
+
+#[test]
+fn a_rule_of_a_file_included_twice_shadowed_by_another_rule_is_still_an_error() {
+    let mut loader = MemLoader::default()
+        .with("a.policy", "include \"common.policy\";\n")
+        .with("common.policy", "errno(EPERM) ptrace;\n");
+    let c = compile(
+        "default kill;\nallow ptrace;\ninclude \"a.policy\";\ninclude \"common.policy\";\n",
+        &mut loader,
+    );
+    let Err(errors) = &c.result else {
+        panic!("a shadowed rule compiled");
+    };
+    assert!(
+        errors.iter().all(|e| e
+            .message
+            .contains("already decided unconditionally by `allow ptrace`")),
+        "{}",
+        c.render_errors()
+    );
 }
 
 #[test]

@@ -264,9 +264,15 @@ impl Resolver {
             // Nothing is added after an unconditional branch, so one can only be the last: a
             // look at it keeps a long policy's resolution linear.
             if let Some(earlier) = branches.last().filter(|b| b.cond.is_none()) {
+                let meta = |t: Tag| t.rule_index().and_then(|i| rules.get(i));
+                let earlier_rule = meta(earlier.tag);
+                // A file included twice (a diamond) says its rules twice: the copy, at the same
+                // place, is no mistake of the writer's.
+                let copy = earlier_rule
+                    .zip(meta(tag))
+                    .is_some_and(|(e, this)| e.location == this.location);
                 // A syscall named twice in one rule is reported as such, not as shadowed.
-                if flat.group.is_none() && earlier.tag != tag {
-                    let earlier_rule = earlier.tag.rule_index().and_then(|i| rules.get(i));
+                if flat.group.is_none() && earlier.tag != tag && !copy {
                     self.error(shadowed(name, earlier_rule));
                 }
                 continue;
