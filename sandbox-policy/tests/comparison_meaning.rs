@@ -1,5 +1,5 @@
 //! Comparisons that cannot mean what they say are refused: an ordering against a number the
-//! argument's type reads as another, and a masked equality whose value has bits outside the
+//! argument's type (or a mask, which makes it unsigned) reads as another, and a masked equality whose value has bits outside the
 //! mask (its outcome is fixed, so a `kill` rule on it would never fire).
 
 mod common;
@@ -19,6 +19,15 @@ fn refused_with_what_they_would_mean() {
         ),
         ("kill fchmod if mode < -1;", "reads this value as 0xffff"),
         ("kill fcntl if fd >= -1;", "reads this value as 0xffffffff"),
+        // A masked value is unsigned, even of a signed argument.
+        (
+            "kill socket if domain & 0xff >= -100;",
+            "`domain & 0xff` is unsigned, which reads this value as 0xffffff9c",
+        ),
+        (
+            "kill lseek if offset & 0xff < -2;",
+            "reads this value as 0xfffffffffffffffe",
+        ),
         ("kill mmap if prot & PROT_EXEC == 1;", "always false"),
         (
             "kill openat if flags & O_ACCMODE != O_RDONLY | O_CLOEXEC;",
@@ -39,6 +48,7 @@ fn comparisons_that_mean_what_they_say_compile() {
         "kill mmap if prot & PROT_EXEC == PROT_EXEC;",
         "kill openat if flags & O_ACCMODE != O_RDONLY;",
         "kill read if fd & 0xff < 0x10;",
+        "kill socket if domain & 0xff >= 0x10;",
         // All ones: decides nothing, which the lint warns about, not an error.
         "kill read if count > -1;",
     ] {

@@ -384,23 +384,34 @@ impl Resolver {
             (None, true, true) if value > signed_max => {
                 Some(checked::sign_extend(pattern, bits).to_string())
             }
-            (None, true, false) if value < 0 && !lint_reports => Some(format!("{pattern:#x}")),
+            // A masked value is unsigned whatever the argument's type (`domain & 0xff >= -100`
+            // would be `>= 0xffffff9c`).
+            (_, true, false) | (Some(_), true, true) if value < 0 && !lint_reports => {
+                Some(format!("{pattern:#x}"))
+            }
             _ => None,
         };
         if let Some(read_as) = read_as {
-            let (words, sign) = (type_words(arg.ty), if arg.ty.signed() { "" } else { "un" });
-            self.error(
-                Diagnostic::new(
-                    loc,
+            let (what, sign) = match mask {
+                Some(m) => (
                     format!(
-                        "`{}` is {words}, which reads this value as {read_as}",
-                        arg.name
+                        "`{} & {:#x}` is unsigned",
+                        arg.name,
+                        checked::truncate(m, bits)
                     ),
-                )
-                .with_help(format!(
-                    "an ordering compares {sign}signed numbers here: write {read_as} if that is \
-                     meant"
-                )),
+                    "un",
+                ),
+                None => (
+                    format!("`{}` is {}", arg.name, type_words(arg.ty)),
+                    if arg.ty.signed() { "" } else { "un" },
+                ),
+            };
+            self.error(
+                Diagnostic::new(loc, format!("{what}, which reads this value as {read_as}"))
+                    .with_help(format!(
+                        "an ordering compares {sign}signed numbers here: write {read_as} if \
+                         that is meant"
+                    )),
             );
             return None;
         }
