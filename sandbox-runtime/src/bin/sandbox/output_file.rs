@@ -5,8 +5,9 @@
 //! program may plant a symbolic link under the file's name, or in place of a directory on its
 //! path, for the command to follow with its own privileges after the run. So the directory is
 //! opened before the sandbox starts, which pins it whatever is renamed later, and the file is
-//! written into that open directory: to a temporary file created there (`O_EXCL`, which never
-//! follows a link), then renamed over the name (which replaces a link rather than following
+//! written into that open directory: to a temporary file created there under a name the program
+//! cannot guess (`O_EXCL`, which never follows a link; a name taken is passed over, so nothing
+//! planted keeps the file from being written), then renamed over the name (which replaces a link rather than following
 //! it). The file is therefore whole or not there at all, and in the directory the path named
 //! when the command started. (A link an earlier sandbox left in place of a directory on the path
 //! is followed then, as the caller's path says: never give a sandbox write access above where
@@ -172,13 +173,8 @@ impl OutputFile {
             }
             Target::Replace { dir, name } => (dir.as_raw_fd(), name),
         };
-        let tmp = temporary_name(name);
-        let flags =
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let mode = Mode::from_bits_truncate(0o666);
-        let fd = openat(Some(dir), tmp.as_os_str(), flags, mode).map_err(io::Error::from)?;
-        // SAFETY: `openat` just returned this descriptor and nothing else owns it.
-        let mut file = unsafe { File::from_raw_fd(fd) };
+        let tags = std::iter::repeat_with(random_tag).take(TEMPORARY_NAME_TRIES);
+        let (tmp, mut file) = create_temporary(dir, name, tags)?;
         let written = file.write_all(contents).and_then(|()| {
             renameat(Some(dir), tmp.as_os_str(), Some(dir), name.as_os_str())
                 .map_err(io::Error::from)
@@ -342,11 +338,54 @@ impl Drop for Blocking<'_> {
 /// The longest file name the kernel takes (`NAME_MAX`).
 const NAME_MAX: usize = 255;
 
-/// `.NAME.PID.tmp`: hidden, and this process's own (two commands writing the same file do not
-/// share it). NAME is cut short where the whole would be longer than [`NAME_MAX`].
-fn temporary_name(name: &OsStr) -> OsString {
+/// How many temporary names [`OutputFile::write`] tries before it gives up.
+const TEMPORARY_NAME_TRIES: usize = 16;
+
+/// Creates a new file at the first free temporary name for `name` in `dir`, one per tag
+/// ([`temporary_name`]); never follows a link, nor opens what is there already. Only a name
+/// taken (`EEXIST`) moves on to the next tag: a program that could write the directory during
+/// the run may have planted something at a name it guessed, which must neither receive the
+/// file nor keep it from being written.
+fn create_temporary(
+    dir: std::os::fd::RawFd,
+    name: &OsStr,
+    tags: impl Iterator<Item = u64>,
+) -> io::Result<(OsString, File)> {
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mode = Mode::from_bits_truncate(0o666);
+    let mut last = io::Error::other("no temporary name to try");
+    for tag in tags {
+        let tmp = temporary_name(name, tag);
+        match openat(Some(dir), tmp.as_os_str(), flags, mode) {
+            // SAFETY: `openat` just returned this descriptor and nothing else owns it.
+            Ok(fd) => return Ok((tmp, unsafe { File::from_raw_fd(fd) })),
+            Err(nix::errno::Errno::EEXIST) => last = io::Error::from(nix::errno::Errno::EEXIST),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last)
+}
+
+/// A tag no one can guess, from the kernel's random source (the time, should it fail).
+fn random_tag() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most `b.len()` bytes into the live buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == b.len() as isize {
+        return u64::from_ne_bytes(b);
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `.NAME.PID.TAG.tmp`: hidden, and this process's own (two commands writing the same file do
+/// not share it), with a tag that a program that can write the directory cannot guess. NAME is
+/// cut short where the whole would be longer than [`NAME_MAX`].
+fn temporary_name(name: &OsStr, tag: u64) -> OsString {
     use std::os::unix::ffi::OsStrExt;
-    let suffix = format!(".{}.tmp", std::process::id());
+    let suffix = format!(".{}.{tag:016x}.tmp", std::process::id());
     let room = NAME_MAX - 1 - suffix.len();
     let bytes = name.as_bytes();
     let mut tmp = OsString::from(".");
@@ -357,7 +396,8 @@ fn temporary_name(name: &OsStr) -> OsString {
 
 #[cfg(test)]
 mod tests {
-    use super::{temporary_name, OutputFile};
+    use super::{create_temporary, temporary_name, OutputFile};
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     use std::path::PathBuf;
 
@@ -409,15 +449,46 @@ mod tests {
     }
 
     #[test]
-    fn a_planted_temporary_name_is_an_error_and_left_alone() {
+    fn a_planted_temporary_name_is_passed_over_and_left_alone() {
         let dir = scratch("tmp");
         let victim = victim_in(&dir);
-        let out = OutputFile::open(&dir.join("report.json")).unwrap();
-        let tmp = dir.join(temporary_name(std::ffi::OsStr::new("report.json")));
-        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
-        assert!(out.write("report").is_err());
+        let name = std::ffi::OsStr::new("report.json");
+        let planted = dir.join(temporary_name(name, 1));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let opened = std::fs::File::open(&dir).unwrap();
+        let (tmp, mut file) =
+            create_temporary(opened.as_raw_fd(), name, [1, 2].into_iter()).unwrap();
+        assert_eq!(tmp, temporary_name(name, 2));
+        std::io::Write::write_all(&mut file, b"report").unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join(&tmp)).unwrap(), "report");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
-        assert!(!dir.join("report.json").exists());
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
+        // Every name taken: an error that says so, and nothing written through a link.
+        let e = create_temporary(opened.as_raw_fd(), name, [1].into_iter()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What a program that could write the directory during the run can guess (a tag-less
+    /// name, or one of this process's pid) keeps no report from replacing the one it forged.
+    #[test]
+    fn a_forged_file_and_guessed_temporary_names_do_not_stop_the_write() {
+        let dir = scratch("forged");
+        let victim = victim_in(&dir);
+        let out = OutputFile::open(&dir.join("report.json")).unwrap();
+        for guess in [
+            format!(".report.json.{}.tmp", std::process::id()),
+            ".report.json.tmp".to_string(),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.join(guess)).unwrap();
+        }
+        std::fs::write(dir.join("report.json"), "forged").unwrap();
+        out.write("report").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("report.json")).unwrap(),
+            "report"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
