@@ -73,6 +73,7 @@ fn main() {
         "user-namespaces" => user_namespaces(),
         "env" => env(),
         "tiocsti" => tiocsti(),
+        "tiocsti-child" => tiocsti_child(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
         "vsock" => vsock(),
         "request-key" => request_key(),
@@ -1661,6 +1662,36 @@ fn tiocsti() {
     // SAFETY: live C string.
     let master = unsafe { libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
     say(format!("open_ptmx={}", result(master.into())));
+}
+
+/// What a child of the program can do that the program cannot: lead a session of its own
+/// (the program leads its process group, so `setsid` fails there), take standard input's
+/// terminal as its controlling terminal if no session has it, and type into it with
+/// `TIOCSTI`. `child_setsid=`, `child_tiocsctty=` and `child_tiocsti=` say what each answered.
+fn tiocsti_child() {
+    // SAFETY: fork in a single-threaded program; the child makes only raw calls, then _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let c = b'x';
+        let answer = |r: libc::c_int| if r < 0 { errno() } else { 0 };
+        // SAFETY: no arguments.
+        let setsid = answer(unsafe { libc::setsid() });
+        // SAFETY: ioctl with an integer argument.
+        let tiocsctty = answer(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) });
+        // SAFETY: raw ioctl on stdin with a live pointer.
+        let tiocsti = answer(unsafe { libc::ioctl(0, libc::TIOCSTI, &c as *const u8) });
+        say(format!(
+            "child_setsid={}\nchild_tiocsctty={}\nchild_tiocsti={}",
+            errno_name(setsid),
+            errno_name(tiocsctty),
+            errno_name(tiocsti)
+        ));
+        // SAFETY: ends the child without running the parent's exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child with a live int.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
 }
 
 /// Asks for a key no keyring holds, with callout data: the kernel would run the host's

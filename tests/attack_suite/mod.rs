@@ -2379,6 +2379,28 @@ fn tiocsti_has_no_controlling_terminal_to_inject_into() {
     }
 }
 
+/// A child of the program is no process group's leader, so it can start a session of its own
+/// and take a terminal that no session has (this fresh pty) as its controlling terminal: only
+/// a policy keeps it from typing into it, whose prelude refuses `TIOCSTI` whatever the rules
+/// allow (without a policy, nothing does: the README says so).
+#[test]
+fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
+    let _g = shared();
+    let (master, slave) = terminal::pty();
+    for policy in [allow_all(), compile("default allow;\nallow ioctl;")] {
+        let r = Attack::new("tiocsti-child")
+            .with(|c| {
+                c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
+            })
+            .policy(&policy)
+            .run();
+        r.expect_exit0();
+        assert_eq!(r.value("child_setsid"), "OK", "{r}");
+        assert_eq!(r.value("child_tiocsti"), "EPERM", "{r}");
+        assert_nothing_typed_into(&slave, &master, &r);
+    }
+}
+
 /// Runs the `tiocsti` attack with the terminal `stdin` as its standard input, under `policy` or
 /// none, and asserts what holds whatever the terminal: the program leads no session and has
 /// a process group of its own, so no terminal can become its controlling terminal, it has
