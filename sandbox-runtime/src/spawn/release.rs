@@ -12,6 +12,7 @@
 //! blocked on its channel while there is nothing to drop (as the fork server's parent thread
 //! does). It only drops what it is sent.
 
+use super::this_process::ThisProcess;
 use std::sync::mpsc::{self, Sender};
 use std::sync::OnceLock;
 
@@ -22,25 +23,27 @@ type Item = Box<dyn Send>;
 /// started, or this is a process forked since (which has a copy of the channel but not the
 /// thread), `item` is dropped here, on the calling thread.
 pub(super) fn later(item: impl Send + 'static) {
-    static RELEASER: OnceLock<Option<(u32, Sender<Item>)>> = OnceLock::new();
+    static RELEASER: OnceLock<Option<(ThisProcess, Sender<Item>)>> = OnceLock::new();
     let item: Item = Box::new(item);
-    if let Some((pid, tx)) = RELEASER.get_or_init(start) {
-        if *pid == std::process::id() {
+    if let Some((owner, tx)) = RELEASER.get_or_init(start) {
+        // Told apart by more than the pid, which a forked process can share (see
+        // `super::this_process`).
+        if owner.is_current() {
             // A send fails only if the thread has ended; the error holds the item, dropped here.
             let _ = tx.send(item);
         }
     }
 }
 
-/// Starts the release thread; with this process's id, `None` if it cannot be started.
-fn start() -> Option<(u32, Sender<Item>)> {
+/// Starts the release thread; with the process that owns it, `None` if it cannot be started.
+fn start() -> Option<(ThisProcess, Sender<Item>)> {
     let (tx, rx) = mpsc::channel::<Item>();
     std::thread::Builder::new()
         .name("sandbox-release".into())
         .stack_size(128 << 10)
         .spawn(move || rx.into_iter().for_each(drop))
         .ok()?;
-    Some((std::process::id(), tx))
+    Some((ThisProcess::mark(), tx))
 }
 
 #[cfg(test)]
