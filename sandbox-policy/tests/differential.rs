@@ -108,14 +108,15 @@ fn random_cond(
 
 /// `value` written as the checker accepts it in `arg OP value` (with `mask`), meaning what the
 /// compiler reads it as: an ordering takes the number the argument's type reads (a signed
-/// argument's 0xffffffff is -1, an unsigned one's -1 all ones), and a masked equality keeps
-/// only the mask's bits (any other would fix its outcome, which the checker refuses).
+/// argument's 0xffffffff is -1, an unsigned one's -1 all ones; a masked value is unsigned), and a
+/// masked equality keeps only the mask's bits (any other would fix its outcome, which the
+/// checker refuses).
 fn as_checker_accepts(ty: ArgType, op: &str, mask: Option<i128>, value: i128) -> i128 {
     let bits = ty.bits();
     let pattern = value.rem_euclid(1i128 << bits);
     match mask {
         Some(m) if op == "==" || op == "!=" => pattern & m,
-        Some(_) => value,
+        Some(_) => pattern,
         None if op == "==" || op == "!=" => value,
         None if ty.signed() && pattern >= 1i128 << (bits - 1) => pattern - (1i128 << bits),
         None => pattern,
