@@ -127,6 +127,10 @@ pub(crate) struct Monitor {
     /// Where observed calls go (in the learn and log-violations modes), at most
     /// [`crate::OBSERVATIONS_PENDING_MOST`] not yet taken.
     pub observer: Option<crate::observations::ObservationSender>,
+    /// The set-id guard's program, when the sandbox has the guard: the learn and log-violations
+    /// modes answer with its errno a call the policy kills and the guard refuses (see
+    /// [`Monitor::observe`]).
+    pub set_id_guard: Option<&'static [sandbox_policy::bpf::SockFilter]>,
     /// Observations not passed on because that many were still not taken.
     pub observations_dropped: std::cell::Cell<u64>,
     pub wall_limit: Option<Duration>,
@@ -660,8 +664,19 @@ impl Monitor {
         if verdict.action != Action::Kill || verdict.tag == Tag::ARCH || verdict.tag == Tag::X32 {
             return None;
         }
-        let refused =
-            sandbox_policy::resolve::refusal_where_unenforced(arch, d.nr as u32, &d.args).is_some();
+        // What the guard answers: merged into the policy's program, it leaves the policy's
+        // kill as it is, and letting that call run must not skip it.
+        let guarded = self
+            .set_id_guard
+            .and_then(|guard| seccomp::evaluate(guard, d))
+            .and_then(Verdict::from_ret_value)
+            .and_then(|v| match v.action {
+                Action::Errno(e) => Some(i32::from(e)),
+                _ => None,
+            });
+        let refused = guarded.is_some()
+            || sandbox_policy::resolve::refusal_where_unenforced(arch, d.nr as u32, &d.args)
+                .is_some();
         let decided_by = match (self.mode, self.policy.as_deref()) {
             (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
             _ => None,
@@ -679,10 +694,10 @@ impl Monitor {
             let dropped = &self.observations_dropped;
             dropped.set(dropped.get().saturating_add(1));
         }
-        Some(if refused {
-            Reply::Fail(libc::EPERM)
-        } else {
-            Reply::Continue
+        Some(match (guarded, refused) {
+            (Some(errno), _) => Reply::Fail(errno),
+            (None, true) => Reply::Fail(libc::EPERM),
+            (None, false) => Reply::Continue,
         })
     }
 

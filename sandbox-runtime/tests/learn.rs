@@ -48,8 +48,19 @@ fn show(what: &str, out: &Output) {
 
 /// `sandbox learn -o POLICY [--append] --ro DIR... -- COMMAND`.
 fn learn(policy: &Path, append: bool, ro: &[&str], command: &[&str]) -> Output {
+    learn_with(policy, append, &[], ro, command)
+}
+
+/// [`learn`] with `extra` options before the binds.
+fn learn_with(
+    policy: &Path,
+    append: bool,
+    extra: &[&str],
+    ro: &[&str],
+    command: &[&str],
+) -> Output {
     let mut cmd = sandbox();
-    cmd.arg("learn").arg("-o").arg(policy);
+    cmd.arg("learn").arg("-o").arg(policy).args(extra);
     if append {
         cmd.arg("--append");
     }
@@ -507,7 +518,23 @@ fn learn_and_log_violations_refuse_what_every_policy_refuses() {
     // ctypes loads libffi from the system's library directory.
     let ro = ["/usr/lib", probe.as_str()];
     let refused = "vsock EPERM\ntiocsti EPERM\nrequest_key EPERM\nio_uring_setup EPERM\n";
-    let learnt = learn(&s.policy(), false, &ro, &command);
+    // A writable bind gives the sandbox the set-id guard too, which refuses io_uring_setup
+    // itself: learnt and logged, it must still be seen.
+    let rw_dir = s.0.file("out");
+    let rw = ["--rw", rw_dir.as_str()];
+    for extra in [&[][..], &rw[..]] {
+        refused_calls_are_learnt_and_logged(&s, extra, &ro, &command, refused);
+    }
+}
+
+fn refused_calls_are_learnt_and_logged(
+    s: &Workspace,
+    extra: &[&str],
+    ro: &[&str],
+    command: &[&str],
+    refused: &str,
+) {
+    let learnt = learn_with(&s.policy(), false, extra, ro, command);
     assert_eq!(String::from_utf8_lossy(&learnt.stdout), refused);
     let policy = std::fs::read_to_string(s.policy()).unwrap();
     for rule in [
@@ -518,12 +545,17 @@ fn learn_and_log_violations_refuse_what_every_policy_refuses() {
     ] {
         assert!(policy.contains(rule), "{rule}\n{policy}");
     }
-    let enforced = run(&s.policy(), &[], &ro, &command);
-    assert!(enforced.status.success());
+    let enforced = run(&s.policy(), extra, ro, command);
+    assert!(enforced.status.success(), "{extra:?}");
     assert_eq!(String::from_utf8_lossy(&enforced.stdout), refused);
     // A policy that kills them all, under --log-violations.
     let killing = s.0.write("killing.policy", "default kill;\nuse dynamic_startup, malloc, exit, stdio, files_read, dirs, signals, getids, getpids, time, futex, threads, random, tcgets, pipes, poll, unix_sockets, eventfd, epoll, sleep;\n");
-    let logged = run(Path::new(&killing), &["--log-violations"], &ro, &command);
+    let logged = run(
+        Path::new(&killing),
+        &[&["--log-violations"][..], extra].concat(),
+        ro,
+        command,
+    );
     assert!(logged.status.success());
     assert_eq!(String::from_utf8_lossy(&logged.stdout), refused);
     let stderr = String::from_utf8_lossy(&logged.stderr);

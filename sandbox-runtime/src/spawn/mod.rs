@@ -395,13 +395,12 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     // the sandbox took, and hand it some; so may a host socket bound in.
     let confine_reopening = given.reopenable || cmd.share_network || binds_a_socket(&all_mounts);
     // The guard goes into the policy's own program where it fits: one filter to install and
-    // to run (see `seccomp::prepare`); else it is a filter of its own. Always its own in the
-    // learn and log-violations modes: merged, a call the policy kills stays the policy's kill,
-    // which those modes let run (`Monitor::observe`); stacked, the guard's errno outranks it.
-    let merge_guard = set_id_guard && mode == SyscallMode::Enforce;
+    // to run (see `seccomp::prepare`); else it is a filter of its own. Merged, a call the
+    // policy kills stays the policy's kill: the learn and log-violations modes, which let such
+    // a call run, ask the guard first (`Monitor::observe`).
     let (filter, guard_in_filter) = match &policy {
         Some(p) => {
-            let (filter, merged) = seccomp::prepare(p, notify, merge_guard)?;
+            let (filter, merged) = seccomp::prepare(p, notify, set_id_guard)?;
             (Some(filter), merged)
         }
         None => (None, false),
@@ -546,6 +545,9 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         policy,
         mode,
         observer,
+        set_id_guard: set_id_guard
+            .then(|| seccomp::set_id_guard_made(true))
+            .flatten(),
         observations_dropped: std::cell::Cell::new(0),
         wall_limit: cmd.limits.wall_time,
         cpu_limit: cmd.limits.cpu_time,
