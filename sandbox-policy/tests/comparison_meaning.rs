@@ -28,6 +28,11 @@ fn refused_with_what_they_would_mean() {
             "kill lseek if offset & 0xff < -2;",
             "reads this value as 0xfffffffffffffffe",
         ),
+        // All ones under a mask: always true, an allow in disguise.
+        (
+            "allow socket if domain & 0xff <= -1;",
+            "reads this value as 0xffffffff",
+        ),
         ("kill mmap if prot & PROT_EXEC == 1;", "always false"),
         (
             "kill openat if flags & O_ACCMODE != O_RDONLY | O_CLOEXEC;",

@@ -266,11 +266,13 @@ impl Resolver {
             if let Some(earlier) = branches.last().filter(|b| b.cond.is_none()) {
                 let meta = |t: Tag| t.rule_index().and_then(|i| rules.get(i));
                 let earlier_rule = meta(earlier.tag);
-                // A file included twice (a diamond) says its rules twice: the copy, at the same
-                // place, is no mistake of the writer's.
+                // A file included twice (a diamond) says its rules twice: the copy, the same
+                // text at the same place, is no mistake of the writer's. (The place alone is not
+                // enough: tokens a macro repeats, or a compiler without token positions, give
+                // different rules one place.)
                 let copy = earlier_rule
                     .zip(meta(tag))
-                    .is_some_and(|(e, this)| e.location == this.location);
+                    .is_some_and(|(e, this)| e.location == this.location && e.text == this.text);
                 // A syscall named twice in one rule is reported as such, not as shadowed.
                 if flat.group.is_none() && earlier.tag != tag && !copy {
                     self.error(shadowed(name, earlier_rule));
@@ -384,11 +386,11 @@ impl Resolver {
             (None, true, true) if value > signed_max => {
                 Some(checked::sign_extend(pattern, bits).to_string())
             }
+            (None, true, false) if value < 0 && !lint_reports => Some(format!("{pattern:#x}")),
             // A masked value is unsigned whatever the argument's type (`domain & 0xff >= -100`
-            // would be `>= 0xffffff9c`).
-            (_, true, false) | (Some(_), true, true) if value < 0 && !lint_reports => {
-                Some(format!("{pattern:#x}"))
-            }
+            // would be `>= 0xffffff9c`); the lint weighs no masked ordering, so all ones is
+            // refused there too (`& 0xff <= -1` always holds).
+            (Some(_), true, _) if value < 0 => Some(format!("{pattern:#x}")),
             _ => None,
         };
         if let Some(read_as) = read_as {

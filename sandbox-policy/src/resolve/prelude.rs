@@ -276,7 +276,8 @@ const EPERM: u16 = 1;
 ///   share one port space with the host, and the network namespace does not cover them;
 /// - `ioctl(fd, TIOCSTI, ...)`, `ioctl(fd, TIOCLINUX, ...)`: a terminal the host passed (as
 ///   standard input, say) can become the sandbox's controlling terminal where the program
-///   leads a session of its own (where init could not give up the host's terminal), and
+///   leads a session of its own (where init could not give up the host's terminal), or where a
+///   child of the program starts one and the terminal belongs to no session, and
 ///   `TIOCSTI` then types into it what the next reader on the host runs; `TIOCLINUX` pastes a
 ///   console's selection the same way.
 pub(super) fn add_containment_guards(

@@ -340,6 +340,7 @@ impl Lexer<'_> {
         let found: Vec<(usize, char)> = comment
             .char_indices()
             .filter(|&(i, c)| is_hidden_line_break(c) && !(c == '\r' && i + 1 == len))
+            .take(MAX_ERRORS.saturating_sub(self.errors.len()))
             .collect();
         for (at, c) in found {
             let at = start + at;
