@@ -155,7 +155,7 @@ pub(crate) fn notify_supported() -> bool {
 /// become notifications, whose rank is below the guard's errno, such a call stays the policy's
 /// kill, reported, where the stacked guard would have refused it with EPERM (as the kernel does
 /// stacked on a kernel without user notification, where a kill outranks an errno). So the learn
-/// and log-violations modes, which let such a call run, never merge it (see `spawn`).
+/// and log-violations modes, which let such a call run, ask the guard first (`Monitor::observe`).
 pub(crate) fn prepare(
     policy: &Policy,
     notify: bool,
