@@ -7,9 +7,9 @@
 //! opened before the sandbox starts, which pins it whatever is renamed later, and the file is
 //! written into that open directory: to a temporary file created there under a name the program
 //! cannot guess (`O_EXCL`, which never follows a link; a name taken is passed over, so nothing
-//! planted keeps the file from being written), then renamed over the name (which replaces a link rather than following
-//! it). The file is therefore whole or not there at all, and in the directory the path named
-//! when the command started. (A link an earlier sandbox left in place of a directory on the path
+//! planted keeps the file from being written), then renamed over the name (which replaces a
+//! link rather than following it). The file is therefore whole or not there at all, and in the
+//! directory the path named when the command started. (A link an earlier sandbox left in place of a directory on the path
 //! is followed then, as the caller's path says: never give a sandbox write access above where
 //! its outputs go.) Read back (`learn --append`), the file is opened in that directory without
 //! following a link at its name, and only if it is a regular file.
@@ -354,17 +354,17 @@ fn create_temporary(
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mode = Mode::from_bits_truncate(0o666);
-    let mut last = io::Error::other("no temporary name to try");
     for tag in tags {
         let tmp = temporary_name(name, tag);
         match openat(Some(dir), tmp.as_os_str(), flags, mode) {
             // SAFETY: `openat` just returned this descriptor and nothing else owns it.
             Ok(fd) => return Ok((tmp, unsafe { File::from_raw_fd(fd) })),
-            Err(nix::errno::Errno::EEXIST) => last = io::Error::from(nix::errno::Errno::EEXIST),
+            Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Err(last)
+    // Every name tried was taken.
+    Err(nix::errno::Errno::EEXIST.into())
 }
 
 /// A tag no one can guess, from the kernel's random source (the time, should it fail).
