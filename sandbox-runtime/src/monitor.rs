@@ -654,8 +654,9 @@ impl Monitor {
 
     /// In the learn and log-violations modes, sends a call of the native ABI that the policy
     /// (or its default) kills to the observer and returns the reply that lets it run, or that
-    /// refuses it with `EPERM` when a sandbox refuses it whatever the mode. The prelude's
-    /// architecture and x32 checks are never observed: those calls stay violations.
+    /// refuses it with the set-id guard's errno, or with `EPERM` when a sandbox refuses it
+    /// whatever the mode. The prelude's architecture and x32 checks are never observed: those
+    /// calls stay violations.
     fn observe(&self, n: &libc::seccomp_notif) -> Option<Reply> {
         let observer = self.observer.as_ref()?;
         let d = &n.data;
@@ -665,18 +666,20 @@ impl Monitor {
             return None;
         }
         // What the guard answers: merged into the policy's program, it leaves the policy's
-        // kill as it is, and letting that call run must not skip it.
+        // kill as it is, and letting that call run must not skip it. Otherwise, what a sandbox
+        // refuses whatever the mode fails with EPERM.
         let guarded = self
             .set_id_guard
             .and_then(|guard| seccomp::evaluate(guard, d))
             .and_then(Verdict::from_ret_value)
             .and_then(|v| match v.action {
-                Action::Errno(e) => Some(i32::from(e)),
+                Action::Errno(e) => Some(e),
                 _ => None,
             });
-        let refused = guarded.is_some()
-            || sandbox_policy::resolve::refusal_where_unenforced(arch, d.nr as u32, &d.args)
-                .is_some();
+        let refused = guarded.or_else(|| {
+            sandbox_policy::resolve::refusal_where_unenforced(arch, d.nr as u32, &d.args)
+                .map(|_| libc::EPERM as u16)
+        });
         let decided_by = match (self.mode, self.policy.as_deref()) {
             (SyscallMode::LogViolations, Some(p)) => Some(p.describe_tag(verdict.tag)),
             _ => None,
@@ -694,10 +697,9 @@ impl Monitor {
             let dropped = &self.observations_dropped;
             dropped.set(dropped.get().saturating_add(1));
         }
-        Some(match (guarded, refused) {
-            (Some(errno), _) => Reply::Fail(errno),
-            (None, true) => Reply::Fail(libc::EPERM),
-            (None, false) => Reply::Continue,
+        Some(match refused {
+            Some(errno) => Reply::Fail(i32::from(errno)),
+            None => Reply::Continue,
         })
     }
 

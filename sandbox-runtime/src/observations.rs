@@ -144,7 +144,7 @@ mod tests {
             args: [0; 6],
             pid: 2,
             decided_by: None,
-            refused: false,
+            refused: None,
         }
     }
 

@@ -21,7 +21,9 @@
 //! In both, a call a sandbox must refuse whatever the mode (a virtio socket, `TIOCSTI` or
 //! `TIOCLINUX`, `request_key`, `io_uring_setup`: see
 //! [`sandbox_policy::resolve::refusal_where_unenforced`]) is observed and fails with `EPERM`
-//! ([`Observation::refused`]); a learnt policy refuses it the same way.
+//! ([`Observation::refused`]); a learnt policy refuses it the same way. Where the sandbox has
+//! the set-id guard (a writable bind), a call the guard refuses fails with the guard's errno
+//! (`ENOSYS` for `openat2`), as it would under any policy.
 //! Neither mode weakens what bounds the sandbox from outside the filter.
 
 use sandbox_policy::Arch;
@@ -52,10 +54,11 @@ pub struct Observation {
     pub pid: u32,
     /// In [`SyscallMode::LogViolations`], what in the policy decided to kill it.
     pub decided_by: Option<String>,
-    /// Whether the monitor failed the call with `EPERM` instead of letting it run: one a
-    /// sandbox refuses whatever the mode (see
-    /// [`sandbox_policy::resolve::refusal_where_unenforced`]).
-    pub refused: bool,
+    /// The errno the monitor failed the call with instead of letting it run, if it did: `EPERM`
+    /// for a call a sandbox refuses whatever the mode (see
+    /// [`sandbox_policy::resolve::refusal_where_unenforced`]), or the set-id guard's own errno
+    /// for a call the guard refuses.
+    pub refused: Option<u16>,
 }
 
 impl Observation {

@@ -496,7 +496,8 @@ fn a_policy_that_cannot_be_written_keeps_the_observations() {
 /// as root) and `io_uring_setup` (whose ring opens sockets no filter sees) all fail with EPERM
 /// under `learn`, and under `run --log-violations` with a policy that kills them (which that
 /// mode would otherwise let run), where the refusal is said; the learnt policy refuses them
-/// the same way, so the program runs under it as it ran while learning.
+/// the same way, so the program runs under it as it ran while learning. With a writable bind,
+/// `openat2` fails with the set-id guard's ENOSYS in every mode, and the log names that errno.
 #[test]
 fn learn_and_log_violations_refuse_what_every_policy_refuses() {
     require("/usr/bin/python3");
@@ -512,19 +513,35 @@ fn learn_and_log_violations_refuse_what_every_policy_refuses() {
         ('EPERM' if ctypes.get_errno() == 1 else ctypes.get_errno()))\n\
         arm = os.uname().machine == 'aarch64'\n\
         raw('request_key', 218 if arm else 249, b'user', b'probe', b'callout', -3)\n\
-        raw('io_uring_setup', 425, 8, ctypes.create_string_buffer(120))\n";
+        raw('io_uring_setup', 425, 8, ctypes.create_string_buffer(120))\n\
+        raw('openat2', 437, -100, b'/', ctypes.create_string_buffer(24), 24)\n";
     let probe = s.0.write("probe.py", script);
     let command = ["/usr/bin/python3", probe.as_str()];
     // ctypes loads libffi from the system's library directory.
     let ro = ["/usr/lib", probe.as_str()];
     let refused = "vsock EPERM\ntiocsti EPERM\nrequest_key EPERM\nio_uring_setup EPERM\n";
     // A writable bind gives the sandbox the set-id guard too, which refuses io_uring_setup
-    // itself: learnt and logged, it must still be seen.
+    // itself: learnt and logged, it must still be seen. The guard alone refuses openat2, with
+    // its own errno (ENOSYS, 38), which the log must name.
     let rw_dir = s.0.file("out");
     let rw = ["--rw", rw_dir.as_str()];
-    for extra in [&[][..], &rw[..]] {
-        refused_calls_are_learnt_and_logged(&s, extra, &ro, &command, refused);
+    let unguarded = Openat2 {
+        prints: "ran",
+        logged: "(let run)",
+    };
+    let guarded = Openat2 {
+        prints: "38",
+        logged: "(refused: ENOSYS)",
+    };
+    for (extra, openat2) in [(&[][..], unguarded), (&rw[..], guarded)] {
+        refused_calls_are_learnt_and_logged(&s, extra, &ro, &command, refused, openat2);
     }
+}
+
+/// What the probe's `openat2` prints, and how `--log-violations` shows the call.
+struct Openat2 {
+    prints: &'static str,
+    logged: &'static str,
 }
 
 fn refused_calls_are_learnt_and_logged(
@@ -533,7 +550,9 @@ fn refused_calls_are_learnt_and_logged(
     ro: &[&str],
     command: &[&str],
     refused: &str,
+    openat2: Openat2,
 ) {
+    let refused = format!("{refused}openat2 {}\n", openat2.prints);
     let learnt = learn_with(&s.policy(), false, extra, ro, command);
     assert_eq!(String::from_utf8_lossy(&learnt.stdout), refused);
     let policy = std::fs::read_to_string(s.policy()).unwrap();
@@ -572,4 +591,10 @@ fn refused_calls_are_learnt_and_logged(
             "{call}: {stderr}"
         );
     }
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(openat2.logged) && l.contains("openat2(")),
+        "{stderr}"
+    );
 }

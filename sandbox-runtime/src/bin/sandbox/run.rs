@@ -390,10 +390,12 @@ fn sort_out(observations: Observations, to_print: &Sender<String>) {
         let line = if seen.len() > MAX_SHOWN_VIOLATIONS {
             format!("{MAX_SHOWN_VIOLATIONS} distinct violations shown; later ones are not")
         } else {
-            let done = if o.refused {
-                "refused: EPERM"
-            } else {
-                "let run"
+            let done = match o.refused {
+                Some(errno) => match sandbox_policy::tables::errno_name(errno) {
+                    Some(name) => format!("refused: {name}"),
+                    None => format!("refused: errno {errno}"),
+                },
+                None => "let run".to_string(),
             };
             format!("policy violation ({done}): {o}")
         };
