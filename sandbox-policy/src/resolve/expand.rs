@@ -6,6 +6,7 @@ use super::limits::{Budget, ExpansionLimit};
 use crate::diag::{Diagnostic, Loc, Source, SourceId, SourceMap, SourceText, MAX_ERRORS};
 use crate::groups;
 use crate::syntax::{self, ActionSpec, Item, Rule};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Reads included files. The compiler itself touches no file system: the front end decides
@@ -132,6 +133,10 @@ pub struct Expander<'a> {
     used: Vec<FirstUse>,
     /// The group the policy's own text named whose expansion is under way, if any.
     named_by_policy: Option<&'static str>,
+    /// The path each included file was first read under, by its key: a file included again
+    /// under another spelling (`b/../a/x.policy`, a link) is named as it was first, so that its
+    /// rules' places are the same each time and a copy is seen as such.
+    first_spelling: HashMap<String, PathBuf>,
 }
 
 /// Where a group was first brought in.
@@ -163,6 +168,7 @@ impl<'a> Expander<'a> {
             budget: Budget::default(),
             used: Vec::new(),
             named_by_policy: None,
+            first_spelling: HashMap::new(),
         }
     }
 
@@ -379,6 +385,11 @@ impl<'a> Expander<'a> {
             return;
         }
         self.out.files.push(path.clone());
+        let path = self
+            .first_spelling
+            .entry(key.clone())
+            .or_insert(path)
+            .clone();
         let id = self.sources.add(Source {
             name: path.display().to_string(),
             path: Some(path),

@@ -1,0 +1,95 @@
+//! One file included under two spellings (`b/../a/x.policy`, a link to its directory) is one
+//! file: its rules said twice are copies, as in a diamond that spells it the same way both
+//! times, and its mistakes are still found. These tests need real files, since a spelling is
+//! told apart from another file only by the file system.
+
+use sandbox_policy::compile_file;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "sandbox-policy-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("one")).unwrap();
+        fs::create_dir_all(dir.join("two")).unwrap();
+        std::os::unix::fs::symlink("one", dir.join("link")).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The spellings of `one/shared.policy` a policy in the scratch directory may use.
+const SPELLINGS: [&str; 3] = [
+    "one/shared.policy",
+    "two/../one/shared.policy",
+    "link/shared.policy",
+];
+
+fn compile_including(s: &Scratch, shared: &str, first: &str, second: &str) -> String {
+    s.write("one/shared.policy", shared);
+    let root = s.write(
+        "root.policy",
+        &format!("default kill;\ninclude \"{first}\";\ninclude \"{second}\";\n"),
+    );
+    let c = compile_file(Path::new(&root)).unwrap();
+    match &c.result {
+        Ok(_) => c.render_warnings(),
+        Err(_) => format!("error: {}", c.render_errors()),
+    }
+}
+
+#[test]
+fn a_file_included_under_two_spellings_is_one_file() {
+    let s = Scratch::new("spellings");
+    let shared = "use futex;\nerrno(EPERM) ptrace;\nallow read if fd == 0;\n";
+    for first in SPELLINGS {
+        for second in SPELLINGS {
+            let shown = compile_including(&s, shared, first, second);
+            // No error (its unconditional rule is no shadow of itself), no warning (its
+            // conditional rule is not dead behind its own copy).
+            assert_eq!(shown, "", "{first} then {second}");
+        }
+    }
+}
+
+#[test]
+fn a_dead_rule_in_a_file_included_under_two_spellings_is_one_warning() {
+    let s = Scratch::new("dead");
+    let shared = "allow read if fd < 10;\nkill read if fd == 5;\n";
+    let shown = compile_including(&s, shared, SPELLINGS[0], SPELLINGS[1]);
+    assert_eq!(
+        shown.matches("warning: this rule never applies").count(),
+        1,
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_rule_shadowed_in_a_file_included_under_two_spellings_is_still_an_error() {
+    let s = Scratch::new("shadowed");
+    let shared = "allow ptrace;\nerrno(EPERM) ptrace;\n";
+    let shown = compile_including(&s, shared, SPELLINGS[0], SPELLINGS[2]);
+    assert!(
+        shown.starts_with("error: ") && shown.contains("already decided unconditionally"),
+        "{shown}"
+    );
+}
