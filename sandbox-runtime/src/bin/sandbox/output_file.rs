@@ -29,7 +29,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The most [`OutputFile::read_existing`] reads: far above what `learn` writes.
@@ -58,8 +58,13 @@ enum Target {
     /// One of the caller's streams, or a FIFO or character device at the path, open for
     /// appending.
     Stream(File),
-    /// A regular file `name`, replaced whole in the open directory `dir`.
-    Replace { dir: OwnedFd, name: OsString },
+    /// A regular file `name`, replaced whole in the open directory `dir`, keeping `mode` (the
+    /// permission bits of the file there when it was opened, if one was).
+    Replace {
+        dir: OwnedFd,
+        name: OsString,
+        mode: Option<libc::mode_t>,
+    },
 }
 
 impl OutputFile {
@@ -120,7 +125,7 @@ impl OutputFile {
             .collect();
         let ours = match &self.target {
             Target::Stream(file) => file.metadata().map(|m| (m.dev(), m.ino())).ok(),
-            Target::Replace { dir, name } => {
+            Target::Replace { dir, name, .. } => {
                 let no_follow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
                 nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name.as_os_str(), no_follow)
                     .map(|st| (st.st_dev, st.st_ino))
@@ -134,7 +139,7 @@ impl OutputFile {
     /// following a link at its name; `None` if there is no such file (or it is a stream).
     /// Anything there but a regular file is an error.
     pub fn read_existing(&self) -> io::Result<Option<String>> {
-        let Target::Replace { dir, name } = &self.target else {
+        let Target::Replace { dir, name, .. } = &self.target else {
             return Ok(None);
         };
         let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
@@ -163,19 +168,24 @@ impl OutputFile {
 
     /// Writes `contents`: appended to a stream; for a file, as the whole file, to a new
     /// temporary file in the directory then renamed over the name, so that on a failure nothing
-    /// is left but what was there before.
+    /// is left but what was there before. The new file keeps the permission bits of the one it
+    /// replaces (a private `0600` report stays private), or takes the umask's.
     pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let contents = contents.as_ref();
-        let (dir, name) = match &self.target {
+        let (dir, name, mode) = match &self.target {
             Target::Stream(file) => {
                 let _blocking = Blocking::set(file);
                 return (&*file).write_all(contents);
             }
-            Target::Replace { dir, name } => (dir.as_raw_fd(), name),
+            Target::Replace { dir, name, mode } => (dir.as_raw_fd(), name, *mode),
         };
         let tags = std::iter::repeat_with(random_tag).take(TEMPORARY_NAME_TRIES);
         let (tmp, mut file) = create_temporary(dir, name, tags)?;
-        let written = file.write_all(contents).and_then(|()| {
+        let kept = match mode {
+            Some(mode) => file.set_permissions(std::fs::Permissions::from_mode(mode)),
+            None => Ok(()),
+        };
+        let written = kept.and_then(|()| file.write_all(contents)).and_then(|()| {
             renameat(Some(dir), tmp.as_os_str(), Some(dir), name.as_os_str())
                 .map_err(io::Error::from)
         });
@@ -227,14 +237,25 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
             ))
         }
         Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => {
-            // Said now rather than after the run: the write makes a file in this directory.
+            // Said now rather than after the run: the write makes a file in this directory,
+            // which must still be in the tree (a removed one, a deleted working directory, takes
+            // no new file).
             let write = nix::unistd::AccessFlags::W_OK;
             let effective = nix::fcntl::AtFlags::AT_EACCESS;
             nix::unistd::faccessat(Some(dir.as_raw_fd()), ".", write, effective)
                 .map_err(io::Error::from)?;
+            if nix::sys::stat::fstat(dir.as_raw_fd())?.st_nlink == 0 {
+                return Err(io::Error::other("its directory has been removed"));
+            }
+            // The permission bits of a regular file there, which the new one keeps.
+            let mode = at
+                .ok()
+                .filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+                .map(|st| st.st_mode & 0o777);
             Ok(Target::Replace {
                 dir,
                 name: name.to_os_string(),
+                mode,
             })
         }
         Some(_) => Err(io::Error::other(
@@ -578,6 +599,63 @@ mod tests {
             // SAFETY: as above.
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A removed directory (a deleted working directory, here reached through a link to a
+    /// descriptor of it) takes no new file: refused when the file is opened, before any run.
+    #[test]
+    fn a_removed_directory_is_refused_at_once() {
+        let dir = scratch("removed");
+        let gone = dir.join("gone");
+        std::fs::create_dir(&gone).unwrap();
+        let held = std::fs::File::open(&gone).unwrap();
+        std::fs::remove_dir(&gone).unwrap();
+        let link = dir.join("link");
+        let target = format!("/proc/self/fd/{}", held.as_raw_fd());
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        let e = OutputFile::open(&link.join("report.json")).unwrap_err();
+        assert!(e.to_string().contains("removed"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The file written in place of one that was there keeps its permission bits, whatever
+    /// the umask would give a new file; a new file takes the umask's.
+    #[test]
+    fn a_replaced_file_keeps_its_permission_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("mode");
+        let mode_of = |name: &str| {
+            let meta = std::fs::metadata(dir.join(name)).unwrap();
+            meta.permissions().mode() & 0o7777
+        };
+        for mode in [0o600, 0o604, 0o640, 0o755] {
+            let path = dir.join(format!("report-{mode:o}.json"));
+            std::fs::write(&path, "old").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            OutputFile::open(&path).unwrap().write("new").unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+            assert_eq!(mode_of(&format!("report-{mode:o}.json")), mode, "{mode:o}");
+        }
+        // A set-id bit is not carried over.
+        let path = dir.join("setuid.json");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        OutputFile::open(&path).unwrap().write("new").unwrap();
+        assert_eq!(mode_of("setuid.json"), 0o755);
+        // A new file: 0666 less the umask.
+        // Read, not set: the umask is the whole process's, tests running beside this one too.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let umask = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+            .unwrap();
+        OutputFile::open(&dir.join("new.json"))
+            .unwrap()
+            .write("new")
+            .unwrap();
+        assert_eq!(mode_of("new.json"), 0o666 & !umask);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
