@@ -207,11 +207,13 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
 }
 
 /// The first steps, before the id maps: die with the parent, reset the host's signal
-/// actions, leave the host's session keyring, drop every descriptor the plan does not name,
-/// and leave the host's controlling terminal.
+/// actions, give up the host's scheduling priority, OOM protection, personality and umask
+/// ([`super::inherited`]), leave the host's session keyring, drop every descriptor the plan
+/// does not name, and leave the host's controlling terminal.
 pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
     parent_death_signal()?;
     sys::check(sys::reset_signals(), Step::InitSignals)?;
+    super::inherited::shed(plan)?;
     new_session_keyring()?;
     close_inherited(plan)?;
     leave_controlling_terminal(plan);

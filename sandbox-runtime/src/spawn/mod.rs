@@ -16,6 +16,7 @@ mod capabilities;
 mod fs_place;
 mod given;
 mod idmap;
+mod inherited;
 mod init;
 mod mounts;
 mod netns;

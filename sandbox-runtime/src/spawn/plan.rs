@@ -62,6 +62,10 @@ pub(crate) struct Plan {
     /// host's session instead of a session of its own (see [`super::sandboxee`]). Set before
     /// the sandboxee's clone.
     pub controlling_terminal_left: AtomicBool,
+    /// The umask init inherited from the host, which it cleared for itself at its start and the
+    /// sandboxee gives the program back (see [`super::inherited`]). Set before the sandboxee's
+    /// clone.
+    pub host_umask: AtomicU32,
     /// The clock ticks per second `/proc/PID/stat` counts CPU time in, when the program has a
     /// CPU limit (init then reads the program's own time there at its end); `None` otherwise.
     pub cpu_ticks_per_sec: Option<u64>,
@@ -391,6 +395,7 @@ impl Plan {
             new_root: [AtomicU64::new(0), AtomicU64::new(0)],
             capabilities_limited: AtomicBool::new(false),
             controlling_terminal_left: AtomicBool::new(false),
+            host_umask: AtomicU32::new(0o022),
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),
             net_made_ahead: false,

@@ -67,6 +67,7 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     }
     let predicted = pipes.as_ref().map(|p| p.listener);
     rlimits(plan)?;
+    super::inherited::restore_umask(plan);
     capabilities::drop_all()?;
     if plan.parts.separate_set_id_guard {
         install_set_id_guard(plan.parts.filter.is_some())?;

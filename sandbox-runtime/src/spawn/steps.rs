@@ -14,6 +14,7 @@ pub(crate) enum Step {
     // In the sandbox's init (pid 1 of the new pid namespace).
     ParentDeathSignal = 1,
     InitSignals,
+    ShedHostTraits,
     SessionKeyring,
     WaitForIdMaps,
     ClearGroups,
@@ -62,9 +63,10 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 45] = [
+    const ALL: [Step; 46] = [
         Step::ParentDeathSignal,
         Step::InitSignals,
+        Step::ShedHostTraits,
         Step::SessionKeyring,
         Step::WaitForIdMaps,
         Step::ClearGroups,
@@ -327,6 +329,9 @@ impl Descriptions {
             Some(s) => match s {
                 Step::ParentDeathSignal => "set the parent-death signal of init".into(),
                 Step::InitSignals => "reset signal actions and the signal mask".into(),
+                Step::ShedHostTraits => {
+                    "give up the host's scheduling priority, OOM protection and personality".into()
+                }
                 Step::SessionKeyring => "join a new session keyring".into(),
                 Step::WaitForIdMaps => "wait for the id maps".into(),
                 Step::ClearGroups => "clear supplementary groups".into(),

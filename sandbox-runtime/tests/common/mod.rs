@@ -39,8 +39,8 @@ mod rerun;
 mod scratch;
 #[allow(unused_imports)] // not every test binary re-runs itself
 pub use rerun::{
-    rerun_in_a_user_namespace, try_rerun_in_a_user_namespace, user_namespace_of_this_rerun,
-    UserNamespace,
+    rerun_in_a_user_namespace, rerun_with, try_rerun_in_a_user_namespace,
+    user_namespace_of_this_rerun, UserNamespace,
 };
 #[allow(unused_imports)] // not every test binary makes scratch directories
 pub use scratch::ScratchDir;

@@ -1,9 +1,24 @@
-//! A test that re-runs itself, alone, as root of a user namespace of its own, its threads left
-//! in the caller's network namespace (which that user namespace does not own).
+//! A test that re-runs itself, alone: as root of a user namespace of its own, its threads left
+//! in the caller's network namespace (which that user namespace does not own), or with what a
+//! hook sets up in the child before its exec ([`rerun_with`]).
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+
+/// Re-runs the test `name` of this binary, alone, with `marker` set in its environment (the
+/// re-run tells itself apart by it) and `before_exec` run in the child before its exec (raw
+/// system calls only: it runs between fork and exec). The test passes when the re-run does.
+pub fn rerun_with(name: &str, marker: &str, before_exec: fn() -> std::io::Result<()>) {
+    let mut command = std::process::Command::new(std::env::current_exe().expect("this binary"));
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(marker, "1");
+    // SAFETY: the caller's hook makes raw system calls only, on data made before the fork.
+    unsafe { command.pre_exec(before_exec) };
+    let status = command.status().expect("re-run the test");
+    assert!(status.success(), "{name}, re-run: {status}");
+}
 
 /// Set in the environment of the re-run, to the namespace's [`UserNamespace::name`].
 const IN_A_USER_NAMESPACE: &str = "SANDBOX_TEST_IN_A_USER_NAMESPACE";

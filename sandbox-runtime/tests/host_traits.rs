@@ -1,0 +1,159 @@
+//! A sandbox keeps nothing of its host process that ranks it above others or weakens its
+//! hardening: a real-time scheduling policy, a negative nice value, personality flags. The
+//! program gets the host's umask (init makes its mount points without it, so even `umask 0777`
+//! leaves a working sandbox) and the host's OOM score adjustment when it is not negative.
+//!
+//! The test re-runs itself with those set (as `chrt -f`, `nice -n -5`, `setarch -R`, `umask`
+//! and a service manager would), checks that the re-run has them, and reads what sandboxes
+//! cloned directly and through the fork server have. (A negative OOM score adjustment, which a
+//! sandbox raises to 0, takes `CAP_SYS_RESOURCE` to set, which this test does not assume.)
+
+mod common;
+
+/// Set in the environment of the re-run.
+const RERUN: &str = "SANDBOX_TEST_HOST_TRAITS";
+
+/// The host's real-time priority under `SCHED_FIFO`.
+const RT_PRIORITY: libc::c_int = 5;
+/// The host's nice value.
+const HOST_NICE: libc::c_int = -5;
+/// `ADDR_NO_RANDOMIZE`, the flag `setarch -R` sets.
+const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
+/// The host's umask: none of the sandbox's own directories could be searched under it.
+const HOST_UMASK: libc::mode_t = 0o777;
+/// The host's OOM score adjustment, positive: a sandbox keeps it.
+const HOST_OOM_SCORE_ADJ: &str = "500";
+
+/// Gives the calling process the host traits above. Runs between fork and exec: raw calls only.
+fn take_host_traits() -> std::io::Result<()> {
+    let check = |r: libc::c_long| {
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    let param = libc::sched_param {
+        sched_priority: RT_PRIORITY,
+    };
+    // SAFETY: the calling process, a valid sched_param; personality, setpriority, umask, open,
+    // write and close with valid arguments; the descriptor is closed here.
+    unsafe {
+        check(libc::sched_setscheduler(0, libc::SCHED_FIFO, &param).into())?;
+        check(libc::setpriority(libc::PRIO_PROCESS, 0, HOST_NICE).into())?;
+        check(libc::personality(ADDR_NO_RANDOMIZE).into())?;
+        libc::umask(HOST_UMASK);
+        let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+        check(fd.into())?;
+        let value = HOST_OOM_SCORE_ADJ.as_bytes();
+        let written = libc::write(fd, value.as_ptr().cast(), value.len());
+        libc::close(fd);
+        check(written as libc::c_long)?;
+    }
+    Ok(())
+}
+
+/// What a process reads of itself: scheduling policy, real-time priority and nice value from
+/// `stat`, then its personality, OOM score adjustment and umask.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Traits {
+    policy: u32,
+    rt_priority: u32,
+    nice: i32,
+    personality: String,
+    oom_score_adj: String,
+    umask: String,
+}
+
+/// The program that prints what [`Traits::parse`] reads.
+const READER: [&str; 5] = [
+    "/bin/cat",
+    "/proc/self/stat",
+    "/proc/self/personality",
+    "/proc/self/oom_score_adj",
+    "/proc/self/status",
+];
+
+/// Where the sandbox shows the host's `/etc/passwd`, below two directories init makes.
+const DEEP: &str = "/opt/deep/passwd";
+
+impl Traits {
+    /// Parses what [`READER`] printed.
+    fn parse(text: &str) -> Traits {
+        let mut lines = text.lines();
+        let stat = lines.next().expect("a stat line");
+        // The fields after the command's name, which may hold spaces: field 3 on.
+        let after_name = &stat[stat.rfind(')').expect("a command name") + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        let field = |n: usize| fields[n - 3];
+        let personality = lines.next().expect("a personality line").to_string();
+        let oom_score_adj = lines.next().expect("an OOM line").to_string();
+        let umask = lines
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .expect("an Umask line")
+            .trim()
+            .to_string();
+        Traits {
+            policy: field(41).parse().unwrap(),
+            rt_priority: field(40).parse().unwrap(),
+            nice: field(19).parse().unwrap(),
+            personality,
+            oom_score_adj,
+            umask,
+        }
+    }
+
+    /// This process's own.
+    fn own() -> Traits {
+        let out = std::process::Command::new(READER[0])
+            .args(&READER[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        Traits::parse(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+#[test]
+fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
+    let name = "a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask";
+    if std::env::var_os(RERUN).is_none() {
+        common::rerun_with(name, RERUN, take_host_traits);
+        return;
+    }
+    // The control: a plain child of this process has them all.
+    let host = Traits::own();
+    let expected_host = Traits {
+        policy: libc::SCHED_FIFO as u32,
+        rt_priority: RT_PRIORITY as u32,
+        nice: HOST_NICE,
+        personality: format!("{ADDR_NO_RANDOMIZE:08x}"),
+        oom_score_adj: HOST_OOM_SCORE_ADJ.to_string(),
+        umask: format!("{HOST_UMASK:04o}"),
+    };
+    assert_eq!(host, expected_host, "the re-run lacks the host traits");
+    let policy = common::permissive();
+    for served in [false, true] {
+        // A file below directories init makes: under the host's umask they could not be
+        // searched, and the program's `cat` of it would fail.
+        let out = common::command(READER[0])
+            .args(&READER[1..])
+            .arg(DEEP)
+            .mount_ro("/etc/passwd", DEEP)
+            .policy(&policy)
+            .share_network(true)
+            .use_fork_server(served)
+            .output()
+            .unwrap_or_else(|e| panic!("served: {served}: {e}"));
+        common::assert_exited_0(&out);
+        let sandboxed = Traits::parse(&String::from_utf8_lossy(&out.stdout));
+        let expected = Traits {
+            policy: libc::SCHED_OTHER as u32,
+            rt_priority: 0,
+            nice: 0,
+            personality: "00000000".to_string(),
+            ..expected_host.clone()
+        };
+        assert_eq!(sandboxed, expected, "served: {served}");
+    }
+}
