@@ -124,7 +124,8 @@ pub enum SpawnError {
         reason: String,
     },
     /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`] needs seccomp
-    /// user notification and `pidfd_getfd` (Linux 5.6+), or a policy was missing.
+    /// user notification and `pidfd_getfd` (Linux 5.6+), and a listener the host's own
+    /// filters do not already have; or a policy was missing.
     #[error("{0}")]
     ObserveUnsupported(&'static str),
     /// The sandbox could not be put in its cgroup.

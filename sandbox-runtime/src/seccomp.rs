@@ -107,6 +107,68 @@ pub(crate) fn killable_wait_supported() -> bool {
     })
 }
 
+/// Whether a filter with a listener can go on top of this process's own filters. The kernel
+/// takes one listener per chain of filters (a second is refused with `EBUSY`), and a host run
+/// by a container runtime that answers system calls itself (LXD's, Sysbox's) may already have
+/// one: its sandboxes then get the policy's kills as the kernel's, as on a kernel without
+/// user notification. Asked once per process. Only a process under a filter
+/// (`PR_GET_SECCOMP`) can have a listener, and only such a process pays for the look: a
+/// child, cloned for it, installs a `ret ALLOW` filter with a listener and says whether it
+/// was refused as a second one.
+pub(crate) fn listener_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // SAFETY: prctl with an integer option only reads this process's seccomp mode.
+        let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP) };
+        mode == 0 || !second_listener_refused()
+    })
+}
+
+/// Whether a child of this process is refused a filter with a listener as a second one in its
+/// chain (`EBUSY`). A child that cannot be made or ends otherwise tells nothing: `false`, and
+/// a sandbox's own install then names what the kernel says.
+fn second_listener_refused() -> bool {
+    const BUSY: libc::c_int = 3;
+    let allow = [SockFilter::stmt(bpf::BPF_RET | bpf::BPF_K, ret::ALLOW)];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: allow.as_ptr() as *mut libc::sock_filter,
+    };
+    // No exit signal: only a wait that names this child (with __WALL) can reap it, never a
+    // host's own wait for any child.
+    // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child makes raw system calls
+    // on memory prepared before the clone (the program above) and leaves with _exit, touching
+    // no lock another thread of this process may have held.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, 0, 0, 0, 0, 0) };
+    if pid == 0 {
+        // SAFETY: as above: prctl and seccomp read integers and the live program; _exit ends
+        // the child at once.
+        unsafe {
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            let r = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &prog as *const libc::sock_fprog,
+            );
+            let busy = r < 0 && *libc::__errno_location() == libc::EBUSY;
+            libc::_exit(if busy { BUSY } else { 0 });
+        }
+    }
+    if pid < 0 {
+        return false;
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for the child just cloned, into a live int.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::__WALL) };
+        if r >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == BUSY
+}
+
 /// Whether this kernel has what the notification monitor needs: `SECCOMP_GET_NOTIF_SIZES`
 /// (user notification, 5.0) and `pidfd_getfd` (5.6).
 ///

@@ -348,6 +348,13 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
             "observing system calls needs seccomp user notification and pidfd_getfd (Linux 5.6+)",
         ));
     }
+    let notify = notify && seccomp::listener_available();
+    if mode != SyscallMode::Enforce && !notify {
+        return Err(SpawnError::ObserveUnsupported(
+            "observing system calls needs a seccomp listener, and this process's own filters \
+             already have one (a container runtime's): the kernel takes one per chain",
+        ));
+    }
     // Checked before anything is created for the sandbox: a bad program or mount leaves nothing
     // behind.
     if let Some(p) = &policy {
