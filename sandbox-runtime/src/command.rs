@@ -16,7 +16,10 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub enum Stdio {
     /// The same file as the host process's stream (refused at the spawn if that is a
-    /// directory, see [`SandboxCommand::pass_fd`]).
+    /// directory, see [`SandboxCommand::pass_fd`]): whatever the descriptor of that number
+    /// is. A Rust host that started with a standard stream closed has `/dev/null` there (its
+    /// runtime opens it before `main`); a host in another language must fill it before it
+    /// opens files, or the first file it opens is passed as that stream.
     #[default]
     Inherit,
     /// `/dev/null` (opened on the host, before the sandbox's file system is built).

@@ -1321,6 +1321,59 @@ fn a_closed_standard_error_still_gets_the_report_written() {
     assert_eq!(json["signal"], libc::SIGPIPE, "{json}");
 }
 
+/// `cmd`, to start with descriptor `fd` closed.
+fn with_closed(cmd: &mut std::process::Command, fd: i32) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close() is async-signal-safe, and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::close(fd);
+            Ok(())
+        })
+    }
+}
+
+/// A command started without a standard stream gives its sandbox `/dev/null` there (Rust's
+/// runtime opens it before `main`), never a file it opened itself: were standard input closed,
+/// the report's FIFO would take descriptor 0, and the program, writing to its standard input,
+/// would forge the report.
+#[test]
+fn a_closed_standard_stream_never_hands_the_sandbox_the_report() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let s = ScratchDir::new("closed-stdin");
+    let policy = s.write("p.policy", "default allow;\n");
+    let fifo = s.path().join("report.fifo");
+    let c_fifo = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo() with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+    // The reader first: the command refuses a FIFO nobody reads.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    for closed in [0, 1, 2] {
+        let script = "echo '{\"status\": \"forged\"}' >&0 2>/dev/null; \
+            echo '{\"status\": \"forged\"}' >&1 2>/dev/null; \
+            echo '{\"status\": \"forged\"}' >&2 2>/dev/null; exit 3";
+        let out = with_closed(&mut cli_common::sandbox(), closed)
+            .args(["run", "--policy", &policy, "--report"])
+            .arg(&fifo)
+            .args(["--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+            .args(["--", "/bin/sh", "-c", script])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 3, "closed {closed}: {}", stderr(&out));
+        let mut written = String::new();
+        reader.read_to_string(&mut written).unwrap();
+        assert!(!written.contains("forged"), "closed {closed}: {written}");
+        let json: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(json["status"], "ok", "closed {closed}: {json}");
+        assert_eq!(json["exit_code"], 3, "closed {closed}: {json}");
+    }
+}
+
 /// A standard error that blocks (a full pipe nobody reads, which the program filled) holds up
 /// only the command's last message: the report is written at the end of the run, before it.
 #[test]
