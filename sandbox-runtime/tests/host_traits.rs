@@ -1,28 +1,59 @@
 //! A sandbox keeps nothing of its host process that ranks it above others or weakens its
-//! hardening: a real-time scheduling policy, a negative nice value, personality flags. The
-//! program gets the host's umask (init makes its mount points without it, so even `umask 0777`
-//! leaves a working sandbox) and the host's OOM score adjustment when it is not negative.
+//! hardening: a real-time scheduling policy, a negative nice value, personality flags. It keeps
+//! a priority below normal (a host may run its sandboxes so), and the program gets the host's
+//! umask (init makes its mount points without it, so even `umask 0777` leaves a working sandbox)
+//! and the host's OOM score adjustment when it is not negative.
 //!
 //! The test re-runs itself with those set (as `chrt -f`, `nice -n -5`, `setarch -R`, `umask`
 //! and a service manager would), checks that the re-run has them, and reads what sandboxes
-//! cloned directly and through the fork server have. (A negative OOM score adjustment, which a
-//! sandbox raises to 0, takes `CAP_SYS_RESOURCE` to set, which this test does not assume.)
+//! cloned directly and through the fork server have. A priority above normal takes
+//! `CAP_SYS_NICE`: run as another user than root, the re-run takes one below normal instead
+//! (`chrt -b`, `nice -n 7`), which the sandboxes must keep. (A negative OOM score adjustment,
+//! which a sandbox raises to 0, takes `CAP_SYS_RESOURCE` to set, which this test does not
+//! assume.)
 
 mod common;
 
 /// Set in the environment of the re-run.
 const RERUN: &str = "SANDBOX_TEST_HOST_TRAITS";
 
-/// The host's real-time priority under `SCHED_FIFO`.
-const RT_PRIORITY: libc::c_int = 5;
-/// The host's nice value.
-const HOST_NICE: libc::c_int = -5;
 /// `ADDR_NO_RANDOMIZE`, the flag `setarch -R` sets.
 const ADDR_NO_RANDOMIZE: libc::c_ulong = 0x0040000;
 /// The host's umask: none of the sandbox's own directories could be searched under it.
 const HOST_UMASK: libc::mode_t = 0o777;
 /// The host's OOM score adjustment, positive: a sandbox keeps it.
 const HOST_OOM_SCORE_ADJ: &str = "500";
+
+/// The host's scheduling: policy, real-time priority, nice value.
+#[derive(Clone, Copy)]
+struct Scheduling {
+    policy: libc::c_int,
+    rt_priority: libc::c_int,
+    nice: libc::c_int,
+}
+
+/// Above normal, as root can set it: a sandbox gives it up.
+const ABOVE_NORMAL: Scheduling = Scheduling {
+    policy: libc::SCHED_FIFO,
+    rt_priority: 5,
+    nice: -5,
+};
+/// Below normal, as any user can set it: a sandbox keeps it.
+const BELOW_NORMAL: Scheduling = Scheduling {
+    policy: libc::SCHED_BATCH,
+    rt_priority: 0,
+    nice: 7,
+};
+
+/// The scheduling the re-run takes: above normal where it may (root), else below.
+fn host_scheduling() -> Scheduling {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        ABOVE_NORMAL
+    } else {
+        BELOW_NORMAL
+    }
+}
 
 /// Gives the calling process the host traits above. Runs between fork and exec: raw calls only.
 fn take_host_traits() -> std::io::Result<()> {
@@ -33,14 +64,15 @@ fn take_host_traits() -> std::io::Result<()> {
             Ok(())
         }
     };
+    let scheduling = host_scheduling();
     let param = libc::sched_param {
-        sched_priority: RT_PRIORITY,
+        sched_priority: scheduling.rt_priority,
     };
     // SAFETY: the calling process, a valid sched_param; personality, setpriority, umask, open,
     // write and close with valid arguments; the descriptor is closed here.
     unsafe {
-        check(libc::sched_setscheduler(0, libc::SCHED_FIFO, &param).into())?;
-        check(libc::setpriority(libc::PRIO_PROCESS, 0, HOST_NICE).into())?;
+        check(libc::sched_setscheduler(0, scheduling.policy, &param).into())?;
+        check(libc::setpriority(libc::PRIO_PROCESS, 0, scheduling.nice).into())?;
         check(libc::personality(ADDR_NO_RANDOMIZE).into())?;
         libc::umask(HOST_UMASK);
         let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
@@ -123,10 +155,11 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
     }
     // The control: a plain child of this process has them all.
     let host = Traits::own();
+    let scheduling = host_scheduling();
     let expected_host = Traits {
-        policy: libc::SCHED_FIFO as u32,
-        rt_priority: RT_PRIORITY as u32,
-        nice: HOST_NICE,
+        policy: scheduling.policy as u32,
+        rt_priority: scheduling.rt_priority as u32,
+        nice: scheduling.nice,
         personality: format!("{ADDR_NO_RANDOMIZE:08x}"),
         oom_score_adj: HOST_OOM_SCORE_ADJ.to_string(),
         umask: format!("{HOST_UMASK:04o}"),
@@ -147,12 +180,19 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
             .unwrap_or_else(|e| panic!("served: {served}: {e}"));
         common::assert_exited_0(&out);
         let sandboxed = Traits::parse(&String::from_utf8_lossy(&out.stdout));
+        let expected = if scheduling.nice < 0 {
+            Traits {
+                policy: libc::SCHED_OTHER as u32,
+                rt_priority: 0,
+                nice: 0,
+                ..expected_host.clone()
+            }
+        } else {
+            expected_host.clone()
+        };
         let expected = Traits {
-            policy: libc::SCHED_OTHER as u32,
-            rt_priority: 0,
-            nice: 0,
             personality: "00000000".to_string(),
-            ..expected_host.clone()
+            ..expected
         };
         assert_eq!(sandboxed, expected, "served: {served}");
     }
