@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 struct Scratch(PathBuf);
 
 impl Scratch {
+    /// Makes the directory, with `one/`, `two/` and `link`, a link to `one`.
     fn new(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!(
             "sandbox-policy-{name}-{}-{:?}",
@@ -24,6 +25,7 @@ impl Scratch {
         Scratch(dir)
     }
 
+    /// Writes `text` to `name` (relative to the directory); returns its path.
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         fs::write(&path, text).unwrap();
@@ -44,6 +46,8 @@ const SPELLINGS: [&str; 3] = [
     "link/shared.policy",
 ];
 
+/// Compiles a policy that includes `first`, then `second`, after writing `shared` to
+/// `one/shared.policy`; returns its warnings, or its errors after `error: `.
 fn compile_including(s: &Scratch, shared: &str, first: &str, second: &str) -> String {
     s.write("one/shared.policy", shared);
     let root = s.write(
@@ -57,6 +61,7 @@ fn compile_including(s: &Scratch, shared: &str, first: &str, second: &str) -> St
     }
 }
 
+/// Each spelling's rules are copies of the other's: neither an error nor a warning.
 #[test]
 fn a_file_included_under_two_spellings_is_one_file() {
     let s = Scratch::new("spellings");
@@ -71,6 +76,7 @@ fn a_file_included_under_two_spellings_is_one_file() {
     }
 }
 
+/// A rule dead in the file is reported once, not once per spelling.
 #[test]
 fn a_dead_rule_in_a_file_included_under_two_spellings_is_one_warning() {
     let s = Scratch::new("dead");
@@ -83,6 +89,7 @@ fn a_dead_rule_in_a_file_included_under_two_spellings_is_one_warning() {
     );
 }
 
+/// A rule the file's own rule shadows is still found.
 #[test]
 fn a_rule_shadowed_in_a_file_included_under_two_spellings_is_still_an_error() {
     let s = Scratch::new("shadowed");
@@ -92,4 +99,35 @@ fn a_rule_shadowed_in_a_file_included_under_two_spellings_is_still_an_error() {
         shown.starts_with("error: ") && shown.contains("already decided unconditionally"),
         "{shown}"
     );
+}
+
+/// A file's relative includes are looked up beside the file as its `include` spelled it, the
+/// same whichever spelling came first: `two/shared.policy`, a link to `../one/shared.policy`,
+/// includes `two/near.policy` however `one/shared.policy` was included before it.
+#[test]
+fn a_file_reached_through_a_link_includes_beside_the_link_whatever_came_first() {
+    let s = Scratch::new("beside");
+    s.write("one/shared.policy", "include \"near.policy\";\n");
+    s.write("one/near.policy", "allow read;\n");
+    s.write("two/near.policy", "allow no_such_call;\n");
+    std::os::unix::fs::symlink("../one/shared.policy", s.0.join("two/shared.policy")).unwrap();
+    for includes in [
+        &["two/shared.policy"][..],
+        &["one/shared.policy", "two/shared.policy"][..],
+    ] {
+        let text: String = includes
+            .iter()
+            .map(|i| format!("include \"{i}\";\n"))
+            .collect();
+        let root = s.write("root.policy", &format!("default kill;\n{text}"));
+        let c = compile_file(Path::new(&root)).unwrap();
+        let shown = match &c.result {
+            Ok(_) => "compiled".to_string(),
+            Err(_) => c.render_errors(),
+        };
+        assert!(
+            shown.contains("no_such_call") && shown.contains("two/near.policy"),
+            "{includes:?}: {shown}"
+        );
+    }
 }

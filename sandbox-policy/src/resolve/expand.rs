@@ -135,7 +135,8 @@ pub struct Expander<'a> {
     named_by_policy: Option<&'static str>,
     /// The path each included file was first read under, by its key: a file included again
     /// under another spelling (`b/../a/x.policy`, a link) is named as it was first, so that its
-    /// rules' places are the same each time and a copy is seen as such.
+    /// rules' places are the same each time and a copy is seen as such. Its own includes are
+    /// still looked up beside the spelling that reached it.
     first_spelling: HashMap<String, PathBuf>,
 }
 
@@ -385,13 +386,16 @@ impl<'a> Expander<'a> {
             return;
         }
         self.out.files.push(path.clone());
-        let path = self
+        // Named as first spelled, so its rules' places are the same each time; looked in (for
+        // its own relative includes) where this `include` spelled it, whatever came first.
+        let name = self
             .first_spelling
             .entry(key.clone())
-            .or_insert(path)
-            .clone();
+            .or_insert_with(|| path.clone())
+            .display()
+            .to_string();
         let id = self.sources.add(Source {
-            name: path.display().to_string(),
+            name,
             path: Some(path),
             text: SourceText::Text(text.clone()),
             included_at: Some(at),
