@@ -6,7 +6,7 @@
 //!
 //! The test re-runs itself with those set (as `chrt -f`, `nice -n -5`, `setarch -R`, `umask`
 //! and a service manager would), checks that the re-run has them, and reads what sandboxes
-//! cloned directly and through the fork server have. A priority above normal takes
+//! cloned directly, by the fork server and from its spare have. A priority above normal takes
 //! `CAP_SYS_NICE`: run as another user than root, the re-run takes one below normal instead
 //! (`chrt -b`, `nice -n 7`), which the sandboxes must keep. (A negative OOM score adjustment,
 //! which a sandbox raises to 0, takes `CAP_SYS_RESOURCE` to set, which this test does not
@@ -166,18 +166,16 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
     };
     assert_eq!(host, expected_host, "the re-run lacks the host traits");
     let policy = common::permissive();
-    for served in [false, true] {
+    for way in common::Way::ALL {
         // A file below directories init makes: under the host's umask they could not be
         // searched, and the program's `cat` of it would fail.
-        let out = common::command(READER[0])
-            .args(&READER[1..])
+        let mut cmd = common::command(READER[0]);
+        cmd.args(&READER[1..])
             .arg(DEEP)
             .mount_ro("/etc/passwd", DEEP)
             .policy(&policy)
-            .share_network(true)
-            .use_fork_server(served)
-            .output()
-            .unwrap_or_else(|e| panic!("served: {served}: {e}"));
+            .share_network(true);
+        let out = common::output_by(cmd, way);
         common::assert_exited_0(&out);
         let sandboxed = Traits::parse(&String::from_utf8_lossy(&out.stdout));
         let expected = if scheduling.nice < 0 {
@@ -194,6 +192,6 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
             personality: "00000000".to_string(),
             ..expected
         };
-        assert_eq!(sandboxed, expected, "served: {served}");
+        assert_eq!(sandboxed, expected, "{way:?}");
     }
 }

@@ -266,6 +266,10 @@ fn run(plan: &Plan) -> ! {
             let left = plan.controlling_terminal_left.load(Ordering::Relaxed);
             real.controlling_terminal_left
                 .store(left, Ordering::Relaxed);
+            // And it cleared its umask, the server's (the host's when it started the server),
+            // which the request's program gets back, as from a freshly cloned init.
+            let umask = plan.host_umask.load(Ordering::Relaxed);
+            real.host_umask.store(umask, Ordering::Relaxed);
             init::fork_sandboxee(&real)
         });
     match result {

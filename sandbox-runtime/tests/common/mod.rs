@@ -34,9 +34,12 @@ pub fn pipe() -> (std::fs::File, std::fs::File) {
     }
 }
 
+mod launch;
 mod rerun;
 #[path = "../scratch/mod.rs"]
 mod scratch;
+#[allow(unused_imports)] // not every test binary starts sandboxes each way
+pub use launch::{output_by, Way};
 #[allow(unused_imports)] // not every test binary re-runs itself
 pub use rerun::{
     rerun_in_a_user_namespace, rerun_with, try_rerun_in_a_user_namespace,
