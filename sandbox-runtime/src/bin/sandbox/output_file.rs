@@ -29,7 +29,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The most [`OutputFile::read_existing`] reads: far above what `learn` writes.
@@ -168,8 +168,10 @@ impl OutputFile {
 
     /// Writes `contents`: appended to a stream; for a file, as the whole file, to a new
     /// temporary file in the directory then renamed over the name, so that on a failure nothing
-    /// is left but what was there before. The new file keeps the permission bits of the one it
-    /// replaces (a private `0600` report stays private), or takes the umask's.
+    /// is left but what was there before. The new file keeps the read and write bits of the one
+    /// it replaces (a private `0600` report stays private), but never more than a new file gets
+    /// (`0666` less the umask): a file an earlier sandbox left open to all does not make the
+    /// report so.
     pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let contents = contents.as_ref();
         let (dir, name, mode) = match &self.target {
@@ -180,12 +182,10 @@ impl OutputFile {
             Target::Replace { dir, name, mode } => (dir.as_raw_fd(), name, *mode),
         };
         let tags = std::iter::repeat_with(random_tag).take(TEMPORARY_NAME_TRIES);
-        let (tmp, mut file) = create_temporary(dir, name, tags)?;
-        let kept = match mode {
-            Some(mode) => file.set_permissions(std::fs::Permissions::from_mode(mode)),
-            None => Ok(()),
-        };
-        let written = kept.and_then(|()| file.write_all(contents)).and_then(|()| {
+        // Created with the bits kept, which the umask narrows as for any new file.
+        let mode = mode.unwrap_or(0o666) & 0o666;
+        let (tmp, mut file) = create_temporary(dir, name, mode, tags)?;
+        let written = file.write_all(contents).and_then(|()| {
             renameat(Some(dir), tmp.as_os_str(), Some(dir), name.as_os_str())
                 .map_err(io::Error::from)
         });
@@ -362,19 +362,20 @@ const NAME_MAX: usize = 255;
 /// How many temporary names [`OutputFile::write`] tries before it gives up.
 const TEMPORARY_NAME_TRIES: usize = 16;
 
-/// Creates a new file at the first free temporary name for `name` in `dir`, one per tag
-/// ([`temporary_name`]); never follows a link, nor opens what is there already. Only a name
-/// taken (`EEXIST`) moves on to the next tag: a program that could write the directory during
+/// Creates a new file, with `mode` less the umask, at the first free temporary name for `name`
+/// in `dir`, one per tag ([`temporary_name`]); never follows a link, nor opens what is there
+/// already. Only a name taken (`EEXIST`) moves on to the next tag: a program that could write the directory during
 /// the run may have planted something at a name it guessed, which must neither receive the
 /// file nor keep it from being written.
 fn create_temporary(
     dir: std::os::fd::RawFd,
     name: &OsStr,
+    mode: libc::mode_t,
     tags: impl Iterator<Item = u64>,
 ) -> io::Result<(OsString, File)> {
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mode = Mode::from_bits_truncate(0o666);
+    let mode = Mode::from_bits_truncate(mode);
     for tag in tags {
         let tmp = temporary_name(name, tag);
         match openat(Some(dir), tmp.as_os_str(), flags, mode) {
@@ -478,14 +479,14 @@ mod tests {
         std::os::unix::fs::symlink(&victim, &planted).unwrap();
         let opened = std::fs::File::open(&dir).unwrap();
         let (tmp, mut file) =
-            create_temporary(opened.as_raw_fd(), name, [1, 2].into_iter()).unwrap();
+            create_temporary(opened.as_raw_fd(), name, 0o600, [1, 2].into_iter()).unwrap();
         assert_eq!(tmp, temporary_name(name, 2));
         std::io::Write::write_all(&mut file, b"report").unwrap();
         assert_eq!(std::fs::read_to_string(dir.join(&tmp)).unwrap(), "report");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
         assert!(std::fs::symlink_metadata(&planted).unwrap().is_symlink());
         // Every name taken: an error that says so, and nothing written through a link.
-        let e = create_temporary(opened.as_raw_fd(), name, [1].into_iter()).unwrap_err();
+        let e = create_temporary(opened.as_raw_fd(), name, 0o600, [1].into_iter()).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -619,31 +620,18 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// The file written in place of one that was there keeps its permission bits, whatever
-    /// the umask would give a new file; a new file takes the umask's.
+    /// The file written in place of one that was there keeps its permission bits, but never
+    /// more than a new file gets (0666 less the umask): an earlier sandbox that could write
+    /// the directory may have left a file there open to all, or executable. A new file takes
+    /// 0666 less the umask.
     #[test]
-    fn a_replaced_file_keeps_its_permission_bits() {
+    fn a_replaced_file_keeps_its_permission_bits_but_never_more_than_a_new_one() {
         use std::os::unix::fs::PermissionsExt;
         let dir = scratch("mode");
         let mode_of = |name: &str| {
             let meta = std::fs::metadata(dir.join(name)).unwrap();
             meta.permissions().mode() & 0o7777
         };
-        for mode in [0o600, 0o604, 0o640, 0o755] {
-            let path = dir.join(format!("report-{mode:o}.json"));
-            std::fs::write(&path, "old").unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            OutputFile::open(&path).unwrap().write("new").unwrap();
-            assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-            assert_eq!(mode_of(&format!("report-{mode:o}.json")), mode, "{mode:o}");
-        }
-        // A set-id bit is not carried over.
-        let path = dir.join("setuid.json");
-        std::fs::write(&path, "old").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o4755)).unwrap();
-        OutputFile::open(&path).unwrap().write("new").unwrap();
-        assert_eq!(mode_of("setuid.json"), 0o755);
-        // A new file: 0666 less the umask.
         // Read, not set: the umask is the whole process's, tests running beside this one too.
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let umask = status
@@ -651,11 +639,23 @@ mod tests {
             .find_map(|l| l.strip_prefix("Umask:"))
             .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
             .unwrap();
+        let new = 0o666 & !umask;
+        for mode in [
+            0o600, 0o604, 0o640, 0o400, 0o666, 0o755, 0o777, 0o4755, 0o2777,
+        ] {
+            let name = format!("report-{mode:o}.json");
+            let path = dir.join(&name);
+            std::fs::write(&path, "old").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            OutputFile::open(&path).unwrap().write("new").unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+            assert_eq!(mode_of(&name), mode & new, "{mode:o}");
+        }
         OutputFile::open(&dir.join("new.json"))
             .unwrap()
             .write("new")
             .unwrap();
-        assert_eq!(mode_of("new.json"), 0o666 & !umask);
+        assert_eq!(mode_of("new.json"), new);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
