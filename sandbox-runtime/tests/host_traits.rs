@@ -10,7 +10,8 @@
 //! `CAP_SYS_NICE`: run as another user than root, the re-run takes one below normal instead
 //! (`chrt -b`, `nice -n 7`), which the sandboxes must keep. (A negative OOM score adjustment,
 //! which a sandbox raises to 0, takes `CAP_SYS_RESOURCE` to set, which this test does not
-//! assume.)
+//! assume.) Mount points init makes inside a writable bind, which stay on the host, get the
+//! host's umask (a second re-run, under `umask 027`).
 
 mod common;
 
@@ -146,6 +147,9 @@ impl Traits {
     }
 }
 
+/// Cloned directly, by the fork server or from its spare, a sandbox gives up the re-run's
+/// priority above normal (or keeps one below) and its personality, and its program gets the
+/// re-run's umask and positive OOM score adjustment.
 #[test]
 fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
     let name = "a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask";
@@ -193,5 +197,54 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
             ..expected
         };
         assert_eq!(sandboxed, expected, "{way:?}");
+    }
+}
+
+/// Set in the environment of the re-run of the mount-point test.
+const RERUN_UMASK: &str = "SANDBOX_TEST_HOST_UMASK_MOUNT_POINTS";
+
+/// The host's umask for the mount-point test: group may read, others nothing.
+const PRIVATE_UMASK: libc::mode_t = 0o027;
+
+/// Gives the calling process [`PRIVATE_UMASK`]. Runs between fork and exec.
+fn take_private_umask() -> std::io::Result<()> {
+    // SAFETY: umask() cannot fail.
+    unsafe { libc::umask(PRIVATE_UMASK) };
+    Ok(())
+}
+
+/// Mount points init makes inside a writable bind are files on the host, which stay after the
+/// sandbox: they get the host's umask, as anything else the host makes there would (a private
+/// umask keeps them from others), while those in the sandbox's own root do not need it.
+#[test]
+fn mount_points_made_in_a_writable_bind_get_the_hosts_umask() {
+    let name = "mount_points_made_in_a_writable_bind_get_the_hosts_umask";
+    if std::env::var_os(RERUN_UMASK).is_none() {
+        common::rerun_with(name, RERUN_UMASK, take_private_umask);
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let policy = common::permissive();
+    for way in [common::Way::Direct, common::Way::Served] {
+        let work = common::ScratchDir::new("umask");
+        // Writable by the sandbox's host id, whoever runs the test (as root, it is 65534).
+        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        // `/work/a/b` and `/work/a/b/passwd` are made in the host's directory, below the
+        // writable bind of it.
+        let mut cmd = common::command("/bin/cat");
+        cmd.arg("/work/a/b/passwd")
+            .mount_rw(work.path(), "/work")
+            .mount_ro("/etc/passwd", "/work/a/b/passwd")
+            .policy(&policy);
+        let out = common::output_by(cmd, way);
+        common::assert_exited_0(&out);
+        assert_eq!(out.stdout, std::fs::read("/etc/passwd").unwrap(), "{way:?}");
+        let mode_of = |p: &str| {
+            let meta = std::fs::symlink_metadata(work.path().join(p)).unwrap();
+            meta.permissions().mode() & 0o7777
+        };
+        assert_eq!(mode_of("a"), 0o755 & !PRIVATE_UMASK, "{way:?}");
+        assert_eq!(mode_of("a/b"), 0o755 & !PRIVATE_UMASK, "{way:?}");
+        assert_eq!(mode_of("a/b/passwd"), 0o644 & !PRIVATE_UMASK, "{way:?}");
     }
 }

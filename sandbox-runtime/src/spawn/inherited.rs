@@ -7,8 +7,9 @@
 //! - personality flags (`setarch -R`, a debugger): `ADDR_NO_RANDOMIZE` would run the program
 //!   without address-space randomisation;
 //! - the umask, for init alone: init makes the new root's mount points with modes of its own,
-//!   which a host's `umask 0777` would turn into directories nobody may search. The program
-//!   gets the host's umask back ([`Plan::host_umask`]), as any child of the host would.
+//!   which a host's `umask 0777` would turn into directories nobody may search. It applies the
+//!   host's umask ([`Plan::host_umask`]) itself to those it makes in a bound host directory,
+//!   and the program gets it back, as any child of the host would.
 //!
 //! Init gives them up first thing ([`shed`]), before the id maps, so the sandboxee, cloned from
 //! it, never has them. Only raw system calls, between clone and exec.

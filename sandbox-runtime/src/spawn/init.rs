@@ -360,7 +360,8 @@ fn build_root(
     mounts::private_propagation()?;
     let roots = mounts::make_new_root()?;
     plan.set_new_root(roots.new_root_id()?);
-    mounts::build(&plan.parts.mounts, &roots, bound)?;
+    let host_umask = plan.host_umask.load(std::sync::atomic::Ordering::Relaxed);
+    mounts::build(&plan.parts.mounts, &roots, host_umask, bound)?;
     mounts::enter_new_root(roots)
 }
 

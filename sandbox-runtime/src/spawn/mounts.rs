@@ -16,7 +16,10 @@
 //! ([`super::sandbox_path`]). Mount points are made one name at a time in an open directory
 //! (`mkdirat`, `O_CREAT|O_EXCL|O_NOFOLLOW`); binds are `open_tree` clones moved onto the open
 //! mount point, and tmpfs and proc are mounted on it as the working directory. The root and
-//! `/dev` are sealed read-only with `mount_setattr` on held descriptors too.
+//! `/dev` are sealed read-only with `mount_setattr` on held descriptors too. Init works with no
+//! umask, so that mount points in the sandbox's own directories have their modes whatever the
+//! host's umask; those it makes in a bound host directory, which stay on the host after the
+//! sandbox, get the host's umask, as anything else the host makes there.
 //!
 //! Bind mounts are not recursive (submounts of a source are not visible) so a read-only bind
 //! cannot expose a writable submount. Each bind gets its flags with `mount_setattr` while still
@@ -595,10 +598,16 @@ pub(crate) struct Bound {
 /// the caller so nothing is allocated here) what each bind shows. Then makes the new root and
 /// `/dev` read-only, adding flags to the mounts the descriptors hold (never replacing them, so
 /// what an entry mounted on `/dev` had stays).
-pub(crate) fn build(plan: &MountPlan, roots: &Roots, bound: &mut [Bound]) -> Result<(), Failure> {
+pub(crate) fn build(
+    plan: &MountPlan,
+    roots: &Roots,
+    host_umask: libc::mode_t,
+    bound: &mut [Bound],
+) -> Result<(), Failure> {
     let mut builder = Builder {
         roots,
         ops: &plan.ops,
+        host_umask,
         last_parent: None,
     };
     for (i, op) in plan.ops.iter().enumerate() {
@@ -753,6 +762,8 @@ enum Point {
 struct Builder<'p> {
     roots: &'p Roots,
     ops: &'p [MountOp],
+    /// The host's umask, for what is made in a bound host directory ([`Builder::mode_in`]).
+    host_umask: libc::mode_t,
     last_parent: Option<KeptDir<'p>>,
 }
 
@@ -782,6 +793,17 @@ fn at_or_under(path: &[u8], top: &[u8]) -> bool {
 }
 
 impl<'p> Builder<'p> {
+    /// The mode to make a file or directory with in a directory that is the sandbox's `own`
+    /// (`mode` itself: init has no umask) or a bound host directory (`mode` less the host's
+    /// umask: it stays on the host).
+    fn mode_in(&self, own: bool, mode: libc::mode_t) -> libc::mode_t {
+        if own {
+            mode
+        } else {
+            mode & !self.host_umask
+        }
+    }
+
     fn run_op(&mut self, op: &'p MountOp, slot: Option<&mut Bound>, i: u32) -> Result<(), Failure> {
         match op {
             MountOp::Bind(b) => self.bind(b, slot, i)?,
@@ -834,10 +856,13 @@ impl<'p> Builder<'p> {
             return Err(Failure::at(Step::MountPoint, i));
         } else {
             let mut dir: Option<OwnedFd> = None;
+            let before = self.ops.get(..i as usize).unwrap_or(self.ops);
             for p in parents {
                 let at = dir.as_ref().unwrap_or(root).as_raw_fd();
+                // Made in the directory above it, which is the sandbox's own if this is.
+                let mode = self.mode_in(own_dir(before, p), 0o755);
                 sys::check_at(
-                    sys::mkdirat_exist_ok(at, last_name(p), 0o755),
+                    sys::mkdirat_exist_ok(at, last_name(p), mode),
                     Step::MountPoint,
                     i,
                 )?;
@@ -877,10 +902,11 @@ impl<'p> Builder<'p> {
             let (at, own) = self.parent(parents, i)?;
             match point {
                 Point::Dir(mode) => {
+                    let mode = self.mode_in(own, mode);
                     sys::check_at(sys::mkdirat_exist_ok(at, name, mode), Step::MountPoint, i)?;
                 }
                 Point::File => {
-                    let made = sys::create_file(at, name);
+                    let made = sys::create_file(at, name, self.mode_in(own, 0o644));
                     if made >= 0 {
                         let made = owned(made);
                         if own {

@@ -109,7 +109,7 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// server's pid, or an error if it could not start or has ended (it is not started twice).
 ///
 /// The server keeps what the process had at this call: capabilities, limits, namespaces, a
-/// seccomp filter or `no_new_privs` of its own. Only a change of effective uid or gid is
+/// seccomp filter or `no_new_privs` of its own, its umask (which its sandboxes' programs get). Only a change of effective uid or gid is
 /// noticed (spawning then clones directly); a host that drops other privileges later should
 /// drop them before starting the server.
 ///

@@ -96,12 +96,12 @@ pub(crate) fn mkdirat_exist_ok(dir: RawFd, name: &CStr, mode: libc::mode_t) -> l
     }
 }
 
-/// Creates an empty file `name` in `dir` and returns it open, or fails (`EEXIST` when something
-/// of that name exists: never following a symbolic link to create its target).
-pub(crate) fn create_file(dir: RawFd, name: &CStr) -> libc::c_long {
+/// Creates an empty file `name` with `mode` in `dir` and returns it open, or fails (`EEXIST`
+/// when something of that name exists: never following a symbolic link to create its target).
+pub(crate) fn create_file(dir: RawFd, name: &CStr, mode: libc::mode_t) -> libc::c_long {
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC;
     // SAFETY: name is NUL-terminated.
-    libc::c_long::from(unsafe { libc::openat(dir, name.as_ptr(), flags, 0o644) })
+    libc::c_long::from(unsafe { libc::openat(dir, name.as_ptr(), flags, mode) })
 }
 
 /// `symlinkat(2)`: a link `name` in `dir` with contents `target`.
