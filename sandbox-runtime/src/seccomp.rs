@@ -128,6 +128,7 @@ pub(crate) fn listener_available() -> bool {
 /// chain (`EBUSY`). A child that cannot be made or ends otherwise tells nothing: `false`, and
 /// a sandbox's own install then names what the kernel says.
 fn second_listener_refused() -> bool {
+    /// The child's exit status when its filter was refused as a second listener.
     const BUSY: libc::c_int = 3;
     let allow = [SockFilter::stmt(bpf::BPF_RET | bpf::BPF_K, ret::ALLOW)];
     let prog = libc::sock_fprog {
@@ -135,11 +136,16 @@ fn second_listener_refused() -> bool {
         filter: allow.as_ptr() as *mut libc::sock_filter,
     };
     // No exit signal: only a wait that names this child (with __WALL) can reap it, never a
-    // host's own wait for any child.
+    // host's own wait for any child. Signals blocked across the clone: none of the host's
+    // handlers runs in the child, which leaves with any still pending.
+    let blocked = crate::spawn::sys::SignalsBlocked::now();
     // SAFETY: a fork-like clone (no new stack, no CLONE_VM). The child makes raw system calls
     // on memory prepared before the clone (the program above) and leaves with _exit, touching
     // no lock another thread of this process may have held.
     let pid = unsafe { libc::syscall(libc::SYS_clone, 0, 0, 0, 0, 0) };
+    if pid != 0 {
+        drop(blocked);
+    }
     if pid == 0 {
         // SAFETY: as above: prctl and seccomp read integers and the live program; _exit ends
         // the child at once.

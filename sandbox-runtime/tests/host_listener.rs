@@ -53,6 +53,8 @@ fn listened() -> std::io::Result<()> {
 /// The number the re-run finds the listener at.
 const LISTENER_FD: libc::c_int = 100;
 
+/// Cloned directly, by the fork server or from its spare, a sandbox under the re-run's
+/// listener runs its program and has the policy's kills; learning is refused, naming why.
 #[test]
 fn a_host_whose_filters_have_a_listener_still_runs_sandboxes() {
     let name = "a_host_whose_filters_have_a_listener_still_runs_sandboxes";
