@@ -1,16 +1,19 @@
 //! A sandbox keeps nothing of its host process that ranks it above others or weakens its
-//! hardening: a real-time scheduling policy, a negative nice value, personality flags. It keeps
+//! hardening: a real-time scheduling policy, a negative nice value, a real-time I/O class,
+//! personality flags, limits that would let it take real-time or raised priority. It keeps
 //! a priority below normal (a host may run its sandboxes so), and the program gets the host's
 //! umask (init makes its mount points without it, so even `umask 0777` leaves a working sandbox)
 //! and the host's OOM score adjustment when it is not negative.
 //!
-//! The test re-runs itself with those set (as `chrt -f`, `nice -n -5`, `setarch -R`, `umask`
-//! and a service manager would), checks that the re-run has them, and reads what sandboxes
-//! cloned directly, by the fork server and from its spare have. A priority above normal takes
-//! `CAP_SYS_NICE`: run as another user than root, the re-run takes one below normal instead
-//! (`chrt -b`, `nice -n 7`), which the sandboxes must keep. (A negative OOM score adjustment,
-//! which a sandbox raises to 0, takes `CAP_SYS_RESOURCE` to set, which this test does not
-//! assume.) Mount points init makes inside a writable bind, which stay on the host, get the
+//! The test re-runs itself with those set (as `chrt -f`, `nice -n -5`, `ionice -c1`,
+//! `setarch -R`, `umask` and a service manager would), checks that the re-run has them, and
+//! reads what sandboxes cloned directly, by the fork server and from its spare have. A priority
+//! above normal takes `CAP_SYS_NICE`: run as another user than root, the re-run takes one below
+//! normal instead (`chrt -b`, `nice -n 7`, `ionice -c3`), which the sandboxes must keep. (A
+//! negative OOM score adjustment, which a sandbox raises to 0, and a priority limit above 0,
+//! which it lowers to 0, take `CAP_SYS_RESOURCE` to set, which this test does not assume: it
+//! checks the limits are 0 in the sandbox, as they are on a host that has not raised them.)
+//! Mount points init makes inside a writable bind, which stay on the host, get the
 //! host's umask (a second re-run, under `umask 027`).
 
 mod common;
@@ -25,26 +28,42 @@ const HOST_UMASK: libc::mode_t = 0o777;
 /// The host's OOM score adjustment, positive: a sandbox keeps it.
 const HOST_OOM_SCORE_ADJ: &str = "500";
 
-/// The host's scheduling: policy, real-time priority, nice value.
+/// The host's scheduling: policy, real-time priority, nice value, I/O priority (and what
+/// `ionice` shows of it).
 #[derive(Clone, Copy)]
 struct Scheduling {
     policy: libc::c_int,
     rt_priority: libc::c_int,
     nice: libc::c_int,
+    io_priority: libc::c_long,
+    io_shown: &'static str,
 }
+
+/// Where an I/O priority value holds its class.
+const IOPRIO_CLASS_SHIFT: u32 = 13;
 
 /// Above normal, as root can set it: a sandbox gives it up.
 const ABOVE_NORMAL: Scheduling = Scheduling {
     policy: libc::SCHED_FIFO,
     rt_priority: 5,
     nice: -5,
+    // The real-time class (1), level 4.
+    io_priority: 1 << IOPRIO_CLASS_SHIFT | 4,
+    io_shown: "realtime: prio 4",
 };
 /// Below normal, as any user can set it: a sandbox keeps it.
 const BELOW_NORMAL: Scheduling = Scheduling {
     policy: libc::SCHED_BATCH,
     rt_priority: 0,
     nice: 7,
+    // The idle class (3).
+    io_priority: 3 << IOPRIO_CLASS_SHIFT,
+    io_shown: "idle",
 };
+/// What `ionice` shows of a process in no I/O class, where a sandbox puts a real-time one.
+const NO_IO_CLASS: &str = "none: prio 0";
+/// What `/proc/self/limits` shows of `RLIMIT_NICE` and `RLIMIT_RTPRIO` in a sandbox.
+const NO_PRIORITY_LIMITS: &str = "nice 0 0, realtime 0 0";
 
 /// The scheduling the re-run takes: above normal where it may (root), else below.
 fn host_scheduling() -> Scheduling {
@@ -74,6 +93,13 @@ fn take_host_traits() -> std::io::Result<()> {
     unsafe {
         check(libc::sched_setscheduler(0, scheduling.policy, &param).into())?;
         check(libc::setpriority(libc::PRIO_PROCESS, 0, scheduling.nice).into())?;
+        // IOPRIO_WHO_PROCESS (1), the calling thread.
+        check(libc::syscall(
+            libc::SYS_ioprio_set,
+            1,
+            0,
+            scheduling.io_priority,
+        ))?;
         check(libc::personality(ADDR_NO_RANDOMIZE).into())?;
         libc::umask(HOST_UMASK);
         let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
@@ -87,7 +113,8 @@ fn take_host_traits() -> std::io::Result<()> {
 }
 
 /// What a process reads of itself: scheduling policy, real-time priority and nice value from
-/// `stat`, then its personality, OOM score adjustment and umask.
+/// `stat`, then its personality, OOM score adjustment, umask, I/O priority (as `ionice` shows
+/// it) and limits on nice and real-time priority (soft, hard).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Traits {
     policy: u32,
@@ -96,15 +123,18 @@ struct Traits {
     personality: String,
     oom_score_adj: String,
     umask: String,
+    io: String,
+    priority_limits: String,
 }
 
-/// The program that prints what [`Traits::parse`] reads.
-const READER: [&str; 5] = [
-    "/bin/cat",
-    "/proc/self/stat",
-    "/proc/self/personality",
-    "/proc/self/oom_score_adj",
-    "/proc/self/status",
+/// The program that prints what [`Traits::parse`] reads; the files named after it are printed
+/// too, after the first four.
+const READER: [&str; 4] = [
+    "/bin/sh",
+    "-c",
+    "cat /proc/self/stat /proc/self/personality /proc/self/oom_score_adj /proc/self/status \"$@\" \
+     && echo \"io: $(ionice)\" && grep '^Max \\(nice\\|realtime\\) priority' /proc/self/limits",
+    "sh",
 ];
 
 /// Where the sandbox shows the host's `/etc/passwd`, below two directories init makes.
@@ -126,6 +156,18 @@ impl Traits {
             .expect("an Umask line")
             .trim()
             .to_string();
+        let io = lines
+            .find_map(|l| l.strip_prefix("io: "))
+            .expect("an io line")
+            .to_string();
+        // `Max nice priority  SOFT  HARD` and the same of `realtime`.
+        let priority_limits = lines
+            .map(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                format!("{} {} {}", words[1], words[3], words[4])
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         Traits {
             policy: field(41).parse().unwrap(),
             rt_priority: field(40).parse().unwrap(),
@@ -133,6 +175,8 @@ impl Traits {
             personality,
             oom_score_adj,
             umask,
+            io,
+            priority_limits,
         }
     }
 
@@ -167,6 +211,9 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
         personality: format!("{ADDR_NO_RANDOMIZE:08x}"),
         oom_score_adj: HOST_OOM_SCORE_ADJ.to_string(),
         umask: format!("{HOST_UMASK:04o}"),
+        io: scheduling.io_shown.to_string(),
+        // Whatever the host's are: raising them takes a capability the test does not assume.
+        priority_limits: host.priority_limits.clone(),
     };
     assert_eq!(host, expected_host, "the re-run lacks the host traits");
     let policy = common::permissive();
@@ -187,6 +234,7 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
                 policy: libc::SCHED_OTHER as u32,
                 rt_priority: 0,
                 nice: 0,
+                io: NO_IO_CLASS.to_string(),
                 ..expected_host.clone()
             }
         } else {
@@ -194,6 +242,7 @@ fn a_sandbox_keeps_no_host_priority_or_personality_and_gets_the_hosts_umask() {
         };
         let expected = Traits {
             personality: "00000000".to_string(),
+            priority_limits: NO_PRIORITY_LIMITS.to_string(),
             ..expected
         };
         assert_eq!(sandboxed, expected, "{way:?}");

@@ -1,7 +1,13 @@
 //! What a process inherits from the host that starts it, and a sandbox must not keep:
 //!
-//! - a real-time or deadline scheduling policy, or a negative nice value: a program spinning at
-//!   real-time priority starves the host's tasks on its CPUs (`chrt -f 5 sandbox run ...`);
+//! - a real-time scheduling policy, or a negative nice value: a program spinning at real-time
+//!   priority starves the host's tasks on its CPUs (`chrt -f 5 sandbox run ...`). (A host
+//!   under the deadline policy cannot clone init at all, `EAGAIN`, unless it asked to reset it
+//!   on fork, which gives init the normal policy);
+//! - real-time I/O priority (`ionice -c1`): the program's reads and writes would go ahead of
+//!   every other process's on the host's disks;
+//! - room to take real-time or raised priority back (`RLIMIT_RTPRIO`, `RLIMIT_NICE`, which a
+//!   service manager may raise, as systemd's `LimitRTPRIO=`): both become 0, hard limits too;
 //! - a negative OOM score adjustment (a service started with `OOMScoreAdjust=-500`): the OOM
 //!   killer would pass the sandbox over and take the host's processes instead;
 //! - personality flags (`setarch -R`, a debugger): `ADDR_NO_RANDOMIZE` would run the program
@@ -19,16 +25,24 @@ use super::steps::{Failure, Step};
 use super::sys;
 use std::sync::atomic::Ordering;
 
-/// `SCHED_DEADLINE`, which the libc crate does not name.
-const SCHED_DEADLINE: libc::c_int = 6;
 /// The flag `sched_getscheduler` may add to the policy.
-const SCHED_RESET_ON_FORK: libc::c_int = 0x4000_0000;
+const SCHED_RESET_ON_FORK: libc::c_long = 0x4000_0000;
+/// `IOPRIO_WHO_PROCESS`: `ioprio_get` and `ioprio_set` of one thread (0: the caller).
+const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+/// Where an I/O priority value holds its class.
+const IOPRIO_CLASS_SHIFT: u32 = 13;
+/// `IOPRIO_CLASS_RT`, the real-time I/O class.
+const IOPRIO_CLASS_RT: libc::c_long = 1;
+/// No class (`IOPRIO_CLASS_NONE`, level 0): the I/O priority follows the nice value.
+const IOPRIO_NONE: libc::c_long = 0;
 
 /// Gives up in this process (init) what it inherited from the host and a sandbox must not
 /// keep (see the module's documentation), and records the host's umask in `plan` for the
 /// program.
 pub(crate) fn shed(plan: &Plan) -> Result<(), Failure> {
     normal_scheduling()?;
+    normal_io_priority()?;
+    no_priority_limits()?;
     no_oom_protection()?;
     plain_personality()?;
     // SAFETY: umask() cannot fail; it only swaps the process's file mode mask.
@@ -45,23 +59,30 @@ pub(crate) fn restore_umask(plan: &Plan) {
     unsafe { libc::umask(host) };
 }
 
-/// The normal policy (`SCHED_OTHER`) in place of a real-time or deadline one, and nice 0 in
-/// place of a negative nice value. Giving priority up needs no privilege; a failure (a host
-/// filter refusing the calls) fails the sandbox rather than let it run above normal.
+/// The normal policy (`SCHED_OTHER`) in place of a real-time one, and nice 0 in place of a
+/// negative nice value. Giving priority up needs no privilege; a failure (a host filter
+/// refusing the calls) fails the sandbox rather than let it run above normal. Raw system
+/// calls: some C libraries (musl) do not pass these on to the kernel.
 fn normal_scheduling() -> Result<(), Failure> {
     let failed = || Err(Failure::errno(Step::ShedHostTraits));
     // SAFETY: sched_getscheduler() of the calling process only reads.
-    let policy = unsafe { libc::sched_getscheduler(0) };
+    let policy = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) };
     if policy < 0 {
         return failed();
     }
-    if matches!(
-        policy & !SCHED_RESET_ON_FORK,
-        libc::SCHED_FIFO | libc::SCHED_RR | SCHED_DEADLINE
-    ) {
+    let real_time = [libc::SCHED_FIFO, libc::SCHED_RR].map(libc::c_long::from);
+    if real_time.contains(&(policy & !SCHED_RESET_ON_FORK)) {
         let param = libc::sched_param { sched_priority: 0 };
         // SAFETY: the calling process and a valid sched_param that outlives the call.
-        if unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) } < 0 {
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_sched_setscheduler,
+                0,
+                libc::SCHED_OTHER,
+                &param as *const libc::sched_param,
+            )
+        };
+        if r < 0 {
             return failed();
         }
     }
@@ -80,46 +101,94 @@ fn normal_scheduling() -> Result<(), Failure> {
     Ok(())
 }
 
-/// An OOM score adjustment of 0 in place of a negative one (raising it needs no privilege).
-/// Read at `/proc/self`, which is still the host's here. A host with no `/proc` leaves
-/// nothing to read, and nothing is done.
-fn no_oom_protection() -> Result<(), Failure> {
-    let failed = || Err(Failure::errno(Step::ShedHostTraits));
-    // SAFETY: a NUL-terminated literal; the descriptor is closed below.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/self/oom_score_adj".as_ptr(),
-            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOCTTY,
-        )
+/// No real-time I/O class: a thread in it is put back in none, where its I/O priority follows
+/// its nice value (giving it up needs no privilege). A kernel built without the block layer
+/// has no I/O priorities (`ENOSYS`), and nothing is done.
+fn normal_io_priority() -> Result<(), Failure> {
+    // SAFETY: ioprio_get() of the calling thread only reads.
+    let priority = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0) };
+    if priority < 0 {
+        return if sys::errno() == libc::ENOSYS {
+            Ok(())
+        } else {
+            Err(Failure::errno(Step::ShedHostTraits))
+        };
+    }
+    if priority >> IOPRIO_CLASS_SHIFT == IOPRIO_CLASS_RT {
+        // SAFETY: ioprio_set() of the calling thread with integer arguments.
+        let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_NONE) };
+        if r < 0 {
+            return Err(Failure::errno(Step::ShedHostTraits));
+        }
+    }
+    Ok(())
+}
+
+/// `RLIMIT_RTPRIO` and `RLIMIT_NICE` at 0, soft and hard: without a capability (which a
+/// sandbox never has), they are all that lets a process take a real-time policy or a nice
+/// value below its own. Lowering a limit needs no privilege.
+fn no_priority_limits() -> Result<(), Failure> {
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
+    for resource in [libc::RLIMIT_RTPRIO, libc::RLIMIT_NICE] {
+        // SAFETY: setrlimit() of the calling process from a live rlimit.
+        if unsafe { libc::setrlimit(resource, &none) } < 0 {
+            return Err(Failure::errno(Step::ShedHostTraits));
+        }
+    }
+    Ok(())
+}
+
+/// An OOM score adjustment of 0 in place of a negative one (raising it needs no privilege).
+/// Read at `/proc/self`, which is still the host's here, and opened for writing only when
+/// negative: a host whose `/proc` is read-only (a container's) has nothing to lower. A host
+/// with no `/proc` leaves nothing to read, and nothing is done.
+fn no_oom_protection() -> Result<(), Failure> {
+    let path = c"/proc/self/oom_score_adj";
+    let open = |flags| {
+        // SAFETY: a NUL-terminated literal; the caller closes the descriptor.
+        unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NOCTTY) }
+    };
+    let fd = open(libc::O_RDONLY);
     if fd < 0 {
         return if sys::errno() == libc::ENOENT {
             Ok(())
         } else {
-            failed()
+            Err(Failure::errno(Step::ShedHostTraits))
         };
     }
     let mut first = 0u8;
     // SAFETY: reads one byte into a live local.
     let read = unsafe { libc::read(fd, (&mut first as *mut u8).cast(), 1) };
-    let written = if read == 1 && first == b'-' {
-        // SAFETY: writes one byte from a static literal; the file ignores the offset.
-        unsafe { libc::write(fd, c"0".as_ptr().cast(), 1) }
-    } else {
-        read.min(1)
-    };
+    let read = closed_after(fd, read)?;
+    if read == 0 || first != b'-' {
+        return Ok(());
+    }
+    let fd = open(libc::O_WRONLY);
+    if fd < 0 {
+        return Err(Failure::errno(Step::ShedHostTraits));
+    }
+    // SAFETY: writes one byte from a static literal to the descriptor just opened.
+    let written = unsafe { libc::write(fd, c"0".as_ptr().cast(), 1) };
+    closed_after(fd, written).map(drop)
+}
+
+/// Closes `fd`, which nothing else refers to, after a read or write on it returned `r`: `r`
+/// itself, or the failure with that call's errno (not the close's) if it failed.
+fn closed_after(fd: libc::c_int, r: isize) -> Result<isize, Failure> {
     let errno = sys::errno();
-    // SAFETY: the descriptor opened above, which nothing else refers to.
+    // SAFETY: as the caller says, ours alone.
     unsafe { libc::close(fd) };
-    if written < 1 {
-        // The errno of the failed read or write, not of the close.
+    if r < 0 {
         return Err(Failure {
             step: Step::ShedHostTraits,
             index: 0,
             errno,
         });
     }
-    Ok(())
+    Ok(r)
 }
 
 /// The plain Linux personality: no flag of the host's (`ADDR_NO_RANDOMIZE`, `UNAME26`, ...).
