@@ -819,16 +819,21 @@ impl Monitor {
                 // can also send itself SIGXCPU (or SIGKILL, or be the OOM killer's choice), and
                 // the limit is per process, so the sandbox's total, which counts every process,
                 // says nothing. The soft limit's SIGXCPU comes when the program's own time
-                // reaches the limit (a tenth is left for rounding), the hard limit's SIGKILL a
-                // second later.
+                // reaches the limit, the hard limit's SIGKILL a second later. The kernel checks
+                // the limit against time sampled at each tick (the task running at a tick is
+                // charged all of it), while the time read back is the scheduler's exact count:
+                // under contention, tasks that wake at ticks and sleep before the next leave the
+                // sampled count well ahead of the exact one. So half the limit is enough. (A
+                // program that signals itself after using half its limit is told it timed out:
+                // spinning to the limit gives the same, so this lets it hide nothing.)
                 let program_cpu = Duration::from_micros(end.program_cpu_us);
                 let cpu_out = self.cpu_limit.is_some_and(|l| {
                     // The soft limit in whole seconds, rounded up as it was set; the hard one a
                     // second above.
                     let soft = Duration::from_secs(l.as_secs() + u64::from(l.subsec_nanos() > 0));
                     let hard = soft + Duration::from_secs(1);
-                    (sig == libc::SIGXCPU && program_cpu * 10 >= soft * 9)
-                        || (sig == libc::SIGKILL && !killed && program_cpu * 10 >= hard * 9)
+                    (sig == libc::SIGXCPU && program_cpu * 2 >= soft)
+                        || (sig == libc::SIGKILL && !killed && program_cpu * 2 >= hard)
                 });
                 if cpu_out {
                     Status::Timeout
