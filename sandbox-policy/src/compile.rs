@@ -106,6 +106,7 @@ pub fn compile_text(
         path: path.map(Path::to_path_buf),
         text: SourceText::Text(text.to_string()),
         included_at: None,
+        reached_as: None,
     });
     let (tokens, lex_errors) = syntax::lex(id, text);
     let end = Loc {
@@ -144,6 +145,7 @@ pub fn compile_tokens(
         path: None,
         text: SourceText::Tokens(positions),
         included_at: None,
+        reached_as: None,
     });
     debug_assert_eq!(id, ROOT_SOURCE);
     let end = Loc {

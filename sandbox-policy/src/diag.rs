@@ -68,6 +68,9 @@ pub struct Source {
     pub text: SourceText,
     /// The place of the `include`/`use` that brought this source in.
     pub included_at: Option<Loc>,
+    /// For a file included before under another spelling, and named by that one: the path
+    /// this `include` reached it by, beside which its own includes were looked up.
+    pub reached_as: Option<PathBuf>,
 }
 
 /// All sources of one compilation.
@@ -149,8 +152,16 @@ impl SourceMap {
         }
         let mut at = self.get(diag.loc.source).included_at;
         while let Some(loc) = at {
-            out.push_str(&format!("  = note: brought in at {}\n", self.describe(loc)));
-            at = self.get(loc.source).included_at;
+            let source = self.get(loc.source);
+            let reached = match &source.reached_as {
+                Some(p) => format!(" (reached as {})", p.display()),
+                None => String::new(),
+            };
+            out.push_str(&format!(
+                "  = note: brought in at {}{reached}\n",
+                self.describe(loc)
+            ));
+            at = source.included_at;
         }
         without_controls(out)
     }
@@ -376,6 +387,7 @@ mod tests {
             path: None,
             text: SourceText::Text(text.into()),
             included_at: None,
+            reached_as: None,
         });
         let at = |needle: &str| {
             let start = text.find(needle).unwrap() as u32;
@@ -449,6 +461,7 @@ mod tests {
             path: None,
             text: SourceText::Text("default kill;\nallow opne;\n".into()),
             included_at: None,
+            reached_as: None,
         });
         let d = Diagnostic::new(
             Loc {
@@ -476,6 +489,7 @@ mod tests {
             path: None,
             text: SourceText::Text(text),
             included_at: None,
+            reached_as: None,
         });
         let d = Diagnostic::new(
             Loc {

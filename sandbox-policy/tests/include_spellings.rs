@@ -129,5 +129,11 @@ fn a_file_reached_through_a_link_includes_beside_the_link_whatever_came_first() 
             shown.contains("no_such_call") && shown.contains("two/near.policy"),
             "{includes:?}: {shown}"
         );
+        // The chain names the spelling whose directory the lookup used.
+        let note = shown
+            .lines()
+            .find(|l| l.contains("brought in at") && l.contains("shared.policy"))
+            .unwrap_or_else(|| panic!("{includes:?}: {shown}"));
+        assert!(note.contains("two/shared.policy"), "{includes:?}: {note}");
     }
 }

@@ -281,6 +281,7 @@ impl<'a> Expander<'a> {
             path: None,
             text: SourceText::Text(group.text.to_string()),
             included_at: Some(at),
+            reached_as: None,
         });
         let file = self.parse(id, group.text);
         self.used.push(FirstUse {
@@ -388,17 +389,17 @@ impl<'a> Expander<'a> {
         self.out.files.push(path.clone());
         // Named as first spelled, so its rules' places are the same each time; looked in (for
         // its own relative includes) where this `include` spelled it, whatever came first.
-        let name = self
+        let first = self
             .first_spelling
             .entry(key.clone())
-            .or_insert_with(|| path.clone())
-            .display()
-            .to_string();
+            .or_insert_with(|| path.clone());
+        let reached_as = (*first != path).then(|| path.clone());
         let id = self.sources.add(Source {
-            name,
+            name: first.display().to_string(),
             path: Some(path),
             text: SourceText::Text(text.clone()),
             included_at: Some(at),
+            reached_as,
         });
         let file = self.parse(id, &text);
         self.stack.push(key);
