@@ -128,13 +128,23 @@ fn normal_io_priority() -> Result<(), Failure> {
 /// sandbox never has), they are all that lets a process take a real-time policy or a nice
 /// value below its own. Lowering a limit needs no privilege.
 fn no_priority_limits() -> Result<(), Failure> {
-    let none = libc::rlimit {
+    let none = libc::rlimit64 {
         rlim_cur: 0,
         rlim_max: 0,
     };
     for resource in [libc::RLIMIT_RTPRIO, libc::RLIMIT_NICE] {
-        // SAFETY: setrlimit() of the calling process from a live rlimit.
-        if unsafe { libc::setrlimit(resource, &none) } < 0 {
+        // SAFETY: prlimit64 of the calling process, from a live rlimit64, keeping no old one.
+        // Raw: a C library may do more in its setrlimit (musl's signals every thread it knows).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                resource,
+                &none as *const libc::rlimit64,
+                std::ptr::null_mut::<libc::rlimit64>(),
+            )
+        };
+        if r < 0 {
             return Err(Failure::errno(Step::ShedHostTraits));
         }
     }
