@@ -2,8 +2,8 @@
 //! hardening: a real-time scheduling policy, a negative nice value, a real-time I/O class,
 //! personality flags, limits that would let it take real-time or raised priority. It keeps
 //! a priority below normal (a host may run its sandboxes so), and the program gets the host's
-//! umask (init makes its mount points without it, so even `umask 0777` leaves a working sandbox)
-//! and the host's OOM score adjustment when it is not negative.
+//! umask (init makes mount points in the sandbox's own memory without it, so even `umask 0777`
+//! leaves those reachable) and the host's OOM score adjustment when it is not negative.
 //!
 //! The test re-runs itself with those set (as `chrt -f`, `nice -n -5`, `ionice -c1`,
 //! `setarch -R`, `umask` and a service manager would), checks that the re-run has them, and
@@ -264,7 +264,8 @@ fn take_private_umask() -> std::io::Result<()> {
 
 /// Mount points init makes inside a writable bind are files on the host, which stay after the
 /// sandbox: they get the host's umask, as anything else the host makes there would (a private
-/// umask keeps them from others), while those in the sandbox's own root do not need it.
+/// umask keeps them from others), while those in the sandbox's own memory (its root, a tmpfs,
+/// even one inside the bind) keep their modes.
 #[test]
 fn mount_points_made_in_a_writable_bind_get_the_hosts_umask() {
     let name = "mount_points_made_in_a_writable_bind_get_the_hosts_umask";
@@ -279,21 +280,33 @@ fn mount_points_made_in_a_writable_bind_get_the_hosts_umask() {
         // Writable by the sandbox's host id, whoever runs the test (as root, it is 65534).
         std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         // `/work/a/b` and `/work/a/b/passwd` are made in the host's directory, below the
-        // writable bind of it.
-        let mut cmd = common::command("/bin/cat");
-        cmd.arg("/work/a/b/passwd")
-            .mount_rw(work.path(), "/work")
-            .mount_ro("/etc/passwd", "/work/a/b/passwd")
-            .policy(&policy);
+        // writable bind of it; `/work/t/c` and `/work/t/c/h` on a tmpfs inside the bind.
+        let mut cmd = common::command("/bin/sh");
+        cmd.args([
+            "-c",
+            "stat -c %a /work/t/c /work/t/c/h && cat /work/a/b/passwd",
+        ])
+        .mount_rw(work.path(), "/work")
+        .mount_ro("/etc/passwd", "/work/a/b/passwd")
+        .tmpfs("/work/t", 1 << 20)
+        .mount_ro("/etc/passwd", "/work/t/c/h")
+        .policy(&policy);
         let out = common::output_by(cmd, way);
         common::assert_exited_0(&out);
-        assert_eq!(out.stdout, std::fs::read("/etc/passwd").unwrap(), "{way:?}");
-        let mode_of = |p: &str| {
-            let meta = std::fs::symlink_metadata(work.path().join(p)).unwrap();
-            meta.permissions().mode() & 0o7777
-        };
+        let passwd = String::from_utf8(std::fs::read("/etc/passwd").unwrap()).unwrap();
+        // The second mode is the bound file's.
+        let shown = format!("755\n{:o}\n{passwd}", mode_of_host("/etc/passwd"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), shown, "{way:?}");
+        let mode_of = |p: &str| mode_of_host(work.path().join(p));
         assert_eq!(mode_of("a"), 0o755 & !PRIVATE_UMASK, "{way:?}");
         assert_eq!(mode_of("a/b"), 0o755 & !PRIVATE_UMASK, "{way:?}");
         assert_eq!(mode_of("a/b/passwd"), 0o644 & !PRIVATE_UMASK, "{way:?}");
     }
+}
+
+/// The permission bits of `path` on the host, not following a link.
+fn mode_of_host(path: impl AsRef<std::path::Path>) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    meta.permissions().mode() & 0o7777
 }

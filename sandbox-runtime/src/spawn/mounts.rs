@@ -784,6 +784,26 @@ fn own_dir(before: &[MountOp], dir: &CStr) -> bool {
     })
 }
 
+/// Whether the directory `dir` (an absolute sandbox path) is a bound host directory for an
+/// entry after the entries `before`: the last of their mounts at or above it (the one on top)
+/// is a bind. Under no mount, or on a tmpfs or proc on top (even one inside a bind), it is the
+/// sandbox's own memory, gone with it. Unlike [`own_dir`], which is cautious about what may be
+/// renamed under the sandbox, this says where what init makes there lives.
+fn in_host_dir(before: &[MountOp], dir: &CStr) -> bool {
+    let dir = dir.to_bytes();
+    before
+        .iter()
+        .rev()
+        .find_map(|op| match op {
+            MountOp::Bind(b) => at_or_under(dir, b.dst.to_bytes()).then_some(true),
+            MountOp::Tmpfs { dst, .. } | MountOp::Proc { dst, .. } => {
+                at_or_under(dir, dst.to_bytes()).then_some(false)
+            }
+            MountOp::Symlink { .. } => None,
+        })
+        .unwrap_or(false)
+}
+
 /// Whether the absolute sandbox path `path` is `top` or lies under it.
 fn at_or_under(path: &[u8], top: &[u8]) -> bool {
     match path.strip_prefix(top) {
@@ -793,14 +813,15 @@ fn at_or_under(path: &[u8], top: &[u8]) -> bool {
 }
 
 impl<'p> Builder<'p> {
-    /// The mode to make a file or directory with in a directory that is the sandbox's `own`
-    /// (`mode` itself: init has no umask) or a bound host directory (`mode` less the host's
-    /// umask: it stays on the host).
-    fn mode_in(&self, own: bool, mode: libc::mode_t) -> libc::mode_t {
-        if own {
-            mode
-        } else {
+    /// The mode to make a file or directory with in the directory `dir` for entry `i`: in a
+    /// bound host directory ([`in_host_dir`]), `mode` less the host's umask (it stays on the
+    /// host); else `mode` itself (init has no umask).
+    fn mode_in(&self, dir: Option<&CStr>, i: u32, mode: libc::mode_t) -> libc::mode_t {
+        let before = self.ops.get(..i as usize).unwrap_or(self.ops);
+        if dir.is_some_and(|d| in_host_dir(before, d)) {
             mode & !self.host_umask
+        } else {
+            mode
         }
     }
 
@@ -856,11 +877,11 @@ impl<'p> Builder<'p> {
             return Err(Failure::at(Step::MountPoint, i));
         } else {
             let mut dir: Option<OwnedFd> = None;
-            let before = self.ops.get(..i as usize).unwrap_or(self.ops);
+            let mut above: Option<&CStr> = None;
             for p in parents {
                 let at = dir.as_ref().unwrap_or(root).as_raw_fd();
-                // Made in the directory above it, which is the sandbox's own if this is.
-                let mode = self.mode_in(own_dir(before, p), 0o755);
+                let mode = self.mode_in(above, i, 0o755);
+                above = Some(p);
                 sys::check_at(
                     sys::mkdirat_exist_ok(at, last_name(p), mode),
                     Step::MountPoint,
@@ -902,11 +923,12 @@ impl<'p> Builder<'p> {
             let (at, own) = self.parent(parents, i)?;
             match point {
                 Point::Dir(mode) => {
-                    let mode = self.mode_in(own, mode);
+                    let mode = self.mode_in(parents.last().map(|p| p.as_c_str()), i, mode);
                     sys::check_at(sys::mkdirat_exist_ok(at, name, mode), Step::MountPoint, i)?;
                 }
                 Point::File => {
-                    let made = sys::create_file(at, name, self.mode_in(own, 0o644));
+                    let mode = self.mode_in(parents.last().map(|p| p.as_c_str()), i, 0o644);
+                    let made = sys::create_file(at, name, mode);
                     if made >= 0 {
                         let made = owned(made);
                         if own {
@@ -1287,9 +1309,10 @@ mod tests {
         assert!(MountPlan::build(&nested).is_ok());
     }
 
-    #[test]
-    fn only_directories_under_no_bind_are_the_sandboxs_own() {
-        let user = [
+    /// A bind at `/data` with a tmpfs inside it, a tmpfs of its own at `/work`, and a link of
+    /// the plan's into the bind with a bind through it.
+    fn binds_tmpfs_and_links() -> [Mount; 5] {
+        [
             bind("/nonexistent-data", "/data"),
             Mount::Tmpfs {
                 dst: "/data/scratch".into(),
@@ -1303,8 +1326,12 @@ mod tests {
             },
             link("/data/in", "/d"),
             bind("/etc/hostname", "/d/file"),
-        ];
-        let p = MountPlan::build(&user).unwrap();
+        ]
+    }
+
+    #[test]
+    fn only_directories_under_no_bind_are_the_sandboxs_own() {
+        let p = MountPlan::build(&binds_tmpfs_and_links()).unwrap();
         let own = |dir: &CStr| own_dir(&p.ops, dir);
         // Under the bind, also through a tmpfs inside it and through the plan's own link.
         assert!(!own(c"/data"));
@@ -1322,6 +1349,34 @@ mod tests {
             .position(|op| matches!(op, MountOp::Bind(b) if b.dst.as_c_str() == c"/data"))
             .unwrap();
         assert!(own_dir(&p.ops[..at_bind], c"/data"));
+    }
+
+    /// What init makes lives on the host only where a bind is the mount on top: a tmpfs inside
+    /// a bind is the sandbox's own memory, and so is a tmpfs a later bind does not cover.
+    #[test]
+    fn only_directories_a_bind_is_on_top_of_are_host_directories() {
+        let p = MountPlan::build(&binds_tmpfs_and_links()).unwrap();
+        let on_host = |dir: &CStr| in_host_dir(&p.ops, dir);
+        assert!(on_host(c"/data"));
+        assert!(on_host(c"/data/in"));
+        assert!(!on_host(c"/data/scratch"));
+        assert!(!on_host(c"/data/scratch/deeper"));
+        assert!(!on_host(c"/dev"));
+        assert!(!on_host(c"/work"));
+        assert!(!on_host(c"/"));
+        assert!(!on_host(c"/database"));
+        // A bind over the tmpfs's place, after it, is on top again.
+        let over = [
+            Mount::Tmpfs {
+                dst: "/work".into(),
+                size: 10,
+                exec: false,
+            },
+            bind("/nonexistent-data", "/work/in"),
+        ];
+        let p = MountPlan::build(&over).unwrap();
+        assert!(!in_host_dir(&p.ops, c"/work"));
+        assert!(in_host_dir(&p.ops, c"/work/in/x"));
     }
 
     #[test]
