@@ -821,9 +821,10 @@ impl Monitor {
                 // says nothing. The soft limit's SIGXCPU comes when the program's own time
                 // reaches the limit, the hard limit's SIGKILL a second later. The kernel checks
                 // the limit against time sampled at each tick (the task running at a tick is
-                // charged all of it), while the time read back is the scheduler's exact count:
-                // under contention, tasks that wake at ticks and sleep before the next leave the
-                // sampled count well ahead of the exact one. So half the limit is enough. (A
+                // charged all of it), while the time read back is the scheduler's exact count,
+                // and under contention the sampled count can run ahead of the exact one (a
+                // fresh-clone CI run beside a build saw a kernel SIGXCPU for a busy loop before
+                // 0.9 of its limit by the exact count). So half the limit is enough. (A
                 // program that signals itself after using half its limit is told it timed out:
                 // spinning to the limit gives the same, so this lets it hide nothing.)
                 let program_cpu = Duration::from_micros(end.program_cpu_us);

@@ -921,14 +921,14 @@ impl<'p> Builder<'p> {
             self.last_parent = None; // a mount on the root would cover any kept directory
         } else {
             let (at, own) = self.parent(parents, i)?;
+            let in_dir = parents.last().map(|p| p.as_c_str());
             match point {
                 Point::Dir(mode) => {
-                    let mode = self.mode_in(parents.last().map(|p| p.as_c_str()), i, mode);
+                    let mode = self.mode_in(in_dir, i, mode);
                     sys::check_at(sys::mkdirat_exist_ok(at, name, mode), Step::MountPoint, i)?;
                 }
                 Point::File => {
-                    let mode = self.mode_in(parents.last().map(|p| p.as_c_str()), i, 0o644);
-                    let made = sys::create_file(at, name, mode);
+                    let made = sys::create_file(at, name, self.mode_in(in_dir, i, 0o644));
                     if made >= 0 {
                         let made = owned(made);
                         if own {

@@ -364,9 +364,9 @@ const TEMPORARY_NAME_TRIES: usize = 16;
 
 /// Creates a new file, with `mode` less the umask, at the first free temporary name for `name`
 /// in `dir`, one per tag ([`temporary_name`]); never follows a link, nor opens what is there
-/// already. Only a name taken (`EEXIST`) moves on to the next tag: a program that could write the directory during
-/// the run may have planted something at a name it guessed, which must neither receive the
-/// file nor keep it from being written.
+/// already. Only a name taken (`EEXIST`) moves on to the next tag: a program that could write
+/// the directory during the run may have planted something at a name it guessed, which must
+/// neither receive the file nor keep it from being written.
 fn create_temporary(
     dir: std::os::fd::RawFd,
     name: &OsStr,
