@@ -14,8 +14,8 @@
 //!   without address-space randomisation;
 //! - the umask, for init alone: init makes the new root's mount points with modes of its own,
 //!   which a host's `umask 0777` would turn into directories nobody may search. It applies the
-//!   host's umask ([`Plan::host_umask`]) itself to those it makes in a bound host directory,
-//!   and the program gets it back, as any child of the host would.
+//!   host's umask ([`super::plan::InitStart::host_umask`]) itself to those it makes in a bound
+//!   host directory, and the program gets it back, as any child of the host would.
 //!
 //! Init gives them up first thing ([`shed`]), before the id maps, so the sandboxee, cloned from
 //! it, never has them. Only raw system calls, between clone and exec.
@@ -47,14 +47,14 @@ pub(crate) fn shed(plan: &Plan) -> Result<(), Failure> {
     plain_personality()?;
     // SAFETY: umask() cannot fail; it only swaps the process's file mode mask.
     let host = unsafe { libc::umask(0) };
-    plan.host_umask.store(host, Ordering::Relaxed);
+    plan.init_start.host_umask.store(host, Ordering::Relaxed);
     Ok(())
 }
 
 /// In the sandboxee, before the exec: gives the program the host's umask, which init cleared
 /// for itself.
 pub(crate) fn restore_umask(plan: &Plan) {
-    let host: libc::mode_t = plan.host_umask.load(Ordering::Relaxed);
+    let host: libc::mode_t = plan.init_start.host_umask.load(Ordering::Relaxed);
     // SAFETY: umask() cannot fail; it only swaps the process's file mode mask.
     unsafe { libc::umask(host) };
 }

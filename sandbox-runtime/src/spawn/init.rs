@@ -246,7 +246,8 @@ fn leave_controlling_terminal(plan: &Plan) {
     };
     let tty = open_tty();
     if tty < 0 {
-        plan.controlling_terminal_left
+        plan.init_start
+            .controlling_terminal_left
             .store(no_terminal(tty), Ordering::Relaxed);
         return;
     }
@@ -262,7 +263,8 @@ fn leave_controlling_terminal(plan: &Plan) {
     let again = open_tty();
     let left = no_terminal(again);
     close(again);
-    plan.controlling_terminal_left
+    plan.init_start
+        .controlling_terminal_left
         .store(left, Ordering::Relaxed);
 }
 
@@ -350,17 +352,20 @@ fn close_user_namespaces() -> Result<(), Failure> {
     result.map(drop)
 }
 
-/// The file system: the new root, recorded in the plan ([`Plan::set_new_root`]), everything
-/// mounted in it (recording in `bound` what each bind shows, see [`mounts::build`]), and the
-/// pivot into it. Returns the host root, still to be detached.
+/// The file system: the new root, recorded in the plan
+/// ([`super::plan::InitStart::set_new_root`]), everything mounted in it (recording in `bound`
+/// what each bind shows, see [`mounts::build`]), and the pivot into it. Returns the host root, still to be detached.
 fn build_root(
     plan: &Plan,
     bound: &mut [mounts::Bound],
 ) -> Result<mounts::StackedHostRoot, Failure> {
     mounts::private_propagation()?;
     let roots = mounts::make_new_root()?;
-    plan.set_new_root(roots.new_root_id()?);
-    let host_umask = plan.host_umask.load(std::sync::atomic::Ordering::Relaxed);
+    plan.init_start.set_new_root(roots.new_root_id()?);
+    let host_umask = plan
+        .init_start
+        .host_umask
+        .load(std::sync::atomic::Ordering::Relaxed);
     mounts::build(&plan.parts.mounts, &roots, host_umask, bound)?;
     mounts::enter_new_root(roots)
 }

@@ -51,21 +51,12 @@ pub(crate) struct Plan {
     /// returns, then 0 or the detach's errno. The sandboxee waits for it before its first path
     /// lookup (see [`super::sandboxee`]).
     pub host_root_detach: AtomicU32,
-    /// The new root's device and inode numbers, recorded as init makes it (before the word
-    /// above leaves [`ROOT_PENDING`]): the sandboxee's `/` and `/..` must both be that directory.
-    new_root: [AtomicU64; 2],
     /// Whether init set the capability limits ahead (a spare) rather than leaving them to the
     /// sandboxee (see [`super::capabilities`]). Set before the sandboxee's clone.
     pub capabilities_limited: AtomicBool,
-    /// Whether init has no controlling terminal, having left the host's (see
-    /// [`super::init::start`]): the sandboxee then takes a process group of its own in the
-    /// host's session instead of a session of its own (see [`super::sandboxee`]). Set before
-    /// the sandboxee's clone.
-    pub controlling_terminal_left: AtomicBool,
-    /// The umask init inherited from the host, which it cleared for itself at its start and the
-    /// sandboxee gives the program back (see [`super::inherited`]). Set before the sandboxee's
-    /// clone.
-    pub host_umask: AtomicU32,
+    /// What init found or made at its start that the sandboxee needs. Set before the
+    /// sandboxee's clone; a spare hands its own to each request's plan whole.
+    pub init_start: InitStart,
     /// The clock ticks per second `/proc/PID/stat` counts CPU time in, when the program has a
     /// CPU limit (init then reads the program's own time there at its end); `None` otherwise.
     pub cpu_ticks_per_sec: Option<u64>,
@@ -75,6 +66,65 @@ pub(crate) struct Plan {
     /// thread entered for the clone (see [`super::netns`]), rather than into a new one it must
     /// set up. Set before the clone.
     pub net_made_ahead: bool,
+}
+
+/// What init finds or makes at its start, before the sandboxee's clone, that the sandboxee
+/// needs. A spare does that part of an init's work once, at its own start, and passes the result
+/// on to each request's plan with [`InitStart::take_from`].
+pub(crate) struct InitStart {
+    /// The new root's device and inode numbers, recorded as init makes it (before
+    /// [`Plan::host_root_detach`] leaves [`ROOT_PENDING`]): the sandboxee's `/` and `/..` must
+    /// both be that directory.
+    new_root: [AtomicU64; 2],
+    /// Whether init has no controlling terminal, having left the host's (see
+    /// [`super::init::start`]): the sandboxee then takes a process group of its own in the
+    /// host's session instead of a session of its own (see [`super::sandboxee`]).
+    pub controlling_terminal_left: AtomicBool,
+    /// The umask init inherited from the host, which it cleared for itself at its start and the
+    /// sandboxee gives the program back (see [`super::inherited`]).
+    pub host_umask: AtomicU32,
+}
+
+impl InitStart {
+    /// Nothing found yet: no root, a terminal not left, the usual umask.
+    fn new() -> InitStart {
+        InitStart {
+            new_root: [AtomicU64::new(0), AtomicU64::new(0)],
+            controlling_terminal_left: AtomicBool::new(false),
+            host_umask: AtomicU32::new(0o022),
+        }
+    }
+
+    /// Records the new root's device and inode numbers (see [`InitStart::new_root`]).
+    pub(crate) fn set_new_root(&self, (dev, ino): (u64, u64)) {
+        self.new_root[0].store(dev, Ordering::Relaxed);
+        self.new_root[1].store(ino, Ordering::Relaxed);
+    }
+
+    /// The new root's device and inode numbers as recorded; zeros, which no directory has,
+    /// before.
+    pub(crate) fn new_root(&self) -> (u64, u64) {
+        (
+            self.new_root[0].load(Ordering::Relaxed),
+            self.new_root[1].load(Ordering::Relaxed),
+        )
+    }
+
+    /// Takes everything `spare` found at its start, as if this plan's init had found it. Every
+    /// field is named here, so a field added above does not build until it is carried over.
+    pub(crate) fn take_from(&self, spare: &InitStart) {
+        let InitStart {
+            new_root: _,
+            controlling_terminal_left,
+            host_umask,
+        } = spare;
+        self.set_new_root(spare.new_root());
+        let terminal_left = controlling_terminal_left.load(Ordering::Relaxed);
+        self.controlling_terminal_left
+            .store(terminal_left, Ordering::Relaxed);
+        self.host_umask
+            .store(host_umask.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
 }
 
 /// A NULL-terminated array of pointers to C strings, as `execve` takes.
@@ -323,21 +373,6 @@ impl PlanParts {
 }
 
 impl Plan {
-    /// Records the new root's device and inode numbers (see [`Plan::new_root`]).
-    pub(crate) fn set_new_root(&self, (dev, ino): (u64, u64)) {
-        self.new_root[0].store(dev, Ordering::Relaxed);
-        self.new_root[1].store(ino, Ordering::Relaxed);
-    }
-
-    /// The new root's device and inode numbers as recorded; zeros, which no directory has,
-    /// before.
-    pub(crate) fn new_root(&self) -> (u64, u64) {
-        (
-            self.new_root[0].load(Ordering::Relaxed),
-            self.new_root[1].load(Ordering::Relaxed),
-        )
-    }
-
     /// Has init keep `fd` open until the sandboxee has started: the write end of the fork
     /// server's start pipe, which init holds through its set-up and closes, with every other
     /// descriptor but the report socket, once the sandboxee has exec'd (see [`super::init::reap`];
@@ -392,10 +427,8 @@ impl Plan {
             sandboxee_stack: ChildStack::shared()?,
             sandboxee_before_exec: AtomicU32::new(0),
             host_root_detach: AtomicU32::new(ROOT_PENDING),
-            new_root: [AtomicU64::new(0), AtomicU64::new(0)],
             capabilities_limited: AtomicBool::new(false),
-            controlling_terminal_left: AtomicBool::new(false),
-            host_umask: AtomicU32::new(0o022),
+            init_start: InitStart::new(),
             cpu_ticks_per_sec,
             landlock_abi: super::reopen::abi(),
             net_made_ahead: false,

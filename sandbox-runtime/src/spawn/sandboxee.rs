@@ -91,13 +91,14 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
 }
 
 /// Waits until this process sees the new root alone: `/` and `/..` both the directory init made
-/// the new root ([`Plan::new_root`]). A fresh init makes it, pivots into it and detaches the host
-/// root beside the steps so far (see [`super::init::clone_sandboxee`]): before the pivot this
-/// process's root is the host's, and until the detach the host root is stacked on the new root,
-/// where a lookup of `..` from the root (or from a mount point at the top) crosses onto it. So
-/// the wait comes before this process looks any path up, and long before the filter and the
-/// program. The detach takes the host root out of reach at once, then waits out the kernel's
-/// grace period before init's call returns: from the pivot on, this process looks for itself.
+/// the new root ([`super::plan::InitStart::new_root`]). A fresh init makes it, pivots into it
+/// and detaches the host root beside the steps so far (see [`super::init::clone_sandboxee`]):
+/// before the pivot this process's root is the host's, and until the detach the host root is
+/// stacked on the new root, where a lookup of `..` from the root (or from a mount point at the
+/// top) crosses onto it. So the wait comes before this process looks any path up, and long
+/// before the filter and the program. The detach takes the host root out of reach at once, then
+/// waits out the kernel's grace period before init's call returns: from the pivot on, this
+/// process looks for itself.
 fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
     let word = &plan.host_root_detach;
     loop {
@@ -135,7 +136,7 @@ fn host_root_detached(plan: &Plan) -> Result<(), Failure> {
 /// `/..` the new root (mounted on it); after the pivot, until the detach, `/` is the new root
 /// and `/..` the host root (stacked on it).
 fn sees_the_new_root_alone(plan: &Plan) -> bool {
-    let root = Some(plan.new_root());
+    let root = Some(plan.init_start.new_root());
     raw::identity(c"/") == root && raw::identity(c"/..") == root
 }
 
@@ -152,7 +153,11 @@ fn sees_the_new_root_alone(plan: &Plan) -> bool {
 /// benchmark's overhead section, `tar`). Otherwise it leads a new session (`setsid`), which
 /// drops the controlling terminal.
 fn leave_the_host_group(plan: &Plan) -> Result<(), Failure> {
-    if plan.controlling_terminal_left.load(Ordering::Relaxed) {
+    if plan
+        .init_start
+        .controlling_terminal_left
+        .load(Ordering::Relaxed)
+    {
         raw::check(raw::setpgid_self(), Step::OwnProcessGroup)?;
     } else {
         raw::check(raw::setsid(), Step::NewSession)?;

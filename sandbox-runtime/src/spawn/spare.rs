@@ -36,7 +36,6 @@ use super::watch::Watched;
 use super::wire::Request;
 use crate::comms::Comms;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How long the server waits for a spare to finish its set-up or take a request, before it
@@ -261,15 +260,10 @@ fn run(plan: &Plan) -> ! {
     let result = released
         .and_then(|()| init::close_inherited(&real))
         .and_then(|()| {
-            real.set_new_root(plan.new_root());
-            // This process left the host's terminal at its start, for the spare's plan.
-            let left = plan.controlling_terminal_left.load(Ordering::Relaxed);
-            real.controlling_terminal_left
-                .store(left, Ordering::Relaxed);
-            // And it cleared its umask, the server's (the host's when it started the server),
-            // which the request's program gets back, as from a freshly cloned init.
-            let umask = plan.host_umask.load(Ordering::Relaxed);
-            real.host_umask.store(umask, Ordering::Relaxed);
+            // This process made the root, left the host's terminal and cleared its umask at its
+            // start, for the spare's plan: the request's program gets all of it, as from a
+            // freshly cloned init.
+            real.init_start.take_from(&plan.init_start);
             init::fork_sandboxee(&real)
         });
     match result {
