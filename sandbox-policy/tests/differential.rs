@@ -797,6 +797,47 @@ fn containment_guards_follow_what_the_policy_lets_run() {
     }
 }
 
+/// The guards on terminal requests that reach past the sandbox (a signal to the host's
+/// foreground group, a mode that outlives the run, another line discipline) refuse each with
+/// EPERM wherever the policy lets `ioctl` run, while the requests that only read or set the
+/// terminal's own modes run as the policy says.
+#[test]
+fn terminal_requests_that_reach_the_host_are_refused() {
+    const EPERM: u32 = ret::ERRNO | 1;
+    let refused = ["TIOCSWINSZ", "TIOCSIG", "TIOCEXCL", "TCXONC", "TIOCSETD"];
+    let untouched = ["TCGETS", "TCSETS", "TIOCGWINSZ", "TIOCNXCL", "TCFLSH"];
+    for arch in Arch::ALL {
+        let ioctl = tables::syscall_by_name(arch, "ioctl").unwrap().nr as i32;
+        for (text, rest) in [
+            ("default allow;", ret::ALLOW),
+            ("default kill;\nallow ioctl;", ret::ALLOW),
+            ("default kill;\nallow ioctl if fd == 0;", ret::ALLOW),
+            ("default kill;", ret::KILL_PROCESS),
+        ] {
+            let compiled = compile(text);
+            let program = &compiled.policy.program(arch).unwrap().filter;
+            for name in refused.iter().chain(&untouched) {
+                let request = tables::constant(arch, name).unwrap() as u64;
+                let want = match rest {
+                    ret::ALLOW if refused.contains(name) => EPERM,
+                    other => other,
+                };
+                // The high word is not the kernel's: the guard reads the low one alone.
+                for high in [0, 1 << 32] {
+                    let data = SeccompData {
+                        nr: ioctl,
+                        arch: arch.audit_arch(),
+                        instruction_pointer: 0,
+                        args: [0, request | high, 0, 0, 0, 0],
+                    };
+                    let got = action_of(eval::run(program, &data).unwrap().ret);
+                    assert_eq!(got, want, "{arch} {text}: {name} {high:#x}");
+                }
+            }
+        }
+    }
+}
+
 /// The guard after a kill that looks at another argument too still refuses where that kill
 /// does not match.
 #[test]

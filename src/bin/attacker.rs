@@ -74,6 +74,7 @@ fn main() {
         "env" => env(),
         "tiocsti" => tiocsti(),
         "tiocsti-child" => tiocsti_child(),
+        "terminal-reach" => terminal_reach(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
         "vsock" => vsock(),
         "request-key" => request_key(),
@@ -1692,6 +1693,32 @@ fn tiocsti_child() {
     let mut status = 0;
     // SAFETY: waits for our own child with a live int.
     unsafe { libc::waitpid(pid, &mut status, 0) };
+}
+
+/// Requests on standard input's terminal that reach past the sandbox where they run: a new
+/// window size (which signals the terminal's foreground group), exclusive mode, output
+/// restarted (`TCOON`, harmless, as `TCOOFF` would suspend it) and the terminal's own line
+/// discipline set again. `winsz=`, `excl=`, `xonc=` and `setd=` say what each answered.
+fn terminal_reach() {
+    let size = libc::winsize {
+        ws_row: 33,
+        ws_col: 77,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize through the live pointer.
+    let r = unsafe { libc::ioctl(0, libc::TIOCSWINSZ, &size) };
+    say(format!("winsz={}", result(r.into())));
+    // SAFETY: TIOCEXCL takes no argument.
+    let r = unsafe { libc::ioctl(0, libc::TIOCEXCL) };
+    say(format!("excl={}", result(r.into())));
+    // SAFETY: TCXONC takes an integer argument.
+    let r = unsafe { libc::ioctl(0, libc::TCXONC, libc::TCOON) };
+    say(format!("xonc={}", result(r.into())));
+    let n_tty: libc::c_int = 0;
+    // SAFETY: TIOCSETD reads one int through the live pointer.
+    let r = unsafe { libc::ioctl(0, libc::TIOCSETD, &n_tty) };
+    say(format!("setd={}", result(r.into())));
 }
 
 /// Asks for a key no keyring holds, with callout data: the kernel would run the host's

@@ -2403,6 +2403,62 @@ fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
     }
 }
 
+/// A terminal the host passes reaches past the sandbox through requests the kernel lets any
+/// holder make: a new window size signals the terminal's foreground group (the host's shell),
+/// exclusive mode keeps the host's later opens out, and the line discipline and suspended
+/// output outlive the run. Without a policy the kernel runs them (the control: the size and
+/// exclusive mode change, seen from the host); under a policy the prelude refuses each with
+/// EPERM whatever the rules allow, and the terminal is as the host left it.
+#[test]
+fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
+    let _g = shared();
+    let policies = [
+        None,
+        Some(allow_all()),
+        Some(compile("default allow;\nallow ioctl;")),
+    ];
+    for policy in &policies {
+        let (_master, slave) = terminal::pty();
+        let mut attack = Attack::new("terminal-reach").with(|c| {
+            c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
+        });
+        if let Some(p) = policy {
+            attack = attack.policy(p);
+        }
+        let r = attack.run();
+        r.expect_exit0();
+        let (size, exclusive) = terminal_state(&slave);
+        if policy.is_none() {
+            for key in ["winsz", "excl", "xonc", "setd"] {
+                assert_eq!(r.value(key), "OK", "{key}\n{r}");
+            }
+            assert_eq!((size.ws_row, size.ws_col), (33, 77), "{r}");
+            assert!(exclusive, "{r}");
+        } else {
+            for key in ["winsz", "excl", "xonc", "setd"] {
+                assert_eq!(r.value(key), "EPERM", "{key}\n{r}");
+            }
+            assert_eq!((size.ws_row, size.ws_col), (0, 0), "{r}");
+            assert!(!exclusive, "{r}");
+        }
+    }
+}
+
+/// The window size of the terminal `fd` and whether it is in exclusive mode, as the host sees.
+fn terminal_state(fd: &OwnedFd) -> (libc::winsize, bool) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: winsize is plain data that TIOCGWINSZ fills.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize through the live pointer.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+    assert_eq!(rc, 0, "TIOCGWINSZ: {}", std::io::Error::last_os_error());
+    let mut exclusive: libc::c_int = -1;
+    // SAFETY: TIOCGEXCL writes one int through the live pointer.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGEXCL, &mut exclusive) };
+    assert_eq!(rc, 0, "TIOCGEXCL: {}", std::io::Error::last_os_error());
+    (size, exclusive != 0)
+}
+
 /// Runs the `tiocsti` attack with the terminal `stdin` as its standard input, under `policy` or
 /// none, and asserts what holds whatever the terminal: the program leads no session and has
 /// a process group of its own, so no terminal can become its controlling terminal, it has

@@ -266,6 +266,17 @@ const AF_VSOCK: i128 = 40;
 const TIOCSTI: i128 = 0x5412;
 /// `ioctl`'s request of the virtual console's subcommands (selection and paste among them).
 const TIOCLINUX: i128 = 0x541c;
+/// `ioctl`'s request that sets a terminal's window size and signals its foreground group.
+const TIOCSWINSZ: i128 = 0x5414;
+/// `ioctl`'s request that puts a terminal in exclusive mode (no further opens).
+const TIOCEXCL: i128 = 0x540c;
+/// `ioctl`'s request that sets a terminal's line discipline.
+const TIOCSETD: i128 = 0x5423;
+/// `ioctl`'s request that suspends or restarts a terminal's output or input.
+const TCXONC: i128 = 0x540a;
+/// `ioctl`'s request that sends a signal, through a pseudo-terminal's master, to the foreground
+/// group of its slave.
+const TIOCSIG: i128 = 0x4004_5436;
 /// The errno the containment guards answer with, as the kernel does where these are refused.
 const EPERM: u16 = 1;
 
@@ -279,7 +290,17 @@ const EPERM: u16 = 1;
 ///   leads a session of its own (where init could not give up the host's terminal), or where a
 ///   child of the program starts one and the terminal belongs to no session, and
 ///   `TIOCSTI` then types into it what the next reader on the host runs; `TIOCLINUX` pastes a
-///   console's selection the same way.
+///   console's selection the same way;
+/// - `ioctl` with `TIOCSWINSZ`, `TIOCSIG`, `TIOCEXCL`, `TCXONC` or `TIOCSETD`: the kernel asks
+///   nothing of a caller that does not have the terminal as its controlling terminal before
+///   these, so on a terminal the host passed they reach the host's processes or outlive the
+///   run: `TIOCSWINSZ` sends `SIGWINCH` to the terminal's foreground group (the host's shell
+///   or the command that runs the sandbox) and `TIOCSIG` any signal, through a master, to the
+///   slave's; `TIOCEXCL` keeps every later open of the terminal out (`EBUSY`), `TCXONC`
+///   suspends its output, and `TIOCSETD` swaps its line discipline, after the sandbox has
+///   ended; and line disciplines other than the terminal's own are kernel code few programs
+///   reach, where privilege escalations have been found (`n_hdlc`, `n_gsm`), on a pty the
+///   sandbox opens itself as well.
 pub(super) fn add_containment_guards(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
@@ -354,7 +375,15 @@ const CONTAINMENT_GUARDS: [ContainmentGuard; 2] = [
         call: "ioctl",
         index: 1,
         arg: "request",
-        values: &[(TIOCSTI, "TIOCSTI"), (TIOCLINUX, "TIOCLINUX")],
+        values: &[
+            (TIOCSTI, "TIOCSTI"),
+            (TIOCLINUX, "TIOCLINUX"),
+            (TIOCSWINSZ, "TIOCSWINSZ"),
+            (TIOCSIG, "TIOCSIG"),
+            (TIOCEXCL, "TIOCEXCL"),
+            (TCXONC, "TCXONC"),
+            (TIOCSETD, "TIOCSETD"),
+        ],
     },
 ];
 
@@ -391,11 +420,12 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
 /// The rule a runtime answers a call with where nothing enforces the policy (learn and
 /// log-only modes, which let the calls a policy kills run), if it must refuse the call even
 /// there: a value one of the containment guards refuses (`socket` with `AF_VSOCK`, `ioctl`
-/// with `TIOCSTI` or `TIOCLINUX`; each on the low 32 bits, which is all the kernel reads, and
-/// the rule's text is the guard's), `request_key`, whose upcall runs the host's
-/// `/sbin/request-key` as root with the caller's arguments, or `io_uring_setup`, whose ring
-/// runs operations (sockets of any family among them) that no filter sees. Each is answered
-/// `EPERM`.
+/// with `TIOCSTI`, `TIOCLINUX` or another request that reaches the host through a terminal:
+/// `TIOCSWINSZ`, `TIOCSIG`, `TIOCEXCL`, `TCXONC`, `TIOCSETD`; each on the low 32 bits, which
+/// is all the kernel reads, and the rule's text is the guard's), `request_key`, whose upcall
+/// runs the host's `/sbin/request-key` as root with the caller's arguments, or
+/// `io_uring_setup`, whose ring runs operations (sockets of any family among them) that no
+/// filter sees. Each is answered `EPERM`.
 pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<String> {
     let spec = tables::syscall_by_nr(arch, nr)?;
     if matches!(spec.name, "request_key" | "io_uring_setup") {
@@ -411,4 +441,23 @@ pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<
                 .find(|&&(v, _)| i128::from(args[g.index] as u32) == v)?;
             Some(g.rule_text(constant))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each guarded value is the constant its rule's text names, on every architecture, so
+    /// that `explain` and the filter say the same thing.
+    #[test]
+    fn containment_guard_values_are_the_constants_they_name() {
+        for arch in Arch::ALL {
+            for guard in &CONTAINMENT_GUARDS {
+                for &(value, name) in guard.values {
+                    let table = tables::constant(arch, name).map(i128::from);
+                    assert_eq!(table, Some(value), "{arch} {name}");
+                }
+            }
+        }
+    }
 }
