@@ -123,6 +123,18 @@ pub enum SpawnError {
         /// Why.
         reason: String,
     },
+    /// A mount of the caller's puts another file, or a tmpfs, where a program given to
+    /// [`crate::SandboxCommand::add_program_with_libraries`] or one of its libraries must be
+    /// bound: the sandbox would run or load that in the file's stead.
+    #[error("`{place}` in the sandbox must show `{file}`, a program to run or one of its libraries, but a mount puts {shown} there: the sandbox would run what that holds instead; mount it elsewhere")]
+    ProgramFileReplaced {
+        /// The program or library, as found on the host.
+        file: String,
+        /// Where it lands in the sandbox.
+        place: String,
+        /// What the mount at that place shows: its source, or `a tmpfs`.
+        shown: String,
+    },
     /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`] needs seccomp
     /// user notification and `pidfd_getfd` (Linux 5.6+), and a listener the host's own
     /// filters do not already have; or a policy was missing.

@@ -5,6 +5,7 @@ mod common;
 use sandbox_runtime::{SandboxCommand, Status};
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::process::Command;
 
 fn compare(program: &str, args: &[&str]) {
@@ -361,6 +362,45 @@ fn programs_sharing_libraries_through_a_plan_link_are_bound_once() {
         .status()
         .unwrap();
     assert_eq!(status.status, Status::Exited(0), "{status}");
+}
+
+/// A mount of the caller's that puts another file, or a tmpfs, where the program or one of its
+/// libraries must be bound is refused, naming both, rather than running or loading what it
+/// shows in the file's stead; the same file bound there under another host path is taken.
+#[test]
+fn a_mount_over_the_program_or_a_library_is_refused() {
+    let program = std::fs::canonicalize("/usr/bin/true").unwrap();
+    let library = sandbox_runtime::elf::resolve(&program)
+        .unwrap()
+        .paths()
+        .next()
+        .expect("/usr/bin/true loads a library")
+        .to_path_buf();
+    let other = std::fs::canonicalize("/usr/bin/ls").unwrap();
+    for covered in [&program, &library] {
+        let mut over_it = with_its_libraries(program.to_str().unwrap());
+        over_it.mount_ro(&other, covered);
+        let e = over_it.status().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(e, sandbox_runtime::SpawnError::ProgramFileReplaced { .. }),
+            "{text}"
+        );
+        for named in [covered, &other] {
+            assert!(text.contains(named.to_str().unwrap()), "{text}");
+        }
+        let mut tmpfs = with_its_libraries(program.to_str().unwrap());
+        tmpfs.tmpfs(covered, 1 << 20);
+        let e = tmpfs.status().unwrap_err().to_string();
+        assert!(e.contains("a tmpfs there"), "{e}");
+    }
+    // The same file, named through `/bin` (a link to `usr/bin` on a merged /usr), or as is.
+    for same in [Path::new("/bin/true"), &program] {
+        let mut cmd = with_its_libraries(program.to_str().unwrap());
+        cmd.mount_ro(same, &program);
+        let status = cmd.status().unwrap();
+        assert_eq!(status.status, Status::Exited(0), "{status}");
+    }
 }
 
 /// A command for `app` with only it and its libraries bound, under the permissive policy.

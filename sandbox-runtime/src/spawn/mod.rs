@@ -773,16 +773,7 @@ fn add_program_with_libraries(
             });
         }
         let at = place(&dst);
-        // A file already there (or under an identity bind of a directory holding it) must not
-        // be bound again, which the plan would refuse as two entries in one place.
-        let visible = mounts.iter().any(|m| match m {
-            Mount::Bind { src, dst, .. } => {
-                let landed = place(dst);
-                landed == at || (src == dst && at.starts_with(&landed))
-            }
-            _ => place(m.destination()) == at,
-        });
-        if !visible {
+        if !already_shown(mounts, &f, &at, &place)? {
             mounts.push(Mount::Bind {
                 src: f,
                 dst,
@@ -792,6 +783,48 @@ fn add_program_with_libraries(
         }
     }
     Ok(())
+}
+
+/// Whether the caller's `mounts` already show the host file `file` where it lands in the
+/// sandbox (`at`, through the plan's links as `place` follows them): bound there, or under an
+/// identity bind of a directory holding it. Such a file must not be bound again, which the plan
+/// would refuse as two entries in one place. Another file bound there, or a tmpfs, would be
+/// run or loaded in the file's stead: refused, naming both.
+fn already_shown(
+    mounts: &[Mount],
+    file: &Path,
+    at: &Path,
+    place: &dyn Fn(&Path) -> std::path::PathBuf,
+) -> Result<bool, SpawnError> {
+    let mut shown = false;
+    for m in mounts {
+        let landed = place(m.destination());
+        match m {
+            Mount::Bind { src, .. } if landed == at => {
+                if !same_file(src, file) {
+                    return Err(SpawnError::ProgramFileReplaced {
+                        file: file.display().to_string(),
+                        place: at.display().to_string(),
+                        shown: format!("`{}`", src.display()),
+                    });
+                }
+                shown = true;
+            }
+            Mount::Bind { src, dst, .. } => shown |= src == dst && at.starts_with(&landed),
+            Mount::Tmpfs { .. } if landed == at => {
+                return Err(SpawnError::ProgramFileReplaced {
+                    file: file.display().to_string(),
+                    place: at.display().to_string(),
+                    shown: "a tmpfs".into(),
+                });
+            }
+            Mount::Tmpfs { .. } => {}
+            // A link of the plan's own that leads to the file's place: the file is reached
+            // through it.
+            Mount::Symlink { .. } => shown |= landed == at,
+        }
+    }
+    Ok(shown)
 }
 
 /// Whether `a` and `b` are the same file on the host (both resolved, symbolic links and `..`
