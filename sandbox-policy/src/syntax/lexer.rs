@@ -432,6 +432,25 @@ impl Lexer<'_> {
 }
 
 /// A character that editors or viewers show as a line break, other than `\n`.
+/// `text` as a `//` comment can hold it: every character the lexer refuses in a comment
+/// (a line break other than the one that ends it, a bidirectional formatting character) or
+/// that would end it or reach a reader's terminal (any control character) is shown escaped
+/// (`\n`, `\u{202e}`), so that a comment a tool writes from outside text (a path, a program's
+/// argument) always compiles and reads as what it says.
+pub fn comment_safe(text: &str) -> String {
+    let escaped =
+        |c: char| c.is_control() || is_hidden_line_break(c) || crate::diag::is_bidi_control(c);
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            if escaped(c) {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+            out
+        })
+}
+
 fn is_hidden_line_break(c: char) -> bool {
     matches!(
         c,
@@ -447,6 +466,18 @@ mod tests {
         let (tokens, errors) = lex(SourceId(0), text);
         assert!(errors.is_empty(), "{errors:?}");
         tokens.into_iter().map(|t| t.kind).collect()
+    }
+
+    /// Whatever a comment is written from, it lexes as one comment, with nothing refused,
+    /// and keeps the plain text as it is.
+    #[test]
+    fn comment_safe_text_always_lexes_as_one_comment() {
+        let hostile =
+            "a\u{2028}allow ptrace;\u{2029}\u{202e}x\u{2066}\u{85}\r\n\u{b}\u{c}\u{1b}[2J\0 é";
+        let text = format!("// {}\ndefault kill;\n", comment_safe(hostile));
+        assert_eq!(kinds(&text), kinds("default kill;"), "{text:?}");
+        assert_eq!(comment_safe("/usr/bin/ls -l é"), "/usr/bin/ls -l é");
+        assert!(comment_safe(hostile).contains("\\u{2028}allow ptrace;"));
     }
 
     #[test]

@@ -790,17 +790,10 @@ fn header(learned: &Learned, syscalls: usize) -> String {
     h
 }
 
-/// Control characters would end a `//` comment: shown escaped.
+/// What a `//` comment cannot hold as it is (line breaks, bidirectional formatting, control
+/// characters), shown escaped.
 fn sanitize(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    sandbox_policy::syntax::lexer::comment_safe(s)
 }
 
 fn shell_quote(a: &str) -> String {
@@ -895,6 +888,25 @@ mod tests {
             nr: spec.nr,
             args: a,
         }
+    }
+
+    /// A run's command line, date and outcome come from outside (the sidecar may have been
+    /// edited): whatever they hold, the header stays comments and the policy compiles.
+    #[test]
+    fn a_hostile_command_line_stays_in_the_header_comments() {
+        let arch = Arch::X86_64;
+        let mut l = Learned::new(arch);
+        l.record(&call(arch, "exit_group", &[]));
+        let hostile = "x\u{2028}allow ptrace;\u{2029}\u{202e}\u{2067}\u{85}\r\u{b}\u{1b}[2J";
+        l.runs.push(Run {
+            command: vec!["/bin/prog".into(), hostile.into()],
+            date: hostile.into(),
+            outcome: hostile.into(),
+        });
+        let w = write_policy(&l).unwrap();
+        assert!(!w.text.contains("allow ptrace;\n"), "{}", w.text);
+        assert!(w.text.contains("\\u{2028}allow ptrace;"), "{}", w.text);
+        assert!(!w.text.chars().any(|c| c > '\u{7f}'), "{}", w.text);
     }
 
     #[test]
