@@ -1019,6 +1019,50 @@ fn an_env_variable_without_a_name_is_refused() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "A=b=c\nE=\n");
 }
 
+/// A variable's name and value, and a tmpfs's path, may hold any bytes but NUL, as the system
+/// takes them: not UTF-8 is no error.
+#[test]
+fn env_and_tmpfs_take_bytes_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = ScratchDir::new("env-bytes");
+    let policy = s.write("p.policy", "default allow;\n");
+    let out = cli_common::sandbox()
+        .args(["run", "--policy", &policy, "--env"])
+        .arg(std::ffi::OsStr::from_bytes(b"K\xff=v\xfe"))
+        .arg("--tmpfs")
+        .arg(std::ffi::OsStr::from_bytes(b"/t\xff"))
+        .args(["--", "/usr/bin/env"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"K\xff=v\xfe\n");
+}
+
+/// A variable given twice is refused, naming both values, as every other option given twice
+/// is: the program never runs with one of them silently dropped.
+#[test]
+fn an_env_variable_given_twice_is_refused() {
+    let s = ScratchDir::new("env-twice");
+    let policy = s.write("p.policy", "default allow;\n");
+    let out = sandbox_output(&[
+        "run",
+        "--policy",
+        &policy,
+        "--env",
+        "A=1",
+        "--env",
+        "B=2",
+        "--env",
+        "A=3",
+        "--",
+        "/usr/bin/env",
+    ]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("`A=1`") && err.contains("`A=3`"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
 /// A report naming the policy file, however spelt, is refused before anything runs, and the
 /// policy is left as it was.
 #[test]

@@ -79,13 +79,14 @@ pub struct SandboxArgs {
     rw: Vec<OsString>,
     /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M), holding at most one file per 4 KiB of it (at least 256); DST written as for --ro. Repeatable.
     #[arg(long = "tmpfs", value_name = "DST[:SIZE]")]
-    tmpfs: Vec<String>,
+    tmpfs: Vec<OsString>,
     /// Working directory inside the sandbox.
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
-    /// Set an environment variable (the environment is otherwise empty). Repeatable.
+    /// Set an environment variable (the environment is otherwise empty; any bytes but NUL, as
+    /// the system takes them). Repeatable, each variable once.
     #[arg(long = "env", value_name = "KEY=VALUE")]
-    env: Vec<String>,
+    env: Vec<OsString>,
     /// Share the host's network (off by default: the sandbox has only its own `lo`).
     #[arg(long)]
     net: bool,
@@ -576,8 +577,8 @@ pub fn build(
         cmd.mount_rw(src, dst);
     }
     for spec in &args.tmpfs {
-        let error = |e: String| format!("--tmpfs `{spec}`: {e}");
-        let PathSpec { path: dst, rest } = path_spec::split(OsStr::new(spec)).map_err(error)?;
+        let error = |e: String| format!("--tmpfs `{}`: {e}", spec.to_string_lossy());
+        let PathSpec { path: dst, rest } = path_spec::split(spec).map_err(error)?;
         let size = match rest {
             // A size is ASCII: what is not UTF-8 is no size either.
             Some(size) => parse_size(&size.to_string_lossy()).map_err(error)?,
@@ -591,8 +592,17 @@ pub fn build(
     if let Some(dir) = &args.cwd {
         cmd.current_dir(dir);
     }
+    let mut given: Vec<(&OsStr, &OsStr)> = Vec::with_capacity(args.env.len());
     for kv in &args.env {
         let (k, v) = parse_env(kv)?;
+        if let Some((_, first)) = given.iter().find(|(name, _)| *name == k) {
+            let (k, first) = (k.to_string_lossy(), first.to_string_lossy());
+            return Err(format!(
+                "--env `{k}` is given twice (`{k}={first}`, then `{}`): give each variable once",
+                kv.to_string_lossy()
+            ));
+        }
+        given.push((k, v));
         cmd.env(k, v);
     }
     if let Some(h) = &args.hostname {
@@ -678,13 +688,18 @@ fn option_name(field: &str) -> &str {
 
 /// Splits `KEY=VALUE` at its first `=` (so the name holds none; the value may be empty or hold
 /// more). The name must not be empty.
-fn parse_env(kv: &str) -> Result<(&str, &str), String> {
-    match kv.split_once('=') {
-        Some(("", _)) => Err(format!(
-            "--env `{kv}`: the variable's name is empty; expected KEY=VALUE"
+fn parse_env(kv: &OsStr) -> Result<(&OsStr, &OsStr), String> {
+    let bytes = kv.as_bytes();
+    let shown = kv.to_string_lossy();
+    match bytes.iter().position(|&b| b == b'=') {
+        Some(0) => Err(format!(
+            "--env `{shown}`: the variable's name is empty; expected KEY=VALUE"
         )),
-        Some(pair) => Ok(pair),
-        None => Err(format!("--env `{kv}`: expected KEY=VALUE")),
+        Some(at) => Ok((
+            OsStr::from_bytes(&bytes[..at]),
+            OsStr::from_bytes(&bytes[at + 1..]),
+        )),
+        None => Err(format!("--env `{shown}`: expected KEY=VALUE")),
     }
 }
 
