@@ -342,7 +342,8 @@ impl Limits {
         if let Some(w) = self.wall_time {
             enforced.push(EnforcedLimit {
                 limit: "wall_time",
-                value: u64::try_from(w.as_millis()).unwrap_or(u64::MAX),
+                // Rounded up: a limit below a millisecond is not reported as none at all.
+                value: u64::try_from(w.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
                 by: Enforcement::Monitor,
             });
         }
@@ -425,6 +426,26 @@ mod tests {
             ..Limits::default()
         };
         assert!(l.validate().is_ok());
+    }
+
+    /// A wall-time limit is recorded in whole milliseconds, rounded up: one below a
+    /// millisecond is recorded as 1, not as 0 (which reads as no time at all).
+    #[test]
+    fn a_wall_time_limit_is_recorded_rounded_up() {
+        for (nanos, ms) in [
+            (900_000, 1),
+            (1_000_000, 1),
+            (1_000_001, 2),
+            (2_500_000_000, 2500),
+        ] {
+            let l = Limits {
+                wall_time: Some(std::time::Duration::from_nanos(nanos)),
+                ..Limits::default()
+            };
+            let (_, enforced) = l.plan(false, false);
+            let wall = enforced.iter().find(|e| e.limit == "wall_time").unwrap();
+            assert_eq!(wall.value, ms, "{nanos} ns");
+        }
     }
 
     #[test]
