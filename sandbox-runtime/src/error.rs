@@ -55,7 +55,7 @@ pub enum SpawnError {
     /// A bind that lets programs run (`mount_ro`) shows what a writable `noexec` bind shows, or
     /// part of it: the sandbox could write a program through the one and run it through the
     /// other.
-    #[error("`{executable}` (read-only, programs may run) shows what the writable `{writable}` shows: the sandbox could write a program there and run it; keep the two apart, or bind `{writable}` with mount_rw_exec if it is meant to run what it writes")]
+    #[error("`{executable}` (read-only, programs may run) shows what the writable `{writable}` shows: the sandbox could write a program there and run it; keep the two apart, or, from the library, bind `{writable}` with mount_rw_exec if it is meant to run what it writes (the sandbox tool has no such option)")]
     ExecutableOverWritable {
         /// The executable bind's destination.
         executable: String,
@@ -66,7 +66,7 @@ pub enum SpawnError {
     /// unreadable, a kernel before 5.8, a mount it does not list), and the sandbox also has a
     /// writable bind and one that lets programs run: that the one does not show the other
     /// cannot be ruled out.
-    #[error("cannot tell where the source of `{path}` lies among the host's mounts, so cannot rule out that a bind letting programs run shows what a writable one shows; bind the writable one with mount_rw_exec if it is meant to run what it writes")]
+    #[error("cannot tell where the source of `{path}` lies among the host's mounts, so cannot rule out that a bind letting programs run shows what a writable one shows; keep the writable binds apart from the others, or, from the library, bind the writable one with mount_rw_exec if it is meant to run what it writes")]
     UnplacedSource {
         /// The bind's destination.
         path: String,

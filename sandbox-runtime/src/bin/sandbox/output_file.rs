@@ -273,7 +273,13 @@ fn open_node(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
         | OFlag::O_NOFOLLOW
         | OFlag::O_NONBLOCK
         | OFlag::O_CLOEXEC;
-    let fd = openat(Some(dir.as_raw_fd()), name, flags, Mode::empty()).map_err(io::Error::from)?;
+    let fd = openat(Some(dir.as_raw_fd()), name, flags, Mode::empty()).map_err(|e| match e {
+        // What ENXIO means here ("No such device or address" says nothing of it).
+        nix::errno::Errno::ENXIO => io::Error::other(
+            "no process reads it (a FIFO without a reader), or no device is behind it",
+        ),
+        e => io::Error::from(e),
+    })?;
     // SAFETY: `openat` just returned this descriptor and nothing else owns it.
     let file = unsafe { File::from_raw_fd(fd) };
     let blocking = OFlag::O_WRONLY | OFlag::O_APPEND;
@@ -785,8 +791,9 @@ mod tests {
         let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: c is a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        // No reader yet: refused at once rather than waited on.
-        assert!(OutputFile::open(&fifo).is_err());
+        // No reader yet: refused at once rather than waited on, saying why.
+        let e = OutputFile::open(&fifo).err().unwrap().to_string();
+        assert!(e.contains("a FIFO without a reader"), "{e}");
         let reader = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
