@@ -34,9 +34,24 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
 }
 
 /// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the five filter guards and
-/// the three containment guards): their tags are kept free, so that a policy's own rules can
-/// never use them up.
-pub(super) const MOST_RULES: usize = 9;
+/// one per value the containment guards refuse): their tags are kept free, so that a policy's
+/// own rules can never use them up.
+pub(super) const MOST_RULES: usize = 1 + FILTER_GUARD_RULES + containment_guard_rules();
+
+/// The most rules [`add_filter_guards`] adds: `ptrace`, `io_uring_setup`, `request_key`,
+/// `seccomp` and `prctl`, one each.
+const FILTER_GUARD_RULES: usize = 5;
+
+/// How many rules [`add_containment_guards`] adds at most: one per refused value.
+const fn containment_guard_rules() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < CONTAINMENT_GUARDS.len() {
+        n += CONTAINMENT_GUARDS[i].values.len();
+        i += 1;
+    }
+    n
+}
 
 /// Where [`add_rule`] puts a prelude rule's branch.
 #[derive(Clone, Copy, PartialEq, Eq)]
