@@ -123,7 +123,8 @@ pub enum SpawnError {
         /// Why.
         reason: String,
     },
-    /// A mount of the caller's puts another file, or a tmpfs, where a program given to
+    /// A mount of the caller's (at that place or over a directory above it) puts another file,
+    /// none, or a tmpfs, where a program given to
     /// [`crate::SandboxCommand::add_program_with_libraries`] or one of its libraries must be
     /// bound: the sandbox would run or load that in the file's stead.
     #[error("`{place}` in the sandbox must show `{file}`, a program to run or one of its libraries, but a mount puts {shown} there: the sandbox would run what that holds instead; mount it elsewhere")]
@@ -132,7 +133,8 @@ pub enum SpawnError {
         file: String,
         /// Where it lands in the sandbox.
         place: String,
-        /// What the mount at that place shows: its source, or `a tmpfs`.
+        /// What the deepest mount at or above that place shows there: its source, the path
+        /// below the source of a bind of a directory above (another file, or none), or `a tmpfs`.
         shown: String,
     },
     /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`] needs seccomp

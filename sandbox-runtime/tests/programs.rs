@@ -403,6 +403,64 @@ fn a_mount_over_the_program_or_a_library_is_refused() {
     }
 }
 
+/// What shows the program or a library is the deepest mount at or above its place: an identity
+/// bind of `/usr` does not vouch for `/usr/bin/true` when a later bind puts another directory at
+/// `/usr/bin` (holding another `true`, or none); a bind there of a directory that holds the same
+/// file is taken, and under a tmpfs there the program is bound.
+#[test]
+fn a_mount_over_a_directory_holding_the_program_or_a_library_is_refused() {
+    let program = std::fs::canonicalize("/usr/bin/true").unwrap();
+    let library = sandbox_runtime::elf::resolve(&program)
+        .unwrap()
+        .paths()
+        .next()
+        .expect("/usr/bin/true loads a library")
+        .to_path_buf();
+    let other = std::fs::canonicalize("/usr/bin/ls").unwrap();
+    let s = common::ScratchDir::new("over-its-directory");
+    std::fs::set_permissions(
+        s.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for covered in [&program, &library] {
+        let name = covered.file_name().unwrap().to_str().unwrap();
+        let holding_another = s.path().join(format!("another-{name}"));
+        std::fs::create_dir(&holding_another).unwrap();
+        std::fs::copy(&other, holding_another.join(name)).unwrap();
+        let empty = s.path().join(format!("without-{name}"));
+        std::fs::create_dir(&empty).unwrap();
+        for shown in [&holding_another, &empty] {
+            let mut cmd = with_its_libraries(program.to_str().unwrap());
+            cmd.mount_ro("/usr", "/usr")
+                .mount_ro(shown, covered.parent().unwrap());
+            let e = cmd.status().unwrap_err();
+            let text = e.to_string();
+            assert!(
+                matches!(e, sandbox_runtime::SpawnError::ProgramFileReplaced { .. }),
+                "{text}"
+            );
+            for named in [covered, shown] {
+                assert!(text.contains(named.to_str().unwrap()), "{text}");
+            }
+        }
+    }
+    // The program's directory as it is on the host, under another name: the same file is
+    // shown, and run.
+    let dir = program.parent().unwrap();
+    let via_link = s.path().join("link-to-its-directory");
+    std::os::unix::fs::symlink(dir, &via_link).unwrap();
+    let mut same = with_its_libraries(program.to_str().unwrap());
+    same.mount_ro("/usr", "/usr").mount_ro(&via_link, dir);
+    let status = same.status().unwrap();
+    assert_eq!(status.status, Status::Exited(0), "{status}");
+    // A tmpfs over its directory hides the host's: the program is bound into it.
+    let mut tmpfs = with_its_libraries(program.to_str().unwrap());
+    tmpfs.mount_ro("/usr", "/usr").tmpfs(dir, 1 << 20);
+    let status = tmpfs.status().unwrap();
+    assert_eq!(status.status, Status::Exited(0), "{status}");
+}
+
 /// A command for `app` with only it and its libraries bound, under the permissive policy.
 fn with_its_libraries(app: &str) -> SandboxCommand {
     let mut cmd = SandboxCommand::new(app);

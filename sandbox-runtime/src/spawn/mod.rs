@@ -786,45 +786,68 @@ fn add_program_with_libraries(
 }
 
 /// Whether the caller's `mounts` already show the host file `file` where it lands in the
-/// sandbox (`at`, through the plan's links as `place` follows them): bound there, or under an
-/// identity bind of a directory holding it. Such a file must not be bound again, which the plan
-/// would refuse as two entries in one place. Another file bound there, or a tmpfs, would be
-/// run or loaded in the file's stead: refused, naming both.
+/// sandbox (`at`, through the plan's links as `place` follows them). The deepest mount at or
+/// above `at` decides, as init mounts shallowest first: a bind there, or a bind of a directory
+/// above it whose source holds the same file at the same place below (an identity bind of
+/// `/usr` shows `/usr/bin/true`), shows it, and it must not be bound again (the plan would
+/// refuse two entries in one place). A bind that shows another file there, or a directory
+/// without it, or a tmpfs there, would have the sandbox run or load that in the file's stead:
+/// refused, naming both. Under a tmpfs of a directory above, or no mount, it is bound.
 fn already_shown(
     mounts: &[Mount],
     file: &Path,
     at: &Path,
     place: &dyn Fn(&Path) -> std::path::PathBuf,
 ) -> Result<bool, SpawnError> {
-    let mut shown = false;
+    let replaced = |shown: String| SpawnError::ProgramFileReplaced {
+        file: file.display().to_string(),
+        place: at.display().to_string(),
+        shown,
+    };
+    let mut deepest: Option<(usize, std::path::PathBuf, &Mount)> = None;
     for m in mounts {
         let landed = place(m.destination());
         match m {
-            Mount::Bind { src, .. } if landed == at => {
-                if !same_file(src, file) {
-                    return Err(SpawnError::ProgramFileReplaced {
-                        file: file.display().to_string(),
-                        place: at.display().to_string(),
-                        shown: format!("`{}`", src.display()),
-                    });
-                }
-                shown = true;
-            }
-            Mount::Bind { src, dst, .. } => shown |= src == dst && at.starts_with(&landed),
-            Mount::Tmpfs { .. } if landed == at => {
-                return Err(SpawnError::ProgramFileReplaced {
-                    file: file.display().to_string(),
-                    place: at.display().to_string(),
-                    shown: "a tmpfs".into(),
-                });
-            }
-            Mount::Tmpfs { .. } => {}
             // A link of the plan's own that leads to the file's place: the file is reached
             // through it.
-            Mount::Symlink { .. } => shown |= landed == at,
+            Mount::Symlink { .. } if landed == at => return Ok(true),
+            Mount::Symlink { .. } => {}
+            Mount::Bind { .. } | Mount::Tmpfs { .. } if at.starts_with(&landed) => {
+                let depth = landed.components().count();
+                if deepest.as_ref().is_none_or(|(d, ..)| depth >= *d) {
+                    deepest = Some((depth, landed, m));
+                }
+            }
+            Mount::Bind { .. } | Mount::Tmpfs { .. } => {}
         }
     }
-    Ok(shown)
+    let Some((_, landed, m)) = deepest else {
+        return Ok(false);
+    };
+    match m {
+        Mount::Bind { src, .. } => {
+            let below = at.strip_prefix(&landed).unwrap_or(Path::new(""));
+            let shows = if below.as_os_str().is_empty() {
+                src.clone()
+            } else {
+                src.join(below)
+            };
+            if same_file(&shows, file) {
+                Ok(true)
+            } else if shows == *src {
+                Err(replaced(format!("`{}`", src.display())))
+            } else {
+                Err(replaced(format!(
+                    "`{}` (a bind of `{}` at `{}`)",
+                    shows.display(),
+                    src.display(),
+                    landed.display()
+                )))
+            }
+        }
+        Mount::Tmpfs { .. } if landed == at => Err(replaced("a tmpfs".into())),
+        _ => Ok(false),
+    }
 }
 
 /// Whether `a` and `b` are the same file on the host (both resolved, symbolic links and `..`
