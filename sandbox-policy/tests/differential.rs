@@ -804,7 +804,14 @@ fn containment_guards_follow_what_the_policy_lets_run() {
 #[test]
 fn terminal_requests_that_reach_the_host_are_refused() {
     const EPERM: u32 = ret::ERRNO | 1;
-    let refused = ["TIOCSWINSZ", "TIOCSIG", "TIOCEXCL", "TCXONC", "TIOCSETD"];
+    let refused = [
+        "TIOCSWINSZ",
+        "TIOCSIG",
+        "TIOCEXCL",
+        "TCXONC",
+        "TIOCSETD",
+        "FIOASYNC",
+    ];
     let untouched = ["TCGETS", "TCSETS", "TIOCGWINSZ", "TIOCNXCL", "TCFLSH"];
     for arch in Arch::ALL {
         let ioctl = tables::syscall_by_name(arch, "ioctl").unwrap().nr as i32;
@@ -838,6 +845,58 @@ fn terminal_requests_that_reach_the_host_are_refused() {
     }
 }
 
+/// `fcntl(fd, F_SETFL, flags)` with `O_ASYNC` in `flags` is refused with EPERM wherever the
+/// policy lets it run (signal-driven I/O on a passed terminal signals the host's foreground
+/// group); other flags, other commands with the same bit in their argument, and the bit in
+/// the high word (which the kernel does not read) keep the policy's answer, and the command is
+/// read on its low word alone.
+#[test]
+fn signal_driven_io_is_refused() {
+    const EPERM: u32 = ret::ERRNO | 1;
+    let (f_dupfd, f_setfd, f_setfl) = (0u64, 2u64, 4u64);
+    let (o_async, o_nonblock) = (0x2000u64, 0x800u64);
+    let cases = [
+        (f_setfl, o_async, true),
+        (f_setfl, o_async | o_nonblock, true),
+        (f_setfl | 1 << 32, o_async | 0xffff_ffff << 32, true),
+        (f_setfl, o_nonblock, false),
+        (f_setfl, 0, false),
+        (f_setfl, o_async << 32, false),
+        (f_dupfd, o_async, false),
+        (f_setfd, o_async, false),
+    ];
+    for arch in Arch::ALL {
+        let fcntl = tables::syscall_by_name(arch, "fcntl").unwrap().nr as i32;
+        for (text, rest) in [
+            ("default allow;", ret::ALLOW),
+            ("default kill;\nallow fcntl;", ret::ALLOW),
+            ("default kill;\nallow fcntl if cmd == F_SETFL;", ret::ALLOW),
+            ("default kill;\nallow fcntl if fd == 0;", ret::ALLOW),
+            ("default kill;", ret::KILL_PROCESS),
+        ] {
+            let compiled = compile(text);
+            let program = &compiled.policy.program(arch).unwrap().filter;
+            for (cmd, arg, refused) in cases {
+                let data = SeccompData {
+                    nr: fcntl,
+                    arch: arch.audit_arch(),
+                    instruction_pointer: 0,
+                    args: [0, cmd, arg, 0, 0, 0],
+                };
+                let got = action_of(eval::run(program, &data).unwrap().ret);
+                let policy_allows_it = !text.contains("F_SETFL") || cmd as u32 == 4;
+                let want = match rest {
+                    ret::ALLOW if refused => EPERM,
+                    ret::ALLOW if policy_allows_it => ret::ALLOW,
+                    ret::ALLOW => ret::KILL_PROCESS,
+                    other => other,
+                };
+                assert_eq!(got, want, "{arch} {text}: cmd {cmd:#x} arg {arg:#x}");
+            }
+        }
+    }
+}
+
 /// The guard after a kill that looks at another argument too still refuses where that kill
 /// does not match.
 #[test]
@@ -866,7 +925,7 @@ fn a_guard_after_a_narrower_kill_refuses_the_rest() {
 /// `request_key` and `io_uring_setup`.
 #[test]
 fn what_is_refused_where_nothing_is_enforced() {
-    use sandbox_policy::resolve::refusal_where_unenforced;
+    use sandbox_policy::resolve::{refusal_where_unenforced, refused_arguments};
     for arch in Arch::ALL {
         let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr;
         let refusal = |name, args: [u64; 6]| refusal_where_unenforced(arch, nr(name), &args);
@@ -880,6 +939,21 @@ fn what_is_refused_where_nothing_is_enforced() {
         assert!(refusal("ioctl", high).unwrap().ends_with("TIOCLINUX"));
         assert_eq!(refusal("ioctl", [0x5412, 0x5401, 0, 0, 0, 0]), None);
         assert_eq!(refusal("ioctl", [0, 0x1000_5412, 0, 0, 0, 0]), None);
+        let o_async = Some("errno(EPERM) fcntl if cmd == F_SETFL && arg & O_ASYNC != 0".into());
+        assert_eq!(refusal("fcntl", [0, 4, 0x2800, 0, 0, 0]), o_async);
+        assert_eq!(refusal("fcntl", [0, 4 | 1 << 32, 0x2000, 0, 0, 0]), o_async);
+        assert_eq!(refusal("fcntl", [0, 4, 0x800, 0, 0, 0]), None);
+        assert_eq!(refusal("fcntl", [0, 4, 0x2000 << 32, 0, 0, 0]), None);
+        assert_eq!(refusal("fcntl", [0, 0, 0x2000, 0, 0, 0]), None);
+        // What a recorder keeps of a refused call tells the refusal again.
+        let read = |name, args: [u64; 6]| refused_arguments(arch, nr(name), &args);
+        let f_setfl_async = [7, 4 | 1 << 32, 0x2000 | 0x800 | 1 << 40, 9, 9, 9];
+        assert_eq!(read("fcntl", f_setfl_async), Some([0, 4, 0x2000, 0, 0, 0]));
+        assert_eq!(
+            read("ioctl", [0, 0x5412, 0x7fff_0000, 0, 0, 0]),
+            Some([0, 0x5412, 0, 0, 0, 0])
+        );
+        assert_eq!(read("fcntl", [7, 4, 0x800, 0, 0, 0]), None);
         let whole = |name: &str| Some(format!("errno(EPERM) {name}"));
         assert_eq!(refusal("request_key", [0; 6]), whole("request_key"));
         assert_eq!(refusal("io_uring_setup", [0; 6]), whole("io_uring_setup"));

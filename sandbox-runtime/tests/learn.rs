@@ -492,7 +492,8 @@ fn a_policy_that_cannot_be_written_keeps_the_observations() {
 }
 
 /// What a sandbox refuses under any policy is refused in the modes that enforce none too: a
-/// virtio socket, `TIOCSTI` on standard input, `request_key` (whose upcall runs a host program
+/// virtio socket, `TIOCSTI` on standard input, `O_ASYNC` set on standard output, `request_key`
+/// (whose upcall runs a host program
 /// as root) and `io_uring_setup` (whose ring opens sockets no filter sees) all fail with EPERM
 /// under `learn`, and under `run --log-violations` with a policy that kills them (which that
 /// mode would otherwise let run), where the refusal is said; the learnt policy refuses them
@@ -507,6 +508,7 @@ fn learn_and_log_violations_refuse_what_every_policy_refuses() {
         except OSError as e:\n        print(name, 'EPERM' if e.errno == 1 else e.errno)\n\
         attempt('vsock', lambda: socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM))\n\
         attempt('tiocsti', lambda: fcntl.ioctl(0, termios.TIOCSTI, b'x'))\n\
+        attempt('o_async', lambda: fcntl.fcntl(1, fcntl.F_SETFL, os.O_ASYNC))\n\
         libc = ctypes.CDLL(None, use_errno=True)\n\
         def raw(name, nr, *args):\n    r = libc.syscall(nr, *args)\n    \
         print(name, 'ran' if r >= 0 else\n          \
@@ -519,7 +521,8 @@ fn learn_and_log_violations_refuse_what_every_policy_refuses() {
     let command = ["/usr/bin/python3", probe.as_str()];
     // ctypes loads libffi from the system's library directory.
     let ro = ["/usr/lib", probe.as_str()];
-    let refused = "vsock EPERM\ntiocsti EPERM\nrequest_key EPERM\nio_uring_setup EPERM\n";
+    let refused =
+        "vsock EPERM\ntiocsti EPERM\no_async EPERM\nrequest_key EPERM\nio_uring_setup EPERM\n";
     // A writable bind gives the sandbox the set-id guard too, which refuses io_uring_setup
     // itself: learnt and logged, it must still be seen. The guard alone refuses openat2, with
     // its own errno (ENOSYS, 38), which the log must name.
@@ -559,6 +562,7 @@ fn refused_calls_are_learnt_and_logged(
     for rule in [
         "errno(EPERM) socket if domain == AF_VSOCK;",
         "errno(EPERM) ioctl if request == TIOCSTI;",
+        "errno(EPERM) fcntl if cmd == F_SETFL && arg & O_ASYNC != 0;",
         "errno(EPERM) request_key;",
         "errno(EPERM) io_uring_setup;",
     ] {

@@ -1697,8 +1697,12 @@ fn tiocsti_child() {
 
 /// Requests on standard input's terminal that reach past the sandbox where they run: a new
 /// window size (which signals the terminal's foreground group), exclusive mode, output
-/// restarted (`TCOON`, harmless, as `TCOOFF` would suspend it) and the terminal's own line
-/// discipline set again. `winsz=`, `excl=`, `xonc=` and `setd=` say what each answered.
+/// restarted (`TCOON`, harmless, as `TCOOFF` would suspend it), the terminal's own line
+/// discipline set again, and signal-driven I/O turned on (which makes the terminal's foreground
+/// group the file's owner), by `ioctl(FIOASYNC)` and then, turned off again, by
+/// `fcntl(F_SETFL, ... | O_ASYNC)`, where it stays on. `winsz=`, `excl=`, `xonc=`, `setd=`,
+/// `fioasync=` and `setfl_async=` say what each answered, `async_after_fioasync=` and
+/// `async_at_end=` whether the file then had `O_ASYNC`.
 fn terminal_reach() {
     let size = libc::winsize {
         ws_row: 33,
@@ -1719,6 +1723,25 @@ fn terminal_reach() {
     // SAFETY: TIOCSETD reads one int through the live pointer.
     let r = unsafe { libc::ioctl(0, libc::TIOCSETD, &n_tty) };
     say(format!("setd={}", result(r.into())));
+    // SAFETY: F_GETFL takes no argument.
+    let has_async = || unsafe { libc::fcntl(0, libc::F_GETFL) } & libc::O_ASYNC != 0;
+    let (on, off): (libc::c_int, libc::c_int) = (1, 0);
+    // SAFETY: FIOASYNC reads one int through the live pointer.
+    let r = unsafe { libc::ioctl(0, libc::FIOASYNC, &on) };
+    say(format!("fioasync={}", result(r.into())));
+    say(format!("async_after_fioasync={}", has_async()));
+    // SAFETY: as above.
+    unsafe { libc::ioctl(0, libc::FIOASYNC, &off) };
+    // SAFETY: F_GETFL takes no argument; F_SETFL an integer.
+    let r = unsafe {
+        libc::fcntl(
+            0,
+            libc::F_SETFL,
+            libc::fcntl(0, libc::F_GETFL) | libc::O_ASYNC,
+        )
+    };
+    say(format!("setfl_async={}", result(r.into())));
+    say(format!("async_at_end={}", has_async()));
 }
 
 /// Asks for a key no keyring holds, with callout data: the kernel would run the host's

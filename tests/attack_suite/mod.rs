@@ -2405,10 +2405,12 @@ fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
 
 /// A terminal the host passes reaches past the sandbox through requests the kernel lets any
 /// holder make: a new window size signals the terminal's foreground group (the host's shell),
-/// exclusive mode keeps the host's later opens out, and the line discipline and suspended
-/// output outlive the run. Without a policy the kernel runs them (the control: the size and
-/// exclusive mode change, seen from the host); under a policy the prelude refuses each with
-/// EPERM whatever the rules allow, and the terminal is as the host left it.
+/// exclusive mode keeps the host's later opens out, the line discipline and suspended output
+/// outlive the run, and signal-driven I/O (`FIOASYNC`, `F_SETFL` with `O_ASYNC`) makes every
+/// byte typed signal the terminal's foreground group, also after the run, as the flag stays on
+/// the file the host shares. Without a policy the kernel runs them (the control: the size,
+/// exclusive mode and `O_ASYNC` change, seen from the host); under a policy the prelude refuses
+/// each with EPERM whatever the rules allow, and the terminal is as the host left it.
 #[test]
 fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
     let _g = shared();
@@ -2428,19 +2430,23 @@ fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
         let r = attack.run();
         r.expect_exit0();
         let (size, exclusive) = terminal_state(&slave);
-        if policy.is_none() {
-            for key in ["winsz", "excl", "xonc", "setd"] {
-                assert_eq!(r.value(key), "OK", "{key}\n{r}");
-            }
-            assert_eq!((size.ws_row, size.ws_col), (33, 77), "{r}");
-            assert!(exclusive, "{r}");
-        } else {
-            for key in ["winsz", "excl", "xonc", "setd"] {
-                assert_eq!(r.value(key), "EPERM", "{key}\n{r}");
-            }
-            assert_eq!((size.ws_row, size.ws_col), (0, 0), "{r}");
-            assert!(!exclusive, "{r}");
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_GETFL takes no argument.
+        let flags = unsafe { libc::fcntl(slave.as_raw_fd(), libc::F_GETFL) };
+        let host_sees_async = flags & libc::O_ASYNC != 0;
+        let requests = ["winsz", "excl", "xonc", "setd", "fioasync", "setfl_async"];
+        let ran = policy.is_none();
+        for key in requests {
+            let want = if ran { "OK" } else { "EPERM" };
+            assert_eq!(r.value(key), want, "{key}\n{r}");
         }
+        for key in ["async_after_fioasync", "async_at_end"] {
+            assert_eq!(r.value(key), ran.to_string(), "{key}\n{r}");
+        }
+        assert_eq!(host_sees_async, ran, "{r}");
+        let size_seen = if ran { (33, 77) } else { (0, 0) };
+        assert_eq!((size.ws_row, size.ws_col), size_seen, "{r}");
+        assert_eq!(exclusive, ran, "{r}");
     }
 }
 

@@ -13,7 +13,9 @@ pub use expand::{
     read_policy_text, Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes, MAX_POLICY_FILE,
 };
 pub use limits::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_INCLUDES};
-pub use prelude::{refusal_where_unenforced, PRELUDE_LOCATION, RUNTIME_EXEC_MAGIC};
+pub use prelude::{
+    refusal_where_unenforced, refused_arguments, PRELUDE_LOCATION, RUNTIME_EXEC_MAGIC,
+};
 
 /// The most rules a policy may hold: every rule needs a tag of its own below
 /// [`Tag::MAX_RULE`], and the prelude's rules keep theirs.

@@ -292,6 +292,12 @@ const TCXONC: i128 = 0x540a;
 /// `ioctl`'s request that sends a signal, through a pseudo-terminal's master, to the foreground
 /// group of its slave.
 const TIOCSIG: i128 = 0x4004_5436;
+/// `ioctl`'s request that turns signal-driven I/O (`O_ASYNC`) on or off.
+const FIOASYNC: i128 = 0x5452;
+/// `fcntl`'s command that sets a file's status flags.
+const F_SETFL: i128 = 4;
+/// The status flag of signal-driven I/O.
+const O_ASYNC: u64 = 0x2000;
 /// The errno the containment guards answer with, as the kernel does where these are refused.
 const EPERM: u16 = 1;
 
@@ -315,7 +321,13 @@ const EPERM: u16 = 1;
 ///   suspends its output, and `TIOCSETD` swaps its line discipline, after the sandbox has
 ///   ended; and line disciplines other than the terminal's own are kernel code few programs
 ///   reach, where privilege escalations have been found (`n_hdlc`, `n_gsm`), on a pty the
-///   sandbox opens itself as well.
+///   sandbox opens itself as well;
+/// - turning on signal-driven I/O, `ioctl(fd, FIOASYNC, ...)` or `fcntl(fd, F_SETFL, flags)`
+///   with `O_ASYNC` in `flags`: on a terminal the kernel makes the terminal's foreground group
+///   the file's owner, so each byte typed signals the host's shell (`SIGIO`, whose default is
+///   to end it, or whatever `F_SETSIG` chose), and the flag stays on the file the host shares
+///   after the sandbox has ended. Other status flags (`O_NONBLOCK`, `O_APPEND`) are the
+///   program's to set.
 pub(super) fn add_containment_guards(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
@@ -341,9 +353,16 @@ pub(super) fn add_containment_guards(
                     continue;
                 };
                 let refuse = Action::Errno(EPERM);
-                let Some(branch) = argument_branch(spec, (index, value), refuse, tag) else {
+                let Some(mut branch) = argument_branch(spec, (index, value), refuse, tag) else {
                     continue;
                 };
+                if let Some(flag) = &guard.flag {
+                    let Some(set) = flag.condition(spec) else {
+                        continue;
+                    };
+                    let equal = branch.cond.take().map(Box::new);
+                    branch.cond = equal.map(|equal| CheckedCond::And(equal, Box::new(set)));
+                }
                 checked
                     .syscalls
                     .entry(spec.nr)
@@ -361,7 +380,8 @@ pub(super) fn add_containment_guards(
     }
 }
 
-/// One containment guard: the values of one argument of one call that are refused.
+/// One containment guard: the values of one argument of one call that are refused, where
+/// another argument has a flag set if `flag` says so.
 struct ContainmentGuard {
     call: &'static str,
     /// The argument's position and name.
@@ -369,22 +389,60 @@ struct ContainmentGuard {
     arg: &'static str,
     /// Each refused value, with its constant's name for the rule's text.
     values: &'static [(i128, &'static str)],
+    /// The flag that must also be set for the value to be refused.
+    flag: Option<GuardFlag>,
+}
+
+/// A bit of another argument that a [`ContainmentGuard`] refuses only where it is set.
+struct GuardFlag {
+    /// The argument's position and name.
+    index: usize,
+    arg: &'static str,
+    /// The bit, and its constant's name.
+    bit: u64,
+    name: &'static str,
+}
+
+impl GuardFlag {
+    /// `ARG & BIT != 0` for a call of `spec`; `None` if the call has no such argument.
+    fn condition(&self, spec: &SyscallSpec) -> Option<CheckedCond> {
+        Some(CheckedCond::Cmp(CheckedCmp {
+            arg: u8::try_from(self.index).ok()?,
+            ty: spec.args.get(self.index)?.ty,
+            mask: Some(self.bit),
+            op: CmpOp::Ne,
+            value: 0,
+        }))
+    }
+
+    /// Whether the bit is set in `args`, read on the low 32 bits as the kernel reads a flag
+    /// word.
+    fn is_set(&self, args: &[u64; 6]) -> bool {
+        args[self.index] as u32 as u64 & self.bit != 0
+    }
 }
 
 impl ContainmentGuard {
     /// The guard's rule for the value named `constant`, as `explain` lists it.
     fn rule_text(&self, constant: &str) -> String {
-        format!("errno(EPERM) {} if {} == {constant}", self.call, self.arg)
+        let flag = self.flag.as_ref().map_or(String::new(), |f| {
+            format!(" && {} & {} != 0", f.arg, f.name)
+        });
+        format!(
+            "errno(EPERM) {} if {} == {constant}{flag}",
+            self.call, self.arg
+        )
     }
 }
 
 /// See [`add_containment_guards`].
-const CONTAINMENT_GUARDS: [ContainmentGuard; 2] = [
+const CONTAINMENT_GUARDS: [ContainmentGuard; 3] = [
     ContainmentGuard {
         call: "socket",
         index: 0,
         arg: "domain",
         values: &[(AF_VSOCK, "AF_VSOCK")],
+        flag: None,
     },
     ContainmentGuard {
         call: "ioctl",
@@ -398,7 +456,21 @@ const CONTAINMENT_GUARDS: [ContainmentGuard; 2] = [
             (TIOCEXCL, "TIOCEXCL"),
             (TCXONC, "TCXONC"),
             (TIOCSETD, "TIOCSETD"),
+            (FIOASYNC, "FIOASYNC"),
         ],
+        flag: None,
+    },
+    ContainmentGuard {
+        call: "fcntl",
+        index: 1,
+        arg: "cmd",
+        values: &[(F_SETFL, "F_SETFL")],
+        flag: Some(GuardFlag {
+            index: 2,
+            arg: "arg",
+            bit: O_ASYNC,
+            name: "O_ASYNC",
+        }),
     },
 ];
 
@@ -436,8 +508,9 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
 /// log-only modes, which let the calls a policy kills run), if it must refuse the call even
 /// there: a value one of the containment guards refuses (`socket` with `AF_VSOCK`, `ioctl`
 /// with `TIOCSTI`, `TIOCLINUX` or another request that reaches the host through a terminal:
-/// `TIOCSWINSZ`, `TIOCSIG`, `TIOCEXCL`, `TCXONC`, `TIOCSETD`; each on the low 32 bits, which
-/// is all the kernel reads, and the rule's text is the guard's), `request_key`, whose upcall
+/// `TIOCSWINSZ`, `TIOCSIG`, `TIOCEXCL`, `TCXONC`, `TIOCSETD`, `FIOASYNC`; `fcntl` with
+/// `F_SETFL` and `O_ASYNC`; each on the low 32 bits, which is all the kernel reads, and the
+/// rule's text is the guard's), `request_key`, whose upcall
 /// runs the host's `/sbin/request-key` as root with the caller's arguments, or
 /// `io_uring_setup`, whose ring runs operations (sockets of any family among them) that no
 /// filter sees. Each is answered `EPERM`.
@@ -454,8 +527,29 @@ pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<
                 .values
                 .iter()
                 .find(|&&(v, _)| i128::from(args[g.index] as u32) == v)?;
+            if g.flag.as_ref().is_some_and(|f| !f.is_set(args)) {
+                return None;
+            }
             Some(g.rule_text(constant))
         })
+}
+
+/// The arguments [`refusal_where_unenforced`] reads to refuse a call (the guarded argument and
+/// the guard's flag bit, on their low 32 bits), every other one zero; `None` where it does not
+/// refuse the call. A recorder that keeps only some arguments keeps these too, so that the
+/// refusal can be told again from what it kept (`fcntl`'s `O_ASYNC` is in an argument no
+/// policy otherwise needs recorded).
+pub fn refused_arguments(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<[u64; 6]> {
+    refusal_where_unenforced(arch, nr, args)?;
+    let spec = tables::syscall_by_nr(arch, nr)?;
+    let mut read = [0u64; 6];
+    for g in CONTAINMENT_GUARDS.iter().filter(|g| g.call == spec.name) {
+        read[g.index] = u64::from(args[g.index] as u32);
+        if let Some(f) = &g.flag {
+            read[f.index] = u64::from(args[f.index] as u32) & f.bit;
+        }
+    }
+    Some(read)
 }
 
 #[cfg(test)]
@@ -471,6 +565,10 @@ mod tests {
                 for &(value, name) in guard.values {
                     let table = tables::constant(arch, name).map(i128::from);
                     assert_eq!(table, Some(value), "{arch} {name}");
+                }
+                if let Some(flag) = &guard.flag {
+                    let table = tables::constant(arch, flag.name).map(|v| v as u64);
+                    assert_eq!(table, Some(flag.bit), "{arch} {}", flag.name);
                 }
             }
         }

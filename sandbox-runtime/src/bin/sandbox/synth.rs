@@ -1,7 +1,9 @@
 //! From observed system calls to a policy in the language: what `sandbox learn` records, how
 //! it merges runs, and how it picks groups and writes rules (the rules are in `learn --help`).
 
-use sandbox_policy::resolve::{refusal_where_unenforced, truncate, CheckedCond, CheckedPolicy};
+use sandbox_policy::resolve::{
+    refusal_where_unenforced, refused_arguments, truncate, CheckedCond, CheckedPolicy,
+};
 use sandbox_policy::tables::{self, SyscallSpec};
 use sandbox_policy::{compile_text, describe, Action, Arch, NoIncludes};
 use sandbox_runtime::Observation;
@@ -65,13 +67,20 @@ pub struct Call {
 }
 
 impl Call {
-    /// The distinct call an observation is an instance of.
+    /// The distinct call an observation is an instance of: its key arguments, and what a
+    /// refusal of every policy reads ([`refused_arguments`]), so that the refusal is written
+    /// from the record as it was made.
     pub fn from_observation(o: &Observation) -> Call {
         let mut args = [0u64; 6];
         if let Some(spec) = tables::syscall_by_nr(o.arch, o.nr) {
             for i in key_args(o.arch, o.nr) {
                 let bits = spec.args.get(i).map_or(64, |a| a.ty.bits());
                 args[i] = truncate(i128::from(o.args[i]), bits);
+            }
+        }
+        if let Some(read) = refused_arguments(o.arch, o.nr, &o.args) {
+            for (kept, read) in args.iter_mut().zip(read) {
+                *kept |= read;
             }
         }
         Call { nr: o.nr, args }
