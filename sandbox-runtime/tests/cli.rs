@@ -275,6 +275,23 @@ fn setup_errors_name_the_problem_and_are_125() {
     );
 }
 
+/// An error quotes what was typed, but what would act on the reader's terminal (an escape
+/// sequence, a carriage return, a bidirectional control) is shown escaped.
+#[test]
+fn errors_quote_hostile_names_without_acting_on_the_terminal() {
+    let s = ScratchDir::new("hostile-name");
+    let missing = s.path().join("gone\u{1b}[2J\rsandbox: ok\u{202e}");
+    let ro = format!("{}:/data", missing.display());
+    let out = shell(&s, "true", &["--ro", &ro]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    let text = stderr(&out);
+    for raw in ['\u{1b}', '\r', '\u{202e}'] {
+        assert!(!text.contains(raw), "{raw:?} in {text:?}");
+    }
+    let shown = r"gone\u{1b}[2J\rsandbox: ok\u{202e}";
+    assert!(text.contains(shown), "{text:?}");
+}
+
 /// The program gets the name it was called by, as from a shell, not the file it resolves to
 /// (`sh` is a link to `dash` on Debian): programs that go by their name (`xzcat`) depend on it.
 #[test]

@@ -11,6 +11,7 @@
 //! `learn`, which write only on standard error, ignore SIGPIPE: a closed pipe there must not
 //! end them before their sandbox and their report.
 
+use sandbox_policy::syntax::lexer::comment_safe;
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -64,15 +65,26 @@ pub fn write_stdout(args: fmt::Arguments<'_>, line: bool) -> io::Result<()> {
     stdout.flush()
 }
 
-/// Writes `args` (and a newline when `line`) to the locked standard error; a failure is
-/// ignored (see the module's documentation).
+/// Writes `args` (and a newline when `line`) to the locked standard error, shown safely
+/// ([`terminal_safe`]); a failure is ignored (see the module's documentation).
 pub fn write_stderr(args: fmt::Arguments<'_>, line: bool) {
+    let text = terminal_safe(&args.to_string());
     let mut stderr = io::stderr().lock();
     let _ = if line {
-        writeln!(stderr, "{args}")
+        writeln!(stderr, "{text}")
     } else {
-        write!(stderr, "{args}")
+        write!(stderr, "{text}")
     };
+}
+
+/// `text` with every character that a terminal would act on rather than show (an escape
+/// sequence's `ESC`, `\r`, a bidirectional control, a line break other than `\n`) escaped,
+/// as in a policy's comment: errors quote paths, arguments and names from the command line
+/// and the file system, and a hostile file name must not redraw the reader's screen or
+/// disguise the error. Each `\n` stays a line break.
+fn terminal_safe(text: &str) -> String {
+    let lines: Vec<String> = text.split('\n').map(comment_safe).collect();
+    lines.join("\n")
 }
 
 /// The exit status once writing to standard output failed with `e`: [`EXIT_BROKEN_PIPE`],
@@ -83,4 +95,18 @@ pub fn stdout_failed(e: &io::Error) -> ExitCode {
     }
     errln!("error: cannot write to standard output: {e}");
     ExitCode::from(EXIT_OUTPUT)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Escape sequences, carriage returns and bidirectional controls are shown escaped; line
+    /// breaks and everything else printable stay as they are.
+    #[test]
+    fn what_reaches_standard_error_cannot_act_on_the_terminal() {
+        let hostile = "sandbox: `/x\u{1b}[2J\rok\u{202e}é` is missing\nsecond line";
+        assert_eq!(
+            super::terminal_safe(hostile),
+            "sandbox: `/x\\u{1b}[2J\\rok\\u{202e}é` is missing\nsecond line"
+        );
+    }
 }
