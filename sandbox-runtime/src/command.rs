@@ -247,7 +247,11 @@ impl SandboxCommand {
     /// file or a Unix socket (which can bring one later) passed gives the sandbox the set-id
     /// guard ([`sandbox_policy::set_id`]), which refuses them. A directory, or a symbolic link
     /// opened with `O_PATH`, is refused at the spawn ([`SpawnError::DirectoryDescriptor`]): its
-    /// `..` leads up the host's tree; bind the directory instead.
+    /// `..` leads up the host's tree; bind the directory instead. A terminal (here or as a
+    /// standard stream) is given as an open file of its own, the same terminal opened again,
+    /// so that what the program sets on its open file (`O_NONBLOCK`, a `flock` lock) is not
+    /// left on the host's; where it cannot be opened again (exclusive mode), and for a pty's
+    /// master, the host's open file is shared.
     pub fn pass_fd(&mut self, host_fd: OwnedFd, child_fd: RawFd) -> &mut Self {
         self.passed_fds.push((host_fd, child_fd));
         self.descriptors_used[3] = false;

@@ -1700,8 +1700,9 @@ fn tiocsti_child() {
 /// restarted (`TCOON`, harmless, as `TCOOFF` would suspend it), the terminal's own line
 /// discipline set again, and signal-driven I/O turned on (which makes the terminal's foreground
 /// group the file's owner), by `ioctl(FIOASYNC)` and then, turned off again, by
-/// `fcntl(F_SETFL, ... | O_ASYNC)`, where it stays on. `winsz=`, `excl=`, `xonc=`, `setd=`,
-/// `fioasync=` and `setfl_async=` say what each answered, `async_after_fioasync=` and
+/// `fcntl(F_SETFL, ... | O_ASYNC)`, where it stays on; then its open file made non-blocking
+/// and locked (`flock`). `winsz=`, `excl=`, `xonc=`, `setd=`, `fioasync=`, `setfl_async=`,
+/// `nonblock=` and `flock=` say what each answered, `async_after_fioasync=` and
 /// `async_at_end=` whether the file then had `O_ASYNC`.
 fn terminal_reach() {
     let size = libc::winsize {
@@ -1742,6 +1743,18 @@ fn terminal_reach() {
     };
     say(format!("setfl_async={}", result(r.into())));
     say(format!("async_at_end={}", has_async()));
+    // SAFETY: F_GETFL takes no argument; F_SETFL an integer.
+    let r = unsafe {
+        libc::fcntl(
+            0,
+            libc::F_SETFL,
+            libc::fcntl(0, libc::F_GETFL) | libc::O_NONBLOCK,
+        )
+    };
+    say(format!("nonblock={}", result(r.into())));
+    // SAFETY: flock with integer arguments.
+    let r = unsafe { libc::flock(0, libc::LOCK_EX) };
+    say(format!("flock={}", result(r.into())));
 }
 
 /// Asks for a key no keyring holds, with callout data: the kernel would run the host's

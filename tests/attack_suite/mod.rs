@@ -2407,10 +2407,12 @@ fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
 /// holder make: a new window size signals the terminal's foreground group (the host's shell),
 /// exclusive mode keeps the host's later opens out, the line discipline and suspended output
 /// outlive the run, and signal-driven I/O (`FIOASYNC`, `F_SETFL` with `O_ASYNC`) makes every
-/// byte typed signal the terminal's foreground group, also after the run, as the flag stays on
-/// the file the host shares. Without a policy the kernel runs them (the control: the size,
-/// exclusive mode and `O_ASYNC` change, seen from the host); under a policy the prelude refuses
-/// each with EPERM whatever the rules allow, and the terminal is as the host left it.
+/// byte typed signal the terminal's foreground group. Without a policy the kernel runs them
+/// (the control: the size and exclusive mode change, seen from the host, and the program's
+/// file has `O_ASYNC`); under a policy the prelude refuses each with EPERM whatever the rules
+/// allow, and the terminal is as the host left it. Either way the program has an open file of
+/// its own: what it sets there (`O_ASYNC`, `O_NONBLOCK`, a `flock` lock) is not on the host's
+/// open file after the run.
 #[test]
 fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
     let _g = shared();
@@ -2430,10 +2432,10 @@ fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
         let r = attack.run();
         r.expect_exit0();
         let (size, exclusive) = terminal_state(&slave);
-        use std::os::fd::AsRawFd;
-        // SAFETY: F_GETFL takes no argument.
-        let flags = unsafe { libc::fcntl(slave.as_raw_fd(), libc::F_GETFL) };
-        let host_sees_async = flags & libc::O_ASYNC != 0;
+        for key in ["nonblock", "flock"] {
+            assert_eq!(r.value(key), "OK", "{key}\n{r}");
+        }
+        assert_the_hosts_open_file_is_untouched(&slave, &r);
         let requests = ["winsz", "excl", "xonc", "setd", "fioasync", "setfl_async"];
         let ran = policy.is_none();
         for key in requests {
@@ -2443,11 +2445,28 @@ fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
         for key in ["async_after_fioasync", "async_at_end"] {
             assert_eq!(r.value(key), ran.to_string(), "{key}\n{r}");
         }
-        assert_eq!(host_sees_async, ran, "{r}");
         let size_seen = if ran { (33, 77) } else { (0, 0) };
         assert_eq!((size.ws_row, size.ws_col), size_seen, "{r}");
         assert_eq!(exclusive, ran, "{r}");
     }
+}
+
+/// What a program sets on its open file of the terminal `slave` is not on the host's after the
+/// run: no `O_ASYNC` or `O_NONBLOCK` there, and another open file of the terminal can take the
+/// `flock` lock the program took (exclusive mode, which the program may have set, is lifted
+/// first so that the terminal can be opened again).
+fn assert_the_hosts_open_file_is_untouched(slave: &OwnedFd, r: &Report) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(slave.as_raw_fd(), libc::F_GETFL) };
+    assert_eq!(flags & (libc::O_ASYNC | libc::O_NONBLOCK), 0, "{r}");
+    // SAFETY: TIOCNXCL takes no argument.
+    let rc = unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCNXCL) };
+    assert_eq!(rc, 0, "TIOCNXCL: {}", std::io::Error::last_os_error());
+    let again = std::fs::File::open(format!("/proc/self/fd/{}", slave.as_raw_fd())).unwrap();
+    // SAFETY: flock with integer arguments.
+    let locked = unsafe { libc::flock(again.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(locked, 0, "{}\n{r}", std::io::Error::last_os_error());
 }
 
 /// The window size of the terminal `fd` and whether it is in exclusive mode, as the host sees.

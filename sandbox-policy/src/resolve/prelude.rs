@@ -325,9 +325,9 @@ const EPERM: u16 = 1;
 /// - turning on signal-driven I/O, `ioctl(fd, FIOASYNC, ...)` or `fcntl(fd, F_SETFL, flags)`
 ///   with `O_ASYNC` in `flags`: on a terminal the kernel makes the terminal's foreground group
 ///   the file's owner, so each byte typed signals the host's shell (`SIGIO`, whose default is
-///   to end it, or whatever `F_SETSIG` chose), and the flag stays on the file the host shares
-///   after the sandbox has ended. Other status flags (`O_NONBLOCK`, `O_APPEND`) are the
-///   program's to set.
+///   to end it, or whatever `F_SETSIG` chose) while the sandbox runs, and after it where the
+///   sandbox shares the host's open file of the terminal. Other status flags (`O_NONBLOCK`,
+///   `O_APPEND`) are the program's to set.
 pub(super) fn add_containment_guards(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],

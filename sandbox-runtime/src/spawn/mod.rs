@@ -31,6 +31,7 @@ mod server;
 mod spare;
 pub(crate) mod steps;
 pub(crate) mod sys;
+mod terminal;
 mod this_process;
 mod watch;
 mod wire;
@@ -397,6 +398,14 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map(|(fd, t)| Ok((relocate(fd, min)?, *t)))
         .collect::<io::Result<Vec<_>>>()
         .map_err(os("dup a passed descriptor"))?;
+    // A terminal among them gets an open file of its own, so that what the program sets on it
+    // does not stay on the host's.
+    let [stdin_c, stdout_c, stderr_c] =
+        [stdin_c, stdout_c, stderr_c].map(|fd| fd.map(|fd| terminal::own_open(fd, min)));
+    let passed: Vec<_> = passed
+        .into_iter()
+        .map(|(fd, t)| (terminal::own_open(fd, min), t))
+        .collect();
     let given = given::examine([&stdin_c, &stdout_c, &stderr_c], &passed)?;
     let set_id_guard = reaches_host_files(&all_mounts, given.host_files, cmd.share_network);
     // The host's network may bring files too: a host client can connect to an abstract name
