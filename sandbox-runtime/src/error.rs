@@ -137,6 +137,19 @@ pub enum SpawnError {
         /// below the source of a bind of a directory above (another file, or none), or `a tmpfs`.
         shown: String,
     },
+    /// A mount of the caller's shows, where the loader looks for one of the libraries of a
+    /// program given to [`crate::SandboxCommand::add_program_with_libraries`] before the file
+    /// found for it (an earlier directory of its search list, or a `glibc-hwcaps`, `tls` or
+    /// platform subdirectory), another file the loader would load instead.
+    #[error("the loader looks for `{library}` at `{place}` in the sandbox first, and a mount puts `{shown}` there: the sandbox would load that instead; mount it elsewhere")]
+    LibraryShadowed {
+        /// The library, as found on the host.
+        library: String,
+        /// Where the loader looks first, in the sandbox.
+        place: String,
+        /// The host file the mount shows there.
+        shown: String,
+    },
     /// [`crate::SyscallMode::Learn`] or [`crate::SyscallMode::LogViolations`] needs seccomp
     /// user notification and `pidfd_getfd` (Linux 5.6+), and a listener the host's own
     /// filters do not already have; or a policy was missing.

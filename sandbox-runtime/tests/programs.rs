@@ -461,6 +461,49 @@ fn a_mount_over_a_directory_holding_the_program_or_a_library_is_refused() {
     assert_eq!(status.status, Status::Exited(0), "{status}");
 }
 
+/// A mount that puts another library where the loader looks before the one the resolver
+/// found, an earlier directory of the program's `DT_RUNPATH` or a subdirectory the loader
+/// looks in first (`tls`, `glibc-hwcaps`), is refused, naming both: the sandbox would load it
+/// instead. The same directory bound as it is (identity) shows the host's, and runs.
+#[test]
+fn a_mount_where_the_loader_looks_first_is_refused() {
+    let s = common::ScratchDir::new("shadowed");
+    for d in ["bin", "lib", "other"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let app = program_with_library(&s, "lib", Some("$ORIGIN/../first:$ORIGIN/../lib"));
+    // Another library of the same name, which the program would print 2 from.
+    let other_c = s.write("other.c", "int sbx_one(void) { return 2; }\n");
+    let other = s.file("other/libsbxone.so");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o", &other, &other_c])
+        .status()
+        .unwrap();
+    assert!(cc.success());
+    let mut places = vec![s.file("first"), s.file("lib/tls")];
+    if cfg!(target_arch = "x86_64") {
+        places.push(s.file("lib/glibc-hwcaps/x86-64-v2"));
+    }
+    for place in places {
+        let mut cmd = with_its_libraries(&app);
+        cmd.mount_ro(s.file("other"), &place);
+        let e = cmd.output().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(e, sandbox_runtime::SpawnError::LibraryShadowed { .. }),
+            "{place}: {text}"
+        );
+        for named in [format!("{place}/libsbxone.so"), other.clone()] {
+            assert!(text.contains(&named), "{text}");
+        }
+    }
+    let mut identity = with_its_libraries(&app);
+    identity.mount_ro(s.path(), s.path());
+    let out = identity.output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"1\n");
+}
+
 /// A command for `app` with only it and its libraries bound, under the permissive policy.
 fn with_its_libraries(app: &str) -> SandboxCommand {
     let mut cmd = SandboxCommand::new(app);

@@ -89,6 +89,13 @@ pub struct ElfDeps {
     /// default (`/usr/local/lib`, say): the loader finds it there through `/etc/ld.so.cache`
     /// only, which must then be visible to it too.
     pub needs_ld_so_cache: bool,
+    /// Where the loader looks for each library it finds through a search list: every
+    /// directory of the list up to and including the one it finds the library in, with the
+    /// name it looks for (the loader also looks in some subdirectories of each first: the
+    /// `glibc-hwcaps` ones, `tls` and the platform's). A mount that shows another file of
+    /// that name at one of these places, before the library's own, would be loaded instead.
+    /// One pair per path tried, so bounded as those are.
+    pub searched: Vec<(PathBuf, OsString)>,
 }
 
 impl ElfDeps {
@@ -160,6 +167,27 @@ pub fn resolve_with_library_path(binary: &Path, library_path: &OsStr) -> Result<
     )
 }
 
+/// The subdirectories of a search directory the loader looks in before the directory itself,
+/// for this machine: the `glibc-hwcaps` ones of its CPU levels (glibc 2.33+) and the legacy
+/// `tls` and platform ones (before glibc 2.37). Where the CPU lacks a level the loader passes
+/// it over; counting it anyway only checks more places.
+pub(crate) fn loader_subdirs() -> &'static [&'static str] {
+    #[cfg(target_arch = "x86_64")]
+    const SUBDIRS: &[&str] = &[
+        "glibc-hwcaps/x86-64-v4",
+        "glibc-hwcaps/x86-64-v3",
+        "glibc-hwcaps/x86-64-v2",
+        "tls/x86_64/x86_64",
+        "tls/x86_64",
+        "tls",
+        "x86_64/x86_64",
+        "x86_64",
+    ];
+    #[cfg(target_arch = "aarch64")]
+    const SUBDIRS: &[&str] = &["tls/aarch64", "tls", "aarch64"];
+    SUBDIRS
+}
+
 /// Checks that `binary` is a program this machine runs as far as its ELF header tells: a
 /// 64-bit little-endian executable or shared object (what the kernel refuses otherwise with
 /// `ENOEXEC`) of this machine's type. [`ElfError::NotElf`] and [`ElfError::Unsupported`] say
@@ -226,6 +254,7 @@ fn resolve_in(
         aliases: Vec::new(),
         string_bytes: 0,
         tries: std::cell::Cell::new(0),
+        searched: std::collections::BTreeSet::new(),
         inputs,
     };
     resolver.add(path.clone(), origin, info, None, None);
@@ -250,6 +279,7 @@ fn resolve_in(
         interpreter,
         libraries,
         needs_ld_so_cache,
+        searched: resolver.searched.into_iter().collect(),
     })
 }
 
@@ -284,6 +314,8 @@ struct Resolver<'a> {
     string_bytes: usize,
     /// Paths tried for libraries so far (see [`MAX_TRIES`]).
     tries: std::cell::Cell<usize>,
+    /// See [`ElfDeps::searched`].
+    searched: std::collections::BTreeSet<(PathBuf, OsString)>,
     /// Where every path read or looked for is noted.
     inputs: &'a Inputs,
 }
@@ -356,7 +388,11 @@ impl Resolver<'_> {
         if self.names.contains(name) {
             return Ok(());
         }
-        let (path, info) = self.find(name, loader)?;
+        let (path, info, searched) = self.find(name, loader)?;
+        // One pair per path tried: as many as MAX_TRIES at most.
+        for dir in searched {
+            self.searched.insert((dir, name.to_os_string()));
+        }
         if self.paths.contains(&path) {
             self.names.insert(name.to_os_string());
             return Ok(());
@@ -385,8 +421,14 @@ impl Resolver<'_> {
         Ok(())
     }
 
-    /// Finds the file the loader would open for `name` needed by object `loader`.
-    fn find(&self, name: &OsStr, loader: usize) -> Result<(PathBuf, ElfInfo), ElfError> {
+    /// Finds the file the loader would open for `name` needed by object `loader`, with the
+    /// directories searched up to and including the one it is in (none for a name with a
+    /// `/`, which is opened as it is).
+    fn find(
+        &self,
+        name: &OsStr,
+        loader: usize,
+    ) -> Result<(PathBuf, ElfInfo, Vec<PathBuf>), ElfError> {
         let not_found = || ElfError::LibraryNotFound {
             name: name.to_string_lossy().into_owned(),
             needed_by: self.objects[loader].path.clone(),
@@ -398,27 +440,25 @@ impl Resolver<'_> {
             let path = self.cwd.join(path);
             return self
                 .candidate(&path)
-                .map(|i| (path, i))
+                .map(|i| (path, i, Vec::new()))
                 .ok_or_else(not_found);
         }
-        let mut worn_out = None;
-        let found = self
-            .search_dirs(loader)
-            .into_iter()
-            .map(|dir| dir.join(name))
-            .take_while(|_| {
-                self.tries.set(self.tries.get() + 1);
-                worn_out = self.worn_out();
-                worn_out.is_none()
-            })
-            .find_map(|path| self.candidate(&path).map(|i| (path, i)));
-        if let Some(reason) = worn_out {
-            return Err(ElfError::Unsupported {
-                path: self.objects[0].path.clone(),
-                reason,
-            });
+        let mut dirs = self.search_dirs(loader);
+        for (at, dir) in dirs.iter().enumerate() {
+            self.tries.set(self.tries.get() + 1);
+            if let Some(reason) = self.worn_out() {
+                return Err(ElfError::Unsupported {
+                    path: self.objects[0].path.clone(),
+                    reason,
+                });
+            }
+            let path = dir.join(name);
+            if let Some(info) = self.candidate(&path) {
+                dirs.truncate(at + 1);
+                return Ok((path, info, dirs));
+            }
         }
-        found.ok_or_else(not_found)
+        Err(not_found())
     }
 
     /// Why the resolution must stop here, if it must: too many paths tried, or too much read.

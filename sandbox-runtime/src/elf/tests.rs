@@ -274,6 +274,28 @@ fn wrong_machine_candidates_are_skipped() {
     );
 }
 
+/// Each directory of the search list up to the one a library is found in is kept with the
+/// name looked for there (what a mount could shadow); the directories after it are not.
+#[test]
+fn the_directories_searched_up_to_each_library_are_kept() {
+    let tmp = TempDir::new();
+    tmp.write("second/libsbxt-s.so", &Spec::lib(&[]));
+    tmp.write("third/libsbxt-s.so", &Spec::lib(&[]));
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some("$ORIGIN/first:$ORIGIN/second:$ORIGIN/third"),
+            ..Spec::lib(&["libsbxt-s.so"])
+        },
+    );
+    let name = std::ffi::OsString::from("libsbxt-s.so");
+    let searched = resolve(&bin).unwrap().searched;
+    let want: Vec<_> = ["first", "second"]
+        .map(|d| (tmp.0.join(d), name.clone()))
+        .into();
+    assert_eq!(searched, want);
+}
+
 #[test]
 fn cycles_and_duplicates_load_once() {
     let tmp = TempDir::new();

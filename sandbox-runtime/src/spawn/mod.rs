@@ -28,6 +28,7 @@ pub use reopen::confined_here as descriptors_confined;
 mod sandbox_path;
 mod sandboxee;
 mod server;
+mod shown;
 mod spare;
 pub(crate) mod steps;
 pub(crate) mod sys;
@@ -737,7 +738,9 @@ pub(crate) fn bind_programs_with_libraries(
 }
 
 /// Binds `program` and the interpreter and libraries it loads (found by [`crate::elf`]) at
-/// their host paths, read-only, skipping what an identity bind of the caller already shows
+/// their host paths, read-only, after checking that no mount of the caller's puts another
+/// library where the loader looks first ([`shown::no_library_shadowed`]), skipping what an
+/// identity bind of the caller already shows
 /// (reached through the caller's `symlink` entries, as init will: `/lib64` linked to
 /// `usr/lib64` with `/usr` bound shows `/lib64/ld-linux-x86-64.so.2`).
 fn add_program_with_libraries(
@@ -764,6 +767,7 @@ fn add_program_with_libraries(
     // Where a path lands in the sandbox, through the caller's links (a loop is left for the
     // plan to report).
     let place = |p: &Path| links.resolve(p, true).unwrap_or_else(|_| p.to_path_buf());
+    shown::no_library_shadowed(mounts, &deps, &place)?;
     for f in files {
         // A library found through `$ORIGIN/../lib` is named with `..`, which the loader inside
         // resolves in the sandbox, where every directory above a bind is a real one: the
@@ -782,7 +786,7 @@ fn add_program_with_libraries(
             });
         }
         let at = place(&dst);
-        if !already_shown(mounts, &f, &at, &place)? {
+        if !shown::already_shown(mounts, &f, &at, &place)? {
             mounts.push(Mount::Bind {
                 src: f,
                 dst,
@@ -792,71 +796,6 @@ fn add_program_with_libraries(
         }
     }
     Ok(())
-}
-
-/// Whether the caller's `mounts` already show the host file `file` where it lands in the
-/// sandbox (`at`, through the plan's links as `place` follows them). The deepest mount at or
-/// above `at` decides, as init mounts shallowest first: a bind there, or a bind of a directory
-/// above it whose source holds the same file at the same place below (an identity bind of
-/// `/usr` shows `/usr/bin/true`), shows it, and it must not be bound again (the plan would
-/// refuse two entries in one place). A bind that shows another file there, or a directory
-/// without it, or a tmpfs there, would have the sandbox run or load that in the file's stead:
-/// refused, naming both. Under a tmpfs of a directory above, or no mount, it is bound.
-fn already_shown(
-    mounts: &[Mount],
-    file: &Path,
-    at: &Path,
-    place: &dyn Fn(&Path) -> std::path::PathBuf,
-) -> Result<bool, SpawnError> {
-    let replaced = |shown: String| SpawnError::ProgramFileReplaced {
-        file: file.display().to_string(),
-        place: at.display().to_string(),
-        shown,
-    };
-    let mut deepest: Option<(usize, std::path::PathBuf, &Mount)> = None;
-    for m in mounts {
-        let landed = place(m.destination());
-        match m {
-            // A link of the plan's own that leads to the file's place: the file is reached
-            // through it.
-            Mount::Symlink { .. } if landed == at => return Ok(true),
-            Mount::Symlink { .. } => {}
-            Mount::Bind { .. } | Mount::Tmpfs { .. } if at.starts_with(&landed) => {
-                let depth = landed.components().count();
-                if deepest.as_ref().is_none_or(|(d, ..)| depth >= *d) {
-                    deepest = Some((depth, landed, m));
-                }
-            }
-            Mount::Bind { .. } | Mount::Tmpfs { .. } => {}
-        }
-    }
-    let Some((_, landed, m)) = deepest else {
-        return Ok(false);
-    };
-    match m {
-        Mount::Bind { src, .. } => {
-            let below = at.strip_prefix(&landed).unwrap_or(Path::new(""));
-            let shows = if below.as_os_str().is_empty() {
-                src.clone()
-            } else {
-                src.join(below)
-            };
-            if same_file(&shows, file) {
-                Ok(true)
-            } else if shows == *src {
-                Err(replaced(format!("`{}`", src.display())))
-            } else {
-                Err(replaced(format!(
-                    "`{}` (a bind of `{}` at `{}`)",
-                    shows.display(),
-                    src.display(),
-                    landed.display()
-                )))
-            }
-        }
-        Mount::Tmpfs { .. } if landed == at => Err(replaced("a tmpfs".into())),
-        _ => Ok(false),
-    }
 }
 
 /// Whether `a` and `b` are the same file on the host (both resolved, symbolic links and `..`
