@@ -3,6 +3,7 @@
 
 mod cgroup_dirs;
 mod cli_common;
+mod terminal;
 
 use cli_common::{sandbox_output, KilledOnDrop, ScratchDir};
 use std::path::Path;
@@ -290,6 +291,80 @@ fn errors_quote_hostile_names_without_acting_on_the_terminal() {
     }
     let shown = r"gone\u{1b}[2J\rsandbox: ok\u{202e}";
     assert!(text.contains(shown), "{text:?}");
+    // A usage error, which the argument parser words, written to a terminal (where the parser
+    // would pass them on as they are).
+    let text = stderr_on_a_terminal(&["run", "--bogus\u{1b}]0;title\u{7}\u{1b}[2J"]);
+    assert!(text.contains("--bogus"), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+}
+
+/// What `sandbox ARGS` writes on its standard error when that is a terminal (a new pty's).
+fn stderr_on_a_terminal(args: &[&str]) -> String {
+    use std::io::Read;
+    let (master, slave) = terminal::pty();
+    let mut master = std::fs::File::from(master);
+    let status = cli_common::sandbox()
+        .args(args)
+        .stderr(slave)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let mut got = Vec::new();
+    // Reading past what was written ends with EIO once no slave is open.
+    let _ = master.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A descriptor opened at `/dev/tty` names the terminal it was opened on; opened again by path
+/// it would name the opener's controlling terminal instead. Given one while the command's own
+/// controlling terminal is another pty, the sandbox still writes to the first.
+#[test]
+fn a_descriptor_of_dev_tty_stays_on_its_own_terminal() {
+    cli_common::require("/usr/bin/python3");
+    let s = ScratchDir::new("dev-tty");
+    let policy = s.write("p.policy", "default allow;\n");
+    let script = s.write(
+        "two-ttys.py",
+        concat!(
+            "import os, pty, fcntl, termios, time, sys\n",
+            "m1, s1 = pty.openpty(); m2, s2 = pty.openpty()\n",
+            "pid = os.fork()\n",
+            "if pid == 0:\n",
+            "    os.setsid(); fcntl.ioctl(s1, termios.TIOCSCTTY, 0)\n",
+            "    fd = os.open('/dev/tty', os.O_RDWR)\n",
+            "    inner = os.fork()\n",
+            "    if inner == 0:\n",
+            "        os.setsid(); fcntl.ioctl(s2, termios.TIOCSCTTY, 0)\n",
+            "        os.dup2(fd, 0); os.execv(sys.argv[1], sys.argv[1:])\n",
+            "    os.waitpid(inner, 0); os._exit(0)\n",
+            "os.waitpid(pid, 0); time.sleep(0.2)\n",
+            "for name, m in (('first', m1), ('second', m2)):\n",
+            "    os.set_blocking(m, False)\n",
+            "    try: got = os.read(m, 4096)\n",
+            "    except BlockingIOError: got = b''\n",
+            "    print(name, got)\n",
+        ),
+    );
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_sandbox"))
+        .args([
+            "run",
+            "--policy",
+            &policy,
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo to-fd-0 >&0",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("first b'to-fd-0\\r\\n'"), "{text}");
+    assert!(text.contains("second b''"), "{text}");
 }
 
 /// The program gets the name it was called by, as from a shell, not the file it resolves to

@@ -461,6 +461,36 @@ fn a_mount_over_a_directory_holding_the_program_or_a_library_is_refused() {
     assert_eq!(status.status, Status::Exited(0), "{status}");
 }
 
+/// What a bind shows is found as the sandbox will find it: a symbolic link in the bind's source
+/// leads where its target is in the sandbox, not on the host. Here `app/true` is shown by a
+/// bind of `view`, whose `true` links to `other/true`: on the host that leads to the program,
+/// in the sandbox to what a bind of `evil` puts at `other`. Refused, naming where it leads.
+#[test]
+fn a_link_in_a_bind_leads_where_the_sandbox_shows_it() {
+    let s = common::ScratchDir::new("link-in-a-bind");
+    for d in ["app", "view", "other", "evil"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let program = s.file("app/true");
+    std::fs::copy("/usr/bin/true", &program).unwrap();
+    std::fs::remove_dir(s.path().join("other")).unwrap();
+    std::os::unix::fs::symlink(s.path().join("app"), s.path().join("other")).unwrap();
+    std::os::unix::fs::symlink(s.path().join("other/true"), s.path().join("view/true")).unwrap();
+    let evil = s.file("evil/true");
+    std::fs::copy("/usr/bin/ls", &evil).unwrap();
+    readable_to_all(s.path());
+    let mut cmd = with_its_libraries(&program);
+    cmd.mount_ro(s.file("view"), s.file("app"))
+        .mount_ro(s.file("evil"), s.file("other"));
+    let e = cmd.status().unwrap_err();
+    let text = e.to_string();
+    assert!(
+        matches!(e, sandbox_runtime::SpawnError::ProgramFileReplaced { .. }),
+        "{text}"
+    );
+    assert!(text.contains(&evil), "{text}");
+}
+
 /// A mount that puts another library where the loader looks before the one the resolver
 /// found, an earlier directory of the program's `DT_RUNPATH` or a subdirectory the loader
 /// looks in first (`tls`, `glibc-hwcaps`), is refused, naming both: the sandbox would load it
@@ -504,6 +534,16 @@ fn a_mount_where_the_loader_looks_first_is_refused() {
     assert_eq!(out.stdout, b"1\n");
 }
 
+/// Makes everything under `dir` readable to another user (the sandbox may run as one).
+fn readable_to_all(dir: &Path) {
+    let status = Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 /// A command for `app` with only it and its libraries bound, under the permissive policy.
 fn with_its_libraries(app: &str) -> SandboxCommand {
     let mut cmd = SandboxCommand::new(app);
@@ -545,12 +585,7 @@ fn program_with_library(s: &common::ScratchDir, lib_dir: &str, rpath: Option<&st
     let link = rpath.map(|r| format!("-Wl,-rpath,{r}"));
     args.extend(link.as_deref());
     cc(&args);
-    let status = Command::new("chmod")
-        .args(["-R", "a+rX"])
-        .arg(s.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    readable_to_all(s.path());
     app
 }
 

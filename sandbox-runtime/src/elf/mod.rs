@@ -52,7 +52,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -94,8 +94,8 @@ pub struct ElfDeps {
     /// name it looks for (the loader also looks in some subdirectories of each first: the
     /// `glibc-hwcaps` ones, `tls` and the platform's). A mount that shows another file of
     /// that name at one of these places, before the library's own, would be loaded instead.
-    /// One pair per path tried, so bounded as those are.
-    pub searched: Vec<(PathBuf, OsString)>,
+    /// Each directory once, with every name looked for in it.
+    pub searched: Vec<(PathBuf, Vec<OsString>)>,
 }
 
 impl ElfDeps {
@@ -254,7 +254,7 @@ fn resolve_in(
         aliases: Vec::new(),
         string_bytes: 0,
         tries: std::cell::Cell::new(0),
-        searched: std::collections::BTreeSet::new(),
+        searched: HashMap::new(),
         inputs,
     };
     resolver.add(path.clone(), origin, info, None, None);
@@ -279,8 +279,23 @@ fn resolve_in(
         interpreter,
         libraries,
         needs_ld_so_cache,
-        searched: resolver.searched.into_iter().collect(),
+        searched: in_order(resolver.searched),
     })
+}
+
+/// The directories searched, each with its names, sorted (hashed while resolving: a hostile
+/// binary's search lists hold long paths that share long beginnings, slow to keep in order).
+fn in_order(searched: HashMap<PathBuf, HashSet<OsString>>) -> Vec<(PathBuf, Vec<OsString>)> {
+    let mut dirs: Vec<(PathBuf, Vec<OsString>)> = searched
+        .into_iter()
+        .map(|(dir, names)| {
+            let mut names: Vec<OsString> = names.into_iter().collect();
+            names.sort();
+            (dir, names)
+        })
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// One loaded object.
@@ -315,7 +330,7 @@ struct Resolver<'a> {
     /// Paths tried for libraries so far (see [`MAX_TRIES`]).
     tries: std::cell::Cell<usize>,
     /// See [`ElfDeps::searched`].
-    searched: std::collections::BTreeSet<(PathBuf, OsString)>,
+    searched: HashMap<PathBuf, HashSet<OsString>>,
     /// Where every path read or looked for is noted.
     inputs: &'a Inputs,
 }
@@ -389,9 +404,12 @@ impl Resolver<'_> {
             return Ok(());
         }
         let (path, info, searched) = self.find(name, loader)?;
-        // One pair per path tried: as many as MAX_TRIES at most.
+        // One name per path tried: as many as MAX_TRIES at most; each directory kept once.
         for dir in searched {
-            self.searched.insert((dir, name.to_os_string()));
+            self.searched
+                .entry(dir)
+                .or_default()
+                .insert(name.to_os_string());
         }
         if self.paths.contains(&path) {
             self.names.insert(name.to_os_string());

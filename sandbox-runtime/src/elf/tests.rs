@@ -291,7 +291,7 @@ fn the_directories_searched_up_to_each_library_are_kept() {
     let name = std::ffi::OsString::from("libsbxt-s.so");
     let searched = resolve(&bin).unwrap().searched;
     let want: Vec<_> = ["first", "second"]
-        .map(|d| (tmp.0.join(d), name.clone()))
+        .map(|d| (tmp.0.join(d), vec![name.clone()]))
         .into();
     assert_eq!(searched, want);
 }

@@ -767,7 +767,7 @@ fn add_program_with_libraries(
     // Where a path lands in the sandbox, through the caller's links (a loop is left for the
     // plan to report).
     let place = |p: &Path| links.resolve(p, true).unwrap_or_else(|_| p.to_path_buf());
-    shown::no_library_shadowed(mounts, &deps, &place)?;
+    shown::no_library_shadowed(mounts, program, &deps, &place)?;
     for f in files {
         // A library found through `$ORIGIN/../lib` is named with `..`, which the loader inside
         // resolves in the sandbox, where every directory above a bind is a real one: the

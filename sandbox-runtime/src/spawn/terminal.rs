@@ -11,9 +11,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// `fd`, or, where it is a terminal other than a pseudo-terminal's master, a new open of that
 /// terminal through `/proc/self/fd`, with `fd`'s access mode and its `O_NONBLOCK` and
 /// `O_APPEND`, close-on-exec and numbered at least `min`. Where the terminal cannot be opened
-/// again (in exclusive mode, or a device the host may use but not open, or no `/proc`), `fd`
-/// itself: the open file is then shared, as a copy of a descriptor is. A master is never
-/// opened again: opening it by path makes another pair.
+/// again (in exclusive mode, unless the caller has `CAP_SYS_ADMIN`; a device the host may use
+/// but not open; no `/proc`), or the path leads to another terminal (a descriptor of
+/// `/dev/tty` names the opener's controlling terminal, which need not be the one it was
+/// opened on), `fd` itself: the open file is then shared, as a copy of a descriptor is. A
+/// master is never opened again: opening it by path makes another pair.
 pub(crate) fn own_open(fd: OwnedFd, min: RawFd) -> OwnedFd {
     if !is_terminal(&fd) || is_pty_master(&fd) {
         return fd;
@@ -32,6 +34,15 @@ fn is_pty_master(fd: &OwnedFd) -> bool {
     let mut n: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes one unsigned int through the live pointer.
     unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGPTN, &mut n) == 0 }
+}
+
+/// The device number of the terminal behind `fd` (`TIOCGDEV`): the real one, also for a
+/// descriptor of `/dev/tty` or `/dev/console`, whose own device numbers name no terminal.
+fn terminal_device(fd: &OwnedFd) -> Option<libc::c_uint> {
+    let mut dev: libc::c_uint = 0;
+    // SAFETY: TIOCGDEV writes one unsigned int through the live pointer.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGDEV, &mut dev) };
+    (rc == 0).then_some(dev)
 }
 
 /// The terminal of `fd` opened again, as [`own_open`] says; `None` where it cannot be.
@@ -53,6 +64,9 @@ fn reopen(fd: &OwnedFd, min: RawFd) -> Option<OwnedFd> {
     }
     // SAFETY: r is fresh and ours.
     let opened = unsafe { OwnedFd::from_raw_fd(r) };
+    if terminal_device(&opened)? != terminal_device(fd)? {
+        return None;
+    }
     if flags & libc::O_NONBLOCK == 0 {
         // SAFETY: F_SETFL with integer flags.
         if unsafe { libc::fcntl(opened.as_raw_fd(), libc::F_SETFL, kept) } < 0 {

@@ -77,11 +77,17 @@ fn main() -> ExitCode {
 }
 
 /// Prints what clap has to say instead of running a command (`--help`, `--version` on standard
-/// output; a usage error on standard error) and returns its exit status: 0 after help, 2 after
-/// a usage error, or the failure to write the help ([`console::stdout_failed`]).
+/// output; a usage error on standard error, as plain text through [`console::err`], which
+/// escapes what a terminal would act on: the error quotes the arguments as given) and returns
+/// its exit status: 0 after help, 2 after a usage error, or the failure to write the help
+/// ([`console::stdout_failed`]).
 fn usage(e: &clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        console::err!("{}", e.render());
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
     match e.print() {
-        Err(write_error) if !e.use_stderr() => console::stdout_failed(&write_error),
-        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+        Err(write_error) => console::stdout_failed(&write_error),
+        Ok(()) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
     }
 }
