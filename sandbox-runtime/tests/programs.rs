@@ -5,7 +5,7 @@ mod common;
 use sandbox_runtime::{SandboxCommand, Status};
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn compare(program: &str, args: &[&str]) {
@@ -364,11 +364,9 @@ fn programs_sharing_libraries_through_a_plan_link_are_bound_once() {
     assert_eq!(status.status, Status::Exited(0), "{status}");
 }
 
-/// A mount of the caller's that puts another file, or a tmpfs, where the program or one of its
-/// libraries must be bound is refused, naming both, rather than running or loading what it
-/// shows in the file's stead; the same file bound there under another host path is taken.
-#[test]
-fn a_mount_over_the_program_or_a_library_is_refused() {
+/// `/usr/bin/true`, the first file it loads (its interpreter), and `/usr/bin/ls` (another
+/// program to put in their place), as the host resolves them.
+fn true_its_first_library_and_ls() -> (PathBuf, PathBuf, PathBuf) {
     let program = std::fs::canonicalize("/usr/bin/true").unwrap();
     let library = sandbox_runtime::elf::resolve(&program)
         .unwrap()
@@ -377,6 +375,15 @@ fn a_mount_over_the_program_or_a_library_is_refused() {
         .expect("/usr/bin/true loads a library")
         .to_path_buf();
     let other = std::fs::canonicalize("/usr/bin/ls").unwrap();
+    (program, library, other)
+}
+
+/// A mount of the caller's that puts another file, or a tmpfs, where the program or one of its
+/// libraries must be bound is refused, naming both, rather than running or loading what it
+/// shows in the file's stead; the same file bound there under another host path is taken.
+#[test]
+fn a_mount_over_the_program_or_a_library_is_refused() {
+    let (program, library, other) = true_its_first_library_and_ls();
     for covered in [&program, &library] {
         let mut over_it = with_its_libraries(program.to_str().unwrap());
         over_it.mount_ro(&other, covered);
@@ -409,14 +416,7 @@ fn a_mount_over_the_program_or_a_library_is_refused() {
 /// file is taken, and under a tmpfs there the program is bound.
 #[test]
 fn a_mount_over_a_directory_holding_the_program_or_a_library_is_refused() {
-    let program = std::fs::canonicalize("/usr/bin/true").unwrap();
-    let library = sandbox_runtime::elf::resolve(&program)
-        .unwrap()
-        .paths()
-        .next()
-        .expect("/usr/bin/true loads a library")
-        .to_path_buf();
-    let other = std::fs::canonicalize("/usr/bin/ls").unwrap();
+    let (program, library, other) = true_its_first_library_and_ls();
     let s = common::ScratchDir::new("over-its-directory");
     std::fs::set_permissions(
         s.path(),

@@ -519,6 +519,16 @@ pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<
     if matches!(spec.name, "request_key" | "io_uring_setup") {
         return Some(format!("errno(EPERM) {}", spec.name));
     }
+    let (guard, constant) = refusing_guard(spec, args)?;
+    Some(guard.rule_text(constant))
+}
+
+/// The containment guard that refuses a call of `spec` with `args`, and the name of the value
+/// it refuses, reading each argument on its low 32 bits as the kernel does.
+fn refusing_guard(
+    spec: &SyscallSpec,
+    args: &[u64; 6],
+) -> Option<(&'static ContainmentGuard, &'static str)> {
     CONTAINMENT_GUARDS
         .iter()
         .filter(|g| g.call == spec.name)
@@ -530,7 +540,7 @@ pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<
             if g.flag.as_ref().is_some_and(|f| !f.is_set(args)) {
                 return None;
             }
-            Some(g.rule_text(constant))
+            Some((g, *constant))
         })
 }
 
@@ -541,9 +551,9 @@ pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<
 /// policy otherwise needs recorded).
 pub fn refused_arguments(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<[u64; 6]> {
     refusal_where_unenforced(arch, nr, args)?;
-    let spec = tables::syscall_by_nr(arch, nr)?;
     let mut read = [0u64; 6];
-    for g in CONTAINMENT_GUARDS.iter().filter(|g| g.call == spec.name) {
+    // A call refused whole (`request_key`) is refused whatever its arguments.
+    if let Some((g, _)) = refusing_guard(tables::syscall_by_nr(arch, nr)?, args) {
         read[g.index] = u64::from(args[g.index] as u32);
         if let Some(f) = &g.flag {
             read[f.index] = u64::from(args[f.index] as u32) & f.bit;

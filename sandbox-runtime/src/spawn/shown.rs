@@ -209,7 +209,7 @@ pub(super) fn no_library_shadowed(
         }
         for name in names {
             let found_here = dir.join(name);
-            let own = deps.paths().any(|p| p == found_here);
+            let own = deps.paths().any(|p| without_dot_dot(p) == found_here);
             let before = subdirs
                 .iter()
                 .map(|sub| dir.join(sub).join(name))
