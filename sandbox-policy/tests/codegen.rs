@@ -318,6 +318,115 @@ fn random_irs_match_their_meaning() {
     println!("{irs} random IRs, {probes} probes, no mismatch");
 }
 
+/// An equality test of one word: argument 0 or 1, narrow or 64-bit with a value and mask that
+/// have no high bits (both read one word), values clustered so neighbours occur.
+fn word_equality(rng: &mut Rng, arg: u8, mask: u64, op: CmpOp) -> Cond {
+    let base = [0u64, 0x5400, 0xffff_fff0][(arg as usize + rng.index(2)) % 3];
+    let value = match rng.below(8) {
+        0 => mask,
+        1 => rng.next() & mask,
+        _ => (base + rng.below(16)) & mask,
+    };
+    Cond::Cmp(Cmp {
+        arg,
+        wide: rng.chance(30),
+        mask,
+        op,
+        value,
+    })
+}
+
+/// An `==` or `!=` of argument 2, the part of a junction no search takes.
+fn other_equality(rng: &mut Rng) -> Cond {
+    let mut c = cmp(rng);
+    c.arg = 2;
+    c.op = rng.pick(&[CmpOp::Eq, CmpOp::Ne]);
+    Cond::Cmp(c)
+}
+
+/// Branches that test one or two words against many constants: runs of `==` branches with
+/// refused and permitted outcomes, `||` of `==` and `&&` of `!=` (with other tests mixed in),
+/// as the `ioctl` guard and request lists make them.
+fn equality_decision(rng: &mut Rng) -> Decision {
+    let masks = [u64::MAX, 0xffff_ffff, 0xff, 0xfff0];
+    let words = [(0u8, rng.pick(&masks)), (1u8, rng.pick(&masks))];
+    let branches = (0..1 + rng.below(10))
+        .map(|_| {
+            let (arg, mask) = words[usize::from(rng.chance(25))];
+            let cond = match rng.below(4) {
+                0 => word_equality(rng, arg, mask, CmpOp::Eq),
+                1 => Cond::Any(
+                    (0..rng.below(9))
+                        .map(|_| word_equality(rng, arg, mask, CmpOp::Eq))
+                        .collect(),
+                ),
+                2 => {
+                    let mut parts: Vec<Cond> = (0..rng.below(9))
+                        .map(|_| word_equality(rng, arg, mask, CmpOp::Ne))
+                        .collect();
+                    parts.insert(rng.index(parts.len() + 1), other_equality(rng));
+                    Cond::All(parts)
+                }
+                _ => {
+                    let mut parts: Vec<Cond> = (0..rng.below(9))
+                        .map(|_| word_equality(rng, arg, mask, CmpOp::Eq))
+                        .collect();
+                    parts.insert(rng.index(parts.len() + 1), other_equality(rng));
+                    Cond::Any(parts)
+                }
+            };
+            Branch {
+                cond,
+                verdict: verdict(rng),
+            }
+        })
+        .collect();
+    Decision::Branches {
+        branches,
+        otherwise: verdict(rng),
+    }
+}
+
+/// Tests of a word against many constants, searched instead of chained where that is
+/// shorter, decide every call as the IR does: each constant, its neighbours, the words'
+/// extremes and values with high bits set.
+#[test]
+fn equality_sets_match_their_meaning() {
+    let mut rng = Rng(0x0e0a_15e7_5eed_0001);
+    let mut searched = 0;
+    let irs = 1500;
+    for _ in 0..irs {
+        // Only `==` and `!=`: every `jge` on an argument is the search's.
+        let mut ir = ArchIr {
+            arch: rng.pick(&[Arch::X86_64, Arch::Aarch64]),
+            default: verdict(&mut rng),
+            syscalls: BTreeMap::new(),
+        };
+        for _ in 0..1 + rng.below(4) {
+            let decision = if rng.chance(20) {
+                Decision::Always(verdict(&mut rng))
+            } else {
+                equality_decision(&mut rng)
+            };
+            ir.syscalls.insert(rng.below(48) as u32, decision);
+        }
+        let prog = codegen::compile_arch(&ir).unwrap_or_else(|e| panic!("{e}\n{ir:#?}"));
+        check(&ir, &prog, &mut rng, 1500);
+        let text = disasm::disassemble(&prog, ir.arch, None);
+        if text
+            .lines()
+            .any(|l| l.contains("jge") && l.contains("; args["))
+        {
+            searched += 1;
+        }
+    }
+    // The search is taken often enough for the probes to have tested it.
+    assert!(
+        searched > irs / 10,
+        "only {searched} of {irs} programs search a word"
+    );
+}
+
 /// Large random IRs: long argument blocks spread the program over thousands of instructions,
 /// so jumps of every kind need trampolines in many shapes.
 #[test]

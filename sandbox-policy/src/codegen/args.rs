@@ -4,29 +4,146 @@
 //! CVE-2017-18367).
 
 use super::asm::{Asm, Label};
-use super::leaf::{const_cmp, ArgsLeaf, SCond};
+use super::leaf::{const_cmp, ret_permits, ArgsLeaf, SCond};
+use super::ranges::{REFUSED, UNIT};
+use super::switch::{self, equality_on_one_word, Case, Gap, Word};
 use crate::bpf::{data, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JSET};
 use crate::ir::{Cmp, CmpOp};
 
 /// Emits the block deciding one syscall's arguments. Every path ends in a jump to a shared
-/// `ret`.
+/// `ret`. Consecutive branches that each test one word for equality with constants (the
+/// `ioctl` guard's requests, `allow ... if op == A || op == B`) are decided by one search over
+/// the word's values where that is shorter.
 pub(crate) fn emit_block(asm: &mut Asm, leaf: &ArgsLeaf) {
-    let last = leaf.branches.len().saturating_sub(1);
-    for (i, (cond, value)) in leaf.branches.iter().enumerate() {
-        let t = asm.ret_label(*value);
-        let f = if i == last {
-            asm.ret_label(leaf.otherwise)
-        } else {
-            asm.label()
-        };
-        emit_cond(asm, cond, t, f);
-        if i != last {
-            asm.place(f);
-        }
-    }
-    if leaf.branches.is_empty() {
+    let branches = &leaf.branches;
+    if branches.is_empty() {
         let l = asm.ret_label(leaf.otherwise);
         asm.ja(l);
+        return;
+    }
+    let mut i = 0;
+    while i < branches.len() {
+        // Branches a search decides are done; a run it would not shorten is chained whole
+        // (trying again from each of its branches would plan the same run over and over).
+        let end = match searched_branches(asm, leaf, i) {
+            Run::Searched(end) => {
+                i = end;
+                continue;
+            }
+            Run::Chained(end) => end,
+            Run::None => i + 1,
+        };
+        while i < end {
+            let (cond, value) = &branches[i];
+            let t = asm.ret_label(*value);
+            let f = next_branch(asm, leaf, i + 1);
+            emit_cond(asm, cond, t, f);
+            if i + 1 != branches.len() {
+                asm.place(f);
+            }
+            i += 1;
+        }
+    }
+}
+
+/// What [`searched_branches`] did with the branches from a start.
+enum Run {
+    /// Emitted them up to this end as one search.
+    Searched(usize),
+    /// They test one word up to this end, but a search would not be shorter: nothing emitted.
+    Chained(usize),
+    /// The first does not test one word for equality: nothing emitted.
+    None,
+}
+
+/// Where control goes when no branch before `i` holds: branch `i`'s code (a fresh label), or
+/// the block's last `ret`.
+fn next_branch(asm: &mut Asm, leaf: &ArgsLeaf, i: usize) -> Label {
+    if i == leaf.branches.len() {
+        asm.ret_label(leaf.otherwise)
+    } else {
+        asm.label()
+    }
+}
+
+/// Emits branches `start..end` as one search over a word's values if each of them tests only
+/// that word for equality with constants and the search is shorter.
+fn searched_branches(asm: &mut Asm, leaf: &ArgsLeaf, start: usize) -> Run {
+    let branches = &leaf.branches;
+    let Some((word, _)) = equality_set(&branches[start].0) else {
+        return Run::None;
+    };
+    let mut cases: Vec<Case> = Vec::new();
+    let mut end = start;
+    while let Some((cond, value)) = branches.get(end) {
+        match equality_set(cond) {
+            Some((w, values)) if w == word => {
+                let target = asm.ret_label(*value);
+                let permits = ret_permits(*value);
+                for value in values {
+                    cases.push(listed_case(value, target, permits, cases.len()));
+                }
+                end += 1;
+            }
+            _ => break,
+        }
+    }
+    let f = next_branch(asm, leaf, end);
+    // What falls through is another branch's business, or the block's last return.
+    let permits = end != branches.len() || ret_permits(leaf.otherwise);
+    let gap = Gap {
+        target: f,
+        weight: if permits { UNIT } else { REFUSED },
+        no_later: permits,
+    };
+    if !switch::emit(asm, word, &cases, gap) {
+        return Run::Chained(end);
+    }
+    if end != branches.len() {
+        asm.place(f);
+    }
+    Run::Searched(end)
+}
+
+/// The `position`-th constant of a list, leading to `target`. A permitted value's calls matter:
+/// the search may not test it later than the chain, and its weight halves with each place down
+/// the list (up to six), as an author lists the common values first. A refused one weighs
+/// little anywhere.
+fn listed_case(value: u32, target: Label, permits: bool, position: usize) -> Case {
+    Case {
+        value,
+        target,
+        weight: if permits {
+            UNIT >> position.min(6)
+        } else {
+            REFUSED
+        },
+        no_later: permits,
+    }
+}
+
+/// The word and the constants of a condition that holds exactly when one word equals one of
+/// the constants (`a == 1`, `a == 1 || a == 5`).
+fn equality_set(cond: &SCond) -> Option<(Word, Vec<u32>)> {
+    match cond {
+        SCond::Cmp(c) => {
+            let (word, value) = equality_on_one_word(c, CmpOp::Eq)?;
+            Some((word, vec![value]))
+        }
+        SCond::Any(parts) => {
+            let mut values = Vec::new();
+            let mut word = None;
+            for part in parts {
+                let SCond::Cmp(c) = part else { return None };
+                let (w, v) = equality_on_one_word(c, CmpOp::Eq)?;
+                if *word.get_or_insert(w) != w {
+                    return None;
+                }
+                values.push(v);
+            }
+            Some((word?, values))
+        }
+        _ => None,
     }
 }
 
@@ -36,24 +153,119 @@ pub(crate) fn emit_cond(asm: &mut Asm, cond: &SCond, t: Label, f: Label) {
         SCond::Const(b) => asm.ja(if *b { t } else { f }),
         SCond::Cmp(c) => emit_cmp(asm, c, t, f),
         SCond::Not(inner) => emit_cond(asm, inner, f, t),
-        SCond::All(parts) | SCond::Any(parts) => {
-            let all = matches!(cond, SCond::All(_));
-            let Some((last, init)) = parts.split_last() else {
-                asm.ja(if all { t } else { f });
-                return;
-            };
-            for part in init {
-                let next = asm.label();
-                if all {
-                    emit_cond(asm, part, next, f);
-                } else {
-                    emit_cond(asm, part, t, next);
-                }
-                asm.place(next);
+        SCond::All(parts) => emit_junction(asm, parts, true, t, f),
+        SCond::Any(parts) => emit_junction(asm, parts, false, t, f),
+    }
+}
+
+/// A part of a junction, or the parts that test one word against constants (`==` under `||`,
+/// `!=` under `&&`), taken together.
+enum Unit<'a> {
+    Part(&'a SCond),
+    Set {
+        word: Word,
+        values: Vec<u32>,
+        parts: Vec<&'a SCond>,
+    },
+}
+
+/// The units of a junction, each set where its word's first test was.
+fn units(parts: &[SCond], all: bool) -> Vec<Unit<'_>> {
+    let op = if all { CmpOp::Ne } else { CmpOp::Eq };
+    let mut units: Vec<Unit<'_>> = Vec::new();
+    for part in parts {
+        let tested = match part {
+            SCond::Cmp(c) => equality_on_one_word(c, op),
+            _ => None,
+        };
+        let Some((word, value)) = tested else {
+            units.push(Unit::Part(part));
+            continue;
+        };
+        let same_word = units.iter_mut().find_map(|u| match u {
+            Unit::Set {
+                word: w,
+                values,
+                parts,
+            } if *w == word => Some((values, parts)),
+            _ => None,
+        });
+        match same_word {
+            Some((values, parts)) => {
+                values.push(value);
+                parts.push(part);
             }
-            emit_cond(asm, last, t, f);
+            None => units.push(Unit::Set {
+                word,
+                values: vec![value],
+                parts: vec![part],
+            }),
         }
     }
+    units
+}
+
+/// Emits `parts` joined by `&&` (`all`) or `||`, short-circuit. The conditions have no side
+/// effects, so equality tests of one word are searched together wherever they stand.
+fn emit_junction(asm: &mut Asm, parts: &[SCond], all: bool, t: Label, f: Label) {
+    let units = units(parts, all);
+    let count = units.len();
+    for (i, unit) in units.iter().enumerate() {
+        let last = i + 1 == count;
+        // Where control goes when this unit does not decide the junction.
+        let next = match (last, all) {
+            (true, true) => t,
+            (true, false) => f,
+            (false, _) => asm.label(),
+        };
+        let (part_t, part_f) = if all { (next, f) } else { (t, next) };
+        match unit {
+            Unit::Part(part) => emit_cond(asm, part, part_t, part_f),
+            Unit::Set {
+                word,
+                values,
+                parts,
+            } => {
+                // A value in the set makes an `==` hold (`||`: true) or a `!=` fail (`&&`).
+                let hit = if all { f } else { t };
+                // Whether the junction's outcome permits the call is not known here.
+                let cases: Vec<Case> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &value)| listed_case(value, hit, true, i))
+                    .collect();
+                let gap = Gap {
+                    target: next,
+                    weight: UNIT,
+                    no_later: true,
+                };
+                if !switch::emit(asm, *word, &cases, gap) {
+                    emit_chain(asm, parts, all, part_t, part_f);
+                }
+            }
+        }
+        if !last {
+            asm.place(next);
+        }
+    }
+}
+
+/// Emits `parts` joined by `&&` (`all`) or `||` one after another, in order.
+fn emit_chain(asm: &mut Asm, parts: &[&SCond], all: bool, t: Label, f: Label) {
+    let Some((last, init)) = parts.split_last() else {
+        asm.ja(if all { t } else { f });
+        return;
+    };
+    for part in init {
+        let next = asm.label();
+        if all {
+            emit_cond(asm, part, next, f);
+        } else {
+            emit_cond(asm, part, t, next);
+        }
+        asm.place(next);
+    }
+    emit_cond(asm, last, t, f);
 }
 
 /// The low and high 32 bits of a 64-bit value.

@@ -52,7 +52,7 @@ impl LeafKey {
 }
 
 /// Whether a return value lets the call run.
-fn ret_permits(value: u32) -> bool {
+pub(crate) fn ret_permits(value: u32) -> bool {
     matches!(value & ret::ACTION_FULL, ret::ALLOW | ret::LOG)
 }
 

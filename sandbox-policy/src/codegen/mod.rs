@@ -11,8 +11,9 @@
 //!    default every permitted syscall alike). It uses only opcodes the kernel's
 //!    constant-action cache understands, so every unconditionally allowed syscall is cached.
 //! 3. **Leaves**: a shared `ret` per return value, or a block of argument code (first-match
-//!    branches, short-circuit conditions, 64-bit comparisons split into words), shared by every
-//!    range with the same decision.
+//!    branches, short-circuit conditions, 64-bit comparisons split into words, equality tests
+//!    of one word against several constants searched like the numbers where that is shorter),
+//!    shared by every range with the same decision.
 //!
 //! Code is emitted with symbolic labels and laid out last, with trampolines for conditional
 //! jumps of more than 255 instructions. The output is deterministic (ordered maps only) and
@@ -23,6 +24,7 @@ mod asm;
 mod layout;
 mod leaf;
 mod ranges;
+mod switch;
 mod tree;
 
 use crate::action::{Action, Tag, Verdict};

@@ -95,9 +95,9 @@ pub(crate) fn partition(ir: &ArchIr) -> Partition {
 
 /// The weight of one call that matters (a permitted syscall, or one unit of a caller's
 /// frequency).
-const UNIT: u128 = 1024;
+pub(crate) const UNIT: u128 = 1024;
 /// The weight of a named syscall whose calls are refused: rare, but not never.
-const REFUSED: u128 = 16;
+pub(crate) const REFUSED: u128 = 16;
 /// Every range's own weight, so ranges nobody calls still prefer shallow places over deep ones.
 const TINY: u128 = 1;
 

@@ -72,7 +72,7 @@ pub(crate) fn build(ranges: &[Range], weights: &[u128]) -> Tree {
 }
 
 /// A tree splitting each interval in the middle (for very many ranges).
-fn balanced(ranges: &[Range], i: usize, j: usize) -> Tree {
+pub(crate) fn balanced(ranges: &[Range], i: usize, j: usize) -> Tree {
     if i >= j {
         return Tree::Leaf(ranges.get(i).map_or(0, |r| r.leaf));
     }
@@ -223,8 +223,7 @@ impl<'a> Optimal<'a> {
     }
 }
 
-/// How many tree nodes `nr` passes before reaching its leaf (for tests).
-#[cfg(test)]
+/// How many tree nodes `nr` passes before reaching its leaf.
 pub(crate) fn depth_of(tree: &Tree, nr: u32) -> usize {
     match tree {
         Tree::Leaf(_) => 0,
