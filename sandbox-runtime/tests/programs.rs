@@ -502,14 +502,7 @@ fn a_mount_where_the_loader_looks_first_is_refused() {
         std::fs::create_dir(s.path().join(d)).unwrap();
     }
     let app = program_with_library(&s, "lib", Some("$ORIGIN/../first:$ORIGIN/../lib"));
-    // Another library of the same name, which the program would print 2 from.
-    let other_c = s.write("other.c", "int sbx_one(void) { return 2; }\n");
-    let other = s.file("other/libsbxone.so");
-    let cc = Command::new("cc")
-        .args(["-shared", "-fPIC", "-o", &other, &other_c])
-        .status()
-        .unwrap();
-    assert!(cc.success());
+    let other = other_library(&s);
     let mut places = vec![s.file("first"), s.file("lib/tls")];
     if cfg!(target_arch = "x86_64") {
         places.push(s.file("lib/glibc-hwcaps/x86-64-v2"));
@@ -532,6 +525,72 @@ fn a_mount_where_the_loader_looks_first_is_refused() {
     let out = identity.output().unwrap();
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"1\n");
+}
+
+/// `$LIB` and `$PLATFORM` in a search list lead the loader to places before the library's own:
+/// a mount there that shows another library is refused like one at any earlier place. The
+/// host's own loader is shown to load the other library from one of `$LIB`'s usual places, so
+/// the refusal is of a real shadowing.
+#[test]
+fn a_mount_where_lib_or_platform_leads_the_loader_is_refused() {
+    let s = common::ScratchDir::new("tokens");
+    for d in ["bin", "lib", "other"] {
+        std::fs::create_dir(s.path().join(d)).unwrap();
+    }
+    let runpath = "$ORIGIN/../opt/$LIB:$ORIGIN/../${PLATFORM}:$ORIGIN/../lib";
+    let app = program_with_library(&s, "lib", Some(runpath));
+    let other = other_library(&s);
+    let platform = if cfg!(target_arch = "x86_64") {
+        "x86_64"
+    } else {
+        "aarch64"
+    };
+    let triplet = format!("{platform}-linux-gnu");
+    let lib_places = [
+        s.file(&format!("opt/lib/{triplet}")),
+        s.file("opt/lib64"),
+        s.file("opt/lib"),
+    ];
+    // The premise: the host's loader looks in one of them before the library's own place.
+    let shadowed_on_the_host = lib_places.iter().any(|place| {
+        std::fs::create_dir_all(place).unwrap();
+        std::fs::copy(&other, format!("{place}/libsbxone.so")).unwrap();
+        let out = Command::new(&app).output().unwrap();
+        std::fs::remove_dir_all(s.file("opt")).unwrap();
+        out.stdout == b"2\n"
+    });
+    assert!(
+        shadowed_on_the_host,
+        "the host's loader looked in none of $LIB's places"
+    );
+    for place in lib_places.iter().chain([&s.file(platform)]) {
+        let mut cmd = with_its_libraries(&app);
+        cmd.mount_ro(s.file("other"), place);
+        let e = cmd.output().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(e, sandbox_runtime::SpawnError::LibraryShadowed { .. }),
+            "{place}: {text}"
+        );
+        assert!(text.contains(&format!("{place}/libsbxone.so")), "{text}");
+    }
+    let out = with_its_libraries(&app).output().unwrap();
+    assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
+    assert_eq!(out.stdout, b"1\n");
+}
+
+/// Builds `other/libsbxone.so` in the scratch directory `s`: another library of the name
+/// [`program_with_library`]'s program needs, from which it would print 2. Returns its path.
+fn other_library(s: &common::ScratchDir) -> String {
+    let other_c = s.write("other.c", "int sbx_one(void) { return 2; }\n");
+    let other = s.file("other/libsbxone.so");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o", &other, &other_c])
+        .status()
+        .unwrap();
+    assert!(cc.success());
+    readable_to_all(Path::new(&other));
+    other
 }
 
 /// Makes everything under `dir` readable to another user (the sandbox may run as one).

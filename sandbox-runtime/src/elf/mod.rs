@@ -32,8 +32,12 @@
 //! `$ORIGIN` is expanded to the directory of the executable's canonical path, or of the path
 //! a library was found at. A candidate that is not a 64-bit little-endian ELF for the same
 //! machine as the binary is skipped, like the loader skips objects of the wrong class.
-//! Not modelled: `glibc-hwcaps` and legacy hwcap subdirectories, `$LIB` and `$PLATFORM`
-//! (entries using them are skipped), `DT_FLAGS_1` `NODEFLIB`, and preloading.
+//! `$PLATFORM` is this machine's `AT_PLATFORM`; `$LIB`, whose value is built into the loader,
+//! stands for each usual value (`lib/<multiarch>`, `lib64`, `lib`): those places count as
+//! searched (a mount there may not shadow a library found later) but no library is taken from
+//! them; a `$` that starts no token stays, as the loader keeps it (module `tokens`).
+//! Not modelled: `glibc-hwcaps` and legacy hwcap subdirectories (the spawn checks the usual
+//! ones, `loader_subdirs`), `DT_FLAGS_1` `NODEFLIB`, and preloading.
 //!
 //! The parser is written by hand and bounds-checks every read, so a hostile file yields an error,
 //! never a panic. A hostile file cannot make the host read, hold or search without bound either:
@@ -48,6 +52,7 @@ mod inputs;
 mod parse;
 mod remembered;
 mod search;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -61,6 +66,7 @@ use std::path::{Path, PathBuf};
 use inputs::Inputs;
 use parse::{ElfInfo, FileSource, ParseError};
 pub use remembered::resolve_remembered;
+use search::SearchDir;
 
 /// Most objects one binary may pull in before resolution stops with an error.
 const MAX_OBJECTS: usize = 4096;
@@ -243,7 +249,7 @@ fn resolve_in(
     let mut resolver = Resolver {
         cwd: cwd.to_path_buf(),
         library_path: library_path
-            .map(|list| search::library_path_dirs(list, &origin))
+            .map(|list| search::library_path_dirs(list, &origin, info.machine))
             .unwrap_or_default(),
         system_dirs: search::system_dirs(info.machine, inputs),
         machine: info.machine,
@@ -311,7 +317,7 @@ struct Object {
 struct Resolver<'a> {
     cwd: PathBuf,
     /// The directories of the program's `LD_LIBRARY_PATH`, if it gets one.
-    library_path: Vec<PathBuf>,
+    library_path: Vec<SearchDir>,
     system_dirs: Vec<PathBuf>,
     machine: u16,
     objects: Vec<Object>,
@@ -454,15 +460,20 @@ impl Resolver<'_> {
         let bytes = std::os::unix::ffi::OsStrExt::as_bytes(name);
         if bytes.contains(&b'/') {
             let origin = &self.objects[loader].origin;
-            let path = search::expand_origin(bytes, origin).ok_or_else(not_found)?;
+            let path = search::expand_exact(bytes, origin, self.machine).ok_or_else(not_found)?;
             let path = self.cwd.join(path);
             return self
                 .candidate(&path)
                 .map(|i| (path, i, Vec::new()))
                 .ok_or_else(not_found);
         }
-        let mut dirs = self.search_dirs(loader);
+        let dirs = self.search_dirs(loader);
         for (at, dir) in dirs.iter().enumerate() {
+            // A place `$LIB` may stand for is searched (a mount may not shadow what is found
+            // later) but no library is taken from it: the loader may not look there.
+            if !dir.sure {
+                continue;
+            }
             self.tries.set(self.tries.get() + 1);
             if let Some(reason) = self.worn_out() {
                 return Err(ElfError::Unsupported {
@@ -470,10 +481,10 @@ impl Resolver<'_> {
                     reason,
                 });
             }
-            let path = dir.join(name);
+            let path = dir.path.join(name);
             if let Some(info) = self.candidate(&path) {
-                dirs.truncate(at + 1);
-                return Ok((path, info, dirs));
+                let searched = dirs.into_iter().take(at + 1).map(|d| d.path).collect();
+                return Ok((path, info, searched));
             }
         }
         Err(not_found())
@@ -495,25 +506,28 @@ impl Resolver<'_> {
     }
 
     /// The directories searched for a name needed by object `loader`, in order.
-    fn search_dirs(&self, loader: usize) -> Vec<PathBuf> {
+    fn search_dirs(&self, loader: usize) -> Vec<SearchDir> {
         let mut dirs = Vec::new();
         let runpath = self.objects[loader].info.runpath.as_ref();
+        let list = |list, origin| search::expand_path_list(list, origin, &self.cwd, self.machine);
         if runpath.is_none() {
             let mut current = Some(loader);
             while let Some(index) = current {
                 let object = &self.objects[index];
                 if let (Some(rpath), None) = (&object.info.rpath, &object.info.runpath) {
-                    dirs.extend(search::expand_path_list(rpath, &object.origin, &self.cwd));
+                    dirs.extend(list(rpath, &object.origin));
                 }
                 current = object.loader;
             }
         }
         dirs.extend(self.library_path.iter().cloned());
         if let Some(runpath) = runpath {
-            let origin = &self.objects[loader].origin;
-            dirs.extend(search::expand_path_list(runpath, origin, &self.cwd));
+            dirs.extend(list(runpath, &self.objects[loader].origin));
         }
-        dirs.extend(self.system_dirs.iter().cloned());
+        dirs.extend(self.system_dirs.iter().map(|path| SearchDir {
+            path: path.clone(),
+            sure: true,
+        }));
         dirs
     }
 

@@ -2,6 +2,7 @@
 //! directories from `/etc/ld.so.conf` (with `include`) followed by the built-in defaults.
 
 use super::inputs::{is_regular_file, Inputs};
+use super::tokens::{expand, Expansion};
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -46,7 +47,7 @@ pub(crate) fn default_dirs(machine: u16) -> Vec<PathBuf> {
 }
 
 /// The Debian multiarch directory name for an ELF machine.
-fn multiarch_triplet(machine: u16) -> Option<&'static str> {
+pub(crate) fn multiarch_triplet(machine: u16) -> Option<&'static str> {
     match machine {
         EM_X86_64 => Some("x86_64-linux-gnu"),
         EM_AARCH64 => Some("aarch64-linux-gnu"),
@@ -153,61 +154,74 @@ pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
-/// Splits a colon-separated `DT_RPATH`/`DT_RUNPATH` list, expanding `$ORIGIN` and `${ORIGIN}`
-/// to `origin`. Entries using other tokens (`$LIB`, `$PLATFORM`) and empty entries are skipped;
-/// relative entries are taken relative to `cwd`.
-pub(crate) fn expand_path_list(list: &OsStr, origin: &Path, cwd: &Path) -> Vec<PathBuf> {
-    list.as_bytes()
-        .split(|&b| b == b':')
-        .filter(|entry| !entry.is_empty())
-        .filter_map(|entry| expand_origin(entry, origin))
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                cwd.join(dir)
-            }
+/// A directory of a search list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SearchDir {
+    /// The directory.
+    pub path: PathBuf,
+    /// Whether the loader surely looks here; not for each value an entry with `$LIB` may
+    /// have: no library is taken from such a place, but it counts as searched (a mount there
+    /// may not shadow a library found later).
+    pub sure: bool,
+}
+
+/// The directories of one entry, `$ORIGIN` being `origin`; relative ones taken against `cwd`,
+/// or left out without one.
+fn entry_dirs(entry: &[u8], origin: &Path, cwd: Option<&Path>, machine: u16) -> Vec<SearchDir> {
+    let (paths, sure) = match expand(entry, origin, machine) {
+        None => return Vec::new(),
+        Some(Expansion::Exact(path)) => (vec![path], true),
+        Some(Expansion::OneOf(paths)) => (paths, false),
+    };
+    paths
+        .into_iter()
+        .filter_map(|dir| {
+            let path = match cwd {
+                _ if dir.is_absolute() => dir,
+                Some(cwd) => cwd.join(dir),
+                None => return None,
+            };
+            Some(SearchDir { path, sure })
         })
         .collect()
 }
 
-/// The directories of an `LD_LIBRARY_PATH` value the sandbox's program gets: its absolute and
-/// `$ORIGIN` entries (`:` or `;` between them, as the loader splits it), `$ORIGIN` being the
-/// executable's directory. A relative entry would be taken against the program's working
-/// directory inside the sandbox, which the host cannot look at: it is left out.
-pub(crate) fn library_path_dirs(list: &OsStr, origin: &Path) -> Vec<PathBuf> {
+/// Splits a colon-separated `DT_RPATH`/`DT_RUNPATH` list of an object of `machine`, putting in
+/// the loader's tokens ([`super::tokens`]); empty entries are skipped, relative entries taken
+/// relative to `cwd`.
+pub(crate) fn expand_path_list(
+    list: &OsStr,
+    origin: &Path,
+    cwd: &Path,
+    machine: u16,
+) -> Vec<SearchDir> {
     list.as_bytes()
-        .split(|&b| b == b':' || b == b';')
-        .filter(|entry| entry.starts_with(b"/") || entry.starts_with(b"$"))
-        .filter_map(|entry| expand_origin(entry, origin))
-        .filter(|dir| dir.is_absolute())
+        .split(|&b| b == b':')
+        .filter(|entry| !entry.is_empty())
+        .flat_map(|entry| entry_dirs(entry, origin, Some(cwd), machine))
         .collect()
 }
 
-/// Expands `$ORIGIN` in one path entry; `None` if another `$` token remains.
-pub(crate) fn expand_origin(entry: &[u8], origin: &Path) -> Option<PathBuf> {
-    let origin = origin.as_os_str().as_bytes();
-    let mut out = Vec::with_capacity(entry.len());
-    let mut rest = entry;
-    while let Some(at) = rest.iter().position(|&b| b == b'$') {
-        out.extend_from_slice(&rest[..at]);
-        let token = &rest[at..];
-        let skip = if token.starts_with(b"${ORIGIN}") {
-            "${ORIGIN}".len()
-        } else if token.starts_with(b"$ORIGIN")
-            && !token
-                .get(7)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        {
-            "$ORIGIN".len()
-        } else {
-            return None;
-        };
-        out.extend_from_slice(origin);
-        rest = &token[skip..];
+/// The directories of an `LD_LIBRARY_PATH` value the sandbox's program gets: its absolute
+/// entries and those starting with a token (`:` or `;` between them, as the loader splits it),
+/// `$ORIGIN` being the executable's directory. A relative entry would be taken against the
+/// program's working directory inside the sandbox, which the host cannot look at: it is left
+/// out.
+pub(crate) fn library_path_dirs(list: &OsStr, origin: &Path, machine: u16) -> Vec<SearchDir> {
+    list.as_bytes()
+        .split(|&b| b == b':' || b == b';')
+        .filter(|entry| entry.starts_with(b"/") || entry.starts_with(b"$"))
+        .flat_map(|entry| entry_dirs(entry, origin, None, machine))
+        .collect()
+}
+
+/// The one path a library name with a `/` names, its tokens put in; `None` where the loader
+/// drops it or `$LIB` leaves it open which.
+pub(crate) fn expand_exact(name: &[u8], origin: &Path, machine: u16) -> Option<PathBuf> {
+    match expand(name, origin, machine)? {
+        Expansion::Exact(path) => Some(path),
+        Expansion::OneOf(_) => None,
     }
-    out.extend_from_slice(rest);
-    Some(PathBuf::from(OsStr::from_bytes(&out)))
 }
 
 fn dedup_in_order(dirs: Vec<PathBuf>) -> Vec<PathBuf> {

@@ -2,7 +2,7 @@
 
 use super::inputs::Inputs;
 use super::parse::{parse, ParseError};
-use super::search::{expand_origin, ld_so_conf_dirs, wildcard_match};
+use super::search::{expand_exact, ld_so_conf_dirs, wildcard_match, NATIVE_MACHINE};
 use super::*;
 use std::collections::BTreeSet;
 use std::fs;
@@ -296,6 +296,42 @@ fn the_directories_searched_up_to_each_library_are_kept() {
     assert_eq!(searched, want);
 }
 
+/// `$PLATFORM` is searched as the loader searches it (this machine's platform), and each place
+/// `$LIB` may stand for is kept as searched, though no library is taken from one: the loader
+/// may look elsewhere.
+#[test]
+fn platform_is_searched_and_lib_places_are_kept_as_searched() {
+    let tmp = TempDir::new();
+    let platform = if cfg!(target_arch = "x86_64") {
+        "x86_64"
+    } else {
+        "aarch64"
+    };
+    // Found under `$LIB`'s values too, but taken from `$PLATFORM`'s place, after them.
+    for dir in ["lib64", "lib", platform, "last"] {
+        tmp.write(&format!("{dir}/libsbxt-p.so"), &Spec::lib(&[]));
+    }
+    let bin = tmp.write(
+        "app",
+        &Spec {
+            runpath: Some("$ORIGIN/$LIB:$ORIGIN/$PLATFORM:$ORIGIN/last"),
+            ..Spec::lib(&["libsbxt-p.so"])
+        },
+    );
+    let deps = resolve(&bin).unwrap();
+    assert_eq!(
+        deps.libraries,
+        vec![tmp.0.join(platform).join("libsbxt-p.so")]
+    );
+    let searched: Vec<PathBuf> = deps.searched.into_iter().map(|(dir, _)| dir).collect();
+    let triplet = format!("lib/{platform}-linux-gnu");
+    let mut want: Vec<PathBuf> = [triplet.as_str(), "lib64", "lib", platform]
+        .map(|d| tmp.0.join(d))
+        .into();
+    want.sort();
+    assert_eq!(searched, want);
+}
+
 #[test]
 fn cycles_and_duplicates_load_once() {
     let tmp = TempDir::new();
@@ -502,18 +538,17 @@ fn ld_so_conf_follows_includes_in_order() {
 }
 
 #[test]
-fn origin_tokens_expand_and_others_are_skipped() {
+fn origin_tokens_expand_and_others_stay() {
     let origin = Path::new("/opt/app/bin");
+    let exact = |name: &[u8]| expand_exact(name, origin, NATIVE_MACHINE);
     assert_eq!(
-        expand_origin(b"$ORIGIN/../lib", origin),
+        exact(b"$ORIGIN/../lib"),
         Some(PathBuf::from("/opt/app/bin/../lib"))
     );
-    assert_eq!(
-        expand_origin(b"${ORIGIN}", origin),
-        Some(PathBuf::from("/opt/app/bin"))
-    );
-    assert_eq!(expand_origin(b"/usr/$LIB", origin), None);
-    assert_eq!(expand_origin(b"$ORIGINAL", origin), None);
+    assert_eq!(exact(b"${ORIGIN}"), Some(PathBuf::from("/opt/app/bin")));
+    // `$LIB` leaves open which path; an unknown `$` stays, as the loader keeps it.
+    assert_eq!(exact(b"/usr/$LIB"), None);
+    assert_eq!(exact(b"$ORIGINAL"), Some(PathBuf::from("$ORIGINAL")));
     assert!(wildcard_match("*.conf", "x.conf"));
     assert!(!wildcard_match("*.conf", ".hidden.conf"));
     assert!(!wildcard_match("a*b*c", "abx"));
@@ -844,10 +879,14 @@ fn the_bytes_read_for_libraries_are_bounded() {
 /// out.
 #[test]
 fn library_path_entries_are_absolute_or_from_origin() {
-    let dirs = search::library_path_dirs(
-        std::ffi::OsStr::new("rel:/abs:$ORIGIN/x;/semi::${ORIGIN}"),
+    let dirs: Vec<PathBuf> = search::library_path_dirs(
+        std::ffi::OsStr::new("rel:/abs:$ORIGIN/x;/semi::${ORIGIN}:$FOO/y"),
         Path::new("/opt/app/bin"),
-    );
+        NATIVE_MACHINE,
+    )
+    .into_iter()
+    .map(|d| d.path)
+    .collect();
     let want = ["/abs", "/opt/app/bin/x", "/semi", "/opt/app/bin"].map(PathBuf::from);
     assert_eq!(dirs, want);
 }
