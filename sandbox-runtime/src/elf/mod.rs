@@ -469,17 +469,18 @@ impl Resolver<'_> {
         }
         let dirs = self.search_dirs(loader);
         for (at, dir) in dirs.iter().enumerate() {
-            // A place `$LIB` may stand for is searched (a mount may not shadow what is found
-            // later) but no library is taken from it: the loader may not look there.
-            if !dir.sure {
-                continue;
-            }
+            // Every place counts against the budget, also those no library is taken from.
             self.tries.set(self.tries.get() + 1);
             if let Some(reason) = self.worn_out() {
                 return Err(ElfError::Unsupported {
                     path: self.objects[0].path.clone(),
                     reason,
                 });
+            }
+            // A place `$LIB` may stand for is searched (a mount may not shadow what is found
+            // later) but no library is taken from it: the loader may not look there.
+            if !dir.sure {
+                continue;
             }
             let path = dir.path.join(name);
             if let Some(info) = self.candidate(&path) {

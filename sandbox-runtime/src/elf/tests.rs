@@ -838,6 +838,18 @@ fn the_paths_tried_for_libraries_are_bounded() {
     );
     let e = resolve(&bin).unwrap_err();
     assert!(e.to_string().contains("paths to find"), "{e}");
+    // Places `$LIB` may stand for count too, though no library is taken from them.
+    let dirs: Vec<String> = (0..3_700).map(|i| format!("/{i:x}/$LIB")).collect();
+    let runpath = format!("{}:$ORIGIN/lib", dirs.join(":"));
+    let bin = tmp.write(
+        "app-lib",
+        &Spec {
+            runpath: Some(&runpath),
+            ..needing(&needed)
+        },
+    );
+    let e = resolve(&bin).unwrap_err();
+    assert!(e.to_string().contains("paths to find"), "{e}");
 }
 
 /// Every candidate tried is read, string table and all: a search list of links to one
