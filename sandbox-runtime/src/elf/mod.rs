@@ -250,6 +250,8 @@ fn resolve_in(
         cwd: cwd.to_path_buf(),
         library_path: library_path
             .map(|list| search::library_path_dirs(list, &origin, info.machine))
+            .transpose()
+            .map_err(|_| too_many_lib_tokens(&path))?
             .unwrap_or_default(),
         system_dirs: search::system_dirs(info.machine, inputs),
         machine: info.machine,
@@ -287,6 +289,17 @@ fn resolve_in(
         needs_ld_so_cache,
         searched: in_order(resolver.searched),
     })
+}
+
+/// The error for a search list entry holding more `$LIB` than the resolver follows.
+fn too_many_lib_tokens(binary: &Path) -> ElfError {
+    ElfError::Unsupported {
+        path: binary.to_path_buf(),
+        reason: format!(
+            "a library search list entry with more than {} `$LIB` (the places the loader may look are too many to check)",
+            tokens::MOST_LIB_TOKENS
+        ),
+    }
 }
 
 /// The directories searched, each with its names, sorted (hashed while resolving: a hostile
@@ -467,7 +480,9 @@ impl Resolver<'_> {
                 .map(|i| (path, i, Vec::new()))
                 .ok_or_else(not_found);
         }
-        let dirs = self.search_dirs(loader);
+        let dirs = self
+            .search_dirs(loader)
+            .map_err(|_| too_many_lib_tokens(&self.objects[0].path))?;
         for (at, dir) in dirs.iter().enumerate() {
             // Every place counts against the budget, also those no library is taken from.
             self.tries.set(self.tries.get() + 1);
@@ -507,7 +522,7 @@ impl Resolver<'_> {
     }
 
     /// The directories searched for a name needed by object `loader`, in order.
-    fn search_dirs(&self, loader: usize) -> Vec<SearchDir> {
+    fn search_dirs(&self, loader: usize) -> Result<Vec<SearchDir>, tokens::TooManyLibTokens> {
         let mut dirs = Vec::new();
         let runpath = self.objects[loader].info.runpath.as_ref();
         let list = |list, origin| search::expand_path_list(list, origin, &self.cwd, self.machine);
@@ -516,20 +531,20 @@ impl Resolver<'_> {
             while let Some(index) = current {
                 let object = &self.objects[index];
                 if let (Some(rpath), None) = (&object.info.rpath, &object.info.runpath) {
-                    dirs.extend(list(rpath, &object.origin));
+                    dirs.extend(list(rpath, &object.origin)?);
                 }
                 current = object.loader;
             }
         }
         dirs.extend(self.library_path.iter().cloned());
         if let Some(runpath) = runpath {
-            dirs.extend(list(runpath, &self.objects[loader].origin));
+            dirs.extend(list(runpath, &self.objects[loader].origin)?);
         }
         dirs.extend(self.system_dirs.iter().map(|path| SearchDir {
             path: path.clone(),
             sure: true,
         }));
-        dirs
+        Ok(dirs)
     }
 
     /// The parsed object at `path` if the loader would accept it: a readable ELF of our machine.

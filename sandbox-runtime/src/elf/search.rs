@@ -2,7 +2,7 @@
 //! directories from `/etc/ld.so.conf` (with `include`) followed by the built-in defaults.
 
 use super::inputs::{is_regular_file, Inputs};
-use super::tokens::{expand, Expansion};
+use super::tokens::{expand, Expansion, TooManyLibTokens};
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -167,13 +167,18 @@ pub(crate) struct SearchDir {
 
 /// The directories of one entry, `$ORIGIN` being `origin`; relative ones taken against `cwd`,
 /// or left out without one.
-fn entry_dirs(entry: &[u8], origin: &Path, cwd: Option<&Path>, machine: u16) -> Vec<SearchDir> {
-    let (paths, sure) = match expand(entry, origin, machine) {
-        None => return Vec::new(),
+fn entry_dirs(
+    entry: &[u8],
+    origin: &Path,
+    cwd: Option<&Path>,
+    machine: u16,
+) -> Result<Vec<SearchDir>, TooManyLibTokens> {
+    let (paths, sure) = match expand(entry, origin, machine)? {
+        None => return Ok(Vec::new()),
         Some(Expansion::Exact(path)) => (vec![path], true),
         Some(Expansion::OneOf(paths)) => (paths, false),
     };
-    paths
+    Ok(paths
         .into_iter()
         .filter_map(|dir| {
             let path = match cwd {
@@ -183,7 +188,19 @@ fn entry_dirs(entry: &[u8], origin: &Path, cwd: Option<&Path>, machine: u16) -> 
             };
             Some(SearchDir { path, sure })
         })
-        .collect()
+        .collect())
+}
+
+/// The directories of every entry, in order.
+fn all_dirs<'a>(
+    entries: impl Iterator<Item = &'a [u8]>,
+    dirs_of: impl Fn(&[u8]) -> Result<Vec<SearchDir>, TooManyLibTokens>,
+) -> Result<Vec<SearchDir>, TooManyLibTokens> {
+    let mut dirs = Vec::new();
+    for entry in entries {
+        dirs.extend(dirs_of(entry)?);
+    }
+    Ok(dirs)
 }
 
 /// Splits a colon-separated `DT_RPATH`/`DT_RUNPATH` list of an object of `machine`, putting in
@@ -194,12 +211,11 @@ pub(crate) fn expand_path_list(
     origin: &Path,
     cwd: &Path,
     machine: u16,
-) -> Vec<SearchDir> {
-    list.as_bytes()
-        .split(|&b| b == b':')
-        .filter(|entry| !entry.is_empty())
-        .flat_map(|entry| entry_dirs(entry, origin, Some(cwd), machine))
-        .collect()
+) -> Result<Vec<SearchDir>, TooManyLibTokens> {
+    let entries = list.as_bytes().split(|&b| b == b':');
+    all_dirs(entries.filter(|entry| !entry.is_empty()), |entry| {
+        entry_dirs(entry, origin, Some(cwd), machine)
+    })
 }
 
 /// The directories of an `LD_LIBRARY_PATH` value the sandbox's program gets: its absolute
@@ -207,18 +223,22 @@ pub(crate) fn expand_path_list(
 /// `$ORIGIN` being the executable's directory. A relative entry would be taken against the
 /// program's working directory inside the sandbox, which the host cannot look at: it is left
 /// out.
-pub(crate) fn library_path_dirs(list: &OsStr, origin: &Path, machine: u16) -> Vec<SearchDir> {
-    list.as_bytes()
-        .split(|&b| b == b':' || b == b';')
-        .filter(|entry| entry.starts_with(b"/") || entry.starts_with(b"$"))
-        .flat_map(|entry| entry_dirs(entry, origin, None, machine))
-        .collect()
+pub(crate) fn library_path_dirs(
+    list: &OsStr,
+    origin: &Path,
+    machine: u16,
+) -> Result<Vec<SearchDir>, TooManyLibTokens> {
+    let entries = list.as_bytes().split(|&b| b == b':' || b == b';');
+    all_dirs(
+        entries.filter(|entry| entry.starts_with(b"/") || entry.starts_with(b"$")),
+        |entry| entry_dirs(entry, origin, None, machine),
+    )
 }
 
 /// The one path a library name with a `/` names, its tokens put in; `None` where the loader
 /// drops it or `$LIB` leaves it open which.
 pub(crate) fn expand_exact(name: &[u8], origin: &Path, machine: u16) -> Option<PathBuf> {
-    match expand(name, origin, machine)? {
+    match expand(name, origin, machine).ok()?? {
         Expansion::Exact(path) => Some(path),
         Expansion::OneOf(_) => None,
     }

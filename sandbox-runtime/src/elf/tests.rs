@@ -330,6 +330,16 @@ fn platform_is_searched_and_lib_places_are_kept_as_searched() {
         .into();
     want.sort();
     assert_eq!(searched, want);
+    // Three `$LIB` in one entry stand for too many places to check: refused, not skipped.
+    let bin = tmp.write(
+        "app-3",
+        &Spec {
+            runpath: Some("/x/$LIB/$LIB/$LIB:$ORIGIN/last"),
+            ..Spec::lib(&["libsbxt-p.so"])
+        },
+    );
+    let e = resolve(&bin).unwrap_err();
+    assert!(e.to_string().contains("`$LIB`"), "{e}");
 }
 
 #[test]
@@ -896,6 +906,7 @@ fn library_path_entries_are_absolute_or_from_origin() {
         Path::new("/opt/app/bin"),
         NATIVE_MACHINE,
     )
+    .unwrap()
     .into_iter()
     .map(|d| d.path)
     .collect();

@@ -18,9 +18,14 @@ pub(crate) enum Expansion {
     OneOf(Vec<PathBuf>),
 }
 
-/// More `$LIB` tokens than this in one entry and the entry is not expanded (each one
+/// More `$LIB` tokens than this in one entry and the entry cannot be followed (each one
 /// multiplies the paths it stands for).
-const MOST_LIB_TOKENS: usize = 2;
+pub(crate) const MOST_LIB_TOKENS: usize = 2;
+
+/// An entry holding more than [`MOST_LIB_TOKENS`] `$LIB`: the places the loader may look at
+/// for it are too many to check, and leaving them out would let a mount there go unseen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TooManyLibTokens;
 
 /// A token the loader knows.
 #[derive(Clone, Copy)]
@@ -82,8 +87,12 @@ fn lib_values(machine: u16) -> Vec<Vec<u8>> {
 }
 
 /// `entry` with its tokens put in, for an object of `machine` at `origin`; `None` where the
-/// loader drops it (a token without a value) or it holds more than [`MOST_LIB_TOKENS`] `$LIB`.
-pub(crate) fn expand(entry: &[u8], origin: &Path, machine: u16) -> Option<Expansion> {
+/// loader drops it (a token without a value).
+pub(crate) fn expand(
+    entry: &[u8],
+    origin: &Path,
+    machine: u16,
+) -> Result<Option<Expansion>, TooManyLibTokens> {
     let mut alternatives: Vec<Vec<u8>> = vec![Vec::with_capacity(entry.len())];
     let push = |alternatives: &mut Vec<Vec<u8>>, bytes: &[u8]| {
         for a in alternatives.iter_mut() {
@@ -91,6 +100,7 @@ pub(crate) fn expand(entry: &[u8], origin: &Path, machine: u16) -> Option<Expans
         }
     };
     let mut lib_tokens = 0;
+    let lib = lib_values(machine);
     let mut rest = entry;
     while let Some(at) = rest.iter().position(|&b| b == b'$') {
         push(&mut alternatives, &rest[..at]);
@@ -102,21 +112,18 @@ pub(crate) fn expand(entry: &[u8], origin: &Path, machine: u16) -> Option<Expans
         };
         match token {
             Token::Origin => push(&mut alternatives, origin.as_os_str().as_bytes()),
-            Token::Platform => push(&mut alternatives, &platform(machine)?),
+            Token::Platform => match platform(machine) {
+                Some(value) => push(&mut alternatives, &value),
+                None => return Ok(None),
+            },
             Token::Lib => {
                 lib_tokens += 1;
                 if lib_tokens > MOST_LIB_TOKENS {
-                    return None;
+                    return Err(TooManyLibTokens);
                 }
                 alternatives = alternatives
                     .iter()
-                    .flat_map(|a| {
-                        lib_values(machine).into_iter().map(move |v| {
-                            let mut with = a.clone();
-                            with.extend_from_slice(&v);
-                            with
-                        })
-                    })
+                    .flat_map(|a| lib.iter().map(move |v| [a.as_slice(), v].concat()))
                     .collect();
             }
         }
@@ -128,10 +135,10 @@ pub(crate) fn expand(entry: &[u8], origin: &Path, machine: u16) -> Option<Expans
         .map(|a| PathBuf::from(std::ffi::OsString::from_vec(a)))
         .collect();
     if lib_tokens == 0 {
-        return paths.pop().map(Expansion::Exact);
+        return Ok(paths.pop().map(Expansion::Exact));
     }
     paths.dedup();
-    Some(Expansion::OneOf(paths))
+    Ok(Some(Expansion::OneOf(paths)))
 }
 
 #[cfg(test)]
@@ -140,7 +147,7 @@ mod tests {
     use crate::elf::search::NATIVE_MACHINE;
 
     fn exact(entry: &str) -> Option<PathBuf> {
-        match expand(entry.as_bytes(), Path::new("/o"), NATIVE_MACHINE)? {
+        match expand(entry.as_bytes(), Path::new("/o"), NATIVE_MACHINE).ok()?? {
             Expansion::Exact(p) => Some(p),
             Expansion::OneOf(_) => None,
         }
@@ -172,12 +179,12 @@ mod tests {
         );
         assert_eq!(exact("/p/${PLATFORM}"), Some(format!("/p/{want}").into()));
         // Another machine's programs: the loader's value is not this process's.
-        assert_eq!(expand(b"/p/$PLATFORM", Path::new("/o"), 3), None);
+        assert_eq!(expand(b"/p/$PLATFORM", Path::new("/o"), 3), Ok(None));
     }
 
     #[test]
     fn lib_stands_for_each_usual_value() {
-        let Some(Expansion::OneOf(paths)) =
+        let Ok(Some(Expansion::OneOf(paths))) =
             expand(b"$ORIGIN/../$LIB/x", Path::new("/o"), NATIVE_MACHINE)
         else {
             panic!("$LIB is not one exact path");
@@ -195,14 +202,15 @@ mod tests {
         .map(PathBuf::from)
         .into();
         assert_eq!(paths, want);
-        let Some(Expansion::OneOf(two)) = expand(b"/$LIB/${LIB}", Path::new("/o"), NATIVE_MACHINE)
+        let Ok(Some(Expansion::OneOf(two))) =
+            expand(b"/$LIB/${LIB}", Path::new("/o"), NATIVE_MACHINE)
         else {
             panic!("two $LIB");
         };
         assert_eq!(two.len(), 9);
         assert_eq!(
             expand(b"/$LIB/$LIB/$LIB", Path::new("/o"), NATIVE_MACHINE),
-            None
+            Err(TooManyLibTokens)
         );
     }
 }
