@@ -178,9 +178,32 @@ fn static_tables(lib: Option<&LibSeccomp>, mix: &[(String, u64)]) -> Vec<String>
         let rows = measure::rows(program, ir, lib, &samples, mix);
         rows.iter().for_each(print_row);
         misses.extend(check_targets(&bench.name, &rows));
+        if let Some(row) = with_terminal_guard(&bench.compiled, &samples, mix) {
+            print_row(&row);
+        }
         println!();
     }
     misses
+}
+
+/// Ours with the terminal guard in, the program the compiler makes alongside the policy's own
+/// for a sandbox that reaches a host terminal (`sandbox_policy::host_guard`), where it differs:
+/// shown under the policy's rows, judged by no target (the policy's own program is what every
+/// other sandbox runs).
+fn with_terminal_guard(
+    compiled: &Compiled,
+    samples: &[measure::Sample],
+    mix: &[(String, u64)],
+) -> Option<Row> {
+    let program = compiled.policy.program(ARCH)?;
+    if program.terminal_guarded == program.filter {
+        return None;
+    }
+    Some(Row {
+        generator: "ours + terminal guard",
+        result: Ok(measure::figures(&program.terminal_guarded, samples, mix)),
+        notes: vec![],
+    })
 }
 
 /// The native IR and program of a compiled policy.

@@ -3,7 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
-use sandbox_policy::{Action, Arch, CompiledPolicy};
+use sandbox_policy::{Action, Arch, CompiledPolicy, SockFilter};
 use std::path::PathBuf;
 
 /// An error to show at a range of the user's tokens.
@@ -86,19 +86,33 @@ pub fn policy(p: &CompiledPolicy, watched: &[PathBuf], warnings: &[SpannedError]
     let cow = quote!(::std::borrow::Cow::Borrowed);
     let origin = p.origin.as_ref();
     let default = action(p.default);
-    let programs = p.programs.iter().map(|prog| {
-        let arch_name = prog.arch.name();
-        let variant = arch_variant(prog.arch);
-        let insns = prog.filter.iter().map(|i| {
+    let insns = |filter: &[SockFilter]| {
+        let insns = filter.iter().map(|i| {
             let (code, jt, jf, k) = (i.code, i.jt, i.jf, i.k);
             quote!(#sp::SockFilter { code: #code, jt: #jt, jf: #jf, k: #k })
         });
+        quote!(&[#(#insns),*])
+    };
+    let programs = p.programs.iter().map(|prog| {
+        let arch_name = prog.arch.name();
+        let variant = arch_variant(prog.arch);
+        let filter = insns(&prog.filter);
+        // The same array twice where the terminal guard changes nothing.
+        let guarded = if prog.terminal_guarded == prog.filter {
+            quote!(__FILTER)
+        } else {
+            insns(&prog.terminal_guarded)
+        };
         quote! {
             #[cfg(target_arch = #arch_name)]
-            const __PROGRAMS: &[#sp::ArchProgram] = &[#sp::ArchProgram {
-                arch: #sp::Arch::#variant,
-                filter: #cow(&[#(#insns),*]),
-            }];
+            const __PROGRAMS: &[#sp::ArchProgram] = {
+                const __FILTER: &[#sp::SockFilter] = #filter;
+                &[#sp::ArchProgram {
+                    arch: #sp::Arch::#variant,
+                    filter: #cow(__FILTER),
+                    terminal_guarded: #cow(#guarded),
+                }]
+            };
         }
     });
     let arch_names = p.programs.iter().map(|prog| prog.arch.name());

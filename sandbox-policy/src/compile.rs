@@ -218,18 +218,48 @@ fn most_conditions(ir: &crate::ir::ArchIr) -> String {
     }
 }
 
+/// The program of `ir`'s architecture with the terminal guard in (`guarded` is `checked` with
+/// it): `plain` again where the guard added nothing there, empty where it cannot be made.
+fn terminal_guarded(
+    checked: &CheckedPolicy,
+    guarded: &CheckedPolicy,
+    ir: &ArchIr,
+    plain: &[crate::bpf::SockFilter],
+) -> Vec<crate::bpf::SockFilter> {
+    let arch_of = |p: &CheckedPolicy| p.arches.iter().find(|a| a.arch == ir.arch).cloned();
+    let (before, after) = (arch_of(checked), arch_of(guarded));
+    if before == after {
+        return plain.to_vec();
+    }
+    let Some(after) = after else {
+        return Vec::new();
+    };
+    // Lowering reads the default and the branches alone.
+    let one = CheckedPolicy {
+        default: guarded.default,
+        rules: Vec::new(),
+        arches: vec![after],
+    };
+    lower::lower(&one)
+        .first()
+        .and_then(|ir| codegen::compile_arch(ir).ok())
+        .unwrap_or_default()
+}
+
 fn generate(
     checked: CheckedPolicy,
     sources: &SourceMap,
     end: Loc,
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let irs = lower::lower(&checked);
+    let guarded = resolve::with_terminal_guard(&checked);
     let mut programs = Vec::new();
     let mut errors = Vec::new();
     for ir in &irs {
         match codegen::compile_arch(ir) {
             Ok(filter) => programs.push(ArchProgram {
                 arch: ir.arch,
+                terminal_guarded: Cow::Owned(terminal_guarded(&checked, &guarded, ir, &filter)),
                 filter: Cow::Owned(filter),
             }),
             Err(e) => errors.push(Diagnostic::new(end, e.to_string()).with_help(format!(
@@ -247,7 +277,7 @@ fn generate(
         origin: origin.into(),
         default: checked.default,
         programs: Cow::Owned(programs),
-        rules: Cow::Owned(checked.rules.clone()),
+        rules: Cow::Owned(guarded.rules),
     };
     Ok(Compiled {
         checked,

@@ -27,6 +27,11 @@ pub struct ArchProgram {
     pub arch: Arch,
     /// The instructions, ready for `seccomp(SECCOMP_SET_MODE_FILTER)`.
     pub filter: Cow<'static, [SockFilter]>,
+    /// The program with the terminal guard laid in (see [`crate::host_guard`]), which a
+    /// runtime installs for a sandbox that reaches a host terminal; the same as `filter` where
+    /// the policy lets none of the guard's calls run. Empty where it could not be made (longer
+    /// than the kernel takes): a runtime then adds the guard to `filter` itself.
+    pub terminal_guarded: Cow<'static, [SockFilter]>,
 }
 
 /// What a violation report needs to know about a rule.

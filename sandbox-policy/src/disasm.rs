@@ -321,6 +321,7 @@ mod tests {
             programs: Cow::Owned(vec![ArchProgram {
                 arch: Arch::X86_64,
                 filter: Cow::Owned(filter.clone()),
+                terminal_guarded: Cow::Owned(filter.clone()),
             }]),
             rules: Cow::Owned(vec![RuleMeta {
                 location: Cow::Borrowed("p.policy:9:1"),

@@ -21,6 +21,7 @@ pub mod diag;
 pub mod disasm;
 pub mod eval;
 pub mod groups;
+pub mod host_guard;
 pub mod ir;
 pub mod lint;
 pub mod lower;

@@ -650,7 +650,7 @@ mod tests {
         let c = compile_text(
             "p.policy",
             None,
-            "default kill;\nallow ioctl if request == TIOCSTI;\n",
+            "default kill;\nallow socket if domain == AF_VSOCK;\n",
             &mut NoIncludes,
         );
         assert_eq!(c.warnings.len(), 1, "{}", c.render_warnings());

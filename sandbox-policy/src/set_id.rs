@@ -1,6 +1,7 @@
 //! The set-id guard: rules a runtime adds to a sandbox's own when the sandbox can reach host
 //! files it may own (a writable bind, a passed file or Unix socket), laid into the policy's
-//! program where the two fit ([`crate::stack`]), else stacked as a filter of its own. Such a
+//! program where the two fit ([`crate::stack`]), else stacked as a filter of its own (one of
+//! the [`crate::host_guard`]s). Such a
 //! file stays on the host after the sandbox, where its set-user-ID and set-group-ID bits count
 //! (the sandbox's `nosuid` mounts do not follow it): made set-id, it would run as the sandbox's
 //! host ids for any host user who can reach it. The guard refuses every mode with either bit,
@@ -22,14 +23,14 @@
 
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
-use crate::bpf::{ret, SockFilter, BPF_K, BPF_RET};
-use crate::codegen::{self, CodegenError};
-use crate::compiled::RuleMeta;
+use crate::bpf::SockFilter;
+use crate::codegen::CodegenError;
+/// What the guard does with other architectures' and ABIs' calls (see [`host_guard`]).
+pub use crate::host_guard::ForeignCalls;
+use crate::host_guard::{self, Guards};
 use crate::ir::CmpOp;
-use crate::lower;
-use crate::resolve::{CheckedArch, CheckedBranch, CheckedCmp, CheckedCond, CheckedPolicy};
+use crate::resolve::{CheckedArch, CheckedBranch, CheckedCmp, CheckedCond};
 use crate::tables::{self, SyscallSpec};
-use crate::Verdict;
 
 /// `S_ISUID | S_ISGID`.
 pub const SET_ID_BITS: u64 = 0o6000;
@@ -55,15 +56,6 @@ const CREATING_CALLS: [&str; 2] = ["open", "openat"];
 /// The calls that make or drive an io_uring, whose operations no filter sees.
 const RING_CALLS: [&str; 3] = ["io_uring_setup", "io_uring_enter", "io_uring_register"];
 
-/// What the guard does with a call of another architecture or ABI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForeignCalls {
-    /// Allows it: the policy, whose program the guard is laid into or stacked under, kills it.
-    LeftToPolicy,
-    /// Kills it: there is no policy's filter to.
-    Killed,
-}
-
 /// The guard's rules, one line each, in the order of their tags.
 pub fn rules() -> Vec<String> {
     let mut rules: Vec<String> = MODE_CALLS
@@ -80,47 +72,23 @@ pub fn rules() -> Vec<String> {
     rules
 }
 
-/// The guard's program for `arch`, doing with other architectures' and ABIs' calls what
-/// `foreign` says.
+/// The set-id guard alone, for `arch`: [`host_guard::program`] with [`Guards::SET_ID`].
 pub fn program(arch: Arch, foreign: ForeignCalls) -> Result<Vec<SockFilter>, CodegenError> {
-    let policy = checked();
-    let ir = lower::lower(&policy)
-        .into_iter()
-        .find(|ir| ir.arch == arch)
-        .ok_or_else(|| CodegenError::Internal {
-            arch,
-            detail: "no architecture entry for the set-id guard".into(),
-        })?;
-    let mut filter = codegen::compile_arch(&ir)?;
-    if foreign == ForeignCalls::LeftToPolicy {
-        let kills = [Tag::ARCH, Tag::X32].map(|t| Verdict::new(Action::Kill, t).ret_value());
-        for insn in &mut filter {
-            if insn.code == BPF_RET | BPF_K && kills.contains(&insn.k) {
-                insn.k = ret::ALLOW;
-            }
-        }
-    }
-    Ok(filter)
+    host_guard::program(arch, Guards::SET_ID, foreign)
 }
 
-/// The guard as a checked policy (default `allow`), every architecture's rules.
-fn checked() -> CheckedPolicy {
-    let texts = rules();
-    let mut arches: Vec<CheckedArch> = CheckedArch::none_named();
-    let mut next = 0;
-    let mut tag = || {
-        next += 1;
-        Tag::rule(next - 1).unwrap_or(Tag::DEFAULT)
-    };
+/// Adds the guard's branches to `arches`, each rule's tag drawn from `tag` in the order of
+/// [`rules`].
+pub(crate) fn add_branches(arches: &mut [CheckedArch], tag: &mut impl FnMut() -> Tag) {
     for call in MODE_CALLS {
         let t = tag();
-        add(&mut arches, call, |spec| {
+        add(arches, call, |spec| {
             Some(refuse(set_id_mode(spec)?, Action::Errno(EPERM), t))
         });
     }
     for call in CREATING_CALLS {
         let t = tag();
-        add(&mut arches, call, |spec| {
+        add(arches, call, |spec| {
             let creates = masked_nonzero(spec, "flags", O_CREAT | O_TMPFILE_BIT)?;
             let cond = CheckedCond::And(Box::new(creates), Box::new(set_id_mode(spec)?));
             Some(refuse(cond, Action::Errno(EPERM), t))
@@ -129,24 +97,13 @@ fn checked() -> CheckedPolicy {
     let refused = std::iter::once(("openat2", ENOSYS)).chain(RING_CALLS.map(|c| (c, EPERM)));
     for (call, errno) in refused {
         let t = tag();
-        add(&mut arches, call, |_| {
+        add(arches, call, |_| {
             Some(CheckedBranch {
                 cond: None,
                 action: Action::Errno(errno),
                 tag: t,
             })
         });
-    }
-    CheckedPolicy {
-        default: Action::Allow,
-        rules: texts
-            .into_iter()
-            .map(|text| RuleMeta {
-                location: "set-id guard".into(),
-                text: text.into(),
-            })
-            .collect(),
-        arches,
     }
 }
 
@@ -195,6 +152,7 @@ fn masked_nonzero(spec: &SyscallSpec, arg: &str, mask: u64) -> Option<CheckedCon
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::ret;
     use crate::eval::{self, SeccompData};
 
     fn verdict(arch: Arch, call: &str, args: [u64; 6]) -> u32 {
@@ -274,7 +232,7 @@ mod tests {
 
     #[test]
     fn every_rule_has_its_text() {
-        assert_eq!(checked().rules.len(), rules().len());
+        assert_eq!(host_guard::rules(Guards::SET_ID), rules());
         assert_eq!(
             rules().len(),
             MODE_CALLS.len() + CREATING_CALLS.len() + 1 + RING_CALLS.len()

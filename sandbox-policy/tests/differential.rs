@@ -8,10 +8,11 @@ mod common;
 use common::Rng;
 
 use sandbox_policy::arch::{AUDIT_ARCH_I386, X32_SYSCALL_BIT};
-use sandbox_policy::bpf::ret;
+use sandbox_policy::bpf::{ret, SockFilter};
 use sandbox_policy::eval::{self, SeccompData};
+use sandbox_policy::host_guard::{self, ForeignCalls, Guards};
 use sandbox_policy::tables::{self, ArgType};
-use sandbox_policy::{compile_text, groups, Arch, Compiled, NoIncludes};
+use sandbox_policy::{cache, compile_text, groups, stack, Arch, Compiled, NoIncludes};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -708,10 +709,33 @@ fn prelude_guards_follow_what_the_policy_names() {
     }
 }
 
-/// The prelude's containment guards, case by case: `socket(AF_VSOCK)` and `ioctl(TIOCSTI)` /
-/// `ioctl(TIOCLINUX)` fail with EPERM wherever the policy would let them run, also when a rule
-/// allows them on purpose, and on the request's low word alone (as the kernel reads it); a
-/// value the policy refuses itself keeps the policy's answer, and other values are untouched.
+/// The program a runtime installs for a sandbox that reaches a host terminal: the one the
+/// compiler made with the terminal guard in ([`host_guard`]). Where that is missing a runtime
+/// lays the guard's own program into the policy's: the two decide alike on every call here.
+fn with_terminal_guard(compiled: &Compiled, arch: Arch) -> Vec<SockFilter> {
+    let program = compiled.policy.program(arch).unwrap();
+    let guard = host_guard::program(arch, Guards::TERMINAL, ForeignCalls::LeftToPolicy).unwrap();
+    let merged = stack::merged(&program.filter, &guard).unwrap();
+    let made = program.terminal_guarded.to_vec();
+    for nr in 0..500 {
+        for args in [
+            [0, 0x5412, 0, 0, 0, 0],
+            [0, 4, 0x2000, 0, 0, 0],
+            [0, 0x5401, 0, 0, 0, 0],
+        ] {
+            let data = SeccompData::new(arch.audit_arch(), nr, args);
+            let (a, b) = (eval::run(&made, &data), eval::run(&merged, &data));
+            assert_eq!(a.unwrap().ret, b.unwrap().ret, "{arch} nr {nr} {args:x?}");
+        }
+    }
+    made
+}
+
+/// The containment guards, case by case: `socket(AF_VSOCK)` (the prelude's) and, for a sandbox
+/// that reaches a host terminal, `ioctl(TIOCSTI)` / `ioctl(TIOCLINUX)` (the terminal guard's)
+/// fail with EPERM wherever the policy would let them run, also when a rule allows them on
+/// purpose, and on the request's low word alone (as the kernel reads it); a value the policy
+/// refuses itself keeps the policy's answer, and other values are untouched.
 #[test]
 fn containment_guards_follow_what_the_policy_lets_run() {
     const KILL: u32 = ret::KILL_PROCESS;
@@ -779,7 +803,7 @@ fn containment_guards_follow_what_the_policy_lets_run() {
         ];
         for (text, expected) in cases {
             let compiled = compile(text);
-            let program = &compiled.policy.program(arch).unwrap().filter;
+            let program = &with_terminal_guard(&compiled, arch);
             for ((nr, [a0, a1]), want) in calls.into_iter().zip(expected) {
                 let data = SeccompData {
                     nr,
@@ -797,9 +821,9 @@ fn containment_guards_follow_what_the_policy_lets_run() {
     }
 }
 
-/// The guards on terminal requests that reach past the sandbox (a signal to the host's
-/// foreground group, a mode that outlives the run, another line discipline) refuse each with
-/// EPERM wherever the policy lets `ioctl` run, while the requests that only read or set the
+/// The terminal guard's refusals of requests that reach past the sandbox (a signal to the host's
+/// foreground group, a mode that outlives the run, another line discipline): each EPERM
+/// wherever the policy lets `ioctl` run, while the requests that only read or set the
 /// terminal's own modes run as the policy says.
 #[test]
 fn terminal_requests_that_reach_the_host_are_refused() {
@@ -822,7 +846,7 @@ fn terminal_requests_that_reach_the_host_are_refused() {
             ("default kill;", ret::KILL_PROCESS),
         ] {
             let compiled = compile(text);
-            let program = &compiled.policy.program(arch).unwrap().filter;
+            let program = &with_terminal_guard(&compiled, arch);
             for name in refused.iter().chain(&untouched) {
                 let request = tables::constant(arch, name).unwrap() as u64;
                 let want = match rest {
@@ -875,7 +899,7 @@ fn signal_driven_io_is_refused() {
             ("default kill;", ret::KILL_PROCESS),
         ] {
             let compiled = compile(text);
-            let program = &compiled.policy.program(arch).unwrap().filter;
+            let program = &with_terminal_guard(&compiled, arch);
             for (cmd, arg, refused) in cases {
                 let data = SeccompData {
                     nr: fcntl,
@@ -904,7 +928,7 @@ fn a_guard_after_a_narrower_kill_refuses_the_rest() {
     let text = "default kill;\nkill ioctl if request == TIOCSTI && fd == 0;\nallow ioctl;";
     let compiled = compile(text);
     for arch in Arch::ALL {
-        let program = &compiled.policy.program(arch).unwrap().filter;
+        let program = &with_terminal_guard(&compiled, arch);
         let nr = tables::syscall_by_name(arch, "ioctl").unwrap().nr as i32;
         let answer = |fd: u64| {
             let data = SeccompData {
@@ -917,6 +941,56 @@ fn a_guard_after_a_narrower_kill_refuses_the_rest() {
         };
         assert_eq!(answer(0), ret::KILL_PROCESS, "{arch}");
         assert_eq!(answer(1), ret::ERRNO | 1, "{arch}");
+    }
+}
+
+/// A policy's own program has no terminal guard (a runtime adds it to a sandbox that reaches a
+/// host terminal): `ioctl` and `fcntl` allowed without a condition stay unconditional, served by
+/// the kernel's cache, and the terminal requests get the policy's own answer.
+#[test]
+fn terminal_requests_are_the_policys_without_the_terminal_guard() {
+    for arch in Arch::ALL {
+        let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr;
+        let (ioctl, fcntl) = (nr("ioctl"), nr("fcntl"));
+        let probes = [
+            (ioctl, [0, 0x5412, 0, 0, 0, 0]),
+            (ioctl, [0, 0x5414, 0, 0, 0, 0]),
+            (fcntl, [0, 4, 0x2000, 0, 0, 0]),
+        ];
+        for (text, want) in [
+            ("default kill;\nallow ioctl, fcntl;", ret::ALLOW),
+            ("default allow;", ret::ALLOW),
+            ("default errno(EACCES);", ret::ERRNO | 13),
+        ] {
+            let compiled = compile(text);
+            let program = &compiled.policy.program(arch).unwrap().filter;
+            if want == ret::ALLOW {
+                assert!(
+                    cache::is_cached_allow(program, arch, ioctl),
+                    "{arch} {text}"
+                );
+                assert!(
+                    cache::is_cached_allow(program, arch, fcntl),
+                    "{arch} {text}"
+                );
+            }
+            let guarded = with_terminal_guard(&compiled, arch);
+            for (nr, args) in probes {
+                let data = SeccompData::new(arch.audit_arch(), nr, args);
+                let got = eval::run(program, &data).unwrap().ret;
+                assert_eq!(got, want, "{arch} {text}: {nr} {args:x?}");
+                let got = eval::run(&guarded, &data).unwrap().ret;
+                let with_guard = if want == ret::ALLOW {
+                    ret::ERRNO | 1
+                } else {
+                    want
+                };
+                assert_eq!(
+                    got, with_guard,
+                    "{arch} {text} with the guard: {nr} {args:x?}"
+                );
+            }
+        }
     }
 }
 

@@ -393,9 +393,11 @@ impl SandboxCommand {
     }
 
     /// The seccomp policy the program runs under, from its first instruction on. Without one,
-    /// nothing filters the program's calls: the namespaces, mounts and limits still hold, but
-    /// not what only the filter guards (the prelude's rules on virtio sockets, `TIOCSTI` and
-    /// `request_key` among them; see the language reference).
+    /// nothing filters the program's calls but the host guards (the set-id guard and the
+    /// terminal guard, where the sandbox reaches host files or a host terminal): the
+    /// namespaces, mounts and limits still hold, but not what only the policy's filter guards
+    /// (the prelude's rules on virtio sockets and `request_key` among them; see the language
+    /// reference).
     pub fn policy(&mut self, policy: &Policy) -> &mut Self {
         self.policy = Some(Arc::new(policy.clone()));
         self

@@ -106,10 +106,10 @@ pub enum SpawnError {
     /// by hand: the compiler never makes one).
     #[error("the policy's program for this architecture is empty")]
     EmptyProgram,
-    /// The set-id guard (see [`sandbox_policy::set_id`]), which a sandbox that reaches host
-    /// files installs, could not be made for this machine.
-    #[error("the set-id guard could not be made: {0}")]
-    SetIdGuard(String),
+    /// The host guards (see [`sandbox_policy::host_guard`]), which a sandbox that reaches host
+    /// files or a host terminal installs, could not be made for this machine.
+    #[error("the host guards (set-id, terminal) could not be made: {0}")]
+    HostGuard(String),
     /// The policy's program and the runtime's prelude exceed the kernel's length limit.
     #[error(
         "the policy's program is {0} instructions; with the runtime's prelude it exceeds 4096"

@@ -127,10 +127,10 @@ pub(crate) struct Monitor {
     /// Where observed calls go (in the learn and log-violations modes), at most
     /// [`crate::OBSERVATIONS_PENDING_MOST`] not yet taken.
     pub observer: Option<crate::observations::ObservationSender>,
-    /// The set-id guard's program, when the sandbox has the guard: the learn and log-violations
-    /// modes answer with its errno a call the policy kills and the guard refuses (see
-    /// [`Monitor::observe`]).
-    pub set_id_guard: Option<&'static [sandbox_policy::bpf::SockFilter]>,
+    /// The host guards' program, when the sandbox has any (see
+    /// [`sandbox_policy::host_guard`]): the learn and log-violations modes answer with its
+    /// errno a call the policy kills and a guard refuses (see [`Monitor::observe`]).
+    pub host_guard: Option<&'static [sandbox_policy::bpf::SockFilter]>,
     /// Observations not passed on because that many were still not taken.
     pub observations_dropped: std::cell::Cell<u64>,
     pub wall_limit: Option<Duration>,
@@ -654,7 +654,7 @@ impl Monitor {
 
     /// In the learn and log-violations modes, sends a call of the native ABI that the policy
     /// (or its default) kills to the observer and returns the reply that lets it run, or that
-    /// refuses it with the set-id guard's errno, or with `EPERM` when a sandbox refuses it
+    /// refuses it with a host guard's errno, or with `EPERM` when a sandbox refuses it
     /// whatever the mode. The prelude's architecture and x32 checks are never observed: those
     /// calls stay violations.
     fn observe(&self, n: &libc::seccomp_notif) -> Option<Reply> {
@@ -669,7 +669,7 @@ impl Monitor {
         // kill as it is, and letting that call run must not skip it. Otherwise, what a sandbox
         // refuses whatever the mode fails with EPERM.
         let guarded = self
-            .set_id_guard
+            .host_guard
             .and_then(|guard| seccomp::evaluate(guard, d))
             .and_then(Verdict::from_ret_value)
             .and_then(|v| match v.action {

@@ -28,6 +28,7 @@ use crate::error::SpawnError;
 use crate::Policy;
 use sandbox_policy::arch::Arch;
 use sandbox_policy::bpf::{self, ret, SockFilter};
+use sandbox_policy::host_guard::Guards;
 use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -40,7 +41,7 @@ pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
 #[derive(Debug)]
 pub(crate) struct PreparedFilter {
     /// The policy's program (kills converted when `notify`, the exec check otherwise), the
-    /// set-id guard laid in where [`prepare`] says so.
+    /// host guards laid in where [`prepare`] says so.
     pub insns: Vec<SockFilter>,
     /// Whether kills were turned into user notifications (and a listener will be created).
     pub notify: bool,
@@ -54,34 +55,40 @@ pub(crate) struct PreparedFilter {
     pub exec_arg: u64,
 }
 
-/// The set-id guard's programs for this machine's architecture (see [`sandbox_policy::set_id`]):
-/// to stack under a policy's filter, and to run alone (killing other ABIs' calls); or why there
-/// are none. Made once per process, by [`set_id_guard`].
-static SET_ID_GUARD: OnceLock<Result<[Vec<SockFilter>; 2], String>> = OnceLock::new();
+/// The host guards' programs for this machine's architecture (see
+/// [`sandbox_policy::host_guard`]), for each set of guards in [`Guards::SOME`]: to stack under a
+/// policy's filter, and to run alone (killing other ABIs' calls); or why there are none. Made
+/// once per process, by [`host_guards`].
+static HOST_GUARDS: OnceLock<Result<[[Vec<SockFilter>; 2]; 3], String>> = OnceLock::new();
 
-/// Makes the set-id guard's programs, once per process: called before a clone whose sandboxee
-/// installs one, which then finds it with [`set_id_guard_made`] without allocating.
-pub(crate) fn set_id_guard() -> Result<(), SpawnError> {
-    use sandbox_policy::set_id::{program, ForeignCalls};
-    let made = SET_ID_GUARD.get_or_init(|| {
+/// Makes the host guards' programs, once per process: called before a clone whose sandboxee
+/// installs one, which then finds it with [`host_guard_made`] without allocating.
+pub(crate) fn host_guards() -> Result<(), SpawnError> {
+    use sandbox_policy::host_guard::{program, ForeignCalls};
+    let made = HOST_GUARDS.get_or_init(|| {
         let native = Arch::native().ok_or_else(|| "no architecture of this machine".to_string())?;
-        let make = |foreign| program(native, foreign).map_err(|e| e.to_string());
-        Ok([
-            make(ForeignCalls::LeftToPolicy)?,
-            make(ForeignCalls::Killed)?,
-        ])
+        let make = |guards, foreign| program(native, guards, foreign).map_err(|e| e.to_string());
+        let both = |guards| -> Result<[Vec<SockFilter>; 2], String> {
+            Ok([
+                make(guards, ForeignCalls::LeftToPolicy)?,
+                make(guards, ForeignCalls::Killed)?,
+            ])
+        };
+        let [a, b, c] = Guards::SOME;
+        Ok([both(a)?, both(b)?, both(c)?])
     });
     match made {
         Ok(_) => Ok(()),
-        Err(e) => Err(SpawnError::SetIdGuard(e.clone())),
+        Err(e) => Err(SpawnError::HostGuard(e.clone())),
     }
 }
 
-/// The set-id guard's program to stack under a policy's filter (`under_policy`) or to run
-/// alone, if [`set_id_guard`] made them in this process (or in the one this one was cloned
-/// from): a plain read, safe between clone and exec.
-pub(crate) fn set_id_guard_made(under_policy: bool) -> Option<&'static [SockFilter]> {
-    let [stacked, alone] = SET_ID_GUARD.get()?.as_ref().ok()?;
+/// The program of `guards` to stack under a policy's filter (`under_policy`) or to run alone,
+/// if [`host_guards`] made them in this process (or in the one this one was cloned from): a
+/// plain read, safe between clone and exec. `None` for no guard.
+pub(crate) fn host_guard_made(guards: Guards, under_policy: bool) -> Option<&'static [SockFilter]> {
+    let programs = HOST_GUARDS.get()?.as_ref().ok()?.get(guards.index()?)?;
+    let [stacked, alone] = programs;
     Some(if under_policy { stacked } else { alone })
 }
 
@@ -215,27 +222,32 @@ pub(crate) fn notify_supported() -> bool {
 /// check's kill becomes ALLOW, for the secret the check then compares with ([`ExecCheck`]),
 /// so the runtime can still exec.
 ///
-/// With `set_id_guard`, the guard ([`set_id_guard`]) is laid into the policy's program first, where
-/// the two fit in one ([`sandbox_policy::stack`]; the `bool` returned says whether they did, and if
-/// not the guard is to be installed as a filter of its own): one filter to install, and one program
-/// to run on every call the kernel's cache does not answer. It decides every call as the guard
-/// stacked under the policy's filter would, except a call the policy kills: merged before the kills
-/// become notifications, whose rank is below the guard's errno, such a call stays the policy's
-/// kill, reported, where the stacked guard would have refused it with EPERM (as the kernel does
-/// stacked on a kernel without user notification, where a kill outranks an errno). So the learn
-/// and log-violations modes, which let such a call run, ask the guard first (`Monitor::observe`).
+/// For a sandbox that reaches a host terminal (`guards.terminal`) the program is the policy's
+/// own with the terminal guard in, which the compiler made alongside the plain one. The other
+/// guards (see [`host_guards`]) are laid into it where the two fit in one
+/// ([`sandbox_policy::stack`]): one filter to install, and one program to run on every call the
+/// kernel's cache does not answer. The guards returned are those left to install as a filter of
+/// their own. A merged program decides every call as the guard stacked under the policy's
+/// filter would, except a call the policy kills: merged before the kills become notifications,
+/// whose rank is below the guard's errno, such a call stays the policy's kill, reported, where
+/// the stacked guard would have refused it with EPERM (as the kernel does stacked on a kernel
+/// without user notification, where a kill outranks an errno). So the learn and
+/// log-violations modes, which let such a call run, ask the guard first (`Monitor::observe`).
 pub(crate) fn prepare(
     policy: &Policy,
     notify: bool,
-    set_id_guard: bool,
-) -> Result<(PreparedFilter, bool), SpawnError> {
-    let policys = native_program(policy)?;
-    let merged = if set_id_guard {
-        self::set_id_guard()?;
-        set_id_guard_made(true).and_then(|guard| sandbox_policy::stack::merged(policys, guard))
-    } else {
+    guards: Guards,
+) -> Result<(PreparedFilter, Guards), SpawnError> {
+    let (policys, mut left) = native_program(policy, guards)?;
+    let merged = if left.is_empty() {
         None
+    } else {
+        host_guards()?;
+        host_guard_made(left, true).and_then(|guard| sandbox_policy::stack::merged(policys, guard))
     };
+    if merged.is_some() {
+        left = Guards::NONE;
+    }
     let user: &[SockFilter] = merged.as_deref().unwrap_or(policys);
     let convert = if notify {
         kill_to_notify
@@ -260,24 +272,35 @@ pub(crate) fn prepare(
         killable_wait: notify && killable_wait_supported(),
         exec_arg,
     };
-    Ok((filter, merged.is_some()))
+    Ok((filter, left))
 }
 
-/// The program of `policy` for this machine's architecture, or why the kernel could not take
-/// it: checked before anything is made for a sandbox.
-pub(crate) fn native_program(policy: &Policy) -> Result<&[SockFilter], SpawnError> {
+/// The program of `policy` for this machine's architecture, with the terminal guard in where
+/// `guards` asks for it and the compiler made it, and the guards it does not have yet; or why
+/// the kernel could not take it: checked before anything is made for a sandbox.
+pub(crate) fn native_program(
+    policy: &Policy,
+    guards: Guards,
+) -> Result<(&[SockFilter], Guards), SpawnError> {
     let native = Arch::native().ok_or(SpawnError::NoProgramForArch)?;
-    let program: &[SockFilter] = &policy
-        .program(native)
-        .ok_or(SpawnError::NoProgramForArch)?
-        .filter;
+    let arch_program = policy.program(native).ok_or(SpawnError::NoProgramForArch)?;
+    let guarded = &arch_program.terminal_guarded;
+    let (program, left): (&[SockFilter], Guards) = if guards.terminal && !guarded.is_empty() {
+        let left = Guards {
+            terminal: false,
+            ..guards
+        };
+        (guarded, left)
+    } else {
+        (&arch_program.filter, guards)
+    };
     if program.is_empty() {
         return Err(SpawnError::EmptyProgram);
     }
     if program.len() > bpf::BPF_MAXINSNS {
         return Err(SpawnError::FilterTooLong(program.len()));
     }
-    Ok(program)
+    Ok((program, left))
 }
 
 /// Eight random bytes from the kernel, for one filter's exec secret.
@@ -644,11 +667,11 @@ mod tests {
         }
         policy.programs = programs.into();
         assert!(matches!(
-            prepare(&policy, true, false),
+            prepare(&policy, true, Guards::NONE),
             Err(SpawnError::EmptyProgram)
         ));
         assert!(matches!(
-            prepare(&policy, false, false),
+            prepare(&policy, false, Guards::NONE),
             Err(SpawnError::EmptyProgram)
         ));
     }
@@ -661,14 +684,14 @@ mod tests {
         let nr = execveat_nr() as i32;
         let with = |arg: u64| data(nr, AUDIT_ARCH_X86_64, [0, 0, 0, 0, 0x1000, arg]);
 
-        let notify = prepare(&policy, true, false).unwrap().0;
+        let notify = prepare(&policy, true, Guards::NONE).unwrap().0;
         assert_eq!(notify.exec_arg, MAGIC);
         assert_eq!(evaluate(&notify.insns, &with(MAGIC)), Some(ret::USER_NOTIF));
         assert_eq!(evaluate(&notify.insns, &with(0)), Some(ret::ERRNO | 1));
         let foreign = data(nr, 0x4000_0003, [0, 0, 0, 0, 0x1000, MAGIC]);
         assert_eq!(evaluate(&notify.insns, &foreign), Some(ret::USER_NOTIF));
 
-        let fallback = prepare(&policy, false, false).unwrap().0;
+        let fallback = prepare(&policy, false, Guards::NONE).unwrap().0;
         let secret = fallback.exec_arg;
         assert_ne!(secret, MAGIC, "no secret drawn");
         assert_eq!(evaluate(&fallback.insns, &with(secret)), Some(ret::ALLOW));
@@ -690,7 +713,10 @@ mod tests {
             Some(ret::KILL_PROCESS | 0xffff)
         );
         // Two sandboxes do not share a secret.
-        assert_ne!(prepare(&policy, false, false).unwrap().0.exec_arg, secret);
+        assert_ne!(
+            prepare(&policy, false, Guards::NONE).unwrap().0.exec_arg,
+            secret
+        );
     }
 
     /// A filter with the set-id guard laid in still lets the runtime's exec through (to the
@@ -712,9 +738,9 @@ mod tests {
             )
         };
         for notify in [true, false] {
-            let (alone, alone_has_it) = prepare(&policy, notify, false).unwrap();
-            let (f, has_it) = prepare(&policy, notify, true).unwrap();
-            assert!(has_it && !alone_has_it);
+            let (alone, alone_left) = prepare(&policy, notify, Guards::NONE).unwrap();
+            let (f, left) = prepare(&policy, notify, Guards::SET_ID).unwrap();
+            assert!(left.is_empty() && alone_left.is_empty());
             assert!(f.insns.len() > alone.insns.len());
             let runtime_exec = if notify { ret::USER_NOTIF } else { ret::ALLOW };
             let kill = if notify {
@@ -738,6 +764,48 @@ mod tests {
         }
     }
 
+    /// A sandbox that reaches a host terminal gets the program the compiler made with the
+    /// terminal guard in (nothing left to stack), with the set-id guard laid in as well where
+    /// asked; one that does not gets the policy's own program, whose `ioctl` the guard does not
+    /// touch.
+    #[test]
+    fn the_terminal_guard_comes_with_the_program_made_for_it() {
+        let policy = compiled("default kill;\nallow ioctl, fchmod;\n");
+        let ioctl = |request: u64| {
+            data(
+                libc::SYS_ioctl as i32,
+                AUDIT_ARCH_X86_64,
+                [0, request, 0, 0, 0, 0],
+            )
+        };
+        let fchmod = data(
+            libc::SYS_fchmod as i32,
+            AUDIT_ARCH_X86_64,
+            [3, 0o4755, 0, 0, 0, 0],
+        );
+        let tiocsti = ioctl(libc::TIOCSTI);
+        let refused = Some(ret::ERRNO | 1);
+        for notify in [true, false] {
+            let (plain, left) = prepare(&policy, notify, Guards::NONE).unwrap();
+            assert!(left.is_empty());
+            assert_eq!(evaluate(&plain.insns, &tiocsti), Some(ret::ALLOW));
+            let (guarded, left) = prepare(&policy, notify, Guards::TERMINAL).unwrap();
+            assert!(left.is_empty());
+            let native = policy.native_program().unwrap();
+            assert_eq!(guarded.insns.len(), native.terminal_guarded.len());
+            assert_eq!(evaluate(&guarded.insns, &tiocsti), refused);
+            assert_eq!(
+                evaluate(&guarded.insns, &ioctl(libc::TCGETS)),
+                Some(ret::ALLOW)
+            );
+            assert_eq!(evaluate(&guarded.insns, &fchmod), Some(ret::ALLOW));
+            let (both, left) = prepare(&policy, notify, Guards::BOTH).unwrap();
+            assert!(left.is_empty());
+            assert_eq!(evaluate(&both.insns, &tiocsti), refused);
+            assert_eq!(evaluate(&both.insns, &fchmod), refused);
+        }
+    }
+
     /// The compiler lays the exec check out as the runtime expects in policies of every shape
     /// (so the fallback's secret is what runs), and only the compared words change.
     #[test]
@@ -753,7 +821,7 @@ mod tests {
             let policy = compiled(text);
             let prog = &policy.program(Arch::native().unwrap()).unwrap().filter;
             assert!(ExecCheck::find(prog).is_some(), "{text}");
-            let f = prepare(&policy, false, false).unwrap().0;
+            let f = prepare(&policy, false, Guards::NONE).unwrap().0;
             let changed = prog
                 .iter()
                 .zip(&f.insns)

@@ -75,6 +75,7 @@ fn main() {
         "tiocsti" => tiocsti(),
         "tiocsti-child" => tiocsti_child(),
         "terminal-reach" => terminal_reach(),
+        "find-terminal" => find_terminal(),
         "keyring" => keyring(rest[0], rest[1], rest[2]),
         "vsock" => vsock(),
         "request-key" => request_key(),
@@ -961,6 +962,96 @@ fn filters() {
         }
     };
     say(format!("set-id-mode={refused}"));
+    // Whether signal-driven I/O is refused (the terminal guard): on a pipe of the sandbox's
+    // own, where the kernel itself lets it be set.
+    let mut ends = [0; 2];
+    // SAFETY: pipe writes two descriptors into the live array; fcntl with integer arguments
+    // on the read end just made; both closed after.
+    let refused = unsafe {
+        if libc::pipe(ends.as_mut_ptr()) < 0 {
+            format!("pipe {}", errno_name(errno()))
+        } else {
+            let r = result(libc::fcntl(ends[0], libc::F_SETFL, libc::O_ASYNC).into());
+            libc::close(ends[0]);
+            libc::close(ends[1]);
+            r
+        }
+    };
+    say(format!("o-async={refused}"));
+}
+
+/// Whether descriptor `fd` is a terminal (or a pseudo-terminal's master).
+fn is_terminal(fd: libc::c_int) -> bool {
+    // SAFETY: isatty reads the attributes of any descriptor number into its own buffer.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Looks for a terminal everywhere a sandbox could find one without being given it: every
+/// descriptor it holds, the paths where terminals live, and the descriptors of every process
+/// it sees (`/proc/*/fd`). `terminals=` how many it opened or holds, then one `found=` line
+/// each.
+fn find_terminal() {
+    let mut found = Vec::new();
+    for fd in 0..4096 {
+        if is_terminal(fd) {
+            found.push(format!("descriptor {fd}"));
+        }
+    }
+    let mut paths: Vec<String> = [
+        "/dev/tty",
+        "/dev/console",
+        "/dev/ptmx",
+        "/dev/pts/ptmx",
+        "/dev/ttyS0",
+        "/dev/tty0",
+        "/dev/tty1",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    paths.extend((0..16).map(|n| format!("/dev/pts/{n}")));
+    for dir in ["/proc", "/dev/pts"] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if dir == "/proc" {
+                let fds = path.join("fd");
+                let Ok(fds) = std::fs::read_dir(&fds) else {
+                    continue;
+                };
+                paths.extend(fds.flatten().map(|f| f.path().display().to_string()));
+            } else {
+                paths.push(path.display().to_string());
+            }
+        }
+    }
+    for path in paths {
+        let c = cstr(&path);
+        // SAFETY: a live C string; the descriptor is closed right after.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            continue;
+        }
+        if is_terminal(fd) {
+            found.push(path);
+        }
+        // SAFETY: the descriptor just opened.
+        unsafe { libc::close(fd) };
+    }
+    say(format!("terminals={}", found.len()));
+    for f in found {
+        say(format!("found={f}"));
+    }
 }
 
 fn proc_sys() {

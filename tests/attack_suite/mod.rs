@@ -1120,6 +1120,139 @@ fn only_a_sandbox_reaching_host_files_gets_the_set_id_guard() {
     guard(&bare, "1", "EPERM");
 }
 
+/// A sandbox given no terminal, and no way for one to be sent to it, finds none: not among its
+/// descriptors, not by any path (its `/dev` has no terminal, and binds are `nodev`), not
+/// through `/proc` (it sees its own processes alone), while the host holds a terminal open.
+/// Such a sandbox gets no terminal guard (`o-async=OK`): its `ioctl` and `fcntl` stay as its
+/// policy says, for the kernel's cache to serve.
+#[test]
+fn a_sandbox_given_no_terminal_reaches_none_and_gets_no_terminal_guard() {
+    let _g = shared();
+    let (_master, slave) = terminal::pty();
+    // The probe finds a terminal given (reopening it by path is Landlock's to refuse).
+    let given = Attack::new("find-terminal")
+        .with(|c| {
+            c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
+        })
+        .policy(&allow_all())
+        .run();
+    assert!(given.stdout.contains("found=descriptor 0"), "{given}");
+    for policy in [None, Some(allow_all())] {
+        let mut find = Attack::new("find-terminal");
+        let mut filters = Attack::new("filters");
+        if let Some(p) = &policy {
+            find = find.policy(p);
+            filters = filters.policy(p);
+        }
+        let r = find.run();
+        r.expect_exit0();
+        assert_eq!(r.value("terminals"), "0", "{r}");
+        let r = filters.run();
+        r.expect_exit0();
+        assert_eq!(r.value("o-async"), "OK", "{r}");
+        let want = if policy.is_some() { "1" } else { "0" };
+        assert_eq!(r.value("filters"), want, "{r}");
+    }
+}
+
+/// Every way a host terminal can reach a sandbox gets it the terminal guard, which refuses
+/// signal-driven I/O (`o-async=EPERM`, probed on a pipe) and the other terminal requests that
+/// reach the host: a terminal or a pseudo-terminal's master among its descriptors, a Unix
+/// socket (one can be sent through it), the host's network (a host client can connect to an
+/// abstract name the sandbox took and send one), a bound socket. Descriptors that can bring no
+/// terminal (a pipe, a regular file, a writable bind) leave it out; without a policy the guard
+/// is a filter of its own.
+#[test]
+fn only_a_sandbox_reaching_a_host_terminal_gets_the_terminal_guard() {
+    let _g = shared();
+    let dir = TempDir::new("terminal-guard");
+    let socket_path = dir.path().join("host.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    // Both ends of each terminal stay open on the host through the runs.
+    let (_stdin_master, stdin_slave) = terminal::pty();
+    let (master, _slave) = terminal::pty();
+    type Route = Box<dyn FnOnce(&mut SandboxCommand)>;
+    let routes: Vec<(&str, Route, &str)> = vec![
+        (
+            "a terminal as standard input",
+            Box::new(move |c| {
+                c.stdin(Stdio::Fd(stdin_slave));
+            }),
+            "EPERM",
+        ),
+        (
+            "a pseudo-terminal's master",
+            Box::new(move |c| {
+                c.pass_fd(master, 5);
+            }),
+            "EPERM",
+        ),
+        (
+            "a Unix socket",
+            Box::new(|c| {
+                c.pass_fd(
+                    OwnedFd::from(std::os::unix::net::UnixStream::pair().unwrap().0),
+                    5,
+                );
+            }),
+            "EPERM",
+        ),
+        (
+            "the host's network",
+            Box::new(|c| {
+                c.share_network(true);
+            }),
+            "EPERM",
+        ),
+        (
+            "a bound socket",
+            Box::new(move |c| {
+                c.mount_ro(&socket_path, "/run/host.sock");
+            }),
+            "EPERM",
+        ),
+        (
+            "a pipe",
+            Box::new(|c| {
+                c.pass_fd(OwnedFd::from(std::io::pipe().unwrap().0), 5);
+            }),
+            "OK",
+        ),
+        (
+            "a regular file",
+            Box::new(|c| {
+                c.pass_fd(
+                    OwnedFd::from(std::fs::File::open("/proc/self/exe").unwrap()),
+                    5,
+                );
+            }),
+            "OK",
+        ),
+    ];
+    for (route, give, want) in routes {
+        let r = Attack::new("filters").with(give).policy(&allow_all()).run();
+        r.expect_exit0();
+        assert_eq!(r.value("o-async"), want, "{route}\n{r}");
+        assert_eq!(r.value("filters"), "1", "{route}\n{r}");
+    }
+    let rw = Attack::new("filters")
+        .mount_rw(dir.path(), "/rw")
+        .policy(&allow_all())
+        .run();
+    assert_eq!(rw.value("set-id-mode"), "EPERM", "{rw}");
+    assert_eq!(rw.value("o-async"), "OK", "{rw}");
+    // Without a policy the guard is the one filter.
+    let (_master, slave) = terminal::pty();
+    let bare = Attack::new("filters")
+        .with(|c| {
+            c.stdin(Stdio::Fd(slave));
+        })
+        .run();
+    assert_eq!(bare.value("filters"), "1", "{bare}");
+    assert_eq!(bare.value("o-async"), "EPERM", "{bare}");
+    assert_eq!(bare.value("set-id-mode"), "OK", "{bare}");
+}
+
 /// A call the policy kills stays killed, and reported, with the set-id guard in its program:
 /// the guard refuses only what the policy would let run.
 #[test]
@@ -2364,39 +2497,43 @@ fn tiocsti_has_no_controlling_terminal_to_inject_into() {
     let _g = shared();
     // A real terminal as stdin: the slave of a fresh pty, which leads no session.
     let (master, slave) = terminal::pty();
-    // Under no policy the kernel alone answers; the policies allow every ioctl on purpose: no
-    // namespace covers a terminal.
+    // The policies allow every ioctl on purpose: no namespace covers a terminal. Under no
+    // policy the terminal guard is a filter of its own.
     for policy in [
         None,
         Some(allow_all()),
         Some(compile("default allow;\nallow ioctl;")),
     ] {
         let r = tiocsti_from_inside(slave.try_clone().unwrap(), policy.as_ref());
-        // The prelude's guard answers TIOCLINUX; without it the kernel finds no console.
-        let tioclinux = if policy.is_some() { "EPERM" } else { "ENOTTY" };
-        assert_eq!(r.value("stdin_tioclinux"), tioclinux, "{r}");
+        // The terminal guard answers TIOCLINUX (the kernel would find no console: ENOTTY).
+        assert_eq!(r.value("stdin_tioclinux"), "EPERM", "{r}");
         assert_nothing_typed_into(&slave, &master, &r);
     }
 }
 
 /// A child of the program is no process group's leader, so it can start a session of its own
 /// and take a terminal that no session has (this fresh pty) as its controlling terminal: only
-/// a policy keeps it from typing into it, whose prelude refuses `TIOCSTI` whatever the rules
-/// allow (without a policy, nothing does: the README says so).
+/// the terminal guard keeps it from typing into it, which refuses `TIOCSTI` whatever the
+/// policy's rules allow, and without a policy as a filter of its own.
 #[test]
 fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
     let _g = shared();
     let (master, slave) = terminal::pty();
-    for policy in [allow_all(), compile("default allow;\nallow ioctl;")] {
-        let r = Attack::new("tiocsti-child")
-            .with(|c| {
-                c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
-            })
-            .policy(&policy)
-            .run();
+    for policy in [
+        None,
+        Some(allow_all()),
+        Some(compile("default allow;\nallow ioctl;")),
+    ] {
+        let mut attack = Attack::new("tiocsti-child").with(|c| {
+            c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
+        });
+        if let Some(p) = &policy {
+            attack = attack.policy(p);
+        }
+        let r = attack.run();
         r.expect_exit0();
         assert_eq!(r.value("child_setsid"), "OK", "{r}");
-        // Taken: so the refusal below is the policy's, not the kernel's for a stranger.
+        // Taken: so the refusal below is the guard's, not the kernel's for a stranger.
         assert_eq!(r.value("child_tiocsctty"), "OK", "{r}");
         assert_eq!(r.value("child_tiocsti"), "EPERM", "{r}");
         assert_nothing_typed_into(&slave, &master, &r);
@@ -2407,15 +2544,36 @@ fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
 /// holder make: a new window size signals the terminal's foreground group (the host's shell),
 /// exclusive mode keeps the host's later opens out, the line discipline and suspended output
 /// outlive the run, and signal-driven I/O (`FIOASYNC`, `F_SETFL` with `O_ASYNC`) makes every
-/// byte typed signal the terminal's foreground group. Without a policy the kernel runs them
+/// byte typed signal the terminal's foreground group. Outside a sandbox the kernel runs them
 /// (the control: the size and exclusive mode change, seen from the host, and the program's
-/// file has `O_ASYNC`); under a policy the prelude refuses each with EPERM whatever the rules
-/// allow, and the terminal is as the host left it. Either way the program has an open file of
-/// its own: what it sets there (`O_ASYNC`, `O_NONBLOCK`, a `flock` lock) is not on the host's
-/// open file after the run.
+/// file has `O_ASYNC`); in a sandbox the terminal guard refuses each with EPERM whatever the
+/// policy's rules allow, and without a policy, and the terminal is as the host left it. The
+/// program has an open file of its own: what it sets there (`O_ASYNC`, `O_NONBLOCK`, a `flock`
+/// lock) is not on the host's open file after the run.
 #[test]
 fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
     let _g = shared();
+    let requests = ["winsz", "excl", "xonc", "setd", "fioasync", "setfl_async"];
+    let (_master, slave) = terminal::pty();
+    let out = std::process::Command::new(attacker())
+        .args(["terminal-reach", "control"])
+        .stdin(slave.try_clone().unwrap())
+        .output()
+        .unwrap();
+    let control = String::from_utf8_lossy(&out.stdout);
+    for key in requests
+        .iter()
+        .chain(&["async_after_fioasync", "async_at_end"])
+    {
+        let ran = control.lines().any(|l| {
+            l.strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix('='))
+                .is_some_and(|v| v == "OK" || v == "true")
+        });
+        assert!(ran, "{key} outside a sandbox:\n{control}");
+    }
+    let (size, exclusive) = terminal_state(&slave);
+    assert_eq!((size.ws_row, size.ws_col, exclusive), (33, 77, true));
     let policies = [
         None,
         Some(allow_all()),
@@ -2436,18 +2594,14 @@ fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
             assert_eq!(r.value(key), "OK", "{key}\n{r}");
         }
         assert_the_hosts_open_file_is_untouched(&slave, &r);
-        let requests = ["winsz", "excl", "xonc", "setd", "fioasync", "setfl_async"];
-        let ran = policy.is_none();
         for key in requests {
-            let want = if ran { "OK" } else { "EPERM" };
-            assert_eq!(r.value(key), want, "{key}\n{r}");
+            assert_eq!(r.value(key), "EPERM", "{key}\n{r}");
         }
         for key in ["async_after_fioasync", "async_at_end"] {
-            assert_eq!(r.value(key), ran.to_string(), "{key}\n{r}");
+            assert_eq!(r.value(key), "false", "{key}\n{r}");
         }
-        let size_seen = if ran { (33, 77) } else { (0, 0) };
-        assert_eq!((size.ws_row, size.ws_col), size_seen, "{r}");
-        assert_eq!(exclusive, ran, "{r}");
+        assert_eq!((size.ws_row, size.ws_col), (0, 0), "{r}");
+        assert!(!exclusive, "{r}");
     }
 }
 

@@ -13,8 +13,11 @@ pub use expand::{
     read_policy_text, Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes, MAX_POLICY_FILE,
 };
 pub use limits::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_INCLUDES};
+pub(crate) use prelude::add_terminal_guard_branches;
+use prelude::Guarding;
 pub use prelude::{
-    refusal_where_unenforced, refused_arguments, PRELUDE_LOCATION, RUNTIME_EXEC_MAGIC,
+    refusal_where_unenforced, refused_arguments, terminal_guard_rules, PRELUDE_LOCATION,
+    RUNTIME_EXEC_MAGIC, TERMINAL_GUARD_LOCATION,
 };
 
 /// The most rules a policy may hold: every rule needs a tag of its own below
@@ -58,17 +61,33 @@ pub fn resolve(expanded: &Expanded, sources: &SourceMap) -> Result<CheckedPolicy
     }
     prelude::add_clone3_enosys(&mut rules, &mut arches);
     prelude::add_filter_guards(&mut rules, &mut arches, default.unwrap_or(Action::Kill));
-    prelude::add_containment_guards(&mut rules, &mut arches, default.unwrap_or(Action::Kill));
+    let default_or_kill = default.unwrap_or(Action::Kill);
+    prelude::add_guards(
+        &mut rules,
+        &mut arches,
+        default_or_kill,
+        Guarding::Containment,
+    );
     prelude::add_runtime_exec_check(&mut arches);
     if r.errors.is_empty() {
         Ok(CheckedPolicy {
-            default: default.unwrap_or(Action::Kill),
+            default: default_or_kill,
             rules,
             arches,
         })
     } else {
         Err(r.errors.into_iter().collect())
     }
+}
+
+/// `checked` with the terminal guard laid in: the policy as a sandbox that reaches a host
+/// terminal runs it (see [`crate::host_guard`]). Its rule list is `checked`'s followed by the
+/// guard's rules, so a tag means the same in both.
+pub fn with_terminal_guard(checked: &CheckedPolicy) -> CheckedPolicy {
+    let mut guarded = checked.clone();
+    let (rules, arches) = (&mut guarded.rules, &mut guarded.arches);
+    prelude::add_guards(rules, arches, checked.default, Guarding::Terminal);
+    guarded
 }
 
 fn rule_meta(flat: &FlatRule, sources: &SourceMap) -> RuleMeta {

@@ -34,7 +34,7 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
 }
 
 /// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the five filter guards and
-/// one per value the containment guards refuse): their tags are kept free, so that a policy's
+/// one per value the containment guards and the terminal guard refuse): their tags are kept free, so that a policy's
 /// own rules can never use them up.
 pub(super) const MOST_RULES: usize = 1 + FILTER_GUARD_RULES + containment_guard_rules();
 
@@ -42,12 +42,17 @@ pub(super) const MOST_RULES: usize = 1 + FILTER_GUARD_RULES + containment_guard_
 /// `seccomp` and `prctl`, one each.
 const FILTER_GUARD_RULES: usize = 5;
 
-/// How many rules [`add_containment_guards`] adds at most: one per refused value.
+/// How many rules [`add_guards`] adds at most, both kinds together: one per refused value.
 const fn containment_guard_rules() -> usize {
     let mut n = 0;
     let mut i = 0;
     while i < CONTAINMENT_GUARDS.len() {
         n += CONTAINMENT_GUARDS[i].values.len();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < TERMINAL_GUARDS.len() {
+        n += TERMINAL_GUARDS[i].values.len();
         i += 1;
     }
     n
@@ -301,40 +306,54 @@ const O_ASYNC: u64 = 0x2000;
 /// The errno the containment guards answer with, as the kernel does where these are refused.
 const EPERM: u16 = 1;
 
-/// Calls whose reach no namespace bounds, each answered `EPERM` before the policy's own rules
-/// wherever the policy would let it run, even on purpose (a value the policy refuses keeps its
-/// answer, and a policy that refuses them all keeps its program as it is):
-/// - `socket(AF_VSOCK, ...)`: virtio sockets reach the hypervisor and the VM's other guests and
-///   share one port space with the host, and the network namespace does not cover them;
-/// - `ioctl(fd, TIOCSTI, ...)`, `ioctl(fd, TIOCLINUX, ...)`: a terminal the host passed (as
-///   standard input, say) can become the sandbox's controlling terminal where the program
-///   leads a session of its own (where init could not give up the host's terminal), or where a
-///   child of the program starts one and the terminal belongs to no session, and
-///   `TIOCSTI` then types into it what the next reader on the host runs; `TIOCLINUX` pastes a
-///   console's selection the same way;
-/// - `ioctl` with `TIOCSWINSZ`, `TIOCSIG`, `TIOCEXCL`, `TCXONC` or `TIOCSETD`: the kernel asks
-///   nothing of a caller that does not have the terminal as its controlling terminal before
-///   these, so on a terminal the host passed they reach the host's processes or outlive the
-///   run: `TIOCSWINSZ` sends `SIGWINCH` to the terminal's foreground group (the host's shell
-///   or the command that runs the sandbox) and `TIOCSIG` any signal, through a master, to the
-///   slave's; `TIOCEXCL` keeps every later open of the terminal out (`EBUSY`), `TCXONC`
-///   suspends its output, and `TIOCSETD` swaps its line discipline, after the sandbox has
-///   ended; and line disciplines other than the terminal's own are kernel code few programs
-///   reach, where privilege escalations have been found (`n_hdlc`, `n_gsm`), on a pty the
-///   sandbox opens itself as well;
-/// - turning on signal-driven I/O, `ioctl(fd, FIOASYNC, ...)` or `fcntl(fd, F_SETFL, flags)`
-///   with `O_ASYNC` in `flags`: on a terminal the kernel makes the terminal's foreground group
-///   the file's owner, so each byte typed signals the host's shell (`SIGIO`, whose default is
-///   to end it, or whatever `F_SETSIG` chose) while the sandbox runs, and after it where the
-///   sandbox shares the host's open file of the terminal. Other status flags (`O_NONBLOCK`,
-///   `O_APPEND`) are the program's to set.
-pub(super) fn add_containment_guards(
+/// Which guards [`add_guards`] lays into a policy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Guarding {
+    /// The prelude's containment guards, in every program: calls whose reach no namespace
+    /// bounds, each answered `EPERM` before the policy's own rules wherever the policy would
+    /// let it run, even on purpose (a value the policy refuses keeps its answer, and a policy
+    /// that refuses them all keeps its program as it is): `socket(AF_VSOCK, ...)`, whose
+    /// virtio sockets reach the hypervisor and the VM's other guests and share one port space
+    /// with the host, which the network namespace does not cover.
+    Containment,
+    /// The terminal guard ([`TERMINAL_GUARDS`]), laid in the same way, only into the program for
+    /// a sandbox that reaches a host terminal (see [`crate::host_guard`]): every other sandbox's
+    /// `ioctl` and `fcntl` stay unconditional where the policy allows them, which the kernel's
+    /// cache then serves.
+    Terminal,
+}
+
+impl Guarding {
+    fn guards(self) -> &'static [ContainmentGuard] {
+        match self {
+            Guarding::Containment => &CONTAINMENT_GUARDS,
+            Guarding::Terminal => &TERMINAL_GUARDS,
+        }
+    }
+
+    /// Where the rules say they are, in the policy's rule list.
+    fn location(self) -> &'static str {
+        match self {
+            Guarding::Containment => PRELUDE_LOCATION,
+            Guarding::Terminal => TERMINAL_GUARD_LOCATION,
+        }
+    }
+}
+
+/// Where the terminal guard's rules say they are, in the policy's rule list.
+pub const TERMINAL_GUARD_LOCATION: &str = "terminal guard";
+
+/// Lays the guards of `which` into the policy, before the first branch that may let each
+/// refused value run (see [`Guarding`]), and lists their rules.
+pub(super) fn add_guards(
     rules: &mut Vec<RuleMeta>,
     arches: &mut [CheckedArch],
     default: Action,
+    which: Guarding,
 ) {
     let default_runs = lets_run(default);
-    for guard in CONTAINMENT_GUARDS {
+    let location = which.location();
+    for guard in which.guards() {
         let (name, index) = (guard.call, guard.index);
         // One rule per value, each a single comparison, as every generator can write it, put
         // just before the first branch that may let the value run: a branch before it that
@@ -349,30 +368,15 @@ pub(super) fn add_containment_guards(
                 let Some(at) = first_that_may_run(checked, name, index, value, default_runs) else {
                     continue;
                 };
-                let Some(spec) = tables::syscall_by_name(checked.arch, name) else {
+                let Some((nr, branch)) = guard.branch(checked.arch, value, tag) else {
                     continue;
                 };
-                let refuse = Action::Errno(EPERM);
-                let Some(mut branch) = argument_branch(spec, (index, value), refuse, tag) else {
-                    continue;
-                };
-                if let Some(flag) = &guard.flag {
-                    let Some(set) = flag.condition(spec) else {
-                        continue;
-                    };
-                    let equal = branch.cond.take().map(Box::new);
-                    branch.cond = equal.map(|equal| CheckedCond::And(equal, Box::new(set)));
-                }
-                checked
-                    .syscalls
-                    .entry(spec.nr)
-                    .or_default()
-                    .insert(at, branch);
+                checked.syscalls.entry(nr).or_default().insert(at, branch);
                 used = true;
             }
             if used {
                 rules.push(RuleMeta {
-                    location: PRELUDE_LOCATION.into(),
+                    location: location.into(),
                     text: guard.rule_text(constant).into(),
                 });
             }
@@ -423,6 +427,20 @@ impl GuardFlag {
 }
 
 impl ContainmentGuard {
+    /// The branch that refuses `value` (with the flag set, if the guard has one) on `arch`, and
+    /// the number of the call it is for; `None` where `arch` has no such call or argument.
+    fn branch(&self, arch: Arch, value: i128, tag: Tag) -> Option<(u32, CheckedBranch)> {
+        let spec = tables::syscall_by_name(arch, self.call)?;
+        let refuse = Action::Errno(EPERM);
+        let mut branch = argument_branch(spec, (self.index, value), refuse, tag)?;
+        if let Some(flag) = &self.flag {
+            let set = flag.condition(spec)?;
+            let equal = branch.cond.take().map(Box::new);
+            branch.cond = equal.map(|equal| CheckedCond::And(equal, Box::new(set)));
+        }
+        Some((spec.nr, branch))
+    }
+
     /// The guard's rule for the value named `constant`, as `explain` lists it.
     fn rule_text(&self, constant: &str) -> String {
         let flag = self.flag.as_ref().map_or(String::new(), |f| {
@@ -435,15 +453,39 @@ impl ContainmentGuard {
     }
 }
 
-/// See [`add_containment_guards`].
-const CONTAINMENT_GUARDS: [ContainmentGuard; 3] = [
-    ContainmentGuard {
-        call: "socket",
-        index: 0,
-        arg: "domain",
-        values: &[(AF_VSOCK, "AF_VSOCK")],
-        flag: None,
-    },
+/// See [`Guarding::Containment`].
+const CONTAINMENT_GUARDS: [ContainmentGuard; 1] = [ContainmentGuard {
+    call: "socket",
+    index: 0,
+    arg: "domain",
+    values: &[(AF_VSOCK, "AF_VSOCK")],
+    flag: None,
+}];
+
+/// The terminal guard's rules: requests and flags that reach past the sandbox through a host
+/// terminal it is given, each refused with `EPERM` (see [`crate::host_guard`]):
+/// - `ioctl(fd, TIOCSTI, ...)`, `ioctl(fd, TIOCLINUX, ...)`: a terminal the host passed (as
+///   standard input, say) can become the sandbox's controlling terminal where the program
+///   leads a session of its own (where init could not give up the host's terminal), or where a
+///   child of the program starts one and the terminal belongs to no session, and
+///   `TIOCSTI` then types into it what the next reader on the host runs; `TIOCLINUX` pastes a
+///   console's selection the same way;
+/// - `ioctl` with `TIOCSWINSZ`, `TIOCSIG`, `TIOCEXCL`, `TCXONC` or `TIOCSETD`: the kernel asks
+///   nothing of a caller that does not have the terminal as its controlling terminal before
+///   these, so on a terminal the host passed they reach the host's processes or outlive the
+///   run: `TIOCSWINSZ` sends `SIGWINCH` to the terminal's foreground group (the host's shell
+///   or the command that runs the sandbox) and `TIOCSIG` any signal, through a master, to the
+///   slave's; `TIOCEXCL` keeps every later open of the terminal out (`EBUSY`), `TCXONC`
+///   suspends its output, and `TIOCSETD` swaps its line discipline, after the sandbox has
+///   ended; and line disciplines other than the terminal's own are kernel code few programs
+///   reach, where privilege escalations have been found (`n_hdlc`, `n_gsm`);
+/// - turning on signal-driven I/O, `ioctl(fd, FIOASYNC, ...)` or `fcntl(fd, F_SETFL, flags)`
+///   with `O_ASYNC` in `flags`: on a terminal the kernel makes the terminal's foreground group
+///   the file's owner, so each byte typed signals the host's shell (`SIGIO`, whose default is
+///   to end it, or whatever `F_SETSIG` chose) while the sandbox runs, and after it where the
+///   sandbox shares the host's open file of the terminal. Other status flags (`O_NONBLOCK`,
+///   `O_APPEND`) are the program's to set.
+const TERMINAL_GUARDS: [ContainmentGuard; 2] = [
     ContainmentGuard {
         call: "ioctl",
         index: 1,
@@ -473,6 +515,33 @@ const CONTAINMENT_GUARDS: [ContainmentGuard; 3] = [
         }),
     },
 ];
+
+/// The terminal guard's rules, one line each (one per refused value), in the order a guard's own
+/// program numbers them.
+pub fn terminal_guard_rules() -> Vec<String> {
+    TERMINAL_GUARDS
+        .iter()
+        .flat_map(|g| g.values.iter().map(|&(_, constant)| g.rule_text(constant)))
+        .collect()
+}
+
+/// Adds the terminal guard's branches to `arches` (a guard's own policy, default `allow`), one
+/// per refused value, each tag drawn from `tag` in the order of [`terminal_guard_rules`].
+pub(crate) fn add_terminal_guard_branches(
+    arches: &mut [CheckedArch],
+    tag: &mut impl FnMut() -> Tag,
+) {
+    for guard in &TERMINAL_GUARDS {
+        for &(value, _) in guard.values {
+            let t = tag();
+            for checked in arches.iter_mut() {
+                if let Some((nr, branch)) = guard.branch(checked.arch, value, t) {
+                    checked.syscalls.entry(nr).or_default().push(branch);
+                }
+            }
+        }
+    }
+}
 
 /// An `execveat` carrying [`RUNTIME_EXEC_MAGIC`] in its (unused) sixth register is sent to
 /// the runtime with tag [`Tag::RUNTIME_EXEC`] before any of the policy's rules: the runtime's
@@ -531,6 +600,7 @@ fn refusing_guard(
 ) -> Option<(&'static ContainmentGuard, &'static str)> {
     CONTAINMENT_GUARDS
         .iter()
+        .chain(&TERMINAL_GUARDS)
         .filter(|g| g.call == spec.name)
         .find_map(|g| {
             let (_, constant) = g
@@ -571,7 +641,7 @@ mod tests {
     #[test]
     fn containment_guard_values_are_the_constants_they_name() {
         for arch in Arch::ALL {
-            for guard in &CONTAINMENT_GUARDS {
+            for guard in CONTAINMENT_GUARDS.iter().chain(&TERMINAL_GUARDS) {
                 for &(value, name) in guard.values {
                     let table = tables::constant(arch, name).map(i128::from);
                     assert_eq!(table, Some(value), "{arch} {name}");

@@ -1,7 +1,7 @@
 //! The descriptors a sandbox is given (its standard streams and passed descriptors): which are
 //! refused, and what the others let it reach beyond its own file system, which decides whether
-//! it gets the set-id guard and the Landlock domain that confines reopening (see
-//! [`super::reopen`]).
+//! it gets the set-id guard, the terminal guard (see [`sandbox_policy::host_guard`]) and the
+//! Landlock domain that confines reopening (see [`super::reopen`]).
 
 use super::SpawnError;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -19,6 +19,10 @@ pub(crate) struct Reach {
     /// anonymous pipe, a socket of another family, or one of the memory devices every
     /// sandbox's `/dev` holds anyway (`/dev/null` and the like).
     pub reopenable: bool,
+    /// A device other than the memory devices every sandbox has (a terminal, a pseudo-terminal's
+    /// master, or whatever else may act as one), or a Unix socket, through which one may be
+    /// sent: the terminal guard's concern.
+    pub terminal: bool,
 }
 
 impl std::ops::BitOr for Reach {
@@ -27,6 +31,7 @@ impl std::ops::BitOr for Reach {
         Reach {
             host_files: self.host_files || other.host_files,
             reopenable: self.reopenable || other.reopenable,
+            terminal: self.terminal || other.terminal,
         }
     }
 }
@@ -62,22 +67,30 @@ pub(crate) fn examine(
 fn reach_of(fd: &OwnedFd) -> Result<Option<Reach>, SpawnError> {
     let st = nix::sys::stat::fstat(fd.as_raw_fd())
         .map_err(|e| SpawnError::os("stat a descriptor", e.into()))?;
-    let both = Reach {
-        host_files: true,
-        reopenable: true,
-    };
     let reopenable = Reach {
-        host_files: false,
         reopenable: true,
+        ..Reach::default()
+    };
+    let file = Reach {
+        host_files: true,
+        ..reopenable
+    };
+    let every = Reach {
+        terminal: true,
+        ..file
     };
     Ok(Some(match st.st_mode & libc::S_IFMT {
         libc::S_IFDIR | libc::S_IFLNK => return Ok(None),
-        libc::S_IFREG => both,
-        libc::S_IFSOCK if is_unix_socket(fd) => both,
+        libc::S_IFREG => file,
+        libc::S_IFSOCK if is_unix_socket(fd) => every,
         libc::S_IFSOCK => Reach::default(),
         libc::S_IFIFO if is_anonymous_pipe(fd) => Reach::default(),
         libc::S_IFCHR if SANDBOX_DEVICES.contains(&st.st_rdev) => Reach::default(),
-        // A named pipe, any other device, and whatever else a path may name.
+        libc::S_IFCHR => Reach {
+            terminal: true,
+            ..reopenable
+        },
+        // A named pipe, a block device, and whatever else a path may name.
         _ => reopenable,
     }))
 }
@@ -145,6 +158,7 @@ mod tests {
     const NOTHING: Reach = Reach {
         host_files: false,
         reopenable: false,
+        terminal: false,
     };
 
     #[test]
@@ -167,17 +181,23 @@ mod tests {
 
     #[test]
     fn files_and_unix_sockets_reach_host_files_and_are_confined() {
-        let both = Reach {
+        let file = Reach {
             host_files: true,
             reopenable: true,
+            terminal: false,
         };
-        assert_eq!(reach(open("/proc/self/exe")), Some(both));
+        assert_eq!(reach(open("/proc/self/exe")), Some(file));
+        // A Unix socket may bring a terminal as well.
         let (a, _b) = UnixStream::pair().expect("socketpair");
-        assert_eq!(reach(a.into()), Some(both));
+        let every = Reach {
+            terminal: true,
+            ..file
+        };
+        assert_eq!(reach(a.into()), Some(every));
     }
 
     #[test]
-    fn named_pipes_and_other_devices_are_confined() {
+    fn named_pipes_and_other_devices_are_confined_and_devices_may_be_terminals() {
         let dir = std::env::temp_dir().join(format!("given-fifo-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let fifo = dir.join("fifo");
@@ -194,16 +214,21 @@ mod tests {
         let reopenable = Reach {
             host_files: false,
             reopenable: true,
+            terminal: false,
         };
         assert_eq!(reach(named), Some(reopenable));
-        // A terminal's multiplexer: a device no sandbox has of its own.
+        // A terminal's multiplexer, a device no sandbox has of its own, and its terminal.
         let ptmx: OwnedFd = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open("/dev/ptmx")
             .expect("open /dev/ptmx")
             .into();
-        assert_eq!(reach(ptmx), Some(reopenable));
+        let terminal = Reach {
+            terminal: true,
+            ..reopenable
+        };
+        assert_eq!(reach(ptmx), Some(terminal));
     }
 
     #[test]

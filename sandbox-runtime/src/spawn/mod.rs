@@ -51,6 +51,7 @@ use crate::seccomp;
 use idmap::IdMaps;
 use mounts::MountPlan;
 use plan::{ChildFds, Confinement, Plan, PlanParts};
+use sandbox_policy::host_guard::Guards;
 use server::Launch;
 use std::fs::File;
 use std::io;
@@ -360,7 +361,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     // Checked before anything is created for the sandbox: a bad program or mount leaves nothing
     // behind.
     if let Some(p) = &policy {
-        seccomp::native_program(p)?;
+        seccomp::native_program(p, Guards::NONE)?;
+        seccomp::native_program(p, Guards::TERMINAL)?;
     }
     let mounts = MountPlan::build(&all_mounts)?;
     // Memory and pids go to a cgroup when one can be created; else rlimits stand in, and the
@@ -408,24 +410,28 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         .map(|(fd, t)| (terminal::own_open(fd, min), t))
         .collect();
     let given = given::examine([&stdin_c, &stdout_c, &stderr_c], &passed)?;
-    let set_id_guard = reaches_host_files(&all_mounts, given.host_files, cmd.share_network);
     // The host's network may bring files too: a host client can connect to an abstract name
     // the sandbox took, and hand it some; so may a host socket bound in.
-    let confine_reopening = given.reopenable || cmd.share_network || binds_a_socket(&all_mounts);
-    // The guard goes into the policy's own program where it fits: one filter to install and
-    // to run (see `seccomp::prepare`); else it is a filter of its own. Merged, a call the
-    // policy kills stays the policy's kill: the learn and log-violations modes, which let such
-    // a call run, ask the guard first (`Monitor::observe`).
-    let (filter, guard_in_filter) = match &policy {
-        Some(p) => {
-            let (filter, merged) = seccomp::prepare(p, notify, set_id_guard)?;
-            (Some(filter), merged)
-        }
-        None => (None, false),
+    let socket_bound = binds_a_socket(&all_mounts);
+    let guards = Guards {
+        set_id: reaches_host_files(&all_mounts, given.host_files, cmd.share_network),
+        terminal: given.terminal || cmd.share_network || socket_bound,
     };
-    let separate_set_id_guard = set_id_guard && !guard_in_filter;
-    if separate_set_id_guard {
-        seccomp::set_id_guard()?;
+    let confine_reopening = given.reopenable || cmd.share_network || socket_bound;
+    // The guards go into the policy's own program where they fit (the terminal guard is in the
+    // program the compiler made for this case): one filter to install and to run (see
+    // `seccomp::prepare`); else they are a filter of their own. Merged, a call the policy kills
+    // stays the policy's kill: the learn and log-violations modes, which let such a call run,
+    // ask the guards first (`Monitor::observe`).
+    let (filter, separate_guards) = match &policy {
+        Some(p) => {
+            let (filter, left) = seccomp::prepare(p, notify, guards)?;
+            (Some(filter), left)
+        }
+        None => (None, guards),
+    };
+    if !separate_guards.is_empty() {
+        seccomp::host_guards()?;
     }
     let fds = ChildFds {
         sync: relocate(&sync_r, min).map_err(os("dup the sync pipe"))?,
@@ -443,7 +449,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         filter,
         mounts,
         Confinement {
-            separate_set_id_guard,
+            separate_guards,
             reopening: confine_reopening,
         },
     )?;
@@ -563,9 +569,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         policy,
         mode,
         observer,
-        set_id_guard: set_id_guard
-            .then(|| seccomp::set_id_guard_made(true))
-            .flatten(),
+        host_guard: seccomp::host_guard_made(guards, true),
         observations_dropped: std::cell::Cell::new(0),
         wall_limit: cmd.limits.wall_time,
         cpu_limit: cmd.limits.cpu_time,

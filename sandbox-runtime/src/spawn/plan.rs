@@ -8,6 +8,7 @@ use crate::command::SandboxCommand;
 use crate::error::SpawnError;
 use crate::limits::Rlimit;
 use crate::seccomp::PreparedFilter;
+use sandbox_policy::host_guard::Guards;
 use std::ffi::{CString, OsStr};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -253,11 +254,11 @@ pub(crate) struct PlanParts {
     pub argv: Vec<CString>,
     pub envp: Vec<CString>,
     pub filter: Option<PreparedFilter>,
-    /// Whether the sandboxee installs the set-id guard as a filter of its own, under the
-    /// policy's if there is one (see [`crate::seccomp::set_id_guard`], made before the clone):
-    /// where there is no policy, or where the guard did not fit in the policy's program
-    /// ([`crate::seccomp::prepare`]).
-    pub separate_set_id_guard: bool,
+    /// The host guards the sandboxee installs as a filter of their own, under the policy's if
+    /// there is one (see [`crate::seccomp::host_guards`], made before the clone): where there
+    /// is no policy, or where the guards did not fit in the policy's program
+    /// ([`crate::seccomp::prepare`]); none where they are in it or the sandbox needs none.
+    pub separate_guards: Guards,
     /// Whether the sandboxee's Landlock domain is the whole one, which confines reopening,
     /// rather than a lighter one (see [`super::reopen`]): where a descriptor it is given, or
     /// the host's network, could bring it a file that reopening by path would let it do more
@@ -266,10 +267,10 @@ pub(crate) struct PlanParts {
 }
 
 /// What confines the sandboxee besides its policy's filter, decided on the host from what the
-/// sandbox is given (see [`PlanParts::separate_set_id_guard`] and
+/// sandbox is given (see [`PlanParts::separate_guards`] and
 /// [`PlanParts::confine_reopening`]).
 pub(crate) struct Confinement {
-    pub separate_set_id_guard: bool,
+    pub separate_guards: Guards,
     pub reopening: bool,
 }
 
@@ -365,7 +366,7 @@ impl PlanParts {
             argv,
             envp,
             filter,
-            separate_set_id_guard: confinement.separate_set_id_guard,
+            separate_guards: confinement.separate_guards,
             confine_reopening: confinement.reopening,
         };
         Ok((parts, descriptions))

@@ -19,6 +19,7 @@ use super::raw;
 use super::steps::{kind, Failure, Report, Step};
 use super::sys;
 use crate::seccomp::MAGIC;
+use sandbox_policy::host_guard::Guards;
 use sandbox_policy::SockFilter;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -69,8 +70,8 @@ fn setup(plan: &Plan, channel: &mut libc::c_int) -> Result<std::convert::Infalli
     rlimits(plan)?;
     super::inherited::restore_umask(plan);
     capabilities::drop_all()?;
-    if plan.parts.separate_set_id_guard {
-        install_set_id_guard(plan.parts.filter.is_some())?;
+    if !plan.parts.separate_guards.is_empty() {
+        install_host_guards(plan.parts.separate_guards, plan.parts.filter.is_some())?;
     }
     if let Some(filter) = &plan.parts.filter {
         // The hello right before the install: the monitor first looks for the listener on a
@@ -325,19 +326,19 @@ fn no_new_privs() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Installs the set-id guard (see [`sandbox_policy::set_id`]), which the host made before the
-/// clone: the one for under the policy's filter if there is one (`under_policy`), else the one
-/// that kills other ABIs' calls itself.
-fn install_set_id_guard(under_policy: bool) -> Result<(), Failure> {
-    let Some(insns) = crate::seccomp::set_id_guard_made(under_policy) else {
+/// Installs the program of `guards` (see [`sandbox_policy::host_guard`]), which the host made
+/// before the clone: the one for under the policy's filter if there is one (`under_policy`),
+/// else the one that kills other ABIs' calls itself.
+fn install_host_guards(guards: Guards, under_policy: bool) -> Result<(), Failure> {
+    let Some(insns) = crate::seccomp::host_guard_made(guards, under_policy) else {
         return Err(Failure {
-            step: Step::SetIdGuard,
+            step: Step::HostGuard,
             index: 0,
             errno: libc::ENOENT,
         });
     };
-    let r = install(insns, 0, Step::SetIdGuard)?;
-    sys::check(r, Step::SetIdGuard)?;
+    let r = install(insns, 0, Step::HostGuard)?;
+    sys::check(r, Step::HostGuard)?;
     Ok(())
 }
 

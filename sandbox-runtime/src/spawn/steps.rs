@@ -56,7 +56,7 @@ pub(crate) enum Step {
     PredictListener,
     Rlimit,
     DropCaps,
-    SetIdGuard,
+    HostGuard,
     InstallFilter,
     ListenerNumber,
     Exec,
@@ -106,7 +106,7 @@ impl Step {
         Step::PredictListener,
         Step::Rlimit,
         Step::DropCaps,
-        Step::SetIdGuard,
+        Step::HostGuard,
         Step::InstallFilter,
         Step::ListenerNumber,
         Step::Exec,
@@ -390,9 +390,9 @@ impl Descriptions {
                     r.index
                 ),
                 Step::PredictListener => "predict the listener's descriptor".into(),
-                Step::SetIdGuard => {
-                    "install the set-id guard (the filter that keeps set-id modes off host \
-                     files)"
+                Step::HostGuard => {
+                    "install the host guards (the filter that keeps set-id modes off host files \
+                     and terminal requests off a host terminal)"
                         .into()
                 }
                 Step::InstallFilter => "install the seccomp filter".into(),

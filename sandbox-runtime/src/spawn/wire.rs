@@ -10,6 +10,7 @@ use super::plan::PlanParts;
 use crate::limits::Rlimit;
 use crate::seccomp::PreparedFilter;
 use sandbox_policy::bpf::SockFilter;
+use sandbox_policy::host_guard::Guards;
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
@@ -155,7 +156,7 @@ impl Request {
             w.u64(r.soft);
             w.u64(r.hard);
         }
-        w.u8(p.separate_set_id_guard.into());
+        w.u8(p.separate_guards.bits());
         w.u8(p.confine_reopening.into());
         match &p.filter {
             None => w.u8(0),
@@ -234,7 +235,7 @@ impl Request {
                 })
             })
             .collect::<Result<_, Malformed>>()?;
-        let separate_set_id_guard = r.bool()?;
+        let separate_guards = Guards::from_bits(r.u8()?).ok_or(Malformed("unknown host guards"))?;
         let confine_reopening = r.bool()?;
         let filter = if r.bool()? {
             let notify = r.bool()?;
@@ -285,7 +286,7 @@ impl Request {
                 argv,
                 envp,
                 filter,
-                separate_set_id_guard,
+                separate_guards,
                 confine_reopening,
             },
             stdio,
@@ -431,7 +432,7 @@ pub(crate) mod tests {
             Some(filter),
             mounts,
             Confinement {
-                separate_set_id_guard: true,
+                separate_guards: Guards::BOTH,
                 reopening: false,
             },
         )
@@ -457,7 +458,7 @@ pub(crate) mod tests {
         assert_eq!(back.passed_targets, [5, 9]);
         assert_eq!(back.stdio, [true, false, true]);
         assert!(back.joins_cgroup);
-        assert!(back.parts.separate_set_id_guard);
+        assert_eq!(back.parts.separate_guards, Guards::BOTH);
         assert!(!back.parts.confine_reopening);
         assert!(back.parts.user_namespaces);
     }
