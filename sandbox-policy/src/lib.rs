@@ -25,6 +25,7 @@ pub mod host_guard;
 pub mod ir;
 pub mod lint;
 pub mod lower;
+pub mod paths;
 pub mod resolve;
 pub mod satisfiable;
 pub mod set_id;

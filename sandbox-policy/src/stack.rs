@@ -8,10 +8,15 @@
 //! filters it knows at once can install [`merged`] instead: the newer program, whose returns
 //! jump on to the older one wherever the older could still change the result.
 //!
-//! Each return `R` of the newer program becomes, if some return of the older program comes
-//! before `R`, a jump to a copy of the older program in which every return `G` is replaced by
-//! whichever of `G` and `R` the kernel would keep. A return no older one can change stays as it
-//! is. One copy is laid out per distinct `R` that needs one, after the newer program.
+//! Each edge of the newer program into a return `R` (a jump to it, or a fall-through) leads, if
+//! the older program can change `R` for the calls that take the edge, to a copy of the older
+//! program in which every return `G` is replaced by whichever of `G` and `R` the kernel would
+//! keep. Which calls take an edge is known from the newer program's jumps on `nr` and `arch`
+//! ([`crate::paths`]): a guard with rules for a few calls then costs nothing on the paths of
+//! the others, where the newer program's dispatch tells them apart. A return no edge needs the
+//! copy from stays as it is; one every edge needs it from becomes a jump to the copy; one
+//! reached both ways is followed by such a jump, which the edges that need it take instead.
+//! One copy is laid out per distinct `R` that needs one, after the newer program.
 //!
 //! The older program must not depend on the machine state it starts with (the kernel starts a
 //! filter with `A`, `X` and the scratch memory clear): its first instruction loads `A` (or
@@ -29,6 +34,7 @@ use crate::bpf::{
     SockFilter, BPF_ABS, BPF_IMM, BPF_JA, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_MAXINSNS,
     BPF_MEM, BPF_MISC, BPF_RET, BPF_ST, BPF_STX, BPF_W, BPF_X,
 };
+use crate::paths;
 use crate::verify::verify;
 
 /// Where the kernel ranks a return value among others: lower is kept (`ACTION_ONLY`).
@@ -56,32 +62,64 @@ pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilt
     if !plain(newer) || !plain(older) || !starts_afresh(older) {
         return None;
     }
-    let older_returns: Vec<u32> = older.iter().filter(|i| is_ret_k(i)).map(|i| i.k).collect();
-    let changed = |r: u32| older_returns.iter().any(|&g| kept(r, g) != r);
-    let mut needing: Vec<u32> = Vec::new();
-    for insn in newer.iter().filter(|i| is_ret_k(i)) {
-        if changed(insn.k) && !needing.contains(&insn.k) {
-            needing.push(insn.k);
-        }
-    }
+    let plan = Plan::new(newer, older)?;
     let len = newer
         .len()
-        .checked_add(needing.len().checked_mul(older.len())?)?;
+        .checked_add(plan.inserted.iter().filter(|&&i| i).count())?
+        .checked_add(plan.copies.len().checked_mul(older.len())?)?;
     if len > BPF_MAXINSNS {
         return None;
     }
+    // Where each instruction of `newer` lands: after the `ja` put behind each return that
+    // some edges reach unchanged and others through the older program.
+    let mut new_at = Vec::with_capacity(newer.len());
+    let mut shift = 0;
+    for (at, &inserted) in plan.inserted.iter().enumerate() {
+        new_at.push(at + shift);
+        shift += usize::from(inserted);
+    }
+    let copy_at = |r: u32| -> Option<usize> {
+        let copy = plan.copies.iter().position(|&c| c == r)?;
+        Some(newer.len() + shift + copy * older.len())
+    };
+    // The new place of the target of the edge leaving `from` (its `taken` branch) for `to`.
+    let target = |from: usize, to: usize, taken: bool| -> usize {
+        let through_older = plan.needs.contains(&(from, taken));
+        if through_older && plan.inserted[to] {
+            new_at[to] + 1
+        } else {
+            new_at[to]
+        }
+    };
     let mut out = Vec::with_capacity(len);
     for (at, insn) in newer.iter().enumerate() {
-        match needing.iter().position(|&r| is_ret_k(insn) && insn.k == r) {
-            Some(copy) => {
-                let start = newer.len() + copy * older.len();
-                let skip = u32::try_from(start - at - 1).ok()?;
-                out.push(SockFilter::stmt(BPF_JMP | BPF_JA, skip));
-            }
-            None => out.push(*insn),
+        let here = new_at[at];
+        let offset = |to: usize| to.checked_sub(here + 1);
+        if is_ret_k(insn) && plan.replaced[at] {
+            let skip = u32::try_from(offset(copy_at(insn.k)?)?).ok()?;
+            out.push(SockFilter::stmt(BPF_JMP | BPF_JA, skip));
+        } else if insn.code == BPF_JMP | BPF_JA {
+            let to = at + 1 + insn.k as usize;
+            let skip = u32::try_from(offset(target(at, to, true))?).ok()?;
+            out.push(SockFilter::stmt(BPF_JMP | BPF_JA, skip));
+        } else if insn.code & 0x07 == BPF_JMP {
+            let jt = offset(target(at, at + 1 + usize::from(insn.jt), true))?;
+            let jf = offset(target(at, at + 1 + usize::from(insn.jf), false))?;
+            out.push(SockFilter::jump(
+                insn.code,
+                insn.k,
+                u8::try_from(jt).ok()?,
+                u8::try_from(jf).ok()?,
+            ));
+        } else {
+            out.push(*insn);
+        }
+        if plan.inserted[at] {
+            let skip = u32::try_from(copy_at(insn.k)?.checked_sub(here + 2)?).ok()?;
+            out.push(SockFilter::stmt(BPF_JMP | BPF_JA, skip));
         }
     }
-    for &r in &needing {
+    for &r in &plan.copies {
         out.extend(older.iter().map(|&insn| {
             if is_ret_k(&insn) {
                 SockFilter::stmt(BPF_RET | BPF_K, kept(r, insn.k))
@@ -91,6 +129,69 @@ pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilt
         }));
     }
     Some(out)
+}
+
+/// Which returns of the newer program lead on to a copy of the older one, and from which
+/// edges.
+struct Plan {
+    /// The edges (instruction, `jt` or not) whose calls the older program can change.
+    needs: Vec<(usize, bool)>,
+    /// Returns replaced by a jump to their copy: every edge reaching them needs it, or one
+    /// that cannot be moved (a fall-through, or the program's start).
+    replaced: Vec<bool>,
+    /// Returns followed by a jump to their copy, which the edges that need it take instead.
+    inserted: Vec<bool>,
+    /// The return values that get a copy of the older program, in order.
+    copies: Vec<u32>,
+}
+
+impl Plan {
+    fn new(newer: &[SockFilter], older: &[SockFilter]) -> Option<Plan> {
+        let older_returns: Vec<u32> = older.iter().filter(|i| is_ret_k(i)).map(|i| i.k).collect();
+        let changed = |r: u32| older_returns.iter().any(|&g| kept(r, g) != r);
+        let edges = paths::edges(newer, paths::Facts::unknown())?;
+        let mut plan = Plan {
+            needs: Vec::new(),
+            replaced: vec![false; newer.len()],
+            inserted: vec![false; newer.len()],
+            copies: Vec::new(),
+        };
+        // Per return: (edges reaching it, of which need the older program, any immovable).
+        let mut reach = vec![(0usize, 0usize, false); newer.len()];
+        for e in &edges {
+            let to = newer.get(e.to)?;
+            if !is_ret_k(to) || e.facts.is_empty() || !changed(to.k) {
+                continue;
+            }
+            let older_can = paths::reachable_returns(older, e.facts.clone())?;
+            let needs = older_can.iter().any(|&g| kept(to.k, g) != to.k);
+            let jumps = newer[e.from].code & 0x07 == BPF_JMP;
+            let r = &mut reach[e.to];
+            r.0 += 1;
+            if needs {
+                r.1 += 1;
+                r.2 |= !jumps;
+                plan.needs.push((e.from, e.taken));
+            }
+        }
+        if is_ret_k(&newer[0]) && changed(newer[0].k) {
+            reach[0] = (1, 1, true);
+        }
+        for (at, &(all, needing, immovable)) in reach.iter().enumerate() {
+            if needing == 0 {
+                continue;
+            }
+            if immovable || needing == all {
+                plan.replaced[at] = true;
+            } else {
+                plan.inserted[at] = true;
+            }
+            if !plan.copies.contains(&newer[at].k) {
+                plan.copies.push(newer[at].k);
+            }
+        }
+        Some(plan)
+    }
 }
 
 fn is_ret_k(insn: &SockFilter) -> bool {
@@ -133,8 +234,9 @@ mod tests {
     use crate::arch::Arch;
     use crate::bpf::ret;
     use crate::eval::{self, SeccompData};
+    use crate::host_guard::{self, Guards};
     use crate::set_id::{self, ForeignCalls};
-    use crate::{cache, compile_text};
+    use crate::{cache, compile_text, tables};
 
     fn program(text: &str, arch: Arch) -> Vec<SockFilter> {
         let compiled = compile_text("test.policy", None, text, &mut crate::NoIncludes)
@@ -158,6 +260,9 @@ mod tests {
             [0, 0o4755, 0o4755, 0o4755, 0, 0],
             [0, 0o100, 0o100, 0o2755, 0, 0],
             [u64::MAX; 6],
+            // ioctl(TIOCSTI), fcntl(F_SETFL, O_ASYNC)
+            [0, 0x5412, 0, 0, 0, 0],
+            [0, 4, 0x2000, 0, 0, 0],
         ];
         let mut out = Vec::new();
         for nr in (0..600).chain((0..600).map(|n| n | 0x4000_0000)) {
@@ -169,7 +274,7 @@ mod tests {
         out
     }
 
-    const POLICIES: [&str; 6] = [
+    const POLICIES: [&str; 8] = [
         "default kill; use dynamic_startup, malloc, files_read, threads, unix_sockets, signals; \
          allow socket if domain == AF_UNIX && type & 0xf == SOCK_STREAM; \
          allow ioctl if request == TCGETS || request == FIONREAD;",
@@ -178,13 +283,18 @@ mod tests {
         "default errno(EACCES); kill fchmod; trap openat if flags & O_CREAT != 0; allow read;",
         "default kill; log fchmod; log chmod; errno(EROFS) openat; allow write;",
         "default errno(ENOSYS); allow fchmod if fd == 3; kill_thread chmod; log read;",
+        "default kill; errno(EACCES) ioctl if request == TIOCSTI; allow ioctl, fcntl, read, write;",
+        "default allow; kill fcntl if cmd == F_SETFL && fd == 0; log ioctl if fd == 1;",
     ];
 
     #[test]
     fn a_merged_program_decides_as_the_two_stacked() {
         for arch in Arch::ALL {
-            for foreign in [ForeignCalls::LeftToPolicy, ForeignCalls::Killed] {
-                let guard = set_id::program(arch, foreign).unwrap();
+            for (foreign, guards) in [ForeignCalls::LeftToPolicy, ForeignCalls::Killed]
+                .into_iter()
+                .flat_map(|f| Guards::SOME.map(|g| (f, g)))
+            {
+                let guard = host_guard::program(arch, guards, foreign).unwrap();
                 for text in POLICIES {
                     let policy = program(text, arch);
                     let merged = merged(&policy, &guard).expect("merges");
@@ -195,7 +305,7 @@ mod tests {
                         assert_eq!(
                             got.ret,
                             kept(newer.ret, older.ret),
-                            "{arch} {text} {data:?}"
+                            "{arch} {guards:?} {text} {data:?}"
                         );
                         assert!(got.executed <= newer.executed + older.executed);
                     }
@@ -219,6 +329,36 @@ mod tests {
                         both,
                         "{arch} {nr}"
                     );
+                }
+            }
+        }
+    }
+
+    /// A call the older program has no rule for runs the newer program's instructions alone,
+    /// where the newer one's jumps on the number tell it apart from the calls the older one has
+    /// rules for: the terminal guard then costs calls other than `ioctl` and `fcntl` nothing.
+    #[test]
+    fn a_guard_costs_nothing_on_calls_it_has_no_rule_for() {
+        for arch in Arch::ALL {
+            let guard =
+                host_guard::program(arch, Guards::TERMINAL, ForeignCalls::LeftToPolicy).unwrap();
+            let nr = |name| tables::syscall_by_name(arch, name).unwrap().nr;
+            let guarded = [nr("ioctl"), nr("fcntl")];
+            // Policies whose allows of `ioctl` and `fcntl` share no range with another call's.
+            for text in [
+                POLICIES[1],
+                POLICIES[6],
+                "default kill; allow ioctl; allow fcntl;",
+            ] {
+                let policy = program(text, arch);
+                let merged = merged(&policy, &guard).unwrap();
+                for data in calls(arch) {
+                    if data.arch == arch.audit_arch() && guarded.contains(&(data.nr as u32)) {
+                        continue;
+                    }
+                    let alone = eval::run(&policy, &data).unwrap();
+                    let got = eval::run(&merged, &data).unwrap();
+                    assert_eq!(got.executed, alone.executed, "{arch} {text} {data:?}");
                 }
             }
         }
