@@ -7,11 +7,14 @@
 //!   terminal: requests and flags on a terminal that reach the host's processes or outlive the
 //!   sandbox (`TIOCSTI`, `TIOCSWINSZ`, `O_ASYNC` and the rest), refused with `EPERM`.
 //!
-//! A runtime lays the guards into the policy's program where the two fit ([`crate::stack`]),
-//! else installs them as a filter of their own, under the policy's: either way a call the
-//! policy refuses keeps the policy's answer (a kill outranks the guards' errno, and an errno of
-//! the policy's is the newer filter's). The guards are generated like any policy, default
-//! `allow`, without the prelude (which is the policy's).
+//! The compiler lays the terminal guard into a second program of every policy
+//! ([`crate::ArchProgram::terminal_guarded`]), which a runtime installs for such a sandbox. The
+//! programs here are the rest: a runtime lays them into the policy's program where the two fit
+//! ([`crate::stack`]), else installs them as a filter of their own, under the policy's (and
+//! alone where there is no policy): either way a call the policy refuses keeps the policy's
+//! answer (a kill outranks the guards' errno, and an errno of the policy's is the newer
+//! filter's). The guards are generated like any policy, default `allow`, without the prelude
+//! (which is the policy's).
 
 use crate::action::{Action, Tag};
 use crate::arch::Arch;

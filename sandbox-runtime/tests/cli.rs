@@ -602,6 +602,47 @@ fn explain_names_the_deciding_rule() {
     assert!(stderr(&out).contains("--syscall"), "{}", stderr(&out));
 }
 
+/// `--terminal-guard` shows and writes the program of a sandbox that can reach a host terminal,
+/// where the terminal guard refuses what the policy's own program allows, and names the guard's
+/// rule; without it, the policy's own program.
+#[test]
+fn explain_and_compile_show_the_terminal_guarded_program_on_request() {
+    let s = ScratchDir::new("explain-terminal");
+    let policy = s.write("p.policy", "default kill;\nallow ioctl, read;\n");
+    let call = ["--arch", "x86_64", "--syscall", "ioctl", "0", "TIOCSTI"];
+    let plain = sandbox_output(&[&["explain", policy.as_str()][..], &call].concat());
+    assert_eq!(code(&plain), 0, "{}", stderr(&plain));
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        text.contains("-> allow: rule `allow ioctl, read`"),
+        "{text}"
+    );
+    let args = [&["explain", policy.as_str(), "--terminal-guard"][..], &call].concat();
+    let guarded = sandbox_output(&args);
+    assert_eq!(code(&guarded), 0, "{}", stderr(&guarded));
+    let text = String::from_utf8_lossy(&guarded.stdout);
+    assert!(
+        text.contains("-> errno(EPERM): rule `errno(EPERM) ioctl if request == TIOCSTI`"),
+        "{text}"
+    );
+    assert!(text.contains("terminal guard"), "{text}");
+    let sizes: Vec<u64> = [false, true]
+        .into_iter()
+        .map(|guard| {
+            let out = s.path().join(format!("p{guard}.bpf"));
+            let out = out.to_str().unwrap();
+            let mut args = vec!["compile", policy.as_str(), "-o", out];
+            if guard {
+                args.push("--terminal-guard");
+            }
+            let run = sandbox_output(&args);
+            assert_eq!(code(&run), 0, "{}", stderr(&run));
+            std::fs::metadata(out).unwrap().len()
+        })
+        .collect();
+    assert!(sizes[1] > sizes[0], "{sizes:?}");
+}
+
 /// `explain --syscall` reads a value as the policy language reads a constant: every literal
 /// form, `|` between values, and the same error for a leading zero.
 #[test]

@@ -26,6 +26,10 @@ pub struct CompileArgs {
     /// caller's streams (/dev/stdout, /dev/fd/N), a FIFO or a character device.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     output: PathBuf,
+    /// Write the program of a sandbox that can reach a host terminal: the policy's with the
+    /// terminal guard laid in (TIOCSTI and the other terminal requests, O_ASYNC refused).
+    #[arg(long)]
+    terminal_guard: bool,
 }
 
 /// Compiles and writes the raw program.
@@ -47,7 +51,7 @@ pub fn main(args: CompileArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let bytes: Vec<u8> = loaded
-        .filter()
+        .filter(args.terminal_guard)
         .iter()
         .flat_map(|i| i.to_ne_bytes())
         .collect();

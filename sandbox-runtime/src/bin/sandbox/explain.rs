@@ -27,6 +27,10 @@ pub struct ExplainArgs {
         allow_negative_numbers = true
     )]
     syscall: Option<Vec<String>>,
+    /// Explain the program of a sandbox that can reach a host terminal: the policy's with the
+    /// terminal guard laid in (TIOCSTI and the other terminal requests, O_ASYNC refused).
+    #[arg(long)]
+    terminal_guard: bool,
 }
 
 /// Prints the annotated disassembly and sizes, or the decision for one call.
@@ -35,7 +39,8 @@ pub fn main(args: ExplainArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let (compiled, arch, filter) = (&loaded.compiled, loaded.arch, loaded.filter());
+    let (compiled, arch) = (&loaded.compiled, loaded.arch);
+    let filter = loaded.filter(args.terminal_guard);
     let Some(call) = args.syscall else {
         let text = disasm::disassemble(filter, arch, Some(&compiled.policy));
         return match out!("{text}") {
@@ -63,9 +68,18 @@ pub fn main(args: ExplainArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let meaning = compiled
-        .checked
-        .decide(arch, arch.audit_arch(), nr, &values);
+    let meaning = if args.terminal_guard {
+        sandbox_policy::resolve::with_terminal_guard(&compiled.checked).decide(
+            arch,
+            arch.audit_arch(),
+            nr,
+            &values,
+        )
+    } else {
+        compiled
+            .checked
+            .decide(arch, arch.audit_arch(), nr, &values)
+    };
     let shown: Vec<String> = call[1..].to_vec();
     let action = Verdict::from_ret_value(ret)
         .map(|v| v.action.to_string())

@@ -143,12 +143,17 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The program for the chosen architecture (checked to exist by [`load_for_arch`]).
-    pub fn filter(&self) -> &[SockFilter] {
-        self.compiled
-            .policy
-            .program(self.arch)
-            .map_or(&[], |p| &p.filter[..])
+    /// The program for the chosen architecture (checked to exist by [`load_for_arch`]): the
+    /// one with the terminal guard laid in, which a sandbox that reaches a host terminal runs,
+    /// if `terminal_guard`.
+    pub fn filter(&self, terminal_guard: bool) -> &[SockFilter] {
+        self.compiled.policy.program(self.arch).map_or(&[], |p| {
+            if terminal_guard {
+                &p.terminal_guarded[..]
+            } else {
+                &p.filter[..]
+            }
+        })
     }
 }
 
