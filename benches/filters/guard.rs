@@ -6,7 +6,8 @@ use crate::forked;
 use crate::interval;
 use crate::wallclock::{self, Config, Probe};
 use sandbox_policy::bpf::{ret, BPF_K, BPF_RET};
-use sandbox_policy::set_id::{self, ForeignCalls};
+use sandbox_policy::host_guard::ForeignCalls;
+use sandbox_policy::set_id;
 use sandbox_policy::{stack, Arch, NoIncludes, SockFilter};
 use std::time::Instant;
 
@@ -31,7 +32,7 @@ pub fn merged_against_stacked(policy: &[SockFilter], quick: bool) -> Result<(), 
         "\n== The set-id guard, merged into the policy's program against stacked under it (ns/call, median of {reps} interleaved runs of {n} calls) =="
     );
     println!(
-        "policy: docker-like with `read` argument-checked; guard: {} instructions; merged: {} (the policy's {}, then a copy of the guard per return it can change)",
+        "policy: docker-like with `read` argument-checked; guard: {} instructions; merged: {} (the policy's {}, then a copy of the guard per return it can change, which only the edges into that return whose calls the guard has rules for take)",
         guard.len(),
         merged.len(),
         policy.len()

@@ -226,8 +226,9 @@ fn terminal_guarded(
     ir: &ArchIr,
     plain: &[crate::bpf::SockFilter],
 ) -> Vec<crate::bpf::SockFilter> {
-    let arch_of = |p: &CheckedPolicy| p.arches.iter().find(|a| a.arch == ir.arch).cloned();
-    let (before, after) = (arch_of(checked), arch_of(guarded));
+    let arch = ir.arch;
+    let before = checked.arches.iter().find(|a| a.arch == arch);
+    let after = guarded.arches.iter().find(|a| a.arch == arch);
     if before == after {
         return plain.to_vec();
     }
@@ -238,7 +239,7 @@ fn terminal_guarded(
     let one = CheckedPolicy {
         default: guarded.default,
         rules: Vec::new(),
-        arches: vec![after],
+        arches: vec![after.clone()],
     };
     lower::lower(&one)
         .first()

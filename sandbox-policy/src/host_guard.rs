@@ -3,7 +3,7 @@
 //! as compiled (every unconditional allow left to the kernel's cache):
 //!
 //! - the set-id guard ([`crate::set_id`]), where the sandbox reaches host files it may own;
-//! - the terminal guard ([`crate::resolve::terminal_guard_rules`]), where it reaches a host
+//! - the terminal guard ([`crate::resolve::with_terminal_guard`]), where it reaches a host
 //!   terminal: requests and flags on a terminal that reach the host's processes or outlive the
 //!   sandbox (`TIOCSTI`, `TIOCSWINSZ`, `O_ASYNC` and the rest), refused with `EPERM`.
 //!
@@ -94,14 +94,11 @@ pub enum ForeignCalls {
 
 /// The rules of `guards`, one line each, in the order of their tags.
 pub fn rules(guards: Guards) -> Vec<String> {
-    let mut rules = Vec::new();
-    if guards.set_id {
-        rules.extend(set_id::rules());
-    }
-    if guards.terminal {
-        rules.extend(resolve::terminal_guard_rules());
-    }
-    rules
+    checked(guards)
+        .rules
+        .into_iter()
+        .map(|r| r.text.into_owned())
+        .collect()
 }
 
 /// The program of `guards` for `arch`, doing with other architectures' and ABIs' calls what
@@ -131,31 +128,33 @@ pub fn program(
     Ok(filter)
 }
 
-/// The guards as a checked policy (default `allow`), every architecture's rules.
+/// The guards as a checked policy (default `allow`), every architecture's rules: the set-id
+/// guard's, then the terminal guard's, laid in as the compiler lays it into any policy.
 fn checked(guards: Guards) -> CheckedPolicy {
-    let mut arches: Vec<CheckedArch> = CheckedArch::none_named();
-    let mut next = 0;
-    let mut tag = || {
-        next += 1;
-        Tag::rule(next - 1).unwrap_or(Tag::DEFAULT)
+    let mut policy = CheckedPolicy {
+        default: Action::Allow,
+        rules: Vec::new(),
+        arches: CheckedArch::none_named(),
     };
     if guards.set_id {
-        set_id::add_branches(&mut arches, &mut tag);
-    }
-    if guards.terminal {
-        resolve::add_terminal_guard_branches(&mut arches, &mut tag);
-    }
-    CheckedPolicy {
-        default: Action::Allow,
-        rules: rules(guards)
+        let mut next = 0;
+        let mut tag = || {
+            next += 1;
+            Tag::rule(next - 1).unwrap_or(Tag::DEFAULT)
+        };
+        set_id::add_branches(&mut policy.arches, &mut tag);
+        policy.rules = set_id::rules()
             .into_iter()
             .map(|text| RuleMeta {
-                location: "host guard".into(),
+                location: "set-id guard".into(),
                 text: text.into(),
             })
-            .collect(),
-        arches,
+            .collect();
     }
+    if guards.terminal {
+        policy = resolve::with_terminal_guard(&policy);
+    }
+    policy
 }
 
 #[cfg(test)]
@@ -215,8 +214,9 @@ mod tests {
         assert_eq!(both.len(), checked(Guards::BOTH).rules.len());
         let (set_id, terminal) = both.split_at(set_id::rules().len());
         assert_eq!(set_id, set_id::rules());
-        assert_eq!(terminal, resolve::terminal_guard_rules());
         assert_eq!(rules(Guards::TERMINAL), terminal);
+        assert_eq!(terminal.len(), 9);
+        assert_eq!(terminal[0], "errno(EPERM) ioctl if request == TIOCSTI");
         assert!(rules(Guards::NONE).is_empty());
     }
 

@@ -31,11 +31,6 @@ impl ValueSet {
         self.0.is_empty()
     }
 
-    /// Whether `v` is in the set.
-    pub fn contains(&self, v: u32) -> bool {
-        self.0.iter().any(|&(lo, hi)| lo <= v && v <= hi)
-    }
-
     /// The values of the set within `lo..=hi`.
     fn within(&self, lo: u32, hi: u32) -> ValueSet {
         ValueSet(

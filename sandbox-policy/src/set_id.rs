@@ -18,16 +18,14 @@
 //! Everything else is allowed: the sandbox's policy decides it. Calls of another architecture
 //! or ABI (i386's `int 0x80`, x32), whose numbers and arguments the guard does not read, are
 //! left to the policy's filter, which kills them, or killed by the guard itself where there is
-//! no policy ([`ForeignCalls`]). The guard is generated like any policy, without the prelude
+//! no policy ([`host_guard::ForeignCalls`]). The guard is generated like any policy, without the prelude
 //! (which is the policy's).
 
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
 use crate::bpf::SockFilter;
 use crate::codegen::CodegenError;
-/// What the guard does with other architectures' and ABIs' calls (see [`host_guard`]).
-pub use crate::host_guard::ForeignCalls;
-use crate::host_guard::{self, Guards};
+use crate::host_guard::{self, ForeignCalls, Guards};
 use crate::ir::CmpOp;
 use crate::resolve::{CheckedArch, CheckedBranch, CheckedCmp, CheckedCond};
 use crate::tables::{self, SyscallSpec};

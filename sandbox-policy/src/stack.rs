@@ -36,6 +36,7 @@ use crate::bpf::{
 };
 use crate::paths;
 use crate::verify::verify;
+use std::collections::HashSet;
 
 /// Where the kernel ranks a return value among others: lower is kept (`ACTION_ONLY`).
 fn rank(ret: u32) -> i32 {
@@ -135,7 +136,7 @@ pub fn merged(newer: &[SockFilter], older: &[SockFilter]) -> Option<Vec<SockFilt
 /// edges.
 struct Plan {
     /// The edges (instruction, `jt` or not) whose calls the older program can change.
-    needs: Vec<(usize, bool)>,
+    needs: HashSet<(usize, bool)>,
     /// Returns replaced by a jump to their copy: every edge reaching them needs it, or one
     /// that cannot be moved (a fall-through, or the program's start).
     replaced: Vec<bool>,
@@ -151,7 +152,7 @@ impl Plan {
         let changed = |r: u32| older_returns.iter().any(|&g| kept(r, g) != r);
         let edges = paths::edges(newer, paths::Facts::unknown())?;
         let mut plan = Plan {
-            needs: Vec::new(),
+            needs: HashSet::new(),
             replaced: vec![false; newer.len()],
             inserted: vec![false; newer.len()],
             copies: Vec::new(),
@@ -171,7 +172,7 @@ impl Plan {
             if needs {
                 r.1 += 1;
                 r.2 |= !jumps;
-                plan.needs.push((e.from, e.taken));
+                plan.needs.insert((e.from, e.taken));
             }
         }
         if is_ret_k(&newer[0]) && changed(newer[0].k) {
@@ -234,8 +235,8 @@ mod tests {
     use crate::arch::Arch;
     use crate::bpf::ret;
     use crate::eval::{self, SeccompData};
-    use crate::host_guard::{self, Guards};
-    use crate::set_id::{self, ForeignCalls};
+    use crate::host_guard::{self, ForeignCalls, Guards};
+    use crate::set_id;
     use crate::{cache, compile_text, tables};
 
     fn program(text: &str, arch: Arch) -> Vec<SockFilter> {

@@ -13,11 +13,10 @@ pub use expand::{
     read_policy_text, Expanded, Expander, FlatRule, FsLoader, Loader, NoIncludes, MAX_POLICY_FILE,
 };
 pub use limits::{ExpansionLimit, MAX_EXPANDED_BYTES, MAX_INCLUDES};
-pub(crate) use prelude::add_terminal_guard_branches;
 use prelude::Guarding;
 pub use prelude::{
-    refusal_where_unenforced, refused_arguments, terminal_guard_rules, PRELUDE_LOCATION,
-    RUNTIME_EXEC_MAGIC, TERMINAL_GUARD_LOCATION,
+    refusal_where_unenforced, refused_arguments, PRELUDE_LOCATION, RUNTIME_EXEC_MAGIC,
+    TERMINAL_GUARD_LOCATION,
 };
 
 /// The most rules a policy may hold: every rule needs a tag of its own below

@@ -34,25 +34,21 @@ pub(super) fn add_clone3_enosys(rules: &mut Vec<RuleMeta>, arches: &mut [Checked
 }
 
 /// The most rules the prelude adds to a policy (`clone3`'s ENOSYS, the five filter guards and
-/// one per value the containment guards and the terminal guard refuse): their tags are kept free, so that a policy's
-/// own rules can never use them up.
-pub(super) const MOST_RULES: usize = 1 + FILTER_GUARD_RULES + containment_guard_rules();
+/// one per value the containment guards and the terminal guard refuse): their tags are kept
+/// free, so that a policy's own rules can never use them up.
+pub(super) const MOST_RULES: usize =
+    1 + FILTER_GUARD_RULES + values_in(&CONTAINMENT_GUARDS) + values_in(&TERMINAL_GUARDS);
 
 /// The most rules [`add_filter_guards`] adds: `ptrace`, `io_uring_setup`, `request_key`,
 /// `seccomp` and `prctl`, one each.
 const FILTER_GUARD_RULES: usize = 5;
 
-/// How many rules [`add_guards`] adds at most, both kinds together: one per refused value.
-const fn containment_guard_rules() -> usize {
+/// How many rules [`add_guards`] adds at most for `guards`: one per refused value.
+const fn values_in(guards: &[ContainmentGuard]) -> usize {
     let mut n = 0;
     let mut i = 0;
-    while i < CONTAINMENT_GUARDS.len() {
-        n += CONTAINMENT_GUARDS[i].values.len();
-        i += 1;
-    }
-    let mut i = 0;
-    while i < TERMINAL_GUARDS.len() {
-        n += TERMINAL_GUARDS[i].values.len();
+    while i < guards.len() {
+        n += guards[i].values.len();
         i += 1;
     }
     n
@@ -515,33 +511,6 @@ const TERMINAL_GUARDS: [ContainmentGuard; 2] = [
         }),
     },
 ];
-
-/// The terminal guard's rules, one line each (one per refused value), in the order a guard's own
-/// program numbers them.
-pub fn terminal_guard_rules() -> Vec<String> {
-    TERMINAL_GUARDS
-        .iter()
-        .flat_map(|g| g.values.iter().map(|&(_, constant)| g.rule_text(constant)))
-        .collect()
-}
-
-/// Adds the terminal guard's branches to `arches` (a guard's own policy, default `allow`), one
-/// per refused value, each tag drawn from `tag` in the order of [`terminal_guard_rules`].
-pub(crate) fn add_terminal_guard_branches(
-    arches: &mut [CheckedArch],
-    tag: &mut impl FnMut() -> Tag,
-) {
-    for guard in &TERMINAL_GUARDS {
-        for &(value, _) in guard.values {
-            let t = tag();
-            for checked in arches.iter_mut() {
-                if let Some((nr, branch)) = guard.branch(checked.arch, value, t) {
-                    checked.syscalls.entry(nr).or_default().push(branch);
-                }
-            }
-        }
-    }
-}
 
 /// An `execveat` carrying [`RUNTIME_EXEC_MAGIC`] in its (unused) sixth register is sent to
 /// the runtime with tag [`Tag::RUNTIME_EXEC`] before any of the policy's rules: the runtime's
