@@ -11,7 +11,8 @@
 
 use sandbox_policy::bpf::{SockFilter, BPF_ABS, BPF_LD, BPF_MAXINSNS, BPF_W};
 use sandbox_policy::eval::{self, SeccompData};
-use sandbox_policy::set_id::{self, ForeignCalls};
+use sandbox_policy::host_guard::ForeignCalls;
+use sandbox_policy::set_id;
 use sandbox_policy::{compile_text, Action, Arch, NoIncludes, Tag, Verdict};
 use sandbox_runtime::comms::{Comms, CommsError, COMMS_FD};
 use sandbox_runtime::{
@@ -165,6 +166,14 @@ impl Attack {
     fn policy(mut self, p: &Policy) -> Attack {
         self.cmd.policy(p);
         self
+    }
+
+    /// Under `p` if there is one, else without a policy.
+    fn policy_if(self, p: Option<&Policy>) -> Attack {
+        match p {
+            Some(p) => self.policy(p),
+            None => self,
+        }
     }
 
     /// Binds the host's `src` writable at `dst`.
@@ -1002,15 +1011,13 @@ fn no_set_id_mode_reaches_a_host_file() {
             std::os::unix::fs::chown(&passed_path, Some(id), Some(id)).unwrap();
         }
         let passed = OwnedFd::from(std::fs::File::open(&passed_path).unwrap());
-        let mut attack = Attack::new("set-id")
+        let attack = Attack::new("set-id")
             .args(["/rw", "5"])
             .mount_rw(dir.path(), "/rw")
             .with(|c| {
                 c.pass_fd(passed, 5).syscall_mode(mode);
-            });
-        if let Some(p) = &policy {
-            attack = attack.policy(p);
-        }
+            })
+            .policy_if(policy.as_ref());
         let r = attack.run();
         r.expect_exit0();
         let mut refused = vec![
@@ -1055,12 +1062,10 @@ fn no_other_abi_gets_a_set_id_mode_past_the_guard() {
     let _g = shared();
     let dir = TempDir::new("set-id-i386");
     for (name, policy) in [("alone", None), ("policy", Some(allow_all()))] {
-        let mut attack = Attack::new("i386-chmod")
+        let attack = Attack::new("i386-chmod")
             .args([format!("/rw/{name}")])
-            .mount_rw(dir.path(), "/rw");
-        if let Some(p) = &policy {
-            attack = attack.policy(p);
-        }
+            .mount_rw(dir.path(), "/rw")
+            .policy_if(policy.as_ref());
         let r = attack.run();
         assert_eq!(r.value("made"), "OK", "{name}: {r}");
         assert!(
@@ -1138,16 +1143,12 @@ fn a_sandbox_given_no_terminal_reaches_none_and_gets_no_terminal_guard() {
         .run();
     assert!(given.stdout.contains("found=descriptor 0"), "{given}");
     for policy in [None, Some(allow_all())] {
-        let mut find = Attack::new("find-terminal");
-        let mut filters = Attack::new("filters");
-        if let Some(p) = &policy {
-            find = find.policy(p);
-            filters = filters.policy(p);
-        }
-        let r = find.run();
+        let r = Attack::new("find-terminal")
+            .policy_if(policy.as_ref())
+            .run();
         r.expect_exit0();
         assert_eq!(r.value("terminals"), "0", "{r}");
-        let r = filters.run();
+        let r = Attack::new("filters").policy_if(policy.as_ref()).run();
         r.expect_exit0();
         assert_eq!(r.value("o-async"), "OK", "{r}");
         let want = if policy.is_some() { "1" } else { "0" };
@@ -1548,10 +1549,7 @@ fn no_capability_is_left_or_can_be_taken_back() {
     let _g = shared();
     // With a filter (the sandboxee reports to the monitor through its exec pipe) and without.
     for policy in [Some(allow_all()), None] {
-        let mut attack = Attack::new("caps");
-        if let Some(p) = &policy {
-            attack = attack.policy(p);
-        }
+        let attack = Attack::new("caps").policy_if(policy.as_ref());
         let r = attack.run();
         r.expect_exit0();
         for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
@@ -2524,12 +2522,11 @@ fn a_child_that_takes_a_passed_terminal_still_cannot_type_into_it() {
         Some(allow_all()),
         Some(compile("default allow;\nallow ioctl;")),
     ] {
-        let mut attack = Attack::new("tiocsti-child").with(|c| {
-            c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
-        });
-        if let Some(p) = &policy {
-            attack = attack.policy(p);
-        }
+        let attack = Attack::new("tiocsti-child")
+            .with(|c| {
+                c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
+            })
+            .policy_if(policy.as_ref());
         let r = attack.run();
         r.expect_exit0();
         assert_eq!(r.value("child_setsid"), "OK", "{r}");
@@ -2581,12 +2578,11 @@ fn a_passed_terminal_cannot_be_resized_locked_or_rewired() {
     ];
     for policy in &policies {
         let (_master, slave) = terminal::pty();
-        let mut attack = Attack::new("terminal-reach").with(|c| {
-            c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
-        });
-        if let Some(p) = policy {
-            attack = attack.policy(p);
-        }
+        let attack = Attack::new("terminal-reach")
+            .with(|c| {
+                c.stdin(Stdio::Fd(slave.try_clone().unwrap()));
+            })
+            .policy_if(policy.as_ref());
         let r = attack.run();
         r.expect_exit0();
         let (size, exclusive) = terminal_state(&slave);
@@ -2643,12 +2639,11 @@ fn terminal_state(fd: &OwnedFd) -> (libc::winsize, bool) {
 /// a process group of its own, so no terminal can become its controlling terminal, it has
 /// none (`/dev/tty`), and TIOCSTI refuses (the prelude's guard refuses it as well).
 fn tiocsti_from_inside(stdin: OwnedFd, policy: Option<&Policy>) -> Report {
-    let mut attack = Attack::new("tiocsti").with(|c| {
-        c.stdin(Stdio::Fd(stdin));
-    });
-    if let Some(p) = policy {
-        attack = attack.policy(p);
-    }
+    let attack = Attack::new("tiocsti")
+        .with(|c| {
+            c.stdin(Stdio::Fd(stdin));
+        })
+        .policy_if(policy);
     let r = attack.run();
     r.expect_exit0();
     assert_eq!(r.value("stdin_tiocsctty"), "EPERM", "{r}");

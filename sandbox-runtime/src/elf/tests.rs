@@ -836,30 +836,26 @@ fn the_paths_tried_for_libraries_are_bounded() {
     for n in &names {
         tmp.write(&format!("lib/{n}"), &Spec::lib(&[]));
     }
-    let dirs: Vec<String> = (0..10_900).map(|i| format!("/{i:x}")).collect();
-    let runpath = format!("{}:$ORIGIN/lib", dirs.join(":"));
     let needed: Vec<&str> = names.iter().map(String::as_str).collect();
-    let bin = tmp.write(
-        "app",
-        &Spec {
-            runpath: Some(&runpath),
-            ..needing(&needed)
-        },
-    );
-    let e = resolve(&bin).unwrap_err();
-    assert!(e.to_string().contains("paths to find"), "{e}");
+    // A binary needing every name, whose RUNPATH lists `dirs` before the one holding them.
+    let refused = |name: &str, dirs: Vec<String>| {
+        let runpath = format!("{}:$ORIGIN/lib", dirs.join(":"));
+        let bin = tmp.write(
+            name,
+            &Spec {
+                runpath: Some(&runpath),
+                ..needing(&needed)
+            },
+        );
+        let e = resolve(&bin).unwrap_err();
+        assert!(e.to_string().contains("paths to find"), "{name}: {e}");
+    };
+    refused("app", (0..10_900).map(|i| format!("/{i:x}")).collect());
     // Places `$LIB` may stand for count too, though no library is taken from them.
-    let dirs: Vec<String> = (0..3_700).map(|i| format!("/{i:x}/$LIB")).collect();
-    let runpath = format!("{}:$ORIGIN/lib", dirs.join(":"));
-    let bin = tmp.write(
+    refused(
         "app-lib",
-        &Spec {
-            runpath: Some(&runpath),
-            ..needing(&needed)
-        },
+        (0..3_700).map(|i| format!("/{i:x}/$LIB")).collect(),
     );
-    let e = resolve(&bin).unwrap_err();
-    assert!(e.to_string().contains("paths to find"), "{e}");
 }
 
 /// Every candidate tried is read, string table and all: a search list of links to one
