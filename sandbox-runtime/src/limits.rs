@@ -6,7 +6,9 @@
 //! - wall time: the monitor kills the sandbox when it runs out;
 //! - CPU time: `RLIMIT_CPU`, per process (SIGXCPU at the limit, SIGKILL a second later), reported
 //!   as a time-out when the program's own time ran out (a child that runs out of its own is
-//!   killed alone, and the program goes on);
+//!   killed alone, and the program goes on); a SIGKILL where the OOM killer took a process of
+//!   the sandbox is the OOM killer's (`Signaled`, with `oom_killed`) unless the program had used
+//!   its soft limit;
 //! - address space, file size, open files: `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`. The
 //!   file size is the length a file may grow to (by `write`, `truncate` or `fallocate`), not disk
 //!   space: `fallocate` with `FALLOC_FL_KEEP_SIZE` reserves blocks past a file's end, and many

@@ -826,15 +826,25 @@ impl Monitor {
                 // fresh-clone CI run beside a build saw a kernel SIGXCPU for a busy loop before
                 // 0.9 of its limit by the exact count). So half the limit is enough. (A
                 // program that signals itself after using half its limit is told it timed out:
-                // spinning to the limit gives the same, so this lets it hide nothing.)
+                // spinning to the limit gives the same, so this lets it hide nothing.) Where the
+                // OOM killer took a process of the group, a SIGKILL is its kill unless the
+                // program used at least its soft limit: the hard limit's SIGKILL comes only
+                // after the program outlived the soft limit's SIGXCPU, while half the hard
+                // limit lies below the soft one from a limit of 2 s up, and a program that ran
+                // out of memory there would be told it timed out.
                 let program_cpu = Duration::from_micros(end.program_cpu_us);
                 let cpu_out = self.cpu_limit.is_some_and(|l| {
                     // The soft limit in whole seconds, rounded up as it was set; the hard one a
                     // second above.
                     let soft = Duration::from_secs(l.as_secs() + u64::from(l.subsec_nanos() > 0));
                     let hard = soft + Duration::from_secs(1);
+                    let hard_kill = if oom_killed {
+                        program_cpu >= soft
+                    } else {
+                        program_cpu * 2 >= hard
+                    };
                     (sig == libc::SIGXCPU && program_cpu * 2 >= soft)
-                        || (sig == libc::SIGKILL && !killed && program_cpu * 2 >= hard)
+                        || (sig == libc::SIGKILL && !killed && hard_kill)
                 });
                 if cpu_out {
                     Status::Timeout

@@ -590,10 +590,19 @@ os.kill(os.getpid(), signal.{signal})"
 /// The outcome of Python `script` under a CPU limit of 1 s (and `memory`, if any), with the
 /// permissive policy.
 fn python_with_a_cpu_limit(script: &str, memory: Option<u64>) -> sandbox_runtime::Outcome {
+    python_with_cpu_limit_of(Duration::from_secs(1), script, memory)
+}
+
+/// The same under a CPU limit of `cpu`.
+fn python_with_cpu_limit_of(
+    cpu: Duration,
+    script: &str,
+    memory: Option<u64>,
+) -> sandbox_runtime::Outcome {
     common::command("/usr/bin/python3")
         .args(["-S", "-c", script])
         .limits(Limits {
-            cpu_time: Some(Duration::from_secs(1)),
+            cpu_time: Some(cpu),
             memory,
             wall_time: Some(Duration::from_secs(20)),
             ..Limits::default()
@@ -663,6 +672,27 @@ b[::4096] = b'x' * len(b[::4096])";
     } else {
         assert_eq!(outcome.status, Status::Exited(1), "{outcome}");
     }
+}
+
+/// The program alone burns 2.3 s of a 3 s CPU limit (past half its hard limit of 4 s, short of
+/// the soft one), then runs out of memory: the OOM killer's SIGKILL (where a cgroup holds the
+/// memory) or the allocation's failure, never a time-out.
+#[test]
+fn running_out_of_memory_short_of_the_cpu_limit_is_no_time_out() {
+    let script = "import time
+t = time.process_time()
+while time.process_time() - t < 2.3:
+    pass
+b = bytearray(400 * 1024 * 1024)
+b[::4096] = b'x' * len(b[::4096])";
+    let outcome = python_with_cpu_limit_of(Duration::from_secs(3), script, Some(64 << 20));
+    let by = outcome.enforced_by("memory");
+    if by == Some(sandbox_runtime::Enforcement::Cgroup) && outcome.oom_killed {
+        assert_eq!(outcome.status, Status::Signaled(libc::SIGKILL), "{outcome}");
+    } else {
+        assert_eq!(outcome.status, Status::Exited(1), "{outcome}");
+    }
+    assert!(outcome.cpu_time >= Duration::from_millis(2300), "{outcome}");
 }
 
 #[test]
