@@ -128,8 +128,9 @@ pub(crate) struct Monitor {
     /// [`crate::OBSERVATIONS_PENDING_MOST`] not yet taken.
     pub observer: Option<crate::observations::ObservationSender>,
     /// The host guards' program, when the sandbox has any (see
-    /// [`sandbox_policy::host_guard`]): the learn and log-violations modes answer with its
-    /// errno a call the policy kills and a guard refuses (see [`Monitor::observe`]).
+    /// [`sandbox_policy::host_guard`]; made before the clone for the modes that ask it): the
+    /// learn and log-violations modes answer with its errno a call the policy kills and a
+    /// guard refuses (see [`Monitor::observe`]).
     pub host_guard: Option<&'static [sandbox_policy::bpf::SockFilter]>,
     /// Observations not passed on because that many were still not taken.
     pub observations_dropped: std::cell::Cell<u64>,

@@ -55,27 +55,30 @@ pub(crate) struct PreparedFilter {
     pub exec_arg: u64,
 }
 
-/// The host guards' programs for this machine's architecture (see
-/// [`sandbox_policy::host_guard`]), for each set of guards in [`Guards::SOME`]: to stack under a
-/// policy's filter, and to run alone (killing other ABIs' calls); or why there are none. Made
-/// once per process, by [`host_guards`].
-static HOST_GUARDS: OnceLock<Result<[[Vec<SockFilter>; 2]; 3], String>> = OnceLock::new();
+/// One set of guards' programs for this machine's architecture (see
+/// [`sandbox_policy::host_guard`]): to stack under a policy's filter, and to run alone (killing
+/// other ABIs' calls); or why there are none.
+type GuardPrograms = Result<[Vec<SockFilter>; 2], String>;
 
-/// Makes the host guards' programs, once per process: called before a clone whose sandboxee
-/// installs one, which then finds it with [`host_guard_made`] without allocating.
-pub(crate) fn host_guards() -> Result<(), SpawnError> {
+/// The programs of each set of guards in [`Guards::SOME`], in its order, each made once per
+/// process by [`host_guards`] when a spawn first needs it.
+static HOST_GUARDS: [OnceLock<GuardPrograms>; 3] = [const { OnceLock::new() }; 3];
+
+/// Makes the programs of `guards`, once per process: called before a clone whose sandboxee
+/// installs them or whose monitor asks them, which then finds them with [`host_guard_made`]
+/// without allocating. Nothing for no guard.
+pub(crate) fn host_guards(guards: Guards) -> Result<(), SpawnError> {
     use sandbox_policy::host_guard::{program, ForeignCalls};
-    let made = HOST_GUARDS.get_or_init(|| {
+    let Some(slot) = guards.index().and_then(|i| HOST_GUARDS.get(i)) else {
+        return Ok(());
+    };
+    let made = slot.get_or_init(|| {
         let native = Arch::native().ok_or_else(|| "no architecture of this machine".to_string())?;
-        let make = |guards, foreign| program(native, guards, foreign).map_err(|e| e.to_string());
-        let both = |guards| -> Result<[Vec<SockFilter>; 2], String> {
-            Ok([
-                make(guards, ForeignCalls::LeftToPolicy)?,
-                make(guards, ForeignCalls::Killed)?,
-            ])
-        };
-        let [a, b, c] = Guards::SOME;
-        Ok([both(a)?, both(b)?, both(c)?])
+        let make = |foreign| program(native, guards, foreign).map_err(|e| e.to_string());
+        Ok([
+            make(ForeignCalls::LeftToPolicy)?,
+            make(ForeignCalls::Killed)?,
+        ])
     });
     match made {
         Ok(_) => Ok(()),
@@ -83,11 +86,17 @@ pub(crate) fn host_guards() -> Result<(), SpawnError> {
     }
 }
 
+/// Makes every set's programs (see [`host_guards`]): for a process that clones sandboxes of
+/// any kind and may not allocate by then (the fork server).
+pub(crate) fn every_host_guard() -> Result<(), SpawnError> {
+    Guards::SOME.into_iter().try_for_each(host_guards)
+}
+
 /// The program of `guards` to stack under a policy's filter (`under_policy`) or to run alone,
-/// if [`host_guards`] made them in this process (or in the one this one was cloned from): a
+/// if [`host_guards`] made it in this process (or in the one this one was cloned from): a
 /// plain read, safe between clone and exec. `None` for no guard.
 pub(crate) fn host_guard_made(guards: Guards, under_policy: bool) -> Option<&'static [SockFilter]> {
-    let programs = HOST_GUARDS.get()?.as_ref().ok()?.get(guards.index()?)?;
+    let programs = HOST_GUARDS.get(guards.index()?)?.get()?.as_ref().ok()?;
     let [stacked, alone] = programs;
     Some(if under_policy { stacked } else { alone })
 }
@@ -242,7 +251,7 @@ pub(crate) fn prepare(
     let merged = if left.is_empty() {
         None
     } else {
-        host_guards()?;
+        host_guards(left)?;
         host_guard_made(left, true).and_then(|guard| sandbox_policy::stack::merged(policys, guard))
     };
     if merged.is_some() {

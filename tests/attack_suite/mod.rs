@@ -993,16 +993,27 @@ fn mknod_of_a_device_fails() {
 /// none a set-user-ID or set-group-ID mode, by any call that sets a mode: such a file would
 /// stay on the host, where it runs as the sandbox's host id for whoever can reach it. Plain
 /// modes still work, and the host sees no set-id file afterwards. The learn and
-/// log-violations modes let run the calls the policy kills, and the guard still holds there.
+/// log-violations modes let run the calls the policy kills, and the guard still holds there,
+/// also where the policy's program is the one with the terminal guard in (the host's network
+/// shared), so that the set-id guard is the monitor's to ask apart from it.
 #[test]
 fn no_set_id_mode_reaches_a_host_file() {
     let _g = shared();
     let modes = [
-        (SyscallMode::Enforce, Some(allow_all())),
-        (SyscallMode::Learn, None),
-        (SyscallMode::LogViolations, Some(compile("default kill;"))),
+        (SyscallMode::Enforce, Some(allow_all()), false),
+        (SyscallMode::Learn, None, false),
+        (
+            SyscallMode::LogViolations,
+            Some(compile("default kill;")),
+            false,
+        ),
+        (
+            SyscallMode::LogViolations,
+            Some(compile("default kill;")),
+            true,
+        ),
     ];
-    for (mode, policy) in modes {
+    for (mode, policy, share_network) in modes {
         let dir = TempDir::new("set-id");
         let passed_path = dir.file("passed", "");
         // Owned by the sandbox's host id, as a file the sandbox made earlier would be.
@@ -1015,7 +1026,9 @@ fn no_set_id_mode_reaches_a_host_file() {
             .args(["/rw", "5"])
             .mount_rw(dir.path(), "/rw")
             .with(|c| {
-                c.pass_fd(passed, 5).syscall_mode(mode);
+                c.pass_fd(passed, 5)
+                    .syscall_mode(mode)
+                    .share_network(share_network);
             })
             .policy_if(policy.as_ref());
         let r = attack.run();
@@ -1035,11 +1048,27 @@ fn no_set_id_mode_reaches_a_host_file() {
             refused.extend(["open", "creat", "mknod"]);
         }
         for call in refused {
-            assert_eq!(r.value(call), "EPERM", "{mode:?}, {call}: {r}");
+            assert_eq!(
+                r.value(call),
+                "EPERM",
+                "{mode:?} (network shared: {share_network}), {call}: {r}"
+            );
         }
-        assert_eq!(r.value("openat2"), "ENOSYS", "{mode:?}: {r}");
-        assert_eq!(r.value("plain"), "OK", "{mode:?}: {r}");
-        assert_eq!(r.value("chmod-plain"), "OK", "{mode:?}: {r}");
+        assert_eq!(
+            r.value("openat2"),
+            "ENOSYS",
+            "{mode:?} (network shared: {share_network}): {r}"
+        );
+        assert_eq!(
+            r.value("plain"),
+            "OK",
+            "{mode:?} (network shared: {share_network}): {r}"
+        );
+        assert_eq!(
+            r.value("chmod-plain"),
+            "OK",
+            "{mode:?} (network shared: {share_network}): {r}"
+        );
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             use std::os::unix::fs::PermissionsExt;
             let entry = entry.unwrap();
@@ -1047,7 +1076,7 @@ fn no_set_id_mode_reaches_a_host_file() {
             assert_eq!(
                 mode_bits & 0o6000,
                 0,
-                "{mode:?}: {:?} has mode {mode_bits:o}",
+                "{mode:?} (network shared: {share_network}): {:?} has mode {mode_bits:o}",
                 entry.path()
             );
         }

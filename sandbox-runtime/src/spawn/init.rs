@@ -124,14 +124,14 @@ const INIT_NAME: &[u8] = b"sandbox-init";
 /// Does, in the process that will clone inits, what their clone needs looked up beforehand
 /// (where the host's command line is, see [`hide_host_arguments`]; the kernel's last
 /// capability, see [`super::capabilities::prepare`]; its Landlock ABI, see
-/// [`super::reopen::abi`]; the host guards, see [`crate::seccomp::host_guards`]), so that a
+/// [`super::reopen::abi`]; the host guards, see [`crate::seccomp::every_host_guard`]), so that a
 /// process forked from it later (the fork server) gets it whole.
 pub(crate) fn prepare_clone() {
     host_arguments();
     super::capabilities::prepare();
     super::reopen::abi();
     // A failure is the spawn's to report, before its clone.
-    let _ = crate::seccomp::host_guards();
+    let _ = crate::seccomp::every_host_guard();
 }
 
 /// Where the host process's command line is in its memory (`arg_start`, `arg_end` of
