@@ -5,7 +5,7 @@ use crate::diag::{Diagnostic, LineCol, Loc, Source, SourceId, SourceMap, SourceT
 use crate::ir::ArchIr;
 use crate::resolve::{self, CheckedPolicy, Expander, FsLoader, Loader};
 use crate::syntax::{self, Token};
-use crate::{codegen, lint, lower};
+use crate::{codegen, lint, lower, Arch};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,7 @@ pub struct Compiled {
     pub checked: CheckedPolicy,
     /// The per-architecture IR, in [`crate::Arch::ALL`] order.
     pub irs: Vec<ArchIr>,
-    /// The programs and rule list.
+    /// The programs (of the architectures asked for) and rule list.
     pub policy: CompiledPolicy,
 }
 
@@ -100,6 +100,21 @@ pub fn compile_text(
     text: &str,
     loader: &mut dyn Loader,
 ) -> Compilation {
+    compile_text_for(name, path, text, loader, &Arch::ALL)
+}
+
+/// As [`compile_text`], making programs for `arches` only (the policy is checked and lowered
+/// for every architecture all the same): for a caller that installs the program on this
+/// machine and needs no other. Each program is byte for byte the one [`compile_text`] makes
+/// for its architecture; an error only another architecture's program would meet (a program
+/// longer than the kernel takes there) is not met.
+pub fn compile_text_for(
+    name: &str,
+    path: Option<&Path>,
+    text: &str,
+    loader: &mut dyn Loader,
+    arches: &[Arch],
+) -> Compilation {
     let mut sources = SourceMap::default();
     let id = sources.add(Source {
         name: name.to_string(),
@@ -114,19 +129,25 @@ pub fn compile_text(
         start: text.len() as u32,
         end: text.len() as u32,
     };
-    run(sources, tokens, end, lex_errors, loader)
+    run(sources, tokens, end, lex_errors, loader, arches)
 }
 
 /// Reads and compiles a policy file; includes are relative to the file's directory.
 pub fn compile_file(path: &Path) -> std::io::Result<Compilation> {
+    compile_file_for(path, &Arch::ALL)
+}
+
+/// As [`compile_file`], making programs for `arches` only (see [`compile_text_for`]).
+pub fn compile_file_for(path: &Path, arches: &[Arch]) -> std::io::Result<Compilation> {
     let text = crate::resolve::read_policy_text(path)?;
     let base = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let mut loader = FsLoader { base };
-    Ok(compile_text(
+    Ok(compile_text_for(
         &path.display().to_string(),
         Some(path),
         &text,
         &mut loader,
+        arches,
     ))
 }
 
@@ -153,7 +174,7 @@ pub fn compile_tokens(
         start: last,
         end: last,
     };
-    run(sources, tokens, end, Vec::new(), loader)
+    run(sources, tokens, end, Vec::new(), loader, &Arch::ALL)
 }
 
 fn run(
@@ -162,6 +183,7 @@ fn run(
     end: Loc,
     mut errors: Vec<Diagnostic>,
     loader: &mut dyn Loader,
+    arches: &[Arch],
 ) -> Compilation {
     // The lexer puts a 0 where a literal does not read. What later stages say about that 0
     // (`expected a syscall name, found 0`, `errno value 0 is out of range`) would only repeat
@@ -178,7 +200,7 @@ fn run(
     let included_files = expanded.files.clone();
     let checked = resolve::resolve(&expanded, &sources);
     let result = match (checked, errors.is_empty()) {
-        (Ok(checked), true) => generate(checked, &sources, end),
+        (Ok(checked), true) => generate(checked, &sources, end, arches),
         (Ok(_), false) => Err(errors),
         (Err(more), _) => {
             errors.extend(more.into_iter().filter(not_an_echo));
@@ -247,16 +269,18 @@ fn terminal_guarded(
         .unwrap_or_default()
 }
 
+/// The checked policy's IR for every architecture, and the programs of those in `arches`.
 fn generate(
     checked: CheckedPolicy,
     sources: &SourceMap,
     end: Loc,
+    arches: &[Arch],
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let irs = lower::lower(&checked);
     let guarded = resolve::with_terminal_guard(&checked);
     let mut programs = Vec::new();
     let mut errors = Vec::new();
-    for ir in &irs {
+    for ir in irs.iter().filter(|ir| arches.contains(&ir.arch)) {
         match codegen::compile_arch(ir) {
             Ok(filter) => programs.push(ArchProgram {
                 arch: ir.arch,

@@ -14,7 +14,8 @@ pub struct CompiledPolicy {
     pub origin: Cow<'static, str>,
     /// The policy's default action.
     pub default: Action,
-    /// One program per supported architecture, in [`Arch::ALL`] order.
+    /// One program per architecture it was compiled for (every supported one, unless the
+    /// compilation asked for fewer: [`crate::compile_text_for`]), in [`Arch::ALL`] order.
     pub programs: Cow<'static, [ArchProgram]>,
     /// Every rule, in the order their tags number them (tag = index + 1).
     pub rules: Cow<'static, [RuleMeta]>,

@@ -38,8 +38,8 @@ pub use action::{Action, Tag, Verdict};
 pub use arch::Arch;
 pub use bpf::SockFilter;
 pub use compile::{
-    compile_file, compile_text, compile_tokens, Compilation, Compiled, MAX_RENDERED_ERRORS,
-    ROOT_SOURCE,
+    compile_file, compile_file_for, compile_text, compile_text_for, compile_tokens, Compilation,
+    Compiled, MAX_RENDERED_ERRORS, ROOT_SOURCE,
 };
 pub use compiled::{ArchProgram, CompiledPolicy, RuleMeta};
 pub use diag::{Diagnostic, LineCol, Loc};

@@ -643,6 +643,56 @@ fn explain_and_compile_show_the_terminal_guarded_program_on_request() {
     assert!(sizes[1] > sizes[0], "{sizes:?}");
 }
 
+/// `check` makes every architecture's program; `explain`, `compile` and `run` only the one they
+/// need. A policy whose x86_64 program is too long (1500 argument rules on `open`, which only
+/// x86_64 has) fails `check` and anything asking for x86_64, and explains and compiles for
+/// aarch64; `run` refuses it on an x86_64 machine and runs under it on an aarch64 one (where
+/// `/bin/true` is then a violation of it).
+#[test]
+fn only_the_architectures_a_subcommand_needs_are_compiled() {
+    let s = ScratchDir::new("arch-subset");
+    let mut text = String::from("default kill;\n");
+    for i in 0..1500 {
+        text.push_str(&format!(
+            "allow open if flags == {} && mode == {i};\n",
+            i * 7 + 1
+        ));
+    }
+    let policy = s.write("p.policy", &text);
+    let too_long = "the x86_64 filter needs";
+    let check = sandbox_output(&["check", policy.as_str()]);
+    assert_eq!(code(&check), 1, "{}", stderr(&check));
+    assert!(stderr(&check).contains(too_long), "{}", stderr(&check));
+    for arch in ["x86_64", "aarch64"] {
+        let out = s.path().join(format!("{arch}.bpf"));
+        let out = out.to_str().unwrap();
+        for args in [
+            vec!["explain", policy.as_str(), "--arch", arch],
+            vec!["compile", policy.as_str(), "--arch", arch, "-o", out],
+        ] {
+            let run = sandbox_output(&args);
+            if arch == "x86_64" {
+                assert_eq!(code(&run), 1, "{args:?}: {}", stderr(&run));
+                assert!(
+                    stderr(&run).contains(too_long),
+                    "{args:?}: {}",
+                    stderr(&run)
+                );
+            } else {
+                assert_eq!(code(&run), 0, "{args:?}: {}", stderr(&run));
+            }
+        }
+    }
+    let run = sandbox_output(&["run", "--policy", policy.as_str(), "--", "/bin/true"]);
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(code(&run), 125, "{}", stderr(&run));
+        assert!(stderr(&run).contains(too_long), "{}", stderr(&run));
+    } else {
+        assert!(!stderr(&run).contains(too_long), "{}", stderr(&run));
+        assert_ne!(code(&run), 125, "{}", stderr(&run));
+    }
+}
+
 /// `explain --syscall` reads a value as the policy language reads a constant: every literal
 /// form, `|` between values, and the same error for a leading zero.
 #[test]

@@ -1,7 +1,7 @@
 //! Loading a policy file for a subcommand, with errors printed like rustc.
 
 use crate::console::{err, errln};
-use sandbox_policy::{compile_file, Arch, Compiled, SockFilter};
+use sandbox_policy::{compile_file_for, Arch, Compiled, SockFilter};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,16 +83,20 @@ fn sources_of(path: &Path, included: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Compiles `path`, with the warnings and the files read.
+/// Compiles `path` for every architecture, with the warnings and the files read.
 pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
-    compile_listing_sources(path).1
+    compile_listing_sources(path, &Arch::ALL).1
 }
 
-/// As [`compile_whole`], and the files it read whether or not the policy compiles: the policy
-/// file and every file it includes, as far as they could be read (what an output must not
-/// replace, see [`overwritten`]).
-pub fn compile_listing_sources(path: &Path) -> (Vec<PathBuf>, Result<PolicyFile, PolicyError>) {
-    let compilation = match compile_file(path) {
+/// As [`compile_whole`], with programs for `arches` only (checked for all all the same; see
+/// [`sandbox_policy::compile_text_for`]), and the files it read whether or not the policy
+/// compiles: the policy file and every file it includes, as far as they could be read (what
+/// an output must not replace, see [`overwritten`]).
+pub fn compile_listing_sources(
+    path: &Path,
+    arches: &[Arch],
+) -> (Vec<PathBuf>, Result<PolicyFile, PolicyError>) {
+    let compilation = match compile_file_for(path, arches) {
         Ok(c) => c,
         Err(source) => {
             let unreadable = PolicyError::Unreadable {
@@ -166,7 +170,7 @@ pub fn load_for_arch(path: &Path, arch_name: Option<&str>) -> Result<Loaded, Exi
     })?;
     let PolicyFile {
         compiled, sources, ..
-    } = compile_whole(path).map_err(|e| {
+    } = compile_listing_sources(path, &[arch]).1.map_err(|e| {
         e.print();
         ExitCode::from(1)
     })?;

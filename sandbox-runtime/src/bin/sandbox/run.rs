@@ -6,6 +6,7 @@ use crate::output_file::OutputFile;
 use crate::path_spec::{self, PathSpec};
 use crate::policy_file::{self, PolicyError};
 use clap::Args;
+use sandbox_policy::Arch;
 use sandbox_runtime::{
     LimitError, Limits, Observations, Outcome, SandboxChild, SandboxCommand, SetupError,
     SpawnError, Status, SyscallMode,
@@ -223,8 +224,11 @@ pub enum ReportError {
 /// Runs the program and maps the outcome to an exit status. Once the report's file is open,
 /// every end writes it, a failure to start the program included.
 pub fn main(args: RunArgs) -> ExitCode {
-    // Compiled once: the report must not replace what the compilation read.
-    let (sources, policy) = policy_file::compile_listing_sources(&args.policy);
+    // Compiled once: the report must not replace what the compilation read. Only this
+    // machine's program is made (every one on an unsupported machine, where the spawn then
+    // refuses the policy).
+    let here = Arch::native().map_or_else(|| Arch::ALL.to_vec(), |a| vec![a]);
+    let (sources, policy) = policy_file::compile_listing_sources(&args.policy, &here);
     // Opened before the run, so that the sandbox cannot redirect the report (see `OutputFile`).
     let report_file = match open_report(&args, &sources) {
         Ok(f) => f,
