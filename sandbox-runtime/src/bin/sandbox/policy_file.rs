@@ -88,10 +88,10 @@ pub fn compile_whole(path: &Path) -> Result<PolicyFile, PolicyError> {
     compile_listing_sources(path, &Arch::ALL).1
 }
 
-/// As [`compile_whole`], with programs for `arches` only (checked for all all the same; see
-/// [`sandbox_policy::compile_text_for`]), and the files it read whether or not the policy
-/// compiles: the policy file and every file it includes, as far as they could be read (what
-/// an output must not replace, see [`overwritten`]).
+/// As [`compile_whole`], with programs for `arches` only (checked for every architecture all
+/// the same; see [`sandbox_policy::compile_text_for`]), and the files it read whether or not
+/// the policy compiles: the policy file and every file it includes, as far as they could be
+/// read (what an output must not replace, see [`overwritten`]).
 pub fn compile_listing_sources(
     path: &Path,
     arches: &[Arch],
