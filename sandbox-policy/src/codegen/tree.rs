@@ -128,8 +128,21 @@ impl<'a> Optimal<'a> {
                         (first, last) = (i + 1, j);
                     }
                 }
+                // The split's own node (`through`) costs the same whatever k is, so the best
+                // split is the first k with the least cost below and above, found before it is
+                // added. (No cost comes near saturating, so adding the same `through` to
+                // every k keeps their order: all weights together are at most 2^32 `u64`
+                // frequencies times a unit of 2^10, and no path is as long as the kernel's
+                // 4,096 instructions, so a cost stays below 2^118.)
+                let mut split: Option<(Cost, usize)> = None;
                 for k in first..=last {
-                    let c = t.cost[i * n + k - 1].plus(t.cost[k * n + j]).plus(through);
+                    let c = t.cost[i * n + k - 1].plus(t.cost[k * n + j]);
+                    if split.is_none_or(|(b, _)| c < b) {
+                        split = Some((c, k));
+                    }
+                }
+                if let Some((c, k)) = split {
+                    let c = c.plus(through);
                     if best.is_none_or(|(b, _)| c < b) {
                         best = Some((c, Choice::Split(k)));
                     }
