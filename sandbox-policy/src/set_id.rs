@@ -18,8 +18,8 @@
 //! Everything else is allowed: the sandbox's policy decides it. Calls of another architecture
 //! or ABI (i386's `int 0x80`, x32), whose numbers and arguments the guard does not read, are
 //! left to the policy's filter, which kills them, or killed by the guard itself where there is
-//! no policy ([`host_guard::ForeignCalls`]). The guard is generated like any policy, without the prelude
-//! (which is the policy's).
+//! no policy ([`host_guard::ForeignCalls`]). The guard is generated like any policy, without
+//! the prelude (which is the policy's).
 
 use crate::action::{Action, Tag};
 use crate::arch::Arch;
