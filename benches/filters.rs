@@ -600,7 +600,8 @@ fn guard_comparison(opts: &Options) -> Result<(), String> {
     let compiled = policies::docker_read_checked()?;
     let (_, ours) = native(&compiled).ok_or("no x86_64 program for the wall clock's policy")?;
     guard::merged_against_stacked(ours, opts.quick)?;
-    guard::install_cost(opts.quick)
+    guard::install_cost(opts.quick)?;
+    guard::making_cost(opts.quick)
 }
 
 /// The cached path's bound: ours within 5% of the floor (a filter the call never runs).

@@ -1,12 +1,12 @@
 //! The set-id guard laid into a policy's program against the same two programs stacked as two
 //! filters: what a sandbox that reaches host files pays per call each way, and at the install
-//! (`sandbox_policy::stack`).
+//! (`sandbox_policy::stack`), and what making the host guards' programs costs.
 
 use crate::forked;
 use crate::interval;
 use crate::wallclock::{self, Config, Probe};
 use sandbox_policy::bpf::{ret, BPF_K, BPF_RET};
-use sandbox_policy::host_guard::ForeignCalls;
+use sandbox_policy::host_guard::{self, ForeignCalls, Guards};
 use sandbox_policy::set_id;
 use sandbox_policy::{stack, Arch, NoIncludes, SockFilter};
 use std::time::Instant;
@@ -148,6 +148,38 @@ pub fn install_cost(quick: bool) -> Result<(), String> {
             len.join(" + ")
         );
     }
+    Ok(())
+}
+
+/// Prints the time making the host guards' programs takes (`host_guard::program` for x86_64,
+/// to stack and to run alone), as a spawn does before its first clone that needs them: the
+/// set-id guard's set alone, as a spawn that needs only it makes it, against every set, as the
+/// fork server makes them before its fork. Rounds alternate the two; the ratio is per round.
+pub fn making_cost(quick: bool) -> Result<(), String> {
+    let make = |sets: &[Guards]| -> Result<f64, String> {
+        let start = Instant::now();
+        for &guards in sets {
+            for foreign in [ForeignCalls::LeftToPolicy, ForeignCalls::Killed] {
+                host_guard::program(Arch::X86_64, guards, foreign)
+                    .map_err(|e| format!("the host guards' programs: {e}"))?;
+            }
+        }
+        Ok(start.elapsed().as_secs_f64() * 1e6)
+    };
+    let rounds = if quick { 5 } else { 201 };
+    let (mut one, mut every) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        one.push(make(&[Guards::SET_ID])?);
+        every.push(make(&Guards::SOME)?);
+    }
+    let ratio: Vec<f64> = every.iter().zip(&one).map(|(e, o)| e / o).collect();
+    let shown = interval::show(interval::median_ci(&ratio), |x| format!("{x:.2}"), "-");
+    println!(
+        "\n== Making the host guards' programs (µs, median of {rounds} rounds, in turns) ==\n  the set-id guard's set alone {:>7.1} µs\n  every set                    {:>7.1} µs  {:>5.2}x [{shown:>11}]",
+        interval::median(&one),
+        interval::median(&every),
+        interval::median(&ratio)
+    );
     Ok(())
 }
 
