@@ -742,3 +742,21 @@ fn a_program_named_through_a_link_finds_its_origin_libraries() {
     assert_eq!(out.outcome.status, Status::Exited(0), "{}", out.outcome);
     assert_eq!(out.stdout, b"1\n");
 }
+
+/// A mount destination that is no sandbox path (relative, or with `..`) is reported as such,
+/// even where it would also seem to cover the program's place: where a file lands is read
+/// through the destinations, so a bad one must be the error rather than a guess at its place.
+#[test]
+fn a_bad_destination_is_reported_before_the_programs_place_is_looked_at() {
+    let program = std::fs::canonicalize("/usr/bin/true").unwrap();
+    for dst in ["..", "usr", "/usr/../..", "/a/../usr"] {
+        let mut cmd = with_its_libraries(program.to_str().unwrap());
+        cmd.mount_ro("/etc", dst);
+        let e = cmd.status().unwrap_err();
+        assert!(
+            matches!(e, sandbox_runtime::SpawnError::BadSandboxPath { .. }),
+            "{dst}: {e}"
+        );
+        assert!(e.to_string().contains(dst), "{e}");
+    }
+}

@@ -732,6 +732,8 @@ pub(crate) fn bind_programs_with_libraries(
     cmd: &SandboxCommand,
     mounts: &mut Vec<Mount>,
 ) -> Result<(), SpawnError> {
+    // Where the files land is read through the caller's destinations: a bad one is the error.
+    mounts::check_destinations(mounts)?;
     let library_path = cmd
         .env
         .iter()

@@ -130,6 +130,14 @@ fn sandbox_components(p: &Path) -> Result<Vec<&std::ffi::OsStr>, SpawnError> {
     Ok(out)
 }
 
+/// Checks that every destination of `mounts` is a sandbox path (absolute, free of `..`), so
+/// that a bad one is reported as such before anything reads where the mounts land.
+pub(crate) fn check_destinations(mounts: &[Mount]) -> Result<(), SpawnError> {
+    mounts
+        .iter()
+        .try_for_each(|m| sandbox_components(m.destination()).map(drop))
+}
+
 /// The sandbox path `p` and its ancestors (outermost first, `/` left out), normalised.
 fn in_sandbox(p: &Path) -> Result<(CString, Vec<CString>), SpawnError> {
     let comps = sandbox_components(p)?;
@@ -247,8 +255,8 @@ fn place(user: &[Mount]) -> Result<Vec<(PathBuf, &Mount)>, SpawnError> {
         reason,
     };
     let looped = |Loop(path): Loop| bad(&path, "its path loops through the plan's symbolic links");
+    check_destinations(user)?;
     for m in user {
-        sandbox_components(m.destination())?;
         if let Mount::Symlink { target, link } = m {
             if target.as_os_str().is_empty() {
                 return Err(bad(link, "a symbolic link needs a target"));
