@@ -281,7 +281,10 @@ impl SandboxCommand {
 
     /// Binds a host path read-write, `noexec`. What the sandbox writes there stays on the host,
     /// so a sandbox with a writable bind gets the set-id guard ([`sandbox_policy::set_id`]): no
-    /// file there can be given a set-user-ID or set-group-ID mode.
+    /// file there can be given a set-user-ID or set-group-ID mode. Where the kernel has Landlock
+    /// (ABI 3), such a sandbox makes no Unix socket's file but in its own tmpfs mounts: another
+    /// sandbox binding the same directory could connect to one and be handed what this one was
+    /// given (see the README's security model).
     pub fn mount_rw(&mut self, src: impl AsRef<Path>, dst: impl AsRef<Path>) -> &mut Self {
         self.mount(Mount::Bind {
             src: src.as_ref().into(),

@@ -66,6 +66,7 @@ fn main() {
         "connect-abstract" => connect_abstract(rest[0]),
         "netdev" => netdev(),
         "listen" => listen(rest[0]),
+        "socket-files" => socket_files(&rest),
         "fd-list" => fd_list(),
         "reopen" => reopen(&rest),
         "reopen-received" => reopen_received(),
@@ -1643,6 +1644,23 @@ fn connect_abstract(name: &str) {
 /// Listens on the abstract socket `name` and on a TCP port of 127.0.0.1, checks that both
 /// take a connection from inside, says `listening port=N`, then reports every connection from
 /// elsewhere until killed.
+/// Tries to make a Unix socket's file in each directory: by `bind` (what a listener that could
+/// hand descriptors to another sandbox needs) and by `mknod`.
+fn socket_files(dirs: &[&str]) {
+    for dir in dirs {
+        let bound = std::os::unix::net::UnixListener::bind(format!("{dir}/listener"));
+        let bound = bound.map_or_else(
+            |e| errno_name(e.raw_os_error().unwrap_or(0)),
+            |_| "OK".into(),
+        );
+        say(format!("bind {dir}={bound}"));
+        let node = cstr(&format!("{dir}/node"));
+        // SAFETY: a live C string; a socket node takes no device number.
+        let r = unsafe { libc::mknod(node.as_ptr(), libc::S_IFSOCK | 0o600, 0) };
+        say(format!("mknod {dir}={}", result(r.into())));
+    }
+}
+
 fn listen(name: &str) {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};

@@ -2342,6 +2342,72 @@ fn only_a_sandbox_given_something_to_reopen_gets_the_landlock_domain() {
     }
 }
 
+/// Two sandboxes that bind one host directory writable could meet through a Unix socket made
+/// there: one listens, the other connects, and the first hands over (`SCM_RIGHTS`) what it was
+/// given, a terminal or a file passed read-only, to a sandbox that has neither the terminal
+/// guard nor the Landlock rules that confine reopening it. So a sandbox with a writable bind
+/// makes no socket file but in its own tmpfs mounts, whatever else it is given: none in the
+/// writable bind, by `bind` or `mknod`, and none in a tmpfs that has a writable bind below it.
+#[test]
+fn no_sandbox_makes_a_socket_where_another_could_connect() {
+    let _g = shared();
+    assert!(
+        landlock_abi() >= 3,
+        "this kernel has no Landlock ABI 3: nothing fences sockets in a writable bind"
+    );
+    let dir = TempDir::new("socket-fence");
+    let shared_dir = dir.path().join("shared");
+    std::fs::create_dir(&shared_dir).unwrap();
+    set_mode(&shared_dir, 0o777);
+    let file = dir.file("file", "x\n");
+    type Setup = Box<dyn FnOnce(&mut SandboxCommand)>;
+    let cases: Vec<(&str, Setup)> = vec![
+        ("given nothing", Box::new(|_| {})),
+        (
+            "given a file read-only",
+            Box::new(move |c| {
+                c.stdin(Stdio::Fd(host_fd(&file, libc::O_RDONLY)));
+            }),
+        ),
+        (
+            "allowed user namespaces",
+            Box::new(|c| {
+                c.allow_user_namespaces(true);
+            }),
+        ),
+        (
+            "sharing the host's network",
+            Box::new(|c| {
+                c.share_network(true);
+            }),
+        ),
+    ];
+    for (case, setup) in cases {
+        let r = Attack::new("socket-files")
+            .args(["/shared", "/tmp"])
+            .mount_rw(&shared_dir, "/shared")
+            .with(setup)
+            .policy(&allow_all())
+            .run();
+        r.expect_exit0();
+        for how in ["bind", "mknod"] {
+            assert_eq!(r.value(&format!("{how} /shared")), "EACCES", "{case}: {r}");
+            assert_eq!(r.value(&format!("{how} /tmp")), "OK", "{case}: {r}");
+        }
+    }
+    let r = Attack::new("socket-files")
+        .args(["/tmp/w", "/tmp"])
+        .mount_rw(&shared_dir, "/tmp/w")
+        .policy(&allow_all())
+        .run();
+    r.expect_exit0();
+    for at in ["/tmp/w", "/tmp"] {
+        assert_eq!(r.value(&format!("bind {at}")), "EACCES", "{r}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&shared_dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Nothing in a sandbox can make a user namespace, whatever its policy allows, unless the host
 /// allows it (`allow_user_namespaces`): the sandbox's own user namespace allows no nested one,
 /// and the limit that says so is not the program's to raise (its `/proc/sys` is read-only, and

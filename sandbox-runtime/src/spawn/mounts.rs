@@ -336,6 +336,38 @@ impl MountPlan {
         noexec.then(|| self.descriptions[i].as_str())
     }
 
+    /// Whether the sandbox has a writable bind of the host's (a device node aside): a place
+    /// that other sandboxes, binding the same directory, may reach too. A Unix socket made
+    /// there by one would let another connect and be handed descriptors (`SCM_RIGHTS`) the
+    /// first was given, past the guards and Landlock rules that only the first has; so such a
+    /// sandbox may make no socket file there (see [`super::reopen`]).
+    pub(crate) fn has_writable_bind(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|op| matches!(op, MountOp::Bind(b) if b.writable && !b.device))
+    }
+
+    /// The destinations of the tmpfs mounts that no writable bind lies below: places that only
+    /// this sandbox reaches, where its program may make sockets of its own. Reads the plan
+    /// only (no allocation), so the sandboxee may call it between clone and exec.
+    pub(crate) fn private_tmpfs(&self) -> impl Iterator<Item = &CStr> {
+        let writable_below = |dst: &CStr| {
+            self.ops.iter().any(|op| match op {
+                MountOp::Bind(b) if b.writable && !b.device => {
+                    let (inner, outer) = (b.dst.to_bytes(), dst.to_bytes());
+                    inner.len() > outer.len()
+                        && inner.starts_with(outer)
+                        && inner[outer.len()] == b'/'
+                }
+                _ => false,
+            })
+        };
+        self.ops.iter().filter_map(move |op| match op {
+            MountOp::Tmpfs { dst, .. } if !writable_below(dst) => Some(dst.as_c_str()),
+            _ => None,
+        })
+    }
+
     /// What each entry would show if built now, as [`build`] records it: for a bind, its
     /// source on the host (`None` if it cannot be read); all zero for other entries.
     pub(crate) fn sources_now(&self) -> Vec<Option<Bound>> {
@@ -1082,6 +1114,37 @@ mod tests {
             MountPlan::build(&huge),
             Err(SpawnError::TmpfsSize { .. })
         ));
+    }
+
+    #[test]
+    fn only_tmpfs_mounts_with_no_writable_bind_below_are_private() {
+        let tmpfs = |dst: &str| Mount::Tmpfs {
+            dst: dst.into(),
+            size: 1 << 20,
+            exec: false,
+        };
+        let bind = |dst: &str, writable| Mount::Bind {
+            src: "/nonexistent-data".into(),
+            dst: dst.into(),
+            writable,
+            exec: false,
+        };
+        let read_only = [tmpfs("/a"), tmpfs("/ab"), bind("/a/r", false)];
+        let p = MountPlan::build(&read_only).unwrap();
+        assert!(!p.has_writable_bind());
+        let user = [
+            tmpfs("/a"),
+            tmpfs("/ab"),
+            tmpfs("/c"),
+            bind("/a/w", true),
+            bind("/c/r", false),
+            bind("/w", true),
+        ];
+        let p = MountPlan::build(&user).unwrap();
+        assert!(p.has_writable_bind());
+        let private: Vec<_> = p.private_tmpfs().collect();
+        // The sandbox's own /dev, and the tmpfs mounts but /a (and not /ab for its name).
+        assert_eq!(private, [c"/dev", c"/ab", c"/c"]);
     }
 
     #[test]

@@ -36,6 +36,13 @@
 //!   is not a limit a descriptor keeps (`fcntl(F_SETFL)` clears `O_APPEND`, `ftruncate` works
 //!   on it, neither of which Landlock sees), so an appending descriptor reopens for writing.
 //!
+//! Where the sandbox has a writable bind, every domain (the scopes' too) also handles making
+//! Unix sockets' files, and allows it only beneath the tmpfs mounts of the sandbox's own with
+//! no writable bind below them ([`super::mounts::MountPlan::private_tmpfs`]): two sandboxes
+//! binding one directory could otherwise meet through a socket made there, and one hand the
+//! other what it was given (a terminal, a file passed read-only), past the guards and rules
+//! that only the first has.
+//!
 //! From ABI 6 the domain also refuses connecting to abstract Unix sockets made outside it:
 //! with the host's network shared (which holds them), a host service listening on one (a
 //! session bus, an X server) would otherwise be the sandbox's to talk to. (Host clients can
@@ -53,6 +60,7 @@
 use super::plan::Plan;
 use super::steps::{Failure, Step};
 use super::sys;
+use std::ffi::CStr;
 
 /// `landlock_create_ruleset`'s flag asking for the ABI version.
 const CREATE_RULESET_VERSION: libc::c_uint = 1;
@@ -74,6 +82,9 @@ mod access {
     pub const READ_FILE: u64 = 1 << 2;
     /// Reading and changing directories, making and removing entries (bits 3 to 12).
     pub const DIRECTORIES: u64 = 0x1ff8;
+    /// Making a Unix socket's file (`bind`, `mknod`), or linking or renaming one in: one of
+    /// [`DIRECTORIES`].
+    pub const MAKE_SOCK: u64 = 1 << 9;
     pub const REFER: u64 = 1 << 13;
     pub const TRUNCATE: u64 = 1 << 14;
     pub const IOCTL_DEV: u64 = 1 << 15;
@@ -149,6 +160,10 @@ pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
         // The light domain: not TRUNCATE or IOCTL_DEV either, which every open asks for too.
         access::WRITE_FILE
     };
+    // With a writable bind, which other sandboxes may share, no socket file is made but in the
+    // sandbox's own tmpfs mounts (see `MountPlan::has_writable_bind`).
+    let fence_sockets = plan.parts.mounts.has_writable_bind();
+    let handled = handled | if fence_sockets { access::MAKE_SOCK } else { 0 };
     let attr = RulesetAttr {
         handled_access_fs: handled,
         handled_access_net: 0,
@@ -171,7 +186,7 @@ pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
     let rules = if handled == 0 {
         Ok(())
     } else {
-        add_rules(plan, ruleset, handled, ioctl)
+        add_rules(plan, ruleset, handled, ioctl, fence_sockets)
     };
     let result = rules.and_then(|()| {
         // SAFETY: ruleset is the descriptor just made.
@@ -183,15 +198,29 @@ pub(crate) fn confine(plan: &Plan) -> Result<(), Failure> {
     result
 }
 
-/// The root's rule, then one per standard stream and passed descriptor that a path names.
-fn add_rules(plan: &Plan, ruleset: libc::c_int, handled: u64, ioctl: u64) -> Result<(), Failure> {
-    // SAFETY: a NUL-terminated literal.
-    let root = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    let root = sys::check_at(root.into(), Step::ConfineReopens, RULESET)? as libc::c_int;
-    let r = add_rule(ruleset, root, handled);
-    // SAFETY: ours.
-    unsafe { libc::close(root) };
-    sys::check_at(r, Step::ConfineReopens, RULESET)?;
+/// The root's rule (without making sockets where they are fenced), one making sockets beneath
+/// each tmpfs of the sandbox's own where they are, then one per standard stream and passed
+/// descriptor that a path names.
+fn add_rules(
+    plan: &Plan,
+    ruleset: libc::c_int,
+    handled: u64,
+    ioctl: u64,
+    fence_sockets: bool,
+) -> Result<(), Failure> {
+    let beneath_root = if fence_sockets {
+        handled & !access::MAKE_SOCK
+    } else {
+        handled
+    };
+    if beneath_root != 0 {
+        add_rule_at(ruleset, c"/", beneath_root)?;
+    }
+    if fence_sockets {
+        for dst in plan.parts.mounts.private_tmpfs() {
+            add_rule_at(ruleset, dst, access::MAKE_SOCK)?;
+        }
+    }
     let passed = plan.passed.iter().map(|(_, target)| *target);
     for fd in (0..3).chain(passed) {
         let Some(allowed) = allowed_through(fd, ioctl)
@@ -228,6 +257,17 @@ fn allowed_through(fd: libc::c_int, ioctl: u64) -> Option<u64> {
             0
         };
     (allowed != 0).then_some(allowed | ioctl)
+}
+
+/// Adds a rule allowing `allowed` beneath the sandbox path `path`.
+fn add_rule_at(ruleset: libc::c_int, path: &CStr, allowed: u64) -> Result<(), Failure> {
+    // SAFETY: a NUL-terminated path.
+    let at = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    let at = sys::check_at(at.into(), Step::ConfineReopens, RULESET)? as libc::c_int;
+    let r = add_rule(ruleset, at, allowed);
+    // SAFETY: ours.
+    unsafe { libc::close(at) };
+    sys::check_at(r, Step::ConfineReopens, RULESET).map(drop)
 }
 
 fn add_rule(ruleset: libc::c_int, fd: libc::c_int, allowed: u64) -> libc::c_long {

@@ -75,7 +75,8 @@ pub struct SandboxArgs {
     #[arg(long = "ro", value_name = "SRC[:DST]")]
     ro: Vec<OsString>,
     /// Bind a host path read-write (and noexec) at DST (default: the same path), paths written
-    /// as for --ro. Repeatable.
+    /// as for --ro. The program can make no Unix socket there (only in a --tmpfs), so that no
+    /// other sandbox binding it can connect. Repeatable.
     #[arg(long = "rw", value_name = "SRC[:DST]")]
     rw: Vec<OsString>,
     /// Mount a fresh tmpfs at DST, of SIZE bytes (suffixes K, M, G; default 64M), holding at most one file per 4 KiB of it (at least 256); DST written as for --ro. Repeatable.
