@@ -8,7 +8,9 @@
 //! written into that open directory: to a temporary file created there under a name the program
 //! cannot guess (`O_EXCL`, which never follows a link; a name taken is passed over, so nothing
 //! planted keeps the file from being written), then renamed over the name (which replaces a
-//! link rather than following it). The file is therefore whole or not there at all, and in the
+//! link rather than following it; a directory planted there since the open, where one was
+//! refused at the open, is exchanged with the temporary file instead, and left aside under its
+//! name). The file is therefore whole or not there at all, and in the
 //! directory the path named when the command started. (A link an earlier sandbox left in place of a directory on the path
 //! is followed then, as the caller's path says: never give a sandbox write access above where
 //! its outputs go.) Read back (`learn --append`), the file is opened in that directory without
@@ -59,11 +61,14 @@ enum Target {
     /// appending.
     Stream(File),
     /// A regular file `name`, replaced whole in the open directory `dir`, keeping `mode` (the
-    /// permission bits of the file there when it was opened, if one was).
+    /// permission bits of the file there when it was opened, if one was). A directory found at
+    /// the name when writing is set aside where `set_aside_directory` (one was refused at the
+    /// open, so this one was planted since), else it makes the write fail.
     Replace {
         dir: OwnedFd,
         name: OsString,
         mode: Option<libc::mode_t>,
+        set_aside_directory: bool,
     },
 }
 
@@ -174,20 +179,34 @@ impl OutputFile {
     /// report so.
     pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let contents = contents.as_ref();
-        let (dir, name, mode) = match &self.target {
+        let (dir, name, mode, set_aside_directory) = match &self.target {
             Target::Stream(file) => {
                 let _blocking = Blocking::set(file);
                 return (&*file).write_all(contents);
             }
-            Target::Replace { dir, name, mode } => (dir.as_raw_fd(), name, *mode),
+            Target::Replace {
+                dir,
+                name,
+                mode,
+                set_aside_directory,
+            } => (dir.as_raw_fd(), name, *mode, *set_aside_directory),
         };
         let tags = std::iter::repeat_with(random_tag).take(TEMPORARY_NAME_TRIES);
         // Created with the bits kept, which the umask narrows as for any new file.
         let mode = mode.unwrap_or(0o666) & 0o666;
         let (tmp, mut file) = create_temporary(dir, name, mode, tags)?;
         let written = file.write_all(contents).and_then(|()| {
-            renameat(Some(dir), tmp.as_os_str(), Some(dir), name.as_os_str())
-                .map_err(io::Error::from)
+            let (tmp, name) = (tmp.as_os_str(), name.as_os_str());
+            match renameat(Some(dir), tmp, Some(dir), name) {
+                // A directory planted at the name (by a sandbox that could write here) takes
+                // the temporary name instead, in one step: left aside, never written into.
+                Err(nix::errno::Errno::EISDIR) if set_aside_directory => {
+                    let exchange = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
+                    nix::fcntl::renameat2(Some(dir), tmp, Some(dir), name, exchange)
+                        .map_err(io::Error::from)
+                }
+                r => r.map_err(io::Error::from),
+            }
         });
         if written.is_err() {
             let _ = unlinkat(Some(dir), tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
@@ -256,6 +275,7 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
                 dir,
                 name: name.to_os_string(),
                 mode,
+                set_aside_directory: at_directory == AtDirectory::Refuse,
             })
         }
         Some(_) => Err(io::Error::other(
@@ -539,6 +559,27 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(OutputFile::open(std::path::Path::new("/no-such-dir-here/report.json")).is_err());
         assert!(OutputFile::open(std::path::Path::new("report.json")).is_ok());
+    }
+
+    #[test]
+    fn a_directory_planted_after_the_open_is_set_aside_not_written_into() {
+        let dir = scratch("planted-dir");
+        let path = dir.join("report.json");
+        let out = OutputFile::open(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("inside"), "planted").unwrap();
+        out.write("{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
+        // The planted directory is still there, whole, under another name.
+        let aside: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        let inside = std::fs::read_to_string(aside[0].join("inside")).unwrap();
+        assert_eq!(inside, "planted");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
