@@ -725,6 +725,7 @@ fn explain_reads_values_as_the_language_does() {
             "-> errno(EACCES)",
         ),
         (&["openat", "AT_FDCWD", "0", "O_WRONLY"], "-> kill"),
+        (&["uretprobe"], "without asking any seccomp filter"),
     ] {
         let out = explain(call);
         assert_eq!(code(&out), 0, "{call:?}: {}", stderr(&out));
@@ -735,6 +736,8 @@ fn explain_reads_values_as_the_language_does() {
         (&["mkdir", "0", "0755"][..], "leading zero"),
         (&["write", "0b12"], "not a binary digit"),
         (&["write", "1|"], "`|` joins two values"),
+        (&["write", ""], "no value; expected an integer"),
+        (&["write", " "], "no value; expected an integer"),
         (&["write", "2|-1"], "negative values cannot be combined"),
         (
             &["openat", "AT_FDCWD|1"],

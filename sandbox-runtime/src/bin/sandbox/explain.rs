@@ -93,6 +93,18 @@ pub fn main(args: ExplainArgs) -> ExitCode {
     if let Err(e) = written {
         return console::stdout_failed(&e);
     }
+    if tables::UNFILTERED_SYSCALLS.contains(&call[0].as_str()) {
+        // What the program would answer, but the kernel never asks it (`check` refuses a rule
+        // naming one of these).
+        let note = outln!(
+            "note: the kernel runs `{}` without asking any seccomp filter (it works only from \
+             the kernel's own uprobe trampoline), so no policy decides it",
+            call[0]
+        );
+        if let Err(e) = note {
+            return console::stdout_failed(&e);
+        }
+    }
     if meaning.verdict.ret_value() != ret {
         errln!("error: the program and the policy's meaning disagree: this is a compiler bug");
         return ExitCode::from(1);
@@ -118,6 +130,11 @@ fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
 /// the argument's width: the high bits of an `int` are what a hostile call may set.
 fn parse_value(arch: Arch, text: &str) -> Result<u64, String> {
     let parts: Vec<&str> = text.split('|').map(str::trim).collect();
+    if let [""] = parts.as_slice() {
+        return Err(format!(
+            "`{text}`: no value; expected an integer, a constant name, or values joined with `|`"
+        ));
+    }
     let mut values = Vec::with_capacity(parts.len());
     for part in &parts {
         if part.is_empty() {
