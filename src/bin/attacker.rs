@@ -1641,9 +1641,6 @@ fn connect_abstract(name: &str) {
     say(format!("connect={}", result(r.into())));
 }
 
-/// Listens on the abstract socket `name` and on a TCP port of 127.0.0.1, checks that both
-/// take a connection from inside, says `listening port=N`, then reports every connection from
-/// elsewhere until killed.
 /// Tries to make a Unix socket's file in each directory: by `bind` (what a listener that could
 /// hand descriptors to another sandbox needs) and by `mknod`.
 fn socket_files(dirs: &[&str]) {
@@ -1661,6 +1658,9 @@ fn socket_files(dirs: &[&str]) {
     }
 }
 
+/// Listens on the abstract socket `name` and on a TCP port of 127.0.0.1, checks that both
+/// take a connection from inside, says `listening port=N`, then reports every connection from
+/// elsewhere until killed.
 fn listen(name: &str) {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
