@@ -98,6 +98,15 @@ pub(crate) enum MountOp {
     },
 }
 
+/// `op` if it is a writable bind of the host's other than a device node: a place that other
+/// sandboxes binding the same host path may reach too.
+fn shared_writable(op: &MountOp) -> Option<&BindOp> {
+    match op {
+        MountOp::Bind(b) if b.writable && !b.device => Some(b),
+        _ => None,
+    }
+}
+
 /// The whole file-system build.
 #[derive(Debug, Default)]
 pub(crate) struct MountPlan {
@@ -342,9 +351,7 @@ impl MountPlan {
     /// first was given, past the guards and Landlock rules that only the first has; so such a
     /// sandbox may make no socket file there (see [`super::reopen`]).
     pub(crate) fn has_writable_bind(&self) -> bool {
-        self.ops
-            .iter()
-            .any(|op| matches!(op, MountOp::Bind(b) if b.writable && !b.device))
+        self.ops.iter().any(|op| shared_writable(op).is_some())
     }
 
     /// The destinations of the tmpfs mounts that no writable bind lies below: places that only
@@ -352,14 +359,9 @@ impl MountPlan {
     /// only (no allocation), so the sandboxee may call it between clone and exec.
     pub(crate) fn private_tmpfs(&self) -> impl Iterator<Item = &CStr> {
         let writable_below = |dst: &CStr| {
-            self.ops.iter().any(|op| match op {
-                MountOp::Bind(b) if b.writable && !b.device => {
-                    let (inner, outer) = (b.dst.to_bytes(), dst.to_bytes());
-                    inner.len() > outer.len()
-                        && inner.starts_with(outer)
-                        && inner[outer.len()] == b'/'
-                }
-                _ => false,
+            self.ops.iter().filter_map(shared_writable).any(|b| {
+                let (inner, outer) = (b.dst.to_bytes(), dst.to_bytes());
+                inner.len() > outer.len() && inner.starts_with(outer) && inner[outer.len()] == b'/'
             })
         };
         self.ops.iter().filter_map(move |op| match op {
