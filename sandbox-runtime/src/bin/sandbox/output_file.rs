@@ -10,10 +10,10 @@
 //! planted keeps the file from being written), then renamed over the name (which replaces a
 //! link rather than following it; a directory planted there since the open, where one was
 //! refused at the open, is exchanged with the temporary file instead, and left aside under its
-//! name). The file is therefore whole or not there at all, and in the
-//! directory the path named when the command started. (A link an earlier sandbox left in place of a directory on the path
-//! is followed then, as the caller's path says: never give a sandbox write access above where
-//! its outputs go.) Read back (`learn --append`), the file is opened in that directory without
+//! name). The file is therefore whole or not there at all, and in the directory the path named
+//! when the command started. (A link an earlier sandbox left in place of a directory on the
+//! path is followed then, as the caller's path says: never give a sandbox write access above
+//! where its outputs go.) Read back (`learn --append`), the file is opened in that directory without
 //! following a link at its name, and only if it is a regular file.
 //!
 //! The caller's own standard streams and descriptors (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`,
@@ -62,13 +62,13 @@ enum Target {
     Stream(File),
     /// A regular file `name`, replaced whole in the open directory `dir`, keeping `mode` (the
     /// permission bits of the file there when it was opened, if one was). A directory found at
-    /// the name when writing is set aside where `set_aside_directory` (one was refused at the
-    /// open, so this one was planted since), else it makes the write fail.
+    /// the name when writing is set aside where `at_directory` refused one at the open (so
+    /// this one was planted since), else it makes the write fail.
     Replace {
         dir: OwnedFd,
         name: OsString,
         mode: Option<libc::mode_t>,
-        set_aside_directory: bool,
+        at_directory: AtDirectory,
     },
 }
 
@@ -179,7 +179,7 @@ impl OutputFile {
     /// report so.
     pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let contents = contents.as_ref();
-        let (dir, name, mode, set_aside_directory) = match &self.target {
+        let (dir, name, mode, at_directory) = match &self.target {
             Target::Stream(file) => {
                 let _blocking = Blocking::set(file);
                 return (&*file).write_all(contents);
@@ -188,8 +188,8 @@ impl OutputFile {
                 dir,
                 name,
                 mode,
-                set_aside_directory,
-            } => (dir.as_raw_fd(), name, *mode, *set_aside_directory),
+                at_directory,
+            } => (dir.as_raw_fd(), name, *mode, *at_directory),
         };
         let tags = std::iter::repeat_with(random_tag).take(TEMPORARY_NAME_TRIES);
         // Created with the bits kept, which the umask narrows as for any new file.
@@ -200,7 +200,7 @@ impl OutputFile {
             match renameat(Some(dir), tmp, Some(dir), name) {
                 // A directory planted at the name (by a sandbox that could write here) takes
                 // the temporary name instead, in one step: left aside, never written into.
-                Err(nix::errno::Errno::EISDIR) if set_aside_directory => {
+                Err(nix::errno::Errno::EISDIR) if at_directory == AtDirectory::Refuse => {
                     let exchange = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
                     nix::fcntl::renameat2(Some(dir), tmp, Some(dir), name, exchange)
                         .map_err(io::Error::from)
@@ -275,7 +275,7 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
                 dir,
                 name: name.to_os_string(),
                 mode,
-                set_aside_directory: at_directory == AtDirectory::Refuse,
+                at_directory,
             })
         }
         Some(_) => Err(io::Error::other(
