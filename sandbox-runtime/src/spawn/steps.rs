@@ -383,7 +383,8 @@ impl Descriptions {
                 Step::DropCaps => "drop capabilities".into(),
                 Step::NoNewPrivs => "set no_new_privs".into(),
                 Step::ConfineReopens if r.index == super::reopen::RULESET => {
-                    "confine reopening to the sandbox's file system (Landlock)".into()
+                    "apply the sandbox's Landlock domain (reopening, sockets in writable binds)"
+                        .into()
                 }
                 Step::ConfineReopens => format!(
                     "confine reopening descriptor {} to what it allows (Landlock)",
