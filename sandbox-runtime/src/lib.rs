@@ -72,7 +72,7 @@ pub use error::SpawnError;
 pub use limits::{EnforcedLimit, Enforcement, LimitError, Limits};
 pub use observations::{Observations, OBSERVATIONS_PENDING_MOST};
 pub use observe::{Observation, SyscallMode};
-pub use outcome::{Outcome, SetupError, Status, Violation};
+pub use outcome::{Outcome, SetupError, Status, TimeLimit, Violation};
 pub use spawn::{descriptors_confined, start_fork_server, HOST_ID_WHEN_ROOT, SANDBOX_ID};
 
 pub use sandbox_policy::CompiledPolicy as Policy;

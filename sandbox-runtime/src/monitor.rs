@@ -33,7 +33,7 @@
 use crate::cgroup::Cgroup;
 use crate::limits::EnforcedLimit;
 use crate::observe::{Observation, SyscallMode};
-use crate::outcome::{Outcome, SetupError, Status, Violation};
+use crate::outcome::{Outcome, SetupError, Status, TimeLimit, Violation};
 use crate::seccomp::{self, Reply};
 use crate::spawn::steps::{kind, receive, Descriptions, Received, Report};
 use crate::Policy;
@@ -809,7 +809,7 @@ impl Monitor {
         } else if let Some(v) = st.violation {
             Status::Violation(v)
         } else if st.timed_out {
-            Status::Timeout
+            Status::Timeout(TimeLimit::Wall)
         } else if let Some(end) = st.reported_end {
             let ws = end.wait_status;
             if libc::WIFEXITED(ws) {
@@ -848,7 +848,7 @@ impl Monitor {
                         || (sig == libc::SIGKILL && !killed && hard_kill)
                 });
                 if cpu_out {
-                    Status::Timeout
+                    Status::Timeout(TimeLimit::Cpu)
                 } else {
                     Status::Signaled(sig)
                 }

@@ -66,13 +66,42 @@ pub enum Status {
     /// killer ended the sandbox under its cgroup memory limit, this is SIGKILL with
     /// [`Outcome::oom_killed`] set, whichever of the sandbox's processes it took.
     Signaled(i32),
-    /// The wall-time or CPU-time limit ran out; the whole sandbox was killed.
-    Timeout,
+    /// A time limit ran out, the one named; the whole sandbox was killed.
+    Timeout(TimeLimit),
     /// The sandbox was killed from outside: [`crate::SandboxChild::kill`], a drop, or another
     /// process killing the sandbox's init.
     Killed,
     /// The sandbox could not be set up; the program never ran.
     SetupError(SetupError),
+}
+
+/// Which time limit of [`crate::Limits`] ended a sandbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeLimit {
+    /// [`crate::Limits::wall_time`]: the monitor killed the sandbox at its deadline.
+    Wall,
+    /// [`crate::Limits::cpu_time`]: the kernel's `RLIMIT_CPU` ended the program.
+    Cpu,
+}
+
+impl TimeLimit {
+    /// The word the JSON report uses for this limit: `"wall_time"` or `"cpu_time"`, the
+    /// limit's name in [`crate::Limits`] and in the report's `enforced_limits`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            TimeLimit::Wall => "wall_time",
+            TimeLimit::Cpu => "cpu_time",
+        }
+    }
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeLimit::Wall => "wall-time limit",
+            TimeLimit::Cpu => "CPU-time limit",
+        })
+    }
 }
 
 /// A forbidden system call, as the kernel reported it to the monitor.
@@ -170,7 +199,7 @@ impl fmt::Display for Status {
             Status::Exited(c) => write!(f, "exited with code {c}"),
             Status::Violation(v) => write!(f, "policy violation: {v}"),
             Status::Signaled(s) => write!(f, "killed by signal {} ({})", s, signal_name(*s)),
-            Status::Timeout => f.write_str("timed out"),
+            Status::Timeout(limit) => write!(f, "timed out: its {limit} ran out"),
             Status::Killed => f.write_str("killed from outside"),
             Status::SetupError(e) => write!(f, "setup error: {e}"),
         }
@@ -210,7 +239,7 @@ impl Status {
             Status::Exited(_) => "ok",
             Status::Violation(_) => "violation",
             Status::Signaled(_) => "signaled",
-            Status::Timeout => "timeout",
+            Status::Timeout(_) => "timeout",
             Status::Killed => "killed",
             Status::SetupError(_) => "setup_error",
         }
@@ -257,19 +286,23 @@ impl Outcome {
     }
 
     /// The report the `sandbox` tool prints:
-    /// `{"status", "exit_code", "signal", "violation", "wall_time_ms", "cpu_time_ms",
-    /// "max_rss_kb", "memory_peak_kb", "oom_killed", "pids_limit_hit", "enforced_limits",
-    /// "observations_dropped", "error"}`, where
-    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip"}` and
-    /// `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
+    /// `{"status", "exit_code", "signal", "violation", "time_limit", "wall_time_ms",
+    /// "cpu_time_ms", "max_rss_kb", "memory_peak_kb", "oom_killed", "pids_limit_hit",
+    /// "enforced_limits", "observations_dropped", "error"}`, where
+    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip"}`,
+    /// `time_limit` names the limit that ran out on a time-out (`"wall_time"` or `"cpu_time"`)
+    /// and `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
-        let (exit_code, signal, violation, error) = match &self.status {
-            Status::Exited(c) => (json!(c), Value::Null, Value::Null, Value::Null),
-            Status::Signaled(s) => (Value::Null, json!(s), Value::Null, Value::Null),
-            Status::Violation(v) => (
-                Value::Null,
-                Value::Null,
-                json!({
+        let mut exit_code = Value::Null;
+        let mut signal = Value::Null;
+        let mut violation = Value::Null;
+        let mut time_limit = Value::Null;
+        let mut error = Value::Null;
+        match &self.status {
+            Status::Exited(c) => exit_code = json!(c),
+            Status::Signaled(s) => signal = json!(s),
+            Status::Violation(v) => {
+                violation = json!({
                     "syscall": v.syscall,
                     "nr": v.nr,
                     "arch": v.arch,
@@ -277,19 +310,18 @@ impl Outcome {
                     "decided_by": v.decided_by,
                     "pid": v.pid,
                     "ip": v.ip,
-                }),
-                Value::Null,
-            ),
-            Status::SetupError(e) => (Value::Null, Value::Null, Value::Null, json!(e.to_string())),
-            Status::Timeout | Status::Killed => {
-                (Value::Null, Value::Null, Value::Null, Value::Null)
+                });
             }
-        };
+            Status::Timeout(limit) => time_limit = json!(limit.keyword()),
+            Status::SetupError(e) => error = json!(e.to_string()),
+            Status::Killed => {}
+        }
         json!({
             "status": self.status.keyword(),
             "exit_code": exit_code,
             "signal": signal,
             "violation": violation,
+            "time_limit": time_limit,
             "wall_time_ms": duration_ms(self.wall_time),
             "cpu_time_ms": duration_ms(self.cpu_time),
             "max_rss_kb": self.max_rss_kb,
@@ -374,6 +406,23 @@ mod tests {
         let j = outcome(Status::SetupError(e)).to_json();
         assert_eq!(j["status"], "setup_error");
         assert!(j["error"].as_str().unwrap().starts_with("bind /data"));
+    }
+
+    #[test]
+    fn a_time_out_names_the_limit_that_ran_out() {
+        for (limit, keyword, words) in [
+            (TimeLimit::Wall, "wall_time", "wall-time limit"),
+            (TimeLimit::Cpu, "cpu_time", "CPU-time limit"),
+        ] {
+            let o = outcome(Status::Timeout(limit));
+            let j = o.to_json();
+            assert_eq!(j["status"], "timeout");
+            assert_eq!(j["time_limit"], keyword);
+            assert!(o
+                .to_string()
+                .starts_with(&format!("timed out: its {words} ran out")));
+        }
+        assert_eq!(outcome(Status::Killed).to_json()["time_limit"], Value::Null);
     }
 
     #[test]

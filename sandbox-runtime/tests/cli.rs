@@ -247,6 +247,41 @@ fn time_out_is_124() {
         "5",
     ]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out: its wall-time limit ran out"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_time_out_says_which_limit_ran_out() {
+    let s = ScratchDir::new("which-limit");
+    let policy = s.write("p.policy", SHELL_POLICY);
+    let spin = ["--", "/bin/sh", "-c", "while :; do :; done"];
+    for (limit, value, keyword, words) in [
+        ("--cpu-limit", "1", "cpu_time", "CPU-time limit"),
+        ("--time-limit", "0.5", "wall_time", "wall-time limit"),
+    ] {
+        let report = s.path().join(format!("{keyword}.json"));
+        let out = sandbox_output(
+            &[
+                ["run", "--policy", &policy, limit, value, "--report"].as_slice(),
+                &[report.to_str().unwrap()],
+                &spin,
+            ]
+            .concat(),
+        );
+        assert_eq!(code(&out), 124, "{limit}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("timed out: its {words} ran out")),
+            "{limit}: {}",
+            stderr(&out)
+        );
+        let json = report_json(&report);
+        assert_eq!(json["status"], "timeout", "{limit}: {json}");
+        assert_eq!(json["time_limit"], keyword, "{limit}: {json}");
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use sandbox_runtime::{start_fork_server, Limits, Status, Stdio};
+use sandbox_runtime::{start_fork_server, Limits, Status, Stdio, TimeLimit};
 use std::io::Write;
 
 fn server() -> u32 {
@@ -55,7 +55,7 @@ fn every_kind_of_outcome_comes_back() {
         })
         .output()
         .unwrap();
-    assert_eq!(timed.outcome.status, Status::Timeout);
+    assert_eq!(timed.outcome.status, Status::Timeout(TimeLimit::Wall));
 }
 
 /// More descriptors than the kernel passes in one message (`SCM_MAX_FD`, 253) all arrive in

@@ -4,7 +4,7 @@
 
 mod common;
 
-use sandbox_runtime::{test_hooks, Limits, Status};
+use sandbox_runtime::{test_hooks, Limits, Status, TimeLimit};
 use std::time::Duration;
 
 #[test]
@@ -22,7 +22,7 @@ fn an_init_that_does_not_report_in_time_is_killed() {
         .use_fork_server(false)
         .status()
         .unwrap();
-    assert_eq!(out.status, Status::Timeout, "{out}");
+    assert_eq!(out.status, Status::Timeout(TimeLimit::Wall), "{out}");
     // The limit, the grace (250 ms) and slack for a loaded machine, well short of the time-out
     // plus init's three seconds.
     let w = out.wall_time;

@@ -4,7 +4,7 @@
 mod cgroup_dirs;
 mod common;
 
-use sandbox_runtime::{Enforcement, Limits, Status, Stdio};
+use sandbox_runtime::{Enforcement, Limits, Status, Stdio, TimeLimit};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -246,7 +246,7 @@ fn nothing_leaks_after_timeouts_violations_kills_and_crashes() {
             .policy(&common::permissive())
             .output()
             .unwrap();
-        assert_eq!(out.outcome.status, Status::Timeout);
+        assert_eq!(out.outcome.status, Status::Timeout(TimeLimit::Wall));
         let out = common::command("/usr/bin/python3")
             .args(["-S", "-c", "import socket; socket.socket()"])
             .policy(&common::kill_only(&[("socket", 41)]))
@@ -303,7 +303,7 @@ fn nothing_of_the_sandbox_runs_after_a_time_out_or_a_violation() {
         .stderr(Stdio::Null)
         .status()
         .unwrap();
-    assert_eq!(timed_out.status, Status::Timeout);
+    assert_eq!(timed_out.status, Status::Timeout(TimeLimit::Wall));
     assert_eq!(
         common::processes_with_argument(marker),
         Vec::<libc::pid_t>::new()

@@ -6,7 +6,7 @@
 
 mod common;
 
-use sandbox_runtime::Status;
+use sandbox_runtime::{Status, TimeLimit};
 
 fn without_user_notification() {
     // Before any sandbox starts in this process, and never undone: every test of this binary
@@ -103,7 +103,7 @@ fn a_time_out_ends_the_whole_sandbox_at_once() {
         .stderr(sandbox_runtime::Stdio::Null)
         .status()
         .unwrap();
-    assert_eq!(out.status, Status::Timeout, "{out}");
+    assert_eq!(out.status, Status::Timeout(TimeLimit::Wall), "{out}");
     let w = out.wall_time;
     assert!(w < std::time::Duration::from_millis(1000), "{w:?}");
     assert_eq!(

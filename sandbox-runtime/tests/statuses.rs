@@ -2,7 +2,7 @@
 
 mod common;
 
-use sandbox_runtime::{Limits, SandboxCommand, SpawnError, Status, Stdio};
+use sandbox_runtime::{Limits, SandboxCommand, SpawnError, Status, Stdio, TimeLimit};
 use std::time::{Duration, Instant};
 
 fn stderr(out: &sandbox_runtime::SandboxOutput) -> String {
@@ -94,7 +94,12 @@ fn wall_time_limit_times_out() {
         .output()
         .unwrap();
     let elapsed = t.elapsed();
-    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    assert_eq!(
+        out.outcome.status,
+        Status::Timeout(TimeLimit::Wall),
+        "{}",
+        stderr(&out)
+    );
     // Ended at the limit, not at some coarse tick after it; the slack is for a loaded 2-CPU
     // machine running other tests at once.
     let w = out.outcome.wall_time;
@@ -123,7 +128,12 @@ fn a_time_out_counts_the_cpu_time_of_every_process() {
         .policy(&common::permissive())
         .output()
         .unwrap();
-    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    assert_eq!(
+        out.outcome.status,
+        Status::Timeout(TimeLimit::Wall),
+        "{}",
+        stderr(&out)
+    );
     // The child was still running (asleep) at the time-out: counted only if what ended it
     // also waited for it.
     let cpu = out.outcome.cpu_time;
@@ -163,7 +173,12 @@ fn a_time_out_ends_the_rest_at_once_even_when_the_programs_death_is_held_back() 
         .policy(&policy)
         .output()
         .unwrap();
-    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    assert_eq!(
+        out.outcome.status,
+        Status::Timeout(TimeLimit::Wall),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "traced\n");
     // Init killed the tracer at once and so saw the program die, reaped everything and counted
     // it: the tracer's busy loop, over a second on an idle machine, is in the CPU time. Waiting
@@ -646,7 +661,7 @@ signal.signal(signal.SIGXCPU, signal.SIG_IGN)
 while True:
     pass";
     let outcome = python_with_a_cpu_limit(script, Some(64 << 20));
-    assert_eq!(outcome.status, Status::Timeout, "{outcome}");
+    assert_eq!(outcome.status, Status::Timeout(TimeLimit::Cpu), "{outcome}");
     assert!(outcome.wall_time < Duration::from_secs(10), "{outcome}");
 }
 
@@ -707,7 +722,12 @@ fn cpu_time_limit_times_out() {
         })
         .output()
         .unwrap();
-    assert_eq!(out.outcome.status, Status::Timeout, "{}", stderr(&out));
+    assert_eq!(
+        out.outcome.status,
+        Status::Timeout(TimeLimit::Cpu),
+        "{}",
+        stderr(&out)
+    );
     // The kernel's count, sampled at ticks, may run ahead of the exact one reported.
     assert!(out.outcome.cpu_time >= Duration::from_millis(500));
     assert!(out.outcome.wall_time < Duration::from_secs(5));

@@ -17,7 +17,7 @@ use sandbox_policy::{compile_text, Action, Arch, NoIncludes, Tag, Verdict};
 use sandbox_runtime::comms::{Comms, CommsError, COMMS_FD};
 use sandbox_runtime::{
     Enforcement, Limits, Policy, SandboxCommand, SandboxOutput, SpawnError, Status, Stdio,
-    SyscallMode, Violation,
+    SyscallMode, TimeLimit, Violation,
 };
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -1838,7 +1838,7 @@ fn cpu_spin_times_out_at_the_cpu_limit() {
         .run();
     let took = t.elapsed();
     eprintln!("cpu spin: host wall {took:?}, {}", r.out.outcome);
-    assert_eq!(r.status(), &Status::Timeout, "{r}");
+    assert_eq!(r.status(), &Status::Timeout(TimeLimit::Cpu), "{r}");
     assert_close("cpu time", r.out.outcome.cpu_time, limit);
     // In wall time it cannot end before its CPU time ran out; how much later depends on what
     // else the host's CPUs are doing, so only the CPU time is held to the tolerance.
@@ -1859,7 +1859,7 @@ fn cpu_spin_times_out_at_the_wall_limit() {
         .policy(&allow_all())
         .run();
     let took = t.elapsed();
-    assert_eq!(r.status(), &Status::Timeout, "{r}");
+    assert_eq!(r.status(), &Status::Timeout(TimeLimit::Wall), "{r}");
     assert_close("wall time", took, limit);
     assert_close("reported wall time", r.out.outcome.wall_time, limit);
 }

@@ -452,7 +452,7 @@ fn exit_code(outcome: &Outcome) -> ExitCode {
         Status::Exited(code) => (*code & 0xff) as u8,
         Status::Signaled(sig) => (128 + sig).clamp(0, 255) as u8,
         Status::Violation(_) => EXIT_VIOLATION,
-        Status::Timeout => EXIT_TIMEOUT,
+        Status::Timeout(_) => EXIT_TIMEOUT,
         Status::Killed => (128 + libc::SIGKILL) as u8,
         Status::SetupError(e) if e.errno == libc::ENOENT && e.step.starts_with("exec") => {
             EXIT_NOT_FOUND
