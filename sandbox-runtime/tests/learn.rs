@@ -467,22 +467,123 @@ fn a_stream_as_the_policy_is_refused_before_the_run() {
     }
 }
 
+/// A directory at the policy's name, or at the sidecar's, is refused before the program runs:
+/// no file can replace it, better said at once than after a long run.
+#[test]
+fn a_directory_at_either_output_is_refused_before_the_run() {
+    for taken in ["learnt.policy", "learnt.policy.learn.json"] {
+        let scratch = Workspace::new("dir-at-output");
+        std::fs::create_dir(scratch.0.path().join("out").join(taken)).unwrap();
+        let marker = scratch.0.path().join("out/ran");
+        let rw = out_writable_by_the_sandbox(&scratch);
+        let out = sandbox()
+            .arg("learn")
+            .arg("-o")
+            .arg(scratch.policy())
+            .args(["--rw", &rw, "--", "/bin/sh", "-c", ": > /out/ran"])
+            .output()
+            .unwrap();
+        show(taken, &out);
+        assert_eq!(out.status.code(), Some(125), "{taken}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("it is a directory; name a file"),
+            "{taken}: {err}"
+        );
+        assert!(err.contains(taken), "{taken}: {err}");
+        assert!(!marker.exists(), "{taken}: the program ran");
+    }
+}
+
+/// Makes the `out` directory writable by the sandbox's host id (65534 as root, the caller's
+/// own otherwise) and returns its `--rw` bind at `/out`.
+fn out_writable_by_the_sandbox(scratch: &Workspace) -> String {
+    let open_to_all = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(scratch.0.path().join("out"), open_to_all).unwrap();
+    format!("{}:/out", scratch.0.file("out"))
+}
+
+/// A program that can write where the outputs go plants directories at both names while it
+/// runs: each is set aside, whole, under a temporary name, and the policy and the sidecar are
+/// written in their place.
+#[test]
+fn directories_planted_at_the_outputs_during_the_run_are_set_aside() {
+    let scratch = Workspace::new("planted-dirs");
+    let rw = out_writable_by_the_sandbox(&scratch);
+    let plant = "for d in /out/learnt.policy /out/learnt.policy.learn.json; do \
+                 mkdir $d && echo planted > $d/inside; done";
+    let out = sandbox()
+        .arg("learn")
+        .arg("-o")
+        .arg(scratch.policy())
+        .args(["--rw", &rw, "--ro", "/usr", "--ro", "/bin", "--ro", "/lib"])
+        .args(["--", "/bin/sh", "-c", plant])
+        .output()
+        .unwrap();
+    show("learn", &out);
+    assert_eq!(out.status.code(), Some(0));
+    let policy = std::fs::read_to_string(scratch.policy()).expect("the policy is a file");
+    assert!(policy.contains("default kill;"), "{policy}");
+    let sidecar = PathBuf::from(format!("{}.learn.json", scratch.policy().display()));
+    let kept = std::fs::read_to_string(&sidecar).expect("the sidecar is a file");
+    assert!(kept.contains("mkdir"), "{kept}");
+    let aside: Vec<PathBuf> = std::fs::read_dir(scratch.0.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(aside.len(), 2, "{aside:?}");
+    for dir in aside {
+        let inside = std::fs::read_to_string(dir.join("inside")).unwrap();
+        assert_eq!(inside, "planted\n", "{}", dir.display());
+    }
+}
+
+/// The policy's name is a mount point (the caller's doing, as a full disk or a read-only file
+/// system would be: nothing a sandbox can do, since a directory it plants is set aside), so the
+/// policy cannot be renamed over it; the observations of the run are kept, and the message
+/// says where.
 #[test]
 fn a_policy_that_cannot_be_written_keeps_the_observations() {
+    require("/usr/bin/unshare");
+    require("/bin/true");
     let scratch = Workspace::new("unwritable");
-    // The output path is a directory: the policy cannot be renamed over it.
     let policy = scratch.policy();
-    std::fs::create_dir_all(&policy).unwrap();
-    let out = learn_failing(&policy, false);
+    std::fs::write(&policy, "").unwrap();
+    // A mount namespace of the command's own (made by a user namespace where the test is not
+    // root), in which a file of the workspace is bound over the policy's name.
+    let mut cmd = std::process::Command::new("/usr/bin/unshare");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    let bind_then_learn = "mount --bind \"$0\" \"$1\" && shift && exec \"$@\"";
+    let out = cmd
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(bind_then_learn)
+        .arg(scratch.file("b.txt"))
+        .arg(&policy)
+        .arg(env!("CARGO_BIN_EXE_sandbox"))
+        .arg("learn")
+        .arg("-o")
+        .arg(&policy)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    show("learn", &out);
     assert_eq!(out.status.code(), Some(125));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot write"),
-        "the message does not say what failed"
-    );
     let sidecar = PathBuf::from(format!("{}.learn.json", policy.display()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = format!("(the calls are kept in `{}`)", sidecar.display());
+    assert!(err.contains("cannot write") && err.contains(&said), "{err}");
     let kept = std::fs::read_to_string(&sidecar).expect("the observations were not kept");
     assert!(kept.contains("exit_group"), "{kept}");
-    // No temporary file is left beside it.
+    // Neither the policy's place nor the bound file changed, and no temporary file is left.
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(scratch.file("b.txt")).unwrap(),
+        "second file\n"
+    );
     let left: Vec<_> = std::fs::read_dir(policy.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

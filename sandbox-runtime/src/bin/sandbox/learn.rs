@@ -2,7 +2,7 @@
 //! system call observed and let through, and writes a policy that allows what it did.
 
 use crate::console::errln;
-use crate::output_file::{AtDirectory, OutputFile};
+use crate::output_file::OutputFile;
 use crate::run::{self, SandboxArgs, EXIT_SETUP};
 use crate::synth::{self, Call, Learned, Run};
 use clap::Args;
@@ -51,8 +51,10 @@ commands, prctl options, futex ops and getrandom flags it lists the values seen.
 is compiled and every recorded call is checked to be allowed before the file is written.
 
 Exit status: as `sandbox run` (the program's own code; 125 when the sandbox could not be \
-set up, and nothing is written then). Also 125 when the earlier observations cannot be read, or \
-when no policy can be written (the observations of the run are still kept then).";
+set up, and nothing is written then). Also 125, before the program runs, when OUT.policy or \
+OUT.policy.learn.json cannot be written (a directory there, a missing directory) or the earlier \
+observations cannot be read; and 125 after it, when no policy can be written (the observations \
+of the run are still kept then).";
 
 /// Runs the program, merges, writes the policy and the sidecar.
 pub fn main(args: LearnArgs) -> ExitCode {
@@ -71,11 +73,10 @@ pub fn main(args: LearnArgs) -> ExitCode {
         return ExitCode::from(EXIT_SETUP);
     }
     // Opened before the run, so that the sandbox cannot redirect what is written after it (see
-    // `OutputFile`). A directory there fails at the write, after the run, as any other failure
-    // to write the policy does: the observations are kept.
+    // `OutputFile`), and so that what cannot be written (a directory at either path, a directory
+    // that does not exist) is said before the program runs, not after.
     let opened = [&args.output, &sidecar].map(|p| {
-        OutputFile::open_with(p, AtDirectory::FailAtWrite)
-            .map_err(|e| errln!("sandbox: cannot write `{}`: {e}", p.display()))
+        OutputFile::open(p).map_err(|e| errln!("sandbox: cannot write `{}`: {e}", p.display()))
     });
     let [Ok(output_file), Ok(sidecar_file)] = opened else {
         return ExitCode::from(EXIT_SETUP);
@@ -178,7 +179,11 @@ pub fn main(args: LearnArgs) -> ExitCode {
         }
     };
     if let Err(e) = output_file.write(&text.text) {
-        errln!("sandbox: cannot write `{}`: {e}", args.output.display());
+        errln!(
+            "sandbox: cannot write `{}`: {e} (the calls are kept in `{}`)",
+            args.output.display(),
+            sidecar.display()
+        );
         return ExitCode::from(EXIT_SETUP);
     }
     errln!(

@@ -8,9 +8,8 @@
 //! written into that open directory: to a temporary file created there under a name the program
 //! cannot guess (`O_EXCL`, which never follows a link; a name taken is passed over, so nothing
 //! planted keeps the file from being written), then renamed over the name (which replaces a
-//! link rather than following it; a directory planted there since the open, where one was
-//! refused at the open, is exchanged with the temporary file instead, and left aside under its
-//! name). The file is therefore whole or not there at all, and in the directory the path named
+//! link rather than following it; a directory, refused at the open, that was planted there
+//! since is exchanged with the temporary file instead, and left aside under its name). The file is therefore whole or not there at all, and in the directory the path named
 //! when the command started. (A link an earlier sandbox left in place of a directory on the
 //! path is followed then, as the caller's path says: never give a sandbox write access above
 //! where its outputs go.) Read back (`learn --append`), the file is opened in that directory without
@@ -44,16 +43,6 @@ pub struct OutputFile {
     target: Target,
 }
 
-/// What [`OutputFile::open_with`] makes of a directory at the path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AtDirectory {
-    /// Refused at once: no file can replace a directory, better said before a run than after.
-    Refuse,
-    /// Taken as a file to replace, so that the write fails (`learn`, whose observations are
-    /// kept when its policy cannot be written).
-    FailAtWrite,
-}
-
 /// Where the text goes.
 #[derive(Debug)]
 enum Target {
@@ -62,13 +51,11 @@ enum Target {
     Stream(File),
     /// A regular file `name`, replaced whole in the open directory `dir`, keeping `mode` (the
     /// permission bits of the file there when it was opened, if one was). A directory found at
-    /// the name when writing is set aside where `at_directory` refused one at the open (so
-    /// this one was planted since), else it makes the write fail.
+    /// the name when writing was planted since the open, which refused one: it is set aside.
     Replace {
         dir: OwnedFd,
         name: OsString,
         mode: Option<libc::mode_t>,
-        at_directory: AtDirectory,
     },
 }
 
@@ -80,11 +67,6 @@ impl OutputFile {
     /// a block device, would replace an entry under `/dev` (but `/dev/shm`) or `/proc`, or what
     /// it needs cannot be opened (a FIFO with no reader).
     pub fn open(path: &Path) -> io::Result<OutputFile> {
-        OutputFile::open_with(path, AtDirectory::Refuse)
-    }
-
-    /// As [`OutputFile::open`], with `at_directory` saying what a directory at the path is.
-    pub fn open_with(path: &Path, at_directory: AtDirectory) -> io::Result<OutputFile> {
         let target = if let Some(fd) = callers_descriptor(path) {
             Target::Stream(duplicate(fd)?)
         } else if is_stream(path) {
@@ -94,7 +76,7 @@ impl OutputFile {
                 .open(path)?;
             Target::Stream(file)
         } else {
-            open_in_directory(path, at_directory)?
+            open_in_directory(path)?
         };
         Ok(OutputFile {
             path: path.to_path_buf(),
@@ -179,17 +161,12 @@ impl OutputFile {
     /// report so.
     pub fn write(&self, contents: impl AsRef<[u8]>) -> io::Result<()> {
         let contents = contents.as_ref();
-        let (dir, name, mode, at_directory) = match &self.target {
+        let (dir, name, mode) = match &self.target {
             Target::Stream(file) => {
                 let _blocking = Blocking::set(file);
                 return (&*file).write_all(contents);
             }
-            Target::Replace {
-                dir,
-                name,
-                mode,
-                at_directory,
-            } => (dir.as_raw_fd(), name, *mode, *at_directory),
+            Target::Replace { dir, name, mode } => (dir.as_raw_fd(), name, *mode),
         };
         let tags = std::iter::repeat_with(random_tag).take(TEMPORARY_NAME_TRIES);
         // Created with the bits kept, which the umask narrows as for any new file.
@@ -200,7 +177,7 @@ impl OutputFile {
             match renameat(Some(dir), tmp, Some(dir), name) {
                 // A directory planted at the name (by a sandbox that could write here) takes
                 // the temporary name instead, in one step: left aside, never written into.
-                Err(nix::errno::Errno::EISDIR) if at_directory == AtDirectory::Refuse => {
+                Err(nix::errno::Errno::EISDIR) => {
                     let exchange = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
                     nix::fcntl::renameat2(Some(dir), tmp, Some(dir), name, exchange)
                         .map_err(io::Error::from)
@@ -217,10 +194,9 @@ impl OutputFile {
 
 /// Opens the directory of the file `path` names and looks at what is at the name there (not
 /// following a link): a FIFO or a character device is a stream ([`open_node`]); a regular file,
-/// a link or nothing is a file to replace, but not under `/dev` or `/proc` ([`OutputFile::is_system_path`]);
-/// so is a directory with [`AtDirectory::FailAtWrite`] (its rename fails at the write), while
-/// [`AtDirectory::Refuse`] refuses it; anything else is refused.
-fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Target> {
+/// a link or nothing is a file to replace, but not under `/dev` or `/proc`
+/// ([`OutputFile::is_system_path`]); anything else, a directory among them, is refused.
+fn open_in_directory(path: &Path) -> io::Result<Target> {
     // `Path::file_name` reads `a/.` as `a`; the system reads it as the directory `a`, so a path
     // ending in `/`, `.` or `..` names no file to write.
     let last = path
@@ -244,18 +220,14 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
     let at = nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name, no_follow);
     match at.ok().map(|st| st.st_mode & libc::S_IFMT) {
         Some(libc::S_IFIFO | libc::S_IFCHR) => Ok(Target::Stream(open_node(&dir, name)?)),
-        Some(libc::S_IFDIR) if at_directory == AtDirectory::Refuse => {
-            Err(io::Error::other("it is a directory; name a file"))
-        }
-        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None
-            if OutputFile::is_system_path(path) =>
-        {
+        Some(libc::S_IFDIR) => Err(io::Error::other("it is a directory; name a file")),
+        Some(libc::S_IFREG | libc::S_IFLNK) | None if OutputFile::is_system_path(path) => {
             Err(io::Error::other(
                 "it would replace an entry of /dev or /proc; name one of the caller's streams \
                  (/dev/stdout, /dev/stderr, /dev/fd/N) or a file elsewhere",
             ))
         }
-        Some(libc::S_IFREG | libc::S_IFLNK | libc::S_IFDIR) | None => {
+        Some(libc::S_IFREG | libc::S_IFLNK) | None => {
             // Said now rather than after the run: the write makes a file in this directory,
             // which must still be in the tree (a removed one, a deleted working directory, takes
             // no new file).
@@ -275,7 +247,6 @@ fn open_in_directory(path: &Path, at_directory: AtDirectory) -> io::Result<Targe
                 dir,
                 name: name.to_os_string(),
                 mode,
-                at_directory,
             })
         }
         Some(_) => Err(io::Error::other(
@@ -583,13 +554,11 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_at_the_path_is_refused_at_once_or_fails_at_the_write() {
+    fn a_directory_at_the_path_is_refused_at_once() {
         let dir = scratch("is-dir");
         std::fs::create_dir(dir.join("sub")).unwrap();
         let refused = OutputFile::open(&dir.join("sub")).unwrap_err();
         assert!(refused.to_string().contains("directory"), "{refused}");
-        let later = OutputFile::open_with(&dir.join("sub"), super::AtDirectory::FailAtWrite);
-        assert!(later.unwrap().write("report").is_err());
         assert!(std::fs::metadata(dir.join("sub")).unwrap().is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
     }
