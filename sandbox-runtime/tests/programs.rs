@@ -760,3 +760,48 @@ fn a_bad_destination_is_reported_before_the_programs_place_is_looked_at() {
         assert!(e.to_string().contains(dst), "{e}");
     }
 }
+
+/// A mount point that cannot be made or used says why, not only the kernel's errno: a file on
+/// a directory found in another bind or in `/proc`, a directory on a file, a new entry in a
+/// read-only bind or in `/proc` (the kernel's, which makes none). Nothing runs.
+#[test]
+fn a_mount_point_that_cannot_be_made_says_why() {
+    let scratch = common::ScratchDir::new("mount-points");
+    let file = scratch.path().join("file");
+    std::fs::write(&file, "x\n").unwrap();
+    let dir = scratch.path();
+    let cases: [(&Path, &str, &str); 6] = [
+        (
+            &file,
+            "/usr/lib",
+            "the source is a file and a directory is there",
+        ),
+        (
+            &file,
+            "/proc/sys",
+            "the source is a file and a directory is there",
+        ),
+        (dir, "/proc/meminfo", "a file is there or on its path"),
+        (&file, "/usr/bin/true/x", "a file is there or on its path"),
+        (dir, "/usr/new-entry", "what holds it is mounted read-only"),
+        (
+            &file,
+            "/proc/new-entry",
+            "the sandbox's /proc is the kernel's",
+        ),
+    ];
+    for (source, at, why) in cases {
+        let out = common::command("/bin/true")
+            .mount_ro(source, at)
+            .status()
+            .unwrap();
+        let Status::SetupError(e) = &out.status else {
+            panic!("{at}: {out}");
+        };
+        let step = format!("create mount point {at} (");
+        assert!(
+            e.step.starts_with(&step) && e.step.contains(why),
+            "{at}: {e}"
+        );
+    }
+}

@@ -986,11 +986,24 @@ impl<'p> Builder<'p> {
             Point::Dir(_) => libc::O_PATH | libc::O_DIRECTORY,
             Point::File => libc::O_PATH,
         };
-        Ok(owned(sys::check_at(
+        let found = owned(sys::check_at(
             open_in_new(&self.roots.new, dst, flags),
             Step::MountPoint,
             i,
-        )?))
+        )?);
+        // A file's source on a directory found there (in a bind, in /proc): said as such, not
+        // as the kernel's EINVAL at the mount.
+        if matches!(point, Point::File) {
+            let st = sys::fstat(found.as_raw_fd(), Step::MountPoint, i)?;
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                return Err(Failure {
+                    step: Step::MountPoint,
+                    index: i,
+                    errno: libc::EISDIR,
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// Binds the host object `b.src` at `b.dst`: a detached clone of the source, given its

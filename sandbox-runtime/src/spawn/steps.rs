@@ -300,6 +300,23 @@ impl Report {
     }
 }
 
+/// Why a mount point `at` could not be made or used, where the errno alone would mislead.
+fn mount_point_hint(at: &str, errno: i32) -> Option<&'static str> {
+    match errno {
+        libc::EISDIR => Some("the source is a file and a directory is there"),
+        libc::ENOTDIR => Some("a file is there or on its path, where a directory is needed"),
+        libc::EROFS => Some(
+            "it is not there, and what holds it is mounted read-only: cover an entry that is \
+             there, or mount elsewhere",
+        ),
+        libc::ENOENT if at.starts_with("/proc/") => Some(
+            "the sandbox's /proc is the kernel's, which makes no new entries: cover one it \
+             has, or mount elsewhere",
+        ),
+        _ => None,
+    }
+}
+
 /// The words for each step and item, built by the parent from the plan.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Descriptions {
@@ -351,7 +368,13 @@ impl Descriptions {
                      which init never follows)",
                     item(&self.mount_points)
                 ),
-                Step::MountPoint => format!("create mount point {}", item(&self.mount_points)),
+                Step::MountPoint => {
+                    let at = item(&self.mount_points);
+                    match mount_point_hint(&at, r.value) {
+                        Some(hint) => format!("create mount point {at} ({hint})"),
+                        None => format!("create mount point {at}"),
+                    }
+                }
                 Step::Mount => item(&self.mounts),
                 Step::Remount => format!("set mount flags on {}", item(&self.mount_points)),
                 Step::SealReadOnly => "make the root and /dev read-only".into(),
