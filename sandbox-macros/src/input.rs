@@ -3,7 +3,7 @@
 
 use crate::emit;
 use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
-use sandbox_policy::syntax::{token_from_literal, Punct, Token, TokenKind};
+use sandbox_policy::syntax::{token_from_literal, Punct, Radix, Token, TokenKind};
 use sandbox_policy::{
     compile_text, compile_tokens, Compilation, FsLoader, LineCol, Loc, MAX_RENDERED_ERRORS,
     ROOT_SOURCE,
@@ -420,11 +420,11 @@ impl Converter {
                             // Go on with the literal's value (or a harmless 0: no bits, fits
                             // every width), so the parser reports nothing about the hole a
                             // dropped token would leave.
-                            let value = match token_from_literal(without_suffix(&text)) {
-                                Ok(TokenKind::Int(v)) => v,
-                                _ => 0,
+                            let kind = match token_from_literal(without_suffix(&text)) {
+                                Ok(kind @ TokenKind::Int(..)) => kind,
+                                _ => TokenKind::Int(0, Radix::Decimal),
                             };
-                            self.push(TokenKind::Int(value), l.span());
+                            self.push(kind, l.span());
                         }
                     }
                 }

@@ -13,8 +13,8 @@
 
 use crate::arch::Arch;
 use crate::diag::Diagnostic;
-use crate::ir::{ArchIr, Cond, Decision};
-use crate::resolve::{CheckedPolicy, Expanded};
+use crate::ir::{ArchIr, CmpOp, Cond, Decision};
+use crate::resolve::{self, CheckedCmp, CheckedPolicy, Expanded};
 use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Rule};
 use crate::tables::{self, ArgType};
 use std::collections::{BTreeSet, HashMap};
@@ -235,12 +235,14 @@ fn each_cmp(expr: &Expr, negated: bool, f: &mut impl FnMut(&Expr, bool)) {
     }
 }
 
-/// Warns about a comparison whose outcome the argument's type fixes: an unsigned argument is
-/// never below 0 nor above all ones.
+/// Warns about a comparison whose result the range of its left side fixes, the same on every
+/// syscall and architecture of the rule: `fd >= 0` on an unsigned descriptor, `fd & 0xff <=
+/// 0xff`, `fd & 0 == 0`, `offset <= 0x7fffffffffffffff` on a signed 64-bit offset. The rule
+/// reads as conditional but decides every call (or none) alike.
 fn fixed_comparison(rule: &Rule, cmp: &Expr, out: &mut Vec<Diagnostic>) {
     let Expr::Cmp {
         arg,
-        mask: None,
+        mask,
         op,
         value,
         loc,
@@ -248,39 +250,120 @@ fn fixed_comparison(rule: &Rule, cmp: &Expr, out: &mut Vec<Diagnostic>) {
     else {
         return;
     };
-    let Some(bits) = unsigned_width(rule, &arg.text) else {
+    let mut found: Option<(bool, Side)> = None;
+    for (arch, _, spec) in each_use(rule, &arg.text) {
+        let bits = spec.ty.bits();
+        let mask = match mask {
+            Some(m) => match const_value(arch, m) {
+                Some(m) => Some(resolve::truncate(m, bits)),
+                None => return,
+            },
+            None => None,
+        };
+        let Some(value) = const_value(arch, value) else {
+            return;
+        };
+        let checked = CheckedCmp {
+            arg: 0,
+            ty: spec.ty,
+            mask,
+            op: resolve::cmp_op(*op),
+            value,
+        };
+        let Some(always) = decided(&checked) else {
+            return;
+        };
+        let side = match mask {
+            Some(most) => Side::Masked { most },
+            None if spec.ty.signed() => Side::Signed { bits },
+            None => Side::Unsigned,
+        };
+        match found {
+            Some(earlier) if earlier != (always, side) => return,
+            _ => found = Some((always, side)),
+        }
+    }
+    let Some((always, side)) = found else {
         return;
     };
-    let always = match op {
-        CmpOpSyntax::Ge if zero(value) => true,
-        CmpOpSyntax::Lt if zero(value) => false,
-        CmpOpSyntax::Le if all_ones(value, bits) => true,
-        CmpOpSyntax::Gt if all_ones(value, bits) => false,
-        _ => return,
+    let name = &arg.text;
+    let left = match mask {
+        Some(m) => format!("{name} & {m}"),
+        None => name.clone(),
     };
-    let (name, op) = (&arg.text, op.as_str());
-    let message = format!("`{name} {op} {value}` is always {always}: `{name}` is unsigned here");
-    out.push(Diagnostic::new(*loc, message).with_help(
-        "the comparison decides nothing; drop it, or compare with the value meant (an unsigned \
-         argument holds -1 as all ones)",
-    ));
+    let (why, help) = match side {
+        Side::Masked { most } => (
+            format!("`{left}` lies between 0 and {most:#x}"),
+            "the comparison decides nothing; drop it, or compare with the value meant",
+        ),
+        Side::Unsigned => (
+            format!("`{name}` is unsigned here"),
+            "the comparison decides nothing; drop it, or compare with the value meant (an \
+             unsigned argument holds -1 as all ones)",
+        ),
+        Side::Signed { bits } => (
+            format!(
+                "`{name}` is a signed {bits}-bit number, between -{:#x} and {:#x}",
+                1u128 << (bits - 1),
+                (1u128 << (bits - 1)) - 1
+            ),
+            "the comparison decides nothing; drop it, or compare with the value meant",
+        ),
+    };
+    let message = format!("`{left} {} {value}` is always {always}: {why}", op.as_str());
+    out.push(Diagnostic::new(*loc, message).with_help(help));
 }
 
-/// How many bits `arg` (a name or `argN`) has, if it is unsigned (pointers are) on every
-/// syscall of the rule and architecture that has it.
-fn unsigned_width(rule: &Rule, arg: &str) -> Option<u32> {
-    let mut widths =
-        each_use(rule, arg).map(|(_, found)| (!found.ty.signed()).then(|| found.ty.bits()));
-    let first = widths.next()??;
-    widths.all(|w| w == Some(first)).then_some(first)
+/// Whether `cmp` holds for every value of its argument (`Some(true)`), for none
+/// (`Some(false)`), or depends on it (`None`), by its own reading of the argument
+/// ([`CheckedCmp::holds`]). An ordering is monotone in what it compares, so the argument's two
+/// extremes settle it: 0 and all ones (a mask takes these to 0 and the mask), or the signed
+/// least and greatest. An equality is settled only where a mask of 0 leaves one value (a value
+/// outside the mask is refused before this).
+fn decided(cmp: &CheckedCmp) -> Option<bool> {
+    let at = |x: u64| cmp.holds(&[x, 0, 0, 0, 0, 0]);
+    let (least, most) = if cmp.mask.is_none() && cmp.ty.signed() {
+        let sign = 1u64 << (cmp.ty.bits() - 1);
+        (sign, sign - 1)
+    } else {
+        (0, u64::MAX)
+    };
+    let fixed = match cmp.op {
+        CmpOp::Eq | CmpOp::Ne => cmp.mask == Some(0),
+        _ => at(least) == at(most),
+    };
+    fixed.then(|| at(least))
 }
 
-/// Each (syscall, argument spec) that `arg` (a name or `argN`) names among the rule's
-/// syscalls, on every architecture that has it.
+/// What bounds the left side of a comparison, for the warning's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// `arg & mask`: from 0 to `most`, the mask within the argument's width.
+    Masked { most: u64 },
+    /// An unsigned argument.
+    Unsigned,
+    /// A signed argument of `bits` bits.
+    Signed { bits: u32 },
+}
+
+/// The value of a constant on `arch` as the checker reads it (its parts joined with `|`), if
+/// `arch` has every name in it.
+fn const_value(arch: Arch, value: &ConstExpr) -> Option<i128> {
+    value
+        .parts
+        .iter()
+        .try_fold(None, |total: Option<i128>, part| {
+            let v = resolve::atom_value(arch, part)?;
+            Some(Some(total.map_or(v, |t| t | v)))
+        })?
+}
+
+/// Each (architecture, syscall, argument spec) that `arg` (a name or `argN`) names among the
+/// rule's syscalls, on every architecture that has it.
 fn each_use<'r>(
     rule: &'r Rule,
     arg: &'r str,
-) -> impl Iterator<Item = (&'r str, &'static tables::ArgSpec)> + 'r {
+) -> impl Iterator<Item = (Arch, &'r str, &'static tables::ArgSpec)> + 'r {
     let position = arg
         .strip_prefix("arg")
         .and_then(|n| n.parse::<usize>().ok());
@@ -292,7 +375,7 @@ fn each_use<'r>(
                 .iter()
                 .find(|a| a.name == arg)
                 .or_else(|| position.and_then(|i| spec.args.get(i)))?;
-            Some((syscall.text.as_str(), found))
+            Some((arch, syscall.text.as_str(), found))
         })
     })
 }
@@ -417,7 +500,7 @@ fn all_ones(value: &ConstExpr, bits: u32) -> bool {
 /// How many bits `arg` (a name or `argN`) has, if it holds flags for a syscall of the rule on
 /// some architecture.
 fn flags_width(rule: &Rule, arg: &str) -> Option<u32> {
-    each_use(rule, arg).find_map(|(syscall, found)| {
+    each_use(rule, arg).find_map(|(_, syscall, found)| {
         let flags = found.ty != ArgType::Ptr
             && (FLAG_ARGUMENTS.contains(&found.name)
                 || FLAG_ARGUMENTS_OF.contains(&(syscall, found.name)));
@@ -598,14 +681,19 @@ mod tests {
         assert!(w[3].contains("always false"), "{w:?}");
         // And the `kill` rule after `fd >= 0` never applies, as the first says.
         assert!(w[4].contains("never applies to `read`"), "{w:?}");
-        // Signed arguments, other values and masked tests are fine.
+        // Signed arguments, other values and masks that leave the test open are fine.
         let none = [
             "allow openat if dirfd >= 0;",
             "allow read if fd >= 3;",
             "allow read if fd < 3;",
-            "allow read if fd & 1 >= 0;",
+            "allow read if fd & 1 >= 1;",
+            "allow read if fd & 0xff < 0xff;",
+            "allow read if fd & 3 == 0 || fd == 1;",
             "allow mmap if addr == 0;",
             "allow lseek if offset >= 0;",
+            "allow lseek if offset < 0x7fffffffffffffff;",
+            "allow lseek if offset > -0x8000000000000000;",
+            "allow openat if dirfd == 0xffffffff;",
         ];
         for rule in none {
             assert_eq!(
@@ -615,6 +703,69 @@ mod tests {
                 warnings(&format!("default kill;\n{rule}\n"))
             );
         }
+    }
+
+    /// A mask or a signed type bounds the left side too: a comparison those bounds settle is
+    /// as fixed as `fd >= 0` on an unsigned descriptor.
+    #[test]
+    fn comparisons_a_mask_or_a_signed_type_decides_alone_are_warned_about() {
+        for (rule, warning) in [
+            (
+                "allow read if fd & 0 == 0;",
+                "`fd & 0 == 0` is always true: `fd & 0` lies between 0 and 0x0",
+            ),
+            (
+                "allow read if fd & 0 != 0;",
+                "`fd & 0 != 0` is always false: `fd & 0` lies between 0 and 0x0",
+            ),
+            (
+                "allow read if fd & 0xff <= 0xff;",
+                "`fd & 0xff <= 0xff` is always true: `fd & 0xff` lies between 0 and 0xff",
+            ),
+            (
+                "allow read if fd & 1 >= 0;",
+                "`fd & 1 >= 0` is always true: `fd & 1` lies between 0 and 0x1",
+            ),
+            (
+                "allow read if fd & 0xff > 0x100;",
+                "`fd & 0xff > 0x100` is always false",
+            ),
+            (
+                "allow read if fd & 0xffffffff <= 0xffffffff;",
+                "`fd & 0xffffffff <= 0xffffffff` is always true: `fd & 0xffffffff` lies between \
+                 0 and 0xffffffff",
+            ),
+            (
+                "allow lseek if offset <= 0x7fffffffffffffff;",
+                "`offset <= 0x7fffffffffffffff` is always true: `offset` is a signed 64-bit \
+                 number, between -0x8000000000000000 and 0x7fffffffffffffff",
+            ),
+            (
+                "allow lseek if offset >= -0x8000000000000000;",
+                "`offset >= -0x8000000000000000` is always true",
+            ),
+            (
+                "allow lseek if offset < -0x8000000000000000;",
+                "`offset < -0x8000000000000000` is always false",
+            ),
+            (
+                "allow openat if dirfd > 0x7fffffff;",
+                "`dirfd > 0x7fffffff` is always false: `dirfd` is a signed 32-bit number",
+            ),
+            // Named constants, read on each architecture.
+            (
+                "allow openat if flags & O_RDONLY != 0;",
+                "`flags & O_RDONLY != 0` is always false",
+            ),
+        ] {
+            let w = warnings(&format!("default kill;\n{rule}\n"));
+            assert_eq!(w.len(), 1, "{rule}: {w:?}");
+            assert!(w[0].contains(warning), "{rule}: {w:?}");
+        }
+        // A constant whose value differs between architectures settles the test on one only:
+        // no warning (`O_DIRECTORY` is 0x10000 on x86_64, 0x4000 on aarch64).
+        let w = warnings("default kill;\nallow openat if flags & 0x4000 >= O_DIRECTORY;\n");
+        assert!(w.iter().all(|w| !w.contains("is always")), "{w:?}");
     }
 
     #[test]
@@ -631,6 +782,12 @@ mod tests {
             (
                 "allow openat if flags & O_DIRECTORY == O_DIRECTORY && flags & 0x4000 == 0;",
                 "this rule never applies to `openat` on aarch64: no call meets its condition",
+            ),
+            // The earlier rule is quoted with its constants as written.
+            (
+                "allow read if fd & 0o17 < 0x8;\nkill read if fd == 0b101;",
+                "this rule never applies to `read`: every call it matches meets an earlier rule \
+                 first, such as `allow read if fd & 0o17 < 0x8` (p.policy:2:1)",
             ),
             (
                 "allow read if fd < 10;\nkill read if fd == 5 || fd == 9;",

@@ -175,6 +175,7 @@ impl Resolver {
                 value,
                 negative: false,
                 loc,
+                ..
             } if KERNEL_INTERNAL_ERRNOS.contains(value) => {
                 self.error(
                     Diagnostic::new(
@@ -198,6 +199,7 @@ impl Resolver {
                 value,
                 negative,
                 loc,
+                ..
             } => {
                 // In decimal, as errno values are written (the atom's own Display uses hex for
                 // large values, which would show `5000` as `0x1388`).
@@ -552,21 +554,12 @@ impl Resolver {
     }
 
     fn const_atom(&mut self, arch: Arch, atom: &ConstAtom) -> Option<i128> {
+        if let Some(v) = atom_value(arch, atom) {
+            return Some(v);
+        }
         match atom {
-            ConstAtom::Int {
-                value, negative, ..
-            } => Some(if *negative {
-                -i128::from(*value)
-            } else {
-                i128::from(*value)
-            }),
+            ConstAtom::Int { .. } => None,
             ConstAtom::Named(name) => {
-                if let Some(v) = tables::constant(arch, &name.text) {
-                    return Some(i128::from(v));
-                }
-                if let Some(v) = tables::errno_value(&name.text) {
-                    return Some(i128::from(v));
-                }
                 let elsewhere = Arch::ALL
                     .iter()
                     .find(|a| tables::constant(**a, &name.text).is_some());
@@ -588,6 +581,23 @@ impl Resolver {
                 None
             }
         }
+    }
+}
+
+/// The value of one part of a constant on `arch`: a literal with its sign, or a named constant
+/// (an errno name among them); `None` for a name `arch` does not have.
+pub(crate) fn atom_value(arch: Arch, atom: &ConstAtom) -> Option<i128> {
+    match atom {
+        ConstAtom::Int {
+            value, negative, ..
+        } => Some(if *negative {
+            -i128::from(*value)
+        } else {
+            i128::from(*value)
+        }),
+        ConstAtom::Named(name) => tables::constant(arch, &name.text)
+            .or_else(|| tables::errno_value(&name.text).map(i64::from))
+            .map(i128::from),
     }
 }
 
@@ -623,7 +633,8 @@ fn type_words(ty: ArgType) -> &'static str {
     }
 }
 
-fn cmp_op(op: CmpOpSyntax) -> CmpOp {
+/// The operator a comparison's syntax names.
+pub(crate) fn cmp_op(op: CmpOpSyntax) -> CmpOp {
     match op {
         CmpOpSyntax::Eq => CmpOp::Eq,
         CmpOpSyntax::Ne => CmpOp::Ne,

@@ -1,6 +1,7 @@
 //! The syntax tree: what the text says, with every name's place, before any name is looked up.
 
 use crate::diag::Loc;
+use crate::syntax::lexer::Radix;
 use std::fmt;
 
 /// A name as written, with its place.
@@ -47,6 +48,8 @@ pub enum ConstAtom {
         value: u64,
         /// Whether a `-` precedes it.
         negative: bool,
+        /// The base it is written in, which its text keeps.
+        radix: Radix,
         /// Where.
         loc: Loc,
     },
@@ -182,16 +185,15 @@ impl fmt::Display for ConstAtom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConstAtom::Int {
-                value, negative, ..
+                value,
+                negative,
+                radix,
+                ..
             } => {
                 if *negative {
                     f.write_str("-")?;
                 }
-                if *value > 4096 {
-                    write!(f, "{value:#x}")
-                } else {
-                    write!(f, "{value}")
-                }
+                radix.write(f, *value)
             }
             ConstAtom::Named(n) => f.write_str(&n.text),
         }

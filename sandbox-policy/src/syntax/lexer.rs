@@ -99,8 +99,9 @@ impl Punct {
 pub enum TokenKind {
     /// An identifier or keyword.
     Ident(String),
-    /// A non-negative integer literal (decimal, `0x`, `0o` or `0b`, with `_` separators).
-    Int(u64),
+    /// A non-negative integer literal (decimal, `0x`, `0o` or `0b`, with `_` separators), and
+    /// the base it is written in.
+    Int(u64, Radix),
     /// A string literal's value.
     Str(String),
     /// Punctuation.
@@ -111,9 +112,49 @@ impl fmt::Display for TokenKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenKind::Ident(s) => write!(f, "`{s}`"),
-            TokenKind::Int(v) => write!(f, "`{v}`"),
+            TokenKind::Int(v, radix) => {
+                f.write_str("`")?;
+                radix.write(f, *v)?;
+                f.write_str("`")
+            }
             TokenKind::Str(s) => write!(f, "{s:?}"),
             TokenKind::Punct(p) => write!(f, "`{}`", p.as_str()),
+        }
+    }
+}
+
+/// The base an integer literal is written in, so that messages and rule texts show it as
+/// written (`0x1f`, `0o755`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Radix {
+    /// `42`.
+    Decimal,
+    /// `0x2a`.
+    Hex,
+    /// `0o52`.
+    Octal,
+    /// `0b101010`.
+    Binary,
+}
+
+impl Radix {
+    /// The base of `text`, by its prefix.
+    fn of(text: &str) -> Radix {
+        match text.get(..2) {
+            Some("0x" | "0X") => Radix::Hex,
+            Some("0o" | "0O") => Radix::Octal,
+            Some("0b" | "0B") => Radix::Binary,
+            _ => Radix::Decimal,
+        }
+    }
+
+    /// Writes `value` in this base, with its prefix.
+    pub fn write(self, f: &mut fmt::Formatter<'_>, value: u64) -> fmt::Result {
+        match self {
+            Radix::Decimal => write!(f, "{value}"),
+            Radix::Hex => write!(f, "{value:#x}"),
+            Radix::Octal => write!(f, "{value:#o}"),
+            Radix::Binary => write!(f, "{value:#b}"),
         }
     }
 }
@@ -143,7 +184,7 @@ pub fn token_from_literal(text: &str) -> Result<TokenKind, String> {
             .map(|b| TokenKind::Str(b.to_string()))
             .ok_or_else(|| "malformed raw string literal".to_string());
     }
-    parse_int(text).map(TokenKind::Int)
+    parse_int(text).map(|v| TokenKind::Int(v, Radix::of(text)))
 }
 
 fn unescape(body: &str) -> Result<String, String> {
@@ -279,7 +320,7 @@ impl Lexer<'_> {
                         self.error(Diagnostic::new(self.loc(start, self.pos), e));
                         // A 0 in its place (no bits, fits every width), so the parser does not
                         // report the hole as a second error.
-                        self.push(TokenKind::Int(0), start);
+                        self.push(TokenKind::Int(0, Radix::Decimal), start);
                     }
                 }
             } else if c == '"' {
@@ -491,11 +532,11 @@ mod tests {
                 TokenKind::Ident("if".into()),
                 TokenKind::Ident("fd".into()),
                 TokenKind::Punct(Punct::EqEq),
-                TokenKind::Int(1),
+                TokenKind::Int(1, Radix::Decimal),
                 TokenKind::Punct(Punct::OrOr),
                 TokenKind::Ident("fd".into()),
                 TokenKind::Punct(Punct::Ge),
-                TokenKind::Int(0x20),
+                TokenKind::Int(0x20, Radix::Hex),
                 TokenKind::Punct(Punct::Semi),
                 TokenKind::Punct(Punct::Bang),
             ]
@@ -554,9 +595,18 @@ mod tests {
 
     #[test]
     fn integer_forms() {
-        assert_eq!(token_from_literal("0o17"), Ok(TokenKind::Int(15)));
-        assert_eq!(token_from_literal("0"), Ok(TokenKind::Int(0)));
-        assert_eq!(token_from_literal("0x0755"), Ok(TokenKind::Int(0x755)));
+        assert_eq!(
+            token_from_literal("0o17"),
+            Ok(TokenKind::Int(15, Radix::Octal))
+        );
+        assert_eq!(
+            token_from_literal("0"),
+            Ok(TokenKind::Int(0, Radix::Decimal))
+        );
+        assert_eq!(
+            token_from_literal("0x0755"),
+            Ok(TokenKind::Int(0x755, Radix::Hex))
+        );
         for (bad, says) in [
             ("1u32", "literals take no type suffix"),
             ("32bit_read", "names do not start with a digit"),
@@ -571,10 +621,13 @@ mod tests {
             let e = token_from_literal(ambiguous).unwrap_err();
             assert!(e.contains("leading zero"), "{ambiguous}: {e}");
         }
-        assert_eq!(token_from_literal("0b101"), Ok(TokenKind::Int(5)));
+        assert_eq!(
+            token_from_literal("0b101"),
+            Ok(TokenKind::Int(5, Radix::Binary))
+        );
         assert_eq!(
             token_from_literal("0xffff_ffff_ffff_ffff"),
-            Ok(TokenKind::Int(u64::MAX))
+            Ok(TokenKind::Int(u64::MAX, Radix::Hex))
         );
         assert!(token_from_literal("0x1_0000_0000_0000_0000").is_err());
     }

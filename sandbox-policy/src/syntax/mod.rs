@@ -9,5 +9,5 @@ pub mod lexer;
 pub mod parser;
 
 pub use ast::*;
-pub use lexer::{lex, token_from_literal, Punct, Token, TokenKind};
+pub use lexer::{lex, token_from_literal, Punct, Radix, Token, TokenKind};
 pub use parser::parse;

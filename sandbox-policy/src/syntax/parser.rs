@@ -509,12 +509,13 @@ impl Parser<'_> {
         let negative = self.eat_punct(Punct::Minus);
         match self.peek() {
             Some(Token {
-                kind: TokenKind::Int(v),
+                kind: TokenKind::Int(v, radix),
                 loc,
             }) => {
                 let atom = ConstAtom::Int {
                     value: *v,
                     negative,
+                    radix: *radix,
                     loc: start.to(*loc),
                 };
                 self.pos += 1;

@@ -161,7 +161,7 @@ fn parse_one_value(arch: Arch, text: &str) -> Result<i128, String> {
     };
     if body.starts_with(|c: char| c.is_ascii_digit()) {
         let value = match syntax::token_from_literal(body)? {
-            syntax::TokenKind::Int(v) => i128::from(v),
+            syntax::TokenKind::Int(v, _) => i128::from(v),
             _ => return Err(format!("`{text}` is not an integer")),
         };
         return match negative {
