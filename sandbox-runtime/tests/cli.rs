@@ -779,6 +779,10 @@ fn explain_reads_values_as_the_language_does() {
             "negative values cannot be combined",
         ),
         (&["write", "1|-EPERM"], "a `-` goes before an integer"),
+        (
+            &["write", "1", "2", "3", "4", "5", "6", "7"],
+            "7 values after `write`: a call passes at most six registers",
+        ),
     ] {
         let out = explain(call);
         assert_eq!(code(&out), 2, "{call:?}: {}", stderr(&out));

@@ -21,7 +21,7 @@ pub struct ExplainArgs {
     /// O_RDONLY, or values joined with `|` (O_WRONLY|O_CREAT). Options may follow.
     #[arg(
         long,
-        num_args = 1..=7,
+        num_args = 1..,
         action = clap::ArgAction::Set,
         value_name = "NAME [ARGS...]",
         allow_negative_numbers = true
@@ -116,8 +116,15 @@ fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
     let name = &call[0];
     let spec = tables::syscall_by_name(arch, name)
         .ok_or_else(|| format!("`{name}` is not a syscall on {arch}"))?;
+    let given = &call[1..];
+    if given.len() > 6 {
+        return Err(format!(
+            "{} values after `{name}`: a call passes at most six registers",
+            given.len()
+        ));
+    }
     let mut values = [0u64; 6];
-    for (i, text) in call[1..].iter().enumerate() {
+    for (i, text) in given.iter().enumerate() {
         values[i] = parse_value(arch, text)?;
     }
     Ok((spec.nr, values))
