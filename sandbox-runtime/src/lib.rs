@@ -53,6 +53,7 @@ pub mod comms;
 pub mod elf;
 
 mod child;
+mod code_location;
 mod command;
 mod error;
 pub mod limits;

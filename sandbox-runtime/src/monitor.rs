@@ -634,8 +634,12 @@ impl Monitor {
             seccomp::send_reply(listener, notif.id, reply);
             return;
         }
-        let v = self.classify(&notif);
         if st.violation.is_none() {
+            let mut v = self.classify(&notif);
+            // Read while the call is still blocked, so the caller's mappings are still there.
+            // Its other threads may run on meanwhile, as they could before the call; the
+            // call itself never returns (below).
+            v.location = crate::code_location::code_location(notif.pid, v.ip);
             st.violation = Some(v);
         }
         // The violating call must never return: kill its process while it is still blocked in
@@ -721,6 +725,7 @@ impl Monitor {
             arch: sandbox_policy::tables::abi_name(d.arch, nr).to_string(),
             args: d.args,
             ip: d.instruction_pointer,
+            location: None,
             pid: n.pid,
             decided_by,
         }

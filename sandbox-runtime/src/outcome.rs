@@ -117,6 +117,10 @@ pub struct Violation {
     pub args: [u64; 6],
     /// The instruction pointer at the call.
     pub ip: u64,
+    /// Where the instruction pointer lies, read from the process's maps while the call was
+    /// blocked: `FILE+0xOFFSET` (the offset into the file, for `addr2line -e FILE OFFSET`),
+    /// `[vdso]+0xOFFSET`, or `anonymous memory`; `None` where the maps could not be read.
+    pub location: Option<String>,
     /// The calling process, as the host sees it.
     pub pid: u32,
     /// What in the policy decided: a rule, the default, or a prelude check.
@@ -163,12 +167,17 @@ impl fmt::Display for SetupError {
 impl std::error::Error for SetupError {}
 
 impl fmt::Display for Violation {
-    /// `socket(AF_INET, SOCK_STREAM, 0) [nr 41, x86_64] by pid 7 — no rule matches; default is
-    /// kill`: the call as its prototype reads, with the arguments policies constrain named.
+    /// `socket(AF_INET, SOCK_STREAM, 0) [nr 41, x86_64] by pid 7 at /usr/lib/libc.so.6+0x1234 —
+    /// no rule matches; default is kill`: the call as its prototype reads, with the arguments
+    /// policies constrain named, and where the call was made.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let arch = Arch::from_name(&self.arch);
         write_call(f, &self.syscall, self.nr, arch, &self.arch, &self.args)?;
-        write!(f, " by pid {} \u{2014} {}", self.pid, self.decided_by)
+        write!(f, " by pid {}", self.pid)?;
+        if let Some(location) = &self.location {
+            write!(f, " at {location}")?;
+        }
+        write!(f, " \u{2014} {}", self.decided_by)
     }
 }
 
@@ -289,7 +298,7 @@ impl Outcome {
     /// `{"status", "exit_code", "signal", "violation", "time_limit", "wall_time_ms",
     /// "cpu_time_ms", "max_rss_kb", "memory_peak_kb", "oom_killed", "pids_limit_hit",
     /// "enforced_limits", "observations_dropped", "error"}`, where
-    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip"}`,
+    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip", "location"}`,
     /// `time_limit` names the limit that ran out on a time-out (`"wall_time"` or `"cpu_time"`)
     /// and `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
@@ -310,6 +319,7 @@ impl Outcome {
                     "decided_by": v.decided_by,
                     "pid": v.pid,
                     "ip": v.ip,
+                    "location": v.location,
                 });
             }
             Status::Timeout(limit) => time_limit = json!(limit.keyword()),
@@ -388,9 +398,15 @@ mod tests {
             arch: "x86_64".into(),
             args: [2, 1, 0, 0, 0, 0],
             ip: 0x1000,
+            location: Some("/usr/lib/libc.so.6+0x1000".into()),
             pid: 7,
             decided_by: "rule `kill socket`".into(),
         };
+        let line = v.to_string();
+        assert!(
+            line.ends_with("by pid 7 at /usr/lib/libc.so.6+0x1000 \u{2014} rule `kill socket`"),
+            "{line}"
+        );
         let j = outcome(Status::Violation(v)).to_json();
         assert_eq!(j["status"], "violation");
         assert_eq!(j["violation"]["syscall"], "socket");
@@ -398,6 +414,7 @@ mod tests {
         assert_eq!(j["violation"]["decided_by"], "rule `kill socket`");
         assert_eq!(j["violation"]["pid"], 7);
         assert_eq!(j["violation"]["ip"], 0x1000);
+        assert_eq!(j["violation"]["location"], "/usr/lib/libc.so.6+0x1000");
         let e = SetupError::from_errno("bind /data read-only", libc::ENOENT);
         assert_eq!(
             e.to_string(),

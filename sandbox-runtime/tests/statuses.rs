@@ -38,6 +38,9 @@ fn forbidden_socket_is_a_violation_with_name_and_args() {
     assert_eq!(v.args[0], libc::AF_INET as u64);
     assert_eq!(v.args[1] & 0xff, libc::SOCK_STREAM as u64);
     assert!(v.decided_by.contains("kill socket"), "{}", v.decided_by);
+    // Where: python calls the C library's `socket`, at an offset into that file.
+    let location = v.location.as_deref().unwrap_or_default();
+    assert!(location.contains("/libc.so.6+0x"), "{location}");
     // The one-line summary names the arguments: python asks for SOCK_STREAM | SOCK_CLOEXEC.
     let line = out.outcome.to_string();
     assert!(
@@ -48,6 +51,7 @@ fn forbidden_socket_is_a_violation_with_name_and_args() {
     let j = out.outcome.to_json();
     assert_eq!(j["status"], "violation");
     assert_eq!(j["violation"]["syscall"], "socket");
+    assert_eq!(j["violation"]["location"], location);
 }
 
 #[test]
