@@ -1,6 +1,7 @@
 //! A running sandbox: wait for it, kill it, talk to it through its pipes. Dropping it kills
 //! and reaps the whole sandbox.
 
+use crate::deadline::Deadline;
 use crate::monitor;
 use crate::observations::Observations;
 use crate::outcome::{Outcome, SetupError};
@@ -18,6 +19,7 @@ pub struct SandboxChild {
     pid: u32,
     pidfd: Arc<OwnedFd>,
     killed: Arc<AtomicBool>,
+    deadline: Arc<Deadline>,
     /// The program's standard input, when [`crate::Stdio::Piped`].
     pub stdin: Option<File>,
     /// The program's standard output, when [`crate::Stdio::Piped`].
@@ -33,11 +35,13 @@ pub struct SandboxChild {
     observations: Option<Observations>,
 }
 
-/// Kills a sandbox from any thread: see [`SandboxChild::killer`].
+/// Kills a sandbox, or changes its wall-time limit, from any thread: see
+/// [`SandboxChild::killer`].
 #[derive(Clone, Debug)]
 pub struct SandboxKiller {
     pidfd: Arc<OwnedFd>,
     killed: Arc<AtomicBool>,
+    deadline: Arc<Deadline>,
 }
 
 impl SandboxKiller {
@@ -46,6 +50,11 @@ impl SandboxKiller {
     pub fn kill(&self) -> io::Result<()> {
         self.killed.store(true, Ordering::SeqCst);
         monitor::kill(&self.pidfd)
+    }
+
+    /// Sets the wall-time limit from now, as [`SandboxChild::set_time_limit`] does.
+    pub fn set_time_limit(&self, limit: Option<Duration>) {
+        self.deadline.set_from_now(limit);
     }
 }
 
@@ -65,6 +74,7 @@ impl SandboxChild {
         pid: u32,
         pidfd: Arc<OwnedFd>,
         killed: Arc<AtomicBool>,
+        deadline: Arc<Deadline>,
         [stdin, stdout, stderr]: [Option<File>; 3],
         result: Receiver<Outcome>,
         observations: Option<Observations>,
@@ -73,6 +83,7 @@ impl SandboxChild {
             pid,
             pidfd,
             killed,
+            deadline,
             stdin,
             stdout,
             stderr,
@@ -116,7 +127,19 @@ impl SandboxChild {
         SandboxKiller {
             pidfd: Arc::clone(&self.pidfd),
             killed: Arc::clone(&self.killed),
+            deadline: Arc::clone(&self.deadline),
         }
+    }
+
+    /// Sets the wall-time limit ([`crate::Limits::wall_time`]) of the running sandbox to
+    /// `limit` from now, whatever it was (none, later or earlier); `None` takes it away. A
+    /// sandbox that then runs to the new deadline ends as
+    /// [`Status::Timeout`](crate::Status::Timeout) with [`crate::TimeLimit::Wall`], and the
+    /// outcome's enforced `wall_time` is the limit in force at the end, counted from the start.
+    /// After a time-out, or the end, it changes nothing. A host that hands the sandbox work
+    /// piece by piece (over its comms channel, say) can so give each piece its own time.
+    pub fn set_time_limit(&self, limit: Option<Duration>) {
+        self.deadline.set_from_now(limit);
     }
 
     /// Waits for the sandbox to end (closing `stdin` first, so a program reading it sees EOF).

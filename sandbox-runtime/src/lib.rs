@@ -55,6 +55,7 @@ pub mod elf;
 mod child;
 mod code_location;
 mod command;
+mod deadline;
 mod error;
 pub mod limits;
 mod monitor;

@@ -160,6 +160,17 @@ pub struct EnforcedLimit {
     pub by: Enforcement,
 }
 
+/// The entry a wall-time limit gets among the enforced limits (the last one: the monitor's,
+/// which the host may change while the sandbox runs).
+pub(crate) fn wall_time_enforced(limit: Option<Duration>) -> Option<EnforcedLimit> {
+    limit.map(|w| EnforcedLimit {
+        limit: "wall_time",
+        // Rounded up: a limit below a millisecond is not reported as none at all.
+        value: u64::try_from(w.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
+        by: Enforcement::Monitor,
+    })
+}
+
 /// One `setrlimit` call prepared for the sandboxee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Rlimit {
@@ -341,14 +352,7 @@ impl Limits {
                 });
             }
         }
-        if let Some(w) = self.wall_time {
-            enforced.push(EnforcedLimit {
-                limit: "wall_time",
-                // Rounded up: a limit below a millisecond is not reported as none at all.
-                value: u64::try_from(w.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
-                by: Enforcement::Monitor,
-            });
-        }
+        enforced.extend(wall_time_enforced(self.wall_time));
         (rl, enforced)
     }
 }

@@ -31,7 +31,8 @@
 //! usage and that of what it had reaped.
 
 use crate::cgroup::Cgroup;
-use crate::limits::EnforcedLimit;
+use crate::deadline::Deadline;
+use crate::limits::{self, EnforcedLimit};
 use crate::observe::{Observation, SyscallMode};
 use crate::outcome::{Outcome, SetupError, Status, TimeLimit, Violation};
 use crate::seccomp::{self, Reply};
@@ -134,7 +135,8 @@ pub(crate) struct Monitor {
     pub host_guard: Option<&'static [sandbox_policy::bpf::SockFilter]>,
     /// Observations not passed on because that many were still not taken.
     pub observations_dropped: std::cell::Cell<u64>,
-    pub wall_limit: Option<Duration>,
+    /// The wall-time deadline, which the host may move while the sandbox runs.
+    pub deadline: Arc<Deadline>,
     pub cpu_limit: Option<Duration>,
     pub start: Instant,
     pub killed: Arc<AtomicBool>,
@@ -261,7 +263,7 @@ struct PendingListener {
     next_look: Instant,
 }
 
-fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
+pub(crate) fn poll_one(fd: RawFd, timeout_ms: i32) -> libc::c_short {
     let mut p = libc::pollfd {
         fd,
         events: libc::POLLIN,
@@ -281,9 +283,9 @@ impl Monitor {
     pub(crate) fn run(self) -> (Outcome, Aftermath) {
         let _slack = FineTimerSlack::lower();
         let mut st = State::default();
-        // A limit too far off to add to the start is no deadline.
-        let deadline = self.wall_limit.and_then(|w| self.start.checked_add(w));
         loop {
+            // Read on each wake-up: the host may have moved it (and woken this loop).
+            let deadline = self.deadline.at();
             // Fixed slots, no allocation per wake-up: init's pidfd, the report socket until its
             // hang-up, the exec pipe until the exec, the listener once fetched (poll skips a
             // negative fd). After the exec only init's report of the end can come on the report
@@ -302,6 +304,7 @@ impl Monitor {
                 slot(exec_pipe.map(AsRawFd::as_raw_fd)),
                 slot(st.listener.as_ref().map(AsRawFd::as_raw_fd)),
                 slot(installed.map(AsRawFd::as_raw_fd)),
+                slot(Some(self.deadline.wake_fd())),
             ];
             let now = Instant::now();
             let mut timeout = deadline
@@ -335,7 +338,10 @@ impl Monitor {
                 let _ = kill(&self.pidfd);
                 break;
             }
-            let [ended, report, exec, listener, installed] = fds.map(|p| p.revents);
+            let [ended, report, exec, listener, installed, moved] = fds.map(|p| p.revents);
+            if moved != 0 {
+                self.deadline.take_wake_up();
+            }
             // Only what poll says is ready: a notification-heavy run wakes this loop once per
             // call, and each needless read is a system call on that path.
             if report != 0 {
@@ -891,6 +897,10 @@ impl Monitor {
             drop(cgroup);
         }
         let aftermath = Aftermath { init: exiting_init };
+        // The wall-time limit as it stood at the end, which the host may have changed.
+        let mut enforced_limits = self.enforced;
+        enforced_limits.retain(|e| e.limit != "wall_time");
+        enforced_limits.extend(limits::wall_time_enforced(self.deadline.limit()));
         let outcome = Outcome {
             status,
             wall_time,
@@ -899,7 +909,7 @@ impl Monitor {
             memory_peak_kb,
             oom_killed,
             pids_limit_hit,
-            enforced_limits: self.enforced,
+            enforced_limits,
             observations_dropped: self.observations_dropped.get(),
         };
         (outcome, aftermath)

@@ -736,3 +736,60 @@ fn cpu_time_limit_times_out() {
     assert!(out.outcome.cpu_time >= Duration::from_millis(500));
     assert!(out.outcome.wall_time < Duration::from_secs(5));
 }
+
+/// The wall-time limit of a running sandbox can be set from now, later, earlier or away: the
+/// monitor waits for the deadline in force, and the outcome reports the limit in force at the
+/// end, counted from the start.
+#[test]
+fn a_running_sandboxs_time_limit_can_be_moved() {
+    let sleeper = |limit: Option<Duration>| {
+        common::command("/bin/sleep")
+            .arg("1")
+            .limits(Limits {
+                wall_time: limit,
+                ..Limits::default()
+            })
+            .policy(&common::permissive())
+            .spawn()
+            .unwrap()
+    };
+    let wall = |o: &sandbox_runtime::Outcome| o.enforced_by("wall_time");
+    // Later: a 300 ms limit moved to 3 s from now lets the second's sleep end on its own.
+    let mut later = sleeper(Some(Duration::from_millis(300)));
+    later.set_time_limit(Some(Duration::from_secs(3)));
+    let out = later.wait();
+    assert_eq!(out.status, Status::Exited(0), "{out}");
+    let kept = out
+        .enforced_limits
+        .iter()
+        .find(|e| e.limit == "wall_time")
+        .map(|e| e.value);
+    assert!(
+        kept.is_some_and(|ms| (3000..3500).contains(&ms)),
+        "{kept:?}"
+    );
+    // Away: no limit is left, nor reported.
+    let mut away = sleeper(Some(Duration::from_millis(300)));
+    away.set_time_limit(None);
+    let out = away.wait();
+    assert_eq!(out.status, Status::Exited(0), "{out}");
+    assert_eq!(wall(&out), None, "{out}");
+    // Earlier, from none, through the handle another thread holds: the monitor, asleep with no
+    // deadline, wakes for the new one.
+    let mut earlier = sleeper(None);
+    let handle = earlier.killer();
+    std::thread::spawn(move || handle.set_time_limit(Some(Duration::from_millis(200))));
+    let t = Instant::now();
+    let out = earlier.wait();
+    assert_eq!(out.status, Status::Timeout(TimeLimit::Wall), "{out}");
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        wall(&out),
+        Some(sandbox_runtime::Enforcement::Monitor),
+        "{out}"
+    );
+}

@@ -43,6 +43,7 @@ pub use server::start_fork_server;
 use crate::cgroup::{Cgroup, CgroupError, CgroupLimits};
 use crate::child::SandboxChild;
 use crate::command::{Mount, SandboxCommand, Stdio};
+use crate::deadline::Deadline;
 use crate::error::SpawnError;
 use crate::monitor::{self, Monitor};
 use crate::observe::SyscallMode;
@@ -206,6 +207,7 @@ struct Started {
     pid: libc::pid_t,
     pidfd: Arc<OwnedFd>,
     killed: Arc<AtomicBool>,
+    deadline: Arc<Deadline>,
     /// The parent's ends of the piped standard streams.
     streams: [Option<File>; 3],
     monitor: Monitor,
@@ -275,6 +277,7 @@ fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
         pid,
         pidfd,
         killed,
+        deadline,
         streams,
         monitor,
         observations,
@@ -302,6 +305,7 @@ fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
         pid as u32,
         pidfd,
         killed,
+        deadline,
         streams,
         rx,
         observations,
@@ -465,6 +469,10 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
     // Asked before the clone: between the clone and the id maps, init waits.
     let mounts_first = init_may_turn_unreadable();
     let start = Instant::now();
+    // Made before the clone, so that nothing is left to fail once the sandbox runs.
+    let deadline = Deadline::new(start, cmd.limits.wall_time)
+        .map_err(|e| SpawnError::os("make the wall-time deadline's wake-up", e))?;
+    let deadline = Arc::new(deadline);
     let launched = if cmd.use_fork_server {
         server::launch(&request, &fds)
     } else {
@@ -573,7 +581,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         observer,
         host_guard: seccomp::host_guard_made(guards, true),
         observations_dropped: std::cell::Cell::new(0),
-        wall_limit: cmd.limits.wall_time,
+        deadline: Arc::clone(&deadline),
         cpu_limit: cmd.limits.cpu_time,
         start,
         killed: Arc::clone(&killed),
@@ -585,6 +593,7 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         pid,
         pidfd,
         killed,
+        deadline,
         streams: [stdin_p, stdout_p, stderr_p],
         monitor,
         observations,
