@@ -15,9 +15,9 @@ use crate::arch::Arch;
 use crate::diag::Diagnostic;
 use crate::ir::{ArchIr, CmpOp, Cond, Decision};
 use crate::resolve::{self, CheckedCmp, CheckedPolicy, Expanded};
-use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, Rule};
+use crate::syntax::{ActionSyntax, CmpOpSyntax, ConstAtom, ConstExpr, Expr, LeftSide, Rule};
 use crate::tables::{self, ArgType};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 mod dead;
 
@@ -103,12 +103,20 @@ pub fn lint(expanded: &Expanded, irs: &[ArchIr], checked: &CheckedPolicy) -> Vec
     let beyond = beyond_each_rule(expanded, reach(&default.kind));
     let mut warnings = Vec::new();
     warnings.extend(read_implies_exec(expanded, irs));
-    // Rules with a comparison their type fixes: that warning says already why one never applies.
-    let mut fixed = BTreeSet::new();
+    // Rules with a comparison that is always false and must hold for the rule to apply: that
+    // warning says already why no call meets the rule's condition.
+    let mut explained = BTreeSet::new();
+    // A file included twice (a diamond) says each of its rules twice: the copy, the same text
+    // at the same place, draws no warning of its own.
+    let mut seen = HashSet::new();
     for (index, (flat, beyond)) in expanded.rules.iter().zip(beyond).enumerate() {
         let Some(cond) = &flat.rule.cond else {
             continue;
         };
+        let place = checked.rules.get(index).map(|m| (&*m.location, &*m.text));
+        if place.is_some_and(|place| !seen.insert(place)) {
+            continue;
+        }
         if let Some(beyond) = beyond {
             let rule = RuleReach {
                 rule: &flat.rule,
@@ -119,16 +127,30 @@ pub fn lint(expanded: &Expanded, irs: &[ArchIr], checked: &CheckedPolicy) -> Vec
                 extra_bits(&rule, cmp, negated, &mut warnings)
             });
         }
-        let before = warnings.len();
         each_cmp(cond, false, &mut |cmp, _| {
-            fixed_comparison(&flat.rule, cmp, &mut warnings)
+            warnings.extend(fixed_comparison(&flat.rule, cmp).map(|(_, d)| d));
         });
-        if warnings.len() > before {
-            fixed.insert(index);
+        let mut needed = Vec::new();
+        conjuncts(cond, &mut needed);
+        let never = |c: &&Expr| matches!(fixed_comparison(&flat.rule, c), Some((false, _)));
+        if needed.iter().any(never) {
+            explained.insert(index);
         }
     }
-    warnings.extend(dead::dead_rules(expanded, checked, &fixed));
+    warnings.extend(dead::dead_rules(expanded, checked, &explained));
     warnings
+}
+
+/// The parts of a condition that must each hold for it to hold: the operands of its top-level
+/// `&&`s.
+fn conjuncts<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match expr {
+        Expr::And(a, b) => {
+            conjuncts(a, out);
+            conjuncts(b, out);
+        }
+        _ => out.push(expr),
+    }
 }
 
 /// `READ_IMPLIES_EXEC`, and values of `persona` with it set (not the query, all ones).
@@ -235,11 +257,11 @@ fn each_cmp(expr: &Expr, negated: bool, f: &mut impl FnMut(&Expr, bool)) {
     }
 }
 
-/// Warns about a comparison whose result the range of its left side fixes, the same on every
-/// syscall and architecture of the rule: `fd >= 0` on an unsigned descriptor, `fd & 0xff <=
-/// 0xff`, `fd & 0 == 0`, `offset <= 0x7fffffffffffffff` on a signed 64-bit offset. The rule
-/// reads as conditional but decides every call (or none) alike.
-fn fixed_comparison(rule: &Rule, cmp: &Expr, out: &mut Vec<Diagnostic>) {
+/// A warning about a comparison whose result the range of its left side fixes, the same on
+/// every syscall and architecture of the rule, with that result: `fd >= 0` on an unsigned
+/// descriptor, `fd & 0xff <= 0xff`, `fd & 0 == 0`, `offset <= 0x7fffffffffffffff` on a signed
+/// 64-bit offset. The rule reads as conditional but decides every call (or none) alike.
+fn fixed_comparison(rule: &Rule, cmp: &Expr) -> Option<(bool, Diagnostic)> {
     let Expr::Cmp {
         arg,
         mask,
@@ -248,70 +270,65 @@ fn fixed_comparison(rule: &Rule, cmp: &Expr, out: &mut Vec<Diagnostic>) {
         loc,
     } = cmp
     else {
-        return;
+        return None;
     };
     let mut found: Option<(bool, Side)> = None;
+    // The mask's value on each architecture (a named one may differ).
+    let mut masks = BTreeSet::new();
     for (arch, _, spec) in each_use(rule, &arg.text) {
         let bits = spec.ty.bits();
         let mask = match mask {
-            Some(m) => match const_value(arch, m) {
-                Some(m) => Some(resolve::truncate(m, bits)),
-                None => return,
-            },
+            Some(m) => Some(resolve::truncate(const_value(arch, m)?, bits)),
             None => None,
-        };
-        let Some(value) = const_value(arch, value) else {
-            return;
         };
         let checked = CheckedCmp {
             arg: 0,
             ty: spec.ty,
             mask,
             op: resolve::cmp_op(*op),
-            value,
+            value: const_value(arch, value)?,
         };
-        let Some(always) = decided(&checked) else {
-            return;
-        };
+        let always = decided(&checked)?;
         let side = match mask {
-            Some(most) => Side::Masked { most },
+            Some(most) => {
+                masks.insert(most);
+                Side::Masked
+            }
             None if spec.ty.signed() => Side::Signed { bits },
             None => Side::Unsigned,
         };
         match found {
-            Some(earlier) if earlier != (always, side) => return,
+            Some(earlier) if earlier != (always, side) => return None,
             _ => found = Some((always, side)),
         }
     }
-    let Some((always, side)) = found else {
-        return;
-    };
-    let name = &arg.text;
-    let left = match mask {
-        Some(m) => format!("{name} & {m}"),
-        None => name.clone(),
-    };
+    let (always, side) = found?;
+    let left = LeftSide(arg, mask.as_ref());
     let (why, help) = match side {
-        Side::Masked { most } => (
-            format!("`{left}` lies between 0 and {most:#x}"),
+        Side::Masked => (
+            match masks.iter().collect::<Vec<_>>().as_slice() {
+                [0] => format!("`{left}` is always 0"),
+                [most] => format!("`{left}` lies between 0 and {most:#x}"),
+                _ => format!("`{left}` lies between 0 and the mask's value"),
+            },
             "the comparison decides nothing; drop it, or compare with the value meant",
         ),
         Side::Unsigned => (
-            format!("`{name}` is unsigned here"),
+            format!("`{left}` is unsigned here"),
             "the comparison decides nothing; drop it, or compare with the value meant (an \
              unsigned argument holds -1 as all ones)",
         ),
         Side::Signed { bits } => (
             format!(
-                "`{name}` is a signed {bits}-bit number, between -{:#x} and {:#x}",
+                "`{left}` is a signed {bits}-bit number, between -{:#x} and {:#x}",
                 1u128 << (bits - 1),
                 (1u128 << (bits - 1)) - 1
             ),
             "the comparison decides nothing; drop it, or compare with the value meant",
         ),
     };
-    let message = format!("`{left} {} {value}` is always {always}: {why}", op.as_str());
-    out.push(Diagnostic::new(*loc, message).with_help(help));
+    let message = format!("`{cmp}` is always {always}: {why}");
+    Some((always, Diagnostic::new(*loc, message).with_help(help)))
 }
 
 /// Whether `cmp` holds for every value of its argument (`Some(true)`), for none
@@ -338,8 +355,8 @@ fn decided(cmp: &CheckedCmp) -> Option<bool> {
 /// What bounds the left side of a comparison, for the warning's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Side {
-    /// `arg & mask`: from 0 to `most`, the mask within the argument's width.
-    Masked { most: u64 },
+    /// `arg & mask`: from 0 to the mask within the argument's width.
+    Masked,
     /// An unsigned argument.
     Unsigned,
     /// A signed argument of `bits` bits.
@@ -712,11 +729,23 @@ mod tests {
         for (rule, warning) in [
             (
                 "allow read if fd & 0 == 0;",
-                "`fd & 0 == 0` is always true: `fd & 0` lies between 0 and 0x0",
+                "`fd & 0 == 0` is always true: `fd & 0` is always 0",
             ),
             (
                 "allow read if fd & 0 != 0;",
-                "`fd & 0 != 0` is always false: `fd & 0` lies between 0 and 0x0",
+                "`fd & 0 != 0` is always false: `fd & 0` is always 0",
+            ),
+            // A mask that joins constants is quoted in parentheses, as the language writes it.
+            (
+                "allow openat if flags & (O_RDONLY | 0) != 0;",
+                "`flags & (O_RDONLY | 0) != 0` is always false: `flags & (O_RDONLY | 0)` is \
+                 always 0",
+            ),
+            // A named mask whose value differs between architectures fixes it on both.
+            (
+                "allow openat if flags & O_DIRECTORY >= 0;",
+                "`flags & O_DIRECTORY >= 0` is always true: `flags & O_DIRECTORY` lies between \
+                 0 and the mask's value",
             ),
             (
                 "allow read if fd & 0xff <= 0xff;",
@@ -762,6 +791,31 @@ mod tests {
             assert_eq!(w.len(), 1, "{rule}: {w:?}");
             assert!(w[0].contains(warning), "{rule}: {w:?}");
         }
+        // A fixed comparison says why no call meets a rule only where the rule needs it to
+        // hold: past `||`, or when an earlier rule decides the calls, the rule's own warning
+        // comes too.
+        for (rules, also) in [
+            (
+                "allow read if fd == 5;\nkill read if fd == 5 && fd & 0xff <= 0xff;",
+                "every call it matches meets an earlier rule first",
+            ),
+            (
+                "allow read if fd == 5;\nkill read if fd == 5 || fd & 0 != 0;",
+                "every call it matches meets an earlier rule first",
+            ),
+            (
+                "allow read if fd & 0 != 0 || fd == 1 && fd == 2;",
+                "no call meets its condition",
+            ),
+        ] {
+            let w = warnings(&format!("default kill;\n{rules}\n"));
+            assert_eq!(w.len(), 2, "{rules}: {w:?}");
+            assert!(w[0].contains("is always"), "{rules}: {w:?}");
+            assert!(w[1].contains(also), "{rules}: {w:?}");
+        }
+        // Where it must hold, it says it all.
+        let w = warnings("default kill;\nallow read if fd == 1 && fd & 0 != 0;\n");
+        assert_eq!(w.len(), 1, "{w:?}");
         // A constant whose value differs between architectures settles the test on one only:
         // no warning (`O_DIRECTORY` is 0x10000 on x86_64, 0x4000 on aarch64).
         let w = warnings("default kill;\nallow openat if flags & 0x4000 >= O_DIRECTORY;\n");

@@ -197,6 +197,22 @@ fn a_dead_rule_in_a_file_included_twice_is_one_warning() {
         .contains("shared.policy:2:6: warning: this rule never applies"));
 }
 
+/// So is any other warning on a rule in such a file: a comparison that always holds, say.
+#[test]
+fn a_fixed_comparison_in_a_file_included_twice_is_one_warning() {
+    let mut loader = MemLoader::default()
+        .with("a.policy", "include \"shared.policy\";\n")
+        .with("b.policy", "include \"shared.policy\";\n")
+        .with("shared.policy", "allow read if fd & 0xff <= 0xff;\n");
+    let c = compile(
+        "default kill;\ninclude \"a.policy\";\ninclude \"b.policy\";\n",
+        &mut loader,
+    );
+    assert!(c.result.is_ok(), "{}", c.render_errors());
+    assert_eq!(c.warnings.len(), 1, "{}", c.render_warnings());
+    assert!(c.render_warnings().contains("is always true"));
+}
+
 #[test]
 fn a_diamond_includes_the_shared_file_from_both_sides() {
     let mut loader = MemLoader::default()

@@ -30,13 +30,14 @@ enum Dead {
 /// never applies there (`None`: it does apply, or that could not be decided).
 type BySyscall = BTreeMap<&'static str, Vec<(Arch, Option<Dead>)>>;
 
-/// Warns, once per rule and reason, where a rule of the policy's own (not a group's, and not
-/// one in `skip`) never applies to a syscall it names, on every architecture that has the
-/// syscall or on the ones named.
+/// Warns, once per rule and reason, where a rule of the policy's own (not a group's) never
+/// applies to a syscall it names, on every architecture that has the syscall or on the ones
+/// named; but not that no call meets the condition of a rule in `explained`, for which another
+/// warning says so already.
 pub(super) fn dead_rules(
     expanded: &Expanded,
     checked: &CheckedPolicy,
-    skip: &BTreeSet<usize>,
+    explained: &BTreeSet<usize>,
 ) -> Vec<Diagnostic> {
     let mut budget = Budget::new(Budget::FOR_A_POLICY);
     let mut found: BTreeMap<usize, BySyscall> = BTreeMap::new();
@@ -52,11 +53,7 @@ pub(super) fn dead_rules(
                     continue;
                 };
                 let own = expanded.rules.get(index).is_some_and(|r| r.group.is_none());
-                let Some(cond) = branch
-                    .cond
-                    .as_ref()
-                    .filter(|_| own && !skip.contains(&index))
-                else {
+                let Some(cond) = branch.cond.as_ref().filter(|_| own) else {
                     continue;
                 };
                 // Once the budget is spent, this is undecided at once, and recorded so.
@@ -84,6 +81,9 @@ pub(super) fn dead_rules(
             continue;
         }
         for reason in [Dead::NeverHolds, Dead::DecidedEarlier] {
+            if reason == Dead::NeverHolds && explained.contains(&index) {
+                continue;
+            }
             let mut names = Vec::new();
             for (name, arches) in &syscalls {
                 let dead_on: Vec<Arch> = arches

@@ -180,7 +180,7 @@ impl Resolver {
                 self.error(
                     Diagnostic::new(
                         *loc,
-                        format!("errno value `{value}` is one the kernel keeps for itself"),
+                        format!("errno value `{atom}` is one the kernel keeps for itself"),
                     )
                     .with_help(
                         "512 to 530 (ERESTARTSYS and the like) never reach a program; returned \
@@ -195,17 +195,10 @@ impl Resolver {
                 negative: false,
                 ..
             } if (1..=4095).contains(value) => Some(*value as u16),
-            ConstAtom::Int {
-                value,
-                negative,
-                loc,
-                ..
-            } => {
-                // In decimal, as errno values are written (the atom's own Display uses hex for
-                // large values, which would show `5000` as `0x1388`).
-                let sign = if *negative { "-" } else { "" };
+            ConstAtom::Int { loc, .. } => {
+                // Quoted in the base it was written in.
                 self.error(
-                    Diagnostic::new(*loc, format!("errno value `{sign}{value}` is out of range"))
+                    Diagnostic::new(*loc, format!("errno value `{atom}` is out of range"))
                         .with_help("an errno is between 1 and 4095, or a name such as EPERM"),
                 );
                 None
@@ -410,8 +403,8 @@ impl Resolver {
             }
             (None, true, false) if value < 0 && !lint_reports => Some(format!("{pattern:#x}")),
             // A masked value is unsigned whatever the argument's type (`domain & 0xff >= -100`
-            // would be `>= 0xffffff9c`); the lint weighs no masked ordering, so all ones is
-            // refused there too (`& 0xff <= -1` always holds).
+            // would be `>= 0xffffff9c`), so a negative value is refused there, all ones too
+            // (`& 0xff <= -1` would read as `<= 0xffffffff`): write the number meant.
             (Some(_), true, _) if value < 0 => Some(format!("{pattern:#x}")),
             _ => None,
         };

@@ -251,21 +251,33 @@ impl Expr {
                 value,
                 ..
             } => {
-                f.write_str(&arg.text)?;
-                if let Some(m) = mask {
-                    if m.parts.len() > 1 {
-                        write!(f, " & ({m})")?;
-                    } else {
-                        write!(f, " & {m}")?;
-                    }
-                }
-                write!(f, " {} {value}", op.as_str())?;
+                write!(
+                    f,
+                    "{} {} {value}",
+                    LeftSide(arg, mask.as_ref()),
+                    op.as_str()
+                )?;
             }
         }
         if open {
             f.write_str(")")?;
         }
         Ok(())
+    }
+}
+
+/// The left side of a comparison as the language writes it: the argument, and its mask in
+/// parentheses when the mask joins constants with `|` (`flags & (O_WRONLY | O_RDWR)`).
+pub struct LeftSide<'a>(pub &'a Name, pub Option<&'a ConstExpr>);
+
+impl fmt::Display for LeftSide<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.text)?;
+        match self.1 {
+            Some(m) if m.parts.len() > 1 => write!(f, " & ({m})"),
+            Some(m) => write!(f, " & {m}"),
+            None => Ok(()),
+        }
     }
 }
 
