@@ -21,7 +21,7 @@ pub struct ExplainArgs {
     /// O_RDONLY, or values joined with `|` (O_WRONLY|O_CREAT). Options may follow.
     #[arg(
         long,
-        num_args = 1..,
+        num_args = 1..=7,
         action = clap::ArgAction::Set,
         value_name = "NAME [ARGS...]",
         allow_negative_numbers = true
@@ -31,10 +31,28 @@ pub struct ExplainArgs {
     /// terminal guard laid in (TIOCSTI and the other terminal requests, O_ASYNC refused).
     #[arg(long)]
     terminal_guard: bool,
+    /// Words past the file and the call's seven: more values than a call has registers, which
+    /// are refused in words rather than by the parser's bare usage.
+    #[arg(hide = true, allow_negative_numbers = true)]
+    extra: Vec<String>,
 }
 
 /// Prints the annotated disassembly and sizes, or the decision for one call.
 pub fn main(args: ExplainArgs) -> ExitCode {
+    match (&args.syscall, args.extra.first()) {
+        (_, None) => {}
+        (Some(call), Some(_)) => {
+            errln!(
+                "error: more than six values after `{}`: a call passes at most six registers",
+                call[0]
+            );
+            return ExitCode::from(2);
+        }
+        (None, Some(word)) => {
+            errln!("error: unexpected argument `{word}` after the file");
+            return ExitCode::from(2);
+        }
+    }
     let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
         Ok(l) => l,
         Err(code) => return code,
@@ -116,15 +134,8 @@ fn parse_call(arch: Arch, call: &[String]) -> Result<(u32, [u64; 6]), String> {
     let name = &call[0];
     let spec = tables::syscall_by_name(arch, name)
         .ok_or_else(|| format!("`{name}` is not a syscall on {arch}"))?;
-    let given = &call[1..];
-    if given.len() > 6 {
-        return Err(format!(
-            "{} values after `{name}`: a call passes at most six registers",
-            given.len()
-        ));
-    }
     let mut values = [0u64; 6];
-    for (i, text) in given.iter().enumerate() {
+    for (i, text) in call[1..].iter().enumerate() {
         values[i] = parse_value(arch, text)?;
     }
     Ok((spec.nr, values))
