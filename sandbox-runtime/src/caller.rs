@@ -1,7 +1,9 @@
-//! Where in a process's address space an instruction lies: the mapping that holds it, read from
-//! `/proc/PID/maps`, as a file and an offset into it (`/usr/lib/x86_64-linux-gnu/libc.so.6+0x11c5a4`),
-//! which `addr2line -e FILE OFFSET` or `objdump` can read without knowing where the loader put the
-//! file. The monitor reads it for a violation while the violating call is still blocked.
+//! Who made a call the monitor stopped, and from where: the process of the calling thread
+//! (the kernel names the thread), and the place in its address space the instruction lies at,
+//! read from `/proc/PID/maps` as a file and an offset into it
+//! (`/usr/lib/x86_64-linux-gnu/libc.so.6+0x11c5a4`), which `addr2line -e FILE OFFSET` or
+//! `objdump` can read without knowing where the loader put the file. The monitor reads both for
+//! a violation while the violating call is still blocked.
 
 use std::io::Read;
 
@@ -18,6 +20,16 @@ pub(crate) fn code_location(pid: u32, ip: u64) -> Option<String> {
     let mut maps = Vec::new();
     file.take(MAPS_READ_MOST).read_to_end(&mut maps).ok()?;
     locate(&maps, ip)
+}
+
+/// The process (thread group) of thread `tid`, from its `/proc/TID/status`; `None` if that
+/// cannot be read.
+pub(crate) fn process_of(tid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The location of `ip` in the text of a maps file (`START-END PERMS OFFSET DEV INODE [PATH]`
@@ -99,6 +111,22 @@ mod tests {
             locate(MAPS, 0x7f3a12900000).as_deref(),
             Some("/memfd:jit\\x1b[2J (deleted)+0x0")
         );
+    }
+
+    #[test]
+    fn a_thread_is_found_in_its_process() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() } as u32).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().unwrap();
+        assert_ne!(tid, std::process::id());
+        assert_eq!(process_of(tid), Some(std::process::id()));
+        drop(done_tx);
+        thread.join().unwrap();
     }
 
     #[test]

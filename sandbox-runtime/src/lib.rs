@@ -52,8 +52,8 @@ pub mod cgroup;
 pub mod comms;
 pub mod elf;
 
+mod caller;
 mod child;
-mod code_location;
 mod command;
 mod deadline;
 mod error;

@@ -642,10 +642,11 @@ impl Monitor {
         }
         if st.violation.is_none() {
             let mut v = self.classify(&notif);
-            // Read while the call is still blocked, so the caller's mappings are still there.
-            // Its other threads may run on meanwhile, as they could before the call; the
-            // call itself never returns (below).
-            v.location = crate::code_location::code_location(notif.pid, v.ip);
+            // Read while the call is still blocked, so the caller and its mappings are still
+            // there. Its other threads may run on meanwhile, as they could before the call;
+            // the call itself never returns (below).
+            v.location = crate::caller::code_location(notif.pid, v.ip);
+            v.pid = crate::caller::process_of(notif.pid).unwrap_or(notif.pid);
             st.violation = Some(v);
         }
         // The violating call must never return: kill its process while it is still blocked in
@@ -733,6 +734,7 @@ impl Monitor {
             ip: d.instruction_pointer,
             location: None,
             pid: n.pid,
+            tid: n.pid,
             decided_by,
         }
     }

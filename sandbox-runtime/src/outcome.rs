@@ -123,6 +123,8 @@ pub struct Violation {
     pub location: Option<String>,
     /// The calling process, as the host sees it.
     pub pid: u32,
+    /// The calling thread, as the host sees it: the process's own id for its main thread.
+    pub tid: u32,
     /// What in the policy decided: a rule, the default, or a prelude check.
     pub decided_by: String,
 }
@@ -174,6 +176,9 @@ impl fmt::Display for Violation {
         let arch = Arch::from_name(&self.arch);
         write_call(f, &self.syscall, self.nr, arch, &self.arch, &self.args)?;
         write!(f, " by pid {}", self.pid)?;
+        if self.tid != self.pid {
+            write!(f, " (thread {})", self.tid)?;
+        }
         if let Some(location) = &self.location {
             write!(f, " at {location}")?;
         }
@@ -298,7 +303,8 @@ impl Outcome {
     /// `{"status", "exit_code", "signal", "violation", "time_limit", "wall_time_ms",
     /// "cpu_time_ms", "max_rss_kb", "memory_peak_kb", "oom_killed", "pids_limit_hit",
     /// "enforced_limits", "observations_dropped", "error"}`, where
-    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "ip", "location"}`,
+    /// `violation` is `{"syscall", "nr", "arch", "args", "decided_by", "pid", "tid", "ip",
+    /// "location"}`,
     /// `time_limit` names the limit that ran out on a time-out (`"wall_time"` or `"cpu_time"`)
     /// and `enforced_limits` lists `{"limit", "value", "by"}` for each limit applied.
     pub fn to_json(&self) -> Value {
@@ -318,6 +324,7 @@ impl Outcome {
                     "args": v.args,
                     "decided_by": v.decided_by,
                     "pid": v.pid,
+                    "tid": v.tid,
                     "ip": v.ip,
                     "location": v.location,
                 });
@@ -400,11 +407,14 @@ mod tests {
             ip: 0x1000,
             location: Some("/usr/lib/libc.so.6+0x1000".into()),
             pid: 7,
+            tid: 9,
             decided_by: "rule `kill socket`".into(),
         };
         let line = v.to_string();
         assert!(
-            line.ends_with("by pid 7 at /usr/lib/libc.so.6+0x1000 \u{2014} rule `kill socket`"),
+            line.ends_with(
+                "by pid 7 (thread 9) at /usr/lib/libc.so.6+0x1000 \u{2014} rule `kill socket`"
+            ),
             "{line}"
         );
         let j = outcome(Status::Violation(v)).to_json();
@@ -413,6 +423,7 @@ mod tests {
         assert_eq!(j["violation"]["args"][0], 2);
         assert_eq!(j["violation"]["decided_by"], "rule `kill socket`");
         assert_eq!(j["violation"]["pid"], 7);
+        assert_eq!(j["violation"]["tid"], 9);
         assert_eq!(j["violation"]["ip"], 0x1000);
         assert_eq!(j["violation"]["location"], "/usr/lib/libc.so.6+0x1000");
         let e = SetupError::from_errno("bind /data read-only", libc::ENOENT);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use sandbox_runtime::{Limits, SandboxCommand, SpawnError, Status, Stdio, TimeLimit};
+use sandbox_runtime::{Limits, SandboxCommand, SpawnError, Status, Stdio, TimeLimit, Violation};
 use std::time::{Duration, Instant};
 
 fn stderr(out: &sandbox_runtime::SandboxOutput) -> String {
@@ -21,11 +21,12 @@ fn exit_code_is_reported() {
     assert_eq!(out.outcome.to_json()["status"], "ok");
 }
 
-#[test]
-fn forbidden_socket_is_a_violation_with_name_and_args() {
+/// Runs `script` in python under a policy that kills `socket`, and returns the run and its
+/// violation (the test fails if it ended otherwise).
+fn python_making_a_socket(script: &str) -> (sandbox_runtime::SandboxOutput, Violation) {
     let policy = common::kill_only(&[("socket", 41)]);
     let out = common::command("/usr/bin/python3")
-        .args(["-S", "-c", "import socket; socket.socket()"])
+        .args(["-S", "-c", script])
         .policy(&policy)
         .output()
         .unwrap();
@@ -33,11 +34,20 @@ fn forbidden_socket_is_a_violation_with_name_and_args() {
         panic!("{} / {}", out.outcome, stderr(&out));
     };
     assert_eq!(v.syscall, "socket");
+    let v = v.clone();
+    (out, v)
+}
+
+#[test]
+fn forbidden_socket_is_a_violation_with_name_and_args() {
+    let (out, v) = python_making_a_socket("import socket; socket.socket()");
     assert_eq!(v.nr, 41);
     assert_eq!(v.arch, "x86_64");
     assert_eq!(v.args[0], libc::AF_INET as u64);
     assert_eq!(v.args[1] & 0xff, libc::SOCK_STREAM as u64);
     assert!(v.decided_by.contains("kill socket"), "{}", v.decided_by);
+    // Python's main thread: the process's own id.
+    assert_eq!(v.tid, v.pid);
     // Where: python calls the C library's `socket`, at an offset into that file.
     let location = v.location.as_deref().unwrap_or_default();
     assert!(location.contains("/libc.so.6+0x"), "{location}");
@@ -52,6 +62,23 @@ fn forbidden_socket_is_a_violation_with_name_and_args() {
     assert_eq!(j["status"], "violation");
     assert_eq!(j["violation"]["syscall"], "socket");
     assert_eq!(j["violation"]["location"], location);
+}
+
+/// A call from a thread other than the main one names its process as the pid, and the thread
+/// beside it.
+#[test]
+fn a_violation_in_a_thread_names_its_process_and_the_thread() {
+    let (out, v) = python_making_a_socket(
+        "import socket, threading\n\
+         t = threading.Thread(target=socket.socket)\nt.start()\nt.join()",
+    );
+    assert_ne!(v.tid, v.pid, "{v}");
+    let line = v.to_string();
+    let said = format!("by pid {} (thread {})", v.pid, v.tid);
+    assert!(line.contains(&said), "{line}");
+    let j = out.outcome.to_json();
+    assert_eq!(j["violation"]["pid"], v.pid);
+    assert_eq!(j["violation"]["tid"], v.tid);
 }
 
 #[test]
