@@ -86,6 +86,11 @@ pub type SandboxFn = fn(Comms) -> i32;
 /// returns in that case; otherwise returns at once. Call it first thing in `main`.
 ///
 /// `registry` maps names (as given to [`SandboxedFunction::new`]) to functions.
+///
+/// It goes by the arguments alone: the binary started by hand with [`RUN_FUNCTION_FLAG`] and a
+/// socket at [`COMMS_FD`] runs the function outside any sandbox. That gives whoever starts it
+/// nothing they could not do by running the binary anyway; but a registered function must not
+/// rely on being sandboxed for the host's own safety.
 pub fn dispatch(registry: &[(&str, SandboxFn)]) {
     let mut args = std::env::args_os().skip(1);
     if args.next().as_deref() != Some(OsStr::new(RUN_FUNCTION_FLAG)) {

@@ -536,6 +536,10 @@ fn directories_planted_at_the_outputs_during_the_run_are_set_aside() {
     for dir in aside {
         let inside = std::fs::read_to_string(dir.join("inside")).unwrap();
         assert_eq!(inside, "planted\n", "{}", dir.display());
+        // And the command says where each went.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let said = format!("it is kept, untouched, as `{}`", dir.display());
+        assert!(err.contains(&said), "{err}");
     }
 }
 

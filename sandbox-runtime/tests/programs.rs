@@ -770,7 +770,12 @@ fn a_mount_point_that_cannot_be_made_says_why() {
     let file = scratch.path().join("file");
     std::fs::write(&file, "x\n").unwrap();
     let dir = scratch.path();
-    let cases: [(&Path, &str, &str); 6] = [
+    let cases: [(&Path, &str, &str); 7] = [
+        (
+            &file,
+            "/dev/fd/x",
+            "it leads through /proc/self, the kernel's link",
+        ),
         (
             &file,
             "/usr/lib",

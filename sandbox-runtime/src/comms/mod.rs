@@ -320,7 +320,12 @@ impl Comms {
         self.send_message(Tag::Fd, &[0], &[fd.as_fd()])
     }
 
-    /// Receives a descriptor; it is close-on-exec in this process.
+    /// Receives a descriptor; it is close-on-exec in this process. What the peer sends is
+    /// its own choice: a host should check a received descriptor before it trusts it (its type
+    /// with `fstat`, a socket's peer). A sandboxee can even send back its own end of this
+    /// channel, and while the host holds that, the channel never reports the peer closed: a
+    /// read then waits for its timeout, if one is set, instead of failing with
+    /// [`CommsError::Closed`]; drop such a descriptor.
     pub fn recv_fd(&mut self) -> Result<OwnedFd, CommsError> {
         // Any descriptor beyond the first is closed on drop, without lingering.
         let mut fds = self.recv_message(Tag::Fd)?.1;

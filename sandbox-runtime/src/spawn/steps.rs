@@ -363,11 +363,23 @@ impl Descriptions {
                 Step::OpenRoots => "open the host root".into(),
                 Step::NewRootTmpfs => "make the new root tmpfs".into(),
                 Step::AttachNewRoot => "mount the new root over the host root".into(),
-                Step::MountPoint if r.value == libc::ELOOP => format!(
-                    "create mount point {} (its path has a symbolic link the plan did not make, \
-                     which init never follows)",
-                    item(&self.mount_points)
-                ),
+                Step::MountPoint if r.value == libc::ELOOP => {
+                    let at = item(&self.mount_points);
+                    let through_proc_self = ["/dev/fd/", "/proc/self/", "/proc/thread-self/"]
+                        .iter()
+                        .any(|p| at.starts_with(p));
+                    if through_proc_self {
+                        format!(
+                            "create mount point {at} (it leads through /proc/self, the kernel's \
+                             link, which init never follows)"
+                        )
+                    } else {
+                        format!(
+                            "create mount point {at} (its path has a symbolic link the plan did \
+                             not make, which init never follows)"
+                        )
+                    }
+                }
                 Step::MountPoint => {
                     let at = item(&self.mount_points);
                     match mount_point_hint(&at, r.value) {

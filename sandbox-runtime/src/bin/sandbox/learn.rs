@@ -75,8 +75,13 @@ pub fn main(args: LearnArgs) -> ExitCode {
     // Opened before the run, so that the sandbox cannot redirect what is written after it (see
     // `OutputFile`), and so that what cannot be written (a directory at either path, a directory
     // that does not exist) is said before the program runs, not after.
-    let opened = [&args.output, &sidecar].map(|p| {
-        OutputFile::open(p).map_err(|e| errln!("sandbox: cannot write `{}`: {e}", p.display()))
+    let opened = [
+        (&args.output, ""),
+        (&sidecar, " (where learn keeps the observations)"),
+    ]
+    .map(|(p, what)| {
+        OutputFile::open(p)
+            .map_err(|e| errln!("sandbox: cannot write `{}`{what}: {e}", p.display()))
     });
     let [Ok(output_file), Ok(sidecar_file)] = opened else {
         return ExitCode::from(EXIT_SETUP);

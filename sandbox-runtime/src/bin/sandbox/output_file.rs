@@ -23,6 +23,7 @@
 //! else is a file; under `/dev` (but `/dev/shm`) and `/proc`, whose entries are the system's own,
 //! no file is made or replaced.
 
+use crate::console::errln;
 use nix::fcntl::{open, openat, renameat, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{unlinkat, UnlinkatFlags};
@@ -179,8 +180,15 @@ impl OutputFile {
                 // the temporary name instead, in one step: left aside, never written into.
                 Err(nix::errno::Errno::EISDIR) => {
                     let exchange = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
-                    nix::fcntl::renameat2(Some(dir), tmp, Some(dir), name, exchange)
-                        .map_err(io::Error::from)
+                    nix::fcntl::renameat2(Some(dir), tmp, Some(dir), name, exchange)?;
+                    let aside = self.path.with_file_name(tmp);
+                    errln!(
+                        "sandbox: a directory was made at `{}` since the command started; it is \
+                         kept, untouched, as `{}`",
+                        self.path.display(),
+                        aside.display()
+                    );
+                    Ok(())
                 }
                 r => r.map_err(io::Error::from),
             }
