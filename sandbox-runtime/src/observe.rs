@@ -50,7 +50,9 @@ pub struct Observation {
     pub arch: Arch,
     /// The six argument registers.
     pub args: [u64; 6],
-    /// The calling process, as the host sees it.
+    /// The calling thread, as the host sees it (the kernel's notification names the thread:
+    /// its process's own id for the main thread); not looked up further, since every call is
+    /// observed.
     pub pid: u32,
     /// In [`SyscallMode::LogViolations`], what in the policy decided to kill it.
     pub decided_by: Option<String>,
