@@ -792,7 +792,7 @@ fn a_running_sandboxs_time_limit_can_be_moved() {
         .find(|e| e.limit == "wall_time")
         .map(|e| e.value);
     assert!(
-        kept.is_some_and(|ms| (3000..3500).contains(&ms)),
+        kept.is_some_and(|ms| (3000..4000).contains(&ms)),
         "{kept:?}"
     );
     // Away: no limit is left, nor reported.
