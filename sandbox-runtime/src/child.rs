@@ -36,7 +36,8 @@ pub struct SandboxChild {
 }
 
 /// Kills a sandbox, or changes its wall-time limit, from any thread: see
-/// [`SandboxChild::killer`].
+/// [`SandboxChild::killer`]. It holds two descriptors (the sandbox's init's pidfd and the
+/// monitor's wake-up) until dropped, also after the sandbox has ended.
 #[derive(Clone, Debug)]
 pub struct SandboxKiller {
     pidfd: Arc<OwnedFd>,
@@ -136,8 +137,10 @@ impl SandboxChild {
     /// sandbox that then runs to the new deadline ends as
     /// [`Status::Timeout`](crate::Status::Timeout) with [`crate::TimeLimit::Wall`], and the
     /// outcome's enforced `wall_time` is the limit in force at the end, counted from the start.
-    /// After a time-out, or the end, it changes nothing. A host that hands the sandbox work
-    /// piece by piece (over its comms channel, say) can so give each piece its own time.
+    /// Once the sandbox has timed out, or the monitor has seen its end, it changes nothing (the
+    /// deadline is frozen then). A limit past some 292 years is none. A host that hands the
+    /// sandbox work piece by piece (over its comms channel, say) can so give each piece its own
+    /// time.
     pub fn set_time_limit(&self, limit: Option<Duration>) {
         self.deadline.set_from_now(limit);
     }

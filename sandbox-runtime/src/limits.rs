@@ -246,11 +246,12 @@ impl Limits {
                 most: MOST_FILE_SIZE,
             });
         }
-        // The monitor's deadline is the start plus the limit: one past what the clock can hold
-        // would be no deadline at all.
+        // The monitor's deadline is the start plus the limit: one past what the clock or the
+        // deadline can hold would be no deadline at all.
+        let most = Duration::from_nanos(crate::deadline::MOST_NANOS);
         if self
             .wall_time
-            .is_some_and(|w| std::time::Instant::now().checked_add(w).is_none())
+            .is_some_and(|w| w > most || std::time::Instant::now().checked_add(w).is_none())
         {
             return Err(LimitError::TooLarge("wall_time"));
         }
@@ -418,14 +419,26 @@ mod tests {
             l.validate(),
             Err(LimitError::TooLarge("cpu_time"))
         ));
+        // Past what the clock holds, or the deadline (some 292 years of nanoseconds).
+        for too_long in [
+            std::time::Duration::MAX,
+            std::time::Duration::from_nanos(u64::MAX),
+            std::time::Duration::from_secs(600 * 365 * 24 * 3600),
+        ] {
+            let l = Limits {
+                wall_time: Some(too_long),
+                ..Limits::default()
+            };
+            assert!(
+                matches!(l.validate(), Err(LimitError::TooLarge("wall_time"))),
+                "{too_long:?}"
+            );
+        }
         let l = Limits {
-            wall_time: Some(std::time::Duration::MAX),
+            wall_time: Some(std::time::Duration::from_secs(100 * 365 * 24 * 3600)),
             ..Limits::default()
         };
-        assert!(matches!(
-            l.validate(),
-            Err(LimitError::TooLarge("wall_time"))
-        ));
+        assert!(l.validate().is_ok());
         let l = Limits {
             open_files: Some(u64::MAX - 1),
             cpu_time: Some(std::time::Duration::from_secs(3600 * 24 * 365)),

@@ -376,17 +376,17 @@ impl Monitor {
             if st.exec_done && crate::test_hooks::take_monitor_panic() {
                 panic!("the monitor panics (test hook)");
             }
-            if let Some(d) = deadline {
-                if !st.timed_out && Instant::now() >= d {
-                    st.timed_out = true;
-                    self.kill_sandbox(&mut st);
-                }
+            if !st.timed_out && self.deadline.time_out_if_due(Instant::now()) {
+                st.timed_out = true;
+                self.kill_sandbox(&mut st);
             }
             if st.init_kill_due.is_some_and(|due| Instant::now() >= due) {
                 st.init_kill_due = None;
                 let _ = kill(&self.pidfd);
             }
         }
+        // The limit the outcome reports is the one in force at the end.
+        self.deadline.freeze();
         self.read_reports(&mut st);
         self.read_exec_pipe(&mut st);
         self.finish(st)
@@ -642,11 +642,20 @@ impl Monitor {
         }
         if st.violation.is_none() {
             let mut v = self.classify(&notif);
-            // Read while the call is still blocked, so the caller and its mappings are still
-            // there. Its other threads may run on meanwhile, as they could before the call;
-            // the call itself never returns (below).
-            v.location = crate::caller::code_location(notif.pid, v.ip);
-            v.pid = crate::caller::process_of(notif.pid).unwrap_or(notif.pid);
+            // Read while the call is blocked, so the caller and its mappings are still there;
+            // its other threads may run on meanwhile, as they could before the call (the call
+            // itself never returns, below). Kept only if the call is still pending after the
+            // reads: another thread's exec ends the caller, and may give its id to the thread
+            // that execs, whose new image the reads would then have shown.
+            let process = crate::caller::process_of(notif.pid);
+            let location = crate::caller::code_location(notif.pid, v.ip);
+            let pending = st
+                .listener
+                .as_ref()
+                .is_some_and(|l| seccomp::notification_pending(l, notif.id));
+            if pending {
+                (v.pid, v.location) = (process, location);
+            }
             st.violation = Some(v);
         }
         // The violating call must never return: kill its process while it is still blocked in
@@ -733,7 +742,7 @@ impl Monitor {
             args: d.args,
             ip: d.instruction_pointer,
             location: None,
-            pid: n.pid,
+            pid: None,
             tid: n.pid,
             decided_by,
         }
