@@ -7,9 +7,11 @@
 
 use std::io::Read;
 
-/// The most of a maps file read: some 90,000 mappings, more than the kernel's default map count
-/// allows a process, so a hostile process cannot make the monitor read without end.
-const MAPS_READ_MOST: u64 = 8 << 20;
+/// The most of a maps file read, while the violating call waits and the caller's other threads
+/// may still run: some 10,000 mappings of ordinary names (a large program has a few thousand), a
+/// few milliseconds' read. A process that makes more, or longer names, so as to stretch that
+/// time, gets no location past it.
+const MAPS_READ_MOST: u64 = 1 << 20;
 
 /// Where `ip` lies in the address space of process (or thread) `pid`, in words: `FILE+0xOFFSET`
 /// for a file's mapping (the offset into the file), `[vdso]+0xOFFSET` and the like for the
@@ -35,7 +37,12 @@ pub(crate) fn process_of(tid: u32) -> Option<u32> {
 /// The location of `ip` in the text of a maps file (`START-END PERMS OFFSET DEV INODE [PATH]`
 /// per line, addresses and offset in hex).
 fn locate(maps: &[u8], ip: u64) -> Option<String> {
-    maps.split(|b| *b == b'\n').find_map(|line| {
+    // Whole lines only: a read cut at the limit ends within one.
+    let whole = maps
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |end| end + 1);
+    maps[..whole].split(|b| *b == b'\n').find_map(|line| {
         let mut fields = line.splitn(6, |b| *b == b' ');
         let range = fields.next()?;
         let (start, end) = std::str::from_utf8(range).ok()?.split_once('-')?;
@@ -57,20 +64,13 @@ fn locate(maps: &[u8], ip: u64) -> Option<String> {
     })
 }
 
-/// A path from the maps as text a terminal shows as it is: the kernel writes a newline in it as
-/// `\012`, and any other control character is written here as `\xNN` (a memfd's name, which
-/// the sandboxed program chose, may hold any).
+/// A path from the maps as text a terminal or a JSON reader shows as it is: the kernel writes a
+/// newline in it as `\012`, and every other character a terminal would act on (a control
+/// character, a bidirectional override, a line break) is escaped as the command's own messages
+/// escape it (`\u{1b}`). A memfd's name is the sandboxed program's choice, so such a location
+/// can look like another (the kernel leaves a `\` as it is): it is a hint, not a proof.
 fn printable(path: &[u8]) -> String {
-    String::from_utf8_lossy(path)
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                format!("\\x{:02x}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    sandbox_policy::syntax::lexer::comment_safe(&String::from_utf8_lossy(path))
 }
 
 #[cfg(test)]
@@ -82,7 +82,7 @@ mod tests {
 55d4c8a02000-55d4c8a07000 r-xp 00002000 fd:01 1234 /usr/bin/cat
 7f3a10000000-7f3a10021000 rw-p 00000000 00:00 0 
 7f3a12628000-7f3a127b0000 r-xp 00028000 fd:01 5678                       /usr/lib/x86_64-linux-gnu/libc.so.6
-7f3a12900000-7f3a12901000 r-xp 00000000 00:01 99 /memfd:jit\x1b[2J (deleted)
+7f3a12900000-7f3a12901000 r-xp 00000000 00:01 99 /memfd:jit\x1b[2J\xe2\x80\xae (deleted)
 7ffd5a1f0000-7ffd5a1f2000 r-xp 00000000 00:00 0                          [vdso]
 ";
 
@@ -103,13 +103,16 @@ mod tests {
         ] {
             assert_eq!(locate(MAPS, ip).as_deref(), location, "{ip:#x}");
         }
+        // A line the read cut short names nothing (its path may be cut too).
+        let cut = &MAPS[..MAPS.len() - 10];
+        assert_eq!(locate(cut, 0x7ffd5a1f0abc), None);
     }
 
     #[test]
     fn control_characters_in_a_name_are_written_out() {
         assert_eq!(
             locate(MAPS, 0x7f3a12900000).as_deref(),
-            Some("/memfd:jit\\x1b[2J (deleted)+0x0")
+            Some("/memfd:jit\\u{1b}[2J\\u{202e} (deleted)+0x0")
         );
     }
 

@@ -121,8 +121,9 @@ pub struct Violation {
     /// blocked: `FILE+0xOFFSET` (the offset into the file, for `addr2line -e FILE OFFSET`),
     /// `[vdso]+0xOFFSET`, or `anonymous memory`; `None` where the maps could not be read.
     pub location: Option<String>,
-    /// The calling process, as the host sees it.
-    pub pid: u32,
+    /// The calling process, as the host sees it; `None` when the caller was gone before it
+    /// could be looked up (another thread's `execve` ends every other thread of its process).
+    pub pid: Option<u32>,
     /// The calling thread, as the host sees it: the process's own id for its main thread.
     pub tid: u32,
     /// What in the policy decided: a rule, the default, or a prelude check.
@@ -175,9 +176,10 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let arch = Arch::from_name(&self.arch);
         write_call(f, &self.syscall, self.nr, arch, &self.arch, &self.args)?;
-        write!(f, " by pid {}", self.pid)?;
-        if self.tid != self.pid {
-            write!(f, " (thread {})", self.tid)?;
+        match self.pid {
+            Some(pid) if pid == self.tid => write!(f, " by pid {pid}")?,
+            Some(pid) => write!(f, " by pid {pid} (thread {})", self.tid)?,
+            None => write!(f, " by thread {}", self.tid)?,
         }
         if let Some(location) = &self.location {
             write!(f, " at {location}")?;
@@ -406,7 +408,7 @@ mod tests {
             args: [2, 1, 0, 0, 0, 0],
             ip: 0x1000,
             location: Some("/usr/lib/libc.so.6+0x1000".into()),
-            pid: 7,
+            pid: Some(7),
             tid: 9,
             decided_by: "rule `kill socket`".into(),
         };
@@ -416,6 +418,19 @@ mod tests {
                 "by pid 7 (thread 9) at /usr/lib/libc.so.6+0x1000 \u{2014} rule `kill socket`"
             ),
             "{line}"
+        );
+        // A caller gone before its process was looked up is named by its thread alone.
+        let unknown = Violation {
+            pid: None,
+            ..v.clone()
+        };
+        assert!(
+            unknown.to_string().contains(" by thread 9 at "),
+            "{unknown}"
+        );
+        assert_eq!(
+            outcome(Status::Violation(unknown)).to_json()["violation"]["pid"],
+            Value::Null
         );
         let j = outcome(Status::Violation(v)).to_json();
         assert_eq!(j["status"], "violation");

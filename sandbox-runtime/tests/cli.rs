@@ -1150,10 +1150,22 @@ fn explain_takes_options_after_the_call_and_negative_numbers_in_it() {
         text.contains("openat(-100, 0, O_RDONLY) [nr 257, x86_64] -> allow"),
         "{text}"
     );
-    // The file may follow six values; a seventh, before or after the file, is refused in words.
+    // The file may follow the call's words, six values or fewer; a seventh value, before or
+    // after the file, is refused in words, and so is a word that is neither.
     let six = ["--syscall", "openat", "1", "2", "3", "4", "5", "6"];
     let out = sandbox_output(&[&["explain"], six.as_slice(), &[&policy]].concat());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = sandbox_output(&["explain", "--syscall", "openat", "AT_FDCWD", "0", &policy]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("openat(AT_FDCWD, 0) [nr "), "{text}");
+    let out = sandbox_output(&["explain", &policy, "extra", "--syscall", "openat"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unexpected argument `extra`"),
+        "{}",
+        stderr(&out)
+    );
     for words in [
         [&["explain"], six.as_slice(), &["7", &policy]].concat(),
         [&["explain", &policy], six.as_slice(), &["7"]].concat(),

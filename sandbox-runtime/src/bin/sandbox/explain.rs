@@ -10,8 +10,9 @@ use std::process::ExitCode;
 /// Arguments of `sandbox explain`.
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
-    /// The policy file.
-    file: PathBuf,
+    /// The policy file (before --syscall, or after the call's words).
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
     /// Architecture: x86_64 or aarch64 (default: this machine's).
     #[arg(long)]
     arch: Option<String>,
@@ -37,29 +38,44 @@ pub struct ExplainArgs {
     extra: Vec<String>,
 }
 
+/// The policy file and the call's words, from how the parser placed them: `--syscall` takes
+/// up to seven words, so a file written after fewer comes as its last word; a word past the
+/// file and seven words is one value too many.
+fn file_and_call(args: &ExplainArgs) -> Result<(PathBuf, Option<Vec<String>>), String> {
+    let mut call = args.syscall.clone();
+    if let Some(word) = args.extra.first() {
+        return Err(match &call {
+            Some(words) if words.len() == 7 => format!(
+                "more than six values after `{}`: a call passes at most six registers",
+                words[0]
+            ),
+            _ => format!("unexpected argument `{word}`"),
+        });
+    }
+    let file = match (&args.file, call.as_mut()) {
+        (Some(file), _) => file.clone(),
+        (None, Some(words)) if words.len() >= 2 => PathBuf::from(words.pop().unwrap_or_default()),
+        (None, _) => return Err("no policy file given".into()),
+    };
+    Ok((file, call))
+}
+
 /// Prints the annotated disassembly and sizes, or the decision for one call.
 pub fn main(args: ExplainArgs) -> ExitCode {
-    match (&args.syscall, args.extra.first()) {
-        (_, None) => {}
-        (Some(call), Some(_)) => {
-            errln!(
-                "error: more than six values after `{}`: a call passes at most six registers",
-                call[0]
-            );
+    let (file, call) = match file_and_call(&args) {
+        Ok(found) => found,
+        Err(e) => {
+            errln!("error: {e}");
             return ExitCode::from(2);
         }
-        (None, Some(word)) => {
-            errln!("error: unexpected argument `{word}` after the file");
-            return ExitCode::from(2);
-        }
-    }
-    let loaded = match policy_file::load_for_arch(&args.file, args.arch.as_deref()) {
+    };
+    let loaded = match policy_file::load_for_arch(&file, args.arch.as_deref()) {
         Ok(l) => l,
         Err(code) => return code,
     };
     let (compiled, arch) = (&loaded.compiled, loaded.arch);
     let filter = loaded.filter(args.terminal_guard);
-    let Some(call) = args.syscall else {
+    let Some(call) = call else {
         let text = disasm::disassemble(filter, arch, Some(&compiled.policy));
         return match out!("{text}") {
             Ok(()) => ExitCode::SUCCESS,
