@@ -4,8 +4,37 @@
 //! (`/usr/lib/x86_64-linux-gnu/libc.so.6+0x11c5a4`), which `addr2line -e FILE OFFSET` or
 //! `objdump` can read without knowing where the loader put the file. The monitor reads both for
 //! a violation while the violating call is still blocked.
+//!
+//! The mapping is asked of the kernel for the one address (`PROCMAP_QUERY`, Linux 6.11+), which
+//! takes as long however many mappings the process made; on an older kernel the maps file is
+//! read instead, up to [`MAPS_READ_MOST`].
 
 use std::io::Read;
+use std::os::fd::AsRawFd;
+
+/// `PROCMAP_QUERY`: `_IOWR('f', 17, struct procmap_query)`.
+const PROCMAP_QUERY: libc::c_ulong = 0xC068_6611;
+
+/// The kernel's `struct procmap_query` (`linux/fs.h`), 104 bytes.
+#[repr(C)]
+#[derive(Default)]
+struct ProcmapQuery {
+    size: u64,
+    query_flags: u64,
+    query_addr: u64,
+    vma_start: u64,
+    vma_end: u64,
+    vma_flags: u64,
+    vma_page_size: u64,
+    vma_offset: u64,
+    inode: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    vma_name_size: u32,
+    build_id_size: u32,
+    vma_name_addr: u64,
+    build_id_addr: u64,
+}
 
 /// The most of a maps file read, while the violating call waits and the caller's other threads
 /// may still run: some 10,000 mappings of ordinary names (a large program has a few thousand), a
@@ -19,9 +48,44 @@ const MAPS_READ_MOST: u64 = 1 << 20;
 /// no mapping holds `ip`.
 pub(crate) fn code_location(pid: u32, ip: u64) -> Option<String> {
     let file = std::fs::File::open(format!("/proc/{pid}/maps")).ok()?;
-    let mut maps = Vec::new();
-    file.take(MAPS_READ_MOST).read_to_end(&mut maps).ok()?;
-    locate(&maps, ip)
+    match query(&file, ip) {
+        Ok(found) => found,
+        // A kernel without the query reads the file.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTTY) => {
+            let mut maps = Vec::new();
+            file.take(MAPS_READ_MOST).read_to_end(&mut maps).ok()?;
+            locate(&maps, ip)
+        }
+        Err(_) => None,
+    }
+}
+
+/// The location of `ip` as the kernel's `PROCMAP_QUERY` on an open maps file gives it: `Ok(None)`
+/// where no mapping holds it.
+fn query(maps: &std::fs::File, ip: u64) -> std::io::Result<Option<String>> {
+    let mut name = vec![0u8; libc::PATH_MAX as usize];
+    let mut q = ProcmapQuery {
+        size: std::mem::size_of::<ProcmapQuery>() as u64,
+        // The mapping that holds the address, none other.
+        query_flags: 0,
+        query_addr: ip,
+        vma_name_size: name.len() as u32,
+        vma_name_addr: name.as_mut_ptr() as u64,
+        ..ProcmapQuery::default()
+    };
+    // SAFETY: the ioctl reads and writes `q` (of the size it says) and writes at most
+    // `vma_name_size` bytes at `vma_name_addr`, a live buffer of that length.
+    let r = unsafe { libc::ioctl(maps.as_raw_fd(), PROCMAP_QUERY, &mut q as *mut ProcmapQuery) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENOENT) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // The name's length with its terminating zero, or 0 for a mapping without one.
+    let len = (q.vma_name_size as usize).saturating_sub(1).min(name.len());
+    Ok(Some(describe(&name[..len], ip, q.vma_start, q.vma_offset)))
 }
 
 /// The process (thread group) of thread `tid`, from its `/proc/TID/status`; `None` if that
@@ -55,13 +119,19 @@ fn locate(maps: &[u8], ip: u64) -> Option<String> {
         let offset = u64::from_str_radix(std::str::from_utf8(fields.next()?).ok()?, 16).ok()?;
         let (_dev, _inode) = (fields.next()?, fields.next()?);
         let path = fields.next().map(|p| p.trim_ascii_start()).unwrap_or(b"");
-        Some(match path {
-            b"" => "anonymous memory".to_string(),
-            // The kernel's own mappings ([vdso], [stack], [heap], ...): from their start.
-            [b'[', ..] => format!("{}+{:#x}", printable(path), ip - start),
-            _ => format!("{}+{:#x}", printable(path), ip - start + offset),
-        })
+        Some(describe(path, ip, start, offset))
     })
+}
+
+/// `ip` in the mapping named `path` (empty for anonymous memory) that starts at `start`, at
+/// `offset` into its file.
+fn describe(path: &[u8], ip: u64, start: u64, offset: u64) -> String {
+    match path {
+        b"" => "anonymous memory".to_string(),
+        // The kernel's own mappings ([vdso], [stack], [heap], ...): from their start.
+        [b'[', ..] => format!("{}+{:#x}", printable(path), ip - start),
+        _ => format!("{}+{:#x}", printable(path), ip - start + offset),
+    }
 }
 
 /// A path from the maps as text a terminal or a JSON reader shows as it is: the kernel writes a
@@ -130,6 +200,33 @@ mod tests {
         assert_eq!(process_of(tid), Some(std::process::id()));
         drop(done_tx);
         thread.join().unwrap();
+    }
+
+    /// The kernel's answer for one address is what the maps file says of it, where the kernel
+    /// has the query (Linux 6.11+; an older one must refuse it as unknown).
+    #[test]
+    fn the_kernels_query_agrees_with_the_maps_file() {
+        let maps = std::fs::File::open("/proc/self/maps").unwrap();
+        let text = std::fs::read("/proc/self/maps").unwrap();
+        let here = the_kernels_query_agrees_with_the_maps_file as *const () as usize as u64;
+        let in_libc = libc::getpid as *const () as usize as u64;
+        let heap = Box::new(7u64);
+        let on_heap = &*heap as *const u64 as u64;
+        for ip in [here, in_libc, on_heap, 0x10] {
+            match query(&maps, ip) {
+                Ok(found) => assert_eq!(found, locate(&text, ip), "{ip:#x}"),
+                Err(e) => {
+                    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+                    let mut parts = release.trim().split(['.', '-']);
+                    let mut next = || parts.next().and_then(|p| p.parse::<u32>().ok());
+                    let version = (next().unwrap_or(0), next().unwrap_or(0));
+                    assert!(
+                        e.raw_os_error() == Some(libc::ENOTTY) && version < (6, 11),
+                        "{e} on {release}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
