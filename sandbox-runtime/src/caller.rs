@@ -13,7 +13,7 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 
 /// `PROCMAP_QUERY`: `_IOWR('f', 17, struct procmap_query)`.
-const PROCMAP_QUERY: libc::c_ulong = 0xC068_6611;
+const PROCMAP_QUERY: libc::Ioctl = 0xC068_6611;
 
 /// The kernel's `struct procmap_query` (`linux/fs.h`), 104 bytes.
 #[repr(C)]
@@ -124,13 +124,19 @@ fn locate(maps: &[u8], ip: u64) -> Option<String> {
 }
 
 /// `ip` in the mapping named `path` (empty for anonymous memory) that starts at `start`, at
-/// `offset` into its file.
+/// `offset` into its file. Wrapping, not checked: the numbers are the kernel's, about a process
+/// that may have mapped a device at any offset, and the monitor must not panic on them.
 fn describe(path: &[u8], ip: u64, start: u64, offset: u64) -> String {
+    let into_mapping = ip.wrapping_sub(start);
     match path {
         b"" => "anonymous memory".to_string(),
         // The kernel's own mappings ([vdso], [stack], [heap], ...): from their start.
-        [b'[', ..] => format!("{}+{:#x}", printable(path), ip - start),
-        _ => format!("{}+{:#x}", printable(path), ip - start + offset),
+        [b'[', ..] => format!("{}+{into_mapping:#x}", printable(path)),
+        _ => format!(
+            "{}+{:#x}",
+            printable(path),
+            into_mapping.wrapping_add(offset)
+        ),
     }
 }
 
@@ -173,6 +179,9 @@ mod tests {
         ] {
             assert_eq!(locate(MAPS, ip).as_deref(), location, "{ip:#x}");
         }
+        // An offset near the top of the address space wraps rather than panics.
+        let far = b"1000-2000 r-xp ffffffffffffff00 00:05 7 /dev/odd\n";
+        assert_eq!(locate(far, 0x1100).as_deref(), Some("/dev/odd+0x0"));
         // A line the read cut short names nothing (its path may be cut too).
         let cut = &MAPS[..MAPS.len() - 10];
         assert_eq!(locate(cut, 0x7ffd5a1f0abc), None);

@@ -164,7 +164,7 @@ pub struct EnforcedLimit {
 /// which the host may change while the sandbox runs).
 pub(crate) fn wall_time_enforced(limit: Option<Duration>) -> Option<EnforcedLimit> {
     limit.map(|w| EnforcedLimit {
-        limit: "wall_time",
+        limit: crate::TimeLimit::Wall.keyword(),
         // Rounded up: a limit below a millisecond is not reported as none at all.
         value: u64::try_from(w.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
         by: Enforcement::Monitor,

@@ -910,7 +910,7 @@ impl Monitor {
         let aftermath = Aftermath { init: exiting_init };
         // The wall-time limit as it stood at the end, which the host may have changed.
         let mut enforced_limits = self.enforced;
-        enforced_limits.retain(|e| e.limit != "wall_time");
+        enforced_limits.retain(|e| e.limit != TimeLimit::Wall.keyword());
         enforced_limits.extend(limits::wall_time_enforced(self.deadline.limit()));
         let outcome = Outcome {
             status,

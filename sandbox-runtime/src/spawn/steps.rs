@@ -302,7 +302,16 @@ impl Report {
 
 /// Why a mount point `at` could not be made or used, where the errno alone would mislead.
 fn mount_point_hint(at: &str, errno: i32) -> Option<&'static str> {
+    let through_proc_self = ["/dev/fd/", "/proc/self/", "/proc/thread-self/"]
+        .iter()
+        .any(|p| at.starts_with(p));
     match errno {
+        libc::ELOOP if through_proc_self => {
+            Some("it leads through /proc/self, the kernel's link, which init never follows")
+        }
+        libc::ELOOP => {
+            Some("its path has a symbolic link the plan did not make, which init never follows")
+        }
         libc::EISDIR => Some("the source is a file and a directory is there"),
         libc::ENOTDIR => Some("a file is there or on its path, where a directory is needed"),
         libc::EROFS => Some(
@@ -363,23 +372,6 @@ impl Descriptions {
                 Step::OpenRoots => "open the host root".into(),
                 Step::NewRootTmpfs => "make the new root tmpfs".into(),
                 Step::AttachNewRoot => "mount the new root over the host root".into(),
-                Step::MountPoint if r.value == libc::ELOOP => {
-                    let at = item(&self.mount_points);
-                    let through_proc_self = ["/dev/fd/", "/proc/self/", "/proc/thread-self/"]
-                        .iter()
-                        .any(|p| at.starts_with(p));
-                    if through_proc_self {
-                        format!(
-                            "create mount point {at} (it leads through /proc/self, the kernel's \
-                             link, which init never follows)"
-                        )
-                    } else {
-                        format!(
-                            "create mount point {at} (its path has a symbolic link the plan did \
-                             not make, which init never follows)"
-                        )
-                    }
-                }
                 Step::MountPoint => {
                     let at = item(&self.mount_points);
                     match mount_point_hint(&at, r.value) {
