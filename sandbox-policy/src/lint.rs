@@ -106,15 +106,12 @@ pub fn lint(expanded: &Expanded, irs: &[ArchIr], checked: &CheckedPolicy) -> Vec
     // Rules with a comparison that is always false and must hold for the rule to apply: that
     // warning says already why no call meets the rule's condition.
     let mut explained = BTreeSet::new();
-    // A file included twice (a diamond) says each of its rules twice: the copy, the same text
-    // at the same place, draws no warning of its own.
-    let mut seen = HashSet::new();
+    let copies = copies(checked);
     for (index, (flat, beyond)) in expanded.rules.iter().zip(beyond).enumerate() {
         let Some(cond) = &flat.rule.cond else {
             continue;
         };
-        let place = checked.rules.get(index).map(|m| (&*m.location, &*m.text));
-        if place.is_some_and(|place| !seen.insert(place)) {
+        if copies.contains(&index) {
             continue;
         }
         if let Some(beyond) = beyond {
@@ -127,18 +124,34 @@ pub fn lint(expanded: &Expanded, irs: &[ArchIr], checked: &CheckedPolicy) -> Vec
                 extra_bits(&rule, cmp, negated, &mut warnings)
             });
         }
-        each_cmp(cond, false, &mut |cmp, _| {
-            warnings.extend(fixed_comparison(&flat.rule, cmp).map(|(_, d)| d));
-        });
         let mut needed = Vec::new();
         conjuncts(cond, &mut needed);
-        let never = |c: &&Expr| matches!(fixed_comparison(&flat.rule, c), Some((false, _)));
-        if needed.iter().any(never) {
-            explained.insert(index);
-        }
+        each_cmp(cond, false, &mut |cmp, _| {
+            let Some((always, warning)) = fixed_comparison(&flat.rule, cmp) else {
+                return;
+            };
+            if !always && needed.iter().any(|n| std::ptr::eq(*n, cmp)) {
+                explained.insert(index);
+            }
+            warnings.push(warning);
+        });
     }
-    warnings.extend(dead::dead_rules(expanded, checked, &explained));
+    warnings.extend(dead::dead_rules(expanded, checked, &explained, &copies));
     warnings
+}
+
+/// The rules that say again what an earlier rule said, the same text at the same place: a
+/// file included twice (a diamond) says each of its rules twice. The copy is no mistake of the
+/// writer's and draws no warning of its own.
+fn copies(checked: &CheckedPolicy) -> BTreeSet<usize> {
+    let mut seen = HashSet::new();
+    checked
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !seen.insert((&*m.location, &*m.text)))
+        .map(|(index, _)| index)
+        .collect()
 }
 
 /// The parts of a condition that must each hold for it to hold: the operands of its top-level

@@ -11,7 +11,7 @@ use crate::diag::Diagnostic;
 use crate::resolve::{CheckedBranch, CheckedCond, CheckedPolicy, Expanded, PRELUDE_LOCATION};
 use crate::satisfiable::{can_hold, Budget};
 use crate::tables;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The most earlier conditional rules weighed against a rule for one syscall: past that, only
 /// the rule's own condition is decided.
@@ -30,14 +30,15 @@ enum Dead {
 /// never applies there (`None`: it does apply, or that could not be decided).
 type BySyscall = BTreeMap<&'static str, Vec<(Arch, Option<Dead>)>>;
 
-/// Warns, once per rule and reason, where a rule of the policy's own (not a group's) never
-/// applies to a syscall it names, on every architecture that has the syscall or on the ones
-/// named; but not that no call meets the condition of a rule in `explained`, for which another
-/// warning says so already.
+/// Warns, once per rule and reason, where a rule of the policy's own (not a group's, nor one of
+/// `copies`) never applies to a syscall it names, on every architecture that has the syscall or
+/// on the ones named; but not that no call meets the condition of a rule in `explained`, for
+/// which another warning says so already.
 pub(super) fn dead_rules(
     expanded: &Expanded,
     checked: &CheckedPolicy,
     explained: &BTreeSet<usize>,
+    copies: &BTreeSet<usize>,
 ) -> Vec<Diagnostic> {
     let mut budget = Budget::new(Budget::FOR_A_POLICY);
     let mut found: BTreeMap<usize, BySyscall> = BTreeMap::new();
@@ -53,7 +54,8 @@ pub(super) fn dead_rules(
                     continue;
                 };
                 let own = expanded.rules.get(index).is_some_and(|r| r.group.is_none());
-                let Some(cond) = branch.cond.as_ref().filter(|_| own) else {
+                let weighed = own && !copies.contains(&index);
+                let Some(cond) = branch.cond.as_ref().filter(|_| weighed) else {
                     continue;
                 };
                 // Once the budget is spent, this is undecided at once, and recorded so.
@@ -71,15 +73,8 @@ pub(super) fn dead_rules(
         }
     }
     let mut warnings = Vec::new();
-    // A file included twice (a diamond) says each of its rules twice: the copy, at the same
-    // place, is no mistake of the writer's, and draws no warning of its own.
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for (index, syscalls) in found {
         let rule = &expanded.rules[index].rule;
-        let copy = checked.rules.get(index).map(|m| (&*m.location, &*m.text));
-        if copy.is_some_and(|place| !seen.insert(place)) {
-            continue;
-        }
         for reason in [Dead::NeverHolds, Dead::DecidedEarlier] {
             if reason == Dead::NeverHolds && explained.contains(&index) {
                 continue;
