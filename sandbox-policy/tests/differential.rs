@@ -609,7 +609,7 @@ fn prelude_guards_follow_what_the_policy_names() {
     const KILL: u32 = ret::KILL_PROCESS;
     const ALLOW: u32 = ret::ALLOW;
     const EPERM: u32 = ret::ERRNO | 1;
-    let cases: [(&str, [u32; 5]); 12] = [
+    let cases: [(&str, [u32; 5]); 17] = [
         // seccomp, ptrace, io_uring_setup, prctl(PR_SET_SECCOMP), prctl(PR_SET_NAME)
         ("default allow;", [KILL, KILL, KILL, KILL, ALLOW]),
         ("default log;", [KILL, KILL, KILL, KILL, ret::LOG]),
@@ -647,6 +647,39 @@ fn prelude_guards_follow_what_the_policy_names() {
         ),
         (
             "default allow;\nallow seccomp if operation == SECCOMP_GET_ACTION_AVAIL || flags == 0 && operation != SECCOMP_SET_MODE_FILTER;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        // A rule whose condition never holds lets nothing run, so it opts in to nothing
+        // (the prelude's kill of `seccomp` then goes before it, as for any named call).
+        (
+            "default allow;\nallow seccomp if flags < 1 && flags > 5;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default kill;\nallow seccomp if flags == 1 && flags == 2;\nallow prctl;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        // Nor does one that earlier rules refuse every such call before.
+        (
+            "default allow;\nkill seccomp if flags == 0;\nkill seccomp if flags != 0;\nallow seccomp if operation == SECCOMP_SET_MODE_FILTER;\nallow prctl;",
+            [KILL, KILL, KILL, KILL, ALLOW],
+        ),
+        (
+            "default allow;\nerrno(EPERM) seccomp if flags == 0;\nerrno(EPERM) seccomp if flags != 0;\nallow seccomp;\nallow prctl;",
+            [EPERM, KILL, KILL, KILL, ALLOW],
+        ),
+        // One too large to decide (2,048 conjunctions) is taken as no opt-in: the guards go
+        // in, though `args == 0` would meet it.
+        (
+            concat!(
+                "default kill;\nallow seccomp if operation == SECCOMP_SET_MODE_FILTER",
+                " && (args == 0 || flags == 0) && (args == 0 || flags == 1)",
+                " && (args == 0 || flags == 2) && (args == 0 || flags == 3)",
+                " && (args == 0 || flags == 4) && (args == 0 || flags == 5)",
+                " && (args == 0 || flags == 6) && (args == 0 || flags == 7)",
+                " && (args == 0 || flags == 8) && (args == 0 || flags == 9)",
+                " && (args == 0 || flags == 10);\nallow prctl;"
+            ),
             [KILL, KILL, KILL, KILL, ALLOW],
         ),
         // One that may let SECCOMP_SET_MODE_FILTER run, depending on another argument, does.
@@ -742,7 +775,7 @@ fn containment_guards_follow_what_the_policy_lets_run() {
     const ALLOW: u32 = ret::ALLOW;
     const EPERM: u32 = ret::ERRNO | 1;
     const EACCES: u32 = ret::ERRNO | 13;
-    let cases: [(&str, [u32; 6]); 11] = [
+    let cases: [(&str, [u32; 6]); 12] = [
         // socket(AF_VSOCK), socket(AF_INET), ioctl(TIOCSTI), ioctl(TIOCSTI | 1 << 32),
         // ioctl(TIOCLINUX), ioctl(TCGETS)
         ("default allow;", [EPERM, ALLOW, EPERM, EPERM, EPERM, ALLOW]),
@@ -783,6 +816,12 @@ fn containment_guards_follow_what_the_policy_lets_run() {
         (
             "default kill;\nallow socket if domain == AF_INET && type == SOCK_STREAM;\nallow ioctl if request == TCGETS && fd == 0;",
             [KILL, ALLOW, KILL, KILL, KILL, ALLOW],
+        ),
+        // A rule whose condition never holds lets nothing run: the guard goes after it, and
+        // the kill that looks at another argument too stands where it matches.
+        (
+            "default kill;\nallow socket if type < 1 && type > 5;\nkill socket if domain == AF_VSOCK && type == 1;\nallow socket;",
+            [KILL, ALLOW, KILL, KILL, KILL, KILL],
         ),
         // A rule on another argument alone may let them run: guarded.
         (

@@ -59,6 +59,13 @@ fn the_prelude_holds_at_the_rule_limit() {
         "{}",
         over.render_errors()
     );
+    // The language's reference states the same limit.
+    let limit = format!("{},{:03} rules", MAX_RULES / 1000, MAX_RULES % 1000);
+    let reference = include_str!("../LANGUAGE.md").replace('\n', " ");
+    assert!(
+        reference.contains(&format!("more than {limit}")),
+        "LANGUAGE.md does not say a policy holds at most {limit}"
+    );
 }
 
 /// Garbage makes an error a character (`@`), a token (`;`) or a name (an unknown syscall, one

@@ -165,10 +165,7 @@ fn why_dead<'b>(
         .iter()
         .cloned()
         .reduce(|a, b| CheckedCond::Or(Box::new(a), Box::new(b)))?;
-    if can_hold(
-        &both(cond.clone(), CheckedCond::Not(Box::new(covered))),
-        budget,
-    )? {
+    if can_hold(&cond.clone().and(covered.negated()), budget)? {
         return None;
     }
     // The runtime's own check on `execveat` (no rule of the list) is never named.
@@ -177,15 +174,11 @@ fn why_dead<'b>(
         .zip(conds)
         .filter(|(b, _)| b.tag.rule_index().is_some())
         .find_map(|(branch, theirs)| {
-            can_hold(&both(cond.clone(), theirs), budget)
+            can_hold(&cond.clone().and(theirs), budget)
                 .unwrap_or(false)
                 .then_some(branch)
         });
     Some((Dead::DecidedEarlier, first))
-}
-
-fn both(a: CheckedCond, b: CheckedCond) -> CheckedCond {
-    CheckedCond::And(Box::new(a), Box::new(b))
 }
 
 /// What the policy's list says of the rule of `tag`, if it is a rule of the list.

@@ -77,6 +77,16 @@ pub enum CheckedCond {
 }
 
 impl CheckedCond {
+    /// `self && other`.
+    pub(crate) fn and(self, other: CheckedCond) -> CheckedCond {
+        CheckedCond::And(Box::new(self), Box::new(other))
+    }
+
+    /// `!self`.
+    pub(crate) fn negated(self) -> CheckedCond {
+        CheckedCond::Not(Box::new(self))
+    }
+
     /// Evaluates the condition.
     pub fn holds(&self, args: &[u64; 6]) -> bool {
         match self {

@@ -7,6 +7,7 @@ use crate::action::{Action, Tag};
 use crate::arch::Arch;
 use crate::compiled::RuleMeta;
 use crate::ir::CmpOp;
+use crate::satisfiable::{can_hold, Budget};
 use crate::tables::{self, ArgType, SyscallSpec};
 
 /// Where the prelude's rules say they are, in the policy's rule list.
@@ -152,12 +153,15 @@ pub(super) fn add_filter_guards(
             tables::syscall_by_name(c.arch, name).is_some_and(|s| c.syscalls.contains_key(&s.nr))
         })
     };
-    // Decided on the policy as written, before any guard goes in.
-    let on_purpose = may_run_with_argument(arches, "seccomp", 0, SECCOMP_SET_MODE_FILTER, false);
+    // Decided on the policy as written, before any guard goes in. Where a condition is too
+    // large to tell, the filter is not allowed on purpose, and the guards go in.
+    let budget = &mut Budget::new(Budget::FOR_A_POLICY);
+    let seccomp_filter = ("seccomp", 0, SECCOMP_SET_MODE_FILTER);
+    let on_purpose = may_run_with_argument(arches, seccomp_filter, false, false, budget);
     let seccomp_named = named(arches, "seccomp");
-    let seccomp_may_add =
-        may_run_with_argument(arches, "seccomp", 0, SECCOMP_SET_MODE_FILTER, default_runs);
-    let prctl_may_add = may_run_with_argument(arches, "prctl", 0, PR_SET_SECCOMP, default_runs);
+    let seccomp_may_add = may_run_with_argument(arches, seccomp_filter, default_runs, true, budget);
+    let prctl_filter = ("prctl", 0, PR_SET_SECCOMP);
+    let prctl_may_add = may_run_with_argument(arches, prctl_filter, default_runs, true, budget);
     if default_runs {
         for name in ["ptrace", "io_uring_setup", "request_key"] {
             if !named(arches, name) {
@@ -183,49 +187,72 @@ pub(super) fn add_filter_guards(
 }
 
 /// Whether call `name` with argument `index` equal to `value` may run under the policy as
-/// written on some architecture: its rules for `name`, in order, then the default. A rule's
-/// condition is read with that argument known and the others not
-/// ([`CheckedCond::holds_given`]): one that cannot hold is passed over (`operation ==
-/// SECCOMP_SET_MODE_STRICT && flags == 0` for `SECCOMP_SET_MODE_FILTER`), and one that may hold
-/// counts as letting the call run when its action does, and as not deciding otherwise.
+/// written on some architecture (see [`first_that_may_run`]); `undecided` is the answer where
+/// a condition is too large to tell.
 fn may_run_with_argument(
     arches: &[CheckedArch],
-    name: &str,
-    index: usize,
-    value: i128,
+    (name, index, value): (&str, usize, i128),
     default_runs: bool,
+    undecided: bool,
+    budget: &mut Budget,
 ) -> bool {
+    let call = (name, index, value);
     arches
         .iter()
-        .any(|c| first_that_may_run(c, name, index, value, default_runs).is_some())
+        .any(|c| first_that_may_run(c, call, default_runs, undecided, budget).is_some())
 }
 
 /// On one architecture, where among its branches for `name` a call with argument `index`
 /// equal to `value` may first be let run (the number of branches when only the default may
-/// let it run), or `None` when it cannot run there.
+/// let it run), or `None` when it cannot run there. A branch lets such a call run where its
+/// action does, some such call meets its condition, and no branch before it refuses that call
+/// ([`crate::satisfiable`] decides it): `allow seccomp if flags < 1 && flags > 5;` lets no
+/// call run, nor does a rule after `kill seccomp if flags == 0; kill seccomp if flags != 0;`.
+/// `undecided` is the answer where that is too large to tell.
 fn first_that_may_run(
     checked: &CheckedArch,
-    name: &str,
-    index: usize,
-    value: i128,
+    (name, index, value): (&str, usize, i128),
     default_runs: bool,
+    undecided: bool,
+    budget: &mut Budget,
 ) -> Option<usize> {
     let spec = tables::syscall_by_name(checked.arch, name)?;
     let Some(branches) = checked.syscalls.get(&spec.nr) else {
         return default_runs.then_some(0);
     };
-    for (at, branch) in branches.iter().enumerate() {
-        let matches = match &branch.cond {
-            None => Some(true),
-            Some(cond) => cond.holds_given(index, value as u64),
+    // The call: its argument equal to `value`, and outside every refusing branch passed.
+    let mut call = argument_equals(spec, (index, value));
+    let mut can_run = |call: &Option<CheckedCond>, cond: Option<&CheckedCond>| {
+        let cond = match (call.clone(), cond.cloned()) {
+            (Some(call), Some(cond)) => call.and(cond),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => return true,
         };
-        match matches {
-            Some(true) => return lets_run(branch.action).then_some(at),
-            None if lets_run(branch.action) => return Some(at),
-            Some(false) | None => {}
+        can_hold(&cond, budget).unwrap_or(undecided)
+    };
+    for (at, branch) in branches.iter().enumerate() {
+        let Some(cond) = &branch.cond else {
+            return (lets_run(branch.action) && can_run(&call, None)).then_some(at);
+        };
+        match cond.holds_given(index, value as u64) {
+            Some(false) => continue,
+            // Every such call that gets here meets it.
+            Some(true) if !lets_run(branch.action) => return None,
+            _ if lets_run(branch.action) => {
+                if can_run(&call, Some(cond)) {
+                    return Some(at);
+                }
+            }
+            _ => {
+                let outside = cond.clone().negated();
+                call = Some(match call {
+                    Some(call) => call.and(outside),
+                    None => outside,
+                });
+            }
         }
     }
-    default_runs.then_some(branches.len())
+    (default_runs && can_run(&call, None)).then_some(branches.len())
 }
 
 /// Kills every call of `name` the policy does not name, as a prelude rule.
@@ -262,18 +289,23 @@ fn argument_branch(
     action: Action,
     tag: Tag,
 ) -> Option<CheckedBranch> {
-    let ty = spec.args.get(index)?.ty;
     Some(CheckedBranch {
-        cond: Some(CheckedCond::Cmp(CheckedCmp {
-            arg: u8::try_from(index).ok()?,
-            ty,
-            mask: None,
-            op: CmpOp::Eq,
-            value,
-        })),
+        cond: Some(argument_equals(spec, (index, value))?),
         action,
         tag,
     })
+}
+
+/// The condition that argument `index` of a call of `spec` equals `value`; `None` if the call
+/// has no such argument.
+fn argument_equals(spec: &SyscallSpec, (index, value): (usize, i128)) -> Option<CheckedCond> {
+    Some(CheckedCond::Cmp(CheckedCmp {
+        arg: u8::try_from(index).ok()?,
+        ty: spec.args.get(index)?.ty,
+        mask: None,
+        op: CmpOp::Eq,
+        value,
+    }))
 }
 
 /// `socket`'s address family of virtio sockets.
@@ -349,6 +381,8 @@ pub(super) fn add_guards(
 ) {
     let default_runs = lets_run(default);
     let location = which.location();
+    // Where a condition is too large to tell, the guard goes before it.
+    let budget = &mut Budget::new(Budget::FOR_A_POLICY);
     for guard in which.guards() {
         let (name, index) = (guard.call, guard.index);
         // One rule per value, each a single comparison, as every generator can write it, put
@@ -361,7 +395,8 @@ pub(super) fn add_guards(
             };
             let mut used = false;
             for checked in arches.iter_mut() {
-                let Some(at) = first_that_may_run(checked, name, index, value, default_runs) else {
+                let call = (name, index, value);
+                let Some(at) = first_that_may_run(checked, call, default_runs, true, budget) else {
                     continue;
                 };
                 let Some((nr, branch)) = guard.branch(checked.arch, value, tag) else {
