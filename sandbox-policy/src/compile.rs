@@ -219,25 +219,36 @@ fn run(
     }
 }
 
-/// Which syscall has the most conditional rules in `ir`, in words (`; `read` has the most
-/// conditional rules, 20000`), or nothing if none has any: where a program too long is most
-/// likely to be cut down.
+/// Which syscall's rules make the most comparisons in `ir`, in words (`; `read`'s rules make
+/// the most comparisons, 256 in 1 rule`, and how many other syscalls' make as many), or
+/// nothing if no rule makes any: where a program too long is most likely to be cut down.
 fn most_conditions(ir: &crate::ir::ArchIr) -> String {
-    let most = ir
+    let made: Vec<(usize, usize, u32)> = ir
         .syscalls
         .iter()
         .filter_map(|(nr, d)| match d {
-            crate::ir::Decision::Branches { branches, .. } => Some((branches.len(), *nr)),
+            crate::ir::Decision::Branches { branches, .. } => {
+                let made = branches.iter().map(|b| b.cond.comparisons()).sum::<usize>();
+                Some((made, branches.len(), *nr))
+            }
             crate::ir::Decision::Always(_) => None,
         })
-        .max();
-    match most {
-        Some((n, nr)) => {
-            let name = crate::tables::syscall_by_nr(ir.arch, nr).map_or("?", |s| s.name);
-            format!("; `{name}` has the most conditional rules, {n}")
-        }
-        None => String::new(),
-    }
+        .collect();
+    let Some(&(most, rules, nr)) = made.iter().max() else {
+        return String::new();
+    };
+    let name = crate::tables::syscall_by_nr(ir.arch, nr).map_or("?", |s| s.name);
+    let rules = match rules {
+        1 => "1 rule".to_string(),
+        n => format!("{n} rules"),
+    };
+    let tied = made.iter().filter(|(m, ..)| *m == most).count() - 1;
+    let tied = match tied {
+        0 => String::new(),
+        1 => " (1 other syscall's as many)".to_string(),
+        n => format!(" ({n} other syscalls' as many)"),
+    };
+    format!("; `{name}`'s rules make the most comparisons, {most} in {rules}{tied}")
 }
 
 /// The program of `ir`'s architecture with the terminal guard in (`guarded` is `checked` with

@@ -120,6 +120,16 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// How many comparisons the condition makes, as written.
+    pub fn comparisons(&self) -> usize {
+        match self {
+            Cond::True => 0,
+            Cond::Cmp(_) => 1,
+            Cond::Not(c) => c.comparisons(),
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().map(Cond::comparisons).sum(),
+        }
+    }
+
     /// Evaluates the condition.
     pub fn holds(&self, args: &[u64; 6]) -> bool {
         match self {
