@@ -195,3 +195,43 @@ fn a_group_named_a_hundred_thousand_times_makes_a_bounded_number_of_errors() {
         assert_eq!(copies, expanded, "{group}");
     }
 }
+
+/// A program too long for the kernel names, in its help, the syscall whose rules make the most
+/// comparisons, in how many rules, and how many others make as many: where to cut first.
+#[test]
+fn a_program_too_long_names_where_the_comparisons_are() {
+    let rule = |name: &str, base: u64| {
+        let values: Vec<String> = (0..256)
+            .map(|i| format!("count == {:#x}", (base + i) << 32 | (base + i)))
+            .collect();
+        format!("allow {name} if {};\n", values.join(" || "))
+    };
+    // `read` makes 512 comparisons in two rules; `write` and `pread64` 256 each, on a 64-bit
+    // argument (two loads a comparison).
+    let text = format!(
+        "default kill;\n{}{}{}{}",
+        rule("read", 1),
+        rule("read", 1000),
+        rule("write", 2000),
+        rule("pread64", 3000)
+    );
+    let errors = compile(&text).render_errors();
+    assert!(
+        errors.contains("`read`'s rules make the most comparisons, 512 in 2 rules\n"),
+        "{errors}"
+    );
+    // Four syscalls of 256 each: one is named, and the other three as making as many.
+    let text = format!(
+        "default kill;\n{}{}{}{}",
+        rule("read", 1),
+        rule("write", 2000),
+        rule("pread64", 3000),
+        rule("pwrite64", 4000)
+    );
+    let errors = compile(&text).render_errors();
+    assert!(
+        errors
+            .contains("rules make the most comparisons, 256 in 1 rule (3 other syscalls' as many)"),
+        "{errors}"
+    );
+}
