@@ -3,7 +3,7 @@
 use crate::compiled::{ArchProgram, CompiledPolicy};
 use crate::diag::{Diagnostic, LineCol, Loc, Source, SourceId, SourceMap, SourceText};
 use crate::ir::ArchIr;
-use crate::resolve::{self, CheckedPolicy, Expander, FsLoader, Loader};
+use crate::resolve::{self, CheckedPolicy, Expanded, Expander, FsLoader, Loader};
 use crate::syntax::{self, Token};
 use crate::{codegen, lint, lower, Arch};
 use std::borrow::Cow;
@@ -200,7 +200,7 @@ fn run(
     let included_files = expanded.files.clone();
     let checked = resolve::resolve(&expanded, &sources);
     let result = match (checked, errors.is_empty()) {
-        (Ok(checked), true) => generate(checked, &sources, end, arches),
+        (Ok(checked), true) => generate(checked, &expanded, &sources, end, arches),
         (Ok(_), false) => Err(errors),
         (Err(more), _) => {
             errors.extend(more.into_iter().filter(not_an_echo));
@@ -219,25 +219,52 @@ fn run(
     }
 }
 
-/// Which syscall's rules make the most comparisons in `ir`, in words (`; `read`'s rules make
-/// the most comparisons, 256 in 1 rule`, and how many other syscalls' make as many), or
-/// nothing if no rule makes any: where a program too long is most likely to be cut down.
-fn most_conditions(ir: &crate::ir::ArchIr) -> String {
-    let made: Vec<(usize, usize, u32)> = ir
+/// Where a program too long is most likely to be cut down: the syscall of `ir` whose rules
+/// make the most comparisons.
+struct Heaviest {
+    /// In words, for the error's help: `; `read`'s rules make the most comparisons, 256 in 1
+    /// rule`, and how many other syscalls' make as many; empty if no rule makes any.
+    words: String,
+    /// That syscall's name in its rule that makes the most comparisons (the first such rule),
+    /// or the rule as a whole; `None` when no rule of the policy's makes one.
+    loc: Option<Loc>,
+}
+
+/// Finds the [`Heaviest`] syscall of `ir`; `expanded` gives its rules' places.
+fn heaviest(ir: &ArchIr, expanded: &Expanded) -> Heaviest {
+    use crate::ir::{Branch, Decision};
+    let made: Vec<(usize, usize, u32, &[Branch])> = ir
         .syscalls
         .iter()
         .filter_map(|(nr, d)| match d {
-            crate::ir::Decision::Branches { branches, .. } => {
+            Decision::Branches { branches, .. } => {
                 let made = branches.iter().map(|b| b.cond.comparisons()).sum::<usize>();
-                Some((made, branches.len(), *nr))
+                Some((made, branches.len(), *nr, branches.as_slice()))
             }
-            crate::ir::Decision::Always(_) => None,
+            Decision::Always(_) => None,
         })
         .collect();
-    let Some(&(most, rules, nr)) = made.iter().max() else {
-        return String::new();
+    let Some(&(most, rules, nr, branches)) = made.iter().max_by_key(|(m, r, nr, _)| (*m, *r, *nr))
+    else {
+        return Heaviest {
+            words: String::new(),
+            loc: None,
+        };
     };
     let name = crate::tables::syscall_by_nr(ir.arch, nr).map_or("?", |s| s.name);
+    let heaviest_rule = branches
+        .iter()
+        .filter(|b| b.verdict.tag.rule_index().is_some())
+        .rev()
+        .max_by_key(|b| b.cond.comparisons())
+        .and_then(|b| expanded.rules.get(b.verdict.tag.rule_index()?));
+    let loc = heaviest_rule.map(|flat| {
+        let rule = &flat.rule;
+        rule.syscalls
+            .iter()
+            .find(|n| n.text == name)
+            .map_or(rule.loc, |n| n.loc)
+    });
     let rules = match rules {
         1 => "1 rule".to_string(),
         n => format!("{n} rules"),
@@ -248,7 +275,10 @@ fn most_conditions(ir: &crate::ir::ArchIr) -> String {
         1 => " (1 other syscall's as many)".to_string(),
         n => format!(" ({n} other syscalls' as many)"),
     };
-    format!("; `{name}`'s rules make the most comparisons, {most} in {rules}{tied}")
+    Heaviest {
+        words: format!("; `{name}`'s rules make the most comparisons, {most} in {rules}{tied}"),
+        loc,
+    }
 }
 
 /// The program of `ir`'s architecture with the terminal guard in (`guarded` is `checked` with
@@ -283,6 +313,7 @@ fn terminal_guarded(
 /// The checked policy's IR for every architecture, and the programs of those in `arches`.
 fn generate(
     checked: CheckedPolicy,
+    expanded: &Expanded,
     sources: &SourceMap,
     end: Loc,
     arches: &[Arch],
@@ -298,11 +329,15 @@ fn generate(
                 terminal_guarded: Cow::Owned(terminal_guarded(&checked, &guarded, ir, &filter)),
                 filter: Cow::Owned(filter),
             }),
-            Err(e) => errors.push(Diagnostic::new(end, e.to_string()).with_help(format!(
-                "split the policy, use fewer argument conditions, or let the default decide \
-                 more syscalls{}",
-                most_conditions(ir)
-            ))),
+            Err(e) => {
+                let heaviest = heaviest(ir, expanded);
+                let at = heaviest.loc.unwrap_or(end);
+                errors.push(Diagnostic::new(at, e.to_string()).with_help(format!(
+                    "split the policy, use fewer argument conditions, or let the default \
+                     decide more syscalls{}",
+                    heaviest.words
+                )));
+            }
         }
     }
     if !errors.is_empty() {

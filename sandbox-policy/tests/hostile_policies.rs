@@ -197,15 +197,17 @@ fn a_group_named_a_hundred_thousand_times_makes_a_bounded_number_of_errors() {
 }
 
 /// A program too long for the kernel names, in its help, the syscall whose rules make the most
-/// comparisons, in how many rules, and how many others make as many: where to cut first.
+/// comparisons, in how many rules, and how many others make as many, and points at that
+/// syscall in its rule that makes the most: where to cut first.
 #[test]
 fn a_program_too_long_names_where_the_comparisons_are() {
-    let rule = |name: &str, base: u64| {
-        let values: Vec<String> = (0..256)
+    let rule_of = |name: &str, base: u64, comparisons: u64| {
+        let values: Vec<String> = (0..comparisons)
             .map(|i| format!("count == {:#x}", (base + i) << 32 | (base + i)))
             .collect();
         format!("allow {name} if {};\n", values.join(" || "))
     };
+    let rule = |name: &str, base: u64| rule_of(name, base, 256);
     // `read` makes 512 comparisons in two rules; `write` and `pread64` 256 each, on a 64-bit
     // argument (two loads a comparison).
     let text = format!(
@@ -234,4 +236,29 @@ fn a_program_too_long_names_where_the_comparisons_are() {
             .contains("rules make the most comparisons, 256 in 1 rule (3 other syscalls' as many)"),
         "{errors}"
     );
+    // The error points at `read` in its heavier rule, the third line, not at the policy's end;
+    // a rule naming several syscalls is pointed at the one the help names.
+    let text = format!(
+        "default kill;\n{}{}{}{}",
+        rule_of("read", 1, 64),
+        rule_of("pwrite64, read", 1000, 256),
+        rule("write", 2000),
+        rule("pread64", 3000)
+    );
+    let compilation = compile(&text);
+    let errors = compilation.render_errors();
+    assert!(
+        errors.contains("`read`'s rules make the most comparisons, 320 in 2 rules\n"),
+        "{errors}"
+    );
+    let Err(diagnostics) = &compilation.result else {
+        panic!("compiled: {text}");
+    };
+    let read_on_line_3 = text
+        .match_indices("read")
+        .map(|(at, _)| at)
+        .find(|&at| text[..at].matches('\n').count() == 2);
+    for d in diagnostics {
+        assert_eq!(Some(d.loc.start as usize), read_on_line_3, "{errors}");
+    }
 }
