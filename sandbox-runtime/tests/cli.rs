@@ -1166,6 +1166,15 @@ fn explain_takes_options_after_the_call_and_negative_numbers_in_it() {
         "{}",
         stderr(&out)
     );
+    // Six values are no more than a call has: a word between the file and them is the one
+    // too many.
+    let out = sandbox_output(&[&["explain", &policy, "extra"], six.as_slice()].concat());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unexpected argument `extra`"),
+        "{}",
+        stderr(&out)
+    );
     for words in [
         [&["explain"], six.as_slice(), &["7", &policy]].concat(),
         [&["explain", &policy], six.as_slice(), &["7"]].concat(),

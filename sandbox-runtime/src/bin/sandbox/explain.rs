@@ -36,16 +36,31 @@ pub struct ExplainArgs {
     /// are refused in words rather than by the parser's bare usage.
     #[arg(hide = true, allow_negative_numbers = true)]
     extra: Vec<String>,
+    /// Whether the first extra word came before `--syscall` (a word between the file and the
+    /// call), not after its seven: set by [`ExplainArgs::note_order`].
+    #[arg(skip)]
+    extra_before_call: bool,
+}
+
+impl ExplainArgs {
+    /// Notes from the parser's `matches` of this command where the extra words were written,
+    /// which the parsed fields alone do not tell.
+    pub fn note_order(&mut self, matches: Option<&clap::ArgMatches>) {
+        self.extra_before_call = matches
+            .and_then(|m| Some(m.index_of("extra")? < m.index_of("syscall")?))
+            .unwrap_or(false);
+    }
 }
 
 /// The policy file and the call's words, from how the parser placed them: `--syscall` takes
 /// up to seven words, so a file written after fewer comes as its last word; a word past the
-/// file and seven words is one value too many.
+/// file and seven words is one value too many, and one between the file and `--syscall` is
+/// merely unexpected.
 fn file_and_call(args: &ExplainArgs) -> Result<(PathBuf, Option<Vec<String>>), String> {
     let mut call = args.syscall.clone();
     if let Some(word) = args.extra.first() {
         return Err(match &call {
-            Some(words) if words.len() == 7 => format!(
+            Some(words) if words.len() == 7 && !args.extra_before_call => format!(
                 "more than six values after `{}`: a call passes at most six registers",
                 words[0]
             ),

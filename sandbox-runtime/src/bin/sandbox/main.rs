@@ -14,7 +14,7 @@ mod policy_file;
 mod run;
 mod synth;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Run programs in a sandbox under a seccomp policy written in the policy language.
@@ -51,10 +51,17 @@ fn main() -> ExitCode {
     // sandbox running then ends with it (its init dies with its parent).
     // SAFETY: signal() with a valid signal number and SIG_DFL, before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = match Cli::try_parse() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return usage(&e),
+    };
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
+    if let Command::Explain(args) = &mut cli.command {
+        args.note_order(matches.subcommand_matches("explain"));
+    }
     let runs_a_sandbox = matches!(cli.command, Command::Run(_) | Command::Learn(_));
     if runs_a_sandbox {
         // Before any thread starts: see `interrupt`.
