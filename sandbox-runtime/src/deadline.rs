@@ -44,6 +44,11 @@ impl Deadline {
         })
     }
 
+    /// The sandbox's start, which the deadline and the outcome's wall time count from.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
     /// When the sandbox times out, if it does.
     pub(crate) fn at(&self) -> Option<Instant> {
         self.limit().and_then(|l| self.start.checked_add(l))

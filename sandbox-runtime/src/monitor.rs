@@ -138,7 +138,6 @@ pub(crate) struct Monitor {
     /// The wall-time deadline, which the host may move while the sandbox runs.
     pub deadline: Arc<Deadline>,
     pub cpu_limit: Option<Duration>,
-    pub start: Instant,
     pub killed: Arc<AtomicBool>,
     pub enforced: Vec<EnforcedLimit>,
     pub descriptions: Descriptions,
@@ -822,7 +821,7 @@ impl Monitor {
                 (reaped.map(|(status, _)| status), cpu, rss)
             }
         };
-        let wall_time = self.start.elapsed();
+        let wall_time = self.deadline.start().elapsed();
         let killed = self.killed.load(Ordering::SeqCst);
         let oom_killed = self.cgroup.as_ref().is_some_and(Cgroup::oom_killed);
         let pids_limit_hit = self.cgroup.as_ref().is_some_and(Cgroup::pids_limit_hit);

@@ -583,7 +583,6 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         observations_dropped: std::cell::Cell::new(0),
         deadline: Arc::clone(&deadline),
         cpu_limit: cmd.limits.cpu_time,
-        start,
         killed: Arc::clone(&killed),
         enforced,
         descriptions,
