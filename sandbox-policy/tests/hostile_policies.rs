@@ -119,12 +119,35 @@ fn a_literal_that_does_not_read_is_one_error() {
         "errno(99999999999999999999) write;",
         "allow read if fd == 99999999999999999999;",
     ] {
-        let c = compile(&format!("default kill;\n{rule}\n"));
-        let Err(errors) = &c.result else {
-            panic!("{rule} compiled");
-        };
-        assert_eq!(errors.len(), 1, "{rule}: {}", c.render_errors());
+        assert_one_error(&format!("default kill;\n{rule}\n"));
     }
+}
+
+/// Asserts that `text` fails to compile with exactly one error.
+fn assert_one_error(text: &str) {
+    let c = compile(text);
+    let Err(errors) = &c.result else {
+        panic!("{text} compiled");
+    };
+    assert_eq!(errors.len(), 1, "{text}: {}", c.render_errors());
+}
+
+/// A `default` statement that does not read is one error: checking does not add that the
+/// policy has no default action. Two statements, one of them unread, are still two.
+#[test]
+fn a_default_that_does_not_read_is_one_error() {
+    for default in [
+        "default kil;",
+        "default;",
+        "default errno;",
+        "default allow",
+    ] {
+        assert_one_error(&format!("{default}\nallow read;\n"));
+    }
+    let c = compile("default kil;\ndefault allow;\nallow read;\n");
+    let shown = c.render_errors();
+    assert!(shown.contains("unknown action `kil`"), "{shown}");
+    assert!(shown.contains("sets its `default` action twice"), "{shown}");
 }
 
 /// An errno the kernel keeps for itself (512 to 530, ERESTARTSYS and the like) is refused: a

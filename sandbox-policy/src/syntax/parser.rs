@@ -41,11 +41,28 @@ pub fn parse(tokens: &[Token], end: Loc) -> (File, Vec<Diagnostic>) {
             Err(_) if p.errors.len() >= MAX_ERRORS => break,
             Err(e) => {
                 p.errors.push(e);
+                file.items.extend(default_written_at(tokens, start));
                 p.recover(start);
             }
         }
     }
     (file, p.errors)
+}
+
+/// A `default` statement that did not read, at token `start`, as a statement all the same,
+/// taken as `default kill`: so that checking does not add that the policy has no default
+/// action, an echo of the error already reported there. Nothing is built from a policy with
+/// errors, so the `kill` is never applied.
+fn default_written_at(tokens: &[Token], start: usize) -> Option<Item> {
+    let token = tokens.get(start)?;
+    let is_default = matches!(&token.kind, TokenKind::Ident(w) if w == "default");
+    is_default.then_some(Item::Default {
+        action: ActionSpec {
+            kind: ActionSyntax::Kill,
+            loc: token.loc,
+        },
+        loc: token.loc,
+    })
 }
 
 type PResult<T> = Result<T, Diagnostic>;
