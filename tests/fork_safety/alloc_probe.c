@@ -2,12 +2,14 @@
  * the allocator made by a process that is a copy of the one that loaded it (a fork-like clone
  * that has not yet exec'd), where another thread of the original may have held the
  * allocator's locks at the clone. A child of glibc's fork() is exempt: glibc's fork takes
- * those locks around the fork, so the child may allocate.
+ * those locks around the fork, so the child may allocate. So is a process named
+ * `sandbox-spare`, a spare the fork server made ahead, which may allocate until it takes a
+ * request (and is renamed `sandbox-init`): its calls are only counted.
  *
  * The records go to an anonymous shared mapping made by the constructor, which every copy
  * shares (a child that closes every descriptor or changes its root still reaches it), and
  * the original writes them to $ALLOC_PROBE_LOG when it exits: a header line
- *   owner PID allocations N, in children M
+ *   owner PID allocations N, in children M, in spares S
  * then one line per call in a child (the first 1024): pid, function, and the caller as
  * FILE+0xOFFSET. N, the original's own calls, shows that the probe sees the allocator at all. */
 #define _GNU_SOURCE
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,7 +33,7 @@ extern void *__libc_memalign(size_t, size_t);
 #define MAX_RECORDS 1024
 
 struct record { int pid; int function; void *caller; };
-struct records { int count; struct record at[MAX_RECORDS]; };
+struct records { int count; int in_spares; struct record at[MAX_RECORDS]; };
 
 static struct records *shared;
 static int owner;
@@ -44,6 +47,11 @@ static void note(int function, void *caller) {
     if (!shared) return;
     int pid = current_pid();
     if (pid == owner) { own_calls++; return; }
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0 && strcmp(name, "sandbox-spare") == 0) {
+        __atomic_fetch_add(&shared->in_spares, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
     int i = __atomic_fetch_add(&shared->count, 1, __ATOMIC_SEQ_CST);
     if (i < MAX_RECORDS) {
         shared->at[i].pid = pid;
@@ -66,8 +74,8 @@ __attribute__((destructor)) static void finish(void) {
     if (fd < 0) return;
     char line[512];
     int count = __atomic_load_n(&shared->count, __ATOMIC_SEQ_CST);
-    int len = snprintf(line, sizeof line, "owner %d allocations %ld, in children %d\n", owner,
-                       own_calls, count);
+    int len = snprintf(line, sizeof line, "owner %d allocations %ld, in children %d, in spares %d\n",
+                       owner, own_calls, count, __atomic_load_n(&shared->in_spares, __ATOMIC_SEQ_CST));
     if (write(fd, line, len) < 0) {}
     for (int i = 0; i < count && i < MAX_RECORDS; i++) {
         Dl_info info;

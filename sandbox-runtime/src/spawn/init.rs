@@ -172,9 +172,14 @@ fn hide_host_arguments(area: Option<(usize, usize)>) {
 }
 
 /// Names init `sandbox-init` (`/proc/1/comm`) rather than after the host thread that cloned it.
-fn set_init_name() {
-    // SAFETY: prctl reads a NUL-terminated name of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"sandbox-init".as_ptr(), 0, 0, 0) };
+pub(crate) fn set_init_name() {
+    set_name(c"sandbox-init");
+}
+
+/// Names this process `name` (`/proc/PID/comm`, what `ps` shows).
+pub(crate) fn set_name(name: &std::ffi::CStr) {
+    // SAFETY: prctl reads a NUL-terminated name, cut at 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
 }
 
 /// Init's main: never returns.

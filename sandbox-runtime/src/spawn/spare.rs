@@ -178,8 +178,11 @@ fn decode_ready(b: &[u8]) -> Option<Vec<Bound>> {
 
 /// The spare's main: never returns. It is a copy of the server, whose one other thread holds
 /// no lock a spare needs (see [`super::netns::start_over_in_this_process`]), so unlike an init
-/// cloned from the host it may allocate.
+/// cloned from the host it may allocate, until it has taken a request. Until then it is named
+/// `sandbox-spare` (what `ps` shows of a spare waiting); from then on it is the request's init,
+/// named `sandbox-init` as a freshly cloned one is, and allocates no more.
 fn run(plan: &Plan) -> ! {
+    init::set_name(c"sandbox-spare");
     // SAFETY: the plan's sync descriptor is this process's end of the channel, and nothing
     // else here owns it.
     let channel = unsafe { OwnedFd::from_raw_fd(plan.sync_fd) };
@@ -252,6 +255,7 @@ fn run(plan: &Plan) -> ! {
     // From here on this is the request's init: it waits for the host to release it when the
     // host places it in a cgroup first (its id maps are written already), keeps only the
     // request's descriptors, and starts the sandboxee.
+    init::set_init_name();
     let released = if request.joins_cgroup {
         init::wait_for_id_maps(real.sync_fd)
     } else {
