@@ -328,16 +328,42 @@ fn errors_quote_hostile_names_without_acting_on_the_terminal() {
     assert!(text.contains(shown), "{text:?}");
     // A usage error, which the argument parser words, written to a terminal (where the parser
     // would pass them on as they are).
-    let text = stderr_on_a_terminal(&["run", "--bogus\u{1b}]0;title\u{7}\u{1b}[2J"]);
+    let (code, text) = stderr_on_a_terminal(&["run", "--bogus\u{1b}]0;title\u{7}\u{1b}[2J"]);
+    assert_eq!(code, Some(2));
     assert!(text.contains("--bogus"), "{text:?}");
+    // Only the command's own reset of the character attributes (below) is left.
+    let own = text.replace(RESET_ATTRIBUTES, "");
     assert!(
-        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        !own.contains('\u{1b}') && !own.contains('\u{7}'),
         "{text:?}"
     );
 }
 
-/// What `sandbox ARGS` writes on its standard error when that is a terminal (a new pty's).
-fn stderr_on_a_terminal(args: &[&str]) -> String {
+/// What the command writes before each of its messages on a terminal.
+const RESET_ATTRIBUTES: &str = "\u{1b}[0m";
+
+/// On a terminal, the command resets the character attributes before its own words: a program
+/// that left the terminal writing concealed text (`ESC [8m`) cannot hide the report of the
+/// call it was killed for.
+#[test]
+fn a_program_cannot_hide_the_commands_report_on_a_terminal() {
+    let s = ScratchDir::new("conceal");
+    let policy = s.write("p.policy", "default allow;\nkill umask;\n");
+    let script = "printf '\\033[8m' >&2; umask";
+    let (code, text) =
+        stderr_on_a_terminal(&["run", "--policy", &policy, "--", "/bin/sh", "-c", script]);
+    assert_eq!(code, Some(159), "{text:?}");
+    let concealed = text.find("\u{1b}[8m").expect("the program's escape");
+    let report = text
+        .find("sandbox: policy violation: umask")
+        .expect("the report");
+    assert!(concealed < report, "{text:?}");
+    assert!(text[..report].ends_with(RESET_ATTRIBUTES), "{text:?}");
+}
+
+/// The exit code of `sandbox ARGS` and what it (and its sandbox) wrote on standard error when
+/// that is a terminal (a new pty's).
+fn stderr_on_a_terminal(args: &[&str]) -> (Option<i32>, String) {
     use std::io::Read;
     let (master, slave) = terminal::pty();
     let mut master = std::fs::File::from(master);
@@ -346,11 +372,10 @@ fn stderr_on_a_terminal(args: &[&str]) -> String {
         .stderr(slave)
         .status()
         .unwrap();
-    assert_eq!(status.code(), Some(2));
     let mut got = Vec::new();
     // Reading past what was written ends with EIO once no slave is open.
     let _ = master.read_to_end(&mut got);
-    String::from_utf8_lossy(&got).into_owned()
+    (status.code(), String::from_utf8_lossy(&got).into_owned())
 }
 
 /// A descriptor opened at `/dev/tty` names the terminal it was opened on; opened again by path
@@ -1373,6 +1398,78 @@ fn a_report_naming_the_policy_file_is_refused() {
         stderr(&out)
     );
     assert_eq!(std::fs::read_to_string(&part).unwrap(), "use exit;\n");
+}
+
+/// An output naming the `sandbox` executable itself, or the program to run, is refused before
+/// anything runs: `--report`, `compile -o` and `learn -o` (and its sidecar), and both are left
+/// as they were. A copy of the executable runs here, so that a failure destroys only the copy.
+#[test]
+fn an_output_naming_this_executable_or_the_program_is_refused() {
+    let s = ScratchDir::new("output-program");
+    let tool = s.file("sandbox");
+    std::fs::copy(env!("CARGO_BIN_EXE_sandbox"), &tool).unwrap();
+    let program = s.file("true");
+    std::fs::copy("/bin/true", &program).unwrap();
+    let policy = s.write("allow.policy", "default allow;\n");
+    let bytes = |path: &str| std::fs::read(path).unwrap();
+    let (tool_before, program_before) = (bytes(&tool), bytes(&program));
+    let learn_sidecar = format!("{program}.learn.json");
+    let cases: [(Vec<&str>, i32, &str); 6] = [
+        (
+            vec![
+                "run", "--policy", &policy, "--report", &tool, "--", &program,
+            ],
+            125,
+            "names this `sandbox` executable",
+        ),
+        (
+            vec![
+                "run", "--policy", &policy, "--report", &program, "--", &program,
+            ],
+            125,
+            "names the program to run",
+        ),
+        (
+            vec!["compile", &policy, "-o", &tool],
+            2,
+            "names this `sandbox` executable",
+        ),
+        (
+            vec!["learn", "-o", &tool, "--", &program],
+            125,
+            "names this `sandbox` executable",
+        ),
+        (
+            vec!["learn", "-o", &program, "--", &program],
+            125,
+            "names the program to run",
+        ),
+        // The program found on PATH (the scratch directory's, below) is the one refused.
+        (
+            vec![
+                "run", "--policy", &policy, "--report", &program, "--", "true",
+            ],
+            125,
+            "names the program to run `",
+        ),
+    ];
+    for (args, expected, said) in cases {
+        let out = std::process::Command::new(&tool)
+            .args(&args)
+            .env("PATH", s.path())
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), expected, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("which it would overwrite"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(bytes(&tool), tool_before, "{args:?}");
+        assert_eq!(bytes(&program), program_before, "{args:?}");
+        assert!(!Path::new(&learn_sidecar).exists(), "{args:?}");
+    }
 }
 
 /// Whether a shell runs with `tag` as its `$0` (`SHELL -c SCRIPT tag`): the sandboxed one. The

@@ -43,7 +43,9 @@ pub fn main(args: CompileArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return cannot_write(&args, &e),
     };
-    if let Some(what) = policy_file::overwritten(&loaded.sources, &output) {
+    let overwritten = policy_file::overwritten(&loaded.sources, &output)
+        .or_else(|| output.replaced_program(None));
+    if let Some(what) = overwritten {
         errln!(
             "error: `-o {}` names {what}, which it would overwrite",
             args.output.display()

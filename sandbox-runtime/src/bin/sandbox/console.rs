@@ -65,15 +65,28 @@ pub fn write_stdout(args: fmt::Arguments<'_>, line: bool) -> io::Result<()> {
     stdout.flush()
 }
 
+/// What resets a terminal's character attributes (SGR 0): written before each message when
+/// standard error is a terminal, which the sandboxed program shares and may have left with
+/// attributes set (concealed text, `ESC [8m`, or colours) that would hide or disguise the
+/// command's own words, a violation's report among them.
+const RESET_ATTRIBUTES: &str = "\u{1b}[0m";
+
 /// Writes `args` (and a newline when `line`) to the locked standard error, shown safely
-/// ([`terminal_safe`]); a failure is ignored (see the module's documentation).
+/// ([`terminal_safe`]) and, on a terminal, after [`RESET_ATTRIBUTES`]; a failure is ignored
+/// (see the module's documentation).
 pub fn write_stderr(args: fmt::Arguments<'_>, line: bool) {
+    use std::io::IsTerminal;
     let text = terminal_safe(&args.to_string());
     let mut stderr = io::stderr().lock();
-    let _ = if line {
-        writeln!(stderr, "{text}")
+    let reset = if stderr.is_terminal() {
+        RESET_ATTRIBUTES
     } else {
-        write!(stderr, "{text}")
+        ""
+    };
+    let _ = if line {
+        writeln!(stderr, "{reset}{text}")
+    } else {
+        write!(stderr, "{reset}{text}")
     };
 }
 

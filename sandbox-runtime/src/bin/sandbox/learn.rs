@@ -86,6 +86,17 @@ pub fn main(args: LearnArgs) -> ExitCode {
     let [Ok(output_file), Ok(sidecar_file)] = opened else {
         return ExitCode::from(EXIT_SETUP);
     };
+    // The program as the run will find it; one not found fails the run later, in its words.
+    let program = run::find_program(&args.command[0]).ok();
+    for file in [&output_file, &sidecar_file] {
+        if let Some(what) = file.replaced_program(program.as_deref()) {
+            errln!(
+                "sandbox: `{}` names {what}, which it would overwrite",
+                file.path().display()
+            );
+            return ExitCode::from(EXIT_SETUP);
+        }
+    }
     let earlier = if args.append {
         match sidecar_file.read_existing() {
             Ok(text) => text,

@@ -212,7 +212,8 @@ pub enum ReportError {
         /// Why.
         source: io::Error,
     },
-    /// It is the policy file, or a file the policy includes, which the report would replace.
+    /// It is the policy file, a file the policy includes, this executable or the program to
+    /// run, which the report would replace.
     #[error("--report `{}` names {what}, which it would overwrite", .path.display())]
     WouldOverwrite {
         /// The report's path.
@@ -299,7 +300,8 @@ enum Said {
     StartError(StartError),
 }
 
-/// Opens `--report`, if given; refuses the policy file and every file it includes (`sources`).
+/// Opens `--report`, if given; refuses the policy file and every file it includes (`sources`),
+/// this executable and the program to run.
 fn open_report(args: &RunArgs, sources: &[PathBuf]) -> Result<Option<OutputFile>, ReportError> {
     let Some(path) = &args.report else {
         return Ok(None);
@@ -308,7 +310,11 @@ fn open_report(args: &RunArgs, sources: &[PathBuf]) -> Result<Option<OutputFile>
         path: path.clone(),
         source,
     })?;
-    if let Some(what) = policy_file::overwritten(sources, &file) {
+    // The program as the run will find it; one not found fails the run later, in its words.
+    let program = find_program(&args.command[0]).ok();
+    let overwritten = policy_file::overwritten(sources, &file)
+        .or_else(|| file.replaced_program(program.as_deref()));
+    if let Some(what) = overwritten {
         return Err(ReportError::WouldOverwrite {
             path: path.clone(),
             what,
