@@ -1035,7 +1035,7 @@ fn terminal_requests_are_the_policys_without_the_terminal_guard() {
 
 /// What a runtime refuses in the modes that enforce no policy: what the containment guards
 /// refuse (read on the low 32 bits, as the kernel reads them, with the guard's own text),
-/// `request_key` and `io_uring_setup`.
+/// `request_key`, `io_uring_setup`, and adding a seccomp filter.
 #[test]
 fn what_is_refused_where_nothing_is_enforced() {
     use sandbox_policy::resolve::{refusal_where_unenforced, refused_arguments};
@@ -1071,6 +1071,25 @@ fn what_is_refused_where_nothing_is_enforced() {
         assert_eq!(refusal("request_key", [0; 6]), whole("request_key"));
         assert_eq!(refusal("io_uring_setup", [0; 6]), whole("io_uring_setup"));
         assert_eq!(refusal("add_key", [0; 6]), None);
+        // Adding a filter, either way, on the low 32 bits; seccomp's other operations and
+        // prctl's other options are not refused.
+        let seccomp = Some("errno(EPERM) seccomp if operation == SECCOMP_SET_MODE_FILTER".into());
+        assert_eq!(refusal("seccomp", [1, 0, 0x1000, 0, 0, 0]), seccomp);
+        assert_eq!(refusal("seccomp", [1 | 1 << 32, 8, 0, 0, 0, 0]), seccomp);
+        assert_eq!(refusal("seccomp", [0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(refusal("seccomp", [2, 0, 0x1000, 0, 0, 0]), None);
+        let prctl = Some("errno(EPERM) prctl if option == PR_SET_SECCOMP".to_string());
+        assert_eq!(refusal("prctl", [22, 2, 0x1000, 0, 0, 0]), prctl);
+        assert_eq!(refusal("prctl", [22 | 1 << 32, 1, 0, 0, 0, 0]), prctl);
+        assert_eq!(refusal("prctl", [15, 0, 0, 0, 0, 0]), None);
+        assert_eq!(
+            read("seccomp", [1 | 1 << 40, 8, 0x7fff_0000, 0, 0, 0]),
+            Some([1, 0, 0, 0, 0, 0])
+        );
+        assert_eq!(
+            read("prctl", [22, 2, 0x1000, 0, 0, 0]),
+            Some([22, 0, 0, 0, 0, 0])
+        );
         assert_eq!(refusal_where_unenforced(arch, 100_000, &[0; 6]), None);
     }
 }

@@ -19,7 +19,7 @@
 //!   continued.
 //!
 //! In both, a call a sandbox must refuse whatever the mode (a virtio socket, `TIOCSTI` or
-//! `TIOCLINUX`, `request_key`, `io_uring_setup`: see
+//! `TIOCLINUX`, `request_key`, `io_uring_setup`, adding a seccomp filter: see
 //! [`sandbox_policy::resolve::refusal_where_unenforced`]) is observed and fails with `EPERM`
 //! ([`Observation::refused`]); a learnt policy refuses it the same way. Where the sandbox has
 //! the set-id guard (a writable bind), a call the guard refuses fails with the guard's errno

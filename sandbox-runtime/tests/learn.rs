@@ -707,3 +707,64 @@ fn refused_calls_are_learnt_and_logged(
         "{stderr}"
     );
 }
+
+/// A program that adds a seccomp filter of its own is refused it while learning (`EPERM`, as
+/// the learnt policy then refuses it too): a filter it added would rank its own answers above
+/// the notifications learning records, and a learnt rule allowing it would let the program hide
+/// every kill of the policy learnt. The learnt policy refuses both ways of adding one, allows
+/// neither, and the program runs under it as it ran while learning.
+#[test]
+fn a_program_adding_a_seccomp_filter_learns_a_policy_that_refuses_it() {
+    let s = Workspace::new("learn-filter");
+    let source = s.0.write(
+        "adds_filter.c",
+        concat!(
+            "#include <errno.h>\n",
+            "#include <linux/seccomp.h>\n",
+            "#include <stdio.h>\n",
+            "#include <sys/prctl.h>\n",
+            "#include <sys/syscall.h>\n",
+            "#include <unistd.h>\n",
+            "int main(void) {\n",
+            "    long a = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, NULL);\n",
+            "    int ea = errno;\n",
+            "    long b = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, NULL);\n",
+            "    int eb = errno;\n",
+            "    printf(\"seccomp %ld errno %d, prctl %ld errno %d\\n\", a, ea, b, eb);\n",
+            "    return 0;\n",
+            "}\n"
+        ),
+    );
+    let program = s.0.file("adds_filter");
+    let cc = std::process::Command::new("cc")
+        .args(["-O2", "-o", &program, &source])
+        .output()
+        .expect("cc, the C compiler");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refused = format!("seccomp -1 errno {0}, prctl -1 errno {0}\n", libc::EPERM);
+    let learnt = learn(&s.policy(), false, &[], &[&program]);
+    assert_eq!(String::from_utf8_lossy(&learnt.stdout), refused);
+    check(&s.policy());
+    let text = std::fs::read_to_string(s.policy()).unwrap();
+    for rule in [
+        "errno(EPERM) seccomp if operation == SECCOMP_SET_MODE_FILTER;",
+        "errno(EPERM) prctl if option == PR_SET_SECCOMP;",
+    ] {
+        assert!(text.contains(rule), "{rule}\n{text}");
+    }
+    let allows = |name: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with("//"))
+            .any(|l| l.starts_with("allow ") && l.contains(name))
+    };
+    assert!(!allows("seccomp") && !allows("prctl"), "{text}");
+    let inside = run(&s.policy(), &[], &[], &[&program]);
+    assert!(inside.status.success());
+    assert_eq!(String::from_utf8_lossy(&inside.stdout), refused);
+}

@@ -156,11 +156,16 @@ pub(super) fn add_filter_guards(
     // Decided on the policy as written, before any guard goes in. Where a condition is too
     // large to tell, the filter is not allowed on purpose, and the guards go in.
     let budget = &mut Budget::new(Budget::FOR_A_POLICY);
-    let seccomp_filter = ("seccomp", 0, SECCOMP_SET_MODE_FILTER);
+    let [seccomp_adding, prctl_adding] = &FILTER_ADDING;
+    let seccomp_filter = (
+        seccomp_adding.call,
+        seccomp_adding.index,
+        seccomp_adding.value,
+    );
     let on_purpose = may_run_with_argument(arches, seccomp_filter, false, false, budget);
     let seccomp_named = named(arches, "seccomp");
     let seccomp_may_add = may_run_with_argument(arches, seccomp_filter, default_runs, true, budget);
-    let prctl_filter = ("prctl", 0, PR_SET_SECCOMP);
+    let prctl_filter = (prctl_adding.call, prctl_adding.index, prctl_adding.value);
     let prctl_may_add = may_run_with_argument(arches, prctl_filter, default_runs, true, budget);
     if default_runs {
         for name in ["ptrace", "io_uring_setup", "request_key"] {
@@ -176,13 +181,11 @@ pub(super) fn add_filter_guards(
         add_unconditional_kill(rules, arches, "seccomp");
     } else if seccomp_may_add {
         let text = "kill seccomp if operation == SECCOMP_SET_MODE_FILTER";
-        let call = ("seccomp", 0, SECCOMP_SET_MODE_FILTER);
-        add_argument_rule(rules, arches, call, Action::Kill, text);
+        add_argument_rule(rules, arches, seccomp_filter, Action::Kill, text);
     }
     if prctl_may_add {
         let text = "kill prctl if option == PR_SET_SECCOMP";
-        let call = ("prctl", 0, PR_SET_SECCOMP);
-        add_argument_rule(rules, arches, call, Action::Kill, text);
+        add_argument_rule(rules, arches, prctl_filter, Action::Kill, text);
     }
 }
 
@@ -586,14 +589,57 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
 /// rule's text is the guard's), `request_key`, whose upcall
 /// runs the host's `/sbin/request-key` as root with the caller's arguments, or
 /// `io_uring_setup`, whose ring runs operations (sockets of any family among them) that no
-/// filter sees. Each is answered `EPERM`.
+/// filter sees, or a call that adds a seccomp filter ([`FILTER_ADDING`]: a filter the program
+/// added would rank its own answers above the notifications those modes record, and a learnt
+/// rule letting it run would let the program hide every kill of the policy learnt). Each is
+/// answered `EPERM`.
 pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<String> {
     let spec = tables::syscall_by_nr(arch, nr)?;
     if matches!(spec.name, "request_key" | "io_uring_setup") {
         return Some(format!("errno(EPERM) {}", spec.name));
     }
+    if let Some(adding) = filter_adding(spec, args) {
+        return Some(adding.refusal.to_string());
+    }
     let (guard, constant) = refusing_guard(spec, args)?;
     Some(guard.rule_text(constant))
+}
+
+/// A way of adding a seccomp filter, as the filter guards name it.
+struct FilterAdding {
+    /// The syscall.
+    call: &'static str,
+    /// The argument that says so.
+    index: usize,
+    /// Its value that adds a filter.
+    value: i128,
+    /// The rule that refuses it where nothing enforces the policy.
+    refusal: &'static str,
+}
+
+/// The calls that add a seccomp filter: those [`add_filter_guards`] kills unless the policy
+/// allows filters on purpose, and [`refusal_where_unenforced`] refuses.
+const FILTER_ADDING: [FilterAdding; 2] = [
+    FilterAdding {
+        call: "seccomp",
+        index: 0,
+        value: SECCOMP_SET_MODE_FILTER,
+        refusal: "errno(EPERM) seccomp if operation == SECCOMP_SET_MODE_FILTER",
+    },
+    FilterAdding {
+        call: "prctl",
+        index: 0,
+        value: PR_SET_SECCOMP,
+        refusal: "errno(EPERM) prctl if option == PR_SET_SECCOMP",
+    },
+];
+
+/// The way of adding a seccomp filter a call of `spec` with `args` is, reading its argument on
+/// the low 32 bits as the kernel does.
+fn filter_adding(spec: &SyscallSpec, args: &[u64; 6]) -> Option<&'static FilterAdding> {
+    FILTER_ADDING
+        .iter()
+        .find(|f| f.call == spec.name && i128::from(args[f.index] as u32) == f.value)
 }
 
 /// The containment guard that refuses a call of `spec` with `args`, and the name of the value
@@ -626,6 +672,10 @@ fn refusing_guard(
 pub fn refused_arguments(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<[u64; 6]> {
     refusal_where_unenforced(arch, nr, args)?;
     let mut read = [0u64; 6];
+    if let Some(adding) = filter_adding(tables::syscall_by_nr(arch, nr)?, args) {
+        read[adding.index] = u64::from(args[adding.index] as u32);
+        return Some(read);
+    }
     // A call refused whole (`request_key`) is refused whatever its arguments.
     if let Some((g, _)) = refusing_guard(tables::syscall_by_nr(arch, nr)?, args) {
         read[g.index] = u64::from(args[g.index] as u32);
