@@ -102,8 +102,11 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 ///
 /// Call it first thing in `main`: the server is a copy of the process as it is at this call,
 /// and each sandbox's set-up process is a copy of the server. It is safe to call later, and from
-/// a multi-threaded process (the server only allocates and makes system calls), but the server
-/// then keeps whatever the process had grown to. The server, and every sandbox started while it
+/// a multi-threaded process (the server only allocates and makes system calls, and glibc's
+/// `fork` leaves glibc's `malloc` usable in it whatever other threads held), but the server
+/// then keeps whatever the process had grown to. A host whose `#[global_allocator]` is another
+/// must use one that does the same across `fork` (jemalloc does), or call this before its other
+/// threads start. The server, and every sandbox started while it
 /// runs, ends with the host process (the server's parent is a thread of the runtime's own that
 /// never ends; without the server, a sandbox ends with the thread that spawned it). Returns the
 /// server's pid, or an error if it could not start or has ended (it is not started twice).
