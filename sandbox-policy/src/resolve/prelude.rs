@@ -589,10 +589,10 @@ pub(super) fn add_runtime_exec_check(arches: &mut [CheckedArch]) {
 /// rule's text is the guard's), `request_key`, whose upcall
 /// runs the host's `/sbin/request-key` as root with the caller's arguments, or
 /// `io_uring_setup`, whose ring runs operations (sockets of any family among them) that no
-/// filter sees, or a call that adds a seccomp filter ([`FILTER_ADDING`]: a filter the program
-/// added would rank its own answers above the notifications those modes record, and a learnt
-/// rule letting it run would let the program hide every kill of the policy learnt). Each is
-/// answered `EPERM`.
+/// filter sees, or a call that adds a seccomp filter (`seccomp(SECCOMP_SET_MODE_FILTER)`,
+/// `prctl(PR_SET_SECCOMP)`: a filter the program added would rank its own answers above the
+/// notifications those modes record, and a learnt rule letting it run would let the program hide
+/// every kill of the policy learnt). Each is answered `EPERM`.
 pub fn refusal_where_unenforced(arch: Arch, nr: u32, args: &[u64; 6]) -> Option<String> {
     let spec = tables::syscall_by_nr(arch, nr)?;
     if matches!(spec.name, "request_key" | "io_uring_setup") {
