@@ -156,16 +156,10 @@ pub(super) fn add_filter_guards(
     // Decided on the policy as written, before any guard goes in. Where a condition is too
     // large to tell, the filter is not allowed on purpose, and the guards go in.
     let budget = &mut Budget::new(Budget::FOR_A_POLICY);
-    let [seccomp_adding, prctl_adding] = &FILTER_ADDING;
-    let seccomp_filter = (
-        seccomp_adding.call,
-        seccomp_adding.index,
-        seccomp_adding.value,
-    );
+    let [seccomp_filter, prctl_filter] = FILTER_ADDING.each_ref().map(FilterAdding::call);
     let on_purpose = may_run_with_argument(arches, seccomp_filter, false, false, budget);
     let seccomp_named = named(arches, "seccomp");
     let seccomp_may_add = may_run_with_argument(arches, seccomp_filter, default_runs, true, budget);
-    let prctl_filter = (prctl_adding.call, prctl_adding.index, prctl_adding.value);
     let prctl_may_add = may_run_with_argument(arches, prctl_filter, default_runs, true, budget);
     if default_runs {
         for name in ["ptrace", "io_uring_setup", "request_key"] {
@@ -615,6 +609,13 @@ struct FilterAdding {
     value: i128,
     /// The rule that refuses it where nothing enforces the policy.
     refusal: &'static str,
+}
+
+impl FilterAdding {
+    /// The call as the guards' helpers take it: (syscall, argument, value).
+    fn call(&self) -> (&'static str, usize, i128) {
+        (self.call, self.index, self.value)
+    }
 }
 
 /// The calls that add a seccomp filter: those [`add_filter_guards`] kills unless the policy
