@@ -43,9 +43,7 @@ pub fn main(args: CompileArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return cannot_write(&args, &e),
     };
-    let overwritten = policy_file::overwritten(&loaded.sources, &output)
-        .or_else(|| output.replaced_program(None));
-    if let Some(what) = overwritten {
+    if let Some(what) = policy_file::overwritten(&loaded.sources, None, &output) {
         errln!(
             "error: `-o {}` names {what}, which it would overwrite",
             args.output.display()

@@ -89,7 +89,7 @@ pub fn main(args: LearnArgs) -> ExitCode {
     // The program as the run will find it; one not found fails the run later, in its words.
     let program = run::find_program(&args.command[0]).ok();
     for file in [&output_file, &sidecar_file] {
-        if let Some(what) = file.replaced_program(program.as_deref()) {
+        if let Some(what) = crate::policy_file::overwritten(&[], program.as_deref(), file) {
             errln!(
                 "sandbox: `{}` names {what}, which it would overwrite",
                 file.path().display()

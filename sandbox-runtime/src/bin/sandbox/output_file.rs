@@ -99,20 +99,6 @@ impl OutputFile {
         &self.path
     }
 
-    /// The program this write would replace, in words for an error message: this `sandbox`
-    /// executable, or `program` (the one the command runs, if it runs one). An output given the
-    /// wrong name must not destroy either: the next run would find a report or a policy where a
-    /// program was.
-    pub fn replaced_program(&self, program: Option<&Path>) -> Option<String> {
-        let this = std::env::current_exe().ok();
-        if let Some(exe) = this.filter(|exe| self.names(exe)) {
-            return Some(format!("this `sandbox` executable `{}`", exe.display()));
-        }
-        program
-            .filter(|p| self.names(p))
-            .map(|p| format!("the program to run `{}`", p.display()))
-    }
-
     /// Whether writing would change the file `other` names (its links followed, as a reader of
     /// `other` does): the stream is that file, or the entry the write replaces is (the same
     /// path, or a hard link to it). A link at the name is replaced, not followed, so it is not

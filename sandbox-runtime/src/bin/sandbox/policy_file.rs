@@ -62,17 +62,31 @@ pub struct PolicyFile {
     pub sources: Vec<PathBuf>,
 }
 
-/// The file among `sources` (the policy file first, then the files it includes, as
-/// [`compile_listing_sources`] lists them) that `output` would replace, in words for an error
-/// message.
-pub fn overwritten(sources: &[PathBuf], output: &crate::output_file::OutputFile) -> Option<String> {
-    let (i, source) = sources.iter().enumerate().find(|(_, s)| output.names(s))?;
-    let what = if i == 0 {
-        "the policy file"
-    } else {
-        "a file the policy includes,"
-    };
-    Some(format!("{what} `{}`", source.display()))
+/// What of the command's own inputs `output` would replace, in words for an error message:
+/// a file among `sources` (the policy file first, then the files it includes, as
+/// [`compile_listing_sources`] lists them), this `sandbox` executable, or `program` (the one
+/// the command runs, if it runs one). An output given the wrong name must destroy none of
+/// them: the next run would find a report or a policy where a policy or a program was.
+pub fn overwritten(
+    sources: &[PathBuf],
+    program: Option<&Path>,
+    output: &crate::output_file::OutputFile,
+) -> Option<String> {
+    if let Some((i, source)) = sources.iter().enumerate().find(|(_, s)| output.names(s)) {
+        let what = if i == 0 {
+            "the policy file"
+        } else {
+            "a file the policy includes,"
+        };
+        return Some(format!("{what} `{}`", source.display()));
+    }
+    let this = std::env::current_exe().ok();
+    if let Some(exe) = this.filter(|exe| output.names(exe)) {
+        return Some(format!("this `sandbox` executable `{}`", exe.display()));
+    }
+    program
+        .filter(|p| output.names(p))
+        .map(|p| format!("the program to run `{}`", p.display()))
 }
 
 /// `path` followed by the files it included.

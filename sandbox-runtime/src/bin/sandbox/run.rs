@@ -312,9 +312,7 @@ fn open_report(args: &RunArgs, sources: &[PathBuf]) -> Result<Option<OutputFile>
     })?;
     // The program as the run will find it; one not found fails the run later, in its words.
     let program = find_program(&args.command[0]).ok();
-    let overwritten = policy_file::overwritten(sources, &file)
-        .or_else(|| file.replaced_program(program.as_deref()));
-    if let Some(what) = overwritten {
+    if let Some(what) = policy_file::overwritten(sources, program.as_deref(), &file) {
         return Err(ReportError::WouldOverwrite {
             path: path.clone(),
             what,
