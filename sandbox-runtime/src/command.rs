@@ -423,7 +423,9 @@ impl SandboxCommand {
 
     /// Starts the sandbox. Returns once the sandbox's init runs with its id maps written;
     /// failures inside the sandbox before the exec show in the [`Outcome`] as
-    /// [`crate::Status::SetupError`].
+    /// [`crate::Status::SetupError`]. The sandbox runs until its own end, whether or not the
+    /// calling thread ends first (the returned handle may go to any thread), and ends with
+    /// this process (see the crate docs' "Lifetime").
     pub fn spawn(&mut self) -> Result<SandboxChild, SpawnError> {
         crate::spawn::spawn(self)
     }

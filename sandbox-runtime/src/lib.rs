@@ -38,10 +38,16 @@
 //! that the clone need not make it (see [`SandboxCommand::share_network`]). The fork server, a
 //! process of its own, starts its own such thread at its first sandbox with a network namespace.
 //!
+//! # Lifetime
+//! A sandbox ends with the host process, not with the thread that spawned it: a worker thread
+//! may spawn one and end. Init cloned directly watches a pidfd of the host and ends the sandbox
+//! once the whole host has ended; the fork server's inits take a parent-death signal from a
+//! runtime thread that lasts as long as the host.
+//!
 //! # Caveats
-//! - Without the fork server, init dies with the *thread* that spawned it (`PR_SET_PDEATHSIG`
-//!   follows the thread): keep the spawning thread alive while the sandbox runs. With it, init
-//!   dies with the host process.
+//! - On a kernel without `pidfd_open` (before Linux 5.3), init cloned directly takes the
+//!   parent-death signal instead, which the kernel sends when the spawning *thread* ends: keep
+//!   that thread alive while the sandbox runs there, or start the fork server.
 //! - `#!` scripts cannot be the program (it is exec'd through a close-on-exec descriptor);
 //!   run their interpreter instead.
 

@@ -1,13 +1,16 @@
-//! A sandbox ends with its host: killed, the host cannot watch it or enforce its limits any
-//! more, so its init must not run on. Init's parent-death signal is what ends it, and the
-//! kernel clears that signal when init changes its ids (as host root, from 0 to the sandbox's
-//! 65534): init must set it again after. A binary of its own, since each test forks a host.
-//! Run unprivileged, the ids do not change on the host and the kernel keeps the signal: the
-//! tests pass there either way, and show the defect only as root (as CI runs them first).
+//! A sandbox ends with its host, and with nothing less. Killed, the host cannot watch it or
+//! enforce its limits any more, so its init must not run on. A sandbox from the fork server
+//! ends through init's parent-death signal, and the kernel clears that signal when init changes
+//! its ids (as host root, from 0 to the sandbox's 65534): init must set it again after. Run
+//! unprivileged, the ids do not change on the host and the kernel keeps the signal: the tests
+//! pass there either way, and show that defect only as root (as CI runs them first). A sandbox
+//! cloned directly watches the host's pidfd instead, since the kernel sends the parent-death
+//! signal when the cloning *thread* ends: a sandbox spawned by a worker thread that then retires
+//! must run on while the host does. A binary of its own, since each test forks a host.
 
 mod common;
 
-use sandbox_runtime::start_fork_server;
+use sandbox_runtime::{start_fork_server, Limits, Status, Stdio, TimeLimit};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -32,9 +35,10 @@ impl Drop for Host {
 }
 
 /// Forks a host that starts a sandbox running a shell tagged with `tag` (through a fork server
-/// it starts first, if `fork_server`), kills that host once the sandbox runs, and returns
-/// whether anything of the sandbox is still running 5 s later.
-fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
+/// it starts first, if `fork_server`; on a thread that ends right after, if `on_a_thread`),
+/// kills that host once the sandbox runs, and returns whether anything of the sandbox is still
+/// running 5 s later.
+fn sandbox_outlives_a_killed_host(fork_server: bool, on_a_thread: bool, tag: &str) -> bool {
     let (mut r, mut w) = common::pipe();
     // SAFETY: the child allocates (which glibc's fork makes safe), starts one sandbox, and
     // never returns into the test harness.
@@ -45,10 +49,18 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
         if fork_server {
             start_fork_server().expect("the fork server starts");
         }
-        let child = common::command("/bin/sh")
-            .args(["-c", "sleep 60; :", tag])
-            .use_fork_server(fork_server)
-            .spawn();
+        let tag = tag.to_owned();
+        let spawn = move || {
+            common::command("/bin/sh")
+                .args(["-c", "sleep 60; :", &tag])
+                .use_fork_server(fork_server)
+                .spawn()
+        };
+        let child = if on_a_thread {
+            std::thread::spawn(spawn).join().unwrap()
+        } else {
+            spawn()
+        };
         let _ = w.write_all(if child.is_ok() { b"y" } else { b"n" });
         loop {
             std::thread::sleep(Duration::from_secs(1));
@@ -64,6 +76,12 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
         assert!(Instant::now() < deadline, "the sandbox never ran");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Still running while the host is (after its spawning thread ended, if it was on one).
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        tagged_process_exists(tag),
+        "the sandbox ended before its host"
+    );
     drop(host);
     let deadline = Instant::now() + Duration::from_secs(5);
     while tagged_process_exists(tag) {
@@ -83,13 +101,51 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, tag: &str) -> bool {
 #[test]
 fn a_directly_cloned_sandbox_ends_with_its_killed_host() {
     let tag = format!("host-death-direct-{}", std::process::id());
-    let outlived = sandbox_outlives_a_killed_host(false, &tag);
+    let outlived = sandbox_outlives_a_killed_host(false, false, &tag);
     assert!(!outlived, "the sandbox runs on after its host was killed");
+}
+
+#[test]
+fn a_sandbox_cloned_by_a_thread_that_ended_ends_with_its_killed_host() {
+    let tag = format!("host-death-thread-{}", std::process::id());
+    let outlived = sandbox_outlives_a_killed_host(false, true, &tag);
+    assert!(!outlived, "the sandbox runs on after its host was killed");
+}
+
+/// The thread that spawns a sandbox may end at once (a pool's worker, say); the sandbox runs to
+/// its own end, its output and status intact, and is watched all the while: its wall-time limit
+/// still ends a second one that would run on.
+#[test]
+fn a_sandbox_outlives_the_thread_that_spawned_it_but_not_its_limits() {
+    let spawn_on_a_thread = |script: &'static str, wall: Duration| {
+        std::thread::spawn(move || {
+            let mut c = common::command("/bin/sh");
+            c.args(["-c", script]).stdout(Stdio::Piped).limits(Limits {
+                wall_time: Some(wall),
+                ..Limits::default()
+            });
+            c.spawn().expect("the sandbox starts")
+        })
+        .join()
+        .unwrap()
+    };
+    let finishing = spawn_on_a_thread("sleep 0.5; echo done; exit 7", Duration::from_secs(30));
+    let endless = spawn_on_a_thread("sleep 60", Duration::from_millis(800));
+    let out = finishing.wait_with_output();
+    assert_eq!(out.outcome.status, Status::Exited(7), "{}", out.outcome);
+    assert_eq!(out.stdout, b"done\n");
+    let mut endless = endless;
+    let outcome = endless.wait();
+    assert_eq!(
+        outcome.status,
+        Status::Timeout(TimeLimit::Wall),
+        "{outcome}"
+    );
 }
 
 #[test]
 fn a_sandbox_from_the_fork_server_ends_with_its_killed_host() {
     let tag = format!("host-death-server-{}", std::process::id());
-    let outlived = sandbox_outlives_a_killed_host(true, &tag);
+    let outlived = sandbox_outlives_a_killed_host(true, false, &tag);
     assert!(!outlived, "the sandbox runs on after its host was killed");
 }

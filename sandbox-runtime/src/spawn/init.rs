@@ -197,7 +197,7 @@ pub(crate) fn run(plan: &Plan) -> ! {
 /// steps look no path up: it is cloned before the new root is made and makes them beside it.
 fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
     start(plan)?;
-    wait_for_id_maps(plan.sync_fd)?;
+    wait_for_id_maps(plan.sync_fd, plan.host_pidfd)?;
     set_up_namespaces(plan)?;
     // At the host root, which the pivot then turns into the new root for init and the
     // sandboxee alike: neither keeps the host's working directory, a directory of the host tree.
@@ -216,7 +216,7 @@ fn setup(plan: &Plan) -> Result<libc::pid_t, Failure> {
 /// ([`super::inherited`]), leave the host's session keyring, drop every descriptor the plan
 /// does not name, and leave the host's controlling terminal.
 pub(crate) fn start(plan: &Plan) -> Result<(), Failure> {
-    parent_death_signal()?;
+    parent_death_signal(plan)?;
     sys::check(sys::reset_signals(), Step::InitSignals)?;
     super::inherited::shed(plan)?;
     new_session_keyring()?;
@@ -318,8 +318,8 @@ fn set_up_namespaces(plan: &Plan) -> Result<(), Failure> {
     set_ids()?;
     // The kernel cleared the death signal if the change of ids changed init's ids on the host
     // (as host root: 0 to 65534).
-    parent_death_signal()?;
-    parent_still_there(plan.report_fd)?;
+    parent_death_signal(plan)?;
+    parent_still_there(plan)?;
     if plan.parts.new_net && !plan.net_made_ahead {
         loopback_up()?;
     }
@@ -384,27 +384,36 @@ pub(crate) fn close_inherited(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Dies with the parent (the parent thread, strictly: see the crate docs).
-fn parent_death_signal() -> Result<(), Failure> {
+/// Dies with the parent: the parent *thread*, strictly, which is why an init that watches the
+/// host's pidfd instead ([`Plan::watch_host`], a sandbox cloned directly from the host) takes
+/// no such signal. For the others the parent is a thread that lasts as long as the host: the
+/// fork server's clone thread, or the server itself for its spares.
+fn parent_death_signal(plan: &Plan) -> Result<(), Failure> {
+    if plan.host_pidfd >= 0 {
+        return Ok(());
+    }
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     sys::check(r.into(), Step::ParentDeathSignal)?;
     Ok(())
 }
 
-/// Fails if the peer of `report_fd` has hung up: the host's end of the report socket (for a
-/// spare, the fork server's end of its channel; the server dies with the host). Checked after
-/// the death signal is set again, it tells whether the host died while init had none: the
-/// kernel's signal covers the time after.
-fn parent_still_there(report_fd: libc::c_int) -> Result<(), Failure> {
-    let mut p = libc::pollfd {
-        fd: report_fd,
-        events: 0,
+/// Fails if the peer of the report socket has hung up (the host's end; for a spare, the fork
+/// server's end of its channel, and the server dies with the host), or the host's pidfd reads
+/// as ready (the host has ended). Checked after the death signal is set again, it tells whether
+/// the host died while init had none: the kernel's signal covers the time after, or, watching
+/// the host's pidfd, [`reap`] does.
+fn parent_still_there(plan: &Plan) -> Result<(), Failure> {
+    let mut p = [plan.report_fd, plan.host_pidfd].map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
         revents: 0,
-    };
-    // SAFETY: one live pollfd; no waiting.
-    let r = unsafe { libc::poll(&mut p, 1, 0) };
-    if r > 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+    });
+    p[0].events = 0;
+    // SAFETY: a live array of two pollfds (a negative fd is skipped); no waiting.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), 2, 0) };
+    let hung_up = p[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
+    if r > 0 && (hung_up || p[1].revents != 0) {
         return Err(Failure {
             step: Step::ParentDeathSignal,
             index: 0,
@@ -416,21 +425,42 @@ fn parent_still_there(report_fd: libc::c_int) -> Result<(), Failure> {
 
 /// Blocks until the parent has written the id maps (for a spare: until the host releases the
 /// sandbox it was handed, see [`super::spare`]). End of file means the parent died before (the
-/// death signal set before this read covers the time after).
-pub(crate) fn wait_for_id_maps(fd: libc::c_int) -> Result<(), Failure> {
+/// death signal set before this read covers the time after), and so does `host_pidfd`, unless
+/// -1, reading as ready: the host has ended (another process it forked may still hold its end
+/// of `fd`).
+pub(crate) fn wait_for_id_maps(fd: libc::c_int, host_pidfd: libc::c_int) -> Result<(), Failure> {
+    let host_ended = Failure {
+        step: Step::WaitForIdMaps,
+        index: 0,
+        errno: libc::EPIPE,
+    };
+    if host_pidfd >= 0 {
+        let mut p = [fd, host_pidfd].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        loop {
+            // SAFETY: a live array of two pollfds; no time-out.
+            let r = unsafe { libc::poll(p.as_mut_ptr(), 2, -1) };
+            if r > 0 {
+                break;
+            }
+            if r < 0 && sys::errno() != libc::EINTR {
+                return Err(Failure::errno(Step::WaitForIdMaps));
+            }
+        }
+        if p[1].revents != 0 {
+            return Err(host_ended);
+        }
+    }
     let mut b = 0u8;
     loop {
         // SAFETY: reads one byte into a live local.
         let r = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
         match r {
             1 => return Ok(()),
-            0 => {
-                return Err(Failure {
-                    step: Step::WaitForIdMaps,
-                    index: 0,
-                    errno: libc::EPIPE,
-                })
-            }
+            0 => return Err(host_ended),
             _ if sys::errno() == libc::EINTR => continue,
             _ => return Err(Failure::errno(Step::WaitForIdMaps)),
         }
@@ -567,29 +597,34 @@ fn wait_for_exec(plan: &Plan, pid: libc::pid_t) {
 /// A hostile program could otherwise keep the rest running until init saw the program die: a
 /// process that ptraces the program and never waits for it holds that back. Once the program
 /// runs only init and the host hold the report socket's ends, so nothing inside can send, hold
-/// back or drop that request; one sent before init got here waits in the socket.
+/// back or drop that request; one sent before init got here waits in the socket. Init cloned
+/// directly from the host also watches the host's pidfd ([`Plan::watch_host`]) and ends the
+/// sandbox once the host has ended.
 pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
     // SAFETY: prctl with integer arguments. Non-dumpable keeps the sandboxee (same uid) from
     // ptracing init or opening its /proc files even if init's capabilities were ever no longer
     // more than the sandboxee's: until now, that difference alone did.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let report = plan.report_fd;
-    // Keep only the report socket: init holds no pipe or file of the program's open. Closing
-    // the fork server's start pipe here tells the server the program has started (see
-    // [`Plan::keep_until_started`]).
-    super::raw::close_all_but(&[report as u32]);
+    let host = plan.host_pidfd;
+    // Keep only the report socket and the host's pidfd: init holds no pipe or file of the
+    // program's open. Closing the fork server's start pipe here tells the server the program
+    // has started (see [`Plan::keep_until_started`]).
+    let both = [report.min(host) as u32, report.max(host) as u32];
+    let only_report = [report as u32];
+    super::raw::close_all_but(if host >= 0 { &both } else { &only_report });
     let child_ends = child_ends_fd();
     let program_ended = program_end_fd(sandboxee);
-    let mut fds = [child_ends, report, program_ended].map(|fd| libc::pollfd {
+    let mut fds = [child_ends, report, program_ended, host].map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     });
     loop {
         reap_ended(plan, sandboxee, child_ends >= 0);
-        // SAFETY: fds is a live array of three pollfds (a negative fd is skipped); no time-out
+        // SAFETY: fds is a live array of four pollfds (a negative fd is skipped); no time-out
         // and no change of the signal mask.
-        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 3, std::ptr::null(), std::ptr::null()) };
+        let r = unsafe { libc::ppoll(fds.as_mut_ptr(), 4, std::ptr::null(), std::ptr::null()) };
         if r < 0 && sys::errno() == libc::EINTR {
             continue;
         }
@@ -606,6 +641,14 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
         if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
             // The host's end is gone (init dies with the host): nothing more will come.
             fds[1].fd = -1;
+        }
+        if fds[3].revents != 0 {
+            // The host has ended (init watches its pidfd rather than take a death signal):
+            // nobody watches the sandbox or enforces its limits any more, so it ends now, as
+            // after the monitor's request.
+            // SAFETY: as above.
+            unsafe { libc::kill(-1, libc::SIGKILL) };
+            fds[3].fd = -1;
         }
         if fds[0].revents != 0 {
             drain(child_ends);

@@ -499,7 +499,14 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         Launch::Unavailable => {
             let mut plan =
                 Plan::assemble(request.parts, &fds).map_err(os("map the sandboxee's stack"))?;
+            // Init's copy is what it watches; this one goes once the clone is made. Without
+            // `pidfd_open` (before Linux 5.3) init takes the parent-death signal instead.
+            let host = this_process_pidfd(min);
+            if let Some(host) = &host {
+                plan.watch_host(host.as_raw_fd());
+            }
             let cloned = clone_directly(&mut plan);
+            drop(host);
             let (pid, pidfd) = cloned.map_err(os("clone the sandbox"))?;
             // The mount namespace's reference is taken after init's release.
             let kept = KeptUntilEnd {
@@ -692,6 +699,13 @@ struct KeptUntilEnd {
 /// `pidfd_open(2)`.
 pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     pidfd_open_with(pid, 0)
+}
+
+/// A pidfd of this process, numbered at least `min` (see [`Plan::watch_host`]); `None` where the
+/// kernel has no `pidfd_open` or no descriptor is left.
+fn this_process_pidfd(min: RawFd) -> Option<OwnedFd> {
+    let own = pidfd_open(std::process::id() as libc::pid_t).ok()?;
+    relocate(&own, min).ok()
 }
 
 /// `PIDFD_THREAD` (Linux 6.9+): a pidfd for any thread, not only a thread group's leader.

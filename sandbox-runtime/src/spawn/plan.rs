@@ -26,6 +26,11 @@ pub(crate) struct Plan {
     pub sync_fd: RawFd,
     /// Child end of the report socket (init and sandboxee).
     pub report_fd: RawFd,
+    /// A pidfd of the host process, for a sandbox cloned directly from it (-1 otherwise, and
+    /// where the kernel has no `pidfd_open`): init ends the sandbox once it reads as ready, the
+    /// whole host having ended, instead of dying with the thread that cloned it (see
+    /// [`Plan::watch_host`]).
+    pub host_pidfd: RawFd,
     /// Everything that does not depend on descriptor numbers (the argument and environment
     /// strings the pointer arrays below point into among them).
     pub parts: PlanParts,
@@ -381,10 +386,25 @@ impl Plan {
     /// the sandbox is running, or init has ended. `fd` must be above 2 and above every passed
     /// descriptor's target, as the plan's own descriptors are.
     pub(crate) fn keep_until_started(&mut self, fd: RawFd) {
+        self.keep_in_init(fd);
+    }
+
+    /// Adds `fd` to what init keeps at its start.
+    fn keep_in_init(&mut self, fd: RawFd) {
         let fd = fd as u32;
         if let Err(at) = self.init_keep_fds.binary_search(&fd) {
             self.init_keep_fds.insert(at, fd);
         }
+    }
+
+    /// Has init watch `host_pidfd`, a pidfd of the host process it is cloned from, and end the
+    /// sandbox when the host has ended, rather than take a parent-death signal: the kernel
+    /// sends that signal when the cloning *thread* ends, and a thread pool's worker may spawn a
+    /// sandbox and retire while the host runs on. `host_pidfd` must be above 2 and above every
+    /// passed descriptor's target, as the plan's own descriptors are.
+    pub(crate) fn watch_host(&mut self, host_pidfd: RawFd) {
+        self.host_pidfd = host_pidfd;
+        self.keep_in_init(host_pidfd);
     }
 
     /// Joins `parts` with the descriptors the child will use. The descriptors stay owned by
@@ -417,6 +437,7 @@ impl Plan {
         Ok(Plan {
             sync_fd: fds.sync.as_raw_fd(),
             report_fd: fds.report.as_raw_fd(),
+            host_pidfd: -1,
             stdio,
             passed,
             keep_fds,

@@ -108,7 +108,7 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// must use one that does the same across `fork` (jemalloc does), or call this before its other
 /// threads start. The server, and every sandbox started while it
 /// runs, ends with the host process (the server's parent is a thread of the runtime's own that
-/// never ends; without the server, a sandbox ends with the thread that spawned it). Returns the
+/// never ends; without the server, init watches the host's pidfd to the same end). Returns the
 /// server's pid, or an error if it could not start or has ended (it is not started twice).
 ///
 /// The server keeps what the process had at this call: capabilities, limits, namespaces, a

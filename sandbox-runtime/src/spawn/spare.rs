@@ -257,7 +257,7 @@ fn run(plan: &Plan) -> ! {
     // request's descriptors, and starts the sandboxee.
     init::set_init_name();
     let released = if request.joins_cgroup {
-        init::wait_for_id_maps(real.sync_fd)
+        init::wait_for_id_maps(real.sync_fd, real.host_pidfd)
     } else {
         Ok(())
     };
