@@ -20,7 +20,7 @@ fn tagged_process_exists(tag: &str) -> bool {
 }
 
 /// The forked host: killed and reaped when dropped, so that a failing test leaves no host
-/// behind (its sandbox then ends with it, or is killed by [`sandbox_outlives_a_killed_host`]).
+/// behind (its sandbox then ends with it, or is killed by [`sandbox_outlives_its_host`]).
 struct Host(libc::pid_t);
 
 impl Drop for Host {
@@ -34,12 +34,28 @@ impl Drop for Host {
     }
 }
 
+/// How the host lets go of its sandbox.
+#[derive(Clone, Copy, PartialEq)]
+enum HostEnd {
+    /// Killed with SIGKILL.
+    Killed,
+    /// Runs another program (`execve`): the same process, without the runtime that watched the
+    /// sandbox.
+    Execs,
+}
+
 /// Forks a host that starts a sandbox running a shell tagged with `tag` (through a fork server
 /// it starts first, if `fork_server`; on a thread that ends right after, if `on_a_thread`),
-/// kills that host once the sandbox runs, and returns whether anything of the sandbox is still
-/// running 5 s later.
-fn sandbox_outlives_a_killed_host(fork_server: bool, on_a_thread: bool, tag: &str) -> bool {
+/// ends that host as `end` says once the sandbox runs, and returns whether anything of the
+/// sandbox is still running 5 s later.
+fn sandbox_outlives_its_host(
+    end: HostEnd,
+    fork_server: bool,
+    on_a_thread: bool,
+    tag: &str,
+) -> bool {
     let (mut r, mut w) = common::pipe();
+    let (mut go_r, mut go_w) = common::pipe();
     // SAFETY: the child allocates (which glibc's fork makes safe), starts one sandbox, and
     // never returns into the test harness.
     let host = unsafe { libc::fork() };
@@ -62,11 +78,18 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, on_a_thread: bool, tag: &st
             spawn()
         };
         let _ = w.write_all(if child.is_ok() { b"y" } else { b"n" });
+        let mut go = [0u8];
+        if end == HostEnd::Execs && go_r.read_exact(&mut go).is_ok() {
+            let sleep = c"/bin/sleep";
+            let argv = [sleep.as_ptr(), c"60".as_ptr(), std::ptr::null()];
+            // SAFETY: a NUL-terminated array of NUL-terminated strings that outlive the call.
+            unsafe { libc::execv(sleep.as_ptr(), argv.as_ptr()) };
+        }
         loop {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
-    drop(w);
+    drop((w, go_r));
     let host = Host(host);
     let mut started = [0u8];
     r.read_exact(&mut started).unwrap();
@@ -82,7 +105,10 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, on_a_thread: bool, tag: &st
         tagged_process_exists(tag),
         "the sandbox ended before its host"
     );
-    drop(host);
+    match end {
+        HostEnd::Killed => drop(host),
+        HostEnd::Execs => go_w.write_all(b"g").unwrap(),
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     while tagged_process_exists(tag) {
         if Instant::now() > deadline {
@@ -101,14 +127,14 @@ fn sandbox_outlives_a_killed_host(fork_server: bool, on_a_thread: bool, tag: &st
 #[test]
 fn a_directly_cloned_sandbox_ends_with_its_killed_host() {
     let tag = format!("host-death-direct-{}", std::process::id());
-    let outlived = sandbox_outlives_a_killed_host(false, false, &tag);
+    let outlived = sandbox_outlives_its_host(HostEnd::Killed, false, false, &tag);
     assert!(!outlived, "the sandbox runs on after its host was killed");
 }
 
 #[test]
 fn a_sandbox_cloned_by_a_thread_that_ended_ends_with_its_killed_host() {
     let tag = format!("host-death-thread-{}", std::process::id());
-    let outlived = sandbox_outlives_a_killed_host(false, true, &tag);
+    let outlived = sandbox_outlives_its_host(HostEnd::Killed, false, true, &tag);
     assert!(!outlived, "the sandbox runs on after its host was killed");
 }
 
@@ -146,6 +172,28 @@ fn a_sandbox_outlives_the_thread_that_spawned_it_but_not_its_limits() {
 #[test]
 fn a_sandbox_from_the_fork_server_ends_with_its_killed_host() {
     let tag = format!("host-death-server-{}", std::process::id());
-    let outlived = sandbox_outlives_a_killed_host(true, false, &tag);
+    let outlived = sandbox_outlives_its_host(HostEnd::Killed, true, false, &tag);
     assert!(!outlived, "the sandbox runs on after its host was killed");
+}
+
+/// A host that runs another program has lost the runtime that watched its sandbox (the monitor
+/// thread, the report socket's end): the sandbox ends, though the process lives on.
+#[test]
+fn a_directly_cloned_sandbox_ends_when_its_host_execs() {
+    let tag = format!("host-exec-direct-{}", std::process::id());
+    let outlived = sandbox_outlives_its_host(HostEnd::Execs, false, false, &tag);
+    assert!(
+        !outlived,
+        "the sandbox runs on, unwatched, after its host ran another program"
+    );
+}
+
+#[test]
+fn a_sandbox_from_the_fork_server_ends_when_its_host_execs() {
+    let tag = format!("host-exec-server-{}", std::process::id());
+    let outlived = sandbox_outlives_its_host(HostEnd::Execs, true, false, &tag);
+    assert!(
+        !outlived,
+        "the sandbox runs on, unwatched, after its host ran another program"
+    );
 }

@@ -638,16 +638,16 @@ pub(crate) fn reap(plan: &Plan, sandboxee: libc::pid_t) -> ! {
             // pid namespace (and of namespaces nested in it).
             unsafe { libc::kill(-1, libc::SIGKILL) };
         }
-        if fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-            // The host's end is gone (init dies with the host): nothing more will come.
-            fds[1].fd = -1;
-        }
-        if fds[3].revents != 0 {
-            // The host has ended (init watches its pidfd rather than take a death signal):
-            // nobody watches the sandbox or enforces its limits any more, so it ends now, as
-            // after the monitor's request.
+        // The host's end of the report socket is gone, which its monitor holds until this
+        // init's end (the host died, or exec'd another program, or the monitor unwound), or the
+        // host has ended (init watches its pidfd rather than take a death signal): nobody
+        // watches the sandbox or enforces its limits any more, so it ends now, as after the
+        // monitor's request.
+        let host_end_gone = fds[1].revents & (libc::POLLHUP | libc::POLLERR) != 0;
+        if host_end_gone || fds[3].revents != 0 {
             // SAFETY: as above.
             unsafe { libc::kill(-1, libc::SIGKILL) };
+            fds[1].fd = -1;
             fds[3].fd = -1;
         }
         if fds[0].revents != 0 {
