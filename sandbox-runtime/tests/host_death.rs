@@ -35,7 +35,7 @@ impl Drop for Host {
 }
 
 /// How the host lets go of its sandbox.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum HostEnd {
     /// Killed with SIGKILL.
     Killed,
@@ -124,18 +124,26 @@ fn sandbox_outlives_its_host(
     false
 }
 
+/// Fails unless the sandbox of a host forked as [`sandbox_outlives_its_host`] says ends with it.
+fn assert_ends_with_its_host(end: HostEnd, fork_server: bool, on_a_thread: bool) {
+    let pid = std::process::id();
+    let tag = format!("host-{end:?}-{fork_server}-{on_a_thread}-{pid}");
+    let outlived = sandbox_outlives_its_host(end, fork_server, on_a_thread, &tag);
+    let what = match end {
+        HostEnd::Killed => "after its host was killed",
+        HostEnd::Execs => "unwatched, after its host ran another program",
+    };
+    assert!(!outlived, "the sandbox runs on {what}");
+}
+
 #[test]
 fn a_directly_cloned_sandbox_ends_with_its_killed_host() {
-    let tag = format!("host-death-direct-{}", std::process::id());
-    let outlived = sandbox_outlives_its_host(HostEnd::Killed, false, false, &tag);
-    assert!(!outlived, "the sandbox runs on after its host was killed");
+    assert_ends_with_its_host(HostEnd::Killed, false, false);
 }
 
 #[test]
 fn a_sandbox_cloned_by_a_thread_that_ended_ends_with_its_killed_host() {
-    let tag = format!("host-death-thread-{}", std::process::id());
-    let outlived = sandbox_outlives_its_host(HostEnd::Killed, false, true, &tag);
-    assert!(!outlived, "the sandbox runs on after its host was killed");
+    assert_ends_with_its_host(HostEnd::Killed, false, true);
 }
 
 /// The thread that spawns a sandbox may end at once (a pool's worker, say); the sandbox runs to
@@ -171,29 +179,17 @@ fn a_sandbox_outlives_the_thread_that_spawned_it_but_not_its_limits() {
 
 #[test]
 fn a_sandbox_from_the_fork_server_ends_with_its_killed_host() {
-    let tag = format!("host-death-server-{}", std::process::id());
-    let outlived = sandbox_outlives_its_host(HostEnd::Killed, true, false, &tag);
-    assert!(!outlived, "the sandbox runs on after its host was killed");
+    assert_ends_with_its_host(HostEnd::Killed, true, false);
 }
 
 /// A host that runs another program has lost the runtime that watched its sandbox (the monitor
 /// thread, the report socket's end): the sandbox ends, though the process lives on.
 #[test]
 fn a_directly_cloned_sandbox_ends_when_its_host_execs() {
-    let tag = format!("host-exec-direct-{}", std::process::id());
-    let outlived = sandbox_outlives_its_host(HostEnd::Execs, false, false, &tag);
-    assert!(
-        !outlived,
-        "the sandbox runs on, unwatched, after its host ran another program"
-    );
+    assert_ends_with_its_host(HostEnd::Execs, false, false);
 }
 
 #[test]
 fn a_sandbox_from_the_fork_server_ends_when_its_host_execs() {
-    let tag = format!("host-exec-server-{}", std::process::id());
-    let outlived = sandbox_outlives_its_host(HostEnd::Execs, true, false, &tag);
-    assert!(
-        !outlived,
-        "the sandbox runs on, unwatched, after its host ran another program"
-    );
+    assert_ends_with_its_host(HostEnd::Execs, true, false);
 }
