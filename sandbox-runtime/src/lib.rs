@@ -42,7 +42,9 @@
 //! A sandbox ends with the host process, not with the thread that spawned it: a worker thread
 //! may spawn one and end. Init cloned directly watches a pidfd of the host and ends the sandbox
 //! once the whole host has ended; the fork server's inits take a parent-death signal from a
-//! runtime thread that lasts as long as the host.
+//! runtime thread that lasts as long as the host. Either also ends the sandbox once the host's
+//! end of its report socket, which the monitor holds, is gone: a host that runs another program
+//! (`execve`) keeps its pid but has nothing left that watches the sandbox.
 //!
 //! # Caveats
 //! - On a kernel without `pidfd_open` (before Linux 5.3), init cloned directly takes the
