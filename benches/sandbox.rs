@@ -11,7 +11,11 @@
 //! `SANDBOX_BENCH_STRICT=1` (or `--strict`) makes a missed one a failure.
 //! `SANDBOX_BENCH_ONLY=startup,throughput,memory,overhead,floor,notify,split` (any subset) runs
 //! only those sections; `split` needs root (it records the kernel's exec and exit events with
-//! ftrace) and is skipped with a notice without it.
+//! ftrace) and is skipped with a notice without it. `SANDBOX_BENCH_CPU=N` pins the whole run
+//! to CPU N before anything starts, so that every program it times, bare or sandboxed, and
+//! every reader of their output share that one CPU: a diagnostic that takes the scheduler's
+//! placement of a program and its reader across CPUs out of the ratios (see
+//! `benches/after_effect.py`); the README's tables are of unpinned runs.
 
 #[path = "common/interval.rs"]
 mod interval;
@@ -75,6 +79,24 @@ fn selected(section: &str) -> bool {
     std::env::var("SANDBOX_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == section))
 }
 
+/// Pins this process to the CPU `SANDBOX_BENCH_CPU` names, if it names one; every thread and
+/// process started afterwards inherits the pin. Returns the CPU, or why it cannot pin.
+fn pin_from_env() -> Result<Option<usize>, String> {
+    let Ok(value) = std::env::var("SANDBOX_BENCH_CPU") else {
+        return Ok(None);
+    };
+    let cpu: usize = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("SANDBOX_BENCH_CPU={value:?} is not a CPU number"))?;
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)
+        .map_err(|_| format!("SANDBOX_BENCH_CPU={cpu} is beyond the CPUs a set can name"))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| format!("cannot pin to CPU {cpu} (SANDBOX_BENCH_CPU): {e}"))?;
+    Ok(Some(cpu))
+}
+
 /// The load average over the last minute, to judge how noisy the run was.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -84,6 +106,15 @@ fn load_average() -> String {
 }
 
 fn main() {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // Before anything starts, so that the fork server and every program inherit it.
+    let pinned = match pin_from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            println!("FAILED: {e}");
+            std::process::exit(1);
+        }
+    };
     // First, while this process is small: the "fork server" variants are cloned from it.
     if let Err(e) = sandbox_runtime::start_fork_server() {
         println!("FAILED: cannot start the fork server: {e}");
@@ -95,9 +126,11 @@ fn main() {
         Mode::Full
     };
     let strict = flag("--strict", "SANDBOX_BENCH_STRICT");
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let pin = pinned.map_or(String::new(), |c| {
+        format!(" (this run pinned to CPU {c} by SANDBOX_BENCH_CPU)")
+    });
     println!(
-        "{mode:?} mode; {cpus} CPUs; load average {} at start\n{}\n",
+        "{mode:?} mode; {cpus} CPUs{pin}; load average {} at start\n{}\n",
         load_average(),
         machine::describe()
     );
