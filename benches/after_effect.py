@@ -2,13 +2,14 @@
 """Where `tar`'s after-effect comes from: how much slower a bare `tar cf - /usr/include`, its
 output read by this script, runs after a pre-step and a pause (20 ms unless given, the
 benchmark's) than after a bare `/bin/true`, for pre-steps that make namespaces (a `sandbox
-run`, with and without `--net`; `unshare -Urmpf`) and one that makes none but spends CPU time (a
-process spinning for 3 ms), and for three placements of `tar` and its reader: left to the
-scheduler, both pinned to CPU 0, and the reader on CPU 0 with `tar` on CPU 1. Each round runs
+run`, with and without `--net`; `unshare -Urmpf`) and two that make none (a process spinning for
+3 ms; an extra `/usr/bin/env` before `/bin/true`), and for three placements of `tar` and its
+reader: left to the scheduler, both pinned to CPU 0, and the reader on CPU 0 with `tar` on CPU
+1. Each round runs
 every (placement, pre-step) pair in a shuffled order; a ratio is `tar`'s time after the
 pre-step over its time after `/bin/true` in the same round (median, and a bootstrap 95%
-interval of the median). Also prints `tar`'s median system time and
-involuntary context switches (from `wait4`).
+interval of the median). Also prints `tar`'s median system time and involuntary context
+switches (from `wait4`), and in how many runs `tar` was on its reader's CPU at its first output.
 
 Needs a 2-CPU machine or larger, `cc` (for the spinner), `unshare`, and the release `sandbox`
 binary (`cargo build --release`); run as root, as the benchmark is.
@@ -60,12 +61,19 @@ def pre_steps(work):
                                         "/bin/true"],
         "unshare -Urmpf /bin/true": ["unshare", "-Urmpf", "/bin/true"],
         "a process spinning 3 ms": [spin, "3000"],
+        "/usr/bin/env /bin/true": ["/usr/bin/env", "/bin/true"],
     }
+
+
+def cpu_of(pid):
+    """The CPU `pid` last ran on (`/proc/PID/stat`'s 39th field)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[36])
 
 
 def timed_tar(placement):
     """Runs `tar`, reading its output here; returns (seconds, system seconds, involuntary
-    context switches)."""
+    context switches, whether it was on this reader's CPU at its first output)."""
     everywhere = os.sched_getaffinity(0)
     if placement:
         os.sched_setaffinity(0, placement[0])
@@ -83,6 +91,7 @@ def timed_tar(placement):
         finally:
             os._exit(127)
     os.close(w)
+    together = os.read(r, 65536) != b"" and cpu_of(pid) == cpu_of("self")
     while os.read(r, 65536):
         pass
     os.close(r)
@@ -91,7 +100,7 @@ def timed_tar(placement):
     os.sched_setaffinity(0, everywhere)
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"tar ended with {status:#x}")
-    return seconds, usage.ru_stime, usage.ru_nivcsw
+    return seconds, usage.ru_stime, usage.ru_nivcsw, together
 
 
 def median_interval(values, draws=2000):
@@ -131,8 +140,10 @@ def main():
             wall = statistics.median(r[0] for r in mine) * 1000
             system = statistics.median(r[1] for r in mine) * 1000
             switches = statistics.median(r[2] for r in mine)
+            together = sum(r[3] for r in mine)
             print(f"  after {step:28} {wall:7.2f} ms  {ratio:.3f}x [{low:.3f}-{high:.3f}]"
-                  f"  system {system:5.1f} ms  involuntary switches {switches:6.0f}")
+                  f"  system {system:5.1f} ms  involuntary switches {switches:6.0f}"
+                  f"  on the reader's CPU {together}/{len(mine)}")
 
 
 if __name__ == "__main__":
