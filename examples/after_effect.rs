@@ -3,10 +3,11 @@
 //! reads it), timed 20 ms (the benchmark's pause) after a pre-step, against the same after the
 //! matching bare pre-step in the same round.
 //!
-//! Pre-steps: `/bin/true`, `/bin/sleep 0.1` and `tar` itself (output read here), each bare, in a
-//! sandbox through the fork server, and in a sandbox cloned directly. `/bin/sleep 0.1` ends as
-//! close to the timed run as `/bin/true` does but starts 100 ms earlier, so its row shows what
-//! the sandbox's end leaves (its teardown, the fork server's next spare) without its start-up.
+//! Pre-steps: `/bin/true`, `/bin/sleep 0.1`, `/bin/sleep 0.3` and `tar` itself (output read
+//! here), each bare, in a sandbox through the fork server, and in a sandbox cloned directly. The
+//! two `sleep`s end as close to the timed run as `/bin/true` does but start 100 and 300 ms
+//! earlier, so their rows show what the sandbox's end leaves (its teardown, the fork server's
+//! next spare) without its start-up.
 //! Every sandbox runs under an allow-everything policy, with the program's binary and
 //! libraries bound (and `/usr/include` for `tar`): the filter is not what is looked at here.
 //!
@@ -80,6 +81,21 @@ const STEPS: &[Step] = &[
     Step {
         name: "sleep 0.1, cloned directly",
         argv: &["/bin/sleep", "0.1"],
+        place: Place::Direct,
+    },
+    Step {
+        name: "sleep 0.3",
+        argv: &["/bin/sleep", "0.3"],
+        place: Place::Bare,
+    },
+    Step {
+        name: "sleep 0.3, fork server",
+        argv: &["/bin/sleep", "0.3"],
+        place: Place::ForkServer,
+    },
+    Step {
+        name: "sleep 0.3, cloned directly",
+        argv: &["/bin/sleep", "0.3"],
         place: Place::Direct,
     },
     Step {
