@@ -23,7 +23,7 @@
 mod interval;
 
 use sandbox_runtime::{Limits, SandboxCommand, Status, Stdio};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ const TAR: [&str; 4] = ["/usr/bin/tar", "cf", "-", "/usr/include"];
 const PAUSE: Duration = Duration::from_millis(20);
 
 /// Where a pre-step runs.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Place {
     /// Forked and exec'd by this process, no sandbox.
     Bare,
@@ -45,75 +45,41 @@ enum Place {
     Direct,
 }
 
+/// The pre-steps' programs, by name.
+const PROGRAMS: &[(&str, &[&str])] = &[
+    ("/bin/true", &["/bin/true"]),
+    ("sleep 0.1", &["/bin/sleep", "0.1"]),
+    ("sleep 0.3", &["/bin/sleep", "0.3"]),
+    ("tar", &TAR),
+];
+
+/// Where each program runs, and how a row says so.
+const PLACES: [(Place, &str); 3] = [
+    (Place::Bare, ""),
+    (Place::ForkServer, ", fork server"),
+    (Place::Direct, ", cloned directly"),
+];
+
 /// A pre-step: a program and where it runs.
 struct Step {
-    name: &'static str,
+    name: String,
     argv: &'static [&'static str],
     place: Place,
 }
 
-const STEPS: &[Step] = &[
-    Step {
-        name: "/bin/true",
-        argv: &["/bin/true"],
-        place: Place::Bare,
-    },
-    Step {
-        name: "/bin/true, fork server",
-        argv: &["/bin/true"],
-        place: Place::ForkServer,
-    },
-    Step {
-        name: "/bin/true, cloned directly",
-        argv: &["/bin/true"],
-        place: Place::Direct,
-    },
-    Step {
-        name: "sleep 0.1",
-        argv: &["/bin/sleep", "0.1"],
-        place: Place::Bare,
-    },
-    Step {
-        name: "sleep 0.1, fork server",
-        argv: &["/bin/sleep", "0.1"],
-        place: Place::ForkServer,
-    },
-    Step {
-        name: "sleep 0.1, cloned directly",
-        argv: &["/bin/sleep", "0.1"],
-        place: Place::Direct,
-    },
-    Step {
-        name: "sleep 0.3",
-        argv: &["/bin/sleep", "0.3"],
-        place: Place::Bare,
-    },
-    Step {
-        name: "sleep 0.3, fork server",
-        argv: &["/bin/sleep", "0.3"],
-        place: Place::ForkServer,
-    },
-    Step {
-        name: "sleep 0.3, cloned directly",
-        argv: &["/bin/sleep", "0.3"],
-        place: Place::Direct,
-    },
-    Step {
-        name: "tar",
-        argv: &TAR,
-        place: Place::Bare,
-    },
-    Step {
-        name: "tar, fork server",
-        argv: &TAR,
-        place: Place::ForkServer,
-    },
-    Step {
-        name: "tar, cloned directly",
-        argv: &TAR,
-        place: Place::Direct,
-    },
-];
+/// Every program in every place, each program's bare step first.
+fn steps() -> Vec<Step> {
+    PROGRAMS
+        .iter()
+        .flat_map(|&(program, argv)| {
+            PLACES.iter().map(move |&(place, how)| Step {
+                name: format!("{program}{how}"),
+                argv,
+                place,
+            })
+        })
+        .collect()
+}
 
 /// Reads `out` to its end.
 fn drain(mut out: impl Read) -> std::io::Result<()> {
@@ -179,12 +145,10 @@ fn run(step: &Step) -> Result<(), String> {
     }
 }
 
-/// The same step run bare: the baseline of `step`'s ratios.
+/// The index of the same program's bare step ([`steps`] puts it first): the baseline of
+/// `step`'s ratios.
 fn baseline(step: usize) -> usize {
-    STEPS
-        .iter()
-        .position(|s| s.argv == STEPS[step].argv && s.place == Place::Bare)
-        .expect("every program has a bare step")
+    step - step % PLACES.len()
 }
 
 fn main() -> ExitCode {
@@ -202,8 +166,9 @@ fn main() -> ExitCode {
         eprintln!("cannot start the fork server: {e}");
         return ExitCode::FAILURE;
     }
-    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); STEPS.len()];
-    let mut order: Vec<usize> = (0..STEPS.len()).collect();
+    let steps = steps();
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); steps.len()];
+    let mut order: Vec<usize> = (0..steps.len()).collect();
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..rounds {
         // A Fisher-Yates shuffle on a fixed-seed generator: each round its own order.
@@ -214,7 +179,7 @@ fn main() -> ExitCode {
             order.swap(i, (seed >> 33) as usize % (i + 1));
         }
         for &k in &order {
-            let timed = run(&STEPS[k]).and_then(|()| {
+            let timed = run(&steps[k]).and_then(|()| {
                 std::thread::sleep(PAUSE);
                 bare(&TAR)
             });
@@ -227,12 +192,26 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!(
+    match print_table(&steps, &times, rounds) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot print the table: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints each step's median time of the timed `tar` and its per-round ratio over its
+/// program's bare step.
+fn print_table(steps: &[Step], times: &[Vec<f64>], rounds: usize) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "bare `{}`, read here, {} ms after each pre-step; {rounds} rounds",
         TAR.join(" "),
         PAUSE.as_millis()
-    );
-    for (k, step) in STEPS.iter().enumerate() {
+    )?;
+    for (k, step) in steps.iter().enumerate() {
         let base = baseline(k);
         let ratios: Vec<f64> = times[k]
             .iter()
@@ -240,13 +219,14 @@ fn main() -> ExitCode {
             .map(|(a, b)| a / b)
             .collect();
         let (low, high) = interval::median_ci(&ratios);
-        println!(
+        writeln!(
+            out,
             "  after {:28} {:7.2} ms  {:.3}x [{low:.3}-{high:.3}] of after {}",
             step.name,
             interval::median(&times[k]) * 1e3,
             interval::median(&ratios),
-            STEPS[base].name
-        );
+            steps[base].name
+        )?;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
