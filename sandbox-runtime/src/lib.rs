@@ -44,7 +44,10 @@
 //! once the whole host has ended; the fork server's inits take a parent-death signal from a
 //! runtime thread that lasts as long as the host. Either also ends the sandbox once the host's
 //! end of its report socket, which the monitor holds, is gone: a host that runs another program
-//! (`execve`) keeps its pid but has nothing left that watches the sandbox.
+//! (`execve`) keeps its pid but has nothing left that watches the sandbox. A child the host
+//! forks (through libc's `fork`, which runs `pthread_atfork` handlers) keeps no copy of that
+//! end: a `/dev/null` takes its place in the child, so a forked child that runs on does not keep
+//! the sandbox going after the host's exec.
 //!
 //! # Caveats
 //! - On a kernel without `pidfd_open` (before Linux 5.3), init cloned directly takes the

@@ -121,7 +121,8 @@ impl Drop for FineTimerSlack {
 pub(crate) struct Monitor {
     pub pid1: libc::pid_t,
     pub pidfd: Arc<OwnedFd>,
-    pub report: OwnedFd,
+    /// The host's end of the report socket (no child the host forks keeps a copy).
+    pub report: crate::spawn::host_end::HostEnd,
     pub policy: Option<Arc<Policy>>,
     /// Whether calls are enforced, learnt or logged.
     pub mode: SyscallMode,

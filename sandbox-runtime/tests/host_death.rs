@@ -42,6 +42,9 @@ enum HostEnd {
     /// Runs another program (`execve`): the same process, without the runtime that watched the
     /// sandbox.
     Execs,
+    /// Forks a child that runs on without exec'ing (holding copies of the host's descriptors),
+    /// then runs another program.
+    ExecsBesideAForkedChild,
 }
 
 /// Forks a host that starts a sandbox running a shell tagged with `tag` (through a fork server
@@ -79,7 +82,18 @@ fn sandbox_outlives_its_host(
         };
         let _ = w.write_all(if child.is_ok() { b"y" } else { b"n" });
         let mut go = [0u8];
-        if end == HostEnd::Execs && go_r.read_exact(&mut go).is_ok() {
+        let execs = matches!(end, HostEnd::Execs | HostEnd::ExecsBesideAForkedChild);
+        if execs && go_r.read_exact(&mut go).is_ok() {
+            if end == HostEnd::ExecsBesideAForkedChild {
+                // SAFETY: the child only sleeps and exits (async-signal-safe calls), outliving
+                // the test's wait for the sandbox's end.
+                if unsafe { libc::fork() } == 0 {
+                    // SAFETY: sleep with an integer argument, async-signal-safe.
+                    unsafe { libc::sleep(8) };
+                    // SAFETY: ends the child without running anything of the host's.
+                    unsafe { libc::_exit(0) };
+                }
+            }
             let sleep = c"/bin/sleep";
             let argv = [sleep.as_ptr(), c"60".as_ptr(), std::ptr::null()];
             // SAFETY: a NUL-terminated array of NUL-terminated strings that outlive the call.
@@ -107,7 +121,7 @@ fn sandbox_outlives_its_host(
     );
     match end {
         HostEnd::Killed => drop(host),
-        HostEnd::Execs => go_w.write_all(b"g").unwrap(),
+        HostEnd::Execs | HostEnd::ExecsBesideAForkedChild => go_w.write_all(b"g").unwrap(),
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while tagged_process_exists(tag) {
@@ -132,6 +146,9 @@ fn assert_ends_with_its_host(end: HostEnd, fork_server: bool, on_a_thread: bool)
     let what = match end {
         HostEnd::Killed => "after its host was killed",
         HostEnd::Execs => "unwatched, after its host ran another program",
+        HostEnd::ExecsBesideAForkedChild => {
+            "unwatched, after its host ran another program beside a child it forked"
+        }
     };
     assert!(!outlived, "the sandbox runs on {what}");
 }
@@ -192,4 +209,18 @@ fn a_directly_cloned_sandbox_ends_when_its_host_execs() {
 #[test]
 fn a_sandbox_from_the_fork_server_ends_when_its_host_execs() {
     assert_ends_with_its_host(HostEnd::Execs, true, false);
+}
+
+/// A child the host forked and that runs on without exec'ing holds no copy of the host's end
+/// of the report socket, so it does not keep the sandbox running once the host has exec'd.
+/// (Through the fork server, init's death signal from the runtime's thread, which the exec
+/// ends, covers this too; cloned directly, init has only the report socket's hang-up.)
+#[test]
+fn a_directly_cloned_sandbox_ends_when_its_host_execs_beside_a_forked_child() {
+    assert_ends_with_its_host(HostEnd::ExecsBesideAForkedChild, false, false);
+}
+
+#[test]
+fn a_sandbox_from_the_fork_server_ends_when_its_host_execs_beside_a_forked_child() {
+    assert_ends_with_its_host(HostEnd::ExecsBesideAForkedChild, true, false);
 }

@@ -15,6 +15,7 @@
 mod capabilities;
 mod fs_place;
 mod given;
+pub(crate) mod host_end;
 mod idmap;
 mod inherited;
 mod init;
@@ -399,6 +400,8 @@ fn start(cmd: &mut SandboxCommand) -> Result<Started, SpawnError> {
         stdio_ends([&cmd.stdin, &cmd.stdout, &cmd.stderr], min)?;
     let (sync_r, sync_w) = pipe().map_err(os("create the sync pipe"))?;
     let (report_parent, report_child) = socketpair().map_err(os("create the report socket"))?;
+    // Listed before init is cloned: no process the host forks from now on keeps this end.
+    let report_parent = host_end::HostEnd::new(report_parent);
     let passed = cmd
         .passed_fds
         .iter()

@@ -332,7 +332,7 @@ pub(crate) fn launch(request: &Request, fds: &ChildFds) -> Launch {
 /// report socket, so such an init finds the sync pipe closed, reports that failure with its
 /// credentials (which name its pid) and exits; with no init, the socket reports end of file at
 /// once.
-pub(crate) fn reap_abandoned_init(report: &OwnedFd) {
+pub(crate) fn reap_abandoned_init(report: &super::host_end::HostEnd) {
     // Bounded, should an init hang instead of exiting; it never does in practice.
     let limit = nix::sys::time::TimeVal::new(5, 0);
     let _ = nix::sys::socket::setsockopt(report, nix::sys::socket::sockopt::ReceiveTimeout, &limit);
