@@ -47,8 +47,8 @@
 //! (`execve`) keeps its pid but has nothing left that watches the sandbox. A child the host
 //! forks (through libc's `fork`, which runs `pthread_atfork` handlers) keeps no copy of that
 //! end: a `/dev/null` takes its place in the child, so a forked child that runs on does not keep
-//! the sandbox going after the host's exec. For that the runtime holds one descriptor of
-//! `/dev/null` (close-on-exec) and one `pthread_atfork` handler from the first spawn on.
+//! the sandbox going after the host's exec. For that the runtime registers one
+//! `pthread_atfork` handler at the first spawn; it holds no descriptor for it.
 //!
 //! # Caveats
 //! - On a kernel without `pidfd_open` (before Linux 5.3), init cloned directly takes the

@@ -16,8 +16,7 @@
 //! child exits or execs, as every forked child did before.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// How many host ends can be listed at once. An end that finds no free slot is still used, only
 /// not replaced in forked children (the sandbox then waits for them as before).
@@ -29,36 +28,46 @@ static LISTED: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 /// One past the highest slot ever taken: how far a forked child looks.
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 
-/// `/dev/null`, opened once (close-on-exec): what a forked child gets in place of each end.
-static DEV_NULL: AtomicI32 = AtomicI32::new(-1);
-
-/// Opens `/dev/null` and registers the fork handler, once per process.
+/// Registers the fork handler, once per process. A flag, not a `Once`: a process forked while
+/// another thread registers would find a `Once` running for ever and its first spawn would wait
+/// on it; here the second caller goes on (a fork before the registration ends is not covered,
+/// like one before the listing).
 fn prepare() {
-    static PREPARED: Once = Once::new();
-    PREPARED.call_once(|| {
-        // SAFETY: a NUL-terminated literal; the descriptor is kept for the process's life.
-        let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        if null < 0 {
-            return; // no replacement to give: forked children keep their copies, as before
-        }
-        DEV_NULL.store(null, Ordering::SeqCst);
-        // SAFETY: registers a handler that is async-signal-safe (atomic loads and `dup3`).
-        unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
-    });
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    if REGISTERED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    // SAFETY: registers a handler that is async-signal-safe (atomic loads, `open`, `dup3`,
+    // `close`).
+    unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
 }
 
-/// Runs in the child of every `fork`: replaces each listed end with `/dev/null`. Only atomic
-/// loads and `dup3`, as a child of a multi-threaded process may run.
+/// Runs in the child of every `fork`: replaces each listed end with `/dev/null`, opened here
+/// (so the host holds no descriptor for it, and none the host could have closed since). Only
+/// atomic loads and async-signal-safe calls, as a child of a multi-threaded process may run.
 extern "C" fn in_forked_child() {
-    let null = DEV_NULL.load(Ordering::SeqCst);
     let in_use = IN_USE.load(Ordering::SeqCst).min(SLOTS);
+    let mut null = -1;
     for slot in &LISTED[..in_use] {
         let fd = slot.load(Ordering::SeqCst);
-        if fd >= 0 {
-            // SAFETY: dup3 with integer arguments; `fd` is open in this child (listed before
-            // the fork and closed only after it left the list).
-            unsafe { libc::dup3(null, fd, libc::O_CLOEXEC) };
+        if fd < 0 {
+            continue;
         }
+        if null < 0 {
+            // SAFETY: a NUL-terminated literal; closed below. A listed end is open in this
+            // child (listed before the fork, closed only after it left the list), so the new
+            // descriptor never has a listed number.
+            null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+            if null < 0 {
+                return; // nothing to put in their place: the child keeps its copies
+            }
+        }
+        // SAFETY: dup3 with integer arguments, both open in this child.
+        unsafe { libc::dup3(null, fd, libc::O_CLOEXEC) };
+    }
+    if null >= 0 {
+        // SAFETY: the descriptor opened above, used by nothing else.
+        unsafe { libc::close(null) };
     }
 }
 
