@@ -99,7 +99,12 @@ fn bare(argv: &[&str]) -> Result<Duration, String> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
     if let Some(out) = child.stdout.take() {
-        drain(out).map_err(|e| format!("reading {}: {e}", argv[0]))?;
+        if let Err(e) = drain(out) {
+            // Not left running (nor unreaped) behind the error.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("reading {}: {e}", argv[0]));
+        }
     }
     match child.wait() {
         Ok(s) if s.success() => Ok(begun.elapsed()),
