@@ -38,6 +38,17 @@
 //! that the clone need not make it (see [`SandboxCommand::share_network`]). The fork server, a
 //! process of its own, starts its own such thread at its first sandbox with a network namespace.
 //!
+//! # A host that forks
+//! A process the host forks (without exec'ing) can make sandboxes too, whatever the host's other
+//! threads were doing at the fork: making the host's first sandbox, starting the fork server,
+//! starting or ending threads. The runtime keeps no state such a fork could leave half made or
+//! locked for good: what it makes once per process sits in lock-free cells (a forked child
+//! finding one empty makes its own; two threads racing both make it, and one copy is kept), and
+//! its threads are started with `pthread_create`, not `std::thread`, whose start and end take
+//! a lock of std's own that a fork may copy held. A forked child clones its sandboxes directly
+//! (the host's fork server is not its own) and resolves programs' libraries afresh each time.
+//! Code of the host's own in that child (a `std::thread` it starts, say) is the host's concern.
+//!
 //! # Lifetime
 //! A sandbox ends with the host process, not with the thread that spawned it: a worker thread
 //! may spawn one and end. Init cloned directly watches a pidfd of the host and ends the sandbox
@@ -69,6 +80,7 @@ mod child;
 mod command;
 mod deadline;
 mod error;
+mod first_use;
 pub mod limits;
 mod monitor;
 mod mountinfo;

@@ -89,6 +89,8 @@ static LEARN_POLICY: crate::Policy = crate::policy! { default kill; };
 
 /// [`LEARN_POLICY`] shared, as every sandbox holds its policy: made once, not per sandbox.
 pub(crate) fn learn_policy() -> std::sync::Arc<crate::Policy> {
-    static SHARED: std::sync::OnceLock<std::sync::Arc<crate::Policy>> = std::sync::OnceLock::new();
-    std::sync::Arc::clone(SHARED.get_or_init(|| std::sync::Arc::new(LEARN_POLICY.clone())))
+    static SHARED: crate::first_use::OnceBox<std::sync::Arc<crate::Policy>> =
+        crate::first_use::OnceBox::new();
+    let shared = SHARED.get_or_init(|| Box::new(std::sync::Arc::new(LEARN_POLICY.clone())));
+    std::sync::Arc::clone(shared)
 }

@@ -25,6 +25,7 @@
 //! running at all.
 
 use crate::error::SpawnError;
+use crate::first_use::{OnceBool, OnceBox};
 use crate::Policy;
 use sandbox_policy::arch::Arch;
 use sandbox_policy::bpf::{self, ret, SockFilter};
@@ -32,7 +33,6 @@ use sandbox_policy::host_guard::Guards;
 use sandbox_policy::{Action, Tag, Verdict};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
 
 /// The sixth register of the runtime's own `execveat`.
 pub(crate) const MAGIC: u64 = sandbox_policy::RUNTIME_EXEC_MAGIC;
@@ -62,7 +62,7 @@ type GuardPrograms = Result<[Vec<SockFilter>; 2], String>;
 
 /// The programs of each set of guards in [`Guards::SOME`], in its order, each made once per
 /// process by [`host_guards`] when a spawn first needs it.
-static HOST_GUARDS: [OnceLock<GuardPrograms>; 3] = [const { OnceLock::new() }; 3];
+static HOST_GUARDS: [OnceBox<GuardPrograms>; 3] = [const { OnceBox::new() }; 3];
 
 /// Makes the programs of `guards`, once per process: called before a clone whose sandboxee
 /// installs them or whose monitor asks them, which then finds them with [`host_guard_made`]
@@ -73,12 +73,16 @@ pub(crate) fn host_guards(guards: Guards) -> Result<(), SpawnError> {
         return Ok(());
     };
     let made = slot.get_or_init(|| {
-        let native = Arch::native().ok_or_else(|| "no architecture of this machine".to_string())?;
-        let make = |foreign| program(native, guards, foreign).map_err(|e| e.to_string());
-        Ok([
-            make(ForeignCalls::LeftToPolicy)?,
-            make(ForeignCalls::Killed)?,
-        ])
+        let make_both = || {
+            let native =
+                Arch::native().ok_or_else(|| "no architecture of this machine".to_string())?;
+            let make = |foreign| program(native, guards, foreign).map_err(|e| e.to_string());
+            Ok([
+                make(ForeignCalls::LeftToPolicy)?,
+                make(ForeignCalls::Killed)?,
+            ])
+        };
+        Box::new(make_both())
     });
     match made {
         Ok(_) => Ok(()),
@@ -106,8 +110,8 @@ pub(crate) fn host_guard_made(guards: Guards, under_policy: bool) -> Option<&'st
 /// program, one that does fails to read the null program given here (EFAULT). Nothing is
 /// installed either way.
 pub(crate) fn killable_wait_supported() -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
+    static SUPPORTED: OnceBool = OnceBool::new();
+    SUPPORTED.get_or_init(|| {
         let flags =
             libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
         // SAFETY: a null program: the kernel checks the flags, then fails to copy it.
@@ -132,8 +136,8 @@ pub(crate) fn killable_wait_supported() -> bool {
 /// child, cloned for it, installs a `ret ALLOW` filter with a listener and says whether it
 /// was refused as a second one.
 pub(crate) fn listener_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
+    static AVAILABLE: OnceBool = OnceBool::new();
+    AVAILABLE.get_or_init(|| {
         // SAFETY: prctl with an integer option only reads this process's seccomp mode.
         let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP) };
         mode == 0 || !second_listener_refused()
@@ -197,8 +201,8 @@ fn second_listener_refused() -> bool {
 /// With the `test-hooks` feature, a test can make the runtime behave as on a kernel without them
 /// (`test_hooks::simulate_no_user_notification`).
 pub(crate) fn notify_supported() -> bool {
-    static SUPPORTED: OnceLock<bool> = OnceLock::new();
-    *SUPPORTED.get_or_init(|| {
+    static SUPPORTED: OnceBool = OnceBool::new();
+    SUPPORTED.get_or_init(|| {
         #[cfg(feature = "test-hooks")]
         if crate::test_hooks::no_user_notification() {
             return false;

@@ -6,6 +6,8 @@
 
 use super::inputs::Inputs;
 use super::{current_dir, resolve_in, ElfDeps, ElfError};
+use crate::first_use::OnceBox;
+use crate::spawn::this_process::ThisProcess;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -23,11 +25,29 @@ struct Remembered {
     inputs: Inputs,
 }
 
-static REMEMBERED: Mutex<Vec<Remembered>> = Mutex::new(Vec::new());
+/// The resolutions kept, and the process that keeps them.
+struct Kept {
+    /// The process that made the list: a process forked from it neither reads nor adds to its
+    /// copy, whose lock a thread it does not have may have held at the fork.
+    here: ThisProcess,
+    list: Mutex<Vec<Remembered>>,
+}
 
-fn kept() -> MutexGuard<'static, Vec<Remembered>> {
+static REMEMBERED: OnceBox<Kept> = OnceBox::new();
+
+/// The kept resolutions, locked; `None` in a process forked from the one that keeps them
+/// (whose spawns then resolve afresh each time).
+fn kept() -> Option<MutexGuard<'static, Vec<Remembered>>> {
+    let kept = REMEMBERED.get_or_init(|| {
+        Box::new(Kept {
+            here: ThisProcess::mark(),
+            list: Mutex::new(Vec::new()),
+        })
+    });
     // The list is consistent between statements: a panic elsewhere leaves it usable.
-    REMEMBERED.lock().unwrap_or_else(|e| e.into_inner())
+    kept.here
+        .is_current()
+        .then(|| kept.list.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// [`super::resolve`], reusing the result of an earlier call for the same `binary` from the
@@ -50,8 +70,8 @@ pub fn resolve_remembered(
     };
     let earlier = {
         let mut kept = kept();
-        let at = kept.iter().position(same);
-        at.map(|at| kept.remove(at))
+        let kept = kept.as_deref_mut();
+        kept.and_then(|k| k.iter().position(same).map(|at| k.remove(at)))
     };
     // Looked at without the lock: a slow file system holds up this spawn only.
     if let Some(earlier) = earlier.filter(|e| e.inputs.unchanged()) {
@@ -77,7 +97,9 @@ pub fn resolve_remembered(
 /// Keeps `r` as the most recently used, in place of any other for the same binary (another
 /// thread may have resolved it meanwhile).
 fn keep(r: Remembered) {
-    let mut kept = kept();
+    let Some(mut kept) = kept() else {
+        return;
+    };
     kept.retain(|k| k.cwd != r.cwd || k.binary != r.binary || k.library_path != r.library_path);
     if kept.len() >= KEPT {
         kept.remove(0);
@@ -89,5 +111,5 @@ fn keep(r: Remembered) {
 #[cfg(test)]
 pub(super) fn is_remembered(binary: &Path) -> bool {
     let cwd = current_dir();
-    kept().iter().any(|r| r.cwd == cwd && r.binary == binary)
+    kept().is_some_and(|k| k.iter().any(|r| r.cwd == cwd && r.binary == binary))
 }

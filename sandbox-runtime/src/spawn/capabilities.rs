@@ -14,7 +14,7 @@
 use super::raw;
 use super::steps::{Failure, Step};
 use super::sys;
-use std::sync::OnceLock;
+use crate::first_use::OnceBox;
 
 /// The securebits of the whole sandbox: no root semantics (`NOROOT`), no capability changes on
 /// a change of uid (`NO_SETUID_FIXUP`), no ambient capability raised (`NO_CAP_AMBIENT_RAISE`),
@@ -29,13 +29,13 @@ pub(crate) const SECUREBITS: libc::c_int = libc::SECBIT_NOROOT
 
 /// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`), read once, in
 /// the process that clones inits ([`prepare`]); `None` if it cannot be read.
-static LAST_CAP: OnceLock<Option<u32>> = OnceLock::new();
+static LAST_CAP: OnceBox<Option<u32>> = OnceBox::new();
 
 /// Reads what [`limit`] needs to know of the kernel, before any clone: the child only reads it.
 pub(crate) fn prepare() {
     LAST_CAP.get_or_init(|| {
-        let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok()?;
-        text.trim().parse().ok().filter(|n| *n < 64)
+        let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok();
+        Box::new(text.and_then(|t| t.trim().parse().ok().filter(|n| *n < 64)))
     });
 }
 

@@ -112,12 +112,13 @@ const SANDBOX_DEVICES: [libc::dev_t; 5] = [
 /// file system, whose device a pipe made once per process shows (a file system's reported type
 /// would not do: a network file system may report what its server says).
 fn is_anonymous_pipe(fd: &OwnedFd) -> bool {
-    static PIPES_DEVICE: std::sync::OnceLock<Option<libc::dev_t>> = std::sync::OnceLock::new();
+    static PIPES_DEVICE: crate::first_use::OnceBox<Option<libc::dev_t>> =
+        crate::first_use::OnceBox::new();
     let device = |fd: libc::c_int| nix::sys::stat::fstat(fd).ok().map(|st| st.st_dev);
     let pipes = *PIPES_DEVICE.get_or_init(|| {
         // Close-on-exec: a program another thread of the host starts meanwhile gets neither end.
-        let (r, _w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
-        device(r.as_raw_fd())
+        let made = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok();
+        Box::new(made.and_then(|(r, _w)| device(r.as_raw_fd())))
     });
     pipes.is_some() && device(fd.as_raw_fd()) == pipes
 }

@@ -138,17 +138,21 @@ pub(crate) fn prepare_clone() {
 /// `/proc/self/stat`), read once; `None` if it cannot be read. Init is a copy of the host (or of
 /// the fork server, itself a copy made early), so the same addresses hold the same text there.
 fn host_arguments() -> Option<(usize, usize)> {
-    static AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
-    *AREA.get_or_init(|| {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // Fields after the command name, which is in parentheses and may hold anything.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let mut fields = rest.split_ascii_whitespace();
-        // `state` is field 3; `arg_start` and `arg_end` are fields 48 and 49.
-        let start = fields.nth(48 - 3)?.parse().ok()?;
-        let end = fields.next()?.parse().ok()?;
-        (start < end).then_some((start, end))
-    })
+    static AREA: crate::first_use::OnceBox<Option<(usize, usize)>> =
+        crate::first_use::OnceBox::new();
+    *AREA.get_or_init(|| Box::new(read_host_arguments()))
+}
+
+/// [`host_arguments`], read from `/proc/self/stat`.
+fn read_host_arguments() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold anything.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    // `state` is field 3; `arg_start` and `arg_end` are fields 48 and 49.
+    let start = fields.nth(48 - 3)?.parse().ok()?;
+    let end = fields.next()?.parse().ok()?;
+    (start < end).then_some((start, end))
 }
 
 /// Overwrites, in init's own copy of the host's memory, the host's command line with

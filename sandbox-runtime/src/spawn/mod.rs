@@ -13,6 +13,7 @@
 //! the server, may: see [`netns`]).
 
 mod capabilities;
+mod detached;
 mod fs_place;
 mod given;
 pub(crate) mod host_end;
@@ -34,7 +35,7 @@ mod spare;
 pub(crate) mod steps;
 pub(crate) mod sys;
 mod terminal;
-mod this_process;
+pub(crate) mod this_process;
 mod watch;
 mod wire;
 
@@ -272,6 +273,9 @@ impl Drop for EndIfUnwatched {
     }
 }
 
+/// A monitor thread's stack: `std::thread`'s default.
+const MONITOR_STACK: usize = 2 << 20;
+
 /// Hands the sandbox to a monitor thread.
 fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
     let Started {
@@ -285,17 +289,18 @@ fn watch_on_a_thread(started: Started) -> Result<SandboxChild, SpawnError> {
         kept,
     } = started;
     let (tx, rx) = std::sync::mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name(format!("sandbox-monitor-{pid}"))
-        .spawn(move || {
+    // Not joined: after the outcome, the thread only reaps init and lets `kept` go (see
+    // [`SandboxChild`]'s `result`). Started without `std::thread`'s locks, so that a process
+    // the host forked while one of its threads started or ended can make sandboxes too.
+    let handle = detached::spawn_detached(&format!("sandbox-monitor-{pid}"), MONITOR_STACK, {
+        move || {
             let (outcome, aftermath) = monitor.run();
             let _ = tx.send(outcome);
             drop((aftermath, kept));
-        });
-    // Not joined: after the outcome, the thread only reaps init and lets `kept` go (see
-    // [`SandboxChild`]'s `result`).
+        }
+    });
     match handle {
-        Ok(h) => drop(h),
+        Ok(()) => {}
         Err(e) => {
             let _ = monitor::kill(&pidfd);
             reap_quietly(pid);

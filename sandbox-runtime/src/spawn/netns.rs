@@ -160,13 +160,10 @@ fn start() -> bool {
         taken: Condvar::new(),
     }));
     POOL.store((pool as *const Pool).cast_mut(), Ordering::Release);
-    // A stack size of its own: without one, `std` would read `RUST_MIN_STACK` under its lock
-    // of the environment, which in the fork server is a copy that a thread of the host might
-    // have held at the fork.
-    let spawned = std::thread::Builder::new()
-        .name("sandbox-netns".into())
-        .stack_size(256 << 10)
-        .spawn(move || make_ahead(pool));
+    // Not a `std::thread`, which would take locks that in the fork server are copies a thread
+    // of the host might have held at the fork (see `super::detached`).
+    let spawned =
+        super::detached::spawn_detached("sandbox-netns", 256 << 10, move || make_ahead(pool));
     if spawned.is_ok() && WAIT_FOR_THE_START.load(Ordering::Relaxed) {
         while !pool.running.load(Ordering::Acquire) {
             std::thread::yield_now();

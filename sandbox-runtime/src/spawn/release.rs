@@ -13,8 +13,8 @@
 //! does). It only drops what it is sent.
 
 use super::this_process::ThisProcess;
+use crate::first_use::OnceBox;
 use std::sync::mpsc::{self, Sender};
-use std::sync::OnceLock;
 
 /// Something to drop on the release thread.
 type Item = Box<dyn Send>;
@@ -23,9 +23,11 @@ type Item = Box<dyn Send>;
 /// started, or this is a process forked since (which has a copy of the channel but not the
 /// thread), `item` is dropped here, on the calling thread.
 pub(super) fn later(item: impl Send + 'static) {
-    static RELEASER: OnceLock<Option<(ThisProcess, Sender<Item>)>> = OnceLock::new();
+    // Two threads that start one each at once keep the first stored; the other's thread ends
+    // when its sender is dropped.
+    static RELEASER: OnceBox<Option<(ThisProcess, Sender<Item>)>> = OnceBox::new();
     let item: Item = Box::new(item);
-    if let Some((owner, tx)) = RELEASER.get_or_init(start) {
+    if let Some((owner, tx)) = RELEASER.get_or_init(|| Box::new(start())) {
         // Told apart by more than the pid, which a forked process can share (see
         // `super::this_process`).
         if owner.is_current() {
@@ -38,11 +40,10 @@ pub(super) fn later(item: impl Send + 'static) {
 /// Starts the release thread; with the process that owns it, `None` if it cannot be started.
 fn start() -> Option<(ThisProcess, Sender<Item>)> {
     let (tx, rx) = mpsc::channel::<Item>();
-    std::thread::Builder::new()
-        .name("sandbox-release".into())
-        .stack_size(128 << 10)
-        .spawn(move || rx.into_iter().for_each(drop))
-        .ok()?;
+    super::detached::spawn_detached("sandbox-release", 128 << 10, move || {
+        rx.into_iter().for_each(drop)
+    })
+    .ok()?;
     Some((ThisProcess::mark(), tx))
 }
 
@@ -57,7 +58,10 @@ mod tests {
 
     impl Drop for Tell {
         fn drop(&mut self) {
-            let name = std::thread::current().name().map(str::to_string);
+            // The kernel's name: the release thread is not one `std::thread` started.
+            let name = std::fs::read_to_string("/proc/thread-self/comm")
+                .ok()
+                .map(|n| n.trim().to_string());
             let _ = self.1.send((self.0, name));
         }
     }

@@ -112,17 +112,17 @@ struct PathBeneathAttr {
 /// process, before any clone (the plan carries it to the sandboxee, whose steps stay one call
 /// shorter).
 pub(crate) fn abi() -> libc::c_long {
-    static ABI: std::sync::OnceLock<libc::c_long> = std::sync::OnceLock::new();
+    static ABI: crate::first_use::OnceBox<libc::c_long> = crate::first_use::OnceBox::new();
     *ABI.get_or_init(|| {
         // SAFETY: the version query takes no attribute.
-        unsafe {
+        Box::new(unsafe {
             libc::syscall(
                 libc::SYS_landlock_create_ruleset,
                 std::ptr::null::<RulesetAttr>(),
                 0usize,
                 CREATE_RULESET_VERSION,
             )
-        }
+        })
     })
 }
 

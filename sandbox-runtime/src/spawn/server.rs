@@ -38,9 +38,11 @@ use super::watch::{Launched, Watched, Woken};
 use super::wire::Request;
 use super::{init, relocate, steps, sys};
 use crate::comms::{Comms, CommsError};
+use crate::first_use::OnceBox;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::{Mutex, OnceLock};
+use std::sync::mpsc::Sender;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The host's side of a running fork server.
@@ -59,6 +61,9 @@ struct Server {
     open_files: u64,
     /// The channel and what the host knows of the server's spares, used one launch at a time.
     link: Mutex<Link>,
+    /// Keeps the server's parent thread waiting: dropped (only with a server that lost the race
+    /// to be the process's one, see [`start_fork_server`]), it lets that thread end.
+    _parent: Sender<()>,
 }
 
 /// The host's end of the conversation with the server.
@@ -89,10 +94,19 @@ impl Server {
             spare::end(pid);
         }
     }
+
+    /// Ends a server that will never be used (another thread's was stored first): kills and
+    /// reaps it, and lets its parent thread end.
+    fn discard(self) {
+        let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        self.abandon(&mut link);
+    }
 }
 
-/// The server, or `None` if starting it failed (it is not tried again).
-static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+/// The server, or `None` if starting it failed (it is not tried again). Lock-free (see
+/// [`crate::first_use`]): a process forked while another thread of its parent was starting the
+/// server finds none and may start its own.
+static SERVER: OnceBox<Option<Server>> = OnceBox::new();
 
 /// How long one send to or reply from the server may take before the server is given up on
 /// (killed, reaped, and sandboxes cloned directly). A launch takes about a millisecond.
@@ -109,7 +123,9 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// threads start. The server, and every sandbox started while it
 /// runs, ends with the host process (the server's parent is a thread of the runtime's own that
 /// never ends; without the server, init watches the host's pidfd to the same end). Returns the
-/// server's pid, or an error if it could not start or has ended (it is not started twice).
+/// server's pid, or an error if it could not start or has ended (it is not started again).
+/// Threads that call this at once, before any server is up, may each start one: the first
+/// stored is the process's, and the others are ended before their calls return.
 ///
 /// The server keeps what the process had at this call: capabilities, limits, namespaces, a
 /// seccomp filter or `no_new_privs` of its own, its umask (which its sandboxes' programs get). Only a change of effective uid or gid is
@@ -140,9 +156,22 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// returns instead of before. Until then, what the sandbox bound stays in use, as it does
 /// while the sandbox runs.
 pub fn start_fork_server() -> io::Result<u32> {
-    let mut result = Ok(0);
-    let server = SERVER.get_or_init(|| launch_server().map_err(|e| result = Err(e)).ok());
-    result?;
+    let server = match SERVER.get() {
+        Some(server) => server,
+        None => {
+            let (launched, result) = match launch_server() {
+                Ok(server) => (Some(server), Ok(())),
+                Err(e) => (None, Err(e)),
+            };
+            match SERVER.set(Box::new(launched)) {
+                Ok(()) => result?,
+                // Another thread started one first: this one's is not needed.
+                Err(lost) => lost.map_or((), Server::discard),
+            }
+            // Set just now, by this thread or another.
+            SERVER.get().unwrap_or(&None)
+        }
+    };
     let Some(server) = server else {
         return Err(io::Error::other(
             "an earlier start of the fork server failed",
@@ -185,40 +214,38 @@ fn launch_server() -> io::Result<Server> {
     #[cfg(not(feature = "test-hooks"))]
     let die_after_clone = false;
     let (tx, rx) = std::sync::mpsc::channel();
+    let (keep_parent, parent_kept) = std::sync::mpsc::channel::<()>();
     // Looked up before the fork: a lookup another thread had under way at the fork would leave
     // the server a copy of it half done, for its first clone to wait on for ever.
     super::init::prepare_clone();
     // The server keeps the limit it is forked with, whatever the host sets later.
     let open_files = super::open_files_limit();
-    std::thread::Builder::new()
-        .name("sandbox-fork-server-parent".into())
-        // The server runs on a copy of this thread's stack, and so does each init it clones:
-        // room for both (untouched pages cost nothing).
-        .stack_size(1 << 20)
-        .spawn(move || {
-            // The server starts as a copy of the host, its signal handlers included, until
-            // `serve` resets them: none of them runs there with every signal blocked.
-            let blocked = sys::SignalsBlocked::now();
-            // SAFETY: no arguments. glibc's fork makes glibc's malloc usable in the child even
-            // when other threads held its locks (a host whose global allocator is another
-            // must have it do the same: the server allocates); the child touches no other
-            // lock (see `serve`).
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                serve(server_end, die_after_clone);
-            }
-            drop(blocked);
-            if pid < 0 {
-                // No server: this thread has nothing to be the parent of.
-                let _ = tx.send(Err(io::Error::last_os_error()));
-                return;
-            }
-            let _ = tx.send(Ok(pid));
-            drop(server_end);
-            loop {
-                std::thread::park();
-            }
-        })?;
+    // The server runs on a copy of this thread's stack, and so does each init it clones: room
+    // for both (untouched pages cost nothing). Not a `std::thread`, whose locks the server
+    // would copy, maybe held by another thread of the host (see `super::detached`).
+    super::detached::spawn_detached("sandbox-fork-server-parent", 1 << 20, move || {
+        // The server starts as a copy of the host, its signal handlers included, until
+        // `serve` resets them: none of them runs there with every signal blocked.
+        let blocked = sys::SignalsBlocked::now();
+        // SAFETY: no arguments. glibc's fork makes glibc's malloc usable in the child even
+        // when other threads held its locks (a host whose global allocator is another
+        // must have it do the same: the server allocates); the child touches no other
+        // lock (see `serve`).
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            serve(server_end, die_after_clone);
+        }
+        drop(blocked);
+        if pid < 0 {
+            // No server: this thread has nothing to be the parent of.
+            let _ = tx.send(Err(io::Error::last_os_error()));
+            return;
+        }
+        let _ = tx.send(Ok(pid));
+        drop(server_end);
+        // Returns only once the server is discarded (its sender dropped).
+        let _ = parent_kept.recv();
+    })?;
     let pid = rx
         .recv()
         .map_err(|_| io::Error::other("the fork server's parent thread ended"))??;
@@ -244,6 +271,7 @@ fn launch_server() -> io::Result<Server> {
             channel: Some(host),
             spares: Vec::new(),
         }),
+        _parent: keep_parent,
     })
 }
 
