@@ -92,6 +92,9 @@ fn fork_children_until(done: &AtomicBool, forks: usize, in_child: fn() -> bool) 
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
+            // Only the round's process holds the writing end: if it dies before letting this
+            // child go, the read ends and so does the child, instead of waiting for ever.
+            drop(go_w);
             let mut go = [0u8];
             let ok = go_r.read_exact(&mut go).is_ok() && {
                 // SAFETY: takes a plain value; SIGALRM's default action ends the child.
